@@ -1,0 +1,188 @@
+/* buf.c: one growable, binary-safe, always NUL-terminated byte buffer. */
+#include "autoconfig.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "xmalloc.h"
+
+static void
+buf_reserve(struct buf *b, size_t extra)
+{
+	size_t	need, cap;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		abort();
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	cap = b->cap < 64 ? 64 : b->cap;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	b->ptr = xreallocarray(b->ptr, cap, 1);
+	b->cap = cap;
+}
+
+void
+buf_append(struct buf *b, const void *p, size_t n)
+{
+	buf_reserve(b, n);
+	if (n > 0)
+		memcpy(b->ptr + b->len, p, n);
+	b->len += n;
+	b->ptr[b->len] = '\0';
+}
+
+int
+buf_append_capped(struct buf *b, const void *p, size_t n, size_t max)
+{
+	if (n > max || b->len > max - n)
+		return -1;
+	buf_append(b, p, n);
+	return 0;
+}
+
+void
+buf_puts(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+void
+buf_putc(struct buf *b, char c)
+{
+	buf_append(b, &c, 1);
+}
+
+void
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list	 ap2;
+	int	 n;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		abort();
+	buf_reserve(b, (size_t)n);
+	if (vsnprintf(b->ptr + b->len, (size_t)n + 1, fmt, ap) != n)
+		abort();
+	b->len += (size_t)n;
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+void
+buf_json_str(struct buf *b, const char *s, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i, run;
+
+	buf_reserve(b, len + 2);
+	buf_putc(b, '"');
+	for (i = 0; i < len; i = run) {
+		/* Copy the longest run that needs no escaping in one go. */
+		for (run = i; run < len && p[run] >= 0x20 && p[run] != '"' &&
+		    p[run] != '\\' && p[run] != 0x7f; run++)
+			;
+		if (run > i) {
+			buf_append(b, s + i, run - i);
+			continue;
+		}
+		switch (p[i]) {
+		case '"':
+			buf_puts(b, "\\\"");
+			break;
+		case '\\':
+			buf_puts(b, "\\\\");
+			break;
+		case '\n':
+			buf_puts(b, "\\n");
+			break;
+		case '\r':
+			buf_puts(b, "\\r");
+			break;
+		case '\t':
+			buf_puts(b, "\\t");
+			break;
+		case '\b':
+			buf_puts(b, "\\b");
+			break;
+		case '\f':
+			buf_puts(b, "\\f");
+			break;
+		default:
+			buf_puts(b, "\\u00");
+			buf_putc(b, hex[p[i] >> 4]);
+			buf_putc(b, hex[p[i] & 0xf]);
+			break;
+		}
+		run = i + 1;
+	}
+	buf_putc(b, '"');
+}
+
+void
+buf_consume(struct buf *b, size_t n)
+{
+	if (n >= b->len) {
+		buf_reset(b);
+		return;
+	}
+	memmove(b->ptr, b->ptr + n, b->len - n);
+	b->len -= n;
+	b->ptr[b->len] = '\0';
+}
+
+const char *
+buf_cstr(struct buf *b)
+{
+	if (b->ptr == NULL)
+		buf_reserve(b, 0);
+	b->ptr[b->len] = '\0';
+	return b->ptr;
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->ptr != NULL)
+		b->ptr[0] = '\0';
+}
+
+char *
+buf_detach(struct buf *b)
+{
+	char	*p;
+
+	buf_cstr(b);
+	p = b->ptr;
+	b->ptr = NULL;
+	b->len = b->cap = 0;
+	return p;
+}
+
+void
+buf_free(struct buf *b)
+{
+	if (b == NULL)
+		return;
+	free(b->ptr);
+	b->ptr = NULL;
+	b->len = b->cap = 0;
+}

@@ -1,0 +1,42 @@
+/* buf.h: one growable, binary-safe, always NUL-terminated byte buffer. */
+#ifndef BUF_H
+#define BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/*
+ * Caller-owned: the struct lives wherever the caller puts it, and its handle
+ * never moves, so there is no "s = append(s, ...)" trap.  ptr is NULL until
+ * the first append; after that ptr[len] is always '\0'.  Appends abort on
+ * allocation failure (see xmalloc.h) except buf_append_capped, which refuses.
+ */
+struct buf {
+	char	*ptr;
+	size_t	 len;
+	size_t	 cap;
+};
+#define BUF_INIT { NULL, 0, 0 }
+
+void	 buf_append(struct buf *, const void *, size_t);
+void	 buf_puts(struct buf *, const char *);
+void	 buf_putc(struct buf *, char);
+void	 buf_printf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 buf_vprintf(struct buf *, const char *, va_list);
+/* Appends unless the result would exceed max bytes: 0, or -1 (unchanged). */
+int	 buf_append_capped(struct buf *, const void *, size_t, size_t max);
+/* Appends s as a JSON string literal, quotes included. */
+void	 buf_json_str(struct buf *, const char *s, size_t len);
+/* Removes the first n bytes (n > len empties the buffer). */
+void	 buf_consume(struct buf *, size_t n);
+/* Makes sure ptr is non-NULL and terminated, even when empty. */
+const char *buf_cstr(struct buf *);
+/* Keeps the allocation for reuse (lighttpd buffer_clear). */
+void	 buf_reset(struct buf *);
+/* Hands the bytes to the caller, who frees them; the buf becomes empty. */
+char	*buf_detach(struct buf *);
+/* Frees the bytes; the buf is empty and reusable.  NULL is fine. */
+void	 buf_free(struct buf *);
+
+#endif

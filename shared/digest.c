@@ -1,0 +1,124 @@
+/* digest.c: SHA-256, CRC-32, base64 and constant-time comparison. */
+#include "autoconfig.h"
+
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <zlib.h>
+
+#include "digest.h"
+
+void
+sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1])
+{
+	static const char	hex[] = "0123456789abcdef";
+	unsigned char		md[SHA256_DIGEST_LENGTH];
+	size_t			i;
+
+	SHA256(data, len, md);
+	for (i = 0; i < sizeof(md); i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[SHA256_HEX_LEN] = '\0';
+}
+
+uint32_t
+crc32_update(uint32_t crc, const void *data, size_t len)
+{
+	const unsigned char	*p = data;
+	uLong			 c = crc;
+
+	/* zlib takes uInt lengths: feed huge buffers in slices. */
+	while (len > 0) {
+		uInt	n = len > 0x40000000u ? 0x40000000u : (uInt)len;
+
+		c = crc32(c, p, n);
+		p += n;
+		len -= n;
+	}
+	return (uint32_t)c;
+}
+
+int
+secret_equal(const char *a, const char *b)
+{
+	unsigned char	ha[SHA256_DIGEST_LENGTH], hb[SHA256_DIGEST_LENGTH];
+
+	if (a == NULL || b == NULL)
+		return 0;
+	SHA256((const unsigned char *)a, strlen(a), ha);
+	SHA256((const unsigned char *)b, strlen(b), hb);
+	return CRYPTO_memcmp(ha, hb, sizeof(ha)) == 0;
+}
+
+static void
+b64(struct buf *out, const void *data, size_t len, const char *alphabet,
+    int pad)
+{
+	const unsigned char	*p = data;
+	size_t			 i;
+	unsigned		 v;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+		buf_putc(out, alphabet[v >> 18 & 63]);
+		buf_putc(out, alphabet[v >> 12 & 63]);
+		buf_putc(out, alphabet[v >> 6 & 63]);
+		buf_putc(out, alphabet[v & 63]);
+	}
+	if (len - i == 1) {
+		v = (unsigned)p[i] << 16;
+		buf_putc(out, alphabet[v >> 18 & 63]);
+		buf_putc(out, alphabet[v >> 12 & 63]);
+		if (pad)
+			buf_puts(out, "==");
+	} else if (len - i == 2) {
+		v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8;
+		buf_putc(out, alphabet[v >> 18 & 63]);
+		buf_putc(out, alphabet[v >> 12 & 63]);
+		buf_putc(out, alphabet[v >> 6 & 63]);
+		if (pad)
+			buf_putc(out, '=');
+	}
+}
+
+void
+base64_encode(struct buf *out, const void *data, size_t len)
+{
+	b64(out, data, len,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+	    1);
+}
+
+void
+base64url_encode(struct buf *out, const void *data, size_t len)
+{
+	b64(out, data, len,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+	    0);
+}
+
+long long
+base64_decoded_len(const char *text, size_t len)
+{
+	size_t	i, pad = 0, chars;
+
+	while (pad < 2 && len > pad && text[len - 1 - pad] == '=')
+		pad++;
+	chars = len - pad;
+	for (i = 0; i < chars; i++) {
+		unsigned char	c = (unsigned char)text[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+		    c == '-' || c == '_'))
+			return -1;
+	}
+	if (chars % 4 == 1 || (pad > 0 && len % 4 != 0))
+		return -1;
+	return (long long)(chars / 4 * 3 + (chars % 4 == 0 ? 0 :
+	    chars % 4 - 1));
+}

@@ -1,0 +1,53 @@
+/* json.h: json-c helpers: bounded parsing, typed field access, output. */
+#ifndef JSON_H
+#define JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "err.h"
+
+/*
+ * Real tool schemas (Claude Code sends 25 tools, some eight levels deep
+ * inside a request that is itself four levels deep) exceed json-c's default
+ * depth of 32; this limit is generous for any honest request yet still stops
+ * stack-exhausting input.
+ */
+#define JSON_MAX_DEPTH	512
+
+/*
+ * Parses exactly len bytes (NULs included) as one JSON value.  Trailing
+ * non-space bytes, depth beyond max_depth and invalid UTF-8 are KF_EINVAL
+ * with a cause that says what and where.  *out gets one reference; a bare
+ * null, for which json-c has no object, is KF_EINVAL too.
+ */
+enum kf_err	 json_parse(const char *text, size_t len, int max_depth,
+		    json_object **out, char **cause);
+
+/*
+ * Typed field access: each returns 1 when the key is present with the right
+ * type (null counts as absent), 0 when absent, -1 when present with another
+ * type.  Pointers are borrowed from obj.
+ */
+int	 json_get_str(json_object *obj, const char *key, const char **out);
+int	 json_get_int(json_object *obj, const char *key, int64_t *out);
+int	 json_get_num(json_object *obj, const char *key, double *out);
+int	 json_get_bool(json_object *obj, const char *key, int *out);
+int	 json_get_obj(json_object *obj, const char *key, json_object **out);
+int	 json_get_arr(json_object *obj, const char *key, json_object **out);
+
+/* The name of a value's JSON type ("string", "object", ...) for messages. */
+const char	*json_type_label(json_object *);
+
+/* Appends the compact serialisation ("/" unescaped) of v to out. */
+void	 json_to_buf(json_object *v, struct buf *out);
+/* Returns a heap copy of the compact serialisation; caller frees. */
+char	*json_to_str(json_object *v);
+/* Convenience constructors that never return NULL (abort on ENOMEM). */
+json_object	*json_str(const char *s);
+json_object	*json_strn(const char *s, size_t len);
+
+#endif

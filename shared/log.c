@@ -1,0 +1,160 @@
+/* log.c: one line per event on stderr, escaped, with levels and request ids. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "log.h"
+
+static const char *const level_names[LOG_LEVEL__MAX] = {
+	"DEBUG", "INFO", "WARN", "ERROR"
+};
+
+static char		 log_prog[32] = "kiro-fcgi";
+static enum log_level	 log_min = LOG_LEVEL_INFO;
+static __thread char	 log_req[40];
+
+void
+log_init(const char *progname, enum log_level level)
+{
+	if (progname != NULL)
+		snprintf(log_prog, sizeof(log_prog), "%s", progname);
+	log_min = level;
+	setvbuf(stderr, NULL, _IOLBF, 0);
+}
+
+void
+log_set_level(enum log_level level)
+{
+	log_min = level;
+}
+
+enum log_level
+log_get_level(void)
+{
+	return log_min;
+}
+
+int
+log_level_parse(const char *s, enum log_level *out)
+{
+	size_t	i;
+
+	for (i = 0; i < LOG_LEVEL__MAX; i++)
+		if (strcasecmp(s, level_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	if (strcasecmp(s, "warning") == 0) {
+		*out = LOG_LEVEL_WARN;
+		return 0;
+	}
+	return -1;
+}
+
+void
+log_set_request(const char *id)
+{
+	if (id == NULL)
+		log_req[0] = '\0';
+	else
+		snprintf(log_req, sizeof(log_req), "%s", id);
+}
+
+/* Escape so that one event is always one line (kcgi logmsg). */
+static void
+log_escape(struct buf *out, const char *s)
+{
+	const unsigned char	*p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '\\')
+			buf_puts(out, "\\\\");
+		else if (*p == '\n')
+			buf_puts(out, "\\n");
+		else if (*p == '\r')
+			buf_puts(out, "\\r");
+		else if (*p == '\t')
+			buf_puts(out, "\\t");
+		else if (*p < 0x20 || *p == 0x7f)
+			buf_printf(out, "\\x%02x", *p);
+		else
+			buf_putc(out, (char)*p);
+	}
+}
+
+static void
+log_emit(enum log_level level, int with_errno, const char *fmt, va_list ap)
+{
+	struct buf	 msg = BUF_INIT, line = BUF_INIT;
+	char		 stamp[32];
+	struct tm	 tm;
+	time_t		 now;
+	int		 saved_errno = errno;
+
+	if (level < log_min)
+		return;
+	buf_vprintf(&msg, fmt, ap);
+	if (with_errno)
+		buf_printf(&msg, ": %s", strerror(saved_errno));
+
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	buf_printf(&line, "%s %s[%ld] %s ", stamp, log_prog, (long)getpid(),
+	    level_names[level]);
+	if (log_req[0] != '\0')
+		buf_printf(&line, "req=%s ", log_req);
+	log_escape(&line, buf_cstr(&msg));
+	buf_putc(&line, '\n');
+	/* One write per line keeps lines whole between threads and processes. */
+	if (write(STDERR_FILENO, line.ptr, line.len) < 0) {
+		/* Nowhere left to report it. */
+	}
+	buf_free(&msg);
+	buf_free(&line);
+	errno = saved_errno;
+}
+
+#define LOG_FN(name, level, with_errno)				\
+void								\
+name(const char *fmt, ...)					\
+{								\
+	va_list	ap;						\
+								\
+	va_start(ap, fmt);					\
+	log_emit(level, with_errno, fmt, ap);			\
+	va_end(ap);						\
+}
+
+LOG_FN(log_debug, LOG_LEVEL_DEBUG, 0)
+LOG_FN(log_info, LOG_LEVEL_INFO, 0)
+LOG_FN(log_warn, LOG_LEVEL_WARN, 1)
+LOG_FN(log_warnx, LOG_LEVEL_WARN, 0)
+LOG_FN(log_error, LOG_LEVEL_ERROR, 1)
+LOG_FN(log_errorx, LOG_LEVEL_ERROR, 0)
+
+const char *
+log_mask(const char *secret, char out[LOG_MASK_LEN])
+{
+	size_t	n;
+
+	if (secret == NULL || *secret == '\0') {
+		snprintf(out, LOG_MASK_LEN, "(none)");
+		return out;
+	}
+	n = strlen(secret);
+	/* Short secrets show nothing: four characters would be most of them. */
+	if (n < 12)
+		snprintf(out, LOG_MASK_LEN, "...");
+	else
+		snprintf(out, LOG_MASK_LEN, "%.4s...", secret);
+	return out;
+}

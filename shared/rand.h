@@ -1,0 +1,18 @@
+/* rand.h: random identifiers from the kernel's CSPRNG. */
+#ifndef RAND_H
+#define RAND_H
+
+#include <stddef.h>
+
+#define UUID_LEN	36
+
+/* Fills out with n random bytes; aborts if the kernel cannot supply them. */
+void	rand_bytes(void *out, size_t n);
+/* A version 4 UUID, lowercase with dashes, NUL-terminated. */
+void	rand_uuid(char out[UUID_LEN + 1]);
+/* n random lowercase hex digits and a NUL (out has n + 1 bytes). */
+void	rand_hex(char *out, size_t n);
+/* n random characters from [A-Za-z0-9] and a NUL (out has n + 1 bytes). */
+void	rand_alnum(char *out, size_t n);
+
+#endif
