@@ -1,0 +1,207 @@
+/* test-rand.c: unit tests for random identifiers. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "rand.h"
+
+/*
+ * Covers: rand_uuid's format (36 characters, dashes at 8/13/18/23,
+ * lowercase hex, version nibble 4, variant 8-b) and uniqueness over 1000
+ * calls; rand_hex and rand_alnum lengths 0..300, their alphabets, the NUL
+ * and no write past it; rand_bytes for zero and large sizes.  The
+ * statistical checks (every digit and variant seen) fail by chance with
+ * probability below 1e-100.
+ */
+
+#define N_UUIDS	1000
+
+static const char	hex_digits[] = "0123456789abcdef";
+static const char	alnum_chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+START_TEST(rand_uuid_is_lowercase_version_4)
+{
+	char		u[UUID_LEN + 2];
+	size_t		i;
+	int		n;
+
+	for (n = 0; n < N_UUIDS; n++) {
+		memset(u, 'X', sizeof(u));
+		rand_uuid(u);
+		ck_assert_uint_eq(strlen(u), UUID_LEN);
+		ck_assert_int_eq(u[UUID_LEN + 1], 'X');
+		for (i = 0; i < UUID_LEN; i++) {
+			if (i == 8 || i == 13 || i == 18 || i == 23)
+				ck_assert_msg(u[i] == '-', "%s: no dash at %zu",
+				    u, i);
+			else
+				ck_assert_msg(u[i] != '\0' &&
+				    strchr(hex_digits, u[i]) != NULL,
+				    "%s: bad digit at %zu", u, i);
+		}
+		ck_assert_msg(u[14] == '4', "%s: version is not 4", u);
+		ck_assert_msg(strchr("89ab", u[19]) != NULL,
+		    "%s: variant is not RFC 4122", u);
+	}
+}
+END_TEST
+
+START_TEST(rand_uuid_random_bits_vary)
+{
+	char		u[UUID_LEN + 1];
+	int		seen_variant[4] = { 0 }, seen_first[16] = { 0 };
+	int		n, i;
+
+	for (n = 0; n < N_UUIDS; n++) {
+		rand_uuid(u);
+		seen_variant[strchr("89ab", u[19]) - "89ab"] = 1;
+		seen_first[strchr(hex_digits, u[0]) - hex_digits] = 1;
+	}
+	for (i = 0; i < 4; i++)
+		ck_assert_msg(seen_variant[i], "variant %c never seen",
+		    "89ab"[i]);
+	for (i = 0; i < 16; i++)
+		ck_assert_msg(seen_first[i], "digit %c never first",
+		    hex_digits[i]);
+}
+END_TEST
+
+START_TEST(rand_uuids_are_unique)
+{
+	char	*u[N_UUIDS];
+	int	 i;
+
+	for (i = 0; i < N_UUIDS; i++) {
+		u[i] = malloc(UUID_LEN + 1);
+		ck_assert_ptr_nonnull(u[i]);
+		rand_uuid(u[i]);
+	}
+	qsort(u, N_UUIDS, sizeof(u[0]), cmp_str);
+	for (i = 1; i < N_UUIDS; i++)
+		ck_assert_str_ne(u[i - 1], u[i]);
+	for (i = 0; i < N_UUIDS; i++)
+		free(u[i]);
+}
+END_TEST
+
+/* Checks length n, the alphabet and that every character of it occurs. */
+static void
+check_generator(void (*gen)(char *, size_t), const char *alphabet)
+{
+	char	out[302];
+	int	seen[256] = { 0 };
+	size_t	n, i;
+
+	for (n = 0; n <= 300; n++) {
+		memset(out, 'X' + 1, sizeof(out));
+		gen(out, n);
+		ck_assert_int_eq(out[n], '\0');
+		ck_assert_int_eq(out[n + 1], 'X' + 1);
+		for (i = 0; i < n; i++) {
+			ck_assert_msg(out[i] != '\0' &&
+			    strchr(alphabet, out[i]) != NULL,
+			    "length %zu: bad character 0x%02x at %zu", n,
+			    (unsigned char)out[i], i);
+			seen[(unsigned char)out[i]] = 1;
+		}
+	}
+	/* 45150 characters: missing one of 62 has odds below 1e-300. */
+	for (i = 0; alphabet[i] != '\0'; i++)
+		ck_assert_msg(seen[(unsigned char)alphabet[i]],
+		    "character %c never produced", alphabet[i]);
+}
+
+START_TEST(rand_hex_lengths_and_alphabet)
+{
+	check_generator(rand_hex, hex_digits);
+}
+END_TEST
+
+START_TEST(rand_alnum_lengths_and_alphabet)
+{
+	check_generator(rand_alnum, alnum_chars);
+}
+END_TEST
+
+START_TEST(rand_hex_values_differ)
+{
+	char	a[33], b[33];
+
+	rand_hex(a, 32);
+	rand_hex(b, 32);
+	ck_assert_str_ne(a, b);
+	rand_alnum(a, 32);
+	rand_alnum(b, 32);
+	ck_assert_str_ne(a, b);
+}
+END_TEST
+
+START_TEST(rand_bytes_fills_buffers)
+{
+	unsigned char	*a, *b, guard = 0xa5;
+	size_t		 i, n = 100000, zeros = 0;
+
+	rand_bytes(&guard, 0);
+	ck_assert_uint_eq(guard, 0xa5);
+
+	a = calloc(1, n);
+	b = calloc(1, n);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	rand_bytes(a, n);
+	rand_bytes(b, n);
+	ck_assert_int_ne(memcmp(a, b, n), 0);
+	for (i = 0; i < n; i++)
+		zeros += a[i] == 0;
+	/* About 390 expected; an unfilled tail would show up here. */
+	ck_assert_uint_lt(zeros, 1000);
+	free(a);
+	free(b);
+}
+END_TEST
+
+static Suite *
+rand_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("rand");
+	tc = tcase_create("uuid");
+	tcase_add_test(tc, rand_uuid_is_lowercase_version_4);
+	tcase_add_test(tc, rand_uuid_random_bits_vary);
+	tcase_add_test(tc, rand_uuids_are_unique);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("strings");
+	tcase_add_test(tc, rand_hex_lengths_and_alphabet);
+	tcase_add_test(tc, rand_alnum_lengths_and_alphabet);
+	tcase_add_test(tc, rand_hex_values_differ);
+	tcase_add_test(tc, rand_bytes_fills_buffers);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(rand_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
