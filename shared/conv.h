@@ -1,0 +1,130 @@
+/* conv.h: the neutral conversation every front end parses into. */
+#ifndef CONV_H
+#define CONV_H
+
+#include <stddef.h>
+
+struct json_object;
+
+/*
+ * A request in any client protocol becomes one struct conv; the Kiro request
+ * is built only from this (kiro_req.h), so every front end gets identical
+ * upstream behaviour.  The conv owns every string, array and json_object
+ * reference reachable from it; conv_free releases them all.
+ */
+
+enum conv_role {
+	CONV_ROLE_USER,
+	CONV_ROLE_ASSISTANT,
+	CONV_ROLE__MAX
+};
+
+enum conv_block_type {
+	CONV_BLOCK_TEXT,
+	CONV_BLOCK_IMAGE,
+	CONV_BLOCK_TOOL_USE,
+	CONV_BLOCK_TOOL_RESULT,
+	CONV_BLOCK_THINKING,
+	CONV_BLOCK__MAX
+};
+
+struct conv_block {
+	enum conv_block_type	 type;
+	char			*text;		/* TEXT, THINKING */
+	char			*signature;	/* THINKING, may be NULL */
+	char			*media_type;	/* IMAGE: "image/png", ... */
+	char			*data;		/* IMAGE: base64, no data: prefix */
+	char			*id;		/* TOOL_USE id; TOOL_RESULT: id answered */
+	char			*name;		/* TOOL_USE */
+	struct json_object	*input;		/* TOOL_USE: an object (owned ref) */
+	struct conv_block	*content;	/* TOOL_RESULT: TEXT and IMAGE */
+	size_t			 n_content;
+	size_t			 cap_content;
+	int			 is_error;	/* TOOL_RESULT */
+};
+
+struct conv_msg {
+	enum conv_role		 role;
+	struct conv_block	*blocks;
+	size_t			 n_blocks;
+	size_t			 cap_blocks;
+};
+
+struct conv_tool {
+	char			*name;
+	char			*description;
+	struct json_object	*schema;	/* JSON Schema object (owned ref) */
+};
+
+enum conv_tool_choice {
+	CONV_TOOL_CHOICE_AUTO,		/* the model decides (default) */
+	CONV_TOOL_CHOICE_NONE,		/* no tool may be called */
+	CONV_TOOL_CHOICE_ANY,		/* some tool must be called */
+	CONV_TOOL_CHOICE_TOOL,		/* tool_choice_name must be called */
+	CONV_TOOL_CHOICE__MAX
+};
+
+enum conv_thinking {
+	CONV_THINKING_OFF,
+	CONV_THINKING_ENABLED,		/* budget in thinking_budget */
+	CONV_THINKING_ADAPTIVE,		/* effort in thinking_effort */
+	CONV_THINKING__MAX
+};
+
+struct conv {
+	char			*system;	/* NULL when there is none */
+	struct conv_msg		*msgs;
+	size_t			 n_msgs;
+	size_t			 cap_msgs;
+	struct conv_tool	*tools;
+	size_t			 n_tools;
+	size_t			 cap_tools;
+	enum conv_tool_choice	 tool_choice;
+	char			*tool_choice_name;
+	char			*model;		/* as the client named it */
+	const char		*kiro_model;	/* catalogue id (static) */
+	long			 max_tokens;	/* 0 when unset */
+	enum conv_thinking	 thinking;
+	long			 thinking_budget;	/* ENABLED: tokens */
+	char			*thinking_effort;	/* ADAPTIVE: low|medium|high */
+	int			 stream;
+	char			*session_key;	/* stickiness key, may be NULL */
+	char			*session_id;	/* client's session UUID, may be NULL */
+	char			*request_id;	/* the client's own id, may be NULL */
+};
+
+void	conv_init(struct conv *);
+/* Frees everything the conv owns; the conv is then as after conv_init. */
+void	conv_free(struct conv *);
+
+/* Returns a new, empty message owned by the conv (valid until the next add). */
+struct conv_msg		*conv_add_msg(struct conv *, enum conv_role);
+/* Returns a new zeroed block of the type, owned by the message. */
+struct conv_block	*conv_msg_add_block(struct conv_msg *,
+			    enum conv_block_type);
+/* Returns a new zeroed block inside a TOOL_RESULT block's content. */
+struct conv_block	*conv_block_add_content(struct conv_block *,
+			    enum conv_block_type);
+/* Returns a new zeroed tool owned by the conv. */
+struct conv_tool	*conv_add_tool(struct conv *);
+/* Appends text to the system prompt, joined to what is there by "\n". */
+void	conv_append_system(struct conv *, const char *text);
+
+/* Frees what a block owns (not the block itself). */
+void	conv_block_clear(struct conv_block *);
+/* Frees what a message owns (not the message itself). */
+void	conv_msg_clear(struct conv_msg *);
+/* Removes message i, shifting the rest down. */
+void	conv_remove_msg(struct conv *, size_t i);
+/* Removes block i of a message, shifting the rest down. */
+void	conv_msg_remove_block(struct conv_msg *, size_t i);
+/* Inserts a new, empty message at position i. */
+struct conv_msg		*conv_insert_msg(struct conv *, size_t i,
+			    enum conv_role);
+
+/* The text of a message's TEXT blocks, joined by sep; caller frees. */
+char	*conv_msg_text(const struct conv_msg *, const char *sep);
+
+const char	*conv_role_name(enum conv_role);
+
+#endif

@@ -1,0 +1,399 @@
+/* history.c: repair a conversation so Kiro accepts it (§3.3). */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+
+#include "conv.h"
+#include "err.h"
+#include "history.h"
+#include "xmalloc.h"
+
+/* A small set of borrowed id strings; conversations are short. */
+struct idset {
+	const char	**ids;
+	size_t		  n;
+	size_t		  cap;
+};
+
+static int
+idset_has(const struct idset *s, const char *id)
+{
+	size_t	i;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->ids[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+idset_add(struct idset *s, const char *id)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap == 0 ? 16 : s->cap * 2;
+		s->ids = xreallocarray(s->ids, s->cap, sizeof(*s->ids));
+	}
+	s->ids[s->n++] = id;
+}
+
+static void
+idset_free(struct idset *s)
+{
+	free(s->ids);
+	s->ids = NULL;
+	s->n = s->cap = 0;
+}
+
+/*
+ * Kiro takes only jpeg, png, gif and webp (§3.3.13).  Rewrites media_type to
+ * its canonical spelling ("image/jpg" and any case count) and returns 1, or
+ * returns 0 for anything else.
+ */
+static int
+image_normalise(struct conv_block *b)
+{
+	static const char *const formats[] = { "jpeg", "png", "gif", "webp" };
+	const char		*sub;
+	size_t			 i;
+
+	if (b->media_type == NULL || b->data == NULL || b->data[0] == '\0' ||
+	    strncasecmp(b->media_type, "image/", 6) != 0)
+		return 0;
+	sub = b->media_type + 6;
+	if (strcasecmp(sub, "jpg") == 0)
+		sub = "jpeg";
+	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (strcasecmp(sub, formats[i]) == 0) {
+			free(b->media_type);
+			b->media_type = xasprintf("image/%s", formats[i]);
+			return 1;
+		}
+	return 0;
+}
+
+/* Removes "" keys at every depth; Kiro rejects them (§3.3.12, AIC). */
+static void
+input_sanitise(json_object *v)
+{
+	size_t	i, n;
+
+	if (json_object_is_type(v, json_type_array)) {
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++)
+			input_sanitise(json_object_array_get_idx(v, i));
+		return;
+	}
+	if (!json_object_is_type(v, json_type_object))
+		return;
+	json_object_object_del(v, "");
+	json_object_object_foreach(v, key, val) {
+		(void)key;
+		input_sanitise(val);
+	}
+}
+
+/* Keeps only TEXT and valid IMAGE blocks inside a tool result. */
+static void
+result_content_filter(struct conv_block *r)
+{
+	struct conv_block	*c;
+	size_t			 i = 0;
+	int			 keep;
+
+	while (i < r->n_content) {
+		c = &r->content[i];
+		keep = (c->type == CONV_BLOCK_TEXT) ||
+		    (c->type == CONV_BLOCK_IMAGE && image_normalise(c));
+		if (keep) {
+			i++;
+			continue;
+		}
+		conv_block_clear(c);
+		memmove(&r->content[i], &r->content[i + 1],
+		    (r->n_content - i - 1) * sizeof(*r->content));
+		r->n_content--;
+	}
+}
+
+/*
+ * Drops what a message of its role cannot carry in Kiro: tool uses, images
+ * and results on the wrong side, thinking in user turns, empty thinking,
+ * bad images, tool blocks without an id or name.
+ */
+static void
+msg_filter_blocks(struct conv_msg *m)
+{
+	struct conv_block	*b;
+	size_t			 i = 0;
+	int			 keep;
+
+	while (i < m->n_blocks) {
+		b = &m->blocks[i];
+		keep = 0;
+		switch (b->type) {
+		case CONV_BLOCK_TEXT:
+			keep = 1;
+			break;
+		case CONV_BLOCK_IMAGE:
+			keep = m->role == CONV_ROLE_USER && image_normalise(b);
+			break;
+		case CONV_BLOCK_TOOL_USE:
+			keep = m->role == CONV_ROLE_ASSISTANT &&
+			    b->id != NULL && b->id[0] != '\0' &&
+			    b->name != NULL && b->name[0] != '\0';
+			if (keep)
+				input_sanitise(b->input);
+			break;
+		case CONV_BLOCK_TOOL_RESULT:
+			keep = m->role == CONV_ROLE_USER &&
+			    b->id != NULL && b->id[0] != '\0';
+			if (keep)
+				result_content_filter(b);
+			break;
+		case CONV_BLOCK_THINKING:
+			keep = m->role == CONV_ROLE_ASSISTANT &&
+			    b->text != NULL && b->text[0] != '\0';
+			break;
+		default:
+			break;
+		}
+		if (keep)
+			i++;
+		else
+			conv_msg_remove_block(m, i);
+	}
+}
+
+/* Moves every block of src to the end of dst; src is left empty. */
+static void
+msg_take_blocks(struct conv_msg *dst, struct conv_msg *src)
+{
+	struct conv_block	*b;
+	size_t			 i;
+
+	for (i = 0; i < src->n_blocks; i++) {
+		b = conv_msg_add_block(dst, src->blocks[i].type);
+		*b = src->blocks[i];
+	}
+	free(src->blocks);
+	src->blocks = NULL;
+	src->n_blocks = src->cap_blocks = 0;
+}
+
+/*
+ * Removes messages with no blocks (except the last: it is the user's turn
+ * and kiro_req gives it placeholder content), then merges consecutive
+ * messages of one role (§3.3.4).
+ */
+static void
+compact(struct conv *c)
+{
+	size_t	i;
+
+	i = 0;
+	while (c->n_msgs > 1 && i < c->n_msgs - 1) {
+		if (c->msgs[i].n_blocks == 0)
+			conv_remove_msg(c, i);
+		else
+			i++;
+	}
+	i = 1;
+	while (i < c->n_msgs) {
+		if (c->msgs[i].role == c->msgs[i - 1].role) {
+			msg_take_blocks(&c->msgs[i - 1], &c->msgs[i]);
+			conv_remove_msg(c, i);
+		} else
+			i++;
+	}
+}
+
+/* The ids of the tool results in m. */
+static void
+result_ids(const struct conv_msg *m, struct idset *out)
+{
+	size_t	i;
+
+	out->n = 0;
+	for (i = 0; i < m->n_blocks; i++)
+		if (m->blocks[i].type == CONV_BLOCK_TOOL_RESULT)
+			idset_add(out, m->blocks[i].id);
+}
+
+/*
+ * Kiro wants every toolUse answered in the very next user turn and every
+ * toolResult to answer the turn just before it (§3.5).  On a compacted conv
+ * (strict alternation, last message user):
+ *  1. a tool use whose id the next message has no result for is dropped;
+ *  2. a repeated tool use id keeps its first (answered) use;
+ *  3. a result whose id the previous assistant turn does not use, or that
+ *     repeats one already seen in its message, is dropped.
+ * Dropping only ever removes uses or results with no partner, so the pairs
+ * kept stay paired.
+ */
+static void
+pair_tools(struct conv *c)
+{
+	struct idset		 ids = { NULL, 0, 0 };
+	struct idset		 seen = { NULL, 0, 0 };
+	struct conv_msg		*m, *next, *prev;
+	struct conv_block	*b;
+	size_t			 i, j;
+
+	for (i = 0; i < c->n_msgs; i++) {
+		m = &c->msgs[i];
+		if (m->role != CONV_ROLE_ASSISTANT)
+			continue;
+		next = i + 1 < c->n_msgs ? &c->msgs[i + 1] : NULL;
+		ids.n = 0;
+		if (next != NULL && next->role == CONV_ROLE_USER)
+			result_ids(next, &ids);
+		j = 0;
+		while (j < m->n_blocks) {
+			b = &m->blocks[j];
+			if (b->type == CONV_BLOCK_TOOL_USE &&
+			    (!idset_has(&ids, b->id) ||
+			    idset_has(&seen, b->id))) {
+				conv_msg_remove_block(m, j);
+				continue;
+			}
+			if (b->type == CONV_BLOCK_TOOL_USE)
+				idset_add(&seen, b->id);
+			j++;
+		}
+	}
+	for (i = 0; i < c->n_msgs; i++) {
+		m = &c->msgs[i];
+		if (m->role != CONV_ROLE_USER)
+			continue;
+		prev = i > 0 ? &c->msgs[i - 1] : NULL;
+		ids.n = 0;
+		if (prev != NULL && prev->role == CONV_ROLE_ASSISTANT)
+			for (j = 0; j < prev->n_blocks; j++)
+				if (prev->blocks[j].type == CONV_BLOCK_TOOL_USE)
+					idset_add(&ids, prev->blocks[j].id);
+		seen.n = 0;
+		j = 0;
+		while (j < m->n_blocks) {
+			b = &m->blocks[j];
+			if (b->type == CONV_BLOCK_TOOL_RESULT &&
+			    (!idset_has(&ids, b->id) ||
+			    idset_has(&seen, b->id))) {
+				conv_msg_remove_block(m, j);
+				continue;
+			}
+			if (b->type == CONV_BLOCK_TOOL_RESULT)
+				idset_add(&seen, b->id);
+			j++;
+		}
+	}
+	idset_free(&ids);
+	idset_free(&seen);
+}
+
+/*
+ * Replaces the images of one block array by a single TEXT block where the
+ * first of them was.
+ */
+static void
+omit_images(struct conv_block *blocks, size_t *n)
+{
+	size_t	i, out, first = 0, count = 0;
+
+	for (i = 0, out = 0; i < *n; i++) {
+		if (blocks[i].type != CONV_BLOCK_IMAGE) {
+			blocks[out++] = blocks[i];
+			continue;
+		}
+		if (count++ == 0) {
+			first = out;
+			out++;		/* keep the slot for the text */
+		}
+		conv_block_clear(&blocks[i]);
+	}
+	if (count == 0)
+		return;
+	*n = out;
+	memset(&blocks[first], 0, sizeof(blocks[first]));
+	blocks[first].type = CONV_BLOCK_TEXT;
+	blocks[first].text = xasprintf("[%zu image(s) omitted from history]",
+	    count);
+}
+
+/* Keeps images only in the last opts->max_image_msgs messages (§3.3.13). */
+static void
+limit_images(struct conv *c, const struct history_opts *opts)
+{
+	struct conv_msg	*m;
+	size_t		 i, j, keep;
+
+	keep = opts != NULL ? opts->max_image_msgs : 0;
+	if (keep == 0 || c->n_msgs <= keep)
+		return;
+	for (i = 0; i < c->n_msgs - keep; i++) {
+		m = &c->msgs[i];
+		for (j = 0; j < m->n_blocks; j++)
+			if (m->blocks[j].type == CONV_BLOCK_TOOL_RESULT)
+				omit_images(m->blocks[j].content,
+				    &m->blocks[j].n_content);
+		omit_images(m->blocks, &m->n_blocks);
+	}
+}
+
+enum kf_err
+history_repair(struct conv *c, const struct history_opts *opts, char **cause)
+{
+	size_t	i;
+
+	/* No prefill: Kiro answers the last user turn (§3.3.1). */
+	while (c->n_msgs > 0 &&
+	    c->msgs[c->n_msgs - 1].role != CONV_ROLE_USER)
+		conv_remove_msg(c, c->n_msgs - 1);
+	if (c->n_msgs == 0) {
+		xsetprintf(cause, "messages must contain at least one user "
+		    "message");
+		return KF_EINVAL;
+	}
+	for (i = 0; i < c->n_msgs; i++)
+		msg_filter_blocks(&c->msgs[i]);
+	compact(c);
+	pair_tools(c);
+	/*
+	 * Pairing can empty a message; removing it and merging its neighbours
+	 * keeps the pairs: an emptied user turn answered nothing, so the
+	 * assistant before it has no tool uses left, and an emptied assistant
+	 * turn used nothing, so the user turn after it has no results left.
+	 */
+	compact(c);
+	limit_images(c, opts);
+	return KF_OK;
+}
+
+/* A user message with something besides tool results starts a turn. */
+static int
+starts_turn(const struct conv_msg *m)
+{
+	size_t	i;
+
+	if (m->role != CONV_ROLE_USER)
+		return 0;
+	for (i = 0; i < m->n_blocks; i++)
+		if (m->blocks[i].type != CONV_BLOCK_TOOL_RESULT)
+			return 1;
+	return 0;
+}
+
+int
+history_drop_oldest_turn(struct conv *c)
+{
+	if (c->n_msgs <= 1)
+		return 0;
+	conv_remove_msg(c, 0);
+	while (c->n_msgs > 1 && !starts_turn(&c->msgs[0]))
+		conv_remove_msg(c, 0);
+	return 1;
+}

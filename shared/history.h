@@ -1,0 +1,55 @@
+/* history.h: repair a conversation so Kiro accepts it (kiro-protocol.md §3.3). */
+#ifndef HISTORY_H
+#define HISTORY_H
+
+#include <stddef.h>
+
+#include "conv.h"
+#include "err.h"
+
+struct history_opts {
+	/*
+	 * Images are kept only in the last max_image_msgs messages; older
+	 * ones become the text "[N image(s) omitted from history]" (AIC's
+	 * rule: screenshots otherwise fill Kiro's payload limit).  0 keeps
+	 * every image.
+	 */
+	size_t	max_image_msgs;
+};
+#define HISTORY_DEFAULT_MAX_IMAGE_MSGS	5
+
+/*
+ * Rewrites conv in place so that the request kiro_req_build makes from it
+ * passes Kiro's validation (§3.3, §3.5):
+ *  - trailing assistant messages are dropped (prefill is not supported) so
+ *    the last message is the user's; no user message at all is KF_EINVAL;
+ *  - blocks Kiro cannot carry in their role are dropped: tool_use, image
+ *    and tool_result on the wrong side, thinking in user messages, empty
+ *    thinking, tool blocks without an id (or name);
+ *  - images whose media type is not jpeg, png, gif or webp are dropped
+ *    (media_type is rewritten to image/jpeg|png|gif|webp); older images
+ *    are replaced by text per opts;
+ *  - empty-string keys are removed from tool_use inputs, recursively;
+ *  - pairing is by adjacency, as Kiro checks it: tool_uses that the next
+ *    message has no result for are dropped (so the last assistant message's
+ *    uses must be answered by the final user message); repeated tool_use
+ *    ids keep the first; tool results whose id the assistant message just
+ *    before does not use, and repeated results for one id, are dropped;
+ *  - messages left with no blocks are removed (except the last, which
+ *    kiro_req gives placeholder content), then consecutive messages of
+ *    one role are merged into one (blocks concatenated in order).
+ * Text content and the order of everything kept are unchanged.
+ */
+enum kf_err	history_repair(struct conv *, const struct history_opts *,
+		    char **cause);
+
+/*
+ * Drops the oldest exchange (the first message and everything up to the
+ * next user message that is not only tool results), for callers trimming a
+ * request to fit a payload limit; the caller runs history_repair again.
+ * Returns 1 if something was dropped, 0 if only the last user message is
+ * left.
+ */
+int		history_drop_oldest_turn(struct conv *);
+
+#endif

@@ -1,0 +1,680 @@
+/* kiro_req.c: build the generateAssistantResponse body from a conversation. */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "conv.h"
+#include "digest.h"
+#include "err.h"
+#include "json.h"
+#include "kiro_req.h"
+#include "rand.h"
+#include "xmalloc.h"
+
+#define KIRO_TOOL_NAME_PREFIX	54	/* kiro.rs: prefix, "_", 8 hex */
+#define KIRO_THINKING_BUDGET_DEFAULT	20000
+#define KIRO_PLACEHOLDER_DESC	"Tool used in conversation history"
+#define KIRO_NO_OUTPUT		"(no output)"
+
+struct toolmap_entry {
+	char	*short_name;
+	char	*original;
+};
+
+struct kiro_toolmap {
+	struct toolmap_entry	*entries;
+	size_t			 n;
+	size_t			 cap;
+};
+
+/* A list of Kiro tool names, compared case-insensitively (§3.3.8). */
+struct namelist {
+	char	(*names)[KIRO_TOOL_NAME_MAX + 1];
+	size_t	  n;
+	size_t	  cap;
+};
+
+struct kiro_toolmap *
+kiro_toolmap_new(void)
+{
+	return xcalloc(1, sizeof(struct kiro_toolmap));
+}
+
+void
+kiro_toolmap_free(struct kiro_toolmap *map)
+{
+	size_t	i;
+
+	if (map == NULL)
+		return;
+	for (i = 0; i < map->n; i++) {
+		free(map->entries[i].short_name);
+		free(map->entries[i].original);
+	}
+	free(map->entries);
+	free(map);
+}
+
+const char *
+kiro_toolmap_original(const struct kiro_toolmap *map, const char *name)
+{
+	size_t	i;
+
+	if (map == NULL || name == NULL)
+		return name;
+	for (i = 0; i < map->n; i++)
+		if (strcmp(map->entries[i].short_name, name) == 0)
+			return map->entries[i].original;
+	return name;
+}
+
+static void
+toolmap_add(struct kiro_toolmap *map, const char *short_name,
+    const char *original)
+{
+	if (map == NULL || strcmp(short_name, original) == 0 ||
+	    kiro_toolmap_original(map, short_name) != short_name)
+		return;
+	if (map->n == map->cap) {
+		map->cap = map->cap == 0 ? 4 : map->cap * 2;
+		map->entries = xreallocarray(map->entries, map->cap,
+		    sizeof(*map->entries));
+	}
+	map->entries[map->n].short_name = xstrdup(short_name);
+	map->entries[map->n].original = xstrdup(original);
+	map->n++;
+}
+
+/* The longest prefix of s of at most max bytes that ends on a character. */
+static size_t
+utf8_cut(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
+void
+kiro_tool_name(const char *name, char out[KIRO_TOOL_NAME_MAX + 1])
+{
+	char	hex[SHA256_HEX_LEN + 1];
+	size_t	len, cut;
+
+	len = strlen(name);
+	if (len <= KIRO_TOOL_NAME_MAX) {
+		memcpy(out, name, len + 1);
+		return;
+	}
+	/* Cut on a character boundary so the name stays valid UTF-8. */
+	cut = utf8_cut(name, len, KIRO_TOOL_NAME_PREFIX);
+	sha256_hex(name, len, hex);
+	memcpy(out, name, cut);
+	out[cut] = '_';
+	memcpy(out + cut + 1, hex, 8);
+	out[cut + 9] = '\0';
+}
+
+static int
+namelist_has(const struct namelist *l, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcasecmp(l->names[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+namelist_add(struct namelist *l, const char *name)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap == 0 ? 8 : l->cap * 2;
+		l->names = xreallocarray(l->names, l->cap, sizeof(*l->names));
+	}
+	memcpy(l->names[l->n++], name, strlen(name) + 1);
+}
+
+static int
+is_blank(const char *s)
+{
+	if (s == NULL)
+		return 1;
+	for (; *s != '\0'; s++)
+		if (strchr(" \t\r\n\f\v", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+static void
+add_str(json_object *obj, const char *key, const char *value)
+{
+	json_object_object_add(obj, key, json_str(value));
+}
+
+/* Kiro's image format for a media type, or NULL when Kiro has none. */
+static const char *
+image_format(const char *media_type)
+{
+	static const char *const formats[] = { "jpeg", "png", "gif", "webp" };
+	const char		*sub;
+	size_t			 i;
+
+	if (media_type == NULL || strncasecmp(media_type, "image/", 6) != 0)
+		return NULL;
+	sub = media_type + 6;
+	if (strcasecmp(sub, "jpg") == 0)
+		return "jpeg";
+	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
+		if (strcasecmp(sub, formats[i]) == 0)
+			return formats[i];
+	return NULL;
+}
+
+/* Appends {"format","source":{"bytes"}} to images (§3.3.13). */
+static void
+add_image(json_object *images, const struct conv_block *b)
+{
+	json_object	*img, *source;
+	const char	*format;
+
+	if ((format = image_format(b->media_type)) == NULL || b->data == NULL)
+		return;
+	img = json_object_new_object();
+	source = json_object_new_object();
+	add_str(img, "format", format);
+	add_str(source, "bytes", b->data);
+	json_object_object_add(img, "source", source);
+	json_object_array_add(images, img);
+}
+
+/* One toolResults entry; its images go to images (§3.1). */
+static json_object *
+tool_result(const struct conv_block *b, json_object *images)
+{
+	json_object		*res, *content, *text;
+	const struct conv_block	*c;
+	size_t			 i;
+
+	res = json_object_new_object();
+	content = json_object_new_array();
+	for (i = 0; i < b->n_content; i++) {
+		c = &b->content[i];
+		if (c->type == CONV_BLOCK_IMAGE)
+			add_image(images, c);
+		if (c->type != CONV_BLOCK_TEXT || c->text == NULL ||
+		    c->text[0] == '\0')
+			continue;
+		text = json_object_new_object();
+		add_str(text, "text", c->text);
+		json_object_array_add(content, text);
+	}
+	/* An empty content array or text is refused; say so instead. */
+	if (json_object_array_length(content) == 0) {
+		text = json_object_new_object();
+		add_str(text, "text", KIRO_NO_OUTPUT);
+		json_object_array_add(content, text);
+	}
+	add_str(res, "toolUseId", b->id != NULL ? b->id : "");
+	json_object_object_add(res, "content", content);
+	if (b->is_error) {
+		add_str(res, "status", "error");
+		json_object_object_add(res, "isError",
+		    json_object_new_boolean(1));
+	} else
+		add_str(res, "status", "success");
+	return res;
+}
+
+/*
+ * A userInputMessage from m.  Kiro refuses empty content (§3.3.2, AIC/KP
+ * placeholders).  *ctxp gets the userInputMessageContext object (borrowed)
+ * when one is emitted: always for the current message, in history only
+ * when there are tool results.
+ */
+static json_object *
+user_message(const struct conv_msg *m, const char *model_id, int current,
+    json_object **ctxp)
+{
+	json_object		*msg, *images, *results, *ctx;
+	const struct conv_block	*b;
+	char			*text;
+	size_t			 i;
+
+	msg = json_object_new_object();
+	images = json_object_new_array();
+	results = json_object_new_array();
+	for (i = 0; i < m->n_blocks; i++) {
+		b = &m->blocks[i];
+		if (b->type == CONV_BLOCK_IMAGE)
+			add_image(images, b);
+		else if (b->type == CONV_BLOCK_TOOL_RESULT)
+			json_object_array_add(results, tool_result(b, images));
+	}
+	text = conv_msg_text(m, "\n");
+	if (is_blank(text))
+		add_str(msg, "content",
+		    json_object_array_length(results) > 0 ?
+		    "Tool results provided." : "Continue");
+	else
+		add_str(msg, "content", text);
+	free(text);
+	add_str(msg, "modelId", model_id);
+	add_str(msg, "origin", "AI_EDITOR");
+	if (json_object_array_length(images) > 0)
+		json_object_object_add(msg, "images", images);
+	else
+		json_object_put(images);
+	ctx = NULL;
+	if (current || json_object_array_length(results) > 0) {
+		ctx = json_object_new_object();
+		json_object_object_add(msg, "userInputMessageContext", ctx);
+	}
+	if (ctx != NULL && json_object_array_length(results) > 0)
+		json_object_object_add(ctx, "toolResults", results);
+	else
+		json_object_put(results);
+	if (ctxp != NULL)
+		*ctxp = ctx;
+	return msg;
+}
+
+/* A user message with only the given content, for fillers and pair 0. */
+static json_object *
+user_text(const char *content, const char *model_id)
+{
+	json_object	*msg;
+
+	msg = json_object_new_object();
+	add_str(msg, "content", content);
+	add_str(msg, "modelId", model_id);
+	add_str(msg, "origin", "AI_EDITOR");
+	return msg;
+}
+
+static json_object *
+assistant_text(const char *content)
+{
+	json_object	*msg;
+
+	msg = json_object_new_object();
+	add_str(msg, "content", content);
+	return msg;
+}
+
+/*
+ * An assistantResponseMessage (§3.3.6): thinking re-embedded in tags before
+ * the non-blank texts, never empty content.  The Kiro names of its tool
+ * uses are added to used.
+ */
+static json_object *
+assistant_message(const struct conv_msg *m, struct kiro_toolmap *map,
+    struct namelist *used)
+{
+	struct buf		 thinking = BUF_INIT, text = BUF_INIT;
+	struct buf		 content = BUF_INIT;
+	json_object		*msg, *uses, *use, *input;
+	const struct conv_block	*b;
+	char			 name[KIRO_TOOL_NAME_MAX + 1];
+	size_t			 i;
+
+	uses = json_object_new_array();
+	for (i = 0; i < m->n_blocks; i++) {
+		b = &m->blocks[i];
+		switch (b->type) {
+		case CONV_BLOCK_TEXT:
+			if (is_blank(b->text))
+				break;
+			if (text.len > 0)
+				buf_puts(&text, "\n\n");
+			buf_puts(&text, b->text);
+			break;
+		case CONV_BLOCK_THINKING:
+			if (is_blank(b->text))
+				break;
+			if (thinking.len > 0)
+				buf_puts(&thinking, "\n");
+			buf_puts(&thinking, b->text);
+			break;
+		case CONV_BLOCK_TOOL_USE:
+			if (b->id == NULL || b->name == NULL)
+				break;
+			kiro_tool_name(b->name, name);
+			toolmap_add(map, name, b->name);
+			if (!namelist_has(used, name))
+				namelist_add(used, name);
+			use = json_object_new_object();
+			add_str(use, "toolUseId", b->id);
+			add_str(use, "name", name);
+			if (json_object_is_type(b->input, json_type_object))
+				input = json_object_get(b->input);
+			else
+				input = json_object_new_object();
+			json_object_object_add(use, "input", input);
+			json_object_array_add(uses, use);
+			break;
+		default:
+			break;
+		}
+	}
+	if (thinking.len > 0) {
+		buf_printf(&content, "<thinking>%s</thinking>", thinking.ptr);
+		if (text.len > 0)
+			buf_printf(&content, "\n\n%s", text.ptr);
+	} else if (text.len > 0)
+		buf_puts(&content, text.ptr);
+	else
+		buf_puts(&content, json_object_array_length(uses) > 0 ?
+		    " " : "I understand.");
+	msg = assistant_text(content.ptr);
+	if (json_object_array_length(uses) > 0)
+		json_object_object_add(msg, "toolUses", uses);
+	else
+		json_object_put(uses);
+	buf_free(&thinking);
+	buf_free(&text);
+	buf_free(&content);
+	return msg;
+}
+
+/* The §3.4 prefix for the system text, or NULL when thinking is off. */
+static char *
+thinking_prefix(const struct conv *c)
+{
+	static const char *const efforts[] = { "low", "medium", "high" };
+	const char		*effort = "high";
+	long			 budget;
+	size_t			 i;
+
+	switch (c->thinking) {
+	case CONV_THINKING_ENABLED:
+		budget = c->thinking_budget;
+		if (budget <= 0)
+			budget = KIRO_THINKING_BUDGET_DEFAULT;
+		if (budget < KIRO_THINKING_BUDGET_MIN)
+			budget = KIRO_THINKING_BUDGET_MIN;
+		if (budget > KIRO_THINKING_BUDGET_MAX)
+			budget = KIRO_THINKING_BUDGET_MAX;
+		return xasprintf("<thinking_mode>enabled</thinking_mode>"
+		    "<max_thinking_length>%ld</max_thinking_length>", budget);
+	case CONV_THINKING_ADAPTIVE:
+		for (i = 0; i < sizeof(efforts) / sizeof(efforts[0]); i++)
+			if (c->thinking_effort != NULL &&
+			    strcasecmp(c->thinking_effort, efforts[i]) == 0)
+				effort = efforts[i];
+		return xasprintf("<thinking_mode>adaptive</thinking_mode>"
+		    "<thinking_effort>%s</thinking_effort>", effort);
+	default:
+		return NULL;
+	}
+}
+
+/* History pair 0: the system prompt and thinking prefix (§3.3.3, §3.4). */
+static void
+add_system_pair(const struct conv *c, const char *model_id,
+    json_object *history)
+{
+	json_object	*entry;
+	char		*prefix, *content;
+	int		 has_system;
+
+	has_system = !is_blank(c->system);
+	prefix = thinking_prefix(c);
+	if (prefix != NULL && has_system &&
+	    (strstr(c->system, "<thinking_mode>") != NULL ||
+	    strstr(c->system, "<max_thinking_length>") != NULL)) {
+		free(prefix);
+		prefix = NULL;
+	}
+	if (!has_system && prefix == NULL)
+		return;
+	content = xasprintf("%s%s", prefix != NULL ? prefix : "",
+	    has_system ? c->system : "");
+	entry = json_object_new_object();
+	json_object_object_add(entry, "userInputMessage",
+	    user_text(content, model_id));
+	json_object_array_add(history, entry);
+	entry = json_object_new_object();
+	json_object_object_add(entry, "assistantResponseMessage",
+	    assistant_text(KIRO_SYSTEM_ACK));
+	json_object_array_add(history, entry);
+	free(prefix);
+	free(content);
+}
+
+/* Appends {key: msg} to history. */
+static void
+history_push(json_object *history, const char *key, json_object *msg)
+{
+	json_object	*entry;
+
+	entry = json_object_new_object();
+	json_object_object_add(entry, key, msg);
+	json_object_array_add(history, entry);
+}
+
+/*
+ * A copy of a tool's schema with the top-level fields Kiro insists on
+ * (§3.3.11, kiro.rs): "required": null or "properties": null are refused.
+ * Values are shared with the conv's schema, which is never changed.
+ */
+static json_object *
+tool_schema(json_object *schema)
+{
+	json_object	*out, *required, *v, *item;
+	size_t		 i, n;
+
+	out = json_object_new_object();
+	if (json_object_is_type(schema, json_type_object)) {
+		json_object_object_foreach(schema, key, val)
+			json_object_object_add(out, key, json_object_get(val));
+	}
+	if (!json_object_object_get_ex(out, "type", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) == 0)
+		add_str(out, "type", "object");
+	if (!json_object_object_get_ex(out, "properties", &v) ||
+	    !json_object_is_type(v, json_type_object))
+		json_object_object_add(out, "properties",
+		    json_object_new_object());
+	required = json_object_new_array();
+	if (json_object_object_get_ex(out, "required", &v) &&
+	    json_object_is_type(v, json_type_array)) {
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++) {
+			item = json_object_array_get_idx(v, i);
+			if (json_object_is_type(item, json_type_string))
+				json_object_array_add(required,
+				    json_object_get(item));
+		}
+	}
+	json_object_object_add(out, "required", required);
+	if (!json_object_object_get_ex(out, "additionalProperties", &v) ||
+	    (!json_object_is_type(v, json_type_boolean) &&
+	    !json_object_is_type(v, json_type_object)))
+		json_object_object_add(out, "additionalProperties",
+		    json_object_new_boolean(1));
+	return out;
+}
+
+static json_object *
+tool_spec(const char *name, const char *description, size_t desc_len,
+    json_object *schema)
+{
+	json_object	*spec, *tool, *input_schema;
+
+	spec = json_object_new_object();
+	add_str(spec, "name", name);
+	json_object_object_add(spec, "description",
+	    json_strn(description, desc_len));
+	input_schema = json_object_new_object();
+	json_object_object_add(input_schema, "json", schema);
+	json_object_object_add(spec, "inputSchema", input_schema);
+	tool = json_object_new_object();
+	json_object_object_add(tool, "toolSpecification", spec);
+	return tool;
+}
+
+static json_object *
+placeholder_schema(void)
+{
+	json_object	*schema;
+
+	schema = json_object_new_object();
+	add_str(schema, "$schema", "http://json-schema.org/draft-07/schema#");
+	add_str(schema, "type", "object");
+	json_object_object_add(schema, "properties", json_object_new_object());
+	json_object_object_add(schema, "required", json_object_new_array());
+	json_object_object_add(schema, "additionalProperties",
+	    json_object_new_boolean(1));
+	return schema;
+}
+
+/*
+ * The tools array (§3.3.8-11): the client's tools unless tool_choice is
+ * NONE, then a placeholder for each name history uses but nothing defines.
+ */
+static json_object *
+tools_array(const struct conv *c, const struct namelist *used,
+    struct kiro_toolmap *map)
+{
+	struct namelist		 defined = { NULL, 0, 0 };
+	const struct conv_tool	*t;
+	json_object		*tools;
+	const char		*desc;
+	char			 name[KIRO_TOOL_NAME_MAX + 1];
+	size_t			 i;
+
+	tools = json_object_new_array();
+	for (i = 0; c->tool_choice != CONV_TOOL_CHOICE_NONE &&
+	    i < c->n_tools; i++) {
+		t = &c->tools[i];
+		if (t->name == NULL || t->name[0] == '\0')
+			continue;
+		kiro_tool_name(t->name, name);
+		if (namelist_has(&defined, name))
+			continue;
+		namelist_add(&defined, name);
+		toolmap_add(map, name, t->name);
+		/* Peers report empty descriptions refused: use the name. */
+		desc = is_blank(t->description) ? t->name : t->description;
+		json_object_array_add(tools, tool_spec(name, desc,
+		    utf8_cut(desc, strlen(desc), KIRO_TOOL_DESC_MAX),
+		    tool_schema(t->schema)));
+	}
+	for (i = 0; i < used->n; i++) {
+		if (namelist_has(&defined, used->names[i]))
+			continue;
+		namelist_add(&defined, used->names[i]);
+		json_object_array_add(tools, tool_spec(used->names[i],
+		    KIRO_PLACEHOLDER_DESC, strlen(KIRO_PLACEHOLDER_DESC),
+		    placeholder_schema()));
+	}
+	free(defined.names);
+	return tools;
+}
+
+enum kf_err
+kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
+    struct buf *out, struct kiro_toolmap *map, char **cause)
+{
+	struct namelist		 used = { NULL, 0, 0 };
+	json_object		*root = NULL, *state, *history, *current;
+	json_object		*msg, *ctx, *tools;
+	const struct conv_msg	*m;
+	enum conv_role		 prev;
+	char			 uuid[UUID_LEN + 1];
+	size_t			 i, last;
+	enum kf_err		 er = KF_OK;
+
+	if (opts == NULL || opts->model_id == NULL ||
+	    opts->model_id[0] == '\0') {
+		xsetprintf(cause, "no Kiro model id");
+		er = KF_EINVAL;
+		goto out;
+	}
+	/* The last user message is current; the rest is prefill (§3.3.1). */
+	for (last = c->n_msgs; last > 0; last--)
+		if (c->msgs[last - 1].role == CONV_ROLE_USER)
+			break;
+	if (last == 0) {
+		xsetprintf(cause, "messages must contain at least one user "
+		    "message");
+		er = KF_EINVAL;
+		goto out;
+	}
+	last--;
+
+	root = json_object_new_object();
+	state = json_object_new_object();
+	json_object_object_add(root, "conversationState", state);
+	rand_uuid(uuid);
+	add_str(state, "agentContinuationId", uuid);
+	add_str(state, "agentTaskType", "vibe");
+	add_str(state, "chatTriggerType", "MANUAL");
+	if (opts->conversation_id != NULL && opts->conversation_id[0] != '\0')
+		add_str(state, "conversationId", opts->conversation_id);
+	else {
+		rand_uuid(uuid);
+		add_str(state, "conversationId", uuid);
+	}
+
+	history = json_object_new_array();
+	add_system_pair(c, opts->model_id, history);
+	/*
+	 * History alternates, starts with user and ends with assistant
+	 * (§3.3.5); history_repair merged same-role runs, so the fillers are
+	 * only needed at the ends (or for a conv it did not prepare).
+	 */
+	prev = CONV_ROLE_ASSISTANT;
+	for (i = 0; i < last; i++) {
+		m = &c->msgs[i];
+		if (m->role == CONV_ROLE_USER) {
+			if (prev == CONV_ROLE_USER)
+				history_push(history,
+				    "assistantResponseMessage",
+				    assistant_text("OK"));
+			history_push(history, "userInputMessage",
+			    user_message(m, opts->model_id, 0, NULL));
+		} else {
+			if (prev == CONV_ROLE_ASSISTANT)
+				history_push(history, "userInputMessage",
+				    user_text("Continue", opts->model_id));
+			history_push(history, "assistantResponseMessage",
+			    assistant_message(m, map, &used));
+		}
+		prev = m->role;
+	}
+	if (prev == CONV_ROLE_USER)
+		history_push(history, "assistantResponseMessage",
+		    assistant_text("OK"));
+	if (json_object_array_length(history) > 0)
+		json_object_object_add(state, "history", history);
+	else
+		json_object_put(history);
+
+	msg = user_message(&c->msgs[last], opts->model_id, 1, &ctx);
+	tools = tools_array(c, &used, map);
+	if (json_object_array_length(tools) > 0)
+		json_object_object_add(ctx, "tools", tools);
+	else
+		json_object_put(tools);
+	current = json_object_new_object();
+	json_object_object_add(current, "userInputMessage", msg);
+	json_object_object_add(state, "currentMessage", current);
+
+	if (opts->profile_arn != NULL && opts->profile_arn[0] != '\0')
+		add_str(root, "profileArn", opts->profile_arn);
+	json_to_buf(root, out);
+out:
+	json_object_put(root);
+	free(used.names);
+	return er;
+}

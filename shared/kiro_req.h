@@ -1,0 +1,65 @@
+/* kiro_req.h: build the generateAssistantResponse body from a conversation. */
+#ifndef KIRO_REQ_H
+#define KIRO_REQ_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "conv.h"
+#include "err.h"
+
+#define KIRO_TOOL_NAME_MAX	63	/* longer names are shortened (§3.3.9) */
+#define KIRO_TOOL_DESC_MAX	10000	/* longer descriptions are cut (§3.3.10) */
+#define KIRO_THINKING_BUDGET_MIN	1024
+#define KIRO_THINKING_BUDGET_MAX	24576
+#define KIRO_SYSTEM_ACK		"I will follow these instructions."
+
+struct kiro_req_opts {
+	const char	*model_id;		/* Kiro model id, required */
+	const char	*conversation_id;	/* NULL: a new UUID v4 */
+	const char	*profile_arn;		/* NULL: no profileArn key */
+};
+
+/* Maps the shortened tool names Kiro sees back to the client's names. */
+struct kiro_toolmap;
+
+struct kiro_toolmap	*kiro_toolmap_new(void);
+void			 kiro_toolmap_free(struct kiro_toolmap *);
+/*
+ * The client's name for a name Kiro used: the original when it was
+ * shortened, else name itself.  Borrowed from the map or from name.
+ */
+const char		*kiro_toolmap_original(const struct kiro_toolmap *,
+			    const char *name);
+
+/*
+ * The name Kiro gets for a tool: itself when at most 63 bytes, else its
+ * first 54 bytes (fewer when byte 54 is inside a UTF-8 character), "_" and
+ * the first 8 hex digits of its SHA-256 (kiro.rs).
+ */
+void	kiro_tool_name(const char *name, char out[KIRO_TOOL_NAME_MAX + 1]);
+
+/*
+ * Appends the JSON body (kiro-protocol.md §3.1) for a conv that
+ * history_repair has prepared:
+ *  - the system prompt, with the thinking prefix of §3.4 in front of it
+ *    (unless it already has <thinking_mode> or <max_thinking_length>),
+ *    becomes history pair 0: user {system}, assistant KIRO_SYSTEM_ACK;
+ *  - history strictly alternates user/assistant, starts with user and ends
+ *    with assistant (an "OK" assistant follows a trailing user message);
+ *  - assistant thinking is re-embedded as <thinking>...</thinking>\n\n;
+ *    blank contents are never sent: an assistant turn gets " " when it has
+ *    tool uses, else "I understand."; a user turn gets "Tool results
+ *    provided." when it has tool results, else "Continue";
+ *  - the last message is currentMessage, with its images, tool results and
+ *    every tool (names shortened, descriptions cut, schemas normalised,
+ *    a placeholder for each tool named in history but not defined);
+ *  - tool_choice NONE sends no tool definitions (placeholders only).
+ * map (may be NULL) receives each shortened name.  KF_EINVAL with a cause
+ * when the conv cannot be expressed (no user message, no model id); out is
+ * then unchanged.
+ */
+enum kf_err	kiro_req_build(const struct conv *, const struct kiro_req_opts *,
+		    struct buf *out, struct kiro_toolmap *map, char **cause);
+
+#endif

@@ -1,0 +1,273 @@
+/* test-models.c: unit tests for the model catalogue and name mapping. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "models.h"
+
+/*
+ * Covers: the catalogue's exact ids in display order, their context
+ * windows (1M for the 4.6 models, 200k otherwise) and sane other fields;
+ * models_find on every id and on unknown ids; models_resolve on catalogue
+ * ids, dated and dashed Claude names of every family and version
+ * (kiro-protocol.md section 3.2), Anthropic's "-0" aliases, upper case, the
+ * "-thinking" suffix and its flag (also reset when absent), and names it
+ * must refuse; models_list_text naming every id.
+ */
+
+static const struct {
+	const char	*id;
+	long		 window;
+} expected_catalogue[] = {
+	{ "auto", 200000 },
+	{ "claude-sonnet-4.6", 1000000 },
+	{ "claude-sonnet-4.5", 200000 },
+	{ "claude-sonnet-4", 200000 },
+	{ "claude-haiku-4.5", 200000 },
+	{ "claude-opus-4.6", 1000000 },
+	{ "claude-opus-4.5", 200000 },
+};
+#define N_EXPECTED	(sizeof(expected_catalogue) / \
+			    sizeof(expected_catalogue[0]))
+
+/* Asserts that name resolves to id with the given thinking flag. */
+static void
+assert_resolves(const char *name, const char *id, int thinking)
+{
+	const struct model_info	*m;
+	int			 flag = 7;
+
+	m = models_resolve(name, &flag);
+	ck_assert_msg(m != NULL, "%s: not resolved", name);
+	ck_assert_msg(strcmp(m->id, id) == 0, "%s: %s, want %s", name, m->id,
+	    id);
+	ck_assert_msg(flag == thinking, "%s: thinking %d, want %d", name,
+	    flag, thinking);
+}
+
+static void
+assert_unresolved(const char *name)
+{
+	const struct model_info	*m;
+	int			 flag;
+
+	m = models_resolve(name, &flag);
+	ck_assert_msg(m == NULL, "%s: resolved to %s", name != NULL ? name :
+	    "NULL", m != NULL ? m->id : "");
+}
+
+START_TEST(models_catalogue_is_exactly_the_seed_list)
+{
+	const struct model_info	*cat;
+	size_t			 n, i;
+
+	cat = models_catalogue(&n);
+	ck_assert_ptr_nonnull(cat);
+	ck_assert_uint_eq(n, N_EXPECTED);
+	for (i = 0; i < n; i++) {
+		ck_assert_str_eq(cat[i].id, expected_catalogue[i].id);
+		ck_assert_msg(cat[i].context_window ==
+		    expected_catalogue[i].window, "%s: window %ld", cat[i].id,
+		    cat[i].context_window);
+		ck_assert_ptr_nonnull(cat[i].display_name);
+		ck_assert_uint_gt(strlen(cat[i].display_name), 0);
+		ck_assert_int_gt(cat[i].max_output, 0);
+		ck_assert_int_lt(cat[i].max_output, cat[i].context_window);
+		/* After 2025-01-01, before 2030-01-01. */
+		ck_assert_int_gt(cat[i].created, 1735689600L);
+		ck_assert_int_lt(cat[i].created, 1893456000L);
+	}
+}
+END_TEST
+
+START_TEST(models_find_matches_catalogue_ids)
+{
+	const struct model_info	*cat;
+	size_t			 n, i;
+
+	cat = models_catalogue(&n);
+	for (i = 0; i < n; i++)
+		ck_assert_ptr_eq(models_find(cat[i].id), &cat[i]);
+	ck_assert_ptr_null(models_find(""));
+	ck_assert_ptr_null(models_find("claude-sonnet-4-5"));
+	ck_assert_ptr_null(models_find("claude-sonnet"));
+	ck_assert_ptr_null(models_find("claude-sonnet-4.5 "));
+	ck_assert_ptr_null(models_find("gpt-4o"));
+}
+END_TEST
+
+START_TEST(models_resolve_catalogue_ids_as_they_are)
+{
+	size_t	i;
+
+	for (i = 0; i < N_EXPECTED; i++)
+		assert_resolves(expected_catalogue[i].id,
+		    expected_catalogue[i].id, 0);
+}
+END_TEST
+
+START_TEST(models_resolve_sonnet_versions)
+{
+	assert_resolves("claude-sonnet-4-5-20250929", "claude-sonnet-4.5", 0);
+	assert_resolves("claude-sonnet-4-5", "claude-sonnet-4.5", 0);
+	assert_resolves("claude-sonnet-4-6", "claude-sonnet-4.6", 0);
+	assert_resolves("claude-sonnet-4.6", "claude-sonnet-4.6", 0);
+	assert_resolves("claude-sonnet-4-6-20260217", "claude-sonnet-4.6", 0);
+	assert_resolves("claude-sonnet-4-20250514", "claude-sonnet-4", 0);
+	assert_resolves("claude-sonnet-4", "claude-sonnet-4", 0);
+	assert_resolves("claude-3-7-sonnet-20250219", "claude-sonnet-4.5", 0);
+	assert_resolves("claude-3-7-sonnet-latest", "claude-sonnet-4.5", 0);
+	assert_resolves("claude-3-5-sonnet-20241022", "claude-sonnet-4.5", 0);
+	assert_resolves("sonnet", "claude-sonnet-4.5", 0);
+}
+END_TEST
+
+START_TEST(models_resolve_sonnet_4_0_alias)
+{
+	/* Anthropic's alias for claude-sonnet-4-20250514. */
+	assert_resolves("claude-sonnet-4-0", "claude-sonnet-4", 0);
+	assert_resolves("claude-sonnet-4.0", "claude-sonnet-4", 0);
+	assert_resolves("claude-sonnet-4-0-thinking", "claude-sonnet-4", 1);
+}
+END_TEST
+
+START_TEST(models_resolve_opus_versions)
+{
+	assert_resolves("claude-opus-4-8", "claude-opus-4.6", 0);
+	assert_resolves("claude-opus-4-6", "claude-opus-4.6", 0);
+	assert_resolves("claude-opus-4-5-20251101", "claude-opus-4.5", 0);
+	assert_resolves("claude-opus-4-5", "claude-opus-4.5", 0);
+	assert_resolves("claude-opus-4.5", "claude-opus-4.5", 0);
+	assert_resolves("claude-opus-4-1", "claude-opus-4.6", 0);
+	assert_resolves("claude-opus-4-1-20250805", "claude-opus-4.6", 0);
+	assert_resolves("claude-opus-4-20250514", "claude-opus-4.6", 0);
+	assert_resolves("claude-opus-4-0", "claude-opus-4.6", 0);
+	assert_resolves("claude-3-opus-20240229", "claude-opus-4.6", 0);
+	assert_resolves("opus", "claude-opus-4.6", 0);
+}
+END_TEST
+
+START_TEST(models_resolve_haiku_versions)
+{
+	assert_resolves("claude-haiku-4-5", "claude-haiku-4.5", 0);
+	assert_resolves("claude-haiku-4-5-20251001", "claude-haiku-4.5", 0);
+	assert_resolves("claude-3-5-haiku-20241022", "claude-haiku-4.5", 0);
+	assert_resolves("claude-3-haiku-20240307", "claude-haiku-4.5", 0);
+}
+END_TEST
+
+START_TEST(models_resolve_ignores_case)
+{
+	assert_resolves("CLAUDE-SONNET-4.5", "claude-sonnet-4.5", 0);
+	assert_resolves("Claude-Sonnet-4-6", "claude-sonnet-4.6", 0);
+	assert_resolves("CLAUDE-OPUS-4-5-20251101", "claude-opus-4.5", 0);
+	assert_resolves("Claude-Haiku-4-5", "claude-haiku-4.5", 0);
+	assert_resolves("AUTO", "auto", 0);
+}
+END_TEST
+
+START_TEST(models_resolve_thinking_suffix_sets_flag)
+{
+	assert_resolves("claude-sonnet-4-5-thinking", "claude-sonnet-4.5", 1);
+	assert_resolves("claude-sonnet-4.5-thinking", "claude-sonnet-4.5", 1);
+	assert_resolves("claude-sonnet-4-20250514-thinking", "claude-sonnet-4",
+	    1);
+	assert_resolves("claude-sonnet-4-6-thinking", "claude-sonnet-4.6", 1);
+	assert_resolves("claude-opus-4-5-20251101-thinking", "claude-opus-4.5",
+	    1);
+	assert_resolves("claude-opus-4-8-thinking", "claude-opus-4.6", 1);
+	assert_resolves("CLAUDE-HAIKU-4-5-THINKING", "claude-haiku-4.5", 1);
+	assert_resolves("auto-thinking", "auto", 1);
+	/* Only as a suffix. */
+	assert_resolves("claude-thinking-sonnet-4-5", "claude-sonnet-4.5", 0);
+}
+END_TEST
+
+START_TEST(models_resolve_refuses_unknown_names)
+{
+	char	long_name[300];
+
+	assert_unresolved(NULL);
+	assert_unresolved("");
+	assert_unresolved("gpt-4o");
+	assert_unresolved("gpt-4o-thinking");
+	assert_unresolved("gemini-2.5-pro");
+	assert_unresolved("o3-mini");
+	assert_unresolved("claude-instant-1");
+	assert_unresolved("-thinking");
+	assert_unresolved("thinking");
+	memset(long_name, 'x', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	assert_unresolved(long_name);
+}
+END_TEST
+
+/* 1 when id occurs in text as a whole word of a list. */
+static int
+has_word(const char *text, const char *id)
+{
+	const char	*p;
+	size_t		 len = strlen(id);
+
+	for (p = text; (p = strstr(p, id)) != NULL; p++)
+		if ((p == text || p[-1] == ' ') && (p[len] == ',' ||
+		    p[len] == ' ' || p[len] == '\0'))
+			return 1;
+	return 0;
+}
+
+START_TEST(models_list_text_names_every_id)
+{
+	const char	*text;
+	size_t		 i;
+
+	text = models_list_text();
+	ck_assert_ptr_nonnull(text);
+	for (i = 0; i < N_EXPECTED; i++)
+		ck_assert_msg(has_word(text, expected_catalogue[i].id),
+		    "%s missing from \"%s\"", expected_catalogue[i].id, text);
+}
+END_TEST
+
+static Suite *
+models_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("models");
+	tc = tcase_create("catalogue");
+	tcase_add_test(tc, models_catalogue_is_exactly_the_seed_list);
+	tcase_add_test(tc, models_find_matches_catalogue_ids);
+	tcase_add_test(tc, models_list_text_names_every_id);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("resolve");
+	tcase_add_test(tc, models_resolve_catalogue_ids_as_they_are);
+	tcase_add_test(tc, models_resolve_sonnet_versions);
+	tcase_add_test(tc, models_resolve_sonnet_4_0_alias);
+	tcase_add_test(tc, models_resolve_opus_versions);
+	tcase_add_test(tc, models_resolve_haiku_versions);
+	tcase_add_test(tc, models_resolve_ignores_case);
+	tcase_add_test(tc, models_resolve_thinking_suffix_sets_flag);
+	tcase_add_test(tc, models_resolve_refuses_unknown_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	sr = srunner_create(models_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
