@@ -1,0 +1,472 @@
+/* kiro_event.c: what each event-stream frame from Kiro means (protocol §5). */
+#include "autoconfig.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "err.h"
+#include "eventstream.h"
+#include "json.h"
+#include "kiro_event.h"
+#include "xmalloc.h"
+
+/*
+ * Everything a struct kiro_event points to lives here until the next parse:
+ * strings from the payload stay inside last, strings from headers or raw
+ * payloads are copied into the bufs.
+ */
+struct kiro_event_parser {
+	json_object	*last;		/* the last payload parsed */
+	struct buf	 kind;		/* event, exception or error type */
+	struct buf	 text;		/* message from a header or raw payload */
+	struct buf	 input;		/* a tool input object, serialised */
+};
+
+typedef enum kf_err (*event_fn)(struct kiro_event_parser *, json_object *,
+    struct kiro_event *, char **);
+
+static enum kf_err	ev_assistant(struct kiro_event_parser *, json_object *,
+			    struct kiro_event *, char **);
+static enum kf_err	ev_code(struct kiro_event_parser *, json_object *,
+			    struct kiro_event *, char **);
+static enum kf_err	ev_tool_use(struct kiro_event_parser *, json_object *,
+			    struct kiro_event *, char **);
+static enum kf_err	ev_reasoning(struct kiro_event_parser *, json_object *,
+			    struct kiro_event *, char **);
+static enum kf_err	ev_metering(struct kiro_event_parser *, json_object *,
+			    struct kiro_event *, char **);
+static enum kf_err	ev_context_usage(struct kiro_event_parser *,
+			    json_object *, struct kiro_event *, char **);
+static enum kf_err	ev_metadata(struct kiro_event_parser *, json_object *,
+			    struct kiro_event *, char **);
+static enum kf_err	ev_metrics(struct kiro_event_parser *, json_object *,
+			    struct kiro_event *, char **);
+
+/*
+ * The event types with a payload worth reading.  Anything else, known to be
+ * useless (codeReferenceEvent, followupPromptEvent, ...) or unknown, is
+ * IGNORED without looking at the payload.  messageStopEvent may have an
+ * empty payload, so it is decided on its name alone.
+ */
+static const struct {
+	const char	*name;
+	event_fn	 fn;
+} event_types[] = {
+	{ "assistantResponseEvent",	ev_assistant },
+	{ "codeEvent",			ev_code },
+	{ "toolUseEvent",		ev_tool_use },
+	{ "reasoningContentEvent",	ev_reasoning },
+	{ "meteringEvent",		ev_metering },
+	{ "contextUsageEvent",		ev_context_usage },
+	{ "metadataEvent",		ev_metadata },
+	{ "messageMetadataEvent",	ev_metadata },
+	{ "metricsEvent",		ev_metrics },
+};
+
+static const char *const event_type_names[KIRO_EV__MAX] = {
+	"text", "tool_use", "reasoning", "metering", "context_usage",
+	"stop_reason", "metrics", "end", "exception", "error", "ignored"
+};
+
+const char *
+kiro_event_type_name(enum kiro_event_type type)
+{
+	if ((unsigned int)type >= KIRO_EV__MAX)
+		return "unknown";
+	return event_type_names[type];
+}
+
+struct kiro_event_parser *
+kiro_event_parser_new(void)
+{
+	return xcalloc(1, sizeof(struct kiro_event_parser));
+}
+
+void
+kiro_event_parser_free(struct kiro_event_parser *kp)
+{
+	if (kp == NULL)
+		return;
+	json_object_put(kp->last);
+	buf_free(&kp->kind);
+	buf_free(&kp->text);
+	buf_free(&kp->input);
+	free(kp);
+}
+
+/* Copies a header or payload slice into b and returns it terminated. */
+static const char *
+slice_copy(struct buf *b, struct es_str s)
+{
+	buf_reset(b);
+	if (s.len > 0)
+		buf_append(b, s.ptr, s.len);
+	return buf_cstr(b);
+}
+
+/*
+ * As json_get_str, with the length (strings may hold "\u0000"): 1 when a
+ * string, 0 when absent or null, -1 when another type.
+ */
+static int
+str_field(json_object *obj, const char *key, const char **out, size_t *len)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return -1;
+	*out = json_object_get_string(v);
+	if (len != NULL)
+		*len = (size_t)json_object_get_string_len(v);
+	return 1;
+}
+
+static enum kf_err
+wrong_type(char **cause, const char *event, const char *key, json_object *obj)
+{
+	json_object	*v = NULL;
+
+	json_object_object_get_ex(obj, key, &v);
+	xsetprintf(cause, "%s: %s is %s %s", event, key,
+	    json_object_is_type(v, json_type_array) ||
+	    json_object_is_type(v, json_type_object) ? "an" : "a",
+	    json_type_label(v));
+	return KF_EUPSTREAM;
+}
+
+/* content as the text; absent is an empty delta, which the relay skips. */
+static enum kf_err
+text_content(json_object *jo, const char *event, struct kiro_event *ev,
+    char **cause)
+{
+	switch (str_field(jo, "content", &ev->text, &ev->text_len)) {
+	case 1:
+		break;
+	case 0:
+		ev->text = "";
+		ev->text_len = 0;
+		break;
+	default:
+		return wrong_type(cause, event, "content", jo);
+	}
+	ev->type = KIRO_EV_TEXT;
+	return KF_OK;
+}
+
+static enum kf_err
+ev_assistant(struct kiro_event_parser *kp, json_object *jo,
+    struct kiro_event *ev, char **cause)
+{
+	json_object	*v;
+
+	/* IDE suggestions, not the answer (AIC and a Go peer drop them). */
+	if (json_object_object_get_ex(jo, "followupPrompt", &v) && v != NULL) {
+		ev->type = KIRO_EV_IGNORED;
+		ev->kind = kp->kind.ptr;
+		return KF_OK;
+	}
+	return text_content(jo, "assistantResponseEvent", ev, cause);
+}
+
+static enum kf_err
+ev_code(struct kiro_event_parser *kp, json_object *jo, struct kiro_event *ev,
+    char **cause)
+{
+	return text_content(jo, "codeEvent", ev, cause);
+}
+
+/*
+ * One fragment of a tool call (§5 "Tool input fragments").  toolUseId is
+ * what ties fragments together, so it is required; name is repeated on
+ * every frame by RS but AIC has seen continuation frames without it.
+ */
+static enum kf_err
+ev_tool_use(struct kiro_event_parser *kp, json_object *jo,
+    struct kiro_event *ev, char **cause)
+{
+	json_object	*v;
+	int		 rc;
+
+	rc = str_field(jo, "toolUseId", &ev->tool_use_id, NULL);
+	if (rc == 0) {
+		xsetprintf(cause, "toolUseEvent: no toolUseId");
+		return KF_EUPSTREAM;
+	}
+	if (rc == -1)
+		return wrong_type(cause, "toolUseEvent", "toolUseId", jo);
+	if (str_field(jo, "name", &ev->tool_name, NULL) == -1)
+		return wrong_type(cause, "toolUseEvent", "name", jo);
+
+	if (!json_object_object_get_ex(jo, "input", &v) || v == NULL) {
+		ev->tool_input = "";
+		ev->tool_input_len = 0;
+	} else if (json_object_is_type(v, json_type_string)) {
+		ev->tool_input = json_object_get_string(v);
+		ev->tool_input_len = (size_t)json_object_get_string_len(v);
+	} else {
+		/* K2A and a Go peer accept an already decoded object. */
+		json_to_buf(v, &kp->input);
+		ev->tool_input = kp->input.ptr;
+		ev->tool_input_len = kp->input.len;
+	}
+
+	if (json_get_bool(jo, "stop", &ev->tool_stop) == -1)
+		return wrong_type(cause, "toolUseEvent", "stop", jo);
+	ev->type = KIRO_EV_TOOL_USE;
+	return KF_OK;
+}
+
+static enum kf_err
+ev_reasoning(struct kiro_event_parser *kp, json_object *jo,
+    struct kiro_event *ev, char **cause)
+{
+	static const char *const	 keys[] = { "text", "content" };
+	size_t				 i;
+	int				 rc;
+
+	ev->text = "";
+	ev->text_len = 0;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		rc = str_field(jo, keys[i], &ev->text, &ev->text_len);
+		if (rc == -1)
+			return wrong_type(cause, "reasoningContentEvent",
+			    keys[i], jo);
+		if (rc == 1)
+			break;
+	}
+	if (str_field(jo, "signature", &ev->signature, NULL) == -1)
+		return wrong_type(cause, "reasoningContentEvent", "signature",
+		    jo);
+	ev->type = KIRO_EV_REASONING;
+	return KF_OK;
+}
+
+static enum kf_err
+number(json_object *jo, const char *event, const char *key, double *out,
+    char **cause)
+{
+	switch (json_get_num(jo, key, out)) {
+	case 1:
+		return KF_OK;
+	case 0:
+		xsetprintf(cause, "%s: no %s", event, key);
+		return KF_EUPSTREAM;
+	default:
+		return wrong_type(cause, event, key, jo);
+	}
+}
+
+static enum kf_err
+ev_metering(struct kiro_event_parser *kp, json_object *jo,
+    struct kiro_event *ev, char **cause)
+{
+	ev->type = KIRO_EV_METERING;
+	return number(jo, "meteringEvent", "usage", &ev->value, cause);
+}
+
+static enum kf_err
+ev_context_usage(struct kiro_event_parser *kp, json_object *jo,
+    struct kiro_event *ev, char **cause)
+{
+	ev->type = KIRO_EV_CONTEXT_USAGE;
+	return number(jo, "contextUsageEvent", "contextUsagePercentage",
+	    &ev->value, cause);
+}
+
+/* Only a stop reason makes metadata interesting (§5). */
+static enum kf_err
+ev_metadata(struct kiro_event_parser *kp, json_object *jo,
+    struct kiro_event *ev, char **cause)
+{
+	const char	*reason;
+
+	if ((str_field(jo, "stopReason", &reason, NULL) == 1 ||
+	    str_field(jo, "stop_reason", &reason, NULL) == 1) &&
+	    *reason != '\0') {
+		ev->type = KIRO_EV_STOP_REASON;
+		ev->kind = reason;
+		return KF_OK;
+	}
+	ev->type = KIRO_EV_IGNORED;
+	ev->kind = kp->kind.ptr;
+	return KF_OK;
+}
+
+/* A token count, or -1 when absent or not a count. */
+static enum kf_err
+token_count(json_object *jo, const char *key, long *out, char **cause)
+{
+	int64_t	v;
+
+	switch (json_get_int(jo, key, &v)) {
+	case 1:
+		*out = v < 0 || v > LONG_MAX ? -1 : (long)v;
+		return KF_OK;
+	case 0:
+		*out = -1;
+		return KF_OK;
+	default:
+		return wrong_type(cause, "metricsEvent", key, jo);
+	}
+}
+
+static enum kf_err
+ev_metrics(struct kiro_event_parser *kp, json_object *jo,
+    struct kiro_event *ev, char **cause)
+{
+	enum kf_err	er;
+
+	if ((er = token_count(jo, "inputTokens", &ev->input_tokens,
+	    cause)) != KF_OK)
+		return er;
+	if ((er = token_count(jo, "outputTokens", &ev->output_tokens,
+	    cause)) != KF_OK)
+		return er;
+	ev->type = KIRO_EV_METRICS;
+	return KF_OK;
+}
+
+/* Parses a payload that may be JSON, keeping it in kp->last; NULL if not. */
+static json_object *
+payload_json(struct kiro_event_parser *kp, struct es_str payload,
+    char **cause)
+{
+	json_object	*jo;
+
+	if (json_parse(payload.ptr != NULL ? payload.ptr : "", payload.len,
+	    JSON_MAX_DEPTH, &jo, cause) != KF_OK)
+		return NULL;
+	kp->last = jo;
+	return jo;
+}
+
+/*
+ * Exception frames (§5): the type from :exception-type, else from __type
+ * (K2A; AWS writes "namespace#Type", so the namespace is cut off); the
+ * message from the JSON payload, else the payload itself.
+ */
+static enum kf_err
+parse_exception(struct kiro_event_parser *kp, const struct es_frame *f,
+    struct kiro_event *ev)
+{
+	json_object	*jo;
+	const char	*s, *hash;
+
+	ev->type = KIRO_EV_EXCEPTION;
+	jo = payload_json(kp, f->payload, NULL);
+	if (jo != NULL && !json_object_is_type(jo, json_type_object))
+		jo = NULL;
+
+	if (f->exception_type.len > 0)
+		ev->kind = slice_copy(&kp->kind, f->exception_type);
+	else if (jo != NULL && str_field(jo, "__type", &s, NULL) == 1 &&
+	    *s != '\0') {
+		if ((hash = strrchr(s, '#')) != NULL && hash[1] != '\0')
+			s = hash + 1;
+		ev->kind = s;
+	} else
+		ev->kind = "UnknownException";
+
+	if (jo != NULL && (str_field(jo, "message", &ev->text,
+	    &ev->text_len) == 1 || str_field(jo, "Message", &ev->text,
+	    &ev->text_len) == 1))
+		return KF_OK;
+	ev->text = slice_copy(&kp->text, f->payload);
+	ev->text_len = kp->text.len;
+	return KF_OK;
+}
+
+/* Error frames: code and message in headers; RS reads the payload text. */
+static enum kf_err
+parse_error(struct kiro_event_parser *kp, const struct es_frame *f,
+    struct kiro_event *ev)
+{
+	ev->type = KIRO_EV_ERROR;
+	if (f->error_code.len > 0)
+		ev->kind = slice_copy(&kp->kind, f->error_code);
+	else
+		ev->kind = "UnknownError";
+	if (f->error_message.len > 0)
+		ev->text = slice_copy(&kp->text, f->error_message);
+	else
+		ev->text = slice_copy(&kp->text, f->payload);
+	ev->text_len = kp->text.len;
+	return KF_OK;
+}
+
+enum kf_err
+kiro_event_parse(struct kiro_event_parser *kp, const struct es_frame *f,
+    struct kiro_event *ev, char **cause)
+{
+	json_object	*jo, *inner;
+	const char	*name = NULL;
+	event_fn	 fn = NULL;
+	enum kf_err	 er;
+	size_t		 i;
+
+	/* What the previous event borrowed is released only now. */
+	json_object_put(kp->last);
+	kp->last = NULL;
+	buf_reset(&kp->kind);
+	buf_reset(&kp->text);
+	buf_reset(&kp->input);
+	memset(ev, 0, sizeof(*ev));
+
+	switch (f->message_type) {
+	case ES_MSG_EXCEPTION:
+		return parse_exception(kp, f, ev);
+	case ES_MSG_ERROR:
+		return parse_error(kp, f, ev);
+	case ES_MSG_EVENT:
+		break;
+	default:
+		ev->type = KIRO_EV_IGNORED;
+		ev->kind = slice_copy(&kp->kind, f->event_type);
+		return KF_OK;
+	}
+
+	slice_copy(&kp->kind, f->event_type);
+	for (i = 0; i < sizeof(event_types) / sizeof(event_types[0]); i++)
+		if (es_str_eq(f->event_type, event_types[i].name)) {
+			name = event_types[i].name;
+			fn = event_types[i].fn;
+			break;
+		}
+	if (fn == NULL) {
+		ev->type = es_str_eq(f->event_type, "messageStopEvent") ?
+		    KIRO_EV_END : KIRO_EV_IGNORED;
+		if (ev->type == KIRO_EV_IGNORED)
+			ev->kind = kp->kind.ptr;
+		return KF_OK;
+	}
+
+	if ((jo = payload_json(kp, f->payload, cause)) == NULL) {
+		if (cause != NULL)
+			xsetprintf(cause, "%s: %s", name,
+			    *cause != NULL ? *cause : "invalid JSON");
+		return KF_EUPSTREAM;
+	}
+	if (!json_object_is_type(jo, json_type_object)) {
+		xsetprintf(cause, "%s: the payload is %s %s, not an object",
+		    name, json_object_is_type(jo, json_type_array) ? "an" : "a",
+		    json_type_label(jo));
+		return KF_EUPSTREAM;
+	}
+	/* Some peers accept {"<eventType>":{...}}; so do we (§4 Payload). */
+	if (json_object_object_length(jo) == 1 &&
+	    json_get_obj(jo, name, &inner) == 1)
+		jo = inner;
+
+	if ((er = fn(kp, jo, ev, cause)) != KF_OK) {
+		memset(ev, 0, sizeof(*ev));
+		return er;
+	}
+	return KF_OK;
+}
