@@ -1,0 +1,666 @@
+/* accounts.c: credentials and their runtime state, kept in the store. */
+#include "autoconfig.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "cred.h"
+#include "digest.h"
+#include "fileio.h"
+#include "json.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define IDS_KEY		"meta/cred-ids"
+#define NEXT_ID_KEY	"meta/next-id"
+#define MAX_IMPORT_FILE	(4 * 1024 * 1024)
+
+static const char *const reason_names[ACCOUNT_REASON__MAX] = {
+	"",
+	"Manual",
+	"TooManyFailures",
+	"TooManyRefreshFailures",
+	"QuotaExceeded",
+	"Suspended",
+	"InvalidRefreshToken",
+	"InvalidConfig",
+};
+
+const char *
+account_reason_name(enum account_reason r)
+{
+	return (unsigned)r < ACCOUNT_REASON__MAX ? reason_names[r] : "";
+}
+
+static int
+reason_parse(const char *s, enum account_reason *out)
+{
+	size_t	i;
+
+	for (i = 1; i < ACCOUNT_REASON__MAX; i++)
+		if (strcmp(reason_names[i], s) == 0) {
+			*out = (enum account_reason)i;
+			return 0;
+		}
+	return -1;
+}
+
+int
+account_usable(const struct account *a, time_t now)
+{
+	if (a->state.disabled != ACCOUNT_OK &&
+	    (a->state.disabled_until == 0 || a->state.disabled_until > now))
+		return 0;
+	return a->state.cooldown_until <= now;
+}
+
+const char *
+account_state_word(const struct account *a, time_t now)
+{
+	if (a->state.disabled == ACCOUNT_INVALID_REFRESH_TOKEN)
+		return "needs-login";
+	if (a->state.disabled != ACCOUNT_OK &&
+	    (a->state.disabled_until == 0 || a->state.disabled_until > now))
+		return "disabled";
+	if (a->state.cooldown_until > now)
+		return "cooldown";
+	return "ok";
+}
+
+void
+account_state_free(struct account_state *s)
+{
+	if (s == NULL)
+		return;
+	free(s->disabled_detail);
+	free(s->last_error);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+account_free(struct account *a)
+{
+	if (a == NULL)
+		return;
+	cred_free(&a->cred);
+	account_state_free(&a->state);
+}
+
+void
+accounts_free(struct account *arr, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		account_free(&arr[i]);
+	free(arr);
+}
+
+static void
+add_time(json_object *obj, const char *key, time_t t)
+{
+	if (t != 0)
+		json_object_object_add(obj, key, json_object_new_int64(t));
+}
+
+static void
+add_long(json_object *obj, const char *key, long v)
+{
+	if (v != 0)
+		json_object_object_add(obj, key, json_object_new_int64(v));
+}
+
+json_object *
+account_state_to_json(const struct account_state *s)
+{
+	json_object	*obj;
+
+	obj = json_object_new_object();
+	json_object_object_add(obj, "v", json_object_new_int(1));
+	if (s->disabled != ACCOUNT_OK)
+		json_object_object_add(obj, "disabled",
+		    json_str(account_reason_name(s->disabled)));
+	if (s->disabled_detail != NULL)
+		json_object_object_add(obj, "disabledDetail",
+		    json_str(s->disabled_detail));
+	add_time(obj, "disabledAt", s->disabled_at);
+	add_time(obj, "disabledUntil", s->disabled_until);
+	add_long(obj, "failures", s->failures);
+	add_long(obj, "refreshFailures", s->refresh_failures);
+	add_time(obj, "cooldownUntil", s->cooldown_until);
+	add_long(obj, "successCount", s->success_count);
+	add_long(obj, "requestCount", s->request_count);
+	add_time(obj, "lastUsed", s->last_used);
+	if (s->last_error != NULL)
+		json_object_object_add(obj, "lastError",
+		    json_str(s->last_error));
+	add_time(obj, "lastErrorAt", s->last_error_at);
+	return obj;
+}
+
+static long
+get_long(json_object *obj, const char *key)
+{
+	int64_t	v;
+
+	return json_get_int(obj, key, &v) == 1 ? (long)v : 0;
+}
+
+static char *
+get_strdup(json_object *obj, const char *key)
+{
+	const char	*s;
+
+	return json_get_str(obj, key, &s) == 1 ? xstrdup(s) : NULL;
+}
+
+enum kf_err
+account_state_from_json(json_object *obj, struct account_state *s,
+    char **cause)
+{
+	const char	*reason;
+
+	memset(s, 0, sizeof(*s));
+	if (!json_object_is_type(obj, json_type_object)) {
+		xsetprintf(cause, "account state is not a JSON object");
+		return KF_ESTORE;
+	}
+	if (json_get_str(obj, "disabled", &reason) == 1 &&
+	    reason_parse(reason, &s->disabled) == -1)
+		s->disabled = ACCOUNT_MANUAL;
+	s->disabled_detail = get_strdup(obj, "disabledDetail");
+	s->disabled_at = get_long(obj, "disabledAt");
+	s->disabled_until = get_long(obj, "disabledUntil");
+	s->failures = get_long(obj, "failures");
+	s->refresh_failures = get_long(obj, "refreshFailures");
+	s->cooldown_until = get_long(obj, "cooldownUntil");
+	s->success_count = get_long(obj, "successCount");
+	s->request_count = get_long(obj, "requestCount");
+	s->last_used = get_long(obj, "lastUsed");
+	s->last_error = get_strdup(obj, "lastError");
+	s->last_error_at = get_long(obj, "lastErrorAt");
+	return KF_OK;
+}
+
+static enum kf_err
+txn_get_json(struct store_txn *txn, const char *key, json_object **out,
+    char **cause)
+{
+	struct buf	 raw = BUF_INIT;
+	char		*why = NULL;
+	enum kf_err	 er;
+
+	*out = NULL;
+	if ((er = store_get(txn, key, &raw)) != KF_OK)
+		goto out;
+	if (json_parse(raw.ptr, raw.len, 64, out, &why) != KF_OK) {
+		xsetprintf(cause, "state record %s is corrupt: %s", key, why);
+		er = KF_ESTORE;
+	}
+out:
+	free(why);
+	if (raw.ptr != NULL)
+		explicit_bzero(raw.ptr, raw.len);
+	buf_free(&raw);
+	return er;
+}
+
+static enum kf_err
+txn_put_json(struct store_txn *txn, const char *key, json_object *v,
+    char **cause)
+{
+	struct buf	raw = BUF_INIT;
+	enum kf_err	er;
+
+	json_to_buf(v, &raw);
+	if ((er = store_put(txn, key, raw.ptr, raw.len)) != KF_OK)
+		xsetprintf(cause, "cannot write %s to the state file", key);
+	explicit_bzero(raw.ptr, raw.len);
+	buf_free(&raw);
+	return er;
+}
+
+enum kf_err
+accounts_txn_ids(struct store_txn *txn, long **ids, size_t *n)
+{
+	json_object	*arr = NULL;
+	size_t		 i, len;
+	enum kf_err	 er;
+
+	*ids = NULL;
+	*n = 0;
+	er = txn_get_json(txn, IDS_KEY, &arr, NULL);
+	if (er == KF_ENOTFOUND)
+		return KF_OK;
+	if (er != KF_OK)
+		return er;
+	if (!json_object_is_type(arr, json_type_array)) {
+		json_object_put(arr);
+		return KF_ESTORE;
+	}
+	len = json_object_array_length(arr);
+	*ids = xcalloc(len == 0 ? 1 : len, sizeof(**ids));
+	for (i = 0; i < len; i++)
+		(*ids)[i] = (long)json_object_get_int64(
+		    json_object_array_get_idx(arr, i));
+	*n = len;
+	json_object_put(arr);
+	return KF_OK;
+}
+
+static enum kf_err
+txn_put_ids(struct store_txn *txn, const long *ids, size_t n, char **cause)
+{
+	json_object	*arr;
+	size_t		 i;
+	enum kf_err	 er;
+
+	arr = json_object_new_array();
+	for (i = 0; i < n; i++)
+		json_object_array_add(arr, json_object_new_int64(ids[i]));
+	er = txn_put_json(txn, IDS_KEY, arr, cause);
+	json_object_put(arr);
+	return er;
+}
+
+enum kf_err
+accounts_txn_load(struct store_txn *txn, long id, struct account *out,
+    char **cause)
+{
+	json_object	*obj = NULL;
+	char		 key[64];
+	enum kf_err	 er;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(key, sizeof(key), "cred/%ld", id);
+	if ((er = txn_get_json(txn, key, &obj, cause)) != KF_OK) {
+		if (er == KF_ENOTFOUND)
+			xsetprintf(cause, "no account with id %ld", id);
+		return er;
+	}
+	er = cred_from_json(obj, &out->cred, cause);
+	json_object_put(obj);
+	obj = NULL;
+	if (er != KF_OK)
+		return KF_ESTORE;
+	out->cred.id = id;
+	snprintf(key, sizeof(key), "cred-state/%ld", id);
+	er = txn_get_json(txn, key, &obj, cause);
+	if (er == KF_ENOTFOUND)
+		return KF_OK;
+	if (er == KF_OK)
+		er = account_state_from_json(obj, &out->state, cause);
+	json_object_put(obj);
+	if (er != KF_OK)
+		account_free(out);
+	return er;
+}
+
+enum kf_err
+accounts_txn_save_cred(struct store_txn *txn, const struct cred *c,
+    char **cause)
+{
+	json_object	*obj;
+	char		 key[128], hash[65], idtext[32];
+	enum kf_err	 er;
+
+	snprintf(key, sizeof(key), "cred/%ld", c->id);
+	obj = cred_to_json(c, CRED_JSON_STORE);
+	er = txn_put_json(txn, key, obj, cause);
+	json_object_put(obj);
+	if (er != KF_OK)
+		return er;
+	cred_identity_hash(c, hash);
+	snprintf(key, sizeof(key), "credhash/%s", hash);
+	snprintf(idtext, sizeof(idtext), "%ld", c->id);
+	if ((er = store_put(txn, key, idtext, strlen(idtext))) != KF_OK)
+		xsetprintf(cause, "cannot write %s", key);
+	return er;
+}
+
+enum kf_err
+accounts_txn_save_state(struct store_txn *txn, long id,
+    const struct account_state *s, char **cause)
+{
+	json_object	*obj;
+	char		 key[64];
+	enum kf_err	 er;
+
+	snprintf(key, sizeof(key), "cred-state/%ld", id);
+	obj = account_state_to_json(s);
+	er = txn_put_json(txn, key, obj, cause);
+	json_object_put(obj);
+	return er;
+}
+
+/* The id an identity hash belongs to, or 0. */
+static long
+txn_find_hash(struct store_txn *txn, const char *hash)
+{
+	struct buf	 raw = BUF_INIT;
+	char		 key[128], *end;
+	long		 id = 0;
+
+	snprintf(key, sizeof(key), "credhash/%s", hash);
+	if (store_get(txn, key, &raw) == KF_OK) {
+		id = strtol(raw.ptr, &end, 10);
+		if (*end != '\0' || id < 0)
+			id = 0;
+	}
+	buf_free(&raw);
+	return id;
+}
+
+static int
+account_exists(struct store_txn *txn, long id)
+{
+	struct buf	raw = BUF_INIT;
+	char		key[64];
+	int		found;
+
+	snprintf(key, sizeof(key), "cred/%ld", id);
+	found = store_get(txn, key, &raw) == KF_OK;
+	buf_free(&raw);
+	return found;
+}
+
+static long
+txn_next_id(struct store_txn *txn)
+{
+	struct buf	 raw = BUF_INIT;
+	char		*end;
+	long		 id = 1;
+
+	if (store_get(txn, NEXT_ID_KEY, &raw) == KF_OK) {
+		id = strtol(raw.ptr, &end, 10);
+		if (*end != '\0' || id < 1)
+			id = 1;
+	}
+	buf_free(&raw);
+	return id;
+}
+
+enum kf_err
+accounts_import(struct store *st, const struct cred *creds, size_t n,
+    struct import_result *results, char **cause)
+{
+	struct store_txn	*txn = NULL;
+	struct account_state	 state;
+	struct cred		 copy;
+	long			*ids = NULL, next, dup;
+	size_t			 n_ids = 0, i;
+	char			 hash[65], idtext[32];
+	enum kf_err		 er;
+
+	/* Everything is allocated per entry before it is written. */
+	if ((er = store_begin(st, STORE_WRITE, &txn, cause)) != KF_OK)
+		return er;
+	if ((er = accounts_txn_ids(txn, &ids, &n_ids)) != KF_OK) {
+		xsetprintf(cause, "the account list in the state file is "
+		    "corrupt");
+		goto out;
+	}
+	next = txn_next_id(txn);
+	for (i = 0; i < n; i++) {
+		cred_identity_hash(&creds[i], hash);
+		if ((dup = txn_find_hash(txn, hash)) != 0 &&
+		    account_exists(txn, dup)) {
+			results[i].id = dup;
+			results[i].duplicate = 1;
+			continue;
+		}
+		cred_copy(&copy, &creds[i]);
+		copy.id = next++;
+		copy.disabled = 0;
+		er = accounts_txn_save_cred(txn, &copy, cause);
+		memset(&state, 0, sizeof(state));
+		if (er == KF_OK && creds[i].disabled) {
+			state.disabled = ACCOUNT_MANUAL;
+			state.disabled_at = clock_now();
+			er = accounts_txn_save_state(txn, copy.id, &state,
+			    cause);
+		}
+		results[i].id = copy.id;
+		results[i].duplicate = 0;
+		cred_free(&copy);
+		if (er != KF_OK)
+			goto out;
+		ids = xreallocarray(ids, n_ids + 1, sizeof(*ids));
+		ids[n_ids++] = results[i].id;
+	}
+	snprintf(idtext, sizeof(idtext), "%ld", next);
+	if ((er = store_put(txn, NEXT_ID_KEY, idtext, strlen(idtext))) !=
+	    KF_OK)
+		goto out;
+	er = txn_put_ids(txn, ids, n_ids, cause);
+out:
+	free(ids);
+	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK &&
+	    er == KF_OK)
+		er = KF_ESTORE;
+	return er;
+}
+
+static int
+account_cmp(const void *a, const void *b)
+{
+	const struct account	*x = a, *y = b;
+
+	if (x->cred.priority != y->cred.priority)
+		return x->cred.priority < y->cred.priority ? -1 : 1;
+	return (x->cred.id > y->cred.id) - (x->cred.id < y->cred.id);
+}
+
+enum kf_err
+accounts_list(struct store *st, struct account **out, size_t *n,
+    char **cause)
+{
+	struct store_txn	*txn = NULL;
+	struct account		*arr = NULL;
+	long			*ids = NULL;
+	size_t			 n_ids = 0, i, got = 0;
+	enum kf_err		 er;
+
+	*out = NULL;
+	*n = 0;
+	if ((er = store_begin(st, STORE_READ, &txn, cause)) != KF_OK)
+		return er;
+	if ((er = accounts_txn_ids(txn, &ids, &n_ids)) != KF_OK) {
+		xsetprintf(cause, "the account list in the state file is "
+		    "corrupt");
+		goto out;
+	}
+	arr = xcalloc(n_ids == 0 ? 1 : n_ids, sizeof(*arr));
+	for (i = 0; i < n_ids; i++) {
+		er = accounts_txn_load(txn, ids[i], &arr[got], cause);
+		if (er == KF_ENOTFOUND)
+			continue;	/* listed but removed: skip */
+		if (er != KF_OK)
+			goto out;
+		got++;
+	}
+	er = KF_OK;
+	qsort(arr, got, sizeof(*arr), account_cmp);
+	*out = arr;
+	*n = got;
+	arr = NULL;
+out:
+	if (arr != NULL)
+		accounts_free(arr, got);
+	free(ids);
+	store_end(txn, NULL);
+	return er;
+}
+
+enum kf_err
+accounts_get(struct store *st, long id, struct account *out, char **cause)
+{
+	struct store_txn	*txn = NULL;
+	enum kf_err		 er;
+
+	memset(out, 0, sizeof(*out));
+	if ((er = store_begin(st, STORE_READ, &txn, cause)) != KF_OK)
+		return er;
+	er = accounts_txn_load(txn, id, out, cause);
+	store_end(txn, NULL);
+	return er;
+}
+
+/* Imports creds and logs what happened; source names them in messages. */
+static enum kf_err
+seed_import(struct store *st, struct cred *creds, size_t n,
+    const char *source, char **cause)
+{
+	struct import_result	*results;
+	size_t			 i, added = 0;
+	enum kf_err		 er;
+
+	results = xcalloc(n, sizeof(*results));
+	if ((er = accounts_import(st, creds, n, results, cause)) == KF_OK) {
+		for (i = 0; i < n; i++)
+			added += !results[i].duplicate;
+		if (added > 0)
+			log_info("imported %zu of %zu credential(s) from %s",
+			    added, n, source);
+	}
+	free(results);
+	return er;
+}
+
+static enum kf_err
+seed_file(struct store *st, const char *path, char **cause)
+{
+	struct store_txn	*txn = NULL;
+	struct buf		 text = BUF_INIT, marker = BUF_INIT;
+	struct cred		*creds = NULL;
+	size_t			 n = 0, i;
+	char			 hash[65], key[128], *why = NULL;
+	enum kf_err		 er;
+
+	/* "Imported on first start": a marker per file path. */
+	sha256_hex(path, strlen(path), hash);
+	snprintf(key, sizeof(key), "meta/credfile/%s", hash);
+	if ((er = store_begin(st, STORE_READ, &txn, cause)) != KF_OK)
+		return er;
+	er = store_get(txn, key, &marker);
+	store_end(txn, NULL);
+	buf_free(&marker);
+	if (er == KF_OK)
+		return KF_OK;
+
+	if ((er = fileio_read(path, MAX_IMPORT_FILE, &text, &why)) != KF_OK ||
+	    (er = cred_parse_import(text.ptr, text.len, &creds, &n, &why)) !=
+	    KF_OK) {
+		xsetprintf(cause, "credentialsFile %s: %s", path, why);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		free(creds[i].source);
+		creds[i].source = xstrdup("file");
+		free(creds[i].source_path);
+		creds[i].source_path = xstrdup(path);
+	}
+	if ((er = seed_import(st, creds, n, path, cause)) != KF_OK)
+		goto out;
+	if ((er = store_begin(st, STORE_WRITE, &txn, cause)) != KF_OK)
+		goto out;
+	er = store_put(txn, key, path, strlen(path));
+	if (store_end(txn, cause) != KF_OK)
+		er = KF_ESTORE;
+out:
+	free(why);
+	if (text.ptr != NULL)
+		explicit_bzero(text.ptr, text.len);
+	buf_free(&text);
+	cred_free_array(creds, n);
+	return er;
+}
+
+static enum kf_err
+seed_env(struct store *st, const struct config *cfg, char **cause)
+{
+	struct cred	*creds = NULL, one;
+	size_t		 n = 0;
+	char		*why = NULL;
+	enum kf_err	 er = KF_OK, er2;
+
+	if (cfg->env_credentials_json != NULL) {
+		if ((er = cred_parse_import(cfg->env_credentials_json,
+		    strlen(cfg->env_credentials_json), &creds, &n, &why)) !=
+		    KF_OK)
+			xsetprintf(cause, "CREDENTIALS_JSON: %s", why);
+		else {
+			size_t	i;
+
+			for (i = 0; i < n; i++) {
+				free(creds[i].source);
+				creds[i].source = xstrdup("env");
+			}
+			er = seed_import(st, creds, n, "CREDENTIALS_JSON",
+			    cause);
+		}
+		cred_free_array(creds, n);
+	}
+	if (cfg->env_refresh_token != NULL ||
+	    cfg->env_kiro_refresh_token != NULL ||
+	    cfg->env_access_token != NULL) {
+		cred_init(&one);
+		one.refresh_token = xstrdup(cfg->env_refresh_token != NULL ?
+		    cfg->env_refresh_token : cfg->env_kiro_refresh_token);
+		one.access_token = xstrdup(cfg->env_access_token);
+		one.client_id = xstrdup(cfg->env_client_id);
+		one.client_secret = xstrdup(cfg->env_client_secret);
+		one.source = xstrdup("env");
+		if (cfg->env_auth_method != NULL)
+			(void)cred_auth_parse(cfg->env_auth_method,
+			    &one.auth_method);
+		else if (one.client_id != NULL && one.client_secret != NULL)
+			one.auth_method = CRED_AUTH_IDC;
+		if (cfg->env_expires_at != NULL)
+			(void)clock_parse_rfc3339(cfg->env_expires_at,
+			    &one.expires_at);
+		if (cfg->env_auth_method != NULL &&
+		    cred_auth_parse(cfg->env_auth_method,
+		    &one.auth_method) == -1) {
+			xsetprintf(cause, "AUTH_METHOD must be social or idc");
+			er2 = KF_EINVAL;
+		} else if ((er2 = cred_validate(&one, &why)) != KF_OK)
+			xsetprintf(cause, "REFRESH_TOKEN: %s", why);
+		else
+			er2 = seed_import(st, &one, 1, "the environment",
+			    cause);
+		if (er == KF_OK)
+			er = er2;
+		cred_free(&one);
+	}
+	free(why);
+	return er;
+}
+
+enum kf_err
+accounts_seed(struct store *st, const struct config *cfg, char **cause)
+{
+	char		*why = NULL;
+	enum kf_err	 er = KF_OK, er2;
+
+	if (cfg->credentials_file != NULL &&
+	    (er = seed_file(st, cfg->credentials_file, &why)) != KF_OK) {
+		log_warnx("%s", why);
+		xsetprintf(cause, "%s", why);
+	}
+	free(why);
+	why = NULL;
+	if ((er2 = seed_env(st, cfg, &why)) != KF_OK) {
+		log_warnx("%s", why);
+		xsetprintf(cause, "%s", why);
+		er = er2;
+	}
+	free(why);
+	return er;
+}

@@ -1,0 +1,109 @@
+/* accounts.h: credentials and their runtime state, kept in the store. */
+#ifndef ACCOUNTS_H
+#define ACCOUNTS_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "cred.h"
+#include "err.h"
+#include "store.h"
+
+struct config;
+
+/*
+ * Records (DESIGN.md §3): cred/<id> the credential with its secrets,
+ * cred-state/<id> what changes often (kept apart so counters never rewrite
+ * secrets), credhash/<sha256 of a refresh token or key> -> id for every
+ * token an account has had (so re-importing an old file finds it), and
+ * meta/cred-ids, the list of ids, so listing needs no scan.
+ */
+
+/* Why an account is out of service; the names are stable (admin API). */
+enum account_reason {
+	ACCOUNT_OK,
+	ACCOUNT_MANUAL,			/* the operator disabled it */
+	ACCOUNT_TOO_MANY_FAILURES,
+	ACCOUNT_TOO_MANY_REFRESH_FAILURES,
+	ACCOUNT_QUOTA_EXCEEDED,		/* 402 MONTHLY_REQUEST_COUNT */
+	ACCOUNT_SUSPENDED,		/* 403 TEMPORARILY_SUSPENDED */
+	ACCOUNT_INVALID_REFRESH_TOKEN,	/* invalid_grant: needs a new login */
+	ACCOUNT_INVALID_CONFIG,
+	ACCOUNT_REASON__MAX
+};
+
+struct account_state {
+	enum account_reason	 disabled;	/* ACCOUNT_OK when enabled */
+	char			*disabled_detail;	/* upstream's words */
+	time_t			 disabled_at;
+	time_t			 disabled_until;	/* 0: until re-enabled */
+	long			 failures;	/* consecutive */
+	long			 refresh_failures;	/* consecutive */
+	time_t			 cooldown_until;
+	long			 success_count;
+	long			 request_count;
+	time_t			 last_used;
+	char			*last_error;
+	time_t			 last_error_at;
+};
+
+struct account {
+	struct cred		cred;
+	struct account_state	state;
+};
+
+const char	*account_reason_name(enum account_reason);
+/* 1 if the account may serve a request at time now. */
+int		 account_usable(const struct account *, time_t now);
+/* A short state word for people: "ok", "cooldown", "disabled", ... */
+const char	*account_state_word(const struct account *, time_t now);
+
+void		 account_free(struct account *);	/* fields; NULL fine */
+void		 accounts_free(struct account *, size_t n);
+void		 account_state_free(struct account_state *);
+json_object	*account_state_to_json(const struct account_state *);
+enum kf_err	 account_state_from_json(json_object *, struct account_state *,
+		    char **cause);
+
+/* One line per import entry, in the order given. */
+struct import_result {
+	long	id;		/* the account the entry is now (new or old) */
+	int	duplicate;	/* 1 when it was already there */
+};
+
+/*
+ * Adds credentials in one write transaction: each is either new (next id)
+ * or a duplicate of an account that has (or had) the same refresh token or
+ * key, which is left unchanged.  results has n entries.  Credentials must
+ * have passed cred_validate.  Imported "disabled" entries start disabled
+ * (Manual).
+ */
+enum kf_err	 accounts_import(struct store *, const struct cred *creds,
+		    size_t n, struct import_result *results, char **cause);
+/* Every account, sorted by priority then id.  Caller: accounts_free. */
+enum kf_err	 accounts_list(struct store *, struct account **out, size_t *n,
+		    char **cause);
+/* One account; KF_ENOTFOUND when there is no such id. */
+enum kf_err	 accounts_get(struct store *, long id, struct account *out,
+		    char **cause);
+
+/*
+ * Seeds the store at start, idempotently: the credentialsFile (once per
+ * path), then the environment's REFRESH_TOKEN / CREDENTIALS_JSON /
+ * KIRO_ACCESS_TOKEN credentials (duplicates are skipped).  Problems with
+ * one source are logged and reported in cause; the others still run.
+ */
+enum kf_err	 accounts_seed(struct store *, const struct config *,
+		    char **cause);
+
+/* Within a transaction the caller holds (read-modify-write). */
+enum kf_err	 accounts_txn_ids(struct store_txn *, long **ids, size_t *n);
+enum kf_err	 accounts_txn_load(struct store_txn *, long id,
+		    struct account *out, char **cause);
+/* Writes cred/<id> and maps its identity hash to it. */
+enum kf_err	 accounts_txn_save_cred(struct store_txn *, const struct cred *,
+		    char **cause);
+enum kf_err	 accounts_txn_save_state(struct store_txn *, long id,
+		    const struct account_state *, char **cause);
+
+#endif

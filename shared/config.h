@@ -1,0 +1,109 @@
+/* config.h: the JSON configuration file and its environment overrides. */
+#ifndef KF_CONFIG_H
+#define KF_CONFIG_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "log.h"
+
+enum lb_mode {
+	LB_PRIORITY,		/* lowest priority number first */
+	LB_BALANCED,		/* fewest successful requests first */
+	LB_ROUND_ROBIN,
+	LB__MAX
+};
+
+struct rate_limits {
+	long	min_interval_ms;	/* per account, 0 = none */
+	long	per_account_rpm;	/* 0 = none */
+	long	global_rpm;		/* 0 = none */
+};
+
+struct history_config {
+	long	max_image_msgs;		/* keep images in the last N messages */
+	long	max_payload_bytes;	/* trim oldest turns beyond; 0 = never */
+};
+
+/*
+ * Every key of DESIGN.md §4.  Strings are NULL when unset (defaults are
+ * filled in by config_load), numbers hold their defaults.  Paths are
+ * absolute: relative ones in the file are taken from the file's directory.
+ */
+struct config {
+	char			*path;		/* the file read, NULL if none */
+	char			*api_key;
+	char			*admin_api_key;
+	char			*region;	/* default "us-east-1" */
+	char			*auth_region;
+	char			*api_region;
+	char			*kiro_version;	/* default "0.11.107" */
+	char			*machine_id;
+	char			*system_version;	/* default chosen per process */
+	char			*node_version;	/* default "22.22.0" */
+	char			*proxy_url;
+	char			*proxy_username;
+	char			*proxy_password;
+	enum lb_mode		 load_balancing_mode;
+	char			*count_tokens_api_url;
+	char			*count_tokens_api_key;
+	char			*count_tokens_auth_type;	/* x-api-key|bearer */
+	char			*state_dir;
+	char			*credentials_file;
+	char			*api_base_url;	/* "https://q.{region}.amazonaws.com" */
+	char			*auth_base_url;
+	char			*oidc_base_url;
+	long			 sticky_seconds;	/* default 60 */
+	struct rate_limits	 rate_limits;
+	long			 max_request_bytes;	/* default 64 MiB */
+	enum log_level		 log_level;
+	struct history_config	 history;
+	long			 ping_interval_seconds;	/* default 25 */
+	long			 connect_timeout_ms;	/* default 10000 */
+	long			 stream_idle_timeout_seconds;	/* default 300 */
+
+	/* Credentials given by environment variables, seeded at start. */
+	char			*env_refresh_token;	/* REFRESH_TOKEN */
+	char			*env_auth_method;	/* AUTH_METHOD */
+	char			*env_client_id;		/* CLIENT_ID */
+	char			*env_client_secret;	/* CLIENT_SECRET */
+	char			*env_expires_at;	/* EXPIRES_AT */
+	char			*env_credentials_json;	/* CREDENTIALS_JSON */
+	char			*env_access_token;	/* KIRO_ACCESS_TOKEN */
+	char			*env_kiro_refresh_token; /* KIRO_REFRESH_TOKEN */
+};
+
+#define CONFIG_DEFAULT_REGION		"us-east-1"
+#define CONFIG_DEFAULT_API_BASE		"https://q.{region}.amazonaws.com"
+#define CONFIG_DEFAULT_AUTH_BASE	"https://prod.{region}.auth.desktop.kiro.dev"
+#define CONFIG_DEFAULT_OIDC_BASE	"https://oidc.{region}.amazonaws.com"
+#define CONFIG_DEFAULT_MAX_REQUEST	(64L * 1024 * 1024)
+
+/*
+ * Finds the file (explicit path, else $KIRO_FCGI_CONFIG, else the sysconfdir
+ * default), reads it, applies environment overrides and defaults.  A file
+ * named explicitly or by the environment must exist; the default one may be
+ * absent.  Wrong types and unreadable files are KF_ECONFIG with a cause that
+ * names the key or path.  Unknown keys are logged as warnings (log_warnx)
+ * and also appended to *warnings when it is not NULL (one per line; caller
+ * frees).  *out is the caller's to config_free.
+ */
+enum kf_err	 config_load(const char *path, struct config **out,
+		    char **warnings, char **cause);
+/* Parses JSON text as a config file whose directory is basedir. */
+enum kf_err	 config_parse(const char *json, size_t len, const char *basedir,
+		    struct config **out, char **warnings, char **cause);
+void		 config_free(struct config *);	/* NULL is fine */
+
+/* The default config path ($sysconfdir/kiro-fcgi/config.json). */
+const char	*config_default_path(void);
+const char	*config_lb_mode_name(enum lb_mode);
+
+/*
+ * base with "{region}" replaced by region, then op appended ("/token"):
+ * the caller frees.  A trailing "/" on base is not doubled.
+ */
+char		*config_url(const char *base, const char *region,
+		    const char *op);
+
+#endif

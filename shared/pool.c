@@ -1,0 +1,168 @@
+/* pool.c: choose the account for a request, and learn from the outcome. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "pool.h"
+#include "store.h"
+#include "xmalloc.h"
+
+static int
+excluded(const struct pool_pick_req *req, long id)
+{
+	size_t	i;
+
+	for (i = 0; i < req->n_exclude; i++)
+		if (req->exclude[i] == id)
+			return 1;
+	return 0;
+}
+
+enum kf_err
+pool_pick(struct store *st, const struct config *cfg,
+    const struct pool_pick_req *req, struct account *out, char **cause)
+{
+	struct store_txn	*txn = NULL;
+	struct account		 a, best;
+	struct buf		 why = BUF_INIT;
+	long			*ids = NULL;
+	size_t			 n_ids = 0, i;
+	time_t			 now = clock_now();
+	int			 have = 0;
+	enum kf_err		 er;
+
+	memset(out, 0, sizeof(*out));
+	memset(&best, 0, sizeof(best));
+	if ((er = store_begin(st, STORE_READ, &txn, cause)) != KF_OK)
+		return er;
+	if ((er = accounts_txn_ids(txn, &ids, &n_ids)) != KF_OK) {
+		xsetprintf(cause, "the account list in the state file is "
+		    "corrupt");
+		goto out;
+	}
+	if (n_ids == 0) {
+		xsetprintf(cause, "no Kiro account is configured: import one "
+		    "with \"kiroctl accounts import FILE\" (kiro.rs "
+		    "credentials.json) or set credentialsFile in the "
+		    "configuration");
+		er = KF_ENOACCOUNT;
+		goto out;
+	}
+	for (i = 0; i < n_ids; i++) {
+		if (excluded(req, ids[i]))
+			continue;
+		if (accounts_txn_load(txn, ids[i], &a, NULL) != KF_OK)
+			continue;
+		if (!account_usable(&a, now)) {
+			buf_printf(&why, "%saccount %ld is %s%s%s",
+			    why.len > 0 ? "; " : "", a.cred.id,
+			    account_state_word(&a, now),
+			    a.state.disabled != ACCOUNT_OK ? ": " : "",
+			    a.state.disabled != ACCOUNT_OK ?
+			    account_reason_name(a.state.disabled) : "");
+			account_free(&a);
+			continue;
+		}
+		if (!have || a.cred.priority < best.cred.priority ||
+		    (a.cred.priority == best.cred.priority &&
+		    a.cred.id < best.cred.id)) {
+			if (have)
+				account_free(&best);
+			best = a;
+			have = 1;
+		} else
+			account_free(&a);
+	}
+	if (!have) {
+		if (req->n_exclude > 0)
+			xsetprintf(cause, "every usable Kiro account failed "
+			    "this request%s%s", why.len > 0 ? "; " : "",
+			    why.len > 0 ? why.ptr : "");
+		else
+			xsetprintf(cause, "no usable Kiro account: %s",
+			    why.len > 0 ? why.ptr : "all are disabled");
+		er = KF_ENOACCOUNT;
+		goto out;
+	}
+	*out = best;
+	er = KF_OK;
+out:
+	(void)cfg;
+	free(ids);
+	buf_free(&why);
+	store_end(txn, NULL);
+	return er;
+}
+
+static void
+disable(struct account_state *s, enum account_reason reason,
+    const char *detail, time_t now)
+{
+	s->disabled = reason;
+	s->disabled_at = now;
+	s->disabled_until = 0;
+	free(s->disabled_detail);
+	s->disabled_detail = xstrdup(detail);
+}
+
+enum kf_err
+pool_report(struct store *st, long id, enum pool_outcome outcome,
+    const char *detail, char **cause)
+{
+	struct store_txn	*txn = NULL;
+	struct account		 a;
+	time_t			 now = clock_now();
+	enum kf_err		 er;
+
+	if ((er = store_begin(st, STORE_WRITE, &txn, cause)) != KF_OK)
+		return er;
+	if ((er = accounts_txn_load(txn, id, &a, cause)) != KF_OK)
+		goto out;
+	a.state.request_count++;
+	a.state.last_used = now;
+	switch (outcome) {
+	case POOL_SUCCESS:
+		a.state.failures = 0;
+		a.state.success_count++;
+		break;
+	case POOL_FAILURE:
+		if (++a.state.failures >= POOL_MAX_FAILURES &&
+		    a.state.disabled == ACCOUNT_OK) {
+			disable(&a.state, ACCOUNT_TOO_MANY_FAILURES, detail,
+			    now);
+			log_warnx("account %ld disabled after %ld consecutive "
+			    "failures", id, a.state.failures);
+		}
+		break;
+	case POOL_THROTTLED:
+		break;
+	case POOL_QUOTA:
+		disable(&a.state, ACCOUNT_QUOTA_EXCEEDED, detail, now);
+		log_warnx("account %ld disabled: monthly quota used up", id);
+		break;
+	case POOL_SUSPENDED:
+		disable(&a.state, ACCOUNT_SUSPENDED, detail, now);
+		log_warnx("account %ld disabled: suspended by Kiro", id);
+		break;
+	case POOL_OUTCOME__MAX:
+		break;
+	}
+	if (outcome != POOL_SUCCESS && detail != NULL) {
+		free(a.state.last_error);
+		a.state.last_error = xstrdup(detail);
+		a.state.last_error_at = now;
+	}
+	er = accounts_txn_save_state(txn, id, &a.state, cause);
+	account_free(&a);
+out:
+	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK && er == KF_OK)
+		er = KF_ESTORE;
+	return er;
+}

@@ -1,0 +1,272 @@
+/* test-accounts.c: importing, listing and seeding accounts in the store. */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "accounts.h"
+#include "config.h"
+#include "cred.h"
+#include "store.h"
+#include "testutil.h"
+#include "xmalloc.h"
+
+#define LONG_TAIL "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" \
+	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+static char		*dir;
+static struct store	*st;
+
+static void
+setup(void)
+{
+	char	*why = NULL;
+
+	dir = tu_tmpdir();
+	ck_assert_msg(store_open(&st, dir, &why) == KF_OK, "%s", why);
+}
+
+static void
+teardown(void)
+{
+	store_close(st);
+	tu_rmrf(dir);
+	free(dir);
+}
+
+static void
+make(struct cred *c, const char *rt_prefix, long priority)
+{
+	cred_init(c);
+	c->refresh_token = xasprintf("%s" LONG_TAIL, rt_prefix);
+	c->priority = priority;
+}
+
+START_TEST(accounts_import_assigns_ids_and_lists_by_priority)
+{
+	struct cred		 in[3];
+	struct import_result	 res[3];
+	struct account		*list = NULL;
+	size_t			 n = 0;
+
+	make(&in[0], "aorA", 5);
+	make(&in[1], "aorB", 1);
+	make(&in[2], "aorC", 5);
+	ck_assert_int_eq(accounts_import(st, in, 3, res, NULL), KF_OK);
+	ck_assert_int_eq(res[0].id, 1);
+	ck_assert_int_eq(res[1].id, 2);
+	ck_assert_int_eq(res[2].id, 3);
+	ck_assert_int_eq(res[0].duplicate, 0);
+	ck_assert_int_eq(accounts_list(st, &list, &n, NULL), KF_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_int_eq(list[0].cred.id, 2);	/* priority 1 first */
+	ck_assert_int_eq(list[1].cred.id, 1);	/* then by id */
+	ck_assert_int_eq(list[2].cred.id, 3);
+	ck_assert_str_eq(list[0].cred.refresh_token, in[1].refresh_token);
+	accounts_free(list, n);
+	cred_free(&in[0]);
+	cred_free(&in[1]);
+	cred_free(&in[2]);
+}
+END_TEST
+
+START_TEST(accounts_duplicates_are_detected_and_unchanged)
+{
+	struct cred		 in[2], again;
+	struct import_result	 res[2];
+	struct account		 a;
+
+	make(&in[0], "aorA", 0);
+	make(&in[1], "aorB", 0);
+	ck_assert_int_eq(accounts_import(st, in, 2, res, NULL), KF_OK);
+	make(&again, "aorB", 9);
+	ck_assert_int_eq(accounts_import(st, &again, 1, res, NULL), KF_OK);
+	ck_assert_int_eq(res[0].duplicate, 1);
+	ck_assert_int_eq(res[0].id, 2);
+	ck_assert_int_eq(accounts_get(st, 2, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.cred.priority, 0);	/* not overwritten */
+	account_free(&a);
+	cred_free(&in[0]);
+	cred_free(&in[1]);
+	cred_free(&again);
+}
+END_TEST
+
+START_TEST(accounts_old_tokens_still_identify_the_account)
+{
+	struct store_txn	*txn;
+	struct cred		 c;
+	struct import_result	 res;
+	struct account		 a;
+
+	make(&c, "aorOLD", 0);
+	ck_assert_int_eq(accounts_import(st, &c, 1, &res, NULL), KF_OK);
+	/* The token rotates (as a refresh does)... */
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_load(txn, res.id, &a, NULL), KF_OK);
+	free(a.cred.refresh_token);
+	a.cred.refresh_token = xstrdup("aorNEW" LONG_TAIL);
+	ck_assert_int_eq(accounts_txn_save_cred(txn, &a.cred, NULL), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	account_free(&a);
+	/* ...and re-importing the old file does not add a dead copy. */
+	ck_assert_int_eq(accounts_import(st, &c, 1, &res, NULL), KF_OK);
+	ck_assert_int_eq(res.duplicate, 1);
+	ck_assert_int_eq(res.id, 1);
+	cred_free(&c);
+}
+END_TEST
+
+START_TEST(accounts_disabled_import_starts_disabled)
+{
+	struct cred		 c;
+	struct import_result	 res;
+	struct account		 a;
+
+	make(&c, "aorA", 0);
+	c.disabled = 1;
+	ck_assert_int_eq(accounts_import(st, &c, 1, &res, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, res.id, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.disabled, ACCOUNT_MANUAL);
+	ck_assert_int_eq(account_usable(&a, 0), 0);
+	ck_assert_str_eq(account_state_word(&a, 0), "disabled");
+	account_free(&a);
+	cred_free(&c);
+}
+END_TEST
+
+START_TEST(accounts_unknown_id_is_not_found)
+{
+	struct account	a;
+	char		*why = NULL;
+
+	ck_assert_int_eq(accounts_get(st, 42, &a, &why), KF_ENOTFOUND);
+	ck_assert_ptr_nonnull(strstr(why, "42"));
+	free(why);
+}
+END_TEST
+
+START_TEST(accounts_state_round_trips)
+{
+	struct account_state	s, back;
+	json_object		*o;
+
+	memset(&s, 0, sizeof(s));
+	s.disabled = ACCOUNT_QUOTA_EXCEEDED;
+	s.disabled_detail = xstrdup("MONTHLY_REQUEST_COUNT");
+	s.disabled_at = 100;
+	s.disabled_until = 200;
+	s.failures = 2;
+	s.refresh_failures = 1;
+	s.cooldown_until = 300;
+	s.success_count = 9;
+	s.request_count = 11;
+	s.last_used = 400;
+	s.last_error = xstrdup("boom");
+	o = account_state_to_json(&s);
+	ck_assert_int_eq(account_state_from_json(o, &back, NULL), KF_OK);
+	ck_assert_int_eq(back.disabled, ACCOUNT_QUOTA_EXCEEDED);
+	ck_assert_str_eq(back.disabled_detail, "MONTHLY_REQUEST_COUNT");
+	ck_assert_int_eq(back.disabled_until, 200);
+	ck_assert_int_eq(back.failures, 2);
+	ck_assert_int_eq(back.cooldown_until, 300);
+	ck_assert_int_eq(back.success_count, 9);
+	ck_assert_str_eq(back.last_error, "boom");
+	json_object_put(o);
+	account_state_free(&s);
+	account_state_free(&back);
+}
+END_TEST
+
+START_TEST(accounts_disabled_until_passes)
+{
+	struct account	a;
+
+	memset(&a, 0, sizeof(a));
+	a.state.disabled = ACCOUNT_QUOTA_EXCEEDED;
+	a.state.disabled_until = 1000;
+	ck_assert_int_eq(account_usable(&a, 999), 0);
+	ck_assert_int_eq(account_usable(&a, 1000), 1);
+	a.state.disabled = ACCOUNT_OK;
+	a.state.cooldown_until = 50;
+	ck_assert_int_eq(account_usable(&a, 49), 0);
+	ck_assert_str_eq(account_state_word(&a, 49), "cooldown");
+	ck_assert_int_eq(account_usable(&a, 50), 1);
+}
+END_TEST
+
+START_TEST(accounts_seed_imports_file_once_and_env_idempotently)
+{
+	struct config	*cfg = NULL;
+	struct account	*list = NULL;
+	size_t		 n = 0;
+	char		*path, *json;
+
+	ck_assert_int_ne(asprintf(&path, "%s/creds.json", dir), -1);
+	tu_write_file(path, "[{\"refreshToken\":\"aorFILE1" LONG_TAIL "\"},"
+	    "{\"refreshToken\":\"aorFILE2" LONG_TAIL "\",\"priority\":2}]");
+	json = xasprintf("{\"credentialsFile\":\"%s\"}", path);
+	setenv("REFRESH_TOKEN", "aorENV" LONG_TAIL, 1);
+	ck_assert_int_eq(config_parse(json, strlen(json), NULL, &cfg, NULL,
+	    NULL), KF_OK);
+	unsetenv("REFRESH_TOKEN");
+	ck_assert_int_eq(accounts_seed(st, cfg, NULL), KF_OK);
+	ck_assert_int_eq(accounts_seed(st, cfg, NULL), KF_OK);
+	ck_assert_int_eq(accounts_list(st, &list, &n, NULL), KF_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(list[0].cred.source, "file");
+	ck_assert_str_eq(list[0].cred.source_path, path);
+	accounts_free(list, n);
+	/* Only on first start: a new entry in the file is not picked up. */
+	tu_write_file(path, "[{\"refreshToken\":\"aorFILE3" LONG_TAIL "\"}]");
+	ck_assert_int_eq(accounts_seed(st, cfg, NULL), KF_OK);
+	ck_assert_int_eq(accounts_list(st, &list, &n, NULL), KF_OK);
+	ck_assert_uint_eq(n, 3);
+	accounts_free(list, n);
+	config_free(cfg);
+	free(json);
+	free(path);
+}
+END_TEST
+
+START_TEST(accounts_seed_reports_a_bad_file)
+{
+	struct config	*cfg = NULL;
+	char		*path, *json, *why = NULL;
+
+	ck_assert_int_ne(asprintf(&path, "%s/creds.json", dir), -1);
+	tu_write_file(path, "{\"refreshToken\":\"aorAAAAA...x\"}");
+	json = xasprintf("{\"credentialsFile\":\"%s\"}", path);
+	ck_assert_int_eq(config_parse(json, strlen(json), NULL, &cfg, NULL,
+	    NULL), KF_OK);
+	ck_assert_int_ne(accounts_seed(st, cfg, &why), KF_OK);
+	ck_assert_ptr_nonnull(strstr(why, "truncated"));
+	ck_assert_ptr_nonnull(strstr(why, path));
+	free(why);
+	config_free(cfg);
+	free(json);
+	free(path);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("accounts");
+	TCase	*tc = tcase_create("accounts");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, accounts_import_assigns_ids_and_lists_by_priority);
+	tcase_add_test(tc, accounts_duplicates_are_detected_and_unchanged);
+	tcase_add_test(tc, accounts_old_tokens_still_identify_the_account);
+	tcase_add_test(tc, accounts_disabled_import_starts_disabled);
+	tcase_add_test(tc, accounts_unknown_id_is_not_found);
+	tcase_add_test(tc, accounts_state_round_trips);
+	tcase_add_test(tc, accounts_disabled_until_passes);
+	tcase_add_test(tc, accounts_seed_imports_file_once_and_env_idempotently);
+	tcase_add_test(tc, accounts_seed_reports_a_bad_file);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}
