@@ -1,0 +1,275 @@
+/* http.c: libcurl, one reusable easy handle per thread, bodies streamed. */
+#include "autoconfig.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "http.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define HTTP_DEFAULT_MAX_BODY	(1024 * 1024)
+
+struct http {
+	CURL	*curl;
+	char	 errbuf[CURL_ERROR_SIZE];
+};
+
+/* The state of one transfer, reached from the curl callbacks. */
+struct transfer {
+	const struct http_req	*req;
+	struct http_resp	*resp;
+	CURL			*curl;
+	size_t			 max_body;
+	int64_t			 last_tick;
+};
+
+static CURLSH		*http_share;
+static pthread_mutex_t	 share_locks[CURL_LOCK_DATA_LAST];
+
+static void
+share_lock(CURL *handle, curl_lock_data data, curl_lock_access access,
+    void *arg)
+{
+	if ((unsigned)data < CURL_LOCK_DATA_LAST)
+		pthread_mutex_lock(&share_locks[data]);
+}
+
+static void
+share_unlock(CURL *handle, curl_lock_data data, void *arg)
+{
+	if ((unsigned)data < CURL_LOCK_DATA_LAST)
+		pthread_mutex_unlock(&share_locks[data]);
+}
+
+void
+http_global_init(void)
+{
+	size_t	i;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_errorx("curl_global_init failed");
+		abort();
+	}
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&share_locks[i], NULL);
+	if ((http_share = curl_share_init()) == NULL)
+		return;
+	curl_share_setopt(http_share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(http_share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(http_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	curl_share_setopt(http_share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION);
+}
+
+void
+http_global_cleanup(void)
+{
+	if (http_share != NULL)
+		curl_share_cleanup(http_share);
+	http_share = NULL;
+	curl_global_cleanup();
+}
+
+struct http *
+http_new(void)
+{
+	struct http	*h;
+
+	h = xcalloc(1, sizeof(*h));
+	if ((h->curl = curl_easy_init()) == NULL) {
+		log_errorx("curl_easy_init failed");
+		abort();
+	}
+	return h;
+}
+
+void
+http_free(struct http *h)
+{
+	if (h == NULL)
+		return;
+	curl_easy_cleanup(h->curl);
+	free(h);
+}
+
+void
+http_resp_free(struct http_resp *resp)
+{
+	if (resp == NULL)
+		return;
+	buf_free(&resp->body);
+	memset(resp, 0, sizeof(*resp));
+}
+
+static size_t
+on_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct transfer	*t = arg;
+	size_t		 len = size * nmemb;
+	long		 status = 0;
+
+	curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+	t->resp->status = status;
+	if (t->req->on_data != NULL && status >= 200 && status < 300) {
+		t->resp->body_started = 1;
+		if (t->req->on_data(t->req->arg, data, len) != 0) {
+			t->resp->aborted = 1;
+			return len == 0 ? 1 : 0;	/* any other count aborts */
+		}
+		return len;
+	}
+	/* Error bodies are capped; what is beyond the cap is dropped. */
+	if (t->resp->body.len < t->max_body)
+		buf_append(&t->resp->body, data,
+		    len < t->max_body - t->resp->body.len ? len :
+		    t->max_body - t->resp->body.len);
+	return len;
+}
+
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct transfer	*t = arg;
+	int64_t		 now;
+
+	if (t->req->on_tick == NULL)
+		return 0;
+	/* libcurl calls this often; the contract says about once a second. */
+	now = clock_mono_ms();
+	if (now - t->last_tick < 1000)
+		return 0;
+	t->last_tick = now;
+	if (t->req->on_tick(t->req->arg) != 0) {
+		t->resp->aborted = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static enum kf_err
+map_curl_error(CURLcode rc, struct http_resp *resp)
+{
+	switch (rc) {
+	case CURLE_OK:
+		return KF_OK;
+	case CURLE_WRITE_ERROR:
+	case CURLE_ABORTED_BY_CALLBACK:
+		if (resp->aborted)
+			return KF_ECLIENTGONE;
+		resp->network = 1;
+		return KF_EUPSTREAM;
+	case CURLE_OPERATION_TIMEDOUT:
+		resp->network = 1;
+		return KF_ETIMEOUT;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return KF_ECONFIG;
+	default:
+		resp->network = 1;
+		return KF_EUPSTREAM;
+	}
+}
+
+enum kf_err
+http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
+    char **cause)
+{
+	struct curl_slist	*headers = NULL, *tmp;
+	struct transfer		 t;
+	CURL			*c = h->curl;
+	CURLcode		 rc;
+	size_t			 i;
+	enum kf_err		 er;
+
+	memset(resp, 0, sizeof(*resp));
+	memset(&t, 0, sizeof(t));
+	t.req = req;
+	t.resp = resp;
+	t.curl = c;
+	t.max_body = req->max_body != 0 ? req->max_body : HTTP_DEFAULT_MAX_BODY;
+	t.last_tick = clock_mono_ms();
+
+	/* Reset clears options but keeps connections, DNS and TLS caches. */
+	curl_easy_reset(c);
+	h->errbuf[0] = '\0';
+	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+		if ((tmp = curl_slist_append(headers, req->headers[i])) ==
+		    NULL) {
+			curl_slist_free_all(headers);
+			xsetprintf(cause, "out of memory");
+			return KF_EINTERNAL;
+		}
+		headers = tmp;
+	}
+	/* curl adds "Expect: 100-continue" to large POSTs: a wasted RTT. */
+	if ((tmp = curl_slist_append(headers, "Expect:")) != NULL)
+		headers = tmp;
+
+	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (http_share != NULL)
+		curl_easy_setopt(c, CURLOPT_SHARE, http_share);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000L);
+	if (req->timeout_ms > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	/* A stream that stalls (no byte for this long) is a failure. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+	    req->idle_timeout_s > 0 ? req->idle_timeout_s : 300L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	if (req->method != NULL && strcmp(req->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)req->body_len);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+		    req->body != NULL ? req->body : "");
+	} else
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	if (req->proxy_url != NULL) {
+		if (strcmp(req->proxy_url, "direct") == 0)
+			curl_easy_setopt(c, CURLOPT_PROXY, "");
+		else {
+			curl_easy_setopt(c, CURLOPT_PROXY, req->proxy_url);
+			if (req->proxy_username != NULL)
+				curl_easy_setopt(c, CURLOPT_PROXYUSERNAME,
+				    req->proxy_username);
+			if (req->proxy_password != NULL)
+				curl_easy_setopt(c, CURLOPT_PROXYPASSWORD,
+				    req->proxy_password);
+		}
+	}
+
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(headers);
+	er = map_curl_error(rc, resp);
+	if (er != KF_OK) {
+		snprintf(resp->error, sizeof(resp->error), "%s",
+		    h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
+		if (er != KF_ECLIENTGONE)
+			xsetprintf(cause, "%s %s: %s", req->method, req->url,
+			    resp->error);
+		else
+			xsetprintf(cause, "transfer stopped by the gateway");
+	}
+	return er;
+}

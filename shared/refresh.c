@@ -1,0 +1,369 @@
+/* refresh.c: keep an account's access token fresh (kiro-protocol.md §8). */
+#include "autoconfig.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accounts.h"
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "cred.h"
+#include "credfile.h"
+#include "http.h"
+#include "json.h"
+#include "log.h"
+#include "rand.h"
+#include "refresh.h"
+#include "store.h"
+#include "upstream.h"
+#include "xmalloc.h"
+
+#define REFRESH_TIMEOUT_MS	30000
+#define REFRESH_DEFAULT_TTL	3600
+
+/* New token material from one refresh answer. */
+struct grant {
+	char	*access_token;
+	char	*refresh_token;
+	char	*profile_arn;
+	time_t	 expires_at;
+};
+
+static void
+grant_free(struct grant *g)
+{
+	if (g->access_token != NULL)
+		explicit_bzero(g->access_token, strlen(g->access_token));
+	if (g->refresh_token != NULL)
+		explicit_bzero(g->refresh_token, strlen(g->refresh_token));
+	free(g->access_token);
+	free(g->refresh_token);
+	free(g->profile_arn);
+	memset(g, 0, sizeof(*g));
+}
+
+int
+refresh_needed(const struct cred *c, long ahead, time_t now)
+{
+	if (c->auth_method == CRED_AUTH_API_KEY)
+		return 0;
+	if (c->access_token == NULL || c->expires_at == 0)
+		return 1;
+	return c->expires_at <= now + ahead;
+}
+
+/* Reads camelCase or snake_case (peers disagree, §8.1). */
+static const char *
+get_either(json_object *obj, const char *camel, const char *snake)
+{
+	const char	*s;
+
+	if (json_get_str(obj, camel, &s) == 1 && *s != '\0')
+		return s;
+	if (json_get_str(obj, snake, &s) == 1 && *s != '\0')
+		return s;
+	return NULL;
+}
+
+static enum kf_err
+parse_grant(const char *body, size_t len, struct grant *g, char **cause)
+{
+	json_object	*root = NULL;
+	const char	*s;
+	int64_t		 ttl;
+	enum kf_err	 er = KF_EUPSTREAM;
+
+	memset(g, 0, sizeof(*g));
+	if (json_parse(body, len, 16, &root, NULL) != KF_OK ||
+	    !json_object_is_type(root, json_type_object)) {
+		xsetprintf(cause, "the refresh answer is not a JSON object");
+		goto out;
+	}
+	if ((s = get_either(root, "accessToken", "access_token")) == NULL) {
+		xsetprintf(cause, "the refresh answer has no accessToken");
+		goto out;
+	}
+	g->access_token = xstrdup(s);
+	g->refresh_token = xstrdup(get_either(root, "refreshToken",
+	    "refresh_token"));
+	g->profile_arn = xstrdup(get_either(root, "profileArn",
+	    "profile_arn"));
+	if (json_get_int(root, "expiresIn", &ttl) != 1 &&
+	    json_get_int(root, "expires_in", &ttl) != 1)
+		ttl = REFRESH_DEFAULT_TTL;
+	if (ttl <= 0 || ttl > 366L * 86400)
+		ttl = REFRESH_DEFAULT_TTL;
+	g->expires_at = clock_now() + (time_t)ttl;
+	er = KF_OK;
+out:
+	json_object_put(root);
+	if (er != KF_OK)
+		grant_free(g);
+	return er;
+}
+
+/* The refresh call itself: no store lock is held here. */
+static enum kf_err
+call_refresh(struct http *h, const struct config *cfg, const struct cred *c,
+    struct grant *g, int *dead, char **cause)
+{
+	struct http_req		 req;
+	struct http_resp	 resp;
+	struct buf		 body = BUF_INIT;
+	const char		*headers[10], *region;
+	char			 machine_id[65], uuid[UUID_LEN + 1];
+	char			*url, *ua = NULL, *xua = NULL, *inv = NULL;
+	char			*text;
+	size_t			 n = 0;
+	enum kf_err		 er;
+
+	*dead = 0;
+	region = cred_auth_region(c, cfg);
+	memset(&req, 0, sizeof(req));
+	if (c->auth_method == CRED_AUTH_IDC) {
+		url = config_url(cfg->oidc_base_url, region, "/token");
+		buf_puts(&body, "{\"clientId\":");
+		buf_json_str(&body, c->client_id, strlen(c->client_id));
+		buf_puts(&body, ",\"clientSecret\":");
+		buf_json_str(&body, c->client_secret,
+		    strlen(c->client_secret));
+		buf_puts(&body, ",\"refreshToken\":");
+		buf_json_str(&body, c->refresh_token,
+		    strlen(c->refresh_token));
+		buf_puts(&body, ",\"grantType\":\"refresh_token\"}");
+		rand_uuid(uuid);
+		xua = xstrdup("x-amz-user-agent: aws-sdk-js/3.980.0 KiroIDE");
+		ua = xasprintf("User-Agent: aws-sdk-js/3.980.0 ua/2.1 os/%s "
+		    "lang/js md/nodejs#%s api/sso-oidc#3.980.0 m/E KiroIDE",
+		    cfg->system_version, cfg->node_version);
+		inv = xasprintf("amz-sdk-invocation-id: %s", uuid);
+		headers[n++] = "Content-Type: application/json";
+		headers[n++] = xua;
+		headers[n++] = ua;
+		headers[n++] = inv;
+		headers[n++] = "amz-sdk-request: attempt=1; max=4";
+	} else {
+		url = config_url(cfg->auth_base_url, region, "/refreshToken");
+		buf_puts(&body, "{\"refreshToken\":");
+		buf_json_str(&body, c->refresh_token,
+		    strlen(c->refresh_token));
+		buf_putc(&body, '}');
+		cred_machine_id(c, cfg, machine_id);
+		ua = xasprintf("User-Agent: KiroIDE-%s-%s", cfg->kiro_version,
+		    machine_id);
+		headers[n++] = "Accept: application/json, text/plain, */*";
+		headers[n++] = "Content-Type: application/json";
+		headers[n++] = ua;
+	}
+	headers[n] = NULL;
+	req.method = "POST";
+	req.url = url;
+	req.headers = headers;
+	req.body = body.ptr;
+	req.body_len = body.len;
+	req.proxy_url = upstream_proxy(c, cfg, &req.proxy_username,
+	    &req.proxy_password);
+	req.connect_timeout_ms = cfg->connect_timeout_ms;
+	req.timeout_ms = REFRESH_TIMEOUT_MS;
+	req.max_body = 256 * 1024;
+
+	if ((er = http_do(h, &req, &resp, cause)) != KF_OK)
+		goto out;
+	if (resp.status == 200) {
+		er = parse_grant(resp.body.ptr, resp.body.len, g, cause);
+		goto out;
+	}
+	text = upstream_error_text(resp.body.ptr, resp.body.len);
+	/* invalid_grant: the refresh token is dead for good (§7.3). */
+	if (resp.status == 400 && resp.body.len > 0 &&
+	    memmem(resp.body.ptr, resp.body.len, "invalid_grant", 13) != NULL) {
+		*dead = 1;
+		xsetprintf(cause, "the refresh token was refused "
+		    "(invalid_grant: %s); this account needs a new login", text);
+		er = KF_ELOGIN;
+	} else {
+		xsetprintf(cause, "token refresh failed: HTTP %ld: %s",
+		    resp.status, text);
+		er = resp.status == 429 || resp.status >= 500 ? KF_EUPSTREAM :
+		    KF_EAUTH;
+	}
+	free(text);
+out:
+	http_resp_free(&resp);
+	explicit_bzero(body.ptr, body.len);
+	buf_free(&body);
+	free(url);
+	free(ua);
+	free(xua);
+	free(inv);
+	return er;
+}
+
+/* Applies a refresh's outcome to the account in one write transaction. */
+static enum kf_err
+record(struct store *st, long id, const struct grant *g, int dead,
+    const char *why, struct cred *out, char **cause)
+{
+	struct store_txn	*txn = NULL;
+	struct account		 a;
+	enum kf_err		 er;
+
+	if ((er = store_begin(st, STORE_WRITE, &txn, cause)) != KF_OK)
+		return er;
+	if ((er = accounts_txn_load(txn, id, &a, cause)) != KF_OK)
+		goto out;
+	if (g != NULL) {
+		free(a.cred.access_token);
+		a.cred.access_token = xstrdup(g->access_token);
+		if (g->refresh_token != NULL) {
+			free(a.cred.refresh_token);
+			a.cred.refresh_token = xstrdup(g->refresh_token);
+		}
+		if (g->profile_arn != NULL) {
+			free(a.cred.profile_arn);
+			a.cred.profile_arn = xstrdup(g->profile_arn);
+		}
+		a.cred.expires_at = g->expires_at;
+		a.state.refresh_failures = 0;
+		if (a.state.disabled == ACCOUNT_TOO_MANY_REFRESH_FAILURES)
+			a.state.disabled = ACCOUNT_OK;
+		if ((er = accounts_txn_save_cred(txn, &a.cred, cause)) !=
+		    KF_OK)
+			goto out;
+	} else {
+		free(a.state.last_error);
+		a.state.last_error = xstrdup(why);
+		a.state.last_error_at = clock_now();
+		if (dead) {
+			a.state.disabled = ACCOUNT_INVALID_REFRESH_TOKEN;
+			a.state.disabled_at = clock_now();
+			a.state.disabled_until = 0;
+			free(a.state.disabled_detail);
+			a.state.disabled_detail = xstrdup(why);
+		} else if (++a.state.refresh_failures >= 3 &&
+		    a.state.disabled == ACCOUNT_OK) {
+			a.state.disabled = ACCOUNT_TOO_MANY_REFRESH_FAILURES;
+			a.state.disabled_at = clock_now();
+			free(a.state.disabled_detail);
+			a.state.disabled_detail = xstrdup(why);
+		}
+	}
+	if ((er = accounts_txn_save_state(txn, id, &a.state, cause)) != KF_OK)
+		goto out;
+	if (out != NULL)
+		cred_copy(out, &a.cred);
+out:
+	account_free(&a);
+	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK && er == KF_OK)
+		er = KF_ESTORE;
+	return er;
+}
+
+static void
+write_back(struct store *st, const struct cred *before,
+    const struct cred *after)
+{
+	char	*why = NULL;
+	int	 fd;
+
+	if (before->source_path == NULL || before->refresh_token == NULL ||
+	    (before->source == NULL || (strcmp(before->source, "file") != 0)))
+		return;
+	/* Accounts from one file refresh in parallel: one writer at once. */
+	if ((fd = store_lock_named(st, "credfile", &why)) == -1) {
+		log_warnx("credentials file write-back: %s", why);
+		free(why);
+		return;
+	}
+	if (credfile_writeback(before->source_path, before->refresh_token,
+	    after, &why) != KF_OK)
+		log_warnx("account %ld: rotated token kept in the state file "
+		    "but not written back: %s", before->id, why);
+	store_unlock_named(fd);
+	free(why);
+}
+
+static enum kf_err
+read_account(struct store *st, long id, struct account *a, char **cause)
+{
+	return accounts_get(st, id, a, cause);
+}
+
+enum kf_err
+refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
+    long id, long ahead, const char *failed_token, struct cred *out,
+    char **cause)
+{
+	struct account	 a;
+	struct grant	 g;
+	char		 lockname[64], *why = NULL;
+	int		 fd = -1, dead = 0;
+	enum kf_err	 er;
+
+	cred_init(out);
+	if ((er = read_account(st, id, &a, cause)) != KF_OK)
+		return er;
+	if (a.cred.auth_method == CRED_AUTH_API_KEY ||
+	    (failed_token == NULL &&
+	    !refresh_needed(&a.cred, ahead, clock_now()))) {
+		cred_copy(out, &a.cred);
+		account_free(&a);
+		return KF_OK;
+	}
+	account_free(&a);
+
+	snprintf(lockname, sizeof(lockname), "refresh-%ld", id);
+	if ((fd = store_lock_named(st, lockname, cause)) == -1)
+		return KF_ESTORE;
+	/* Another process may have refreshed while we waited. */
+	if ((er = read_account(st, id, &a, cause)) != KF_OK)
+		goto out;
+	if (failed_token != NULL ? (a.cred.access_token != NULL &&
+	    strcmp(a.cred.access_token, failed_token) != 0 &&
+	    !refresh_needed(&a.cred, 60, clock_now())) :
+	    !refresh_needed(&a.cred, ahead, clock_now())) {
+		cred_copy(out, &a.cred);
+		goto out;
+	}
+	if (a.state.disabled == ACCOUNT_INVALID_REFRESH_TOKEN) {
+		xsetprintf(cause, "account %ld needs a new login (its refresh "
+		    "token was refused)", id);
+		er = KF_ELOGIN;
+		goto out;
+	}
+	if (a.cred.refresh_token == NULL) {
+		xsetprintf(cause, "account %ld has no refresh token and its "
+		    "access token has expired; import it again", id);
+		er = KF_ELOGIN;
+		goto out;
+	}
+	if ((er = cred_validate(&a.cred, &why)) != KF_OK) {
+		xsetprintf(cause, "account %ld: %s", id, why);
+		er = KF_ELOGIN;
+		goto out;
+	}
+	er = call_refresh(h, cfg, &a.cred, &g, &dead, &why);
+	if (er != KF_OK) {
+		log_warnx("account %ld: %s", id, why);
+		xsetprintf(cause, "account %ld: %s", id, why);
+		(void)record(st, id, NULL, dead, why, NULL, NULL);
+		goto out;
+	}
+	er = record(st, id, &g, 0, NULL, out, cause);
+	if (er == KF_OK) {
+		log_info("account %ld: access token refreshed%s", id,
+		    g.refresh_token != NULL &&
+		    strcmp(g.refresh_token, a.cred.refresh_token) != 0 ?
+		    " (refresh token rotated)" : "");
+		write_back(st, &a.cred, out);
+	}
+	grant_free(&g);
+out:
+	account_free(&a);
+	store_unlock_named(fd);
+	free(why);
+	return er;
+}

@@ -1,0 +1,43 @@
+/* refresh.h: keep an account's access token fresh (kiro-protocol.md §8). */
+#ifndef REFRESH_H
+#define REFRESH_H
+
+#include <time.h>
+
+#include "err.h"
+
+struct config;
+struct cred;
+struct http;
+struct store;
+
+#define REFRESH_AHEAD_REQUEST	(10 * 60)	/* before a request */
+#define REFRESH_AHEAD_CRON	(15 * 60)	/* kiroctl refresh */
+
+/*
+ * Makes sure account id has an access token valid for at least ahead
+ * seconds, and copies the current credential into *out (caller frees with
+ * cred_free).  With failed_token set (the upstream refused that token with
+ * 403 bearer-invalid), a refresh is forced unless another process has
+ * already replaced that token.
+ *
+ * Exactly one refresh happens however many threads and processes ask at
+ * once: each takes the per-account lock "refresh-<id>", re-reads the
+ * account, and refreshes only if it still needs it.  The lock is a separate
+ * file; the store's own lock is held only for the short read and write.  A
+ * rotated refresh token is stored (and its hash mapped to the account) and
+ * written back to the credential's source file when it has one.
+ *
+ * Errors: KF_ELOGIN when the refresh token is dead (invalid_grant: the
+ * account is disabled as InvalidRefreshToken and needs a new login) or
+ * truncated; KF_EUPSTREAM / KF_ETIMEOUT for transient failures (counted in
+ * the account's refreshFailures); KF_ENOTFOUND for an unknown id.
+ */
+enum kf_err	refresh_ensure(struct store *, struct http *,
+		    const struct config *, long id, long ahead,
+		    const char *failed_token, struct cred *out, char **cause);
+
+/* 1 when the credential's token expires within ahead seconds of now. */
+int		refresh_needed(const struct cred *, long ahead, time_t now);
+
+#endif

@@ -1,0 +1,880 @@
+/* relay.c: pick an account, refresh, call Kiro, stream the answer to a sink. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "accounts.h"
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "cred.h"
+#include "eventstream.h"
+#include "history.h"
+#include "http.h"
+#include "json.h"
+#include "kiro_event.h"
+#include "kiro_req.h"
+#include "log.h"
+#include "models.h"
+#include "pool.h"
+#include "rand.h"
+#include "refresh.h"
+#include "relay.h"
+#include "store.h"
+#include "thinking.h"
+#include "tokens.h"
+#include "upstream.h"
+#include "xmalloc.h"
+
+static const char *const stop_names[SINK_STOP__MAX] = {
+	"end_turn", "tool_use", "max_tokens", "model_context_window_exceeded",
+	"stop_sequence",
+};
+
+const char *
+sink_stop_name(enum sink_stop stop)
+{
+	return (unsigned)stop < SINK_STOP__MAX ? stop_names[stop] :
+	    "end_turn";
+}
+
+/* One tool call being streamed. */
+struct tool_call {
+	char		*id;		/* Kiro's toolUseId */
+	size_t		 index;
+	struct buf	 input;
+	int		 done;
+};
+
+/* What one upstream call produced; reset before each attempt. */
+struct attempt {
+	struct relay_env		*env;
+	const struct conv		*conv;
+	struct sink			*sink;
+	const struct kiro_toolmap	*map;
+	struct kiro_event_parser	*parser;
+	struct es_decoder		*decoder;
+	struct thinking_splitter	*splitter;	/* NULL: thinking off */
+	char				 message_id[40];
+	long				 input_estimate;
+	int				 started;
+	int				 native_open;	/* reasoning events */
+	char				*native_signature;
+	int				 thinking_seen;
+	int				 content_seen;	/* text or tool */
+	struct tool_call		*tools;
+	size_t				 n_tools;
+	long				 output_tokens;
+	double				 context_pct;
+	long				 metrics_in;
+	long				 metrics_out;
+	int				 have_stop;
+	enum sink_stop			 stop;
+	/* A failure inside a 200 stream (exception frame, garbage). */
+	enum kf_err			 stream_err;
+	char				*stream_msg;
+	int				 stream_retryable;
+	int				 client_gone;
+	int64_t				 last_emit_ms;
+};
+
+static void
+attempt_clear(struct attempt *a)
+{
+	size_t	i;
+
+	for (i = 0; i < a->n_tools; i++) {
+		free(a->tools[i].id);
+		buf_free(&a->tools[i].input);
+	}
+	free(a->tools);
+	a->tools = NULL;
+	a->n_tools = 0;
+	thinking_free(a->splitter);
+	a->splitter = NULL;
+	free(a->native_signature);
+	a->native_signature = NULL;
+	free(a->stream_msg);
+	a->stream_msg = NULL;
+}
+
+static int
+gone(struct attempt *a, int rc)
+{
+	if (rc != 0)
+		a->client_gone = 1;
+	return rc;
+}
+
+static void
+emitted(struct attempt *a)
+{
+	if (a->sink->streams)
+		a->last_emit_ms = clock_mono_ms();
+}
+
+static int
+ensure_started(struct attempt *a)
+{
+	struct sink_start	st;
+
+	if (a->started)
+		return 0;
+	a->started = 1;
+	memset(&st, 0, sizeof(st));
+	st.message_id = a->message_id;
+	st.model = a->conv->model != NULL ? a->conv->model :
+	    a->conv->kiro_model;
+	st.input_tokens = a->input_estimate;
+	st.thinking = a->conv->thinking != CONV_THINKING_OFF;
+	emitted(a);
+	return gone(a, a->sink->ops->start(a->sink->arg, &st));
+}
+
+static int
+splitter_emit(void *arg, enum thinking_part part, const char *s, size_t len)
+{
+	struct attempt	*a = arg;
+	int		 rc = 0;
+
+	switch (part) {
+	case THINKING_PART_TEXT:
+		a->content_seen = 1;
+		rc = a->sink->ops->text(a->sink->arg, s, len);
+		break;
+	case THINKING_PART_THINKING:
+		a->thinking_seen = 1;
+		rc = a->sink->ops->thinking(a->sink->arg, s, len);
+		break;
+	case THINKING_PART_THINKING_END:
+		rc = a->sink->ops->thinking_end(a->sink->arg, NULL);
+		break;
+	case THINKING_PART__MAX:
+		break;
+	}
+	emitted(a);
+	return gone(a, rc);
+}
+
+/* Closes native reasoning before other content. */
+static int
+close_native(struct attempt *a)
+{
+	if (!a->native_open)
+		return 0;
+	a->native_open = 0;
+	emitted(a);
+	return gone(a, a->sink->ops->thinking_end(a->sink->arg,
+	    a->native_signature));
+}
+
+static int
+on_text(struct attempt *a, const char *s, size_t len)
+{
+	int	rc;
+
+	if (len == 0)
+		return 0;
+	if ((rc = ensure_started(a)) != 0 || (rc = close_native(a)) != 0)
+		return rc;
+	a->output_tokens += tokens_count_output(s, len);
+	if (a->splitter != NULL)
+		return thinking_feed(a->splitter, s, len) != 0 ? 1 : 0;
+	a->content_seen = 1;
+	emitted(a);
+	return gone(a, a->sink->ops->text(a->sink->arg, s, len));
+}
+
+static int
+on_reasoning(struct attempt *a, const struct kiro_event *ev)
+{
+	int	rc;
+
+	if ((rc = ensure_started(a)) != 0)
+		return rc;
+	if (ev->signature != NULL) {
+		free(a->native_signature);
+		a->native_signature = xstrdup(ev->signature);
+	}
+	if (ev->text_len == 0)
+		return 0;
+	a->native_open = 1;
+	a->thinking_seen = 1;
+	a->output_tokens += tokens_count_output(ev->text, ev->text_len);
+	emitted(a);
+	return gone(a, a->sink->ops->thinking(a->sink->arg, ev->text,
+	    ev->text_len));
+}
+
+static struct tool_call *
+find_tool(struct attempt *a, const char *id)
+{
+	size_t	i;
+
+	for (i = 0; i < a->n_tools; i++)
+		if (strcmp(a->tools[i].id, id) == 0)
+			return &a->tools[i];
+	return NULL;
+}
+
+/* The whole input of a finished call: an object, "{}" when unusable. */
+static int
+tool_finish(struct attempt *a, struct tool_call *t)
+{
+	json_object	*v = NULL;
+	char		*text;
+	int		 rc;
+
+	t->done = 1;
+	if (t->input.len > 0 && json_parse(t->input.ptr, t->input.len, 256,
+	    &v, NULL) == KF_OK && json_object_is_type(v, json_type_object))
+		text = json_to_str(v);
+	else {
+		if (t->input.len > 0)
+			log_warnx("tool call %s: input is not a JSON object; "
+			    "using {}", t->id);
+		text = xstrdup("{}");
+	}
+	json_object_put(v);
+	emitted(a);
+	rc = a->sink->ops->tool_end(a->sink->arg, t->index, text);
+	free(text);
+	return gone(a, rc);
+}
+
+static int
+on_tool(struct attempt *a, const struct kiro_event *ev)
+{
+	struct tool_call	*t;
+	int			 rc;
+
+	if (ev->tool_use_id == NULL)
+		return 0;
+	if ((t = find_tool(a, ev->tool_use_id)) == NULL) {
+		if (ev->tool_name == NULL) {
+			log_warnx("tool call %s: fragment without a name for "
+			    "an unknown call; skipped", ev->tool_use_id);
+			return 0;
+		}
+		if ((rc = ensure_started(a)) != 0 || (rc = close_native(a)) !=
+		    0)
+			return rc;
+		/* A tool call is a boundary for the <thinking> splitter. */
+		if (a->splitter != NULL && thinking_flush(a->splitter) != 0)
+			return 1;
+		a->tools = xreallocarray(a->tools, a->n_tools + 1,
+		    sizeof(*a->tools));
+		t = &a->tools[a->n_tools];
+		memset(t, 0, sizeof(*t));
+		t->id = xstrdup(ev->tool_use_id);
+		t->index = a->n_tools++;
+		a->content_seen = 1;
+		emitted(a);
+		if ((rc = gone(a, a->sink->ops->tool_start(a->sink->arg,
+		    t->index, t->id, kiro_toolmap_original(a->map,
+		    ev->tool_name)))) != 0)
+			return rc;
+	}
+	if (t->done)
+		return 0;
+	if (ev->tool_input_len > 0) {
+		buf_append(&t->input, ev->tool_input, ev->tool_input_len);
+		a->output_tokens += tokens_count_tool_input(ev->tool_input_len);
+		emitted(a);
+		if ((rc = gone(a, a->sink->ops->tool_input(a->sink->arg,
+		    t->index, ev->tool_input, ev->tool_input_len))) != 0)
+			return rc;
+	}
+	if (ev->tool_stop)
+		return tool_finish(a, t);
+	return 0;
+}
+
+static void
+stream_failure(struct attempt *a, enum kf_err er, int retryable,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+stream_failure(struct attempt *a, enum kf_err er, int retryable,
+    const char *fmt, ...)
+{
+	struct buf	msg = BUF_INIT;
+	va_list		ap;
+
+	if (a->stream_msg != NULL)
+		return;		/* the first failure is the one to report */
+	va_start(ap, fmt);
+	buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	a->stream_err = er;
+	a->stream_retryable = retryable;
+	a->stream_msg = buf_detach(&msg);
+}
+
+static int
+on_exception(struct attempt *a, const struct kiro_event *ev)
+{
+	const char	*kind = ev->kind != NULL ? ev->kind : "";
+	const char	*msg = ev->text != NULL ? ev->text : "";
+
+	/* The model ran out of room: a normal end with max_tokens (§7.2). */
+	if (strcmp(kind, "ContentLengthExceededException") == 0) {
+		a->have_stop = 1;
+		a->stop = SINK_STOP_MAX_TOKENS;
+		return 0;
+	}
+	log_warnx("upstream %s in stream: %s: %s",
+	    ev->type == KIRO_EV_ERROR ? "error" : "exception", kind, msg);
+	if (strstr(kind, "Throttling") != NULL)
+		stream_failure(a, KF_ERATE, 1, "Kiro is rate limiting: %s",
+		    msg);
+	else if (strstr(kind, "InternalServer") != NULL ||
+	    strstr(kind, "ServiceUnavailable") != NULL ||
+	    strstr(kind, "ModelTemporarilyUnavailable") != NULL)
+		stream_failure(a, KF_EOVERLOADED, 1,
+		    "Kiro is temporarily unavailable: %s", msg);
+	else if (strstr(kind, "Validation") != NULL &&
+	    strstr(msg, "too long") != NULL)
+		stream_failure(a, KF_ECONTEXT, 0,
+		    "Input is too long. Reduce the size of your messages. (%s)",
+		    msg);
+	else
+		stream_failure(a, KF_EUPSTREAM, 0, "Kiro reported an error: %s",
+		    msg);
+	return 1;	/* stop reading: the answer is over */
+}
+
+static int
+on_event(struct attempt *a, const struct kiro_event *ev)
+{
+	switch (ev->type) {
+	case KIRO_EV_TEXT:
+		return on_text(a, ev->text, ev->text_len);
+	case KIRO_EV_TOOL_USE:
+		return on_tool(a, ev);
+	case KIRO_EV_REASONING:
+		return on_reasoning(a, ev);
+	case KIRO_EV_CONTEXT_USAGE:
+		a->context_pct = ev->value;
+		return 0;
+	case KIRO_EV_STOP_REASON:
+		if (ev->kind != NULL && (strcasecmp(ev->kind, "max_tokens") ==
+		    0 || strcasecmp(ev->kind, "length") == 0)) {
+			a->have_stop = 1;
+			a->stop = SINK_STOP_MAX_TOKENS;
+		}
+		return 0;
+	case KIRO_EV_METRICS:
+		if (ev->input_tokens >= 0)
+			a->metrics_in = ev->input_tokens;
+		if (ev->output_tokens >= 0)
+			a->metrics_out = ev->output_tokens;
+		return 0;
+	case KIRO_EV_EXCEPTION:
+	case KIRO_EV_ERROR:
+		return on_exception(a, ev);
+	case KIRO_EV_METERING:
+	case KIRO_EV_END:
+	case KIRO_EV_IGNORED:
+	case KIRO_EV__MAX:
+		break;
+	}
+	return 0;
+}
+
+static int
+on_frame(void *arg, const struct es_frame *frame)
+{
+	struct attempt		*a = arg;
+	struct kiro_event	 ev;
+	char			*why = NULL;
+
+	if (kiro_event_parse(a->parser, frame, &ev, &why) != KF_OK) {
+		log_warnx("skipping an upstream frame: %s", why);
+		free(why);
+		return 0;
+	}
+	return on_event(a, &ev);
+}
+
+static int
+on_data(void *arg, const char *data, size_t len)
+{
+	struct attempt	*a = arg;
+
+	switch (es_decoder_feed(a->decoder, data, len)) {
+	case ES_OK:
+		return 0;
+	case ES_FATAL:
+		stream_failure(a, KF_EUPSTREAM, 1, "%s",
+		    "Kiro's answer could not be decoded (corrupt event "
+		    "stream)");
+		return 1;
+	case ES_STOPPED:
+	case ES__MAX:
+		break;
+	}
+	return 1;
+}
+
+static int
+on_tick(void *arg)
+{
+	struct attempt	*a = arg;
+	struct sink	*s = a->sink;
+	int64_t		 now = clock_mono_ms();
+
+	if (s->ops->ping == NULL ||
+	    now - a->last_emit_ms < a->env->cfg->ping_interval_seconds * 1000)
+		return 0;
+	if (!(a->started && s->streams) && !s->ping_before_start)
+		return 0;
+	a->last_emit_ms = now;
+	return gone(a, s->ops->ping(s->arg));
+}
+
+/* Ends a complete 200 stream: close what is open, then finish (§6.1). */
+static int
+finalize(struct attempt *a, struct relay_result *res)
+{
+	const struct model_info	*m;
+	struct sink_usage	 usage;
+	enum sink_stop		 stop;
+	size_t			 i;
+	int			 rc;
+
+	if (a->splitter != NULL && thinking_flush(a->splitter) != 0)
+		return 1;
+	if ((rc = close_native(a)) != 0)
+		return rc;
+	for (i = 0; i < a->n_tools; i++)
+		if (!a->tools[i].done && (rc = tool_finish(a,
+		    &a->tools[i])) != 0)
+			return rc;
+	/* Thinking and nothing else: the answer was cut (kiro.rs). */
+	if (a->thinking_seen && !a->content_seen) {
+		a->content_seen = 1;
+		if ((rc = gone(a, a->sink->ops->text(a->sink->arg, " ", 1))) !=
+		    0)
+			return rc;
+		a->have_stop = 1;
+		a->stop = SINK_STOP_MAX_TOKENS;
+	}
+	m = models_find(a->conv->kiro_model);
+	if (a->have_stop)
+		stop = a->stop;
+	else if (a->context_pct >= 100)
+		stop = SINK_STOP_CONTEXT_WINDOW;
+	else if (a->n_tools > 0)
+		stop = SINK_STOP_TOOL_USE;
+	else
+		stop = SINK_STOP_END_TURN;
+	usage.input_tokens = a->metrics_in > 0 ? a->metrics_in :
+	    a->context_pct > 0 ? tokens_from_context_usage(a->context_pct,
+	    m != NULL ? m->context_window : 200000) : a->input_estimate;
+	if (usage.input_tokens < 1)
+		usage.input_tokens = a->input_estimate;
+	usage.output_tokens = a->metrics_out > 0 ? a->metrics_out :
+	    a->output_tokens;
+	res->input_tokens = usage.input_tokens;
+	res->output_tokens = usage.output_tokens;
+	res->stop = stop;
+	emitted(a);
+	return gone(a, a->sink->ops->finish(a->sink->arg, stop, &usage));
+}
+
+/* What to do after one upstream call. */
+enum next_step {
+	STEP_DONE,		/* finished: success */
+	STEP_FAIL,		/* stop with the error */
+	STEP_RETRY,		/* same account, after a backoff */
+	STEP_REFRESH,		/* force a refresh, then same account */
+	STEP_NEXT,		/* next account */
+};
+
+struct outcome {
+	enum next_step		 step;
+	enum kf_err		 err;
+	char			*msg;
+	enum pool_outcome	 report;	/* POOL_OUTCOME__MAX: none */
+};
+
+static void
+outcome_set(struct outcome *o, enum next_step step, enum kf_err er,
+    enum pool_outcome report, char *msg)
+{
+	o->step = step;
+	o->err = er;
+	o->report = report;
+	free(o->msg);
+	o->msg = msg;
+}
+
+static void
+judge_http(const struct http_resp *resp, struct outcome *o)
+{
+	enum upstream_verdict	 v;
+	char			*text;
+
+	v = upstream_classify(resp->status, resp->body.ptr, resp->body.len);
+	text = upstream_error_text(resp->body.ptr, resp->body.len);
+	log_warnx("upstream answered HTTP %ld (%s): %s", resp->status,
+	    upstream_verdict_name(v), text);
+	switch (v) {
+	case UV_CONTEXT_FULL:
+		outcome_set(o, STEP_FAIL, KF_ECONTEXT, POOL_OUTCOME__MAX,
+		    xstrdup("Context window is full. Reduce conversation "
+		    "history, system prompt, or tools."));
+		break;
+	case UV_INPUT_TOO_LONG:
+		outcome_set(o, STEP_FAIL, KF_ECONTEXT, POOL_OUTCOME__MAX,
+		    xstrdup("Input is too long. Reduce the size of your "
+		    "messages."));
+		break;
+	case UV_BAD_REQUEST:
+		outcome_set(o, STEP_FAIL, KF_EUPSTREAM, POOL_OUTCOME__MAX,
+		    xasprintf("Kiro rejected the request (HTTP 400): %s",
+		    text));
+		break;
+	case UV_UNAUTHORIZED:
+	case UV_BEARER_INVALID:
+		outcome_set(o, STEP_REFRESH, KF_EAUTH, POOL_FAILURE,
+		    xasprintf("Kiro refused the account's token: %s", text));
+		break;
+	case UV_SUSPENDED:
+		outcome_set(o, STEP_NEXT, KF_ESUSPENDED, POOL_SUSPENDED,
+		    xasprintf("the Kiro account is suspended: %s", text));
+		break;
+	case UV_QUOTA:
+		outcome_set(o, STEP_NEXT, KF_EQUOTA, POOL_QUOTA,
+		    xasprintf("the Kiro account's monthly quota is used up: "
+		    "%s", text));
+		break;
+	case UV_FORBIDDEN:
+		outcome_set(o, STEP_NEXT, KF_EPERM, POOL_FAILURE,
+		    xasprintf("Kiro refused the account (HTTP 403): %s",
+		    text));
+		break;
+	case UV_THROTTLED:
+		outcome_set(o, STEP_RETRY, KF_ERATE, POOL_THROTTLED,
+		    xasprintf("Kiro is rate limiting (HTTP %ld): %s",
+		    resp->status, text));
+		break;
+	case UV_SERVER:
+		outcome_set(o, STEP_RETRY, KF_EOVERLOADED, POOL_OUTCOME__MAX,
+		    xasprintf("Kiro is unavailable (HTTP %ld): %s",
+		    resp->status, text));
+		break;
+	case UV_NETWORK:
+		outcome_set(o, STEP_RETRY, KF_EUPSTREAM, POOL_OUTCOME__MAX,
+		    xstrdup("no answer from Kiro"));
+		break;
+	case UV_CLIENT_ERROR:
+	case UV_OK:
+	case UV__MAX:
+		outcome_set(o, STEP_FAIL, KF_EUPSTREAM, POOL_OUTCOME__MAX,
+		    xasprintf("Kiro answered HTTP %ld: %s", resp->status,
+		    text));
+		break;
+	}
+	free(text);
+}
+
+/* One upstream call with this account's body. */
+static void
+run_attempt(struct attempt *a, const struct cred *cred, const struct buf *body,
+    struct relay_result *res, struct outcome *o)
+{
+	struct upstream_call	 call;
+	struct http_resp	 resp;
+	char			*why = NULL;
+	enum kf_err		 er;
+
+	memset(&call, 0, sizeof(call));
+	call.cfg = a->env->cfg;
+	call.cred = cred;
+	call.body = body->ptr;
+	call.body_len = body->len;
+	call.on_data = on_data;
+	call.on_tick = on_tick;
+	call.arg = a;
+	er = upstream_generate(a->env->http, &call, &resp, &why);
+
+	if (a->client_gone) {
+		outcome_set(o, STEP_FAIL, KF_ECLIENTGONE, POOL_OUTCOME__MAX,
+		    xstrdup("the client went away"));
+		goto out;
+	}
+	if (a->stream_msg != NULL) {
+		/* An exception frame or corrupt stream inside a 200. */
+		outcome_set(o, a->stream_retryable ? STEP_RETRY : STEP_FAIL,
+		    a->stream_err, POOL_OUTCOME__MAX, xstrdup(a->stream_msg));
+		goto out;
+	}
+	if (er == KF_OK && resp.status >= 200 && resp.status < 300) {
+		if (es_decoder_pending(a->decoder) > 0) {
+			outcome_set(o, STEP_RETRY, KF_EUPSTREAM,
+			    POOL_OUTCOME__MAX, xstrdup("Kiro's answer was cut "
+			    "off in the middle of an event"));
+			goto out;
+		}
+		if (!a->content_seen && !a->thinking_seen && !a->have_stop) {
+			outcome_set(o, STEP_RETRY, KF_EOVERLOADED,
+			    POOL_OUTCOME__MAX, xstrdup("Kiro sent an empty "
+			    "answer"));
+			goto out;
+		}
+		if (ensure_started(a) != 0 || finalize(a, res) != 0) {
+			outcome_set(o, STEP_FAIL, KF_ECLIENTGONE,
+			    POOL_OUTCOME__MAX, xstrdup("the client went away"));
+			goto out;
+		}
+		outcome_set(o, STEP_DONE, KF_OK, POOL_SUCCESS, NULL);
+		goto out;
+	}
+	if (er == KF_OK) {
+		judge_http(&resp, o);
+		goto out;
+	}
+	log_warnx("upstream call failed: %s", why);
+	outcome_set(o, STEP_RETRY, er == KF_ETIMEOUT ? KF_ETIMEOUT :
+	    KF_EUPSTREAM, POOL_OUTCOME__MAX, resp.body_started ?
+	    xstrdup("Kiro's answer was cut off") :
+	    xasprintf("could not reach Kiro: %s", resp.error));
+out:
+	free(why);
+	http_resp_free(&resp);
+}
+
+/* kiro.rs: min(200 ms * 2^n, 2 s) plus up to 25% jitter. */
+static void
+backoff(int n)
+{
+	struct timespec	ts;
+	unsigned char	r;
+	long		ms;
+
+	ms = 200L << (n < 4 ? n : 4);
+	if (ms > 2000)
+		ms = 2000;
+	rand_bytes(&r, 1);
+	ms += ms * r / 1024;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static enum kf_err
+build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
+    struct buf *body, struct kiro_toolmap *map, char **cause)
+{
+	struct history_opts	hopts;
+	struct kiro_req_opts	opts;
+	enum kf_err		er;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.model_id = conv->kiro_model;
+	opts.conversation_id = conv->session_id;
+	opts.profile_arn = cred->profile_arn;
+	for (;;) {
+		buf_reset(body);
+		if ((er = kiro_req_build(conv, &opts, body, map, cause)) !=
+		    KF_OK)
+			return er;
+		if (env->cfg->history.max_payload_bytes <= 0 ||
+		    body->len <= (size_t)env->cfg->history.max_payload_bytes)
+			return KF_OK;
+		/* Over the configured limit: drop the oldest exchange. */
+		if (!history_drop_oldest_turn(conv))
+			return KF_OK;
+		memset(&hopts, 0, sizeof(hopts));
+		hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
+		if ((er = history_repair(conv, &hopts, cause)) != KF_OK)
+			return er;
+		log_info("request over %ld bytes: dropped the oldest turn",
+		    env->cfg->history.max_payload_bytes);
+	}
+}
+
+/* Sends the final error into a stream that has begun. */
+static void
+fail_committed(struct attempt *a, enum kf_err er, const char *msg)
+{
+	if (a->client_gone || er == KF_ECLIENTGONE)
+		return;
+	if (!a->started)
+		return;
+	(void)a->sink->ops->error(a->sink->arg, er, msg);
+}
+
+enum kf_err
+relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
+    struct relay_result *res, char **cause)
+{
+	struct history_opts	 hopts;
+	struct attempt		 a;
+	struct account		 acct;
+	struct cred		 cred;
+	struct buf		 body = BUF_INIT;
+	struct kiro_toolmap	*map = NULL;
+	struct pool_pick_req	 pick;
+	struct outcome		 o;
+	long			*tried = NULL;
+	size_t			 n_tried = 0;
+	int			 total = 0, per_account, forced;
+	char			*why = NULL, *last_msg = NULL, *failed;
+	enum kf_err		 er, last_err = KF_ENOACCOUNT;
+	const struct model_info	*model;
+
+	memset(res, 0, sizeof(*res));
+	memset(&a, 0, sizeof(a));
+	memset(&o, 0, sizeof(o));
+	cred_init(&cred);
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
+	if ((er = history_repair(conv, &hopts, cause)) != KF_OK)
+		return er;
+	if ((model = models_find(conv->kiro_model)) == NULL) {
+		xsetprintf(cause, "no Kiro model chosen for the request");
+		return KF_EINVAL;
+	}
+
+	a.env = env;
+	a.conv = conv;
+	a.sink = sink;
+	a.input_estimate = tokens_count_conv(conv);
+	a.parser = kiro_event_parser_new();
+	a.decoder = es_decoder_new(on_frame, &a);
+	memcpy(a.message_id, "msg_", 4);
+	rand_hex(a.message_id + 4, 32);
+	a.last_emit_ms = clock_mono_ms();
+
+	while (total < RELAY_MAX_ATTEMPTS) {
+		memset(&pick, 0, sizeof(pick));
+		pick.model_id = conv->kiro_model;
+		pick.exclude = tried;
+		pick.n_exclude = n_tried;
+		if ((er = pool_pick(env->store, env->cfg, &pick, &acct,
+		    &why)) != KF_OK) {
+			if (last_msg == NULL || er != KF_ENOACCOUNT) {
+				last_err = er;
+				free(last_msg);
+				last_msg = why;
+				why = NULL;
+			}
+			break;
+		}
+		tried = xreallocarray(tried, n_tried + 1, sizeof(*tried));
+		tried[n_tried++] = acct.cred.id;
+		res->account_id = acct.cred.id;
+		account_free(&acct);
+
+		cred_free(&cred);
+		if ((er = refresh_ensure(env->store, env->http, env->cfg,
+		    res->account_id, REFRESH_AHEAD_REQUEST, NULL, &cred,
+		    &why)) != KF_OK) {
+			last_err = er == KF_ELOGIN ? KF_ELOGIN : KF_EUPSTREAM;
+			free(last_msg);
+			last_msg = why;
+			why = NULL;
+			continue;
+		}
+		kiro_toolmap_free(map);
+		map = kiro_toolmap_new();
+		a.map = map;
+		if ((er = build_body(env, conv, &cred, &body, map, cause)) !=
+		    KF_OK)
+			goto out;
+
+		for (per_account = 0, forced = 0;
+		    per_account < RELAY_MAX_ATTEMPTS_PER_ACCOUNT &&
+		    total < RELAY_MAX_ATTEMPTS; per_account++) {
+			total++;
+			res->attempts = total;
+			/* A fresh decoder and state; the message id stays. */
+			attempt_clear(&a);
+			es_decoder_reset(a.decoder);
+			a.started = a.native_open = a.thinking_seen = 0;
+			a.content_seen = a.have_stop = 0;
+			a.output_tokens = a.metrics_in = a.metrics_out = 0;
+			a.context_pct = 0;
+			if (conv->thinking != CONV_THINKING_OFF)
+				a.splitter = thinking_new(splitter_emit, &a);
+			run_attempt(&a, &cred, &body, res, &o);
+			if (o.report != POOL_OUTCOME__MAX)
+				(void)pool_report(env->store, res->account_id,
+				    o.report, o.msg, NULL);
+			if (o.step == STEP_DONE) {
+				er = KF_OK;
+				goto out;
+			}
+			last_err = o.err;
+			free(last_msg);
+			last_msg = xstrdup(o.msg);
+			/* Nothing may be retried once the client has bytes. */
+			if (sink->committed || o.step == STEP_FAIL) {
+				er = o.err;
+				if (sink->committed)
+					fail_committed(&a, o.err, o.msg);
+				goto fail;
+			}
+			if (a.started) {
+				if (sink->ops->reset == NULL) {
+					er = o.err;
+					goto fail;
+				}
+				sink->ops->reset(sink->arg);
+			}
+			if (o.step == STEP_NEXT)
+				break;
+			if (o.step == STEP_REFRESH) {
+				if (forced)
+					break;	/* refreshed once already */
+				forced = 1;
+				failed = cred.access_token;
+				cred.access_token = NULL;
+				cred_free(&cred);
+				er = refresh_ensure(env->store, env->http,
+				    env->cfg, res->account_id,
+				    REFRESH_AHEAD_REQUEST,
+				    failed != NULL ? failed : "", &cred, &why);
+				free(failed);
+				if (er != KF_OK) {
+					last_err = er;
+					free(last_msg);
+					last_msg = why;
+					why = NULL;
+					break;
+				}
+				continue;
+			}
+			if (per_account + 1 < RELAY_MAX_ATTEMPTS_PER_ACCOUNT)
+				backoff(per_account);
+		}
+	}
+	er = last_err;
+fail:
+	xsetprintf(cause, "%s", last_msg != NULL ? last_msg :
+	    kf_strerror(er));
+	if (er == KF_ERATE)
+		res->retry_after = 5;
+out:
+	attempt_clear(&a);
+	es_decoder_free(a.decoder);
+	kiro_event_parser_free(a.parser);
+	kiro_toolmap_free(map);
+	cred_free(&cred);
+	buf_free(&body);
+	free(tried);
+	free(why);
+	free(last_msg);
+	free(o.msg);
+	return er;
+}

@@ -1,0 +1,57 @@
+/* relay.h: pick an account, refresh, call Kiro, stream the answer to a sink. */
+#ifndef RELAY_H
+#define RELAY_H
+
+#include <stddef.h>
+
+#include "conv.h"
+#include "err.h"
+#include "sink.h"
+
+struct config;
+struct http;
+struct store;
+
+/* What a responder thread owns for its whole life. */
+struct relay_env {
+	const struct config	*cfg;
+	struct store		*store;
+	struct http		*http;	/* this thread's handle */
+};
+
+/* What happened, for logs and the flow record. */
+struct relay_result {
+	long		account_id;	/* the account that answered, or 0 */
+	int		attempts;	/* upstream calls made */
+	long		input_tokens;
+	long		output_tokens;
+	long		retry_after;	/* seconds, for rate-limit errors */
+	enum sink_stop	stop;
+};
+
+#define RELAY_MAX_ATTEMPTS_PER_ACCOUNT	3
+#define RELAY_MAX_ATTEMPTS		9
+
+/*
+ * Serves conv (whose kiro_model the front end has resolved) through the
+ * account pool, kiro-protocol.md §7.1:
+ *  - 400 is never retried; 401/403 bearer-invalid forces one refresh of
+ *    that account and retries; 408/429/5xx/network retry with backoff
+ *    (200 ms doubling to 2 s, with jitter) on the same account; 402
+ *    MONTHLY_REQUEST_COUNT and TEMPORARILY_SUSPENDED disable the account
+ *    and fail over to the next;
+ *  - at most 3 attempts per account and 9 per request, and only while
+ *    nothing has reached the client (sink->committed);
+ *  - events become sink calls as they arrive: text, thinking (from
+ *    <thinking> tags when conv asks for thinking, or native reasoning
+ *    events), tool calls with their names mapped back, then finish with
+ *    the stop reason and usage.
+ * Returns KF_OK once finish was called.  Otherwise, if sink->committed,
+ * the relay has already sent sink->error and the stream is over; if not,
+ * the caller answers with an error in its own format, using *cause, which
+ * is fit to show a client (no secrets).
+ */
+enum kf_err	relay_run(struct relay_env *, struct conv *, struct sink *,
+		    struct relay_result *, char **cause);
+
+#endif

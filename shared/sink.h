@@ -1,0 +1,83 @@
+/* sink.h: the callbacks through which the relay hands an answer to a front end. */
+#ifndef SINK_H
+#define SINK_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+/*
+ * Each front end implements these to turn the neutral answer into its own
+ * wire format: streaming sinks write and flush each callback's bytes at
+ * once, non-streaming sinks collect and write one body at finish, buffered
+ * modes (/cc/v1) wrap another sink.  The relay calls them in this order:
+ *
+ *   start, then any mix of text / thinking (closed by thinking_end) /
+ *   tool_start, tool_input*, tool_end (tools may interleave by index),
+ *   then finish -- or error at any point after start.
+ *
+ * ping may come at any time after start (or before it, when
+ * ping_before_start is set).  Every callback returns 0, or non-zero when
+ * the client is gone, which stops the upstream transfer.
+ */
+
+enum sink_stop {
+	SINK_STOP_END_TURN,
+	SINK_STOP_TOOL_USE,
+	SINK_STOP_MAX_TOKENS,
+	SINK_STOP_CONTEXT_WINDOW,	/* model_context_window_exceeded */
+	SINK_STOP_STOP_SEQUENCE,
+	SINK_STOP__MAX
+};
+
+struct sink_usage {
+	long	input_tokens;
+	long	output_tokens;
+};
+
+struct sink_start {
+	const char	*message_id;	/* unique per answer, e.g. msg_<32 hex> */
+	const char	*model;		/* the client's model name */
+	long		 input_tokens;	/* the local estimate */
+	int		 thinking;	/* thinking blocks may appear */
+};
+
+struct sink_ops {
+	int	(*start)(void *, const struct sink_start *);
+	int	(*text)(void *, const char *, size_t);
+	int	(*thinking)(void *, const char *, size_t);
+	/* The thinking block closed; signature may be NULL. */
+	int	(*thinking_end)(void *, const char *signature);
+	/* A tool call opened: index counts calls from 0 in this answer. */
+	int	(*tool_start)(void *, size_t index, const char *id,
+		    const char *name);
+	/* A fragment of the call's input JSON, verbatim. */
+	int	(*tool_input)(void *, size_t index, const char *, size_t);
+	/* The call is complete; input is its whole input, a JSON object. */
+	int	(*tool_end)(void *, size_t index, const char *input);
+	int	(*finish)(void *, enum sink_stop, const struct sink_usage *);
+	/* An error after start; the answer ends after it. */
+	int	(*error)(void *, enum kf_err, const char *message);
+	/* Keep-alive; NULL when the format has none. */
+	int	(*ping)(void *);
+	/*
+	 * Forget everything since start, so an attempt that failed before
+	 * anything reached the client can be retried; NULL when impossible.
+	 */
+	void	(*reset)(void *);
+};
+
+struct sink {
+	const struct sink_ops	*ops;
+	void			*arg;
+	/* Set by the front end once any byte has gone to the client. */
+	int			 committed;
+	/* Buffered modes ping while waiting for the upstream. */
+	int			 ping_before_start;
+	/* 1 when every callback writes to the client (streaming). */
+	int			 streams;
+};
+
+const char	*sink_stop_name(enum sink_stop);
+
+#endif

@@ -1,0 +1,226 @@
+/* upstream.c: calls to the Kiro API (generateAssistantResponse, ...). */
+#include "autoconfig.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "config.h"
+#include "cred.h"
+#include "json.h"
+#include "rand.h"
+#include "upstream.h"
+#include "xmalloc.h"
+
+static const char *const verdict_names[UV__MAX] = {
+	"ok", "bad_request", "context_full", "input_too_long", "unauthorized",
+	"bearer_invalid", "suspended", "forbidden", "quota", "throttled",
+	"server", "network", "client_error",
+};
+
+const char *
+upstream_verdict_name(enum upstream_verdict v)
+{
+	return (unsigned)v < UV__MAX ? verdict_names[v] : "unknown";
+}
+
+/* Substring search in a body that is not NUL-terminated. */
+static int
+contains(const char *body, size_t len, const char *needle)
+{
+	size_t	n = strlen(needle);
+
+	if (n == 0 || len < n)
+		return 0;
+	return memmem(body, len, needle, n) != NULL;
+}
+
+static int
+contains_nocase(const char *body, size_t len, const char *needle)
+{
+	size_t	n = strlen(needle), i, j;
+
+	for (i = 0; n > 0 && i + n <= len; i++) {
+		for (j = 0; j < n; j++)
+			if (tolower((unsigned char)body[i + j]) !=
+			    tolower((unsigned char)needle[j]))
+				break;
+		if (j == n)
+			return 1;
+	}
+	return 0;
+}
+
+enum upstream_verdict
+upstream_classify(long status, const char *body, size_t len)
+{
+	if (status >= 200 && status < 300)
+		return UV_OK;
+	if (status == 0)
+		return UV_NETWORK;
+	if (status == 400) {
+		if (contains(body, len, "CONTENT_LENGTH_EXCEEDS_THRESHOLD"))
+			return UV_CONTEXT_FULL;
+		if (contains_nocase(body, len, "Input is too long"))
+			return UV_INPUT_TOO_LONG;
+		return UV_BAD_REQUEST;
+	}
+	if (status == 401)
+		return UV_UNAUTHORIZED;
+	if (status == 402)
+		return contains(body, len, "MONTHLY_REQUEST_COUNT") ?
+		    UV_QUOTA : UV_CLIENT_ERROR;
+	if (status == 403) {
+		if (contains(body, len, "TEMPORARILY_SUSPENDED") ||
+		    contains_nocase(body, len, "temporarily is suspended") ||
+		    contains_nocase(body, len, "temporarily suspended"))
+			return UV_SUSPENDED;
+		if (contains_nocase(body, len,
+		    "bearer token included in the request is invalid"))
+			return UV_BEARER_INVALID;
+		return UV_FORBIDDEN;
+	}
+	if (status == 408 || status == 429)
+		return UV_THROTTLED;
+	if (status >= 500)
+		return UV_SERVER;
+	return UV_CLIENT_ERROR;
+}
+
+static void
+append_clean(struct buf *out, const char *s, size_t len, size_t max)
+{
+	size_t	i;
+
+	for (i = 0; i < len && i < max; i++)
+		buf_putc(out, (unsigned char)s[i] < 0x20 ? ' ' : s[i]);
+	if (len > max)
+		buf_puts(out, "...");
+}
+
+char *
+upstream_error_text(const char *body, size_t len)
+{
+	struct buf	 out = BUF_INIT;
+	json_object	*root = NULL, *inner;
+	const char	*msg = NULL, *reason = NULL;
+
+	if (len > 0 && json_parse(body, len, 16, &root, NULL) == KF_OK &&
+	    json_object_is_type(root, json_type_object)) {
+		if (json_get_str(root, "message", &msg) != 1)
+			(void)json_get_str(root, "Message", &msg);
+		(void)json_get_str(root, "reason", &reason);
+		if (json_get_obj(root, "error", &inner) == 1) {
+			if (msg == NULL)
+				(void)json_get_str(inner, "message", &msg);
+			if (reason == NULL)
+				(void)json_get_str(inner, "reason", &reason);
+		}
+	}
+	if (msg != NULL)
+		append_clean(&out, msg, strlen(msg), 300);
+	if (reason != NULL) {
+		buf_puts(&out, out.len > 0 ? " (" : "(");
+		append_clean(&out, reason, strlen(reason), 100);
+		buf_putc(&out, ')');
+	}
+	if (out.len == 0) {
+		if (len == 0)
+			buf_puts(&out, "(empty body)");
+		else
+			append_clean(&out, body, len, 200);
+	}
+	json_object_put(root);
+	return buf_detach(&out);
+}
+
+const char *
+upstream_proxy(const struct cred *c, const struct config *cfg,
+    const char **username, const char **password)
+{
+	*username = *password = NULL;
+	if (c != NULL && c->proxy_url != NULL) {
+		if (strcmp(c->proxy_url, "direct") == 0)
+			return "direct";
+		*username = c->proxy_username;
+		*password = c->proxy_password;
+		return c->proxy_url;
+	}
+	if (cfg->proxy_url != NULL) {
+		*username = cfg->proxy_username;
+		*password = cfg->proxy_password;
+		return cfg->proxy_url;
+	}
+	return NULL;
+}
+
+enum kf_err
+upstream_generate(struct http *h, const struct upstream_call *call,
+    struct http_resp *resp, char **cause)
+{
+	const struct config	*cfg = call->cfg;
+	const struct cred	*cred = call->cred;
+	struct http_req		 req;
+	const char		*headers[16], *region, *token;
+	char			 machine_id[65], uuid[UUID_LEN + 1];
+	char			*url, *auth, *xua, *ua, *invocation;
+	size_t			 n = 0;
+	enum kf_err		 er;
+
+	region = cred_api_region(cred, cfg);
+	url = config_url(cfg->api_base_url, region,
+	    "/generateAssistantResponse");
+	cred_machine_id(cred, cfg, machine_id);
+	rand_uuid(uuid);
+	token = cred->auth_method == CRED_AUTH_API_KEY ? cred->kiro_api_key :
+	    cred->access_token;
+	auth = xasprintf("Authorization: Bearer %s", token != NULL ? token :
+	    "");
+	xua = xasprintf("x-amz-user-agent: aws-sdk-js/1.0.34 KiroIDE-%s-%s",
+	    cfg->kiro_version, machine_id);
+	ua = xasprintf("User-Agent: aws-sdk-js/1.0.34 ua/2.1 os/%s lang/js "
+	    "md/nodejs#%s api/codewhispererstreaming#1.0.34 m/E KiroIDE-%s-%s",
+	    cfg->system_version, cfg->node_version, cfg->kiro_version,
+	    machine_id);
+	invocation = xasprintf("amz-sdk-invocation-id: %s", uuid);
+
+	headers[n++] = "Content-Type: application/json";
+	headers[n++] = "Accept: */*";
+	headers[n++] = "x-amzn-codewhisperer-optout: true";
+	headers[n++] = "x-amzn-kiro-agent-mode: vibe";
+	headers[n++] = xua;
+	headers[n++] = ua;
+	headers[n++] = invocation;
+	headers[n++] = "amz-sdk-request: attempt=1; max=3";
+	headers[n++] = auth;
+	if (cred->auth_method == CRED_AUTH_API_KEY)
+		headers[n++] = "tokentype: API_KEY";
+	headers[n] = NULL;
+
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = url;
+	req.headers = headers;
+	req.body = call->body;
+	req.body_len = call->body_len;
+	req.proxy_url = upstream_proxy(cred, cfg, &req.proxy_username,
+	    &req.proxy_password);
+	req.connect_timeout_ms = cfg->connect_timeout_ms;
+	req.idle_timeout_s = cfg->stream_idle_timeout_seconds;
+	req.on_data = call->on_data;
+	req.on_tick = call->on_tick;
+	req.arg = call->arg;
+	req.max_body = 64 * 1024;
+
+	er = http_do(h, &req, resp, cause);
+
+	explicit_bzero(auth, strlen(auth));
+	free(auth);
+	free(xua);
+	free(ua);
+	free(invocation);
+	free(url);
+	return er;
+}

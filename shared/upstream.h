@@ -1,0 +1,70 @@
+/* upstream.h: calls to the Kiro API (generateAssistantResponse, ...). */
+#ifndef UPSTREAM_H
+#define UPSTREAM_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "http.h"
+
+struct config;
+struct cred;
+
+/* What a non-2xx answer (or a failed transfer) means: kiro-protocol.md §7.1. */
+enum upstream_verdict {
+	UV_OK,
+	UV_BAD_REQUEST,		/* 400 Improperly formed: never retried */
+	UV_CONTEXT_FULL,	/* 400 CONTENT_LENGTH_EXCEEDS_THRESHOLD */
+	UV_INPUT_TOO_LONG,	/* 400 "Input is too long" */
+	UV_UNAUTHORIZED,	/* 401 */
+	UV_BEARER_INVALID,	/* 403 bearer token invalid: refresh once */
+	UV_SUSPENDED,		/* 403 TEMPORARILY_SUSPENDED: disable */
+	UV_FORBIDDEN,		/* other 403 */
+	UV_QUOTA,		/* 402 MONTHLY_REQUEST_COUNT: disable until reset */
+	UV_THROTTLED,		/* 408 / 429: retry with backoff */
+	UV_SERVER,		/* 5xx: retry with backoff */
+	UV_NETWORK,		/* no complete answer: retry with backoff */
+	UV_CLIENT_ERROR,	/* other 4xx: return at once */
+	UV__MAX
+};
+
+const char		*upstream_verdict_name(enum upstream_verdict);
+/* Classifies an HTTP status and body (not NUL-terminated). */
+enum upstream_verdict	 upstream_classify(long status, const char *body,
+			    size_t len);
+/*
+ * A short, secret-free description of an error body for people: the
+ * "message" (and "reason") of a JSON body, else its first 200 bytes with
+ * control characters replaced.  Caller frees.
+ */
+char			*upstream_error_text(const char *body, size_t len);
+
+/* One generateAssistantResponse call, streamed to on_data. */
+struct upstream_call {
+	const struct config	*cfg;
+	const struct cred	*cred;	/* token, regions, proxy, machineId */
+	const char		*body;
+	size_t			 body_len;
+	http_data_fn		 on_data;
+	http_tick_fn		 on_tick;
+	void			*arg;
+};
+
+/*
+ * POSTs the body to <apiBaseUrl>/generateAssistantResponse with the
+ * headers of §2.1 (token from cred->access_token, or the API key).
+ * Returns what http_do returns; resp holds the status and error body.
+ */
+enum kf_err		 upstream_generate(struct http *,
+			    const struct upstream_call *, struct http_resp *,
+			    char **cause);
+
+/*
+ * The proxy for a credential: its own proxyUrl ("direct" means none),
+ * else the config's, else NULL (libcurl's defaults).  Borrowed.
+ */
+const char		*upstream_proxy(const struct cred *,
+			    const struct config *, const char **username,
+			    const char **password);
+
+#endif
