@@ -1,0 +1,700 @@
+/* emit-anthropic.c: the Anthropic SSE stream, JSON message and /cc/v1 buffered sinks. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "anthropic.h"
+#include "buf.h"
+#include "json.h"
+#include "out.h"
+#include "sink.h"
+#include "xmalloc.h"
+
+/*
+ * The event sequence is kiro-protocol.md §6.1 (kiro.rs stream.rs): one
+ * message_start, content blocks opened and closed in index order (text,
+ * thinking, tool_use), one message_delta with the stop reason and usage,
+ * one message_stop.  Events are written by hand rather than through json-c
+ * objects: a long answer is thousands of small deltas.
+ */
+
+enum emit_mode {
+	EMIT_STREAM,
+	EMIT_JSON,
+	EMIT_BUFFERED,
+};
+
+enum block_type {
+	BLOCK_TEXT,
+	BLOCK_THINKING,
+	BLOCK_TOOL_USE,
+};
+
+/* A content block, kept whole in JSON mode. */
+struct block {
+	enum block_type	 type;
+	struct buf	 text;		/* text, thinking, or tool input */
+	char		*id;
+	char		*name;
+	char		*signature;
+};
+
+struct anthropic_emit {
+	enum emit_mode	 mode;
+	struct out	*out;
+	struct sink	*sink;
+	struct buf	 events;	/* pending SSE bytes */
+	size_t		 start_len;	/* BUFFERED: message_start's bytes */
+	int		 head_sent;
+	int		 thinking;	/* thinking may come: no eager text block */
+	int		 next_index;
+	int		 text_index;	/* -1 when no text block is open */
+	int		 thinking_index;
+	int		*tool_blocks;	/* relay tool index -> block index */
+	size_t		 n_tool_blocks;
+	char		*message_id;
+	char		*model;
+	long		 input_tokens;
+	int		 finished;
+	struct block	*blocks;	/* JSON mode */
+	size_t		 n_blocks;
+};
+
+static void
+mark_committed(struct anthropic_emit *e)
+{
+	if (e->out->committed)
+		e->sink->committed = 1;
+}
+
+static int
+send_head(struct anthropic_emit *e)
+{
+	if (e->head_sent)
+		return 0;
+	e->head_sent = 1;
+	/* X-Accel-Buffering: proxies in front must not hold events back. */
+	if (out_head(e->out, 200, "text/event-stream",
+	    "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") != 0)
+		return -1;
+	mark_committed(e);
+	return 0;
+}
+
+/* Writes (STREAM) or keeps (BUFFERED) what is in e->events. */
+static int
+push(struct anthropic_emit *e)
+{
+	int	rc;
+
+	if (e->mode != EMIT_STREAM)
+		return 0;
+	rc = out_buf(e->out, &e->events);
+	buf_reset(&e->events);
+	if (rc == 0)
+		rc = out_flush(e->out);
+	mark_committed(e);
+	return rc;
+}
+
+static void
+event(struct anthropic_emit *e, const char *name, const struct buf *data)
+{
+	sse_event(&e->events, name, data->ptr, data->len);
+}
+
+static void
+block_start(struct anthropic_emit *e, int index, const char *block_json)
+{
+	struct buf	d = BUF_INIT;
+
+	buf_printf(&d, "{\"type\":\"content_block_start\",\"index\":%d,"
+	    "\"content_block\":%s}", index, block_json);
+	event(e, "content_block_start", &d);
+	buf_free(&d);
+}
+
+static void
+block_stop(struct anthropic_emit *e, int index)
+{
+	struct buf	d = BUF_INIT;
+
+	buf_printf(&d, "{\"type\":\"content_block_stop\",\"index\":%d}",
+	    index);
+	event(e, "content_block_stop", &d);
+	buf_free(&d);
+}
+
+static void
+block_delta(struct anthropic_emit *e, int index, const char *delta_type,
+    const char *field, const char *s, size_t len)
+{
+	struct buf	d = BUF_INIT;
+
+	buf_printf(&d, "{\"type\":\"content_block_delta\",\"index\":%d,"
+	    "\"delta\":{\"type\":\"%s\",\"%s\":", index, delta_type, field);
+	buf_json_str(&d, s, len);
+	buf_puts(&d, "}}");
+	event(e, "content_block_delta", &d);
+	buf_free(&d);
+}
+
+static struct block *
+json_block(struct anthropic_emit *e, enum block_type type)
+{
+	struct block	*b;
+
+	e->blocks = xreallocarray(e->blocks, e->n_blocks + 1,
+	    sizeof(*e->blocks));
+	b = &e->blocks[e->n_blocks++];
+	memset(b, 0, sizeof(*b));
+	b->type = type;
+	return b;
+}
+
+static void
+close_text(struct anthropic_emit *e)
+{
+	if (e->text_index < 0)
+		return;
+	if (e->mode != EMIT_JSON)
+		block_stop(e, e->text_index);
+	e->text_index = -1;
+}
+
+static void
+close_thinking(struct anthropic_emit *e, const char *signature)
+{
+	if (e->thinking_index < 0)
+		return;
+	if (e->mode != EMIT_JSON) {
+		/* kiro.rs ends thinking with an empty delta, then stops. */
+		block_delta(e, e->thinking_index, "thinking_delta", "thinking",
+		    "", 0);
+		if (signature != NULL)
+			block_delta(e, e->thinking_index, "signature_delta",
+			    "signature", signature, strlen(signature));
+		block_stop(e, e->thinking_index);
+	} else if (signature != NULL) {
+		struct block	*b = &e->blocks[e->thinking_index];
+
+		free(b->signature);
+		b->signature = xstrdup(signature);
+	}
+	e->thinking_index = -1;
+}
+
+static int
+open_text(struct anthropic_emit *e)
+{
+	if (e->text_index >= 0)
+		return e->text_index;
+	close_thinking(e, NULL);
+	if (e->mode == EMIT_JSON) {
+		json_block(e, BLOCK_TEXT);
+		e->text_index = (int)e->n_blocks - 1;
+	} else {
+		e->text_index = e->next_index++;
+		block_start(e, e->text_index, "{\"type\":\"text\",\"text\":\"\"}");
+	}
+	return e->text_index;
+}
+
+static void
+message_start(struct anthropic_emit *e, struct buf *out, long input_tokens)
+{
+	struct buf	d = BUF_INIT;
+
+	buf_puts(&d, "{\"type\":\"message_start\",\"message\":{\"id\":");
+	buf_json_str(&d, e->message_id, strlen(e->message_id));
+	buf_puts(&d, ",\"type\":\"message\",\"role\":\"assistant\","
+	    "\"content\":[],\"model\":");
+	buf_json_str(&d, e->model, strlen(e->model));
+	buf_printf(&d, ",\"stop_reason\":null,\"stop_sequence\":null,"
+	    "\"usage\":{\"input_tokens\":%ld,\"output_tokens\":1,"
+	    "\"cache_creation_input_tokens\":0,"
+	    "\"cache_read_input_tokens\":0}}}", input_tokens);
+	sse_event(out, "message_start", d.ptr, d.len);
+	buf_free(&d);
+}
+
+static int
+e_start(void *arg, const struct sink_start *st)
+{
+	struct anthropic_emit	*e = arg;
+
+	free(e->message_id);
+	free(e->model);
+	e->message_id = xstrdup(st->message_id);
+	e->model = xstrdup(st->model);
+	e->input_tokens = st->input_tokens;
+	e->thinking = st->thinking;
+	if (e->mode == EMIT_JSON)
+		return 0;
+	if (e->mode == EMIT_STREAM && send_head(e) != 0)
+		return -1;
+	message_start(e, &e->events, st->input_tokens);
+	e->start_len = e->events.len;
+	if (!e->thinking)
+		open_text(e);
+	return push(e);
+}
+
+static int
+e_text(void *arg, const char *s, size_t len)
+{
+	struct anthropic_emit	*e = arg;
+	int			 index;
+
+	index = open_text(e);
+	if (e->mode == EMIT_JSON) {
+		buf_append(&e->blocks[index].text, s, len);
+		return 0;
+	}
+	block_delta(e, index, "text_delta", "text", s, len);
+	return push(e);
+}
+
+static int
+e_thinking(void *arg, const char *s, size_t len)
+{
+	struct anthropic_emit	*e = arg;
+
+	if (e->thinking_index < 0) {
+		close_text(e);
+		if (e->mode == EMIT_JSON) {
+			json_block(e, BLOCK_THINKING);
+			e->thinking_index = (int)e->n_blocks - 1;
+		} else {
+			e->thinking_index = e->next_index++;
+			block_start(e, e->thinking_index, "{\"type\":"
+			    "\"thinking\",\"thinking\":\"\",\"signature\":\"\"}");
+		}
+	}
+	if (e->mode == EMIT_JSON) {
+		buf_append(&e->blocks[e->thinking_index].text, s, len);
+		return 0;
+	}
+	block_delta(e, e->thinking_index, "thinking_delta", "thinking", s, len);
+	return push(e);
+}
+
+static int
+e_thinking_end(void *arg, const char *signature)
+{
+	struct anthropic_emit	*e = arg;
+
+	close_thinking(e, signature);
+	return push(e);
+}
+
+static int
+e_tool_start(void *arg, size_t index, const char *id, const char *name)
+{
+	struct anthropic_emit	*e = arg;
+	struct block		*b;
+	struct buf		 blk = BUF_INIT;
+	int			 block_index;
+
+	close_text(e);
+	close_thinking(e, NULL);
+	if (e->mode == EMIT_JSON) {
+		b = json_block(e, BLOCK_TOOL_USE);
+		b->id = xstrdup(id);
+		b->name = xstrdup(name);
+		block_index = (int)e->n_blocks - 1;
+	} else {
+		block_index = e->next_index++;
+		buf_puts(&blk, "{\"type\":\"tool_use\",\"id\":");
+		buf_json_str(&blk, id, strlen(id));
+		buf_puts(&blk, ",\"name\":");
+		buf_json_str(&blk, name, strlen(name));
+		buf_puts(&blk, ",\"input\":{}}");
+		block_start(e, block_index, blk.ptr);
+		buf_free(&blk);
+	}
+	if (index >= e->n_tool_blocks) {
+		e->tool_blocks = xreallocarray(e->tool_blocks, index + 1,
+		    sizeof(*e->tool_blocks));
+		while (e->n_tool_blocks <= index)
+			e->tool_blocks[e->n_tool_blocks++] = -1;
+	}
+	e->tool_blocks[index] = block_index;
+	return push(e);
+}
+
+static int
+e_tool_input(void *arg, size_t index, const char *s, size_t len)
+{
+	struct anthropic_emit	*e = arg;
+
+	if (index >= e->n_tool_blocks || e->tool_blocks[index] < 0)
+		return 0;
+	if (e->mode == EMIT_JSON)
+		return 0;	/* the whole input comes at tool_end */
+	block_delta(e, e->tool_blocks[index], "input_json_delta",
+	    "partial_json", s, len);
+	return push(e);
+}
+
+static int
+e_tool_end(void *arg, size_t index, const char *input)
+{
+	struct anthropic_emit	*e = arg;
+
+	if (index >= e->n_tool_blocks || e->tool_blocks[index] < 0)
+		return 0;
+	if (e->mode == EMIT_JSON) {
+		buf_puts(&e->blocks[e->tool_blocks[index]].text, input);
+		return 0;
+	}
+	block_stop(e, e->tool_blocks[index]);
+	e->tool_blocks[index] = -1;
+	return push(e);
+}
+
+static int
+write_json_message(struct anthropic_emit *e, enum sink_stop stop,
+    const struct sink_usage *usage)
+{
+	json_object	*msg, *content, *blk, *input, *u;
+	struct buf	 body = BUF_INIT;
+	struct block	*b;
+	size_t		 i;
+	int		 rc;
+
+	msg = json_object_new_object();
+	json_object_object_add(msg, "id", json_str(e->message_id));
+	json_object_object_add(msg, "type", json_str("message"));
+	json_object_object_add(msg, "role", json_str("assistant"));
+	content = json_object_new_array();
+	for (i = 0; i < e->n_blocks; i++) {
+		b = &e->blocks[i];
+		blk = json_object_new_object();
+		switch (b->type) {
+		case BLOCK_TEXT:
+			json_object_object_add(blk, "type", json_str("text"));
+			json_object_object_add(blk, "text", json_strn(
+			    b->text.ptr != NULL ? b->text.ptr : "",
+			    b->text.len));
+			break;
+		case BLOCK_THINKING:
+			json_object_object_add(blk, "type",
+			    json_str("thinking"));
+			json_object_object_add(blk, "thinking", json_strn(
+			    b->text.ptr != NULL ? b->text.ptr : "",
+			    b->text.len));
+			json_object_object_add(blk, "signature", json_str(
+			    b->signature != NULL ? b->signature : ""));
+			break;
+		case BLOCK_TOOL_USE:
+			json_object_object_add(blk, "type",
+			    json_str("tool_use"));
+			json_object_object_add(blk, "id", json_str(b->id));
+			json_object_object_add(blk, "name", json_str(b->name));
+			input = NULL;
+			if (b->text.len == 0 || json_parse(b->text.ptr,
+			    b->text.len, JSON_MAX_DEPTH, &input, NULL) != KF_OK)
+				input = json_object_new_object();
+			json_object_object_add(blk, "input", input);
+			break;
+		}
+		json_object_array_add(content, blk);
+	}
+	json_object_object_add(msg, "content", content);
+	json_object_object_add(msg, "model", json_str(e->model));
+	json_object_object_add(msg, "stop_reason",
+	    json_str(sink_stop_name(stop)));
+	json_object_object_add(msg, "stop_sequence", NULL);
+	u = json_object_new_object();
+	json_object_object_add(u, "input_tokens",
+	    json_object_new_int64(usage->input_tokens));
+	json_object_object_add(u, "output_tokens",
+	    json_object_new_int64(usage->output_tokens));
+	json_object_object_add(u, "cache_creation_input_tokens",
+	    json_object_new_int(0));
+	json_object_object_add(u, "cache_read_input_tokens",
+	    json_object_new_int(0));
+	json_object_object_add(msg, "usage", u);
+	json_to_buf(msg, &body);
+	json_object_put(msg);
+	rc = out_response(e->out, 200, "application/json", NULL, body.ptr,
+	    body.len);
+	mark_committed(e);
+	buf_free(&body);
+	return rc;
+}
+
+static int
+e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
+{
+	struct anthropic_emit	*e = arg;
+	struct buf		 d = BUF_INIT, start = BUF_INIT;
+	size_t			 i;
+	int			 rc;
+
+	if (e->finished)
+		return 0;
+	e->finished = 1;
+	if (e->mode == EMIT_JSON)
+		return write_json_message(e, stop, usage);
+	close_text(e);
+	close_thinking(e, NULL);
+	for (i = 0; i < e->n_tool_blocks; i++)
+		if (e->tool_blocks[i] >= 0) {
+			block_stop(e, e->tool_blocks[i]);
+			e->tool_blocks[i] = -1;
+		}
+	buf_printf(&d, "{\"type\":\"message_delta\",\"delta\":"
+	    "{\"stop_reason\":\"%s\",\"stop_sequence\":null},\"usage\":"
+	    "{\"input_tokens\":%ld,\"output_tokens\":%ld,"
+	    "\"cache_creation_input_tokens\":0,"
+	    "\"cache_read_input_tokens\":0}}", sink_stop_name(stop),
+	    usage->input_tokens, usage->output_tokens);
+	event(e, "message_delta", &d);
+	buf_reset(&d);
+	buf_puts(&d, "{\"type\":\"message_stop\"}");
+	event(e, "message_stop", &d);
+	buf_free(&d);
+	if (e->mode == EMIT_STREAM)
+		return push(e);
+
+	/* BUFFERED: message_start now carries the real input tokens. */
+	message_start(e, &start, usage->input_tokens);
+	if ((rc = send_head(e)) == 0 && (rc = out_buf(e->out, &start)) == 0 &&
+	    (rc = out_write(e->out, e->events.ptr + e->start_len,
+	    e->events.len - e->start_len)) == 0)
+		rc = out_flush(e->out);
+	mark_committed(e);
+	buf_free(&start);
+	buf_reset(&e->events);
+	return rc;
+}
+
+static int
+e_error(void *arg, enum kf_err er, const char *message)
+{
+	struct anthropic_emit	*e = arg;
+	struct buf		 d = BUF_INIT;
+	int			 rc;
+
+	if (e->finished)
+		return 0;
+	e->finished = 1;
+	if (e->mode == EMIT_JSON || !e->out->committed)
+		return anthropic_error_response(e->out, er, message, 0);
+	/* What was held back is an unfinished answer: drop it. */
+	if (e->mode == EMIT_BUFFERED)
+		buf_reset(&e->events);
+	anthropic_error_json(&d, er, message);
+	event(e, "error", &d);
+	buf_free(&d);
+	rc = out_buf(e->out, &e->events);
+	buf_reset(&e->events);
+	if (rc == 0)
+		rc = out_flush(e->out);
+	return rc;
+}
+
+static int
+e_ping(void *arg)
+{
+	struct anthropic_emit	*e = arg;
+	int			 rc;
+
+	if (e->mode == EMIT_JSON || e->finished)
+		return 0;
+	if ((rc = send_head(e)) != 0)
+		return rc;
+	/* Exactly kiro.rs's bytes, with the space. */
+	rc = out_puts(e->out, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
+	if (rc == 0)
+		rc = out_flush(e->out);
+	mark_committed(e);
+	return rc;
+}
+
+static void
+blocks_free(struct anthropic_emit *e)
+{
+	size_t	i;
+
+	for (i = 0; i < e->n_blocks; i++) {
+		buf_free(&e->blocks[i].text);
+		free(e->blocks[i].id);
+		free(e->blocks[i].name);
+		free(e->blocks[i].signature);
+	}
+	free(e->blocks);
+	e->blocks = NULL;
+	e->n_blocks = 0;
+}
+
+static void
+e_reset(void *arg)
+{
+	struct anthropic_emit	*e = arg;
+
+	blocks_free(e);
+	buf_reset(&e->events);
+	free(e->tool_blocks);
+	e->tool_blocks = NULL;
+	e->n_tool_blocks = 0;
+	e->next_index = 0;
+	e->text_index = e->thinking_index = -1;
+	e->start_len = 0;
+	e->finished = 0;
+}
+
+static const struct sink_ops anthropic_ops = {
+	e_start, e_text, e_thinking, e_thinking_end, e_tool_start,
+	e_tool_input, e_tool_end, e_finish, e_error, e_ping, e_reset,
+};
+
+static struct anthropic_emit *
+emit_new(enum emit_mode mode, struct out *out, struct sink *sink)
+{
+	struct anthropic_emit	*e;
+
+	e = xcalloc(1, sizeof(*e));
+	e->mode = mode;
+	e->out = out;
+	e->sink = sink;
+	e->text_index = e->thinking_index = -1;
+	memset(sink, 0, sizeof(*sink));
+	sink->ops = &anthropic_ops;
+	sink->arg = e;
+	sink->streams = mode == EMIT_STREAM;
+	sink->ping_before_start = mode == EMIT_BUFFERED;
+	return e;
+}
+
+struct anthropic_emit *
+anthropic_emit_stream(struct out *out, struct sink *sink)
+{
+	return emit_new(EMIT_STREAM, out, sink);
+}
+
+struct anthropic_emit *
+anthropic_emit_json(struct out *out, struct sink *sink)
+{
+	return emit_new(EMIT_JSON, out, sink);
+}
+
+struct anthropic_emit *
+anthropic_emit_buffered(struct out *out, struct sink *sink)
+{
+	return emit_new(EMIT_BUFFERED, out, sink);
+}
+
+void
+anthropic_emit_free(struct anthropic_emit *e)
+{
+	if (e == NULL)
+		return;
+	blocks_free(e);
+	buf_free(&e->events);
+	free(e->tool_blocks);
+	free(e->message_id);
+	free(e->model);
+	free(e);
+}
+
+int
+anthropic_error_status(enum kf_err er, const char **type)
+{
+	const char	*t = "api_error";
+	int		 status = 500;
+
+	switch (er) {
+	case KF_EINVAL:
+	case KF_ECONTEXT:
+		status = 400;
+		t = "invalid_request_error";
+		break;
+	case KF_EAUTH:
+		status = 401;
+		t = "authentication_error";
+		break;
+	case KF_EPERM:
+	case KF_ESUSPENDED:
+		status = 403;
+		t = "permission_error";
+		break;
+	case KF_ENOTFOUND:
+		status = 404;
+		t = "not_found_error";
+		break;
+	case KF_ETOOLARGE:
+		status = 413;
+		t = "request_too_large";
+		break;
+	case KF_ERATE:
+	case KF_EQUOTA:
+		status = 429;
+		t = "rate_limit_error";
+		break;
+	case KF_EOVERLOADED:
+		status = 529;
+		t = "overloaded_error";
+		break;
+	case KF_EUPSTREAM:
+		status = 502;
+		break;
+	case KF_ETIMEOUT:
+		status = 504;
+		break;
+	case KF_ENOACCOUNT:
+	case KF_ELOGIN:
+		status = 503;
+		break;
+	case KF_OK:
+	case KF_ESTORE:
+	case KF_ECONFIG:
+	case KF_ECLIENTGONE:
+	case KF_EINTERNAL:
+	case KF_ERR__MAX:
+		break;
+	}
+	if (type != NULL)
+		*type = t;
+	return status;
+}
+
+void
+anthropic_error_json(struct buf *b, enum kf_err er, const char *message)
+{
+	const char	*type;
+
+	(void)anthropic_error_status(er, &type);
+	if (message == NULL)
+		message = kf_strerror(er);
+	buf_printf(b, "{\"type\":\"error\",\"error\":{\"type\":\"%s\","
+	    "\"message\":", type);
+	buf_json_str(b, message, strlen(message));
+	buf_puts(b, "}}");
+}
+
+int
+anthropic_error_response(struct out *out, enum kf_err er,
+    const char *message, long retry_after)
+{
+	struct buf	body = BUF_INIT;
+	char		extra[64];
+	int		rc;
+
+	anthropic_error_json(&body, er, message);
+	extra[0] = '\0';
+	if (retry_after > 0)
+		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
+		    retry_after);
+	rc = out_response(out, anthropic_error_status(er, NULL),
+	    "application/json", extra[0] != '\0' ? extra : NULL, body.ptr,
+	    body.len);
+	buf_free(&body);
+	return rc;
+}

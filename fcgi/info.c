@@ -1,0 +1,142 @@
+/* info.c: the routes that describe the gateway: /, /health, /v1/models. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "accounts.h"
+#include "anthropic.h"
+#include "buf.h"
+#include "clock.h"
+#include "info.h"
+#include "json.h"
+#include "models.h"
+#include "relay.h"
+#include "request.h"
+#include "xmalloc.h"
+
+static void
+reply_json(struct request *req, int status, json_object *body)
+{
+	struct buf	b = BUF_INIT;
+
+	json_to_buf(body, &b);
+	if (strcmp(req->method, "HEAD") == 0)
+		(void)out_head(&req->out, status, "application/json", NULL);
+	else
+		(void)out_response(&req->out, status, "application/json",
+		    NULL, b.ptr, b.len);
+	buf_free(&b);
+}
+
+void
+info_root(struct request *req)
+{
+	json_object	*o;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_str(PACKAGE_NAME));
+	json_object_object_add(o, "version", json_str(PACKAGE_VERSION));
+	json_object_object_add(o, "status", json_str("ok"));
+	reply_json(req, 200, o);
+	json_object_put(o);
+}
+
+void
+info_health(struct request *req)
+{
+	struct account	*accts = NULL;
+	json_object	*o, *a;
+	size_t		 n = 0, i, usable = 0;
+	time_t		 now = clock_now();
+	enum kf_err	 er;
+
+	o = json_object_new_object();
+	er = accounts_list(req->relay->store, &accts, &n, NULL);
+	for (i = 0; i < n; i++)
+		usable += account_usable(&accts[i], now);
+	json_object_object_add(o, "status", json_str(er != KF_OK ? "error" :
+	    usable > 0 ? "ok" : "no_usable_account"));
+	json_object_object_add(o, "version", json_str(PACKAGE_VERSION));
+	a = json_object_new_object();
+	json_object_object_add(a, "total", json_object_new_int64((int64_t)n));
+	json_object_object_add(a, "usable",
+	    json_object_new_int64((int64_t)usable));
+	json_object_object_add(o, "accounts", a);
+	reply_json(req, er == KF_OK ? 200 : 500, o);
+	json_object_put(o);
+	accounts_free(accts, n);
+}
+
+static json_object *
+model_json(const struct model_info *m)
+{
+	json_object	*o;
+	char		 when[CLOCK_RFC3339_LEN];
+
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_str(m->id));
+	/* OpenAI's fields ... */
+	json_object_object_add(o, "object", json_str("model"));
+	json_object_object_add(o, "created", json_object_new_int64(m->created));
+	json_object_object_add(o, "owned_by", json_str("anthropic"));
+	/* ... and Anthropic's. */
+	json_object_object_add(o, "type", json_str("model"));
+	json_object_object_add(o, "display_name", json_str(m->display_name));
+	json_object_object_add(o, "created_at",
+	    json_str(clock_rfc3339(m->created, when)));
+	json_object_object_add(o, "context_window",
+	    json_object_new_int64(m->context_window));
+	json_object_object_add(o, "max_output_tokens",
+	    json_object_new_int64(m->max_output));
+	return o;
+}
+
+void
+info_models(struct request *req)
+{
+	const struct model_info	*cat;
+	json_object		*o, *data;
+	size_t			 n, i;
+
+	cat = models_catalogue(&n);
+	o = json_object_new_object();
+	json_object_object_add(o, "object", json_str("list"));
+	data = json_object_new_array();
+	for (i = 0; i < n; i++)
+		json_object_array_add(data, model_json(&cat[i]));
+	json_object_object_add(o, "data", data);
+	json_object_object_add(o, "has_more", json_object_new_boolean(0));
+	json_object_object_add(o, "first_id", json_str(cat[0].id));
+	json_object_object_add(o, "last_id", json_str(cat[n - 1].id));
+	reply_json(req, 200, o);
+	json_object_put(o);
+}
+
+void
+info_model(struct request *req)
+{
+	const struct model_info	*m;
+	const char		*id;
+	json_object		*o;
+	char			*msg;
+	int			 thinking;
+
+	id = req->path + strlen("/v1/models/");
+	if ((m = models_find(id)) == NULL)
+		m = models_resolve(id, &thinking);
+	if (m == NULL) {
+		msg = xasprintf("model \"%s\" is not available; available "
+		    "models: %s", id, models_list_text());
+		(void)anthropic_error_response(&req->out, KF_ENOTFOUND, msg,
+		    0);
+		free(msg);
+		return;
+	}
+	o = model_json(m);
+	reply_json(req, 200, o);
+	json_object_put(o);
+}

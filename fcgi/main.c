@@ -1,0 +1,272 @@
+/* main.c: the persistent FastCGI responder: setup, accept threads, one request. */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "accounts.h"
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "rand.h"
+#include "relay.h"
+#include "request.h"
+#include "router.h"
+#include "store.h"
+#include "xmalloc.h"
+
+#define DEFAULT_THREADS	4
+#define MAX_THREADS	256
+
+static struct app		 app;
+static pthread_mutex_t		 accept_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int		 active_requests;
+static volatile sig_atomic_t	 stopping;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: kiro-fcgi [-c config.json] [-t threads]\n"
+	    "kiro-fcgi is a FastCGI responder: start it from lighttpd "
+	    "(mod_fastcgi bin-path),\nApache (mod_fcgid) or spawn-fcgi; "
+	    "see README.md.\n");
+	exit(1);
+}
+
+static void
+on_term(int sig)
+{
+	stopping = 1;
+	FCGX_ShutdownPending();
+	/* Idle: nothing to finish.  Busy: the last request exits. */
+	if (atomic_load(&active_requests) == 0)
+		_exit(0);
+}
+
+static int
+fcgx_write(void *arg, const char *p, size_t len)
+{
+	FCGX_Stream	*stream = arg;
+	int		 n;
+
+	while (len > 0) {
+		n = len > INT_MAX ? INT_MAX : (int)len;
+		if (FCGX_PutStr(p, n, stream) != n)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+fcgx_flush(void *arg)
+{
+	return FCGX_FFlush(arg) == 0 ? 0 : -1;
+}
+
+static int
+fcgx_read(void *stream, char *buf, int len)
+{
+	return FCGX_GetStr(buf, len, stream);
+}
+
+static void
+serve_one(FCGX_Request *fcgx, struct relay_env *relay)
+{
+	struct request	 req;
+	const char	*v;
+
+	memset(&req, 0, sizeof(req));
+	req.envp = fcgx->envp;
+	req.cfg = app.cfg;
+	req.relay = relay;
+	req.started_ms = clock_mono_ms();
+	req.out.write = fcgx_write;
+	req.out.flush = fcgx_flush;
+	req.out.arg = fcgx->out;
+	rand_hex(req.id, 8);
+	log_set_request(req.id);
+	req.method = (v = request_param(&req, "REQUEST_METHOD")) != NULL ?
+	    v : "GET";
+	req.query = (v = request_param(&req, "QUERY_STRING")) != NULL ? v : "";
+	req.path = request_route_path(request_param(&req, "SCRIPT_NAME"),
+	    request_param(&req, "PATH_INFO"),
+	    request_param(&req, "REQUEST_URI"));
+
+	router_dispatch(&app, &req, fcgx_read, fcgx->in);
+	if (!req.out.committed)
+		(void)out_response(&req.out, 500, "text/plain", NULL,
+		    "no response\n", 12);
+
+	{
+		struct buf	line = BUF_INIT;
+
+		buf_printf(&line, "%s %s %d %zuB %lldms", req.method,
+		    req.path, req.out.status, req.out.bytes,
+		    (long long)(clock_mono_ms() - req.started_ms));
+		if (req.account_id > 0)
+			buf_printf(&line, " account=%ld", req.account_id);
+		if (req.model != NULL)
+			buf_printf(&line, " model=%s", req.model);
+		if (req.out.failed)
+			buf_puts(&line, " (client gone)");
+		log_info("%s", line.ptr);
+		buf_free(&line);
+	}
+	log_set_request(NULL);
+	free(req.path);
+	buf_free(&req.body);
+}
+
+static void *
+accept_loop(void *arg)
+{
+	FCGX_Request		 fcgx;
+	struct relay_env	 relay;
+	int			 rc;
+
+	(void)arg;
+	memset(&relay, 0, sizeof(relay));
+	relay.cfg = app.cfg;
+	relay.store = app.store;
+	relay.http = http_new();
+	if (FCGX_InitRequest(&fcgx, 0, 0) != 0) {
+		log_errorx("FCGX_InitRequest failed");
+		return NULL;
+	}
+	for (;;) {
+		/* Some platforms need accept() serialised (libfcgi threaded.c). */
+		pthread_mutex_lock(&accept_lock);
+		rc = FCGX_Accept_r(&fcgx);
+		pthread_mutex_unlock(&accept_lock);
+		if (rc < 0)
+			break;
+		atomic_fetch_add(&active_requests, 1);
+		serve_one(&fcgx, &relay);
+		FCGX_Finish_r(&fcgx);
+		if (atomic_fetch_sub(&active_requests, 1) == 1 && stopping)
+			exit(0);
+	}
+	http_free(relay.http);
+	return NULL;
+}
+
+static void
+setup(const char *config_path)
+{
+	char		*why = NULL;
+	enum kf_err	 er;
+
+	if ((er = config_load(config_path, &app.cfg, NULL, &why)) != KF_OK) {
+		app.startup_error = xasprintf("kiro-fcgi cannot start: %s",
+		    why);
+		log_errorx("%s", app.startup_error);
+		free(why);
+		/* Defaults, so that the routes can at least answer. */
+		(void)config_parse("{}", 2, NULL, &app.cfg, NULL, NULL);
+		return;
+	}
+	log_set_level(app.cfg->log_level);
+	if (app.cfg->path == NULL)
+		log_info("no configuration file (%s): using defaults and the "
+		    "environment", config_default_path());
+	if ((er = store_open(&app.store, app.cfg->state_dir, &why)) != KF_OK) {
+		app.startup_error = xasprintf("kiro-fcgi cannot use its state "
+		    "directory: %s", why);
+		log_errorx("%s", app.startup_error);
+		free(why);
+		return;
+	}
+	if (accounts_seed(app.store, app.cfg, &why) != KF_OK)
+		free(why);	/* logged; other accounts still work */
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct sigaction	 sa;
+	pthread_t		*threads;
+	pthread_attr_t		 attr;
+	const char		*config_path = NULL, *env;
+	char			*end;
+	long			 n_threads = DEFAULT_THREADS;
+	int			 ch, i;
+
+	umask(077);
+	log_init("kiro-fcgi", LOG_LEVEL_INFO);
+	if ((env = getenv("KIRO_FCGI_THREADS")) != NULL && *env != '\0') {
+		n_threads = strtol(env, &end, 10);
+		if (*end != '\0' || n_threads < 1 || n_threads > MAX_THREADS)
+			n_threads = DEFAULT_THREADS;
+	}
+	while ((ch = getopt(argc, argv, "c:t:hV")) != -1) {
+		switch (ch) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 't':
+			n_threads = strtol(optarg, &end, 10);
+			if (*end != '\0' || n_threads < 1 ||
+			    n_threads > MAX_THREADS)
+				usage();
+			break;
+		case 'V':
+			printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if (FCGX_Init() != 0) {
+		log_errorx("FCGX_Init failed");
+		return 1;
+	}
+	if (FCGX_IsCGI())
+		usage();
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* No SA_RESTART: accept() must wake up to see the shutdown. */
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+
+	http_global_init();
+	setup(config_path);
+	log_info("ready: %ld threads, state %s", n_threads,
+	    app.cfg->state_dir);
+
+	threads = xcalloc((size_t)n_threads, sizeof(*threads));
+	pthread_attr_init(&attr);
+	/* JSON nesting is deep (JSON_MAX_DEPTH): give recursion room. */
+	pthread_attr_setstacksize(&attr, 4 * 1024 * 1024);
+	for (i = 0; i < n_threads; i++)
+		if (pthread_create(&threads[i], &attr, accept_loop, NULL) !=
+		    0) {
+			log_error("pthread_create");
+			return 1;
+		}
+	for (i = 0; i < n_threads; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	return 0;
+}

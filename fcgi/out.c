@@ -1,0 +1,143 @@
+/* out.c: where a response goes: the FastCGI stream, or memory in tests. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "out.h"
+
+static int
+buf_write(void *arg, const char *p, size_t len)
+{
+	buf_append(arg, p, len);
+	return 0;
+}
+
+static int
+buf_flush(void *arg)
+{
+	return 0;
+}
+
+void
+out_init_buf(struct out *o, struct buf *b)
+{
+	memset(o, 0, sizeof(*o));
+	o->write = buf_write;
+	o->flush = buf_flush;
+	o->arg = b;
+}
+
+int
+out_write(struct out *o, const char *p, size_t len)
+{
+	if (o->failed)
+		return -1;
+	o->committed = 1;
+	if (len == 0)
+		return 0;
+	if (o->write(o->arg, p, len) != 0) {
+		o->failed = 1;
+		return -1;
+	}
+	o->bytes += len;
+	return 0;
+}
+
+int
+out_puts(struct out *o, const char *s)
+{
+	return out_write(o, s, strlen(s));
+}
+
+int
+out_buf(struct out *o, const struct buf *b)
+{
+	return out_write(o, b->ptr, b->len);
+}
+
+int
+out_flush(struct out *o)
+{
+	if (o->failed)
+		return -1;
+	if (o->flush(o->arg) != 0) {
+		o->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+reason_phrase(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 529: return "Overloaded";
+	default: return "Status";
+	}
+}
+
+int
+out_head(struct out *o, int status, const char *content_type,
+    const char *extra)
+{
+	struct buf	head = BUF_INIT;
+	int		rc;
+
+	o->status = status;
+	buf_printf(&head, "Status: %d %s\r\n", status, reason_phrase(status));
+	if (content_type != NULL)
+		buf_printf(&head, "Content-Type: %s\r\n", content_type);
+	if (extra != NULL)
+		buf_puts(&head, extra);
+	buf_puts(&head, "\r\n");
+	rc = out_write(o, head.ptr, head.len);
+	/* Only the body counts in the access log. */
+	if (rc == 0)
+		o->bytes -= head.len;
+	buf_free(&head);
+	return rc;
+}
+
+int
+out_response(struct out *o, int status, const char *content_type,
+    const char *extra, const char *body, size_t len)
+{
+	struct buf	hdrs = BUF_INIT;
+	int		rc;
+
+	buf_printf(&hdrs, "Content-Length: %zu\r\n", len);
+	if (extra != NULL)
+		buf_puts(&hdrs, extra);
+	rc = out_head(o, status, content_type, hdrs.ptr);
+	if (rc == 0)
+		rc = out_write(o, body, len);
+	buf_free(&hdrs);
+	return rc;
+}
+
+void
+sse_event(struct buf *b, const char *name, const char *data, size_t len)
+{
+	if (name != NULL)
+		buf_printf(b, "event: %s\n", name);
+	buf_puts(b, "data: ");
+	buf_append(b, data, len);
+	buf_puts(b, "\n\n");
+}

@@ -1,0 +1,44 @@
+/* out.h: where a response goes: the FastCGI stream, or memory in tests. */
+#ifndef OUT_H
+#define OUT_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+/*
+ * Emitters write through this so that they can be tested without a web
+ * server.  A failed write or flush (the client is gone) sets failed; every
+ * later call then fails at once without writing.
+ */
+struct out {
+	int	(*write)(void *, const char *, size_t);	/* 0 or -1 */
+	int	(*flush)(void *);			/* 0 or -1 */
+	void	*arg;
+	int	 committed;	/* headers (or any byte) have been written */
+	int	 failed;
+	size_t	 bytes;		/* body bytes written, for the access log */
+	int	 status;	/* the status sent, for the access log */
+};
+
+/* An out that appends to a buffer (tests, buffered modes). */
+void	out_init_buf(struct out *, struct buf *);
+
+int	out_write(struct out *, const char *, size_t);
+int	out_puts(struct out *, const char *);
+int	out_buf(struct out *, const struct buf *);
+int	out_flush(struct out *);
+/*
+ * Writes the CGI-style head: "Status: <status>", Content-Type and any
+ * extra header lines (each ending in "\r\n"), then the blank line.
+ */
+int	out_head(struct out *, int status, const char *content_type,
+	    const char *extra);
+/* Writes a complete response: head with Content-Length, then the body. */
+int	out_response(struct out *, int status, const char *content_type,
+	    const char *extra, const char *body, size_t len);
+/* Appends one SSE event ("event: NAME\n" when name is set, "data: ...\n\n"). */
+void	sse_event(struct buf *, const char *name, const char *data,
+	    size_t len);
+
+#endif

@@ -1,0 +1,689 @@
+/* parse-anthropic.c: an Anthropic Messages request into the neutral conversation. */
+#include "autoconfig.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "anthropic.h"
+#include "buf.h"
+#include "conv.h"
+#include "digest.h"
+#include "json.h"
+#include "models.h"
+#include "xmalloc.h"
+
+/*
+ * The one place that knows the shape of an Anthropic request.  Errors name
+ * the offending field by its path, the way the real API does, so a client
+ * author can find the mistake.
+ */
+
+struct parse {
+	struct conv	*conv;
+	char		**cause;
+	char		 path[160];	/* the field being read, for messages */
+};
+
+static enum kf_err
+bad(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static enum kf_err
+bad(struct parse *p, const char *fmt, ...)
+{
+	struct buf	msg = BUF_INIT;
+	va_list		ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (p->cause != NULL) {
+		free(*p->cause);
+		*p->cause = buf_detach(&msg);
+	}
+	buf_free(&msg);
+	return KF_EINVAL;
+}
+
+/* A required or optional string field; *out borrowed. */
+static enum kf_err
+want_str(struct parse *p, json_object *obj, const char *key, int required,
+    const char **out)
+{
+	json_object	*v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(obj, key, &v) || v == NULL) {
+		if (required)
+			return bad(p, "%s%s%s: field required", p->path,
+			    p->path[0] != '\0' ? "." : "", key);
+		return KF_OK;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return bad(p, "%s%s%s: must be a string, not %s", p->path,
+		    p->path[0] != '\0' ? "." : "", key, json_type_label(v));
+	*out = json_object_get_string(v);
+	return KF_OK;
+}
+
+static void
+path_set(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+path_set(struct parse *p, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->path, sizeof(p->path), fmt, ap);
+	va_end(ap);
+}
+
+static const char *
+image_media_ok(const char *media_type)
+{
+	static const char *const ok[] = {
+		"image/jpeg", "image/jpg", "image/png", "image/gif",
+		"image/webp", NULL
+	};
+	size_t	i;
+
+	for (i = 0; ok[i] != NULL; i++)
+		if (strcasecmp(media_type, ok[i]) == 0)
+			return ok[i];
+	return NULL;
+}
+
+static enum kf_err
+parse_image(struct parse *p, json_object *blk, struct conv_block *b)
+{
+	json_object	*src;
+	const char	*type, *media, *data;
+	char		 base[160];
+	long long	 decoded;
+	enum kf_err	 er;
+
+	snprintf(base, sizeof(base), "%s", p->path);
+	if (json_get_obj(blk, "source", &src) != 1)
+		return bad(p, "%s.source: must be an object", base);
+	path_set(p, "%s.source", base);
+	if ((er = want_str(p, src, "type", 1, &type)) != KF_OK)
+		return er;
+	if (strcmp(type, "base64") != 0)
+		return bad(p, "%s.source.type: \"%s\" images are not "
+		    "supported; send the image as base64", base, type);
+	if ((er = want_str(p, src, "media_type", 1, &media)) != KF_OK ||
+	    (er = want_str(p, src, "data", 1, &data)) != KF_OK)
+		return er;
+	if (image_media_ok(media) == NULL)
+		return bad(p, "%s.source.media_type: \"%s\" is not supported "
+		    "(use image/jpeg, image/png, image/gif or image/webp)",
+		    base, media);
+	if ((decoded = base64_decoded_len(data, strlen(data))) < 0)
+		return bad(p, "%s.source.data: not valid base64", base);
+	if (decoded > ANTHROPIC_MAX_IMAGE_BYTES)
+		return bad(p, "%s.source.data: image of %lld bytes is over "
+		    "the %ld byte limit", base, decoded,
+		    ANTHROPIC_MAX_IMAGE_BYTES);
+	b->media_type = xstrdup(media);
+	b->data = xstrdup(data);
+	return KF_OK;
+}
+
+static enum kf_err
+parse_text_block(struct parse *p, json_object *blk, struct conv_block *b)
+{
+	const char	*text;
+	enum kf_err	 er;
+
+	if ((er = want_str(p, blk, "text", 1, &text)) != KF_OK)
+		return er;
+	b->text = xstrdup(text);
+	return KF_OK;
+}
+
+/* tool_result content: a string, or text and image blocks. */
+static enum kf_err
+parse_result_content(struct parse *p, json_object *blk, struct conv_block *b)
+{
+	json_object	*v, *item;
+	const char	*type;
+	char		 base[160];
+	size_t		 i, n;
+	enum kf_err	 er;
+	struct conv_block *c;
+
+	if (!json_object_object_get_ex(blk, "content", &v) || v == NULL)
+		return KF_OK;
+	if (json_object_is_type(v, json_type_string)) {
+		c = conv_block_add_content(b, CONV_BLOCK_TEXT);
+		c->text = xstrdup(json_object_get_string(v));
+		return KF_OK;
+	}
+	if (!json_object_is_type(v, json_type_array))
+		return bad(p, "%s.content: must be a string or an array, not "
+		    "%s", p->path, json_type_label(v));
+	snprintf(base, sizeof(base), "%s", p->path);
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++) {
+		item = json_object_array_get_idx(v, i);
+		path_set(p, "%s.content[%zu]", base, i);
+		if (!json_object_is_type(item, json_type_object))
+			return bad(p, "%s: must be an object", p->path);
+		if ((er = want_str(p, item, "type", 1, &type)) != KF_OK)
+			return er;
+		if (strcmp(type, "text") == 0) {
+			c = conv_block_add_content(b, CONV_BLOCK_TEXT);
+			if ((er = parse_text_block(p, item, c)) != KF_OK)
+				return er;
+		} else if (strcmp(type, "image") == 0) {
+			c = conv_block_add_content(b, CONV_BLOCK_IMAGE);
+			if ((er = parse_image(p, item, c)) != KF_OK)
+				return er;
+		} else if (strcmp(type, "search_result") == 0 ||
+		    strcmp(type, "document") == 0) {
+			/* Keep what text there is; Kiro takes text only. */
+			json_object	*inner;
+			const char	*s;
+
+			c = conv_block_add_content(b, CONV_BLOCK_TEXT);
+			if (json_get_str(item, "title", &s) == 1)
+				c->text = xstrdup(s);
+			if (json_get_arr(item, "content", &inner) == 1) {
+				struct buf	t = BUF_INIT;
+				size_t		j;
+
+				if (c->text != NULL)
+					buf_printf(&t, "%s\n", c->text);
+				for (j = 0; j <
+				    json_object_array_length(inner); j++)
+					if (json_get_str(
+					    json_object_array_get_idx(inner, j),
+					    "text", &s) == 1)
+						buf_printf(&t, "%s\n", s);
+				free(c->text);
+				c->text = buf_detach(&t);
+			}
+		} else
+			return bad(p, "%s.type: \"%s\" is not supported in "
+			    "tool results", p->path, type);
+	}
+	path_set(p, "%s", base);
+	return KF_OK;
+}
+
+static enum kf_err
+parse_block(struct parse *p, json_object *blk, struct conv_msg *m)
+{
+	struct conv_block	*b;
+	json_object		*input;
+	const char		*type, *s;
+	int			 flag;
+	enum kf_err		 er;
+
+	if (!json_object_is_type(blk, json_type_object))
+		return bad(p, "%s: must be an object, not %s", p->path,
+		    json_type_label(blk));
+	if ((er = want_str(p, blk, "type", 1, &type)) != KF_OK)
+		return er;
+	if (strcmp(type, "text") == 0) {
+		b = conv_msg_add_block(m, CONV_BLOCK_TEXT);
+		return parse_text_block(p, blk, b);
+	}
+	if (strcmp(type, "image") == 0) {
+		b = conv_msg_add_block(m, CONV_BLOCK_IMAGE);
+		return parse_image(p, blk, b);
+	}
+	if (strcmp(type, "tool_use") == 0) {
+		b = conv_msg_add_block(m, CONV_BLOCK_TOOL_USE);
+		if ((er = want_str(p, blk, "id", 1, &s)) != KF_OK)
+			return er;
+		b->id = xstrdup(s);
+		if ((er = want_str(p, blk, "name", 1, &s)) != KF_OK)
+			return er;
+		b->name = xstrdup(s);
+		if (!json_object_object_get_ex(blk, "input", &input) ||
+		    input == NULL)
+			b->input = json_object_new_object();
+		else if (!json_object_is_type(input, json_type_object))
+			return bad(p, "%s.input: must be an object, not %s",
+			    p->path, json_type_label(input));
+		else
+			b->input = json_object_get(input);
+		return KF_OK;
+	}
+	if (strcmp(type, "tool_result") == 0) {
+		b = conv_msg_add_block(m, CONV_BLOCK_TOOL_RESULT);
+		if ((er = want_str(p, blk, "tool_use_id", 1, &s)) != KF_OK)
+			return er;
+		b->id = xstrdup(s);
+		if (json_get_bool(blk, "is_error", &flag) == -1)
+			return bad(p, "%s.is_error: must be a boolean",
+			    p->path);
+		b->is_error = json_get_bool(blk, "is_error", &flag) == 1 &&
+		    flag;
+		return parse_result_content(p, blk, b);
+	}
+	if (strcmp(type, "thinking") == 0) {
+		b = conv_msg_add_block(m, CONV_BLOCK_THINKING);
+		if ((er = want_str(p, blk, "thinking", 1, &s)) != KF_OK)
+			return er;
+		b->text = xstrdup(s);
+		if ((er = want_str(p, blk, "signature", 0, &s)) != KF_OK)
+			return er;
+		b->signature = xstrdup(s);
+		return KF_OK;
+	}
+	/*
+	 * Blocks that carry nothing Kiro can use: encrypted thinking, and
+	 * the records of server-side tools run by the real API.
+	 */
+	if (strcmp(type, "redacted_thinking") == 0 ||
+	    strcmp(type, "server_tool_use") == 0 ||
+	    strcmp(type, "web_search_tool_result") == 0 ||
+	    strcmp(type, "web_fetch_tool_result") == 0 ||
+	    strcmp(type, "code_execution_tool_result") == 0 ||
+	    strcmp(type, "mcp_tool_use") == 0 ||
+	    strcmp(type, "mcp_tool_result") == 0 ||
+	    strcmp(type, "container_upload") == 0)
+		return KF_OK;
+	if (strcmp(type, "document") == 0) {
+		json_object	*src;
+		const char	*stype;
+
+		if (json_get_obj(blk, "source", &src) == 1 &&
+		    json_get_str(src, "type", &stype) == 1 &&
+		    strcmp(stype, "text") == 0 &&
+		    json_get_str(src, "data", &s) == 1) {
+			b = conv_msg_add_block(m, CONV_BLOCK_TEXT);
+			b->text = xstrdup(s);
+			return KF_OK;
+		}
+		return bad(p, "%s: document blocks are supported only with a "
+		    "plain-text source (Kiro cannot read PDFs)", p->path);
+	}
+	return bad(p, "%s.type: \"%s\" content blocks are not supported",
+	    p->path, type);
+}
+
+static enum kf_err
+parse_messages(struct parse *p, json_object *root)
+{
+	json_object	*arr, *msg, *content, *blk;
+	struct conv_msg	*m;
+	const char	*role;
+	size_t		 i, j, n, nb;
+	enum kf_err	 er;
+	int		 rc;
+
+	if ((rc = json_get_arr(root, "messages", &arr)) != 1)
+		return bad(p, rc == 0 ? "messages: field required" :
+		    "messages: must be an array");
+	if ((n = json_object_array_length(arr)) == 0)
+		return bad(p, "messages: at least one message is required");
+	for (i = 0; i < n; i++) {
+		msg = json_object_array_get_idx(arr, i);
+		path_set(p, "messages[%zu]", i);
+		if (!json_object_is_type(msg, json_type_object))
+			return bad(p, "%s: must be an object, not %s", p->path,
+			    json_type_label(msg));
+		if ((er = want_str(p, msg, "role", 1, &role)) != KF_OK)
+			return er;
+		/*
+		 * Claude Code puts role "system" entries among the messages
+		 * (mid-conversation-system beta): they are instructions at
+		 * that point of the conversation, so they stay there, as
+		 * user text (Kiro has no system role).
+		 */
+		if (strcmp(role, "user") == 0 || strcmp(role, "system") == 0)
+			m = conv_add_msg(p->conv, CONV_ROLE_USER);
+		else if (strcmp(role, "assistant") == 0)
+			m = conv_add_msg(p->conv, CONV_ROLE_ASSISTANT);
+		else
+			return bad(p, "%s.role: must be \"user\" or "
+			    "\"assistant\", not \"%s\"", p->path, role);
+		if (!json_object_object_get_ex(msg, "content", &content) ||
+		    content == NULL)
+			return bad(p, "%s.content: field required", p->path);
+		if (json_object_is_type(content, json_type_string)) {
+			struct conv_block *b = conv_msg_add_block(m,
+			    CONV_BLOCK_TEXT);
+
+			b->text = xstrdup(json_object_get_string(content));
+			continue;
+		}
+		if (!json_object_is_type(content, json_type_array))
+			return bad(p, "%s.content: must be a string or an "
+			    "array, not %s", p->path,
+			    json_type_label(content));
+		nb = json_object_array_length(content);
+		for (j = 0; j < nb; j++) {
+			blk = json_object_array_get_idx(content, j);
+			path_set(p, "messages[%zu].content[%zu]", i, j);
+			if ((er = parse_block(p, blk, m)) != KF_OK)
+				return er;
+		}
+	}
+	p->path[0] = '\0';
+	return KF_OK;
+}
+
+static enum kf_err
+parse_system(struct parse *p, json_object *root)
+{
+	json_object	*v, *blk;
+	const char	*type, *text;
+	size_t		 i, n;
+	enum kf_err	 er;
+
+	if (!json_object_object_get_ex(root, "system", &v) || v == NULL)
+		return KF_OK;
+	if (json_object_is_type(v, json_type_string)) {
+		if (json_object_get_string_len(v) > 0)
+			conv_append_system(p->conv, json_object_get_string(v));
+		return KF_OK;
+	}
+	if (!json_object_is_type(v, json_type_array))
+		return bad(p, "system: must be a string or an array of text "
+		    "blocks, not %s", json_type_label(v));
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++) {
+		blk = json_object_array_get_idx(v, i);
+		path_set(p, "system[%zu]", i);
+		if (!json_object_is_type(blk, json_type_object))
+			return bad(p, "%s: must be an object", p->path);
+		if ((er = want_str(p, blk, "type", 1, &type)) != KF_OK)
+			return er;
+		if (strcmp(type, "text") != 0)
+			return bad(p, "%s.type: must be \"text\"", p->path);
+		if ((er = want_str(p, blk, "text", 1, &text)) != KF_OK)
+			return er;
+		if (*text != '\0')
+			conv_append_system(p->conv, text);
+	}
+	p->path[0] = '\0';
+	return KF_OK;
+}
+
+static enum kf_err
+parse_tools(struct parse *p, json_object *root)
+{
+	json_object		*arr, *tool, *schema;
+	struct conv_tool	*t;
+	const char		*name, *desc, *type;
+	size_t			 i, n;
+	enum kf_err		 er;
+	int			 rc;
+
+	if ((rc = json_get_arr(root, "tools", &arr)) == -1)
+		return bad(p, "tools: must be an array");
+	if (rc == 0)
+		return KF_OK;
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		tool = json_object_array_get_idx(arr, i);
+		path_set(p, "tools[%zu]", i);
+		if (!json_object_is_type(tool, json_type_object))
+			return bad(p, "%s: must be an object", p->path);
+		if ((er = want_str(p, tool, "type", 0, &type)) != KF_OK ||
+		    (er = want_str(p, tool, "name", 1, &name)) != KF_OK)
+			return er;
+		/*
+		 * Server tools (web_search_20250305, code_execution, ...)
+		 * run inside Anthropic's API; Kiro cannot run them, and a
+		 * definition without a schema would only confuse the model.
+		 */
+		if (type != NULL && strcmp(type, "custom") != 0)
+			continue;
+		if ((er = want_str(p, tool, "description", 0, &desc)) !=
+		    KF_OK)
+			return er;
+		if ((rc = json_get_obj(tool, "input_schema", &schema)) != 1)
+			return bad(p, "%s.input_schema: %s", p->path,
+			    rc == 0 ? "field required" : "must be an object");
+		t = conv_add_tool(p->conv);
+		t->name = xstrdup(name);
+		t->description = xstrdup(desc != NULL ? desc : "");
+		t->schema = json_object_get(schema);
+	}
+	p->path[0] = '\0';
+	return KF_OK;
+}
+
+static enum kf_err
+parse_tool_choice(struct parse *p, json_object *root)
+{
+	json_object	*tc;
+	const char	*type, *name;
+	enum kf_err	 er;
+	int		 rc;
+
+	if ((rc = json_get_obj(root, "tool_choice", &tc)) == -1)
+		return bad(p, "tool_choice: must be an object");
+	if (rc == 0)
+		return KF_OK;
+	path_set(p, "tool_choice");
+	if ((er = want_str(p, tc, "type", 1, &type)) != KF_OK)
+		return er;
+	if (strcmp(type, "auto") == 0)
+		p->conv->tool_choice = CONV_TOOL_CHOICE_AUTO;
+	else if (strcmp(type, "any") == 0)
+		p->conv->tool_choice = CONV_TOOL_CHOICE_ANY;
+	else if (strcmp(type, "none") == 0)
+		p->conv->tool_choice = CONV_TOOL_CHOICE_NONE;
+	else if (strcmp(type, "tool") == 0) {
+		if ((er = want_str(p, tc, "name", 1, &name)) != KF_OK)
+			return er;
+		p->conv->tool_choice = CONV_TOOL_CHOICE_TOOL;
+		p->conv->tool_choice_name = xstrdup(name);
+	} else
+		return bad(p, "tool_choice.type: must be auto, any, tool or "
+		    "none, not \"%s\"", type);
+	p->path[0] = '\0';
+	return KF_OK;
+}
+
+static enum kf_err
+parse_thinking(struct parse *p, json_object *root)
+{
+	json_object	*th, *oc;
+	const char	*type, *effort;
+	int64_t		 budget;
+	enum kf_err	 er;
+	int		 rc;
+
+	if ((rc = json_get_obj(root, "output_config", &oc)) == -1)
+		return bad(p, "output_config: must be an object");
+	if (rc == 1) {
+		path_set(p, "output_config");
+		if ((er = want_str(p, oc, "effort", 0, &effort)) != KF_OK)
+			return er;
+		if (effort != NULL) {
+			if (strcmp(effort, "low") != 0 &&
+			    strcmp(effort, "medium") != 0 &&
+			    strcmp(effort, "high") != 0 &&
+			    strcmp(effort, "max") != 0)
+				return bad(p, "output_config.effort: must be "
+				    "low, medium, high or max");
+			/* Kiro knows three levels. */
+			p->conv->thinking_effort = xstrdup(
+			    strcmp(effort, "max") == 0 ? "high" : effort);
+		}
+	}
+	if ((rc = json_get_obj(root, "thinking", &th)) == -1)
+		return bad(p, "thinking: must be an object");
+	if (rc == 0)
+		return KF_OK;
+	path_set(p, "thinking");
+	if ((er = want_str(p, th, "type", 1, &type)) != KF_OK)
+		return er;
+	if (strcmp(type, "enabled") == 0) {
+		if ((rc = json_get_int(th, "budget_tokens", &budget)) == -1 ||
+		    (rc == 1 && budget < 0))
+			return bad(p, "thinking.budget_tokens: must be a "
+			    "positive integer");
+		p->conv->thinking = CONV_THINKING_ENABLED;
+		p->conv->thinking_budget = rc == 1 ? (long)budget : 0;
+	} else if (strcmp(type, "adaptive") == 0)
+		p->conv->thinking = CONV_THINKING_ADAPTIVE;
+	else if (strcmp(type, "disabled") == 0)
+		p->conv->thinking = CONV_THINKING_OFF;
+	else
+		return bad(p, "thinking.type: must be enabled, adaptive or "
+		    "disabled, not \"%s\"", type);
+	p->path[0] = '\0';
+	return KF_OK;
+}
+
+static int
+is_uuid(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!isxdigit((unsigned char)s[i]))
+			return 0;
+	}
+	return 1;
+}
+
+char *
+anthropic_session_id(const char *user_id)
+{
+	json_object	*obj = NULL;
+	const char	*s, *hit;
+	char		*out = NULL;
+	size_t		 len;
+
+	if (user_id == NULL)
+		return NULL;
+	len = strlen(user_id);
+	/* Claude Code 2.x: a JSON object with session_id. */
+	if (len > 0 && user_id[0] == '{' &&
+	    json_parse(user_id, len, 8, &obj, NULL) == KF_OK) {
+		if (json_get_str(obj, "session_id", &s) == 1 &&
+		    strlen(s) == 36 && is_uuid(s))
+			out = xstrdup(s);
+		json_object_put(obj);
+		return out;
+	}
+	/* Older: "user_<hash>_account__session_<uuid>". */
+	if ((hit = strstr(user_id, "session_")) != NULL &&
+	    strlen(hit + 8) >= 36 && is_uuid(hit + 8))
+		return xstrndup(hit + 8, 36);
+	return NULL;
+}
+
+static enum kf_err
+parse_metadata(struct parse *p, json_object *root)
+{
+	json_object	*md;
+	const char	*user_id;
+	enum kf_err	 er;
+	int		 rc;
+
+	if ((rc = json_get_obj(root, "metadata", &md)) == -1)
+		return bad(p, "metadata: must be an object");
+	if (rc == 0)
+		return KF_OK;
+	path_set(p, "metadata");
+	if ((er = want_str(p, md, "user_id", 0, &user_id)) != KF_OK)
+		return er;
+	p->path[0] = '\0';
+	if (user_id == NULL || *user_id == '\0')
+		return KF_OK;
+	p->conv->session_key = xstrdup(user_id);
+	p->conv->session_id = anthropic_session_id(user_id);
+	return KF_OK;
+}
+
+enum kf_err
+anthropic_parse(const char *body, size_t len, int for_count,
+    struct conv *conv, char **cause)
+{
+	struct parse		 p;
+	json_object		*root = NULL;
+	const struct model_info	*m;
+	const char		*model;
+	int64_t			 max_tokens;
+	int			 rc, flag, thinking_name;
+	char			*why = NULL;
+	enum kf_err		 er;
+
+	memset(&p, 0, sizeof(p));
+	p.conv = conv;
+	p.cause = cause;
+	if ((er = json_parse(body, len, JSON_MAX_DEPTH, &root, &why)) !=
+	    KF_OK) {
+		bad(&p, "%s", why);
+		free(why);
+		return KF_EINVAL;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		er = bad(&p, "the request body must be a JSON object, not %s",
+		    json_type_label(root));
+		goto out;
+	}
+	if ((er = want_str(&p, root, "model", !for_count, &model)) != KF_OK)
+		goto out;
+	if (model != NULL) {
+		conv->model = xstrdup(model);
+		if ((m = models_resolve(model, &thinking_name)) != NULL)
+			conv->kiro_model = m->id;
+		else if (!for_count) {
+			er = bad(&p, "model: \"%s\" is not available; "
+			    "available models: %s", model, models_list_text());
+			goto out;
+		}
+		if (thinking_name && conv->thinking == CONV_THINKING_OFF) {
+			/* kiro.rs: opus 4.6 thinks adaptively, others by budget. */
+			if (m != NULL &&
+			    strcmp(m->id, "claude-opus-4.6") == 0)
+				conv->thinking = CONV_THINKING_ADAPTIVE;
+			else {
+				conv->thinking = CONV_THINKING_ENABLED;
+				conv->thinking_budget = 20000;
+			}
+		}
+	}
+	if ((rc = json_get_int(root, "max_tokens", &max_tokens)) == -1 ||
+	    (rc == 1 && max_tokens < 1)) {
+		er = bad(&p, "max_tokens: must be a positive integer");
+		goto out;
+	}
+	conv->max_tokens = rc == 1 ? (long)max_tokens : 0;
+	if ((rc = json_get_bool(root, "stream", &flag)) == -1) {
+		er = bad(&p, "stream: must be a boolean");
+		goto out;
+	}
+	conv->stream = rc == 1 && flag;
+	if ((er = parse_system(&p, root)) != KF_OK ||
+	    (er = parse_messages(&p, root)) != KF_OK ||
+	    (er = parse_tools(&p, root)) != KF_OK ||
+	    (er = parse_tool_choice(&p, root)) != KF_OK ||
+	    (er = parse_metadata(&p, root)) != KF_OK)
+		goto out;
+	/* A -thinking model name decides unless the request does. */
+	{
+		enum conv_thinking	named = conv->thinking;
+		long			budget = conv->thinking_budget;
+		json_object		*th;
+
+		if ((er = parse_thinking(&p, root)) != KF_OK)
+			goto out;
+		if (json_get_obj(root, "thinking", &th) != 1) {
+			conv->thinking = named;
+			conv->thinking_budget = budget;
+		}
+	}
+out:
+	json_object_put(root);
+	return er;
+}

@@ -1,0 +1,51 @@
+/* request.h: one FastCGI request: parameters, body, output, and its context. */
+#ifndef REQUEST_H
+#define REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+#include "out.h"
+
+struct config;
+struct relay_env;
+
+/* What a route handler gets; lives for one request. */
+struct request {
+	char *const		*envp;		/* FastCGI parameters */
+	const struct config	*cfg;
+	struct relay_env	*relay;		/* this thread's relay context */
+	const char		*method;
+	char			*path;		/* route path, mount prefix removed */
+	const char		*query;		/* "" when none */
+	struct buf		 body;
+	struct out		 out;
+	char			 id[17];	/* request id for logs */
+	int64_t			 started_ms;
+	long			 account_id;	/* for the access log */
+	const char		*model;		/* for the access log */
+};
+
+/* A FastCGI parameter ("HTTP_X_API_KEY", ...), or NULL. */
+const char	*request_param(const struct request *, const char *name);
+/*
+ * Reads the body (CONTENT_LENGTH bytes): KF_ETOOLARGE beyond max,
+ * KF_EINVAL for a bad length or a short body.  reader is the stream.
+ */
+typedef int (*request_read_fn)(void *stream, char *, int);
+enum kf_err	 request_read_body(struct request *, request_read_fn,
+		    void *stream, size_t max, char **cause);
+/* The value of a query parameter (URL-decoded; caller frees) or NULL. */
+char		*request_query(const struct request *, const char *name);
+
+/*
+ * The route path for a request, given the web server's parameters: the
+ * part after the mount prefix.  Caller frees.  See request.c for the
+ * rules and the table of what each server sends.
+ */
+char		*request_route_path(const char *script_name,
+		    const char *path_info, const char *request_uri);
+
+#endif

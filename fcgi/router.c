@@ -1,0 +1,199 @@
+/* router.c: method + path (after any mount prefix) to a handler, with client auth. */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "anthropic.h"
+#include "buf.h"
+#include "config.h"
+#include "digest.h"
+#include "info.h"
+#include "log.h"
+#include "router.h"
+#include "xmalloc.h"
+
+typedef void (*route_fn)(struct request *);
+
+enum route_match {
+	MATCH_EXACT,
+	MATCH_PREFIX,		/* path starts with the pattern */
+};
+
+struct route {
+	const char	*method;
+	const char	*path;
+	enum route_match match;
+	int		 auth;		/* needs the client key */
+	int		 body;		/* reads a request body */
+	route_fn	 fn;
+};
+
+/* The dispatch table (cgit's cmd table): the API of DESIGN.md §4. */
+static const struct route routes[] = {
+	{ "POST", "/v1/messages", MATCH_EXACT, 1, 1, anthropic_messages },
+	{ "POST", "/v1/messages/count_tokens", MATCH_EXACT, 1, 1,
+	    anthropic_count_tokens },
+	{ "POST", "/cc/v1/messages", MATCH_EXACT, 1, 1,
+	    anthropic_cc_messages },
+	{ "POST", "/cc/v1/messages/count_tokens", MATCH_EXACT, 1, 1,
+	    anthropic_count_tokens },
+	{ "GET", "/v1/models", MATCH_EXACT, 1, 0, info_models },
+	{ "GET", "/v1/models/", MATCH_PREFIX, 1, 0, info_model },
+	{ "GET", "/health", MATCH_EXACT, 0, 0, info_health },
+	{ "GET", "/", MATCH_EXACT, 0, 0, info_root },
+	{ NULL, NULL, 0, 0, 0, NULL }
+};
+
+static int
+path_matches(const struct route *r, const char *path)
+{
+	size_t	len;
+
+	if (r->match == MATCH_PREFIX) {
+		len = strlen(r->path);
+		return strncmp(path, r->path, len) == 0 && path[len] != '\0';
+	}
+	return strcmp(path, r->path) == 0;
+}
+
+/* Finds the route; *other_method is set when only the method differs. */
+static const struct route *
+find_route(const char *method, const char *path, int *other_method)
+{
+	const struct route	*r;
+	int			 head = strcmp(method, "HEAD") == 0;
+
+	*other_method = 0;
+	for (r = routes; r->method != NULL; r++) {
+		if (!path_matches(r, path))
+			continue;
+		/* HEAD is GET without the body. */
+		if (strcmp(r->method, method) == 0 ||
+		    (head && strcmp(r->method, "GET") == 0))
+			return r;
+		*other_method = 1;
+	}
+	return NULL;
+}
+
+/* Trailing slashes and a doubled mount slash do not change the route. */
+static void
+normalise_path(char *path)
+{
+	size_t	len = strlen(path);
+
+	while (len > 1 && path[len - 1] == '/')
+		path[--len] = '\0';
+}
+
+int
+router_client_authorised(const struct request *req, const char *key)
+{
+	const char	*given, *auth;
+
+	if (key == NULL)
+		return 0;
+	if ((given = request_param(req, "HTTP_X_API_KEY")) != NULL &&
+	    *given != '\0')
+		return secret_equal(given, key);
+	if ((auth = request_param(req, "HTTP_AUTHORIZATION")) != NULL &&
+	    strncasecmp(auth, "Bearer ", 7) == 0) {
+		given = auth + 7;
+		while (*given == ' ')
+			given++;
+		return secret_equal(given, key);
+	}
+	return 0;
+}
+
+static int
+has_credentials(const struct request *req)
+{
+	const char	*v;
+
+	return ((v = request_param(req, "HTTP_X_API_KEY")) != NULL &&
+	    *v != '\0') ||
+	    ((v = request_param(req, "HTTP_AUTHORIZATION")) != NULL &&
+	    *v != '\0');
+}
+
+void
+router_dispatch(const struct app *app, struct request *req,
+    request_read_fn reader, void *stream)
+{
+	const struct route	*r;
+	const char		*script;
+	char			*why = NULL, *msg;
+	int			 other_method;
+	enum kf_err		 er;
+
+	normalise_path(req->path);
+	r = find_route(req->method, req->path, &other_method);
+	/*
+	 * Mounted at a prefix, a request for the prefix itself ("/kiro")
+	 * arrives with the prefix as SCRIPT_NAME and no PATH_INFO: it is
+	 * the root.
+	 */
+	if (r == NULL && !other_method &&
+	    (script = request_param(req, "SCRIPT_NAME")) != NULL &&
+	    strcmp(script, req->path) == 0) {
+		free(req->path);
+		req->path = xstrdup("/");
+		r = find_route(req->method, req->path, &other_method);
+	}
+	if (r == NULL) {
+		if (strcmp(req->method, "HEAD") == 0 &&
+		    strcmp(req->path, "/") == 0) {
+			info_root(req);
+			return;
+		}
+		if (other_method) {
+			struct buf	body = BUF_INIT;
+
+			msg = xasprintf("method %s is not allowed for %s",
+			    req->method, req->path);
+			anthropic_error_json(&body, KF_EINVAL, msg);
+			(void)out_response(&req->out, 405, "application/json",
+			    NULL, body.ptr, body.len);
+			buf_free(&body);
+		} else {
+			msg = xasprintf("no route for %s %s", req->method,
+			    req->path);
+			(void)anthropic_error_response(&req->out, KF_ENOTFOUND,
+			    msg, 0);
+		}
+		free(msg);
+		return;
+	}
+	if (app->startup_error != NULL && r->fn != info_root) {
+		(void)anthropic_error_response(&req->out, KF_ECONFIG,
+		    app->startup_error, 0);
+		return;
+	}
+	if (r->auth) {
+		if (app->cfg->api_key == NULL) {
+			(void)anthropic_error_response(&req->out, KF_ECONFIG,
+			    "the gateway has no apiKey configured, so no "
+			    "client can be authenticated: set apiKey in the "
+			    "configuration (or API_KEY in the environment)",
+			    0);
+			return;
+		}
+		if (!router_client_authorised(req, app->cfg->api_key)) {
+			(void)anthropic_error_response(&req->out, KF_EAUTH,
+			    has_credentials(req) ? "invalid API key" :
+			    "missing API key: send it as x-api-key or "
+			    "Authorization: Bearer", 0);
+			return;
+		}
+	}
+	if (r->body && (er = request_read_body(req, reader, stream,
+	    (size_t)app->cfg->max_request_bytes, &why)) != KF_OK) {
+		(void)anthropic_error_response(&req->out, er, why, 0);
+		free(why);
+		return;
+	}
+	r->fn(req);
+}

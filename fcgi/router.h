@@ -1,0 +1,32 @@
+/* router.h: method + path (after any mount prefix) to a handler, with client auth. */
+#ifndef ROUTER_H
+#define ROUTER_H
+
+#include "err.h"
+#include "request.h"
+
+/*
+ * The process-wide state every request sees.  A startup problem (bad
+ * configuration, unusable state directory) does not stop the responder:
+ * every request is answered 500 with the cause, so the operator sees it
+ * in the client as well as in the error log.
+ */
+struct app {
+	struct config	*cfg;
+	struct store	*store;
+	char		*startup_error;	/* NULL when ready */
+};
+
+/*
+ * Routes one request: finds the handler (404 / 405 otherwise), checks
+ * the client's API key where the route needs one (x-api-key or
+ * Authorization: Bearer, constant-time), reads the body within
+ * maxRequestBytes (413 beyond), then calls the handler.
+ */
+void	router_dispatch(const struct app *, struct request *,
+	    request_read_fn, void *stream);
+
+/* 1 when the request carries the configured client key. */
+int	router_client_authorised(const struct request *, const char *key);
+
+#endif
