@@ -1,0 +1,1832 @@
+#!/usr/bin/python3
+"""Mock Kiro / CodeWhisperer upstream for kiro-fcgi tests (Python 3 stdlib only).
+
+Built from kiro-protocol.md. Upstream operations are matched on the last path
+segment, so they work at the root and under any prefix (``/api/...``):
+
+  POST generateAssistantResponse   bearer auth, request validation (section 3.5),
+                                   AWS event-stream answer, scripted scenarios
+  GET  getUsageLimits              section 9.1 body, per-account values
+  GET  ListAvailableModels         section 3.2 catalogue, maxResults/nextToken paging
+  POST mcp                         JSON-RPC tools/call web_search (section 10)
+  POST refreshToken                social refresh (section 8.1), rotation
+  POST token                       SSO-OIDC CreateToken: refresh_token and device_code
+  POST client/register             SSO-OIDC RegisterClient (section 1.1)
+  POST device_authorization        SSO-OIDC StartDeviceAuthorization
+  GET  login                       social PKCE login, 302 to redirect_uri
+  POST oauth/token                 social code exchange, S256 check
+
+A control API under ``/_mock/`` lets tests register accounts, revoke tokens,
+script responses, change settings, read the request log and counters, and
+approve device codes. See README.md beside this file.
+
+Usage: kiro_mock.py --port 0 --port-file FILE [--host 127.0.0.1] [--quiet]
+The port file is written atomically once the socket is listening.
+"""
+
+import argparse
+import base64
+import binascii
+import copy
+import hashlib
+import json
+import os
+import re
+import secrets
+import select
+import signal
+import socket
+import string
+import sys
+import threading
+import time
+import traceback
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import eventstream as es  # noqa: E402
+
+# ------------------------------------------------------------------ constants
+
+BEARER_INVALID = {"message": "The bearer token included in the request is invalid.",
+                  "reason": None}
+IMPROPERLY_FORMED = {"message": "Improperly formed request.", "reason": None}
+INPUT_TOO_LONG = {"message": "Input is too long.",
+                  "reason": "CONTENT_LENGTH_EXCEEDS_THRESHOLD"}
+INVALID_GRANT = {"error": "invalid_grant",
+                 "error_description": "Invalid refresh token provided"}
+INVALID_CLIENT = {"error": "invalid_client",
+                  "error_description": "Invalid client credentials"}
+DEFAULT_PROFILE_ARN = "arn:aws:codewhisperer:us-east-1:111112222233:profile/MOCK"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+ALNUM = string.ascii_letters + string.digits
+
+DEFAULT_SETTINGS = {
+    "max_body_bytes": 2000000,   # larger bodies get 400 "Input is too long."
+    "device_slow_down": 0,       # slow_down answers per new device code
+    "device_expires_in": 600,
+    "device_interval": 1,
+    "login_error": None,         # e.g. "access_denied": /login redirects with ?error=
+}
+
+METERING = {"unit": "credit", "unitPlural": "credits", "usage": 0.01}
+DEFAULT_CONTEXT_USAGE = 1.5
+THINKING_CHUNKS = ["<thinking>\nThe user wants", " a greeting.</thinking>\n\nHi", " there!"]
+
+# Models: (modelId, modelName, maxInputTokens, rateMultiplier)
+MODELS = [
+    ("auto", "Auto", 200000, 1.0),
+    ("claude-sonnet-4", "Claude Sonnet 4", 200000, 1.3),
+    ("claude-sonnet-4.5", "Claude Sonnet 4.5", 200000, 1.3),
+    ("claude-sonnet-4.6", "Claude Sonnet 4.6", 1000000, 1.3),
+    ("claude-haiku-4.5", "Claude Haiku 4.5", 200000, 0.4),
+    ("claude-opus-4.5", "Claude Opus 4.5", 200000, 2.2),
+    ("claude-opus-4.6", "Claude Opus 4.6", 1000000, 2.2),
+]
+
+
+def _http(status, body, **extra):
+    spec = {"kind": "http_error", "status": status, "body": body}
+    spec.update(extra)
+    return spec
+
+
+# Built-in scenarios: usable as script presets and as #mock:<name> markers.
+SCENARIOS = {
+    "text": {"kind": "text"},
+    "tool_use": {"kind": "tool_use", "chunks": ["Let me read it."], "tools": [
+        {"name": "read_file", "id": "tooluse_MockAbCdEf0123456789",
+         "input_fragments": ["{\"path\":", "\"/tmp/a.txt\"}"]}]},
+    "tool_use_interleaved": {"kind": "tool_use", "chunks": ["Two tools."], "interleave": True,
+                             "tools": [
+        {"name": "read_file", "id": "tooluse_MockInterleave000001",
+         "input_fragments": ["{\"path\":", "\"/tmp/a.txt\"}"]},
+        {"name": "list_dir", "id": "tooluse_MockInterleave000002",
+         "input_fragments": ["{\"dir\":", "\"/tmp\"}"]}]},
+    "thinking": {"kind": "thinking"},
+    "reasoning": {"kind": "reasoning"},
+    "exception": {"kind": "exception", "exception_type": "ThrottlingException",
+                  "message": "Too many requests"},
+    "content_length_exceeded": {"kind": "exception", "chunks": ["This is long"],
+                                "exception_type": "ContentLengthExceededException",
+                                "message": "Response exceeded the content length limit"},
+    "error_frame": {"kind": "error_frame"},
+    "cutoff": {"kind": "cutoff"},
+    "cutoff_partial": {"kind": "cutoff", "partial_frame": True},
+    "slow": {"kind": "slow", "count": 5, "delay_ms": 200},
+    "hang": {"kind": "hang"},
+    "empty": {"kind": "empty"},
+    "garbage": {"kind": "raw", "garbage_before": "deadbeef00000000",
+                "metering": True, "context_usage": DEFAULT_CONTEXT_USAGE,
+                "frames": [{"headers": {":event-type": "assistantResponseEvent",
+                                        ":content-type": "application/json",
+                                        ":message-type": "event"},
+                            "payload": {"content": "after garbage"}}]},
+    "context_window_full": {"kind": "text", "chunks": ["Context is full."],
+                            "context_usage": 100.0},
+    # HTTP error presets (section 7.1)
+    "throttle": _http(429, {"__type": "ThrottlingException",
+                            "message": "Too many requests, please wait before trying again.",
+                            "reason": None},
+                      headers={"x-amzn-ErrorType": "ThrottlingException"}),
+    "server_error": _http(500, {"__type": "InternalServerException",
+                                "message": "Encountered an unexpected error when processing "
+                                           "the request, please try again.",
+                                "reason": None}),
+    "high_load": _http(502, {"message": "The service is experiencing unexpectedly high load.",
+                             "reason": None}),
+    "unavailable": _http(503, {"message": "Model is temporarily unavailable.",
+                               "reason": "MODEL_TEMPORARILY_UNAVAILABLE"}),
+    "request_timeout": _http(408, {"message": "Request timed out.", "reason": None}),
+    "monthly_quota": _http(402, {"message": "You have reached the limit.",
+                                 "reason": "MONTHLY_REQUEST_COUNT"}),
+    "monthly_quota_nested": _http(402, {"error": {"reason": "MONTHLY_REQUEST_COUNT"}}),
+    "suspended": _http(403, {"message": "Your User ID (d-mock.0001) temporarily is suspended: "
+                                        "TEMPORARILY_SUSPENDED",
+                             "reason": "TEMPORARILY_SUSPENDED"}),
+    "bearer_invalid": _http(403, BEARER_INVALID),
+    "context_full": _http(400, {"message": "The conversation exceeds the context window.",
+                                "reason": "CONTENT_LENGTH_EXCEEDS_THRESHOLD"}),
+    "input_too_long": _http(400, {"message": "Input is too long.", "reason": None}),
+    "improperly_formed": _http(400, IMPROPERLY_FORMED),
+}
+
+KINDS = ("text", "tool_use", "thinking", "reasoning", "exception", "error_frame", "cutoff",
+         "http_error", "slow", "hang", "empty", "raw")
+
+SCRIPT_ENDPOINTS = ("generateAssistantResponse", "getUsageLimits", "ListAvailableModels", "mcp")
+
+
+def rand_str(n, alphabet=ALNUM):
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+def new_access_token():
+    return "aoa" + rand_str(61) + ":" + rand_str(44)
+
+
+def new_refresh_token():
+    return "aor" + rand_str(150)
+
+
+def compact(obj):
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_json(raw):
+    """Return (value, None) or (None, error text); never raises."""
+    try:
+        return json.loads(raw.decode("utf-8")), None
+    except Exception as exc:  # ValueError, UnicodeDecodeError, RecursionError
+        return None, "%s: %s" % (type(exc).__name__, exc)
+
+
+def s256(verifier):
+    digest = hashlib.sha256(verifier.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def normalize_name(name):
+    return str(name).strip().lower().replace("-", "_")
+
+
+# ------------------------------------------------------------------ validation
+
+class Invalid(Exception):
+    """A generateAssistantResponse body failed a validation rule."""
+
+    def __init__(self, rule, detail):
+        Exception.__init__(self, "%s: %s" % (rule, detail))
+        self.rule = rule
+        self.detail = detail
+
+
+# Rule name -> description; README.md lists the same table.
+VALIDATION_RULES = [
+    ("body-not-json", "body is not valid UTF-8 JSON"),
+    ("body-not-object", "body is not a JSON object"),
+    ("profile-arn-type", "top-level profileArn present but not a string"),
+    ("conversation-state-missing", "conversationState is not an object"),
+    ("chat-trigger-type", "conversationState.chatTriggerType is not \"MANUAL\""),
+    ("conversation-id", "conversationId is not a non-empty string"),
+    ("current-message-missing", "currentMessage.userInputMessage is not an object"),
+    ("current-content-empty", "current content missing, not a string, or whitespace only"),
+    ("model-id-missing", "current modelId is not a non-empty string"),
+    ("origin-missing", "current origin is not a string"),
+    ("context-shape", "userInputMessageContext not an object, or toolResults/tools not arrays"),
+    ("image-shape", "images not an array of {format, source:{bytes}} objects"),
+    ("image-format", "image format not one of jpeg, png, gif, webp"),
+    ("image-bytes", "image source.bytes empty or not valid base64"),
+    ("tool-cache-point", "a tools entry has a cachePoint key"),
+    ("tool-spec-shape", "tools entry not {toolSpecification:{name, description (string), "
+                        "inputSchema:{json: object}}}"),
+    ("tool-name-invalid", "tool name longer than 64 chars or not ^[a-zA-Z0-9_-]+$"),
+    ("tool-schema-null", "inputSchema.json has required: null or properties: null"),
+    ("history-not-array", "history present but not an array"),
+    ("history-empty", "history present but empty"),
+    ("history-entry-shape", "history entry not exactly one of userInputMessage / "
+                            "assistantResponseMessage (an object)"),
+    ("history-first-not-user", "history does not start with a userInputMessage"),
+    ("history-not-alternating", "two consecutive history entries have the same role"),
+    ("history-last-not-assistant", "history does not end with an assistantResponseMessage"),
+    ("history-user-content-empty", "a history userInputMessage has empty or non-string content"),
+    ("history-user-has-tools", "a history userInputMessage carries tools"),
+    ("assistant-content-empty", "an assistantResponseMessage has empty or non-string content"),
+    ("tool-use-shape", "toolUses not an array of {toolUseId, name, input (object)}"),
+    ("tool-input-empty-key", "a toolUse input object has an empty-string key"),
+    ("tool-use-duplicate-id", "the same toolUseId appears twice in the request"),
+    ("tool-result-shape", "toolResult not {toolUseId, content: [objects], status: success|error}"),
+    ("tool-result-duplicate", "a toolUseId is answered twice"),
+    ("tool-result-orphan", "a toolResult id is not a toolUse of the immediately preceding "
+                           "assistant message"),
+    ("tool-use-unanswered", "a toolUse has no toolResult in the next user message"),
+    ("tool-missing-for-history-use", "a tool name used in history toolUses is not in the "
+                                     "current tools (case-insensitive)"),
+]
+SIZE_RULE = "content-length-exceeds-threshold"
+
+TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
+IMAGE_FORMATS = ("jpeg", "png", "gif", "webp")
+USER, ASSISTANT = "userInputMessage", "assistantResponseMessage"
+
+
+def _require(cond, rule, detail):
+    if not cond:
+        raise Invalid(rule, detail)
+
+
+def _opt(obj, key):
+    """AWS JSON semantics: a null member is the same as an absent one."""
+    return obj.get(key) if isinstance(obj, dict) else None
+
+
+def _nonempty_str(value):
+    return isinstance(value, str) and value != ""
+
+
+def validate_generate(body):
+    """Raise Invalid(rule, detail) if the body breaks a rule; rule order is fixed."""
+    _require(isinstance(body, dict), "body-not-object", "top level is %s" % type(body).__name__)
+    arn = _opt(body, "profileArn")
+    _require(arn is None or isinstance(arn, str), "profile-arn-type", "profileArn not a string")
+    state = body.get("conversationState")
+    _require(isinstance(state, dict), "conversation-state-missing", "conversationState")
+    _require(state.get("chatTriggerType") == "MANUAL", "chat-trigger-type",
+             "chatTriggerType=%r" % (state.get("chatTriggerType"),))
+    _require(_nonempty_str(state.get("conversationId")), "conversation-id", "conversationId")
+    current = _opt(_opt(state, "currentMessage"), USER)
+    _require(isinstance(current, dict), "current-message-missing",
+             "currentMessage.userInputMessage")
+    _check_user_message(current, "currentMessage", True)
+    history = _history_roles(state)
+    for index, (role, msg) in enumerate(history):
+        where = "history[%d]" % index
+        if role == USER:
+            _check_user_message(msg, where, False)
+        else:
+            _check_assistant_message(msg, where)
+    sequence = history + [(USER, current)]
+    _check_unique_tool_use_ids(sequence)
+    _check_tool_pairing(sequence)
+    _check_history_tool_names(history, current)
+
+
+def _check_user_message(msg, where, is_current):
+    content = msg.get("content")
+    if is_current:
+        _require(isinstance(content, str) and content.strip() != "", "current-content-empty",
+                 "%s.content=%r" % (where, content if not isinstance(content, str)
+                                    else content[:20]))
+        _require(_nonempty_str(msg.get("modelId")), "model-id-missing", where + ".modelId")
+        _require(isinstance(msg.get("origin"), str), "origin-missing", where + ".origin")
+    else:
+        _require(_nonempty_str(content), "history-user-content-empty", where + ".content")
+    ctx = _opt(msg, "userInputMessageContext")
+    _require(ctx is None or isinstance(ctx, dict), "context-shape", where + ".userInputMessageContext")
+    for key in ("toolResults", "tools"):
+        value = _opt(ctx, key)
+        _require(value is None or isinstance(value, list), "context-shape",
+                 "%s.userInputMessageContext.%s not an array" % (where, key))
+    _check_images(_opt(msg, "images"), where)
+    tools = _opt(ctx, "tools") or []
+    if is_current:
+        _check_tools(tools)
+    else:
+        _require(not tools, "history-user-has-tools", where + " carries tools")
+
+
+def _check_images(images, where):
+    if images is None:
+        return
+    _require(isinstance(images, list), "image-shape", where + ".images not an array")
+    for index, image in enumerate(images):
+        label = "%s.images[%d]" % (where, index)
+        _require(isinstance(image, dict) and isinstance(image.get("source"), dict),
+                 "image-shape", label)
+        _require(image.get("format") in IMAGE_FORMATS, "image-format",
+                 "%s.format=%r" % (label, image.get("format")))
+        data = image["source"].get("bytes")
+        _require(_nonempty_str(data) and _is_base64(data), "image-bytes", label + ".source.bytes")
+
+
+def _is_base64(text):
+    try:
+        base64.b64decode(text.encode("ascii"), validate=True)
+        return True
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return False
+
+
+def _check_tools(tools):
+    for index, entry in enumerate(tools):
+        label = "tools[%d]" % index
+        _require(isinstance(entry, dict), "tool-spec-shape", label + " not an object")
+        _require("cachePoint" not in entry, "tool-cache-point", label)
+        spec = entry.get("toolSpecification")
+        _require(isinstance(spec, dict), "tool-spec-shape", label + ".toolSpecification")
+        name = spec.get("name")
+        _require(isinstance(name, str), "tool-spec-shape", label + ".name")
+        _require(isinstance(spec.get("description"), str), "tool-spec-shape",
+                 label + ".description")
+        schema = spec.get("inputSchema")
+        _require(isinstance(schema, dict) and isinstance(schema.get("json"), dict),
+                 "tool-spec-shape", label + ".inputSchema.json")
+        _require(len(name) <= 64 and TOOL_NAME_RE.match(name) is not None,
+                 "tool-name-invalid", "%s.name=%r" % (label, name[:80]))
+        for key in ("required", "properties"):
+            _require(not (key in schema["json"] and schema["json"][key] is None),
+                     "tool-schema-null", "%s.inputSchema.json.%s is null" % (label, key))
+
+
+def _history_roles(state):
+    """Check history structure; return [(role, message)]."""
+    history = _opt(state, "history")
+    if history is None:
+        return []
+    _require(isinstance(history, list), "history-not-array", "history")
+    _require(len(history) > 0, "history-empty", "history")
+    roles = []
+    for index, entry in enumerate(history):
+        keys = [k for k in (USER, ASSISTANT) if _opt(entry, k) is not None]
+        _require(len(keys) == 1 and isinstance(entry[keys[0]], dict), "history-entry-shape",
+                 "history[%d] has %s" % (index, keys or "neither role"))
+        roles.append((keys[0], entry[keys[0]]))
+    _require(roles[0][0] == USER, "history-first-not-user", "history[0]")
+    for index in range(1, len(roles)):
+        _require(roles[index][0] != roles[index - 1][0], "history-not-alternating",
+                 "history[%d] repeats %s" % (index, roles[index][0]))
+    _require(roles[-1][0] == ASSISTANT, "history-last-not-assistant", "history[-1]")
+    return roles
+
+
+def _tool_uses(msg):
+    return _opt(msg, "toolUses") or []
+
+
+def _check_assistant_message(msg, where):
+    _require(_nonempty_str(msg.get("content")), "assistant-content-empty", where + ".content")
+    uses = _opt(msg, "toolUses")
+    _require(uses is None or isinstance(uses, list), "tool-use-shape", where + ".toolUses")
+    for index, use in enumerate(uses or []):
+        label = "%s.toolUses[%d]" % (where, index)
+        _require(isinstance(use, dict) and _nonempty_str(use.get("toolUseId"))
+                 and _nonempty_str(use.get("name")) and isinstance(use.get("input"), dict),
+                 "tool-use-shape", label)
+        _require("" not in use["input"], "tool-input-empty-key", label + ".input")
+
+
+def _check_unique_tool_use_ids(sequence):
+    seen = set()
+    for role, msg in sequence:
+        if role != ASSISTANT:
+            continue
+        for use in _tool_uses(msg):
+            _require(use["toolUseId"] not in seen, "tool-use-duplicate-id", use["toolUseId"])
+            seen.add(use["toolUseId"])
+
+
+def _check_tool_result_shape(result, label):
+    content = _opt(result, "content")
+    _require(isinstance(result, dict) and _nonempty_str(result.get("toolUseId"))
+             and isinstance(content, list) and all(isinstance(c, dict) for c in content)
+             and result.get("status") in ("success", "error"), "tool-result-shape", label)
+
+
+def _check_tool_pairing(sequence):
+    """Each user message answers exactly the toolUses of the assistant before it."""
+    for index, (role, msg) in enumerate(sequence):
+        if role != USER:
+            continue
+        where = "currentMessage" if index == len(sequence) - 1 else "history[%d]" % index
+        expected = [u["toolUseId"] for u in _tool_uses(sequence[index - 1][1])] if index else []
+        answered = set()
+        results = _opt(_opt(msg, "userInputMessageContext"), "toolResults") or []
+        for rindex, result in enumerate(results):
+            label = "%s.toolResults[%d]" % (where, rindex)
+            _check_tool_result_shape(result, label)
+            rid = result["toolUseId"]
+            _require(rid not in answered, "tool-result-duplicate", "%s id %s" % (label, rid))
+            _require(rid in expected, "tool-result-orphan", "%s id %s" % (label, rid))
+            answered.add(rid)
+        missing = [i for i in expected if i not in answered]
+        _require(not missing, "tool-use-unanswered", "%s lacks results for %s" % (where, missing))
+
+
+def _check_history_tool_names(history, current):
+    used = {u["name"].casefold() for role, msg in history if role == ASSISTANT
+            for u in _tool_uses(msg)}
+    tools = _opt(_opt(current, "userInputMessageContext"), "tools") or []
+    declared = {t["toolSpecification"]["name"].casefold() for t in tools}
+    missing = sorted(used - declared)
+    _require(not missing, "tool-missing-for-history-use", "undeclared tools %s" % missing)
+
+
+# ------------------------------------------------------------------ state
+
+class Account(object):
+    """One mock credential: refresh token, issued access tokens, knobs."""
+
+    def __init__(self, acct_id, spec):
+        method = str(spec.get("authMethod") or "").lower()
+        if not method:
+            method = "idc" if spec.get("clientId") and spec.get("clientSecret") else "social"
+        self.id = acct_id
+        self.auth_method = "idc" if method in ("idc", "builder-id", "iam") else method
+        self.refresh_token = spec.get("refreshToken")
+        self.client_id = spec.get("clientId")
+        self.client_secret = spec.get("clientSecret")
+        self.profile_arn = spec.get("profileArn")
+        self.expires_in = int(spec.get("expiresIn", 3600))
+        self.rotate = bool(spec.get("rotate", True))
+        self.omit_refresh_token = bool(spec.get("omitRefreshToken", False))
+        self.refresh_delay_ms = int(spec.get("refreshDelayMs", 0))
+        self.fail_refresh = None
+        self.usage = {}
+        self.refreshes = 0
+        if spec.get("failRefresh"):
+            self.set_fail_refresh(spec["failRefresh"])
+        if spec.get("usage"):
+            self.usage.update(spec["usage"])
+
+    def update(self, spec):
+        simple = {"profileArn": "profile_arn", "rotate": "rotate",
+                  "omitRefreshToken": "omit_refresh_token", "clientId": "client_id",
+                  "clientSecret": "client_secret"}
+        for key, attr in simple.items():
+            if key in spec:
+                setattr(self, attr, spec[key])
+        for key, attr in (("expiresIn", "expires_in"), ("refreshDelayMs", "refresh_delay_ms")):
+            if key in spec:
+                setattr(self, attr, int(spec[key]))
+        if "failRefresh" in spec:
+            self.set_fail_refresh(spec["failRefresh"])
+        if isinstance(spec.get("usage"), dict):
+            self.usage.update(spec["usage"])
+
+    def set_fail_refresh(self, spec):
+        if not spec:
+            self.fail_refresh = None
+            return
+        self.fail_refresh = {"status": int(spec.get("status", 500)),
+                             "body": spec.get("body", {"message": "Internal failure (mock)"}),
+                             "times": int(spec.get("times", 1))}
+
+    def take_failure(self):
+        """Return (status, body) if a forced refresh failure is due."""
+        fail = self.fail_refresh
+        if not fail or fail["times"] == 0:
+            return None
+        if fail["times"] > 0:
+            fail["times"] -= 1
+        return fail["status"], fail["body"]
+
+    def arn(self):
+        if self.profile_arn:
+            return self.profile_arn
+        return DEFAULT_PROFILE_ARN if self.auth_method == "social" else None
+
+
+def new_stats():
+    return {"requests": 0, "generate": 0, "generate_ok": 0, "generate_rejected": 0,
+            "auth_failures": 0, "refreshes": 0, "refreshes_ok": 0, "refreshes_failed": 0,
+            "refreshes_by_token": {}, "refresh_inflight": 0, "refresh_peak_concurrency": 0,
+            "usage": 0, "models": 0, "mcp": 0, "scripts_used": 0, "client_aborted": 0,
+            "device_tokens": 0, "social_logins": 0}
+
+
+class MockState(object):
+    """Everything the mock remembers; guarded by one re-entrant lock."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.accounts = {}
+            self.refresh_index = {}    # valid refresh token -> account id
+            self.tokens = {}           # access token -> {account, expires_at, revoked}
+            self.scripts = []
+            self.requests = []
+            self.stats = new_stats()
+            self.settings = dict(DEFAULT_SETTINGS)
+            self.clients = {}          # OIDC clientId -> clientSecret
+            self.devices = {}          # deviceCode -> record
+            self.login_codes = {}      # social login code -> record
+            self.seq = 0
+
+    def next_id(self, prefix):
+        with self.lock:
+            self.seq += 1
+            return "%s-%d" % (prefix, self.seq)
+
+    # -- accounts and tokens
+
+    def add_account(self, spec):
+        with self.lock:
+            acct = Account(spec.get("id") or self.next_id("acct"), spec)
+            if acct.id in self.accounts:
+                raise ValueError("duplicate account id %s" % acct.id)
+            self.accounts[acct.id] = acct
+            if acct.refresh_token:
+                self.refresh_index[acct.refresh_token] = acct.id
+            if acct.client_id:
+                self.clients.setdefault(acct.client_id, acct.client_secret)
+            if spec.get("accessToken"):
+                life = spec.get("accessTokenExpiresIn")
+                self.grant_access(acct, spec["accessToken"], None if life is None else int(life))
+            return acct
+
+    def grant_access(self, acct, token, lifetime):
+        with self.lock:
+            expires = None if lifetime is None else time.time() + lifetime
+            self.tokens[token] = {"account": acct.id, "expires_at": expires, "revoked": False}
+
+    def check_access(self, token):
+        """Return the account for a usable access token, else None."""
+        with self.lock:
+            info = self.tokens.get(token)
+            if not info or info["revoked"]:
+                return None
+            if info["expires_at"] is not None and time.time() >= info["expires_at"]:
+                return None
+            return self.accounts.get(info["account"])
+
+    def find_account(self, sel):
+        """Look an account up by id, refreshToken (current) or accessToken."""
+        with self.lock:
+            if not isinstance(sel, dict):
+                return None
+            if sel.get("id") in self.accounts:
+                return self.accounts[sel["id"]]
+            if sel.get("refreshToken") in self.refresh_index:
+                return self.accounts[self.refresh_index[sel["refreshToken"]]]
+            for acct in self.accounts.values():
+                if sel.get("refreshToken") and acct.refresh_token == sel["refreshToken"]:
+                    return acct
+            info = self.tokens.get(sel.get("accessToken"))
+            return self.accounts.get(info["account"]) if info else None
+
+    def account_json(self, acct):
+        with self.lock:
+            tokens = [t for t, i in self.tokens.items() if i["account"] == acct.id]
+            valid = [t for t in tokens if self.check_access(t)]
+            return {"id": acct.id, "authMethod": acct.auth_method,
+                    "refreshToken": acct.refresh_token,
+                    "refreshTokenValid": acct.refresh_token in self.refresh_index,
+                    "accessTokens": tokens, "validAccessTokens": valid,
+                    "clientId": acct.client_id, "profileArn": acct.arn(),
+                    "expiresIn": acct.expires_in, "rotate": acct.rotate,
+                    "refreshDelayMs": acct.refresh_delay_ms, "failRefresh": acct.fail_refresh,
+                    "refreshes": acct.refreshes, "usage": acct.usage}
+
+    def refresh(self, acct, presented):
+        """Issue tokens for ``acct``; rotate the refresh token if configured."""
+        with self.lock:
+            access = new_access_token()
+            self.grant_access(acct, access, acct.expires_in)
+            if acct.rotate:
+                self.refresh_index.pop(presented, None)
+                acct.refresh_token = new_refresh_token()
+                self.refresh_index[acct.refresh_token] = acct.id
+            acct.refreshes += 1
+            return access, acct.refresh_token
+
+    def count_refresh(self, token):
+        with self.lock:
+            self.stats["refreshes"] += 1
+            by_token = self.stats["refreshes_by_token"]
+            by_token[token] = by_token.get(token, 0) + 1
+
+    def refresh_window(self, delta):
+        with self.lock:
+            self.stats["refresh_inflight"] += delta
+            self.stats["refresh_peak_concurrency"] = max(self.stats["refresh_peak_concurrency"],
+                                                         self.stats["refresh_inflight"])
+
+    def bump(self, key, delta=1):
+        with self.lock:
+            self.stats[key] += delta
+
+    # -- scripts
+
+    def add_script(self, spec):
+        with self.lock:
+            script = {"id": self.next_id("script"), "match": spec.get("match") or {},
+                      "times": int(spec.get("times", 1)), "used": 0,
+                      "response": spec["response"]}
+            self.scripts.append(script)
+            return script
+
+    def take_script(self, endpoint, token, prompt, model):
+        with self.lock:
+            for script in self.scripts:
+                if not _script_matches(script["match"], endpoint, token, prompt, model):
+                    continue
+                script["used"] += 1
+                if script["times"] > 0:
+                    script["times"] -= 1
+                    if script["times"] == 0:
+                        self.scripts.remove(script)
+                self.stats["scripts_used"] += 1
+                return script["id"], copy.deepcopy(script["response"])
+            return None, None
+
+    # -- request log
+
+    def log_request(self, entry):
+        with self.lock:
+            entry["id"] = len(self.requests) + 1
+            self.requests.append(entry)
+            self.stats["requests"] += 1
+
+    def note(self, entry, **fields):
+        if entry is None:
+            return
+        with self.lock:
+            entry.update(fields)
+
+
+def _script_matches(match, endpoint, token, prompt, model):
+    if match.get("endpoint", "generateAssistantResponse") != endpoint:
+        return False
+    if "token" in match and match["token"] != token:
+        return False
+    if "model" in match and match["model"] != model:
+        return False
+    if "prompt_contains" in match and (prompt is None or match["prompt_contains"] not in prompt):
+        return False
+    return True
+
+
+def resolve_response(spec):
+    """Expand a script response (preset merge, defaults); raise ValueError if bad."""
+    if isinstance(spec, str):
+        spec = {"preset": spec}
+    if not isinstance(spec, dict):
+        raise ValueError("response must be an object or a preset name")
+    spec = dict(spec)
+    preset = spec.pop("preset", None) or spec.pop("scenario", None)
+    if preset is not None:
+        base = SCENARIOS.get(normalize_name(preset))
+        if base is None:
+            raise ValueError("unknown preset %r" % (preset,))
+        merged = dict(base)
+        merged.update(spec)
+        spec = merged
+    spec.setdefault("kind", "text")
+    if spec["kind"] not in KINDS:
+        raise ValueError("unknown kind %r" % (spec["kind"],))
+    return spec
+
+
+def split_text(text, parts=3):
+    size = max(1, -(-len(text) // parts))
+    return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+
+
+# ------------------------------------------------------------------ responses
+
+def usage_body(overrides):
+    """getUsageLimits body (section 9.1) with per-account overrides."""
+    if isinstance(overrides.get("response"), dict):
+        return overrides["response"]
+    o = overrides
+    days = o.get("daysUntilReset", 20)
+    reset = float(o.get("nextDateReset", time.time() + days * 86400))
+    used = float(o.get("currentUsageWithPrecision", 12.5))
+    limit = float(o.get("usageLimitWithPrecision", 1000))
+    title = o.get("subscriptionTitle", "KIRO PRO")
+    item = {"resourceType": "CREDIT", "displayName": "Credit", "displayNamePlural": "Credits",
+            "unit": "CREDIT", "currency": "USD",
+            "currentUsage": int(o.get("currentUsage", used)), "currentUsageWithPrecision": used,
+            "usageLimit": int(o.get("usageLimit", limit)), "usageLimitWithPrecision": limit,
+            "nextDateReset": reset, "overageRate": 0.04, "overageCap": 10000,
+            "overageCapWithPrecision": 10000.0, "overageCharges": 0.0, "currentOverages": 0,
+            "currentOveragesWithPrecision": 0.0, "bonuses": o.get("bonuses", [])}
+    if o.get("freeTrialInfo") is not None:
+        item["freeTrialInfo"] = o["freeTrialInfo"]
+    plan = title.replace("KIRO ", "").replace("+", "_PLUS").replace(" ", "_")
+    return {"nextDateReset": reset, "daysUntilReset": days,
+            "subscriptionInfo": {"subscriptionTitle": title,
+                                 "type": "Q_DEVELOPER_STANDALONE_" + plan,
+                                 "subscriptionManagementTarget": "MANAGE",
+                                 "overageCapability": "OVERAGE_CAPABLE",
+                                 "upgradeCapability": "UPGRADE_CAPABLE"},
+            "usageBreakdownList": [item],
+            "overageConfiguration": {"overageStatus": o.get("overageStatus", "DISABLED")},
+            "userInfo": {"email": o.get("email", "mock@example.com"),
+                         "userId": o.get("userId", "mock-user-0001")},
+            "limits": [], "usageBreakdown": None}
+
+
+def model_entry(model_id, name, max_input, rate):
+    return {"modelId": model_id, "modelName": name,
+            "description": "%s (mock catalogue)" % name,
+            "tokenLimits": {"maxInputTokens": max_input, "maxOutputTokens": 64000},
+            "rateMultiplier": rate, "rateUnit": "Credit",
+            "supportedInputTypes": ["TEXT", "IMAGE"]}
+
+
+def web_search_results(query):
+    now_ms = int(time.time() * 1000)
+    results = [{"title": "%s - Overview" % query, "url": "https://example.com/search/1",
+                "snippet": "An overview of %s from the mock search index." % query,
+                "publishedDate": now_ms - 86400000, "id": "mock-result-1",
+                "domain": "example.com", "maxVerbatimWordLimit": 25, "publicDomain": False},
+               {"title": "%s - Details" % query, "url": "https://example.org/search/2",
+                "snippet": "Detailed notes about %s." % query,
+                "publishedDate": now_ms - 2 * 86400000, "id": "mock-result-2",
+                "domain": "example.org", "maxVerbatimWordLimit": 25, "publicDomain": False}]
+    return {"results": results, "totalResults": len(results), "query": query, "error": None}
+
+
+class ClientGone(Exception):
+    """The client closed the connection."""
+
+
+class EventStream(object):
+    """Writes one event-stream frame per HTTP chunk."""
+
+    def __init__(self, handler):
+        self.h = handler
+        self.started = False
+
+    def start(self):
+        if self.started:
+            return
+        self.h.begin_response(200, [("Content-Type", "application/vnd.amazon.eventstream"),
+                                    ("Transfer-Encoding", "chunked")])
+        self.started = True
+
+    def chunk(self, data):
+        self.start()
+        if data:
+            self.h.write(b"%x\r\n" % len(data) + data + b"\r\n")
+
+    def event(self, event_type, obj):
+        self.chunk(es.event_frame(event_type, obj))
+
+    def pause(self, ms):
+        if ms and ms > 0 and self.h.wait_for_disconnect(ms / 1000.0):
+            raise ClientGone()
+
+    def finish(self):
+        self.start()
+        self.h.write(b"0\r\n\r\n")
+
+    def drop(self):
+        """Close the connection without the terminating chunk."""
+        self.h.drop_connection()
+
+
+def emit_text(stream, chunks, delay_ms=0):
+    for index, text in enumerate(chunks):
+        if index:
+            stream.pause(delay_ms)
+        stream.event("assistantResponseEvent", {"content": text})
+
+
+def emit_trailer(stream, spec, default_on):
+    """meteringEvent then contextUsageEvent, each optional."""
+    metering = spec.get("metering", default_on)
+    if metering is True:
+        stream.event("meteringEvent", METERING)
+    elif isinstance(metering, dict):
+        stream.event("meteringEvent", metering)
+    elif isinstance(metering, (int, float)) and metering is not False:
+        stream.event("meteringEvent", dict(METERING, usage=metering))
+    usage = spec.get("context_usage", DEFAULT_CONTEXT_USAGE if default_on else None)
+    if usage is not None:
+        stream.event("contextUsageEvent", {"contextUsagePercentage": float(usage)})
+
+
+def tool_frames(tool):
+    """The toolUseEvent payloads for one call: start, fragments, stop."""
+    name = tool.get("name", "read_file")
+    tid = tool.get("id") or ("tooluse_" + rand_str(22))
+    if "input_fragments" in tool:
+        fragments = list(tool["input_fragments"])
+    else:
+        text = compact(tool.get("input", {}))
+        fragments = [text[:len(text) // 2], text[len(text) // 2:]]
+    frames = [{"name": name, "toolUseId": tid, "input": ""}]
+    frames += [{"name": name, "toolUseId": tid, "input": f} for f in fragments if f != ""]
+    frames.append({"name": name, "toolUseId": tid, "stop": True})
+    return frames
+
+
+def interleave(sequences):
+    out = []
+    for index in range(max([len(s) for s in sequences] or [0])):
+        out += [s[index] for s in sequences if index < len(s)]
+    return out
+
+
+def raw_header_value(value):
+    """JSON header value: plain string/bool/int, or {"type": N, "value": V}
+    (bytes as hex, uuid as text) for the other event-stream value types."""
+    if not isinstance(value, dict):
+        return value
+    vtype, val = int(value["type"]), value.get("value")
+    if vtype == es.TYPE_BYTES:
+        val = bytes.fromhex(val)
+    elif vtype == es.TYPE_UUID:
+        val = uuid.UUID(val)
+    return es.HeaderValue(vtype, val)
+
+
+def raw_frame(spec):
+    """Encode a raw frame spec: headers, payload/payload_hex, optional corruption."""
+    headers = spec.get("headers", {})
+    pairs = headers.items() if isinstance(headers, dict) else [tuple(h) for h in headers]
+    headers = [(name, raw_header_value(value)) for name, value in pairs]
+    if "payload_hex" in spec:
+        payload = bytes.fromhex(spec["payload_hex"])
+    elif isinstance(spec.get("payload"), (dict, list)):
+        payload = es.json_payload(spec["payload"])
+    else:
+        payload = str(spec.get("payload", "")).encode("utf-8")
+    frame = bytearray(es.encode_frame(headers, payload))
+    if spec.get("corrupt") == "prelude":
+        frame[9] ^= 0xFF
+    elif spec.get("corrupt") == "message":
+        frame[-1] ^= 0xFF
+    return bytes.fromhex(spec.get("garbage_before", "")) + bytes(frame)
+
+
+class Scenario(object):
+    """Plays one resolved response spec on a handler."""
+
+    def __init__(self, handler, spec, prompt):
+        self.h = handler
+        self.spec = spec
+        self.prompt = prompt or ""
+        self.stream = EventStream(handler)
+
+    def run(self):
+        delay = self.spec.get("first_byte_delay_ms", 0)
+        if delay and self.h.wait_for_disconnect(delay / 1000.0):
+            raise ClientGone()
+        getattr(self, "kind_" + self.spec["kind"])()
+
+    def chunks(self, default=None):
+        chunks = self.spec.get("chunks")
+        if chunks is not None:
+            return list(chunks)
+        if default is not None:
+            return default
+        return split_text("Hello from mock Kiro. You said: " + self.prompt[:200])
+
+    def kind_text(self):
+        emit_text(self.stream, self.chunks(), self.spec.get("delay_ms", 0))
+        emit_trailer(self.stream, self.spec, True)
+        self.stream.finish()
+
+    def kind_thinking(self):
+        emit_text(self.stream, self.chunks(list(THINKING_CHUNKS)), self.spec.get("delay_ms", 0))
+        emit_trailer(self.stream, self.spec, True)
+        self.stream.finish()
+
+    def kind_slow(self):
+        count = int(self.spec.get("count", 5))
+        chunks = self.chunks(["chunk %d " % i for i in range(count)])
+        emit_text(self.stream, chunks, self.spec.get("delay_ms", 200))
+        emit_trailer(self.stream, self.spec, True)
+        self.stream.finish()
+
+    def kind_tool_use(self):
+        delay = self.spec.get("delay_ms", 0)
+        emit_text(self.stream, self.chunks(["Let me use a tool."]), delay)
+        sequences = [tool_frames(t) for t in self.spec.get("tools", [])]
+        frames = interleave(sequences) if self.spec.get("interleave") else sum(sequences, [])
+        for payload in frames:
+            self.stream.pause(delay)
+            self.stream.event("toolUseEvent", payload)
+        emit_trailer(self.stream, self.spec, True)
+        self.stream.finish()
+
+    def kind_reasoning(self):
+        parts = self.spec.get("reasoning", ["The user wants a greeting.", " I will say hi."])
+        signature = self.spec.get("signature", "mock-signature-" + "A" * 32)
+        for index, text in enumerate(parts):
+            payload = {"text": text}
+            if index == len(parts) - 1 and signature is not None:
+                payload["signature"] = signature
+            self.stream.event("reasoningContentEvent", payload)
+        emit_text(self.stream, self.chunks(["Hi there!"]), self.spec.get("delay_ms", 0))
+        emit_trailer(self.stream, self.spec, True)
+        self.stream.finish()
+
+    def kind_exception(self):
+        emit_text(self.stream, self.chunks(["partial"]), self.spec.get("delay_ms", 0))
+        emit_trailer(self.stream, self.spec, False)
+        payload = self.spec.get("payload", {"message": self.spec.get("message", "Too many requests")})
+        self.stream.chunk(es.exception_frame(self.spec.get("exception_type", "ThrottlingException"),
+                                             payload))
+        self.stream.finish()
+
+    def kind_error_frame(self):
+        emit_text(self.stream, self.chunks(["partial"]), self.spec.get("delay_ms", 0))
+        emit_trailer(self.stream, self.spec, False)
+        message = self.spec.get("message", "An internal error occurred (mock)")
+        self.stream.chunk(es.error_frame(self.spec.get("error_code", "InternalServerError"),
+                                         message, self.spec.get("payload")))
+        self.stream.finish()
+
+    def kind_cutoff(self):
+        emit_text(self.stream, self.chunks(["This answer is cut", " off"]),
+                  self.spec.get("delay_ms", 0))
+        emit_trailer(self.stream, self.spec, False)
+        if self.spec.get("partial_frame"):
+            frame = es.event_frame("assistantResponseEvent", {"content": "never completed"})
+            self.stream.chunk(frame[:len(frame) // 2])
+        self.h.note(cutoff=True)
+        self.stream.drop()
+
+    def kind_empty(self):
+        self.stream.start()
+        emit_trailer(self.stream, self.spec, True)
+        self.stream.finish()
+
+    def kind_raw(self):
+        if self.spec.get("garbage_before"):
+            self.stream.chunk(bytes.fromhex(self.spec["garbage_before"]))
+        for index, frame in enumerate(self.spec.get("frames", [])):
+            if index:
+                self.stream.pause(self.spec.get("delay_ms", 0))
+            self.stream.chunk(raw_frame(frame))
+        emit_trailer(self.stream, self.spec, False)
+        self.stream.finish()
+
+    def kind_http_error(self):
+        self.h.send_error_body(int(self.spec.get("status", 500)),
+                               self.spec.get("body", {"message": "mock error", "reason": None}),
+                               self.spec.get("headers") or {}, self.spec.get("content_type"))
+
+    def kind_hang(self):
+        if self.spec.get("after_headers"):
+            self.stream.start()
+        if self.h.wait_for_disconnect(self.spec.get("max_ms", 600000) / 1000.0):
+            raise ClientGone()
+        self.stream.drop()
+
+
+# ------------------------------------------------------------------ HTTP handler
+
+UPSTREAM_OPS = {
+    "generateAssistantResponse": ("POST", "op_generate"),
+    "getUsageLimits": ("GET", "op_usage"),
+    "ListAvailableModels": ("GET", "op_models"),
+    "mcp": ("POST", "op_mcp"),
+    "refreshToken": ("POST", "op_social_refresh"),
+    "token": ("POST", "op_oidc_token"),
+    "client/register": ("POST", "op_client_register"),
+    "device_authorization": ("POST", "op_device_authorization"),
+    "login": ("GET", "op_login"),
+    "oauth/token": ("POST", "op_oauth_token"),
+}
+
+
+def route_upstream(path, body):
+    """Map a request path (any prefix) to an UPSTREAM_OPS key, or None."""
+    path = path.rstrip("/")
+    if path.endswith("/oauth/token"):
+        # An OIDC base URL ending in /oauth would also produce this path:
+        # SSO-OIDC bodies carry grantType, social exchanges carry code_verifier.
+        data, _ = parse_json(body)
+        if isinstance(data, dict) and "grantType" in data and "code_verifier" not in data:
+            return "token"
+        return "oauth/token"
+    if path.endswith("/client/register"):
+        return "client/register"
+    last = path.rsplit("/", 1)[-1]
+    return last if last in UPSTREAM_OPS else None
+
+
+class BadRequest(Exception):
+    pass
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kiro-mock/1.0"
+
+    def version_string(self):
+        return self.server_version
+
+    # -- plumbing
+
+    def do_GET(self):
+        self.dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+
+    @property
+    def state(self):
+        return self.server.state
+
+    def log_request(self, code="-", size="-"):
+        pass  # one line per request is written by dispatch()
+
+    def log_message(self, fmt, *args):
+        if not self.server.quiet:
+            sys.stderr.write("kiro-mock: %s\n" % (fmt % args))
+
+    def note(self, **fields):
+        self.state.note(self.entry, **fields)
+
+    def dispatch(self):
+        self.entry = None
+        self.sent_status = None
+        self.headers_sent = False
+        started = time.time()
+        try:
+            self.handle_request()
+        except ClientGone:
+            self.close_connection = True
+            if self.entry is not None and not self.entry["client_aborted"]:
+                self.note(client_aborted=True)
+                self.state.bump("client_aborted")
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            self.close_connection = True
+            if not self.headers_sent:
+                try:
+                    self.send_json(500, {"message": "mock internal error"})
+                except ClientGone:
+                    pass
+        finally:
+            self.note(complete=True, duration_ms=int((time.time() - started) * 1000))
+            self.log_message("%s %s -> %s%s", self.command, self.path, self.sent_status or "-",
+                             " (client aborted)" if self.entry and self.entry["client_aborted"]
+                             else "")
+
+    def handle_request(self):
+        url = urlsplit(self.path)
+        try:
+            body = self.read_body()
+        except BadRequest as exc:
+            self.close_connection = True
+            self.send_json(400, {"message": "Bad request: %s" % exc})
+            return
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        if "/_mock/" in url.path + "/":
+            ctl = url.path[url.path.index("/_mock") + len("/_mock"):].strip("/")
+            return self.control(ctl, query, body)
+        op = route_upstream(url.path, body)
+        self.entry = self.new_entry(url.path, op, query, body)
+        if op is None:
+            return self.send_json(404, {"message": "Unknown operation: %s" % url.path,
+                                        "reason": None})
+        method, func = UPSTREAM_OPS[op]
+        if self.command != method:
+            return self.send_json(405, {"message": "Method %s not allowed for %s"
+                                                   % (self.command, op), "reason": None})
+        return getattr(self, func)(query, body)
+
+    def read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self.read_chunked()
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        try:
+            length = int(length)
+        except ValueError:
+            raise BadRequest("invalid Content-Length")
+        if length < 0:
+            raise BadRequest("invalid Content-Length")
+        data = self.rfile.read(length)
+        if len(data) != length:
+            raise ClientGone()
+        return data
+
+    def read_chunked(self):
+        out = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            if not line:
+                raise ClientGone()
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise BadRequest("bad chunk size")
+            if size == 0:
+                while self.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
+                    pass
+                return bytes(out)
+            out += self.rfile.read(size)
+            self.rfile.readline(8)
+
+    def new_entry(self, path, op, query, body):
+        parsed, err = parse_json(body) if body else (None, None)
+        headers = {}
+        for name, value in self.headers.items():
+            key = name.lower()
+            headers[key] = headers[key] + ", " + value if key in headers else value
+        entry = {"id": 0, "time": time.time(), "method": self.command, "path": path,
+                 "op": op, "query": query, "headers": headers,
+                 "body": parsed if err is None else body.decode("utf-8", "replace"),
+                 "body_json_error": err, "body_bytes": len(body), "account": None,
+                 "validation": None, "script": None, "scenario": None, "status": None,
+                 "client_aborted": False, "cutoff": False, "complete": False,
+                 "duration_ms": None}
+        self.state.log_request(entry)
+        return entry
+
+    # -- writing
+
+    def write(self, data):
+        try:
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (OSError, ValueError):
+            raise ClientGone()
+
+    def begin_response(self, status, headers):
+        self.send_response(status)
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        for name, value in headers:
+            self.send_header(name, value)
+        try:
+            self.end_headers()
+        except (OSError, ValueError):
+            raise ClientGone()
+        self.headers_sent = True
+        self.sent_status = status
+        self.note(status=status)
+
+    def send_bytes(self, status, data, content_type, headers=()):
+        hdrs = [("Content-Type", content_type), ("Content-Length", str(len(data)))]
+        self.begin_response(status, hdrs + list(headers))
+        if self.command != "HEAD":
+            self.write(data)
+
+    def send_json(self, status, obj, headers=()):
+        self.send_bytes(status, compact(obj).encode("utf-8"), "application/json", headers)
+
+    def send_error_body(self, status, body, headers, content_type=None):
+        extra = list(headers.items())
+        if isinstance(body, (dict, list)) or body is None:
+            self.send_bytes(status, compact(body).encode("utf-8"),
+                            content_type or "application/json", extra)
+        else:
+            self.send_bytes(status, str(body).encode("utf-8"), content_type or "text/plain", extra)
+
+    def drop_connection(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def wait_for_disconnect(self, seconds):
+        """Sleep up to ``seconds``; return True early if the client hangs up."""
+        deadline = time.monotonic() + seconds
+        sock = self.connection
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                readable, _, _ = select.select([sock], [], [], min(left, 0.2))
+                if readable and not sock.recv(1, socket.MSG_PEEK):
+                    return True
+            except (OSError, ValueError):
+                return True
+            if readable:
+                time.sleep(min(left, 0.05))  # pipelined data: cannot tell, keep waiting
+
+    # -- upstream API
+
+    def authenticate(self):
+        """Return (token, account) or send 403 bearer-invalid and return None."""
+        header = self.headers.get("Authorization", "")
+        match = re.match(r"(?i)bearer\s+(\S+)\s*$", header)
+        acct = self.state.check_access(match.group(1)) if match else None
+        if acct is None:
+            self.state.bump("auth_failures")
+            self.note(validation={"ok": False, "rule": "bearer-invalid"})
+            self.send_json(403, BEARER_INVALID)
+            return None
+        self.note(account=acct.id)
+        return match.group(1), acct
+
+    def scripted(self, endpoint, token, prompt=None, model=None):
+        """Return a resolved script response for a non-stream endpoint, or None."""
+        script_id, spec = self.state.take_script(endpoint, token, prompt, model)
+        if spec is None:
+            return None
+        self.note(script=script_id)
+        return resolve_response(spec)
+
+    def reject(self, rule, detail, body=IMPROPERLY_FORMED):
+        self.state.bump("generate_rejected")
+        self.note(validation={"ok": False, "rule": rule, "detail": detail})
+        safe = detail.encode("ascii", "backslashreplace").decode("ascii")
+        safe = re.sub(r"[\r\n]", " ", safe)[:300]
+        self.send_json(400, body, [("X-Mock-Reason", rule), ("X-Mock-Detail", safe)])
+
+    def op_generate(self, query, raw):
+        self.state.bump("generate")
+        auth = self.authenticate()
+        if auth is None:
+            return
+        if len(raw) > self.state.settings["max_body_bytes"]:
+            return self.reject(SIZE_RULE, "%d bytes" % len(raw), INPUT_TOO_LONG)
+        body, err = parse_json(raw)
+        if err is not None:
+            return self.reject("body-not-json", err)
+        try:
+            validate_generate(body)
+        except Invalid as exc:
+            return self.reject(exc.rule, exc.detail)
+        self.note(validation={"ok": True})
+        current = body["conversationState"]["currentMessage"]["userInputMessage"]
+        spec = self.choose_response(auth[0], current["content"], current["modelId"])
+        if spec["kind"] != "http_error":
+            self.state.bump("generate_ok")
+        Scenario(self, spec, current["content"]).run()
+
+    def choose_response(self, token, prompt, model):
+        script_id, spec = self.state.take_script("generateAssistantResponse", token, prompt, model)
+        if spec is not None:
+            self.note(script=script_id)
+            return resolve_response(spec)
+        for name in re.findall(r"#mock:([A-Za-z0-9_-]+)", prompt):
+            if normalize_name(name) in SCENARIOS:
+                self.note(scenario=normalize_name(name))
+                return resolve_response({"preset": name})
+        return resolve_response({"kind": "text"})
+
+    def op_usage(self, query, raw):
+        self.state.bump("usage")
+        auth = self.authenticate()
+        if auth is None:
+            return
+        spec = self.scripted("getUsageLimits", auth[0])
+        if spec and spec["kind"] == "http_error":
+            return Scenario(self, spec, "").run()
+        usage = dict(auth[1].usage)
+        if isinstance(usage.get("error"), dict):
+            err = usage["error"]
+            return self.send_error_body(int(err.get("status", 500)), err.get("body"), {})
+        self.send_json(200, usage_body(usage))
+
+    def op_models(self, query, raw):
+        self.state.bump("models")
+        auth = self.authenticate()
+        if auth is None:
+            return
+        spec = self.scripted("ListAvailableModels", auth[0])
+        if spec and spec["kind"] == "http_error":
+            return Scenario(self, spec, "").run()
+        models = [model_entry(*m) for m in MODELS]
+        try:
+            start = int(query.get("nextToken") or 0)
+            size = int(query.get("maxResults") or len(models))
+        except ValueError:
+            return self.send_json(400, {"message": "Invalid maxResults or nextToken",
+                                        "reason": None})
+        body = {"models": models[start:start + max(size, 1)], "defaultModel": models[0]}
+        if start + max(size, 1) < len(models):
+            body["nextToken"] = str(start + max(size, 1))
+        self.send_json(200, body)
+
+    def op_mcp(self, query, raw):
+        self.state.bump("mcp")
+        auth = self.authenticate()
+        if auth is None:
+            return
+        body, err = parse_json(raw)
+        if err is not None or not isinstance(body, dict):
+            return self.send_json(400, {"message": "Malformed JSON-RPC request", "reason": None,
+                                        "jsonrpc": "2.0", "id": None,
+                                        "error": {"code": -32700, "message": "Parse error"}})
+        spec = self.scripted("mcp", auth[0])
+        if spec and spec["kind"] == "http_error":
+            return Scenario(self, spec, "").run()
+        self.send_json(200, self.mcp_answer(body))
+
+    @staticmethod
+    def mcp_answer(body):
+        rid = body.get("id")
+
+        def error(code, message):
+            return {"id": rid, "jsonrpc": "2.0", "error": {"code": code, "message": message}}
+
+        if body.get("jsonrpc") != "2.0" or body.get("method") != "tools/call":
+            return error(-32601, "Method not found: %r" % (body.get("method"),))
+        params = body.get("params") if isinstance(body.get("params"), dict) else {}
+        if params.get("name") != "web_search":
+            return error(-32602, "Unknown tool: %r" % (params.get("name"),))
+        args = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}
+        query = args.get("query")
+        if not isinstance(query, str) or not query.strip():
+            return error(-32602, "Invalid params: query is required")
+        text = compact(web_search_results(query))
+        return {"id": rid, "jsonrpc": "2.0",
+                "result": {"content": [{"type": "text", "text": text}], "isError": False}}
+
+    # -- token endpoints
+
+    def auth_json(self, raw):
+        """Parse an auth-endpoint body; on error answer 400 and return None."""
+        body, err = parse_json(raw)
+        if err is not None or not isinstance(body, dict):
+            self.send_json(400, {"error": "invalid_request",
+                                 "error_description": "Malformed JSON body"})
+            return None
+        return body
+
+    def run_refresh(self, acct, presented, build):
+        """Common refresh path: delay window, forced failure, token issue."""
+        self.state.refresh_window(+1)
+        try:
+            if acct.refresh_delay_ms:
+                time.sleep(acct.refresh_delay_ms / 1000.0)
+            with self.state.lock:
+                failure = acct.take_failure()
+                if failure is None and presented not in self.state.refresh_index:
+                    failure = (400, INVALID_GRANT)  # rotated by a concurrent refresh
+                if failure is None:
+                    access, refresh = self.state.refresh(acct, presented)
+        finally:
+            self.state.refresh_window(-1)
+        if failure is not None:
+            self.state.bump("refreshes_failed")
+            return self.send_error_body(failure[0], failure[1], {})
+        self.state.bump("refreshes_ok")
+        self.note(account=acct.id)
+        self.send_json(200, build(access, refresh))
+
+    def refresh_account(self, token, method):
+        with self.state.lock:
+            acct_id = self.state.refresh_index.get(token) if isinstance(token, str) else None
+            acct = self.state.accounts.get(acct_id)
+            return acct if acct is not None and acct.auth_method == method else None
+
+    def op_social_refresh(self, query, raw):
+        body = self.auth_json(raw)
+        if body is None:
+            return
+        token = body.get("refreshToken")
+        self.state.count_refresh(token if isinstance(token, str) else "")
+        acct = self.refresh_account(token, "social")
+        if acct is None:
+            self.state.bump("refreshes_failed")
+            return self.send_json(400, INVALID_GRANT)
+
+        def build(access, refresh):
+            out = {"accessToken": access, "expiresIn": acct.expires_in,
+                   "profileArn": acct.arn()}
+            if not acct.omit_refresh_token:
+                out["refreshToken"] = refresh
+            return out
+
+        self.run_refresh(acct, token, build)
+
+    def client_ok(self, body):
+        with self.state.lock:
+            cid = body.get("clientId")
+            return (isinstance(cid, str) and cid in self.state.clients
+                    and self.state.clients[cid] == body.get("clientSecret"))
+
+    def op_oidc_token(self, query, raw):
+        body = self.auth_json(raw)
+        if body is None:
+            return
+        grant = body.get("grantType")
+        if grant == "refresh_token":
+            return self.oidc_refresh(body)
+        if grant == DEVICE_GRANT:
+            return self.device_token(body)
+        self.send_json(400, {"error": "unsupported_grant_type",
+                             "error_description": "grantType %r is not supported" % (grant,)})
+
+    def oidc_refresh(self, body):
+        token = body.get("refreshToken")
+        self.state.count_refresh(token if isinstance(token, str) else "")
+        if not self.client_ok(body):
+            self.state.bump("refreshes_failed")
+            return self.send_json(400, INVALID_CLIENT)
+        acct = self.refresh_account(token, "idc")
+        if acct is None or acct.client_id != body.get("clientId"):
+            self.state.bump("refreshes_failed")
+            return self.send_json(400, INVALID_GRANT)
+
+        def build(access, refresh):
+            out = {"accessToken": access, "expiresIn": acct.expires_in, "tokenType": "Bearer"}
+            if not acct.omit_refresh_token:
+                out["refreshToken"] = refresh
+            if acct.profile_arn:
+                out["profileArn"] = acct.profile_arn
+            return out
+
+        self.run_refresh(acct, token, build)
+
+    def op_client_register(self, query, raw):
+        body = self.auth_json(raw)
+        if body is None:
+            return
+        if not _nonempty_str(body.get("clientName")) or body.get("clientType") != "public":
+            return self.send_json(400, {"error": "invalid_request",
+                                        "error_description": "clientName and clientType "
+                                                            "\"public\" are required"})
+        cid, secret = "mockclient-" + rand_str(22), "mocksecret-" + rand_str(80)
+        with self.state.lock:
+            self.state.clients[cid] = secret
+        now = int(time.time())
+        self.send_json(200, {"clientId": cid, "clientSecret": secret,
+                             "clientIdIssuedAt": now, "clientSecretExpiresAt": now + 90 * 86400})
+
+    def op_device_authorization(self, query, raw):
+        body = self.auth_json(raw)
+        if body is None:
+            return
+        if not self.client_ok(body):
+            return self.send_json(400, INVALID_CLIENT)
+        if not _nonempty_str(body.get("startUrl")):
+            return self.send_json(400, {"error": "invalid_request",
+                                        "error_description": "startUrl is required"})
+        settings = self.state.settings
+        code = rand_str(4, string.ascii_uppercase) + "-" + rand_str(4, string.ascii_uppercase)
+        device = {"deviceCode": "mockdevice-" + rand_str(40), "userCode": code,
+                  "clientId": body["clientId"], "approved": False, "denied": False,
+                  "slowDown": int(settings["device_slow_down"]),
+                  "expiresAt": time.time() + int(settings["device_expires_in"])}
+        with self.state.lock:
+            self.state.devices[device["deviceCode"]] = device
+        uri = "https://view.awsapps.com/start/#/device"
+        self.send_json(200, {"deviceCode": device["deviceCode"], "userCode": code,
+                             "verificationUri": uri,
+                             "verificationUriComplete": uri + "?user_code=" + code,
+                             "expiresIn": int(settings["device_expires_in"]),
+                             "interval": int(settings["device_interval"])})
+
+    def device_token(self, body):
+        if not self.client_ok(body):
+            return self.send_json(400, INVALID_CLIENT)
+        code = body.get("deviceCode")
+        with self.state.lock:
+            device = self.state.devices.get(code) if isinstance(code, str) else None
+            error = self.device_error(device, body)
+            if error is None:
+                del self.state.devices[device["deviceCode"]]
+        if error is not None:
+            return self.send_json(400, {"error": error})
+        self.state.bump("device_tokens")
+        access, refresh = new_access_token(), new_refresh_token()
+        acct = self.state.add_account({"authMethod": "idc", "refreshToken": refresh,
+                                       "accessToken": access, "accessTokenExpiresIn": 3600,
+                                       "clientId": body["clientId"],
+                                       "clientSecret": body["clientSecret"]})
+        self.note(account=acct.id)
+        self.send_json(200, {"accessToken": access, "refreshToken": refresh,
+                             "expiresIn": 3600, "tokenType": "Bearer"})
+
+    @staticmethod
+    def device_error(device, body):
+        """OIDC error code for a device_code poll, or None when tokens are due."""
+        if device is None or device["clientId"] != body.get("clientId"):
+            return "invalid_grant"
+        if time.time() >= device["expiresAt"]:
+            return "expired_token"
+        if device["denied"]:
+            return "access_denied"
+        if device["slowDown"] > 0:
+            device["slowDown"] -= 1
+            return "slow_down"
+        return None if device["approved"] else "authorization_pending"
+
+    def op_login(self, query, raw):
+        required = ("redirect_uri", "code_challenge", "state")
+        missing = [k for k in required if not query.get(k)]
+        if query.get("idp") not in ("Google", "Github"):
+            missing.append("idp (Google|Github)")
+        if query.get("code_challenge_method") != "S256":
+            missing.append("code_challenge_method=S256")
+        if missing:
+            return self.send_json(400, {"error": "invalid_request",
+                                        "error_description": "bad or missing: " +
+                                                             ", ".join(missing)})
+        params = {"state": query["state"]}
+        if self.state.settings.get("login_error"):
+            params["error"] = self.state.settings["login_error"]
+        else:
+            params["code"] = "mockcode-" + rand_str(32)
+            with self.state.lock:
+                self.state.login_codes[params["code"]] = {
+                    "challenge": query["code_challenge"], "redirect_uri": query["redirect_uri"],
+                    "idp": query["idp"]}
+        uri = query["redirect_uri"]
+        location = uri + ("&" if "?" in uri else "?") + urlencode(params)
+        self.send_bytes(302, b"", "text/plain", [("Location", location)])
+
+    def op_oauth_token(self, query, raw):
+        body = self.auth_json(raw)
+        if body is None:
+            return
+        with self.state.lock:
+            record = self.state.login_codes.pop(body.get("code"), None) \
+                if isinstance(body.get("code"), str) else None
+        if record is None or record["redirect_uri"] != body.get("redirect_uri"):
+            return self.send_json(400, {"error": "invalid_grant",
+                                        "error_description": "Invalid authorization code"})
+        verifier = body.get("code_verifier")
+        if not isinstance(verifier, str) or s256(verifier) != record["challenge"]:
+            return self.send_json(400, {"error": "invalid_grant",
+                                        "error_description": "PKCE verification failed"})
+        self.state.bump("social_logins")
+        access, refresh = new_access_token(), new_refresh_token()
+        acct = self.state.add_account({"authMethod": "social", "refreshToken": refresh,
+                                       "accessToken": access, "accessTokenExpiresIn": 3600})
+        self.note(account=acct.id)
+        self.send_json(200, {"accessToken": access, "refreshToken": refresh,
+                             "profileArn": DEFAULT_PROFILE_ARN, "expiresIn": 3600})
+
+    # -- control API
+
+    def control(self, name, query, raw):
+        route = CONTROL_ROUTES.get((self.command, name))
+        if route is None:
+            known = sorted({n for (_, n) in CONTROL_ROUTES})
+            return self.send_json(404, {"error": "unknown control endpoint %s %s"
+                                                 % (self.command, name), "known": known})
+        body = None
+        if self.command == "POST":
+            body, err = parse_json(raw) if raw.strip() else ({}, None)
+            if err is not None or not isinstance(body, dict):
+                return self.send_json(400, {"error": "control body must be a JSON object"})
+        try:
+            status, answer = route(self.state, body, query)
+        except (ValueError, TypeError, KeyError) as exc:
+            status, answer = 400, {"error": "%s: %s" % (type(exc).__name__, exc)}
+        self.send_json(status, answer)
+
+
+# ------------------------------------------------------------------ control API
+
+def _need_account(state, body):
+    acct = state.find_account(body)
+    if acct is None:
+        raise KeyError("no account matches (give id, refreshToken or accessToken)")
+    return acct
+
+
+def ctl_health(state, body, query):
+    return 200, {"ok": True}
+
+
+def ctl_reset(state, body, query):
+    state.reset()
+    return 200, {"ok": True}
+
+
+def ctl_add_account(state, body, query):
+    if not (_nonempty_str(body.get("refreshToken")) or _nonempty_str(body.get("accessToken"))):
+        raise ValueError("refreshToken or accessToken is required")
+    acct = state.add_account(body)
+    return 200, state.account_json(acct)
+
+
+def ctl_list_accounts(state, body, query):
+    with state.lock:
+        return 200, [state.account_json(a) for a in state.accounts.values()]
+
+
+def ctl_update_account(state, body, query):
+    acct = _need_account(state, body)
+    with state.lock:
+        acct.update(body.get("set", {}) if isinstance(body.get("set"), dict) else
+                    {k: v for k, v in body.items() if k not in ("id", "accessToken", "refreshToken")})
+        return 200, state.account_json(acct)
+
+
+def ctl_fail_refresh(state, body, query):
+    acct = _need_account(state, body)
+    with state.lock:
+        acct.set_fail_refresh({k: body[k] for k in ("status", "body", "times") if k in body})
+        return 200, state.account_json(acct)
+
+
+def ctl_usage(state, body, query):
+    acct = _need_account(state, body)
+    with state.lock:
+        if body.get("clear"):
+            acct.usage.clear()
+        acct.usage.update({k: v for k, v in body.items()
+                           if k not in ("id", "accessToken", "refreshToken", "clear")})
+        return 200, state.account_json(acct)
+
+
+def ctl_revoke(state, body, query):
+    with state.lock:
+        done = []
+        token = body.get("accessToken")
+        if token in state.tokens:
+            state.tokens[token]["revoked"] = True
+            done.append("accessToken")
+        refresh = body.get("refreshToken")
+        if refresh in state.refresh_index:
+            del state.refresh_index[refresh]
+            done.append("refreshToken")
+        if not done:
+            return 404, {"error": "token not known"}
+        return 200, {"ok": True, "revoked": done}
+
+
+def ctl_add_script(state, body, query):
+    if "response" not in body:
+        raise ValueError("response is required")
+    times = int(body.get("times", 1))
+    if times == 0 or times < -1:
+        raise ValueError("times must be >= 1 or -1")
+    match = body.get("match") or {}
+    if not isinstance(match, dict):
+        raise ValueError("match must be an object")
+    if match.get("endpoint", "generateAssistantResponse") not in SCRIPT_ENDPOINTS:
+        raise ValueError("match.endpoint must be one of %s" % (SCRIPT_ENDPOINTS,))
+    for key in ("token", "prompt_contains", "model"):
+        if key in match and not isinstance(match[key], str):
+            raise ValueError("match.%s must be a string" % key)
+    resolve_response(body["response"])  # reject bad presets/kinds now
+    script = state.add_script(dict(body, times=times, match=match))
+    return 200, script
+
+
+def ctl_list_scripts(state, body, query):
+    with state.lock:
+        return 200, list(state.scripts)
+
+
+def ctl_clear_scripts(state, body, query):
+    with state.lock:
+        state.scripts = []
+    return 200, {"ok": True}
+
+
+def ctl_requests(state, body, query):
+    with state.lock:
+        entries = state.requests
+        if query.get("op"):
+            entries = [e for e in entries if e["op"] == query["op"]]
+        if query.get("since"):
+            entries = [e for e in entries if e["id"] > int(query["since"])]
+        return 200, json.loads(compact(entries))
+
+
+def ctl_stats(state, body, query):
+    with state.lock:
+        return 200, json.loads(compact(state.stats))
+
+
+def ctl_get_settings(state, body, query):
+    with state.lock:
+        return 200, dict(state.settings)
+
+
+def ctl_set_settings(state, body, query):
+    unknown = sorted(set(body) - set(DEFAULT_SETTINGS))
+    if unknown:
+        raise ValueError("unknown settings %s" % unknown)
+    values = dict(body)
+    for key, value in body.items():
+        if isinstance(DEFAULT_SETTINGS[key], int):
+            values[key] = int(value)
+    with state.lock:
+        state.settings.update(values)
+        return 200, dict(state.settings)
+
+
+def _find_device(state, body):
+    for device in state.devices.values():
+        if body.get("userCode") == device["userCode"] or body.get("deviceCode") == \
+                device["deviceCode"]:
+            return device
+    raise KeyError("no pending device authorization matches")
+
+
+def ctl_device_approve(state, body, query):
+    with state.lock:
+        device = _find_device(state, body)
+        device["approved"] = True
+        return 200, dict(device)
+
+
+def ctl_device_deny(state, body, query):
+    with state.lock:
+        device = _find_device(state, body)
+        device["denied"] = True
+        return 200, dict(device)
+
+
+def ctl_device_list(state, body, query):
+    with state.lock:
+        return 200, [dict(d) for d in state.devices.values()]
+
+
+def ctl_scenarios(state, body, query):
+    return 200, {"kinds": list(KINDS), "scenarios": SCENARIOS,
+                 "validation_rules": [r for r, _ in VALIDATION_RULES] + [SIZE_RULE]}
+
+
+CONTROL_ROUTES = {
+    ("GET", "health"): ctl_health,
+    ("POST", "reset"): ctl_reset,
+    ("POST", "accounts"): ctl_add_account,
+    ("GET", "accounts"): ctl_list_accounts,
+    ("POST", "accounts/update"): ctl_update_account,
+    ("POST", "accounts/fail_refresh"): ctl_fail_refresh,
+    ("POST", "accounts/usage"): ctl_usage,
+    ("POST", "revoke"): ctl_revoke,
+    ("POST", "script"): ctl_add_script,
+    ("GET", "scripts"): ctl_list_scripts,
+    ("POST", "scripts/clear"): ctl_clear_scripts,
+    ("GET", "requests"): ctl_requests,
+    ("GET", "stats"): ctl_stats,
+    ("GET", "settings"): ctl_get_settings,
+    ("POST", "settings"): ctl_set_settings,
+    ("POST", "device/approve"): ctl_device_approve,
+    ("POST", "device/deny"): ctl_device_deny,
+    ("GET", "device"): ctl_device_list,
+    ("GET", "scenarios"): ctl_scenarios,
+}
+
+
+# ------------------------------------------------------------------ server
+
+class MockServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address, state, quiet=False):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.state = state
+        self.quiet = quiet
+        ThreadingHTTPServer.__init__(self, address, Handler)
+
+
+def write_port_file(path, port):
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "w") as fh:
+        fh.write("%d\n" % port)
+    os.replace(tmp, path)
+
+
+def _terminate(signum, frame):
+    raise SystemExit(0)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Mock Kiro upstream for kiro-fcgi tests")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 = kernel-chosen")
+    parser.add_argument("--port-file", help="write the bound port here (atomically)")
+    parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    args = parser.parse_args(argv)
+
+    server = MockServer((args.host, args.port), MockState(), args.quiet)
+    port = server.server_address[1]
+    signal.signal(signal.SIGTERM, _terminate)
+    if args.port_file:
+        write_port_file(args.port_file, port)
+    sys.stderr.write("kiro-mock: listening on %s:%d\n" % (args.host, port))
+    sys.stderr.flush()
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.server_close()
+        sys.stderr.write("kiro-mock: stopped\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
