@@ -1,0 +1,375 @@
+/* test-refresh.c: token refresh against the mock: rotation, locking, failures. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "accounts.h"
+#include "clock.h"
+#include "config.h"
+#include "cred.h"
+#include "http.h"
+#include "json.h"
+#include "refresh.h"
+#include "store.h"
+#include "testutil.h"
+#include "xmalloc.h"
+
+#define TAIL "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy" \
+	"yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+#define RT_SOCIAL	"aorSOCIAL" TAIL
+#define RT_IDC		"aorIDC" TAIL
+
+static struct tu_mock	 mock;
+static char		*dir;
+static struct store	*st;
+static struct config	*cfg;
+static struct http	*h;
+
+static void
+mock_post(const char *path, const char *body)
+{
+	struct buf	out = BUF_INIT;
+
+	ck_assert_msg(tu_mock_call(&mock, path, body, &out) == 200, "%s: %s",
+	    path, out.ptr);
+	buf_free(&out);
+}
+
+static long
+refreshes(void)
+{
+	struct buf	 out = BUF_INIT;
+	json_object	*v = NULL;
+	int64_t		 n = -1;
+
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/stats", NULL, &out), 200);
+	ck_assert_int_eq(json_parse(out.ptr, out.len, 16, &v, NULL), KF_OK);
+	(void)json_get_int(v, "refreshes", &n);
+	json_object_put(v);
+	buf_free(&out);
+	return (long)n;
+}
+
+/* Imports one credential; expired unless fresh is set. */
+static long
+import(const char *rt, enum cred_auth auth, int fresh, const char *path)
+{
+	struct cred		c;
+	struct import_result	res;
+
+	cred_init(&c);
+	c.refresh_token = xstrdup(rt);
+	c.auth_method = auth;
+	if (auth == CRED_AUTH_IDC) {
+		c.client_id = xstrdup("client-1");
+		c.client_secret = xstrdup("secret-1");
+	}
+	if (fresh) {
+		c.access_token = xstrdup("aoaFRESH");
+		c.expires_at = clock_now() + 3600;
+	}
+	if (path != NULL) {
+		c.source = xstrdup("file");
+		c.source_path = xstrdup(path);
+	}
+	ck_assert_int_eq(accounts_import(st, &c, 1, &res, NULL), KF_OK);
+	cred_free(&c);
+	return res.id;
+}
+
+static void
+setup(void)
+{
+	char	*json;
+
+	tu_mock_start(&mock);
+	dir = tu_tmpdir();
+	ck_assert_int_eq(store_open(&st, dir, NULL), KF_OK);
+	json = xasprintf("{\"apiBaseUrl\":\"%s\",\"authBaseUrl\":\"%s\","
+	    "\"oidcBaseUrl\":\"%s\"}", mock.base, mock.base, mock.base);
+	ck_assert_int_eq(config_parse(json, strlen(json), NULL, &cfg, NULL,
+	    NULL), KF_OK);
+	free(json);
+	h = http_new();
+}
+
+static void
+teardown(void)
+{
+	http_free(h);
+	config_free(cfg);
+	store_close(st);
+	tu_rmrf(dir);
+	free(dir);
+	tu_mock_stop(&mock);
+}
+
+START_TEST(refresh_social_rotates_and_stores)
+{
+	struct cred	 c;
+	struct account	 a;
+	long		 id;
+	char		*why = NULL;
+
+	mock_post("/_mock/accounts", "{\"refreshToken\":\"" RT_SOCIAL "\","
+	    "\"authMethod\":\"social\"}");
+	id = import(RT_SOCIAL, CRED_AUTH_SOCIAL, 0, NULL);
+	ck_assert_msg(refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
+	    NULL, &c, &why) == KF_OK, "%s", why);
+	ck_assert_ptr_nonnull(c.access_token);
+	ck_assert_str_ne(c.refresh_token, RT_SOCIAL);	/* rotated */
+	ck_assert_int_gt(c.expires_at, clock_now() + 3000);
+	ck_assert_ptr_nonnull(c.profile_arn);
+	ck_assert_int_eq(refreshes(), 1);
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	ck_assert_str_eq(a.cred.refresh_token, c.refresh_token);
+	ck_assert_str_eq(a.cred.access_token, c.access_token);
+	account_free(&a);
+	cred_free(&c);
+	/* Fresh now: nothing more is asked of the upstream. */
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
+	    NULL, &c, &why), KF_OK);
+	ck_assert_int_eq(refreshes(), 1);
+	cred_free(&c);
+}
+END_TEST
+
+START_TEST(refresh_idc_uses_the_oidc_token_endpoint)
+{
+	struct cred	 c;
+	long		 id;
+	char		*why = NULL;
+
+	mock_post("/_mock/accounts", "{\"refreshToken\":\"" RT_IDC "\","
+	    "\"authMethod\":\"idc\",\"clientId\":\"client-1\","
+	    "\"clientSecret\":\"secret-1\"}");
+	id = import(RT_IDC, CRED_AUTH_IDC, 0, NULL);
+	ck_assert_msg(refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
+	    NULL, &c, &why) == KF_OK, "%s", why);
+	ck_assert_ptr_nonnull(c.access_token);
+	ck_assert_str_eq(c.client_id, "client-1");
+	cred_free(&c);
+}
+END_TEST
+
+START_TEST(refresh_concurrent_processes_refresh_once)
+{
+	struct cred	 c;
+	pid_t		 kids[6];
+	long		 id;
+	int		 i, status, ok = 0;
+	char		*why = NULL;
+
+	mock_post("/_mock/accounts", "{\"refreshToken\":\"" RT_SOCIAL "\","
+	    "\"authMethod\":\"social\",\"refreshDelayMs\":300}");
+	id = import(RT_SOCIAL, CRED_AUTH_SOCIAL, 0, NULL);
+	for (i = 0; i < 6; i++) {
+		if ((kids[i] = fork()) == 0) {
+			struct http	*kh = http_new();
+			int		 rc;
+
+			rc = refresh_ensure(st, kh, cfg, id,
+			    REFRESH_AHEAD_REQUEST, NULL, &c, NULL) == KF_OK &&
+			    c.access_token != NULL;
+			http_free(kh);
+			_exit(rc ? 0 : 1);
+		}
+		ck_assert_int_gt(kids[i], 0);
+	}
+	for (i = 0; i < 6; i++) {
+		waitpid(kids[i], &status, 0);
+		ok += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	}
+	ck_assert_int_eq(ok, 6);
+	ck_assert_int_eq(refreshes(), 1);
+	/* And threads of this process see the same, still fresh, token. */
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
+	    NULL, &c, &why), KF_OK);
+	ck_assert_int_eq(refreshes(), 1);
+	cred_free(&c);
+}
+END_TEST
+
+START_TEST(refresh_forced_only_for_the_failed_token)
+{
+	struct cred	 c;
+	long		 id;
+	char		*why = NULL, *first;
+
+	mock_post("/_mock/accounts", "{\"refreshToken\":\"" RT_SOCIAL "\","
+	    "\"authMethod\":\"social\"}");
+	id = import(RT_SOCIAL, CRED_AUTH_SOCIAL, 1, NULL);
+	/* Somebody else already replaced the token that failed. */
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
+	    "aoaSTALE", &c, &why), KF_OK);
+	ck_assert_str_eq(c.access_token, "aoaFRESH");
+	ck_assert_int_eq(refreshes(), 0);
+	cred_free(&c);
+	/* The stored token itself failed: refresh. */
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
+	    "aoaFRESH", &c, &why), KF_OK);
+	ck_assert_str_ne(c.access_token, "aoaFRESH");
+	ck_assert_int_eq(refreshes(), 1);
+	first = xstrdup(c.access_token);
+	cred_free(&c);
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
+	    NULL, &c, &why), KF_OK);
+	ck_assert_str_eq(c.access_token, first);
+	free(first);
+	cred_free(&c);
+}
+END_TEST
+
+START_TEST(refresh_invalid_grant_needs_a_new_login)
+{
+	struct cred	 c;
+	struct account	 a;
+	long		 id;
+	char		*why = NULL;
+
+	/* The mock has never heard of this token: invalid_grant. */
+	id = import(RT_SOCIAL, CRED_AUTH_SOCIAL, 0, NULL);
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
+	    NULL, &c, &why), KF_ELOGIN);
+	ck_assert_ptr_nonnull(strstr(why, "new login"));
+	ck_assert_ptr_null(strstr(why, RT_SOCIAL));
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.disabled, ACCOUNT_INVALID_REFRESH_TOKEN);
+	ck_assert_str_eq(account_state_word(&a, clock_now()), "needs-login");
+	account_free(&a);
+	free(why);
+	why = NULL;
+	/* And it is not tried again. */
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
+	    NULL, &c, &why), KF_ELOGIN);
+	ck_assert_int_eq(refreshes(), 1);
+	free(why);
+}
+END_TEST
+
+START_TEST(refresh_transient_failures_are_counted)
+{
+	struct cred	 c;
+	struct account	 a;
+	long		 id;
+	int		 i;
+	char		*why = NULL;
+
+	mock_post("/_mock/accounts", "{\"refreshToken\":\"" RT_SOCIAL "\","
+	    "\"authMethod\":\"social\",\"failRefresh\":{\"status\":500,"
+	    "\"times\":-1}}");
+	id = import(RT_SOCIAL, CRED_AUTH_SOCIAL, 0, NULL);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(refresh_ensure(st, h, cfg, id,
+		    REFRESH_AHEAD_REQUEST, NULL, &c, &why), KF_EUPSTREAM);
+		free(why);
+		why = NULL;
+	}
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.refresh_failures, 3);
+	ck_assert_int_eq(a.state.disabled, ACCOUNT_TOO_MANY_REFRESH_FAILURES);
+	account_free(&a);
+}
+END_TEST
+
+START_TEST(refresh_writes_rotated_tokens_back_to_the_file)
+{
+	struct cred	 c;
+	json_object	*v = NULL;
+	const char	*rt, *at;
+	char		*path, *text, *why = NULL;
+	long		 id;
+
+	ck_assert_int_ne(asprintf(&path, "%s/creds.json", dir), -1);
+	tu_write_file(path, "[{\"refreshToken\":\"" RT_SOCIAL "\","
+	    "\"authMethod\":\"social\",\"note\":\"mine\"}]");
+	mock_post("/_mock/accounts", "{\"refreshToken\":\"" RT_SOCIAL "\","
+	    "\"authMethod\":\"social\"}");
+	id = import(RT_SOCIAL, CRED_AUTH_SOCIAL, 0, path);
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
+	    NULL, &c, &why), KF_OK);
+	text = tu_read_file(path);
+	ck_assert_int_eq(json_parse(text, strlen(text), 16, &v, NULL), KF_OK);
+	ck_assert_int_eq(json_get_str(json_object_array_get_idx(v, 0),
+	    "refreshToken", &rt), 1);
+	ck_assert_int_eq(json_get_str(json_object_array_get_idx(v, 0),
+	    "accessToken", &at), 1);
+	ck_assert_str_eq(rt, c.refresh_token);
+	ck_assert_str_eq(at, c.access_token);
+	ck_assert_ptr_nonnull(strstr(text, "\"mine\""));
+	json_object_put(v);
+	free(text);
+	free(path);
+	cred_free(&c);
+}
+END_TEST
+
+START_TEST(refresh_truncated_token_is_refused_without_a_call)
+{
+	struct store_txn	*txn;
+	struct cred		 c;
+	struct account		 a;
+	long			 id;
+	char			*why = NULL;
+
+	id = import(RT_SOCIAL, CRED_AUTH_SOCIAL, 0, NULL);
+	/* An old state file may hold a token cut by the IDE. */
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_load(txn, id, &a, NULL), KF_OK);
+	free(a.cred.refresh_token);
+	a.cred.refresh_token = xstrdup("aorAAAA...cut");
+	ck_assert_int_eq(accounts_txn_save_cred(txn, &a.cred, NULL), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	account_free(&a);
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
+	    NULL, &c, &why), KF_ELOGIN);
+	ck_assert_ptr_nonnull(strstr(why, "truncated"));
+	ck_assert_int_eq(refreshes(), 0);
+	free(why);
+}
+END_TEST
+
+START_TEST(refresh_needed_by_expiry)
+{
+	struct cred	c;
+
+	cred_init(&c);
+	ck_assert_int_eq(refresh_needed(&c, 600, 1000), 1);	/* no token */
+	c.access_token = xstrdup("t");
+	c.expires_at = 1000 + 601;
+	ck_assert_int_eq(refresh_needed(&c, 600, 1000), 0);
+	c.expires_at = 1000 + 600;
+	ck_assert_int_eq(refresh_needed(&c, 600, 1000), 1);
+	c.auth_method = CRED_AUTH_API_KEY;
+	ck_assert_int_eq(refresh_needed(&c, 600, 1000), 0);
+	cred_free(&c);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("refresh");
+	TCase	*tc = tcase_create("refresh");
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, refresh_social_rotates_and_stores);
+	tcase_add_test(tc, refresh_idc_uses_the_oidc_token_endpoint);
+	tcase_add_test(tc, refresh_concurrent_processes_refresh_once);
+	tcase_add_test(tc, refresh_forced_only_for_the_failed_token);
+	tcase_add_test(tc, refresh_invalid_grant_needs_a_new_login);
+	tcase_add_test(tc, refresh_transient_failures_are_counted);
+	tcase_add_test(tc, refresh_writes_rotated_tokens_back_to_the_file);
+	tcase_add_test(tc, refresh_truncated_token_is_refused_without_a_call);
+	tcase_add_test(tc, refresh_needed_by_expiry);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}

@@ -1,0 +1,856 @@
+/* test-relay.c: the relay against the mock upstream: events, retries, failover. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "accounts.h"
+#include "config.h"
+#include "conv.h"
+#include "http.h"
+#include "json.h"
+#include "kiro_req.h"
+#include "relay.h"
+#include "store.h"
+#include "testutil.h"
+#include "xmalloc.h"
+
+/*
+ * Each test starts a mock upstream, a fresh store with N accounts that the
+ * mock knows, runs one conversation through relay_run into a recording sink
+ * and checks what the sink saw and what the mock received.
+ */
+
+#define TAIL "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+
+static struct tu_mock	 mock;
+static char		*dir;
+static struct store	*st;
+static struct config	*cfg;
+static struct http	*h;
+
+/* A sink that writes one line per call into log. */
+struct rec {
+	struct buf	log;
+	int		commit_on_start;	/* behave like a streaming sink */
+	int		resets;
+	struct sink	*sink;
+};
+
+static int
+r_start(void *arg, const struct sink_start *s)
+{
+	struct rec	*r = arg;
+
+	buf_printf(&r->log, "start %s thinking=%d\n", s->model, s->thinking);
+	if (r->commit_on_start)
+		r->sink->committed = 1;
+	return 0;
+}
+
+static int
+r_text(void *arg, const char *s, size_t n)
+{
+	struct rec	*r = arg;
+
+	buf_puts(&r->log, "text ");
+	buf_append(&r->log, s, n);
+	buf_putc(&r->log, '\n');
+	return 0;
+}
+
+static int
+r_thinking(void *arg, const char *s, size_t n)
+{
+	struct rec	*r = arg;
+
+	buf_puts(&r->log, "thinking ");
+	buf_append(&r->log, s, n);
+	buf_putc(&r->log, '\n');
+	return 0;
+}
+
+static int
+r_thinking_end(void *arg, const char *sig)
+{
+	struct rec	*r = arg;
+
+	buf_printf(&r->log, "thinking_end %s\n", sig != NULL ? sig : "-");
+	return 0;
+}
+
+static int
+r_tool_start(void *arg, size_t i, const char *id, const char *name)
+{
+	struct rec	*r = arg;
+
+	buf_printf(&r->log, "tool_start %zu %s %s\n", i, id, name);
+	return 0;
+}
+
+static int
+r_tool_input(void *arg, size_t i, const char *s, size_t n)
+{
+	struct rec	*r = arg;
+
+	buf_printf(&r->log, "tool_input %zu ", i);
+	buf_append(&r->log, s, n);
+	buf_putc(&r->log, '\n');
+	return 0;
+}
+
+static int
+r_tool_end(void *arg, size_t i, const char *input)
+{
+	struct rec	*r = arg;
+
+	buf_printf(&r->log, "tool_end %zu %s\n", i, input);
+	return 0;
+}
+
+static int
+r_finish(void *arg, enum sink_stop stop, const struct sink_usage *u)
+{
+	struct rec	*r = arg;
+
+	buf_printf(&r->log, "finish %s in=%ld out=%ld\n", sink_stop_name(stop),
+	    u->input_tokens, u->output_tokens);
+	return 0;
+}
+
+static int
+r_error(void *arg, enum kf_err er, const char *msg)
+{
+	struct rec	*r = arg;
+
+	buf_printf(&r->log, "error %s %s\n", kf_err_name(er), msg);
+	return 0;
+}
+
+static int
+r_ping(void *arg)
+{
+	struct rec	*r = arg;
+
+	buf_puts(&r->log, "ping\n");
+	return 0;
+}
+
+static void
+r_reset(void *arg)
+{
+	struct rec	*r = arg;
+
+	r->resets++;
+	buf_reset(&r->log);
+}
+
+static const struct sink_ops rec_ops = {
+	r_start, r_text, r_thinking, r_thinking_end, r_tool_start,
+	r_tool_input, r_tool_end, r_finish, r_error, r_ping, r_reset,
+};
+
+static void
+rec_init(struct rec *r, struct sink *s, int streaming)
+{
+	memset(r, 0, sizeof(*r));
+	memset(s, 0, sizeof(*s));
+	s->ops = &rec_ops;
+	s->arg = r;
+	s->streams = streaming;
+	r->commit_on_start = streaming;
+	r->sink = s;
+}
+
+/* Registers an account with the mock and imports it into the store. */
+static void
+add_account(const char *name, long priority)
+{
+	struct cred		 c;
+	struct import_result	 res;
+	struct buf		 out = BUF_INIT;
+	char			*body;
+
+	body = xasprintf("{\"refreshToken\":\"aor%s" TAIL "\",\"accessToken\":"
+	    "\"aoa%s\",\"authMethod\":\"social\"}", name, name);
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/accounts", body, &out),
+	    200);
+	free(body);
+	cred_init(&c);
+	c.refresh_token = xasprintf("aor%s" TAIL, name);
+	c.access_token = xasprintf("aoa%s", name);
+	c.expires_at = 4102444800;	/* 2100: no refresh needed */
+	c.priority = priority;
+	ck_assert_int_eq(accounts_import(st, &c, 1, &res, NULL), KF_OK);
+	cred_free(&c);
+	buf_free(&out);
+}
+
+static void
+script(const char *json)
+{
+	struct buf	out = BUF_INIT;
+
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/script", json, &out),
+	    200);
+	buf_free(&out);
+}
+
+/* How many generateAssistantResponse calls the mock has seen. */
+static long
+generate_calls(void)
+{
+	struct buf	 out = BUF_INIT;
+	json_object	*v = NULL;
+	int64_t		 n = -1;
+
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/stats", NULL, &out), 200);
+	ck_assert_int_eq(json_parse(out.ptr, out.len, 16, &v, NULL), KF_OK);
+	(void)json_get_int(v, "generate", &n);
+	json_object_put(v);
+	buf_free(&out);
+	return (long)n;
+}
+
+static long
+stat_value(const char *key)
+{
+	struct buf	 out = BUF_INIT;
+	json_object	*v = NULL;
+	int64_t		 n = -1;
+
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/stats", NULL, &out), 200);
+	ck_assert_int_eq(json_parse(out.ptr, out.len, 16, &v, NULL), KF_OK);
+	(void)json_get_int(v, key, &n);
+	json_object_put(v);
+	buf_free(&out);
+	return (long)n;
+}
+
+/* The text pieces the sink received, joined. */
+static char *
+joined_text(struct rec *r)
+{
+	struct buf	 text = BUF_INIT;
+	const char	*p;
+
+	for (p = buf_cstr(&r->log); (p = strstr(p, "text ")) != NULL; p += 5)
+		if (p == r->log.ptr || p[-1] == '\n')
+			buf_append(&text, p + 5, strcspn(p + 5, "\n"));
+	return buf_detach(&text);
+}
+
+static void
+setup(void)
+{
+	char	*json;
+
+	tu_mock_start(&mock);
+	dir = tu_tmpdir();
+	ck_assert_int_eq(store_open(&st, dir, NULL), KF_OK);
+	json = xasprintf("{\"apiBaseUrl\":\"%s\",\"authBaseUrl\":\"%s\","
+	    "\"oidcBaseUrl\":\"%s\"}", mock.base, mock.base, mock.base);
+	ck_assert_int_eq(config_parse(json, strlen(json), NULL, &cfg, NULL,
+	    NULL), KF_OK);
+	free(json);
+	h = http_new();
+}
+
+static void
+teardown(void)
+{
+	http_free(h);
+	config_free(cfg);
+	store_close(st);
+	tu_rmrf(dir);
+	free(dir);
+	tu_mock_stop(&mock);
+}
+
+static void
+simple_conv(struct conv *c, const char *prompt)
+{
+	struct conv_block	*b;
+
+	conv_init(c);
+	c->model = xstrdup("claude-sonnet-4-5");
+	c->kiro_model = "claude-sonnet-4.5";
+	b = conv_msg_add_block(conv_add_msg(c, CONV_ROLE_USER),
+	    CONV_BLOCK_TEXT);
+	b->text = xstrdup(prompt);
+}
+
+static enum kf_err
+run(struct conv *c, struct sink *s, struct relay_result *res, char **why)
+{
+	struct relay_env	env;
+
+	env.cfg = cfg;
+	env.store = st;
+	env.http = h;
+	return relay_run(&env, c, s, res, why);
+}
+
+static long
+account_disabled(long id)
+{
+	struct account	a;
+	long		reason;
+
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	reason = a.state.disabled;
+	account_free(&a);
+	return reason;
+}
+
+START_TEST(relay_text_reaches_the_sink)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL, *text;
+
+	add_account("A", 0);
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "start claude-sonnet-4-5 "
+	    "thinking=0\n"));
+	text = joined_text(&r);
+	ck_assert_str_eq(text, "Hello from mock Kiro. You said: hi");
+	free(text);
+	/* 1.5% of a 200k window, from contextUsageEvent. */
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "finish end_turn in=3000 "));
+	ck_assert_int_eq(res.account_id, 1);
+	ck_assert_int_eq(res.attempts, 1);
+	ck_assert_int_eq(generate_calls(), 1);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_tool_names_are_mapped_back)
+{
+	struct conv		 c;
+	struct conv_tool	*t;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			 short_name[KIRO_TOOL_NAME_MAX + 1], *json;
+	const char		*long_name = "mcp__a_very_long_server_name__"
+	    "and_an_even_longer_tool_name_that_goes_past_63_bytes";
+	char			*why = NULL;
+
+	add_account("A", 0);
+	kiro_tool_name(long_name, short_name);
+	ck_assert_int_lt(strlen(short_name), strlen(long_name));
+	json = xasprintf("{\"times\":1,\"response\":{\"kind\":\"tool_use\","
+	    "\"chunks\":[\"Using it.\"],\"tools\":[{\"name\":\"%s\",\"id\":"
+	    "\"tooluse_1\",\"input_fragments\":[\"{\\\"a\\\":\",\"1}\"]}]}}",
+	    short_name);
+	script(json);
+	free(json);
+	simple_conv(&c, "use the tool");
+	t = conv_add_tool(&c);
+	t->name = xstrdup(long_name);
+	t->description = xstrdup("d");
+	ck_assert_int_eq(json_parse("{\"type\":\"object\"}", 17, 8, &t->schema,
+	    NULL), KF_OK);
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	json = xasprintf("tool_start 0 tooluse_1 %s\n", long_name);
+	ck_assert_msg(strstr(r.log.ptr, json) != NULL, "log: %s", r.log.ptr);
+	free(json);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "tool_input 0 {\"a\":\n"));
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "tool_end 0 {\"a\":1}\n"));
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "finish tool_use "));
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_thinking_tags_become_thinking)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	struct buf		text = BUF_INIT;
+	const char		*p;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	simple_conv(&c, "#mock:thinking");
+	c.thinking = CONV_THINKING_ENABLED;
+	c.thinking_budget = 4000;
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "thinking=1"));
+	/* Join the pieces of each kind. */
+	for (p = r.log.ptr; (p = strstr(p, "thinking ")) != NULL; p += 9)
+		if (p == r.log.ptr || p[-1] == '\n')
+			buf_append(&text, p + 9, strcspn(p + 9, "\n"));
+	ck_assert_str_eq(buf_cstr(&text), "The user wants a greeting.");
+	buf_reset(&text);
+	for (p = r.log.ptr; (p = strstr(p, "\ntext ")) != NULL; p += 6)
+		buf_append(&text, p + 6, strcspn(p + 6, "\n"));
+	ck_assert_str_eq(buf_cstr(&text), "Hi there!");
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "thinking_end -\n"));
+	buf_free(&text);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_native_reasoning_with_signature)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"times\":1,\"response\":{\"kind\":\"reasoning\","
+	    "\"reasoning\":[\"step one\"],\"signature\":\"sig123\","
+	    "\"chunks\":[\"Answer\"]}}");
+	simple_conv(&c, "reason");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "thinking step one\n"));
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "thinking_end "));
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "text Answer\n"));
+	ck_assert(strstr(r.log.ptr, "thinking_end ") <
+	    strstr(r.log.ptr, "text Answer"));
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_content_length_exceeded_is_max_tokens)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	simple_conv(&c, "#mock:content_length_exceeded");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "finish max_tokens "));
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_context_window_full_stop_reason)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	simple_conv(&c, "#mock:context_window_full");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_msg(strstr(r.log.ptr, "finish model_context_window_exceeded "
+	    "in=200000") != NULL, "log: %s", r.log.ptr);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_throttling_is_retried_on_the_same_account)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	add_account("B", 1);
+	script("{\"times\":2,\"response\":\"throttle\"}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(res.account_id, 1);
+	ck_assert_int_eq(res.attempts, 3);
+	ck_assert_int_eq(generate_calls(), 3);
+	ck_assert_int_eq(account_disabled(1), ACCOUNT_OK);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_exception_frame_before_output_is_retried)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"times\":1,\"response\":{\"kind\":\"exception\","
+	    "\"chunks\":[],\"exception_type\":\"ThrottlingException\","
+	    "\"message\":\"slow down\"}}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(generate_calls(), 2);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "finish end_turn"));
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_server_errors_fail_over_after_three)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	add_account("B", 1);
+	script("{\"match\":{\"token\":\"aoaA\"},\"times\":-1,"
+	    "\"response\":\"server_error\"}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(res.account_id, 2);
+	ck_assert_int_eq(generate_calls(), 4);	/* 3 on A, 1 on B */
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_gives_up_after_nine_attempts)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	add_account("B", 1);
+	add_account("C", 2);
+	add_account("D", 3);
+	script("{\"times\":-1,\"response\":\"server_error\"}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_EOVERLOADED);
+	ck_assert_int_eq(generate_calls(), 9);
+	ck_assert_int_eq(res.attempts, 9);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_int_eq(s.committed, 0);
+	ck_assert_ptr_null(strstr(buf_cstr(&r.log), "start"));
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_quota_disables_and_fails_over)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	add_account("B", 1);
+	script("{\"match\":{\"token\":\"aoaA\"},\"times\":-1,"
+	    "\"response\":\"monthly_quota\"}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(res.account_id, 2);
+	ck_assert_int_eq(generate_calls(), 2);
+	ck_assert_int_eq(account_disabled(1), ACCOUNT_QUOTA_EXCEEDED);
+	ck_assert_int_eq(account_disabled(2), ACCOUNT_OK);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_suspension_disables_and_fails_over)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	add_account("B", 1);
+	script("{\"match\":{\"token\":\"aoaA\"},\"times\":-1,"
+	    "\"response\":\"suspended\"}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(res.account_id, 2);
+	ck_assert_int_eq(account_disabled(1), ACCOUNT_SUSPENDED);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_all_accounts_out_of_quota)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"times\":-1,\"response\":\"monthly_quota\"}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_EQUOTA);
+	ck_assert_ptr_nonnull(strstr(why, "quota"));
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_bearer_invalid_forces_one_refresh)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	struct buf		 out = BUF_INIT;
+	struct account		 a;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/revoke",
+	    "{\"accessToken\":\"aoaA\"}", &out), 200);
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(stat_value("refreshes"), 1);
+	ck_assert_int_eq(generate_calls(), 2);
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_str_ne(a.cred.access_token, "aoaA");
+	/* The rotated refresh token is what the store keeps now. */
+	ck_assert_str_ne(a.cred.refresh_token, "aorA" TAIL);
+	account_free(&a);
+	buf_free(&out);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_bad_request_is_never_retried)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	add_account("B", 1);
+	script("{\"times\":-1,\"response\":\"improperly_formed\"}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_EUPSTREAM);
+	ck_assert_int_eq(generate_calls(), 1);
+	ck_assert_ptr_nonnull(strstr(why, "400"));
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_context_full_is_a_client_error)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"times\":-1,\"response\":\"context_full\"}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_ECONTEXT);
+	ck_assert_ptr_nonnull(strstr(why, "Context window is full"));
+	ck_assert_int_eq(generate_calls(), 1);
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_empty_answer_is_retried)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"times\":1,\"response\":\"empty\"}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(generate_calls(), 2);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_cutoff_after_first_byte_ends_with_error)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"times\":1,\"response\":{\"kind\":\"cutoff\","
+	    "\"chunks\":[\"partial answer\"]}}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_ne(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(generate_calls(), 1);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "text partial answer\n"));
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "\nerror "));
+	ck_assert_ptr_null(strstr(r.log.ptr, "finish"));
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_cutoff_is_retried_while_nothing_was_sent)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL, *text;
+
+	add_account("A", 0);
+	script("{\"times\":1,\"response\":{\"kind\":\"cutoff\","
+	    "\"chunks\":[\"partial answer\"],\"partial_frame\":true}}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 0);	/* a non-streaming sink commits nothing */
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(generate_calls(), 2);
+	ck_assert_int_eq(r.resets, 1);
+	ck_assert_ptr_null(strstr(r.log.ptr, "partial answer"));
+	text = joined_text(&r);
+	ck_assert_str_eq(text, "Hello from mock Kiro. You said: hi");
+	free(text);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_dead_refresh_token_fails_over)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	struct store_txn	*txn;
+	struct account		 a;
+	struct buf		 out = BUF_INIT;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	add_account("B", 1);
+	/* A's access token has expired and its refresh token is dead. */
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_load(txn, 1, &a, NULL), KF_OK);
+	a.cred.expires_at = 1;
+	ck_assert_int_eq(accounts_txn_save_cred(txn, &a.cred, NULL), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	account_free(&a);
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/revoke",
+	    "{\"refreshToken\":\"aorA" TAIL "\"}", &out), 200);
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(res.account_id, 2);
+	ck_assert_int_eq(account_disabled(1), ACCOUNT_INVALID_REFRESH_TOKEN);
+	buf_free(&out);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_without_accounts_says_how_to_add_one)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL;
+
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_ENOACCOUNT);
+	ck_assert_ptr_nonnull(strstr(why, "kiroctl accounts import"));
+	ck_assert_int_eq(generate_calls(), 0);
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("relay");
+	TCase	*tc = tcase_create("relay");
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, relay_text_reaches_the_sink);
+	tcase_add_test(tc, relay_tool_names_are_mapped_back);
+	tcase_add_test(tc, relay_thinking_tags_become_thinking);
+	tcase_add_test(tc, relay_native_reasoning_with_signature);
+	tcase_add_test(tc, relay_content_length_exceeded_is_max_tokens);
+	tcase_add_test(tc, relay_context_window_full_stop_reason);
+	tcase_add_test(tc, relay_throttling_is_retried_on_the_same_account);
+	tcase_add_test(tc, relay_exception_frame_before_output_is_retried);
+	tcase_add_test(tc, relay_server_errors_fail_over_after_three);
+	tcase_add_test(tc, relay_gives_up_after_nine_attempts);
+	tcase_add_test(tc, relay_quota_disables_and_fails_over);
+	tcase_add_test(tc, relay_suspension_disables_and_fails_over);
+	tcase_add_test(tc, relay_all_accounts_out_of_quota);
+	tcase_add_test(tc, relay_bearer_invalid_forces_one_refresh);
+	tcase_add_test(tc, relay_bad_request_is_never_retried);
+	tcase_add_test(tc, relay_context_full_is_a_client_error);
+	tcase_add_test(tc, relay_empty_answer_is_retried);
+	tcase_add_test(tc, relay_cutoff_after_first_byte_ends_with_error);
+	tcase_add_test(tc, relay_cutoff_is_retried_while_nothing_was_sent);
+	tcase_add_test(tc, relay_dead_refresh_token_fails_over);
+	tcase_add_test(tc, relay_without_accounts_says_how_to_add_one);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}
