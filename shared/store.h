@@ -1,0 +1,81 @@
+/* store.h: accounts, stickiness and runtime state in one GDBM file under flock. */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "err.h"
+
+/*
+ * <dir>/kiro.db holds every record as JSON text under a typed key prefix
+ * (DESIGN.md §3); <dir>/kiro.db.lock is flock()ed shared by readers and
+ * exclusive by writers.  GDBM is opened per transaction with GDBM_NOLOCK and
+ * closed (after gdbm_sync, for writers) before the lock is released, so no
+ * process ever holds a handle or a lock across requests or network I/O.
+ * The directory is created 0700, the files 0600.  Only store.c touches GDBM.
+ *
+ * A struct store holds paths only and may be shared by threads; a struct
+ * store_txn belongs to one thread.  Threads of one process exclude each
+ * other too, because each transaction opens its own lock descriptor.
+ */
+
+#define STORE_SCHEMA_VERSION	1
+
+struct store;
+struct store_txn;
+
+enum store_mode {
+	STORE_READ,		/* LOCK_SH */
+	STORE_WRITE,		/* LOCK_EX */
+	STORE__MAX
+};
+
+/*
+ * Prepares dir (creating it 0700 when missing) and the database, writing
+ * meta/schema on creation.  A database with a newer schema than this build
+ * is refused (KF_ESTORE, cause says both versions).
+ */
+enum kf_err	 store_open(struct store **, const char *dir, char **cause);
+void		 store_close(struct store *);	/* NULL is fine */
+const char	*store_dir(const struct store *);
+
+/* Locks and opens; on error nothing is held. */
+enum kf_err	 store_begin(struct store *, enum store_mode,
+		    struct store_txn **, char **cause);
+/*
+ * Syncs (writers), closes and unlocks.  Always releases everything, even
+ * when it returns an error (KF_ESTORE if the sync failed).  NULL is fine.
+ */
+enum kf_err	 store_end(struct store_txn *, char **cause);
+
+/* Replaces out's contents with the value: KF_OK or KF_ENOTFOUND. */
+enum kf_err	 store_get(struct store_txn *, const char *key, struct buf *out);
+/* Inserts or replaces.  KF_EINVAL in a read transaction. */
+enum kf_err	 store_put(struct store_txn *, const char *key,
+		    const void *val, size_t len);
+/* Deletes; an absent key is KF_OK. */
+enum kf_err	 store_del(struct store_txn *, const char *key);
+
+/* Called for each key starting with prefix; non-zero return stops early. */
+typedef int (*store_each_fn)(void *arg, const char *key, const char *val,
+    size_t len);
+/*
+ * Visits every record whose key starts with prefix, in no particular order.
+ * In a write transaction the callback must not put or delete: collect the
+ * keys and change them after.
+ */
+enum kf_err	 store_each(struct store_txn *, const char *prefix,
+		    store_each_fn, void *arg);
+
+/*
+ * A named advisory lock beside the database (<dir>/<name>.lock), for work
+ * that must not run twice at once but does network I/O, such as refreshing
+ * one credential.  Blocks until acquired.  Returns the descriptor to give to
+ * store_unlock_named, or -1 with a cause.
+ */
+int		 store_lock_named(struct store *, const char *name,
+		    char **cause);
+void		 store_unlock_named(int fd);	/* -1 is fine */
+
+#endif

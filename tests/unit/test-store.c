@@ -1,0 +1,1019 @@
+/* test-store.c: unit tests for the GDBM state store and its locking. */
+#include "autoconfig.h"
+
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "buf.h"
+#include "err.h"
+#include "store.h"
+#include "testutil.h"
+
+/*
+ * Covers: put/get/del round trips with binary values, absent keys, writes
+ * refused in read transactions, prefix scans and early stop, directory and
+ * file modes under loose and strict umasks, the schema record and refusal
+ * of newer schemas, lost-update freedom of read-modify-write across
+ * processes and across threads with concurrent readers, named locks, flock
+ * held exactly for the life of a transaction, and readers never seeing half
+ * of a multi-key write.
+ *
+ * Every test gets its own mkdtemp directory; the store lives in its "state"
+ * subdirectory, which store_open must create.  Concurrency tests order
+ * events with pipes, never with sleeps, and assert nothing about time.
+ * Readers are paced by a "tick" pipe that writers feed one byte per
+ * transaction: flock lets readers that never pause starve a writer (see
+ * store.c), and the point here is exclusion, not throughput.  The readers
+ * stop at end of file, once every writer has exited.
+ * KF_TEST_ITERS (default 200) sets the per-writer iteration count, so a
+ * valgrind run can use fewer.
+ */
+
+#define N_WRITERS	8
+#define N_READERS	4
+#define COUNTER_KEY	"stats/counter"
+
+static char	*test_root;
+static char	 test_dir[PATH_MAX];
+
+static int
+iters(void)
+{
+	const char	*s;
+	char		*end;
+	long		 n;
+
+	if ((s = getenv("KF_TEST_ITERS")) == NULL)
+		return 200;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || n < 1 || n > 100000)
+		return 200;
+	return (int)n;
+}
+
+static void
+setup(void)
+{
+	int	n;
+
+	test_root = tu_tmpdir();
+	n = snprintf(test_dir, sizeof(test_dir), "%s/state", test_root);
+	ck_assert(n > 0 && (size_t)n < sizeof(test_dir));
+}
+
+static void
+teardown(void)
+{
+	tu_rmrf(test_root);
+	free(test_root);
+	test_root = NULL;
+}
+
+static struct store *
+open_store(void)
+{
+	struct store	*st = NULL;
+	char		*cause = NULL;
+	enum kf_err	 er;
+
+	er = store_open(&st, test_dir, &cause);
+	ck_assert_msg(er == KF_OK, "store_open: %s", cause ? cause : "?");
+	ck_assert_ptr_nonnull(st);
+	free(cause);
+	return st;
+}
+
+static void
+put_one(struct store *st, const char *key, const void *val, size_t len)
+{
+	struct store_txn	*txn;
+	char			*cause = NULL;
+
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, &cause), KF_OK);
+	ck_assert_int_eq(store_put(txn, key, val, len), KF_OK);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	free(cause);
+}
+
+static enum kf_err
+get_one(struct store *st, const char *key, struct buf *out)
+{
+	struct store_txn	*txn;
+	char			*cause = NULL;
+	enum kf_err		 er;
+
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, &cause), KF_OK);
+	er = store_get(txn, key, out);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	free(cause);
+	return er;
+}
+
+static char *
+path_in_store(const char *name)
+{
+	static char	path[PATH_MAX];
+	int		n;
+
+	n = snprintf(path, sizeof(path), "%s/%s", test_dir, name);
+	ck_assert(n > 0 && (size_t)n < sizeof(path));
+	return path;
+}
+
+static mode_t
+mode_of(const char *path)
+{
+	struct stat	sb;
+
+	ck_assert_msg(stat(path, &sb) == 0, "stat %s: %s", path,
+	    strerror(errno));
+	return sb.st_mode & 07777;
+}
+
+/* A non-blocking flock on path: 0 if it was granted (and let go), -1 if not. */
+static int
+probe_lock(const char *path, int op)
+{
+	int	fd, rc;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	ck_assert_msg(fd != -1, "open %s: %s", path, strerror(errno));
+	rc = flock(fd, op | LOCK_NB);
+	ck_assert(rc == 0 || errno == EWOULDBLOCK);
+	close(fd);
+	return rc;
+}
+
+/* Well-formed means all digits, no sign, no junk: what increment writes. */
+static int
+parse_count(const struct buf *b, long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	if (b->len == 0 || b->len != strlen(b->ptr) ||
+	    b->ptr[0] < '0' || b->ptr[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(b->ptr, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* One read-modify-write under LOCK_EX: 0 or -1 (reported on stderr). */
+static int
+increment(struct store *st)
+{
+	struct store_txn	*txn;
+	struct buf		 b = BUF_INIT;
+	char			*cause = NULL, text[32];
+	long long		 v;
+	int			 rc = -1;
+
+	if (store_begin(st, STORE_WRITE, &txn, &cause) != KF_OK)
+		goto out;
+	if (store_get(txn, COUNTER_KEY, &b) != KF_OK ||
+	    parse_count(&b, &v) == -1)
+		goto end;
+	snprintf(text, sizeof(text), "%lld", v + 1);
+	if (store_put(txn, COUNTER_KEY, text, strlen(text)) != KF_OK)
+		goto end;
+	rc = 0;
+end:
+	if (store_end(txn, &cause) != KF_OK)
+		rc = -1;
+out:
+	if (rc == -1)
+		fprintf(stderr, "increment failed: %s\n",
+		    cause ? cause : "bad record");
+	free(cause);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * One read of the counter: it must be a number between the last one this
+ * reader saw and the final total (the writers only ever add one).
+ */
+static int
+read_counter(struct store *st, long long *last, long long total)
+{
+	struct store_txn	*txn;
+	struct buf		 b = BUF_INIT;
+	char			*cause = NULL;
+	long long		 v = -1;
+	int			 rc = -1;
+
+	if (store_begin(st, STORE_READ, &txn, &cause) != KF_OK)
+		goto out;
+	if (store_get(txn, COUNTER_KEY, &b) == KF_OK &&
+	    parse_count(&b, &v) == 0 && v >= *last && v <= total)
+		rc = 0;
+	if (store_end(txn, &cause) != KF_OK)
+		rc = -1;
+out:
+	if (rc == -1)
+		fprintf(stderr, "reader saw \"%s\" after %lld: %s\n",
+		    b.ptr ? b.ptr : "", *last, cause ? cause : "bad value");
+	else
+		*last = v;
+	free(cause);
+	buf_free(&b);
+	return rc;
+}
+
+static int
+read_byte(int fd)
+{
+	unsigned char	c;
+	ssize_t		n;
+
+	do {
+		n = read(fd, &c, 1);
+	} while (n == -1 && errno == EINTR);
+	return n == 1 ? c : -1;
+}
+
+static int
+write_byte(int fd, char c)
+{
+	ssize_t	n;
+
+	do {
+		n = write(fd, &c, 1);
+	} while (n == -1 && errno == EINTR);
+	return n == 1 ? 0 : -1;
+}
+
+static int
+wait_status(pid_t pid)
+{
+	int	status;
+
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void
+check_exit(int status, const char *what)
+{
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "%s child failed (status 0x%x)", what, status);
+}
+
+static void
+wait_ok(pid_t pid, const char *what)
+{
+	check_exit(wait_status(pid), what);
+}
+
+struct each_seen {
+	int	 n;
+	int	 stop_after;
+	char	 keys[8][64];
+	char	 vals[8][64];
+	size_t	 lens[8];
+	int	 bad;
+};
+
+static int
+each_collect(void *arg, const char *key, const char *val, size_t len)
+{
+	struct each_seen	*seen = arg;
+
+	if (val[len] != '\0' || seen->n >= 8 || strlen(key) >= 64 ||
+	    len >= 64) {
+		seen->bad = 1;
+		return 1;
+	}
+	memcpy(seen->keys[seen->n], key, strlen(key) + 1);
+	memcpy(seen->vals[seen->n], val, len + 1);
+	seen->lens[seen->n] = len;
+	seen->n++;
+	return seen->stop_after != 0 && seen->n >= seen->stop_after;
+}
+
+static int
+seen_has(const struct each_seen *seen, const char *key, const char *val)
+{
+	int	i;
+
+	for (i = 0; i < seen->n; i++)
+		if (strcmp(seen->keys[i], key) == 0)
+			return val == NULL || strcmp(seen->vals[i], val) == 0;
+	return 0;
+}
+
+static void
+scan(struct store *st, const char *prefix, struct each_seen *seen)
+{
+	struct store_txn	*txn;
+	char			*cause = NULL;
+
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, &cause), KF_OK);
+	ck_assert_int_eq(store_each(txn, prefix, each_collect, seen), KF_OK);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	ck_assert_int_eq(seen->bad, 0);
+	free(cause);
+}
+
+START_TEST(store_round_trips_binary_values)
+{
+	static const char	 bin[] = { 'a', '\0', 'b', '\0', (char)0xff };
+	struct store		*st;
+	struct buf		 b = BUF_INIT;
+
+	st = open_store();
+	put_one(st, "cred/one", bin, sizeof(bin));
+	ck_assert_int_eq(get_one(st, "cred/one", &b), KF_OK);
+	ck_assert_uint_eq(b.len, sizeof(bin));
+	ck_assert_mem_eq(b.ptr, bin, sizeof(bin));
+	ck_assert_int_eq(b.ptr[b.len], '\0');
+
+	/* Replacing with a shorter value, then an empty one. */
+	put_one(st, "cred/one", "xy", 2);
+	ck_assert_int_eq(get_one(st, "cred/one", &b), KF_OK);
+	ck_assert_uint_eq(b.len, 2);
+	ck_assert_str_eq(b.ptr, "xy");
+	put_one(st, "cred/one", NULL, 0);
+	ck_assert_int_eq(get_one(st, "cred/one", &b), KF_OK);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_str_eq(b.ptr, "");
+
+	/* Values outlive the struct store. */
+	put_one(st, "cred/two", "{\"v\":1}", 7);
+	store_close(st);
+	st = open_store();
+	ck_assert_int_eq(get_one(st, "cred/two", &b), KF_OK);
+	ck_assert_str_eq(b.ptr, "{\"v\":1}");
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(store_get_of_absent_key_is_not_found)
+{
+	struct store	*st;
+	struct buf	 b = BUF_INIT;
+
+	st = open_store();
+	buf_puts(&b, "stale");
+	ck_assert_int_eq(get_one(st, "cred/none", &b), KF_ENOTFOUND);
+	ck_assert_uint_eq(b.len, 0);
+	/* A key that is a prefix of a stored one is still absent. */
+	put_one(st, "cred/abc", "1", 1);
+	ck_assert_int_eq(get_one(st, "cred/ab", &b), KF_ENOTFOUND);
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(store_del_removes_and_absent_del_is_ok)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	struct buf		 b = BUF_INIT;
+	char			*cause = NULL;
+
+	st = open_store();
+	put_one(st, "sticky/s1", "x", 1);
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, &cause), KF_OK);
+	ck_assert_int_eq(store_del(txn, "sticky/s1"), KF_OK);
+	ck_assert_int_eq(store_get(txn, "sticky/s1", &b), KF_ENOTFOUND);
+	ck_assert_int_eq(store_del(txn, "sticky/s1"), KF_OK);
+	ck_assert_int_eq(store_del(txn, "sticky/never"), KF_OK);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	ck_assert_int_eq(get_one(st, "sticky/s1", &b), KF_ENOTFOUND);
+	buf_free(&b);
+	free(cause);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(store_put_in_read_txn_is_einval)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	struct buf		 b = BUF_INIT;
+	char			*cause = NULL;
+
+	st = open_store();
+	put_one(st, "cred/a", "1", 1);
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, &cause), KF_OK);
+	ck_assert_int_eq(store_put(txn, "cred/a", "2", 1), KF_EINVAL);
+	ck_assert_int_eq(store_put(txn, "cred/b", "2", 1), KF_EINVAL);
+	ck_assert_int_eq(store_del(txn, "cred/a"), KF_EINVAL);
+	ck_assert_int_eq(store_get(txn, "cred/a", &b), KF_OK);
+	ck_assert_str_eq(b.ptr, "1");
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	ck_assert_int_eq(get_one(st, "cred/b", &b), KF_ENOTFOUND);
+	buf_free(&b);
+	free(cause);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(store_rejects_bad_arguments)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	struct buf		 b = BUF_INIT;
+	char			*cause = NULL;
+
+	st = open_store();
+	ck_assert_str_eq(store_dir(st), test_dir);
+	ck_assert_int_eq(store_begin(st, STORE__MAX, &txn, &cause),
+	    KF_EINVAL);
+	ck_assert_ptr_null(txn);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, &cause), KF_OK);
+	ck_assert_int_eq(store_put(txn, "", "x", 1), KF_EINVAL);
+	ck_assert_int_eq(store_put(txn, "k", NULL, 1), KF_EINVAL);
+	ck_assert_int_eq(store_get(txn, "", &b), KF_EINVAL);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	ck_assert_int_eq(store_end(NULL, &cause), KF_OK);
+	store_close(NULL);
+	store_unlock_named(-1);
+	buf_free(&b);
+	free(cause);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(store_each_visits_exactly_the_prefix)
+{
+	struct store		*st;
+	struct each_seen	 seen;
+
+	st = open_store();
+	put_one(st, "cred/a", "A", 1);
+	put_one(st, "cred/b", "B\0b", 3);
+	put_one(st, "cred-state/a", "SA", 2);
+	put_one(st, "sticky/x", "X", 1);
+
+	memset(&seen, 0, sizeof(seen));
+	scan(st, "cred/", &seen);
+	ck_assert_int_eq(seen.n, 2);
+	ck_assert(seen_has(&seen, "cred/a", "A"));
+	ck_assert(seen_has(&seen, "cred/b", "B"));
+	ck_assert_uint_eq(seen.lens[strcmp(seen.keys[0], "cred/b") == 0 ?
+	    0 : 1], 3);
+
+	memset(&seen, 0, sizeof(seen));
+	scan(st, "cred", &seen);
+	ck_assert_int_eq(seen.n, 3);
+	ck_assert(seen_has(&seen, "cred-state/a", "SA"));
+
+	/* Everything, the schema record included. */
+	memset(&seen, 0, sizeof(seen));
+	scan(st, "", &seen);
+	ck_assert_int_eq(seen.n, 5);
+	ck_assert(seen_has(&seen, "meta/schema", "1"));
+	memset(&seen, 0, sizeof(seen));
+	scan(st, NULL, &seen);
+	ck_assert_int_eq(seen.n, 5);
+
+	memset(&seen, 0, sizeof(seen));
+	scan(st, "nope/", &seen);
+	ck_assert_int_eq(seen.n, 0);
+	memset(&seen, 0, sizeof(seen));
+	scan(st, "cred/a/longer", &seen);
+	ck_assert_int_eq(seen.n, 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(store_each_stops_when_callback_says_so)
+{
+	struct store		*st;
+	struct each_seen	 seen;
+	char			 key[32];
+	int			 i;
+
+	st = open_store();
+	for (i = 0; i < 6; i++) {
+		snprintf(key, sizeof(key), "flow/%d", i);
+		put_one(st, key, "{}", 2);
+	}
+	memset(&seen, 0, sizeof(seen));
+	seen.stop_after = 2;
+	scan(st, "flow/", &seen);
+	ck_assert_int_eq(seen.n, 2);
+	store_close(st);
+}
+END_TEST
+
+static void
+check_modes_under_umask(mode_t mask)
+{
+	struct store	*st;
+	mode_t		 old;
+
+	old = umask(mask);
+	st = open_store();
+	umask(old);
+	ck_assert_uint_eq(mode_of(test_dir), 0700);
+	ck_assert_uint_eq(mode_of(path_in_store("kiro.db")), 0600);
+	ck_assert_uint_eq(mode_of(path_in_store("kiro.db.lock")), 0600);
+	store_close(st);
+}
+
+START_TEST(store_creates_dir_0700_and_files_0600_under_umask_022)
+{
+	check_modes_under_umask(022);
+}
+END_TEST
+
+START_TEST(store_creates_dir_0700_and_files_0600_under_strict_umask)
+{
+	check_modes_under_umask(0377);
+}
+END_TEST
+
+START_TEST(store_leaves_existing_dir_mode_alone)
+{
+	struct store	*st;
+
+	ck_assert_int_eq(mkdir(test_dir, 0700), 0);
+	ck_assert_int_eq(chmod(test_dir, 0755), 0);
+	st = open_store();	/* warns on stderr */
+	ck_assert_uint_eq(mode_of(test_dir), 0755);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(store_open_fails_when_dir_is_a_file)
+{
+	struct store	*st;
+	char		*cause = NULL;
+	int		 fd;
+
+	ck_assert_int_ne(fd = open(test_dir, O_CREAT | O_WRONLY, 0600), -1);
+	close(fd);
+	ck_assert_int_eq(store_open(&st, test_dir, &cause), KF_ESTORE);
+	ck_assert_ptr_null(st);
+	ck_assert_ptr_nonnull(cause);
+	free(cause);
+}
+END_TEST
+
+START_TEST(store_new_db_has_schema_1)
+{
+	struct store	*st;
+	struct buf	 b = BUF_INIT;
+
+	st = open_store();
+	ck_assert_int_eq(get_one(st, "meta/schema", &b), KF_OK);
+	ck_assert_str_eq(b.ptr, "1");
+	ck_assert_int_eq(STORE_SCHEMA_VERSION, 1);
+	store_close(st);
+	/* Reopening an existing database of our schema is fine. */
+	st = open_store();
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(store_refuses_newer_schema)
+{
+	struct store	*st;
+	char		*cause = NULL;
+
+	st = open_store();
+	put_one(st, "meta/schema", "999", 3);
+	store_close(st);
+	ck_assert_int_eq(store_open(&st, test_dir, &cause), KF_ESTORE);
+	ck_assert_ptr_null(st);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_msg(strstr(cause, "999") != NULL, "cause: %s", cause);
+	ck_assert_msg(strstr(cause, "schema 1") != NULL, "cause: %s", cause);
+	free(cause);
+}
+END_TEST
+
+START_TEST(store_txn_holds_flock_until_end)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	char			*cause = NULL, *lock;
+
+	st = open_store();
+	lock = path_in_store("kiro.db.lock");
+	ck_assert_int_eq(probe_lock(lock, LOCK_EX), 0);
+
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, &cause), KF_OK);
+	ck_assert_int_eq(probe_lock(lock, LOCK_SH), 0);
+	ck_assert_int_eq(probe_lock(lock, LOCK_EX), -1);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	ck_assert_int_eq(probe_lock(lock, LOCK_EX), 0);
+
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, &cause), KF_OK);
+	ck_assert_int_eq(probe_lock(lock, LOCK_SH), -1);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	ck_assert_int_eq(probe_lock(lock, LOCK_EX), 0);
+	free(cause);
+	store_close(st);
+}
+END_TEST
+
+/*
+ * Reads once per tick, then once more after the last writer has gone,
+ * when the total must be there.  0 or -1.
+ */
+static int
+counter_reader(struct store *st, int tick_fd, long long total)
+{
+	long long	last = 0;
+
+	while (read_byte(tick_fd) != -1)
+		if (read_counter(st, &last, total) == -1)
+			return -1;
+	if (read_counter(st, &last, total) == -1 || last != total)
+		return -1;
+	return 0;
+}
+
+/* n increments, one tick each.  0 or -1. */
+static int
+counter_writer(struct store *st, int tick_fd, int n)
+{
+	int	j;
+
+	for (j = 0; j < n; j++) {
+		if (increment(st) == -1)
+			return -1;
+		if (write_byte(tick_fd, 't') == -1)
+			return -1;
+	}
+	return 0;
+}
+
+START_TEST(store_counter_has_no_lost_updates_across_processes)
+{
+	struct store	*st;
+	struct buf	 b = BUF_INIT;
+	pid_t		 readers[N_READERS], writers[N_WRITERS];
+	long long	 total, v;
+	int		 wstatus[N_WRITERS], tick[2], i, n;
+
+	n = iters();
+	total = (long long)N_WRITERS * n;
+	st = open_store();
+	put_one(st, COUNTER_KEY, "0", 1);
+	ck_assert_int_eq(pipe(tick), 0);
+
+	for (i = 0; i < N_READERS; i++) {
+		ck_assert_int_ne(readers[i] = fork(), -1);
+		if (readers[i] == 0) {
+			close(tick[1]);
+			_exit(counter_reader(st, tick[0], total) == 0 ? 0 : 1);
+		}
+	}
+	for (i = 0; i < N_WRITERS; i++) {
+		ck_assert_int_ne(writers[i] = fork(), -1);
+		if (writers[i] == 0) {
+			close(tick[0]);
+			_exit(counter_writer(st, tick[1], n) == 0 ? 0 : 1);
+		}
+	}
+	/* Readers see end of file once the last writer has exited. */
+	close(tick[0]);
+	close(tick[1]);
+	for (i = 0; i < N_WRITERS; i++)
+		wstatus[i] = wait_status(writers[i]);
+	for (i = 0; i < N_READERS; i++)
+		check_exit(wait_status(readers[i]), "reader");
+	/* After the readers: a writer whose readers died gets SIGPIPE. */
+	for (i = 0; i < N_WRITERS; i++)
+		check_exit(wstatus[i], "writer");
+
+	ck_assert_int_eq(get_one(st, COUNTER_KEY, &b), KF_OK);
+	ck_assert_int_eq(parse_count(&b, &v), 0);
+	ck_assert_int_eq(v, total);
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
+struct thread_arg {
+	struct store	*st;
+	long long	 total;
+	int		 tick_fd;
+	int		 n;
+	int		 failed;
+};
+
+static void *
+writer_thread(void *p)
+{
+	struct thread_arg	*ta = p;
+
+	ta->failed = counter_writer(ta->st, ta->tick_fd, ta->n) == -1;
+	return NULL;
+}
+
+static void *
+reader_thread(void *p)
+{
+	struct thread_arg	*ta = p;
+
+	ta->failed = counter_reader(ta->st, ta->tick_fd, ta->total) == -1;
+	return NULL;
+}
+
+START_TEST(store_counter_has_no_lost_updates_across_threads)
+{
+	struct store		*st;
+	struct buf		 b = BUF_INIT;
+	struct thread_arg	 wargs[N_WRITERS], rargs[N_READERS];
+	pthread_t		 wt[N_WRITERS], rt[N_READERS];
+	long long		 total, v;
+	int			 tick[2], i, n;
+
+	n = iters();
+	total = (long long)N_WRITERS * n;
+	st = open_store();
+	put_one(st, COUNTER_KEY, "0", 1);
+	ck_assert_int_eq(pipe(tick), 0);
+
+	for (i = 0; i < N_READERS; i++) {
+		rargs[i] = (struct thread_arg){ st, total, tick[0], n, 0 };
+		ck_assert_int_eq(pthread_create(&rt[i], NULL, reader_thread,
+		    &rargs[i]), 0);
+	}
+	for (i = 0; i < N_WRITERS; i++) {
+		wargs[i] = (struct thread_arg){ st, total, tick[1], n, 0 };
+		ck_assert_int_eq(pthread_create(&wt[i], NULL, writer_thread,
+		    &wargs[i]), 0);
+	}
+	for (i = 0; i < N_WRITERS; i++)
+		ck_assert_int_eq(pthread_join(wt[i], NULL), 0);
+	close(tick[1]);
+	for (i = 0; i < N_READERS; i++)
+		ck_assert_int_eq(pthread_join(rt[i], NULL), 0);
+	close(tick[0]);
+	for (i = 0; i < N_WRITERS; i++)
+		ck_assert_msg(!wargs[i].failed, "writer thread %d failed", i);
+	for (i = 0; i < N_READERS; i++)
+		ck_assert_msg(!rargs[i].failed, "reader thread %d failed", i);
+
+	ck_assert_int_eq(get_one(st, COUNTER_KEY, &b), KF_OK);
+	ck_assert_int_eq(parse_count(&b, &v), 0);
+	ck_assert_int_eq(v, total);
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
+/*
+ * Child A takes the lock and reports 'A'; child B reports 'T' and then asks
+ * for the same lock.  Only after B has asked does the parent let A go; A
+ * reports 'R' just before releasing, B reports 'B' once it holds the lock.
+ * A working lock can only produce "R" before "B".
+ */
+START_TEST(store_named_lock_excludes_other_process_until_released)
+{
+	struct store	*st;
+	char		*cause = NULL, *lock;
+	pid_t		 a, b;
+	int		 events[2], go[2], fd;
+
+	st = open_store();
+	ck_assert_int_eq(pipe(events), 0);
+	ck_assert_int_eq(pipe(go), 0);
+
+	ck_assert_int_ne(a = fork(), -1);
+	if (a == 0) {
+		close(events[0]);
+		close(go[1]);
+		if ((fd = store_lock_named(st, "refresh-1", &cause)) == -1)
+			_exit(1);
+		if (write_byte(events[1], 'A') == -1)
+			_exit(3);
+		if (read_byte(go[0]) != 'g')
+			_exit(2);
+		if (write_byte(events[1], 'R') == -1)
+			_exit(3);
+		store_unlock_named(fd);
+		_exit(0);
+	}
+	ck_assert_int_eq(read_byte(events[0]), 'A');
+	lock = path_in_store("refresh-1.lock");
+	ck_assert_uint_eq(mode_of(lock), 0600);
+	ck_assert_int_eq(probe_lock(lock, LOCK_EX), -1);
+
+	ck_assert_int_ne(b = fork(), -1);
+	if (b == 0) {
+		close(events[0]);
+		close(go[1]);
+		if (write_byte(events[1], 'T') == -1)
+			_exit(3);
+		if ((fd = store_lock_named(st, "refresh-1", &cause)) == -1)
+			_exit(1);
+		if (write_byte(events[1], 'B') == -1)
+			_exit(3);
+		store_unlock_named(fd);
+		_exit(0);
+	}
+	ck_assert_int_eq(read_byte(events[0]), 'T');
+	ck_assert_int_eq(write_byte(go[1], 'g'), 0);
+	ck_assert_int_eq(read_byte(events[0]), 'R');
+	ck_assert_int_eq(read_byte(events[0]), 'B');
+	wait_ok(a, "holder");
+	wait_ok(b, "waiter");
+	ck_assert_int_eq(probe_lock(lock, LOCK_EX), 0);
+
+	close(events[0]);
+	close(events[1]);
+	close(go[0]);
+	close(go[1]);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(store_named_lock_rejects_bad_names)
+{
+	static const char *const bad[] = {
+		"", "../x", "a/b", "..", "x..y", "kiro.db", "sp ace", "nl\n",
+		"refresh-1/", NULL
+	};
+	struct store	*st;
+	char		*cause = NULL;
+	int		 i, fd;
+
+	st = open_store();
+	for (i = 0; bad[i] != NULL; i++) {
+		free(cause);
+		cause = NULL;
+		fd = store_lock_named(st, bad[i], &cause);
+		ck_assert_msg(fd == -1, "name \"%s\" accepted", bad[i]);
+		ck_assert_ptr_nonnull(cause);
+	}
+	ck_assert_int_eq(store_lock_named(st, NULL, &cause), -1);
+	fd = store_lock_named(st, "Refresh_2.x-y", &cause);
+	ck_assert_int_ne(fd, -1);
+	store_unlock_named(fd);
+	free(cause);
+	store_close(st);
+}
+END_TEST
+
+/*
+ * The writer puts a, then filler records, then b, all in one transaction,
+ * and ticks; readers fetch a and b in one read transaction per tick and
+ * must always see them equal.
+ */
+static int
+pair_writer(struct store *st, int tick_fd, int n)
+{
+	struct store_txn	*txn;
+	char			*cause = NULL, text[32], key[32];
+	int			 i, k, rc = 0;
+
+	for (i = 1; i <= n && rc == 0; i++) {
+		snprintf(text, sizeof(text), "%d", i);
+		if (store_begin(st, STORE_WRITE, &txn, &cause) != KF_OK) {
+			rc = -1;
+			break;
+		}
+		if (store_put(txn, "pair/a", text, strlen(text)) != KF_OK)
+			rc = -1;
+		for (k = 0; k < 4 && rc == 0; k++) {
+			snprintf(key, sizeof(key), "fill/%d", (i + k) % 16);
+			if (store_put(txn, key, text, strlen(text)) != KF_OK)
+				rc = -1;
+		}
+		if (rc == 0 &&
+		    store_put(txn, "pair/b", text, strlen(text)) != KF_OK)
+			rc = -1;
+		if (store_end(txn, &cause) != KF_OK)
+			rc = -1;
+		if (rc == 0 && write_byte(tick_fd, 't') == -1)
+			rc = -1;
+	}
+	if (rc == -1)
+		fprintf(stderr, "pair writer: %s\n", cause ? cause : "put");
+	free(cause);
+	return rc;
+}
+
+static int
+pair_reader(struct store *st, int tick_fd)
+{
+	struct store_txn	*txn;
+	struct buf		 a = BUF_INIT, b = BUF_INIT;
+	char			*cause = NULL;
+	int			 rc = 0, more = 1;
+
+	while (rc == 0 && more) {
+		/* One last read after the writer has gone. */
+		more = read_byte(tick_fd) != -1;
+		if (store_begin(st, STORE_READ, &txn, &cause) != KF_OK) {
+			rc = -1;
+			break;
+		}
+		if (store_get(txn, "pair/a", &a) != KF_OK ||
+		    store_get(txn, "pair/b", &b) != KF_OK ||
+		    a.len != b.len || memcmp(a.ptr, b.ptr, a.len) != 0) {
+			fprintf(stderr, "pair reader: a=\"%s\" b=\"%s\"\n",
+			    a.ptr ? a.ptr : "", b.ptr ? b.ptr : "");
+			rc = -1;
+		}
+		if (store_end(txn, &cause) != KF_OK)
+			rc = -1;
+	}
+	free(cause);
+	buf_free(&a);
+	buf_free(&b);
+	return rc;
+}
+
+START_TEST(store_reader_never_sees_half_a_write_txn)
+{
+	struct store	*st;
+	pid_t		 readers[N_READERS], writer;
+	int		 wstatus, tick[2], i;
+
+	st = open_store();
+	put_one(st, "pair/a", "0", 1);
+	put_one(st, "pair/b", "0", 1);
+	ck_assert_int_eq(pipe(tick), 0);
+	for (i = 0; i < N_READERS; i++) {
+		ck_assert_int_ne(readers[i] = fork(), -1);
+		if (readers[i] == 0) {
+			close(tick[1]);
+			_exit(pair_reader(st, tick[0]) == 0 ? 0 : 1);
+		}
+	}
+	ck_assert_int_ne(writer = fork(), -1);
+	if (writer == 0) {
+		close(tick[0]);
+		_exit(pair_writer(st, tick[1], iters() * 2) == 0 ? 0 : 1);
+	}
+	close(tick[0]);
+	close(tick[1]);
+	wstatus = wait_status(writer);
+	for (i = 0; i < N_READERS; i++)
+		check_exit(wait_status(readers[i]), "reader");
+	check_exit(wstatus, "writer");
+	store_close(st);
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("store");
+	tc = tcase_create("store");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	/* Generous: valgrind and loaded CI machines are slow; we assert order. */
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, store_round_trips_binary_values);
+	tcase_add_test(tc, store_get_of_absent_key_is_not_found);
+	tcase_add_test(tc, store_del_removes_and_absent_del_is_ok);
+	tcase_add_test(tc, store_put_in_read_txn_is_einval);
+	tcase_add_test(tc, store_rejects_bad_arguments);
+	tcase_add_test(tc, store_each_visits_exactly_the_prefix);
+	tcase_add_test(tc, store_each_stops_when_callback_says_so);
+	tcase_add_test(tc, store_creates_dir_0700_and_files_0600_under_umask_022);
+	tcase_add_test(tc,
+	    store_creates_dir_0700_and_files_0600_under_strict_umask);
+	tcase_add_test(tc, store_leaves_existing_dir_mode_alone);
+	tcase_add_test(tc, store_open_fails_when_dir_is_a_file);
+	tcase_add_test(tc, store_new_db_has_schema_1);
+	tcase_add_test(tc, store_refuses_newer_schema);
+	tcase_add_test(tc, store_txn_holds_flock_until_end);
+	tcase_add_test(tc, store_counter_has_no_lost_updates_across_processes);
+	tcase_add_test(tc, store_counter_has_no_lost_updates_across_threads);
+	tcase_add_test(tc,
+	    store_named_lock_excludes_other_process_until_released);
+	tcase_add_test(tc, store_named_lock_rejects_bad_names);
+	tcase_add_test(tc, store_reader_never_sees_half_a_write_txn);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return tu_run(store_suite());
+}
