@@ -78,6 +78,24 @@ find_route(const char *method, const char *path, int *other_method)
 	return NULL;
 }
 
+/* "Allow: GET, HEAD\r\n" for the methods that have a route for path. */
+static void
+allowed_methods(const char *path, struct buf *out)
+{
+	const struct route	*r;
+	size_t			 n = 0;
+
+	buf_puts(out, "Allow: ");
+	for (r = routes; r->method != NULL; r++) {
+		if (!path_matches(r, path))
+			continue;
+		buf_printf(out, "%s%s", n++ > 0 ? ", " : "", r->method);
+		if (strcmp(r->method, "GET") == 0)
+			buf_puts(out, ", HEAD");
+	}
+	buf_puts(out, "\r\n");
+}
+
 /* Trailing slashes and a doubled mount slash do not change the route. */
 static void
 normalise_path(char *path)
@@ -93,7 +111,8 @@ router_client_authorised(const struct request *req, const char *key)
 {
 	const char	*given, *auth;
 
-	if (key == NULL)
+	/* An empty key would let "Authorization: Bearer " in. */
+	if (key == NULL || *key == '\0')
 		return 0;
 	if ((given = request_param(req, "HTTP_X_API_KEY")) != NULL &&
 	    *given != '\0')
@@ -150,13 +169,16 @@ router_dispatch(const struct app *app, struct request *req,
 			return;
 		}
 		if (other_method) {
-			struct buf	body = BUF_INIT;
+			struct buf	body = BUF_INIT, allow = BUF_INIT;
 
 			msg = xasprintf("method %s is not allowed for %s",
 			    req->method, req->path);
 			anthropic_error_json(&body, KF_EINVAL, msg);
+			/* RFC 9110 15.5.6: a 405 must list what is allowed. */
+			allowed_methods(req->path, &allow);
 			(void)out_response(&req->out, 405, "application/json",
-			    NULL, body.ptr, body.len);
+			    allow.ptr, body.ptr, body.len);
+			buf_free(&allow);
 			buf_free(&body);
 		} else {
 			msg = xasprintf("no route for %s %s", req->method,
