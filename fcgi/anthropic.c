@@ -67,6 +67,8 @@ serve(struct request *req, enum mode mode)
 		emit = anthropic_emit_buffered(&req->out, &sink);
 	else
 		emit = anthropic_emit_stream(&req->out, &sink);
+	sink.gone = request_client_gone;
+	sink.gone_arg = req;
 	er = relay_run(req->relay, &conv, &sink, &res, &why);
 	req->account_id = res.account_id;
 	if (er != KF_OK && er != KF_ECLIENTGONE && !sink.committed)

@@ -97,6 +97,7 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 	req.out.write = fcgx_write;
 	req.out.flush = fcgx_flush;
 	req.out.arg = fcgx->out;
+	req.ipc_fd = fcgx->ipcFd;
 	rand_hex(req.id, 8);
 	log_set_request(req.id);
 	req.method = (v = request_param(&req, "REQUEST_METHOD")) != NULL ?

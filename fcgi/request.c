@@ -3,7 +3,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +65,31 @@ request_read_body(struct request *req, request_read_fn reader, void *stream,
 	}
 	buf_cstr(&req->body);
 	return KF_OK;
+}
+
+int
+request_client_gone(void *arg)
+{
+	struct request	*req = arg;
+	struct pollfd	 pfd;
+	char		 byte;
+	ssize_t		 n;
+
+	if (req->ipc_fd < 0 || req->out.failed)
+		return req->out.failed;
+	pfd.fd = req->ipc_fd;
+	pfd.events = POLLIN | POLLRDHUP;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) <= 0)
+		return 0;
+	if (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))
+		return 1;
+	/*
+	 * The body has been read whole, so anything the web server sends
+	 * now is FCGI_ABORT_REQUEST, or the end of the connection.
+	 */
+	n = recv(req->ipc_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n >= 0;
 }
 
 static int

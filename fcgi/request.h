@@ -22,6 +22,7 @@ struct request {
 	const char		*query;		/* "" when none */
 	struct buf		 body;
 	struct out		 out;
+	int			 ipc_fd;	/* the web server's connection, or -1 */
 	char			 id[17];	/* request id for logs */
 	int64_t			 started_ms;
 	long			 account_id;	/* for the access log */
@@ -37,6 +38,11 @@ const char	*request_param(const struct request *, const char *name);
 typedef int (*request_read_fn)(void *stream, char *, int);
 enum kf_err	 request_read_body(struct request *, request_read_fn,
 		    void *stream, size_t max, char **cause);
+/*
+ * 1 when the web server has closed the connection or sent an abort for
+ * this request (the client went away); for sink.gone.  Never blocks.
+ */
+int		 request_client_gone(void *request);
 /* The value of a query parameter (URL-decoded; caller frees) or NULL. */
 char		*request_query(const struct request *, const char *name);
 

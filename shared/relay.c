@@ -430,6 +430,10 @@ on_tick(void *arg)
 	struct sink	*s = a->sink;
 	int64_t		 now = clock_mono_ms();
 
+	if (s->gone != NULL && s->gone(s->gone_arg)) {
+		a->client_gone = 1;
+		return 1;
+	}
 	if (s->ops->ping == NULL ||
 	    now - a->last_emit_ms < a->env->cfg->ping_interval_seconds * 1000)
 		return 0;

@@ -76,6 +76,13 @@ struct sink {
 	int			 ping_before_start;
 	/* 1 when every callback writes to the client (streaming). */
 	int			 streams;
+	/*
+	 * Optional: 1 when the client has gone away.  The relay asks about
+	 * once a second while the upstream is silent, so that a client that
+	 * left stops the upstream transfer even when nothing is written.
+	 */
+	int			(*gone)(void *);
+	void			*gone_arg;
 };
 
 const char	*sink_stop_name(enum sink_stop);
