@@ -22,6 +22,7 @@ struct es_decoder {
 	void		*arg;
 	struct buf	 held;		/* start of a frame cut by a feed */
 	unsigned int	 n_bad;		/* consecutive errors */
+	size_t		 skipped;	/* bytes skipped in the current resync */
 	unsigned long	 n_errors;	/* errors since new or reset */
 	enum es_status	 status;	/* ES_OK, or the sticky final status */
 };
@@ -207,6 +208,7 @@ frame_deliver(struct es_decoder *d, const unsigned char *p, uint32_t total)
 	f.payload.len = total - ES_MIN_FRAME - headers_len;
 
 	d->n_bad = 0;
+	d->skipped = 0;
 	if (d->fn(d->arg, &f) != 0) {
 		d->status = ES_STOPPED;
 		return FRAME_STOP;
@@ -214,9 +216,31 @@ frame_deliver(struct es_decoder *d, const unsigned char *p, uint32_t total)
 	return FRAME_GOOD;
 }
 
+static int	note_error_run(struct es_decoder *);
+
+/*
+ * Skips one byte of a bad prelude.  A run of skipped bytes is one error
+ * (kiro.rs counts every byte, so five stray bytes would end a stream that
+ * is otherwise fine); a run longer than a whole frame is hopeless.
+ */
+static int
+note_skip(struct es_decoder *d)
+{
+	if (d->skipped++ == 0 || d->skipped > ES_MAX_FRAME)
+		return note_error_run(d);
+	return 0;
+}
+
 /* Counts one error: -1 once there have been too many in a row. */
 static int
 note_error(struct es_decoder *d)
+{
+	d->skipped = 0;
+	return note_error_run(d);
+}
+
+static int
+note_error_run(struct es_decoder *d)
 {
 	d->n_errors++;
 	if (++d->n_bad >= ES_MAX_ERRORS) {
@@ -252,6 +276,7 @@ es_decoder_reset(struct es_decoder *d)
 {
 	buf_free(&d->held);
 	d->n_bad = 0;
+	d->skipped = 0;
 	d->n_errors = 0;
 	d->status = ES_OK;
 }
@@ -291,7 +316,7 @@ feed_held(struct es_decoder *d, const unsigned char **p, size_t *len)
 				return ES_OK;
 		}
 		if (prelude_check((unsigned char *)d->held.ptr, &total) == -1) {
-			if (note_error(d) == -1)
+			if (note_skip(d) == -1)
 				return d->status;
 			/* At most 11 bytes move: held holds just a prelude. */
 			buf_consume(&d->held, 1);
@@ -346,7 +371,7 @@ es_decoder_feed(struct es_decoder *d, const void *data, size_t len)
 
 	while (len >= ES_PRELUDE_LEN) {
 		if (prelude_check(p, &total) == -1) {
-			if (note_error(d) == -1)
+			if (note_skip(d) == -1)
 				return d->status;
 			p++;
 			len--;

@@ -66,8 +66,11 @@ void			 es_decoder_reset(struct es_decoder *);
 /*
  * Feeds len bytes.  Recovery follows kiro.rs: a bad prelude (CRC or length)
  * skips one byte and resynchronises; a bad message CRC or header block skips
- * the whole frame.  Once ES_STOPPED or ES_FATAL is returned, further feeds
- * return the same status without calling back.
+ * the whole frame.  Unlike kiro.rs, a run of bytes skipped while
+ * resynchronising counts as one error (so a few stray bytes do not end a
+ * good stream); ES_MAX_ERRORS errors in a row, or more than ES_MAX_FRAME
+ * bytes of garbage in one run, are ES_FATAL.  Once ES_STOPPED or ES_FATAL
+ * is returned, further feeds return the same status without calling back.
  */
 enum es_status		 es_decoder_feed(struct es_decoder *, const void *,
 			    size_t len);
