@@ -548,7 +548,11 @@ judge_http(const struct http_resp *resp, struct outcome *o)
 		break;
 	case UV_UNAUTHORIZED:
 	case UV_BEARER_INVALID:
-		outcome_set(o, STEP_REFRESH, KF_EAUTH, POOL_FAILURE,
+		/*
+		 * The account's token, not the client's key: a 401 would make
+		 * Claude Code ask its user to log in again.  502 (kiro.rs).
+		 */
+		outcome_set(o, STEP_REFRESH, KF_EUPSTREAM, POOL_FAILURE,
 		    xasprintf("Kiro refused the account's token: %s", text));
 		break;
 	case UV_SUSPENDED:
