@@ -195,6 +195,8 @@ accounts_import_verb(struct ctl *ctl, int argc, char **argv)
 		die("%s", why);
 	if (cred_parse_import(text.ptr, text.len, &creds, &n, &why) != KF_OK)
 		die("%s: %s", argv[1], why);
+	/* Read as the caller (root may read what the state owner cannot). */
+	open_store(ctl);
 	for (i = 0; i < n; i++) {
 		free(creds[i].source);
 		creds[i].source = xstrdup("cli");
@@ -220,9 +222,11 @@ accounts_scan_verb(struct ctl *ctl, int argc, char **argv)
 	if ((home = getenv("HOME")) == NULL || *home == '\0')
 		die("HOME is not set: cannot find ~/%s", IDE_TOKEN_PATH);
 	path = xasprintf("%s/%s", home, IDE_TOKEN_PATH);
-	if (access(path, F_OK) == -1)
+	if (access(path, F_OK) == -1 && errno == ENOENT)
 		die("no Kiro IDE token found at %s (log in with the Kiro IDE "
 		    "first, or use \"kiroctl accounts import FILE\")", path);
+	if (access(path, R_OK) == -1)
+		die("%s: %s", path, strerror(errno));
 	if (cred_load_ide_cache(path, &cred, &why) != KF_OK)
 		die("%s", why);
 	printf("found a Kiro IDE %s login in %s\n",
@@ -240,6 +244,7 @@ accounts_scan_verb(struct ctl *ctl, int argc, char **argv)
 			return 1;
 		}
 	}
+	open_store(ctl);
 	rc = report_import(ctl, &cred, 1, path);
 	cred_free(&cred);
 	free(path);
@@ -327,16 +332,23 @@ status_verb(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * A verb that reads the operator's files (import, scan) opens the store
+ * itself once it has read them: opening the store may drop root's
+ * privileges (become_state_owner), and the files may be readable by root
+ * alone (/root/creds.json, /root/.aws/sso/cache).
+ */
 static const struct {
 	const char	*noun;
 	const char	*verb;
 	verb_fn		 fn;
+	int		 opens_store;
 } verbs[] = {
-	{ "accounts", "list", accounts_list_verb },
-	{ "accounts", "import", accounts_import_verb },
-	{ "accounts", "scan", accounts_scan_verb },
-	{ "refresh", NULL, refresh_verb },
-	{ "status", NULL, status_verb },
+	{ "accounts", "list", accounts_list_verb, 0 },
+	{ "accounts", "import", accounts_import_verb, 1 },
+	{ "accounts", "scan", accounts_scan_verb, 1 },
+	{ "refresh", NULL, refresh_verb, 0 },
+	{ "status", NULL, status_verb, 0 },
 };
 
 int
@@ -374,13 +386,15 @@ main(int argc, char *argv[])
 			continue;
 		if (verbs[i].verb == NULL) {
 			http_global_init();
-			open_store(&ctl);
+			if (!verbs[i].opens_store)
+				open_store(&ctl);
 			rc = verbs[i].fn(&ctl, argc, argv);
 			goto done;
 		}
 		if (argc >= 2 && strcmp(verbs[i].verb, argv[1]) == 0) {
 			http_global_init();
-			open_store(&ctl);
+			if (!verbs[i].opens_store)
+				open_store(&ctl);
 			rc = verbs[i].fn(&ctl, argc - 1, argv + 1);
 			goto done;
 		}
