@@ -91,6 +91,14 @@ toolmap_add(struct kiro_toolmap *map, const char *short_name,
 }
 
 /* The longest prefix of s of at most max bytes that ends on a character. */
+/* A character Kiro accepts in a tool name. */
+static int
+tool_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
 static size_t
 utf8_cut(const char *s, size_t len, size_t max)
 {
@@ -105,17 +113,31 @@ void
 kiro_tool_name(const char *name, char out[KIRO_TOOL_NAME_MAX + 1])
 {
 	char	hex[SHA256_HEX_LEN + 1];
-	size_t	len, cut;
+	size_t	len, cut, i;
+	int	plain = 1;
 
 	len = strlen(name);
-	if (len <= KIRO_TOOL_NAME_MAX) {
+	for (i = 0; i < len && plain; i++)
+		plain = tool_name_char(name[i]);
+	if (plain && len > 0 && len <= KIRO_TOOL_NAME_MAX) {
 		memcpy(out, name, len + 1);
 		return;
 	}
-	/* Cut on a character boundary so the name stays valid UTF-8. */
-	cut = utf8_cut(name, len, KIRO_TOOL_NAME_PREFIX);
+	/*
+	 * Kiro takes [A-Za-z0-9_-]{1,64} only.  Keep a readable prefix with
+	 * every other byte turned into '_', and add a hash of the whole
+	 * original so that different names stay different (kiro.rs shortens
+	 * long names the same way).  The tool map undoes it in answers.
+	 */
+	cut = len < KIRO_TOOL_NAME_PREFIX ? len :
+	    utf8_cut(name, len, KIRO_TOOL_NAME_PREFIX);
 	sha256_hex(name, len, hex);
-	memcpy(out, name, cut);
+	for (i = 0; i < cut; i++)
+		out[i] = tool_name_char(name[i]) ? name[i] : '_';
+	if (cut == 0) {
+		memcpy(out, "tool", 4);
+		cut = 4;
+	}
 	out[cut] = '_';
 	memcpy(out + cut + 1, hex, 8);
 	out[cut + 9] = '\0';

@@ -33,9 +33,11 @@ const char		*kiro_toolmap_original(const struct kiro_toolmap *,
 			    const char *name);
 
 /*
- * The name Kiro gets for a tool: itself when at most 63 bytes, else its
- * first 54 bytes (fewer when byte 54 is inside a UTF-8 character), "_" and
- * the first 8 hex digits of its SHA-256 (kiro.rs).
+ * The name Kiro gets for a tool: itself when it is 1 to 63 characters of
+ * [A-Za-z0-9_-]; else its first 54 bytes (fewer when byte 54 is inside a
+ * UTF-8 character) with every other character made '_' ("tool" when
+ * empty), then "_" and the first 8 hex digits of its SHA-256 (kiro.rs,
+ * which shortens long names this way; Kiro refuses other characters).
  */
 void	kiro_tool_name(const char *name, char out[KIRO_TOOL_NAME_MAX + 1]);
 

@@ -1188,6 +1188,46 @@ END_TEST
 
 /* ---- rule 9: tool name limit ---- */
 
+START_TEST(kiro_req_tool_names_outside_kiros_alphabet_are_sanitised)
+{
+	struct kiro_req_opts	 opts = { MODEL, "cid", NULL };
+	struct kiro_toolmap	*map;
+	struct conv		 c;
+	json_object		*root;
+	char			 name[KIRO_TOOL_NAME_MAX + 1];
+	char			 hex[SHA256_HEX_LEN + 1], expect[128];
+
+	/* Kiro refuses anything but [A-Za-z0-9_-]: replaced, hashed. */
+	kiro_tool_name("my.tool", name);
+	sha256_hex("my.tool", 7, hex);
+	snprintf(expect, sizeof(expect), "my_tool_%.8s", hex);
+	ck_assert_str_eq(name, expect);
+	kiro_tool_name("outil_\xc3\xa9t\xc3\xa9", name);
+	ck_assert_int_eq(strncmp(name, "outil___t___", 12), 0);
+	kiro_tool_name("", name);
+	sha256_hex("", 0, hex);
+	snprintf(expect, sizeof(expect), "tool_%.8s", hex);
+	ck_assert_str_eq(name, expect);
+	/* Different originals never collide through the replacement. */
+	kiro_tool_name("a.b", name);
+	kiro_tool_name("a/b", expect);
+	ck_assert_str_ne(name, expect);
+
+	conv_init(&c);
+	add_tool(&c, "fs.read", "reads", NULL);
+	add_msg(&c, CONV_ROLE_USER, "go");
+	map = kiro_toolmap_new();
+	root = build_opts(&c, 1, &opts, map);
+	kiro_tool_name("fs.read", name);
+	ck_assert_str_eq(jstr(root, CUR ".userInputMessageContext.tools.0."
+	    "toolSpecification.name"), name);
+	ck_assert_str_eq(kiro_toolmap_original(map, name), "fs.read");
+	json_object_put(root);
+	kiro_toolmap_free(map);
+	conv_free(&c);
+}
+END_TEST
+
 START_TEST(kiro_req_long_tool_names_shortened)
 {
 	struct kiro_req_opts	 opts = { MODEL, "cid", NULL };
@@ -2018,6 +2058,7 @@ kiro_req_suite(void)
 	tcase_add_test(tc, kiro_req_history_tool_gets_placeholder);
 	tcase_add_test(tc, kiro_req_tool_choice_none_sends_placeholders_only);
 	tcase_add_test(tc, kiro_req_long_tool_names_shortened);
+	tcase_add_test(tc, kiro_req_tool_names_outside_kiros_alphabet_are_sanitised);
 	tcase_add_test(tc, kiro_req_tool_description_cut_and_defaulted);
 	tcase_add_test(tc, kiro_req_tool_schema_normalised);
 	tcase_add_test(tc, kiro_req_tool_input_empty_keys_removed);
