@@ -98,6 +98,26 @@ image_media_ok(const char *media_type)
 	return NULL;
 }
 
+/*
+ * Image data as standard, padded base64.  The check below accepts the
+ * URL-safe alphabet and missing padding, as decoders commonly do, but Kiro
+ * refuses both ("Improperly formed request"), so they are rewritten.
+ */
+static char *
+base64_standard(const char *data)
+{
+	size_t	len = strlen(data), padded = (len + 3) / 4 * 4, i;
+	char	*out;
+
+	out = xmalloc(padded + 1);
+	for (i = 0; i < len; i++)
+		out[i] = data[i] == '-' ? '+' : data[i] == '_' ? '/' : data[i];
+	for (; i < padded; i++)
+		out[i] = '=';
+	out[padded] = '\0';
+	return out;
+}
+
 static enum kf_err
 parse_image(struct parse *p, json_object *blk, struct conv_block *b)
 {
@@ -130,7 +150,7 @@ parse_image(struct parse *p, json_object *blk, struct conv_block *b)
 		    "the %ld byte limit", base, decoded,
 		    ANTHROPIC_MAX_IMAGE_BYTES);
 	b->media_type = xstrdup(media);
-	b->data = xstrdup(data);
+	b->data = base64_standard(data);
 	return KF_OK;
 }
 

@@ -1,0 +1,344 @@
+#!/usr/bin/python3
+"""Real Anthropic clients against kiro-fcgi: the npm SDK and Claude Code.
+
+Versions are pinned in tests/clients/package.json and package-lock.json
+(@anthropic-ai/sdk 1.11.0, @anthropic-ai/claude-code 2.1.197: the newest
+Claude Code that installs on node 20).  node_modules comes from
+$KIRO_NODE_MODULES, tests/clients/node_modules, or `npm ci --prefix
+<builddir>/tests/clients-npm` run by this test (see clienthelp.py); when npm
+cannot install, the test FAILS with npm's output.  Nothing is skipped.
+
+Set-up: the mock Kiro upstream (tests/mock/kiro_mock.py) with one account, and
+kiro-fcgi behind two real lighttpd servers, one mounted at "/kiro" and one at
+"/" (tests/integration/harness.py).  The mock's answers are scripted per test
+(match.prompt_contains on a unique tag in each prompt) and its request log
+shows the Kiro requests the gateway made.
+
+Anthropic SDK (anthropic-sdk.mjs, run with node once per mount; it prints
+JSON that is checked here):
+  - messages.create, not streamed: the scripted text, model, stop_reason, usage;
+  - messages.stream() + finalMessage(): text, the text deltas, usage and the
+    SSE event sequence;
+  - a tool round trip: the mock answers with a tool_use of get_weather (input
+    sent in fragments), the SDK sends the tool_result back, the second answer's
+    text is checked, and the second Kiro request carries the tool result in
+    userInputMessageContext.toolResults (toolUseId, text, status) and the
+    tool call in its history;
+  - thinking enabled: a thinking block (with a signature) before the text;
+  - messages.countTokens, models.list (the seed catalogue);
+  - a wrong key raises AuthenticationError (401, authentication_error).
+
+Claude Code (`claude -p`, stdin </dev/null, HOME a fresh directory,
+DISABLE_AUTOUPDATER=1, a 60 s timeout):
+  - with ANTHROPIC_API_KEY and the default model (an opus name the gateway
+    must map to a Kiro opus id), at both mounts: stdout is the mock's answer;
+  - with ANTHROPIC_AUTH_TOKEN (Authorization: Bearer) and --model
+    claude-sonnet-4-5 (mapped to claude-sonnet-4.5);
+  - an agentic round trip: the mock answers the prompt with a tool_use of
+    Claude Code's own `Read` tool on a file the test wrote; Claude Code reads
+    it and sends the tool_result; the mock answers that with a text holding a
+    marker, which Claude Code must print; the second Kiro request must carry
+    the file's unique content in toolResults;
+  - the request shape of the pinned Claude Code still matches the recorded
+    tests/fixtures/claude-code-first-request.json (replayed without node by
+    tests/integration/test_claude_code_replay.py).
+
+What Claude Code needs here, found by trying: nothing beyond the environment
+above.  `-p` runs non-interactively without any permission flag, and the Read
+tool on a file in the working directory is allowed without asking.  Running as
+root, `--dangerously-skip-permissions` is refused ("cannot be used with
+root/sudo privileges", exit 1), so it is not used.  npm 11 does not run the
+package's postinstall script (allowScripts); the claude binary works anyway.
+Claude Code first sends `HEAD <base URL>` (the gateway answers 200), and for
+some prompts it makes an extra call that asks for a session title ("<session>
+PROMPT </session> ... Write the title ..."); that call contains the prompt too,
+so each Claude Code test first queues a script answering it, ahead of the
+test's own scripts.
+
+Run by `make check`; from a build tree: KIRO_FCGI=fcgi/kiro-fcgi
+/usr/bin/python3 $srcdir/tests/clients/test_clients.py.  It takes 5-10 s
+once node_modules exists (about 20 s on a busy 2-core machine); `npm ci`
+adds about 5 s with a warm npm cache (it downloads about 250 MB when cold).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "integration"))
+
+import clienthelp  # noqa: E402
+from harness import Lighttpd  # noqa: E402
+from kirostack import API_KEY, KIRO_FCGI, GatewayConfig, MockKiro  # noqa: E402
+
+SDK_MODEL = "claude-sonnet-4-6"
+CLAUDE_TIMEOUT = 60.0
+MOUNTS = ("/kiro", "/")
+SEED_MODELS = ("auto", "claude-sonnet-4.5", "claude-sonnet-4", "claude-haiku-4.5",
+               "claude-opus-4.5", "claude-opus-4.6", "claude-sonnet-4.6")
+
+
+def tag() -> str:
+    return "T" + uuid.uuid4().hex[:10].upper()
+
+
+class ClientTests(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.timings: dict[str, float] = {}
+        started = time.monotonic()
+        cls.modules = clienthelp.node_modules()
+        cls.timings["node_modules"] = time.monotonic() - started
+        cls.node = shutil.which("node")
+        if cls.node is None:
+            raise AssertionError("node not found on PATH: install Node.js 18 or later")
+        cls.claude_exe = clienthelp.claude_bin(cls.modules)
+        cls.tmp = Path(tempfile.mkdtemp(prefix="kiro-clients-"))
+        cls.tmp.chmod(0o755)
+        cls.mock = MockKiro()
+        cls.servers: dict[str, Lighttpd] = {}
+        try:
+            cls.mock.start()
+            for mount in MOUNTS:
+                srv = Lighttpd(KIRO_FCGI, mount=mount, procs=2)
+                conf = GatewayConfig(cls.tmp, "gw" + mount.replace("/", "-"), cls.mock,
+                                     user=srv.responder_user)
+                srv.env.update(conf.env)
+                srv.start()
+                cls.servers[mount] = srv
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        for srv in cls.servers.values():
+            srv.stop()
+        cls.mock.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        if cls.timings:
+            print("\ntimings: " + ", ".join(f"{k} {v:.1f}s" for k, v in cls.timings.items()),
+                  file=sys.stderr)
+
+    def setUp(self) -> None:
+        self.mock.clear_scripts()
+
+    def logs(self) -> str:
+        return "\n".join(srv.error_log() for srv in self.servers.values()) + self.mock.log()
+
+    def entry_for(self, script_id: str, since: int) -> dict:
+        entries = [e for e in self.mock.requests(since=since) if e["script"] == script_id]
+        self.assertEqual(len(entries), 1, f"requests answered by {script_id}: {entries}")
+        self.assertEqual(entries[0]["validation"], {"ok": True})
+        return entries[0]
+
+    # --- Anthropic SDK ----------------------------------------------------------
+
+    def test_anthropic_sdk(self) -> None:
+        for mount in MOUNTS:
+            with self.subTest(mount=mount):
+                self.run_sdk(self.servers[mount])
+
+    def run_sdk(self, srv: Lighttpd) -> None:
+        t = tag()
+        text = {"create": f"Created answer {t}.", "stream": f"Streamed answer {t}, in parts.",
+                "tools": f"It is sunny in Paris ({t})."}
+        self.mock.script({"prompt_contains": f"{t}-create"},
+                         {"kind": "text", "chunks": [text["create"]]})
+        self.mock.script({"prompt_contains": f"{t}-stream"},
+                         {"kind": "text", "chunks": [text["stream"][:9], text["stream"][9:20],
+                                                     text["stream"][20:]]})
+        call_id = "toolu_" + uuid.uuid4().hex[:20]
+        self.mock.script({"prompt_contains": f"{t}-tools"},
+                         {"kind": "tool_use", "chunks": ["Let me check."],
+                          "tools": [{"name": "get_weather", "id": call_id,
+                                     "input_fragments": ['{"city":', ' "Paris"}']}]})
+        result_script = self.mock.script({"prompt_contains": "Tool results provided."},
+                                         {"kind": "text", "chunks": [text["tools"]]})
+        self.mock.script({"prompt_contains": f"{t}-thinking"}, "thinking")
+        mark = self.mock.mark()
+
+        home = Path(tempfile.mkdtemp(dir=self.tmp))
+        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home),
+               "KIRO_NODE_MODULES": str(self.modules), "KIRO_BASE_URL": srv.base_url,
+               "KIRO_API_KEY": API_KEY, "KIRO_MODEL": SDK_MODEL, "KIRO_TAG": t}
+        started = time.monotonic()
+        done = subprocess.run([self.node, str(HERE / "anthropic-sdk.mjs")], env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=90)
+        self.timings[f"sdk {srv.mount}"] = time.monotonic() - started
+        self.assertEqual(done.returncode, 0, f"{done.stdout}\n{done.stderr}\n{self.logs()}")
+        res = json.loads(done.stdout.strip().splitlines()[-1])
+        for name, value in res.items():
+            self.assertNotIn("error", value, f"{name}: {value}\n{self.logs()}")
+
+        create = res["create"]
+        self.assertEqual(create["text"], text["create"])
+        self.assertEqual((create["type"], create["role"]), ("message", "assistant"))
+        self.assertEqual(create["model"], SDK_MODEL)
+        self.assertEqual(create["stop_reason"], "end_turn")
+        self.assertGreater(create["usage"]["input_tokens"], 0)
+        self.assertGreater(create["usage"]["output_tokens"], 0)
+
+        stream = res["stream"]
+        self.assertEqual(stream["text"], text["stream"])
+        self.assertEqual(stream["deltas"], text["stream"])
+        self.assertEqual(stream["stop_reason"], "end_turn")
+        self.assertGreater(stream["usage"]["input_tokens"], 0)
+        self.assertGreater(stream["usage"]["output_tokens"], 0)
+        ev = stream["events"]
+        self.assertEqual(ev[:2], ["message_start", "content_block_start"])
+        self.assertEqual(ev[-3:], ["content_block_stop", "message_delta", "message_stop"])
+        self.assertGreaterEqual(ev.count("content_block_delta"), 3)
+
+        tools = res["tools"]
+        self.assertEqual(tools["first_stop"], "tool_use")
+        self.assertEqual(tools["first_text"], "Let me check.")
+        self.assertEqual(tools["tool_use"], {"id": call_id, "name": "get_weather",
+                                             "input": {"city": "Paris"}})
+        self.assertEqual(tools["second_stop"], "end_turn")
+        self.assertEqual(tools["second_text"], text["tools"])
+        kiro = self.entry_for(result_script, mark)["body"]["conversationState"]
+        ctx = kiro["currentMessage"]["userInputMessage"]["userInputMessageContext"]
+        self.assertEqual(ctx["toolResults"], [{
+            "toolUseId": call_id, "status": "success",
+            "content": [{"text": f"Sunny, 21 C ({t}-toolresult)"}]}])
+        self.assertEqual([s["toolSpecification"]["name"] for s in ctx["tools"]],
+                         ["get_weather"])
+        uses = [u for h in kiro["history"]
+                for u in (h.get("assistantResponseMessage") or {}).get("toolUses") or []]
+        self.assertEqual(uses, [{"toolUseId": call_id, "name": "get_weather",
+                                 "input": {"city": "Paris"}}])
+
+        blocks = res["thinking"]["blocks"]
+        self.assertEqual([b["type"] for b in blocks], ["thinking", "text"], blocks)
+        self.assertEqual(blocks[0]["text"], "The user wants a greeting.")
+        self.assertEqual(blocks[0]["signature"], "string")
+        self.assertEqual(blocks[1]["text"], "Hi there!")
+
+        self.assertGreater(res["count"]["input_tokens"], 0)
+        self.assertTrue(set(SEED_MODELS) <= set(res["models"]["ids"]), res["models"])
+        self.assertEqual(res["badkey"], {"thrown": "AuthenticationError",
+                                         "authentication_error": True, "status": 401,
+                                         "type": "authentication_error"})
+
+    # --- Claude Code ------------------------------------------------------------
+
+    def claude(self, name: str, srv: Lighttpd, prompt: str, *, args: tuple[str, ...] = (),
+               bearer: bool = False, cwd: Path | None = None) -> str:
+        """Run claude -p PROMPT against srv; its stdout (the run must succeed)."""
+        home = Path(tempfile.mkdtemp(dir=self.tmp))
+        cwd = cwd or Path(tempfile.mkdtemp(dir=self.tmp))
+        env = clienthelp.claude_env(home, srv.base_url,
+                                    api_key=None if bearer else API_KEY,
+                                    auth_token=API_KEY if bearer else None)
+        started = time.monotonic()
+        done = clienthelp.run_claude(self.claude_exe, ["-p", prompt, *args], env, cwd,
+                                     CLAUDE_TIMEOUT)
+        self.timings[f"claude {name}"] = time.monotonic() - started
+        self.assertEqual(done.returncode, 0,
+                         f"claude exited {done.returncode}\nstdout {done.stdout}\n"
+                         f"stderr {done.stderr}\n{self.logs()}")
+        return done.stdout
+
+    def script_title(self) -> None:
+        """Answer Claude Code's session-title call, which also contains the prompt."""
+        self.mock.script({"prompt_contains": "Write the title"},
+                         {"kind": "text", "chunks": ["Client test"]}, times=-1)
+
+    def test_claude_code_api_key_default_model(self) -> None:
+        for mount in MOUNTS:
+            with self.subTest(mount=mount):
+                self.mock.clear_scripts()
+                self.script_title()
+                t = tag()
+                answer = f"Kiro answers {t} through kiro-fcgi."
+                sid = self.mock.script({"prompt_contains": t},
+                                       {"kind": "text", "chunks": [answer[:10], answer[10:]]})
+                mark = self.mock.mark()
+                out = self.claude(f"key {mount}", self.servers[mount], f"{t} say something")
+                self.assertIn(answer, out)
+                current = self.entry_for(sid, mark)["body"]["conversationState"][
+                    "currentMessage"]["userInputMessage"]
+                self.assertTrue(current["modelId"].startswith("claude-opus-"),
+                                current["modelId"])
+
+    def test_claude_code_bearer_sonnet(self) -> None:
+        self.script_title()
+        t = tag()
+        answer = f"Bearer works ({t})."
+        sid = self.mock.script({"prompt_contains": t}, {"kind": "text", "chunks": [answer]})
+        mark = self.mock.mark()
+        out = self.claude("bearer sonnet", self.servers["/kiro"], f"{t} hello",
+                          args=("--model", "claude-sonnet-4-5"), bearer=True)
+        self.assertIn(answer, out)
+        entry = self.entry_for(sid, mark)
+        current = entry["body"]["conversationState"]["currentMessage"]["userInputMessage"]
+        self.assertEqual(current["modelId"], "claude-sonnet-4.5")
+
+    def test_claude_code_read_tool_round_trip(self) -> None:
+        work = Path(tempfile.mkdtemp(dir=self.tmp))
+        secret = f"kiro-fcgi read-tool content {uuid.uuid4().hex}"
+        note = work / "note.txt"
+        note.write_text(secret + "\n")
+        t = tag()
+        marker = f"MARKER-{uuid.uuid4().hex[:12]}"
+        call_id = "toolu_" + uuid.uuid4().hex[:20]
+        self.script_title()
+        first = self.mock.script({"prompt_contains": t}, {
+            "kind": "tool_use", "chunks": ["I will read the file."],
+            "tools": [{"name": "Read", "id": call_id, "input": {"file_path": str(note)}}]})
+        second = self.mock.script({"prompt_contains": "Tool results provided."},
+                                  {"kind": "text", "chunks": [f"The note says: {marker}"]})
+        mark = self.mock.mark()
+        out = self.claude("read tool", self.servers["/"], f"{t} what does note.txt say?",
+                          cwd=work)
+        self.assertIn(marker, out)
+        self.entry_for(first, mark)
+        kiro = self.entry_for(second, mark)["body"]["conversationState"]
+        results = kiro["currentMessage"]["userInputMessage"]["userInputMessageContext"][
+            "toolResults"]
+        self.assertEqual(len(results), 1, results)
+        self.assertEqual(results[0]["toolUseId"], call_id)
+        self.assertEqual(results[0]["status"], "success")
+        self.assertIn(secret, json.dumps(results[0]["content"]))
+        uses = [u for h in kiro["history"]
+                for u in (h.get("assistantResponseMessage") or {}).get("toolUses") or []]
+        self.assertEqual(uses, [{"toolUseId": call_id, "name": "Read",
+                                 "input": {"file_path": str(note)}}])
+
+    def test_claude_code_first_request_matches_fixture(self) -> None:
+        fixture = json.loads(clienthelp.FIXTURE.read_text())
+        started = time.monotonic()
+        captured, out = clienthelp.capture_first_request(self.claude_exe, "hi")
+        self.timings["claude capture"] = time.monotonic() - started
+        self.assertIn(clienthelp.CAPTURE_TEXT, out)
+        first = clienthelp.sanitize(clienthelp.first_messages_request(captured))
+        self.assertEqual([{"method": e["method"], "path": e["path"]}
+                          for e in captured[:1]], fixture["probe"])
+        self.assertEqual(first["path"], fixture["path"])
+        self.assertEqual(sorted(first["headers"]), sorted(fixture["headers"]))
+        self.assertEqual(first["headers"]["anthropic-beta"], fixture["headers"]["anthropic-beta"])
+        body, want = first["body"], fixture["body"]
+        self.assertEqual(list(body), list(want))
+        self.assertEqual([t["name"] for t in body["tools"]], [t["name"] for t in want["tools"]])
+        self.assertEqual([m["role"] for m in body["messages"]],
+                         [m["role"] for m in want["messages"]])
+        for key in ("model", "thinking", "output_config", "context_management", "max_tokens"):
+            self.assertEqual(body[key], want[key], key)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
