@@ -1,0 +1,45 @@
+#!/bin/sh
+# run-all.sh: install what is missing, build, and run every test: unit tests,
+# the mock's self-test, integration tests through real lighttpd and Apache,
+# the real clients (Anthropic SDK, Claude Code), the fuzzers for a short
+# fixed time, the unit tests under valgrind, and make distcheck.  This is the
+# README's test command and what CI runs (.ci/run).  Run as root from
+# anywhere; builds go to build-test/ and build-fuzz/ in the source tree.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+cd "$top"
+started=$(date +%s)
+
+step() {
+	printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"
+}
+
+step "dependencies"
+deploy/install-deps.sh --test
+(cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
+
+step "build"
+./autogen.sh >/dev/null
+mkdir -p build-test
+cd build-test
+../configure --quiet --enable-werror
+make -j"$jobs" --quiet
+
+step "make check"
+KIRO_NODE_MODULES="$top/tests/clients/node_modules" \
+    make -j"$jobs" check || { cat test-suite.log; exit 1; }
+
+step "unit tests under valgrind"
+make check-valgrind
+
+step "fuzzers"
+"$top/tests/fuzz/run-fuzz.sh" "$top/build-fuzz"
+
+step "make distcheck"
+KIRO_NODE_MODULES="$top/tests/clients/node_modules" \
+    make -j"$jobs" distcheck >distcheck.log 2>&1 ||
+    { tail -100 distcheck.log; exit 1; }
+
+step "all tests passed"
