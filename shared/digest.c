@@ -1,6 +1,8 @@
 /* digest.c: SHA-256, CRC-32, base64 and constant-time comparison. */
 #include "autoconfig.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -10,6 +12,29 @@
 
 #include "digest.h"
 
+/*
+ * OpenSSL 3 looks the algorithm up by name on every one-shot SHA256()
+ * call; fetching it once saves that on every request (client key check).
+ */
+static pthread_once_t	 sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD		*sha256_md;
+
+static void
+sha256_fetch(void)
+{
+	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		abort();
+}
+
+static void
+sha256_raw(const void *data, size_t len,
+    unsigned char md[SHA256_DIGEST_LENGTH])
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	if (EVP_Digest(data, len, md, NULL, sha256_md, NULL) != 1)
+		abort();
+}
+
 void
 sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1])
 {
@@ -17,7 +42,7 @@ sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1])
 	unsigned char		md[SHA256_DIGEST_LENGTH];
 	size_t			i;
 
-	SHA256(data, len, md);
+	sha256_raw(data, len, md);
 	for (i = 0; i < sizeof(md); i++) {
 		out[2 * i] = hex[md[i] >> 4];
 		out[2 * i + 1] = hex[md[i] & 0xf];
@@ -49,8 +74,8 @@ secret_equal(const char *a, const char *b)
 
 	if (a == NULL || b == NULL)
 		return 0;
-	SHA256((const unsigned char *)a, strlen(a), ha);
-	SHA256((const unsigned char *)b, strlen(b), hb);
+	sha256_raw(a, strlen(a), ha);
+	sha256_raw(b, strlen(b), hb);
 	return CRYPTO_memcmp(ha, hb, sizeof(ha)) == 0;
 }
 

@@ -52,11 +52,16 @@ utf8_check(const unsigned char *s, size_t len)
 	return len;
 }
 
-enum kf_err
-json_parse(const char *text, size_t len, int max_depth, json_object **out,
-    char **cause)
+struct json_parser {
+	json_tokener	*tok;
+	int		 max_depth;
+};
+
+/* One parse with a tokener that is fresh or reset. */
+static enum kf_err
+parse_with(json_tokener *tok, int max_depth, const char *text, size_t len,
+    json_object **out, char **cause)
 {
-	json_tokener		*tok;
 	json_object		*v;
 	enum json_tokener_error	 jerr;
 	size_t			 end;
@@ -71,12 +76,6 @@ json_parse(const char *text, size_t len, int max_depth, json_object **out,
 		    end);
 		return KF_EINVAL;
 	}
-	if ((tok = json_tokener_new_ex(max_depth)) == NULL) {
-		xsetprintf(cause, "out of memory");
-		return KF_EINTERNAL;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
-	    JSON_TOKENER_VALIDATE_UTF8);
 	v = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
@@ -92,14 +91,14 @@ json_parse(const char *text, size_t len, int max_depth, json_object **out,
 		if (v == NULL && jerr != json_tokener_success) {
 			xsetprintf(cause, "invalid JSON: unexpected end of "
 			    "input after %zu bytes", len);
-			goto fail;
+			return KF_EINVAL;
 		}
 	}
 	if (v == NULL && jerr == json_tokener_success) {
 		/* json-c has no object for null, so nothing to return. */
 		xsetprintf(cause, "invalid JSON: null is not accepted as "
 		    "the whole text");
-		goto fail;
+		return KF_EINVAL;
 	}
 	if (v == NULL) {
 		if (jerr == json_tokener_error_depth)
@@ -108,7 +107,7 @@ json_parse(const char *text, size_t len, int max_depth, json_object **out,
 		else
 			xsetprintf(cause, "invalid JSON at byte %zu: %s", end,
 			    json_tokener_error_desc(jerr));
-		goto fail;
+		return KF_EINVAL;
 	}
 	/* One value only: anything but white space after it is an error. */
 	for (; end < len; end++)
@@ -117,14 +116,63 @@ json_parse(const char *text, size_t len, int max_depth, json_object **out,
 			xsetprintf(cause, "invalid JSON: unexpected data "
 			    "after the value at byte %zu", end);
 			json_object_put(v);
-			goto fail;
+			return KF_EINVAL;
 		}
-	json_tokener_free(tok);
 	*out = v;
 	return KF_OK;
-fail:
+}
+
+static json_tokener *
+tokener_new(int max_depth)
+{
+	json_tokener	*tok;
+
+	if ((tok = json_tokener_new_ex(max_depth)) == NULL)
+		abort();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	return tok;
+}
+
+enum kf_err
+json_parse(const char *text, size_t len, int max_depth, json_object **out,
+    char **cause)
+{
+	json_tokener	*tok;
+	enum kf_err	 er;
+
+	tok = tokener_new(max_depth);
+	er = parse_with(tok, max_depth, text, len, out, cause);
 	json_tokener_free(tok);
-	return KF_EINVAL;
+	return er;
+}
+
+struct json_parser *
+json_parser_new(int max_depth)
+{
+	struct json_parser	*p;
+
+	p = xcalloc(1, sizeof(*p));
+	p->tok = tokener_new(max_depth);
+	p->max_depth = max_depth;
+	return p;
+}
+
+void
+json_parser_free(struct json_parser *p)
+{
+	if (p == NULL)
+		return;
+	json_tokener_free(p->tok);
+	free(p);
+}
+
+enum kf_err
+json_parser_parse(struct json_parser *p, const char *text, size_t len,
+    json_object **out, char **cause)
+{
+	json_tokener_reset(p->tok);
+	return parse_with(p->tok, p->max_depth, text, len, out, cause);
 }
 
 static int

@@ -28,6 +28,18 @@ enum kf_err	 json_parse(const char *text, size_t len, int max_depth,
 		    json_object **out, char **cause);
 
 /*
+ * The same, reusing one tokener across parses (a hot path such as one
+ * upstream stream's events): json-c allocates and clears a stack of
+ * max_depth levels for each new tokener.  One thread at a time.
+ */
+struct json_parser;
+struct json_parser	*json_parser_new(int max_depth);
+void			 json_parser_free(struct json_parser *);	/* NULL ok */
+enum kf_err		 json_parser_parse(struct json_parser *,
+			    const char *text, size_t len, json_object **out,
+			    char **cause);
+
+/*
  * Typed field access: each returns 1 when the key is present with the right
  * type (null counts as absent), 0 when absent, -1 when present with another
  * type.  Pointers are borrowed from obj.

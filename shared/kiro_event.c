@@ -20,7 +20,14 @@
  * strings from the payload stay inside last, strings from headers or raw
  * payloads are copied into the bufs.
  */
+/*
+ * Tool inputs arrive as strings, so event payloads are shallow; a small
+ * depth keeps the reused tokener's stack small.
+ */
+#define EVENT_MAX_DEPTH	64
+
 struct kiro_event_parser {
+	struct json_parser *json;	/* one tokener for the whole stream */
 	json_object	*last;		/* the last payload parsed */
 	struct buf	 kind;		/* event, exception or error type */
 	struct buf	 text;		/* message from a header or raw payload */
@@ -84,7 +91,11 @@ kiro_event_type_name(enum kiro_event_type type)
 struct kiro_event_parser *
 kiro_event_parser_new(void)
 {
-	return xcalloc(1, sizeof(struct kiro_event_parser));
+	struct kiro_event_parser	*kp;
+
+	kp = xcalloc(1, sizeof(*kp));
+	kp->json = json_parser_new(EVENT_MAX_DEPTH);
+	return kp;
 }
 
 void
@@ -93,6 +104,7 @@ kiro_event_parser_free(struct kiro_event_parser *kp)
 	if (kp == NULL)
 		return;
 	json_object_put(kp->last);
+	json_parser_free(kp->json);
 	buf_free(&kp->kind);
 	buf_free(&kp->text);
 	buf_free(&kp->input);
@@ -340,8 +352,8 @@ payload_json(struct kiro_event_parser *kp, struct es_str payload,
 {
 	json_object	*jo;
 
-	if (json_parse(payload.ptr != NULL ? payload.ptr : "", payload.len,
-	    JSON_MAX_DEPTH, &jo, cause) != KF_OK)
+	if (json_parser_parse(kp->json, payload.ptr != NULL ? payload.ptr :
+	    "", payload.len, &jo, cause) != KF_OK)
 		return NULL;
 	kp->last = jo;
 	return jo;
