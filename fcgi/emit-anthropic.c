@@ -424,6 +424,9 @@ write_json_message(struct anthropic_emit *e, enum sink_stop stop,
 	json_object_put(msg);
 	rc = out_response(e->out, 200, "application/json", NULL, body.ptr,
 	    body.len);
+	/* The client has its answer before the relay's bookkeeping. */
+	if (rc == 0)
+		rc = out_flush(e->out);
 	mark_committed(e);
 	buf_free(&body);
 	return rc;

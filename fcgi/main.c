@@ -20,6 +20,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "pool.h"
 #include "rand.h"
 #include "relay.h"
 #include "request.h"
@@ -158,6 +159,9 @@ accept_loop(void *arg)
 		atomic_fetch_add(&active_requests, 1);
 		serve_one(&fcgx, &relay);
 		FCGX_Finish_r(&fcgx);
+		/* Off the client's path: success tallies, now and then. */
+		if (app.store != NULL)
+			pool_flush_due(app.store);
 		if (atomic_fetch_sub(&active_requests, 1) == 1 && stopping)
 			exit(0);
 	}

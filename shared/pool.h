@@ -37,9 +37,24 @@ enum pool_outcome {
 };
 
 #define POOL_MAX_FAILURES	3
+#define POOL_FLUSH_SECONDS	5
 
-/* Records the outcome for account id; detail (upstream's words) may be NULL. */
-enum kf_err	pool_report(struct store *, long id, enum pool_outcome,
-		    const char *detail, char **cause);
+/*
+ * Records the outcome for the account seen (as pool_pick returned it);
+ * detail (upstream's words) may be NULL.  A success that changes nothing
+ * but counters (the account had no failures to forget) only adds to this
+ * process's tallies: every write to the state file costs an fsync, and
+ * one per request would cap the whole gateway at the disk's pace.  The
+ * tallies go out with the next write transaction of any outcome, or
+ * through pool_flush_due, which the responder calls after each request
+ * (so an idle process keeps at most POOL_FLUSH_SECONDS of tallies until
+ * its next request); everything else is written at once.
+ */
+enum kf_err	pool_report(struct store *, const struct account *seen,
+		    enum pool_outcome, const char *detail, char **cause);
+/* Writes the pending success tallies now (tests, shutdown, kiroctl). */
+enum kf_err	pool_flush(struct store *, char **cause);
+/* pool_flush when the last one is POOL_FLUSH_SECONDS old; cheap otherwise. */
+void		pool_flush_due(struct store *);
 
 #endif

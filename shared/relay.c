@@ -728,7 +728,7 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 {
 	struct history_opts	 hopts;
 	struct attempt		 a;
-	struct account		 acct;
+	struct account		 acct, seen;
 	struct cred		 cred;
 	struct buf		 body = BUF_INIT;
 	struct kiro_toolmap	*map = NULL;
@@ -744,6 +744,7 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 	memset(res, 0, sizeof(*res));
 	memset(&a, 0, sizeof(a));
 	memset(&o, 0, sizeof(o));
+	memset(&seen, 0, sizeof(seen));
 	cred_init(&cred);
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
@@ -782,10 +783,15 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 		tried = xreallocarray(tried, n_tried + 1, sizeof(*tried));
 		tried[n_tried++] = acct.cred.id;
 		res->account_id = acct.cred.id;
-		account_free(&acct);
+		account_free(&seen);
+		seen = acct;
 
+		/* The pick read the account: only a stale token costs more. */
 		cred_free(&cred);
-		if ((er = refresh_ensure(env->store, env->http, env->cfg,
+		if (!refresh_needed(&seen.cred, REFRESH_AHEAD_REQUEST,
+		    clock_now()))
+			cred_copy(&cred, &seen.cred);
+		else if ((er = refresh_ensure(env->store, env->http, env->cfg,
 		    res->account_id, REFRESH_AHEAD_REQUEST, NULL, &cred,
 		    &why)) != KF_OK) {
 			last_err = er == KF_ELOGIN ? KF_ELOGIN : KF_EUPSTREAM;
@@ -817,8 +823,8 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 				a.splitter = thinking_new(splitter_emit, &a);
 			run_attempt(&a, &cred, &body, res, &o);
 			if (o.report != POOL_OUTCOME__MAX)
-				(void)pool_report(env->store, res->account_id,
-				    o.report, o.msg, NULL);
+				(void)pool_report(env->store, &seen, o.report,
+				    o.msg, NULL);
 			if (o.step == STEP_DONE) {
 				er = KF_OK;
 				goto out;
@@ -874,6 +880,7 @@ fail:
 	if (er == KF_ERATE)
 		res->retry_after = 5;
 out:
+	account_free(&seen);
 	attempt_clear(&a);
 	es_decoder_free(a.decoder);
 	kiro_event_parser_free(a.parser);

@@ -46,10 +46,25 @@ setup(void)
 static void
 teardown(void)
 {
+	/* Tallies are per process: none may reach the next test's store. */
+	ck_assert_int_eq(pool_flush(st, NULL), KF_OK);
 	config_free(cfg);
 	store_close(st);
 	tu_rmrf(dir);
 	free(dir);
+}
+
+/* pool_report with the account as the store has it now. */
+static enum kf_err
+report(long id, enum pool_outcome outcome, const char *detail, char **cause)
+{
+	struct account	a;
+	enum kf_err	er;
+
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	er = pool_report(st, &a, outcome, detail, cause);
+	account_free(&a);
+	return er;
 }
 
 static long
@@ -86,10 +101,10 @@ START_TEST(pool_quota_and_suspension_disable_with_reason)
 {
 	struct account	a;
 
-	ck_assert_int_eq(pool_report(st, 2, POOL_QUOTA,
+	ck_assert_int_eq(report(2, POOL_QUOTA,
 	    "MONTHLY_REQUEST_COUNT", NULL), KF_OK);
 	ck_assert_int_eq(pick(NULL, 0), 3);
-	ck_assert_int_eq(pool_report(st, 3, POOL_SUSPENDED,
+	ck_assert_int_eq(report(3, POOL_SUSPENDED,
 	    "TEMPORARILY_SUSPENDED", NULL), KF_OK);
 	ck_assert_int_eq(pick(NULL, 0), 1);
 	ck_assert_int_eq(accounts_get(st, 3, &a, NULL), KF_OK);
@@ -104,13 +119,13 @@ START_TEST(pool_three_failures_disable_success_resets)
 {
 	struct account	a;
 
-	ck_assert_int_eq(pool_report(st, 2, POOL_FAILURE, "x", NULL), KF_OK);
-	ck_assert_int_eq(pool_report(st, 2, POOL_FAILURE, "x", NULL), KF_OK);
-	ck_assert_int_eq(pool_report(st, 2, POOL_SUCCESS, NULL, NULL), KF_OK);
-	ck_assert_int_eq(pool_report(st, 2, POOL_FAILURE, "x", NULL), KF_OK);
-	ck_assert_int_eq(pool_report(st, 2, POOL_FAILURE, "x", NULL), KF_OK);
+	ck_assert_int_eq(report(2, POOL_FAILURE, "x", NULL), KF_OK);
+	ck_assert_int_eq(report(2, POOL_FAILURE, "x", NULL), KF_OK);
+	ck_assert_int_eq(report(2, POOL_SUCCESS, NULL, NULL), KF_OK);
+	ck_assert_int_eq(report(2, POOL_FAILURE, "x", NULL), KF_OK);
+	ck_assert_int_eq(report(2, POOL_FAILURE, "x", NULL), KF_OK);
 	ck_assert_int_eq(pick(NULL, 0), 2);	/* two in a row: still on */
-	ck_assert_int_eq(pool_report(st, 2, POOL_FAILURE, "third", NULL),
+	ck_assert_int_eq(report(2, POOL_FAILURE, "third", NULL),
 	    KF_OK);
 	ck_assert_int_eq(pick(NULL, 0), 3);
 	ck_assert_int_eq(accounts_get(st, 2, &a, NULL), KF_OK);
@@ -122,13 +137,42 @@ START_TEST(pool_three_failures_disable_success_resets)
 }
 END_TEST
 
+START_TEST(pool_successes_are_tallied_then_written)
+{
+	struct account	a;
+	int		i;
+
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(report(2, POOL_SUCCESS, NULL, NULL), KF_OK);
+	/* Not yet in the file: no fsync per request. */
+	ck_assert_int_eq(accounts_get(st, 2, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.success_count, 0);
+	account_free(&a);
+	/* Any write carries them along... */
+	ck_assert_int_eq(report(3, POOL_THROTTLED, "429", NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, 2, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.success_count, 4);
+	ck_assert_int_eq(a.state.request_count, 4);
+	ck_assert_int_ne(a.state.last_used, 0);
+	account_free(&a);
+	/* ...and so does an explicit flush. */
+	ck_assert_int_eq(report(1, POOL_SUCCESS, NULL, NULL), KF_OK);
+	ck_assert_int_eq(pool_flush(st, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.success_count, 1);
+	account_free(&a);
+	/* Nothing pending: a flush writes nothing and succeeds. */
+	ck_assert_int_eq(pool_flush(st, NULL), KF_OK);
+}
+END_TEST
+
 START_TEST(pool_throttling_does_not_count_as_failure)
 {
 	struct account	a;
 	int		i;
 
 	for (i = 0; i < 5; i++)
-		ck_assert_int_eq(pool_report(st, 2, POOL_THROTTLED, "429",
+		ck_assert_int_eq(report(2, POOL_THROTTLED, "429",
 		    NULL), KF_OK);
 	ck_assert_int_eq(accounts_get(st, 2, &a, NULL), KF_OK);
 	ck_assert_int_eq(a.state.failures, 0);
@@ -143,9 +187,9 @@ START_TEST(pool_none_usable_says_why)
 	struct account		a;
 	char			*why = NULL;
 
-	ck_assert_int_eq(pool_report(st, 1, POOL_QUOTA, "q", NULL), KF_OK);
-	ck_assert_int_eq(pool_report(st, 2, POOL_QUOTA, "q", NULL), KF_OK);
-	ck_assert_int_eq(pool_report(st, 3, POOL_SUSPENDED, "s", NULL), KF_OK);
+	ck_assert_int_eq(report(1, POOL_QUOTA, "q", NULL), KF_OK);
+	ck_assert_int_eq(report(2, POOL_QUOTA, "q", NULL), KF_OK);
+	ck_assert_int_eq(report(3, POOL_SUSPENDED, "s", NULL), KF_OK);
 	memset(&req, 0, sizeof(req));
 	req.model_id = "auto";
 	ck_assert_int_eq(pool_pick(st, cfg, &req, &a, &why), KF_ENOACCOUNT);
@@ -184,6 +228,7 @@ main(void)
 	tcase_add_test(tc, pool_picks_by_priority_then_fails_over);
 	tcase_add_test(tc, pool_quota_and_suspension_disable_with_reason);
 	tcase_add_test(tc, pool_three_failures_disable_success_resets);
+	tcase_add_test(tc, pool_successes_are_tallied_then_written);
 	tcase_add_test(tc, pool_throttling_does_not_count_as_failure);
 	tcase_add_test(tc, pool_none_usable_says_why);
 	tcase_add_test(tc, pool_empty_store_tells_how_to_add_one);

@@ -13,6 +13,7 @@
 #include "http.h"
 #include "json.h"
 #include "kiro_req.h"
+#include "pool.h"
 #include "relay.h"
 #include "store.h"
 #include "testutil.h"
@@ -263,6 +264,8 @@ setup(void)
 static void
 teardown(void)
 {
+	/* Tallies are per process: none may reach the next test's store. */
+	ck_assert_int_eq(pool_flush(st, NULL), KF_OK);
 	http_free(h);
 	config_free(cfg);
 	store_close(st);
