@@ -1,0 +1,1197 @@
+#!/usr/bin/python3
+"""kiro-fcgi benchmarks: printed figures with their goals, never asserted.
+
+Issue 2, "Benchmarks".  In one run, on loopback, against tests/bench/fast-upstream
+(a C stub of the Kiro API fast enough not to be the bottleneck) and with a
+baseline measured in the same run for each figure:
+
+  cpu         responder CPU per small request: utime+stime of the responder
+              processes (/proc/<pid>/stat, and the exact per-thread run time
+              from /proc/<pid>/task/*/schedstat) before and after N
+              sequential requests through lighttpd, divided by N; non-stream
+              and stream; baseline: the stub responder
+              (tests/integration/stub-fcgi) under the same lighttpd config.
+  latency     p50/p99 of the whole request and of the time to first byte,
+              N sequential keep-alive requests after a warm-up: through
+              lighttpd + kiro-fcgi, and straight to fast-upstream (baseline);
+              "added" is the gateway's percentile minus the direct one.
+  events      forwarding delay: fast-upstream sends K text events 20 ms apart,
+              each carrying CLOCK_MONOTONIC at its send time; the client
+              (time.monotonic_ns(), the same clock) records each event's
+              arrival; p50/p99/max of arrival - send, through the gateway and
+              direct (baseline: the client's own floor).
+  throughput  wrk (tests/bench/post.lua, small POST) at -c2 and -c4, 10 s each
+              after a warm-up, through lighttpd (2 processes, unix sockets, the
+              shipped lighttpd/kiro-fcgi.conf) to kiro-fcgi + fast-upstream, vs
+              the stub responder under the same config (the ceiling); with
+              the CPU used by each process during the run.
+  rss         VmRSS of each responder process idle (after start and one
+              request), baseline the stub; and the maximum during 50
+              concurrent streams (2 processes x 25 threads, streams that
+              overlap for about 2 s), with VmHWM.
+  core        tests/bench/bench-core: event-stream decoder and request-builder
+              throughput, and the store transactions of one request, in the
+              state directory's file system and in /dev/shm.
+
+The table is printed at the end; results go to --json (results.json).  Exit
+status 0 unless something failed to run (a missing program, a server that
+does not start, requests that fail).
+
+Environment (`make bench` sets it like AM_TESTS_ENVIRONMENT): KIRO_FCGI,
+STUB_FCGI, KIRO_SRCDIR, KIRO_BUILDDIR, FAST_UPSTREAM, BENCH_CORE.  By hand,
+after `make check TESTS=` and building the two bench programs:
+
+    KIRO_BUILDDIR=/path/to/build /usr/bin/python3 tests/bench/run-bench.py
+    ... --quick                 shorter runs, for trying the script out
+    ... --only cpu latency      some sections (cpu latency events throughput rss core)
+    ... --state-parent /dev/shm the gateway's state directory on tmpfs (default: the
+                                system temporary directory), to see what the store's
+                                fsync costs; bench-core measures the store in both
+    make bench BENCH_FLAGS=--quick   the same through make
+
+A warning is printed when other processes used more than 5% of a CPU during the
+run: on a shared 2-CPU machine a neighbour's fuzzer or test suite skews every
+figure, the tail latencies most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SRCDIR = Path(os.environ.get("KIRO_SRCDIR") or HERE.parents[1])
+BUILDDIR = Path(os.environ.get("KIRO_BUILDDIR") or SRCDIR)
+sys.path.insert(0, str(SRCDIR / "tests" / "integration"))
+
+import harness  # noqa: E402
+from harness import Lighttpd  # noqa: E402
+
+KIRO_FCGI = Path(os.environ.get("KIRO_FCGI") or BUILDDIR / "fcgi" / "kiro-fcgi")
+STUB_FCGI = Path(os.environ.get("STUB_FCGI") or BUILDDIR / "tests" / "integration" / "stub-fcgi")
+FAST_UPSTREAM = Path(os.environ.get("FAST_UPSTREAM") or BUILDDIR / "tests" / "bench" / "fast-upstream")
+BENCH_CORE = Path(os.environ.get("BENCH_CORE") or BUILDDIR / "tests" / "bench" / "bench-core")
+POST_LUA = HERE / "post.lua"
+FIXTURE = SRCDIR / "tests" / "fixtures" / "claude-code-first-request.json"
+
+API_KEY = "sk-kiro-bench-" + "b" * 24
+MOUNT = "/kiro"
+MODEL = "claude-sonnet-4-5"
+SECTIONS = ("cpu", "latency", "events", "throughput", "rss", "core")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+GOAL_CPU_US = 200.0
+GOAL_ADDED_MS = 1.0
+GOAL_EVENT_MS = 1.0
+GOAL_THROUGHPUT_RATIO = 0.70
+GOAL_RSS_MB = 10.0
+
+
+class BenchError(RuntimeError):
+    """Something needed for a measurement did not work; the message says what."""
+
+
+def log(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile of values (NaN when empty)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, int(round(p / 100.0 * len(ordered))))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+# --- Processes -------------------------------------------------------------------------
+
+
+def proc_cpu_ticks(pid: int) -> int:
+    """utime + stime of pid (all its threads, live and dead), in clock ticks."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    fields = raw[raw.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def proc_run_ns(pid: int) -> int:
+    """Time pid's live threads have spent on a CPU, in ns (schedstat)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total
+
+
+def proc_status_kb(pid: int, field: str) -> int:
+    """A "kB" field of /proc/<pid>/status (VmRSS, VmHWM, ...); 0 when absent."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def proc_threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+class CpuMeter:
+    """CPU used by a set of processes between start() and stop()."""
+
+    def __init__(self, pids: list[int]):
+        self.pids = list(pids)
+
+    def start(self) -> "CpuMeter":
+        self.t0 = time.monotonic()
+        self.ticks0 = {p: proc_cpu_ticks(p) for p in self.pids}
+        self.ns0 = {p: proc_run_ns(p) for p in self.pids}
+        return self
+
+    def stop(self) -> dict:
+        """{"wall_s", "stat_s" (utime+stime), "sched_s" (schedstat)}."""
+        wall = time.monotonic() - self.t0
+        ticks = sum(proc_cpu_ticks(p) - self.ticks0[p] for p in self.pids)
+        ns = sum(proc_run_ns(p) - self.ns0[p] for p in self.pids)
+        return {"wall_s": wall, "stat_s": ticks / CLK_TCK, "sched_s": ns / 1e9}
+
+
+class ForeignLoad:
+    """CPU used by processes that are not this script's descendants, sampled
+    every `period` s in a thread: the machine is shared, and a busy neighbour
+    (a fuzzer, another test suite) skews every figure here."""
+
+    def __init__(self, period: float = 2.0):
+        self.period = period
+        self.busy_s = 0.0
+        self.wall_s = 0.0
+        self.by_name: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def _snapshot() -> dict[tuple[int, str], tuple[int, int, str]]:
+        """{(pid, start): (ppid, cpu ticks, name)} of every process."""
+        snap = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                raw = Path(f"/proc/{entry}/stat").read_text()
+                name = raw[raw.index("(") + 1:raw.rindex(")")]
+                f = raw[raw.rindex(")") + 2:].split()
+                snap[(int(entry), f[19])] = (int(f[1]), int(f[11]) + int(f[12]), name)
+        return snap
+
+    def _foreign(self, snap) -> set:
+        ours = {os.getpid()}
+        children: dict[int, list[int]] = {}
+        for (pid, _), (ppid, _, _) in snap.items():
+            children.setdefault(ppid, []).append(pid)
+        frontier = [os.getpid()]
+        while frontier:
+            for child in children.get(frontier.pop(), []):
+                if child not in ours:
+                    ours.add(child)
+                    frontier.append(child)
+        return {key for key in snap if key[0] not in ours}
+
+    def _run(self) -> None:
+        prev, t_prev = self._snapshot(), time.monotonic()
+        while not self._stop.wait(self.period):
+            snap, now = self._snapshot(), time.monotonic()
+            for key in self._foreign(snap):
+                if key in prev:
+                    used = (snap[key][1] - prev[key][1]) / CLK_TCK
+                    if used > 0:
+                        self.busy_s += used
+                        name = snap[key][2]
+                        self.by_name[name] = self.by_name.get(name, 0.0) + used
+            self.wall_s += now - t_prev
+            prev, t_prev = snap, now
+
+    def start(self) -> "ForeignLoad":
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        wall = max(self.wall_s, 1e-9)
+        top = sorted(self.by_name.items(), key=lambda kv: -kv[1])[:4]
+        return {"cpu_share": self.busy_s / wall, "cpus": os.cpu_count(),
+                "top": {name: used / wall for name, used in top}}
+
+
+def server_children(srv: harness.WebServer, binary: Path) -> list[int]:
+    """pids of the running processes of binary started by srv."""
+    target = os.path.realpath(binary)
+    found = []
+    for pid in harness._related_processes(srv.proc.pid, srv.proc.pid):
+        with contextlib.suppress(OSError):
+            if os.path.realpath(f"/proc/{pid}/exe") == target:
+                found.append(pid)
+    return sorted(found)
+
+
+def wait_children(srv: harness.WebServer, binary: Path, count: int,
+                  timeout: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = server_children(srv, binary)
+        if len(pids) >= count:
+            return pids
+        if time.monotonic() > deadline:
+            raise BenchError(f"{binary.name}: {len(pids)} of {count} processes "
+                             f"running under lighttpd\n{srv.error_log()[-3000:]}")
+        time.sleep(0.05)
+
+
+# --- fast-upstream --------------------------------------------------------------------
+
+
+class FastUpstream:
+    """tests/bench/fast-upstream on a kernel-chosen loopback port."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="kiro-bench-upstream-"))
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def __enter__(self) -> "FastUpstream":
+        if not (FAST_UPSTREAM.is_file() and os.access(FAST_UPSTREAM, os.X_OK)):
+            raise BenchError(f"{FAST_UPSTREAM} is not built: run make bench "
+                             "(or set FAST_UPSTREAM)")
+        port_file = self.dir / "port"
+        self.proc = subprocess.Popen([str(FAST_UPSTREAM), "-p", "0", "-f", str(port_file)],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(self.dir / "stderr.log", "wb"),
+                                     start_new_session=True)
+        deadline = time.monotonic() + 10
+        while not port_file.exists():
+            if self.proc.poll() is not None:
+                raise BenchError(f"fast-upstream exited with {self.proc.returncode}: "
+                                 f"{(self.dir / 'stderr.log').read_text(errors='replace')}")
+            if time.monotonic() > deadline:
+                raise BenchError("fast-upstream wrote no port file in 10 s")
+            time.sleep(0.01)
+        self.port = int(port_file.read_text())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+# --- Servers -----------------------------------------------------------------------------
+
+
+class KiroGateway:
+    """kiro-fcgi behind lighttpd (harness.Lighttpd), configured against fast-upstream."""
+
+    def __init__(self, upstream: FastUpstream, procs: int = 2, threads: int = 4,
+                 state_parent: Path | None = None):
+        self.upstream = upstream
+        self.procs = procs
+        self.threads = threads
+        # The state directory (GDBM file) lives here: its file system decides
+        # what an fsync costs.
+        self.dir = Path(tempfile.mkdtemp(prefix="kiro-bench-gw-", dir=state_parent))
+        self.srv: Lighttpd | None = None
+
+    def __enter__(self) -> "KiroGateway":
+        if not (KIRO_FCGI.is_file() and os.access(KIRO_FCGI, os.X_OK)):
+            raise BenchError(f"{KIRO_FCGI} is not built: run make (or set KIRO_FCGI)")
+        creds = self.dir / "credentials.json"
+        creds.write_text(json.dumps([{
+            "refreshToken": "aor" + "R" * 150, "accessToken": "aoa-bench-" + "A" * 40,
+            "expiresAt": "2099-01-01T00:00:00Z", "authMethod": "social",
+            "email": "bench@example.com"}]))
+        creds.chmod(0o600)
+        config = self.dir / "config.json"
+        config.write_text(json.dumps({
+            "apiKey": API_KEY, "stateDir": str(self.dir / "state"),
+            "credentialsFile": str(creds), "apiBaseUrl": self.upstream.url,
+            "authBaseUrl": self.upstream.url, "oidcBaseUrl": self.upstream.url,
+            "region": "us-east-1"}, indent=2))
+        self.dir.chmod(0o700)
+        self.srv = Lighttpd(KIRO_FCGI, ["-t", str(self.threads)],
+                            env={"KIRO_FCGI_CONFIG": str(config)}, mount=MOUNT,
+                            procs=self.procs)
+        try:
+            self.srv.start()
+            self.pids = wait_children(self.srv, KIRO_FCGI, self.procs)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.srv is not None:
+            self.srv.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.dir / "state"
+
+
+class StubServer:
+    """tests/integration/stub-fcgi behind the same lighttpd configuration."""
+
+    def __init__(self, procs: int = 2):
+        self.procs = procs
+        self.srv: Lighttpd | None = None
+
+    def __enter__(self) -> "StubServer":
+        if not (STUB_FCGI.is_file() and os.access(STUB_FCGI, os.X_OK)):
+            raise BenchError(f"{STUB_FCGI} is not built: run make check TESTS= "
+                             "(or set STUB_FCGI)")
+        self.srv = Lighttpd(STUB_FCGI, [], mount=MOUNT, procs=self.procs)
+        try:
+            self.srv.start()
+            self.pids = wait_children(self.srv, STUB_FCGI, self.procs)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.srv is not None:
+            self.srv.stop()
+
+
+# --- A small HTTP/1.1 keep-alive client -------------------------------------------------
+
+
+class Reply:
+    __slots__ = ("status", "headers", "body", "t_send", "t_first", "t_end")
+
+    def __init__(self):
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.body = b""
+        self.t_send = self.t_first = self.t_end = 0
+
+    @property
+    def total_ms(self) -> float:
+        return (self.t_end - self.t_send) / 1e6
+
+    @property
+    def ttfb_ms(self) -> float:
+        return (self.t_first - self.t_send) / 1e6
+
+
+class Client:
+    """One persistent connection; times in time.monotonic_ns() (CLOCK_MONOTONIC).
+
+    t_first is when the first byte of the response arrived, t_end when its
+    last did.  on_data(t_ns, data) gets each piece of the (de-chunked) body
+    at the time the recv that completed it returned.
+    """
+
+    def __init__(self, port: int, timeout: float = 60.0):
+        self.port = port
+        self.timeout = timeout
+        self.sock: socket.socket | None = None
+        self.buf = b""
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+        self.sock = None
+        self.buf = b""
+
+    def _recv(self, reply: Reply) -> int:
+        """Reads what is there; returns the time it arrived."""
+        data = self.sock.recv(262144)
+        now = time.monotonic_ns()
+        if not data:
+            raise BenchError("connection closed in the middle of a response")
+        if reply.t_first == 0:
+            reply.t_first = now
+        self.buf += data
+        return now
+
+    def request(self, method: str, target: str, body: bytes = b"",
+                headers: dict[str, str] | None = None, on_data=None) -> Reply:
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), self.timeout)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        head = [f"{method} {target} HTTP/1.1", f"Host: 127.0.0.1:{self.port}",
+                f"Content-Length: {len(body)}"]
+        head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        raw = ("\r\n".join(head) + "\r\n\r\n").encode() + body
+        reply = Reply()
+        reply.t_send = time.monotonic_ns()
+        self.sock.sendall(raw)
+        try:
+            self._read(reply, on_data)
+        except BaseException:
+            self.close()
+            raise
+        return reply
+
+    def _read(self, reply: Reply, on_data) -> None:
+        now = 0
+        while b"\r\n\r\n" not in self.buf:
+            now = self._recv(reply)
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        reply.status = int(lines[0].split()[1])
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            reply.headers[name.strip().lower()] = value.strip()
+        parts = []
+        if "content-length" in reply.headers:
+            need = int(reply.headers["content-length"])
+            while len(self.buf) < need:
+                now = self._recv(reply)
+            parts.append(self.buf[:need])
+            self.buf = self.buf[need:]
+            if on_data is not None:
+                on_data(now or time.monotonic_ns(), parts[-1])
+        elif "chunked" in reply.headers.get("transfer-encoding", "").lower():
+            while True:
+                while b"\r\n" not in self.buf:
+                    now = self._recv(reply)
+                size_line, _, rest = self.buf.partition(b"\r\n")
+                size = int(size_line.split(b";")[0], 16)
+                if size == 0:
+                    self.buf = rest
+                    while not self.buf.startswith(b"\r\n"):
+                        # trailers (none expected): wait for the empty line
+                        if b"\r\n\r\n" in self.buf:
+                            self.buf = self.buf[self.buf.index(b"\r\n\r\n") + 2:]
+                            break
+                        now = self._recv(reply)
+                    self.buf = self.buf[2:]
+                    break
+                while len(rest) < size + 2:
+                    now = self._recv(reply)
+                    size_line, _, rest = self.buf.partition(b"\r\n")
+                parts.append(rest[:size])
+                self.buf = rest[size + 2:]
+                if on_data is not None:
+                    on_data(now or time.monotonic_ns(), parts[-1])
+        else:
+            while True:
+                try:
+                    now = self._recv(reply)
+                except BenchError:
+                    break
+            parts.append(self.buf)
+            self.buf = b""
+            if on_data is not None:
+                on_data(now, parts[-1])
+            self.close()
+        reply.t_end = time.monotonic_ns()
+        reply.body = b"".join(parts)
+        if reply.headers.get("connection", "").lower() == "close":
+            self.close()
+
+
+# --- Requests --------------------------------------------------------------------------
+
+
+def anthropic_body(prompt: str, stream: bool) -> bytes:
+    return json.dumps({"model": MODEL, "max_tokens": 256, "stream": stream,
+                       "messages": [{"role": "user", "content": prompt}]}).encode()
+
+
+def kiro_body(prompt: str) -> bytes:
+    """About what the gateway sends upstream for anthropic_body(prompt)."""
+    return json.dumps({"conversationState": {
+        "agentTaskType": "vibe", "chatTriggerType": "MANUAL",
+        "conversationId": str(uuid.uuid4()),
+        "currentMessage": {"userInputMessage": {
+            "content": prompt, "modelId": "claude-sonnet-4.5", "origin": "AI_EDITOR",
+            "userInputMessageContext": {}}},
+        "history": []}}).encode()
+
+
+GW_HEADERS = {"Content-Type": "application/json", "x-api-key": API_KEY,
+              "anthropic-version": "2023-06-01"}
+UP_HEADERS = {"Content-Type": "application/json",
+              "Authorization": "Bearer aoa-bench-" + "A" * 40}
+GW_TARGET = MOUNT + "/v1/messages"
+UP_TARGET = "/generateAssistantResponse"
+SMALL_PROMPT = "Say hello in five words."
+
+
+def check_reply(reply: Reply, what: str) -> None:
+    if reply.status != 200:
+        raise BenchError(f"{what}: HTTP {reply.status}: {reply.body[:300]!r}")
+
+
+# --- Sections ------------------------------------------------------------------------------
+
+
+def sequential(client: Client, n: int, target: str, body: bytes, headers: dict,
+               what: str) -> list[Reply]:
+    replies = []
+    for _ in range(n):
+        reply = client.request("POST", target, body, headers)
+        check_reply(reply, what)
+        replies.append(reply)
+    return replies
+
+
+def section_cpu(gw: KiroGateway, stub: StubServer, n: int) -> dict:
+    """Responder CPU per request, kiro-fcgi vs the stub, non-stream and stream."""
+    out = {"n": n}
+    cases = [
+        ("kiro", "nonstream", gw, GW_TARGET, anthropic_body(SMALL_PROMPT, False), GW_HEADERS),
+        ("kiro", "stream", gw, GW_TARGET, anthropic_body(SMALL_PROMPT, True), GW_HEADERS),
+        ("stub", "nonstream", stub, MOUNT + "/body", anthropic_body(SMALL_PROMPT, False),
+         {"Content-Type": "application/json"}),
+        ("stub", "stream", stub, MOUNT + "/stream?n=4&ms=0", b"", {}),
+    ]
+    for who, kind, server, target, body, headers in cases:
+        client = Client(server.srv.port)
+        method = "POST" if body else "GET"
+        for _ in range(max(20, n // 20)):          # warm-up
+            check_reply(client.request(method, target, body, headers), f"{who} {kind}")
+        lighttpd = [server.srv.proc.pid]
+        meter = CpuMeter(server.pids).start()
+        lmeter = CpuMeter(lighttpd).start()
+        for _ in range(n):
+            check_reply(client.request(method, target, body, headers), f"{who} {kind}")
+        used = meter.stop()
+        lused = lmeter.stop()
+        client.close()
+        out[f"{who}_{kind}"] = {
+            "us_per_request": used["stat_s"] / n * 1e6,
+            "sched_us_per_request": used["sched_s"] / n * 1e6,
+            "lighttpd_us_per_request": lused["sched_s"] / n * 1e6,
+            "wall_us_per_request": used["wall_s"] / n * 1e6}
+        log(f"cpu {who} {kind}: {out[f'{who}_{kind}']['us_per_request']:.0f} us/request "
+            f"(schedstat {out[f'{who}_{kind}']['sched_us_per_request']:.0f})")
+    return out
+
+
+def section_latency(gw: KiroGateway, upstream: FastUpstream, n: int, warm: int) -> dict:
+    """Sequential p50/p99, interleaved so drift hits all three alike."""
+    direct = Client(upstream.port)
+    gw_json = Client(gw.srv.port)
+    gw_sse = Client(gw.srv.port)
+    up_body = kiro_body(SMALL_PROMPT)
+    json_body = anthropic_body(SMALL_PROMPT, False)
+    sse_body = anthropic_body(SMALL_PROMPT, True)
+    samples = {"direct": [], "gw_nonstream": [], "gw_stream": []}
+    for i in range(warm + n):
+        r1 = direct.request("POST", UP_TARGET, up_body, UP_HEADERS)
+        r2 = gw_json.request("POST", GW_TARGET, json_body, GW_HEADERS)
+        r3 = gw_sse.request("POST", GW_TARGET, sse_body, GW_HEADERS)
+        for reply, what in ((r1, "direct"), (r2, "gateway non-stream"), (r3, "gateway stream")):
+            check_reply(reply, what)
+        if i >= warm:
+            samples["direct"].append(r1)
+            samples["gw_nonstream"].append(r2)
+            samples["gw_stream"].append(r3)
+    if b"content_block_delta" not in r3.body or b'"type":"message"' not in r2.body.replace(b" ", b""):
+        raise BenchError(f"unexpected gateway answers: {r2.body[:200]!r} {r3.body[:200]!r}")
+    for c in (direct, gw_json, gw_sse):
+        c.close()
+    out = {"n": n}
+    for key, replies in samples.items():
+        total = [r.total_ms for r in replies]
+        ttfb = [r.ttfb_ms for r in replies]
+        out[key] = {"total_p50_ms": percentile(total, 50), "total_p99_ms": percentile(total, 99),
+                    "ttfb_p50_ms": percentile(ttfb, 50), "ttfb_p99_ms": percentile(ttfb, 99)}
+    d = out["direct"]
+    for key in ("gw_nonstream", "gw_stream"):
+        g = out[key]
+        g["added_total_p50_ms"] = g["total_p50_ms"] - d["total_p50_ms"]
+        g["added_total_p99_ms"] = g["total_p99_ms"] - d["total_p99_ms"]
+        g["added_ttfb_p50_ms"] = g["ttfb_p50_ms"] - d["ttfb_p50_ms"]
+        g["added_ttfb_p99_ms"] = g["ttfb_p99_ms"] - d["ttfb_p99_ms"]
+    log(f"latency: direct p50 {d['total_p50_ms']:.3f} ms, gateway non-stream p50 "
+        f"{out['gw_nonstream']['total_p50_ms']:.3f} ms, stream ttfb p50 "
+        f"{out['gw_stream']['ttfb_p50_ms']:.3f} ms")
+    return out
+
+
+STAMP = re.compile(rb"t=(\d{1,20}) ")
+
+
+def stamped_delays(client: Client, target: str, body: bytes, headers: dict,
+                   expect: int) -> list[float]:
+    """Delays (ms) of each stamped event of one streamed answer."""
+    delays: list[float] = []
+    pending = bytearray()
+
+    def on_data(t_ns: int, data: bytes) -> None:
+        pending.extend(data)
+        pos = 0
+        for match in STAMP.finditer(pending):
+            delays.append((t_ns - int(match.group(1))) / 1e6)
+            pos = match.end()
+        del pending[:pos]
+
+    reply = client.request("POST", target, body, headers, on_data=on_data)
+    check_reply(reply, target)
+    if len(delays) != expect:
+        raise BenchError(f"{target}: {len(delays)} stamped events arrived, {expect} sent")
+    return delays
+
+
+def section_events(gw: KiroGateway, upstream: FastUpstream, k: int, runs: int) -> dict:
+    prompt = f"bench-events={k} bench-delay-ms=20 Count slowly."
+    direct = Client(upstream.port)
+    through = Client(gw.srv.port)
+    base = stamped_delays(direct, UP_TARGET, kiro_body(prompt), UP_HEADERS, k)
+    gw_delays: list[float] = []
+    for _ in range(runs):
+        gw_delays += stamped_delays(through, GW_TARGET, anthropic_body(prompt, True),
+                                    GW_HEADERS, k)
+    direct.close()
+    through.close()
+    out = {"k": k, "spacing_ms": 20, "gateway_samples": len(gw_delays)}
+    for key, values in (("direct", base), ("gateway", gw_delays)):
+        out[key] = {"p50_ms": percentile(values, 50), "p99_ms": percentile(values, 99),
+                    "max_ms": max(values)}
+    log(f"events: gateway p50 {out['gateway']['p50_ms']:.3f} ms p99 "
+        f"{out['gateway']['p99_ms']:.3f} max {out['gateway']['max_ms']:.3f}; direct p50 "
+        f"{out['direct']['p50_ms']:.3f} ms")
+    return out
+
+
+def wrk_run(url: str, conns: int, seconds: float, body_file: Path, headers: list[str],
+            meters: dict[str, list[int]]) -> dict:
+    """One wrk run; req/s, latency, errors and the CPU each party used."""
+    wrk = harness.find_program("wrk")
+    argv = [wrk, "-t2", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(POST_LUA),
+            url, "--", str(body_file), *headers]
+    running = {name: CpuMeter(pids).start() for name, pids in meters.items()}
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    text = proc.stdout.read().decode(errors="replace")
+    _, status, rusage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - t0
+    used = {name: m.stop() for name, m in running.items()}
+    if proc.returncode != 0:
+        raise BenchError(f"wrk exited with {proc.returncode}:\n{text}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    total = re.search(r"(\d+) requests in", text)
+    if match is None or total is None:
+        raise BenchError(f"wrk printed no Requests/sec:\n{text}")
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    sockerr = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
+                        text)
+    lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", text, re.MULTILINE))
+    cpu = {name: u["sched_s"] / wall for name, u in used.items()}
+    cpu["wrk"] = (rusage.ru_utime + rusage.ru_stime) / wall
+    return {"conns": conns, "seconds": seconds, "rps": float(match.group(1)),
+            "requests": int(total.group(1)),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": sum(map(int, sockerr.groups())) if sockerr else 0,
+            "latency": lat, "cpu_share": cpu}
+
+
+def section_throughput(gw: KiroGateway, stub: StubServer, upstream: FastUpstream,
+                       seconds: float, warm: float, tmp: Path) -> dict:
+    if harness.find_program("wrk") is None:
+        raise BenchError("wrk not found: apt-get install wrk "
+                         "(deploy/install-deps.sh --test installs it)")
+    small = tmp / "small.json"
+    small.write_bytes(anthropic_body(SMALL_PROMPT, False))
+    small_sse = tmp / "small-stream.json"
+    small_sse.write_bytes(anthropic_body(SMALL_PROMPT, True))
+    key = [f"x-api-key: {API_KEY}", "anthropic-version: 2023-06-01"]
+    out: dict = {"seconds": seconds}
+    plans = [
+        ("stub", stub.srv.url("/body"), small, [],
+         {"responders": stub.pids, "lighttpd": [stub.srv.proc.pid]}),
+        ("kiro", gw.srv.url("/v1/messages"), small, key,
+         {"responders": gw.pids, "lighttpd": [gw.srv.proc.pid],
+          "fast-upstream": [upstream.proc.pid]}),
+    ]
+    for who, url, body, headers, meters in plans:
+        wrk_run(url, 4, warm, body, headers, meters)
+        for conns in (2, 4):
+            res = wrk_run(url, conns, seconds, body, headers, meters)
+            out[f"{who}_c{conns}"] = res
+            log(f"throughput {who} -c{conns}: {res['rps']:.0f} req/s "
+                f"(non-2xx {res['non2xx']}, socket errors {res['socket_errors']}) cpu "
+                + ", ".join(f"{k} {v * 100:.0f}%" for k, v in res["cpu_share"].items()))
+            if res["non2xx"] or res["socket_errors"]:
+                raise BenchError(f"wrk {who} -c{conns}: {res['non2xx']} non-2xx answers, "
+                                 f"{res['socket_errors']} socket errors")
+    # For information: the streaming answer at -c4.
+    res = wrk_run(gw.srv.url("/v1/messages"), 4, max(1, round(seconds / 2)), small_sse, key,
+                  plans[1][4])
+    out["kiro_stream_c4"] = res
+    log(f"throughput kiro stream -c4: {res['rps']:.0f} req/s")
+    for conns in (2, 4):
+        out[f"ratio_c{conns}"] = out[f"kiro_c{conns}"]["rps"] / out[f"stub_c{conns}"]["rps"]
+    return out
+
+
+def rss_mb(pids: list[int], field: str = "VmRSS") -> dict[int, float]:
+    return {pid: proc_status_kb(pid, field) / 1024.0 for pid in pids}
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size: shared library pages divided among their users."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def one_request_each(server, pids: list[int], target: str, body: bytes, headers: dict) -> None:
+    """One request per responder process: concurrent, slow enough to land on each."""
+    errors: list[str] = []
+
+    def run():
+        client = Client(server.srv.port)
+        try:
+            check_reply(client.request("POST", target, body, headers), target)
+        except Exception as exc:            # noqa: BLE001 - reported below
+            errors.append(str(exc))
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=run) for _ in pids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise BenchError("; ".join(errors))
+
+
+def idle_rss(gw: KiroGateway) -> dict:
+    """Right after start, then after one (slow, concurrent) request per process."""
+    # "After start": once the processes have set up (RSS steady for 0.2 s).
+    at_start, deadline = rss_mb(gw.pids), time.monotonic() + 3
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = rss_mb(gw.pids)
+        if now == at_start:
+            break
+        at_start = now
+    one_request_each(gw, gw.pids, GW_TARGET,
+                     anthropic_body("bench-events=2 bench-delay-ms=150 Hi", True), GW_HEADERS)
+    time.sleep(0.2)
+    after = rss_mb(gw.pids)
+    return {"procs": gw.procs, "threads": gw.threads,
+            "at_start_mb": list(at_start.values()),
+            "after_one_request_mb": list(after.values()),
+            "anon_mb": list(rss_mb(gw.pids, "RssAnon").values()),
+            "file_mb": list(rss_mb(gw.pids, "RssFile").values()),
+            "pss_mb": [pss_mb(p) for p in gw.pids]}
+
+
+def stub_idle_rss(stub: StubServer) -> dict:
+    errors = []
+    for _ in stub.pids:
+        client = Client(stub.srv.port)
+        try:
+            check_reply(client.request("GET", MOUNT + "/stream?n=2&ms=100"), "stub")
+        except Exception as exc:            # noqa: BLE001
+            errors.append(str(exc))
+        finally:
+            client.close()
+    if errors:
+        raise BenchError("; ".join(errors))
+    return {"after_one_request_mb": list(rss_mb(stub.pids).values())}
+
+
+def section_rss_streams(upstream: FastUpstream, streams: int, procs: int, threads: int,
+                        events: int, delay_ms: int, state_parent: Path) -> dict:
+    with KiroGateway(upstream, procs=procs, threads=threads, state_parent=state_parent) as gw:
+        idle = idle_rss(gw)
+        body = anthropic_body(f"bench-events={events} bench-delay-ms={delay_ms} Go on.", True)
+        peaks = {pid: 0.0 for pid in gw.pids}
+        peaks_anon = {pid: 0.0 for pid in gw.pids}
+        peak_sum = 0.0
+        done = threading.Event()
+        results: list[Reply | Exception] = []
+        lock = threading.Lock()
+
+        def sampler():
+            nonlocal peak_sum
+            while not done.is_set():
+                now = rss_mb(gw.pids)
+                for pid, mb in now.items():
+                    peaks[pid] = max(peaks[pid], mb)
+                for pid, mb in rss_mb(gw.pids, "RssAnon").items():
+                    peaks_anon[pid] = max(peaks_anon[pid], mb)
+                peak_sum = max(peak_sum, sum(now.values()))
+                time.sleep(0.01)
+
+        def client():
+            conn = Client(gw.srv.port)
+            try:
+                reply = conn.request("POST", GW_TARGET, body, GW_HEADERS)
+                check_reply(reply, "stream")
+                with lock:
+                    results.append(reply)
+            except Exception as exc:        # noqa: BLE001 - counted below
+                with lock:
+                    results.append(exc)
+            finally:
+                conn.close()
+
+        sample_thread = threading.Thread(target=sampler)
+        sample_thread.start()
+        clients = [threading.Thread(target=client) for _ in range(streams)]
+        for t in clients:
+            t.start()
+        for t in clients:
+            t.join()
+        done.set()
+        sample_thread.join()
+        replies = [r for r in results if isinstance(r, Reply)]
+        failures = [str(r) for r in results if not isinstance(r, Reply)]
+        if failures:
+            raise BenchError(f"{len(failures)} of {streams} streams failed: {failures[0]}")
+        # How many streams were open at once: those whose first byte came
+        # before the first stream ended.
+        first_end = min(r.t_end for r in replies)
+        overlap = sum(1 for r in replies if r.t_first < first_end)
+        hwm = rss_mb(gw.pids, "VmHWM")
+        out = {"streams": streams, "procs": procs, "threads": threads,
+               "stream_ms": events * delay_ms, "overlapping": overlap,
+               "idle": idle, "peak_mb": list(peaks.values()), "peak_sum_mb": peak_sum,
+               "peak_anon_mb": list(peaks_anon.values()),
+               "hwm_mb": list(hwm.values()),
+               "threads_now": [proc_threads(p) for p in gw.pids]}
+    log(f"rss: {streams} streams, {overlap} overlapping, peak per process "
+        + ", ".join(f"{v:.1f}" for v in out["peak_mb"]) + " MB")
+    return out
+
+
+def fs_type(path: Path) -> str:
+    """The file system type of the mount holding path (/proc/self/mounts)."""
+    best, kind = "", "?"
+    real = os.path.realpath(path)
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mounts").read_text().splitlines():
+            fields = line.split()
+            if len(fields) < 3:
+                continue
+            mnt = fields[1].replace("\\040", " ")
+            inside = real == mnt or real.startswith(mnt.rstrip("/") + "/")
+            if inside and len(mnt) >= len(best):
+                best, kind = mnt, fields[2]
+    return kind
+
+
+def section_core(seconds: float, state_parent: Path) -> dict:
+    if not (BENCH_CORE.is_file() and os.access(BENCH_CORE, os.X_OK)):
+        raise BenchError(f"{BENCH_CORE} is not built: run make bench (or set BENCH_CORE)")
+    dirs = [state_parent]
+    if Path("/dev/shm").is_dir() and fs_type(state_parent) != "tmpfs":
+        dirs.append(Path("/dev/shm"))
+    argv = [str(BENCH_CORE), "-f", str(FIXTURE), "-t", f"{seconds:g}"]
+    for d in dirs:
+        argv += ["-s", str(d)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        raise BenchError(f"bench-core exited with {proc.returncode}:\n{proc.stderr}")
+    if proc.stderr.strip():
+        log("bench-core: " + proc.stderr.strip())
+    out = json.loads(proc.stdout)
+    for entry in out["store"]:
+        entry["fs"] = fs_type(Path(entry["dir"]))
+        if "error" in entry:
+            raise BenchError(f"bench-core store in {entry['dir']}: {entry['error']}")
+    log(f"core: decoder {out['decoder']['mb_s']:.1f} MB/s, builder "
+        f"{out['builder']['mb_s']:.1f} MB/s")
+    return out
+
+
+# --- The table -------------------------------------------------------------------------
+
+
+class Table:
+    def __init__(self):
+        self.rows: list[tuple[str, ...]] = []
+
+    def section(self, title: str) -> None:
+        self.rows.append((title,))
+
+    def row(self, label: str, value: float | None, unit: str, base: float | None = None,
+            base_label: str = "", goal: str = "", ok: bool | None = None,
+            fmt: str = "{:.1f}", ratio: float | None = None) -> None:
+        val = "-" if value is None else fmt.format(value) + f" {unit}"
+        b = "" if base is None else fmt.format(base) + f" {unit}"
+        if base_label and b:
+            b += f" ({base_label})"
+        if ratio is None and base not in (None, 0) and value is not None:
+            ratio = value / base
+        r = "" if ratio is None else f"{ratio:.2f}x"
+        verdict = "" if ok is None else ("ok" if ok else "over")
+        self.rows.append((label, val, b, r, goal, verdict))
+
+    def note(self, text: str) -> None:
+        self.rows.append(("note", "  " + text))
+
+    def render(self) -> str:
+        head = ("measure", "kiro-fcgi", "baseline", "ratio", "goal", "")
+        widths = [max(len(r[i]) for r in self.rows + [head] if len(r) == len(head))
+                  for i in range(len(head))]
+        lines = []
+
+        def fmt(r):
+            return "  ".join(c.ljust(w) if i == 0 or i == 4 else c.rjust(w)
+                             for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+
+        lines.append(fmt(head))
+        lines.append("-" * len(fmt(head)))
+        for r in self.rows:
+            if len(r) == 1:
+                lines.append(f"[{r[0]}]")
+            elif r[0] == "note":
+                lines.append(r[1])
+            else:
+                lines.append(fmt(r))
+        return "\n".join(lines)
+
+
+def build_table(res: dict) -> str:
+    t = Table()
+    if "cpu" in res:
+        c = res["cpu"]
+        t.section(f"responder CPU per request (utime+stime, N={c['n']} sequential)")
+        for kind in ("nonstream", "stream"):
+            k, s = c[f"kiro_{kind}"], c[f"stub_{kind}"]
+            t.row(f"{kind.replace('nonstream', 'non-stream')}", k["us_per_request"], "us",
+                  s["us_per_request"], "stub", "< 200 us",
+                  k["us_per_request"] < GOAL_CPU_US, fmt="{:.0f}")
+            t.note(f"schedstat: kiro {k['sched_us_per_request']:.0f} us, stub "
+                   f"{s['sched_us_per_request']:.0f} us; lighttpd {k['lighttpd_us_per_request']:.0f}"
+                   f" us (stub run {s['lighttpd_us_per_request']:.0f} us); wall "
+                   f"{k['wall_us_per_request']:.0f} us/request")
+    if "latency" in res:
+        lat = res["latency"]
+        d = lat["direct"]
+        t.section(f"latency, sequential keep-alive, N={lat['n']} (baseline: fast-upstream direct)")
+        for key, label in (("gw_nonstream", "non-stream"), ("gw_stream", "stream")):
+            g = lat[key]
+            for p in ("p50", "p99"):
+                t.row(f"{label} total {p}", g[f"total_{p}_ms"], "ms", d[f"total_{p}_ms"],
+                      "direct", fmt="{:.3f}")
+                t.row(f"{label} added {p}", g[f"added_total_{p}_ms"], "ms", None, "",
+                      "< 1 ms", g[f"added_total_{p}_ms"] < GOAL_ADDED_MS, fmt="{:.3f}")
+            if key == "gw_stream":
+                for p in ("p50", "p99"):
+                    t.row(f"stream TTFB {p}", g[f"ttfb_{p}_ms"], "ms", d[f"ttfb_{p}_ms"],
+                          "direct", fmt="{:.3f}")
+                    t.row(f"stream added TTFB {p}", g[f"added_ttfb_{p}_ms"], "ms", None, "",
+                          "< 1 ms", g[f"added_ttfb_{p}_ms"] < GOAL_ADDED_MS, fmt="{:.3f}")
+    if "events" in res:
+        e = res["events"]
+        t.section(f"event forwarding delay, arrival - send ({e['gateway_samples']} events "
+                  f"{e['spacing_ms']} ms apart; baseline: direct)")
+        for p in ("p50", "p99", "max"):
+            g, d = e["gateway"][f"{p}_ms"], e["direct"][f"{p}_ms"]
+            t.row(f"event delay {p}", g, "ms", d, "direct", "< 1 ms",
+                  g < GOAL_EVENT_MS, fmt="{:.3f}")
+    if "throughput" in res:
+        th = res["throughput"]
+        t.section(f"throughput, wrk {th['seconds']:g} s, lighttpd 2 procs (baseline: stub, "
+                  "the ceiling)")
+        for conns in (2, 4):
+            k, s = th[f"kiro_c{conns}"], th[f"stub_c{conns}"]
+            ratio = th[f"ratio_c{conns}"]
+            t.row(f"non-stream -c{conns}", k["rps"], "req/s", s["rps"], "stub", ">= 0.70x",
+                  ratio >= GOAL_THROUGHPUT_RATIO, fmt="{:.0f}", ratio=ratio)
+            t.note("cpu during run: " + ", ".join(
+                f"{n} {v * 100:.0f}%" for n, v in k["cpu_share"].items())
+                + f"; p50/p99 {k['latency'].get('50', '?')}/{k['latency'].get('99', '?')}")
+        s4 = th["kiro_stream_c4"]
+        t.row("stream -c4 (info)", s4["rps"], "req/s", th["stub_c4"]["rps"], "stub",
+              fmt="{:.0f}")
+    if "rss" in res:
+        r = res["rss"]
+        t.section("responder RSS (VmRSS per process)")
+        idle = r["idle"]
+        stub = r.get("stub_idle", {}).get("after_one_request_mb", [])
+        for i, mb in enumerate(idle["after_one_request_mb"]):
+            t.row(f"idle, process {i + 1} (-t {idle['threads']})", mb, "MB",
+                  stub[i] if i < len(stub) else None, "stub", "< 10 MB", mb < GOAL_RSS_MB)
+        t.note("right after start: " + ", ".join(f"{v:.1f}" for v in idle["at_start_mb"])
+               + " MB; after one request: RssAnon (private heap, stacks) "
+               + ", ".join(f"{v:.1f}" for v in idle.get("anon_mb", []))
+               + " MB, RssFile (mostly shared libraries) "
+               + ", ".join(f"{v:.1f}" for v in idle.get("file_mb", []))
+               + " MB, PSS " + ", ".join(f"{v:.1f}" for v in idle.get("pss_mb", [])) + " MB")
+        if "streams" in r:
+            s = r["streams"]
+            sidle = s["idle"]["after_one_request_mb"]
+            for i, mb in enumerate(s["peak_mb"]):
+                t.row(f"{s['streams']} streams, process {i + 1} (-t {s['threads']})", mb, "MB",
+                      sidle[i], "idle -t %d" % s["threads"])
+            t.note(f"{s['overlapping']} of {s['streams']} streams open at once; peak RssAnon "
+                   + ", ".join(f"{v:.1f}" for v in s.get("peak_anon_mb", [])) + " MB; VmHWM "
+                   + ", ".join(f"{v:.1f}" for v in s["hwm_mb"]) + " MB; sum of peaks "
+                   f"{s['peak_sum_mb']:.1f} MB")
+    if "core" in res:
+        c = res["core"]
+        dec, b = c["decoder"], c["builder"]
+        t.section("bench-core (in process)")
+        t.row("decoder + kiro_event_parse", dec["mb_s"], "MB/s", dec["decoder_only_mb_s"],
+              "decoder only")
+        t.note(f"{dec['stream_bytes'] / 1e6:.1f} MB, {dec['frames']} frames of "
+               f"{dec['avg_frame_bytes']:.0f} B avg in {dec['slice_bytes']} B slices: "
+               f"{dec['frames_per_s'] / 1e3:.0f}k frames/s, {dec['ns_per_frame']:.0f} ns/frame")
+        t.row("request builder", b["mb_s"], "MB/s")
+        t.note(f"{b['input_bytes'] / 1e3:.0f} KB Claude Code request + {b['turns']} tool "
+               f"turns -> {b['kiro_body_bytes'] / 1e3:.0f} KB Kiro body: "
+               f"{b['requests_per_s']:.0f} req/s, {b['us_per_request']:.0f} us (parse "
+               f"{b['parse_us']:.0f}, repair {b['repair_us']:.0f}, build {b['build_us']:.0f})")
+        for st in c["store"]:
+            pr = st["per_request"]
+            t.row(f"store txns/request, {st['fs']} p50", pr["p50_us"], "us", fmt="{:.0f}")
+            t.note(f"{st['dir']}: mean {pr['mean_us']:.0f} us, p99 {pr['p99_us']:.0f} us; "
+                   f"pool_pick {st['pool_pick']['p50_us']:.0f}, refresh read "
+                   f"{st['refresh_read']['p50_us']:.0f}, pool_report "
+                   f"{st['pool_report']['p50_us']:.0f} us (p50)")
+    return t.render()
+
+
+# --- Main ------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--quick", action="store_true", help="short runs (trying it out)")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run these sections")
+    parser.add_argument("--state-parent", type=Path, default=Path(tempfile.gettempdir()),
+                        help="where the gateway's state directory goes (default: %(default)s;"
+                             " try /dev/shm to take the disk's fsync out)")
+    args = parser.parse_args()
+    only = set(args.only or SECTIONS)
+    quick = args.quick
+    plan = {"cpu_n": 200 if quick else 1000, "lat_n": 100 if quick else 500,
+            "lat_warm": 20 if quick else 50, "events_k": 50 if quick else 100,
+            "events_runs": 1 if quick else 2, "wrk_s": 3.0 if quick else 10.0,
+            "wrk_warm": 1.0 if quick else 2.0, "core_s": 0.3 if quick else 1.0}
+
+    results: dict = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                     "host": {"cpus": os.cpu_count(), "kernel": platform.release(),
+                              "python": platform.python_version()},
+                     "plan": plan, "failed": {}}
+    failed = results["failed"]
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="kiro-bench-"))
+    neighbours = ForeignLoad().start()
+
+    def attempt(name: str, fn):
+        if name.split(".")[0] not in only:
+            return None
+        try:
+            return fn()
+        except Exception as exc:            # noqa: BLE001 - reported, the others go on
+            failed[name] = str(exc)
+            log(f"{name} FAILED: {exc}")
+            if not isinstance(exc, (BenchError, harness.HarnessError)):
+                traceback.print_exc()
+            return None
+
+    try:
+        with contextlib.ExitStack() as stack:
+            upstream = stack.enter_context(FastUpstream())
+            need_servers = only & {"cpu", "latency", "events", "throughput", "rss"}
+            stub = gw = None
+            if need_servers:
+                stub = stack.enter_context(StubServer(procs=2))
+                gw = stack.enter_context(KiroGateway(upstream, procs=2, threads=4,
+                                                     state_parent=args.state_parent))
+                results["state_dir_fs"] = fs_type(gw.state_dir)
+                # Idle RSS first, before the other sections touch more memory.
+                idle = attempt("rss.idle", lambda: idle_rss(gw))
+                stub_idle = attempt("rss.stub", lambda: stub_idle_rss(stub))
+                if idle is not None:
+                    results["rss"] = {"idle": idle, "stub_idle": stub_idle or {}}
+            for name, fn in (
+                ("cpu", lambda: section_cpu(gw, stub, plan["cpu_n"])),
+                ("latency", lambda: section_latency(gw, upstream, plan["lat_n"],
+                                                    plan["lat_warm"])),
+                ("events", lambda: section_events(gw, upstream, plan["events_k"],
+                                                  plan["events_runs"])),
+                ("throughput", lambda: section_throughput(gw, stub, upstream, plan["wrk_s"],
+                                                          plan["wrk_warm"], tmp)),
+            ):
+                value = attempt(name, fn)
+                if value is not None:
+                    results[name] = value
+            streams = attempt("rss.streams", lambda: section_rss_streams(
+                upstream, streams=50, procs=2, threads=25, events=20, delay_ms=100,
+                state_parent=args.state_parent))
+            if streams is not None:
+                results.setdefault("rss", {"idle": {"after_one_request_mb": [],
+                                                    "at_start_mb": [], "threads": 4}})
+                results["rss"]["streams"] = streams
+            core = attempt("core", lambda: section_core(plan["core_s"], args.state_parent))
+            if core is not None:
+                results["core"] = core
+    except Exception as exc:                # noqa: BLE001
+        failed["setup"] = str(exc)
+        log(f"setup FAILED: {exc}")
+        if not isinstance(exc, (BenchError, harness.HarnessError)):
+            traceback.print_exc()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        results["foreign_load"] = neighbours.stop()
+    results["elapsed_s"] = time.monotonic() - started
+
+    print()
+    print(f"kiro-fcgi benchmarks, {results['when']}, {os.cpu_count()} CPUs, "
+          f"state dir on {results.get('state_dir_fs', '?')}, {results['elapsed_s']:.0f} s")
+    load = results["foreign_load"]
+    if load["cpu_share"] > 0.05:
+        print(f"WARNING: other processes used {load['cpu_share'] * 100:.0f}% of one CPU "
+              f"(of {load['cpus'] * 100}%) during the run: "
+              + ", ".join(f"{n} {v * 100:.0f}%" for n, v in load["top"].items())
+              + "; the figures are skewed")
+    try:
+        print(build_table(results))
+    except Exception:                       # noqa: BLE001 - partial results
+        traceback.print_exc()
+        failed.setdefault("table", "could not format the table (see the JSON)")
+    if failed:
+        print("\nfailed to run: " + "; ".join(f"{k}: {v.splitlines()[0] if v else v}"
+                                            for k, v in failed.items()))
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"\nresults: {args.json.resolve()}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    sys.exit(main())
