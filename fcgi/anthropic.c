@@ -1,7 +1,6 @@
 /* anthropic.c: the Anthropic Messages routes: /v1/messages, /cc/v1/messages, count_tokens. */
 #include "autoconfig.h"
 
-#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "rand.h"
 #include "relay.h"
 #include "request.h"
 #include "tokens.h"
@@ -23,20 +23,6 @@ enum mode {
 	MODE_MESSAGES,		/* /v1/messages */
 	MODE_CC,		/* /cc/v1/messages: buffered stream */
 };
-
-static int
-looks_like_uuid(const char *s)
-{
-	size_t	i;
-
-	if (s == NULL || strlen(s) != 36)
-		return 0;
-	for (i = 0; i < 36; i++)
-		if (i == 8 || i == 13 || i == 18 || i == 23 ? s[i] != '-' :
-		    !isxdigit((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
 
 static void
 serve(struct request *req, enum mode mode)
@@ -56,9 +42,9 @@ serve(struct request *req, enum mode mode)
 		goto out;
 	}
 	/* Claude Code also names its session in a header. */
-	if (conv.session_id == NULL &&
-	    looks_like_uuid(hdr = request_param(req,
-	    "HTTP_X_CLAUDE_CODE_SESSION_ID")))
+	hdr = request_param(req, "HTTP_X_CLAUDE_CODE_SESSION_ID");
+	if (conv.session_id == NULL && hdr != NULL &&
+	    strlen(hdr) == UUID_LEN && rand_is_uuid(hdr))
 		conv.session_id = xstrdup(hdr);
 	req->model = conv.kiro_model;
 	if (!conv.stream)

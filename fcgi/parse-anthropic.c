@@ -15,6 +15,7 @@
 #include "digest.h"
 #include "json.h"
 #include "models.h"
+#include "rand.h"
 #include "xmalloc.h"
 
 /*
@@ -559,21 +560,6 @@ parse_thinking(struct parse *p, json_object *root)
 	return KF_OK;
 }
 
-static int
-is_uuid(const char *s)
-{
-	size_t	i;
-
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!isxdigit((unsigned char)s[i]))
-			return 0;
-	}
-	return 1;
-}
-
 char *
 anthropic_session_id(const char *user_id)
 {
@@ -589,15 +575,15 @@ anthropic_session_id(const char *user_id)
 	if (len > 0 && user_id[0] == '{' &&
 	    json_parse(user_id, len, 8, &obj, NULL) == KF_OK) {
 		if (json_get_str(obj, "session_id", &s) == 1 &&
-		    strlen(s) == 36 && is_uuid(s))
+		    strlen(s) == UUID_LEN && rand_is_uuid(s))
 			out = xstrdup(s);
 		json_object_put(obj);
 		return out;
 	}
 	/* Older: "user_<hash>_account__session_<uuid>". */
 	if ((hit = strstr(user_id, "session_")) != NULL &&
-	    strlen(hit + 8) >= 36 && is_uuid(hit + 8))
-		return xstrndup(hit + 8, 36);
+	    rand_is_uuid(hit + 8))
+		return xstrndup(hit + 8, UUID_LEN);
 	return NULL;
 }
 

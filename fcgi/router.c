@@ -163,11 +163,6 @@ router_dispatch(const struct app *app, struct request *req,
 		r = find_route(req->method, req->path, &other_method);
 	}
 	if (r == NULL) {
-		if (strcmp(req->method, "HEAD") == 0 &&
-		    strcmp(req->path, "/") == 0) {
-			info_root(req);
-			return;
-		}
 		if (other_method) {
 			struct buf	body = BUF_INIT, allow = BUF_INIT;
 

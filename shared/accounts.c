@@ -227,7 +227,8 @@ txn_put_json(struct store_txn *txn, const char *key, json_object *v,
 }
 
 enum kf_err
-accounts_txn_ids(struct store_txn *txn, long **ids, size_t *n)
+accounts_txn_ids(struct store_txn *txn, long **ids, size_t *n,
+    char **cause)
 {
 	json_object	*arr = NULL;
 	size_t		 i, len;
@@ -238,10 +239,10 @@ accounts_txn_ids(struct store_txn *txn, long **ids, size_t *n)
 	er = txn_get_json(txn, IDS_KEY, &arr, NULL);
 	if (er == KF_ENOTFOUND)
 		return KF_OK;
-	if (er != KF_OK)
-		return er;
-	if (!json_object_is_type(arr, json_type_array)) {
+	if (er != KF_OK || !json_object_is_type(arr, json_type_array)) {
 		json_object_put(arr);
+		xsetprintf(cause, "the account list in the state file is "
+		    "corrupt");
 		return KF_ESTORE;
 	}
 	len = json_object_array_length(arr);
@@ -401,11 +402,8 @@ accounts_import(struct store *st, const struct cred *creds, size_t n,
 	/* Everything is allocated per entry before it is written. */
 	if ((er = store_begin(st, STORE_WRITE, &txn, cause)) != KF_OK)
 		return er;
-	if ((er = accounts_txn_ids(txn, &ids, &n_ids)) != KF_OK) {
-		xsetprintf(cause, "the account list in the state file is "
-		    "corrupt");
+	if ((er = accounts_txn_ids(txn, &ids, &n_ids, cause)) != KF_OK)
 		goto out;
-	}
 	next = txn_next_id(txn);
 	for (i = 0; i < n; i++) {
 		cred_identity_hash(&creds[i], hash);
@@ -471,11 +469,8 @@ accounts_list(struct store *st, struct account **out, size_t *n,
 	*n = 0;
 	if ((er = store_begin(st, STORE_READ, &txn, cause)) != KF_OK)
 		return er;
-	if ((er = accounts_txn_ids(txn, &ids, &n_ids)) != KF_OK) {
-		xsetprintf(cause, "the account list in the state file is "
-		    "corrupt");
+	if ((er = accounts_txn_ids(txn, &ids, &n_ids, cause)) != KF_OK)
 		goto out;
-	}
 	arr = xcalloc(n_ids == 0 ? 1 : n_ids, sizeof(*arr));
 	for (i = 0; i < n_ids; i++) {
 		er = accounts_txn_load(txn, ids[i], &arr[got], cause);
@@ -617,10 +612,7 @@ seed_env(struct store *st, const struct config *cfg, char **cause)
 		one.client_id = xstrdup(cfg->env_client_id);
 		one.client_secret = xstrdup(cfg->env_client_secret);
 		one.source = xstrdup("env");
-		if (cfg->env_auth_method != NULL)
-			(void)cred_auth_parse(cfg->env_auth_method,
-			    &one.auth_method);
-		else if (one.client_id != NULL && one.client_secret != NULL)
+		if (one.client_id != NULL && one.client_secret != NULL)
 			one.auth_method = CRED_AUTH_IDC;
 		if (cfg->env_expires_at != NULL)
 			(void)clock_parse_rfc3339(cfg->env_expires_at,

@@ -97,7 +97,8 @@ enum kf_err	 accounts_seed(struct store *, const struct config *,
 		    char **cause);
 
 /* Within a transaction the caller holds (read-modify-write). */
-enum kf_err	 accounts_txn_ids(struct store_txn *, long **ids, size_t *n);
+enum kf_err	 accounts_txn_ids(struct store_txn *, long **ids, size_t *n,
+		    char **cause);
 enum kf_err	 accounts_txn_load(struct store_txn *, long id,
 		    struct account *out, char **cause);
 /* Writes cred/<id> and maps its identity hash to it. */

@@ -11,43 +11,8 @@
 #include "conv.h"
 #include "err.h"
 #include "history.h"
+#include "strset.h"
 #include "xmalloc.h"
-
-/* A small set of borrowed id strings; conversations are short. */
-struct idset {
-	const char	**ids;
-	size_t		  n;
-	size_t		  cap;
-};
-
-static int
-idset_has(const struct idset *s, const char *id)
-{
-	size_t	i;
-
-	for (i = 0; i < s->n; i++)
-		if (strcmp(s->ids[i], id) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-idset_add(struct idset *s, const char *id)
-{
-	if (s->n == s->cap) {
-		s->cap = s->cap == 0 ? 16 : s->cap * 2;
-		s->ids = xreallocarray(s->ids, s->cap, sizeof(*s->ids));
-	}
-	s->ids[s->n++] = id;
-}
-
-static void
-idset_free(struct idset *s)
-{
-	free(s->ids);
-	s->ids = NULL;
-	s->n = s->cap = 0;
-}
 
 /*
  * Kiro takes only jpeg, png, gif and webp (§3.3.13).  Rewrites media_type to
@@ -214,14 +179,14 @@ compact(struct conv *c)
 
 /* The ids of the tool results in m. */
 static void
-result_ids(const struct conv_msg *m, struct idset *out)
+result_ids(const struct conv_msg *m, struct strset *out)
 {
 	size_t	i;
 
 	out->n = 0;
 	for (i = 0; i < m->n_blocks; i++)
 		if (m->blocks[i].type == CONV_BLOCK_TOOL_RESULT)
-			idset_add(out, m->blocks[i].id);
+			strset_add(out, m->blocks[i].id);
 }
 
 /*
@@ -238,8 +203,8 @@ result_ids(const struct conv_msg *m, struct idset *out)
 static void
 pair_tools(struct conv *c)
 {
-	struct idset		 ids = { NULL, 0, 0 };
-	struct idset		 seen = { NULL, 0, 0 };
+	struct strset		 ids = STRSET_INIT(0);
+	struct strset		 seen = STRSET_INIT(0);
 	struct conv_msg		*m, *next, *prev;
 	struct conv_block	*b;
 	size_t			 i, j;
@@ -256,13 +221,13 @@ pair_tools(struct conv *c)
 		while (j < m->n_blocks) {
 			b = &m->blocks[j];
 			if (b->type == CONV_BLOCK_TOOL_USE &&
-			    (!idset_has(&ids, b->id) ||
-			    idset_has(&seen, b->id))) {
+			    (!strset_has(&ids, b->id) ||
+			    strset_has(&seen, b->id))) {
 				conv_msg_remove_block(m, j);
 				continue;
 			}
 			if (b->type == CONV_BLOCK_TOOL_USE)
-				idset_add(&seen, b->id);
+				strset_add(&seen, b->id);
 			j++;
 		}
 	}
@@ -275,24 +240,24 @@ pair_tools(struct conv *c)
 		if (prev != NULL && prev->role == CONV_ROLE_ASSISTANT)
 			for (j = 0; j < prev->n_blocks; j++)
 				if (prev->blocks[j].type == CONV_BLOCK_TOOL_USE)
-					idset_add(&ids, prev->blocks[j].id);
+					strset_add(&ids, prev->blocks[j].id);
 		seen.n = 0;
 		j = 0;
 		while (j < m->n_blocks) {
 			b = &m->blocks[j];
 			if (b->type == CONV_BLOCK_TOOL_RESULT &&
-			    (!idset_has(&ids, b->id) ||
-			    idset_has(&seen, b->id))) {
+			    (!strset_has(&ids, b->id) ||
+			    strset_has(&seen, b->id))) {
 				conv_msg_remove_block(m, j);
 				continue;
 			}
 			if (b->type == CONV_BLOCK_TOOL_RESULT)
-				idset_add(&seen, b->id);
+				strset_add(&seen, b->id);
 			j++;
 		}
 	}
-	idset_free(&ids);
-	idset_free(&seen);
+	strset_free(&ids);
+	strset_free(&seen);
 }
 
 /*

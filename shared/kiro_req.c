@@ -14,6 +14,7 @@
 #include "json.h"
 #include "kiro_req.h"
 #include "rand.h"
+#include "strset.h"
 #include "xmalloc.h"
 
 #define KIRO_TOOL_NAME_PREFIX	54	/* kiro.rs: prefix, "_", 8 hex */
@@ -30,13 +31,6 @@ struct kiro_toolmap {
 	struct toolmap_entry	*entries;
 	size_t			 n;
 	size_t			 cap;
-};
-
-/* A list of Kiro tool names, compared case-insensitively (§3.3.8). */
-struct namelist {
-	char	(*names)[KIRO_TOOL_NAME_MAX + 1];
-	size_t	  n;
-	size_t	  cap;
 };
 
 struct kiro_toolmap *
@@ -141,27 +135,6 @@ kiro_tool_name(const char *name, char out[KIRO_TOOL_NAME_MAX + 1])
 	out[cut] = '_';
 	memcpy(out + cut + 1, hex, 8);
 	out[cut + 9] = '\0';
-}
-
-static int
-namelist_has(const struct namelist *l, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < l->n; i++)
-		if (strcasecmp(l->names[i], name) == 0)
-			return 1;
-	return 0;
-}
-
-static void
-namelist_add(struct namelist *l, const char *name)
-{
-	if (l->n == l->cap) {
-		l->cap = l->cap == 0 ? 8 : l->cap * 2;
-		l->names = xreallocarray(l->names, l->cap, sizeof(*l->names));
-	}
-	memcpy(l->names[l->n++], name, strlen(name) + 1);
 }
 
 static int
@@ -338,7 +311,7 @@ assistant_text(const char *content)
  */
 static json_object *
 assistant_message(const struct conv_msg *m, struct kiro_toolmap *map,
-    struct namelist *used)
+    struct strset *used)
 {
 	struct buf		 thinking = BUF_INIT, text = BUF_INIT;
 	struct buf		 content = BUF_INIT;
@@ -370,8 +343,8 @@ assistant_message(const struct conv_msg *m, struct kiro_toolmap *map,
 				break;
 			kiro_tool_name(b->name, name);
 			toolmap_add(map, name, b->name);
-			if (!namelist_has(used, name))
-				namelist_add(used, name);
+			if (!strset_has(used, name))
+				strset_add(used, name);
 			use = json_object_new_object();
 			add_str(use, "toolUseId", b->id);
 			add_str(use, "name", name);
@@ -564,10 +537,10 @@ placeholder_schema(void)
  * NONE, then a placeholder for each name history uses but nothing defines.
  */
 static json_object *
-tools_array(const struct conv *c, const struct namelist *used,
+tools_array(const struct conv *c, const struct strset *used,
     struct kiro_toolmap *map)
 {
-	struct namelist		 defined = { NULL, 0, 0 };
+	struct strset		 defined = STRSET_INIT(1);
 	const struct conv_tool	*t;
 	json_object		*tools;
 	const char		*desc;
@@ -581,9 +554,9 @@ tools_array(const struct conv *c, const struct namelist *used,
 		if (t->name == NULL || t->name[0] == '\0')
 			continue;
 		kiro_tool_name(t->name, name);
-		if (namelist_has(&defined, name))
+		if (strset_has(&defined, name))
 			continue;
-		namelist_add(&defined, name);
+		strset_add(&defined, name);
 		toolmap_add(map, name, t->name);
 		/* Peers report empty descriptions refused: use the name. */
 		desc = is_blank(t->description) ? t->name : t->description;
@@ -592,14 +565,14 @@ tools_array(const struct conv *c, const struct namelist *used,
 		    tool_schema(t->schema)));
 	}
 	for (i = 0; i < used->n; i++) {
-		if (namelist_has(&defined, used->names[i]))
+		if (strset_has(&defined, used->items[i]))
 			continue;
-		namelist_add(&defined, used->names[i]);
-		json_object_array_add(tools, tool_spec(used->names[i],
+		strset_add(&defined, used->items[i]);
+		json_object_array_add(tools, tool_spec(used->items[i],
 		    KIRO_PLACEHOLDER_DESC, strlen(KIRO_PLACEHOLDER_DESC),
 		    placeholder_schema()));
 	}
-	free(defined.names);
+	strset_free(&defined);
 	return tools;
 }
 
@@ -607,7 +580,7 @@ enum kf_err
 kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
     struct buf *out, struct kiro_toolmap *map, char **cause)
 {
-	struct namelist		 used = { NULL, 0, 0 };
+	struct strset		 used = STRSET_INIT(1);
 	json_object		*root = NULL, *state, *history, *current;
 	json_object		*msg, *ctx, *tools;
 	const struct conv_msg	*m;
@@ -697,6 +670,6 @@ kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
 	json_to_buf(root, out);
 out:
 	json_object_put(root);
-	free(used.names);
+	strset_free(&used);
 	return er;
 }

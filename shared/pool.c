@@ -44,11 +44,8 @@ pool_pick(struct store *st, const struct config *cfg,
 	memset(&best, 0, sizeof(best));
 	if ((er = store_begin(st, STORE_READ, &txn, cause)) != KF_OK)
 		return er;
-	if ((er = accounts_txn_ids(txn, &ids, &n_ids)) != KF_OK) {
-		xsetprintf(cause, "the account list in the state file is "
-		    "corrupt");
+	if ((er = accounts_txn_ids(txn, &ids, &n_ids, cause)) != KF_OK)
 		goto out;
-	}
 	if (n_ids == 0) {
 		xsetprintf(cause, "no Kiro account is configured: import one "
 		    "with \"kiroctl accounts import FILE\" (kiro.rs "

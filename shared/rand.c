@@ -1,6 +1,7 @@
-/* rand.c: random identifiers from the kernel's CSPRNG. */
+/* rand.c: random identifiers from the kernel's CSPRNG, and UUID syntax. */
 #include "autoconfig.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,4 +71,19 @@ rand_alnum(char *out, size_t n)
 	rand_from(out, n,
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
 	    62);
+}
+
+int
+rand_is_uuid(const char *s)
+{
+	size_t	i;
+
+	for (i = 0; i < UUID_LEN; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!isxdigit((unsigned char)s[i]))
+			return 0;	/* also stops at the terminator */
+	}
+	return 1;
 }

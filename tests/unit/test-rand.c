@@ -171,6 +171,27 @@ START_TEST(rand_bytes_fills_buffers)
 }
 END_TEST
 
+START_TEST(rand_is_uuid_checks_the_shape)
+{
+	char	u[UUID_LEN + 1];
+
+	rand_uuid(u);
+	ck_assert_int_eq(rand_is_uuid(u), 1);
+	ck_assert_int_eq(rand_is_uuid("D94BF623-BA39-4105-8291-983347BC89A8"),
+	    1);
+	/* Only the first 36 characters count: a longer text may follow. */
+	ck_assert_int_eq(rand_is_uuid("d94bf623-ba39-4105-8291-983347bc89a8x"),
+	    1);
+	ck_assert_int_eq(rand_is_uuid("d94bf623-ba39-4105-8291-983347bc89a"),
+	    0);
+	ck_assert_int_eq(rand_is_uuid("d94bf623ba39-4105-8291-983347bc89a8-"),
+	    0);
+	ck_assert_int_eq(rand_is_uuid("g94bf623-ba39-4105-8291-983347bc89a8"),
+	    0);
+	ck_assert_int_eq(rand_is_uuid(""), 0);
+}
+END_TEST
+
 static Suite *
 rand_suite(void)
 {
@@ -189,6 +210,7 @@ rand_suite(void)
 	tcase_add_test(tc, rand_alnum_lengths_and_alphabet);
 	tcase_add_test(tc, rand_hex_values_differ);
 	tcase_add_test(tc, rand_bytes_fills_buffers);
+	tcase_add_test(tc, rand_is_uuid_checks_the_shape);
 	suite_add_tcase(s, tc);
 	return s;
 }
