@@ -404,7 +404,8 @@ class Gateway:
         """{pid: start time} of every running kiro-fcgi under this server."""
         assert self.srv is not None and self.srv.proc is not None
         found = {}
-        target = os.path.realpath(KIRO_FCGI)
+        # The server's binary: under Apache it may be a copy www-data can run.
+        target = os.path.realpath(self.srv.binary)
         for pid, start in harness._related_processes(self.srv.proc.pid,
                                                      self.srv.proc.pid).items():
             with contextlib.suppress(OSError):
