@@ -183,7 +183,7 @@ result_ids(const struct conv_msg *m, struct strset *out)
 {
 	size_t	i;
 
-	out->n = 0;
+	strset_free(out);
 	for (i = 0; i < m->n_blocks; i++)
 		if (m->blocks[i].type == CONV_BLOCK_TOOL_RESULT)
 			strset_add(out, m->blocks[i].id);
@@ -214,7 +214,7 @@ pair_tools(struct conv *c)
 		if (m->role != CONV_ROLE_ASSISTANT)
 			continue;
 		next = i + 1 < c->n_msgs ? &c->msgs[i + 1] : NULL;
-		ids.n = 0;
+		strset_free(&ids);
 		if (next != NULL && next->role == CONV_ROLE_USER)
 			result_ids(next, &ids);
 		j = 0;
@@ -236,12 +236,12 @@ pair_tools(struct conv *c)
 		if (m->role != CONV_ROLE_USER)
 			continue;
 		prev = i > 0 ? &c->msgs[i - 1] : NULL;
-		ids.n = 0;
+		strset_free(&ids);
 		if (prev != NULL && prev->role == CONV_ROLE_ASSISTANT)
 			for (j = 0; j < prev->n_blocks; j++)
 				if (prev->blocks[j].type == CONV_BLOCK_TOOL_USE)
 					strset_add(&ids, prev->blocks[j].id);
-		seen.n = 0;
+		strset_free(&seen);
 		j = 0;
 		while (j < m->n_blocks) {
 			b = &m->blocks[j];

@@ -20,6 +20,7 @@ struct strset {
 int	strset_has(const struct strset *, const char *s);
 /* Adds a copy of s (duplicates are kept; check strset_has first). */
 void	strset_add(struct strset *, const char *s);
-void	strset_free(struct strset *);	/* the set is then empty */
+/* Empties the set (it stays usable, with its case rule). */
+void	strset_free(struct strset *);
 
 #endif
