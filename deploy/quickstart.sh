@@ -17,12 +17,12 @@ port=${KIRO_FCGI_PORT:-8990}
 pidfile="$run/lighttpd.pid"
 
 stop() {
-	if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-		kill "$(cat "$pidfile")"
+	pid=$(cat "$pidfile" 2>/dev/null || true)
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill "$pid"
 		# lighttpd stops its responders on the way out.
 		i=0
-		while kill -0 "$(cat "$pidfile")" 2>/dev/null && [ $i -lt 100 ]
-		do
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
 			sleep 0.1
 			i=$((i + 1))
 		done
