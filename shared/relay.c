@@ -711,13 +711,15 @@ build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
 	}
 }
 
-/* Sends the final error into a stream that has begun. */
+/*
+ * Sends the final error into a response that has begun: after content, or
+ * after nothing but pings (a buffered /cc stream commits with its first
+ * ping, before Kiro has answered at all).
+ */
 static void
 fail_committed(struct attempt *a, enum kf_err er, const char *msg)
 {
-	if (a->client_gone || er == KF_ECLIENTGONE)
-		return;
-	if (!a->started)
+	if (a->client_gone || er == KF_ECLIENTGONE || !a->sink->committed)
 		return;
 	(void)a->sink->ops->error(a->sink->arg, er, msg);
 }

@@ -38,6 +38,7 @@ static struct http	*h;
 struct rec {
 	struct buf	log;
 	int		commit_on_start;	/* behave like a streaming sink */
+	int		commit_on_ping;		/* like a buffered one */
 	int		resets;
 	struct sink	*sink;
 };
@@ -138,6 +139,8 @@ r_ping(void *arg)
 	struct rec	*r = arg;
 
 	buf_puts(&r->log, "ping\n");
+	if (r->commit_on_ping)
+		r->sink->committed = 1;
 	return 0;
 }
 
@@ -805,6 +808,36 @@ START_TEST(relay_dead_refresh_token_fails_over)
 }
 END_TEST
 
+START_TEST(relay_failure_after_pings_only_ends_with_error)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL;
+
+	/* A buffered sink: pings commit it before any content. */
+	cfg->ping_interval_seconds = 1;
+	add_account("A", 0);
+	script("{\"times\":-1,\"response\":{\"kind\":\"http_error\","
+	    "\"status\":500,\"body\":{\"message\":\"down\"},"
+	    "\"first_byte_delay_ms\":2500}}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 0);
+	s.ping_before_start = 1;
+	r.commit_on_ping = 1;
+	ck_assert_int_ne(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&r.log), "ping\n"));
+	ck_assert_int_eq(s.committed, 1);
+	/* No retry once committed, and the stream says why it ends. */
+	ck_assert_int_eq(generate_calls(), 1);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "\nerror overloaded "));
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
 START_TEST(relay_without_accounts_says_how_to_add_one)
 {
 	struct conv		 c;
@@ -853,6 +886,7 @@ main(void)
 	tcase_add_test(tc, relay_cutoff_after_first_byte_ends_with_error);
 	tcase_add_test(tc, relay_cutoff_is_retried_while_nothing_was_sent);
 	tcase_add_test(tc, relay_dead_refresh_token_fails_over);
+	tcase_add_test(tc, relay_failure_after_pings_only_ends_with_error);
 	tcase_add_test(tc, relay_without_accounts_says_how_to_add_one);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
