@@ -409,7 +409,12 @@ class Gateway:
         for pid, start in harness._related_processes(self.srv.proc.pid,
                                                      self.srv.proc.pid).items():
             with contextlib.suppress(OSError):
-                if os.path.realpath(f"/proc/{pid}/exe") == target:
+                # Under TRACEME the process is valgrind or strace running
+                # the responder: its command line names the binary.
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if os.path.realpath(f"/proc/{pid}/exe") == target or \
+                        any(a and os.path.realpath(a.decode(errors="replace")) == target
+                            for a in argv):
                     found[pid] = start
         return found
 
