@@ -16,6 +16,16 @@ step() {
 	printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"
 }
 
+# Every server and mock a test starts must be gone when it ends.
+no_leftovers() {
+	left=$(pgrep -af 'kiro-lighttpd-|kiro-apache-|kiro_mock\.py|fast-upstream' ||
+	    true)
+	if [ -n "$left" ]; then
+		printf 'tests left processes running:\n%s\n' "$left" >&2
+		exit 1
+	fi
+}
+
 step "dependencies"
 deploy/install-deps.sh --test
 (cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
@@ -30,9 +40,11 @@ make -j"$jobs" --quiet
 step "make check"
 KIRO_NODE_MODULES="$top/tests/clients/node_modules" \
     make -j"$jobs" check || { cat test-suite.log; exit 1; }
+no_leftovers
 
-step "unit tests under valgrind"
+step "unit tests and the responder under valgrind"
 make check-valgrind
+no_leftovers
 
 step "fuzzers"
 "$top/tests/fuzz/run-fuzz.sh" "$top/build-fuzz"

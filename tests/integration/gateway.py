@@ -265,6 +265,10 @@ class Gateway:
     # life cycle
 
     def start(self) -> "Gateway":
+        # A second start would leave the first server running, unseen.
+        if self.srv is not None:
+            raise FixtureError("Gateway.start() called twice (use either "
+                               "start()/stop() or a with statement)")
         self.dir = Path(tempfile.mkdtemp(prefix="kiro-itest-gw-"))
         self.config_path = self.dir / "config.json"
         self.state_dir = self.dir / "state"      # created by the responder
@@ -289,6 +293,7 @@ class Gateway:
         if self.srv is not None:
             self._log_at_stop = self.srv.error_log()
             self.srv.stop()
+            self.srv = None
         if self.dir is not None and not os.environ.get("HARNESS_KEEP_TMP"):
             shutil.rmtree(self.dir, ignore_errors=True)
 

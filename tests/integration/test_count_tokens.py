@@ -95,9 +95,10 @@ class Forwarding(unittest.TestCase):
         self.stub.stop()
 
     def gateway(self, auth_type: str) -> Gateway:
+        """Not started: the with statement starts and stops it."""
         return Gateway("lighttpd", self.mock, config={
             "countTokensApiUrl": self.stub.url, "countTokensApiKey": "ct-key-123",
-            "countTokensAuthType": auth_type}).start()
+            "countTokensAuthType": auth_type})
 
     def test_forwarded_with_x_api_key(self):
         with self.gateway("x-api-key") as gw:
