@@ -17,6 +17,8 @@
 #include "kiro_req.h"
 #include "xmalloc.h"
 
+#include "convtest.h"
+
 /*
  * Covers history_repair (prefill §3.3.1, merging §3.3.4, tool pairing
  * §3.3.7, input sanitising §3.3.12, images §3.3.13, role-misplaced blocks,
@@ -33,74 +35,6 @@ static const struct history_opts	default_opts = {
 };
 
 /* ---- building conversations ---- */
-
-static json_object *
-parse_or_die(const char *text)
-{
-	json_object	*v = NULL;
-	char		*cause = NULL;
-
-	ck_assert_msg(json_parse(text, strlen(text), JSON_MAX_DEPTH, &v,
-	    &cause) == KF_OK, "bad test JSON %s: %s", text, cause);
-	return v;
-}
-
-static void
-add_text(struct conv_msg *m, const char *text)
-{
-	conv_msg_add_block(m, CONV_BLOCK_TEXT)->text = xstrdup(text);
-}
-
-static void
-add_thinking(struct conv_msg *m, const char *text)
-{
-	conv_msg_add_block(m, CONV_BLOCK_THINKING)->text = xstrdup(text);
-}
-
-static void
-add_image(struct conv_msg *m, const char *media_type)
-{
-	struct conv_block	*b;
-
-	b = conv_msg_add_block(m, CONV_BLOCK_IMAGE);
-	b->media_type = xstrdup(media_type);
-	b->data = xstrdup("QUJD");
-}
-
-static void
-add_use(struct conv_msg *m, const char *id, const char *input)
-{
-	struct conv_block	*b;
-
-	b = conv_msg_add_block(m, CONV_BLOCK_TOOL_USE);
-	b->id = xstrdup(id);
-	b->name = xstrdup("Read");
-	b->input = input != NULL ? parse_or_die(input) : NULL;
-}
-
-static struct conv_block *
-add_result(struct conv_msg *m, const char *id, const char *text)
-{
-	struct conv_block	*b;
-
-	b = conv_msg_add_block(m, CONV_BLOCK_TOOL_RESULT);
-	b->id = xstrdup(id);
-	if (text != NULL)
-		conv_block_add_content(b, CONV_BLOCK_TEXT)->text =
-		    xstrdup(text);
-	return b;
-}
-
-static struct conv_msg *
-add_msg(struct conv *c, enum conv_role role, const char *text)
-{
-	struct conv_msg	*m;
-
-	m = conv_add_msg(c, role);
-	if (text != NULL)
-		add_text(m, text);
-	return m;
-}
 
 /*
  * The conversation as one line: "U[t:hi r:a(t:x,i:png)] A[h:why u:a]", one
@@ -189,47 +123,6 @@ body(const struct conv *c)
 	return root;
 }
 
-static json_object *
-jpath(json_object *root, const char *path)
-{
-	char		 tmp[512], *tok, *save = NULL;
-	json_object	*cur = root;
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (tok = strtok_r(tmp, ".", &save); tok != NULL && cur != NULL;
-	    tok = strtok_r(NULL, ".", &save)) {
-		if (isdigit((unsigned char)tok[0])) {
-			if (!json_object_is_type(cur, json_type_array))
-				return NULL;
-			cur = json_object_array_get_idx(cur,
-			    strtoul(tok, NULL, 10));
-		} else if (!json_object_is_type(cur, json_type_object) ||
-		    !json_object_object_get_ex(cur, tok, &cur))
-			return NULL;
-	}
-	return cur;
-}
-
-static const char *
-jstr(json_object *root, const char *path)
-{
-	json_object	*v = jpath(root, path);
-
-	ck_assert_msg(json_object_is_type(v, json_type_string),
-	    "%s is not a string", path);
-	return json_object_get_string(v);
-}
-
-static size_t
-jlen(json_object *root, const char *path)
-{
-	json_object	*v = jpath(root, path);
-
-	ck_assert_msg(json_object_is_type(v, json_type_array),
-	    "%s is not an array", path);
-	return json_object_array_length(v);
-}
-
 /* ---- rule 1: prefill ---- */
 
 START_TEST(history_prefill_trailing_assistants_dropped)
@@ -285,7 +178,7 @@ START_TEST(history_same_role_runs_merged_in_order)
 	conv_init(&c);
 	add_msg(&c, CONV_ROLE_USER, "u1");
 	m = add_msg(&c, CONV_ROLE_USER, "u2");
-	add_image(m, "image/png");
+	add_image(m, "image/png", "QUJD");
 	add_msg(&c, CONV_ROLE_ASSISTANT, "a1");
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
 	add_thinking(m, "hmm");
@@ -316,7 +209,7 @@ START_TEST(history_emptied_messages_removed_and_merged)
 	add_msg(&c, CONV_ROLE_USER, "u1");
 	add_msg(&c, CONV_ROLE_ASSISTANT, "a1");
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
-	add_result(m, "ghost", "x");
+	add_tool_result(m, "ghost", "x", 0);
 	add_msg(&c, CONV_ROLE_ASSISTANT, "a2");
 	conv_add_msg(&c, CONV_ROLE_USER);	/* no blocks at all */
 	add_msg(&c, CONV_ROLE_ASSISTANT, "a3");
@@ -330,8 +223,8 @@ START_TEST(history_emptied_messages_removed_and_merged)
 	add_msg(&c, CONV_ROLE_USER, "u1");
 	add_msg(&c, CONV_ROLE_ASSISTANT, "a1");
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
-	add_result(m, "ghost", "x");
-	add_image(m, "image/tiff");
+	add_tool_result(m, "ghost", "x", 0);
+	add_image(m, "image/tiff", "QUJD");
 	repair_ok(&c, &default_opts);
 	ASSERT_SUMMARY(&c, "U[t:u1] A[t:a1] U[]");
 	conv_free(&c);
@@ -349,13 +242,13 @@ START_TEST(history_orphan_and_duplicate_results_dropped)
 	conv_init(&c);
 	add_msg(&c, CONV_ROLE_USER, "go");
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
-	add_use(m, "a", "{}");
-	add_use(m, "b", "{}");
+	add_tool_use(m, "a", "Read", "{}");
+	add_tool_use(m, "b", "Read", "{}");
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
-	add_result(m, "b", "B");
-	add_result(m, "orphan", "O");
-	add_result(m, "a", "A");
-	add_result(m, "b", "B twice");
+	add_tool_result(m, "b", "B", 0);
+	add_tool_result(m, "orphan", "O", 0);
+	add_tool_result(m, "a", "A", 0);
+	add_tool_result(m, "b", "B twice", 0);
 	add_text(m, "next");
 	repair_ok(&c, &default_opts);
 	ASSERT_SUMMARY(&c, "U[t:go] A[u:a u:b] U[r:b(t:B) r:a(t:A) t:next]");
@@ -382,12 +275,12 @@ START_TEST(history_unanswered_tool_uses_dropped)
 	conv_init(&c);
 	add_msg(&c, CONV_ROLE_USER, "go");
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, "calling");
-	add_use(m, "a", "{}");
-	add_use(m, "lost", "{}");
+	add_tool_use(m, "a", "Read", "{}");
+	add_tool_use(m, "lost", "Read", "{}");
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
-	add_result(m, "a", "A");
+	add_tool_result(m, "a", "A", 0);
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
-	add_use(m, "pending", "{}");	/* the current message ignores it */
+	add_tool_use(m, "pending", "Read", "{}");	/* the current message ignores it */
 	add_msg(&c, CONV_ROLE_USER, "never mind");
 	repair_ok(&c, &default_opts);
 	/* The emptied assistant turn goes; its neighbours merge. */
@@ -416,14 +309,14 @@ START_TEST(history_repeated_tool_use_id_keeps_first)
 	conv_init(&c);
 	add_msg(&c, CONV_ROLE_USER, "go");
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
-	add_use(m, "x", "{\"n\":1}");
-	add_use(m, "x", "{\"n\":2}");
+	add_tool_use(m, "x", "Read", "{\"n\":1}");
+	add_tool_use(m, "x", "Read", "{\"n\":2}");
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
-	add_result(m, "x", "first");
+	add_tool_result(m, "x", "first", 0);
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, "again");
-	add_use(m, "x", "{\"n\":3}");
+	add_tool_use(m, "x", "Read", "{\"n\":3}");
 	m = add_msg(&c, CONV_ROLE_USER, "ok");
-	add_result(m, "x", "second");
+	add_tool_result(m, "x", "second", 0);
 	repair_ok(&c, &default_opts);
 	ASSERT_SUMMARY(&c, "U[t:go] A[u:x] U[r:x(t:first)] A[t:again] U[t:ok]");
 	ck_assert_int_eq(json_object_get_int(json_object_object_get(
@@ -449,11 +342,11 @@ START_TEST(history_result_must_answer_previous_turn)
 	conv_init(&c);
 	add_msg(&c, CONV_ROLE_USER, "go");
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
-	add_use(m, "a", "{}");
+	add_tool_use(m, "a", "Read", "{}");
 	add_msg(&c, CONV_ROLE_USER, "wait");
 	add_msg(&c, CONV_ROLE_ASSISTANT, "waiting");
 	m = add_msg(&c, CONV_ROLE_USER, "late");
-	add_result(m, "a", "A");
+	add_tool_result(m, "a", "A", 0);
 	repair_ok(&c, &default_opts);
 	ASSERT_SUMMARY(&c, "U[t:go t:wait] A[t:waiting] U[t:late]");
 	conv_free(&c);
@@ -471,10 +364,10 @@ START_TEST(history_tool_input_empty_keys_removed)
 	conv_init(&c);
 	add_msg(&c, CONV_ROLE_USER, "go");
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
-	add_use(m, "a", "{\"\":\"drop\",\"keep\":{\"\":[1],\"deep\":"
+	add_tool_use(m, "a", "Read", "{\"\":\"drop\",\"keep\":{\"\":[1],\"deep\":"
 	    "[{\"\":{},\"z\":\"\"}]}}");
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
-	add_result(m, "a", "A");
+	add_tool_result(m, "a", "A", 0);
 	repair_ok(&c, &default_opts);
 	expect = parse_or_die("{\"keep\":{\"deep\":[{\"z\":\"\"}]}}");
 	ck_assert(json_object_equal(c.msgs[1].blocks[0].input, expect));
@@ -499,14 +392,14 @@ START_TEST(history_unsupported_images_dropped_types_canonical)
 	conv_init(&c);
 	add_msg(&c, CONV_ROLE_USER, "go");
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
-	add_use(m, "a", "{}");
+	add_tool_use(m, "a", "Read", "{}");
 	m = add_msg(&c, CONV_ROLE_USER, "see");
-	add_image(m, "image/jpg");
-	add_image(m, "image/svg+xml");
-	add_image(m, "Image/WebP");
+	add_image(m, "image/jpg", "QUJD");
+	add_image(m, "image/svg+xml", "QUJD");
+	add_image(m, "Image/WebP", "QUJD");
 	b = conv_msg_add_block(m, CONV_BLOCK_IMAGE);	/* no data */
 	b->media_type = xstrdup("image/png");
-	r = add_result(m, "a", "A");
+	r = add_tool_result(m, "a", "A", 0);
 	b = conv_block_add_content(r, CONV_BLOCK_IMAGE);
 	b->media_type = xstrdup("image/heic");
 	b->data = xstrdup("QUJD");
@@ -536,20 +429,20 @@ START_TEST(history_old_images_become_text)
 
 	conv_init(&c);
 	m = add_msg(&c, CONV_ROLE_USER, "one");
-	add_image(m, "image/png");
+	add_image(m, "image/png", "QUJD");
 	add_text(m, "between");
-	add_image(m, "image/gif");
+	add_image(m, "image/gif", "QUJD");
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
-	add_use(m, "a", "{}");
+	add_tool_use(m, "a", "Read", "{}");
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
-	r = add_result(m, "a", "shot");
+	r = add_tool_result(m, "a", "shot", 0);
 	b = conv_block_add_content(r, CONV_BLOCK_IMAGE);
 	b->media_type = xstrdup("image/png");
 	b->data = xstrdup("QUJD");
-	add_image(m, "image/png");
+	add_image(m, "image/png", "QUJD");
 	add_msg(&c, CONV_ROLE_ASSISTANT, "nice");
 	m = add_msg(&c, CONV_ROLE_USER, "last");
-	add_image(m, "image/png");
+	add_image(m, "image/png", "QUJD");
 	repair_ok(&c, &opts);
 	ASSERT_SUMMARY(&c, "U[t:one t:[2 image(s) omitted from history] "
 	    "t:between] A[u:a] U[r:a(t:shot,t:[1 image(s) omitted from "
@@ -579,7 +472,7 @@ START_TEST(history_max_image_msgs_zero_keeps_every_image)
 	conv_init(&c);
 	for (i = 0; i < 10; i++) {
 		m = add_msg(&c, CONV_ROLE_USER, "pic");
-		add_image(m, "image/png");
+		add_image(m, "image/png", "QUJD");
 		add_msg(&c, CONV_ROLE_ASSISTANT, "ok");
 	}
 	add_msg(&c, CONV_ROLE_USER, "end");
@@ -603,11 +496,11 @@ START_TEST(history_misplaced_blocks_dropped)
 
 	conv_init(&c);
 	m = add_msg(&c, CONV_ROLE_USER, "go");
-	add_use(m, "u-in-user", "{}");
+	add_tool_use(m, "u-in-user", "Read", "{}");
 	add_thinking(m, "user thought");
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, "a");
-	add_image(m, "image/png");
-	add_result(m, "r-in-assistant", "x");
+	add_image(m, "image/png", "QUJD");
+	add_tool_result(m, "r-in-assistant", "x", 0);
 	add_thinking(m, "");
 	b = conv_msg_add_block(m, CONV_BLOCK_TOOL_USE);	/* no id */
 	b->name = xstrdup("Read");
@@ -631,13 +524,13 @@ START_TEST(history_repair_is_idempotent)
 	add_msg(&c, CONV_ROLE_ASSISTANT, "hello");
 	add_msg(&c, CONV_ROLE_USER, "u1");
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
-	add_image(m, "image/png");
+	add_image(m, "image/png", "QUJD");
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
-	add_use(m, "a", "{\"\":1}");
-	add_use(m, "b", "{}");
+	add_tool_use(m, "a", "Read", "{\"\":1}");
+	add_tool_use(m, "b", "Read", "{}");
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
-	add_result(m, "a", "A");
-	add_result(m, "z", "Z");
+	add_tool_result(m, "a", "A", 0);
+	add_tool_result(m, "z", "Z", 0);
 	add_msg(&c, CONV_ROLE_ASSISTANT, "done");
 	add_msg(&c, CONV_ROLE_ASSISTANT, "prefill");
 	repair_ok(&c, &default_opts);
@@ -662,13 +555,13 @@ START_TEST(history_drop_oldest_turn_takes_whole_exchange)
 	conv_init(&c);
 	add_msg(&c, CONV_ROLE_USER, "t1");
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
-	add_use(m, "a", "{}");
+	add_tool_use(m, "a", "Read", "{}");
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
-	add_result(m, "a", "A");
+	add_tool_result(m, "a", "A", 0);
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
-	add_use(m, "b", "{}");
+	add_tool_use(m, "b", "Read", "{}");
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
-	add_result(m, "b", "B");
+	add_tool_result(m, "b", "B", 0);
 	add_msg(&c, CONV_ROLE_ASSISTANT, "t1 done");
 	add_msg(&c, CONV_ROLE_USER, "t2");
 	add_msg(&c, CONV_ROLE_ASSISTANT, "t2 done");
@@ -700,9 +593,9 @@ START_TEST(history_drop_oldest_turn_keeps_last_message)
 	conv_init(&c);
 	add_msg(&c, CONV_ROLE_USER, "t1");
 	m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
-	add_use(m, "a", "{}");
+	add_tool_use(m, "a", "Read", "{}");
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
-	add_result(m, "a", "A");
+	add_tool_result(m, "a", "A", 0);
 	ck_assert_int_eq(history_drop_oldest_turn(&c), 1);
 	ASSERT_SUMMARY(&c, "U[r:a(t:A)]");
 	repair_ok(&c, &default_opts);

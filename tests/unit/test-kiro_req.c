@@ -21,6 +21,8 @@
 #include "kiro_req.h"
 #include "xmalloc.h"
 
+#include "convtest.h"
+
 /*
  * Covers every conversion rule of §3.3 (1-16) and §3.4 by building a body
  * and asserting the parsed JSON, plus a property test: 2,000 seeded random
@@ -32,89 +34,6 @@
 #define HIST	"conversationState.history"
 
 /* ---- building conversations ---- */
-
-static void
-add_text(struct conv_msg *m, const char *text)
-{
-	conv_msg_add_block(m, CONV_BLOCK_TEXT)->text = xstrdup(text);
-}
-
-static void
-add_thinking(struct conv_msg *m, const char *text)
-{
-	conv_msg_add_block(m, CONV_BLOCK_THINKING)->text = xstrdup(text);
-}
-
-static void
-add_image(struct conv_msg *m, const char *media_type, const char *data)
-{
-	struct conv_block	*b;
-
-	b = conv_msg_add_block(m, CONV_BLOCK_IMAGE);
-	b->media_type = xstrdup(media_type);
-	b->data = xstrdup(data);
-}
-
-static json_object *
-parse_or_die(const char *text)
-{
-	json_object	*v = NULL;
-	char		*cause = NULL;
-
-	ck_assert_msg(json_parse(text, strlen(text), JSON_MAX_DEPTH, &v,
-	    &cause) == KF_OK, "bad test JSON %s: %s", text, cause);
-	return v;
-}
-
-static void
-add_tool_use(struct conv_msg *m, const char *id, const char *name,
-    const char *input)
-{
-	struct conv_block	*b;
-
-	b = conv_msg_add_block(m, CONV_BLOCK_TOOL_USE);
-	b->id = xstrdup(id);
-	b->name = xstrdup(name);
-	b->input = input != NULL ? parse_or_die(input) : NULL;
-}
-
-static struct conv_block *
-add_tool_result(struct conv_msg *m, const char *id, const char *text,
-    int is_error)
-{
-	struct conv_block	*b;
-
-	b = conv_msg_add_block(m, CONV_BLOCK_TOOL_RESULT);
-	b->id = xstrdup(id);
-	b->is_error = is_error;
-	if (text != NULL)
-		conv_block_add_content(b, CONV_BLOCK_TEXT)->text =
-		    xstrdup(text);
-	return b;
-}
-
-static struct conv_msg *
-add_msg(struct conv *c, enum conv_role role, const char *text)
-{
-	struct conv_msg	*m;
-
-	m = conv_add_msg(c, role);
-	if (text != NULL)
-		add_text(m, text);
-	return m;
-}
-
-static void
-add_tool(struct conv *c, const char *name, const char *description,
-    const char *schema)
-{
-	struct conv_tool	*t;
-
-	t = conv_add_tool(c);
-	t->name = xstrdup(name);
-	t->description = xstrdup(description);
-	t->schema = schema != NULL ? parse_or_die(schema) : NULL;
-}
 
 /* ---- building and reading bodies ---- */
 
@@ -146,28 +65,6 @@ build(struct conv *c, int repair)
 	return build_opts(c, repair, &opts, NULL);
 }
 
-/* Follows a dotted path ("a.0.b"); digits index arrays.  NULL if absent. */
-static json_object *
-jpath(json_object *root, const char *path)
-{
-	char		 tmp[512], *tok, *save = NULL;
-	json_object	*cur = root;
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (tok = strtok_r(tmp, ".", &save); tok != NULL && cur != NULL;
-	    tok = strtok_r(NULL, ".", &save)) {
-		if (isdigit((unsigned char)tok[0])) {
-			if (!json_object_is_type(cur, json_type_array))
-				return NULL;
-			cur = json_object_array_get_idx(cur,
-			    strtoul(tok, NULL, 10));
-		} else if (!json_object_is_type(cur, json_type_object) ||
-		    !json_object_object_get_ex(cur, tok, &cur))
-			return NULL;
-	}
-	return cur;
-}
-
 static json_object *
 jpathf(json_object *root, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -182,32 +79,6 @@ jpathf(json_object *root, const char *fmt, ...)
 	vsnprintf(path, sizeof(path), fmt, ap);
 	va_end(ap);
 	return jpath(root, path);
-}
-
-static const char *
-jstr(json_object *root, const char *path)
-{
-	json_object	*v = jpath(root, path);
-
-	ck_assert_msg(json_object_is_type(v, json_type_string),
-	    "%s is not a string", path);
-	return json_object_get_string(v);
-}
-
-static size_t
-jlen(json_object *root, const char *path)
-{
-	json_object	*v = jpath(root, path);
-
-	ck_assert_msg(json_object_is_type(v, json_type_array),
-	    "%s is not an array", path);
-	return json_object_array_length(v);
-}
-
-static int
-jhas(json_object *root, const char *path)
-{
-	return jpath(root, path) != NULL;
 }
 
 static int

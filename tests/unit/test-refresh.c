@@ -44,16 +44,7 @@ mock_post(const char *path, const char *body)
 static long
 refreshes(void)
 {
-	struct buf	 out = BUF_INIT;
-	json_object	*v = NULL;
-	int64_t		 n = -1;
-
-	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/stats", NULL, &out), 200);
-	ck_assert_int_eq(json_parse(out.ptr, out.len, 16, &v, NULL), KF_OK);
-	(void)json_get_int(v, "refreshes", &n);
-	json_object_put(v);
-	buf_free(&out);
-	return (long)n;
+	return tu_mock_stat(&mock, "refreshes");
 }
 
 /* Imports one credential; expired unless fresh is set. */

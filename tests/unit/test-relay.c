@@ -208,31 +208,7 @@ script(const char *json)
 static long
 generate_calls(void)
 {
-	struct buf	 out = BUF_INIT;
-	json_object	*v = NULL;
-	int64_t		 n = -1;
-
-	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/stats", NULL, &out), 200);
-	ck_assert_int_eq(json_parse(out.ptr, out.len, 16, &v, NULL), KF_OK);
-	(void)json_get_int(v, "generate", &n);
-	json_object_put(v);
-	buf_free(&out);
-	return (long)n;
-}
-
-static long
-stat_value(const char *key)
-{
-	struct buf	 out = BUF_INIT;
-	json_object	*v = NULL;
-	int64_t		 n = -1;
-
-	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/stats", NULL, &out), 200);
-	ck_assert_int_eq(json_parse(out.ptr, out.len, 16, &v, NULL), KF_OK);
-	(void)json_get_int(v, key, &n);
-	json_object_put(v);
-	buf_free(&out);
-	return (long)n;
+	return tu_mock_stat(&mock, "generate");
 }
 
 /* The text pieces the sink received, joined. */
@@ -651,7 +627,7 @@ START_TEST(relay_bearer_invalid_forces_one_refresh)
 	simple_conv(&c, "hi");
 	rec_init(&r, &s, 1);
 	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
-	ck_assert_int_eq(stat_value("refreshes"), 1);
+	ck_assert_int_eq(tu_mock_stat(&mock, "refreshes"), 1);
 	ck_assert_int_eq(generate_calls(), 2);
 	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
 	ck_assert_str_ne(a.cred.access_token, "aoaA");

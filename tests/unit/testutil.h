@@ -25,6 +25,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "json.h"
 
 /* Runs one suite; the exit status automake's TESTS wants. */
 static int __attribute__((unused))
@@ -211,6 +212,22 @@ tu_mock_call(struct tu_mock *m, const char *path, const char *body,
 	curl_slist_free_all(hdrs);
 	buf_cstr(out);
 	return status;
+}
+
+/* A number from the mock's /_mock/stats ("refreshes", "generate", ...). */
+static long __attribute__((unused))
+tu_mock_stat(struct tu_mock *m, const char *key)
+{
+	struct buf	 out = BUF_INIT;
+	json_object	*v = NULL;
+	int64_t		 n = -1;
+
+	ck_assert_int_eq(tu_mock_call(m, "/_mock/stats", NULL, &out), 200);
+	ck_assert_int_eq(json_parse(out.ptr, out.len, 16, &v, NULL), KF_OK);
+	ck_assert_msg(json_get_int(v, key, &n) == 1, "no stat %s", key);
+	json_object_put(v);
+	buf_free(&out);
+	return (long)n;
 }
 
 #endif
