@@ -76,6 +76,10 @@ conv_free(struct conv *c)
 	free(c->session_key);
 	free(c->session_id);
 	free(c->request_id);
+	for (i = 0; i < c->n_stop; i++)
+		free(c->stop[i]);
+	free(c->stop);
+	json_object_put(c->response_schema);
 	conv_init(c);
 }
 
@@ -97,6 +101,15 @@ conv_insert_msg(struct conv *c, size_t i, enum conv_role role)
 	memset(m, 0, sizeof(*m));
 	m->role = role;
 	return m;
+}
+
+void
+conv_add_stop(struct conv *c, const char *seq)
+{
+	if (seq == NULL || seq[0] == '\0')
+		return;
+	c->stop = xreallocarray(c->stop, c->n_stop + 1, sizeof(*c->stop));
+	c->stop[c->n_stop++] = xstrdup(seq);
 }
 
 struct conv_msg *

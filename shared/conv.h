@@ -91,6 +91,17 @@ struct conv {
 	char			*session_key;	/* stickiness key, may be NULL */
 	char			*session_id;	/* client's session UUID, may be NULL */
 	char			*request_id;	/* the client's own id, may be NULL */
+	/*
+	 * Answer constraints the relay enforces, since Kiro has no such
+	 * parameters: stop sequences (the answer ends before the first one),
+	 * and a JSON answer matching response_schema (a JSON Schema object,
+	 * owned ref) when json_mode is set (response_schema may then be NULL:
+	 * any JSON object).
+	 */
+	char			**stop;
+	size_t			 n_stop;
+	int			 json_mode;
+	struct json_object	*response_schema;
 };
 
 void	conv_init(struct conv *);
@@ -107,6 +118,8 @@ struct conv_block	*conv_block_add_content(struct conv_block *,
 			    enum conv_block_type);
 /* Returns a new zeroed tool owned by the conv. */
 struct conv_tool	*conv_add_tool(struct conv *);
+/* Adds a stop sequence (copied); empty strings are ignored. */
+void	conv_add_stop(struct conv *, const char *);
 /* Appends text to the system prompt, joined to what is there by "\n". */
 void	conv_append_system(struct conv *, const char *text);
 

@@ -1,0 +1,130 @@
+/* openai-common.c: OpenAI's error format, shared by Chat Completions and Responses. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "openai-common.h"
+#include "out.h"
+
+int
+openai_error_status(enum kf_err er, const char **type, const char **code)
+{
+	const char	*t = "server_error", *c = NULL;
+	int		 status = 500;
+
+	switch (er) {
+	case KF_EINVAL:
+		status = 400;
+		t = "invalid_request_error";
+		break;
+	case KF_ECONTEXT:
+		status = 400;
+		t = "invalid_request_error";
+		c = "context_length_exceeded";
+		break;
+	case KF_EAUTH:
+		status = 401;
+		t = "authentication_error";
+		c = "invalid_api_key";
+		break;
+	case KF_EPERM:
+	case KF_ESUSPENDED:
+		status = 403;
+		t = "permission_error";
+		break;
+	case KF_ENOTFOUND:
+		status = 404;
+		t = "not_found_error";
+		break;
+	case KF_ETOOLARGE:
+		status = 413;
+		t = "invalid_request_error";
+		c = "request_too_large";
+		break;
+	case KF_ERATE:
+		status = 429;
+		t = "rate_limit_error";
+		c = "rate_limit_exceeded";
+		break;
+	case KF_EQUOTA:
+		status = 429;
+		t = "insufficient_quota";
+		c = "insufficient_quota";
+		break;
+	case KF_EOVERLOADED:
+		status = 503;
+		c = "overloaded";
+		break;
+	case KF_EUPSTREAM:
+		status = 502;
+		c = "upstream_error";
+		break;
+	case KF_ETIMEOUT:
+		status = 504;
+		c = "timeout";
+		break;
+	case KF_ENOACCOUNT:
+	case KF_ELOGIN:
+		status = 503;
+		c = "no_account";
+		break;
+	case KF_OK:
+	case KF_ESTORE:
+	case KF_ECONFIG:
+	case KF_ECLIENTGONE:
+	case KF_EINTERNAL:
+	case KF_ERR__MAX:
+		break;
+	}
+	if (type != NULL)
+		*type = t;
+	if (code != NULL)
+		*code = c;
+	return status;
+}
+
+void
+openai_error_json(struct buf *b, enum kf_err er, const char *message,
+    const char *param)
+{
+	const char	*type, *code;
+
+	(void)openai_error_status(er, &type, &code);
+	if (message == NULL)
+		message = kf_strerror(er);
+	buf_puts(b, "{\"error\":{\"message\":");
+	buf_json_str(b, message, strlen(message));
+	buf_printf(b, ",\"type\":\"%s\",\"param\":", type);
+	if (param != NULL)
+		buf_json_str(b, param, strlen(param));
+	else
+		buf_puts(b, "null");
+	buf_puts(b, ",\"code\":");
+	if (code != NULL)
+		buf_printf(b, "\"%s\"", code);
+	else
+		buf_puts(b, "null");
+	buf_puts(b, "}}");
+}
+
+int
+openai_error_response(struct out *out, enum kf_err er, const char *message,
+    const char *param, long retry_after)
+{
+	struct buf	body = BUF_INIT;
+	char		extra[64];
+	int		rc;
+
+	openai_error_json(&body, er, message, param);
+	extra[0] = '\0';
+	if (retry_after > 0)
+		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
+		    retry_after);
+	rc = out_response(out, openai_error_status(er, NULL, NULL),
+	    "application/json", extra[0] != '\0' ? extra : NULL, body.ptr,
+	    body.len);
+	buf_free(&body);
+	return rc;
+}

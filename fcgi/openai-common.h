@@ -1,0 +1,24 @@
+/* openai-common.h: what both OpenAI front ends (Chat Completions, Responses) share. */
+#ifndef OPENAI_COMMON_H
+#define OPENAI_COMMON_H
+
+#include "buf.h"
+#include "err.h"
+
+struct out;
+
+/*
+ * OpenAI's error vocabulary for one of ours: the status code, error.type
+ * and error.code (NULL when OpenAI sends null), as the official API does
+ * (invalid_request_error 400, invalid_api_key 401, rate_limit_exceeded and
+ * insufficient_quota 429, context_length_exceeded 400, server_error 5xx).
+ */
+int	openai_error_status(enum kf_err, const char **type, const char **code);
+/* Appends {"error":{"message":...,"type":...,"param":...,"code":...}}. */
+void	openai_error_json(struct buf *, enum kf_err, const char *message,
+	    const char *param);
+/* A complete error response (head with Retry-After when > 0, and body). */
+int	openai_error_response(struct out *, enum kf_err, const char *message,
+	    const char *param, long retry_after);
+
+#endif
