@@ -18,6 +18,7 @@
 #include "fileio.h"
 #include "http.h"
 #include "json.h"
+#include "kiroctl.h"
 #include "log.h"
 #include "refresh.h"
 #include "store.h"
@@ -26,14 +27,7 @@
 #define MAX_IMPORT_FILE	(4 * 1024 * 1024)
 #define IDE_TOKEN_PATH	".aws/sso/cache/kiro-auth-token.json"
 
-struct ctl {
-	struct config	*cfg;
-	struct store	*store;
-};
-
-typedef int (*verb_fn)(struct ctl *, int, char **);
-
-static void __attribute__((noreturn, format(printf, 1, 2)))
+void
 die(const char *fmt, ...)
 {
 	va_list	ap;
@@ -80,7 +74,7 @@ become_state_owner(const char *dir)
 		    (long)st.st_uid, dir, strerror(errno));
 }
 
-static void
+void
 open_store(struct ctl *ctl)
 {
 	char	*why = NULL;
@@ -90,7 +84,7 @@ open_store(struct ctl *ctl)
 		die("%s", why);
 }
 
-static const char *
+const char *
 expiry_text(time_t t, char out[CLOCK_RFC3339_LEN])
 {
 	if (t == 0)

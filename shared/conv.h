@@ -81,6 +81,7 @@ struct conv {
 	size_t			 cap_tools;
 	enum conv_tool_choice	 tool_choice;
 	char			*tool_choice_name;
+	int			 single_tool_call;	/* parallel calls off */
 	char			*model;		/* as the client named it */
 	const char		*kiro_model;	/* catalogue id (static) */
 	long			 max_tokens;	/* 0 when unset */

@@ -1,0 +1,28 @@
+/* kiroctl.h: what kiroctl's verb modules share: the context and the error exit. */
+#ifndef KIROCTL_H
+#define KIROCTL_H
+
+#include <time.h>
+
+#include "clock.h"
+
+struct config;
+struct store;
+
+struct ctl {
+	struct config	*cfg;
+	struct store	*store;		/* open unless the verb opens it */
+};
+
+/* A verb gets argv from its own name on; returns the exit status. */
+typedef int (*verb_fn)(struct ctl *, int, char **);
+
+/* Prints "kiroctl: <reason>" on stderr and exits 1. */
+void	die(const char *fmt, ...)
+	    __attribute__((noreturn, format(printf, 1, 2)));
+/* Opens the state store (as the state directory's owner when root). */
+void	open_store(struct ctl *);
+/* An expiry time for people: RFC 3339, or "unknown" for 0. */
+const char	*expiry_text(time_t, char out[CLOCK_RFC3339_LEN]);
+
+#endif
