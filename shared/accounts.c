@@ -80,6 +80,7 @@ account_state_free(struct account_state *s)
 		return;
 	free(s->disabled_detail);
 	free(s->last_error);
+	free(s->subscription);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -141,6 +142,9 @@ account_state_to_json(const struct account_state *s)
 		json_object_object_add(obj, "lastError",
 		    json_str(s->last_error));
 	add_time(obj, "lastErrorAt", s->last_error_at);
+	if (s->subscription != NULL)
+		json_object_object_add(obj, "subscription",
+		    json_str(s->subscription));
 	return obj;
 }
 
@@ -185,6 +189,7 @@ account_state_from_json(json_object *obj, struct account_state *s,
 	s->last_used = get_long(obj, "lastUsed");
 	s->last_error = get_strdup(obj, "lastError");
 	s->last_error_at = get_long(obj, "lastErrorAt");
+	s->subscription = get_strdup(obj, "subscription");
 	return KF_OK;
 }
 

@@ -45,6 +45,12 @@ struct account_state {
 	time_t			 last_used;
 	char			*last_error;
 	time_t			 last_error_at;
+	/*
+	 * The plan from getUsageLimits (subscriptionInfo.subscriptionTitle,
+	 * e.g. "KIRO FREE"), NULL while unknown; the pool keeps opus models
+	 * off FREE plans once it is known.
+	 */
+	char			*subscription;
 };
 
 struct account {

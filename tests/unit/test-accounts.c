@@ -165,6 +165,7 @@ START_TEST(accounts_state_round_trips)
 	s.request_count = 11;
 	s.last_used = 400;
 	s.last_error = xstrdup("boom");
+	s.subscription = xstrdup("KIRO FREE");
 	o = account_state_to_json(&s);
 	ck_assert_int_eq(account_state_from_json(o, &back, NULL), KF_OK);
 	ck_assert_int_eq(back.disabled, ACCOUNT_QUOTA_EXCEEDED);
@@ -174,6 +175,7 @@ START_TEST(accounts_state_round_trips)
 	ck_assert_int_eq(back.cooldown_until, 300);
 	ck_assert_int_eq(back.success_count, 9);
 	ck_assert_str_eq(back.last_error, "boom");
+	ck_assert_str_eq(back.subscription, "KIRO FREE");
 	json_object_put(o);
 	account_state_free(&s);
 	account_state_free(&back);
