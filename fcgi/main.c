@@ -20,6 +20,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "models.h"
 #include "pool.h"
 #include "rand.h"
 #include "relay.h"
@@ -185,6 +186,7 @@ setup(const char *config_path)
 		return;
 	}
 	log_set_level(app.cfg->log_level);
+	models_use_map(app.cfg->model_map, app.cfg->n_model_map);
 	if (app.cfg->path == NULL)
 		log_info("no configuration file (%s): using defaults and the "
 		    "environment", config_default_path());

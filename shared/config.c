@@ -36,6 +36,7 @@ enum key_type {
 	KEY_LB_MODE,
 	KEY_LOG_LEVEL,
 	KEY_OBJECT,		/* nested: parsed by its own table */
+	KEY_MODEL_MAP,		/* {"name or glob": "catalogue id"} */
 	KEY_IGNORED,		/* a kiro.rs key that means nothing here */
 };
 
@@ -91,6 +92,7 @@ static const struct key top_keys[] = {
 	{ "maxRequestBytes", KEY_LONG, OFF(max_request_bytes), 1, NULL },
 	{ "logLevel", KEY_LOG_LEVEL, OFF(log_level), 0, NULL },
 	{ "history", KEY_OBJECT, 0, 0, history_keys },
+	{ "modelMap", KEY_MODEL_MAP, 0, 0, NULL },
 	{ "pingIntervalSeconds", KEY_LONG, OFF(ping_interval_seconds), 1,
 	    NULL },
 	{ "connectTimeoutMs", KEY_LONG, OFF(connect_timeout_ms), 1, NULL },
@@ -154,6 +156,46 @@ absolute_path(const char *path, const char *basedir)
 	if (path[0] == '/' || basedir == NULL)
 		return xstrdup(path);
 	return xasprintf("%s/%s", basedir, path);
+}
+
+/* modelMap: every target must be a catalogue id; file order is kept. */
+static enum kf_err
+parse_model_map(struct config *cfg, json_object *map, const char *where,
+    char **cause)
+{
+	const struct model_info	*cat;
+	struct model_alias	*a;
+	struct buf		 ids = BUF_INIT;
+	const char		*target;
+	size_t			 n = 0, n_cat, i;
+
+	cfg->model_map = xcalloc(json_object_object_length(map) + 1,
+	    sizeof(*cfg->model_map));
+	json_object_object_foreach(map, pattern, v) {
+		if (!json_object_is_type(v, json_type_string)) {
+			xsetprintf(cause, "%s: key \"modelMap.%s\" must be a "
+			    "string (a Kiro model id), not %s", where, pattern,
+			    json_type_label(v));
+			return KF_ECONFIG;
+		}
+		target = json_object_get_string(v);
+		if (pattern[0] == '\0' || models_find(target) == NULL) {
+			cat = models_catalogue(&n_cat);
+			for (i = 0; i < n_cat; i++)
+				buf_printf(&ids, "%s%s", i > 0 ? ", " : "",
+				    cat[i].id);
+			xsetprintf(cause, "%s: key \"modelMap.%s\": \"%s\" is "
+			    "not a Kiro model id (one of: %s)", where, pattern,
+			    target, ids.ptr);
+			buf_free(&ids);
+			return KF_ECONFIG;
+		}
+		a = &cfg->model_map[n++];
+		a->pattern = xstrdup(pattern);
+		a->target = xstrdup(models_find(target)->id);
+		cfg->n_model_map = n;
+	}
+	return KF_OK;
 }
 
 static enum kf_err
@@ -245,6 +287,13 @@ parse_keys(struct config *cfg, json_object *obj, const struct key *keys,
 				return KF_ECONFIG;
 			}
 			break;
+		case KEY_MODEL_MAP:
+			if (!json_object_is_type(v, json_type_object))
+				goto type;
+			if ((er = parse_model_map(cfg, v, where, cause)) !=
+			    KF_OK)
+				return er;
+			break;
 		case KEY_OBJECT:
 			if (!json_object_is_type(v, json_type_object))
 				goto type;
@@ -266,7 +315,8 @@ type:
 		xsetprintf(cause, "%s: key \"%s%s\" must be %s, not %s", where,
 		    prefix, name,
 		    k->type == KEY_LONG ? "a whole number" :
-		    k->type == KEY_OBJECT ? "an object" : "a string",
+		    k->type == KEY_OBJECT || k->type == KEY_MODEL_MAP ?
+		    "an object" : "a string",
 		    json_type_label(v));
 		return KF_ECONFIG;
 	}
@@ -451,6 +501,8 @@ out:
 void
 config_free(struct config *cfg)
 {
+	size_t	i;
+
 	if (cfg == NULL)
 		return;
 	free(cfg->path);
@@ -470,6 +522,11 @@ config_free(struct config *cfg)
 	free(cfg->count_tokens_api_key);
 	free(cfg->count_tokens_auth_type);
 	free(cfg->state_dir);
+	for (i = 0; i < cfg->n_model_map; i++) {
+		free(cfg->model_map[i].pattern);
+		free(cfg->model_map[i].target);
+	}
+	free(cfg->model_map);
 	free(cfg->credentials_file);
 	free(cfg->api_base_url);
 	free(cfg->auth_base_url);

@@ -6,6 +6,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "models.h"
 
 enum lb_mode {
 	LB_PRIORITY,		/* lowest priority number first */
@@ -58,6 +59,8 @@ struct config {
 	long			 max_request_bytes;	/* default 64 MiB */
 	enum log_level		 log_level;
 	struct history_config	 history;
+	struct model_alias	*model_map;	/* modelMap, in file order */
+	size_t			 n_model_map;
 	long			 ping_interval_seconds;	/* default 25 */
 	long			 connect_timeout_ms;	/* default 10000 */
 	long			 stream_idle_timeout_seconds;	/* default 300 */

@@ -2,9 +2,11 @@
 #include "autoconfig.h"
 
 #include <ctype.h>
+#include <fnmatch.h>
 #include <string.h>
 #include <strings.h>
 
+#include "buf.h"
 #include "models.h"
 
 /* Windows as kiro.rs assumes them (§3.2): 1M for the 4.6 models. */
@@ -20,6 +22,33 @@ static const struct model_info catalogue[] = {
 	{ "claude-opus-4.5", "Claude Opus 4.5", 200000, 64000, 1763942400 },
 };
 #define N_CATALOGUE (sizeof(catalogue) / sizeof(catalogue[0]))
+
+/*
+ * Common OpenAI and Gemini names, so that Codex CLI, Gemini CLI and the
+ * SDKs work with their default model names.  Specific patterns first:
+ * the first match wins.
+ */
+static const struct model_alias defaults[] = {
+	{ "gpt-4o-mini*", "claude-haiku-4.5" },
+	{ "gpt-4.1-mini*", "claude-haiku-4.5" },
+	{ "gpt-4.1-nano*", "claude-haiku-4.5" },
+	{ "gpt-3.5*", "claude-haiku-4.5" },
+	{ "gpt-5*-mini*", "claude-haiku-4.5" },
+	{ "gpt-5*-nano*", "claude-haiku-4.5" },
+	{ "o[1-9]-mini*", "claude-sonnet-4.5" },
+	{ "o[1-9]", "claude-opus-4.5" },
+	{ "o[1-9]-*", "claude-opus-4.5" },
+	{ "gpt-*", "claude-sonnet-4.5" },
+	{ "chatgpt-*", "claude-sonnet-4.5" },
+	{ "gemini-*flash*", "claude-haiku-4.5" },
+	{ "gemini-*", "claude-sonnet-4.5" },
+};
+#define N_DEFAULTS (sizeof(defaults) / sizeof(defaults[0]))
+
+/* The operator's modelMap (models_use_map). */
+static const struct model_alias	*user_map;
+static size_t			 n_user_map;
+static char			 list_text[2048];
 
 const struct model_info *
 models_catalogue(size_t *n)
@@ -79,6 +108,25 @@ is_sonnet_4_0(const char *name)
 	return q[9] == '\0' || q[9] == '-';
 }
 
+const struct model_alias *
+models_defaults(size_t *n)
+{
+	*n = N_DEFAULTS;
+	return defaults;
+}
+
+/* The target of the first alias whose pattern matches name, or NULL. */
+static const struct model_info *
+alias_lookup(const struct model_alias *map, size_t n, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (fnmatch(map[i].pattern, name, FNM_CASEFOLD) == 0)
+			return models_find(map[i].target);
+	return NULL;
+}
+
 const struct model_info *
 models_resolve(const char *name, int *thinking)
 {
@@ -92,10 +140,15 @@ models_resolve(const char *name, int *thinking)
 		return NULL;
 	for (i = 0; i <= len; i++)
 		low[i] = (char)tolower((unsigned char)name[i]);
+	/* An explicit entry for the whole name wins over the suffix rule. */
+	if ((m = alias_lookup(user_map, n_user_map, low)) != NULL)
+		return m;
 	if (len > 9 && strcmp(low + len - 9, "-thinking") == 0) {
 		*thinking = 1;
 		low[len - 9] = '\0';
 	}
+	if ((m = alias_lookup(user_map, n_user_map, low)) != NULL)
+		return m;
 	if ((m = models_find(low)) != NULL)
 		return m;
 
@@ -113,13 +166,50 @@ models_resolve(const char *name, int *thinking)
 			id = "claude-opus-4.6";
 	} else if (strstr(low, "haiku") != NULL)
 		id = "claude-haiku-4.5";
-	return id == NULL ? NULL : models_find(id);
+	if (id != NULL)
+		return models_find(id);
+	return alias_lookup(defaults, N_DEFAULTS, low);
+}
+
+static void
+build_list_text(void)
+{
+	struct buf	b = BUF_INIT;
+	size_t		i;
+
+	for (i = 0; i < N_CATALOGUE; i++)
+		buf_printf(&b, "%s%s", i > 0 ? ", " : "", catalogue[i].id);
+	for (i = 0; i < n_user_map; i++)
+		buf_printf(&b, ", %s", user_map[i].pattern);
+	buf_puts(&b, " (and Claude names such as claude-sonnet-4-5-20250929 "
+	    "or claude-opus-4-8, OpenAI names such as gpt-4o, gpt-4o-mini, "
+	    "o3, gpt-5.1-codex, Gemini names such as gemini-2.5-pro, "
+	    "gemini-2.5-flash; any of them with -thinking)");
+	if (b.len >= sizeof(list_text)) {
+		/* An operator's huge map: cut at a name boundary. */
+		b.len = sizeof(list_text) - 5;
+		while (b.len > 0 && b.ptr[b.len] != ',')
+			b.len--;
+		memcpy(b.ptr + b.len, ", ...", 6);
+		b.len += 5;
+	}
+	memcpy(list_text, b.ptr, b.len);
+	list_text[b.len] = '\0';
+	buf_free(&b);
+}
+
+void
+models_use_map(const struct model_alias *map, size_t n)
+{
+	user_map = map;
+	n_user_map = n;
+	build_list_text();
 }
 
 const char *
 models_list_text(void)
 {
-	return "auto, claude-sonnet-4.6, claude-sonnet-4.5, claude-sonnet-4, "
-	    "claude-haiku-4.5, claude-opus-4.6, claude-opus-4.5 (and Claude "
-	    "names such as claude-sonnet-4-5-20250929 or claude-opus-4-8)";
+	if (list_text[0] == '\0')
+		build_list_text();
+	return list_text;
 }

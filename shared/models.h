@@ -12,22 +12,46 @@ struct model_info {
 	long		 created;	/* unix time shown in model lists */
 };
 
+/* A modelMap entry: a client name or glob ("gpt-4o*") -> a catalogue id. */
+struct model_alias {
+	char	*pattern;
+	char	*target;
+};
+
 /* The seed catalogue, in display order. */
 const struct model_info	*models_catalogue(size_t *n);
 /* The entry with exactly this id, or NULL. */
 const struct model_info	*models_find(const char *id);
 
 /*
- * Maps a client's model name to a catalogue entry (kiro-protocol.md §3.2,
- * case-insensitive): catalogue ids as they are; names containing "sonnet",
- * "opus" or "haiku" by version ("claude-opus-4-8" and unversioned opus go
- * to the newest opus, "claude-sonnet-4-20250514" to claude-sonnet-4, ...).
+ * Maps a client's model name to a catalogue entry, case-insensitively, in
+ * this order:
+ *  1. the operator's modelMap (models_use_map), first on the whole name,
+ *     then without a "-thinking" suffix; patterns are fnmatch(3) globs;
+ *  2. catalogue ids as they are;
+ *  3. Claude names by family and version (kiro-protocol.md §3.2): names
+ *     containing "sonnet", "opus" or "haiku" ("claude-opus-4-8" and
+ *     unversioned opus go to the newest opus, "claude-sonnet-4-20250514"
+ *     to claude-sonnet-4, ...);
+ *  4. the built-in map of common OpenAI and Gemini names (models_defaults).
  * A "-thinking" suffix is allowed and sets *thinking to 1 (else 0).
  * Returns NULL for a name it cannot map.
  */
 const struct model_info	*models_resolve(const char *name, int *thinking);
 
-/* The ids of the catalogue joined by ", ", for "unknown model" errors. */
+/*
+ * Installs the operator's modelMap (config.h; targets already checked to
+ * be catalogue ids).  Called once at start, before any thread; the
+ * entries must outlive every models_resolve call.
+ */
+void			 models_use_map(const struct model_alias *, size_t n);
+/* The built-in map of step 4, in the order it is tried. */
+const struct model_alias *models_defaults(size_t *n);
+
+/*
+ * What a client may ask for, for "unknown model" errors: the catalogue
+ * ids, the operator's modelMap patterns and examples of the built-in ones.
+ */
 const char		*models_list_text(void);
 
 #endif

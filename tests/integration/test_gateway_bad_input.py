@@ -255,9 +255,9 @@ class _BadInput:
                 self.assertEqual(resp.headers.get("Allow"), allow)
 
     def test_unknown_model_lists_available(self) -> None:
-        resp = self.gw.get("/v1/models/gpt-4o")
+        resp = self.gw.get("/v1/models/llama-3-70b")
         assert_anthropic_error(self, resp, 404, "not_found_error",
-                               ["gpt-4o", "claude-sonnet-4.5", "auto"])
+                               ["llama-3-70b", "claude-sonnet-4.5", "auto"])
         resp = self.gw.messages(body("hi", model="claude-instant-1"))
         assert_anthropic_error(self, resp, 400, "invalid_request_error",
                                ["claude-instant-1", "claude-sonnet-4.5", "claude-haiku-4.5"])

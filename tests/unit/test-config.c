@@ -167,6 +167,38 @@ START_TEST(config_wrong_type_names_the_key)
 }
 END_TEST
 
+START_TEST(config_model_map_keeps_order_and_checks_targets)
+{
+	struct config	*cfg;
+	char		*why;
+
+	cfg = parse_ok("{\"modelMap\":{\"gpt-4o\":\"claude-opus-4.6\","
+	    "\"team-*\":\"CLAUDE-HAIKU-4.5\",\"a\":\"auto\"}}", NULL);
+	ck_assert_uint_eq(cfg->n_model_map, 3);
+	ck_assert_str_eq(cfg->model_map[0].pattern, "gpt-4o");
+	ck_assert_str_eq(cfg->model_map[0].target, "claude-opus-4.6");
+	ck_assert_str_eq(cfg->model_map[1].pattern, "team-*");
+	/* Targets are stored as the catalogue spells them. */
+	ck_assert_str_eq(cfg->model_map[1].target, "claude-haiku-4.5");
+	ck_assert_str_eq(cfg->model_map[2].target, "auto");
+	config_free(cfg);
+	cfg = parse_ok("{}", NULL);
+	ck_assert_uint_eq(cfg->n_model_map, 0);
+	config_free(cfg);
+
+	why = parse_err("{\"modelMap\":{\"gpt-4o\":\"gpt-5\"}}");
+	ck_assert_ptr_nonnull(strstr(why, "modelMap.gpt-4o"));
+	ck_assert_ptr_nonnull(strstr(why, "claude-sonnet-4.5"));
+	free(why);
+	why = parse_err("{\"modelMap\":{\"x\":\"auto\",\"y\":3}}");
+	ck_assert_ptr_nonnull(strstr(why, "modelMap.y"));
+	free(why);
+	why = parse_err("{\"modelMap\":[\"gpt-4o\"]}");
+	ck_assert_ptr_nonnull(strstr(why, "modelMap"));
+	free(why);
+}
+END_TEST
+
 START_TEST(config_unknown_keys_are_warnings)
 {
 	struct config	*cfg;
@@ -300,6 +332,7 @@ main(void)
 	tcase_add_test(tc, config_load_finds_the_file);
 	tcase_add_test(tc, config_unreadable_file_names_the_path);
 	tcase_add_test(tc, config_url_substitutes_region_and_keeps_prefix);
+	tcase_add_test(tc, config_model_map_keeps_order_and_checks_targets);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

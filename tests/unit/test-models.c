@@ -193,16 +193,90 @@ START_TEST(models_resolve_refuses_unknown_names)
 
 	assert_unresolved(NULL);
 	assert_unresolved("");
-	assert_unresolved("gpt-4o");
-	assert_unresolved("gpt-4o-thinking");
-	assert_unresolved("gemini-2.5-pro");
-	assert_unresolved("o3-mini");
 	assert_unresolved("claude-instant-1");
+	assert_unresolved("llama-3-70b");
+	assert_unresolved("o");
+	assert_unresolved("o3x");
+	assert_unresolved("gpt4o");
+	assert_unresolved("gemini");
 	assert_unresolved("-thinking");
 	assert_unresolved("thinking");
 	memset(long_name, 'x', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = '\0';
 	assert_unresolved(long_name);
+}
+END_TEST
+
+START_TEST(models_resolve_maps_openai_and_gemini_names)
+{
+	/* The examples, and what Codex and Gemini CLI send. */
+	assert_resolves("gpt-4o", "claude-sonnet-4.5", 0);
+	assert_resolves("gpt-4o-2024-08-06", "claude-sonnet-4.5", 0);
+	assert_resolves("GPT-4o-mini", "claude-haiku-4.5", 0);
+	assert_resolves("o1", "claude-opus-4.5", 0);
+	assert_resolves("o3", "claude-opus-4.5", 0);
+	assert_resolves("o3-2025-04-16", "claude-opus-4.5", 0);
+	assert_resolves("o3-mini", "claude-sonnet-4.5", 0);
+	assert_resolves("o4-mini-thinking", "claude-sonnet-4.5", 1);
+	assert_resolves("gpt-4.1", "claude-sonnet-4.5", 0);
+	assert_resolves("gpt-4.1-nano", "claude-haiku-4.5", 0);
+	assert_resolves("gpt-3.5-turbo", "claude-haiku-4.5", 0);
+	assert_resolves("gpt-5.1-codex", "claude-sonnet-4.5", 0);
+	assert_resolves("gpt-5-mini", "claude-haiku-4.5", 0);
+	assert_resolves("gpt-4o-thinking", "claude-sonnet-4.5", 1);
+	assert_resolves("gemini-2.5-pro", "claude-sonnet-4.5", 0);
+	assert_resolves("gemini-3.1-pro-preview", "claude-sonnet-4.5", 0);
+	assert_resolves("gemini-2.5-flash", "claude-haiku-4.5", 0);
+	assert_resolves("gemini-3.5-flash-lite", "claude-haiku-4.5", 0);
+	/* -latest and Vertex spellings of Claude names. */
+	assert_resolves("claude-3-7-sonnet-latest", "claude-sonnet-4.5", 0);
+	assert_resolves("claude-haiku-4-5-latest", "claude-haiku-4.5", 0);
+	assert_resolves("claude-sonnet-4-6-latest-thinking",
+	    "claude-sonnet-4.6", 1);
+	assert_resolves("claude-sonnet-4-5@20250929", "claude-sonnet-4.5", 0);
+	/* Claude names are never caught by the OpenAI/Gemini patterns. */
+	assert_resolves("claude-opus-4-5-20251101", "claude-opus-4.5", 0);
+}
+END_TEST
+
+START_TEST(models_operator_map_comes_first)
+{
+	static const struct model_alias map[] = {
+		{ "gpt-4o", "claude-opus-4.6" },
+		{ "my-team-*", "claude-haiku-4.5" },
+		{ "claude-sonnet-4-5", "claude-sonnet-4.6" },
+		{ "fast-thinking", "claude-sonnet-4" },
+	};
+	size_t	n;
+
+	models_use_map(map, sizeof(map) / sizeof(map[0]));
+	assert_resolves("gpt-4o", "claude-opus-4.6", 0);
+	assert_resolves("GPT-4O-thinking", "claude-opus-4.6", 1);
+	assert_resolves("my-team-coder", "claude-haiku-4.5", 0);
+	assert_resolves("claude-sonnet-4-5", "claude-sonnet-4.6", 0);
+	/* A whole-name entry wins over the -thinking suffix rule. */
+	assert_resolves("fast-thinking", "claude-sonnet-4", 0);
+	/* Names the map does not cover fall through to the usual rules. */
+	assert_resolves("gpt-4o-mini", "claude-haiku-4.5", 0);
+	assert_resolves("claude-sonnet-4-5-20250929", "claude-sonnet-4.5", 0);
+	ck_assert_ptr_nonnull(strstr(models_list_text(), "my-team-*"));
+	models_use_map(NULL, 0);
+	assert_resolves("gpt-4o", "claude-sonnet-4.5", 0);
+	ck_assert_ptr_null(strstr(models_list_text(), "my-team-*"));
+	ck_assert_ptr_nonnull(models_defaults(&n));
+	ck_assert_uint_gt(n, 5);
+}
+END_TEST
+
+START_TEST(models_every_default_targets_the_catalogue)
+{
+	const struct model_alias	*d;
+	size_t				 n, i;
+
+	d = models_defaults(&n);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(models_find(d[i].target) != NULL, "%s -> %s",
+		    d[i].pattern, d[i].target);
 }
 END_TEST
 
@@ -244,6 +318,9 @@ models_suite(void)
 	tcase_add_test(tc, models_catalogue_is_exactly_the_seed_list);
 	tcase_add_test(tc, models_find_matches_catalogue_ids);
 	tcase_add_test(tc, models_list_text_names_every_id);
+	tcase_add_test(tc, models_resolve_maps_openai_and_gemini_names);
+	tcase_add_test(tc, models_operator_map_comes_first);
+	tcase_add_test(tc, models_every_default_targets_the_catalogue);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("resolve");
