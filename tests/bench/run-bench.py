@@ -11,6 +11,11 @@ baseline measured in the same run for each figure:
               sequential requests through lighttpd, divided by N; non-stream
               and stream; baseline: the stub responder
               (tests/integration/stub-fcgi) under the same lighttpd config.
+  frontends   responder CPU per request for the same conversation (system
+              prompt, a user turn, a tool call and its result, a follow-up)
+              through each front end: Anthropic Messages, OpenAI Chat
+              Completions, OpenAI Responses, Gemini; non-stream and stream;
+              baseline: the Anthropic front end (goal: at most 1.5x).
   latency     p50/p99 of the whole request and of the time to first byte,
               N sequential keep-alive requests after a warm-up: through
               lighttpd + kiro-fcgi, and straight to fast-upstream (baseline);
@@ -92,7 +97,7 @@ FIXTURE = SRCDIR / "tests" / "fixtures" / "claude-code-first-request.json"
 API_KEY = "sk-kiro-bench-" + "b" * 24
 MOUNT = "/kiro"
 MODEL = "claude-sonnet-4-5"
-SECTIONS = ("cpu", "latency", "events", "throughput", "rss", "core")
+SECTIONS = ("cpu", "frontends", "latency", "events", "throughput", "rss", "core")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 GOAL_CPU_US = 200.0
@@ -100,6 +105,7 @@ GOAL_ADDED_MS = 1.0
 GOAL_EVENT_MS = 1.0
 GOAL_THROUGHPUT_RATIO = 0.70
 GOAL_RSS_MB = 10.0
+GOAL_FRONTEND_RATIO = 1.5
 
 
 class BenchError(RuntimeError):
@@ -594,6 +600,114 @@ def section_cpu(gw: KiroGateway, stub: StubServer, n: int) -> dict:
     return out
 
 
+FRONT_SYSTEM = "You are a careful assistant. Answer briefly."
+FRONT_TOOL = {"name": "get_weather", "description": "Current weather for a city.",
+              "schema": {"type": "object", "properties": {"city": {"type": "string"}},
+                         "required": ["city"]}}
+
+
+def frontend_requests(stream: bool) -> dict[str, tuple[str, bytes]]:
+    """One conversation in each protocol: {front end: (target, body)}."""
+    t = FRONT_TOOL
+    args = {"city": "Oslo"}
+    result = "Cloudy, 4 degrees."
+    anthropic = {
+        "model": MODEL, "max_tokens": 256, "stream": stream, "system": FRONT_SYSTEM,
+        "tools": [{"name": t["name"], "description": t["description"],
+                   "input_schema": t["schema"]}],
+        "messages": [
+            {"role": "user", "content": "What is the weather in Oslo?"},
+            {"role": "assistant", "content": [
+                {"type": "tool_use", "id": "toolu_01", "name": t["name"], "input": args}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_01", "content": result}]},
+            {"role": "user", "content": SMALL_PROMPT}]}
+    chat = {
+        "model": MODEL, "max_tokens": 256, "stream": stream,
+        "tools": [{"type": "function", "function": {
+            "name": t["name"], "description": t["description"], "parameters": t["schema"]}}],
+        "messages": [
+            {"role": "system", "content": FRONT_SYSTEM},
+            {"role": "user", "content": "What is the weather in Oslo?"},
+            {"role": "assistant", "content": None, "tool_calls": [
+                {"id": "call_01", "type": "function",
+                 "function": {"name": t["name"], "arguments": json.dumps(args)}}]},
+            {"role": "tool", "tool_call_id": "call_01", "content": result},
+            {"role": "user", "content": SMALL_PROMPT}]}
+    responses = {
+        "model": MODEL, "max_output_tokens": 256, "stream": stream, "store": False,
+        "instructions": FRONT_SYSTEM,
+        "tools": [{"type": "function", "name": t["name"], "description": t["description"],
+                   "parameters": t["schema"]}],
+        "input": [
+            {"type": "message", "role": "user",
+             "content": [{"type": "input_text", "text": "What is the weather in Oslo?"}]},
+            {"type": "function_call", "call_id": "call_01", "name": t["name"],
+             "arguments": json.dumps(args)},
+            {"type": "function_call_output", "call_id": "call_01", "output": result},
+            {"type": "message", "role": "user",
+             "content": [{"type": "input_text", "text": SMALL_PROMPT}]}]}
+    gemini = {
+        "systemInstruction": {"parts": [{"text": FRONT_SYSTEM}]},
+        "tools": [{"functionDeclarations": [{
+            "name": t["name"], "description": t["description"],
+            "parameters": {"type": "OBJECT", "properties": {"city": {"type": "STRING"}},
+                           "required": ["city"]}}]}],
+        "generationConfig": {"maxOutputTokens": 256},
+        "contents": [
+            {"role": "user", "parts": [{"text": "What is the weather in Oslo?"}]},
+            {"role": "model", "parts": [{"functionCall": {"name": t["name"], "args": args}}]},
+            {"role": "user", "parts": [{"functionResponse": {
+                "name": t["name"], "response": {"result": result}}}]},
+            {"role": "user", "parts": [{"text": SMALL_PROMPT}]}]}
+    gemini_target = (f"{MOUNT}/v1beta/models/{MODEL}:streamGenerateContent?alt=sse" if stream
+                     else f"{MOUNT}/v1beta/models/{MODEL}:generateContent")
+    return {"anthropic": (GW_TARGET, json.dumps(anthropic).encode()),
+            "chat": (MOUNT + "/v1/chat/completions", json.dumps(chat).encode()),
+            "responses": (MOUNT + "/v1/responses", json.dumps(responses).encode()),
+            "gemini": (gemini_target, json.dumps(gemini).encode())}
+
+
+FRONT_ENDS = ("anthropic", "chat", "responses", "gemini")
+
+
+def section_frontends(gw: KiroGateway, n: int) -> dict:
+    """Responder CPU per request of each front end for the same conversation.
+
+    The front ends are measured in turn, several rounds, so that drift on a
+    shared machine hits them alike; each figure is the median of its rounds.
+    """
+    rounds = 3
+    per = max(50, n // rounds)
+    samples: dict[str, list[float]] = {}
+    for kind in ("nonstream", "stream"):
+        reqs = frontend_requests(kind == "stream")
+        client = Client(gw.srv.port)
+        for name in FRONT_ENDS:
+            target, body = reqs[name]
+            for _ in range(20):                     # warm-up
+                check_reply(client.request("POST", target, body, GW_HEADERS), f"{name} {kind}")
+        for _ in range(rounds):
+            for name in FRONT_ENDS:
+                target, body = reqs[name]
+                meter = CpuMeter(gw.pids).start()
+                for _ in range(per):
+                    check_reply(client.request("POST", target, body, GW_HEADERS),
+                                f"{name} {kind}")
+                used = meter.stop()
+                samples.setdefault(f"{name}_{kind}", []).append(used["sched_s"] / per * 1e6)
+        client.close()
+    out: dict = {"n": per * rounds}
+    for kind in ("nonstream", "stream"):
+        base = percentile(samples[f"anthropic_{kind}"], 50)
+        for name in FRONT_ENDS:
+            us = percentile(samples[f"{name}_{kind}"], 50)
+            out[f"{name}_{kind}"] = {"us_per_request": us, "ratio": us / base if base else None,
+                                     "rounds_us": samples[f"{name}_{kind}"]}
+            log(f"frontends {name} {kind}: {us:.0f} us/request ({us / base:.2f}x anthropic)")
+    return out
+
+
 def section_latency(gw: KiroGateway, upstream: FastUpstream, n: int, warm: int) -> dict:
     """Sequential p50/p99, interleaved so drift hits all three alike."""
     direct = Client(upstream.port)
@@ -993,6 +1107,20 @@ def build_table(res: dict) -> str:
                    f"{s['sched_us_per_request']:.0f} us; lighttpd {k['lighttpd_us_per_request']:.0f}"
                    f" us (stub run {s['lighttpd_us_per_request']:.0f} us); wall "
                    f"{k['wall_us_per_request']:.0f} us/request")
+    if "frontends" in res:
+        f = res["frontends"]
+        t.section(f"responder CPU per request by front end, same conversation with a tool "
+                  f"round trip (schedstat, N={f['n']} each; baseline: Anthropic)")
+        for kind in ("nonstream", "stream"):
+            base = f[f"anthropic_{kind}"]["us_per_request"]
+            for name in FRONT_ENDS:
+                r = f[f"{name}_{kind}"]
+                label = f"{name} {kind.replace('nonstream', 'non-stream')}"
+                if name == "anthropic":
+                    t.row(label, r["us_per_request"], "us", None, "", fmt="{:.0f}")
+                else:
+                    t.row(label, r["us_per_request"], "us", base, "anthropic", "<= 1.5x",
+                          r["ratio"] <= GOAL_FRONTEND_RATIO, fmt="{:.0f}", ratio=r["ratio"])
     if "latency" in res:
         lat = res["latency"]
         d = lat["direct"]
@@ -1124,7 +1252,8 @@ def main() -> int:
     try:
         with contextlib.ExitStack() as stack:
             upstream = stack.enter_context(FastUpstream())
-            need_servers = only & {"cpu", "latency", "events", "throughput", "rss"}
+            need_servers = only & {"cpu", "frontends", "latency", "events", "throughput",
+                                   "rss"}
             stub = gw = None
             if need_servers:
                 stub = stack.enter_context(StubServer(procs=2))
@@ -1138,6 +1267,7 @@ def main() -> int:
                     results["rss"] = {"idle": idle, "stub_idle": stub_idle or {}}
             for name, fn in (
                 ("cpu", lambda: section_cpu(gw, stub, plan["cpu_n"])),
+                ("frontends", lambda: section_frontends(gw, plan["cpu_n"])),
                 ("latency", lambda: section_latency(gw, upstream, plan["lat_n"],
                                                     plan["lat_warm"])),
                 ("events", lambda: section_events(gw, upstream, plan["events_k"],
