@@ -20,7 +20,8 @@ The mock upstream is shared by the module and reset before each test; for each s
     client's ids (the mock validates the pairing);
   - images: a data: URL, and an http URL served by a small server in this
     test, both reach Kiro as images with the right format and bytes; an http
-    URL answering 404 is a 400 whose param names the field;
+    URL answering 404 is a 400 whose param names the field, and so is a 21st
+    URL to fetch in one request;
   - thinking from reasoning_effort (streamed as delta.reasoning_content, and
     message.reasoning_content) and from a -thinking model name (the Kiro
     system prompt carries <thinking_mode>);
@@ -331,6 +332,14 @@ class _Chat:
         err = self.assert_error(self.post(req), 400, "invalid_request_error",
                                 "messages[0].content[0].image_url.url", "HTTP 404")
         self.assertNotIn("SECRET9", err["message"])
+        self.assertEqual(MOCK.requests(), [])
+
+    def test_image_fetches_are_capped(self) -> None:
+        req = chat("x")
+        req["messages"][0]["content"] = [
+            {"type": "image_url", "image_url": {"url": IMAGES.url("/a.gif")}}] * 21
+        self.assert_error(self.post(req), 400, "invalid_request_error",
+                          "messages[0].content[20].image_url.url", "at most 20")
         self.assertEqual(MOCK.requests(), [])
 
     # thinking
