@@ -10,6 +10,8 @@ The mock upstream is shared by the module and reset before each test; for each s
     chunk's delta is {"role":"assistant"}, content deltas join to the mock's
     text, the last chunk has finish_reason stop, then "data: [DONE]"; with
     stream_options.include_usage an extra chunk with choices [] and usage;
+    ": keep-alive" SSE comments while the upstream is quiet mid-stream
+    (pingIntervalSeconds 1);
   - system and developer messages reach Kiro as the system prompt;
   - tools, streamed (tool_calls delta with id, type, name, then the argument
     fragments verbatim; finish_reason tool_calls) and not (message.tool_calls
@@ -137,7 +139,8 @@ class _Chat:
         if cls.missing is None:
             cls.account = Account("chat")
             cls.gw = cls.enterClassContext(Gateway(cls.server, MOCK, mount=cls.mount, procs=2,
-                                                   threads=2, accounts=[cls.account]))
+                                                   threads=2, accounts=[cls.account],
+                                                   config={"pingIntervalSeconds": 1}))
 
     def setUp(self) -> None:
         if self.missing is not None:
@@ -238,6 +241,14 @@ class _Chat:
                 self.assertEqual(chunks[-1]["choices"][0]["delta"], {})
                 self.assertEqual([c["choices"][0]["finish_reason"] for c in chunks[:-1]],
                                  [None] * (len(chunks) - 1))
+
+    def test_stream_keep_alive_while_quiet(self) -> None:
+        MOCK.script({"kind": "slow", "chunks": ["before ", "after"], "delay_ms": 2500})
+        resp, chunks = self.stream(chat("take your time"))
+        self.assertEqual(self.deltas(chunks, "content"), "before after")
+        body = resp.body.decode()
+        first = body.index('"content":"before "')
+        self.assertIn("\n\n: keep-alive\n\n", body[first:body.index('"content":"after"')])
 
     def test_system_and_developer(self) -> None:
         req = chat("hi")
