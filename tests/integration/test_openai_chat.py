@@ -27,7 +27,8 @@ The mock upstream is shared by the module and reset before each test; for each s
   - thinking from reasoning_effort (streamed as delta.reasoning_content, and
     message.reasoning_content) and from a -thinking model name (the Kiro
     system prompt carries <thinking_mode>);
-  - errors in OpenAI's format: a bad field (400, invalid_request_error, param),
+  - errors in OpenAI's format: a missing or wrong key (401, invalid_api_key,
+    written by the router before the route runs), a bad field (400, invalid_request_error, param),
     n=2, an unknown model (listing the models), a mid-stream exception (a
     data: {"error":...} chunk then [DONE]), an upstream refusal before any
     byte (a complete error response, type server_error).
@@ -398,6 +399,15 @@ class _Chat:
                           "invalid_request_error", "stop")
         resp = self.gw.post("/v1/chat/completions", b"{not json", auth="bearer")
         self.assert_error(resp, 400, "invalid_request_error", None)
+        self.assertEqual(MOCK.requests(), [])
+
+    def test_auth_errors_in_openai_format(self) -> None:
+        resp = self.gw.post("/v1/chat/completions", chat("x"), auth=None)
+        err = self.assert_error(resp, 401, "authentication_error", None, "missing API key")
+        self.assertEqual(err["code"], "invalid_api_key")
+        resp = self.gw.post("/v1/chat/completions", chat("x"), auth=None,
+                            headers={"Authorization": "Bearer sk-wrong"})
+        err = self.assert_error(resp, 401, "authentication_error", None, "invalid API key")
         self.assertEqual(MOCK.requests(), [])
 
     def test_error_mid_stream_then_done(self) -> None:
