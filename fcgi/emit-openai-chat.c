@@ -343,9 +343,9 @@ write_json(struct openai_chat_emit *e, enum sink_stop stop,
 		n_calls++;
 	}
 	/* OpenAI sends null content beside tool calls when there is no text. */
-	json_object_object_add(m, "content", e->content.len > 0 || n_calls == 0 ?
-	    json_strn(e->content.ptr != NULL ? e->content.ptr : "",
-	    e->content.len) : NULL);
+	json_object_object_add(m, "content",
+	    e->content.len > 0 || n_calls == 0 ? json_strn(e->content.ptr !=
+	    NULL ? e->content.ptr : "", e->content.len) : NULL);
 	if (e->has_reasoning)
 		json_object_object_add(m, "reasoning_content", json_strn(
 		    e->reasoning.ptr != NULL ? e->reasoning.ptr : "",

@@ -259,8 +259,8 @@ user_content(struct parse *p, json_object *v, struct conv_msg *m)
 			if ((er = image_part(p, part, m)) != KF_OK)
 				return er;
 		} else
-			return bad(p, sub(p, "type"), "\"%s\" content parts are "
-			    "not supported (use text or image_url; Kiro "
+			return bad(p, sub(p, "type"), "\"%s\" content parts "
+			    "are not supported (use text or image_url; Kiro "
 			    "takes no audio or files)", type);
 	}
 	path_set(p, "%s", base);
@@ -325,8 +325,8 @@ tool_calls(struct parse *p, json_object *arr, struct conv_msg *m)
 			    &input, &why) != KF_OK ||
 			    !json_object_is_type(input, json_type_object)) {
 				json_object_put(input);
-				er = bad(p, sub(p, "arguments"), "must be a JSON "
-				    "object in a string%s%s", why != NULL ?
+				er = bad(p, sub(p, "arguments"), "must be a "
+				    "JSON object in a string%s%s", why != NULL ?
 				    ": " : "", why != NULL ? why : "");
 				free(why);
 				return er;
@@ -574,8 +574,8 @@ parse_stop(struct parse *p, json_object *root)
 		return KF_OK;
 	}
 	if (!json_object_is_type(v, json_type_array))
-		return bad(p, "stop", "must be a string or an array of strings, "
-		    "not %s", json_type_label(v));
+		return bad(p, "stop", "must be a string or an array of "
+		    "strings, not %s", json_type_label(v));
 	if ((n = json_object_array_length(v)) > MAX_STOP)
 		return bad(p, "stop", "at most %d sequences are allowed, not "
 		    "%zu", MAX_STOP, n);

@@ -123,7 +123,7 @@ check_lines(const char *body)
 START_TEST(stream_text_exact_bytes)
 {
 	struct harness		h;
-	struct sink_usage	u = { 12, 3 };
+	struct sink_usage	u = { .input_tokens = 12, .output_tokens = 3 };
 	struct buf		want = BUF_INIT;
 	long			created;
 
@@ -155,7 +155,7 @@ END_TEST
 START_TEST(stream_reasoning_tools_usage)
 {
 	struct harness		h;
-	struct sink_usage	u = { 12, 30 };
+	struct sink_usage	u = { .input_tokens = 12, .output_tokens = 30 };
 	struct buf		want = BUF_INIT;
 	long			created;
 
@@ -220,7 +220,7 @@ START_TEST(finish_reasons)
 		{ SINK_STOP_STOP_SEQUENCE, "stop" },
 	};
 	struct harness		h;
-	struct sink_usage	u = { 1, 1 };
+	struct sink_usage	u = { .input_tokens = 1, .output_tokens = 1 };
 	size_t			i;
 	char			want[64];
 
@@ -237,7 +237,7 @@ START_TEST(finish_reasons)
 		ck_assert_ptr_nonnull(strstr(buf_cstr(&h.raw), want));
 		h_free(&h);
 	}
-	/* A tool was called: tool_calls even when the upstream said end_turn. */
+	/* A tool was called: tool_calls even after end_turn. */
 	h_init(&h, 1, 0);
 	h_start(&h);
 	ck_assert_int_eq(h.sink.ops->tool_start(h.sink.arg, 0, "t", "f"), 0);
@@ -344,7 +344,7 @@ path_str(json_object *v, const char *a, int i, const char *b,
 START_TEST(json_text_and_reasoning)
 {
 	struct harness		 h;
-	struct sink_usage	 u = { 12, 5 };
+	struct sink_usage	 u = { .input_tokens = 12, .output_tokens = 5 };
 	json_object		*v;
 
 	h_init(&h, 0, 0);
@@ -382,7 +382,7 @@ END_TEST
 START_TEST(json_tool_calls_round_trip)
 {
 	struct harness		 h;
-	struct sink_usage	 u = { 12, 5 };
+	struct sink_usage	 u = { .input_tokens = 12, .output_tokens = 5 };
 	struct conv		 c;
 	struct openai_chat_opts	 o;
 	json_object		*v, *m, *req, *msgs, *user;
@@ -444,7 +444,7 @@ END_TEST
 START_TEST(reset_forgets_the_attempt)
 {
 	struct harness		 h;
-	struct sink_usage	 u = { 1, 1 };
+	struct sink_usage	 u = { .input_tokens = 1, .output_tokens = 1 };
 	json_object		*v;
 
 	h_init(&h, 0, 0);
