@@ -11,10 +11,15 @@
 #include "digest.h"
 #include "info.h"
 #include "log.h"
+#include "openai-chat.h"
+#include "openai-common.h"
 #include "router.h"
 #include "xmalloc.h"
 
 typedef void (*route_fn)(struct request *);
+/* A complete error response in the route's client format. */
+typedef int (*route_err_fn)(struct out *, enum kf_err, const char *,
+    long retry_after);
 
 enum route_match {
 	MATCH_EXACT,
@@ -39,12 +44,30 @@ static const struct route routes[] = {
 	    anthropic_cc_messages },
 	{ "POST", "/cc/v1/messages/count_tokens", MATCH_EXACT, 1, 1,
 	    anthropic_count_tokens },
+	{ "POST", "/v1/chat/completions", MATCH_EXACT, 1, 1,
+	    openai_chat_completions },
 	{ "GET", "/v1/models", MATCH_EXACT, 1, 0, info_models },
 	{ "GET", "/v1/models/", MATCH_PREFIX, 1, 0, info_model },
 	{ "GET", "/health", MATCH_EXACT, 0, 0, info_health },
 	{ "GET", "/", MATCH_EXACT, 0, 0, info_root },
 	{ NULL, NULL, 0, 0, 0, NULL }
 };
+
+static int
+openai_error(struct out *out, enum kf_err er, const char *message,
+    long retry_after)
+{
+	return openai_error_response(out, er, message, NULL, retry_after);
+}
+
+/* Errors before the handler runs, in the format its clients expect. */
+static route_err_fn
+route_error_fn(const struct route *r)
+{
+	if (r->fn == openai_chat_completions)
+		return openai_error;
+	return anthropic_error_response;
+}
 
 static int
 path_matches(const struct route *r, const char *path)
@@ -143,6 +166,7 @@ router_dispatch(const struct app *app, struct request *req,
     request_read_fn reader, void *stream)
 {
 	const struct route	*r;
+	route_err_fn		 err;
 	const char		*script;
 	char			*why = NULL, *msg;
 	int			 other_method;
@@ -184,14 +208,14 @@ router_dispatch(const struct app *app, struct request *req,
 		free(msg);
 		return;
 	}
+	err = route_error_fn(r);
 	if (app->startup_error != NULL && r->fn != info_root) {
-		(void)anthropic_error_response(&req->out, KF_ECONFIG,
-		    app->startup_error, 0);
+		(void)err(&req->out, KF_ECONFIG, app->startup_error, 0);
 		return;
 	}
 	if (r->auth) {
 		if (app->cfg->api_key == NULL) {
-			(void)anthropic_error_response(&req->out, KF_ECONFIG,
+			(void)err(&req->out, KF_ECONFIG,
 			    "the gateway has no apiKey configured, so no "
 			    "client can be authenticated: set apiKey in the "
 			    "configuration (or API_KEY in the environment)",
@@ -199,7 +223,7 @@ router_dispatch(const struct app *app, struct request *req,
 			return;
 		}
 		if (!router_client_authorised(req, app->cfg->api_key)) {
-			(void)anthropic_error_response(&req->out, KF_EAUTH,
+			(void)err(&req->out, KF_EAUTH,
 			    has_credentials(req) ? "invalid API key" :
 			    "missing API key: send it as x-api-key or "
 			    "Authorization: Bearer", 0);
@@ -208,7 +232,7 @@ router_dispatch(const struct app *app, struct request *req,
 	}
 	if (r->body && (er = request_read_body(req, reader, stream,
 	    (size_t)app->cfg->max_request_bytes, &why)) != KF_OK) {
-		(void)anthropic_error_response(&req->out, er, why, 0);
+		(void)err(&req->out, er, why, 0);
 		free(why);
 		return;
 	}

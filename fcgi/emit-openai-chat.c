@@ -1,0 +1,517 @@
+/* emit-openai-chat.c: chat.completion.chunk SSE and the chat.completion JSON sinks. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "json.h"
+#include "openai-chat.h"
+#include "openai-common.h"
+#include "out.h"
+#include "sink.h"
+#include "xmalloc.h"
+
+/*
+ * The chunk sequence is kiro-protocol.md §6.4.  Chunks are written by hand
+ * rather than through json-c objects: a long answer is thousands of small
+ * deltas, and each shares one prefix (id, object, created, model).
+ */
+
+enum emit_mode {
+	EMIT_STREAM,
+	EMIT_JSON,
+};
+
+struct tool_call {
+	char		*id;
+	char		*name;
+	struct buf	 args;		/* JSON mode: the whole input */
+	int		 args_sent;	/* STREAM: a fragment went out */
+	int		 open;
+};
+
+struct openai_chat_emit {
+	enum emit_mode	 mode;
+	struct out	*out;
+	struct sink	*sink;
+	int		 include_usage;
+	struct buf	 events;	/* pending SSE bytes */
+	struct buf	 prefix;	/* {"id":...,"model":...,"choices":[ */
+	int		 head_sent;
+	char		*id;		/* chatcmpl-... */
+	char		*model;
+	long		 created;
+	struct buf	 content;	/* JSON mode */
+	struct buf	 reasoning;	/* JSON mode */
+	int		 has_reasoning;
+	struct tool_call *tools;	/* by the relay's index */
+	size_t		 n_tools;
+	int		 finished;
+};
+
+const char *
+openai_chat_finish_reason(enum sink_stop stop)
+{
+	switch (stop) {
+	case SINK_STOP_TOOL_USE:
+		return "tool_calls";
+	case SINK_STOP_MAX_TOKENS:
+	case SINK_STOP_CONTEXT_WINDOW:
+		return "length";
+	case SINK_STOP_END_TURN:
+	case SINK_STOP_STOP_SEQUENCE:
+	case SINK_STOP__MAX:
+		break;
+	}
+	return "stop";
+}
+
+static void
+mark_committed(struct openai_chat_emit *e)
+{
+	if (e->out->committed)
+		e->sink->committed = 1;
+}
+
+static int
+send_head(struct openai_chat_emit *e)
+{
+	if (e->head_sent)
+		return 0;
+	e->head_sent = 1;
+	/* X-Accel-Buffering: proxies in front must not hold chunks back. */
+	if (out_head(e->out, 200, "text/event-stream",
+	    "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") != 0)
+		return -1;
+	mark_committed(e);
+	return 0;
+}
+
+static int
+push(struct openai_chat_emit *e)
+{
+	int	rc;
+
+	rc = out_buf(e->out, &e->events);
+	buf_reset(&e->events);
+	if (rc == 0)
+		rc = out_flush(e->out);
+	mark_committed(e);
+	return rc;
+}
+
+/* §6.4: "tool_calls" whenever a tool was called. */
+static const char *
+finish_reason(struct openai_chat_emit *e, enum sink_stop stop)
+{
+	if (stop == SINK_STOP_END_TURN && e->n_tools > 0)
+		return "tool_calls";
+	return openai_chat_finish_reason(stop);
+}
+
+/* One chunk whose only choice has this delta (JSON) and finish_reason. */
+static void
+chunk(struct openai_chat_emit *e, const char *delta, const char *finish)
+{
+	struct buf	d = BUF_INIT;
+
+	buf_append(&d, e->prefix.ptr, e->prefix.len);
+	buf_printf(&d, "{\"index\":0,\"delta\":%s,\"logprobs\":null,"
+	    "\"finish_reason\":", delta);
+	if (finish != NULL)
+		buf_printf(&d, "\"%s\"", finish);
+	else
+		buf_puts(&d, "null");
+	buf_puts(&d, "}]}");
+	sse_event(&e->events, NULL, d.ptr, d.len);
+	buf_free(&d);
+}
+
+/* A delta with one string member: {"content":"..."}. */
+static void
+string_delta(struct openai_chat_emit *e, const char *key, const char *s,
+    size_t len)
+{
+	struct buf	d = BUF_INIT;
+
+	buf_printf(&d, "{\"%s\":", key);
+	buf_json_str(&d, s, len);
+	buf_putc(&d, '}');
+	chunk(e, d.ptr, NULL);
+	buf_free(&d);
+}
+
+static struct tool_call *
+tool_at(struct openai_chat_emit *e, size_t index)
+{
+	if (index >= e->n_tools) {
+		e->tools = xreallocarray(e->tools, index + 1,
+		    sizeof(*e->tools));
+		memset(e->tools + e->n_tools, 0, (index + 1 - e->n_tools) *
+		    sizeof(*e->tools));
+		e->n_tools = index + 1;
+	}
+	return &e->tools[index];
+}
+
+static void
+args_delta(struct openai_chat_emit *e, size_t index, const char *s,
+    size_t len)
+{
+	struct buf	d = BUF_INIT;
+
+	buf_printf(&d, "{\"tool_calls\":[{\"index\":%zu,\"function\":"
+	    "{\"arguments\":", index);
+	buf_json_str(&d, s, len);
+	buf_puts(&d, "}}]}");
+	chunk(e, d.ptr, NULL);
+	buf_free(&d);
+}
+
+static int
+e_start(void *arg, const struct sink_start *st)
+{
+	struct openai_chat_emit	*e = arg;
+	const char		*hex;
+
+	free(e->id);
+	free(e->model);
+	/* msg_<hex> from the relay: the same unique part, OpenAI's prefix. */
+	hex = strncmp(st->message_id, "msg_", 4) == 0 ? st->message_id + 4 :
+	    st->message_id;
+	e->id = xasprintf("chatcmpl-%s", hex);
+	e->model = xstrdup(st->model);
+	e->created = (long)time(NULL);
+	buf_reset(&e->prefix);
+	buf_puts(&e->prefix, "{\"id\":");
+	buf_json_str(&e->prefix, e->id, strlen(e->id));
+	buf_printf(&e->prefix, ",\"object\":\"chat.completion.chunk\","
+	    "\"created\":%ld,\"model\":", e->created);
+	buf_json_str(&e->prefix, e->model, strlen(e->model));
+	buf_puts(&e->prefix, ",\"system_fingerprint\":null,\"choices\":[");
+	if (e->mode == EMIT_JSON)
+		return 0;
+	if (send_head(e) != 0)
+		return -1;
+	chunk(e, "{\"role\":\"assistant\"}", NULL);
+	return push(e);
+}
+
+static int
+e_text(void *arg, const char *s, size_t len)
+{
+	struct openai_chat_emit	*e = arg;
+
+	if (e->mode == EMIT_JSON) {
+		buf_append(&e->content, s, len);
+		return 0;
+	}
+	string_delta(e, "content", s, len);
+	return push(e);
+}
+
+static int
+e_thinking(void *arg, const char *s, size_t len)
+{
+	struct openai_chat_emit	*e = arg;
+
+	if (e->mode == EMIT_JSON) {
+		e->has_reasoning = 1;
+		buf_append(&e->reasoning, s, len);
+		return 0;
+	}
+	string_delta(e, "reasoning_content", s, len);
+	return push(e);
+}
+
+static int
+e_thinking_end(void *arg, const char *signature)
+{
+	(void)arg;
+	(void)signature;	/* OpenAI has no place for it */
+	return 0;
+}
+
+static int
+e_tool_start(void *arg, size_t index, const char *id, const char *name)
+{
+	struct openai_chat_emit	*e = arg;
+	struct tool_call	*t = tool_at(e, index);
+	struct buf		 d = BUF_INIT;
+
+	free(t->id);
+	free(t->name);
+	t->id = xstrdup(id);
+	t->name = xstrdup(name);
+	t->open = 1;
+	if (e->mode == EMIT_JSON)
+		return 0;
+	buf_printf(&d, "{\"tool_calls\":[{\"index\":%zu,\"id\":", index);
+	buf_json_str(&d, id, strlen(id));
+	buf_puts(&d, ",\"type\":\"function\",\"function\":{\"name\":");
+	buf_json_str(&d, name, strlen(name));
+	buf_puts(&d, ",\"arguments\":\"\"}}]}");
+	chunk(e, d.ptr, NULL);
+	buf_free(&d);
+	return push(e);
+}
+
+static int
+e_tool_input(void *arg, size_t index, const char *s, size_t len)
+{
+	struct openai_chat_emit	*e = arg;
+
+	if (e->mode == EMIT_JSON || index >= e->n_tools ||
+	    !e->tools[index].open || len == 0)
+		return 0;	/* JSON: the whole input comes at tool_end */
+	e->tools[index].args_sent = 1;
+	args_delta(e, index, s, len);
+	return push(e);
+}
+
+static int
+e_tool_end(void *arg, size_t index, const char *input)
+{
+	struct openai_chat_emit	*e = arg;
+	struct tool_call	*t;
+
+	if (index >= e->n_tools || !e->tools[index].open)
+		return 0;
+	t = &e->tools[index];
+	t->open = 0;
+	if (e->mode == EMIT_JSON) {
+		buf_reset(&t->args);
+		buf_puts(&t->args, input);
+		return 0;
+	}
+	/* A call with no fragments still needs its arguments. */
+	if (t->args_sent)
+		return 0;
+	args_delta(e, index, input, strlen(input));
+	return push(e);
+}
+
+static void
+usage_json(json_object *msg, const struct sink_usage *usage)
+{
+	json_object	*u = json_object_new_object();
+
+	json_object_object_add(u, "prompt_tokens",
+	    json_object_new_int64(usage->input_tokens));
+	json_object_object_add(u, "completion_tokens",
+	    json_object_new_int64(usage->output_tokens));
+	json_object_object_add(u, "total_tokens",
+	    json_object_new_int64(usage->input_tokens + usage->output_tokens));
+	json_object_object_add(msg, "usage", u);
+}
+
+static int
+write_json(struct openai_chat_emit *e, enum sink_stop stop,
+    const struct sink_usage *usage)
+{
+	json_object	*msg, *choices, *choice, *m, *calls, *call, *fn;
+	struct buf	 body = BUF_INIT;
+	size_t		 i, n_calls = 0;
+	int		 rc;
+
+	msg = json_object_new_object();
+	json_object_object_add(msg, "id", json_str(e->id));
+	json_object_object_add(msg, "object", json_str("chat.completion"));
+	json_object_object_add(msg, "created",
+	    json_object_new_int64(e->created));
+	json_object_object_add(msg, "model", json_str(e->model));
+	m = json_object_new_object();
+	json_object_object_add(m, "role", json_str("assistant"));
+	calls = json_object_new_array();
+	for (i = 0; i < e->n_tools; i++) {
+		if (e->tools[i].id == NULL)
+			continue;
+		call = json_object_new_object();
+		json_object_object_add(call, "id", json_str(e->tools[i].id));
+		json_object_object_add(call, "type", json_str("function"));
+		fn = json_object_new_object();
+		json_object_object_add(fn, "name", json_str(e->tools[i].name));
+		json_object_object_add(fn, "arguments", json_str(
+		    e->tools[i].args.len > 0 ? e->tools[i].args.ptr : "{}"));
+		json_object_object_add(call, "function", fn);
+		json_object_array_add(calls, call);
+		n_calls++;
+	}
+	/* OpenAI sends null content beside tool calls when there is no text. */
+	json_object_object_add(m, "content",
+	    e->content.len > 0 || n_calls == 0 ? json_strn(e->content.ptr !=
+	    NULL ? e->content.ptr : "", e->content.len) : NULL);
+	if (e->has_reasoning)
+		json_object_object_add(m, "reasoning_content", json_strn(
+		    e->reasoning.ptr != NULL ? e->reasoning.ptr : "",
+		    e->reasoning.len));
+	if (n_calls > 0)
+		json_object_object_add(m, "tool_calls", calls);
+	else
+		json_object_put(calls);
+	json_object_object_add(m, "refusal", NULL);
+	choice = json_object_new_object();
+	json_object_object_add(choice, "index", json_object_new_int(0));
+	json_object_object_add(choice, "message", m);
+	json_object_object_add(choice, "logprobs", NULL);
+	json_object_object_add(choice, "finish_reason",
+	    json_str(finish_reason(e, stop)));
+	choices = json_object_new_array();
+	json_object_array_add(choices, choice);
+	json_object_object_add(msg, "choices", choices);
+	usage_json(msg, usage);
+	json_object_object_add(msg, "system_fingerprint", NULL);
+	json_to_buf(msg, &body);
+	json_object_put(msg);
+	rc = out_response(e->out, 200, "application/json", NULL, body.ptr,
+	    body.len);
+	/* The client has its answer before the relay's bookkeeping. */
+	if (rc == 0)
+		rc = out_flush(e->out);
+	mark_committed(e);
+	buf_free(&body);
+	return rc;
+}
+
+static int
+e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
+{
+	struct openai_chat_emit	*e = arg;
+	struct buf		 d = BUF_INIT;
+
+	if (e->finished)
+		return 0;
+	e->finished = 1;
+	if (e->mode == EMIT_JSON)
+		return write_json(e, stop, usage);
+	chunk(e, "{}", finish_reason(e, stop));
+	if (e->include_usage) {
+		buf_append(&d, e->prefix.ptr, e->prefix.len);
+		buf_printf(&d, "],\"usage\":{\"prompt_tokens\":%ld,"
+		    "\"completion_tokens\":%ld,\"total_tokens\":%ld}}",
+		    usage->input_tokens, usage->output_tokens,
+		    usage->input_tokens + usage->output_tokens);
+		sse_event(&e->events, NULL, d.ptr, d.len);
+		buf_free(&d);
+	}
+	buf_puts(&e->events, "data: [DONE]\n\n");
+	return push(e);
+}
+
+static int
+e_error(void *arg, enum kf_err er, const char *message)
+{
+	struct openai_chat_emit	*e = arg;
+	struct buf		 d = BUF_INIT;
+
+	if (e->finished)
+		return 0;
+	e->finished = 1;
+	if (e->mode == EMIT_JSON || !e->out->committed)
+		return openai_error_response(e->out, er, message, NULL, 0);
+	openai_error_json(&d, er, message, NULL);
+	sse_event(&e->events, NULL, d.ptr, d.len);
+	buf_free(&d);
+	buf_puts(&e->events, "data: [DONE]\n\n");
+	return push(e);
+}
+
+/* An SSE comment: clients skip it, proxies see the stream alive. */
+static int
+e_ping(void *arg)
+{
+	struct openai_chat_emit	*e = arg;
+	int			 rc;
+
+	if (e->mode == EMIT_JSON || e->finished || !e->head_sent)
+		return 0;
+	rc = out_puts(e->out, ": keep-alive\n\n");
+	if (rc == 0)
+		rc = out_flush(e->out);
+	mark_committed(e);
+	return rc;
+}
+
+static void
+tools_free(struct openai_chat_emit *e)
+{
+	size_t	i;
+
+	for (i = 0; i < e->n_tools; i++) {
+		free(e->tools[i].id);
+		free(e->tools[i].name);
+		buf_free(&e->tools[i].args);
+	}
+	free(e->tools);
+	e->tools = NULL;
+	e->n_tools = 0;
+}
+
+static void
+e_reset(void *arg)
+{
+	struct openai_chat_emit	*e = arg;
+
+	tools_free(e);
+	buf_reset(&e->events);
+	buf_reset(&e->content);
+	buf_reset(&e->reasoning);
+	e->has_reasoning = 0;
+	e->finished = 0;
+}
+
+static const struct sink_ops openai_chat_ops = {
+	e_start, e_text, e_thinking, e_thinking_end, e_tool_start,
+	e_tool_input, e_tool_end, e_finish, e_error, e_ping, e_reset,
+};
+
+static struct openai_chat_emit *
+emit_new(enum emit_mode mode, struct out *out, struct sink *sink)
+{
+	struct openai_chat_emit	*e;
+
+	e = xcalloc(1, sizeof(*e));
+	e->mode = mode;
+	e->out = out;
+	e->sink = sink;
+	memset(sink, 0, sizeof(*sink));
+	sink->ops = &openai_chat_ops;
+	sink->arg = e;
+	sink->streams = mode == EMIT_STREAM;
+	return e;
+}
+
+struct openai_chat_emit *
+openai_chat_emit_stream(struct out *out, struct sink *sink, int include_usage)
+{
+	struct openai_chat_emit	*e = emit_new(EMIT_STREAM, out, sink);
+
+	e->include_usage = include_usage;
+	return e;
+}
+
+struct openai_chat_emit *
+openai_chat_emit_json(struct out *out, struct sink *sink)
+{
+	return emit_new(EMIT_JSON, out, sink);
+}
+
+void
+openai_chat_emit_free(struct openai_chat_emit *e)
+{
+	if (e == NULL)
+		return;
+	tools_free(e);
+	buf_free(&e->events);
+	buf_free(&e->prefix);
+	buf_free(&e->content);
+	buf_free(&e->reasoning);
+	free(e->id);
+	free(e->model);
+	free(e);
+}

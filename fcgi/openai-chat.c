@@ -1,0 +1,51 @@
+/* openai-chat.c: the OpenAI Chat Completions route: POST /v1/chat/completions. */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+
+#include "conv.h"
+#include "log.h"
+#include "openai-chat.h"
+#include "openai-common.h"
+#include "relay.h"
+#include "request.h"
+
+void
+openai_chat_completions(struct request *req)
+{
+	struct conv		 conv;
+	struct openai_chat_opts	 opts;
+	struct sink		 sink;
+	struct relay_result	 res;
+	struct openai_chat_emit	*emit;
+	char			*why = NULL, *param = NULL;
+	enum kf_err		 er;
+
+	conv_init(&conv);
+	if ((er = openai_chat_parse(req->body.ptr, req->body.len,
+	    req->relay->http, &conv, &opts, &why, &param)) != KF_OK) {
+		(void)openai_error_response(&req->out, er, why, param, 0);
+		goto out;
+	}
+	req->model = conv.kiro_model;
+	if (conv.stream)
+		emit = openai_chat_emit_stream(&req->out, &sink,
+		    opts.include_usage);
+	else
+		emit = openai_chat_emit_json(&req->out, &sink);
+	sink.gone = request_client_gone;
+	sink.gone_arg = req;
+	er = relay_run(req->relay, &conv, &sink, &res, &why);
+	req->account_id = res.account_id;
+	if (er != KF_OK && er != KF_ECLIENTGONE && !sink.committed)
+		(void)openai_error_response(&req->out, er, why, NULL,
+		    res.retry_after);
+	if (er != KF_OK)
+		log_warnx("%s: %s", kf_err_name(er), why != NULL ? why :
+		    kf_strerror(er));
+	openai_chat_emit_free(emit);
+out:
+	conv_free(&conv);
+	free(why);
+	free(param);
+}

@@ -1,0 +1,843 @@
+/* parse-openai-chat.c: an OpenAI Chat Completions request into the neutral conversation. */
+#include "autoconfig.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "conv.h"
+#include "imgfetch.h"
+#include "json.h"
+#include "models.h"
+#include "openai-chat.h"
+#include "xmalloc.h"
+
+/*
+ * The one place that knows the shape of a Chat Completions request.  An
+ * error names the field by its path, in the message and as OpenAI's
+ * "param", so a client author can find the mistake.
+ */
+
+#define MAX_STOP	4
+/*
+ * Each fetched image may be IMGFETCH_MAX_BYTES; a request may not make the
+ * gateway fetch without bound (data: URLs are bounded by the body size).
+ */
+#define MAX_FETCHED_IMAGES	20
+#define MAX_FETCHED_BYTES	(64L * 1024 * 1024)
+
+struct parse {
+	struct conv	*conv;
+	struct http	*http;
+	char		**cause;
+	char		**param;
+	char		 path[160];	/* the field being read */
+	int		 fetched;	/* http(s) images fetched */
+	size_t		 fetched_bytes;	/* their base64 */
+};
+
+static enum kf_err
+bad(struct parse *p, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A KF_EINVAL whose message is "<field>: <what>" and whose param is field. */
+static enum kf_err
+bad(struct parse *p, const char *field, const char *fmt, ...)
+{
+	struct buf	msg = BUF_INIT;
+	va_list		ap;
+
+	if (field != NULL)
+		buf_printf(&msg, "%s: ", field);
+	va_start(ap, fmt);
+	buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (p->cause != NULL) {
+		free(*p->cause);
+		*p->cause = buf_detach(&msg);
+	}
+	if (p->param != NULL) {
+		free(*p->param);
+		*p->param = field != NULL ? xstrdup(field) : NULL;
+	}
+	buf_free(&msg);
+	return KF_EINVAL;
+}
+
+static void
+path_set(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+path_set(struct parse *p, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->path, sizeof(p->path), fmt, ap);
+	va_end(ap);
+}
+
+/* p->path + "." + key, for messages about a member of the current object. */
+static const char *
+sub(struct parse *p, const char *key)
+{
+	static __thread char	 field[224];
+
+	snprintf(field, sizeof(field), "%s%s%s", p->path,
+	    p->path[0] != '\0' ? "." : "", key);
+	return field;
+}
+
+/* A string field of the current object; *out borrowed. */
+static enum kf_err
+want_str(struct parse *p, json_object *obj, const char *key, int required,
+    const char **out)
+{
+	json_object	*v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(obj, key, &v) || v == NULL) {
+		if (required)
+			return bad(p, sub(p, key), "field required");
+		return KF_OK;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return bad(p, sub(p, key), "must be a string, not %s",
+		    json_type_label(v));
+	*out = json_object_get_string(v);
+	return KF_OK;
+}
+
+/* A field present and not null. */
+static int
+present(json_object *obj, const char *key)
+{
+	json_object	*v;
+
+	return json_object_object_get_ex(obj, key, &v) && v != NULL;
+}
+
+/*
+ * Text from content that is a string or an array of {"type":"text"} parts
+ * (system, developer, assistant, tool messages); NULL content is "".
+ */
+static enum kf_err
+text_content(struct parse *p, json_object *v, struct buf *out)
+{
+	json_object	*part;
+	const char	*type, *text;
+	char		 base[160];
+	size_t		 i, n;
+	enum kf_err	 er;
+
+	if (v == NULL)
+		return KF_OK;
+	if (json_object_is_type(v, json_type_string)) {
+		buf_append(out, json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+		return KF_OK;
+	}
+	if (!json_object_is_type(v, json_type_array))
+		return bad(p, sub(p, "content"), "must be a string or an array "
+		    "of text parts, not %s", json_type_label(v));
+	snprintf(base, sizeof(base), "%s", p->path);
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++) {
+		part = json_object_array_get_idx(v, i);
+		path_set(p, "%s.content[%zu]", base, i);
+		if (!json_object_is_type(part, json_type_object))
+			return bad(p, p->path, "must be an object, not %s",
+			    json_type_label(part));
+		if ((er = want_str(p, part, "type", 1, &type)) != KF_OK)
+			return er;
+		if (strcmp(type, "text") == 0) {
+			if ((er = want_str(p, part, "text", 1, &text)) != KF_OK)
+				return er;
+		} else if (strcmp(type, "refusal") == 0) {
+			if ((er = want_str(p, part, "refusal", 1, &text)) !=
+			    KF_OK)
+				return er;
+		} else
+			return bad(p, sub(p, "type"), "\"%s\" parts are not "
+			    "supported here (only text)", type);
+		if (out->len > 0 && *text != '\0')
+			buf_putc(out, '\n');
+		buf_puts(out, text);
+	}
+	path_set(p, "%s", base);
+	return KF_OK;
+}
+
+static enum kf_err
+image_part(struct parse *p, json_object *part, struct conv_msg *m)
+{
+	struct conv_block	*b;
+	json_object		*iu;
+	const char		*url;
+	char			 base[160], *why = NULL, *media, *data;
+	enum kf_err		 er;
+	int			 rc;
+
+	snprintf(base, sizeof(base), "%s", p->path);
+	if (json_object_object_get_ex(part, "image_url", &iu) && iu != NULL &&
+	    json_object_is_type(iu, json_type_string))
+		url = json_object_get_string(iu);	/* a common shorthand */
+	else {
+		if ((rc = json_get_obj(part, "image_url", &iu)) != 1)
+			return bad(p, sub(p, "image_url"), rc == 0 ?
+			    "field required" : "must be an object with a url");
+		path_set(p, "%s.image_url", base);
+		if ((er = want_str(p, iu, "url", 1, &url)) != KF_OK)
+			return er;
+	}
+	path_set(p, "%s.image_url.url", base);
+	if (strncasecmp(url, "data:", 5) != 0 &&
+	    (p->fetched >= MAX_FETCHED_IMAGES ||
+	    p->fetched_bytes > MAX_FETCHED_BYTES))
+		return bad(p, p->path, "too many image URLs to fetch in one "
+		    "request (at most %d, %ld MiB in all); send the others as "
+		    "data: URLs", MAX_FETCHED_IMAGES,
+		    MAX_FETCHED_BYTES / 1024 / 1024);
+	if ((er = imgfetch(p->http, url, &media, &data, &why)) != KF_OK) {
+		er = bad(p, p->path, "%s", why != NULL ? why :
+		    "the image could not be read");
+		free(why);
+		return er;
+	}
+	if (strncasecmp(url, "data:", 5) != 0) {
+		p->fetched++;
+		p->fetched_bytes += strlen(data);
+	}
+	b = conv_msg_add_block(m, CONV_BLOCK_IMAGE);
+	b->media_type = media;
+	b->data = data;
+	path_set(p, "%s", base);
+	return KF_OK;
+}
+
+/* User content: a string, or text and image_url parts. */
+static enum kf_err
+user_content(struct parse *p, json_object *v, struct conv_msg *m)
+{
+	struct conv_block	*b;
+	json_object		*part;
+	const char		*type, *text;
+	char			 base[160];
+	size_t			 i, n;
+	enum kf_err		 er;
+
+	if (v == NULL)
+		return bad(p, sub(p, "content"), "field required");
+	if (json_object_is_type(v, json_type_string)) {
+		b = conv_msg_add_block(m, CONV_BLOCK_TEXT);
+		b->text = xstrdup(json_object_get_string(v));
+		return KF_OK;
+	}
+	if (!json_object_is_type(v, json_type_array))
+		return bad(p, sub(p, "content"), "must be a string or an array "
+		    "of content parts, not %s", json_type_label(v));
+	snprintf(base, sizeof(base), "%s", p->path);
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++) {
+		part = json_object_array_get_idx(v, i);
+		path_set(p, "%s.content[%zu]", base, i);
+		if (!json_object_is_type(part, json_type_object))
+			return bad(p, p->path, "must be an object, not %s",
+			    json_type_label(part));
+		if ((er = want_str(p, part, "type", 1, &type)) != KF_OK)
+			return er;
+		if (strcmp(type, "text") == 0) {
+			if ((er = want_str(p, part, "text", 1, &text)) != KF_OK)
+				return er;
+			b = conv_msg_add_block(m, CONV_BLOCK_TEXT);
+			b->text = xstrdup(text);
+		} else if (strcmp(type, "image_url") == 0) {
+			if ((er = image_part(p, part, m)) != KF_OK)
+				return er;
+		} else
+			return bad(p, sub(p, "type"), "\"%s\" content parts "
+			    "are not supported (use text or image_url; Kiro "
+			    "takes no audio or files)", type);
+	}
+	path_set(p, "%s", base);
+	return KF_OK;
+}
+
+/* The last message when it has the role, so that runs can be merged. */
+static struct conv_msg *
+last_with_role(struct conv *c, enum conv_role role)
+{
+	if (c->n_msgs == 0 || c->msgs[c->n_msgs - 1].role != role)
+		return NULL;
+	return &c->msgs[c->n_msgs - 1];
+}
+
+static int
+has_tool_results(const struct conv_msg *m)
+{
+	size_t	i;
+
+	for (i = 0; i < m->n_blocks; i++)
+		if (m->blocks[i].type == CONV_BLOCK_TOOL_RESULT)
+			return 1;
+	return 0;
+}
+
+static enum kf_err
+tool_calls(struct parse *p, json_object *arr, struct conv_msg *m)
+{
+	struct conv_block	*b;
+	json_object		*call, *fn, *input = NULL;
+	const char		*id, *type, *name, *args;
+	char			 base[160], *why = NULL;
+	size_t			 i, n;
+	enum kf_err		 er;
+	int			 rc;
+
+	snprintf(base, sizeof(base), "%s", p->path);
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		call = json_object_array_get_idx(arr, i);
+		path_set(p, "%s.tool_calls[%zu]", base, i);
+		if (!json_object_is_type(call, json_type_object))
+			return bad(p, p->path, "must be an object, not %s",
+			    json_type_label(call));
+		if ((er = want_str(p, call, "id", 1, &id)) != KF_OK ||
+		    (er = want_str(p, call, "type", 0, &type)) != KF_OK)
+			return er;
+		if (type != NULL && strcmp(type, "function") != 0)
+			return bad(p, sub(p, "type"), "must be \"function\", "
+			    "not \"%s\"", type);
+		if ((rc = json_get_obj(call, "function", &fn)) != 1)
+			return bad(p, sub(p, "function"), rc == 0 ?
+			    "field required" : "must be an object");
+		path_set(p, "%s.tool_calls[%zu].function", base, i);
+		if ((er = want_str(p, fn, "name", 1, &name)) != KF_OK ||
+		    (er = want_str(p, fn, "arguments", 0, &args)) != KF_OK)
+			return er;
+		input = NULL;
+		if (args != NULL && args[strspn(args, " \t\r\n")] != '\0') {
+			if (json_parse(args, strlen(args), JSON_MAX_DEPTH,
+			    &input, &why) != KF_OK ||
+			    !json_object_is_type(input, json_type_object)) {
+				json_object_put(input);
+				er = bad(p, sub(p, "arguments"), "must be a "
+				    "JSON object in a string%s%s", why != NULL ?
+				    ": " : "", why != NULL ? why : "");
+				free(why);
+				return er;
+			}
+		} else
+			input = json_object_new_object();
+		b = conv_msg_add_block(m, CONV_BLOCK_TOOL_USE);
+		b->id = xstrdup(id);
+		b->name = xstrdup(name);
+		b->input = input;
+	}
+	path_set(p, "%s", base);
+	return KF_OK;
+}
+
+static enum kf_err
+parse_message(struct parse *p, json_object *msg, int *conversation_started)
+{
+	struct conv_msg		*m;
+	struct conv_block	*b;
+	struct buf		 text = BUF_INIT;
+	json_object		*content = NULL, *arr;
+	const char		*role, *id;
+	enum kf_err		 er;
+	int			 rc;
+
+	if (!json_object_is_type(msg, json_type_object))
+		return bad(p, p->path, "must be an object, not %s",
+		    json_type_label(msg));
+	if ((er = want_str(p, msg, "role", 1, &role)) != KF_OK)
+		return er;
+	(void)json_object_object_get_ex(msg, "content", &content);
+	if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
+		if (content == NULL)
+			return bad(p, sub(p, "content"), "field required");
+		if ((er = text_content(p, content, &text)) != KF_OK)
+			goto out;
+		if (text.len == 0)
+			goto out;
+		/*
+		 * Instructions before the conversation are the system
+		 * prompt; later ones stay where they were given, as user
+		 * text (Kiro has no system role), as parse-anthropic does.
+		 */
+		if (!*conversation_started)
+			conv_append_system(p->conv, text.ptr);
+		else {
+			if ((m = last_with_role(p->conv, CONV_ROLE_USER)) ==
+			    NULL)
+				m = conv_add_msg(p->conv, CONV_ROLE_USER);
+			b = conv_msg_add_block(m, CONV_BLOCK_TEXT);
+			b->text = buf_detach(&text);
+		}
+		goto out;
+	}
+	*conversation_started = 1;
+	if (strcmp(role, "user") == 0) {
+		/* Text after tool results belongs with them. */
+		if ((m = last_with_role(p->conv, CONV_ROLE_USER)) == NULL ||
+		    !has_tool_results(m))
+			m = conv_add_msg(p->conv, CONV_ROLE_USER);
+		er = user_content(p, content, m);
+	} else if (strcmp(role, "assistant") == 0) {
+		if (present(msg, "function_call"))
+			return bad(p, sub(p, "function_call"), "legacy "
+			    "function calls are not supported; use tool_calls");
+		m = conv_add_msg(p->conv, CONV_ROLE_ASSISTANT);
+		if ((er = text_content(p, content, &text)) != KF_OK)
+			goto out;
+		if (text.len > 0) {
+			b = conv_msg_add_block(m, CONV_BLOCK_TEXT);
+			b->text = buf_detach(&text);
+		}
+		if ((rc = json_get_arr(msg, "tool_calls", &arr)) == -1)
+			er = bad(p, sub(p, "tool_calls"), "must be an array");
+		else if (rc == 1)
+			er = tool_calls(p, arr, m);
+	} else if (strcmp(role, "tool") == 0) {
+		if ((er = want_str(p, msg, "tool_call_id", 1, &id)) != KF_OK)
+			goto out;
+		if ((er = text_content(p, content, &text)) != KF_OK)
+			goto out;
+		/* Parallel calls' results go back in one user turn. */
+		if ((m = last_with_role(p->conv, CONV_ROLE_USER)) == NULL ||
+		    (m->n_blocks > 0 && !has_tool_results(m)))
+			m = conv_add_msg(p->conv, CONV_ROLE_USER);
+		b = conv_msg_add_block(m, CONV_BLOCK_TOOL_RESULT);
+		b->id = xstrdup(id);
+		b = conv_block_add_content(b, CONV_BLOCK_TEXT);
+		b->text = buf_detach(&text);
+		if (b->text == NULL)
+			b->text = xstrdup("");
+	} else if (strcmp(role, "function") == 0)
+		er = bad(p, sub(p, "role"), "legacy \"function\" messages are "
+		    "not supported; use \"tool\" messages");
+	else
+		er = bad(p, sub(p, "role"), "must be system, developer, user, "
+		    "assistant or tool, not \"%s\"", role);
+out:
+	buf_free(&text);
+	return er;
+}
+
+static enum kf_err
+parse_messages(struct parse *p, json_object *root)
+{
+	json_object	*arr;
+	size_t		 i, n;
+	enum kf_err	 er;
+	int		 rc, started = 0;
+
+	if ((rc = json_get_arr(root, "messages", &arr)) != 1)
+		return bad(p, "messages", rc == 0 ? "field required" :
+		    "must be an array");
+	if ((n = json_object_array_length(arr)) == 0)
+		return bad(p, "messages", "at least one message is required");
+	for (i = 0; i < n; i++) {
+		path_set(p, "messages[%zu]", i);
+		if ((er = parse_message(p, json_object_array_get_idx(arr, i),
+		    &started)) != KF_OK)
+			return er;
+	}
+	p->path[0] = '\0';
+	if (p->conv->n_msgs == 0)
+		return bad(p, "messages", "there is no user message, only "
+		    "instructions");
+	return KF_OK;
+}
+
+static enum kf_err
+parse_tools(struct parse *p, json_object *root)
+{
+	json_object		*arr, *tool, *fn, *schema;
+	struct conv_tool	*t;
+	const char		*type, *name, *desc;
+	size_t			 i, n;
+	enum kf_err		 er;
+	int			 rc;
+
+	if ((rc = json_get_arr(root, "tools", &arr)) == -1)
+		return bad(p, "tools", "must be an array");
+	if (rc == 0)
+		return KF_OK;
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		tool = json_object_array_get_idx(arr, i);
+		path_set(p, "tools[%zu]", i);
+		if (!json_object_is_type(tool, json_type_object))
+			return bad(p, p->path, "must be an object, not %s",
+			    json_type_label(tool));
+		if ((er = want_str(p, tool, "type", 1, &type)) != KF_OK)
+			return er;
+		if (strcmp(type, "function") != 0)
+			return bad(p, sub(p, "type"), "\"%s\" tools are not "
+			    "supported (only \"function\")", type);
+		if ((rc = json_get_obj(tool, "function", &fn)) != 1)
+			return bad(p, sub(p, "function"), rc == 0 ?
+			    "field required" : "must be an object");
+		path_set(p, "tools[%zu].function", i);
+		if ((er = want_str(p, fn, "name", 1, &name)) != KF_OK ||
+		    (er = want_str(p, fn, "description", 0, &desc)) != KF_OK)
+			return er;
+		if (*name == '\0')
+			return bad(p, sub(p, "name"), "must not be empty");
+		if ((rc = json_get_obj(fn, "parameters", &schema)) == -1)
+			return bad(p, sub(p, "parameters"), "must be a JSON "
+			    "Schema object");
+		t = conv_add_tool(p->conv);
+		t->name = xstrdup(name);
+		t->description = xstrdup(desc != NULL ? desc : "");
+		if (rc == 1)
+			t->schema = json_object_get(schema);
+		else {
+			/* OpenAI: no parameters is a function without any. */
+			t->schema = json_object_new_object();
+			json_object_object_add(t->schema, "type",
+			    json_str("object"));
+			json_object_object_add(t->schema, "properties",
+			    json_object_new_object());
+		}
+	}
+	p->path[0] = '\0';
+	return KF_OK;
+}
+
+static enum kf_err
+parse_tool_choice(struct parse *p, json_object *root)
+{
+	json_object	*tc, *fn;
+	const char	*s, *type, *name;
+	enum kf_err	 er;
+	int		 flag, rc;
+
+	if ((rc = json_get_bool(root, "parallel_tool_calls", &flag)) == -1)
+		return bad(p, "parallel_tool_calls", "must be a boolean");
+	p->conv->single_tool_call = rc == 1 && !flag;
+	if (!json_object_object_get_ex(root, "tool_choice", &tc) || tc == NULL)
+		return KF_OK;
+	if (json_object_is_type(tc, json_type_string)) {
+		s = json_object_get_string(tc);
+		if (strcmp(s, "auto") == 0)
+			p->conv->tool_choice = CONV_TOOL_CHOICE_AUTO;
+		else if (strcmp(s, "none") == 0)
+			p->conv->tool_choice = CONV_TOOL_CHOICE_NONE;
+		else if (strcmp(s, "required") == 0)
+			p->conv->tool_choice = CONV_TOOL_CHOICE_ANY;
+		else
+			return bad(p, "tool_choice", "must be \"auto\", "
+			    "\"none\", \"required\" or a named function, not "
+			    "\"%s\"", s);
+		return KF_OK;
+	}
+	if (!json_object_is_type(tc, json_type_object))
+		return bad(p, "tool_choice", "must be a string or an object, "
+		    "not %s", json_type_label(tc));
+	path_set(p, "tool_choice");
+	if ((er = want_str(p, tc, "type", 1, &type)) != KF_OK)
+		return er;
+	if (strcmp(type, "function") != 0)
+		return bad(p, "tool_choice.type", "\"%s\" is not supported "
+		    "(use \"function\" with function.name)", type);
+	if ((rc = json_get_obj(tc, "function", &fn)) != 1)
+		return bad(p, "tool_choice.function", rc == 0 ?
+		    "field required" : "must be an object");
+	path_set(p, "tool_choice.function");
+	if ((er = want_str(p, fn, "name", 1, &name)) != KF_OK)
+		return er;
+	p->path[0] = '\0';
+	p->conv->tool_choice = CONV_TOOL_CHOICE_TOOL;
+	free(p->conv->tool_choice_name);
+	p->conv->tool_choice_name = xstrdup(name);
+	return KF_OK;
+}
+
+static enum kf_err
+parse_stop(struct parse *p, json_object *root)
+{
+	json_object	*v, *item;
+	size_t		 i, n;
+
+	if (!json_object_object_get_ex(root, "stop", &v) || v == NULL)
+		return KF_OK;
+	if (json_object_is_type(v, json_type_string)) {
+		conv_add_stop(p->conv, json_object_get_string(v));
+		return KF_OK;
+	}
+	if (!json_object_is_type(v, json_type_array))
+		return bad(p, "stop", "must be a string or an array of "
+		    "strings, not %s", json_type_label(v));
+	if ((n = json_object_array_length(v)) > MAX_STOP)
+		return bad(p, "stop", "at most %d sequences are allowed, not "
+		    "%zu", MAX_STOP, n);
+	for (i = 0; i < n; i++) {
+		item = json_object_array_get_idx(v, i);
+		if (item == NULL || !json_object_is_type(item,
+		    json_type_string)) {
+			path_set(p, "stop[%zu]", i);
+			return bad(p, p->path, "must be a string");
+		}
+		conv_add_stop(p->conv, json_object_get_string(item));
+	}
+	return KF_OK;
+}
+
+static enum kf_err
+parse_response_format(struct parse *p, json_object *root)
+{
+	json_object	*rf, *js, *schema;
+	const char	*type;
+	enum kf_err	 er;
+	int		 rc;
+
+	if ((rc = json_get_obj(root, "response_format", &rf)) == -1)
+		return bad(p, "response_format", "must be an object");
+	if (rc == 0)
+		return KF_OK;
+	path_set(p, "response_format");
+	if ((er = want_str(p, rf, "type", 1, &type)) != KF_OK)
+		return er;
+	p->path[0] = '\0';
+	if (strcmp(type, "text") == 0)
+		return KF_OK;
+	if (strcmp(type, "json_object") == 0) {
+		p->conv->json_mode = 1;
+		return KF_OK;
+	}
+	if (strcmp(type, "json_schema") != 0)
+		return bad(p, "response_format.type", "must be text, "
+		    "json_object or json_schema, not \"%s\"", type);
+	if ((rc = json_get_obj(rf, "json_schema", &js)) != 1)
+		return bad(p, "response_format.json_schema", rc == 0 ?
+		    "field required" : "must be an object");
+	if ((rc = json_get_obj(js, "schema", &schema)) == -1)
+		return bad(p, "response_format.json_schema.schema", "must be "
+		    "a JSON Schema object");
+	p->conv->json_mode = 1;
+	if (rc == 1)
+		p->conv->response_schema = json_object_get(schema);
+	return KF_OK;
+}
+
+/* reasoning_effort, after the model (whose -thinking name may decide). */
+static enum kf_err
+parse_reasoning(struct parse *p, json_object *root,
+    const struct model_info *m)
+{
+	static const struct {
+		const char	*name;
+		const char	*effort;	/* NULL: thinking off */
+		long		 budget;
+	} levels[] = {
+		{ "none", NULL, 0 },
+		{ "minimal", "low", 2048 },
+		{ "low", "low", 4096 },
+		{ "medium", "medium", 12000 },
+		{ "high", "high", 20000 },
+		{ "xhigh", "high", 24576 },
+	};
+	const char	*effort;
+	size_t		 i;
+	enum kf_err	 er;
+
+	if ((er = want_str(p, root, "reasoning_effort", 0, &effort)) !=
+	    KF_OK || effort == NULL)
+		return er;
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcmp(effort, levels[i].name) == 0)
+			break;
+	if (i == sizeof(levels) / sizeof(levels[0]))
+		return bad(p, "reasoning_effort", "must be none, minimal, low, "
+		    "medium, high or xhigh, not \"%s\"", effort);
+	free(p->conv->thinking_effort);
+	p->conv->thinking_effort = NULL;
+	p->conv->thinking_budget = 0;
+	if (levels[i].effort == NULL) {
+		p->conv->thinking = CONV_THINKING_OFF;
+		return KF_OK;
+	}
+	/* As parse-anthropic: opus 4.6 thinks adaptively, others by budget. */
+	if (strcmp(m->id, "claude-opus-4.6") == 0) {
+		p->conv->thinking = CONV_THINKING_ADAPTIVE;
+		p->conv->thinking_effort = xstrdup(levels[i].effort);
+	} else {
+		p->conv->thinking = CONV_THINKING_ENABLED;
+		p->conv->thinking_budget = levels[i].budget;
+	}
+	return KF_OK;
+}
+
+/* Options whose silent loss would change what the client gets. */
+static enum kf_err
+refuse_unsupported(struct parse *p, json_object *root)
+{
+	json_object	*v, *item;
+	int64_t		 n;
+	size_t		 i;
+	int		 rc, flag;
+
+	if ((rc = json_get_int(root, "n", &n)) == -1)
+		return bad(p, "n", "must be an integer");
+	if (rc == 1 && n != 1)
+		return bad(p, "n", "only one choice per request is supported "
+		    "(n must be 1, not %lld)", (long long)n);
+	if ((rc = json_get_bool(root, "logprobs", &flag)) == -1)
+		return bad(p, "logprobs", "must be a boolean");
+	if (rc == 1 && flag)
+		return bad(p, "logprobs", "log probabilities are not "
+		    "available from this gateway");
+	if (present(root, "top_logprobs"))
+		return bad(p, "top_logprobs", "log probabilities are not "
+		    "available from this gateway");
+	if (present(root, "audio"))
+		return bad(p, "audio", "audio output is not supported");
+	if ((rc = json_get_arr(root, "modalities", &v)) == -1)
+		return bad(p, "modalities", "must be an array");
+	for (i = 0; rc == 1 && i < json_object_array_length(v); i++) {
+		item = json_object_array_get_idx(v, i);
+		if (item == NULL || !json_object_is_type(item,
+		    json_type_string) || strcmp(json_object_get_string(item),
+		    "text") != 0)
+			return bad(p, "modalities", "only [\"text\"] output "
+			    "is supported");
+	}
+	if (present(root, "functions"))
+		return bad(p, "functions", "legacy functions are not "
+		    "supported; use tools");
+	if (present(root, "function_call"))
+		return bad(p, "function_call", "legacy function_call is not "
+		    "supported; use tool_choice");
+	if (present(root, "web_search_options"))
+		return bad(p, "web_search_options", "web search is not "
+		    "available from this gateway");
+	return KF_OK;
+}
+
+static enum kf_err
+parse_max_tokens(struct parse *p, json_object *root)
+{
+	static const char *const keys[] = { "max_completion_tokens",
+	    "max_tokens" };
+	int64_t		 v;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < 2; i++) {
+		if ((rc = json_get_int(root, keys[i], &v)) == -1 ||
+		    (rc == 1 && v < 1))
+			return bad(p, keys[i], "must be a positive integer");
+		if (rc == 1 && p->conv->max_tokens == 0)
+			p->conv->max_tokens = (long)v;
+	}
+	return KF_OK;
+}
+
+static enum kf_err
+parse_stream(struct parse *p, json_object *root,
+    struct openai_chat_opts *opts)
+{
+	json_object	*so;
+	int		 rc, flag;
+
+	if ((rc = json_get_bool(root, "stream", &flag)) == -1)
+		return bad(p, "stream", "must be a boolean");
+	p->conv->stream = rc == 1 && flag;
+	if ((rc = json_get_obj(root, "stream_options", &so)) == -1)
+		return bad(p, "stream_options", "must be an object");
+	if (rc == 1) {
+		if ((rc = json_get_bool(so, "include_usage", &flag)) == -1)
+			return bad(p, "stream_options.include_usage", "must be "
+			    "a boolean");
+		opts->include_usage = rc == 1 && flag;
+	}
+	return KF_OK;
+}
+
+static enum kf_err
+parse_session(struct parse *p, json_object *root)
+{
+	const char	*key, *user;
+	enum kf_err	 er;
+
+	if ((er = want_str(p, root, "prompt_cache_key", 0, &key)) != KF_OK ||
+	    (er = want_str(p, root, "user", 0, &user)) != KF_OK)
+		return er;
+	if (key == NULL || *key == '\0')
+		key = user;
+	if (key != NULL && *key != '\0')
+		p->conv->session_key = xstrdup(key);
+	return KF_OK;
+}
+
+enum kf_err
+openai_chat_parse(const char *body, size_t len, struct http *h,
+    struct conv *conv, struct openai_chat_opts *opts, char **cause,
+    char **param)
+{
+	struct parse		 p;
+	json_object		*root = NULL;
+	const struct model_info	*m;
+	const char		*model;
+	char			*why = NULL;
+	int			 thinking_name;
+	enum kf_err		 er;
+
+	memset(&p, 0, sizeof(p));
+	memset(opts, 0, sizeof(*opts));
+	p.conv = conv;
+	p.http = h;
+	p.cause = cause;
+	p.param = param;
+	if ((er = json_parse(body, len, JSON_MAX_DEPTH, &root, &why)) !=
+	    KF_OK) {
+		bad(&p, NULL, "%s", why);
+		free(why);
+		return KF_EINVAL;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		er = bad(&p, NULL, "the request body must be a JSON object, "
+		    "not %s", json_type_label(root));
+		goto out;
+	}
+	if ((er = want_str(&p, root, "model", 1, &model)) != KF_OK)
+		goto out;
+	conv->model = xstrdup(model);
+	if ((m = models_resolve(model, &thinking_name)) == NULL) {
+		er = bad(&p, "model", "\"%s\" is not available; available "
+		    "models: %s", model, models_list_text());
+		goto out;
+	}
+	conv->kiro_model = m->id;
+	if (thinking_name) {
+		/* As parse-anthropic does for a -thinking name. */
+		if (strcmp(m->id, "claude-opus-4.6") == 0)
+			conv->thinking = CONV_THINKING_ADAPTIVE;
+		else {
+			conv->thinking = CONV_THINKING_ENABLED;
+			conv->thinking_budget = 20000;
+		}
+	}
+	if ((er = refuse_unsupported(&p, root)) != KF_OK ||
+	    (er = parse_max_tokens(&p, root)) != KF_OK ||
+	    (er = parse_stream(&p, root, opts)) != KF_OK ||
+	    (er = parse_reasoning(&p, root, m)) != KF_OK ||
+	    (er = parse_tools(&p, root)) != KF_OK ||
+	    (er = parse_tool_choice(&p, root)) != KF_OK ||
+	    (er = parse_stop(&p, root)) != KF_OK ||
+	    (er = parse_response_format(&p, root)) != KF_OK ||
+	    (er = parse_session(&p, root)) != KF_OK ||
+	    (er = parse_messages(&p, root)) != KF_OK)
+		goto out;
+out:
+	json_object_put(root);
+	return er;
+}

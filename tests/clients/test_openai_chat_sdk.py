@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""The real openai npm SDK (Chat Completions) against kiro-fcgi.
+
+The pinned openai package comes from tests/clients/node_modules (or
+$KIRO_NODE_MODULES, or `npm ci`, see clienthelp.py), as for test_clients.py.
+Set-up: the mock Kiro upstream with one account and kiro-fcgi behind a real
+lighttpd mounted at "/kiro" (the SDK's baseURL is <mount>/v1).  The mock's
+answers are scripted per step (match.prompt_contains on a unique tag).
+
+openai-chat.mjs (run with node; it prints JSON that is checked here):
+  - chat.completions.create, not streamed: text, object, model, finish_reason
+    stop, usage;
+  - create({stream: true, stream_options.include_usage}): the deltas join to
+    the scripted text, role assistant, finish_reason stop, the usage chunk;
+  - a tool round trip, streamed: the SDK's deltas assemble the call (id from
+    Kiro, name, arguments sent in fragments), the tool result goes back and
+    the answer is checked; the second Kiro request carries the result in
+    toolResults with the call's id and the call in its history;
+  - chat.completions.stream() + finalChatCompletion() (the SDK's own
+    accumulator) on a tool call: tool_calls with parsable arguments;
+  - a wrong key: AuthenticationError, status 401.
+
+Run by `make check`; from a build tree: KIRO_FCGI=fcgi/kiro-fcgi
+/usr/bin/python3 $srcdir/tests/clients/test_openai_chat_sdk.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "integration"))
+
+import clienthelp  # noqa: E402
+from harness import Lighttpd  # noqa: E402
+from kirostack import API_KEY, KIRO_FCGI, GatewayConfig, MockKiro  # noqa: E402
+
+MODEL = "claude-sonnet-4-5"
+
+
+class OpenAIChatSDK(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.modules = clienthelp.node_modules()
+        cls.node = shutil.which("node")
+        if cls.node is None:
+            raise AssertionError("node not found on PATH: install Node.js 18 or later")
+        cls.tmp = Path(tempfile.mkdtemp(prefix="kiro-openai-sdk-"))
+        cls.tmp.chmod(0o755)
+        cls.mock = MockKiro()
+        cls.srv = None
+        try:
+            cls.mock.start()
+            cls.srv = Lighttpd(KIRO_FCGI, mount="/kiro", procs=2)
+            conf = GatewayConfig(cls.tmp, "gw", cls.mock, user=cls.srv.responder_user)
+            cls.srv.env.update(conf.env)
+            cls.srv.start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        if cls.srv is not None:
+            cls.srv.stop()
+        cls.mock.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def logs(self) -> str:
+        return self.srv.error_log() + self.mock.log()
+
+    def entry_for(self, script_id: str, since: int) -> dict:
+        entries = [e for e in self.mock.requests(since=since) if e["script"] == script_id]
+        self.assertEqual(len(entries), 1, f"requests answered by {script_id}: {entries}")
+        self.assertEqual(entries[0]["validation"], {"ok": True})
+        return entries[0]
+
+    def test_openai_sdk_chat(self) -> None:
+        t = "T" + uuid.uuid4().hex[:10].upper()
+        text = {"create": f"Created answer {t}.", "stream": f"Streamed answer {t}, in parts.",
+                "tools": f"It is sunny in Paris ({t})."}
+        self.mock.script({"prompt_contains": f"{t}-create"},
+                         {"kind": "text", "chunks": [text["create"]]})
+        self.mock.script({"prompt_contains": f"{t}-stream"},
+                         {"kind": "text", "chunks": [text["stream"][:9], text["stream"][9:20],
+                                                     text["stream"][20:]]})
+        call_id = "tooluse_" + uuid.uuid4().hex[:20]
+        self.mock.script({"prompt_contains": f"{t}-tools"},
+                         {"kind": "tool_use", "chunks": ["Let me check."],
+                          "tools": [{"name": "get_weather", "id": call_id,
+                                     "input_fragments": ['{"city":', ' "Paris"}']}]})
+        result_script = self.mock.script({"prompt_contains": "Tool results provided."},
+                                         {"kind": "text", "chunks": [text["tools"]]})
+        helper_id = "tooluse_" + uuid.uuid4().hex[:20]
+        self.mock.script({"prompt_contains": f"{t}-helper"},
+                         {"kind": "tool_use", "chunks": [],
+                          "tools": [{"name": "get_weather", "id": helper_id,
+                                     "input": {"city": "Oslo"}}]})
+        mark = self.mock.mark()
+
+        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(self.tmp),
+               "KIRO_NODE_MODULES": str(self.modules),
+               "KIRO_BASE_URL": self.srv.base_url + "/v1",
+               "KIRO_API_KEY": API_KEY, "KIRO_MODEL": MODEL, "KIRO_TAG": t}
+        done = subprocess.run([self.node, str(HERE / "openai-chat.mjs")], env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=90)
+        self.assertEqual(done.returncode, 0, f"{done.stdout}\n{done.stderr}\n{self.logs()}")
+        res = json.loads(done.stdout.strip().splitlines()[-1])
+        for name, value in res.items():
+            self.assertNotIn("error", value, f"{name}: {value}\n{self.logs()}")
+
+        create = res["create"]
+        self.assertEqual(create["text"], text["create"])
+        self.assertEqual((create["object"], create["role"]), ("chat.completion", "assistant"))
+        self.assertEqual(create["model"], MODEL)
+        self.assertRegex(create["id"], r"^chatcmpl-")
+        self.assertEqual(create["finish_reason"], "stop")
+        self.assertGreater(create["usage"]["prompt_tokens"], 0)
+        self.assertGreater(create["usage"]["completion_tokens"], 0)
+
+        stream = res["stream"]
+        self.assertEqual(stream["text"], text["stream"])
+        self.assertEqual(stream["role"], "assistant")
+        self.assertEqual(stream["finish_reason"], "stop")
+        self.assertGreater(stream["usage"]["total_tokens"], 0)
+        self.assertGreaterEqual(stream["chunks"], 5)
+
+        tools = res["tools"]
+        self.assertEqual(tools["first_text"], "Let me check.")
+        self.assertEqual(tools["first_finish"], "tool_calls")
+        self.assertEqual(tools["calls"], [{"id": call_id, "name": "get_weather",
+                                           "input": {"city": "Paris"}}])
+        self.assertEqual(tools["second_text"], text["tools"])
+        self.assertEqual(tools["second_finish"], "stop")
+        kiro = self.entry_for(result_script, mark)["body"]["conversationState"]
+        ctx = kiro["currentMessage"]["userInputMessage"]["userInputMessageContext"]
+        self.assertEqual(ctx["toolResults"], [{
+            "toolUseId": call_id, "status": "success",
+            "content": [{"text": f"Sunny, 21 C ({t}-toolresult)"}]}])
+        uses = [u for h in kiro["history"]
+                for u in (h.get("assistantResponseMessage") or {}).get("toolUses") or []]
+        self.assertEqual(uses, [{"toolUseId": call_id, "name": "get_weather",
+                                 "input": {"city": "Paris"}}])
+
+        helper = res["helper"]
+        self.assertEqual(helper["finish_reason"], "tool_calls")
+        self.assertEqual(len(helper["tool_calls"]), 1)
+        call = helper["tool_calls"][0]
+        self.assertEqual((call["id"], call["type"], call["name"]),
+                         (helper_id, "function", "get_weather"))
+        self.assertEqual(json.loads(call["arguments"]), {"city": "Oslo"})
+
+        self.assertEqual(res["badkey"], {"thrown": "AuthenticationError", "status": 401,
+                                         "authentication_error": True})
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
