@@ -37,6 +37,7 @@ struct http_req {
 	long			 connect_timeout_ms;	/* 0: 10 s */
 	long			 timeout_ms;	/* whole transfer; 0: none */
 	long			 idle_timeout_s;	/* no byte for this long; 0: 300 */
+	long			 max_redirects;	/* http(s) redirects followed; 0: none */
 	/*
 	 * When set, the body of a 2xx answer goes to on_data as it arrives;
 	 * other answers (and every answer when it is NULL) are collected in

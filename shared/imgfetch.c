@@ -1,0 +1,237 @@
+/* imgfetch.c: an image URL (data: or http(s)) into a media type and base64. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "digest.h"
+#include "http.h"
+#include "imgfetch.h"
+#include "xmalloc.h"
+
+/* What Kiro accepts, by the name a data: URL may give. */
+static const char *
+media_known(const char *type, size_t len)
+{
+	static const char *const ok[][2] = {
+		{ "image/png", "image/png" },
+		{ "image/jpeg", "image/jpeg" },
+		{ "image/jpg", "image/jpeg" },
+		{ "image/gif", "image/gif" },
+		{ "image/webp", "image/webp" },
+		{ NULL, NULL }
+	};
+	size_t	i;
+
+	for (i = 0; ok[i][0] != NULL; i++)
+		if (strlen(ok[i][0]) == len &&
+		    strncasecmp(type, ok[i][0], len) == 0)
+			return ok[i][1];
+	return NULL;
+}
+
+/* The media type from the first bytes, or NULL when it is no image we know. */
+static const char *
+media_sniff(const unsigned char *p, size_t len)
+{
+	if (len >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0)
+		return "image/png";
+	if (len >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
+		return "image/jpeg";
+	if (len >= 6 && (memcmp(p, "GIF87a", 6) == 0 ||
+	    memcmp(p, "GIF89a", 6) == 0))
+		return "image/gif";
+	if (len >= 12 && memcmp(p, "RIFF", 4) == 0 &&
+	    memcmp(p + 8, "WEBP", 4) == 0)
+		return "image/webp";
+	return NULL;
+}
+
+/* Base64 or base64url, padded or not, as standard padded base64. */
+static char *
+base64_standard(const char *data, size_t len)
+{
+	size_t	padded = (len + 3) / 4 * 4, i;
+	char	*out;
+
+	out = xmalloc(padded + 1);
+	for (i = 0; i < len; i++)
+		out[i] = data[i] == '-' ? '+' : data[i] == '_' ? '/' : data[i];
+	for (; i < padded; i++)
+		out[i] = '=';
+	out[padded] = '\0';
+	return out;
+}
+
+static enum kf_err
+from_data_url(const char *url, char **media_type, char **b64, char **cause)
+{
+	const char	*head = url + 5, *comma, *semi, *media;
+	size_t		 len;
+	long long	 decoded;
+
+	if ((comma = strchr(head, ',')) == NULL)
+		goto malformed;
+	/* "image/png;base64" possibly with parameters in between. */
+	if ((size_t)(comma - head) < 7 ||
+	    strncasecmp(comma - 7, ";base64", 7) != 0) {
+		xsetprintf(cause, "data: image URLs must be base64 "
+		    "(data:image/png;base64,...)");
+		return KF_EINVAL;
+	}
+	semi = memchr(head, ';', (size_t)(comma - head));
+	if ((media = media_known(head, (size_t)(semi - head))) == NULL) {
+		xsetprintf(cause, "data: URL of type \"%.*s\" is not a "
+		    "supported image (use image/jpeg, image/png, image/gif "
+		    "or image/webp)", (int)(semi - head > 64 ? 64 :
+		    semi - head), head);
+		return KF_EINVAL;
+	}
+	len = strlen(comma + 1);
+	if (len == 0 || (decoded = base64_decoded_len(comma + 1, len)) <= 0)
+		goto malformed;
+	if (decoded > IMGFETCH_MAX_BYTES) {
+		xsetprintf(cause, "data: image of %lld bytes is over the %ld "
+		    "byte limit", decoded, IMGFETCH_MAX_BYTES);
+		return KF_EINVAL;
+	}
+	*media_type = xstrdup(media);
+	*b64 = base64_standard(comma + 1, len);
+	return KF_OK;
+malformed:
+	xsetprintf(cause, "malformed data: URL: expected "
+	    "data:<image type>;base64,<data>");
+	return KF_EINVAL;
+}
+
+/* The URL's host, for messages: never the path or query (tokens live there). */
+static char *
+url_host(const char *url)
+{
+	CURLU	*u;
+	char	*host = NULL, *out;
+
+	if ((u = curl_url()) == NULL)
+		return NULL;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		curl_url_cleanup(u);
+		return NULL;
+	}
+	out = xstrdup(host);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return out;
+}
+
+struct fetch {
+	struct buf	body;
+	int		over;
+};
+
+static int
+on_data(void *arg, const char *data, size_t len)
+{
+	struct fetch	*f = arg;
+
+	if (buf_append_capped(&f->body, data, len, IMGFETCH_MAX_BYTES) != 0) {
+		f->over = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static enum kf_err
+from_http(struct http *h, const char *url, char **media_type, char **b64,
+    char **cause)
+{
+	static const char *const headers[] = {
+		"Accept: image/png, image/jpeg, image/gif, image/webp, image/*",
+		"User-Agent: kiro-fcgi-imgfetch",
+		NULL
+	};
+	struct http_req		 hr;
+	struct http_resp	 resp;
+	struct fetch		 f;
+	struct buf		 enc = BUF_INIT;
+	const char		*media;
+	char			*host, *why = NULL;
+	enum kf_err		 er;
+
+	if ((host = url_host(url)) == NULL) {
+		xsetprintf(cause, "the image URL is malformed");
+		return KF_EINVAL;
+	}
+	memset(&f, 0, sizeof(f));
+	memset(&hr, 0, sizeof(hr));
+	hr.method = "GET";
+	hr.url = url;
+	hr.headers = headers;
+	hr.connect_timeout_ms = IMGFETCH_TIMEOUT_MS;
+	hr.timeout_ms = IMGFETCH_TIMEOUT_MS;
+	hr.idle_timeout_s = IMGFETCH_TIMEOUT_MS / 1000;
+	hr.max_redirects = 3;
+	hr.on_data = on_data;
+	hr.arg = &f;
+	hr.max_body = 4096;
+	er = http_do(h, &hr, &resp, &why);
+	if (f.over)
+		xsetprintf(cause, "the image at %s is over the %ld byte limit",
+		    host, IMGFETCH_MAX_BYTES);
+	else if (er == KF_ETIMEOUT)
+		xsetprintf(cause, "fetching the image from %s timed out after "
+		    "%ld s", host, IMGFETCH_TIMEOUT_MS / 1000);
+	else if (er != KF_OK)
+		/* libcurl's words name hosts and ports, not queries. */
+		xsetprintf(cause, "the image could not be fetched from %s: %s",
+		    host, strchr(resp.error, '?') == NULL ? resp.error :
+		    "the transfer failed");
+	else if (resp.status < 200 || resp.status > 299)
+		xsetprintf(cause, "fetching the image from %s failed: HTTP "
+		    "%ld", host, resp.status);
+	else if ((media = media_sniff((const unsigned char *)f.body.ptr,
+	    f.body.len)) == NULL)
+		xsetprintf(cause, "what %s answered is not a PNG, JPEG, GIF "
+		    "or WebP image", host);
+	else {
+		base64_encode(&enc, f.body.ptr, f.body.len);
+		*media_type = xstrdup(media);
+		*b64 = buf_detach(&enc);
+		er = KF_OK;
+		goto out;
+	}
+	er = KF_EINVAL;
+out:
+	http_resp_free(&resp);
+	buf_free(&f.body);
+	buf_free(&enc);
+	free(host);
+	free(why);
+	return er;
+}
+
+enum kf_err
+imgfetch(struct http *h, const char *url, char **media_type, char **b64,
+    char **cause)
+{
+	*media_type = NULL;
+	*b64 = NULL;
+	if (strncasecmp(url, "data:", 5) == 0)
+		return from_data_url(url, media_type, b64, cause);
+	if (strncasecmp(url, "http://", 7) == 0 ||
+	    strncasecmp(url, "https://", 8) == 0) {
+		if (h == NULL) {
+			xsetprintf(cause, "image URLs cannot be fetched here; "
+			    "send the image as a data: URL");
+			return KF_EINVAL;
+		}
+		return from_http(h, url, media_type, b64, cause);
+	}
+	xsetprintf(cause, "image URLs must be data: or http(s) URLs");
+	return KF_EINVAL;
+}
