@@ -11,6 +11,7 @@
 #include "digest.h"
 #include "info.h"
 #include "log.h"
+#include "openai-responses.h"
 #include "router.h"
 #include "xmalloc.h"
 
@@ -39,6 +40,7 @@ static const struct route routes[] = {
 	    anthropic_cc_messages },
 	{ "POST", "/cc/v1/messages/count_tokens", MATCH_EXACT, 1, 1,
 	    anthropic_count_tokens },
+	{ "POST", "/v1/responses", MATCH_EXACT, 1, 1, openai_responses },
 	{ "GET", "/v1/models", MATCH_EXACT, 1, 0, info_models },
 	{ "GET", "/v1/models/", MATCH_PREFIX, 1, 0, info_model },
 	{ "GET", "/health", MATCH_EXACT, 0, 0, info_health },
