@@ -397,29 +397,29 @@ parse_custom_tool(struct parse *p, json_object *tool, const char *path,
 	enum kf_err	 er;
 	int		 rc;
 
-	buf_puts(&hint, "The raw input to the tool, as free-form text.");
 	snprintf(sub, sizeof(sub), "%s.format", path);
 	if ((rc = json_get_obj(tool, "format", &fmt)) == -1)
 		return bad(p, sub, "must be an object");
-	if (rc == 1) {
-		if ((er = want_str(p, fmt, sub, "type", 1, &ftype)) != KF_OK)
+	ftype = "text";
+	if (rc == 1 && (er = want_str(p, fmt, sub, "type", 1, &ftype)) !=
+	    KF_OK)
+		return er;
+	if (strcmp(ftype, "grammar") == 0) {
+		if ((er = want_str(p, fmt, sub, "syntax", 0, &syntax)) !=
+		    KF_OK ||
+		    (er = want_str(p, fmt, sub, "definition", 1, &def)) !=
+		    KF_OK)
 			return er;
-		if (strcmp(ftype, "grammar") == 0) {
-			if ((er = want_str(p, fmt, sub, "syntax", 0,
-			    &syntax)) != KF_OK ||
-			    (er = want_str(p, fmt, sub, "definition", 1,
-			    &def)) != KF_OK)
-				return er;
-			buf_reset(&hint);
-			buf_printf(&hint, "The raw input to the tool (not "
-			    "JSON). It must follow this %s grammar:\n%s",
-			    syntax != NULL ? syntax : "", def);
-		} else if (strcmp(ftype, "text") != 0) {
-			buf_free(&hint);
-			snprintf(sub, sizeof(sub), "%s.format.type", path);
-			return bad(p, sub, "must be text or grammar, not "
-			    "\"%s\"", ftype);
-		}
+		buf_printf(&hint, "The raw input to the tool (not JSON). It "
+		    "must follow this %s grammar:\n%s",
+		    syntax != NULL ? syntax : "", def);
+	} else if (strcmp(ftype, "text") == 0)
+		buf_puts(&hint, "The raw input to the tool, as free-form "
+		    "text.");
+	else {
+		snprintf(sub, sizeof(sub), "%s.format.type", path);
+		return bad(p, sub, "must be text or grammar, not \"%s\"",
+		    ftype);
 	}
 	schema = json_object_new_object();
 	json_object_object_add(schema, "type", json_str("object"));
