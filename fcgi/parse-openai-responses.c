@@ -28,7 +28,7 @@ struct parse {
 	void			*fetch_arg;
 	char			**cause;
 	char			**param;
-	int			 seen_turn;	/* a user/assistant item so far */
+	int			 seen_turn;	/* a turn item came before */
 };
 
 static enum kf_err

@@ -41,7 +41,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 #define FUZZ_MODEL_ID	"claude-sonnet-4.5"
 #define BODY_DEPTH	(JSON_MAX_DEPTH + 64)
-#define PNG_B64		"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4" \
+#define PNG_B64	"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4" \
 	"nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
 
 static enum kf_err

@@ -488,8 +488,9 @@ START_TEST(bad_fields_named)
 		    "input[0].role", "\"bot\"" },
 		{ "{" M "'input':[{'role':'user'}]}", "input[0].content",
 		    "field required" },
-		{ "{" M "'input':[{'role':'user','content':[{'type':'input_text'"
-		    "}]}]}", "input[0].content[0].text", "field required" },
+		{ "{" M "'input':[{'role':'user','content':[{'type':"
+		    "'input_text'}]}]}", "input[0].content[0].text",
+		    "field required" },
 		{ "{" M "'input':[{'role':'user','content':[{'type':'audio'}]}"
 		    "]}", "input[0].content[0].type", "\"audio\"" },
 		{ "{" M "'input':[{'role':'user','content':[{'type':"
@@ -515,7 +516,8 @@ START_TEST(bad_fields_named)
 		    "input[0].type", "stored" },
 		{ "{" M "'input':[{'type':'local_shell_call'}]}",
 		    "input[0].type", "\"local_shell_call\"" },
-		{ "{" M "'input':'x','tools':{}}", "tools", "must be an array" },
+		{ "{" M "'input':'x','tools':{}}", "tools",
+		    "must be an array" },
 		{ "{" M "'input':'x','tools':[{'name':'f'}]}", "tools[0].type",
 		    "field required" },
 		{ "{" M "'input':'x','tools':[{'type':'function','name':''}]}",
