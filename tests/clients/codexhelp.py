@@ -62,12 +62,15 @@ def codex_bin(modules: Path) -> Path:
     raise NodeModulesError(f"no codex executable under {modules}")
 
 
-def codex_home(home: Path, base_url: str, model: str) -> None:
-    """$HOME/.codex/config.toml pointing Codex at base_url (ending in /v1)."""
+def codex_home(home: Path, base_url: str, model: str, extra: str = "") -> None:
+    """$HOME/.codex/config.toml pointing Codex at base_url (ending in /v1).
+
+    extra: more top-level lines, e.g. 'model_reasoning_effort = "high"\n'.
+    """
     conf = home / ".codex"
     conf.mkdir(parents=True, exist_ok=True)
     (conf / "config.toml").write_text(
-        f'model = "{model}"\n'
+        f'model = "{model}"\n' + extra +
         'model_provider = "kiro"\n\n'
         '[model_providers.kiro]\n'
         'name = "kiro-fcgi"\n'

@@ -13,6 +13,8 @@ mock Kiro upstream with one account; kiro-fcgi behind lighttpd mounted at
     request passed the mock's validation, carries Codex's function tools
     and its developer instructions, and uses Codex's session id as the
     conversation id;
+  - with model_reasoning_effort "high", Kiro is asked to think, and Codex
+    shows the thinking (a reasoning item's summary) apart from the answer;
   - an agentic round trip: the mock answers with a call of Codex's own
     exec_command tool (`cat` of a file the test wrote in the working
     directory); Codex runs it and sends the output back as a
@@ -84,22 +86,25 @@ class CodexCLI(unittest.TestCase):
     def logs(self) -> str:
         return self.srv.error_log() + self.mock.log()
 
-    def new_home(self) -> tuple[Path, Path]:
+    def new_home(self, extra: str = "") -> tuple[Path, Path]:
         """A fresh HOME configured for the gateway, and a working directory."""
         run = Path(tempfile.mkdtemp(dir=self.tmp))
         home, work = run / "home", run / "work"
         home.mkdir()
         work.mkdir()
-        codexhelp.codex_home(home, self.srv.base_url + "/v1", MODEL)
+        codexhelp.codex_home(home, self.srv.base_url + "/v1", MODEL, extra)
         return home, work
 
-    def codex(self, prompt: str, home: Path, work: Path) -> str:
+    def codex_run(self, prompt: str, home: Path, work: Path):
         done = codexhelp.run_codex(self.codex_exe, prompt,
                                    codexhelp.codex_env(home, API_KEY), work, timeout=TIMEOUT)
         self.assertEqual(done.returncode, 0,
                          f"codex exited {done.returncode}\nstdout {done.stdout[-3000:]}\n"
                          f"stderr {done.stderr[-3000:]}\n{self.logs()[-3000:]}")
-        return done.stdout
+        return done
+
+    def codex(self, prompt: str, home: Path, work: Path) -> str:
+        return self.codex_run(prompt, home, work).stdout
 
     def entries(self, script: str, since: int) -> list[dict]:
         return [e for e in self.mock.requests(since=since) if e["script"] == script]
@@ -122,6 +127,22 @@ class CodexCLI(unittest.TestCase):
         self.assertIn("exec_command", names)
         self.assertIn("You are a coding agent", json.dumps(state["history"][0]))
         self.assertRegex(state["conversationId"], r"^[0-9a-f]{8}-[0-9a-f]{4}-")
+
+    def test_reasoning_shown(self) -> None:
+        t = "T" + uuid.uuid4().hex[:10].upper()
+        script = self.mock.script({"prompt_contains": t}, "thinking")
+        mark = self.mock.mark()
+        home, work = self.new_home('model_reasoning_effort = "high"\n'
+                                   'model_reasoning_summary = "detailed"\n')
+        done = self.codex_run(f"{t} hi", home, work)
+        # The answer on stdout, the reasoning summary in Codex's transcript.
+        self.assertIn("Hi there!", done.stdout)
+        self.assertNotIn("greeting", done.stdout)
+        self.assertIn("The user wants a greeting.", done.stderr)
+        entries = self.entries(script, mark)
+        self.assertEqual(len(entries), 1)
+        self.assertIn("<thinking_effort>high</thinking_effort>",
+                      json.dumps(entries[0]["body"]["conversationState"]["history"][0]))
 
     def test_exec_command_round_trip(self) -> None:
         t = "T" + uuid.uuid4().hex[:10].upper()
