@@ -21,7 +21,8 @@ For each server, against the mock Kiro:
     custom_tool_call / custom_tool_call_output and reasoning items passes
     the mock's Kiro validation, with the tool uses and results in place;
   - instructions and developer messages become Kiro's system text;
-  - an input_image data: URL becomes a Kiro image; a file_id image is 400;
+  - an input_image data: URL, or an http: URL the gateway fetches, becomes
+    a Kiro image; a URL that fails is 400 naming it; a file_id image is 400;
   - reasoning.effort turns thinking on: the thinking comes back as a
     reasoning item (rs_ id, summary_text) with reasoning_summary_text events;
   - previous_response_id is 400 with param previous_response_id; a bad field
@@ -35,8 +36,10 @@ Run: /usr/bin/python3 tests/integration/test_openai_responses.py
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import sys
+import threading
 import unittest
 from pathlib import Path
 
@@ -60,14 +63,48 @@ PATCH = {"type": "custom", "name": "apply_patch", "description": "Apply a patch"
                     "definition": "start: begin_patch hunk+ end_patch"}}
 
 
+IMAGES: "ImageServer | None" = None
+
+
+class ImageServer:
+    """Serves the PNG at /cat.png over http on loopback; anything else 404."""
+
+    def __init__(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                data = base64.b64decode(PNG)
+                if self.path != "/cat.png":
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def setUpModule() -> None:
-    global MOCK
+    global MOCK, IMAGES
     MOCK = Mock().start()
+    IMAGES = ImageServer()
 
 
 def tearDownModule() -> None:
     if MOCK is not None:
         MOCK.stop()
+    if IMAGES is not None:
+        IMAGES.stop()
 
 
 def req(prompt="Say hello", **extra) -> dict:
@@ -300,6 +337,19 @@ class _Responses:
         self.assertEqual(images[0]["format"], "png")
         self.assertEqual(base64.b64decode(images[0]["source"]["bytes"]),
                          base64.b64decode(PNG))
+
+    def test_image_http_url_fetched(self) -> None:
+        body = req([{"role": "user", "content": [
+            {"type": "input_text", "text": "and this?"},
+            {"type": "input_image", "image_url": IMAGES.url + "/cat.png"}]}])
+        resp = self.post(body)
+        self.assertEqual(resp.status, 200, resp.body[:500])
+        images = self.kiro_request()["currentMessage"]["userInputMessage"]["images"]
+        self.assertEqual([i["format"] for i in images], ["png"])
+        self.assertEqual(base64.b64decode(images[0]["source"]["bytes"]),
+                         base64.b64decode(PNG))
+        body["input"][0]["content"][1]["image_url"] = IMAGES.url + "/missing.png"
+        self.assert_error(self.post(body), 400, "input[0].content[1].image_url", "127.0.0.1")
 
     def test_image_file_id_refused(self) -> None:
         body = req([{"role": "user", "content": [
