@@ -41,11 +41,11 @@ struct item {
 	int		 done;
 };
 
-struct oresp_emit {
+struct openai_responses_emit {
 	int			 stream;
 	struct out		*out;
 	struct sink		*sink;
-	const struct oresp_req	*req;
+	const struct openai_responses_req	*req;
 	struct buf		 events;
 	int			 head_sent;
 	long			 seq;
@@ -62,7 +62,7 @@ struct oresp_emit {
 };
 
 static void
-mark_committed(struct oresp_emit *e)
+mark_committed(struct openai_responses_emit *e)
 {
 	if (e->out->committed)
 		e->sink->committed = 1;
@@ -78,7 +78,7 @@ new_id(char *out, size_t size, const char *prefix)
 }
 
 static int
-push(struct oresp_emit *e)
+push(struct openai_responses_emit *e)
 {
 	int	rc;
 
@@ -94,14 +94,14 @@ push(struct oresp_emit *e)
 
 /* Opens an event's data: {"type":...,"sequence_number":N */
 static void
-ev_begin(struct oresp_emit *e, struct buf *d, const char *type)
+ev_begin(struct openai_responses_emit *e, struct buf *d, const char *type)
 {
 	buf_printf(d, "{\"type\":\"%s\",\"sequence_number\":%ld", type,
 	    e->seq++);
 }
 
 static void
-ev_end(struct oresp_emit *e, struct buf *d, const char *type)
+ev_end(struct openai_responses_emit *e, struct buf *d, const char *type)
 {
 	buf_putc(d, '}');
 	sse_event(&e->events, type, d->ptr, d->len);
@@ -192,7 +192,7 @@ item_json(const struct item *it)
 
 /* An item event: output_item.added or .done. */
 static void
-ev_item(struct oresp_emit *e, const char *type, size_t index)
+ev_item(struct openai_responses_emit *e, const char *type, size_t index)
 {
 	struct buf	d = BUF_INIT;
 
@@ -204,7 +204,7 @@ ev_item(struct oresp_emit *e, const char *type, size_t index)
 
 /* Events about one part of an item: item_id, output_index, then more. */
 static void
-ev_part_begin(struct oresp_emit *e, struct buf *d, const char *type,
+ev_part_begin(struct openai_responses_emit *e, struct buf *d, const char *type,
     size_t index)
 {
 	ev_begin(e, d, type);
@@ -213,7 +213,7 @@ ev_part_begin(struct oresp_emit *e, struct buf *d, const char *type,
 }
 
 static void
-ev_delta(struct oresp_emit *e, const char *type, size_t index,
+ev_delta(struct openai_responses_emit *e, const char *type, size_t index,
     const char *extra, const char *s, size_t len)
 {
 	struct buf	d = BUF_INIT;
@@ -226,7 +226,7 @@ ev_delta(struct oresp_emit *e, const char *type, size_t index,
 }
 
 static size_t
-item_new(struct oresp_emit *e, enum item_type type)
+item_new(struct openai_responses_emit *e, enum item_type type)
 {
 	struct item	*it;
 	static const char *const prefix[] = { "rs", "msg", "fc", "ctc" };
@@ -240,7 +240,7 @@ item_new(struct oresp_emit *e, enum item_type type)
 }
 
 static void
-close_reasoning(struct oresp_emit *e)
+close_reasoning(struct openai_responses_emit *e)
 {
 	struct buf	 d = BUF_INIT;
 	struct item	*it;
@@ -266,7 +266,7 @@ close_reasoning(struct oresp_emit *e)
 }
 
 static void
-close_text(struct oresp_emit *e)
+close_text(struct openai_responses_emit *e)
 {
 	struct buf	 d = BUF_INIT;
 	struct item	*it;
@@ -293,7 +293,7 @@ close_text(struct oresp_emit *e)
 
 /* The response object; usage and error only when given. */
 static json_object *
-response_json(struct oresp_emit *e, const char *status,
+response_json(struct openai_responses_emit *e, const char *status,
     const struct sink_usage *usage, enum sink_stop stop, json_object *error)
 {
 	json_object		*r, *v, *output, *u, *det;
@@ -360,7 +360,7 @@ response_json(struct oresp_emit *e, const char *status,
 }
 
 static void
-ev_response(struct oresp_emit *e, const char *type, json_object *r)
+ev_response(struct openai_responses_emit *e, const char *type, json_object *r)
 {
 	struct buf	d = BUF_INIT;
 
@@ -372,7 +372,7 @@ ev_response(struct oresp_emit *e, const char *type, json_object *r)
 static int
 r_start(void *arg, const struct sink_start *st)
 {
-	struct oresp_emit	*e = arg;
+	struct openai_responses_emit	*e = arg;
 
 	free(e->model);
 	e->model = xstrdup(st->model);
@@ -396,7 +396,7 @@ r_start(void *arg, const struct sink_start *st)
 static int
 r_text(void *arg, const char *s, size_t len)
 {
-	struct oresp_emit	*e = arg;
+	struct openai_responses_emit	*e = arg;
 	struct buf		 d = BUF_INIT;
 	size_t			 i;
 
@@ -424,7 +424,7 @@ r_text(void *arg, const char *s, size_t len)
 static int
 r_thinking(void *arg, const char *s, size_t len)
 {
-	struct oresp_emit	*e = arg;
+	struct openai_responses_emit	*e = arg;
 	struct buf		 d = BUF_INIT;
 	size_t			 i;
 
@@ -453,7 +453,7 @@ r_thinking(void *arg, const char *s, size_t len)
 static int
 r_thinking_end(void *arg, const char *signature)
 {
-	struct oresp_emit	*e = arg;
+	struct openai_responses_emit	*e = arg;
 
 	(void)signature;	/* Responses has no place for it */
 	close_reasoning(e);
@@ -463,14 +463,15 @@ r_thinking_end(void *arg, const char *signature)
 static int
 r_tool_start(void *arg, size_t index, const char *id, const char *name)
 {
-	struct oresp_emit	*e = arg;
+	struct openai_responses_emit	*e = arg;
 	struct item		*it;
 	size_t			 i;
 
 	close_text(e);
 	close_reasoning(e);
-	i = item_new(e, e->req != NULL && oresp_is_custom(e->req, name) ?
-	    ITEM_CUSTOM_CALL : ITEM_FUNCTION_CALL);
+	i = item_new(e, e->req != NULL &&
+	    openai_responses_is_custom(e->req, name) ? ITEM_CUSTOM_CALL :
+	    ITEM_FUNCTION_CALL);
 	it = &e->items[i];
 	it->call_id = xstrdup(id);
 	it->name = xstrdup(name);
@@ -490,7 +491,7 @@ r_tool_start(void *arg, size_t index, const char *id, const char *name)
 static int
 r_tool_input(void *arg, size_t index, const char *s, size_t len)
 {
-	struct oresp_emit	*e = arg;
+	struct openai_responses_emit	*e = arg;
 	size_t			 i;
 
 	if (index >= e->n_tool_items || e->tool_items[index] < 0)
@@ -521,7 +522,7 @@ custom_input(struct buf *out, const char *input)
 static int
 r_tool_end(void *arg, size_t index, const char *input)
 {
-	struct oresp_emit	*e = arg;
+	struct openai_responses_emit	*e = arg;
 	struct item		*it;
 	struct buf		 d = BUF_INIT;
 	size_t			 i;
@@ -560,7 +561,7 @@ r_tool_end(void *arg, size_t index, const char *input)
 
 /* Closes whatever is still open (a tool call cut short keeps its text). */
 static void
-close_all(struct oresp_emit *e)
+close_all(struct openai_responses_emit *e)
 {
 	size_t	i, j;
 
@@ -580,7 +581,7 @@ close_all(struct oresp_emit *e)
 static int
 r_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 {
-	struct oresp_emit	*e = arg;
+	struct openai_responses_emit	*e = arg;
 	struct buf		 body = BUF_INIT;
 	json_object		*r;
 	const char		*status = "completed";
@@ -612,7 +613,7 @@ r_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 static int
 r_error(void *arg, enum kf_err er, const char *message)
 {
-	struct oresp_emit	*e = arg;
+	struct openai_responses_emit	*e = arg;
 	json_object		*err;
 	const char		*type, *code;
 
@@ -637,7 +638,7 @@ r_error(void *arg, enum kf_err er, const char *message)
 static int
 r_ping(void *arg)
 {
-	struct oresp_emit	*e = arg;
+	struct openai_responses_emit	*e = arg;
 	int			 rc;
 
 	/* An SSE comment: every client's parser skips it. */
@@ -651,7 +652,7 @@ r_ping(void *arg)
 }
 
 static void
-items_free(struct oresp_emit *e)
+items_free(struct openai_responses_emit *e)
 {
 	size_t	i;
 
@@ -671,7 +672,7 @@ items_free(struct oresp_emit *e)
 static void
 r_reset(void *arg)
 {
-	struct oresp_emit	*e = arg;
+	struct openai_responses_emit	*e = arg;
 
 	items_free(e);
 	buf_reset(&e->events);
@@ -680,16 +681,16 @@ r_reset(void *arg)
 	e->finished = 0;
 }
 
-static const struct sink_ops oresp_ops = {
+static const struct sink_ops openai_responses_ops = {
 	r_start, r_text, r_thinking, r_thinking_end, r_tool_start,
 	r_tool_input, r_tool_end, r_finish, r_error, r_ping, r_reset,
 };
 
-static struct oresp_emit *
+static struct openai_responses_emit *
 emit_new(int stream, struct out *out, struct sink *sink,
-    const struct oresp_req *req)
+    const struct openai_responses_req *req)
 {
-	struct oresp_emit	*e;
+	struct openai_responses_emit	*e;
 
 	e = xcalloc(1, sizeof(*e));
 	e->stream = stream;
@@ -699,28 +700,28 @@ emit_new(int stream, struct out *out, struct sink *sink,
 	e->open_text = e->open_reasoning = -1;
 	new_id(e->id, sizeof(e->id), "resp");
 	memset(sink, 0, sizeof(*sink));
-	sink->ops = &oresp_ops;
+	sink->ops = &openai_responses_ops;
 	sink->arg = e;
 	sink->streams = stream;
 	return e;
 }
 
-struct oresp_emit *
-oresp_emit_stream(struct out *out, struct sink *sink,
-    const struct oresp_req *req)
+struct openai_responses_emit *
+openai_responses_emit_stream(struct out *out, struct sink *sink,
+    const struct openai_responses_req *req)
 {
 	return emit_new(1, out, sink, req);
 }
 
-struct oresp_emit *
-oresp_emit_json(struct out *out, struct sink *sink,
-    const struct oresp_req *req)
+struct openai_responses_emit *
+openai_responses_emit_json(struct out *out, struct sink *sink,
+    const struct openai_responses_req *req)
 {
 	return emit_new(0, out, sink, req);
 }
 
 void
-oresp_emit_free(struct oresp_emit *e)
+openai_responses_emit_free(struct openai_responses_emit *e)
 {
 	if (e == NULL)
 		return;

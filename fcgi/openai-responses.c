@@ -28,18 +28,18 @@ void
 openai_responses(struct request *req)
 {
 	struct conv		 conv;
-	struct oresp_req	 oreq;
+	struct openai_responses_req	 oreq;
 	struct sink		 sink;
 	struct relay_result	 res;
-	struct oresp_emit	*emit;
+	struct openai_responses_emit	*emit;
 	const char		*hdr;
 	char			*why = NULL, *param = NULL;
 	enum kf_err		 er;
 
 	conv_init(&conv);
 	memset(&oreq, 0, sizeof(oreq));
-	if ((er = oresp_parse(req->body.ptr, req->body.len, &conv, &oreq,
-	    fetch_image, req, &why, &param)) != KF_OK) {
+	if ((er = openai_responses_parse(req->body.ptr, req->body.len, &conv,
+	    &oreq, fetch_image, req, &why, &param)) != KF_OK) {
 		(void)openai_error_response(&req->out, er, why, param, 0);
 		goto out;
 	}
@@ -49,9 +49,9 @@ openai_responses(struct request *req)
 		conv.session_id = xstrdup(hdr);
 	req->model = conv.kiro_model;
 	if (conv.stream)
-		emit = oresp_emit_stream(&req->out, &sink, &oreq);
+		emit = openai_responses_emit_stream(&req->out, &sink, &oreq);
 	else
-		emit = oresp_emit_json(&req->out, &sink, &oreq);
+		emit = openai_responses_emit_json(&req->out, &sink, &oreq);
 	sink.gone = request_client_gone;
 	sink.gone_arg = req;
 	memset(&res, 0, sizeof(res));
@@ -63,10 +63,10 @@ openai_responses(struct request *req)
 	if (er != KF_OK)
 		log_warnx("%s: %s", kf_err_name(er), why != NULL ? why :
 		    kf_strerror(er));
-	oresp_emit_free(emit);
+	openai_responses_emit_free(emit);
 out:
 	conv_free(&conv);
-	oresp_req_free(&oreq);
+	openai_responses_req_free(&oreq);
 	free(why);
 	free(param);
 }

@@ -23,8 +23,8 @@
 
 struct parse {
 	struct conv		*conv;
-	struct oresp_req	*req;
-	oresp_fetch_fn		 fetch;
+	struct openai_responses_req	*req;
+	openai_responses_fetch_fn		 fetch;
 	void			*fetch_arg;
 	char			**cause;
 	char			**param;
@@ -378,7 +378,7 @@ parse_input(struct parse *p, json_object *root)
 }
 
 static void
-add_custom(struct oresp_req *req, const char *name)
+add_custom(struct openai_responses_req *req, const char *name)
 {
 	req->custom = xreallocarray(req->custom, req->n_custom + 1,
 	    sizeof(*req->custom));
@@ -619,7 +619,7 @@ parse_text_format(struct parse *p, json_object *root)
 
 /* The request fields a response object repeats back. */
 static void
-keep_echo(struct oresp_req *req, json_object *root)
+keep_echo(struct openai_responses_req *req, json_object *root)
 {
 	static const char *const keys[] = {
 		"instructions", "tools", "tool_choice", "parallel_tool_calls",
@@ -639,9 +639,9 @@ keep_echo(struct oresp_req *req, json_object *root)
 }
 
 enum kf_err
-oresp_parse(const char *body, size_t len, struct conv *conv,
-    struct oresp_req *req, oresp_fetch_fn fetch, void *fetch_arg,
-    char **cause, char **param)
+openai_responses_parse(const char *body, size_t len, struct conv *conv,
+    struct openai_responses_req *req, openai_responses_fetch_fn fetch,
+    void *fetch_arg, char **cause, char **param)
 {
 	struct parse		 p;
 	json_object		*root = NULL;
@@ -738,7 +738,8 @@ out:
 }
 
 int
-oresp_is_custom(const struct oresp_req *req, const char *name)
+openai_responses_is_custom(const struct openai_responses_req *req,
+    const char *name)
 {
 	size_t	i;
 
@@ -749,7 +750,7 @@ oresp_is_custom(const struct oresp_req *req, const char *name)
 }
 
 void
-oresp_req_free(struct oresp_req *req)
+openai_responses_req_free(struct openai_responses_req *req)
 {
 	size_t	i;
 

@@ -1,10 +1,11 @@
 /* fuzz-openai-responses.c: libFuzzer target: Responses request parser to Kiro body. */
 /*
  * Input: the body of a POST /v1/responses, as a client sends it.  It goes
- * through the path of a real request up to the upstream call: oresp_parse
- * (fcgi/parse-openai-responses.c, image URLs through a fake fetch: any
- * data: URL is a 1x1 PNG, anything else fails), then, when it parsed,
- * history_repair and kiro_req_build (shared/) with a fixed Kiro model id.
+ * through the path of a real request up to the upstream call:
+ * openai_responses_parse (fcgi/parse-openai-responses.c, image URLs through
+ * a fake fetch: any data: URL is a 1x1 PNG, anything else fails), then,
+ * when it parsed, history_repair and kiro_req_build (shared/) with a fixed
+ * Kiro model id.
  *
  * Invariants (abort when broken; ASan, UBSan and LeakSanitizer do the rest):
  *  - a parse error is KF_EINVAL with a cause, and a param that the cause
@@ -89,7 +90,7 @@ client_named(const struct conv *conv, const char *name)
 
 /* Some tool of the name takes {"input": string}: the custom one. */
 static void
-check_custom(const struct conv *conv, const struct oresp_req *req)
+check_custom(const struct conv *conv, const struct openai_responses_req *req)
 {
 	json_object	*props, *input;
 	const char	*type;
@@ -97,7 +98,7 @@ check_custom(const struct conv *conv, const struct oresp_req *req)
 	int		 found;
 
 	for (i = 0; i < req->n_custom; i++) {
-		CHECK(oresp_is_custom(req, req->custom[i]));
+		CHECK(openai_responses_is_custom(req, req->custom[i]));
 		found = 0;
 		for (j = 0; j < conv->n_tools; j++)
 			if (strcmp(conv->tools[j].name, req->custom[i]) == 0 &&
@@ -148,7 +149,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct conv		 conv;
-	struct oresp_req	 req;
+	struct openai_responses_req	 req;
 	struct history_opts	 hopts;
 	struct kiro_req_opts	 opts;
 	struct kiro_toolmap	*map;
@@ -158,8 +159,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	conv_init(&conv);
 	memset(&req, 0, sizeof(req));
-	er = oresp_parse((const char *)data, size, &conv, &req, fake_fetch,
-	    NULL, &cause, &param);
+	er = openai_responses_parse((const char *)data, size, &conv, &req,
+	    fake_fetch, NULL, &cause, &param);
 	if (er != KF_OK) {
 		CHECK(er == KF_EINVAL && cause != NULL && *cause != '\0');
 		if (param != NULL)
@@ -194,6 +195,6 @@ out:
 	free(cause);
 	free(param);
 	conv_free(&conv);
-	oresp_req_free(&req);
+	openai_responses_req_free(&req);
 	return 0;
 }

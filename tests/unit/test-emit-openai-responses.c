@@ -36,8 +36,8 @@ struct harness {
 	struct buf		 raw;
 	struct out		 out;
 	struct sink		 sink;
-	struct oresp_req	 req;
-	struct oresp_emit	*e;
+	struct openai_responses_req	 req;
+	struct openai_responses_emit	*e;
 	json_object		*events;	/* [{name, data}] once read */
 };
 
@@ -54,8 +54,10 @@ h_init(struct harness *h, int stream)
 	    json_object_new_boolean(0));
 	json_object_object_add(h->req.echo, "instructions",
 	    json_str("Be brief."));
-	h->e = stream ? oresp_emit_stream(&h->out, &h->sink, &h->req) :
-	    oresp_emit_json(&h->out, &h->sink, &h->req);
+	if (stream)
+		h->e = openai_responses_emit_stream(&h->out, &h->sink, &h->req);
+	else
+		h->e = openai_responses_emit_json(&h->out, &h->sink, &h->req);
 	ck_assert_ptr_nonnull(h->sink.ops);
 	ck_assert_int_eq(h->sink.streams, stream);
 }
@@ -63,8 +65,8 @@ h_init(struct harness *h, int stream)
 static void
 h_free(struct harness *h)
 {
-	oresp_emit_free(h->e);
-	oresp_req_free(&h->req);
+	openai_responses_emit_free(h->e);
+	openai_responses_req_free(&h->req);
 	buf_free(&h->raw);
 	json_object_put(h->events);
 }
@@ -226,7 +228,8 @@ str_at(json_object *obj, const char *path)
 		ck_assert_msg(cur != NULL, "null before %s", tok);
 		found = 1;
 		if (tok[0] >= '0' && tok[0] <= '9') {
-			next = json_object_array_get_idx(cur, atoi(tok));
+			next = json_object_array_get_idx(cur,
+			    strtoul(tok, NULL, 10));
 			found = next != NULL;
 		} else
 			found = json_object_object_get_ex(cur, tok, &next);

@@ -16,8 +16,8 @@
 #include "xmalloc.h"
 
 /*
- * Covers oresp_parse (fcgi/parse-openai-responses.c): input as a string
- * and as items (messages of every role, content parts, function_call /
+ * Covers openai_responses_parse (fcgi/parse-openai-responses.c): input as a
+ * string and as items (messages of every role, content parts, function_call /
  * function_call_output, custom_tool_call / custom_tool_call_output,
  * reasoning dropped), consecutive items of one role sharing a message,
  * developer/system text before the first turn becoming the system
@@ -65,22 +65,22 @@ q(const char *s)
 }
 
 static enum kf_err
-parse(const char *body, struct conv *c, struct oresp_req *r, char **cause,
-    char **param)
+parse(const char *body, struct conv *c, struct openai_responses_req *r,
+    char **cause, char **param)
 {
 	char		*b = q(body);
 	enum kf_err	 er;
 
 	conv_init(c);
 	memset(r, 0, sizeof(*r));
-	er = oresp_parse(b, strlen(b), c, r, fake_fetch, &fetch_calls, cause,
-	    param);
+	er = openai_responses_parse(b, strlen(b), c, r, fake_fetch,
+	    &fetch_calls, cause, param);
 	free(b);
 	return er;
 }
 
 static void
-parse_ok(const char *body, struct conv *c, struct oresp_req *r)
+parse_ok(const char *body, struct conv *c, struct openai_responses_req *r)
 {
 	char		*why = NULL, *param = NULL;
 	enum kf_err	 er;
@@ -93,10 +93,10 @@ parse_ok(const char *body, struct conv *c, struct oresp_req *r)
 }
 
 static void
-done(struct conv *c, struct oresp_req *r)
+done(struct conv *c, struct openai_responses_req *r)
 {
 	conv_free(c);
-	oresp_req_free(r);
+	openai_responses_req_free(r);
 }
 
 /* A body that must fail with this param and a cause containing text. */
@@ -104,7 +104,7 @@ static void
 parse_bad(const char *body, const char *want_param, const char *text)
 {
 	struct conv		 c;
-	struct oresp_req	 r;
+	struct openai_responses_req	 r;
 	char			*why = NULL, *param = NULL;
 	enum kf_err		 er;
 
@@ -128,7 +128,7 @@ parse_bad(const char *body, const char *want_param, const char *text)
 START_TEST(input_string_is_one_user_message)
 {
 	struct conv		c;
-	struct oresp_req	r;
+	struct openai_responses_req	r;
 
 	parse_ok("{" M "'input':'hi there','stream':true,"
 	    "'max_output_tokens':321}", &c, &r);
@@ -150,7 +150,7 @@ END_TEST
 START_TEST(messages_roles_and_parts)
 {
 	struct conv		c;
-	struct oresp_req	r;
+	struct openai_responses_req	r;
 
 	parse_ok("{" M "'instructions':'Be brief.','input':["
 	    "{'type':'message','role':'developer','content':[{'type':"
@@ -183,7 +183,7 @@ END_TEST
 START_TEST(tool_call_round_trip)
 {
 	struct conv		 c;
-	struct oresp_req	 r;
+	struct openai_responses_req	 r;
 	struct conv_block	*b;
 	const char		*s;
 
@@ -247,7 +247,7 @@ END_TEST
 START_TEST(images_through_fetch)
 {
 	struct conv		c;
-	struct oresp_req	r;
+	struct openai_responses_req	r;
 
 	fetch_calls = 0;
 	parse_ok("{" M "'input':[{'role':'user','content':["
@@ -280,7 +280,7 @@ END_TEST
 START_TEST(no_fetch_no_images)
 {
 	struct conv		 c;
-	struct oresp_req	 r;
+	struct openai_responses_req	 r;
 	const char		*body = "{\"model\":\"claude-sonnet-4-5\","
 	    "\"input\":[{\"role\":\"user\",\"content\":[{\"type\":"
 	    "\"input_image\",\"image_url\":\"data:image/png;base64,AA==\"}]}]}";
@@ -288,8 +288,8 @@ START_TEST(no_fetch_no_images)
 
 	conv_init(&c);
 	memset(&r, 0, sizeof(r));
-	ck_assert_int_eq(oresp_parse(body, strlen(body), &c, &r, NULL, NULL,
-	    &why, &param), KF_EINVAL);
+	ck_assert_int_eq(openai_responses_parse(body, strlen(body), &c, &r,
+	    NULL, NULL, &why, &param), KF_EINVAL);
 	ck_assert_str_eq(param, "input[0].content[0].image_url");
 	free(why);
 	free(param);
@@ -300,7 +300,7 @@ END_TEST
 START_TEST(tools_function_custom_and_hosted)
 {
 	struct conv		 c;
-	struct oresp_req	 r;
+	struct openai_responses_req	 r;
 	json_object		*props, *input, *req;
 	const char		*s;
 
@@ -337,9 +337,9 @@ START_TEST(tools_function_custom_and_hosted)
 	ck_assert_int_eq(json_get_obj(c.tools[3].schema, "properties", &props),
 	    1);
 	ck_assert_uint_eq(r.n_custom, 2);
-	ck_assert_int_eq(oresp_is_custom(&r, "apply_patch"), 1);
-	ck_assert_int_eq(oresp_is_custom(&r, "free"), 1);
-	ck_assert_int_eq(oresp_is_custom(&r, "exec"), 0);
+	ck_assert_int_eq(openai_responses_is_custom(&r, "apply_patch"), 1);
+	ck_assert_int_eq(openai_responses_is_custom(&r, "free"), 1);
+	ck_assert_int_eq(openai_responses_is_custom(&r, "exec"), 0);
 	done(&c, &r);
 }
 END_TEST
@@ -364,7 +364,7 @@ START_TEST(tool_choice_forms)
 		    CONV_TOOL_CHOICE_AUTO, NULL },
 	};
 	struct conv		c;
-	struct oresp_req	r;
+	struct openai_responses_req	r;
 	char			body[256];
 	size_t			i;
 
@@ -393,7 +393,7 @@ END_TEST
 START_TEST(fields_parallel_reasoning_format_session)
 {
 	struct conv		 c;
-	struct oresp_req	 r;
+	struct openai_responses_req	 r;
 	const char		*s;
 
 	parse_ok("{" M "'input':'x','parallel_tool_calls':false,"
@@ -450,7 +450,7 @@ END_TEST
 START_TEST(previous_response_id_refused)
 {
 	struct conv		c;
-	struct oresp_req	r;
+	struct openai_responses_req	r;
 
 	parse_bad("{" M "'input':'x','previous_response_id':'resp_1'}",
 	    "previous_response_id", "store:false");
@@ -555,15 +555,15 @@ END_TEST
 START_TEST(cause_and_param_may_be_null)
 {
 	struct conv		 c;
-	struct oresp_req	 r;
+	struct openai_responses_req	 r;
 	const char		*body = "{\"input\":3}";
 
 	conv_init(&c);
 	memset(&r, 0, sizeof(r));
-	ck_assert_int_eq(oresp_parse(body, strlen(body), &c, &r, NULL, NULL,
+	ck_assert_int_eq(openai_responses_parse(body, strlen(body), &c, &r,
+	    NULL, NULL, NULL, NULL), KF_EINVAL);
+	ck_assert_int_eq(openai_responses_parse("{", 1, &c, &r, NULL, NULL,
 	    NULL, NULL), KF_EINVAL);
-	ck_assert_int_eq(oresp_parse("{", 1, &c, &r, NULL, NULL, NULL, NULL),
-	    KF_EINVAL);
 	done(&c, &r);
 }
 END_TEST
