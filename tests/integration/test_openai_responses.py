@@ -23,8 +23,9 @@ For each server, against the mock Kiro:
   - instructions and developer messages become Kiro's system text;
   - an input_image data: URL, or an http: URL the gateway fetches, becomes
     a Kiro image; a URL that fails is 400 naming it; a file_id image is 400;
-  - reasoning.effort turns thinking on: the thinking comes back as a
-    reasoning item (rs_ id, summary_text) with reasoning_summary_text events;
+  - reasoning.effort turns thinking on: the thinking (from <thinking> tags
+    or Kiro's native reasoning events) comes back as a reasoning item (rs_
+    id, summary_text) with reasoning_summary_text events;
   - previous_response_id is 400 with param previous_response_id; a bad field
     is 400 naming it; an upstream 429 is 429 rate_limit_exceeded with
     the relay's Retry-After; an exception after the stream started ends
@@ -371,6 +372,15 @@ class _Responses:
         self.assertEqual(items[1]["content"][0]["text"], "Hi there!")
         system = json.dumps(self.kiro_request()["history"][0])
         self.assertIn("<thinking_effort>high</thinking_effort>", system)
+
+    def test_native_reasoning_events_are_a_reasoning_item(self) -> None:
+        MOCK.script({"preset": "reasoning", "reasoning": ["Weighing ", "options."],
+                     "chunks": ["Decided."]})
+        events = self.stream(req("reason natively", reasoning={"effort": "medium"}))
+        items = [d["item"] for n, d in events if n == "response.output_item.done"]
+        self.assertEqual([i["type"] for i in items], ["reasoning", "message"])
+        self.assertEqual(items[0]["summary"][0]["text"], "Weighing options.")
+        self.assertEqual(items[1]["content"][0]["text"], "Decided.")
 
     def test_reasoning_item_json(self) -> None:
         MOCK.script("thinking")
