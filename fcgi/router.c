@@ -13,6 +13,7 @@
 #include "log.h"
 #include "openai-chat.h"
 #include "openai-common.h"
+#include "openai-responses.h"
 #include "router.h"
 #include "xmalloc.h"
 
@@ -46,6 +47,7 @@ static const struct route routes[] = {
 	    anthropic_count_tokens },
 	{ "POST", "/v1/chat/completions", MATCH_EXACT, 1, 1,
 	    openai_chat_completions },
+	{ "POST", "/v1/responses", MATCH_EXACT, 1, 1, openai_responses },
 	{ "GET", "/v1/models", MATCH_EXACT, 1, 0, info_models },
 	{ "GET", "/v1/models/", MATCH_PREFIX, 1, 0, info_model },
 	{ "GET", "/health", MATCH_EXACT, 0, 0, info_health },
@@ -64,7 +66,7 @@ openai_error(struct out *out, enum kf_err er, const char *message,
 static route_err_fn
 route_error_fn(const struct route *r)
 {
-	if (r->fn == openai_chat_completions)
+	if (r->fn == openai_chat_completions || r->fn == openai_responses)
 		return openai_error;
 	return anthropic_error_response;
 }

@@ -1,0 +1,732 @@
+/* emit-openai-responses.c: the Responses SSE stream and response object sinks. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "json.h"
+#include "openai-common.h"
+#include "openai-responses.h"
+#include "out.h"
+#include "rand.h"
+#include "sink.h"
+#include "xmalloc.h"
+
+/*
+ * Output items are opened as the answer needs them (reasoning for
+ * thinking, a message for text, one item per tool call) and numbered by
+ * output_index in that order.  Every item is kept whole, since the
+ * closing events and the final response object repeat it; deltas are
+ * written by hand, the rest through json-c.
+ */
+
+enum item_type {
+	ITEM_REASONING,
+	ITEM_MESSAGE,
+	ITEM_FUNCTION_CALL,
+	ITEM_CUSTOM_CALL,
+};
+
+struct item {
+	enum item_type	 type;
+	char		 id[40];
+	struct buf	 text;		/* summary, text, arguments or input */
+	char		*call_id;
+	char		*name;
+	int		 done;
+};
+
+struct openai_responses_emit {
+	int			 stream;
+	struct out		*out;
+	struct sink		*sink;
+	const struct openai_responses_req	*req;
+	struct buf		 events;
+	int			 head_sent;
+	long			 seq;
+	char			 id[40];
+	char			*model;
+	long			 created_at;
+	struct item		*items;
+	size_t			 n_items;
+	int			 open_text;	/* -1 when none */
+	int			 open_reasoning;
+	int			*tool_items;	/* relay tool index -> item */
+	size_t			 n_tool_items;
+	int			 finished;
+};
+
+static void
+mark_committed(struct openai_responses_emit *e)
+{
+	if (e->out->committed)
+		e->sink->committed = 1;
+}
+
+static void
+new_id(char *out, size_t size, const char *prefix)
+{
+	char	hex[33];
+
+	rand_hex(hex, 32);
+	snprintf(out, size, "%s_%s", prefix, hex);
+}
+
+static int
+push(struct openai_responses_emit *e)
+{
+	int	rc;
+
+	if (!e->stream)
+		return 0;
+	rc = out_buf(e->out, &e->events);
+	buf_reset(&e->events);
+	if (rc == 0)
+		rc = out_flush(e->out);
+	mark_committed(e);
+	return rc;
+}
+
+/* Opens an event's data: {"type":...,"sequence_number":N */
+static void
+ev_begin(struct openai_responses_emit *e, struct buf *d, const char *type)
+{
+	buf_printf(d, "{\"type\":\"%s\",\"sequence_number\":%ld", type,
+	    e->seq++);
+}
+
+static void
+ev_end(struct openai_responses_emit *e, struct buf *d, const char *type)
+{
+	buf_putc(d, '}');
+	sse_event(&e->events, type, d->ptr, d->len);
+	buf_free(d);
+}
+
+static void
+add_json(struct buf *d, const char *key, json_object *v)
+{
+	buf_printf(d, ",\"%s\":", key);
+	json_to_buf(v, d);
+	json_object_put(v);
+}
+
+static json_object *
+summary_part(const struct item *it)
+{
+	json_object	*part;
+
+	part = json_object_new_object();
+	json_object_object_add(part, "type", json_str("summary_text"));
+	json_object_object_add(part, "text", json_strn(buf_cstr(
+	    (struct buf *)&it->text), it->text.len));
+	return part;
+}
+
+static json_object *
+text_part(const struct item *it)
+{
+	json_object	*part;
+
+	part = json_object_new_object();
+	json_object_object_add(part, "type", json_str("output_text"));
+	json_object_object_add(part, "annotations", json_object_new_array());
+	json_object_object_add(part, "logprobs", json_object_new_array());
+	json_object_object_add(part, "text", json_strn(buf_cstr(
+	    (struct buf *)&it->text), it->text.len));
+	return part;
+}
+
+/* The item as the client sees it; while open, without its content. */
+static json_object *
+item_json(const struct item *it)
+{
+	json_object	*o, *arr;
+	const char	*status = it->done ? "completed" : "in_progress";
+	const char	*text = buf_cstr((struct buf *)&it->text);
+
+	o = json_object_new_object();
+	json_object_object_add(o, "id", json_str(it->id));
+	switch (it->type) {
+	case ITEM_REASONING:
+		json_object_object_add(o, "type", json_str("reasoning"));
+		arr = json_object_new_array();
+		if (it->done)
+			json_object_array_add(arr, summary_part(it));
+		json_object_object_add(o, "summary", arr);
+		break;
+	case ITEM_MESSAGE:
+		json_object_object_add(o, "type", json_str("message"));
+		json_object_object_add(o, "status", json_str(status));
+		json_object_object_add(o, "role", json_str("assistant"));
+		arr = json_object_new_array();
+		if (it->done)
+			json_object_array_add(arr, text_part(it));
+		json_object_object_add(o, "content", arr);
+		break;
+	case ITEM_FUNCTION_CALL:
+		json_object_object_add(o, "type", json_str("function_call"));
+		json_object_object_add(o, "status", json_str(status));
+		json_object_object_add(o, "call_id", json_str(it->call_id));
+		json_object_object_add(o, "name", json_str(it->name));
+		json_object_object_add(o, "arguments", json_strn(
+		    it->done ? text : "", it->done ? it->text.len : 0));
+		break;
+	case ITEM_CUSTOM_CALL:
+		json_object_object_add(o, "type",
+		    json_str("custom_tool_call"));
+		json_object_object_add(o, "status", json_str(status));
+		json_object_object_add(o, "call_id", json_str(it->call_id));
+		json_object_object_add(o, "name", json_str(it->name));
+		json_object_object_add(o, "input", json_strn(
+		    it->done ? text : "", it->done ? it->text.len : 0));
+		break;
+	}
+	return o;
+}
+
+/* An item event: output_item.added or .done. */
+static void
+ev_item(struct openai_responses_emit *e, const char *type, size_t index)
+{
+	struct buf	d = BUF_INIT;
+
+	ev_begin(e, &d, type);
+	buf_printf(&d, ",\"output_index\":%zu", index);
+	add_json(&d, "item", item_json(&e->items[index]));
+	ev_end(e, &d, type);
+}
+
+/* Events about one part of an item: item_id, output_index, then more. */
+static void
+ev_part_begin(struct openai_responses_emit *e, struct buf *d, const char *type,
+    size_t index)
+{
+	ev_begin(e, d, type);
+	buf_printf(d, ",\"item_id\":\"%s\",\"output_index\":%zu",
+	    e->items[index].id, index);
+}
+
+static void
+ev_delta(struct openai_responses_emit *e, const char *type, size_t index,
+    const char *extra, const char *s, size_t len)
+{
+	struct buf	d = BUF_INIT;
+
+	ev_part_begin(e, &d, type, index);
+	buf_puts(&d, extra);
+	buf_puts(&d, ",\"delta\":");
+	buf_json_str(&d, s, len);
+	ev_end(e, &d, type);
+}
+
+static size_t
+item_new(struct openai_responses_emit *e, enum item_type type)
+{
+	struct item	*it;
+	static const char *const prefix[] = { "rs", "msg", "fc", "ctc" };
+
+	e->items = xreallocarray(e->items, e->n_items + 1, sizeof(*e->items));
+	it = &e->items[e->n_items];
+	memset(it, 0, sizeof(*it));
+	it->type = type;
+	new_id(it->id, sizeof(it->id), prefix[type]);
+	return e->n_items++;
+}
+
+static void
+close_reasoning(struct openai_responses_emit *e)
+{
+	struct buf	 d = BUF_INIT;
+	struct item	*it;
+	size_t		 i;
+
+	if (e->open_reasoning < 0)
+		return;
+	i = (size_t)e->open_reasoning;
+	it = &e->items[i];
+	e->open_reasoning = -1;
+	it->done = 1;
+	if (!e->stream)
+		return;
+	ev_part_begin(e, &d, "response.reasoning_summary_text.done", i);
+	buf_puts(&d, ",\"summary_index\":0,\"text\":");
+	buf_json_str(&d, buf_cstr(&it->text), it->text.len);
+	ev_end(e, &d, "response.reasoning_summary_text.done");
+	ev_part_begin(e, &d, "response.reasoning_summary_part.done", i);
+	buf_puts(&d, ",\"summary_index\":0");
+	add_json(&d, "part", summary_part(it));
+	ev_end(e, &d, "response.reasoning_summary_part.done");
+	ev_item(e, "response.output_item.done", i);
+}
+
+static void
+close_text(struct openai_responses_emit *e)
+{
+	struct buf	 d = BUF_INIT;
+	struct item	*it;
+	size_t		 i;
+
+	if (e->open_text < 0)
+		return;
+	i = (size_t)e->open_text;
+	it = &e->items[i];
+	e->open_text = -1;
+	it->done = 1;
+	if (!e->stream)
+		return;
+	ev_part_begin(e, &d, "response.output_text.done", i);
+	buf_puts(&d, ",\"content_index\":0,\"logprobs\":[],\"text\":");
+	buf_json_str(&d, buf_cstr(&it->text), it->text.len);
+	ev_end(e, &d, "response.output_text.done");
+	ev_part_begin(e, &d, "response.content_part.done", i);
+	buf_puts(&d, ",\"content_index\":0");
+	add_json(&d, "part", text_part(it));
+	ev_end(e, &d, "response.content_part.done");
+	ev_item(e, "response.output_item.done", i);
+}
+
+/* The response object; usage and error only when given. */
+static json_object *
+response_json(struct openai_responses_emit *e, const char *status,
+    const struct sink_usage *usage, enum sink_stop stop, json_object *error)
+{
+	json_object		*r, *v, *output, *u, *det;
+	json_object_iter	 it;
+	size_t			 i;
+
+	r = json_object_new_object();
+	json_object_object_add(r, "id", json_str(e->id));
+	json_object_object_add(r, "object", json_str("response"));
+	json_object_object_add(r, "created_at",
+	    json_object_new_int64(e->created_at));
+	json_object_object_add(r, "status", json_str(status));
+	json_object_object_add(r, "background", json_object_new_boolean(0));
+	json_object_object_add(r, "error", error);
+	v = NULL;
+	if (strcmp(status, "incomplete") == 0) {
+		v = json_object_new_object();
+		json_object_object_add(v, "reason", json_str(
+		    stop == SINK_STOP_CONTEXT_WINDOW ? "max_input_tokens" :
+		    "max_output_tokens"));
+	}
+	json_object_object_add(r, "incomplete_details", v);
+	json_object_object_add(r, "instructions", NULL);
+	json_object_object_add(r, "max_output_tokens", NULL);
+	json_object_object_add(r, "model", json_str(e->model));
+	output = json_object_new_array();
+	if (usage != NULL || error != NULL)
+		for (i = 0; i < e->n_items; i++)
+			json_object_array_add(output,
+			    item_json(&e->items[i]));
+	json_object_object_add(r, "output", output);
+	json_object_object_add(r, "parallel_tool_calls",
+	    json_object_new_boolean(1));
+	json_object_object_add(r, "previous_response_id", NULL);
+	json_object_object_add(r, "store", json_object_new_boolean(0));
+	json_object_object_add(r, "tool_choice", json_str("auto"));
+	json_object_object_add(r, "tools", json_object_new_array());
+	json_object_object_add(r, "metadata", json_object_new_object());
+	/* What the request said overrides the defaults above. */
+	if (e->req != NULL && e->req->echo != NULL)
+		json_object_object_foreachC(e->req->echo, it)
+			json_object_object_add(r, it.key,
+			    json_object_get(it.val));
+	u = NULL;
+	if (usage != NULL) {
+		u = json_object_new_object();
+		json_object_object_add(u, "input_tokens",
+		    json_object_new_int64(usage->input_tokens));
+		det = json_object_new_object();
+		json_object_object_add(det, "cached_tokens",
+		    json_object_new_int(0));
+		json_object_object_add(u, "input_tokens_details", det);
+		json_object_object_add(u, "output_tokens",
+		    json_object_new_int64(usage->output_tokens));
+		det = json_object_new_object();
+		json_object_object_add(det, "reasoning_tokens",
+		    json_object_new_int(0));
+		json_object_object_add(u, "output_tokens_details", det);
+		json_object_object_add(u, "total_tokens", json_object_new_int64(
+		    usage->input_tokens + usage->output_tokens));
+	}
+	json_object_object_add(r, "usage", u);
+	return r;
+}
+
+static void
+ev_response(struct openai_responses_emit *e, const char *type, json_object *r)
+{
+	struct buf	d = BUF_INIT;
+
+	ev_begin(e, &d, type);
+	add_json(&d, "response", r);
+	ev_end(e, &d, type);
+}
+
+static int
+r_start(void *arg, const struct sink_start *st)
+{
+	struct openai_responses_emit	*e = arg;
+
+	free(e->model);
+	e->model = xstrdup(st->model);
+	e->created_at = (long)time(NULL);
+	if (!e->stream)
+		return 0;
+	if (!e->head_sent) {
+		e->head_sent = 1;
+		if (out_head(e->out, 200, "text/event-stream",
+		    "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") !=
+		    0)
+			return -1;
+	}
+	ev_response(e, "response.created",
+	    response_json(e, "in_progress", NULL, SINK_STOP_END_TURN, NULL));
+	ev_response(e, "response.in_progress",
+	    response_json(e, "in_progress", NULL, SINK_STOP_END_TURN, NULL));
+	return push(e);
+}
+
+static int
+r_text(void *arg, const char *s, size_t len)
+{
+	struct openai_responses_emit	*e = arg;
+	struct buf		 d = BUF_INIT;
+	size_t			 i;
+
+	if (e->open_text < 0) {
+		close_reasoning(e);
+		i = item_new(e, ITEM_MESSAGE);
+		e->open_text = (int)i;
+		if (e->stream) {
+			ev_item(e, "response.output_item.added", i);
+			ev_part_begin(e, &d, "response.content_part.added", i);
+			buf_puts(&d, ",\"content_index\":0");
+			add_json(&d, "part", text_part(&e->items[i]));
+			ev_end(e, &d, "response.content_part.added");
+		}
+	}
+	i = (size_t)e->open_text;
+	buf_append(&e->items[i].text, s, len);
+	if (!e->stream)
+		return 0;
+	ev_delta(e, "response.output_text.delta", i,
+	    ",\"content_index\":0,\"logprobs\":[]", s, len);
+	return push(e);
+}
+
+static int
+r_thinking(void *arg, const char *s, size_t len)
+{
+	struct openai_responses_emit	*e = arg;
+	struct buf		 d = BUF_INIT;
+	size_t			 i;
+
+	if (e->open_reasoning < 0) {
+		close_text(e);
+		i = item_new(e, ITEM_REASONING);
+		e->open_reasoning = (int)i;
+		if (e->stream) {
+			ev_item(e, "response.output_item.added", i);
+			ev_part_begin(e, &d,
+			    "response.reasoning_summary_part.added", i);
+			buf_puts(&d, ",\"summary_index\":0");
+			add_json(&d, "part", summary_part(&e->items[i]));
+			ev_end(e, &d, "response.reasoning_summary_part.added");
+		}
+	}
+	i = (size_t)e->open_reasoning;
+	buf_append(&e->items[i].text, s, len);
+	if (!e->stream)
+		return 0;
+	ev_delta(e, "response.reasoning_summary_text.delta", i,
+	    ",\"summary_index\":0", s, len);
+	return push(e);
+}
+
+static int
+r_thinking_end(void *arg, const char *signature)
+{
+	struct openai_responses_emit	*e = arg;
+
+	(void)signature;	/* Responses has no place for it */
+	close_reasoning(e);
+	return push(e);
+}
+
+static int
+r_tool_start(void *arg, size_t index, const char *id, const char *name)
+{
+	struct openai_responses_emit	*e = arg;
+	struct item		*it;
+	size_t			 i;
+
+	close_text(e);
+	close_reasoning(e);
+	i = item_new(e, e->req != NULL &&
+	    openai_responses_is_custom(e->req, name) ? ITEM_CUSTOM_CALL :
+	    ITEM_FUNCTION_CALL);
+	it = &e->items[i];
+	it->call_id = xstrdup(id);
+	it->name = xstrdup(name);
+	if (index >= e->n_tool_items) {
+		e->tool_items = xreallocarray(e->tool_items, index + 1,
+		    sizeof(*e->tool_items));
+		while (e->n_tool_items <= index)
+			e->tool_items[e->n_tool_items++] = -1;
+	}
+	e->tool_items[index] = (int)i;
+	if (!e->stream)
+		return 0;
+	ev_item(e, "response.output_item.added", i);
+	return push(e);
+}
+
+static int
+r_tool_input(void *arg, size_t index, const char *s, size_t len)
+{
+	struct openai_responses_emit	*e = arg;
+	size_t			 i;
+
+	if (index >= e->n_tool_items || e->tool_items[index] < 0)
+		return 0;
+	i = (size_t)e->tool_items[index];
+	/* A custom call's text is known only once its JSON is whole. */
+	if (!e->stream || e->items[i].type == ITEM_CUSTOM_CALL)
+		return 0;
+	ev_delta(e, "response.function_call_arguments.delta", i, "", s, len);
+	return push(e);
+}
+
+/* A custom call's input: the string in {"input": ...}, else the JSON. */
+static void
+custom_input(struct buf *out, const char *input)
+{
+	json_object	*o = NULL;
+	const char	*s;
+
+	if (json_parse(input, strlen(input), JSON_MAX_DEPTH, &o, NULL) ==
+	    KF_OK && json_get_str(o, OPENAI_RESPONSES_CUSTOM_INPUT, &s) == 1)
+		buf_append(out, s, strlen(s));
+	else
+		buf_puts(out, input);
+	json_object_put(o);
+}
+
+static int
+r_tool_end(void *arg, size_t index, const char *input)
+{
+	struct openai_responses_emit	*e = arg;
+	struct item		*it;
+	struct buf		 d = BUF_INIT;
+	size_t			 i;
+
+	if (index >= e->n_tool_items || e->tool_items[index] < 0)
+		return 0;
+	i = (size_t)e->tool_items[index];
+	e->tool_items[index] = -1;
+	it = &e->items[i];
+	buf_reset(&it->text);
+	if (it->type == ITEM_CUSTOM_CALL)
+		custom_input(&it->text, input);
+	else
+		buf_puts(&it->text, input);
+	it->done = 1;
+	if (!e->stream)
+		return 0;
+	if (it->type == ITEM_CUSTOM_CALL) {
+		ev_delta(e, "response.custom_tool_call_input.delta", i, "",
+		    buf_cstr(&it->text), it->text.len);
+		ev_part_begin(e, &d, "response.custom_tool_call_input.done",
+		    i);
+		buf_puts(&d, ",\"input\":");
+		buf_json_str(&d, buf_cstr(&it->text), it->text.len);
+		ev_end(e, &d, "response.custom_tool_call_input.done");
+	} else {
+		ev_part_begin(e, &d, "response.function_call_arguments.done",
+		    i);
+		buf_puts(&d, ",\"arguments\":");
+		buf_json_str(&d, buf_cstr(&it->text), it->text.len);
+		ev_end(e, &d, "response.function_call_arguments.done");
+	}
+	ev_item(e, "response.output_item.done", i);
+	return push(e);
+}
+
+/* Closes whatever is still open (a tool call cut short keeps its text). */
+static void
+close_all(struct openai_responses_emit *e)
+{
+	size_t	i, j;
+
+	close_text(e);
+	close_reasoning(e);
+	for (i = 0; i < e->n_tool_items; i++) {
+		if (e->tool_items[i] < 0)
+			continue;
+		j = (size_t)e->tool_items[i];
+		e->tool_items[i] = -1;
+		e->items[j].done = 1;
+		if (e->stream)
+			ev_item(e, "response.output_item.done", j);
+	}
+}
+
+static int
+r_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
+{
+	struct openai_responses_emit	*e = arg;
+	struct buf		 body = BUF_INIT;
+	json_object		*r;
+	const char		*status = "completed";
+	int			 rc;
+
+	if (e->finished)
+		return 0;
+	e->finished = 1;
+	close_all(e);
+	if (stop == SINK_STOP_MAX_TOKENS || stop == SINK_STOP_CONTEXT_WINDOW)
+		status = "incomplete";
+	r = response_json(e, status, usage, stop, NULL);
+	if (e->stream) {
+		ev_response(e, strcmp(status, "completed") == 0 ?
+		    "response.completed" : "response.incomplete", r);
+		return push(e);
+	}
+	json_to_buf(r, &body);
+	json_object_put(r);
+	rc = out_response(e->out, 200, "application/json", NULL, body.ptr,
+	    body.len);
+	if (rc == 0)
+		rc = out_flush(e->out);
+	mark_committed(e);
+	buf_free(&body);
+	return rc;
+}
+
+static int
+r_error(void *arg, enum kf_err er, const char *message)
+{
+	struct openai_responses_emit	*e = arg;
+	json_object		*err;
+	const char		*type, *code;
+
+	if (e->finished)
+		return 0;
+	e->finished = 1;
+	if (!e->stream || !e->out->committed)
+		return openai_error_response(e->out, er, message, NULL, 0);
+	if (message == NULL)
+		message = kf_strerror(er);
+	close_all(e);
+	(void)openai_error_status(er, &type, &code);
+	err = json_object_new_object();
+	json_object_object_add(err, "code", json_str(code != NULL ? code :
+	    type));
+	json_object_object_add(err, "message", json_str(message));
+	ev_response(e, "response.failed", response_json(e, "failed", NULL,
+	    SINK_STOP_END_TURN, err));
+	return push(e);
+}
+
+static int
+r_ping(void *arg)
+{
+	struct openai_responses_emit	*e = arg;
+	int			 rc;
+
+	/* An SSE comment: every client's parser skips it. */
+	if (!e->stream || !e->head_sent || e->finished)
+		return 0;
+	rc = out_puts(e->out, ": keep-alive\n\n");
+	if (rc == 0)
+		rc = out_flush(e->out);
+	mark_committed(e);
+	return rc;
+}
+
+static void
+items_free(struct openai_responses_emit *e)
+{
+	size_t	i;
+
+	for (i = 0; i < e->n_items; i++) {
+		buf_free(&e->items[i].text);
+		free(e->items[i].call_id);
+		free(e->items[i].name);
+	}
+	free(e->items);
+	e->items = NULL;
+	e->n_items = 0;
+	free(e->tool_items);
+	e->tool_items = NULL;
+	e->n_tool_items = 0;
+}
+
+static void
+r_reset(void *arg)
+{
+	struct openai_responses_emit	*e = arg;
+
+	items_free(e);
+	buf_reset(&e->events);
+	e->open_text = e->open_reasoning = -1;
+	e->seq = 0;
+	e->finished = 0;
+}
+
+static const struct sink_ops openai_responses_ops = {
+	r_start, r_text, r_thinking, r_thinking_end, r_tool_start,
+	r_tool_input, r_tool_end, r_finish, r_error, r_ping, r_reset,
+};
+
+static struct openai_responses_emit *
+emit_new(int stream, struct out *out, struct sink *sink,
+    const struct openai_responses_req *req)
+{
+	struct openai_responses_emit	*e;
+
+	e = xcalloc(1, sizeof(*e));
+	e->stream = stream;
+	e->out = out;
+	e->sink = sink;
+	e->req = req;
+	e->open_text = e->open_reasoning = -1;
+	new_id(e->id, sizeof(e->id), "resp");
+	memset(sink, 0, sizeof(*sink));
+	sink->ops = &openai_responses_ops;
+	sink->arg = e;
+	sink->streams = stream;
+	return e;
+}
+
+struct openai_responses_emit *
+openai_responses_emit_stream(struct out *out, struct sink *sink,
+    const struct openai_responses_req *req)
+{
+	return emit_new(1, out, sink, req);
+}
+
+struct openai_responses_emit *
+openai_responses_emit_json(struct out *out, struct sink *sink,
+    const struct openai_responses_req *req)
+{
+	return emit_new(0, out, sink, req);
+}
+
+void
+openai_responses_emit_free(struct openai_responses_emit *e)
+{
+	if (e == NULL)
+		return;
+	items_free(e);
+	buf_free(&e->events);
+	free(e->model);
+	free(e);
+}

@@ -1,0 +1,200 @@
+/* fuzz-openai-responses.c: libFuzzer target: Responses request parser to Kiro body. */
+/*
+ * Input: the body of a POST /v1/responses, as a client sends it.  It goes
+ * through the path of a real request up to the upstream call:
+ * openai_responses_parse (fcgi/parse-openai-responses.c, image URLs through
+ * a fake fetch: any data: URL is a 1x1 PNG, anything else fails), then,
+ * when it parsed, history_repair and kiro_req_build (shared/) with a fixed
+ * Kiro model id.
+ *
+ * Invariants (abort when broken; ASan, UBSan and LeakSanitizer do the rest):
+ *  - a parse error is KF_EINVAL with a cause, and a param that the cause
+ *    starts with whenever a param is given; success leaves a model, a Kiro
+ *    model id, at least one message, an echo object, and every custom tool
+ *    name among the conv's tools, whose schema asks for {"input": string};
+ *  - history_repair fails only with KF_EINVAL and a cause, and leaves a
+ *    conversation ending with a user message;
+ *  - kiro_req_build then succeeds and its body parses back as an object
+ *    with conversationState.currentMessage.userInputMessage.modelId as
+ *    given, and every tool name in it maps back to one the client sent.
+ */
+#include "autoconfig.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "conv.h"
+#include "err.h"
+#include "history.h"
+#include "json.h"
+#include "kiro_req.h"
+#include "openai-responses.h"
+#include "xmalloc.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define CHECK(x)	do { if (!(x)) abort(); } while (0)
+
+#define FUZZ_MODEL_ID	"claude-sonnet-4.5"
+#define BODY_DEPTH	(JSON_MAX_DEPTH + 64)
+#define PNG_B64	"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4" \
+	"nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+
+static enum kf_err
+fake_fetch(void *arg, const char *url, char **media_type, char **b64,
+    char **cause)
+{
+	(void)arg;
+	if (strncmp(url, "data:", 5) == 0) {
+		*media_type = xstrdup("image/png");
+		*b64 = xstrdup(PNG_B64);
+		return KF_OK;
+	}
+	*cause = xstrdup("could not fetch the image");
+	return KF_EINVAL;
+}
+
+static int
+conv_has_tool(const struct conv *conv, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < conv->n_tools; i++)
+		if (strcmp(conv->tools[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* A name the client gave: a tool, a call in history, or tool_choice. */
+static int
+client_named(const struct conv *conv, const char *name)
+{
+	size_t	i, j;
+
+	if (conv_has_tool(conv, name))
+		return 1;
+	for (i = 0; i < conv->n_msgs; i++)
+		for (j = 0; j < conv->msgs[i].n_blocks; j++)
+			if (conv->msgs[i].blocks[j].type ==
+			    CONV_BLOCK_TOOL_USE &&
+			    strcmp(conv->msgs[i].blocks[j].name, name) == 0)
+				return 1;
+	return conv->tool_choice_name != NULL &&
+	    strcmp(conv->tool_choice_name, name) == 0;
+}
+
+/* Some tool of the name takes {"input": string}: the custom one. */
+static void
+check_custom(const struct conv *conv, const struct openai_responses_req *req)
+{
+	json_object	*props, *input;
+	const char	*type;
+	size_t		 i, j;
+	int		 found;
+
+	for (i = 0; i < req->n_custom; i++) {
+		CHECK(openai_responses_is_custom(req, req->custom[i]));
+		found = 0;
+		for (j = 0; j < conv->n_tools; j++)
+			if (strcmp(conv->tools[j].name, req->custom[i]) == 0 &&
+			    json_get_obj(conv->tools[j].schema, "properties",
+			    &props) == 1 &&
+			    json_get_obj(props, OPENAI_RESPONSES_CUSTOM_INPUT,
+			    &input) == 1 &&
+			    json_get_str(input, "type", &type) == 1 &&
+			    strcmp(type, "string") == 0)
+				found = 1;
+		CHECK(found);
+	}
+}
+
+static void
+check_body(const struct conv *conv, const struct buf *body,
+    const struct kiro_toolmap *map)
+{
+	json_object	*root = NULL, *cs, *cm, *uim, *ctx, *tools, *spec;
+	const char	*model, *name, *orig;
+	char		*why = NULL;
+	size_t		 i;
+
+	if (json_parse(body->ptr, body->len, BODY_DEPTH, &root, &why) !=
+	    KF_OK)
+		abort();	/* the gateway would send Kiro broken JSON */
+	CHECK(json_object_is_type(root, json_type_object));
+	CHECK(json_get_obj(root, "conversationState", &cs) == 1);
+	CHECK(json_get_obj(cs, "currentMessage", &cm) == 1);
+	CHECK(json_get_obj(cm, "userInputMessage", &uim) == 1);
+	CHECK(json_get_str(uim, "modelId", &model) == 1);
+	CHECK(strcmp(model, FUZZ_MODEL_ID) == 0);
+	if (json_get_obj(uim, "userInputMessageContext", &ctx) == 1 &&
+	    json_get_arr(ctx, "tools", &tools) == 1)
+		for (i = 0; i < json_object_array_length(tools); i++) {
+			CHECK(json_get_obj(json_object_array_get_idx(tools, i),
+			    "toolSpecification", &spec) == 1);
+			CHECK(json_get_str(spec, "name", &name) == 1);
+			CHECK(strlen(name) <= KIRO_TOOL_NAME_MAX);
+			orig = kiro_toolmap_original(map, name);
+			CHECK(orig != NULL);
+			CHECK(client_named(conv, orig));
+		}
+	json_object_put(root);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct conv		 conv;
+	struct openai_responses_req	 req;
+	struct history_opts	 hopts;
+	struct kiro_req_opts	 opts;
+	struct kiro_toolmap	*map;
+	struct buf		 body = BUF_INIT;
+	char			*cause = NULL, *param = NULL;
+	enum kf_err		 er;
+
+	conv_init(&conv);
+	memset(&req, 0, sizeof(req));
+	er = openai_responses_parse((const char *)data, size, &conv, &req,
+	    fake_fetch, NULL, &cause, &param);
+	if (er != KF_OK) {
+		CHECK(er == KF_EINVAL && cause != NULL && *cause != '\0');
+		if (param != NULL)
+			CHECK(*param != '\0' &&
+			    strncmp(cause, param, strlen(param)) == 0);
+		goto out;
+	}
+	CHECK(cause == NULL && param == NULL);
+	CHECK(conv.model != NULL && conv.kiro_model != NULL);
+	CHECK(conv.n_msgs > 0);
+	CHECK(req.echo != NULL);
+	check_custom(&conv, &req);
+
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.max_image_msgs = HISTORY_DEFAULT_MAX_IMAGE_MSGS;
+	if ((er = history_repair(&conv, &hopts, &cause)) != KF_OK) {
+		CHECK(er == KF_EINVAL && cause != NULL);
+		goto out;
+	}
+	CHECK(conv.n_msgs > 0 &&
+	    conv.msgs[conv.n_msgs - 1].role == CONV_ROLE_USER);
+	memset(&opts, 0, sizeof(opts));
+	opts.model_id = FUZZ_MODEL_ID;
+	opts.conversation_id = conv.session_id;
+	map = kiro_toolmap_new();
+	er = kiro_req_build(&conv, &opts, &body, map, &cause);
+	CHECK(er == KF_OK);
+	check_body(&conv, &body, map);
+	kiro_toolmap_free(map);
+out:
+	buf_free(&body);
+	free(cause);
+	free(param);
+	conv_free(&conv);
+	openai_responses_req_free(&req);
+	return 0;
+}

@@ -1,0 +1,624 @@
+/* test-emit-openai-responses.c: the Responses SSE events and response object. */
+#include "autoconfig.h"
+
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "err.h"
+#include "json.h"
+#include "openai-responses.h"
+#include "out.h"
+#include "sink.h"
+#include "testutil.h"
+#include "xmalloc.h"
+
+/*
+ * Drives fcgi/emit-openai-responses.c through its sink ops into a memory
+ * out and reads back what a client would: every SSE event's name equals
+ * its data's type and sequence_numbers count from 0; the event order of a
+ * text answer, of reasoning then text, of text then function calls
+ * (interleaved by relay index) and of a custom tool call; item ids with
+ * their prefixes, output_index / item_id / content_index agreeing; the
+ * final response object (completed, or incomplete for max_tokens) with
+ * the whole output and usage; the JSON mode body; response.failed after
+ * the stream started and an OpenAI error before; ping; reset.
+ */
+
+#define MODEL	"gpt-5.1-codex"
+
+struct harness {
+	struct buf		 raw;
+	struct out		 out;
+	struct sink		 sink;
+	struct openai_responses_req	 req;
+	struct openai_responses_emit	*e;
+	json_object		*events;	/* [{name, data}] once read */
+};
+
+static void
+h_init(struct harness *h, int stream)
+{
+	memset(h, 0, sizeof(*h));
+	out_init_buf(&h->out, &h->raw);
+	h->req.custom = xcalloc(1, sizeof(char *));
+	h->req.custom[0] = xstrdup("apply_patch");
+	h->req.n_custom = 1;
+	h->req.echo = json_object_new_object();
+	json_object_object_add(h->req.echo, "store",
+	    json_object_new_boolean(0));
+	json_object_object_add(h->req.echo, "instructions",
+	    json_str("Be brief."));
+	if (stream)
+		h->e = openai_responses_emit_stream(&h->out, &h->sink, &h->req);
+	else
+		h->e = openai_responses_emit_json(&h->out, &h->sink, &h->req);
+	ck_assert_ptr_nonnull(h->sink.ops);
+	ck_assert_int_eq(h->sink.streams, stream);
+}
+
+static void
+h_free(struct harness *h)
+{
+	openai_responses_emit_free(h->e);
+	openai_responses_req_free(&h->req);
+	buf_free(&h->raw);
+	json_object_put(h->events);
+}
+
+static void
+h_start(struct harness *h, int thinking)
+{
+	struct sink_start	st;
+
+	memset(&st, 0, sizeof(st));
+	st.message_id = "msg_0123";
+	st.model = MODEL;
+	st.input_tokens = 10;
+	st.thinking = thinking;
+	ck_assert_int_eq(h->sink.ops->start(h->sink.arg, &st), 0);
+}
+
+#define OK(call)	ck_assert_int_eq((call), 0)
+#define TEXT(h, s)	OK((h)->sink.ops->text((h)->sink.arg, s, strlen(s)))
+#define THINK(h, s)	OK((h)->sink.ops->thinking((h)->sink.arg, s, strlen(s)))
+
+static void
+h_finish(struct harness *h, enum sink_stop stop, long in, long out)
+{
+	struct sink_usage	u = { in, out };
+
+	OK(h->sink.ops->finish(h->sink.arg, stop, &u));
+}
+
+static const char *
+body_of(struct harness *h)
+{
+	const char	*raw = buf_cstr(&h->raw), *p;
+
+	p = strstr(raw, "\r\n\r\n");
+	ck_assert_msg(p != NULL, "no head in %s", raw);
+	return p + 4;
+}
+
+/*
+ * Parses the SSE body into h->events; checks names, types, sequence
+ * numbers, and that every item_id names the item added at output_index.
+ */
+static json_object *
+h_events(struct harness *h)
+{
+	const char	*p, *nl;
+	json_object	*ev, *data, *v, *added, *item;
+	char		*name, idx[16];
+	const char	*s, *id;
+	int64_t		 n, oi;
+	size_t		 count = 0;
+
+	ck_assert_str_eq(strstr(buf_cstr(&h->raw), "\r\n\r\n") != NULL ?
+	    "head" : "", "head");
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&h->raw),
+	    "Content-Type: text/event-stream\r\n"));
+	json_object_put(h->events);
+	h->events = json_object_new_array();
+	added = json_object_new_object();
+	p = body_of(h);
+	while (*p != '\0') {
+		if (strncmp(p, ": keep-alive\n\n", 14) == 0) {
+			p += 14;
+			continue;
+		}
+		ck_assert_msg(strncmp(p, "event: ", 7) == 0, "at %s", p);
+		nl = strchr(p, '\n');
+		ck_assert_ptr_nonnull(nl);
+		name = xstrndup(p + 7, nl - p - 7);
+		p = nl + 1;
+		ck_assert_msg(strncmp(p, "data: ", 6) == 0, "at %s", p);
+		nl = strstr(p, "\n\n");
+		ck_assert_ptr_nonnull(nl);
+		data = NULL;
+		ck_assert_int_eq(json_parse(p + 6, nl - p - 6, 64, &data,
+		    NULL), KF_OK);
+		p = nl + 2;
+		ck_assert_int_eq(json_get_str(data, "type", &s), 1);
+		ck_assert_str_eq(s, name);
+		ck_assert_int_eq(json_get_int(data, "sequence_number", &n), 1);
+		ck_assert_int_eq(n, (int64_t)count);
+		if (json_get_int(data, "output_index", &oi) == 1) {
+			snprintf(idx, sizeof(idx), "%lld", (long long)oi);
+			if (strcmp(name, "response.output_item.added") == 0) {
+				ck_assert_int_eq(json_get_obj(data, "item",
+				    &item), 1);
+				ck_assert_int_eq(json_get_str(item, "id", &id),
+				    1);
+				ck_assert(!json_object_object_get_ex(added,
+				    idx, NULL));
+				json_object_object_add(added, idx,
+				    json_str(id));
+			} else {
+				ck_assert_msg(json_object_object_get_ex(added,
+				    idx, &v), "%s before its item", name);
+				if (json_get_str(data, "item_id", &id) == 1)
+					ck_assert_str_eq(id,
+					    json_object_get_string(v));
+			}
+		}
+		ev = json_object_new_object();
+		json_object_object_add(ev, "name", json_str(name));
+		json_object_object_add(ev, "data", data);
+		json_object_array_add(h->events, ev);
+		free(name);
+		count++;
+	}
+	json_object_put(added);
+	return h->events;
+}
+
+/* The event names, short: "response." dropped, joined by spaces. */
+static char *
+names(json_object *events)
+{
+	struct buf	b = BUF_INIT;
+	json_object	*ev;
+	const char	*s;
+	size_t		i;
+
+	for (i = 0; i < json_object_array_length(events); i++) {
+		ev = json_object_array_get_idx(events, i);
+		ck_assert_int_eq(json_get_str(ev, "name", &s), 1);
+		if (strncmp(s, "response.", 9) == 0)
+			s += 9;
+		buf_printf(&b, "%s%s", i > 0 ? " " : "", s);
+	}
+	return buf_detach(&b);
+}
+
+static json_object *
+data_at(json_object *events, size_t i)
+{
+	json_object	*d;
+
+	ck_assert_int_eq(json_get_obj(json_object_array_get_idx(events, i),
+	    "data", &d), 1);
+	return d;
+}
+
+static json_object *
+last_data(json_object *events)
+{
+	return data_at(events, json_object_array_length(events) - 1);
+}
+
+static const char *
+str_at(json_object *obj, const char *path)
+{
+	json_object	*cur = obj, *next;
+	char		*copy = xstrdup(path), *tok, *save = NULL;
+	static char	 out[4096];
+	const char	*s;
+	int		 found;
+
+	for (tok = strtok_r(copy, ".", &save); tok != NULL;
+	    tok = strtok_r(NULL, ".", &save)) {
+		ck_assert_msg(cur != NULL, "null before %s", tok);
+		found = 1;
+		if (tok[0] >= '0' && tok[0] <= '9') {
+			next = json_object_array_get_idx(cur,
+			    strtoul(tok, NULL, 10));
+			found = next != NULL;
+		} else
+			found = json_object_object_get_ex(cur, tok, &next);
+		ck_assert_msg(found, "no %s in %s", path,
+		    json_object_to_json_string(obj));
+		cur = next;
+	}
+	free(copy);
+	/* A JSON null reads as "null". */
+	s = cur == NULL ? "null" : json_object_is_type(cur, json_type_string) ?
+	    json_object_get_string(cur) : json_object_to_json_string_ext(cur,
+	    JSON_C_TO_STRING_PLAIN);
+	snprintf(out, sizeof(out), "%s", s);
+	return out;
+}
+
+static void
+assert_id(const char *id, const char *prefix)
+{
+	regex_t	re;
+	char	pat[64];
+
+	snprintf(pat, sizeof(pat), "^%s_[0-9a-f]{32}$", prefix);
+	ck_assert_int_eq(regcomp(&re, pat, REG_EXTENDED | REG_NOSUB), 0);
+	ck_assert_msg(regexec(&re, id, 0, NULL, 0) == 0, "id %s", id);
+	regfree(&re);
+}
+
+START_TEST(stream_text)
+{
+	struct harness	 h;
+	json_object	*ev, *r;
+	char		*n;
+
+	h_init(&h, 1);
+	h_start(&h, 0);
+	ck_assert_int_eq(h.sink.committed, 1);
+	TEXT(&h, "Hel");
+	TEXT(&h, "lo \"w\"");
+	h_finish(&h, SINK_STOP_END_TURN, 12, 5);
+	ev = h_events(&h);
+	n = names(ev);
+	ck_assert_str_eq(n, "created in_progress output_item.added "
+	    "content_part.added output_text.delta output_text.delta "
+	    "output_text.done content_part.done output_item.done completed");
+	free(n);
+	r = NULL;
+	ck_assert_int_eq(json_get_obj(data_at(ev, 0), "response", &r), 1);
+	assert_id(str_at(r, "id"), "resp");
+	ck_assert_str_eq(str_at(r, "status"), "in_progress");
+	ck_assert_str_eq(str_at(r, "output"), "[]");
+	ck_assert_str_eq(str_at(r, "usage"), "null");
+	ck_assert_str_eq(str_at(r, "model"), MODEL);
+	ck_assert_str_eq(str_at(r, "instructions"), "Be brief.");
+	assert_id(str_at(data_at(ev, 2), "item.id"), "msg");
+	ck_assert_str_eq(str_at(data_at(ev, 2), "item.status"), "in_progress");
+	ck_assert_str_eq(str_at(data_at(ev, 3), "part.type"), "output_text");
+	ck_assert_str_eq(str_at(data_at(ev, 4), "content_index"), "0");
+	ck_assert_str_eq(str_at(data_at(ev, 5), "delta"), "lo \"w\"");
+	ck_assert_str_eq(str_at(data_at(ev, 6), "text"), "Hello \"w\"");
+	ck_assert_str_eq(str_at(data_at(ev, 7), "part.text"), "Hello \"w\"");
+	ck_assert_str_eq(str_at(data_at(ev, 8), "item.content.0.text"),
+	    "Hello \"w\"");
+	ck_assert_str_eq(str_at(data_at(ev, 8), "item.status"), "completed");
+	r = NULL;
+	ck_assert_int_eq(json_get_obj(last_data(ev), "response", &r), 1);
+	ck_assert_str_eq(str_at(r, "id"), str_at(data_at(ev, 0),
+	    "response.id"));
+	ck_assert_str_eq(str_at(r, "status"), "completed");
+	ck_assert_str_eq(str_at(r, "output.0.content.0.text"), "Hello \"w\"");
+	ck_assert_str_eq(str_at(r, "output.0.role"), "assistant");
+	ck_assert_str_eq(str_at(r, "usage.input_tokens"), "12");
+	ck_assert_str_eq(str_at(r, "usage.output_tokens"), "5");
+	ck_assert_str_eq(str_at(r, "usage.total_tokens"), "17");
+	ck_assert_str_eq(str_at(r, "usage.input_tokens_details.cached_tokens"),
+	    "0");
+	ck_assert_str_eq(str_at(r,
+	    "usage.output_tokens_details.reasoning_tokens"), "0");
+	ck_assert_str_eq(str_at(r, "store"), "false");
+	ck_assert_str_eq(str_at(r, "incomplete_details"), "null");
+	/* finish and error happen once. */
+	h_finish(&h, SINK_STOP_END_TURN, 1, 1);
+	OK(h.sink.ops->error(h.sink.arg, KF_EUPSTREAM, "late"));
+	ck_assert_uint_eq(json_object_array_length(h_events(&h)), 10);
+	h_free(&h);
+}
+END_TEST
+
+START_TEST(stream_reasoning_then_text)
+{
+	struct harness	 h;
+	json_object	*ev, *r;
+	char		*n;
+
+	h_init(&h, 1);
+	h_start(&h, 1);
+	THINK(&h, "Let me ");
+	THINK(&h, "think.");
+	OK(h.sink.ops->thinking_end(h.sink.arg, "sig"));
+	TEXT(&h, "Answer.");
+	h_finish(&h, SINK_STOP_END_TURN, 3, 4);
+	ev = h_events(&h);
+	n = names(ev);
+	ck_assert_str_eq(n, "created in_progress output_item.added "
+	    "reasoning_summary_part.added reasoning_summary_text.delta "
+	    "reasoning_summary_text.delta reasoning_summary_text.done "
+	    "reasoning_summary_part.done output_item.done "
+	    "output_item.added content_part.added output_text.delta "
+	    "output_text.done content_part.done output_item.done completed");
+	free(n);
+	assert_id(str_at(data_at(ev, 2), "item.id"), "rs");
+	ck_assert_str_eq(str_at(data_at(ev, 2), "item.type"), "reasoning");
+	ck_assert_str_eq(str_at(data_at(ev, 4), "summary_index"), "0");
+	ck_assert_str_eq(str_at(data_at(ev, 6), "text"), "Let me think.");
+	ck_assert_str_eq(str_at(data_at(ev, 8), "item.summary.0.type"),
+	    "summary_text");
+	ck_assert_str_eq(str_at(data_at(ev, 8), "item.summary.0.text"),
+	    "Let me think.");
+	ck_assert_str_eq(str_at(data_at(ev, 9), "output_index"), "1");
+	r = NULL;
+	ck_assert_int_eq(json_get_obj(last_data(ev), "response", &r), 1);
+	ck_assert_str_eq(str_at(r, "output.0.type"), "reasoning");
+	ck_assert_str_eq(str_at(r, "output.1.content.0.text"), "Answer.");
+	h_free(&h);
+}
+END_TEST
+
+START_TEST(stream_function_calls_interleaved)
+{
+	struct harness	 h;
+	json_object	*ev, *r;
+	char		*n;
+
+	h_init(&h, 1);
+	h_start(&h, 0);
+	TEXT(&h, "Two calls.");
+	OK(h.sink.ops->tool_start(h.sink.arg, 0, "call_a", "exec"));
+	OK(h.sink.ops->tool_start(h.sink.arg, 1, "call_b", "read"));
+	OK(h.sink.ops->tool_input(h.sink.arg, 0, "{\"cmd\":", 7));
+	OK(h.sink.ops->tool_input(h.sink.arg, 1, "{}", 2));
+	OK(h.sink.ops->tool_input(h.sink.arg, 0, "\"ls\"}", 5));
+	OK(h.sink.ops->tool_end(h.sink.arg, 1, "{}"));
+	OK(h.sink.ops->tool_end(h.sink.arg, 0, "{\"cmd\":\"ls\"}"));
+	/* Unknown indexes are ignored. */
+	OK(h.sink.ops->tool_input(h.sink.arg, 7, "x", 1));
+	OK(h.sink.ops->tool_end(h.sink.arg, 7, "{}"));
+	h_finish(&h, SINK_STOP_TOOL_USE, 3, 4);
+	ev = h_events(&h);
+	n = names(ev);
+	ck_assert_str_eq(n, "created in_progress output_item.added "
+	    "content_part.added output_text.delta output_text.done "
+	    "content_part.done output_item.done output_item.added "
+	    "output_item.added function_call_arguments.delta "
+	    "function_call_arguments.delta function_call_arguments.delta "
+	    "function_call_arguments.done output_item.done "
+	    "function_call_arguments.done output_item.done completed");
+	free(n);
+	ck_assert_str_eq(str_at(data_at(ev, 8), "output_index"), "1");
+	assert_id(str_at(data_at(ev, 8), "item.id"), "fc");
+	ck_assert_str_eq(str_at(data_at(ev, 8), "item.type"), "function_call");
+	ck_assert_str_eq(str_at(data_at(ev, 8), "item.call_id"), "call_a");
+	ck_assert_str_eq(str_at(data_at(ev, 8), "item.name"), "exec");
+	ck_assert_str_eq(str_at(data_at(ev, 8), "item.arguments"), "");
+	ck_assert_str_eq(str_at(data_at(ev, 10), "output_index"), "1");
+	ck_assert_str_eq(str_at(data_at(ev, 10), "delta"), "{\"cmd\":");
+	ck_assert_str_eq(str_at(data_at(ev, 11), "output_index"), "2");
+	ck_assert_str_eq(str_at(data_at(ev, 13), "arguments"), "{}");
+	ck_assert_str_eq(str_at(data_at(ev, 15), "arguments"),
+	    "{\"cmd\":\"ls\"}");
+	ck_assert_str_eq(str_at(data_at(ev, 16), "item.arguments"),
+	    "{\"cmd\":\"ls\"}");
+	ck_assert_str_eq(str_at(data_at(ev, 16), "item.status"), "completed");
+	r = NULL;
+	ck_assert_int_eq(json_get_obj(last_data(ev), "response", &r), 1);
+	ck_assert_str_eq(str_at(r, "status"), "completed");
+	ck_assert_str_eq(str_at(r, "output.1.call_id"), "call_a");
+	ck_assert_str_eq(str_at(r, "output.2.call_id"), "call_b");
+	h_free(&h);
+}
+END_TEST
+
+START_TEST(stream_custom_tool_call)
+{
+	struct harness	 h;
+	json_object	*ev;
+	const char	*in = "{\"input\":\"*** Begin Patch\\n+x\\n\"}";
+	char		*n;
+
+	h_init(&h, 1);
+	h_start(&h, 0);
+	OK(h.sink.ops->tool_start(h.sink.arg, 0, "call_p", "apply_patch"));
+	OK(h.sink.ops->tool_input(h.sink.arg, 0, in, strlen(in)));
+	OK(h.sink.ops->tool_end(h.sink.arg, 0, in));
+	h_finish(&h, SINK_STOP_TOOL_USE, 3, 4);
+	ev = h_events(&h);
+	n = names(ev);
+	ck_assert_str_eq(n, "created in_progress output_item.added "
+	    "custom_tool_call_input.delta custom_tool_call_input.done "
+	    "output_item.done completed");
+	free(n);
+	ck_assert_str_eq(str_at(data_at(ev, 2), "item.type"),
+	    "custom_tool_call");
+	ck_assert_str_eq(str_at(data_at(ev, 3), "delta"),
+	    "*** Begin Patch\n+x\n");
+	ck_assert_str_eq(str_at(data_at(ev, 4), "input"),
+	    "*** Begin Patch\n+x\n");
+	ck_assert_str_eq(str_at(data_at(ev, 5), "item.input"),
+	    "*** Begin Patch\n+x\n");
+	ck_assert_str_eq(str_at(data_at(ev, 5), "item.call_id"), "call_p");
+	ck_assert_str_eq(str_at(last_data(ev), "response.output.0.input"),
+	    "*** Begin Patch\n+x\n");
+	h_free(&h);
+}
+END_TEST
+
+START_TEST(custom_input_not_in_shape_kept_as_json)
+{
+	struct harness	h;
+
+	h_init(&h, 0);
+	h_start(&h, 0);
+	OK(h.sink.ops->tool_start(h.sink.arg, 0, "call_p", "apply_patch"));
+	OK(h.sink.ops->tool_end(h.sink.arg, 0, "{\"patch\":1}"));
+	h_finish(&h, SINK_STOP_TOOL_USE, 3, 4);
+	ck_assert_ptr_nonnull(strstr(body_of(&h),
+	    "\"input\":\"{\\\"patch\\\":1}\""));
+	h_free(&h);
+}
+END_TEST
+
+START_TEST(stream_incomplete_on_max_tokens)
+{
+	struct harness	 h;
+	json_object	*ev;
+	char		*n;
+
+	h_init(&h, 1);
+	h_start(&h, 0);
+	TEXT(&h, "cut");
+	OK(h.sink.ops->tool_start(h.sink.arg, 0, "call_a", "exec"));
+	OK(h.sink.ops->tool_input(h.sink.arg, 0, "{\"c", 3));
+	h_finish(&h, SINK_STOP_MAX_TOKENS, 3, 4);
+	ev = h_events(&h);
+	n = names(ev);
+	/* The open call is closed before the end. */
+	ck_assert_ptr_nonnull(strstr(n, "function_call_arguments.delta "
+	    "output_item.done incomplete"));
+	free(n);
+	ck_assert_str_eq(str_at(last_data(ev), "response.status"),
+	    "incomplete");
+	ck_assert_str_eq(str_at(last_data(ev),
+	    "response.incomplete_details.reason"), "max_output_tokens");
+	h_free(&h);
+}
+END_TEST
+
+START_TEST(json_response_object)
+{
+	struct harness	 h;
+	json_object	*r = NULL;
+	const char	*raw;
+
+	h_init(&h, 0);
+	h_start(&h, 1);
+	ck_assert_uint_eq(h.raw.len, 0);
+	THINK(&h, "hmm");
+	TEXT(&h, "Hi");
+	TEXT(&h, "!");
+	OK(h.sink.ops->tool_start(h.sink.arg, 0, "call_a", "exec"));
+	OK(h.sink.ops->tool_input(h.sink.arg, 0, "{}", 2));
+	OK(h.sink.ops->tool_end(h.sink.arg, 0, "{\"cmd\":\"ls\"}"));
+	ck_assert_uint_eq(h.raw.len, 0);
+	ck_assert_int_eq(h.sink.committed, 0);
+	/* The JSON sink has no keep-alive. */
+	OK(h.sink.ops->ping(h.sink.arg));
+	ck_assert_uint_eq(h.raw.len, 0);
+	h_finish(&h, SINK_STOP_TOOL_USE, 7, 8);
+	ck_assert_int_eq(h.sink.committed, 1);
+	raw = buf_cstr(&h.raw);
+	ck_assert_ptr_nonnull(strstr(raw, "Status: 200"));
+	ck_assert_ptr_nonnull(strstr(raw, "Content-Type: application/json"));
+	ck_assert_int_eq(json_parse(body_of(&h), strlen(body_of(&h)), 64, &r,
+	    NULL), KF_OK);
+	assert_id(str_at(r, "id"), "resp");
+	ck_assert_str_eq(str_at(r, "object"), "response");
+	ck_assert_str_eq(str_at(r, "status"), "completed");
+	ck_assert_str_eq(str_at(r, "output.0.type"), "reasoning");
+	ck_assert_str_eq(str_at(r, "output.0.summary.0.text"), "hmm");
+	ck_assert_str_eq(str_at(r, "output.1.content.0.text"), "Hi!");
+	ck_assert_str_eq(str_at(r, "output.1.status"), "completed");
+	ck_assert_str_eq(str_at(r, "output.2.type"), "function_call");
+	ck_assert_str_eq(str_at(r, "output.2.arguments"), "{\"cmd\":\"ls\"}");
+	ck_assert_str_eq(str_at(r, "usage.total_tokens"), "15");
+	json_object_put(r);
+	h_free(&h);
+}
+END_TEST
+
+START_TEST(stream_error_is_response_failed)
+{
+	struct harness	 h;
+	json_object	*ev;
+	char		*n;
+
+	h_init(&h, 1);
+	h_start(&h, 0);
+	TEXT(&h, "part");
+	OK(h.sink.ops->error(h.sink.arg, KF_ERATE, "Too many requests"));
+	ev = h_events(&h);
+	n = names(ev);
+	ck_assert_str_eq(n, "created in_progress output_item.added "
+	    "content_part.added output_text.delta output_text.done "
+	    "content_part.done output_item.done failed");
+	free(n);
+	ck_assert_str_eq(str_at(last_data(ev), "response.status"), "failed");
+	ck_assert_str_eq(str_at(last_data(ev), "response.error.code"),
+	    "rate_limit_exceeded");
+	ck_assert_str_eq(str_at(last_data(ev), "response.error.message"),
+	    "Too many requests");
+	ck_assert_str_eq(str_at(last_data(ev), "response.output.0.type"),
+	    "message");
+	/* Nothing after it. */
+	h_finish(&h, SINK_STOP_END_TURN, 1, 1);
+	ck_assert_uint_eq(json_object_array_length(h_events(&h)), 9);
+	h_free(&h);
+}
+END_TEST
+
+START_TEST(json_error_is_openai_error)
+{
+	struct harness	 h;
+	json_object	*r = NULL;
+
+	h_init(&h, 0);
+	h_start(&h, 0);
+	TEXT(&h, "part");
+	OK(h.sink.ops->error(h.sink.arg, KF_EUPSTREAM, "upstream broke"));
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&h.raw), "Status: 502"));
+	ck_assert_int_eq(json_parse(body_of(&h), strlen(body_of(&h)), 64, &r,
+	    NULL), KF_OK);
+	ck_assert_str_eq(str_at(r, "error.message"), "upstream broke");
+	ck_assert_str_eq(str_at(r, "error.code"), "upstream_error");
+	json_object_put(r);
+	h_free(&h);
+}
+END_TEST
+
+START_TEST(ping_and_reset)
+{
+	struct harness	h;
+
+	h_init(&h, 1);
+	/* No head yet: nothing to keep alive. */
+	OK(h.sink.ops->ping(h.sink.arg));
+	ck_assert_uint_eq(h.raw.len, 0);
+	h_start(&h, 0);
+	OK(h.sink.ops->ping(h.sink.arg));
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&h.raw), ": keep-alive\n\n"));
+	TEXT(&h, "x");
+	h.sink.ops->reset(h.sink.arg);
+	buf_reset(&h.raw);
+	h.out.committed = 0;
+	/* After reset the numbering and the items start again. */
+	TEXT(&h, "again");
+	h_finish(&h, SINK_STOP_END_TURN, 1, 1);
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&h.raw),
+	    "\"type\":\"response.output_item.added\",\"sequence_number\":0,"
+	    "\"output_index\":0"));
+	h_free(&h);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("emit-openai-responses");
+	TCase	*tc = tcase_create("emit");
+
+	tcase_add_test(tc, stream_text);
+	tcase_add_test(tc, stream_reasoning_then_text);
+	tcase_add_test(tc, stream_function_calls_interleaved);
+	tcase_add_test(tc, stream_custom_tool_call);
+	tcase_add_test(tc, custom_input_not_in_shape_kept_as_json);
+	tcase_add_test(tc, stream_incomplete_on_max_tokens);
+	tcase_add_test(tc, json_response_object);
+	tcase_add_test(tc, stream_error_is_response_failed);
+	tcase_add_test(tc, json_error_is_openai_error);
+	tcase_add_test(tc, ping_and_reset);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}

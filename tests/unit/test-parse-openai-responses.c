@@ -1,0 +1,591 @@
+/* test-parse-openai-responses.c: Responses request bodies into the neutral conversation. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <json-c/json.h>
+
+#include "conv.h"
+#include "err.h"
+#include "json.h"
+#include "openai-responses.h"
+#include "testutil.h"
+#include "xmalloc.h"
+
+/*
+ * Covers openai_responses_parse (fcgi/parse-openai-responses.c): input as a
+ * string and as items (messages of every role, content parts, function_call /
+ * function_call_output, custom_tool_call / custom_tool_call_output,
+ * reasoning dropped), consecutive items of one role sharing a message,
+ * developer/system text before the first turn becoming the system
+ * prompt, instructions, input_image through the fetch callback (its
+ * failure, file_id refused), function and custom tools (the custom
+ * schema with its grammar, the custom name list), hosted tools skipped,
+ * tool_choice in every form, parallel_tool_calls, reasoning.effort,
+ * text.format, max_output_tokens, stream, prompt_cache_key / user,
+ * previous_response_id refused, the echo fields, and a table of bad
+ * fields whose cause and param name the field.  Bodies are written with
+ * ' for " to keep them readable.
+ */
+
+#define M	"'model':'claude-sonnet-4-5',"
+#define PNG_B64	"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4" \
+	"nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+
+static int	fetch_calls;
+
+/* A fake imgfetch: data:image/png URLs work, "bad" ones fail. */
+static enum kf_err
+fake_fetch(void *arg, const char *url, char **media_type, char **b64,
+    char **cause)
+{
+	ck_assert_ptr_eq(arg, &fetch_calls);
+	fetch_calls++;
+	if (strncmp(url, "data:image/png;base64,", 22) == 0) {
+		*media_type = xstrdup("image/png");
+		*b64 = xstrdup(url + 22);
+		return KF_OK;
+	}
+	*cause = xstrdup("could not fetch the image from example.com");
+	return KF_EINVAL;
+}
+
+static char *
+q(const char *s)
+{
+	char	*out = xstrdup(s), *p;
+
+	for (p = out; *p != '\0'; p++)
+		if (*p == '\'')
+			*p = '"';
+	return out;
+}
+
+static enum kf_err
+parse(const char *body, struct conv *c, struct openai_responses_req *r,
+    char **cause, char **param)
+{
+	char		*b = q(body);
+	enum kf_err	 er;
+
+	conv_init(c);
+	memset(r, 0, sizeof(*r));
+	er = openai_responses_parse(b, strlen(b), c, r, fake_fetch,
+	    &fetch_calls, cause, param);
+	free(b);
+	return er;
+}
+
+static void
+parse_ok(const char *body, struct conv *c, struct openai_responses_req *r)
+{
+	char		*why = NULL, *param = NULL;
+	enum kf_err	 er;
+
+	er = parse(body, c, r, &why, &param);
+	ck_assert_msg(er == KF_OK, "parse of %s failed: %s", body,
+	    why != NULL ? why : "(no cause)");
+	ck_assert_ptr_null(why);
+	ck_assert_ptr_null(param);
+}
+
+static void
+done(struct conv *c, struct openai_responses_req *r)
+{
+	conv_free(c);
+	openai_responses_req_free(r);
+}
+
+/* A body that must fail with this param and a cause containing text. */
+static void
+parse_bad(const char *body, const char *want_param, const char *text)
+{
+	struct conv		 c;
+	struct openai_responses_req	 r;
+	char			*why = NULL, *param = NULL;
+	enum kf_err		 er;
+
+	er = parse(body, &c, &r, &why, &param);
+	ck_assert_msg(er == KF_EINVAL, "%s parsed", body);
+	ck_assert_msg(why != NULL && strstr(why, text) != NULL,
+	    "%s: cause \"%s\" lacks \"%s\"", body, why ? why : "", text);
+	if (want_param != NULL) {
+		ck_assert_msg(param != NULL && strcmp(param, want_param) == 0,
+		    "%s: param %s, want %s", body, param ? param : "(null)",
+		    want_param);
+		/* The cause starts with the same path. */
+		ck_assert_msg(strncmp(why, want_param, strlen(want_param)) == 0,
+		    "cause %s", why);
+	}
+	free(why);
+	free(param);
+	done(&c, &r);
+}
+
+START_TEST(input_string_is_one_user_message)
+{
+	struct conv		c;
+	struct openai_responses_req	r;
+
+	parse_ok("{" M "'input':'hi there','stream':true,"
+	    "'max_output_tokens':321}", &c, &r);
+	ck_assert_uint_eq(c.n_msgs, 1);
+	ck_assert_int_eq(c.msgs[0].role, CONV_ROLE_USER);
+	ck_assert_str_eq(c.msgs[0].blocks[0].text, "hi there");
+	ck_assert_str_eq(c.model, "claude-sonnet-4-5");
+	ck_assert_str_eq(c.kiro_model, "claude-sonnet-4.5");
+	ck_assert_int_eq(c.stream, 1);
+	ck_assert_int_eq(c.max_tokens, 321);
+	ck_assert_int_eq(c.thinking, CONV_THINKING_OFF);
+	ck_assert_int_eq(c.single_tool_call, 0);
+	ck_assert_ptr_null(c.system);
+	ck_assert_uint_eq(r.n_custom, 0);
+	done(&c, &r);
+}
+END_TEST
+
+START_TEST(messages_roles_and_parts)
+{
+	struct conv		c;
+	struct openai_responses_req	r;
+
+	parse_ok("{" M "'instructions':'Be brief.','input':["
+	    "{'type':'message','role':'developer','content':[{'type':"
+	    "'input_text','text':'Dev one'},{'type':'input_text','text':"
+	    "'Dev two'}]},"
+	    "{'role':'system','content':'Sys three'},"
+	    "{'type':'message','role':'user','content':[{'type':'input_text',"
+	    "'text':'q1'}]},"
+	    "{'role':'assistant','content':[{'type':'output_text','text':"
+	    "'a1'},{'type':'refusal','refusal':'no'}]},"
+	    "{'role':'developer','content':'late rule'},"
+	    "{'role':'user','content':'q2'}]}", &c, &r);
+	ck_assert_str_eq(c.system, "Be brief.\nDev one\nDev two\nSys three");
+	ck_assert_uint_eq(c.n_msgs, 3);
+	ck_assert_int_eq(c.msgs[0].role, CONV_ROLE_USER);
+	ck_assert_str_eq(c.msgs[0].blocks[0].text, "q1");
+	ck_assert_int_eq(c.msgs[1].role, CONV_ROLE_ASSISTANT);
+	ck_assert_uint_eq(c.msgs[1].n_blocks, 2);
+	ck_assert_str_eq(c.msgs[1].blocks[0].text, "a1");
+	ck_assert_str_eq(c.msgs[1].blocks[1].text, "no");
+	/* A developer message mid-conversation stays in place as user text. */
+	ck_assert_int_eq(c.msgs[2].role, CONV_ROLE_USER);
+	ck_assert_uint_eq(c.msgs[2].n_blocks, 2);
+	ck_assert_str_eq(c.msgs[2].blocks[0].text, "late rule");
+	ck_assert_str_eq(c.msgs[2].blocks[1].text, "q2");
+	done(&c, &r);
+}
+END_TEST
+
+START_TEST(tool_call_round_trip)
+{
+	struct conv		 c;
+	struct openai_responses_req	 r;
+	struct conv_block	*b;
+	const char		*s;
+
+	parse_ok("{" M "'input':["
+	    "{'role':'user','content':'do things'},"
+	    "{'type':'reasoning','id':'rs_1','summary':[{'type':"
+	    "'summary_text','text':'hmm'}],'encrypted_content':null},"
+	    "{'type':'message','role':'assistant','content':[{'type':"
+	    "'output_text','text':'Sure.'}]},"
+	    "{'type':'function_call','id':'fc_1','call_id':'call_1','name':"
+	    "'get_weather','arguments':'{\\'city\\':\\'Paris\\'}'},"
+	    "{'type':'custom_tool_call','call_id':'call_2','name':"
+	    "'apply_patch','input':'*** Begin Patch'},"
+	    "{'type':'function_call','call_id':'call_3','name':'noargs',"
+	    "'arguments':''},"
+	    "{'type':'function_call_output','call_id':'call_1','output':"
+	    "'sunny'},"
+	    "{'type':'custom_tool_call_output','call_id':'call_2','output':"
+	    "[{'type':'input_text','text':'ok'},{'type':'input_image',"
+	    "'image_url':'data:image/png;base64," PNG_B64 "'}]},"
+	    "{'type':'function_call_output','call_id':'call_3','output':''},"
+	    "{'role':'user','content':'next'}]}", &c, &r);
+	ck_assert_uint_eq(c.n_msgs, 3);
+	/* The reasoning item is gone; text and calls are one turn. */
+	ck_assert_int_eq(c.msgs[1].role, CONV_ROLE_ASSISTANT);
+	ck_assert_uint_eq(c.msgs[1].n_blocks, 4);
+	ck_assert_int_eq(c.msgs[1].blocks[0].type, CONV_BLOCK_TEXT);
+	b = &c.msgs[1].blocks[1];
+	ck_assert_int_eq(b->type, CONV_BLOCK_TOOL_USE);
+	ck_assert_str_eq(b->id, "call_1");
+	ck_assert_str_eq(b->name, "get_weather");
+	ck_assert_int_eq(json_get_str(b->input, "city", &s), 1);
+	ck_assert_str_eq(s, "Paris");
+	b = &c.msgs[1].blocks[2];
+	ck_assert_str_eq(b->id, "call_2");
+	ck_assert_int_eq(json_get_str(b->input, "input", &s), 1);
+	ck_assert_str_eq(s, "*** Begin Patch");
+	b = &c.msgs[1].blocks[3];
+	ck_assert(json_object_is_type(b->input, json_type_object));
+	ck_assert_int_eq(json_object_object_length(b->input), 0);
+	/* The outputs and the next text are one user turn. */
+	ck_assert_int_eq(c.msgs[2].role, CONV_ROLE_USER);
+	ck_assert_uint_eq(c.msgs[2].n_blocks, 4);
+	b = &c.msgs[2].blocks[0];
+	ck_assert_int_eq(b->type, CONV_BLOCK_TOOL_RESULT);
+	ck_assert_str_eq(b->id, "call_1");
+	ck_assert_uint_eq(b->n_content, 1);
+	ck_assert_str_eq(b->content[0].text, "sunny");
+	b = &c.msgs[2].blocks[1];
+	ck_assert_str_eq(b->id, "call_2");
+	ck_assert_uint_eq(b->n_content, 2);
+	ck_assert_int_eq(b->content[1].type, CONV_BLOCK_IMAGE);
+	ck_assert_str_eq(b->content[1].media_type, "image/png");
+	ck_assert_str_eq(b->content[1].data, PNG_B64);
+	ck_assert_str_eq(c.msgs[2].blocks[2].id, "call_3");
+	ck_assert_str_eq(c.msgs[2].blocks[3].text, "next");
+	done(&c, &r);
+}
+END_TEST
+
+START_TEST(images_through_fetch)
+{
+	struct conv		c;
+	struct openai_responses_req	r;
+
+	fetch_calls = 0;
+	parse_ok("{" M "'input':[{'role':'user','content':["
+	    "{'type':'input_text','text':'look'},{'type':'input_image',"
+	    "'detail':'auto','image_url':'data:image/png;base64," PNG_B64
+	    "'}]}]}", &c, &r);
+	ck_assert_int_eq(fetch_calls, 1);
+	ck_assert_uint_eq(c.msgs[0].n_blocks, 2);
+	ck_assert_int_eq(c.msgs[0].blocks[1].type, CONV_BLOCK_IMAGE);
+	ck_assert_str_eq(c.msgs[0].blocks[1].media_type, "image/png");
+	ck_assert_str_eq(c.msgs[0].blocks[1].data, PNG_B64);
+	done(&c, &r);
+	parse_bad("{" M "'input':[{'role':'user','content':[{'type':"
+	    "'input_image','image_url':'https://example.com/x.png'}]}]}",
+	    "input[0].content[0].image_url", "could not fetch the image from "
+	    "example.com");
+	parse_bad("{" M "'input':[{'role':'user','content':[{'type':"
+	    "'input_image','file_id':'file-1'}]}]}",
+	    "input[0].content[0].file_id", "not supported");
+	parse_bad("{" M "'input':[{'role':'user','content':[{'type':"
+	    "'input_image'}]}]}", "input[0].content[0].image_url",
+	    "field required");
+	parse_bad("{" M "'input':[{'role':'developer','content':[{'type':"
+	    "'input_image','image_url':'data:image/png;base64," PNG_B64
+	    "'}]},{'role':'user','content':'x'}]}", "input[0].content",
+	    "text only");
+}
+END_TEST
+
+START_TEST(no_fetch_no_images)
+{
+	struct conv		 c;
+	struct openai_responses_req	 r;
+	const char		*body = "{\"model\":\"claude-sonnet-4-5\","
+	    "\"input\":[{\"role\":\"user\",\"content\":[{\"type\":"
+	    "\"input_image\",\"image_url\":\"data:image/png;base64,AA==\"}]}]}";
+	char			*why = NULL, *param = NULL;
+
+	conv_init(&c);
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(openai_responses_parse(body, strlen(body), &c, &r,
+	    NULL, NULL, &why, &param), KF_EINVAL);
+	ck_assert_str_eq(param, "input[0].content[0].image_url");
+	free(why);
+	free(param);
+	done(&c, &r);
+}
+END_TEST
+
+START_TEST(tools_function_custom_and_hosted)
+{
+	struct conv		 c;
+	struct openai_responses_req	 r;
+	json_object		*props, *input, *req;
+	const char		*s;
+
+	parse_ok("{" M "'input':'x','tools':["
+	    "{'type':'function','name':'exec','description':'Run','strict':"
+	    "false,'parameters':{'type':'object','properties':{'cmd':{'type':"
+	    "'string'}}}},"
+	    "{'type':'web_search','external_web_access':false},"
+	    "{'type':'namespace','name':'multi','tools':[]},"
+	    "{'type':'custom','name':'apply_patch','description':'Patch',"
+	    "'format':{'type':'grammar','syntax':'lark','definition':"
+	    "'start: hunk+'}},"
+	    "{'type':'custom','name':'free'},"
+	    "{'type':'function','name':'bare'}]}", &c, &r);
+	ck_assert_uint_eq(c.n_tools, 4);
+	ck_assert_str_eq(c.tools[0].name, "exec");
+	ck_assert_str_eq(c.tools[0].description, "Run");
+	ck_assert_int_eq(json_get_obj(c.tools[0].schema, "properties", &props),
+	    1);
+	ck_assert_str_eq(c.tools[1].name, "apply_patch");
+	ck_assert_int_eq(json_get_obj(c.tools[1].schema, "properties", &props),
+	    1);
+	ck_assert_int_eq(json_get_obj(props, "input", &input), 1);
+	ck_assert_int_eq(json_get_str(input, "type", &s), 1);
+	ck_assert_str_eq(s, "string");
+	ck_assert_int_eq(json_get_str(input, "description", &s), 1);
+	ck_assert_ptr_nonnull(strstr(s, "lark grammar:\nstart: hunk+"));
+	ck_assert_int_eq(json_get_arr(c.tools[1].schema, "required", &req), 1);
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(req,
+	    0)), "input");
+	ck_assert_str_eq(c.tools[2].name, "free");
+	ck_assert_str_eq(c.tools[2].description, "");
+	ck_assert_str_eq(c.tools[3].name, "bare");
+	ck_assert_int_eq(json_get_obj(c.tools[3].schema, "properties", &props),
+	    1);
+	ck_assert_uint_eq(r.n_custom, 2);
+	ck_assert_int_eq(openai_responses_is_custom(&r, "apply_patch"), 1);
+	ck_assert_int_eq(openai_responses_is_custom(&r, "free"), 1);
+	ck_assert_int_eq(openai_responses_is_custom(&r, "exec"), 0);
+	done(&c, &r);
+}
+END_TEST
+
+START_TEST(tool_choice_forms)
+{
+	static const struct {
+		const char		*json;
+		enum conv_tool_choice	 want;
+		const char		*name;
+	} cases[] = {
+		{ "'auto'", CONV_TOOL_CHOICE_AUTO, NULL },
+		{ "'none'", CONV_TOOL_CHOICE_NONE, NULL },
+		{ "'required'", CONV_TOOL_CHOICE_ANY, NULL },
+		{ "{'type':'function','name':'exec'}", CONV_TOOL_CHOICE_TOOL,
+		    "exec" },
+		{ "{'type':'custom','name':'apply_patch'}",
+		    CONV_TOOL_CHOICE_TOOL, "apply_patch" },
+		{ "{'type':'allowed_tools','mode':'required','tools':[]}",
+		    CONV_TOOL_CHOICE_ANY, NULL },
+		{ "{'type':'allowed_tools','mode':'auto','tools':[]}",
+		    CONV_TOOL_CHOICE_AUTO, NULL },
+	};
+	struct conv		c;
+	struct openai_responses_req	r;
+	char			body[256];
+	size_t			i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(body, sizeof(body), "{" M "'input':'x','tool_choice':"
+		    "%s}", cases[i].json);
+		parse_ok(body, &c, &r);
+		ck_assert_int_eq(c.tool_choice, cases[i].want);
+		if (cases[i].name != NULL)
+			ck_assert_str_eq(c.tool_choice_name, cases[i].name);
+		else
+			ck_assert_ptr_null(c.tool_choice_name);
+		done(&c, &r);
+	}
+	parse_bad("{" M "'input':'x','tool_choice':'any'}", "tool_choice",
+	    "must be none, auto, required");
+	parse_bad("{" M "'input':'x','tool_choice':{'type':'function'}}",
+	    "tool_choice.name", "field required");
+	parse_bad("{" M "'input':'x','tool_choice':{'type':'mcp'}}",
+	    "tool_choice.type", "\"mcp\"");
+	parse_bad("{" M "'input':'x','tool_choice':3}", "tool_choice",
+	    "must be a string or an object");
+}
+END_TEST
+
+START_TEST(fields_parallel_reasoning_format_session)
+{
+	struct conv		 c;
+	struct openai_responses_req	 r;
+	const char		*s;
+
+	parse_ok("{" M "'input':'x','parallel_tool_calls':false,"
+	    "'reasoning':{'effort':'minimal','summary':'auto'},'text':"
+	    "{'format':{'type':'json_schema','name':'out','schema':{'type':"
+	    "'object'},'strict':true}},'prompt_cache_key':'pck-1','user':"
+	    "'u-1','store':true,'include':['reasoning.encrypted_content']}",
+	    &c, &r);
+	ck_assert_int_eq(c.single_tool_call, 1);
+	ck_assert_int_eq(c.thinking, CONV_THINKING_ADAPTIVE);
+	ck_assert_str_eq(c.thinking_effort, "low");
+	ck_assert_int_eq(c.json_mode, 1);
+	ck_assert_int_eq(json_get_str(c.response_schema, "type", &s), 1);
+	ck_assert_str_eq(s, "object");
+	ck_assert_str_eq(c.session_key, "pck-1");
+	/* The echo keeps what a response repeats, not the rest. */
+	ck_assert(json_object_object_get_ex(r.echo, "store", NULL));
+	ck_assert(json_object_object_get_ex(r.echo, "reasoning", NULL));
+	ck_assert(!json_object_object_get_ex(r.echo, "input", NULL));
+	ck_assert(!json_object_object_get_ex(r.echo, "include", NULL));
+	done(&c, &r);
+
+	parse_ok("{" M "'input':'x','parallel_tool_calls':true,'reasoning':"
+	    "{'effort':'xhigh'},'text':{'format':{'type':'json_object'}},"
+	    "'user':'u-2'}", &c, &r);
+	ck_assert_int_eq(c.single_tool_call, 0);
+	ck_assert_str_eq(c.thinking_effort, "high");
+	ck_assert_int_eq(c.json_mode, 1);
+	ck_assert_ptr_null(c.response_schema);
+	ck_assert_str_eq(c.session_key, "u-2");
+	done(&c, &r);
+
+	parse_ok("{" M "'input':'x','reasoning':{'effort':'medium'},'text':"
+	    "{'format':{'type':'text'}}}", &c, &r);
+	ck_assert_str_eq(c.thinking_effort, "medium");
+	ck_assert_int_eq(c.json_mode, 0);
+	done(&c, &r);
+
+	parse_ok("{" M "'input':'x','reasoning':{'effort':'none'}}", &c, &r);
+	ck_assert_int_eq(c.thinking, CONV_THINKING_OFF);
+	done(&c, &r);
+
+	/* Codex: a summary but no effort leaves thinking off. */
+	parse_ok("{" M "'input':'x','reasoning':{'summary':'auto'}}", &c, &r);
+	ck_assert_int_eq(c.thinking, CONV_THINKING_OFF);
+	done(&c, &r);
+
+	parse_ok("{'model':'claude-sonnet-4-5-thinking','input':'x'}", &c, &r);
+	ck_assert_int_eq(c.thinking, CONV_THINKING_ADAPTIVE);
+	done(&c, &r);
+}
+END_TEST
+
+START_TEST(previous_response_id_refused)
+{
+	struct conv		c;
+	struct openai_responses_req	r;
+
+	parse_bad("{" M "'input':'x','previous_response_id':'resp_1'}",
+	    "previous_response_id", "store:false");
+	/* null is as good as absent. */
+	parse_ok("{" M "'input':'x','previous_response_id':null}", &c, &r);
+	done(&c, &r);
+}
+END_TEST
+
+START_TEST(bad_fields_named)
+{
+	static const struct {
+		const char	*body;
+		const char	*param;
+		const char	*text;
+	} cases[] = {
+		{ "{'input':'x'}", "model", "field required" },
+		{ "{'model':5,'input':'x'}", "model", "must be a string" },
+		{ "{'model':'llama-nonsense-9','input':'x'}", "model",
+		    "is not available" },
+		{ "{" M "'input':5}", "input", "must be a string or an array" },
+		{ "{" M "'stream':'yes','input':'x'}", "stream", "boolean" },
+		{ "{" M "'store':1,'input':'x'}", "store", "boolean" },
+		{ "{" M "'max_output_tokens':0,'input':'x'}",
+		    "max_output_tokens", "positive" },
+		{ "{" M "'parallel_tool_calls':1,'input':'x'}",
+		    "parallel_tool_calls", "boolean" },
+		{ "{" M "'instructions':[],'input':'x'}", "instructions",
+		    "must be a string" },
+		{ "{" M "'input':[]}", "input", "at least one" },
+		{ "{" M "'input':[{'role':'developer','content':'x'}]}",
+		    "input", "at least one" },
+		{ "{" M "'input':[3]}", "input[0]", "must be an object" },
+		{ "{" M "'input':[{'role':'bot','content':'x'}]}",
+		    "input[0].role", "\"bot\"" },
+		{ "{" M "'input':[{'role':'user'}]}", "input[0].content",
+		    "field required" },
+		{ "{" M "'input':[{'role':'user','content':[{'type':"
+		    "'input_text'}]}]}", "input[0].content[0].text",
+		    "field required" },
+		{ "{" M "'input':[{'role':'user','content':[{'type':'audio'}]}"
+		    "]}", "input[0].content[0].type", "\"audio\"" },
+		{ "{" M "'input':[{'role':'user','content':[{'type':"
+		    "'input_file','file_id':'f'}]}]}",
+		    "input[0].content[0].type", "input_file" },
+		{ "{" M "'input':[{'type':'function_call','name':'f',"
+		    "'arguments':'{}'}]}", "input[0].call_id",
+		    "field required" },
+		{ "{" M "'input':[{'type':'function_call','call_id':'c',"
+		    "'name':'f','arguments':'[1]'}]}", "input[0].arguments",
+		    "JSON object" },
+		{ "{" M "'input':[{'type':'function_call','call_id':'c',"
+		    "'name':'f','arguments':'{'}]}", "input[0].arguments",
+		    "JSON object" },
+		{ "{" M "'input':[{'type':'custom_tool_call','call_id':'c',"
+		    "'name':'f'}]}", "input[0].input", "field required" },
+		{ "{" M "'input':[{'type':'function_call_output','call_id':"
+		    "'c'}]}", "input[0].output", "field required" },
+		{ "{" M "'input':[{'type':'function_call_output','call_id':"
+		    "'c','output':7}]}", "input[0].output",
+		    "must be a string or an array" },
+		{ "{" M "'input':[{'type':'item_reference','id':'msg_1'}]}",
+		    "input[0].type", "stored" },
+		{ "{" M "'input':[{'type':'local_shell_call'}]}",
+		    "input[0].type", "\"local_shell_call\"" },
+		{ "{" M "'input':'x','tools':{}}", "tools",
+		    "must be an array" },
+		{ "{" M "'input':'x','tools':[{'name':'f'}]}", "tools[0].type",
+		    "field required" },
+		{ "{" M "'input':'x','tools':[{'type':'function','name':''}]}",
+		    "tools[0].name", "must not be empty" },
+		{ "{" M "'input':'x','tools':[{'type':'function','name':'f',"
+		    "'parameters':[]}]}", "tools[0].parameters",
+		    "must be an object" },
+		{ "{" M "'input':'x','tools':[{'type':'custom','name':'f',"
+		    "'format':{'type':'regex'}}]}", "tools[0].format.type",
+		    "\"regex\"" },
+		{ "{" M "'input':'x','tools':[{'type':'custom','name':'f',"
+		    "'format':{'type':'grammar'}}]}",
+		    "tools[0].format.definition", "field required" },
+		{ "{" M "'input':'x','reasoning':{'effort':'max'}}",
+		    "reasoning.effort", "\"max\"" },
+		{ "{" M "'input':'x','reasoning':1}", "reasoning",
+		    "must be an object" },
+		{ "{" M "'input':'x','text':{'format':{'type':'json_schema'}}}",
+		    "text.format.schema", "field required" },
+		{ "{" M "'input':'x','text':{'format':{'type':'yaml'}}}",
+		    "text.format.type", "\"yaml\"" },
+		{ "{" M "'input':'x','prompt_cache_key':1}", "prompt_cache_key",
+		    "must be a string" },
+		{ "[1]", "body", "JSON object" },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		parse_bad(cases[i].body, cases[i].param, cases[i].text);
+	/* Not JSON: a cause, no param. */
+	parse_bad("{'model'", NULL, "");
+}
+END_TEST
+
+START_TEST(cause_and_param_may_be_null)
+{
+	struct conv		 c;
+	struct openai_responses_req	 r;
+	const char		*body = "{\"input\":3}";
+
+	conv_init(&c);
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(openai_responses_parse(body, strlen(body), &c, &r,
+	    NULL, NULL, NULL, NULL), KF_EINVAL);
+	ck_assert_int_eq(openai_responses_parse("{", 1, &c, &r, NULL, NULL,
+	    NULL, NULL), KF_EINVAL);
+	done(&c, &r);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("parse-openai-responses");
+	TCase	*tc = tcase_create("parse");
+
+	tcase_add_test(tc, input_string_is_one_user_message);
+	tcase_add_test(tc, messages_roles_and_parts);
+	tcase_add_test(tc, tool_call_round_trip);
+	tcase_add_test(tc, images_through_fetch);
+	tcase_add_test(tc, no_fetch_no_images);
+	tcase_add_test(tc, tools_function_custom_and_hosted);
+	tcase_add_test(tc, tool_choice_forms);
+	tcase_add_test(tc, fields_parallel_reasoning_format_session);
+	tcase_add_test(tc, previous_response_id_refused);
+	tcase_add_test(tc, bad_fields_named);
+	tcase_add_test(tc, cause_and_param_may_be_null);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}
