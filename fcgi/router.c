@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "config.h"
 #include "digest.h"
+#include "gemini.h"
 #include "info.h"
 #include "log.h"
 #include "router.h"
@@ -41,6 +42,11 @@ static const struct route routes[] = {
 	    anthropic_count_tokens },
 	{ "GET", "/v1/models", MATCH_EXACT, 1, 0, info_models },
 	{ "GET", "/v1/models/", MATCH_PREFIX, 1, 0, info_model },
+	/* Gemini: models/{model}:method, also under /v1 for POST. */
+	{ "POST", "/v1beta/models/", MATCH_PREFIX, 1, 1, gemini_post },
+	{ "GET", "/v1beta/models", MATCH_EXACT, 1, 0, gemini_models },
+	{ "GET", "/v1beta/models/", MATCH_PREFIX, 1, 0, gemini_model },
+	{ "POST", "/v1/models/", MATCH_PREFIX, 1, 1, gemini_post },
 	{ "GET", "/health", MATCH_EXACT, 0, 0, info_health },
 	{ "GET", "/", MATCH_EXACT, 0, 0, info_root },
 	{ NULL, NULL, 0, 0, 0, NULL }
@@ -106,15 +112,30 @@ normalise_path(char *path)
 		path[--len] = '\0';
 }
 
+/* Errors in the format of the API the path belongs to. */
+static int
+route_error(struct request *req, enum kf_err er, const char *msg)
+{
+	if (gemini_is_path(req->method, req->path))
+		return gemini_error_response(&req->out, er, msg, 0);
+	return anthropic_error_response(&req->out, er, msg, 0);
+}
+
 int
 router_client_authorised(const struct request *req, const char *key)
 {
 	const char	*given, *auth;
+	char		*query;
+	int		 ok;
 
 	/* An empty key would let "Authorization: Bearer " in. */
 	if (key == NULL || *key == '\0')
 		return 0;
 	if ((given = request_param(req, "HTTP_X_API_KEY")) != NULL &&
+	    *given != '\0')
+		return secret_equal(given, key);
+	/* Gemini clients: x-goog-api-key, or ?key= in the URL. */
+	if ((given = request_param(req, "HTTP_X_GOOG_API_KEY")) != NULL &&
 	    *given != '\0')
 		return secret_equal(given, key);
 	if ((auth = request_param(req, "HTTP_AUTHORIZATION")) != NULL &&
@@ -124,6 +145,12 @@ router_client_authorised(const struct request *req, const char *key)
 			given++;
 		return secret_equal(given, key);
 	}
+	if ((query = request_query(req, "key")) != NULL) {
+		ok = *query != '\0' && secret_equal(query, key);
+		explicit_bzero(query, strlen(query));
+		free(query);
+		return ok;
+	}
 	return 0;
 }
 
@@ -132,7 +159,19 @@ has_credentials(const struct request *req)
 {
 	const char	*v;
 
+	char		*q;
+	int		 has;
+
+	if ((q = request_query(req, "key")) != NULL) {
+		has = *q != '\0';
+		explicit_bzero(q, strlen(q));
+		free(q);
+		if (has)
+			return 1;
+	}
 	return ((v = request_param(req, "HTTP_X_API_KEY")) != NULL &&
+	    *v != '\0') ||
+	    ((v = request_param(req, "HTTP_X_GOOG_API_KEY")) != NULL &&
 	    *v != '\0') ||
 	    ((v = request_param(req, "HTTP_AUTHORIZATION")) != NULL &&
 	    *v != '\0');
@@ -168,7 +207,11 @@ router_dispatch(const struct app *app, struct request *req,
 
 			msg = xasprintf("method %s is not allowed for %s",
 			    req->method, req->path);
-			anthropic_error_json(&body, KF_EINVAL, msg);
+			if (gemini_is_path(req->method, req->path))
+				gemini_error_body(&body, 405, "INVALID_ARGUMENT",
+				    msg);
+			else
+				anthropic_error_json(&body, KF_EINVAL, msg);
 			/* RFC 9110 15.5.6: a 405 must list what is allowed. */
 			allowed_methods(req->path, &allow);
 			(void)out_response(&req->out, 405, "application/json",
@@ -178,37 +221,37 @@ router_dispatch(const struct app *app, struct request *req,
 		} else {
 			msg = xasprintf("no route for %s %s", req->method,
 			    req->path);
-			(void)anthropic_error_response(&req->out, KF_ENOTFOUND,
-			    msg, 0);
+			(void)route_error(req, KF_ENOTFOUND, msg);
 		}
 		free(msg);
 		return;
 	}
 	if (app->startup_error != NULL && r->fn != info_root) {
-		(void)anthropic_error_response(&req->out, KF_ECONFIG,
-		    app->startup_error, 0);
+		(void)route_error(req, KF_ECONFIG, app->startup_error);
 		return;
 	}
 	if (r->auth) {
 		if (app->cfg->api_key == NULL) {
-			(void)anthropic_error_response(&req->out, KF_ECONFIG,
+			(void)route_error(req, KF_ECONFIG,
 			    "the gateway has no apiKey configured, so no "
 			    "client can be authenticated: set apiKey in the "
-			    "configuration (or API_KEY in the environment)",
-			    0);
+			    "configuration (or API_KEY in the environment)");
 			return;
 		}
 		if (!router_client_authorised(req, app->cfg->api_key)) {
-			(void)anthropic_error_response(&req->out, KF_EAUTH,
+			(void)route_error(req, KF_EAUTH,
 			    has_credentials(req) ? "invalid API key" :
+			    gemini_is_path(req->method, req->path) ?
+			    "missing API key: send it as x-goog-api-key, "
+			    "?key=, x-api-key or Authorization: Bearer" :
 			    "missing API key: send it as x-api-key or "
-			    "Authorization: Bearer", 0);
+			    "Authorization: Bearer");
 			return;
 		}
 	}
 	if (r->body && (er = request_read_body(req, reader, stream,
 	    (size_t)app->cfg->max_request_bytes, &why)) != KF_OK) {
-		(void)anthropic_error_response(&req->out, er, why, 0);
+		(void)route_error(req, er, why);
 		free(why);
 		return;
 	}
