@@ -282,6 +282,9 @@ parse_part(struct parse *p, json_object *part, size_t ci, size_t pi,
 	    (er = want_str(p, part, path, "thoughtSignature", 0, &sig)) !=
 	    KF_OK)
 		return er;
+	/* Empty text carries nothing (streams end with such parts). */
+	if (text != NULL && *text == '\0')
+		return KF_OK;
 	if (text != NULL) {
 		if (thought && role == CONV_ROLE_ASSISTANT) {
 			b = conv_msg_add_block(m, CONV_BLOCK_THINKING);
