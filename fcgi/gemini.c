@@ -34,6 +34,26 @@ gemini_is_path(const char *method, const char *path)
 	    strncmp(path, "/v1/models/", 11) == 0 && strchr(path, ':') != NULL;
 }
 
+int
+gemini_client(const struct request *req)
+{
+	const char	*v;
+	char		*q;
+	int		 yes;
+
+	if ((v = request_param(req, "HTTP_X_API_KEY")) != NULL && *v != '\0')
+		return 0;
+	if ((v = request_param(req, "HTTP_X_GOOG_API_KEY")) != NULL &&
+	    *v != '\0')
+		return 1;
+	if ((q = request_query(req, "key")) == NULL)
+		return 0;
+	yes = *q != '\0';
+	explicit_bzero(q, strlen(q));
+	free(q);
+	return yes;
+}
+
 /* "models/x:method" after the prefix: model and method (caller frees). */
 static int
 split_path(const char *path, char **model, char **method)

@@ -79,6 +79,13 @@ int		gemini_error_response(struct out *, enum kf_err,
 /* 1 when a route path belongs to the Gemini API (its errors are Gemini's). */
 int		gemini_is_path(const char *method, const char *path);
 
+/*
+ * 1 when the request comes from a Gemini client (x-goog-api-key or ?key=,
+ * no x-api-key): GET /v1/models is then answered in Gemini's shape, since
+ * the GenAI SDK lists models there.
+ */
+int		gemini_client(const struct request *);
+
 /* gemini.c: the route handlers. */
 void		gemini_post(struct request *);	/* models/{m}:method */
 void		gemini_models(struct request *);	/* GET models */

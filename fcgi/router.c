@@ -182,6 +182,7 @@ router_dispatch(const struct app *app, struct request *req,
     request_read_fn reader, void *stream)
 {
 	const struct route	*r;
+	route_fn		 fn;
 	const char		*script;
 	char			*why = NULL, *msg;
 	int			 other_method;
@@ -249,11 +250,15 @@ router_dispatch(const struct app *app, struct request *req,
 			return;
 		}
 	}
+	/* The GenAI SDK lists models at /v1/models too: answer in its shape. */
+	fn = r->fn;
+	if ((fn == info_models || fn == info_model) && gemini_client(req))
+		fn = fn == info_models ? gemini_models : gemini_model;
 	if (r->body && (er = request_read_body(req, reader, stream,
 	    (size_t)app->cfg->max_request_bytes, &why)) != KF_OK) {
 		(void)route_error(req, er, why);
 		free(why);
 		return;
 	}
-	r->fn(req);
+	fn(req);
 }

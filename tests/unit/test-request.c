@@ -796,7 +796,12 @@ START_TEST(router_gemini_routes_and_errors)
 	    "PATH_INFO=/v1beta/models", "HTTP_X_GOOG_API_KEY=" KEY, NULL };
 	char		*anthropic[] = { "REQUEST_METHOD=GET",
 	    "PATH_INFO=/v1/models/nothing-like-this",
+	    "HTTP_X_API_KEY=" KEY, NULL };
+	char		*genai_get[] = { "REQUEST_METHOD=GET",
+	    "PATH_INFO=/v1/models/nothing-like-this",
 	    "HTTP_X_GOOG_API_KEY=" KEY, NULL };
+	char		*genai_list[] = { "REQUEST_METHOD=GET",
+	    "PATH_INFO=/v1/models", "QUERY_STRING=pageSize=50&key=" KEY, NULL };
 	struct response	 r;
 	json_object	*v, *models;
 	int64_t		 n;
@@ -842,9 +847,19 @@ START_TEST(router_gemini_routes_and_errors)
 	dispatch(wrong_method, NULL, &r);
 	check_gemini_error(&r, 405, "INVALID_ARGUMENT");
 	buf_free(&r.raw);
-	/* GET /v1/models/{id} stays the Anthropic / OpenAI route. */
+	/* GET /v1/models/{id} stays the Anthropic / OpenAI route ... */
 	dispatch(anthropic, NULL, &r);
 	check_error(&r, 404, "not_found_error");
+	buf_free(&r.raw);
+	/* ... but a Gemini client (the GenAI SDK lists there) gets Gemini's. */
+	dispatch(genai_get, NULL, &r);
+	check_gemini_error(&r, 404, "NOT_FOUND");
+	buf_free(&r.raw);
+	dispatch(genai_list, NULL, &r);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	v = response_json(&r);
+	ck_assert_int_eq(json_get_arr(v, "models", &models), 1);
+	json_object_put(v);
 	buf_free(&r.raw);
 }
 END_TEST
