@@ -181,14 +181,10 @@ find_call(struct conv *c, struct conv_msg *cur, const char *name,
 		b = &prev->blocks[j];
 		if (b->type != CONV_BLOCK_TOOL_USE)
 			continue;
-		if (id != NULL && *id != '\0') {
-			if (strcmp(b->id, id) == 0)
-				return b;
+		if (id != NULL && *id != '\0' ? strcmp(b->id, id) != 0 :
+		    strcmp(b->name, name) != 0)
 			continue;
-		}
-		if (strcmp(b->name, name) != 0)
-			continue;
-		/* The first call of that name not answered yet. */
+		/* The first such call not answered yet. */
 		for (i = 0; i < c->n_msgs; i++) {
 			size_t	k;
 

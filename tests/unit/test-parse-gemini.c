@@ -223,6 +223,12 @@ START_TEST(parse_function_ids_given)
 	    "[{\"functionCall\":{\"name\":\"f\"}}]},{\"role\":\"user\",\"parts\":"
 	    "[{\"functionResponse\":{\"name\":\"f\"}},{\"functionResponse\":"
 	    "{\"name\":\"f\"}}]}]}", "contents[2].parts[1].functionResponse");
+	/* An id answers once too. */
+	parse_bad("{\"contents\":[" USER("x") ",{\"role\":\"model\",\"parts\":"
+	    "[{\"functionCall\":{\"id\":\"t1\",\"name\":\"f\"}}]},{\"role\":"
+	    "\"user\",\"parts\":[{\"functionResponse\":{\"id\":\"t1\",\"name\":"
+	    "\"f\"}},{\"functionResponse\":{\"id\":\"t1\",\"name\":\"f\"}}]}]}",
+	    "contents[2].parts[1].functionResponse");
 	parse_bad("{\"contents\":[" USER("x") ",{\"role\":\"model\",\"parts\":"
 	    "[{\"functionCall\":{\"name\":\"f\"}}]},{\"role\":\"user\",\"parts\":"
 	    "[{\"functionResponse\":{\"name\":\"g\"}}]}]}",
