@@ -20,6 +20,7 @@ typedef void (*route_fn)(struct request *);
 enum route_match {
 	MATCH_EXACT,
 	MATCH_PREFIX,		/* path starts with the pattern */
+	MATCH_METHOD,		/* prefix, then "name:method" (Gemini) */
 };
 
 struct route {
@@ -43,10 +44,10 @@ static const struct route routes[] = {
 	{ "GET", "/v1/models", MATCH_EXACT, 1, 0, info_models },
 	{ "GET", "/v1/models/", MATCH_PREFIX, 1, 0, info_model },
 	/* Gemini: models/{model}:method, also under /v1 for POST. */
-	{ "POST", "/v1beta/models/", MATCH_PREFIX, 1, 1, gemini_post },
+	{ "POST", "/v1beta/models/", MATCH_METHOD, 1, 1, gemini_post },
 	{ "GET", "/v1beta/models", MATCH_EXACT, 1, 0, gemini_models },
 	{ "GET", "/v1beta/models/", MATCH_PREFIX, 1, 0, gemini_model },
-	{ "POST", "/v1/models/", MATCH_PREFIX, 1, 1, gemini_post },
+	{ "POST", "/v1/models/", MATCH_METHOD, 1, 1, gemini_post },
 	{ "GET", "/health", MATCH_EXACT, 0, 0, info_health },
 	{ "GET", "/", MATCH_EXACT, 0, 0, info_root },
 	{ NULL, NULL, 0, 0, 0, NULL }
@@ -57,9 +58,12 @@ path_matches(const struct route *r, const char *path)
 {
 	size_t	len;
 
-	if (r->match == MATCH_PREFIX) {
+	if (r->match == MATCH_PREFIX || r->match == MATCH_METHOD) {
 		len = strlen(r->path);
-		return strncmp(path, r->path, len) == 0 && path[len] != '\0';
+		if (strncmp(path, r->path, len) != 0 || path[len] == '\0')
+			return 0;
+		return r->match == MATCH_PREFIX || strchr(path + len, ':') !=
+		    NULL;
 	}
 	return strcmp(path, r->path) == 0;
 }

@@ -794,6 +794,12 @@ START_TEST(router_gemini_routes_and_errors)
 	    "HTTP_X_GOOG_API_KEY=" KEY, NULL };
 	char		*wrong_method[] = { "REQUEST_METHOD=DELETE",
 	    "PATH_INFO=/v1beta/models", "HTTP_X_GOOG_API_KEY=" KEY, NULL };
+	char		*no_method[] = { "REQUEST_METHOD=POST",
+	    "PATH_INFO=/v1beta/models/gemini-2.5-pro", "CONTENT_LENGTH=2",
+	    "HTTP_X_GOOG_API_KEY=" KEY, NULL };
+	char		*post_v1_model[] = { "REQUEST_METHOD=POST",
+	    "PATH_INFO=/v1/models/claude-sonnet-4-5", "CONTENT_LENGTH=2",
+	    "HTTP_X_API_KEY=" KEY, NULL };
 	char		*anthropic[] = { "REQUEST_METHOD=GET",
 	    "PATH_INFO=/v1/models/nothing-like-this",
 	    "HTTP_X_API_KEY=" KEY, NULL };
@@ -846,6 +852,14 @@ START_TEST(router_gemini_routes_and_errors)
 	buf_free(&r.raw);
 	dispatch(wrong_method, NULL, &r);
 	check_gemini_error(&r, 405, "INVALID_ARGUMENT");
+	buf_free(&r.raw);
+	/* POST needs "model:method"; without it, only GET is there. */
+	dispatch(no_method, "{}", &r);
+	check_gemini_error(&r, 405, "INVALID_ARGUMENT");
+	ck_assert_ptr_nonnull(strstr(r.raw.ptr, "Allow: GET, HEAD\r\n"));
+	buf_free(&r.raw);
+	dispatch(post_v1_model, "{}", &r);
+	check_error(&r, 405, "invalid_request_error");
 	buf_free(&r.raw);
 	/* GET /v1/models/{id} stays the Anthropic / OpenAI route ... */
 	dispatch(anthropic, NULL, &r);
