@@ -27,7 +27,7 @@ For each server, against the mock upstream (reset before each test):
   - GET /v1beta/models and /v1beta/models/{m} in Gemini's shape, 404 for an
     unknown model;
   - auth by x-goog-api-key and ?key=; missing or wrong key, bad fields,
-    unknown model or method, upstream 429: Gemini errors
+    unknown model or method, upstream 429 (with Retry-After): Gemini errors
     {"error":{"code","message","status"}} naming the bad field;
   - after every test: the mock accepted every upstream request, and neither
     the API key nor the account's tokens are in the responder log.
@@ -422,6 +422,7 @@ class _Gemini:
         MOCK.script("throttle", times=-1)
         resp = self.post("/v1beta/models/gemini-2.5-flash:generateContent", req("busy"))
         self.assert_error(resp, 429, "RESOURCE_EXHAUSTED")
+        self.assertTrue(resp.headers.get("Retry-After", "").isdigit(), resp.headers)
         resp = self.post("/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
                          req("busy"))
         self.assert_error(resp, 429, "RESOURCE_EXHAUSTED")
