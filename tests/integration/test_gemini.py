@@ -10,7 +10,8 @@ For each server, against the mock upstream (reset before each test):
     sonnet); the same under /v1/models/;
   - :streamGenerateContent?alt=sse: one "data:" chunk per text piece, then a
     last chunk with no parts, finishReason and usage; and without alt=sse
-    the same chunks as one JSON array;
+    the same chunks as one JSON array (also with thoughts and a function
+    call, under /v1/models/);
   - function calling: functionDeclarations with OpenAPI `parameters`
     (upper-case types, converted to JSON Schema upstream) and with
     `parametersJsonSchema`; a scripted tool call becomes a functionCall part
@@ -221,6 +222,26 @@ class _Gemini:
         chunks = self.stream_array(req("Array"))
         self.assertEqual(self.parts(chunks), [{"text": "alpha "}, {"text": "beta"}])
         self.assert_last_chunk(chunks)
+
+    def test_stream_json_array_tools_and_thoughts_under_v1(self) -> None:
+        MOCK.script({"kind": "tool_use", "chunks": ["<thinking>\nPlan it.</thinking>\n\n",
+                                                    "Reading."], "tools": [
+            {"name": "read_file", "id": "tooluse_ArrayForm0001",
+             "input_fragments": ['{"path":', '"/etc/hosts"}']}]})
+        resp = self.post("/v1/models/gemini-2.5-pro:streamGenerateContent", req(
+            "Plan and read", tools=[{"functionDeclarations": [READ_FILE]}],
+            generationConfig={"thinkingConfig": {"includeThoughts": True,
+                                                 "thinkingBudget": 4000}}))
+        self.assertEqual(resp.status, 200, resp.body[:500])
+        chunks = resp.json()
+        parts = self.parts(chunks)
+        self.assertEqual(parts[0], {"text": "Plan it.", "thought": True})
+        self.assertEqual(parts[1], {"text": "Reading."})
+        self.assertEqual(parts[2]["functionCall"], {"id": "tooluse_ArrayForm0001",
+                                                    "name": "read_file",
+                                                    "args": {"path": "/etc/hosts"}})
+        self.assert_last_chunk(chunks)
+        self.assertGreater(chunks[-1]["usageMetadata"]["thoughtsTokenCount"], 0)
 
     # tools
 
