@@ -9,6 +9,7 @@
 #include "buf.h"
 #include "config.h"
 #include "digest.h"
+#include "gemini.h"
 #include "info.h"
 #include "log.h"
 #include "openai-chat.h"
@@ -19,12 +20,11 @@
 
 typedef void (*route_fn)(struct request *);
 /* A complete error response in the route's client format. */
-typedef int (*route_err_fn)(struct out *, enum kf_err, const char *,
-    long retry_after);
 
 enum route_match {
 	MATCH_EXACT,
 	MATCH_PREFIX,		/* path starts with the pattern */
+	MATCH_METHOD,		/* prefix, then "name:method" (Gemini) */
 };
 
 struct route {
@@ -50,35 +50,27 @@ static const struct route routes[] = {
 	{ "POST", "/v1/responses", MATCH_EXACT, 1, 1, openai_responses },
 	{ "GET", "/v1/models", MATCH_EXACT, 1, 0, info_models },
 	{ "GET", "/v1/models/", MATCH_PREFIX, 1, 0, info_model },
+	/* Gemini: models/{model}:method, also under /v1 for POST. */
+	{ "POST", "/v1beta/models/", MATCH_METHOD, 1, 1, gemini_post },
+	{ "GET", "/v1beta/models", MATCH_EXACT, 1, 0, gemini_models },
+	{ "GET", "/v1beta/models/", MATCH_PREFIX, 1, 0, gemini_model },
+	{ "POST", "/v1/models/", MATCH_METHOD, 1, 1, gemini_post },
 	{ "GET", "/health", MATCH_EXACT, 0, 0, info_health },
 	{ "GET", "/", MATCH_EXACT, 0, 0, info_root },
 	{ NULL, NULL, 0, 0, 0, NULL }
 };
 
 static int
-openai_error(struct out *out, enum kf_err er, const char *message,
-    long retry_after)
-{
-	return openai_error_response(out, er, message, NULL, retry_after);
-}
-
-/* Errors before the handler runs, in the format its clients expect. */
-static route_err_fn
-route_error_fn(const struct route *r)
-{
-	if (r->fn == openai_chat_completions || r->fn == openai_responses)
-		return openai_error;
-	return anthropic_error_response;
-}
-
-static int
 path_matches(const struct route *r, const char *path)
 {
 	size_t	len;
 
-	if (r->match == MATCH_PREFIX) {
+	if (r->match == MATCH_PREFIX || r->match == MATCH_METHOD) {
 		len = strlen(r->path);
-		return strncmp(path, r->path, len) == 0 && path[len] != '\0';
+		if (strncmp(path, r->path, len) != 0 || path[len] == '\0')
+			return 0;
+		return r->match == MATCH_PREFIX || strchr(path + len, ':') !=
+		    NULL;
 	}
 	return strcmp(path, r->path) == 0;
 }
@@ -131,15 +123,56 @@ normalise_path(char *path)
 		path[--len] = '\0';
 }
 
+enum err_format {
+	FORMAT_ANTHROPIC,
+	FORMAT_OPENAI,
+	FORMAT_GEMINI,
+};
+
+/*
+ * The error format of the API a request speaks, for errors before (or
+ * instead of) its handler: by path, since a 404 or 405 has no route.
+ */
+static enum err_format
+error_format(const struct request *req)
+{
+	if (gemini_is_path(req->method, req->path))
+		return FORMAT_GEMINI;
+	if (strcmp(req->path, "/v1/chat/completions") == 0 ||
+	    strcmp(req->path, "/v1/responses") == 0)
+		return FORMAT_OPENAI;
+	return FORMAT_ANTHROPIC;
+}
+
+static int
+route_error(struct request *req, enum kf_err er, const char *msg)
+{
+	switch (error_format(req)) {
+	case FORMAT_GEMINI:
+		return gemini_error_response(&req->out, er, msg, 0);
+	case FORMAT_OPENAI:
+		return openai_error_response(&req->out, er, msg, NULL, 0);
+	case FORMAT_ANTHROPIC:
+		break;
+	}
+	return anthropic_error_response(&req->out, er, msg, 0);
+}
+
 int
 router_client_authorised(const struct request *req, const char *key)
 {
 	const char	*given, *auth;
+	char		*query;
+	int		 ok;
 
 	/* An empty key would let "Authorization: Bearer " in. */
 	if (key == NULL || *key == '\0')
 		return 0;
 	if ((given = request_param(req, "HTTP_X_API_KEY")) != NULL &&
+	    *given != '\0')
+		return secret_equal(given, key);
+	/* Gemini clients: x-goog-api-key, or ?key= in the URL. */
+	if ((given = request_param(req, "HTTP_X_GOOG_API_KEY")) != NULL &&
 	    *given != '\0')
 		return secret_equal(given, key);
 	if ((auth = request_param(req, "HTTP_AUTHORIZATION")) != NULL &&
@@ -149,6 +182,12 @@ router_client_authorised(const struct request *req, const char *key)
 			given++;
 		return secret_equal(given, key);
 	}
+	if ((query = request_query(req, "key")) != NULL) {
+		ok = *query != '\0' && secret_equal(query, key);
+		explicit_bzero(query, strlen(query));
+		free(query);
+		return ok;
+	}
 	return 0;
 }
 
@@ -157,7 +196,19 @@ has_credentials(const struct request *req)
 {
 	const char	*v;
 
+	char		*q;
+	int		 has;
+
+	if ((q = request_query(req, "key")) != NULL) {
+		has = *q != '\0';
+		explicit_bzero(q, strlen(q));
+		free(q);
+		if (has)
+			return 1;
+	}
 	return ((v = request_param(req, "HTTP_X_API_KEY")) != NULL &&
+	    *v != '\0') ||
+	    ((v = request_param(req, "HTTP_X_GOOG_API_KEY")) != NULL &&
 	    *v != '\0') ||
 	    ((v = request_param(req, "HTTP_AUTHORIZATION")) != NULL &&
 	    *v != '\0');
@@ -168,7 +219,7 @@ router_dispatch(const struct app *app, struct request *req,
     request_read_fn reader, void *stream)
 {
 	const struct route	*r;
-	route_err_fn		 err;
+	route_fn		 fn;
 	const char		*script;
 	char			*why = NULL, *msg;
 	int			 other_method;
@@ -194,7 +245,18 @@ router_dispatch(const struct app *app, struct request *req,
 
 			msg = xasprintf("method %s is not allowed for %s",
 			    req->method, req->path);
-			anthropic_error_json(&body, KF_EINVAL, msg);
+			switch (error_format(req)) {
+			case FORMAT_GEMINI:
+				gemini_error_body(&body, 405, "INVALID_ARGUMENT",
+				    msg);
+				break;
+			case FORMAT_OPENAI:
+				openai_error_json(&body, KF_EINVAL, msg, NULL);
+				break;
+			case FORMAT_ANTHROPIC:
+				anthropic_error_json(&body, KF_EINVAL, msg);
+				break;
+			}
 			/* RFC 9110 15.5.6: a 405 must list what is allowed. */
 			allowed_methods(req->path, &allow);
 			(void)out_response(&req->out, 405, "application/json",
@@ -204,39 +266,43 @@ router_dispatch(const struct app *app, struct request *req,
 		} else {
 			msg = xasprintf("no route for %s %s", req->method,
 			    req->path);
-			(void)anthropic_error_response(&req->out, KF_ENOTFOUND,
-			    msg, 0);
+			(void)route_error(req, KF_ENOTFOUND, msg);
 		}
 		free(msg);
 		return;
 	}
-	err = route_error_fn(r);
 	if (app->startup_error != NULL && r->fn != info_root) {
-		(void)err(&req->out, KF_ECONFIG, app->startup_error, 0);
+		(void)route_error(req, KF_ECONFIG, app->startup_error);
 		return;
 	}
 	if (r->auth) {
 		if (app->cfg->api_key == NULL) {
-			(void)err(&req->out, KF_ECONFIG,
+			(void)route_error(req, KF_ECONFIG,
 			    "the gateway has no apiKey configured, so no "
 			    "client can be authenticated: set apiKey in the "
-			    "configuration (or API_KEY in the environment)",
-			    0);
+			    "configuration (or API_KEY in the environment)");
 			return;
 		}
 		if (!router_client_authorised(req, app->cfg->api_key)) {
-			(void)err(&req->out, KF_EAUTH,
+			(void)route_error(req, KF_EAUTH,
 			    has_credentials(req) ? "invalid API key" :
+			    gemini_is_path(req->method, req->path) ?
+			    "missing API key: send it as x-goog-api-key, "
+			    "?key=, x-api-key or Authorization: Bearer" :
 			    "missing API key: send it as x-api-key or "
-			    "Authorization: Bearer", 0);
+			    "Authorization: Bearer");
 			return;
 		}
 	}
+	/* The GenAI SDK lists models at /v1/models too: answer in its shape. */
+	fn = r->fn;
+	if ((fn == info_models || fn == info_model) && gemini_client(req))
+		fn = fn == info_models ? gemini_models : gemini_model;
 	if (r->body && (er = request_read_body(req, reader, stream,
 	    (size_t)app->cfg->max_request_bytes, &why)) != KF_OK) {
-		(void)err(&req->out, er, why, 0);
+		(void)route_error(req, er, why);
 		free(why);
 		return;
 	}
-	r->fn(req);
+	fn(req);
 }

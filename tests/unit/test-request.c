@@ -403,6 +403,42 @@ START_TEST(router_auth_x_api_key_decides_when_both_present)
 }
 END_TEST
 
+/* Gemini clients: x-goog-api-key, or ?key= (URL-encoded) in the query. */
+static int
+authorised_gemini(const char *goog, const char *query, const char *key)
+{
+	char		*env[2] = { NULL, NULL };
+	struct request	 req;
+	struct buf	 raw = BUF_INIT;
+	int		 ok;
+
+	if (goog != NULL)
+		env[0] = xasprintf("HTTP_X_GOOG_API_KEY=%s", goog);
+	req_init(&req, env, &raw);
+	if (query != NULL)
+		req.query = query;
+	ok = router_client_authorised(&req, key);
+	free(env[0]);
+	return ok;
+}
+
+START_TEST(router_auth_gemini_header_and_query)
+{
+	ck_assert_int_eq(authorised_gemini(KEY, NULL, KEY), 1);
+	ck_assert_int_eq(authorised_gemini(KEY "x", NULL, KEY), 0);
+	ck_assert_int_eq(authorised_gemini("", NULL, KEY), 0);
+	ck_assert_int_eq(authorised_gemini(NULL, "key=" KEY, KEY), 1);
+	ck_assert_int_eq(authorised_gemini(NULL, "alt=sse&key=" KEY, KEY), 1);
+	ck_assert_int_eq(authorised_gemini(NULL, "key=wrong&alt=sse", KEY), 0);
+	ck_assert_int_eq(authorised_gemini(NULL, "key=", KEY), 0);
+	ck_assert_int_eq(authorised_gemini(NULL, "key=", ""), 0);
+	ck_assert_int_eq(authorised_gemini(NULL, "akey=" KEY, KEY), 0);
+	/* The header decides before the query. */
+	ck_assert_int_eq(authorised_gemini("wrong", "key=" KEY, KEY), 0);
+	ck_assert_int_eq(authorised_gemini(KEY, NULL, NULL), 0);
+}
+END_TEST
+
 /* ---- router_dispatch ---- */
 
 static char			*dir;
@@ -711,6 +747,137 @@ START_TEST(router_mount_root_is_root)
 }
 END_TEST
 
+/* Checks a Gemini error body: {"error":{"code","message","status"}}. */
+static void
+check_gemini_error(struct response *r, int code, const char *status)
+{
+	json_object	*v, *err;
+	const char	*s;
+	int64_t		 n;
+
+	ck_assert_msg(r->status == code, "status %d, want %d: %s",
+	    r->status, code, r->body);
+	v = response_json(r);
+	ck_assert_int_eq(json_object_object_length(v), 1);
+	ck_assert_int_eq(json_get_obj(v, "error", &err), 1);
+	ck_assert_int_eq(json_get_int(err, "code", &n), 1);
+	ck_assert_int_eq(n, code);
+	ck_assert_int_eq(json_get_str(err, "status", &s), 1);
+	ck_assert_str_eq(s, status);
+	ck_assert_int_eq(json_get_str(err, "message", &s), 1);
+	ck_assert(*s != '\0');
+	json_object_put(v);
+}
+
+START_TEST(router_gemini_routes_and_errors)
+{
+	const char	*body = "{\"contents\":[{\"parts\":[{\"text\":"
+	    "\"Hello there\"}]}]}";
+	char		*cl, *count[] = { "REQUEST_METHOD=POST",
+	    "PATH_INFO=/v1beta/models/gemini-2.5-pro:countTokens",
+	    "HTTP_X_GOOG_API_KEY=" KEY, NULL, NULL };
+	char		*count_v1[] = { "REQUEST_METHOD=POST",
+	    "PATH_INFO=/v1/models/gemini-2.5-pro:countTokens",
+	    "QUERY_STRING=key=" KEY, NULL, NULL };
+	char		*list[] = { "REQUEST_METHOD=GET",
+	    "PATH_INFO=/v1beta/models", "QUERY_STRING=key=" KEY, NULL };
+	char		*unknown[] = { "REQUEST_METHOD=GET",
+	    "PATH_INFO=/v1beta/files", "HTTP_X_GOOG_API_KEY=" KEY, NULL };
+	char		*nokey[] = { "REQUEST_METHOD=POST",
+	    "PATH_INFO=/v1beta/models/x:generateContent", "CONTENT_LENGTH=2",
+	    NULL };
+	char		*badkey[] = { "REQUEST_METHOD=POST",
+	    "PATH_INFO=/v1/models/x:generateContent", "CONTENT_LENGTH=2",
+	    "QUERY_STRING=key=nope", NULL };
+	char		*method[] = { "REQUEST_METHOD=POST",
+	    "PATH_INFO=/v1beta/models/x:embedContent", "CONTENT_LENGTH=2",
+	    "HTTP_X_GOOG_API_KEY=" KEY, NULL };
+	char		*wrong_method[] = { "REQUEST_METHOD=DELETE",
+	    "PATH_INFO=/v1beta/models", "HTTP_X_GOOG_API_KEY=" KEY, NULL };
+	char		*no_method[] = { "REQUEST_METHOD=POST",
+	    "PATH_INFO=/v1beta/models/gemini-2.5-pro", "CONTENT_LENGTH=2",
+	    "HTTP_X_GOOG_API_KEY=" KEY, NULL };
+	char		*post_v1_model[] = { "REQUEST_METHOD=POST",
+	    "PATH_INFO=/v1/models/claude-sonnet-4-5", "CONTENT_LENGTH=2",
+	    "HTTP_X_API_KEY=" KEY, NULL };
+	char		*anthropic[] = { "REQUEST_METHOD=GET",
+	    "PATH_INFO=/v1/models/nothing-like-this",
+	    "HTTP_X_API_KEY=" KEY, NULL };
+	char		*genai_get[] = { "REQUEST_METHOD=GET",
+	    "PATH_INFO=/v1/models/nothing-like-this",
+	    "HTTP_X_GOOG_API_KEY=" KEY, NULL };
+	char		*genai_list[] = { "REQUEST_METHOD=GET",
+	    "PATH_INFO=/v1/models", "QUERY_STRING=pageSize=50&key=" KEY, NULL };
+	struct response	 r;
+	json_object	*v, *models;
+	int64_t		 n;
+
+	cl = xasprintf("CONTENT_LENGTH=%zu", strlen(body));
+	count[3] = count_v1[3] = cl;
+	dispatch(count, body, &r);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	v = response_json(&r);
+	ck_assert_int_eq(json_get_int(v, "totalTokens", &n), 1);
+	ck_assert_int_gt(n, 0);
+	json_object_put(v);
+	buf_free(&r.raw);
+	dispatch(count_v1, body, &r);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	buf_free(&r.raw);
+	free(cl);
+
+	dispatch(list, NULL, &r);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	v = response_json(&r);
+	ck_assert_int_eq(json_get_arr(v, "models", &models), 1);
+	ck_assert_int_gt(json_object_array_length(models), 0);
+	json_object_put(v);
+	buf_free(&r.raw);
+
+	dispatch(unknown, NULL, &r);
+	check_gemini_error(&r, 404, "NOT_FOUND");
+	buf_free(&r.raw);
+	dispatch(nokey, "{}", &r);
+	check_gemini_error(&r, 401, "UNAUTHENTICATED");
+	ck_assert_ptr_nonnull(strstr(r.body, "x-goog-api-key"));
+	ck_assert_int_eq(r.reads, 0);
+	buf_free(&r.raw);
+	dispatch(badkey, "{}", &r);
+	check_gemini_error(&r, 401, "UNAUTHENTICATED");
+	ck_assert_ptr_null(strstr(r.body, "nope"));
+	buf_free(&r.raw);
+	dispatch(method, "{}", &r);
+	check_gemini_error(&r, 404, "NOT_FOUND");
+	ck_assert_ptr_nonnull(strstr(r.body, "embedContent"));
+	buf_free(&r.raw);
+	dispatch(wrong_method, NULL, &r);
+	check_gemini_error(&r, 405, "INVALID_ARGUMENT");
+	buf_free(&r.raw);
+	/* POST needs "model:method"; without it, only GET is there. */
+	dispatch(no_method, "{}", &r);
+	check_gemini_error(&r, 405, "INVALID_ARGUMENT");
+	ck_assert_ptr_nonnull(strstr(r.raw.ptr, "Allow: GET, HEAD\r\n"));
+	buf_free(&r.raw);
+	dispatch(post_v1_model, "{}", &r);
+	check_error(&r, 405, "invalid_request_error");
+	buf_free(&r.raw);
+	/* GET /v1/models/{id} stays the Anthropic / OpenAI route ... */
+	dispatch(anthropic, NULL, &r);
+	check_error(&r, 404, "not_found_error");
+	buf_free(&r.raw);
+	/* ... but a Gemini client (the GenAI SDK lists there) gets Gemini's. */
+	dispatch(genai_get, NULL, &r);
+	check_gemini_error(&r, 404, "NOT_FOUND");
+	buf_free(&r.raw);
+	dispatch(genai_list, NULL, &r);
+	ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+	v = response_json(&r);
+	ck_assert_int_eq(json_get_arr(v, "models", &models), 1);
+	json_object_put(v);
+	buf_free(&r.raw);
+}
+END_TEST
+
 START_TEST(router_count_tokens_reads_the_body)
 {
 	const char	*body = "{\"model\":\"claude-sonnet-4-5\",\"messages\":"
@@ -835,6 +1002,7 @@ main(void)
 	tcase_add_test(au, router_auth_bearer_any_case_and_spaces);
 	tcase_add_test(au, router_auth_empty_key_never_matches);
 	tcase_add_test(au, router_auth_x_api_key_decides_when_both_present);
+	tcase_add_test(au, router_auth_gemini_header_and_query);
 	suite_add_tcase(s, au);
 
 	tcase_add_checked_fixture(rt, app_setup, app_teardown);
@@ -846,6 +1014,7 @@ main(void)
 	tcase_add_test(rt, router_models_with_auth_lists_seven);
 	tcase_add_test(rt, router_mount_root_is_root);
 	tcase_add_test(rt, router_count_tokens_reads_the_body);
+	tcase_add_test(rt, router_gemini_routes_and_errors);
 	tcase_add_test(rt, router_messages_bad_body_is_400);
 	tcase_add_test(rt, router_health_without_auth);
 	tcase_add_test(rt, router_startup_error_answers_500_but_root);

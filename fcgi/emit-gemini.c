@@ -1,0 +1,581 @@
+/* emit-gemini.c: the Gemini answer as JSON, SSE chunks or a streamed JSON array. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "gemini.h"
+#include "json.h"
+#include "out.h"
+#include "sink.h"
+#include "tokens.h"
+#include "xmalloc.h"
+
+/*
+ * Every stream form carries GenerateContentResponse chunks: one per text
+ * or thought piece and one per complete function call (Gemini sends calls
+ * whole, never as argument fragments), then a last chunk with no parts,
+ * the finishReason and the full usageMetadata.  ?alt=sse frames each
+ * chunk as "data: ...\r\n\r\n"; without it the chunks are the elements of
+ * one JSON array written as they come.  Non-streamed, the parts are merged
+ * (adjacent text into one part) into one response at finish.
+ */
+
+enum part_kind {
+	PART_TEXT,
+	PART_THOUGHT,
+	PART_CALL,
+};
+
+struct part {
+	enum part_kind	 kind;
+	struct buf	 text;		/* text, thought, or call input */
+	char		*id;
+	char		*name;
+	char		*signature;
+};
+
+struct gemini_emit {
+	enum gemini_emit_mode	 mode;
+	struct out		*out;
+	struct sink		*sink;
+	int			 include_thoughts;
+	int			 head_sent;
+	int			 finished;
+	size_t			 chunks;	/* stream chunks written */
+	char			*response_id;
+	char			*model;
+	long			 input_tokens;
+	long			 thought_tokens;
+	struct part		*parts;		/* JSON mode, and open calls */
+	size_t			 n_parts;
+	long			*calls;		/* tool index -> part, or -1 */
+	size_t			 n_calls;
+};
+
+static const char *
+finish_reason(enum sink_stop stop)
+{
+	switch (stop) {
+	case SINK_STOP_MAX_TOKENS:
+	case SINK_STOP_CONTEXT_WINDOW:
+		return "MAX_TOKENS";
+	case SINK_STOP_END_TURN:
+	case SINK_STOP_TOOL_USE:
+	case SINK_STOP_STOP_SEQUENCE:
+	case SINK_STOP__MAX:
+		break;
+	}
+	return "STOP";
+}
+
+static void
+mark_committed(struct gemini_emit *e)
+{
+	if (e->out->committed)
+		e->sink->committed = 1;
+}
+
+static int
+send_head(struct gemini_emit *e)
+{
+	if (e->head_sent)
+		return 0;
+	e->head_sent = 1;
+	if (out_head(e->out, 200, e->mode == GEMINI_EMIT_SSE ?
+	    "text/event-stream" : "application/json",
+	    "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") != 0)
+		return -1;
+	mark_committed(e);
+	return 0;
+}
+
+/* Writes one chunk in the stream's framing and flushes it. */
+static int
+write_chunk(struct gemini_emit *e, json_object *chunk)
+{
+	struct buf	b = BUF_INIT;
+	int		rc;
+
+	if (e->mode == GEMINI_EMIT_SSE) {
+		buf_puts(&b, "data: ");
+		json_to_buf(chunk, &b);
+		buf_puts(&b, "\r\n\r\n");
+	} else {
+		buf_puts(&b, e->chunks == 0 ? "[" : ",\r\n");
+		json_to_buf(chunk, &b);
+	}
+	e->chunks++;
+	if ((rc = send_head(e)) == 0 && (rc = out_buf(e->out, &b)) == 0)
+		rc = out_flush(e->out);
+	mark_committed(e);
+	buf_free(&b);
+	return rc;
+}
+
+static json_object *
+usage_json(struct gemini_emit *e, const struct sink_usage *u)
+{
+	json_object	*o;
+	long		 out, thoughts;
+
+	o = json_object_new_object();
+	json_object_object_add(o, "promptTokenCount",
+	    json_object_new_int64(u != NULL ? u->input_tokens :
+	    e->input_tokens));
+	if (u != NULL) {
+		out = u->output_tokens;
+		thoughts = e->thought_tokens < out ? e->thought_tokens : out;
+		json_object_object_add(o, "candidatesTokenCount",
+		    json_object_new_int64(out - thoughts));
+		if (thoughts > 0)
+			json_object_object_add(o, "thoughtsTokenCount",
+			    json_object_new_int64(thoughts));
+		json_object_object_add(o, "totalTokenCount",
+		    json_object_new_int64(u->input_tokens + out));
+	} else
+		json_object_object_add(o, "totalTokenCount",
+		    json_object_new_int64(e->input_tokens));
+	return o;
+}
+
+/* A GenerateContentResponse around parts (taken). */
+static json_object *
+response_json(struct gemini_emit *e, json_object *parts,
+    const char *finish, const struct sink_usage *u)
+{
+	json_object	*r, *cands, *cand, *content;
+
+	content = json_object_new_object();
+	json_object_object_add(content, "parts", parts);
+	json_object_object_add(content, "role", json_str("model"));
+	cand = json_object_new_object();
+	json_object_object_add(cand, "content", content);
+	if (finish != NULL)
+		json_object_object_add(cand, "finishReason", json_str(finish));
+	json_object_object_add(cand, "index", json_object_new_int(0));
+	cands = json_object_new_array();
+	json_object_array_add(cands, cand);
+	r = json_object_new_object();
+	json_object_object_add(r, "candidates", cands);
+	json_object_object_add(r, "usageMetadata", usage_json(e, u));
+	json_object_object_add(r, "modelVersion", json_str(e->model));
+	json_object_object_add(r, "responseId", json_str(e->response_id));
+	return r;
+}
+
+static json_object *
+part_json(const struct part *p)
+{
+	json_object	*o, *fc, *args = NULL;
+
+	o = json_object_new_object();
+	switch (p->kind) {
+	case PART_TEXT:
+	case PART_THOUGHT:
+		json_object_object_add(o, "text", json_strn(
+		    p->text.ptr != NULL ? p->text.ptr : "", p->text.len));
+		if (p->kind == PART_THOUGHT)
+			json_object_object_add(o, "thought",
+			    json_object_new_boolean(1));
+		if (p->signature != NULL)
+			json_object_object_add(o, "thoughtSignature",
+			    json_str(p->signature));
+		break;
+	case PART_CALL:
+		if (p->text.len == 0 || json_parse(p->text.ptr, p->text.len,
+		    JSON_MAX_DEPTH, &args, NULL) != KF_OK ||
+		    !json_object_is_type(args, json_type_object)) {
+			json_object_put(args);
+			args = json_object_new_object();
+		}
+		fc = json_object_new_object();
+		json_object_object_add(fc, "id", json_str(p->id));
+		json_object_object_add(fc, "name", json_str(p->name));
+		json_object_object_add(fc, "args", args);
+		json_object_object_add(o, "functionCall", fc);
+		break;
+	}
+	return o;
+}
+
+/* Streams one part now (a text or thought piece, or a whole call). */
+static int
+stream_part(struct gemini_emit *e, const struct part *p)
+{
+	json_object	*parts, *r;
+	int		 rc;
+
+	parts = json_object_new_array();
+	json_object_array_add(parts, part_json(p));
+	r = response_json(e, parts, NULL, NULL);
+	rc = write_chunk(e, r);
+	json_object_put(r);
+	return rc;
+}
+
+static struct part *
+add_part(struct gemini_emit *e, enum part_kind kind)
+{
+	struct part	*p;
+
+	e->parts = xreallocarray(e->parts, e->n_parts + 1, sizeof(*e->parts));
+	p = &e->parts[e->n_parts++];
+	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	return p;
+}
+
+static void
+parts_free(struct gemini_emit *e)
+{
+	size_t	i;
+
+	for (i = 0; i < e->n_parts; i++) {
+		buf_free(&e->parts[i].text);
+		free(e->parts[i].id);
+		free(e->parts[i].name);
+		free(e->parts[i].signature);
+	}
+	free(e->parts);
+	e->parts = NULL;
+	e->n_parts = 0;
+	free(e->calls);
+	e->calls = NULL;
+	e->n_calls = 0;
+}
+
+/* Text or thought: appended to the last part of that kind, or streamed. */
+static int
+piece(struct gemini_emit *e, enum part_kind kind, const char *s, size_t len)
+{
+	struct part	 tmp, *p;
+	int		 rc;
+
+	if (len == 0)
+		return 0;
+	if (e->mode != GEMINI_EMIT_JSON) {
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.kind = kind;
+		buf_append(&tmp.text, s, len);
+		rc = stream_part(e, &tmp);
+		buf_free(&tmp.text);
+		return rc;
+	}
+	p = e->n_parts > 0 ? &e->parts[e->n_parts - 1] : NULL;
+	if (p == NULL || p->kind != kind || p->signature != NULL)
+		p = add_part(e, kind);
+	buf_append(&p->text, s, len);
+	return 0;
+}
+
+static int
+e_start(void *arg, const struct sink_start *st)
+{
+	struct gemini_emit	*e = arg;
+
+	free(e->response_id);
+	free(e->model);
+	e->response_id = xstrdup(st->message_id);
+	e->model = xstrdup(st->model);
+	e->input_tokens = st->input_tokens;
+	if (e->mode == GEMINI_EMIT_JSON)
+		return 0;
+	return send_head(e) != 0 || out_flush(e->out) != 0 ? -1 : 0;
+}
+
+static int
+e_text(void *arg, const char *s, size_t len)
+{
+	return piece(arg, PART_TEXT, s, len);
+}
+
+static int
+e_thinking(void *arg, const char *s, size_t len)
+{
+	struct gemini_emit	*e = arg;
+
+	e->thought_tokens += tokens_count_output(s, len);
+	/* The model thinks either way; the client sees it when it asked. */
+	if (!e->include_thoughts)
+		return 0;
+	return piece(e, PART_THOUGHT, s, len);
+}
+
+static int
+e_thinking_end(void *arg, const char *signature)
+{
+	struct gemini_emit	*e = arg;
+	struct part		*p;
+
+	if (e->mode != GEMINI_EMIT_JSON || !e->include_thoughts ||
+	    signature == NULL || e->n_parts == 0)
+		return 0;
+	p = &e->parts[e->n_parts - 1];
+	if (p->kind == PART_THOUGHT && p->signature == NULL)
+		p->signature = xstrdup(signature);
+	return 0;
+}
+
+static int
+e_tool_start(void *arg, size_t index, const char *id, const char *name)
+{
+	struct gemini_emit	*e = arg;
+	struct part		*p;
+
+	if (index >= e->n_calls) {
+		e->calls = xreallocarray(e->calls, index + 1,
+		    sizeof(*e->calls));
+		while (e->n_calls <= index)
+			e->calls[e->n_calls++] = -1;
+	}
+	p = add_part(e, PART_CALL);
+	p->id = xstrdup(id);
+	p->name = xstrdup(name);
+	e->calls[index] = (long)e->n_parts - 1;
+	return 0;
+}
+
+static int
+e_tool_input(void *arg, size_t index, const char *s, size_t len)
+{
+	/* Gemini sends calls whole: the input comes at tool_end. */
+	(void)arg;
+	(void)index;
+	(void)s;
+	(void)len;
+	return 0;
+}
+
+static int
+e_tool_end(void *arg, size_t index, const char *input)
+{
+	struct gemini_emit	*e = arg;
+	struct part		*p;
+	int			 rc;
+
+	if (index >= e->n_calls || e->calls[index] < 0)
+		return 0;
+	p = &e->parts[e->calls[index]];
+	buf_reset(&p->text);
+	buf_puts(&p->text, input);
+	if (e->mode == GEMINI_EMIT_JSON)
+		return 0;
+	rc = stream_part(e, p);
+	e->calls[index] = -1;
+	return rc;
+}
+
+static int
+e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
+{
+	struct gemini_emit	*e = arg;
+	json_object		*parts, *r;
+	struct buf		 body = BUF_INIT;
+	size_t			 i;
+	int			 rc;
+
+	if (e->finished)
+		return 0;
+	e->finished = 1;
+	parts = json_object_new_array();
+	if (e->mode == GEMINI_EMIT_JSON)
+		for (i = 0; i < e->n_parts; i++)
+			json_object_array_add(parts, part_json(&e->parts[i]));
+	r = response_json(e, parts, finish_reason(stop), usage);
+	if (e->mode == GEMINI_EMIT_JSON) {
+		json_to_buf(r, &body);
+		rc = out_response(e->out, 200, "application/json", NULL,
+		    body.ptr, body.len);
+		if (rc == 0)
+			rc = out_flush(e->out);
+		mark_committed(e);
+	} else {
+		rc = write_chunk(e, r);
+		if (rc == 0 && e->mode == GEMINI_EMIT_ARRAY &&
+		    (rc = out_puts(e->out, "]")) == 0)
+			rc = out_flush(e->out);
+	}
+	json_object_put(r);
+	buf_free(&body);
+	return rc;
+}
+
+static int
+e_error(void *arg, enum kf_err er, const char *message)
+{
+	struct gemini_emit	*e = arg;
+	struct buf		 b = BUF_INIT;
+	int			 rc;
+
+	if (e->finished)
+		return 0;
+	e->finished = 1;
+	if (e->mode == GEMINI_EMIT_JSON || !e->out->committed)
+		return gemini_error_response(e->out, er, message, 0);
+	/* Mid-stream, the error is the stream's last element. */
+	if (e->mode == GEMINI_EMIT_SSE)
+		buf_puts(&b, "data: ");
+	else
+		buf_puts(&b, e->chunks == 0 ? "[" : ",\r\n");
+	gemini_error_json(&b, er, message);
+	buf_puts(&b, e->mode == GEMINI_EMIT_SSE ? "\r\n\r\n" : "]");
+	rc = out_buf(e->out, &b);
+	if (rc == 0)
+		rc = out_flush(e->out);
+	buf_free(&b);
+	return rc;
+}
+
+static void
+e_reset(void *arg)
+{
+	struct gemini_emit	*e = arg;
+
+	parts_free(e);
+	e->thought_tokens = 0;
+	e->finished = 0;
+}
+
+static const struct sink_ops gemini_ops = {
+	e_start, e_text, e_thinking, e_thinking_end, e_tool_start,
+	e_tool_input, e_tool_end, e_finish, e_error, NULL, e_reset,
+};
+
+struct gemini_emit *
+gemini_emit_new(enum gemini_emit_mode mode, struct out *out,
+    struct sink *sink, const struct gemini_opts *opts)
+{
+	struct gemini_emit	*e;
+
+	e = xcalloc(1, sizeof(*e));
+	e->mode = mode;
+	e->out = out;
+	e->sink = sink;
+	e->include_thoughts = opts != NULL && opts->include_thoughts;
+	e->response_id = xstrdup("");
+	e->model = xstrdup("");
+	memset(sink, 0, sizeof(*sink));
+	sink->ops = &gemini_ops;
+	sink->arg = e;
+	sink->streams = mode != GEMINI_EMIT_JSON;
+	return e;
+}
+
+void
+gemini_emit_free(struct gemini_emit *e)
+{
+	if (e == NULL)
+		return;
+	parts_free(e);
+	free(e->response_id);
+	free(e->model);
+	free(e);
+}
+
+int
+gemini_error_status(enum kf_err er, const char **status)
+{
+	const char	*s = "INTERNAL";
+	int		 code = 500;
+
+	switch (er) {
+	case KF_EINVAL:
+	case KF_ECONTEXT:
+		code = 400;
+		s = "INVALID_ARGUMENT";
+		break;
+	case KF_EAUTH:
+		code = 401;
+		s = "UNAUTHENTICATED";
+		break;
+	case KF_EPERM:
+	case KF_ESUSPENDED:
+		code = 403;
+		s = "PERMISSION_DENIED";
+		break;
+	case KF_ENOTFOUND:
+		code = 404;
+		s = "NOT_FOUND";
+		break;
+	case KF_ETOOLARGE:
+		code = 413;
+		s = "INVALID_ARGUMENT";
+		break;
+	case KF_ERATE:
+	case KF_EQUOTA:
+		code = 429;
+		s = "RESOURCE_EXHAUSTED";
+		break;
+	case KF_EOVERLOADED:
+	case KF_ENOACCOUNT:
+	case KF_ELOGIN:
+		code = 503;
+		s = "UNAVAILABLE";
+		break;
+	case KF_EUPSTREAM:
+		code = 502;
+		s = "UNAVAILABLE";
+		break;
+	case KF_ETIMEOUT:
+		code = 504;
+		s = "DEADLINE_EXCEEDED";
+		break;
+	case KF_OK:
+	case KF_ESTORE:
+	case KF_ECONFIG:
+	case KF_ECLIENTGONE:
+	case KF_EINTERNAL:
+	case KF_ERR__MAX:
+		break;
+	}
+	if (status != NULL)
+		*status = s;
+	return code;
+}
+
+void
+gemini_error_body(struct buf *b, int code, const char *status,
+    const char *message)
+{
+	buf_printf(b, "{\"error\":{\"code\":%d,\"message\":", code);
+	buf_json_str(b, message, strlen(message));
+	buf_puts(b, ",\"status\":");
+	buf_json_str(b, status, strlen(status));
+	buf_puts(b, "}}");
+}
+
+void
+gemini_error_json(struct buf *b, enum kf_err er, const char *message)
+{
+	const char	*status;
+	int		 code;
+
+	code = gemini_error_status(er, &status);
+	gemini_error_body(b, code, status, message != NULL ? message :
+	    kf_strerror(er));
+}
+
+int
+gemini_error_response(struct out *out, enum kf_err er, const char *message,
+    long retry_after)
+{
+	struct buf	body = BUF_INIT;
+	char		extra[64];
+	int		rc;
+
+	gemini_error_json(&body, er, message);
+	extra[0] = '\0';
+	if (retry_after > 0)
+		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
+		    retry_after);
+	rc = out_response(out, gemini_error_status(er, NULL),
+	    "application/json", extra[0] != '\0' ? extra : NULL, body.ptr,
+	    body.len);
+	buf_free(&body);
+	return rc;
+}

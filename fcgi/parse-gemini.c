@@ -1,0 +1,729 @@
+/* parse-gemini.c: a Gemini generateContent request into the neutral conversation. */
+#include "autoconfig.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "conv.h"
+#include "digest.h"
+#include "gemini.h"
+#include "json.h"
+#include "models.h"
+#include "xmalloc.h"
+
+/*
+ * The one place that knows the shape of a Gemini request.  Errors name the
+ * field by its path, as Google's API does ("contents[0].parts[1].text").
+ */
+
+struct parse {
+	struct conv		*conv;
+	struct gemini_opts	*opts;
+	char			**cause;
+};
+
+static enum kf_err
+bad(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static enum kf_err
+bad(struct parse *p, const char *fmt, ...)
+{
+	struct buf	msg = BUF_INIT;
+	va_list		ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (p->cause != NULL) {
+		free(*p->cause);
+		*p->cause = buf_detach(&msg);
+	}
+	buf_free(&msg);
+	return KF_EINVAL;
+}
+
+/* A string field: KF_OK with *out NULL when absent and not required. */
+static enum kf_err
+want_str(struct parse *p, json_object *obj, const char *path,
+    const char *key, int required, const char **out)
+{
+	int	rc;
+
+	*out = NULL;
+	if ((rc = json_get_str(obj, key, out)) == 1)
+		return KF_OK;
+	if (rc == -1)
+		return bad(p, "%s.%s: must be a string", path, key);
+	if (required)
+		return bad(p, "%s.%s: field required", path, key);
+	return KF_OK;
+}
+
+/*
+ * Image data as standard, padded base64: Kiro refuses the URL-safe
+ * alphabet and missing padding, which decoders commonly accept.
+ */
+static char *
+base64_standard(const char *data)
+{
+	size_t	len = strlen(data), padded = (len + 3) / 4 * 4, i;
+	char	*out;
+
+	out = xmalloc(padded + 1);
+	for (i = 0; i < len; i++)
+		out[i] = data[i] == '-' ? '+' : data[i] == '_' ? '/' : data[i];
+	for (; i < padded; i++)
+		out[i] = '=';
+	out[padded] = '\0';
+	return out;
+}
+
+static enum kf_err
+parse_inline_data(struct parse *p, json_object *part, const char *path,
+    struct conv_msg *m)
+{
+	static const char *const ok[] = {
+		"image/jpeg", "image/jpg", "image/png", "image/gif",
+		"image/webp", NULL
+	};
+	struct conv_block	*b;
+	json_object		*d;
+	const char		*mime, *data, *media = NULL;
+	char			 sub[192];
+	long long		 decoded;
+	size_t			 i;
+	enum kf_err		 er;
+
+	if (json_get_obj(part, "inlineData", &d) != 1)
+		return bad(p, "%s.inlineData: must be an object", path);
+	snprintf(sub, sizeof(sub), "%s.inlineData", path);
+	if ((er = want_str(p, d, sub, "mimeType", 1, &mime)) != KF_OK ||
+	    (er = want_str(p, d, sub, "data", 1, &data)) != KF_OK)
+		return er;
+	for (i = 0; ok[i] != NULL; i++)
+		if (strcasecmp(mime, ok[i]) == 0)
+			media = ok[i];
+	if (media == NULL)
+		return bad(p, "%s.mimeType: \"%s\" is not supported (Kiro takes "
+		    "image/jpeg, image/png, image/gif or image/webp)", sub,
+		    mime);
+	if ((decoded = base64_decoded_len(data, strlen(data))) <= 0)
+		return bad(p, "%s.data: not valid base64", sub);
+	if (decoded > GEMINI_MAX_IMAGE_BYTES)
+		return bad(p, "%s.data: image of %lld bytes is over the %ld "
+		    "byte limit", sub, decoded, GEMINI_MAX_IMAGE_BYTES);
+	b = conv_msg_add_block(m, CONV_BLOCK_IMAGE);
+	b->media_type = xstrdup(media);
+	b->data = base64_standard(data);
+	return KF_OK;
+}
+
+static enum kf_err
+parse_function_call(struct parse *p, json_object *part, const char *path,
+    size_t ci, size_t pi, struct conv_msg *m)
+{
+	struct conv_block	*b;
+	json_object		*fc, *args;
+	const char		*name, *id;
+	char			 sub[192];
+	enum kf_err		 er;
+	int			 rc;
+
+	if (json_get_obj(part, "functionCall", &fc) != 1)
+		return bad(p, "%s.functionCall: must be an object", path);
+	snprintf(sub, sizeof(sub), "%s.functionCall", path);
+	if ((er = want_str(p, fc, sub, "name", 1, &name)) != KF_OK ||
+	    (er = want_str(p, fc, sub, "id", 0, &id)) != KF_OK)
+		return er;
+	if (*name == '\0')
+		return bad(p, "%s.name: must not be empty", sub);
+	if ((rc = json_get_obj(fc, "args", &args)) == -1)
+		return bad(p, "%s.args: must be an object", sub);
+	b = conv_msg_add_block(m, CONV_BLOCK_TOOL_USE);
+	b->name = xstrdup(name);
+	/* Gemini's calls usually have no id: one by position, stable. */
+	if (id != NULL && *id != '\0')
+		b->id = xstrdup(id);
+	else
+		b->id = xasprintf("call_%zu_%zu", ci, pi);
+	b->input = rc == 1 ? json_object_get(args) : json_object_new_object();
+	return KF_OK;
+}
+
+/* The TOOL_USE in the previous model turn that this response answers. */
+static struct conv_block *
+find_call(struct conv *c, struct conv_msg *cur, const char *name,
+    const char *id)
+{
+	struct conv_msg		*prev = NULL;
+	struct conv_block	*b;
+	size_t			 i, j;
+
+	for (i = 0; i < c->n_msgs; i++)
+		if (&c->msgs[i] == cur)
+			break;
+	/* Consecutive user contents are one turn: look past them. */
+	while (i > 0) {
+		i--;
+		if (c->msgs[i].role == CONV_ROLE_ASSISTANT) {
+			prev = &c->msgs[i];
+			break;
+		}
+	}
+	if (prev == NULL)
+		return NULL;
+	for (j = 0; j < prev->n_blocks; j++) {
+		b = &prev->blocks[j];
+		if (b->type != CONV_BLOCK_TOOL_USE)
+			continue;
+		if (id != NULL && *id != '\0' ? strcmp(b->id, id) != 0 :
+		    strcmp(b->name, name) != 0)
+			continue;
+		/* The first such call not answered yet. */
+		for (i = 0; i < c->n_msgs; i++) {
+			size_t	k;
+
+			for (k = 0; k < c->msgs[i].n_blocks; k++)
+				if (c->msgs[i].blocks[k].type ==
+				    CONV_BLOCK_TOOL_RESULT &&
+				    c->msgs[i].blocks[k].id != NULL &&
+				    strcmp(c->msgs[i].blocks[k].id, b->id) == 0)
+					goto answered;
+		}
+		return b;
+answered:	;
+	}
+	return NULL;
+}
+
+static enum kf_err
+parse_function_response(struct parse *p, json_object *part,
+    const char *path, struct conv_msg *m)
+{
+	struct conv_block	*b, *call, *t;
+	json_object		*fr, *resp, *v;
+	const char		*name, *id;
+	char			 sub[192];
+	enum kf_err		 er;
+	int			 rc;
+
+	if (json_get_obj(part, "functionResponse", &fr) != 1)
+		return bad(p, "%s.functionResponse: must be an object", path);
+	snprintf(sub, sizeof(sub), "%s.functionResponse", path);
+	if ((er = want_str(p, fr, sub, "name", 1, &name)) != KF_OK ||
+	    (er = want_str(p, fr, sub, "id", 0, &id)) != KF_OK)
+		return er;
+	if ((rc = json_get_obj(fr, "response", &resp)) == -1)
+		return bad(p, "%s.response: must be an object", sub);
+	if ((call = find_call(p->conv, m, name, id)) == NULL)
+		return bad(p, "%s: no unanswered functionCall %s%s%s\"%s\" in "
+		    "the model turn before it", sub, id != NULL ? "with id \"" :
+		    "named", id != NULL ? id : "", id != NULL ? "\" for " : " ",
+		    name);
+	b = conv_msg_add_block(m, CONV_BLOCK_TOOL_RESULT);
+	b->id = xstrdup(call->id);
+	t = conv_block_add_content(b, CONV_BLOCK_TEXT);
+	/* {"output": "text"} is the usual form; anything else as JSON. */
+	if (rc == 0)
+		t->text = xstrdup("");
+	else if (json_object_object_length(resp) == 1 &&
+	    json_get_str(resp, "output", &name) == 1)
+		t->text = xstrdup(name);
+	else
+		t->text = json_to_str(resp);
+	b->is_error = rc == 1 && json_object_object_get_ex(resp, "error", &v) &&
+	    v != NULL && !json_object_object_get_ex(resp, "output", NULL);
+	return KF_OK;
+}
+
+static enum kf_err
+parse_part(struct parse *p, json_object *part, size_t ci, size_t pi,
+    enum conv_role role, struct conv_msg *m)
+{
+	struct conv_block	*b;
+	const char		*text, *sig;
+	char			 path[96];
+	int			 thought = 0, rc;
+	enum kf_err		 er;
+
+	snprintf(path, sizeof(path), "contents[%zu].parts[%zu]", ci, pi);
+	if (!json_object_is_type(part, json_type_object))
+		return bad(p, "%s: must be an object, not %s", path,
+		    json_type_label(part));
+	if (json_object_object_get_ex(part, "functionCall", NULL)) {
+		if (role != CONV_ROLE_ASSISTANT)
+			return bad(p, "%s.functionCall: only a \"model\" turn "
+			    "can call functions", path);
+		return parse_function_call(p, part, path, ci, pi, m);
+	}
+	if (json_object_object_get_ex(part, "functionResponse", NULL)) {
+		if (role != CONV_ROLE_USER)
+			return bad(p, "%s.functionResponse: must be in a "
+			    "\"user\" turn", path);
+		return parse_function_response(p, part, path, m);
+	}
+	if (json_object_object_get_ex(part, "inlineData", NULL))
+		return parse_inline_data(p, part, path, m);
+	if (json_object_object_get_ex(part, "fileData", NULL))
+		return bad(p, "%s.fileData: file URIs are not supported; send "
+		    "the image as inlineData", path);
+	if ((rc = json_get_bool(part, "thought", &thought)) == -1)
+		return bad(p, "%s.thought: must be a boolean", path);
+	if ((er = want_str(p, part, path, "text", 0, &text)) != KF_OK ||
+	    (er = want_str(p, part, path, "thoughtSignature", 0, &sig)) !=
+	    KF_OK)
+		return er;
+	/* Empty text carries nothing (streams end with such parts). */
+	if (text != NULL && *text == '\0')
+		return KF_OK;
+	if (text != NULL) {
+		if (thought && role == CONV_ROLE_ASSISTANT) {
+			b = conv_msg_add_block(m, CONV_BLOCK_THINKING);
+			b->signature = sig != NULL ? xstrdup(sig) : NULL;
+		} else
+			b = conv_msg_add_block(m, CONV_BLOCK_TEXT);
+		b->text = xstrdup(text);
+		return KF_OK;
+	}
+	/* Parts Kiro cannot use: results of Google's own code runner. */
+	if (json_object_object_get_ex(part, "executableCode", NULL) ||
+	    json_object_object_get_ex(part, "codeExecutionResult", NULL) ||
+	    sig != NULL)
+		return KF_OK;
+	return bad(p, "%s: a part needs text, inlineData, functionCall or "
+	    "functionResponse", path);
+}
+
+static enum kf_err
+parse_contents(struct parse *p, json_object *root)
+{
+	json_object	*arr, *c, *parts;
+	struct conv_msg	*m;
+	const char	*role;
+	enum conv_role	 r;
+	char		 path[64];
+	size_t		 i, j, n, np;
+	enum kf_err	 er;
+	int		 rc;
+
+	if ((rc = json_get_arr(root, "contents", &arr)) != 1)
+		return bad(p, rc == 0 ? "contents: field required" :
+		    "contents: must be an array");
+	if ((n = json_object_array_length(arr)) == 0)
+		return bad(p, "contents: at least one content is required");
+	for (i = 0; i < n; i++) {
+		c = json_object_array_get_idx(arr, i);
+		snprintf(path, sizeof(path), "contents[%zu]", i);
+		if (!json_object_is_type(c, json_type_object))
+			return bad(p, "%s: must be an object, not %s", path,
+			    json_type_label(c));
+		if ((er = want_str(p, c, path, "role", 0, &role)) != KF_OK)
+			return er;
+		/* "function" is the old role of functionResponse turns. */
+		if (role == NULL || strcmp(role, "user") == 0 ||
+		    strcmp(role, "function") == 0)
+			r = CONV_ROLE_USER;
+		else if (strcmp(role, "model") == 0)
+			r = CONV_ROLE_ASSISTANT;
+		else
+			return bad(p, "%s.role: must be \"user\" or \"model\", "
+			    "not \"%s\"", path, role);
+		if ((rc = json_get_arr(c, "parts", &parts)) != 1)
+			return bad(p, "%s.parts: %s", path, rc == 0 ?
+			    "field required" : "must be an array");
+		m = conv_add_msg(p->conv, r);
+		np = json_object_array_length(parts);
+		for (j = 0; j < np; j++)
+			if ((er = parse_part(p, json_object_array_get_idx(parts,
+			    j), i, j, r, m)) != KF_OK)
+				return er;
+		/* Nothing Kiro can carry: a turn of empty text. */
+		if (m->n_blocks == 0)
+			conv_remove_msg(p->conv, p->conv->n_msgs - 1);
+	}
+	if (p->conv->n_msgs == 0)
+		return bad(p, "contents: no part has any content");
+	return KF_OK;
+}
+
+/* systemInstruction: a Content ({parts:[{text}]}) or a plain string. */
+static enum kf_err
+parse_system(struct parse *p, json_object *root)
+{
+	json_object	*si, *parts, *part;
+	const char	*text;
+	char		 path[64];
+	size_t		 i, n;
+	enum kf_err	 er;
+
+	if (!json_object_object_get_ex(root, "systemInstruction", &si) ||
+	    si == NULL)
+		return KF_OK;
+	if (json_object_is_type(si, json_type_string)) {
+		if (json_object_get_string_len(si) > 0)
+			conv_append_system(p->conv, json_object_get_string(si));
+		return KF_OK;
+	}
+	if (!json_object_is_type(si, json_type_object))
+		return bad(p, "systemInstruction: must be an object, not %s",
+		    json_type_label(si));
+	if (json_get_arr(si, "parts", &parts) != 1)
+		return bad(p, "systemInstruction.parts: must be an array");
+	n = json_object_array_length(parts);
+	for (i = 0; i < n; i++) {
+		part = json_object_array_get_idx(parts, i);
+		snprintf(path, sizeof(path), "systemInstruction.parts[%zu]", i);
+		if (!json_object_is_type(part, json_type_object))
+			return bad(p, "%s: must be an object", path);
+		if ((er = want_str(p, part, path, "text", 1, &text)) != KF_OK)
+			return er;
+		if (*text != '\0')
+			conv_append_system(p->conv, text);
+	}
+	return KF_OK;
+}
+
+static enum kf_err
+parse_declaration(struct parse *p, json_object *decl, const char *path)
+{
+	struct conv_tool	*t;
+	json_object		*schema = NULL, *js = NULL;
+	const char		*name, *desc;
+	enum kf_err		 er;
+	int			 rc, rj;
+
+	if (!json_object_is_type(decl, json_type_object))
+		return bad(p, "%s: must be an object", path);
+	if ((er = want_str(p, decl, path, "name", 1, &name)) != KF_OK ||
+	    (er = want_str(p, decl, path, "description", 0, &desc)) != KF_OK)
+		return er;
+	if (*name == '\0')
+		return bad(p, "%s.name: must not be empty", path);
+	if ((rc = json_get_obj(decl, "parameters", &schema)) == -1)
+		return bad(p, "%s.parameters: must be an object", path);
+	if ((rj = json_get_obj(decl, "parametersJsonSchema", &js)) == -1)
+		return bad(p, "%s.parametersJsonSchema: must be an object", path);
+	if (rc == 1 && rj == 1)
+		return bad(p, "%s: give parameters or parametersJsonSchema, "
+		    "not both", path);
+	t = conv_add_tool(p->conv);
+	t->name = xstrdup(name);
+	t->description = xstrdup(desc != NULL ? desc : "");
+	if (rc == 1 || rj == 1)
+		t->schema = gemini_schema_to_json(rc == 1 ? schema : js);
+	else {
+		t->schema = json_object_new_object();
+		json_object_object_add(t->schema, "type", json_str("object"));
+		json_object_object_add(t->schema, "properties",
+		    json_object_new_object());
+	}
+	return KF_OK;
+}
+
+static enum kf_err
+parse_tools(struct parse *p, json_object *root)
+{
+	json_object	*arr, *tool, *decls;
+	char		 path[96];
+	size_t		 i, j, n;
+	enum kf_err	 er;
+	int		 rc;
+
+	if ((rc = json_get_arr(root, "tools", &arr)) == -1)
+		return bad(p, "tools: must be an array");
+	if (rc == 0)
+		return KF_OK;
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		tool = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(tool, json_type_object))
+			return bad(p, "tools[%zu]: must be an object", i);
+		/*
+		 * googleSearch, codeExecution, urlContext ... run inside
+		 * Google's service; Kiro has no equivalent, so they go.
+		 */
+		if ((rc = json_get_arr(tool, "functionDeclarations", &decls)) ==
+		    -1)
+			return bad(p, "tools[%zu].functionDeclarations: must be "
+			    "an array", i);
+		if (rc == 0)
+			continue;
+		for (j = 0; j < json_object_array_length(decls); j++) {
+			snprintf(path, sizeof(path),
+			    "tools[%zu].functionDeclarations[%zu]", i, j);
+			if ((er = parse_declaration(p,
+			    json_object_array_get_idx(decls, j), path)) !=
+			    KF_OK)
+				return er;
+		}
+	}
+	return KF_OK;
+}
+
+static void
+drop_tool(struct conv *c, size_t i)
+{
+	free(c->tools[i].name);
+	free(c->tools[i].description);
+	json_object_put(c->tools[i].schema);
+	memmove(&c->tools[i], &c->tools[i + 1],
+	    (c->n_tools - i - 1) * sizeof(c->tools[0]));
+	c->n_tools--;
+}
+
+static enum kf_err
+parse_tool_config(struct parse *p, json_object *root)
+{
+	json_object	*tc, *fcc, *allowed = NULL, *v;
+	const char	*mode = NULL, *name;
+	size_t		 i, j, n = 0;
+	enum kf_err	 er;
+	int		 rc, keep;
+
+	if ((rc = json_get_obj(root, "toolConfig", &tc)) == -1)
+		return bad(p, "toolConfig: must be an object");
+	if (rc == 0)
+		return KF_OK;
+	if ((rc = json_get_obj(tc, "functionCallingConfig", &fcc)) == -1)
+		return bad(p, "toolConfig.functionCallingConfig: must be an "
+		    "object");
+	if (rc == 0)
+		return KF_OK;
+	if ((er = want_str(p, fcc, "toolConfig.functionCallingConfig", "mode",
+	    0, &mode)) != KF_OK)
+		return er;
+	if ((rc = json_get_arr(fcc, "allowedFunctionNames", &allowed)) == -1)
+		return bad(p, "toolConfig.functionCallingConfig."
+		    "allowedFunctionNames: must be an array");
+	if (rc == 1) {
+		n = json_object_array_length(allowed);
+		for (i = 0; i < n; i++) {
+			v = json_object_array_get_idx(allowed, i);
+			if (!json_object_is_type(v, json_type_string))
+				return bad(p, "toolConfig.functionCallingConfig."
+				    "allowedFunctionNames[%zu]: must be a "
+				    "string", i);
+			name = json_object_get_string(v);
+			for (j = 0; j < p->conv->n_tools; j++)
+				if (strcmp(p->conv->tools[j].name, name) == 0)
+					break;
+			if (j == p->conv->n_tools)
+				return bad(p, "toolConfig.functionCallingConfig."
+				    "allowedFunctionNames[%zu]: \"%s\" is not a "
+				    "declared function", i, name);
+		}
+		/* Only the allowed functions are offered. */
+		for (j = p->conv->n_tools; j-- > 0;) {
+			keep = 0;
+			for (i = 0; i < n; i++)
+				if (strcmp(json_object_get_string(
+				    json_object_array_get_idx(allowed, i)),
+				    p->conv->tools[j].name) == 0)
+					keep = 1;
+			if (!keep)
+				drop_tool(p->conv, j);
+		}
+	}
+	if (mode == NULL || strcasecmp(mode, "AUTO") == 0 ||
+	    strcasecmp(mode, "VALIDATED") == 0 ||
+	    strcasecmp(mode, "MODE_UNSPECIFIED") == 0)
+		p->conv->tool_choice = CONV_TOOL_CHOICE_AUTO;
+	else if (strcasecmp(mode, "NONE") == 0)
+		p->conv->tool_choice = CONV_TOOL_CHOICE_NONE;
+	else if (strcasecmp(mode, "ANY") == 0) {
+		if (p->conv->n_tools == 0)
+			return bad(p, "toolConfig.functionCallingConfig.mode: "
+			    "ANY needs at least one function declaration");
+		if (p->conv->n_tools == 1) {
+			p->conv->tool_choice = CONV_TOOL_CHOICE_TOOL;
+			p->conv->tool_choice_name =
+			    xstrdup(p->conv->tools[0].name);
+		} else
+			p->conv->tool_choice = CONV_TOOL_CHOICE_ANY;
+	} else
+		return bad(p, "toolConfig.functionCallingConfig.mode: must be "
+		    "AUTO, ANY, NONE or VALIDATED, not \"%s\"", mode);
+	return KF_OK;
+}
+
+static enum kf_err
+parse_thinking(struct parse *p, json_object *gc)
+{
+	json_object	*tc;
+	const char	*level;
+	int64_t		 budget;
+	int		 rc, rb, include = 0;
+
+	if ((rc = json_get_obj(gc, "thinkingConfig", &tc)) == -1)
+		return bad(p, "generationConfig.thinkingConfig: must be an "
+		    "object");
+	if (rc == 0)
+		return KF_OK;
+	if ((rc = json_get_bool(tc, "includeThoughts", &include)) == -1)
+		return bad(p, "generationConfig.thinkingConfig.includeThoughts: "
+		    "must be a boolean");
+	p->opts->include_thoughts = rc == 1 && include;
+	if ((rb = json_get_int(tc, "thinkingBudget", &budget)) == -1 ||
+	    (rb == 1 && budget < -1))
+		return bad(p, "generationConfig.thinkingConfig.thinkingBudget: "
+		    "must be an integer, -1 (dynamic) or more");
+	if ((rc = json_get_str(tc, "thinkingLevel", &level)) == -1)
+		return bad(p, "generationConfig.thinkingConfig.thinkingLevel: "
+		    "must be a string");
+	if (rc == 1) {
+		const char *effort;
+
+		if (strcasecmp(level, "MINIMAL") == 0 ||
+		    strcasecmp(level, "LOW") == 0)
+			effort = "low";
+		else if (strcasecmp(level, "MEDIUM") == 0)
+			effort = "medium";
+		else if (strcasecmp(level, "HIGH") == 0 ||
+		    strcasecmp(level, "THINKING_LEVEL_UNSPECIFIED") == 0)
+			effort = "high";
+		else
+			return bad(p, "generationConfig.thinkingConfig."
+			    "thinkingLevel: must be MINIMAL, LOW, MEDIUM or "
+			    "HIGH, not \"%s\"", level);
+		p->conv->thinking = CONV_THINKING_ADAPTIVE;
+		free(p->conv->thinking_effort);
+		p->conv->thinking_effort = xstrdup(effort);
+	}
+	if (rb == 1) {
+		if (budget == 0) {
+			p->conv->thinking = CONV_THINKING_OFF;
+			p->opts->include_thoughts = 0;
+		} else if (budget == -1)
+			p->conv->thinking = CONV_THINKING_ADAPTIVE;
+		else {
+			p->conv->thinking = CONV_THINKING_ENABLED;
+			p->conv->thinking_budget = (long)budget;
+		}
+	} else if (rc == 0 && p->opts->include_thoughts)
+		/* Thoughts asked for with no size: the model decides. */
+		p->conv->thinking = CONV_THINKING_ADAPTIVE;
+	return KF_OK;
+}
+
+static enum kf_err
+parse_generation_config(struct parse *p, json_object *root)
+{
+	json_object	*gc, *arr, *v, *schema;
+	const char	*mime;
+	int64_t		 max;
+	size_t		 i, n;
+	int		 rc, rj;
+
+	if ((rc = json_get_obj(root, "generationConfig", &gc)) == -1)
+		return bad(p, "generationConfig: must be an object");
+	if (rc == 0)
+		return KF_OK;
+	if ((rc = json_get_int(gc, "maxOutputTokens", &max)) == -1 ||
+	    (rc == 1 && max < 1))
+		return bad(p, "generationConfig.maxOutputTokens: must be a "
+		    "positive integer");
+	if (rc == 1)
+		p->conv->max_tokens = (long)max;
+	if ((rc = json_get_arr(gc, "stopSequences", &arr)) == -1)
+		return bad(p, "generationConfig.stopSequences: must be an array");
+	if (rc == 1) {
+		n = json_object_array_length(arr);
+		for (i = 0; i < n; i++) {
+			v = json_object_array_get_idx(arr, i);
+			if (!json_object_is_type(v, json_type_string))
+				return bad(p, "generationConfig.stopSequences"
+				    "[%zu]: must be a string", i);
+			conv_add_stop(p->conv, json_object_get_string(v));
+		}
+	}
+	if ((rc = json_get_str(gc, "responseMimeType", &mime)) == -1)
+		return bad(p, "generationConfig.responseMimeType: must be a "
+		    "string");
+	if (rc == 1 && strcasecmp(mime, "application/json") == 0)
+		p->conv->json_mode = 1;
+	else if (rc == 1 && strcasecmp(mime, "text/plain") != 0)
+		return bad(p, "generationConfig.responseMimeType: must be "
+		    "text/plain or application/json, not \"%s\"", mime);
+	if ((rc = json_get_obj(gc, "responseSchema", &schema)) == -1)
+		return bad(p, "generationConfig.responseSchema: must be an "
+		    "object");
+	if ((rj = json_get_obj(gc, "responseJsonSchema", &v)) == -1)
+		return bad(p, "generationConfig.responseJsonSchema: must be an "
+		    "object");
+	if (rc == 1 && rj == 1)
+		return bad(p, "generationConfig: give responseSchema or "
+		    "responseJsonSchema, not both");
+	if ((rc == 1 || rj == 1) && !p->conv->json_mode)
+		return bad(p, "generationConfig.%s: needs responseMimeType "
+		    "application/json", rc == 1 ? "responseSchema" :
+		    "responseJsonSchema");
+	if (rc == 1 || rj == 1)
+		p->conv->response_schema = gemini_schema_to_json(rc == 1 ?
+		    schema : v);
+	return parse_thinking(p, gc);
+}
+
+enum kf_err
+gemini_parse(const char *body, size_t len, const char *model, int for_count,
+    struct conv *conv, struct gemini_opts *opts, char **cause)
+{
+	struct parse		 p;
+	json_object		*root = NULL, *req, *inner;
+	const struct model_info	*m = NULL;
+	int			 thinking_name = 0;
+	char			*why = NULL;
+	enum kf_err		 er;
+
+	memset(&p, 0, sizeof(p));
+	memset(opts, 0, sizeof(*opts));
+	p.conv = conv;
+	p.opts = opts;
+	p.cause = cause;
+	if ((er = json_parse(body, len, JSON_MAX_DEPTH, &root, &why)) !=
+	    KF_OK) {
+		bad(&p, "%s", why);
+		free(why);
+		return KF_EINVAL;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		er = bad(&p, "the request body must be a JSON object, not %s",
+		    json_type_label(root));
+		goto out;
+	}
+	req = root;
+	/* countTokens also takes the request wrapped, with its own model. */
+	if (for_count && json_get_obj(root, "generateContentRequest", &inner) ==
+	    1)
+		req = inner;
+	if (model == NULL || *model == '\0') {
+		er = bad(&p, "model: missing from the path "
+		    "(models/{model}:generateContent)");
+		goto out;
+	}
+	conv->model = xstrdup(model);
+	if ((m = models_resolve(model, &thinking_name)) != NULL)
+		conv->kiro_model = m->id;
+	else if (!for_count) {
+		er = bad(&p, "model: \"%s\" is not available; available "
+		    "models: %s", model, models_list_text());
+		goto out;
+	}
+	if (thinking_name) {
+		conv->thinking = CONV_THINKING_ENABLED;
+		conv->thinking_budget = 20000;
+	}
+	if ((er = parse_system(&p, req)) != KF_OK ||
+	    (er = parse_contents(&p, req)) != KF_OK ||
+	    (er = parse_tools(&p, req)) != KF_OK ||
+	    (er = parse_tool_config(&p, req)) != KF_OK ||
+	    (er = parse_generation_config(&p, req)) != KF_OK)
+		goto out;
+out:
+	json_object_put(root);
+	return er;
+}

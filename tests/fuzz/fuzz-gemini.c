@@ -1,0 +1,201 @@
+/* fuzz-gemini.c: libFuzzer target: Gemini request parser to Kiro body. */
+/*
+ * Input: the body of a POST /v1beta/models/{model}:generateContent.  It
+ * goes through the path of a real request up to the upstream call:
+ * gemini_parse (fcgi/parse-gemini.c, with gemini-schema.c for the tool and
+ * response schemas), then, when it parsed, history_repair and
+ * kiro_req_build (shared/) with a fixed Kiro model id.  The same bytes are
+ * also parsed as a countTokens body (for_count set, an unknown model).
+ *
+ * Invariants (abort when broken; ASan, UBSan and LeakSanitizer do the rest):
+ *  - a parse error is KF_EINVAL with a cause; success leaves the model and
+ *    its Kiro id, at least one message, and no empty message;
+ *  - every TOOL_USE has an id and an object input; every TOOL_RESULT
+ *    (a functionResponse) answers a TOOL_USE of the nearest model turn
+ *    before it, and no call is answered twice (the pairing by name and
+ *    order the parser promises);
+ *  - every tool and the response schema are JSON objects, with no upper-case
+ *    type name left in them;
+ *  - tool_choice TOOL names a tool that is offered;
+ *  - history_repair fails only with KF_EINVAL and a cause; after it,
+ *    kiro_req_build succeeds and its body parses back as JSON with
+ *    conversationState.currentMessage.userInputMessage.modelId.
+ */
+#include "autoconfig.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "buf.h"
+#include "conv.h"
+#include "err.h"
+#include "gemini.h"
+#include "history.h"
+#include "json.h"
+#include "kiro_req.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define CHECK(x)	do { if (!(x)) abort(); } while (0)
+
+#define FUZZ_MODEL	"gemini-2.5-pro"
+#define FUZZ_MODEL_ID	"claude-sonnet-4.5"
+#define BODY_DEPTH	(JSON_MAX_DEPTH + 64)
+
+/* No "type" in the tree is an upper-case JSON type name. */
+static void
+check_lower_types(json_object *v, int depth)
+{
+	const char	*t;
+	size_t		 i;
+
+	CHECK(depth < BODY_DEPTH);
+	if (json_object_is_type(v, json_type_array)) {
+		for (i = 0; i < json_object_array_length(v); i++)
+			check_lower_types(json_object_array_get_idx(v, i),
+			    depth + 1);
+		return;
+	}
+	if (!json_object_is_type(v, json_type_object))
+		return;
+	json_object_object_foreach(v, key, val) {
+		if (strcmp(key, "enum") == 0 || strcmp(key, "default") == 0 ||
+		    strcmp(key, "example") == 0 || strcmp(key, "examples") == 0 ||
+		    strcmp(key, "const") == 0)
+			continue;
+		if (strcmp(key, "type") == 0 &&
+		    json_object_is_type(val, json_type_string)) {
+			t = json_object_get_string(val);
+			CHECK(strcmp(t, "STRING") != 0 && strcmp(t, "OBJECT") != 0 &&
+			    strcmp(t, "INTEGER") != 0 && strcmp(t, "ARRAY") != 0 &&
+			    strcmp(t, "NUMBER") != 0 && strcmp(t, "BOOLEAN") != 0);
+		}
+		check_lower_types(val, depth + 1);
+	}
+}
+
+static void
+check_conv(const struct conv *c)
+{
+	const struct conv_msg	*m, *prev;
+	const struct conv_block	*b;
+	size_t			 i, j, k, l, answers;
+	int			 found;
+
+	CHECK(c->model != NULL && c->kiro_model != NULL);
+	CHECK(c->n_msgs > 0);
+	for (i = 0; i < c->n_tools; i++) {
+		CHECK(c->tools[i].name != NULL && *c->tools[i].name != '\0');
+		CHECK(json_object_is_type(c->tools[i].schema, json_type_object));
+		check_lower_types(c->tools[i].schema, 0);
+	}
+	if (c->response_schema != NULL) {
+		CHECK(c->json_mode);
+		check_lower_types(c->response_schema, 0);
+	}
+	if (c->tool_choice == CONV_TOOL_CHOICE_TOOL) {
+		found = 0;
+		for (i = 0; i < c->n_tools; i++)
+			found |= strcmp(c->tools[i].name,
+			    c->tool_choice_name) == 0;
+		CHECK(found);
+	}
+	prev = NULL;
+	for (i = 0; i < c->n_msgs; i++) {
+		m = &c->msgs[i];
+		CHECK(m->n_blocks > 0);
+		for (j = 0; j < m->n_blocks; j++) {
+			b = &m->blocks[j];
+			if (b->type == CONV_BLOCK_TOOL_USE) {
+				CHECK(b->id != NULL && b->name != NULL);
+				CHECK(json_object_is_type(b->input,
+				    json_type_object));
+			}
+			if (b->type != CONV_BLOCK_TOOL_RESULT)
+				continue;
+			CHECK(m->role == CONV_ROLE_USER && prev != NULL);
+			found = 0;
+			for (k = 0; k < prev->n_blocks; k++)
+				found |= prev->blocks[k].type ==
+				    CONV_BLOCK_TOOL_USE &&
+				    strcmp(prev->blocks[k].id, b->id) == 0;
+			CHECK(found);
+			/* Answered once in the whole conversation. */
+			answers = 0;
+			for (k = 0; k < c->n_msgs; k++)
+				for (l = 0; l < c->msgs[k].n_blocks; l++)
+					answers += c->msgs[k].blocks[l].type ==
+					    CONV_BLOCK_TOOL_RESULT &&
+					    strcmp(c->msgs[k].blocks[l].id,
+					    b->id) == 0;
+			CHECK(answers == 1);
+		}
+		if (m->role == CONV_ROLE_ASSISTANT)
+			prev = m;
+	}
+}
+
+static void
+run(const char *data, size_t size)
+{
+	struct conv		 conv;
+	struct gemini_opts	 gopts;
+	struct history_opts	 hopts;
+	struct kiro_req_opts	 opts;
+	struct kiro_toolmap	*map;
+	struct buf		 body = BUF_INIT;
+	json_object		*root = NULL, *cs, *cm, *uim;
+	const char		*model;
+	char			*cause = NULL;
+	enum kf_err		 er;
+
+	conv_init(&conv);
+	er = gemini_parse(data, size, FUZZ_MODEL, 0, &conv, &gopts, &cause);
+	if (er != KF_OK) {
+		CHECK(er == KF_EINVAL && cause != NULL && *cause != '\0');
+		goto out;
+	}
+	check_conv(&conv);
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.max_image_msgs = HISTORY_DEFAULT_MAX_IMAGE_MSGS;
+	if ((er = history_repair(&conv, &hopts, &cause)) != KF_OK) {
+		CHECK(er == KF_EINVAL && cause != NULL);
+		goto out;
+	}
+	memset(&opts, 0, sizeof(opts));
+	opts.model_id = FUZZ_MODEL_ID;
+	map = kiro_toolmap_new();
+	CHECK(kiro_req_build(&conv, &opts, &body, map, &cause) == KF_OK);
+	CHECK(json_parse(body.ptr, body.len, BODY_DEPTH, &root, NULL) == KF_OK);
+	CHECK(json_get_obj(root, "conversationState", &cs) == 1);
+	CHECK(json_get_obj(cs, "currentMessage", &cm) == 1);
+	CHECK(json_get_obj(cm, "userInputMessage", &uim) == 1);
+	CHECK(json_get_str(uim, "modelId", &model) == 1);
+	CHECK(strcmp(model, FUZZ_MODEL_ID) == 0);
+	json_object_put(root);
+	kiro_toolmap_free(map);
+out:
+	buf_free(&body);
+	free(cause);
+	conv_free(&conv);
+
+	/* countTokens: the same parser, any model. */
+	cause = NULL;
+	conv_init(&conv);
+	er = gemini_parse(data, size, "no-such-model", 1, &conv, &gopts,
+	    &cause);
+	CHECK(er == KF_OK || (er == KF_EINVAL && cause != NULL));
+	free(cause);
+	conv_free(&conv);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	run((const char *)data, size);
+	return 0;
+}
