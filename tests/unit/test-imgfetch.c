@@ -392,6 +392,8 @@ START_TEST(http_direct_even_with_env_proxy)
 	unsetenv("no_proxy");
 	unsetenv("NO_PROXY");
 	b64 = fetch_ok(u, &mt);
+	unsetenv("http_proxy");
+	unsetenv("HTTP_PROXY");
 	ck_assert_str_eq(mt, "image/png");
 	free(mt);
 	free(b64);
