@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "config.h"
 #include "http.h"
+#include "imgfetch.h"
 #include "log.h"
 #include "models.h"
 #include "pool.h"
@@ -187,6 +188,10 @@ setup(const char *config_path)
 	}
 	log_set_level(app.cfg->log_level);
 	models_use_map(app.cfg->model_map, app.cfg->n_model_map);
+	imgfetch_allow_private(app.cfg->image_fetch.allow_private);
+	if (app.cfg->image_fetch.allow_private)
+		log_info("imageFetch.allowPrivate: image URLs may reach "
+		    "private addresses");
 	if (app.cfg->path == NULL)
 		log_info("no configuration file (%s): using defaults and the "
 		    "environment", config_default_path());

@@ -33,6 +33,7 @@ enum key_type {
 	KEY_STRING,
 	KEY_PATH,		/* a string, made absolute */
 	KEY_LONG,		/* a non-negative integer */
+	KEY_BOOL,		/* true or false, into an int */
 	KEY_LB_MODE,
 	KEY_LOG_LEVEL,
 	KEY_OBJECT,		/* nested: parsed by its own table */
@@ -61,6 +62,11 @@ static const struct key history_keys[] = {
 	{ "maxImageMessages", KEY_LONG, OFF(history.max_image_msgs), 0, NULL },
 	{ "maxPayloadBytes", KEY_LONG, OFF(history.max_payload_bytes), 0,
 	    NULL },
+	{ NULL, 0, 0, 0, NULL }
+};
+
+static const struct key image_fetch_keys[] = {
+	{ "allowPrivate", KEY_BOOL, OFF(image_fetch.allow_private), 0, NULL },
 	{ NULL, 0, 0, 0, NULL }
 };
 
@@ -98,6 +104,7 @@ static const struct key top_keys[] = {
 	{ "connectTimeoutMs", KEY_LONG, OFF(connect_timeout_ms), 1, NULL },
 	{ "streamIdleTimeoutSeconds", KEY_LONG,
 	    OFF(stream_idle_timeout_seconds), 1, NULL },
+	{ "imageFetch", KEY_OBJECT, 0, 0, image_fetch_keys },
 	/* kiro.rs keys: the web server listens, TLS is libcurl's. */
 	{ "host", KEY_IGNORED, 0, 0, NULL },
 	{ "port", KEY_IGNORED, 0, 0, NULL },
@@ -209,6 +216,7 @@ parse_keys(struct config *cfg, json_object *obj, const struct key *keys,
 	json_object		*v;
 	char			**sp;
 	long			*lp;
+	int			*ip;
 	int64_t			 n;
 	enum kf_err		 er;
 
@@ -260,6 +268,12 @@ parse_keys(struct config *cfg, json_object *obj, const struct key *keys,
 			}
 			lp = (long *)((char *)cfg + k->offset);
 			*lp = (long)n;
+			break;
+		case KEY_BOOL:
+			if (!json_object_is_type(v, json_type_boolean))
+				goto type;
+			ip = (int *)((char *)cfg + k->offset);
+			*ip = json_object_get_boolean(v) ? 1 : 0;
 			break;
 		case KEY_LB_MODE:
 			if (!json_object_is_type(v, json_type_string))
@@ -315,6 +329,7 @@ type:
 		xsetprintf(cause, "%s: key \"%s%s\" must be %s, not %s", where,
 		    prefix, name,
 		    k->type == KEY_LONG ? "a whole number" :
+		    k->type == KEY_BOOL ? "true or false" :
 		    k->type == KEY_OBJECT || k->type == KEY_MODEL_MAP ?
 		    "an object" : "a string",
 		    json_type_label(v));

@@ -21,6 +21,10 @@ struct rate_limits {
 	long	global_rpm;		/* 0 = none */
 };
 
+struct image_fetch_config {
+	int	allow_private;		/* image URLs may reach private addresses */
+};
+
 struct history_config {
 	long	max_image_msgs;		/* keep images in the last N messages */
 	long	max_payload_bytes;	/* trim oldest turns beyond; 0 = never */
@@ -64,6 +68,7 @@ struct config {
 	long			 ping_interval_seconds;	/* default 25 */
 	long			 connect_timeout_ms;	/* default 10000 */
 	long			 stream_idle_timeout_seconds;	/* default 300 */
+	struct image_fetch_config image_fetch;
 
 	/* Credentials given by environment variables, seeded at start. */
 	char			*env_refresh_token;	/* REFRESH_TOKEN */

@@ -1,6 +1,10 @@
 /* http.c: libcurl, one reusable easy handle per thread, bodies streamed. */
 #include "autoconfig.h"
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +32,7 @@ struct transfer {
 	CURL			*curl;
 	size_t			 max_body;
 	int64_t			 last_tick;
+	int			 refused;	/* allow_addr said no */
 };
 
 static CURLSH		*http_share;
@@ -154,6 +159,55 @@ on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 	return 0;
 }
 
+/* allow_addr before a socket exists: a refused address is never dialled. */
+static curl_socket_t
+on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct transfer	*t = arg;
+	int		 type = a->socktype;
+
+	if (purpose != CURLSOCKTYPE_IPCXN || !t->req->allow_addr(&a->addr)) {
+		t->refused = 1;
+		return CURL_SOCKET_BAD;
+	}
+#ifdef SOCK_CLOEXEC
+	type |= SOCK_CLOEXEC;
+#endif
+	return socket(a->family, type, a->protocol);
+}
+
+/*
+ * allow_addr again on the peer of the connection about to carry a request:
+ * reused connections never open a socket, and every redirect hop ends here.
+ */
+static int
+on_prereq(void *arg, char *peer_ip, char *local_ip, int peer_port,
+    int local_port)
+{
+	struct transfer		*t = arg;
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	char			 ip[INET6_ADDRSTRLEN];
+
+	/* A zone ("fe80::1%eth0") is no part of the address. */
+	snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(peer_ip, "%"), peer_ip);
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET6, ip, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)peer_port);
+	} else if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)peer_port);
+	} else
+		ss.ss_family = AF_UNSPEC;	/* allow_addr refuses it */
+	if (!t->req->allow_addr((struct sockaddr *)&ss)) {
+		t->refused = 1;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	return CURL_PREREQFUNC_OK;
+}
+
 static enum kf_err
 map_curl_error(CURLcode rc, struct http_resp *resp)
 {
@@ -240,6 +294,12 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
 	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	if (req->allow_addr != NULL) {
+		curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+		curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &t);
+		curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);
+		curl_easy_setopt(c, CURLOPT_PREREQDATA, &t);
+	}
 	if (req->method != NULL && strcmp(req->method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
@@ -264,9 +324,20 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_easy_getinfo(c, CURLINFO_REDIRECT_COUNT, &resp->redirects);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(headers);
 	er = map_curl_error(rc, resp);
+	/* A refused address fails as "could not connect" or an abort. */
+	if (er != KF_OK && t.refused) {
+		resp->refused = 1;
+		resp->network = 0;
+		snprintf(resp->error, sizeof(resp->error), "the address it "
+		    "resolves to is not allowed");
+		xsetprintf(cause, "%s %s: %s", req->method, req->url,
+		    resp->error);
+		return KF_EPERM;
+	}
 	if (er != KF_OK) {
 		snprintf(resp->error, sizeof(resp->error), "%s",
 		    h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));

@@ -13,6 +13,7 @@
  * curl share adds DNS and TLS-session caches across threads.
  */
 struct http;
+struct sockaddr;
 
 /* Once per process, before any thread starts (curl_global_init). */
 void		 http_global_init(void);
@@ -24,6 +25,8 @@ void		 http_free(struct http *);	/* NULL is fine */
 /* Streaming callbacks return non-zero to abort the transfer. */
 typedef int (*http_data_fn)(void *arg, const char *data, size_t len);
 typedef int (*http_tick_fn)(void *arg);
+/* Non-zero when a connection may go to this address (with its port). */
+typedef int (*http_addr_fn)(const struct sockaddr *);
 
 struct http_req {
 	const char		*method;	/* "GET" or "POST" */
@@ -48,6 +51,16 @@ struct http_req {
 	http_tick_fn		 on_tick;
 	void			*arg;
 	size_t			 max_body;
+	/*
+	 * When set, every connection of the transfer must go to an address
+	 * it allows: each address is checked before a socket is opened for
+	 * it, and the peer of the connection actually used (a reused one
+	 * too) is checked again before each request, on every redirect hop,
+	 * so DNS answers that change in between gain nothing.  A refusal
+	 * fails the transfer with resp.refused set.  Meant for direct
+	 * transfers: through a proxy it sees the proxy's address.
+	 */
+	http_addr_fn		 allow_addr;
 };
 
 struct http_resp {
@@ -56,6 +69,8 @@ struct http_resp {
 	int		aborted;	/* a callback asked to stop */
 	int		network;	/* failed below HTTP: retryable */
 	int		body_started;	/* on_data was called at least once */
+	int		refused;	/* failed: allow_addr refused an address */
+	long		redirects;	/* redirects followed */
 	char		error[256];	/* libcurl's words when it failed */
 };
 
@@ -63,7 +78,8 @@ struct http_resp {
  * Performs one request.  KF_OK when an HTTP answer arrived completely
  * (whatever its status); KF_ETIMEOUT or KF_EUPSTREAM (network set) when the
  * transfer failed, including a body cut off after the status arrived;
- * KF_ECLIENTGONE when a callback aborted it.  The cause never contains the
+ * KF_ECLIENTGONE when a callback aborted it; KF_EPERM (refused set) when
+ * allow_addr refused the address it would have used.  The cause never contains the
  * request's headers.  The caller frees resp with http_resp_free.
  */
 enum kf_err	 http_do(struct http *, const struct http_req *,

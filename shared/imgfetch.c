@@ -1,6 +1,10 @@
 /* imgfetch.c: an image URL (data: or http(s)) into a media type and base64. */
 #include "autoconfig.h"
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +17,106 @@
 #include "http.h"
 #include "imgfetch.h"
 #include "xmalloc.h"
+
+/* imageFetch.allowPrivate: set once at start, then only read. */
+static int	allow_private;
+
+void
+imgfetch_allow_private(int on)
+{
+	allow_private = on != 0;
+}
+
+/* An IPv4 address (host order) that is globally routable unicast. */
+static int
+v4_allowed(uint32_t a)
+{
+	static const struct {
+		uint32_t	net;
+		int		bits;
+	} refused[] = {
+		{ 0x00000000, 8 },	/* "this network" */
+		{ 0x0a000000, 8 },	/* RFC 1918 */
+		{ 0x64400000, 10 },	/* CGNAT */
+		{ 0x7f000000, 8 },	/* loopback */
+		{ 0xa9fe0000, 16 },	/* link-local: cloud metadata lives here */
+		{ 0xac100000, 12 },	/* RFC 1918 */
+		{ 0xc0000000, 24 },	/* IETF protocol assignments */
+		{ 0xc0000200, 24 },	/* TEST-NET-1 */
+		{ 0xc0586300, 24 },	/* 6to4 relay anycast */
+		{ 0xc0a80000, 16 },	/* RFC 1918 */
+		{ 0xc6120000, 15 },	/* benchmarking */
+		{ 0xc6336400, 24 },	/* TEST-NET-2 */
+		{ 0xcb007100, 24 },	/* TEST-NET-3 */
+		{ 0xe0000000, 4 },	/* multicast */
+		{ 0xf0000000, 4 },	/* reserved, broadcast */
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if ((a & (0xffffffffU << (32 - refused[i].bits))) ==
+		    refused[i].net)
+			return 0;
+	return 1;
+}
+
+static uint32_t
+v4_at(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static int
+v6_allowed(const unsigned char *b)
+{
+	static const unsigned char mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+	static const unsigned char nat64[12] = {
+		0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0
+	};
+
+	/* The kernel or a NAT64 gateway would connect to the IPv4 inside. */
+	if (memcmp(b, mapped, 12) == 0 || memcmp(b, nat64, 12) == 0)
+		return v4_allowed(v4_at(b + 12));
+	/* Global unicast is 2000::/3; the rest is local or reserved. */
+	if ((b[0] & 0xe0) != 0x20)
+		return 0;
+	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)
+		return 0;	/* documentation */
+	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0x02 &&
+	    b[4] == 0 && b[5] == 0)
+		return 0;	/* benchmarking */
+	if (b[0] == 0x3f && b[1] == 0xff && (b[2] & 0xf0) == 0)
+		return 0;	/* documentation (RFC 9637) */
+	if (b[0] == 0x20 && b[1] == 0x02)
+		return v4_allowed(v4_at(b + 2));	/* 6to4 */
+	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0)
+		/* Teredo: the server, and the client stored inverted. */
+		return v4_allowed(v4_at(b + 4)) && v4_allowed(~v4_at(b + 12));
+	return 1;
+}
+
+int
+imgfetch_addr_allowed(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+
+	if (sa == NULL)
+		return 0;
+	switch (sa->sa_family) {
+	case AF_INET:
+		sin = (const struct sockaddr_in *)(const void *)sa;
+		return v4_allowed(ntohl(sin->sin_addr.s_addr));
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
+		return v6_allowed(sin6->sin6_addr.s6_addr);
+	default:
+		return 0;
+	}
+}
 
 /* What Kiro accepts, by the name a data: URL may give. */
 static const char *
@@ -179,8 +283,17 @@ from_http(struct http *h, const char *url, char **media_type, char **b64,
 	hr.on_data = on_data;
 	hr.arg = &f;
 	hr.max_body = 4096;
+	/* The upstream proxy is for Kiro; images come from the Internet. */
+	hr.proxy_url = "direct";
+	if (!allow_private)
+		hr.allow_addr = imgfetch_addr_allowed;
 	er = http_do(h, &hr, &resp, &why);
-	if (f.over)
+	if (resp.refused)
+		xsetprintf(cause, "the image URL host %s %s a private address; "
+		    "the gateway does not fetch those "
+		    "(imageFetch.allowPrivate)", host, resp.redirects > 0 ?
+		    "redirects to a host that resolves to" : "resolves to");
+	else if (f.over)
 		xsetprintf(cause, "the image at %s is over the %ld byte limit",
 		    host, IMGFETCH_MAX_BYTES);
 	else if (er == KF_ETIMEOUT)

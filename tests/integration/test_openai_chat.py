@@ -23,7 +23,11 @@ The mock upstream is shared by the module and reset before each test; for each s
   - images: a data: URL, and an http URL served by a small server in this
     test, both reach Kiro as images with the right format and bytes; an http
     URL answering 404 is a 400 whose param names the field, and so is a 21st
-    URL to fetch in one request;
+    URL to fetch in one request (that gateway has imageFetch.allowPrivate on,
+    since the image server is on loopback); with the default policy a
+    gateway refuses loopback image URLs (127.0.0.1, localhost) with a 400
+    naming the field and the setting, without leaking the query or
+    connecting, and the mock sees no request;
   - thinking from reasoning_effort (streamed as delta.reasoning_content, and
     message.reasoning_content) and from a -thinking model name (the Kiro
     system prompt carries <thinking_mode>);
@@ -71,8 +75,12 @@ class ImageServer:
     """Serves /a.gif (a GIF with a lying Content-Type) and 404 for anything else."""
 
     def __init__(self) -> None:
+        server = self
+        self.hits = 0
+
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
+                server.hits += 1
                 if self.path == "/a.gif":
                     self.send_response(200)
                     self.send_header("Content-Type", "application/octet-stream")
@@ -141,7 +149,9 @@ class _Chat:
             cls.account = Account("chat")
             cls.gw = cls.enterClassContext(Gateway(cls.server, MOCK, mount=cls.mount, procs=2,
                                                    threads=2, accounts=[cls.account],
-                                                   config={"pingIntervalSeconds": 1}))
+                                                   config={"pingIntervalSeconds": 1,
+                                                           "imageFetch": {
+                                                               "allowPrivate": True}}))
 
     def setUp(self) -> None:
         if self.missing is not None:
@@ -430,11 +440,62 @@ class _Chat:
                 self.assertTrue(err["message"])
 
 
+class _DefaultImagePolicy:
+    """A gateway with no imageFetch key: loopback image URLs are refused."""
+    server: str
+    mount: str
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.missing = gw.SERVERS[cls.server].missing()
+        if cls.missing is None:
+            cls.account = Account("chat-default")
+            cls.gw = cls.enterClassContext(Gateway(cls.server, MOCK, mount=cls.mount,
+                                                   accounts=[cls.account]))
+
+    def setUp(self) -> None:
+        if self.missing is not None:
+            self.fail(self.missing)
+        MOCK.reset()
+        self.gw.register_accounts()
+
+    def test_private_image_urls_refused_by_default(self) -> None:
+        hits = IMAGES.hits
+        port = IMAGES.httpd.server_address[1]
+        for host in ("127.0.0.1", "localhost"):
+            req = chat("x")
+            req["messages"][0]["content"] = [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image_url", "image_url": {
+                    "url": f"http://{host}:{port}/a.gif?sig=SECRET7"}}]
+            resp = self.gw.post("/v1/chat/completions", req, auth="bearer")
+            self.assertEqual(resp.status, 400, resp.body[:500])
+            err = resp.json()["error"]
+            self.assertEqual(err["type"], "invalid_request_error")
+            self.assertEqual(err["param"], "messages[0].content[1].image_url.url")
+            self.assertEqual(err["message"],
+                             "messages[0].content[1].image_url.url: "
+                             f"the image URL host {host} resolves to a private address; the "
+                             "gateway does not fetch those (imageFetch.allowPrivate)")
+            self.assertNotIn("SECRET7", resp.body.decode())
+        self.assertEqual(IMAGES.hits, hits, "the gateway connected to a loopback image URL")
+        self.assertEqual(MOCK.requests(), [])
+        self.assertNotIn("SECRET7", self.gw.log())
+
+
 class Lighttpd(_Chat, unittest.TestCase):
     server, mount = "lighttpd", "/"
 
 
 class Apache(_Chat, unittest.TestCase):
+    server, mount = "apache", "/kiro"
+
+
+class LighttpdDefaultImagePolicy(_DefaultImagePolicy, unittest.TestCase):
+    server, mount = "lighttpd", "/"
+
+
+class ApacheDefaultImagePolicy(_DefaultImagePolicy, unittest.TestCase):
     server, mount = "apache", "/kiro"
 
 

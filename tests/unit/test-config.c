@@ -199,6 +199,48 @@ START_TEST(config_model_map_keeps_order_and_checks_targets)
 }
 END_TEST
 
+START_TEST(config_image_fetch_allow_private)
+{
+	struct config	*cfg;
+	char		*why, *warnings = NULL;
+
+	clear_env();
+	/* Off unless the operator says so. */
+	cfg = parse_ok("{}", NULL);
+	ck_assert_int_eq(cfg->image_fetch.allow_private, 0);
+	config_free(cfg);
+	cfg = parse_ok("{\"imageFetch\":{}}", NULL);
+	ck_assert_int_eq(cfg->image_fetch.allow_private, 0);
+	config_free(cfg);
+	cfg = parse_ok("{\"imageFetch\":{\"allowPrivate\":true}}", NULL);
+	ck_assert_int_eq(cfg->image_fetch.allow_private, 1);
+	config_free(cfg);
+	cfg = parse_ok("{\"imageFetch\":{\"allowPrivate\":false}}", NULL);
+	ck_assert_int_eq(cfg->image_fetch.allow_private, 0);
+	config_free(cfg);
+	cfg = parse_ok("{\"imageFetch\":{\"allowPrivate\":null}}", NULL);
+	ck_assert_int_eq(cfg->image_fetch.allow_private, 0);
+	config_free(cfg);
+
+	/* Truthy look-alikes are refused, naming the nested key. */
+	why = parse_err("{\"imageFetch\":{\"allowPrivate\":\"yes\"}}");
+	ck_assert_msg(strstr(why, "\"imageFetch.allowPrivate\" must be true "
+	    "or false, not string") != NULL, "%s", why);
+	free(why);
+	why = parse_err("{\"imageFetch\":{\"allowPrivate\":1}}");
+	ck_assert_ptr_nonnull(strstr(why, "imageFetch.allowPrivate"));
+	free(why);
+	why = parse_err("{\"imageFetch\":true}");
+	ck_assert_ptr_nonnull(strstr(why, "\"imageFetch\" must be an object"));
+	free(why);
+	cfg = parse_ok("{\"imageFetch\":{\"allowPrivat\":true}}", &warnings);
+	ck_assert_int_eq(cfg->image_fetch.allow_private, 0);
+	ck_assert_ptr_nonnull(strstr(warnings, "\"allowPrivat\""));
+	free(warnings);
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(config_unknown_keys_are_warnings)
 {
 	struct config	*cfg;
@@ -328,6 +370,7 @@ main(void)
 	tcase_add_test(tc, config_defaults_are_the_real_hosts);
 	tcase_add_test(tc, config_wrong_type_names_the_key);
 	tcase_add_test(tc, config_unknown_keys_are_warnings);
+	tcase_add_test(tc, config_image_fetch_allow_private);
 	tcase_add_test(tc, config_environment_overrides_the_file);
 	tcase_add_test(tc, config_load_finds_the_file);
 	tcase_add_test(tc, config_unreadable_file_names_the_path);

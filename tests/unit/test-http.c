@@ -601,6 +601,7 @@ struct counting_server {
 	int		 stop_pipe[2];
 	int		 port;
 	int		 accepts;
+	const char	*reply;		/* the answer to every request */
 	pthread_mutex_t	 lock;
 	pthread_t	 thread;
 };
@@ -612,8 +613,7 @@ server_main(void *arg)
 	struct pollfd		 pfd[MAX_CONNS + 2];
 	struct buf		 in[MAX_CONNS];
 	int			 conn[MAX_CONNS];
-	const char		*reply = "HTTP/1.1 200 OK\r\nContent-Type: "
-	    "text/plain\r\nContent-Length: 2\r\n\r\nok";
+	const char		*reply = cs->reply;
 	char			 chunk[4096];
 	size_t			 i, n;
 	ssize_t			 got;
@@ -680,12 +680,13 @@ server_main(void *arg)
 }
 
 static void
-server_start(struct counting_server *cs)
+server_start_replying(struct counting_server *cs, const char *reply)
 {
 	struct sockaddr_in	sin;
 	socklen_t		len = sizeof(sin);
 
 	memset(cs, 0, sizeof(*cs));
+	cs->reply = reply;
 	pthread_mutex_init(&cs->lock, NULL);
 	ck_assert_int_eq(pipe(cs->stop_pipe), 0);
 	ck_assert_int_ge(cs->listen_fd = socket(AF_INET, SOCK_STREAM, 0), 0);
@@ -700,6 +701,13 @@ server_start(struct counting_server *cs)
 	cs->port = ntohs(sin.sin_port);
 	ck_assert_int_eq(pthread_create(&cs->thread, NULL, server_main, cs),
 	    0);
+}
+
+static void
+server_start(struct counting_server *cs)
+{
+	server_start_replying(cs, "HTTP/1.1 200 OK\r\nContent-Type: "
+	    "text/plain\r\nContent-Length: 2\r\n\r\nok");
 }
 
 static int
@@ -761,6 +769,102 @@ START_TEST(http_connection_reused_on_one_handle)
 	http_free(h);
 	server_stop(&cs);
 	free(url);
+}
+END_TEST
+
+/* ---- allow_addr: every hop, reused connections too ---- */
+
+static int	allowed_port, allowed_port2;
+
+/* Allows given ports only, so that two loopback servers differ. */
+static int
+allow_ports(const struct sockaddr *sa)
+{
+	const struct sockaddr_in	*sin = (const void *)sa;
+
+	return sa->sa_family == AF_INET && (ntohs(sin->sin_port) ==
+	    allowed_port || ntohs(sin->sin_port) == allowed_port2);
+}
+
+static enum kf_err
+get_checked(struct http *h, const char *url, struct http_resp *resp,
+    char **why)
+{
+	struct http_req		req;
+
+	req_init(&req, "GET", url, NULL);
+	req.max_redirects = 3;
+	req.allow_addr = allow_ports;
+	return http_do(h, &req, resp, why);
+}
+
+START_TEST(http_allow_addr_checks_every_hop_and_reused_connections)
+{
+	struct counting_server	 a, b;
+	struct http		*h = http_new();
+	struct http_resp	 resp;
+	char			*url_a, *url_b, *redirect, *why = NULL;
+
+	server_start(&b);
+	redirect = xasprintf("HTTP/1.1 302 Found\r\nLocation: "
+	    "http://127.0.0.1:%d/x\r\nContent-Length: 0\r\n\r\n", b.port);
+	server_start_replying(&a, redirect);
+	url_a = xasprintf("http://127.0.0.1:%d/start?token=t0k", a.port);
+	url_b = xasprintf("http://127.0.0.1:%d/x", b.port);
+
+	/* Allowed first hop, refused second: b is never dialled. */
+	allowed_port = a.port;
+	ck_assert_int_eq(get_checked(h, url_a, &resp, &why), KF_EPERM);
+	ck_assert_int_eq(resp.refused, 1);
+	ck_assert_int_eq(resp.network, 0);
+	ck_assert_int_eq(resp.redirects, 1);
+	ck_assert_int_eq(server_accepts(&a), 1);
+	ck_assert_int_eq(server_accepts(&b), 0);
+	ck_assert_ptr_nonnull(strstr(resp.error, "not allowed"));
+	http_resp_free(&resp);
+	free(why);
+	why = NULL;
+
+	/* Refused first hop: nothing is dialled at all. */
+	allowed_port = 1;
+	ck_assert_int_eq(get_checked(h, url_b, &resp, &why), KF_EPERM);
+	ck_assert_int_eq(resp.refused, 1);
+	ck_assert_int_eq(resp.redirects, 0);
+	ck_assert_int_eq(server_accepts(&b), 0);
+	http_resp_free(&resp);
+	free(why);
+	why = NULL;
+
+	/* An unchecked request leaves a live connection to b... */
+	get_ok(h, url_b);
+	ck_assert_int_eq(server_accepts(&b), 1);
+	/* ...which a checked one may not reuse (no socket is opened). */
+	ck_assert_int_eq(get_checked(h, url_b, &resp, &why), KF_EPERM);
+	ck_assert_int_eq(resp.refused, 1);
+	ck_assert_int_eq(server_accepts(&b), 1);
+	http_resp_free(&resp);
+	free(why);
+	why = NULL;
+
+	/* Allowed addresses go through, reused or not, across a redirect. */
+	allowed_port = b.port;
+	ck_assert_msg(get_checked(h, url_b, &resp, &why) == KF_OK, "%s", why);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_int_eq(resp.refused, 0);
+	http_resp_free(&resp);
+	allowed_port2 = a.port;
+	ck_assert_msg(get_checked(h, url_a, &resp, &why) == KF_OK, "%s", why);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_int_eq(resp.redirects, 1);
+	ck_assert_str_eq(buf_cstr(&resp.body), "ok");
+	http_resp_free(&resp);
+
+	http_free(h);
+	server_stop(&a);
+	server_stop(&b);
+	free(url_a);
+	free(url_b);
+	free(redirect);
 }
 END_TEST
 
@@ -887,6 +991,8 @@ main(void)
 
 	tcase_add_test(local, http_connection_refused_is_network_error);
 	tcase_add_test(local, http_connection_reused_on_one_handle);
+	tcase_add_test(local,
+	    http_allow_addr_checks_every_hop_and_reused_connections);
 	tcase_add_test(local, http_free_null_is_fine);
 	tcase_set_timeout(local, 60);
 	suite_add_tcase(s, local);

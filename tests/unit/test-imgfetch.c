@@ -1,12 +1,15 @@
 /* test-imgfetch.c: data: URLs decoded, http URLs fetched from a loopback server. */
 #include "autoconfig.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -24,7 +27,13 @@
  * server in this file: a PNG, a GIF served as image/png (the bytes decide),
  * two redirects followed and a fourth refused, 404, a text body, a body
  * over IMGFETCH_MAX_BYTES, a refused connection, other schemes; causes
- * name the host but never the query string.
+ * name the host but never the query string.  Those fetches run with
+ * imgfetch_allow_private on, since the server is on loopback; with it off
+ * (the default) 127.0.0.1, localhost and [::1] are refused before any
+ * connection is made (the server counts them), and imgfetch_addr_allowed
+ * is checked against every range it refuses and its neighbours.  Fetches
+ * ignore an http_proxy in the environment.  Refusals of redirect hops and
+ * of reused connections are shared/http.c's, tested in test-http.c.
  */
 
 static const unsigned char png[] = {
@@ -37,6 +46,8 @@ static const char gif[] = "GIF89a\x01\x00\x01\x00\x00\x00\x00;";
 struct server {
 	int		listen_fd;
 	int		port;
+	int		accepts;
+	pthread_mutex_t	lock;
 	pthread_t	thread;
 };
 
@@ -127,8 +138,12 @@ server_main(void *arg)
 	struct server	*s = arg;
 	int		 fd;
 
-	while ((fd = accept(s->listen_fd, NULL, NULL)) >= 0)
+	while ((fd = accept(s->listen_fd, NULL, NULL)) >= 0) {
+		pthread_mutex_lock(&s->lock);
+		s->accepts++;
+		pthread_mutex_unlock(&s->lock);
 		serve_one(fd);
+	}
 	return NULL;
 }
 
@@ -139,6 +154,7 @@ setup(void)
 	socklen_t		len = sizeof(sin);
 
 	memset(&srv, 0, sizeof(srv));
+	pthread_mutex_init(&srv.lock, NULL);
 	ck_assert_int_ge(srv.listen_fd = socket(AF_INET, SOCK_STREAM, 0), 0);
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
@@ -152,6 +168,8 @@ setup(void)
 	ck_assert_int_eq(pthread_create(&srv.thread, NULL, server_main, &srv),
 	    0);
 	h = http_new();
+	/* The server is on loopback; the default policy is tested below. */
+	imgfetch_allow_private(1);
 }
 
 static void
@@ -162,6 +180,18 @@ teardown(void)
 	shutdown(srv.listen_fd, SHUT_RDWR);
 	close(srv.listen_fd);
 	pthread_join(srv.thread, NULL);
+	pthread_mutex_destroy(&srv.lock);
+}
+
+static int
+accepts(void)
+{
+	int	n;
+
+	pthread_mutex_lock(&srv.lock);
+	n = srv.accepts;
+	pthread_mutex_unlock(&srv.lock);
+	return n;
 }
 
 static char *
@@ -352,6 +382,186 @@ START_TEST(http_without_handle_refused)
 }
 END_TEST
 
+START_TEST(http_direct_even_with_env_proxy)
+{
+	char	*u = url("/a.png"), *mt, *b64;
+
+	/* Nothing listens on port 1: a proxy used would fail the fetch. */
+	setenv("http_proxy", "http://127.0.0.1:1", 1);
+	setenv("HTTP_PROXY", "http://127.0.0.1:1", 1);
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	b64 = fetch_ok(u, &mt);
+	unsetenv("http_proxy");
+	unsetenv("HTTP_PROXY");
+	ck_assert_str_eq(mt, "image/png");
+	free(mt);
+	free(b64);
+	free(u);
+}
+END_TEST
+
+START_TEST(private_hosts_refused_by_default)
+{
+	static const char *const fmt[] = {
+		"http://127.0.0.1:%d/a.png?sig=sekrit",
+		"http://localhost:%d/a.png?sig=sekrit",
+		"http://[::1]:%d/a.png?sig=sekrit",
+		"https://127.0.0.2:%d/a.png?sig=sekrit",
+		"http://0.0.0.0:%d/a.png?sig=sekrit",
+		"http://[::ffff:127.0.0.1]:%d/a.png?sig=sekrit",
+		"http://2130706433:%d/a.png?sig=sekrit",	/* 127.0.0.1 */
+		NULL
+	};
+	static const char *const host[] = {
+		"127.0.0.1", "localhost", "[::1]", "127.0.0.2", "0.0.0.0",
+		"[::ffff:127.0.0.1]", "127.0.0.1"
+	};
+	char	*u, *want, *mt = NULL, *b64 = NULL, *why = NULL;
+	size_t	 i;
+
+	imgfetch_allow_private(0);
+	for (i = 0; fmt[i] != NULL; i++) {
+		u = xasprintf(fmt[i], srv.port);
+		ck_assert_int_eq(imgfetch(h, u, &mt, &b64, &why), KF_EINVAL);
+		ck_assert_ptr_null(mt);
+		ck_assert_ptr_null(b64);
+		want = xasprintf("the image URL host %s resolves to a private "
+		    "address; the gateway does not fetch those "
+		    "(imageFetch.allowPrivate)", host[i]);
+		ck_assert_msg(why != NULL && strcmp(why, want) == 0,
+		    "%s: \"%s\"", u, why != NULL ? why : "(null)");
+		ck_assert_ptr_null(strstr(why, "sekrit"));
+		free(want);
+		free(why);
+		why = NULL;
+		free(u);
+	}
+	/* Refused before connecting: the server saw nothing. */
+	ck_assert_int_eq(accepts(), 0);
+	/* data: URLs are not fetched, so the policy does not apply. */
+	b64 = fetch_ok("data:image/png;base64,iVBORw0KGgo=", &mt);
+	free(mt);
+	free(b64);
+
+	/* The operator's setting lets the same URL through. */
+	imgfetch_allow_private(1);
+	u = url("/a.png");
+	b64 = fetch_ok(u, &mt);
+	ck_assert_str_eq(mt, "image/png");
+	ck_assert_int_eq(accepts(), 1);
+	free(mt);
+	free(b64);
+	free(u);
+	u = xasprintf("http://localhost:%d/r2", srv.port);
+	b64 = fetch_ok(u, &mt);
+	free(mt);
+	free(b64);
+	free(u);
+}
+END_TEST
+
+static int
+v4_ok(const char *ip)
+{
+	struct sockaddr_in	sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(80);
+	ck_assert_msg(inet_pton(AF_INET, ip, &sin.sin_addr) == 1, "%s", ip);
+	return imgfetch_addr_allowed((struct sockaddr *)&sin);
+}
+
+static int
+v6_ok(const char *ip)
+{
+	struct sockaddr_in6	sin6;
+
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_port = htons(443);
+	ck_assert_msg(inet_pton(AF_INET6, ip, &sin6.sin6_addr) == 1, "%s", ip);
+	return imgfetch_addr_allowed((struct sockaddr *)&sin6);
+}
+
+START_TEST(addr_allowed_ipv4)
+{
+	static const char *const refused[] = {
+		"0.0.0.0", "0.255.255.255", "10.0.0.0", "10.255.255.255",
+		"100.64.0.0", "100.127.255.255", "127.0.0.1", "127.255.255.255",
+		"169.254.169.254", "169.254.0.0", "172.16.0.0",
+		"172.31.255.255", "192.0.0.0", "192.0.0.255", "192.0.2.1",
+		"192.88.99.1", "192.168.0.1", "192.168.255.255", "198.18.0.0",
+		"198.19.255.255", "198.51.100.7", "203.0.113.9", "224.0.0.1",
+		"239.255.255.250", "240.0.0.1", "255.255.255.255", NULL
+	};
+	static const char *const allowed[] = {
+		"1.1.1.1", "8.8.8.8", "9.255.255.255", "11.0.0.0",
+		"100.63.255.255", "100.128.0.0", "126.255.255.255", "128.0.0.0",
+		"169.253.255.255", "169.255.0.0", "172.15.255.255",
+		"172.32.0.0", "192.0.1.0", "192.0.3.0", "192.88.98.255",
+		"192.167.255.255", "192.169.0.0", "198.17.255.255",
+		"198.20.0.0", "198.51.99.255", "203.0.112.255", "203.0.114.0",
+		"223.255.255.255", NULL
+	};
+	size_t	i;
+
+	for (i = 0; refused[i] != NULL; i++)
+		ck_assert_msg(!v4_ok(refused[i]), "%s allowed", refused[i]);
+	for (i = 0; allowed[i] != NULL; i++)
+		ck_assert_msg(v4_ok(allowed[i]), "%s refused", allowed[i]);
+}
+END_TEST
+
+START_TEST(addr_allowed_ipv6)
+{
+	static const char *const refused[] = {
+		"::", "::1", "::127.0.0.1", "::8.8.8.8", "::ffff:127.0.0.1",
+		"::ffff:169.254.169.254", "::ffff:10.1.2.3", "::ffff:0.0.0.0",
+		"64:ff9b::127.0.0.1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::808:808",
+		"100::1", "fc00::1", "fd12:3456:789a::1", "fe80::1", "febf::1",
+		"fec0::1", "ff02::1", "ff0e::1", "2001:db8::1",
+		"2001:db8:ffff::1", "2001:2::1", "3fff::1", "3fff:fff::1",
+		"2002:7f00:1::1", "2002:c0a8:101::1", "2002:a9fe:a9fe::",
+		/* Teredo, client 10.0.0.1 and 127.0.0.1 (stored inverted) */
+		"2001:0:4136:e378:8000:63bf:f5ff:fffe",
+		"2001:0:4136:e378:8000:63bf:80ff:fffe",
+		/* Teredo through a private server */
+		"2001:0:a00:1:8000:63bf:f7f7:f7f7",
+		"1000::1", "4000::1", "5f00::1", "e000::1", NULL
+	};
+	static const char *const allowed[] = {
+		"2606:4700:4700::1111", "2001:4860:4860::8888", "2a00:1450::1",
+		"::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1",
+		"2001:0:4136:e378:8000:63bf:f7f7:f7f7", "2001:db7:ffff::1",
+		"2001:db9::1", "2001:3::1", "3ffe::1", "3fff:1000::1", "2000::1", NULL
+	};
+	size_t	i;
+
+	for (i = 0; refused[i] != NULL; i++)
+		ck_assert_msg(!v6_ok(refused[i]), "%s allowed", refused[i]);
+	for (i = 0; allowed[i] != NULL; i++)
+		ck_assert_msg(v6_ok(allowed[i]), "%s refused", allowed[i]);
+}
+END_TEST
+
+START_TEST(addr_allowed_other_families)
+{
+	struct sockaddr_un	sun;
+	struct sockaddr		sa;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "/tmp/x.sock");
+	ck_assert_int_eq(imgfetch_addr_allowed((struct sockaddr *)&sun), 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_family = AF_UNSPEC;
+	ck_assert_int_eq(imgfetch_addr_allowed(&sa), 0);
+	ck_assert_int_eq(imgfetch_addr_allowed(NULL), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -369,6 +579,11 @@ main(void)
 	tcase_add_test(tc, http_failures_are_einval_naming_the_host);
 	tcase_add_test(tc, http_cause_never_has_the_query);
 	tcase_add_test(tc, http_without_handle_refused);
+	tcase_add_test(tc, http_direct_even_with_env_proxy);
+	tcase_add_test(tc, private_hosts_refused_by_default);
+	tcase_add_test(tc, addr_allowed_ipv4);
+	tcase_add_test(tc, addr_allowed_ipv6);
+	tcase_add_test(tc, addr_allowed_other_families);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	rc = tu_run(s);
