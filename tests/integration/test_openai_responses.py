@@ -125,8 +125,10 @@ class _Responses:
     def setUpClass(cls) -> None:
         cls.missing = gw.SERVERS[cls.server].missing()
         if cls.missing is None:
+            # The image tests fetch from a loopback server.
             cls.gw = cls.enterClassContext(Gateway(
-                cls.server, MOCK, accounts=[Account("responses")]))
+                cls.server, MOCK, accounts=[Account("responses")],
+                config={"imageFetch": {"allowPrivate": True}}))
 
     def setUp(self) -> None:
         if self.missing is not None:
