@@ -46,7 +46,7 @@ static volatile sig_atomic_t	interrupted;
 struct login_opts {
 	const char	*provider;	/* "builder-id", "google", "github" */
 	const char	*region;
-	const char	*listen_addr;	/* NULL: 127.0.0.1 */
+	char		 listen_addr[INET_ADDRSTRLEN];	/* "": 127.0.0.1 */
 	long		 port;		/* -1: kernel's choice (or remote's) */
 	long		 timeout;	/* seconds */
 	int		 no_listener;
@@ -118,7 +118,6 @@ static void
 parse_listen(const char *s, struct login_opts *o)
 {
 	const char	*colon = strrchr(s, ':');
-	char		*addr;
 	struct in_addr	 in;
 
 	if (colon == NULL) {
@@ -128,10 +127,13 @@ parse_listen(const char *s, struct login_opts *o)
 	o->port = parse_number(colon + 1, 0, 65535, "--listen");
 	if (colon == s)
 		return;
-	addr = xstrndup(s, (size_t)(colon - s));
-	if (inet_pton(AF_INET, addr, &in) != 1)
-		die("--listen: \"%s\" is not an IPv4 address", addr);
-	o->listen_addr = addr;		/* kept for the process's life */
+	if ((size_t)(colon - s) >= sizeof(o->listen_addr))
+		die("--listen: \"%s\" is not an IPv4 address and port", s);
+	memcpy(o->listen_addr, s, (size_t)(colon - s));
+	o->listen_addr[colon - s] = '\0';
+	if (inet_pton(AF_INET, o->listen_addr, &in) != 1)
+		die("--listen: \"%s\" is not an IPv4 address",
+		    o->listen_addr);
 }
 
 static void
@@ -537,7 +539,7 @@ social_login(struct ctl *ctl, const struct login_opts *o,
 	time_t			 deadline;
 	int			 lfd = -1, nfds, rc, left;
 
-	addr = o->listen_addr != NULL ? o->listen_addr : "127.0.0.1";
+	addr = o->listen_addr[0] != '\0' ? o->listen_addr : "127.0.0.1";
 	if (port == -1)
 		port = o->remote || o->no_listener ? REMOTE_PORT : 0;
 	if (!o->no_listener)
