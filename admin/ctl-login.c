@@ -82,6 +82,7 @@ catch_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	login_set_cancel(&interrupted);
 }
 
 static void
@@ -267,12 +268,14 @@ device_login(struct ctl *ctl, const struct login_opts *o)
 	enum login_step		 step;
 	char			*why = NULL;
 	time_t			 deadline;
-	long			 unit = second_ms();
+	long			 unit = second_ms(), left;
 	int			 rc;
 
 	h = http_new();
-	if (login_device_start(h, ctl->cfg, o->region, &d, &why) != KF_OK)
+	if (login_device_start(h, ctl->cfg, o->region, &d, &why) != KF_OK) {
+		check_interrupted(NULL);
 		die("%s", why);
+	}
 	fprintf(stderr, "To log in with AWS Builder ID, open this URL in a "
 	    "browser%s:\n\n  %s\n\nand check that it shows the code %s\n"
 	    "(or open %s and enter the code).\n\n",
@@ -283,7 +286,9 @@ device_login(struct ctl *ctl, const struct login_opts *o)
 		deadline = d.expires_at;
 	waiter_start(&w, "waiting for the approval in the browser");
 	for (;;) {
-		nap(&w, d.interval * unit);
+		left = (long)(deadline - clock_now()) * 1000;
+		nap(&w, d.interval * unit < left ? d.interval * unit :
+		    left > 0 ? left : 0);
 		check_interrupted(&w);
 		if (!w.tty)
 			waiter_tick(&w);
@@ -294,6 +299,7 @@ device_login(struct ctl *ctl, const struct login_opts *o)
 		}
 		if (login_device_poll(h, ctl->cfg, &d, &step, &c, &why) !=
 		    KF_OK) {
+			check_interrupted(&w);
 			waiter_end(&w);
 			die("%s", why);
 		}
@@ -618,8 +624,10 @@ social_login(struct ctl *ctl, const struct login_opts *o,
 		close(lfd);
 	buf_free(&paste.text);
 	if (login_social_exchange(h, ctl->cfg, o->region, code,
-	    pkce.verifier, redirect, &c, &why) != KF_OK)
+	    pkce.verifier, redirect, &c, &why) != KF_OK) {
+		check_interrupted(NULL);
 		die("%s", why);
+	}
 	explicit_bzero(code, strlen(code));
 	explicit_bzero(&pkce, sizeof(pkce));
 	free(code);

@@ -25,6 +25,21 @@
 
 static const char *const idp_names[LOGIN_IDP__MAX] = { "Google", "Github" };
 
+static const volatile sig_atomic_t	*cancel_flag;
+
+void
+login_set_cancel(const volatile sig_atomic_t *flag)
+{
+	cancel_flag = flag;
+}
+
+static int
+cancel_tick(void *arg)
+{
+	(void)arg;
+	return cancel_flag != NULL && *cancel_flag;
+}
+
 /* The region for login calls: the one asked for, else auth region. */
 static const char *
 login_region(const struct config *cfg, const char *region)
@@ -104,6 +119,7 @@ post_json(struct http *h, const struct config *cfg, const char *url,
 	req.connect_timeout_ms = cfg->connect_timeout_ms;
 	req.timeout_ms = LOGIN_TIMEOUT_MS;
 	req.max_body = 256 * 1024;
+	req.on_tick = cancel_tick;
 	if ((er = http_do(h, &req, &resp, cause)) != KF_OK) {
 		/* http_do's cause is about the transfer: say which step. */
 		if (cause != NULL && *cause != NULL) {
@@ -628,6 +644,9 @@ login_social_exchange(struct http *h, const struct config *cfg,
 		goto out;
 	}
 	er = grant_to_cred(o, CRED_AUTH_SOCIAL, out, "code exchange", cause);
+	/* Only a region asked for: the configured one may change later. */
+	if (er == KF_OK && region != NULL && *region != '\0')
+		out->region = xstrdup(region);
 out:
 	json_object_put(o);
 	explicit_bzero(body.ptr, body.len);

@@ -2,6 +2,7 @@
 #ifndef LOGIN_H
 #define LOGIN_H
 
+#include <signal.h>
 #include <time.h>
 
 #include "err.h"
@@ -15,6 +16,13 @@ struct http;
  * (admin/ctl-login.c) drives them and imports the resulting credential.
  * Every cause is for people and never contains a token, secret or code.
  */
+
+/*
+ * A flag, set by a signal handler, that stops a login call in progress
+ * within about a second: the call then fails with KF_ECLIENTGONE.  For
+ * the command line (one per process); NULL for none.
+ */
+void		 login_set_cancel(const volatile sig_atomic_t *flag);
 
 #define LOGIN_START_URL		"https://view.awsapps.com/start"
 #define LOGIN_SLOW_DOWN_STEP	5	/* seconds added by slow_down */

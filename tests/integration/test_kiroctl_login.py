@@ -10,7 +10,8 @@ Covered:
     polls and answers slow_down once (the next poll waits 5 "seconds" more),
     the account is added as idc with its client; denied, expired and
     --timeout give a one-line reason, a non-zero exit and an unchanged store;
-    SIGINT (Ctrl-C) exits 130 with the store unchanged;
+    SIGINT (Ctrl-C) exits 130 with the store unchanged, also while a
+    request hangs; an unreachable service is named;
   - google: the local listener, with a fake browser (the test fetches the
     mock's login URL and follows its redirect to the listener, which answers
     with a page); a wrong state or ?error= at the listener fails; --timeout;
@@ -33,6 +34,7 @@ import queue
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -271,6 +273,21 @@ class KiroctlLogin(unittest.TestCase):
         run.wait_for(USER_CODE)
         run.proc.send_signal(signal.SIGINT)
         self.assert_failed(run, "interrupted", code=130)
+
+    def test_interrupted_while_the_service_hangs(self) -> None:
+        silent = socket.socket()
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)        # connections complete in the backlog, unanswered
+        self.config.write_text(json.dumps({
+            "stateDir": str(self.dir / "state"),
+            "oidcBaseUrl": f"http://127.0.0.1:{silent.getsockname()[1]}"}))
+        run = self.start("builder-id")
+        time.sleep(0.5)
+        started = time.monotonic()
+        run.proc.send_signal(signal.SIGINT)
+        self.assert_failed(run, "interrupted", code=130)
+        self.assertLess(time.monotonic() - started, 10)
 
     def test_builder_id_unreachable_service(self) -> None:
         self.config.write_text(json.dumps({

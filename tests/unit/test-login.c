@@ -1,6 +1,12 @@
 /* test-login.c: login steps: PKCE, URLs, redirects, device polling against the mock. */
 #include "autoconfig.h"
 
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +398,42 @@ START_TEST(device_start_unreachable)
 }
 END_TEST
 
+START_TEST(device_start_cancelled_while_waiting)
+{
+	static volatile sig_atomic_t	 stop = 1;
+	struct login_device		 d;
+	struct sockaddr_in		 sin;
+	socklen_t			 len = sizeof(sin);
+	struct config			*c;
+	char				*why = NULL, *json;
+	time_t				 started;
+	int				 fd;
+
+	/* A server that accepts (the backlog does) and never answers. */
+	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	json = xasprintf("{\"oidcBaseUrl\":\"http://127.0.0.1:%d\"}",
+	    ntohs(sin.sin_port));
+	c = plain_config(json);
+	login_set_cancel(&stop);
+	started = clock_now();
+	ck_assert_int_eq(login_device_start(h, c, NULL, &d, &why),
+	    KF_ECLIENTGONE);
+	ck_assert_int_le(clock_now() - started, 5);
+	login_set_cancel(NULL);
+	free(why);
+	free(json);
+	login_device_free(&d);
+	config_free(c);
+	close(fd);
+}
+END_TEST
+
 /* --- the social flow against the mock ------------------------------------ */
 
 static size_t
@@ -513,6 +555,7 @@ main(void)
 	tcase_add_test(tc, device_flow_expired);
 	tcase_add_test(tc, device_flow_wrong_client_names_no_secret);
 	tcase_add_test(tc, device_start_unreachable);
+	tcase_add_test(tc, device_start_cancelled_while_waiting);
 	tcase_add_test(tc, social_flow_code_exchange);
 	tcase_add_test(tc, social_flow_refused_in_browser);
 	suite_add_tcase(s, tc);
