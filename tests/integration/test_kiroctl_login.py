@@ -10,6 +10,7 @@ Covered:
     polls and answers slow_down once (the next poll waits 5 "seconds" more),
     the account is added as idc with its client; denied, expired and
     --timeout give a one-line reason, a non-zero exit and an unchanged store;
+    a spinner with the elapsed seconds on a terminal (a pty), dots otherwise;
     SIGINT (Ctrl-C) exits 130 with the store unchanged, also while a
     request hangs; an unreachable service is named;
   - google: the local listener, with a fake browser (the test fetches the
@@ -30,6 +31,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import pty
 import queue
 import re
 import shutil
@@ -236,6 +238,9 @@ class KiroctlLogin(unittest.TestCase):
             time.sleep(0.05)
         MOCK.call("POST", "device/approve", {"userCode": user_code})
         acct = self.assert_added(run, "idc", "AWS Builder ID")
+        # Not a terminal: one dot per poll, no spinner.
+        self.assertRegex(run.err, r"\n\.{3,}\n")
+        self.assertNotIn("\r", run.err)
         polls = self.token_polls()
         self.assertGreaterEqual(len(polls), 4)
         # After slow_down (the first answer) the interval grew from 1 to 6 "seconds".
@@ -250,6 +255,36 @@ class KiroctlLogin(unittest.TestCase):
         self.assertEqual(acct.get("region"), "us-east-1")
         run_kiroctl(self.config, "refresh", "--force")
         self.assertEqual(MOCK.stats()["refreshes_ok"], 1)
+
+    def test_builder_id_spinner_on_a_terminal(self) -> None:
+        master, slave = pty.openpty()
+        env = {"PATH": os.environ.get("PATH", os.defpath), "LANG": "C",
+               "KIROCTL_LOGIN_SECOND_MS": SECOND_MS}
+        proc = subprocess.Popen(
+            [str(gw.KIROCTL), "-c", str(self.config), "login", "builder-id", "--timeout", "2"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=env)
+        os.close(slave)
+        seen = b""
+        try:
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:         # EIO: the other side is closed
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        finally:
+            os.close(master)
+            proc.wait(30)
+            proc.stdout.close()
+        text = seen.decode(errors="replace")
+        self.assertEqual(proc.returncode, 1, text)
+        spins = re.findall(r"\r([|/\\-]) waiting for the approval in the browser "
+                           r"\((\d+) s, Ctrl-C to give up\)", text)
+        self.assertGreater(len({s for s, _ in spins}), 1, text)
+        self.assertIn("timed out after 2 s", text)
+        self.assertEqual(self.listing(), self.before)
 
     def test_builder_id_denied(self) -> None:
         run = self.start("builder-id")
