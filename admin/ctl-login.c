@@ -46,6 +46,7 @@ static volatile sig_atomic_t	interrupted;
 struct login_opts {
 	const char	*provider;	/* "builder-id", "google", "github" */
 	const char	*region;
+	const char	*redirect_uri;	/* given: paste mode with this one */
 	char		 listen_addr[INET_ADDRSTRLEN];	/* "": 127.0.0.1 */
 	long		 port;		/* -1: kernel's choice (or remote's) */
 	long		 timeout;	/* seconds */
@@ -92,7 +93,8 @@ usage_login(void)
 	    "usage: kiroctl login builder-id [--region R] [--timeout S]\n"
 	    "       kiroctl login google|github [--port N] [--no-listener] "
 	    "[--open]\n"
-	    "                     [--region R] [--timeout S]\n"
+	    "                     [--redirect-uri URI] [--region R] "
+	    "[--timeout S]\n"
 	    "       kiroctl login remote [--provider builder-id|google|github]"
 	    "\n"
 	    "                     [--listen ADDR:PORT] [--no-listener] "
@@ -161,6 +163,15 @@ parse_opts(int argc, char **argv, struct login_opts *o)
 			o->port = parse_number(v, 0, 65535, a), i++;
 		else if (strcmp(a, "--listen") == 0)
 			parse_listen(v, o), i++;
+		else if (strcmp(a, "--redirect-uri") == 0) {
+			if (strstr(v, "://") == NULL ||
+			    v[strcspn(v, " \t\r\n?#")] != '\0')
+				die("--redirect-uri: \"%s\" is not a URI "
+				    "without query", v);
+			o->redirect_uri = v;
+			o->no_listener = 1;
+			i++;
+		}
 		else if (strcmp(a, "--provider") == 0 && o->remote)
 			o->provider = v, i++;
 		else
@@ -552,7 +563,10 @@ social_login(struct ctl *ctl, const struct login_opts *o,
 		lfd = listen_on(addr, port, &port);
 	/* A wildcard listener is reached as localhost (ssh -L). */
 	host = strcmp(addr, "0.0.0.0") == 0 ? "127.0.0.1" : addr;
-	redirect = xasprintf("http://%s:%ld" CALLBACK_PATH, host, port);
+	if (o->redirect_uri != NULL)
+		redirect = xstrdup(o->redirect_uri);
+	else
+		redirect = xasprintf("http://%s:%ld" CALLBACK_PATH, host, port);
 	login_pkce_new(&pkce);
 	url = login_social_url(ctl->cfg, o->region, idp, redirect, &pkce);
 	fprintf(stderr, "To log in with %s, open this URL in a browser%s:\n"
@@ -660,8 +674,8 @@ login_verb(struct ctl *ctl, int argc, char **argv)
 	catch_signals();
 	if (strcmp(o.provider, "builder-id") == 0) {
 		if (o.no_listener || o.open_browser || o.port != -1)
-			die("--port, --listen, --no-listener and --open are for "
-			    "google and github logins");
+			die("--port, --listen, --no-listener, --redirect-uri and "
+			    "--open are for google and github logins");
 		return device_login(ctl, &o);
 	}
 	if (login_idp_parse(o.provider, &idp) == -1) {

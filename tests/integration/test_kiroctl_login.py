@@ -16,7 +16,8 @@ Covered:
   - google: the local listener, with a fake browser (the test fetches the
     mock's login URL and follows its redirect to the listener, which answers
     with a page); a wrong state or ?error= at the listener fails; --timeout;
-  - github --no-listener: the redirect URL pasted on stdin; a wrong state, a
+  - github --no-listener: the redirect URL pasted on stdin (also with the
+    IDE's kiro:// redirect URI from --redirect-uri); a wrong state, a
     URL cut inside the state, a URL without its query and a cut-off code are
     refused with a message saying so;
   - remote: builder-id by default; google with the redirect pasted, and the
@@ -385,6 +386,18 @@ class KiroctlLogin(unittest.TestCase):
         run.paste("  " + location + "  ")
         self.assert_added(run, "social", "Github")
 
+    def test_pasted_with_the_ide_redirect_uri(self) -> None:
+        ide = "kiro://kiro.kiroAgent/authenticate-success"
+        run = self.start("google", "--redirect-uri", ide)
+        url = run.wait_for(LOGIN_URL).group(1)
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+        self.assertEqual(query["redirect_uri"], ide)
+        location = fetch_no_redirect(url)
+        self.assertTrue(location.startswith(ide + "?"), location)
+        run.paste(location)
+        self.assert_added(run, "social", "Google")
+        self.assertEqual(MOCK.requests(op="oauth/token")[-1]["body"]["redirect_uri"], ide)
+
     def test_pasted_wrong_state(self) -> None:
         run = self.start("github", "--no-listener")
         location = fetch_no_redirect(run.wait_for(LOGIN_URL).group(1))
@@ -449,6 +462,8 @@ class KiroctlLogin(unittest.TestCase):
         self.assert_failed(run, "google and github")
         run = self.start("google", "--timeout", "soon")
         self.assert_failed(run, "--timeout")
+        run = self.start("github", "--redirect-uri", "http://x/cb?a=1")
+        self.assert_failed(run, "--redirect-uri")
         self.assertEqual(self.listing(), self.before)
 
 
