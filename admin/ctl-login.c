@@ -588,7 +588,6 @@ social_login(struct ctl *ctl, const struct login_opts *o,
 		open_browser(url);
 	deadline = clock_now() + o->timeout;
 	waiter_start(&w, "waiting for the browser");
-	h = http_new();
 	while (code == NULL) {
 		check_interrupted(&w);
 		if (clock_now() >= deadline) {
@@ -637,6 +636,7 @@ social_login(struct ctl *ctl, const struct login_opts *o,
 	if (lfd != -1)
 		close(lfd);
 	buf_free(&paste.text);
+	h = http_new();
 	if (login_social_exchange(h, ctl->cfg, o->region, code,
 	    pkce.verifier, redirect, &c, &why) != KF_OK) {
 		check_interrupted(NULL);

@@ -319,7 +319,9 @@ class KiroctlLogin(unittest.TestCase):
             "stateDir": str(self.dir / "state"),
             "oidcBaseUrl": f"http://127.0.0.1:{silent.getsockname()[1]}"}))
         run = self.start("builder-id")
-        time.sleep(0.5)
+        silent.settimeout(60)
+        conn, _ = silent.accept()       # kiroctl is waiting for the answer now
+        self.addCleanup(conn.close)
         started = time.monotonic()
         run.proc.send_signal(signal.SIGINT)
         self.assert_failed(run, "interrupted", code=130)
