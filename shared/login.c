@@ -309,6 +309,46 @@ grant_to_cred(json_object *o, enum cred_auth auth, struct cred *out,
 	return KF_OK;
 }
 
+/* The device poll answers that matter (RFC 8628 §3.5). */
+enum dev_error {
+	DEV_PENDING,
+	DEV_SLOW_DOWN,
+	DEV_DENIED,
+	DEV_EXPIRED,
+	DEV__MAX
+};
+
+/*
+ * Reads the OAuth "error", or else the AWS exception name ("__type",
+ * e.g. "AuthorizationPendingException" or "com.amazon...#SlowDown...").
+ */
+static enum dev_error
+device_error(json_object *o)
+{
+	static const struct {
+		const char	*oauth;
+		const char	*aws;
+	} names[DEV__MAX] = {
+		{ "authorization_pending", "AuthorizationPendingException" },
+		{ "slow_down", "SlowDownException" },
+		{ "access_denied", "AccessDeniedException" },
+		{ "expired_token", "ExpiredTokenException" },
+	};
+	const char	*err, *type;
+	int		 i;
+
+	err = get_either(o, "error", NULL);
+	type = get_either(o, "__type", NULL);
+	for (i = 0; i < DEV__MAX; i++) {
+		if (err != NULL && strcmp(err, names[i].oauth) == 0)
+			return i;
+		if (err == NULL && type != NULL &&
+		    strstr(type, names[i].aws) != NULL)
+			return i;
+	}
+	return DEV__MAX;
+}
+
 enum kf_err
 login_device_poll(struct http *h, const struct config *cfg,
     struct login_device *d, enum login_step *step, struct cred *out,
@@ -317,7 +357,6 @@ login_device_poll(struct http *h, const struct config *cfg,
 	struct buf	 body = BUF_INIT;
 	struct cred	 c;
 	json_object	*o = NULL;
-	const char	*err;
 	char		*url, *text;
 	long		 status = 0;
 	enum kf_err	 er;
@@ -349,29 +388,29 @@ login_device_poll(struct http *h, const struct config *cfg,
 		*step = LOGIN_DONE;
 		goto out;
 	}
-	err = get_either(o, "error", NULL);
-	if (status == 400 && err != NULL &&
-	    strcmp(err, "authorization_pending") == 0)
+	switch (status >= 400 && status < 500 ? device_error(o) : DEV__MAX) {
+	case DEV_PENDING:
 		goto out;
-	if (status == 400 && err != NULL && strcmp(err, "slow_down") == 0) {
+	case DEV_SLOW_DOWN:
 		d->interval += LOGIN_SLOW_DOWN_STEP;
 		*step = LOGIN_SLOW_DOWN;
 		goto out;
-	}
-	if (status == 400 && err != NULL && strcmp(err, "access_denied") == 0) {
+	case DEV_DENIED:
 		xsetprintf(cause, "the login was denied in the browser "
 		    "(access_denied)");
 		er = KF_ELOGIN;
-	} else if (status == 400 && err != NULL &&
-	    strcmp(err, "expired_token") == 0) {
+		break;
+	case DEV_EXPIRED:
 		xsetprintf(cause, "the device code expired before the login "
 		    "was approved (expired_token): start again");
 		er = KF_ELOGIN;
-	} else {
+		break;
+	default:
 		text = oauth_error(o, status);
 		xsetprintf(cause, "device token refused: %s", text);
 		free(text);
 		er = KF_EUPSTREAM;
+		break;
 	}
 out:
 	json_object_put(o);

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,6 +435,128 @@ START_TEST(device_start_cancelled_while_waiting)
 }
 END_TEST
 
+/* --- answers the mock does not give: a canned one-shot server ----------- */
+
+/*
+ * Forks a server on a loopback port that answers each of n connections
+ * with the raw HTTP response, then exits.  Returns its pid; *port is set.
+ */
+static pid_t
+canned_server(const char *response, int n, int *port)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	char			 req[8192];
+	pid_t			 pid;
+	int			 fd, c;
+
+	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	ck_assert_int_ge(pid = fork(), 0);
+	if (pid == 0) {
+		while (n-- > 0 && (c = accept(fd, NULL, NULL)) != -1) {
+			/* The whole request fits one read on loopback. */
+			(void)read(c, req, sizeof(req));
+			(void)write(c, response, strlen(response));
+			close(c);
+		}
+		_exit(0);
+	}
+	close(fd);
+	return pid;
+}
+
+/* One poll against a canned answer (status line and JSON body). */
+static enum kf_err
+canned_poll(const char *status, const char *json, enum login_step *step,
+    struct cred *out, char **why)
+{
+	struct login_device	 d;
+	struct config		*c;
+	char			*response, *cfg_json;
+	enum kf_err		 er;
+	pid_t			 pid;
+	int			 port, wstatus;
+
+	response = xasprintf("HTTP/1.1 %s\r\nContent-Type: application/json"
+	    "\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	    status, strlen(json), json);
+	pid = canned_server(response, 1, &port);
+	cfg_json = xasprintf("{\"oidcBaseUrl\":\"http://127.0.0.1:%d\"}",
+	    port);
+	c = plain_config(cfg_json);
+	memset(&d, 0, sizeof(d));
+	d.region = xstrdup("us-east-1");
+	d.client_id = xstrdup("cid");
+	d.client_secret = xstrdup("csecret");
+	d.device_code = xstrdup("dcode");
+	d.interval = 5;
+	d.expires_at = clock_now() + 600;
+	*why = NULL;
+	er = login_device_poll(h, c, &d, step, out, why);
+	if (er == KF_OK && *step == LOGIN_SLOW_DOWN)
+		ck_assert_int_eq(d.interval, 10);
+	waitpid(pid, &wstatus, 0);
+	login_device_free(&d);
+	config_free(c);
+	free(cfg_json);
+	free(response);
+	return er;
+}
+
+START_TEST(device_poll_other_answer_shapes)
+{
+	struct cred	 c;
+	enum login_step	 step;
+	char		*why;
+
+	/* AWS exception names instead of the OAuth error word. */
+	ck_assert_int_eq(canned_poll("400 Bad Request", "{\"__type\":"
+	    "\"com.amazonaws.ssooidc#SlowDownException\",\"message\":null}",
+	    &step, &c, &why), KF_OK);
+	ck_assert_int_eq(step, LOGIN_SLOW_DOWN);
+	ck_assert_int_eq(canned_poll("400 Bad Request", "{\"__type\":"
+	    "\"AuthorizationPendingException\"}", &step, &c, &why), KF_OK);
+	ck_assert_int_eq(step, LOGIN_PENDING);
+	ck_assert_int_eq(canned_poll("400 Bad Request", "{\"__type\":"
+	    "\"AccessDeniedException\"}", &step, &c, &why), KF_ELOGIN);
+	ck_assert_ptr_nonnull(strstr(why, "denied"));
+	free(why);
+	/* A pending word on a 5xx is a failure, not a reason to wait. */
+	ck_assert_int_eq(canned_poll("503 Service Unavailable", "{\"error\":"
+	    "\"authorization_pending\"}", &step, &c, &why), KF_EUPSTREAM);
+	ck_assert_ptr_nonnull(strstr(why, "device token refused"));
+	free(why);
+	/* Not JSON. */
+	ck_assert_int_eq(canned_poll("502 Bad Gateway", "<html>oops</html>",
+	    &step, &c, &why), KF_EUPSTREAM);
+	ck_assert_ptr_nonnull(strstr(why, "HTTP 502"));
+	free(why);
+	/* 200 without a refresh token. */
+	ck_assert_int_eq(canned_poll("200 OK", "{\"accessToken\":\"aoa1\"}",
+	    &step, &c, &why), KF_EUPSTREAM);
+	ck_assert_ptr_nonnull(strstr(why, "no refreshToken"));
+	ck_assert_int_ne(step, LOGIN_DONE);
+	free(why);
+	/* snake_case tokens (KP's reading) are accepted. */
+	ck_assert_int_eq(canned_poll("200 OK", "{\"access_token\":\"aoa1\","
+	    "\"refresh_token\":\"aor1\",\"expires_in\":120}", &step, &c,
+	    &why), KF_OK);
+	ck_assert_int_eq(step, LOGIN_DONE);
+	ck_assert_str_eq(c.refresh_token, "aor1");
+	ck_assert_str_eq(c.client_secret, "csecret");
+	ck_assert_int_le(c.expires_at, clock_now() + 120);
+	ck_assert_int_gt(c.expires_at, clock_now() + 100);
+	cred_free(&c);
+}
+END_TEST
+
 /* --- the social flow against the mock ------------------------------------ */
 
 static size_t
@@ -556,6 +679,7 @@ main(void)
 	tcase_add_test(tc, device_flow_wrong_client_names_no_secret);
 	tcase_add_test(tc, device_start_unreachable);
 	tcase_add_test(tc, device_start_cancelled_while_waiting);
+	tcase_add_test(tc, device_poll_other_answer_shapes);
 	tcase_add_test(tc, social_flow_code_exchange);
 	tcase_add_test(tc, social_flow_refused_in_browser);
 	suite_add_tcase(s, tc);
