@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "config.h"
 #include "cred.h"
+#include "ctl-login.h"
 #include "fileio.h"
 #include "http.h"
 #include "json.h"
@@ -53,7 +54,10 @@ usage(void)
 	    "  refresh [--force]             refresh tokens expiring within "
 	    "15 minutes (cron)\n"
 	    "  status                        configuration and accounts at "
-	    "a glance\n");
+	    "a glance\n"
+	    "  login builder-id|google|github|remote [...]\n"
+	    "                                log in without the IDE and add "
+	    "the account\n");
 	exit(2);
 }
 
@@ -343,6 +347,7 @@ static const struct {
 	{ "accounts", "scan", accounts_scan_verb, 1 },
 	{ "refresh", NULL, refresh_verb, 0 },
 	{ "status", NULL, status_verb, 0 },
+	{ "login", NULL, login_verb, 0 },
 };
 
 int

@@ -36,6 +36,12 @@ sha256_raw(const void *data, size_t len,
 }
 
 void
+sha256(const void *data, size_t len, unsigned char out[SHA256_LEN])
+{
+	sha256_raw(data, len, out);
+}
+
+void
 sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1])
 {
 	static const char	hex[] = "0123456789abcdef";

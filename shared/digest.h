@@ -8,7 +8,10 @@
 #include "buf.h"
 
 #define SHA256_HEX_LEN	64
+#define SHA256_LEN	32
 
+/* The 32-byte digest of data (PKCE challenges). */
+void	 sha256(const void *data, size_t len, unsigned char out[SHA256_LEN]);
 /* Writes 64 lowercase hex digits and a NUL into out. */
 void	 sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1]);
 /* CRC-32 (ISO-HDLC, as zlib): crc32_update(0, "123456789", 9) = 0xCBF43926. */

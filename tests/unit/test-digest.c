@@ -84,6 +84,24 @@ START_TEST(sha256_hex_is_lowercase_hex)
 }
 END_TEST
 
+/* The raw digest agrees with the hex one ("abc", FIPS 180-2). */
+START_TEST(sha256_raw_matches_hex)
+{
+	static const unsigned char	want[4] = { 0xba, 0x78, 0x16, 0xbf };
+	unsigned char			md[SHA256_LEN];
+	char				hex[SHA256_HEX_LEN + 1], from_raw[3];
+	size_t				i;
+
+	sha256("abc", 3, md);
+	ck_assert_mem_eq(md, want, sizeof(want));
+	sha256_hex("abc", 3, hex);
+	for (i = 0; i < SHA256_LEN; i++) {
+		snprintf(from_raw, sizeof(from_raw), "%02x", md[i]);
+		ck_assert_mem_eq(from_raw, hex + 2 * i, 2);
+	}
+}
+END_TEST
+
 START_TEST(crc32_check_value)
 {
 	unsigned char	all[256];
@@ -320,6 +338,7 @@ digest_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, sha256_hex_known_vectors);
 	tcase_add_test(tc, sha256_hex_is_lowercase_hex);
+	tcase_add_test(tc, sha256_raw_matches_hex);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("crc32");
