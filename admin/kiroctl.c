@@ -76,6 +76,13 @@ usage(void)
 	exit(2);
 }
 
+/* Wrong arguments to a known verb: one line with its synopsis. */
+static void __attribute__((noreturn))
+bad_args(const char *synopsis)
+{
+	die("usage: kiroctl %s", synopsis);
+}
+
 /*
  * The responder usually runs as the web server's user and owns the state
  * directory; an operator running kiroctl as root must not leave root-owned
@@ -238,7 +245,7 @@ accounts_scan_verb(struct ctl *ctl, int argc, char **argv)
 		else if (strcmp(argv[i], "--sync") == 0)
 			sync = 1;
 		else
-			usage();
+			bad_args("accounts scan [--yes] [--sync]");
 	}
 	if ((home = getenv("HOME")) == NULL || *home == '\0')
 		die("HOME is not set: cannot find ~/%s", IDE_TOKEN_PATH);
@@ -385,7 +392,7 @@ accounts_export_verb(struct ctl *ctl, int argc, char **argv)
 			    strcmp(argv[1], "--with-secrets") == 0;
 
 	if (argc > 2 || (argc == 2 && !secrets))
-		usage();
+		bad_args("accounts export [--with-secrets]");
 	if (accounts_export(ctl->store, secrets, &arr, &why) != KF_OK)
 		die("%s", why);
 	text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
@@ -568,7 +575,7 @@ accounts_remove_verb(struct ctl *ctl, int argc, char **argv)
 	long	 id;
 
 	if (argc != 2)
-		usage();
+		bad_args("accounts remove ID");
 	id = parse_id(argv[1]);
 	if (accounts_remove(ctl->store, id, &why) != KF_OK)
 		die("%s", why);
@@ -583,7 +590,7 @@ accounts_priority_verb(struct ctl *ctl, int argc, char **argv)
 	long	 id, prio;
 
 	if (argc != 3)
-		usage();
+		bad_args("accounts priority ID N");
 	id = parse_id(argv[1]);
 	errno = 0;
 	prio = strtol(argv[2], &end, 10);
@@ -603,8 +610,8 @@ usage_row(const struct account *a, const struct usage *u)
 	char	when[CLOCK_RFC3339_LEN];
 
 	printf("%-4ld %-28.28s %-16.16s %10.2f %10.2f %10.2f %5.1f%% %s\n",
-	    a->cred.id, u->email != NULL ? u->email : (a->cred.email != NULL ?
-	    a->cred.email : "-"), u->subscription != NULL ? u->subscription :
+	    a->cred.id, a->cred.email != NULL ? a->cred.email : (u->email !=
+	    NULL ? u->email : "-"), u->subscription != NULL ? u->subscription :
 	    "-", u->used, u->limit, u->remaining, u->percentage,
 	    u->next_reset != 0 ? clock_rfc3339(u->next_reset, when) : "-");
 }
@@ -627,7 +634,7 @@ usage_verb(struct ctl *ctl, int argc, char **argv)
 		else if (strcmp(argv[k], "--refresh") == 0)
 			force = 1;
 		else if (argv[k][0] == '-' || id != 0)
-			usage();
+			bad_args("usage [ID] [--json] [--refresh]");
 		else
 			id = parse_id(argv[k]);
 	}
@@ -707,7 +714,7 @@ health_check_verb(struct ctl *ctl, int argc, char **argv)
 	enum kf_err	 er;
 
 	if (argc != 1)
-		usage();
+		bad_args("health-check");
 	(void)argv;
 	if (accounts_list(ctl->store, &accts, &n, &why) != KF_OK)
 		die("%s", why);
