@@ -3,7 +3,7 @@
 #
 # Configures a separate (VPATH) build with `CC=clang configure --enable-fuzzing`
 # in BUILDDIR (default: $KIRO_BUILDDIR/fuzz-build, else ./fuzz-build), builds
-# tests/fuzz/fuzz-eventstream and tests/fuzz/fuzz-anthropic with ASan, UBSan
+# tests/fuzz/fuzz-eventstream, fuzz-anthropic and fuzz-usage with ASan, UBSan
 # and libFuzzer, and runs `make check-fuzz`: each target for FUZZ_SECONDS
 # (default 20) on a copy of its seed corpus with its dictionary.  Exits
 # non-zero if a target crashes, leaks, times out or trips a sanitizer; the
@@ -41,4 +41,5 @@ if [ ! -f Makefile ] || ! grep -q 'enable-fuzzing' config.status 2>/dev/null; th
 fi
 jobs=$(nproc 2>/dev/null || echo 2)
 make -s -j"$jobs" tests/fuzz/fuzz-eventstream tests/fuzz/fuzz-anthropic
+make -s -j"$jobs" tests/fuzz/fuzz-usage
 make -s check-fuzz FUZZ_SECONDS="$seconds"
