@@ -129,7 +129,7 @@ accounts_list_verb(struct ctl *ctl, int argc, char **argv)
 	int		 as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
 
 	if (argc > 2 || (argc == 2 && !as_json))
-		usage();
+		bad_args("accounts list [--json]");
 	if (accounts_list(ctl->store, &accts, &n, &why) != KF_OK)
 		die("%s", why);
 	if (as_json) {
@@ -212,7 +212,7 @@ accounts_import_verb(struct ctl *ctl, int argc, char **argv)
 	int		 rc;
 
 	if (argc != 2)
-		usage();
+		bad_args("accounts import FILE");
 	if (fileio_read(argv[1], MAX_IMPORT_FILE, &text, &why) != KF_OK)
 		die("%s", why);
 	if (cred_parse_import(text.ptr, text.len, &creds, &n, &why) != KF_OK)
@@ -299,7 +299,7 @@ refresh_verb(struct ctl *ctl, int argc, char **argv)
 	enum kf_err	 er;
 
 	if (argc > 2 || (argc == 2 && !force))
-		usage();
+		bad_args("refresh [--force]");
 	if (accounts_list(ctl->store, &accts, &n, &why) != KF_OK)
 		die("%s", why);
 	h = http_new();
@@ -349,7 +349,7 @@ status_verb(struct ctl *ctl, int argc, char **argv)
 	time_t		 now = clock_now();
 
 	if (argc != 1)
-		usage();
+		bad_args("status");
 	if (accounts_list(ctl->store, &accts, &n, &why) != KF_OK)
 		die("%s", why);
 	for (i = 0; i < n; i++)
