@@ -406,28 +406,31 @@ accounts_export_verb(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
-/* Reads one line (a token) from stdin, without echo on a terminal. */
+/*
+ * Reads one line from stdin; on a terminal after a prompt, without echo
+ * when hide is set (turned off before the prompt, so nothing typed after
+ * it can be echoed).
+ */
 static char *
-read_secret(const char *prompt, const char *what)
+read_line(const char *prompt, const char *what, int hide)
 {
 	struct termios	 old, quiet;
 	char		*line = NULL;
 	size_t		 cap = 0;
 	ssize_t		 len;
-	int		 tty = isatty(STDIN_FILENO);
+	int		 tty = isatty(STDIN_FILENO), quieted = 0;
 
+	if (tty && hide && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		quieted = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+	}
 	if (tty) {
 		fprintf(stderr, "%s", prompt);
 		fflush(stderr);
-		if (tcgetattr(STDIN_FILENO, &old) == 0) {
-			quiet = old;
-			quiet.c_lflag &= ~(tcflag_t)ECHO;
-			(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
-		} else
-			tty = 0;
 	}
 	len = getline(&line, &cap, stdin);
-	if (tty) {
+	if (quieted) {
 		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
 		fputc('\n', stderr);
 	}
@@ -539,25 +542,23 @@ accounts_add_verb(struct ctl *ctl, int argc, char **argv)
 	    strcmp(c.refresh_token, "-") == 0) && (c.access_token == NULL ||
 	    c.refresh_token != NULL)) {
 		free(c.refresh_token);
-		c.refresh_token = read_secret("refresh token (not shown): ",
-		    "refresh token");
+		c.refresh_token = read_line("refresh token (not shown): ",
+		    "refresh token", 1);
 	}
 	if (c.auth_method == CRED_AUTH_IDC && c.client_id == NULL &&
 	    interactive) {
-		fprintf(stderr, "client id: ");
-		fflush(stderr);
-		c.client_id = read_secret("", "client id");
+		c.client_id = read_line("client id: ", "client id", 0);
 	}
 	if (c.auth_method == CRED_AUTH_IDC && (c.client_secret == NULL ?
 	    interactive : strcmp(c.client_secret, "-") == 0)) {
 		free(c.client_secret);
-		c.client_secret = read_secret("client secret (not shown): ",
-		    "client secret");
+		c.client_secret = read_line("client secret (not shown): ",
+		    "client secret", 1);
 	}
 	if (c.kiro_api_key != NULL && strcmp(c.kiro_api_key, "-") == 0) {
 		free(c.kiro_api_key);
-		c.kiro_api_key = read_secret("API key (not shown): ",
-		    "API key");
+		c.kiro_api_key = read_line("API key (not shown): ",
+		    "API key", 1);
 	}
 	if (cred_validate(&c, &why) != KF_OK)
 		die("%s", why);

@@ -5,7 +5,9 @@ Each test gets a fresh temporary directory with a config.json pointing at
 the mock (shared by the module, reset before each test).  Covered:
 
   - accounts add: by flags, the refresh token read from stdin ("-" or no
-    flag), an IdC login with its client secret from stdin, an API key;
+    flag), an IdC login with its client secret from stdin, an API key; on
+    a terminal (a pty) it prompts for the token, client id and secret, and
+    echoes only the client id;
     duplicates reported as "already account N"; refused with a one-line
     reason, a non-zero exit and the store unchanged: a truncated token, an
     empty stdin, an unknown auth method, a bad priority or expiry, IdC
@@ -39,9 +41,12 @@ Run: /usr/bin/python3 tests/integration/test_kiroctl_accounts.py
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import pty
+import select
 import shutil
 import subprocess
 import sys
@@ -185,6 +190,58 @@ class AccountVerbs(_Ctl):
         out = self.ctl("accounts", "add", stdin=social.refresh_token).stdout
         self.assertIn("already account 1 (unchanged)", out)
         self.assertEqual(len(self.listing()), 3)
+
+    def test_add_prompts_on_a_terminal_without_echo(self) -> None:
+        account = Account("tty-idc", auth_method="idc")
+        self.keep_secret(account)
+        master, slave = pty.openpty()
+        argv = [str(gw.KIROCTL), "-c", str(self.config), "accounts", "add",
+                "--auth-method", "idc", "--email", account.email]
+        proc = subprocess.Popen(argv, stdin=slave, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE,
+                                env={"PATH": os.environ.get("PATH", os.defpath), "LANG": "C"})
+        os.close(slave)
+        self.addCleanup(os.close, master)
+        seen = {"err": b"", "tty": b""}
+
+        def wait_for(prompt: bytes) -> None:
+            deadline = time.monotonic() + 30
+            while prompt not in seen["err"]:
+                self.assertLess(time.monotonic(), deadline, f"no prompt {prompt!r}: {seen}")
+                ready, _, _ = select.select([proc.stderr, master], [], [], 1)
+                if proc.stderr in ready:
+                    chunk = os.read(proc.stderr.fileno(), 4096)
+                    self.assertTrue(chunk, f"kiroctl ended before {prompt!r}: {seen}")
+                    seen["err"] += chunk
+                if master in ready:
+                    seen["tty"] += os.read(master, 4096)
+            seen["err"] = seen["err"].split(prompt, 1)[1]
+
+        wait_for(b"refresh token (not shown): ")
+        os.write(master, account.refresh_token.encode() + b"\n")
+        wait_for(b"client id: ")
+        os.write(master, account.client_id.encode() + b"\n")
+        wait_for(b"client secret (not shown): ")
+        os.write(master, account.client_secret.encode() + b"\n")
+        out, err = proc.communicate(timeout=60)
+        with contextlib.suppress(OSError):
+            while select.select([master], [], [], 0.2)[0]:
+                chunk = os.read(master, 4096)
+                if not chunk:
+                    break
+                seen["tty"] += chunk
+        self.assertEqual(proc.returncode, 0, out + err)
+        self.assertIn(b"added as account 1", out)
+        echoed = seen["tty"].decode(errors="replace")
+        self.assertIn(account.client_id, echoed)        # not a secret: echoed
+        self.assert_no_secrets(echoed + (seen["err"] + err).decode(errors="replace"))
+        [entry] = self.listing()
+        self.assertEqual((entry["email"], entry["authMethod"], entry["clientId"],
+                          entry["identityHash"]),
+                         (account.email, "idc", account.client_id,
+                          sha256(account.refresh_token)))
+        MOCK.add_account(account)
+        self.assertIn("account 1: refreshed", self.ctl("refresh", "--force").stdout)
 
     def test_add_refusals_leave_store_unchanged(self) -> None:
         keep = Account("keep-add")
