@@ -19,7 +19,8 @@ the mock (shared by the module, reset before each test).  Covered:
     ids, ids that are not numbers and bad priorities are refused with the
     store unchanged; a removed account's token imports as new again;
   - usage: the table and --json (plan, used, limit, remaining, percentage,
-    reset, email from the mock), cached for 5 minutes (no second call),
+    reset, email from the mock), cached for 5 minutes (no second call at
+    4 minutes, a new one at 5 and a bit, with the clock moved),
     --refresh calls again, one id, an unknown id; a 402 makes the exit
     non-zero and takes the account out of service;
   - health-check: healthy accounts pass (exit 0, plan shown, subscription
@@ -374,6 +375,11 @@ class Usage(_Ctl):
         self.assertEqual(MOCK.stats()["usage"], 3)
         self.assertIn("KIRO PRO+", self.ctl("usage", "1").stdout)
         self.assertEqual(MOCK.stats()["usage"], 3)
+        # The cache lasts 5 minutes (kiroctl's clock moved by the test switch).
+        self.ctl("usage", env={"KIRO_FCGI_FAKE_NOW": str(int(time.time()) + 240)})
+        self.assertEqual(MOCK.stats()["usage"], 3)
+        self.ctl("usage", env={"KIRO_FCGI_FAKE_NOW": str(int(time.time()) + 310)})
+        self.assertEqual(MOCK.stats()["usage"], 5)
         self.fails("usage", "9", contains=["no account with id 9"])
         self.fails("usage", "x1", contains=['"x1"'])
         self.fails("usage", "--all", contains=["usage: kiroctl usage"])
