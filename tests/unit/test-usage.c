@@ -1,4 +1,4 @@
-/* test-usage.c: getUsageLimits parsing, the 5-minute cache and what it changes. */
+/* test-usage.c: getUsageLimits parsing, the 5-minute cache, what it changes. */
 #include "autoconfig.h"
 
 #include <stdio.h>
