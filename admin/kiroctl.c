@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 #include "log.h"
 #include "refresh.h"
 #include "store.h"
+#include "usage.h"
 #include "xmalloc.h"
 
 #define MAX_IMPORT_FILE	(4 * 1024 * 1024)
@@ -49,8 +52,24 @@ usage(void)
 	    "  accounts list [--json]        accounts, secrets masked\n"
 	    "  accounts import FILE          kiro.rs credentials.json "
 	    "(object or array)\n"
-	    "  accounts scan [--yes]         import the Kiro IDE's token "
-	    "(~/" IDE_TOKEN_PATH ")\n"
+	    "  accounts scan [--yes] [--sync] import the Kiro IDE's token "
+	    "(~/" IDE_TOKEN_PATH ");\n"
+	    "                                --sync writes rotated tokens "
+	    "back to it\n"
+	    "  accounts add [--refresh-token T|-] [--auth-method social|idc] "
+	    "[--client-id ID]\n"
+	    "               [--client-secret S|-] [--region R] "
+	    "[--priority N] [--email E] ...\n"
+	    "                                one credential: flags, prompts "
+	    "or stdin\n"
+	    "  accounts export [--with-secrets]  kiro.rs JSON on stdout "
+	    "(secrets masked)\n"
+	    "  accounts remove ID            delete an account\n"
+	    "  accounts priority ID N        lower N is preferred\n"
+	    "  usage [ID] [--json] [--refresh]  quota per account "
+	    "(cached 5 minutes)\n"
+	    "  health-check                  probe every account (cron, "
+	    "every 10 minutes)\n"
 	    "  refresh [--force]             refresh tokens expiring within "
 	    "15 minutes (cron)\n"
 	    "  status                        configuration and accounts at "
@@ -59,6 +78,13 @@ usage(void)
 	    "                                log in without the IDE and add "
 	    "the account\n");
 	exit(2);
+}
+
+/* Wrong arguments to a known verb: one line with its synopsis. */
+static void __attribute__((noreturn))
+bad_args(const char *synopsis)
+{
+	die("usage: kiroctl %s", synopsis);
 }
 
 /*
@@ -107,7 +133,7 @@ accounts_list_verb(struct ctl *ctl, int argc, char **argv)
 	int		 as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
 
 	if (argc > 2 || (argc == 2 && !as_json))
-		usage();
+		bad_args("accounts list [--json]");
 	if (accounts_list(ctl->store, &accts, &n, &why) != KF_OK)
 		die("%s", why);
 	if (as_json) {
@@ -154,7 +180,7 @@ accounts_list_verb(struct ctl *ctl, int argc, char **argv)
 
 static int
 report_import(struct ctl *ctl, struct cred *creds, size_t n,
-    const char *from)
+    const char *from, long *first_id)
 {
 	struct import_result	*results;
 	size_t			 i, added = 0;
@@ -174,6 +200,8 @@ report_import(struct ctl *ctl, struct cred *creds, size_t n,
 		}
 	}
 	printf("%zu added, %zu already present\n", added, n - added);
+	if (first_id != NULL)
+		*first_id = n > 0 ? results[0].id : 0;
 	free(results);
 	return 0;
 }
@@ -188,7 +216,7 @@ accounts_import_verb(struct ctl *ctl, int argc, char **argv)
 	int		 rc;
 
 	if (argc != 2)
-		usage();
+		bad_args("accounts import FILE");
 	if (fileio_read(argv[1], MAX_IMPORT_FILE, &text, &why) != KF_OK)
 		die("%s", why);
 	if (cred_parse_import(text.ptr, text.len, &creds, &n, &why) != KF_OK)
@@ -199,7 +227,7 @@ accounts_import_verb(struct ctl *ctl, int argc, char **argv)
 		free(creds[i].source);
 		creds[i].source = xstrdup("cli");
 	}
-	rc = report_import(ctl, creds, n, argv[1]);
+	rc = report_import(ctl, creds, n, argv[1], NULL);
 	cred_free_array(creds, n);
 	explicit_bzero(text.ptr, text.len);
 	buf_free(&text);
@@ -212,11 +240,17 @@ accounts_scan_verb(struct ctl *ctl, int argc, char **argv)
 	struct cred	 cred;
 	const char	*home;
 	char		*path, *why = NULL;
-	int		 yes = argc == 2 && strcmp(argv[1], "--yes") == 0;
-	int		 rc;
+	long		 id = 0;
+	int		 yes = 0, sync = 0, i, rc;
 
-	if (argc > 2 || (argc == 2 && !yes))
-		usage();
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--yes") == 0)
+			yes = 1;
+		else if (strcmp(argv[i], "--sync") == 0)
+			sync = 1;
+		else
+			bad_args("accounts scan [--yes] [--sync]");
+	}
 	if ((home = getenv("HOME")) == NULL || *home == '\0')
 		die("HOME is not set: cannot find ~/%s", IDE_TOKEN_PATH);
 	path = xasprintf("%s/%s", home, IDE_TOKEN_PATH);
@@ -243,7 +277,14 @@ accounts_scan_verb(struct ctl *ctl, int argc, char **argv)
 		}
 	}
 	open_store(ctl);
-	rc = report_import(ctl, &cred, 1, path);
+	rc = report_import(ctl, &cred, 1, path, &id);
+	/* Also for an account scanned before: the operator opts in now. */
+	if (sync) {
+		if (accounts_set_ide_sync(ctl->store, id, path, &why) != KF_OK)
+			die("%s", why);
+		printf("account %ld: rotated tokens will be written back to "
+		    "%s\n", id, path);
+	}
 	cred_free(&cred);
 	free(path);
 	return rc;
@@ -262,7 +303,7 @@ refresh_verb(struct ctl *ctl, int argc, char **argv)
 	enum kf_err	 er;
 
 	if (argc > 2 || (argc == 2 && !force))
-		usage();
+		bad_args("refresh [--force]");
 	if (accounts_list(ctl->store, &accts, &n, &why) != KF_OK)
 		die("%s", why);
 	h = http_new();
@@ -312,7 +353,7 @@ status_verb(struct ctl *ctl, int argc, char **argv)
 	time_t		 now = clock_now();
 
 	if (argc != 1)
-		usage();
+		bad_args("status");
 	if (accounts_list(ctl->store, &accts, &n, &why) != KF_OK)
 		die("%s", why);
 	for (i = 0; i < n; i++)
@@ -327,6 +368,405 @@ status_verb(struct ctl *ctl, int argc, char **argv)
 	    config_lb_mode_name(ctl->cfg->load_balancing_mode));
 	printf("accounts:      %zu (%zu usable)\n", n, usable);
 	accounts_free(accts, n);
+	return 0;
+}
+
+/* A positive account id, or die naming the bad argument. */
+static long
+parse_id(const char *s)
+{
+	char	*end;
+	long	 id;
+
+	errno = 0;
+	id = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || id < 1)
+		die("\"%s\" is not an account id (a whole number from 1; see "
+		    "\"kiroctl accounts list\")", s);
+	return id;
+}
+
+static int
+accounts_export_verb(struct ctl *ctl, int argc, char **argv)
+{
+	json_object	*arr = NULL;
+	char		*why = NULL;
+	const char	*text;
+	int		 secrets = argc == 2 &&
+			    strcmp(argv[1], "--with-secrets") == 0;
+
+	if (argc > 2 || (argc == 2 && !secrets))
+		bad_args("accounts export [--with-secrets]");
+	if (accounts_export(ctl->store, secrets, &arr, &why) != KF_OK)
+		die("%s", why);
+	text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+	puts(text);
+	explicit_bzero((char *)text, strlen(text));
+	json_object_put(arr);
+	if (!secrets && isatty(STDOUT_FILENO))
+		fprintf(stderr, "kiroctl: secrets are masked; use "
+		    "--with-secrets for a file that can be imported\n");
+	return 0;
+}
+
+/*
+ * Reads one line from stdin; on a terminal after a prompt, without echo
+ * when hide is set (turned off before the prompt, so nothing typed after
+ * it can be echoed).
+ */
+static char *
+read_line(const char *prompt, const char *what, int hide)
+{
+	struct termios	 old, quiet;
+	char		*line = NULL;
+	size_t		 cap = 0;
+	ssize_t		 len;
+	int		 tty = isatty(STDIN_FILENO), quieted = 0;
+
+	if (tty && hide && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		quieted = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+	}
+	if (tty) {
+		fprintf(stderr, "%s", prompt);
+		fflush(stderr);
+	}
+	len = getline(&line, &cap, stdin);
+	if (quieted) {
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (len == -1) {
+		free(line);
+		die("no %s on standard input", what);
+	}
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r' ||
+	    line[len - 1] == ' ' || line[len - 1] == '\t'))
+		line[--len] = '\0';
+	if (len == 0) {
+		free(line);
+		die("the %s is empty", what);
+	}
+	return line;
+}
+
+/* "--flag value" or "--flag=value": the value, or NULL for another flag. */
+static const char *
+flag_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t	n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc)
+		die("%s needs a value", name);
+	return argv[++*i];
+}
+
+static const struct {
+	const char	*flag;
+	size_t		 offset;
+} add_strings[] = {
+	{ "--refresh-token", offsetof(struct cred, refresh_token) },
+	{ "--access-token", offsetof(struct cred, access_token) },
+	{ "--client-id", offsetof(struct cred, client_id) },
+	{ "--client-secret", offsetof(struct cred, client_secret) },
+	{ "--profile-arn", offsetof(struct cred, profile_arn) },
+	{ "--region", offsetof(struct cred, region) },
+	{ "--auth-region", offsetof(struct cred, auth_region) },
+	{ "--api-region", offsetof(struct cred, api_region) },
+	{ "--machine-id", offsetof(struct cred, machine_id) },
+	{ "--email", offsetof(struct cred, email) },
+	{ "--proxy-url", offsetof(struct cred, proxy_url) },
+	{ "--kiro-api-key", offsetof(struct cred, kiro_api_key) },
+};
+
+static int
+accounts_add_verb(struct ctl *ctl, int argc, char **argv)
+{
+	struct cred	 c;
+	const char	*v;
+	char		**field, *end, *why = NULL;
+	int		 i, auth_given = 0, interactive;
+	size_t		 k;
+	long		 id;
+
+	cred_init(&c);
+	for (i = 1; i < argc; i++) {
+		for (k = 0; k < sizeof(add_strings) / sizeof(add_strings[0]);
+		    k++)
+			if ((v = flag_value(argc, argv, &i,
+			    add_strings[k].flag)) != NULL)
+				break;
+		if (k < sizeof(add_strings) / sizeof(add_strings[0])) {
+			field = (char **)((char *)&c + add_strings[k].offset);
+			if (*v == '\0')
+				die("%s is empty", add_strings[k].flag);
+			free(*field);
+			*field = xstrdup(v);
+		} else if ((v = flag_value(argc, argv, &i,
+		    "--auth-method")) != NULL) {
+			if (cred_auth_parse(v, &c.auth_method) == -1)
+				die("--auth-method must be social or idc, not "
+				    "\"%s\"", v);
+			auth_given = 1;
+		} else if ((v = flag_value(argc, argv, &i, "--priority")) !=
+		    NULL) {
+			errno = 0;
+			c.priority = strtol(v, &end, 10);
+			if (*v == '\0' || *end != '\0' || errno != 0 ||
+			    c.priority < 0 || c.priority > 1000000000)
+				die("--priority must be a whole number from 0, "
+				    "not \"%s\"", v);
+		} else if ((v = flag_value(argc, argv, &i, "--expires-at")) !=
+		    NULL) {
+			if (clock_parse_rfc3339(v, &c.expires_at) == -1)
+				die("--expires-at must be an RFC 3339 date "
+				    "such as 2026-01-01T00:00:00Z, not \"%s\"",
+				    v);
+		} else if (strcmp(argv[i], "--disabled") == 0)
+			c.disabled = 1;
+		else
+			die("accounts add: unknown argument \"%s\" (see "
+			    "\"kiroctl -h\")", argv[i]);
+	}
+	if (!auth_given && c.kiro_api_key != NULL)
+		c.auth_method = CRED_AUTH_API_KEY;
+	else if (!auth_given && c.client_id != NULL)
+		c.auth_method = CRED_AUTH_IDC;
+	interactive = isatty(STDIN_FILENO);
+	/* Secrets in argv show in ps: "-" (or nothing) reads stdin. */
+	if (c.auth_method != CRED_AUTH_API_KEY && (c.refresh_token == NULL ||
+	    strcmp(c.refresh_token, "-") == 0) && (c.access_token == NULL ||
+	    c.refresh_token != NULL)) {
+		free(c.refresh_token);
+		c.refresh_token = read_line("refresh token (not shown): ",
+		    "refresh token", 1);
+	}
+	if (c.auth_method == CRED_AUTH_IDC && c.client_id == NULL &&
+	    interactive) {
+		c.client_id = read_line("client id: ", "client id", 0);
+	}
+	if (c.auth_method == CRED_AUTH_IDC && (c.client_secret == NULL ?
+	    interactive : strcmp(c.client_secret, "-") == 0)) {
+		free(c.client_secret);
+		c.client_secret = read_line("client secret (not shown): ",
+		    "client secret", 1);
+	}
+	if (c.kiro_api_key != NULL && strcmp(c.kiro_api_key, "-") == 0) {
+		free(c.kiro_api_key);
+		c.kiro_api_key = read_line("API key (not shown): ",
+		    "API key", 1);
+	}
+	if (cred_validate(&c, &why) != KF_OK)
+		die("%s", why);
+	c.source = xstrdup("cli");
+	open_store(ctl);
+	(void)report_import(ctl, &c, 1, "the credential", &id);
+	cred_free(&c);
+	return 0;
+}
+
+static int
+accounts_remove_verb(struct ctl *ctl, int argc, char **argv)
+{
+	char	*why = NULL;
+	long	 id;
+
+	if (argc != 2)
+		bad_args("accounts remove ID");
+	id = parse_id(argv[1]);
+	if (accounts_remove(ctl->store, id, &why) != KF_OK)
+		die("%s", why);
+	printf("account %ld removed\n", id);
+	return 0;
+}
+
+static int
+accounts_priority_verb(struct ctl *ctl, int argc, char **argv)
+{
+	char	*why = NULL, *end;
+	long	 id, prio;
+
+	if (argc != 3)
+		bad_args("accounts priority ID N");
+	id = parse_id(argv[1]);
+	errno = 0;
+	prio = strtol(argv[2], &end, 10);
+	if (argv[2][0] == '\0' || *end != '\0' || errno != 0 || prio < 0 ||
+	    prio > 1000000000)
+		die("priority must be a whole number from 0 to 1000000000, not "
+		    "\"%s\"", argv[2]);
+	if (accounts_set_priority(ctl->store, id, prio, &why) != KF_OK)
+		die("%s", why);
+	printf("account %ld: priority %ld\n", id, prio);
+	return 0;
+}
+
+static void
+usage_row(const struct account *a, const struct usage *u)
+{
+	char	when[CLOCK_RFC3339_LEN];
+
+	printf("%-4ld %-28.28s %-16.16s %10.2f %10.2f %10.2f %5.1f%% %s\n",
+	    a->cred.id, a->cred.email != NULL ? a->cred.email : (u->email !=
+	    NULL ? u->email : "-"), u->subscription != NULL ? u->subscription :
+	    "-", u->used, u->limit, u->remaining, u->percentage,
+	    u->next_reset != 0 ? clock_rfc3339(u->next_reset, when) : "-");
+}
+
+static int
+usage_verb(struct ctl *ctl, int argc, char **argv)
+{
+	struct account	*accts = NULL;
+	struct usage	 u;
+	struct http	*h;
+	json_object	*arr = NULL, *o;
+	size_t		 n = 0, i, shown = 0;
+	char		*why = NULL;
+	long		 id = 0;
+	int		 as_json = 0, force = 0, failed = 0, k;
+
+	for (k = 1; k < argc; k++) {
+		if (strcmp(argv[k], "--json") == 0)
+			as_json = 1;
+		else if (strcmp(argv[k], "--refresh") == 0)
+			force = 1;
+		else if (argv[k][0] == '-' || id != 0)
+			bad_args("usage [ID] [--json] [--refresh]");
+		else
+			id = parse_id(argv[k]);
+	}
+	if (accounts_list(ctl->store, &accts, &n, &why) != KF_OK)
+		die("%s", why);
+	for (i = 0; i < n && id != 0; i++)
+		if (accts[i].cred.id == id)
+			break;
+	if (id != 0 && i == n)
+		die("no account with id %ld", id);
+	h = http_new();
+	if (as_json)
+		arr = json_object_new_array();
+	else
+		printf("%-4s %-28s %-16s %10s %10s %10s %6s %s\n", "ID",
+		    "EMAIL", "PLAN", "USED", "LIMIT", "REMAINING", "USED%",
+		    "RESETS");
+	for (i = 0; i < n; i++) {
+		const struct account	*a = &accts[i];
+
+		if (id != 0 && a->cred.id != id)
+			continue;
+		shown++;
+		if (usage_get(ctl->store, h, ctl->cfg, a->cred.id, force, &u,
+		    NULL, &why) != KF_OK) {
+			fprintf(stderr, "kiroctl: %s\n", why);
+			if (as_json) {
+				o = json_object_new_object();
+				json_object_object_add(o, "id",
+				    json_object_new_int64(a->cred.id));
+				json_object_object_add(o, "error",
+				    json_str(why));
+				json_object_array_add(arr, o);
+			}
+			free(why);
+			why = NULL;
+			failed++;
+			continue;
+		}
+		if (as_json)
+			json_object_array_add(arr, usage_to_json(&u));
+		else
+			usage_row(a, &u);
+		usage_free(&u);
+	}
+	if (as_json) {
+		puts(json_object_to_json_string_ext(arr,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(arr);
+	} else if (shown == 0)
+		printf("no accounts\n");
+	http_free(h);
+	accounts_free(accts, n);
+	if (failed > 0)
+		die("the usage of %d account(s) could not be read", failed);
+	return 0;
+}
+
+/*
+ * Probes every account in service: its refresh token still refreshes (when
+ * the access token expires within 15 minutes) and getUsageLimits answers.
+ * A quota or suspension answer takes the account out of service (through
+ * the pool, in usage_get); a failure here is printed and counted, and the
+ * exit status says whether anything needs the operator.
+ */
+static int
+health_check_verb(struct ctl *ctl, int argc, char **argv)
+{
+	struct account	*accts = NULL;
+	struct usage	 u;
+	struct http	*h;
+	struct cred	 c;
+	size_t		 n = 0, i;
+	char		*why = NULL;
+	time_t		 now = clock_now();
+	int		 problems = 0;
+	enum kf_err	 er;
+
+	if (argc != 1)
+		bad_args("health-check");
+	(void)argv;
+	if (accounts_list(ctl->store, &accts, &n, &why) != KF_OK)
+		die("%s", why);
+	h = http_new();
+	for (i = 0; i < n; i++) {
+		const struct account	*a = &accts[i];
+
+		if (a->state.disabled != ACCOUNT_OK &&
+		    (a->state.disabled_until == 0 ||
+		    a->state.disabled_until > now)) {
+			printf("account %ld: %s (%s), skipped\n", a->cred.id,
+			    account_state_word(a, now),
+			    account_reason_name(a->state.disabled));
+			continue;
+		}
+		er = refresh_ensure(ctl->store, h, ctl->cfg, a->cred.id,
+		    REFRESH_AHEAD_CRON, NULL, &c, &why);
+		cred_free(&c);
+		if (er != KF_OK) {
+			printf("account %ld: refresh failed: %s\n", a->cred.id,
+			    why);
+			problems++;
+			goto next;
+		}
+		er = usage_get(ctl->store, h, ctl->cfg, a->cred.id, 1, &u,
+		    NULL, &why);
+		if (er == KF_OK) {
+			printf("account %ld: ok, %s, %.2f of %.2f used\n",
+			    a->cred.id, u.subscription != NULL ?
+			    u.subscription : "plan unknown", u.used, u.limit);
+			usage_free(&u);
+		} else {
+			printf("account %ld: %s%s\n", a->cred.id, why,
+			    er == KF_EQUOTA ? " (out of quota: disabled)" :
+			    er == KF_ESUSPENDED ? " (suspended: disabled)" :
+			    "");
+			problems++;
+		}
+next:
+		free(why);
+		why = NULL;
+	}
+	http_free(h);
+	accounts_free(accts, n);
+	if (problems > 0)
+		die("%d account(s) need attention (kiroctl accounts list)",
+		    problems);
 	return 0;
 }
 
@@ -345,6 +785,12 @@ static const struct {
 	{ "accounts", "list", accounts_list_verb, 0 },
 	{ "accounts", "import", accounts_import_verb, 1 },
 	{ "accounts", "scan", accounts_scan_verb, 1 },
+	{ "accounts", "add", accounts_add_verb, 1 },
+	{ "accounts", "export", accounts_export_verb, 0 },
+	{ "accounts", "remove", accounts_remove_verb, 0 },
+	{ "accounts", "priority", accounts_priority_verb, 0 },
+	{ "usage", NULL, usage_verb, 0 },
+	{ "health-check", NULL, health_check_verb, 0 },
 	{ "refresh", NULL, refresh_verb, 0 },
 	{ "status", NULL, status_verb, 0 },
 	{ "login", NULL, login_verb, 0 },

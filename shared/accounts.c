@@ -616,13 +616,17 @@ seed_env(struct store *st, const struct config *cfg, char **cause)
 		one.access_token = xstrdup(cfg->env_access_token);
 		one.client_id = xstrdup(cfg->env_client_id);
 		one.client_secret = xstrdup(cfg->env_client_secret);
+		one.region = xstrdup(cfg->env_region);
 		one.source = xstrdup("env");
 		if (one.client_id != NULL && one.client_secret != NULL)
 			one.auth_method = CRED_AUTH_IDC;
-		if (cfg->env_expires_at != NULL)
-			(void)clock_parse_rfc3339(cfg->env_expires_at,
-			    &one.expires_at);
-		if (cfg->env_auth_method != NULL &&
+		if (cfg->env_expires_at != NULL &&
+		    clock_parse_rfc3339(cfg->env_expires_at,
+		    &one.expires_at) == -1) {
+			xsetprintf(cause, "EXPIRES_AT is not an RFC 3339 date "
+			    "(such as 2026-01-01T00:00:00Z)");
+			er2 = KF_EINVAL;
+		} else if (cfg->env_auth_method != NULL &&
 		    cred_auth_parse(cfg->env_auth_method,
 		    &one.auth_method) == -1) {
 			xsetprintf(cause, "AUTH_METHOD must be social or idc");
@@ -660,4 +664,192 @@ accounts_seed(struct store *st, const struct config *cfg, char **cause)
 	}
 	free(why);
 	return er;
+}
+
+/* Keys of the credhash/ records that point at one id. */
+struct hash_keys {
+	const char	 *idtext;
+	char		**keys;
+	size_t		  n;
+};
+
+static int
+collect_hash(void *arg, const char *key, const char *val, size_t len)
+{
+	struct hash_keys	*hk = arg;
+
+	if (len == strlen(hk->idtext) && memcmp(val, hk->idtext, len) == 0) {
+		hk->keys = xreallocarray(hk->keys, hk->n + 1,
+		    sizeof(*hk->keys));
+		hk->keys[hk->n++] = xstrdup(key);
+	}
+	return 0;
+}
+
+enum kf_err
+accounts_remove(struct store *st, long id, char **cause)
+{
+	struct store_txn	*txn = NULL;
+	struct hash_keys	 hk;
+	long			*ids = NULL;
+	size_t			 n_ids = 0, i, kept = 0;
+	char			 key[64], idtext[32];
+	enum kf_err		 er;
+
+	memset(&hk, 0, sizeof(hk));
+	snprintf(idtext, sizeof(idtext), "%ld", id);
+	hk.idtext = idtext;
+	if ((er = store_begin(st, STORE_WRITE, &txn, cause)) != KF_OK)
+		return er;
+	if (!account_exists(txn, id)) {
+		xsetprintf(cause, "no account with id %ld", id);
+		er = KF_ENOTFOUND;
+		goto out;
+	}
+	if ((er = accounts_txn_ids(txn, &ids, &n_ids, cause)) != KF_OK)
+		goto out;
+	for (i = 0; i < n_ids; i++)
+		if (ids[i] != id)
+			ids[kept++] = ids[i];
+	if ((er = txn_put_ids(txn, ids, kept, cause)) != KF_OK)
+		goto out;
+	/* Collected first: store_each's callback must not delete. */
+	if ((er = store_each(txn, "credhash/", collect_hash, &hk)) != KF_OK) {
+		xsetprintf(cause, "cannot read the state file");
+		goto out;
+	}
+	for (i = 0; i < hk.n && er == KF_OK; i++)
+		er = store_del(txn, hk.keys[i]);
+	snprintf(key, sizeof(key), "cred-state/%ld", id);
+	if (er == KF_OK)
+		er = store_del(txn, key);
+	snprintf(key, sizeof(key), "usage/%ld", id);
+	if (er == KF_OK)
+		er = store_del(txn, key);
+	snprintf(key, sizeof(key), "cred/%ld", id);
+	if (er == KF_OK)
+		er = store_del(txn, key);
+	if (er != KF_OK)
+		xsetprintf(cause, "cannot remove account %ld from the state "
+		    "file", id);
+out:
+	for (i = 0; i < hk.n; i++)
+		free(hk.keys[i]);
+	free(hk.keys);
+	free(ids);
+	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK &&
+	    er == KF_OK)
+		er = KF_ESTORE;
+	return er;
+}
+
+/* Loads account id, lets fn change its credential, and saves it. */
+static enum kf_err
+update_cred(struct store *st, long id,
+    void (*fn)(struct cred *, const void *), const void *arg, char **cause)
+{
+	struct store_txn	*txn = NULL;
+	struct account		 a;
+	enum kf_err		 er;
+
+	if ((er = store_begin(st, STORE_WRITE, &txn, cause)) != KF_OK)
+		return er;
+	if ((er = accounts_txn_load(txn, id, &a, cause)) == KF_OK) {
+		fn(&a.cred, arg);
+		er = accounts_txn_save_cred(txn, &a.cred, cause);
+		account_free(&a);
+	}
+	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK &&
+	    er == KF_OK)
+		er = KF_ESTORE;
+	return er;
+}
+
+static void
+set_priority(struct cred *c, const void *arg)
+{
+	c->priority = *(const long *)arg;
+}
+
+enum kf_err
+accounts_set_priority(struct store *st, long id, long priority,
+    char **cause)
+{
+	if (priority < 0 || priority > 1000000000) {
+		xsetprintf(cause, "priority must be a whole number from 0 to "
+		    "1000000000");
+		return KF_EINVAL;
+	}
+	return update_cred(st, id, set_priority, &priority, cause);
+}
+
+static void
+set_ide_sync(struct cred *c, const void *arg)
+{
+	const char	*path = arg;
+
+	c->ide_sync = path != NULL;
+	if (path != NULL) {
+		free(c->source_path);
+		c->source_path = xstrdup(path);
+		free(c->source);
+		c->source = xstrdup("ide");
+	}
+}
+
+enum kf_err
+accounts_set_ide_sync(struct store *st, long id, const char *path,
+    char **cause)
+{
+	return update_cred(st, id, set_ide_sync, path, cause);
+}
+
+static void
+mask_into(json_object *obj, const char *key, const char *secret)
+{
+	char	masked[LOG_MASK_LEN];
+
+	if (secret != NULL)
+		json_object_object_add(obj, key,
+		    json_str(log_mask(secret, masked)));
+}
+
+enum kf_err
+accounts_export(struct store *st, int with_secrets, json_object **out,
+    char **cause)
+{
+	struct account	*accts = NULL;
+	json_object	*arr, *o;
+	size_t		 n = 0, i;
+	enum kf_err	 er;
+
+	*out = NULL;
+	if ((er = accounts_list(st, &accts, &n, cause)) != KF_OK)
+		return er;
+	arr = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		accts[i].cred.disabled = accts[i].state.disabled != ACCOUNT_OK;
+		o = cred_to_json(&accts[i].cred, CRED_JSON_EXPORT);
+		if (!with_secrets) {
+			json_object_object_del(o, "refreshToken");
+			json_object_object_del(o, "accessToken");
+			json_object_object_del(o, "clientSecret");
+			json_object_object_del(o, "kiroApiKey");
+			json_object_object_del(o, "proxyPassword");
+			/* Masked the way "accounts list" shows them. */
+			mask_into(o, "refreshToken",
+			    accts[i].cred.refresh_token);
+			mask_into(o, "accessToken", accts[i].cred.access_token);
+			mask_into(o, "clientSecret",
+			    accts[i].cred.client_secret);
+			mask_into(o, "kiroApiKey", accts[i].cred.kiro_api_key);
+			if (accts[i].cred.proxy_password != NULL)
+				json_object_object_add(o, "proxyPassword",
+				    json_str("***"));
+		}
+		json_object_array_add(arr, o);
+	}
+	accounts_free(accts, n);
+	*out = arr;
+	return KF_OK;
 }

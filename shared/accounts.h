@@ -102,6 +102,30 @@ enum kf_err	 accounts_get(struct store *, long id, struct account *out,
 enum kf_err	 accounts_seed(struct store *, const struct config *,
 		    char **cause);
 
+/*
+ * Removes account id: cred/<id>, its state, its usage cache, every
+ * credhash entry pointing at it (so re-importing an old file adds it
+ * again) and its place in meta/cred-ids.  KF_ENOTFOUND for an unknown id.
+ */
+enum kf_err	 accounts_remove(struct store *, long id, char **cause);
+/* Sets the priority (0 .. 1000000000, else KF_EINVAL). */
+enum kf_err	 accounts_set_priority(struct store *, long id, long priority,
+		    char **cause);
+/*
+ * With path set, rotated tokens of account id are written back to that
+ * Kiro IDE token file (source "ide", ideSync); NULL turns that off.
+ */
+enum kf_err	 accounts_set_ide_sync(struct store *, long id,
+		    const char *path, char **cause);
+/*
+ * Every account as a JSON array in the kiro.rs import format (priority
+ * order; "disabled" when out of service).  Without with_secrets, tokens,
+ * client secrets, keys and proxy passwords are masked ("abcd...wxyz"), so
+ * the result cannot be imported by mistake.  *out: one reference.
+ */
+enum kf_err	 accounts_export(struct store *, int with_secrets,
+		    json_object **out, char **cause);
+
 /* Within a transaction the caller holds (read-modify-write). */
 enum kf_err	 accounts_txn_ids(struct store_txn *, long **ids, size_t *n,
 		    char **cause);

@@ -363,6 +363,7 @@ apply_env(struct config *cfg)
 	setenv_str(&cfg->env_credentials_json, "CREDENTIALS_JSON");
 	setenv_str(&cfg->env_access_token, "KIRO_ACCESS_TOKEN");
 	setenv_str(&cfg->env_kiro_refresh_token, "KIRO_REFRESH_TOKEN");
+	setenv_str(&cfg->env_region, "REGION");
 }
 
 static void
@@ -554,6 +555,7 @@ config_free(struct config *cfg)
 	free(cfg->env_credentials_json);
 	free(cfg->env_access_token);
 	free(cfg->env_kiro_refresh_token);
+	free(cfg->env_region);
 	free(cfg);
 }
 

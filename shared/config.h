@@ -79,6 +79,7 @@ struct config {
 	char			*env_credentials_json;	/* CREDENTIALS_JSON */
 	char			*env_access_token;	/* KIRO_ACCESS_TOKEN */
 	char			*env_kiro_refresh_token; /* KIRO_REFRESH_TOKEN */
+	char			*env_region;		/* REGION, for that credential */
 };
 
 #define CONFIG_DEFAULT_REGION		"us-east-1"

@@ -197,6 +197,11 @@ cred_from_json(json_object *obj, struct cred *c, char **cause)
 		goto fail;
 	}
 	c->disabled = rc == 1 ? b : 0;
+	if ((rc = json_get_bool(obj, "ideSync", &b)) == -1) {
+		xsetprintf(cause, "\"ideSync\" must be true or false");
+		goto fail;
+	}
+	c->ide_sync = rc == 1 ? b : 0;
 	if (json_object_object_get_ex(obj, "expiresAt", &v) && v != NULL &&
 	    parse_expiry(v, &c->expires_at) == -1) {
 		xsetprintf(cause, "\"expiresAt\" is not a date (want RFC 3339 "
@@ -267,6 +272,9 @@ cred_to_json(const struct cred *c, enum cred_json form)
 		    json_object_new_int64(c->priority));
 	json_object_object_add(obj, "disabled",
 	    json_object_new_boolean(c->disabled));
+	if (c->ide_sync && form != CRED_JSON_EXPORT)
+		json_object_object_add(obj, "ideSync",
+		    json_object_new_boolean(1));
 	if (form == CRED_JSON_PUBLIC) {
 		add_masked(obj, "refreshToken", c->refresh_token);
 		add_masked(obj, "accessToken", c->access_token);

@@ -42,6 +42,7 @@ struct cred {
 	int		 disabled;	/* as imported: start disabled */
 	char		*source;	/* "file", "ide", "env", "cli" */
 	char		*source_path;	/* file to write rotated tokens to */
+	int		 ide_sync;	/* write rotated tokens back to the IDE */
 };
 
 enum cred_json {

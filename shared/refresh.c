@@ -270,7 +270,11 @@ write_back(struct store *st, const struct cred *before,
 	int	 fd;
 
 	if (before->source_path == NULL || before->refresh_token == NULL ||
-	    (before->source == NULL || (strcmp(before->source, "file") != 0)))
+	    before->source == NULL)
+		return;
+	/* The IDE's own token file only when the operator opted in. */
+	if (strcmp(before->source, "file") != 0 &&
+	    !(strcmp(before->source, "ide") == 0 && before->ide_sync))
 		return;
 	/* Accounts from one file refresh in parallel: one writer at once. */
 	if ((fd = store_lock_named(st, "credfile", &why)) == -1) {

@@ -7,8 +7,10 @@
 #include <check.h>
 
 #include "accounts.h"
+#include "buf.h"
 #include "config.h"
 #include "cred.h"
+#include "json.h"
 #include "store.h"
 #include "testutil.h"
 #include "xmalloc.h"
@@ -253,6 +255,272 @@ START_TEST(accounts_seed_reports_a_bad_file)
 }
 END_TEST
 
+/* Every record under prefix, as "key=value" lines sorted, for comparisons. */
+static int
+dump_one(void *arg, const char *key, const char *val, size_t len)
+{
+	struct buf	*b = arg;
+
+	buf_puts(b, key);
+	buf_putc(b, '=');
+	buf_append(b, val, len);
+	buf_putc(b, '\n');
+	return 0;
+}
+
+static char *
+dump(void)
+{
+	struct store_txn	*txn = NULL;
+	struct buf		 b = BUF_INIT;
+
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_each(txn, "", dump_one, &b), KF_OK);
+	store_end(txn, NULL);
+	buf_cstr(&b);
+	return buf_detach(&b);
+}
+
+static int
+has_key(const char *key)
+{
+	struct store_txn	*txn = NULL;
+	struct buf		 raw = BUF_INIT;
+	int			 found;
+
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL), KF_OK);
+	found = store_get(txn, key, &raw) == KF_OK;
+	store_end(txn, NULL);
+	buf_free(&raw);
+	return found;
+}
+
+START_TEST(accounts_remove_drops_every_trace)
+{
+	struct cred		 in[2];
+	struct import_result	 res[2];
+	struct account		*list = NULL, a;
+	struct store_txn	*txn = NULL;
+	size_t			 n = 0;
+	char			*why = NULL, *before, *after, hash[65], key[128];
+
+	make(&in[0], "aorKEEP", 0);
+	make(&in[1], "aorGONE", 0);
+	ck_assert_int_eq(accounts_import(st, in, 2, res, NULL), KF_OK);
+	/* State and a usage record too. */
+	memset(&a.state, 0, sizeof(a.state));
+	a.state.failures = 2;
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_save_state(txn, 2, &a.state, NULL),
+	    KF_OK);
+	ck_assert_int_eq(store_put(txn, "usage/2", "{}", 2), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+
+	ck_assert_msg(accounts_remove(st, 2, &why) == KF_OK, "%s", why);
+	ck_assert_int_eq(accounts_list(st, &list, &n, NULL), KF_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(list[0].cred.id, 1);
+	accounts_free(list, n);
+	cred_identity_hash(&in[1], hash);
+	snprintf(key, sizeof(key), "credhash/%s", hash);
+	ck_assert(!has_key(key));
+	ck_assert(!has_key("cred/2"));
+	ck_assert(!has_key("cred-state/2"));
+	ck_assert(!has_key("usage/2"));
+	cred_identity_hash(&in[0], hash);
+	snprintf(key, sizeof(key), "credhash/%s", hash);
+	ck_assert(has_key(key));
+
+	/* Unknown (and already removed) ids: not found, nothing changes. */
+	before = dump();
+	ck_assert_int_eq(accounts_remove(st, 2, &why), KF_ENOTFOUND);
+	ck_assert_ptr_nonnull(strstr(why, "no account with id 2"));
+	ck_assert_int_eq(accounts_remove(st, 99, NULL), KF_ENOTFOUND);
+	after = dump();
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+
+	/* Its token is new again: importing it adds a new account. */
+	ck_assert_int_eq(accounts_import(st, &in[1], 1, res, NULL), KF_OK);
+	ck_assert_int_eq(res[0].duplicate, 0);
+	ck_assert_int_eq(res[0].id, 3);
+	free(why);
+	cred_free(&in[0]);
+	cred_free(&in[1]);
+}
+END_TEST
+
+START_TEST(accounts_priority_reorders)
+{
+	struct cred		 in[2];
+	struct import_result	 res[2];
+	struct account		*list = NULL;
+	size_t			 n = 0;
+	char			*why = NULL, *before, *after;
+
+	make(&in[0], "aorP1", 0);
+	make(&in[1], "aorP2", 0);
+	ck_assert_int_eq(accounts_import(st, in, 2, res, NULL), KF_OK);
+	ck_assert_int_eq(accounts_set_priority(st, 1, 7, NULL), KF_OK);
+	ck_assert_int_eq(accounts_list(st, &list, &n, NULL), KF_OK);
+	ck_assert_int_eq(list[0].cred.id, 2);
+	ck_assert_int_eq(list[1].cred.id, 1);
+	ck_assert_int_eq(list[1].cred.priority, 7);
+	ck_assert_str_eq(list[1].cred.refresh_token, in[0].refresh_token);
+	accounts_free(list, n);
+	before = dump();
+	ck_assert_int_eq(accounts_set_priority(st, 1, -1, &why), KF_EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "priority"));
+	ck_assert_int_eq(accounts_set_priority(st, 9, 1, &why), KF_ENOTFOUND);
+	ck_assert_ptr_nonnull(strstr(why, "9"));
+	after = dump();
+	ck_assert_str_eq(before, after);
+	free(before);
+	free(after);
+	free(why);
+	cred_free(&in[0]);
+	cred_free(&in[1]);
+}
+END_TEST
+
+START_TEST(accounts_export_masks_unless_asked)
+{
+	struct cred		 in, *back = NULL;
+	struct import_result	 res;
+	json_object		*arr = NULL, *e;
+	const char		*s, *text;
+	size_t			 n = 0;
+	int			 b;
+
+	make(&in, "aorEXPORT", 3);
+	in.auth_method = CRED_AUTH_IDC;
+	in.client_id = xstrdup("client-export");
+	in.client_secret = xstrdup("secret-export-0123456789");
+	in.access_token = xstrdup("aoaACCESS-export-0123456789");
+	in.email = xstrdup("e@example.com");
+	in.disabled = 1;
+	ck_assert_int_eq(accounts_import(st, &in, 1, &res, NULL), KF_OK);
+
+	ck_assert_int_eq(accounts_export(st, 0, &arr, NULL), KF_OK);
+	ck_assert_uint_eq(json_object_array_length(arr), 1);
+	text = json_object_to_json_string(arr);
+	ck_assert_ptr_null(strstr(text, in.refresh_token));
+	ck_assert_ptr_null(strstr(text, "secret-export"));
+	ck_assert_ptr_null(strstr(text, "ACCESS-export"));
+	e = json_object_array_get_idx(arr, 0);
+	ck_assert_int_eq(json_get_str(e, "refreshToken", &s), 1);
+	ck_assert_ptr_nonnull(strstr(s, "..."));
+	ck_assert_int_eq(json_get_str(e, "clientId", &s), 1);
+	ck_assert_str_eq(s, "client-export");
+	ck_assert_int_eq(json_get_bool(e, "disabled", &b), 1);
+	ck_assert_int_eq(b, 1);
+	/* A masked export cannot be imported by mistake. */
+	ck_assert_int_eq(cred_parse_import(text, strlen(text), &back, &n,
+	    NULL), KF_EINVAL);
+	json_object_put(arr);
+
+	ck_assert_int_eq(accounts_export(st, 1, &arr, NULL), KF_OK);
+	text = json_object_to_json_string(arr);
+	ck_assert_int_eq(cred_parse_import(text, strlen(text), &back, &n,
+	    NULL), KF_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(back[0].refresh_token, in.refresh_token);
+	ck_assert_str_eq(back[0].client_secret, in.client_secret);
+	ck_assert_int_eq(back[0].priority, 3);
+	ck_assert_int_eq(back[0].auth_method, CRED_AUTH_IDC);
+	ck_assert_int_eq(back[0].disabled, 1);
+	/* Round trip: the same account again. */
+	ck_assert_int_eq(accounts_import(st, back, 1, &res, NULL), KF_OK);
+	ck_assert_int_eq(res.duplicate, 1);
+	cred_free_array(back, n);
+	json_object_put(arr);
+	cred_free(&in);
+}
+END_TEST
+
+START_TEST(accounts_ide_sync_is_a_flag_that_round_trips)
+{
+	struct cred		 in;
+	struct import_result	 res;
+	struct account		 a;
+
+	make(&in, "aorIDE", 0);
+	ck_assert_int_eq(accounts_import(st, &in, 1, &res, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.cred.ide_sync, 0);
+	account_free(&a);
+	ck_assert_int_eq(accounts_set_ide_sync(st, 1, "/x/kiro-auth-token.json",
+	    NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.cred.ide_sync, 1);
+	ck_assert_str_eq(a.cred.source, "ide");
+	ck_assert_str_eq(a.cred.source_path, "/x/kiro-auth-token.json");
+	account_free(&a);
+	ck_assert_int_eq(accounts_set_ide_sync(st, 1, NULL, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.cred.ide_sync, 0);
+	account_free(&a);
+	ck_assert_int_eq(accounts_set_ide_sync(st, 5, NULL, NULL),
+	    KF_ENOTFOUND);
+	cred_free(&in);
+}
+END_TEST
+
+START_TEST(accounts_seed_env_region_expiry_and_checks)
+{
+	struct config	*cfg = NULL;
+	struct account	*list = NULL;
+	size_t		 n = 0;
+	char		*why = NULL;
+
+	setenv("KIRO_REFRESH_TOKEN", "aorKIROENV" LONG_TAIL, 1);
+	setenv("KIRO_ACCESS_TOKEN", "aoaKIROENV", 1);
+	setenv("REGION", "eu-central-1", 1);
+	setenv("EXPIRES_AT", "2030-01-02T03:04:05Z", 1);
+	setenv("CLIENT_ID", "cid", 1);
+	setenv("CLIENT_SECRET", "csecret", 1);
+	ck_assert_int_eq(config_parse("{}", 2, NULL, &cfg, NULL, NULL), KF_OK);
+	ck_assert_msg(accounts_seed(st, cfg, &why) == KF_OK, "%s", why);
+	ck_assert_int_eq(accounts_seed(st, cfg, &why), KF_OK);
+	config_free(cfg);
+	ck_assert_int_eq(accounts_list(st, &list, &n, NULL), KF_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_str_eq(list[0].cred.region, "eu-central-1");
+	ck_assert_str_eq(list[0].cred.access_token, "aoaKIROENV");
+	ck_assert_int_eq(list[0].cred.auth_method, CRED_AUTH_IDC);
+	ck_assert_int_eq(list[0].cred.expires_at, 1893553445);
+	ck_assert_str_eq(list[0].cred.source, "env");
+	accounts_free(list, n);
+
+	/* A bad EXPIRES_AT or AUTH_METHOD is named; nothing is added. */
+	setenv("REFRESH_TOKEN", "aorOTHER" LONG_TAIL, 1);
+	setenv("EXPIRES_AT", "tomorrow", 1);
+	ck_assert_int_eq(config_parse("{}", 2, NULL, &cfg, NULL, NULL), KF_OK);
+	ck_assert_int_eq(accounts_seed(st, cfg, &why), KF_EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "EXPIRES_AT"));
+	config_free(cfg);
+	setenv("EXPIRES_AT", "2030-01-02T03:04:05Z", 1);
+	setenv("AUTH_METHOD", "password", 1);
+	ck_assert_int_eq(config_parse("{}", 2, NULL, &cfg, NULL, NULL), KF_OK);
+	ck_assert_int_eq(accounts_seed(st, cfg, &why), KF_EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "AUTH_METHOD"));
+	config_free(cfg);
+	ck_assert_int_eq(accounts_list(st, &list, &n, NULL), KF_OK);
+	ck_assert_uint_eq(n, 1);
+	accounts_free(list, n);
+	free(why);
+	unsetenv("KIRO_REFRESH_TOKEN");
+	unsetenv("KIRO_ACCESS_TOKEN");
+	unsetenv("REFRESH_TOKEN");
+	unsetenv("REGION");
+	unsetenv("EXPIRES_AT");
+	unsetenv("CLIENT_ID");
+	unsetenv("CLIENT_SECRET");
+	unsetenv("AUTH_METHOD");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -269,6 +537,11 @@ main(void)
 	tcase_add_test(tc, accounts_disabled_until_passes);
 	tcase_add_test(tc, accounts_seed_imports_file_once_and_env_idempotently);
 	tcase_add_test(tc, accounts_seed_reports_a_bad_file);
+	tcase_add_test(tc, accounts_remove_drops_every_trace);
+	tcase_add_test(tc, accounts_priority_reorders);
+	tcase_add_test(tc, accounts_export_masks_unless_asked);
+	tcase_add_test(tc, accounts_ide_sync_is_a_flag_that_round_trips);
+	tcase_add_test(tc, accounts_seed_env_region_expiry_and_checks);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

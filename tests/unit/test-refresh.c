@@ -343,6 +343,67 @@ START_TEST(refresh_needed_by_expiry)
 }
 END_TEST
 
+/* An IDE token file is written back only when the account opted in. */
+START_TEST(refresh_ide_file_written_back_only_with_sync)
+{
+	struct cred		 c;
+	struct import_result	 res;
+	json_object		*v = NULL;
+	const char		*s;
+	char			*path, *text, *old, *why = NULL;
+	static const char	 ide[] = "{\"accessToken\":\"aoaOLD\","
+	    "\"refreshToken\":\"" RT_SOCIAL "\",\"expiresAt\":"
+	    "\"2020-01-01T00:00:00.000Z\",\"authMethod\":\"social\","
+	    "\"provider\":\"Google\"}";
+
+	ck_assert_int_ne(asprintf(&path, "%s/kiro-auth-token.json", dir), -1);
+	tu_write_file(path, ide);
+	mock_post("/_mock/accounts", "{\"refreshToken\":\"" RT_SOCIAL "\","
+	    "\"authMethod\":\"social\"}");
+	ck_assert_msg(cred_load_ide_cache(path, &c, &why) == KF_OK, "%s", why);
+	ck_assert_int_eq(accounts_import(st, &c, 1, &res, NULL), KF_OK);
+	cred_free(&c);
+	/* Not opted in: the IDE's file stays as it was. */
+	ck_assert_msg(refresh_ensure(st, h, cfg, res.id, REFRESH_AHEAD_REQUEST,
+	    NULL, &c, &why) == KF_OK, "%s", why);
+	ck_assert_str_ne(c.refresh_token, RT_SOCIAL);
+	text = tu_read_file(path);
+	ck_assert_str_eq(text, ide);
+	free(text);
+	/*
+	 * Opted in, the IDE holding the current token: the next rotation
+	 * reaches the file, its other keys kept.
+	 */
+	text = xasprintf("{\"accessToken\":\"%s\",\"refreshToken\":\"%s\","
+	    "\"expiresAt\":\"2020-01-01T00:00:00.000Z\",\"authMethod\":"
+	    "\"social\",\"provider\":\"Google\"}", c.access_token,
+	    c.refresh_token);
+	tu_write_file(path, text);
+	free(text);
+	ck_assert_int_eq(accounts_set_ide_sync(st, res.id, path, NULL), KF_OK);
+	old = xstrdup(c.access_token);
+	cred_free(&c);
+	ck_assert_msg(refresh_ensure(st, h, cfg, res.id, REFRESH_AHEAD_REQUEST,
+	    old, &c, &why) == KF_OK, "%s", why);
+	free(old);
+	text = tu_read_file(path);
+	ck_assert_int_eq(json_parse(text, strlen(text), 16, &v, NULL), KF_OK);
+	ck_assert_int_eq(json_get_str(v, "refreshToken", &s), 1);
+	ck_assert_str_eq(s, c.refresh_token);
+	ck_assert_int_eq(json_get_str(v, "accessToken", &s), 1);
+	ck_assert_str_eq(s, c.access_token);
+	ck_assert_int_eq(json_get_str(v, "provider", &s), 1);
+	ck_assert_str_eq(s, "Google");
+	ck_assert_int_eq(json_get_str(v, "expiresAt", &s), 1);
+	ck_assert_str_ne(s, "2020-01-01T00:00:00.000Z");
+	ck_assert_int_eq(refreshes(), 2);
+	json_object_put(v);
+	free(text);
+	free(path);
+	cred_free(&c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -359,6 +420,7 @@ main(void)
 	tcase_add_test(tc, refresh_invalid_grant_needs_a_new_login);
 	tcase_add_test(tc, refresh_transient_failures_are_counted);
 	tcase_add_test(tc, refresh_writes_rotated_tokens_back_to_the_file);
+	tcase_add_test(tc, refresh_ide_file_written_back_only_with_sync);
 	tcase_add_test(tc, refresh_truncated_token_is_refused_without_a_call);
 	tcase_add_test(tc, refresh_needed_by_expiry);
 	suite_add_tcase(s, tc);
