@@ -592,7 +592,7 @@ bench_store_in(const char *parent, size_t n)
 		    REFRESH_AHEAD_REQUEST, NULL, &got, &why) != KF_OK)
 			goto fail;
 		t2 = now_s();
-		if (pool_report(st, &acct, POOL_SUCCESS, NULL, &why) != KF_OK)
+		if (pool_report(st, cfg, &acct, POOL_SUCCESS, NULL, &why) != KF_OK)
 			goto fail;
 		t3 = now_s();
 		account_free(&acct);

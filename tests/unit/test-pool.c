@@ -62,7 +62,7 @@ report(long id, enum pool_outcome outcome, const char *detail, char **cause)
 	enum kf_err	er;
 
 	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
-	er = pool_report(st, &a, outcome, detail, cause);
+	er = pool_report(st, cfg, &a, outcome, detail, cause);
 	account_free(&a);
 	return er;
 }
