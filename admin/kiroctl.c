@@ -18,6 +18,7 @@
 #include "fileio.h"
 #include "http.h"
 #include "json.h"
+#include "ctl-pool.h"
 #include "kiroctl.h"
 #include "log.h"
 #include "refresh.h"
@@ -50,6 +51,10 @@ usage(void)
 	    "(object or array)\n"
 	    "  accounts scan [--yes]         import the Kiro IDE's token "
 	    "(~/" IDE_TOKEN_PATH ")\n"
+	    "  accounts enable|reset ID      back into service / clear "
+	    "failures and cooldown\n"
+	    "  accounts disable ID [REASON]  take out of service\n"
+	    "  accounts history ID [--json]  recorded state changes\n"
 	    "  refresh [--force]             refresh tokens expiring within "
 	    "15 minutes (cron)\n"
 	    "  status                        configuration and accounts at "
@@ -341,6 +346,10 @@ static const struct {
 	{ "accounts", "list", accounts_list_verb, 0 },
 	{ "accounts", "import", accounts_import_verb, 1 },
 	{ "accounts", "scan", accounts_scan_verb, 1 },
+	{ "accounts", "enable", accounts_enable_verb, 0 },
+	{ "accounts", "disable", accounts_disable_verb, 0 },
+	{ "accounts", "reset", accounts_reset_verb, 0 },
+	{ "accounts", "history", accounts_history_verb, 0 },
 	{ "refresh", NULL, refresh_verb, 0 },
 	{ "status", NULL, status_verb, 0 },
 };
