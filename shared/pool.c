@@ -675,8 +675,9 @@ candidate_ok(struct store_txn *txn, const struct config *cfg,
 
 	if (!entry_usable(e, now)) {
 		buf_printf(&c->why, "%saccount %ld is %s", c->why.len > 0 ?
-		    "; " : "", e->id, e->reason != ACCOUNT_OK ?
-		    "disabled: " : "cooling down");
+		    "; " : "", e->id, e->reason == ACCOUNT_OK ? "cooling down" :
+		    e->reason == ACCOUNT_INVALID_REFRESH_TOKEN ?
+		    "needs-login (run kiroctl login): " : "disabled: ");
 		if (e->reason != ACCOUNT_OK)
 			buf_puts(&c->why, account_reason_name(
 			    (enum account_reason)e->reason));
@@ -744,6 +745,7 @@ decide(struct store_txn *txn, const struct config *cfg,
 				c->chosen = &idx->e[i];
 				return;
 			}
+		buf_reset(&c->why);	/* the loop below says it again */
 	}
 	order = xcalloc(idx->n == 0 ? 1 : idx->n, sizeof(*order));
 	for (i = 0; i < idx->n; i++) {
