@@ -73,6 +73,7 @@ static int64_t		 last_prune_ms;
  * stays the same.
  */
 static __thread const char	*note_reason;
+static __thread int		 pick_txns;
 static __thread int		 note_force;
 
 static int64_t
@@ -983,7 +984,9 @@ pick(struct store *st, const struct config *cfg,
 	    cfg->rate_limits.global_rpm > 0 ||
 	    cfg->load_balancing_mode == LB_ROUND_ROBIN ? PICK_WRITE :
 	    PICK_READ;
+	pick_txns = 0;
 	for (;;) {
+		pick_txns++;
 		if ((er = store_begin(st, mode == PICK_WRITE ? STORE_WRITE :
 		    STORE_READ, &txn, cause)) != KF_OK)
 			return er;
@@ -999,6 +1002,12 @@ pick(struct store *st, const struct config *cfg,
 			return KF_OK;	/* a write would find one */
 		mode = PICK_WRITE;
 	}
+}
+
+int
+pool_pick_txns(void)
+{
+	return pick_txns;
 }
 
 enum kf_err

@@ -61,6 +61,8 @@ struct pool_pick_req {
 enum kf_err	pool_pick(struct store *, const struct config *,
 		    const struct pool_pick_req *, struct account *out,
 		    char **cause);
+/* Store transactions the calling thread's last pool_pick used (bench). */
+int		pool_pick_txns(void);
 /* 1 if pool_pick would find an account now; it writes nothing. */
 int		pool_can_serve(struct store *, const struct config *,
 		    const struct pool_pick_req *);
