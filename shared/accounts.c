@@ -319,7 +319,7 @@ accounts_txn_save_cred(struct store_txn *txn, const struct cred *c,
 	char		 key[128], hash[65], idtext[32];
 	enum kf_err	 er;
 
-	pool_txn_index_stale(txn);	/* priority may have changed */
+	pool_txn_cred_saving(txn, c);	/* the pool's index: priority */
 	snprintf(key, sizeof(key), "cred/%ld", c->id);
 	obj = cred_to_json(c, CRED_JSON_STORE);
 	er = txn_put_json(txn, key, obj, cause);

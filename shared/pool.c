@@ -298,6 +298,39 @@ pool_txn_index_stale(struct store_txn *txn)
 	(void)store_del(txn, INDEX_KEY);
 }
 
+void
+pool_txn_cred_saving(struct store_txn *txn, const struct cred *c)
+{
+	struct pindex	idx;
+	struct buf	raw = BUF_INIT;
+	char		stamp[32];
+	size_t		i;
+
+	/*
+	 * Token refreshes save credentials all the time: only a changed
+	 * priority touches the index.  A new id changes meta/cred-ids,
+	 * which makes the index stale by itself.
+	 */
+	memset(&idx, 0, sizeof(idx));
+	if (store_get(txn, INDEX_KEY, &raw) != KF_OK)
+		goto out;
+	if (index_parse(raw.ptr, &idx, stamp) == -1) {
+		pool_txn_index_stale(txn);
+		goto out;
+	}
+	for (i = 0; i < idx.n; i++)
+		if (idx.e[i].id == c->id)
+			break;
+	if (i == idx.n || idx.e[i].priority == c->priority)
+		goto out;
+	idx.e[i].priority = c->priority;
+	if (index_put(txn, &idx) != KF_OK)
+		pool_txn_index_stale(txn);
+out:
+	index_free(&idx);
+	buf_free(&raw);
+}
+
 /* Appends one entry to cred-log/<id>, keeping the last POOL_HISTORY_MAX. */
 static void
 history_add(struct store_txn *txn, long id, time_t at, const char *from,

@@ -124,10 +124,12 @@ enum kf_err	pool_history(struct store *, long id, json_object **out,
 /*
  * Hooks for accounts.c, inside the caller's write transaction: before a
  * cred-state/<id> is saved (history entry when the state word changes,
- * index line updated), and when a cred/<id> is saved (index stale).
+ * index line updated), and before a cred/<id> is saved (its priority).
+ * pool_txn_index_stale makes the next pick rebuild the index.
  */
 void		pool_txn_state_saving(struct store_txn *, long id,
 		    const struct account_state *);
+void		pool_txn_cred_saving(struct store_txn *, const struct cred *);
 void		pool_txn_index_stale(struct store_txn *);
 /* The state as history names it: "ok", "cooldown" or a reason name. */
 const char	*pool_state_label(const struct account_state *, time_t now);
