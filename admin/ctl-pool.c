@@ -19,10 +19,12 @@ parse_id(const char *verb, int argc, char **argv, int max_args)
 	char		*end;
 	long long	 id;
 
-	if (argc < 2 || argc > max_args)
-		die("usage: kiroctl accounts %s ID%s", verb,
+	if (argc < 2 || argc > max_args) {
+		fprintf(stderr, "usage: kiroctl accounts %s ID%s\n", verb,
 		    strcmp(verb, "disable") == 0 ? " [REASON]" :
 		    strcmp(verb, "history") == 0 ? " [--json]" : "");
+		exit(2);
+	}
 	errno = 0;
 	id = strtoll(argv[1], &end, 10);
 	if (argv[1][0] == '\0' || *end != '\0' || errno != 0 || id < 1 ||
@@ -79,8 +81,10 @@ accounts_history_verb(struct ctl *ctl, int argc, char **argv)
 	size_t		 i, n;
 	long		 id = parse_id("history", argc, argv, 3);
 
-	if (argc == 3 && strcmp(argv[2], "--json") != 0)
-		die("usage: kiroctl accounts history ID [--json]");
+	if (argc == 3 && strcmp(argv[2], "--json") != 0) {
+		fprintf(stderr, "usage: kiroctl accounts history ID [--json]\n");
+		exit(2);
+	}
 	if (pool_history(ctl->store, id, &h, &why) != KF_OK)
 		die("%s", why);
 	if (argc == 3) {
