@@ -24,7 +24,8 @@ behind Apache.  Covered:
   - rateLimits: globalRpm 2 with 2 processes gives 2 answers then 429 with
     Retry-After; minIntervalMs spreads requests over the accounts first;
   - kiroctl accounts disable/enable/reset on a running gateway, and their
-    errors for unknown or malformed ids (non-zero exit, state unchanged).
+    errors: unknown or malformed ids exit 1 with a reason, wrong arguments
+    exit 2 with the usage; the state stays unchanged.
 
 Run: /usr/bin/python3 tests/integration/test_pool.py
 """
@@ -262,10 +263,14 @@ class PoolTests(unittest.TestCase):
         self.assertEqual(self.state(g, a)["state"], "ok")
         self.assertIs(self.served_by(g, [a, b]), a)
         before = g.accounts_json()
-        for args in (("disable", "99"), ("enable", "abc"), ("reset", "-1"), ("enable",)):
+        for args in (("disable", "99"), ("enable", "abc"), ("reset", "-1")):
             r = g.kiroctl("accounts", *args, check=False)
-            self.assertNotEqual(r.returncode, 0, args)
+            self.assertEqual(r.returncode, 1, args)
             self.assertIn("kiroctl:", r.stderr)
+        for args in (("enable",), ("reset", "1", "2"), ("history", "1", "--xml")):
+            r = g.kiroctl("accounts", *args, check=False)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn("usage: kiroctl accounts", r.stderr)
         self.assertIn("no account with id 99",
                       g.kiroctl("accounts", "disable", "99", check=False).stderr)
         self.assertEqual([x["runtime"] for x in g.accounts_json()],
