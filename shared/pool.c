@@ -512,19 +512,24 @@ ratelog_wait(const struct ratelog *r, int64_t now, long min_interval,
 	return wait;
 }
 
+/*
+ * Appends now and writes the log back, keeping what a later check needs:
+ * the last rpm times within the window (only the rpm-th newest decides),
+ * and at least the newest one, for minIntervalMs.
+ */
 static enum kf_err
 ratelog_push(struct store_txn *txn, const char *key, const struct ratelog *r,
-    int64_t now)
+    int64_t now, long rpm)
 {
 	struct buf	out = BUF_INIT;
-	size_t		i;
+	size_t		i, keep;
 	int		first = 1;
 	enum kf_err	er;
 
+	keep = rpm > 1 ? (size_t)rpm - 1 : 0;	/* plus now */
 	buf_puts(&out, "{\"v\":1,\"t\":[");
-	for (i = 0; i < r->n; i++) {
-		/* The last minute, and the last one for minIntervalMs. */
-		if (r->t[i] <= now - RATE_WINDOW_MS && i + 1 < r->n)
+	for (i = r->n > keep ? r->n - keep : 0; i < r->n; i++) {
+		if (r->t[i] <= now - RATE_WINDOW_MS)
 			continue;
 		buf_printf(&out, "%s%" PRId64, first ? "" : ",", r->t[i]);
 		first = 0;
@@ -960,11 +965,12 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *cfg,
 	if (mode == PICK_WRITE) {
 		if (c.per_account_rate) {
 			snprintf(key, sizeof(key), "rate/%ld", id);
-			er = ratelog_push(txn, key, &c.acct_rate, nms);
+			er = ratelog_push(txn, key, &c.acct_rate, nms,
+			    rl->per_account_rpm);
 		}
 		if (er == KF_OK && rl->global_rpm > 0)
 			er = ratelog_push(txn, RATE_GLOBAL_KEY, &c.global_rate,
-			    nms);
+			    nms, rl->global_rpm);
 		if (er == KF_OK && cfg->load_balancing_mode ==
 		    LB_ROUND_ROBIN) {
 			buf_printf(&out_text, "{\"v\":1,\"last\":%ld}", id);

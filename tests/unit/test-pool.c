@@ -638,6 +638,24 @@ START_TEST(pool_per_account_rpm)
 	ck_assert_int_eq(pick(NULL, 0), 1);
 	clock_set_offset(61);
 	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pick(NULL, 0), 3);
+	/* The log keeps only what the limit needs: rpm times. */
+	{
+		struct store_txn	*txn;
+		struct buf		 raw = BUF_INIT;
+		const char		*p;
+		int			 n = 1;
+
+		ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL),
+		    KF_OK);
+		ck_assert_int_eq(store_get(txn, "rate/2", &raw), KF_OK);
+		(void)store_end(txn, NULL);
+		for (p = raw.ptr; *p != '\0'; p++)
+			n += *p == ',';
+		ck_assert_msg(n == 1 + 2, "rate/2 is %s", raw.ptr);
+		buf_free(&raw);
+	}
 }
 END_TEST
 
