@@ -29,7 +29,7 @@
 #define RR_KEY		"pool/rr"
 #define RATE_GLOBAL_KEY	"rate/global"
 #define RATE_WINDOW_MS	60000
-#define PRUNE_EVERY_MS	60000
+#define PRUNE_EVERY_SECONDS	60
 
 /* One account as the index has it: what a pick needs, nothing more. */
 struct entry {
@@ -64,7 +64,7 @@ static pthread_mutex_t	 tally_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tally	*tallies;
 static size_t		 n_tallies;
 static int64_t		 last_flush_ms;
-static int64_t		 last_prune_ms;
+static time_t		 last_prune;
 
 /*
  * Why the next state save happens, for the history (set by this file
@@ -620,19 +620,22 @@ prune_each(void *arg, const char *key, const char *val, size_t len)
 	return 0;
 }
 
-/* Drops expired sticky records (at most once a minute per process). */
+/*
+ * Drops expired sticky records, at most once a minute per process (or when
+ * the clock went back), in a write transaction that happens anyway.
+ */
 static void
 sticky_prune(struct store_txn *txn, time_t now)
 {
 	struct prune	p;
-	int64_t		mono = clock_mono_ms();
 	size_t		i;
 	int		due;
 
 	pthread_mutex_lock(&tally_lock);
-	due = last_prune_ms == 0 || mono - last_prune_ms >= PRUNE_EVERY_MS;
+	due = last_prune == 0 || now < last_prune ||
+	    now - last_prune >= PRUNE_EVERY_SECONDS;
 	if (due)
-		last_prune_ms = mono;
+		last_prune = now;
 	pthread_mutex_unlock(&tally_lock);
 	if (!due)
 		return;

@@ -800,6 +800,27 @@ START_TEST(pool_session_hash_sources)
 }
 END_TEST
 
+START_TEST(pool_expired_sessions_are_pruned)
+{
+	struct store_txn	*txn;
+	struct buf		 raw = BUF_INIT;
+	const char		*stale = "{\"v\":1,\"id\":1,\"until\":1000,"
+	    "\"at\":940,\"conv\":\"\"}";
+
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_put(txn, "sticky/stale", stale, strlen(stale)),
+	    KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	clock_set_offset(-5);	/* a clock "back" makes the prune due here */
+	ck_assert_int_eq(pick_full("auto", "fresh", NULL, NULL, NULL), 2);
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_get(txn, "sticky/stale", &raw), KF_ENOTFOUND);
+	ck_assert_int_eq(store_get(txn, "sticky/fresh", &raw), KF_OK);
+	(void)store_end(txn, NULL);
+	buf_free(&raw);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -831,6 +852,7 @@ main(void)
 	tcase_add_test(tc, pool_admin_operations_are_recorded);
 	tcase_add_test(tc, pool_history_is_bounded);
 	tcase_add_test(tc, pool_session_hash_sources);
+	tcase_add_test(tc, pool_expired_sessions_are_pruned);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
