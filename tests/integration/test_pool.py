@@ -33,7 +33,9 @@ Run: /usr/bin/python3 tests/integration/test_pool.py
 from __future__ import annotations
 
 import calendar
+import re
 import sys
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -135,8 +137,22 @@ class PoolTests(unittest.TestCase):
         MOCK.reset()
         g.register_accounts()
         meta = {"metadata": {"user_id": "operator-session-42"}}
-        got = {self.served_by(g, accts, f"turn {i}", **meta).name for i in range(6)}
-        self.assertEqual(len(got), 1, got)
+        first = self.served_by(g, accts, "turn 0", **meta)
+        # Eight slow turns at once need both processes (4 threads each).
+        results: list = []
+
+        def turn(i: int) -> None:
+            results.append(g.messages(body(f"turn {i} #mock:slow", **meta)))
+
+        threads = [threading.Thread(target=turn, args=(i,)) for i in range(1, 9)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual([r.status for r in results], [200] * 8)
+        pids = set(re.findall(r"kiro-fcgi\[(\d+)\].*account=", g.log()))
+        self.assertEqual(len(pids), 2, "both responder processes served")
+        self.assertEqual(set(self.tokens()), {first.access_token})
         conv_ids = {e["body"]["conversationState"]["conversationId"]
                     for e in MOCK.requests()}
         self.assertEqual(len(conv_ids), 1, conv_ids)
