@@ -21,8 +21,8 @@ behind Apache.  Covered:
     of next month; with KIRO_FCGI_FAKE_NOW a few seconds before that date
     the account comes back by itself once the date passes;
   - TEMPORARILY_SUSPENDED: Suspended, with upstream's words in the detail;
-  - rateLimits: globalRpm 2 with 2 processes gives 2 answers then 429 with
-    Retry-After; minIntervalMs spreads requests over the accounts first;
+  - rateLimits: globalRpm 2 with 6 concurrent requests over 2 processes
+    gives exactly 2 answers and 4 429s with Retry-After; minIntervalMs spreads requests over the accounts first;
   - kiroctl accounts disable/enable/reset on a running gateway, and their
     errors: unknown or malformed ids exit 1 with a reason, wrong arguments
     exit 2 with the usage; the state stays unchanged.
@@ -242,12 +242,24 @@ class PoolTests(unittest.TestCase):
     def test_global_rpm_across_processes_gives_429(self) -> None:
         accts = [Account("g1"), Account("g2")]
         g = self.start(accts, procs=2, config={"rateLimits": {"globalRpm": 2}})
-        for i in range(2):
-            self.served_by(g, accts, f"q{i}")
-        resp = g.messages(body("one too many"))
-        assert_anthropic_error(self, resp, 429, "rate_limit_error")
-        self.assertTrue(resp.headers.get("Retry-After", "").isdigit(), resp.headers)
-        self.assertLessEqual(int(resp.headers["Retry-After"]), 60)
+        # Six at once, over both processes: exactly two get through.
+        results: list = []
+
+        def ask(i: int) -> None:
+            results.append(g.messages(body(f"q{i} #mock:slow")))
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(sorted(r.status for r in results), [200, 200, 429, 429, 429, 429])
+        for resp in results:
+            if resp.status == 429:
+                assert_anthropic_error(self, resp, 429, "rate_limit_error")
+                self.assertTrue(resp.headers.get("Retry-After", "").isdigit(), resp.headers)
+                self.assertGreaterEqual(int(resp.headers["Retry-After"]), 1)
+                self.assertLessEqual(int(resp.headers["Retry-After"]), 60)
         self.assertEqual(len(MOCK.requests()), 2)
 
     def test_min_interval_uses_the_next_account_then_limits(self) -> None:
