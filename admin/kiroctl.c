@@ -21,6 +21,7 @@
 #include "fileio.h"
 #include "http.h"
 #include "json.h"
+#include "ctl-pool.h"
 #include "kiroctl.h"
 #include "log.h"
 #include "refresh.h"
@@ -70,6 +71,10 @@ usage(void)
 	    "(cached 5 minutes)\n"
 	    "  health-check                  probe every account (cron, "
 	    "every 10 minutes)\n"
+	    "  accounts enable|reset ID      back into service / clear "
+	    "failures and cooldown\n"
+	    "  accounts disable ID [REASON]  take out of service\n"
+	    "  accounts history ID [--json]  recorded state changes\n"
 	    "  refresh [--force]             refresh tokens expiring within "
 	    "15 minutes (cron)\n"
 	    "  status                        configuration and accounts at "
@@ -791,6 +796,10 @@ static const struct {
 	{ "accounts", "priority", accounts_priority_verb, 0 },
 	{ "usage", NULL, usage_verb, 0 },
 	{ "health-check", NULL, health_check_verb, 0 },
+	{ "accounts", "enable", accounts_enable_verb, 0 },
+	{ "accounts", "disable", accounts_disable_verb, 0 },
+	{ "accounts", "reset", accounts_reset_verb, 0 },
+	{ "accounts", "history", accounts_history_verb, 0 },
 	{ "refresh", NULL, refresh_verb, 0 },
 	{ "status", NULL, status_verb, 0 },
 	{ "login", NULL, login_verb, 0 },

@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "json.h"
 #include "log.h"
+#include "pool.h"
 #include "xmalloc.h"
 
 #define IDS_KEY		"meta/cred-ids"
@@ -135,6 +136,7 @@ account_state_to_json(const struct account_state *s)
 	add_long(obj, "failures", s->failures);
 	add_long(obj, "refreshFailures", s->refresh_failures);
 	add_time(obj, "cooldownUntil", s->cooldown_until);
+	add_long(obj, "throttles", s->throttles);
 	add_long(obj, "successCount", s->success_count);
 	add_long(obj, "requestCount", s->request_count);
 	add_time(obj, "lastUsed", s->last_used);
@@ -184,6 +186,7 @@ account_state_from_json(json_object *obj, struct account_state *s,
 	s->failures = get_long(obj, "failures");
 	s->refresh_failures = get_long(obj, "refreshFailures");
 	s->cooldown_until = get_long(obj, "cooldownUntil");
+	s->throttles = get_long(obj, "throttles");
 	s->success_count = get_long(obj, "successCount");
 	s->request_count = get_long(obj, "requestCount");
 	s->last_used = get_long(obj, "lastUsed");
@@ -316,6 +319,7 @@ accounts_txn_save_cred(struct store_txn *txn, const struct cred *c,
 	char		 key[128], hash[65], idtext[32];
 	enum kf_err	 er;
 
+	pool_txn_cred_saving(txn, c);	/* the pool's index: priority */
 	snprintf(key, sizeof(key), "cred/%ld", c->id);
 	obj = cred_to_json(c, CRED_JSON_STORE);
 	er = txn_put_json(txn, key, obj, cause);
@@ -338,6 +342,8 @@ accounts_txn_save_state(struct store_txn *txn, long id,
 	char		 key[64];
 	enum kf_err	 er;
 
+	/* History and the pool's index follow every state change. */
+	pool_txn_state_saving(txn, id, s);
 	snprintf(key, sizeof(key), "cred-state/%ld", id);
 	obj = account_state_to_json(s);
 	er = txn_put_json(txn, key, obj, cause);

@@ -40,6 +40,7 @@ struct account_state {
 	long			 failures;	/* consecutive */
 	long			 refresh_failures;	/* consecutive */
 	time_t			 cooldown_until;
+	long			 throttles;	/* consecutive: doubles cooldown */
 	long			 success_count;
 	long			 request_count;
 	time_t			 last_used;

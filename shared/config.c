@@ -94,6 +94,7 @@ static const struct key top_keys[] = {
 	{ "authBaseUrl", KEY_STRING, OFF(auth_base_url), 0, NULL },
 	{ "oidcBaseUrl", KEY_STRING, OFF(oidc_base_url), 0, NULL },
 	{ "stickySeconds", KEY_LONG, OFF(sticky_seconds), 0, NULL },
+	{ "cooldownMaxSeconds", KEY_LONG, OFF(cooldown_max_seconds), 60, NULL },
 	{ "rateLimits", KEY_OBJECT, 0, 0, rate_keys },
 	{ "maxRequestBytes", KEY_LONG, OFF(max_request_bytes), 1, NULL },
 	{ "logLevel", KEY_LOG_LEVEL, OFF(log_level), 0, NULL },
@@ -402,6 +403,7 @@ config_new(void)
 	cfg = xcalloc(1, sizeof(*cfg));
 	cfg->load_balancing_mode = LB_PRIORITY;
 	cfg->sticky_seconds = 60;
+	cfg->cooldown_max_seconds = 3600;
 	cfg->max_request_bytes = CONFIG_DEFAULT_MAX_REQUEST;
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->history.max_image_msgs = 5;

@@ -59,6 +59,7 @@ struct config {
 	char			*auth_base_url;
 	char			*oidc_base_url;
 	long			 sticky_seconds;	/* default 60 */
+	long			 cooldown_max_seconds;	/* default 3600 */
 	struct rate_limits	 rate_limits;
 	long			 max_request_bytes;	/* default 64 MiB */
 	enum log_level		 log_level;

@@ -1,104 +1,57 @@
 /* pool.c: choose the account for a request, and learn from the outcome. */
 #include "autoconfig.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "accounts.h"
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
+#include "conv.h"
+#include "digest.h"
+#include "json.h"
 #include "log.h"
 #include "pool.h"
+#include "rand.h"
 #include "store.h"
 #include "xmalloc.h"
 
-static int
-excluded(const struct pool_pick_req *req, long id)
-{
-	size_t	i;
+#define INDEX_KEY	"pool/index"
+#define IDS_KEY		"meta/cred-ids"
+#define RR_KEY		"pool/rr"
+#define RATE_GLOBAL_KEY	"rate/global"
+#define RATE_WINDOW_MS	60000
+#define PRUNE_EVERY_SECONDS	60
 
-	for (i = 0; i < req->n_exclude; i++)
-		if (req->exclude[i] == id)
-			return 1;
-	return 0;
-}
+/* One account as the index has it: what a pick needs, nothing more. */
+struct entry {
+	long	id;
+	long	priority;
+	time_t	until;		/* 0: may serve; -1: disabled; else from then */
+	long	successes;
+	int	free_plan;
+	int	reason;		/* enum account_reason */
+};
 
-enum kf_err
-pool_pick(struct store *st, const struct config *cfg,
-    const struct pool_pick_req *req, struct account *out, char **cause)
-{
-	struct store_txn	*txn = NULL;
-	struct account		 a, best;
-	struct buf		 why = BUF_INIT;
-	long			*ids = NULL;
-	size_t			 n_ids = 0, i;
-	time_t			 now = clock_now();
-	int			 have = 0;
-	enum kf_err		 er;
+struct pindex {
+	struct entry	*e;
+	size_t		 n;
+};
 
-	memset(out, 0, sizeof(*out));
-	memset(&best, 0, sizeof(best));
-	if ((er = store_begin(st, STORE_READ, &txn, cause)) != KF_OK)
-		return er;
-	if ((er = accounts_txn_ids(txn, &ids, &n_ids, cause)) != KF_OK)
-		goto out;
-	if (n_ids == 0) {
-		xsetprintf(cause, "no Kiro account is configured: import one "
-		    "with \"kiroctl accounts import FILE\" (kiro.rs "
-		    "credentials.json) or set credentialsFile in the "
-		    "configuration");
-		er = KF_ENOACCOUNT;
-		goto out;
-	}
-	for (i = 0; i < n_ids; i++) {
-		if (excluded(req, ids[i]))
-			continue;
-		if (accounts_txn_load(txn, ids[i], &a, NULL) != KF_OK)
-			continue;
-		if (!account_usable(&a, now)) {
-			buf_printf(&why, "%saccount %ld is %s%s%s",
-			    why.len > 0 ? "; " : "", a.cred.id,
-			    account_state_word(&a, now),
-			    a.state.disabled != ACCOUNT_OK ? ": " : "",
-			    a.state.disabled != ACCOUNT_OK ?
-			    account_reason_name(a.state.disabled) : "");
-			account_free(&a);
-			continue;
-		}
-		if (!have || a.cred.priority < best.cred.priority ||
-		    (a.cred.priority == best.cred.priority &&
-		    a.cred.id < best.cred.id)) {
-			if (have)
-				account_free(&best);
-			best = a;
-			have = 1;
-		} else
-			account_free(&a);
-	}
-	if (!have) {
-		if (req->n_exclude > 0)
-			xsetprintf(cause, "every usable Kiro account failed "
-			    "this request%s%s", why.len > 0 ? "; " : "",
-			    why.len > 0 ? why.ptr : "");
-		else
-			xsetprintf(cause, "no usable Kiro account: %s",
-			    why.len > 0 ? why.ptr : "all are disabled");
-		er = KF_ENOACCOUNT;
-		goto out;
-	}
-	*out = best;
-	er = KF_OK;
-out:
-	(void)cfg;
-	free(ids);
-	buf_free(&why);
-	store_end(txn, NULL);
-	return er;
-}
+/* Request times of the last minute, oldest first. */
+struct ratelog {
+	int64_t	*t;
+	size_t	 n;
+	int	 loaded;
+};
 
 /* Success tallies not yet written, per account, for this process. */
 struct tally {
@@ -111,6 +64,1043 @@ static pthread_mutex_t	 tally_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tally	*tallies;
 static size_t		 n_tallies;
 static int64_t		 last_flush_ms;
+static time_t		 last_prune;
+
+/*
+ * Why the next state save happens, for the history (set by this file
+ * around its own saves; other writers leave it NULL), and whether the
+ * save is an operator action, which is recorded even when the state word
+ * stays the same.
+ */
+static __thread const char	*note_reason;
+static __thread int		 pick_txns;
+static __thread int		 note_force;
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	ts;
+	time_t		t0, t1, fake;
+
+	/* clock_now's offset (tests' fake clock), read between two ticks. */
+	do {
+		t0 = time(NULL);
+		fake = clock_now();
+		t1 = time(NULL);
+	} while (t0 != t1);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec + (fake - t0)) * 1000 +
+	    ts.tv_nsec / 1000000;
+}
+
+static int
+is_free_plan(const char *subscription)
+{
+	const char	*p;
+
+	if (subscription == NULL)
+		return 0;
+	for (p = subscription; *p != '\0'; p++)
+		if (strncasecmp(p, "FREE", 4) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+is_opus(const char *model)
+{
+	const char	*p;
+
+	if (model == NULL)
+		return 0;
+	for (p = model; *p != '\0'; p++)
+		if (strncasecmp(p, "opus", 4) == 0)
+			return 1;
+	return 0;
+}
+
+const char *
+pool_state_label(const struct account_state *s, time_t now)
+{
+	if (s->disabled != ACCOUNT_OK)
+		return account_reason_name(s->disabled);
+	if (s->cooldown_until > now)
+		return "cooldown";
+	return "ok";
+}
+
+static void
+entry_from_state(struct entry *e, const struct account_state *s)
+{
+	e->until = 0;
+	if (s->disabled != ACCOUNT_OK)
+		e->until = s->disabled_until == 0 ? -1 : s->disabled_until;
+	if (e->until != -1 && s->cooldown_until > e->until)
+		e->until = s->cooldown_until;
+	e->successes = s->success_count;
+	e->free_plan = is_free_plan(s->subscription);
+	e->reason = s->disabled;
+}
+
+static int
+entry_usable(const struct entry *e, time_t now)
+{
+	return e->until == 0 || (e->until != -1 && e->until <= now);
+}
+
+/* The fingerprint of meta/cred-ids that tells a stale index. */
+static void
+ids_stamp(struct store_txn *txn, char out[32])
+{
+	struct buf	raw = BUF_INIT;
+
+	if (store_get(txn, IDS_KEY, &raw) != KF_OK)
+		snprintf(out, 32, "none");
+	else
+		snprintf(out, 32, "%08" PRIx32 "-%zu",
+		    crc32_update(0, raw.ptr, raw.len), raw.len);
+	buf_free(&raw);
+}
+
+static void
+index_free(struct pindex *idx)
+{
+	free(idx->e);
+	idx->e = NULL;
+	idx->n = 0;
+}
+
+static enum kf_err
+index_put(struct store_txn *txn, const struct pindex *idx)
+{
+	struct buf	out = BUF_INIT;
+	char		stamp[32];
+	size_t		i;
+	enum kf_err	er;
+
+	ids_stamp(txn, stamp);
+	buf_printf(&out, "{\"v\":1,\"ids\":\"%s\",\"a\":[", stamp);
+	for (i = 0; i < idx->n; i++)
+		buf_printf(&out, "%s[%ld,%ld,%lld,%ld,%d,%d]", i > 0 ? "," : "",
+		    idx->e[i].id, idx->e[i].priority,
+		    (long long)idx->e[i].until, idx->e[i].successes,
+		    idx->e[i].free_plan, idx->e[i].reason);
+	buf_puts(&out, "]}");
+	er = store_put(txn, INDEX_KEY, out.ptr, out.len);
+	buf_free(&out);
+	return er;
+}
+
+/*
+ * Reads our own compact record without a general JSON parser: this runs
+ * on every request, and the shape is fixed by index_put.
+ */
+static int
+index_parse(const char *p, struct pindex *idx, char stamp[32])
+{
+	const char	*q;
+	long long	 f[6];
+	char		*end;
+	size_t		 len, k;
+
+	if ((p = strstr(p, "\"ids\":\"")) == NULL)
+		return -1;
+	p += 7;
+	if ((q = strchr(p, '"')) == NULL || (len = (size_t)(q - p)) >= 32)
+		return -1;
+	memcpy(stamp, p, len);
+	stamp[len] = '\0';
+	if ((p = strstr(q, "\"a\":[")) == NULL)
+		return -1;
+	p += 5;
+	while (*p == '[') {
+		p++;
+		for (k = 0; k < 6; k++) {
+			errno = 0;
+			f[k] = strtoll(p, &end, 10);
+			if (end == p || errno != 0)
+				return -1;
+			p = end;
+			if (*p != (k < 5 ? ',' : ']'))
+				return -1;
+			p++;
+		}
+		idx->e = xreallocarray(idx->e, idx->n + 1, sizeof(*idx->e));
+		idx->e[idx->n].id = (long)f[0];
+		idx->e[idx->n].priority = (long)f[1];
+		idx->e[idx->n].until = (time_t)f[2];
+		idx->e[idx->n].successes = (long)f[3];
+		idx->e[idx->n].free_plan = (int)f[4];
+		idx->e[idx->n].reason = (int)f[5];
+		idx->n++;
+		if (*p == ',')
+			p++;
+	}
+	return *p == ']' ? 0 : -1;
+}
+
+/* KF_ENOTFOUND when the index is missing, stale or unreadable. */
+static enum kf_err
+index_load(struct store_txn *txn, struct pindex *idx)
+{
+	struct buf	raw = BUF_INIT;
+	char		stamp[32], want[32];
+	enum kf_err	er;
+
+	memset(idx, 0, sizeof(*idx));
+	if ((er = store_get(txn, INDEX_KEY, &raw)) != KF_OK)
+		goto out;
+	if (index_parse(raw.ptr, idx, stamp) == -1) {
+		er = KF_ENOTFOUND;
+		goto out;
+	}
+	ids_stamp(txn, want);
+	if (strcmp(stamp, want) != 0)
+		er = KF_ENOTFOUND;
+out:
+	if (er != KF_OK)
+		index_free(idx);
+	buf_free(&raw);
+	return er;
+}
+
+/* Reads every account and writes the index (a write transaction). */
+static enum kf_err
+index_build(struct store_txn *txn, struct pindex *idx, char **cause)
+{
+	struct account	 a;
+	long		*ids = NULL;
+	size_t		 n = 0, i;
+	enum kf_err	 er;
+
+	memset(idx, 0, sizeof(*idx));
+	if ((er = accounts_txn_ids(txn, &ids, &n, cause)) != KF_OK)
+		return er;
+	idx->e = xcalloc(n == 0 ? 1 : n, sizeof(*idx->e));
+	for (i = 0; i < n; i++) {
+		if (accounts_txn_load(txn, ids[i], &a, NULL) != KF_OK)
+			continue;
+		idx->e[idx->n].id = a.cred.id;
+		idx->e[idx->n].priority = a.cred.priority;
+		entry_from_state(&idx->e[idx->n], &a.state);
+		idx->n++;
+		account_free(&a);
+	}
+	free(ids);
+	if ((er = index_put(txn, idx)) != KF_OK)
+		xsetprintf(cause, "cannot write the account index");
+	return er;
+}
+
+void
+pool_txn_index_stale(struct store_txn *txn)
+{
+	(void)store_del(txn, INDEX_KEY);
+}
+
+void
+pool_txn_cred_saving(struct store_txn *txn, const struct cred *c)
+{
+	struct pindex	idx;
+	struct buf	raw = BUF_INIT;
+	char		stamp[32];
+	size_t		i;
+
+	/*
+	 * Token refreshes save credentials all the time: only a changed
+	 * priority touches the index.  A new id changes meta/cred-ids,
+	 * which makes the index stale by itself.
+	 */
+	memset(&idx, 0, sizeof(idx));
+	if (store_get(txn, INDEX_KEY, &raw) != KF_OK)
+		goto out;
+	if (index_parse(raw.ptr, &idx, stamp) == -1) {
+		pool_txn_index_stale(txn);
+		goto out;
+	}
+	for (i = 0; i < idx.n; i++)
+		if (idx.e[i].id == c->id)
+			break;
+	if (i == idx.n || idx.e[i].priority == c->priority)
+		goto out;
+	idx.e[i].priority = c->priority;
+	if (index_put(txn, &idx) != KF_OK)
+		pool_txn_index_stale(txn);
+out:
+	index_free(&idx);
+	buf_free(&raw);
+}
+
+/* Appends one entry to cred-log/<id>, keeping the last POOL_HISTORY_MAX. */
+static void
+history_add(struct store_txn *txn, long id, time_t at, const char *from,
+    const char *to, const char *reason)
+{
+	struct buf	 raw = BUF_INIT;
+	json_object	*arr = NULL, *kept, *ent;
+	char		 key[64], *text;
+	size_t		 len, i;
+
+	snprintf(key, sizeof(key), "cred-log/%ld", id);
+	if (store_get(txn, key, &raw) != KF_OK || json_parse(raw.ptr, raw.len,
+	    8, &arr, NULL) != KF_OK || !json_object_is_type(arr,
+	    json_type_array)) {
+		json_object_put(arr);
+		arr = json_object_new_array();
+	}
+	ent = json_object_new_object();
+	json_object_object_add(ent, "at", json_object_new_int64(at));
+	json_object_object_add(ent, "from", json_str(from));
+	json_object_object_add(ent, "to", json_str(to));
+	json_object_object_add(ent, "reason", json_str(reason != NULL ?
+	    reason : ""));
+	json_object_array_add(arr, ent);
+	len = json_object_array_length(arr);
+	kept = json_object_new_array();
+	for (i = len > POOL_HISTORY_MAX ? len - POOL_HISTORY_MAX : 0; i < len;
+	    i++)
+		json_object_array_add(kept, json_object_get(
+		    json_object_array_get_idx(arr, i)));
+	text = json_to_str(kept);
+	if (store_put(txn, key, text, strlen(text)) != KF_OK)
+		log_warnx("account %ld: cannot record a state change", id);
+	free(text);
+	json_object_put(kept);
+	json_object_put(arr);
+	buf_free(&raw);
+}
+
+void
+pool_txn_state_saving(struct store_txn *txn, long id,
+    const struct account_state *s)
+{
+	struct account_state	 old;
+	struct pindex		 idx;
+	struct buf		 raw = BUF_INIT;
+	json_object		*obj = NULL;
+	const char		*from, *to, *why;
+	char			 key[64], stamp[32];
+	time_t			 now = clock_now();
+	size_t			 i;
+
+	memset(&old, 0, sizeof(old));
+	snprintf(key, sizeof(key), "cred-state/%ld", id);
+	if (store_get(txn, key, &raw) == KF_OK && json_parse(raw.ptr, raw.len,
+	    8, &obj, NULL) == KF_OK)
+		(void)account_state_from_json(obj, &old, NULL);
+	json_object_put(obj);
+	from = pool_state_label(&old, now);
+	to = pool_state_label(s, now);
+	if (note_force || strcmp(from, to) != 0) {
+		why = note_reason;
+		if (why == NULL)
+			why = s->disabled_detail != NULL ? s->disabled_detail :
+			    s->last_error != NULL ? s->last_error : "";
+		history_add(txn, id, now, from, to, why);
+	}
+	account_state_free(&old);
+
+	/* The index line follows; an index without the id is rebuilt. */
+	memset(&idx, 0, sizeof(idx));
+	buf_reset(&raw);
+	if (store_get(txn, INDEX_KEY, &raw) != KF_OK)
+		goto out;
+	if (index_parse(raw.ptr, &idx, stamp) == -1) {
+		pool_txn_index_stale(txn);
+		goto out;
+	}
+	for (i = 0; i < idx.n; i++)
+		if (idx.e[i].id == id)
+			break;
+	if (i == idx.n) {
+		pool_txn_index_stale(txn);
+		goto out;
+	}
+	entry_from_state(&idx.e[i], s);
+	if (index_put(txn, &idx) != KF_OK)
+		pool_txn_index_stale(txn);
+out:
+	index_free(&idx);
+	buf_free(&raw);
+}
+
+/* Saves a state with a reason for the history. */
+static enum kf_err
+save_noted(struct store_txn *txn, long id, const struct account_state *s,
+    const char *reason, int force, char **cause)
+{
+	enum kf_err	er;
+
+	note_reason = reason;
+	note_force = force;
+	er = accounts_txn_save_state(txn, id, s, cause);
+	note_reason = NULL;
+	note_force = 0;
+	return er;
+}
+
+static long
+tally_pending(long id)
+{
+	long	n = 0;
+	size_t	i;
+
+	pthread_mutex_lock(&tally_lock);
+	for (i = 0; i < n_tallies; i++)
+		if (tallies[i].id == id)
+			n = tallies[i].successes;
+	pthread_mutex_unlock(&tally_lock);
+	return n;
+}
+
+static void
+ratelog_free(struct ratelog *r)
+{
+	free(r->t);
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+ratelog_load(struct store_txn *txn, const char *key, struct ratelog *r)
+{
+	struct buf	 raw = BUF_INIT;
+	json_object	*obj = NULL, *arr;
+	size_t		 i, len;
+
+	memset(r, 0, sizeof(*r));
+	r->loaded = 1;
+	if (store_get(txn, key, &raw) != KF_OK)
+		goto out;
+	if (json_parse(raw.ptr, raw.len, 4, &obj, NULL) != KF_OK ||
+	    json_get_arr(obj, "t", &arr) != 1)
+		goto out;
+	len = json_object_array_length(arr);
+	r->t = xcalloc(len == 0 ? 1 : len, sizeof(*r->t));
+	for (i = 0; i < len; i++)
+		r->t[r->n++] = json_object_get_int64(
+		    json_object_array_get_idx(arr, i));
+out:
+	json_object_put(obj);
+	buf_free(&raw);
+}
+
+/* Milliseconds until one more request fits, 0 when it fits now. */
+static int64_t
+ratelog_wait(const struct ratelog *r, int64_t now, long min_interval,
+    long rpm)
+{
+	int64_t	wait = 0, w;
+	size_t	i, in_window = 0, first = 0;
+
+	if (r->n == 0)
+		return 0;
+	if (min_interval > 0 && (w = r->t[r->n - 1] + min_interval - now) >
+	    wait)
+		wait = w;
+	if (rpm > 0) {
+		for (i = r->n; i > 0; i--) {
+			if (r->t[i - 1] <= now - RATE_WINDOW_MS)
+				break;
+			in_window++;
+			first = i - 1;
+		}
+		/* The oldest request that must leave the window first. */
+		if (in_window >= (size_t)rpm && (w = r->t[first + in_window -
+		    (size_t)rpm] + RATE_WINDOW_MS - now) > wait)
+			wait = w;
+	}
+	return wait;
+}
+
+/*
+ * Appends now and writes the log back, keeping what a later check needs:
+ * the last rpm times within the window (only the rpm-th newest decides),
+ * and at least the newest one, for minIntervalMs.
+ */
+static enum kf_err
+ratelog_push(struct store_txn *txn, const char *key, const struct ratelog *r,
+    int64_t now, long rpm)
+{
+	struct buf	out = BUF_INIT;
+	size_t		i, keep;
+	int		first = 1;
+	enum kf_err	er;
+
+	keep = rpm > 1 ? (size_t)rpm - 1 : 0;	/* plus now */
+	buf_puts(&out, "{\"v\":1,\"t\":[");
+	for (i = r->n > keep ? r->n - keep : 0; i < r->n; i++) {
+		if (r->t[i] <= now - RATE_WINDOW_MS)
+			continue;
+		buf_printf(&out, "%s%" PRId64, first ? "" : ",", r->t[i]);
+		first = 0;
+	}
+	buf_printf(&out, "%s%" PRId64 "]}", first ? "" : ",", now);
+	er = store_put(txn, key, out.ptr, out.len);
+	buf_free(&out);
+	return er;
+}
+
+/* A session's sticky record. */
+struct sticky {
+	int	found;
+	long	id;
+	time_t	until;
+	time_t	at;
+	char	conv[POOL_CONV_ID_LEN + 1];
+};
+
+static void
+sticky_load(struct store_txn *txn, const char *session, struct sticky *sk)
+{
+	struct buf	 raw = BUF_INIT;
+	json_object	*obj = NULL;
+	const char	*conv;
+	int64_t		 v;
+	char		 key[128];
+
+	memset(sk, 0, sizeof(*sk));
+	snprintf(key, sizeof(key), "sticky/%s", session);
+	if (store_get(txn, key, &raw) != KF_OK ||
+	    json_parse(raw.ptr, raw.len, 4, &obj, NULL) != KF_OK)
+		goto out;
+	sk->found = 1;
+	if (json_get_int(obj, "id", &v) == 1)
+		sk->id = (long)v;
+	if (json_get_int(obj, "until", &v) == 1)
+		sk->until = (time_t)v;
+	if (json_get_int(obj, "at", &v) == 1)
+		sk->at = (time_t)v;
+	if (json_get_str(obj, "conv", &conv) == 1 && rand_is_uuid(conv))
+		snprintf(sk->conv, sizeof(sk->conv), "%s", conv);
+out:
+	json_object_put(obj);
+	buf_free(&raw);
+}
+
+static enum kf_err
+sticky_put(struct store_txn *txn, const char *session, const struct sticky *sk)
+{
+	struct buf	out = BUF_INIT;
+	char		key[128];
+	enum kf_err	er;
+
+	snprintf(key, sizeof(key), "sticky/%s", session);
+	buf_printf(&out, "{\"v\":1,\"id\":%ld,\"until\":%lld,\"at\":%lld,"
+	    "\"conv\":\"%s\"}", sk->id, (long long)sk->until,
+	    (long long)sk->at, sk->conv);
+	er = store_put(txn, key, out.ptr, out.len);
+	buf_free(&out);
+	return er;
+}
+
+struct prune {
+	time_t	 now;
+	char	**keys;
+	size_t	 n;
+};
+
+static int
+prune_each(void *arg, const char *key, const char *val, size_t len)
+{
+	struct prune	*p = arg;
+	const char	*u;
+	char		*text;
+	long long	 until = 0;
+
+	text = xmalloc(len + 1);
+	memcpy(text, val, len);
+	text[len] = '\0';
+	if ((u = strstr(text, "\"until\":")) != NULL)
+		until = strtoll(u + 8, NULL, 10);
+	free(text);
+	if (until <= (long long)p->now) {
+		p->keys = xreallocarray(p->keys, p->n + 1, sizeof(*p->keys));
+		p->keys[p->n++] = xstrdup(key);
+	}
+	return 0;
+}
+
+/*
+ * Drops expired sticky records, at most once a minute per process (or when
+ * the clock went back), in a write transaction that happens anyway.
+ */
+static void
+sticky_prune(struct store_txn *txn, time_t now)
+{
+	struct prune	p;
+	size_t		i;
+	int		due;
+
+	pthread_mutex_lock(&tally_lock);
+	due = last_prune == 0 || now < last_prune ||
+	    now - last_prune >= PRUNE_EVERY_SECONDS;
+	if (due)
+		last_prune = now;
+	pthread_mutex_unlock(&tally_lock);
+	if (!due)
+		return;
+	memset(&p, 0, sizeof(p));
+	p.now = now;
+	(void)store_each(txn, "sticky/", prune_each, &p);
+	for (i = 0; i < p.n; i++) {
+		(void)store_del(txn, p.keys[i]);
+		free(p.keys[i]);
+	}
+	free(p.keys);
+}
+
+/* What one pass over the index decided. */
+struct choice {
+	const struct entry	*chosen;
+	long			 wait;	/* s until one may serve, 0: none */
+	int			 heal;
+	int			 per_account_rate;
+	struct ratelog		 acct_rate;	/* the chosen one's */
+	struct ratelog		 global_rate;
+	struct buf		 why;
+};
+
+static void
+choice_free(struct choice *c)
+{
+	ratelog_free(&c->acct_rate);
+	ratelog_free(&c->global_rate);
+	buf_free(&c->why);
+}
+
+static int
+excluded(const struct pool_pick_req *req, long id)
+{
+	size_t	i;
+
+	for (i = 0; i < req->n_exclude; i++)
+		if (req->exclude[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Mode order, for qsort_r-less sorting through a file-scope mode. */
+static __thread enum lb_mode	sort_mode;
+
+static int
+entry_cmp(const void *pa, const void *pb)
+{
+	const struct entry	*a = *(const struct entry *const *)pa;
+	const struct entry	*b = *(const struct entry *const *)pb;
+
+	if (sort_mode == LB_BALANCED && a->successes != b->successes)
+		return a->successes < b->successes ? -1 : 1;
+	if (sort_mode != LB_ROUND_ROBIN && a->priority != b->priority)
+		return a->priority < b->priority ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static void
+note_wait(struct choice *c, int64_t wait_s)
+{
+	if (wait_s < 1)
+		wait_s = 1;
+	if (c->wait == 0 || wait_s < c->wait)
+		c->wait = (long)wait_s;
+}
+
+/* 1 if e may take this request now; otherwise notes why not. */
+static int
+candidate_ok(struct store_txn *txn, const struct config *cfg,
+    const struct pool_pick_req *req, const struct entry *e, time_t now,
+    int64_t nms, struct choice *c)
+{
+	const struct rate_limits	*rl = &cfg->rate_limits;
+	struct ratelog			 r;
+	int64_t				 w;
+	char				 key[64];
+
+	if (!entry_usable(e, now)) {
+		buf_printf(&c->why, "%saccount %ld is %s", c->why.len > 0 ?
+		    "; " : "", e->id, e->reason == ACCOUNT_OK ? "cooling down" :
+		    e->reason == ACCOUNT_INVALID_REFRESH_TOKEN ?
+		    "needs-login (run kiroctl login): " : "disabled: ");
+		if (e->reason != ACCOUNT_OK)
+			buf_puts(&c->why, account_reason_name(
+			    (enum account_reason)e->reason));
+		/* A cooldown ends soon; a disable waits for people or dates. */
+		if (e->reason == ACCOUNT_OK && e->until > now)
+			note_wait(c, e->until - now);
+		return 0;
+	}
+	if (e->free_plan && is_opus(req->model_id)) {
+		buf_printf(&c->why, "%saccount %ld is on a FREE plan, which "
+		    "cannot use opus models", c->why.len > 0 ? "; " : "",
+		    e->id);
+		return 0;
+	}
+	if (rl->min_interval_ms > 0 || rl->per_account_rpm > 0) {
+		snprintf(key, sizeof(key), "rate/%ld", e->id);
+		ratelog_load(txn, key, &r);
+		if ((w = ratelog_wait(&r, nms, rl->min_interval_ms,
+		    rl->per_account_rpm)) > 0) {
+			buf_printf(&c->why, "%saccount %ld is at its rate "
+			    "limit", c->why.len > 0 ? "; " : "", e->id);
+			note_wait(c, (w + 999) / 1000);
+			ratelog_free(&r);
+			return 0;
+		}
+		ratelog_free(&c->acct_rate);
+		c->acct_rate = r;
+		c->per_account_rate = 1;
+	}
+	return 1;
+}
+
+static void
+decide(struct store_txn *txn, const struct config *cfg,
+    const struct pool_pick_req *req, const struct pindex *idx,
+    const struct sticky *sk, long rr_last, time_t now, int64_t nms,
+    struct choice *c)
+{
+	const struct entry	**order;
+	size_t			  n = 0, i, start = 0, k;
+	int64_t			  w;
+	int			  all_failed = idx->n > 0;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < idx->n; i++)
+		if (idx->e[i].reason != ACCOUNT_TOO_MANY_FAILURES)
+			all_failed = 0;
+	if (cfg->rate_limits.global_rpm > 0) {
+		ratelog_load(txn, RATE_GLOBAL_KEY, &c->global_rate);
+		if ((w = ratelog_wait(&c->global_rate, nms, 0,
+		    cfg->rate_limits.global_rpm)) > 0) {
+			buf_printf(&c->why, "the gateway is at its global rate "
+			    "limit (%ld requests per minute)",
+			    cfg->rate_limits.global_rpm);
+			note_wait(c, (w + 999) / 1000);
+			return;
+		}
+	}
+	/* The session's account first, while it may serve. */
+	if (sk != NULL && sk->found && sk->until > now &&
+	    !excluded(req, sk->id)) {
+		for (i = 0; i < idx->n; i++)
+			if (idx->e[i].id == sk->id && candidate_ok(txn, cfg,
+			    req, &idx->e[i], now, nms, c)) {
+				c->chosen = &idx->e[i];
+				return;
+			}
+		buf_reset(&c->why);	/* the loop below says it again */
+	}
+	order = xcalloc(idx->n == 0 ? 1 : idx->n, sizeof(*order));
+	for (i = 0; i < idx->n; i++) {
+		if (excluded(req, idx->e[i].id))
+			continue;
+		order[n++] = &idx->e[i];
+	}
+	sort_mode = cfg->load_balancing_mode;
+	qsort(order, n, sizeof(*order), entry_cmp);
+	if (cfg->load_balancing_mode == LB_ROUND_ROBIN)
+		for (start = 0; start < n; start++)
+			if (order[start]->id > rr_last)
+				break;
+	for (k = 0; k < n; k++) {
+		i = (start + k) % n;
+		if (candidate_ok(txn, cfg, req, order[i], now, nms, c)) {
+			c->chosen = order[i];
+			break;
+		}
+	}
+	free(order);
+	if (c->chosen == NULL && all_failed)
+		c->heal = 1;
+}
+
+/* Re-enables every account that TooManyFailures alone took out. */
+static enum kf_err
+heal(struct store_txn *txn, const struct pindex *idx, char **cause)
+{
+	struct account	a;
+	size_t		i;
+	enum kf_err	er = KF_OK;
+
+	log_warnx("every account was disabled after failures: re-enabling "
+	    "all of them");
+	for (i = 0; i < idx->n && er == KF_OK; i++) {
+		if (accounts_txn_load(txn, idx->e[i].id, &a, NULL) != KF_OK)
+			continue;
+		if (a.state.disabled == ACCOUNT_TOO_MANY_FAILURES) {
+			a.state.disabled = ACCOUNT_OK;
+			a.state.failures = 0;
+			a.state.disabled_at = 0;
+			a.state.disabled_until = 0;
+			free(a.state.disabled_detail);
+			a.state.disabled_detail = NULL;
+			er = save_noted(txn, a.cred.id, &a.state, "every "
+			    "account had failed: all re-enabled together", 0,
+			    cause);
+		}
+		account_free(&a);
+	}
+	return er;
+}
+
+static long
+rr_load(struct store_txn *txn)
+{
+	struct buf	 raw = BUF_INIT;
+	const char	*p;
+	long		 last = 0;
+
+	if (store_get(txn, RR_KEY, &raw) == KF_OK &&
+	    (p = strstr(raw.ptr, "\"last\":")) != NULL)
+		last = strtol(p + 7, NULL, 10);
+	buf_free(&raw);
+	return last;
+}
+
+/* What pick_in is asked to do. */
+enum pick_mode {
+	PICK_READ,		/* a read transaction: may ask for a write */
+	PICK_WRITE,
+	PICK_DRY,		/* read, decide, change nothing */
+};
+
+/*
+ * One attempt at a pick inside txn.  Sets *need_write (and returns KF_OK
+ * with out untouched) when the decision needs a write transaction.
+ */
+static enum kf_err
+pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *cfg,
+    const struct pool_pick_req *req, struct account *out, int *need_write,
+    char **cause)
+{
+	struct pindex		 idx;
+	struct sticky		 sk;
+	struct choice		 c;
+	const struct rate_limits *rl = &cfg->rate_limits;
+	time_t			 now = clock_now();
+	int64_t			 nms = now_ms();
+	long			 rr_last = 0, id;
+	size_t			 i;
+	int			 sticky_write = 0, round;
+	struct buf		 out_text = BUF_INIT;
+	char			 key[64];
+	enum kf_err		 er;
+
+	*need_write = 0;
+	memset(&sk, 0, sizeof(sk));
+	memset(&c, 0, sizeof(c));
+	if ((er = index_load(txn, &idx)) == KF_ENOTFOUND) {
+		if (mode != PICK_WRITE) {
+			*need_write = 1;
+			return KF_OK;
+		}
+		er = index_build(txn, &idx, cause);
+	}
+	if (er != KF_OK)
+		goto out;
+	if (idx.n == 0) {
+		xsetprintf(cause, "no Kiro account is configured: import one "
+		    "with \"kiroctl accounts import FILE\" (kiro.rs "
+		    "credentials.json) or set credentialsFile in the "
+		    "configuration");
+		er = KF_ENOACCOUNT;
+		goto out;
+	}
+	/* This process's unwritten successes count too. */
+	if (cfg->load_balancing_mode == LB_BALANCED)
+		for (i = 0; i < idx.n; i++)
+			idx.e[i].successes += tally_pending(idx.e[i].id);
+	if (req->session != NULL)
+		sticky_load(txn, req->session, &sk);
+	if (cfg->load_balancing_mode == LB_ROUND_ROBIN)
+		rr_last = rr_load(txn);
+	for (round = 0; round < 2; round++) {
+		choice_free(&c);
+		decide(txn, cfg, req, &idx, &sk, rr_last, now, nms, &c);
+		if (!c.heal || round > 0 || mode == PICK_DRY)
+			break;
+		if (mode == PICK_READ) {
+			*need_write = 1;
+			goto out;
+		}
+		if ((er = heal(txn, &idx, cause)) != KF_OK)
+			goto out;
+		index_free(&idx);
+		if ((er = index_load(txn, &idx)) == KF_ENOTFOUND)
+			er = index_build(txn, &idx, cause);
+		if (er != KF_OK)
+			goto out;
+	}
+	if (c.chosen == NULL) {
+		if (req->retry_after != NULL)
+			*req->retry_after = c.wait;
+		if (c.wait > 0) {
+			xsetprintf(cause, "no Kiro account may serve now (%s); "
+			    "retry in %ld s", c.why.len > 0 ? c.why.ptr :
+			    "rate limited", c.wait);
+			er = KF_ERATE;
+		} else if (req->n_exclude > 0) {
+			xsetprintf(cause, "every usable Kiro account failed "
+			    "this request%s%s", c.why.len > 0 ? "; " : "",
+			    c.why.len > 0 ? c.why.ptr : "");
+			er = KF_ENOACCOUNT;
+		} else {
+			xsetprintf(cause, "no usable Kiro account: %s",
+			    c.why.len > 0 ? c.why.ptr : "all are disabled");
+			er = KF_ENOACCOUNT;
+		}
+		goto out;
+	}
+	id = c.chosen->id;
+	if (req->session != NULL && (!sk.found || sk.id != id ||
+	    sk.until <= now || now - sk.at >= POOL_STICKY_TOUCH ||
+	    sk.conv[0] == '\0'))
+		sticky_write = 1;
+	if (mode == PICK_READ && (sticky_write || rl->min_interval_ms > 0 ||
+	    rl->per_account_rpm > 0 || rl->global_rpm > 0 ||
+	    cfg->load_balancing_mode == LB_ROUND_ROBIN)) {
+		*need_write = 1;
+		goto out;
+	}
+	if (mode == PICK_DRY)
+		goto out;
+	if ((er = accounts_txn_load(txn, id, out, cause)) != KF_OK)
+		goto out;
+	if (mode == PICK_WRITE) {
+		if (c.per_account_rate) {
+			snprintf(key, sizeof(key), "rate/%ld", id);
+			er = ratelog_push(txn, key, &c.acct_rate, nms,
+			    rl->per_account_rpm);
+		}
+		if (er == KF_OK && rl->global_rpm > 0)
+			er = ratelog_push(txn, RATE_GLOBAL_KEY, &c.global_rate,
+			    nms, rl->global_rpm);
+		if (er == KF_OK && cfg->load_balancing_mode ==
+		    LB_ROUND_ROBIN) {
+			buf_printf(&out_text, "{\"v\":1,\"last\":%ld}", id);
+			er = store_put(txn, RR_KEY, out_text.ptr,
+			    out_text.len);
+		}
+		if (er == KF_OK && sticky_write) {
+			if (sk.conv[0] == '\0' || !sk.found || sk.until <= now)
+				rand_uuid(sk.conv);
+			sk.id = id;
+			sk.at = now;
+			sk.until = now + cfg->sticky_seconds;
+			er = sticky_put(txn, req->session, &sk);
+			sticky_prune(txn, now);
+		}
+		if (er != KF_OK) {
+			xsetprintf(cause, "cannot write the pool's records");
+			account_free(out);
+			goto out;
+		}
+	}
+	if (req->conversation_id != NULL)
+		snprintf(req->conversation_id, POOL_CONV_ID_LEN + 1, "%s",
+		    sk.conv);
+out:
+	buf_free(&out_text);
+	choice_free(&c);
+	index_free(&idx);
+	return er;
+}
+
+static enum kf_err
+pick(struct store *st, const struct config *cfg,
+    const struct pool_pick_req *req, struct account *out, int dry,
+    char **cause)
+{
+	struct store_txn	*txn = NULL;
+	enum pick_mode		 mode;
+	int			 need_write = 0;
+	enum kf_err		 er, er2;
+
+	memset(out, 0, sizeof(*out));
+	if (req->conversation_id != NULL)
+		req->conversation_id[0] = '\0';
+	if (req->retry_after != NULL)
+		*req->retry_after = 0;
+	/* Rate limits and round-robin write on every pick. */
+	mode = dry ? PICK_DRY : cfg->rate_limits.min_interval_ms > 0 ||
+	    cfg->rate_limits.per_account_rpm > 0 ||
+	    cfg->rate_limits.global_rpm > 0 ||
+	    cfg->load_balancing_mode == LB_ROUND_ROBIN ? PICK_WRITE :
+	    PICK_READ;
+	pick_txns = 0;
+	for (;;) {
+		pick_txns++;
+		if ((er = store_begin(st, mode == PICK_WRITE ? STORE_WRITE :
+		    STORE_READ, &txn, cause)) != KF_OK)
+			return er;
+		er = pick_in(txn, mode, cfg, req, out, &need_write, cause);
+		er2 = store_end(txn, er == KF_OK ? cause : NULL);
+		if (er == KF_OK && er2 != KF_OK) {
+			account_free(out);
+			er = er2;
+		}
+		if (er != KF_OK || !need_write)
+			return er;
+		if (mode == PICK_DRY)
+			return KF_OK;	/* a write would find one */
+		mode = PICK_WRITE;
+	}
+}
+
+int
+pool_pick_txns(void)
+{
+	return pick_txns;
+}
+
+enum kf_err
+pool_pick(struct store *st, const struct config *cfg,
+    const struct pool_pick_req *req, struct account *out, char **cause)
+{
+	return pick(st, cfg, req, out, 0, cause);
+}
+
+int
+pool_can_serve(struct store *st, const struct config *cfg,
+    const struct pool_pick_req *req)
+{
+	struct pool_pick_req	r = *req;
+	struct account		a;
+
+	r.conversation_id = NULL;
+	r.retry_after = NULL;
+	return pick(st, cfg, &r, &a, 1, NULL) == KF_OK;
+}
+
+void
+pool_session_hash(const struct conv *conv, char out[POOL_SESSION_LEN + 1])
+{
+	struct buf	in = BUF_INIT;
+	size_t		i, j;
+
+	if (conv->session_key != NULL && conv->session_key[0] != '\0') {
+		buf_puts(&in, "key\n");
+		buf_puts(&in, conv->session_key);
+	} else {
+		/* The same opening means the same conversation. */
+		buf_puts(&in, "conv\n");
+		if (conv->system != NULL)
+			buf_puts(&in, conv->system);
+		buf_append(&in, "", 1);
+		for (i = 0; i < conv->n_msgs; i++) {
+			if (conv->msgs[i].role != CONV_ROLE_USER)
+				continue;
+			for (j = 0; j < conv->msgs[i].n_blocks; j++)
+				if (conv->msgs[i].blocks[j].type ==
+				    CONV_BLOCK_TEXT &&
+				    conv->msgs[i].blocks[j].text != NULL)
+					buf_puts(&in,
+					    conv->msgs[i].blocks[j].text);
+			break;
+		}
+	}
+	sha256_hex(in.ptr, in.len, out);
+	buf_free(&in);
+}
 
 static void
 tally_add(long id, time_t now)
@@ -184,13 +1174,54 @@ tally_apply(struct store_txn *txn, const struct tally *t, size_t n)
 
 static void
 disable(struct account_state *s, enum account_reason reason,
-    const char *detail, time_t now)
+    const char *detail, time_t now, time_t until)
 {
 	s->disabled = reason;
 	s->disabled_at = now;
-	s->disabled_until = 0;
+	s->disabled_until = until;
 	free(s->disabled_detail);
-	s->disabled_detail = xstrdup(detail);
+	s->disabled_detail = detail != NULL ? xstrdup(detail) : NULL;
+}
+
+/* 00:00 UTC on the first day of the next month: Kiro's quota reset. */
+static time_t
+next_month(time_t now)
+{
+	struct tm	tm;
+
+	gmtime_r(&now, &tm);
+	tm.tm_mday = 1;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	if (++tm.tm_mon == 12) {
+		tm.tm_mon = 0;
+		tm.tm_year++;
+	}
+	return timegm(&tm);
+}
+
+/*
+ * When a used-up quota comes back: the reset date getUsageLimits gave
+ * (usage/<id>, shared/usage.c) when it is known and ahead, else Kiro's
+ * usual reset at the start of the next month.
+ */
+static time_t
+quota_reset(struct store_txn *txn, long id, time_t now)
+{
+	struct buf	 raw = BUF_INIT;
+	json_object	*o = NULL;
+	char		 key[64];
+	int64_t		 at = 0;
+
+	snprintf(key, sizeof(key), "usage/%ld", id);
+	if (store_get(txn, key, &raw) == KF_OK &&
+	    json_parse(raw.ptr, raw.len, 8, &o, NULL) == KF_OK &&
+	    json_get_int(o, "nextResetAt", &at) == 1 && at > now)
+		now = (time_t)at;
+	else
+		now = next_month(now);
+	json_object_put(o);
+	buf_free(&raw);
+	return now;
 }
 
 enum kf_err
@@ -229,19 +1260,22 @@ pool_flush_due(struct store *st)
 }
 
 enum kf_err
-pool_report(struct store *st, const struct account *seen,
-    enum pool_outcome outcome, const char *detail, char **cause)
+pool_report(struct store *st, const struct config *cfg,
+    const struct account *seen, enum pool_outcome outcome, const char *detail,
+    char **cause)
 {
 	struct store_txn	*txn = NULL;
 	struct account		 a;
 	struct tally		*t;
 	time_t			 now = clock_now();
-	long			 id = seen->cred.id;
+	long			 id = seen->cred.id, secs, cap, k;
+	char			*note = NULL;
 	size_t			 n;
 	enum kf_err		 er;
 
 	/* The common case: nothing to forget, counters only. */
-	if (outcome == POOL_SUCCESS && seen->state.failures == 0) {
+	if (outcome == POOL_SUCCESS && seen->state.failures == 0 &&
+	    seen->state.throttles == 0 && seen->state.disabled == ACCOUNT_OK) {
 		tally_add(id, now);
 		pool_flush_due(st);
 		return KF_OK;
@@ -259,25 +1293,52 @@ pool_report(struct store *st, const struct account *seen,
 	switch (outcome) {
 	case POOL_SUCCESS:
 		a.state.failures = 0;
+		a.state.throttles = 0;
+		a.state.cooldown_until = 0;
 		a.state.success_count++;
+		/* A timed disable (quota) whose date has passed ends. */
+		if (a.state.disabled != ACCOUNT_OK &&
+		    a.state.disabled_until != 0 &&
+		    a.state.disabled_until <= now) {
+			note = xstrdup("the disable period ended (quota reset "
+			    "date passed)");
+			disable(&a.state, ACCOUNT_OK, NULL, 0, 0);
+		}
 		break;
 	case POOL_FAILURE:
 		if (++a.state.failures >= POOL_MAX_FAILURES &&
 		    a.state.disabled == ACCOUNT_OK) {
 			disable(&a.state, ACCOUNT_TOO_MANY_FAILURES, detail,
-			    now);
+			    now, 0);
+			note = xasprintf("%ld consecutive failures%s%s",
+			    a.state.failures, detail != NULL ? ": " : "",
+			    detail != NULL ? detail : "");
 			log_warnx("account %ld disabled after %ld consecutive "
 			    "failures", id, a.state.failures);
 		}
 		break;
 	case POOL_THROTTLED:
+		cap = cfg != NULL ? cfg->cooldown_max_seconds : 3600;
+		a.state.throttles++;
+		secs = POOL_COOLDOWN_BASE;
+		for (k = 1; k < a.state.throttles && secs < cap; k++)
+			secs *= 2;
+		if (secs > cap)
+			secs = cap;
+		a.state.cooldown_until = now + secs;
+		note = xasprintf("throttled by Kiro: cooling down for %ld s%s%s",
+		    secs, detail != NULL ? ": " : "",
+		    detail != NULL ? detail : "");
+		log_warnx("account %ld throttled: cooling down for %ld s", id,
+		    secs);
 		break;
 	case POOL_QUOTA:
-		disable(&a.state, ACCOUNT_QUOTA_EXCEEDED, detail, now);
+		disable(&a.state, ACCOUNT_QUOTA_EXCEEDED, detail, now,
+		    quota_reset(txn, id, now));
 		log_warnx("account %ld disabled: monthly quota used up", id);
 		break;
 	case POOL_SUSPENDED:
-		disable(&a.state, ACCOUNT_SUSPENDED, detail, now);
+		disable(&a.state, ACCOUNT_SUSPENDED, detail, now, 0);
 		log_warnx("account %ld disabled: suspended by Kiro", id);
 		break;
 	case POOL_OUTCOME__MAX:
@@ -288,7 +1349,7 @@ pool_report(struct store *st, const struct account *seen,
 		a.state.last_error = xstrdup(detail);
 		a.state.last_error_at = now;
 	}
-	er = accounts_txn_save_state(txn, id, &a.state, cause);
+	er = save_noted(txn, id, &a.state, note, 0, cause);
 	account_free(&a);
 out:
 	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK && er == KF_OK)
@@ -297,5 +1358,101 @@ out:
 		tally_return(t, n);
 	else
 		free(t);
+	free(note);
+	return er;
+}
+
+enum admin_op {
+	ADMIN_ENABLE,
+	ADMIN_DISABLE,
+	ADMIN_RESET,
+};
+
+static enum kf_err
+admin(struct store *st, long id, enum admin_op op, const char *detail,
+    char **cause)
+{
+	struct store_txn	*txn = NULL;
+	struct account		 a;
+	const char		*note = NULL;
+	time_t			 now = clock_now();
+	enum kf_err		 er;
+
+	if ((er = store_begin(st, STORE_WRITE, &txn, cause)) != KF_OK)
+		return er;
+	if ((er = accounts_txn_load(txn, id, &a, cause)) != KF_OK)
+		goto out;
+	switch (op) {
+	case ADMIN_ENABLE:
+		disable(&a.state, ACCOUNT_OK, NULL, 0, 0);
+		a.state.failures = 0;
+		a.state.refresh_failures = 0;
+		note = "enabled by the operator";
+		break;
+	case ADMIN_DISABLE:
+		disable(&a.state, ACCOUNT_MANUAL, detail != NULL ? detail :
+		    "disabled by the operator", now, 0);
+		note = detail != NULL ? detail : "disabled by the operator";
+		break;
+	case ADMIN_RESET:
+		disable(&a.state, ACCOUNT_OK, NULL, 0, 0);
+		a.state.failures = 0;
+		a.state.refresh_failures = 0;
+		a.state.throttles = 0;
+		a.state.cooldown_until = 0;
+		note = "reset by the operator";
+		break;
+	}
+	er = save_noted(txn, id, &a.state, note, 1, cause);
+	account_free(&a);
+out:
+	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK && er == KF_OK)
+		er = KF_ESTORE;
+	return er;
+}
+
+enum kf_err
+pool_enable(struct store *st, long id, char **cause)
+{
+	return admin(st, id, ADMIN_ENABLE, NULL, cause);
+}
+
+enum kf_err
+pool_disable(struct store *st, long id, const char *detail, char **cause)
+{
+	return admin(st, id, ADMIN_DISABLE, detail, cause);
+}
+
+enum kf_err
+pool_reset(struct store *st, long id, char **cause)
+{
+	return admin(st, id, ADMIN_RESET, NULL, cause);
+}
+
+enum kf_err
+pool_history(struct store *st, long id, json_object **out, char **cause)
+{
+	struct store_txn	*txn = NULL;
+	struct account		 a;
+	struct buf		 raw = BUF_INIT;
+	char			 key[64];
+	enum kf_err		 er;
+
+	*out = NULL;
+	if ((er = store_begin(st, STORE_READ, &txn, cause)) != KF_OK)
+		return er;
+	if ((er = accounts_txn_load(txn, id, &a, cause)) != KF_OK)
+		goto out;
+	account_free(&a);
+	snprintf(key, sizeof(key), "cred-log/%ld", id);
+	if (store_get(txn, key, &raw) != KF_OK || json_parse(raw.ptr, raw.len,
+	    8, out, NULL) != KF_OK || !json_object_is_type(*out,
+	    json_type_array)) {
+		json_object_put(*out);
+		*out = json_object_new_array();
+	}
+out:
+	buf_free(&raw);
+	(void)store_end(txn, NULL);
 	return er;
 }

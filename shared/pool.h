@@ -6,42 +6,88 @@
 
 #include "accounts.h"
 #include "err.h"
+#include "json.h"
 
 struct config;
+struct conv;
 struct store;
+struct store_txn;
+
+/*
+ * Records (DESIGN.md §3), besides cred-state/<id>:
+ *   pool/index     one compact line per account (priority, when it may
+ *                  serve again, successes, plan, disabled reason) and a
+ *                  copy of meta/cred-ids, so a pick reads two records and
+ *                  not two per account.  Kept current by every state save
+ *                  (pool_txn_state_saving); a cred save or a changed id
+ *                  list makes it stale and the next pick rebuilds it.
+ *   sticky/<hash>  session -> account, expiry, Kiro conversationId.
+ *   rate/<id>, rate/global   request times (ms) of the last minute, when
+ *                  rateLimits are configured.
+ *   pool/rr        the round-robin cursor.
+ *   cred-log/<id>  the last POOL_HISTORY_MAX state changes of an account.
+ */
+
+#define POOL_MAX_FAILURES	3
+#define POOL_FLUSH_SECONDS	5
+#define POOL_COOLDOWN_BASE	60	/* s, doubled per consecutive 429 */
+#define POOL_HISTORY_MAX	20
+#define POOL_STICKY_TOUCH	5	/* s between rewrites of a sticky record */
+#define POOL_SESSION_LEN	64	/* hex digits of a session hash */
+#define POOL_CONV_ID_LEN	36	/* a UUID */
 
 struct pool_pick_req {
 	const char	*model_id;	/* Kiro model id of the request */
+	const char	*session;	/* pool_session_hash, NULL: no stickiness */
 	const long	*exclude;	/* accounts already tried */
 	size_t		 n_exclude;
+	/* Out, optional: the session's stable Kiro conversationId. */
+	char		*conversation_id;	/* POOL_CONV_ID_LEN + 1 bytes */
+	/* Out, optional: seconds until an account may serve (KF_ERATE). */
+	long		*retry_after;
 };
 
 /*
- * Picks the usable account that should serve next (priority order: lowest
- * priority number, then lowest id), skipping disabled and cooling-down
- * accounts and those in exclude.  KF_ENOACCOUNT with a cause that tells
- * the operator what to do when none is configured, or why none is usable.
- * out is the caller's (account_free).
+ * Picks the account that should serve next: the session's sticky account
+ * while it is usable, else by loadBalancingMode (priority: lowest priority
+ * number, then id; balanced: fewest successes, then priority; round-robin:
+ * the next id after the last one picked), skipping disabled, cooling-down
+ * and rate-limited accounts, FREE plans for opus models, and exclude.
+ * When every account is disabled for TooManyFailures alone, all are
+ * re-enabled first.  KF_ERATE (with retry_after) when an account could
+ * serve later; KF_ENOACCOUNT with a cause for the operator when none is
+ * configured or usable.  out is the caller's (account_free).
  */
 enum kf_err	pool_pick(struct store *, const struct config *,
 		    const struct pool_pick_req *, struct account *out,
 		    char **cause);
+/* Store transactions the calling thread's last pool_pick used (bench). */
+int		pool_pick_txns(void);
+/* 1 if pool_pick would find an account now; it writes nothing. */
+int		pool_can_serve(struct store *, const struct config *,
+		    const struct pool_pick_req *);
+
+/*
+ * The stickiness key of a conversation, as hex: from conv->session_key
+ * (Anthropic metadata.user_id, OpenAI user or prompt_cache_key), otherwise
+ * from the system prompt and the first user message.
+ */
+void		pool_session_hash(const struct conv *,
+		    char out[POOL_SESSION_LEN + 1]);
 
 enum pool_outcome {
-	POOL_SUCCESS,		/* resets failures, counts a success */
+	POOL_SUCCESS,		/* resets failures and cooldown, counts */
 	POOL_FAILURE,		/* counts a consecutive failure; 3 disable */
-	POOL_THROTTLED,		/* upstream rate limit: no failure counted */
-	POOL_QUOTA,		/* monthly quota used up: disable */
+	POOL_THROTTLED,		/* upstream rate limit: a doubling cooldown */
+	POOL_QUOTA,		/* monthly quota used up: disable till reset */
 	POOL_SUSPENDED,		/* account suspended: disable */
 	POOL_OUTCOME__MAX
 };
 
-#define POOL_MAX_FAILURES	3
-#define POOL_FLUSH_SECONDS	5
-
 /*
  * Records the outcome for the account seen (as pool_pick returned it);
- * detail (upstream's words) may be NULL.  A success that changes nothing
+ * detail (upstream's words) may be NULL, cfg too (default cooldown cap).
+ * A success that changes nothing
  * but counters (the account had no failures to forget) only adds to this
  * process's tallies: every write to the state file costs an fsync, and
  * one per request would cap the whole gateway at the disk's pace.  The
@@ -50,11 +96,42 @@ enum pool_outcome {
  * (so an idle process keeps at most POOL_FLUSH_SECONDS of tallies until
  * its next request); everything else is written at once.
  */
-enum kf_err	pool_report(struct store *, const struct account *seen,
-		    enum pool_outcome, const char *detail, char **cause);
+enum kf_err	pool_report(struct store *, const struct config *,
+		    const struct account *seen, enum pool_outcome,
+		    const char *detail, char **cause);
 /* Writes the pending success tallies now (tests, shutdown, kiroctl). */
 enum kf_err	pool_flush(struct store *, char **cause);
 /* pool_flush when the last one is POOL_FLUSH_SECONDS old; cheap otherwise. */
 void		pool_flush_due(struct store *);
+
+/*
+ * Operator actions (kiroctl, admin API), each recorded in the history.
+ * KF_ENOTFOUND for an unknown id, and then nothing changes.
+ * enable: clears a disabled state; disable: Manual, with detail (may be
+ * NULL); reset: clears failures, cooldown and any disabled state.
+ */
+enum kf_err	pool_enable(struct store *, long id, char **cause);
+enum kf_err	pool_disable(struct store *, long id, const char *detail,
+		    char **cause);
+enum kf_err	pool_reset(struct store *, long id, char **cause);
+/*
+ * The account's state changes, oldest first: an array of {"at", "from",
+ * "to", "reason"}.  The caller puts *out.
+ */
+enum kf_err	pool_history(struct store *, long id, json_object **out,
+		    char **cause);
+
+/*
+ * Hooks for accounts.c, inside the caller's write transaction: before a
+ * cred-state/<id> is saved (history entry when the state word changes,
+ * index line updated), and before a cred/<id> is saved (its priority).
+ * pool_txn_index_stale makes the next pick rebuild the index.
+ */
+void		pool_txn_state_saving(struct store_txn *, long id,
+		    const struct account_state *);
+void		pool_txn_cred_saving(struct store_txn *, const struct cred *);
+void		pool_txn_index_stale(struct store_txn *);
+/* The state as history names it: "ok", "cooldown" or a reason name. */
+const char	*pool_state_label(const struct account_state *, time_t now);
 
 #endif

@@ -681,7 +681,8 @@ backoff(int n)
 
 static enum kf_err
 build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
-    struct buf *body, struct kiro_toolmap *map, char **cause)
+    const char *conversation_id, struct buf *body, struct kiro_toolmap *map,
+    char **cause)
 {
 	struct history_opts	hopts;
 	struct kiro_req_opts	opts;
@@ -689,7 +690,10 @@ build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
 
 	memset(&opts, 0, sizeof(opts));
 	opts.model_id = conv->kiro_model;
-	opts.conversation_id = conv->session_id;
+	/* The client's session UUID, else the pool's one for the session. */
+	opts.conversation_id = conv->session_id != NULL ? conv->session_id :
+	    conversation_id != NULL && conversation_id[0] != '\0' ?
+	    conversation_id : NULL;
 	opts.profile_arn = cred->profile_arn;
 	for (;;) {
 		buf_reset(body);
@@ -736,6 +740,9 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 	struct kiro_toolmap	*map = NULL;
 	struct pool_pick_req	 pick;
 	struct outcome		 o;
+	char			 session[POOL_SESSION_LEN + 1];
+	char			 conversation_id[POOL_CONV_ID_LEN + 1];
+	long			 retry_after = 0;
 	long			*tried = NULL;
 	size_t			 n_tried = 0;
 	int			 total = 0, per_account, forced;
@@ -766,14 +773,20 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 	memcpy(a.message_id, "msg_", 4);
 	rand_hex(a.message_id + 4, 32);
 	a.last_emit_ms = clock_mono_ms();
+	pool_session_hash(conv, session);
 
 	while (total < RELAY_MAX_ATTEMPTS) {
 		memset(&pick, 0, sizeof(pick));
 		pick.model_id = conv->kiro_model;
+		pick.session = env->cfg->sticky_seconds > 0 ? session : NULL;
 		pick.exclude = tried;
 		pick.n_exclude = n_tried;
+		pick.conversation_id = conversation_id;
+		pick.retry_after = &retry_after;
 		if ((er = pool_pick(env->store, env->cfg, &pick, &acct,
 		    &why)) != KF_OK) {
+			if (er == KF_ERATE)
+				res->retry_after = retry_after;
 			if (last_msg == NULL || er != KF_ENOACCOUNT) {
 				last_err = er;
 				free(last_msg);
@@ -805,8 +818,8 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 		kiro_toolmap_free(map);
 		map = kiro_toolmap_new();
 		a.map = map;
-		if ((er = build_body(env, conv, &cred, &body, map, cause)) !=
-		    KF_OK)
+		if ((er = build_body(env, conv, &cred, conversation_id, &body,
+		    map, cause)) != KF_OK)
 			goto out;
 
 		for (per_account = 0, forced = 0;
@@ -824,9 +837,24 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 			if (conv->thinking != CONV_THINKING_OFF)
 				a.splitter = thinking_new(splitter_emit, &a);
 			run_attempt(&a, &cred, &body, res, &o);
+			/*
+			 * Throttled: the account cools down and another one
+			 * serves, when one can; else retry this one as before.
+			 */
+			if (o.step == STEP_RETRY && o.err == KF_ERATE) {
+				pick.exclude = tried;	/* this one too */
+				pick.n_exclude = n_tried;
+				pick.conversation_id = NULL;
+				pick.retry_after = NULL;
+				if (pool_can_serve(env->store, env->cfg, &pick)) {
+					o.report = POOL_THROTTLED;
+					o.step = STEP_NEXT;
+				} else
+					o.report = POOL_OUTCOME__MAX;
+			}
 			if (o.report != POOL_OUTCOME__MAX)
-				(void)pool_report(env->store, &seen, o.report,
-				    o.msg, NULL);
+				(void)pool_report(env->store, env->cfg, &seen,
+				    o.report, o.msg, NULL);
 			if (o.step == STEP_DONE) {
 				er = KF_OK;
 				goto out;
@@ -879,7 +907,7 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 fail:
 	xsetprintf(cause, "%s", last_msg != NULL ? last_msg :
 	    kf_strerror(er));
-	if (er == KF_ERATE)
+	if (er == KF_ERATE && res->retry_after <= 0)
 		res->retry_after = 5;
 out:
 	account_free(&seen);

@@ -36,10 +36,16 @@ struct relay_result {
  * Serves conv (whose kiro_model the front end has resolved) through the
  * account pool, kiro-protocol.md §7.1:
  *  - 400 is never retried; 401/403 bearer-invalid forces one refresh of
- *    that account and retries; 408/429/5xx/network retry with backoff
- *    (200 ms doubling to 2 s, with jitter) on the same account; 402
+ *    that account and retries; 408/5xx/network retry with backoff
+ *    (200 ms doubling to 2 s, with jitter) on the same account; 429 and
+ *    throttling put the account into a cooldown and fail over when another
+ *    account can serve (else they retry like a 5xx); 402
  *    MONTHLY_REQUEST_COUNT and TEMPORARILY_SUSPENDED disable the account
  *    and fail over to the next;
+ *  - the pool sees the session (pool_session_hash) for stickiness, and
+ *    the Kiro conversationId is conv->session_id or the session's own;
+ *  - when no account may serve now (cooldowns, rate limits) the result is
+ *    KF_ERATE with res->retry_after in seconds;
  *  - at most 3 attempts per account and 9 per request, and only while
  *    nothing has reached the client (sink->committed);
  *  - events become sink calls as they arrive: text, thinking (from

@@ -436,7 +436,8 @@ out:
 
 /* Tells the pool what a quota or suspension answer means. */
 static void
-report(struct store *st, long id, enum kf_err er, const char *why)
+report(struct store *st, const struct config *cfg, long id, enum kf_err er,
+    const char *why)
 {
 	struct account	 a;
 	char		*why2 = NULL;
@@ -445,8 +446,8 @@ report(struct store *st, long id, enum kf_err er, const char *why)
 		return;
 	if (accounts_get(st, id, &a, NULL) != KF_OK)
 		return;
-	if (pool_report(st, &a, er == KF_EQUOTA ? POOL_QUOTA : POOL_SUSPENDED,
-	    why, &why2) != KF_OK)
+	if (pool_report(st, cfg, &a, er == KF_EQUOTA ? POOL_QUOTA :
+	    POOL_SUSPENDED, why, &why2) != KF_OK)
 		log_warnx("account %ld: %s", id, why2);
 	free(why2);
 	account_free(&a);
@@ -490,7 +491,7 @@ usage_get(struct store *st, struct http *h, const struct config *cfg,
 		er = usage_fetch(h, cfg, &c, out, &why);
 	}
 	if (er != KF_OK) {
-		report(st, id, er, why);
+		report(st, cfg, id, er, why);
 		xsetprintf(cause, "account %ld: %s", id, why);
 		goto out;
 	}

@@ -27,6 +27,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -592,7 +593,7 @@ bench_store_in(const char *parent, size_t n)
 		    REFRESH_AHEAD_REQUEST, NULL, &got, &why) != KF_OK)
 			goto fail;
 		t2 = now_s();
-		if (pool_report(st, &acct, POOL_SUCCESS, NULL, &why) != KF_OK)
+		if (pool_report(st, cfg, &acct, POOL_SUCCESS, NULL, &why) != KF_OK)
 			goto fail;
 		t3 = now_s();
 		account_free(&acct);
@@ -638,6 +639,143 @@ out:
 	}
 	free(dir);
 	return o;
+}
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	(void)remove(path);
+	return 0;
+}
+
+/* Removes a scratch directory and what the store made in it. */
+static void
+tu_rmrf_dir(const char *path)
+{
+	(void)nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * The cost of choosing an account with 1, 10 and 100 accounts in the
+ * store, per mode: priority (a read transaction), balanced with a sticky
+ * session (a read, plus a write every POOL_STICKY_TOUCH s), and with rate
+ * limits on (a write transaction on every pick).
+ */
+static json_object *
+bench_pool_one(const char *parent, size_t n_accts, const char *mode,
+    const char *cfg_text, const char *session)
+{
+	struct store		*st = NULL;
+	struct config		*cfg = NULL;
+	struct cred		*creds;
+	struct import_result	*res;
+	struct pool_pick_req	 pick;
+	struct account		 acct;
+	struct series		 s;
+	char			*dir, *why = NULL;
+	double			 t0, t_start;
+	long			 txns = 0;
+	size_t			 i, n = 0, max_n = 5000;
+	json_object		*o = json_object_new_object();
+
+	json_object_object_add(o, "accounts", json_object_new_int64(
+	    (int64_t)n_accts));
+	json_object_object_add(o, "mode", json_object_new_string(mode));
+	dir = xasprintf("%s/kiro-bench-pool.XXXXXX", parent);
+	if (mkdtemp(dir) == NULL) {
+		json_object_object_add(o, "error", json_object_new_string(
+		    strerror(errno)));
+		free(dir);
+		return o;
+	}
+	if (store_open(&st, dir, &why) != KF_OK ||
+	    config_parse(cfg_text, strlen(cfg_text), NULL, &cfg, NULL, &why) !=
+	    KF_OK)
+		goto fail;
+	creds = xcalloc(n_accts, sizeof(*creds));
+	res = xcalloc(n_accts, sizeof(*res));
+	for (i = 0; i < n_accts; i++) {
+		cred_init(&creds[i]);
+		creds[i].refresh_token = xasprintf("aor-bench-pool-%06zu-"
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", i);
+		creds[i].access_token = xstrdup("aoa-bench-access-token");
+		creds[i].expires_at = clock_now() + 86400;
+		creds[i].priority = (long)(i % 7);
+	}
+	if (accounts_import(st, creds, n_accts, res, &why) != KF_OK) {
+		for (i = 0; i < n_accts; i++)
+			cred_free(&creds[i]);
+		free(creds);
+		free(res);
+		goto fail;
+	}
+	for (i = 0; i < n_accts; i++)
+		cred_free(&creds[i]);
+	free(creds);
+	free(res);
+
+	s.v = xcalloc(max_n, sizeof(double));
+	t_start = now_s();
+	for (i = 0; i < max_n + 20; i++) {
+		if (i >= 120 && now_s() - t_start > seconds_per_test / 3)
+			break;
+		memset(&pick, 0, sizeof(pick));
+		pick.model_id = "claude-sonnet-4.5";
+		pick.session = session;
+		t0 = now_s();
+		if (pool_pick(st, cfg, &pick, &acct, &why) != KF_OK) {
+			free(s.v);
+			goto fail;
+		}
+		if (i >= 20) {
+			s.v[n++] = now_s() - t0;
+			txns += pool_pick_txns();
+		}
+		(void)pool_report(st, cfg, &acct, POOL_SUCCESS, NULL, NULL);
+		account_free(&acct);
+	}
+	(void)pool_flush(st, NULL);
+	s.n = n;
+	json_object_object_add(o, "n", json_object_new_int64((int64_t)n));
+	json_object_object_add(o, "txns_per_pick", json_object_new_double(
+	    n > 0 ? (double)txns / (double)n : 0));
+	json_object_object_add(o, "pick", series_json(&s));
+	free(s.v);
+	goto out;
+fail:
+	json_object_object_add(o, "error", json_object_new_string(
+	    why != NULL ? why : "failed"));
+out:
+	free(why);
+	config_free(cfg);
+	store_close(st);
+	tu_rmrf_dir(dir);
+	free(dir);
+	return o;
+}
+
+static json_object *
+bench_pool(const char *parent)
+{
+	static const size_t	 sizes[] = { 1, 10, 100 };
+	json_object		*arr = json_object_new_array();
+	size_t			 i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		json_object_array_add(arr, bench_pool_one(parent, sizes[i],
+		    "priority", "{}", NULL));
+		json_object_array_add(arr, bench_pool_one(parent, sizes[i],
+		    "balanced+session", "{\"loadBalancingMode\":\"balanced\"}",
+		    "bench-session"));
+		json_object_array_add(arr, bench_pool_one(parent, sizes[i],
+		    "rate-limited", "{\"rateLimits\":{\"perAccountRpm\":"
+		    "100000000,\"globalRpm\":100000000}}", NULL));
+	}
+	return arr;
 }
 
 static void
@@ -696,6 +834,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < n_dirs; i++)
 		json_object_array_add(stores, bench_store_in(dirs[i], store_n));
 	json_object_object_add(out, "store", stores);
+	json_object_object_add(out, "pool", bench_pool(dirs[0]));
 	printf("%s\n", json_object_to_json_string_ext(out,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(out);

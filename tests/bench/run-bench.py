@@ -36,7 +36,9 @@ baseline measured in the same run for each figure:
               overlap for about 2 s), with VmHWM.
   core        tests/bench/bench-core: event-stream decoder and request-builder
               throughput, and the store transactions of one request, in the
-              state directory's file system and in /dev/shm.
+              state directory's file system and in /dev/shm; the cost of
+              pool_pick with 1, 10 and 100 accounts per mode, and its store
+              transactions.
 
 The table is printed at the end; results go to --json (results.json).  Exit
 status 0 unless something failed to run (a missing program, a server that
@@ -1040,6 +1042,9 @@ def section_core(seconds: float, state_parent: Path) -> dict:
         entry["fs"] = fs_type(Path(entry["dir"]))
         if "error" in entry:
             raise BenchError(f"bench-core store in {entry['dir']}: {entry['error']}")
+    for entry in out.get("pool", []):
+        if "error" in entry:
+            raise BenchError(f"bench-core pool, {entry['accounts']} accounts: {entry['error']}")
     log(f"core: decoder {out['decoder']['mb_s']:.1f} MB/s, builder "
         f"{out['builder']['mb_s']:.1f} MB/s")
     return out
@@ -1206,6 +1211,11 @@ def build_table(res: dict) -> str:
                    f"pool_pick {st['pool_pick']['p50_us']:.0f}, refresh read "
                    f"{st['refresh_read']['p50_us']:.0f}, pool_report "
                    f"{st['pool_report']['p50_us']:.0f} us (p50)")
+        for p in c.get("pool", []):
+            t.row(f"pool_pick, {p['accounts']} accounts, {p['mode']} p50", p["pick"]["p50_us"],
+                  "us", fmt="{:.0f}")
+            t.note(f"mean {p['pick']['mean_us']:.0f} us, p99 {p['pick']['p99_us']:.0f} us, "
+                   f"{p['txns_per_pick']:.2f} store transactions per pick")
     return t.render()
 
 

@@ -121,6 +121,7 @@ START_TEST(config_defaults_are_the_real_hosts)
 	    "https://oidc.{region}.amazonaws.com");
 	ck_assert_str_eq(cfg->kiro_version, "0.11.107");
 	ck_assert_int_eq(cfg->sticky_seconds, 60);
+	ck_assert_int_eq(cfg->cooldown_max_seconds, 3600);
 	ck_assert_int_eq(cfg->load_balancing_mode, LB_PRIORITY);
 	ck_assert_int_eq(cfg->max_request_bytes, CONFIG_DEFAULT_MAX_REQUEST);
 	ck_assert_ptr_nonnull(cfg->system_version);
@@ -151,6 +152,9 @@ START_TEST(config_wrong_type_names_the_key)
 	free(why);
 	why = parse_err("{\"maxRequestBytes\":0}");
 	ck_assert_ptr_nonnull(strstr(why, "maxRequestBytes"));
+	free(why);
+	why = parse_err("{\"cooldownMaxSeconds\":59}");
+	ck_assert_ptr_nonnull(strstr(why, "cooldownMaxSeconds"));
 	free(why);
 	why = parse_err("{\"stickySeconds\":-1}");
 	ck_assert_ptr_nonnull(strstr(why, "stickySeconds"));

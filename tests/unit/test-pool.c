@@ -3,12 +3,15 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <check.h>
 
 #include "accounts.h"
 #include "clock.h"
 #include "config.h"
+#include "conv.h"
 #include "pool.h"
 #include "store.h"
 #include "testutil.h"
@@ -48,6 +51,7 @@ teardown(void)
 {
 	/* Tallies are per process: none may reach the next test's store. */
 	ck_assert_int_eq(pool_flush(st, NULL), KF_OK);
+	clock_set_offset(0);
 	config_free(cfg);
 	store_close(st);
 	tu_rmrf(dir);
@@ -62,7 +66,7 @@ report(long id, enum pool_outcome outcome, const char *detail, char **cause)
 	enum kf_err	er;
 
 	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
-	er = pool_report(st, &a, outcome, detail, cause);
+	er = pool_report(st, cfg, &a, outcome, detail, cause);
 	account_free(&a);
 	return er;
 }
@@ -218,6 +222,642 @@ START_TEST(pool_empty_store_tells_how_to_add_one)
 }
 END_TEST
 
+/* Replaces the configuration with one parsed from text. */
+static void
+use_config(const char *text)
+{
+	config_free(cfg);
+	cfg = NULL;
+	ck_assert_int_eq(config_parse(text, strlen(text), NULL, &cfg, NULL,
+	    NULL), KF_OK);
+}
+
+/* A pick with every option; returns the id or 0, er gets the result. */
+static long
+pick_full(const char *model, const char *session, char *conv_id,
+    long *retry_after, enum kf_err *er)
+{
+	struct pool_pick_req	req;
+	struct account		a;
+	enum kf_err		e;
+	long			id = 0;
+
+	memset(&req, 0, sizeof(req));
+	req.model_id = model;
+	req.session = session;
+	req.conversation_id = conv_id;
+	req.retry_after = retry_after;
+	if ((e = pool_pick(st, cfg, &req, &a, NULL)) == KF_OK) {
+		id = a.cred.id;
+		account_free(&a);
+	}
+	if (er != NULL)
+		*er = e;
+	return id;
+}
+
+/* Changes one account's state directly, as another writer would. */
+static void
+set_subscription(long id, const char *title)
+{
+	struct store_txn	*txn;
+	struct account		 a;
+
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_load(txn, id, &a, NULL), KF_OK);
+	free(a.state.subscription);
+	a.state.subscription = xstrdup(title);
+	ck_assert_int_eq(accounts_txn_save_state(txn, id, &a.state, NULL),
+	    KF_OK);
+	account_free(&a);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+}
+
+static struct account_state
+state_of(long id)
+{
+	struct account		a;
+	struct account_state	s;
+
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	s = a.state;
+	memset(&a.state, 0, sizeof(a.state));
+	account_free(&a);
+	return s;
+}
+
+/* Ends a forked child with nothing leaked (valgrind checks it too). */
+static void
+child_exit(int code)
+{
+	store_close(st);
+	config_free(cfg);
+	free(dir);
+	_exit(code);
+}
+
+START_TEST(pool_balanced_picks_fewest_successes)
+{
+	use_config("{\"loadBalancingMode\":\"balanced\"}");
+	/* All at 0: priority breaks the tie (2, then 3, then 1). */
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(report(2, POOL_SUCCESS, NULL, NULL), KF_OK);
+	/* The pending tally counts before it is written. */
+	ck_assert_int_eq(pick(NULL, 0), 3);
+	ck_assert_int_eq(report(3, POOL_SUCCESS, NULL, NULL), KF_OK);
+	ck_assert_int_eq(pick(NULL, 0), 1);
+	ck_assert_int_eq(report(1, POOL_SUCCESS, NULL, NULL), KF_OK);
+	ck_assert_int_eq(pool_flush(st, NULL), KF_OK);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(report(2, POOL_SUCCESS, NULL, NULL), KF_OK);
+	ck_assert_int_eq(report(2, POOL_SUCCESS, NULL, NULL), KF_OK);
+	ck_assert_int_eq(pool_flush(st, NULL), KF_OK);
+	ck_assert_int_eq(pick(NULL, 0), 3);
+}
+END_TEST
+
+START_TEST(pool_round_robin_cycles_and_skips_disabled)
+{
+	use_config("{\"loadBalancingMode\":\"round-robin\"}");
+	ck_assert_int_eq(pick(NULL, 0), 1);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pick(NULL, 0), 3);
+	ck_assert_int_eq(pick(NULL, 0), 1);
+	ck_assert_int_eq(pool_disable(st, 2, "test", NULL), KF_OK);
+	ck_assert_int_eq(pick(NULL, 0), 3);
+	ck_assert_int_eq(pick(NULL, 0), 1);
+	ck_assert_int_eq(pick(NULL, 0), 3);
+}
+END_TEST
+
+START_TEST(pool_priority_order_with_equal_priorities_by_id)
+{
+	struct cred		c;
+	struct import_result	r;
+
+	cred_init(&c);
+	c.refresh_token = xstrdup("aorX" LONG_TAIL);
+	c.priority = 0;		/* ties with account 2 */
+	ck_assert_int_eq(accounts_import(st, &c, 1, &r, NULL), KF_OK);
+	cred_free(&c);
+	ck_assert_int_eq(r.id, 4);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pool_disable(st, 2, NULL, NULL), KF_OK);
+	ck_assert_int_eq(pick(NULL, 0), 4);
+}
+END_TEST
+
+START_TEST(pool_index_follows_new_accounts_and_priorities)
+{
+	struct store_txn	*txn;
+	struct account		 a;
+	struct cred		 c;
+	struct import_result	 r;
+
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	/* A priority change through the credential record. */
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_load(txn, 2, &a, NULL), KF_OK);
+	a.cred.priority = 9;
+	ck_assert_int_eq(accounts_txn_save_cred(txn, &a.cred, NULL), KF_OK);
+	account_free(&a);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	ck_assert_int_eq(pick(NULL, 0), 3);
+	/* A new account with the best priority. */
+	cred_init(&c);
+	c.refresh_token = xstrdup("aorNew" LONG_TAIL);
+	c.priority = 0;
+	ck_assert_int_eq(accounts_import(st, &c, 1, &r, NULL), KF_OK);
+	cred_free(&c);
+	ck_assert_int_eq(pick(NULL, 0), r.id);
+}
+END_TEST
+
+START_TEST(pool_sticky_session_keeps_its_account_and_conversation)
+{
+	struct pool_pick_req	req;
+	struct account		a;
+	char			conv1[POOL_CONV_ID_LEN + 1];
+	char			conv2[POOL_CONV_ID_LEN + 1];
+	long			ex = 2;
+
+	/* The first request of the session lands on 3 (2 is excluded). */
+	memset(&req, 0, sizeof(req));
+	req.model_id = "claude-sonnet-4.5";
+	req.session = "s1";
+	req.exclude = &ex;
+	req.n_exclude = 1;
+	req.conversation_id = conv1;
+	ck_assert_int_eq(pool_pick(st, cfg, &req, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.cred.id, 3);
+	account_free(&a);
+	ck_assert_int_eq(strlen(conv1), POOL_CONV_ID_LEN);
+	/* Later requests of it stay there, with the same conversationId. */
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "s1", conv2, NULL,
+	    NULL), 3);
+	ck_assert_str_eq(conv1, conv2);
+	clock_set_offset(50);
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "s1", conv2, NULL,
+	    NULL), 3);
+	/* Other sessions and no session follow the mode. */
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "s2", conv2, NULL,
+	    NULL), 2);
+	ck_assert_str_ne(conv1, conv2);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	/* 60 s after its last use the session is free again. */
+	clock_set_offset(50 + 61);
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "s1", conv2, NULL,
+	    NULL), 2);
+	ck_assert_str_ne(conv1, conv2);
+	/* A sticky account that stops being usable is left. */
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "s3", NULL, NULL,
+	    NULL), 2);
+	ck_assert_int_eq(pool_disable(st, 2, NULL, NULL), KF_OK);
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "s3", NULL, NULL,
+	    NULL), 3);
+}
+END_TEST
+
+START_TEST(pool_sticky_is_shared_across_processes)
+{
+	pid_t	pid;
+	int	status, i;
+
+	/* This process sticks session "shared" to account 1. */
+	{
+		struct pool_pick_req	req;
+		struct account		a;
+		long			ex[2] = { 2, 3 };
+
+		memset(&req, 0, sizeof(req));
+		req.model_id = "claude-sonnet-4.5";
+		req.session = "shared";
+		req.exclude = ex;
+		req.n_exclude = 2;
+		ck_assert_int_eq(pool_pick(st, cfg, &req, &a, NULL), KF_OK);
+		ck_assert_int_eq(a.cred.id, 1);
+		account_free(&a);
+	}
+	/* Other processes, with their own store handles, follow it. */
+	for (i = 0; i < 2; i++) {
+		if ((pid = fork()) == 0) {
+			struct store	*st2;
+			long		 id;
+
+			if (store_open(&st2, dir, NULL) != KF_OK)
+				_exit(100);
+			store_close(st);
+			st = st2;
+			id = pick_full("claude-sonnet-4.5", "shared", NULL,
+			    NULL, NULL);
+			child_exit((int)id);
+		}
+		ck_assert_int_gt(pid, 0);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert(WIFEXITED(status));
+		ck_assert_int_eq(WEXITSTATUS(status), 1);
+	}
+}
+END_TEST
+
+START_TEST(pool_opus_never_goes_to_a_free_plan)
+{
+	enum kf_err	er;
+
+	set_subscription(2, "Kiro Free Tier");
+	set_subscription(3, "KIRO PRO+");
+	ck_assert_int_eq(pick_full("claude-opus-4.5", NULL, NULL, NULL, NULL),
+	    3);
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", NULL, NULL, NULL,
+	    NULL), 2);
+	/* Account 1's plan is unknown: allowed. */
+	ck_assert_int_eq(pool_disable(st, 3, NULL, NULL), KF_OK);
+	ck_assert_int_eq(pick_full("claude-opus-4.5", NULL, NULL, NULL, NULL),
+	    1);
+	set_subscription(1, "KIRO FREE");
+	ck_assert_int_eq(pick_full("claude-opus-4.5", NULL, NULL, NULL, &er),
+	    0);
+	ck_assert_int_eq(er, KF_ENOACCOUNT);
+}
+END_TEST
+
+START_TEST(pool_cooldown_doubles_up_to_the_cap_and_success_resets)
+{
+	struct account_state	s;
+	time_t			now;
+	long			retry = 0;
+	enum kf_err		er;
+
+	use_config("{\"cooldownMaxSeconds\":200}");
+	now = clock_now();
+	ck_assert_int_eq(report(2, POOL_THROTTLED, "429", NULL), KF_OK);
+	s = state_of(2);
+	ck_assert_int_eq(s.failures, 0);
+	ck_assert_int_ge(s.cooldown_until, now + 60);
+	ck_assert_int_le(s.cooldown_until, now + 61);
+	account_state_free(&s);
+	ck_assert_int_eq(pick(NULL, 0), 3);
+	ck_assert_int_eq(report(2, POOL_THROTTLED, "429", NULL), KF_OK);
+	s = state_of(2);
+	ck_assert_int_ge(s.cooldown_until, now + 120);
+	ck_assert_int_le(s.cooldown_until, now + 121);
+	account_state_free(&s);
+	ck_assert_int_eq(report(2, POOL_THROTTLED, "429", NULL), KF_OK);
+	s = state_of(2);
+	ck_assert_int_ge(s.cooldown_until, now + 200);	/* 240, capped */
+	ck_assert_int_le(s.cooldown_until, now + 201);
+	ck_assert_int_eq(s.throttles, 3);
+	account_state_free(&s);
+	/* Every account cooling down: a rate error with the shortest wait. */
+	ck_assert_int_eq(report(3, POOL_THROTTLED, "429", NULL), KF_OK);
+	ck_assert_int_eq(report(1, POOL_THROTTLED, "429", NULL), KF_OK);
+	ck_assert_int_eq(pick_full("auto", NULL, NULL, &retry, &er), 0);
+	ck_assert_int_eq(er, KF_ERATE);
+	ck_assert_int_ge(retry, 59);
+	ck_assert_int_le(retry, 60);
+	/* After the cooldown the account serves; a success resets it. */
+	clock_set_offset(201);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(report(2, POOL_SUCCESS, NULL, NULL), KF_OK);
+	s = state_of(2);
+	ck_assert_int_eq(s.throttles, 0);
+	ck_assert_int_eq(s.cooldown_until, 0);
+	account_state_free(&s);
+	ck_assert_int_eq(report(2, POOL_THROTTLED, "429", NULL), KF_OK);
+	s = state_of(2);
+	ck_assert_int_le(s.cooldown_until, clock_now() + 61);
+	account_state_free(&s);
+}
+END_TEST
+
+START_TEST(pool_quota_disables_until_the_reset_date)
+{
+	struct account_state	 s;
+	json_object		*h;
+	const char		*to;
+	struct tm		 tm;
+	time_t			 now = clock_now();
+	size_t			 n;
+
+	ck_assert_int_eq(report(2, POOL_QUOTA, "MONTHLY_REQUEST_COUNT", NULL),
+	    KF_OK);
+	s = state_of(2);
+	ck_assert_int_eq(s.disabled, ACCOUNT_QUOTA_EXCEEDED);
+	ck_assert_int_gt(s.disabled_until, now);
+	gmtime_r(&s.disabled_until, &tm);
+	ck_assert_int_eq(tm.tm_mday, 1);
+	ck_assert_int_eq(tm.tm_hour, 0);
+	ck_assert_int_le(s.disabled_until - now, 31 * 86400);
+	ck_assert_int_eq(pick(NULL, 0), 3);
+	/* A second before the date: still out.  After it: back by itself. */
+	clock_set_offset(s.disabled_until - now - 2);
+	ck_assert_int_eq(pick(NULL, 0), 3);
+	clock_set_offset(s.disabled_until - now + 1);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	account_state_free(&s);
+	ck_assert_int_eq(report(2, POOL_SUCCESS, NULL, NULL), KF_OK);
+	s = state_of(2);
+	ck_assert_int_eq(s.disabled, ACCOUNT_OK);
+	account_state_free(&s);
+	ck_assert_int_eq(pool_history(st, 2, &h, NULL), KF_OK);
+	n = json_object_array_length(h);
+	ck_assert_int_eq(n, 2);
+	ck_assert_int_eq(json_get_str(json_object_array_get_idx(h, 0), "to",
+	    &to), 1);
+	ck_assert_str_eq(to, "QuotaExceeded");
+	ck_assert_int_eq(json_get_str(json_object_array_get_idx(h, 1), "to",
+	    &to), 1);
+	ck_assert_str_eq(to, "ok");
+	json_object_put(h);
+}
+END_TEST
+
+START_TEST(pool_quota_uses_the_reset_date_usage_gave)
+{
+	struct account_state	 s;
+	struct store_txn	*txn;
+	char			*rec;
+	time_t			 now = clock_now(), reset = now + 9 * 86400 + 7;
+
+	/* What shared/usage.c caches from getUsageLimits. */
+	rec = xasprintf("{\"nextResetAt\":%lld}", (long long)reset);
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_put(txn, "usage/2", rec, strlen(rec)), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	free(rec);
+	ck_assert_int_eq(report(2, POOL_QUOTA, "MONTHLY_REQUEST_COUNT", NULL),
+	    KF_OK);
+	s = state_of(2);
+	ck_assert_int_eq(s.disabled, ACCOUNT_QUOTA_EXCEEDED);
+	ck_assert_int_eq(s.disabled_until, reset);
+	account_state_free(&s);
+	clock_set_offset(reset - now + 1);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+
+	/* A reset date already past is ignored: the next month's start. */
+	rec = xasprintf("{\"nextResetAt\":%lld}", (long long)(now - 5));
+	clock_set_offset(0);
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_put(txn, "usage/3", rec, strlen(rec)), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	free(rec);
+	ck_assert_int_eq(report(3, POOL_QUOTA, "q", NULL), KF_OK);
+	s = state_of(3);
+	ck_assert_int_gt(s.disabled_until, now);
+	ck_assert_int_le(s.disabled_until - now, 31 * 86400);
+	account_state_free(&s);
+}
+END_TEST
+
+START_TEST(pool_all_failed_accounts_heal_together)
+{
+	struct account_state	s;
+	long			id;
+	int			i;
+
+	for (id = 1; id <= 3; id++)
+		for (i = 0; i < POOL_MAX_FAILURES; i++)
+			ck_assert_int_eq(report(id, POOL_FAILURE, "boom",
+			    NULL), KF_OK);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	for (id = 1; id <= 3; id++) {
+		s = state_of(id);
+		ck_assert_int_eq(s.disabled, ACCOUNT_OK);
+		ck_assert_int_eq(s.failures, 0);
+		account_state_free(&s);
+	}
+}
+END_TEST
+
+START_TEST(pool_no_healing_when_another_reason_is_involved)
+{
+	enum kf_err	er;
+	long		id;
+	int		i;
+
+	ck_assert_int_eq(pool_disable(st, 1, "kept off", NULL), KF_OK);
+	for (id = 2; id <= 3; id++)
+		for (i = 0; i < POOL_MAX_FAILURES; i++)
+			ck_assert_int_eq(report(id, POOL_FAILURE, "boom",
+			    NULL), KF_OK);
+	ck_assert_int_eq(pick_full("auto", NULL, NULL, NULL, &er), 0);
+	ck_assert_int_eq(er, KF_ENOACCOUNT);
+}
+END_TEST
+
+START_TEST(pool_min_interval_spreads_then_limits)
+{
+	long		retry = 0;
+	enum kf_err	er;
+
+	use_config("{\"rateLimits\":{\"minIntervalMs\":5000}}");
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pick(NULL, 0), 3);
+	ck_assert_int_eq(pick(NULL, 0), 1);
+	ck_assert_int_eq(pick_full("auto", NULL, NULL, &retry, &er), 0);
+	ck_assert_int_eq(er, KF_ERATE);
+	ck_assert_int_ge(retry, 1);
+	ck_assert_int_le(retry, 5);
+	clock_set_offset(6);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+}
+END_TEST
+
+START_TEST(pool_per_account_rpm)
+{
+	int	i;
+
+	use_config("{\"rateLimits\":{\"perAccountRpm\":2}}");
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(pick(NULL, 0), 2);
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(pick(NULL, 0), 3);
+	ck_assert_int_eq(pick(NULL, 0), 1);
+	clock_set_offset(61);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pick(NULL, 0), 3);
+	/* The log keeps only what the limit needs: rpm times. */
+	{
+		struct store_txn	*txn;
+		struct buf		 raw = BUF_INIT;
+		const char		*p;
+		int			 n = 1;
+
+		ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL),
+		    KF_OK);
+		ck_assert_int_eq(store_get(txn, "rate/2", &raw), KF_OK);
+		(void)store_end(txn, NULL);
+		for (p = raw.ptr; *p != '\0'; p++)
+			n += *p == ',';
+		ck_assert_msg(n == 1 + 2, "rate/2 is %s", raw.ptr);
+		buf_free(&raw);
+	}
+}
+END_TEST
+
+START_TEST(pool_global_rpm_across_processes)
+{
+	pid_t		pids[5];
+	long		retry = 0;
+	enum kf_err	er;
+	int		i, status, served = 0;
+
+	use_config("{\"rateLimits\":{\"globalRpm\":3}}");
+	for (i = 0; i < 5; i++) {
+		if ((pids[i] = fork()) == 0) {
+			struct store	*st2;
+
+			if (store_open(&st2, dir, NULL) != KF_OK)
+				_exit(100);
+			store_close(st);
+			st = st2;
+			child_exit(pick_full("auto", NULL, NULL, NULL,
+			    NULL) != 0 ? 0 : 1);
+		}
+		ck_assert_int_gt(pids[i], 0);
+	}
+	for (i = 0; i < 5; i++) {
+		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+		ck_assert(WIFEXITED(status));
+		ck_assert_int_ne(WEXITSTATUS(status), 100);
+		if (WEXITSTATUS(status) == 0)
+			served++;
+	}
+	ck_assert_int_eq(served, 3);
+	ck_assert_int_eq(pick_full("auto", NULL, NULL, &retry, &er), 0);
+	ck_assert_int_eq(er, KF_ERATE);
+	ck_assert_int_ge(retry, 1);
+	ck_assert_int_le(retry, 60);
+	clock_set_offset(61);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+}
+END_TEST
+
+START_TEST(pool_admin_operations_are_recorded)
+{
+	struct account_state	 s;
+	json_object		*h, *e;
+	const char		*v;
+	char			*why = NULL;
+
+	ck_assert_int_eq(pool_disable(st, 2, "maintenance", NULL), KF_OK);
+	ck_assert_int_eq(pick(NULL, 0), 3);
+	s = state_of(2);
+	ck_assert_int_eq(s.disabled, ACCOUNT_MANUAL);
+	ck_assert_str_eq(s.disabled_detail, "maintenance");
+	account_state_free(&s);
+	ck_assert_int_eq(pool_enable(st, 2, NULL), KF_OK);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(report(2, POOL_THROTTLED, "429", NULL), KF_OK);
+	ck_assert_int_eq(report(2, POOL_FAILURE, "x", NULL), KF_OK);
+	ck_assert_int_eq(pool_reset(st, 2, NULL), KF_OK);
+	s = state_of(2);
+	ck_assert_int_eq(s.cooldown_until, 0);
+	ck_assert_int_eq(s.failures, 0);
+	ck_assert_int_eq(s.throttles, 0);
+	account_state_free(&s);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+
+	ck_assert_int_eq(pool_history(st, 2, &h, NULL), KF_OK);
+	ck_assert_int_eq(json_object_array_length(h), 4);
+	e = json_object_array_get_idx(h, 0);
+	ck_assert_int_eq(json_get_str(e, "from", &v), 1);
+	ck_assert_str_eq(v, "ok");
+	ck_assert_int_eq(json_get_str(e, "to", &v), 1);
+	ck_assert_str_eq(v, "Manual");
+	ck_assert_int_eq(json_get_str(e, "reason", &v), 1);
+	ck_assert_str_eq(v, "maintenance");
+	e = json_object_array_get_idx(h, 2);
+	ck_assert_int_eq(json_get_str(e, "to", &v), 1);
+	ck_assert_str_eq(v, "cooldown");
+	e = json_object_array_get_idx(h, 3);
+	ck_assert_int_eq(json_get_str(e, "reason", &v), 1);
+	ck_assert_str_eq(v, "reset by the operator");
+	json_object_put(h);
+
+	/* Unknown ids change nothing and say so. */
+	ck_assert_int_eq(pool_disable(st, 99, NULL, &why), KF_ENOTFOUND);
+	ck_assert_ptr_nonnull(strstr(why, "99"));
+	free(why);
+	why = NULL;
+	ck_assert_int_eq(pool_enable(st, 99, &why), KF_ENOTFOUND);
+	free(why);
+	ck_assert_int_eq(pool_history(st, 99, &h, NULL), KF_ENOTFOUND);
+	ck_assert_ptr_null(h);
+}
+END_TEST
+
+START_TEST(pool_history_is_bounded)
+{
+	json_object	*h;
+	int		 i;
+
+	for (i = 0; i < POOL_HISTORY_MAX + 5; i++)
+		ck_assert_int_eq(pool_reset(st, 1, NULL), KF_OK);
+	ck_assert_int_eq(pool_history(st, 1, &h, NULL), KF_OK);
+	ck_assert_int_eq(json_object_array_length(h), POOL_HISTORY_MAX);
+	json_object_put(h);
+}
+END_TEST
+
+START_TEST(pool_session_hash_sources)
+{
+	struct conv	a, b;
+	char		ha[POOL_SESSION_LEN + 1], hb[POOL_SESSION_LEN + 1];
+
+	conv_init(&a);
+	conv_init(&b);
+	a.system = xstrdup("be brief");
+	b.system = xstrdup("be brief");
+	conv_msg_add_block(conv_add_msg(&a, CONV_ROLE_USER),
+	    CONV_BLOCK_TEXT)->text = xstrdup("hello");
+	conv_msg_add_block(conv_add_msg(&b, CONV_ROLE_USER),
+	    CONV_BLOCK_TEXT)->text = xstrdup("hello");
+	/* Same opening, later turns differ: the same session. */
+	conv_msg_add_block(conv_add_msg(&b, CONV_ROLE_ASSISTANT),
+	    CONV_BLOCK_TEXT)->text = xstrdup("hi");
+	pool_session_hash(&a, ha);
+	pool_session_hash(&b, hb);
+	ck_assert_int_eq(strlen(ha), POOL_SESSION_LEN);
+	ck_assert_str_eq(ha, hb);
+	/* Another first message: another session. */
+	free(b.msgs[0].blocks[0].text);
+	b.msgs[0].blocks[0].text = xstrdup("hello!");
+	pool_session_hash(&b, hb);
+	ck_assert_str_ne(ha, hb);
+	/* A client's session key wins over the content. */
+	a.session_key = xstrdup("user_abc_session_1");
+	b.session_key = xstrdup("user_abc_session_1");
+	pool_session_hash(&a, ha);
+	pool_session_hash(&b, hb);
+	ck_assert_str_eq(ha, hb);
+	conv_free(&a);
+	conv_free(&b);
+}
+END_TEST
+
+START_TEST(pool_expired_sessions_are_pruned)
+{
+	struct store_txn	*txn;
+	struct buf		 raw = BUF_INIT;
+	const char		*stale = "{\"v\":1,\"id\":1,\"until\":1000,"
+	    "\"at\":940,\"conv\":\"\"}";
+
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_put(txn, "sticky/stale", stale, strlen(stale)),
+	    KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	clock_set_offset(-5);	/* a clock "back" makes the prune due here */
+	ck_assert_int_eq(pick_full("auto", "fresh", NULL, NULL, NULL), 2);
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_get(txn, "sticky/stale", &raw), KF_ENOTFOUND);
+	ck_assert_int_eq(store_get(txn, "sticky/fresh", &raw), KF_OK);
+	(void)store_end(txn, NULL);
+	buf_free(&raw);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -232,6 +872,25 @@ main(void)
 	tcase_add_test(tc, pool_throttling_does_not_count_as_failure);
 	tcase_add_test(tc, pool_none_usable_says_why);
 	tcase_add_test(tc, pool_empty_store_tells_how_to_add_one);
+	tcase_add_test(tc, pool_balanced_picks_fewest_successes);
+	tcase_add_test(tc, pool_round_robin_cycles_and_skips_disabled);
+	tcase_add_test(tc, pool_priority_order_with_equal_priorities_by_id);
+	tcase_add_test(tc, pool_index_follows_new_accounts_and_priorities);
+	tcase_add_test(tc, pool_sticky_session_keeps_its_account_and_conversation);
+	tcase_add_test(tc, pool_sticky_is_shared_across_processes);
+	tcase_add_test(tc, pool_opus_never_goes_to_a_free_plan);
+	tcase_add_test(tc, pool_cooldown_doubles_up_to_the_cap_and_success_resets);
+	tcase_add_test(tc, pool_quota_disables_until_the_reset_date);
+	tcase_add_test(tc, pool_quota_uses_the_reset_date_usage_gave);
+	tcase_add_test(tc, pool_all_failed_accounts_heal_together);
+	tcase_add_test(tc, pool_no_healing_when_another_reason_is_involved);
+	tcase_add_test(tc, pool_min_interval_spreads_then_limits);
+	tcase_add_test(tc, pool_per_account_rpm);
+	tcase_add_test(tc, pool_global_rpm_across_processes);
+	tcase_add_test(tc, pool_admin_operations_are_recorded);
+	tcase_add_test(tc, pool_history_is_bounded);
+	tcase_add_test(tc, pool_session_hash_sources);
+	tcase_add_test(tc, pool_expired_sessions_are_pruned);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

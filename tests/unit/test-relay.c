@@ -8,6 +8,7 @@
 #include <check.h>
 
 #include "accounts.h"
+#include "clock.h"
 #include "config.h"
 #include "conv.h"
 #include "http.h"
@@ -459,8 +460,8 @@ START_TEST(relay_throttling_is_retried_on_the_same_account)
 	struct relay_result	res;
 	char			*why = NULL;
 
+	/* No other account could serve: the same one, with backoff. */
 	add_account("A", 0);
-	add_account("B", 1);
 	script("{\"times\":2,\"response\":\"throttle\"}");
 	simple_conv(&c, "hi");
 	rec_init(&r, &s, 1);
@@ -469,6 +470,34 @@ START_TEST(relay_throttling_is_retried_on_the_same_account)
 	ck_assert_int_eq(res.attempts, 3);
 	ck_assert_int_eq(generate_calls(), 3);
 	ck_assert_int_eq(account_disabled(1), ACCOUNT_OK);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_throttling_cools_down_and_fails_over)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	struct account		a;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	add_account("B", 1);
+	script("{\"times\":1,\"response\":\"throttle\"}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(res.account_id, 2);
+	ck_assert_int_eq(res.attempts, 2);
+	ck_assert_int_eq(generate_calls(), 2);
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.disabled, ACCOUNT_OK);
+	ck_assert_int_eq(a.state.throttles, 1);
+	ck_assert_int_ge(a.state.cooldown_until, clock_now() + 59);
+	account_free(&a);
 	conv_free(&c);
 	buf_free(&r.log);
 }
@@ -849,6 +878,7 @@ main(void)
 	tcase_add_test(tc, relay_content_length_exceeded_is_max_tokens);
 	tcase_add_test(tc, relay_context_window_full_stop_reason);
 	tcase_add_test(tc, relay_throttling_is_retried_on_the_same_account);
+	tcase_add_test(tc, relay_throttling_cools_down_and_fails_over);
 	tcase_add_test(tc, relay_exception_frame_before_output_is_retried);
 	tcase_add_test(tc, relay_server_errors_fail_over_after_three);
 	tcase_add_test(tc, relay_gives_up_after_nine_attempts);
