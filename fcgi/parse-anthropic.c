@@ -481,7 +481,7 @@ parse_tool_choice(struct parse *p, json_object *root)
 	json_object	*tc;
 	const char	*type, *name;
 	enum kf_err	 er;
-	int		 rc;
+	int		 rc, flag;
 
 	if ((rc = json_get_obj(root, "tool_choice", &tc)) == -1)
 		return bad(p, "tool_choice: must be an object");
@@ -504,7 +504,36 @@ parse_tool_choice(struct parse *p, json_object *root)
 	} else
 		return bad(p, "tool_choice.type: must be auto, any, tool or "
 		    "none, not \"%s\"", type);
+	if ((rc = json_get_bool(tc, "disable_parallel_tool_use", &flag)) ==
+	    -1)
+		return bad(p, "tool_choice.disable_parallel_tool_use: must be "
+		    "a boolean");
+	p->conv->single_tool_call = rc == 1 && flag &&
+	    p->conv->tool_choice != CONV_TOOL_CHOICE_NONE;
 	p->path[0] = '\0';
+	return KF_OK;
+}
+
+/* stop_sequences: the relay ends the answer at the first (constrain.h). */
+static enum kf_err
+parse_stop_sequences(struct parse *p, json_object *root)
+{
+	json_object	*arr, *v;
+	size_t		 i, n;
+	int		 rc;
+
+	if ((rc = json_get_arr(root, "stop_sequences", &arr)) == -1)
+		return bad(p, "stop_sequences: must be an array of strings");
+	if (rc == 0)
+		return KF_OK;
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(v, json_type_string))
+			return bad(p, "stop_sequences[%zu]: must be a string, "
+			    "not %s", i, json_type_label(v));
+		conv_add_stop(p->conv, json_object_get_string(v));
+	}
 	return KF_OK;
 }
 
@@ -674,6 +703,7 @@ anthropic_parse(const char *body, size_t len, int for_count,
 	    (er = parse_messages(&p, root)) != KF_OK ||
 	    (er = parse_tools(&p, root)) != KF_OK ||
 	    (er = parse_tool_choice(&p, root)) != KF_OK ||
+	    (er = parse_stop_sequences(&p, root)) != KF_OK ||
 	    (er = parse_metadata(&p, root)) != KF_OK)
 		goto out;
 	/* A -thinking model name decides unless the request does. */
