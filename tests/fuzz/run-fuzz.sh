@@ -3,8 +3,8 @@
 #
 # Configures a separate (VPATH) build with `CC=clang configure --enable-fuzzing`
 # in BUILDDIR (default: $KIRO_BUILDDIR/fuzz-build, else ./fuzz-build), builds
-# tests/fuzz/fuzz-eventstream and tests/fuzz/fuzz-anthropic with ASan, UBSan
-# and libFuzzer, and runs `make check-fuzz`: each target for FUZZ_SECONDS
+# tests/fuzz/fuzz-eventstream, fuzz-anthropic and fuzz-jsonschema with ASan,
+# UBSan and libFuzzer, and runs `make check-fuzz`: each target for FUZZ_SECONDS
 # (default 20) on a copy of its seed corpus with its dictionary.  Exits
 # non-zero if a target crashes, leaks, times out or trips a sanitizer; the
 # offending input is kept in BUILDDIR/tests/fuzz/.  An existing BUILDDIR is
@@ -13,7 +13,7 @@
 # Needs clang and libclang-rt-14-dev (Debian 12).  The source tree must not
 # be configured in place (a VPATH build refuses it; run `make distclean` there).
 #
-#   tests/fuzz/run-fuzz.sh                      # 2 x 20 s
+#   tests/fuzz/run-fuzz.sh                      # 3 x 20 s
 #   FUZZ_SECONDS=300 tests/fuzz/run-fuzz.sh /tmp/fz   # longer runs
 
 set -eu
@@ -40,5 +40,6 @@ if [ ! -f Makefile ] || ! grep -q 'enable-fuzzing' config.status 2>/dev/null; th
 	CC=$cc "$srcdir/configure" -q --enable-fuzzing
 fi
 jobs=$(nproc 2>/dev/null || echo 2)
-make -s -j"$jobs" tests/fuzz/fuzz-eventstream tests/fuzz/fuzz-anthropic
+make -s -j"$jobs" tests/fuzz/fuzz-eventstream tests/fuzz/fuzz-anthropic \
+	tests/fuzz/fuzz-jsonschema
 make -s check-fuzz FUZZ_SECONDS="$seconds"
