@@ -1,4 +1,4 @@
-/* constrain.c: enforce a conv's answer constraints (stop, tool_choice, parallel calls, JSON) on the way to a sink. */
+/* constrain.c: enforce stop, tool_choice, parallel calls and JSON answers. */
 #include "autoconfig.h"
 
 #include <stdlib.h>

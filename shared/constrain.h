@@ -1,4 +1,4 @@
-/* constrain.h: enforce a conv's answer constraints (stop, tool_choice, parallel calls, JSON) on the way to a sink. */
+/* constrain.h: enforce stop, tool_choice, parallel calls and JSON answers. */
 #ifndef CONSTRAIN_H
 #define CONSTRAIN_H
 

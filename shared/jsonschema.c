@@ -1,4 +1,4 @@
-/* jsonschema.c: validate a JSON value against the JSON Schema subset structured-output APIs use. */
+/* jsonschema.c: the JSON Schema subset structured-output APIs use. */
 #include "autoconfig.h"
 
 #include <math.h>
@@ -516,12 +516,12 @@ jsonschema_extract(const char *text, size_t len, size_t *offp, size_t *lenp)
 		if (*p != '{' && *p != '[')
 			continue;
 		tries++;
-		if ((v = parse_prefix(p, (size_t)(end - p), &used)) != NULL) {
-			off = (size_t)(p - text);
-			while (used > 0 && strchr(" \t\r\n", p[used - 1]) !=
-			    NULL)
-				used--;
-			jlen = used;
+		if ((v = parse_prefix(p, (size_t)(end - p), &used)) == NULL)
+			continue;
+		/* The strict parser decides: UTF-8, depth, one value. */
+		json_object_put(v);
+		if ((v = parse_whole(p, used, &off, &jlen)) != NULL) {
+			off += (size_t)(p - text);
 			goto found;
 		}
 	}

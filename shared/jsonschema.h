@@ -1,4 +1,4 @@
-/* jsonschema.h: validate a JSON value against the JSON Schema subset structured-output APIs use. */
+/* jsonschema.h: the JSON Schema subset structured-output APIs use. */
 #ifndef JSONSCHEMA_H
 #define JSONSCHEMA_H
 

@@ -111,7 +111,7 @@ static int
 gone(struct attempt *a, int rc)
 {
 	if (rc == SINK_HALT)
-		a->halted = 1;	/* the sink ended the answer (constrain.h) */
+		a->halted = 1;	/* the sink ended the answer */
 	else if (rc != 0)
 		a->client_gone = 1;
 	return rc;

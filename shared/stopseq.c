@@ -1,4 +1,4 @@
-/* stopseq.c: find stop sequences in streamed text, holding back only a possible partial match. */
+/* stopseq.c: find stop sequences in streamed text. */
 #include "autoconfig.h"
 
 #include <stdlib.h>

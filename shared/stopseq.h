@@ -1,4 +1,4 @@
-/* stopseq.h: find stop sequences in streamed text, holding back only a possible partial match. */
+/* stopseq.h: find stop sequences in streamed text. */
 #ifndef STOPSEQ_H
 #define STOPSEQ_H
 

@@ -1,4 +1,4 @@
-/* fuzz-jsonschema.c: libFuzzer target: JSON extraction from a model's text, the schema validator, the stop matcher. */
+/* fuzz-jsonschema.c: libFuzzer target: JSON answers and stop sequences. */
 /*
  * Input: a JSON Schema, a NUL byte, then a model's answer text (no NUL:
  * the whole input is the text, checked against a fixed schema).  It goes
@@ -30,6 +30,8 @@
 #include "json.h"
 #include "jsonschema.h"
 #include "stopseq.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 #define FIXED_SCHEMA "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":" \
 	"[\"string\",\"null\"],\"maxLength\":5},\"b\":{\"type\":\"array\"," \

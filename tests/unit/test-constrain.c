@@ -1,4 +1,4 @@
-/* test-constrain.c: the constraint sink between the relay and a front end's sink. */
+/* test-constrain.c: the constraint sink between relay and front end. */
 #include "autoconfig.h"
 
 #include <stdlib.h>

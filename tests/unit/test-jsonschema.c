@@ -1,4 +1,4 @@
-/* test-jsonschema.c: the schema subset, error paths, depth limit, JSON extraction from prose. */
+/* test-jsonschema.c: the schema subset, error paths, JSON extraction. */
 #include "autoconfig.h"
 
 #include <stdlib.h>
@@ -210,6 +210,9 @@ START_TEST(extract_json_from_answers)
 	ck_assert_str_eq(extract("no json here"), "");
 	ck_assert_str_eq(extract("{\"unclosed\": "), "");
 	ck_assert_str_eq(extract(""), "");
+	/* Invalid UTF-8 is refused inside prose as on its own (fuzzing). */
+	ck_assert_str_eq(extract("see {\"a\":\"b\xaa\"} or [1]"), "[1]");
+	ck_assert_str_eq(extract("x {\"a\":\"b\xaa\"}"), "");
 }
 END_TEST
 

@@ -1,4 +1,4 @@
-/* test-stopseq.c: stop sequences found across fragments, partial matches held, UTF-8 kept whole. */
+/* test-stopseq.c: matches across fragments, partial matches held, UTF-8. */
 #include "autoconfig.h"
 
 #include <stdlib.h>
