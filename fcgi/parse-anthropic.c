@@ -514,6 +514,57 @@ parse_tool_choice(struct parse *p, json_object *root)
 	return KF_OK;
 }
 
+/* One {"type":"json_schema","schema":{...}} at path. */
+static enum kf_err
+parse_format(struct parse *p, json_object *fmt, const char *path)
+{
+	json_object	*schema;
+	const char	*type;
+	enum kf_err	 er;
+	int		 rc;
+
+	path_set(p, "%s", path);
+	if ((er = want_str(p, fmt, "type", 1, &type)) != KF_OK)
+		return er;
+	if (strcmp(type, "json_schema") != 0)
+		return bad(p, "%s.type: must be json_schema, not \"%s\"", path,
+		    type);
+	if ((rc = json_get_obj(fmt, "schema", &schema)) != 1)
+		return bad(p, "%s.schema: %s", path, rc == 0 ?
+		    "field required" : "must be an object");
+	p->conv->json_mode = 1;
+	json_object_put(p->conv->response_schema);
+	p->conv->response_schema = json_object_get(schema);
+	p->path[0] = '\0';
+	return KF_OK;
+}
+
+/*
+ * Structured outputs: output_config.format, or the beta's output_format.
+ * The relay holds the answer back and validates it (constrain.h).
+ */
+static enum kf_err
+parse_output_format(struct parse *p, json_object *root)
+{
+	json_object	*oc, *fmt;
+	enum kf_err	 er;
+	int		 rc;
+
+	if (json_get_obj(root, "output_config", &oc) == 1) {
+		if ((rc = json_get_obj(oc, "format", &fmt)) == -1)
+			return bad(p, "output_config.format: must be an "
+			    "object");
+		if (rc == 1 && (er = parse_format(p, fmt,
+		    "output_config.format")) != KF_OK)
+			return er;
+	}
+	if ((rc = json_get_obj(root, "output_format", &fmt)) == -1)
+		return bad(p, "output_format: must be an object");
+	if (rc == 1)
+		return parse_format(p, fmt, "output_format");
+	return KF_OK;
+}
+
 /* stop_sequences: the relay ends the answer at the first (constrain.h). */
 static enum kf_err
 parse_stop_sequences(struct parse *p, json_object *root)
@@ -704,6 +755,7 @@ anthropic_parse(const char *body, size_t len, int for_count,
 	    (er = parse_tools(&p, root)) != KF_OK ||
 	    (er = parse_tool_choice(&p, root)) != KF_OK ||
 	    (er = parse_stop_sequences(&p, root)) != KF_OK ||
+	    (er = parse_output_format(&p, root)) != KF_OK ||
 	    (er = parse_metadata(&p, root)) != KF_OK)
 		goto out;
 	/* A -thinking model name decides unless the request does. */

@@ -19,6 +19,11 @@ that each path is taken.  For each server, on /v1/messages:
   - tool_choice none: no tool definitions go to Kiro, and the instruction is
     in the system pair;
   - disable_parallel_tool_use: only the first of two calls reaches the client;
+  - structured output (output_config.format / output_format json_schema):
+    the JSON is taken out of fences and prose and validated, satisfied at once
+    (one text block, held back and sent whole), on the retry (the validator's
+    message is in the second request), or never (502 naming the path of the
+    bad value); thinking still streams while the text is held;
   - bad stop_sequences / disable_parallel_tool_use values are 400s naming the
     field.
 
@@ -242,6 +247,68 @@ class _Constraints:
         self.assertEqual(data[-2]["delta"]["stop_reason"], "tool_use")
         self.assertIn("Call at most one tool", system_pair(MOCK.requests()[0]))
 
+    # --- JSON answers ---------------------------------------------------------------------
+
+    SCHEMA = {"type": "object", "additionalProperties": False, "required": ["city", "days"],
+              "properties": {"city": {"type": "string"},
+                             "days": {"type": "array", "minItems": 1,
+                                      "items": {"type": "object", "required": ["t"],
+                                                "properties": {"t": {"type": "number"}}}}}}
+
+    def json_body(self, prompt: str, beta: bool = False, **extra) -> dict:
+        fmt = {"type": "json_schema", "schema": self.SCHEMA}
+        if beta:
+            return body(prompt, output_format=fmt, **extra)
+        return body(prompt, output_config={"format": fmt}, **extra)
+
+    def test_json_answer_extracted_at_once(self) -> None:
+        MOCK.script({"kind": "text", "chunks": [
+            "Here is the forecast:\n```json\n{\"city\": \"Oslo\", ",
+            "\"days\": [{\"t\": 3.5}]}\n```\nEnjoy!"]})
+        resp, events = self.gw.stream(self.json_body("forecast"))
+        self.assertEqual(resp.status, 200, resp.body[:300])
+        data = event_data(events)
+        deltas = [d["delta"]["text"] for d in data if d["type"] == "content_block_delta"]
+        self.assertEqual(deltas, ['{"city": "Oslo", "days": [{"t": 3.5}]}'])
+        self.assertEqual(data[-2]["delta"]["stop_reason"], "end_turn")
+        reqs = MOCK.requests()
+        self.assertEqual(len(reqs), 1)
+        self.assertIn("Answer with one JSON value only", system_pair(reqs[0]))
+        self.assertIn('"required":["city","days"]', system_pair(reqs[0]))
+
+    def test_json_answer_retried_with_the_validation_error(self) -> None:
+        MOCK.script({"kind": "text", "chunks": ['{"city": "Oslo", "days": [{"t": "warm"}]}']})
+        MOCK.script({"kind": "text", "chunks": ['{"city": "Oslo", "days": [{"t": 21}]}']})
+        resp = self.gw.messages(self.json_body("forecast", beta=True))
+        self.assertEqual(resp.status, 200, resp.body[:300])
+        doc = resp.json()
+        self.assertEqual(doc["content"], [{"type": "text",
+                                           "text": '{"city": "Oslo", "days": [{"t": 21}]}'}])
+        reqs = MOCK.requests()
+        self.assertEqual(len(reqs), 2)
+        self.assertIn("$.days[0].t: expected number, got string", system_pair(reqs[1]))
+
+    def test_json_answer_never_valid_is_an_error(self) -> None:
+        MOCK.script({"kind": "text", "chunks": ['{"city": "Oslo", "days": [], "x": 1}']},
+                    times=-1)
+        resp = self.gw.messages(self.json_body("forecast"))
+        assert_anthropic_error(self, resp, 502, "api_error", contains=[
+            "even when asked again",
+            "$.days: expected at least 1 items, got 0"])
+        self.assertEqual(len(MOCK.requests()), 2)
+
+    def test_json_answer_thinking_streams_first(self) -> None:
+        MOCK.script({"kind": "reasoning", "reasoning": ["Cold ", "north."],
+                     "chunks": ['{"city":"Oslo",', '"days":[{"t":-2}]}']})
+        resp, events = self.gw.stream(self.json_body(
+            "forecast", thinking={"type": "enabled", "budget_tokens": 2048}))
+        self.assertEqual(resp.status, 200, resp.body[:300])
+        self.assertEqual(text_of(events, "thinking_delta", "thinking"), "Cold north.")
+        self.assertEqual(text_of(events), '{"city":"Oslo","days":[{"t":-2}]}')
+        starts = [d["content_block"]["type"] for d in event_data(events)
+                  if d["type"] == "content_block_start"]
+        self.assertEqual(starts, ["thinking", "text"])
+
     # --- bad input ------------------------------------------------------------------------
 
     def test_bad_values_name_the_field(self) -> None:
@@ -251,6 +318,9 @@ class _Constraints:
             ({"tools": TOOLS, "tool_choice": {"type": "any",
                                                "disable_parallel_tool_use": "yes"}},
              "tool_choice.disable_parallel_tool_use"),
+            ({"output_config": {"format": {"type": "json_schema"}}},
+             "output_config.format.schema"),
+            ({"output_format": {"type": "xml", "schema": {}}}, "output_format.type"),
         ]
         for extra, field in cases:
             with self.subTest(field=field):

@@ -616,6 +616,49 @@ START_TEST(parse_tool_choice_every_type)
 }
 END_TEST
 
+START_TEST(parse_output_format_json_schema)
+{
+	static const char *const forms[] = {
+		"\"output_config\":{\"effort\":\"low\",\"format\":{\"type\":"
+		    "\"json_schema\",\"schema\":{\"type\":\"object\"}}}",
+		"\"output_format\":{\"type\":\"json_schema\",\"schema\":"
+		    "{\"type\":\"object\"}}",
+	};
+	struct conv	 c;
+	char		*body;
+	const char	*t;
+	size_t		 i;
+
+	for (i = 0; i < 2; i++) {
+		body = xasprintf("{" MODEL ",\"messages\":[{\"role\":\"user\","
+		    "\"content\":\"x\"}],%s}", forms[i]);
+		parse_ok(body, &c);
+		ck_assert_int_eq(c.json_mode, 1);
+		ck_assert_int_eq(json_get_str(c.response_schema, "type", &t), 1);
+		ck_assert_str_eq(t, "object");
+		conv_free(&c);
+		free(body);
+	}
+	parse_ok("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"output_config\":{\"effort\":\"low\"}}", &c);
+	ck_assert_int_eq(c.json_mode, 0);
+	ck_assert_ptr_null(c.response_schema);
+	conv_free(&c);
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"output_config\":{\"format\":[]}}",
+	    "output_config.format");
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"output_config\":{\"format\":{\"type\":"
+	    "\"text\"}}}", "output_config.format.type");
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"output_format\":{\"type\":"
+	    "\"json_schema\"}}", "output_format.schema");
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"output_format\":{\"type\":"
+	    "\"json_schema\",\"schema\":true}}", "output_format.schema");
+}
+END_TEST
+
 START_TEST(parse_stop_sequences)
 {
 	struct conv	c;
@@ -1150,6 +1193,7 @@ main(void)
 	tcase_add_test(fields, parse_tool_missing_input_schema_refused);
 	tcase_add_test(fields, parse_tool_choice_every_type);
 	tcase_add_test(fields, parse_stop_sequences);
+	tcase_add_test(fields, parse_output_format_json_schema);
 	tcase_add_test(fields, parse_thinking_enabled_adaptive_disabled);
 	tcase_add_test(fields, parse_output_config_effort_max_becomes_high);
 	tcase_add_test(fields, parse_thinking_model_suffix);
