@@ -20,6 +20,8 @@ struct check {
 	struct buf	 path;
 	char		*err;
 	int		 quiet;		/* inside anyOf/oneOf: no message */
+	long		 steps;		/* bounded: anyOf of $ref "#" doubles */
+	int		 too_big;
 };
 
 static int
@@ -174,18 +176,28 @@ utf8_chars(const char *s, size_t len)
 	return n;
 }
 
-/* A number keyword, or -1 (absent or not a number). */
+/* A number keyword: 1 and *out, or 0 (absent or not a number). */
 static int
 num_kw(json_object *schema, const char *key, double *out)
 {
 	json_object	*v;
 
-	if (!json_object_object_get_ex(schema, key, &v) ||
-	    !(json_object_is_type(v, json_type_int) ||
-	    json_object_is_type(v, json_type_double)))
+	const char	*s;
+	char		*end;
+
+	if (!json_object_object_get_ex(schema, key, &v))
 		return 0;
-	*out = json_object_get_double(v);
-	return 1;
+	if (json_object_is_type(v, json_type_int) ||
+	    json_object_is_type(v, json_type_double)) {
+		*out = json_object_get_double(v);
+		return 1;
+	}
+	/* Gemini's schema writes its int64 limits as strings ("1"). */
+	if (!json_object_is_type(v, json_type_string))
+		return 0;
+	s = json_object_get_string(v);
+	*out = strtod(s, &end);
+	return *s != '\0' && *end == '\0' && isfinite(*out);
 }
 
 static int
@@ -393,6 +405,12 @@ check_value(struct check *c, json_object *schema, json_object *v, int depth)
 {
 	json_object	*ref, *nullable, *target;
 
+	if (c->too_big)
+		return 0;
+	if (++c->steps > JSONSCHEMA_MAX_STEPS) {
+		c->too_big = 1;
+		return 0;
+	}
 	if (depth > JSONSCHEMA_MAX_DEPTH)
 		return fail(c, "nested deeper than %d levels",
 		    JSONSCHEMA_MAX_DEPTH);
@@ -431,6 +449,12 @@ jsonschema_validate(json_object *schema, json_object *v, char **err)
 	memset(&c, 0, sizeof(c));
 	c.root = schema;
 	ok = check_value(&c, schema, v, 0);
+	if (c.too_big) {
+		ok = 0;
+		free(c.err);
+		c.err = xasprintf("$: the schema takes more than %d steps to "
+		    "check", JSONSCHEMA_MAX_STEPS);
+	}
 	if (!ok && c.err == NULL)
 		c.err = xstrdup("$: does not match the schema");
 	if (err != NULL)

@@ -7,6 +7,7 @@
 struct json_object;
 
 #define JSONSCHEMA_MAX_DEPTH	64	/* schema and value nesting */
+#define JSONSCHEMA_MAX_STEPS	1000000	/* schema nodes visited, in all */
 
 /*
  * Validates v against schema (a JSON Schema object, or a boolean).  The
@@ -21,7 +22,10 @@ struct json_object;
  * ignored.  Returns 1 when v matches.  Otherwise 0, and *err (when err is
  * not NULL) gets a message naming where, such as
  * "$.items[2].name: expected string, got number"; the caller frees it.
- * Deeper than JSONSCHEMA_MAX_DEPTH is a failure, not a crash.
+ * Deeper than JSONSCHEMA_MAX_DEPTH, or more than JSONSCHEMA_MAX_STEPS
+ * schema nodes visited (a schema can branch exponentially through anyOf
+ * and $ref), is a failure, not a crash or a hang.  Numeric limits may be
+ * numbers or numeric strings (Gemini writes int64 fields as strings).
  */
 int	jsonschema_validate(struct json_object *schema, struct json_object *v,
 	    char **err);

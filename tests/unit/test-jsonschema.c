@@ -110,6 +110,10 @@ START_TEST(schema_limits_enum_const)
 	ck_assert_str_eq(check("{\"minLength\":3}", "\"ab\""),
 	    "$: expected at least 3 characters, got 2");
 	ck_assert_str_eq(check("{\"minimum\":1,\"maximum\":3}", "2"), "");
+	/* Gemini's int64 limits are strings. */
+	ck_assert_str_eq(check("{\"minItems\":\"2\"}", "[1]"),
+	    "$: expected at least 2 items, got 1");
+	ck_assert_str_eq(check("{\"maxLength\":\"x\"}", "\"long\""), "");
 	ck_assert_str_eq(check("{\"minimum\":1}", "0.5"),
 	    "$: must be at least 1");
 	ck_assert_str_eq(check("{\"maximum\":3}", "4"),
@@ -172,6 +176,15 @@ START_TEST(schema_depth_is_limited)
 	s = J("{\"type\":\"array\",\"items\":{\"$ref\":\"#\"}}");
 	v = J(text);
 	ck_assert_int_eq(jsonschema_validate(s, v, NULL), 0);
+	json_object_put(s);
+	json_object_put(v);
+	/* Two branches that each start over: 2^64 paths, cut short. */
+	s = J("{\"anyOf\":[{\"$ref\":\"#\"},{\"$ref\":\"#\"}]}");
+	v = J("1");
+	ck_assert_int_eq(jsonschema_validate(s, v, &err), 0);
+	ck_assert_str_eq(err, "$: the schema takes more than 1000000 steps to "
+	    "check");
+	free(err);
 	json_object_put(s);
 	json_object_put(v);
 }
