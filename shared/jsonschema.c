@@ -465,6 +465,43 @@ jsonschema_validate(json_object *schema, json_object *v, char **err)
 	return ok;
 }
 
+static int
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* JSON has no NaN or Infinity, which json-c reads: not an answer. */
+static int
+all_finite(json_object *v, int depth)
+{
+	size_t	i, n;
+
+	if (depth > JSONSCHEMA_MAX_DEPTH)
+		return 0;
+	switch (json_object_get_type(v)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(v));
+	case json_type_array:
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++)
+			if (!all_finite(json_object_array_get_idx(v, i),
+			    depth + 1))
+				return 0;
+		return 1;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val) {
+			(void)key;
+			if (!all_finite(val, depth + 1))
+				return 0;
+		}
+		return 1;
+	}
+	default:
+		return 1;
+	}
+}
+
 /* Parses exactly text[0..len), surrounding whitespace allowed. */
 static json_object *
 parse_whole(const char *text, size_t len, size_t *off, size_t *jlen)
@@ -472,13 +509,17 @@ parse_whole(const char *text, size_t len, size_t *off, size_t *jlen)
 	json_object	*v = NULL;
 	size_t		 a = 0, b = len;
 
-	while (a < b && strchr(" \t\r\n", text[a]) != NULL)
+	while (a < b && is_space(text[a]))
 		a++;
-	while (b > a && strchr(" \t\r\n", text[b - 1]) != NULL)
+	while (b > a && is_space(text[b - 1]))
 		b--;
 	if (a == b || json_parse(text + a, b - a, JSONSCHEMA_MAX_DEPTH, &v,
 	    NULL) != KF_OK)
 		return NULL;
+	if (!all_finite(v, 0)) {
+		json_object_put(v);
+		return NULL;
+	}
 	*off = a;
 	*jlen = b - a;
 	return v;

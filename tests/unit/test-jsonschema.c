@@ -212,6 +212,9 @@ extract(const char *text)
 
 START_TEST(extract_json_from_answers)
 {
+	json_object	*v;
+	size_t		 off, len;
+
 	ck_assert_str_eq(extract("  {\"a\":1}\n"), "{\"a\":1}");
 	ck_assert_str_eq(extract("Here you go:\n```json\n{\"a\": [1, 2]}\n```\n"
 	    "Anything else?"), "{\"a\": [1, 2]}");
@@ -223,6 +226,14 @@ START_TEST(extract_json_from_answers)
 	ck_assert_str_eq(extract("no json here"), "");
 	ck_assert_str_eq(extract("{\"unclosed\": "), "");
 	ck_assert_str_eq(extract(""), "");
+	/* NaN and Infinity are not JSON; NUL is not white space. */
+	ck_assert_str_eq(extract("NaN"), "");
+	ck_assert_str_eq(extract("{\"a\": Infinity} or [2]"), "[2]");
+	v = jsonschema_extract("\0\0[3]\0", 6, &off, &len);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(off, 2);
+	ck_assert_uint_eq(len, 3);
+	json_object_put(v);
 	/* Invalid UTF-8 is refused inside prose as on its own (fuzzing). */
 	ck_assert_str_eq(extract("see {\"a\":\"b\xaa\"} or [1]"), "[1]");
 	ck_assert_str_eq(extract("x {\"a\":\"b\xaa\"}"), "");
