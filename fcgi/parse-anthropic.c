@@ -514,6 +514,49 @@ parse_tool_choice(struct parse *p, json_object *root)
 	return KF_OK;
 }
 
+/*
+ * The relay makes every answer honour tool_choice any / tool, so the
+ * tools must allow it.  A choice of a server tool (web_search, ...) cannot
+ * be honoured by Kiro at all: it is left to the model, as before.
+ */
+static enum kf_err
+check_tool_choice(struct parse *p, json_object *root)
+{
+	struct conv	*c = p->conv;
+	json_object	*arr = NULL, *tool;
+	const char	*name;
+	size_t		 i, n = 0;
+
+	if (c->tool_choice != CONV_TOOL_CHOICE_ANY &&
+	    c->tool_choice != CONV_TOOL_CHOICE_TOOL)
+		return KF_OK;
+	if (json_get_arr(root, "tools", &arr) == 1)
+		n = json_object_array_length(arr);
+	if (c->tool_choice == CONV_TOOL_CHOICE_ANY) {
+		if (c->n_tools > 0)
+			return KF_OK;
+		if (n == 0)
+			return bad(p, "tool_choice: type \"any\" needs tools");
+	} else {
+		for (i = 0; i < c->n_tools; i++)
+			if (strcmp(c->tools[i].name, c->tool_choice_name) == 0)
+				return KF_OK;
+		for (i = 0; i < n; i++) {
+			tool = json_object_array_get_idx(arr, i);
+			if (json_get_str(tool, "name", &name) == 1 &&
+			    strcmp(name, c->tool_choice_name) == 0)
+				break;
+		}
+		if (i == n)
+			return bad(p, "tool_choice.name: no tool named \"%s\" "
+			    "in tools", c->tool_choice_name);
+	}
+	c->tool_choice = CONV_TOOL_CHOICE_AUTO;
+	free(c->tool_choice_name);
+	c->tool_choice_name = NULL;
+	return KF_OK;
+}
+
 /* One {"type":"json_schema","schema":{...}} at path. */
 static enum kf_err
 parse_format(struct parse *p, json_object *fmt, const char *path)
@@ -754,6 +797,7 @@ anthropic_parse(const char *body, size_t len, int for_count,
 	    (er = parse_messages(&p, root)) != KF_OK ||
 	    (er = parse_tools(&p, root)) != KF_OK ||
 	    (er = parse_tool_choice(&p, root)) != KF_OK ||
+	    (er = check_tool_choice(&p, root)) != KF_OK ||
 	    (er = parse_stop_sequences(&p, root)) != KF_OK ||
 	    (er = parse_output_format(&p, root)) != KF_OK ||
 	    (er = parse_metadata(&p, root)) != KF_OK)

@@ -24,8 +24,8 @@ that each path is taken.  For each server, on /v1/messages:
     (one text block, held back and sent whole), on the retry (the validator's
     message is in the second request), or never (502 naming the path of the
     bad value); thinking still streams while the text is held;
-  - bad stop_sequences / disable_parallel_tool_use values are 400s naming the
-    field.
+  - bad stop_sequences / disable_parallel_tool_use / output format values, and
+    a tool_choice no tool can satisfy, are 400s naming the field.
 
 Run: /usr/bin/python3 tests/integration/test_answer_constraints.py
 """
@@ -318,6 +318,9 @@ class _Constraints:
             ({"tools": TOOLS, "tool_choice": {"type": "any",
                                                "disable_parallel_tool_use": "yes"}},
              "tool_choice.disable_parallel_tool_use"),
+            ({"tools": TOOLS, "tool_choice": {"type": "tool", "name": "get_news"}},
+             "tool_choice.name"),
+            ({"tool_choice": {"type": "any"}}, "tool_choice"),
             ({"output_config": {"format": {"type": "json_schema"}}},
              "output_config.format.schema"),
             ({"output_format": {"type": "xml", "schema": {}}}, "output_format.type"),

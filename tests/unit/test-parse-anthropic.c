@@ -616,6 +616,36 @@ START_TEST(parse_tool_choice_every_type)
 }
 END_TEST
 
+/* any / tool must be satisfiable; a server tool's choice is left free. */
+START_TEST(parse_tool_choice_needs_the_tool)
+{
+	struct conv	c;
+
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"tool_choice\":{\"type\":\"any\"}}",
+	    "tool_choice");
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"tools\":[{\"name\":\"calc\","
+	    "\"input_schema\":{}}],\"tool_choice\":{\"type\":\"tool\","
+	    "\"name\":\"Calc\"}}", "tool_choice.name");
+	parse_ok("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"tools\":[{\"name\":\"calc\","
+	    "\"input_schema\":{}},{\"type\":\"web_search_20250305\","
+	    "\"name\":\"web_search\"}],\"tool_choice\":{\"type\":\"tool\","
+	    "\"name\":\"web_search\"}}", &c);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_AUTO);
+	ck_assert_ptr_null(c.tool_choice_name);
+	conv_free(&c);
+	parse_ok("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"tools\":[{\"type\":"
+	    "\"web_search_20250305\",\"name\":\"web_search\"}],"
+	    "\"tool_choice\":{\"type\":\"any\"}}", &c);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_AUTO);
+	ck_assert_uint_eq(c.n_tools, 0);
+	conv_free(&c);
+}
+END_TEST
+
 START_TEST(parse_output_format_json_schema)
 {
 	static const char *const forms[] = {
@@ -1193,6 +1223,7 @@ main(void)
 	tcase_add_test(fields, parse_tool_missing_input_schema_refused);
 	tcase_add_test(fields, parse_tool_choice_every_type);
 	tcase_add_test(fields, parse_stop_sequences);
+	tcase_add_test(fields, parse_tool_choice_needs_the_tool);
 	tcase_add_test(fields, parse_output_format_json_schema);
 	tcase_add_test(fields, parse_thinking_enabled_adaptive_disabled);
 	tcase_add_test(fields, parse_output_config_effort_max_becomes_high);
