@@ -21,7 +21,7 @@ that each path is taken.  For each server, on /v1/messages:
   - disable_parallel_tool_use: only the first of two calls reaches the client;
   - structured output (output_config.format / output_format json_schema):
     the JSON is taken out of fences and prose and validated, satisfied at once
-    (one text block, held back and sent whole), on the retry (the validator's
+    (one text block, held back and sent whole while pings flow), on the retry (the validator's
     message is in the second request), or never (502 naming the path of the
     bad value); thinking still streams while the text is held;
   - bad stop_sequences / disable_parallel_tool_use / output format values, and
@@ -103,7 +103,7 @@ class _Constraints:
             cls.account = Account("constraints")
             cls.gw = cls.enterClassContext(Gateway(
                 cls.server, MOCK, mount=cls.mount, procs=1, threads=2,
-                accounts=[cls.account]))
+                accounts=[cls.account], config={"pingIntervalSeconds": 1}))
 
     def setUp(self) -> None:
         if self.missing is not None:
@@ -296,6 +296,19 @@ class _Constraints:
             "even when asked again",
             "$.days: expected at least 1 items, got 0"])
         self.assertEqual(len(MOCK.requests()), 2)
+
+    def test_json_answer_held_back_with_pings(self) -> None:
+        MOCK.script({"kind": "slow", "delay_ms": 1300,
+                     "chunks": ['{"city": "Oslo",', ' "days": [', '{"t": 1}]}']})
+        resp, events = self.gw.stream(self.json_body("forecast slowly"))
+        self.assertEqual(resp.status, 200, resp.body[:300])
+        names = event_names(events)
+        first_delta = names.index("content_block_delta")
+        self.assertIn("ping", names[:first_delta], names)
+        deltas = [d["delta"]["text"] for d in event_data(events)
+                  if d["type"] == "content_block_delta"]
+        self.assertEqual(deltas, ['{"city": "Oslo", "days": [{"t": 1}]}'])
+        self.assertEqual(names[-1], "message_stop")
 
     def test_json_answer_thinking_streams_first(self) -> None:
         MOCK.script({"kind": "reasoning", "reasoning": ["Cold ", "north."],
