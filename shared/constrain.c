@@ -96,7 +96,12 @@ w_ping(void *arg)
 
 	if (w->inner->ops->ping == NULL)
 		return 0;
-	if ((rc = inner_start(w)) != 0)
+	/*
+	 * Before any answer has started (a buffered sink pings while Kiro
+	 * has not answered yet) there is nothing to start the inner sink
+	 * with; it takes such pings unstarted, as from the relay.
+	 */
+	if (w->message_id != NULL && (rc = inner_start(w)) != 0)
 		return rc;
 	return sync_rc(w, w->inner->ops->ping(w->inner->arg));
 }

@@ -131,6 +131,17 @@ class _Constraints:
         self.assertLess(first["duration_ms"], 0.5 * (count - 1) * delay_ms)
         self.assertEqual(len(MOCK.requests()), 1)
 
+    def test_stop_sequence_buffered_route_pings_before_the_answer(self) -> None:
+        MOCK.script({"kind": "text", "first_byte_delay_ms": 2500,
+                     "chunks": ["keep this STOP drop this"]})
+        resp, events = self.gw.stream(body("buffered", stop_sequences=["STOP"]),
+                                      path="/cc/v1/messages")
+        self.assertEqual(resp.status, 200, resp.body[:300])
+        names = event_names(events)
+        self.assertEqual(names[0], "ping", names)
+        self.assertEqual(text_of(events), "keep this ")
+        self.assertEqual(json.loads(events[-2].data)["delta"]["stop_reason"], "stop_sequence")
+
     def test_stop_sequence_json_answer(self) -> None:
         MOCK.script({"kind": "text", "chunks": ["alpha\n", "\nbeta"]})
         resp = self.gw.messages(body("two paragraphs", stop_sequences=["\n\n"]))

@@ -482,6 +482,19 @@ START_TEST(constrain_pings_while_text_is_held)
 	    "text {\"a\":1}\nfinish end_turn -\n");
 	world_free(&x);
 
+	/* A buffered sink is pinged before any answer starts: not started. */
+	world_init(&x);
+	x.inner.streams = 0;
+	x.inner.ping_before_start = 1;
+	x.c.json_mode = 1;
+	world_wrap(&x, 1);
+	ck_assert_int_eq(x.s->ops->ping(x.s->arg), 0);
+	ck_assert_str_eq(logged(&x), "ping\n");
+	w_start(&x);
+	ck_assert_int_eq(x.s->ops->ping(x.s->arg), 0);
+	ck_assert_str_eq(logged(&x), "ping\nstart msg_1\nping\n");
+	world_free(&x);
+
 	/* A sink that does not stream gets no pings. */
 	world_init(&x);
 	x.inner.streams = 0;
