@@ -885,6 +885,32 @@ START_TEST(relay_stop_sequence_ends_the_answer_early)
 }
 END_TEST
 
+/* Stop sequences apply to the answer's text, not to its thinking. */
+START_TEST(relay_stop_sequence_ignores_thinking)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL, *text;
+
+	add_account("A", 0);
+	simple_conv(&c, "#mock:thinking");
+	c.thinking = CONV_THINKING_ENABLED;
+	conv_add_stop(&c, "greeting");
+	conv_add_stop(&c, " there");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, " a greeting."));
+	text = joined_text(&r);
+	ck_assert_str_eq(text, "Hi");
+	free(text);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "finish stop_sequence "));
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
 static void
 tool_conv(struct conv *c, const char *prompt, enum conv_tool_choice choice)
 {
@@ -1115,6 +1141,7 @@ main(void)
 	tcase_add_test(tc, relay_failure_after_pings_only_ends_with_error);
 	tcase_add_test(tc, relay_without_accounts_says_how_to_add_one);
 	tcase_add_test(tc, relay_stop_sequence_ends_the_answer_early);
+	tcase_add_test(tc, relay_stop_sequence_ignores_thinking);
 	tcase_add_test(tc, relay_tool_choice_any_satisfied_at_once);
 	tcase_add_test(tc, relay_tool_choice_retried_once_then_satisfied);
 	tcase_add_test(tc, relay_tool_choice_never_satisfied_is_an_error);
