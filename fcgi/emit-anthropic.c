@@ -409,7 +409,9 @@ write_json_message(struct anthropic_emit *e, enum sink_stop stop,
 	json_object_object_add(msg, "model", json_str(e->model));
 	json_object_object_add(msg, "stop_reason",
 	    json_str(sink_stop_name(stop)));
-	json_object_object_add(msg, "stop_sequence", NULL);
+	json_object_object_add(msg, "stop_sequence",
+	    usage->stop_sequence != NULL ? json_str(usage->stop_sequence) :
+	    NULL);
 	u = json_object_new_object();
 	json_object_object_add(u, "input_tokens",
 	    json_object_new_int64(usage->input_tokens));
@@ -453,10 +455,17 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 			e->tool_blocks[i] = -1;
 		}
 	buf_printf(&d, "{\"type\":\"message_delta\",\"delta\":"
-	    "{\"stop_reason\":\"%s\",\"stop_sequence\":null},\"usage\":"
+	    "{\"stop_reason\":\"%s\",\"stop_sequence\":",
+	    sink_stop_name(stop));
+	if (usage->stop_sequence != NULL)
+		buf_json_str(&d, usage->stop_sequence,
+		    strlen(usage->stop_sequence));
+	else
+		buf_puts(&d, "null");
+	buf_printf(&d, "},\"usage\":"
 	    "{\"input_tokens\":%ld,\"output_tokens\":%ld,"
 	    "\"cache_creation_input_tokens\":0,"
-	    "\"cache_read_input_tokens\":0}}", sink_stop_name(stop),
+	    "\"cache_read_input_tokens\":0}}",
 	    usage->input_tokens, usage->output_tokens);
 	event(e, "message_delta", &d);
 	buf_reset(&d);

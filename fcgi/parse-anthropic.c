@@ -481,7 +481,7 @@ parse_tool_choice(struct parse *p, json_object *root)
 	json_object	*tc;
 	const char	*type, *name;
 	enum kf_err	 er;
-	int		 rc;
+	int		 rc, flag;
 
 	if ((rc = json_get_obj(root, "tool_choice", &tc)) == -1)
 		return bad(p, "tool_choice: must be an object");
@@ -504,7 +504,130 @@ parse_tool_choice(struct parse *p, json_object *root)
 	} else
 		return bad(p, "tool_choice.type: must be auto, any, tool or "
 		    "none, not \"%s\"", type);
+	if ((rc = json_get_bool(tc, "disable_parallel_tool_use", &flag)) ==
+	    -1)
+		return bad(p, "tool_choice.disable_parallel_tool_use: must be "
+		    "a boolean");
+	p->conv->single_tool_call = rc == 1 && flag &&
+	    p->conv->tool_choice != CONV_TOOL_CHOICE_NONE;
 	p->path[0] = '\0';
+	return KF_OK;
+}
+
+/*
+ * The relay makes every answer honour tool_choice any / tool, so the
+ * tools must allow it.  A choice of a server tool (web_search, ...) cannot
+ * be honoured by Kiro at all: it is left to the model, as before.
+ */
+static enum kf_err
+check_tool_choice(struct parse *p, json_object *root)
+{
+	struct conv	*c = p->conv;
+	json_object	*arr = NULL, *tool;
+	const char	*name;
+	size_t		 i, n = 0;
+
+	if (c->tool_choice != CONV_TOOL_CHOICE_ANY &&
+	    c->tool_choice != CONV_TOOL_CHOICE_TOOL)
+		return KF_OK;
+	if (json_get_arr(root, "tools", &arr) == 1)
+		n = json_object_array_length(arr);
+	if (c->tool_choice == CONV_TOOL_CHOICE_ANY) {
+		if (c->n_tools > 0)
+			return KF_OK;
+		if (n == 0)
+			return bad(p, "tool_choice: type \"any\" needs tools");
+	} else {
+		for (i = 0; i < c->n_tools; i++)
+			if (strcmp(c->tools[i].name, c->tool_choice_name) == 0)
+				return KF_OK;
+		for (i = 0; i < n; i++) {
+			tool = json_object_array_get_idx(arr, i);
+			if (json_get_str(tool, "name", &name) == 1 &&
+			    strcmp(name, c->tool_choice_name) == 0)
+				break;
+		}
+		if (i == n)
+			return bad(p, "tool_choice.name: no tool named \"%s\" "
+			    "in tools", c->tool_choice_name);
+	}
+	c->tool_choice = CONV_TOOL_CHOICE_AUTO;
+	free(c->tool_choice_name);
+	c->tool_choice_name = NULL;
+	return KF_OK;
+}
+
+/* One {"type":"json_schema","schema":{...}} at path. */
+static enum kf_err
+parse_format(struct parse *p, json_object *fmt, const char *path)
+{
+	json_object	*schema;
+	const char	*type;
+	enum kf_err	 er;
+	int		 rc;
+
+	path_set(p, "%s", path);
+	if ((er = want_str(p, fmt, "type", 1, &type)) != KF_OK)
+		return er;
+	if (strcmp(type, "json_schema") != 0)
+		return bad(p, "%s.type: must be json_schema, not \"%s\"", path,
+		    type);
+	if ((rc = json_get_obj(fmt, "schema", &schema)) != 1)
+		return bad(p, "%s.schema: %s", path, rc == 0 ?
+		    "field required" : "must be an object");
+	p->conv->json_mode = 1;
+	json_object_put(p->conv->response_schema);
+	p->conv->response_schema = json_object_get(schema);
+	p->path[0] = '\0';
+	return KF_OK;
+}
+
+/*
+ * Structured outputs: output_config.format, or the beta's output_format.
+ * The relay holds the answer back and validates it (constrain.h).
+ */
+static enum kf_err
+parse_output_format(struct parse *p, json_object *root)
+{
+	json_object	*oc, *fmt;
+	enum kf_err	 er;
+	int		 rc;
+
+	if (json_get_obj(root, "output_config", &oc) == 1) {
+		if ((rc = json_get_obj(oc, "format", &fmt)) == -1)
+			return bad(p, "output_config.format: must be an "
+			    "object");
+		if (rc == 1 && (er = parse_format(p, fmt,
+		    "output_config.format")) != KF_OK)
+			return er;
+	}
+	if ((rc = json_get_obj(root, "output_format", &fmt)) == -1)
+		return bad(p, "output_format: must be an object");
+	if (rc == 1)
+		return parse_format(p, fmt, "output_format");
+	return KF_OK;
+}
+
+/* stop_sequences: the relay ends the answer at the first (constrain.h). */
+static enum kf_err
+parse_stop_sequences(struct parse *p, json_object *root)
+{
+	json_object	*arr, *v;
+	size_t		 i, n;
+	int		 rc;
+
+	if ((rc = json_get_arr(root, "stop_sequences", &arr)) == -1)
+		return bad(p, "stop_sequences: must be an array of strings");
+	if (rc == 0)
+		return KF_OK;
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(v, json_type_string))
+			return bad(p, "stop_sequences[%zu]: must be a string, "
+			    "not %s", i, json_type_label(v));
+		conv_add_stop(p->conv, json_object_get_string(v));
+	}
 	return KF_OK;
 }
 
@@ -674,6 +797,9 @@ anthropic_parse(const char *body, size_t len, int for_count,
 	    (er = parse_messages(&p, root)) != KF_OK ||
 	    (er = parse_tools(&p, root)) != KF_OK ||
 	    (er = parse_tool_choice(&p, root)) != KF_OK ||
+	    (er = check_tool_choice(&p, root)) != KF_OK ||
+	    (er = parse_stop_sequences(&p, root)) != KF_OK ||
+	    (er = parse_output_format(&p, root)) != KF_OK ||
 	    (er = parse_metadata(&p, root)) != KF_OK)
 		goto out;
 	/* A -thinking model name decides unless the request does. */

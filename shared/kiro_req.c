@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "constrain.h"
 #include "conv.h"
 #include "digest.h"
 #include "err.h"
@@ -417,10 +418,11 @@ add_system_pair(const struct conv *c, const char *model_id,
     json_object *history)
 {
 	json_object	*entry;
-	char		*prefix, *content;
+	char		*prefix, *content, *rules;
 	int		 has_system;
 
 	has_system = !is_blank(c->system);
+	rules = constrain_instructions(c);
 	prefix = thinking_prefix(c);
 	if (prefix != NULL && has_system &&
 	    (strstr(c->system, "<thinking_mode>") != NULL ||
@@ -428,10 +430,13 @@ add_system_pair(const struct conv *c, const char *model_id,
 		free(prefix);
 		prefix = NULL;
 	}
-	if (!has_system && prefix == NULL)
+	if (!has_system && prefix == NULL && rules == NULL)
 		return;
-	content = xasprintf("%s%s", prefix != NULL ? prefix : "",
-	    has_system ? c->system : "");
+	/* The answer constraints' instructions go last (constrain.h). */
+	content = xasprintf("%s%s%s%s", prefix != NULL ? prefix : "",
+	    has_system ? c->system : "", has_system && rules != NULL ?
+	    "\n\n" : "", rules != NULL ? rules : "");
+	free(rules);
 	entry = json_object_new_object();
 	json_object_object_add(entry, "userInputMessage",
 	    user_text(content, model_id));
@@ -552,6 +557,11 @@ tools_array(const struct conv *c, const struct strset *used,
 	    i < c->n_tools; i++) {
 		t = &c->tools[i];
 		if (t->name == NULL || t->name[0] == '\0')
+			continue;
+		/* A named tool_choice: only that tool is offered. */
+		if (c->tool_choice == CONV_TOOL_CHOICE_TOOL &&
+		    c->tool_choice_name != NULL &&
+		    strcmp(t->name, c->tool_choice_name) != 0)
 			continue;
 		kiro_tool_name(t->name, name);
 		if (strset_has(&defined, name))

@@ -56,7 +56,10 @@ void	kiro_tool_name(const char *name, char out[KIRO_TOOL_NAME_MAX + 1]);
  *  - the last message is currentMessage, with its images, tool results and
  *    every tool (names shortened, descriptions cut, schemas normalised,
  *    a placeholder for each tool named in history but not defined);
- *  - tool_choice NONE sends no tool definitions (placeholders only).
+ *  - tool_choice NONE sends no tool definitions (placeholders only), a
+ *    named tool_choice only that tool's (and the placeholders);
+ *  - the instructions for the answer constraints (constrain.h) end the
+ *    system text, making a system pair even when there is no system.
  * map (may be NULL) receives each shortened name.  KF_EINVAL with a cause
  * when the conv cannot be expressed (no user message, no model id); out is
  * then unchanged.

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
+#include "constrain.h"
 #include "cred.h"
 #include "eventstream.h"
 #include "history.h"
@@ -81,6 +82,7 @@ struct attempt {
 	char				*stream_msg;
 	int				 stream_retryable;
 	int				 client_gone;
+	int				 halted;	/* SINK_HALT: done */
 	int64_t				 last_emit_ms;
 };
 
@@ -102,12 +104,15 @@ attempt_clear(struct attempt *a)
 	a->native_signature = NULL;
 	free(a->stream_msg);
 	a->stream_msg = NULL;
+	a->halted = 0;
 }
 
 static int
 gone(struct attempt *a, int rc)
 {
-	if (rc != 0)
+	if (rc == SINK_HALT)
+		a->halted = 1;	/* the sink ended the answer */
+	else if (rc != 0)
 		a->client_gone = 1;
 	return rc;
 }
@@ -489,6 +494,7 @@ finalize(struct attempt *a, struct relay_result *res)
 	res->input_tokens = usage.input_tokens;
 	res->output_tokens = usage.output_tokens;
 	res->stop = stop;
+	usage.stop_sequence = NULL;
 	emitted(a);
 	return gone(a, a->sink->ops->finish(a->sink->arg, stop, &usage));
 }
@@ -614,6 +620,16 @@ run_attempt(struct attempt *a, const struct cred *cred, const struct buf *body,
 	call.arg = a;
 	er = upstream_generate(a->env->http, &call, &resp, &why);
 
+	if (a->halted && !a->client_gone) {
+		/* A stop sequence: the transfer was stopped on purpose. */
+		if (finalize(a, res) != 0) {
+			outcome_set(o, STEP_FAIL, KF_ECLIENTGONE,
+			    POOL_OUTCOME__MAX, xstrdup("the client went away"));
+			goto out;
+		}
+		outcome_set(o, STEP_DONE, KF_OK, POOL_SUCCESS, NULL);
+		goto out;
+	}
 	if (a->client_gone) {
 		outcome_set(o, STEP_FAIL, KF_ECLIENTGONE, POOL_OUTCOME__MAX,
 		    xstrdup("the client went away"));
@@ -728,8 +744,8 @@ fail_committed(struct attempt *a, enum kf_err er, const char *msg)
 	(void)a->sink->ops->error(a->sink->arg, er, msg);
 }
 
-enum kf_err
-relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
+static enum kf_err
+relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
     struct relay_result *res, char **cause)
 {
 	struct history_opts	 hopts;
@@ -921,5 +937,54 @@ out:
 	free(why);
 	free(last_msg);
 	free(o.msg);
+	return er;
+}
+
+/*
+ * Answer constraints (constrain.h): an answer that misses one gets one
+ * more upstream call with a firmer instruction while nothing but
+ * thinking and pings has reached the client; then it is an error.
+ */
+enum kf_err
+relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
+    struct relay_result *res, char **cause)
+{
+	struct constrain	*c;
+	char			*note;
+	enum kf_err		 er;
+	int			 attempts = 0, retried = 0;
+
+	c = constrain_new(conv, sink, env->cfg->ping_interval_seconds * 1000);
+	if (c == NULL)
+		return relay_serve(env, conv, sink, res, cause);
+	for (;;) {
+		er = relay_serve(env, conv, constrain_sink(c), res, cause);
+		attempts += res->attempts;
+		res->attempts = attempts;
+		sink->committed = constrain_sink(c)->committed;
+		if (er != KF_OK)
+			break;
+		if (constrain_unmet(c) == NULL) {
+			res->stop = constrain_stop(c);
+			break;
+		}
+		if (!retried && constrain_retry(c)) {
+			retried = 1;
+			log_info("the answer missed a constraint (%s): asking "
+			    "once more", constrain_unmet(c));
+			note = constrain_retry_note(c);
+			conv_append_system(conv, note);
+			free(note);
+			continue;
+		}
+		er = KF_EUPSTREAM;
+		xsetprintf(cause, "the model's answer did not honour the "
+		    "request%s: %s", retried ? ", even when asked again" : "",
+		    constrain_unmet(c));
+		if (sink->committed)
+			(void)sink->ops->error(sink->arg, er, *cause);
+		break;
+	}
+	constrain_free(c);
 	return er;
 }

@@ -51,7 +51,11 @@ struct relay_result {
  *  - events become sink calls as they arrive: text, thinking (from
  *    <thinking> tags when conv asks for thinking, or native reasoning
  *    events), tool calls with their names mapped back, then finish with
- *    the stop reason and usage.
+ *    the stop reason and usage;
+ *  - the conv's answer constraints (stop sequences, tool_choice,
+ *    single_tool_call, json_mode) are enforced on the way (constrain.h):
+ *    an answer that misses one is asked for once more, then KF_EUPSTREAM
+ *    with a cause that says why; res->attempts counts both.
  * Returns KF_OK once finish was called.  Otherwise, if sink->committed,
  * the relay has already sent sink->error and the stream is over; if not,
  * the caller answers with an error in its own format, using *cause, which

@@ -18,8 +18,13 @@
  *
  * ping may come at any time after start (or before it, when
  * ping_before_start is set).  Every callback returns 0, or non-zero when
- * the client is gone, which stops the upstream transfer.
+ * the client is gone, which stops the upstream transfer.  A wrapping sink
+ * (constrain.h) may return SINK_HALT instead: the answer is complete
+ * (a stop sequence matched), so the upstream transfer stops and the relay
+ * finishes the answer normally.
  */
+
+#define SINK_HALT	0x4854
 
 enum sink_stop {
 	SINK_STOP_END_TURN,
@@ -31,8 +36,9 @@ enum sink_stop {
 };
 
 struct sink_usage {
-	long	input_tokens;
-	long	output_tokens;
+	long		 input_tokens;
+	long		 output_tokens;
+	const char	*stop_sequence;	/* the one that matched, or NULL */
 };
 
 struct sink_start {

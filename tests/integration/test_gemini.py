@@ -280,10 +280,23 @@ class _Gemini:
         body = req("Only list", tools=[{"functionDeclarations": [READ_FILE, LIST_DIR]}],
                    toolConfig={"functionCallingConfig": {"mode": "ANY",
                                                          "allowedFunctionNames": ["list_dir"]}})
-        self.generate(body)
+        MOCK.script({"kind": "tool_use", "chunks": ["Listing."], "tools": [
+            {"name": "list_dir", "id": "tooluse_Allowed0001",
+             "input_fragments": ['{"path":"/tmp"}']}]})
+        doc = self.generate(body)
+        parts = doc["candidates"][0]["content"]["parts"]
+        self.assertEqual(parts[-1]["functionCall"]["name"], "list_dir")
         tools = self.upstream()["conversationState"]["currentMessage"]["userInputMessage"][
             "userInputMessageContext"]["tools"]
         self.assertEqual([t["toolSpecification"]["name"] for t in tools], ["list_dir"])
+
+    def test_function_calling_any_is_enforced(self) -> None:
+        # ANY: an answer without a call is asked again, then refused.
+        body = req("Only list", tools=[{"functionDeclarations": [READ_FILE, LIST_DIR]}],
+                   toolConfig={"functionCallingConfig": {"mode": "ANY"}})
+        MOCK.script({"kind": "text", "chunks": ["I would rather talk."]}, times=2)
+        resp = self.post("/v1beta/models/gemini-2.5-pro:generateContent", body)
+        self.assert_error(resp, 502, "UNAVAILABLE", "did not honour")
 
     def test_function_round_trip(self) -> None:
         body = {"contents": [

@@ -167,6 +167,7 @@ h_finish(struct harness *h, enum sink_stop stop, long in, long out)
 
 	u.input_tokens = in;
 	u.output_tokens = out;
+	u.stop_sequence = NULL;
 	ck_assert_int_eq(h->sink.ops->finish(h->sink.arg, stop, &u), 0);
 }
 
@@ -727,6 +728,43 @@ START_TEST(emit_json_stop_reasons_and_empty_answer)
 }
 END_TEST
 
+/* The matched stop sequence is named, in both forms (constrain.h). */
+START_TEST(emit_stop_sequence_is_named)
+{
+	struct harness		 h;
+	struct sink_usage	 u;
+	json_object		*v;
+	const char		*s;
+
+	u.input_tokens = 3;
+	u.output_tokens = 2;
+	u.stop_sequence = "\"END\"";
+	h_init(&h, M_STREAM);
+	h_start(&h, 0, 3);
+	h_text(&h, "ok");
+	ck_assert_int_eq(h.sink.ops->finish(h.sink.arg,
+	    SINK_STOP_STOP_SEQUENCE, &u), 0);
+	ck_assert_ptr_nonnull(strstr(h_raw(&h), "{\"stop_reason\":"
+	    "\"stop_sequence\",\"stop_sequence\":\"\\\"END\\\"\"}"));
+	check_summary(h_raw(&h), "start cbs0:text cbd0:text_delta cbe0 "
+	    "md:stop_sequence stop");
+	h_free(&h);
+
+	h_init(&h, M_JSON);
+	h_start(&h, 0, 3);
+	h_text(&h, "ok");
+	ck_assert_int_eq(h.sink.ops->finish(h.sink.arg,
+	    SINK_STOP_STOP_SEQUENCE, &u), 0);
+	v = json_response(h_raw(&h), 200, "OK");
+	ck_assert_int_eq(json_get_str(v, "stop_reason", &s), 1);
+	ck_assert_str_eq(s, "stop_sequence");
+	ck_assert_int_eq(json_get_str(v, "stop_sequence", &s), 1);
+	ck_assert_str_eq(s, "\"END\"");
+	json_object_put(v);
+	h_free(&h);
+}
+END_TEST
+
 START_TEST(emit_json_text_tool_text_keeps_order)
 {
 	struct harness	 h;
@@ -1112,6 +1150,7 @@ main(void)
 	tcase_add_test(js, emit_json_one_message_with_blocks_in_order);
 	tcase_add_test(js, emit_json_stop_reasons_and_empty_answer);
 	tcase_add_test(js, emit_json_text_tool_text_keeps_order);
+	tcase_add_test(js, emit_stop_sequence_is_named);
 	tcase_add_test(js, emit_json_error_is_a_complete_error_response);
 	suite_add_tcase(s, js);
 

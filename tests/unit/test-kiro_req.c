@@ -1394,22 +1394,32 @@ START_TEST(kiro_req_old_history_images_omitted)
 }
 END_TEST
 
-/* ---- rule 14: tool_choice ignored, MANUAL trigger ---- */
+/* ---- rule 14: tool_choice by definitions and instruction, MANUAL ---- */
 
 START_TEST(kiro_req_tool_choice_ignored_trigger_manual)
 {
-	static const enum conv_tool_choice choices[] = {
-		CONV_TOOL_CHOICE_AUTO, CONV_TOOL_CHOICE_ANY,
-		CONV_TOOL_CHOICE_TOOL
+	static const struct {
+		enum conv_tool_choice	 choice;
+		size_t			 n_tools;
+		const char		*first;
+		const char		*rule;	/* in pair 0, or NULL */
+	} cases[] = {
+		{ CONV_TOOL_CHOICE_AUTO, 2, "Read", NULL },
+		{ CONV_TOOL_CHOICE_ANY, 2, "Read", "You must call at least one "
+		    "of the provided tools in this answer" },
+		/* Only the named tool is offered. */
+		{ CONV_TOOL_CHOICE_TOOL, 1, "Write", "You must call the tool "
+		    "\"Write\" in this answer" },
+		{ CONV_TOOL_CHOICE_NONE, 0, NULL, "Do not call any tool" },
 	};
 	struct conv	 c;
-	json_object	*root;
+	json_object	*root, *pair0;
 	size_t		 i;
 
-	for (i = 0; i < sizeof(choices) / sizeof(choices[0]); i++) {
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		conv_init(&c);
-		c.tool_choice = choices[i];
-		c.tool_choice_name = xstrdup("Read");
+		c.tool_choice = cases[i].choice;
+		c.tool_choice_name = xstrdup("Write");
 		add_tool(&c, "Read", "Reads", NULL);
 		add_tool(&c, "Write", "Writes", NULL);
 		add_msg(&c, CONV_ROLE_USER, "go");
@@ -1418,12 +1428,87 @@ START_TEST(kiro_req_tool_choice_ignored_trigger_manual)
 		    "conversationState.chatTriggerType"), "MANUAL");
 		ck_assert_str_eq(jstr(root, "conversationState.agentTaskType"),
 		    "vibe");
-		ck_assert_uint_eq(jlen(root,
-		    CUR ".userInputMessageContext.tools"), 2);
+		if (cases[i].n_tools == 0)
+			ck_assert_int_eq(jhas(root,
+			    CUR ".userInputMessageContext.tools"), 0);
+		else
+			ck_assert_uint_eq(jlen(root,
+			    CUR ".userInputMessageContext.tools"),
+			    cases[i].n_tools);
+		if (cases[i].first != NULL)
+			ck_assert_str_eq(jstr(root, CUR ".userInputMessageContext"
+			    ".tools.0.toolSpecification.name"), cases[i].first);
+		pair0 = jpath(root, HIST ".0.userInputMessage.content");
+		if (cases[i].rule == NULL)
+			ck_assert_ptr_null(pair0);
+		else
+			ck_assert_ptr_nonnull(strstr(json_object_get_string(
+			    pair0), cases[i].rule));
 		assert_valid(root);
 		json_object_put(root);
 		conv_free(&c);
 	}
+}
+END_TEST
+
+/* A named choice keeps placeholders for tools history used. */
+START_TEST(kiro_req_named_tool_choice_keeps_history_placeholders)
+{
+	struct conv	 c;
+	struct conv_msg	*m;
+	json_object	*root;
+
+	conv_init(&c);
+	c.tool_choice = CONV_TOOL_CHOICE_TOOL;
+	c.tool_choice_name = xstrdup("Write");
+	add_tool(&c, "Read", "Reads", NULL);
+	add_tool(&c, "Write", "Writes", NULL);
+	add_msg(&c, CONV_ROLE_USER, "read a");
+	m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
+	add_tool_use(m, "tu1", "Read", "{\"path\":\"a\"}");
+	m = add_msg(&c, CONV_ROLE_USER, NULL);
+	add_tool_result(m, "tu1", "text of a", 0);
+	add_text(m, "now write it");
+	root = build(&c, 1);
+	ck_assert_uint_eq(jlen(root, CUR ".userInputMessageContext.tools"), 2);
+	ck_assert_str_eq(jstr(root, CUR ".userInputMessageContext.tools.0"
+	    ".toolSpecification.name"), "Write");
+	ck_assert_str_eq(jstr(root, CUR ".userInputMessageContext.tools.1"
+	    ".toolSpecification.name"), "Read");
+	ck_assert_str_ne(jstr(root, CUR ".userInputMessageContext.tools.1"
+	    ".toolSpecification.description"), "Reads");
+	assert_valid(root);
+	json_object_put(root);
+	conv_free(&c);
+}
+END_TEST
+
+/* json_mode's instruction carries the schema; it follows the system. */
+START_TEST(kiro_req_json_mode_instruction)
+{
+	struct conv	 c;
+	json_object	*root;
+	const char	*p0;
+
+	conv_init(&c);
+	c.system = xstrdup("Be brief.");
+	c.json_mode = 1;
+	c.response_schema = parse_or_die("{\"type\":\"object\","
+	    "\"required\":[\"city\"]}");
+	c.single_tool_call = 1;
+	add_tool(&c, "Read", "Reads", NULL);
+	add_msg(&c, CONV_ROLE_USER, "where?");
+	root = build(&c, 1);
+	p0 = jstr(root, HIST ".0.userInputMessage.content");
+	ck_assert_ptr_nonnull(p0);
+	ck_assert_int_eq(strncmp(p0, "Be brief.\n\n", 11), 0);
+	ck_assert_ptr_nonnull(strstr(p0, "Call at most one tool"));
+	ck_assert_ptr_nonnull(strstr(p0, "Answer with one JSON value only"));
+	ck_assert_ptr_nonnull(strstr(p0, "{\"type\":\"object\","
+	    "\"required\":[\"city\"]}"));
+	assert_valid(root);
+	json_object_put(root);
+	conv_free(&c);
 }
 END_TEST
 
@@ -1936,6 +2021,8 @@ kiro_req_suite(void)
 	tcase_add_test(tc, kiro_req_images_formats_and_unsupported_dropped);
 	tcase_add_test(tc, kiro_req_old_history_images_omitted);
 	tcase_add_test(tc, kiro_req_tool_choice_ignored_trigger_manual);
+	tcase_add_test(tc, kiro_req_named_tool_choice_keeps_history_placeholders);
+	tcase_add_test(tc, kiro_req_json_mode_instruction);
 	tcase_add_test(tc, kiro_req_conversation_id_and_profile_arn);
 	tcase_add_test(tc, kiro_req_model_id_on_every_user_message);
 	tcase_add_test(tc, kiro_req_drop_oldest_turn_then_rebuild);

@@ -568,17 +568,21 @@ START_TEST(parse_tool_choice_every_type)
 		const char		*json;
 		enum conv_tool_choice	 want;
 		const char		*name;
+		int			 single;
 	} cases[] = {
-		{ "", CONV_TOOL_CHOICE_AUTO, NULL },
+		{ "", CONV_TOOL_CHOICE_AUTO, NULL, 0 },
 		{ ",\"tool_choice\":{\"type\":\"auto\"}", CONV_TOOL_CHOICE_AUTO,
-		    NULL },
+		    NULL, 0 },
 		{ ",\"tool_choice\":{\"type\":\"any\","
 		    "\"disable_parallel_tool_use\":true}", CONV_TOOL_CHOICE_ANY,
-		    NULL },
+		    NULL, 1 },
+		{ ",\"tool_choice\":{\"type\":\"auto\","
+		    "\"disable_parallel_tool_use\":false}",
+		    CONV_TOOL_CHOICE_AUTO, NULL, 0 },
 		{ ",\"tool_choice\":{\"type\":\"none\"}", CONV_TOOL_CHOICE_NONE,
-		    NULL },
+		    NULL, 0 },
 		{ ",\"tool_choice\":{\"type\":\"tool\",\"name\":\"calc\"}",
-		    CONV_TOOL_CHOICE_TOOL, "calc" },
+		    CONV_TOOL_CHOICE_TOOL, "calc", 0 },
 	};
 	struct conv	 c;
 	char		*body;
@@ -591,6 +595,7 @@ START_TEST(parse_tool_choice_every_type)
 		parse_ok(body, &c);
 		ck_assert_msg(c.tool_choice == cases[i].want, "%s",
 		    cases[i].json);
+		ck_assert_int_eq(c.single_tool_call, cases[i].single);
 		if (cases[i].name == NULL)
 			ck_assert_ptr_null(c.tool_choice_name);
 		else
@@ -604,6 +609,107 @@ START_TEST(parse_tool_choice_every_type)
 	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
 	    "\"content\":\"x\"}],\"tool_choice\":{\"type\":\"sometimes\"}}",
 	    "tool_choice.type");
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"tool_choice\":{\"type\":\"any\","
+	    "\"disable_parallel_tool_use\":\"yes\"}}",
+	    "tool_choice.disable_parallel_tool_use");
+}
+END_TEST
+
+/* any / tool must be satisfiable; a server tool's choice is left free. */
+START_TEST(parse_tool_choice_needs_the_tool)
+{
+	struct conv	c;
+
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"tool_choice\":{\"type\":\"any\"}}",
+	    "tool_choice");
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"tools\":[{\"name\":\"calc\","
+	    "\"input_schema\":{}}],\"tool_choice\":{\"type\":\"tool\","
+	    "\"name\":\"Calc\"}}", "tool_choice.name");
+	parse_ok("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"tools\":[{\"name\":\"calc\","
+	    "\"input_schema\":{}},{\"type\":\"web_search_20250305\","
+	    "\"name\":\"web_search\"}],\"tool_choice\":{\"type\":\"tool\","
+	    "\"name\":\"web_search\"}}", &c);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_AUTO);
+	ck_assert_ptr_null(c.tool_choice_name);
+	conv_free(&c);
+	parse_ok("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"tools\":[{\"type\":"
+	    "\"web_search_20250305\",\"name\":\"web_search\"}],"
+	    "\"tool_choice\":{\"type\":\"any\"}}", &c);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_AUTO);
+	ck_assert_uint_eq(c.n_tools, 0);
+	conv_free(&c);
+}
+END_TEST
+
+START_TEST(parse_output_format_json_schema)
+{
+	static const char *const forms[] = {
+		"\"output_config\":{\"effort\":\"low\",\"format\":{\"type\":"
+		    "\"json_schema\",\"schema\":{\"type\":\"object\"}}}",
+		"\"output_format\":{\"type\":\"json_schema\",\"schema\":"
+		    "{\"type\":\"object\"}}",
+	};
+	struct conv	 c;
+	char		*body;
+	const char	*t;
+	size_t		 i;
+
+	for (i = 0; i < 2; i++) {
+		body = xasprintf("{" MODEL ",\"messages\":[{\"role\":\"user\","
+		    "\"content\":\"x\"}],%s}", forms[i]);
+		parse_ok(body, &c);
+		ck_assert_int_eq(c.json_mode, 1);
+		ck_assert_int_eq(json_get_str(c.response_schema, "type", &t), 1);
+		ck_assert_str_eq(t, "object");
+		conv_free(&c);
+		free(body);
+	}
+	parse_ok("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"output_config\":{\"effort\":\"low\"}}", &c);
+	ck_assert_int_eq(c.json_mode, 0);
+	ck_assert_ptr_null(c.response_schema);
+	conv_free(&c);
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"output_config\":{\"format\":[]}}",
+	    "output_config.format");
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"output_config\":{\"format\":{\"type\":"
+	    "\"text\"}}}", "output_config.format.type");
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"output_format\":{\"type\":"
+	    "\"json_schema\"}}", "output_format.schema");
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"output_format\":{\"type\":"
+	    "\"json_schema\",\"schema\":true}}", "output_format.schema");
+}
+END_TEST
+
+START_TEST(parse_stop_sequences)
+{
+	struct conv	c;
+
+	parse_ok("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"stop_sequences\":[\"END\",\"\",\"\\n\\n\"]}",
+	    &c);
+	ck_assert_uint_eq(c.n_stop, 2);		/* the empty one is ignored */
+	ck_assert_str_eq(c.stop[0], "END");
+	ck_assert_str_eq(c.stop[1], "\n\n");
+	conv_free(&c);
+	parse_ok("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}]}", &c);
+	ck_assert_uint_eq(c.n_stop, 0);
+	conv_free(&c);
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"stop_sequences\":\"END\"}",
+	    "stop_sequences");
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"stop_sequences\":[\"a\",3]}",
+	    "stop_sequences[1]");
 }
 END_TEST
 
@@ -1116,6 +1222,9 @@ main(void)
 	tcase_add_test(fields, parse_tools_custom_kept_server_tools_skipped);
 	tcase_add_test(fields, parse_tool_missing_input_schema_refused);
 	tcase_add_test(fields, parse_tool_choice_every_type);
+	tcase_add_test(fields, parse_stop_sequences);
+	tcase_add_test(fields, parse_tool_choice_needs_the_tool);
+	tcase_add_test(fields, parse_output_format_json_schema);
 	tcase_add_test(fields, parse_thinking_enabled_adaptive_disabled);
 	tcase_add_test(fields, parse_output_config_effort_max_becomes_high);
 	tcase_add_test(fields, parse_thinking_model_suffix);

@@ -862,6 +862,281 @@ START_TEST(relay_without_accounts_says_how_to_add_one)
 }
 END_TEST
 
+/* ---- answer constraints (constrain.h) through the relay ---- */
+
+static long
+success_count(long id)
+{
+	struct account	a;
+	long		n;
+
+	ck_assert_int_eq(pool_flush(st, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	n = a.state.success_count;
+	account_free(&a);
+	return n;
+}
+
+START_TEST(relay_stop_sequence_ends_the_answer_early)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL, *text;
+	int64_t			 t0;
+
+	add_account("A", 0);
+	/* Slow chunks: the transfer is stopped long before the last. */
+	script("{\"match\":{},\"times\":1,\"response\":{\"kind\":\"slow\","
+	    "\"chunks\":[\"one two \",\"th\",\"ree four\",\" five\",\" six\","
+	    "\" seven\",\" eight\"],\"delay_ms\":500}}");
+	simple_conv(&c, "count");
+	conv_add_stop(&c, "three");
+	conv_add_stop(&c, "five");
+	rec_init(&r, &s, 1);
+	t0 = clock_mono_ms();
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	/* The match comes at about 1 s; the whole answer would take 3 s. */
+	ck_assert_int_lt(clock_mono_ms() - t0, 2500);
+	text = joined_text(&r);
+	ck_assert_str_eq(text, "one two ");
+	free(text);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "finish stop_sequence "));
+	ck_assert_int_eq(res.stop, SINK_STOP_STOP_SEQUENCE);
+	ck_assert_int_eq(res.attempts, 1);
+	ck_assert_int_eq(generate_calls(), 1);
+	/* A success for the account, not a client that went away. */
+	ck_assert_int_eq(success_count(1), 1);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+/* Stop sequences apply to the answer's text, not to its thinking. */
+START_TEST(relay_stop_sequence_ignores_thinking)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL, *text;
+
+	add_account("A", 0);
+	simple_conv(&c, "#mock:thinking");
+	c.thinking = CONV_THINKING_ENABLED;
+	conv_add_stop(&c, "greeting");
+	conv_add_stop(&c, " there");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, " a greeting."));
+	text = joined_text(&r);
+	ck_assert_str_eq(text, "Hi");
+	free(text);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "finish stop_sequence "));
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+static void
+tool_conv(struct conv *c, const char *prompt, enum conv_tool_choice choice)
+{
+	struct conv_tool	*t;
+	const char		*names[] = { "calc", "search" };
+	size_t			 i;
+
+	simple_conv(c, prompt);
+	for (i = 0; i < 2; i++) {
+		t = conv_add_tool(c);
+		t->name = xstrdup(names[i]);
+		t->description = xstrdup(names[i]);
+		t->schema = json_object_new_object();
+	}
+	c->tool_choice = choice;
+	if (choice == CONV_TOOL_CHOICE_TOOL)
+		c->tool_choice_name = xstrdup("search");
+}
+
+START_TEST(relay_tool_choice_any_satisfied_at_once)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"match\":{},\"times\":1,\"response\":{\"kind\":\"tool_use\","
+	    "\"chunks\":[\"Let me \",\"compute.\"],\"tools\":[{\"name\":"
+	    "\"calc\",\"id\":\"tu1\",\"input\":{\"x\":1}}]}}");
+	tool_conv(&c, "add", CONV_TOOL_CHOICE_ANY);
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	/* The held text comes out whole, before the call. */
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "text Let me compute.\n"
+	    "tool_start 0 tu1 calc\n"));
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "finish tool_use "));
+	ck_assert_int_eq(generate_calls(), 1);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_tool_choice_retried_once_then_satisfied)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	struct buf		reqs = BUF_INIT;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"match\":{},\"times\":1,\"response\":{\"kind\":\"text\","
+	    "\"chunks\":[\"I would rather chat.\"]}}");
+	script("{\"match\":{},\"times\":1,\"response\":{\"kind\":\"tool_use\","
+	    "\"chunks\":[],\"tools\":[{\"name\":\"calc\",\"id\":\"tu1\","
+	    "\"input\":{}},{\"name\":\"search\",\"id\":\"tu2\",\"input\":"
+	    "{\"q\":\"a\"}}]}}");
+	tool_conv(&c, "find", CONV_TOOL_CHOICE_TOOL);
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	/* Nothing of the first answer; calc is not the named tool. */
+	ck_assert_ptr_null(strstr(r.log.ptr, "rather chat"));
+	ck_assert_ptr_null(strstr(r.log.ptr, "calc"));
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "tool_start 0 tu2 search\n"));
+	ck_assert_int_eq(r.resets, 0);
+	ck_assert_int_eq(generate_calls(), 2);
+	ck_assert_int_eq(res.attempts, 2);
+	/* The second request says why the first was refused. */
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/requests?op="
+	    "generateAssistantResponse", NULL, &reqs), 200);
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&reqs), "your previous answer "
+	    "to this request was rejected because the model answered without "
+	    "calling the tool"));
+	buf_free(&reqs);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_tool_choice_never_satisfied_is_an_error)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"match\":{},\"times\":-1,\"response\":{\"kind\":\"text\","
+	    "\"chunks\":[\"No tools today.\"]}}");
+	tool_conv(&c, "add", CONV_TOOL_CHOICE_ANY);
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_EUPSTREAM);
+	ck_assert_ptr_nonnull(strstr(why, "did not honour the request, even "
+	    "when asked again: the model answered without calling a tool"));
+	/* Nothing reached the client: the front end answers the error. */
+	ck_assert_int_eq(s.committed, 0);
+	ck_assert_str_eq(buf_cstr(&r.log), "");
+	ck_assert_int_eq(generate_calls(), 2);
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_single_tool_call_drops_the_rest)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"match\":{},\"times\":1,\"response\":{\"kind\":\"tool_use\","
+	    "\"chunks\":[],\"tools\":[{\"name\":\"calc\",\"id\":\"tu1\","
+	    "\"input\":{}},{\"name\":\"search\",\"id\":\"tu2\",\"input\":{}}],"
+	    "\"interleave\":true}}");
+	tool_conv(&c, "both", CONV_TOOL_CHOICE_AUTO);
+	c.single_tool_call = 1;
+	rec_init(&r, &s, 0);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "tool_start 0 tu1 calc\n"));
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "tool_end 0 {}\n"));
+	ck_assert_ptr_null(strstr(r.log.ptr, "search"));
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "finish tool_use "));
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_json_answer_validated_and_retried)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL, *text;
+	const char		*schema;
+
+	add_account("A", 0);
+	script("{\"match\":{},\"times\":1,\"response\":{\"kind\":\"text\","
+	    "\"chunks\":[\"{\\\"city\\\": 5}\"]}}");
+	script("{\"match\":{},\"times\":1,\"response\":{\"kind\":\"text\","
+	    "\"chunks\":[\"Sure:\\n```json\\n{\\\"city\\\":\",\" \\\"Paris\\\"}"
+	    "\\n```\"]}}");
+	simple_conv(&c, "where");
+	c.json_mode = 1;
+	schema = "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":"
+	    "\"string\"}},\"required\":[\"city\"]}";
+	ck_assert_int_eq(json_parse(schema, strlen(schema), 16,
+	    &c.response_schema, NULL), KF_OK);
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	text = joined_text(&r);
+	ck_assert_str_eq(text, "{\"city\": \"Paris\"}");
+	free(text);
+	/* One text call: the JSON whole. */
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "\ntext {\"city\": "
+	    "\"Paris\"}\nfinish end_turn "));
+	ck_assert_int_eq(generate_calls(), 2);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_json_never_valid_is_an_error_after_thinking)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"match\":{},\"times\":-1,\"response\":{\"kind\":\"reasoning\","
+	    "\"reasoning\":[\"hmm\"],\"chunks\":[\"[1, 2]\"]}}");
+	simple_conv(&c, "where");
+	c.json_mode = 1;
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_EUPSTREAM);
+	/* Thinking streamed, so the error goes into the stream. */
+	ck_assert_int_eq(s.committed, 1);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "thinking hmm\n"));
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "error upstream the "
+	    "model's answer did not honour the request, even when asked "
+	    "again: the answer's JSON is an array, not an object\n"));
+	ck_assert_ptr_null(strstr(r.log.ptr, "finish"));
+	ck_assert_int_eq(generate_calls(), 2);
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -894,6 +1169,14 @@ main(void)
 	tcase_add_test(tc, relay_dead_refresh_token_fails_over);
 	tcase_add_test(tc, relay_failure_after_pings_only_ends_with_error);
 	tcase_add_test(tc, relay_without_accounts_says_how_to_add_one);
+	tcase_add_test(tc, relay_stop_sequence_ends_the_answer_early);
+	tcase_add_test(tc, relay_stop_sequence_ignores_thinking);
+	tcase_add_test(tc, relay_tool_choice_any_satisfied_at_once);
+	tcase_add_test(tc, relay_tool_choice_retried_once_then_satisfied);
+	tcase_add_test(tc, relay_tool_choice_never_satisfied_is_an_error);
+	tcase_add_test(tc, relay_single_tool_call_drops_the_rest);
+	tcase_add_test(tc, relay_json_answer_validated_and_retried);
+	tcase_add_test(tc, relay_json_never_valid_is_an_error_after_thinking);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
