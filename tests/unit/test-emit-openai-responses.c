@@ -91,7 +91,7 @@ h_start(struct harness *h, int thinking)
 static void
 h_finish(struct harness *h, enum sink_stop stop, long in, long out)
 {
-	struct sink_usage	u = { in, out };
+	struct sink_usage	u = { .input_tokens = in, .output_tokens = out };
 
 	OK(h->sink.ops->finish(h->sink.arg, stop, &u));
 }
