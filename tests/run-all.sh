@@ -1,8 +1,9 @@
 #!/bin/sh
 # run-all.sh: install what is missing, build, and run every test: unit tests,
 # the mock's self-test, integration tests through real lighttpd and Apache,
-# the real clients (Anthropic SDK, Claude Code), the fuzzers for a short
-# fixed time, the unit tests under valgrind, and make distcheck.  This is the
+# the real clients (the SDKs and the Claude Code, Codex and Gemini CLIs),
+# the fuzzers for a short fixed time, the unit tests under valgrind, and
+# make distcheck.  This is the
 # README's test command and what CI runs (.ci/run).  Run as root from
 # anywhere; builds go to build-test/ and build-fuzz/ in the source tree.
 set -eu
@@ -17,9 +18,22 @@ step() {
 }
 
 # Every server and mock a test starts must be gone when it ends.
+# Servers and mocks this run started carry KIRO_TEST_RUN in their
+# environment, so another test run on the same machine is not mistaken
+# for a leftover of this one.
+KIRO_TEST_RUN="run-$$-$started"
+export KIRO_TEST_RUN
+
 no_leftovers() {
-	left=$(pgrep -af 'kiro-lighttpd-|kiro-apache-|kiro_mock\.py|fast-upstream' ||
-	    true)
+	left=
+	for pid in $(pgrep -f 'kiro-lighttpd-|kiro-apache-|kiro_mock\.py|fast-upstream' ||
+	    true); do
+		if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null |
+		    grep -qx "KIRO_TEST_RUN=$KIRO_TEST_RUN"; then
+			left="$left$(ps -o pid=,args= -p "$pid")
+"
+		fi
+	done
 	if [ -n "$left" ]; then
 		printf 'tests left processes running:\n%s\n' "$left" >&2
 		exit 1

@@ -411,7 +411,9 @@ class WebServer:
         """A small, predictable environment for the server process."""
         env = {"PATH": os.environ.get("PATH", os.defpath), "LANG": "C"}
         for key, value in os.environ.items():
-            if key.startswith(("ASAN_", "UBSAN_", "LSAN_", "MSAN_", "VALGRIND_")):
+            # KIRO_TEST_RUN marks this run's servers (tests/run-all.sh).
+            if key.startswith(("ASAN_", "UBSAN_", "LSAN_", "MSAN_", "VALGRIND_",
+                               "KIRO_TEST_RUN")):
                 env[key] = value
         env.update(extra or {})
         return env
