@@ -15,15 +15,16 @@
  *             responder does: MB/s of input, requests/s, time per phase.
  *   frontends the builder's conversation translated into the OpenAI Chat
  *             Completions, OpenAI Responses and Gemini protocols (checked
- *             to parse and repair into the same messages and tools), then
+ *             to parse and repair into the same messages and tools and to
+ *             make the same Kiro body as the Anthropic request), then
  *             per front end: parse + history_repair + kiro_req_build (µs
  *             per request, MB/s of its own input, time per phase), and its
  *             streaming emitter fed one answer (a thinking block, 200 text
  *             deltas, two tool calls in fragments, finish) into memory: µs
  *             per answer and MB/s of output (JSON keys request_conversion
  *             and answer_emission, per front end).  The front ends take
- *             turns in each round.  -d DIR writes the translated requests
- *             and the answers there, to look at.
+ *             turns in each round.  -d DIR writes the translated requests,
+ *             their Kiro bodies and the answers there, to look at.
  *   store     the store work one request does (pool_pick, the token check,
  *             pool_report, which only tallies a plain success) against a
  *             fresh state
@@ -79,7 +80,7 @@
 #define MB		1e6
 
 static double	seconds_per_test = 1.0;
-static const char *dump_dir;	/* -d: translated requests and answers */
+static const char *dump_dir;	/* -d: requests, Kiro bodies, answers */
 
 static double
 now_s(void)
@@ -588,7 +589,7 @@ bench_builder(json_object *out, const char *fixture)
 	free(req);
 }
 
-/* --- front ends: the same conversation and answer in each protocol --------- */
+/* --- front ends: one conversation and one answer in each protocol ------- */
 
 /*
  * The builder's request, translated into the other three protocols as
@@ -743,7 +744,7 @@ arguments(json_object *use, size_t i)
 static void
 chat_msg(const struct anth_msg *m, size_t i, json_object *out)
 {
-	json_object	*o, *v, *parts, *calls;
+	json_object	*o, *v, *parts, *calls, *call;
 	size_t		 j, n;
 	char		*text;
 
@@ -764,13 +765,12 @@ chat_msg(const struct anth_msg *m, size_t i, json_object *out)
 			calls = json_object_new_array();
 			for (j = 0; j < n; j++) {
 				v = json_object_array_get_idx(m->uses, j);
-				json_object_array_add(calls, obj2("id",
-				    member(v, "id", i), "type", json_str(
-				    "function")));
-				json_object_object_add(json_object_array_get_idx(
-				    calls, j), "function", obj2("name",
-				    member(v, "name", i), "arguments",
+				call = obj2("id", member(v, "id", i), "type",
+				    json_str("function"));
+				json_object_object_add(call, "function", obj2(
+				    "name", member(v, "name", i), "arguments",
 				    arguments(v, i)));
+				json_object_array_add(calls, call);
 			}
 			json_object_object_add(o, "tool_calls", calls);
 		}
@@ -1075,7 +1075,8 @@ front_check(enum front fe, const char *req, size_t len, struct conv_shape *s,
 	if (json_parse(body.ptr, body.len, 256, kiro, &why) != KF_OK ||
 	    json_get_obj(*kiro, "conversationState", &cs) != 1) {
 		fprintf(stderr, "bench-core: the %s Kiro body: %s\n",
-		    front_names[fe], why != NULL ? why : "no conversationState");
+		    front_names[fe], why != NULL ? why :
+		    "no conversationState");
 		exit(1);
 	}
 	json_object_object_del(cs, "agentContinuationId");

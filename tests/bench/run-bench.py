@@ -1051,7 +1051,8 @@ def section_core(seconds: float, state_parent: Path) -> dict:
         if "error" in entry:
             raise BenchError(f"bench-core pool, {entry['accounts']} accounts: {entry['error']}")
     # Each front end's cost against the Anthropic one, for the table and results.json.
-    for key, cost in (("request_conversion", "us_per_request"), ("answer_emission", "us_per_answer")):
+    for key, cost in (("request_conversion", "us_per_request"),
+                      ("answer_emission", "us_per_answer")):
         base = out[key]["anthropic"][cost]
         for name in FRONT_ENDS:
             out[key][name]["ratio_to_anthropic"] = out[key][name][cost] / base if base else None
