@@ -13,6 +13,18 @@
  *             several turns of tool calls and tool results, run through
  *             anthropic_parse, history_repair and kiro_req_build as the
  *             responder does: MB/s of input, requests/s, time per phase.
+ *   frontends the builder's conversation translated into the OpenAI Chat
+ *             Completions, OpenAI Responses and Gemini protocols (checked
+ *             to parse and repair into the same messages and tools and to
+ *             make the same Kiro body as the Anthropic request), then
+ *             per front end: parse + history_repair + kiro_req_build (µs
+ *             per request, MB/s of its own input, time per phase), and its
+ *             streaming emitter fed one answer (a thinking block, 200 text
+ *             deltas, two tool calls in fragments, finish) into memory: µs
+ *             per answer and MB/s of output (JSON keys request_conversion
+ *             and answer_emission, per front end).  The front ends take
+ *             turns in each round.  -d DIR writes the translated requests,
+ *             their Kiro bodies and the answers there, to look at.
  *   store     the store work one request does (pool_pick, the token check,
  *             pool_report, which only tallies a plain success) against a
  *             fresh state
@@ -22,6 +34,7 @@
  * and reports the median of its rounds.  Output: one JSON object on stdout.
  *
  * Usage: bench-core -f FIXTURE [-s STATE_PARENT_DIR]... [-t SECONDS] [-n STORE_N]
+ *                   [-d DUMP_DIR]
  */
 
 #include "autoconfig.h"
@@ -46,13 +59,18 @@
 #include "cred.h"
 #include "eventstream.h"
 #include "fileio.h"
+#include "gemini.h"
 #include "history.h"
 #include "json.h"
 #include "kiro_event.h"
 #include "kiro_req.h"
 #include "log.h"
+#include "openai-chat.h"
+#include "openai-responses.h"
+#include "out.h"
 #include "pool.h"
 #include "refresh.h"
+#include "sink.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -62,6 +80,7 @@
 #define MB		1e6
 
 static double	seconds_per_test = 1.0;
+static const char *dump_dir;	/* -d: requests, Kiro bodies, answers */
 
 static double
 now_s(void)
@@ -399,10 +418,71 @@ struct build_times {
 	size_t	out_len;
 };
 
+/* The four front ends, in the order run-bench.py prints them. */
+enum front {
+	FE_ANTHROPIC,
+	FE_CHAT,
+	FE_RESPONSES,
+	FE_GEMINI,
+	FE__MAX
+};
+
+static const char *const	 front_names[FE__MAX] = {
+	"anthropic", "chat", "responses", "gemini",
+};
+
+/* What a parser learns beyond the conv, which its emitter needs. */
+struct front_state {
+	struct openai_chat_opts		chat;
+	struct openai_responses_req	responses;
+	struct gemini_opts		gemini;
+};
+
+/* The request's model: Gemini names it in the path, not the body. */
+static char	*bench_model;
+
+static void
+front_state_free(struct front_state *fs)
+{
+	openai_responses_req_free(&fs->responses);
+	memset(fs, 0, sizeof(*fs));
+}
+
+/* The front end's parser, as its route handler calls it. */
+static enum kf_err
+front_parse(enum front fe, const char *req, size_t len, struct conv *conv,
+    struct front_state *fs, char **why)
+{
+	char		*param = NULL;
+	enum kf_err	 er;
+
+	memset(fs, 0, sizeof(*fs));
+	switch (fe) {
+	case FE_ANTHROPIC:
+		return anthropic_parse(req, len, 0, conv, why);
+	case FE_CHAT:
+		er = openai_chat_parse(req, len, NULL, conv, &fs->chat, why,
+		    &param);
+		break;
+	case FE_RESPONSES:
+		er = openai_responses_parse(req, len, conv, &fs->responses,
+		    NULL, NULL, why, &param);
+		break;
+	case FE_GEMINI:
+		return gemini_parse(req, len, bench_model, 0, conv,
+		    &fs->gemini, why);
+	default:
+		abort();
+	}
+	free(param);
+	return er;
+}
+
 static int
-build_once(const char *req, size_t len, struct build_times *bt)
+build_once(enum front fe, const char *req, size_t len, struct build_times *bt)
 {
 	struct conv		 conv;
+	struct front_state	 fs;
 	struct history_opts	 hopts;
 	struct kiro_req_opts	 opts;
 	struct kiro_toolmap	*map;
@@ -414,8 +494,9 @@ build_once(const char *req, size_t len, struct build_times *bt)
 	conv_init(&conv);
 	map = kiro_toolmap_new();
 	t0 = now_s();
-	if (anthropic_parse(req, len, 0, &conv, &why) != KF_OK) {
-		fprintf(stderr, "bench-core: anthropic_parse: %s\n", why);
+	if (front_parse(fe, req, len, &conv, &fs, &why) != KF_OK) {
+		fprintf(stderr, "bench-core: %s parser: %s\n",
+		    front_names[fe], why);
 		goto out;
 	}
 	t1 = now_s();
@@ -440,6 +521,7 @@ build_once(const char *req, size_t len, struct build_times *bt)
 	bt->out_len = out.len;
 	rc = 0;
 out:
+	front_state_free(&fs);
 	conv_free(&conv);
 	kiro_toolmap_free(map);
 	buf_free(&out);
@@ -459,14 +541,15 @@ bench_builder(json_object *out, const char *fixture)
 	req = make_request(fixture, 6, &len);
 	memset(&bt, 0, sizeof(bt));
 	for (i = 0; i < 20; i++)		/* warm-up */
-		if (build_once(req, len, &bt) != 0)
+		if (build_once(FE_ANTHROPIC, req, len, &bt) != 0)
 			exit(1);
 	for (rounds = 0, spent = 0; rounds < 10 && (rounds < 3 ||
 	    spent < seconds_per_test); rounds++) {
 		memset(&round[rounds], 0, sizeof(round[rounds]));
 		t0 = now_s();
 		for (n = 0; now_s() - t0 < seconds_per_test / 5; n++)
-			if (build_once(req, len, &round[rounds]) != 0)
+			if (build_once(FE_ANTHROPIC, req, len,
+			    &round[rounds]) != 0)
 				exit(1);
 		t0 = now_s() - t0;
 		spent += t0;
@@ -504,6 +587,849 @@ bench_builder(json_object *out, const char *fixture)
 	    (double)len / MB / total));
 	json_object_object_add(out, "builder", o);
 	free(req);
+}
+
+/* --- front ends: one conversation and one answer in each protocol ------- */
+
+/*
+ * The builder's request, translated into the other three protocols as
+ * their clients send it: the system prompt, the 25 tools as function tools
+ * (Chat, Responses) or functionDeclarations with parametersJsonSchema
+ * (Gemini), and each tool_use / tool_result pair as tool_calls and a tool
+ * message, a function_call and a function_call_output item, or a
+ * functionCall and a functionResponse part.  Claude Code's
+ * mid-conversation "system" message goes as a system (Chat) or developer
+ * (Responses) message, which those parsers keep in place as user text as
+ * parse-anthropic does; Gemini has no such role, so it is user text.
+ */
+
+/* One Anthropic message, split. */
+struct anth_msg {
+	const char	*role;		/* user, assistant, system */
+	json_object	*texts;		/* strings */
+	json_object	*uses;		/* tool_use blocks */
+	json_object	*results;	/* {"id":..., "text":...} */
+};
+
+static void __attribute__((noreturn))
+translate_fail(size_t i, const char *what)
+{
+	fprintf(stderr, "bench-core: cannot translate messages[%zu]: %s\n", i,
+	    what);
+	exit(1);
+}
+
+static json_object *
+obj2(const char *k1, json_object *v1, const char *k2, json_object *v2)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, k1, v1);
+	if (k2 != NULL)
+		json_object_object_add(o, k2, v2);
+	return o;
+}
+
+/* A new reference to obj's member key, which must be there. */
+static json_object *
+member(json_object *obj, const char *key, size_t i)
+{
+	json_object	*v;
+
+	if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
+		translate_fail(i, key);
+	return json_object_get(v);
+}
+
+static const char *
+member_str(json_object *obj, const char *key, size_t i)
+{
+	const char	*s;
+
+	if (json_get_str(obj, key, &s) != 1)
+		translate_fail(i, key);
+	return s;
+}
+
+/* A tool result's content, string or text blocks, as one string. */
+static json_object *
+result_text(json_object *content, size_t i)
+{
+	struct buf	 text = BUF_INIT;
+	json_object	*v;
+	size_t		 k;
+
+	if (json_object_is_type(content, json_type_string))
+		return json_object_get(content);
+	for (k = 0; k < json_object_array_length(content); k++)
+		buf_puts(&text, member_str(json_object_array_get_idx(content,
+		    k), "text", i));
+	v = json_strn(text.ptr != NULL ? text.ptr : "", text.len);
+	buf_free(&text);
+	return v;
+}
+
+static void
+anth_msg_split(json_object *msg, size_t i, struct anth_msg *m)
+{
+	json_object	*content, *blk, *v;
+	const char	*type;
+	size_t		 j;
+
+	m->role = member_str(msg, "role", i);
+	if (strcmp(m->role, "user") != 0 && strcmp(m->role, "assistant") != 0 &&
+	    strcmp(m->role, "system") != 0)
+		translate_fail(i, m->role);
+	if (!json_object_object_get_ex(msg, "content", &content))
+		translate_fail(i, "content");
+	m->texts = json_object_new_array();
+	m->uses = json_object_new_array();
+	m->results = json_object_new_array();
+	if (json_object_is_type(content, json_type_string)) {
+		json_object_array_add(m->texts, json_object_get(content));
+		return;
+	}
+	for (j = 0; j < json_object_array_length(content); j++) {
+		blk = json_object_array_get_idx(content, j);
+		type = member_str(blk, "type", i);
+		if (strcmp(type, "text") == 0)
+			json_object_array_add(m->texts, member(blk, "text", i));
+		else if (strcmp(type, "tool_use") == 0)
+			json_object_array_add(m->uses, json_object_get(blk));
+		else if (strcmp(type, "tool_result") == 0) {
+			v = member(blk, "content", i);
+			json_object_array_add(m->results, obj2("id", member(blk,
+			    "tool_use_id", i), "text", result_text(v, i)));
+			json_object_put(v);
+		} else
+			translate_fail(i, type);
+	}
+}
+
+static void
+anth_msg_free(struct anth_msg *m)
+{
+	json_object_put(m->texts);
+	json_object_put(m->uses);
+	json_object_put(m->results);
+}
+
+/* An array of strings joined by "\n"; caller frees. */
+static char *
+joined(json_object *texts)
+{
+	struct buf	b = BUF_INIT;
+	size_t		i;
+
+	for (i = 0; i < json_object_array_length(texts); i++) {
+		if (i > 0)
+			buf_putc(&b, '\n');
+		buf_puts(&b, json_object_get_string(
+		    json_object_array_get_idx(texts, i)));
+	}
+	return buf_detach(&b);
+}
+
+static json_object *
+arguments(json_object *use, size_t i)
+{
+	json_object	*in = member(use, "input", i), *v;
+
+	v = json_str(json_object_to_json_string_ext(in,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(in);
+	return v;
+}
+
+static void
+chat_msg(const struct anth_msg *m, size_t i, json_object *out)
+{
+	json_object	*o, *v, *parts, *calls, *call;
+	size_t		 j, n;
+	char		*text;
+
+	if (strcmp(m->role, "system") == 0) {
+		text = joined(m->texts);
+		json_object_array_add(out, obj2("role", json_str("system"),
+		    "content", json_str(text)));
+		free(text);
+		return;
+	}
+	if (strcmp(m->role, "assistant") == 0) {
+		text = joined(m->texts);
+		o = obj2("role", json_str("assistant"), "content",
+		    json_object_array_length(m->texts) > 0 ? json_str(text) :
+		    NULL);
+		free(text);
+		if ((n = json_object_array_length(m->uses)) > 0) {
+			calls = json_object_new_array();
+			for (j = 0; j < n; j++) {
+				v = json_object_array_get_idx(m->uses, j);
+				call = obj2("id", member(v, "id", i), "type",
+				    json_str("function"));
+				json_object_object_add(call, "function", obj2(
+				    "name", member(v, "name", i), "arguments",
+				    arguments(v, i)));
+				json_object_array_add(calls, call);
+			}
+			json_object_object_add(o, "tool_calls", calls);
+		}
+		json_object_array_add(out, o);
+		return;
+	}
+	/* Tool results first, as Anthropic has them, then the user's text. */
+	for (j = 0; j < json_object_array_length(m->results); j++) {
+		v = json_object_array_get_idx(m->results, j);
+		o = obj2("role", json_str("tool"), "tool_call_id", member(v,
+		    "id", i));
+		json_object_object_add(o, "content", member(v, "text", i));
+		json_object_array_add(out, o);
+	}
+	if ((n = json_object_array_length(m->texts)) == 0)
+		return;
+	parts = json_object_new_array();
+	for (j = 0; j < n; j++)
+		json_object_array_add(parts, obj2("type", json_str("text"),
+		    "text", json_object_get(json_object_array_get_idx(m->texts,
+		    j))));
+	json_object_array_add(out, obj2("role", json_str("user"), "content",
+	    parts));
+}
+
+static void
+responses_msg(const struct anth_msg *m, size_t i, json_object *out)
+{
+	json_object	*o, *v, *parts;
+	size_t		 j, n;
+	int		 assistant = strcmp(m->role, "assistant") == 0;
+
+	/* A user message's tool results come first, as in chat_msg. */
+	for (j = 0; j < json_object_array_length(m->results); j++) {
+		v = json_object_array_get_idx(m->results, j);
+		o = obj2("type", json_str("function_call_output"), "call_id",
+		    member(v, "id", i));
+		json_object_object_add(o, "output", member(v, "text", i));
+		json_object_array_add(out, o);
+	}
+	if ((n = json_object_array_length(m->texts)) > 0) {
+		parts = json_object_new_array();
+		for (j = 0; j < n; j++)
+			json_object_array_add(parts, obj2("type", json_str(
+			    assistant ? "output_text" : "input_text"), "text",
+			    json_object_get(json_object_array_get_idx(m->texts,
+			    j))));
+		o = obj2("type", json_str("message"), "role", json_str(
+		    strcmp(m->role, "system") == 0 ? "developer" : m->role));
+		json_object_object_add(o, "content", parts);
+		json_object_array_add(out, o);
+	}
+	for (j = 0; j < json_object_array_length(m->uses); j++) {
+		v = json_object_array_get_idx(m->uses, j);
+		o = obj2("type", json_str("function_call"), "call_id",
+		    member(v, "id", i));
+		json_object_object_add(o, "name", member(v, "name", i));
+		json_object_object_add(o, "arguments", arguments(v, i));
+		json_object_array_add(out, o);
+	}
+}
+
+/* names maps tool_use ids to tool names: functionResponse carries both. */
+static void
+gemini_msg(const struct anth_msg *m, size_t i, json_object *out,
+    json_object *names)
+{
+	json_object	*o, *v, *parts = json_object_new_array();
+	const char	*id;
+	size_t		 j;
+
+	for (j = 0; j < json_object_array_length(m->results); j++) {
+		v = json_object_array_get_idx(m->results, j);
+		id = member_str(v, "id", i);
+		o = obj2("id", json_str(id), "name", member(names, id, i));
+		json_object_object_add(o, "response", obj2("output",
+		    member(v, "text", i), NULL, NULL));
+		json_object_array_add(parts, obj2("functionResponse", o, NULL,
+		    NULL));
+	}
+	for (j = 0; j < json_object_array_length(m->texts); j++)
+		json_object_array_add(parts, obj2("text", json_object_get(
+		    json_object_array_get_idx(m->texts, j)), NULL, NULL));
+	for (j = 0; j < json_object_array_length(m->uses); j++) {
+		v = json_object_array_get_idx(m->uses, j);
+		json_object_object_add(names, member_str(v, "id", i),
+		    member(v, "name", i));
+		o = obj2("id", member(v, "id", i), "name", member(v, "name",
+		    i));
+		json_object_object_add(o, "args", member(v, "input", i));
+		json_object_array_add(parts, obj2("functionCall", o, NULL,
+		    NULL));
+	}
+	json_object_array_add(out, obj2("role", json_str(strcmp(m->role,
+	    "assistant") == 0 ? "model" : "user"), "parts", parts));
+}
+
+/* Translates body, an Anthropic request, into fe's protocol, as JSON text. */
+static char *
+translate(json_object *body, enum front fe, size_t *len)
+{
+	json_object	*root, *msgs, *tools, *tool, *sys_arr, *out_msgs;
+	json_object	*out_tools, *o, *names;
+	struct anth_msg	 m;
+	const char	*s, *effort = "high";
+	char		*sys, level[16], *text;
+	int64_t		 max_tokens = 4096;
+	size_t		 i;
+
+	if (json_get_arr(body, "messages", &msgs) != 1 ||
+	    json_get_arr(body, "tools", &tools) != 1 ||
+	    json_get_arr(body, "system", &sys_arr) != 1)
+		translate_fail(0, "the body has no messages, tools or system "
+		    "array");
+	(void)json_get_int(body, "max_tokens", &max_tokens);
+	if (json_get_obj(body, "output_config", &o) == 1)
+		(void)json_get_str(o, "effort", &effort);
+	o = json_object_new_array();
+	for (i = 0; i < json_object_array_length(sys_arr); i++)
+		if (json_get_str(json_object_array_get_idx(sys_arr, i), "text",
+		    &s) == 1 && *s != '\0')
+			json_object_array_add(o, json_str(s));
+	sys = joined(o);
+	json_object_put(o);
+
+	out_tools = json_object_new_array();
+	for (i = 0; i < json_object_array_length(tools); i++) {
+		tool = json_object_array_get_idx(tools, i);
+		o = obj2("name", member(tool, "name", i), "description",
+		    member(tool, "description", i));
+		json_object_object_add(o, fe == FE_GEMINI ?
+		    "parametersJsonSchema" : "parameters", member(tool,
+		    "input_schema", i));
+		if (fe == FE_CHAT)
+			o = obj2("type", json_str("function"), "function", o);
+		else if (fe == FE_RESPONSES)
+			json_object_object_add(o, "type", json_str("function"));
+		json_object_array_add(out_tools, o);
+	}
+	root = json_object_new_object();
+	out_msgs = json_object_new_array();
+	if (fe != FE_GEMINI)
+		json_object_object_add(root, "model", member(body, "model", 0));
+	switch (fe) {
+	case FE_CHAT:
+		json_object_array_add(out_msgs, obj2("role", json_str("system"),
+		    "content", json_str(sys)));
+		json_object_object_add(root, "messages", out_msgs);
+		json_object_object_add(root, "tools", out_tools);
+		json_object_object_add(root, "max_completion_tokens",
+		    json_object_new_int64(max_tokens));
+		json_object_object_add(root, "reasoning_effort",
+		    json_str(effort));
+		json_object_object_add(root, "stream_options", obj2(
+		    "include_usage", json_object_new_boolean(1), NULL, NULL));
+		break;
+	case FE_RESPONSES:
+		json_object_object_add(root, "instructions", json_str(sys));
+		json_object_object_add(root, "input", out_msgs);
+		json_object_object_add(root, "tools", out_tools);
+		json_object_object_add(root, "max_output_tokens",
+		    json_object_new_int64(max_tokens));
+		json_object_object_add(root, "reasoning", obj2("effort",
+		    json_str(effort), NULL, NULL));
+		json_object_object_add(root, "store",
+		    json_object_new_boolean(0));
+		break;
+	case FE_GEMINI:
+		o = json_object_new_array();
+		json_object_array_add(o, obj2("text", json_str(sys), NULL,
+		    NULL));
+		json_object_object_add(root, "systemInstruction", obj2("parts",
+		    o, NULL, NULL));
+		json_object_object_add(root, "contents", out_msgs);
+		o = json_object_new_array();
+		json_object_array_add(o, obj2("functionDeclarations", out_tools,
+		    NULL, NULL));
+		json_object_object_add(root, "tools", o);
+		/* Gemini's thinking levels are upper case. */
+		for (i = 0; effort[i] != '\0' && i < sizeof(level) - 1; i++)
+			level[i] = (char)(effort[i] >= 'a' && effort[i] <= 'z' ?
+			    effort[i] - 'a' + 'A' : effort[i]);
+		level[i] = '\0';
+		json_object_object_add(root, "generationConfig", obj2(
+		    "maxOutputTokens", json_object_new_int64(max_tokens),
+		    "thinkingConfig", obj2("includeThoughts",
+		    json_object_new_boolean(1), "thinkingLevel",
+		    json_str(level))));
+		break;
+	default:
+		abort();
+	}
+	if (fe != FE_GEMINI)
+		json_object_object_add(root, "stream",
+		    json_object_new_boolean(1));
+	free(sys);
+
+	names = json_object_new_object();
+	for (i = 0; i < json_object_array_length(msgs); i++) {
+		anth_msg_split(json_object_array_get_idx(msgs, i), i, &m);
+		if (fe == FE_CHAT)
+			chat_msg(&m, i, out_msgs);
+		else if (fe == FE_RESPONSES)
+			responses_msg(&m, i, out_msgs);
+		else
+			gemini_msg(&m, i, out_msgs, names);
+		anth_msg_free(&m);
+	}
+	json_object_put(names);
+	s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	*len = strlen(s);
+	text = xstrdup(s);
+	json_object_put(root);
+	return text;
+}
+
+/* With -d, writes data to DIR/<what>-<front end>.<ext>. */
+static void
+dump(const char *what, enum front fe, const char *ext, const char *data,
+    size_t len)
+{
+	char	*path, *why = NULL;
+
+	if (dump_dir == NULL)
+		return;
+	path = xasprintf("%s/%s-%s.%s", dump_dir, what, front_names[fe], ext);
+	if (fileio_write_atomic(path, data, len, 0644, &why) != KF_OK) {
+		fprintf(stderr, "bench-core: %s\n", why);
+		exit(1);
+	}
+	free(path);
+}
+
+/* What a parsed and repaired conversation holds, to compare front ends. */
+struct conv_shape {
+	size_t	msgs, tools, texts, uses, results, system_len;
+};
+
+static void
+conv_shape(const struct conv *c, struct conv_shape *s)
+{
+	size_t	i, j;
+
+	memset(s, 0, sizeof(*s));
+	s->msgs = c->n_msgs;
+	s->tools = c->n_tools;
+	s->system_len = c->system != NULL ? strlen(c->system) : 0;
+	for (i = 0; i < c->n_msgs; i++)
+		for (j = 0; j < c->msgs[i].n_blocks; j++)
+			switch (c->msgs[i].blocks[j].type) {
+			case CONV_BLOCK_TEXT:
+				s->texts++;
+				break;
+			case CONV_BLOCK_TOOL_USE:
+				s->uses++;
+				break;
+			case CONV_BLOCK_TOOL_RESULT:
+				s->results++;
+				break;
+			default:
+				break;
+			}
+}
+
+/*
+ * Parses, repairs and builds req as fe, for its shape, its Kiro body
+ * without the random agentContinuationId (*kiro, a new reference) and the
+ * state its emitter needs (fs, freed by the caller); with -d, writes the
+ * Kiro body.  The protocols split turns differently
+ * (Chat puts the text after tool results in the tool turn, the Responses
+ * parser joins adjacent items of one role), which history_repair evens
+ * out by merging runs of a role: the shapes are compared after it.
+ */
+static void
+front_check(enum front fe, const char *req, size_t len, struct conv_shape *s,
+    json_object **kiro, struct front_state *fs)
+{
+	struct conv		 conv;
+	struct history_opts	 hopts;
+	struct kiro_req_opts	 opts;
+	struct kiro_toolmap	*map = kiro_toolmap_new();
+	struct buf		 body = BUF_INIT;
+	json_object		*cs;
+	char			*why = NULL;
+
+	conv_init(&conv);
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.max_image_msgs = HISTORY_DEFAULT_MAX_IMAGE_MSGS;
+	memset(&opts, 0, sizeof(opts));
+	opts.conversation_id = "00000000-0000-4000-8000-000000000000";
+	if (front_parse(fe, req, len, &conv, fs, &why) != KF_OK ||
+	    history_repair(&conv, &hopts, &why) != KF_OK ||
+	    (opts.model_id = conv.kiro_model, kiro_req_build(&conv, &opts,
+	    &body, map, &why)) != KF_OK) {
+		fprintf(stderr, "bench-core: the %s request does not convert: "
+		    "%s\n", front_names[fe], why);
+		exit(1);
+	}
+	conv_shape(&conv, s);
+	dump("kiro", fe, "json", body.ptr, body.len);
+	if (json_parse(body.ptr, body.len, 256, kiro, &why) != KF_OK ||
+	    json_get_obj(*kiro, "conversationState", &cs) != 1) {
+		fprintf(stderr, "bench-core: the %s Kiro body: %s\n",
+		    front_names[fe], why != NULL ? why :
+		    "no conversationState");
+		exit(1);
+	}
+	json_object_object_del(cs, "agentContinuationId");
+	buf_free(&body);
+	kiro_toolmap_free(map);
+	conv_free(&conv);
+}
+
+/* Parse + repair + build of each front end's request, measured in turns. */
+static json_object *
+bench_convert(char *const reqs[], const size_t lens[])
+{
+	struct build_times	 bt[FE__MAX][MAX_ROUNDS];
+	double			 per_req[FE__MAX][MAX_ROUNDS], v[MAX_ROUNDS];
+	double			 t0, spent, total;
+	size_t			 rounds, f, i, n;
+	json_object		*o = json_object_new_object(), *fo;
+
+	for (f = 0; f < FE__MAX; f++)
+		for (i = 0; i < 20; i++)		/* warm-up */
+			if (build_once(f, reqs[f], lens[f], &bt[f][0]) != 0)
+				exit(1);
+	/* Front ends take turns, so that drift on the machine hits all. */
+	for (rounds = 0, spent = 0; rounds < 10 && (rounds < 3 ||
+	    spent < seconds_per_test); rounds++)
+		for (f = 0; f < FE__MAX; f++) {
+			memset(&bt[f][rounds], 0, sizeof(bt[f][rounds]));
+			t0 = now_s();
+			for (n = 0; now_s() - t0 < seconds_per_test / 5; n++)
+				if (build_once(f, reqs[f], lens[f],
+				    &bt[f][rounds]) != 0)
+					exit(1);
+			t0 = now_s() - t0;
+			spent += t0 / FE__MAX;
+			per_req[f][rounds] = t0 / (double)n;
+			bt[f][rounds].parse /= (double)n;
+			bt[f][rounds].repair /= (double)n;
+			bt[f][rounds].build /= (double)n;
+		}
+	json_object_object_add(o, "rounds", json_object_new_int((int)rounds));
+	for (f = 0; f < FE__MAX; f++) {
+		fo = json_object_new_object();
+		total = median(per_req[f], rounds);
+		json_object_object_add(fo, "input_bytes", json_object_new_int64(
+		    (int64_t)lens[f]));
+		json_object_object_add(fo, "kiro_body_bytes",
+		    json_object_new_int64((int64_t)bt[f][0].out_len));
+		json_object_object_add(fo, "us_per_request",
+		    json_object_new_double(total * 1e6));
+		json_object_object_add(fo, "mb_s", json_object_new_double(
+		    (double)lens[f] / MB / total));
+		for (i = 0; i < rounds; i++)
+			v[i] = bt[f][i].parse;
+		json_object_object_add(fo, "parse_us", json_object_new_double(
+		    median(v, rounds) * 1e6));
+		for (i = 0; i < rounds; i++)
+			v[i] = bt[f][i].repair;
+		json_object_object_add(fo, "repair_us", json_object_new_double(
+		    median(v, rounds) * 1e6));
+		for (i = 0; i < rounds; i++)
+			v[i] = bt[f][i].build;
+		json_object_object_add(fo, "build_us", json_object_new_double(
+		    median(v, rounds) * 1e6));
+		json_object_object_add(o, front_names[f], fo);
+	}
+	return o;
+}
+
+/*
+ * The answer every emitter is fed: a thinking block, text deltas as Kiro
+ * streams them, two tool calls whose input arrives in fragments, then
+ * finish; the sentinels are checked in each front end's output.
+ */
+#define ANSWER_TEXT_DELTAS	200
+#define ANSWER_THINKING_DELTAS	20
+#define ANSWER_TOOLS		2
+#define ANSWER_FRAGMENTS	3
+#define TEXT_SENTINEL		"(end of answer)"
+#define THINKING_SENTINEL	"(end of thinking)"
+
+static struct buf	answer_text[ANSWER_TEXT_DELTAS];
+static struct buf	answer_thinking[ANSWER_THINKING_DELTAS];
+
+static const char *const	tool_ids[ANSWER_TOOLS] = {
+	"tooluse_BenchAnswer0001AbCdEf", "tooluse_BenchAnswer0002AbCdEf",
+};
+static const char *const	tool_names[ANSWER_TOOLS] = { "Read", "Bash" };
+static const char *const	tool_frags[ANSWER_TOOLS][ANSWER_FRAGMENTS] = {
+	{ "{\"file_path\": \"/home/user/project/src/", "relay.c\", \"offset\"",
+	    ": 120, \"limit\": 400}" },
+	{ "{\"command\": \"make -j2 check TESTS=", "tests/unit/test-relay\", ",
+	    "\"description\": \"Run the relay unit tests\"}" },
+};
+
+static void
+answer_make(void)
+{
+	size_t	i, w, words;
+
+	for (i = 0; i < ANSWER_TEXT_DELTAS; i++) {
+		if (i == ANSWER_TEXT_DELTAS - 1) {
+			buf_puts(&answer_text[i], TEXT_SENTINEL);
+			continue;
+		}
+		words = 1 + rng() % 6;
+		for (w = 0; w < words; w++)
+			buf_puts(&answer_text[i], vocabulary[rng() %
+			    (sizeof(vocabulary) / sizeof(vocabulary[0]))]);
+	}
+	for (i = 0; i < ANSWER_THINKING_DELTAS; i++)
+		buf_puts(&answer_thinking[i], i == ANSWER_THINKING_DELTAS - 1 ?
+		    THINKING_SENTINEL : " The user wants the loop fixed, so I "
+		    "read relay.c first and then run its tests.");
+}
+
+static void
+answer_free(void)
+{
+	size_t	i;
+
+	for (i = 0; i < ANSWER_TEXT_DELTAS; i++)
+		buf_free(&answer_text[i]);
+	for (i = 0; i < ANSWER_THINKING_DELTAS; i++)
+		buf_free(&answer_thinking[i]);
+}
+
+/* Plays the answer into a sink as the relay would; non-zero on a failure. */
+static int
+answer_play(const struct sink *s)
+{
+	const struct sink_ops	*op = s->ops;
+	struct sink_start	 st;
+	struct sink_usage	 u;
+	struct buf		 input = BUF_INIT;
+	size_t			 i, j;
+	int			 rc = 0;
+
+	memset(&st, 0, sizeof(st));
+	st.message_id = "msg_0123456789abcdef0123456789abcdef";
+	st.model = bench_model;
+	st.input_tokens = 31000;
+	st.thinking = 1;
+	if ((rc = op->start(s->arg, &st)) != 0)
+		return rc;
+	for (i = 0; i < ANSWER_THINKING_DELTAS; i++)
+		if ((rc = op->thinking(s->arg, answer_thinking[i].ptr,
+		    answer_thinking[i].len)) != 0)
+			return rc;
+	if ((rc = op->thinking_end(s->arg, "EqQBCkYIBxgCKkBench"
+	    "SignatureAbCdEfGhIjKlMnOpQrStUvWxYz0123456789")) != 0)
+		return rc;
+	for (i = 0; i < ANSWER_TEXT_DELTAS; i++)
+		if ((rc = op->text(s->arg, answer_text[i].ptr,
+		    answer_text[i].len)) != 0)
+			return rc;
+	for (i = 0; rc == 0 && i < ANSWER_TOOLS; i++) {
+		if ((rc = op->tool_start(s->arg, i, tool_ids[i],
+		    tool_names[i])) != 0)
+			break;
+		buf_reset(&input);
+		for (j = 0; rc == 0 && j < ANSWER_FRAGMENTS; j++) {
+			rc = op->tool_input(s->arg, i, tool_frags[i][j],
+			    strlen(tool_frags[i][j]));
+			buf_puts(&input, tool_frags[i][j]);
+		}
+		if (rc == 0)
+			rc = op->tool_end(s->arg, i, buf_cstr(&input));
+	}
+	buf_free(&input);
+	if (rc != 0)
+		return rc;
+	memset(&u, 0, sizeof(u));
+	u.input_tokens = st.input_tokens;
+	u.output_tokens = 850;
+	return op->finish(s->arg, SINK_STOP_TOOL_USE, &u);
+}
+
+/* One streamed answer from fe's emitter into raw; seconds taken. */
+static double
+emit_once(enum front fe, const struct front_state *fs, struct buf *raw)
+{
+	struct out	 out;
+	struct sink	 sink;
+	void		*e;
+	double		 t0;
+	int		 rc;
+
+	buf_reset(raw);
+	memset(&sink, 0, sizeof(sink));
+	t0 = now_s();
+	out_init_buf(&out, raw);
+	switch (fe) {
+	case FE_ANTHROPIC:
+		e = anthropic_emit_stream(&out, &sink);
+		rc = answer_play(&sink);
+		anthropic_emit_free(e);
+		break;
+	case FE_CHAT:
+		e = openai_chat_emit_stream(&out, &sink,
+		    fs->chat.include_usage);
+		rc = answer_play(&sink);
+		openai_chat_emit_free(e);
+		break;
+	case FE_RESPONSES:
+		e = openai_responses_emit_stream(&out, &sink, &fs->responses);
+		rc = answer_play(&sink);
+		openai_responses_emit_free(e);
+		break;
+	case FE_GEMINI:
+		e = gemini_emit_new(GEMINI_EMIT_SSE, &out, &sink, &fs->gemini);
+		rc = answer_play(&sink);
+		gemini_emit_free(e);
+		break;
+	default:
+		abort();
+	}
+	t0 = now_s() - t0;
+	if (rc != 0 || out.failed) {
+		fprintf(stderr, "bench-core: the %s emitter failed\n",
+		    front_names[fe]);
+		exit(1);
+	}
+	return t0;
+}
+
+/* Each front end's streaming emitter on the same answer, in turns. */
+static json_object *
+bench_emit(const struct front_state fs[])
+{
+	static const char *const sentinels[] = { TEXT_SENTINEL,
+	    THINKING_SENTINEL, "Read", "Bash", NULL };
+	struct buf	 raw = BUF_INIT;
+	double		 per[FE__MAX][MAX_ROUNDS], t0, spent, one, total;
+	size_t		 bytes[FE__MAX], rounds, f, i, n;
+	json_object	*o = json_object_new_object(), *fo;
+
+	answer_make();
+	for (f = 0; f < FE__MAX; f++) {
+		for (i = 0; i < 20; i++)		/* warm-up */
+			(void)emit_once(f, &fs[f], &raw);
+		bytes[f] = raw.len;
+		dump("answer", f, "txt", raw.ptr, raw.len);
+		for (i = 0; sentinels[i] != NULL; i++)
+			if (memmem(raw.ptr, raw.len, sentinels[i],
+			    strlen(sentinels[i])) == NULL) {
+				fprintf(stderr, "bench-core: the %s emitter's "
+				    "answer lacks \"%s\"\n", front_names[f],
+				    sentinels[i]);
+				exit(1);
+			}
+	}
+	for (rounds = 0, spent = 0; rounds < 10 && (rounds < 3 ||
+	    spent < seconds_per_test); rounds++)
+		for (f = 0; f < FE__MAX; f++) {
+			t0 = now_s();
+			one = 0;
+			for (n = 0; now_s() - t0 < seconds_per_test / 5; n++)
+				one += emit_once(f, &fs[f], &raw);
+			spent += (now_s() - t0) / FE__MAX;
+			per[f][rounds] = one / (double)n;
+		}
+	json_object_object_add(o, "rounds", json_object_new_int((int)rounds));
+	json_object_object_add(o, "text_deltas", json_object_new_int(
+	    ANSWER_TEXT_DELTAS));
+	json_object_object_add(o, "thinking_deltas", json_object_new_int(
+	    ANSWER_THINKING_DELTAS));
+	json_object_object_add(o, "tool_calls", json_object_new_int(
+	    ANSWER_TOOLS));
+	for (f = 0; f < FE__MAX; f++) {
+		fo = json_object_new_object();
+		total = median(per[f], rounds);
+		json_object_object_add(fo, "output_bytes",
+		    json_object_new_int64((int64_t)bytes[f]));
+		json_object_object_add(fo, "us_per_answer",
+		    json_object_new_double(total * 1e6));
+		json_object_object_add(fo, "answers_per_s",
+		    json_object_new_double(1.0 / total));
+		json_object_object_add(fo, "mb_s", json_object_new_double(
+		    (double)bytes[f] / MB / total));
+		json_object_object_add(o, front_names[f], fo);
+	}
+	buf_free(&raw);
+	answer_free();
+	return o;
+}
+
+/*
+ * Request conversion and answer emission of every front end for the
+ * builder's conversation, after checking that each translation holds the
+ * same conversation.
+ */
+static void
+bench_frontends(json_object *out, const char *fixture)
+{
+	struct conv_shape	 shape[FE__MAX];
+	struct front_state	 fs[FE__MAX];
+	json_object		*body, *kiro[FE__MAX];
+	char			*reqs[FE__MAX];
+	size_t			 lens[FE__MAX], f;
+
+	reqs[FE_ANTHROPIC] = make_request(fixture, 6, &lens[FE_ANTHROPIC]);
+	if (json_parse(reqs[FE_ANTHROPIC], lens[FE_ANTHROPIC], 256, &body,
+	    NULL) != KF_OK) {
+		fprintf(stderr, "bench-core: the builder's request is not "
+		    "JSON\n");
+		exit(1);
+	}
+	bench_model = xstrdup(json_object_get_string(json_object_object_get(
+	    body, "model")));
+	for (f = FE_ANTHROPIC + 1; f < FE__MAX; f++)
+		reqs[f] = translate(body, f, &lens[f]);
+	json_object_put(body);
+	for (f = 0; f < FE__MAX; f++) {
+		dump("request", f, "json", reqs[f], lens[f]);
+		front_check(f, reqs[f], lens[f], &shape[f], &kiro[f], &fs[f]);
+		if (memcmp(&shape[f], &shape[FE_ANTHROPIC],
+		    sizeof(shape[f])) != 0) {
+			fprintf(stderr, "bench-core: the %s request converts "
+			    "to %zu messages (%zu texts, %zu tool uses, %zu "
+			    "results), %zu tools, %zu bytes of system prompt; "
+			    "anthropic to %zu (%zu, %zu, %zu), %zu, %zu\n",
+			    front_names[f], shape[f].msgs, shape[f].texts,
+			    shape[f].uses, shape[f].results, shape[f].tools,
+			    shape[f].system_len, shape[0].msgs, shape[0].texts,
+			    shape[0].uses, shape[0].results, shape[0].tools,
+			    shape[0].system_len);
+			exit(1);
+		}
+		/* The same conversation makes the same Kiro request. */
+		if (!json_object_equal(kiro[f], kiro[FE_ANTHROPIC])) {
+			fprintf(stderr, "bench-core: the %s request makes "
+			    "another Kiro body than the anthropic one (see "
+			    "-d)\n", front_names[f]);
+			exit(1);
+		}
+	}
+	for (f = 0; f < FE__MAX; f++)
+		json_object_put(kiro[f]);
+	json_object_object_add(out, "request_conversion", bench_convert(reqs,
+	    lens));
+	json_object_object_add(json_object_object_get(out,
+	    "request_conversion"), "messages", json_object_new_int64(
+	    (int64_t)shape[0].msgs));
+	json_object_object_add(json_object_object_get(out,
+	    "request_conversion"), "tools", json_object_new_int64(
+	    (int64_t)shape[0].tools));
+	json_object_object_add(out, "answer_emission", bench_emit(fs));
+	for (f = 0; f < FE__MAX; f++) {
+		front_state_free(&fs[f]);
+		free(reqs[f]);
+	}
+	free(bench_model);
+	bench_model = NULL;
 }
 
 /* --- store ------------------------------------------------------------------ */
@@ -782,7 +1708,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: bench-core -f FIXTURE [-s STATE_PARENT_DIR]... "
-	    "[-t SECONDS] [-n STORE_N]\n");
+	    "[-t SECONDS] [-n STORE_N] [-d DUMP_DIR]\n");
 	exit(2);
 }
 
@@ -796,8 +1722,11 @@ main(int argc, char *argv[])
 	int		 ch;
 
 	log_init("bench-core", LOG_LEVEL_WARN);
-	while ((ch = getopt(argc, argv, "f:s:t:n:")) != -1) {
+	while ((ch = getopt(argc, argv, "d:f:s:t:n:")) != -1) {
 		switch (ch) {
+		case 'd':
+			dump_dir = optarg;
+			break;
 		case 'f':
 			fixture = optarg;
 			break;
@@ -830,6 +1759,7 @@ main(int argc, char *argv[])
 	out = json_object_new_object();
 	bench_decoder(out);
 	bench_builder(out, fixture);
+	bench_frontends(out, fixture);
 	stores = json_object_new_array();
 	for (i = 0; i < n_dirs; i++)
 		json_object_array_add(stores, bench_store_in(dirs[i], store_n));

@@ -38,7 +38,12 @@ baseline measured in the same run for each figure:
               throughput, and the store transactions of one request, in the
               state directory's file system and in /dev/shm; the cost of
               pool_pick with 1, 10 and 100 accounts per mode, and its store
-              transactions.
+              transactions.  Per front end, for the builder's Claude Code
+              conversation translated into each protocol: request conversion
+              (parse + repair + Kiro body build: us per request, MB/s of its
+              own input) and the streaming emitter on one answer (us per
+              answer, MB/s of output); baseline: the Anthropic front end
+              (goal: at most 1.5x).
 
 The table is printed at the end; results go to --json (results.json).  Exit
 status 0 unless something failed to run (a missing program, a server that
@@ -1045,8 +1050,17 @@ def section_core(seconds: float, state_parent: Path) -> dict:
     for entry in out.get("pool", []):
         if "error" in entry:
             raise BenchError(f"bench-core pool, {entry['accounts']} accounts: {entry['error']}")
+    # Each front end's cost against the Anthropic one, for the table and results.json.
+    for key, cost in (("request_conversion", "us_per_request"),
+                      ("answer_emission", "us_per_answer")):
+        base = out[key]["anthropic"][cost]
+        for name in FRONT_ENDS:
+            out[key][name]["ratio_to_anthropic"] = out[key][name][cost] / base if base else None
     log(f"core: decoder {out['decoder']['mb_s']:.1f} MB/s, builder "
-        f"{out['builder']['mb_s']:.1f} MB/s")
+        f"{out['builder']['mb_s']:.1f} MB/s; conversion " + ", ".join(
+            f"{n} {out['request_conversion'][n]['mb_s']:.0f} MB/s" for n in FRONT_ENDS)
+        + "; emission " + ", ".join(
+            f"{n} {out['answer_emission'][n]['us_per_answer']:.0f} us" for n in FRONT_ENDS))
     return out
 
 
@@ -1096,6 +1110,35 @@ class Table:
             else:
                 lines.append(fmt(r))
         return "\n".join(lines)
+
+
+def core_frontend_rows(t: Table, c: dict) -> None:
+    """bench-core's per front end rows: request conversion and answer emission."""
+    conv, emit = c["request_conversion"], c["answer_emission"]
+    t.note(f"per front end, the request above as each protocol sends it ({conv['messages']} "
+           f"messages, {conv['tools']} tools after repair); baseline: Anthropic")
+    for name in FRONT_ENDS:
+        r = conv[name]
+        base = None if name == "anthropic" else conv["anthropic"]["us_per_request"]
+        t.row(f"request conversion, {name}", r["us_per_request"], "us", base, "anthropic",
+              "" if base is None else "<= 1.5x",
+              None if base is None else r["ratio_to_anthropic"] <= GOAL_FRONTEND_RATIO,
+              fmt="{:.0f}", ratio=None if base is None else r["ratio_to_anthropic"])
+        t.note(f"{r['input_bytes'] / 1e3:.0f} KB at {r['mb_s']:.1f} MB/s (parse "
+               f"{r['parse_us']:.0f}, repair {r['repair_us']:.0f}, build {r['build_us']:.0f} us)"
+               f" -> {r['kiro_body_bytes'] / 1e3:.0f} KB Kiro body")
+    t.note(f"per front end, its streaming emitter on one answer ({emit['thinking_deltas']} "
+           f"thinking and {emit['text_deltas']} text deltas, {emit['tool_calls']} tool calls in "
+           "fragments) into memory; baseline: Anthropic")
+    for name in FRONT_ENDS:
+        r = emit[name]
+        base = None if name == "anthropic" else emit["anthropic"]["us_per_answer"]
+        t.row(f"answer emission, {name}", r["us_per_answer"], "us", base, "anthropic",
+              "" if base is None else "<= 1.5x",
+              None if base is None else r["ratio_to_anthropic"] <= GOAL_FRONTEND_RATIO,
+              fmt="{:.0f}", ratio=None if base is None else r["ratio_to_anthropic"])
+        t.note(f"{r['output_bytes'] / 1e3:.0f} KB out at {r['mb_s']:.1f} MB/s, "
+               f"{r['answers_per_s']:.0f} answers/s")
 
 
 def build_table(res: dict) -> str:
@@ -1204,6 +1247,8 @@ def build_table(res: dict) -> str:
                f"turns -> {b['kiro_body_bytes'] / 1e3:.0f} KB Kiro body: "
                f"{b['requests_per_s']:.0f} req/s, {b['us_per_request']:.0f} us (parse "
                f"{b['parse_us']:.0f}, repair {b['repair_us']:.0f}, build {b['build_us']:.0f})")
+        if "request_conversion" in c:
+            core_frontend_rows(t, c)
         for st in c["store"]:
             pr = st["per_request"]
             t.row(f"store txns/request, {st['fs']} p50", pr["p50_us"], "us", fmt="{:.0f}")
