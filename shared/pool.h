@@ -26,6 +26,10 @@ struct store_txn;
  *                  rateLimits are configured.
  *   pool/rr        the round-robin cursor.
  *   cred-log/<id>  the last POOL_HISTORY_MAX state changes of an account.
+ * A pick that writes (round-robin, rate limits, a sticky refresh, an index
+ * rebuild) does so in a STORE_WRITE_NOSYNC transaction: those records are
+ * soft state.  Every save of account state or credentials syncs, even in
+ * such a transaction (a pick that re-enables failed accounts).
  */
 
 #define POOL_MAX_FAILURES	3

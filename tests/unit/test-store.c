@@ -2,12 +2,10 @@
 #include "autoconfig.h"
 
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -22,6 +20,7 @@
 #include "buf.h"
 #include "err.h"
 #include "store.h"
+#include "synccount.h"
 #include "testutil.h"
 
 /*
@@ -34,8 +33,7 @@
  * of a multi-key write.  STORE_WRITE_NOSYNC: its writes are seen by other
  * processes, mixed with synced ones; the counter loses nothing with it
  * either; and it makes no sync call at all, where STORE_WRITE,
- * store_need_sync and store_sync_always do (counted by wrappers below
- * that this program's fsync and kin interpose on libgdbm's calls).
+ * store_need_sync and store_sync_always do (synccount.h counts them).
  *
  * Every test gets its own mkdtemp directory; the store lives in its "state"
  * subdirectory, which store_open must create.  Concurrency tests order
@@ -57,95 +55,6 @@ static char	 test_dir[PATH_MAX];
 /* How increment writes. */
 static enum store_mode	 counter_mode = STORE_WRITE;
 
-/*
- * Sync calls made by this process on the database file (or on every file),
- * GDBM's included: the executable's definitions come first in symbol
- * lookup, so libgdbm calls these.  A nosync writer still lets GDBM call
- * fsync, on a memfd, which is why the file is compared.
- */
-static volatile int	 n_syncs;
-
-static void
-count_sync(int fd)
-{
-	struct stat	db, sb;
-	char		path[PATH_MAX];
-
-	if (snprintf(path, sizeof(path), "%s/kiro.db", test_dir) >=
-	    (int)sizeof(path) || stat(path, &db) == -1 ||
-	    fstat(fd, &sb) == -1)
-		return;
-	if (sb.st_dev == db.st_dev && sb.st_ino == db.st_ino)
-		__atomic_add_fetch(&n_syncs, 1, __ATOMIC_SEQ_CST);
-}
-
-static void *
-real_fn(const char *name)
-{
-	void	*fn;
-
-	fn = dlsym(RTLD_NEXT, name);
-	if (fn == NULL)
-		abort();
-	return fn;
-}
-
-int
-fsync(int fd)
-{
-	static int	(*real)(int);
-
-	if (real == NULL)
-		real = (int (*)(int))real_fn("fsync");
-	count_sync(fd);
-	return real(fd);
-}
-
-int
-fdatasync(int fd)
-{
-	static int	(*real)(int);
-
-	if (real == NULL)
-		real = (int (*)(int))real_fn("fdatasync");
-	count_sync(fd);
-	return real(fd);
-}
-
-int
-msync(void *addr, size_t len, int flags)
-{
-	static int	(*real)(void *, size_t, int);
-
-	if (real == NULL)
-		real = (int (*)(void *, size_t, int))real_fn("msync");
-	/* GDBM_NOMMAP: the store maps nothing, so any msync counts. */
-	if (flags & MS_SYNC)
-		__atomic_add_fetch(&n_syncs, 1, __ATOMIC_SEQ_CST);
-	return real(addr, len, flags);
-}
-
-int
-syncfs(int fd)
-{
-	static int	(*real)(int);
-
-	if (real == NULL)
-		real = (int (*)(int))real_fn("syncfs");
-	__atomic_add_fetch(&n_syncs, 1, __ATOMIC_SEQ_CST);
-	return real(fd);
-}
-
-void
-sync(void)
-{
-	static void	(*real)(void);
-
-	if (real == NULL)
-		real = (void (*)(void))real_fn("sync");
-	__atomic_add_fetch(&n_syncs, 1, __ATOMIC_SEQ_CST);
-	real();
-}
 
 static int
 iters(void)
@@ -1189,10 +1098,11 @@ START_TEST(store_nosync_txn_makes_no_sync_call)
 	int			 before, i;
 
 	st = open_store();
+	tu_sync_watch(path_in_store("kiro.db"));
 	put_one(st, "sticky/old", "x", 1);
 
 	/* Enough records to split buckets and grow the file. */
-	before = n_syncs;
+	before = tu_syncs();
 	for (i = 0; i < 300; i++) {
 		ck_assert_int_eq(store_begin(st, STORE_WRITE_NOSYNC, &txn,
 		    &cause), KF_OK);
@@ -1204,26 +1114,26 @@ START_TEST(store_nosync_txn_makes_no_sync_call)
 		ck_assert_int_eq(store_del(txn, "sticky/old"), KF_OK);
 		ck_assert_int_eq(store_end(txn, &cause), KF_OK);
 	}
-	ck_assert_int_eq(n_syncs, before);
+	ck_assert_int_eq(tu_syncs(), before);
 	ck_assert_int_eq(get_one(st, "pool/rr", &b), KF_OK);
 	ck_assert_str_eq(b.ptr, "rate/299");
 	ck_assert_int_eq(get_one(st, "rate/150", &b), KF_OK);
 	ck_assert_str_eq(b.ptr, "{\"v\":1,\"t\":[1,2,3]}");
-	ck_assert_int_eq(n_syncs, before);	/* readers never sync */
+	ck_assert_int_eq(tu_syncs(), before);	/* readers never sync */
 
 	/* The control: a synced writer is counted, so the count works. */
 	put_one(st, "cred/1", "c", 1);
-	ck_assert_int_gt(n_syncs, before);
+	ck_assert_int_gt(tu_syncs(), before);
 
 	/* store_need_sync turns a nosync transaction into a synced one. */
-	before = n_syncs;
+	before = tu_syncs();
 	ck_assert_int_eq(store_begin(st, STORE_WRITE_NOSYNC, &txn, &cause),
 	    KF_OK);
 	ck_assert_int_eq(store_put(txn, "cred-state/1", "s", 1), KF_OK);
 	store_need_sync(txn);
 	ck_assert_int_eq(store_will_sync(txn), 1);
 	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
-	ck_assert_int_gt(n_syncs, before);
+	ck_assert_int_gt(tu_syncs(), before);
 
 	/* A read transaction cannot be made to sync. */
 	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, &cause), KF_OK);
@@ -1233,13 +1143,13 @@ START_TEST(store_nosync_txn_makes_no_sync_call)
 
 	/* store_sync_always: nosync transactions sync again. */
 	store_sync_always(st, 1);
-	before = n_syncs;
+	before = tu_syncs();
 	ck_assert_int_eq(store_begin(st, STORE_WRITE_NOSYNC, &txn, &cause),
 	    KF_OK);
 	ck_assert_int_eq(store_will_sync(txn), 1);
 	ck_assert_int_eq(store_put(txn, "rate/1", "r", 1), KF_OK);
 	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
-	ck_assert_int_gt(n_syncs, before);
+	ck_assert_int_gt(tu_syncs(), before);
 	ck_assert_int_eq(get_one(st, "rate/1", &b), KF_OK);
 	ck_assert_str_eq(b.ptr, "r");
 	buf_free(&b);
