@@ -93,8 +93,9 @@ enum pool_outcome {
  * detail (upstream's words) may be NULL, cfg too (default cooldown cap).
  * A success that changes nothing
  * but counters (the account had no failures to forget) only adds to this
- * process's tallies: every write to the state file costs an fsync, and
- * one per request would cap the whole gateway at the disk's pace.  The
+ * process's tallies: they rewrite account state, which is always synced,
+ * and an fsync per request would cap the whole gateway at the disk's
+ * pace.  The
  * tallies go out with the next write transaction of any outcome, or
  * through pool_flush_due, which the responder calls after each request
  * (so an idle process keeps at most POOL_FLUSH_SECONDS of tallies until
