@@ -66,9 +66,9 @@
  *     update torn.  The window is small.  GDBM validates buckets and the
  *     header as it reads them, so such damage usually surfaces as
  *     KF_ESTORE, and "gdbmtool kiro.db recover" repairs the file.
- * Writers' gdbm_close fsyncs the file before the lock is released, so
- * a transaction that store_end reported as successful survives a power
- * failure too; one cut off by a system crash before that may be lost
+ * Synced writers' gdbm_close fsyncs the file before the lock is released,
+ * so a STORE_WRITE transaction that store_end reported as successful
+ * survives a power failure too; one cut off by a system crash before that may be lost
  * entirely or in part, with the same caveat about a torn last update.
  * GDBM's crash-tolerance mode (gdbm_failure_atomic) would close these gaps
  * but needs reflink snapshots from the file system, so we do not rely on it.
@@ -77,17 +77,20 @@
  * GDBM has no switch for it.  Each gdbm_store and gdbm_delete has already
  * written its update with write(2) before it returns (GDBM_SYNC is off), so
  * all that close adds is the fsync.  A STORE_WRITE_NOSYNC transaction
- * therefore points GDBM's descriptor at an empty memfd (dup2) before
+ * therefore points GDBM's descriptor at an empty memfd (dup3) before
  * gdbm_close: the fsync lands there and costs nothing, and the database's
- * own descriptor is closed by the dup2.  Other processes read the page
- * cache, so they see the writes at once.  They reach the disk with the
- * next synced transaction's fsync (which covers the whole file) or with
- * the kernel's writeback.  A power cut before that loses them, and the
- * kernel writes dirty pages back in no particular order, so it can also
- * leave a torn update, as a cut during a synced transaction can: the
- * window is the writeback delay instead of the few milliseconds of one
- * transaction.  That is why the mode is for soft state only, and why a
- * deployment that cannot accept it can turn it off (store_sync_always).
+ * own descriptor is closed by the dup3.  This relies on GDBM writing
+ * nothing at close but what it has already written; a GDBM that deferred
+ * writes to gdbm_close would lose them, and test-store's nosync tests
+ * (which read back from other processes and after reopening) would fail.
+ * Other processes read the page cache, so they see the writes at once.
+ * The writes reach the disk with the next synced transaction's fsync
+ * (which covers the whole file) or the kernel's writeback.  A power cut
+ * before that loses them, and since the kernel writes dirty pages back in
+ * no particular order it can also leave a torn update, as a cut during a
+ * synced transaction can: the window is the writeback delay instead of the
+ * milliseconds of one transaction.  Hence soft state only.
+ * store_sync_always turns the mode off for a whole store.
  * Without memfd_create, nosync transactions sync.
  *
  * Keys are stored without a trailing NUL; values exactly as given.
@@ -545,7 +548,7 @@ store_divert_sync(GDBM_FILE db)
 	if ((mfd = memfd_create("kiro-store-nosync", MFD_CLOEXEC)) == -1)
 		return -1;
 	/* Closes the database's descriptor, which GDBM has written through. */
-	rc = dup2(mfd, gdbm_fdesc(db));
+	rc = dup3(mfd, gdbm_fdesc(db), O_CLOEXEC);
 	(void)close(mfd);
 	return rc == -1 ? -1 : 0;
 #else
