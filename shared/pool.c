@@ -306,6 +306,8 @@ pool_txn_cred_saving(struct store_txn *txn, const struct cred *c)
 	char		stamp[32];
 	size_t		i;
 
+	/* Credentials must last, whatever transaction saves them. */
+	store_need_sync(txn);
 	/*
 	 * Token refreshes save credentials all the time: only a changed
 	 * priority touches the index.  A new id changes meta/cred-ids,
@@ -383,6 +385,11 @@ pool_txn_state_saving(struct store_txn *txn, long id,
 	time_t			 now = clock_now();
 	size_t			 i;
 
+	/*
+	 * Account state (disables, cooldowns, failure counts, history) must
+	 * last: a pick's unsynced transaction that heals accounts syncs.
+	 */
+	store_need_sync(txn);
 	memset(&old, 0, sizeof(old));
 	snprintf(key, sizeof(key), "cred-state/%ld", id);
 	if (store_get(txn, key, &raw) == KF_OK && json_parse(raw.ptr, raw.len,
@@ -1020,7 +1027,13 @@ pick(struct store *st, const struct config *cfg,
 		req->conversation_id[0] = '\0';
 	if (req->retry_after != NULL)
 		*req->retry_after = 0;
-	/* Rate limits and round-robin write on every pick. */
+	/*
+	 * Rate limits and round-robin write on every pick, so that write is
+	 * unsynced: rate/<id>, rate/global, pool/rr, sticky/<hash> and the
+	 * derived pool/index are soft state (store.h).  A pick that heals
+	 * accounts saves their state, and that makes the transaction sync
+	 * (pool_txn_state_saving).
+	 */
 	mode = dry ? PICK_DRY : cfg->rate_limits.min_interval_ms > 0 ||
 	    cfg->rate_limits.per_account_rpm > 0 ||
 	    cfg->rate_limits.global_rpm > 0 ||
@@ -1029,8 +1042,8 @@ pick(struct store *st, const struct config *cfg,
 	pick_txns = 0;
 	for (;;) {
 		pick_txns++;
-		if ((er = store_begin(st, mode == PICK_WRITE ? STORE_WRITE :
-		    STORE_READ, &txn, cause)) != KF_OK)
+		if ((er = store_begin(st, mode == PICK_WRITE ?
+		    STORE_WRITE_NOSYNC : STORE_READ, &txn, cause)) != KF_OK)
 			return er;
 		er = pick_in(txn, mode, cfg, req, out, &need_write, cause);
 		er2 = store_end(txn, er == KF_OK ? cause : NULL);

@@ -26,6 +26,10 @@ struct store_txn;
  *                  rateLimits are configured.
  *   pool/rr        the round-robin cursor.
  *   cred-log/<id>  the last POOL_HISTORY_MAX state changes of an account.
+ * A pick that writes (round-robin, rate limits, a sticky refresh, an index
+ * rebuild) does so in a STORE_WRITE_NOSYNC transaction: those records are
+ * soft state.  Every save of account state or credentials syncs, even in
+ * such a transaction (a pick that re-enables failed accounts).
  */
 
 #define POOL_MAX_FAILURES	3
@@ -89,8 +93,9 @@ enum pool_outcome {
  * detail (upstream's words) may be NULL, cfg too (default cooldown cap).
  * A success that changes nothing
  * but counters (the account had no failures to forget) only adds to this
- * process's tallies: every write to the state file costs an fsync, and
- * one per request would cap the whole gateway at the disk's pace.  The
+ * process's tallies: they rewrite account state, which is always synced,
+ * and an fsync per request would cap the whole gateway at the disk's
+ * pace.  The
  * tallies go out with the next write transaction of any outcome, or
  * through pool_flush_due, which the responder calls after each request
  * (so an idle process keeps at most POOL_FLUSH_SECONDS of tallies until

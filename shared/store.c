@@ -2,6 +2,9 @@
 #include "autoconfig.h"
 
 #include <sys/file.h>
+#ifdef HAVE_MEMFD_CREATE
+#include <sys/mman.h>
+#endif
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -63,12 +66,32 @@
  *     update torn.  The window is small.  GDBM validates buckets and the
  *     header as it reads them, so such damage usually surfaces as
  *     KF_ESTORE, and "gdbmtool kiro.db recover" repairs the file.
- * Writers' gdbm_close fsyncs the file before the lock is released, so
- * a transaction that store_end reported as successful survives a power
- * failure too; one cut off by a system crash before that may be lost
+ * Synced writers' gdbm_close fsyncs the file before the lock is released,
+ * so a STORE_WRITE transaction that store_end reported as successful
+ * survives a power failure too; one cut off by a system crash before that may be lost
  * entirely or in part, with the same caveat about a torn last update.
  * GDBM's crash-tolerance mode (gdbm_failure_atomic) would close these gaps
  * but needs reflink snapshots from the file system, so we do not rely on it.
+ *
+ * Unsynced writers.  gdbm_close fsyncs every writer, and so does gdbm_sync;
+ * GDBM has no switch for it.  Each gdbm_store and gdbm_delete has already
+ * written its update with write(2) before it returns (GDBM_SYNC is off), so
+ * all that close adds is the fsync.  A STORE_WRITE_NOSYNC transaction
+ * therefore points GDBM's descriptor at an empty memfd (dup3) before
+ * gdbm_close: the fsync lands there and costs nothing, and the database's
+ * own descriptor is closed by the dup3.  This relies on GDBM writing
+ * nothing at close but what it has already written; a GDBM that deferred
+ * writes to gdbm_close would lose them, and test-store's nosync tests
+ * (which read back from other processes and after reopening) would fail.
+ * Other processes read the page cache, so they see the writes at once.
+ * The writes reach the disk with the next synced transaction's fsync
+ * (which covers the whole file) or the kernel's writeback.  A power cut
+ * before that loses them, and since the kernel writes dirty pages back in
+ * no particular order it can also leave a torn update, as a cut during a
+ * synced transaction can: the window is the writeback delay instead of the
+ * milliseconds of one transaction.  Hence soft state only.
+ * store_sync_always turns the mode off for a whole store.
+ * Without memfd_create, nosync transactions sync.
  *
  * Keys are stored without a trailing NUL; values exactly as given.
  */
@@ -78,11 +101,18 @@
 #define STORE_SCHEMA_KEY	"meta/schema"
 #define STORE_LOCK_NAME_MAX	128
 
+#ifdef HAVE_MEMFD_CREATE
+#define STORE_CAN_SKIP_SYNC	1
+#else
+#define STORE_CAN_SKIP_SYNC	0
+#endif
+
 /* Immutable after store_open, so threads may share it freely. */
 struct store {
 	char	*dir;
 	char	*db_path;
 	char	*lock_path;
+	int	 sync_always;
 };
 
 /* One thread's transaction: the lock descriptor and the GDBM handle. */
@@ -91,6 +121,7 @@ struct store_txn {
 	GDBM_FILE		 db;
 	int			 lock_fd;
 	enum store_mode		 mode;
+	int			 sync;	/* store_end fsyncs */
 };
 
 static int
@@ -442,7 +473,8 @@ store_begin(struct store *st, enum store_mode mode, struct store_txn **txnp,
 	enum kf_err		 er = KF_ESTORE;
 
 	*txnp = NULL;
-	if (mode != STORE_READ && mode != STORE_WRITE) {
+	if (mode != STORE_READ && mode != STORE_WRITE &&
+	    mode != STORE_WRITE_NOSYNC) {
 		xsetprintf(cause, "store: bad transaction mode %d", (int)mode);
 		return KF_EINVAL;
 	}
@@ -451,6 +483,8 @@ store_begin(struct store *st, enum store_mode mode, struct store_txn **txnp,
 	txn->st = st;
 	txn->db = NULL;
 	txn->mode = mode;
+	txn->sync = mode == STORE_WRITE || (mode == STORE_WRITE_NOSYNC &&
+	    (st->sync_always || !STORE_CAN_SKIP_SYNC));
 	/*
 	 * A plain O_CREAT open: store_open made the file 0600, and if it has
 	 * gone since, the umask can only make the new one stricter.
@@ -461,12 +495,12 @@ store_begin(struct store *st, enum store_mode mode, struct store_txn **txnp,
 		goto out;
 	}
 	if (store_flock(txn->lock_fd,
-	    mode == STORE_WRITE ? LOCK_EX : LOCK_SH) == -1) {
+	    mode == STORE_READ ? LOCK_SH : LOCK_EX) == -1) {
 		xsetprintf(cause, "flock %s: %s", st->lock_path,
 		    strerror(errno));
 		goto out;
 	}
-	flags = mode == STORE_WRITE ? GDBM_WRITER : GDBM_READER;
+	flags = mode == STORE_READ ? GDBM_READER : GDBM_WRITER;
 	if ((txn->db = store_gdbm_open(st->db_path, flags, cause)) == NULL)
 		goto out;
 	er = KF_OK;
@@ -480,6 +514,47 @@ out:
 	}
 	*txnp = txn;
 	return KF_OK;
+}
+
+void
+store_need_sync(struct store_txn *txn)
+{
+	if (txn->mode != STORE_READ)
+		txn->sync = 1;
+}
+
+int
+store_will_sync(const struct store_txn *txn)
+{
+	return txn->sync;
+}
+
+void
+store_sync_always(struct store *st, int on)
+{
+	st->sync_always = on != 0;
+}
+
+/*
+ * Makes gdbm_close's fsync land on an empty memfd (see the top of the
+ * file).  -1 if it could not, and then the close syncs as usual.
+ */
+static int
+store_divert_sync(GDBM_FILE db)
+{
+#ifdef HAVE_MEMFD_CREATE
+	int	mfd, rc;
+
+	if ((mfd = memfd_create("kiro-store-nosync", MFD_CLOEXEC)) == -1)
+		return -1;
+	/* Closes the database's descriptor, which GDBM has written through. */
+	rc = dup3(mfd, gdbm_fdesc(db), O_CLOEXEC);
+	(void)close(mfd);
+	return rc == -1 ? -1 : 0;
+#else
+	(void)db;
+	return -1;
+#endif
 }
 
 enum kf_err
@@ -497,7 +572,11 @@ store_end(struct store_txn *txn, char **cause)
 	 * everything on disk.  For writers gdbm_close flushes GDBM's caches
 	 * and fsyncs the file, and reports a failure of either; a separate
 	 * gdbm_sync first would only fsync a second time (~50 us a write).
+	 * An unsynced writer diverts that fsync; if it cannot, it syncs.
 	 */
+	if (txn->mode == STORE_WRITE_NOSYNC && !txn->sync &&
+	    store_divert_sync(txn->db) == -1)
+		log_warn("store: cannot skip the sync of %s", st->db_path);
 	if (gdbm_close(txn->db) != 0 && er == KF_OK) {
 		store_gdbm_cause(cause, "gdbm_close", st->db_path);
 		er = KF_ESTORE;
@@ -548,7 +627,7 @@ store_put(struct store_txn *txn, const char *key, const void *val,
 {
 	datum	k, v;
 
-	if (txn->mode != STORE_WRITE)
+	if (txn->mode == STORE_READ)
 		return KF_EINVAL;
 	if (store_key(key, &k) == -1 || (val == NULL && len > 0) ||
 	    len > (size_t)(INT_MAX - k.dsize))
@@ -570,7 +649,7 @@ store_del(struct store_txn *txn, const char *key)
 {
 	datum	k;
 
-	if (txn->mode != STORE_WRITE)
+	if (txn->mode == STORE_READ)
 		return KF_EINVAL;
 	if (store_key(key, &k) == -1)
 		return KF_EINVAL;

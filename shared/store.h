@@ -27,7 +27,8 @@ struct store_txn;
 
 enum store_mode {
 	STORE_READ,		/* LOCK_SH */
-	STORE_WRITE,		/* LOCK_EX */
+	STORE_WRITE,		/* LOCK_EX, synced to disk at store_end */
+	STORE_WRITE_NOSYNC,	/* LOCK_EX, not synced: soft state only */
 	STORE__MAX
 };
 
@@ -44,10 +45,30 @@ const char	*store_dir(const struct store *);
 enum kf_err	 store_begin(struct store *, enum store_mode,
 		    struct store_txn **, char **cause);
 /*
- * Syncs (writers), closes and unlocks.  Always releases everything, even
- * when it returns an error (KF_ESTORE if the sync failed).  NULL is fine.
+ * Syncs (STORE_WRITE), closes and unlocks.  Always releases everything,
+ * even when it returns an error (KF_ESTORE if the sync failed).  NULL is
+ * fine.
+ *
+ * STORE_WRITE_NOSYNC is for soft state only: records whose loss in a power
+ * cut is harmless (rate windows, the round-robin cursor, stickiness,
+ * success tallies).  It excludes other transactions exactly as STORE_WRITE
+ * does, and what it wrote is visible to every transaction that begins
+ * after its store_end, but nothing is fsynced: its writes reach the disk
+ * with the next synced transaction or the kernel's writeback (seconds).
+ * A power cut before then loses them, and, since GDBM updates in place,
+ * may leave one of them torn (see store.c).  Credentials and account state
+ * that matters never go through it: a nosync transaction that finds it
+ * must write such a record calls store_need_sync first.
  */
 enum kf_err	 store_end(struct store_txn *, char **cause);
+void		 store_need_sync(struct store_txn *);
+/* 1 if store_end of txn will sync: STORE_WRITE, or store_need_sync. */
+int		 store_will_sync(const struct store_txn *);
+/*
+ * Makes every STORE_WRITE_NOSYNC transaction on st sync like STORE_WRITE
+ * (the benchmark's baseline).  Call before any transaction on st.
+ */
+void		 store_sync_always(struct store *, int on);
 
 /* Replaces out's contents with the value: KF_OK or KF_ENOTFOUND. */
 enum kf_err	 store_get(struct store_txn *, const char *key, struct buf *out);

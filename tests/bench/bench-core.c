@@ -1587,12 +1587,18 @@ tu_rmrf_dir(const char *path)
 /*
  * The cost of choosing an account with 1, 10 and 100 accounts in the
  * store, per mode: priority (a read transaction), balanced with a sticky
- * session (a read, plus a write every POOL_STICKY_TOUCH s), and with rate
- * limits on (a write transaction on every pick).
+ * session (a read, plus a write every POOL_STICKY_TOUCH s), round-robin
+ * and with rate limits on (a write transaction on every pick).  The last
+ * two also run with synced set, where store_sync_always makes the pick's
+ * unsynced write fsync as it did before STORE_WRITE_NOSYNC: the baseline.
+ * Rate limits are realistic (120 a minute per account, 1200 in all) and
+ * the fake clock moves a second per pick, so that the logs hold what they
+ * would in service (at most a minute's requests) and the limit is never
+ * reached; without that, a faster run would carry longer logs.
  */
 static json_object *
 bench_pool_one(const char *parent, size_t n_accts, const char *mode,
-    const char *cfg_text, const char *session)
+    const char *cfg_text, const char *session, int synced)
 {
 	struct store		*st = NULL;
 	struct config		*cfg = NULL;
@@ -1605,11 +1611,14 @@ bench_pool_one(const char *parent, size_t n_accts, const char *mode,
 	double			 t0, t_start;
 	long			 txns = 0;
 	size_t			 i, n = 0, max_n = 5000;
+	int			 step_clock;
 	json_object		*o = json_object_new_object();
 
+	step_clock = strstr(cfg_text, "rateLimits") != NULL;
 	json_object_object_add(o, "accounts", json_object_new_int64(
 	    (int64_t)n_accts));
 	json_object_object_add(o, "mode", json_object_new_string(mode));
+	json_object_object_add(o, "synced", json_object_new_boolean(synced));
 	dir = xasprintf("%s/kiro-bench-pool.XXXXXX", parent);
 	if (mkdtemp(dir) == NULL) {
 		json_object_object_add(o, "error", json_object_new_string(
@@ -1621,6 +1630,7 @@ bench_pool_one(const char *parent, size_t n_accts, const char *mode,
 	    config_parse(cfg_text, strlen(cfg_text), NULL, &cfg, NULL, &why) !=
 	    KF_OK)
 		goto fail;
+	store_sync_always(st, synced);
 	creds = xcalloc(n_accts, sizeof(*creds));
 	res = xcalloc(n_accts, sizeof(*res));
 	for (i = 0; i < n_accts; i++) {
@@ -1652,6 +1662,8 @@ bench_pool_one(const char *parent, size_t n_accts, const char *mode,
 		memset(&pick, 0, sizeof(pick));
 		pick.model_id = "claude-sonnet-4.5";
 		pick.session = session;
+		if (step_clock)
+			clock_set_offset((time_t)i);
 		t0 = now_s();
 		if (pool_pick(st, cfg, &pick, &acct, &why) != KF_OK) {
 			free(s.v);
@@ -1676,6 +1688,7 @@ fail:
 	json_object_object_add(o, "error", json_object_new_string(
 	    why != NULL ? why : "failed"));
 out:
+	clock_set_offset(0);
 	free(why);
 	config_free(cfg);
 	store_close(st);
@@ -1688,18 +1701,26 @@ static json_object *
 bench_pool(const char *parent)
 {
 	static const size_t	 sizes[] = { 1, 10, 100 };
+	static const char	 rr[] = "{\"loadBalancingMode\":\"round-robin\"}";
+	static const char	 rl[] = "{\"rateLimits\":{\"perAccountRpm\":"
+	    "120,\"globalRpm\":1200}}";
 	json_object		*arr = json_object_new_array();
 	size_t			 i;
+	int			 synced;
 
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		json_object_array_add(arr, bench_pool_one(parent, sizes[i],
-		    "priority", "{}", NULL));
+		    "priority", "{}", NULL, 0));
 		json_object_array_add(arr, bench_pool_one(parent, sizes[i],
 		    "balanced+session", "{\"loadBalancingMode\":\"balanced\"}",
-		    "bench-session"));
-		json_object_array_add(arr, bench_pool_one(parent, sizes[i],
-		    "rate-limited", "{\"rateLimits\":{\"perAccountRpm\":"
-		    "100000000,\"globalRpm\":100000000}}", NULL));
+		    "bench-session", 0));
+		/* Synced first: the baseline, then the same without fsync. */
+		for (synced = 1; synced >= 0; synced--) {
+			json_object_array_add(arr, bench_pool_one(parent,
+			    sizes[i], "round-robin", rr, NULL, synced));
+			json_object_array_add(arr, bench_pool_one(parent,
+			    sizes[i], "rate-limited", rl, NULL, synced));
+		}
 	}
 	return arr;
 }

@@ -25,7 +25,10 @@ behind Apache.  Covered:
     gives exactly 2 answers and 4 429s with Retry-After; minIntervalMs spreads requests over the accounts first;
   - kiroctl accounts disable/enable/reset on a running gateway, and their
     errors: unknown or malformed ids exit 1 with a reason, wrong arguments
-    exit 2 with the usage; the state stays unchanged.
+    exit 2 with the usage; the state stays unchanged;
+  - round-robin with a rate limit, under strace: each pick's write calls
+    fsync on the store's memfd and not on kiro.db (a success tally flush
+    every 5 s or so may), where before every pick fsynced kiro.db.
 
 Run: /usr/bin/python3 tests/integration/test_pool.py
 """
@@ -34,6 +37,9 @@ from __future__ import annotations
 
 import calendar
 import re
+import shutil
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -303,6 +309,61 @@ class PoolTests(unittest.TestCase):
                       g.kiroctl("accounts", "disable", "99", check=False).stderr)
         self.assertEqual([x["runtime"] for x in g.accounts_json()],
                          [x["runtime"] for x in before])
+
+    def test_round_robin_picks_do_not_fsync_the_state_file(self) -> None:
+        strace = shutil.which("strace")
+        if strace is None:
+            self.skipTest("strace is not installed")
+        accts = [Account("n1"), Account("n2"), Account("n3")]
+        g = self.start(accts, config={"loadBalancingMode": "round-robin",
+                                      "rateLimits": {"globalRpm": 1000}})
+        # First uses may save credentials (synced): before the trace.
+        for i in range(3):
+            self.served_by(g, accts, f"warm-up {i}")
+        pids = sorted(g.responder_pids())
+        self.assertTrue(pids)
+        if any(traced_by(p) != {0} for p in pids):
+            self.skipTest("the responder is already traced (TRACEME)")
+        out = g.dir / "strace.out"
+        argv = [strace, "-f", "-y", "-e", "trace=fsync,fdatasync", "-o", str(out)]
+        for p in pids:
+            argv += ["-p", str(p)]
+        errlog = g.dir / "strace.err"
+        with errlog.open("wb") as err:
+            tracer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+        attached = False
+        try:
+            deadline = time.monotonic() + 10
+            while tracer.poll() is None and time.monotonic() < deadline:
+                if all(traced_by(p) == {tracer.pid} for p in pids):
+                    attached = True
+                    break
+                time.sleep(0.05)
+            if attached:
+                got = [self.served_by(g, accts, f"rr {i}") for i in range(9)]
+        finally:
+            tracer.send_signal(signal.SIGINT)
+            tracer.wait(timeout=20)
+        if not attached:
+            self.skipTest("strace cannot attach: " + errlog.read_text()[-300:])
+        self.assertEqual(got, accts * 3)
+        calls = [ln for ln in out.read_text().splitlines() if "sync(" in ln]
+        db = [ln for ln in calls if "/kiro.db>" in ln]
+        memfd = [ln for ln in calls if "memfd:kiro-store-nosync" in ln]
+        # Every pick wrote (round-robin) and its close synced the memfd.
+        self.assertGreaterEqual(len(memfd), 9, "\n".join(calls[-20:]))
+        # Only success tallies may go to disk: one flush per 5 s at most.
+        self.assertLessEqual(len(db), 2, "\n".join(db))
+
+
+def traced_by(pid: int) -> set[int]:
+    """TracerPid of every thread of pid."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if line.startswith("TracerPid:"):
+                found.add(int(line.split()[1]))
+    return found
 
 
 class PoolApache(PoolTests):

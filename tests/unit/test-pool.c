@@ -14,6 +14,7 @@
 #include "conv.h"
 #include "pool.h"
 #include "store.h"
+#include "synccount.h"
 #include "testutil.h"
 #include "xmalloc.h"
 
@@ -609,17 +610,32 @@ START_TEST(pool_quota_uses_the_reset_date_usage_gave)
 }
 END_TEST
 
+/* Counts fsyncs of this test's kiro.db from now on (synccount.h). */
+static void
+watch_syncs(void)
+{
+	char	*path;
+
+	path = xasprintf("%s/kiro.db", dir);
+	tu_sync_watch(path);
+	free(path);
+}
+
 START_TEST(pool_all_failed_accounts_heal_together)
 {
 	struct account_state	s;
 	long			id;
-	int			i;
+	int			i, before;
 
+	watch_syncs();
 	for (id = 1; id <= 3; id++)
 		for (i = 0; i < POOL_MAX_FAILURES; i++)
 			ck_assert_int_eq(report(id, POOL_FAILURE, "boom",
 			    NULL), KF_OK);
+	/* The heal happens in a pick's unsynced write, which then syncs. */
+	before = tu_syncs();
 	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_gt(tu_syncs(), before);
 	for (id = 1; id <= 3; id++) {
 		s = state_of(id);
 		ck_assert_int_eq(s.disabled, ACCOUNT_OK);
@@ -858,6 +874,114 @@ START_TEST(pool_expired_sessions_are_pruned)
 }
 END_TEST
 
+static int
+has_record(const char *key)
+{
+	struct store_txn	*txn;
+	struct buf		 raw = BUF_INIT;
+	enum kf_err		 er;
+
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL), KF_OK);
+	er = store_get(txn, key, &raw);
+	(void)store_end(txn, NULL);
+	buf_free(&raw);
+	return er == KF_OK;
+}
+
+START_TEST(pool_soft_records_are_written_without_sync)
+{
+	char	conv[POOL_CONV_ID_LEN + 1];
+	int	before;
+
+	watch_syncs();
+	use_config("{\"loadBalancingMode\":\"round-robin\",\"rateLimits\":"
+	    "{\"perAccountRpm\":1000,\"globalRpm\":1000}}");
+	before = tu_syncs();
+	ck_assert_int_eq(pick(NULL, 0), 1);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pick(NULL, 0), 3);
+	ck_assert_int_eq(pick(NULL, 0), 1);
+	ck_assert_int_eq(pick_full("auto", "soft", conv, NULL, NULL), 2);
+	ck_assert_int_eq(strlen(conv), POOL_CONV_ID_LEN);
+	clock_set_offset(POOL_STICKY_TOUCH);	/* a sticky refresh */
+	ck_assert_int_eq(pick_full("auto", "soft", conv, NULL, NULL), 2);
+	/* A plain success only tallies. */
+	ck_assert_int_eq(report(2, POOL_SUCCESS, NULL, NULL), KF_OK);
+	ck_assert_int_eq(tu_syncs(), before);
+	ck_assert(has_record("pool/rr"));
+	ck_assert(has_record("rate/1"));
+	ck_assert(has_record("rate/global"));
+	ck_assert(has_record("sticky/soft"));
+	ck_assert(has_record("pool/index"));
+
+	/* What matters is still synced: failures, tallies, operators. */
+	ck_assert_int_eq(report(3, POOL_FAILURE, "boom", NULL), KF_OK);
+	ck_assert_int_gt(tu_syncs(), before);
+	before = tu_syncs();
+	ck_assert_int_eq(report(2, POOL_SUCCESS, NULL, NULL), KF_OK);
+	ck_assert_int_eq(pool_flush(st, NULL), KF_OK);
+	ck_assert_int_gt(tu_syncs(), before);
+	before = tu_syncs();
+	ck_assert_int_eq(pool_disable(st, 1, "off", NULL), KF_OK);
+	ck_assert_int_gt(tu_syncs(), before);
+	before = tu_syncs();
+	ck_assert_int_eq(report(3, POOL_THROTTLED, "slow", NULL), KF_OK);
+	ck_assert_int_gt(tu_syncs(), before);
+}
+END_TEST
+
+/*
+ * Round-robin picks from several processes at once, each in its own
+ * unsynced transaction: the cursor never loses a step, so the accounts
+ * share the picks exactly evenly.
+ */
+START_TEST(pool_round_robin_unsynced_is_exact_across_processes)
+{
+	enum { N_PROCS = 4, N_PICKS = 30 };
+	pid_t		pids[N_PROCS];
+	long		count[4] = { 0, 0, 0, 0 };
+	unsigned char	c;
+	int		fds[2], i, j, status;
+
+	use_config("{\"loadBalancingMode\":\"round-robin\"}");
+	ck_assert_int_eq(pipe(fds), 0);
+	for (i = 0; i < N_PROCS; i++) {
+		if ((pids[i] = fork()) == 0) {
+			struct store	*st2;
+			long		 id;
+
+			close(fds[0]);
+			if (store_open(&st2, dir, NULL) != KF_OK)
+				_exit(100);
+			store_close(st);
+			st = st2;
+			for (j = 0; j < N_PICKS; j++) {
+				if ((id = pick(NULL, 0)) < 1 || id > 3)
+					child_exit(1);
+				c = (unsigned char)id;
+				if (write(fds[1], &c, 1) != 1)
+					child_exit(1);
+			}
+			close(fds[1]);
+			child_exit(0);
+		}
+		ck_assert_int_gt(pids[i], 0);
+	}
+	close(fds[1]);
+	while (read(fds[0], &c, 1) == 1) {
+		ck_assert(c >= 1 && c <= 3);
+		count[c]++;
+	}
+	close(fds[0]);
+	for (i = 0; i < N_PROCS; i++) {
+		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	for (i = 1; i <= 3; i++)
+		ck_assert_int_eq(count[i], N_PROCS * N_PICKS / 3);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -891,6 +1015,8 @@ main(void)
 	tcase_add_test(tc, pool_history_is_bounded);
 	tcase_add_test(tc, pool_session_hash_sources);
 	tcase_add_test(tc, pool_expired_sessions_are_pruned);
+	tcase_add_test(tc, pool_soft_records_are_written_without_sync);
+	tcase_add_test(tc, pool_round_robin_unsynced_is_exact_across_processes);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -20,6 +20,7 @@
 #include "buf.h"
 #include "err.h"
 #include "store.h"
+#include "synccount.h"
 #include "testutil.h"
 
 /*
@@ -29,7 +30,10 @@
  * of newer schemas, lost-update freedom of read-modify-write across
  * processes and across threads with concurrent readers, named locks, flock
  * held exactly for the life of a transaction, and readers never seeing half
- * of a multi-key write.
+ * of a multi-key write.  STORE_WRITE_NOSYNC: its writes are seen by other
+ * processes, mixed with synced ones; the counter loses nothing with it
+ * either; and it makes no sync call at all, where STORE_WRITE,
+ * store_need_sync and store_sync_always do (synccount.h counts them).
  *
  * Every test gets its own mkdtemp directory; the store lives in its "state"
  * subdirectory, which store_open must create.  Concurrency tests order
@@ -48,6 +52,9 @@
 
 static char	*test_root;
 static char	 test_dir[PATH_MAX];
+/* How increment writes. */
+static enum store_mode	 counter_mode = STORE_WRITE;
+
 
 static int
 iters(void)
@@ -186,7 +193,7 @@ increment(struct store *st)
 	long long		 v;
 	int			 rc = -1;
 
-	if (store_begin(st, STORE_WRITE, &txn, &cause) != KF_OK)
+	if (store_begin(st, counter_mode, &txn, &cause) != KF_OK)
 		goto out;
 	if (store_get(txn, COUNTER_KEY, &b) != KF_OK ||
 	    parse_count(&b, &v) == -1)
@@ -673,7 +680,8 @@ counter_writer(struct store *st, int tick_fd, int n)
 	return 0;
 }
 
-START_TEST(store_counter_has_no_lost_updates_across_processes)
+static void
+counter_across_processes(void)
 {
 	struct store	*st;
 	struct buf	 b = BUF_INIT;
@@ -719,6 +727,19 @@ START_TEST(store_counter_has_no_lost_updates_across_processes)
 	ck_assert_int_eq(v, total);
 	buf_free(&b);
 	store_close(st);
+}
+
+START_TEST(store_counter_has_no_lost_updates_across_processes)
+{
+	counter_mode = STORE_WRITE;
+	counter_across_processes();
+}
+END_TEST
+
+START_TEST(store_nosync_counter_has_no_lost_updates_across_processes)
+{
+	counter_mode = STORE_WRITE_NOSYNC;
+	counter_across_processes();
 }
 END_TEST
 
@@ -989,6 +1010,178 @@ START_TEST(store_reader_never_sees_half_a_write_txn)
 }
 END_TEST
 
+static void
+put_nosync(struct store *st, const char *key, const char *val)
+{
+	struct store_txn	*txn;
+	char			*cause = NULL;
+
+	ck_assert_int_eq(store_begin(st, STORE_WRITE_NOSYNC, &txn, &cause),
+	    KF_OK);
+	ck_assert_int_eq(store_will_sync(txn), 0);
+	ck_assert_int_eq(store_put(txn, key, val, strlen(val)), KF_OK);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	free(cause);
+}
+
+/* In a child: key must hold want, then the child writes key2 = val2. */
+static int
+nosync_child(struct store *st, const char *key, const char *want,
+    const char *key2, const char *val2)
+{
+	struct store_txn	*txn;
+	struct buf		 b = BUF_INIT;
+	char			*cause = NULL;
+	int			 rc = -1;
+
+	if (store_begin(st, STORE_READ, &txn, &cause) != KF_OK)
+		goto out;
+	if (store_get(txn, key, &b) == KF_OK && strcmp(b.ptr, want) == 0)
+		rc = 0;
+	else
+		fprintf(stderr, "child read %s = \"%s\", want \"%s\"\n", key,
+		    b.ptr != NULL ? b.ptr : "", want);
+	(void)store_end(txn, NULL);
+	if (rc == 0 && (store_begin(st, STORE_WRITE_NOSYNC, &txn, &cause) !=
+	    KF_OK || store_put(txn, key2, val2, strlen(val2)) != KF_OK ||
+	    store_end(txn, &cause) != KF_OK))
+		rc = -1;
+out:
+	free(cause);
+	buf_free(&b);
+	return rc;
+}
+
+START_TEST(store_nosync_writes_are_seen_by_other_processes)
+{
+	struct store	*st, *st2;
+	struct buf	 b = BUF_INIT;
+	pid_t		 pid;
+
+	st = open_store();
+	put_one(st, "cred/1", "durable", 7);
+	put_nosync(st, "rate/1", "{\"t\":[1]}");
+	/* A child with its own struct store, as another responder is. */
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		st2 = open_store();
+		store_close(st);
+		child_exit(st2, nosync_child(st2, "rate/1", "{\"t\":[1]}",
+		    "pool/rr", "{\"last\":7}") == 0 ? 0 : 1);
+	}
+	wait_ok(pid, "nosync reader");
+	ck_assert_int_eq(get_one(st, "pool/rr", &b), KF_OK);
+	ck_assert_str_eq(b.ptr, "{\"last\":7}");
+
+	/* Mixed with synced writes, and after a reopen, all is there. */
+	put_one(st, "cred/1", "durable2", 8);
+	put_nosync(st, "rate/1", "{\"t\":[1,2]}");
+	store_close(st);
+	st = open_store();
+	ck_assert_int_eq(get_one(st, "cred/1", &b), KF_OK);
+	ck_assert_str_eq(b.ptr, "durable2");
+	ck_assert_int_eq(get_one(st, "rate/1", &b), KF_OK);
+	ck_assert_str_eq(b.ptr, "{\"t\":[1,2]}");
+	ck_assert_int_eq(get_one(st, "pool/rr", &b), KF_OK);
+	ck_assert_str_eq(b.ptr, "{\"last\":7}");
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(store_nosync_txn_makes_no_sync_call)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	struct buf		 b = BUF_INIT;
+	char			*cause = NULL, key[32];
+	int			 before, i;
+
+	st = open_store();
+	tu_sync_watch(path_in_store("kiro.db"));
+	put_one(st, "sticky/old", "x", 1);
+
+	/* Enough records to split buckets and grow the file. */
+	before = tu_syncs();
+	for (i = 0; i < 300; i++) {
+		ck_assert_int_eq(store_begin(st, STORE_WRITE_NOSYNC, &txn,
+		    &cause), KF_OK);
+		snprintf(key, sizeof(key), "rate/%d", i);
+		ck_assert_int_eq(store_put(txn, key, "{\"v\":1,\"t\":[1,2,3]}",
+		    20), KF_OK);
+		ck_assert_int_eq(store_put(txn, "pool/rr", key, strlen(key)),
+		    KF_OK);
+		ck_assert_int_eq(store_del(txn, "sticky/old"), KF_OK);
+		ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	}
+	ck_assert_int_eq(tu_syncs(), before);
+	ck_assert_int_eq(get_one(st, "pool/rr", &b), KF_OK);
+	ck_assert_str_eq(b.ptr, "rate/299");
+	ck_assert_int_eq(get_one(st, "rate/150", &b), KF_OK);
+	ck_assert_str_eq(b.ptr, "{\"v\":1,\"t\":[1,2,3]}");
+	ck_assert_int_eq(tu_syncs(), before);	/* readers never sync */
+
+	/* The control: a synced writer is counted, so the count works. */
+	put_one(st, "cred/1", "c", 1);
+	ck_assert_int_gt(tu_syncs(), before);
+
+	/* store_need_sync turns a nosync transaction into a synced one. */
+	before = tu_syncs();
+	ck_assert_int_eq(store_begin(st, STORE_WRITE_NOSYNC, &txn, &cause),
+	    KF_OK);
+	ck_assert_int_eq(store_put(txn, "cred-state/1", "s", 1), KF_OK);
+	store_need_sync(txn);
+	ck_assert_int_eq(store_will_sync(txn), 1);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	ck_assert_int_gt(tu_syncs(), before);
+
+	/* A read transaction cannot be made to sync. */
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, &cause), KF_OK);
+	store_need_sync(txn);
+	ck_assert_int_eq(store_will_sync(txn), 0);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+
+	/* store_sync_always: nosync transactions sync again. */
+	store_sync_always(st, 1);
+	before = tu_syncs();
+	ck_assert_int_eq(store_begin(st, STORE_WRITE_NOSYNC, &txn, &cause),
+	    KF_OK);
+	ck_assert_int_eq(store_will_sync(txn), 1);
+	ck_assert_int_eq(store_put(txn, "rate/1", "r", 1), KF_OK);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	ck_assert_int_gt(tu_syncs(), before);
+	ck_assert_int_eq(get_one(st, "rate/1", &b), KF_OK);
+	ck_assert_str_eq(b.ptr, "r");
+	buf_free(&b);
+	free(cause);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(store_nosync_put_in_read_txn_is_still_einval)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	char			*cause = NULL;
+
+	st = open_store();
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, &cause), KF_OK);
+	ck_assert_int_eq(store_put(txn, "rate/1", "1", 1), KF_EINVAL);
+	ck_assert_int_eq(store_del(txn, "rate/1"), KF_EINVAL);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	/* And a nosync writer holds LOCK_EX until store_end. */
+	ck_assert_int_eq(store_begin(st, STORE_WRITE_NOSYNC, &txn, &cause),
+	    KF_OK);
+	ck_assert_int_eq(probe_lock(path_in_store("kiro.db.lock"), LOCK_SH),
+	    -1);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	ck_assert_int_eq(probe_lock(path_in_store("kiro.db.lock"), LOCK_EX),
+	    0);
+	free(cause);
+	store_close(st);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1021,6 +1214,11 @@ store_suite(void)
 	    store_named_lock_excludes_other_process_until_released);
 	tcase_add_test(tc, store_named_lock_rejects_bad_names);
 	tcase_add_test(tc, store_reader_never_sees_half_a_write_txn);
+	tcase_add_test(tc,
+	    store_nosync_counter_has_no_lost_updates_across_processes);
+	tcase_add_test(tc, store_nosync_writes_are_seen_by_other_processes);
+	tcase_add_test(tc, store_nosync_txn_makes_no_sync_call);
+	tcase_add_test(tc, store_nosync_put_in_read_txn_is_still_einval);
 	suite_add_tcase(s, tc);
 	return s;
 }
