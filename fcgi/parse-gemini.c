@@ -536,6 +536,10 @@ parse_tool_config(struct parse *p, json_object *root)
 	else if (strcasecmp(mode, "NONE") == 0)
 		p->conv->tool_choice = CONV_TOOL_CHOICE_NONE;
 	else if (strcasecmp(mode, "ANY") == 0) {
+		if (p->conv->n_tools == 0 && allowed != NULL)
+			return bad(p, "toolConfig.functionCallingConfig."
+			    "allowedFunctionNames: ANY needs at least one "
+			    "allowed function");
 		if (p->conv->n_tools == 0)
 			return bad(p, "toolConfig.functionCallingConfig.mode: "
 			    "ANY needs at least one function declaration");

@@ -548,6 +548,35 @@ parse_tool_choice(struct parse *p, json_object *root)
 	return KF_OK;
 }
 
+/*
+ * The relay makes every answer honour "required" or a named tool
+ * (constrain.h), so the tools must allow it.  "required" with only hosted
+ * tools (which Kiro cannot run) is left to the model.
+ */
+static enum kf_err
+check_tool_choice(struct parse *p, json_object *root)
+{
+	struct conv	*c = p->conv;
+	json_object	*arr;
+	size_t		 i;
+
+	if (c->tool_choice == CONV_TOOL_CHOICE_ANY && c->n_tools == 0) {
+		if (json_get_arr(root, "tools", &arr) != 1 ||
+		    json_object_array_length(arr) == 0)
+			return bad(p, "tool_choice", "required needs at least "
+			    "one tool in tools");
+		c->tool_choice = CONV_TOOL_CHOICE_AUTO;
+		return KF_OK;
+	}
+	if (c->tool_choice != CONV_TOOL_CHOICE_TOOL)
+		return KF_OK;
+	for (i = 0; i < c->n_tools; i++)
+		if (strcmp(c->tools[i].name, c->tool_choice_name) == 0)
+			return KF_OK;
+	return bad(p, "tool_choice.name", "no function or custom tool named "
+	    "\"%s\" in tools", c->tool_choice_name);
+}
+
 static enum kf_err
 parse_reasoning(struct parse *p, json_object *root)
 {
@@ -728,6 +757,7 @@ openai_responses_parse(const char *body, size_t len, struct conv *conv,
 	if ((er = parse_input(&p, root)) != KF_OK ||
 	    (er = parse_tools(&p, root)) != KF_OK ||
 	    (er = parse_tool_choice(&p, root)) != KF_OK ||
+	    (er = check_tool_choice(&p, root)) != KF_OK ||
 	    (er = parse_reasoning(&p, root)) != KF_OK ||
 	    (er = parse_text_format(&p, root)) != KF_OK)
 		goto out;

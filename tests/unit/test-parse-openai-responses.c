@@ -365,12 +365,14 @@ START_TEST(tool_choice_forms)
 	};
 	struct conv		c;
 	struct openai_responses_req	r;
-	char			body[256];
+	char			body[512];
 	size_t			i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		snprintf(body, sizeof(body), "{" M "'input':'x','tool_choice':"
-		    "%s}", cases[i].json);
+		snprintf(body, sizeof(body), "{" M "'input':'x','tools':"
+		    "[{'type':'function','name':'exec'},{'type':'custom',"
+		    "'name':'apply_patch'}],'tool_choice':%s}",
+		    cases[i].json);
 		parse_ok(body, &c, &r);
 		ck_assert_int_eq(c.tool_choice, cases[i].want);
 		if (cases[i].name != NULL)
@@ -387,6 +389,26 @@ START_TEST(tool_choice_forms)
 	    "tool_choice.type", "\"mcp\"");
 	parse_bad("{" M "'input':'x','tool_choice':3}", "tool_choice",
 	    "must be a string or an object");
+	/* A choice no tool can satisfy (the relay would enforce it). */
+	parse_bad("{" M "'input':'x','tool_choice':'required'}",
+	    "tool_choice", "needs at least one tool");
+	parse_bad("{" M "'input':'x','tool_choice':{'type':'allowed_tools',"
+	    "'mode':'required','tools':[]}}", "tool_choice",
+	    "needs at least one tool");
+	parse_bad("{" M "'input':'x','tool_choice':{'type':'function',"
+	    "'name':'exec'}}", "tool_choice.name", "\"exec\"");
+	parse_bad("{" M "'input':'x','tools':[{'type':'function','name':"
+	    "'ls'},{'type':'web_search'}],'tool_choice':{'type':'custom',"
+	    "'name':'exec'}}", "tool_choice.name", "no function or custom");
+	/* Only hosted tools: the model decides, as Kiro cannot run them. */
+	parse_ok("{" M "'input':'x','tools':[{'type':'web_search'}],"
+	    "'tool_choice':'required'}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_AUTO);
+	ck_assert_uint_eq(c.n_tools, 0);
+	done(&c, &r);
+	parse_ok("{" M "'input':'x','tool_choice':'none'}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_NONE);
+	done(&c, &r);
 }
 END_TEST
 
