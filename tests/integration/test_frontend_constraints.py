@@ -9,14 +9,15 @@ For each server:
 
   - Chat Completions (streamed and not): stop ends the answer before the
     sequence with finish_reason "stop" and the upstream transfer stopped;
-    tool_choice "required" and a named function satisfied at once (one
-    upstream call, the instruction in Kiro's system pair, only the named
-    tool offered), on the retry (the client sees only the second answer) and
-    never (a 502 in OpenAI's error format, the refused text not leaked);
-    tool_choice "none" withholds the tools and the calls;
+    tool_choice "required", a named function and "none", each met at once,
+    met on the retry (the client sees only the second answer) and never met
+    (a 502 in OpenAI's error format, the refused text not leaked), streamed
+    and not; the instruction in Kiro's system pair, only the named tool
+    offered, no tools at all for "none";
     parallel_tool_calls:false leaves one call; response_format json_object
     and json_schema (strict) answered with the extracted, valid JSON, fixed
-    on the retry (the validator's message in the second request) or a 502;
+    on the retry (the validator's message in the second request) or a 502,
+    streamed and not;
     a tool_choice no tool can satisfy is a 400 naming the param;
   - Responses: tool_choice "required" and a named function, the retry,
     parallel_tool_calls:false, text.format json_schema (streamed and not,
@@ -261,6 +262,44 @@ class _FrontendConstraints:
                 self.assertNotIn("Never.", err["message"])
                 self.assertEqual(len(MOCK.requests()), 2)
 
+    def test_chat_tool_choice_matrix(self) -> None:
+        """required / named / none: met at once, met on the retry, never met."""
+        named = {"type": "function", "function": {"name": "get_weather"}}
+        call = tool_script(("get_weather", "tu_w", {"city": "Oslo"}))
+        other = tool_script(("get_time", "tu_t", {"city": "Oslo"}))
+        text = {"kind": "text", "chunks": ["Just ", "words."]}
+        # choice: (good answer, bad answer, what the client gets, the 502's reason)
+        cases = {
+            "required": ("required", call, text, ("", ["tu_w"], "tool_calls"),
+                         "without calling a tool"),
+            "named": (named, call, other, ("", ["tu_w"], "tool_calls"),
+                      'without calling the tool "get_weather"'),
+            "none": ("none", text, other, ("Just words.", [], "stop"),
+                     "called a tool, although tool_choice is none"),
+        }
+        for name, (choice, good, bad, want, why) in cases.items():
+            for stream in (False, True):
+                for attempt in ("once", "retry", "never"):
+                    with self.subTest(choice=name, stream=stream, attempt=attempt):
+                        self.fresh()
+                        if attempt == "retry":
+                            MOCK.script(bad)
+                        if attempt == "never":
+                            MOCK.script(bad, times=-1)
+                        else:
+                            MOCK.script(good)
+                        req = chat("weather?", tools=CHAT_TOOLS, tool_choice=choice)
+                        if attempt == "never":
+                            err = self.chat_error(req, stream, 502, None,
+                                                  "even when asked again", why)
+                            self.assertEqual(err["code"], "upstream_error")
+                            self.assertEqual(len(MOCK.requests()), 2)
+                            continue
+                        text_, calls, finish = self.chat(req, stream)
+                        self.assertEqual((text_, [c[0] for c in calls], finish), want)
+                        self.assertEqual(len(MOCK.requests()),
+                                         2 if attempt == "retry" else 1)
+
     def test_chat_tool_choice_none_withholds_tools(self) -> None:
         MOCK.script(tool_script(("get_time", "tu_1", {}), chunks=["Just talk."]))
         text, calls, finish = self.chat(chat("talk", tools=CHAT_TOOLS, tool_choice="none"),
@@ -290,6 +329,23 @@ class _FrontendConstraints:
                                         True)
         self.assertEqual((text, finish), ('{"a": [1, 2]}', "stop"))
         self.assertIn("Answer with one JSON value only", system_pair(MOCK.requests()[0]))
+
+    def test_chat_json_object_retry_and_never(self) -> None:
+        fmt = {"type": "json_object"}
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                self.fresh()
+                MOCK.script({"kind": "text", "chunks": ["I cannot do JSON."]})
+                MOCK.script({"kind": "text", "chunks": ['{"ok": true}']})
+                text, _, finish = self.chat(chat("json", response_format=fmt), stream)
+                self.assertEqual((text, finish), ('{"ok": true}', "stop"))
+                reqs = MOCK.requests()
+                self.assertEqual(len(reqs), 2)
+                self.assertIn("the answer is not JSON", system_pair(reqs[1]))
+        self.fresh()
+        MOCK.script({"kind": "text", "chunks": ["[1, 2]"]}, times=-1)
+        self.chat_error(chat("json", response_format=fmt), True, 502, None,
+                        "even when asked again", "an array, not an object")
 
     def json_schema_format(self) -> dict:
         return {"type": "json_schema",
