@@ -19,7 +19,8 @@ For each server:
     on the retry (the validator's message in the second request) or a 502,
     streamed and not;
     a tool_choice no tool can satisfy is a 400 naming the param;
-  - Responses: tool_choice "required" and a named function, the retry,
+  - Responses: tool_choice "required", a named function and allowed_tools
+    (only the listed tools offered), the retry,
     parallel_tool_calls:false, text.format json_schema (streamed and not,
     and never valid: a 502), and the 400s;
   - Gemini (generateContent and streamGenerateContent?alt=sse):
@@ -443,6 +444,18 @@ class _FrontendConstraints:
                 self.assertEqual(len(reqs), 1)
                 self.assertEqual(kiro_tools(reqs[0]), ["get_weather"])
 
+    def test_responses_allowed_tools(self) -> None:
+        MOCK.script({"kind": "text", "chunks": ["Talk first."]})
+        MOCK.script(tool_script(("get_weather", "tu_w", {"city": "Oslo"})))
+        r = self.responses(responses("w?", tools=RESP_TOOLS, tool_choice={
+            "type": "allowed_tools", "mode": "required",
+            "tools": [{"type": "function", "name": "get_weather"}]}), True)
+        self.assertEqual(self.calls_of(r), [("tu_w", "get_weather", {"city": "Oslo"})])
+        reqs = MOCK.requests()
+        self.assertEqual(len(reqs), 2)
+        self.assertEqual(kiro_tools(reqs[0]), ["get_weather"])
+        self.assertIn("You must call at least one of the provided tools", system_pair(reqs[0]))
+
     def test_responses_tool_choice_never_is_a_502(self) -> None:
         MOCK.script({"kind": "text", "chunks": ["Never."]}, times=-1)
         resp = self.gw.post("/v1/responses", responses("t?", tools=RESP_TOOLS,
@@ -487,6 +500,10 @@ class _FrontendConstraints:
             ({"tool_choice": "required"}, "tool_choice"),
             ({"tools": RESP_TOOLS, "tool_choice": {"type": "function", "name": "get_news"}},
              "tool_choice.name"),
+            ({"tools": RESP_TOOLS, "tool_choice": {"type": "allowed_tools", "mode": "auto",
+                                                   "tools": [{"type": "function",
+                                                              "name": "get_news"}]}},
+             "tool_choice.tools[0].name"),
         ]
         for extra, param in cases:
             with self.subTest(param=param):

@@ -358,7 +358,8 @@ START_TEST(tool_choice_forms)
 		    "exec" },
 		{ "{'type':'custom','name':'apply_patch'}",
 		    CONV_TOOL_CHOICE_TOOL, "apply_patch" },
-		{ "{'type':'allowed_tools','mode':'required','tools':[]}",
+		{ "{'type':'allowed_tools','mode':'required','tools':"
+		    "[{'type':'function','name':'exec'}]}",
 		    CONV_TOOL_CHOICE_ANY, NULL },
 		{ "{'type':'allowed_tools','mode':'auto','tools':[]}",
 		    CONV_TOOL_CHOICE_AUTO, NULL },
@@ -395,6 +396,41 @@ START_TEST(tool_choice_forms)
 	parse_bad("{" M "'input':'x','tool_choice':{'type':'allowed_tools',"
 	    "'mode':'required','tools':[]}}", "tool_choice",
 	    "needs at least one tool");
+	parse_bad("{" M "'input':'x','tools':[{'type':'function','name':'ls'}],"
+	    "'tool_choice':{'type':'allowed_tools','mode':'required','tools':"
+	    "[]}}", "tool_choice", "needs at least one tool");
+	parse_bad("{" M "'input':'x','tools':[{'type':'function','name':'ls'}],"
+	    "'tool_choice':{'type':'allowed_tools','mode':'auto','tools':"
+	    "[{'type':'function','name':'ls'},{'type':'function','name':"
+	    "'rm'}]}}", "tool_choice.tools[1].name", "\"rm\"");
+	parse_bad("{" M "'input':'x','tools':[{'type':'function','name':'ls'}],"
+	    "'tool_choice':{'type':'allowed_tools','mode':'auto'}}",
+	    "tool_choice.tools", "field required");
+	parse_bad("{" M "'input':'x','tools':[{'type':'function','name':'ls'}],"
+	    "'tool_choice':{'type':'allowed_tools','tools':[7]}}",
+	    "tool_choice.tools[0]", "must be an object");
+	parse_bad("{" M "'input':'x','tools':[{'type':'function','name':'ls'}],"
+	    "'tool_choice':{'type':'allowed_tools','tools':[{'type':"
+	    "'function'}]}}", "tool_choice.tools[0].name", "field required");
+	/* allowed_tools: only the listed tools are offered. */
+	parse_ok("{" M "'input':'x','tools':[{'type':'function','name':'ls'},"
+	    "{'type':'custom','name':'apply_patch'},{'type':'function','name':"
+	    "'cat'},{'type':'web_search'}],'tool_choice':{'type':"
+	    "'allowed_tools','mode':'required','tools':[{'type':'function',"
+	    "'name':'cat'},{'type':'web_search'},{'type':'custom','name':"
+	    "'apply_patch'}]}}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_ANY);
+	ck_assert_uint_eq(c.n_tools, 2);
+	ck_assert_str_eq(c.tools[0].name, "apply_patch");
+	ck_assert_str_eq(c.tools[1].name, "cat");
+	done(&c, &r);
+	/* Only hosted tools allowed: the model decides. */
+	parse_ok("{" M "'input':'x','tools':[{'type':'function','name':'ls'},"
+	    "{'type':'web_search'}],'tool_choice':{'type':'allowed_tools',"
+	    "'mode':'required','tools':[{'type':'web_search'}]}}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_AUTO);
+	ck_assert_uint_eq(c.n_tools, 0);
+	done(&c, &r);
 	parse_bad("{" M "'input':'x','tool_choice':{'type':'function',"
 	    "'name':'exec'}}", "tool_choice.name", "\"exec\"");
 	parse_bad("{" M "'input':'x','tools':[{'type':'function','name':"
