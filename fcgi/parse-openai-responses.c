@@ -562,6 +562,22 @@ find_tool(const struct conv *c, const char *name)
 	return -1;
 }
 
+/* Forgets that name is a custom tool (its tool was removed). */
+static void
+drop_custom(struct openai_responses_req *req, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < req->n_custom; i++)
+		if (strcmp(req->custom[i], name) == 0) {
+			free(req->custom[i]);
+			memmove(&req->custom[i], &req->custom[i + 1],
+			    (req->n_custom - i - 1) * sizeof(req->custom[0]));
+			req->n_custom--;
+			return;
+		}
+}
+
 /*
  * allowed_tools: only the function and custom tools it lists are offered
  * to Kiro, so only they can be called; each must be declared in tools.
@@ -609,8 +625,10 @@ allowed_tools(struct parse *p, json_object *root, json_object **list)
 			keep = json_get_str(json_object_array_get_idx(*list, i),
 			    "name", &name) == 1 &&
 			    strcmp(name, p->conv->tools[j].name) == 0;
-		if (!keep)
+		if (!keep) {
+			drop_custom(p->req, p->conv->tools[j].name);
 			conv_remove_tool(p->conv, j);
+		}
 	}
 	return KF_OK;
 }

@@ -423,6 +423,17 @@ START_TEST(tool_choice_forms)
 	ck_assert_uint_eq(c.n_tools, 2);
 	ck_assert_str_eq(c.tools[0].name, "apply_patch");
 	ck_assert_str_eq(c.tools[1].name, "cat");
+	ck_assert_int_eq(openai_responses_is_custom(&r, "apply_patch"), 1);
+	done(&c, &r);
+	/* A custom tool left out is no longer custom. */
+	parse_ok("{" M "'input':'x','tools':[{'type':'custom','name':'a'},"
+	    "{'type':'custom','name':'b'},{'type':'custom','name':'c'}],"
+	    "'tool_choice':{'type':'allowed_tools','mode':'auto','tools':"
+	    "[{'type':'custom','name':'c'}]}}", &c, &r);
+	ck_assert_uint_eq(c.n_tools, 1);
+	ck_assert_uint_eq(r.n_custom, 1);
+	ck_assert_str_eq(r.custom[0], "c");
+	ck_assert_int_eq(openai_responses_is_custom(&r, "a"), 0);
 	done(&c, &r);
 	/* Only hosted tools allowed: the model decides. */
 	parse_ok("{" M "'input':'x','tools':[{'type':'function','name':'ls'},"
