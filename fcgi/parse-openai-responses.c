@@ -609,7 +609,8 @@ allowed_tools(struct parse *p, json_object *root, json_object **list)
 			return bad(p, path, "must be an object");
 		if ((er = want_str(p, t, path, "type", 1, &type)) != KF_OK)
 			return er;
-		if (strcmp(type, "function") != 0 && strcmp(type, "custom") != 0)
+		if (strcmp(type, "function") != 0 &&
+		    strcmp(type, "custom") != 0)
 			continue;
 		if ((er = want_str(p, t, path, "name", 1, &name)) != KF_OK)
 			return er;
