@@ -465,17 +465,6 @@ parse_tools(struct parse *p, json_object *root)
 	return KF_OK;
 }
 
-static void
-drop_tool(struct conv *c, size_t i)
-{
-	free(c->tools[i].name);
-	free(c->tools[i].description);
-	json_object_put(c->tools[i].schema);
-	memmove(&c->tools[i], &c->tools[i + 1],
-	    (c->n_tools - i - 1) * sizeof(c->tools[0]));
-	c->n_tools--;
-}
-
 static enum kf_err
 parse_tool_config(struct parse *p, json_object *root)
 {
@@ -526,7 +515,7 @@ parse_tool_config(struct parse *p, json_object *root)
 				    p->conv->tools[j].name) == 0)
 					keep = 1;
 			if (!keep)
-				drop_tool(p->conv, j);
+				conv_remove_tool(p->conv, j);
 		}
 	}
 	if (mode == NULL || strcasecmp(mode, "AUTO") == 0 ||
@@ -536,6 +525,10 @@ parse_tool_config(struct parse *p, json_object *root)
 	else if (strcasecmp(mode, "NONE") == 0)
 		p->conv->tool_choice = CONV_TOOL_CHOICE_NONE;
 	else if (strcasecmp(mode, "ANY") == 0) {
+		if (p->conv->n_tools == 0 && allowed != NULL)
+			return bad(p, "toolConfig.functionCallingConfig."
+			    "allowedFunctionNames: ANY needs at least one "
+			    "allowed function");
 		if (p->conv->n_tools == 0)
 			return bad(p, "toolConfig.functionCallingConfig.mode: "
 			    "ANY needs at least one function declaration");

@@ -561,6 +561,28 @@ parse_tool_choice(struct parse *p, json_object *root)
 	return KF_OK;
 }
 
+/*
+ * The relay makes every answer honour "required" or a named function
+ * (constrain.h), so the tools must allow it.
+ */
+static enum kf_err
+check_tool_choice(struct parse *p)
+{
+	struct conv	*c = p->conv;
+	size_t		 i;
+
+	if (c->tool_choice == CONV_TOOL_CHOICE_ANY && c->n_tools == 0)
+		return bad(p, "tool_choice", "\"required\" needs at least one "
+		    "function in tools");
+	if (c->tool_choice != CONV_TOOL_CHOICE_TOOL)
+		return KF_OK;
+	for (i = 0; i < c->n_tools; i++)
+		if (strcmp(c->tools[i].name, c->tool_choice_name) == 0)
+			return KF_OK;
+	return bad(p, "tool_choice.function.name", "no function named \"%s\" "
+	    "in tools", c->tool_choice_name);
+}
+
 static enum kf_err
 parse_stop(struct parse *p, json_object *root)
 {
@@ -832,6 +854,7 @@ openai_chat_parse(const char *body, size_t len, struct http *h,
 	    (er = parse_reasoning(&p, root, m)) != KF_OK ||
 	    (er = parse_tools(&p, root)) != KF_OK ||
 	    (er = parse_tool_choice(&p, root)) != KF_OK ||
+	    (er = check_tool_choice(&p)) != KF_OK ||
 	    (er = parse_stop(&p, root)) != KF_OK ||
 	    (er = parse_response_format(&p, root)) != KF_OK ||
 	    (er = parse_session(&p, root)) != KF_OK ||

@@ -1,6 +1,8 @@
 /* parse-openai-responses.c: an OpenAI Responses request into the neutral conversation. */
 #include "autoconfig.h"
 
+#include <sys/types.h>
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -548,6 +550,120 @@ parse_tool_choice(struct parse *p, json_object *root)
 	return KF_OK;
 }
 
+/* The index of the function or custom tool called name, or -1. */
+static ssize_t
+find_tool(const struct conv *c, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < c->n_tools; i++)
+		if (strcmp(c->tools[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Forgets that name is a custom tool (its tool was removed). */
+static void
+drop_custom(struct openai_responses_req *req, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < req->n_custom; i++)
+		if (strcmp(req->custom[i], name) == 0) {
+			free(req->custom[i]);
+			memmove(&req->custom[i], &req->custom[i + 1],
+			    (req->n_custom - i - 1) * sizeof(req->custom[0]));
+			req->n_custom--;
+			return;
+		}
+}
+
+/*
+ * allowed_tools: only the function and custom tools it lists are offered
+ * to Kiro, so only they can be called; each must be declared in tools.
+ * Hosted tools in the list are left out, as in tools.  *list is the list.
+ */
+static enum kf_err
+allowed_tools(struct parse *p, json_object *root, json_object **list)
+{
+	json_object	*tc, *t;
+	const char	*type, *name;
+	char		 path[64], sub[80];
+	size_t		 i, j, n;
+	enum kf_err	 er;
+	int		 rc, keep;
+
+	*list = NULL;
+	if (json_get_obj(root, "tool_choice", &tc) != 1 ||
+	    json_get_str(tc, "type", &type) != 1 ||
+	    strcmp(type, "allowed_tools") != 0)
+		return KF_OK;
+	if ((rc = json_get_arr(tc, "tools", list)) != 1)
+		return bad(p, "tool_choice.tools", rc == 0 ? "field required" :
+		    "must be an array");
+	n = json_object_array_length(*list);
+	for (i = 0; i < n; i++) {
+		t = json_object_array_get_idx(*list, i);
+		snprintf(path, sizeof(path), "tool_choice.tools[%zu]", i);
+		if (!json_object_is_type(t, json_type_object))
+			return bad(p, path, "must be an object");
+		if ((er = want_str(p, t, path, "type", 1, &type)) != KF_OK)
+			return er;
+		if (strcmp(type, "function") != 0 &&
+		    strcmp(type, "custom") != 0)
+			continue;
+		if ((er = want_str(p, t, path, "name", 1, &name)) != KF_OK)
+			return er;
+		if (find_tool(p->conv, name) == -1) {
+			snprintf(sub, sizeof(sub), "%s.name", path);
+			return bad(p, sub, "no function or custom tool named "
+			    "\"%s\" in tools", name);
+		}
+	}
+	for (j = p->conv->n_tools; j-- > 0;) {
+		keep = 0;
+		for (i = 0; i < n && !keep; i++)
+			keep = json_get_str(json_object_array_get_idx(*list, i),
+			    "name", &name) == 1 &&
+			    strcmp(name, p->conv->tools[j].name) == 0;
+		if (!keep) {
+			drop_custom(p->req, p->conv->tools[j].name);
+			conv_remove_tool(p->conv, j);
+		}
+	}
+	return KF_OK;
+}
+
+/*
+ * The relay makes every answer honour "required" or a named tool
+ * (constrain.h), so the tools must allow it.  "required" with only hosted
+ * tools (which Kiro cannot run) is left to the model.
+ */
+static enum kf_err
+check_tool_choice(struct parse *p, json_object *root)
+{
+	struct conv	*c = p->conv;
+	json_object	*arr;
+	enum kf_err	 er;
+
+	if ((er = allowed_tools(p, root, &arr)) != KF_OK)
+		return er;
+	if (c->tool_choice == CONV_TOOL_CHOICE_ANY && c->n_tools == 0) {
+		if (arr == NULL && json_get_arr(root, "tools", &arr) != 1)
+			arr = NULL;
+		if (arr == NULL || json_object_array_length(arr) == 0)
+			return bad(p, "tool_choice", "required needs at least "
+			    "one tool in tools");
+		c->tool_choice = CONV_TOOL_CHOICE_AUTO;
+		return KF_OK;
+	}
+	if (c->tool_choice != CONV_TOOL_CHOICE_TOOL ||
+	    find_tool(c, c->tool_choice_name) != -1)
+		return KF_OK;
+	return bad(p, "tool_choice.name", "no function or custom tool named "
+	    "\"%s\" in tools", c->tool_choice_name);
+}
+
 static enum kf_err
 parse_reasoning(struct parse *p, json_object *root)
 {
@@ -728,6 +844,7 @@ openai_responses_parse(const char *body, size_t len, struct conv *conv,
 	if ((er = parse_input(&p, root)) != KF_OK ||
 	    (er = parse_tools(&p, root)) != KF_OK ||
 	    (er = parse_tool_choice(&p, root)) != KF_OK ||
+	    (er = check_tool_choice(&p, root)) != KF_OK ||
 	    (er = parse_reasoning(&p, root)) != KF_OK ||
 	    (er = parse_text_format(&p, root)) != KF_OK)
 		goto out;

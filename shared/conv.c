@@ -184,6 +184,19 @@ conv_add_tool(struct conv *c)
 }
 
 void
+conv_remove_tool(struct conv *c, size_t i)
+{
+	if (i >= c->n_tools)
+		return;
+	free(c->tools[i].name);
+	free(c->tools[i].description);
+	json_object_put(c->tools[i].schema);
+	memmove(&c->tools[i], &c->tools[i + 1],
+	    (c->n_tools - i - 1) * sizeof(c->tools[0]));
+	c->n_tools--;
+}
+
+void
 conv_append_system(struct conv *c, const char *text)
 {
 	char	*joined;

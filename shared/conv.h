@@ -119,6 +119,8 @@ struct conv_block	*conv_block_add_content(struct conv_block *,
 			    enum conv_block_type);
 /* Returns a new zeroed tool owned by the conv. */
 struct conv_tool	*conv_add_tool(struct conv *);
+/* Removes tool i (what it owns too), shifting the rest down. */
+void	conv_remove_tool(struct conv *, size_t i);
 /* Adds a stop sequence (copied); empty strings are ignored. */
 void	conv_add_stop(struct conv *, const char *);
 /* Appends text to the system prompt, joined to what is there by "\n". */

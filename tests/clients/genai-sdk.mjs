@@ -26,6 +26,10 @@
 //   image       generateContent with an inlineData PNG: the text
 //   count       models.countTokens: totalTokens
 //   models      models.list: the names; models.get: one model
+//   schema      generateContent with responseMimeType application/json and
+//               responseSchema (Type.* enums): the text, parsed
+//   jsonschema  generateContentStream with responseJsonSchema: the chunk
+//               texts, parsed
 //   badkey      generateContent with a wrong key: the error's status
 
 import { join } from "node:path";
@@ -117,6 +121,30 @@ await step("streamtools", async () => {
 		for (const fc of c.functionCalls ?? [])
 			calls.push({ name: fc.name, args: fc.args });
 	return { calls };
+});
+
+await step("schema", async () => {
+	const r = await ai.models.generateContent({ model,
+	    contents: `${tag}-schema weather?`, config: {
+		responseMimeType: "application/json",
+		responseSchema: { type: Type.OBJECT, properties: {
+		    city: { type: Type.STRING }, temp: { type: Type.NUMBER } },
+		    required: ["city", "temp"] } } });
+	return { text: r.text, parsed: JSON.parse(r.text),
+	    finishReason: r.candidates[0].finishReason };
+});
+
+await step("jsonschema", async () => {
+	const chunks = [];
+	for await (const c of await ai.models.generateContentStream({ model,
+	    contents: `${tag}-jsonschema weather?`, config: {
+		responseMimeType: "application/json",
+		responseJsonSchema: { type: "object", properties: {
+		    city: { type: "string" }, temp: { type: "number" } },
+		    required: ["city", "temp"] } } }))
+		if (c.text)
+			chunks.push(c.text);
+	return { chunks, parsed: JSON.parse(chunks.join("")) };
 });
 
 await step("thinking", async () => {

@@ -24,6 +24,8 @@
 //               recorded
 //   helper      chat.completions.stream() + finalChatCompletion() (the SDK's
 //               own accumulator) on a tool call
+//   schema      chat.completions.parse() with response_format json_schema
+//               (strict): the content and the SDK's message.parsed
 //   badkey      a wrong key: the error class and status
 
 import { join } from "node:path";
@@ -150,6 +152,21 @@ await step("helper", async () => {
 	return { content: m.content, finish_reason: final.choices[0].finish_reason,
 	    tool_calls: (m.tool_calls ?? []).map((c) => ({ id: c.id, type: c.type,
 	    name: c.function.name, arguments: c.function.arguments })) };
+});
+
+await step("schema", async () => {
+	const c = await client.chat.completions.parse({
+		model,
+		messages: [{ role: "user", content: `${tag}-schema weather?` }],
+		response_format: { type: "json_schema", json_schema: {
+		    name: "weather", strict: true, schema: { type: "object",
+		    properties: { city: { type: "string" },
+		    temp: { type: "number" } }, required: ["city", "temp"],
+		    additionalProperties: false } } },
+	});
+	const m = c.choices[0].message;
+	return { content: m.content, parsed: m.parsed,
+	    finish_reason: c.choices[0].finish_reason };
 });
 
 await step("badkey", async () => {

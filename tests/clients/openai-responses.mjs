@@ -25,6 +25,8 @@
 //   custom     a custom (freeform) tool: the custom_tool_call item's input
 //   reasoning  reasoning.effort high, streamed: the output item types and
 //              the reasoning summary text
+//   schema     responses.stream() with text.format json_schema (strict) and
+//              tool_choice none: the text and the SDK's output_parsed
 //   previous   previous_response_id: the error class, status and param
 //   badkey     a wrong key: the error class and status
 
@@ -130,6 +132,18 @@ await step("reasoning", async () => {
 	return { types: r.output.map((i) => i.type),
 	    summary: r.output[0]?.summary?.[0]?.text, deltas: summary.join(""),
 	    text: r.output_text };
+});
+
+await step("schema", async () => {
+	const stream = client.responses.stream({ model,
+	    input: `${tag}-schema weather?`, tools: [weather], tool_choice: "none",
+	    text: { format: { type: "json_schema", name: "weather", strict: true,
+	    schema: { type: "object", properties: { city: { type: "string" },
+	    temp: { type: "number" } }, required: ["city", "temp"],
+	    additionalProperties: false } } } });
+	const r = await stream.finalResponse();
+	return { types: r.output.map((i) => i.type), text: r.output_text,
+	    parsed: r.output_parsed, status: r.status };
 });
 
 await step("previous", async () => {

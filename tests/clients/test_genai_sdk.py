@@ -22,6 +22,11 @@ JSON checked here:
   - thinking with includeThoughts: a thought part, then the text;
   - an inlineData image reaches Kiro as an image;
   - countTokens, models.list / models.get in Gemini's shape;
+  - responseMimeType application/json with responseSchema (the SDK's Type
+    enums): the first answer breaks the schema, the second (JSON in prose)
+    is asked for with the validator's complaint and its JSON alone comes
+    back; responseJsonSchema, streamed: the fenced JSON comes back whole in
+    one chunk;
   - a wrong key: ApiError with status 401.
 
 Run by `make check`; from a build tree: KIRO_FCGI=fcgi/kiro-fcgi
@@ -119,6 +124,14 @@ class GenAISDK(unittest.TestCase):
         self.mock.script({"prompt_contains": f"{t}-thinking"}, "thinking")
         image_script = self.mock.script({"prompt_contains": f"{t}-image"},
                                         {"kind": "text", "chunks": ["A single pixel."]})
+        self.mock.script({"prompt_contains": f"{t}-schema"},
+                         {"kind": "text", "chunks": ['{"city": "Oslo", "temp": "cold"}']})
+        schema_script = self.mock.script({"prompt_contains": f"{t}-schema"},
+                                         {"kind": "text", "chunks": [
+                                             'It is {"city": "Oslo", "temp": -2} now']})
+        self.mock.script({"prompt_contains": f"{t}-jsonschema"},
+                         {"kind": "text", "chunks": ['```json\n{"city": "Rome",',
+                                                     ' "temp": 19.5}\n```']})
         mark = self.mock.mark()
 
         home = Path(tempfile.mkdtemp(dir=self.tmp))
@@ -176,6 +189,15 @@ class GenAISDK(unittest.TestCase):
         self.assertIn("models/claude-sonnet-4.5", res["models"]["names"])
         self.assertEqual(res["models"]["one"]["name"], f"models/{MODEL}")
         self.assertGreater(res["models"]["one"]["inputTokenLimit"], 0)
+        self.assertEqual(res["schema"], {"text": '{"city": "Oslo", "temp": -2}',
+                                         "parsed": {"city": "Oslo", "temp": -2},
+                                         "finishReason": "STOP"})
+        retry = self.entry_for(schema_script, mark)["body"]["conversationState"]
+        self.assertIn("$.temp: expected number, got string",
+                      retry["history"][0]["userInputMessage"]["content"])
+        self.assertEqual(res["jsonschema"], {"chunks": ['{"city": "Rome", "temp": 19.5}'],
+                                             "parsed": {"city": "Rome", "temp": 19.5}})
+
         self.assertEqual(res["badkey"]["status"], 401, res["badkey"])
         self.assertEqual(res["badkey"]["thrown"], "ApiError", res["badkey"])
         self.assertNotIn(API_KEY, self.logs())

@@ -18,6 +18,10 @@ openai-chat.mjs (run with node; it prints JSON that is checked here):
     toolResults with the call's id and the call in its history;
   - chat.completions.stream() + finalChatCompletion() (the SDK's own
     accumulator) on a tool call: tool_calls with parsable arguments;
+  - chat.completions.parse() with response_format json_schema (strict): the
+    mock's first answer breaks the schema, so the gateway asks again (the
+    validator's complaint in the second Kiro request) and the SDK parses the
+    valid JSON taken out of the second answer's prose;
   - a wrong key: AuthenticationError, status 401.
 
 Run by `make check`; from a build tree: KIRO_FCGI=fcgi/kiro-fcgi
@@ -106,6 +110,11 @@ class OpenAIChatSDK(unittest.TestCase):
                          {"kind": "tool_use", "chunks": [],
                           "tools": [{"name": "get_weather", "id": helper_id,
                                      "input": {"city": "Oslo"}}]})
+        self.mock.script({"prompt_contains": f"{t}-schema"},
+                         {"kind": "text", "chunks": ['{"city": "Oslo", "temp": "cold"}']})
+        schema_script = self.mock.script({"prompt_contains": f"{t}-schema"},
+                                         {"kind": "text", "chunks": [
+                                             'Here: {"city": "Oslo",', ' "temp": -3.5} done']})
         mark = self.mock.mark()
 
         env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(self.tmp),
@@ -160,6 +169,14 @@ class OpenAIChatSDK(unittest.TestCase):
         self.assertEqual((call["id"], call["type"], call["name"]),
                          (helper_id, "function", "get_weather"))
         self.assertEqual(json.loads(call["arguments"]), {"city": "Oslo"})
+
+        schema = res["schema"]
+        self.assertEqual(schema["content"], '{"city": "Oslo", "temp": -3.5}')
+        self.assertEqual(schema["parsed"], {"city": "Oslo", "temp": -3.5})
+        self.assertEqual(schema["finish_reason"], "stop")
+        retry = self.entry_for(schema_script, mark)["body"]["conversationState"]
+        self.assertIn("$.temp: expected number, got string",
+                      retry["history"][0]["userInputMessage"]["content"])
 
         self.assertEqual(res["badkey"], {"thrown": "AuthenticationError", "status": 401,
                                          "authentication_error": True})

@@ -21,6 +21,10 @@ openai-responses.mjs runs once per mount and prints JSON checked here:
     string the model wrote;
   - reasoning.effort high: a reasoning item with the thinking as its
     summary, then the message;
+  - text.format json_schema (strict) with tool_choice none, streamed: the
+    mock answers with a call and fenced JSON; the call is dropped, the JSON
+    taken out and validated, and the SDK's output_parsed is the object; no
+    tools went to Kiro;
   - previous_response_id: BadRequestError 400, param previous_response_id;
   - a wrong key: AuthenticationError 401.
 
@@ -115,6 +119,11 @@ class OpenAIResponsesSDK(unittest.TestCase):
                           "tools": [{"name": "apply_patch", "id": "tooluse_patch",
                                      "input": {"input": patch}}]})
         self.mock.script({"prompt_contains": f"{t}-reasoning"}, "thinking")
+        schema_script = self.mock.script(
+            {"prompt_contains": f"{t}-schema"},
+            {"kind": "tool_use", "chunks": ['Sure:\n```json\n{"city": "Oslo", ',
+                                            '"temp": 4}\n```'],
+             "tools": [{"name": "get_weather", "id": "tooluse_dropped", "input": {}}]})
         mark = self.mock.mark()
 
         home = Path(tempfile.mkdtemp(dir=self.tmp))
@@ -181,6 +190,18 @@ class OpenAIResponsesSDK(unittest.TestCase):
 
         self.assertEqual(res["previous"], {"thrown": "BadRequestError", "status": 400,
                                            "param": "previous_response_id"})
+        schema = res["schema"]
+        self.assertEqual(schema, {"types": ["message"], "text": '{"city": "Oslo", "temp": 4}',
+                                  "parsed": {"city": "Oslo", "temp": 4},
+                                  "status": "completed"})
+        entries = [e for e in self.mock.requests(since=mark) if e["script"] == schema_script]
+        self.assertEqual(len(entries), 1, entries)
+        kiro = entries[0]["body"]["conversationState"]
+        self.assertNotIn("tools", kiro["currentMessage"]["userInputMessage"].get(
+            "userInputMessageContext", {}))
+        self.assertIn("Answer with one JSON value only",
+                      kiro["history"][0]["userInputMessage"]["content"])
+
         self.assertEqual(res["badkey"], {"thrown": "AuthenticationError", "status": 401})
 
 

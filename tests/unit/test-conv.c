@@ -436,6 +436,35 @@ START_TEST(conv_add_tool_keeps_order)
 }
 END_TEST
 
+START_TEST(conv_remove_tool_shifts)
+{
+	struct conv	c;
+	char		name[32];
+	size_t		i;
+
+	conv_init(&c);
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "tool%zu", i);
+		conv_add_tool(&c)->name = xstrdup(name);
+		c.tools[i].description = xstrdup("d");
+		c.tools[i].schema = new_obj("type");
+	}
+	conv_remove_tool(&c, 1);
+	conv_remove_tool(&c, 2);	/* tool3, now last */
+	conv_remove_tool(&c, 7);	/* out of range: nothing */
+	ck_assert_uint_eq(c.n_tools, 2);
+	ck_assert_str_eq(c.tools[0].name, "tool0");
+	ck_assert_str_eq(c.tools[1].name, "tool2");
+	conv_remove_tool(&c, 0);
+	ck_assert_str_eq(c.tools[0].name, "tool2");
+	/* The freed slot is reused. */
+	conv_add_tool(&c)->name = xstrdup("new");
+	ck_assert_uint_eq(c.n_tools, 2);
+	ck_assert_str_eq(c.tools[1].name, "new");
+	conv_free(&c);
+}
+END_TEST
+
 START_TEST(conv_append_system_joins_with_newline)
 {
 	struct conv	c;
@@ -517,6 +546,7 @@ conv_suite(void)
 	tcase_add_test(tc, conv_msg_remove_block_shifts_the_rest);
 	tcase_add_test(tc, conv_block_add_content_nests_in_tool_result);
 	tcase_add_test(tc, conv_add_tool_keeps_order);
+	tcase_add_test(tc, conv_remove_tool_shifts);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ownership");

@@ -486,6 +486,39 @@ START_TEST(stream_incomplete_on_max_tokens)
 }
 END_TEST
 
+/* A stop sequence ends the answer normally: completed, not incomplete. */
+START_TEST(stop_sequence_is_completed)
+{
+	struct harness	 h;
+	json_object	*ev, *r = NULL, *v;
+	int		 stream;
+
+	for (stream = 0; stream <= 1; stream++) {
+		h_init(&h, stream);
+		h_start(&h, 0);
+		TEXT(&h, "one two");
+		h_finish(&h, SINK_STOP_STOP_SEQUENCE, 3, 2);
+		if (stream) {
+			ev = h_events(&h);
+			ck_assert_str_eq(str_at(last_data(ev), "type"),
+			    "response.completed");
+			r = json_object_get(json_object_object_get(
+			    last_data(ev), "response"));
+		} else
+			ck_assert_int_eq(json_parse(body_of(&h),
+			    strlen(body_of(&h)), 64, &r, NULL), KF_OK);
+		ck_assert_str_eq(str_at(r, "status"), "completed");
+		ck_assert(json_object_object_get_ex(r, "incomplete_details",
+		    &v));
+		ck_assert_ptr_null(v);
+		ck_assert_str_eq(str_at(r, "output.0.content.0.text"),
+		    "one two");
+		json_object_put(r);
+		h_free(&h);
+	}
+}
+END_TEST
+
 START_TEST(json_response_object)
 {
 	struct harness	 h;
@@ -618,6 +651,7 @@ main(void)
 	tcase_add_test(tc, stream_error_is_response_failed);
 	tcase_add_test(tc, json_error_is_openai_error);
 	tcase_add_test(tc, ping_and_reset);
+	tcase_add_test(tc, stop_sequence_is_completed);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

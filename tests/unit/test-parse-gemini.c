@@ -371,6 +371,14 @@ START_TEST(parse_tool_config_modes)
 	    "{\"functionCallingConfig\":{\"mode\":\"ANY\"}}}",
 	    "toolConfig.functionCallingConfig.mode");
 	parse_bad("{\"contents\":[" USER("x") "]," TOOLS2 ",\"toolConfig\":"
+	    "{\"functionCallingConfig\":{\"mode\":\"ANY\","
+	    "\"allowedFunctionNames\":[]}}}",
+	    "toolConfig.functionCallingConfig.allowedFunctionNames: ANY");
+	parse_bad("{\"contents\":[" USER("x") "]," TOOLS2 ",\"toolConfig\":"
+	    "{\"functionCallingConfig\":{\"mode\":\"ANY\","
+	    "\"allowedFunctionNames\":[\"a\",\"nope\"]}}}",
+	    "toolConfig.functionCallingConfig.allowedFunctionNames[1]");
+	parse_bad("{\"contents\":[" USER("x") "]," TOOLS2 ",\"toolConfig\":"
 	    "{\"functionCallingConfig\":{\"mode\":\"MAYBE\"}}}",
 	    "toolConfig.functionCallingConfig.mode");
 }

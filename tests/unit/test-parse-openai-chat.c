@@ -299,6 +299,7 @@ START_TEST(tools_and_tool_choice)
 	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_AUTO);
 	conv_free(&c);
 	parse_ok("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'tools':[{'type':'function','function':{'name':'ping'}}],"
 	    "'tool_choice':{'type':'function','function':{'name':'ping'}}}",
 	    &c, &o);
 	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_TOOL);
@@ -307,6 +308,23 @@ START_TEST(tools_and_tool_choice)
 
 	check_refused("{" M ",'messages':[{'role':'user','content':'x'}],"
 	    "'tool_choice':'any'}", "tool_choice", "\"any\"");
+	/* A choice no tool can satisfy (the relay would enforce it). */
+	check_refused("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'tool_choice':'required'}", "tool_choice", "needs at least one");
+	check_refused("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'tools':[],'tool_choice':'required'}", "tool_choice", NULL);
+	check_refused("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'tool_choice':{'type':'function','function':{'name':'ping'}}}",
+	    "tool_choice.function.name", "no function named \"ping\"");
+	check_refused("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'tools':[{'type':'function','function':{'name':'pong'}}],"
+	    "'tool_choice':{'type':'function','function':{'name':'ping'}}}",
+	    "tool_choice.function.name", "\"ping\"");
+	/* none needs no tools. */
+	parse_ok("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'tool_choice':'none'}", &c, &o);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_NONE);
+	conv_free(&c);
 	check_refused("{" M ",'messages':[{'role':'user','content':'x'}],"
 	    "'tool_choice':{'type':'function','function':{}}}",
 	    "tool_choice.function.name", "field required");

@@ -358,19 +358,22 @@ START_TEST(tool_choice_forms)
 		    "exec" },
 		{ "{'type':'custom','name':'apply_patch'}",
 		    CONV_TOOL_CHOICE_TOOL, "apply_patch" },
-		{ "{'type':'allowed_tools','mode':'required','tools':[]}",
+		{ "{'type':'allowed_tools','mode':'required','tools':"
+		    "[{'type':'function','name':'exec'}]}",
 		    CONV_TOOL_CHOICE_ANY, NULL },
 		{ "{'type':'allowed_tools','mode':'auto','tools':[]}",
 		    CONV_TOOL_CHOICE_AUTO, NULL },
 	};
 	struct conv		c;
 	struct openai_responses_req	r;
-	char			body[256];
+	char			body[512];
 	size_t			i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		snprintf(body, sizeof(body), "{" M "'input':'x','tool_choice':"
-		    "%s}", cases[i].json);
+		snprintf(body, sizeof(body), "{" M "'input':'x','tools':"
+		    "[{'type':'function','name':'exec'},{'type':'custom',"
+		    "'name':'apply_patch'}],'tool_choice':%s}",
+		    cases[i].json);
 		parse_ok(body, &c, &r);
 		ck_assert_int_eq(c.tool_choice, cases[i].want);
 		if (cases[i].name != NULL)
@@ -387,6 +390,72 @@ START_TEST(tool_choice_forms)
 	    "tool_choice.type", "\"mcp\"");
 	parse_bad("{" M "'input':'x','tool_choice':3}", "tool_choice",
 	    "must be a string or an object");
+	/* A choice no tool can satisfy (the relay would enforce it). */
+	parse_bad("{" M "'input':'x','tool_choice':'required'}",
+	    "tool_choice", "needs at least one tool");
+	parse_bad("{" M "'input':'x','tool_choice':{'type':'allowed_tools',"
+	    "'mode':'required','tools':[]}}", "tool_choice",
+	    "needs at least one tool");
+	parse_bad("{" M "'input':'x','tools':[{'type':'function','name':'ls'}],"
+	    "'tool_choice':{'type':'allowed_tools','mode':'required','tools':"
+	    "[]}}", "tool_choice", "needs at least one tool");
+	parse_bad("{" M "'input':'x','tools':[{'type':'function','name':'ls'}],"
+	    "'tool_choice':{'type':'allowed_tools','mode':'auto','tools':"
+	    "[{'type':'function','name':'ls'},{'type':'function','name':"
+	    "'rm'}]}}", "tool_choice.tools[1].name", "\"rm\"");
+	parse_bad("{" M "'input':'x','tools':[{'type':'function','name':'ls'}],"
+	    "'tool_choice':{'type':'allowed_tools','mode':'auto'}}",
+	    "tool_choice.tools", "field required");
+	parse_bad("{" M "'input':'x','tools':[{'type':'function','name':'ls'}],"
+	    "'tool_choice':{'type':'allowed_tools','tools':[7]}}",
+	    "tool_choice.tools[0]", "must be an object");
+	parse_bad("{" M "'input':'x','tools':[{'type':'function','name':'ls'}],"
+	    "'tool_choice':{'type':'allowed_tools','tools':[{'type':"
+	    "'function'}]}}", "tool_choice.tools[0].name", "field required");
+	/* allowed_tools: only the listed tools are offered. */
+	parse_ok("{" M "'input':'x','tools':[{'type':'function','name':'ls'},"
+	    "{'type':'custom','name':'apply_patch'},{'type':'function','name':"
+	    "'cat'},{'type':'web_search'}],'tool_choice':{'type':"
+	    "'allowed_tools','mode':'required','tools':[{'type':'function',"
+	    "'name':'cat'},{'type':'web_search'},{'type':'custom','name':"
+	    "'apply_patch'}]}}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_ANY);
+	ck_assert_uint_eq(c.n_tools, 2);
+	ck_assert_str_eq(c.tools[0].name, "apply_patch");
+	ck_assert_str_eq(c.tools[1].name, "cat");
+	ck_assert_int_eq(openai_responses_is_custom(&r, "apply_patch"), 1);
+	done(&c, &r);
+	/* A custom tool left out is no longer custom. */
+	parse_ok("{" M "'input':'x','tools':[{'type':'custom','name':'a'},"
+	    "{'type':'custom','name':'b'},{'type':'custom','name':'c'}],"
+	    "'tool_choice':{'type':'allowed_tools','mode':'auto','tools':"
+	    "[{'type':'custom','name':'c'}]}}", &c, &r);
+	ck_assert_uint_eq(c.n_tools, 1);
+	ck_assert_uint_eq(r.n_custom, 1);
+	ck_assert_str_eq(r.custom[0], "c");
+	ck_assert_int_eq(openai_responses_is_custom(&r, "a"), 0);
+	done(&c, &r);
+	/* Only hosted tools allowed: the model decides. */
+	parse_ok("{" M "'input':'x','tools':[{'type':'function','name':'ls'},"
+	    "{'type':'web_search'}],'tool_choice':{'type':'allowed_tools',"
+	    "'mode':'required','tools':[{'type':'web_search'}]}}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_AUTO);
+	ck_assert_uint_eq(c.n_tools, 0);
+	done(&c, &r);
+	parse_bad("{" M "'input':'x','tool_choice':{'type':'function',"
+	    "'name':'exec'}}", "tool_choice.name", "\"exec\"");
+	parse_bad("{" M "'input':'x','tools':[{'type':'function','name':"
+	    "'ls'},{'type':'web_search'}],'tool_choice':{'type':'custom',"
+	    "'name':'exec'}}", "tool_choice.name", "no function or custom");
+	/* Only hosted tools: the model decides, as Kiro cannot run them. */
+	parse_ok("{" M "'input':'x','tools':[{'type':'web_search'}],"
+	    "'tool_choice':'required'}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_AUTO);
+	ck_assert_uint_eq(c.n_tools, 0);
+	done(&c, &r);
+	parse_ok("{" M "'input':'x','tool_choice':'none'}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_NONE);
+	done(&c, &r);
 }
 END_TEST
 
