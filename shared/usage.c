@@ -37,6 +37,9 @@ usage_free(struct usage *u)
 	memset(u, 0, sizeof(*u));
 }
 
+/* Reset dates past this (year 5138) are nonsense, and overflow time_t casts. */
+#define USAGE_MAX_TIME	1e11
+
 /* A number field: 1 found, 0 absent (or null), -1 another type. */
 static int
 get_number(json_object *obj, const char *key, double *out)
@@ -52,7 +55,11 @@ get_number(json_object *obj, const char *key, double *out)
 	return isfinite(*out) ? 1 : -1;
 }
 
-/* withPrecision when there, else the rounded field; -1 on a bad type. */
+/*
+ * withPrecision when there, else the rounded field; -1 on a bad type or a
+ * negative amount (usage and limits count requests: a negative one is
+ * nonsense that would make the percentage negative).
+ */
 static int
 precise(json_object *obj, const char *key, double *out)
 {
@@ -61,9 +68,9 @@ precise(json_object *obj, const char *key, double *out)
 
 	*out = 0;
 	snprintf(name, sizeof(name), "%sWithPrecision", key);
-	if ((rc = get_number(obj, name, out)) != 0)
-		return rc;
-	return get_number(obj, key, out) == -1 ? -1 : 0;
+	if ((rc = get_number(obj, name, out)) == 0)
+		rc = get_number(obj, key, out) == -1 ? -1 : 0;
+	return rc != -1 && *out < 0 ? -1 : rc;
 }
 
 static int
@@ -102,20 +109,20 @@ add_breakdown(json_object *b, struct usage *u, char **cause)
 	if (precise(b, "currentUsage", &used) == -1 ||
 	    precise(b, "usageLimit", &limit) == -1) {
 		xsetprintf(cause, "getUsageLimits: usageBreakdownList "
-		    "currentUsage/usageLimit must be numbers");
+		    "currentUsage/usageLimit must be non-negative numbers");
 		return KF_EUPSTREAM;
 	}
 	u->used = used;
 	u->limit = limit;
 	if (u->next_reset == 0 && get_number(b, "nextDateReset", &reset) == 1
-	    && reset > 0)
+	    && reset > 0 && reset < USAGE_MAX_TIME)
 		u->next_reset = (time_t)reset;
 	if (json_get_obj(b, "freeTrialInfo", &trial) == 1 &&
 	    active(trial, "freeTrialStatus")) {
 		if (precise(trial, "currentUsage", &used) == -1 ||
 		    precise(trial, "usageLimit", &limit) == -1) {
 			xsetprintf(cause, "getUsageLimits: freeTrialInfo "
-			    "currentUsage/usageLimit must be numbers");
+			    "currentUsage/usageLimit must be non-negative numbers");
 			return KF_EUPSTREAM;
 		}
 		u->used += used;
@@ -131,7 +138,7 @@ add_breakdown(json_object *b, struct usage *u, char **cause)
 			if (precise(bonus, "currentUsage", &used) == -1 ||
 			    precise(bonus, "usageLimit", &limit) == -1) {
 				xsetprintf(cause, "getUsageLimits: bonuses[%zu] "
-				    "currentUsage/usageLimit must be numbers",
+				    "currentUsage/usageLimit must be non-negative numbers",
 				    i);
 				return KF_EUPSTREAM;
 			}
@@ -174,12 +181,18 @@ usage_parse(const char *body, size_t len, time_t now, struct usage *u,
 	if (json_get_obj(root, "userInfo", &info) == 1 &&
 	    json_get_str(info, "email", &s) == 1 && *s != '\0')
 		u->email = xstrdup(s);
-	if (get_number(root, "nextDateReset", &reset) == 1 && reset > 0)
+	if (get_number(root, "nextDateReset", &reset) == 1 && reset > 0 &&
+	    reset < USAGE_MAX_TIME)
 		u->next_reset = (time_t)reset;
 	if (json_get_arr(root, "usageBreakdownList", &list) == 1 &&
 	    (b = pick_breakdown(list)) != NULL &&
 	    (er = add_breakdown(b, u, cause)) != KF_OK)
 		goto out;
+	if (!isfinite(u->used) || !isfinite(u->limit)) {
+		xsetprintf(cause, "getUsageLimits: usage beyond any real count");
+		er = KF_EUPSTREAM;
+		goto out;
+	}
 	u->remaining = u->limit > u->used ? u->limit - u->used : 0;
 	u->percentage = u->limit > 0 ? u->used / u->limit * 100 : 0;
 	if (u->percentage > 100)

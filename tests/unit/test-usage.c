@@ -109,6 +109,14 @@ START_TEST(usage_parse_refuses_nonsense_naming_the_field)
 		    "\"usageLimit\":true}}]}", "freeTrialInfo" },
 		{ "{\"usageBreakdownList\":[{\"bonuses\":[{\"status\":\"ACTIVE\","
 		    "\"currentUsage\":[]}]}]}", "bonuses[0]" },
+		/* Found by fuzz-usage: a negative count, a negative percentage. */
+		{ "{\"usageBreakdownList\":[{\"currentUsage\":-3008e80,"
+		    "\"usageLimit\":50}]}", "non-negative" },
+		{ "{\"usageBreakdownList\":[{\"currentUsageWithPrecision\":-0.5,"
+		    "\"usageLimit\":50}]}", "non-negative" },
+		{ "{\"usageBreakdownList\":[{\"currentUsage\":1,"
+		    "\"usageLimit\":1e308,\"freeTrialInfo\":{\"freeTrialStatus\":"
+		    "\"ACTIVE\",\"usageLimit\":1e308}}]}", "beyond" },
 	};
 	struct usage	u;
 	char		*why = NULL;
