@@ -125,11 +125,20 @@ put_num(struct buf *d, long n)
 	buf_append(d, p, (size_t)(digits + sizeof(digits) - p));
 }
 
-/* Opens an event's data: {"type":...,"sequence_number":N */
+/*
+ * Opens an event (as sse_event() frames it) and its data up to
+ * {"type":...,"sequence_number":N.  The event is written in place: d
+ * borrows the pending events until ev_end() hands them back, which saves
+ * a buffer and a copy per delta.
+ */
 static void
 ev_begin(struct openai_responses_emit *e, struct buf *d, const char *type)
 {
-	buf_puts(d, "{\"type\":\"");
+	*d = e->events;
+	e->events = (struct buf)BUF_INIT;
+	buf_puts(d, "event: ");
+	buf_puts(d, type);
+	buf_puts(d, "\ndata: {\"type\":\"");
 	buf_puts(d, type);
 	buf_puts(d, "\",\"sequence_number\":");
 	put_num(d, e->seq++);
@@ -138,9 +147,10 @@ ev_begin(struct openai_responses_emit *e, struct buf *d, const char *type)
 static void
 ev_end(struct openai_responses_emit *e, struct buf *d, const char *type)
 {
-	buf_putc(d, '}');
-	sse_event(&e->events, type, d->ptr, d->len);
-	buf_free(d);
+	(void)type;	/* written by ev_begin() */
+	buf_puts(d, "}\n\n");
+	e->events = *d;
+	*d = (struct buf)BUF_INIT;
 }
 
 static void
@@ -388,10 +398,24 @@ echo_json(struct buf *d, json_object *v)
 }
 
 /*
- * Serialises the echoed request fields once per answer: the instructions
- * and tool schemas run to tens of KB and three events repeat them.  Each
- * known field's value, then the others as ,"key":value in request order.
+ * The echoed request fields' JSON once per answer: the instructions and
+ * tool schemas run to tens of KB and three events repeat them.  The
+ * request's own text where the parser kept it, else the value serialised.
  */
+static void
+echo_value(struct openai_responses_emit *e, const char *key, json_object *v)
+{
+	json_object	*text;
+
+	if (e->req->echo_text != NULL &&
+	    json_object_object_get_ex(e->req->echo_text, key, &text))
+		buf_append(&e->echo, json_object_get_string(text),
+		    (size_t)json_object_get_string_len(text));
+	else
+		echo_json(&e->echo, v);
+}
+
+/* Each known field's value, then the others as ,"key":value in order. */
 static void
 echo_cache(struct openai_responses_emit *e)
 {
@@ -412,7 +436,7 @@ echo_cache(struct openai_responses_emit *e)
 		if (i == ECHO__MAX)
 			continue;
 		e->echo_off[i] = e->echo.len;
-		echo_json(&e->echo, it.val);
+		echo_value(e, it.key, it.val);
 		e->echo_len[i] = e->echo.len - e->echo_off[i];
 	}
 	start = e->echo.len;
@@ -425,7 +449,7 @@ echo_cache(struct openai_responses_emit *e)
 		buf_putc(&e->echo, ',');
 		buf_json_str(&e->echo, it.key, strlen(it.key));
 		buf_putc(&e->echo, ':');
-		echo_json(&e->echo, it.val);
+		echo_value(e, it.key, it.val);
 	}
 	e->echo_extra_off = start;
 	e->echo_extra_len = e->echo.len - start;
