@@ -96,7 +96,8 @@ send_head(struct gemini_emit *e)
 }
 
 /* A GenerateContentResponse up to its parts; chunk_end() closes it. */
-static const char	chunk_head[] = "{\"candidates\":[{\"content\":{\"parts\":[";
+static const char	chunk_head[] =
+    "{\"candidates\":[{\"content\":{\"parts\":[";
 
 /* Opens one stream chunk in the stream's framing. */
 static void

@@ -21,8 +21,8 @@
  * Output items are opened as the answer needs them (reasoning for
  * thinking, a message for text, one item per tool call) and numbered by
  * output_index in that order.  Every item is kept whole, since the
- * closing events and the final response object repeat it; deltas are
- * written by hand, the rest through json-c.
+ * closing events and the final response object repeat it; events and
+ * the response object are written by hand, the items through json-c.
  */
 
 enum item_type {
@@ -348,8 +348,8 @@ static const char *const echo_defaults[ECHO__MAX] = {
 };
 
 /*
- * json_to_buf's bytes (but for DEL, escaped here), about four times as
- * fast: json-c formats every value through its own printbuf.
+ * json_to_buf's bytes (but DEL, which buf_json_str escapes) at about twice
+ * the speed: json-c formats every value through its own printbuf.
  */
 static void
 echo_json(struct buf *d, json_object *v)
