@@ -51,6 +51,7 @@ struct gemini_emit {
 	char			*model;
 	long			 input_tokens;
 	long			 thought_tokens;
+	struct buf		 tail;		/* see chunk_end() */
 	struct part		*parts;		/* JSON mode, and open calls */
 	size_t			 n_parts;
 	long			*calls;		/* tool index -> part, or -1 */
@@ -94,97 +95,102 @@ send_head(struct gemini_emit *e)
 	return 0;
 }
 
-/* Writes one chunk in the stream's framing and flushes it. */
-static int
-write_chunk(struct gemini_emit *e, json_object *chunk)
-{
-	struct buf	b = BUF_INIT;
-	int		rc;
+/* A GenerateContentResponse up to its parts; chunk_end() closes it. */
+static const char	chunk_head[] =
+    "{\"candidates\":[{\"content\":{\"parts\":[";
 
-	if (e->mode == GEMINI_EMIT_SSE) {
-		buf_puts(&b, "data: ");
-		json_to_buf(chunk, &b);
-		buf_puts(&b, "\r\n\r\n");
-	} else {
-		buf_puts(&b, e->chunks == 0 ? "[" : ",\r\n");
-		json_to_buf(chunk, &b);
-	}
+/* Opens one stream chunk in the stream's framing. */
+static void
+chunk_begin(struct gemini_emit *e, struct buf *b)
+{
+	if (e->mode == GEMINI_EMIT_SSE)
+		buf_puts(b, "data: ");
+	else
+		buf_puts(b, e->chunks == 0 ? "[" : ",\r\n");
 	e->chunks++;
-	if ((rc = send_head(e)) == 0 && (rc = out_buf(e->out, &b)) == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
-	buf_free(&b);
-	return rc;
+	buf_append(b, chunk_head, sizeof(chunk_head) - 1);
 }
 
-static json_object *
-usage_json(struct gemini_emit *e, const struct sink_usage *u)
+/*
+ * The rest of a response after its parts: the finishReason and the full
+ * usage when given, else the prompt count alone.
+ */
+static void
+tail_put(struct gemini_emit *e, struct buf *b, const char *finish,
+    const struct sink_usage *u)
 {
-	json_object	*o;
-	long		 out, thoughts;
+	long	out, thoughts;
 
-	o = json_object_new_object();
-	json_object_object_add(o, "promptTokenCount",
-	    json_object_new_int64(u != NULL ? u->input_tokens :
-	    e->input_tokens));
+	buf_puts(b, "],\"role\":\"model\"}");
+	if (finish != NULL) {
+		buf_puts(b, ",\"finishReason\":");
+		buf_json_str(b, finish, strlen(finish));
+	}
+	buf_puts(b, ",\"index\":0}],\"usageMetadata\":");
 	if (u != NULL) {
 		out = u->output_tokens;
 		thoughts = e->thought_tokens < out ? e->thought_tokens : out;
-		json_object_object_add(o, "candidatesTokenCount",
-		    json_object_new_int64(out - thoughts));
+		buf_printf(b, "{\"promptTokenCount\":%ld,"
+		    "\"candidatesTokenCount\":%ld", u->input_tokens,
+		    out - thoughts);
 		if (thoughts > 0)
-			json_object_object_add(o, "thoughtsTokenCount",
-			    json_object_new_int64(thoughts));
-		json_object_object_add(o, "totalTokenCount",
-		    json_object_new_int64(u->input_tokens + out));
+			buf_printf(b, ",\"thoughtsTokenCount\":%ld", thoughts);
+		buf_printf(b, ",\"totalTokenCount\":%ld}",
+		    u->input_tokens + out);
 	} else
-		json_object_object_add(o, "totalTokenCount",
-		    json_object_new_int64(e->input_tokens));
-	return o;
+		buf_printf(b, "{\"promptTokenCount\":%ld,"
+		    "\"totalTokenCount\":%ld}", e->input_tokens,
+		    e->input_tokens);
+	buf_puts(b, ",\"modelVersion\":");
+	buf_json_str(b, e->model, strlen(e->model));
+	buf_puts(b, ",\"responseId\":");
+	buf_json_str(b, e->response_id, strlen(e->response_id));
+	buf_putc(b, '}');
 }
 
-/* A GenerateContentResponse around parts (taken). */
-static json_object *
-response_json(struct gemini_emit *e, json_object *parts,
-    const char *finish, const struct sink_usage *u)
+/*
+ * Closes a chunk opened by chunk_begin(), writes it and flushes.  Every
+ * chunk but the last ends the same way: that tail is built once.
+ */
+static int
+chunk_end(struct gemini_emit *e, struct buf *b, const char *finish,
+    const struct sink_usage *u)
 {
-	json_object	*r, *cands, *cand, *content;
+	int	rc;
 
-	content = json_object_new_object();
-	json_object_object_add(content, "parts", parts);
-	json_object_object_add(content, "role", json_str("model"));
-	cand = json_object_new_object();
-	json_object_object_add(cand, "content", content);
-	if (finish != NULL)
-		json_object_object_add(cand, "finishReason", json_str(finish));
-	json_object_object_add(cand, "index", json_object_new_int(0));
-	cands = json_object_new_array();
-	json_object_array_add(cands, cand);
-	r = json_object_new_object();
-	json_object_object_add(r, "candidates", cands);
-	json_object_object_add(r, "usageMetadata", usage_json(e, u));
-	json_object_object_add(r, "modelVersion", json_str(e->model));
-	json_object_object_add(r, "responseId", json_str(e->response_id));
-	return r;
+	if (finish == NULL && u == NULL) {
+		if (e->tail.len == 0)
+			tail_put(e, &e->tail, NULL, NULL);
+		buf_append(b, e->tail.ptr, e->tail.len);
+	} else
+		tail_put(e, b, finish, u);
+	if (e->mode == GEMINI_EMIT_SSE)
+		buf_puts(b, "\r\n\r\n");
+	if ((rc = send_head(e)) == 0 && (rc = out_buf(e->out, b)) == 0)
+		rc = out_flush(e->out);
+	mark_committed(e);
+	buf_free(b);
+	return rc;
 }
 
-static json_object *
-part_json(const struct part *p)
+static void
+part_put(struct buf *b, const struct part *p)
 {
-	json_object	*o, *fc, *args = NULL;
+	json_object	*args = NULL;
 
-	o = json_object_new_object();
 	switch (p->kind) {
 	case PART_TEXT:
 	case PART_THOUGHT:
-		json_object_object_add(o, "text", json_strn(
-		    p->text.ptr != NULL ? p->text.ptr : "", p->text.len));
+		buf_puts(b, "{\"text\":");
+		buf_json_str(b, p->text.ptr != NULL ? p->text.ptr : "",
+		    p->text.len);
 		if (p->kind == PART_THOUGHT)
-			json_object_object_add(o, "thought",
-			    json_object_new_boolean(1));
-		if (p->signature != NULL)
-			json_object_object_add(o, "thoughtSignature",
-			    json_str(p->signature));
+			buf_puts(b, ",\"thought\":true");
+		if (p->signature != NULL) {
+			buf_puts(b, ",\"thoughtSignature\":");
+			buf_json_str(b, p->signature, strlen(p->signature));
+		}
+		buf_putc(b, '}');
 		break;
 	case PART_CALL:
 		if (p->text.len == 0 || json_parse(p->text.ptr, p->text.len,
@@ -193,29 +199,27 @@ part_json(const struct part *p)
 			json_object_put(args);
 			args = json_object_new_object();
 		}
-		fc = json_object_new_object();
-		json_object_object_add(fc, "id", json_str(p->id));
-		json_object_object_add(fc, "name", json_str(p->name));
-		json_object_object_add(fc, "args", args);
-		json_object_object_add(o, "functionCall", fc);
+		buf_puts(b, "{\"functionCall\":{\"id\":");
+		buf_json_str(b, p->id, strlen(p->id));
+		buf_puts(b, ",\"name\":");
+		buf_json_str(b, p->name, strlen(p->name));
+		buf_puts(b, ",\"args\":");
+		json_to_buf(args, b);
+		buf_puts(b, "}}");
+		json_object_put(args);
 		break;
 	}
-	return o;
 }
 
 /* Streams one part now (a text or thought piece, or a whole call). */
 static int
 stream_part(struct gemini_emit *e, const struct part *p)
 {
-	json_object	*parts, *r;
-	int		 rc;
+	struct buf	b = BUF_INIT;
 
-	parts = json_object_new_array();
-	json_object_array_add(parts, part_json(p));
-	r = response_json(e, parts, NULL, NULL);
-	rc = write_chunk(e, r);
-	json_object_put(r);
-	return rc;
+	chunk_begin(e, &b);
+	part_put(&b, p);
+	return chunk_end(e, &b, NULL, NULL);
 }
 
 static struct part *
@@ -283,6 +287,7 @@ e_start(void *arg, const struct sink_start *st)
 	e->response_id = xstrdup(st->message_id);
 	e->model = xstrdup(st->model);
 	e->input_tokens = st->input_tokens;
+	buf_reset(&e->tail);
 	if (e->mode == GEMINI_EMIT_JSON)
 		return 0;
 	return send_head(e) != 0 || out_flush(e->out) != 0 ? -1 : 0;
@@ -374,7 +379,6 @@ static int
 e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 {
 	struct gemini_emit	*e = arg;
-	json_object		*parts, *r;
 	struct buf		 body = BUF_INIT;
 	size_t			 i;
 	int			 rc;
@@ -382,26 +386,27 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 	if (e->finished)
 		return 0;
 	e->finished = 1;
-	parts = json_object_new_array();
-	if (e->mode == GEMINI_EMIT_JSON)
-		for (i = 0; i < e->n_parts; i++)
-			json_object_array_add(parts, part_json(&e->parts[i]));
-	r = response_json(e, parts, finish_reason(stop), usage);
 	if (e->mode == GEMINI_EMIT_JSON) {
-		json_to_buf(r, &body);
+		buf_append(&body, chunk_head, sizeof(chunk_head) - 1);
+		for (i = 0; i < e->n_parts; i++) {
+			if (i > 0)
+				buf_putc(&body, ',');
+			part_put(&body, &e->parts[i]);
+		}
+		tail_put(e, &body, finish_reason(stop), usage);
 		rc = out_response(e->out, 200, "application/json", NULL,
 		    body.ptr, body.len);
 		if (rc == 0)
 			rc = out_flush(e->out);
 		mark_committed(e);
-	} else {
-		rc = write_chunk(e, r);
-		if (rc == 0 && e->mode == GEMINI_EMIT_ARRAY &&
-		    (rc = out_puts(e->out, "]")) == 0)
-			rc = out_flush(e->out);
+		buf_free(&body);
+		return rc;
 	}
-	json_object_put(r);
-	buf_free(&body);
+	chunk_begin(e, &body);
+	rc = chunk_end(e, &body, finish_reason(stop), usage);
+	if (rc == 0 && e->mode == GEMINI_EMIT_ARRAY &&
+	    (rc = out_puts(e->out, "]")) == 0)
+		rc = out_flush(e->out);
 	return rc;
 }
 
@@ -472,6 +477,7 @@ gemini_emit_free(struct gemini_emit *e)
 	if (e == NULL)
 		return;
 	parts_free(e);
+	buf_free(&e->tail);
 	free(e->response_id);
 	free(e->model);
 	free(e);

@@ -21,8 +21,8 @@
  * Output items are opened as the answer needs them (reasoning for
  * thinking, a message for text, one item per tool call) and numbered by
  * output_index in that order.  Every item is kept whole, since the
- * closing events and the final response object repeat it; deltas are
- * written by hand, the rest through json-c.
+ * closing events and the final response object repeat it; events and
+ * the response object are written by hand, the items through json-c.
  */
 
 enum item_type {
@@ -39,6 +39,21 @@ struct item {
 	char		*call_id;
 	char		*name;
 	int		 done;
+};
+
+/*
+ * Response fields a request may set, in their place in the response
+ * object, with the value the object has when the request says nothing.
+ */
+enum echo_field {
+	ECHO_INSTRUCTIONS,
+	ECHO_MAX_OUTPUT_TOKENS,
+	ECHO_PARALLEL_TOOL_CALLS,
+	ECHO_STORE,
+	ECHO_TOOL_CHOICE,
+	ECHO_TOOLS,
+	ECHO_METADATA,
+	ECHO__MAX,
 };
 
 struct openai_responses_emit {
@@ -59,6 +74,12 @@ struct openai_responses_emit {
 	int			*tool_items;	/* relay tool index -> item */
 	size_t			 n_tool_items;
 	int			 finished;
+	struct buf		 echo;		/* see echo_cache() */
+	size_t			 echo_off[ECHO__MAX];
+	size_t			 echo_len[ECHO__MAX];	/* -1: absent */
+	size_t			 echo_extra_off;
+	size_t			 echo_extra_len;
+	int			 echo_cached;
 };
 
 static void
@@ -92,20 +113,44 @@ push(struct openai_responses_emit *e)
 	return rc;
 }
 
-/* Opens an event's data: {"type":...,"sequence_number":N */
+/* A non-negative number, without printf's cost on the delta path. */
+static void
+put_num(struct buf *d, long n)
+{
+	char	digits[24], *p = digits + sizeof(digits);
+
+	do
+		*--p = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	buf_append(d, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+/*
+ * Opens an event (as sse_event() frames it) and its data up to
+ * {"type":...,"sequence_number":N.  The event is written in place: d
+ * borrows the pending events until ev_end() hands them back, which saves
+ * a buffer and a copy per delta.
+ */
 static void
 ev_begin(struct openai_responses_emit *e, struct buf *d, const char *type)
 {
-	buf_printf(d, "{\"type\":\"%s\",\"sequence_number\":%ld", type,
-	    e->seq++);
+	*d = e->events;
+	e->events = (struct buf)BUF_INIT;
+	buf_puts(d, "event: ");
+	buf_puts(d, type);
+	buf_puts(d, "\ndata: {\"type\":\"");
+	buf_puts(d, type);
+	buf_puts(d, "\",\"sequence_number\":");
+	put_num(d, e->seq++);
 }
 
 static void
 ev_end(struct openai_responses_emit *e, struct buf *d, const char *type)
 {
-	buf_putc(d, '}');
-	sse_event(&e->events, type, d->ptr, d->len);
-	buf_free(d);
+	(void)type;	/* written by ev_begin() */
+	buf_puts(d, "}\n\n");
+	e->events = *d;
+	*d = (struct buf)BUF_INIT;
 }
 
 static void
@@ -208,8 +253,10 @@ ev_part_begin(struct openai_responses_emit *e, struct buf *d, const char *type,
     size_t index)
 {
 	ev_begin(e, d, type);
-	buf_printf(d, ",\"item_id\":\"%s\",\"output_index\":%zu",
-	    e->items[index].id, index);
+	buf_puts(d, ",\"item_id\":\"");
+	buf_puts(d, e->items[index].id);
+	buf_puts(d, "\",\"output_index\":");
+	put_num(d, (long)index);
 }
 
 static void
@@ -291,82 +338,203 @@ close_text(struct openai_responses_emit *e)
 	ev_item(e, "response.output_item.done", i);
 }
 
-/* The response object; usage and error only when given. */
-static json_object *
-response_json(struct openai_responses_emit *e, const char *status,
-    const struct sink_usage *usage, enum sink_stop stop, json_object *error)
-{
-	json_object		*r, *v, *output, *u, *det;
-	json_object_iter	 it;
-	size_t			 i;
+static const char *const echo_keys[ECHO__MAX] = {
+	"instructions", "max_output_tokens", "parallel_tool_calls", "store",
+	"tool_choice", "tools", "metadata",
+};
 
-	r = json_object_new_object();
-	json_object_object_add(r, "id", json_str(e->id));
-	json_object_object_add(r, "object", json_str("response"));
-	json_object_object_add(r, "created_at",
-	    json_object_new_int64(e->created_at));
-	json_object_object_add(r, "status", json_str(status));
-	json_object_object_add(r, "background", json_object_new_boolean(0));
-	json_object_object_add(r, "error", error);
-	v = NULL;
-	if (strcmp(status, "incomplete") == 0) {
-		v = json_object_new_object();
-		json_object_object_add(v, "reason", json_str(
-		    stop == SINK_STOP_CONTEXT_WINDOW ? "max_input_tokens" :
-		    "max_output_tokens"));
+static const char *const echo_defaults[ECHO__MAX] = {
+	"null", "null", "true", "false", "\"auto\"", "[]", "{}",
+};
+
+/*
+ * json_to_buf's bytes (but DEL, which buf_json_str escapes) at about twice
+ * the speed: json-c formats every value through its own printbuf.
+ */
+static void
+echo_json(struct buf *d, json_object *v)
+{
+	struct json_object_iter	 it;
+	size_t			 i, n;
+	int			 first = 1;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		buf_json_str(d, json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+		break;
+	case json_type_object:
+		buf_putc(d, '{');
+		json_object_object_foreachC(v, it) {
+			if (!first)
+				buf_putc(d, ',');
+			first = 0;
+			buf_json_str(d, it.key, strlen(it.key));
+			buf_putc(d, ':');
+			echo_json(d, it.val);
+		}
+		buf_putc(d, '}');
+		break;
+	case json_type_array:
+		buf_putc(d, '[');
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				buf_putc(d, ',');
+			echo_json(d, json_object_array_get_idx(v, i));
+		}
+		buf_putc(d, ']');
+		break;
+	case json_type_boolean:
+		buf_puts(d, json_object_get_boolean(v) ? "true" : "false");
+		break;
+	case json_type_null:
+	case json_type_int:
+	case json_type_double:
+		/* json-c's own spelling (a double keeps its source text). */
+		json_to_buf(v, d);
+		break;
 	}
-	json_object_object_add(r, "incomplete_details", v);
-	json_object_object_add(r, "instructions", NULL);
-	json_object_object_add(r, "max_output_tokens", NULL);
-	json_object_object_add(r, "model", json_str(e->model));
-	output = json_object_new_array();
-	if (usage != NULL || error != NULL)
-		for (i = 0; i < e->n_items; i++)
-			json_object_array_add(output,
-			    item_json(&e->items[i]));
-	json_object_object_add(r, "output", output);
-	json_object_object_add(r, "parallel_tool_calls",
-	    json_object_new_boolean(1));
-	json_object_object_add(r, "previous_response_id", NULL);
-	json_object_object_add(r, "store", json_object_new_boolean(0));
-	json_object_object_add(r, "tool_choice", json_str("auto"));
-	json_object_object_add(r, "tools", json_object_new_array());
-	json_object_object_add(r, "metadata", json_object_new_object());
-	/* What the request said overrides the defaults above. */
-	if (e->req != NULL && e->req->echo != NULL)
-		json_object_object_foreachC(e->req->echo, it)
-			json_object_object_add(r, it.key,
-			    json_object_get(it.val));
-	u = NULL;
-	if (usage != NULL) {
-		u = json_object_new_object();
-		json_object_object_add(u, "input_tokens",
-		    json_object_new_int64(usage->input_tokens));
-		det = json_object_new_object();
-		json_object_object_add(det, "cached_tokens",
-		    json_object_new_int(0));
-		json_object_object_add(u, "input_tokens_details", det);
-		json_object_object_add(u, "output_tokens",
-		    json_object_new_int64(usage->output_tokens));
-		det = json_object_new_object();
-		json_object_object_add(det, "reasoning_tokens",
-		    json_object_new_int(0));
-		json_object_object_add(u, "output_tokens_details", det);
-		json_object_object_add(u, "total_tokens", json_object_new_int64(
-		    usage->input_tokens + usage->output_tokens));
+}
+
+/*
+ * The echoed request fields' JSON once per answer: the instructions and
+ * tool schemas run to tens of KB and three events repeat them.  The
+ * request's own text where the parser kept it, else the value serialised.
+ */
+static void
+echo_value(struct openai_responses_emit *e, const char *key, json_object *v)
+{
+	json_object	*text;
+
+	if (e->req->echo_text != NULL &&
+	    json_object_object_get_ex(e->req->echo_text, key, &text))
+		buf_append(&e->echo, json_object_get_string(text),
+		    (size_t)json_object_get_string_len(text));
+	else
+		echo_json(&e->echo, v);
+}
+
+/* Each known field's value, then the others as ,"key":value in order. */
+static void
+echo_cache(struct openai_responses_emit *e)
+{
+	struct json_object_iter	 it;
+	size_t			 i, start;
+
+	if (e->echo_cached)
+		return;
+	e->echo_cached = 1;
+	for (i = 0; i < ECHO__MAX; i++)
+		e->echo_len[i] = (size_t)-1;
+	if (e->req == NULL || e->req->echo == NULL)
+		return;
+	json_object_object_foreachC(e->req->echo, it) {
+		for (i = 0; i < ECHO__MAX; i++)
+			if (strcmp(it.key, echo_keys[i]) == 0)
+				break;
+		if (i == ECHO__MAX)
+			continue;
+		e->echo_off[i] = e->echo.len;
+		echo_value(e, it.key, it.val);
+		e->echo_len[i] = e->echo.len - e->echo_off[i];
 	}
-	json_object_object_add(r, "usage", u);
-	return r;
+	start = e->echo.len;
+	json_object_object_foreachC(e->req->echo, it) {
+		for (i = 0; i < ECHO__MAX; i++)
+			if (strcmp(it.key, echo_keys[i]) == 0)
+				break;
+		if (i < ECHO__MAX)
+			continue;
+		buf_putc(&e->echo, ',');
+		buf_json_str(&e->echo, it.key, strlen(it.key));
+		buf_putc(&e->echo, ':');
+		echo_value(e, it.key, it.val);
+	}
+	e->echo_extra_off = start;
+	e->echo_extra_len = e->echo.len - start;
 }
 
 static void
-ev_response(struct openai_responses_emit *e, const char *type, json_object *r)
+echo_put(struct openai_responses_emit *e, struct buf *d, enum echo_field f)
+{
+	buf_printf(d, ",\"%s\":", echo_keys[f]);
+	if (e->echo_len[f] == (size_t)-1)
+		buf_puts(d, echo_defaults[f]);
+	else
+		buf_append(d, e->echo.ptr + e->echo_off[f], e->echo_len[f]);
+}
+
+/*
+ * The response object, written by hand around the cached echo; the
+ * output items and usage only when finished, the error when given.
+ */
+static void
+response_put(struct openai_responses_emit *e, struct buf *d,
+    const char *status, const struct sink_usage *usage, enum sink_stop stop,
+    json_object *error)
+{
+	json_object	*v;
+	size_t		 i;
+
+	echo_cache(e);
+	buf_printf(d, "{\"id\":\"%s\",\"object\":\"response\","
+	    "\"created_at\":%ld,\"status\":\"%s\",\"background\":false,"
+	    "\"error\":", e->id, e->created_at, status);
+	json_to_buf(error, d);
+	buf_puts(d, ",\"incomplete_details\":");
+	if (strcmp(status, "incomplete") == 0)
+		buf_printf(d, "{\"reason\":\"%s\"}",
+		    stop == SINK_STOP_CONTEXT_WINDOW ? "max_input_tokens" :
+		    "max_output_tokens");
+	else
+		buf_puts(d, "null");
+	echo_put(e, d, ECHO_INSTRUCTIONS);
+	echo_put(e, d, ECHO_MAX_OUTPUT_TOKENS);
+	buf_puts(d, ",\"model\":");
+	buf_json_str(d, e->model, strlen(e->model));
+	buf_puts(d, ",\"output\":[");
+	if (usage != NULL || error != NULL)
+		for (i = 0; i < e->n_items; i++) {
+			if (i > 0)
+				buf_putc(d, ',');
+			v = item_json(&e->items[i]);
+			json_to_buf(v, d);
+			json_object_put(v);
+		}
+	buf_putc(d, ']');
+	echo_put(e, d, ECHO_PARALLEL_TOOL_CALLS);
+	buf_puts(d, ",\"previous_response_id\":null");
+	echo_put(e, d, ECHO_STORE);
+	echo_put(e, d, ECHO_TOOL_CHOICE);
+	echo_put(e, d, ECHO_TOOLS);
+	echo_put(e, d, ECHO_METADATA);
+	buf_append(d, e->echo.ptr + e->echo_extra_off, e->echo_extra_len);
+	buf_puts(d, ",\"usage\":");
+	if (usage != NULL)
+		buf_printf(d, "{\"input_tokens\":%ld,\"input_tokens_details\":"
+		    "{\"cached_tokens\":0},\"output_tokens\":%ld,"
+		    "\"output_tokens_details\":{\"reasoning_tokens\":0},"
+		    "\"total_tokens\":%ld}", usage->input_tokens,
+		    usage->output_tokens, usage->input_tokens +
+		    usage->output_tokens);
+	else
+		buf_puts(d, "null");
+	buf_putc(d, '}');
+}
+
+static void
+ev_response(struct openai_responses_emit *e, const char *type,
+    const char *status, const struct sink_usage *usage, enum sink_stop stop,
+    json_object *error)
 {
 	struct buf	d = BUF_INIT;
 
 	ev_begin(e, &d, type);
-	add_json(&d, "response", r);
+	buf_puts(&d, ",\"response\":");
+	response_put(e, &d, status, usage, stop, error);
 	ev_end(e, &d, type);
+	json_object_put(error);
 }
 
 static int
@@ -386,10 +554,10 @@ r_start(void *arg, const struct sink_start *st)
 		    0)
 			return -1;
 	}
-	ev_response(e, "response.created",
-	    response_json(e, "in_progress", NULL, SINK_STOP_END_TURN, NULL));
-	ev_response(e, "response.in_progress",
-	    response_json(e, "in_progress", NULL, SINK_STOP_END_TURN, NULL));
+	ev_response(e, "response.created", "in_progress", NULL,
+	    SINK_STOP_END_TURN, NULL);
+	ev_response(e, "response.in_progress", "in_progress", NULL,
+	    SINK_STOP_END_TURN, NULL);
 	return push(e);
 }
 
@@ -583,7 +751,6 @@ r_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 {
 	struct openai_responses_emit	*e = arg;
 	struct buf		 body = BUF_INIT;
-	json_object		*r;
 	const char		*status = "completed";
 	int			 rc;
 
@@ -593,14 +760,13 @@ r_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 	close_all(e);
 	if (stop == SINK_STOP_MAX_TOKENS || stop == SINK_STOP_CONTEXT_WINDOW)
 		status = "incomplete";
-	r = response_json(e, status, usage, stop, NULL);
 	if (e->stream) {
 		ev_response(e, strcmp(status, "completed") == 0 ?
-		    "response.completed" : "response.incomplete", r);
+		    "response.completed" : "response.incomplete", status, usage,
+		    stop, NULL);
 		return push(e);
 	}
-	json_to_buf(r, &body);
-	json_object_put(r);
+	response_put(e, &body, status, usage, stop, NULL);
 	rc = out_response(e->out, 200, "application/json", NULL, body.ptr,
 	    body.len);
 	if (rc == 0)
@@ -630,8 +796,8 @@ r_error(void *arg, enum kf_err er, const char *message)
 	json_object_object_add(err, "code", json_str(code != NULL ? code :
 	    type));
 	json_object_object_add(err, "message", json_str(message));
-	ev_response(e, "response.failed", response_json(e, "failed", NULL,
-	    SINK_STOP_END_TURN, err));
+	ev_response(e, "response.failed", "failed", NULL, SINK_STOP_END_TURN,
+	    err);
 	return push(e);
 }
 
@@ -727,6 +893,7 @@ openai_responses_emit_free(struct openai_responses_emit *e)
 		return;
 	items_free(e);
 	buf_free(&e->events);
+	buf_free(&e->echo);
 	free(e->model);
 	free(e);
 }

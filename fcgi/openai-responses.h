@@ -15,12 +15,14 @@ struct request;
 /*
  * What the request says beyond the conversation: which tools are custom
  * (freeform: their calls go back as custom_tool_call items carrying a
- * string), and the request fields a response object echoes.
+ * string), and the request fields a response object echoes: as values,
+ * and as the request's own JSON text for those it spelled compactly.
  */
 struct openai_responses_req {
 	char			**custom;	/* custom tool names */
 	size_t			  n_custom;
 	struct json_object	*echo;		/* owned: fields to echo */
+	struct json_object	*echo_text;	/* owned: key -> JSON text */
 };
 
 void	openai_responses_req_free(struct openai_responses_req *);

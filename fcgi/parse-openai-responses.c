@@ -734,24 +734,162 @@ parse_text_format(struct parse *p, json_object *root)
 }
 
 /* The request fields a response object repeats back. */
-static void
-keep_echo(struct openai_responses_req *req, json_object *root)
+static const char *const echo_keys[] = {
+	"instructions", "tools", "tool_choice", "parallel_tool_calls",
+	"reasoning", "max_output_tokens", "store", "metadata", "text",
+	"temperature", "top_p", "truncation", "user", "prompt_cache_key", NULL
+};
+
+/* Bytes that end a run inside a JSON string: a quote, an escape, a control. */
+static const unsigned char str_stop[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
+/*
+ * Past the string opening at s[i]; *loose set when it holds a raw control
+ * byte (json-c takes them, an SSE line cannot), *escaped on a backslash.
+ */
+static size_t
+skip_str(const unsigned char *s, size_t len, size_t i, int *loose,
+    int *escaped)
 {
-	static const char *const keys[] = {
-		"instructions", "tools", "tool_choice", "parallel_tool_calls",
-		"reasoning", "max_output_tokens", "store", "metadata", "text",
-		"temperature", "top_p", "truncation", "user",
-		"prompt_cache_key", NULL
-	};
+	for (i++; i < len; i++) {
+		while (i < len && !str_stop[s[i]])
+			i++;
+		if (i >= len || s[i] == '"')
+			break;
+		if (s[i] == '\\') {
+			*escaped = 1;
+			i++;
+		} else
+			*loose = 1;
+	}
+	return i < len ? i + 1 : len;
+}
+
+/* Past the value at s[i]; *loose set on white space inside it. */
+static size_t
+skip_value(const unsigned char *s, size_t len, size_t i, int *loose)
+{
+	size_t	depth = 0;
+	int	escaped = 0;
+
+	while (i < len) {
+		switch (s[i]) {
+		case '"':
+			i = skip_str(s, len, i, loose, &escaped);
+			if (depth == 0)
+				return i;
+			continue;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0)
+				return i;
+			if (--depth == 0)
+				return i + 1;
+			break;
+		case ',':
+			if (depth == 0)
+				return i;
+			break;
+		case ' ':
+		case '\t':
+		case '\r':
+		case '\n':
+			if (depth == 0)
+				return i;
+			*loose = 1;
+			break;
+		}
+		i++;
+	}
+	return len;
+}
+
+static size_t
+skip_space(const unsigned char *s, size_t len, size_t i)
+{
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' ||
+	    s[i] == '\n'))
+		i++;
+	return i;
+}
+
+/*
+ * The echoed fields' JSON text as the request spelled it, when compact:
+ * copying the client's bytes costs a fraction of serialising the tree,
+ * and the instructions and tool schemas run to tens of KB that three
+ * response events repeat.  A field spelled with white space or a raw
+ * control byte is left to the tree; so is every field when a top-level
+ * key has an escape (json-c would read "tool\u0073" as "tools").
+ */
+static void
+keep_echo_text(struct openai_responses_req *req, const char *body,
+    size_t len)
+{
+	const unsigned char	*s = (const unsigned char *)body;
+	size_t			 i, k, key, key_len, value;
+	int			 loose = 0, escaped = 0;
+
+	req->echo_text = json_object_new_object();
+	if ((i = skip_space(s, len, 0)) >= len || s[i] != '{')
+		return;
+	for (i++;;) {
+		if ((i = skip_space(s, len, i)) >= len || s[i] != '"')
+			return;
+		key = i + 1;
+		i = skip_str(s, len, i, &loose, &escaped);
+		key_len = i - 1 - key;
+		if (escaped) {
+			json_object_put(req->echo_text);
+			req->echo_text = NULL;
+			return;
+		}
+		if ((i = skip_space(s, len, i)) >= len || s[i] != ':')
+			return;
+		value = i = skip_space(s, len, i + 1);
+		loose = 0;
+		i = skip_value(s, len, i, &loose);
+		for (k = 0; echo_keys[k] != NULL; k++)
+			if (strlen(echo_keys[k]) == key_len &&
+			    memcmp(echo_keys[k], body + key, key_len) == 0)
+				break;
+		/* The last of a repeated key wins, as in json-c. */
+		if (echo_keys[k] != NULL && !loose && i > value)
+			json_object_object_add(req->echo_text, echo_keys[k],
+			    json_strn(body + value, i - value));
+		else if (echo_keys[k] != NULL)
+			json_object_object_del(req->echo_text, echo_keys[k]);
+		if ((i = skip_space(s, len, i)) >= len || s[i] != ',')
+			return;
+		i++;
+	}
+}
+
+static void
+keep_echo(struct openai_responses_req *req, json_object *root,
+    const char *body, size_t len)
+{
 	json_object	*v;
 	size_t		 i;
 
 	json_object_put(req->echo);
 	req->echo = json_object_new_object();
-	for (i = 0; keys[i] != NULL; i++)
-		if (json_object_object_get_ex(root, keys[i], &v))
-			json_object_object_add(req->echo, keys[i],
+	for (i = 0; echo_keys[i] != NULL; i++)
+		if (json_object_object_get_ex(root, echo_keys[i], &v))
+			json_object_object_add(req->echo, echo_keys[i],
 			    json_object_get(v));
+	json_object_put(req->echo_text);
+	keep_echo_text(req, body, len);
 }
 
 enum kf_err
@@ -848,7 +986,7 @@ openai_responses_parse(const char *body, size_t len, struct conv *conv,
 	    (er = parse_reasoning(&p, root)) != KF_OK ||
 	    (er = parse_text_format(&p, root)) != KF_OK)
 		goto out;
-	keep_echo(req, root);
+	keep_echo(req, root, body, len);
 out:
 	json_object_put(root);
 	return er;
@@ -875,5 +1013,6 @@ openai_responses_req_free(struct openai_responses_req *req)
 		free(req->custom[i]);
 	free(req->custom);
 	json_object_put(req->echo);
+	json_object_put(req->echo_text);
 	memset(req, 0, sizeof(*req));
 }

@@ -12,6 +12,8 @@
  *    starts with whenever a param is given; success leaves a model, a Kiro
  *    model id, at least one message, an echo object, and every custom tool
  *    name among the conv's tools, whose schema asks for {"input": string};
+ *  - each echo text the parser kept is one line of JSON that parses back
+ *    equal to the echo's value of that key;
  *  - history_repair fails only with KF_EINVAL and a cause, and leaves a
  *    conversation ending with a user message;
  *  - kiro_req_build then succeeds and its body parses back as an object
@@ -113,6 +115,34 @@ check_custom(const struct conv *conv, const struct openai_responses_req *req)
 	}
 }
 
+/* The echo text, spliced into SSE data lines, says what the tree says. */
+static void
+check_echo_text(const struct openai_responses_req *req)
+{
+	struct json_object_iter	 it;
+	json_object		*v, *back;
+	const char		*text;
+	size_t			 len;
+
+	if (req->echo_text == NULL)
+		return;
+	json_object_object_foreachC(req->echo_text, it) {
+		CHECK(json_object_object_get_ex(req->echo, it.key, &v));
+		text = json_object_get_string(it.val);
+		len = (size_t)json_object_get_string_len(it.val);
+		CHECK(memchr(text, '\n', len) == NULL &&
+		    memchr(text, '\r', len) == NULL);
+		if (v == NULL) {
+			CHECK(len == 4 && memcmp(text, "null", 4) == 0);
+			continue;
+		}
+		back = NULL;
+		CHECK(json_parse(text, len, BODY_DEPTH, &back, NULL) == KF_OK);
+		CHECK(json_object_equal(back, v));
+		json_object_put(back);
+	}
+}
+
 static void
 check_body(const struct conv *conv, const struct buf *body,
     const struct kiro_toolmap *map)
@@ -173,6 +203,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(conv.n_msgs > 0);
 	CHECK(req.echo != NULL);
 	check_custom(&conv, &req);
+	check_echo_text(&req);
 
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.max_image_msgs = HISTORY_DEFAULT_MAX_IMAGE_MSGS;

@@ -25,7 +25,8 @@
  * id, name and args), finishReason for each stop, usageMetadata sums,
  * errors before anything was written (a Gemini error response with
  * Retry-After) and mid-stream (the stream's last element), finish and
- * error only once, reset, and the error status table.
+ * error only once, reset (and a restart's new chunk tail), and the error
+ * status table.
  */
 
 #define RID	"msg_0123456789abcdef0123456789abcdef"
@@ -414,6 +415,32 @@ START_TEST(reset_forgets_parts)
 }
 END_TEST
 
+/* A new start (a retry) gives later chunks its own id, model and count. */
+START_TEST(restart_renews_chunk_tail)
+{
+	struct harness		h;
+	struct sink_start	st;
+
+	h_init(&h, GEMINI_EMIT_SSE, 0);
+	h_start(&h);
+	h_text(&h, "a");
+	h.sink.ops->reset(h.sink.arg);
+	memset(&st, 0, sizeof(st));
+	st.message_id = "msg_2";
+	st.model = "gemini-2.5-flash";
+	st.input_tokens = 7;
+	ck_assert_int_eq(h.sink.ops->start(h.sink.arg, &st), 0);
+	h_text(&h, "b");
+	ck_assert_str_eq(buf_cstr(&h.raw), SSE_HEAD
+	    "data: " CHUNK("{\"text\":\"a\"}") "\r\n\r\n"
+	    "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"b\"}],"
+	    "\"role\":\"model\"},\"index\":0}],\"usageMetadata\":"
+	    "{\"promptTokenCount\":7,\"totalTokenCount\":7},\"modelVersion\":"
+	    "\"gemini-2.5-flash\",\"responseId\":\"msg_2\"}\r\n\r\n");
+	h_free(&h);
+}
+END_TEST
+
 START_TEST(error_table_and_response)
 {
 	static const struct {
@@ -479,6 +506,7 @@ main(void)
 	tcase_add_test(tc, error_before_anything_written);
 	tcase_add_test(tc, error_mid_stream);
 	tcase_add_test(tc, reset_forgets_parts);
+	tcase_add_test(tc, restart_renews_chunk_tail);
 	tcase_add_test(tc, error_table_and_response);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);

@@ -635,6 +635,63 @@ START_TEST(ping_and_reset)
 }
 END_TEST
 
+/*
+ * The echo: the request's own text when the parser kept it, else the value
+ * serialised as json-c would (every JSON type, escapes, a double's
+ * spelling); known fields in their place, others before usage.
+ */
+START_TEST(echo_text_then_tree)
+{
+	struct harness	 h;
+	json_object	*tools = NULL, *ev, *r = NULL;
+	struct buf	 want = BUF_INIT;
+	const char	*raw, *at;
+	int		 seen = 0;
+	static const char tools_json[] = "[{\"type\":\"function\",\"name\":"
+	    "\"f/g\",\"description\":\"say \\\"hi\\\"\\n\\ttab \\u0001 "
+	    "\\u00e9\",\"strict\":false,\"parameters\":{\"type\":\"object\","
+	    "\"properties\":{\"a\":{\"type\":\"number\",\"minimum\":1.50,"
+	    "\"maximum\":-7,\"default\":null,\"enum\":[true,1e3,\"x\"]}}}}]";
+
+	h_init(&h, 1);
+	ck_assert_int_eq(json_parse(tools_json, sizeof(tools_json) - 1, 64,
+	    &tools, NULL), KF_OK);
+	json_object_object_add(h.req.echo, "tools", tools);
+	json_object_object_add(h.req.echo, "temperature",
+	    json_object_new_double(0.5));
+	json_object_object_add(h.req.echo, "user", json_str("tree"));
+	h.req.echo_text = json_object_new_object();
+	json_object_object_add(h.req.echo_text, "instructions",
+	    json_str("\"Be terse.\""));
+	json_object_object_add(h.req.echo_text, "user", json_str("\"text\""));
+	h_start(&h, 0);
+	h_finish(&h, SINK_STOP_END_TURN, 1, 1);
+	ev = h_events(&h);
+	ck_assert_int_eq(json_get_obj(data_at(ev, 0), "response", &r), 1);
+	ck_assert_str_eq(str_at(r, "instructions"), "Be terse.");
+	ck_assert_str_eq(str_at(r, "user"), "text");
+	ck_assert_str_eq(str_at(r, "store"), "false");
+	ck_assert_str_eq(str_at(r, "tool_choice"), "auto");
+	ck_assert_str_eq(str_at(r, "tools.0.name"), "f/g");
+	/* The tree's bytes are json-c's, in each of the three events. */
+	json_to_buf(tools, &want);
+	raw = buf_cstr(&h.raw);
+	for (at = raw; (at = strstr(at, want.ptr)) != NULL; at += want.len)
+		seen++;
+	ck_assert_int_eq(seen, 3);
+	/* Fields in their place, extra ones after metadata, then usage. */
+	ck_assert_ptr_nonnull(strstr(raw, "\"instructions\":\"Be terse.\","
+	    "\"max_output_tokens\":null,\"model\":"));
+	ck_assert_ptr_nonnull(strstr(raw, "\"parallel_tool_calls\":true,"
+	    "\"previous_response_id\":null,\"store\":false,\"tool_choice\":"
+	    "\"auto\",\"tools\":["));
+	ck_assert_ptr_nonnull(strstr(raw, "]}}}}],\"metadata\":{},"
+	    "\"temperature\":0.5,\"user\":\"text\",\"usage\":null}"));
+	buf_free(&want);
+	h_free(&h);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -652,6 +709,7 @@ main(void)
 	tcase_add_test(tc, json_error_is_openai_error);
 	tcase_add_test(tc, ping_and_reset);
 	tcase_add_test(tc, stop_sequence_is_completed);
+	tcase_add_test(tc, echo_text_then_tree);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

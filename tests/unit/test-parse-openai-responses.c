@@ -26,7 +26,8 @@
  * schema with its grammar, the custom name list), hosted tools skipped,
  * tool_choice in every form, parallel_tool_calls, reasoning.effort,
  * text.format, max_output_tokens, stream, prompt_cache_key / user,
- * previous_response_id refused, the echo fields, and a table of bad
+ * previous_response_id refused, the echo fields and their text as the
+ * request spelled it (compact only), and a table of bad
  * fields whose cause and param name the field.  Bodies are written with
  * ' for " to keep them readable.
  */
@@ -516,6 +517,81 @@ START_TEST(fields_parallel_reasoning_format_session)
 }
 END_TEST
 
+/* The request's own text of an echoed field, or NULL. */
+static const char *
+echo_text(const struct openai_responses_req *r, const char *key)
+{
+	json_object	*v;
+
+	ck_assert_ptr_nonnull(r->echo_text);
+	if (!json_object_object_get_ex(r->echo_text, key, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Checks the text of key against want written with ' for ". */
+static void
+echo_text_is(const struct openai_responses_req *r, const char *key,
+    const char *want)
+{
+	char	*w = q(want);
+
+	ck_assert_ptr_nonnull(echo_text(r, key));
+	ck_assert_str_eq(echo_text(r, key), w);
+	free(w);
+}
+
+START_TEST(echo_text_is_the_request_spelling)
+{
+	struct conv		 c;
+	struct openai_responses_req	 r;
+
+	/* Compact: each echoed value as sent, escapes and all. */
+	parse_ok("{" M "'input':'x','tools':[{'type':'function','name':'f',"
+	    "'description':'say \\'hi\\'\\n','parameters':{'type':'object',"
+	    "'properties':{'a':{'type':'number','minimum':1.50}}}}],"
+	    "'instructions':'Be \\u00e9 brief.','store':true,"
+	    "'metadata':{},'temperature':0.70,'max_output_tokens':100}",
+	    &c, &r);
+	echo_text_is(&r, "tools", "[{'type':'function','name':'f',"
+	    "'description':'say \\'hi\\'\\n','parameters':{'type':'object',"
+	    "'properties':{'a':{'type':'number','minimum':1.50}}}}]");
+	echo_text_is(&r, "instructions", "'Be \\u00e9 brief.'");
+	ck_assert_str_eq(echo_text(&r, "store"), "true");
+	ck_assert_str_eq(echo_text(&r, "metadata"), "{}");
+	ck_assert_str_eq(echo_text(&r, "temperature"), "0.70");
+	ck_assert_str_eq(echo_text(&r, "max_output_tokens"), "100");
+	ck_assert_ptr_null(echo_text(&r, "input"));
+	ck_assert_ptr_null(echo_text(&r, "model"));
+	done(&c, &r);
+
+	/*
+	 * White space around a value is fine, inside it (or a raw control
+	 * byte in a string, which json-c accepts) leaves it to the tree;
+	 * the last of a repeated key wins either way.
+	 */
+	parse_ok("{ " M " 'input' : 'x' , 'store' : false ,'tools':[ ],"
+	    "'metadata':{'a': 1},'instructions':'a\tb','user':'u',"
+	    "'user':'v','text':{},'text':{'format':{'type':'text'} } }",
+	    &c, &r);
+	ck_assert_str_eq(echo_text(&r, "store"), "false");
+	ck_assert_ptr_null(echo_text(&r, "tools"));
+	ck_assert_ptr_null(echo_text(&r, "metadata"));
+	ck_assert_ptr_null(echo_text(&r, "instructions"));
+	echo_text_is(&r, "user", "'v'");
+	ck_assert_ptr_null(echo_text(&r, "text"));
+	ck_assert(json_object_object_get_ex(r.echo, "tools", NULL));
+	ck_assert(json_object_object_get_ex(r.echo, "text", NULL));
+	done(&c, &r);
+
+	/* An escaped key may name an echoed field: no text at all then. */
+	parse_ok("{" M "'input':'x','store':true,'tool\\u0073':[]}", &c, &r);
+	ck_assert_ptr_null(r.echo_text);
+	ck_assert(json_object_object_get_ex(r.echo, "tools", NULL));
+	done(&c, &r);
+}
+END_TEST
+
 START_TEST(previous_response_id_refused)
 {
 	struct conv		c;
@@ -651,6 +727,7 @@ main(void)
 	tcase_add_test(tc, tools_function_custom_and_hosted);
 	tcase_add_test(tc, tool_choice_forms);
 	tcase_add_test(tc, fields_parallel_reasoning_format_session);
+	tcase_add_test(tc, echo_text_is_the_request_spelling);
 	tcase_add_test(tc, previous_response_id_refused);
 	tcase_add_test(tc, bad_fields_named);
 	tcase_add_test(tc, cause_and_param_may_be_null);
