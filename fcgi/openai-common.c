@@ -128,3 +128,10 @@ openai_error_response(struct out *out, enum kf_err er, const char *message,
 	buf_free(&body);
 	return rc;
 }
+
+int
+openai_relay_error(struct out *out, enum kf_err er, const char *message,
+    long retry_after)
+{
+	return openai_error_response(out, er, message, NULL, retry_after);
+}
