@@ -9,6 +9,7 @@
 
 #include "anthropic.h"
 #include "buf.h"
+#include "emit-common.h"
 #include "json.h"
 #include "out.h"
 #include "sink.h"
@@ -67,38 +68,23 @@ struct anthropic_emit {
 static void
 mark_committed(struct anthropic_emit *e)
 {
-	if (e->out->committed)
-		e->sink->committed = 1;
+	emit_mark_committed(e->out, e->sink);
 }
 
 static int
 send_head(struct anthropic_emit *e)
 {
-	if (e->head_sent)
-		return 0;
-	e->head_sent = 1;
-	/* X-Accel-Buffering: proxies in front must not hold events back. */
-	if (out_head(e->out, 200, "text/event-stream",
-	    "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") != 0)
-		return -1;
-	mark_committed(e);
-	return 0;
+	return emit_stream_head(e->out, e->sink, &e->head_sent,
+	    "text/event-stream");
 }
 
 /* Writes (STREAM) or keeps (BUFFERED) what is in e->events. */
 static int
 push(struct anthropic_emit *e)
 {
-	int	rc;
-
 	if (e->mode != EMIT_STREAM)
 		return 0;
-	rc = out_buf(e->out, &e->events);
-	buf_reset(&e->events);
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
-	return rc;
+	return emit_push(e->out, e->sink, &e->events);
 }
 
 static void
@@ -424,12 +410,7 @@ write_json_message(struct anthropic_emit *e, enum sink_stop stop,
 	json_object_object_add(msg, "usage", u);
 	json_to_buf(msg, &body);
 	json_object_put(msg);
-	rc = out_response(e->out, 200, "application/json", NULL, body.ptr,
-	    body.len);
-	/* The client has its answer before the relay's bookkeeping. */
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
+	rc = emit_json_answer(e->out, e->sink, &body);
 	buf_free(&body);
 	return rc;
 }
@@ -492,7 +473,6 @@ e_error(void *arg, enum kf_err er, const char *message)
 {
 	struct anthropic_emit	*e = arg;
 	struct buf		 d = BUF_INIT;
-	int			 rc;
 
 	if (e->finished)
 		return 0;
@@ -505,11 +485,7 @@ e_error(void *arg, enum kf_err er, const char *message)
 	anthropic_error_json(&d, er, message);
 	event(e, "error", &d);
 	buf_free(&d);
-	rc = out_buf(e->out, &e->events);
-	buf_reset(&e->events);
-	if (rc == 0)
-		rc = out_flush(e->out);
-	return rc;
+	return emit_push(e->out, e->sink, &e->events);
 }
 
 static int
@@ -523,11 +499,8 @@ e_ping(void *arg)
 	if ((rc = send_head(e)) != 0)
 		return rc;
 	/* Exactly kiro.rs's bytes, with the space. */
-	rc = out_puts(e->out, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
-	return rc;
+	return emit_puts_flush(e->out, e->sink,
+	    "event: ping\ndata: {\"type\": \"ping\"}\n\n");
 }
 
 static void
@@ -696,17 +669,11 @@ anthropic_error_response(struct out *out, enum kf_err er,
     const char *message, long retry_after)
 {
 	struct buf	body = BUF_INIT;
-	char		extra[64];
 	int		rc;
 
 	anthropic_error_json(&body, er, message);
-	extra[0] = '\0';
-	if (retry_after > 0)
-		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
-		    retry_after);
-	rc = out_response(out, anthropic_error_status(er, NULL),
-	    "application/json", extra[0] != '\0' ? extra : NULL, body.ptr,
-	    body.len);
+	rc = emit_json_response(out, anthropic_error_status(er, NULL), &body,
+	    retry_after);
 	buf_free(&body);
 	return rc;
 }

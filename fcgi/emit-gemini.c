@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "gemini.h"
+#include "emit-common.h"
 #include "json.h"
 #include "out.h"
 #include "sink.h"
@@ -76,22 +77,15 @@ finish_reason(enum sink_stop stop)
 static void
 mark_committed(struct gemini_emit *e)
 {
-	if (e->out->committed)
-		e->sink->committed = 1;
+	emit_mark_committed(e->out, e->sink);
 }
 
 static int
 send_head(struct gemini_emit *e)
 {
-	if (e->head_sent)
-		return 0;
-	e->head_sent = 1;
-	if (out_head(e->out, 200, e->mode == GEMINI_EMIT_SSE ?
-	    "text/event-stream" : "application/json",
-	    "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") != 0)
-		return -1;
-	mark_committed(e);
-	return 0;
+	return emit_stream_head(e->out, e->sink, &e->head_sent,
+	    e->mode == GEMINI_EMIT_SSE ? "text/event-stream" :
+	    "application/json");
 }
 
 /* Writes one chunk in the stream's framing and flushes it. */
@@ -110,8 +104,8 @@ write_chunk(struct gemini_emit *e, json_object *chunk)
 		json_to_buf(chunk, &b);
 	}
 	e->chunks++;
-	if ((rc = send_head(e)) == 0 && (rc = out_buf(e->out, &b)) == 0)
-		rc = out_flush(e->out);
+	if ((rc = send_head(e)) == 0)
+		rc = emit_push(e->out, e->sink, &b);
 	mark_committed(e);
 	buf_free(&b);
 	return rc;
@@ -389,11 +383,7 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 	r = response_json(e, parts, finish_reason(stop), usage);
 	if (e->mode == GEMINI_EMIT_JSON) {
 		json_to_buf(r, &body);
-		rc = out_response(e->out, 200, "application/json", NULL,
-		    body.ptr, body.len);
-		if (rc == 0)
-			rc = out_flush(e->out);
-		mark_committed(e);
+		rc = emit_json_answer(e->out, e->sink, &body);
 	} else {
 		rc = write_chunk(e, r);
 		if (rc == 0 && e->mode == GEMINI_EMIT_ARRAY &&
@@ -424,9 +414,7 @@ e_error(void *arg, enum kf_err er, const char *message)
 		buf_puts(&b, e->chunks == 0 ? "[" : ",\r\n");
 	gemini_error_json(&b, er, message);
 	buf_puts(&b, e->mode == GEMINI_EMIT_SSE ? "\r\n\r\n" : "]");
-	rc = out_buf(e->out, &b);
-	if (rc == 0)
-		rc = out_flush(e->out);
+	rc = emit_push(e->out, e->sink, &b);
 	buf_free(&b);
 	return rc;
 }
@@ -565,17 +553,11 @@ gemini_error_response(struct out *out, enum kf_err er, const char *message,
     long retry_after)
 {
 	struct buf	body = BUF_INIT;
-	char		extra[64];
 	int		rc;
 
 	gemini_error_json(&body, er, message);
-	extra[0] = '\0';
-	if (retry_after > 0)
-		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
-		    retry_after);
-	rc = out_response(out, gemini_error_status(er, NULL),
-	    "application/json", extra[0] != '\0' ? extra : NULL, body.ptr,
-	    body.len);
+	rc = emit_json_response(out, gemini_error_status(er, NULL), &body,
+	    retry_after);
 	buf_free(&body);
 	return rc;
 }

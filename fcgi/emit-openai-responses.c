@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "emit-common.h"
 #include "json.h"
 #include "openai-common.h"
 #include "openai-responses.h"
@@ -62,13 +63,6 @@ struct openai_responses_emit {
 };
 
 static void
-mark_committed(struct openai_responses_emit *e)
-{
-	if (e->out->committed)
-		e->sink->committed = 1;
-}
-
-static void
 new_id(char *out, size_t size, const char *prefix)
 {
 	char	hex[33];
@@ -80,16 +74,9 @@ new_id(char *out, size_t size, const char *prefix)
 static int
 push(struct openai_responses_emit *e)
 {
-	int	rc;
-
 	if (!e->stream)
 		return 0;
-	rc = out_buf(e->out, &e->events);
-	buf_reset(&e->events);
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
-	return rc;
+	return emit_push(e->out, e->sink, &e->events);
 }
 
 /* Opens an event's data: {"type":...,"sequence_number":N */
@@ -379,13 +366,9 @@ r_start(void *arg, const struct sink_start *st)
 	e->created_at = (long)time(NULL);
 	if (!e->stream)
 		return 0;
-	if (!e->head_sent) {
-		e->head_sent = 1;
-		if (out_head(e->out, 200, "text/event-stream",
-		    "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") !=
-		    0)
-			return -1;
-	}
+	if (emit_stream_head(e->out, e->sink, &e->head_sent,
+	    "text/event-stream") != 0)
+		return -1;
 	ev_response(e, "response.created",
 	    response_json(e, "in_progress", NULL, SINK_STOP_END_TURN, NULL));
 	ev_response(e, "response.in_progress",
@@ -601,11 +584,7 @@ r_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 	}
 	json_to_buf(r, &body);
 	json_object_put(r);
-	rc = out_response(e->out, 200, "application/json", NULL, body.ptr,
-	    body.len);
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
+	rc = emit_json_answer(e->out, e->sink, &body);
 	buf_free(&body);
 	return rc;
 }
@@ -639,16 +618,11 @@ static int
 r_ping(void *arg)
 {
 	struct openai_responses_emit	*e = arg;
-	int			 rc;
 
 	/* An SSE comment: every client's parser skips it. */
 	if (!e->stream || !e->head_sent || e->finished)
 		return 0;
-	rc = out_puts(e->out, ": keep-alive\n\n");
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
-	return rc;
+	return emit_puts_flush(e->out, e->sink, ": keep-alive\n\n");
 }
 
 static void

@@ -1,0 +1,81 @@
+/* emit-common.c: head, flush, keep-alive and error-response plumbing of the emitters. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+
+#include "buf.h"
+#include "emit-common.h"
+#include "out.h"
+#include "sink.h"
+
+void
+emit_mark_committed(struct out *out, struct sink *sink)
+{
+	if (out->committed)
+		sink->committed = 1;
+}
+
+int
+emit_stream_head(struct out *out, struct sink *sink, int *head_sent,
+    const char *content_type)
+{
+	if (*head_sent)
+		return 0;
+	*head_sent = 1;
+	if (out_head(out, 200, content_type, EMIT_STREAM_HEADERS) != 0)
+		return -1;
+	emit_mark_committed(out, sink);
+	return 0;
+}
+
+int
+emit_push(struct out *out, struct sink *sink, struct buf *pending)
+{
+	int	rc;
+
+	rc = out_buf(out, pending);
+	buf_reset(pending);
+	if (rc == 0)
+		rc = out_flush(out);
+	emit_mark_committed(out, sink);
+	return rc;
+}
+
+int
+emit_json_answer(struct out *out, struct sink *sink, const struct buf *body)
+{
+	int	rc;
+
+	rc = out_response(out, 200, "application/json", NULL, body->ptr,
+	    body->len);
+	if (rc == 0)
+		rc = out_flush(out);
+	emit_mark_committed(out, sink);
+	return rc;
+}
+
+int
+emit_puts_flush(struct out *out, struct sink *sink, const char *s)
+{
+	int	rc;
+
+	rc = out_puts(out, s);
+	if (rc == 0)
+		rc = out_flush(out);
+	emit_mark_committed(out, sink);
+	return rc;
+}
+
+int
+emit_json_response(struct out *out, int status, const struct buf *body,
+    long retry_after)
+{
+	char	extra[64];
+
+	extra[0] = '\0';
+	if (retry_after > 0)
+		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
+		    retry_after);
+	return out_response(out, status, "application/json",
+	    extra[0] != '\0' ? extra : NULL, body->ptr, body->len);
+}
