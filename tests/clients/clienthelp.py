@@ -22,6 +22,14 @@ every request and answers like the Anthropic API would: HEAD / (Claude Code's
 connectivity probe) 200, POST .../v1/messages a minimal SSE stream or JSON
 message with the text CAPTURE_TEXT, anything else 404.
 
+Test set-up.  `ClientTestCase` is the unittest base of the real-client tests:
+once per class, the mock Kiro upstream (one account) and kiro-fcgi behind
+lighttpd at each of its MOUNTS, a scratch directory, node_modules and node;
+`logs()`, `entry_for()` (the one Kiro request a script answered),
+`run_node()` (a .mjs script with the KIRO_* environment, its last stdout line
+parsed as JSON, no result an error) and `assert_tool_round_trip()` (the
+second Kiro request of a tool round trip carries the call and its result).
+
 Recording the fixture (done once, the result is committed):
 
     /usr/bin/python3 tests/clients/clienthelp.py record-fixture \\
@@ -44,6 +52,8 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -160,6 +170,101 @@ def run_claude(claude: Path, args: list[str], env: dict[str, str], cwd: Path,
     except subprocess.TimeoutExpired as exc:
         raise AssertionError(f"claude {args} did not finish within {timeout} s; "
                              f"stdout {exc.stdout!r} stderr {exc.stderr!r}") from None
+
+
+# --- the test set-up ------------------------------------------------------------------
+
+def tag() -> str:
+    """A unique tag a test's prompts carry, for the mock's scripts to match."""
+    return "T" + uuid.uuid4().hex[:10].upper()
+
+
+class ClientTestCase(unittest.TestCase):
+    """Mock Kiro and kiro-fcgi behind lighttpd at each of MOUNTS, for one class."""
+
+    MOUNTS: tuple[str, ...] = ("/kiro", "/")
+    PREFIX = "kiro-client-"     # of the scratch directory
+    NEEDS_NODE = True
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        sys.path.insert(0, str(HERE.parent / "integration"))
+        from harness import Lighttpd
+        from kirostack import KIRO_FCGI, GatewayConfig, MockKiro
+
+        cls.modules = node_modules()
+        cls.node = shutil.which("node")
+        if cls.NEEDS_NODE and cls.node is None:
+            raise AssertionError("node not found on PATH: install Node.js 18 or later")
+        cls.find_clients()
+        cls.tmp = Path(tempfile.mkdtemp(prefix=cls.PREFIX))
+        cls.tmp.chmod(0o755)
+        cls.mock = MockKiro()
+        cls.servers = {}
+        try:
+            cls.mock.start()
+            for mount in cls.MOUNTS:
+                srv = Lighttpd(KIRO_FCGI, mount=mount, procs=2)
+                conf = GatewayConfig(cls.tmp, "gw" + mount.replace("/", "-"), cls.mock,
+                                     user=srv.responder_user)
+                srv.env.update(conf.env)
+                srv.start()
+                cls.servers[mount] = srv
+        except BaseException:
+            cls.tearDownClass()
+            raise
+        cls.srv = cls.servers[cls.MOUNTS[0]]
+
+    @classmethod
+    def find_clients(cls) -> None:
+        """Find the client executables a subclass needs (before anything starts)."""
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        for srv in cls.servers.values():
+            srv.stop()
+        cls.mock.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def logs(self) -> str:
+        return "\n".join(srv.error_log() for srv in self.servers.values()) + self.mock.log()
+
+    def entry_for(self, script_id: str, since: int) -> dict:
+        """The one Kiro request that script answered since the mark; it passed validation."""
+        entries = [e for e in self.mock.requests(since=since) if e["script"] == script_id]
+        self.assertEqual(len(entries), 1, f"requests answered by {script_id}: {entries}")
+        self.assertEqual(entries[0]["validation"], {"ok": True})
+        return entries[0]
+
+    def run_node(self, script: str, base_url: str, model: str, t: str,
+                 timeout: float = 90) -> dict:
+        """node SCRIPT with KIRO_BASE_URL, _API_KEY, _MODEL, _TAG: its last line as JSON."""
+        from kirostack import API_KEY
+
+        home = Path(tempfile.mkdtemp(dir=self.tmp))
+        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home),
+               "KIRO_NODE_MODULES": str(self.modules), "KIRO_BASE_URL": base_url,
+               "KIRO_API_KEY": API_KEY, "KIRO_MODEL": model, "KIRO_TAG": t}
+        done = subprocess.run([self.node, str(HERE / script)], env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout)
+        self.assertEqual(done.returncode, 0, f"{done.stdout}\n{done.stderr}\n{self.logs()}")
+        res = json.loads(done.stdout.strip().splitlines()[-1])
+        for name, value in res.items():
+            self.assertNotIn("error", value, f"{name}: {value}\n{self.logs()}")
+        return res
+
+    def assert_tool_round_trip(self, entry: dict, call_id: str, t: str) -> None:
+        """The Kiro request after get_weather(Paris): the call in history, its result now."""
+        kiro = entry["body"]["conversationState"]
+        ctx = kiro["currentMessage"]["userInputMessage"]["userInputMessageContext"]
+        self.assertEqual(ctx["toolResults"], [{
+            "toolUseId": call_id, "status": "success",
+            "content": [{"text": f"Sunny, 21 C ({t}-toolresult)"}]}])
+        uses = [u for h in kiro["history"]
+                for u in (h.get("assistantResponseMessage") or {}).get("toolUses") or []]
+        self.assertEqual(uses, [{"toolUseId": call_id, "name": "get_weather",
+                                 "input": {"city": "Paris"}}])
 
 
 # --- capture server ------------------------------------------------------------------

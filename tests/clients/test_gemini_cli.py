@@ -64,8 +64,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "integration"))
 
 import clienthelp  # noqa: E402
-from harness import Lighttpd  # noqa: E402
-from kirostack import API_KEY, KIRO_FCGI, SRCDIR, GatewayConfig, MockKiro  # noqa: E402
+from kirostack import API_KEY, SRCDIR  # noqa: E402
 
 FIXTURE = SRCDIR / "tests" / "fixtures" / "gemini-cli-request.json"
 TIMEOUT = 90.0
@@ -186,38 +185,18 @@ def shape(entries: list[dict]) -> list[dict]:
     return out
 
 
-class GeminiCLI(unittest.TestCase):
+class GeminiCLI(clienthelp.ClientTestCase):
+
+    MOUNTS = ("/kiro",)
+    PREFIX = "kiro-gemini-cli-"
+    NEEDS_NODE = False
 
     @classmethod
-    def setUpClass(cls) -> None:
-        cls.modules = clienthelp.node_modules()
+    def find_clients(cls) -> None:
         gemini_bin(cls.modules)
-        cls.tmp = Path(tempfile.mkdtemp(prefix="kiro-gemini-cli-"))
-        cls.tmp.chmod(0o755)
-        cls.mock = MockKiro()
-        cls.srv = None
-        try:
-            cls.mock.start()
-            cls.srv = Lighttpd(KIRO_FCGI, mount="/kiro", procs=2)
-            conf = GatewayConfig(cls.tmp, "gw", cls.mock, user=cls.srv.responder_user)
-            cls.srv.env.update(conf.env)
-            cls.srv.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        if cls.srv is not None:
-            cls.srv.stop()
-        cls.mock.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def setUp(self) -> None:
         self.mock.clear_scripts()
-
-    def logs(self) -> str:
-        return self.srv.error_log() + self.mock.log()
 
     def gemini(self, prompt: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         home = Path(tempfile.mkdtemp(dir=self.tmp))
