@@ -7,27 +7,15 @@
 
 #include <check.h>
 
-#include "accounts.h"
-#include "config.h"
 #include "conv.h"
-#include "http.h"
+#include "mocktest.h"
 #include "out.h"
-#include "pool.h"
 #include "relay.h"
 #include "request.h"
 #include "serve.h"
 #include "sink.h"
-#include "store.h"
 #include "testutil.h"
-#include "xmalloc.h"
 
-#define TAIL "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-
-static struct tu_mock	 mock;
-static char		*dir;
-static struct store	*st;
-static struct config	*cfg;
 static struct relay_env	 env;
 
 /* A sink that keeps the text; a streaming one commits at start. */
@@ -126,68 +114,15 @@ record_error(struct out *out, enum kf_err er, const char *why,
 }
 
 static void
-add_account(const char *name)
-{
-	struct cred		 c;
-	struct import_result	 res;
-	struct buf		 out = BUF_INIT;
-	char			*body;
-
-	body = xasprintf("{\"refreshToken\":\"aor%s" TAIL "\",\"accessToken\":"
-	    "\"aoa%s\",\"authMethod\":\"social\"}", name, name);
-	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/accounts", body, &out),
-	    200);
-	free(body);
-	cred_init(&c);
-	c.refresh_token = xasprintf("aor%s" TAIL, name);
-	c.access_token = xasprintf("aoa%s", name);
-	c.expires_at = 4102444800;	/* 2100: no refresh needed */
-	ck_assert_int_eq(accounts_import(st, &c, 1, &res, NULL), KF_OK);
-	cred_free(&c);
-	buf_free(&out);
-}
-
-static void
-script(const char *json)
-{
-	struct buf	out = BUF_INIT;
-
-	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/script", json, &out),
-	    200);
-	buf_free(&out);
-}
-
-static void
 setup(void)
 {
-	char	*json;
-
-	tu_mock_start(&mock);
-	dir = tu_tmpdir();
-	ck_assert_int_eq(store_open(&st, dir, NULL), KF_OK);
-	json = xasprintf("{\"apiBaseUrl\":\"%s\",\"authBaseUrl\":\"%s\","
-	    "\"oidcBaseUrl\":\"%s\"}", mock.base, mock.base, mock.base);
-	ck_assert_int_eq(config_parse(json, strlen(json), NULL, &cfg, NULL,
-	    NULL), KF_OK);
-	free(json);
+	mock_setup();
 	env.cfg = cfg;
 	env.store = st;
-	env.http = http_new();
+	env.http = h;
 	err_calls = 0;
 	err_retry = -1;
 	err_code = KF_OK;
-}
-
-static void
-teardown(void)
-{
-	ck_assert_int_eq(pool_flush(st, NULL), KF_OK);
-	http_free(env.http);
-	config_free(cfg);
-	store_close(st);
-	tu_rmrf(dir);
-	free(dir);
-	tu_mock_stop(&mock);
 }
 
 static void
@@ -203,19 +138,6 @@ req_init(struct request *req, char **envp, struct buf *raw)
 	out_init_buf(&req->out, raw);
 }
 
-static void
-simple_conv(struct conv *c, const char *prompt)
-{
-	struct conv_block	*b;
-
-	conv_init(c);
-	c->model = xstrdup("claude-sonnet-4-5");
-	c->kiro_model = "claude-sonnet-4.5";
-	b = conv_msg_add_block(conv_add_msg(c, CONV_ROLE_USER),
-	    CONV_BLOCK_TEXT);
-	b->text = xstrdup(prompt);
-}
-
 START_TEST(serve_relay_answers_through_the_sink)
 {
 	char		*envp[] = { NULL };
@@ -225,7 +147,7 @@ START_TEST(serve_relay_answers_through_the_sink)
 	struct sink	 s;
 	struct rec	 r;
 
-	add_account("A");
+	add_account("A", 0);
 	req_init(&req, envp, &raw);
 	simple_conv(&c, "hi");
 	rec_init(&r, &s, 1);
@@ -282,7 +204,7 @@ START_TEST(serve_relay_error_after_commit_is_the_sinks)
 	struct sink	 s;
 	struct rec	 r;
 
-	add_account("A");
+	add_account("A", 0);
 	script("{\"times\":1,\"response\":{\"kind\":\"cutoff\","
 	    "\"chunks\":[\"partial answer\"]}}");
 	req_init(&req, envp, &raw);
@@ -328,7 +250,7 @@ suite(void)
 	TCase	*tc;
 
 	tc = tcase_create("relay");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, mock_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, serve_relay_answers_through_the_sink);
 	tcase_add_test(tc, serve_relay_error_before_commit_goes_to_the_callback);
