@@ -254,6 +254,25 @@ class ClientTestCase(unittest.TestCase):
             self.assertNotIn("error", value, f"{name}: {value}\n{self.logs()}")
         return res
 
+    def script_basics(self, t: str, call_prefix: str = "tooluse_") -> tuple[dict, str, str]:
+        """The mock's answers to the create, stream and tools steps the SDK scripts share:
+        (the texts by step, the get_weather call's id, the script answering its result)."""
+        text = {"create": f"Created answer {t}.", "stream": f"Streamed answer {t}, in parts.",
+                "tools": f"It is sunny in Paris ({t})."}
+        self.mock.script({"prompt_contains": f"{t}-create"},
+                         {"kind": "text", "chunks": [text["create"]]})
+        self.mock.script({"prompt_contains": f"{t}-stream"},
+                         {"kind": "text", "chunks": [text["stream"][:9], text["stream"][9:20],
+                                                     text["stream"][20:]]})
+        call_id = call_prefix + uuid.uuid4().hex[:20]
+        self.mock.script({"prompt_contains": f"{t}-tools"},
+                         {"kind": "tool_use", "chunks": ["Let me check."],
+                          "tools": [{"name": "get_weather", "id": call_id,
+                                     "input_fragments": ['{"city":', ' "Paris"}']}]})
+        result_script = self.mock.script({"prompt_contains": "Tool results provided."},
+                                         {"kind": "text", "chunks": [text["tools"]]})
+        return text, call_id, result_script
+
     def assert_tool_round_trip(self, entry: dict, call_id: str, t: str) -> None:
         """The Kiro request after get_weather(Paris): the call in history, its result now."""
         kiro = entry["body"]["conversationState"]
@@ -293,9 +312,11 @@ def _answer_events(model: str) -> list[tuple[str, dict]]:
     ]
 
 
-class _CaptureHandler(BaseHTTPRequestHandler):
+class RecordingHandler(BaseHTTPRequestHandler):
+    """A handler that records each request in its RecordingServer; subclasses answer."""
+
     protocol_version = "HTTP/1.1"
-    server: "CaptureServer"
+    server: "RecordingServer"
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -304,6 +325,11 @@ class _CaptureHandler(BaseHTTPRequestHandler):
         self.server.record({"method": self.command, "path": self.path,
                             "headers": list(self.headers.items()), "body": body})
 
+    def _read_and_record(self) -> bytes:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._record(body)
+        return body
+
     def _send(self, status: int, ctype: str, data: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
@@ -311,6 +337,39 @@ class _CaptureHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+
+class RecordingServer(ThreadingHTTPServer):
+    """A loopback server recording requests ({method, path, headers: [(name, value)],
+    body: bytes}) in .captured; a context manager.  base_url ends in suffix."""
+
+    daemon_threads = True
+
+    def __init__(self, handler: type[RecordingHandler], suffix: str = "") -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.suffix = suffix
+        self.captured: list[dict] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    def record(self, entry: dict) -> None:
+        with self._lock:
+            self.captured.append(entry)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{self.suffix}"
+
+    def __enter__(self) -> "RecordingServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _CaptureHandler(RecordingHandler):
 
     def do_HEAD(self):
         self._record(b"")
@@ -321,9 +380,7 @@ class _CaptureHandler(BaseHTTPRequestHandler):
         self._send(404, "application/json", b'{"type":"error","error":{"type":"not_found_error"}}')
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
-        self._record(body)
+        body = self._read_and_record()
         if self.path.split("?")[0].endswith("/v1/messages"):
             try:
                 req = json.loads(body)
@@ -341,32 +398,11 @@ class _CaptureHandler(BaseHTTPRequestHandler):
         self._send(404, "application/json", b'{"type":"error","error":{"type":"not_found_error"}}')
 
 
-class CaptureServer(ThreadingHTTPServer):
-    """Records requests ({method, path, headers: [(name, value)], body: bytes})."""
-
-    daemon_threads = True
+class CaptureServer(RecordingServer):
+    """Answers like the Anthropic API would (see the module's docstring)."""
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _CaptureHandler)
-        self.captured: list[dict] = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    def record(self, entry: dict) -> None:
-        with self._lock:
-            self.captured.append(entry)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> "CaptureServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
-        self.server_close()
+        super().__init__(_CaptureHandler)
 
 
 def capture_first_request(claude: Path, prompt: str = "hi",

@@ -48,20 +48,7 @@ class OpenAIChatSDK(clienthelp.ClientTestCase):
 
     def test_openai_sdk_chat(self) -> None:
         t = clienthelp.tag()
-        text = {"create": f"Created answer {t}.", "stream": f"Streamed answer {t}, in parts.",
-                "tools": f"It is sunny in Paris ({t})."}
-        self.mock.script({"prompt_contains": f"{t}-create"},
-                         {"kind": "text", "chunks": [text["create"]]})
-        self.mock.script({"prompt_contains": f"{t}-stream"},
-                         {"kind": "text", "chunks": [text["stream"][:9], text["stream"][9:20],
-                                                     text["stream"][20:]]})
-        call_id = "tooluse_" + uuid.uuid4().hex[:20]
-        self.mock.script({"prompt_contains": f"{t}-tools"},
-                         {"kind": "tool_use", "chunks": ["Let me check."],
-                          "tools": [{"name": "get_weather", "id": call_id,
-                                     "input_fragments": ['{"city":', ' "Paris"}']}]})
-        result_script = self.mock.script({"prompt_contains": "Tool results provided."},
-                                         {"kind": "text", "chunks": [text["tools"]]})
+        text, call_id, result_script = self.script_basics(t)
         helper_id = "tooluse_" + uuid.uuid4().hex[:20]
         self.mock.script({"prompt_contains": f"{t}-helper"},
                          {"kind": "tool_use", "chunks": [],

@@ -33,7 +33,6 @@ from __future__ import annotations
 import json
 import sys
 import unittest
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -58,21 +57,8 @@ class OpenAIResponsesSDK(clienthelp.ClientTestCase):
 
     def run_sdk(self, srv: Lighttpd) -> None:
         t = clienthelp.tag()
-        text = {"create": f"Created answer {t}.", "stream": f"Streamed answer {t}, in parts.",
-                "tools": f"It is sunny in Paris ({t})."}
+        text, call_id, result_script = self.script_basics(t)
         patch = f"*** Begin Patch\n*** Add File: {t}.txt\n+hello\n*** End Patch\n"
-        self.mock.script({"prompt_contains": f"{t}-create"},
-                         {"kind": "text", "chunks": [text["create"]]})
-        self.mock.script({"prompt_contains": f"{t}-stream"},
-                         {"kind": "text", "chunks": [text["stream"][:9], text["stream"][9:20],
-                                                     text["stream"][20:]]})
-        call_id = "tooluse_" + uuid.uuid4().hex[:20]
-        self.mock.script({"prompt_contains": f"{t}-tools"},
-                         {"kind": "tool_use", "chunks": ["Let me check."],
-                          "tools": [{"name": "get_weather", "id": call_id,
-                                     "input_fragments": ['{"city":', ' "Paris"}']}]})
-        result_script = self.mock.script({"prompt_contains": "Tool results provided."},
-                                         {"kind": "text", "chunks": [text["tools"]]})
         self.mock.script({"prompt_contains": f"{t}-custom"},
                          {"kind": "tool_use", "chunks": [],
                           "tools": [{"name": "apply_patch", "id": "tooluse_patch",
