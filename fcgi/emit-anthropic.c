@@ -55,8 +55,7 @@ struct anthropic_emit {
 	int		 next_index;
 	int		 text_index;	/* -1 when no text block is open */
 	int		 thinking_index;
-	int		*tool_blocks;	/* relay tool index -> block index */
-	size_t		 n_tool_blocks;
+	struct emit_calls tool_blocks;	/* relay tool index -> block index */
 	char		*message_id;
 	char		*model;
 	long		 input_tokens;
@@ -303,13 +302,7 @@ e_tool_start(void *arg, size_t index, const char *id, const char *name)
 		block_start(e, block_index, blk.ptr);
 		buf_free(&blk);
 	}
-	if (index >= e->n_tool_blocks) {
-		e->tool_blocks = xreallocarray(e->tool_blocks, index + 1,
-		    sizeof(*e->tool_blocks));
-		while (e->n_tool_blocks <= index)
-			e->tool_blocks[e->n_tool_blocks++] = -1;
-	}
-	e->tool_blocks[index] = block_index;
+	emit_calls_set(&e->tool_blocks, index, block_index);
 	return push(e);
 }
 
@@ -317,13 +310,13 @@ static int
 e_tool_input(void *arg, size_t index, const char *s, size_t len)
 {
 	struct anthropic_emit	*e = arg;
+	long			 b;
 
-	if (index >= e->n_tool_blocks || e->tool_blocks[index] < 0)
+	if ((b = emit_calls_get(&e->tool_blocks, index)) < 0)
 		return 0;
 	if (e->mode == EMIT_JSON)
 		return 0;	/* the whole input comes at tool_end */
-	block_delta(e, e->tool_blocks[index], "input_json_delta",
-	    "partial_json", s, len);
+	block_delta(e, (int)b, "input_json_delta", "partial_json", s, len);
 	return push(e);
 }
 
@@ -331,15 +324,16 @@ static int
 e_tool_end(void *arg, size_t index, const char *input)
 {
 	struct anthropic_emit	*e = arg;
+	long			 b;
 
-	if (index >= e->n_tool_blocks || e->tool_blocks[index] < 0)
+	if ((b = emit_calls_get(&e->tool_blocks, index)) < 0)
 		return 0;
 	if (e->mode == EMIT_JSON) {
-		buf_puts(&e->blocks[e->tool_blocks[index]].text, input);
+		buf_puts(&e->blocks[b].text, input);
 		return 0;
 	}
-	block_stop(e, e->tool_blocks[index]);
-	e->tool_blocks[index] = -1;
+	block_stop(e, (int)b);
+	emit_calls_close(&e->tool_blocks, index);
 	return push(e);
 }
 
@@ -421,6 +415,7 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 	struct anthropic_emit	*e = arg;
 	struct buf		 d = BUF_INIT, start = BUF_INIT;
 	size_t			 i;
+	long			 b;
 	int			 rc;
 
 	if (e->finished)
@@ -430,10 +425,10 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 		return write_json_message(e, stop, usage);
 	close_text(e);
 	close_thinking(e, NULL);
-	for (i = 0; i < e->n_tool_blocks; i++)
-		if (e->tool_blocks[i] >= 0) {
-			block_stop(e, e->tool_blocks[i]);
-			e->tool_blocks[i] = -1;
+	for (i = 0; i < e->tool_blocks.n; i++)
+		if ((b = emit_calls_get(&e->tool_blocks, i)) >= 0) {
+			block_stop(e, (int)b);
+			emit_calls_close(&e->tool_blocks, i);
 		}
 	buf_printf(&d, "{\"type\":\"message_delta\",\"delta\":"
 	    "{\"stop_reason\":\"%s\",\"stop_sequence\":",
@@ -526,9 +521,7 @@ e_reset(void *arg)
 
 	blocks_free(e);
 	buf_reset(&e->events);
-	free(e->tool_blocks);
-	e->tool_blocks = NULL;
-	e->n_tool_blocks = 0;
+	emit_calls_free(&e->tool_blocks);
 	e->next_index = 0;
 	e->text_index = e->thinking_index = -1;
 	e->start_len = 0;
@@ -550,10 +543,7 @@ emit_new(enum emit_mode mode, struct out *out, struct sink *sink)
 	e->out = out;
 	e->sink = sink;
 	e->text_index = e->thinking_index = -1;
-	memset(sink, 0, sizeof(*sink));
-	sink->ops = &anthropic_ops;
-	sink->arg = e;
-	sink->streams = mode == EMIT_STREAM;
+	emit_sink_init(sink, &anthropic_ops, e, mode == EMIT_STREAM);
 	sink->ping_before_start = mode == EMIT_BUFFERED;
 	return e;
 }
@@ -583,7 +573,7 @@ anthropic_emit_free(struct anthropic_emit *e)
 		return;
 	blocks_free(e);
 	buf_free(&e->events);
-	free(e->tool_blocks);
+	emit_calls_free(&e->tool_blocks);
 	free(e->message_id);
 	free(e->model);
 	free(e);

@@ -2,11 +2,24 @@
 #include "autoconfig.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "buf.h"
 #include "emit-common.h"
 #include "out.h"
 #include "sink.h"
+#include "xmalloc.h"
+
+void
+emit_sink_init(struct sink *sink, const struct sink_ops *ops, void *arg,
+    int streams)
+{
+	memset(sink, 0, sizeof(*sink));
+	sink->ops = ops;
+	sink->arg = arg;
+	sink->streams = streams;
+}
 
 void
 emit_mark_committed(struct out *out, struct sink *sink)
@@ -78,4 +91,36 @@ emit_json_response(struct out *out, int status, const struct buf *body,
 		    retry_after);
 	return out_response(out, status, "application/json",
 	    extra[0] != '\0' ? extra : NULL, body->ptr, body->len);
+}
+
+void
+emit_calls_set(struct emit_calls *c, size_t index, long pos)
+{
+	if (index >= c->n) {
+		c->at = xreallocarray(c->at, index + 1, sizeof(*c->at));
+		while (c->n <= index)
+			c->at[c->n++] = -1;
+	}
+	c->at[index] = pos;
+}
+
+long
+emit_calls_get(const struct emit_calls *c, size_t index)
+{
+	return index < c->n ? c->at[index] : -1;
+}
+
+void
+emit_calls_close(struct emit_calls *c, size_t index)
+{
+	if (index < c->n)
+		c->at[index] = -1;
+}
+
+void
+emit_calls_free(struct emit_calls *c)
+{
+	free(c->at);
+	c->at = NULL;
+	c->n = 0;
 }

@@ -2,15 +2,39 @@
 #ifndef EMIT_COMMON_H
 #define EMIT_COMMON_H
 
+#include <stddef.h>
+
 #include "buf.h"
 
 struct out;
 struct sink;
 
+/*
+ * The tool calls of an answer that are open, by the relay's tool index:
+ * where the emitter keeps each (a content block, a part, an output item).
+ * Zeroed is empty.
+ */
+struct emit_calls {
+	long	*at;		/* -1: not open */
+	size_t	 n;
+};
+
+void	emit_calls_set(struct emit_calls *, size_t index, long pos);
+/* Where call index is, or -1 when it is not open. */
+long	emit_calls_get(const struct emit_calls *, size_t index);
+void	emit_calls_close(struct emit_calls *, size_t index);
+/* Forgets every call (the struct is empty again). */
+void	emit_calls_free(struct emit_calls *);
+
 /* The head's extra lines for a stream: proxies must not hold it back. */
 #define EMIT_STREAM_HEADERS \
 	"Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
 
+struct sink_ops;
+
+/* Makes sink an emitter's: ops with arg, streaming or not; all else 0. */
+void	emit_sink_init(struct sink *, const struct sink_ops *, void *arg,
+	    int streams);
 /* Tells the relay (sink->committed) once any byte reached the client. */
 void	emit_mark_committed(struct out *, struct sink *);
 /*

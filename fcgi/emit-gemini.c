@@ -54,8 +54,7 @@ struct gemini_emit {
 	long			 thought_tokens;
 	struct part		*parts;		/* JSON mode, and open calls */
 	size_t			 n_parts;
-	long			*calls;		/* tool index -> part, or -1 */
-	size_t			 n_calls;
+	struct emit_calls	 calls;		/* tool index -> part */
 };
 
 static const char *
@@ -238,9 +237,7 @@ parts_free(struct gemini_emit *e)
 	free(e->parts);
 	e->parts = NULL;
 	e->n_parts = 0;
-	free(e->calls);
-	e->calls = NULL;
-	e->n_calls = 0;
+	emit_calls_free(&e->calls);
 }
 
 /* Text or thought: appended to the last part of that kind, or streamed. */
@@ -321,16 +318,10 @@ e_tool_start(void *arg, size_t index, const char *id, const char *name)
 	struct gemini_emit	*e = arg;
 	struct part		*p;
 
-	if (index >= e->n_calls) {
-		e->calls = xreallocarray(e->calls, index + 1,
-		    sizeof(*e->calls));
-		while (e->n_calls <= index)
-			e->calls[e->n_calls++] = -1;
-	}
 	p = add_part(e, PART_CALL);
 	p->id = xstrdup(id);
 	p->name = xstrdup(name);
-	e->calls[index] = (long)e->n_parts - 1;
+	emit_calls_set(&e->calls, index, (long)e->n_parts - 1);
 	return 0;
 }
 
@@ -350,17 +341,18 @@ e_tool_end(void *arg, size_t index, const char *input)
 {
 	struct gemini_emit	*e = arg;
 	struct part		*p;
+	long			 at;
 	int			 rc;
 
-	if (index >= e->n_calls || e->calls[index] < 0)
+	if ((at = emit_calls_get(&e->calls, index)) < 0)
 		return 0;
-	p = &e->parts[e->calls[index]];
+	p = &e->parts[at];
 	buf_reset(&p->text);
 	buf_puts(&p->text, input);
 	if (e->mode == GEMINI_EMIT_JSON)
 		return 0;
 	rc = stream_part(e, p);
-	e->calls[index] = -1;
+	emit_calls_close(&e->calls, index);
 	return rc;
 }
 
@@ -447,10 +439,7 @@ gemini_emit_new(enum gemini_emit_mode mode, struct out *out,
 	e->include_thoughts = opts != NULL && opts->include_thoughts;
 	e->response_id = xstrdup("");
 	e->model = xstrdup("");
-	memset(sink, 0, sizeof(*sink));
-	sink->ops = &gemini_ops;
-	sink->arg = e;
-	sink->streams = mode != GEMINI_EMIT_JSON;
+	emit_sink_init(sink, &gemini_ops, e, mode != GEMINI_EMIT_JSON);
 	return e;
 }
 

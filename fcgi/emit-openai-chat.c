@@ -449,10 +449,7 @@ emit_new(enum emit_mode mode, struct out *out, struct sink *sink)
 	e->mode = mode;
 	e->out = out;
 	e->sink = sink;
-	memset(sink, 0, sizeof(*sink));
-	sink->ops = &openai_chat_ops;
-	sink->arg = e;
-	sink->streams = mode == EMIT_STREAM;
+	emit_sink_init(sink, &openai_chat_ops, e, mode == EMIT_STREAM);
 	return e;
 }
 

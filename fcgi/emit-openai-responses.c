@@ -57,8 +57,7 @@ struct openai_responses_emit {
 	size_t			 n_items;
 	int			 open_text;	/* -1 when none */
 	int			 open_reasoning;
-	int			*tool_items;	/* relay tool index -> item */
-	size_t			 n_tool_items;
+	struct emit_calls	 tool_items;	/* relay tool index -> item */
 	int			 finished;
 };
 
@@ -458,13 +457,7 @@ r_tool_start(void *arg, size_t index, const char *id, const char *name)
 	it = &e->items[i];
 	it->call_id = xstrdup(id);
 	it->name = xstrdup(name);
-	if (index >= e->n_tool_items) {
-		e->tool_items = xreallocarray(e->tool_items, index + 1,
-		    sizeof(*e->tool_items));
-		while (e->n_tool_items <= index)
-			e->tool_items[e->n_tool_items++] = -1;
-	}
-	e->tool_items[index] = (int)i;
+	emit_calls_set(&e->tool_items, index, (long)i);
 	if (!e->stream)
 		return 0;
 	ev_item(e, "response.output_item.added", i);
@@ -475,11 +468,12 @@ static int
 r_tool_input(void *arg, size_t index, const char *s, size_t len)
 {
 	struct openai_responses_emit	*e = arg;
+	long			 at;
 	size_t			 i;
 
-	if (index >= e->n_tool_items || e->tool_items[index] < 0)
+	if ((at = emit_calls_get(&e->tool_items, index)) < 0)
 		return 0;
-	i = (size_t)e->tool_items[index];
+	i = (size_t)at;
 	/* A custom call's text is known only once its JSON is whole. */
 	if (!e->stream || e->items[i].type == ITEM_CUSTOM_CALL)
 		return 0;
@@ -508,12 +502,13 @@ r_tool_end(void *arg, size_t index, const char *input)
 	struct openai_responses_emit	*e = arg;
 	struct item		*it;
 	struct buf		 d = BUF_INIT;
+	long			 at;
 	size_t			 i;
 
-	if (index >= e->n_tool_items || e->tool_items[index] < 0)
+	if ((at = emit_calls_get(&e->tool_items, index)) < 0)
 		return 0;
-	i = (size_t)e->tool_items[index];
-	e->tool_items[index] = -1;
+	i = (size_t)at;
+	emit_calls_close(&e->tool_items, index);
 	it = &e->items[i];
 	buf_reset(&it->text);
 	if (it->type == ITEM_CUSTOM_CALL)
@@ -547,14 +542,15 @@ static void
 close_all(struct openai_responses_emit *e)
 {
 	size_t	i, j;
+	long	at;
 
 	close_text(e);
 	close_reasoning(e);
-	for (i = 0; i < e->n_tool_items; i++) {
-		if (e->tool_items[i] < 0)
+	for (i = 0; i < e->tool_items.n; i++) {
+		if ((at = emit_calls_get(&e->tool_items, i)) < 0)
 			continue;
-		j = (size_t)e->tool_items[i];
-		e->tool_items[i] = -1;
+		j = (size_t)at;
+		emit_calls_close(&e->tool_items, i);
 		e->items[j].done = 1;
 		if (e->stream)
 			ev_item(e, "response.output_item.done", j);
@@ -638,9 +634,7 @@ items_free(struct openai_responses_emit *e)
 	free(e->items);
 	e->items = NULL;
 	e->n_items = 0;
-	free(e->tool_items);
-	e->tool_items = NULL;
-	e->n_tool_items = 0;
+	emit_calls_free(&e->tool_items);
 }
 
 static void
@@ -673,10 +667,7 @@ emit_new(int stream, struct out *out, struct sink *sink,
 	e->req = req;
 	e->open_text = e->open_reasoning = -1;
 	new_id(e->id, sizeof(e->id), "resp");
-	memset(sink, 0, sizeof(*sink));
-	sink->ops = &openai_responses_ops;
-	sink->arg = e;
-	sink->streams = stream;
+	emit_sink_init(sink, &openai_responses_ops, e, stream);
 	return e;
 }
 

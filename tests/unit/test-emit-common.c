@@ -1,4 +1,4 @@
-/* test-emit-common.c: the emitters' shared head, push, keep-alive and response plumbing. */
+/* test-emit-common.c: the emitters' shared plumbing: head, push, keep-alive, responses, open calls. */
 #include "autoconfig.h"
 
 #include <stdlib.h>
@@ -123,6 +123,54 @@ START_TEST(json_response_adds_retry_after_when_positive)
 }
 END_TEST
 
+START_TEST(sink_init_clears_the_rest)
+{
+	static const struct sink_ops	ops;
+	struct sink			s;
+	int				arg;
+
+	memset(&s, 0xff, sizeof(s));
+	emit_sink_init(&s, &ops, &arg, 1);
+	ck_assert_ptr_eq(s.ops, &ops);
+	ck_assert_ptr_eq(s.arg, &arg);
+	ck_assert_int_eq(s.streams, 1);
+	ck_assert_int_eq(s.committed, 0);
+	ck_assert_int_eq(s.ping_before_start, 0);
+	ck_assert_ptr_null(s.gone);
+	emit_sink_init(&s, &ops, &arg, 0);
+	ck_assert_int_eq(s.streams, 0);
+}
+END_TEST
+
+START_TEST(calls_map_open_tool_calls)
+{
+	struct emit_calls	c;
+
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(emit_calls_get(&c, 0), -1);
+	/* Indexes may come out of order; the gaps are not open. */
+	emit_calls_set(&c, 2, 7);
+	ck_assert_int_eq(emit_calls_get(&c, 2), 7);
+	ck_assert_int_eq(emit_calls_get(&c, 0), -1);
+	ck_assert_int_eq(emit_calls_get(&c, 1), -1);
+	ck_assert_int_eq(emit_calls_get(&c, 3), -1);
+	emit_calls_set(&c, 0, 4);
+	ck_assert_int_eq(emit_calls_get(&c, 0), 4);
+	ck_assert_uint_eq(c.n, 3);
+	emit_calls_close(&c, 2);
+	ck_assert_int_eq(emit_calls_get(&c, 2), -1);
+	emit_calls_close(&c, 99);	/* never opened: nothing happens */
+	ck_assert_int_eq(emit_calls_get(&c, 0), 4);
+	emit_calls_free(&c);
+	ck_assert_ptr_null(c.at);
+	ck_assert_uint_eq(c.n, 0);
+	ck_assert_int_eq(emit_calls_get(&c, 0), -1);
+	emit_calls_set(&c, 0, 1);	/* usable again after free */
+	ck_assert_int_eq(emit_calls_get(&c, 0), 1);
+	emit_calls_free(&c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -136,6 +184,8 @@ main(void)
 	tcase_add_test(tc, puts_flush_writes_a_keepalive);
 	tcase_add_test(tc, json_answer_is_a_whole_response);
 	tcase_add_test(tc, json_response_adds_retry_after_when_positive);
+	tcase_add_test(tc, calls_map_open_tool_calls);
+	tcase_add_test(tc, sink_init_clears_the_rest);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
