@@ -8,6 +8,7 @@
 
 struct out;
 struct sink;
+struct sink_ops;
 
 /*
  * The tool calls of an answer that are open, by the relay's tool index:
@@ -29,8 +30,6 @@ void	emit_calls_free(struct emit_calls *);
 /* The head's extra lines for a stream: proxies must not hold it back. */
 #define EMIT_STREAM_HEADERS \
 	"Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
-
-struct sink_ops;
 
 /* Makes sink an emitter's: ops with arg, streaming or not; all else 0. */
 void	emit_sink_init(struct sink *, const struct sink_ops *, void *arg,
