@@ -420,8 +420,9 @@ def capture_first_request(claude: Path, prompt: str = "hi",
             return list(cap.captured), done.stdout
 
 
-def sanitize(entry: dict) -> dict:
-    """A captured POST as a fixture: secrets replaced, hop-by-hop headers dropped."""
+def sanitize(entry: dict, lower_names: bool = False) -> dict:
+    """A captured POST as a fixture: secrets replaced, hop-by-hop headers dropped
+    (header names as sent, or in lower case)."""
     headers = {}
     for name, value in entry["headers"]:
         low = name.lower()
@@ -431,7 +432,7 @@ def sanitize(entry: dict) -> dict:
             value = "sk-test"
         elif low == "authorization":
             value = "Bearer sk-test"
-        headers[name] = value
+        headers[low if lower_names else name] = value
     return {"method": entry["method"], "path": entry["path"], "headers": headers,
             "body": json.loads(entry["body"])}
 

@@ -45,8 +45,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from clienthelp import (HOP_HEADERS, SRCDIR, NodeModulesError,  # noqa: E402
-                        RecordingHandler, RecordingServer, node_modules)
+import clienthelp  # noqa: E402
+from clienthelp import (SRCDIR, NodeModulesError, RecordingHandler,  # noqa: E402
+                        RecordingServer, node_modules)
 
 FIXTURE = SRCDIR / "tests" / "fixtures" / "codex-request.json"
 CAPTURE_TEXT = "Captured by the kiro-fcgi Responses capture server."
@@ -147,17 +148,9 @@ class ResponsesCapture(RecordingServer):
 
 
 def sanitize(entry: dict) -> dict:
-    """A captured POST as a fixture: the key replaced, hop-by-hop headers dropped."""
-    headers = {}
-    for name, value in entry["headers"]:
-        low = name.lower()
-        if low in HOP_HEADERS:
-            continue
-        if low == "authorization":
-            value = "Bearer sk-test"
-        headers[low] = value
-    return {"method": entry["method"], "path": entry["path"], "headers": headers,
-            "body": json.loads(entry["body"])}
+    """A captured POST as a fixture: the key replaced, hop-by-hop headers dropped,
+    header names in lower case."""
+    return clienthelp.sanitize(entry, lower_names=True)
 
 
 def record_fixture(out: Path) -> None:
