@@ -13,9 +13,9 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
-#include "rand.h"
 #include "relay.h"
 #include "request.h"
+#include "serve.h"
 #include "tokens.h"
 #include "xmalloc.h"
 
@@ -29,7 +29,6 @@ serve(struct request *req, enum mode mode)
 {
 	struct conv		 conv;
 	struct sink		 sink;
-	struct relay_result	 res;
 	struct anthropic_emit	*emit;
 	const char		*hdr;
 	char			*why = NULL;
@@ -42,27 +41,16 @@ serve(struct request *req, enum mode mode)
 		goto out;
 	}
 	/* Claude Code also names its session in a header. */
-	hdr = request_param(req, "HTTP_X_CLAUDE_CODE_SESSION_ID");
-	if (conv.session_id == NULL && hdr != NULL &&
-	    strlen(hdr) == UUID_LEN && rand_is_uuid(hdr))
+	hdr = serve_session_header(req, "HTTP_X_CLAUDE_CODE_SESSION_ID");
+	if (conv.session_id == NULL && hdr != NULL)
 		conv.session_id = xstrdup(hdr);
-	req->model = conv.kiro_model;
 	if (!conv.stream)
 		emit = anthropic_emit_json(&req->out, &sink);
 	else if (mode == MODE_CC)
 		emit = anthropic_emit_buffered(&req->out, &sink);
 	else
 		emit = anthropic_emit_stream(&req->out, &sink);
-	sink.gone = request_client_gone;
-	sink.gone_arg = req;
-	er = relay_run(req->relay, &conv, &sink, &res, &why);
-	req->account_id = res.account_id;
-	if (er != KF_OK && er != KF_ECLIENTGONE && !sink.committed)
-		(void)anthropic_error_response(&req->out, er, why,
-		    res.retry_after);
-	if (er != KF_OK)
-		log_warnx("%s: %s", kf_err_name(er), why != NULL ? why :
-		    kf_strerror(er));
+	(void)serve_relay(req, &conv, &sink, anthropic_error_response);
 	anthropic_emit_free(emit);
 out:
 	conv_free(&conv);

@@ -9,6 +9,7 @@
 
 #include "anthropic.h"
 #include "buf.h"
+#include "emit-common.h"
 #include "json.h"
 #include "out.h"
 #include "sink.h"
@@ -54,8 +55,7 @@ struct anthropic_emit {
 	int		 next_index;
 	int		 text_index;	/* -1 when no text block is open */
 	int		 thinking_index;
-	int		*tool_blocks;	/* relay tool index -> block index */
-	size_t		 n_tool_blocks;
+	struct emit_calls tool_blocks;	/* relay tool index -> block index */
 	char		*message_id;
 	char		*model;
 	long		 input_tokens;
@@ -67,38 +67,23 @@ struct anthropic_emit {
 static void
 mark_committed(struct anthropic_emit *e)
 {
-	if (e->out->committed)
-		e->sink->committed = 1;
+	emit_mark_committed(e->out, e->sink);
 }
 
 static int
 send_head(struct anthropic_emit *e)
 {
-	if (e->head_sent)
-		return 0;
-	e->head_sent = 1;
-	/* X-Accel-Buffering: proxies in front must not hold events back. */
-	if (out_head(e->out, 200, "text/event-stream",
-	    "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") != 0)
-		return -1;
-	mark_committed(e);
-	return 0;
+	return emit_stream_head(e->out, e->sink, &e->head_sent,
+	    "text/event-stream");
 }
 
 /* Writes (STREAM) or keeps (BUFFERED) what is in e->events. */
 static int
 push(struct anthropic_emit *e)
 {
-	int	rc;
-
 	if (e->mode != EMIT_STREAM)
 		return 0;
-	rc = out_buf(e->out, &e->events);
-	buf_reset(&e->events);
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
-	return rc;
+	return emit_push(e->out, e->sink, &e->events);
 }
 
 static void
@@ -317,13 +302,7 @@ e_tool_start(void *arg, size_t index, const char *id, const char *name)
 		block_start(e, block_index, blk.ptr);
 		buf_free(&blk);
 	}
-	if (index >= e->n_tool_blocks) {
-		e->tool_blocks = xreallocarray(e->tool_blocks, index + 1,
-		    sizeof(*e->tool_blocks));
-		while (e->n_tool_blocks <= index)
-			e->tool_blocks[e->n_tool_blocks++] = -1;
-	}
-	e->tool_blocks[index] = block_index;
+	emit_calls_set(&e->tool_blocks, index, block_index);
 	return push(e);
 }
 
@@ -331,13 +310,13 @@ static int
 e_tool_input(void *arg, size_t index, const char *s, size_t len)
 {
 	struct anthropic_emit	*e = arg;
+	long			 b;
 
-	if (index >= e->n_tool_blocks || e->tool_blocks[index] < 0)
+	if ((b = emit_calls_get(&e->tool_blocks, index)) < 0)
 		return 0;
 	if (e->mode == EMIT_JSON)
 		return 0;	/* the whole input comes at tool_end */
-	block_delta(e, e->tool_blocks[index], "input_json_delta",
-	    "partial_json", s, len);
+	block_delta(e, (int)b, "input_json_delta", "partial_json", s, len);
 	return push(e);
 }
 
@@ -345,15 +324,16 @@ static int
 e_tool_end(void *arg, size_t index, const char *input)
 {
 	struct anthropic_emit	*e = arg;
+	long			 b;
 
-	if (index >= e->n_tool_blocks || e->tool_blocks[index] < 0)
+	if ((b = emit_calls_get(&e->tool_blocks, index)) < 0)
 		return 0;
 	if (e->mode == EMIT_JSON) {
-		buf_puts(&e->blocks[e->tool_blocks[index]].text, input);
+		buf_puts(&e->blocks[b].text, input);
 		return 0;
 	}
-	block_stop(e, e->tool_blocks[index]);
-	e->tool_blocks[index] = -1;
+	block_stop(e, (int)b);
+	emit_calls_close(&e->tool_blocks, index);
 	return push(e);
 }
 
@@ -424,12 +404,7 @@ write_json_message(struct anthropic_emit *e, enum sink_stop stop,
 	json_object_object_add(msg, "usage", u);
 	json_to_buf(msg, &body);
 	json_object_put(msg);
-	rc = out_response(e->out, 200, "application/json", NULL, body.ptr,
-	    body.len);
-	/* The client has its answer before the relay's bookkeeping. */
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
+	rc = emit_json_answer(e->out, e->sink, &body);
 	buf_free(&body);
 	return rc;
 }
@@ -440,6 +415,7 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 	struct anthropic_emit	*e = arg;
 	struct buf		 d = BUF_INIT, start = BUF_INIT;
 	size_t			 i;
+	long			 b;
 	int			 rc;
 
 	if (e->finished)
@@ -449,10 +425,10 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 		return write_json_message(e, stop, usage);
 	close_text(e);
 	close_thinking(e, NULL);
-	for (i = 0; i < e->n_tool_blocks; i++)
-		if (e->tool_blocks[i] >= 0) {
-			block_stop(e, e->tool_blocks[i]);
-			e->tool_blocks[i] = -1;
+	for (i = 0; i < e->tool_blocks.n; i++)
+		if ((b = emit_calls_get(&e->tool_blocks, i)) >= 0) {
+			block_stop(e, (int)b);
+			emit_calls_close(&e->tool_blocks, i);
 		}
 	buf_printf(&d, "{\"type\":\"message_delta\",\"delta\":"
 	    "{\"stop_reason\":\"%s\",\"stop_sequence\":",
@@ -492,7 +468,6 @@ e_error(void *arg, enum kf_err er, const char *message)
 {
 	struct anthropic_emit	*e = arg;
 	struct buf		 d = BUF_INIT;
-	int			 rc;
 
 	if (e->finished)
 		return 0;
@@ -505,11 +480,7 @@ e_error(void *arg, enum kf_err er, const char *message)
 	anthropic_error_json(&d, er, message);
 	event(e, "error", &d);
 	buf_free(&d);
-	rc = out_buf(e->out, &e->events);
-	buf_reset(&e->events);
-	if (rc == 0)
-		rc = out_flush(e->out);
-	return rc;
+	return emit_push(e->out, e->sink, &e->events);
 }
 
 static int
@@ -523,11 +494,8 @@ e_ping(void *arg)
 	if ((rc = send_head(e)) != 0)
 		return rc;
 	/* Exactly kiro.rs's bytes, with the space. */
-	rc = out_puts(e->out, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
-	return rc;
+	return emit_puts_flush(e->out, e->sink,
+	    "event: ping\ndata: {\"type\": \"ping\"}\n\n");
 }
 
 static void
@@ -553,9 +521,7 @@ e_reset(void *arg)
 
 	blocks_free(e);
 	buf_reset(&e->events);
-	free(e->tool_blocks);
-	e->tool_blocks = NULL;
-	e->n_tool_blocks = 0;
+	emit_calls_free(&e->tool_blocks);
 	e->next_index = 0;
 	e->text_index = e->thinking_index = -1;
 	e->start_len = 0;
@@ -577,10 +543,7 @@ emit_new(enum emit_mode mode, struct out *out, struct sink *sink)
 	e->out = out;
 	e->sink = sink;
 	e->text_index = e->thinking_index = -1;
-	memset(sink, 0, sizeof(*sink));
-	sink->ops = &anthropic_ops;
-	sink->arg = e;
-	sink->streams = mode == EMIT_STREAM;
+	emit_sink_init(sink, &anthropic_ops, e, mode == EMIT_STREAM);
 	sink->ping_before_start = mode == EMIT_BUFFERED;
 	return e;
 }
@@ -610,7 +573,7 @@ anthropic_emit_free(struct anthropic_emit *e)
 		return;
 	blocks_free(e);
 	buf_free(&e->events);
-	free(e->tool_blocks);
+	emit_calls_free(&e->tool_blocks);
 	free(e->message_id);
 	free(e->model);
 	free(e);
@@ -696,17 +659,11 @@ anthropic_error_response(struct out *out, enum kf_err er,
     const char *message, long retry_after)
 {
 	struct buf	body = BUF_INIT;
-	char		extra[64];
 	int		rc;
 
 	anthropic_error_json(&body, er, message);
-	extra[0] = '\0';
-	if (retry_after > 0)
-		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
-		    retry_after);
-	rc = out_response(out, anthropic_error_status(er, NULL),
-	    "application/json", extra[0] != '\0' ? extra : NULL, body.ptr,
-	    body.len);
+	rc = emit_json_response(out, anthropic_error_status(er, NULL), &body,
+	    retry_after);
 	buf_free(&body);
 	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "gemini.h"
+#include "emit-common.h"
 #include "json.h"
 #include "out.h"
 #include "sink.h"
@@ -54,8 +55,7 @@ struct gemini_emit {
 	struct buf		 tail;		/* see chunk_end() */
 	struct part		*parts;		/* JSON mode, and open calls */
 	size_t			 n_parts;
-	long			*calls;		/* tool index -> part, or -1 */
-	size_t			 n_calls;
+	struct emit_calls	 calls;		/* tool index -> part */
 };
 
 static const char *
@@ -77,22 +77,15 @@ finish_reason(enum sink_stop stop)
 static void
 mark_committed(struct gemini_emit *e)
 {
-	if (e->out->committed)
-		e->sink->committed = 1;
+	emit_mark_committed(e->out, e->sink);
 }
 
 static int
 send_head(struct gemini_emit *e)
 {
-	if (e->head_sent)
-		return 0;
-	e->head_sent = 1;
-	if (out_head(e->out, 200, e->mode == GEMINI_EMIT_SSE ?
-	    "text/event-stream" : "application/json",
-	    "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") != 0)
-		return -1;
-	mark_committed(e);
-	return 0;
+	return emit_stream_head(e->out, e->sink, &e->head_sent,
+	    e->mode == GEMINI_EMIT_SSE ? "text/event-stream" :
+	    "application/json");
 }
 
 /* A GenerateContentResponse up to its parts; chunk_end() closes it. */
@@ -166,8 +159,8 @@ chunk_end(struct gemini_emit *e, struct buf *b, const char *finish,
 		tail_put(e, b, finish, u);
 	if (e->mode == GEMINI_EMIT_SSE)
 		buf_puts(b, "\r\n\r\n");
-	if ((rc = send_head(e)) == 0 && (rc = out_buf(e->out, b)) == 0)
-		rc = out_flush(e->out);
+	if ((rc = send_head(e)) == 0)
+		rc = emit_push(e->out, e->sink, b);
 	mark_committed(e);
 	buf_free(b);
 	return rc;
@@ -248,9 +241,7 @@ parts_free(struct gemini_emit *e)
 	free(e->parts);
 	e->parts = NULL;
 	e->n_parts = 0;
-	free(e->calls);
-	e->calls = NULL;
-	e->n_calls = 0;
+	emit_calls_free(&e->calls);
 }
 
 /* Text or thought: appended to the last part of that kind, or streamed. */
@@ -332,16 +323,10 @@ e_tool_start(void *arg, size_t index, const char *id, const char *name)
 	struct gemini_emit	*e = arg;
 	struct part		*p;
 
-	if (index >= e->n_calls) {
-		e->calls = xreallocarray(e->calls, index + 1,
-		    sizeof(*e->calls));
-		while (e->n_calls <= index)
-			e->calls[e->n_calls++] = -1;
-	}
 	p = add_part(e, PART_CALL);
 	p->id = xstrdup(id);
 	p->name = xstrdup(name);
-	e->calls[index] = (long)e->n_parts - 1;
+	emit_calls_set(&e->calls, index, (long)e->n_parts - 1);
 	return 0;
 }
 
@@ -361,17 +346,18 @@ e_tool_end(void *arg, size_t index, const char *input)
 {
 	struct gemini_emit	*e = arg;
 	struct part		*p;
+	long			 at;
 	int			 rc;
 
-	if (index >= e->n_calls || e->calls[index] < 0)
+	if ((at = emit_calls_get(&e->calls, index)) < 0)
 		return 0;
-	p = &e->parts[e->calls[index]];
+	p = &e->parts[at];
 	buf_reset(&p->text);
 	buf_puts(&p->text, input);
 	if (e->mode == GEMINI_EMIT_JSON)
 		return 0;
 	rc = stream_part(e, p);
-	e->calls[index] = -1;
+	emit_calls_close(&e->calls, index);
 	return rc;
 }
 
@@ -394,11 +380,7 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 			part_put(&body, &e->parts[i]);
 		}
 		tail_put(e, &body, finish_reason(stop), usage);
-		rc = out_response(e->out, 200, "application/json", NULL,
-		    body.ptr, body.len);
-		if (rc == 0)
-			rc = out_flush(e->out);
-		mark_committed(e);
+		rc = emit_json_answer(e->out, e->sink, &body);
 		buf_free(&body);
 		return rc;
 	}
@@ -429,9 +411,7 @@ e_error(void *arg, enum kf_err er, const char *message)
 		buf_puts(&b, e->chunks == 0 ? "[" : ",\r\n");
 	gemini_error_json(&b, er, message);
 	buf_puts(&b, e->mode == GEMINI_EMIT_SSE ? "\r\n\r\n" : "]");
-	rc = out_buf(e->out, &b);
-	if (rc == 0)
-		rc = out_flush(e->out);
+	rc = emit_push(e->out, e->sink, &b);
 	buf_free(&b);
 	return rc;
 }
@@ -464,10 +444,7 @@ gemini_emit_new(enum gemini_emit_mode mode, struct out *out,
 	e->include_thoughts = opts != NULL && opts->include_thoughts;
 	e->response_id = xstrdup("");
 	e->model = xstrdup("");
-	memset(sink, 0, sizeof(*sink));
-	sink->ops = &gemini_ops;
-	sink->arg = e;
-	sink->streams = mode != GEMINI_EMIT_JSON;
+	emit_sink_init(sink, &gemini_ops, e, mode != GEMINI_EMIT_JSON);
 	return e;
 }
 
@@ -571,17 +548,11 @@ gemini_error_response(struct out *out, enum kf_err er, const char *message,
     long retry_after)
 {
 	struct buf	body = BUF_INIT;
-	char		extra[64];
 	int		rc;
 
 	gemini_error_json(&body, er, message);
-	extra[0] = '\0';
-	if (retry_after > 0)
-		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
-		    retry_after);
-	rc = out_response(out, gemini_error_status(er, NULL),
-	    "application/json", extra[0] != '\0' ? extra : NULL, body.ptr,
-	    body.len);
+	rc = emit_json_response(out, gemini_error_status(er, NULL), &body,
+	    retry_after);
 	buf_free(&body);
 	return rc;
 }

@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "emit-common.h"
 #include "json.h"
 #include "openai-chat.h"
 #include "openai-common.h"
@@ -71,38 +72,17 @@ openai_chat_finish_reason(enum sink_stop stop)
 	return "stop";
 }
 
-static void
-mark_committed(struct openai_chat_emit *e)
-{
-	if (e->out->committed)
-		e->sink->committed = 1;
-}
-
 static int
 send_head(struct openai_chat_emit *e)
 {
-	if (e->head_sent)
-		return 0;
-	e->head_sent = 1;
-	/* X-Accel-Buffering: proxies in front must not hold chunks back. */
-	if (out_head(e->out, 200, "text/event-stream",
-	    "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") != 0)
-		return -1;
-	mark_committed(e);
-	return 0;
+	return emit_stream_head(e->out, e->sink, &e->head_sent,
+	    "text/event-stream");
 }
 
 static int
 push(struct openai_chat_emit *e)
 {
-	int	rc;
-
-	rc = out_buf(e->out, &e->events);
-	buf_reset(&e->events);
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
-	return rc;
+	return emit_push(e->out, e->sink, &e->events);
 }
 
 /* §6.4: "tool_calls" whenever a tool was called. */
@@ -368,12 +348,7 @@ write_json(struct openai_chat_emit *e, enum sink_stop stop,
 	json_object_object_add(msg, "system_fingerprint", NULL);
 	json_to_buf(msg, &body);
 	json_object_put(msg);
-	rc = out_response(e->out, 200, "application/json", NULL, body.ptr,
-	    body.len);
-	/* The client has its answer before the relay's bookkeeping. */
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
+	rc = emit_json_answer(e->out, e->sink, &body);
 	buf_free(&body);
 	return rc;
 }
@@ -426,15 +401,10 @@ static int
 e_ping(void *arg)
 {
 	struct openai_chat_emit	*e = arg;
-	int			 rc;
 
 	if (e->mode == EMIT_JSON || e->finished || !e->head_sent)
 		return 0;
-	rc = out_puts(e->out, ": keep-alive\n\n");
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
-	return rc;
+	return emit_puts_flush(e->out, e->sink, ": keep-alive\n\n");
 }
 
 static void
@@ -479,10 +449,7 @@ emit_new(enum emit_mode mode, struct out *out, struct sink *sink)
 	e->mode = mode;
 	e->out = out;
 	e->sink = sink;
-	memset(sink, 0, sizeof(*sink));
-	sink->ops = &openai_chat_ops;
-	sink->arg = e;
-	sink->streams = mode == EMIT_STREAM;
+	emit_sink_init(sink, &openai_chat_ops, e, mode == EMIT_STREAM);
 	return e;
 }
 

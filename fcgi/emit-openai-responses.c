@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "emit-common.h"
 #include "json.h"
 #include "openai-common.h"
 #include "openai-responses.h"
@@ -71,8 +72,7 @@ struct openai_responses_emit {
 	size_t			 n_items;
 	int			 open_text;	/* -1 when none */
 	int			 open_reasoning;
-	int			*tool_items;	/* relay tool index -> item */
-	size_t			 n_tool_items;
+	struct emit_calls	 tool_items;	/* relay tool index -> item */
 	int			 finished;
 	struct buf		 echo;		/* see echo_cache() */
 	size_t			 echo_off[ECHO__MAX];
@@ -81,13 +81,6 @@ struct openai_responses_emit {
 	size_t			 echo_extra_len;
 	int			 echo_cached;
 };
-
-static void
-mark_committed(struct openai_responses_emit *e)
-{
-	if (e->out->committed)
-		e->sink->committed = 1;
-}
 
 static void
 new_id(char *out, size_t size, const char *prefix)
@@ -101,16 +94,9 @@ new_id(char *out, size_t size, const char *prefix)
 static int
 push(struct openai_responses_emit *e)
 {
-	int	rc;
-
 	if (!e->stream)
 		return 0;
-	rc = out_buf(e->out, &e->events);
-	buf_reset(&e->events);
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
-	return rc;
+	return emit_push(e->out, e->sink, &e->events);
 }
 
 /* A non-negative number, without printf's cost on the delta path. */
@@ -547,13 +533,9 @@ r_start(void *arg, const struct sink_start *st)
 	e->created_at = (long)time(NULL);
 	if (!e->stream)
 		return 0;
-	if (!e->head_sent) {
-		e->head_sent = 1;
-		if (out_head(e->out, 200, "text/event-stream",
-		    "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n") !=
-		    0)
-			return -1;
-	}
+	if (emit_stream_head(e->out, e->sink, &e->head_sent,
+	    "text/event-stream") != 0)
+		return -1;
 	ev_response(e, "response.created", "in_progress", NULL,
 	    SINK_STOP_END_TURN, NULL);
 	ev_response(e, "response.in_progress", "in_progress", NULL,
@@ -643,13 +625,7 @@ r_tool_start(void *arg, size_t index, const char *id, const char *name)
 	it = &e->items[i];
 	it->call_id = xstrdup(id);
 	it->name = xstrdup(name);
-	if (index >= e->n_tool_items) {
-		e->tool_items = xreallocarray(e->tool_items, index + 1,
-		    sizeof(*e->tool_items));
-		while (e->n_tool_items <= index)
-			e->tool_items[e->n_tool_items++] = -1;
-	}
-	e->tool_items[index] = (int)i;
+	emit_calls_set(&e->tool_items, index, (long)i);
 	if (!e->stream)
 		return 0;
 	ev_item(e, "response.output_item.added", i);
@@ -660,11 +636,12 @@ static int
 r_tool_input(void *arg, size_t index, const char *s, size_t len)
 {
 	struct openai_responses_emit	*e = arg;
+	long			 at;
 	size_t			 i;
 
-	if (index >= e->n_tool_items || e->tool_items[index] < 0)
+	if ((at = emit_calls_get(&e->tool_items, index)) < 0)
 		return 0;
-	i = (size_t)e->tool_items[index];
+	i = (size_t)at;
 	/* A custom call's text is known only once its JSON is whole. */
 	if (!e->stream || e->items[i].type == ITEM_CUSTOM_CALL)
 		return 0;
@@ -693,12 +670,13 @@ r_tool_end(void *arg, size_t index, const char *input)
 	struct openai_responses_emit	*e = arg;
 	struct item		*it;
 	struct buf		 d = BUF_INIT;
+	long			 at;
 	size_t			 i;
 
-	if (index >= e->n_tool_items || e->tool_items[index] < 0)
+	if ((at = emit_calls_get(&e->tool_items, index)) < 0)
 		return 0;
-	i = (size_t)e->tool_items[index];
-	e->tool_items[index] = -1;
+	i = (size_t)at;
+	emit_calls_close(&e->tool_items, index);
 	it = &e->items[i];
 	buf_reset(&it->text);
 	if (it->type == ITEM_CUSTOM_CALL)
@@ -732,14 +710,15 @@ static void
 close_all(struct openai_responses_emit *e)
 {
 	size_t	i, j;
+	long	at;
 
 	close_text(e);
 	close_reasoning(e);
-	for (i = 0; i < e->n_tool_items; i++) {
-		if (e->tool_items[i] < 0)
+	for (i = 0; i < e->tool_items.n; i++) {
+		if ((at = emit_calls_get(&e->tool_items, i)) < 0)
 			continue;
-		j = (size_t)e->tool_items[i];
-		e->tool_items[i] = -1;
+		j = (size_t)at;
+		emit_calls_close(&e->tool_items, i);
 		e->items[j].done = 1;
 		if (e->stream)
 			ev_item(e, "response.output_item.done", j);
@@ -767,11 +746,7 @@ r_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 		return push(e);
 	}
 	response_put(e, &body, status, usage, stop, NULL);
-	rc = out_response(e->out, 200, "application/json", NULL, body.ptr,
-	    body.len);
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
+	rc = emit_json_answer(e->out, e->sink, &body);
 	buf_free(&body);
 	return rc;
 }
@@ -805,16 +780,11 @@ static int
 r_ping(void *arg)
 {
 	struct openai_responses_emit	*e = arg;
-	int			 rc;
 
 	/* An SSE comment: every client's parser skips it. */
 	if (!e->stream || !e->head_sent || e->finished)
 		return 0;
-	rc = out_puts(e->out, ": keep-alive\n\n");
-	if (rc == 0)
-		rc = out_flush(e->out);
-	mark_committed(e);
-	return rc;
+	return emit_puts_flush(e->out, e->sink, ": keep-alive\n\n");
 }
 
 static void
@@ -830,9 +800,7 @@ items_free(struct openai_responses_emit *e)
 	free(e->items);
 	e->items = NULL;
 	e->n_items = 0;
-	free(e->tool_items);
-	e->tool_items = NULL;
-	e->n_tool_items = 0;
+	emit_calls_free(&e->tool_items);
 }
 
 static void
@@ -865,10 +833,7 @@ emit_new(int stream, struct out *out, struct sink *sink,
 	e->req = req;
 	e->open_text = e->open_reasoning = -1;
 	new_id(e->id, sizeof(e->id), "resp");
-	memset(sink, 0, sizeof(*sink));
-	sink->ops = &openai_responses_ops;
-	sink->arg = e;
-	sink->streams = stream;
+	emit_sink_init(sink, &openai_responses_ops, e, stream);
 	return e;
 }
 

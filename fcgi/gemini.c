@@ -12,10 +12,9 @@
 #include "conv.h"
 #include "gemini.h"
 #include "json.h"
-#include "log.h"
 #include "models.h"
-#include "relay.h"
 #include "request.h"
+#include "serve.h"
 #include "tokens.h"
 #include "xmalloc.h"
 
@@ -84,7 +83,6 @@ generate(struct request *req, const char *model, int stream)
 	struct conv		 conv;
 	struct gemini_opts	 opts;
 	struct sink		 sink;
-	struct relay_result	 res;
 	struct gemini_emit	*emit;
 	enum gemini_emit_mode	 mode = GEMINI_EMIT_JSON;
 	char			*why = NULL, *alt;
@@ -96,7 +94,6 @@ generate(struct request *req, const char *model, int stream)
 		(void)gemini_error_response(&req->out, er, why, 0);
 		goto out;
 	}
-	req->model = conv.kiro_model;
 	if (stream) {
 		conv.stream = 1;
 		alt = request_query(req, "alt");
@@ -105,16 +102,7 @@ generate(struct request *req, const char *model, int stream)
 		free(alt);
 	}
 	emit = gemini_emit_new(mode, &req->out, &sink, &opts);
-	sink.gone = request_client_gone;
-	sink.gone_arg = req;
-	er = relay_run(req->relay, &conv, &sink, &res, &why);
-	req->account_id = res.account_id;
-	if (er != KF_OK && er != KF_ECLIENTGONE && !sink.committed)
-		(void)gemini_error_response(&req->out, er, why,
-		    res.retry_after);
-	if (er != KF_OK)
-		log_warnx("%s: %s", kf_err_name(er), why != NULL ? why :
-		    kf_strerror(er));
+	(void)serve_relay(req, &conv, &sink, gemini_error_response);
 	gemini_emit_free(emit);
 out:
 	conv_free(&conv);

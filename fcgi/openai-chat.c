@@ -4,11 +4,11 @@
 #include <stdlib.h>
 
 #include "conv.h"
-#include "log.h"
 #include "openai-chat.h"
 #include "openai-common.h"
 #include "relay.h"
 #include "request.h"
+#include "serve.h"
 
 void
 openai_chat_completions(struct request *req)
@@ -16,7 +16,6 @@ openai_chat_completions(struct request *req)
 	struct conv		 conv;
 	struct openai_chat_opts	 opts;
 	struct sink		 sink;
-	struct relay_result	 res;
 	struct openai_chat_emit	*emit;
 	char			*why = NULL, *param = NULL;
 	enum kf_err		 er;
@@ -27,22 +26,12 @@ openai_chat_completions(struct request *req)
 		(void)openai_error_response(&req->out, er, why, param, 0);
 		goto out;
 	}
-	req->model = conv.kiro_model;
 	if (conv.stream)
 		emit = openai_chat_emit_stream(&req->out, &sink,
 		    opts.include_usage);
 	else
 		emit = openai_chat_emit_json(&req->out, &sink);
-	sink.gone = request_client_gone;
-	sink.gone_arg = req;
-	er = relay_run(req->relay, &conv, &sink, &res, &why);
-	req->account_id = res.account_id;
-	if (er != KF_OK && er != KF_ECLIENTGONE && !sink.committed)
-		(void)openai_error_response(&req->out, er, why, NULL,
-		    res.retry_after);
-	if (er != KF_OK)
-		log_warnx("%s: %s", kf_err_name(er), why != NULL ? why :
-		    kf_strerror(er));
+	(void)serve_relay(req, &conv, &sink, openai_relay_error);
 	openai_chat_emit_free(emit);
 out:
 	conv_free(&conv);

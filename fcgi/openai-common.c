@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "emit-common.h"
 #include "openai-common.h"
 #include "out.h"
 
@@ -114,17 +115,18 @@ openai_error_response(struct out *out, enum kf_err er, const char *message,
     const char *param, long retry_after)
 {
 	struct buf	body = BUF_INIT;
-	char		extra[64];
 	int		rc;
 
 	openai_error_json(&body, er, message, param);
-	extra[0] = '\0';
-	if (retry_after > 0)
-		snprintf(extra, sizeof(extra), "Retry-After: %ld\r\n",
-		    retry_after);
-	rc = out_response(out, openai_error_status(er, NULL, NULL),
-	    "application/json", extra[0] != '\0' ? extra : NULL, body.ptr,
-	    body.len);
+	rc = emit_json_response(out, openai_error_status(er, NULL, NULL),
+	    &body, retry_after);
 	buf_free(&body);
 	return rc;
+}
+
+int
+openai_relay_error(struct out *out, enum kf_err er, const char *message,
+    long retry_after)
+{
+	return openai_error_response(out, er, message, NULL, retry_after);
 }

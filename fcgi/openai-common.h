@@ -20,5 +20,8 @@ void	openai_error_json(struct buf *, enum kf_err, const char *message,
 /* A complete error response (head with Retry-After when > 0, and body). */
 int	openai_error_response(struct out *, enum kf_err, const char *message,
 	    const char *param, long retry_after);
+/* The same with no param: a relay failure (a serve_error_fn). */
+int	openai_relay_error(struct out *, enum kf_err, const char *message,
+	    long retry_after);
 
 #endif

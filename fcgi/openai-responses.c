@@ -6,12 +6,11 @@
 
 #include "conv.h"
 #include "imgfetch.h"
-#include "log.h"
 #include "openai-common.h"
 #include "openai-responses.h"
-#include "rand.h"
 #include "relay.h"
 #include "request.h"
+#include "serve.h"
 #include "xmalloc.h"
 
 /* Image URLs are fetched through this thread's http handle. */
@@ -30,7 +29,6 @@ openai_responses(struct request *req)
 	struct conv		 conv;
 	struct openai_responses_req	 oreq;
 	struct sink		 sink;
-	struct relay_result	 res;
 	struct openai_responses_emit	*emit;
 	const char		*hdr;
 	char			*why = NULL, *param = NULL;
@@ -44,25 +42,13 @@ openai_responses(struct request *req)
 		goto out;
 	}
 	/* Codex names its session (a UUID) in a header. */
-	hdr = request_param(req, "HTTP_SESSION_ID");
-	if (hdr != NULL && strlen(hdr) == UUID_LEN && rand_is_uuid(hdr))
+	if ((hdr = serve_session_header(req, "HTTP_SESSION_ID")) != NULL)
 		conv.session_id = xstrdup(hdr);
-	req->model = conv.kiro_model;
 	if (conv.stream)
 		emit = openai_responses_emit_stream(&req->out, &sink, &oreq);
 	else
 		emit = openai_responses_emit_json(&req->out, &sink, &oreq);
-	sink.gone = request_client_gone;
-	sink.gone_arg = req;
-	memset(&res, 0, sizeof(res));
-	er = relay_run(req->relay, &conv, &sink, &res, &why);
-	req->account_id = res.account_id;
-	if (er != KF_OK && er != KF_ECLIENTGONE && !sink.committed)
-		(void)openai_error_response(&req->out, er, why, NULL,
-		    res.retry_after);
-	if (er != KF_OK)
-		log_warnx("%s: %s", kf_err_name(er), why != NULL ? why :
-		    kf_strerror(er));
+	(void)serve_relay(req, &conv, &sink, openai_relay_error);
 	openai_responses_emit_free(emit);
 out:
 	conv_free(&conv);

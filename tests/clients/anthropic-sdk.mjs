@@ -25,42 +25,17 @@
 //   models      models.list: the ids
 //   badkey      messages.create with a wrong key: the error class and status
 
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { apiKey, baseURL, done, importPackage, model, step, tag }
+    from "./sdkhelp.mjs";
 
-const env = (name) => {
-	const v = process.env[name];
-	if (!v)
-		throw new Error(`${name} is not set`);
-	return v;
-};
-
-const nodeModules = env("KIRO_NODE_MODULES");
-const baseURL = env("KIRO_BASE_URL");
-const apiKey = env("KIRO_API_KEY");
-const model = env("KIRO_MODEL");
-const tag = env("KIRO_TAG");
-
-// ESM resolution ignores NODE_PATH: import the SDK by its path.
-const sdk = await import(pathToFileURL(join(nodeModules, "@anthropic-ai",
-    "sdk", "index.mjs")).href);
+const sdk = await importPackage("@anthropic-ai", "sdk", "index.mjs");
 const Anthropic = sdk.default;
 
 const client = new Anthropic({ baseURL, apiKey, maxRetries: 0,
     timeout: 30000 });
-const results = {};
 
 const texts = (msg) => msg.content.filter((b) => b.type === "text")
     .map((b) => b.text).join("");
-
-async function step(name, fn) {
-	try {
-		results[name] = await fn();
-	} catch (err) {
-		results[name] = { error: `${err?.constructor?.name}: ${err?.message}`,
-		    status: err?.status ?? null };
-	}
-}
 
 await step("create", async () => {
 	const msg = await client.messages.create({
@@ -155,4 +130,4 @@ await step("badkey", async () => {
 	}
 });
 
-process.stdout.write(JSON.stringify(results) + "\n");
+done();

@@ -22,6 +22,14 @@ every request and answers like the Anthropic API would: HEAD / (Claude Code's
 connectivity probe) 200, POST .../v1/messages a minimal SSE stream or JSON
 message with the text CAPTURE_TEXT, anything else 404.
 
+Test set-up.  `ClientTestCase` is the unittest base of the real-client tests:
+once per class, the mock Kiro upstream (one account) and kiro-fcgi behind
+lighttpd at each of its MOUNTS, a scratch directory, node_modules and node;
+`logs()`, `entry_for()` (the one Kiro request a script answered),
+`run_node()` (a .mjs script with the KIRO_* environment, its last stdout line
+parsed as JSON, no result an error) and `assert_tool_round_trip()` (the
+second Kiro request of a tool round trip carries the call and its result).
+
 Recording the fixture (done once, the result is committed):
 
     /usr/bin/python3 tests/clients/clienthelp.py record-fixture \\
@@ -44,6 +52,8 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -162,6 +172,120 @@ def run_claude(claude: Path, args: list[str], env: dict[str, str], cwd: Path,
                              f"stdout {exc.stdout!r} stderr {exc.stderr!r}") from None
 
 
+# --- the test set-up ------------------------------------------------------------------
+
+def tag() -> str:
+    """A unique tag a test's prompts carry, for the mock's scripts to match."""
+    return "T" + uuid.uuid4().hex[:10].upper()
+
+
+class ClientTestCase(unittest.TestCase):
+    """Mock Kiro and kiro-fcgi behind lighttpd at each of MOUNTS, for one class."""
+
+    MOUNTS: tuple[str, ...] = ("/kiro", "/")
+    PREFIX = "kiro-client-"     # of the scratch directory
+    NEEDS_NODE = True
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        sys.path.insert(0, str(HERE.parent / "integration"))
+        from harness import Lighttpd
+        from kirostack import KIRO_FCGI, GatewayConfig, MockKiro
+
+        cls.modules = node_modules()
+        cls.node = shutil.which("node")
+        if cls.NEEDS_NODE and cls.node is None:
+            raise AssertionError("node not found on PATH: install Node.js 18 or later")
+        cls.find_clients()
+        cls.tmp = Path(tempfile.mkdtemp(prefix=cls.PREFIX))
+        cls.tmp.chmod(0o755)
+        cls.mock = MockKiro()
+        cls.servers = {}
+        try:
+            cls.mock.start()
+            for mount in cls.MOUNTS:
+                srv = Lighttpd(KIRO_FCGI, mount=mount, procs=2)
+                conf = GatewayConfig(cls.tmp, "gw" + mount.replace("/", "-"), cls.mock,
+                                     user=srv.responder_user)
+                srv.env.update(conf.env)
+                srv.start()
+                cls.servers[mount] = srv
+        except BaseException:
+            cls.tearDownClass()
+            raise
+        cls.srv = cls.servers[cls.MOUNTS[0]]
+
+    @classmethod
+    def find_clients(cls) -> None:
+        """Find the client executables a subclass needs (before anything starts)."""
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        for srv in cls.servers.values():
+            srv.stop()
+        cls.mock.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def logs(self) -> str:
+        return "\n".join(srv.error_log() for srv in self.servers.values()) + self.mock.log()
+
+    def entry_for(self, script_id: str, since: int) -> dict:
+        """The one Kiro request that script answered since the mark; it passed validation."""
+        entries = [e for e in self.mock.requests(since=since) if e["script"] == script_id]
+        self.assertEqual(len(entries), 1, f"requests answered by {script_id}: {entries}")
+        self.assertEqual(entries[0]["validation"], {"ok": True})
+        return entries[0]
+
+    def run_node(self, script: str, base_url: str, model: str, t: str,
+                 timeout: float = 90) -> dict:
+        """node SCRIPT with KIRO_BASE_URL, _API_KEY, _MODEL, _TAG: its last line as JSON."""
+        from kirostack import API_KEY
+
+        home = Path(tempfile.mkdtemp(dir=self.tmp))
+        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home),
+               "KIRO_NODE_MODULES": str(self.modules), "KIRO_BASE_URL": base_url,
+               "KIRO_API_KEY": API_KEY, "KIRO_MODEL": model, "KIRO_TAG": t}
+        done = subprocess.run([self.node, str(HERE / script)], env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=timeout)
+        self.assertEqual(done.returncode, 0, f"{done.stdout}\n{done.stderr}\n{self.logs()}")
+        res = json.loads(done.stdout.strip().splitlines()[-1])
+        for name, value in res.items():
+            self.assertNotIn("error", value, f"{name}: {value}\n{self.logs()}")
+        return res
+
+    def script_basics(self, t: str, call_prefix: str = "tooluse_") -> tuple[dict, str, str]:
+        """The mock's answers to the create, stream and tools steps the SDK scripts share:
+        (the texts by step, the get_weather call's id, the script answering its result)."""
+        text = {"create": f"Created answer {t}.", "stream": f"Streamed answer {t}, in parts.",
+                "tools": f"It is sunny in Paris ({t})."}
+        self.mock.script({"prompt_contains": f"{t}-create"},
+                         {"kind": "text", "chunks": [text["create"]]})
+        self.mock.script({"prompt_contains": f"{t}-stream"},
+                         {"kind": "text", "chunks": [text["stream"][:9], text["stream"][9:20],
+                                                     text["stream"][20:]]})
+        call_id = call_prefix + uuid.uuid4().hex[:20]
+        self.mock.script({"prompt_contains": f"{t}-tools"},
+                         {"kind": "tool_use", "chunks": ["Let me check."],
+                          "tools": [{"name": "get_weather", "id": call_id,
+                                     "input_fragments": ['{"city":', ' "Paris"}']}]})
+        result_script = self.mock.script({"prompt_contains": "Tool results provided."},
+                                         {"kind": "text", "chunks": [text["tools"]]})
+        return text, call_id, result_script
+
+    def assert_tool_round_trip(self, entry: dict, call_id: str, t: str) -> None:
+        """The Kiro request after get_weather(Paris): the call in history, its result now."""
+        kiro = entry["body"]["conversationState"]
+        ctx = kiro["currentMessage"]["userInputMessage"]["userInputMessageContext"]
+        self.assertEqual(ctx["toolResults"], [{
+            "toolUseId": call_id, "status": "success",
+            "content": [{"text": f"Sunny, 21 C ({t}-toolresult)"}]}])
+        uses = [u for h in kiro["history"]
+                for u in (h.get("assistantResponseMessage") or {}).get("toolUses") or []]
+        self.assertEqual(uses, [{"toolUseId": call_id, "name": "get_weather",
+                                 "input": {"city": "Paris"}}])
+
+
 # --- capture server ------------------------------------------------------------------
 
 def _sse(events: list[tuple[str, dict]]) -> bytes:
@@ -188,9 +312,11 @@ def _answer_events(model: str) -> list[tuple[str, dict]]:
     ]
 
 
-class _CaptureHandler(BaseHTTPRequestHandler):
+class RecordingHandler(BaseHTTPRequestHandler):
+    """A handler that records each request in its RecordingServer; subclasses answer."""
+
     protocol_version = "HTTP/1.1"
-    server: "CaptureServer"
+    server: "RecordingServer"
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -199,6 +325,11 @@ class _CaptureHandler(BaseHTTPRequestHandler):
         self.server.record({"method": self.command, "path": self.path,
                             "headers": list(self.headers.items()), "body": body})
 
+    def _read_and_record(self) -> bytes:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._record(body)
+        return body
+
     def _send(self, status: int, ctype: str, data: bytes) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
@@ -206,6 +337,39 @@ class _CaptureHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+
+class RecordingServer(ThreadingHTTPServer):
+    """A loopback server recording requests ({method, path, headers: [(name, value)],
+    body: bytes}) in .captured; a context manager.  base_url ends in suffix."""
+
+    daemon_threads = True
+
+    def __init__(self, handler: type[RecordingHandler], suffix: str = "") -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.suffix = suffix
+        self.captured: list[dict] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    def record(self, entry: dict) -> None:
+        with self._lock:
+            self.captured.append(entry)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}{self.suffix}"
+
+    def __enter__(self) -> "RecordingServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _CaptureHandler(RecordingHandler):
 
     def do_HEAD(self):
         self._record(b"")
@@ -216,9 +380,7 @@ class _CaptureHandler(BaseHTTPRequestHandler):
         self._send(404, "application/json", b'{"type":"error","error":{"type":"not_found_error"}}')
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length)
-        self._record(body)
+        body = self._read_and_record()
         if self.path.split("?")[0].endswith("/v1/messages"):
             try:
                 req = json.loads(body)
@@ -236,32 +398,11 @@ class _CaptureHandler(BaseHTTPRequestHandler):
         self._send(404, "application/json", b'{"type":"error","error":{"type":"not_found_error"}}')
 
 
-class CaptureServer(ThreadingHTTPServer):
-    """Records requests ({method, path, headers: [(name, value)], body: bytes})."""
-
-    daemon_threads = True
+class CaptureServer(RecordingServer):
+    """Answers like the Anthropic API would (see the module's docstring)."""
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _CaptureHandler)
-        self.captured: list[dict] = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    def record(self, entry: dict) -> None:
-        with self._lock:
-            self.captured.append(entry)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def __enter__(self) -> "CaptureServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
-        self.server_close()
+        super().__init__(_CaptureHandler)
 
 
 def capture_first_request(claude: Path, prompt: str = "hi",
@@ -279,8 +420,9 @@ def capture_first_request(claude: Path, prompt: str = "hi",
             return list(cap.captured), done.stdout
 
 
-def sanitize(entry: dict) -> dict:
-    """A captured POST as a fixture: secrets replaced, hop-by-hop headers dropped."""
+def sanitize(entry: dict, lower_names: bool = False) -> dict:
+    """A captured POST as a fixture: secrets replaced, hop-by-hop headers dropped
+    (header names as sent, or in lower case)."""
     headers = {}
     for name, value in entry["headers"]:
         low = name.lower()
@@ -290,7 +432,7 @@ def sanitize(entry: dict) -> dict:
             value = "sk-test"
         elif low == "authorization":
             value = "Bearer sk-test"
-        headers[name] = value
+        headers[low if lower_names else name] = value
     return {"method": entry["method"], "path": entry["path"], "headers": headers,
             "body": json.loads(entry["body"])}
 

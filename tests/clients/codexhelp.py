@@ -40,14 +40,14 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from clienthelp import HOP_HEADERS, SRCDIR, NodeModulesError, node_modules  # noqa: E402
+import clienthelp  # noqa: E402
+from clienthelp import (SRCDIR, NodeModulesError, RecordingHandler,  # noqa: E402
+                        RecordingServer, node_modules)
 
 FIXTURE = SRCDIR / "tests" / "fixtures" / "codex-request.json"
 CAPTURE_TEXT = "Captured by the kiro-fcgi Responses capture server."
@@ -122,29 +122,14 @@ def _answer(model: str) -> bytes:
                     .encode() for i, e in enumerate(events))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: "ResponsesCapture"
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def _send(self, status: int, ctype: str, data: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+class _Handler(RecordingHandler):
 
     def do_GET(self):
-        self.server.record({"method": "GET", "path": self.path,
-                            "headers": list(self.headers.items()), "body": b""})
+        self._record(b"")
         self._send(404, "application/json", b'{"error":{"message":"not found"}}')
 
     def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.server.record({"method": "POST", "path": self.path,
-                            "headers": list(self.headers.items()), "body": body})
+        body = self._read_and_record()
         if self.path.split("?")[0].endswith("/v1/responses"):
             try:
                 model = json.loads(body).get("model", "unknown")
@@ -155,46 +140,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, "application/json", b'{"error":{"message":"not found"}}')
 
 
-class ResponsesCapture(ThreadingHTTPServer):
-    """Records requests ({method, path, headers: [(name, value)], body: bytes})."""
-
-    daemon_threads = True
+class ResponsesCapture(RecordingServer):
+    """Answers POST .../v1/responses; base_url ends in /v1."""
 
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.captured: list[dict] = []
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    def record(self, entry: dict) -> None:
-        with self._lock:
-            self.captured.append(entry)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-    def __enter__(self) -> "ResponsesCapture":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.shutdown()
-        self.server_close()
+        super().__init__(_Handler, "/v1")
 
 
 def sanitize(entry: dict) -> dict:
-    """A captured POST as a fixture: the key replaced, hop-by-hop headers dropped."""
-    headers = {}
-    for name, value in entry["headers"]:
-        low = name.lower()
-        if low in HOP_HEADERS:
-            continue
-        if low == "authorization":
-            value = "Bearer sk-test"
-        headers[low] = value
-    return {"method": entry["method"], "path": entry["path"], "headers": headers,
-            "body": json.loads(entry["body"])}
+    """A captured POST as a fixture: the key replaced, hop-by-hop headers dropped,
+    header names in lower case."""
+    return clienthelp.sanitize(entry, lower_names=True)
 
 
 def record_fixture(out: Path) -> None:

@@ -32,29 +32,14 @@
 //               texts, parsed
 //   badkey      generateContent with a wrong key: the error's status
 
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { apiKey, baseURL as baseUrl, done, importPackage, model, step, tag }
+    from "./sdkhelp.mjs";
 
-const env = (name) => {
-	const v = process.env[name];
-	if (!v)
-		throw new Error(`${name} is not set`);
-	return v;
-};
-
-const nodeModules = env("KIRO_NODE_MODULES");
-const baseUrl = env("KIRO_BASE_URL");
-const apiKey = env("KIRO_API_KEY");
-const model = env("KIRO_MODEL");
-const tag = env("KIRO_TAG");
-
-// ESM resolution ignores NODE_PATH: import the SDK by its path.
-const sdk = await import(pathToFileURL(join(nodeModules, "@google", "genai",
-    "dist", "node", "index.mjs")).href);
+const sdk = await importPackage("@google", "genai", "dist", "node",
+    "index.mjs");
 const { GoogleGenAI, Type } = sdk;
 
 const ai = new GoogleGenAI({ apiKey, httpOptions: { baseUrl } });
-const results = {};
 const PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4" +
     "DwABBAEAwS2OUAAAAABJRU5ErkJggg==";
 const weather = {
@@ -66,15 +51,6 @@ const weather = {
 		required: ["city"],
 	},
 };
-
-async function step(name, fn) {
-	try {
-		results[name] = await fn();
-	} catch (err) {
-		results[name] = { error: `${err?.constructor?.name}: ${err?.message}`,
-		    stack: err?.stack };
-	}
-}
 
 await step("generate", async () => {
 	const r = await ai.models.generateContent({ model,
@@ -188,4 +164,4 @@ await step("badkey", async () => {
 	}
 });
 
-console.log(JSON.stringify(results));
+done();

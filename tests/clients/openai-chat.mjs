@@ -28,29 +28,13 @@
 //               (strict): the content and the SDK's message.parsed
 //   badkey      a wrong key: the error class and status
 
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { apiKey, baseURL, done, importPackage, model, step, tag }
+    from "./sdkhelp.mjs";
 
-const env = (name) => {
-	const v = process.env[name];
-	if (!v)
-		throw new Error(`${name} is not set`);
-	return v;
-};
-
-const nodeModules = env("KIRO_NODE_MODULES");
-const baseURL = env("KIRO_BASE_URL");
-const apiKey = env("KIRO_API_KEY");
-const model = env("KIRO_MODEL");
-const tag = env("KIRO_TAG");
-
-// ESM resolution ignores NODE_PATH: import the SDK by its path.
-const sdk = await import(pathToFileURL(join(nodeModules, "openai",
-    "index.mjs")).href);
+const sdk = await importPackage("openai", "index.mjs");
 const OpenAI = sdk.default;
 
 const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 30000 });
-const results = {};
 
 const weather = {
 	type: "function",
@@ -61,15 +45,6 @@ const weather = {
 		    required: ["city"] },
 	},
 };
-
-async function step(name, fn) {
-	try {
-		results[name] = await fn();
-	} catch (err) {
-		results[name] = { error: `${err?.constructor?.name}: ${err?.message}`,
-		    status: err?.status ?? null };
-	}
-}
 
 await step("create", async () => {
 	const c = await client.chat.completions.create({
@@ -181,4 +156,4 @@ await step("badkey", async () => {
 	}
 });
 
-console.log(JSON.stringify(results));
+done();

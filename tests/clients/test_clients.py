@@ -64,9 +64,6 @@ adds about 5 s with a warm npm cache (it downloads about 250 MB when cold).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -80,54 +77,32 @@ sys.path.insert(0, str(HERE.parent / "integration"))
 
 import clienthelp  # noqa: E402
 from harness import Lighttpd  # noqa: E402
-from kirostack import API_KEY, KIRO_FCGI, GatewayConfig, MockKiro  # noqa: E402
+from kirostack import API_KEY  # noqa: E402
 
 SDK_MODEL = "claude-sonnet-4-6"
 CLAUDE_TIMEOUT = 60.0
-MOUNTS = ("/kiro", "/")
 SEED_MODELS = ("auto", "claude-sonnet-4.5", "claude-sonnet-4", "claude-haiku-4.5",
                "claude-opus-4.5", "claude-opus-4.6", "claude-sonnet-4.6")
 
 
-def tag() -> str:
-    return "T" + uuid.uuid4().hex[:10].upper()
+class ClientTests(clienthelp.ClientTestCase):
 
-
-class ClientTests(unittest.TestCase):
+    PREFIX = "kiro-clients-"
 
     @classmethod
     def setUpClass(cls) -> None:
         cls.timings: dict[str, float] = {}
         started = time.monotonic()
-        cls.modules = clienthelp.node_modules()
-        cls.timings["node_modules"] = time.monotonic() - started
-        cls.node = shutil.which("node")
-        if cls.node is None:
-            raise AssertionError("node not found on PATH: install Node.js 18 or later")
+        super().setUpClass()
+        cls.timings["set-up"] = time.monotonic() - started
+
+    @classmethod
+    def find_clients(cls) -> None:
         cls.claude_exe = clienthelp.claude_bin(cls.modules)
-        cls.tmp = Path(tempfile.mkdtemp(prefix="kiro-clients-"))
-        cls.tmp.chmod(0o755)
-        cls.mock = MockKiro()
-        cls.servers: dict[str, Lighttpd] = {}
-        try:
-            cls.mock.start()
-            for mount in MOUNTS:
-                srv = Lighttpd(KIRO_FCGI, mount=mount, procs=2)
-                conf = GatewayConfig(cls.tmp, "gw" + mount.replace("/", "-"), cls.mock,
-                                     user=srv.responder_user)
-                srv.env.update(conf.env)
-                srv.start()
-                cls.servers[mount] = srv
-        except BaseException:
-            cls.tearDownClass()
-            raise
 
     @classmethod
     def tearDownClass(cls) -> None:
-        for srv in cls.servers.values():
-            srv.stop()
-        cls.mock.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        super().tearDownClass()
         if cls.timings:
             print("\ntimings: " + ", ".join(f"{k} {v:.1f}s" for k, v in cls.timings.items()),
                   file=sys.stderr)
@@ -135,54 +110,22 @@ class ClientTests(unittest.TestCase):
     def setUp(self) -> None:
         self.mock.clear_scripts()
 
-    def logs(self) -> str:
-        return "\n".join(srv.error_log() for srv in self.servers.values()) + self.mock.log()
-
-    def entry_for(self, script_id: str, since: int) -> dict:
-        entries = [e for e in self.mock.requests(since=since) if e["script"] == script_id]
-        self.assertEqual(len(entries), 1, f"requests answered by {script_id}: {entries}")
-        self.assertEqual(entries[0]["validation"], {"ok": True})
-        return entries[0]
-
     # --- Anthropic SDK ----------------------------------------------------------
 
     def test_anthropic_sdk(self) -> None:
-        for mount in MOUNTS:
+        for mount in self.MOUNTS:
             with self.subTest(mount=mount):
                 self.run_sdk(self.servers[mount])
 
     def run_sdk(self, srv: Lighttpd) -> None:
-        t = tag()
-        text = {"create": f"Created answer {t}.", "stream": f"Streamed answer {t}, in parts.",
-                "tools": f"It is sunny in Paris ({t})."}
-        self.mock.script({"prompt_contains": f"{t}-create"},
-                         {"kind": "text", "chunks": [text["create"]]})
-        self.mock.script({"prompt_contains": f"{t}-stream"},
-                         {"kind": "text", "chunks": [text["stream"][:9], text["stream"][9:20],
-                                                     text["stream"][20:]]})
-        call_id = "toolu_" + uuid.uuid4().hex[:20]
-        self.mock.script({"prompt_contains": f"{t}-tools"},
-                         {"kind": "tool_use", "chunks": ["Let me check."],
-                          "tools": [{"name": "get_weather", "id": call_id,
-                                     "input_fragments": ['{"city":', ' "Paris"}']}]})
-        result_script = self.mock.script({"prompt_contains": "Tool results provided."},
-                                         {"kind": "text", "chunks": [text["tools"]]})
+        t = clienthelp.tag()
+        text, call_id, result_script = self.script_basics(t, "toolu_")
         self.mock.script({"prompt_contains": f"{t}-thinking"}, "thinking")
         mark = self.mock.mark()
 
-        home = Path(tempfile.mkdtemp(dir=self.tmp))
-        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home),
-               "KIRO_NODE_MODULES": str(self.modules), "KIRO_BASE_URL": srv.base_url,
-               "KIRO_API_KEY": API_KEY, "KIRO_MODEL": SDK_MODEL, "KIRO_TAG": t}
         started = time.monotonic()
-        done = subprocess.run([self.node, str(HERE / "anthropic-sdk.mjs")], env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=90)
+        res = self.run_node("anthropic-sdk.mjs", srv.base_url, SDK_MODEL, t)
         self.timings[f"sdk {srv.mount}"] = time.monotonic() - started
-        self.assertEqual(done.returncode, 0, f"{done.stdout}\n{done.stderr}\n{self.logs()}")
-        res = json.loads(done.stdout.strip().splitlines()[-1])
-        for name, value in res.items():
-            self.assertNotIn("error", value, f"{name}: {value}\n{self.logs()}")
 
         create = res["create"]
         self.assertEqual(create["text"], text["create"])
@@ -210,17 +153,12 @@ class ClientTests(unittest.TestCase):
                                              "input": {"city": "Paris"}})
         self.assertEqual(tools["second_stop"], "end_turn")
         self.assertEqual(tools["second_text"], text["tools"])
-        kiro = self.entry_for(result_script, mark)["body"]["conversationState"]
-        ctx = kiro["currentMessage"]["userInputMessage"]["userInputMessageContext"]
-        self.assertEqual(ctx["toolResults"], [{
-            "toolUseId": call_id, "status": "success",
-            "content": [{"text": f"Sunny, 21 C ({t}-toolresult)"}]}])
+        entry = self.entry_for(result_script, mark)
+        self.assert_tool_round_trip(entry, call_id, t)
+        ctx = entry["body"]["conversationState"]["currentMessage"]["userInputMessage"][
+            "userInputMessageContext"]
         self.assertEqual([s["toolSpecification"]["name"] for s in ctx["tools"]],
                          ["get_weather"])
-        uses = [u for h in kiro["history"]
-                for u in (h.get("assistantResponseMessage") or {}).get("toolUses") or []]
-        self.assertEqual(uses, [{"toolUseId": call_id, "name": "get_weather",
-                                 "input": {"city": "Paris"}}])
 
         blocks = res["thinking"]["blocks"]
         self.assertEqual([b["type"] for b in blocks], ["thinking", "text"], blocks)
@@ -259,11 +197,11 @@ class ClientTests(unittest.TestCase):
                          {"kind": "text", "chunks": ["Client test"]}, times=-1)
 
     def test_claude_code_api_key_default_model(self) -> None:
-        for mount in MOUNTS:
+        for mount in self.MOUNTS:
             with self.subTest(mount=mount):
                 self.mock.clear_scripts()
                 self.script_title()
-                t = tag()
+                t = clienthelp.tag()
                 answer = f"Kiro answers {t} through kiro-fcgi."
                 sid = self.mock.script({"prompt_contains": t},
                                        {"kind": "text", "chunks": [answer[:10], answer[10:]]})
@@ -277,7 +215,7 @@ class ClientTests(unittest.TestCase):
 
     def test_claude_code_bearer_sonnet(self) -> None:
         self.script_title()
-        t = tag()
+        t = clienthelp.tag()
         answer = f"Bearer works ({t})."
         sid = self.mock.script({"prompt_contains": t}, {"kind": "text", "chunks": [answer]})
         mark = self.mock.mark()
@@ -293,7 +231,7 @@ class ClientTests(unittest.TestCase):
         secret = f"kiro-fcgi read-tool content {uuid.uuid4().hex}"
         note = work / "note.txt"
         note.write_text(secret + "\n")
-        t = tag()
+        t = clienthelp.tag()
         marker = f"MARKER-{uuid.uuid4().hex[:12]}"
         call_id = "toolu_" + uuid.uuid4().hex[:20]
         self.script_title()

@@ -33,7 +33,6 @@ Run by `make check`; from a build tree: KIRO_FCGI=fcgi/kiro-fcgi
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import tempfile
 import unittest
@@ -46,45 +45,24 @@ sys.path.insert(0, str(HERE.parent / "integration"))
 
 import clienthelp  # noqa: E402
 import codexhelp  # noqa: E402
-from harness import Lighttpd  # noqa: E402
-from kirostack import API_KEY, KIRO_FCGI, GatewayConfig, MockKiro  # noqa: E402
+from kirostack import API_KEY  # noqa: E402
 
 MODEL = "claude-sonnet-4-5"
 TIMEOUT = 120.0
 
 
-class CodexCLI(unittest.TestCase):
+class CodexCLI(clienthelp.ClientTestCase):
+
+    MOUNTS = ("/kiro",)
+    PREFIX = "kiro-codex-"
+    NEEDS_NODE = False
 
     @classmethod
-    def setUpClass(cls) -> None:
-        cls.modules = clienthelp.node_modules()
+    def find_clients(cls) -> None:
         cls.codex_exe = codexhelp.codex_bin(cls.modules)
-        cls.tmp = Path(tempfile.mkdtemp(prefix="kiro-codex-"))
-        cls.tmp.chmod(0o755)
-        cls.mock = MockKiro()
-        cls.srv = None
-        try:
-            cls.mock.start()
-            cls.srv = Lighttpd(KIRO_FCGI, mount="/kiro", procs=2)
-            conf = GatewayConfig(cls.tmp, "gw-codex", cls.mock, user=cls.srv.responder_user)
-            cls.srv.env.update(conf.env)
-            cls.srv.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        if cls.srv is not None:
-            cls.srv.stop()
-        cls.mock.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def setUp(self) -> None:
         self.mock.clear_scripts()
-
-    def logs(self) -> str:
-        return self.srv.error_log() + self.mock.log()
 
     def new_home(self, extra: str = "") -> tuple[Path, Path]:
         """A fresh HOME configured for the gateway, and a working directory."""

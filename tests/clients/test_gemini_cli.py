@@ -53,10 +53,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import unittest
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -64,8 +62,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "integration"))
 
 import clienthelp  # noqa: E402
-from harness import Lighttpd  # noqa: E402
-from kirostack import API_KEY, KIRO_FCGI, SRCDIR, GatewayConfig, MockKiro  # noqa: E402
+from kirostack import API_KEY, SRCDIR  # noqa: E402
 
 FIXTURE = SRCDIR / "tests" / "fixtures" / "gemini-cli-request.json"
 TIMEOUT = 90.0
@@ -73,7 +70,6 @@ SETTINGS = {"security": {"auth": {"selectedType": "gemini-api-key"}},
             "privacy": {"usageStatisticsEnabled": False}, "telemetry": {"enabled": False}}
 ROUTER_JSON = ('{"complexity_reasoning": "Needs careful work.", '
                '"complexity_score": 85}')
-HOP_HEADERS = ("host", "content-length", "connection", "transfer-encoding")
 
 
 def gemini_bin(modules: Path) -> Path:
@@ -105,70 +101,39 @@ def run_gemini(modules: Path, prompt: str, base_url: str, key: str, home: Path,
 
 # --- capture server (for record-fixture and the shape check) -----------------------
 
-class _Capture(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: "CaptureServer"
-
-    def log_message(self, fmt, *args):
-        pass
+class _Capture(clienthelp.RecordingHandler):
 
     def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(length)
-        self.server.requests.append({"method": "POST", "path": self.path,
-                                     "headers": list(self.headers.items()),
-                                     "body": json.loads(body or b"null")})
+        self._read_and_record()
         text = ROUTER_JSON if ":generateContent" in self.path else "Captured."
         chunk = {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
                                  "finishReason": "STOP", "index": 0}],
                  "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 1,
                                    "totalTokenCount": 2}}
         if "alt=sse" in self.path:
-            data, ctype = f"data: {json.dumps(chunk)}\r\n\r\n".encode(), "text/event-stream"
+            self._send(200, "text/event-stream", f"data: {json.dumps(chunk)}\r\n\r\n".encode())
         else:
-            data, ctype = json.dumps(chunk).encode(), "application/json"
-        self.send_response(200)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-class CaptureServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), _Capture)
-        self.requests: list[dict] = []
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
+            self._send(200, "application/json", json.dumps(chunk).encode())
 
 
 def capture(modules: Path, prompt: str = "hi") -> list[dict]:
     """What `gemini -p PROMPT` sends, as fixture entries (key replaced)."""
-    srv = CaptureServer()
     tmp = Path(tempfile.mkdtemp(prefix="kiro-gemcap-"))
     try:
         home, cwd = tmp / "home", tmp / "work"
         cwd.mkdir()
-        done = run_gemini(modules, prompt, srv.url, "gem-capture-key", home, cwd)
+        with clienthelp.RecordingServer(_Capture) as srv:
+            done = run_gemini(modules, prompt, srv.base_url, "gem-capture-key", home, cwd)
         if done.returncode != 0:
             raise AssertionError(f"gemini -p failed ({done.returncode}): {done.stderr[-2000:]}")
     finally:
-        srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     out = []
-    for r in srv.requests:
+    for r in srv.captured:
         headers = {k: ("gem-test" if k.lower() == "x-goog-api-key" else v)
-                   for k, v in r["headers"] if k.lower() not in HOP_HEADERS}
-        body = json.loads(json.dumps(r["body"]).replace(str(tmp), "/tmp/gemini-cli"))
+                   for k, v in r["headers"] if k.lower() not in clienthelp.HOP_HEADERS}
+        body = json.loads(json.dumps(json.loads(r["body"] or b"null"))
+                          .replace(str(tmp), "/tmp/gemini-cli"))
         out.append({"method": r["method"], "path": r["path"], "headers": headers,
                     "body": body})
     return out
@@ -186,38 +151,18 @@ def shape(entries: list[dict]) -> list[dict]:
     return out
 
 
-class GeminiCLI(unittest.TestCase):
+class GeminiCLI(clienthelp.ClientTestCase):
+
+    MOUNTS = ("/kiro",)
+    PREFIX = "kiro-gemini-cli-"
+    NEEDS_NODE = False
 
     @classmethod
-    def setUpClass(cls) -> None:
-        cls.modules = clienthelp.node_modules()
+    def find_clients(cls) -> None:
         gemini_bin(cls.modules)
-        cls.tmp = Path(tempfile.mkdtemp(prefix="kiro-gemini-cli-"))
-        cls.tmp.chmod(0o755)
-        cls.mock = MockKiro()
-        cls.srv = None
-        try:
-            cls.mock.start()
-            cls.srv = Lighttpd(KIRO_FCGI, mount="/kiro", procs=2)
-            conf = GatewayConfig(cls.tmp, "gw", cls.mock, user=cls.srv.responder_user)
-            cls.srv.env.update(conf.env)
-            cls.srv.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        if cls.srv is not None:
-            cls.srv.stop()
-        cls.mock.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def setUp(self) -> None:
         self.mock.clear_scripts()
-
-    def logs(self) -> str:
-        return self.srv.error_log() + self.mock.log()
 
     def gemini(self, prompt: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         home = Path(tempfile.mkdtemp(dir=self.tmp))

@@ -35,12 +35,7 @@ Run by `make check`; from a build tree: KIRO_FCGI=fcgi/kiro-fcgi
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import unittest
 import uuid
 from pathlib import Path
@@ -51,61 +46,23 @@ sys.path.insert(0, str(HERE.parent / "integration"))
 
 import clienthelp  # noqa: E402
 from harness import Lighttpd  # noqa: E402
-from kirostack import API_KEY, KIRO_FCGI, GatewayConfig, MockKiro  # noqa: E402
+from kirostack import API_KEY  # noqa: E402
 
 MODEL = "gemini-2.5-flash"
-MOUNTS = ("/kiro", "/")
 
 
-class GenAISDK(unittest.TestCase):
+class GenAISDK(clienthelp.ClientTestCase):
 
-    @classmethod
-    def setUpClass(cls) -> None:
-        cls.modules = clienthelp.node_modules()
-        cls.node = shutil.which("node")
-        if cls.node is None:
-            raise AssertionError("node not found on PATH: install Node.js 18 or later")
-        cls.tmp = Path(tempfile.mkdtemp(prefix="kiro-genai-"))
-        cls.tmp.chmod(0o755)
-        cls.mock = MockKiro()
-        cls.servers: dict[str, Lighttpd] = {}
-        try:
-            cls.mock.start()
-            for mount in MOUNTS:
-                srv = Lighttpd(KIRO_FCGI, mount=mount, procs=2)
-                conf = GatewayConfig(cls.tmp, "gw" + mount.replace("/", "-"), cls.mock,
-                                     user=srv.responder_user)
-                srv.env.update(conf.env)
-                srv.start()
-                cls.servers[mount] = srv
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        for srv in cls.servers.values():
-            srv.stop()
-        cls.mock.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def logs(self) -> str:
-        return "\n".join(srv.error_log() for srv in self.servers.values()) + self.mock.log()
-
-    def entry_for(self, script_id: str, since: int) -> dict:
-        entries = [e for e in self.mock.requests(since=since) if e["script"] == script_id]
-        self.assertEqual(len(entries), 1, f"requests answered by {script_id}: {entries}")
-        self.assertEqual(entries[0]["validation"], {"ok": True})
-        return entries[0]
+    PREFIX = "kiro-genai-"
 
     def test_genai_sdk(self) -> None:
-        for mount in MOUNTS:
+        for mount in self.MOUNTS:
             with self.subTest(mount=mount):
                 self.run_sdk(self.servers[mount])
 
     def run_sdk(self, srv: Lighttpd) -> None:
         self.mock.clear_scripts()
-        t = "T" + uuid.uuid4().hex[:10].upper()
+        t = clienthelp.tag()
         text = {"generate": f"Generated answer {t}.", "stream": ["One ", "two ", f"three {t}."],
                 "tools": f"It is sunny in Paris ({t})."}
         self.mock.script({"prompt_contains": f"{t}-generate"},
@@ -134,17 +91,7 @@ class GenAISDK(unittest.TestCase):
                                                      ' "temp": 19.5}\n```']})
         mark = self.mock.mark()
 
-        home = Path(tempfile.mkdtemp(dir=self.tmp))
-        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home),
-               "KIRO_NODE_MODULES": str(self.modules), "KIRO_BASE_URL": srv.base_url,
-               "KIRO_API_KEY": API_KEY, "KIRO_MODEL": MODEL, "KIRO_TAG": t}
-        done = subprocess.run([self.node, str(HERE / "genai-sdk.mjs")], env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=120)
-        self.assertEqual(done.returncode, 0, f"{done.stdout}\n{done.stderr}\n{self.logs()}")
-        res = json.loads(done.stdout.strip().splitlines()[-1])
-        for name, value in res.items():
-            self.assertNotIn("error", value, f"{name}: {value}\n{self.logs()}")
+        res = self.run_node("genai-sdk.mjs", srv.base_url, MODEL, t, timeout=120)
 
         gen = res["generate"]
         self.assertEqual(gen["text"], text["generate"])
@@ -163,15 +110,7 @@ class GenAISDK(unittest.TestCase):
         self.assertEqual(tools["calls"], [{"name": "get_weather", "args": {"city": "Paris"}}])
         self.assertEqual(tools["firstText"], "Let me check.")
         self.assertEqual(tools["secondText"], text["tools"])
-        kiro = self.entry_for(result_script, mark)["body"]["conversationState"]
-        ctx = kiro["currentMessage"]["userInputMessage"]["userInputMessageContext"]
-        uses = [u for h in kiro["history"]
-                for u in (h.get("assistantResponseMessage") or {}).get("toolUses") or []]
-        self.assertEqual(uses, [{"toolUseId": call["id"], "name": "get_weather",
-                                 "input": {"city": "Paris"}}])
-        self.assertEqual(ctx["toolResults"], [{
-            "toolUseId": call["id"], "status": "success",
-            "content": [{"text": f"Sunny, 21 C ({t}-toolresult)"}]}])
+        self.assert_tool_round_trip(self.entry_for(result_script, mark), call["id"], t)
 
         self.assertEqual(res["streamtools"]["calls"],
                          [{"name": "get_weather", "args": {"city": "Paris"}}])

@@ -31,11 +31,7 @@ Run by `make check`; from a build tree: KIRO_FCGI=fcgi/kiro-fcgi
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import unittest
 import uuid
 from pathlib import Path
@@ -45,66 +41,18 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "integration"))
 
 import clienthelp  # noqa: E402
-from harness import Lighttpd  # noqa: E402
-from kirostack import API_KEY, KIRO_FCGI, GatewayConfig, MockKiro  # noqa: E402
 
 MODEL = "claude-sonnet-4-5"
 
 
-class OpenAIChatSDK(unittest.TestCase):
+class OpenAIChatSDK(clienthelp.ClientTestCase):
 
-    @classmethod
-    def setUpClass(cls) -> None:
-        cls.modules = clienthelp.node_modules()
-        cls.node = shutil.which("node")
-        if cls.node is None:
-            raise AssertionError("node not found on PATH: install Node.js 18 or later")
-        cls.tmp = Path(tempfile.mkdtemp(prefix="kiro-openai-sdk-"))
-        cls.tmp.chmod(0o755)
-        cls.mock = MockKiro()
-        cls.srv = None
-        try:
-            cls.mock.start()
-            cls.srv = Lighttpd(KIRO_FCGI, mount="/kiro", procs=2)
-            conf = GatewayConfig(cls.tmp, "gw", cls.mock, user=cls.srv.responder_user)
-            cls.srv.env.update(conf.env)
-            cls.srv.start()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        if cls.srv is not None:
-            cls.srv.stop()
-        cls.mock.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def logs(self) -> str:
-        return self.srv.error_log() + self.mock.log()
-
-    def entry_for(self, script_id: str, since: int) -> dict:
-        entries = [e for e in self.mock.requests(since=since) if e["script"] == script_id]
-        self.assertEqual(len(entries), 1, f"requests answered by {script_id}: {entries}")
-        self.assertEqual(entries[0]["validation"], {"ok": True})
-        return entries[0]
+    MOUNTS = ("/kiro",)
+    PREFIX = "kiro-openai-sdk-"
 
     def test_openai_sdk_chat(self) -> None:
-        t = "T" + uuid.uuid4().hex[:10].upper()
-        text = {"create": f"Created answer {t}.", "stream": f"Streamed answer {t}, in parts.",
-                "tools": f"It is sunny in Paris ({t})."}
-        self.mock.script({"prompt_contains": f"{t}-create"},
-                         {"kind": "text", "chunks": [text["create"]]})
-        self.mock.script({"prompt_contains": f"{t}-stream"},
-                         {"kind": "text", "chunks": [text["stream"][:9], text["stream"][9:20],
-                                                     text["stream"][20:]]})
-        call_id = "tooluse_" + uuid.uuid4().hex[:20]
-        self.mock.script({"prompt_contains": f"{t}-tools"},
-                         {"kind": "tool_use", "chunks": ["Let me check."],
-                          "tools": [{"name": "get_weather", "id": call_id,
-                                     "input_fragments": ['{"city":', ' "Paris"}']}]})
-        result_script = self.mock.script({"prompt_contains": "Tool results provided."},
-                                         {"kind": "text", "chunks": [text["tools"]]})
+        t = clienthelp.tag()
+        text, call_id, result_script = self.script_basics(t)
         helper_id = "tooluse_" + uuid.uuid4().hex[:20]
         self.mock.script({"prompt_contains": f"{t}-helper"},
                          {"kind": "tool_use", "chunks": [],
@@ -117,17 +65,7 @@ class OpenAIChatSDK(unittest.TestCase):
                                              'Here: {"city": "Oslo",', ' "temp": -3.5} done']})
         mark = self.mock.mark()
 
-        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(self.tmp),
-               "KIRO_NODE_MODULES": str(self.modules),
-               "KIRO_BASE_URL": self.srv.base_url + "/v1",
-               "KIRO_API_KEY": API_KEY, "KIRO_MODEL": MODEL, "KIRO_TAG": t}
-        done = subprocess.run([self.node, str(HERE / "openai-chat.mjs")], env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=90)
-        self.assertEqual(done.returncode, 0, f"{done.stdout}\n{done.stderr}\n{self.logs()}")
-        res = json.loads(done.stdout.strip().splitlines()[-1])
-        for name, value in res.items():
-            self.assertNotIn("error", value, f"{name}: {value}\n{self.logs()}")
+        res = self.run_node("openai-chat.mjs", self.srv.base_url + "/v1", MODEL, t)
 
         create = res["create"]
         self.assertEqual(create["text"], text["create"])
@@ -152,15 +90,7 @@ class OpenAIChatSDK(unittest.TestCase):
                                            "input": {"city": "Paris"}}])
         self.assertEqual(tools["second_text"], text["tools"])
         self.assertEqual(tools["second_finish"], "stop")
-        kiro = self.entry_for(result_script, mark)["body"]["conversationState"]
-        ctx = kiro["currentMessage"]["userInputMessage"]["userInputMessageContext"]
-        self.assertEqual(ctx["toolResults"], [{
-            "toolUseId": call_id, "status": "success",
-            "content": [{"text": f"Sunny, 21 C ({t}-toolresult)"}]}])
-        uses = [u for h in kiro["history"]
-                for u in (h.get("assistantResponseMessage") or {}).get("toolUses") or []]
-        self.assertEqual(uses, [{"toolUseId": call_id, "name": "get_weather",
-                                 "input": {"city": "Paris"}}])
+        self.assert_tool_round_trip(self.entry_for(result_script, mark), call_id, t)
 
         helper = res["helper"]
         self.assertEqual(helper["finish_reason"], "tool_calls")

@@ -35,13 +35,8 @@ Run by `make check`; from a build tree: KIRO_FCGI=fcgi/kiro-fcgi
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import unittest
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -50,70 +45,24 @@ sys.path.insert(0, str(HERE.parent / "integration"))
 
 import clienthelp  # noqa: E402
 from harness import Lighttpd  # noqa: E402
-from kirostack import API_KEY, KIRO_FCGI, GatewayConfig, MockKiro  # noqa: E402
 
 MODEL = "claude-sonnet-4-5"
-MOUNTS = ("/kiro", "/")
 
 
-class OpenAIResponsesSDK(unittest.TestCase):
+class OpenAIResponsesSDK(clienthelp.ClientTestCase):
 
-    @classmethod
-    def setUpClass(cls) -> None:
-        cls.modules = clienthelp.node_modules()
-        cls.node = shutil.which("node")
-        if cls.node is None:
-            raise AssertionError("node not found on PATH: install Node.js 18 or later")
-        cls.tmp = Path(tempfile.mkdtemp(prefix="kiro-oresp-sdk-"))
-        cls.tmp.chmod(0o755)
-        cls.mock = MockKiro()
-        cls.servers: dict[str, Lighttpd] = {}
-        try:
-            cls.mock.start()
-            for mount in MOUNTS:
-                srv = Lighttpd(KIRO_FCGI, mount=mount, procs=2)
-                conf = GatewayConfig(cls.tmp, "gw" + mount.replace("/", "-"), cls.mock,
-                                     user=srv.responder_user)
-                srv.env.update(conf.env)
-                srv.start()
-                cls.servers[mount] = srv
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        for srv in cls.servers.values():
-            srv.stop()
-        cls.mock.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def logs(self) -> str:
-        return "\n".join(srv.error_log() for srv in self.servers.values()) + self.mock.log()
+    PREFIX = "kiro-oresp-sdk-"
 
     def test_sdk(self) -> None:
-        for mount in MOUNTS:
+        for mount in self.MOUNTS:
             with self.subTest(mount=mount):
                 self.mock.clear_scripts()
                 self.run_sdk(self.servers[mount])
 
     def run_sdk(self, srv: Lighttpd) -> None:
-        t = "T" + uuid.uuid4().hex[:10].upper()
-        text = {"create": f"Created answer {t}.", "stream": f"Streamed answer {t}, in parts.",
-                "tools": f"It is sunny in Paris ({t})."}
+        t = clienthelp.tag()
+        text, call_id, result_script = self.script_basics(t)
         patch = f"*** Begin Patch\n*** Add File: {t}.txt\n+hello\n*** End Patch\n"
-        self.mock.script({"prompt_contains": f"{t}-create"},
-                         {"kind": "text", "chunks": [text["create"]]})
-        self.mock.script({"prompt_contains": f"{t}-stream"},
-                         {"kind": "text", "chunks": [text["stream"][:9], text["stream"][9:20],
-                                                     text["stream"][20:]]})
-        call_id = "tooluse_" + uuid.uuid4().hex[:20]
-        self.mock.script({"prompt_contains": f"{t}-tools"},
-                         {"kind": "tool_use", "chunks": ["Let me check."],
-                          "tools": [{"name": "get_weather", "id": call_id,
-                                     "input_fragments": ['{"city":', ' "Paris"}']}]})
-        result_script = self.mock.script({"prompt_contains": "Tool results provided."},
-                                         {"kind": "text", "chunks": [text["tools"]]})
         self.mock.script({"prompt_contains": f"{t}-custom"},
                          {"kind": "tool_use", "chunks": [],
                           "tools": [{"name": "apply_patch", "id": "tooluse_patch",
@@ -126,17 +75,7 @@ class OpenAIResponsesSDK(unittest.TestCase):
              "tools": [{"name": "get_weather", "id": "tooluse_dropped", "input": {}}]})
         mark = self.mock.mark()
 
-        home = Path(tempfile.mkdtemp(dir=self.tmp))
-        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home),
-               "KIRO_NODE_MODULES": str(self.modules), "KIRO_BASE_URL": srv.base_url + "/v1",
-               "KIRO_API_KEY": API_KEY, "KIRO_MODEL": MODEL, "KIRO_TAG": t}
-        done = subprocess.run([self.node, str(HERE / "openai-responses.mjs")], env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=90)
-        self.assertEqual(done.returncode, 0, f"{done.stdout}\n{done.stderr}\n{self.logs()}")
-        res = json.loads(done.stdout.strip().splitlines()[-1])
-        for name, value in res.items():
-            self.assertNotIn("error", value, f"{name}: {value}\n{self.logs()}")
+        res = self.run_node("openai-responses.mjs", srv.base_url + "/v1", MODEL, t)
 
         create = res["create"]
         self.assertRegex(create["id"], r"^resp_[0-9a-f]{32}$")
@@ -164,18 +103,7 @@ class OpenAIResponsesSDK(unittest.TestCase):
                                          "arguments": {"city": "Paris"}})
         self.assertEqual(tools["second_text"], text["tools"])
         self.assertEqual(tools["second_status"], "completed")
-        entries = [e for e in self.mock.requests(since=mark) if e["script"] == result_script]
-        self.assertEqual(len(entries), 1)
-        self.assertEqual(entries[0]["validation"], {"ok": True})
-        kiro = entries[0]["body"]["conversationState"]
-        ctx = kiro["currentMessage"]["userInputMessage"]["userInputMessageContext"]
-        self.assertEqual(ctx["toolResults"], [{
-            "toolUseId": call_id, "status": "success",
-            "content": [{"text": f"Sunny, 21 C ({t}-toolresult)"}]}])
-        uses = [u for h in kiro["history"]
-                for u in (h.get("assistantResponseMessage") or {}).get("toolUses") or []]
-        self.assertEqual(uses, [{"toolUseId": call_id, "name": "get_weather",
-                                 "input": {"city": "Paris"}}])
+        self.assert_tool_round_trip(self.entry_for(result_script, mark), call_id, t)
 
         custom = res["custom"]
         self.assertEqual(custom["types"], ["custom_tool_call"])

@@ -17,9 +17,9 @@
  *  - every tool and the response schema are JSON objects, with no upper-case
  *    type name left in them;
  *  - tool_choice TOOL names a tool that is offered;
- *  - history_repair fails only with KF_EINVAL and a cause; after it,
- *    kiro_req_build succeeds and its body parses back as JSON with
- *    conversationState.currentMessage.userInputMessage.modelId.
+ *  - the rest of the path to Kiro keeps the rules of kiro-rules.c
+ *    (fuzz_to_kiro: history_repair, kiro_req_build, and the checks Kiro is
+ *    known to make on the body).
  */
 #include "autoconfig.h"
 
@@ -30,20 +30,15 @@
 
 #include <json-c/json.h>
 
-#include "buf.h"
 #include "conv.h"
 #include "err.h"
 #include "gemini.h"
-#include "history.h"
 #include "json.h"
-#include "kiro_req.h"
+#include "kiro-rules.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-#define CHECK(x)	do { if (!(x)) abort(); } while (0)
-
 #define FUZZ_MODEL	"gemini-2.5-pro"
-#define FUZZ_MODEL_ID	"claude-sonnet-4.5"
 #define BODY_DEPTH	(JSON_MAX_DEPTH + 64)
 
 /* No "type" in the tree is an upper-case JSON type name. */
@@ -144,12 +139,6 @@ run(const char *data, size_t size)
 {
 	struct conv		 conv;
 	struct gemini_opts	 gopts;
-	struct history_opts	 hopts;
-	struct kiro_req_opts	 opts;
-	struct kiro_toolmap	*map;
-	struct buf		 body = BUF_INIT;
-	json_object		*root = NULL, *cs, *cm, *uim;
-	const char		*model;
 	char			*cause = NULL;
 	enum kf_err		 er;
 
@@ -160,26 +149,8 @@ run(const char *data, size_t size)
 		goto out;
 	}
 	check_conv(&conv);
-	memset(&hopts, 0, sizeof(hopts));
-	hopts.max_image_msgs = HISTORY_DEFAULT_MAX_IMAGE_MSGS;
-	if ((er = history_repair(&conv, &hopts, &cause)) != KF_OK) {
-		CHECK(er == KF_EINVAL && cause != NULL);
-		goto out;
-	}
-	memset(&opts, 0, sizeof(opts));
-	opts.model_id = FUZZ_MODEL_ID;
-	map = kiro_toolmap_new();
-	CHECK(kiro_req_build(&conv, &opts, &body, map, &cause) == KF_OK);
-	CHECK(json_parse(body.ptr, body.len, BODY_DEPTH, &root, NULL) == KF_OK);
-	CHECK(json_get_obj(root, "conversationState", &cs) == 1);
-	CHECK(json_get_obj(cs, "currentMessage", &cm) == 1);
-	CHECK(json_get_obj(cm, "userInputMessage", &uim) == 1);
-	CHECK(json_get_str(uim, "modelId", &model) == 1);
-	CHECK(strcmp(model, FUZZ_MODEL_ID) == 0);
-	json_object_put(root);
-	kiro_toolmap_free(map);
+	fuzz_to_kiro(&conv, NULL);
 out:
-	buf_free(&body);
 	free(cause);
 	conv_free(&conv);
 

@@ -14,11 +14,9 @@
  *    name among the conv's tools, whose schema asks for {"input": string};
  *  - each echo text the parser kept is one line of JSON that parses back
  *    equal to the echo's value of that key;
- *  - history_repair fails only with KF_EINVAL and a cause, and leaves a
- *    conversation ending with a user message;
- *  - kiro_req_build then succeeds and its body parses back as an object
- *    with conversationState.currentMessage.userInputMessage.modelId as
- *    given, and every tool name in it maps back to one the client sent.
+ *  - the rest of the path to Kiro keeps the rules of kiro-rules.c
+ *    (fuzz_to_kiro: history_repair, kiro_req_build, and the checks Kiro is
+ *    known to make on the body).
  */
 #include "autoconfig.h"
 
@@ -29,21 +27,15 @@
 
 #include <json-c/json.h>
 
-#include "buf.h"
 #include "conv.h"
 #include "err.h"
-#include "history.h"
 #include "json.h"
-#include "kiro_req.h"
+#include "kiro-rules.h"
 #include "openai-responses.h"
 #include "xmalloc.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-#define CHECK(x)	do { if (!(x)) abort(); } while (0)
-
-#define FUZZ_MODEL_ID	"claude-sonnet-4.5"
-#define BODY_DEPTH	(JSON_MAX_DEPTH + 64)
 #define PNG_B64	"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4" \
 	"nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
 
@@ -59,35 +51,6 @@ fake_fetch(void *arg, const char *url, char **media_type, char **b64,
 	}
 	*cause = xstrdup("could not fetch the image");
 	return KF_EINVAL;
-}
-
-static int
-conv_has_tool(const struct conv *conv, const char *name)
-{
-	size_t	i;
-
-	for (i = 0; i < conv->n_tools; i++)
-		if (strcmp(conv->tools[i].name, name) == 0)
-			return 1;
-	return 0;
-}
-
-/* A name the client gave: a tool, a call in history, or tool_choice. */
-static int
-client_named(const struct conv *conv, const char *name)
-{
-	size_t	i, j;
-
-	if (conv_has_tool(conv, name))
-		return 1;
-	for (i = 0; i < conv->n_msgs; i++)
-		for (j = 0; j < conv->msgs[i].n_blocks; j++)
-			if (conv->msgs[i].blocks[j].type ==
-			    CONV_BLOCK_TOOL_USE &&
-			    strcmp(conv->msgs[i].blocks[j].name, name) == 0)
-				return 1;
-	return conv->tool_choice_name != NULL &&
-	    strcmp(conv->tool_choice_name, name) == 0;
 }
 
 /* Some tool of the name takes {"input": string}: the custom one. */
@@ -137,55 +100,19 @@ check_echo_text(const struct openai_responses_req *req)
 			continue;
 		}
 		back = NULL;
-		CHECK(json_parse(text, len, BODY_DEPTH, &back, NULL) == KF_OK);
+		CHECK(json_parse(text, len, JSON_MAX_DEPTH, &back, NULL) == KF_OK);
 		CHECK(json_object_equal(back, v));
 		json_object_put(back);
 	}
 }
 
-static void
-check_body(const struct conv *conv, const struct buf *body,
-    const struct kiro_toolmap *map)
-{
-	json_object	*root = NULL, *cs, *cm, *uim, *ctx, *tools, *spec;
-	const char	*model, *name, *orig;
-	char		*why = NULL;
-	size_t		 i;
-
-	if (json_parse(body->ptr, body->len, BODY_DEPTH, &root, &why) !=
-	    KF_OK)
-		abort();	/* the gateway would send Kiro broken JSON */
-	CHECK(json_object_is_type(root, json_type_object));
-	CHECK(json_get_obj(root, "conversationState", &cs) == 1);
-	CHECK(json_get_obj(cs, "currentMessage", &cm) == 1);
-	CHECK(json_get_obj(cm, "userInputMessage", &uim) == 1);
-	CHECK(json_get_str(uim, "modelId", &model) == 1);
-	CHECK(strcmp(model, FUZZ_MODEL_ID) == 0);
-	if (json_get_obj(uim, "userInputMessageContext", &ctx) == 1 &&
-	    json_get_arr(ctx, "tools", &tools) == 1)
-		for (i = 0; i < json_object_array_length(tools); i++) {
-			CHECK(json_get_obj(json_object_array_get_idx(tools, i),
-			    "toolSpecification", &spec) == 1);
-			CHECK(json_get_str(spec, "name", &name) == 1);
-			CHECK(strlen(name) <= KIRO_TOOL_NAME_MAX);
-			orig = kiro_toolmap_original(map, name);
-			CHECK(orig != NULL);
-			CHECK(client_named(conv, orig));
-		}
-	json_object_put(root);
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct conv		 conv;
+	struct conv			 conv;
 	struct openai_responses_req	 req;
-	struct history_opts	 hopts;
-	struct kiro_req_opts	 opts;
-	struct kiro_toolmap	*map;
-	struct buf		 body = BUF_INIT;
-	char			*cause = NULL, *param = NULL;
-	enum kf_err		 er;
+	char				*cause = NULL, *param = NULL;
+	enum kf_err			 er;
 
 	conv_init(&conv);
 	memset(&req, 0, sizeof(req));
@@ -205,24 +132,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_custom(&conv, &req);
 	check_echo_text(&req);
 
-	memset(&hopts, 0, sizeof(hopts));
-	hopts.max_image_msgs = HISTORY_DEFAULT_MAX_IMAGE_MSGS;
-	if ((er = history_repair(&conv, &hopts, &cause)) != KF_OK) {
-		CHECK(er == KF_EINVAL && cause != NULL);
-		goto out;
-	}
-	CHECK(conv.n_msgs > 0 &&
-	    conv.msgs[conv.n_msgs - 1].role == CONV_ROLE_USER);
-	memset(&opts, 0, sizeof(opts));
-	opts.model_id = FUZZ_MODEL_ID;
-	opts.conversation_id = conv.session_id;
-	map = kiro_toolmap_new();
-	er = kiro_req_build(&conv, &opts, &body, map, &cause);
-	CHECK(er == KF_OK);
-	check_body(&conv, &body, map);
-	kiro_toolmap_free(map);
+	fuzz_to_kiro(&conv, NULL);
 out:
-	buf_free(&body);
 	free(cause);
 	free(param);
 	conv_free(&conv);

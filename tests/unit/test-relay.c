@@ -14,6 +14,7 @@
 #include "http.h"
 #include "json.h"
 #include "kiro_req.h"
+#include "mocktest.h"
 #include "pool.h"
 #include "relay.h"
 #include "store.h"
@@ -25,15 +26,6 @@
  * mock knows, runs one conversation through relay_run into a recording sink
  * and checks what the sink saw and what the mock received.
  */
-
-#define TAIL "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
-	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-
-static struct tu_mock	 mock;
-static char		*dir;
-static struct store	*st;
-static struct config	*cfg;
-static struct http	*h;
 
 /* A sink that writes one line per call into log. */
 struct rec {
@@ -171,40 +163,6 @@ rec_init(struct rec *r, struct sink *s, int streaming)
 	r->sink = s;
 }
 
-/* Registers an account with the mock and imports it into the store. */
-static void
-add_account(const char *name, long priority)
-{
-	struct cred		 c;
-	struct import_result	 res;
-	struct buf		 out = BUF_INIT;
-	char			*body;
-
-	body = xasprintf("{\"refreshToken\":\"aor%s" TAIL "\",\"accessToken\":"
-	    "\"aoa%s\",\"authMethod\":\"social\"}", name, name);
-	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/accounts", body, &out),
-	    200);
-	free(body);
-	cred_init(&c);
-	c.refresh_token = xasprintf("aor%s" TAIL, name);
-	c.access_token = xasprintf("aoa%s", name);
-	c.expires_at = 4102444800;	/* 2100: no refresh needed */
-	c.priority = priority;
-	ck_assert_int_eq(accounts_import(st, &c, 1, &res, NULL), KF_OK);
-	cred_free(&c);
-	buf_free(&out);
-}
-
-static void
-script(const char *json)
-{
-	struct buf	out = BUF_INIT;
-
-	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/script", json, &out),
-	    200);
-	buf_free(&out);
-}
-
 /* How many generateAssistantResponse calls the mock has seen. */
 static long
 generate_calls(void)
@@ -223,48 +181,6 @@ joined_text(struct rec *r)
 		if (p == r->log.ptr || p[-1] == '\n')
 			buf_append(&text, p + 5, strcspn(p + 5, "\n"));
 	return buf_detach(&text);
-}
-
-static void
-setup(void)
-{
-	char	*json;
-
-	tu_mock_start(&mock);
-	dir = tu_tmpdir();
-	ck_assert_int_eq(store_open(&st, dir, NULL), KF_OK);
-	json = xasprintf("{\"apiBaseUrl\":\"%s\",\"authBaseUrl\":\"%s\","
-	    "\"oidcBaseUrl\":\"%s\"}", mock.base, mock.base, mock.base);
-	ck_assert_int_eq(config_parse(json, strlen(json), NULL, &cfg, NULL,
-	    NULL), KF_OK);
-	free(json);
-	h = http_new();
-}
-
-static void
-teardown(void)
-{
-	/* Tallies are per process: none may reach the next test's store. */
-	ck_assert_int_eq(pool_flush(st, NULL), KF_OK);
-	http_free(h);
-	config_free(cfg);
-	store_close(st);
-	tu_rmrf(dir);
-	free(dir);
-	tu_mock_stop(&mock);
-}
-
-static void
-simple_conv(struct conv *c, const char *prompt)
-{
-	struct conv_block	*b;
-
-	conv_init(c);
-	c->model = xstrdup("claude-sonnet-4-5");
-	c->kiro_model = "claude-sonnet-4.5";
-	b = conv_msg_add_block(conv_add_msg(c, CONV_ROLE_USER),
-	    CONV_BLOCK_TEXT);
-	b->text = xstrdup(prompt);
 }
 
 static enum kf_err
@@ -1145,7 +1061,7 @@ main(void)
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	tcase_set_timeout(tc, 60);
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, mock_setup, mock_teardown);
 	tcase_add_test(tc, relay_text_reaches_the_sink);
 	tcase_add_test(tc, relay_tool_names_are_mapped_back);
 	tcase_add_test(tc, relay_thinking_tags_become_thinking);

@@ -1,0 +1,47 @@
+/* serve.c: the relay run and error handling every model route shares. */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv.h"
+#include "log.h"
+#include "rand.h"
+#include "relay.h"
+#include "request.h"
+#include "serve.h"
+#include "sink.h"
+
+enum kf_err
+serve_relay(struct request *req, struct conv *conv, struct sink *sink,
+    serve_error_fn error)
+{
+	struct relay_result	 res;
+	char			*why = NULL;
+	enum kf_err		 er;
+
+	req->model = conv->kiro_model;
+	sink->gone = request_client_gone;
+	sink->gone_arg = req;
+	memset(&res, 0, sizeof(res));
+	er = relay_run(req->relay, conv, sink, &res, &why);
+	req->account_id = res.account_id;
+	if (er != KF_OK && er != KF_ECLIENTGONE && !sink->committed)
+		(void)error(&req->out, er, why, res.retry_after);
+	if (er != KF_OK)
+		log_warnx("%s: %s", kf_err_name(er), why != NULL ? why :
+		    kf_strerror(er));
+	free(why);
+	return er;
+}
+
+const char *
+serve_session_header(const struct request *req, const char *param)
+{
+	const char	*v;
+
+	v = request_param(req, param);
+	if (v == NULL || strlen(v) != UUID_LEN || !rand_is_uuid(v))
+		return NULL;
+	return v;
+}

@@ -1,0 +1,191 @@
+/* test-emit-common.c: the emitters' shared plumbing: head, push, keep-alive, responses, open calls. */
+#include "autoconfig.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "buf.h"
+#include "emit-common.h"
+#include "out.h"
+#include "sink.h"
+#include "testutil.h"
+
+#define SSE_HEAD	"Status: 200 OK\r\nContent-Type: text/event-stream\r\n" \
+	"Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n\r\n"
+
+static struct buf	 raw;
+static struct out	 out;
+static struct sink	 sink;
+
+static void
+setup(void)
+{
+	memset(&raw, 0, sizeof(raw));
+	out_init_buf(&out, &raw);
+	memset(&sink, 0, sizeof(sink));
+}
+
+static void
+teardown(void)
+{
+	buf_free(&raw);
+}
+
+START_TEST(head_is_written_once_and_commits)
+{
+	int	sent = 0;
+
+	ck_assert_int_eq(emit_stream_head(&out, &sink, &sent,
+	    "text/event-stream"), 0);
+	ck_assert_int_eq(sent, 1);
+	ck_assert_int_eq(sink.committed, 1);
+	ck_assert_int_eq(emit_stream_head(&out, &sink, &sent,
+	    "application/json"), 0);
+	ck_assert_str_eq(buf_cstr(&raw), SSE_HEAD);
+}
+END_TEST
+
+START_TEST(head_to_a_gone_client_fails_uncommitted)
+{
+	int	sent = 0;
+
+	out.failed = 1;
+	ck_assert_int_eq(emit_stream_head(&out, &sink, &sent,
+	    "text/event-stream"), -1);
+	ck_assert_int_eq(sink.committed, 0);
+	ck_assert_int_eq(raw.len, 0);
+}
+END_TEST
+
+START_TEST(push_writes_and_empties_the_pending_bytes)
+{
+	struct buf	pending = BUF_INIT;
+
+	buf_puts(&pending, "data: 1\n\n");
+	ck_assert_int_eq(emit_push(&out, &sink, &pending), 0);
+	ck_assert_int_eq(pending.len, 0);
+	ck_assert_int_eq(sink.committed, 1);
+	buf_puts(&pending, "data: 2\n\n");
+	ck_assert_int_eq(emit_push(&out, &sink, &pending), 0);
+	ck_assert_str_eq(buf_cstr(&raw), "data: 1\n\ndata: 2\n\n");
+	/* A gone client: the bytes are dropped all the same. */
+	out.failed = 1;
+	buf_puts(&pending, "data: 3\n\n");
+	ck_assert_int_eq(emit_push(&out, &sink, &pending), -1);
+	ck_assert_int_eq(pending.len, 0);
+	ck_assert_str_eq(buf_cstr(&raw), "data: 1\n\ndata: 2\n\n");
+	buf_free(&pending);
+}
+END_TEST
+
+START_TEST(puts_flush_writes_a_keepalive)
+{
+	ck_assert_int_eq(emit_puts_flush(&out, &sink, ": keep-alive\n\n"), 0);
+	ck_assert_str_eq(buf_cstr(&raw), ": keep-alive\n\n");
+	ck_assert_int_eq(sink.committed, 1);
+	out.failed = 1;
+	ck_assert_int_eq(emit_puts_flush(&out, &sink, ": x\n\n"), -1);
+}
+END_TEST
+
+START_TEST(json_answer_is_a_whole_response)
+{
+	struct buf	body = BUF_INIT;
+
+	buf_puts(&body, "{\"a\":1}");
+	ck_assert_int_eq(emit_json_answer(&out, &sink, &body), 0);
+	ck_assert_str_eq(buf_cstr(&raw), "Status: 200 OK\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 7\r\n\r\n"
+	    "{\"a\":1}");
+	ck_assert_int_eq(sink.committed, 1);
+	buf_free(&body);
+}
+END_TEST
+
+START_TEST(json_response_adds_retry_after_when_positive)
+{
+	struct buf	body = BUF_INIT;
+
+	buf_puts(&body, "{}");
+	ck_assert_int_eq(emit_json_response(&out, 429, &body, 30), 0);
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&raw), "Status: 429 "));
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&raw),
+	    "\r\nRetry-After: 30\r\n"));
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&raw), "\r\n\r\n{}"));
+	buf_reset(&raw);
+	out_init_buf(&out, &raw);
+	ck_assert_int_eq(emit_json_response(&out, 503, &body, 0), 0);
+	ck_assert_ptr_null(strstr(buf_cstr(&raw), "Retry-After"));
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&raw), "Status: 503 "));
+	buf_free(&body);
+}
+END_TEST
+
+START_TEST(sink_init_clears_the_rest)
+{
+	static const struct sink_ops	ops;
+	struct sink			s;
+	int				arg;
+
+	memset(&s, 0xff, sizeof(s));
+	emit_sink_init(&s, &ops, &arg, 1);
+	ck_assert_ptr_eq(s.ops, &ops);
+	ck_assert_ptr_eq(s.arg, &arg);
+	ck_assert_int_eq(s.streams, 1);
+	ck_assert_int_eq(s.committed, 0);
+	ck_assert_int_eq(s.ping_before_start, 0);
+	ck_assert_ptr_null(s.gone);
+	emit_sink_init(&s, &ops, &arg, 0);
+	ck_assert_int_eq(s.streams, 0);
+}
+END_TEST
+
+START_TEST(calls_map_open_tool_calls)
+{
+	struct emit_calls	c;
+
+	memset(&c, 0, sizeof(c));
+	ck_assert_int_eq(emit_calls_get(&c, 0), -1);
+	/* Indexes may come out of order; the gaps are not open. */
+	emit_calls_set(&c, 2, 7);
+	ck_assert_int_eq(emit_calls_get(&c, 2), 7);
+	ck_assert_int_eq(emit_calls_get(&c, 0), -1);
+	ck_assert_int_eq(emit_calls_get(&c, 1), -1);
+	ck_assert_int_eq(emit_calls_get(&c, 3), -1);
+	emit_calls_set(&c, 0, 4);
+	ck_assert_int_eq(emit_calls_get(&c, 0), 4);
+	ck_assert_uint_eq(c.n, 3);
+	emit_calls_close(&c, 2);
+	ck_assert_int_eq(emit_calls_get(&c, 2), -1);
+	emit_calls_close(&c, 99);	/* never opened: nothing happens */
+	ck_assert_int_eq(emit_calls_get(&c, 0), 4);
+	emit_calls_free(&c);
+	ck_assert_ptr_null(c.at);
+	ck_assert_uint_eq(c.n, 0);
+	ck_assert_int_eq(emit_calls_get(&c, 0), -1);
+	emit_calls_set(&c, 0, 1);	/* usable again after free */
+	ck_assert_int_eq(emit_calls_get(&c, 0), 1);
+	emit_calls_free(&c);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("emit-common");
+	TCase	*tc = tcase_create("plumbing");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, head_is_written_once_and_commits);
+	tcase_add_test(tc, head_to_a_gone_client_fails_uncommitted);
+	tcase_add_test(tc, push_writes_and_empties_the_pending_bytes);
+	tcase_add_test(tc, puts_flush_writes_a_keepalive);
+	tcase_add_test(tc, json_answer_is_a_whole_response);
+	tcase_add_test(tc, json_response_adds_retry_after_when_positive);
+	tcase_add_test(tc, calls_map_open_tool_calls);
+	tcase_add_test(tc, sink_init_clears_the_rest);
+	suite_add_tcase(s, tc);
+	return tu_run(s);
+}
