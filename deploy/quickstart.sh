@@ -124,6 +124,9 @@ and logs in $run).
     -d '{"model":"claude-sonnet-4-5","max_tokens":256,"messages":[{"role":"user","content":"Hello"}]}'
 
   Claude Code:  ANTHROPIC_BASE_URL=http://$host:$port ANTHROPIC_API_KEY=$key claude
+  Gemini CLI:   GOOGLE_GEMINI_BASE_URL=http://$host:$port GEMINI_API_KEY=$key gemini
+  OpenAI SDKs and Cherry Studio: base URL http://$host:$port/v1, API key $key
+  Codex CLI:    a provider in ~/.codex/config.toml (README, "OpenAI Responses and Codex CLI")
 
 Kiro accounts configured: ${accounts:-0}.  Add one with
   build/admin/kiroctl -c $run/config.json accounts import credentials.json
