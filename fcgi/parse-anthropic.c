@@ -15,6 +15,7 @@
 #include "digest.h"
 #include "json.h"
 #include "models.h"
+#include "parse-common.h"
 #include "rand.h"
 #include "xmalloc.h"
 
@@ -36,18 +37,13 @@ bad(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 static enum kf_err
 bad(struct parse *p, const char *fmt, ...)
 {
-	struct buf	msg = BUF_INIT;
 	va_list		ap;
+	enum kf_err	er;
 
 	va_start(ap, fmt);
-	buf_vprintf(&msg, fmt, ap);
+	er = pc_vbad(p->cause, NULL, NULL, fmt, ap);
 	va_end(ap);
-	if (p->cause != NULL) {
-		free(*p->cause);
-		*p->cause = buf_detach(&msg);
-	}
-	buf_free(&msg);
-	return KF_EINVAL;
+	return er;
 }
 
 /* A required or optional string field; *out borrowed. */
@@ -55,20 +51,8 @@ static enum kf_err
 want_str(struct parse *p, json_object *obj, const char *key, int required,
     const char **out)
 {
-	json_object	*v;
-
-	*out = NULL;
-	if (!json_object_object_get_ex(obj, key, &v) || v == NULL) {
-		if (required)
-			return bad(p, "%s%s%s: field required", p->path,
-			    p->path[0] != '\0' ? "." : "", key);
-		return KF_OK;
-	}
-	if (!json_object_is_type(v, json_type_string))
-		return bad(p, "%s%s%s: must be a string, not %s", p->path,
-		    p->path[0] != '\0' ? "." : "", key, json_type_label(v));
-	*out = json_object_get_string(v);
-	return KF_OK;
+	return pc_want_str(p->cause, NULL, obj, p->path, key, PC_TYPE_LABEL |
+	    (required ? PC_REQUIRED : 0), out);
 }
 
 static void
@@ -82,41 +66,6 @@ path_set(struct parse *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(p->path, sizeof(p->path), fmt, ap);
 	va_end(ap);
-}
-
-static const char *
-image_media_ok(const char *media_type)
-{
-	static const char *const ok[] = {
-		"image/jpeg", "image/jpg", "image/png", "image/gif",
-		"image/webp", NULL
-	};
-	size_t	i;
-
-	for (i = 0; ok[i] != NULL; i++)
-		if (strcasecmp(media_type, ok[i]) == 0)
-			return ok[i];
-	return NULL;
-}
-
-/*
- * Image data as standard, padded base64.  The check below accepts the
- * URL-safe alphabet and missing padding, as decoders commonly do, but Kiro
- * refuses both ("Improperly formed request"), so they are rewritten.
- */
-static char *
-base64_standard(const char *data)
-{
-	size_t	len = strlen(data), padded = (len + 3) / 4 * 4, i;
-	char	*out;
-
-	out = xmalloc(padded + 1);
-	for (i = 0; i < len; i++)
-		out[i] = data[i] == '-' ? '+' : data[i] == '_' ? '/' : data[i];
-	for (; i < padded; i++)
-		out[i] = '=';
-	out[padded] = '\0';
-	return out;
 }
 
 static enum kf_err
@@ -140,7 +89,7 @@ parse_image(struct parse *p, json_object *blk, struct conv_block *b)
 	if ((er = want_str(p, src, "media_type", 1, &media)) != KF_OK ||
 	    (er = want_str(p, src, "data", 1, &data)) != KF_OK)
 		return er;
-	if (image_media_ok(media) == NULL)
+	if (pc_image_media(media) == NULL)
 		return bad(p, "%s.source.media_type: \"%s\" is not supported "
 		    "(use image/jpeg, image/png, image/gif or image/webp)",
 		    base, media);
@@ -151,7 +100,7 @@ parse_image(struct parse *p, json_object *blk, struct conv_block *b)
 		    "the %ld byte limit", base, decoded,
 		    ANTHROPIC_MAX_IMAGE_BYTES);
 	b->media_type = xstrdup(media);
-	b->data = base64_standard(data);
+	b->data = pc_base64_standard(data);
 	return KF_OK;
 }
 
@@ -743,44 +692,21 @@ anthropic_parse(const char *body, size_t len, int for_count,
 	const char		*model;
 	int64_t			 max_tokens;
 	int			 rc, flag, thinking_name;
-	char			*why = NULL;
 	enum kf_err		 er;
 
 	memset(&p, 0, sizeof(p));
 	p.conv = conv;
 	p.cause = cause;
-	if ((er = json_parse(body, len, JSON_MAX_DEPTH, &root, &why)) !=
-	    KF_OK) {
-		bad(&p, "%s", why);
-		free(why);
-		return KF_EINVAL;
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		er = bad(&p, "the request body must be a JSON object, not %s",
-		    json_type_label(root));
+	if ((er = pc_root(body, len, NULL, &root, cause, NULL)) != KF_OK)
 		goto out;
-	}
 	if ((er = want_str(&p, root, "model", !for_count, &model)) != KF_OK)
 		goto out;
 	if (model != NULL) {
-		conv->model = xstrdup(model);
-		if ((m = models_resolve(model, &thinking_name)) != NULL)
-			conv->kiro_model = m->id;
-		else if (!for_count) {
-			er = bad(&p, "model: \"%s\" is not available; "
-			    "available models: %s", model, models_list_text());
+		if ((er = pc_model(conv, model, for_count, &m, &thinking_name,
+		    cause, NULL)) != KF_OK)
 			goto out;
-		}
-		if (thinking_name && conv->thinking == CONV_THINKING_OFF) {
-			/* kiro.rs: opus 4.6 thinks adaptively, others by budget. */
-			if (m != NULL &&
-			    strcmp(m->id, "claude-opus-4.6") == 0)
-				conv->thinking = CONV_THINKING_ADAPTIVE;
-			else {
-				conv->thinking = CONV_THINKING_ENABLED;
-				conv->thinking_budget = 20000;
-			}
-		}
+		if (thinking_name && conv->thinking == CONV_THINKING_OFF)
+			pc_thinking_name(conv, m);
 	}
 	if ((rc = json_get_int(root, "max_tokens", &max_tokens)) == -1 ||
 	    (rc == 1 && max_tokens < 1)) {

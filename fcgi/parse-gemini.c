@@ -14,6 +14,7 @@
 #include "gemini.h"
 #include "json.h"
 #include "models.h"
+#include "parse-common.h"
 #include "xmalloc.h"
 
 /*
@@ -33,18 +34,13 @@ bad(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 static enum kf_err
 bad(struct parse *p, const char *fmt, ...)
 {
-	struct buf	msg = BUF_INIT;
 	va_list		ap;
+	enum kf_err	er;
 
 	va_start(ap, fmt);
-	buf_vprintf(&msg, fmt, ap);
+	er = pc_vbad(p->cause, NULL, NULL, fmt, ap);
 	va_end(ap);
-	if (p->cause != NULL) {
-		free(*p->cause);
-		*p->cause = buf_detach(&msg);
-	}
-	buf_free(&msg);
-	return KF_EINVAL;
+	return er;
 }
 
 /* A string field: KF_OK with *out NULL when absent and not required. */
@@ -52,51 +48,19 @@ static enum kf_err
 want_str(struct parse *p, json_object *obj, const char *path,
     const char *key, int required, const char **out)
 {
-	int	rc;
-
-	*out = NULL;
-	if ((rc = json_get_str(obj, key, out)) == 1)
-		return KF_OK;
-	if (rc == -1)
-		return bad(p, "%s.%s: must be a string", path, key);
-	if (required)
-		return bad(p, "%s.%s: field required", path, key);
-	return KF_OK;
-}
-
-/*
- * Image data as standard, padded base64: Kiro refuses the URL-safe
- * alphabet and missing padding, which decoders commonly accept.
- */
-static char *
-base64_standard(const char *data)
-{
-	size_t	len = strlen(data), padded = (len + 3) / 4 * 4, i;
-	char	*out;
-
-	out = xmalloc(padded + 1);
-	for (i = 0; i < len; i++)
-		out[i] = data[i] == '-' ? '+' : data[i] == '_' ? '/' : data[i];
-	for (; i < padded; i++)
-		out[i] = '=';
-	out[padded] = '\0';
-	return out;
+	return pc_want_str(p->cause, NULL, obj, path, key,
+	    required ? PC_REQUIRED : 0, out);
 }
 
 static enum kf_err
 parse_inline_data(struct parse *p, json_object *part, const char *path,
     struct conv_msg *m)
 {
-	static const char *const ok[] = {
-		"image/jpeg", "image/jpg", "image/png", "image/gif",
-		"image/webp", NULL
-	};
 	struct conv_block	*b;
 	json_object		*d;
-	const char		*mime, *data, *media = NULL;
+	const char		*mime, *data, *media;
 	char			 sub[192];
 	long long		 decoded;
-	size_t			 i;
 	enum kf_err		 er;
 
 	if (json_get_obj(part, "inlineData", &d) != 1)
@@ -105,10 +69,7 @@ parse_inline_data(struct parse *p, json_object *part, const char *path,
 	if ((er = want_str(p, d, sub, "mimeType", 1, &mime)) != KF_OK ||
 	    (er = want_str(p, d, sub, "data", 1, &data)) != KF_OK)
 		return er;
-	for (i = 0; ok[i] != NULL; i++)
-		if (strcasecmp(mime, ok[i]) == 0)
-			media = ok[i];
-	if (media == NULL)
+	if ((media = pc_image_media(mime)) == NULL)
 		return bad(p, "%s.mimeType: \"%s\" is not supported (Kiro takes "
 		    "image/jpeg, image/png, image/gif or image/webp)", sub,
 		    mime);
@@ -119,7 +80,7 @@ parse_inline_data(struct parse *p, json_object *part, const char *path,
 		    "byte limit", sub, decoded, GEMINI_MAX_IMAGE_BYTES);
 	b = conv_msg_add_block(m, CONV_BLOCK_IMAGE);
 	b->media_type = xstrdup(media);
-	b->data = base64_standard(data);
+	b->data = pc_base64_standard(data);
 	return KF_OK;
 }
 
@@ -669,7 +630,6 @@ gemini_parse(const char *body, size_t len, const char *model, int for_count,
 	json_object		*root = NULL, *req, *inner;
 	const struct model_info	*m = NULL;
 	int			 thinking_name = 0;
-	char			*why = NULL;
 	enum kf_err		 er;
 
 	memset(&p, 0, sizeof(p));
@@ -677,17 +637,8 @@ gemini_parse(const char *body, size_t len, const char *model, int for_count,
 	p.conv = conv;
 	p.opts = opts;
 	p.cause = cause;
-	if ((er = json_parse(body, len, JSON_MAX_DEPTH, &root, &why)) !=
-	    KF_OK) {
-		bad(&p, "%s", why);
-		free(why);
-		return KF_EINVAL;
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		er = bad(&p, "the request body must be a JSON object, not %s",
-		    json_type_label(root));
+	if ((er = pc_root(body, len, NULL, &root, cause, NULL)) != KF_OK)
 		goto out;
-	}
 	req = root;
 	/* countTokens also takes the request wrapped, with its own model. */
 	if (for_count && json_get_obj(root, "generateContentRequest", &inner) ==
@@ -698,14 +649,9 @@ gemini_parse(const char *body, size_t len, const char *model, int for_count,
 		    "(models/{model}:generateContent)");
 		goto out;
 	}
-	conv->model = xstrdup(model);
-	if ((m = models_resolve(model, &thinking_name)) != NULL)
-		conv->kiro_model = m->id;
-	else if (!for_count) {
-		er = bad(&p, "model: \"%s\" is not available; available "
-		    "models: %s", model, models_list_text());
+	if ((er = pc_model(conv, model, for_count, &m, &thinking_name, cause,
+	    NULL)) != KF_OK)
 		goto out;
-	}
 	if (thinking_name) {
 		conv->thinking = CONV_THINKING_ENABLED;
 		conv->thinking_budget = 20000;

@@ -14,6 +14,7 @@
 #include "json.h"
 #include "models.h"
 #include "openai-chat.h"
+#include "parse-common.h"
 #include "xmalloc.h"
 
 /*
@@ -48,24 +49,13 @@ bad(struct parse *p, const char *field, const char *fmt, ...)
 static enum kf_err
 bad(struct parse *p, const char *field, const char *fmt, ...)
 {
-	struct buf	msg = BUF_INIT;
 	va_list		ap;
+	enum kf_err	er;
 
-	if (field != NULL)
-		buf_printf(&msg, "%s: ", field);
 	va_start(ap, fmt);
-	buf_vprintf(&msg, fmt, ap);
+	er = pc_vbad(p->cause, p->param, field, fmt, ap);
 	va_end(ap);
-	if (p->cause != NULL) {
-		free(*p->cause);
-		*p->cause = buf_detach(&msg);
-	}
-	if (p->param != NULL) {
-		free(*p->param);
-		*p->param = field != NULL ? xstrdup(field) : NULL;
-	}
-	buf_free(&msg);
-	return KF_EINVAL;
+	return er;
 }
 
 static void
@@ -97,19 +87,8 @@ static enum kf_err
 want_str(struct parse *p, json_object *obj, const char *key, int required,
     const char **out)
 {
-	json_object	*v;
-
-	*out = NULL;
-	if (!json_object_object_get_ex(obj, key, &v) || v == NULL) {
-		if (required)
-			return bad(p, sub(p, key), "field required");
-		return KF_OK;
-	}
-	if (!json_object_is_type(v, json_type_string))
-		return bad(p, sub(p, key), "must be a string, not %s",
-		    json_type_label(v));
-	*out = json_object_get_string(v);
-	return KF_OK;
+	return pc_want_str(p->cause, p->param, obj, p->path, key,
+	    PC_TYPE_LABEL | (required ? PC_REQUIRED : 0), out);
 }
 
 /* A field present and not null. */
@@ -655,45 +634,30 @@ static enum kf_err
 parse_reasoning(struct parse *p, json_object *root,
     const struct model_info *m)
 {
-	static const struct {
-		const char	*name;
-		const char	*effort;	/* NULL: thinking off */
-		long		 budget;
-	} levels[] = {
-		{ "none", NULL, 0 },
-		{ "minimal", "low", 2048 },
-		{ "low", "low", 4096 },
-		{ "medium", "medium", 12000 },
-		{ "high", "high", 20000 },
-		{ "xhigh", "high", 24576 },
-	};
-	const char	*effort;
-	size_t		 i;
+	const char	*effort, *level;
+	long		 budget;
 	enum kf_err	 er;
 
 	if ((er = want_str(p, root, "reasoning_effort", 0, &effort)) !=
 	    KF_OK || effort == NULL)
 		return er;
-	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-		if (strcmp(effort, levels[i].name) == 0)
-			break;
-	if (i == sizeof(levels) / sizeof(levels[0]))
-		return bad(p, "reasoning_effort", "must be none, minimal, low, "
-		    "medium, high or xhigh, not \"%s\"", effort);
+	if (pc_effort(effort, &level, &budget) == -1)
+		return bad(p, "reasoning_effort", "must be " PC_EFFORT_NAMES
+		    ", not \"%s\"", effort);
 	free(p->conv->thinking_effort);
 	p->conv->thinking_effort = NULL;
 	p->conv->thinking_budget = 0;
-	if (levels[i].effort == NULL) {
+	if (level == NULL) {
 		p->conv->thinking = CONV_THINKING_OFF;
 		return KF_OK;
 	}
 	/* As parse-anthropic: opus 4.6 thinks adaptively, others by budget. */
 	if (strcmp(m->id, "claude-opus-4.6") == 0) {
 		p->conv->thinking = CONV_THINKING_ADAPTIVE;
-		p->conv->thinking_effort = xstrdup(levels[i].effort);
+		p->conv->thinking_effort = xstrdup(level);
 	} else {
 		p->conv->thinking = CONV_THINKING_ENABLED;
-		p->conv->thinking_budget = levels[i].budget;
+		p->conv->thinking_budget = budget;
 	}
 	return KF_OK;
 }
@@ -809,7 +773,6 @@ openai_chat_parse(const char *body, size_t len, struct http *h,
 	json_object		*root = NULL;
 	const struct model_info	*m;
 	const char		*model;
-	char			*why = NULL;
 	int			 thinking_name;
 	enum kf_err		 er;
 
@@ -819,35 +782,13 @@ openai_chat_parse(const char *body, size_t len, struct http *h,
 	p.http = h;
 	p.cause = cause;
 	p.param = param;
-	if ((er = json_parse(body, len, JSON_MAX_DEPTH, &root, &why)) !=
-	    KF_OK) {
-		bad(&p, NULL, "%s", why);
-		free(why);
-		return KF_EINVAL;
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		er = bad(&p, NULL, "the request body must be a JSON object, "
-		    "not %s", json_type_label(root));
+	if ((er = pc_root(body, len, NULL, &root, cause, param)) != KF_OK ||
+	    (er = want_str(&p, root, "model", 1, &model)) != KF_OK ||
+	    (er = pc_model(conv, model, 0, &m, &thinking_name, cause,
+	    param)) != KF_OK)
 		goto out;
-	}
-	if ((er = want_str(&p, root, "model", 1, &model)) != KF_OK)
-		goto out;
-	conv->model = xstrdup(model);
-	if ((m = models_resolve(model, &thinking_name)) == NULL) {
-		er = bad(&p, "model", "\"%s\" is not available; available "
-		    "models: %s", model, models_list_text());
-		goto out;
-	}
-	conv->kiro_model = m->id;
-	if (thinking_name) {
-		/* As parse-anthropic does for a -thinking name. */
-		if (strcmp(m->id, "claude-opus-4.6") == 0)
-			conv->thinking = CONV_THINKING_ADAPTIVE;
-		else {
-			conv->thinking = CONV_THINKING_ENABLED;
-			conv->thinking_budget = 20000;
-		}
-	}
+	if (thinking_name)
+		pc_thinking_name(conv, m);
 	if ((er = refuse_unsupported(&p, root)) != KF_OK ||
 	    (er = parse_max_tokens(&p, root)) != KF_OK ||
 	    (er = parse_stream(&p, root, opts)) != KF_OK ||

@@ -14,6 +14,7 @@
 #include "json.h"
 #include "models.h"
 #include "openai-responses.h"
+#include "parse-common.h"
 #include "xmalloc.h"
 
 /*
@@ -40,23 +41,13 @@ bad(struct parse *p, const char *path, const char *fmt, ...)
 static enum kf_err
 bad(struct parse *p, const char *path, const char *fmt, ...)
 {
-	struct buf	msg = BUF_INIT;
 	va_list		ap;
+	enum kf_err	er;
 
-	buf_printf(&msg, "%s: ", path);
 	va_start(ap, fmt);
-	buf_vprintf(&msg, fmt, ap);
+	er = pc_vbad(p->cause, p->param, path, fmt, ap);
 	va_end(ap);
-	if (p->cause != NULL) {
-		free(*p->cause);
-		*p->cause = buf_detach(&msg);
-	}
-	if (p->param != NULL) {
-		free(*p->param);
-		*p->param = xstrdup(path);
-	}
-	buf_free(&msg);
-	return KF_EINVAL;
+	return er;
 }
 
 /* A string field; *out borrowed, NULL when absent (or null). */
@@ -64,19 +55,8 @@ static enum kf_err
 want_str(struct parse *p, json_object *obj, const char *base,
     const char *key, int required, const char **out)
 {
-	char	path[200];
-	int	rc;
-
-	snprintf(path, sizeof(path), "%s%s%s", base, *base != '\0' ? "." : "",
-	    key);
-	if ((rc = json_get_str(obj, key, out)) == 1)
-		return KF_OK;
-	*out = NULL;
-	if (rc == -1)
-		return bad(p, path, "must be a string");
-	if (required)
-		return bad(p, path, "field required");
-	return KF_OK;
+	return pc_want_str(p->cause, p->param, obj, base, key,
+	    required ? PC_REQUIRED : 0, out);
 }
 
 static struct conv_msg *
@@ -668,7 +648,8 @@ static enum kf_err
 parse_reasoning(struct parse *p, json_object *root)
 {
 	json_object	*r;
-	const char	*effort;
+	const char	*effort, *level;
+	long		 budget;
 	enum kf_err	 er;
 	int		 rc;
 
@@ -680,21 +661,17 @@ parse_reasoning(struct parse *p, json_object *root)
 		return er;
 	if (effort == NULL)
 		return KF_OK;
-	if (strcmp(effort, "none") == 0) {
+	if (pc_effort(effort, &level, &budget) == -1)
+		return bad(p, "reasoning.effort", "must be " PC_EFFORT_NAMES
+		    ", not \"%s\"", effort);
+	if (level == NULL) {
 		p->conv->thinking = CONV_THINKING_OFF;
 		return KF_OK;
 	}
-	/* Kiro knows three levels. */
-	if (strcmp(effort, "minimal") == 0 || strcmp(effort, "low") == 0)
-		effort = "low";
-	else if (strcmp(effort, "xhigh") == 0 || strcmp(effort, "high") == 0)
-		effort = "high";
-	else if (strcmp(effort, "medium") != 0)
-		return bad(p, "reasoning.effort", "must be none, minimal, low, "
-		    "medium, high or xhigh, not \"%s\"", effort);
+	/* Kiro's three levels, adaptively (Codex's models think so). */
 	p->conv->thinking = CONV_THINKING_ADAPTIVE;
 	free(p->conv->thinking_effort);
-	p->conv->thinking_effort = xstrdup(effort);
+	p->conv->thinking_effort = xstrdup(level);
 	return KF_OK;
 }
 
@@ -903,7 +880,6 @@ openai_responses_parse(const char *body, size_t len, struct conv *conv,
 	const char		*model, *s;
 	int64_t			 max_tokens;
 	int			 rc, flag, thinking_name = 0;
-	char			*why = NULL;
 	enum kf_err		 er;
 
 	memset(&p, 0, sizeof(p));
@@ -913,19 +889,8 @@ openai_responses_parse(const char *body, size_t len, struct conv *conv,
 	p.fetch_arg = fetch_arg;
 	p.cause = cause;
 	p.param = param;
-	if (json_parse(body, len, JSON_MAX_DEPTH, &root, &why) != KF_OK) {
-		if (cause != NULL) {
-			free(*cause);
-			*cause = why;
-		} else
-			free(why);
-		return KF_EINVAL;
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		er = bad(&p, "body", "the request body must be a JSON object, "
-		    "not %s", json_type_label(root));
+	if ((er = pc_root(body, len, "body", &root, cause, param)) != KF_OK)
 		goto out;
-	}
 	if ((er = want_str(&p, root, "", "previous_response_id", 0, &s)) !=
 	    KF_OK)
 		goto out;
@@ -937,13 +902,9 @@ openai_responses_parse(const char *body, size_t len, struct conv *conv,
 	}
 	if ((er = want_str(&p, root, "", "model", 1, &model)) != KF_OK)
 		goto out;
-	conv->model = xstrdup(model);
-	if ((m = models_resolve(model, &thinking_name)) == NULL) {
-		er = bad(&p, "model", "\"%s\" is not available; available "
-		    "models: %s", model, models_list_text());
+	if ((er = pc_model(conv, model, 0, &m, &thinking_name, cause,
+	    param)) != KF_OK)
 		goto out;
-	}
-	conv->kiro_model = m->id;
 	if (thinking_name) {
 		conv->thinking = CONV_THINKING_ADAPTIVE;
 		conv->thinking_effort = xstrdup("high");
