@@ -2,7 +2,6 @@
 #include "autoconfig.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,20 +30,8 @@ struct parse {
 	char		 path[160];	/* the field being read, for messages */
 };
 
-static enum kf_err
-bad(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static enum kf_err
-bad(struct parse *p, const char *fmt, ...)
-{
-	va_list		ap;
-	enum kf_err	er;
-
-	va_start(ap, fmt);
-	er = pc_vbad(p->cause, NULL, NULL, fmt, ap);
-	va_end(ap);
-	return er;
-}
+/* An error; its message starts with the path of the field. */
+#define bad(p, ...)	pc_bad((p)->cause, NULL, NULL, __VA_ARGS__)
 
 /* A required or optional string field; *out borrowed. */
 static enum kf_err
@@ -55,18 +42,9 @@ want_str(struct parse *p, json_object *obj, const char *key, int required,
 	    (required ? PC_REQUIRED : 0), out);
 }
 
-static void
-path_set(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-path_set(struct parse *p, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(p->path, sizeof(p->path), fmt, ap);
-	va_end(ap);
-}
+/* The path of the field being read, for messages. */
+#define path_set(p, ...) \
+	pc_path_set((p)->path, sizeof((p)->path), __VA_ARGS__)
 
 static enum kf_err
 parse_image(struct parse *p, json_object *blk, struct conv_block *b)

@@ -47,6 +47,16 @@ pc_bad(char **cause, char **param, const char *field, const char *fmt, ...)
 	return er;
 }
 
+void
+pc_path_set(char *path, size_t size, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, size, fmt, ap);
+	va_end(ap);
+}
+
 enum kf_err
 pc_want_str(char **cause, char **param, json_object *obj, const char *base,
     const char *key, int flags, const char **out)

@@ -23,6 +23,10 @@ enum kf_err	pc_bad(char **cause, char **param, const char *field,
 enum kf_err	pc_vbad(char **cause, char **param, const char *field,
 		    const char *fmt, va_list) __attribute__((format(printf, 4, 0)));
 
+/* snprintf into path, for the "where" of later messages. */
+void		pc_path_set(char *path, size_t size, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+
 /* pc_want_str flags. */
 #define PC_REQUIRED	0x1	/* absent (or null) is "field required" */
 #define PC_TYPE_LABEL	0x2	/* "must be a string, not <type>" */

@@ -1,7 +1,6 @@
 /* parse-gemini.c: a Gemini generateContent request into the neutral conversation. */
 #include "autoconfig.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,20 +27,8 @@ struct parse {
 	char			**cause;
 };
 
-static enum kf_err
-bad(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static enum kf_err
-bad(struct parse *p, const char *fmt, ...)
-{
-	va_list		ap;
-	enum kf_err	er;
-
-	va_start(ap, fmt);
-	er = pc_vbad(p->cause, NULL, NULL, fmt, ap);
-	va_end(ap);
-	return er;
-}
+/* An error; its message starts with the path of the field. */
+#define bad(p, ...)	pc_bad((p)->cause, NULL, NULL, __VA_ARGS__)
 
 /* A string field: KF_OK with *out NULL when absent and not required. */
 static enum kf_err

@@ -1,7 +1,6 @@
 /* parse-openai-chat.c: an OpenAI Chat Completions request into the neutral conversation. */
 #include "autoconfig.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,35 +40,13 @@ struct parse {
 	size_t		 fetched_bytes;	/* their base64 */
 };
 
-static enum kf_err
-bad(struct parse *p, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* An error naming the field, in the message and as OpenAI's "param". */
+#define bad(p, field, ...) \
+	pc_bad((p)->cause, (p)->param, field, __VA_ARGS__)
 
-/* A KF_EINVAL whose message is "<field>: <what>" and whose param is field. */
-static enum kf_err
-bad(struct parse *p, const char *field, const char *fmt, ...)
-{
-	va_list		ap;
-	enum kf_err	er;
-
-	va_start(ap, fmt);
-	er = pc_vbad(p->cause, p->param, field, fmt, ap);
-	va_end(ap);
-	return er;
-}
-
-static void
-path_set(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-path_set(struct parse *p, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(p->path, sizeof(p->path), fmt, ap);
-	va_end(ap);
-}
+/* The path of the field being read, for messages. */
+#define path_set(p, ...) \
+	pc_path_set((p)->path, sizeof((p)->path), __VA_ARGS__)
 
 /* p->path + "." + key, for messages about a member of the current object. */
 static const char *

@@ -3,7 +3,6 @@
 
 #include <sys/types.h>
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,21 +33,9 @@ struct parse {
 	int			 seen_turn;	/* a turn item came before */
 };
 
-static enum kf_err
-bad(struct parse *p, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static enum kf_err
-bad(struct parse *p, const char *path, const char *fmt, ...)
-{
-	va_list		ap;
-	enum kf_err	er;
-
-	va_start(ap, fmt);
-	er = pc_vbad(p->cause, p->param, path, fmt, ap);
-	va_end(ap);
-	return er;
-}
+/* An error naming the field, in the message and as OpenAI's "param". */
+#define bad(p, field, ...) \
+	pc_bad((p)->cause, (p)->param, field, __VA_ARGS__)
 
 /* A string field; *out borrowed, NULL when absent (or null). */
 static enum kf_err

@@ -45,6 +45,17 @@ START_TEST(bad_names_the_field_in_cause_and_param)
 }
 END_TEST
 
+START_TEST(path_set_formats_and_truncates)
+{
+	char	path[8];
+
+	pc_path_set(path, sizeof(path), "a[%zu]", (size_t)3);
+	ck_assert_str_eq(path, "a[3]");
+	pc_path_set(path, sizeof(path), "%s.content", "messages");
+	ck_assert_str_eq(path, "message");
+}
+END_TEST
+
 #define J	"{\"k\":\"v\",\"n\":null,\"i\":3}"
 
 START_TEST(want_str_reads_and_refuses_with_the_path)
@@ -242,6 +253,7 @@ main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, bad_names_the_field_in_cause_and_param);
+	tcase_add_test(tc, path_set_formats_and_truncates);
 	tcase_add_test(tc, want_str_reads_and_refuses_with_the_path);
 	tcase_add_test(tc, root_must_be_a_json_object);
 	tcase_add_test(tc, model_resolves_or_lists_the_available);
