@@ -361,7 +361,6 @@ static enum kf_err
 parse_tools(struct parse *p, json_object *root)
 {
 	json_object		*arr, *tool, *schema;
-	struct conv_tool	*t;
 	const char		*name, *desc, *type;
 	size_t			 i, n;
 	enum kf_err		 er;
@@ -393,10 +392,7 @@ parse_tools(struct parse *p, json_object *root)
 		if ((rc = json_get_obj(tool, "input_schema", &schema)) != 1)
 			return bad(p, "%s.input_schema: %s", p->path,
 			    rc == 0 ? "field required" : "must be an object");
-		t = conv_add_tool(p->conv);
-		t->name = xstrdup(name);
-		t->description = xstrdup(desc != NULL ? desc : "");
-		t->schema = json_object_get(schema);
+		pc_add_tool(p->conv, name, desc, json_object_get(schema));
 	}
 	p->path[0] = '\0';
 	return KF_OK;

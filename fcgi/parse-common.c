@@ -152,6 +152,25 @@ pc_effort(const char *name, const char **effort, long *budget)
 	return -1;
 }
 
+struct conv_tool *
+pc_add_tool(struct conv *conv, const char *name, const char *desc,
+    json_object *schema)
+{
+	struct conv_tool	*t;
+
+	t = conv_add_tool(conv);
+	t->name = xstrdup(name);
+	t->description = xstrdup(desc != NULL ? desc : "");
+	if (schema == NULL) {
+		schema = json_object_new_object();
+		json_object_object_add(schema, "type", json_str("object"));
+		json_object_object_add(schema, "properties",
+		    json_object_new_object());
+	}
+	t->schema = schema;
+	return t;
+}
+
 const char *
 pc_image_media(const char *media_type)
 {

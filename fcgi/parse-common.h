@@ -66,6 +66,13 @@ void		pc_thinking_name(struct conv *, const struct model_info *m);
 #define PC_EFFORT_NAMES	"none, minimal, low, medium, high or xhigh"
 int		pc_effort(const char *name, const char **effort, long *budget);
 
+/*
+ * Adds a tool to conv (desc NULL is ""), taking schema; NULL is a
+ * function without parameters.
+ */
+struct conv_tool	*pc_add_tool(struct conv *, const char *name,
+			    const char *desc, json_object *schema);
+
 /* The canonical spelling of an image type Kiro takes, or NULL. */
 const char	*pc_image_media(const char *media_type);
 /*

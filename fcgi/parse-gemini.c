@@ -339,7 +339,6 @@ parse_system(struct parse *p, json_object *root)
 static enum kf_err
 parse_declaration(struct parse *p, json_object *decl, const char *path)
 {
-	struct conv_tool	*t;
 	json_object		*schema = NULL, *js = NULL;
 	const char		*name, *desc;
 	enum kf_err		 er;
@@ -359,17 +358,8 @@ parse_declaration(struct parse *p, json_object *decl, const char *path)
 	if (rc == 1 && rj == 1)
 		return bad(p, "%s: give parameters or parametersJsonSchema, "
 		    "not both", path);
-	t = conv_add_tool(p->conv);
-	t->name = xstrdup(name);
-	t->description = xstrdup(desc != NULL ? desc : "");
-	if (rc == 1 || rj == 1)
-		t->schema = gemini_schema_to_json(rc == 1 ? schema : js);
-	else {
-		t->schema = json_object_new_object();
-		json_object_object_add(t->schema, "type", json_str("object"));
-		json_object_object_add(t->schema, "properties",
-		    json_object_new_object());
-	}
+	pc_add_tool(p->conv, name, desc, rc == 1 || rj == 1 ?
+	    gemini_schema_to_json(rc == 1 ? schema : js) : NULL);
 	return KF_OK;
 }
 

@@ -416,7 +416,6 @@ static enum kf_err
 parse_tools(struct parse *p, json_object *root)
 {
 	json_object		*arr, *tool, *fn, *schema;
-	struct conv_tool	*t;
 	const char		*type, *name, *desc;
 	size_t			 i, n;
 	enum kf_err		 er;
@@ -450,19 +449,9 @@ parse_tools(struct parse *p, json_object *root)
 		if ((rc = json_get_obj(fn, "parameters", &schema)) == -1)
 			return bad(p, sub(p, "parameters"), "must be a JSON "
 			    "Schema object");
-		t = conv_add_tool(p->conv);
-		t->name = xstrdup(name);
-		t->description = xstrdup(desc != NULL ? desc : "");
-		if (rc == 1)
-			t->schema = json_object_get(schema);
-		else {
-			/* OpenAI: no parameters is a function without any. */
-			t->schema = json_object_new_object();
-			json_object_object_add(t->schema, "type",
-			    json_str("object"));
-			json_object_object_add(t->schema, "properties",
-			    json_object_new_object());
-		}
+		/* OpenAI: no parameters is a function without any. */
+		pc_add_tool(p->conv, name, desc, rc == 1 ?
+		    json_object_get(schema) : NULL);
 	}
 	p->path[0] = '\0';
 	return KF_OK;

@@ -401,6 +401,7 @@ parse_custom_tool(struct parse *p, json_object *tool, const char *path,
 	input = json_object_new_array();
 	json_object_array_add(input, json_str(OPENAI_RESPONSES_CUSTOM_INPUT));
 	json_object_object_add(schema, "required", input);
+	json_object_put(t->schema);	/* pc_add_tool's placeholder */
 	t->schema = schema;
 	buf_free(&hint);
 	return KF_OK;
@@ -446,10 +447,8 @@ parse_tools(struct parse *p, json_object *root)
 			snprintf(sub, sizeof(sub), "%s.name", path);
 			return bad(p, sub, "must not be empty");
 		}
-		t = conv_add_tool(p->conv);
-		t->name = xstrdup(name);
-		t->description = xstrdup(desc != NULL ? desc : "");
 		if (custom) {
+			t = pc_add_tool(p->conv, name, desc, NULL);
 			add_custom(p->req, name);
 			if ((er = parse_custom_tool(p, tool, path, t)) != KF_OK)
 				return er;
@@ -458,15 +457,8 @@ parse_tools(struct parse *p, json_object *root)
 		snprintf(sub, sizeof(sub), "%s.parameters", path);
 		if ((rc = json_get_obj(tool, "parameters", &schema)) == -1)
 			return bad(p, sub, "must be an object");
-		if (rc == 1)
-			t->schema = json_object_get(schema);
-		else {
-			t->schema = json_object_new_object();
-			json_object_object_add(t->schema, "type",
-			    json_str("object"));
-			json_object_object_add(t->schema, "properties",
-			    json_object_new_object());
-		}
+		pc_add_tool(p->conv, name, desc, rc == 1 ?
+		    json_object_get(schema) : NULL);
 	}
 	return KF_OK;
 }

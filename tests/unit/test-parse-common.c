@@ -210,6 +210,32 @@ START_TEST(effort_maps_to_three_levels)
 }
 END_TEST
 
+START_TEST(add_tool_takes_the_schema_or_makes_an_empty_one)
+{
+	struct conv		 c;
+	struct conv_tool	*t;
+	json_object		*schema, *v;
+
+	conv_init(&c);
+	schema = json_object_new_object();
+	json_object_object_add(schema, "type", json_object_new_string("x"));
+	t = pc_add_tool(&c, "f", "does f", schema);
+	ck_assert_int_eq(c.n_tools, 1);
+	ck_assert_ptr_eq(t, &c.tools[0]);
+	ck_assert_str_eq(t->name, "f");
+	ck_assert_str_eq(t->description, "does f");
+	ck_assert_ptr_eq(t->schema, schema);
+	t = pc_add_tool(&c, "g", NULL, NULL);
+	ck_assert_int_eq(c.n_tools, 2);
+	ck_assert_str_eq(t->description, "");
+	ck_assert(json_object_object_get_ex(t->schema, "type", &v));
+	ck_assert_str_eq(json_object_get_string(v), "object");
+	ck_assert(json_object_object_get_ex(t->schema, "properties", &v));
+	ck_assert_int_eq(json_object_object_length(v), 0);
+	conv_free(&c);	/* frees both schemas: valgrind checks */
+}
+END_TEST
+
 START_TEST(image_media_is_canonical)
 {
 	ck_assert_str_eq(pc_image_media("IMAGE/PNG"), "image/png");
@@ -259,6 +285,7 @@ main(void)
 	tcase_add_test(tc, model_resolves_or_lists_the_available);
 	tcase_add_test(tc, thinking_name_is_adaptive_for_opus_46_only);
 	tcase_add_test(tc, effort_maps_to_three_levels);
+	tcase_add_test(tc, add_tool_takes_the_schema_or_makes_an_empty_one);
 	tcase_add_test(tc, image_media_is_canonical);
 	tcase_add_test(tc, base64_becomes_standard_and_padded);
 	suite_add_tcase(s, tc);
