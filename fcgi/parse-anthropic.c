@@ -78,7 +78,7 @@ parse_image(struct parse *p, json_object *blk, struct conv_block *b)
 		    "the %ld byte limit", base, decoded,
 		    ANTHROPIC_MAX_IMAGE_BYTES);
 	b->media_type = xstrdup(media);
-	b->data = pc_base64_standard(data);
+	b->data = base64_standard(data, strlen(data));
 	return KF_OK;
 }
 

@@ -185,18 +185,3 @@ pc_image_media(const char *media_type)
 			return ok[i];
 	return NULL;
 }
-
-char *
-pc_base64_standard(const char *data)
-{
-	size_t	len = strlen(data), padded = (len + 3) / 4 * 4, i;
-	char	*out;
-
-	out = xmalloc(padded + 1);
-	for (i = 0; i < len; i++)
-		out[i] = data[i] == '-' ? '+' : data[i] == '_' ? '/' : data[i];
-	for (; i < padded; i++)
-		out[i] = '=';
-	out[padded] = '\0';
-	return out;
-}

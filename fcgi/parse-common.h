@@ -75,10 +75,4 @@ struct conv_tool	*pc_add_tool(struct conv *, const char *name,
 
 /* The canonical spelling of an image type Kiro takes, or NULL. */
 const char	*pc_image_media(const char *media_type);
-/*
- * Image data as standard, padded base64 (heap).  Decoders commonly accept
- * the URL-safe alphabet and missing padding; Kiro refuses both.
- */
-char		*pc_base64_standard(const char *data);
-
 #endif

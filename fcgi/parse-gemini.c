@@ -67,7 +67,7 @@ parse_inline_data(struct parse *p, json_object *part, const char *path,
 		    "byte limit", sub, decoded, GEMINI_MAX_IMAGE_BYTES);
 	b = conv_msg_add_block(m, CONV_BLOCK_IMAGE);
 	b->media_type = xstrdup(media);
-	b->data = pc_base64_standard(data);
+	b->data = base64_standard(data, strlen(data));
 	return KF_OK;
 }
 

@@ -1,4 +1,4 @@
-/* test-parse-common.c: the parsers' shared pieces: errors with a path, string fields, the body, models, effort, images. */
+/* test-parse-common.c: the parsers' shared pieces: errors with a path, string fields, the body, models, effort, image types, tools. */
 #include "autoconfig.h"
 
 #include <stdlib.h>
@@ -247,30 +247,6 @@ START_TEST(image_media_is_canonical)
 }
 END_TEST
 
-START_TEST(base64_becomes_standard_and_padded)
-{
-	static const struct {
-		const char	*in, *out;
-	} cases[] = {
-		{ "", "" },
-		{ "QUJD", "QUJD" },
-		{ "QQ", "QQ==" },
-		{ "QUI", "QUI=" },
-		{ "QQ==", "QQ==" },
-		{ "-_-_", "+/+/" },
-		{ "a-b", "a+b=" },
-	};
-	size_t	i;
-	char	*s;
-
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		s = pc_base64_standard(cases[i].in);
-		ck_assert_str_eq(s, cases[i].out);
-		free(s);
-	}
-}
-END_TEST
-
 int
 main(void)
 {
@@ -287,7 +263,6 @@ main(void)
 	tcase_add_test(tc, effort_maps_to_three_levels);
 	tcase_add_test(tc, add_tool_takes_the_schema_or_makes_an_empty_one);
 	tcase_add_test(tc, image_media_is_canonical);
-	tcase_add_test(tc, base64_becomes_standard_and_padded);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
