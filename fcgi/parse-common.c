@@ -152,6 +152,22 @@ pc_effort(const char *name, const char **effort, long *budget)
 	return -1;
 }
 
+enum kf_err
+pc_format_type(struct conv *conv, const char *type, const char *field,
+    int *schema, char **cause, char **param)
+{
+	*schema = 0;
+	if (strcmp(type, "text") == 0)
+		return KF_OK;
+	if (strcmp(type, "json_object") != 0 &&
+	    strcmp(type, "json_schema") != 0)
+		return pc_bad(cause, param, field, "must be text, json_object "
+		    "or json_schema, not \"%s\"", type);
+	conv->json_mode = 1;
+	*schema = strcmp(type, "json_schema") == 0;
+	return KF_OK;
+}
+
 struct conv_tool *
 pc_add_tool(struct conv *conv, const char *name, const char *desc,
     json_object *schema)

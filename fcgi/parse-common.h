@@ -67,6 +67,15 @@ void		pc_thinking_name(struct conv *, const struct model_info *m);
 int		pc_effort(const char *name, const char **effort, long *budget);
 
 /*
+ * The type of an OpenAI response format (Chat's response_format, the
+ * Responses text.format), named field in errors: "text" changes nothing;
+ * "json_object" and "json_schema" turn on conv->json_mode, the latter with
+ * *schema set for the caller to read the schema; else an error.
+ */
+enum kf_err	pc_format_type(struct conv *, const char *type,
+		    const char *field, int *schema, char **cause, char **param);
+
+/*
  * Adds a tool to conv (desc NULL is ""), taking schema; NULL is a
  * function without parameters.
  */

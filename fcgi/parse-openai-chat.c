@@ -574,22 +574,15 @@ parse_response_format(struct parse *p, json_object *root)
 	if ((er = want_str(p, rf, "type", 1, &type)) != KF_OK)
 		return er;
 	p->path[0] = '\0';
-	if (strcmp(type, "text") == 0)
-		return KF_OK;
-	if (strcmp(type, "json_object") == 0) {
-		p->conv->json_mode = 1;
-		return KF_OK;
-	}
-	if (strcmp(type, "json_schema") != 0)
-		return bad(p, "response_format.type", "must be text, "
-		    "json_object or json_schema, not \"%s\"", type);
+	if ((er = pc_format_type(p->conv, type, "response_format.type", &rc,
+	    p->cause, p->param)) != KF_OK || rc == 0)
+		return er;
 	if ((rc = json_get_obj(rf, "json_schema", &js)) != 1)
 		return bad(p, "response_format.json_schema", rc == 0 ?
 		    "field required" : "must be an object");
 	if ((rc = json_get_obj(js, "schema", &schema)) == -1)
 		return bad(p, "response_format.json_schema.schema", "must be "
 		    "a JSON Schema object");
-	p->conv->json_mode = 1;
 	if (rc == 1)
 		p->conv->response_schema = json_object_get(schema);
 	return KF_OK;

@@ -672,19 +672,12 @@ parse_text_format(struct parse *p, json_object *root)
 		return KF_OK;
 	if ((er = want_str(p, fmt, "text.format", "type", 1, &type)) != KF_OK)
 		return er;
-	if (strcmp(type, "text") == 0)
-		return KF_OK;
-	if (strcmp(type, "json_object") == 0) {
-		p->conv->json_mode = 1;
-		return KF_OK;
-	}
-	if (strcmp(type, "json_schema") != 0)
-		return bad(p, "text.format.type", "must be text, json_object "
-		    "or json_schema, not \"%s\"", type);
+	if ((er = pc_format_type(p->conv, type, "text.format.type", &rc,
+	    p->cause, p->param)) != KF_OK || rc == 0)
+		return er;
 	if ((rc = json_get_obj(fmt, "schema", &schema)) != 1)
 		return bad(p, "text.format.schema", rc == 0 ?
 		    "field required" : "must be an object");
-	p->conv->json_mode = 1;
 	p->conv->response_schema = json_object_get(schema);
 	return KF_OK;
 }

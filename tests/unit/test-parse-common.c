@@ -210,6 +210,36 @@ START_TEST(effort_maps_to_three_levels)
 }
 END_TEST
 
+START_TEST(format_type_sets_json_mode)
+{
+	struct conv	c;
+	int		schema;
+
+	conv_init(&c);
+	ck_assert_int_eq(pc_format_type(&c, "text", "f.type", &schema,
+	    &cause, &param), KF_OK);
+	ck_assert_int_eq(schema, 0);
+	ck_assert_int_eq(c.json_mode, 0);
+	ck_assert_int_eq(pc_format_type(&c, "json_object", "f.type", &schema,
+	    &cause, &param), KF_OK);
+	ck_assert_int_eq(schema, 0);
+	ck_assert_int_eq(c.json_mode, 1);
+	c.json_mode = 0;
+	ck_assert_int_eq(pc_format_type(&c, "json_schema", "f.type", &schema,
+	    &cause, &param), KF_OK);
+	ck_assert_int_eq(schema, 1);
+	ck_assert_int_eq(c.json_mode, 1);
+	c.json_mode = 0;
+	ck_assert_int_eq(pc_format_type(&c, "xml", "f.type", &schema,
+	    &cause, &param), KF_EINVAL);
+	ck_assert_str_eq(cause, "f.type: must be text, json_object or "
+	    "json_schema, not \"xml\"");
+	ck_assert_str_eq(param, "f.type");
+	ck_assert_int_eq(c.json_mode, 0);
+	conv_free(&c);
+}
+END_TEST
+
 START_TEST(add_tool_takes_the_schema_or_makes_an_empty_one)
 {
 	struct conv		 c;
@@ -261,6 +291,7 @@ main(void)
 	tcase_add_test(tc, model_resolves_or_lists_the_available);
 	tcase_add_test(tc, thinking_name_is_adaptive_for_opus_46_only);
 	tcase_add_test(tc, effort_maps_to_three_levels);
+	tcase_add_test(tc, format_type_sets_json_mode);
 	tcase_add_test(tc, add_tool_takes_the_schema_or_makes_an_empty_one);
 	tcase_add_test(tc, image_media_is_canonical);
 	suite_add_tcase(s, tc);
