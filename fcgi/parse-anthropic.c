@@ -32,6 +32,8 @@ struct parse {
 
 /* An error; its message starts with the path of the field. */
 #define bad(p, ...)	pc_bad((p)->cause, NULL, NULL, __VA_ARGS__)
+/* A member of a given JSON type, refused with its path (pc_want). */
+#define want(p, ...)	pc_want((p)->cause, NULL, __VA_ARGS__)
 
 /* A required or optional string field; *out borrowed. */
 static enum kf_err
@@ -266,11 +268,10 @@ parse_messages(struct parse *p, json_object *root)
 	const char	*role;
 	size_t		 i, j, n, nb;
 	enum kf_err	 er;
-	int		 rc;
 
-	if ((rc = json_get_arr(root, "messages", &arr)) != 1)
-		return bad(p, rc == 0 ? "messages: field required" :
-		    "messages: must be an array");
+	if ((er = want(p, root, "", "messages", json_type_array, PC_REQUIRED,
+	    &arr)) != KF_OK)
+		return er;
 	if ((n = json_object_array_length(arr)) == 0)
 		return bad(p, "messages: at least one message is required");
 	for (i = 0; i < n; i++) {
@@ -389,9 +390,9 @@ parse_tools(struct parse *p, json_object *root)
 		if ((er = want_str(p, tool, "description", 0, &desc)) !=
 		    KF_OK)
 			return er;
-		if ((rc = json_get_obj(tool, "input_schema", &schema)) != 1)
-			return bad(p, "%s.input_schema: %s", p->path,
-			    rc == 0 ? "field required" : "must be an object");
+		if ((er = want(p, tool, p->path, "input_schema",
+		    json_type_object, PC_REQUIRED, &schema)) != KF_OK)
+			return er;
 		pc_add_tool(p->conv, name, desc, json_object_get(schema));
 	}
 	p->path[0] = '\0';
@@ -487,7 +488,6 @@ parse_format(struct parse *p, json_object *fmt, const char *path)
 	json_object	*schema;
 	const char	*type;
 	enum kf_err	 er;
-	int		 rc;
 
 	path_set(p, "%s", path);
 	if ((er = want_str(p, fmt, "type", 1, &type)) != KF_OK)
@@ -495,9 +495,9 @@ parse_format(struct parse *p, json_object *fmt, const char *path)
 	if (strcmp(type, "json_schema") != 0)
 		return bad(p, "%s.type: must be json_schema, not \"%s\"", path,
 		    type);
-	if ((rc = json_get_obj(fmt, "schema", &schema)) != 1)
-		return bad(p, "%s.schema: %s", path, rc == 0 ?
-		    "field required" : "must be an object");
+	if ((er = want(p, fmt, path, "schema", json_type_object, PC_REQUIRED,
+	    &schema)) != KF_OK)
+		return er;
 	p->conv->json_mode = 1;
 	json_object_put(p->conv->response_schema);
 	p->conv->response_schema = json_object_get(schema);

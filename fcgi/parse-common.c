@@ -58,10 +58,11 @@ pc_path_set(char *path, size_t size, const char *fmt, ...)
 }
 
 enum kf_err
-pc_want_str(char **cause, char **param, json_object *obj, const char *base,
-    const char *key, int flags, const char **out)
+pc_want(char **cause, char **param, json_object *obj, const char *base,
+    const char *key, enum json_type type, int flags, json_object **out)
 {
 	json_object	*v;
+	const char	*what;
 	char		 field[256];
 
 	*out = NULL;
@@ -72,14 +73,29 @@ pc_want_str(char **cause, char **param, json_object *obj, const char *base,
 			return pc_bad(cause, param, field, "field required");
 		return KF_OK;
 	}
-	if (!json_object_is_type(v, json_type_string)) {
+	if (!json_object_is_type(v, type)) {
+		what = type == json_type_string ? "a string" :
+		    type == json_type_object ? "an object" : "an array";
 		if (flags & PC_TYPE_LABEL)
-			return pc_bad(cause, param, field, "must be a string, "
-			    "not %s", json_type_label(v));
-		return pc_bad(cause, param, field, "must be a string");
+			return pc_bad(cause, param, field, "must be %s, not %s",
+			    what, json_type_label(v));
+		return pc_bad(cause, param, field, "must be %s", what);
 	}
-	*out = json_object_get_string(v);
+	*out = v;
 	return KF_OK;
+}
+
+enum kf_err
+pc_want_str(char **cause, char **param, json_object *obj, const char *base,
+    const char *key, int flags, const char **out)
+{
+	json_object	*v;
+	enum kf_err	 er;
+
+	er = pc_want(cause, param, obj, base, key, json_type_string, flags,
+	    &v);
+	*out = v != NULL ? json_object_get_string(v) : NULL;
+	return er;
 }
 
 enum kf_err

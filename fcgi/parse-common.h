@@ -32,10 +32,15 @@ void		pc_path_set(char *path, size_t size, const char *fmt, ...)
 #define PC_TYPE_LABEL	0x2	/* "must be a string, not <type>" */
 
 /*
- * The string member key of obj, *out borrowed (NULL when absent or null
- * and not required).  Its path in messages is base.key (key when base is
- * "").
+ * The member key of obj if it is of type (json_type_string, _object or
+ * _array), *out borrowed (NULL when absent or null and not required).  Its
+ * path in messages is base.key (key when base is ""): "field required",
+ * "must be a string" (an object, an array).
  */
+enum kf_err	pc_want(char **cause, char **param, json_object *obj,
+		    const char *base, const char *key, enum json_type type,
+		    int flags, json_object **out);
+/* The same for a string, *out its text. */
 enum kf_err	pc_want_str(char **cause, char **param, json_object *obj,
 		    const char *base, const char *key, int flags,
 		    const char **out);

@@ -29,6 +29,8 @@ struct parse {
 
 /* An error; its message starts with the path of the field. */
 #define bad(p, ...)	pc_bad((p)->cause, NULL, NULL, __VA_ARGS__)
+/* A member of a given JSON type, refused with its path (pc_want). */
+#define want(p, ...)	pc_want((p)->cause, NULL, __VA_ARGS__)
 
 /* A string field: KF_OK with *out NULL when absent and not required. */
 static enum kf_err
@@ -257,11 +259,10 @@ parse_contents(struct parse *p, json_object *root)
 	char		 path[64];
 	size_t		 i, j, n, np;
 	enum kf_err	 er;
-	int		 rc;
 
-	if ((rc = json_get_arr(root, "contents", &arr)) != 1)
-		return bad(p, rc == 0 ? "contents: field required" :
-		    "contents: must be an array");
+	if ((er = want(p, root, "", "contents", json_type_array, PC_REQUIRED,
+	    &arr)) != KF_OK)
+		return er;
 	if ((n = json_object_array_length(arr)) == 0)
 		return bad(p, "contents: at least one content is required");
 	for (i = 0; i < n; i++) {
@@ -281,9 +282,9 @@ parse_contents(struct parse *p, json_object *root)
 		else
 			return bad(p, "%s.role: must be \"user\" or \"model\", "
 			    "not \"%s\"", path, role);
-		if ((rc = json_get_arr(c, "parts", &parts)) != 1)
-			return bad(p, "%s.parts: %s", path, rc == 0 ?
-			    "field required" : "must be an array");
+		if ((er = want(p, c, path, "parts", json_type_array,
+		    PC_REQUIRED, &parts)) != KF_OK)
+			return er;
 		m = conv_add_msg(p->conv, r);
 		np = json_object_array_length(parts);
 		for (j = 0; j < np; j++)

@@ -43,6 +43,8 @@ struct parse {
 /* An error naming the field, in the message and as OpenAI's "param". */
 #define bad(p, field, ...) \
 	pc_bad((p)->cause, (p)->param, field, __VA_ARGS__)
+/* A member of a given JSON type, refused with its path (pc_want). */
+#define want(p, ...)	pc_want((p)->cause, (p)->param, __VA_ARGS__)
 
 /* The path of the field being read, for messages. */
 #define path_set(p, ...) \
@@ -252,7 +254,6 @@ tool_calls(struct parse *p, json_object *arr, struct conv_msg *m)
 	char			 base[160], *why = NULL;
 	size_t			 i, n;
 	enum kf_err		 er;
-	int			 rc;
 
 	snprintf(base, sizeof(base), "%s", p->path);
 	n = json_object_array_length(arr);
@@ -268,9 +269,9 @@ tool_calls(struct parse *p, json_object *arr, struct conv_msg *m)
 		if (type != NULL && strcmp(type, "function") != 0)
 			return bad(p, sub(p, "type"), "must be \"function\", "
 			    "not \"%s\"", type);
-		if ((rc = json_get_obj(call, "function", &fn)) != 1)
-			return bad(p, sub(p, "function"), rc == 0 ?
-			    "field required" : "must be an object");
+		if ((er = want(p, call, p->path, "function", json_type_object,
+		    PC_REQUIRED, &fn)) != KF_OK)
+			return er;
 		path_set(p, "%s.tool_calls[%zu].function", base, i);
 		if ((er = want_str(p, fn, "name", 1, &name)) != KF_OK ||
 		    (er = want_str(p, fn, "arguments", 0, &args)) != KF_OK)
@@ -392,11 +393,11 @@ parse_messages(struct parse *p, json_object *root)
 	json_object	*arr;
 	size_t		 i, n;
 	enum kf_err	 er;
-	int		 rc, started = 0;
+	int		 started = 0;
 
-	if ((rc = json_get_arr(root, "messages", &arr)) != 1)
-		return bad(p, "messages", rc == 0 ? "field required" :
-		    "must be an array");
+	if ((er = want(p, root, "", "messages", json_type_array, PC_REQUIRED,
+	    &arr)) != KF_OK)
+		return er;
 	if ((n = json_object_array_length(arr)) == 0)
 		return bad(p, "messages", "at least one message is required");
 	for (i = 0; i < n; i++) {
@@ -437,9 +438,9 @@ parse_tools(struct parse *p, json_object *root)
 		if (strcmp(type, "function") != 0)
 			return bad(p, sub(p, "type"), "\"%s\" tools are not "
 			    "supported (only \"function\")", type);
-		if ((rc = json_get_obj(tool, "function", &fn)) != 1)
-			return bad(p, sub(p, "function"), rc == 0 ?
-			    "field required" : "must be an object");
+		if ((er = want(p, tool, p->path, "function", json_type_object,
+		    PC_REQUIRED, &fn)) != KF_OK)
+			return er;
 		path_set(p, "tools[%zu].function", i);
 		if ((er = want_str(p, fn, "name", 1, &name)) != KF_OK ||
 		    (er = want_str(p, fn, "description", 0, &desc)) != KF_OK)
@@ -493,9 +494,9 @@ parse_tool_choice(struct parse *p, json_object *root)
 	if (strcmp(type, "function") != 0)
 		return bad(p, "tool_choice.type", "\"%s\" is not supported "
 		    "(use \"function\" with function.name)", type);
-	if ((rc = json_get_obj(tc, "function", &fn)) != 1)
-		return bad(p, "tool_choice.function", rc == 0 ?
-		    "field required" : "must be an object");
+	if ((er = want(p, tc, "tool_choice", "function", json_type_object,
+	    PC_REQUIRED, &fn)) != KF_OK)
+		return er;
 	path_set(p, "tool_choice.function");
 	if ((er = want_str(p, fn, "name", 1, &name)) != KF_OK)
 		return er;
@@ -577,9 +578,9 @@ parse_response_format(struct parse *p, json_object *root)
 	if ((er = pc_format_type(p->conv, type, "response_format.type", &rc,
 	    p->cause, p->param)) != KF_OK || rc == 0)
 		return er;
-	if ((rc = json_get_obj(rf, "json_schema", &js)) != 1)
-		return bad(p, "response_format.json_schema", rc == 0 ?
-		    "field required" : "must be an object");
+	if ((er = want(p, rf, "response_format", "json_schema",
+	    json_type_object, PC_REQUIRED, &js)) != KF_OK)
+		return er;
 	if ((rc = json_get_obj(js, "schema", &schema)) == -1)
 		return bad(p, "response_format.json_schema.schema", "must be "
 		    "a JSON Schema object");

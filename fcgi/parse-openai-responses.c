@@ -36,6 +36,8 @@ struct parse {
 /* An error naming the field, in the message and as OpenAI's "param". */
 #define bad(p, field, ...) \
 	pc_bad((p)->cause, (p)->param, field, __VA_ARGS__)
+/* A member of a given JSON type, refused with its path (pc_want). */
+#define want(p, ...)	pc_want((p)->cause, (p)->param, __VA_ARGS__)
 
 /* A string field; *out borrowed, NULL when absent (or null). */
 static enum kf_err
@@ -550,16 +552,16 @@ allowed_tools(struct parse *p, json_object *root, json_object **list)
 	char		 path[64], sub[80];
 	size_t		 i, j, n;
 	enum kf_err	 er;
-	int		 rc, keep;
+	int		 keep;
 
 	*list = NULL;
 	if (json_get_obj(root, "tool_choice", &tc) != 1 ||
 	    json_get_str(tc, "type", &type) != 1 ||
 	    strcmp(type, "allowed_tools") != 0)
 		return KF_OK;
-	if ((rc = json_get_arr(tc, "tools", list)) != 1)
-		return bad(p, "tool_choice.tools", rc == 0 ? "field required" :
-		    "must be an array");
+	if ((er = want(p, tc, "tool_choice", "tools", json_type_array,
+	    PC_REQUIRED, list)) != KF_OK)
+		return er;
 	n = json_object_array_length(*list);
 	for (i = 0; i < n; i++) {
 		t = json_object_array_get_idx(*list, i);
@@ -675,9 +677,9 @@ parse_text_format(struct parse *p, json_object *root)
 	if ((er = pc_format_type(p->conv, type, "text.format.type", &rc,
 	    p->cause, p->param)) != KF_OK || rc == 0)
 		return er;
-	if ((rc = json_get_obj(fmt, "schema", &schema)) != 1)
-		return bad(p, "text.format.schema", rc == 0 ?
-		    "field required" : "must be an object");
+	if ((er = want(p, fmt, "text.format", "schema", json_type_object,
+	    PC_REQUIRED, &schema)) != KF_OK)
+		return er;
 	p->conv->response_schema = json_object_get(schema);
 	return KF_OK;
 }

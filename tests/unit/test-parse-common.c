@@ -92,6 +92,41 @@ START_TEST(want_str_reads_and_refuses_with_the_path)
 }
 END_TEST
 
+START_TEST(want_checks_objects_and_arrays)
+{
+	json_object	*o, *v;
+	const char	*text = "{\"o\":{},\"a\":[1],\"s\":\"x\"}";
+
+	ck_assert_int_eq(json_parse(text, strlen(text), JSON_MAX_DEPTH, &o,
+	    NULL), KF_OK);
+	ck_assert_int_eq(pc_want(&cause, &param, o, "", "o", json_type_object,
+	    PC_REQUIRED, &v), KF_OK);
+	ck_assert(json_object_is_type(v, json_type_object));
+	ck_assert_int_eq(pc_want(&cause, &param, o, "", "a", json_type_array,
+	    0, &v), KF_OK);
+	ck_assert_int_eq(json_object_array_length(v), 1);
+	ck_assert_int_eq(pc_want(&cause, &param, o, "", "none",
+	    json_type_array, 0, &v), KF_OK);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(pc_want(&cause, &param, o, "r[0]", "a",
+	    json_type_object, PC_REQUIRED, &v), KF_EINVAL);
+	ck_assert_ptr_null(v);
+	ck_assert_str_eq(cause, "r[0].a: must be an object");
+	ck_assert_str_eq(param, "r[0].a");
+	ck_assert_int_eq(pc_want(&cause, &param, o, "", "s", json_type_array,
+	    PC_TYPE_LABEL, &v), KF_EINVAL);
+	ck_assert_str_eq(cause, "s: must be an array, not string");
+	ck_assert_int_eq(pc_want(&cause, &param, o, "", "none",
+	    json_type_object, PC_REQUIRED, &v), KF_EINVAL);
+	ck_assert_str_eq(cause, "none: field required");
+	/* Not an object at all: nothing there. */
+	ck_assert_int_eq(pc_want(&cause, &param, v, "", "a",
+	    json_type_array, 0, &v), KF_OK);
+	ck_assert_ptr_null(v);
+	json_object_put(o);
+}
+END_TEST
+
 START_TEST(root_must_be_a_json_object)
 {
 	json_object	*root;
@@ -287,6 +322,7 @@ main(void)
 	tcase_add_test(tc, bad_names_the_field_in_cause_and_param);
 	tcase_add_test(tc, path_set_formats_and_truncates);
 	tcase_add_test(tc, want_str_reads_and_refuses_with_the_path);
+	tcase_add_test(tc, want_checks_objects_and_arrays);
 	tcase_add_test(tc, root_must_be_a_json_object);
 	tcase_add_test(tc, model_resolves_or_lists_the_available);
 	tcase_add_test(tc, thinking_name_is_adaptive_for_opus_46_only);
