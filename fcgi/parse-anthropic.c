@@ -365,12 +365,10 @@ parse_tools(struct parse *p, json_object *root)
 	const char		*name, *desc, *type;
 	size_t			 i, n;
 	enum kf_err		 er;
-	int			 rc;
 
-	if ((rc = json_get_arr(root, "tools", &arr)) == -1)
-		return bad(p, "tools: must be an array");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "tools", json_type_array, 0,
+	    &arr)) != KF_OK || arr == NULL)
+		return er;
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		tool = json_object_array_get_idx(arr, i);
@@ -407,10 +405,9 @@ parse_tool_choice(struct parse *p, json_object *root)
 	enum kf_err	 er;
 	int		 rc, flag;
 
-	if ((rc = json_get_obj(root, "tool_choice", &tc)) == -1)
-		return bad(p, "tool_choice: must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "tool_choice", json_type_object, 0,
+	    &tc)) != KF_OK || tc == NULL)
+		return er;
 	path_set(p, "tool_choice");
 	if ((er = want_str(p, tc, "type", 1, &type)) != KF_OK)
 		return er;
@@ -581,10 +578,9 @@ parse_thinking(struct parse *p, json_object *root)
 			    strcmp(effort, "max") == 0 ? "high" : effort);
 		}
 	}
-	if ((rc = json_get_obj(root, "thinking", &th)) == -1)
-		return bad(p, "thinking: must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "thinking", json_type_object, 0,
+	    &th)) != KF_OK || th == NULL)
+		return er;
 	path_set(p, "thinking");
 	if ((er = want_str(p, th, "type", 1, &type)) != KF_OK)
 		return er;
@@ -639,12 +635,10 @@ parse_metadata(struct parse *p, json_object *root)
 	json_object	*md;
 	const char	*user_id;
 	enum kf_err	 er;
-	int		 rc;
 
-	if ((rc = json_get_obj(root, "metadata", &md)) == -1)
-		return bad(p, "metadata: must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "metadata", json_type_object, 0,
+	    &md)) != KF_OK || md == NULL)
+		return er;
 	path_set(p, "metadata");
 	if ((er = want_str(p, md, "user_id", 0, &user_id)) != KF_OK)
 		return er;

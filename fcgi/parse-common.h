@@ -21,7 +21,8 @@ struct model_info;
 enum kf_err	pc_bad(char **cause, char **param, const char *field,
 		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 enum kf_err	pc_vbad(char **cause, char **param, const char *field,
-		    const char *fmt, va_list) __attribute__((format(printf, 4, 0)));
+		    const char *fmt, va_list)
+		    __attribute__((format(printf, 4, 0)));
 
 /* snprintf into path, for the "where" of later messages. */
 void		pc_path_set(char *path, size_t size, const char *fmt, ...)
@@ -69,7 +70,8 @@ void		pc_thinking_name(struct conv *, const struct model_info *m);
  * and a budget: -1 for an unknown name, 0 with *effort NULL for "none".
  */
 #define PC_EFFORT_NAMES	"none, minimal, low, medium, high or xhigh"
-int		pc_effort(const char *name, const char **effort, long *budget);
+int		pc_effort(const char *name, const char **effort,
+		    long *budget);
 
 /*
  * The type of an OpenAI response format (Chat's response_format, the

@@ -373,10 +373,9 @@ parse_tools(struct parse *p, json_object *root)
 	enum kf_err	 er;
 	int		 rc;
 
-	if ((rc = json_get_arr(root, "tools", &arr)) == -1)
-		return bad(p, "tools: must be an array");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "tools", json_type_array, 0,
+	    &arr)) != KF_OK || arr == NULL)
+		return er;
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		tool = json_object_array_get_idx(arr, i);
@@ -413,10 +412,9 @@ parse_tool_config(struct parse *p, json_object *root)
 	enum kf_err	 er;
 	int		 rc, keep;
 
-	if ((rc = json_get_obj(root, "toolConfig", &tc)) == -1)
-		return bad(p, "toolConfig: must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "toolConfig", json_type_object, 0,
+	    &tc)) != KF_OK || tc == NULL)
+		return er;
 	if ((rc = json_get_obj(tc, "functionCallingConfig", &fcc)) == -1)
 		return bad(p, "toolConfig.functionCallingConfig: must be an "
 		    "object");
@@ -549,12 +547,12 @@ parse_generation_config(struct parse *p, json_object *root)
 	const char	*mime;
 	int64_t		 max;
 	size_t		 i, n;
+	enum kf_err	 er;
 	int		 rc, rj;
 
-	if ((rc = json_get_obj(root, "generationConfig", &gc)) == -1)
-		return bad(p, "generationConfig: must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "generationConfig", json_type_object, 0,
+	    &gc)) != KF_OK || gc == NULL)
+		return er;
 	if ((rc = json_get_int(gc, "maxOutputTokens", &max)) == -1 ||
 	    (rc == 1 && max < 1))
 		return bad(p, "generationConfig.maxOutputTokens: must be a "

@@ -422,10 +422,9 @@ parse_tools(struct parse *p, json_object *root)
 	enum kf_err		 er;
 	int			 rc;
 
-	if ((rc = json_get_arr(root, "tools", &arr)) == -1)
-		return bad(p, "tools", "must be an array");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "tools", json_type_array, 0,
+	    &arr)) != KF_OK || arr == NULL)
+		return er;
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		tool = json_object_array_get_idx(arr, i);
@@ -567,10 +566,9 @@ parse_response_format(struct parse *p, json_object *root)
 	enum kf_err	 er;
 	int		 rc;
 
-	if ((rc = json_get_obj(root, "response_format", &rf)) == -1)
-		return bad(p, "response_format", "must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "response_format", json_type_object, 0,
+	    &rf)) != KF_OK || rf == NULL)
+		return er;
 	path_set(p, "response_format");
 	if ((er = want_str(p, rf, "type", 1, &type)) != KF_OK)
 		return er;

@@ -420,10 +420,9 @@ parse_tools(struct parse *p, json_object *root)
 	enum kf_err		 er;
 	int			 rc, custom;
 
-	if ((rc = json_get_arr(root, "tools", &arr)) == -1)
-		return bad(p, "tools", "must be an array");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "tools", json_type_array, 0,
+	    &arr)) != KF_OK || arr == NULL)
+		return er;
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		tool = json_object_array_get_idx(arr, i);
@@ -632,12 +631,10 @@ parse_reasoning(struct parse *p, json_object *root)
 	const char	*effort, *level;
 	long		 budget;
 	enum kf_err	 er;
-	int		 rc;
 
-	if ((rc = json_get_obj(root, "reasoning", &r)) == -1)
-		return bad(p, "reasoning", "must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "reasoning", json_type_object, 0,
+	    &r)) != KF_OK || r == NULL)
+		return er;
 	if ((er = want_str(p, r, "reasoning", "effort", 0, &effort)) != KF_OK)
 		return er;
 	if (effort == NULL)
@@ -664,14 +661,12 @@ parse_text_format(struct parse *p, json_object *root)
 	enum kf_err	 er;
 	int		 rc;
 
-	if ((rc = json_get_obj(root, "text", &text)) == -1)
-		return bad(p, "text", "must be an object");
-	if (rc == 0)
-		return KF_OK;
-	if ((rc = json_get_obj(text, "format", &fmt)) == -1)
-		return bad(p, "text.format", "must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "text", json_type_object, 0,
+	    &text)) != KF_OK || text == NULL)
+		return er;
+	if ((er = want(p, text, "text", "format", json_type_object, 0,
+	    &fmt)) != KF_OK || fmt == NULL)
+		return er;
 	if ((er = want_str(p, fmt, "text.format", "type", 1, &type)) != KF_OK)
 		return er;
 	if ((er = pc_format_type(p->conv, type, "text.format.type", &rc,
