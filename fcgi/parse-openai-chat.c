@@ -79,6 +79,18 @@ present(json_object *obj, const char *key)
 	return json_object_object_get_ex(obj, key, &v) && v != NULL;
 }
 
+/* Part i of the content of the message at base: an object with a type. */
+static enum kf_err
+content_part(struct parse *p, json_object *part, const char *base, size_t i,
+    const char **type)
+{
+	path_set(p, "%s.content[%zu]", base, i);
+	if (!json_object_is_type(part, json_type_object))
+		return bad(p, p->path, "must be an object, not %s",
+		    json_type_label(part));
+	return want_str(p, part, "type", 1, type);
+}
+
 /*
  * Text from content that is a string or an array of {"type":"text"} parts
  * (system, developer, assistant, tool messages); NULL content is "".
@@ -106,11 +118,7 @@ text_content(struct parse *p, json_object *v, struct buf *out)
 	n = json_object_array_length(v);
 	for (i = 0; i < n; i++) {
 		part = json_object_array_get_idx(v, i);
-		path_set(p, "%s.content[%zu]", base, i);
-		if (!json_object_is_type(part, json_type_object))
-			return bad(p, p->path, "must be an object, not %s",
-			    json_type_label(part));
-		if ((er = want_str(p, part, "type", 1, &type)) != KF_OK)
+		if ((er = content_part(p, part, base, i, &type)) != KF_OK)
 			return er;
 		if (strcmp(type, "text") == 0) {
 			if ((er = want_str(p, part, "text", 1, &text)) != KF_OK)
@@ -202,11 +210,7 @@ user_content(struct parse *p, json_object *v, struct conv_msg *m)
 	n = json_object_array_length(v);
 	for (i = 0; i < n; i++) {
 		part = json_object_array_get_idx(v, i);
-		path_set(p, "%s.content[%zu]", base, i);
-		if (!json_object_is_type(part, json_type_object))
-			return bad(p, p->path, "must be an object, not %s",
-			    json_type_label(part));
-		if ((er = want_str(p, part, "type", 1, &type)) != KF_OK)
+		if ((er = content_part(p, part, base, i, &type)) != KF_OK)
 			return er;
 		if (strcmp(type, "text") == 0) {
 			if ((er = want_str(p, part, "text", 1, &text)) != KF_OK)
