@@ -2,7 +2,6 @@
 #include "autoconfig.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "digest.h"
 #include "json.h"
 #include "models.h"
+#include "parse-common.h"
 #include "rand.h"
 #include "xmalloc.h"
 
@@ -30,94 +30,23 @@ struct parse {
 	char		 path[160];	/* the field being read, for messages */
 };
 
-static enum kf_err
-bad(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static enum kf_err
-bad(struct parse *p, const char *fmt, ...)
-{
-	struct buf	msg = BUF_INIT;
-	va_list		ap;
-
-	va_start(ap, fmt);
-	buf_vprintf(&msg, fmt, ap);
-	va_end(ap);
-	if (p->cause != NULL) {
-		free(*p->cause);
-		*p->cause = buf_detach(&msg);
-	}
-	buf_free(&msg);
-	return KF_EINVAL;
-}
+/* An error; its message starts with the path of the field. */
+#define bad(p, ...)	pc_bad((p)->cause, NULL, NULL, __VA_ARGS__)
+/* A member of a given JSON type, refused with its path (pc_want). */
+#define want(p, ...)	pc_want((p)->cause, NULL, __VA_ARGS__)
 
 /* A required or optional string field; *out borrowed. */
 static enum kf_err
 want_str(struct parse *p, json_object *obj, const char *key, int required,
     const char **out)
 {
-	json_object	*v;
-
-	*out = NULL;
-	if (!json_object_object_get_ex(obj, key, &v) || v == NULL) {
-		if (required)
-			return bad(p, "%s%s%s: field required", p->path,
-			    p->path[0] != '\0' ? "." : "", key);
-		return KF_OK;
-	}
-	if (!json_object_is_type(v, json_type_string))
-		return bad(p, "%s%s%s: must be a string, not %s", p->path,
-		    p->path[0] != '\0' ? "." : "", key, json_type_label(v));
-	*out = json_object_get_string(v);
-	return KF_OK;
+	return pc_want_str(p->cause, NULL, obj, p->path, key, PC_TYPE_LABEL |
+	    (required ? PC_REQUIRED : 0), out);
 }
 
-static void
-path_set(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-path_set(struct parse *p, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(p->path, sizeof(p->path), fmt, ap);
-	va_end(ap);
-}
-
-static const char *
-image_media_ok(const char *media_type)
-{
-	static const char *const ok[] = {
-		"image/jpeg", "image/jpg", "image/png", "image/gif",
-		"image/webp", NULL
-	};
-	size_t	i;
-
-	for (i = 0; ok[i] != NULL; i++)
-		if (strcasecmp(media_type, ok[i]) == 0)
-			return ok[i];
-	return NULL;
-}
-
-/*
- * Image data as standard, padded base64.  The check below accepts the
- * URL-safe alphabet and missing padding, as decoders commonly do, but Kiro
- * refuses both ("Improperly formed request"), so they are rewritten.
- */
-static char *
-base64_standard(const char *data)
-{
-	size_t	len = strlen(data), padded = (len + 3) / 4 * 4, i;
-	char	*out;
-
-	out = xmalloc(padded + 1);
-	for (i = 0; i < len; i++)
-		out[i] = data[i] == '-' ? '+' : data[i] == '_' ? '/' : data[i];
-	for (; i < padded; i++)
-		out[i] = '=';
-	out[padded] = '\0';
-	return out;
-}
+/* The path of the field being read, for messages. */
+#define path_set(p, ...) \
+	pc_path_set((p)->path, sizeof((p)->path), __VA_ARGS__)
 
 static enum kf_err
 parse_image(struct parse *p, json_object *blk, struct conv_block *b)
@@ -140,7 +69,7 @@ parse_image(struct parse *p, json_object *blk, struct conv_block *b)
 	if ((er = want_str(p, src, "media_type", 1, &media)) != KF_OK ||
 	    (er = want_str(p, src, "data", 1, &data)) != KF_OK)
 		return er;
-	if (image_media_ok(media) == NULL)
+	if (pc_image_media(media) == NULL)
 		return bad(p, "%s.source.media_type: \"%s\" is not supported "
 		    "(use image/jpeg, image/png, image/gif or image/webp)",
 		    base, media);
@@ -151,7 +80,7 @@ parse_image(struct parse *p, json_object *blk, struct conv_block *b)
 		    "the %ld byte limit", base, decoded,
 		    ANTHROPIC_MAX_IMAGE_BYTES);
 	b->media_type = xstrdup(media);
-	b->data = base64_standard(data);
+	b->data = base64_standard(data, strlen(data));
 	return KF_OK;
 }
 
@@ -339,11 +268,10 @@ parse_messages(struct parse *p, json_object *root)
 	const char	*role;
 	size_t		 i, j, n, nb;
 	enum kf_err	 er;
-	int		 rc;
 
-	if ((rc = json_get_arr(root, "messages", &arr)) != 1)
-		return bad(p, rc == 0 ? "messages: field required" :
-		    "messages: must be an array");
+	if ((er = want(p, root, "", "messages", json_type_array, PC_REQUIRED,
+	    &arr)) != KF_OK)
+		return er;
 	if ((n = json_object_array_length(arr)) == 0)
 		return bad(p, "messages: at least one message is required");
 	for (i = 0; i < n; i++) {
@@ -434,16 +362,13 @@ static enum kf_err
 parse_tools(struct parse *p, json_object *root)
 {
 	json_object		*arr, *tool, *schema;
-	struct conv_tool	*t;
 	const char		*name, *desc, *type;
 	size_t			 i, n;
 	enum kf_err		 er;
-	int			 rc;
 
-	if ((rc = json_get_arr(root, "tools", &arr)) == -1)
-		return bad(p, "tools: must be an array");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "tools", json_type_array, 0,
+	    &arr)) != KF_OK || arr == NULL)
+		return er;
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		tool = json_object_array_get_idx(arr, i);
@@ -463,13 +388,10 @@ parse_tools(struct parse *p, json_object *root)
 		if ((er = want_str(p, tool, "description", 0, &desc)) !=
 		    KF_OK)
 			return er;
-		if ((rc = json_get_obj(tool, "input_schema", &schema)) != 1)
-			return bad(p, "%s.input_schema: %s", p->path,
-			    rc == 0 ? "field required" : "must be an object");
-		t = conv_add_tool(p->conv);
-		t->name = xstrdup(name);
-		t->description = xstrdup(desc != NULL ? desc : "");
-		t->schema = json_object_get(schema);
+		if ((er = want(p, tool, p->path, "input_schema",
+		    json_type_object, PC_REQUIRED, &schema)) != KF_OK)
+			return er;
+		pc_add_tool(p->conv, name, desc, json_object_get(schema));
 	}
 	p->path[0] = '\0';
 	return KF_OK;
@@ -483,10 +405,9 @@ parse_tool_choice(struct parse *p, json_object *root)
 	enum kf_err	 er;
 	int		 rc, flag;
 
-	if ((rc = json_get_obj(root, "tool_choice", &tc)) == -1)
-		return bad(p, "tool_choice: must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "tool_choice", json_type_object, 0,
+	    &tc)) != KF_OK || tc == NULL)
+		return er;
 	path_set(p, "tool_choice");
 	if ((er = want_str(p, tc, "type", 1, &type)) != KF_OK)
 		return er;
@@ -564,7 +485,6 @@ parse_format(struct parse *p, json_object *fmt, const char *path)
 	json_object	*schema;
 	const char	*type;
 	enum kf_err	 er;
-	int		 rc;
 
 	path_set(p, "%s", path);
 	if ((er = want_str(p, fmt, "type", 1, &type)) != KF_OK)
@@ -572,9 +492,9 @@ parse_format(struct parse *p, json_object *fmt, const char *path)
 	if (strcmp(type, "json_schema") != 0)
 		return bad(p, "%s.type: must be json_schema, not \"%s\"", path,
 		    type);
-	if ((rc = json_get_obj(fmt, "schema", &schema)) != 1)
-		return bad(p, "%s.schema: %s", path, rc == 0 ?
-		    "field required" : "must be an object");
+	if ((er = want(p, fmt, path, "schema", json_type_object, PC_REQUIRED,
+	    &schema)) != KF_OK)
+		return er;
 	p->conv->json_mode = 1;
 	json_object_put(p->conv->response_schema);
 	p->conv->response_schema = json_object_get(schema);
@@ -658,10 +578,9 @@ parse_thinking(struct parse *p, json_object *root)
 			    strcmp(effort, "max") == 0 ? "high" : effort);
 		}
 	}
-	if ((rc = json_get_obj(root, "thinking", &th)) == -1)
-		return bad(p, "thinking: must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "thinking", json_type_object, 0,
+	    &th)) != KF_OK || th == NULL)
+		return er;
 	path_set(p, "thinking");
 	if ((er = want_str(p, th, "type", 1, &type)) != KF_OK)
 		return er;
@@ -716,12 +635,10 @@ parse_metadata(struct parse *p, json_object *root)
 	json_object	*md;
 	const char	*user_id;
 	enum kf_err	 er;
-	int		 rc;
 
-	if ((rc = json_get_obj(root, "metadata", &md)) == -1)
-		return bad(p, "metadata: must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "metadata", json_type_object, 0,
+	    &md)) != KF_OK || md == NULL)
+		return er;
 	path_set(p, "metadata");
 	if ((er = want_str(p, md, "user_id", 0, &user_id)) != KF_OK)
 		return er;
@@ -743,44 +660,21 @@ anthropic_parse(const char *body, size_t len, int for_count,
 	const char		*model;
 	int64_t			 max_tokens;
 	int			 rc, flag, thinking_name;
-	char			*why = NULL;
 	enum kf_err		 er;
 
 	memset(&p, 0, sizeof(p));
 	p.conv = conv;
 	p.cause = cause;
-	if ((er = json_parse(body, len, JSON_MAX_DEPTH, &root, &why)) !=
-	    KF_OK) {
-		bad(&p, "%s", why);
-		free(why);
-		return KF_EINVAL;
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		er = bad(&p, "the request body must be a JSON object, not %s",
-		    json_type_label(root));
+	if ((er = pc_root(body, len, NULL, &root, cause, NULL)) != KF_OK)
 		goto out;
-	}
 	if ((er = want_str(&p, root, "model", !for_count, &model)) != KF_OK)
 		goto out;
 	if (model != NULL) {
-		conv->model = xstrdup(model);
-		if ((m = models_resolve(model, &thinking_name)) != NULL)
-			conv->kiro_model = m->id;
-		else if (!for_count) {
-			er = bad(&p, "model: \"%s\" is not available; "
-			    "available models: %s", model, models_list_text());
+		if ((er = pc_model(conv, model, for_count, &m, &thinking_name,
+		    cause, NULL)) != KF_OK)
 			goto out;
-		}
-		if (thinking_name && conv->thinking == CONV_THINKING_OFF) {
-			/* kiro.rs: opus 4.6 thinks adaptively, others by budget. */
-			if (m != NULL &&
-			    strcmp(m->id, "claude-opus-4.6") == 0)
-				conv->thinking = CONV_THINKING_ADAPTIVE;
-			else {
-				conv->thinking = CONV_THINKING_ENABLED;
-				conv->thinking_budget = 20000;
-			}
-		}
+		if (thinking_name && conv->thinking == CONV_THINKING_OFF)
+			pc_thinking_name(conv, m);
 	}
 	if ((rc = json_get_int(root, "max_tokens", &max_tokens)) == -1 ||
 	    (rc == 1 && max_tokens < 1)) {

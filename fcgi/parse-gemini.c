@@ -1,7 +1,6 @@
 /* parse-gemini.c: a Gemini generateContent request into the neutral conversation. */
 #include "autoconfig.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "gemini.h"
 #include "json.h"
 #include "models.h"
+#include "parse-common.h"
 #include "xmalloc.h"
 
 /*
@@ -27,76 +27,29 @@ struct parse {
 	char			**cause;
 };
 
-static enum kf_err
-bad(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static enum kf_err
-bad(struct parse *p, const char *fmt, ...)
-{
-	struct buf	msg = BUF_INIT;
-	va_list		ap;
-
-	va_start(ap, fmt);
-	buf_vprintf(&msg, fmt, ap);
-	va_end(ap);
-	if (p->cause != NULL) {
-		free(*p->cause);
-		*p->cause = buf_detach(&msg);
-	}
-	buf_free(&msg);
-	return KF_EINVAL;
-}
+/* An error; its message starts with the path of the field. */
+#define bad(p, ...)	pc_bad((p)->cause, NULL, NULL, __VA_ARGS__)
+/* A member of a given JSON type, refused with its path (pc_want). */
+#define want(p, ...)	pc_want((p)->cause, NULL, __VA_ARGS__)
 
 /* A string field: KF_OK with *out NULL when absent and not required. */
 static enum kf_err
 want_str(struct parse *p, json_object *obj, const char *path,
     const char *key, int required, const char **out)
 {
-	int	rc;
-
-	*out = NULL;
-	if ((rc = json_get_str(obj, key, out)) == 1)
-		return KF_OK;
-	if (rc == -1)
-		return bad(p, "%s.%s: must be a string", path, key);
-	if (required)
-		return bad(p, "%s.%s: field required", path, key);
-	return KF_OK;
-}
-
-/*
- * Image data as standard, padded base64: Kiro refuses the URL-safe
- * alphabet and missing padding, which decoders commonly accept.
- */
-static char *
-base64_standard(const char *data)
-{
-	size_t	len = strlen(data), padded = (len + 3) / 4 * 4, i;
-	char	*out;
-
-	out = xmalloc(padded + 1);
-	for (i = 0; i < len; i++)
-		out[i] = data[i] == '-' ? '+' : data[i] == '_' ? '/' : data[i];
-	for (; i < padded; i++)
-		out[i] = '=';
-	out[padded] = '\0';
-	return out;
+	return pc_want_str(p->cause, NULL, obj, path, key,
+	    required ? PC_REQUIRED : 0, out);
 }
 
 static enum kf_err
 parse_inline_data(struct parse *p, json_object *part, const char *path,
     struct conv_msg *m)
 {
-	static const char *const ok[] = {
-		"image/jpeg", "image/jpg", "image/png", "image/gif",
-		"image/webp", NULL
-	};
 	struct conv_block	*b;
 	json_object		*d;
-	const char		*mime, *data, *media = NULL;
+	const char		*mime, *data, *media;
 	char			 sub[192];
 	long long		 decoded;
-	size_t			 i;
 	enum kf_err		 er;
 
 	if (json_get_obj(part, "inlineData", &d) != 1)
@@ -105,10 +58,7 @@ parse_inline_data(struct parse *p, json_object *part, const char *path,
 	if ((er = want_str(p, d, sub, "mimeType", 1, &mime)) != KF_OK ||
 	    (er = want_str(p, d, sub, "data", 1, &data)) != KF_OK)
 		return er;
-	for (i = 0; ok[i] != NULL; i++)
-		if (strcasecmp(mime, ok[i]) == 0)
-			media = ok[i];
-	if (media == NULL)
+	if ((media = pc_image_media(mime)) == NULL)
 		return bad(p, "%s.mimeType: \"%s\" is not supported (Kiro takes "
 		    "image/jpeg, image/png, image/gif or image/webp)", sub,
 		    mime);
@@ -119,7 +69,7 @@ parse_inline_data(struct parse *p, json_object *part, const char *path,
 		    "byte limit", sub, decoded, GEMINI_MAX_IMAGE_BYTES);
 	b = conv_msg_add_block(m, CONV_BLOCK_IMAGE);
 	b->media_type = xstrdup(media);
-	b->data = base64_standard(data);
+	b->data = base64_standard(data, strlen(data));
 	return KF_OK;
 }
 
@@ -309,11 +259,10 @@ parse_contents(struct parse *p, json_object *root)
 	char		 path[64];
 	size_t		 i, j, n, np;
 	enum kf_err	 er;
-	int		 rc;
 
-	if ((rc = json_get_arr(root, "contents", &arr)) != 1)
-		return bad(p, rc == 0 ? "contents: field required" :
-		    "contents: must be an array");
+	if ((er = want(p, root, "", "contents", json_type_array, PC_REQUIRED,
+	    &arr)) != KF_OK)
+		return er;
 	if ((n = json_object_array_length(arr)) == 0)
 		return bad(p, "contents: at least one content is required");
 	for (i = 0; i < n; i++) {
@@ -333,9 +282,9 @@ parse_contents(struct parse *p, json_object *root)
 		else
 			return bad(p, "%s.role: must be \"user\" or \"model\", "
 			    "not \"%s\"", path, role);
-		if ((rc = json_get_arr(c, "parts", &parts)) != 1)
-			return bad(p, "%s.parts: %s", path, rc == 0 ?
-			    "field required" : "must be an array");
+		if ((er = want(p, c, path, "parts", json_type_array,
+		    PC_REQUIRED, &parts)) != KF_OK)
+			return er;
 		m = conv_add_msg(p->conv, r);
 		np = json_object_array_length(parts);
 		for (j = 0; j < np; j++)
@@ -391,7 +340,6 @@ parse_system(struct parse *p, json_object *root)
 static enum kf_err
 parse_declaration(struct parse *p, json_object *decl, const char *path)
 {
-	struct conv_tool	*t;
 	json_object		*schema = NULL, *js = NULL;
 	const char		*name, *desc;
 	enum kf_err		 er;
@@ -411,17 +359,8 @@ parse_declaration(struct parse *p, json_object *decl, const char *path)
 	if (rc == 1 && rj == 1)
 		return bad(p, "%s: give parameters or parametersJsonSchema, "
 		    "not both", path);
-	t = conv_add_tool(p->conv);
-	t->name = xstrdup(name);
-	t->description = xstrdup(desc != NULL ? desc : "");
-	if (rc == 1 || rj == 1)
-		t->schema = gemini_schema_to_json(rc == 1 ? schema : js);
-	else {
-		t->schema = json_object_new_object();
-		json_object_object_add(t->schema, "type", json_str("object"));
-		json_object_object_add(t->schema, "properties",
-		    json_object_new_object());
-	}
+	pc_add_tool(p->conv, name, desc, rc == 1 || rj == 1 ?
+	    gemini_schema_to_json(rc == 1 ? schema : js) : NULL);
 	return KF_OK;
 }
 
@@ -434,10 +373,9 @@ parse_tools(struct parse *p, json_object *root)
 	enum kf_err	 er;
 	int		 rc;
 
-	if ((rc = json_get_arr(root, "tools", &arr)) == -1)
-		return bad(p, "tools: must be an array");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "tools", json_type_array, 0,
+	    &arr)) != KF_OK || arr == NULL)
+		return er;
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		tool = json_object_array_get_idx(arr, i);
@@ -474,10 +412,9 @@ parse_tool_config(struct parse *p, json_object *root)
 	enum kf_err	 er;
 	int		 rc, keep;
 
-	if ((rc = json_get_obj(root, "toolConfig", &tc)) == -1)
-		return bad(p, "toolConfig: must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "toolConfig", json_type_object, 0,
+	    &tc)) != KF_OK || tc == NULL)
+		return er;
 	if ((rc = json_get_obj(tc, "functionCallingConfig", &fcc)) == -1)
 		return bad(p, "toolConfig.functionCallingConfig: must be an "
 		    "object");
@@ -610,12 +547,12 @@ parse_generation_config(struct parse *p, json_object *root)
 	const char	*mime;
 	int64_t		 max;
 	size_t		 i, n;
+	enum kf_err	 er;
 	int		 rc, rj;
 
-	if ((rc = json_get_obj(root, "generationConfig", &gc)) == -1)
-		return bad(p, "generationConfig: must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "generationConfig", json_type_object, 0,
+	    &gc)) != KF_OK || gc == NULL)
+		return er;
 	if ((rc = json_get_int(gc, "maxOutputTokens", &max)) == -1 ||
 	    (rc == 1 && max < 1))
 		return bad(p, "generationConfig.maxOutputTokens: must be a "
@@ -669,7 +606,6 @@ gemini_parse(const char *body, size_t len, const char *model, int for_count,
 	json_object		*root = NULL, *req, *inner;
 	const struct model_info	*m = NULL;
 	int			 thinking_name = 0;
-	char			*why = NULL;
 	enum kf_err		 er;
 
 	memset(&p, 0, sizeof(p));
@@ -677,17 +613,8 @@ gemini_parse(const char *body, size_t len, const char *model, int for_count,
 	p.conv = conv;
 	p.opts = opts;
 	p.cause = cause;
-	if ((er = json_parse(body, len, JSON_MAX_DEPTH, &root, &why)) !=
-	    KF_OK) {
-		bad(&p, "%s", why);
-		free(why);
-		return KF_EINVAL;
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		er = bad(&p, "the request body must be a JSON object, not %s",
-		    json_type_label(root));
+	if ((er = pc_root(body, len, NULL, &root, cause, NULL)) != KF_OK)
 		goto out;
-	}
 	req = root;
 	/* countTokens also takes the request wrapped, with its own model. */
 	if (for_count && json_get_obj(root, "generateContentRequest", &inner) ==
@@ -698,14 +625,9 @@ gemini_parse(const char *body, size_t len, const char *model, int for_count,
 		    "(models/{model}:generateContent)");
 		goto out;
 	}
-	conv->model = xstrdup(model);
-	if ((m = models_resolve(model, &thinking_name)) != NULL)
-		conv->kiro_model = m->id;
-	else if (!for_count) {
-		er = bad(&p, "model: \"%s\" is not available; available "
-		    "models: %s", model, models_list_text());
+	if ((er = pc_model(conv, model, for_count, &m, &thinking_name, cause,
+	    NULL)) != KF_OK)
 		goto out;
-	}
 	if (thinking_name) {
 		conv->thinking = CONV_THINKING_ENABLED;
 		conv->thinking_budget = 20000;

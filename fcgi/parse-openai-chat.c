@@ -1,7 +1,6 @@
 /* parse-openai-chat.c: an OpenAI Chat Completions request into the neutral conversation. */
 #include "autoconfig.h"
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "json.h"
 #include "models.h"
 #include "openai-chat.h"
+#include "parse-common.h"
 #include "xmalloc.h"
 
 /*
@@ -40,46 +40,15 @@ struct parse {
 	size_t		 fetched_bytes;	/* their base64 */
 };
 
-static enum kf_err
-bad(struct parse *p, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* An error naming the field, in the message and as OpenAI's "param". */
+#define bad(p, field, ...) \
+	pc_bad((p)->cause, (p)->param, field, __VA_ARGS__)
+/* A member of a given JSON type, refused with its path (pc_want). */
+#define want(p, ...)	pc_want((p)->cause, (p)->param, __VA_ARGS__)
 
-/* A KF_EINVAL whose message is "<field>: <what>" and whose param is field. */
-static enum kf_err
-bad(struct parse *p, const char *field, const char *fmt, ...)
-{
-	struct buf	msg = BUF_INIT;
-	va_list		ap;
-
-	if (field != NULL)
-		buf_printf(&msg, "%s: ", field);
-	va_start(ap, fmt);
-	buf_vprintf(&msg, fmt, ap);
-	va_end(ap);
-	if (p->cause != NULL) {
-		free(*p->cause);
-		*p->cause = buf_detach(&msg);
-	}
-	if (p->param != NULL) {
-		free(*p->param);
-		*p->param = field != NULL ? xstrdup(field) : NULL;
-	}
-	buf_free(&msg);
-	return KF_EINVAL;
-}
-
-static void
-path_set(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-path_set(struct parse *p, const char *fmt, ...)
-{
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(p->path, sizeof(p->path), fmt, ap);
-	va_end(ap);
-}
+/* The path of the field being read, for messages. */
+#define path_set(p, ...) \
+	pc_path_set((p)->path, sizeof((p)->path), __VA_ARGS__)
 
 /* p->path + "." + key, for messages about a member of the current object. */
 static const char *
@@ -97,19 +66,8 @@ static enum kf_err
 want_str(struct parse *p, json_object *obj, const char *key, int required,
     const char **out)
 {
-	json_object	*v;
-
-	*out = NULL;
-	if (!json_object_object_get_ex(obj, key, &v) || v == NULL) {
-		if (required)
-			return bad(p, sub(p, key), "field required");
-		return KF_OK;
-	}
-	if (!json_object_is_type(v, json_type_string))
-		return bad(p, sub(p, key), "must be a string, not %s",
-		    json_type_label(v));
-	*out = json_object_get_string(v);
-	return KF_OK;
+	return pc_want_str(p->cause, p->param, obj, p->path, key,
+	    PC_TYPE_LABEL | (required ? PC_REQUIRED : 0), out);
 }
 
 /* A field present and not null. */
@@ -119,6 +77,18 @@ present(json_object *obj, const char *key)
 	json_object	*v;
 
 	return json_object_object_get_ex(obj, key, &v) && v != NULL;
+}
+
+/* Part i of the content of the message at base: an object with a type. */
+static enum kf_err
+content_part(struct parse *p, json_object *part, const char *base, size_t i,
+    const char **type)
+{
+	path_set(p, "%s.content[%zu]", base, i);
+	if (!json_object_is_type(part, json_type_object))
+		return bad(p, p->path, "must be an object, not %s",
+		    json_type_label(part));
+	return want_str(p, part, "type", 1, type);
 }
 
 /*
@@ -148,11 +118,7 @@ text_content(struct parse *p, json_object *v, struct buf *out)
 	n = json_object_array_length(v);
 	for (i = 0; i < n; i++) {
 		part = json_object_array_get_idx(v, i);
-		path_set(p, "%s.content[%zu]", base, i);
-		if (!json_object_is_type(part, json_type_object))
-			return bad(p, p->path, "must be an object, not %s",
-			    json_type_label(part));
-		if ((er = want_str(p, part, "type", 1, &type)) != KF_OK)
+		if ((er = content_part(p, part, base, i, &type)) != KF_OK)
 			return er;
 		if (strcmp(type, "text") == 0) {
 			if ((er = want_str(p, part, "text", 1, &text)) != KF_OK)
@@ -244,11 +210,7 @@ user_content(struct parse *p, json_object *v, struct conv_msg *m)
 	n = json_object_array_length(v);
 	for (i = 0; i < n; i++) {
 		part = json_object_array_get_idx(v, i);
-		path_set(p, "%s.content[%zu]", base, i);
-		if (!json_object_is_type(part, json_type_object))
-			return bad(p, p->path, "must be an object, not %s",
-			    json_type_label(part));
-		if ((er = want_str(p, part, "type", 1, &type)) != KF_OK)
+		if ((er = content_part(p, part, base, i, &type)) != KF_OK)
 			return er;
 		if (strcmp(type, "text") == 0) {
 			if ((er = want_str(p, part, "text", 1, &text)) != KF_OK)
@@ -296,7 +258,6 @@ tool_calls(struct parse *p, json_object *arr, struct conv_msg *m)
 	char			 base[160], *why = NULL;
 	size_t			 i, n;
 	enum kf_err		 er;
-	int			 rc;
 
 	snprintf(base, sizeof(base), "%s", p->path);
 	n = json_object_array_length(arr);
@@ -312,9 +273,9 @@ tool_calls(struct parse *p, json_object *arr, struct conv_msg *m)
 		if (type != NULL && strcmp(type, "function") != 0)
 			return bad(p, sub(p, "type"), "must be \"function\", "
 			    "not \"%s\"", type);
-		if ((rc = json_get_obj(call, "function", &fn)) != 1)
-			return bad(p, sub(p, "function"), rc == 0 ?
-			    "field required" : "must be an object");
+		if ((er = want(p, call, p->path, "function", json_type_object,
+		    PC_REQUIRED, &fn)) != KF_OK)
+			return er;
 		path_set(p, "%s.tool_calls[%zu].function", base, i);
 		if ((er = want_str(p, fn, "name", 1, &name)) != KF_OK ||
 		    (er = want_str(p, fn, "arguments", 0, &args)) != KF_OK)
@@ -436,11 +397,11 @@ parse_messages(struct parse *p, json_object *root)
 	json_object	*arr;
 	size_t		 i, n;
 	enum kf_err	 er;
-	int		 rc, started = 0;
+	int		 started = 0;
 
-	if ((rc = json_get_arr(root, "messages", &arr)) != 1)
-		return bad(p, "messages", rc == 0 ? "field required" :
-		    "must be an array");
+	if ((er = want(p, root, "", "messages", json_type_array, PC_REQUIRED,
+	    &arr)) != KF_OK)
+		return er;
 	if ((n = json_object_array_length(arr)) == 0)
 		return bad(p, "messages", "at least one message is required");
 	for (i = 0; i < n; i++) {
@@ -460,16 +421,14 @@ static enum kf_err
 parse_tools(struct parse *p, json_object *root)
 {
 	json_object		*arr, *tool, *fn, *schema;
-	struct conv_tool	*t;
 	const char		*type, *name, *desc;
 	size_t			 i, n;
 	enum kf_err		 er;
 	int			 rc;
 
-	if ((rc = json_get_arr(root, "tools", &arr)) == -1)
-		return bad(p, "tools", "must be an array");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "tools", json_type_array, 0,
+	    &arr)) != KF_OK || arr == NULL)
+		return er;
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		tool = json_object_array_get_idx(arr, i);
@@ -482,9 +441,9 @@ parse_tools(struct parse *p, json_object *root)
 		if (strcmp(type, "function") != 0)
 			return bad(p, sub(p, "type"), "\"%s\" tools are not "
 			    "supported (only \"function\")", type);
-		if ((rc = json_get_obj(tool, "function", &fn)) != 1)
-			return bad(p, sub(p, "function"), rc == 0 ?
-			    "field required" : "must be an object");
+		if ((er = want(p, tool, p->path, "function", json_type_object,
+		    PC_REQUIRED, &fn)) != KF_OK)
+			return er;
 		path_set(p, "tools[%zu].function", i);
 		if ((er = want_str(p, fn, "name", 1, &name)) != KF_OK ||
 		    (er = want_str(p, fn, "description", 0, &desc)) != KF_OK)
@@ -494,19 +453,9 @@ parse_tools(struct parse *p, json_object *root)
 		if ((rc = json_get_obj(fn, "parameters", &schema)) == -1)
 			return bad(p, sub(p, "parameters"), "must be a JSON "
 			    "Schema object");
-		t = conv_add_tool(p->conv);
-		t->name = xstrdup(name);
-		t->description = xstrdup(desc != NULL ? desc : "");
-		if (rc == 1)
-			t->schema = json_object_get(schema);
-		else {
-			/* OpenAI: no parameters is a function without any. */
-			t->schema = json_object_new_object();
-			json_object_object_add(t->schema, "type",
-			    json_str("object"));
-			json_object_object_add(t->schema, "properties",
-			    json_object_new_object());
-		}
+		/* OpenAI: no parameters is a function without any. */
+		pc_add_tool(p->conv, name, desc, rc == 1 ?
+		    json_object_get(schema) : NULL);
 	}
 	p->path[0] = '\0';
 	return KF_OK;
@@ -548,9 +497,9 @@ parse_tool_choice(struct parse *p, json_object *root)
 	if (strcmp(type, "function") != 0)
 		return bad(p, "tool_choice.type", "\"%s\" is not supported "
 		    "(use \"function\" with function.name)", type);
-	if ((rc = json_get_obj(tc, "function", &fn)) != 1)
-		return bad(p, "tool_choice.function", rc == 0 ?
-		    "field required" : "must be an object");
+	if ((er = want(p, tc, "tool_choice", "function", json_type_object,
+	    PC_REQUIRED, &fn)) != KF_OK)
+		return er;
 	path_set(p, "tool_choice.function");
 	if ((er = want_str(p, fn, "name", 1, &name)) != KF_OK)
 		return er;
@@ -621,30 +570,22 @@ parse_response_format(struct parse *p, json_object *root)
 	enum kf_err	 er;
 	int		 rc;
 
-	if ((rc = json_get_obj(root, "response_format", &rf)) == -1)
-		return bad(p, "response_format", "must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "response_format", json_type_object, 0,
+	    &rf)) != KF_OK || rf == NULL)
+		return er;
 	path_set(p, "response_format");
 	if ((er = want_str(p, rf, "type", 1, &type)) != KF_OK)
 		return er;
 	p->path[0] = '\0';
-	if (strcmp(type, "text") == 0)
-		return KF_OK;
-	if (strcmp(type, "json_object") == 0) {
-		p->conv->json_mode = 1;
-		return KF_OK;
-	}
-	if (strcmp(type, "json_schema") != 0)
-		return bad(p, "response_format.type", "must be text, "
-		    "json_object or json_schema, not \"%s\"", type);
-	if ((rc = json_get_obj(rf, "json_schema", &js)) != 1)
-		return bad(p, "response_format.json_schema", rc == 0 ?
-		    "field required" : "must be an object");
+	if ((er = pc_format_type(p->conv, type, "response_format.type", &rc,
+	    p->cause, p->param)) != KF_OK || rc == 0)
+		return er;
+	if ((er = want(p, rf, "response_format", "json_schema",
+	    json_type_object, PC_REQUIRED, &js)) != KF_OK)
+		return er;
 	if ((rc = json_get_obj(js, "schema", &schema)) == -1)
 		return bad(p, "response_format.json_schema.schema", "must be "
 		    "a JSON Schema object");
-	p->conv->json_mode = 1;
 	if (rc == 1)
 		p->conv->response_schema = json_object_get(schema);
 	return KF_OK;
@@ -655,45 +596,30 @@ static enum kf_err
 parse_reasoning(struct parse *p, json_object *root,
     const struct model_info *m)
 {
-	static const struct {
-		const char	*name;
-		const char	*effort;	/* NULL: thinking off */
-		long		 budget;
-	} levels[] = {
-		{ "none", NULL, 0 },
-		{ "minimal", "low", 2048 },
-		{ "low", "low", 4096 },
-		{ "medium", "medium", 12000 },
-		{ "high", "high", 20000 },
-		{ "xhigh", "high", 24576 },
-	};
-	const char	*effort;
-	size_t		 i;
+	const char	*effort, *level;
+	long		 budget;
 	enum kf_err	 er;
 
 	if ((er = want_str(p, root, "reasoning_effort", 0, &effort)) !=
 	    KF_OK || effort == NULL)
 		return er;
-	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-		if (strcmp(effort, levels[i].name) == 0)
-			break;
-	if (i == sizeof(levels) / sizeof(levels[0]))
-		return bad(p, "reasoning_effort", "must be none, minimal, low, "
-		    "medium, high or xhigh, not \"%s\"", effort);
+	if (pc_effort(effort, &level, &budget) == -1)
+		return bad(p, "reasoning_effort", "must be " PC_EFFORT_NAMES
+		    ", not \"%s\"", effort);
 	free(p->conv->thinking_effort);
 	p->conv->thinking_effort = NULL;
 	p->conv->thinking_budget = 0;
-	if (levels[i].effort == NULL) {
+	if (level == NULL) {
 		p->conv->thinking = CONV_THINKING_OFF;
 		return KF_OK;
 	}
 	/* As parse-anthropic: opus 4.6 thinks adaptively, others by budget. */
 	if (strcmp(m->id, "claude-opus-4.6") == 0) {
 		p->conv->thinking = CONV_THINKING_ADAPTIVE;
-		p->conv->thinking_effort = xstrdup(levels[i].effort);
+		p->conv->thinking_effort = xstrdup(level);
 	} else {
 		p->conv->thinking = CONV_THINKING_ENABLED;
-		p->conv->thinking_budget = levels[i].budget;
+		p->conv->thinking_budget = budget;
 	}
 	return KF_OK;
 }
@@ -809,7 +735,6 @@ openai_chat_parse(const char *body, size_t len, struct http *h,
 	json_object		*root = NULL;
 	const struct model_info	*m;
 	const char		*model;
-	char			*why = NULL;
 	int			 thinking_name;
 	enum kf_err		 er;
 
@@ -819,35 +744,13 @@ openai_chat_parse(const char *body, size_t len, struct http *h,
 	p.http = h;
 	p.cause = cause;
 	p.param = param;
-	if ((er = json_parse(body, len, JSON_MAX_DEPTH, &root, &why)) !=
-	    KF_OK) {
-		bad(&p, NULL, "%s", why);
-		free(why);
-		return KF_EINVAL;
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		er = bad(&p, NULL, "the request body must be a JSON object, "
-		    "not %s", json_type_label(root));
+	if ((er = pc_root(body, len, NULL, &root, cause, param)) != KF_OK ||
+	    (er = want_str(&p, root, "model", 1, &model)) != KF_OK ||
+	    (er = pc_model(conv, model, 0, &m, &thinking_name, cause,
+	    param)) != KF_OK)
 		goto out;
-	}
-	if ((er = want_str(&p, root, "model", 1, &model)) != KF_OK)
-		goto out;
-	conv->model = xstrdup(model);
-	if ((m = models_resolve(model, &thinking_name)) == NULL) {
-		er = bad(&p, "model", "\"%s\" is not available; available "
-		    "models: %s", model, models_list_text());
-		goto out;
-	}
-	conv->kiro_model = m->id;
-	if (thinking_name) {
-		/* As parse-anthropic does for a -thinking name. */
-		if (strcmp(m->id, "claude-opus-4.6") == 0)
-			conv->thinking = CONV_THINKING_ADAPTIVE;
-		else {
-			conv->thinking = CONV_THINKING_ENABLED;
-			conv->thinking_budget = 20000;
-		}
-	}
+	if (thinking_name)
+		pc_thinking_name(conv, m);
 	if ((er = refuse_unsupported(&p, root)) != KF_OK ||
 	    (er = parse_max_tokens(&p, root)) != KF_OK ||
 	    (er = parse_stream(&p, root, opts)) != KF_OK ||

@@ -3,7 +3,6 @@
 
 #include <sys/types.h>
 
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include "json.h"
 #include "models.h"
 #include "openai-responses.h"
+#include "parse-common.h"
 #include "xmalloc.h"
 
 /*
@@ -33,50 +33,19 @@ struct parse {
 	int			 seen_turn;	/* a turn item came before */
 };
 
-static enum kf_err
-bad(struct parse *p, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static enum kf_err
-bad(struct parse *p, const char *path, const char *fmt, ...)
-{
-	struct buf	msg = BUF_INIT;
-	va_list		ap;
-
-	buf_printf(&msg, "%s: ", path);
-	va_start(ap, fmt);
-	buf_vprintf(&msg, fmt, ap);
-	va_end(ap);
-	if (p->cause != NULL) {
-		free(*p->cause);
-		*p->cause = buf_detach(&msg);
-	}
-	if (p->param != NULL) {
-		free(*p->param);
-		*p->param = xstrdup(path);
-	}
-	buf_free(&msg);
-	return KF_EINVAL;
-}
+/* An error naming the field, in the message and as OpenAI's "param". */
+#define bad(p, field, ...) \
+	pc_bad((p)->cause, (p)->param, field, __VA_ARGS__)
+/* A member of a given JSON type, refused with its path (pc_want). */
+#define want(p, ...)	pc_want((p)->cause, (p)->param, __VA_ARGS__)
 
 /* A string field; *out borrowed, NULL when absent (or null). */
 static enum kf_err
 want_str(struct parse *p, json_object *obj, const char *base,
     const char *key, int required, const char **out)
 {
-	char	path[200];
-	int	rc;
-
-	snprintf(path, sizeof(path), "%s%s%s", base, *base != '\0' ? "." : "",
-	    key);
-	if ((rc = json_get_str(obj, key, out)) == 1)
-		return KF_OK;
-	*out = NULL;
-	if (rc == -1)
-		return bad(p, path, "must be a string");
-	if (required)
-		return bad(p, path, "field required");
-	return KF_OK;
+	return pc_want_str(p->cause, p->param, obj, base, key,
+	    required ? PC_REQUIRED : 0, out);
 }
 
 static struct conv_msg *
@@ -434,6 +403,7 @@ parse_custom_tool(struct parse *p, json_object *tool, const char *path,
 	input = json_object_new_array();
 	json_object_array_add(input, json_str(OPENAI_RESPONSES_CUSTOM_INPUT));
 	json_object_object_add(schema, "required", input);
+	json_object_put(t->schema);	/* pc_add_tool's placeholder */
 	t->schema = schema;
 	buf_free(&hint);
 	return KF_OK;
@@ -450,10 +420,9 @@ parse_tools(struct parse *p, json_object *root)
 	enum kf_err		 er;
 	int			 rc, custom;
 
-	if ((rc = json_get_arr(root, "tools", &arr)) == -1)
-		return bad(p, "tools", "must be an array");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "tools", json_type_array, 0,
+	    &arr)) != KF_OK || arr == NULL)
+		return er;
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		tool = json_object_array_get_idx(arr, i);
@@ -479,10 +448,8 @@ parse_tools(struct parse *p, json_object *root)
 			snprintf(sub, sizeof(sub), "%s.name", path);
 			return bad(p, sub, "must not be empty");
 		}
-		t = conv_add_tool(p->conv);
-		t->name = xstrdup(name);
-		t->description = xstrdup(desc != NULL ? desc : "");
 		if (custom) {
+			t = pc_add_tool(p->conv, name, desc, NULL);
 			add_custom(p->req, name);
 			if ((er = parse_custom_tool(p, tool, path, t)) != KF_OK)
 				return er;
@@ -491,15 +458,8 @@ parse_tools(struct parse *p, json_object *root)
 		snprintf(sub, sizeof(sub), "%s.parameters", path);
 		if ((rc = json_get_obj(tool, "parameters", &schema)) == -1)
 			return bad(p, sub, "must be an object");
-		if (rc == 1)
-			t->schema = json_object_get(schema);
-		else {
-			t->schema = json_object_new_object();
-			json_object_object_add(t->schema, "type",
-			    json_str("object"));
-			json_object_object_add(t->schema, "properties",
-			    json_object_new_object());
-		}
+		pc_add_tool(p->conv, name, desc, rc == 1 ?
+		    json_object_get(schema) : NULL);
 	}
 	return KF_OK;
 }
@@ -591,16 +551,16 @@ allowed_tools(struct parse *p, json_object *root, json_object **list)
 	char		 path[64], sub[80];
 	size_t		 i, j, n;
 	enum kf_err	 er;
-	int		 rc, keep;
+	int		 keep;
 
 	*list = NULL;
 	if (json_get_obj(root, "tool_choice", &tc) != 1 ||
 	    json_get_str(tc, "type", &type) != 1 ||
 	    strcmp(type, "allowed_tools") != 0)
 		return KF_OK;
-	if ((rc = json_get_arr(tc, "tools", list)) != 1)
-		return bad(p, "tool_choice.tools", rc == 0 ? "field required" :
-		    "must be an array");
+	if ((er = want(p, tc, "tool_choice", "tools", json_type_array,
+	    PC_REQUIRED, list)) != KF_OK)
+		return er;
 	n = json_object_array_length(*list);
 	for (i = 0; i < n; i++) {
 		t = json_object_array_get_idx(*list, i);
@@ -668,33 +628,28 @@ static enum kf_err
 parse_reasoning(struct parse *p, json_object *root)
 {
 	json_object	*r;
-	const char	*effort;
+	const char	*effort, *level;
+	long		 budget;
 	enum kf_err	 er;
-	int		 rc;
 
-	if ((rc = json_get_obj(root, "reasoning", &r)) == -1)
-		return bad(p, "reasoning", "must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "reasoning", json_type_object, 0,
+	    &r)) != KF_OK || r == NULL)
+		return er;
 	if ((er = want_str(p, r, "reasoning", "effort", 0, &effort)) != KF_OK)
 		return er;
 	if (effort == NULL)
 		return KF_OK;
-	if (strcmp(effort, "none") == 0) {
+	if (pc_effort(effort, &level, &budget) == -1)
+		return bad(p, "reasoning.effort", "must be " PC_EFFORT_NAMES
+		    ", not \"%s\"", effort);
+	if (level == NULL) {
 		p->conv->thinking = CONV_THINKING_OFF;
 		return KF_OK;
 	}
-	/* Kiro knows three levels. */
-	if (strcmp(effort, "minimal") == 0 || strcmp(effort, "low") == 0)
-		effort = "low";
-	else if (strcmp(effort, "xhigh") == 0 || strcmp(effort, "high") == 0)
-		effort = "high";
-	else if (strcmp(effort, "medium") != 0)
-		return bad(p, "reasoning.effort", "must be none, minimal, low, "
-		    "medium, high or xhigh, not \"%s\"", effort);
+	/* Kiro's three levels, adaptively (Codex's models think so). */
 	p->conv->thinking = CONV_THINKING_ADAPTIVE;
 	free(p->conv->thinking_effort);
-	p->conv->thinking_effort = xstrdup(effort);
+	p->conv->thinking_effort = xstrdup(level);
 	return KF_OK;
 }
 
@@ -706,29 +661,20 @@ parse_text_format(struct parse *p, json_object *root)
 	enum kf_err	 er;
 	int		 rc;
 
-	if ((rc = json_get_obj(root, "text", &text)) == -1)
-		return bad(p, "text", "must be an object");
-	if (rc == 0)
-		return KF_OK;
-	if ((rc = json_get_obj(text, "format", &fmt)) == -1)
-		return bad(p, "text.format", "must be an object");
-	if (rc == 0)
-		return KF_OK;
+	if ((er = want(p, root, "", "text", json_type_object, 0,
+	    &text)) != KF_OK || text == NULL)
+		return er;
+	if ((er = want(p, text, "text", "format", json_type_object, 0,
+	    &fmt)) != KF_OK || fmt == NULL)
+		return er;
 	if ((er = want_str(p, fmt, "text.format", "type", 1, &type)) != KF_OK)
 		return er;
-	if (strcmp(type, "text") == 0)
-		return KF_OK;
-	if (strcmp(type, "json_object") == 0) {
-		p->conv->json_mode = 1;
-		return KF_OK;
-	}
-	if (strcmp(type, "json_schema") != 0)
-		return bad(p, "text.format.type", "must be text, json_object "
-		    "or json_schema, not \"%s\"", type);
-	if ((rc = json_get_obj(fmt, "schema", &schema)) != 1)
-		return bad(p, "text.format.schema", rc == 0 ?
-		    "field required" : "must be an object");
-	p->conv->json_mode = 1;
+	if ((er = pc_format_type(p->conv, type, "text.format.type", &rc,
+	    p->cause, p->param)) != KF_OK || rc == 0)
+		return er;
+	if ((er = want(p, fmt, "text.format", "schema", json_type_object,
+	    PC_REQUIRED, &schema)) != KF_OK)
+		return er;
 	p->conv->response_schema = json_object_get(schema);
 	return KF_OK;
 }
@@ -903,7 +849,6 @@ openai_responses_parse(const char *body, size_t len, struct conv *conv,
 	const char		*model, *s;
 	int64_t			 max_tokens;
 	int			 rc, flag, thinking_name = 0;
-	char			*why = NULL;
 	enum kf_err		 er;
 
 	memset(&p, 0, sizeof(p));
@@ -913,19 +858,8 @@ openai_responses_parse(const char *body, size_t len, struct conv *conv,
 	p.fetch_arg = fetch_arg;
 	p.cause = cause;
 	p.param = param;
-	if (json_parse(body, len, JSON_MAX_DEPTH, &root, &why) != KF_OK) {
-		if (cause != NULL) {
-			free(*cause);
-			*cause = why;
-		} else
-			free(why);
-		return KF_EINVAL;
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		er = bad(&p, "body", "the request body must be a JSON object, "
-		    "not %s", json_type_label(root));
+	if ((er = pc_root(body, len, "body", &root, cause, param)) != KF_OK)
 		goto out;
-	}
 	if ((er = want_str(&p, root, "", "previous_response_id", 0, &s)) !=
 	    KF_OK)
 		goto out;
@@ -937,13 +871,9 @@ openai_responses_parse(const char *body, size_t len, struct conv *conv,
 	}
 	if ((er = want_str(&p, root, "", "model", 1, &model)) != KF_OK)
 		goto out;
-	conv->model = xstrdup(model);
-	if ((m = models_resolve(model, &thinking_name)) == NULL) {
-		er = bad(&p, "model", "\"%s\" is not available; available "
-		    "models: %s", model, models_list_text());
+	if ((er = pc_model(conv, model, 0, &m, &thinking_name, cause,
+	    param)) != KF_OK)
 		goto out;
-	}
-	conv->kiro_model = m->id;
 	if (thinking_name) {
 		conv->thinking = CONV_THINKING_ADAPTIVE;
 		conv->thinking_effort = xstrdup("high");

@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "digest.h"
+#include "xmalloc.h"
 
 /*
  * OpenSSL 3 looks the algorithm up by name on every one-shot SHA256()
@@ -152,4 +153,19 @@ base64_decoded_len(const char *text, size_t len)
 		return -1;
 	return (long long)(chars / 4 * 3 + (chars % 4 == 0 ? 0 :
 	    chars % 4 - 1));
+}
+
+char *
+base64_standard(const char *text, size_t len)
+{
+	size_t	padded = (len + 3) / 4 * 4, i;
+	char	*out;
+
+	out = xmalloc(padded + 1);
+	for (i = 0; i < len; i++)
+		out[i] = text[i] == '-' ? '+' : text[i] == '_' ? '/' : text[i];
+	for (; i < padded; i++)
+		out[i] = '=';
+	out[padded] = '\0';
+	return out;
 }

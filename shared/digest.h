@@ -30,5 +30,10 @@ void	 base64url_encode(struct buf *out, const void *data, size_t len);
  * space) and returns the decoded length, or -1 when it is not base64.
  */
 long long base64_decoded_len(const char *text, size_t len);
+/*
+ * Text base64_decoded_len accepts as standard, padded base64 (heap): Kiro
+ * refuses the url alphabet and missing padding, which decoders accept.
+ */
+char	*base64_standard(const char *text, size_t len);
 
 #endif

@@ -156,22 +156,6 @@ media_sniff(const unsigned char *p, size_t len)
 	return NULL;
 }
 
-/* Base64 or base64url, padded or not, as standard padded base64. */
-static char *
-base64_standard(const char *data, size_t len)
-{
-	size_t	padded = (len + 3) / 4 * 4, i;
-	char	*out;
-
-	out = xmalloc(padded + 1);
-	for (i = 0; i < len; i++)
-		out[i] = data[i] == '-' ? '+' : data[i] == '_' ? '/' : data[i];
-	for (; i < padded; i++)
-		out[i] = '=';
-	out[padded] = '\0';
-	return out;
-}
-
 static enum kf_err
 from_data_url(const char *url, char **media_type, char **b64, char **cause)
 {

@@ -501,3 +501,37 @@ def assert_anthropic_error(case, resp, status: int, err_type: str | None = None,
     for text in contains:
         case.assertIn(text, doc["error"].get("message", ""), doc)
     return doc
+
+
+# --- Waiting on the mock, and what Kiro was sent ----------------------------------------
+
+
+def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
+    """Poll predicate() (a mock query) until it returns a true value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def tool_script(*calls, chunks=()) -> dict:
+    """A mock script answering with text chunks then (name, id, input) tool calls."""
+    return {"kind": "tool_use", "chunks": list(chunks),
+            "tools": [{"name": n, "id": i, "input": inp} for n, i, inp in calls]}
+
+
+def kiro_tools(entry) -> list[str]:
+    """The names of the tools a logged upstream request offered Kiro."""
+    ctx = entry["body"]["conversationState"]["currentMessage"]["userInputMessage"] \
+        .get("userInputMessageContext", {})
+    return [t["toolSpecification"]["name"] for t in ctx.get("tools", [])]
+
+
+def system_pair(entry) -> str:
+    """The first history turn of a logged upstream request (where the system goes)."""
+    history = entry["body"]["conversationState"].get("history", [])
+    return history[0]["userInputMessage"]["content"] if history else ""

@@ -38,14 +38,14 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gateway as gw  # noqa: E402
-from gateway import Account, Gateway, Mock  # noqa: E402
+from gateway import (Account, Gateway, Mock, kiro_tools, system_pair,  # noqa: E402
+                     tool_script, wait_for)
 
 MOCK: Mock | None = None
 MODEL = "claude-sonnet-4-5"
@@ -78,33 +78,6 @@ def setUpModule() -> None:
 def tearDownModule() -> None:
     if MOCK is not None:
         MOCK.stop()
-
-
-def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def tool_script(*calls, chunks=()):
-    return {"kind": "tool_use", "chunks": list(chunks),
-            "tools": [{"name": n, "id": i, "input": inp} for n, i, inp in calls]}
-
-
-def kiro_tools(entry) -> list[str]:
-    ctx = entry["body"]["conversationState"]["currentMessage"]["userInputMessage"] \
-        .get("userInputMessageContext", {})
-    return [t["toolSpecification"]["name"] for t in ctx.get("tools", [])]
-
-
-def system_pair(entry) -> str:
-    history = entry["body"]["conversationState"].get("history", [])
-    return history[0]["userInputMessage"]["content"] if history else ""
 
 
 def chat(prompt: str, **extra) -> dict:

@@ -44,7 +44,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gateway as gw  # noqa: E402
-from gateway import Account, Gateway, Mock, body, event_data, event_names, text_of  # noqa: E402
+from gateway import (Account, Gateway, Mock, body, event_data, event_names,  # noqa: E402
+                     text_of, wait_for)
 from harness import open_stream, sse_events  # noqa: E402
 
 MOCK: Mock | None = None
@@ -59,18 +60,6 @@ def setUpModule() -> None:
 def tearDownModule() -> None:
     if MOCK is not None:
         MOCK.stop()
-
-
-def wait_for(predicate, timeout: float = 20.0, what: str = "condition"):
-    """Poll predicate() (a mock query) until it returns a true value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class _Streaming:

@@ -21,7 +21,8 @@
  * non-empty buf, base64url's alphabet and missing padding; and
  * base64_decoded_len on valid text with and without padding, both
  * alphabets, invalid characters, impossible lengths and misplaced padding,
- * plus a round trip over lengths 0..200.
+ * plus a round trip over lengths 0..200; base64_standard on both alphabets
+ * and missing padding.
  */
 
 static const char *const rfc4648[][3] = {
@@ -327,6 +328,30 @@ START_TEST(base64_decoded_len_round_trips_encoder)
 }
 END_TEST
 
+START_TEST(base64_becomes_standard_and_padded)
+{
+	static const struct {
+		const char	*in, *out;
+	} cases[] = {
+		{ "", "" },
+		{ "QUJD", "QUJD" },
+		{ "QQ", "QQ==" },
+		{ "QUI", "QUI=" },
+		{ "QQ==", "QQ==" },
+		{ "-_-_", "+/+/" },
+		{ "a-b", "a+b=" },
+	};
+	size_t	i;
+	char	*s;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		s = base64_standard(cases[i].in, strlen(cases[i].in));
+		ck_assert_str_eq(s, cases[i].out);
+		free(s);
+	}
+}
+END_TEST
+
 static Suite *
 digest_suite(void)
 {
@@ -360,6 +385,7 @@ digest_suite(void)
 	tcase_add_test(tc, base64_decoded_len_rejects_invalid_chars);
 	tcase_add_test(tc, base64_decoded_len_rejects_bad_lengths_and_padding);
 	tcase_add_test(tc, base64_decoded_len_round_trips_encoder);
+	tcase_add_test(tc, base64_becomes_standard_and_padded);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,219 @@
+/* parse-common.c: what the four request parsers share. */
+#include "autoconfig.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "conv.h"
+#include "json.h"
+#include "models.h"
+#include "parse-common.h"
+#include "xmalloc.h"
+
+enum kf_err
+pc_vbad(char **cause, char **param, const char *field, const char *fmt,
+    va_list ap)
+{
+	struct buf	msg = BUF_INIT;
+
+	if (field != NULL)
+		buf_printf(&msg, "%s: ", field);
+	buf_vprintf(&msg, fmt, ap);
+	if (cause != NULL) {
+		free(*cause);
+		*cause = buf_detach(&msg);
+	}
+	if (param != NULL) {
+		free(*param);
+		*param = field != NULL ? xstrdup(field) : NULL;
+	}
+	buf_free(&msg);
+	return KF_EINVAL;
+}
+
+enum kf_err
+pc_bad(char **cause, char **param, const char *field, const char *fmt, ...)
+{
+	va_list		ap;
+	enum kf_err	er;
+
+	va_start(ap, fmt);
+	er = pc_vbad(cause, param, field, fmt, ap);
+	va_end(ap);
+	return er;
+}
+
+void
+pc_path_set(char *path, size_t size, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(path, size, fmt, ap);
+	va_end(ap);
+}
+
+enum kf_err
+pc_want(char **cause, char **param, json_object *obj, const char *base,
+    const char *key, enum json_type type, int flags, json_object **out)
+{
+	json_object	*v;
+	const char	*what;
+	char		 field[256];
+
+	*out = NULL;
+	snprintf(field, sizeof(field), "%s%s%s", base, *base != '\0' ? "." :
+	    "", key);
+	if (!json_object_object_get_ex(obj, key, &v) || v == NULL) {
+		if (flags & PC_REQUIRED)
+			return pc_bad(cause, param, field, "field required");
+		return KF_OK;
+	}
+	if (!json_object_is_type(v, type)) {
+		what = type == json_type_string ? "a string" :
+		    type == json_type_object ? "an object" : "an array";
+		if (flags & PC_TYPE_LABEL)
+			return pc_bad(cause, param, field, "must be %s, not %s",
+			    what, json_type_label(v));
+		return pc_bad(cause, param, field, "must be %s", what);
+	}
+	*out = v;
+	return KF_OK;
+}
+
+enum kf_err
+pc_want_str(char **cause, char **param, json_object *obj, const char *base,
+    const char *key, int flags, const char **out)
+{
+	json_object	*v;
+	enum kf_err	 er;
+
+	er = pc_want(cause, param, obj, base, key, json_type_string, flags,
+	    &v);
+	*out = v != NULL ? json_object_get_string(v) : NULL;
+	return er;
+}
+
+enum kf_err
+pc_root(const char *body, size_t len, const char *field, json_object **root,
+    char **cause, char **param)
+{
+	char	*why = NULL;
+
+	*root = NULL;
+	if (json_parse(body, len, JSON_MAX_DEPTH, root, &why) != KF_OK) {
+		pc_bad(cause, param, NULL, "%s", why);
+		free(why);
+		return KF_EINVAL;
+	}
+	if (!json_object_is_type(*root, json_type_object))
+		return pc_bad(cause, param, field, "the request body must be "
+		    "a JSON object, not %s", json_type_label(*root));
+	return KF_OK;
+}
+
+enum kf_err
+pc_model(struct conv *conv, const char *model, int lenient,
+    const struct model_info **m, int *thinking_name, char **cause,
+    char **param)
+{
+	conv->model = xstrdup(model);
+	if ((*m = models_resolve(model, thinking_name)) != NULL)
+		conv->kiro_model = (*m)->id;
+	else if (!lenient)
+		return pc_bad(cause, param, "model", "\"%s\" is not available; "
+		    "available models: %s", model, models_list_text());
+	return KF_OK;
+}
+
+void
+pc_thinking_name(struct conv *conv, const struct model_info *m)
+{
+	/* kiro.rs: opus 4.6 thinks adaptively, others by budget. */
+	if (m != NULL && strcmp(m->id, "claude-opus-4.6") == 0)
+		conv->thinking = CONV_THINKING_ADAPTIVE;
+	else {
+		conv->thinking = CONV_THINKING_ENABLED;
+		conv->thinking_budget = 20000;
+	}
+}
+
+int
+pc_effort(const char *name, const char **effort, long *budget)
+{
+	static const struct {
+		const char	*name;
+		const char	*effort;	/* NULL: thinking off */
+		long		 budget;
+	} levels[] = {
+		{ "none", NULL, 0 },
+		{ "minimal", "low", 2048 },
+		{ "low", "low", 4096 },
+		{ "medium", "medium", 12000 },
+		{ "high", "high", 20000 },
+		{ "xhigh", "high", 24576 },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcmp(name, levels[i].name) == 0) {
+			*effort = levels[i].effort;
+			*budget = levels[i].budget;
+			return 0;
+		}
+	return -1;
+}
+
+enum kf_err
+pc_format_type(struct conv *conv, const char *type, const char *field,
+    int *schema, char **cause, char **param)
+{
+	*schema = 0;
+	if (strcmp(type, "text") == 0)
+		return KF_OK;
+	if (strcmp(type, "json_object") != 0 &&
+	    strcmp(type, "json_schema") != 0)
+		return pc_bad(cause, param, field, "must be text, json_object "
+		    "or json_schema, not \"%s\"", type);
+	conv->json_mode = 1;
+	*schema = strcmp(type, "json_schema") == 0;
+	return KF_OK;
+}
+
+struct conv_tool *
+pc_add_tool(struct conv *conv, const char *name, const char *desc,
+    json_object *schema)
+{
+	struct conv_tool	*t;
+
+	t = conv_add_tool(conv);
+	t->name = xstrdup(name);
+	t->description = xstrdup(desc != NULL ? desc : "");
+	if (schema == NULL) {
+		schema = json_object_new_object();
+		json_object_object_add(schema, "type", json_str("object"));
+		json_object_object_add(schema, "properties",
+		    json_object_new_object());
+	}
+	t->schema = schema;
+	return t;
+}
+
+const char *
+pc_image_media(const char *media_type)
+{
+	static const char *const ok[] = {
+		"image/jpeg", "image/jpg", "image/png", "image/gif",
+		"image/webp", NULL
+	};
+	size_t	i;
+
+	for (i = 0; ok[i] != NULL; i++)
+		if (strcasecmp(media_type, ok[i]) == 0)
+			return ok[i];
+	return NULL;
+}

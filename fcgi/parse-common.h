@@ -1,0 +1,94 @@
+/* parse-common.h: what the four request parsers share. */
+#ifndef PARSE_COMMON_H
+#define PARSE_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "err.h"
+
+struct conv;
+struct model_info;
+
+/*
+ * Every error names the field it is about.  cause gets "<field>: <what>"
+ * (just "<what>" when field is NULL); param, for front ends whose error
+ * format has one (OpenAI's "param"), gets field.  Either may be NULL.
+ * Both return KF_EINVAL.
+ */
+enum kf_err	pc_bad(char **cause, char **param, const char *field,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+enum kf_err	pc_vbad(char **cause, char **param, const char *field,
+		    const char *fmt, va_list)
+		    __attribute__((format(printf, 4, 0)));
+
+/* snprintf into path, for the "where" of later messages. */
+void		pc_path_set(char *path, size_t size, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* pc_want_str flags. */
+#define PC_REQUIRED	0x1	/* absent (or null) is "field required" */
+#define PC_TYPE_LABEL	0x2	/* "must be a string, not <type>" */
+
+/*
+ * The member key of obj if it is of type (json_type_string, _object or
+ * _array), *out borrowed (NULL when absent or null and not required).  Its
+ * path in messages is base.key (key when base is ""): "field required",
+ * "must be a string" (an object, an array).
+ */
+enum kf_err	pc_want(char **cause, char **param, json_object *obj,
+		    const char *base, const char *key, enum json_type type,
+		    int flags, json_object **out);
+/* The same for a string, *out its text. */
+enum kf_err	pc_want_str(char **cause, char **param, json_object *obj,
+		    const char *base, const char *key, int flags,
+		    const char **out);
+
+/*
+ * The request body as a JSON object (*root to put).  A body that is not
+ * JSON gets json_parse's message alone; one that is not an object "the
+ * request body must be a JSON object, not <type>" about field.
+ */
+enum kf_err	pc_root(const char *body, size_t len, const char *field,
+		    json_object **root, char **cause, char **param);
+
+/*
+ * Sets conv->model and, when the name is known, conv->kiro_model and *m.
+ * An unknown name is the error "model: "<name>" is not available;
+ * available models: ..." unless lenient (token counting needs no model).
+ */
+enum kf_err	pc_model(struct conv *, const char *model, int lenient,
+		    const struct model_info **m, int *thinking_name,
+		    char **cause, char **param);
+/* What a -thinking model name means: opus 4.6 adaptive, others a budget. */
+void		pc_thinking_name(struct conv *, const struct model_info *m);
+
+/*
+ * OpenAI's reasoning effort names (PC_EFFORT_NAMES) as Kiro's three levels
+ * and a budget: -1 for an unknown name, 0 with *effort NULL for "none".
+ */
+#define PC_EFFORT_NAMES	"none, minimal, low, medium, high or xhigh"
+int		pc_effort(const char *name, const char **effort,
+		    long *budget);
+
+/*
+ * The type of an OpenAI response format (Chat's response_format, the
+ * Responses text.format), named field in errors: "text" changes nothing;
+ * "json_object" and "json_schema" turn on conv->json_mode, the latter with
+ * *schema set for the caller to read the schema; else an error.
+ */
+enum kf_err	pc_format_type(struct conv *, const char *type,
+		    const char *field, int *schema, char **cause, char **param);
+
+/*
+ * Adds a tool to conv (desc NULL is ""), taking schema; NULL is a
+ * function without parameters.
+ */
+struct conv_tool	*pc_add_tool(struct conv *, const char *name,
+			    const char *desc, json_object *schema);
+
+/* The canonical spelling of an image type Kiro takes, or NULL. */
+const char	*pc_image_media(const char *media_type);
+#endif
