@@ -96,27 +96,13 @@ now_ms(void)
 static int
 is_free_plan(const char *subscription)
 {
-	const char	*p;
-
-	if (subscription == NULL)
-		return 0;
-	for (p = subscription; *p != '\0'; p++)
-		if (strncasecmp(p, "FREE", 4) == 0)
-			return 1;
-	return 0;
+	return subscription != NULL && strcasestr(subscription, "FREE") != NULL;
 }
 
 static int
 is_opus(const char *model)
 {
-	const char	*p;
-
-	if (model == NULL)
-		return 0;
-	for (p = model; *p != '\0'; p++)
-		if (strncasecmp(p, "opus", 4) == 0)
-			return 1;
-	return 0;
+	return model != NULL && strcasestr(model, "opus") != NULL;
 }
 
 const char *

@@ -156,47 +156,75 @@ upstream_proxy(const struct cred *c, const struct config *cfg,
 	return NULL;
 }
 
+void
+upstream_auth_headers(struct upstream_auth *a, const struct cred *cred,
+    const struct config *cfg, const struct upstream_sdk *sdk,
+    const char **headers, size_t *n)
+{
+	const char	*token;
+	char		 machine_id[65], uuid[UUID_LEN + 1];
+
+	cred_machine_id(cred, cfg, machine_id);
+	rand_uuid(uuid);
+	token = cred->auth_method == CRED_AUTH_API_KEY ? cred->kiro_api_key :
+	    cred->access_token;
+	a->xua = xasprintf("x-amz-user-agent: aws-sdk-js/%s KiroIDE-%s-%s",
+	    sdk->version, cfg->kiro_version, machine_id);
+	a->ua = xasprintf("User-Agent: aws-sdk-js/%s ua/2.1 os/%s lang/js "
+	    "md/nodejs#%s api/%s#%s m/%s KiroIDE-%s-%s", sdk->version,
+	    cfg->system_version, cfg->node_version, sdk->api, sdk->version,
+	    sdk->metrics, cfg->kiro_version, machine_id);
+	a->invocation = xasprintf("amz-sdk-invocation-id: %s", uuid);
+	a->request = xasprintf("amz-sdk-request: attempt=1; max=%d",
+	    sdk->max_attempts);
+	a->auth = xasprintf("Authorization: Bearer %s", token != NULL ? token :
+	    "");
+	headers[(*n)++] = a->xua;
+	headers[(*n)++] = a->ua;
+	headers[(*n)++] = a->invocation;
+	headers[(*n)++] = a->request;
+	headers[(*n)++] = a->auth;
+	if (cred->auth_method == CRED_AUTH_API_KEY)
+		headers[(*n)++] = "tokentype: API_KEY";
+}
+
+void
+upstream_auth_free(struct upstream_auth *a)
+{
+	if (a->auth != NULL)
+		explicit_bzero(a->auth, strlen(a->auth));
+	free(a->auth);
+	free(a->xua);
+	free(a->ua);
+	free(a->invocation);
+	free(a->request);
+	memset(a, 0, sizeof(*a));
+}
+
+static const struct upstream_sdk streaming_sdk = {
+	"1.0.34", "codewhispererstreaming", "E", 3
+};
+
 enum kf_err
 upstream_generate(struct http *h, const struct upstream_call *call,
     struct http_resp *resp, char **cause)
 {
 	const struct config	*cfg = call->cfg;
 	const struct cred	*cred = call->cred;
+	struct upstream_auth	 a;
 	struct http_req		 req;
-	const char		*headers[16], *region, *token;
-	char			 machine_id[65], uuid[UUID_LEN + 1];
-	char			*url, *auth, *xua, *ua, *invocation;
+	const char		*headers[16];
+	char			*url;
 	size_t			 n = 0;
 	enum kf_err		 er;
 
-	region = cred_api_region(cred, cfg);
-	url = config_url(cfg->api_base_url, region,
+	url = config_url(cfg->api_base_url, cred_api_region(cred, cfg),
 	    "/generateAssistantResponse");
-	cred_machine_id(cred, cfg, machine_id);
-	rand_uuid(uuid);
-	token = cred->auth_method == CRED_AUTH_API_KEY ? cred->kiro_api_key :
-	    cred->access_token;
-	auth = xasprintf("Authorization: Bearer %s", token != NULL ? token :
-	    "");
-	xua = xasprintf("x-amz-user-agent: aws-sdk-js/1.0.34 KiroIDE-%s-%s",
-	    cfg->kiro_version, machine_id);
-	ua = xasprintf("User-Agent: aws-sdk-js/1.0.34 ua/2.1 os/%s lang/js "
-	    "md/nodejs#%s api/codewhispererstreaming#1.0.34 m/E KiroIDE-%s-%s",
-	    cfg->system_version, cfg->node_version, cfg->kiro_version,
-	    machine_id);
-	invocation = xasprintf("amz-sdk-invocation-id: %s", uuid);
-
 	headers[n++] = "Content-Type: application/json";
 	headers[n++] = "Accept: */*";
 	headers[n++] = "x-amzn-codewhisperer-optout: true";
 	headers[n++] = "x-amzn-kiro-agent-mode: vibe";
-	headers[n++] = xua;
-	headers[n++] = ua;
-	headers[n++] = invocation;
-	headers[n++] = "amz-sdk-request: attempt=1; max=3";
-	headers[n++] = auth;
-	if (cred->auth_method == CRED_AUTH_API_KEY)
-		headers[n++] = "tokentype: API_KEY";
+	upstream_auth_headers(&a, cred, cfg, &streaming_sdk, headers, &n);
 	headers[n] = NULL;
 
 	memset(&req, 0, sizeof(req));
@@ -216,11 +244,7 @@ upstream_generate(struct http *h, const struct upstream_call *call,
 
 	er = http_do(h, &req, resp, cause);
 
-	explicit_bzero(auth, strlen(auth));
-	free(auth);
-	free(xua);
-	free(ua);
-	free(invocation);
+	upstream_auth_free(&a);
 	free(url);
 	return er;
 }

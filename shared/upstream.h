@@ -39,6 +39,39 @@ enum upstream_verdict	 upstream_classify(long status, const char *body,
  */
 char			*upstream_error_text(const char *body, size_t len);
 
+/*
+ * The AWS SDK client a Kiro operation belongs to (kiro-protocol.md §2.1,
+ * §2.3): generateAssistantResponse is codewhispererstreaming 1.0.34,
+ * getUsageLimits codewhispererruntime 1.0.0.
+ */
+struct upstream_sdk {
+	const char	*version;	/* "1.0.34" */
+	const char	*api;		/* "codewhispererstreaming" */
+	const char	*metrics;	/* the User-Agent's m/ field: "E" */
+	int		 max_attempts;	/* amz-sdk-request's max= */
+};
+
+/* The header lines of one call that depend on the credential. */
+struct upstream_auth {
+	char	*xua;		/* x-amz-user-agent */
+	char	*ua;		/* User-Agent */
+	char	*invocation;	/* amz-sdk-invocation-id, new per call */
+	char	*request;	/* amz-sdk-request */
+	char	*auth;		/* Authorization: Bearer (token or API key) */
+};
+
+/*
+ * Appends the SDK, invocation and authorization lines for cred to
+ * headers[*n...] (and "tokentype: API_KEY" for API-key credentials);
+ * headers must have room for 6 more.  The strings live in a until
+ * upstream_auth_free, which also wipes the token.
+ */
+void			 upstream_auth_headers(struct upstream_auth *a,
+			    const struct cred *, const struct config *,
+			    const struct upstream_sdk *, const char **headers,
+			    size_t *n);
+void			 upstream_auth_free(struct upstream_auth *);
+
 /* One generateAssistantResponse call, streamed to on_data. */
 struct upstream_call {
 	const struct config	*cfg;

@@ -17,7 +17,6 @@
 #include "json.h"
 #include "log.h"
 #include "pool.h"
-#include "rand.h"
 #include "refresh.h"
 #include "store.h"
 #include "upstream.h"
@@ -287,12 +286,15 @@ enum kf_err
 usage_fetch(struct http *h, const struct config *cfg, const struct cred *c,
     struct usage *out, char **cause)
 {
+	static const struct upstream_sdk runtime_sdk = {
+		"1.0.0", "codewhispererruntime", "N,E", 1
+	};
+	struct upstream_auth	 a;
 	struct http_req		 req;
 	struct http_resp	 resp;
 	struct buf		 url = BUF_INIT;
-	const char		*headers[12], *token;
-	char			 machine_id[65], uuid[UUID_LEN + 1];
-	char			*base, *auth, *xua, *ua, *inv, *text;
+	const char		*headers[12];
+	char			*base, *text;
 	size_t			 n = 0;
 	enum kf_err		 er;
 
@@ -308,27 +310,8 @@ usage_fetch(struct http *h, const struct config *cfg, const struct cred *c,
 		query_escape(&url, c->profile_arn);
 	}
 	buf_cstr(&url);
-	cred_machine_id(c, cfg, machine_id);
-	rand_uuid(uuid);
-	token = c->auth_method == CRED_AUTH_API_KEY ? c->kiro_api_key :
-	    c->access_token;
-	auth = xasprintf("Authorization: Bearer %s", token != NULL ? token :
-	    "");
-	xua = xasprintf("x-amz-user-agent: aws-sdk-js/1.0.0 KiroIDE-%s-%s",
-	    cfg->kiro_version, machine_id);
-	ua = xasprintf("User-Agent: aws-sdk-js/1.0.0 ua/2.1 os/%s lang/js "
-	    "md/nodejs#%s api/codewhispererruntime#1.0.0 m/N,E KiroIDE-%s-%s",
-	    cfg->system_version, cfg->node_version, cfg->kiro_version,
-	    machine_id);
-	inv = xasprintf("amz-sdk-invocation-id: %s", uuid);
-	headers[n++] = xua;
-	headers[n++] = ua;
-	headers[n++] = inv;
-	headers[n++] = "amz-sdk-request: attempt=1; max=1";
 	headers[n++] = "Connection: close";
-	headers[n++] = auth;
-	if (c->auth_method == CRED_AUTH_API_KEY)
-		headers[n++] = "tokentype: API_KEY";
+	upstream_auth_headers(&a, c, cfg, &runtime_sdk, headers, &n);
 	headers[n] = NULL;
 
 	memset(&req, 0, sizeof(req));
@@ -371,11 +354,7 @@ usage_fetch(struct http *h, const struct config *cfg, const struct cred *c,
 	free(text);
 out:
 	http_resp_free(&resp);
-	explicit_bzero(auth, strlen(auth));
-	free(auth);
-	free(xua);
-	free(ua);
-	free(inv);
+	upstream_auth_free(&a);
 	free(base);
 	buf_free(&url);
 	return er;

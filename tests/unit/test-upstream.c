@@ -206,6 +206,57 @@ START_TEST(upstream_error_text_non_json_truncated_and_cleaned)
 }
 END_TEST
 
+/* ---- upstream_auth_headers ---- */
+
+START_TEST(upstream_auth_headers_follow_the_sdk)
+{
+	static const struct upstream_sdk runtime = {
+		"1.0.0", "codewhispererruntime", "N,E", 1
+	};
+	struct upstream_auth	 a;
+	struct config		*cfg = NULL;
+	struct cred		 c;
+	const char		*h[8], *json = "{\"machineId\":\""
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	    "\",\"systemVersion\":\"darwin#24.6.0\"}";
+	size_t			 n = 1;
+
+	ck_assert_int_eq(config_parse(json, strlen(json), NULL, &cfg, NULL,
+	    NULL), KF_OK);
+	cred_init(&c);
+	c.access_token = xstrdup("aoaSECRET");
+	h[0] = "Connection: close";
+	upstream_auth_headers(&a, &c, cfg, &runtime, h, &n);
+	ck_assert_uint_eq(n, 6);
+	ck_assert_str_eq(h[0], "Connection: close");
+	ck_assert_str_eq(h[1], "x-amz-user-agent: aws-sdk-js/1.0.0 KiroIDE-"
+	    "0.11.107-0123456789abcdef0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef");
+	ck_assert_str_eq(h[2], "User-Agent: aws-sdk-js/1.0.0 ua/2.1 "
+	    "os/darwin#24.6.0 lang/js md/nodejs#22.22.0 "
+	    "api/codewhispererruntime#1.0.0 m/N,E KiroIDE-0.11.107-"
+	    "0123456789abcdef0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef");
+	ck_assert_int_eq(strncmp(h[3], "amz-sdk-invocation-id: ", 23), 0);
+	ck_assert_str_eq(h[4], "amz-sdk-request: attempt=1; max=1");
+	ck_assert_str_eq(h[5], "Authorization: Bearer aoaSECRET");
+	upstream_auth_free(&a);
+	ck_assert_ptr_null(a.auth);
+
+	/* An API-key credential sends the key and says so. */
+	c.auth_method = CRED_AUTH_API_KEY;
+	c.kiro_api_key = xstrdup("ksk_KEY");
+	n = 0;
+	upstream_auth_headers(&a, &c, cfg, &runtime, h, &n);
+	ck_assert_uint_eq(n, 6);
+	ck_assert_str_eq(h[4], "Authorization: Bearer ksk_KEY");
+	ck_assert_str_eq(h[5], "tokentype: API_KEY");
+	upstream_auth_free(&a);
+	cred_free(&c);
+	config_free(cfg);
+}
+END_TEST
+
 /* ---- upstream_proxy ---- */
 
 START_TEST(upstream_proxy_precedence)
@@ -666,6 +717,7 @@ main(void)
 	tcase_add_test(pure, upstream_error_text_json);
 	tcase_add_test(pure, upstream_error_text_non_json_truncated_and_cleaned);
 	tcase_add_test(pure, upstream_proxy_precedence);
+	tcase_add_test(pure, upstream_auth_headers_follow_the_sdk);
 	suite_add_tcase(s, pure);
 
 	tcase_add_checked_fixture(gen, gen_setup, gen_teardown);
