@@ -142,7 +142,8 @@ parse_listen(const char *s, struct login_opts *o)
 static void
 parse_opts(int argc, char **argv, struct login_opts *o)
 {
-	int	i;
+	char	*why = NULL;
+	int	 i;
 
 	for (i = 0; i < argc; i++) {
 		const char	*a = argv[i];
@@ -155,8 +156,12 @@ parse_opts(int argc, char **argv, struct login_opts *o)
 			o->open_browser = 1;
 		else if (v == NULL)
 			usage_login();
-		else if (strcmp(a, "--region") == 0 && *v != '\0')
-			o->region = v, i++;
+		else if (strcmp(a, "--region") == 0 && *v != '\0') {
+			if (config_region_check("--region", v, &why) != KF_OK)
+				die("%s", why);
+			o->region = v;
+			i++;
+		}
 		else if (strcmp(a, "--timeout") == 0)
 			o->timeout = parse_number(v, 1, 86400, a), i++;
 		else if (strcmp(a, "--port") == 0)

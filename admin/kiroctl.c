@@ -541,6 +541,12 @@ accounts_add_verb(struct ctl *ctl, int argc, char **argv)
 			die("accounts add: unknown argument \"%s\" (see "
 			    "\"kiroctl -h\")", argv[i]);
 	}
+	/* Regions become upstream host names: say which flag is wrong. */
+	if (config_region_check("--region", c.region, &why) != KF_OK ||
+	    config_region_check("--auth-region", c.auth_region, &why) !=
+	    KF_OK ||
+	    config_region_check("--api-region", c.api_region, &why) != KF_OK)
+		die("%s", why);
 	if (!auth_given && c.kiro_api_key != NULL)
 		c.auth_method = CRED_AUTH_API_KEY;
 	else if (!auth_given && c.client_id != NULL)

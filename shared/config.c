@@ -350,9 +350,79 @@ setenv_str(char **field, const char *name)
 	*field = xstrdup(v);
 }
 
-static void
-apply_env(struct config *cfg)
+/* ASCII only, whatever the locale. */
+static int
+is_az(char c)
 {
+	return c >= 'a' && c <= 'z';
+}
+
+static int
+is_09(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+int
+config_region_valid(const char *s)
+{
+	size_t	i = 0, len;
+	int	words = 0;
+
+	if (s == NULL || (len = strlen(s)) > CONFIG_REGION_MAX)
+		return 0;
+	/* Two letters, then one or more "-word", then "-digits". */
+	if (len < 2 || !is_az(s[0]) || !is_az(s[1]))
+		return 0;
+	for (i = 2; s[i] == '-' && is_az(s[i + 1]); words++)
+		for (i++; is_az(s[i]); i++)
+			;
+	if (words == 0 || s[i] != '-' || !is_09(s[i + 1]))
+		return 0;
+	for (i++; is_09(s[i]); i++)
+		;
+	return i == len;
+}
+
+enum kf_err
+config_region_check(const char *field, const char *value, char **cause)
+{
+	if (value == NULL || config_region_valid(value))
+		return KF_OK;
+	xsetprintf(cause, "%s must be an AWS region name such as us-east-1 "
+	    "(lower-case letters, dashes and a number)", field);
+	return KF_EINVAL;
+}
+
+/* The regions of the file, named by key: they become host names. */
+static enum kf_err
+check_file_regions(const struct config *cfg, const char *where,
+    char **cause)
+{
+	char		*why = NULL;
+	enum kf_err	 er;
+
+	if ((er = config_region_check("key \"region\"", cfg->region,
+	    &why)) != KF_OK ||
+	    (er = config_region_check("key \"authRegion\"",
+	    cfg->auth_region, &why)) != KF_OK ||
+	    (er = config_region_check("key \"apiRegion\"", cfg->api_region,
+	    &why)) != KF_OK) {
+		xsetprintf(cause, "%s: %s", where, why);
+		free(why);
+		return KF_ECONFIG;
+	}
+	return KF_OK;
+}
+
+static enum kf_err
+apply_env(struct config *cfg, char **cause)
+{
+	const char	*region = getenv("REGION");
+
+	if (region != NULL && *region != '\0' &&
+	    config_region_check("REGION", region, cause) != KF_OK)
+		return KF_ECONFIG;
 	setenv_str(&cfg->api_key, "API_KEY");
 	setenv_str(&cfg->admin_api_key, "ADMIN_API_KEY");
 	setenv_str(&cfg->region, "REGION");
@@ -365,6 +435,7 @@ apply_env(struct config *cfg)
 	setenv_str(&cfg->env_access_token, "KIRO_ACCESS_TOKEN");
 	setenv_str(&cfg->env_kiro_refresh_token, "KIRO_REFRESH_TOKEN");
 	setenv_str(&cfg->env_region, "REGION");
+	return KF_OK;
 }
 
 static void
@@ -449,11 +520,12 @@ config_parse(const char *json, size_t len, const char *basedir,
 	*out = NULL;
 	cfg = config_new();
 	if ((er = parse_into(cfg, json, len, "config", basedir, warnings,
-	    cause)) != KF_OK) {
+	    cause)) != KF_OK ||
+	    (er = check_file_regions(cfg, "config", cause)) != KF_OK ||
+	    (er = apply_env(cfg, cause)) != KF_OK) {
 		config_free(cfg);
 		return er;
 	}
-	apply_env(cfg);
 	apply_defaults(cfg);
 	*out = cfg;
 	return KF_OK;
@@ -498,12 +570,14 @@ config_load(const char *path, struct config **out, char **warnings,
 		if ((slash = strrchr(basedir, '/')) != NULL)
 			*(slash == basedir ? slash + 1 : slash) = '\0';
 		if ((er = parse_into(cfg, buf_cstr(&text), text.len, abs,
-		    basedir, warnings, cause)) != KF_OK)
+		    basedir, warnings, cause)) != KF_OK ||
+		    (er = check_file_regions(cfg, abs, cause)) != KF_OK)
 			goto out;
 		cfg->path = abs;
 		abs = NULL;
 	}
-	apply_env(cfg);
+	if ((er = apply_env(cfg, cause)) != KF_OK)
+		goto out;
 	apply_defaults(cfg);
 	*out = cfg;
 	cfg = NULL;

@@ -110,6 +110,21 @@ const char	*config_default_path(void);
 const char	*config_lb_mode_name(enum lb_mode);
 
 /*
+ * An AWS region name (^[a-z]{2}(-[a-z]+)+-[0-9]+$, at most
+ * CONFIG_REGION_MAX characters): 1, else 0.  Regions are pasted into
+ * upstream host names, so nothing else may reach config_url.
+ */
+#define CONFIG_REGION_MAX	32
+int		 config_region_valid(const char *);
+/*
+ * KF_OK when value is NULL or a valid region, else KF_EINVAL with a cause
+ * naming field ("apiRegion", "--region", "REGION").  The value is not
+ * repeated: it may hold anything.
+ */
+enum kf_err	 config_region_check(const char *field, const char *value,
+		    char **cause);
+
+/*
  * base with "{region}" replaced by region, then op appended ("/token"):
  * the caller frees.  A trailing "/" on base is not doubled.
  */

@@ -331,6 +331,12 @@ cred_validate(const struct cred *c, char **cause)
 		    "~/.aws/sso/cache/<clientIdHash>.json)");
 		return KF_EINVAL;
 	}
+	/* Regions become upstream host names (config_url). */
+	if (config_region_check("region", c->region, cause) != KF_OK ||
+	    config_region_check("authRegion", c->auth_region, cause) !=
+	    KF_OK ||
+	    config_region_check("apiRegion", c->api_region, cause) != KF_OK)
+		return KF_EINVAL;
 	if (c->machine_id != NULL) {
 		char	norm[65];
 
@@ -480,12 +486,17 @@ out:
 	return er;
 }
 
+/*
+ * A record stored before regions were checked may still hold a host name
+ * of someone else's: such a region is skipped, so the token only ever goes
+ * to a configured (checked) region.
+ */
 const char *
 cred_auth_region(const struct cred *c, const struct config *cfg)
 {
-	if (c->auth_region != NULL)
+	if (config_region_valid(c->auth_region))
 		return c->auth_region;
-	if (c->region != NULL)
+	if (config_region_valid(c->region))
 		return c->region;
 	if (cfg->auth_region != NULL)
 		return cfg->auth_region;
@@ -495,7 +506,7 @@ cred_auth_region(const struct cred *c, const struct config *cfg)
 const char *
 cred_api_region(const struct cred *c, const struct config *cfg)
 {
-	if (c->api_region != NULL)
+	if (config_region_valid(c->api_region))
 		return c->api_region;
 	if (cfg->api_region != NULL)
 		return cfg->api_region;

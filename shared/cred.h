@@ -77,7 +77,8 @@ json_object	*cred_to_json(const struct cred *, enum cred_json);
  * Checks that the credential can be used: a refresh token that is not
  * truncated (no "..." and at least 100 characters: the Kiro IDE sometimes
  * shows shortened tokens), client id and secret for idc, a key for
- * api_key, or at least an access token.  The cause never shows a secret.
+ * api_key, or at least an access token; regions that are AWS region
+ * names (config_region_valid).  The cause never shows a secret.
  */
 enum kf_err	 cred_validate(const struct cred *, char **cause);
 
@@ -98,9 +99,13 @@ void		 cred_free_array(struct cred *, size_t n);
 enum kf_err	 cred_load_ide_cache(const char *path, struct cred *out,
 		    char **cause);
 
-/* The region for token refresh: credential authRegion > region > config. */
+/*
+ * The region for token refresh: credential authRegion > region > config.
+ * A credential's region that is not an AWS region name is skipped.
+ */
 const char	*cred_auth_region(const struct cred *, const struct config *);
-/* The region for API calls: credential apiRegion > config apiRegion > region. */
+/* The region for API calls: credential apiRegion > config apiRegion > region
+ * (the same skip). */
 const char	*cred_api_region(const struct cred *, const struct config *);
 
 /*

@@ -40,11 +40,15 @@ cancel_tick(void *arg)
 	return cancel_flag != NULL && *cancel_flag;
 }
 
-/* The region for login calls: the one asked for, else auth region. */
+/*
+ * The region for login calls: the one asked for, else auth region.  Only
+ * an AWS region name goes into a host name (the callers that can fail
+ * refuse any other; login_social_url falls back).
+ */
 static const char *
 login_region(const struct config *cfg, const char *region)
 {
-	if (region != NULL && *region != '\0')
+	if (region != NULL && config_region_valid(region))
 		return region;
 	if (cfg->auth_region != NULL)
 		return cfg->auth_region;
@@ -237,6 +241,8 @@ login_device_start(struct http *h, const struct config *cfg,
 	enum kf_err	 er;
 
 	memset(d, 0, sizeof(*d));
+	if ((er = config_region_check("region", region, cause)) != KF_OK)
+		return er;
 	d->region = xstrdup(login_region(cfg, region));
 	if ((er = register_client(h, cfg, d, cause)) != KF_OK)
 		goto out;
@@ -663,6 +669,8 @@ login_social_exchange(struct http *h, const struct config *cfg,
 	long		 status = 0;
 	enum kf_err	 er;
 
+	if ((er = config_region_check("region", region, cause)) != KF_OK)
+		return er;
 	url = config_url(cfg->auth_base_url, login_region(cfg, region),
 	    "/oauth/token");
 	buf_putc(&body, '{');

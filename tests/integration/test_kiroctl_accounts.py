@@ -11,7 +11,8 @@ the mock (shared by the module, reset before each test).  Covered:
     duplicates reported as "already account N"; refused with a one-line
     reason, a non-zero exit and the store unchanged: a truncated token, an
     empty stdin, an unknown auth method, a bad priority or expiry, IdC
-    without a client secret, an unknown flag;
+    without a client secret, an unknown flag, a region that is not an AWS
+    region name (flags, imported files, config keys and REGION alike);
   - accounts export: secrets masked by default (no piece of one printed);
     --with-secrets gives a file that imports into a fresh store as the same
     accounts; an exported state is kept (disabled);
@@ -262,11 +263,41 @@ class AccountVerbs(_Ctl):
             ("idc without secret", ["--auth-method", "idc", "--client-id", "c1"], rt,
              ["clientSecret"]),
             ("unknown flag", ["--colour", "blue"], rt, ["--colour"]),
+            ("region", ["--region", "evil.example/x?"], rt, ["--region", "AWS region"]),
+            ("auth region", ["--auth-region", "us-east-1.evil.example"], rt,
+             ["--auth-region", "AWS region"]),
+            ("api region", ["--api-region", "evil.example/x?"], rt,
+             ["--api-region", "AWS region"]),
             ("flag without value", ["--email"], rt, ["--email"]),
         ]
         for name, args, stdin, words in cases:
             with self.subTest(name):
                 self.fails("accounts", "add", *args, stdin=stdin, contains=words)
+        self.assertEqual([e["email"] for e in self.listing()], [keep.email])
+
+    def test_regions_that_are_not_aws_are_refused_everywhere(self) -> None:
+        """A region becomes a host name: imports, config and REGION name the field."""
+        keep = Account("keep-region")
+        self.import_accounts(keep, mock=False)
+        evil = Account("evil-region")
+        self.keep_secret(evil)
+        for key in ("region", "authRegion", "apiRegion"):
+            with self.subTest(key):
+                path = self.dir / f"import-{key}.json"
+                path.write_text(json.dumps([dict(evil.credential(), **{key: "evil.example/x?"})]))
+                proc = self.fails("accounts", "import", str(path), contains=[key, "AWS region"])
+                self.assertNotIn("evil.example", proc.stderr)
+        for key in ("region", "authRegion", "apiRegion"):
+            with self.subTest(f"config {key}"):
+                bad = self.dir / f"config-{key}.json"
+                bad.write_text(json.dumps(dict(json.loads(self.config.read_text()),
+                                               **{key: "evil.example/x?"})))
+                proc = self.ctl("accounts", "list", check=False, config=bad)
+                self.assertNotEqual(proc.returncode, 0)
+                self.assertIn(f'"{key}"', proc.stderr)
+        proc = self.ctl("accounts", "list", check=False, env={"REGION": "evil.example/x?"})
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("REGION must be an AWS region", proc.stderr)
         self.assertEqual([e["email"] for e in self.listing()], [keep.email])
 
     # export

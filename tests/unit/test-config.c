@@ -1,6 +1,7 @@
 /* test-config.c: the configuration file, its checks and environment overrides. */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -346,6 +347,81 @@ START_TEST(config_unreadable_file_names_the_path)
 }
 END_TEST
 
+START_TEST(config_region_valid_accepts_only_aws_names)
+{
+	static const char *const good[] = {
+		"us-east-1", "eu-central-1", "us-gov-west-1", "ap-southeast-2",
+		"cn-north-1", "il-central-1", NULL
+	};
+	static const char *const bad[] = {
+		"", "us", "us-east", "useast-1", "us-east-1a", "US-EAST-1",
+		"us--east-1", "us-east-", "us-1", "-us-east-1", "us-east-1.",
+		"evil.example/x?", "us-east-1.evil.example",
+		"us-east-1/x", "us-east-1#", "us-east-1 ", "u\xc3\xa9-east-1",
+		"us-eastttttttttttttttttttttttttt-1", NULL
+	};
+	char	*why = NULL;
+	size_t	 i;
+
+	for (i = 0; good[i] != NULL; i++)
+		ck_assert_msg(config_region_valid(good[i]), "%s", good[i]);
+	for (i = 0; bad[i] != NULL; i++)
+		ck_assert_msg(!config_region_valid(bad[i]), "%s", bad[i]);
+	ck_assert(!config_region_valid(NULL));
+	ck_assert_int_eq(config_region_check("apiRegion", NULL, &why), KF_OK);
+	ck_assert_int_eq(config_region_check("apiRegion", "evil.example/x?",
+	    &why), KF_EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "apiRegion"));
+	ck_assert_ptr_null(strstr(why, "evil"));
+	free(why);
+}
+END_TEST
+
+START_TEST(config_bad_region_names_the_key)
+{
+	static const char *const keys[] = {
+		"region", "authRegion", "apiRegion", NULL
+	};
+	char	 json[128], want[64], *why;
+	size_t	 i;
+
+	clear_env();
+	for (i = 0; keys[i] != NULL; i++) {
+		snprintf(json, sizeof(json), "{\"%s\":\"evil.example/x?\"}",
+		    keys[i]);
+		why = parse_err(json);
+		snprintf(want, sizeof(want), "\"%s\"", keys[i]);
+		ck_assert_msg(strstr(why, want) != NULL, "%s", why);
+		free(why);
+	}
+}
+END_TEST
+
+START_TEST(config_bad_region_in_environment_is_refused)
+{
+	struct config	*cfg = NULL;
+	char		*why = NULL;
+
+	clear_env();
+	setenv("REGION", "evil.example/x?", 1);
+	ck_assert_int_eq(config_parse("{}", 2, "/etc/kf", &cfg, NULL, &why),
+	    KF_ECONFIG);
+	ck_assert_ptr_null(cfg);
+	ck_assert_ptr_nonnull(strstr(why, "REGION"));
+	free(why);
+	why = NULL;
+	/* No file at all (the default path is absent): still refused. */
+	ck_assert_int_eq(config_load(NULL, &cfg, NULL, &why), KF_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(why, "REGION"));
+	free(why);
+	setenv("REGION", "eu-west-2", 1);
+	cfg = parse_ok("{}", NULL);
+	ck_assert_str_eq(cfg->region, "eu-west-2");
+	config_free(cfg);
+	clear_env();
+}
+END_TEST
+
 START_TEST(config_url_substitutes_region_and_keeps_prefix)
 {
 	char	*u;
@@ -379,6 +455,9 @@ main(void)
 	tcase_add_test(tc, config_load_finds_the_file);
 	tcase_add_test(tc, config_unreadable_file_names_the_path);
 	tcase_add_test(tc, config_url_substitutes_region_and_keeps_prefix);
+	tcase_add_test(tc, config_region_valid_accepts_only_aws_names);
+	tcase_add_test(tc, config_bad_region_names_the_key);
+	tcase_add_test(tc, config_bad_region_in_environment_is_refused);
 	tcase_add_test(tc, config_model_map_keeps_order_and_checks_targets);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

@@ -1,6 +1,7 @@
 /* test-cred.c: credential formats (kiro.rs, Kiro IDE), checks, regions, machineId. */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -228,7 +229,7 @@ START_TEST(cred_round_trips_through_store_json)
 	char		*why = NULL;
 
 	c = import_ok("{\"refreshToken\":\"" RT_A "\",\"expiresAt\":"
-	    "\"2030-05-06T07:08:09Z\",\"priority\":4,\"region\":\"r\","
+	    "\"2030-05-06T07:08:09Z\",\"priority\":4,\"region\":\"eu-west-1\","
 	    "\"email\":\"e\"}", &n);
 	c[0].id = 12;
 	c[0].source = xstrdup("file");
@@ -249,26 +250,78 @@ END_TEST
 
 START_TEST(cred_regions_follow_the_lookup_order)
 {
-	struct config	*cfg = NULL;
-	struct cred	 c;
+	static const char	 json[] = "{\"region\":\"eu-west-1\"}";
+	struct config		*cfg = NULL;
+	struct cred		 c;
 
-	ck_assert_int_eq(config_parse("{\"region\":\"cfg-region\"}", 23, NULL,
-	    &cfg, NULL, NULL), KF_OK);
+	ck_assert_int_eq(config_parse(json, strlen(json), NULL, &cfg, NULL,
+	    NULL), KF_OK);
 	cred_init(&c);
-	ck_assert_str_eq(cred_auth_region(&c, cfg), "cfg-region");
-	ck_assert_str_eq(cred_api_region(&c, cfg), "cfg-region");
-	cfg->auth_region = xstrdup("cfg-auth");
-	cfg->api_region = xstrdup("cfg-api");
-	ck_assert_str_eq(cred_auth_region(&c, cfg), "cfg-auth");
-	ck_assert_str_eq(cred_api_region(&c, cfg), "cfg-api");
-	c.region = xstrdup("cred-region");
+	ck_assert_str_eq(cred_auth_region(&c, cfg), "eu-west-1");
+	ck_assert_str_eq(cred_api_region(&c, cfg), "eu-west-1");
+	cfg->auth_region = xstrdup("eu-west-2");
+	cfg->api_region = xstrdup("eu-west-3");
+	ck_assert_str_eq(cred_auth_region(&c, cfg), "eu-west-2");
+	ck_assert_str_eq(cred_api_region(&c, cfg), "eu-west-3");
+	c.region = xstrdup("ap-south-1");
 	/* credential region beats config authRegion, not apiRegion (§1) */
-	ck_assert_str_eq(cred_auth_region(&c, cfg), "cred-region");
-	ck_assert_str_eq(cred_api_region(&c, cfg), "cfg-api");
-	c.auth_region = xstrdup("cred-auth");
-	c.api_region = xstrdup("cred-api");
-	ck_assert_str_eq(cred_auth_region(&c, cfg), "cred-auth");
-	ck_assert_str_eq(cred_api_region(&c, cfg), "cred-api");
+	ck_assert_str_eq(cred_auth_region(&c, cfg), "ap-south-1");
+	ck_assert_str_eq(cred_api_region(&c, cfg), "eu-west-3");
+	c.auth_region = xstrdup("ap-south-2");
+	c.api_region = xstrdup("ap-east-1");
+	ck_assert_str_eq(cred_auth_region(&c, cfg), "ap-south-2");
+	ck_assert_str_eq(cred_api_region(&c, cfg), "ap-east-1");
+	cred_free(&c);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(cred_import_refuses_a_region_that_is_not_aws)
+{
+	static const char *const keys[] = {
+		"region", "authRegion", "apiRegion", NULL
+	};
+	struct cred	 c;
+	char		 json[512], *why;
+	size_t		 i;
+
+	for (i = 0; keys[i] != NULL; i++) {
+		snprintf(json, sizeof(json), "[{\"refreshToken\":\"" RT_A
+		    "\"},{\"refreshToken\":\"" RT_B "\",\"%s\":"
+		    "\"evil.example/x?\"}]", keys[i]);
+		why = import_err(json);
+		ck_assert_msg(strstr(why, "entry 2") != NULL &&
+		    strstr(why, keys[i]) != NULL, "%s", why);
+		ck_assert_ptr_null(strstr(why, "evil"));
+		free(why);
+	}
+	/* Credentials made without JSON (kiroctl, environment) too. */
+	cred_init(&c);
+	c.refresh_token = xstrdup(RT_A);
+	c.api_region = xstrdup("us-east-1.evil.example");
+	why = NULL;
+	ck_assert_int_eq(cred_validate(&c, &why), KF_EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "apiRegion"));
+	free(why);
+	cred_free(&c);
+}
+END_TEST
+
+START_TEST(cred_stored_bad_region_never_reaches_a_host_name)
+{
+	static const char	 json[] = "{\"region\":\"eu-west-1\"}";
+	struct config		*cfg = NULL;
+	struct cred		 c;
+
+	/* A record imported before regions were checked. */
+	ck_assert_int_eq(config_parse(json, strlen(json), NULL, &cfg, NULL,
+	    NULL), KF_OK);
+	cred_init(&c);
+	c.region = xstrdup("evil.example/x?");
+	c.auth_region = xstrdup("evil.example/y?");
+	c.api_region = xstrdup("evil.example/z?");
+	ck_assert_str_eq(cred_auth_region(&c, cfg), "eu-west-1");
+	ck_assert_str_eq(cred_api_region(&c, cfg), "eu-west-1");
 	cred_free(&c);
 	config_free(cfg);
 }
@@ -397,6 +450,8 @@ main(void)
 	tcase_add_test(tc, cred_public_json_has_no_secrets);
 	tcase_add_test(tc, cred_round_trips_through_store_json);
 	tcase_add_test(tc, cred_regions_follow_the_lookup_order);
+	tcase_add_test(tc, cred_import_refuses_a_region_that_is_not_aws);
+	tcase_add_test(tc, cred_stored_bad_region_never_reaches_a_host_name);
 	tcase_add_test(tc, cred_machine_id_rules);
 	tcase_add_test(tc, cred_ide_cache_social_and_idc);
 	tcase_add_test(tc, cred_identity_hash_is_the_token_hash);

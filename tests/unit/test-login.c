@@ -145,6 +145,38 @@ START_TEST(social_url_is_built_and_escaped)
 }
 END_TEST
 
+START_TEST(login_refuses_a_region_that_is_not_aws)
+{
+	struct login_device	 d;
+	struct login_pkce	 p;
+	struct config		*c;
+	struct cred		 out;
+	char			*why = NULL, *url;
+
+	/* Port 1: a request would fail with another cause. */
+	c = plain_config("{\"region\":\"eu-central-1\",\"oidcBaseUrl\":"
+	    "\"http://127.0.0.1:1/{region}\",\"authBaseUrl\":"
+	    "\"http://127.0.0.1:1/{region}\"}");
+	ck_assert_int_eq(login_device_start(NULL, c, "evil.example/x?", &d,
+	    &why), KF_EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "region must be an AWS region"));
+	login_device_free(&d);
+	free(why);
+	why = NULL;
+	cred_init(&out);
+	ck_assert_int_eq(login_social_exchange(NULL, c, "evil.example/x?",
+	    "code", "verifier", "http://127.0.0.1/cb", &out, &why), KF_EINVAL);
+	ck_assert_ptr_nonnull(strstr(why, "region must be an AWS region"));
+	free(why);
+	memset(&p, 0, sizeof(p));
+	url = login_social_url(c, "evil.example/x?", LOGIN_GOOGLE, "x", &p);
+	ck_assert_ptr_null(strstr(url, "evil"));
+	ck_assert_ptr_nonnull(strstr(url, "/eu-central-1/login?"));
+	free(url);
+	config_free(c);
+}
+END_TEST
+
 /* --- redirect parsing ----------------------------------------------------- */
 
 static enum kf_err
@@ -668,6 +700,7 @@ main(void)
 	tcase_add_test(pure, pkce_new_is_random_and_consistent);
 	tcase_add_test(pure, idp_names);
 	tcase_add_test(pure, social_url_is_built_and_escaped);
+	tcase_add_test(pure, login_refuses_a_region_that_is_not_aws);
 	tcase_add_test(pure, redirect_good_forms);
 	tcase_add_test(pure, redirect_bad_forms);
 	suite_add_tcase(s, pure);
