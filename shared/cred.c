@@ -349,6 +349,21 @@ cred_validate(const struct cred *c, char **cause)
 	return KF_OK;
 }
 
+/*
+ * Where a credential came from and whether rotated tokens go back there
+ * are the importer's to say (kiroctl scan --sync), never the file's: else
+ * a file could name any path for its tokens to be written to.
+ */
+static void
+forget_origin(struct cred *c)
+{
+	free(c->source);
+	c->source = NULL;
+	free(c->source_path);
+	c->source_path = NULL;
+	c->ide_sync = 0;
+}
+
 enum kf_err
 cred_parse_import(const char *json, size_t len, struct cred **out, size_t *n,
     char **cause)
@@ -394,6 +409,7 @@ cred_parse_import(const char *json, size_t len, struct cred **out, size_t *n,
 			goto out;
 		}
 		arr[i].id = 0;	/* the store assigns ids */
+		forget_origin(&arr[i]);
 	}
 	*out = arr;
 	*n = count;
@@ -470,9 +486,8 @@ cred_load_ide_cache(const char *path, struct cred *out, char **cause)
 		if (json_get_str(reg, "clientSecret", &s) == 1)
 			out->client_secret = xstrdup(s);
 	}
-	free(out->source);
+	forget_origin(out);
 	out->source = xstrdup("ide");
-	free(out->source_path);
 	out->source_path = xstrdup(path);
 	if ((er = cred_validate(out, cause)) != KF_OK)
 		goto out;

@@ -83,8 +83,9 @@ json_object	*cred_to_json(const struct cred *, enum cred_json);
 enum kf_err	 cred_validate(const struct cred *, char **cause);
 
 /*
- * Parses a kiro.rs credentials.json text: one object or an array.  Every
- * entry is validated; the first bad one fails the whole parse with a cause
+ * Parses a kiro.rs credentials.json text: one object or an array.  The
+ * keys source, sourcePath and ideSync are ignored (the caller sets them:
+ * a file cannot opt itself into write-back).  Every entry is validated; the first bad one fails the whole parse with a cause
  * naming its index.  *out (n entries) is the caller's: cred_free_array.
  */
 enum kf_err	 cred_parse_import(const char *json, size_t len,
@@ -94,7 +95,8 @@ void		 cred_free_array(struct cred *, size_t n);
 /*
  * Reads the Kiro IDE's token cache (~/.aws/sso/cache/kiro-auth-token.json)
  * and, for IdC logins, the client registration <clientIdHash>.json beside
- * it.  source becomes "ide" and source_path the token file.
+ * it.  source becomes "ide" and source_path the token file; ideSync in
+ * the file is ignored (kiroctl accounts scan --sync opts in).
  */
 enum kf_err	 cred_load_ide_cache(const char *path, struct cred *out,
 		    char **cause);

@@ -30,7 +30,9 @@ the mock (shared by the module, reset before each test).  Covered:
     second run skips them;
   - IDE sync: "accounts scan --sync" makes a forced refresh write the
     rotated tokens into the IDE's kiro-auth-token.json (other keys kept,
-    replaced atomically); without --sync the file is left alone;
+    replaced atomically); without --sync the file is left alone; an
+    imported file's (or the IDE file's own) ideSync/source/sourcePath keys
+    opt nothing in;
   - the cron/request race, through lighttpd and Apache: "kiroctl refresh"
     (and "refresh --force") at the same moment as 6 requests that find the
     token expiring: exactly one upstream refresh, every request answered,
@@ -545,6 +547,35 @@ class IdeSync(_Ctl):
         current = [m for m in MOCK.accounts() if m["id"] == account.mock_id][0]
         self.secrets.append(current["refreshToken"])
         self.assertEqual(json.loads(path.read_text())["refreshToken"], current["refreshToken"])
+
+    def test_imported_file_cannot_opt_into_write_back(self) -> None:
+        """ideSync, source and sourcePath in an imported file are ignored."""
+        account = Account("ide-optin")
+        self.keep_secret(account)
+        MOCK.add_account(account)
+        home, path = self.ide_home(account)
+        before = path.read_text()
+        victim = self.dir / "victim.json"
+        victim.write_text(json.dumps(account.credential()))
+        victim_before = victim.read_text()
+        forged = dict(account.credential(), ideSync=True, source="ide",
+                      sourcePath=str(path))
+        imported = self.dir / "forged.json"
+        imported.write_text(json.dumps([forged]))
+        self.ctl("accounts", "import", str(imported))
+        self.assertNotIn("ideSync", self.listing()[0])
+        # The IDE's own file saying ideSync is not an opt-in either.
+        path.write_text(json.dumps(dict(json.loads(before), ideSync=True,
+                                        sourcePath=str(victim))))
+        before = path.read_text()
+        self.ctl("accounts", "scan", "--yes", env={"HOME": str(home)})
+        self.assertNotIn("ideSync", self.listing()[0])
+        self.assertIn("account 1: refreshed", self.ctl("refresh", "--force").stdout)
+        current = [m for m in MOCK.accounts() if m["id"] == account.mock_id][0]
+        self.secrets.append(current["refreshToken"])
+        self.assertNotEqual(current["refreshToken"], account.refresh_token)
+        self.assertEqual(path.read_text(), before)
+        self.assertEqual(victim.read_text(), victim_before)
 
     def test_scan_without_sync_leaves_the_ide_file(self) -> None:
         account = Account("ide-nosync")

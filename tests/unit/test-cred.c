@@ -422,6 +422,37 @@ START_TEST(cred_ide_cache_social_and_idc)
 }
 END_TEST
 
+START_TEST(cred_import_ignores_origin_and_ide_sync)
+{
+	struct cred	*c, ide;
+	size_t		 n;
+	char		*dir, *tok, *why = NULL;
+
+	/* A file cannot opt itself into writing tokens somewhere. */
+	c = import_ok("{\"refreshToken\":\"" RT_A "\",\"ideSync\":true,"
+	    "\"source\":\"ide\",\"sourcePath\":\"/root/.ssh/x\"}", &n);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(c[0].ide_sync, 0);
+	ck_assert_ptr_null(c[0].source);
+	ck_assert_ptr_null(c[0].source_path);
+	cred_free_array(c, n);
+
+	dir = tu_tmpdir();
+	ck_assert_int_ne(asprintf(&tok, "%s/kiro-auth-token.json", dir), -1);
+	tu_write_file(tok, "{\"refreshToken\":\"" RT_B "\",\"authMethod\":"
+	    "\"social\",\"ideSync\":true,\"sourcePath\":\"/etc/passwd\"}");
+	ck_assert_msg(cred_load_ide_cache(tok, &ide, &why) == KF_OK, "%s",
+	    why);
+	ck_assert_int_eq(ide.ide_sync, 0);
+	ck_assert_str_eq(ide.source, "ide");
+	ck_assert_str_eq(ide.source_path, tok);
+	cred_free(&ide);
+	tu_rmrf(dir);
+	free(dir);
+	free(tok);
+}
+END_TEST
+
 START_TEST(cred_identity_hash_is_the_token_hash)
 {
 	struct cred	c;
@@ -455,6 +486,7 @@ main(void)
 	tcase_add_test(tc, cred_machine_id_rules);
 	tcase_add_test(tc, cred_ide_cache_social_and_idc);
 	tcase_add_test(tc, cred_identity_hash_is_the_token_hash);
+	tcase_add_test(tc, cred_import_ignores_origin_and_ide_sync);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

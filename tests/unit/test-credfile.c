@@ -42,15 +42,18 @@ START_TEST(credfile_array_entry_updated_others_kept)
 	const char	*s;
 	char		*dir, *path, *why = NULL;
 	struct stat	 st;
+	mode_t		 old_mask;
 
 	dir = tu_tmpdir();
 	ck_assert_int_ne(asprintf(&path, "%s/creds.json", dir), -1);
 	tu_write_file(path, "[{\"refreshToken\":\"aorOTHER\",\"priority\":1},"
 	    "{\"refreshToken\":\"aorOLD\",\"custom\":\"kept\","
 	    "\"machineId\":\"m\",\"accessToken\":\"aoaOLD\"}]");
-	chmod(path, 0640);
+	chmod(path, 0644);
 	updated(&c);
+	old_mask = umask(0);
 	ck_assert_int_eq(credfile_writeback(path, "aorOLD", &c, &why), KF_OK);
+	umask(old_mask);
 	v = load(path);
 	ck_assert(json_object_is_type(v, json_type_array));
 	ck_assert_uint_eq(json_object_array_length(v), 2);
@@ -69,9 +72,9 @@ START_TEST(credfile_array_entry_updated_others_kept)
 	ck_assert_int_eq(json_get_str(e1, "custom", &s), 1);
 	ck_assert_str_eq(s, "kept");
 	json_object_put(v);
-	/* The operator's mode survives the atomic replace. */
+	/* Tokens are 0600 after the replace, whatever the umask or mode. */
 	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_int_eq(st.st_mode & 0777, 0640);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
 	cred_free(&c);
 	tu_rmrf(dir);
 	free(dir);

@@ -29,10 +29,11 @@
  * for what out already held), missing files (KF_ENOTFOUND) and unreadable
  * ones (KF_EINVAL), always with the path in the cause;
  * fileio_write_atomic creating files with exactly the given mode under
- * umask 022, replacing content (longer, shorter, empty), keeping an
- * existing file's mode, overwriting a stale temporary file, leaving no
- * temporary file behind after success or failure, naming the path when it
- * fails; and a reader never seeing a partial file while another process
+ * umask 022, replacing content (longer, shorter, empty), forcing the
+ * mode (0600 stays 0600 under umask 0 over a 0644 file), a symlink at the
+ * old fixed temporary name neither followed nor in the way, a symlinked
+ * file or directory refused, leaving no temporary file behind after
+ * success or failure, naming the path when it fails; and a reader never seeing a partial file while another process
  * replaces a 1 MB file 200 times (all A or all B, every one of 2000 reads).
  *
  * Each test works in its own mkdtemp directory inside one per test case;
@@ -354,24 +355,23 @@ START_TEST(fileio_write_atomic_replaces_content)
 }
 END_TEST
 
-START_TEST(fileio_write_atomic_keeps_existing_mode)
+START_TEST(fileio_write_atomic_forces_the_mode)
 {
 	char	path[PATH_MAX], *cause = NULL;
 	mode_t	old;
 
-	old = umask(022);
+	/* umask 0 and a world-readable old file: the tokens stay 0600. */
+	old = umask(0);
 	make_file(path, "existing", "old", 3);
-	ck_assert_int_eq(chmod(path, 0640), 0);
+	ck_assert_int_eq(chmod(path, 0644), 0);
 	ck_assert_int_eq(fileio_write_atomic(path, "new", 3, 0600, &cause),
 	    KF_OK);
-	ck_assert_uint_eq(mode_of(path), 0640);
+	ck_assert_uint_eq(mode_of(path), 0600);
 	assert_content(path, "new", 3);
-
-	ck_assert_int_eq(chmod(path, 0604), 0);
-	ck_assert_int_eq(fileio_write_atomic(path, "newer", 5, 0666, &cause),
+	path_of(path, "fresh");
+	ck_assert_int_eq(fileio_write_atomic(path, "new", 3, 0600, &cause),
 	    KF_OK);
-	ck_assert_uint_eq(mode_of(path), 0604);
-	assert_content(path, "newer", 5);
+	ck_assert_uint_eq(mode_of(path), 0600);
 	umask(old);
 	ck_assert_ptr_null(cause);
 }
@@ -379,7 +379,8 @@ END_TEST
 
 START_TEST(fileio_write_atomic_leaves_no_temp_file)
 {
-	char	path[PATH_MAX], stale[PATH_MAX], name[64], *cause = NULL;
+	char	path[PATH_MAX], victim[PATH_MAX], trap[PATH_MAX], name[64];
+	char	*cause = NULL;
 	int	i;
 
 	path_of(path, "state.json");
@@ -388,16 +389,55 @@ START_TEST(fileio_write_atomic_leaves_no_temp_file)
 		    &cause), KF_OK);
 	ck_assert_int_eq(count_entries(), 1);
 
-	/* A temporary file left by a crash is overwritten, then gone. */
+	/*
+	 * A symlink pre-placed at the old fixed temporary name (pid known
+	 * to anyone) is neither followed nor in the way.
+	 */
+	make_file(victim, "victim", "precious", 8);
 	ck_assert_int_lt(snprintf(name, sizeof(name), "state.json.tmp-%ld",
 	    (long)getpid()), (int)sizeof(name));
-	make_file(stale, name, "junk junk junk", 14);
-	ck_assert_int_eq(count_entries(), 2);
-	ck_assert_int_eq(fileio_write_atomic(path, "fresh", 5, 0600, &cause),
-	    KF_OK);
+	path_of(trap, name);
+	ck_assert_int_eq(symlink(victim, trap), 0);
+	ck_assert_int_eq(count_entries(), 3);
+	ck_assert_msg(fileio_write_atomic(path, "fresh", 5, 0600, &cause) ==
+	    KF_OK, "%s", cause);
 	assert_content(path, "fresh", 5);
-	ck_assert_int_eq(count_entries(), 1);
+	assert_content(victim, "precious", 8);
+	ck_assert_int_eq(count_entries(), 3);
 	ck_assert_ptr_null(cause);
+}
+END_TEST
+
+START_TEST(fileio_write_atomic_refuses_symlinks)
+{
+	char	path[PATH_MAX], real[PATH_MAX], link[PATH_MAX];
+	char	victim[PATH_MAX], *cause = NULL;
+
+	/* The file itself a symlink: not replaced, its target untouched. */
+	make_file(victim, "victim", "precious", 8);
+	path_of(link, "creds.json");
+	ck_assert_int_eq(symlink(victim, link), 0);
+	ck_assert_int_ne(fileio_write_atomic(link, "x", 1, 0600, &cause),
+	    KF_OK);
+	ck_assert_msg(strstr(cause, "not a regular file") != NULL, "%s",
+	    cause);
+	assert_content(victim, "precious", 8);
+	free(cause);
+	cause = NULL;
+
+	/* Its directory a symlink: refused, nothing written there. */
+	path_of(real, "real-dir");
+	ck_assert_int_eq(mkdir(real, 0700), 0);
+	path_of(link, "linked-dir");
+	ck_assert_int_eq(symlink(real, link), 0);
+	ck_assert_int_lt(snprintf(path, sizeof(path), "%s/creds.json", link),
+	    (int)sizeof(path));
+	ck_assert_int_ne(fileio_write_atomic(path, "x", 1, 0600, &cause),
+	    KF_OK);
+	ck_assert_msg(strstr(cause, path) != NULL, "%s", cause);
+	ck_assert_int_eq(count_entries(), 4);
+	ck_assert_int_eq(rmdir(real), 0);
+	free(cause);
 }
 END_TEST
 
@@ -533,7 +573,8 @@ fileio_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, fileio_write_atomic_creates_with_mode);
 	tcase_add_test(tc, fileio_write_atomic_replaces_content);
-	tcase_add_test(tc, fileio_write_atomic_keeps_existing_mode);
+	tcase_add_test(tc, fileio_write_atomic_forces_the_mode);
+	tcase_add_test(tc, fileio_write_atomic_refuses_symlinks);
 	tcase_add_test(tc, fileio_write_atomic_leaves_no_temp_file);
 	tcase_add_test(tc, fileio_write_atomic_failure_names_path_cleans_up);
 	tcase_add_test(tc, fileio_reader_never_sees_partial_file);
