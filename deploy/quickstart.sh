@@ -110,7 +110,7 @@ until curl -sf "http://$host:$port/health" >/dev/null 2>&1; do
 	sleep 0.1
 done
 
-accounts=$(curl -s "http://$host:$port/health" |
+accounts=$(curl -s -H "x-api-key: $key" "http://$host:$port/health" |
     sed -n 's/.*"total":\([0-9]*\).*/\1/p')
 cat <<EOF
 

@@ -1,6 +1,7 @@
 /* info.c: the routes that describe the gateway: /, /health, /v1/models. */
 #include "autoconfig.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,11 +12,13 @@
 #include "anthropic.h"
 #include "buf.h"
 #include "clock.h"
+#include "config.h"
 #include "info.h"
 #include "json.h"
 #include "models.h"
 #include "relay.h"
 #include "request.h"
+#include "router.h"
 #include "xmalloc.h"
 
 static void
@@ -45,30 +48,74 @@ info_root(struct request *req)
 	json_object_put(o);
 }
 
+/*
+ * /health is polled by anyone who can reach it, and counting accounts
+ * reads and decodes every credential under the store lock: one count per
+ * process every HEALTH_CACHE_SECONDS is enough for a probe.
+ */
+#define HEALTH_CACHE_SECONDS	5
+
+struct health_counts {
+	time_t		at;		/* 0: never counted */
+	enum kf_err	er;
+	size_t		total;
+	size_t		usable;
+};
+
+static pthread_mutex_t		health_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct health_counts	health_cache;
+
+/* The counts, at most HEALTH_CACHE_SECONDS old. */
+static struct health_counts
+health_get(struct store *st)
+{
+	struct health_counts	 got;
+	struct account		*accts = NULL;
+	size_t			 n = 0, i;
+	time_t			 now = clock_now();
+
+	/* One thread counts; the others wait for its answer. */
+	pthread_mutex_lock(&health_lock);
+	if (health_cache.at == 0 || now < health_cache.at ||
+	    now - health_cache.at >= HEALTH_CACHE_SECONDS) {
+		memset(&got, 0, sizeof(got));
+		got.er = accounts_list(st, &accts, &n, NULL);
+		got.total = n;
+		for (i = 0; i < n; i++)
+			got.usable += account_usable(&accts[i], now);
+		accounts_free(accts, n);
+		got.at = now;
+		health_cache = got;
+	}
+	got = health_cache;
+	pthread_mutex_unlock(&health_lock);
+	return got;
+}
+
 void
 info_health(struct request *req)
 {
-	struct account	*accts = NULL;
-	json_object	*o, *a;
-	size_t		 n = 0, i, usable = 0;
-	time_t		 now = clock_now();
-	enum kf_err	 er;
+	struct health_counts	 h;
+	json_object		*o, *a;
 
+	h = health_get(req->relay->store);
 	o = json_object_new_object();
-	er = accounts_list(req->relay->store, &accts, &n, NULL);
-	for (i = 0; i < n; i++)
-		usable += account_usable(&accts[i], now);
-	json_object_object_add(o, "status", json_str(er != KF_OK ? "error" :
-	    usable > 0 ? "ok" : "no_usable_account"));
-	json_object_object_add(o, "version", json_str(PACKAGE_VERSION));
-	a = json_object_new_object();
-	json_object_object_add(a, "total", json_object_new_int64((int64_t)n));
-	json_object_object_add(a, "usable",
-	    json_object_new_int64((int64_t)usable));
-	json_object_object_add(o, "accounts", a);
-	reply_json(req, er == KF_OK ? 200 : 500, o);
+	json_object_object_add(o, "status", json_str(h.er != KF_OK ? "error" :
+	    h.usable > 0 ? "ok" : "no_usable_account"));
+	/* Counts and version only for clients: a probe needs the status. */
+	if (req->cfg->api_key != NULL &&
+	    router_client_authorised(req, req->cfg->api_key)) {
+		json_object_object_add(o, "version",
+		    json_str(PACKAGE_VERSION));
+		a = json_object_new_object();
+		json_object_object_add(a, "total",
+		    json_object_new_int64((int64_t)h.total));
+		json_object_object_add(a, "usable",
+		    json_object_new_int64((int64_t)h.usable));
+		json_object_object_add(o, "accounts", a);
+	}
+	reply_json(req, h.er == KF_OK ? 200 : 500, o);
 	json_object_put(o);
-	accounts_free(accts, n);
 }
 
 static json_object *

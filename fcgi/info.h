@@ -6,7 +6,11 @@ struct request;
 
 /* HEAD / and GET /: Claude Code's connectivity probe; no auth. */
 void	info_root(struct request *);
-/* GET /health: status and account counts; no auth. */
+/*
+ * GET /health: the status for anyone; the version and account counts
+ * only with the client key.  Counted at most every few seconds per
+ * process.
+ */
 void	info_health(struct request *);
 /*
  * GET /v1/models: the catalogue in one list that both the Anthropic and

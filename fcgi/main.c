@@ -183,7 +183,13 @@ setup(const char *config_path)
 		log_errorx("%s", app.startup_error);
 		free(why);
 		/* Defaults, so that the routes can at least answer. */
-		(void)config_parse("{}", 2, NULL, &app.cfg, NULL, NULL);
+		if (config_parse("{}", 2, NULL, &app.cfg, NULL, NULL) !=
+		    KF_OK) {
+			/* REGION itself was refused: answer without it. */
+			unsetenv("REGION");
+			(void)config_parse("{}", 2, NULL, &app.cfg, NULL,
+			    NULL);
+		}
 		return;
 	}
 	log_set_level(app.cfg->log_level);

@@ -272,7 +272,13 @@ router_dispatch(const struct app *app, struct request *req,
 		return;
 	}
 	if (app->startup_error != NULL && r->fn != info_root) {
-		(void)route_error(req, KF_ECONFIG, app->startup_error);
+		/* The reason names paths and keys: only for the client. */
+		(void)route_error(req, KF_ECONFIG, app->cfg != NULL &&
+		    app->cfg->api_key != NULL &&
+		    router_client_authorised(req, app->cfg->api_key) ?
+		    app->startup_error : "kiro-fcgi could not start (its "
+		    "configuration or state directory): the web server's "
+		    "error log says why");
 		return;
 	}
 	if (r->auth) {

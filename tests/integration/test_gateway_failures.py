@@ -397,7 +397,7 @@ class NoAccounts(_Failures, unittest.TestCase):
                 resp = self.send(body("anyone?", stream=stream))
                 doc = assert_anthropic_error(self, resp, 503)
                 self.assertIn("kiroctl accounts import", doc["error"]["message"])
-        health = g.get("/health", auth=None)
+        health = g.get("/health")
         self.assertEqual(health.json()["accounts"], {"total": 0, "usable": 0})
         self.assertNotEqual(health.json()["status"], "ok")
         self.assertEqual(self.calls(), [])

@@ -20,7 +20,11 @@ mock upstream shared by the module and reset before each test):
     POST /cc/v1/messages (buffered: message_start input_tokens equals
     contextUsagePercentage * window / 100) and /cc/v1/messages/count_tokens;
   - GET /v1/models (parsable as an Anthropic and as an OpenAI list, with the
-    seed catalogue), GET /v1/models/claude-sonnet-4-5, GET /health;
+    seed catalogue), GET /v1/models/claude-sonnet-4-5, GET /health (only
+    the status without the client key; counts and version with it);
+  - per server: /health counts cached per process (a disabled account
+    shows a few seconds later, not at once); a startup error's reason (a
+    path) only for a client with the key, a pointer to the log otherwise;
   - HEAD / and GET / without auth, also HEAD on the bare mount ("/kiro");
   - client auth by x-api-key and by Authorization: Bearer;
   - a Claude Code-like request: role "system" entries inside messages,
@@ -38,7 +42,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import sys
+import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -383,11 +391,17 @@ class _Routes:
         self.assertEqual(doc["context_window"], gw.WINDOW)
 
     def test_health(self) -> None:
+        # Anyone gets the status, and nothing else.
         resp = self.gw.get("/health", auth=None)
         self.assertEqual(resp.status, 200, resp.body[:300])
-        doc = resp.json()
+        self.assertEqual(resp.json(), {"status": "ok"})
+        wrong = self.gw.get("/health", auth=None, headers={"x-api-key": "not-the-key"})
+        self.assertEqual(wrong.json(), {"status": "ok"})
+        # A client (its key) also gets the counts and the version.
+        doc = self.gw.get("/health").json()
         self.assertEqual(doc["status"], "ok")
         self.assertEqual(doc["accounts"], {"total": 1, "usable": 1})
+        self.assertIn("version", doc)
 
     def test_head_and_get_root_without_auth(self) -> None:
         targets = ["/"] if self.mount == "/" else [self.mount + "/", self.mount]
@@ -447,6 +461,64 @@ class _Routes:
         images = self.only_upstream_body()["conversationState"]["currentMessage"][
             "userInputMessage"]["images"]
         self.assertEqual(images, [{"format": "png", "source": {"bytes": PNG_1PX}}])
+
+
+class _Health:
+    """/health counts once per process per few seconds; startup errors stay private."""
+
+    server: str
+
+    def setUp(self) -> None:
+        missing = gw.SERVERS[self.server].missing()
+        if missing is not None:
+            self.fail(missing)
+        MOCK.reset()
+
+    def test_health_counts_are_cached(self) -> None:
+        account = Account(f"health-{self.server}")
+        g = Gateway(self.server, MOCK, procs=1, threads=2, accounts=[account]).start()
+        self.addCleanup(g.stop)
+        self.assertEqual(g.get("/health").json()["accounts"], {"total": 1, "usable": 1})
+        g.kiroctl("accounts", "disable", "1")
+        # Straight after: the cached count (no store read per probe).
+        self.assertEqual(g.get("/health").json()["accounts"], {"total": 1, "usable": 1})
+        # A few seconds later the change shows.
+        for _ in range(200):
+            doc = g.get("/health").json()
+            if doc["accounts"]["usable"] == 0:
+                break
+            time.sleep(0.1)
+        self.assertEqual(doc["accounts"], {"total": 1, "usable": 0})
+        self.assertEqual(doc["status"], "no_usable_account")
+
+    def test_startup_error_reason_only_with_the_key(self) -> None:
+        # A state directory under a regular file cannot be created.
+        blocker = Path(tempfile.mkdtemp(prefix="kiro-itest-health-")) / "a-file"
+        self.addCleanup(shutil.rmtree, blocker.parent, True)
+        blocker.write_text("")
+        os.chmod(blocker.parent, 0o755)
+        state = blocker / "state"
+        g = Gateway(self.server, MOCK, procs=1, threads=2, credentials_file=False,
+                    config={"stateDir": str(state)}).start()
+        self.addCleanup(g.stop)
+        for path in ("/health", "/v1/messages"):
+            with self.subTest(path=path):
+                anyone = g.get(path, auth=None) if path == "/health" else \
+                    g.post(path, body("x"), auth=None)
+                self.assertEqual(anyone.status, 500, anyone.body[:300])
+                self.assertNotIn(str(state).encode(), anyone.body)
+                self.assertIn(b"error log", anyone.body)
+        client = g.get("/health")
+        self.assertEqual(client.status, 500, client.body[:300])
+        self.assertIn(str(state), client.json()["error"]["message"])
+
+
+class LighttpdHealth(_Health, unittest.TestCase):
+    server = "lighttpd"
+
+
+class ApacheHealth(_Health, unittest.TestCase):
+    server = "apache"
 
 
 class LighttpdRoot(_Routes, unittest.TestCase):

@@ -27,7 +27,8 @@
  * lighttpd and Apache send) and fcgi/router.c (router_client_authorised,
  * and router_dispatch end to end into a memory out: 404, 405, 401, 413,
  * HEAD / without auth, /v1/models, count_tokens, the "/kiro" mount root,
- * a startup error and a missing apiKey).
+ * /health (the status for anyone, counts with the key), a startup error
+ * (its reason only with the key) and a missing apiKey).
  */
 
 #define KEY	"sk-kiro-test-key"
@@ -924,18 +925,28 @@ END_TEST
 
 START_TEST(router_health_without_auth)
 {
-	char		*env[] = { "REQUEST_METHOD=GET", "PATH_INFO=/health",
+	char		*anyone[] = { "REQUEST_METHOD=GET", "PATH_INFO=/health",
 	    NULL };
+	char		*client[] = { "REQUEST_METHOD=GET", "PATH_INFO=/health",
+	    "HTTP_X_API_KEY=" KEY, NULL };
 	struct response	 r;
 	json_object	*v, *a;
 	const char	*s;
 	int64_t		 n;
 
-	dispatch(env, NULL, &r);
+	/* Anyone: the status and nothing else. */
+	dispatch(anyone, NULL, &r);
 	ck_assert_int_eq(r.status, 200);
 	v = response_json(&r);
 	ck_assert_int_eq(json_get_str(v, "status", &s), 1);
 	ck_assert_str_eq(s, "no_usable_account");
+	ck_assert_int_eq(json_object_object_length(v), 1);
+	json_object_put(v);
+	buf_free(&r.raw);
+	/* A client: the counts too. */
+	dispatch(client, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	v = response_json(&r);
 	ck_assert_int_eq(json_get_obj(v, "accounts", &a), 1);
 	ck_assert_int_eq(json_get_int(a, "total", &n), 1);
 	ck_assert_int_eq(n, 0);
@@ -948,6 +959,10 @@ START_TEST(router_startup_error_answers_500_but_root)
 {
 	char		*models[] = { "REQUEST_METHOD=GET",
 	    "PATH_INFO=/v1/models", "HTTP_X_API_KEY=" KEY, NULL };
+	char		*anyone[] = { "REQUEST_METHOD=GET",
+	    "PATH_INFO=/v1/models", "HTTP_X_API_KEY=wrong", NULL };
+	char		*health[] = { "REQUEST_METHOD=GET", "PATH_INFO=/health",
+	    NULL };
 	char		*root[] = { "REQUEST_METHOD=GET", "PATH_INFO=/", NULL };
 	struct response	 r;
 
@@ -955,6 +970,16 @@ START_TEST(router_startup_error_answers_500_but_root)
 	dispatch(models, NULL, &r);
 	check_error(&r, 500, "api_error");
 	ck_assert_ptr_nonnull(strstr(r.body, "broken config"));
+	buf_free(&r.raw);
+	/* The reason is only for a client with the key. */
+	dispatch(anyone, NULL, &r);
+	check_error(&r, 500, "api_error");
+	ck_assert_ptr_null(strstr(r.body, "broken config"));
+	ck_assert_ptr_nonnull(strstr(r.body, "error log"));
+	buf_free(&r.raw);
+	dispatch(health, NULL, &r);
+	ck_assert_int_eq(r.status, 500);
+	ck_assert_ptr_null(strstr(r.body, "broken config"));
 	buf_free(&r.raw);
 	dispatch(root, NULL, &r);
 	ck_assert_int_eq(r.status, 200);
