@@ -2,6 +2,10 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -95,18 +99,93 @@ bad_args(const char *synopsis)
 /*
  * The responder usually runs as the web server's user and owns the state
  * directory; an operator running kiroctl as root must not leave root-owned
- * files the responder cannot open, so kiroctl becomes that owner.
+ * files the responder cannot open, so kiroctl becomes that owner.  The
+ * owner is the directory's own (O_NOFOLLOW): a symlink there would let
+ * whoever placed it choose whom root becomes.
  */
+static int
+state_dir_owner(const char *dir, uid_t *uid, gid_t *gid)
+{
+	struct stat	st;
+	int		fd, saved_errno;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 0;	/* store_open creates it */
+		saved_errno = errno;
+		die("%s: %s", dir, saved_errno == ELOOP || saved_errno ==
+		    ENOTDIR ? "not a directory (a symbolic link?): as root "
+		    "kiroctl becomes the state directory's owner and will not "
+		    "follow a link to choose whom; set stateDir to the "
+		    "directory itself" : strerror(saved_errno));
+	}
+	if (fstat(fd, &st) == -1)
+		die("%s: %s", dir, strerror(errno));
+	close(fd);
+	*uid = st.st_uid;
+	*gid = st.st_gid;
+	return 1;
+}
+
+/* The groups uid should have: its own (as login gives them), else none. */
+static int
+owner_groups(uid_t uid, gid_t gid, gid_t *groups, int max)
+{
+	struct passwd	*pw;
+	int		 n = max;
+
+	if ((pw = getpwuid(uid)) == NULL)
+		return 0;
+	if (getgrouplist(pw->pw_name, gid, groups, &n) == -1)
+		die("uid %ld (%s) is in more than %d groups", (long)uid,
+		    pw->pw_name, max);
+	return n;
+}
+
+/* Dies unless every id is the owner's and root cannot be had back. */
+static void
+check_dropped(uid_t uid, gid_t gid, const gid_t *want, int n_want)
+{
+	gid_t	have[NGROUPS_MAX + 1];
+	int	n, i, j;
+
+	if (getuid() != uid || geteuid() != uid || getgid() != gid ||
+	    getegid() != gid)
+		die("switching to uid %ld did not take", (long)uid);
+	if ((n = getgroups(NGROUPS_MAX + 1, have)) == -1)
+		die("getgroups: %s", strerror(errno));
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < n_want && want[j] != have[i]; j++)
+			;
+		if (j == n_want && have[i] != gid)
+			die("group %ld is still in kiroctl's groups after "
+			    "switching to uid %ld", (long)have[i], (long)uid);
+	}
+	if (setuid(0) != -1 || seteuid(0) != -1)
+		die("root could be regained after switching to uid %ld",
+		    (long)uid);
+}
+
 static void
 become_state_owner(const char *dir)
 {
-	struct stat	st;
+	gid_t	groups[NGROUPS_MAX + 1];
+	uid_t	uid;
+	gid_t	gid;
+	int	n_groups;
 
-	if (geteuid() != 0 || stat(dir, &st) == -1 || st.st_uid == 0)
+	if (geteuid() != 0 || !state_dir_owner(dir, &uid, &gid) || uid == 0)
 		return;
-	if (setgid(st.st_gid) == -1 || setuid(st.st_uid) == -1)
+	/* Root's supplementary groups go first: setgroups needs root. */
+	n_groups = owner_groups(uid, gid, groups, NGROUPS_MAX + 1);
+	if (setgroups((size_t)n_groups, groups) == -1)
+		die("cannot set the groups of uid %ld: %s", (long)uid,
+		    strerror(errno));
+	if (setgid(gid) == -1 || setuid(uid) == -1)
 		die("cannot switch to the owner (uid %ld) of %s: %s",
-		    (long)st.st_uid, dir, strerror(errno));
+		    (long)uid, dir, strerror(errno));
+	check_dropped(uid, gid, groups, n_groups);
 }
 
 void

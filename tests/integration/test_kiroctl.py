@@ -28,7 +28,9 @@ shared by the module and reset before each test.  Covered:
   - as root, with the state directory owned by the responder's user
     (www-data), kiroctl drops to that user by itself, still reads import
     files and the IDE cache that only root can read, and leaves every state
-    file owned by that user.
+    file owned by that user; root's supplementary groups are gone too (uid,
+    gid and groups read from /proc while kiroctl waits in a login); a
+    symlinked state directory is refused, nothing written where it points.
 
 Run: /usr/bin/python3 tests/integration/test_kiroctl.py
 """
@@ -41,6 +43,7 @@ import os
 import pwd
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -411,6 +414,59 @@ class Kiroctl(unittest.TestCase):
         for entry in [os.stat(self.state)] + [e.stat() for e in os.scandir(self.state)]:
             self.assertEqual((entry.st_uid, entry.st_gid), (pw.pw_uid, pw.pw_gid))
         self.assert_modes()
+
+    def root_owned_state(self) -> pwd.struct_passwd:
+        pw = pwd.getpwnam(RESPONDER_USER)
+        self.state.mkdir(mode=0o700)
+        os.chown(self.state, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.dir, 0o755)
+        return pw
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root: kiroctl drops privileges only as root")
+    def test_root_drop_leaves_no_root_group(self) -> None:
+        """Root's supplementary groups are gone, not just its uid and gid."""
+        pw = self.root_owned_state()
+        env = {"PATH": os.environ.get("PATH", os.defpath), "LANG": "C", "HOME": str(self.dir)}
+        # kiroctl waits for the browser with the store open: its ids can be read then.
+        proc = subprocess.Popen([str(gw.KIROCTL), "-c", str(self.config), "login", "google",
+                                 "--port", "0", "--timeout", "60"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, extra_groups=[0, 4242])
+
+        def stop() -> None:
+            proc.kill()
+            proc.communicate()
+        self.addCleanup(stop)
+        err = b""
+        while b"waiting for the browser at" not in err:
+            line = proc.stderr.readline()
+            self.assertTrue(line, f"kiroctl ended early:\n{err.decode()}")
+            err += line
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        ids = {k: v.split() for k, v in (line.split(":", 1) for line in status.splitlines())
+               if k in ("Uid", "Gid", "Groups")}
+        self.assertEqual(ids["Uid"], [str(pw.pw_uid)] * 4)
+        self.assertEqual(ids["Gid"], [str(pw.pw_gid)] * 4)
+        want = sorted(str(g) for g in os.getgrouplist(pw.pw_name, pw.pw_gid))
+        self.assertEqual(sorted(ids["Groups"]), want)
+        self.assertNotIn("0", ids["Groups"])
+        self.assertNotIn("4242", ids["Groups"])
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root: kiroctl drops privileges only as root")
+    def test_root_refuses_a_symlinked_state_dir(self) -> None:
+        """A symlink must not choose whom root becomes (nor where it writes)."""
+        pw = self.root_owned_state()
+        target = self.dir / "someone-elses"
+        target.mkdir(mode=0o700)
+        os.chown(target, pw.pw_uid, pw.pw_gid)
+        link = self.dir / "linked-state"
+        link.symlink_to(target)
+        config = self.dir / "linked.json"
+        self.write_config(config, state=link)
+        proc = self.ctl("accounts", "list", check=False, config=config)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("symbolic link", proc.stderr)
+        self.assertEqual(list(target.iterdir()), [])
 
 
 if __name__ == "__main__":
