@@ -36,7 +36,7 @@
 #define CALLBACK_PATH		"/oauth/callback"
 #define MAX_REQUEST		8192	/* the browser's callback request */
 #define MAX_PASTE		16384	/* one pasted redirect URL */
-#define REQUEST_WAIT_MS		5000	/* for a connected browser's request */
+#define REQUEST_WAIT_SECONDS	5	/* for a connected browser's request */
 
 /* Test hook: milliseconds per "second" of the server's poll interval. */
 #define SECOND_MS_ENV		"KIROCTL_LOGIN_SECOND_MS"
@@ -282,7 +282,7 @@ device_login(struct ctl *ctl, const struct login_opts *o)
 	struct http		*h;
 	struct cred		 c;
 	enum login_step		 step;
-	char			*why = NULL;
+	char			*why = NULL, *uri_complete, *user_code, *uri;
 	time_t			 deadline;
 	long			 unit = second_ms(), left;
 	int			 rc;
@@ -292,11 +292,17 @@ device_login(struct ctl *ctl, const struct login_opts *o)
 		check_interrupted(NULL);
 		die("%s", why);
 	}
+	/* The service's words go to the terminal: no control characters. */
+	uri_complete = term_clean(d.verification_uri_complete);
+	user_code = term_clean(d.user_code);
+	uri = term_clean(d.verification_uri);
 	fprintf(stderr, "To log in with AWS Builder ID, open this URL in a "
 	    "browser%s:\n\n  %s\n\nand check that it shows the code %s\n"
 	    "(or open %s and enter the code).\n\n",
-	    o->remote ? " on any machine" : "", d.verification_uri_complete,
-	    d.user_code, d.verification_uri);
+	    o->remote ? " on any machine" : "", uri_complete, user_code, uri);
+	free(uri_complete);
+	free(user_code);
+	free(uri);
 	deadline = clock_now() + o->timeout;
 	if (d.expires_at < deadline)
 		deadline = d.expires_at;
@@ -437,12 +443,19 @@ read_request(int fd, char **target)
 	struct buf	 req = BUF_INIT;
 	char		 chunk[1024], *sp, *sp2;
 	ssize_t		 n;
+	int64_t		 deadline, left;
 	int		 ok = 0;
 
+	/*
+	 * One deadline for the whole request, not per read: a peer sending
+	 * a byte now and then must not hold the only listener.
+	 */
+	deadline = clock_mono_ms() + REQUEST_WAIT_SECONDS * second_ms();
 	*target = NULL;
 	while (memmem(req.ptr != NULL ? req.ptr : "", req.len, "\r\n\r\n",
 	    4) == NULL && req.len < MAX_REQUEST) {
-		if (poll(&pfd, 1, REQUEST_WAIT_MS) <= 0)
+		if ((left = deadline - clock_mono_ms()) <= 0 ||
+		    poll(&pfd, 1, (int)left) <= 0)
 			goto out;
 		if ((n = read(fd, chunk, sizeof(chunk))) <= 0)
 			goto out;
@@ -466,7 +479,8 @@ out:
 /*
  * Serves one connection on the listener.  Returns 1 with *code when the
  * callback carried this login's code, 0 for a request to ignore (favicon,
- * nothing read); dies on a callback that is wrong.
+ * nothing read in time, another state: answered 400); dies only when the
+ * service refused this login (an error with its state).
  */
 static int
 serve_callback(int lfd, const char *state, char **code)
@@ -475,6 +489,7 @@ serve_callback(int lfd, const char *state, char **code)
 	char		*target = NULL, *why = NULL;
 	size_t		 plen = strlen(CALLBACK_PATH);
 	int		 fd, got = 0;
+	enum kf_err	 er;
 
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
 		return 0;
@@ -485,7 +500,17 @@ serve_callback(int lfd, const char *state, char **code)
 		answer_browser(fd, 404, "Not the kiroctl login callback.");
 		goto out;
 	}
-	if (login_parse_redirect(target, state, code, &why) != KF_OK) {
+	if ((er = login_parse_redirect(target, state, code, &why)) !=
+	    KF_OK) {
+		/*
+		 * Only a refusal carrying this login's state ends it: any
+		 * local process can connect here, and must not abort it.
+		 */
+		if (er != KF_ELOGIN) {
+			buf_printf(&msg, "Not this login's callback: %s.", why);
+			answer_browser(fd, 400, msg.ptr);
+			goto out;
+		}
 		buf_printf(&msg, "The login failed: %s.", why);
 		answer_browser(fd, 400, msg.ptr);
 		close(fd);
@@ -496,6 +521,7 @@ serve_callback(int lfd, const char *state, char **code)
 	got = 1;
 out:
 	buf_free(&msg);
+	free(why);
 	if (target != NULL)
 		explicit_bzero(target, strlen(target));
 	free(target);

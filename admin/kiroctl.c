@@ -36,16 +36,40 @@
 #define MAX_IMPORT_FILE	(4 * 1024 * 1024)
 #define IDE_TOKEN_PATH	".aws/sso/cache/kiro-auth-token.json"
 
+char *
+term_clean(const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	struct buf		 out = BUF_INIT;
+
+	buf_puts(&out, "");
+	for (; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			continue;
+		/* C1 controls (U+0080..U+009F) in UTF-8; CSI among them. */
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			p++;
+			continue;
+		}
+		buf_putc(&out, (char)*p);
+	}
+	return buf_detach(&out);
+}
+
 void
 die(const char *fmt, ...)
 {
-	va_list	ap;
+	struct buf	 reason = BUF_INIT;
+	char		*clean;
+	va_list		 ap;
 
-	fputs("kiroctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	buf_vprintf(&reason, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	clean = term_clean(buf_cstr(&reason));
+	fprintf(stderr, "kiroctl: %s\n", clean);
+	free(clean);
+	buf_free(&reason);
 	exit(1);
 }
 

@@ -17,9 +17,18 @@ struct ctl {
 /* A verb gets argv from its own name on; returns the exit status. */
 typedef int (*verb_fn)(struct ctl *, int, char **);
 
-/* Prints "kiroctl: <reason>" on stderr and exits 1. */
+/*
+ * Prints "kiroctl: <reason>" on stderr and exits 1.  Control characters
+ * in the reason are dropped (it may quote a URL or a service's answer).
+ */
 void	die(const char *fmt, ...)
 	    __attribute__((noreturn, format(printf, 1, 2)));
+/*
+ * s without control characters (C0, DEL and C1), for the terminal: text
+ * from a network peer must not move the cursor or forge lines.  Caller
+ * frees.
+ */
+char	*term_clean(const char *s);
 /* Opens the state store (as the state directory's owner when root). */
 void	open_store(struct ctl *);
 /* An expiry time for people: RFC 3339, or "unknown" for 0. */

@@ -619,13 +619,10 @@ login_parse_redirect(const char *url, const char *state, char **code,
 	query = xstrndup(q, len - (size_t)(q - url));
 	/* A fragment is not part of the query. */
 	query[strcspn(query, "#")] = '\0';
-	if (query_get(query, "error", &error) == 1) {
-		(void)query_get(query, "error_description", &desc);
-		xsetprintf(cause, "the sign-in was refused: %s%s%s", error,
-		    desc != NULL ? ": " : "", desc != NULL ? desc : "");
-		er = KF_ELOGIN;
-		goto out;
-	}
+	/*
+	 * The state first, also for an error: anyone can send a refusal,
+	 * and only this login's own may end it (KF_ELOGIN).
+	 */
 	if ((rc = query_get(query, "state", &got_state)) != 1) {
 		xsetprintf(cause, rc == 0 ? "the redirect URL has no state= "
 		    "(was it cut off when copied?)" : "the redirect URL's "
@@ -635,6 +632,13 @@ login_parse_redirect(const char *url, const char *state, char **code,
 	if (!secret_equal(got_state, state)) {
 		xsetprintf(cause, "the redirect URL's state does not match "
 		    "this login (cut off, or from another login attempt)");
+		goto out;
+	}
+	if (query_get(query, "error", &error) == 1) {
+		(void)query_get(query, "error_description", &desc);
+		xsetprintf(cause, "the sign-in was refused: %s%s%s", error,
+		    desc != NULL ? ": " : "", desc != NULL ? desc : "");
+		er = KF_ELOGIN;
 		goto out;
 	}
 	if ((rc = query_get(query, "code", &got_code)) != 1 ||

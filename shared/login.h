@@ -112,8 +112,10 @@ char		*login_social_url(const struct config *, const char *region,
  * Reads the redirect the browser was sent to: a whole URL, or just its
  * path and query, or the query.  KF_OK with *code (caller frees) when it
  * has a code and its state is the expected one; KF_ELOGIN when the service
- * refused (?error=); KF_EINVAL for a URL without code or state (cut off
- * when pasted?) or with another login's state.  The cause says which.
+ * refused (?error=) with this login's state; KF_EINVAL for a URL without
+ * code or state (cut off when pasted?) or with another login's state, an
+ * error included: only KF_ELOGIN means this login is over.  The cause
+ * says which; it may hold the URL's text (control characters included).
  */
 enum kf_err	 login_parse_redirect(const char *url, const char *state,
 		    char **code, char **cause);

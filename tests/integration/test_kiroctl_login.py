@@ -15,7 +15,11 @@ Covered:
     request hangs; an unreachable service is named;
   - google: the local listener, with a fake browser (the test fetches the
     mock's login URL and follows its redirect to the listener, which answers
-    with a page); a wrong state or ?error= at the listener fails; --timeout;
+    with a page); a wrong state (or a refusal with another state, or none)
+    gets a 400 page and the wait goes on to the real callback; a refusal
+    with this login's state fails; a peer dribbling bytes is cut at its
+    deadline while the browser gets in; a refusal's text reaches the
+    terminal without control characters; --timeout;
   - github --no-listener: the redirect URL pasted on stdin (also with the
     IDE's kiro:// redirect URI from --redirect-uri); a wrong state, a
     URL cut inside the state, a URL without its query and a cut-off code are
@@ -357,14 +361,70 @@ class KiroctlLogin(unittest.TestCase):
         self.assertEqual(token["redirect_uri"], redirect)
 
     def test_listener_wrong_state(self) -> None:
-        run = self.start("google")
+        """Another state (a refusal too) gets a 400, and the login goes on."""
+        run = self.start("google", "--timeout", "30")
         url = run.wait_for(LOGIN_URL).group(1)
         location = fetch_no_redirect(url)
         status, page = browse(with_param(location, "state", "someone-elses-state"))
         self.assertEqual(status, 400)
         self.assertIn("does not match", page)
-        self.assert_failed(run, "does not match")
-        self.assertEqual(MOCK.stats()["social_logins"], 0)
+        forged = with_param(with_param(location, "state", "x" * 43), "error", "access_denied")
+        self.assertEqual(browse(forged)[0], 400)
+        status, page = browse(location.split("?")[0] + "?error=access_denied")
+        self.assertEqual(status, 400)
+        self.assertIn("no state=", page)
+        self.assertIsNone(run.proc.poll(), "a stranger's callback ended the login")
+        status, page = browse(location)
+        self.assertEqual(status, 200, page)
+        self.assert_added(run, "social", "Google")
+
+    def test_listener_slow_peer_does_not_block_it(self) -> None:
+        """A connection that dribbles bytes is cut at its deadline; the browser gets in."""
+        run = self.start("google", "--timeout", "60")
+        url = run.wait_for(LOGIN_URL).group(1)
+        parts = urllib.parse.urlsplit(run.wait_for(REDIRECT).group(1))
+        outcome = {}
+
+        # Connected before the browser: the listener takes it first.
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=5)
+
+        def dribble() -> None:
+            try:
+                sock.sendall(b"GET /oauth/callback?")
+                end = time.monotonic() + 15
+                while time.monotonic() < end:
+                    sock.sendall(b"a")
+                    time.sleep(0.05)
+                outcome["dribbled to the end"] = True
+            except OSError:
+                outcome["cut"] = True
+            finally:
+                sock.close()
+
+        peer = threading.Thread(target=dribble)
+        peer.start()
+        status, page = browse(url)
+        self.assertEqual(status, 200, page)
+        peer.join(30)
+        self.assertEqual(outcome, {"cut": True})
+        self.assert_added(run, "social", "Google")
+
+    def test_terminal_gets_no_control_characters(self) -> None:
+        """A refusal's text from the callback is printed without escapes or line breaks."""
+        run = self.start("google", "--timeout", "30")
+        url = run.wait_for(LOGIN_URL).group(1)
+        redirect = run.wait_for(REDIRECT).group(1)
+        state = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))["state"]
+        desc = "\x1b[2J\x1b]0;owned\x07bad\u009b31m\nkiroctl: forged line\r"
+        status, _ = browse(redirect + "?" + urllib.parse.urlencode(
+            {"state": state, "error": "access_denied", "error_description": desc}))
+        self.assertEqual(status, 400)
+        last = self.assert_failed(run, "refused: access_denied")
+        self.assertIn("bad31mkiroctl: forged line", last)
+        for ch in ("\x1b", "\x07", "\u009b", "\r"):
+            self.assertNotIn(ch, run.err)
+        forged = [line for line in run.err.splitlines() if line.startswith("kiroctl: ")]
+        self.assertEqual(len(forged), 1, run.err)
 
     def test_listener_refused_sign_in(self) -> None:
         MOCK.settings(login_error="access_denied")

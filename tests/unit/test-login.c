@@ -240,6 +240,10 @@ START_TEST(redirect_bad_forms)
 		{ "http://h/cb?error=access_denied&error_description=User+said"
 		    "+no&state=" STATE, KF_ELOGIN, "refused: access_denied: "
 		    "User said no" },
+		/* A refusal for another login (or none) ends nothing. */
+		{ "http://h/cb?error=access_denied&state=other", KF_EINVAL,
+		    "does not match" },
+		{ "http://h/cb?error=access_denied", KF_EINVAL, "no state=" },
 	};
 	char	*code, *why;
 	size_t	 i;
