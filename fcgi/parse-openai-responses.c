@@ -851,18 +851,31 @@ parse_compaction(struct parse *p, json_object *item, const char *path)
 	return KF_OK;
 }
 
-/* An item type not known yet: a note, in the item's role if it has one. */
+/*
+ * An item type not known yet: a note, in the item's role if it has one.
+ * A developer or system item before the first turn (Codex sends its
+ * additional_tools so) joins the instructions, as such messages do, so
+ * that the instructions after it stay the system prompt.
+ */
 static enum kf_err
 parse_unknown_item(struct parse *p, json_object *item, const char *path,
     const char *type)
 {
-	const char	*role;
+	const char	*role = "user";
+	char		*note;
 
 	log_info("responses: %s: \"%s\" items are not known here; kept as "
 	    "a note", path, type);
-	pc_note(note_msg(p, json_get_str(item, "role", &role) == 1 &&
-	    strcmp(role, "assistant") == 0 ? CONV_ROLE_ASSISTANT :
-	    CONV_ROLE_USER), "[%s item]", type);
+	(void)json_get_str(item, "role", &role);
+	if (!p->seen_turn && (strcmp(role, "developer") == 0 ||
+	    strcmp(role, "system") == 0)) {
+		note = xasprintf("[%s item]", type);
+		conv_append_system(p->conv, note);
+		free(note);
+		return KF_OK;
+	}
+	pc_note(note_msg(p, strcmp(role, "assistant") == 0 ?
+	    CONV_ROLE_ASSISTANT : CONV_ROLE_USER), "[%s item]", type);
 	return KF_OK;
 }
 

@@ -447,6 +447,34 @@ START_TEST(hosted_items_are_notes)
 }
 END_TEST
 
+/*
+ * Codex 0.169 (OpenAI provider) opens the input with a developer
+ * additional_tools item and ends it with configuration_update: the
+ * developer instructions after the first stay the system prompt.
+ */
+START_TEST(codex_unknown_items_keep_the_system_prompt)
+{
+	struct conv		c;
+	struct openai_responses_req	r;
+
+	parse_ok("{" M "'input':["
+	    "{'type':'additional_tools','id':'at_1','role':'developer',"
+	    "'tools':[{'type':'namespace','name':'functions','tools':[]}]},"
+	    "{'type':'message','role':'developer','content':[{'type':"
+	    "'input_text','text':'You are Codex.'}]},"
+	    "{'type':'message','role':'user','content':[{'type':'input_text',"
+	    "'text':'hi'}]},"
+	    "{'type':'configuration_update','reasoning':{'effort':'low'}}]}",
+	    &c, &r);
+	ck_assert_str_eq(c.system, "[additional_tools item]\nYou are Codex.");
+	ck_assert_uint_eq(c.n_msgs, 1);
+	ck_assert_uint_eq(c.msgs[0].n_blocks, 2);
+	ck_assert_str_eq(c.msgs[0].blocks[0].text, "hi");
+	assert_note(&c, 0, 1, "[configuration_update item]", NULL);
+	done(&c, &r);
+}
+END_TEST
+
 /* A screenshot whose URL cannot be fetched is a note, not an error. */
 START_TEST(screenshot_fetch_failure_is_a_note)
 {
@@ -1018,6 +1046,7 @@ main(void)
 	tcase_add_test(tc, client_tool_items_are_tool_pairs);
 	tcase_add_test(tc, hosted_items_are_notes);
 	tcase_add_test(tc, screenshot_fetch_failure_is_a_note);
+	tcase_add_test(tc, codex_unknown_items_keep_the_system_prompt);
 	tcase_add_test(tc, local_shell_tool_is_callable);
 	tcase_add_test(tc, images_through_fetch);
 	tcase_add_test(tc, no_fetch_no_images);
