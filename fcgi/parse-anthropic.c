@@ -251,6 +251,54 @@ server_result_text(struct buf *t, json_object *content)
 }
 
 /*
+ * A server tool use (or an MCP tool use) as text: which tool, and its
+ * query, URL or code, else its input as JSON.
+ */
+static void
+server_use_text(struct buf *t, json_object *blk, const char *type)
+{
+	json_object	*input = NULL;
+	const char	*name = "", *s;
+	char		*args;
+
+	(void)json_get_str(blk, "name", &name);
+	if (strcmp(type, "mcp_tool_use") == 0) {
+		buf_puts(t, "[MCP tool ");
+		if (json_get_str(blk, "server_name", &s) == 1)
+			buf_printf(t, "%s.", s);
+		buf_puts(t, name);
+	} else if (strcmp(name, "web_search") == 0)
+		buf_puts(t, "[web search");
+	else if (strcmp(name, "web_fetch") == 0)
+		buf_puts(t, "[web fetch");
+	else
+		buf_printf(t, "[server tool %s", name);
+	if (!json_object_object_get_ex(blk, "input", &input) || input == NULL)
+		buf_putc(t, ']');
+	else if (json_get_str(input, "query", &s) == 1)
+		buf_printf(t, ": query %s]", s);
+	else if (json_get_str(input, "url", &s) == 1)
+		buf_printf(t, ": %s]", s);
+	else if (json_get_str(input, "code", &s) == 1 ||
+	    json_get_str(input, "command", &s) == 1)
+		buf_printf(t, "]\n%s", s);
+	else {
+		args = json_to_str(input);
+		buf_printf(t, " %s]", args);
+		free(args);
+	}
+}
+
+/* 1 when s ends with suffix. */
+static int
+ends_with(const char *s, const char *suffix)
+{
+	size_t	n = strlen(s), k = strlen(suffix);
+
+	return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/*
  * Server tools ran inside Anthropic's API (web search, web fetch, code
  * execution, MCP connectors): their use and result blocks become notes,
  * keeping the query, URLs, code and output the model can build on.
@@ -259,70 +307,30 @@ server_result_text(struct buf *t, json_object *content)
 static int
 server_block_note(json_object *blk, const char *type, struct conv_msg *m)
 {
-	json_object	*input = NULL, *content = NULL;
+	json_object	*content = NULL;
 	struct buf	 t = BUF_INIT;
-	const char	*name = "", *s;
-	char		*args;
+	const char	*file_id = "";
+	size_t		 i, n;
+	int		 is_error = 0;
 
 	if (strcmp(type, "server_tool_use") == 0 ||
-	    strcmp(type, "mcp_tool_use") == 0) {
-		(void)json_get_str(blk, "name", &name);
-		(void)json_object_object_get_ex(blk, "input", &input);
-		if (strcmp(type, "mcp_tool_use") == 0) {
-			buf_puts(&t, "[MCP tool ");
-			if (json_get_str(blk, "server_name", &s) == 1)
-				buf_printf(&t, "%s.", s);
-			buf_printf(&t, "%s", name);
-		} else if (strcmp(name, "web_search") == 0)
-			buf_puts(&t, "[web search");
-		else if (strcmp(name, "web_fetch") == 0)
-			buf_puts(&t, "[web fetch");
-		else
-			buf_printf(&t, "[server tool %s", name);
-		if (input != NULL && json_get_str(input, "query", &s) == 1)
-			buf_printf(&t, ": query %s]", s);
-		else if (input != NULL && json_get_str(input, "url", &s) == 1)
-			buf_printf(&t, ": %s]", s);
-		else if (input != NULL && (json_get_str(input, "code", &s) ==
-		    1 || json_get_str(input, "command", &s) == 1))
-			buf_printf(&t, "]\n%s", s);
-		else if (input != NULL) {
-			args = json_to_str(input);
-			buf_printf(&t, " %s]", args);
-			free(args);
-		} else
-			buf_putc(&t, ']');
-	} else if (strcmp(type, "mcp_tool_result") == 0) {
-		int	 is_error = 0;
-
+	    strcmp(type, "mcp_tool_use") == 0)
+		server_use_text(&t, blk, type);
+	else if (strcmp(type, "container_upload") == 0) {
+		(void)json_get_str(blk, "file_id", &file_id);
+		buf_printf(&t, "[file %s uploaded to the code container]",
+		    file_id);
+	} else if (ends_with(type, "_tool_result")) {
+		/*
+		 * mcp_tool_result, web_search_tool_result,
+		 * code_execution_tool_result, ...: "[web search result]".
+		 */
 		(void)json_get_bool(blk, "is_error", &is_error);
-		buf_puts(&t, is_error ? "[MCP tool error]" :
-		    "[MCP tool result]");
-		if (json_object_object_get_ex(blk, "content", &content) &&
-		    json_object_is_type(content, json_type_array)) {
-			struct buf	body = BUF_INIT;
-
-			text_blocks(&body, content);
-			if (body.len > 0)
-				buf_printf(&t, "\n%s", body.ptr);
-			buf_free(&body);
-		} else
-			server_result_text(&t, content);
-	} else if (strcmp(type, "web_search_tool_result") == 0) {
-		buf_puts(&t, "[web search results]");
-		(void)json_object_object_get_ex(blk, "content", &content);
-		server_result_text(&t, content);
-	} else if (strcmp(type, "web_fetch_tool_result") == 0) {
-		buf_puts(&t, "[web fetch result]");
-		(void)json_object_object_get_ex(blk, "content", &content);
-		server_result_text(&t, content);
-	} else if (strcmp(type, "container_upload") == 0) {
-		(void)json_get_str(blk, "file_id", &name);
-		buf_printf(&t, "[file %s uploaded to the code container]", name);
-	} else if (strlen(type) > 12 &&
-	    strcmp(type + strlen(type) - 12, "_tool_result") == 0) {
-		/* code_execution_, bash_code_execution_, tool_search_... */
-		buf_printf(&t, "[%.*s result]", (int)(strlen(type) - 12), type);
+		buf_putc(&t, '[');
+		n = strlen(type) - strlen("_tool_result");
+		for (i = 0; i < n; i++)
+			buf_putc(&t, type[i] == '_' ? ' ' : type[i]);
+		buf_puts(&t, is_error ? " error]" : " result]");
 		(void)json_object_object_get_ex(blk, "content", &content);
 		server_result_text(&t, content);
 	} else

@@ -407,7 +407,7 @@ START_TEST(parse_server_tool_blocks_become_notes)
 		{ "{\"type\":\"web_search_tool_result\",\"tool_use_id\":\"s\","
 		    "\"content\":{\"type\":\"web_search_tool_result_error\","
 		    "\"error_code\":\"max_uses_exceeded\"}}",
-		    "[web search results]", "max_uses_exceeded" },
+		    "[web search result]", "max_uses_exceeded" },
 		{ "{\"type\":\"server_tool_use\",\"id\":\"s2\",\"name\":"
 		    "\"web_fetch\",\"input\":{\"url\":\"https://a.example/\"}}",
 		    "[web fetch: https://a.example/]", NULL },
@@ -423,7 +423,7 @@ START_TEST(parse_server_tool_blocks_become_notes)
 		{ "{\"type\":\"code_execution_tool_result\",\"tool_use_id\":"
 		    "\"s3\",\"content\":{\"type\":\"code_execution_result\","
 		    "\"stdout\":\"42\",\"stderr\":\"\",\"return_code\":0}}",
-		    "[code_execution result]\n42", "exit code 0" },
+		    "[code execution result]\n42", "exit code 0" },
 		{ "{\"type\":\"bash_code_execution_tool_result\",\"tool_use_id\":"
 		    "\"s4\",\"content\":{\"type\":\"bash_code_execution_result\","
 		    "\"stdout\":\"\",\"stderr\":\"boom\",\"return_code\":1}}",
@@ -433,7 +433,7 @@ START_TEST(parse_server_tool_blocks_become_notes)
 		    "[MCP tool gh.search {\"q\":\"bug\"}]", NULL },
 		{ "{\"type\":\"mcp_tool_result\",\"tool_use_id\":\"m\","
 		    "\"is_error\":false,\"content\":[{\"type\":\"text\",\"text\":"
-		    "\"3 issues\"}]}", "[MCP tool result]\n3 issues", NULL },
+		    "\"3 issues\"}]}", "[mcp result]\n3 issues", NULL },
 		{ "{\"type\":\"container_upload\",\"file_id\":\"file_7\"}",
 		    "file_7", NULL },
 		{ "{\"type\":\"hologram\",\"data\":{}}", "[hologram block]",
