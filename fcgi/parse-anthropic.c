@@ -613,7 +613,7 @@ parse_tools(struct parse *p, json_object *root)
 		 */
 		if (type != NULL && strcmp(type, "custom") != 0) {
 			log_info("anthropic: %s: server tool \"%s\" dropped: "
-			    "it runs on Anthropic's side", p->path, type);
+			    "Kiro cannot run it", p->path, type);
 			continue;
 		}
 		if ((er = want_str(p, tool, "description", 0, &desc)) !=

@@ -212,45 +212,6 @@ parse_message(struct parse *p, json_object *item, const char *path)
 	return parse_parts(p, content, sub, m, NULL);
 }
 
-/* function_call and custom_tool_call: an assistant tool use. */
-static enum kf_err
-parse_call(struct parse *p, json_object *item, const char *path, int custom)
-{
-	struct conv_block	*b;
-	json_object		*args = NULL;
-	const char		*call_id, *name, *s;
-	char			 sub[200];
-	enum kf_err		 er;
-
-	if ((er = want_str(p, item, path, "call_id", 1, &call_id)) != KF_OK ||
-	    (er = want_str(p, item, path, "name", 1, &name)) != KF_OK ||
-	    (er = want_str(p, item, path, custom ? "input" : "arguments", 1,
-	    &s)) != KF_OK)
-		return er;
-	if (custom) {
-		args = json_object_new_object();
-		json_object_object_add(args, OPENAI_RESPONSES_CUSTOM_INPUT,
-		    json_str(s));
-	} else {
-		snprintf(sub, sizeof(sub), "%s.arguments", path);
-		if (*s == '\0')
-			args = json_object_new_object();
-		else if (json_parse(s, strlen(s), JSON_MAX_DEPTH, &args,
-		    NULL) != KF_OK ||
-		    !json_object_is_type(args, json_type_object)) {
-			json_object_put(args);
-			return bad(p, sub, "must be a JSON object in a string");
-		}
-	}
-	p->seen_turn = 1;
-	b = conv_msg_add_block(msg_for(p, CONV_ROLE_ASSISTANT),
-	    CONV_BLOCK_TOOL_USE);
-	b->id = xstrdup(call_id);
-	b->name = xstrdup(name);
-	b->input = args;
-	return KF_OK;
-}
-
 /* A tool use in the assistant turn, taking input (NULL is {}). */
 static void
 add_tool_use(struct parse *p, const char *call_id, const char *name,
@@ -296,6 +257,39 @@ want_obj(struct parse *p, json_object *item, const char *path,
     const char *key, json_object **out)
 {
 	return want(p, item, path, key, json_type_object, PC_REQUIRED, out);
+}
+
+/* function_call and custom_tool_call: an assistant tool use. */
+static enum kf_err
+parse_call(struct parse *p, json_object *item, const char *path, int custom)
+{
+	json_object		*args = NULL;
+	const char		*call_id, *name, *s;
+	char			 sub[200];
+	enum kf_err		 er;
+
+	if ((er = want_str(p, item, path, "call_id", 1, &call_id)) != KF_OK ||
+	    (er = want_str(p, item, path, "name", 1, &name)) != KF_OK ||
+	    (er = want_str(p, item, path, custom ? "input" : "arguments", 1,
+	    &s)) != KF_OK)
+		return er;
+	if (custom) {
+		args = json_object_new_object();
+		json_object_object_add(args, OPENAI_RESPONSES_CUSTOM_INPUT,
+		    json_str(s));
+	} else {
+		snprintf(sub, sizeof(sub), "%s.arguments", path);
+		if (*s == '\0')
+			args = json_object_new_object();
+		else if (json_parse(s, strlen(s), JSON_MAX_DEPTH, &args,
+		    NULL) != KF_OK ||
+		    !json_object_is_type(args, json_type_object)) {
+			json_object_put(args);
+			return bad(p, sub, "must be a JSON object in a string");
+		}
+	}
+	add_tool_use(p, call_id, name, args);
+	return KF_OK;
 }
 
 /* function_call_output and custom_tool_call_output: a user tool result. */
@@ -1086,8 +1080,8 @@ parse_tools(struct parse *p, json_object *root)
 		 * definition without a schema would only confuse the model.
 		 */
 		if (!custom && strcmp(type, "function") != 0) {
-			log_info("responses: %s: \"%s\" tool dropped: it runs "
-			    "on OpenAI's side", path, type);
+			log_info("responses: %s: \"%s\" tool dropped: Kiro "
+			    "cannot run it", path, type);
 			continue;
 		}
 		if ((er = want_str(p, tool, path, "name", 1, &name)) != KF_OK ||
