@@ -1108,6 +1108,27 @@ parse_tools(struct parse *p, json_object *root)
 	return KF_OK;
 }
 
+/*
+ * The tool types a tool_choice may name that Kiro is not offered: OpenAI's
+ * hosted tools, and client tools with no schema here (shell, apply_patch).
+ */
+static int
+is_hosted_tool(const char *type)
+{
+	static const char *const hosted[] = {
+		"web_search", "web_search_preview", "web_search_2025_08_26",
+		"web_search_preview_2025_03_11", "file_search",
+		"code_interpreter", "image_generation", "computer_use_preview",
+		"computer", "mcp", "tool_search", "shell", "apply_patch",
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(hosted) / sizeof(hosted[0]); i++)
+		if (strcmp(type, hosted[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static enum kf_err
 parse_tool_choice(struct parse *p, json_object *root)
 {
@@ -1148,9 +1169,19 @@ parse_tool_choice(struct parse *p, json_object *root)
 			return er;
 		p->conv->tool_choice = s != NULL && strcmp(s, "required") ==
 		    0 ? CONV_TOOL_CHOICE_ANY : CONV_TOOL_CHOICE_AUTO;
+	} else if (strcmp(s, "local_shell") == 0) {
+		p->conv->tool_choice = CONV_TOOL_CHOICE_TOOL;
+		p->conv->tool_choice_name = xstrdup(
+		    OPENAI_RESPONSES_LOCAL_SHELL);
+	} else if (is_hosted_tool(s)) {
+		/* Kiro cannot run it: the choice is left to the model. */
+		log_info("responses: tool_choice: hosted tool \"%s\" is left "
+		    "to the model", s);
+		p->conv->tool_choice = CONV_TOOL_CHOICE_AUTO;
 	} else
-		return bad(p, "tool_choice.type", "must be function, custom "
-		    "or allowed_tools, not \"%s\"", s);
+		return bad(p, "tool_choice.type", "must be function, custom, "
+		    "allowed_tools, local_shell or a hosted tool, not \"%s\"",
+		    s);
 	return KF_OK;
 }
 

@@ -681,8 +681,22 @@ START_TEST(tool_choice_forms)
 	    "must be none, auto, required");
 	parse_bad("{" M "'input':'x','tool_choice':{'type':'function'}}",
 	    "tool_choice.name", "field required");
-	parse_bad("{" M "'input':'x','tool_choice':{'type':'mcp'}}",
-	    "tool_choice.type", "\"mcp\"");
+	parse_bad("{" M "'input':'x','tool_choice':{'type':'hologram'}}",
+	    "tool_choice.type", "\"hologram\"");
+	/* A hosted tool's choice is left to the model; local_shell is named. */
+	parse_ok("{" M "'input':'x','tools':[{'type':'mcp','server_label':"
+	    "'gh'}],'tool_choice':{'type':'mcp','server_label':'gh'}}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_AUTO);
+	done(&c, &r);
+	parse_ok("{" M "'input':'x','tool_choice':{'type':"
+	    "'web_search_preview'}}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_AUTO);
+	done(&c, &r);
+	parse_ok("{" M "'input':'x','tools':[{'type':'local_shell'}],"
+	    "'tool_choice':{'type':'local_shell'}}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_TOOL);
+	ck_assert_str_eq(c.tool_choice_name, "local_shell");
+	done(&c, &r);
 	parse_bad("{" M "'input':'x','tool_choice':3}", "tool_choice",
 	    "must be a string or an object");
 	/* A choice no tool can satisfy (the relay would enforce it). */
