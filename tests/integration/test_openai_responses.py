@@ -414,6 +414,9 @@ class _Responses:
                      "compacted", "[future_widget_call item]"):
             self.assertIn(note, blob)
         self.assertNotIn(PNG, blob)
+        log = self.gw.log()
+        self.assertIn('tools[1]: "web_search" tool dropped', log)
+        self.assertIn('"future_widget_call" items are not known here', log)
 
     def test_local_shell_call_comes_back(self) -> None:
         MOCK.script({"kind": "tool_use", "chunks": [],
