@@ -32,6 +32,7 @@ struct parse {
 	char			**cause;
 	char			**param;
 	int			 seen_turn;	/* a turn item came before */
+	json_object		*found;		/* tool searches' tools lists */
 };
 
 /* An error naming the field, in the message and as OpenAI's "param". */
@@ -590,8 +591,12 @@ parse_tool_search_output(struct parse *p, json_object *item,
 	    KF_OK)
 		return er;
 	buf_puts(&t, "[tool search found these tools]");
-	if (tools != NULL)
+	if (tools != NULL) {
 		found_tools_text(&t, tools);
+		if (p->found == NULL)
+			p->found = json_object_new_array();
+		json_object_array_add(p->found, json_object_get(tools));
+	}
 	if (call_id != NULL)
 		conv_block_add_content(add_tool_result(p, call_id),
 		    CONV_BLOCK_TEXT)->text = xstrdup(buf_cstr(&t));
@@ -1129,6 +1134,49 @@ is_hosted_tool(const char *type)
 	return 0;
 }
 
+/*
+ * The function tools a tool search found earlier in the conversation are
+ * offered to Kiro too, so the model can call them again (OpenAI keeps
+ * them loaded); names tools already has are skipped.  A json-c object
+ * serves as the set of names, for a lookup per tool that does not grow
+ * with the list.
+ */
+static void
+add_found_tools(struct parse *p)
+{
+	json_object	*names, *tools, *tool, *schema;
+	const char	*type, *name, *desc;
+	size_t		 i, j, n, m;
+
+	if (p->found == NULL)
+		return;
+	names = json_object_new_object();
+	for (i = 0; i < p->conv->n_tools; i++)
+		json_object_object_add(names, p->conv->tools[i].name, NULL);
+	n = json_object_array_length(p->found);
+	for (i = 0; i < n; i++) {
+		tools = json_object_array_get_idx(p->found, i);
+		m = json_object_array_length(tools);
+		for (j = 0; j < m; j++) {
+			tool = json_object_array_get_idx(tools, j);
+			if (json_get_str(tool, "type", &type) != 1 ||
+			    strcmp(type, "function") != 0 ||
+			    json_get_str(tool, "name", &name) != 1 ||
+			    *name == '\0' ||
+			    json_object_object_get_ex(names, name, NULL))
+				continue;
+			if (json_get_str(tool, "description", &desc) != 1)
+				desc = NULL;
+			if (json_get_obj(tool, "parameters", &schema) != 1)
+				schema = NULL;
+			json_object_object_add(names, name, NULL);
+			pc_add_tool(p->conv, name, desc, schema != NULL ?
+			    json_object_get(schema) : NULL);
+		}
+	}
+	json_object_put(names);
+}
+
 static enum kf_err
 parse_tool_choice(struct parse *p, json_object *root)
 {
@@ -1590,14 +1638,17 @@ openai_responses_parse(const char *body, size_t len, struct conv *conv,
 	if (s != NULL && *s != '\0')
 		conv->session_key = xstrdup(s);
 	if ((er = parse_input(&p, root)) != KF_OK ||
-	    (er = parse_tools(&p, root)) != KF_OK ||
-	    (er = parse_tool_choice(&p, root)) != KF_OK ||
+	    (er = parse_tools(&p, root)) != KF_OK)
+		goto out;
+	add_found_tools(&p);
+	if ((er = parse_tool_choice(&p, root)) != KF_OK ||
 	    (er = check_tool_choice(&p, root)) != KF_OK ||
 	    (er = parse_reasoning(&p, root)) != KF_OK ||
 	    (er = parse_text_format(&p, root)) != KF_OK)
 		goto out;
 	keep_echo(req, root, body, len);
 out:
+	json_object_put(p.found);
 	json_object_put(root);
 	return er;
 }

@@ -475,6 +475,42 @@ START_TEST(codex_unknown_items_keep_the_system_prompt)
 }
 END_TEST
 
+/*
+ * The function tools a tool search found are offered to Kiro, once each,
+ * after the request's own tools (which win a name clash).
+ */
+START_TEST(tool_search_found_tools_are_offered)
+{
+	struct conv		c;
+	struct openai_responses_req	r;
+	json_object		*props;
+
+	parse_ok("{" M "'input':["
+	    "{'role':'user','content':'deploy'},"
+	    "{'type':'tool_search_call','call_id':null,'execution':'server',"
+	    "'arguments':{'query':'deploy'}},"
+	    "{'type':'tool_search_output','call_id':null,'execution':"
+	    "'server','tools':[{'type':'function','name':'read_guide',"
+	    "'description':'Read it','parameters':{'type':'object',"
+	    "'properties':{'path':{'type':'string'}}}},{'type':'function',"
+	    "'name':'f','description':'shadowed'},{'type':'namespace','name':"
+	    "'ns'},{'type':'function','name':'read_guide'}]},"
+	    "{'type':'function_call','call_id':'c1','name':'read_guide',"
+	    "'arguments':'{}'}],"
+	    "'tools':[{'type':'function','name':'f','description':'mine'}]}",
+	    &c, &r);
+	ck_assert_uint_eq(c.n_tools, 2);
+	ck_assert_str_eq(c.tools[0].name, "f");
+	ck_assert_str_eq(c.tools[0].description, "mine");
+	ck_assert_str_eq(c.tools[1].name, "read_guide");
+	ck_assert_str_eq(c.tools[1].description, "Read it");
+	ck_assert_int_eq(json_get_obj(c.tools[1].schema, "properties",
+	    &props), 1);
+	ck_assert(json_object_object_get_ex(props, "path", NULL));
+	done(&c, &r);
+}
+END_TEST
+
 /* A screenshot whose URL cannot be fetched is a note, not an error. */
 START_TEST(screenshot_fetch_failure_is_a_note)
 {
@@ -1060,6 +1096,7 @@ main(void)
 	tcase_add_test(tc, client_tool_items_are_tool_pairs);
 	tcase_add_test(tc, hosted_items_are_notes);
 	tcase_add_test(tc, screenshot_fetch_failure_is_a_note);
+	tcase_add_test(tc, tool_search_found_tools_are_offered);
 	tcase_add_test(tc, codex_unknown_items_keep_the_system_prompt);
 	tcase_add_test(tc, local_shell_tool_is_callable);
 	tcase_add_test(tc, images_through_fetch);
