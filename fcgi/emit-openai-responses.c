@@ -31,12 +31,14 @@ enum item_type {
 	ITEM_MESSAGE,
 	ITEM_FUNCTION_CALL,
 	ITEM_CUSTOM_CALL,
+	ITEM_LOCAL_SHELL_CALL,
 };
 
 struct item {
 	enum item_type	 type;
 	char		 id[40];
 	struct buf	 text;		/* summary, text, arguments or input */
+	json_object	*action;	/* LOCAL_SHELL_CALL, when done */
 	char		*call_id;
 	char		*name;
 	int		 done;
@@ -173,6 +175,54 @@ text_part(const struct item *it)
 	return part;
 }
 
+/*
+ * A local_shell call's action from the arguments the model gave the
+ * function (openai-responses.h): {"type":"exec","command":[...],"env":{}}
+ * and whichever of timeout_ms, working_directory and user it set.  The
+ * command is the model's array of strings; a single string is one
+ * element.  NULL input is the action of a call not finished yet.
+ */
+static json_object *
+exec_action(json_object *input)
+{
+	json_object	*action, *command, *v;
+	size_t		 i, n;
+
+	action = json_object_new_object();
+	json_object_object_add(action, "type", json_str("exec"));
+	command = json_object_new_array();
+	if (input != NULL && json_object_object_get_ex(input, "command", &v)) {
+		if (json_object_is_type(v, json_type_string))
+			json_object_array_add(command, json_object_get(v));
+		else if (json_object_is_type(v, json_type_array)) {
+			n = json_object_array_length(v);
+			for (i = 0; i < n; i++)
+				json_object_array_add(command, json_str(
+				    json_object_get_string(
+				    json_object_array_get_idx(v, i))));
+		}
+	}
+	json_object_object_add(action, "command", command);
+	if (input != NULL && json_object_object_get_ex(input, "env", &v) &&
+	    json_object_is_type(v, json_type_object))
+		json_object_object_add(action, "env", json_object_get(v));
+	else
+		json_object_object_add(action, "env", json_object_new_object());
+	if (input != NULL && json_object_object_get_ex(input, "timeout_ms",
+	    &v) && json_object_is_type(v, json_type_int))
+		json_object_object_add(action, "timeout_ms",
+		    json_object_get(v));
+	if (input != NULL && json_object_object_get_ex(input,
+	    "working_directory", &v) && json_object_is_type(v,
+	    json_type_string))
+		json_object_object_add(action, "working_directory",
+		    json_object_get(v));
+	if (input != NULL && json_object_object_get_ex(input, "user", &v) &&
+	    json_object_is_type(v, json_type_string))
+		json_object_object_add(action, "user", json_object_get(v));
+	return action;
+}
+
 /* The item as the client sees it; while open, without its content. */
 static json_object *
 item_json(const struct item *it)
@@ -216,6 +266,14 @@ item_json(const struct item *it)
 		json_object_object_add(o, "name", json_str(it->name));
 		json_object_object_add(o, "input", json_strn(
 		    it->done ? text : "", it->done ? it->text.len : 0));
+		break;
+	case ITEM_LOCAL_SHELL_CALL:
+		json_object_object_add(o, "type",
+		    json_str("local_shell_call"));
+		json_object_object_add(o, "status", json_str(status));
+		json_object_object_add(o, "call_id", json_str(it->call_id));
+		json_object_object_add(o, "action", it->action != NULL ?
+		    json_object_get(it->action) : exec_action(NULL));
 		break;
 	}
 	return o;
@@ -262,7 +320,8 @@ static size_t
 item_new(struct openai_responses_emit *e, enum item_type type)
 {
 	struct item	*it;
-	static const char *const prefix[] = { "rs", "msg", "fc", "ctc" };
+	static const char *const prefix[] = { "rs", "msg", "fc", "ctc",
+	    "lsh" };
 
 	e->items = xreallocarray(e->items, e->n_items + 1, sizeof(*e->items));
 	it = &e->items[e->n_items];
@@ -610,6 +669,20 @@ r_thinking_end(void *arg, const char *signature)
 	return push(e);
 }
 
+/* Which item a call of the tool named name goes back as. */
+static enum item_type
+call_type(const struct openai_responses_emit *e, const char *name)
+{
+	if (e->req == NULL)
+		return ITEM_FUNCTION_CALL;
+	if (e->req->local_shell &&
+	    strcmp(name, OPENAI_RESPONSES_LOCAL_SHELL) == 0)
+		return ITEM_LOCAL_SHELL_CALL;
+	if (openai_responses_is_custom(e->req, name))
+		return ITEM_CUSTOM_CALL;
+	return ITEM_FUNCTION_CALL;
+}
+
 static int
 r_tool_start(void *arg, size_t index, const char *id, const char *name)
 {
@@ -619,9 +692,7 @@ r_tool_start(void *arg, size_t index, const char *id, const char *name)
 
 	close_text(e);
 	close_reasoning(e);
-	i = item_new(e, e->req != NULL &&
-	    openai_responses_is_custom(e->req, name) ? ITEM_CUSTOM_CALL :
-	    ITEM_FUNCTION_CALL);
+	i = item_new(e, call_type(e, name));
 	it = &e->items[i];
 	it->call_id = xstrdup(id);
 	it->name = xstrdup(name);
@@ -642,8 +713,11 @@ r_tool_input(void *arg, size_t index, const char *s, size_t len)
 	if ((at = emit_calls_get(&e->tool_items, index)) < 0)
 		return 0;
 	i = (size_t)at;
-	/* A custom call's text is known only once its JSON is whole. */
-	if (!e->stream || e->items[i].type == ITEM_CUSTOM_CALL)
+	/*
+	 * A custom call's text and a local_shell call's action are known
+	 * only once the JSON is whole.
+	 */
+	if (!e->stream || e->items[i].type != ITEM_FUNCTION_CALL)
 		return 0;
 	ev_delta(e, "response.function_call_arguments.delta", i, "", s, len);
 	return push(e);
@@ -664,6 +738,22 @@ custom_input(struct buf *out, const char *input)
 	json_object_put(o);
 }
 
+/* A local_shell call's action from the function's JSON arguments. */
+static void
+local_shell_action(struct item *it, const char *input)
+{
+	json_object	*o = NULL;
+
+	if (json_parse(input, strlen(input), JSON_MAX_DEPTH, &o, NULL) !=
+	    KF_OK || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		o = NULL;
+	}
+	json_object_put(it->action);
+	it->action = exec_action(o);
+	json_object_put(o);
+}
+
 static int
 r_tool_end(void *arg, size_t index, const char *input)
 {
@@ -681,12 +771,16 @@ r_tool_end(void *arg, size_t index, const char *input)
 	buf_reset(&it->text);
 	if (it->type == ITEM_CUSTOM_CALL)
 		custom_input(&it->text, input);
+	else if (it->type == ITEM_LOCAL_SHELL_CALL)
+		local_shell_action(it, input);
 	else
 		buf_puts(&it->text, input);
 	it->done = 1;
 	if (!e->stream)
 		return 0;
-	if (it->type == ITEM_CUSTOM_CALL) {
+	if (it->type == ITEM_LOCAL_SHELL_CALL)
+		;	/* the whole action is in output_item.done */
+	else if (it->type == ITEM_CUSTOM_CALL) {
 		ev_delta(e, "response.custom_tool_call_input.delta", i, "",
 		    buf_cstr(&it->text), it->text.len);
 		ev_part_begin(e, &d, "response.custom_tool_call_input.done",
@@ -794,6 +888,7 @@ items_free(struct openai_responses_emit *e)
 
 	for (i = 0; i < e->n_items; i++) {
 		buf_free(&e->items[i].text);
+		json_object_put(e->items[i].action);
 		free(e->items[i].call_id);
 		free(e->items[i].name);
 	}

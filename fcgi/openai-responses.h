@@ -21,6 +21,7 @@ struct request;
 struct openai_responses_req {
 	char			**custom;	/* custom tool names */
 	size_t			  n_custom;
+	int			  local_shell;	/* tools has local_shell */
 	struct json_object	*echo;		/* owned: fields to echo */
 	struct json_object	*echo_text;	/* owned: key -> JSON text */
 };
@@ -45,7 +46,11 @@ typedef enum kf_err (*openai_responses_fetch_fn)(void *arg, const char *url,
  * for error.param (a body that is not JSON has a cause and no param).
  * previous_response_id is refused: nothing is stored, the client sends the
  * whole history (store:false).  Custom tools reach Kiro as a function
- * taking {"input": string}.  The caller passes conv after conv_init and req
+ * taking {"input": string}.  Every input item type the API documents is
+ * read: calls of client-run tools and their outputs become tool uses and
+ * results, the records of OpenAI's hosted tools (web_search_call, mcp_call,
+ * ...) and item types not known yet short text notes; hosted tools in
+ * tools are dropped with a log line.  The caller passes conv after conv_init and req
  * zeroed, and frees them (conv_free, openai_responses_req_free), *cause
  * and *param whatever the result.
  */
@@ -56,6 +61,12 @@ enum kf_err	openai_responses_parse(const char *body, size_t len,
 
 /* The custom tool schema's property, the raw input text. */
 #define OPENAI_RESPONSES_CUSTOM_INPUT	"input"
+/*
+ * The local_shell tool reaches Kiro as a function of this name taking the
+ * exec action's fields ({"command": [...], "working_directory", ...}); its
+ * calls go back as local_shell_call items.
+ */
+#define OPENAI_RESPONSES_LOCAL_SHELL	"local_shell"
 
 /* emit-openai-responses.c: the SSE event stream and the response object. */
 struct openai_responses_emit;

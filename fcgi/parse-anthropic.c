@@ -13,6 +13,7 @@
 #include "conv.h"
 #include "digest.h"
 #include "json.h"
+#include "log.h"
 #include "models.h"
 #include "parse-common.h"
 #include "rand.h"
@@ -96,6 +97,249 @@ parse_text_block(struct parse *p, json_object *blk, struct conv_block *b)
 	return KF_OK;
 }
 
+/* The text blocks of an array ({"type":"text","text":...}) into t. */
+static void
+text_blocks(struct buf *t, json_object *arr)
+{
+	const char	*s;
+	size_t		 i, n;
+
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++)
+		if (json_get_str(json_object_array_get_idx(arr, i), "text",
+		    &s) == 1)
+			buf_printf(t, "%s%s", t->len > 0 ? "\n" : "", s);
+}
+
+/*
+ * A search_result block as the model can read it: its title and source,
+ * then its text.
+ */
+static char *
+search_result_text(json_object *blk)
+{
+	struct buf	 t = BUF_INIT;
+	json_object	*content;
+	const char	*s;
+
+	buf_puts(&t, "[search result");
+	if (json_get_str(blk, "title", &s) == 1)
+		buf_printf(&t, ": %s", s);
+	if (json_get_str(blk, "source", &s) == 1)
+		buf_printf(&t, " (%s)", s);
+	buf_puts(&t, "]");
+	if (json_get_arr(blk, "content", &content) == 1) {
+		struct buf	body = BUF_INIT;
+
+		text_blocks(&body, content);
+		if (body.len > 0)
+			buf_printf(&t, "\n%s", body.ptr);
+		buf_free(&body);
+	}
+	return buf_detach(&t);
+}
+
+/*
+ * A document block's text: a text source's data, a content source's text
+ * blocks; NULL for what Kiro cannot read (a PDF, a URL, a file id).
+ */
+static char *
+document_text(json_object *blk)
+{
+	json_object	*src, *content;
+	struct buf	 t = BUF_INIT;
+	const char	*stype, *s;
+
+	if (json_get_obj(blk, "source", &src) != 1 ||
+	    json_get_str(src, "type", &stype) != 1)
+		return NULL;
+	if (json_get_str(blk, "title", &s) == 1 && *s != '\0')
+		buf_printf(&t, "[document: %s]\n", s);
+	if (strcmp(stype, "text") == 0 && json_get_str(src, "data", &s) == 1)
+		buf_puts(&t, s);
+	else if (strcmp(stype, "content") == 0 &&
+	    json_get_arr(src, "content", &content) == 1)
+		text_blocks(&t, content);
+	else if (strcmp(stype, "content") == 0 &&
+	    json_get_str(src, "content", &s) == 1)
+		buf_puts(&t, s);
+	else {
+		buf_free(&t);
+		return NULL;
+	}
+	buf_cstr(&t);
+	return buf_detach(&t);
+}
+
+/* A note for a document Kiro cannot read, naming what it was. */
+static void
+document_note(struct parse *p, json_object *blk, struct conv_block *b)
+{
+	json_object	*src;
+	const char	*title = NULL, *what = NULL;
+
+	(void)json_get_str(blk, "title", &title);
+	if (json_get_obj(blk, "source", &src) == 1 &&
+	    json_get_str(src, "media_type", &what) != 1)
+		(void)json_get_str(src, "type", &what);
+	log_info("anthropic: %s: %s document kept as a note (Kiro reads "
+	    "text only)", p->path, what != NULL ? what : "unknown");
+	b->text = xasprintf("[document%s%s (%s): not readable here]",
+	    title != NULL ? ": " : "", title != NULL ? title : "",
+	    what != NULL ? what : "unknown type");
+}
+
+/*
+ * What a server tool's result block (web_search_tool_result,
+ * web_fetch_tool_result, code_execution_tool_result, ...) holds, as text:
+ * the search results' titles and URLs, a fetched page's text, a run's
+ * output, an error's code.
+ */
+static void
+server_result_text(struct buf *t, json_object *content)
+{
+	json_object	*v, *doc;
+	const char	*s;
+	char		*text;
+	int64_t		 code;
+	size_t		 i, n;
+
+	if (content == NULL)
+		return;
+	if (json_object_is_type(content, json_type_string)) {
+		buf_printf(t, "\n%s", json_object_get_string(content));
+		return;
+	}
+	if (json_object_is_type(content, json_type_array)) {
+		n = json_object_array_length(content);
+		for (i = 0; i < n; i++) {
+			v = json_object_array_get_idx(content, i);
+			if (json_get_str(v, "url", &s) == 1) {
+				const char	*title = "";
+
+				(void)json_get_str(v, "title", &title);
+				buf_printf(t, "\n- %s%s%s", title,
+				    *title != '\0' ? " - " : "", s);
+				if (json_get_str(v, "page_age", &s) == 1)
+					buf_printf(t, " (%s)", s);
+			} else if (json_get_str(v, "text", &s) == 1)
+				buf_printf(t, "\n%s", s);
+			else if (json_get_str(v, "tool_name", &s) == 1)
+				buf_printf(t, "\n- %s", s);
+		}
+		return;
+	}
+	if (!json_object_is_type(content, json_type_object))
+		return;
+	if (json_get_str(content, "error_code", &s) == 1)
+		buf_printf(t, "\n[error: %s]", s);
+	if (json_get_str(content, "url", &s) == 1)
+		buf_printf(t, "\n%s", s);
+	if (json_get_obj(content, "content", &doc) == 1 &&
+	    (text = document_text(doc)) != NULL) {
+		buf_printf(t, "\n%s", text);
+		free(text);
+	}
+	if (json_get_str(content, "stdout", &s) == 1 && *s != '\0')
+		buf_printf(t, "\n%s", s);
+	if (json_get_str(content, "stderr", &s) == 1 && *s != '\0')
+		buf_printf(t, "\n[stderr]\n%s", s);
+	if (json_get_int(content, "return_code", &code) == 1)
+		buf_printf(t, "\n[exit code %lld]", (long long)code);
+	if (json_get_arr(content, "tool_references", &v) == 1)
+		server_result_text(t, v);
+}
+
+/*
+ * A server tool use (or an MCP tool use) as text: which tool, and its
+ * query, URL or code, else its input as JSON.
+ */
+static void
+server_use_text(struct buf *t, json_object *blk, const char *type)
+{
+	json_object	*input = NULL;
+	const char	*name = "", *s;
+	char		*args;
+
+	(void)json_get_str(blk, "name", &name);
+	if (strcmp(type, "mcp_tool_use") == 0) {
+		buf_puts(t, "[MCP tool ");
+		if (json_get_str(blk, "server_name", &s) == 1)
+			buf_printf(t, "%s.", s);
+		buf_puts(t, name);
+	} else if (strcmp(name, "web_search") == 0)
+		buf_puts(t, "[web search");
+	else if (strcmp(name, "web_fetch") == 0)
+		buf_puts(t, "[web fetch");
+	else
+		buf_printf(t, "[server tool %s", name);
+	if (!json_object_object_get_ex(blk, "input", &input) || input == NULL)
+		buf_putc(t, ']');
+	else if (json_get_str(input, "query", &s) == 1)
+		buf_printf(t, ": query %s]", s);
+	else if (json_get_str(input, "url", &s) == 1)
+		buf_printf(t, ": %s]", s);
+	else if (json_get_str(input, "code", &s) == 1 ||
+	    json_get_str(input, "command", &s) == 1)
+		buf_printf(t, "]\n%s", s);
+	else {
+		args = json_to_str(input);
+		buf_printf(t, " %s]", args);
+		free(args);
+	}
+}
+
+/* 1 when s ends with suffix. */
+static int
+ends_with(const char *s, const char *suffix)
+{
+	size_t	n = strlen(s), k = strlen(suffix);
+
+	return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/*
+ * Server tools ran inside Anthropic's API (web search, web fetch, code
+ * execution, MCP connectors): their use and result blocks become notes,
+ * keeping the query, URLs, code and output the model can build on.
+ * Returns 0 when type is none of them.
+ */
+static int
+server_block_note(json_object *blk, const char *type, struct conv_msg *m)
+{
+	json_object	*content = NULL;
+	struct buf	 t = BUF_INIT;
+	const char	*file_id = "";
+	size_t		 i, n;
+	int		 is_error = 0;
+
+	if (strcmp(type, "server_tool_use") == 0 ||
+	    strcmp(type, "mcp_tool_use") == 0)
+		server_use_text(&t, blk, type);
+	else if (strcmp(type, "container_upload") == 0) {
+		(void)json_get_str(blk, "file_id", &file_id);
+		buf_printf(&t, "[file %s uploaded to the code container]",
+		    file_id);
+	} else if (ends_with(type, "_tool_result")) {
+		/*
+		 * mcp_tool_result, web_search_tool_result,
+		 * code_execution_tool_result, ...: "[web search result]".
+		 */
+		(void)json_get_bool(blk, "is_error", &is_error);
+		buf_putc(&t, '[');
+		n = strlen(type) - strlen("_tool_result");
+		for (i = 0; i < n; i++)
+			buf_putc(&t, type[i] == '_' ? ' ' : type[i]);
+		buf_puts(&t, is_error ? " error]" : " result]");
+		(void)json_object_object_get_ex(blk, "content", &content);
+		server_result_text(&t, content);
+	} else
+		return 0;
+	pc_note(m, "%s", buf_cstr(&t));
+	buf_free(&t);
+	return 1;
+}
+
 /* tool_result content: a string, or text and image blocks. */
 static enum kf_err
 parse_result_content(struct parse *p, json_object *blk, struct conv_block *b)
@@ -134,33 +378,26 @@ parse_result_content(struct parse *p, json_object *blk, struct conv_block *b)
 			c = conv_block_add_content(b, CONV_BLOCK_IMAGE);
 			if ((er = parse_image(p, item, c)) != KF_OK)
 				return er;
-		} else if (strcmp(type, "search_result") == 0 ||
-		    strcmp(type, "document") == 0) {
+		} else if (strcmp(type, "search_result") == 0) {
 			/* Keep what text there is; Kiro takes text only. */
-			json_object	*inner;
-			const char	*s;
-
 			c = conv_block_add_content(b, CONV_BLOCK_TEXT);
-			if (json_get_str(item, "title", &s) == 1)
-				c->text = xstrdup(s);
-			if (json_get_arr(item, "content", &inner) == 1) {
-				struct buf	t = BUF_INIT;
-				size_t		j;
+			c->text = search_result_text(item);
+		} else if (strcmp(type, "document") == 0) {
+			c = conv_block_add_content(b, CONV_BLOCK_TEXT);
+			if ((c->text = document_text(item)) == NULL)
+				document_note(p, item, c);
+		} else if (strcmp(type, "tool_reference") == 0) {
+			const char	*s = "";
 
-				if (c->text != NULL)
-					buf_printf(&t, "%s\n", c->text);
-				for (j = 0; j <
-				    json_object_array_length(inner); j++)
-					if (json_get_str(
-					    json_object_array_get_idx(inner, j),
-					    "text", &s) == 1)
-						buf_printf(&t, "%s\n", s);
-				free(c->text);
-				c->text = buf_detach(&t);
-			}
-		} else
-			return bad(p, "%s.type: \"%s\" is not supported in "
-			    "tool results", p->path, type);
+			(void)json_get_str(item, "tool_name", &s);
+			conv_block_add_content(b, CONV_BLOCK_TEXT)->text =
+			    xasprintf("[tool %s]", s);
+		} else {
+			log_info("anthropic: %s: \"%s\" tool result content "
+			    "kept as a note", p->path, type);
+			conv_block_add_content(b, CONV_BLOCK_TEXT)->text =
+			    xasprintf("[%s content]", type);
+		}
 	}
 	path_set(p, "%s", base);
 	return KF_OK;
@@ -228,36 +465,27 @@ parse_block(struct parse *p, json_object *blk, struct conv_msg *m)
 		b->signature = xstrdup(s);
 		return KF_OK;
 	}
-	/*
-	 * Blocks that carry nothing Kiro can use: encrypted thinking, and
-	 * the records of server-side tools run by the real API.
-	 */
-	if (strcmp(type, "redacted_thinking") == 0 ||
-	    strcmp(type, "server_tool_use") == 0 ||
-	    strcmp(type, "web_search_tool_result") == 0 ||
-	    strcmp(type, "web_fetch_tool_result") == 0 ||
-	    strcmp(type, "code_execution_tool_result") == 0 ||
-	    strcmp(type, "mcp_tool_use") == 0 ||
-	    strcmp(type, "mcp_tool_result") == 0 ||
-	    strcmp(type, "container_upload") == 0)
+	/* Encrypted thinking carries nothing Kiro can read. */
+	if (strcmp(type, "redacted_thinking") == 0)
+		return KF_OK;
+	if (server_block_note(blk, type, m))
 		return KF_OK;
 	if (strcmp(type, "document") == 0) {
-		json_object	*src;
-		const char	*stype;
-
-		if (json_get_obj(blk, "source", &src) == 1 &&
-		    json_get_str(src, "type", &stype) == 1 &&
-		    strcmp(stype, "text") == 0 &&
-		    json_get_str(src, "data", &s) == 1) {
-			b = conv_msg_add_block(m, CONV_BLOCK_TEXT);
-			b->text = xstrdup(s);
-			return KF_OK;
-		}
-		return bad(p, "%s: document blocks are supported only with a "
-		    "plain-text source (Kiro cannot read PDFs)", p->path);
+		b = conv_msg_add_block(m, CONV_BLOCK_TEXT);
+		if ((b->text = document_text(blk)) == NULL)
+			document_note(p, blk, b);
+		return KF_OK;
 	}
-	return bad(p, "%s.type: \"%s\" content blocks are not supported",
-	    p->path, type);
+	if (strcmp(type, "search_result") == 0) {
+		conv_msg_add_block(m, CONV_BLOCK_TEXT)->text =
+		    search_result_text(blk);
+		return KF_OK;
+	}
+	/* A block type not known yet: a note, rather than a 400. */
+	log_info("anthropic: %s: \"%s\" content blocks are not known here; "
+	    "kept as a note", p->path, type);
+	pc_note(m, "[%s block]", type);
+	return KF_OK;
 }
 
 static enum kf_err
@@ -383,8 +611,11 @@ parse_tools(struct parse *p, json_object *root)
 		 * run inside Anthropic's API; Kiro cannot run them, and a
 		 * definition without a schema would only confuse the model.
 		 */
-		if (type != NULL && strcmp(type, "custom") != 0)
+		if (type != NULL && strcmp(type, "custom") != 0) {
+			log_info("anthropic: %s: server tool \"%s\" dropped: "
+			    "Kiro cannot run it", p->path, type);
 			continue;
+		}
 		if ((er = want_str(p, tool, "description", 0, &desc)) !=
 		    KF_OK)
 			return er;

@@ -217,3 +217,27 @@ pc_image_media(const char *media_type)
 			return ok[i];
 	return NULL;
 }
+
+struct conv_block *
+pc_note(struct conv_msg *m, const char *fmt, ...)
+{
+	struct conv_block	*b;
+	struct buf		 text = BUF_INIT;
+	va_list			 ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&text, fmt, ap);
+	va_end(ap);
+	b = conv_msg_add_block(m, CONV_BLOCK_TEXT);
+	buf_cstr(&text);
+	b->text = buf_detach(&text);
+	return b;
+}
+
+char *
+pc_json_text(json_object *v)
+{
+	if (json_object_is_type(v, json_type_string))
+		return xstrdup(json_object_get_string(v));
+	return json_to_str(v);
+}

@@ -89,6 +89,17 @@ enum kf_err	pc_format_type(struct conv *, const char *type,
 struct conv_tool	*pc_add_tool(struct conv *, const char *name,
 			    const char *desc, json_object *schema);
 
+/*
+ * History a client sends that Kiro has no form for (a hosted tool's call,
+ * a server tool's result, a part of a type not known yet) reaches the
+ * model as a short note in the turn: a TEXT block added to m holding the
+ * formatted text, "[web search: query ...]".  Returns the block.
+ */
+struct conv_block	*pc_note(struct conv_msg *m, const char *fmt, ...)
+			    __attribute__((format(printf, 2, 3)));
+/* A JSON value as note text: a string's own text, else compact JSON (heap). */
+char		*pc_json_text(json_object *v);
+
 /* The canonical spelling of an image type Kiro takes, or NULL. */
 const char	*pc_image_media(const char *media_type);
 #endif

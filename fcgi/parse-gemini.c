@@ -12,6 +12,7 @@
 #include "digest.h"
 #include "gemini.h"
 #include "json.h"
+#include "log.h"
 #include "models.h"
 #include "parse-common.h"
 #include "xmalloc.h"
@@ -25,6 +26,14 @@ struct parse {
 	struct conv		*conv;
 	struct gemini_opts	*opts;
 	char			**cause;
+	/*
+	 * A functionResponse answers a call of the last model turn: which
+	 * turn that is, and which of its calls are answered, so finding the
+	 * call costs that turn's calls, not the whole history.
+	 */
+	size_t			 last_model;	/* msgs index, or SIZE_MAX */
+	unsigned char		*answered;	/* per block of that turn */
+	size_t			 answered_for;	/* last_model it is for */
 };
 
 /* An error; its message starts with the path of the field. */
@@ -58,12 +67,15 @@ parse_inline_data(struct parse *p, json_object *part, const char *path,
 	if ((er = want_str(p, d, sub, "mimeType", 1, &mime)) != KF_OK ||
 	    (er = want_str(p, d, sub, "data", 1, &data)) != KF_OK)
 		return er;
-	if ((media = pc_image_media(mime)) == NULL)
-		return bad(p, "%s.mimeType: \"%s\" is not supported (Kiro takes "
-		    "image/jpeg, image/png, image/gif or image/webp)", sub,
-		    mime);
 	if ((decoded = base64_decoded_len(data, strlen(data))) <= 0)
 		return bad(p, "%s.data: not valid base64", sub);
+	if ((media = pc_image_media(mime)) == NULL) {
+		/* Audio, video, PDF...: Kiro reads text and images only. */
+		log_info("gemini: %s: %s data kept as a note", sub, mime);
+		pc_note(m, "[%s data, %lld bytes: not readable here]", mime,
+		    decoded);
+		return KF_OK;
+	}
 	if (decoded > GEMINI_MAX_IMAGE_BYTES)
 		return bad(p, "%s.data: image of %lld bytes is over the %ld "
 		    "byte limit", sub, decoded, GEMINI_MAX_IMAGE_BYTES);
@@ -105,48 +117,31 @@ parse_function_call(struct parse *p, json_object *part, const char *path,
 	return KF_OK;
 }
 
-/* The TOOL_USE in the previous model turn that this response answers. */
+/* The first unanswered TOOL_USE of the last model turn this one answers. */
 static struct conv_block *
-find_call(struct conv *c, struct conv_msg *cur, const char *name,
-    const char *id)
+find_call(struct parse *p, const char *name, const char *id)
 {
-	struct conv_msg		*prev = NULL;
+	struct conv_msg		*prev;
 	struct conv_block	*b;
-	size_t			 i, j;
+	size_t			 j;
 
-	for (i = 0; i < c->n_msgs; i++)
-		if (&c->msgs[i] == cur)
-			break;
-	/* Consecutive user contents are one turn: look past them. */
-	while (i > 0) {
-		i--;
-		if (c->msgs[i].role == CONV_ROLE_ASSISTANT) {
-			prev = &c->msgs[i];
-			break;
-		}
-	}
-	if (prev == NULL)
+	if (p->last_model == SIZE_MAX)
 		return NULL;
+	prev = &p->conv->msgs[p->last_model];
+	if (p->answered == NULL || p->answered_for != p->last_model) {
+		free(p->answered);
+		p->answered = xcalloc(prev->n_blocks + 1, 1);
+		p->answered_for = p->last_model;
+	}
 	for (j = 0; j < prev->n_blocks; j++) {
 		b = &prev->blocks[j];
-		if (b->type != CONV_BLOCK_TOOL_USE)
+		if (b->type != CONV_BLOCK_TOOL_USE || p->answered[j])
 			continue;
 		if (id != NULL && *id != '\0' ? strcmp(b->id, id) != 0 :
 		    strcmp(b->name, name) != 0)
 			continue;
-		/* The first such call not answered yet. */
-		for (i = 0; i < c->n_msgs; i++) {
-			size_t	k;
-
-			for (k = 0; k < c->msgs[i].n_blocks; k++)
-				if (c->msgs[i].blocks[k].type ==
-				    CONV_BLOCK_TOOL_RESULT &&
-				    c->msgs[i].blocks[k].id != NULL &&
-				    strcmp(c->msgs[i].blocks[k].id, b->id) == 0)
-					goto answered;
-		}
+		p->answered[j] = 1;
 		return b;
-answered:	;
 	}
 	return NULL;
 }
@@ -170,7 +165,7 @@ parse_function_response(struct parse *p, json_object *part,
 		return er;
 	if ((rc = json_get_obj(fr, "response", &resp)) == -1)
 		return bad(p, "%s.response: must be an object", sub);
-	if ((call = find_call(p->conv, m, name, id)) == NULL)
+	if ((call = find_call(p, name, id)) == NULL)
 		return bad(p, "%s: no unanswered functionCall %s%s%s\"%s\" in "
 		    "the model turn before it", sub, id != NULL ? "with id \"" :
 		    "named", id != NULL ? id : "", id != NULL ? "\" for " : " ",
@@ -188,6 +183,82 @@ parse_function_response(struct parse *p, json_object *part,
 		t->text = json_to_str(resp);
 	b->is_error = rc == 1 && json_object_object_get_ex(resp, "error", &v) &&
 	    v != NULL && !json_object_object_get_ex(resp, "output", NULL);
+	return KF_OK;
+}
+
+/*
+ * fileData points at a file in Google's storage, which Kiro cannot read:
+ * the model is told what it was.
+ */
+static enum kf_err
+parse_file_data(struct parse *p, json_object *part, const char *path,
+    struct conv_msg *m)
+{
+	json_object	*fd;
+	const char	*mime, *uri, *name;
+	char		 sub[192];
+	enum kf_err	 er;
+
+	if (json_get_obj(part, "fileData", &fd) != 1)
+		return bad(p, "%s.fileData: must be an object", path);
+	snprintf(sub, sizeof(sub), "%s.fileData", path);
+	if ((er = want_str(p, fd, sub, "fileUri", 1, &uri)) != KF_OK ||
+	    (er = want_str(p, fd, sub, "mimeType", 0, &mime)) != KF_OK ||
+	    (er = want_str(p, fd, sub, "displayName", 0, &name)) != KF_OK)
+		return er;
+	log_info("gemini: %s: file %s kept as a note (Kiro cannot fetch "
+	    "it)", sub, uri);
+	pc_note(m, "[file%s%s: %s%s%s%s, not readable here]",
+	    name != NULL ? " " : "", name != NULL ? name : "", uri,
+	    mime != NULL ? " (" : "", mime != NULL ? mime : "",
+	    mime != NULL ? ")" : "");
+	return KF_OK;
+}
+
+/* executableCode and codeExecutionResult, from Google's code runner. */
+static enum kf_err
+parse_code_part(struct parse *p, json_object *part, const char *path,
+    struct conv_msg *m)
+{
+	json_object	*v;
+	const char	*lang = NULL, *code = "", *outcome = NULL, *output = "";
+
+	if (json_object_object_get_ex(part, "executableCode", &v)) {
+		if (!json_object_is_type(v, json_type_object))
+			return bad(p, "%s.executableCode: must be an object",
+			    path);
+		(void)json_get_str(v, "language", &lang);
+		(void)json_get_str(v, "code", &code);
+		pc_note(m, "[code run%s%s%s]\n%s", lang != NULL ? " (" : "",
+		    lang != NULL ? lang : "", lang != NULL ? ")" : "", code);
+		return KF_OK;
+	}
+	(void)json_object_object_get_ex(part, "codeExecutionResult", &v);
+	if (!json_object_is_type(v, json_type_object))
+		return bad(p, "%s.codeExecutionResult: must be an object", path);
+	(void)json_get_str(v, "outcome", &outcome);
+	(void)json_get_str(v, "output", &output);
+	pc_note(m, "[code result%s%s]\n%s", outcome != NULL ? ": " : "",
+	    outcome != NULL ? outcome : "", output);
+	return KF_OK;
+}
+
+/* A part of a kind not known yet: a note naming its fields. */
+static enum kf_err
+unknown_part(json_object *part, const char *path, struct conv_msg *m)
+{
+	struct json_object_iter	 it;
+	struct buf		 keys = BUF_INIT;
+
+	json_object_object_foreachC(part, it) {
+		if (strcmp(it.key, "thought") == 0)
+			continue;
+		buf_printf(&keys, "%s%s", keys.len > 0 ? ", " : "", it.key);
+	}
+	log_info("gemini: %s: a %s part is not known here; kept as a note",
+	    path, buf_cstr(&keys));
+	pc_note(m, "[%s part]", buf_cstr(&keys));
+	buf_free(&keys);
 	return KF_OK;
 }
 
@@ -220,8 +291,10 @@ parse_part(struct parse *p, json_object *part, size_t ci, size_t pi,
 	if (json_object_object_get_ex(part, "inlineData", NULL))
 		return parse_inline_data(p, part, path, m);
 	if (json_object_object_get_ex(part, "fileData", NULL))
-		return bad(p, "%s.fileData: file URIs are not supported; send "
-		    "the image as inlineData", path);
+		return parse_file_data(p, part, path, m);
+	if (json_object_object_get_ex(part, "executableCode", NULL) ||
+	    json_object_object_get_ex(part, "codeExecutionResult", NULL))
+		return parse_code_part(p, part, path, m);
 	if ((rc = json_get_bool(part, "thought", &thought)) == -1)
 		return bad(p, "%s.thought: must be a boolean", path);
 	if ((er = want_str(p, part, path, "text", 0, &text)) != KF_OK ||
@@ -240,13 +313,19 @@ parse_part(struct parse *p, json_object *part, size_t ci, size_t pi,
 		b->text = xstrdup(text);
 		return KF_OK;
 	}
-	/* Parts Kiro cannot use: results of Google's own code runner. */
-	if (json_object_object_get_ex(part, "executableCode", NULL) ||
-	    json_object_object_get_ex(part, "codeExecutionResult", NULL) ||
-	    sig != NULL)
+	/*
+	 * A signature alone, or videoMetadata (which only describes the
+	 * data beside it), carries nothing.
+	 */
+	if (sig != NULL || json_object_object_get_ex(part, "videoMetadata",
+	    NULL))
 		return KF_OK;
-	return bad(p, "%s: a part needs text, inlineData, functionCall or "
-	    "functionResponse", path);
+	if (json_object_object_length(part) == 0 ||
+	    (json_object_object_length(part) == 1 &&
+	    json_object_object_get_ex(part, "thought", NULL)))
+		return bad(p, "%s: a part needs text, inlineData, functionCall "
+		    "or functionResponse", path);
+	return unknown_part(part, path, m);
 }
 
 static enum kf_err
@@ -257,7 +336,7 @@ parse_contents(struct parse *p, json_object *root)
 	const char	*role;
 	enum conv_role	 r;
 	char		 path[64];
-	size_t		 i, j, n, np;
+	size_t		 i, j, n, np, prev_model;
 	enum kf_err	 er;
 
 	if ((er = want(p, root, "", "contents", json_type_array, PC_REQUIRED,
@@ -286,14 +365,19 @@ parse_contents(struct parse *p, json_object *root)
 		    PC_REQUIRED, &parts)) != KF_OK)
 			return er;
 		m = conv_add_msg(p->conv, r);
+		prev_model = p->last_model;
+		if (r == CONV_ROLE_ASSISTANT)
+			p->last_model = p->conv->n_msgs - 1;
 		np = json_object_array_length(parts);
 		for (j = 0; j < np; j++)
 			if ((er = parse_part(p, json_object_array_get_idx(parts,
 			    j), i, j, r, m)) != KF_OK)
 				return er;
 		/* Nothing Kiro can carry: a turn of empty text. */
-		if (m->n_blocks == 0)
+		if (m->n_blocks == 0) {
 			conv_remove_msg(p->conv, p->conv->n_msgs - 1);
+			p->last_model = prev_model;
+		}
 	}
 	if (p->conv->n_msgs == 0)
 		return bad(p, "contents: no part has any content");
@@ -364,6 +448,18 @@ parse_declaration(struct parse *p, json_object *decl, const char *path)
 	return KF_OK;
 }
 
+/* Logs each of Google's own tools in tools[i], which are dropped. */
+static void
+log_hosted_tools(json_object *tool, size_t i)
+{
+	struct json_object_iter	it;
+
+	json_object_object_foreachC(tool, it)
+		if (strcmp(it.key, "functionDeclarations") != 0)
+			log_info("gemini: tools[%zu].%s dropped: it runs on "
+			    "Google's side", i, it.key);
+}
+
 static enum kf_err
 parse_tools(struct parse *p, json_object *root)
 {
@@ -389,6 +485,7 @@ parse_tools(struct parse *p, json_object *root)
 		    -1)
 			return bad(p, "tools[%zu].functionDeclarations: must be "
 			    "an array", i);
+		log_hosted_tools(tool, i);
 		if (rc == 0)
 			continue;
 		for (j = 0; j < json_object_array_length(decls); j++) {
@@ -610,6 +707,7 @@ gemini_parse(const char *body, size_t len, const char *model, int for_count,
 
 	memset(&p, 0, sizeof(p));
 	memset(opts, 0, sizeof(*opts));
+	p.last_model = SIZE_MAX;
 	p.conv = conv;
 	p.opts = opts;
 	p.cause = cause;
@@ -639,6 +737,7 @@ gemini_parse(const char *body, size_t len, const char *model, int for_count,
 	    (er = parse_generation_config(&p, req)) != KF_OK)
 		goto out;
 out:
+	free(p.answered);
 	json_object_put(root);
 	return er;
 }

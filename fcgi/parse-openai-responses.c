@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "conv.h"
 #include "json.h"
+#include "log.h"
 #include "models.h"
 #include "openai-responses.h"
 #include "parse-common.h"
@@ -31,6 +32,7 @@ struct parse {
 	char			**cause;
 	char			**param;
 	int			 seen_turn;	/* a turn item came before */
+	json_object		*found;		/* tool searches' tools lists */
 };
 
 /* An error naming the field, in the message and as OpenAI's "param". */
@@ -211,11 +213,57 @@ parse_message(struct parse *p, json_object *item, const char *path)
 	return parse_parts(p, content, sub, m, NULL);
 }
 
+/* A tool use in the assistant turn, taking input (NULL is {}). */
+static void
+add_tool_use(struct parse *p, const char *call_id, const char *name,
+    json_object *input)
+{
+	struct conv_block	*b;
+
+	p->seen_turn = 1;
+	b = conv_msg_add_block(msg_for(p, CONV_ROLE_ASSISTANT),
+	    CONV_BLOCK_TOOL_USE);
+	b->id = xstrdup(call_id);
+	b->name = xstrdup(name);
+	b->input = input != NULL ? input : json_object_new_object();
+}
+
+/* A tool result in the user turn, answering call_id. */
+static struct conv_block *
+add_tool_result(struct parse *p, const char *call_id)
+{
+	struct conv_block	*b;
+
+	p->seen_turn = 1;
+	b = conv_msg_add_block(msg_for(p, CONV_ROLE_USER),
+	    CONV_BLOCK_TOOL_RESULT);
+	b->id = xstrdup(call_id);
+	return b;
+}
+
+/* The message a note about an item goes to. */
+static struct conv_msg *
+note_msg(struct parse *p, enum conv_role role)
+{
+	p->seen_turn = 1;
+	return msg_for(p, role);
+}
+
+/*
+ * A required object member, *out borrowed: "field required" and "must be
+ * an object" name it by path.
+ */
+static enum kf_err
+want_obj(struct parse *p, json_object *item, const char *path,
+    const char *key, json_object **out)
+{
+	return want(p, item, path, key, json_type_object, PC_REQUIRED, out);
+}
+
 /* function_call and custom_tool_call: an assistant tool use. */
 static enum kf_err
 parse_call(struct parse *p, json_object *item, const char *path, int custom)
 {
-	struct conv_block	*b;
 	json_object		*args = NULL;
 	const char		*call_id, *name, *s;
 	char			 sub[200];
@@ -241,12 +289,7 @@ parse_call(struct parse *p, json_object *item, const char *path, int custom)
 			return bad(p, sub, "must be a JSON object in a string");
 		}
 	}
-	p->seen_turn = 1;
-	b = conv_msg_add_block(msg_for(p, CONV_ROLE_ASSISTANT),
-	    CONV_BLOCK_TOOL_USE);
-	b->id = xstrdup(call_id);
-	b->name = xstrdup(name);
-	b->input = args;
+	add_tool_use(p, call_id, name, args);
 	return KF_OK;
 }
 
@@ -269,10 +312,7 @@ parse_call_output(struct parse *p, json_object *item, const char *path)
 	    !json_object_is_type(out, json_type_array))
 		return bad(p, sub, "must be a string or an array, not %s",
 		    json_type_label(out));
-	p->seen_turn = 1;
-	b = conv_msg_add_block(msg_for(p, CONV_ROLE_USER),
-	    CONV_BLOCK_TOOL_RESULT);
-	b->id = xstrdup(call_id);
+	b = add_tool_result(p, call_id);
 	if (json_object_is_type(out, json_type_string)) {
 		conv_block_add_content(b, CONV_BLOCK_TEXT)->text =
 		    xstrdup(json_object_get_string(out));
@@ -282,10 +322,620 @@ parse_call_output(struct parse *p, json_object *item, const char *path)
 }
 
 static enum kf_err
+parse_function_call(struct parse *p, json_object *item, const char *path)
+{
+	return parse_call(p, item, path, 0);
+}
+
+static enum kf_err
+parse_custom_call(struct parse *p, json_object *item, const char *path)
+{
+	return parse_call(p, item, path, 1);
+}
+
+/*
+ * local_shell_call: a call of the local_shell tool, whose arguments are
+ * its action ({"type":"exec","command":[...],...}) without the type.
+ */
+static enum kf_err
+parse_local_shell_call(struct parse *p, json_object *item, const char *path)
+{
+	struct json_object_iter	 it;
+	json_object		*action, *input;
+	const char		*call_id;
+	enum kf_err		 er;
+
+	if ((er = want_str(p, item, path, "call_id", 1, &call_id)) != KF_OK ||
+	    (er = want_obj(p, item, path, "action", &action)) != KF_OK)
+		return er;
+	input = json_object_new_object();
+	json_object_object_foreachC(action, it)
+		if (strcmp(it.key, "type") != 0)
+			json_object_object_add(input, it.key,
+			    json_object_get(it.val));
+	add_tool_use(p, call_id, OPENAI_RESPONSES_LOCAL_SHELL, input);
+	return KF_OK;
+}
+
+/* local_shell_call_output: its output string; the call is id or call_id. */
+static enum kf_err
+parse_local_shell_output(struct parse *p, json_object *item,
+    const char *path)
+{
+	const char	*call_id, *output;
+	enum kf_err	 er;
+
+	if ((er = want_str(p, item, path, "call_id", 0, &call_id)) != KF_OK ||
+	    (call_id == NULL && (er = want_str(p, item, path, "id", 1,
+	    &call_id)) != KF_OK) ||
+	    (er = want_str(p, item, path, "output", 1, &output)) != KF_OK)
+		return er;
+	conv_block_add_content(add_tool_result(p, call_id),
+	    CONV_BLOCK_TEXT)->text = xstrdup(output);
+	return KF_OK;
+}
+
+/*
+ * The client-run tools whose call carries its arguments as an object
+ * member: shell_call's action, apply_patch_call's operation,
+ * computer_call's action.  The tool use is named for the tool.
+ */
+static enum kf_err
+parse_object_call(struct parse *p, json_object *item, const char *path,
+    const char *member, const char *tool)
+{
+	json_object	*args;
+	const char	*call_id;
+	enum kf_err	 er;
+
+	if ((er = want_str(p, item, path, "call_id", 1, &call_id)) != KF_OK ||
+	    (er = want_obj(p, item, path, member, &args)) != KF_OK)
+		return er;
+	add_tool_use(p, call_id, tool, json_object_get(args));
+	return KF_OK;
+}
+
+static enum kf_err
+parse_shell_call(struct parse *p, json_object *item, const char *path)
+{
+	return parse_object_call(p, item, path, "action", "shell");
+}
+
+static enum kf_err
+parse_apply_patch_call(struct parse *p, json_object *item, const char *path)
+{
+	return parse_object_call(p, item, path, "operation", "apply_patch");
+}
+
+static enum kf_err
+parse_computer_call(struct parse *p, json_object *item, const char *path)
+{
+	return parse_object_call(p, item, path, "action", "computer");
+}
+
+/* One shell command's outcome as text: its stdout, stderr and exit. */
+static void
+shell_outcome_text(struct buf *t, json_object *o)
+{
+	json_object	*outcome;
+	const char	*s;
+	int64_t		 code;
+
+	if (!json_object_is_type(o, json_type_object)) {
+		json_to_buf(o, t);
+		buf_putc(t, '\n');
+		return;
+	}
+	if (json_get_str(o, "stdout", &s) == 1 && *s != '\0')
+		buf_printf(t, "%s\n", s);
+	if (json_get_str(o, "stderr", &s) == 1 && *s != '\0')
+		buf_printf(t, "[stderr]\n%s\n", s);
+	if (json_get_obj(o, "outcome", &outcome) != 1)
+		return;
+	if (json_get_int(outcome, "exit_code", &code) == 1)
+		buf_printf(t, "[exit code %lld]\n", (long long)code);
+	else if (json_get_str(outcome, "type", &s) == 1)
+		buf_printf(t, "[%s]\n", s);
+}
+
+/* shell_call_output: the outcome of each command, or a string. */
+static enum kf_err
+parse_shell_output(struct parse *p, json_object *item, const char *path)
+{
+	json_object	*out;
+	struct buf	 t = BUF_INIT;
+	const char	*call_id;
+	char		 sub[200];
+	size_t		 i, n;
+	enum kf_err	 er;
+
+	if ((er = want_str(p, item, path, "call_id", 1, &call_id)) != KF_OK)
+		return er;
+	snprintf(sub, sizeof(sub), "%s.output", path);
+	if (!json_object_object_get_ex(item, "output", &out) || out == NULL)
+		return bad(p, sub, "field required");
+	if (json_object_is_type(out, json_type_string))
+		buf_puts(&t, json_object_get_string(out));
+	else if (json_object_is_type(out, json_type_array)) {
+		n = json_object_array_length(out);
+		for (i = 0; i < n; i++)
+			shell_outcome_text(&t, json_object_array_get_idx(out,
+			    i));
+	} else
+		return bad(p, sub, "must be a string or an array, not %s",
+		    json_type_label(out));
+	conv_block_add_content(add_tool_result(p, call_id),
+	    CONV_BLOCK_TEXT)->text = xstrdup(buf_cstr(&t));
+	buf_free(&t);
+	return KF_OK;
+}
+
+/* apply_patch_call_output: its output text; status "failed" is an error. */
+static enum kf_err
+parse_apply_patch_output(struct parse *p, json_object *item,
+    const char *path)
+{
+	struct conv_block	*b;
+	const char		*call_id, *output, *status;
+	enum kf_err		 er;
+
+	if ((er = want_str(p, item, path, "call_id", 1, &call_id)) != KF_OK ||
+	    (er = want_str(p, item, path, "output", 0, &output)) != KF_OK ||
+	    (er = want_str(p, item, path, "status", 0, &status)) != KF_OK)
+		return er;
+	b = add_tool_result(p, call_id);
+	b->is_error = status != NULL && strcmp(status, "failed") == 0;
+	conv_block_add_content(b, CONV_BLOCK_TEXT)->text = xstrdup(
+	    output != NULL ? output : status != NULL ? status : "");
+	return KF_OK;
+}
+
+/*
+ * computer_call_output: a screenshot, kept as an image when its URL can
+ * be fetched and as a note otherwise (an uploaded file_id cannot be).
+ */
+static enum kf_err
+parse_computer_output(struct parse *p, json_object *item, const char *path)
+{
+	struct conv_block	*b, *img;
+	json_object		*out;
+	const char		*call_id, *url;
+	char			 sub[200], *why = NULL, *media = NULL;
+	char			*data = NULL;
+	enum kf_err		 er;
+
+	if ((er = want_str(p, item, path, "call_id", 1, &call_id)) != KF_OK ||
+	    (er = want_obj(p, item, path, "output", &out)) != KF_OK)
+		return er;
+	snprintf(sub, sizeof(sub), "%s.output", path);
+	if ((er = want_str(p, out, sub, "image_url", 0, &url)) != KF_OK)
+		return er;
+	b = add_tool_result(p, call_id);
+	if (url != NULL && p->fetch != NULL) {
+		if (p->fetch(p->fetch_arg, url, &media, &data, &why) ==
+		    KF_OK) {
+			img = conv_block_add_content(b, CONV_BLOCK_IMAGE);
+			img->media_type = media;
+			img->data = data;
+			return KF_OK;
+		}
+		log_info("responses: %s: screenshot kept as a note: %s", sub,
+		    why != NULL ? why : "fetch failed");
+		free(why);
+		free(media);
+		free(data);
+	}
+	conv_block_add_content(b, CONV_BLOCK_TEXT)->text =
+	    xstrdup("[screenshot, not available]");
+	return KF_OK;
+}
+
+/*
+ * tool_search_call: a client-run search (with a call_id) is a tool use
+ * like any other; a server-run one is a note of what was searched.
+ */
+static enum kf_err
+parse_tool_search_call(struct parse *p, json_object *item, const char *path)
+{
+	json_object	*args = NULL;
+	const char	*call_id;
+	char		*text;
+	enum kf_err	 er;
+
+	if ((er = want_str(p, item, path, "call_id", 0, &call_id)) != KF_OK)
+		return er;
+	(void)json_object_object_get_ex(item, "arguments", &args);
+	if (call_id != NULL) {
+		add_tool_use(p, call_id, "tool_search",
+		    json_object_is_type(args, json_type_object) ?
+		    json_object_get(args) : NULL);
+		return KF_OK;
+	}
+	text = args != NULL ? pc_json_text(args) : xstrdup("");
+	pc_note(note_msg(p, CONV_ROLE_ASSISTANT), "[tool search: %s]", text);
+	free(text);
+	return KF_OK;
+}
+
+/* The tools a tool search found, as "name: description" lines. */
+static void
+found_tools_text(struct buf *t, json_object *tools)
+{
+	json_object	*tool;
+	const char	*name, *desc;
+	size_t		 i, n;
+
+	n = json_object_array_length(tools);
+	for (i = 0; i < n; i++) {
+		tool = json_object_array_get_idx(tools, i);
+		if (json_get_str(tool, "name", &name) != 1)
+			continue;
+		buf_printf(t, "\n- %s", name);
+		if (json_get_str(tool, "description", &desc) == 1 &&
+		    *desc != '\0')
+			buf_printf(t, ": %s", desc);
+	}
+}
+
+static enum kf_err
+parse_tool_search_output(struct parse *p, json_object *item,
+    const char *path)
+{
+	json_object	*tools;
+	struct buf	 t = BUF_INIT;
+	const char	*call_id;
+	enum kf_err	 er;
+
+	if ((er = want_str(p, item, path, "call_id", 0, &call_id)) != KF_OK ||
+	    (er = want(p, item, path, "tools", json_type_array, 0, &tools)) !=
+	    KF_OK)
+		return er;
+	buf_puts(&t, "[tool search found these tools]");
+	if (tools != NULL) {
+		found_tools_text(&t, tools);
+		if (p->found == NULL)
+			p->found = json_object_new_array();
+		json_object_array_add(p->found, json_object_get(tools));
+	}
+	if (call_id != NULL)
+		conv_block_add_content(add_tool_result(p, call_id),
+		    CONV_BLOCK_TEXT)->text = xstrdup(buf_cstr(&t));
+	else
+		pc_note(note_msg(p, CONV_ROLE_ASSISTANT), "%s", buf_cstr(&t));
+	buf_free(&t);
+	return KF_OK;
+}
+
+/* web_search_call: what was searched or opened, and the sources seen. */
+static enum kf_err
+parse_web_search_call(struct parse *p, json_object *item, const char *path)
+{
+	json_object	*action, *sources, *v;
+	struct buf	 t = BUF_INIT;
+	const char	*type = "search", *s;
+	size_t		 i, n;
+
+	(void)path;
+	if (json_get_obj(item, "action", &action) != 1)
+		action = NULL;
+	if (action != NULL)
+		(void)json_get_str(action, "type", &type);
+	if (strcmp(type, "open_page") == 0)
+		buf_puts(&t, "[web page opened");
+	else if (strcmp(type, "find") == 0 ||
+	    strcmp(type, "find_in_page") == 0)
+		buf_puts(&t, "[web page searched");
+	else
+		buf_puts(&t, "[web search");
+	if (action != NULL && json_get_str(action, "query", &s) == 1)
+		buf_printf(&t, ": query %s", s);
+	if (action != NULL && json_get_str(action, "url", &s) == 1)
+		buf_printf(&t, ": %s", s);
+	if (action != NULL && json_get_str(action, "pattern", &s) == 1)
+		buf_printf(&t, " for \"%s\"", s);
+	buf_putc(&t, ']');
+	if (action != NULL && json_get_arr(action, "sources", &sources) == 1) {
+		n = json_object_array_length(sources);
+		for (i = 0; i < n; i++) {
+			v = json_object_array_get_idx(sources, i);
+			if (json_get_str(v, "url", &s) == 1)
+				buf_printf(&t, "\n- %s", s);
+		}
+	}
+	pc_note(note_msg(p, CONV_ROLE_ASSISTANT), "%s", buf_cstr(&t));
+	buf_free(&t);
+	return KF_OK;
+}
+
+/* file_search_call: the queries, and the text of each result. */
+static enum kf_err
+parse_file_search_call(struct parse *p, json_object *item, const char *path)
+{
+	json_object	*arr, *v;
+	struct buf	 t = BUF_INIT;
+	const char	*s;
+	size_t		 i, n;
+
+	(void)path;
+	buf_puts(&t, "[file search");
+	if (json_get_arr(item, "queries", &arr) == 1) {
+		n = json_object_array_length(arr);
+		for (i = 0; i < n; i++)
+			if (json_object_is_type((v = json_object_array_get_idx(
+			    arr, i)), json_type_string))
+				buf_printf(&t, "%s %s", i == 0 ? ":" : ";",
+				    json_object_get_string(v));
+	}
+	buf_putc(&t, ']');
+	if (json_get_arr(item, "results", &arr) == 1) {
+		n = json_object_array_length(arr);
+		for (i = 0; i < n; i++) {
+			v = json_object_array_get_idx(arr, i);
+			if (json_get_str(v, "filename", &s) == 1)
+				buf_printf(&t, "\n%s:", s);
+			if (json_get_str(v, "text", &s) == 1)
+				buf_printf(&t, "\n%s", s);
+		}
+	}
+	pc_note(note_msg(p, CONV_ROLE_ASSISTANT), "%s", buf_cstr(&t));
+	buf_free(&t);
+	return KF_OK;
+}
+
+/* image_generation_call: the image itself is no use to Kiro; its prompt is. */
+static enum kf_err
+parse_image_generation_call(struct parse *p, json_object *item,
+    const char *path)
+{
+	const char	*prompt;
+
+	(void)path;
+	if (json_get_str(item, "revised_prompt", &prompt) == 1)
+		pc_note(note_msg(p, CONV_ROLE_ASSISTANT), "[image generated: "
+		    "%s]", prompt);
+	else
+		pc_note(note_msg(p, CONV_ROLE_ASSISTANT), "[image generated]");
+	return KF_OK;
+}
+
+/* code_interpreter_call: the code run and the logs it printed. */
+static enum kf_err
+parse_code_interpreter_call(struct parse *p, json_object *item,
+    const char *path)
+{
+	json_object	*outputs, *v;
+	struct buf	 t = BUF_INIT;
+	const char	*s;
+	size_t		 i, n;
+
+	(void)path;
+	buf_puts(&t, "[code interpreter ran]");
+	if (json_get_str(item, "code", &s) == 1)
+		buf_printf(&t, "\n%s", s);
+	if (json_get_arr(item, "outputs", &outputs) == 1) {
+		n = json_object_array_length(outputs);
+		for (i = 0; i < n; i++) {
+			v = json_object_array_get_idx(outputs, i);
+			if (json_get_str(v, "logs", &s) == 1)
+				buf_printf(&t, "\n[output]\n%s", s);
+			else if (json_get_str(v, "type", &s) == 1)
+				buf_printf(&t, "\n[%s output]", s);
+		}
+	}
+	pc_note(note_msg(p, CONV_ROLE_ASSISTANT), "%s", buf_cstr(&t));
+	buf_free(&t);
+	return KF_OK;
+}
+
+/* "label.name(arguments)" of an MCP item, into t. */
+static void
+mcp_call_text(struct buf *t, json_object *item)
+{
+	const char	*s;
+
+	if (json_get_str(item, "server_label", &s) == 1)
+		buf_printf(t, "%s.", s);
+	if (json_get_str(item, "name", &s) == 1)
+		buf_puts(t, s);
+	if (json_get_str(item, "arguments", &s) == 1)
+		buf_printf(t, "(%s)", s);
+}
+
+/* mcp_call: the call, run by OpenAI, and its output or error. */
+static enum kf_err
+parse_mcp_call(struct parse *p, json_object *item, const char *path)
+{
+	struct buf	 t = BUF_INIT;
+	const char	*s;
+
+	(void)path;
+	buf_puts(&t, "[MCP call ");
+	mcp_call_text(&t, item);
+	buf_putc(&t, ']');
+	if (json_get_str(item, "output", &s) == 1)
+		buf_printf(&t, "\n%s", s);
+	if (json_get_str(item, "error", &s) == 1)
+		buf_printf(&t, "\n[error] %s", s);
+	pc_note(note_msg(p, CONV_ROLE_ASSISTANT), "%s", buf_cstr(&t));
+	buf_free(&t);
+	return KF_OK;
+}
+
+static enum kf_err
+parse_mcp_list_tools(struct parse *p, json_object *item, const char *path)
+{
+	json_object	*tools;
+	struct buf	 t = BUF_INIT;
+	const char	*label = "";
+
+	(void)path;
+	(void)json_get_str(item, "server_label", &label);
+	buf_printf(&t, "[MCP server %s lists these tools]", label);
+	if (json_get_arr(item, "tools", &tools) == 1)
+		found_tools_text(&t, tools);
+	pc_note(note_msg(p, CONV_ROLE_ASSISTANT), "%s", buf_cstr(&t));
+	buf_free(&t);
+	return KF_OK;
+}
+
+static enum kf_err
+parse_mcp_approval_request(struct parse *p, json_object *item,
+    const char *path)
+{
+	struct buf	t = BUF_INIT;
+
+	(void)path;
+	buf_puts(&t, "[MCP approval requested for ");
+	mcp_call_text(&t, item);
+	buf_putc(&t, ']');
+	pc_note(note_msg(p, CONV_ROLE_ASSISTANT), "%s", buf_cstr(&t));
+	buf_free(&t);
+	return KF_OK;
+}
+
+static enum kf_err
+parse_mcp_approval_response(struct parse *p, json_object *item,
+    const char *path)
+{
+	const char	*reason;
+	int		 approve = 0;
+
+	(void)path;
+	(void)json_get_bool(item, "approve", &approve);
+	if (json_get_str(item, "reason", &reason) != 1)
+		reason = NULL;
+	pc_note(note_msg(p, CONV_ROLE_USER), "[MCP call %s%s%s]",
+	    approve ? "approved" : "denied", reason != NULL ? ": " : "",
+	    reason != NULL ? reason : "");
+	return KF_OK;
+}
+
+/*
+ * Reasoning is the model's own scratch work (Kiro keeps no signature to
+ * check it against): not input.
+ */
+static enum kf_err
+parse_reasoning_item(struct parse *p, json_object *item, const char *path)
+{
+	(void)p;
+	(void)item;
+	(void)path;
+	return KF_OK;
+}
+
+/*
+ * item_reference and compaction point at what OpenAI stored or encrypted,
+ * which this gateway cannot read: the model is told something was there.
+ */
+static enum kf_err
+parse_item_reference(struct parse *p, json_object *item, const char *path)
+{
+	const char	*id = "";
+
+	(void)json_get_str(item, "id", &id);
+	log_info("responses: %s: item_reference %s kept as a note (no "
+	    "responses are stored here)", path, id);
+	pc_note(note_msg(p, CONV_ROLE_USER), "[earlier item %s, not "
+	    "available]", id);
+	return KF_OK;
+}
+
+static enum kf_err
+parse_compaction(struct parse *p, json_object *item, const char *path)
+{
+	(void)item;
+	(void)path;
+	pc_note(note_msg(p, CONV_ROLE_USER), "[earlier conversation "
+	    "compacted; its summary is not available]");
+	return KF_OK;
+}
+
+/*
+ * An item type not known yet: a note, in the item's role if it has one.
+ * A developer or system item before the first turn (Codex sends its
+ * additional_tools so) joins the instructions, as such messages do, so
+ * that the instructions after it stay the system prompt.
+ */
+static enum kf_err
+parse_unknown_item(struct parse *p, json_object *item, const char *path,
+    const char *type)
+{
+	const char	*role = "user";
+	char		*note;
+
+	log_info("responses: %s: \"%s\" items are not known here; kept as "
+	    "a note", path, type);
+	(void)json_get_str(item, "role", &role);
+	if (!p->seen_turn && (strcmp(role, "developer") == 0 ||
+	    strcmp(role, "system") == 0)) {
+		note = xasprintf("[%s item]", type);
+		conv_append_system(p->conv, note);
+		free(note);
+		return KF_OK;
+	}
+	pc_note(note_msg(p, strcmp(role, "assistant") == 0 ?
+	    CONV_ROLE_ASSISTANT : CONV_ROLE_USER), "[%s item]", type);
+	return KF_OK;
+}
+
+/* Every input item type the Responses API documents, and its reader. */
+static const struct item_kind {
+	const char	*type;
+	enum kf_err	(*parse)(struct parse *, json_object *, const char *);
+} item_kinds[] = {
+	{ "message",			parse_message },
+	{ "function_call",		parse_function_call },
+	{ "function_call_output",	parse_call_output },
+	{ "custom_tool_call",		parse_custom_call },
+	{ "custom_tool_call_output",	parse_call_output },
+	{ "local_shell_call",		parse_local_shell_call },
+	{ "local_shell_call_output",	parse_local_shell_output },
+	{ "shell_call",			parse_shell_call },
+	{ "shell_call_output",		parse_shell_output },
+	{ "apply_patch_call",		parse_apply_patch_call },
+	{ "apply_patch_call_output",	parse_apply_patch_output },
+	{ "computer_call",		parse_computer_call },
+	{ "computer_call_output",	parse_computer_output },
+	{ "tool_search_call",		parse_tool_search_call },
+	{ "tool_search_output",		parse_tool_search_output },
+	{ "web_search_call",		parse_web_search_call },
+	{ "file_search_call",		parse_file_search_call },
+	{ "image_generation_call",	parse_image_generation_call },
+	{ "code_interpreter_call",	parse_code_interpreter_call },
+	{ "mcp_call",			parse_mcp_call },
+	{ "mcp_list_tools",		parse_mcp_list_tools },
+	{ "mcp_approval_request",	parse_mcp_approval_request },
+	{ "mcp_approval_response",	parse_mcp_approval_response },
+	{ "reasoning",			parse_reasoning_item },
+	{ "item_reference",		parse_item_reference },
+	{ "compaction",			parse_compaction },
+};
+
+static enum kf_err
+parse_item(struct parse *p, json_object *item, const char *path)
+{
+	const char	*type;
+	size_t		 k;
+	enum kf_err	 er;
+
+	if (!json_object_is_type(item, json_type_object))
+		return bad(p, path, "must be an object, not %s",
+		    json_type_label(item));
+	if ((er = want_str(p, item, path, "type", 0, &type)) != KF_OK)
+		return er;
+	/* EasyInputMessage: {role, content} without a type. */
+	if (type == NULL)
+		return parse_message(p, item, path);
+	for (k = 0; k < sizeof(item_kinds) / sizeof(item_kinds[0]); k++)
+		if (strcmp(type, item_kinds[k].type) == 0)
+			return item_kinds[k].parse(p, item, path);
+	return parse_unknown_item(p, item, path, type);
+}
+
+static enum kf_err
 parse_input(struct parse *p, json_object *root)
 {
-	json_object	*v, *item;
-	const char	*type;
+	json_object	*v;
 	char		 path[64];
 	size_t		 i, n;
 	enum kf_err	 er;
@@ -302,44 +952,9 @@ parse_input(struct parse *p, json_object *root)
 		    "items, not %s", json_type_label(v));
 	n = json_object_array_length(v);
 	for (i = 0; i < n; i++) {
-		item = json_object_array_get_idx(v, i);
 		snprintf(path, sizeof(path), "input[%zu]", i);
-		if (!json_object_is_type(item, json_type_object))
-			return bad(p, path, "must be an object, not %s",
-			    json_type_label(item));
-		if ((er = want_str(p, item, path, "type", 0, &type)) != KF_OK)
-			return er;
-		/* EasyInputMessage: {role, content} without a type. */
-		if (type == NULL || strcmp(type, "message") == 0)
-			er = parse_message(p, item, path);
-		else if (strcmp(type, "function_call") == 0)
-			er = parse_call(p, item, path, 0);
-		else if (strcmp(type, "custom_tool_call") == 0)
-			er = parse_call(p, item, path, 1);
-		else if (strcmp(type, "function_call_output") == 0 ||
-		    strcmp(type, "custom_tool_call_output") == 0)
-			er = parse_call_output(p, item, path);
-		else if (strcmp(type, "reasoning") == 0 ||
-		    strcmp(type, "web_search_call") == 0)
-			/*
-			 * Reasoning is the model's own scratch work (Kiro
-			 * keeps no signature to check it against); web
-			 * searches ran on OpenAI's side.  Neither is input.
-			 */
-			er = KF_OK;
-		else if (strcmp(type, "item_reference") == 0) {
-			snprintf(path + strlen(path), sizeof(path) -
-			    strlen(path), ".type");
-			er = bad(p, path, "item_reference needs stored "
-			    "responses, which this gateway does not keep; "
-			    "send the items themselves");
-		} else {
-			snprintf(path + strlen(path), sizeof(path) -
-			    strlen(path), ".type");
-			er = bad(p, path, "\"%s\" items are not supported",
-			    type);
-		}
-		if (er != KF_OK)
+		if ((er = parse_item(p, json_object_array_get_idx(v, i),
+		    path)) != KF_OK)
 			return er;
 	}
 	if (p->conv->n_msgs == 0)
@@ -409,6 +1024,33 @@ parse_custom_tool(struct parse *p, json_object *tool, const char *path,
 	return KF_OK;
 }
 
+/*
+ * The local_shell tool as a function of its exec action's fields, the
+ * shape of the action the client runs (openai-responses.h).
+ */
+static void
+add_local_shell(struct parse *p)
+{
+	static const char schema[] = "{\"type\":\"object\",\"properties\":{"
+	    "\"command\":{\"type\":\"array\",\"items\":{\"type\":"
+	    "\"string\"},\"description\":\"The program and its arguments, "
+	    "one per element (argv).\"},\"working_directory\":{\"type\":"
+	    "\"string\",\"description\":\"Where to run it.\"},"
+	    "\"timeout_ms\":{\"type\":\"integer\",\"description\":"
+	    "\"Give up after this many milliseconds.\"},\"env\":{\"type\":"
+	    "\"object\",\"additionalProperties\":{\"type\":\"string\"},"
+	    "\"description\":\"Environment variables to set.\"}},"
+	    "\"required\":[\"command\"]}";
+	json_object	*o = NULL;
+
+	if (p->req->local_shell)
+		return;
+	p->req->local_shell = 1;
+	(void)json_parse(schema, sizeof(schema) - 1, JSON_MAX_DEPTH, &o, NULL);
+	pc_add_tool(p->conv, OPENAI_RESPONSES_LOCAL_SHELL, "Runs a command "
+	    "on the user's machine and returns its output.", o);
+}
+
 static enum kf_err
 parse_tools(struct parse *p, json_object *root)
 {
@@ -432,14 +1074,21 @@ parse_tools(struct parse *p, json_object *root)
 		if ((er = want_str(p, tool, path, "type", 1, &type)) != KF_OK)
 			return er;
 		custom = strcmp(type, "custom") == 0;
+		if (strcmp(type, "local_shell") == 0) {
+			add_local_shell(p);
+			continue;
+		}
 		/*
 		 * Hosted tools (web_search, file_search, code_interpreter,
 		 * ...) run inside OpenAI's API and Codex's namespace tools
 		 * need its own call routing; Kiro can run neither, and a
 		 * definition without a schema would only confuse the model.
 		 */
-		if (!custom && strcmp(type, "function") != 0)
+		if (!custom && strcmp(type, "function") != 0) {
+			log_info("responses: %s: \"%s\" tool dropped: Kiro "
+			    "cannot run it", path, type);
 			continue;
+		}
 		if ((er = want_str(p, tool, path, "name", 1, &name)) != KF_OK ||
 		    (er = want_str(p, tool, path, "description", 0, &desc)) !=
 		    KF_OK)
@@ -462,6 +1111,70 @@ parse_tools(struct parse *p, json_object *root)
 		    json_object_get(schema) : NULL);
 	}
 	return KF_OK;
+}
+
+/*
+ * The tool types a tool_choice may name that Kiro is not offered: OpenAI's
+ * hosted tools, and client tools with no schema here (shell, apply_patch).
+ */
+static int
+is_hosted_tool(const char *type)
+{
+	static const char *const hosted[] = {
+		"web_search", "web_search_preview", "web_search_2025_08_26",
+		"web_search_preview_2025_03_11", "file_search",
+		"code_interpreter", "image_generation", "computer_use_preview",
+		"computer", "mcp", "tool_search", "shell", "apply_patch",
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof(hosted) / sizeof(hosted[0]); i++)
+		if (strcmp(type, hosted[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The function tools a tool search found earlier in the conversation are
+ * offered to Kiro too, so the model can call them again (OpenAI keeps
+ * them loaded); names tools already has are skipped.  A json-c object
+ * serves as the set of names, for a lookup per tool that does not grow
+ * with the list.
+ */
+static void
+add_found_tools(struct parse *p)
+{
+	json_object	*names, *tools, *tool, *schema;
+	const char	*type, *name, *desc;
+	size_t		 i, j, n, m;
+
+	if (p->found == NULL)
+		return;
+	names = json_object_new_object();
+	for (i = 0; i < p->conv->n_tools; i++)
+		json_object_object_add(names, p->conv->tools[i].name, NULL);
+	n = json_object_array_length(p->found);
+	for (i = 0; i < n; i++) {
+		tools = json_object_array_get_idx(p->found, i);
+		m = json_object_array_length(tools);
+		for (j = 0; j < m; j++) {
+			tool = json_object_array_get_idx(tools, j);
+			if (json_get_str(tool, "type", &type) != 1 ||
+			    strcmp(type, "function") != 0 ||
+			    json_get_str(tool, "name", &name) != 1 ||
+			    *name == '\0' ||
+			    json_object_object_get_ex(names, name, NULL))
+				continue;
+			if (json_get_str(tool, "description", &desc) != 1)
+				desc = NULL;
+			if (json_get_obj(tool, "parameters", &schema) != 1)
+				schema = NULL;
+			json_object_object_add(names, name, NULL);
+			pc_add_tool(p->conv, name, desc, schema != NULL ?
+			    json_object_get(schema) : NULL);
+		}
+	}
+	json_object_put(names);
 }
 
 static enum kf_err
@@ -504,9 +1217,19 @@ parse_tool_choice(struct parse *p, json_object *root)
 			return er;
 		p->conv->tool_choice = s != NULL && strcmp(s, "required") ==
 		    0 ? CONV_TOOL_CHOICE_ANY : CONV_TOOL_CHOICE_AUTO;
+	} else if (strcmp(s, "local_shell") == 0) {
+		p->conv->tool_choice = CONV_TOOL_CHOICE_TOOL;
+		p->conv->tool_choice_name = xstrdup(
+		    OPENAI_RESPONSES_LOCAL_SHELL);
+	} else if (is_hosted_tool(s)) {
+		/* Kiro cannot run it: the choice is left to the model. */
+		log_info("responses: tool_choice: hosted tool \"%s\" is left "
+		    "to the model", s);
+		p->conv->tool_choice = CONV_TOOL_CHOICE_AUTO;
 	} else
-		return bad(p, "tool_choice.type", "must be function, custom "
-		    "or allowed_tools, not \"%s\"", s);
+		return bad(p, "tool_choice.type", "must be function, custom, "
+		    "allowed_tools, local_shell or a hosted tool, not \"%s\"",
+		    s);
 	return KF_OK;
 }
 
@@ -582,10 +1305,15 @@ allowed_tools(struct parse *p, json_object *root, json_object **list)
 	}
 	for (j = p->conv->n_tools; j-- > 0;) {
 		keep = 0;
-		for (i = 0; i < n && !keep; i++)
-			keep = json_get_str(json_object_array_get_idx(*list, i),
-			    "name", &name) == 1 &&
-			    strcmp(name, p->conv->tools[j].name) == 0;
+		for (i = 0; i < n && !keep; i++) {
+			t = json_object_array_get_idx(*list, i);
+			if (json_get_str(t, "type", &type) == 1 &&
+			    strcmp(type, "local_shell") == 0)
+				name = OPENAI_RESPONSES_LOCAL_SHELL;
+			else if (json_get_str(t, "name", &name) != 1)
+				continue;
+			keep = strcmp(name, p->conv->tools[j].name) == 0;
+		}
 		if (!keep) {
 			drop_custom(p->req, p->conv->tools[j].name);
 			conv_remove_tool(p->conv, j);
@@ -910,14 +1638,17 @@ openai_responses_parse(const char *body, size_t len, struct conv *conv,
 	if (s != NULL && *s != '\0')
 		conv->session_key = xstrdup(s);
 	if ((er = parse_input(&p, root)) != KF_OK ||
-	    (er = parse_tools(&p, root)) != KF_OK ||
-	    (er = parse_tool_choice(&p, root)) != KF_OK ||
+	    (er = parse_tools(&p, root)) != KF_OK)
+		goto out;
+	add_found_tools(&p);
+	if ((er = parse_tool_choice(&p, root)) != KF_OK ||
 	    (er = check_tool_choice(&p, root)) != KF_OK ||
 	    (er = parse_reasoning(&p, root)) != KF_OK ||
 	    (er = parse_text_format(&p, root)) != KF_OK)
 		goto out;
 	keep_echo(req, root, body, len);
 out:
+	json_object_put(p.found);
 	json_object_put(root);
 	return er;
 }
@@ -942,6 +1673,7 @@ openai_responses_req_free(struct openai_responses_req *req)
 	for (i = 0; i < req->n_custom; i++)
 		free(req->custom[i]);
 	free(req->custom);
+	req->local_shell = 0;
 	json_object_put(req->echo);
 	json_object_put(req->echo_text);
 	memset(req, 0, sizeof(*req));

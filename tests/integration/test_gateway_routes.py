@@ -30,6 +30,12 @@ mock upstream shared by the module and reset before each test):
   - a Claude Code-like request: role "system" entries inside messages,
     thinking {type: adaptive}, output_config.effort, 25 tools with nested
     schemas (depth ~10), metadata.user_id, system blocks; and an image block;
+  - a history holding server tool records (server_tool_use with
+    web_search_tool_result, web_fetch and code execution results, MCP use and
+    result), a PDF and a text document, search_result blocks (also in a
+    tool_result), redacted_thinking and an unknown block type, with server
+    tools in tools: 200, the mock seeing the query, result titles and URLs,
+    fetched and document text as notes, and only the custom tools;
   - after every test: the mock's validation accepted every generate request
     the gateway sent (no 400 in the mock's request log), and neither the API
     key nor the account's tokens are in the responder log.
@@ -461,6 +467,72 @@ class _Routes:
         images = self.only_upstream_body()["conversationState"]["currentMessage"][
             "userInputMessage"]["images"]
         self.assertEqual(images, [{"format": "png", "source": {"bytes": PNG_1PX}}])
+
+
+    def test_server_tool_records_and_documents_in_history(self) -> None:
+        weather = {"name": "get_weather", "description": "Weather",
+                   "input_schema": {"type": "object",
+                                    "properties": {"city": {"type": "string"}}}}
+        request = body("x")
+        request["tools"] = [weather,
+                            {"type": "web_search_20250305", "name": "web_search", "max_uses": 3},
+                            {"type": "web_fetch_20250910", "name": "web_fetch"},
+                            {"type": "code_execution_20250825", "name": "code_execution"}]
+        request["messages"] = [
+            {"role": "user", "content": [
+                {"type": "document", "title": "spec", "source": {
+                    "type": "base64", "media_type": "application/pdf",
+                    "data": "JVBERi0xLjQK"}},
+                {"type": "document", "source": {"type": "text", "media_type": "text/plain",
+                                                "data": "The grass is green."}},
+                {"type": "search_result", "source": "https://kb.example/a", "title": "KB A",
+                 "content": [{"type": "text", "text": "Step one."}]},
+                {"type": "text", "text": "Research this"}]},
+            {"role": "assistant", "content": [
+                {"type": "redacted_thinking", "data": "EmwKAhgBEgy"},
+                {"type": "server_tool_use", "id": "srvtoolu_1", "name": "web_search",
+                 "input": {"query": "kiro gateway"}},
+                {"type": "web_search_tool_result", "tool_use_id": "srvtoolu_1", "content": [
+                    {"type": "web_search_result", "url": "https://kiro.dev/docs",
+                     "title": "Kiro docs", "encrypted_content": "EqgfCio", "page_age": None}]},
+                {"type": "server_tool_use", "id": "srvtoolu_2", "name": "web_fetch",
+                 "input": {"url": "https://kiro.dev/docs"}},
+                {"type": "web_fetch_tool_result", "tool_use_id": "srvtoolu_2", "content": {
+                    "type": "web_fetch_result", "url": "https://kiro.dev/docs",
+                    "content": {"type": "document", "source": {
+                        "type": "text", "media_type": "text/plain", "data": "Fetched page text."}}}},
+                {"type": "code_execution_tool_result", "tool_use_id": "srvtoolu_3", "content": {
+                    "type": "code_execution_result", "stdout": "42", "stderr": "",
+                    "return_code": 0}},
+                {"type": "mcp_tool_use", "id": "mcptoolu_1", "name": "list_prs",
+                 "server_name": "gh", "input": {}},
+                {"type": "mcp_tool_result", "tool_use_id": "mcptoolu_1", "is_error": False,
+                 "content": [{"type": "text", "text": "PR 7 open"}]},
+                {"type": "future_block", "data": 1},
+                {"type": "tool_use", "id": "toolu_1", "name": "get_weather",
+                 "input": {"city": "Oslo"}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": [
+                    {"type": "search_result", "source": "https://met.example/oslo",
+                     "title": "Oslo", "content": [{"type": "text", "text": "Rain."}]}]},
+                {"type": "text", "text": "Summarise"}]}]
+        resp = self.gw.messages(request)
+        self.assertEqual(resp.status, 200, resp.body[:500])
+        state = self.only_upstream_body()["conversationState"]
+        blob = json.dumps(state)
+        for note in ("spec", "application/pdf", "The grass is green.",
+                     "[search result: KB A (https://kb.example/a)]", "Step one.",
+                     "[web search: query kiro gateway]", "Kiro docs - https://kiro.dev/docs",
+                     "Fetched page text.", "42", "gh.list_prs", "PR 7 open",
+                     "[future_block block]", "Rain."):
+            self.assertIn(note, blob)
+        self.assertNotIn("EmwKAhgBEgy", blob)
+        self.assertNotIn("JVBERi0xLjQK", blob)
+        ctx = state["currentMessage"]["userInputMessage"]["userInputMessageContext"]
+        self.assertEqual([t["toolSpecification"]["name"] for t in ctx["tools"]],
+                         ["get_weather"])
+        self.assertEqual([r["toolUseId"] for r in ctx["toolResults"]], ["toolu_1"])
+        self.assertIn("server tool \"web_search_20250305\" dropped", self.gw.log())
 
 
 class _Health:

@@ -19,6 +19,11 @@ For each server, against the mock upstream (reset before each test):
     other tools; the round trip (model functionCall then user
     functionResponse, no ids) reaches Kiro as a paired toolUse/toolResult;
   - inlineData images reach Kiro as images;
+  - a history with Google's code runner parts (executableCode,
+    codeExecutionResult), fileData with videoMetadata, PDF inlineData and
+    an unknown part kind, with googleSearch / urlContext / codeExecution
+    tools, is 200: the mock sees notes with the code, output and file URI,
+    and only the declared functions as tools;
   - thinkingConfig: includeThoughts shows thought parts (streamed and not);
     without it the model still thinks (thinking tags upstream) but no thought
     part reaches the client; thinkingBudget 0 turns thinking off;
@@ -318,6 +323,33 @@ class _Gemini:
         self.assertEqual([r["toolUseId"] for r in results], [u["toolUseId"] for u in uses])
         self.assertEqual([r["content"][0]["text"] for r in results], ["AAA", "BBB"])
 
+    def test_google_parts_and_tools_in_history(self) -> None:
+        body = {"contents": [
+            {"role": "user", "parts": [
+                {"text": "Summarise the clip and compute 6*7"},
+                {"fileData": {"mimeType": "video/mp4",
+                              "fileUri": "https://generativelanguage.googleapis.com/v1beta/files/clip1"},
+                 "videoMetadata": {"startOffset": "1s", "endOffset": "9s"}},
+                {"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0xLjQK"}}]},
+            {"role": "model", "parts": [
+                {"executableCode": {"language": "PYTHON", "code": "print(6*7)"}},
+                {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "42\n"}},
+                {"text": "6*7 is 42."},
+                {"toolCall": {"name": "google_search", "args": {"q": "x"}}}]},
+            {"role": "user", "parts": [{"text": "Thanks, and the clip?"}]}],
+            "tools": [{"googleSearch": {}}, {"urlContext": {}}, {"codeExecution": {}},
+                      {"functionDeclarations": [READ_FILE]}]}
+        doc = self.generate(body)
+        self.assertEqual(doc["candidates"][0]["finishReason"], "STOP")
+        state = self.upstream()["conversationState"]
+        blob = json.dumps(state["history"])
+        for note in ("files/clip1", "video/mp4", "application/pdf", "print(6*7)",
+                     "OUTCOME_OK", "42", "[toolCall part]"):
+            self.assertIn(note, blob)
+        tools = state["currentMessage"]["userInputMessage"]["userInputMessageContext"]["tools"]
+        self.assertEqual([t["toolSpecification"]["name"] for t in tools], ["read_file"])
+        self.assertIn("tools[0].googleSearch dropped", self.gw.log())
+
     # images and thinking
 
     def test_inline_image(self) -> None:
@@ -429,9 +461,8 @@ class _Gemini:
             (req("x", generationConfig={"maxOutputTokens": -1}),
              "generationConfig.maxOutputTokens"),
             ({"contents": [{"role": "bot", "parts": [{"text": "x"}]}]}, "contents[0].role"),
-            ({"contents": [{"role": "user", "parts": [{"inlineData": {
-                "mimeType": "application/pdf", "data": "AAAA"}}]}]},
-             "contents[0].parts[0].inlineData.mimeType"),
+            ({"contents": [{"role": "user", "parts": [{"fileData": "gs://x"}]}]},
+             "contents[0].parts[0].fileData"),
             ({"contents": [{"role": "user", "parts": [{"functionResponse": {
                 "name": "read_file", "response": {}}}]}]},
              "contents[0].parts[0].functionResponse"),

@@ -20,6 +20,13 @@ For each server, against the mock Kiro:
   - a history with function_call / function_call_output,
     custom_tool_call / custom_tool_call_output and reasoning items passes
     the mock's Kiro validation, with the tool uses and results in place;
+  - a Codex history with every kind of item (local_shell_call, shell_call,
+    apply_patch_call, tool_search_call and their outputs; web_search_call,
+    image_generation_call, file_search_call, code_interpreter_call, mcp_call,
+    item_reference, compaction, an unknown type) and hosted tools in tools
+    is 200: the calls and outputs reach Kiro as tool uses and results, the
+    rest as text notes; a local_shell tool is offered to Kiro and its call
+    comes back as a local_shell_call item with an exec action;
   - instructions and developer messages become Kiro's system text;
   - an input_image data: URL, or an http: URL the gateway fetches, becomes
     a Kiro image; a URL that fails is 400 naming it; a file_id image is 400;
@@ -326,6 +333,113 @@ class _Responses:
         self.assertIn("sunny, 21C", blob)
         self.assertIn("Done!", blob)
         self.assertNotIn("thinking about it", blob)
+
+    def test_every_input_item_kind_in_history(self) -> None:
+        history = [
+            {"type": "item_reference", "id": "msg_old"},
+            {"type": "compaction", "id": "cmp_1", "encrypted_content": "gAAAA"},
+            {"type": "message", "role": "user",
+             "content": [{"type": "input_text", "text": "look around, then fix the build"}]},
+            {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "x"},
+            {"type": "web_search_call", "id": "ws_1", "status": "completed",
+             "action": {"type": "search", "query": "lighttpd stream-response-body",
+                        "sources": [{"type": "url", "url": "https://redmine.lighttpd.net/x"}]}},
+            {"type": "image_generation_call", "id": "ig_1", "status": "completed",
+             "result": PNG, "revised_prompt": "a build diagram"},
+            {"type": "file_search_call", "id": "fs_1", "status": "completed",
+             "queries": ["build flags"],
+             "results": [{"filename": "BUILD.md", "text": "use --enable-werror", "score": 1}]},
+            {"type": "code_interpreter_call", "id": "ci_1", "status": "completed",
+             "container_id": "cntr", "code": "print(2+2)",
+             "outputs": [{"type": "logs", "logs": "4"}]},
+            {"type": "mcp_call", "id": "mcp_1", "server_label": "gh", "name": "list_prs",
+             "arguments": "{}", "output": "PR 12 open", "error": None},
+            {"type": "local_shell_call", "id": "lsh_1", "call_id": "call_ls", "status": "completed",
+             "action": {"type": "exec", "command": ["make", "-k"], "env": {},
+                        "working_directory": "/src", "timeout_ms": 60000}},
+            {"type": "shell_call", "id": "sh_1", "call_id": "call_sh", "status": "completed",
+             "action": {"commands": ["git status"], "timeout_ms": 1000}},
+            {"type": "apply_patch_call", "id": "ap_1", "call_id": "call_ap", "status": "completed",
+             "operation": {"type": "update_file", "path": "a.c", "diff": "@@ -1 +1 @@\n-x\n+y"}},
+            {"type": "tool_search_call", "id": "ts_1", "call_id": "call_ts",
+             "execution": "client", "status": "completed", "arguments": {"query": "deploy"}},
+            {"type": "local_shell_call_output", "id": "call_ls",
+             "output": "a.c:3: error: expected ';'"},
+            {"type": "shell_call_output", "call_id": "call_sh",
+             "output": [{"stdout": "On branch main", "stderr": "",
+                         "outcome": {"type": "exit", "exit_code": 0}}]},
+            {"type": "apply_patch_call_output", "call_id": "call_ap", "status": "completed",
+             "output": "patched a.c"},
+            {"type": "tool_search_output", "id": "tso_1", "call_id": "call_ts",
+             "execution": "client", "status": "completed",
+             "tools": [{"type": "function", "name": "deploy", "description": "Ship it"}]},
+            {"type": "future_widget_call", "id": "fw_1"},
+            {"type": "message", "role": "user",
+             "content": [{"type": "input_text", "text": "and now?"}]},
+        ]
+        tools = [{"type": "local_shell"}, {"type": "web_search"},
+                 {"type": "image_generation"}, {"type": "tool_search"},
+                 {"type": "file_search", "vector_store_ids": ["vs_1"]},
+                 {"type": "code_interpreter", "container": {"type": "auto"}},
+                 {"type": "mcp", "server_label": "gh", "server_url": "https://mcp.example"},
+                 WEATHER]
+        resp = self.post(req(history, tools=tools, store=False))
+        self.assertEqual(resp.status, 200, resp.body[:500])
+        state = self.kiro_request()
+        uses = {u["toolUseId"]: (u["name"], u["input"])
+                for h in state["history"] if "assistantResponseMessage" in h
+                for u in h["assistantResponseMessage"].get("toolUses") or []}
+        self.assertEqual(uses["call_ls"], ("local_shell", {
+            "command": ["make", "-k"], "env": {}, "working_directory": "/src",
+            "timeout_ms": 60000}))
+        self.assertEqual(uses["call_sh"][0], "shell")
+        self.assertEqual(uses["call_ap"][1]["path"], "a.c")
+        self.assertEqual(uses["call_ts"], ("tool_search", {"query": "deploy"}))
+        ctx = state["currentMessage"]["userInputMessage"]["userInputMessageContext"]
+        results = {r["toolUseId"]: json.dumps(r["content"]) for r in ctx["toolResults"]}
+        self.assertEqual(set(results), {"call_ls", "call_sh", "call_ap", "call_ts"})
+        self.assertIn("expected ';'", results["call_ls"])
+        self.assertIn("On branch main", results["call_sh"])
+        self.assertIn("patched a.c", results["call_ap"])
+        self.assertIn("deploy: Ship it", results["call_ts"])
+        names = [t["toolSpecification"]["name"] for t in ctx["tools"]]
+        self.assertIn("local_shell", names)
+        self.assertIn("get_weather", names)
+        for hosted in ("web_search", "image_generation", "file_search", "code_interpreter"):
+            self.assertNotIn(hosted, names)
+        blob = json.dumps(state)
+        for note in ("[web search: query lighttpd stream-response-body]",
+                     "https://redmine.lighttpd.net/x", "[image generated: a build diagram]",
+                     "use --enable-werror", "print(2+2)", "PR 12 open", "msg_old",
+                     "compacted", "[future_widget_call item]"):
+            self.assertIn(note, blob)
+        self.assertNotIn(PNG, blob)
+        log = self.gw.log()
+        self.assertIn('tools[1]: "web_search" tool dropped', log)
+        self.assertIn('"future_widget_call" items are not known here', log)
+
+    def test_local_shell_call_comes_back(self) -> None:
+        MOCK.script({"kind": "tool_use", "chunks": [],
+                     "tools": [{"name": "local_shell", "id": "tooluse_sh1",
+                                "input_fragments": ['{"command":["ls",', '"-la"],',
+                                                    '"working_directory":"/tmp"}']}]})
+        events = self.stream(req("list files", tools=[{"type": "local_shell"}]))
+        tools = self.kiro_request()["currentMessage"]["userInputMessage"][
+            "userInputMessageContext"]["tools"]
+        spec = tools[0]["toolSpecification"]
+        self.assertEqual(spec["name"], "local_shell")
+        self.assertEqual(spec["inputSchema"]["json"]["required"], ["command"])
+        items = [d["item"] for n, d in events if n == "response.output_item.done"]
+        self.assertEqual(len(items), 1)
+        item = items[0]
+        self.assertEqual(item["type"], "local_shell_call")
+        self.assertRegex(item["id"], r"^lsh_[0-9a-f]{32}$")
+        self.assertEqual(item["call_id"], "tooluse_sh1")
+        self.assertEqual(item["status"], "completed")
+        self.assertEqual(item["action"], {"type": "exec", "command": ["ls", "-la"],
+                                          "env": {}, "working_directory": "/tmp"})
+        final = events[-1][1]["response"]
+        self.assertEqual(final["output"][0]["action"]["command"], ["ls", "-la"])
 
     # --- images and thinking -------------------------------------------
 

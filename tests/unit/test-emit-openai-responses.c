@@ -23,7 +23,8 @@
  * out and reads back what a client would: every SSE event's name equals
  * its data's type and sequence_numbers count from 0; the event order of a
  * text answer, of reasoning then text, of text then function calls
- * (interleaved by relay index) and of a custom tool call; item ids with
+ * (interleaved by relay index), of a custom tool call and of a
+ * local_shell call (its exec action); item ids with
  * their prefixes, output_index / item_id / content_index agreeing; the
  * final response object (completed, or incomplete for max_tokens) with
  * the whole output and usage; the JSON mode body; response.failed after
@@ -445,6 +446,71 @@ START_TEST(stream_custom_tool_call)
 }
 END_TEST
 
+/*
+ * A call of the local_shell tool goes back as a local_shell_call item
+ * with the documented exec action; a plain function of the same name in a
+ * request without local_shell stays a function_call.
+ */
+START_TEST(stream_local_shell_call)
+{
+	struct harness	 h;
+	json_object	*ev, *r = NULL;
+	const char	*in = "{\"command\":[\"ls\",\"-la\"],"
+	    "\"working_directory\":\"/src\",\"timeout_ms\":5000}";
+	char		*n;
+
+	h_init(&h, 1);
+	h.req.local_shell = 1;
+	h_start(&h, 0);
+	TEXT(&h, "Looking.");
+	OK(h.sink.ops->tool_start(h.sink.arg, 0, "call_ls", "local_shell"));
+	OK(h.sink.ops->tool_input(h.sink.arg, 0, in, strlen(in)));
+	OK(h.sink.ops->tool_end(h.sink.arg, 0, in));
+	h_finish(&h, SINK_STOP_TOOL_USE, 3, 4);
+	ev = h_events(&h);
+	n = names(ev);
+	ck_assert_str_eq(n, "created in_progress output_item.added "
+	    "content_part.added output_text.delta output_text.done "
+	    "content_part.done output_item.done output_item.added "
+	    "output_item.done completed");
+	free(n);
+	ck_assert_str_eq(str_at(data_at(ev, 8), "item.type"),
+	    "local_shell_call");
+	ck_assert_str_eq(str_at(data_at(ev, 8), "item.status"),
+	    "in_progress");
+	ck_assert_str_eq(str_at(data_at(ev, 8), "item.action.type"), "exec");
+	assert_id(str_at(data_at(ev, 9), "item.id"), "lsh");
+	ck_assert_str_eq(str_at(data_at(ev, 9), "item.call_id"), "call_ls");
+	ck_assert_str_eq(str_at(data_at(ev, 9), "item.status"), "completed");
+	ck_assert_str_eq(str_at(data_at(ev, 9), "item.action.type"), "exec");
+	ck_assert_str_eq(str_at(data_at(ev, 9), "item.action.command"),
+	    "[\"ls\",\"-la\"]");
+	ck_assert_str_eq(str_at(data_at(ev, 9),
+	    "item.action.working_directory"), "/src");
+	ck_assert_str_eq(str_at(data_at(ev, 9), "item.action.timeout_ms"),
+	    "5000");
+	ck_assert_str_eq(str_at(data_at(ev, 9), "item.action.env"), "{}");
+	r = last_data(ev);
+	ck_assert_str_eq(str_at(r, "response.output.1.type"),
+	    "local_shell_call");
+	ck_assert_str_eq(str_at(r, "response.output.1.action.command.1"),
+	    "-la");
+	h_free(&h);
+
+	/* Without local_shell in the request, the name is any function's. */
+	h_init(&h, 0);
+	h_start(&h, 0);
+	OK(h.sink.ops->tool_start(h.sink.arg, 0, "call_ls", "local_shell"));
+	OK(h.sink.ops->tool_end(h.sink.arg, 0, in));
+	h_finish(&h, SINK_STOP_TOOL_USE, 3, 4);
+	ck_assert_int_eq(json_parse(body_of(&h), strlen(body_of(&h)), 64, &r,
+	    NULL), KF_OK);
+	ck_assert_str_eq(str_at(r, "output.0.type"), "function_call");
+	json_object_put(r);
+	h_free(&h);
+}
+END_TEST
+
 START_TEST(custom_input_not_in_shape_kept_as_json)
 {
 	struct harness	h;
@@ -703,6 +769,7 @@ main(void)
 	tcase_add_test(tc, stream_function_calls_interleaved);
 	tcase_add_test(tc, stream_custom_tool_call);
 	tcase_add_test(tc, custom_input_not_in_shape_kept_as_json);
+	tcase_add_test(tc, stream_local_shell_call);
 	tcase_add_test(tc, stream_incomplete_on_max_tokens);
 	tcase_add_test(tc, json_response_object);
 	tcase_add_test(tc, stream_error_is_response_failed);

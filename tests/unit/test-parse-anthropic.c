@@ -21,7 +21,8 @@
  * Covers anthropic_parse and anthropic_session_id (fcgi/parse-anthropic.c):
  * every content block type (text, image with each media type and each
  * refusal, tool_use, tool_result in all its forms, thinking, the skipped
- * redacted_thinking and server-tool records, text and PDF documents),
+ * redacted_thinking, server-tool records and unknown types as notes, text,
+ * content and PDF documents, search results),
  * role "system" inside messages, system as string and array, tools and
  * tool_choice, thinking / output_config.effort / the -thinking model
  * suffix, metadata.user_id in both session forms, model resolution (and
@@ -368,41 +369,98 @@ START_TEST(parse_thinking_with_and_without_signature)
 }
 END_TEST
 
-START_TEST(parse_redacted_thinking_and_server_tool_blocks_skipped)
+START_TEST(parse_redacted_thinking_skipped)
 {
-	static const char *const skipped[] = {
-		"{\"type\":\"redacted_thinking\",\"data\":\"EmwKAhgBEgy\"}",
-		"{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_1\",\"name\":"
-		    "\"web_search\",\"input\":{\"query\":\"x\"}}",
-		"{\"type\":\"web_search_tool_result\",\"tool_use_id\":"
+	struct conv	c;
+
+	parse_ok("{" MODEL ",\"messages\":[{\"role\":\"user\",\"content\":"
+	    "\"q\"},{\"role\":\"assistant\",\"content\":[{\"type\":\"text\","
+	    "\"text\":\"before\"},{\"type\":\"redacted_thinking\",\"data\":"
+	    "\"EmwKAhgBEgy\"},{\"type\":\"text\",\"text\":\"after\"}]}]}", &c);
+	ck_assert_uint_eq(c.msgs[1].n_blocks, 2);
+	ck_assert_str_eq(c.msgs[1].blocks[0].text, "before");
+	ck_assert_str_eq(c.msgs[1].blocks[1].text, "after");
+	conv_free(&c);
+}
+END_TEST
+
+/*
+ * The records of server tools (run by the real API) in an assistant turn
+ * become notes in place, keeping the query, the results' titles and
+ * URLs, fetched text, code and output; unknown block types a note too.
+ */
+START_TEST(parse_server_tool_blocks_become_notes)
+{
+	static const struct {
+		const char	*block;
+		const char	*want1, *want2;
+	} cases[] = {
+		{ "{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_1\",\"name\":"
+		    "\"web_search\",\"input\":{\"query\":\"kiro pricing\"}}",
+		    "[web search: query kiro pricing]", NULL },
+		{ "{\"type\":\"web_search_tool_result\",\"tool_use_id\":"
 		    "\"srvtoolu_1\",\"content\":[{\"type\":"
-		    "\"web_search_result\",\"url\":\"https://a\",\"title\":"
-		    "\"A\",\"encrypted_content\":\"e\"}]}",
-		"{\"type\":\"web_fetch_tool_result\",\"tool_use_id\":\"s\","
-		    "\"content\":{}}",
-		"{\"type\":\"code_execution_tool_result\",\"tool_use_id\":"
-		    "\"s\",\"content\":{}}",
-		"{\"type\":\"mcp_tool_use\",\"id\":\"m\",\"name\":\"n\","
-		    "\"server_name\":\"s\",\"input\":{}}",
-		"{\"type\":\"mcp_tool_result\",\"tool_use_id\":\"m\","
-		    "\"content\":\"r\"}",
-		"{\"type\":\"container_upload\",\"file_id\":\"f\"}",
-		NULL
+		    "\"web_search_result\",\"url\":\"https://kiro.dev/p\","
+		    "\"title\":\"Pricing\",\"encrypted_content\":\"e\","
+		    "\"page_age\":\"May 1, 2026\"}]}",
+		    "Pricing - https://kiro.dev/p", "May 1, 2026" },
+		{ "{\"type\":\"web_search_tool_result\",\"tool_use_id\":\"s\","
+		    "\"content\":{\"type\":\"web_search_tool_result_error\","
+		    "\"error_code\":\"max_uses_exceeded\"}}",
+		    "[web search result]", "max_uses_exceeded" },
+		{ "{\"type\":\"server_tool_use\",\"id\":\"s2\",\"name\":"
+		    "\"web_fetch\",\"input\":{\"url\":\"https://a.example/\"}}",
+		    "[web fetch: https://a.example/]", NULL },
+		{ "{\"type\":\"web_fetch_tool_result\",\"tool_use_id\":\"s2\","
+		    "\"content\":{\"type\":\"web_fetch_result\",\"url\":"
+		    "\"https://a.example/\",\"content\":{\"type\":\"document\","
+		    "\"source\":{\"type\":\"text\",\"media_type\":\"text/plain\","
+		    "\"data\":\"Page body.\"},\"title\":\"A\"}}}",
+		    "https://a.example/", "Page body." },
+		{ "{\"type\":\"server_tool_use\",\"id\":\"s3\",\"name\":"
+		    "\"code_execution\",\"input\":{\"code\":\"print(6*7)\"}}",
+		    "[server tool code_execution]", "print(6*7)" },
+		{ "{\"type\":\"code_execution_tool_result\",\"tool_use_id\":"
+		    "\"s3\",\"content\":{\"type\":\"code_execution_result\","
+		    "\"stdout\":\"42\",\"stderr\":\"\",\"return_code\":0}}",
+		    "[code execution result]\n42", "exit code 0" },
+		{ "{\"type\":\"bash_code_execution_tool_result\",\"tool_use_id\":"
+		    "\"s4\",\"content\":{\"type\":\"bash_code_execution_result\","
+		    "\"stdout\":\"\",\"stderr\":\"boom\",\"return_code\":1}}",
+		    "boom", "exit code 1" },
+		{ "{\"type\":\"mcp_tool_use\",\"id\":\"m\",\"name\":\"search\","
+		    "\"server_name\":\"gh\",\"input\":{\"q\":\"bug\"}}",
+		    "[MCP tool gh.search {\"q\":\"bug\"}]", NULL },
+		{ "{\"type\":\"mcp_tool_result\",\"tool_use_id\":\"m\","
+		    "\"is_error\":false,\"content\":[{\"type\":\"text\",\"text\":"
+		    "\"3 issues\"}]}", "[mcp result]\n3 issues", NULL },
+		{ "{\"type\":\"container_upload\",\"file_id\":\"file_7\"}",
+		    "file_7", NULL },
+		{ "{\"type\":\"hologram\",\"data\":{}}", "[hologram block]",
+		    NULL },
 	};
 	struct conv	 c;
 	char		*body;
 	size_t		 i;
 
-	for (i = 0; skipped[i] != NULL; i++) {
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		body = xasprintf("{" MODEL ",\"messages\":[{\"role\":\"user\","
 		    "\"content\":\"q\"},{\"role\":\"assistant\",\"content\":["
 		    "{\"type\":\"text\",\"text\":\"before\"},%s,{\"type\":"
-		    "\"text\",\"text\":\"after\"}]}]}", skipped[i]);
+		    "\"text\",\"text\":\"after\"}]}]}", cases[i].block);
 		parse_ok(body, &c);
-		ck_assert_msg(c.msgs[1].n_blocks == 2, "%s was kept",
-		    skipped[i]);
+		ck_assert_msg(c.msgs[1].n_blocks == 3, "%s: %zu blocks",
+		    cases[i].block, c.msgs[1].n_blocks);
 		ck_assert_str_eq(c.msgs[1].blocks[0].text, "before");
-		ck_assert_str_eq(c.msgs[1].blocks[1].text, "after");
+		ck_assert_int_eq(c.msgs[1].blocks[1].type, CONV_BLOCK_TEXT);
+		ck_assert_msg(strstr(c.msgs[1].blocks[1].text,
+		    cases[i].want1) != NULL, "%s: note \"%s\" lacks \"%s\"",
+		    cases[i].block, c.msgs[1].blocks[1].text, cases[i].want1);
+		ck_assert_msg(cases[i].want2 == NULL ||
+		    strstr(c.msgs[1].blocks[1].text, cases[i].want2) != NULL,
+		    "%s: note \"%s\" lacks \"%s\"", cases[i].block,
+		    c.msgs[1].blocks[1].text, cases[i].want2);
+		ck_assert_str_eq(c.msgs[1].blocks[2].text, "after");
 		conv_free(&c);
 		free(body);
 	}
@@ -416,39 +474,68 @@ START_TEST(parse_document_with_text_source_kept)
 	parse_ok("{" MODEL ",\"messages\":[{\"role\":\"user\",\"content\":["
 	    "{\"type\":\"document\",\"source\":{\"type\":\"text\","
 	    "\"media_type\":\"text/plain\",\"data\":\"The grass is green.\"},"
-	    "\"title\":\"facts\"},{\"type\":\"text\",\"text\":\"colour?\"}]}]}",
-	    &c);
-	ck_assert_uint_eq(c.msgs[0].n_blocks, 2);
+	    "\"title\":\"facts\"},{\"type\":\"document\",\"source\":{\"type\":"
+	    "\"content\",\"content\":[{\"type\":\"text\",\"text\":\"Sky: "
+	    "blue.\"}]}},{\"type\":\"text\",\"text\":\"colour?\"}]}]}", &c);
+	ck_assert_uint_eq(c.msgs[0].n_blocks, 3);
 	ck_assert_int_eq(c.msgs[0].blocks[0].type, CONV_BLOCK_TEXT);
-	ck_assert_str_eq(c.msgs[0].blocks[0].text, "The grass is green.");
-	ck_assert_str_eq(c.msgs[0].blocks[1].text, "colour?");
+	ck_assert_str_eq(c.msgs[0].blocks[0].text,
+	    "[document: facts]\nThe grass is green.");
+	ck_assert_str_eq(c.msgs[0].blocks[1].text, "Sky: blue.");
+	ck_assert_str_eq(c.msgs[0].blocks[2].text, "colour?");
 	conv_free(&c);
 }
 END_TEST
 
-START_TEST(parse_pdf_document_refused)
+/* A PDF Kiro cannot read is a note naming it, not a 400. */
+START_TEST(parse_pdf_document_is_a_note)
 {
-	char	*body, *why;
+	struct conv	 c;
+	char		*body;
 
 	body = user_body("[{\"type\":\"text\",\"text\":\"read\"},{\"type\":"
-	    "\"document\",\"source\":{\"type\":\"base64\",\"media_type\":"
-	    "\"application/pdf\",\"data\":\"JVBERi0xLjQK\"}}]");
-	why = expect_einval_at(body, 0, "messages[0].content[1]");
-	ck_assert_ptr_nonnull(strstr(why, "PDF"));
-	free(why);
+	    "\"document\",\"title\":\"spec\",\"source\":{\"type\":\"base64\","
+	    "\"media_type\":\"application/pdf\",\"data\":\"JVBERi0xLjQK\"}}]");
+	parse_ok(body, &c);
+	ck_assert_uint_eq(c.msgs[0].n_blocks, 2);
+	ck_assert_int_eq(c.msgs[0].blocks[1].type, CONV_BLOCK_TEXT);
+	ck_assert_ptr_nonnull(strstr(c.msgs[0].blocks[1].text, "spec"));
+	ck_assert_ptr_nonnull(strstr(c.msgs[0].blocks[1].text,
+	    "application/pdf"));
+	conv_free(&c);
 	free(body);
 }
 END_TEST
 
-START_TEST(parse_unknown_block_type_refused)
+/* search_result blocks keep their title, source and text. */
+START_TEST(parse_search_results_readable)
 {
-	char	*body, *why;
+	struct conv		 c;
+	struct conv_block	*r;
 
-	body = user_body("[{\"type\":\"video\",\"source\":{}}]");
-	why = expect_einval_at(body, 0, "messages[0].content[0].type");
-	ck_assert_ptr_nonnull(strstr(why, "video"));
-	free(why);
-	free(body);
+	parse_ok("{" MODEL ",\"messages\":[{\"role\":\"user\",\"content\":["
+	    "{\"type\":\"search_result\",\"source\":\"https://d.example/a\","
+	    "\"title\":\"Guide\",\"content\":[{\"type\":\"text\",\"text\":"
+	    "\"Step one.\"},{\"type\":\"text\",\"text\":\"Step two.\"}],"
+	    "\"citations\":{\"enabled\":true}}]},"
+	    "{\"role\":\"assistant\",\"content\":[{\"type\":\"tool_use\",\"id\":"
+	    "\"t1\",\"name\":\"kb\",\"input\":{}}]},"
+	    "{\"role\":\"user\",\"content\":[{\"type\":\"tool_result\","
+	    "\"tool_use_id\":\"t1\",\"content\":[{\"type\":\"search_result\","
+	    "\"source\":\"https://d.example/b\",\"title\":\"FAQ\",\"content\":"
+	    "[{\"type\":\"text\",\"text\":\"Yes.\"}]},{\"type\":"
+	    "\"tool_reference\",\"tool_name\":\"deploy\"},{\"type\":"
+	    "\"hologram\"}]}]}]}", &c);
+	ck_assert_str_eq(c.msgs[0].blocks[0].text, "[search result: Guide "
+	    "(https://d.example/a)]\nStep one.\nStep two.");
+	r = &c.msgs[2].blocks[0];
+	ck_assert_int_eq(r->type, CONV_BLOCK_TOOL_RESULT);
+	ck_assert_uint_eq(r->n_content, 3);
+	ck_assert_str_eq(r->content[0].text, "[search result: FAQ "
+	    "(https://d.example/b)]\nYes.");
+	ck_assert_str_eq(r->content[1].text, "[tool deploy]");
+	ck_assert_str_eq(r->content[2].text, "[hologram content]");
+	conv_free(&c);
 }
 END_TEST
 
@@ -1045,7 +1132,9 @@ START_TEST(parse_wrong_types_name_the_path)
 		    "messages[0].content[0].content[1].text" },
 		{ "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
 		    "\"tool_result\",\"tool_use_id\":\"i\",\"content\":[{\"type\":"
-		    "\"audio\"}]}]}]", "messages[0].content[0].content[0].type" },
+		    "7}]}]}]", "messages[0].content[0].content[0].type" },
+		{ "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+		    "[]}]}]", "messages[0].content[0].type" },
 		{ "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
 		    "\"tool_result\",\"tool_use_id\":\"i\",\"content\":[{\"type\":"
 		    "\"image\",\"source\":{\"type\":\"base64\",\"media_type\":"
@@ -1205,10 +1294,11 @@ main(void)
 	tcase_add_test(tc, parse_tool_result_string_array_image_and_error);
 	tcase_add_test(tc, parse_tool_result_without_content_and_is_error_false);
 	tcase_add_test(tc, parse_thinking_with_and_without_signature);
-	tcase_add_test(tc, parse_redacted_thinking_and_server_tool_blocks_skipped);
+	tcase_add_test(tc, parse_redacted_thinking_skipped);
+	tcase_add_test(tc, parse_server_tool_blocks_become_notes);
 	tcase_add_test(tc, parse_document_with_text_source_kept);
-	tcase_add_test(tc, parse_pdf_document_refused);
-	tcase_add_test(tc, parse_unknown_block_type_refused);
+	tcase_add_test(tc, parse_pdf_document_is_a_note);
+	tcase_add_test(tc, parse_search_results_readable);
 	suite_add_tcase(s, tc);
 
 	/* About 28 MB of base64 twice: slow under valgrind. */

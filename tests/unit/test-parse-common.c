@@ -1,4 +1,4 @@
-/* test-parse-common.c: the parsers' shared pieces: errors with a path, string fields, the body, models, effort, image types, tools. */
+/* test-parse-common.c: the parsers' shared pieces: errors with a path, string fields, the body, models, effort, image types, tools, notes. */
 #include "autoconfig.h"
 
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "models.h"
 #include "parse-common.h"
 #include "testutil.h"
+#include "xmalloc.h"
 
 static char	*cause, *param;
 
@@ -301,6 +302,42 @@ START_TEST(add_tool_takes_the_schema_or_makes_an_empty_one)
 }
 END_TEST
 
+START_TEST(note_is_a_text_block_in_the_message)
+{
+	struct conv		 c;
+	struct conv_msg		*m;
+	struct conv_block	*b;
+	json_object		*o;
+	char			*text;
+
+	conv_init(&c);
+	m = conv_add_msg(&c, CONV_ROLE_ASSISTANT);
+	conv_msg_add_block(m, CONV_BLOCK_TEXT)->text = xstrdup("before");
+	b = pc_note(m, "[web search: query %s]", "kiro");
+	ck_assert_uint_eq(m->n_blocks, 2);
+	ck_assert_ptr_eq(b, &m->blocks[1]);
+	ck_assert_int_eq(b->type, CONV_BLOCK_TEXT);
+	ck_assert_str_eq(b->text, "[web search: query kiro]");
+	/* An empty note is still a string. */
+	b = pc_note(m, "%s", "");
+	ck_assert_ptr_nonnull(b->text);
+	ck_assert_str_eq(b->text, "");
+	conv_free(&c);
+
+	o = json_str("plain");
+	text = pc_json_text(o);
+	ck_assert_str_eq(text, "plain");
+	free(text);
+	json_object_put(o);
+	o = json_object_new_object();
+	json_object_object_add(o, "q", json_str("a\"b"));
+	text = pc_json_text(o);
+	ck_assert_str_eq(text, "{\"q\":\"a\\\"b\"}");
+	free(text);
+	json_object_put(o);
+}
+END_TEST
+
 START_TEST(image_media_is_canonical)
 {
 	ck_assert_str_eq(pc_image_media("IMAGE/PNG"), "image/png");
@@ -330,6 +367,7 @@ main(void)
 	tcase_add_test(tc, format_type_sets_json_mode);
 	tcase_add_test(tc, add_tool_takes_the_schema_or_makes_an_empty_one);
 	tcase_add_test(tc, image_media_is_canonical);
+	tcase_add_test(tc, note_is_a_text_block_in_the_message);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

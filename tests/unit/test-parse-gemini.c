@@ -21,7 +21,9 @@
  * Covers gemini_parse (fcgi/parse-gemini.c) with Gemini model names, and
  * gemini_schema_to_json (fcgi/gemini-schema.c): roles user/model/function,
  * text, inlineData images (and refusals), thought parts, functionCall ids by
- * position and functionResponse pairing by name in order and by id,
+ * position and functionResponse pairing by name in order and by id (within
+ * the model turn before it), executableCode / codeExecutionResult /
+ * fileData / non-image data / unknown parts as notes,
  * systemInstruction as Content and string, functionDeclarations with
  * parameters (converted) and parametersJsonSchema, toolConfig modes and
  * allowedFunctionNames, generationConfig (maxOutputTokens, stopSequences,
@@ -151,15 +153,84 @@ START_TEST(parse_inline_image)
 	ck_assert_str_eq(c.msgs[0].blocks[0].data, "/+8=");
 	conv_free(&c);
 	parse_bad("{\"contents\":[{\"parts\":[{\"inlineData\":{\"mimeType\":"
-	    "\"audio/wav\",\"data\":\"AAAA\"}}]}]}",
-	    "contents[0].parts[0].inlineData.mimeType");
-	parse_bad("{\"contents\":[{\"parts\":[{\"inlineData\":{\"mimeType\":"
 	    "\"image/png\",\"data\":\"!!!\"}}]}]}",
 	    "contents[0].parts[0].inlineData.data");
 	parse_bad("{\"contents\":[{\"parts\":[{\"inlineData\":{\"data\":"
 	    "\"AAAA\"}}]}]}", "contents[0].parts[0].inlineData.mimeType");
-	parse_bad("{\"contents\":[{\"parts\":[{\"fileData\":{\"fileUri\":"
-	    "\"gs://x\"}}]}]}", "contents[0].parts[0].fileData");
+	parse_bad("{\"contents\":[{\"parts\":[{\"fileData\":\"gs://x\"}]}]}",
+	    "contents[0].parts[0].fileData: must be an object");
+	parse_bad("{\"contents\":[{\"parts\":[{\"fileData\":{\"mimeType\":"
+	    "\"image/png\"}}]}]}", "contents[0].parts[0].fileData.fileUri");
+	parse_bad("{\"contents\":[{\"parts\":[{\"executableCode\":1}]}]}",
+	    "contents[0].parts[0].executableCode: must be an object");
+}
+END_TEST
+
+/*
+ * Parts Kiro has no form for (Google's code runner, files in Google's
+ * storage, audio and PDF data, kinds not known yet) become notes in
+ * place; videoMetadata alone carries nothing.
+ */
+START_TEST(parse_google_parts_become_notes)
+{
+	struct conv		 c;
+	struct gemini_opts	 o;
+	struct conv_msg		*m;
+
+	parse_ok("{\"contents\":[{\"role\":\"user\",\"parts\":["
+	    "{\"text\":\"see\"},"
+	    "{\"fileData\":{\"mimeType\":\"video/mp4\",\"fileUri\":"
+	    "\"https://generativelanguage.googleapis.com/v1beta/files/abc\"},"
+	    "\"videoMetadata\":{\"startOffset\":\"1s\"}},"
+	    "{\"videoMetadata\":{\"fps\":2}},"
+	    "{\"inlineData\":{\"mimeType\":\"audio/wav\",\"data\":"
+	    "\"AAAA\"}},"
+	    "{\"toolCall\":{\"name\":\"x\"}}]},"
+	    "{\"role\":\"model\",\"parts\":["
+	    "{\"executableCode\":{\"language\":\"PYTHON\",\"code\":"
+	    "\"print(6*7)\"}},"
+	    "{\"codeExecutionResult\":{\"outcome\":\"OUTCOME_OK\","
+	    "\"output\":\"42\\n\"}},{\"text\":\"It is 42.\"}]}]}", &c, &o);
+	ck_assert_uint_eq(c.n_msgs, 2);
+	m = &c.msgs[0];
+	ck_assert_uint_eq(m->n_blocks, 4);
+	ck_assert_str_eq(m->blocks[0].text, "see");
+	ck_assert_int_eq(m->blocks[1].type, CONV_BLOCK_TEXT);
+	ck_assert_ptr_nonnull(strstr(m->blocks[1].text, "files/abc"));
+	ck_assert_ptr_nonnull(strstr(m->blocks[1].text, "video/mp4"));
+	ck_assert_ptr_nonnull(strstr(m->blocks[2].text, "audio/wav"));
+	ck_assert_str_eq(m->blocks[3].text, "[toolCall part]");
+	m = &c.msgs[1];
+	ck_assert_uint_eq(m->n_blocks, 3);
+	ck_assert_str_eq(m->blocks[0].text, "[code run (PYTHON)]\nprint(6*7)");
+	ck_assert_str_eq(m->blocks[1].text, "[code result: OUTCOME_OK]\n42\n");
+	ck_assert_str_eq(m->blocks[2].text, "It is 42.");
+	conv_free(&c);
+}
+END_TEST
+
+/*
+ * A functionResponse answers a call of the model turn just before it,
+ * even when an earlier turn used the same id (clients reuse them).
+ */
+START_TEST(parse_function_ids_reused_across_turns)
+{
+	struct conv		c;
+	struct gemini_opts	o;
+
+	parse_ok("{\"contents\":[" USER("x") ",{\"role\":\"model\",\"parts\":"
+	    "[{\"functionCall\":{\"id\":\"t1\",\"name\":\"f\"}}]},{\"role\":"
+	    "\"user\",\"parts\":[{\"functionResponse\":{\"id\":\"t1\","
+	    "\"name\":\"f\"}}]},{\"role\":\"model\",\"parts\":["
+	    "{\"functionCall\":{\"id\":\"t1\",\"name\":\"f\"}}]},{\"role\":"
+	    "\"user\",\"parts\":[{\"functionResponse\":{\"id\":\"t1\","
+	    "\"name\":\"f\",\"response\":{\"output\":\"second\"}}}]}]}",
+	    &c, &o);
+	ck_assert_uint_eq(c.n_msgs, 5);
+	ck_assert_int_eq(c.msgs[4].blocks[0].type, CONV_BLOCK_TOOL_RESULT);
+	ck_assert_str_eq(c.msgs[4].blocks[0].id, "t1");
+	ck_assert_str_eq(c.msgs[4].blocks[0].content[0].text, "second");
+	conv_free(&c);
 }
 END_TEST
 
@@ -534,7 +605,7 @@ START_TEST(parse_bad_fields_name_the_path)
 		    "contents[0].parts[0].text: must be a string" },
 		{ "{\"contents\":[{\"parts\":[{\"thought\":\"y\",\"text\":\"a\"}]}]}",
 		    "contents[0].parts[0].thought: must be a boolean" },
-		{ "{\"contents\":[{\"parts\":[{\"video\":1}]}]}",
+		{ "{\"contents\":[{\"parts\":[{}]}]}",
 		    "contents[0].parts[0]: a part needs" },
 		{ "{\"contents\":[{\"parts\":[{\"text\":\"\"}]}]}",
 		    "contents: no part has any content" },
@@ -592,6 +663,8 @@ main(void)
 	tcase_add_test(tc, parse_text_roles_and_model);
 	tcase_add_test(tc, parse_system_instruction_forms);
 	tcase_add_test(tc, parse_inline_image);
+	tcase_add_test(tc, parse_google_parts_become_notes);
+	tcase_add_test(tc, parse_function_ids_reused_across_turns);
 	tcase_add_test(tc, parse_function_round_trip_by_name_in_order);
 	tcase_add_test(tc, parse_function_ids_given);
 	tcase_add_test(tc, parse_function_role_and_thought_parts);

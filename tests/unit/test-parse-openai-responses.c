@@ -245,6 +245,336 @@ START_TEST(tool_call_round_trip)
 }
 END_TEST
 
+/* A block's text (a TEXT block, or a TOOL_RESULT's first content). */
+static const char *
+block_text(const struct conv_block *b)
+{
+	if (b->type == CONV_BLOCK_TOOL_RESULT)
+		return b->n_content > 0 ? b->content[0].text : NULL;
+	return b->text;
+}
+
+/* Asserts that block i of message m is a note containing each of want. */
+static void
+assert_note(const struct conv *c, size_t m, size_t i, const char *want1,
+    const char *want2)
+{
+	const struct conv_block	*b;
+
+	ck_assert_uint_lt(m, c->n_msgs);
+	ck_assert_uint_lt(i, c->msgs[m].n_blocks);
+	b = &c->msgs[m].blocks[i];
+	ck_assert_int_eq(b->type, CONV_BLOCK_TEXT);
+	ck_assert_msg(strstr(b->text, want1) != NULL, "note \"%s\" lacks "
+	    "\"%s\"", b->text, want1);
+	ck_assert_msg(want2 == NULL || strstr(b->text, want2) != NULL,
+	    "note \"%s\" lacks \"%s\"", b->text, want2);
+}
+
+/*
+ * A Codex history with the client-run tools' calls and outputs: each call
+ * a tool use in the assistant turn, each output its result in the user
+ * turn, paired by call_id.
+ */
+START_TEST(client_tool_items_are_tool_pairs)
+{
+	struct conv		 c;
+	struct openai_responses_req	 r;
+	struct conv_block	*b;
+	json_object		*v;
+	const char		*s;
+
+	parse_ok("{" M "'input':["
+	    "{'role':'user','content':'fix it'},"
+	    "{'type':'local_shell_call','id':'lsh_1','call_id':'ls1',"
+	    "'status':'completed','action':{'type':'exec','command':['ls',"
+	    "'-l'],'working_directory':'/tmp','timeout_ms':1000,'env':{}}},"
+	    "{'type':'shell_call','id':'sh_1','call_id':'sh1','status':"
+	    "'completed','action':{'commands':['pwd'],'timeout_ms':500}},"
+	    "{'type':'apply_patch_call','id':'ap_1','call_id':'ap1','status':"
+	    "'completed','operation':{'type':'update_file','path':'a.c',"
+	    "'diff':'@@ -1 +1 @@'}},"
+	    "{'type':'computer_call','id':'cu_1','call_id':'cu1','action':"
+	    "{'type':'click','x':1,'y':2},'pending_safety_checks':[],"
+	    "'status':'completed'},"
+	    "{'type':'tool_search_call','id':'ts_1','call_id':'ts1',"
+	    "'execution':'client','status':'completed','arguments':{'query':"
+	    "'deploy'}},"
+	    "{'type':'local_shell_call_output','id':'ls1','output':'a.c\\n'},"
+	    "{'type':'shell_call_output','call_id':'sh1','output':[{'stdout':"
+	    "'/home','stderr':'warn','outcome':{'type':'exit','exit_code':2}}]},"
+	    "{'type':'apply_patch_call_output','call_id':'ap1','status':"
+	    "'failed','output':'no such file'},"
+	    "{'type':'computer_call_output','call_id':'cu1','output':{'type':"
+	    "'computer_screenshot','image_url':'data:image/png;base64,"
+	    PNG_B64 "'}},"
+	    "{'type':'tool_search_output','id':'tso_1','call_id':'ts1',"
+	    "'execution':'client','status':'completed','tools':[{'type':"
+	    "'function','name':'deploy','description':'Ship it'}]},"
+	    "{'type':'custom_tool_call_output','call_id':'x9','output':'ok'}"
+	    "]}", &c, &r);
+	ck_assert_uint_eq(c.n_msgs, 3);
+	ck_assert_int_eq(c.msgs[1].role, CONV_ROLE_ASSISTANT);
+	ck_assert_uint_eq(c.msgs[1].n_blocks, 5);
+	b = &c.msgs[1].blocks[0];
+	ck_assert_int_eq(b->type, CONV_BLOCK_TOOL_USE);
+	ck_assert_str_eq(b->id, "ls1");
+	ck_assert_str_eq(b->name, "local_shell");
+	/* The exec action's fields, without its type. */
+	ck_assert_int_eq(json_get_arr(b->input, "command", &v), 1);
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(v,
+	    1)), "-l");
+	ck_assert_int_eq(json_get_str(b->input, "working_directory", &s), 1);
+	ck_assert_int_eq(json_object_object_get_ex(b->input, "type", NULL), 0);
+	b = &c.msgs[1].blocks[1];
+	ck_assert_str_eq(b->name, "shell");
+	ck_assert_str_eq(b->id, "sh1");
+	ck_assert_int_eq(json_get_arr(b->input, "commands", &v), 1);
+	b = &c.msgs[1].blocks[2];
+	ck_assert_str_eq(b->name, "apply_patch");
+	ck_assert_int_eq(json_get_str(b->input, "path", &s), 1);
+	ck_assert_str_eq(s, "a.c");
+	b = &c.msgs[1].blocks[3];
+	ck_assert_str_eq(b->name, "computer");
+	ck_assert_int_eq(json_get_str(b->input, "type", &s), 1);
+	ck_assert_str_eq(s, "click");
+	b = &c.msgs[1].blocks[4];
+	ck_assert_str_eq(b->name, "tool_search");
+	ck_assert_int_eq(json_get_str(b->input, "query", &s), 1);
+	ck_assert_int_eq(c.msgs[2].role, CONV_ROLE_USER);
+	ck_assert_uint_eq(c.msgs[2].n_blocks, 6);
+	b = &c.msgs[2].blocks[0];
+	ck_assert_int_eq(b->type, CONV_BLOCK_TOOL_RESULT);
+	ck_assert_str_eq(b->id, "ls1");
+	ck_assert_str_eq(block_text(b), "a.c\n");
+	b = &c.msgs[2].blocks[1];
+	ck_assert_str_eq(b->id, "sh1");
+	ck_assert_ptr_nonnull(strstr(block_text(b), "/home"));
+	ck_assert_ptr_nonnull(strstr(block_text(b), "warn"));
+	ck_assert_ptr_nonnull(strstr(block_text(b), "exit code 2"));
+	b = &c.msgs[2].blocks[2];
+	ck_assert_str_eq(b->id, "ap1");
+	ck_assert_int_eq(b->is_error, 1);
+	ck_assert_str_eq(block_text(b), "no such file");
+	b = &c.msgs[2].blocks[3];
+	ck_assert_str_eq(b->id, "cu1");
+	ck_assert_uint_eq(b->n_content, 1);
+	ck_assert_int_eq(b->content[0].type, CONV_BLOCK_IMAGE);
+	ck_assert_str_eq(b->content[0].data, PNG_B64);
+	b = &c.msgs[2].blocks[4];
+	ck_assert_str_eq(b->id, "ts1");
+	ck_assert_ptr_nonnull(strstr(block_text(b), "deploy: Ship it"));
+	ck_assert_str_eq(c.msgs[2].blocks[5].id, "x9");
+	done(&c, &r);
+}
+END_TEST
+
+/*
+ * The records of OpenAI's hosted tools, and items that point at what
+ * OpenAI stored, become notes keeping what the model can use.
+ */
+START_TEST(hosted_items_are_notes)
+{
+	struct conv		c;
+	struct openai_responses_req	r;
+
+	parse_ok("{" M "'input':["
+	    "{'type':'item_reference','id':'msg_9'},"
+	    "{'type':'compaction','id':'cmp_1','encrypted_content':'zz'},"
+	    "{'role':'user','content':'look things up'},"
+	    "{'type':'web_search_call','id':'ws_1','status':'completed',"
+	    "'action':{'type':'search','query':'kiro pricing','sources':[{"
+	    "'type':'url','url':'https://kiro.dev/pricing'}]}},"
+	    "{'type':'web_search_call','id':'ws_2','status':'completed',"
+	    "'action':{'type':'open_page','url':'https://a.example/'}},"
+	    "{'type':'file_search_call','id':'fs_1','status':'completed',"
+	    "'queries':['q one','q two'],'results':[{'filename':'notes.md',"
+	    "'text':'the answer is 42','score':0.9}]},"
+	    "{'type':'image_generation_call','id':'ig_1','status':'completed',"
+	    "'result':'AAAA','revised_prompt':'a red fox'},"
+	    "{'type':'image_generation_call','id':'ig_2','status':'completed',"
+	    "'result':null},"
+	    "{'type':'code_interpreter_call','id':'ci_1','status':'completed',"
+	    "'container_id':'c1','code':'print(6*7)','outputs':[{'type':"
+	    "'logs','logs':'42'}]},"
+	    "{'type':'tool_search_call','id':'ts_1','call_id':null,"
+	    "'execution':'server','status':'completed','arguments':{'query':"
+	    "'deploy guide'}},"
+	    "{'type':'tool_search_output','id':'tso_1','call_id':null,"
+	    "'execution':'server','status':'completed','tools':[{'type':"
+	    "'function','name':'read_guide','description':'Read it'}]},"
+	    "{'type':'mcp_list_tools','id':'ml_1','server_label':'gh','tools':"
+	    "[{'name':'search_issues','input_schema':{}}]},"
+	    "{'type':'mcp_call','id':'mc_1','server_label':'gh','name':"
+	    "'search_issues','arguments':'{\\'q\\':\\'bug\\'}',"
+	    "'output':'3 issues','error':null},"
+	    "{'type':'mcp_approval_request','id':'mr_1','server_label':'gh',"
+	    "'name':'close_issue','arguments':'{}'},"
+	    "{'type':'reasoning','id':'rs_1','summary':[]},"
+	    "{'type':'mcp_approval_response','approval_request_id':'mr_1',"
+	    "'approve':false,'reason':'not now'},"
+	    "{'type':'additional_tools','role':'developer','tools':[]},"
+	    "{'type':'hologram_call','id':'h1','role':'assistant'}"
+	    "]}", &c, &r);
+	ck_assert_uint_eq(c.n_msgs, 4);
+	ck_assert_int_eq(c.msgs[0].role, CONV_ROLE_USER);
+	assert_note(&c, 0, 0, "msg_9", "not available");
+	assert_note(&c, 0, 1, "compacted", NULL);
+	ck_assert_str_eq(c.msgs[0].blocks[2].text, "look things up");
+	ck_assert_int_eq(c.msgs[1].role, CONV_ROLE_ASSISTANT);
+	ck_assert_uint_eq(c.msgs[1].n_blocks, 11);
+	assert_note(&c, 1, 0, "[web search: query kiro pricing]",
+	    "https://kiro.dev/pricing");
+	assert_note(&c, 1, 1, "https://a.example/", NULL);
+	assert_note(&c, 1, 2, "q one; q two", "notes.md:\nthe answer is 42");
+	assert_note(&c, 1, 3, "[image generated: a red fox]", NULL);
+	assert_note(&c, 1, 4, "[image generated]", NULL);
+	assert_note(&c, 1, 5, "print(6*7)", "42");
+	assert_note(&c, 1, 6, "[tool search:", "deploy guide");
+	assert_note(&c, 1, 7, "read_guide: Read it", NULL);
+	assert_note(&c, 1, 8, "gh", "search_issues");
+	assert_note(&c, 1, 9, "gh.search_issues({\"q\":\"bug\"})",
+	    "3 issues");
+	assert_note(&c, 1, 10, "approval requested", "gh.close_issue");
+	/* The approval answer and an unknown item are the user's. */
+	ck_assert_int_eq(c.msgs[2].role, CONV_ROLE_USER);
+	assert_note(&c, 2, 0, "denied", "not now");
+	assert_note(&c, 2, 1, "[additional_tools item]", NULL);
+	/* An unknown item with an assistant role stays the assistant's. */
+	ck_assert_int_eq(c.msgs[3].role, CONV_ROLE_ASSISTANT);
+	assert_note(&c, 3, 0, "[hologram_call item]", NULL);
+	done(&c, &r);
+}
+END_TEST
+
+/*
+ * Codex 0.169 (OpenAI provider) opens the input with a developer
+ * additional_tools item and ends it with configuration_update: the
+ * developer instructions after the first stay the system prompt.
+ */
+START_TEST(codex_unknown_items_keep_the_system_prompt)
+{
+	struct conv		c;
+	struct openai_responses_req	r;
+
+	parse_ok("{" M "'input':["
+	    "{'type':'additional_tools','id':'at_1','role':'developer',"
+	    "'tools':[{'type':'namespace','name':'functions','tools':[]}]},"
+	    "{'type':'message','role':'developer','content':[{'type':"
+	    "'input_text','text':'You are Codex.'}]},"
+	    "{'type':'message','role':'user','content':[{'type':'input_text',"
+	    "'text':'hi'}]},"
+	    "{'type':'configuration_update','reasoning':{'effort':'low'}}]}",
+	    &c, &r);
+	ck_assert_str_eq(c.system, "[additional_tools item]\nYou are Codex.");
+	ck_assert_uint_eq(c.n_msgs, 1);
+	ck_assert_uint_eq(c.msgs[0].n_blocks, 2);
+	ck_assert_str_eq(c.msgs[0].blocks[0].text, "hi");
+	assert_note(&c, 0, 1, "[configuration_update item]", NULL);
+	done(&c, &r);
+}
+END_TEST
+
+/*
+ * The function tools a tool search found are offered to Kiro, once each,
+ * after the request's own tools (which win a name clash).
+ */
+START_TEST(tool_search_found_tools_are_offered)
+{
+	struct conv		c;
+	struct openai_responses_req	r;
+	json_object		*props;
+
+	parse_ok("{" M "'input':["
+	    "{'role':'user','content':'deploy'},"
+	    "{'type':'tool_search_call','call_id':null,'execution':'server',"
+	    "'arguments':{'query':'deploy'}},"
+	    "{'type':'tool_search_output','call_id':null,'execution':"
+	    "'server','tools':[{'type':'function','name':'read_guide',"
+	    "'description':'Read it','parameters':{'type':'object',"
+	    "'properties':{'path':{'type':'string'}}}},{'type':'function',"
+	    "'name':'f','description':'shadowed'},{'type':'namespace','name':"
+	    "'ns'},{'type':'function','name':'read_guide'}]},"
+	    "{'type':'function_call','call_id':'c1','name':'read_guide',"
+	    "'arguments':'{}'}],"
+	    "'tools':[{'type':'function','name':'f','description':'mine'}]}",
+	    &c, &r);
+	ck_assert_uint_eq(c.n_tools, 2);
+	ck_assert_str_eq(c.tools[0].name, "f");
+	ck_assert_str_eq(c.tools[0].description, "mine");
+	ck_assert_str_eq(c.tools[1].name, "read_guide");
+	ck_assert_str_eq(c.tools[1].description, "Read it");
+	ck_assert_int_eq(json_get_obj(c.tools[1].schema, "properties",
+	    &props), 1);
+	ck_assert(json_object_object_get_ex(props, "path", NULL));
+	done(&c, &r);
+}
+END_TEST
+
+/* A screenshot whose URL cannot be fetched is a note, not an error. */
+START_TEST(screenshot_fetch_failure_is_a_note)
+{
+	struct conv		c;
+	struct openai_responses_req	r;
+
+	parse_ok("{" M "'input':["
+	    "{'type':'computer_call','call_id':'cu1','action':{'type':"
+	    "'screenshot'}},"
+	    "{'type':'computer_call_output','call_id':'cu1','output':{'type':"
+	    "'computer_screenshot','image_url':'https://bad.example/x.png'}},"
+	    "{'type':'computer_call_output','call_id':'cu2','output':{'type':"
+	    "'computer_screenshot','file_id':'file_1'}}]}", &c, &r);
+	ck_assert_uint_eq(c.n_msgs, 2);
+	ck_assert_uint_eq(c.msgs[1].n_blocks, 2);
+	ck_assert_int_eq(c.msgs[1].blocks[0].content[0].type, CONV_BLOCK_TEXT);
+	ck_assert_ptr_nonnull(strstr(block_text(&c.msgs[1].blocks[0]),
+	    "screenshot"));
+	ck_assert_ptr_nonnull(strstr(block_text(&c.msgs[1].blocks[1]),
+	    "screenshot"));
+	done(&c, &r);
+}
+END_TEST
+
+/*
+ * local_shell in tools is a function Kiro can call, named in the request
+ * so its calls go back as local_shell_call items; the hosted tools go.
+ */
+START_TEST(local_shell_tool_is_callable)
+{
+	struct conv		c;
+	struct openai_responses_req	r;
+	json_object		*props, *v;
+
+	parse_ok("{" M "'input':'x','tools':["
+	    "{'type':'local_shell'},"
+	    "{'type':'web_search_preview'},{'type':'image_generation'},"
+	    "{'type':'tool_search'},{'type':'file_search','vector_store_ids':"
+	    "['vs']},{'type':'code_interpreter','container':{'type':'auto'}},"
+	    "{'type':'computer_use_preview','display_width':1,"
+	    "'display_height':1,'environment':'linux'},"
+	    "{'type':'mcp','server_label':'gh','server_url':'https://x'},"
+	    "{'type':'function','name':'f'}],'tool_choice':'required'}",
+	    &c, &r);
+	ck_assert_uint_eq(c.n_tools, 2);
+	ck_assert_str_eq(c.tools[0].name, "local_shell");
+	ck_assert_int_eq(json_get_obj(c.tools[0].schema, "properties", &props),
+	    1);
+	ck_assert_int_eq(json_get_obj(props, "command", &v), 1);
+	ck_assert_str_eq(c.tools[1].name, "f");
+	ck_assert_int_eq(r.local_shell, 1);
+	ck_assert_int_eq(openai_responses_is_custom(&r, "local_shell"), 0);
+	done(&c, &r);
+	/* allowed_tools names it by type. */
+	parse_ok("{" M "'input':'x','tools':[{'type':'local_shell'},"
+	    "{'type':'function','name':'f'}],'tool_choice':{'type':"
+	    "'allowed_tools','mode':'auto','tools':[{'type':'local_shell'}]}}",
+	    &c, &r);
+	ck_assert_uint_eq(c.n_tools, 1);
+	ck_assert_str_eq(c.tools[0].name, "local_shell");
+	done(&c, &r);
+}
+END_TEST
+
 START_TEST(images_through_fetch)
 {
 	struct conv		c;
@@ -387,8 +717,22 @@ START_TEST(tool_choice_forms)
 	    "must be none, auto, required");
 	parse_bad("{" M "'input':'x','tool_choice':{'type':'function'}}",
 	    "tool_choice.name", "field required");
-	parse_bad("{" M "'input':'x','tool_choice':{'type':'mcp'}}",
-	    "tool_choice.type", "\"mcp\"");
+	parse_bad("{" M "'input':'x','tool_choice':{'type':'hologram'}}",
+	    "tool_choice.type", "\"hologram\"");
+	/* A hosted tool's choice is left to the model; local_shell is named. */
+	parse_ok("{" M "'input':'x','tools':[{'type':'mcp','server_label':"
+	    "'gh'}],'tool_choice':{'type':'mcp','server_label':'gh'}}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_AUTO);
+	done(&c, &r);
+	parse_ok("{" M "'input':'x','tool_choice':{'type':"
+	    "'web_search_preview'}}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_AUTO);
+	done(&c, &r);
+	parse_ok("{" M "'input':'x','tools':[{'type':'local_shell'}],"
+	    "'tool_choice':{'type':'local_shell'}}", &c, &r);
+	ck_assert_int_eq(c.tool_choice, CONV_TOOL_CHOICE_TOOL);
+	ck_assert_str_eq(c.tool_choice_name, "local_shell");
+	done(&c, &r);
 	parse_bad("{" M "'input':'x','tool_choice':3}", "tool_choice",
 	    "must be a string or an object");
 	/* A choice no tool can satisfy (the relay would enforce it). */
@@ -657,10 +1001,37 @@ START_TEST(bad_fields_named)
 		{ "{" M "'input':[{'type':'function_call_output','call_id':"
 		    "'c','output':7}]}", "input[0].output",
 		    "must be a string or an array" },
-		{ "{" M "'input':[{'type':'item_reference','id':'msg_1'}]}",
-		    "input[0].type", "stored" },
-		{ "{" M "'input':[{'type':'local_shell_call'}]}",
-		    "input[0].type", "\"local_shell_call\"" },
+		{ "{" M "'input':[{'type':'local_shell_call','action':{}}]}",
+		    "input[0].call_id", "field required" },
+		{ "{" M "'input':[{'type':'local_shell_call','call_id':'c',"
+		    "'action':'ls'}]}", "input[0].action",
+		    "must be an object" },
+		{ "{" M "'input':[{'type':'local_shell_call_output','call_id':"
+		    "'c','output':[]}]}", "input[0].output",
+		    "must be a string" },
+		{ "{" M "'input':[{'type':'local_shell_call_output','output':"
+		    "'x'}]}", "input[0].id", "field required" },
+		{ "{" M "'input':[{'type':'shell_call','call_id':'c'}]}",
+		    "input[0].action", "field required" },
+		{ "{" M "'input':[{'type':'shell_call_output','call_id':'c',"
+		    "'output':5}]}", "input[0].output",
+		    "must be a string or an array" },
+		{ "{" M "'input':[{'type':'apply_patch_call','call_id':'c',"
+		    "'operation':[]}]}", "input[0].operation",
+		    "must be an object" },
+		{ "{" M "'input':[{'type':'apply_patch_call_output','call_id':"
+		    "7}]}", "input[0].call_id", "must be a string" },
+		{ "{" M "'input':[{'type':'computer_call','call_id':'c'}]}",
+		    "input[0].action", "field required" },
+		{ "{" M "'input':[{'type':'computer_call_output','call_id':"
+		    "'c','output':{'image_url':1}}]}",
+		    "input[0].output.image_url", "must be a string" },
+		{ "{" M "'input':[{'type':'tool_search_call','call_id':3}]}",
+		    "input[0].call_id", "must be a string" },
+		{ "{" M "'input':[{'type':'tool_search_output','tools':{}}]}",
+		    "input[0].tools", "must be an array" },
+		{ "{" M "'input':[{'type':5}]}", "input[0].type",
+		    "must be a string" },
 		{ "{" M "'input':'x','tools':{}}", "tools",
 		    "must be an array" },
 		{ "{" M "'input':'x','tools':[{'name':'f'}]}", "tools[0].type",
@@ -722,6 +1093,12 @@ main(void)
 	tcase_add_test(tc, input_string_is_one_user_message);
 	tcase_add_test(tc, messages_roles_and_parts);
 	tcase_add_test(tc, tool_call_round_trip);
+	tcase_add_test(tc, client_tool_items_are_tool_pairs);
+	tcase_add_test(tc, hosted_items_are_notes);
+	tcase_add_test(tc, screenshot_fetch_failure_is_a_note);
+	tcase_add_test(tc, tool_search_found_tools_are_offered);
+	tcase_add_test(tc, codex_unknown_items_keep_the_system_prompt);
+	tcase_add_test(tc, local_shell_tool_is_callable);
 	tcase_add_test(tc, images_through_fetch);
 	tcase_add_test(tc, no_fetch_no_images);
 	tcase_add_test(tc, tools_function_custom_and_hosted);
