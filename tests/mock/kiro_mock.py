@@ -369,10 +369,13 @@ def _history_roles(state):
     _require(len(history) > 0, "history-empty", "history")
     roles = []
     for index, entry in enumerate(history):
+        if is_cache_point(entry):
+            continue  # prompt-caching marker between entries (kiro-protocol.md section 12)
         keys = [k for k in (USER, ASSISTANT) if _opt(entry, k) is not None]
         _require(len(keys) == 1 and isinstance(entry[keys[0]], dict), "history-entry-shape",
                  "history[%d] has %s" % (index, keys or "neither role"))
         roles.append((keys[0], entry[keys[0]]))
+    _require(roles, "history-empty", "history has only cachePoint entries")
     _require(roles[0][0] == USER, "history-first-not-user", "history[0]")
     for index in range(1, len(roles)):
         _require(roles[index][0] != roles[index - 1][0], "history-not-alternating",
@@ -821,6 +824,7 @@ def emit_trailer(stream, spec, default_on):
     usage = spec.get("context_usage", DEFAULT_CONTEXT_USAGE if default_on else None)
     if usage is not None:
         stream.event("contextUsageEvent", {"contextUsagePercentage": float(usage)})
+    emit_message_metadata(stream, spec)
 
 
 def tool_frames(tool):
@@ -1028,6 +1032,48 @@ def route_upstream(path, body):
 
 class BadRequest(Exception):
     pass
+
+
+# ------------------------------------------------------------------ 2026 stream events
+#
+# kiro-protocol.md section 12: messageMetadataEvent carries tokenUsage with real cache
+# figures, and prompt caching puts {"cachePoint":{"type":"default"}} entries in history.
+
+# messageMetadataEvent tokenUsage defaults; totalTokens is recomputed from the parts.
+TOKEN_USAGE = {"outputTokens": 12, "uncachedInputTokens": 60, "cacheReadInputTokens": 40,
+               "cacheWriteInputTokens": 0, "contextUsagePercentage": DEFAULT_CONTEXT_USAGE}
+
+SCENARIOS.update({
+    "token_usage": {"kind": "text", "token_usage": True},
+    "cache_hit": {"kind": "text", "token_usage": {"uncachedInputTokens": 10,
+                                                  "cacheReadInputTokens": 90000,
+                                                  "cacheWriteInputTokens": 0}},
+})
+
+
+def is_cache_point(entry):
+    return isinstance(entry, dict) and set(entry) == {"cachePoint"} \
+        and isinstance(entry["cachePoint"], dict)
+
+
+def emit_message_metadata(stream, spec):
+    """messageMetadataEvent {tokenUsage}: script option token_usage (true or fields)."""
+    usage = spec.get("token_usage")
+    if usage is None or usage is False:
+        return
+    fields = dict(TOKEN_USAGE)
+    if spec.get("context_usage") is not None:
+        fields["contextUsagePercentage"] = float(spec["context_usage"])
+    if isinstance(usage, dict):
+        fields.update(usage)
+    if not (isinstance(usage, dict) and "totalTokens" in usage):
+        fields["totalTokens"] = sum(int(fields.get(k) or 0) for k in (
+            "outputTokens", "uncachedInputTokens", "cacheReadInputTokens",
+            "cacheWriteInputTokens"))
+    payload = {"tokenUsage": fields}
+    if isinstance(spec.get("message_metadata"), dict):
+        payload.update(spec["message_metadata"])
+    stream.event("messageMetadataEvent", payload)
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -1260,5 +1260,73 @@ class LoginTest(MockTestCase):
         self.assertEqual(out["tokenType"], "Bearer")
 
 
+# ------------------------------------------------------------------ 2026 stream events
+
+class NewEventsTest(MockTestCase):
+    def test_message_metadata_token_usage(self):
+        script({"kind": "text", "chunks": ["hi"], "token_usage": True})
+        got = events(gen(body())[2])
+        self.assertEqual([t for t, _ in got], ["assistantResponseEvent", "meteringEvent",
+                                               "contextUsageEvent", "messageMetadataEvent"])
+        usage = got[-1][1]["tokenUsage"]
+        self.assertEqual(set(usage), {"outputTokens", "totalTokens", "uncachedInputTokens",
+                                      "cacheReadInputTokens", "cacheWriteInputTokens",
+                                      "contextUsagePercentage"})
+        self.assertEqual(usage["totalTokens"], usage["outputTokens"] + usage[
+            "uncachedInputTokens"] + usage["cacheReadInputTokens"] + usage["cacheWriteInputTokens"])
+        self.assertEqual(usage["contextUsagePercentage"], 1.5)
+
+    def test_token_usage_overrides(self):
+        script({"kind": "tool_use", "tools": [{"name": "t", "input": {}}], "context_usage": 7.0,
+                "token_usage": {"outputTokens": 5, "cacheWriteInputTokens": 100},
+                "message_metadata": {"conversationId": "c1"}})
+        payload = events(gen(body())[2])[-1][1]
+        self.assertEqual(payload["conversationId"], "c1")
+        self.assertEqual(payload["tokenUsage"]["outputTokens"], 5)
+        self.assertEqual(payload["tokenUsage"]["contextUsagePercentage"], 7.0)
+        self.assertEqual(payload["tokenUsage"]["totalTokens"], 5 + 60 + 40 + 100)
+        script({"kind": "text", "token_usage": {"totalTokens": 1}})
+        self.assertEqual(events(gen(body())[2])[-1][1]["tokenUsage"]["totalTokens"], 1)
+        self.assertNotIn("messageMetadataEvent", [t for t, _ in events(gen(body())[2])])
+
+    def test_metering_2026_form_and_presets(self):
+        script({"kind": "reasoning", "metering": {"unit": "credit", "usage": 0.42}})
+        got = dict(events(gen(body())[2]))
+        self.assertEqual(got["meteringEvent"], {"unit": "credit", "usage": 0.42})
+        self.assertEqual(got["reasoningContentEvent"]["text"], " I will say hi.")
+        got = events(gen(body("#mock:cache-hit"))[2])
+        self.assertEqual(got[-1][1]["tokenUsage"]["cacheReadInputTokens"], 90000)
+        script("token_usage")
+        self.assertEqual(events(gen(body())[2])[-1][0], "messageMetadataEvent")
+
+
+class CachePointTest(MockTestCase):
+    def test_history_cache_points_accepted(self):
+        self.assertEqual(gen(with_cache_points())[0], 200)
+
+    def test_cache_points_do_not_hide_structure(self):
+        b = with_cache_points()
+        _cs(b)["history"] = [{"cachePoint": {"type": "default"}}]
+        self.assertEqual(gen(b)[1].get("x-mock-reason"), "history-empty")
+        b = with_cache_points()
+        _hist(b).insert(0, {"cachePoint": "default"})
+        self.assertEqual(gen(b)[1].get("x-mock-reason"), "history-entry-shape")
+        b = with_cache_points()
+        _hist(b).insert(2, {"assistantResponseMessage": {"content": "x"}})
+        self.assertEqual(gen(b)[1].get("x-mock-reason"), "history-not-alternating")
+        b = with_cache_points()
+        _ctx(b)["tools"].append({"cachePoint": {"type": "default"}})
+        self.assertEqual(gen(b)[1].get("x-mock-reason"), "tool-cache-point")
+
+
+def with_cache_points():
+    """full_body() with prompt-caching markers between history entries (section 12)."""
+    b = full_body()
+    hist = _hist(b)
+    for index in (6, 4, 2, 1):
+        hist.insert(index, {"cachePoint": {"type": "default"}})
+    return b
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)
