@@ -1107,12 +1107,16 @@ UNKNOWN_OPERATION = {"__type": "UnknownOperationException", "message": None, "re
 GENERATE_PROFILE_HEADER = "x-amzn-codewhisperer-profile-arn"
 MCP_PROFILE_HEADER = "x-amzn-kiro-profile-arn"
 API_KEY_PREFIX = "ksk_"
+# Headers the report says the target style expects (the profile header has its own rule);
+# None means any value. Enforced only with the setting target_require_headers.
+TARGET_HEADERS = {"x-amzn-kiro-agent-mode": "spec", "x-amz-sso-bearer": None}
 
 HOST_SETTINGS = {
     "runtime_path_style_invalid": False,  # POST /runtime/generateAssistantResponse -> 400
     "runtime_allow_idc": False,           # IdC accounts refused on the runtime host
     "legacy_retired": False,              # every /legacy request -> 404
     "target_refuse_state_fields": False,  # also refuse the agent fields in conversationState
+    "target_require_headers": False,      # target style needs TARGET_HEADERS
 }
 DEFAULT_SETTINGS.update(HOST_SETTINGS)
 HOST_STATS = {"profiles": 0, "host_rejected": 0}
@@ -1128,6 +1132,8 @@ HOST_RULES = [
                                    "runtime_path_style_invalid is set"),
     ("runtime-idc-refused", "403 bearer-invalid: an IdC account on the runtime host "
                             "(unless runtime_allow_idc)"),
+    ("target-header-missing", "400: a target-style request without x-amzn-kiro-agent-mode: "
+                              "spec or x-amz-sso-bearer (setting target_require_headers)"),
     ("target-field-refused", "400: a target-style body with top-level agentMode, "
                              "agentContinuationId, agentTaskType or systemPrompt"),
     ("idc-profile-arn", "403 bearer-invalid: an IdC account's request carries a profileArn"),
@@ -1317,6 +1323,13 @@ class HostMixin(object):
     def host_checks_generate(self, acct, body):
         if self.host is None or not isinstance(body, dict):
             return True
+        if self.style == "target" and self.state.settings["target_require_headers"]:
+            wrong = [name for name, want in TARGET_HEADERS.items()
+                     if self.headers.get(name) is None
+                     or (want is not None and self.headers.get(name) != want)]
+            if wrong:
+                self.refuse(400, "target-header-missing", ", ".join(wrong), IMPROPERLY_FORMED)
+                return False
         if self.style == "target":
             refused = [k for k in TARGET_REFUSED_FIELDS if k in body]
             state = body.get("conversationState")

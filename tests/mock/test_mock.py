@@ -1449,6 +1449,27 @@ class HostTest(MockTestCase):
         self.assertEqual(reason(result), "target-field-refused")
         self.assertIn("conversationState.agentTaskType", result[1]["x-mock-detail"])
 
+    def test_target_style_required_headers_control(self):
+        self.assertEqual(gen_target(body(), headers=profile_header())[0], 200)
+        settings(target_require_headers=True)
+        full = dict(profile_header(), **{"x-amzn-kiro-agent-mode": "spec",
+                                         "x-amz-sso-bearer": "true"})
+        for drop, value in (("x-amzn-kiro-agent-mode", None), ("x-amzn-kiro-agent-mode", "vibe"),
+                            ("x-amz-sso-bearer", None)):
+            hdrs = dict(full)
+            if value is None:
+                del hdrs[drop]
+            else:
+                hdrs[drop] = value
+            with self.subTest(drop=drop, value=value):
+                result = gen_target(body(), headers=hdrs)
+                self.assertEqual((result[0], json.loads(result[2])), (400, IMPROPER))
+                self.assertEqual(reason(result), "target-header-missing")
+                self.assertIn(drop, result[1]["x-mock-detail"])
+        self.assertEqual(gen_target(body(), headers=full)[0], 200)
+        # The path style is not affected.
+        self.assertEqual(gen_path("runtime", with_profile(body()))[0], 200)
+
     def test_legacy_host(self):
         add_idc()
         self.assertEqual(gen_path("legacy", body())[0], 200)              # social, no profile
@@ -1514,11 +1535,11 @@ class HostTest(MockTestCase):
         with open(os.path.join(HERE, "README.md")) as fh:
             readme = fh.read()
         rules = ctl("GET", "scenarios")[1]["host_rules"]
-        self.assertEqual(len(rules), 8)
+        self.assertEqual(len(rules), 9)
         for rule in rules:
             self.assertIn("`%s`" % rule, readme)
         for key in ("runtime_path_style_invalid", "runtime_allow_idc", "legacy_retired",
-                    "target_refuse_state_fields"):
+                    "target_refuse_state_fields", "target_require_headers"):
             self.assertIn("`%s`" % key, readme)
             self.assertIs(ctl("GET", "settings")[1][key], False)
         self.assertEqual(ctl("POST", "settings", {"legacy_retired": 1})[0], 400)
