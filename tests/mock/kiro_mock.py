@@ -15,6 +15,11 @@ segment, so they work at the root and under any prefix (``/api/...``):
   POST device_authorization        SSO-OIDC StartDeviceAuthorization
   GET  login                       social PKCE login, 302 to redirect_uri
   POST oauth/token                 social code exchange, S256 check
+  POST ListAvailableProfiles       social profiles; Builder ID -> 403 (section 12)
+
+A first path segment /runtime or /legacy picks one of the two 2026 hosts
+(section 12): runtime also answers POST / with x-amz-target, and both apply
+the profileArn, IdC and API-key rules. Without such a prefix nothing changes.
 
 A control API under ``/_mock/`` lets tests register accounts, revoke tokens,
 script responses, change settings, read the request log and counters, and
@@ -369,10 +374,13 @@ def _history_roles(state):
     _require(len(history) > 0, "history-empty", "history")
     roles = []
     for index, entry in enumerate(history):
+        if is_cache_point(entry):
+            continue  # prompt-caching marker between entries (kiro-protocol.md section 12)
         keys = [k for k in (USER, ASSISTANT) if _opt(entry, k) is not None]
         _require(len(keys) == 1 and isinstance(entry[keys[0]], dict), "history-entry-shape",
                  "history[%d] has %s" % (index, keys or "neither role"))
         roles.append((keys[0], entry[keys[0]]))
+    _require(roles, "history-empty", "history has only cachePoint entries")
     _require(roles[0][0] == USER, "history-first-not-user", "history[0]")
     for index in range(1, len(roles)):
         _require(roles[index][0] != roles[index - 1][0], "history-not-alternating",
@@ -469,6 +477,7 @@ class Account(object):
             self.set_fail_refresh(spec["failRefresh"])
         if spec.get("usage"):
             self.usage.update(spec["usage"])
+        account_init_2026(self, spec)
 
     def update(self, spec):
         simple = {"profileArn": "profile_arn", "rotate": "rotate",
@@ -484,6 +493,7 @@ class Account(object):
             self.set_fail_refresh(spec["failRefresh"])
         if isinstance(spec.get("usage"), dict):
             self.usage.update(spec["usage"])
+        account_update_2026(self, spec)
 
     def set_fail_refresh(self, spec):
         if not spec:
@@ -531,6 +541,7 @@ class MockState(object):
             self.scripts = []
             self.requests = []
             self.stats = new_stats()
+            self.stats.update(HOST_STATS)
             self.settings = dict(DEFAULT_SETTINGS)
             self.clients = {}          # OIDC clientId -> clientSecret
             self.devices = {}          # deviceCode -> record
@@ -557,6 +568,8 @@ class MockState(object):
             if spec.get("accessToken"):
                 life = spec.get("accessTokenExpiresIn")
                 self.grant_access(acct, spec["accessToken"], None if life is None else int(life))
+            if acct.api_key:
+                self.grant_access(acct, acct.api_key, None)  # API keys do not expire
             return acct
 
     def grant_access(self, acct, token, lifetime):
@@ -600,7 +613,7 @@ class MockState(object):
                     "clientId": acct.client_id, "profileArn": acct.arn(),
                     "expiresIn": acct.expires_in, "rotate": acct.rotate,
                     "refreshDelayMs": acct.refresh_delay_ms, "failRefresh": acct.fail_refresh,
-                    "refreshes": acct.refreshes, "usage": acct.usage}
+                    "refreshes": acct.refreshes, "usage": acct.usage, **account_json_2026(acct)}
 
     def refresh(self, acct, presented):
         """Issue tokens for ``acct``; rotate the refresh token if configured."""
@@ -821,6 +834,7 @@ def emit_trailer(stream, spec, default_on):
     usage = spec.get("context_usage", DEFAULT_CONTEXT_USAGE if default_on else None)
     if usage is not None:
         stream.event("contextUsageEvent", {"contextUsagePercentage": float(usage)})
+    emit_message_metadata(stream, spec)
 
 
 def tool_frames(tool):
@@ -1030,7 +1044,365 @@ class BadRequest(Exception):
     pass
 
 
-class Handler(BaseHTTPRequestHandler):
+# ------------------------------------------------------------------ 2026 stream events
+#
+# kiro-protocol.md section 12: messageMetadataEvent carries tokenUsage with real cache
+# figures, and prompt caching puts {"cachePoint":{"type":"default"}} entries in history.
+
+# messageMetadataEvent tokenUsage defaults; totalTokens is recomputed from the parts.
+TOKEN_USAGE = {"outputTokens": 12, "uncachedInputTokens": 60, "cacheReadInputTokens": 40,
+               "cacheWriteInputTokens": 0, "contextUsagePercentage": DEFAULT_CONTEXT_USAGE}
+
+SCENARIOS.update({
+    "token_usage": {"kind": "text", "token_usage": True},
+    "cache_hit": {"kind": "text", "token_usage": {"uncachedInputTokens": 10,
+                                                  "cacheReadInputTokens": 90000,
+                                                  "cacheWriteInputTokens": 0}},
+})
+
+
+def is_cache_point(entry):
+    return isinstance(entry, dict) and set(entry) == {"cachePoint"} \
+        and isinstance(entry["cachePoint"], dict)
+
+
+def emit_message_metadata(stream, spec):
+    """messageMetadataEvent {tokenUsage}: script option token_usage (true or fields)."""
+    usage = spec.get("token_usage")
+    if usage is None or usage is False:
+        return
+    fields = dict(TOKEN_USAGE)
+    if spec.get("context_usage") is not None:
+        fields["contextUsagePercentage"] = float(spec["context_usage"])
+    if isinstance(usage, dict):
+        fields.update(usage)
+    if not (isinstance(usage, dict) and "totalTokens" in usage):
+        fields["totalTokens"] = sum(int(fields.get(k) or 0) for k in (
+            "outputTokens", "uncachedInputTokens", "cacheReadInputTokens",
+            "cacheWriteInputTokens"))
+    payload = {"tokenUsage": fields}
+    if isinstance(spec.get("message_metadata"), dict):
+        payload.update(spec["message_metadata"])
+    stream.event("messageMetadataEvent", payload)
+
+
+# ------------------------------------------------------------------ 2026 hosts and accounts
+#
+# kiro-protocol.md section 12 ("Upstream changes reported during 2026"). A base URL
+# whose first path segment is /runtime or /legacy picks the host; any other base URL
+# keeps the behaviour above, so older tests are unaffected. README.md, "Two hosts".
+
+HOSTS = ("runtime", "legacy")
+# x-amz-target values the runtime host answers on POST / (AWS JSON style).
+RUNTIME_TARGETS = {"KiroRuntimeService.GenerateAssistantResponse": "generateAssistantResponse"}
+# Refused at the top level of a target-style body; the report says a top-level
+# systemPrompt gives 400 and that the agent fields are refused there.
+TARGET_REFUSED_FIELDS = ("agentMode", "agentContinuationId", "agentTaskType", "systemPrompt")
+REQUEST_BODY_INVALID = {"message": "Improperly formed request.",
+                        "reason": "REQUEST_BODY_INVALID"}
+PROFILE_REQUIRED = {"message": "profileArn is required", "reason": None}
+BUILDER_ID_UNSUPPORTED = {"message": "AWS Builder ID is not supported", "reason": None}
+LEGACY_RETIRED = {"message": "Not Found: this endpoint has been retired", "reason": None}
+UNKNOWN_OPERATION = {"__type": "UnknownOperationException", "message": None, "reason": None}
+GENERATE_PROFILE_HEADER = "x-amzn-codewhisperer-profile-arn"
+MCP_PROFILE_HEADER = "x-amzn-kiro-profile-arn"
+API_KEY_PREFIX = "ksk_"
+# Headers the report says the target style expects (the profile header has its own rule);
+# None means any value. Enforced only with the setting target_require_headers.
+TARGET_HEADERS = {"x-amzn-kiro-agent-mode": "spec", "x-amz-sso-bearer": None}
+
+HOST_SETTINGS = {
+    "runtime_path_style_invalid": False,  # POST /runtime/generateAssistantResponse -> 400
+    "runtime_allow_idc": False,           # IdC accounts refused on the runtime host
+    "legacy_retired": False,              # every /legacy request -> 404
+    "target_refuse_state_fields": False,  # also refuse the agent fields in conversationState
+    "target_require_headers": False,      # target style needs TARGET_HEADERS
+}
+DEFAULT_SETTINGS.update(HOST_SETTINGS)
+HOST_STATS = {"profiles": 0, "host_rejected": 0}
+SCRIPT_ENDPOINTS += ("ListAvailableProfiles",)
+
+# Host rules (X-Mock-Reason values), in the order they are checked.
+HOST_RULES = [
+    ("legacy-retired", "404: the legacy host is retired (setting legacy_retired)"),
+    ("unknown-target", "400: POST / on the runtime host without a known x-amz-target"),
+    ("token-type-mismatch", "403: an API key without tokentype: API_KEY, or (on the two "
+                            "hosts) tokentype: API_KEY with an OAuth token"),
+    ("runtime-path-style-invalid", "400 REQUEST_BODY_INVALID: path style generate while "
+                                   "runtime_path_style_invalid is set"),
+    ("runtime-idc-refused", "403 bearer-invalid: an IdC account on the runtime host "
+                            "(unless runtime_allow_idc)"),
+    ("target-header-missing", "400: a target-style request without x-amzn-kiro-agent-mode: "
+                              "spec or x-amz-sso-bearer (setting target_require_headers)"),
+    ("target-field-refused", "400: a target-style body with top-level agentMode, "
+                             "agentContinuationId, agentTaskType or systemPrompt"),
+    ("idc-profile-arn", "403 bearer-invalid: an IdC account's request carries a profileArn"),
+    ("profile-arn-required", "400 \"profileArn is required\": a social account's runtime "
+                             "request without one"),
+]
+
+# 2026 catalogue: (modelId, modelName, maxInputTokens, maxOutputTokens, rate, caching).
+# Mock values; the shape follows a ListAvailableModels answer quoted in kirodotdev/Kiro#7333.
+MODELS_2026 = [
+    ("auto", "Auto", 1000000, 64000, 1.0, True),
+    ("claude-sonnet-4.5", "Claude Sonnet 4.5", 200000, 64000, 1.3, True),
+    ("claude-sonnet-4.6", "Claude Sonnet 4.6", 1000000, 64000, 1.3, True),
+    ("claude-haiku-4.5", "Claude Haiku 4.5", 200000, 64000, 0.4, True),
+    ("claude-opus-4.6", "Claude Opus 4.6", 1000000, 64000, 2.2, True),
+    ("claude-opus-4.7", "Claude Opus 4.7", 1000000, 64000, 2.2, True),
+    ("claude-opus-4.8", "Claude Opus 4.8", 1000000, 128000, 2.2, True),
+    ("claude-sonnet-5", "Claude Sonnet 5", 1000000, 128000, 1.3, True),
+    ("claude-opus-5", "Claude Opus 5", 1000000, 128000, 2.2, True),
+    ("deepseek-3.2", "DeepSeek 3.2", 164000, 32000, 0.25, False),
+    ("glm-5", "GLM 5", 200000, 32000, 0.25, False),
+    ("minimax-m2.1", "MiniMax M2.1", 196000, 32000, 0.15, False),
+    ("minimax-m2.5", "MiniMax M2.5", 196000, 32000, 0.25, False),
+    ("qwen3-coder-next", "Qwen3 Coder Next", 256000, 32000, 0.25, False),
+]
+
+SCENARIOS.update({
+    "runtime_2026": {"kind": "reasoning", "metering": {"unit": "credit", "usage": 0.42},
+                     "token_usage": True},
+    "request_body_invalid": _http(400, REQUEST_BODY_INVALID),
+    "profile_required": _http(400, PROFILE_REQUIRED),
+})
+
+
+def split_host(path):
+    """("runtime"|"legacy", rest of the path) when the first segment names a host."""
+    parts = path.split("/", 2)
+    if len(parts) >= 2 and parts[1] in HOSTS:
+        return parts[1], "/" + (parts[2] if len(parts) == 3 else "")
+    return None, path
+
+
+def check_api_key_spec(spec):
+    key = spec.get("kiroApiKey")
+    if key is not None and not (isinstance(key, str) and key.startswith(API_KEY_PREFIX)
+                                and len(key) > len(API_KEY_PREFIX)):
+        raise ValueError("kiroApiKey must be a string starting with %s" % API_KEY_PREFIX)
+    for key in ("profiles", "models"):
+        if spec.get(key) is not None and not isinstance(spec[key], list):
+            raise ValueError("%s must be a list or null" % key)
+
+
+def account_init_2026(acct, spec):
+    """API-key accounts, ListAvailableProfiles answers and per-account models."""
+    method = str(spec.get("authMethod") or "").lower()
+    if method in ("api_key", "apikey", "api-key") or (spec.get("kiroApiKey") and not method):
+        acct.auth_method = "api_key"
+    acct.api_key = spec.get("kiroApiKey")
+    acct.profiles = spec.get("profiles")
+    acct.models = spec.get("models")
+
+
+def account_update_2026(acct, spec):
+    for key in ("profiles", "models"):
+        if key in spec:
+            check_api_key_spec({key: spec[key]})
+            setattr(acct, key, spec[key])
+
+
+def account_json_2026(acct):
+    return {"kiroApiKey": acct.api_key, "profiles": account_profiles(acct),
+            "models": acct.models}
+
+
+def account_profiles(acct):
+    """The ListAvailableProfiles list: the override, else one from the account's ARN."""
+    if acct.profiles is not None:
+        return acct.profiles
+    arn = acct.arn()
+    if not arn:
+        return []
+    return [{"arn": arn, "profileName": "KiroProfile-" + (arn.split(":")[3] or "us-east-1")}]
+
+
+def model_entry_2026(item):
+    """A catalogue entry from a MODELS_2026 row or a per-account control item."""
+    if isinstance(item, (tuple, list)):
+        model_id, name, max_in, max_out, rate, caching = item
+        item = {"modelId": model_id, "modelName": name, "maxInputTokens": max_in,
+                "maxOutputTokens": max_out, "rateMultiplier": rate, "promptCaching": caching}
+    if not isinstance(item, dict) or not _nonempty_str(item.get("modelId")):
+        raise ValueError("each model needs a modelId")
+    if "tokenLimits" in item:
+        return dict(item)  # a full entry: passed through as given
+    name = item.get("modelName", item["modelId"])
+    caching = item.get("promptCaching", True)
+    entry = {"modelId": item["modelId"], "modelName": name,
+             "description": item.get("description", "%s (mock catalogue)" % name),
+             "tokenLimits": {"maxInputTokens": int(item.get("maxInputTokens", 200000)),
+                             "maxOutputTokens": int(item.get("maxOutputTokens", 64000))},
+             "rateMultiplier": item.get("rateMultiplier", 1.0), "rateUnit": "Credit",
+             "supportedInputTypes": item.get("supportedInputTypes", ["TEXT", "IMAGE"])}
+    if isinstance(caching, dict):
+        entry["promptCaching"] = caching
+    else:
+        entry["promptCaching"] = {"supportsPromptCaching": bool(caching),
+                                  "maximumCacheCheckpointsPerRequest": 4 if caching else 0,
+                                  "minimumTokensPerCacheCheckpoint": 1024 if caching else 0}
+    return entry
+
+
+def _present(value):
+    return value is not None and value != ""
+
+
+class HostMixin(object):
+    """Handler methods for the two hosts, profile rules, API keys and profiles."""
+
+    def handle_host(self, host, rest, path, query, body):
+        self.host = host
+        target = self.headers.get("x-amz-target")
+        self.style = "target" if rest.strip("/") == "" and self.command == "POST" else "path"
+        if self.style == "target":
+            op = RUNTIME_TARGETS.get(target) if host == "runtime" else None
+        else:
+            op = route_upstream(rest, body)
+        self.entry = self.new_entry(path, op, query, body)
+        if host == "legacy" and self.state.settings["legacy_retired"]:
+            return self.refuse(404, "legacy-retired", path, LEGACY_RETIRED)
+        if op is None and self.style == "target":
+            return self.refuse(400, "unknown-target", "x-amz-target=%r" % (target,),
+                               dict(UNKNOWN_OPERATION,
+                                    message="Unknown operation %s" % (target,)))
+        if op is None:
+            return self.send_json(404, {"message": "Unknown operation: %s" % path,
+                                        "reason": None})
+        method, func = UPSTREAM_OPS[op]
+        if self.command != method:
+            return self.send_json(405, {"message": "Method %s not allowed for %s"
+                                                   % (self.command, op), "reason": None})
+        return getattr(self, func)(query, body)
+
+    def request_traits(self, headers, query, parsed):
+        """What the request log records about host, style and credentials."""
+        auth = headers.get("authorization", "")
+        if re.match(r"(?i)bearer\s+\S", auth):
+            kind = "api_key" if headers.get("tokentype", "").upper() == "API_KEY" else "bearer"
+        else:
+            kind = None
+        body_arn = parsed.get("profileArn") if isinstance(parsed, dict) else None
+        return {"host": self.host, "style": self.style, "target": headers.get("x-amz-target"),
+                "profile": {"body": body_arn, "header": headers.get(GENERATE_PROFILE_HEADER),
+                            "mcp_header": headers.get(MCP_PROFILE_HEADER),
+                            "query": query.get("profileArn")},
+                "auth_kind": kind, "account_kind": None,
+                "sso_bearer": "x-amz-sso-bearer" in headers}
+
+    def token_type_matches(self, acct):
+        """tokentype: API_KEY goes with API keys and, on the two hosts, only with them.
+        Without a host prefix an OAuth token may carry it, as before (section 12)."""
+        says_key = (self.headers.get("tokentype") or "").strip().upper() == "API_KEY"
+        if acct.auth_method == "api_key":
+            return says_key
+        return not says_key or self.host is None
+
+    def refuse(self, status, rule, detail, body):
+        self.state.bump("host_rejected")
+        self.note(validation={"ok": False, "rule": rule, "detail": detail})
+        self.send_json(status, body, [("X-Mock-Reason", rule),
+                                      ("X-Mock-Detail", re.sub(r"[\r\n]", " ", detail)[:300])])
+
+    def host_allows(self, acct, op):
+        """Host rules that need only the account; False once a refusal is sent."""
+        if self.host != "runtime":
+            return True
+        settings = self.state.settings
+        if op == "generateAssistantResponse" and self.style == "path" \
+                and settings["runtime_path_style_invalid"]:
+            self.refuse(400, "runtime-path-style-invalid", "path style generate",
+                        REQUEST_BODY_INVALID)
+            return False
+        if acct.auth_method == "idc" and not settings["runtime_allow_idc"]:
+            self.refuse(403, "runtime-idc-refused", "IdC account %s" % acct.id, BEARER_INVALID)
+            return False
+        return True
+
+    def host_checks_generate(self, acct, body):
+        if self.host is None or not isinstance(body, dict):
+            return True
+        if self.style == "target" and self.state.settings["target_require_headers"]:
+            wrong = [name for name, want in TARGET_HEADERS.items()
+                     if self.headers.get(name) is None
+                     or (want is not None and self.headers.get(name) != want)]
+            if wrong:
+                self.refuse(400, "target-header-missing", ", ".join(wrong), IMPROPERLY_FORMED)
+                return False
+        if self.style == "target":
+            refused = [k for k in TARGET_REFUSED_FIELDS if k in body]
+            state = body.get("conversationState")
+            if self.state.settings["target_refuse_state_fields"] and isinstance(state, dict):
+                refused += ["conversationState." + k for k in TARGET_REFUSED_FIELDS
+                            if k in state]
+            if refused:
+                self.refuse(400, "target-field-refused", ", ".join(refused), IMPROPERLY_FORMED)
+                return False
+        body_arn = _present(_opt(body, "profileArn"))
+        header_arn = _present(self.headers.get(GENERATE_PROFILE_HEADER))
+        styled = header_arn if self.style == "target" else body_arn
+        return self.profile_rules(acct, body_arn or header_arn, styled)
+
+    def host_checks_mcp(self, acct, body):
+        if self.host is None:
+            return True
+        sources = [self.headers.get(MCP_PROFILE_HEADER), self.headers.get(GENERATE_PROFILE_HEADER),
+                   _opt(body, "profileArn")]
+        any_arn = any(_present(s) for s in sources)
+        return self.profile_rules(acct, any_arn, any_arn)
+
+    def profile_rules(self, acct, any_arn, styled_arn):
+        """IdC + profileArn -> 403 (both hosts); social without one -> 400 (runtime)."""
+        if acct.auth_method == "idc" and any_arn:
+            self.refuse(403, "idc-profile-arn", "IdC account %s sent a profileArn" % acct.id,
+                        BEARER_INVALID)
+            return False
+        if self.host == "runtime" and acct.auth_method == "social" and not styled_arn:
+            where = "header " + GENERATE_PROFILE_HEADER if self.style == "target" \
+                else "body profileArn"
+            self.refuse(400, "profile-arn-required", "no " + where, PROFILE_REQUIRED)
+            return False
+        return True
+
+    def model_catalogue(self, acct):
+        if acct.models is not None:
+            return [model_entry_2026(m) for m in acct.models]
+        if self.host is not None:
+            return [model_entry_2026(m) for m in MODELS_2026]
+        return [model_entry(*m) for m in MODELS]
+
+    def op_profiles(self, query, raw):
+        """ListAvailableProfiles: social -> profiles, Builder ID -> 403 (section 12)."""
+        self.state.bump("profiles")
+        auth = self.authenticate()
+        if auth is None:
+            return
+        body, err = parse_json(raw) if raw.strip() else ({}, None)
+        if err is not None or not isinstance(body, dict):
+            return self.send_json(400, {"message": "Malformed JSON body", "reason": None})
+        spec = self.scripted("ListAvailableProfiles", auth[0])
+        if spec and spec["kind"] == "http_error":
+            return Scenario(self, spec, "").run()
+        if auth[1].auth_method == "idc":
+            return self.send_json(403, BUILDER_ID_UNSUPPORTED)
+        profiles = account_profiles(auth[1])
+        try:
+            start = int(body.get("nextToken") or 0)
+            size = max(int(body.get("maxResults") or len(profiles) or 1), 1)
+        except (TypeError, ValueError):
+            return self.send_json(400, {"message": "Invalid maxResults or nextToken",
+                                        "reason": None})
+        out = {"profiles": profiles[start:start + size], "nextToken": None}
+        if start + size < len(profiles):
+            out["nextToken"] = str(start + size)
+        self.send_json(200, out)
+
+
+UPSTREAM_OPS["ListAvailableProfiles"] = ("POST", "op_profiles")
+
+
+class Handler(HostMixin, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kiro-mock/1.0"
 
@@ -1060,6 +1432,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self):
         self.entry = None
+        self.host, self.style = None, "path"
         self.sent_status = None
         self.headers_sent = False
         started = time.time()
@@ -1096,6 +1469,9 @@ class Handler(BaseHTTPRequestHandler):
         if "/_mock/" in url.path + "/":
             ctl = url.path[url.path.index("/_mock") + len("/_mock"):].strip("/")
             return self.control(ctl, query, body)
+        host, rest = split_host(url.path)
+        if host is not None:
+            return self.handle_host(host, rest, url.path, query, body)
         op = route_upstream(url.path, body)
         self.entry = self.new_entry(url.path, op, query, body)
         if op is None:
@@ -1154,6 +1530,7 @@ class Handler(BaseHTTPRequestHandler):
                  "validation": None, "script": None, "scenario": None, "status": None,
                  "client_aborted": False, "cutoff": False, "complete": False,
                  "duration_ms": None}
+        entry.update(self.request_traits(headers, query, parsed if err is None else None))
         self.state.log_request(entry)
         return entry
 
@@ -1227,12 +1604,15 @@ class Handler(BaseHTTPRequestHandler):
         header = self.headers.get("Authorization", "")
         match = re.match(r"(?i)bearer\s+(\S+)\s*$", header)
         acct = self.state.check_access(match.group(1)) if match else None
+        rule = "bearer-invalid"
+        if acct is not None and not self.token_type_matches(acct):
+            acct, rule = None, "token-type-mismatch"
         if acct is None:
             self.state.bump("auth_failures")
-            self.note(validation={"ok": False, "rule": "bearer-invalid"})
+            self.note(validation={"ok": False, "rule": rule})
             self.send_json(403, BEARER_INVALID)
             return None
-        self.note(account=acct.id)
+        self.note(account=acct.id, account_kind=acct.auth_method)
         return match.group(1), acct
 
     def scripted(self, endpoint, token, prompt=None, model=None):
@@ -1253,13 +1633,15 @@ class Handler(BaseHTTPRequestHandler):
     def op_generate(self, query, raw):
         self.state.bump("generate")
         auth = self.authenticate()
-        if auth is None:
+        if auth is None or not self.host_allows(auth[1], "generateAssistantResponse"):
             return
         if len(raw) > self.state.settings["max_body_bytes"]:
             return self.reject(SIZE_RULE, "%d bytes" % len(raw), INPUT_TOO_LONG)
         body, err = parse_json(raw)
         if err is not None:
             return self.reject("body-not-json", err)
+        if not self.host_checks_generate(auth[1], body):
+            return
         try:
             validate_generate(body)
         except Invalid as exc:
@@ -1285,7 +1667,7 @@ class Handler(BaseHTTPRequestHandler):
     def op_usage(self, query, raw):
         self.state.bump("usage")
         auth = self.authenticate()
-        if auth is None:
+        if auth is None or not self.host_allows(auth[1], "getUsageLimits"):
             return
         spec = self.scripted("getUsageLimits", auth[0])
         if spec and spec["kind"] == "http_error":
@@ -1299,12 +1681,12 @@ class Handler(BaseHTTPRequestHandler):
     def op_models(self, query, raw):
         self.state.bump("models")
         auth = self.authenticate()
-        if auth is None:
+        if auth is None or not self.host_allows(auth[1], "ListAvailableModels"):
             return
         spec = self.scripted("ListAvailableModels", auth[0])
         if spec and spec["kind"] == "http_error":
             return Scenario(self, spec, "").run()
-        models = [model_entry(*m) for m in MODELS]
+        models = self.model_catalogue(auth[1])
         try:
             start = int(query.get("nextToken") or 0)
             size = int(query.get("maxResults") or len(models))
@@ -1319,13 +1701,15 @@ class Handler(BaseHTTPRequestHandler):
     def op_mcp(self, query, raw):
         self.state.bump("mcp")
         auth = self.authenticate()
-        if auth is None:
+        if auth is None or not self.host_allows(auth[1], "mcp"):
             return
         body, err = parse_json(raw)
         if err is not None or not isinstance(body, dict):
             return self.send_json(400, {"message": "Malformed JSON-RPC request", "reason": None,
                                         "jsonrpc": "2.0", "id": None,
                                         "error": {"code": -32700, "message": "Parse error"}})
+        if not self.host_checks_mcp(auth[1], body):
+            return
         spec = self.scripted("mcp", auth[0])
         if spec and spec["kind"] == "http_error":
             return Scenario(self, spec, "").run()
@@ -1607,8 +1991,10 @@ def ctl_reset(state, body, query):
 
 
 def ctl_add_account(state, body, query):
-    if not (_nonempty_str(body.get("refreshToken")) or _nonempty_str(body.get("accessToken"))):
-        raise ValueError("refreshToken or accessToken is required")
+    if not (_nonempty_str(body.get("refreshToken")) or _nonempty_str(body.get("accessToken"))
+            or _nonempty_str(body.get("kiroApiKey"))):
+        raise ValueError("refreshToken, accessToken or kiroApiKey is required")
+    check_api_key_spec(body)
     acct = state.add_account(body)
     return 200, state.account_json(acct)
 
@@ -1715,7 +2101,10 @@ def ctl_set_settings(state, body, query):
         raise ValueError("unknown settings %s" % unknown)
     values = dict(body)
     for key, value in body.items():
-        if isinstance(DEFAULT_SETTINGS[key], int):
+        if isinstance(DEFAULT_SETTINGS[key], bool):
+            if not isinstance(value, bool):
+                raise ValueError("%s must be true or false" % key)
+        elif isinstance(DEFAULT_SETTINGS[key], int):
             values[key] = int(value)
     with state.lock:
         state.settings.update(values)
@@ -1751,7 +2140,8 @@ def ctl_device_list(state, body, query):
 
 def ctl_scenarios(state, body, query):
     return 200, {"kinds": list(KINDS), "scenarios": SCENARIOS,
-                 "validation_rules": [r for r, _ in VALIDATION_RULES] + [SIZE_RULE]}
+                 "validation_rules": [r for r, _ in VALIDATION_RULES] + [SIZE_RULE],
+                 "host_rules": [r for r, _ in HOST_RULES]}
 
 
 CONTROL_ROUTES = {
@@ -1775,6 +2165,23 @@ CONTROL_ROUTES = {
     ("GET", "device"): ctl_device_list,
     ("GET", "scenarios"): ctl_scenarios,
 }
+
+
+def ctl_account_models(state, body, query):
+    """Per-account ListAvailableModels list; "models": null restores the catalogue."""
+    acct = _need_account(state, body)
+    if "models" not in body:
+        raise KeyError("models is required (a list, or null)")
+    models = body["models"]
+    check_api_key_spec({"models": models})
+    for item in models or []:
+        model_entry_2026(item)  # reject bad items now
+    with state.lock:
+        acct.models = models
+        return 200, state.account_json(acct)
+
+
+CONTROL_ROUTES[("POST", "accounts/models")] = ctl_account_models
 
 
 # ------------------------------------------------------------------ server

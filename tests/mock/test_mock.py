@@ -1260,5 +1260,499 @@ class LoginTest(MockTestCase):
         self.assertEqual(out["tokenType"], "Bearer")
 
 
+# ------------------------------------------------------------------ 2026 stream events
+
+class NewEventsTest(MockTestCase):
+    def test_message_metadata_token_usage(self):
+        script({"kind": "text", "chunks": ["hi"], "token_usage": True})
+        got = events(gen(body())[2])
+        self.assertEqual([t for t, _ in got], ["assistantResponseEvent", "meteringEvent",
+                                               "contextUsageEvent", "messageMetadataEvent"])
+        usage = got[-1][1]["tokenUsage"]
+        self.assertEqual(set(usage), {"outputTokens", "totalTokens", "uncachedInputTokens",
+                                      "cacheReadInputTokens", "cacheWriteInputTokens",
+                                      "contextUsagePercentage"})
+        self.assertEqual(usage["totalTokens"], usage["outputTokens"] + usage[
+            "uncachedInputTokens"] + usage["cacheReadInputTokens"] + usage["cacheWriteInputTokens"])
+        self.assertEqual(usage["contextUsagePercentage"], 1.5)
+
+    def test_token_usage_overrides(self):
+        script({"kind": "tool_use", "tools": [{"name": "t", "input": {}}], "context_usage": 7.0,
+                "token_usage": {"outputTokens": 5, "cacheWriteInputTokens": 100},
+                "message_metadata": {"conversationId": "c1"}})
+        payload = events(gen(body())[2])[-1][1]
+        self.assertEqual(payload["conversationId"], "c1")
+        self.assertEqual(payload["tokenUsage"]["outputTokens"], 5)
+        self.assertEqual(payload["tokenUsage"]["contextUsagePercentage"], 7.0)
+        self.assertEqual(payload["tokenUsage"]["totalTokens"], 5 + 60 + 40 + 100)
+        script({"kind": "text", "token_usage": {"totalTokens": 1}})
+        self.assertEqual(events(gen(body())[2])[-1][1]["tokenUsage"]["totalTokens"], 1)
+        self.assertNotIn("messageMetadataEvent", [t for t, _ in events(gen(body())[2])])
+
+    def test_metering_2026_form_and_presets(self):
+        script({"kind": "reasoning", "metering": {"unit": "credit", "usage": 0.42}})
+        got = dict(events(gen(body())[2]))
+        self.assertEqual(got["meteringEvent"], {"unit": "credit", "usage": 0.42})
+        self.assertEqual(got["reasoningContentEvent"]["text"], " I will say hi.")
+        got = events(gen(body("#mock:cache-hit"))[2])
+        self.assertEqual(got[-1][1]["tokenUsage"]["cacheReadInputTokens"], 90000)
+        script("token_usage")
+        self.assertEqual(events(gen(body())[2])[-1][0], "messageMetadataEvent")
+
+
+class CachePointTest(MockTestCase):
+    def test_history_cache_points_accepted(self):
+        self.assertEqual(gen(with_cache_points())[0], 200)
+
+    def test_cache_points_do_not_hide_structure(self):
+        b = with_cache_points()
+        _cs(b)["history"] = [{"cachePoint": {"type": "default"}}]
+        self.assertEqual(gen(b)[1].get("x-mock-reason"), "history-empty")
+        b = with_cache_points()
+        _hist(b).insert(0, {"cachePoint": "default"})
+        self.assertEqual(gen(b)[1].get("x-mock-reason"), "history-entry-shape")
+        b = with_cache_points()
+        _hist(b).insert(2, {"assistantResponseMessage": {"content": "x"}})
+        self.assertEqual(gen(b)[1].get("x-mock-reason"), "history-not-alternating")
+        b = with_cache_points()
+        _ctx(b)["tools"].append({"cachePoint": {"type": "default"}})
+        self.assertEqual(gen(b)[1].get("x-mock-reason"), "tool-cache-point")
+
+
+def with_cache_points():
+    """full_body() with prompt-caching markers between history entries (section 12)."""
+    b = full_body()
+    hist = _hist(b)
+    for index in (6, 4, 2, 1):
+        hist.insert(index, {"cachePoint": {"type": "default"}})
+    return b
+
+
+# ------------------------------------------------------------------ 2026: hosts, profiles, keys
+
+PROFILE = "arn:aws:codewhisperer:us-east-1:111112222233:profile/MOCK"
+IDC_TOKEN = "aoa-idc-access-token"
+IDC_REFRESH = "aor" + "i" * 130
+API_KEY = "ksk_" + "k" * 40
+TARGET = "KiroRuntimeService.GenerateAssistantResponse"
+REQUEST_BODY_INVALID = {"message": "Improperly formed request.", "reason": "REQUEST_BODY_INVALID"}
+PROFILE_REQUIRED = {"message": "profileArn is required", "reason": None}
+
+
+def add_idc():
+    return add_account(refreshToken=IDC_REFRESH, accessToken=IDC_TOKEN, authMethod="idc",
+                       clientId="idc-client", clientSecret="idc-secret")
+
+
+def settings(**values):
+    status, out = ctl("POST", "settings", values)
+    assert status == 200, out
+    return out
+
+
+def with_profile(b):
+    b = copy.deepcopy(b)
+    b["profileArn"] = PROFILE
+    return b
+
+
+def gen_path(host, b, token=TOKEN, headers=None):
+    """Path style: POST /<host>/generateAssistantResponse."""
+    return gen(b, token, "/%s/generateAssistantResponse" % host, headers)
+
+
+def gen_target(b, token=TOKEN, headers=None, target=TARGET, path="/runtime"):
+    """Target style: POST /runtime/ with x-amz-target."""
+    hdrs = {"x-amz-target": target} if target else {}
+    hdrs.update(headers or {})
+    return gen(b, token, path, hdrs)
+
+
+def profile_header(arn=PROFILE):
+    return {"x-amzn-codewhisperer-profile-arn": arn}
+
+
+def reason(result):
+    return result[1].get("x-mock-reason")
+
+
+class HostTest(MockTestCase):
+    def test_runtime_path_style(self):
+        status, headers, data = gen_path("runtime", with_profile(body("on runtime")))
+        self.assertEqual(status, 200, headers.get("x-mock-reason"))
+        self.assertIn("You said: on runtime", texts(data))
+        e = log_entries()[-1]
+        self.assertEqual((e["host"], e["style"], e["op"]),
+                         ("runtime", "path", "generateAssistantResponse"))
+
+    def test_runtime_target_style(self):
+        for path in ("/runtime", "/runtime/"):
+            status, headers, data = gen_target(body("by target"), headers=profile_header(),
+                                               path=path)
+            self.assertEqual(status, 200, headers.get("x-mock-reason"))
+            self.assertIn("You said: by target", texts(data))
+        e = log_entries()[-1]
+        self.assertEqual((e["host"], e["style"], e["target"], e["op"]),
+                         ("runtime", "target", TARGET, "generateAssistantResponse"))
+
+    def test_unknown_or_missing_target(self):
+        for target in ("KiroRuntimeService.Nope", None):
+            status, headers, data = gen_target(body(), headers=profile_header(), target=target)
+            self.assertEqual(status, 400)
+            self.assertEqual(headers["x-mock-reason"], "unknown-target")
+            self.assertEqual(json.loads(data)["__type"], "UnknownOperationException")
+        # The legacy host has no target style.
+        self.assertEqual(reason(gen_target(body(), path="/legacy/")), "unknown-target")
+
+    def test_runtime_serves_mcp_models_usage(self):
+        req = {"id": "1", "jsonrpc": "2.0", "method": "tools/call",
+               "params": {"name": "web_search", "arguments": {"query": "q"}}}
+        status, _, data = request("POST", "/runtime/mcp", req, {"x-amzn-kiro-profile-arn":
+                                                               PROFILE}, TOKEN)
+        self.assertEqual(status, 200)
+        self.assertIn("result", json.loads(data))
+        self.assertEqual(jreq("GET", "/runtime/ListAvailableModels?origin=AI_EDITOR",
+                              token=TOKEN)[0], 200)
+        self.assertEqual(jreq("GET", "/runtime/getUsageLimits", token=TOKEN)[0], 200)
+
+    def test_path_style_invalid_control(self):
+        settings(runtime_path_style_invalid=True)
+        status, headers, data = gen_path("runtime", with_profile(body()))
+        self.assertEqual((status, json.loads(data)), (400, REQUEST_BODY_INVALID))
+        self.assertEqual(headers["x-mock-reason"], "runtime-path-style-invalid")
+        # Only the path style of generate is affected.
+        self.assertEqual(gen_target(body(), headers=profile_header())[0], 200)
+        self.assertEqual(gen_path("legacy", body())[0], 200)
+        self.assertEqual(gen(body())[0], 200)
+        settings(runtime_path_style_invalid=False)
+        self.assertEqual(gen_path("runtime", with_profile(body()))[0], 200)
+
+    def test_target_style_refuses_top_level_fields(self):
+        for field in ("agentMode", "agentContinuationId", "agentTaskType", "systemPrompt"):
+            b = body()
+            b[field] = "vibe" if field != "agentContinuationId" else str(uuid.uuid4())
+            with self.subTest(field=field):
+                status, headers, data = gen_target(b, headers=profile_header())
+                self.assertEqual((status, json.loads(data)), (400, IMPROPER))
+                self.assertEqual(headers["x-mock-reason"], "target-field-refused")
+                self.assertIn(field, headers["x-mock-detail"])
+                # The same body is fine in path style.
+                self.assertEqual(gen_path("runtime", with_profile(b))[0], 200)
+
+    def test_target_style_state_fields_control(self):
+        b = body()
+        _cs(b).update(agentContinuationId=str(uuid.uuid4()), agentTaskType="vibe")
+        self.assertEqual(gen_target(b, headers=profile_header())[0], 200)
+        settings(target_refuse_state_fields=True)
+        result = gen_target(b, headers=profile_header())
+        self.assertEqual(result[0], 400)
+        self.assertEqual(reason(result), "target-field-refused")
+        self.assertIn("conversationState.agentTaskType", result[1]["x-mock-detail"])
+
+    def test_target_style_required_headers_control(self):
+        self.assertEqual(gen_target(body(), headers=profile_header())[0], 200)
+        settings(target_require_headers=True)
+        full = dict(profile_header(), **{"x-amzn-kiro-agent-mode": "spec",
+                                         "x-amz-sso-bearer": "true"})
+        for drop, value in (("x-amzn-kiro-agent-mode", None), ("x-amzn-kiro-agent-mode", "vibe"),
+                            ("x-amz-sso-bearer", None)):
+            hdrs = dict(full)
+            if value is None:
+                del hdrs[drop]
+            else:
+                hdrs[drop] = value
+            with self.subTest(drop=drop, value=value):
+                result = gen_target(body(), headers=hdrs)
+                self.assertEqual((result[0], json.loads(result[2])), (400, IMPROPER))
+                self.assertEqual(reason(result), "target-header-missing")
+                self.assertIn(drop, result[1]["x-mock-detail"])
+        self.assertEqual(gen_target(body(), headers=full)[0], 200)
+        # The path style is not affected.
+        self.assertEqual(gen_path("runtime", with_profile(body()))[0], 200)
+
+    def test_legacy_host(self):
+        add_idc()
+        self.assertEqual(gen_path("legacy", body())[0], 200)              # social, no profile
+        self.assertEqual(gen_path("legacy", body(), IDC_TOKEN)[0], 200)   # IdC, no profile
+        self.assertEqual(log_entries()[-1]["host"], "legacy")
+
+    def test_legacy_retired(self):
+        settings(legacy_retired=True)
+        for result in (gen_path("legacy", body()),
+                       request("GET", "/legacy/ListAvailableModels", token=TOKEN),
+                       request("POST", "/legacy/refreshToken", {"refreshToken": REFRESH})):
+            self.assertEqual(result[0], 404)
+            self.assertEqual(reason(result), "legacy-retired")
+        self.assertEqual(gen_path("runtime", with_profile(body()))[0], 200)
+        self.assertEqual(gen(body())[0], 200)
+
+    def test_documented_unreachable_legacy_recipes(self):
+        # README: a closed port refuses connections, and .invalid never resolves (RFC 6761).
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        with self.assertRaises(socket.gaierror):
+            socket.getaddrinfo("legacy.invalid", 443)
+
+    def test_unprefixed_keeps_old_rules(self):
+        add_idc()
+        self.assertEqual(gen(body())[0], 200)                         # social without profile
+        self.assertEqual(gen(with_profile(body()), IDC_TOKEN)[0], 200)  # IdC with profile
+        e = log_entries()[-1]
+        self.assertEqual((e["host"], e["style"]), (None, "path"))
+        ids = [m["modelId"] for m in jreq("GET", "/ListAvailableModels", token=TOKEN)[1]["models"]]
+        self.assertNotIn("claude-sonnet-5", ids)
+
+    def test_idc_refused_on_runtime_unless_allowed(self):
+        add_idc()
+        for result in (gen_path("runtime", body(), IDC_TOKEN),
+                       gen_target(body(), IDC_TOKEN),
+                       request("GET", "/runtime/ListAvailableModels", token=IDC_TOKEN),
+                       request("POST", "/runtime/mcp", {"jsonrpc": "2.0"}, token=IDC_TOKEN)):
+            self.assertEqual((result[0], json.loads(result[2])), (403, BEARER))
+            self.assertEqual(reason(result), "runtime-idc-refused")
+        settings(runtime_allow_idc=True)
+        self.assertEqual(gen_path("runtime", body(), IDC_TOKEN)[0], 200)
+        self.assertEqual(gen_target(body(), IDC_TOKEN)[0], 200)
+
+    def test_runtime_presets_and_cache_points(self):
+        got = dict(events(gen_path("runtime", with_profile(body("#mock:runtime_2026")))[2]))
+        self.assertEqual(got["meteringEvent"], {"unit": "credit", "usage": 0.42})
+        self.assertIn("signature", got["reasoningContentEvent"])
+        self.assertIn("tokenUsage", got["messageMetadataEvent"])
+        script("request_body_invalid")
+        self.assertEqual(json.loads(gen_path("runtime", with_profile(body()))[2]),
+                         REQUEST_BODY_INVALID)
+        script("profile_required")
+        self.assertEqual(json.loads(gen(body())[2]), PROFILE_REQUIRED)
+        self.assertEqual(gen_path("runtime", with_cache_points())[0], 200)
+        self.assertEqual(gen_target(with_cache_points(), headers=profile_header())[0], 200)
+
+    def test_host_rules_are_documented(self):
+        with open(os.path.join(HERE, "README.md")) as fh:
+            readme = fh.read()
+        rules = ctl("GET", "scenarios")[1]["host_rules"]
+        self.assertEqual(len(rules), 9)
+        for rule in rules:
+            self.assertIn("`%s`" % rule, readme)
+        for key in ("runtime_path_style_invalid", "runtime_allow_idc", "legacy_retired",
+                    "target_refuse_state_fields", "target_require_headers"):
+            self.assertIn("`%s`" % key, readme)
+            self.assertIs(ctl("GET", "settings")[1][key], False)
+        self.assertEqual(ctl("POST", "settings", {"legacy_retired": 1})[0], 400)
+
+
+class ProfileRuleTest(MockTestCase):
+    def test_social_needs_profile_on_runtime_path_style(self):
+        status, headers, data = gen_path("runtime", body())
+        self.assertEqual((status, json.loads(data)), (400, PROFILE_REQUIRED))
+        self.assertEqual(headers["x-mock-reason"], "profile-arn-required")
+        # Path style reads the body: the header alone does not count.
+        self.assertEqual(reason(gen_path("runtime", body(), headers=profile_header())),
+                         "profile-arn-required")
+        self.assertEqual(gen_path("runtime", with_profile(body()))[0], 200)
+
+    def test_social_needs_profile_header_in_target_style(self):
+        self.assertEqual(reason(gen_target(body())), "profile-arn-required")
+        self.assertEqual(reason(gen_target(with_profile(body()))), "profile-arn-required")
+        self.assertEqual(gen_target(body(), headers=profile_header())[0], 200)
+
+    def test_idc_with_any_profile_is_bearer_invalid(self):
+        add_idc()
+        settings(runtime_allow_idc=True)
+        cases = [("runtime body", gen_path("runtime", with_profile(body()), IDC_TOKEN)),
+                 ("runtime header", gen_target(body(), IDC_TOKEN, profile_header())),
+                 ("legacy body", gen_path("legacy", with_profile(body()), IDC_TOKEN)),
+                 ("legacy header", gen_path("legacy", body(), IDC_TOKEN, profile_header()))]
+        for name, result in cases:
+            with self.subTest(name):
+                self.assertEqual((result[0], json.loads(result[2])), (403, BEARER))
+                self.assertEqual(reason(result), "idc-profile-arn")
+        self.assertEqual(gen_path("runtime", body(), IDC_TOKEN)[0], 200)
+
+    def test_mcp_rules(self):
+        add_idc()
+        req = {"id": "m", "jsonrpc": "2.0", "method": "tools/call",
+               "params": {"name": "web_search", "arguments": {"query": "q"}}}
+        no_profile = request("POST", "/runtime/mcp", req, token=TOKEN)
+        self.assertEqual((no_profile[0], json.loads(no_profile[2])), (400, PROFILE_REQUIRED))
+        self.assertEqual(reason(no_profile), "profile-arn-required")
+        for header in ("x-amzn-kiro-profile-arn", "x-amzn-codewhisperer-profile-arn"):
+            self.assertEqual(request("POST", "/runtime/mcp", req, {header: PROFILE}, TOKEN)[0],
+                             200)
+        self.assertEqual(request("POST", "/legacy/mcp", req, token=TOKEN)[0], 200)
+        idc = request("POST", "/legacy/mcp", req, {"x-amzn-kiro-profile-arn": PROFILE},
+                      IDC_TOKEN)
+        self.assertEqual((idc[0], reason(idc)), (403, "idc-profile-arn"))
+        self.assertEqual(request("POST", "/legacy/mcp", req, token=IDC_TOKEN)[0], 200)
+
+    def test_api_key_account_has_no_profile_rule(self):
+        add_account(refreshToken=None, accessToken=None, kiroApiKey=API_KEY)
+        key = {"tokentype": "API_KEY"}
+        self.assertEqual(gen_path("runtime", body(), API_KEY, key)[0], 200)
+        self.assertEqual(gen_path("runtime", with_profile(body()), API_KEY, key)[0], 200)
+
+
+class ProfilesApiTest(MockTestCase):
+    def test_social_profiles(self):
+        for path in ("/ListAvailableProfiles", "/runtime/ListAvailableProfiles",
+                     "/legacy/ListAvailableProfiles"):
+            status, out = jreq("POST", path, {}, token=TOKEN)
+            self.assertEqual(status, 200, path)
+            self.assertEqual(out["profiles"], [{"arn": PROFILE,
+                                                "profileName": "KiroProfile-us-east-1"}])
+        self.assertEqual(ctl("GET", "stats")[1]["profiles"], 3)
+
+    def test_profile_list_control_and_paging(self):
+        mine = [{"arn": PROFILE + "1", "profileName": "one"},
+                {"arn": "arn:aws:codewhisperer:eu-central-1:1:profile/TWO", "profileName": "two"}]
+        self.assertEqual(ctl("POST", "accounts/update", {"accessToken": TOKEN,
+                                                         "profiles": mine})[0], 200)
+        page = jreq("POST", "/runtime/ListAvailableProfiles", {"maxResults": 1}, token=TOKEN)[1]
+        self.assertEqual(page["profiles"], mine[:1])
+        page2 = jreq("POST", "/runtime/ListAvailableProfiles",
+                     {"maxResults": 1, "nextToken": page["nextToken"]}, token=TOKEN)[1]
+        self.assertEqual(page2, {"profiles": mine[1:], "nextToken": None})
+
+    def test_builder_id_not_supported(self):
+        add_idc()
+        for path in ("/runtime/ListAvailableProfiles", "/legacy/ListAvailableProfiles"):
+            status, out = jreq("POST", path, {}, token=IDC_TOKEN)
+            self.assertEqual((status, out), (403, {"message": "AWS Builder ID is not supported",
+                                                   "reason": None}))
+
+    def test_auth_and_method(self):
+        self.assertEqual(jreq("POST", "/runtime/ListAvailableProfiles", {}, token="bad"),
+                         (403, BEARER))
+        self.assertEqual(jreq("GET", "/runtime/ListAvailableProfiles", token=TOKEN)[0], 405)
+        script("throttle", endpoint="ListAvailableProfiles")
+        self.assertEqual(jreq("POST", "/runtime/ListAvailableProfiles", {}, token=TOKEN)[0], 429)
+
+
+class ModelsApiTest(MockTestCase):
+    def test_runtime_catalogue(self):
+        out = jreq("GET", "/runtime/ListAvailableModels?origin=AI_EDITOR", token=TOKEN)[1]
+        by_id = {m["modelId"]: m for m in out["models"]}
+        for model in ("claude-opus-4.7", "claude-opus-4.8", "claude-sonnet-5", "claude-opus-5",
+                      "deepseek-3.2", "glm-5", "minimax-m2.1", "minimax-m2.5",
+                      "qwen3-coder-next"):
+            self.assertIn(model, by_id)
+        for m in out["models"]:
+            limits = m["tokenLimits"]
+            self.assertTrue(isinstance(limits["maxInputTokens"], int)
+                            and isinstance(limits["maxOutputTokens"], int))
+            self.assertIsInstance(m["promptCaching"]["supportsPromptCaching"], bool)
+        self.assertEqual(by_id["claude-sonnet-5"]["tokenLimits"],
+                         {"maxInputTokens": 1000000, "maxOutputTokens": 128000})
+        self.assertFalse(by_id["deepseek-3.2"]["promptCaching"]["supportsPromptCaching"])
+
+    def test_per_account_list_and_paging(self):
+        models = [{"modelId": "claude-sonnet-5", "maxInputTokens": 1000000,
+                   "maxOutputTokens": 128000, "promptCaching": True},
+                  {"modelId": "glm-5", "maxInputTokens": 200000, "maxOutputTokens": 32000,
+                   "promptCaching": False},
+                  {"modelId": "custom", "tokenLimits": {"maxInputTokens": 5,
+                                                        "maxOutputTokens": 6}}]
+        status, acct = ctl("POST", "accounts/models", {"accessToken": TOKEN, "models": models})
+        self.assertEqual(status, 200, acct)
+        for prefix in ("", "/runtime", "/legacy"):
+            out = jreq("GET", prefix + "/ListAvailableModels", token=TOKEN)[1]
+            self.assertEqual([m["modelId"] for m in out["models"]],
+                             ["claude-sonnet-5", "glm-5", "custom"])
+            self.assertEqual(out["models"][1]["tokenLimits"],
+                             {"maxInputTokens": 200000, "maxOutputTokens": 32000})
+            self.assertFalse(out["models"][1]["promptCaching"]["supportsPromptCaching"])
+            self.assertEqual(out["models"][2], models[2])
+        page = jreq("GET", "/runtime/ListAvailableModels?maxResults=2", token=TOKEN)[1]
+        self.assertEqual(len(page["models"]), 2)
+        rest = jreq("GET", "/runtime/ListAvailableModels?maxResults=2&nextToken="
+                    + page["nextToken"], token=TOKEN)[1]
+        self.assertEqual([m["modelId"] for m in rest["models"]], ["custom"])
+        self.assertNotIn("nextToken", rest)
+        # Another account keeps the catalogue; null restores it.
+        add_idc()
+        self.assertGreater(len(jreq("GET", "/legacy/ListAvailableModels",
+                                    token=IDC_TOKEN)[1]["models"]), 3)
+        ctl("POST", "accounts/models", {"accessToken": TOKEN, "models": None})
+        self.assertGreater(len(jreq("GET", "/runtime/ListAvailableModels",
+                                    token=TOKEN)[1]["models"]), 3)
+
+    def test_bad_model_lists(self):
+        for models in ("x", [{"maxInputTokens": 1}], [3]):
+            self.assertEqual(ctl("POST", "accounts/models", {"accessToken": TOKEN,
+                                                             "models": models})[0], 400)
+        self.assertEqual(ctl("POST", "accounts/models", {"accessToken": TOKEN})[0], 400)
+
+
+class ApiKeyTest(MockTestCase):
+    def setUp(self):
+        MockTestCase.setUp(self)
+        self.acct = add_account(refreshToken=None, accessToken=None, kiroApiKey=API_KEY)
+
+    def test_registered_as_api_key(self):
+        self.assertEqual(self.acct["authMethod"], "api_key")
+        self.assertEqual(self.acct["kiroApiKey"], API_KEY)
+        self.assertEqual(ctl("POST", "accounts", {"kiroApiKey": "sk-not-kiro"})[0], 400)
+
+    def test_needs_tokentype_header(self):
+        key = {"tokentype": "API_KEY"}
+        self.assertEqual(gen(body(), API_KEY, headers=key)[0], 200)
+        self.assertEqual(gen_path("runtime", body(), API_KEY, key)[0], 200)
+        self.assertEqual(request("GET", "/getUsageLimits", None, key, API_KEY)[0], 200)
+        for path in ("/generateAssistantResponse", "/runtime/generateAssistantResponse"):
+            result = gen(body(), API_KEY, path)
+            self.assertEqual((result[0], json.loads(result[2])), (403, BEARER))
+        e = log_entries()[-1]
+        self.assertEqual(e["validation"]["rule"], "token-type-mismatch")
+        self.assertEqual(e["auth_kind"], "bearer")
+
+    def test_oauth_token_with_tokentype_refused_on_hosts(self):
+        key = {"tokentype": "API_KEY"}
+        for result in (gen_path("runtime", with_profile(body()), TOKEN, key),
+                       gen_path("legacy", body(), TOKEN, key)):
+            self.assertEqual(result[0], 403)
+            self.assertEqual(reason(result), None)  # bearer answers carry no X-Mock-Reason
+            self.assertEqual(log_entries()[-1]["validation"]["rule"], "token-type-mismatch")
+        # Without a prefix an OAuth token may carry the header, as before (test-upstream.c).
+        self.assertEqual(gen(body(), TOKEN, headers=key)[0], 200)
+
+    def test_refresh_endpoints_refuse_it(self):
+        self.assertEqual(jreq("POST", "/refreshToken", {"refreshToken": API_KEY}),
+                         (400, INVALID_GRANT))
+        status, out = jreq("POST", "/token", {"clientId": "x", "clientSecret": "y",
+                                              "refreshToken": API_KEY,
+                                              "grantType": "refresh_token"})
+        self.assertEqual(status, 400)
+        self.assertIn(out["error"], ("invalid_grant", "invalid_client"))
+        self.assertEqual(ctl("GET", "stats")[1]["refreshes_ok"], 0)
+        # The key still works afterwards: nothing rotated it.
+        self.assertEqual(gen(body(), API_KEY, headers={"tokentype": "API_KEY"})[0], 200)
+
+
+class HostRecordingTest(MockTestCase):
+    def test_traits_recorded(self):
+        add_account(refreshToken=None, accessToken=None, kiroApiKey=API_KEY)
+        gen_target(body(), headers=dict(profile_header(), **{"x-amz-sso-bearer": "x"}))
+        gen_path("runtime", with_profile(body()), API_KEY, {"tokentype": "API_KEY"})
+        request("POST", "/legacy/mcp", {"jsonrpc": "2.0"}, {"x-amzn-kiro-profile-arn": "m"},
+                TOKEN)
+        request("GET", "/ListAvailableModels?profileArn=q", token=TOKEN)
+        request("POST", "/runtime/generateAssistantResponse", {})
+        t, p, m, q, none = log_entries()
+        self.assertEqual((t["host"], t["style"], t["target"], t["auth_kind"],
+                          t["account_kind"], t["sso_bearer"]),
+                         ("runtime", "target", TARGET, "bearer", "social", True))
+        self.assertEqual(t["profile"], {"body": None, "header": PROFILE, "mcp_header": None,
+                                        "query": None})
+        self.assertEqual((p["style"], p["auth_kind"], p["account_kind"], p["profile"]["body"],
+                          p["sso_bearer"]), ("path", "api_key", "api_key", PROFILE, False))
+        self.assertEqual((m["host"], m["op"], m["profile"]["mcp_header"]), ("legacy", "mcp", "m"))
+        self.assertEqual((q["host"], q["profile"]["query"]), (None, "q"))
+        self.assertEqual((none["auth_kind"], none["account_kind"]), (None, None))
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)
