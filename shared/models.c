@@ -9,17 +9,32 @@
 #include "buf.h"
 #include "models.h"
 
-/* Windows as kiro.rs assumes them (§3.2): 1M for the 4.6 models. */
+/*
+ * The fallback catalogue, used until an account's own ListAvailableModels
+ * says otherwise.  Claude windows as kiro.rs assumes them (1M from the 4.6
+ * models on; claude-sonnet-5 is served in us-east-1 only).  The non-Claude
+ * models Kiro offers since 2026 get conservative windows: a window too
+ * small makes a client compact early, one too large lets it overflow.
+ */
 static const struct model_info catalogue[] = {
 	{ "auto", "Auto (Kiro chooses)", 200000, 64000, 1759276800 },
+	{ "claude-sonnet-5", "Claude Sonnet 5", 1000000, 64000, 1782777600 },
 	{ "claude-sonnet-4.6", "Claude Sonnet 4.6", 1000000, 64000,
 	    1771891200 },
 	{ "claude-sonnet-4.5", "Claude Sonnet 4.5", 200000, 64000,
 	    1759104000 },
 	{ "claude-sonnet-4", "Claude Sonnet 4", 200000, 64000, 1747699200 },
 	{ "claude-haiku-4.5", "Claude Haiku 4.5", 200000, 64000, 1760486400 },
+	{ "claude-opus-5", "Claude Opus 5", 1000000, 64000, 1795478400 },
+	{ "claude-opus-4.8", "Claude Opus 4.8", 1000000, 64000, 1785888000 },
+	{ "claude-opus-4.7", "Claude Opus 4.7", 1000000, 64000, 1776297600 },
 	{ "claude-opus-4.6", "Claude Opus 4.6", 1000000, 64000, 1770249600 },
 	{ "claude-opus-4.5", "Claude Opus 4.5", 200000, 64000, 1763942400 },
+	{ "deepseek-3.2", "DeepSeek 3.2", 128000, 32000, 1764547200 },
+	{ "glm-5", "GLM-5", 128000, 32000, 1770854400 },
+	{ "minimax-m2.1", "MiniMax M2.1", 128000, 32000, 1768435200 },
+	{ "minimax-m2.5", "MiniMax M2.5", 128000, 32000, 1772323200 },
+	{ "qwen3-coder-next", "Qwen3 Coder Next", 256000, 64000, 1770076800 },
 };
 #define N_CATALOGUE (sizeof(catalogue) / sizeof(catalogue[0]))
 
@@ -42,6 +57,19 @@ static const struct model_alias defaults[] = {
 	{ "chatgpt-*", "claude-sonnet-4.5" },
 	{ "gemini-*flash*", "claude-haiku-4.5" },
 	{ "gemini-*", "claude-sonnet-4.5" },
+	/* The non-Claude models as their makers and other gateways spell them. */
+	{ "deepseek-chat", "deepseek-3.2" },
+	{ "deepseek-reasoner", "deepseek-3.2" },
+	{ "deepseek-v3.2*", "deepseek-3.2" },
+	{ "deepseek-3-2*", "deepseek-3.2" },
+	{ "deepseek-3.2-*", "deepseek-3.2" },
+	{ "glm-5-*", "glm-5" },
+	{ "glm-5.0*", "glm-5" },
+	{ "minimax-m2.1-*", "minimax-m2.1" },
+	{ "minimax-m2-1*", "minimax-m2.1" },
+	{ "minimax-m2.5-*", "minimax-m2.5" },
+	{ "minimax-m2-5*", "minimax-m2.5" },
+	{ "qwen3-coder*", "qwen3-coder-next" },
 };
 #define N_DEFAULTS (sizeof(defaults) / sizeof(defaults[0]))
 
@@ -80,6 +108,30 @@ has_version(const char *name, char major, char minor)
 		    (p == name || !isdigit((unsigned char)p[-1])))
 			return 1;
 	return 0;
+}
+
+/*
+ * The major version right after a family word ("sonnet-5", "opus5",
+ * "opus-5-20261124"), or -1 when none or when it is followed by a minor
+ * version ("opus-4-8") or more digits.
+ */
+static int
+major_after(const char *name, const char *family)
+{
+	const char	*p;
+
+	if ((p = strstr(name, family)) == NULL)
+		return -1;
+	p += strlen(family);
+	if (*p == '-' || *p == '.')
+		p++;
+	if (!isdigit((unsigned char)p[0]) || isdigit((unsigned char)p[1]))
+		return -1;
+	/* "-8" or ".8" after it is a minor version; "-2026..." is a date. */
+	if ((p[1] == '-' || p[1] == '.') && isdigit((unsigned char)p[2]) &&
+	    !isdigit((unsigned char)p[3]))
+		return -1;
+	return p[0] - '0';
 }
 
 /*
@@ -153,14 +205,26 @@ models_resolve(const char *name, int *thinking)
 		return m;
 
 	if (strstr(low, "sonnet") != NULL) {
-		if (has_version(low, '4', '6'))
+		if (major_after(low, "sonnet") == 5)
+			id = "claude-sonnet-5";
+		else if (has_version(low, '4', '6'))
 			id = "claude-sonnet-4.6";
 		else if (is_sonnet_4_0(low))
 			id = "claude-sonnet-4";
 		else
 			id = "claude-sonnet-4.5";
 	} else if (strstr(low, "opus") != NULL) {
-		if (has_version(low, '4', '5'))
+		/*
+		 * Older and unversioned opus names go to 4.6, the newest opus
+		 * that every account region was known to serve.
+		 */
+		if (major_after(low, "opus") == 5)
+			id = "claude-opus-5";
+		else if (has_version(low, '4', '8'))
+			id = "claude-opus-4.8";
+		else if (has_version(low, '4', '7'))
+			id = "claude-opus-4.7";
+		else if (has_version(low, '4', '5'))
 			id = "claude-opus-4.5";
 		else
 			id = "claude-opus-4.6";
@@ -181,8 +245,8 @@ build_list_text(void)
 		buf_printf(&b, "%s%s", i > 0 ? ", " : "", catalogue[i].id);
 	for (i = 0; i < n_user_map; i++)
 		buf_printf(&b, ", %s", user_map[i].pattern);
-	buf_puts(&b, " (and Claude names such as claude-sonnet-4-5-20250929 "
-	    "or claude-opus-4-8, OpenAI names such as gpt-4o, gpt-4o-mini, "
+	buf_puts(&b, " (and Claude names such as claude-sonnet-4-5-20250929, "
+	    "claude-sonnet-5 or claude-opus-4-8, OpenAI names such as gpt-4o, gpt-4o-mini, "
 	    "o3, gpt-5.1-codex, Gemini names such as gemini-2.5-pro, "
 	    "gemini-2.5-flash; any of them with -thinking)");
 	if (b.len >= sizeof(list_text)) {

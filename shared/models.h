@@ -18,7 +18,7 @@ struct model_alias {
 	char	*target;
 };
 
-/* The seed catalogue, in display order. */
+/* The fallback catalogue, in display order. */
 const struct model_info	*models_catalogue(size_t *n);
 /* The entry with exactly this id, or NULL. */
 const struct model_info	*models_find(const char *id);
@@ -30,10 +30,12 @@ const struct model_info	*models_find(const char *id);
  *     then without a "-thinking" suffix; patterns are fnmatch(3) globs;
  *  2. catalogue ids as they are;
  *  3. Claude names by family and version (kiro-protocol.md §3.2): names
- *     containing "sonnet", "opus" or "haiku" ("claude-opus-4-8" and
- *     unversioned opus go to the newest opus, "claude-sonnet-4-20250514"
- *     to claude-sonnet-4, ...);
- *  4. the built-in map of common OpenAI and Gemini names (models_defaults).
+ *     containing "sonnet", "opus" or "haiku" ("claude-opus-4-8" to
+ *     claude-opus-4.8, "claude-sonnet-5-20260630" to claude-sonnet-5,
+ *     "claude-sonnet-4-20250514" to claude-sonnet-4; older and unversioned
+ *     opus names to claude-opus-4.6, other sonnets to claude-sonnet-4.5);
+ *  4. the built-in map of common OpenAI and Gemini names, and of other
+ *     spellings of the non-Claude models (models_defaults).
  * A "-thinking" suffix is allowed and sets *thinking to 1 (else 0).
  * Returns NULL for a name it cannot map.
  */

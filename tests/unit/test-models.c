@@ -11,7 +11,8 @@
 
 /*
  * Covers: the catalogue's exact ids in display order, their context
- * windows (1M for the 4.6 models, 200k otherwise) and sane other fields;
+ * windows (1M for the Claude models from 4.6 on, 200k for older ones, the
+ * non-Claude models' own) and sane other fields;
  * models_find on every id and on unknown ids; models_resolve on catalogue
  * ids, dated and dashed Claude names of every family and version
  * (kiro-protocol.md section 3.2), Anthropic's "-0" aliases, upper case, the
@@ -24,12 +25,21 @@ static const struct {
 	long		 window;
 } expected_catalogue[] = {
 	{ "auto", 200000 },
+	{ "claude-sonnet-5", 1000000 },
 	{ "claude-sonnet-4.6", 1000000 },
 	{ "claude-sonnet-4.5", 200000 },
 	{ "claude-sonnet-4", 200000 },
 	{ "claude-haiku-4.5", 200000 },
+	{ "claude-opus-5", 1000000 },
+	{ "claude-opus-4.8", 1000000 },
+	{ "claude-opus-4.7", 1000000 },
 	{ "claude-opus-4.6", 1000000 },
 	{ "claude-opus-4.5", 200000 },
+	{ "deepseek-3.2", 128000 },
+	{ "glm-5", 128000 },
+	{ "minimax-m2.1", 128000 },
+	{ "minimax-m2.5", 128000 },
+	{ "qwen3-coder-next", 256000 },
 };
 #define N_EXPECTED	(sizeof(expected_catalogue) / \
 			    sizeof(expected_catalogue[0]))
@@ -123,6 +133,12 @@ START_TEST(models_resolve_sonnet_versions)
 	assert_resolves("claude-3-7-sonnet-latest", "claude-sonnet-4.5", 0);
 	assert_resolves("claude-3-5-sonnet-20241022", "claude-sonnet-4.5", 0);
 	assert_resolves("sonnet", "claude-sonnet-4.5", 0);
+	assert_resolves("claude-sonnet-5", "claude-sonnet-5", 0);
+	assert_resolves("claude-sonnet-5-20260630", "claude-sonnet-5", 0);
+	assert_resolves("Claude-Sonnet-5", "claude-sonnet-5", 0);
+	/* A 5 that is a minor version or a date is not Sonnet 5. */
+	assert_resolves("claude-sonnet-4-5", "claude-sonnet-4.5", 0);
+	assert_resolves("claude-3-5-sonnet-20241022", "claude-sonnet-4.5", 0);
 }
 END_TEST
 
@@ -137,7 +153,13 @@ END_TEST
 
 START_TEST(models_resolve_opus_versions)
 {
-	assert_resolves("claude-opus-4-8", "claude-opus-4.6", 0);
+	assert_resolves("claude-opus-4-8", "claude-opus-4.8", 0);
+	assert_resolves("claude-opus-4.8", "claude-opus-4.8", 0);
+	assert_resolves("claude-opus-4-7", "claude-opus-4.7", 0);
+	assert_resolves("claude-opus-4-7-20260416", "claude-opus-4.7", 0);
+	assert_resolves("claude-opus-5", "claude-opus-5", 0);
+	assert_resolves("claude-opus-5-20261124", "claude-opus-5", 0);
+	assert_resolves("opus-5", "claude-opus-5", 0);
 	assert_resolves("claude-opus-4-6", "claude-opus-4.6", 0);
 	assert_resolves("claude-opus-4-5-20251101", "claude-opus-4.5", 0);
 	assert_resolves("claude-opus-4-5", "claude-opus-4.5", 0);
@@ -179,7 +201,8 @@ START_TEST(models_resolve_thinking_suffix_sets_flag)
 	assert_resolves("claude-sonnet-4-6-thinking", "claude-sonnet-4.6", 1);
 	assert_resolves("claude-opus-4-5-20251101-thinking", "claude-opus-4.5",
 	    1);
-	assert_resolves("claude-opus-4-8-thinking", "claude-opus-4.6", 1);
+	assert_resolves("claude-opus-4-8-thinking", "claude-opus-4.8", 1);
+	assert_resolves("claude-sonnet-5-thinking", "claude-sonnet-5", 1);
 	assert_resolves("CLAUDE-HAIKU-4-5-THINKING", "claude-haiku-4.5", 1);
 	assert_resolves("auto-thinking", "auto", 1);
 	/* Only as a suffix. */
@@ -236,6 +259,28 @@ START_TEST(models_resolve_maps_openai_and_gemini_names)
 	assert_resolves("claude-sonnet-4-5@20250929", "claude-sonnet-4.5", 0);
 	/* Claude names are never caught by the OpenAI/Gemini patterns. */
 	assert_resolves("claude-opus-4-5-20251101", "claude-opus-4.5", 0);
+}
+END_TEST
+
+START_TEST(models_resolve_non_claude_models)
+{
+	/* Kiro's own ids, and the spellings their makers and peers use. */
+	assert_resolves("deepseek-3.2", "deepseek-3.2", 0);
+	assert_resolves("deepseek-v3.2", "deepseek-3.2", 0);
+	assert_resolves("DeepSeek-V3.2-Exp", "deepseek-3.2", 0);
+	assert_resolves("deepseek-chat", "deepseek-3.2", 0);
+	assert_resolves("deepseek-reasoner-thinking", "deepseek-3.2", 1);
+	assert_resolves("glm-5", "glm-5", 0);
+	assert_resolves("GLM-5", "glm-5", 0);
+	assert_resolves("minimax-m2.1", "minimax-m2.1", 0);
+	assert_resolves("MiniMax-M2-1", "minimax-m2.1", 0);
+	assert_resolves("minimax-m2.5", "minimax-m2.5", 0);
+	assert_resolves("qwen3-coder-next", "qwen3-coder-next", 0);
+	assert_resolves("qwen3-coder-plus", "qwen3-coder-next", 0);
+	/* Near misses are not guessed. */
+	assert_unresolved("deepseek-2");
+	assert_unresolved("glm-4.6");
+	assert_unresolved("minimax-m1");
 }
 END_TEST
 
@@ -332,6 +377,7 @@ models_suite(void)
 	tcase_add_test(tc, models_resolve_ignores_case);
 	tcase_add_test(tc, models_resolve_thinking_suffix_sets_flag);
 	tcase_add_test(tc, models_resolve_refuses_unknown_names);
+	tcase_add_test(tc, models_resolve_non_claude_models);
 	suite_add_tcase(s, tc);
 	return s;
 }
