@@ -993,7 +993,9 @@ START_TEST(parse_model_resolution)
 		const char	*given;
 		const char	*kiro;
 	} cases[] = {
-		{ "claude-opus-4-8", "claude-opus-4.6" },
+		{ "claude-opus-4-8", "claude-opus-4.8" },
+		{ "claude-opus-4-1", "claude-opus-4.6" },
+		{ "claude-sonnet-5", "claude-sonnet-5" },
 		{ "claude-opus-4-5-20251101", "claude-opus-4.5" },
 		{ "claude-sonnet-4-6", "claude-sonnet-4.6" },
 		{ "claude-haiku-4-5-20251001", "claude-haiku-4.5" },

@@ -677,13 +677,16 @@ START_TEST(router_head_root_without_auth)
 }
 END_TEST
 
-START_TEST(router_models_with_auth_lists_seven)
+START_TEST(router_models_with_auth_lists_the_catalogue)
 {
 	static const char *const ids[] = {
-		"auto", "claude-sonnet-4.6", "claude-sonnet-4.5",
-		"claude-sonnet-4", "claude-haiku-4.5", "claude-opus-4.6",
-		"claude-opus-4.5",
+		"auto", "claude-sonnet-5", "claude-sonnet-4.6",
+		"claude-sonnet-4.5", "claude-sonnet-4", "claude-haiku-4.5",
+		"claude-opus-5", "claude-opus-4.8", "claude-opus-4.7",
+		"claude-opus-4.6", "claude-opus-4.5", "deepseek-3.2", "glm-5",
+		"minimax-m2.1", "minimax-m2.5", "qwen3-coder-next",
 	};
+	const size_t	 n_ids = sizeof(ids) / sizeof(ids[0]);
 	char		*x_api_key[] = { "REQUEST_METHOD=GET",
 	    "SCRIPT_NAME=/kiro", "PATH_INFO=/v1/models",
 	    "REQUEST_URI=/kiro/v1/models", "HTTP_X_API_KEY=" KEY, NULL };
@@ -704,8 +707,8 @@ START_TEST(router_models_with_auth_lists_seven)
 		ck_assert_int_eq(json_get_str(v, "object", &s), 1);
 		ck_assert_str_eq(s, "list");
 		ck_assert_int_eq(json_get_arr(v, "data", &data), 1);
-		ck_assert_uint_eq(json_object_array_length(data), 7);
-		for (i = 0; i < 7; i++) {
+		ck_assert_uint_eq(json_object_array_length(data), n_ids);
+		for (i = 0; i < n_ids; i++) {
 			m = json_object_array_get_idx(data, i);
 			ck_assert_int_eq(json_get_str(m, "id", &s), 1);
 			ck_assert_str_eq(s, ids[i]);
@@ -1036,7 +1039,7 @@ main(void)
 	tcase_add_test(rt, router_missing_or_wrong_key_is_401);
 	tcase_add_test(rt, router_body_over_max_is_413);
 	tcase_add_test(rt, router_head_root_without_auth);
-	tcase_add_test(rt, router_models_with_auth_lists_seven);
+	tcase_add_test(rt, router_models_with_auth_lists_the_catalogue);
 	tcase_add_test(rt, router_mount_root_is_root);
 	tcase_add_test(rt, router_count_tokens_reads_the_body);
 	tcase_add_test(rt, router_gemini_routes_and_errors);
