@@ -18,6 +18,9 @@ before each test.  Covered:
     Retry-After, and no error names an account or its cooldown;
   - throttling that stops a request is still 429 with Retry-After, and
     names no account;
+  - upstream answers no retry can fix (400 Improperly formed, Input is
+    too long, CONTENT_LENGTH_EXCEEDS_THRESHOLD, 413, another 4xx) are a
+    400 on each API, after one upstream call;
   - a 20 MB prompt on each API is refused before any upstream call: 400
     in the API's shape (invalid_request_error, OpenAI code
     context_length_exceeded, Gemini INVALID_ARGUMENT) saying the Kiro
@@ -266,6 +269,33 @@ class _Relay:
         self.assertIn("the limit is 3000", message)
         self.assertEqual(MOCK.requests(), [])
         self.assertEqual(self.keep(anthropic(g, "short")).status, 200)
+
+    def test_upstream_client_errors_are_4xx_on_every_api(self) -> None:
+        g = self.start([Account("four"), Account("spare", priority=1)])
+        invalid = {"anthropic": (400, "invalid_request_error"),
+                   "openai_chat": (400, "invalid_request_error"),
+                   "openai_responses": (400, "invalid_request_error"),
+                   "gemini": (400, "INVALID_ARGUMENT")}
+        cases = (("improperly_formed", invalid, "Improperly formed request"),
+                 ("input_too_long", TOO_LONG, "Input is too long"),
+                 ("context_full", TOO_LONG, "Context window is full"),
+                 ({"kind": "http_error", "status": 413,
+                   "body": {"message": "Request entity too large"}}, TOO_LONG,
+                  "Input is too long"),
+                 ({"kind": "http_error", "status": 404,
+                   "body": {"message": "Unknown operation"}}, invalid,
+                  "Unknown operation"))
+        for response, expected, words in cases:
+            for name, send in APIS.items():
+                with self.subTest(response=response, api=name):
+                    MOCK.call("POST", "scripts/clear", {})
+                    MOCK.script(response, times=-1)
+                    before = len(MOCK.requests())
+                    resp = self.keep(send(g, "refused " + name))
+                    status, kind = expected[name]
+                    self.assertIn(words, error_of(self, name, resp, status, kind))
+                    # Never retried, on this account or another.
+                    self.assertEqual(len(MOCK.requests()) - before, 1)
 
     # -- item 4
 
