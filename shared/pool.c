@@ -949,7 +949,7 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *cfg,
 		if (req->retry_after != NULL)
 			*req->retry_after = c.wait;
 		if (cause != NULL && c.why.len > 0)
-			log_warnx("no account may take the request: %s",
+			log_info("no account may take the request: %s",
 			    c.why.ptr);
 		if (c.wait > 0) {
 			xsetprintf(cause, "no Kiro account may serve now (%s); "

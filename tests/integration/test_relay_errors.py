@@ -227,6 +227,8 @@ class _Relay:
         g, second = self.cooling_first()
         MOCK.script("server_error", times=-1, token=second.access_token)
         self.all_apis_at_once(g, OVERLOADED, "HTTP 500")
+        # The operator's log still says which account did what.
+        self.assertRegex(g.log(), r"account [0-9]+ is cooling down")
 
     def test_cut_stream_beats_another_accounts_cooldown(self) -> None:
         g, second = self.cooling_first()
