@@ -32,32 +32,34 @@ struct route {
 	const char	*path;
 	enum route_match match;
 	int		 auth;		/* needs the client key */
+	int		 query_key;	/* ?key= may carry it (Gemini only) */
 	int		 body;		/* reads a request body */
 	route_fn	 fn;
 };
 
 /* The dispatch table (cgit's cmd table): the API of DESIGN.md §4. */
 static const struct route routes[] = {
-	{ "POST", "/v1/messages", MATCH_EXACT, 1, 1, anthropic_messages },
-	{ "POST", "/v1/messages/count_tokens", MATCH_EXACT, 1, 1,
+	{ "POST", "/v1/messages", MATCH_EXACT, 1, 0, 1, anthropic_messages },
+	{ "POST", "/v1/messages/count_tokens", MATCH_EXACT, 1, 0, 1,
 	    anthropic_count_tokens },
-	{ "POST", "/cc/v1/messages", MATCH_EXACT, 1, 1,
+	{ "POST", "/cc/v1/messages", MATCH_EXACT, 1, 0, 1,
 	    anthropic_cc_messages },
-	{ "POST", "/cc/v1/messages/count_tokens", MATCH_EXACT, 1, 1,
+	{ "POST", "/cc/v1/messages/count_tokens", MATCH_EXACT, 1, 0, 1,
 	    anthropic_count_tokens },
-	{ "POST", "/v1/chat/completions", MATCH_EXACT, 1, 1,
+	{ "POST", "/v1/chat/completions", MATCH_EXACT, 1, 0, 1,
 	    openai_chat_completions },
-	{ "POST", "/v1/responses", MATCH_EXACT, 1, 1, openai_responses },
-	{ "GET", "/v1/models", MATCH_EXACT, 1, 0, info_models },
-	{ "GET", "/v1/models/", MATCH_PREFIX, 1, 0, info_model },
+	{ "POST", "/v1/responses", MATCH_EXACT, 1, 0, 1, openai_responses },
+	/* The GenAI SDK lists here too: ?key= makes it a Gemini answer. */
+	{ "GET", "/v1/models", MATCH_EXACT, 1, 1, 0, info_models },
+	{ "GET", "/v1/models/", MATCH_PREFIX, 1, 1, 0, info_model },
 	/* Gemini: models/{model}:method, also under /v1 for POST. */
-	{ "POST", "/v1beta/models/", MATCH_METHOD, 1, 1, gemini_post },
-	{ "GET", "/v1beta/models", MATCH_EXACT, 1, 0, gemini_models },
-	{ "GET", "/v1beta/models/", MATCH_PREFIX, 1, 0, gemini_model },
-	{ "POST", "/v1/models/", MATCH_METHOD, 1, 1, gemini_post },
-	{ "GET", "/health", MATCH_EXACT, 0, 0, info_health },
-	{ "GET", "/", MATCH_EXACT, 0, 0, info_root },
-	{ NULL, NULL, 0, 0, 0, NULL }
+	{ "POST", "/v1beta/models/", MATCH_METHOD, 1, 1, 1, gemini_post },
+	{ "GET", "/v1beta/models", MATCH_EXACT, 1, 1, 0, gemini_models },
+	{ "GET", "/v1beta/models/", MATCH_PREFIX, 1, 1, 0, gemini_model },
+	{ "POST", "/v1/models/", MATCH_METHOD, 1, 1, 1, gemini_post },
+	{ "GET", "/health", MATCH_EXACT, 0, 0, 0, info_health },
+	{ "GET", "/", MATCH_EXACT, 0, 0, 0, info_root },
+	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };
 
 static int
@@ -191,27 +193,61 @@ router_client_authorised(const struct request *req, const char *key)
 	return 0;
 }
 
+/* A key in a header (x-api-key, x-goog-api-key, Authorization). */
 static int
-has_credentials(const struct request *req)
+has_header_credentials(const struct request *req)
 {
 	const char	*v;
 
-	char		*q;
-	int		 has;
-
-	if ((q = request_query(req, "key")) != NULL) {
-		has = *q != '\0';
-		explicit_bzero(q, strlen(q));
-		free(q);
-		if (has)
-			return 1;
-	}
 	return ((v = request_param(req, "HTTP_X_API_KEY")) != NULL &&
 	    *v != '\0') ||
 	    ((v = request_param(req, "HTTP_X_GOOG_API_KEY")) != NULL &&
 	    *v != '\0') ||
 	    ((v = request_param(req, "HTTP_AUTHORIZATION")) != NULL &&
 	    *v != '\0');
+}
+
+static int
+has_query_key(const struct request *req)
+{
+	char	*q;
+	int	 has;
+
+	if ((q = request_query(req, "key")) == NULL)
+		return 0;
+	has = *q != '\0';
+	explicit_bzero(q, strlen(q));
+	free(q);
+	return has;
+}
+
+/*
+ * A key in the URL ends up in access logs and proxies' logs: only the
+ * Gemini API defines ?key=, so only its routes take one.
+ */
+static int
+route_authorised(const struct route *r, const struct request *req,
+    const char *key)
+{
+	if (!r->query_key && !has_header_credentials(req))
+		return 0;
+	return router_client_authorised(req, key);
+}
+
+static const char *
+auth_failure(const struct route *r, const struct request *req)
+{
+	if (has_header_credentials(req))
+		return "invalid API key";
+	if (r->query_key)
+		return has_query_key(req) ? "invalid API key" :
+		    "missing API key: send it as x-goog-api-key, ?key=, "
+		    "x-api-key or Authorization: Bearer";
+	if (has_query_key(req))
+		return "?key= is taken on the Gemini API only: send the key "
+		    "as x-api-key or Authorization: Bearer";
+	return "missing API key: send it as x-api-key or Authorization: "
+	    "Bearer";
 }
 
 void
@@ -289,14 +325,9 @@ router_dispatch(const struct app *app, struct request *req,
 			    "configuration (or API_KEY in the environment)");
 			return;
 		}
-		if (!router_client_authorised(req, app->cfg->api_key)) {
+		if (!route_authorised(r, req, app->cfg->api_key)) {
 			(void)route_error(req, KF_EAUTH,
-			    has_credentials(req) ? "invalid API key" :
-			    gemini_is_path(req->method, req->path) ?
-			    "missing API key: send it as x-goog-api-key, "
-			    "?key=, x-api-key or Authorization: Bearer" :
-			    "missing API key: send it as x-api-key or "
-			    "Authorization: Bearer");
+			    auth_failure(r, req));
 			return;
 		}
 	}

@@ -26,7 +26,10 @@ struct app {
 void	router_dispatch(const struct app *, struct request *,
 	    request_read_fn, void *stream);
 
-/* 1 when the request carries the configured client key. */
+/*
+ * 1 when the request carries the configured client key, in a header or
+ * in ?key=; router_dispatch takes ?key= on Gemini routes only.
+ */
 int	router_client_authorised(const struct request *, const char *key);
 
 #endif

@@ -97,6 +97,7 @@ static const struct key top_keys[] = {
 	{ "cooldownMaxSeconds", KEY_LONG, OFF(cooldown_max_seconds), 60, NULL },
 	{ "rateLimits", KEY_OBJECT, 0, 0, rate_keys },
 	{ "maxRequestBytes", KEY_LONG, OFF(max_request_bytes), 1, NULL },
+	{ "maxKiroBodyBytes", KEY_LONG, OFF(max_kiro_body_bytes), 1, NULL },
 	{ "logLevel", KEY_LOG_LEVEL, OFF(log_level), 0, NULL },
 	{ "history", KEY_OBJECT, 0, 0, history_keys },
 	{ "modelMap", KEY_MODEL_MAP, 0, 0, NULL },
@@ -476,6 +477,7 @@ config_new(void)
 	cfg->sticky_seconds = 60;
 	cfg->cooldown_max_seconds = 3600;
 	cfg->max_request_bytes = CONFIG_DEFAULT_MAX_REQUEST;
+	cfg->max_kiro_body_bytes = CONFIG_DEFAULT_MAX_KIRO_BODY;
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->history.max_image_msgs = 5;
 	cfg->history.max_payload_bytes = 0;

@@ -62,6 +62,7 @@ struct config {
 	long			 cooldown_max_seconds;	/* default 3600 */
 	struct rate_limits	 rate_limits;
 	long			 max_request_bytes;	/* default 64 MiB */
+	long			 max_kiro_body_bytes;	/* default 615,000 */
 	enum log_level		 log_level;
 	struct history_config	 history;
 	struct model_alias	*model_map;	/* modelMap, in file order */
@@ -88,6 +89,15 @@ struct config {
 #define CONFIG_DEFAULT_AUTH_BASE	"https://prod.{region}.auth.desktop.kiro.dev"
 #define CONFIG_DEFAULT_OIDC_BASE	"https://oidc.{region}.amazonaws.com"
 #define CONFIG_DEFAULT_MAX_REQUEST	(64L * 1024 * 1024)
+/*
+ * The largest Kiro request body sent upstream.  Kiro refuses payloads over
+ * about 615 KB (kiro-protocol.md §12; §3.3 item 16: peers trim history at
+ * 600,000 to stay clear of it, history.maxPayloadBytes here).  A refusal
+ * here must not turn away what Kiro would serve, so the limit sits at the
+ * refusal point and not below the peers' margin: a body just over Kiro's
+ * real limit still gets Kiro's own 400.
+ */
+#define CONFIG_DEFAULT_MAX_KIRO_BODY	615000L
 
 /*
  * Finds the file (explicit path, else $KIRO_FCGI_CONFIG, else the sysconfdir

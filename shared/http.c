@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +233,18 @@ map_curl_error(CURLcode rc, struct http_resp *resp)
 	}
 }
 
+/*
+ * How much of a URL a cause may show: not its query or fragment, which
+ * can carry a key (countTokensApiUrl?key=...), and causes reach logs.
+ */
+static int
+url_shown(const char *url)
+{
+	size_t	n = strcspn(url, "?#");
+
+	return n > INT_MAX ? INT_MAX : (int)n;
+}
+
 enum kf_err
 http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
     char **cause)
@@ -334,16 +347,16 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 		resp->network = 0;
 		snprintf(resp->error, sizeof(resp->error), "the address it "
 		    "resolves to is not allowed");
-		xsetprintf(cause, "%s %s: %s", req->method, req->url,
-		    resp->error);
+		xsetprintf(cause, "%s %.*s: %s", req->method,
+		    url_shown(req->url), req->url, resp->error);
 		return KF_EPERM;
 	}
 	if (er != KF_OK) {
 		snprintf(resp->error, sizeof(resp->error), "%s",
 		    h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
 		if (er != KF_ECLIENTGONE)
-			xsetprintf(cause, "%s %s: %s", req->method, req->url,
-			    resp->error);
+			xsetprintf(cause, "%s %.*s: %s", req->method,
+			    url_shown(req->url), req->url, resp->error);
 		else
 			xsetprintf(cause, "transfer stopped by the gateway");
 	}

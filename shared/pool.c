@@ -650,7 +650,8 @@ struct choice {
 	int			 per_account_rate;
 	struct ratelog		 acct_rate;	/* the chosen one's */
 	struct ratelog		 global_rate;
-	struct buf		 why;
+	struct buf		 why;	/* per account, for the log */
+	struct buf		 kinds;	/* the same without ids, for a client */
 };
 
 static void
@@ -659,6 +660,20 @@ choice_free(struct choice *c)
 	ratelog_free(&c->acct_rate);
 	ratelog_free(&c->global_rate);
 	buf_free(&c->why);
+	buf_free(&c->kinds);
+}
+
+/*
+ * Notes a reason once in kinds: clients may learn why no account serves,
+ * not which accounts exist (the log has the ids).  Distinct reasons are
+ * few, so the list stays short however many accounts there are.
+ */
+static void
+note_kind(struct choice *c, const char *kind)
+{
+	if (c->kinds.len > 0 && strstr(c->kinds.ptr, kind) != NULL)
+		return;
+	buf_printf(&c->kinds, "%s%s", c->kinds.len > 0 ? ", " : "", kind);
 }
 
 static int
@@ -716,6 +731,10 @@ candidate_ok(struct store_txn *txn, const struct config *cfg,
 		if (e->reason != ACCOUNT_OK)
 			buf_puts(&c->why, account_reason_name(
 			    (enum account_reason)e->reason));
+		note_kind(c, e->reason == ACCOUNT_OK ? "cooling down" :
+		    e->reason == ACCOUNT_INVALID_REFRESH_TOKEN ?
+		    "needs a new login" : account_reason_name(
+		    (enum account_reason)e->reason));
 		/* A cooldown ends soon; a disable waits for people or dates. */
 		if (e->reason == ACCOUNT_OK && e->until > now)
 			note_wait(c, e->until - now);
@@ -725,6 +744,7 @@ candidate_ok(struct store_txn *txn, const struct config *cfg,
 		buf_printf(&c->why, "%saccount %ld is on a FREE plan, which "
 		    "cannot use opus models", c->why.len > 0 ? "; " : "",
 		    e->id);
+		note_kind(c, "FREE plan (no opus models)");
 		return 0;
 	}
 	if (rl->min_interval_ms > 0 || rl->per_account_rpm > 0) {
@@ -734,6 +754,7 @@ candidate_ok(struct store_txn *txn, const struct config *cfg,
 		    rl->per_account_rpm)) > 0) {
 			buf_printf(&c->why, "%saccount %ld is at its rate "
 			    "limit", c->why.len > 0 ? "; " : "", e->id);
+			note_kind(c, "at its rate limit");
 			note_wait(c, (w + 999) / 1000);
 			ratelog_free(&r);
 			return 0;
@@ -767,6 +788,7 @@ decide(struct store_txn *txn, const struct config *cfg,
 			buf_printf(&c->why, "the gateway is at its global rate "
 			    "limit (%ld requests per minute)",
 			    cfg->rate_limits.global_rpm);
+			buf_puts(&c->kinds, c->why.ptr);
 			note_wait(c, (w + 999) / 1000);
 			return;
 		}
@@ -926,19 +948,22 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *cfg,
 	if (c.chosen == NULL) {
 		if (req->retry_after != NULL)
 			*req->retry_after = c.wait;
+		if (cause != NULL && c.why.len > 0)
+			log_info("no account may take the request: %s",
+			    c.why.ptr);
 		if (c.wait > 0) {
 			xsetprintf(cause, "no Kiro account may serve now (%s); "
-			    "retry in %ld s", c.why.len > 0 ? c.why.ptr :
+			    "retry in %ld s", c.kinds.len > 0 ? c.kinds.ptr :
 			    "rate limited", c.wait);
 			er = KF_ERATE;
 		} else if (req->n_exclude > 0) {
 			xsetprintf(cause, "every usable Kiro account failed "
-			    "this request%s%s", c.why.len > 0 ? "; " : "",
-			    c.why.len > 0 ? c.why.ptr : "");
+			    "this request%s%s", c.kinds.len > 0 ? "; others: " :
+			    "", c.kinds.len > 0 ? c.kinds.ptr : "");
 			er = KF_ENOACCOUNT;
 		} else {
 			xsetprintf(cause, "no usable Kiro account: %s",
-			    c.why.len > 0 ? c.why.ptr : "all are disabled");
+			    c.kinds.len > 0 ? c.kinds.ptr : "all are disabled");
 			er = KF_ENOACCOUNT;
 		}
 		goto out;

@@ -59,8 +59,10 @@ struct pool_pick_req {
  * and rate-limited accounts, FREE plans for opus models, and exclude.
  * When every account is disabled for TooManyFailures alone, all are
  * re-enabled first.  KF_ERATE (with retry_after) when an account could
- * serve later; KF_ENOACCOUNT with a cause for the operator when none is
- * configured or usable.  out is the caller's (account_free).
+ * serve later; KF_ENOACCOUNT when none is configured or usable.  The
+ * cause is fit for a client: it says why (cooling down, QuotaExceeded...),
+ * each reason once, and never which account (the log line has the ids).
+ * out is the caller's (account_free).
  */
 enum kf_err	pool_pick(struct store *, const struct config *,
 		    const struct pool_pick_req *, struct account *out,

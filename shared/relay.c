@@ -349,6 +349,9 @@ on_exception(struct attempt *a, const struct kiro_event *ev)
 		stream_failure(a, KF_ECONTEXT, 0,
 		    "Input is too long. Reduce the size of your messages. (%s)",
 		    msg);
+	else if (strstr(kind, "Validation") != NULL)
+		stream_failure(a, KF_EINVAL, 0, "Kiro rejected the request: %s",
+		    msg);
 	else
 		stream_failure(a, KF_EUPSTREAM, 0, "Kiro reported an error: %s",
 		    msg);
@@ -511,7 +514,8 @@ enum next_step {
 struct outcome {
 	enum next_step		 step;
 	enum kf_err		 err;
-	char			*msg;
+	char			*msg;		/* fit for a client */
+	char			*detail;	/* for the account's record */
 	enum pool_outcome	 report;	/* POOL_OUTCOME__MAX: none */
 };
 
@@ -524,6 +528,8 @@ outcome_set(struct outcome *o, enum next_step step, enum kf_err er,
 	o->report = report;
 	free(o->msg);
 	o->msg = msg;
+	free(o->detail);
+	o->detail = NULL;
 }
 
 static void
@@ -548,7 +554,8 @@ judge_http(const struct http_resp *resp, struct outcome *o)
 		    "messages."));
 		break;
 	case UV_BAD_REQUEST:
-		outcome_set(o, STEP_FAIL, KF_EUPSTREAM, POOL_OUTCOME__MAX,
+		/* No retry can fix it: a 5xx would make SDKs try again. */
+		outcome_set(o, STEP_FAIL, KF_EINVAL, POOL_OUTCOME__MAX,
 		    xasprintf("Kiro rejected the request (HTTP 400): %s",
 		    text));
 		break;
@@ -557,23 +564,24 @@ judge_http(const struct http_resp *resp, struct outcome *o)
 		/*
 		 * The account's token, not the client's key: a 401 would make
 		 * Claude Code ask its user to log in again.  502 (kiro.rs).
+		 * Whether it counts against the account is the loop's call.
 		 */
-		outcome_set(o, STEP_REFRESH, KF_EUPSTREAM, POOL_FAILURE,
-		    xasprintf("Kiro refused the account's token: %s", text));
+		outcome_set(o, STEP_REFRESH, KF_EUPSTREAM, POOL_OUTCOME__MAX,
+		    xstrdup("Kiro refused the access token of the account "
+		    "chosen, even after a refresh"));
 		break;
 	case UV_SUSPENDED:
 		outcome_set(o, STEP_NEXT, KF_ESUSPENDED, POOL_SUSPENDED,
-		    xasprintf("the Kiro account is suspended: %s", text));
+		    xstrdup("the Kiro account chosen is suspended"));
 		break;
 	case UV_QUOTA:
 		outcome_set(o, STEP_NEXT, KF_EQUOTA, POOL_QUOTA,
-		    xasprintf("the Kiro account's monthly quota is used up: "
-		    "%s", text));
+		    xstrdup("the monthly quota of the Kiro account chosen is "
+		    "used up"));
 		break;
 	case UV_FORBIDDEN:
 		outcome_set(o, STEP_NEXT, KF_EPERM, POOL_FAILURE,
-		    xasprintf("Kiro refused the account (HTTP 403): %s",
-		    text));
+		    xstrdup("Kiro refused the account chosen (HTTP 403)"));
 		break;
 	case UV_THROTTLED:
 		outcome_set(o, STEP_RETRY, KF_ERATE, POOL_THROTTLED,
@@ -590,6 +598,13 @@ judge_http(const struct http_resp *resp, struct outcome *o)
 		    xstrdup("no answer from Kiro"));
 		break;
 	case UV_CLIENT_ERROR:
+		/* Another 4xx: the request's own problem, never retried. */
+		outcome_set(o, STEP_FAIL, resp->status == 413 ? KF_ECONTEXT :
+		    KF_EINVAL, POOL_OUTCOME__MAX, resp->status == 413 ?
+		    xstrdup("Input is too long. Reduce the size of your "
+		    "messages.") : xasprintf("Kiro refused the request "
+		    "(HTTP %ld): %s", resp->status, text));
+		break;
 	case UV_OK:
 	case UV__MAX:
 		outcome_set(o, STEP_FAIL, KF_EUPSTREAM, POOL_OUTCOME__MAX,
@@ -597,6 +612,8 @@ judge_http(const struct http_resp *resp, struct outcome *o)
 		    text));
 		break;
 	}
+	/* The account's record keeps upstream's words; clients get msg. */
+	o->detail = xasprintf("HTTP %ld: %s", resp->status, text);
 	free(text);
 }
 
@@ -744,6 +761,45 @@ fail_committed(struct attempt *a, enum kf_err er, const char *msg)
 	(void)a->sink->ops->error(a->sink->arg, er, msg);
 }
 
+/*
+ * A failed refresh: its cause names the account and the auth service's
+ * words, which belong in the log; the client learns what it means.
+ */
+static void
+refresh_failed(long id, enum kf_err er, const char *why,
+    enum kf_err *last_err, char **last_msg)
+{
+	log_warnx("account %ld: no usable access token: %s", id, why);
+	free(*last_msg);
+	if (er == KF_ELOGIN) {
+		*last_err = KF_ELOGIN;
+		*last_msg = xstrdup("the Kiro account chosen needs a new login "
+		    "(its refresh token was refused); the gateway's operator "
+		    "must run kiroctl login");
+	} else {
+		*last_err = KF_EUPSTREAM;
+		*last_msg = xstrdup("could not refresh the access token of the "
+		    "Kiro account chosen");
+	}
+}
+
+/*
+ * A Kiro body over maxKiroBodyBytes would only come back refused (and as
+ * a 5xx SDKs retry): refuse it here, in the client's terms.
+ */
+static enum kf_err
+check_body_size(const struct config *cfg, const struct buf *body,
+    char **cause)
+{
+	if (cfg->max_kiro_body_bytes <= 0 ||
+	    body->len <= (size_t)cfg->max_kiro_body_bytes)
+		return KF_OK;
+	xsetprintf(cause, "Input is too long: the Kiro request would be %zu "
+	    "bytes, the limit is %ld (maxKiroBodyBytes). Reduce the size of "
+	    "your messages.", body->len, cfg->max_kiro_body_bytes);
+	return KF_ECONTEXT;
+}
+
 static enum kf_err
 relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
     struct relay_result *res, char **cause)
@@ -758,7 +814,7 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 	struct outcome		 o;
 	char			 session[POOL_SESSION_LEN + 1];
 	char			 conversation_id[POOL_CONV_ID_LEN + 1];
-	long			 retry_after = 0;
+	long			 retry_after = 0, pick_wait = 0;
 	long			*tried = NULL;
 	size_t			 n_tried = 0;
 	int			 total = 0, per_account, forced;
@@ -801,13 +857,19 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		pick.retry_after = &retry_after;
 		if ((er = pool_pick(env->store, env->cfg, &pick, &acct,
 		    &why)) != KF_OK) {
-			if (er == KF_ERATE)
-				res->retry_after = retry_after;
-			if (last_msg == NULL || er != KF_ENOACCOUNT) {
+			/*
+			 * Once an attempt failed, that failure is the answer,
+			 * not another account's cooldown: 429 only when
+			 * throttling is what stopped the request.
+			 */
+			if (last_msg == NULL || (last_err == KF_ERATE &&
+			    er == KF_ERATE)) {
 				last_err = er;
 				free(last_msg);
 				last_msg = why;
 				why = NULL;
+				if (er == KF_ERATE)
+					pick_wait = retry_after;
 			}
 			break;
 		}
@@ -825,10 +887,8 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		else if ((er = refresh_ensure(env->store, env->http, env->cfg,
 		    res->account_id, REFRESH_AHEAD_REQUEST, NULL, &cred,
 		    &why)) != KF_OK) {
-			last_err = er == KF_ELOGIN ? KF_ELOGIN : KF_EUPSTREAM;
-			free(last_msg);
-			last_msg = why;
-			why = NULL;
+			refresh_failed(res->account_id, er, why, &last_err,
+			    &last_msg);
 			continue;
 		}
 		kiro_toolmap_free(map);
@@ -837,6 +897,10 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		if ((er = build_body(env, conv, &cred, conversation_id, &body,
 		    map, cause)) != KF_OK)
 			goto out;
+		if ((er = check_body_size(env->cfg, &body, cause)) != KF_OK) {
+			res->account_id = 0;
+			goto out;
+		}
 
 		for (per_account = 0, forced = 0;
 		    per_account < RELAY_MAX_ATTEMPTS_PER_ACCOUNT &&
@@ -868,9 +932,20 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 				} else
 					o.report = POOL_OUTCOME__MAX;
 			}
+			/*
+			 * A refused token counts against the account only
+			 * when it was fetched after a refusal: the first one
+			 * may just be stale (another request refreshed, or
+			 * one refresh cures it).
+			 */
+			if (o.step == STEP_REFRESH && forced) {
+				o.step = STEP_NEXT;
+				o.report = POOL_FAILURE;
+			}
 			if (o.report != POOL_OUTCOME__MAX)
 				(void)pool_report(env->store, env->cfg, &seen,
-				    o.report, o.msg, NULL);
+				    o.report, o.detail != NULL ? o.detail :
+				    o.msg, NULL);
 			if (o.step == STEP_DONE) {
 				er = KF_OK;
 				goto out;
@@ -895,8 +970,10 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 			if (o.step == STEP_NEXT)
 				break;
 			if (o.step == STEP_REFRESH) {
-				if (forced)
-					break;	/* refreshed once already */
+				/*
+				 * The current token, or a new one when the
+				 * refused one is still current (refresh.h).
+				 */
 				forced = 1;
 				failed = cred.access_token;
 				cred.access_token = NULL;
@@ -905,12 +982,12 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 				    env->cfg, res->account_id,
 				    REFRESH_AHEAD_REQUEST,
 				    failed != NULL ? failed : "", &cred, &why);
+				if (failed != NULL)
+					explicit_bzero(failed, strlen(failed));
 				free(failed);
 				if (er != KF_OK) {
-					last_err = er;
-					free(last_msg);
-					last_msg = why;
-					why = NULL;
+					refresh_failed(res->account_id, er,
+					    why, &last_err, &last_msg);
 					break;
 				}
 				continue;
@@ -923,8 +1000,9 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 fail:
 	xsetprintf(cause, "%s", last_msg != NULL ? last_msg :
 	    kf_strerror(er));
-	if (er == KF_ERATE && res->retry_after <= 0)
-		res->retry_after = 5;
+	/* Retry-After only with the 429 itself. */
+	if (er == KF_ERATE)
+		res->retry_after = pick_wait > 0 ? pick_wait : 5;
 out:
 	account_free(&seen);
 	attempt_clear(&a);
@@ -937,6 +1015,7 @@ out:
 	free(why);
 	free(last_msg);
 	free(o.msg);
+	free(o.detail);
 	return er;
 }
 

@@ -35,9 +35,14 @@ struct relay_result {
 /*
  * Serves conv (whose kiro_model the front end has resolved) through the
  * account pool, kiro-protocol.md §7.1:
- *  - 400 is never retried; 401/403 bearer-invalid forces one refresh of
- *    that account and retries; 408/5xx/network retry with backoff
- *    (200 ms doubling to 2 s, with jitter) on the same account; 429 and
+ *  - a Kiro body over cfg->max_kiro_body_bytes is KF_ECONTEXT before any
+ *    upstream call, with a cause that gives its size and the limit;
+ *  - 400 and other 4xx are never retried and are client errors
+ *    (KF_EINVAL, or KF_ECONTEXT when too long); 401/403 bearer-invalid
+ *    retries with the account's current token, refreshed once if it is
+ *    still the refused one, and only a refusal of a token fetched after
+ *    that counts as the account's failure; 408/5xx/network retry with
+ *    backoff (200 ms doubling to 2 s, with jitter) on the same account; 429 and
  *    throttling put the account into a cooldown and fail over when another
  *    account can serve (else they retry like a 5xx); 402
  *    MONTHLY_REQUEST_COUNT and TEMPORARILY_SUSPENDED disable the account
@@ -45,7 +50,9 @@ struct relay_result {
  *  - the pool sees the session (pool_session_hash) for stickiness, and
  *    the Kiro conversationId is conv->session_id or the session's own;
  *  - when no account may serve now (cooldowns, rate limits) the result is
- *    KF_ERATE with res->retry_after in seconds;
+ *    KF_ERATE with res->retry_after in seconds, unless an attempt failed
+ *    otherwise: then that last real failure is the result (and
+ *    retry_after is 0);
  *  - at most 3 attempts per account and 9 per request, and only while
  *    nothing has reached the client (sink->committed);
  *  - events become sink calls as they arrive: text, thinking (from
@@ -59,7 +66,8 @@ struct relay_result {
  * Returns KF_OK once finish was called.  Otherwise, if sink->committed,
  * the relay has already sent sink->error and the stream is over; if not,
  * the caller answers with an error in its own format, using *cause, which
- * is fit to show a client (no secrets).
+ * is fit to show a client (no secrets, no account ids or refresh errors:
+ * those are logged).
  */
 enum kf_err	relay_run(struct relay_env *, struct conv *, struct sink *,
 		    struct relay_result *, char **cause);

@@ -19,8 +19,8 @@ the module and reset before each test.  Covered:
   - the retry budget: a permanent 500 on 4 accounts gives exactly 9 upstream
     calls (3 on each of the first three accounts), and the client gets an
     Anthropic error JSON with a 5xx/529 status;
-  - 400 "Improperly formed request" is never retried: 1 call, client 502
-    api_error; CONTENT_LENGTH_EXCEEDS_THRESHOLD gives 400
+  - 400 "Improperly formed request" is never retried: 1 call, client 400
+    invalid_request_error; CONTENT_LENGTH_EXCEEDS_THRESHOLD gives 400
     invalid_request_error "Context window is full..." and "Input is too long"
     the matching 400;
   - 403 bearer-invalid: exactly one forced refresh, then success with the new
@@ -232,7 +232,8 @@ class Retries(_Failures, unittest.TestCase):
         g = self.start([account, Account("spare", priority=1)])
         MOCK.script("improperly_formed", times=-1)
         resp = self.send()
-        doc = assert_anthropic_error(self, resp, 502, "api_error")
+        # No retry fixes it, so no 5xx that SDKs would retry.
+        doc = assert_anthropic_error(self, resp, 400, "invalid_request_error")
         self.assertIn("Improperly formed request", doc["error"]["message"])
         self.assertEqual(len(self.calls()), 1)
         self.assertEqual(g.account_by_email(account.email)["state"], "ok")

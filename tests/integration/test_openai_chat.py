@@ -35,7 +35,8 @@ The mock upstream is shared by the module and reset before each test; for each s
     written by the router before the route runs), a bad field (400, invalid_request_error, param),
     n=2, an unknown model (listing the models), a mid-stream exception (a
     data: {"error":...} chunk then [DONE]), an upstream refusal before any
-    byte (a complete error response, type server_error).
+    byte (a complete error response: 400 invalid_request_error for Kiro's
+    "Improperly formed request", which no retry fixes).
 
 Run: /usr/bin/python3 tests/integration/test_openai_chat.py (after make; see
 gateway.py for the environment variables).
@@ -436,8 +437,9 @@ class _Chat:
         for stream in (False, True):
             with self.subTest(stream=stream):
                 resp = self.post(chat("refuse me", stream=stream))
-                err = self.assert_error(resp, 502, "server_error", None)
-                self.assertTrue(err["message"])
+                # No retry fixes it: a 400, not a 5xx that SDKs retry.
+                self.assert_error(resp, 400, "invalid_request_error", None,
+                                  "Improperly formed request")
 
 
 class _DefaultImagePolicy:

@@ -200,6 +200,35 @@ START_TEST(pool_none_usable_says_why)
 	ck_assert_int_eq(pool_pick(st, cfg, &req, &a, &why), KF_ENOACCOUNT);
 	ck_assert_ptr_nonnull(strstr(why, "QuotaExceeded"));
 	ck_assert_ptr_nonnull(strstr(why, "Suspended"));
+	/* Reasons for a client, never which accounts exist (the log). */
+	ck_assert_ptr_null(strstr(why, "account 1"));
+	ck_assert_ptr_null(strstr(why, "account 3"));
+	ck_assert_ptr_eq(strstr(why, "QuotaExceeded"),
+	    strrchr(why, 'Q'));	/* said once for two accounts */
+	free(why);
+}
+END_TEST
+
+START_TEST(pool_cooling_down_cause_names_no_account)
+{
+	struct pool_pick_req	req;
+	struct account		a;
+	long			retry = 0;
+	char			*why = NULL;
+
+	ck_assert_int_eq(report(1, POOL_THROTTLED, "429", NULL), KF_OK);
+	ck_assert_int_eq(report(2, POOL_THROTTLED, "429", NULL), KF_OK);
+	ck_assert_int_eq(report(3, POOL_THROTTLED, "429", NULL), KF_OK);
+	memset(&req, 0, sizeof(req));
+	req.model_id = "auto";
+	req.retry_after = &retry;
+	ck_assert_int_eq(pool_pick(st, cfg, &req, &a, &why), KF_ERATE);
+	ck_assert_int_ge(retry, 59);
+	ck_assert_ptr_nonnull(strstr(why, "cooling down"));
+	ck_assert_ptr_nonnull(strstr(why, "retry in"));
+	ck_assert_ptr_null(strstr(why, "account 1"));
+	ck_assert_ptr_null(strstr(why, "account 2"));
+	ck_assert_ptr_null(strstr(why, "account 3"));
 	free(why);
 }
 END_TEST
@@ -995,6 +1024,7 @@ main(void)
 	tcase_add_test(tc, pool_successes_are_tallied_then_written);
 	tcase_add_test(tc, pool_throttling_does_not_count_as_failure);
 	tcase_add_test(tc, pool_none_usable_says_why);
+	tcase_add_test(tc, pool_cooling_down_cause_names_no_account);
 	tcase_add_test(tc, pool_empty_store_tells_how_to_add_one);
 	tcase_add_test(tc, pool_balanced_picks_fewest_successes);
 	tcase_add_test(tc, pool_round_robin_cycles_and_skips_disabled);

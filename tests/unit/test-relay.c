@@ -598,9 +598,11 @@ START_TEST(relay_bad_request_is_never_retried)
 	script("{\"times\":-1,\"response\":\"improperly_formed\"}");
 	simple_conv(&c, "hi");
 	rec_init(&r, &s, 1);
-	ck_assert_int_eq(run(&c, &s, &res, &why), KF_EUPSTREAM);
+	/* A client error: no retry fixes it, so no 5xx either. */
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_EINVAL);
 	ck_assert_int_eq(generate_calls(), 1);
 	ck_assert_ptr_nonnull(strstr(why, "400"));
+	ck_assert_ptr_nonnull(strstr(why, "Improperly formed request"));
 	free(why);
 	conv_free(&c);
 	buf_free(&r.log);
@@ -773,6 +775,220 @@ START_TEST(relay_without_accounts_says_how_to_add_one)
 	ck_assert_ptr_nonnull(strstr(why, "kiroctl accounts import"));
 	ck_assert_int_eq(generate_calls(), 0);
 	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+/* ---- failure accounting and the final error (issue 8) ---- */
+
+static void
+report_outcome(long id, enum pool_outcome outcome)
+{
+	struct account	a;
+
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	ck_assert_int_eq(pool_report(st, cfg, &a, outcome, "earlier", NULL),
+	    KF_OK);
+	account_free(&a);
+}
+
+static long
+failures_of(long id)
+{
+	struct account	a;
+	long		n;
+
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	n = a.state.failures;
+	account_free(&a);
+	return n;
+}
+
+START_TEST(relay_refusal_cured_by_refresh_is_no_failure)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	struct buf		 out = BUF_INIT;
+	char			*why = NULL;
+
+	/* Two failures already: one more would disable the account. */
+	add_account("A", 0);
+	report_outcome(1, POOL_FAILURE);
+	report_outcome(1, POOL_FAILURE);
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/revoke",
+	    "{\"accessToken\":\"aoaA\"}", &out), 200);
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(tu_mock_stat(&mock, "refreshes"), 1);
+	ck_assert_int_eq(account_disabled(1), ACCOUNT_OK);
+	ck_assert_int_eq(failures_of(1), 0);
+	buf_free(&out);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_refusal_of_a_fresh_token_counts_once)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"times\":-1,\"response\":\"bearer_invalid\"}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_EUPSTREAM);
+	ck_assert_int_eq(tu_mock_stat(&mock, "refreshes"), 1);
+	ck_assert_int_eq(generate_calls(), 2);
+	/* The first refusal was cured by nothing: only the second counts. */
+	ck_assert_int_eq(failures_of(1), 1);
+	ck_assert_ptr_null(strstr(why, "bearer token"));
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+/* A cooling down, B failing as scripted: the client learns B's failure. */
+static void
+last_failure_case(const char *response, int streaming, enum kf_err want,
+    const char *says)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL, *json;
+
+	add_account("A", 0);
+	add_account("B", 1);
+	report_outcome(1, POOL_THROTTLED);
+	json = xasprintf("{\"times\":-1,\"response\":%s}", response);
+	script(json);
+	free(json);
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, streaming);
+	ck_assert_int_eq(run(&c, &s, &res, &why), want);
+	ck_assert_int_eq(generate_calls(), 3);
+	ck_assert_msg(strstr(why, says) != NULL, "why: %s", why);
+	ck_assert_ptr_null(strstr(why, "account 1"));
+	ck_assert_ptr_null(strstr(why, "cooling"));
+	ck_assert_int_eq(res.retry_after, 0);
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+
+START_TEST(relay_server_error_beats_another_accounts_cooldown)
+{
+	last_failure_case("\"server_error\"", 1, KF_EOVERLOADED, "HTTP 500");
+}
+END_TEST
+
+START_TEST(relay_cut_stream_beats_another_accounts_cooldown)
+{
+	last_failure_case("{\"kind\":\"cutoff\",\"chunks\":[\"part\"],"
+	    "\"partial_frame\":true}", 0, KF_EUPSTREAM, "cut off");
+}
+END_TEST
+
+START_TEST(relay_throttling_everywhere_is_a_rate_error)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	add_account("B", 1);
+	report_outcome(1, POOL_THROTTLED);
+	script("{\"times\":-1,\"response\":\"throttle\"}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_ERATE);
+	ck_assert_int_eq(generate_calls(), 3);
+	/* A's cooldown is when an account may serve again. */
+	ck_assert_int_ge(res.retry_after, 59);
+	ck_assert_int_le(res.retry_after, 60);
+	ck_assert_ptr_null(strstr(why, "account 1"));
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_dead_refresh_token_error_hides_the_detail)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	struct store_txn	*txn;
+	struct account		 a;
+	struct buf		 out = BUF_INIT;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_load(txn, 1, &a, NULL), KF_OK);
+	a.cred.expires_at = 1;
+	ck_assert_int_eq(accounts_txn_save_cred(txn, &a.cred, NULL), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	account_free(&a);
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/revoke",
+	    "{\"refreshToken\":\"aorA" TAIL "\"}", &out), 200);
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_ELOGIN);
+	ck_assert_ptr_nonnull(strstr(why, "login"));
+	ck_assert_ptr_null(strstr(why, "account 1"));
+	ck_assert_ptr_null(strstr(why, "invalid_grant"));
+	free(why);
+	buf_free(&out);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_body_over_the_kiro_limit_never_goes_upstream)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL, *prompt;
+
+	add_account("A", 0);
+	cfg->max_kiro_body_bytes = 4000;
+	prompt = xmalloc(5001);
+	memset(prompt, 'x', 5000);
+	prompt[5000] = '\0';
+	simple_conv(&c, prompt);
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_ECONTEXT);
+	ck_assert_int_eq(generate_calls(), 0);
+	ck_assert_msg(strstr(why, "Input is too long") != NULL &&
+	    strstr(why, "the limit is 4000") != NULL, "why: %s", why);
+	ck_assert_int_eq(res.account_id, 0);
+	free(why);
+	why = NULL;
+	conv_free(&c);
+	/* Under the limit it is served as before. */
+	prompt[1000] = '\0';
+	simple_conv(&c, prompt);
+	buf_free(&r.log);
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(generate_calls(), 1);
+	free(prompt);
 	conv_free(&c);
 	buf_free(&r.log);
 }
@@ -1085,6 +1301,13 @@ main(void)
 	tcase_add_test(tc, relay_dead_refresh_token_fails_over);
 	tcase_add_test(tc, relay_failure_after_pings_only_ends_with_error);
 	tcase_add_test(tc, relay_without_accounts_says_how_to_add_one);
+	tcase_add_test(tc, relay_refusal_cured_by_refresh_is_no_failure);
+	tcase_add_test(tc, relay_refusal_of_a_fresh_token_counts_once);
+	tcase_add_test(tc, relay_server_error_beats_another_accounts_cooldown);
+	tcase_add_test(tc, relay_cut_stream_beats_another_accounts_cooldown);
+	tcase_add_test(tc, relay_throttling_everywhere_is_a_rate_error);
+	tcase_add_test(tc, relay_dead_refresh_token_error_hides_the_detail);
+	tcase_add_test(tc, relay_body_over_the_kiro_limit_never_goes_upstream);
 	tcase_add_test(tc, relay_stop_sequence_ends_the_answer_early);
 	tcase_add_test(tc, relay_stop_sequence_ignores_thinking);
 	tcase_add_test(tc, relay_tool_choice_any_satisfied_at_once);
