@@ -35,8 +35,11 @@
  *             result) and one turn of 50k parallel uses answered by one
  *             user turn of 50k results, each plus a last user text, built
  *             as a conv and run through what the responder does before the
- *             upstream call (history_repair, kiro_req_build): ms per
- *             request.  -p runs only this row (no fixture needed).
+ *             upstream call (conv_check_limits, then history_repair and
+ *             kiro_req_build): ms per request, and whether the caps
+ *             refused it; and the largest alternating conv the caps let
+ *             through (at_caps).  -p runs only this row (no fixture
+ *             needed).
  * Each measurement runs for about -t seconds (default 1) after a warm-up
  * and reports the median of its rounds.  Output: one JSON object on stdout.
  *
@@ -1735,22 +1738,26 @@ bench_pool(const char *parent)
 
 #define PAIRS	50000
 
+/* The most alternating pairs the message cap lets through. */
+#define PAIRS_AT_CAPS	((CONV_MAX_MESSAGES - 1) / 2)
+
 /*
- * A conv of PAIRS tool_use/tool_result pairs and a last user text; one_turn
- * puts every use in one assistant turn and every result in the next.
+ * A conv of n_pairs tool_use/tool_result pairs and a last user text;
+ * one_turn puts every use in one assistant turn and every result in the
+ * next.
  */
 static void
-pairs_conv(struct conv *c, int one_turn)
+pairs_conv(struct conv *c, size_t n_pairs, int one_turn)
 {
 	struct conv_msg		*m = NULL;
 	struct conv_block	*b, *text;
-	char			 id[32];
+	char			 id[40];
 	size_t			 i;
 
 	conv_init(c);
 	c->model = xstrdup("claude-sonnet-4-5");
 	c->kiro_model = "claude-sonnet-4.5";
-	for (i = 0; i < PAIRS; i++) {
+	for (i = 0; i < n_pairs; i++) {
 		snprintf(id, sizeof(id), "tooluse_pair%07zu", i);
 		if (!one_turn || i == 0)
 			m = conv_add_msg(c, CONV_ROLE_ASSISTANT);
@@ -1768,7 +1775,7 @@ pairs_conv(struct conv *c, int one_turn)
 	}
 	if (one_turn) {
 		m = conv_add_msg(c, CONV_ROLE_USER);
-		for (i = 0; i < PAIRS; i++) {
+		for (i = 0; i < n_pairs; i++) {
 			snprintf(id, sizeof(id), "tooluse_pair%07zu", i);
 			b = conv_msg_add_block(m, CONV_BLOCK_TOOL_RESULT);
 			b->id = xstrdup(id);
@@ -1783,7 +1790,7 @@ pairs_conv(struct conv *c, int one_turn)
 
 /* One request's work before the upstream call: seconds, *refused set. */
 static double
-pairs_once(int one_turn, int *refused)
+pairs_once(size_t n_pairs, int one_turn, int *refused)
 {
 	struct conv		 conv;
 	struct history_opts	 hopts;
@@ -1792,14 +1799,15 @@ pairs_once(int one_turn, int *refused)
 	char			*why = NULL;
 	double			 t0, t1;
 
-	pairs_conv(&conv, one_turn);
+	pairs_conv(&conv, n_pairs, one_turn);
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.max_image_msgs = HISTORY_DEFAULT_MAX_IMAGE_MSGS;
 	memset(&opts, 0, sizeof(opts));
 	opts.model_id = conv.kiro_model;
 	*refused = 1;
 	t0 = now_s();
-	if (history_repair(&conv, &hopts, &why) == KF_OK &&
+	if (conv_check_limits(&conv, &why) == KF_OK &&
+	    history_repair(&conv, &hopts, &why) == KF_OK &&
 	    kiro_req_build(&conv, &opts, &out, NULL, &why) == KF_OK)
 		*refused = 0;
 	t1 = now_s();
@@ -1812,19 +1820,27 @@ pairs_once(int one_turn, int *refused)
 static void
 bench_pairs(json_object *out)
 {
-	static const char *const shapes[] = { "alternating", "one_turn" };
+	static const struct {
+		const char	*name;
+		size_t		 n_pairs;
+		int		 one_turn;
+	} shapes[] = {
+		{ "alternating", PAIRS, 0 },
+		{ "one_turn", PAIRS, 1 },
+		{ "at_caps", PAIRS_AT_CAPS, 0 },
+	};
 	json_object	*row, *shape;
 	double		 times[MAX_ROUNDS], start;
 	size_t		 n, s;
 	int		 refused = 0;
 
 	row = json_object_new_object();
-	json_object_object_add(row, "pairs", json_object_new_int(PAIRS));
-	for (s = 0; s < 2; s++) {
+	for (s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
 		start = now_s();
 		n = 0;
 		do
-			times[n++] = pairs_once((int)s, &refused);
+			times[n++] = pairs_once(shapes[s].n_pairs,
+			    shapes[s].one_turn, &refused);
 		while (n < MAX_ROUNDS && now_s() - start < seconds_per_test);
 		shape = json_object_new_object();
 		json_object_object_add(shape, "ms", json_object_new_double(
@@ -1833,7 +1849,9 @@ bench_pairs(json_object *out)
 		    json_object_new_boolean(refused));
 		json_object_object_add(shape, "rounds",
 		    json_object_new_int((int)n));
-		json_object_object_add(row, shapes[s], shape);
+		json_object_object_add(shape, "pairs",
+		    json_object_new_int((int)shapes[s].n_pairs));
+		json_object_object_add(row, shapes[s].name, shape);
 	}
 	json_object_object_add(out, "pairs", row);
 }
