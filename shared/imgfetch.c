@@ -273,7 +273,7 @@ from_http(struct http *h, const char *url, char **media_type, char **b64,
 	}
 	memset(&f, 0, sizeof(f));
 	/* The request's byte budget bounds this image too. */
-	f.max = IMGFETCH_MAX_REQUEST_BYTES - request_bytes;
+	f.max = (size_t)IMGFETCH_MAX_REQUEST_BYTES - request_bytes;
 	if (f.max > IMGFETCH_MAX_BYTES)
 		f.max = IMGFETCH_MAX_BYTES;
 	memset(&hr, 0, sizeof(hr));
@@ -294,7 +294,7 @@ from_http(struct http *h, const char *url, char **media_type, char **b64,
 	er = http_do(h, &hr, &resp, &why);
 	request_bytes += f.body.len;
 	if (f.over && f.max < (size_t)IMGFETCH_MAX_BYTES)
-		request_bytes = IMGFETCH_MAX_REQUEST_BYTES;	/* spent */
+		request_bytes = (size_t)IMGFETCH_MAX_REQUEST_BYTES;	/* spent */
 	if (resp.refused)
 		xsetprintf(cause, "the image URL host %s %s a private address; "
 		    "the gateway does not fetch those "
