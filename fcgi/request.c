@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "imgfetch.h"
 #include "request.h"
 #include "xmalloc.h"
 
@@ -37,6 +38,8 @@ request_read_body(struct request *req, request_read_fn reader, void *stream,
 	size_t			 want;
 	int			 n;
 
+	/* A new body, a new request: its image fetches count afresh. */
+	imgfetch_new_request();
 	buf_reset(&req->body);
 	cl = request_param(req, "CONTENT_LENGTH");
 	if (cl == NULL || *cl == '\0')

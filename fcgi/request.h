@@ -34,6 +34,8 @@ const char	*request_param(const struct request *, const char *name);
 /*
  * Reads the body (CONTENT_LENGTH bytes): KF_ETOOLARGE beyond max,
  * KF_EINVAL for a bad length or a short body.  reader is the stream.
+ * Starts the thread's per-request image fetch count (imgfetch_new_request),
+ * since every route that can fetch images reads its body first.
  */
 typedef int (*request_read_fn)(void *stream, char *, int);
 enum kf_err	 request_read_body(struct request *, request_read_fn,

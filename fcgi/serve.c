@@ -21,6 +21,14 @@ serve_relay(struct request *req, struct conv *conv, struct sink *sink,
 	enum kf_err		 er;
 
 	req->model = conv->kiro_model;
+	/*
+	 * Every front end comes through here once it has parsed, so one
+	 * check caps what the work before the upstream call scales with.
+	 */
+	if ((er = conv_check_limits(conv, &why)) != KF_OK) {
+		(void)error(&req->out, er, why, 0);
+		goto out;
+	}
 	sink->gone = request_client_gone;
 	sink->gone_arg = req;
 	memset(&res, 0, sizeof(res));
@@ -28,6 +36,7 @@ serve_relay(struct request *req, struct conv *conv, struct sink *sink,
 	req->account_id = res.account_id;
 	if (er != KF_OK && er != KF_ECLIENTGONE && !sink->committed)
 		(void)error(&req->out, er, why, res.retry_after);
+out:
 	if (er != KF_OK)
 		log_warnx("%s: %s", kf_err_name(er), why != NULL ? why :
 		    kf_strerror(er));

@@ -17,7 +17,9 @@ typedef int (*serve_error_fn)(struct out *, enum kf_err, const char *why,
 	    long retry_after);
 
 /*
- * Runs conv through this thread's relay into sink, which the caller made
+ * Refuses a conv over the request caps (conv_check_limits) with error(),
+ * KF_EINVAL, before any upstream work.  Otherwise runs conv through this
+ * thread's relay into sink, which the caller made
  * to write to req->out in its protocol: notes the Kiro model and the
  * account in req for the access log, lets the relay ask whether the client
  * is gone, answers with error() when the relay fails before the sink

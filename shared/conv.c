@@ -231,6 +231,47 @@ conv_msg_text(const struct conv_msg *m, const char *sep)
 	return buf_detach(&out);
 }
 
+enum kf_err
+conv_check_limits(const struct conv *c, char **cause)
+{
+	size_t	i, j, n_blocks = 0, len;
+
+	if (c->n_tools > CONV_MAX_TOOLS) {
+		xsetprintf(cause, "too many tools: %zu (at most %d per "
+		    "request)", c->n_tools, CONV_MAX_TOOLS);
+		return KF_EINVAL;
+	}
+	if (c->n_msgs > CONV_MAX_MESSAGES) {
+		xsetprintf(cause, "too many messages: %zu (at most %d per "
+		    "request)", c->n_msgs, CONV_MAX_MESSAGES);
+		return KF_EINVAL;
+	}
+	for (i = 0; i < c->n_msgs; i++) {
+		n_blocks += c->msgs[i].n_blocks;
+		for (j = 0; j < c->msgs[i].n_blocks; j++)
+			n_blocks += c->msgs[i].blocks[j].n_content;
+	}
+	if (n_blocks > CONV_MAX_BLOCKS) {
+		xsetprintf(cause, "too many content blocks: %zu (at most %d "
+		    "per request, counting those inside tool results)",
+		    n_blocks, CONV_MAX_BLOCKS);
+		return KF_EINVAL;
+	}
+	if (c->n_stop > CONV_MAX_STOP) {
+		xsetprintf(cause, "too many stop sequences: %zu (at most %d)",
+		    c->n_stop, CONV_MAX_STOP);
+		return KF_EINVAL;
+	}
+	for (i = 0; i < c->n_stop; i++)
+		if ((len = strlen(c->stop[i])) > CONV_MAX_STOP_BYTES) {
+			xsetprintf(cause, "stop sequence %zu is %zu bytes long "
+			    "(at most %d bytes each)", i, len,
+			    CONV_MAX_STOP_BYTES);
+			return KF_EINVAL;
+		}
+	return KF_OK;
+}
+
 const char *
 conv_role_name(enum conv_role role)
 {

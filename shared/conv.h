@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "err.h"
+
 struct json_object;
 
 /*
@@ -137,6 +139,26 @@ void	conv_msg_remove_block(struct conv_msg *, size_t i);
 /* Inserts a new, empty message at position i. */
 struct conv_msg		*conv_insert_msg(struct conv *, size_t i,
 			    enum conv_role);
+
+/*
+ * What one request may hold, far above what Claude Code, Codex or Gemini
+ * CLI send (Claude Code: 20-100 tools, long sessions a few thousand
+ * blocks), so that the work before the upstream call stays small: blocks
+ * count every message block and every block inside a tool result.  Stop
+ * sequences: OpenAI allows 4, Anthropic documents no limit.
+ */
+#define CONV_MAX_TOOLS		1000
+#define CONV_MAX_MESSAGES	10000
+#define CONV_MAX_BLOCKS		20000
+#define CONV_MAX_STOP		16
+#define CONV_MAX_STOP_BYTES	256
+
+/*
+ * KF_EINVAL with a cause naming the first cap conv is over (tools,
+ * messages, blocks, stop sequences and their length), else KF_OK.  Every
+ * front end's request goes through it once it has parsed (serve_relay).
+ */
+enum kf_err	conv_check_limits(const struct conv *, char **cause);
 
 /* The text of a message's TEXT blocks, joined by sep; caller frees. */
 char	*conv_msg_text(const struct conv_msg *, const char *sep);

@@ -62,27 +62,28 @@ input_sanitise(json_object *v)
 	}
 }
 
+/*
+ * Every filter below keeps blocks in one pass: kept ones move down over the
+ * dropped, so a message of n blocks costs O(n) however many go (removing
+ * them one memmove at a time was quadratic).
+ */
+
 /* Keeps only TEXT and valid IMAGE blocks inside a tool result. */
 static void
 result_content_filter(struct conv_block *r)
 {
 	struct conv_block	*c;
-	size_t			 i = 0;
-	int			 keep;
+	size_t			 i, out = 0;
 
-	while (i < r->n_content) {
+	for (i = 0; i < r->n_content; i++) {
 		c = &r->content[i];
-		keep = (c->type == CONV_BLOCK_TEXT) ||
-		    (c->type == CONV_BLOCK_IMAGE && image_normalise(c));
-		if (keep) {
-			i++;
-			continue;
-		}
-		conv_block_clear(c);
-		memmove(&r->content[i], &r->content[i + 1],
-		    (r->n_content - i - 1) * sizeof(*r->content));
-		r->n_content--;
+		if (c->type == CONV_BLOCK_TEXT ||
+		    (c->type == CONV_BLOCK_IMAGE && image_normalise(c)))
+			r->content[out++] = *c;
+		else
+			conv_block_clear(c);
 	}
+	r->n_content = out;
 }
 
 /*
@@ -94,10 +95,10 @@ static void
 msg_filter_blocks(struct conv_msg *m)
 {
 	struct conv_block	*b;
-	size_t			 i = 0;
+	size_t			 i, out = 0;
 	int			 keep;
 
-	while (i < m->n_blocks) {
+	for (i = 0; i < m->n_blocks; i++) {
 		b = &m->blocks[i];
 		keep = 0;
 		switch (b->type) {
@@ -128,10 +129,11 @@ msg_filter_blocks(struct conv_msg *m)
 			break;
 		}
 		if (keep)
-			i++;
+			m->blocks[out++] = *b;
 		else
-			conv_msg_remove_block(m, i);
+			conv_block_clear(b);
 	}
+	m->n_blocks = out;
 }
 
 /* Moves every block of src to the end of dst; src is left empty. */
@@ -152,29 +154,27 @@ msg_take_blocks(struct conv_msg *dst, struct conv_msg *src)
 
 /*
  * Removes messages with no blocks (except the last: it is the user's turn
- * and kiro_req gives it placeholder content), then merges consecutive
- * messages of one role (§3.3.4).
+ * and kiro_req gives it placeholder content) and merges consecutive
+ * messages of one role (§3.3.4), in one pass: each message kept moves down
+ * once, each merged one hands its blocks over once.
  */
 static void
 compact(struct conv *c)
 {
-	size_t	i;
+	struct conv_msg	*m;
+	size_t		 i, out = 0;
 
-	i = 0;
-	while (c->n_msgs > 1 && i < c->n_msgs - 1) {
-		if (c->msgs[i].n_blocks == 0)
-			conv_remove_msg(c, i);
-		else
-			i++;
-	}
-	i = 1;
-	while (i < c->n_msgs) {
-		if (c->msgs[i].role == c->msgs[i - 1].role) {
-			msg_take_blocks(&c->msgs[i - 1], &c->msgs[i]);
-			conv_remove_msg(c, i);
+	for (i = 0; i < c->n_msgs; i++) {
+		m = &c->msgs[i];
+		if (m->n_blocks == 0 && i + 1 < c->n_msgs)
+			conv_msg_clear(m);
+		else if (out > 0 && c->msgs[out - 1].role == m->role) {
+			msg_take_blocks(&c->msgs[out - 1], m);
+			conv_msg_clear(m);
 		} else
-			i++;
+			c->msgs[out++] = *m;
 	}
+	c->n_msgs = out;
 }
 
 /* The ids of the tool results in m. */
@@ -207,7 +207,7 @@ pair_tools(struct conv *c)
 	struct strset		 seen = STRSET_INIT(0);
 	struct conv_msg		*m, *next, *prev;
 	struct conv_block	*b;
-	size_t			 i, j;
+	size_t			 i, j, out;
 
 	for (i = 0; i < c->n_msgs; i++) {
 		m = &c->msgs[i];
@@ -217,19 +217,19 @@ pair_tools(struct conv *c)
 		strset_free(&ids);
 		if (next != NULL && next->role == CONV_ROLE_USER)
 			result_ids(next, &ids);
-		j = 0;
-		while (j < m->n_blocks) {
+		for (j = 0, out = 0; j < m->n_blocks; j++) {
 			b = &m->blocks[j];
 			if (b->type == CONV_BLOCK_TOOL_USE &&
 			    (!strset_has(&ids, b->id) ||
 			    strset_has(&seen, b->id))) {
-				conv_msg_remove_block(m, j);
+				conv_block_clear(b);
 				continue;
 			}
 			if (b->type == CONV_BLOCK_TOOL_USE)
 				strset_add(&seen, b->id);
-			j++;
+			m->blocks[out++] = *b;
 		}
+		m->n_blocks = out;
 	}
 	for (i = 0; i < c->n_msgs; i++) {
 		m = &c->msgs[i];
@@ -242,19 +242,19 @@ pair_tools(struct conv *c)
 				if (prev->blocks[j].type == CONV_BLOCK_TOOL_USE)
 					strset_add(&ids, prev->blocks[j].id);
 		strset_free(&seen);
-		j = 0;
-		while (j < m->n_blocks) {
+		for (j = 0, out = 0; j < m->n_blocks; j++) {
 			b = &m->blocks[j];
 			if (b->type == CONV_BLOCK_TOOL_RESULT &&
 			    (!strset_has(&ids, b->id) ||
 			    strset_has(&seen, b->id))) {
-				conv_msg_remove_block(m, j);
+				conv_block_clear(b);
 				continue;
 			}
 			if (b->type == CONV_BLOCK_TOOL_RESULT)
 				strset_add(&seen, b->id);
-			j++;
+			m->blocks[out++] = *b;
 		}
+		m->n_blocks = out;
 	}
 	strset_free(&ids);
 	strset_free(&seen);
@@ -355,10 +355,16 @@ starts_turn(const struct conv_msg *m)
 int
 history_drop_oldest_turn(struct conv *c)
 {
+	size_t	i, n;
+
 	if (c->n_msgs <= 1)
 		return 0;
-	conv_remove_msg(c, 0);
-	while (c->n_msgs > 1 && !starts_turn(&c->msgs[0]))
-		conv_remove_msg(c, 0);
+	for (n = 1; n + 1 < c->n_msgs && !starts_turn(&c->msgs[n]); n++)
+		;
+	/* One move for the whole turn, however many messages it had. */
+	for (i = 0; i < n; i++)
+		conv_msg_clear(&c->msgs[i]);
+	memmove(&c->msgs[0], &c->msgs[n], (c->n_msgs - n) * sizeof(*c->msgs));
+	c->n_msgs -= n;
 	return 1;
 }

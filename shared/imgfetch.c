@@ -21,6 +21,21 @@
 /* imageFetch.allowPrivate: set once at start, then only read. */
 static int	allow_private;
 
+/*
+ * What the thread's current request has fetched.  Each accept thread
+ * serves one request at a time, so per thread is per request once
+ * imgfetch_new_request has run at its start.
+ */
+static __thread int	request_fetches;
+static __thread size_t	request_bytes;
+
+void
+imgfetch_new_request(void)
+{
+	request_fetches = 0;
+	request_bytes = 0;
+}
+
 void
 imgfetch_allow_private(int on)
 {
@@ -219,6 +234,7 @@ url_host(const char *url)
 
 struct fetch {
 	struct buf	body;
+	size_t		max;	/* this image's limit, within the request's */
 	int		over;
 };
 
@@ -227,7 +243,7 @@ on_data(void *arg, const char *data, size_t len)
 {
 	struct fetch	*f = arg;
 
-	if (buf_append_capped(&f->body, data, len, IMGFETCH_MAX_BYTES) != 0) {
+	if (buf_append_capped(&f->body, data, len, f->max) != 0) {
 		f->over = 1;
 		return 1;
 	}
@@ -256,6 +272,10 @@ from_http(struct http *h, const char *url, char **media_type, char **b64,
 		return KF_EINVAL;
 	}
 	memset(&f, 0, sizeof(f));
+	/* The request's byte budget bounds this image too. */
+	f.max = (size_t)IMGFETCH_MAX_REQUEST_BYTES - request_bytes;
+	if (f.max > IMGFETCH_MAX_BYTES)
+		f.max = IMGFETCH_MAX_BYTES;
 	memset(&hr, 0, sizeof(hr));
 	hr.method = "GET";
 	hr.url = url;
@@ -272,11 +292,18 @@ from_http(struct http *h, const char *url, char **media_type, char **b64,
 	if (!allow_private)
 		hr.allow_addr = imgfetch_addr_allowed;
 	er = http_do(h, &hr, &resp, &why);
+	request_bytes += f.body.len;
+	if (f.over && f.max < (size_t)IMGFETCH_MAX_BYTES)
+		request_bytes = (size_t)IMGFETCH_MAX_REQUEST_BYTES;	/* spent */
 	if (resp.refused)
 		xsetprintf(cause, "the image URL host %s %s a private address; "
 		    "the gateway does not fetch those "
 		    "(imageFetch.allowPrivate)", host, resp.redirects > 0 ?
 		    "redirects to a host that resolves to" : "resolves to");
+	else if (f.over && f.max < (size_t)IMGFETCH_MAX_BYTES)
+		xsetprintf(cause, "the image at %s is over what is left of "
+		    "the %ld MiB this request may fetch in all", host,
+		    IMGFETCH_MAX_REQUEST_BYTES / 1024 / 1024);
 	else if (f.over)
 		xsetprintf(cause, "the image at %s is over the %ld byte limit",
 		    host, IMGFETCH_MAX_BYTES);
@@ -327,6 +354,15 @@ imgfetch(struct http *h, const char *url, char **media_type, char **b64,
 			    "send the image as a data: URL");
 			return KF_EINVAL;
 		}
+		if (request_fetches >= IMGFETCH_MAX_PER_REQUEST ||
+		    request_bytes >= (size_t)IMGFETCH_MAX_REQUEST_BYTES) {
+			xsetprintf(cause, "too many image URLs to fetch in one "
+			    "request (at most %d, %ld MiB in all); send the "
+			    "others as data: URLs", IMGFETCH_MAX_PER_REQUEST,
+			    IMGFETCH_MAX_REQUEST_BYTES / 1024 / 1024);
+			return KF_EINVAL;
+		}
+		request_fetches++;
 		return from_http(h, url, media_type, b64, cause);
 	}
 	xsetprintf(cause, "image URLs must be data: or http(s) URLs");

@@ -7,9 +7,14 @@
 struct http;
 struct sockaddr;
 
-/* Limits on what the gateway will fetch on a client's behalf. */
+/*
+ * Limits on what the gateway will fetch on a client's behalf: per image,
+ * and per request (data: URLs are bounded by the body size instead).
+ */
 #define IMGFETCH_MAX_BYTES	(20L * 1024 * 1024)
 #define IMGFETCH_TIMEOUT_MS	15000L
+#define IMGFETCH_MAX_PER_REQUEST	20
+#define IMGFETCH_MAX_REQUEST_BYTES	(64L * 1024 * 1024)
 
 /*
  * Turns an image URL into a media type and base64 payload for a
@@ -20,14 +25,23 @@ struct sockaddr;
  * through a proxy), and only from addresses imgfetch_addr_allowed accepts
  * (on every hop) unless imgfetch_allow_private is on; the media type comes
  * from the bytes themselves (PNG, JPEG, GIF, WebP) rather than the
- * server's Content-Type.  Any other scheme, a failed fetch, a refused
- * address, a non-2xx answer, an oversized or non-image body is KF_EINVAL
- * with a cause fit for the client (it names the URL's host, never its
- * query string).
+ * server's Content-Type.  One request fetches at most
+ * IMGFETCH_MAX_PER_REQUEST http(s) URLs and IMGFETCH_MAX_REQUEST_BYTES in
+ * all, counted here, so that no front end can forget the caps; the count
+ * is the calling thread's, since imgfetch_new_request.  Any other scheme,
+ * a URL over those caps, a failed fetch, a refused address, a non-2xx
+ * answer, an oversized or non-image body is KF_EINVAL with a cause fit for
+ * the client (it names the URL's host, never its query string).
  * On success *media_type and *b64 are the caller's to free.
  */
 enum kf_err	imgfetch(struct http *, const char *url, char **media_type,
 		    char **b64, char **cause);
+
+/*
+ * Starts the calling thread's per-request count afresh: called once per
+ * request before its body is parsed (request_read_body), and by tests.
+ */
+void		imgfetch_new_request(void);
 
 /*
  * Process-wide, set once at start before any fetch (imageFetch.allowPrivate):

@@ -24,6 +24,31 @@ struct check {
 	int		 too_big;
 };
 
+/*
+ * Charges n steps of work to the budget: every schema node visited, and
+ * every enum comparison, required name and type name looked at, since a
+ * schema's lists are as long as the client likes and are re-read for each
+ * value they apply to.  0 once the budget is spent.
+ */
+static int
+spend(struct check *c, size_t n)
+{
+	if (c->too_big)
+		return 0;
+	if (n > JSONSCHEMA_MAX_STEPS ||
+	    (c->steps += (long)n) > JSONSCHEMA_MAX_STEPS) {
+		c->too_big = 1;
+		return 0;
+	}
+	return 1;
+}
+
+/* A schema value for a message: its JSON text, cut after 200 bytes. */
+#define SHOWN_MAX	200
+#define SHOWN(text)	(int)(strlen(text) > SHOWN_MAX ? SHOWN_MAX : \
+			    strlen(text)), (text), strlen(text) > SHOWN_MAX ? \
+			    "..." : ""
+
 static int
 fail(struct check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -218,39 +243,53 @@ check_type(struct check *c, json_object *schema, json_object *v)
 		return 1;
 	n = json_object_array_length(t);
 	for (i = 0; i < n && !ok; i++) {
+		if (!spend(c, 1))
+			break;
 		item = json_object_array_get_idx(t, i);
 		if (json_object_is_type(item, json_type_string)) {
 			if (is_type(v, json_object_get_string(item)))
 				ok = 1;
-			buf_printf(&names, "%s%s", names.len > 0 ? " or " : "",
-			    json_object_get_string(item));
+			if (names.len < SHOWN_MAX)	/* a message, not a copy */
+				buf_printf(&names, "%s%s", names.len > 0 ?
+				    " or " : "", json_object_get_string(item));
 		}
 	}
 	if (!ok && names.len > 0)
 		fail(c, "expected %s, got %s", buf_cstr(&names), type_of(v));
 	buf_free(&names);
-	return ok || n == 0;
+	return !c->too_big && (ok || n == 0);
 }
 
 static int
 check_enum(struct check *c, json_object *schema, json_object *v)
 {
 	json_object	*e;
+	const char	*text;
 	size_t		 i, n;
 
-	if (json_object_object_get_ex(schema, "const", &e) &&
-	    !json_object_equal(e, v))
-		return fail(c, "must be %s", json_object_to_json_string_ext(e,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	if (json_object_object_get_ex(schema, "const", &e)) {
+		if (!spend(c, 1))
+			return 0;
+		if (!json_object_equal(e, v)) {
+			text = json_object_to_json_string_ext(e,
+			    JSON_C_TO_STRING_PLAIN |
+			    JSON_C_TO_STRING_NOSLASHESCAPE);
+			return fail(c, "must be %.*s%s", SHOWN(text));
+		}
+	}
 	if (!json_object_object_get_ex(schema, "enum", &e) ||
 	    !json_object_is_type(e, json_type_array))
 		return 1;
 	n = json_object_array_length(e);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (!spend(c, 1))
+			return 0;
 		if (json_object_equal(json_object_array_get_idx(e, i), v))
 			return 1;
-	return fail(c, "must be one of %s", json_object_to_json_string_ext(e,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	}
+	text = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	return fail(c, "must be one of %.*s%s", SHOWN(text));
 }
 
 static int
@@ -264,6 +303,8 @@ check_object(struct check *c, json_object *schema, json_object *v, int depth)
 	    json_object_is_type(req, json_type_array)) {
 		n = json_object_array_length(req);
 		for (i = 0; i < n; i++) {
+			if (!spend(c, 1))
+				return 0;
 			name = json_object_array_get_idx(req, i);
 			if (json_object_is_type(name, json_type_string) &&
 			    !json_object_object_get_ex(v,
@@ -384,13 +425,19 @@ check_combo(struct check *c, json_object *schema, json_object *v, int depth)
 					return 0;
 			continue;
 		}
+		/*
+		 * anyOf is settled by its first match and oneOf by its
+		 * second: the rest would only spend the budget.
+		 */
 		quiet = c->quiet;
 		c->quiet = 1;
-		for (i = 0, matched = 0; i < n; i++)
+		for (i = 0, matched = 0; i < n && matched < (size_t)k; i++)
 			if (check_value(c, json_object_array_get_idx(list, i),
 			    v, depth + 1))
 				matched++;
 		c->quiet = quiet;
+		if (c->too_big)
+			return 0;
 		if (k == 1 && matched == 0)
 			return fail(c, "matches none of the anyOf schemas");
 		if (k == 2 && matched != 1)
@@ -405,12 +452,8 @@ check_value(struct check *c, json_object *schema, json_object *v, int depth)
 {
 	json_object	*ref, *nullable, *target;
 
-	if (c->too_big)
+	if (!spend(c, 1))
 		return 0;
-	if (++c->steps > JSONSCHEMA_MAX_STEPS) {
-		c->too_big = 1;
-		return 0;
-	}
 	if (depth > JSONSCHEMA_MAX_DEPTH)
 		return fail(c, "nested deeper than %d levels",
 		    JSONSCHEMA_MAX_DEPTH);

@@ -7,7 +7,11 @@
 struct json_object;
 
 #define JSONSCHEMA_MAX_DEPTH	64	/* schema and value nesting */
-#define JSONSCHEMA_MAX_STEPS	1000000	/* schema nodes visited, in all */
+/*
+ * Work, in all: schema nodes visited, enum and const comparisons, required
+ * and type names read.
+ */
+#define JSONSCHEMA_MAX_STEPS	1000000
 
 /*
  * Validates v against schema (a JSON Schema object, or a boolean).  The
@@ -23,8 +27,11 @@ struct json_object;
  * not NULL) gets a message naming where, such as
  * "$.items[2].name: expected string, got number"; the caller frees it.
  * Deeper than JSONSCHEMA_MAX_DEPTH, or more than JSONSCHEMA_MAX_STEPS
- * schema nodes visited (a schema can branch exponentially through anyOf
- * and $ref), is a failure, not a crash or a hang.  Numeric limits may be
+ * steps (a schema can branch exponentially through anyOf and $ref, and
+ * its enum and required lists are read again for every value they apply
+ * to), is a failure, not a crash or a hang.  anyOf stops at its first
+ * match, oneOf at its second.  Schema values quoted in a message are cut
+ * after 200 bytes.  Numeric limits may be
  * numbers or numeric strings (Gemini writes int64 fields as strings).
  */
 int	jsonschema_validate(struct json_object *schema, struct json_object *v,

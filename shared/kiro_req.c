@@ -23,15 +23,11 @@
 #define KIRO_PLACEHOLDER_DESC	"Tool used in conversation history"
 #define KIRO_NO_OUTPUT		"(no output)"
 
-struct toolmap_entry {
-	char	*short_name;
-	char	*original;
-};
-
+/* Shortened names, hashed, and the client's name for each by index. */
 struct kiro_toolmap {
-	struct toolmap_entry	*entries;
-	size_t			 n;
-	size_t			 cap;
+	struct strset	  short_names;
+	char		**originals;
+	size_t		  cap;
 };
 
 struct kiro_toolmap *
@@ -47,11 +43,10 @@ kiro_toolmap_free(struct kiro_toolmap *map)
 
 	if (map == NULL)
 		return;
-	for (i = 0; i < map->n; i++) {
-		free(map->entries[i].short_name);
-		free(map->entries[i].original);
-	}
-	free(map->entries);
+	for (i = 0; i < map->short_names.n; i++)
+		free(map->originals[i]);
+	free(map->originals);
+	strset_free(&map->short_names);
 	free(map);
 }
 
@@ -60,12 +55,10 @@ kiro_toolmap_original(const struct kiro_toolmap *map, const char *name)
 {
 	size_t	i;
 
-	if (map == NULL || name == NULL)
+	if (map == NULL || name == NULL ||
+	    (i = strset_find(&map->short_names, name)) == STRSET_NONE)
 		return name;
-	for (i = 0; i < map->n; i++)
-		if (strcmp(map->entries[i].short_name, name) == 0)
-			return map->entries[i].original;
-	return name;
+	return map->originals[i];
 }
 
 static void
@@ -73,16 +66,15 @@ toolmap_add(struct kiro_toolmap *map, const char *short_name,
     const char *original)
 {
 	if (map == NULL || strcmp(short_name, original) == 0 ||
-	    kiro_toolmap_original(map, short_name) != short_name)
+	    strset_has(&map->short_names, short_name))
 		return;
-	if (map->n == map->cap) {
+	if (map->short_names.n == map->cap) {
 		map->cap = map->cap == 0 ? 4 : map->cap * 2;
-		map->entries = xreallocarray(map->entries, map->cap,
-		    sizeof(*map->entries));
+		map->originals = xreallocarray(map->originals, map->cap,
+		    sizeof(*map->originals));
 	}
-	map->entries[map->n].short_name = xstrdup(short_name);
-	map->entries[map->n].original = xstrdup(original);
-	map->n++;
+	map->originals[map->short_names.n] = xstrdup(original);
+	strset_add(&map->short_names, short_name);
 }
 
 /* The longest prefix of s of at most max bytes that ends on a character. */

@@ -8,13 +8,69 @@
 #include "stopseq.h"
 #include "xmalloc.h"
 
+/*
+ * Each sequence is searched with its Knuth-Morris-Pratt table, made once,
+ * and a state kept across fragments: the length of the longest tail of
+ * the text so far that is a prefix of the sequence.  So each byte is
+ * looked at once per sequence, however the text is cut (the naive search
+ * rescanned the held text and compared whole sequences at every
+ * position), and the state is also what must be held back.
+ */
+struct seq {
+	const char	*text;		/* borrowed */
+	size_t		 len;		/* 0: empty, ignored */
+	size_t		*border;	/* [j]: longest proper border of text[0..j] */
+	size_t		 state;		/* matched prefix, < len */
+};
+
 struct stopseq {
 	char *const	*seqs;
+	struct seq	*s;
 	size_t		 n;
 	struct buf	 pending;	/* held back: a possible partial match */
 	struct buf	 out;		/* what the last call lets through */
 	int		 matched;	/* index, or -1 */
 };
+
+#define NO_MATCH	((size_t)-1)
+
+static void
+seq_init(struct seq *q, const char *text)
+{
+	size_t	j, k = 0;
+
+	q->text = text;
+	q->len = text != NULL ? strlen(text) : 0;
+	if (q->len == 0)
+		return;
+	q->border = xreallocarray(NULL, q->len, sizeof(*q->border));
+	q->border[0] = 0;
+	for (j = 1; j < q->len; j++) {
+		while (k > 0 && text[j] != text[k])
+			k = q->border[k - 1];
+		if (text[j] == text[k])
+			k++;
+		q->border[j] = k;
+	}
+}
+
+/* Runs s through q: the offset in s just past q's first match, or NO_MATCH. */
+static size_t
+seq_feed(struct seq *q, const char *s, size_t len)
+{
+	size_t	i, k = q->state;
+
+	for (i = 0; i < len; i++) {
+		while (k > 0 && s[i] != q->text[k])
+			k = q->border[k - 1];
+		if (s[i] == q->text[k] && ++k == q->len) {
+			q->state = 0;
+			return i + 1;
+		}
+	}
+	q->state = k;
+	return NO_MATCH;
+}
 
 struct stopseq *
 stopseq_new(char *const *seqs, size_t n)
@@ -30,6 +86,9 @@ stopseq_new(char *const *seqs, size_t n)
 	ss = xcalloc(1, sizeof(*ss));
 	ss->seqs = seqs;
 	ss->n = n;
+	ss->s = xcalloc(n, sizeof(*ss->s));
+	for (i = 0; i < n; i++)
+		seq_init(&ss->s[i], seqs[i]);
 	ss->matched = -1;
 	return ss;
 }
@@ -37,8 +96,13 @@ stopseq_new(char *const *seqs, size_t n)
 void
 stopseq_free(struct stopseq *ss)
 {
+	size_t	i;
+
 	if (ss == NULL)
 		return;
+	for (i = 0; i < ss->n; i++)
+		free(ss->s[i].border);
+	free(ss->s);
 	buf_free(&ss->pending);
 	buf_free(&ss->out);
 	free(ss);
@@ -47,43 +111,13 @@ stopseq_free(struct stopseq *ss)
 void
 stopseq_reset(struct stopseq *ss)
 {
-	buf_reset(&ss->pending);
-	buf_reset(&ss->out);
-	ss->matched = -1;
-}
-
-/* The first occurrence of needle in hay, or NULL. */
-static const char *
-find(const char *hay, size_t hlen, const char *needle, size_t nlen)
-{
 	size_t	i;
 
-	if (nlen > hlen)
-		return NULL;
-	for (i = 0; i + nlen <= hlen; i++)
-		if (hay[i] == needle[0] && memcmp(hay + i, needle, nlen) == 0)
-			return hay + i;
-	return NULL;
-}
-
-/* The longest tail of s that is a proper prefix of some sequence. */
-static size_t
-partial_tail(const struct stopseq *ss, const char *s, size_t len)
-{
-	size_t	i, k, best = 0, slen;
-
-	for (i = 0; i < ss->n; i++) {
-		if (ss->seqs[i] == NULL)
-			continue;
-		slen = strlen(ss->seqs[i]);
-		for (k = slen - (slen > 0); k > best; k--)
-			if (k <= len && memcmp(s + len - k, ss->seqs[i], k) ==
-			    0)
-				break;
-		if (k > best)
-			best = k;
-	}
-	return best;
+	buf_reset(&ss->pending);
+	buf_reset(&ss->out);
+	for (i = 0; i < ss->n; i++)
+		ss->s[i].state = 0;
+	ss->matched = -1;
 }
 
 /* Moves cut back so that s[0..cut) ends on a UTF-8 character boundary. */
@@ -106,33 +140,34 @@ int
 stopseq_feed(struct stopseq *ss, const char *s, size_t len, const char **out,
     size_t *out_len)
 {
-	const char	*hit, *best = NULL;
-	size_t		 i, keep, cut;
-	int		 which = -1;
+	size_t	 i, end, at, best = NO_MATCH, keep = 0, cut, before;
+	int	 which = -1;
 
 	buf_reset(&ss->out);
 	*out = "";
 	*out_len = 0;
 	if (ss->matched >= 0)
 		return -1;
+	/* Held text is never shorter than any state: a match starts in it. */
+	before = ss->pending.len;
 	buf_append(&ss->pending, s, len);
 	for (i = 0; i < ss->n; i++) {
-		if (ss->seqs[i] == NULL || ss->seqs[i][0] == '\0')
+		if (ss->s[i].len == 0)
 			continue;
-		hit = find(ss->pending.ptr, ss->pending.len, ss->seqs[i],
-		    strlen(ss->seqs[i]));
-		if (hit != NULL && (best == NULL || hit < best)) {
-			best = hit;
-			which = (int)i;
-		}
+		if ((end = seq_feed(&ss->s[i], s, len)) != NO_MATCH) {
+			at = before + end - ss->s[i].len;
+			if (best == NO_MATCH || at < best) {
+				best = at;
+				which = (int)i;
+			}
+		} else if (ss->s[i].state > keep)
+			keep = ss->s[i].state;
 	}
-	if (best != NULL) {
+	if (best != NO_MATCH) {
 		ss->matched = which;
-		buf_append(&ss->out, ss->pending.ptr,
-		    (size_t)(best - ss->pending.ptr));
+		buf_append(&ss->out, ss->pending.ptr, best);
 		buf_reset(&ss->pending);
 	} else {
-		keep = partial_tail(ss, ss->pending.ptr, ss->pending.len);
 		cut = utf8_boundary(ss->pending.ptr,
 		    ss->pending.len - keep);
 		buf_append(&ss->out, ss->pending.ptr, cut);

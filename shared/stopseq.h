@@ -14,7 +14,11 @@
  */
 struct stopseq;
 
-/* The sequences are borrowed (empty ones are ignored); NULL when none. */
+/*
+ * The sequences are borrowed and must not change (their lengths and
+ * search tables are computed here; empty ones are ignored); NULL when
+ * none.  The request caps (conv.h) bound their number and length.
+ */
 struct stopseq	*stopseq_new(char *const *seqs, size_t n);
 void		 stopseq_free(struct stopseq *);	/* NULL ok */
 /* Forgets everything fed, and any match, for a new answer. */
@@ -23,7 +27,9 @@ void		 stopseq_reset(struct stopseq *);
 /*
  * Feeds len bytes.  *out and *out_len get what may be emitted now (valid
  * until the next call).  Returns the index of the sequence that matched
- * (the earliest in the text; at one position, the first given), or -1.
+ * (of those completed by these bytes, the earliest in the text; at one
+ * position, the first given), or -1.  Each byte costs one step per
+ * sequence, whatever the fragments (tables made by stopseq_new).
  */
 int		 stopseq_feed(struct stopseq *, const char *s, size_t len,
 		    const char **out, size_t *out_len);

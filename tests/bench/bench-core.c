@@ -30,11 +30,22 @@
  *             fresh state
  *             directory under each -s DIR: µs per transaction, mean, p50
  *             and p99.
+ *   pairs     50k tool_use/tool_result pairs, in two shapes: alternating
+ *             turns (an assistant turn with one use, a user turn with its
+ *             result) and one turn of 50k parallel uses answered by one
+ *             user turn of 50k results, each plus a last user text, built
+ *             as a conv and run through what the responder does before the
+ *             upstream call (conv_check_limits, then history_repair and
+ *             kiro_req_build): ms per request, and whether the caps
+ *             refused it; and the largest alternating conv the caps let
+ *             through (at_caps).  -p runs only this row (no fixture
+ *             needed).
  * Each measurement runs for about -t seconds (default 1) after a warm-up
  * and reports the median of its rounds.  Output: one JSON object on stdout.
  *
  * Usage: bench-core -f FIXTURE [-s STATE_PARENT_DIR]... [-t SECONDS] [-n STORE_N]
  *                   [-d DUMP_DIR]
+ *        bench-core -p [-t SECONDS]
  */
 
 #include "autoconfig.h"
@@ -1725,11 +1736,132 @@ bench_pool(const char *parent)
 	return arr;
 }
 
+#define PAIRS	50000
+
+/* The most alternating pairs the message cap lets through. */
+#define PAIRS_AT_CAPS	((CONV_MAX_MESSAGES - 1) / 2)
+
+/*
+ * A conv of n_pairs tool_use/tool_result pairs and a last user text;
+ * one_turn puts every use in one assistant turn and every result in the
+ * next.
+ */
+static void
+pairs_conv(struct conv *c, size_t n_pairs, int one_turn)
+{
+	struct conv_msg		*m = NULL;
+	struct conv_block	*b, *text;
+	char			 id[40];
+	size_t			 i;
+
+	conv_init(c);
+	c->model = xstrdup("claude-sonnet-4-5");
+	c->kiro_model = "claude-sonnet-4.5";
+	for (i = 0; i < n_pairs; i++) {
+		snprintf(id, sizeof(id), "tooluse_pair%07zu", i);
+		if (!one_turn || i == 0)
+			m = conv_add_msg(c, CONV_ROLE_ASSISTANT);
+		b = conv_msg_add_block(m, CONV_BLOCK_TOOL_USE);
+		b->id = xstrdup(id);
+		b->name = xstrdup(i % 2 ? "Read" : "Bash");
+		b->input = json_object_new_object();
+		if (one_turn)
+			continue;
+		m = conv_add_msg(c, CONV_ROLE_USER);
+		b = conv_msg_add_block(m, CONV_BLOCK_TOOL_RESULT);
+		b->id = xstrdup(id);
+		text = conv_block_add_content(b, CONV_BLOCK_TEXT);
+		text->text = xstrdup("ok");
+	}
+	if (one_turn) {
+		m = conv_add_msg(c, CONV_ROLE_USER);
+		for (i = 0; i < n_pairs; i++) {
+			snprintf(id, sizeof(id), "tooluse_pair%07zu", i);
+			b = conv_msg_add_block(m, CONV_BLOCK_TOOL_RESULT);
+			b->id = xstrdup(id);
+			text = conv_block_add_content(b, CONV_BLOCK_TEXT);
+			text->text = xstrdup("ok");
+		}
+	}
+	m = conv_add_msg(c, CONV_ROLE_USER);
+	b = conv_msg_add_block(m, CONV_BLOCK_TEXT);
+	b->text = xstrdup("What now?");
+}
+
+/* One request's work before the upstream call: seconds, *refused set. */
+static double
+pairs_once(size_t n_pairs, int one_turn, int *refused)
+{
+	struct conv		 conv;
+	struct history_opts	 hopts;
+	struct kiro_req_opts	 opts;
+	struct buf		 out = BUF_INIT;
+	char			*why = NULL;
+	double			 t0, t1;
+
+	pairs_conv(&conv, n_pairs, one_turn);
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.max_image_msgs = HISTORY_DEFAULT_MAX_IMAGE_MSGS;
+	memset(&opts, 0, sizeof(opts));
+	opts.model_id = conv.kiro_model;
+	*refused = 1;
+	t0 = now_s();
+	if (conv_check_limits(&conv, &why) == KF_OK &&
+	    history_repair(&conv, &hopts, &why) == KF_OK &&
+	    kiro_req_build(&conv, &opts, &out, NULL, &why) == KF_OK)
+		*refused = 0;
+	t1 = now_s();
+	conv_free(&conv);
+	buf_free(&out);
+	free(why);
+	return t1 - t0;
+}
+
+static void
+bench_pairs(json_object *out)
+{
+	static const struct {
+		const char	*name;
+		size_t		 n_pairs;
+		int		 one_turn;
+	} shapes[] = {
+		{ "alternating", PAIRS, 0 },
+		{ "one_turn", PAIRS, 1 },
+		{ "at_caps", PAIRS_AT_CAPS, 0 },
+	};
+	json_object	*row, *shape;
+	double		 times[MAX_ROUNDS], start;
+	size_t		 n, s;
+	int		 refused = 0;
+
+	row = json_object_new_object();
+	for (s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+		start = now_s();
+		n = 0;
+		do
+			times[n++] = pairs_once(shapes[s].n_pairs,
+			    shapes[s].one_turn, &refused);
+		while (n < MAX_ROUNDS && now_s() - start < seconds_per_test);
+		shape = json_object_new_object();
+		json_object_object_add(shape, "ms", json_object_new_double(
+		    median(times, n) * 1000));
+		json_object_object_add(shape, "refused",
+		    json_object_new_boolean(refused));
+		json_object_object_add(shape, "rounds",
+		    json_object_new_int((int)n));
+		json_object_object_add(shape, "pairs",
+		    json_object_new_int((int)shapes[s].n_pairs));
+		json_object_object_add(row, shapes[s].name, shape);
+	}
+	json_object_object_add(out, "pairs", row);
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: bench-core -f FIXTURE [-s STATE_PARENT_DIR]... "
-	    "[-t SECONDS] [-n STORE_N] [-d DUMP_DIR]\n");
+	    "[-t SECONDS] [-n STORE_N] [-d DUMP_DIR]\n"
+	    "       bench-core -p [-t SECONDS]\n");
 	exit(2);
 }
 
@@ -1740,11 +1872,14 @@ main(int argc, char *argv[])
 	size_t		 n_dirs = 0, store_n = 2000, i;
 	json_object	*out, *stores;
 	char		*end;
-	int		 ch;
+	int		 ch, only_pairs = 0;
 
 	log_init("bench-core", LOG_LEVEL_WARN);
-	while ((ch = getopt(argc, argv, "d:f:s:t:n:")) != -1) {
+	while ((ch = getopt(argc, argv, "d:f:ps:t:n:")) != -1) {
 		switch (ch) {
+		case 'p':
+			only_pairs = 1;
+			break;
 		case 'd':
 			dump_dir = optarg;
 			break;
@@ -1771,13 +1906,17 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (fixture == NULL || optind != argc)
+	if ((fixture == NULL && !only_pairs) || optind != argc)
 		usage();
 	if (n_dirs == 0)
 		dirs[n_dirs++] = getenv("TMPDIR") != NULL ? getenv("TMPDIR") :
 		    "/tmp";
 
 	out = json_object_new_object();
+	if (only_pairs) {
+		bench_pairs(out);
+		goto print;
+	}
 	bench_decoder(out);
 	bench_builder(out, fixture);
 	bench_frontends(out, fixture);
@@ -1786,6 +1925,8 @@ main(int argc, char *argv[])
 		json_object_array_add(stores, bench_store_in(dirs[i], store_n));
 	json_object_object_add(out, "store", stores);
 	json_object_object_add(out, "pool", bench_pool(dirs[0]));
+	bench_pairs(out);
+print:
 	printf("%s\n", json_object_to_json_string_ext(out,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(out);

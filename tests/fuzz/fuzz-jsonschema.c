@@ -72,14 +72,16 @@ ends_in_char(const char *s, size_t len)
 static void
 check_stopseq(const uint8_t *text, size_t len)
 {
-	static char	*seqs[] = { "}\n", "```", "\xc3\xa9", "END" };
+	/* Self-overlapping ones test the fallbacks of the search tables. */
+	static char	*seqs[] = { "}\n", "```", "\xc3\xa9", "END", "abab",
+	    "aab" };
 	struct stopseq	*ss;
 	struct buf	 out = BUF_INIT;
 	const char	*o, *m;
 	size_t		 i, n, step;
 	int		 valid = utf8_valid(text, len), r = -1;
 
-	ss = stopseq_new(seqs, 4);
+	ss = stopseq_new(seqs, sizeof(seqs) / sizeof(seqs[0]));
 	for (i = 0; i < len && r < 0; i += step) {
 		step = 1 + (text[i] % 7);
 		if (step > len - i)

@@ -30,6 +30,8 @@ For each server, against the mock Kiro:
   - instructions and developer messages become Kiro's system text;
   - an input_image data: URL, or an http: URL the gateway fetches, becomes
     a Kiro image; a URL that fails is 400 naming it; a file_id image is 400;
+    a 21st http URL in one request is 400 naming it, after 20 fetches and
+    with no upstream call, and the next request may fetch 20 again;
   - reasoning.effort turns thinking on: the thinking (from <thinking> tags
     or Kiro's native reasoning events) comes back as a reasoning item (rs_
     id, summary_text) with reasoning_summary_text events;
@@ -75,11 +77,17 @@ IMAGES: "ImageServer | None" = None
 
 
 class ImageServer:
-    """Serves the PNG at /cat.png over http on loopback; anything else 404."""
+    """Serves the PNG at /cat.png over http on loopback; anything else 404.
+
+    hits counts the requests it got."""
 
     def __init__(self):
+        images = self
+        self.hits = 0
+
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):
+                images.hits += 1
                 data = base64.b64decode(PNG)
                 if self.path != "/cat.png":
                     self.send_error(404)
@@ -467,6 +475,22 @@ class _Responses:
                          base64.b64decode(PNG))
         body["input"][0]["content"][1]["image_url"] = IMAGES.url + "/missing.png"
         self.assert_error(self.post(body), 400, "input[0].content[1].image_url", "127.0.0.1")
+
+    def test_image_fetches_capped_per_request(self) -> None:
+        parts = [{"type": "input_image", "image_url": IMAGES.url + "/cat.png"}] * 21
+        body = req([{"role": "user", "content": [{"type": "input_text", "text": "all"}] + parts}])
+        for _ in range(2):  # the count starts afresh with each request
+            hits = IMAGES.hits
+            self.assert_error(self.post(body), 400, "input[0].content[21].image_url",
+                              "too many image URLs to fetch in one request (at most 20, 64 MiB "
+                              "in all)", code=None)
+            self.assertEqual(IMAGES.hits - hits, 20)
+        self.assertEqual(MOCK.stats()["generate"], 0)
+        body["input"][0]["content"] = body["input"][0]["content"][:21]
+        resp = self.post(body)
+        self.assertEqual(resp.status, 200, resp.body[:500])
+        images = self.kiro_request()["currentMessage"]["userInputMessage"]["images"]
+        self.assertEqual(len(images), 20)
 
     def test_image_file_id_refused(self) -> None:
         body = req([{"role": "user", "content": [

@@ -22,7 +22,9 @@
  * answer on a reference the test keeps) and every string (valgrind);
  * conv_free leaving a reusable conv and accepting NULL;
  * conv_append_system joining with "\n"; conv_msg_text joining only TEXT
- * blocks; conv_role_name.
+ * blocks; conv_role_name; conv_check_limits at and one past each cap
+ * (tools, messages, blocks counted with tool result content, stop
+ * sequences and their bytes), its cause naming the cap.
  */
 
 static void
@@ -529,6 +531,110 @@ START_TEST(conv_role_name_names_roles)
 }
 END_TEST
 
+/* KF_EINVAL and a cause holding want, or KF_OK when want is NULL. */
+static void
+assert_limits(const struct conv *c, const char *want)
+{
+	char	*cause = NULL;
+
+	if (want == NULL) {
+		ck_assert_int_eq(conv_check_limits(c, &cause), KF_OK);
+		ck_assert_ptr_null(cause);
+		return;
+	}
+	ck_assert_int_eq(conv_check_limits(c, &cause), KF_EINVAL);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_msg(strstr(cause, want) != NULL, "cause \"%s\" lacks \"%s\"",
+	    cause, want);
+	free(cause);
+}
+
+START_TEST(conv_limits_tools)
+{
+	struct conv	c;
+	int		i;
+
+	make_conv(&c, 1);
+	for (i = 0; i < CONV_MAX_TOOLS; i++)
+		conv_add_tool(&c)->name = xasprintf("t%d", i);
+	assert_limits(&c, NULL);
+	conv_add_tool(&c)->name = xstrdup("one_more");
+	assert_limits(&c, "too many tools: 1001 (at most 1000 per request)");
+	conv_free(&c);
+}
+END_TEST
+
+START_TEST(conv_limits_messages)
+{
+	struct conv	c;
+
+	make_conv(&c, CONV_MAX_MESSAGES);
+	assert_limits(&c, NULL);
+	conv_add_msg(&c, CONV_ROLE_USER);
+	assert_limits(&c, "too many messages: 10001 (at most 10000 per "
+	    "request)");
+	conv_free(&c);
+}
+END_TEST
+
+/* Blocks inside tool results count: 4 messages x 5000 blocks is the cap. */
+START_TEST(conv_limits_blocks_count_tool_result_content)
+{
+	struct conv		 c;
+	struct conv_msg		*m;
+	struct conv_block	*r = NULL;
+	size_t			 i, j;
+
+	conv_init(&c);
+	for (i = 0; i < 4; i++) {
+		m = conv_add_msg(&c, i % 2 ? CONV_ROLE_ASSISTANT :
+		    CONV_ROLE_USER);
+		for (j = 0; j < CONV_MAX_BLOCKS / 4; j++)
+			add_text(m, "x");
+	}
+	assert_limits(&c, NULL);
+	/* One result holding one text: two blocks more than the cap. */
+	conv_msg_remove_block(&c.msgs[0], 0);
+	r = conv_msg_add_block(&c.msgs[0], CONV_BLOCK_TOOL_RESULT);
+	r->id = xstrdup("toolu_1");
+	conv_block_add_content(r, CONV_BLOCK_TEXT)->text = xstrdup("ok");
+	assert_limits(&c, "too many content blocks: 20001 (at most 20000 per "
+	    "request, counting those inside tool results)");
+	conv_free(&c);
+}
+END_TEST
+
+START_TEST(conv_limits_stop_sequences)
+{
+	struct conv	c;
+	char		seq[CONV_MAX_STOP_BYTES + 2];
+	int		i;
+
+	make_conv(&c, 1);
+	for (i = 0; i < CONV_MAX_STOP; i++) {
+		snprintf(seq, sizeof(seq), "STOP%d", i);
+		conv_add_stop(&c, seq);
+	}
+	assert_limits(&c, NULL);
+	conv_add_stop(&c, "one more");
+	assert_limits(&c, "too many stop sequences: 17 (at most 16)");
+	conv_free(&c);
+
+	make_conv(&c, 1);
+	memset(seq, 'a', CONV_MAX_STOP_BYTES);
+	seq[CONV_MAX_STOP_BYTES] = '\0';
+	conv_add_stop(&c, "END");
+	conv_add_stop(&c, seq);
+	assert_limits(&c, NULL);
+	seq[CONV_MAX_STOP_BYTES] = 'a';
+	seq[CONV_MAX_STOP_BYTES + 1] = '\0';
+	conv_add_stop(&c, seq);
+	assert_limits(&c, "stop sequence 2 is 257 bytes long (at most 256 "
+	    "bytes each)");
+	conv_free(&c);
+}
+END_TEST
+
 static Suite *
 conv_suite(void)
 {
@@ -560,6 +666,13 @@ conv_suite(void)
 	tcase_add_test(tc, conv_append_system_joins_with_newline);
 	tcase_add_test(tc, conv_msg_text_joins_only_text_blocks);
 	tcase_add_test(tc, conv_role_name_names_roles);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_add_test(tc, conv_limits_tools);
+	tcase_add_test(tc, conv_limits_messages);
+	tcase_add_test(tc, conv_limits_blocks_count_tool_result_content);
+	tcase_add_test(tc, conv_limits_stop_sequences);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -615,6 +615,84 @@ START_TEST(history_drop_oldest_turn_keeps_last_message)
 }
 END_TEST
 
+/*
+ * Thousands of blocks dropped from one turn, and thousands of emptied
+ * messages, leave exactly the kept ones in their order (the filters keep
+ * in one pass): uses 0..2999 in one turn, results for those not divisible
+ * by 3 plus an orphan after each; then 2000 turns emptied by repair.
+ */
+START_TEST(history_many_drops_keep_order)
+{
+	struct conv		 c;
+	struct conv_msg		*uses, *results, *m;
+	char			 id[32];
+	size_t			 i, n_kept;
+
+	conv_init(&c);
+	add_msg(&c, CONV_ROLE_USER, "go");
+	uses = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
+	for (i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "u%zu", i);
+		add_tool_use(uses, id, "Read", "{}");
+	}
+	results = add_msg(&c, CONV_ROLE_USER, NULL);
+	for (i = 0; i < 3000; i++) {
+		if (i % 3 == 0)
+			continue;
+		snprintf(id, sizeof(id), "u%zu", i);
+		add_tool_result(results, id, "ok", 0);
+		snprintf(id, sizeof(id), "ghost%zu", i);
+		add_tool_result(results, id, "x", 0);
+	}
+	for (i = 0; i < 2000; i++) {
+		m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
+		add_thinking(m, "");		/* empty: dropped */
+		m = add_msg(&c, CONV_ROLE_USER, NULL);
+		add_tool_result(m, "nobody", "x", 0);
+	}
+	add_msg(&c, CONV_ROLE_USER, "done");
+	repair_ok(&c, &default_opts);
+	ck_assert_uint_eq(c.n_msgs, 3);
+	ck_assert_uint_eq(c.msgs[1].n_blocks, 2000);
+	ck_assert_uint_eq(c.msgs[2].n_blocks, 2001);
+	for (i = 0, n_kept = 0; i < 3000; i++) {
+		if (i % 3 == 0)
+			continue;
+		snprintf(id, sizeof(id), "u%zu", i);
+		ck_assert_str_eq(c.msgs[1].blocks[n_kept].id, id);
+		ck_assert_str_eq(c.msgs[2].blocks[n_kept].id, id);
+		n_kept++;
+	}
+	ck_assert_str_eq(c.msgs[2].blocks[2000].text, "done");
+	conv_free(&c);
+}
+END_TEST
+
+/* A turn of many tool-result-only messages goes as one. */
+START_TEST(history_drop_oldest_turn_takes_long_turn)
+{
+	struct conv	 c;
+	struct conv_msg	*m;
+	char		 id[32];
+	size_t		 i;
+
+	conv_init(&c);
+	add_msg(&c, CONV_ROLE_USER, "t1");
+	for (i = 0; i < 5000; i++) {
+		snprintf(id, sizeof(id), "u%zu", i);
+		m = add_msg(&c, CONV_ROLE_ASSISTANT, NULL);
+		add_tool_use(m, id, "Read", "{}");
+		m = add_msg(&c, CONV_ROLE_USER, NULL);
+		add_tool_result(m, id, "ok", 0);
+	}
+	add_msg(&c, CONV_ROLE_ASSISTANT, "a");
+	add_msg(&c, CONV_ROLE_USER, "t2");
+	ck_assert_int_eq(history_drop_oldest_turn(&c), 1);
+	ASSERT_SUMMARY(&c, "U[t:t2]");
+	conv_free(&c);
+}
+END_TEST
+
 static Suite *
 history_suite(void)
 {
@@ -637,10 +715,12 @@ history_suite(void)
 	tcase_add_test(tc, history_max_image_msgs_zero_keeps_every_image);
 	tcase_add_test(tc, history_misplaced_blocks_dropped);
 	tcase_add_test(tc, history_repair_is_idempotent);
+	tcase_add_test(tc, history_many_drops_keep_order);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("trim");
 	tcase_add_test(tc, history_drop_oldest_turn_takes_whole_exchange);
 	tcase_add_test(tc, history_drop_oldest_turn_keeps_last_message);
+	tcase_add_test(tc, history_drop_oldest_turn_takes_long_turn);
 	suite_add_tcase(s, tc);
 	return s;
 }

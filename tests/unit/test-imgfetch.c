@@ -26,7 +26,9 @@
  * type checked, malformed ones refused), and http URLs served by a small
  * server in this file: a PNG, a GIF served as image/png (the bytes decide),
  * two redirects followed and a fourth refused, 404, a text body, a body
- * over IMGFETCH_MAX_BYTES, a refused connection, other schemes; causes
+ * over IMGFETCH_MAX_BYTES, a refused connection, other schemes, the
+ * per-request caps (IMGFETCH_MAX_PER_REQUEST fetches, then none until
+ * imgfetch_new_request; IMGFETCH_MAX_REQUEST_BYTES in all); causes
  * name the host but never the query string.  Those fetches run with
  * imgfetch_allow_private on, since the server is on loopback; with it off
  * (the default) 127.0.0.1, localhost and [::1] are refused before any
@@ -68,12 +70,13 @@ reply(int fd, const char *status, const char *extra, const void *body,
 		(void)send(fd, body, len, MSG_NOSIGNAL);
 }
 
+/* A PNG-headed body of total bytes (a multiple of 64 KiB). */
 static void
-serve_big(int fd)
+serve_big(int fd, size_t total)
 {
 	static char	chunk[65536];
 	char		head[256];
-	size_t		sent = 0, total = IMGFETCH_MAX_BYTES + 65536 * 4;
+	size_t		sent = 0;
 	int		n;
 
 	memcpy(chunk, png, sizeof(png));
@@ -113,7 +116,9 @@ serve_one(int fd)
 	else if (strcmp(path, "/text") == 0)
 		reply(fd, "200 OK", "Content-Type: text/plain\r\n", "hello", 5);
 	else if (strcmp(path, "/big") == 0)
-		serve_big(fd);
+		serve_big(fd, IMGFETCH_MAX_BYTES + 65536 * 4);
+	else if (strcmp(path, "/max") == 0)
+		serve_big(fd, IMGFETCH_MAX_BYTES);
 	else if (strncmp(path, "/r", 2) == 0 && path[2] >= '1' &&
 	    path[2] <= '9' && path[3] == '\0') {
 		char	loc[64];
@@ -170,6 +175,8 @@ setup(void)
 	h = http_new();
 	/* The server is on loopback; the default policy is tested below. */
 	imgfetch_allow_private(1);
+	/* Each test is a request of its own (CK_FORK=no runs them in one). */
+	imgfetch_new_request();
 }
 
 static void
@@ -361,6 +368,64 @@ START_TEST(http_cause_never_has_the_query)
 	ck_assert_ptr_null(strstr(why, "sekrit"));
 	ck_assert_ptr_null(strstr(why, "missing"));
 	free(why);
+	free(u);
+}
+END_TEST
+
+/*
+ * A request fetches at most IMGFETCH_MAX_PER_REQUEST URLs: the next is
+ * refused without a connection, data: URLs still decode, and the next
+ * request may fetch again.
+ */
+START_TEST(http_fetches_capped_per_request)
+{
+	char	*u = url("/a.png"), *mt, *b64;
+	char	*data = xasprintf("data:image/gif;base64,%s", "R0lGODlhAQABAAAAADs=");
+	int	 i, before;
+
+	for (i = 0; i < IMGFETCH_MAX_PER_REQUEST; i++) {
+		b64 = fetch_ok(u, &mt);
+		free(mt);
+		free(b64);
+	}
+	before = accepts();
+	fetch_bad(u, "too many image URLs to fetch in one request (at most "
+	    "20, 64 MiB in all); send the others as data: URLs");
+	ck_assert_int_eq(accepts(), before);
+	b64 = fetch_ok(data, &mt);
+	ck_assert_str_eq(mt, "image/gif");
+	free(mt);
+	free(b64);
+	imgfetch_new_request();
+	b64 = fetch_ok(u, &mt);
+	free(mt);
+	free(b64);
+	ck_assert_int_eq(accepts(), before + 1);
+	free(u);
+	free(data);
+}
+END_TEST
+
+/*
+ * Three images of IMGFETCH_MAX_BYTES leave 4 MiB of the request's 64: a
+ * fourth is cut there, then nothing more is fetched.
+ */
+START_TEST(http_bytes_capped_per_request)
+{
+	char	*u = url("/max"), *mt, *b64;
+	int	 i, before;
+
+	for (i = 0; i < 3; i++) {
+		b64 = fetch_ok(u, &mt);
+		ck_assert_str_eq(mt, "image/png");
+		free(mt);
+		free(b64);
+	}
+	fetch_bad(u, "the image at 127.0.0.1 is over what is left of the 64 "
+	    "MiB this request may fetch in all");
+	before = accepts();
+	fetch_bad(u, "too many image URLs to fetch in one request");
+	ck_assert_int_eq(accepts(), before);
 	free(u);
 }
 END_TEST
@@ -579,6 +644,8 @@ main(void)
 	tcase_add_test(tc, http_redirects_followed_up_to_three);
 	tcase_add_test(tc, http_failures_are_einval_naming_the_host);
 	tcase_add_test(tc, http_cause_never_has_the_query);
+	tcase_add_test(tc, http_fetches_capped_per_request);
+	tcase_add_test(tc, http_bytes_capped_per_request);
 	tcase_add_test(tc, http_without_handle_refused);
 	tcase_add_test(tc, http_direct_even_with_env_proxy);
 	tcase_add_test(tc, private_hosts_refused_by_default);

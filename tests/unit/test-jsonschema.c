@@ -7,9 +7,11 @@
 #include <check.h>
 #include <json-c/json.h>
 
+#include "buf.h"
 #include "json.h"
 #include "jsonschema.h"
 #include "testutil.h"
+#include "xmalloc.h"
 
 static json_object *
 J(const char *text)
@@ -190,6 +192,138 @@ START_TEST(schema_depth_is_limited)
 }
 END_TEST
 
+/* "[item,item,...]" with n copies of item.  Caller frees. */
+static char *
+repeat(const char *item, size_t n)
+{
+	struct buf	out = BUF_INIT;
+	size_t		i;
+
+	buf_puts(&out, "[");
+	for (i = 0; i < n; i++)
+		buf_printf(&out, "%s%s", i > 0 ? "," : "", item);
+	buf_puts(&out, "]");
+	return buf_detach(&out);
+}
+
+/* 1 when valid; else 0 with the message in *err (caller frees). */
+static int
+validate_text(const char *schema, const char *value, char **err)
+{
+	json_object	*s = J(schema), *v = J(value);
+	int		 ok;
+
+	*err = NULL;
+	ok = jsonschema_validate(s, v, err);
+	json_object_put(s);
+	json_object_put(v);
+	return ok;
+}
+
+#define TOO_BIG	"$: the schema takes more than 1000000 steps to check"
+
+/*
+ * An enum of 2000 values read again for each of 1000 items is 2 million
+ * comparisons: over the budget, however cheap each one is.  400 items
+ * (800 thousand) fit.
+ */
+START_TEST(schema_huge_enum_is_bounded)
+{
+	struct buf	 list = BUF_INIT;
+	char		*schema, *value, *err;
+	size_t		 i;
+
+	for (i = 0; i < 2000; i++)
+		buf_printf(&list, "%s%zu", i > 0 ? "," : "", i);
+	schema = xasprintf("{\"type\":\"array\",\"items\":{\"enum\":[%s]}}",
+	    list.ptr);
+	value = repeat("1999", 1000);
+	ck_assert_int_eq(validate_text(schema, value, &err), 0);
+	ck_assert_str_eq(err, TOO_BIG);
+	free(err);
+	free(value);
+	value = repeat("1999", 400);
+	ck_assert_int_eq(validate_text(schema, value, &err), 1);
+	free(value);
+	/* A miss quotes the list, cut. */
+	ck_assert_int_eq(validate_text(schema, "[2000]", &err), 0);
+	ck_assert_ptr_nonnull(strstr(err, "$[0]: must be one of [0,1,2,"));
+	ck_assert_uint_lt(strlen(err), 260);
+	ck_assert_str_eq(err + strlen(err) - 3, "...");
+	free(err);
+	free(schema);
+	buf_free(&list);
+}
+END_TEST
+
+/* So is a required list of 2000 names checked on 1000 objects. */
+START_TEST(schema_huge_required_is_bounded)
+{
+	char	*names, *schema, *value, *err;
+
+	names = repeat("\"a\"", 2000);
+	schema = xasprintf("{\"type\":\"array\",\"items\":{\"type\":"
+	    "\"object\",\"required\":%s}}", names);
+	value = repeat("{\"a\":1}", 1000);
+	ck_assert_int_eq(validate_text(schema, value, &err), 0);
+	ck_assert_str_eq(err, TOO_BIG);
+	free(err);
+	free(value);
+	value = repeat("{\"a\":1}", 400);
+	ck_assert_int_eq(validate_text(schema, value, &err), 1);
+	free(value);
+	free(schema);
+	free(names);
+}
+END_TEST
+
+/* And a list of 2000 type names, the one that matches last. */
+START_TEST(schema_huge_type_list_is_bounded)
+{
+	char	*names, *schema, *value, *err;
+
+	names = repeat("\"null\"", 1999);
+	names[strlen(names) - 1] = '\0';	/* the "]" */
+	schema = xasprintf("{\"type\":\"array\",\"items\":{\"type\":"
+	    "%s,\"integer\"]}}", names);
+	value = repeat("1", 1000);
+	ck_assert_int_eq(validate_text(schema, value, &err), 0);
+	ck_assert_str_eq(err, TOO_BIG);
+	free(err);
+	free(value);
+	ck_assert_int_eq(validate_text(schema, "[1]", &err), 1);
+	ck_assert_int_eq(validate_text(schema, "[\"s\"]", &err), 0);
+	ck_assert_ptr_nonnull(strstr(err, "$[0]: expected null or null or "));
+	ck_assert_uint_lt(strlen(err), 300);
+	free(err);
+	free(schema);
+	free(names);
+}
+END_TEST
+
+/*
+ * anyOf stops at its first match: the branch after it would branch
+ * exponentially (two $refs back to itself) and spend the whole budget.
+ */
+START_TEST(schema_anyof_stops_at_first_match)
+{
+	static const char	schema[] = "{\"$defs\":{\"boom\":{\"anyOf\":["
+	    "{\"$ref\":\"#/$defs/boom\"},{\"$ref\":\"#/$defs/boom\"}]}},"
+	    "\"anyOf\":[{\"type\":\"integer\"},{\"$ref\":\"#/$defs/boom\"}]}";
+	char			*err;
+
+	ck_assert_int_eq(validate_text(schema, "1", &err), 1);
+	ck_assert_ptr_null(err);
+	ck_assert_int_eq(validate_text(schema, "\"x\"", &err), 0);
+	ck_assert_str_eq(err, TOO_BIG);
+	free(err);
+	/* oneOf still looks for a second match, and stops there. */
+	ck_assert_str_eq(check("{\"oneOf\":[{\"type\":\"integer\"},"
+	    "{\"minimum\":0},{\"$ref\":\"#\"}]}", "1"),
+	    "$: matches 2 of the oneOf schemas, not exactly one");
+}
+END_TEST
+
 /* Extracts; returns the JSON text found, or "" for none. */
 static const char *
 extract(const char *text)
@@ -251,6 +385,10 @@ main(void)
 	tcase_add_test(tc, schema_limits_enum_const);
 	tcase_add_test(tc, schema_combinators_and_refs);
 	tcase_add_test(tc, schema_depth_is_limited);
+	tcase_add_test(tc, schema_huge_enum_is_bounded);
+	tcase_add_test(tc, schema_huge_required_is_bounded);
+	tcase_add_test(tc, schema_huge_type_list_is_bounded);
+	tcase_add_test(tc, schema_anyof_stops_at_first_match);
 	tcase_add_test(tc, extract_json_from_answers);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

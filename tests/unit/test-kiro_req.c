@@ -1175,6 +1175,41 @@ END_TEST
 
 /* ---- rule 10: tool description limit ---- */
 
+/*
+ * Thousands of shortened names map back to their own originals, the first
+ * original winning when two shorten alike (the map is hashed now).
+ */
+START_TEST(kiro_req_toolmap_many_shortened_names)
+{
+	struct kiro_req_opts	 opts = { MODEL, "cid", NULL };
+	struct kiro_toolmap	*map;
+	struct conv		 c;
+	json_object		*root;
+	char			 original[32], name[KIRO_TOOL_NAME_MAX + 1];
+	int			 i;
+
+	conv_init(&c);
+	for (i = 0; i < 3000; i++) {
+		snprintf(original, sizeof(original), "mcp.srv.tool%d", i);
+		add_tool(&c, original, "d", NULL);
+	}
+	add_msg(&c, CONV_ROLE_USER, "go");
+	map = kiro_toolmap_new();
+	root = build_opts(&c, 1, &opts, map);
+	for (i = 0; i < 3000; i++) {
+		snprintf(original, sizeof(original), "mcp.srv.tool%d", i);
+		kiro_tool_name(original, name);
+		ck_assert_str_eq(kiro_toolmap_original(map, name), original);
+	}
+	ck_assert_str_eq(kiro_toolmap_original(map, "Read"), "Read");
+	ck_assert_ptr_null(kiro_toolmap_original(map, NULL));
+	ck_assert_str_eq(kiro_toolmap_original(NULL, "x.y"), "x.y");
+	json_object_put(root);
+	kiro_toolmap_free(map);
+	conv_free(&c);
+}
+END_TEST
+
 START_TEST(kiro_req_tool_description_cut_and_defaulted)
 {
 	struct conv	 c;
@@ -2015,6 +2050,7 @@ kiro_req_suite(void)
 	tcase_add_test(tc, kiro_req_tool_choice_none_sends_placeholders_only);
 	tcase_add_test(tc, kiro_req_long_tool_names_shortened);
 	tcase_add_test(tc, kiro_req_tool_names_outside_kiros_alphabet_are_sanitised);
+	tcase_add_test(tc, kiro_req_toolmap_many_shortened_names);
 	tcase_add_test(tc, kiro_req_tool_description_cut_and_defaulted);
 	tcase_add_test(tc, kiro_req_tool_schema_normalised);
 	tcase_add_test(tc, kiro_req_tool_input_empty_keys_removed);

@@ -195,6 +195,41 @@ START_TEST(serve_relay_error_before_commit_goes_to_the_callback)
 }
 END_TEST
 
+/*
+ * A conv over a request cap is refused through the callback before the
+ * relay runs: with an account that would answer, no account is used.
+ */
+START_TEST(serve_relay_refuses_a_conv_over_the_caps)
+{
+	char		*envp[] = { NULL };
+	struct request	 req;
+	struct buf	 raw = BUF_INIT;
+	struct conv	 c;
+	struct sink	 s;
+	struct rec	 r;
+	int		 i;
+
+	add_account("A", 0);
+	req_init(&req, envp, &raw);
+	simple_conv(&c, "hi");
+	for (i = 0; i <= CONV_MAX_TOOLS; i++)
+		conv_add_tool(&c)->name = xasprintf("tool%d", i);
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(serve_relay(&req, &c, &s, record_error), KF_EINVAL);
+	ck_assert_int_eq(err_calls, 1);
+	ck_assert_int_eq(err_code, KF_EINVAL);
+	ck_assert_int_eq(err_retry, 0);
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&raw), "too many tools: 1001 "
+	    "(at most 1000 per request)"));
+	ck_assert_int_eq(req.account_id, -7);
+	ck_assert_uint_eq(r.text.len, 0);
+	ck_assert_int_eq(r.errors, 0);
+	conv_free(&c);
+	buf_free(&r.text);
+	buf_free(&raw);
+}
+END_TEST
+
 START_TEST(serve_relay_error_after_commit_is_the_sinks)
 {
 	char		*envp[] = { NULL };
@@ -255,6 +290,7 @@ suite(void)
 	tcase_add_test(tc, serve_relay_answers_through_the_sink);
 	tcase_add_test(tc, serve_relay_error_before_commit_goes_to_the_callback);
 	tcase_add_test(tc, serve_relay_error_after_commit_is_the_sinks);
+	tcase_add_test(tc, serve_relay_refuses_a_conv_over_the_caps);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("session");
 	tcase_add_test(tc, serve_session_header_wants_a_uuid);

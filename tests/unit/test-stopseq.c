@@ -157,6 +157,143 @@ START_TEST(stopseq_multibyte_sequence)
 }
 END_TEST
 
+/*
+ * Sequences that overlap themselves ("abab", "aab"): a failed partial
+ * match must fall back to the longest prefix still alive, across
+ * fragments, and after stopseq_reset start from nothing.
+ */
+START_TEST(stopseq_self_overlapping_sequences)
+{
+	char		*seqs[] = { "abab", "aab" };
+	const char	*frags1[] = { "xab", "a", "bab", NULL };
+	const char	*frags2[] = { "aa", "a", "ab", NULL };
+	const char	*frags3[] = { "ab", NULL };
+	struct stopseq	*ss = stopseq_new(seqs, 2);
+	struct buf	 out = BUF_INIT;
+
+	ck_assert_int_eq(feed_all(ss, frags1, &out), 0);
+	ck_assert_str_eq(buf_cstr(&out), "x");
+	ck_assert_str_eq(stopseq_matched(ss), "abab");
+	stopseq_reset(ss);
+	buf_reset(&out);
+	ck_assert_int_eq(feed_all(ss, frags2, &out), 1);
+	ck_assert_str_eq(buf_cstr(&out), "aa");
+	stopseq_reset(ss);
+	buf_reset(&out);
+	/* "ab" alone: a prefix of "abab", held; the flush gives it back. */
+	ck_assert_int_eq(feed_all(ss, frags3, &out), -1);
+	ck_assert_uint_eq(out.len, 0);
+	buf_free(&out);
+	stopseq_free(ss);
+}
+END_TEST
+
+static unsigned int	rng = 12345;
+
+static unsigned int
+next_rand(void)
+{
+	rng = rng * 1103515245u + 12345u;
+	return (rng >> 16) & 0x7fff;
+}
+
+/*
+ * Feeds text in pieces of 1 to max_piece bytes (all of it at once when
+ * max_piece is 0); out gets what is emitted, flush included when nothing
+ * matched.  Checks that no more than longest - 1 bytes are ever held.
+ */
+static int
+feed_pieces(struct stopseq *ss, const char *text, size_t len,
+    size_t max_piece, size_t longest, struct buf *out)
+{
+	const char	*o;
+	size_t		 at, fed, n;
+	int		 r = -1;
+
+	buf_reset(out);
+	for (at = 0; at < len && r < 0; at += fed) {
+		fed = max_piece == 0 ? len : 1 + next_rand() % max_piece;
+		if (fed > len - at)
+			fed = len - at;
+		r = stopseq_feed(ss, text + at, fed, &o, &n);
+		buf_append(out, o, n);
+		if (r < 0)
+			ck_assert_uint_lt(at + fed - out->len, longest);
+	}
+	if (r < 0) {
+		stopseq_flush(ss, &o, &n);
+		buf_append(out, o, n);
+	}
+	return r;
+}
+
+/*
+ * Random texts, sequences and cuts over {a, b}.  Fed whole, the text
+ * stops at the earliest match (the first sequence given at one position),
+ * as a plain search of the whole text finds it.  Fed in pieces, a match
+ * may be found sooner (a sequence that completes in an earlier piece wins
+ * over one that would start before it), but what is emitted holds no
+ * sequence, is a prefix of the text, and the matched sequence follows it;
+ * with no match, everything comes out.
+ */
+START_TEST(stopseq_matches_a_plain_search)
+{
+	char		 text[64], seqbuf[4][8], *seqs[4];
+	const char	*hit;
+	struct stopseq	*ss;
+	struct buf	 out = BUF_INIT;
+	size_t		 len, n_seqs, i, j, n, best, longest;
+	int		 round, r, want;
+
+	for (round = 0; round < 20000; round++) {
+		len = next_rand() % 60;
+		for (i = 0; i < len; i++)
+			text[i] = "ab"[next_rand() % 2];
+		text[len] = '\0';
+		n_seqs = 1 + next_rand() % 4;
+		longest = 0;
+		for (i = 0; i < n_seqs; i++) {
+			n = 1 + next_rand() % 6;
+			for (j = 0; j < n; j++)
+				seqbuf[i][j] = "ab"[next_rand() % 2];
+			seqbuf[i][n] = '\0';
+			seqs[i] = seqbuf[i];
+			if (n > longest)
+				longest = n;
+		}
+		best = len;
+		want = -1;
+		for (i = 0; i < n_seqs; i++)
+			if ((hit = strstr(text, seqs[i])) != NULL &&
+			    (size_t)(hit - text) < best) {
+				best = (size_t)(hit - text);
+				want = (int)i;
+			}
+		ss = stopseq_new(seqs, n_seqs);
+		r = feed_pieces(ss, text, len, 0, longest, &out);
+		ck_assert_int_eq(r, want);
+		ck_assert_uint_eq(out.len, best);
+		ck_assert(len == 0 || memcmp(out.ptr, text, out.len) == 0);
+
+		stopseq_reset(ss);
+		r = feed_pieces(ss, text, len, 5, longest, &out);
+		ck_assert_int_eq(r < 0, want < 0);
+		ck_assert(out.len == 0 || memcmp(out.ptr, text, out.len) == 0);
+		if (r < 0)
+			ck_assert_uint_eq(out.len, len);
+		else {
+			ck_assert_int_eq(strncmp(text + out.len, seqs[r],
+			    strlen(seqs[r])), 0);
+			for (i = 0; i < n_seqs; i++)
+				ck_assert_ptr_null(strstr(buf_cstr(&out),
+				    seqs[i]));
+		}
+		stopseq_free(ss);
+	}
+	buf_free(&out);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -170,6 +307,8 @@ main(void)
 	tcase_add_test(tc, stopseq_nothing_after_a_match);
 	tcase_add_test(tc, stopseq_never_splits_utf8);
 	tcase_add_test(tc, stopseq_multibyte_sequence);
+	tcase_add_test(tc, stopseq_self_overlapping_sequences);
+	tcase_add_test(tc, stopseq_matches_a_plain_search);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
