@@ -35,6 +35,8 @@ enum key_type {
 	KEY_LONG,		/* a non-negative integer */
 	KEY_BOOL,		/* true or false, into an int */
 	KEY_LB_MODE,
+	KEY_API_STYLE,
+	KEY_API_HOST,
 	KEY_LOG_LEVEL,
 	KEY_OBJECT,		/* nested: parsed by its own table */
 	KEY_MODEL_MAP,		/* {"name or glob": "catalogue id"} */
@@ -91,6 +93,9 @@ static const struct key top_keys[] = {
 	{ "stateDir", KEY_PATH, OFF(state_dir), 0, NULL },
 	{ "credentialsFile", KEY_PATH, OFF(credentials_file), 0, NULL },
 	{ "apiBaseUrl", KEY_STRING, OFF(api_base_url), 0, NULL },
+	{ "legacyApiBaseUrl", KEY_STRING, OFF(legacy_api_base_url), 0, NULL },
+	{ "apiStyle", KEY_API_STYLE, OFF(api_style), 0, NULL },
+	{ "idcApiHost", KEY_API_HOST, OFF(idc_api_host), 0, NULL },
 	{ "authBaseUrl", KEY_STRING, OFF(auth_base_url), 0, NULL },
 	{ "oidcBaseUrl", KEY_STRING, OFF(oidc_base_url), 0, NULL },
 	{ "stickySeconds", KEY_LONG, OFF(sticky_seconds), 0, NULL },
@@ -123,6 +128,54 @@ const char *
 config_lb_mode_name(enum lb_mode mode)
 {
 	return (unsigned)mode < LB__MAX ? lb_names[mode] : "priority";
+}
+
+static const char *const api_host_names[API_HOST__MAX] = {
+	"runtime", "legacy"
+};
+
+static const char *const api_style_names[API_STYLE__MAX] = {
+	"path", "target"
+};
+
+const char *
+config_api_host_name(enum api_host host)
+{
+	return (unsigned)host < API_HOST__MAX ? api_host_names[host] :
+	    "runtime";
+}
+
+int
+config_api_host_parse(const char *s, enum api_host *out)
+{
+	int	i;
+
+	for (i = 0; i < API_HOST__MAX; i++)
+		if (s != NULL && strcasecmp(s, api_host_names[i]) == 0) {
+			*out = (enum api_host)i;
+			return 0;
+		}
+	return -1;
+}
+
+const char *
+config_api_style_name(enum api_style style)
+{
+	return (unsigned)style < API_STYLE__MAX ? api_style_names[style] :
+	    "path";
+}
+
+int
+config_api_style_parse(const char *s, enum api_style *out)
+{
+	int	i;
+
+	for (i = 0; i < API_STYLE__MAX; i++)
+		if (s != NULL && strcasecmp(s, api_style_names[i]) == 0) {
+			*out = (enum api_style)i;
+			return 0;
+		}
+	return -1;
 }
 
 const char *
@@ -292,6 +345,28 @@ parse_keys(struct config *cfg, json_object *obj, const struct key *keys,
 			}
 			cfg->load_balancing_mode = (enum lb_mode)n;
 			break;
+		case KEY_API_STYLE:
+			if (!json_object_is_type(v, json_type_string))
+				goto type;
+			if (config_api_style_parse(json_object_get_string(v),
+			    (enum api_style *)((char *)cfg + k->offset)) ==
+			    -1) {
+				xsetprintf(cause, "%s: key \"%s\" must be "
+				    "\"path\" or \"target\"", where, name);
+				return KF_ECONFIG;
+			}
+			break;
+		case KEY_API_HOST:
+			if (!json_object_is_type(v, json_type_string))
+				goto type;
+			if (config_api_host_parse(json_object_get_string(v),
+			    (enum api_host *)((char *)cfg + k->offset)) ==
+			    -1) {
+				xsetprintf(cause, "%s: key \"%s\" must be "
+				    "\"runtime\" or \"legacy\"", where, name);
+				return KF_ECONFIG;
+			}
+			break;
 		case KEY_LOG_LEVEL:
 			if (!json_object_is_type(v, json_type_string))
 				goto type;
@@ -460,6 +535,12 @@ apply_defaults(struct config *cfg)
 		cfg->system_version = xstrdup(coin & 1 ? "darwin#24.6.0" :
 		    "win32#10.0.22631");
 	}
+	/*
+	 * An operator who named one base URL (a proxy, a mock) gets every
+	 * call there unless legacyApiBaseUrl says otherwise.
+	 */
+	default_str(&cfg->legacy_api_base_url, cfg->api_base_url != NULL ?
+	    cfg->api_base_url : CONFIG_DEFAULT_LEGACY_API_BASE);
 	default_str(&cfg->api_base_url, CONFIG_DEFAULT_API_BASE);
 	default_str(&cfg->auth_base_url, CONFIG_DEFAULT_AUTH_BASE);
 	default_str(&cfg->oidc_base_url, CONFIG_DEFAULT_OIDC_BASE);
@@ -474,6 +555,9 @@ config_new(void)
 
 	cfg = xcalloc(1, sizeof(*cfg));
 	cfg->load_balancing_mode = LB_PRIORITY;
+	cfg->api_style = API_STYLE_PATH;
+	/* Builder ID tokens: the runtime host refuses them (§12). */
+	cfg->idc_api_host = API_HOST_LEGACY;
 	cfg->sticky_seconds = 60;
 	cfg->cooldown_max_seconds = 3600;
 	cfg->max_request_bytes = CONFIG_DEFAULT_MAX_REQUEST;
@@ -623,6 +707,7 @@ config_free(struct config *cfg)
 	free(cfg->model_map);
 	free(cfg->credentials_file);
 	free(cfg->api_base_url);
+	free(cfg->legacy_api_base_url);
 	free(cfg->auth_base_url);
 	free(cfg->oidc_base_url);
 	free(cfg->env_refresh_token);

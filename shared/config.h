@@ -15,6 +15,27 @@ enum lb_mode {
 	LB__MAX
 };
 
+/*
+ * The two Kiro hosts (kiro-protocol.md §12): runtime.{region}.kiro.dev,
+ * and the legacy q.{region}.amazonaws.com being retired.
+ */
+enum api_host {
+	API_HOST_RUNTIME,
+	API_HOST_LEGACY,
+	API_HOST__MAX
+};
+
+/*
+ * How generateAssistantResponse is asked for (§12): POST
+ * .../generateAssistantResponse, or POST .../ with an x-amz-target header
+ * (runtime host only).
+ */
+enum api_style {
+	API_STYLE_PATH,
+	API_STYLE_TARGET,
+	API_STYLE__MAX
+};
+
 struct rate_limits {
 	long	min_interval_ms;	/* per account, 0 = none */
 	long	per_account_rpm;	/* 0 = none */
@@ -55,7 +76,11 @@ struct config {
 	char			*count_tokens_auth_type;	/* x-api-key|bearer */
 	char			*state_dir;
 	char			*credentials_file;
-	char			*api_base_url;	/* "https://q.{region}.amazonaws.com" */
+	char			*api_base_url;	/* the runtime host */
+	/* The legacy host: default apiBaseUrl when that is set, else q. */
+	char			*legacy_api_base_url;
+	enum api_style		 api_style;	/* default path */
+	enum api_host		 idc_api_host;	/* default legacy */
 	char			*auth_base_url;
 	char			*oidc_base_url;
 	long			 sticky_seconds;	/* default 60 */
@@ -85,7 +110,8 @@ struct config {
 };
 
 #define CONFIG_DEFAULT_REGION		"us-east-1"
-#define CONFIG_DEFAULT_API_BASE		"https://q.{region}.amazonaws.com"
+#define CONFIG_DEFAULT_API_BASE		"https://runtime.{region}.kiro.dev"
+#define CONFIG_DEFAULT_LEGACY_API_BASE	"https://q.{region}.amazonaws.com"
 #define CONFIG_DEFAULT_AUTH_BASE	"https://prod.{region}.auth.desktop.kiro.dev"
 #define CONFIG_DEFAULT_OIDC_BASE	"https://oidc.{region}.amazonaws.com"
 #define CONFIG_DEFAULT_MAX_REQUEST	(64L * 1024 * 1024)
@@ -118,6 +144,12 @@ void		 config_free(struct config *);	/* NULL is fine */
 /* The default config path ($sysconfdir/kiro-fcgi/config.json). */
 const char	*config_default_path(void);
 const char	*config_lb_mode_name(enum lb_mode);
+/* "runtime" | "legacy", and back (any case): 0 or -1. */
+const char	*config_api_host_name(enum api_host);
+int		 config_api_host_parse(const char *, enum api_host *);
+/* "path" | "target", and back (any case): 0 or -1. */
+const char	*config_api_style_name(enum api_style);
+int		 config_api_style_parse(const char *, enum api_style *);
 
 /*
  * An AWS region name (^[a-z]{2}(-[a-z]+)+-[0-9]+$, at most

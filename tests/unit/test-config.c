@@ -115,7 +115,12 @@ START_TEST(config_defaults_are_the_real_hosts)
 	clear_env();
 	cfg = parse_ok("{}", NULL);
 	ck_assert_str_eq(cfg->region, "us-east-1");
-	ck_assert_str_eq(cfg->api_base_url, "https://q.{region}.amazonaws.com");
+	/* The runtime host by default; q. stays for Builder ID (§12). */
+	ck_assert_str_eq(cfg->api_base_url, "https://runtime.{region}.kiro.dev");
+	ck_assert_str_eq(cfg->legacy_api_base_url,
+	    "https://q.{region}.amazonaws.com");
+	ck_assert_int_eq(cfg->api_style, API_STYLE_PATH);
+	ck_assert_int_eq(cfg->idc_api_host, API_HOST_LEGACY);
 	ck_assert_str_eq(cfg->auth_base_url,
 	    "https://prod.{region}.auth.desktop.kiro.dev");
 	ck_assert_str_eq(cfg->oidc_base_url,
@@ -128,6 +133,34 @@ START_TEST(config_defaults_are_the_real_hosts)
 	ck_assert_ptr_nonnull(cfg->system_version);
 	ck_assert_ptr_null(cfg->api_key);
 	config_free(cfg);
+}
+END_TEST
+
+START_TEST(config_api_host_and_style_keys)
+{
+	struct config	*cfg;
+	char		*why;
+
+	clear_env();
+	/* One base URL named: every call goes there. */
+	cfg = parse_ok("{\"apiBaseUrl\":\"http://m/\"}", NULL);
+	ck_assert_str_eq(cfg->api_base_url, "http://m/");
+	ck_assert_str_eq(cfg->legacy_api_base_url, "http://m/");
+	config_free(cfg);
+	cfg = parse_ok("{\"apiBaseUrl\":\"http://m/runtime\","
+	    "\"legacyApiBaseUrl\":\"http://m/legacy\",\"apiStyle\":\"Target\","
+	    "\"idcApiHost\":\"runtime\"}", NULL);
+	ck_assert_str_eq(cfg->legacy_api_base_url, "http://m/legacy");
+	ck_assert_int_eq(cfg->api_style, API_STYLE_TARGET);
+	ck_assert_int_eq(cfg->idc_api_host, API_HOST_RUNTIME);
+	config_free(cfg);
+	why = parse_err("{\"apiStyle\":\"rpc\"}");
+	ck_assert_ptr_nonnull(strstr(why, "\"apiStyle\""));
+	ck_assert_ptr_nonnull(strstr(why, "\"target\""));
+	free(why);
+	why = parse_err("{\"idcApiHost\":\"q\"}");
+	ck_assert_ptr_nonnull(strstr(why, "\"idcApiHost\""));
+	free(why);
 }
 END_TEST
 
@@ -448,6 +481,7 @@ main(void)
 
 	tcase_add_test(tc, config_every_design_key_is_read);
 	tcase_add_test(tc, config_defaults_are_the_real_hosts);
+	tcase_add_test(tc, config_api_host_and_style_keys);
 	tcase_add_test(tc, config_wrong_type_names_the_key);
 	tcase_add_test(tc, config_unknown_keys_are_warnings);
 	tcase_add_test(tc, config_image_fetch_allow_private);
