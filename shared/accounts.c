@@ -147,6 +147,13 @@ account_state_to_json(const struct account_state *s)
 	if (s->subscription != NULL)
 		json_object_object_add(obj, "subscription",
 		    json_str(s->subscription));
+	if (s->route_known) {
+		json_object_object_add(obj, "routeHost",
+		    json_str(config_api_host_name(s->route_host)));
+		json_object_object_add(obj, "routeStyle",
+		    json_str(config_api_style_name(s->route_style)));
+		add_time(obj, "routeAt", s->route_at);
+	}
 	return obj;
 }
 
@@ -170,7 +177,7 @@ enum kf_err
 account_state_from_json(json_object *obj, struct account_state *s,
     char **cause)
 {
-	const char	*reason;
+	const char	*reason, *host, *style;
 
 	memset(s, 0, sizeof(*s));
 	if (!json_object_is_type(obj, json_type_object)) {
@@ -193,6 +200,12 @@ account_state_from_json(json_object *obj, struct account_state *s,
 	s->last_error = get_strdup(obj, "lastError");
 	s->last_error_at = get_long(obj, "lastErrorAt");
 	s->subscription = get_strdup(obj, "subscription");
+	/* Both or neither: a half-known route is no route. */
+	s->route_known = json_get_str(obj, "routeHost", &host) == 1 &&
+	    json_get_str(obj, "routeStyle", &style) == 1 &&
+	    config_api_host_parse(host, &s->route_host) == 0 &&
+	    config_api_style_parse(style, &s->route_style) == 0;
+	s->route_at = get_long(obj, "routeAt");
 	return KF_OK;
 }
 
@@ -787,6 +800,45 @@ accounts_set_priority(struct store *st, long id, long priority,
 		return KF_EINVAL;
 	}
 	return update_cred(st, id, set_priority, &priority, cause);
+}
+
+enum kf_err
+accounts_set_route(struct store *st, long id, enum api_host host,
+    enum api_style style, time_t now, char **cause)
+{
+	struct store_txn	*txn = NULL;
+	struct account		 a;
+	enum kf_err		 er;
+
+	if ((er = store_begin(st, STORE_WRITE, &txn, cause)) != KF_OK)
+		return er;
+	if ((er = accounts_txn_load(txn, id, &a, cause)) == KF_OK) {
+		a.state.route_known = 1;
+		a.state.route_host = host;
+		a.state.route_style = style;
+		a.state.route_at = now;
+		er = accounts_txn_save_state(txn, id, &a.state, cause);
+		account_free(&a);
+	}
+	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK &&
+	    er == KF_OK)
+		er = KF_ESTORE;
+	return er;
+}
+
+static void
+set_profile(struct cred *c, const void *arg)
+{
+	free(c->profile_arn);
+	c->profile_arn = arg != NULL && c->auth_method != CRED_AUTH_IDC ?
+	    xstrdup(arg) : NULL;
+}
+
+enum kf_err
+accounts_set_profile(struct store *st, long id, const char *profile_arn,
+    char **cause)
+{
+	return update_cred(st, id, set_profile, profile_arn, cause);
 }
 
 static void

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "config.h"
 #include "cred.h"
 #include "err.h"
 #include "store.h"
@@ -52,6 +53,15 @@ struct account_state {
 	 * off FREE plans once it is known.
 	 */
 	char			*subscription;
+	/*
+	 * The host and request style that last served, once the gateway
+	 * had to switch (kiro-protocol.md §12); while route_known is 0 the
+	 * configuration decides.
+	 */
+	int			 route_known;
+	enum api_host		 route_host;
+	enum api_style		 route_style;
+	time_t			 route_at;
 };
 
 struct account {
@@ -112,6 +122,15 @@ enum kf_err	 accounts_remove(struct store *, long id, char **cause);
 /* Sets the priority (0 .. 1000000000, else KF_EINVAL). */
 enum kf_err	 accounts_set_priority(struct store *, long id, long priority,
 		    char **cause);
+/* Remembers the host and style that served account id (state record). */
+enum kf_err	 accounts_set_route(struct store *, long id, enum api_host,
+		    enum api_style, time_t now, char **cause);
+/*
+ * Stores the profileArn found for account id; NULL clears it.  An idc
+ * account keeps none (cred.h), whatever is passed.
+ */
+enum kf_err	 accounts_set_profile(struct store *, long id,
+		    const char *profile_arn, char **cause);
 /*
  * With path set, rotated tokens of account id are written back to that
  * Kiro IDE token file (source "ide", ideSync); NULL turns that off.

@@ -52,6 +52,8 @@ static const struct str_field str_fields[] = {
 	{ "proxyUsername", CF(proxy_username), 0, 1 },
 	{ "proxyPassword", CF(proxy_password), 1, 1 },
 	{ "kiroApiKey", CF(kiro_api_key), 1, 1 },
+	{ "apiHost", CF(api_host), 0, 1 },
+	{ "apiStyle", CF(api_style), 0, 1 },
 	{ "source", CF(source), 0, 0 },
 	{ "sourcePath", CF(source_path), 0, 0 },
 };
@@ -224,6 +226,11 @@ cred_from_json(json_object *obj, struct cred *c, char **cause)
 		c->auth_method = CRED_AUTH_API_KEY;
 	else
 		c->auth_method = CRED_AUTH_SOCIAL;
+	/* Builder ID has no profile; sending one gets "invalid bearer". */
+	if (c->auth_method == CRED_AUTH_IDC && c->profile_arn != NULL) {
+		free(c->profile_arn);
+		c->profile_arn = NULL;
+	}
 	return KF_OK;
 fail:
 	cred_free(c);
@@ -302,6 +309,9 @@ is_truncated(const char *token)
 enum kf_err
 cred_validate(const struct cred *c, char **cause)
 {
+	enum api_host	host;
+	enum api_style	style;
+
 	if (c->auth_method == CRED_AUTH_API_KEY) {
 		if (c->kiro_api_key == NULL) {
 			xsetprintf(cause, "authMethod api_key needs kiroApiKey");
@@ -329,6 +339,16 @@ cred_validate(const struct cred *c, char **cause)
 		xsetprintf(cause, "authMethod idc needs clientId and "
 		    "clientSecret (the IDE keeps them in "
 		    "~/.aws/sso/cache/<clientIdHash>.json)");
+		return KF_EINVAL;
+	}
+	if (c->api_host != NULL &&
+	    config_api_host_parse(c->api_host, &host) == -1) {
+		xsetprintf(cause, "apiHost must be \"runtime\" or \"legacy\"");
+		return KF_EINVAL;
+	}
+	if (c->api_style != NULL &&
+	    config_api_style_parse(c->api_style, &style) == -1) {
+		xsetprintf(cause, "apiStyle must be \"path\" or \"target\"");
 		return KF_EINVAL;
 	}
 	/* Regions become upstream host names (config_url). */

@@ -39,6 +39,8 @@ struct cred {
 	char		*proxy_username;
 	char		*proxy_password;
 	char		*kiro_api_key;
+	char		*api_host;	/* "runtime" | "legacy": overrides config */
+	char		*api_style;	/* "path" | "target": overrides config */
 	int		 disabled;	/* as imported: start disabled */
 	char		*source;	/* "file", "ide", "env", "cli" */
 	char		*source_path;	/* file to write rotated tokens to */
@@ -67,7 +69,8 @@ int		 cred_auth_parse(const char *, enum cred_auth *);
  * Reads one kiro.rs credential object (unknown keys ignored, wrong types
  * are KF_EINVAL naming the key).  authMethod missing: idc when clientId and
  * clientSecret are both present, else api_key when kiroApiKey is, else
- * social (kiro.rs).
+ * social (kiro.rs).  An idc credential never keeps a profileArn: Kiro
+ * refuses its token when one comes with it (kiro-protocol.md §12).
  */
 enum kf_err	 cred_from_json(json_object *, struct cred *, char **cause);
 /* Returns a new object (one reference) in the given form. */

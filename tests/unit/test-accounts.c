@@ -351,6 +351,45 @@ START_TEST(accounts_remove_drops_every_trace)
 }
 END_TEST
 
+START_TEST(accounts_route_and_profile_are_remembered)
+{
+	struct cred		 in[2];
+	struct import_result	 res[2];
+	struct account		 a;
+	char			*why = NULL;
+
+	make(&in[0], "aorR1", 0);
+	make(&in[1], "aorR2", 0);
+	in[1].auth_method = CRED_AUTH_IDC;
+	in[1].client_id = xstrdup("c");
+	in[1].client_secret = xstrdup("s");
+	ck_assert_int_eq(accounts_import(st, in, 2, res, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.route_known, 0);
+	account_free(&a);
+	ck_assert_int_eq(accounts_set_route(st, 1, API_HOST_RUNTIME,
+	    API_STYLE_TARGET, 1000, NULL), KF_OK);
+	ck_assert_int_eq(accounts_set_profile(st, 1, "arn:p", NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.route_known, 1);
+	ck_assert_int_eq(a.state.route_host, API_HOST_RUNTIME);
+	ck_assert_int_eq(a.state.route_style, API_STYLE_TARGET);
+	ck_assert_int_eq(a.state.route_at, 1000);
+	ck_assert_str_eq(a.cred.profile_arn, "arn:p");
+	account_free(&a);
+	/* An idc account keeps no profile, whatever is passed. */
+	ck_assert_int_eq(accounts_set_profile(st, 2, "arn:p", NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, 2, &a, NULL), KF_OK);
+	ck_assert_ptr_null(a.cred.profile_arn);
+	account_free(&a);
+	ck_assert_int_eq(accounts_set_route(st, 9, API_HOST_LEGACY,
+	    API_STYLE_PATH, 1, &why), KF_ENOTFOUND);
+	free(why);
+	cred_free(&in[0]);
+	cred_free(&in[1]);
+}
+END_TEST
+
 START_TEST(accounts_priority_reorders)
 {
 	struct cred		 in[2];
@@ -538,6 +577,7 @@ main(void)
 	tcase_add_test(tc, accounts_seed_imports_file_once_and_env_idempotently);
 	tcase_add_test(tc, accounts_seed_reports_a_bad_file);
 	tcase_add_test(tc, accounts_remove_drops_every_trace);
+	tcase_add_test(tc, accounts_route_and_profile_are_remembered);
 	tcase_add_test(tc, accounts_priority_reorders);
 	tcase_add_test(tc, accounts_export_masks_unless_asked);
 	tcase_add_test(tc, accounts_ide_sync_is_a_flag_that_round_trips);

@@ -127,6 +127,34 @@ START_TEST(cred_builder_id_and_iam_read_as_idc)
 }
 END_TEST
 
+START_TEST(cred_idc_never_keeps_a_profile_and_routes_are_checked)
+{
+	struct cred	*c;
+	size_t		 n;
+	char		*why;
+
+	/* kiro.rs PR #168: a profile with a Builder ID token is refused. */
+	c = import_ok("[{\"refreshToken\":\"" RT_A "\",\"authMethod\":"
+	    "\"idc\",\"clientId\":\"c\",\"clientSecret\":\"s\","
+	    "\"profileArn\":\"arn:aws:codewhisperer:us-east-1:1:profile/X\"},"
+	    "{\"refreshToken\":\"" RT_B "\",\"profileArn\":\"arn:p\","
+	    "\"apiHost\":\"legacy\",\"apiStyle\":\"target\"}]", &n);
+	ck_assert_ptr_null(c[0].profile_arn);
+	ck_assert_str_eq(c[1].profile_arn, "arn:p");
+	ck_assert_str_eq(c[1].api_host, "legacy");
+	ck_assert_str_eq(c[1].api_style, "target");
+	cred_free_array(c, n);
+	why = import_err("{\"refreshToken\":\"" RT_A "\",\"apiStyle\":"
+	    "\"rest\"}");
+	ck_assert_ptr_nonnull(strstr(why, "apiStyle"));
+	free(why);
+	why = import_err("{\"refreshToken\":\"" RT_A "\",\"apiHost\":"
+	    "\"q\"}");
+	ck_assert_ptr_nonnull(strstr(why, "apiHost"));
+	free(why);
+}
+END_TEST
+
 START_TEST(cred_truncated_refresh_tokens_are_refused)
 {
 	char	*why;
@@ -476,6 +504,7 @@ main(void)
 	tcase_add_test(tc, cred_single_object_social);
 	tcase_add_test(tc, cred_array_with_every_field);
 	tcase_add_test(tc, cred_builder_id_and_iam_read_as_idc);
+	tcase_add_test(tc, cred_idc_never_keeps_a_profile_and_routes_are_checked);
 	tcase_add_test(tc, cred_truncated_refresh_tokens_are_refused);
 	tcase_add_test(tc, cred_bad_input_is_explained);
 	tcase_add_test(tc, cred_public_json_has_no_secrets);
