@@ -205,6 +205,63 @@ static const struct upstream_sdk streaming_sdk = {
 	"1.0.34", "codewhispererstreaming", "E", 3
 };
 
+/* The Kiro IDE 1.0.437 capture of the target style (§12). */
+static const struct upstream_sdk runtime_target_sdk = {
+	"1.0.0", "kiroruntime", "E", 3
+};
+
+const char *
+upstream_base_url(const struct config *cfg, enum api_host host)
+{
+	return host == API_HOST_LEGACY ? cfg->legacy_api_base_url :
+	    cfg->api_base_url;
+}
+
+void
+upstream_route_configured(const struct cred *c, const struct config *cfg,
+    struct upstream_route *out)
+{
+	out->host = c->auth_method == CRED_AUTH_IDC ? cfg->idc_api_host :
+	    API_HOST_RUNTIME;
+	out->style = cfg->api_style;
+	/* cred_validate checked these; a bad one keeps the default. */
+	if (c->api_host != NULL)
+		(void)config_api_host_parse(c->api_host, &out->host);
+	if (c->api_style != NULL)
+		(void)config_api_style_parse(c->api_style, &out->style);
+	if (out->host == API_HOST_LEGACY)
+		out->style = API_STYLE_PATH;
+}
+
+int
+upstream_route_fallback(const struct config *cfg,
+    const struct upstream_route *route, long status, const char *body,
+    size_t len, struct upstream_route *next)
+{
+	if (route->host == API_HOST_LEGACY) {
+		/* Retired or unreachable (§12): the runtime host. */
+		if (status != 0 && status != 404)
+			return 0;
+		next->host = API_HOST_RUNTIME;
+		next->style = cfg->api_style;
+	} else if (status == 400 &&
+	    contains_nocase(body, len, "profileArn is required")) {
+		/* No profile to send: the legacy host never asked for one. */
+		next->host = API_HOST_LEGACY;
+		next->style = API_STYLE_PATH;
+	} else if (status == 400 &&
+	    contains(body, len, "REQUEST_BODY_INVALID")) {
+		next->host = API_HOST_RUNTIME;
+		next->style = route->style == API_STYLE_PATH ?
+		    API_STYLE_TARGET : API_STYLE_PATH;
+	} else
+		return 0;
+	/* One base URL for both hosts: the same request would come back. */
+	return next->style != route->style ||
+	    strcmp(upstream_base_url(cfg, next->host),
+	    upstream_base_url(cfg, route->host)) != 0;
+}
+
 enum kf_err
 upstream_generate(struct http *h, const struct upstream_call *call,
     struct http_resp *resp, char **cause)
@@ -213,18 +270,39 @@ upstream_generate(struct http *h, const struct upstream_call *call,
 	const struct cred	*cred = call->cred;
 	struct upstream_auth	 a;
 	struct http_req		 req;
-	const char		*headers[16];
-	char			*url;
+	const char		*headers[20];
+	char			*url, *profile = NULL;
 	size_t			 n = 0;
+	int			 target;
 	enum kf_err		 er;
 
-	url = config_url(cfg->api_base_url, cred_api_region(cred, cfg),
+	target = call->route.style == API_STYLE_TARGET &&
+	    call->route.host == API_HOST_RUNTIME;
+	url = config_url(upstream_base_url(cfg, call->route.host),
+	    cred_api_region(cred, cfg), target ? "/" :
 	    "/generateAssistantResponse");
 	headers[n++] = "Content-Type: application/json";
 	headers[n++] = "Accept: */*";
 	headers[n++] = "x-amzn-codewhisperer-optout: true";
-	headers[n++] = "x-amzn-kiro-agent-mode: vibe";
-	upstream_auth_headers(&a, cred, cfg, &streaming_sdk, headers, &n);
+	if (target) {
+		/* The capture's headers; its agent mode is "spec" (§12). */
+		headers[n++] = "x-amz-target: "
+		    "KiroRuntimeService.GenerateAssistantResponse";
+		headers[n++] = "x-amzn-kiro-client-attribution: kiro-ide";
+		headers[n++] = "x-amzn-kiro-agent-mode: spec";
+		if (cred->profile_arn != NULL &&
+		    cred->auth_method != CRED_AUTH_IDC) {
+			profile = xasprintf("x-amzn-codewhisperer-profile-arn: "
+			    "%s", cred->profile_arn);
+			headers[n++] = profile;
+		}
+		upstream_auth_headers(&a, cred, cfg, &runtime_target_sdk,
+		    headers, &n);
+	} else {
+		headers[n++] = "x-amzn-kiro-agent-mode: vibe";
+		upstream_auth_headers(&a, cred, cfg, &streaming_sdk, headers,
+		    &n);
+	}
 	headers[n] = NULL;
 
 	memset(&req, 0, sizeof(req));
@@ -245,6 +323,7 @@ upstream_generate(struct http *h, const struct upstream_call *call,
 	er = http_do(h, &req, resp, cause);
 
 	upstream_auth_free(&a);
+	free(profile);
 	free(url);
 	return er;
 }

@@ -4,10 +4,10 @@
 
 #include <stddef.h>
 
+#include "config.h"
 #include "err.h"
 #include "http.h"
 
-struct config;
 struct cred;
 
 /* What a non-2xx answer (or a failed transfer) means: kiro-protocol.md §7.1. */
@@ -72,10 +72,40 @@ void			 upstream_auth_headers(struct upstream_auth *a,
 			    size_t *n);
 void			 upstream_auth_free(struct upstream_auth *);
 
+/* Where and how a generateAssistantResponse call is made (§12). */
+struct upstream_route {
+	enum api_host	host;
+	enum api_style	style;
+};
+
+/* The base URL of host: apiBaseUrl or legacyApiBaseUrl.  Borrowed. */
+const char		*upstream_base_url(const struct config *,
+			    enum api_host);
+/*
+ * The configured route of cred: its apiHost / apiStyle, else the
+ * config's: the runtime host (idcApiHost for Builder ID accounts) and
+ * apiStyle.  The legacy host knows only the path style.
+ */
+void			 upstream_route_configured(const struct cred *,
+			    const struct config *, struct upstream_route *);
+/*
+ * After route was refused, the other route worth one try, per the
+ * refusals of kiro-protocol.md §12: REQUEST_BODY_INVALID (the other
+ * style), "profileArn is required" (the legacy host), no answer or 404
+ * from the legacy host (status 0: DNS or connection failure; the runtime
+ * host).  1 with *next set; 0 when nothing else can help, including when
+ * the other route would be the very same request.
+ */
+int			 upstream_route_fallback(const struct config *,
+			    const struct upstream_route *route, long status,
+			    const char *body, size_t len,
+			    struct upstream_route *next);
+
 /* One generateAssistantResponse call, streamed to on_data. */
 struct upstream_call {
 	const struct config	*cfg;
 	const struct cred	*cred;	/* token, regions, proxy, machineId */
+	struct upstream_route	 route;	/* zero: runtime host, path style */
 	const char		*body;
 	size_t			 body_len;
 	http_data_fn		 on_data;
@@ -84,8 +114,12 @@ struct upstream_call {
 };
 
 /*
- * POSTs the body to <apiBaseUrl>/generateAssistantResponse with the
- * headers of §2.1 (token from cred->access_token, or the API key).
+ * POSTs the body per call->route: path style to
+ * <base>/generateAssistantResponse with the headers of §2.1; target style
+ * to <base>/ with x-amz-target, the kiroruntime user agent, the client
+ * attribution and the profile header of §12.  The token comes from
+ * cred->access_token, or the API key; an idc credential never sends a
+ * profile.
  * Returns what http_do returns; resp holds the status and error body.
  */
 enum kf_err		 upstream_generate(struct http *,

@@ -28,13 +28,18 @@
  * others beyond what HTTP itself needs), a fresh UUID v4 per call, the
  * bearer and tokentype of API-key credentials, the URL built from
  * apiBaseUrl with {region} set to the API region, the stream handed to
- * on_data, and error answers classified end to end.
+ * on_data, and error answers classified end to end.  Routes
+ * (kiro-protocol.md §12): the configured host and style per account kind,
+ * the fallback after each refusal, the target style's URL and headers on
+ * the mock's runtime host, and no profile ever sent for an idc account.
  */
 
 #define TOKEN		"aoa-upstream-test-token"
 #define KSK		"ksk_upstreamtestkey0123456789"
 #define MACHINE_ID	"0123456789abcdef0123456789abcdef" \
 	"0123456789abcdef0123456789abcdef"
+#define PROFILE		"arn:aws:codewhisperer:us-east-1:111112222233:profile/MOCK"
+#define IDC_TOKEN	"aoa-upstream-idc-token"
 #define GEN_BODY	"{\"conversationState\":{\"chatTriggerType\":" \
 	"\"MANUAL\",\"conversationId\":\"c0ffee00-1111-4222-8333-" \
 	"444455556666\",\"currentMessage\":{\"userInputMessage\":" \
@@ -372,13 +377,16 @@ collect(void *arg, const char *data, size_t len)
 }
 
 static enum kf_err
-generate(const struct cred *c, struct collected *col, struct http_resp *resp)
+generate_on(const struct cred *c, const struct upstream_route *route,
+    struct collected *col, struct http_resp *resp)
 {
 	struct upstream_call	 call;
 	char			*why = NULL;
 	enum kf_err		 er;
 
 	memset(&call, 0, sizeof(call));
+	if (route != NULL)
+		call.route = *route;
 	call.cfg = cfg;
 	call.cred = c;
 	call.body = GEN_BODY;
@@ -390,6 +398,12 @@ generate(const struct cred *c, struct collected *col, struct http_resp *resp)
 		ck_assert_ptr_nonnull(why);
 	free(why);
 	return er;
+}
+
+static enum kf_err
+generate(const struct cred *c, struct collected *col, struct http_resp *resp)
+{
+	return generate_on(c, NULL, col, resp);
 }
 
 /* The mock's log of generateAssistantResponse (an array; caller puts). */
@@ -702,6 +716,242 @@ START_TEST(upstream_generate_unreachable_is_network)
 }
 END_TEST
 
+START_TEST(upstream_route_configured_per_account_kind)
+{
+	struct config		*conf = NULL;
+	struct cred		 c;
+	struct upstream_route	 r;
+	char			*why = NULL;
+
+	ck_assert_int_eq(config_parse("{}", 2, NULL, &conf, NULL, &why),
+	    KF_OK);
+	cred_init(&c);
+	c.auth_method = CRED_AUTH_SOCIAL;
+	upstream_route_configured(&c, conf, &r);
+	ck_assert_int_eq(r.host, API_HOST_RUNTIME);
+	ck_assert_int_eq(r.style, API_STYLE_PATH);
+	/* Builder ID: the legacy host, unless idcApiHost says otherwise. */
+	c.auth_method = CRED_AUTH_IDC;
+	upstream_route_configured(&c, conf, &r);
+	ck_assert_int_eq(r.host, API_HOST_LEGACY);
+	conf->idc_api_host = API_HOST_RUNTIME;
+	conf->api_style = API_STYLE_TARGET;
+	upstream_route_configured(&c, conf, &r);
+	ck_assert_int_eq(r.host, API_HOST_RUNTIME);
+	ck_assert_int_eq(r.style, API_STYLE_TARGET);
+	/* The account's own keys win; the legacy host has no target style. */
+	c.api_host = xstrdup("legacy");
+	upstream_route_configured(&c, conf, &r);
+	ck_assert_int_eq(r.host, API_HOST_LEGACY);
+	ck_assert_int_eq(r.style, API_STYLE_PATH);
+	free(c.api_host);
+	c.api_host = NULL;
+	c.api_style = xstrdup("path");
+	upstream_route_configured(&c, conf, &r);
+	ck_assert_int_eq(r.host, API_HOST_RUNTIME);
+	ck_assert_int_eq(r.style, API_STYLE_PATH);
+	ck_assert_str_eq(upstream_base_url(conf, API_HOST_RUNTIME),
+	    "https://runtime.{region}.kiro.dev");
+	ck_assert_str_eq(upstream_base_url(conf, API_HOST_LEGACY),
+	    "https://q.{region}.amazonaws.com");
+	cred_free(&c);
+	config_free(conf);
+}
+END_TEST
+
+START_TEST(upstream_route_fallback_per_refusal)
+{
+	static const char	invalid[] = "{\"message\":\"Improperly formed "
+	    "request.\",\"reason\":\"REQUEST_BODY_INVALID\"}";
+	static const char	improper[] = "{\"message\":\"Improperly formed "
+	    "request.\",\"reason\":null}";
+	static const char	profile[] = "{\"message\":\"profileArn is "
+	    "required\",\"reason\":null}";
+	static const char	throttled[] = "{\"message\":\"slow down\"}";
+	struct config		*conf = NULL;
+	struct upstream_route	 rt_path = { API_HOST_RUNTIME, API_STYLE_PATH };
+	struct upstream_route	 rt_target = { API_HOST_RUNTIME,
+	    API_STYLE_TARGET };
+	struct upstream_route	 legacy = { API_HOST_LEGACY, API_STYLE_PATH };
+	struct upstream_route	 next;
+	char			*why = NULL;
+
+	ck_assert_int_eq(config_parse("{}", 2, NULL, &conf, NULL, &why),
+	    KF_OK);
+	/* REQUEST_BODY_INVALID: the other style, both ways. */
+	ck_assert_int_eq(upstream_route_fallback(conf, &rt_path, 400, invalid,
+	    strlen(invalid), &next), 1);
+	ck_assert_int_eq(next.host, API_HOST_RUNTIME);
+	ck_assert_int_eq(next.style, API_STYLE_TARGET);
+	ck_assert_int_eq(upstream_route_fallback(conf, &rt_target, 400,
+	    invalid, strlen(invalid), &next), 1);
+	ck_assert_int_eq(next.style, API_STYLE_PATH);
+	/* "profileArn is required": the legacy host. */
+	ck_assert_int_eq(upstream_route_fallback(conf, &rt_target, 400,
+	    profile, strlen(profile), &next), 1);
+	ck_assert_int_eq(next.host, API_HOST_LEGACY);
+	ck_assert_int_eq(next.style, API_STYLE_PATH);
+	/* No answer or 404 from the legacy host: the runtime host. */
+	ck_assert_int_eq(upstream_route_fallback(conf, &legacy, 0, NULL, 0,
+	    &next), 1);
+	ck_assert_int_eq(next.host, API_HOST_RUNTIME);
+	ck_assert_int_eq(upstream_route_fallback(conf, &legacy, 404, NULL, 0,
+	    &next), 1);
+	/* Everything else is the request's or the account's problem. */
+	ck_assert_int_eq(upstream_route_fallback(conf, &rt_path, 400,
+	    improper, strlen(improper), &next), 0);
+	ck_assert_int_eq(upstream_route_fallback(conf, &rt_path, 0, NULL, 0,
+	    &next), 0);
+	ck_assert_int_eq(upstream_route_fallback(conf, &legacy, 429,
+	    throttled, strlen(throttled), &next), 0);
+	ck_assert_int_eq(upstream_route_fallback(conf, &legacy, 400,
+	    improper, strlen(improper), &next), 0);
+	/* One base URL for both hosts: switching hosts changes nothing. */
+	free(conf->legacy_api_base_url);
+	conf->legacy_api_base_url = xstrdup(conf->api_base_url);
+	ck_assert_int_eq(upstream_route_fallback(conf, &legacy, 0, NULL, 0,
+	    &next), 0);
+	ck_assert_int_eq(upstream_route_fallback(conf, &rt_path, 400, invalid,
+	    strlen(invalid), &next), 1);
+	config_free(conf);
+}
+END_TEST
+
+/* The two hosts of the mock (its README, "Two hosts"). */
+static void
+two_hosts(void)
+{
+	free(cfg->api_base_url);
+	cfg->api_base_url = xasprintf("%s/runtime", mock.base);
+	free(cfg->legacy_api_base_url);
+	cfg->legacy_api_base_url = xasprintf("%s/legacy", mock.base);
+}
+
+static const char *
+logged_str(json_object *entry, const char *key)
+{
+	const char	*s;
+
+	return json_get_str(entry, key, &s) == 1 ? s : NULL;
+}
+
+static const char *
+logged_profile(json_object *entry, const char *where)
+{
+	json_object	*p;
+	const char	*s;
+
+	ck_assert_int_eq(json_get_obj(entry, "profile", &p), 1);
+	return json_get_str(p, where, &s) == 1 ? s : NULL;
+}
+
+START_TEST(upstream_generate_target_style_on_the_runtime_host)
+{
+	struct upstream_route	 route = { API_HOST_RUNTIME, API_STYLE_TARGET };
+	struct cred		 c;
+	struct collected	 col;
+	struct http_resp	 resp;
+	json_object		*log, *e;
+	const char		*ua;
+
+	two_hosts();
+	social_cred(&c);
+	c.profile_arn = xstrdup(PROFILE);
+	memset(&col, 0, sizeof(col));
+	ck_assert_int_eq(generate_on(&c, &route, &col, &resp), KF_OK);
+	ck_assert_int_eq(resp.status, 200);
+	http_resp_free(&resp);
+
+	log = gen_log();
+	ck_assert_uint_eq(json_object_array_length(log), 1);
+	e = json_object_array_get_idx(log, 0);
+	ck_assert_str_eq(logged_str(e, "host"), "runtime");
+	ck_assert_str_eq(logged_str(e, "style"), "target");
+	ck_assert_str_eq(logged_str(e, "path"), "/runtime/");
+	check_header(e, "x-amz-target",
+	    "KiroRuntimeService.GenerateAssistantResponse");
+	check_header(e, "x-amzn-kiro-client-attribution", "kiro-ide");
+	check_header(e, "x-amzn-codewhisperer-profile-arn", PROFILE);
+	ck_assert_ptr_nonnull(ua = header(e, "user-agent"));
+	ck_assert_msg(strstr(ua, " api/kiroruntime#1.0.0 ") != NULL, "%s", ua);
+	json_object_put(log);
+	buf_free(&col.bytes);
+	cred_free(&c);
+}
+END_TEST
+
+START_TEST(upstream_generate_path_style_on_each_host)
+{
+	struct upstream_route	 runtime = { API_HOST_RUNTIME, API_STYLE_PATH };
+	struct upstream_route	 legacy = { API_HOST_LEGACY, API_STYLE_PATH };
+	struct cred		 c;
+	struct collected	 col;
+	struct http_resp	 resp;
+	json_object		*log, *e;
+
+	two_hosts();
+	social_cred(&c);
+	memset(&col, 0, sizeof(col));
+	/* Path style reads the profile from the body, not a header. */
+	ck_assert_int_eq(generate_on(&c, &runtime, &col, &resp), KF_OK);
+	ck_assert_int_eq(resp.status, 400);
+	http_resp_free(&resp);
+	ck_assert_int_eq(generate_on(&c, &legacy, &col, &resp), KF_OK);
+	ck_assert_int_eq(resp.status, 200);
+	http_resp_free(&resp);
+
+	log = gen_log();
+	ck_assert_uint_eq(json_object_array_length(log), 2);
+	e = json_object_array_get_idx(log, 0);
+	ck_assert_str_eq(logged_str(e, "host"), "runtime");
+	ck_assert_str_eq(logged_str(e, "path"),
+	    "/runtime/generateAssistantResponse");
+	ck_assert_ptr_null(header(e, "x-amz-target"));
+	e = json_object_array_get_idx(log, 1);
+	ck_assert_str_eq(logged_str(e, "host"), "legacy");
+	ck_assert_str_eq(logged_str(e, "style"), "path");
+	json_object_put(log);
+	buf_free(&col.bytes);
+	cred_free(&c);
+}
+END_TEST
+
+START_TEST(upstream_generate_never_sends_a_profile_for_idc)
+{
+	struct upstream_route	 route = { API_HOST_RUNTIME, API_STYLE_TARGET };
+	struct cred		 c;
+	struct collected	 col;
+	struct http_resp	 resp;
+	struct buf		 out = BUF_INIT;
+	json_object		*log, *e;
+
+	two_hosts();
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/accounts",
+	    "{\"accessToken\":\"" IDC_TOKEN "\",\"authMethod\":\"idc\"}",
+	    &out), 200);
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/settings",
+	    "{\"runtime_allow_idc\":true}", &out), 200);
+	buf_free(&out);
+	social_cred(&c);
+	c.auth_method = CRED_AUTH_IDC;
+	free(c.access_token);
+	c.access_token = xstrdup(IDC_TOKEN);
+	/* Even one set by hand (cred_from_json drops a file's). */
+	c.profile_arn = xstrdup(PROFILE);
+	memset(&col, 0, sizeof(col));
+	ck_assert_int_eq(generate_on(&c, &route, &col, &resp), KF_OK);
+	ck_assert_int_eq(resp.status, 200);
+	http_resp_free(&resp);
+	log = gen_log();
+	e = json_object_array_get_idx(log, 0);
+	ck_assert_str_eq(logged_str(e, "style"), "target");
+	ck_assert_ptr_null(logged_profile(e, "header"));
+	json_object_put(log);
+	buf_free(&col.bytes);
+	cred_free(&c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -718,6 +968,8 @@ main(void)
 	tcase_add_test(pure, upstream_error_text_non_json_truncated_and_cleaned);
 	tcase_add_test(pure, upstream_proxy_precedence);
 	tcase_add_test(pure, upstream_auth_headers_follow_the_sdk);
+	tcase_add_test(pure, upstream_route_configured_per_account_kind);
+	tcase_add_test(pure, upstream_route_fallback_per_refusal);
 	suite_add_tcase(s, pure);
 
 	tcase_add_checked_fixture(gen, gen_setup, gen_teardown);
@@ -727,6 +979,9 @@ main(void)
 	tcase_add_test(gen, upstream_generate_streams_to_on_data);
 	tcase_add_test(gen, upstream_generate_errors_classified_end_to_end);
 	tcase_add_test(gen, upstream_generate_unreachable_is_network);
+	tcase_add_test(gen, upstream_generate_target_style_on_the_runtime_host);
+	tcase_add_test(gen, upstream_generate_path_style_on_each_host);
+	tcase_add_test(gen, upstream_generate_never_sends_a_profile_for_idc);
 	tcase_set_timeout(gen, 120);
 	suite_add_tcase(s, gen);
 	rc = tu_run(s);
