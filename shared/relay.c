@@ -517,6 +517,11 @@ struct outcome {
 	char			*msg;		/* fit for a client */
 	char			*detail;	/* for the account's record */
 	enum pool_outcome	 report;	/* POOL_OUTCOME__MAX: none */
+	/*
+	 * The HTTP status of a refusal, 0 when Kiro could not be reached at
+	 * all (DNS, connection), -1 otherwise: what a route switch reads.
+	 */
+	long			 status;
 };
 
 static void
@@ -526,6 +531,7 @@ outcome_set(struct outcome *o, enum next_step step, enum kf_err er,
 	o->step = step;
 	o->err = er;
 	o->report = report;
+	o->status = -1;
 	free(o->msg);
 	o->msg = msg;
 	free(o->detail);
@@ -614,12 +620,14 @@ judge_http(const struct http_resp *resp, struct outcome *o)
 	}
 	/* The account's record keeps upstream's words; clients get msg. */
 	o->detail = xasprintf("HTTP %ld: %s", resp->status, text);
+	o->status = resp->status;
 	free(text);
 }
 
 /* One upstream call with this account's body. */
 static void
-run_attempt(struct attempt *a, const struct cred *cred, const struct buf *body,
+run_attempt(struct attempt *a, const struct cred *cred,
+    const struct upstream_route *route, const struct buf *body,
     struct relay_result *res, struct outcome *o)
 {
 	struct upstream_call	 call;
@@ -630,6 +638,7 @@ run_attempt(struct attempt *a, const struct cred *cred, const struct buf *body,
 	memset(&call, 0, sizeof(call));
 	call.cfg = a->env->cfg;
 	call.cred = cred;
+	call.route = *route;
 	call.body = body->ptr;
 	call.body_len = body->len;
 	call.on_data = on_data;
@@ -688,9 +697,77 @@ run_attempt(struct attempt *a, const struct cred *cred, const struct buf *body,
 	    KF_EUPSTREAM, POOL_OUTCOME__MAX, resp.body_started ?
 	    xstrdup("Kiro's answer was cut off") :
 	    xasprintf("could not reach Kiro: %s", resp.error));
+	if (!resp.body_started && resp.status == 0)
+		o->status = 0;
 out:
 	free(why);
 	http_resp_free(&resp);
+}
+
+/*
+ * The route for an account: the one that served it last, once the
+ * gateway had to switch, else its configured one (upstream.h).
+ */
+static void
+route_for(const struct config *cfg, const struct account *acct,
+    const struct cred *cred, struct upstream_route *out)
+{
+	upstream_route_configured(cred, cfg, out);
+	if (acct->state.route_known) {
+		out->host = acct->state.route_host;
+		out->style = acct->state.route_style;
+	}
+}
+
+/*
+ * After a refusal that another host or style may not give (§12), moves
+ * route to that one: 1 when the caller should try again, once per
+ * account, and only while the client has nothing.
+ */
+static int
+route_switch(const struct relay_env *env, const struct attempt *a,
+    long account_id, const struct outcome *o, struct upstream_route *route,
+    int *switched)
+{
+	struct upstream_route	 next;
+	const char		*text = o->detail != NULL ? o->detail : "";
+
+	if (*switched || o->step == STEP_DONE || o->status < 0 ||
+	    a->started || a->sink->committed)
+		return 0;
+	if (!upstream_route_fallback(env->cfg, route, o->status, text,
+	    strlen(text), &next))
+		return 0;
+	log_warnx("account %ld: the %s host, %s style, did not serve (%s): "
+	    "trying the %s host, %s style", account_id,
+	    config_api_host_name(route->host),
+	    config_api_style_name(route->style),
+	    o->status == 0 ? o->msg : text, config_api_host_name(next.host),
+	    config_api_style_name(next.style));
+	*route = next;
+	*switched = 1;
+	return 1;
+}
+
+/* A switched route served: the account keeps it (accounts.h). */
+static void
+route_served(const struct relay_env *env, long account_id,
+    const struct upstream_route *route, int switched)
+{
+	char	*why = NULL;
+
+	if (!switched)
+		return;
+	if (accounts_set_route(env->store, account_id, route->host,
+	    route->style, clock_now(), &why) != KF_OK)
+		log_warnx("account %ld: could not record its route: %s",
+		    account_id, why);
+	else
+		log_info("account %ld: switched to the %s host, %s style, "
+		    "which served; it stays there", account_id,
+		    config_api_host_name(route->host),
+		    config_api_style_name(route->style));
+	free(why);
 }
 
 /* kiro.rs: min(200 ms * 2^n, 2 s) plus up to 25% jitter. */
@@ -811,13 +888,14 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 	struct buf		 body = BUF_INIT;
 	struct kiro_toolmap	*map = NULL;
 	struct pool_pick_req	 pick;
+	struct upstream_route	 route;
 	struct outcome		 o;
 	char			 session[POOL_SESSION_LEN + 1];
 	char			 conversation_id[POOL_CONV_ID_LEN + 1];
 	long			 retry_after = 0, pick_wait = 0;
 	long			*tried = NULL;
 	size_t			 n_tried = 0;
-	int			 total = 0, per_account, forced;
+	int			 total = 0, per_account, forced, switched;
 	char			*why = NULL, *last_msg = NULL, *failed;
 	enum kf_err		 er, last_err = KF_ENOACCOUNT;
 	const struct model_info	*model;
@@ -902,7 +980,8 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 			goto out;
 		}
 
-		for (per_account = 0, forced = 0;
+		route_for(env->cfg, &seen, &cred, &route);
+		for (per_account = 0, forced = 0, switched = 0;
 		    per_account < RELAY_MAX_ATTEMPTS_PER_ACCOUNT &&
 		    total < RELAY_MAX_ATTEMPTS; per_account++) {
 			total++;
@@ -916,7 +995,10 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 			a.context_pct = 0;
 			if (conv->thinking != CONV_THINKING_OFF)
 				a.splitter = thinking_new(splitter_emit, &a);
-			run_attempt(&a, &cred, &body, res, &o);
+			run_attempt(&a, &cred, &route, &body, res, &o);
+			if (route_switch(env, &a, res->account_id, &o, &route,
+			    &switched))
+				continue;
 			/*
 			 * Throttled: the account cools down and another one
 			 * serves, when one can; else retry this one as before.
@@ -947,6 +1029,8 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 				    o.report, o.detail != NULL ? o.detail :
 				    o.msg, NULL);
 			if (o.step == STEP_DONE) {
+				route_served(env, res->account_id, &route,
+				    switched);
 				er = KF_OK;
 				goto out;
 			}

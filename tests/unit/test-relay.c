@@ -1269,6 +1269,144 @@ START_TEST(relay_json_never_valid_is_an_error_after_thinking)
 }
 END_TEST
 
+/* ---- routes: the two hosts of the mock (kiro-protocol.md §12) ---- */
+
+#define ROUTE_PROFILE	"arn:aws:codewhisperer:us-east-1:111112222233:" \
+	"profile/MOCK"
+
+static void
+two_hosts(const char *legacy_base)
+{
+	free(cfg->api_base_url);
+	cfg->api_base_url = xasprintf("%s/runtime", mock.base);
+	free(cfg->legacy_api_base_url);
+	cfg->legacy_api_base_url = legacy_base != NULL ?
+	    xstrdup(legacy_base) : xasprintf("%s/legacy", mock.base);
+}
+
+static void
+mock_settings(const char *json)
+{
+	struct buf	out = BUF_INIT;
+
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/settings", json, &out),
+	    200);
+	buf_free(&out);
+}
+
+/* "host style" of the account's remembered route, or "none". */
+static char *
+remembered_route(long id)
+{
+	struct account	 a;
+	char		*route;
+
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	route = a.state.route_known ? xasprintf("%s %s",
+	    config_api_host_name(a.state.route_host),
+	    config_api_style_name(a.state.route_style)) : xstrdup("none");
+	account_free(&a);
+	return route;
+}
+
+static void
+serve_once(const char *prompt)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL, *text;
+
+	simple_conv(&c, prompt);
+	rec_init(&r, &s, 1);
+	ck_assert_msg(run(&c, &s, &res, &why) == KF_OK, "%s", why);
+	text = joined_text(&r);
+	ck_assert_ptr_nonnull(strstr(text, prompt));
+	free(text);
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+
+START_TEST(relay_path_style_refused_switches_to_target_and_remembers)
+{
+	char	*route;
+
+	two_hosts(NULL);
+	add_account("A", 0);
+	ck_assert_int_eq(accounts_set_profile(st, 1, ROUTE_PROFILE, NULL),
+	    KF_OK);
+	mock_settings("{\"runtime_path_style_invalid\":true}");
+	serve_once("first");
+	/* The refused path-style call, then the target-style one. */
+	ck_assert_int_eq(generate_calls(), 2);
+	ck_assert_int_eq(tu_mock_stat(&mock, "host_rejected"), 1);
+	ck_assert_str_eq(route = remembered_route(1), "runtime target");
+	free(route);
+	/* Remembered: the next request goes straight to the target style. */
+	serve_once("second");
+	ck_assert_int_eq(generate_calls(), 3);
+	ck_assert_int_eq(tu_mock_stat(&mock, "host_rejected"), 1);
+}
+END_TEST
+
+START_TEST(relay_profile_required_falls_back_to_the_legacy_host)
+{
+	char	*route;
+
+	two_hosts(NULL);
+	add_account("A", 0);		/* no profileArn known */
+	serve_once("no profile");
+	ck_assert_int_eq(generate_calls(), 2);
+	ck_assert_str_eq(route = remembered_route(1), "legacy path");
+	free(route);
+}
+END_TEST
+
+START_TEST(relay_unresolvable_legacy_host_falls_back_to_runtime)
+{
+	char	*route;
+
+	/* RFC 6761: .invalid never resolves (the mock's README). */
+	two_hosts("http://legacy.invalid:9/legacy");
+	add_account("A", 0);
+	ck_assert_int_eq(accounts_set_profile(st, 1, ROUTE_PROFILE, NULL),
+	    KF_OK);
+	ck_assert_int_eq(accounts_set_route(st, 1, API_HOST_LEGACY,
+	    API_STYLE_PATH, 1, NULL), KF_OK);
+	serve_once("legacy gone");
+	ck_assert_int_eq(generate_calls(), 1);
+	ck_assert_str_eq(route = remembered_route(1), "runtime path");
+	free(route);
+}
+END_TEST
+
+START_TEST(relay_a_plain_bad_request_switches_nothing)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	char			*why = NULL, *route;
+
+	two_hosts(NULL);
+	add_account("A", 0);
+	ck_assert_int_eq(accounts_set_profile(st, 1, ROUTE_PROFILE, NULL),
+	    KF_OK);
+	script("{\"times\":-1,\"response\":\"improperly_formed\"}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_EINVAL);
+	ck_assert_int_eq(generate_calls(), 1);
+	ck_assert_str_eq(route = remembered_route(1), "none");
+	free(route);
+	free(why);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1279,6 +1417,10 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, mock_setup, mock_teardown);
 	tcase_add_test(tc, relay_text_reaches_the_sink);
+	tcase_add_test(tc, relay_path_style_refused_switches_to_target_and_remembers);
+	tcase_add_test(tc, relay_profile_required_falls_back_to_the_legacy_host);
+	tcase_add_test(tc, relay_unresolvable_legacy_host_falls_back_to_runtime);
+	tcase_add_test(tc, relay_a_plain_bad_request_switches_nothing);
 	tcase_add_test(tc, relay_tool_names_are_mapped_back);
 	tcase_add_test(tc, relay_thinking_tags_become_thinking);
 	tcase_add_test(tc, relay_native_reasoning_with_signature);
