@@ -802,6 +802,17 @@ accounts_set_priority(struct store *st, long id, long priority,
 	return update_cred(st, id, set_priority, &priority, cause);
 }
 
+void
+account_route(const struct account *a, const struct config *cfg,
+    struct upstream_route *out)
+{
+	upstream_route_configured(&a->cred, cfg, out);
+	if (a->state.route_known) {
+		out->host = a->state.route_host;
+		out->style = a->state.route_style;
+	}
+}
+
 enum kf_err
 accounts_set_route(struct store *st, long id, enum api_host host,
     enum api_style style, time_t now, char **cause)

@@ -9,6 +9,7 @@
 #include "cred.h"
 #include "err.h"
 #include "store.h"
+#include "upstream.h"
 
 struct config;
 
@@ -74,6 +75,14 @@ const char	*account_reason_name(enum account_reason);
 int		 account_usable(const struct account *, time_t now);
 /* A short state word for people: "ok", "cooldown", "disabled", ... */
 const char	*account_state_word(const struct account *, time_t now);
+
+/*
+ * The route for an account's calls: the one that served it last, once
+ * the gateway had to switch (route_known), else its configured one
+ * (upstream_route_configured).
+ */
+void		 account_route(const struct account *, const struct config *,
+		    struct upstream_route *);
 
 void		 account_free(struct account *);	/* fields; NULL fine */
 void		 accounts_free(struct account *, size_t n);

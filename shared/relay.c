@@ -705,21 +705,6 @@ out:
 }
 
 /*
- * The route for an account: the one that served it last, once the
- * gateway had to switch, else its configured one (upstream.h).
- */
-static void
-route_for(const struct config *cfg, const struct account *acct,
-    const struct cred *cred, struct upstream_route *out)
-{
-	upstream_route_configured(cred, cfg, out);
-	if (acct->state.route_known) {
-		out->host = acct->state.route_host;
-		out->style = acct->state.route_style;
-	}
-}
-
-/*
  * After a refusal that another host or style may not give (§12), moves
  * route to that one: 1 when the caller should try again, once per
  * account, and only while the client has nothing.
@@ -980,7 +965,7 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 			goto out;
 		}
 
-		route_for(env->cfg, &seen, &cred, &route);
+		account_route(&seen, env->cfg, &route);
 		for (per_account = 0, forced = 0, switched = 0;
 		    per_account < RELAY_MAX_ATTEMPTS_PER_ACCOUNT &&
 		    total < RELAY_MAX_ATTEMPTS; per_account++) {

@@ -284,7 +284,7 @@ query_escape(struct buf *out, const char *s)
 
 enum kf_err
 usage_fetch(struct http *h, const struct config *cfg, const struct cred *c,
-    struct usage *out, char **cause)
+    enum api_host host, struct usage *out, char **cause)
 {
 	static const struct upstream_sdk runtime_sdk = {
 		"1.0.0", "codewhispererruntime", "N,E", 1
@@ -299,8 +299,8 @@ usage_fetch(struct http *h, const struct config *cfg, const struct cred *c,
 	enum kf_err		 er;
 
 	memset(out, 0, sizeof(*out));
-	base = config_url(cfg->api_base_url, cred_api_region(c, cfg),
-	    "/getUsageLimits");
+	base = config_url(upstream_base_url(cfg, host),
+	    cred_api_region(c, cfg), "/getUsageLimits");
 	buf_puts(&url, base);
 	buf_puts(&url, "?origin=AI_EDITOR&resourceType=AGENTIC_REQUEST"
 	    "&isEmailRequired=true");
@@ -445,13 +445,29 @@ report(struct store *st, const struct config *cfg, long id, enum kf_err er,
 	account_free(&a);
 }
 
+/* The host that serves account id's inference serves its usage too. */
+static enum kf_err
+usage_route(struct store *st, const struct config *cfg, long id,
+    struct upstream_route *route, char **cause)
+{
+	struct account	a;
+	enum kf_err	er;
+
+	if ((er = accounts_get(st, id, &a, cause)) != KF_OK)
+		return er;
+	account_route(&a, cfg, route);
+	account_free(&a);
+	return KF_OK;
+}
+
 enum kf_err
 usage_get(struct store *st, struct http *h, const struct config *cfg,
     long id, int force, struct usage *out, int *cached, char **cause)
 {
-	struct cred	 c;
-	char		*why = NULL, *failed = NULL;
-	enum kf_err	 er;
+	struct cred		 c;
+	struct upstream_route	 route;
+	char			*why = NULL, *failed = NULL;
+	enum kf_err		 er;
 
 	memset(out, 0, sizeof(*out));
 	if (cached != NULL)
@@ -466,10 +482,12 @@ usage_get(struct store *st, struct http *h, const struct config *cfg,
 		}
 		usage_free(out);
 	}
+	if ((er = usage_route(st, cfg, id, &route, cause)) != KF_OK)
+		return er;
 	if ((er = refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST, NULL,
 	    &c, cause)) != KF_OK)
 		return er;
-	er = usage_fetch(h, cfg, &c, out, &why);
+	er = usage_fetch(h, cfg, &c, route.host, out, &why);
 	if (er == KF_EAUTH && c.auth_method != CRED_AUTH_API_KEY &&
 	    c.access_token != NULL) {
 		/* The token was revoked early: refresh once and retry. */
@@ -480,7 +498,7 @@ usage_get(struct store *st, struct http *h, const struct config *cfg,
 		if ((er = refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
 		    failed, &c, cause)) != KF_OK)
 			goto out;
-		er = usage_fetch(h, cfg, &c, out, &why);
+		er = usage_fetch(h, cfg, &c, route.host, out, &why);
 	}
 	if (er != KF_OK) {
 		report(st, cfg, id, er, why);

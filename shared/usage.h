@@ -47,13 +47,14 @@ json_object	*usage_to_json(const struct usage *);
 enum kf_err	 usage_from_json(json_object *, struct usage *, char **cause);
 
 /*
- * One getUsageLimits call with the credential's access token (or API
- * key).  Errors: KF_EQUOTA (402 monthly quota), KF_ESUSPENDED (403
+ * One getUsageLimits call on host with the credential's access token (or
+ * API key).  Errors: KF_EQUOTA (402 monthly quota), KF_ESUSPENDED (403
  * TEMPORARILY_SUSPENDED), KF_EAUTH (bearer token refused), KF_EUPSTREAM,
  * KF_ETIMEOUT; the cause carries upstream's words, never the token.
  */
 enum kf_err	 usage_fetch(struct http *, const struct config *,
-		    const struct cred *, struct usage *out, char **cause);
+		    const struct cred *, enum api_host host, struct usage *out,
+		    char **cause);
 
 /*
  * The usage of account id: the cached record when under

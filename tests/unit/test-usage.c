@@ -263,6 +263,73 @@ START_TEST(usage_get_caches_and_notes_the_plan)
 }
 END_TEST
 
+/* The host of the mock's last getUsageLimits call ("runtime", ...). */
+static char *
+last_usage_host(void)
+{
+	struct buf	 out = BUF_INIT;
+	json_object	*log = NULL, *e;
+	const char	*host;
+	char		*copy;
+
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/requests?op=getUsageLimits",
+	    NULL, &out), 200);
+	ck_assert_int_eq(json_parse(out.ptr, out.len, 64, &log, NULL), KF_OK);
+	ck_assert_uint_gt(json_object_array_length(log), 0);
+	e = json_object_array_get_idx(log,
+	    json_object_array_length(log) - 1);
+	copy = xstrdup(json_get_str(e, "host", &host) == 1 ? host : "none");
+	json_object_put(log);
+	buf_free(&out);
+	return copy;
+}
+
+START_TEST(usage_get_follows_the_accounts_host)
+{
+	struct cred		 c;
+	struct import_result	 res;
+	struct usage		 u;
+	char			*why = NULL, *host;
+
+	free(cfg->api_base_url);
+	cfg->api_base_url = xasprintf("%s/runtime", mock.base);
+	free(cfg->legacy_api_base_url);
+	cfg->legacy_api_base_url = xasprintf("%s/legacy", mock.base);
+	mock_post("/_mock/accounts", "{\"id\":\"i\",\"refreshToken\":\""
+	    "idc" RT "\",\"accessToken\":\"idc" AT "\",\"authMethod\":"
+	    "\"idc\",\"clientId\":\"cid\",\"clientSecret\":\"cs\"}");
+	cred_init(&c);
+	c.auth_method = CRED_AUTH_IDC;
+	c.refresh_token = xstrdup("idc" RT);
+	c.access_token = xstrdup("idc" AT);
+	c.client_id = xstrdup("cid");
+	c.client_secret = xstrdup("cs");
+	c.expires_at = clock_now() + 3600;
+	ck_assert_int_eq(accounts_import(st, &c, 1, &res, NULL), KF_OK);
+	cred_free(&c);
+
+	/* Social: the runtime host; Builder ID: the legacy one (§12). */
+	ck_assert_msg(usage_get(st, h, cfg, 1, 1, &u, NULL, &why) == KF_OK,
+	    "%s", why);
+	usage_free(&u);
+	ck_assert_str_eq(host = last_usage_host(), "runtime");
+	free(host);
+	ck_assert_msg(usage_get(st, h, cfg, 2, 1, &u, NULL, &why) == KF_OK,
+	    "%s", why);
+	usage_free(&u);
+	ck_assert_str_eq(host = last_usage_host(), "legacy");
+	free(host);
+	/* A remembered switch moves the usage calls too. */
+	ck_assert_int_eq(accounts_set_route(st, 1, API_HOST_LEGACY,
+	    API_STYLE_PATH, 1, NULL), KF_OK);
+	ck_assert_msg(usage_get(st, h, cfg, 1, 1, &u, NULL, &why) == KF_OK,
+	    "%s", why);
+	usage_free(&u);
+	ck_assert_str_eq(host = last_usage_host(), "legacy");
+	free(host);
+}
+END_TEST
+
 START_TEST(usage_get_unknown_account)
 {
 	struct usage	 u;
@@ -340,6 +407,7 @@ main(void)
 	tcase_add_checked_fixture(live, setup, teardown);
 	tcase_set_timeout(live, 60);
 	tcase_add_test(live, usage_get_caches_and_notes_the_plan);
+	tcase_add_test(live, usage_get_follows_the_accounts_host);
 	tcase_add_test(live, usage_get_unknown_account);
 	tcase_add_test(live, usage_get_quota_and_suspension_disable_the_account);
 	tcase_add_test(live, usage_get_refreshes_a_revoked_token_once);
