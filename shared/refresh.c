@@ -222,7 +222,9 @@ record(struct store *st, long id, const struct grant *g, int dead,
 			free(a.cred.refresh_token);
 			a.cred.refresh_token = xstrdup(g->refresh_token);
 		}
-		if (g->profile_arn != NULL) {
+		/* Builder ID has none (cred.h); a grant cannot give one. */
+		if (g->profile_arn != NULL &&
+		    a.cred.auth_method != CRED_AUTH_IDC) {
 			free(a.cred.profile_arn);
 			a.cred.profile_arn = xstrdup(g->profile_arn);
 		}
@@ -297,6 +299,40 @@ read_account(struct store *st, long id, struct account *a, char **cause)
 }
 
 enum kf_err
+refresh_resolve_profile(struct store *st, struct http *h,
+    const struct config *cfg, struct cred *c, char **cause)
+{
+	char		*arn = NULL, *why = NULL;
+	enum kf_err	 er;
+
+	if (c->auth_method != CRED_AUTH_SOCIAL || c->profile_arn != NULL)
+		return KF_OK;
+	if ((er = upstream_list_profiles(h, cfg, c, &arn, &why)) != KF_OK) {
+		xsetprintf(cause, "no profileArn found: %s", why);
+		goto out;
+	}
+	if (arn == NULL) {
+		xsetprintf(cause, "no profileArn found: ListAvailableProfiles "
+		    "listed none");
+		er = KF_EUPSTREAM;
+		goto out;
+	}
+	if (c->id > 0 && (er = accounts_set_profile(st, c->id, arn, &why)) !=
+	    KF_OK) {
+		xsetprintf(cause, "profileArn not stored: %s", why);
+		goto out;
+	}
+	log_info("account %ld: profile %s (ListAvailableProfiles)", c->id,
+	    arn);
+	c->profile_arn = arn;
+	arn = NULL;
+out:
+	free(arn);
+	free(why);
+	return er;
+}
+
+enum kf_err
 refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
     long id, long ahead, const char *failed_token, struct cred *out,
     char **cause)
@@ -363,6 +399,9 @@ refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
 		    strcmp(g.refresh_token, a.cred.refresh_token) != 0 ?
 		    " (refresh token rotated)" : "");
 		write_back(st, &a.cred, out);
+		/* The runtime host wants a profile (§12): find it now. */
+		if (refresh_resolve_profile(st, h, cfg, out, &why) != KF_OK)
+			log_warnx("account %ld: %s", id, why);
 	}
 	grant_free(&g);
 out:

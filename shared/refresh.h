@@ -37,6 +37,15 @@ enum kf_err	refresh_ensure(struct store *, struct http *,
 		    const struct config *, long id, long ahead,
 		    const char *failed_token, struct cred *out, char **cause);
 
+/*
+ * A social account without a profileArn gets one from
+ * ListAvailableProfiles (upstream_list_profiles), stored with account
+ * c->id and set in *c.  Nothing happens for other accounts or a known
+ * profile.  A failure leaves the account as it was.
+ */
+enum kf_err	refresh_resolve_profile(struct store *, struct http *,
+		    const struct config *, struct cred *c, char **cause);
+
 /* 1 when the credential's token expires within ahead seconds of now. */
 int		refresh_needed(const struct cred *, long ahead, time_t now);
 

@@ -136,6 +136,110 @@ upstream_error_text(const char *body, size_t len)
 	return buf_detach(&out);
 }
 
+/* One page is plenty: an account has a profile or two. */
+#define PROFILES_MAX_BODY	(256 * 1024)
+#define PROFILES_TIMEOUT_MS	15000
+
+static const struct upstream_sdk runtime_sdk = {
+	"1.0.0", "codewhispererruntime", "N,E", 1
+};
+
+/* The chosen arn of a ListAvailableProfiles answer, or NULL. */
+static char *
+pick_profile(const char *body, size_t len, const char *region)
+{
+	json_object	*root = NULL, *list, *p;
+	const char	*arn, *first = NULL, *chosen = NULL;
+	char		 want[CONFIG_REGION_MAX + 3];
+	size_t		 i, n;
+	char		*copy = NULL;
+
+	if (json_parse(body, len, 16, &root, NULL) != KF_OK ||
+	    json_get_arr(root, "profiles", &list) != 1)
+		goto out;
+	snprintf(want, sizeof(want), ":%s:", region);
+	n = json_object_array_length(list);
+	for (i = 0; i < n && chosen == NULL; i++) {
+		p = json_object_array_get_idx(list, i);
+		if (json_get_str(p, "arn", &arn) != 1 || *arn == '\0')
+			continue;
+		if (first == NULL)
+			first = arn;
+		if (strstr(arn, want) != NULL)
+			chosen = arn;
+	}
+	if (chosen == NULL)
+		chosen = first;
+	if (chosen != NULL)
+		copy = xstrdup(chosen);
+out:
+	json_object_put(root);
+	return copy;
+}
+
+enum kf_err
+upstream_list_profiles(struct http *h, const struct config *cfg,
+    const struct cred *c, char **arn, char **cause)
+{
+	struct upstream_auth	 a;
+	struct http_req		 req;
+	struct http_resp	 resp;
+	const char		*headers[12];
+	char			*url, *text;
+	size_t			 n = 0;
+	enum kf_err		 er;
+
+	*arn = NULL;
+	if (c->auth_method != CRED_AUTH_SOCIAL)
+		return KF_OK;
+	url = config_url(cfg->api_base_url, cred_api_region(c, cfg),
+	    "/ListAvailableProfiles");
+	headers[n++] = "Content-Type: application/json";
+	headers[n++] = "Connection: close";
+	upstream_auth_headers(&a, c, cfg, &runtime_sdk, headers, &n);
+	headers[n] = NULL;
+
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.url = url;
+	req.headers = headers;
+	req.body = "{}";
+	req.body_len = 2;
+	req.proxy_url = upstream_proxy(c, cfg, &req.proxy_username,
+	    &req.proxy_password);
+	req.connect_timeout_ms = cfg->connect_timeout_ms;
+	req.timeout_ms = PROFILES_TIMEOUT_MS;
+	req.max_body = PROFILES_MAX_BODY;
+	if ((er = http_do(h, &req, &resp, cause)) != KF_OK)
+		goto out;
+	if (resp.status == 200) {
+		*arn = pick_profile(resp.body.ptr, resp.body.len,
+		    cred_api_region(c, cfg));
+		goto out;
+	}
+	text = upstream_error_text(resp.body.ptr, resp.body.len);
+	switch (upstream_classify(resp.status, resp.body.ptr,
+	    resp.body.len)) {
+	case UV_UNAUTHORIZED:
+	case UV_BEARER_INVALID:
+		er = KF_EAUTH;
+		break;
+	case UV_THROTTLED:
+		er = KF_ERATE;
+		break;
+	default:
+		er = KF_EUPSTREAM;
+	}
+	xsetprintf(cause, "ListAvailableProfiles: HTTP %ld: %s", resp.status,
+	    text);
+	free(text);
+out:
+	http_resp_free(&resp);
+	upstream_auth_free(&a);
+	free(url);
+	return er;
+}
+
 const char *
 upstream_proxy(const struct cred *c, const struct config *cfg,
     const char **username, const char **password)

@@ -127,6 +127,18 @@ enum kf_err		 upstream_generate(struct http *,
 			    char **cause);
 
 /*
+ * ListAvailableProfiles on the runtime host (kiro-protocol.md §12): the
+ * profileArn of a social account, the first one in the credential's API
+ * region if any, else the first one listed; *arn NULL when the list is
+ * empty.  Only social accounts have one: for the others KF_OK with *arn
+ * NULL, and no call.  Errors: KF_EAUTH (token refused), KF_EUPSTREAM, KF_ETIMEOUT; the
+ * cause never shows the token.  *arn is the caller's to free.
+ */
+enum kf_err		 upstream_list_profiles(struct http *,
+			    const struct config *, const struct cred *,
+			    char **arn, char **cause);
+
+/*
  * The proxy for a credential: its own proxyUrl ("direct" means none),
  * else the config's, else NULL (libcurl's defaults).  Borrowed.
  */

@@ -149,6 +149,58 @@ START_TEST(refresh_idc_uses_the_oidc_token_endpoint)
 }
 END_TEST
 
+START_TEST(refresh_resolve_profile_asks_list_available_profiles_once)
+{
+	struct cred	 c;
+	struct account	 a;
+	long		 id;
+	char		*why = NULL;
+
+	/* Two profiles: the one in the account's API region wins. */
+	mock_post("/_mock/accounts", "{\"refreshToken\":\"" RT_SOCIAL "\","
+	    "\"accessToken\":\"aoaFRESH\",\"authMethod\":\"social\","
+	    "\"profiles\":[{\"arn\":\"arn:aws:codewhisperer:eu-central-1:1:"
+	    "profile/EU\"},{\"arn\":\"arn:aws:codewhisperer:us-east-1:1:"
+	    "profile/US\"}]}");
+	id = import(RT_SOCIAL, CRED_AUTH_SOCIAL, 1, NULL);
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	ck_assert_ptr_null(a.cred.profile_arn);
+	ck_assert_msg(refresh_resolve_profile(st, h, cfg, &a.cred, &why) ==
+	    KF_OK, "%s", why);
+	ck_assert_str_eq(a.cred.profile_arn,
+	    "arn:aws:codewhisperer:us-east-1:1:profile/US");
+	account_free(&a);
+	ck_assert_int_eq(tu_mock_stat(&mock, "profiles"), 1);
+	/* Stored: known from now on, no second call. */
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
+	    NULL, &c, &why), KF_OK);
+	ck_assert_str_eq(c.profile_arn,
+	    "arn:aws:codewhisperer:us-east-1:1:profile/US");
+	ck_assert_int_eq(refresh_resolve_profile(st, h, cfg, &c, &why), KF_OK);
+	ck_assert_int_eq(tu_mock_stat(&mock, "profiles"), 1);
+	cred_free(&c);
+}
+END_TEST
+
+START_TEST(refresh_resolve_profile_never_asks_for_builder_id)
+{
+	struct account	 a;
+	long		 id;
+	char		*why = NULL;
+
+	mock_post("/_mock/accounts", "{\"refreshToken\":\"" RT_IDC "\","
+	    "\"accessToken\":\"aoaFRESH\",\"authMethod\":\"idc\","
+	    "\"clientId\":\"client-1\",\"clientSecret\":\"secret-1\"}");
+	id = import(RT_IDC, CRED_AUTH_IDC, 1, NULL);
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	ck_assert_int_eq(refresh_resolve_profile(st, h, cfg, &a.cred, &why),
+	    KF_OK);
+	ck_assert_ptr_null(a.cred.profile_arn);
+	ck_assert_int_eq(tu_mock_stat(&mock, "profiles"), 0);
+	account_free(&a);
+}
+END_TEST
+
 START_TEST(refresh_concurrent_processes_refresh_once)
 {
 	struct cred	 c;
@@ -415,6 +467,8 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, refresh_social_rotates_and_stores);
 	tcase_add_test(tc, refresh_idc_uses_the_oidc_token_endpoint);
+	tcase_add_test(tc, refresh_resolve_profile_asks_list_available_profiles_once);
+	tcase_add_test(tc, refresh_resolve_profile_never_asks_for_builder_id);
 	tcase_add_test(tc, refresh_concurrent_processes_refresh_once);
 	tcase_add_test(tc, refresh_forced_only_for_the_failed_token);
 	tcase_add_test(tc, refresh_invalid_grant_needs_a_new_login);
