@@ -268,9 +268,11 @@ store_login(struct ctl *ctl, struct cred *c, const char *how)
 	if (res.duplicate)
 		printf("logged in with %s: already account %ld (unchanged)\n",
 		    how, res.id);
-	else
+	else {
 		printf("logged in with %s: added as account %ld\n", how,
 		    res.id);
+		ctl_resolve_profile(ctl, res.id);
+	}
 	return 0;
 }
 

@@ -230,6 +230,45 @@ expiry_text(time_t t, char out[CLOCK_RFC3339_LEN])
 	return clock_rfc3339(t, out);
 }
 
+/* The route an account's calls take, and its profile, as JSON keys. */
+static void
+add_route_json(json_object *o, const struct account *a,
+    const struct config *cfg)
+{
+	struct upstream_route	route;
+
+	account_route(a, cfg, &route);
+	json_object_object_add(o, "host",
+	    json_str(config_api_host_name(route.host)));
+	json_object_object_add(o, "style",
+	    json_str(config_api_style_name(route.style)));
+	/* Switched by the gateway itself after a refusal (README). */
+	json_object_object_add(o, "routeSwitched",
+	    json_object_new_boolean(a->state.route_known));
+	json_object_object_add(o, "profileArn", a->cred.profile_arn != NULL ?
+	    json_str(a->cred.profile_arn) : NULL);
+}
+
+/* "runtime host, target style, profile arn:..." for people. */
+static void
+print_route(const struct account *a, const struct config *cfg)
+{
+	struct upstream_route	route;
+	char			when[CLOCK_RFC3339_LEN];
+
+	account_route(a, cfg, &route);
+	printf("account %-6ld %s host, %s style", a->cred.id,
+	    config_api_host_name(route.host),
+	    config_api_style_name(route.style));
+	if (a->state.route_known)
+		printf(" (switched %s)", expiry_text(a->state.route_at, when));
+	if (a->cred.profile_arn != NULL)
+		printf(", profile %s\n", a->cred.profile_arn);
+	else
+		printf(", %s\n", a->cred.auth_method == CRED_AUTH_SOCIAL ?
+		    "profile not known yet" : "no profile");
+}
+
 static int
 accounts_list_verb(struct ctl *ctl, int argc, char **argv)
 {
@@ -252,6 +291,7 @@ accounts_list_verb(struct ctl *ctl, int argc, char **argv)
 			    json_str(account_state_word(&accts[i], now)));
 			json_object_object_add(o, "runtime",
 			    account_state_to_json(&accts[i].state));
+			add_route_json(o, &accts[i], ctl->cfg);
 			json_object_array_add(arr, o);
 		}
 		puts(json_object_to_json_string_ext(arr,
@@ -286,6 +326,43 @@ accounts_list_verb(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+void
+ctl_resolve_profile(struct ctl *ctl, long id)
+{
+	struct account	 a;
+	struct http	*h;
+	char		*why = NULL, *clean;
+
+	if (accounts_get(ctl->store, id, &a, &why) != KF_OK) {
+		free(why);
+		return;
+	}
+	if (a.cred.auth_method == CRED_AUTH_SOCIAL &&
+	    a.cred.profile_arn == NULL) {
+		if (a.cred.access_token == NULL ||
+		    refresh_needed(&a.cred, 60, clock_now()))
+			printf("account %ld: profileArn unknown: found at its "
+			    "first refresh\n", id);
+		else {
+			h = http_new();
+			if (refresh_resolve_profile(ctl->store, h, ctl->cfg,
+			    &a.cred, &why) == KF_OK)
+				printf("account %ld: profile %s\n", id,
+				    a.cred.profile_arn);
+			else {
+				clean = term_clean(why);
+				fprintf(stderr, "kiroctl: account %ld: %s; "
+				    "looked up again at its next refresh\n",
+				    id, clean);
+				free(clean);
+			}
+			http_free(h);
+		}
+	}
+	account_free(&a);
+	free(why);
+}
+
 static int
 report_import(struct ctl *ctl, struct cred *creds, size_t n,
     const char *from, long *first_id)
@@ -304,6 +381,7 @@ report_import(struct ctl *ctl, struct cred *creds, size_t n,
 		else {
 			printf("%s entry %zu: added as account %ld\n", from,
 			    i + 1, results[i].id);
+			ctl_resolve_profile(ctl, results[i].id);
 			added++;
 		}
 	}
@@ -469,12 +547,19 @@ status_verb(struct ctl *ctl, int argc, char **argv)
 	printf("config:        %s\n", ctl->cfg->path != NULL ?
 	    ctl->cfg->path : "(none: defaults and environment)");
 	printf("state:         %s\n", ctl->cfg->state_dir);
-	printf("upstream:      %s\n", ctl->cfg->api_base_url);
+	printf("upstream:      runtime host %s, %s style\n",
+	    ctl->cfg->api_base_url,
+	    config_api_style_name(ctl->cfg->api_style));
+	printf("legacy host:   %s (Builder ID accounts: %s host)\n",
+	    ctl->cfg->legacy_api_base_url,
+	    config_api_host_name(ctl->cfg->idc_api_host));
 	printf("client key:    %s\n", ctl->cfg->api_key != NULL ?
 	    "set" : "NOT SET (clients cannot authenticate)");
 	printf("balancing:     %s\n",
 	    config_lb_mode_name(ctl->cfg->load_balancing_mode));
 	printf("accounts:      %zu (%zu usable)\n", n, usable);
+	for (i = 0; i < n; i++)
+		print_route(&accts[i], ctl->cfg);
 	accounts_free(accts, n);
 	return 0;
 }

@@ -31,6 +31,13 @@ void	die(const char *fmt, ...)
 char	*term_clean(const char *s);
 /* Opens the state store (as the state directory's owner when root). */
 void	open_store(struct ctl *);
+/*
+ * A new social account without a profileArn gets one from
+ * ListAvailableProfiles while its access token is valid (kiro-protocol.md
+ * §12); else, or when that fails, the next refresh finds it.  Prints what
+ * happened; never fails the verb.
+ */
+void	ctl_resolve_profile(struct ctl *, long id);
 /* An expiry time for people: RFC 3339, or "unknown" for 0. */
 const char	*expiry_text(time_t, char out[CLOCK_RFC3339_LEN]);
 
