@@ -734,6 +734,26 @@ route_switch(const struct relay_env *env, const struct attempt *a,
 	return 1;
 }
 
+/*
+ * The runtime host refuses a social account without its profile (§12):
+ * one imported without it learns it here, once (then it is stored).  A
+ * failure is no error: the legacy host may still serve (route_switch).
+ */
+static void
+ensure_profile(const struct relay_env *env, const struct upstream_route *route,
+    struct cred *cred)
+{
+	char	*why = NULL;
+
+	if (route->host != API_HOST_RUNTIME || cred->profile_arn != NULL ||
+	    cred->auth_method != CRED_AUTH_SOCIAL)
+		return;
+	if (refresh_resolve_profile(env->store, env->http, env->cfg, cred,
+	    &why) != KF_OK)
+		log_warnx("account %ld: %s", cred->id, why);
+	free(why);
+}
+
 /* A switched route served: the account keeps it (accounts.h). */
 static void
 route_served(const struct relay_env *env, long account_id,
@@ -954,6 +974,8 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 			    &last_msg);
 			continue;
 		}
+		account_route(&seen, env->cfg, &route);
+		ensure_profile(env, &route, &cred);
 		kiro_toolmap_free(map);
 		map = kiro_toolmap_new();
 		a.map = map;
@@ -965,7 +987,6 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 			goto out;
 		}
 
-		account_route(&seen, env->cfg, &route);
 		for (per_account = 0, forced = 0, switched = 0;
 		    per_account < RELAY_MAX_ATTEMPTS_PER_ACCOUNT &&
 		    total < RELAY_MAX_ATTEMPTS; per_account++) {

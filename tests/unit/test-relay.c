@@ -1355,12 +1355,39 @@ START_TEST(relay_profile_required_falls_back_to_the_legacy_host)
 {
 	char	*route;
 
+	struct buf	 out = BUF_INIT;
+
 	two_hosts(NULL);
 	add_account("A", 0);		/* no profileArn known */
+	/* ListAvailableProfiles lists none: nothing to send. */
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/accounts/update",
+	    "{\"accessToken\":\"aoaA\",\"profiles\":[]}", &out), 200);
+	buf_free(&out);
 	serve_once("no profile");
+	ck_assert_int_eq(tu_mock_stat(&mock, "profiles"), 1);
 	ck_assert_int_eq(generate_calls(), 2);
 	ck_assert_str_eq(route = remembered_route(1), "legacy path");
 	free(route);
+}
+END_TEST
+
+START_TEST(relay_learns_a_missing_profile_before_the_runtime_host)
+{
+	struct account	 a;
+	char		*route;
+
+	two_hosts(NULL);
+	add_account("A", 0);		/* imported without its profileArn */
+	serve_once("learn it");
+	serve_once("known now");
+	ck_assert_int_eq(tu_mock_stat(&mock, "profiles"), 1);
+	ck_assert_int_eq(generate_calls(), 2);
+	ck_assert_int_eq(tu_mock_stat(&mock, "host_rejected"), 0);
+	ck_assert_str_eq(route = remembered_route(1), "none");
+	free(route);
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_str_eq(a.cred.profile_arn, ROUTE_PROFILE);
+	account_free(&a);
 }
 END_TEST
 
@@ -1420,6 +1447,7 @@ main(void)
 	tcase_add_test(tc, relay_path_style_refused_switches_to_target_and_remembers);
 	tcase_add_test(tc, relay_profile_required_falls_back_to_the_legacy_host);
 	tcase_add_test(tc, relay_unresolvable_legacy_host_falls_back_to_runtime);
+	tcase_add_test(tc, relay_learns_a_missing_profile_before_the_runtime_host);
 	tcase_add_test(tc, relay_a_plain_bad_request_switches_nothing);
 	tcase_add_test(tc, relay_tool_names_are_mapped_back);
 	tcase_add_test(tc, relay_thinking_tags_become_thinking);
