@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+"""The two Kiro hosts, the two request styles and profileArn (issue 9, §12).
+
+Each test starts its own gateway behind lighttpd, and again behind Apache (the
+*Apache classes), with apiBaseUrl at the mock's /runtime host and
+legacyApiBaseUrl at its /legacy host (tests/mock/README.md, "Two hosts"); the
+mock is shared by the module and reset before each test.  Covered:
+
+  - a social account imported without its profileArn: the gateway asks
+    ListAvailableProfiles once, then sends the request to the runtime host,
+    path style, with the profile in the body; `kiroctl accounts list --json`
+    shows host runtime, style path and the profile;
+  - a Builder ID (idc) account whose credentials file carries a profileArn:
+    the request goes to the legacy host with no profile in the body, a header
+    or the query, and ListAvailableProfiles is never asked; the listing shows
+    host legacy and no profile;
+  - `apiStyle: "target"`: POST /runtime/ with x-amz-target, the client
+    attribution, the kiroruntime user agent and the profile header, and no
+    top-level agentMode/agentContinuationId/agentTaskType;
+  - the runtime host refusing the path style (REQUEST_BODY_INVALID): one
+    switch to the target style, the client gets its answer, the responder
+    log says so, the next request goes straight to the target style, and
+    `kiroctl status` / `accounts list --json` show the switch;
+  - the legacy host unresolvable (a .invalid name) for an idc account: one
+    switch to the runtime host (the mock's runtime_allow_idc), the answer
+    arrives and the account stays on the runtime host;
+  - a social account whose profile cannot be found, on a runtime host that
+    requires one: "profileArn is required", then the legacy host serves;
+  - no secret in the responder log or in any client body.
+
+The gateway makes no /mcp (web search) call: Anthropic's web search tool is
+answered as a note (fcgi/parse-anthropic.c), so there is no web search call to
+cover here.
+
+Run: /usr/bin/python3 tests/integration/test_gateway_hosts.py
+"""
+
+from __future__ import annotations
+
+import sys
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import gateway as gw  # noqa: E402
+from gateway import Account, Gateway, Mock, body  # noqa: E402
+
+MOCK: Mock | None = None
+PROFILE = "arn:aws:codewhisperer:us-east-1:111112222233:profile/MOCK"
+STATE_FIELDS = ("agentMode", "agentContinuationId", "agentTaskType")
+
+
+def setUpModule() -> None:
+    global MOCK
+    MOCK = Mock().start()
+
+
+def tearDownModule() -> None:
+    if MOCK is not None:
+        MOCK.stop()
+
+
+class FileAccount(Account):
+    """An Account whose credentials file entry carries extra keys."""
+
+    def __init__(self, name: str, *, file_extra: dict | None = None, **kw):
+        super().__init__(name, **kw)
+        self.file_extra = dict(file_extra or {})
+
+    def credential(self) -> dict:
+        return dict(super().credential(), **self.file_extra)
+
+
+class Hosts(unittest.TestCase):
+    """lighttpd; HostsApache runs the same tests behind Apache."""
+
+    server = "lighttpd"
+
+    def setUp(self) -> None:
+        missing = gw.SERVERS[self.server].missing()
+        if missing is not None:
+            self.fail(missing)
+        MOCK.reset()
+        self.client_bodies: list[bytes] = []
+
+    def start(self, accounts, legacy: str | None = None, **config) -> Gateway:
+        cfg = {"apiBaseUrl": MOCK.url + "/runtime",
+               "legacyApiBaseUrl": legacy or MOCK.url + "/legacy"}
+        cfg.update(config)
+        g = Gateway(self.server, MOCK, accounts=accounts, config=cfg).start()
+        self.addCleanup(g.stop)
+        self.addCleanup(self.check_secrets, g)
+        return g
+
+    def send(self, g: Gateway, prompt: str = "Say hello"):
+        resp = g.messages(body(prompt))
+        self.client_bodies.append(resp.body)
+        self.assertEqual(resp.status, 200, resp.body[:500])
+        self.assertEqual(resp.json()["content"][0]["text"],
+                         "Hello from mock Kiro. You said: " + prompt)
+        return resp
+
+    def check_secrets(self, g: Gateway) -> None:
+        secrets = [g.api_key]
+        for account in g.accounts:
+            secrets += account.secrets()
+        log = g.log()
+        for secret in filter(None, secrets):
+            self.assertNotIn(secret, log, "a secret is in the responder log")
+            for text in self.client_bodies:
+                self.assertNotIn(secret.encode(), text, "a secret reached a client")
+
+    @staticmethod
+    def placement(entry: dict) -> tuple:
+        return (entry["host"], entry["style"])
+
+    # profileArn
+
+    def test_social_profile_found_then_runtime_path_style(self) -> None:
+        account = Account("social")
+        g = self.start([account])
+        self.send(g)
+        self.assertEqual(MOCK.stats()["profiles"], 1)
+        [call] = MOCK.requests()
+        self.assertEqual(self.placement(call), ("runtime", "path"))
+        self.assertEqual(call["path"], "/runtime/generateAssistantResponse")
+        self.assertEqual(call["profile"]["body"], PROFILE)
+        self.assertEqual(call["status"], 200)
+        [entry] = g.accounts_json()
+        self.assertEqual((entry["host"], entry["style"], entry["profileArn"]),
+                         ("runtime", "path", PROFILE))
+        self.assertFalse(entry["routeSwitched"])
+        # Stored: the second request asks no more.
+        self.send(g, "again")
+        self.assertEqual(MOCK.stats()["profiles"], 1)
+
+    def test_builder_id_goes_to_legacy_without_any_profile(self) -> None:
+        account = FileAccount("idc", auth_method="idc", file_extra={"profileArn": PROFILE})
+        g = self.start([account])
+        self.send(g)
+        [call] = MOCK.requests()
+        self.assertEqual(self.placement(call), ("legacy", "path"))
+        self.assertEqual(call["account_kind"], "idc")
+        self.assertEqual(call["profile"], {"body": None, "header": None,
+                                           "mcp_header": None, "query": None})
+        self.assertEqual(MOCK.stats()["profiles"], 0)
+        [entry] = g.accounts_json()
+        self.assertEqual((entry["host"], entry["style"], entry["profileArn"]),
+                         ("legacy", "path", None))
+
+    def test_profile_not_found_falls_back_to_legacy(self) -> None:
+        account = Account("noprofile", mock={"profiles": []})
+        g = self.start([account])
+        self.send(g)
+        calls = MOCK.requests()
+        self.assertEqual([self.placement(c) for c in calls],
+                         [("runtime", "path"), ("legacy", "path")])
+        self.assertEqual(calls[0]["status"], 400)
+        [entry] = g.accounts_json()
+        self.assertEqual((entry["host"], entry["routeSwitched"]), ("legacy", True))
+        self.assertIn("did not serve (HTTP 400: profileArn is required)", g.log())
+
+    # styles
+
+    def test_target_style_by_configuration(self) -> None:
+        account = FileAccount("target", file_extra={"profileArn": PROFILE})
+        g = self.start([account], apiStyle="target")
+        self.send(g)
+        [call] = MOCK.requests()
+        self.assertEqual(self.placement(call), ("runtime", "target"))
+        self.assertEqual(call["path"], "/runtime/")
+        self.assertEqual(call["target"], "KiroRuntimeService.GenerateAssistantResponse")
+        headers = call["headers"]
+        self.assertEqual(headers["x-amzn-kiro-client-attribution"], "kiro-ide")
+        self.assertIn(" api/kiroruntime#1.0.0 ", headers["user-agent"])
+        self.assertEqual(call["profile"]["header"], PROFILE)
+        for field in STATE_FIELDS:
+            self.assertNotIn(field, call["body"])
+
+    def test_path_style_refused_switches_to_target_and_stays(self) -> None:
+        account = FileAccount("switch", file_extra={"profileArn": PROFILE})
+        g = self.start([account])
+        MOCK.settings(runtime_path_style_invalid=True)
+        self.send(g, "first")
+        calls = MOCK.requests()
+        self.assertEqual([self.placement(c) for c in calls],
+                         [("runtime", "path"), ("runtime", "target")])
+        self.assertEqual([c["status"] for c in calls], [400, 200])
+        self.assertIn("the runtime host, path style, did not serve", g.log())
+        self.assertIn("switched to the runtime host, target style", g.log())
+        self.send(g, "second")
+        self.assertEqual([self.placement(c) for c in MOCK.requests()][2:],
+                         [("runtime", "target")])
+        [entry] = g.accounts_json()
+        self.assertEqual((entry["host"], entry["style"], entry["routeSwitched"]),
+                         ("runtime", "target", True))
+        status = g.kiroctl("status").stdout
+        self.assertRegex(status, r"account 1\s+runtime host, target style \(switched ")
+
+    # hosts
+
+    def test_unresolvable_legacy_host_switches_to_runtime(self) -> None:
+        account = Account("idcdns", auth_method="idc")
+        g = self.start([account], legacy="http://legacy.invalid:9/legacy")
+        MOCK.settings(runtime_allow_idc=True)
+        self.send(g)
+        [call] = MOCK.requests()
+        self.assertEqual(self.placement(call), ("runtime", "path"))
+        self.assertIsNone(call["profile"]["body"])
+        self.assertIn("the legacy host, path style, did not serve", g.log())
+        [entry] = g.accounts_json()
+        self.assertEqual((entry["host"], entry["routeSwitched"]), ("runtime", True))
+        self.send(g, "again")
+        self.assertEqual(len(MOCK.requests()), 2)
+
+
+class HostsApache(Hosts):
+    server = "apache"
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
