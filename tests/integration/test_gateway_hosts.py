@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gateway as gw  # noqa: E402
-from gateway import Account, Gateway, Mock, body  # noqa: E402
+from gateway import Account, Gateway, Mock, body, wait_for  # noqa: E402
 
 MOCK: Mock | None = None
 PROFILE = "arn:aws:codewhisperer:us-east-1:111112222233:profile/MOCK"
@@ -157,8 +157,9 @@ class Hosts(unittest.TestCase):
         self.assertEqual([self.placement(c) for c in calls],
                          [("runtime", "path"), ("legacy", "path")])
         self.assertEqual(calls[0]["status"], 400)
+        wait_for(lambda: g.accounts_json()[0]["routeSwitched"], what="the switch recorded")
         [entry] = g.accounts_json()
-        self.assertEqual((entry["host"], entry["routeSwitched"]), ("legacy", True))
+        self.assertEqual(entry["host"], "legacy")
         self.assertIn("did not serve (HTTP 400: profileArn is required)", g.log())
 
     # styles
@@ -188,7 +189,9 @@ class Hosts(unittest.TestCase):
                          [("runtime", "path"), ("runtime", "target")])
         self.assertEqual([c["status"] for c in calls], [400, 200])
         self.assertIn("the runtime host, path style, did not serve", g.log())
-        self.assertIn("switched to the runtime host, target style", g.log())
+        # Written once the answer is out: under valgrind that takes a while.
+        wait_for(lambda: "switched to the runtime host, target style" in g.log(),
+                 what="the switch in the responder log")
         self.send(g, "second")
         self.assertEqual([self.placement(c) for c in MOCK.requests()][2:],
                          [("runtime", "target")])
@@ -209,8 +212,9 @@ class Hosts(unittest.TestCase):
         self.assertEqual(self.placement(call), ("runtime", "path"))
         self.assertIsNone(call["profile"]["body"])
         self.assertIn("the legacy host, path style, did not serve", g.log())
+        wait_for(lambda: g.accounts_json()[0]["routeSwitched"], what="the switch recorded")
         [entry] = g.accounts_json()
-        self.assertEqual((entry["host"], entry["routeSwitched"]), ("runtime", True))
+        self.assertEqual(entry["host"], "runtime")
         self.send(g, "again")
         self.assertEqual(len(MOCK.requests()), 2)
 
