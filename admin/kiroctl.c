@@ -808,6 +808,43 @@ accounts_priority_verb(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * accounts route ID auto | runtime [path|target] | legacy: what the
+ * gateway remembers after a switch (README, Kiro hosts and request
+ * styles), set or forgotten by hand.
+ */
+static int
+accounts_route_verb(struct ctl *ctl, int argc, char **argv)
+{
+	struct upstream_route	 route;
+	char			*why = NULL;
+	long			 id;
+
+	if (argc < 3 || argc > 4)
+		bad_args("accounts route ID auto|runtime [path|target]|legacy");
+	id = parse_id(argv[1]);
+	if (strcmp(argv[2], "auto") == 0 && argc == 3) {
+		if (accounts_forget_route(ctl->store, id, &why) != KF_OK)
+			die("%s", why);
+		printf("account %ld: host and style from the configuration\n",
+		    id);
+		return 0;
+	}
+	route.style = API_STYLE_PATH;
+	if (config_api_host_parse(argv[2], &route.host) == -1 ||
+	    (argc == 4 && config_api_style_parse(argv[3], &route.style) ==
+	    -1) || (route.host == API_HOST_LEGACY &&
+	    route.style != API_STYLE_PATH))
+		bad_args("accounts route ID auto|runtime [path|target]|legacy");
+	if (accounts_set_route(ctl->store, id, route.host, route.style,
+	    clock_now(), &why) != KF_OK)
+		die("%s", why);
+	printf("account %ld: %s host, %s style\n", id,
+	    config_api_host_name(route.host),
+	    config_api_style_name(route.style));
+	return 0;
+}
+
 static void
 usage_row(const struct account *a, const struct usage *u)
 {
@@ -988,6 +1025,7 @@ static const struct {
 	{ "accounts", "export", accounts_export_verb, 0 },
 	{ "accounts", "remove", accounts_remove_verb, 0 },
 	{ "accounts", "priority", accounts_priority_verb, 0 },
+	{ "accounts", "route", accounts_route_verb, 0 },
 	{ "usage", NULL, usage_verb, 0 },
 	{ "health-check", NULL, health_check_verb, 0 },
 	{ "accounts", "enable", accounts_enable_verb, 0 },

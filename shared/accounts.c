@@ -813,8 +813,9 @@ account_route(const struct account *a, const struct config *cfg,
 	}
 }
 
-enum kf_err
-accounts_set_route(struct store *st, long id, enum api_host host,
+/* Sets (known) or clears the route in account id's state record. */
+static enum kf_err
+save_route(struct store *st, long id, int known, enum api_host host,
     enum api_style style, time_t now, char **cause)
 {
 	struct store_txn	*txn = NULL;
@@ -824,10 +825,10 @@ accounts_set_route(struct store *st, long id, enum api_host host,
 	if ((er = store_begin(st, STORE_WRITE, &txn, cause)) != KF_OK)
 		return er;
 	if ((er = accounts_txn_load(txn, id, &a, cause)) == KF_OK) {
-		a.state.route_known = 1;
+		a.state.route_known = known;
 		a.state.route_host = host;
 		a.state.route_style = style;
-		a.state.route_at = now;
+		a.state.route_at = known ? now : 0;
 		er = accounts_txn_save_state(txn, id, &a.state, cause);
 		account_free(&a);
 	}
@@ -835,6 +836,20 @@ accounts_set_route(struct store *st, long id, enum api_host host,
 	    er == KF_OK)
 		er = KF_ESTORE;
 	return er;
+}
+
+enum kf_err
+accounts_set_route(struct store *st, long id, enum api_host host,
+    enum api_style style, time_t now, char **cause)
+{
+	return save_route(st, id, 1, host, style, now, cause);
+}
+
+enum kf_err
+accounts_forget_route(struct store *st, long id, char **cause)
+{
+	return save_route(st, id, 0, API_HOST_RUNTIME, API_STYLE_PATH, 0,
+	    cause);
 }
 
 static void

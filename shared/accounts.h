@@ -131,6 +131,8 @@ enum kf_err	 accounts_remove(struct store *, long id, char **cause);
 /* Sets the priority (0 .. 1000000000, else KF_EINVAL). */
 enum kf_err	 accounts_set_priority(struct store *, long id, long priority,
 		    char **cause);
+/* Forgets the remembered route of account id: the configuration decides. */
+enum kf_err	 accounts_forget_route(struct store *, long id, char **cause);
 /* Remembers the host and style that served account id (state record). */
 enum kf_err	 accounts_set_route(struct store *, long id, enum api_host,
 		    enum api_style, time_t now, char **cause);

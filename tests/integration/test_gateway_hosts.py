@@ -20,7 +20,8 @@ mock is shared by the module and reset before each test.  Covered:
   - the runtime host refusing the path style (REQUEST_BODY_INVALID): one
     switch to the target style, the client gets its answer, the responder
     log says so, the next request goes straight to the target style, and
-    `kiroctl status` / `accounts list --json` show the switch;
+    `kiroctl status` / `accounts list --json` show the switch, and
+    `kiroctl accounts route` forgets or pins it;
   - the legacy host unresolvable (a .invalid name) for an idc account: one
     switch to the runtime host (the mock's runtime_allow_idc), the answer
     arrives and the account stays on the runtime host;
@@ -200,6 +201,15 @@ class Hosts(unittest.TestCase):
                          ("runtime", "target", True))
         status = g.kiroctl("status").stdout
         self.assertRegex(status, r"account 1\s+runtime host, target style \(switched ")
+        # The operator can undo it: the configuration decides again.
+        g.kiroctl("accounts", "route", "1", "auto")
+        [entry] = g.accounts_json()
+        self.assertEqual((entry["host"], entry["style"], entry["routeSwitched"]),
+                         ("runtime", "path", False))
+        g.kiroctl("accounts", "route", "1", "legacy")
+        self.assertEqual(g.accounts_json()[0]["host"], "legacy")
+        self.assertNotEqual(g.kiroctl("accounts", "route", "1", "legacy", "target",
+                                      check=False).returncode, 0)
 
     # hosts
 

@@ -377,6 +377,10 @@ START_TEST(accounts_route_and_profile_are_remembered)
 	ck_assert_int_eq(a.state.route_at, 1000);
 	ck_assert_str_eq(a.cred.profile_arn, "arn:p");
 	account_free(&a);
+	ck_assert_int_eq(accounts_forget_route(st, 1, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.route_known, 0);
+	account_free(&a);
 	/* An idc account keeps no profile, whatever is passed. */
 	ck_assert_int_eq(accounts_set_profile(st, 2, "arn:p", NULL), KF_OK);
 	ck_assert_int_eq(accounts_get(st, 2, &a, NULL), KF_OK);
