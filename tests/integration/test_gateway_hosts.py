@@ -10,6 +10,8 @@ mock is shared by the module and reset before each test.  Covered:
     ListAvailableProfiles once, then sends the request to the runtime host,
     path style, with the profile in the body; `kiroctl accounts list --json`
     shows host runtime, style path and the profile;
+  - `kiroctl accounts import`: a social account with a valid token gets its
+    profile there; a Builder ID one keeps none and is never looked up;
   - a Builder ID (idc) account whose credentials file carries a profileArn:
     the request goes to the legacy host with no profile in the body, a header
     or the query, and ListAvailableProfiles is never asked; the listing shows
@@ -38,6 +40,7 @@ Run: /usr/bin/python3 tests/integration/test_gateway_hosts.py
 
 from __future__ import annotations
 
+import json
 import sys
 import unittest
 from pathlib import Path
@@ -135,6 +138,24 @@ class Hosts(unittest.TestCase):
         # Stored: the second request asks no more.
         self.send(g, "again")
         self.assertEqual(MOCK.stats()["profiles"], 1)
+
+    def test_kiroctl_import_looks_the_profile_up(self) -> None:
+        g = self.start([])
+        social = Account("imported")
+        idc = FileAccount("importedidc", auth_method="idc", file_extra={"profileArn": PROFILE})
+        for account in (social, idc):
+            MOCK.add_account(account)
+        g.accounts = [social, idc]      # their secrets are checked at the end
+        path = g.dir / "import.json"
+        path.write_text(json.dumps([social.credential(), idc.credential()]))
+        g.hand_over()
+        out = g.kiroctl("accounts", "import", str(path)).stdout
+        self.assertIn(f"account 1: profile {PROFILE}", out)
+        self.assertEqual(MOCK.stats()["profiles"], 1)      # never for Builder ID
+        listing = {e["email"]: e for e in g.accounts_json()}
+        self.assertEqual(listing[social.email]["profileArn"], PROFILE)
+        self.assertIsNone(listing[idc.email]["profileArn"])
+        self.assertEqual(listing[idc.email]["host"], "legacy")
 
     def test_builder_id_goes_to_legacy_without_any_profile(self) -> None:
         account = FileAccount("idc", auth_method="idc", file_extra={"profileArn": PROFILE})
