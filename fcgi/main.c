@@ -3,7 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
-#ifdef HAVE_MALLOC_TRIM
+#if defined(HAVE_MALLOC_TRIM) || defined(HAVE_MALLOPT)
 #include <malloc.h>
 #endif
 #include <pthread.h>
@@ -36,6 +36,8 @@
 #define DEFAULT_THREADS	4
 #define MAX_THREADS	256
 #define TRIM_EVERY_MS	5000
+#define MMAP_THRESHOLD	(256 * 1024)
+#define TRIM_THRESHOLD	(512 * 1024)
 
 static struct app		 app;
 static pthread_mutex_t		 accept_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -164,6 +166,26 @@ trim_due(void)
 #endif
 }
 
+/*
+ * Fixed thresholds, so that glibc's dynamic ones cannot keep a burst: by
+ * default, freeing a block that was mmapped (over 128 KB) raises the mmap
+ * threshold to its size and the trim threshold to twice that, so the next
+ * such block comes from an arena, and an arena's free top is given back
+ * only past the new trim threshold (glibc 2.36's malloc_trim leaves the
+ * top of a thread's arena alone).  Setting them turns that off: blocks of 256 KB or more
+ * are mmapped and unmapped when freed, and an arena keeps at most 512 KB
+ * free at its top.
+ */
+static void
+malloc_setup(void)
+{
+#ifdef HAVE_MALLOPT
+	if (mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) != 1 ||
+	    mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) != 1)
+		log_warnx("mallopt failed: freed memory may be kept");
+#endif
+}
+
 static void *
 accept_loop(void *arg)
 {
@@ -249,6 +271,7 @@ main(int argc, char *argv[])
 
 	umask(077);
 	log_init("kiro-fcgi", LOG_LEVEL_INFO);
+	malloc_setup();
 	if ((env = getenv("KIRO_FCGI_THREADS")) != NULL && *env != '\0') {
 		n_threads = strtol(env, &end, 10);
 		if (*end != '\0' || n_threads < 1 || n_threads > MAX_THREADS)
