@@ -407,6 +407,8 @@ def main() -> int:
         if not any(n for (k, s), n in tally.count.items() if k == kind and s):
             problems.append(f"no {kind} request was answered")
     problems += tally.bad
+    # TRACEME=valgrind: what the harness found in the responders' logs.
+    problems += [f"valgrind: {p}" for p in getattr(gw.srv, "_trace_problems", [])]
     if args.json:
         args.json.write_text(json.dumps({
             "seconds": elapsed, "clients": args.clients, "requests": total,
