@@ -40,7 +40,9 @@ baseline measured in the same run for each figure:
               pool_pick with 1, 10 and 100 accounts per mode, and its store
               transactions; round-robin and rate-limited picks also with
               their write fsynced (the baseline: how it was before those
-              soft records went unsynced).  Per front end, for the
+              soft records went unsynced).  Its pairs row: 50k tool
+              use/result pairs, alternating and in one turn, and the largest
+              conv the caps let through (ms before the upstream call).  Per front end, for the
               builder's Claude Code conversation translated into each
               protocol: request conversion
               (parse + repair + Kiro body build: us per request, MB/s of its
@@ -1144,6 +1146,20 @@ def core_frontend_rows(t: Table, c: dict) -> None:
                f"{r['answers_per_s']:.0f} answers/s")
 
 
+def core_pairs_rows(t: Table, pairs: dict) -> None:
+    """bench-core's pairs row: the work before the upstream call for many tool pairs."""
+    t.note("tool_use/tool_result pairs as a conv: conv_check_limits, then history_repair "
+           "and kiro_req_build unless the caps refused it")
+    for shape in ("alternating", "one_turn", "at_caps"):
+        if shape not in pairs:
+            continue
+        r = pairs[shape]
+        t.row(f"pairs, {shape.replace('_', ' ')} ({r['pairs']} pairs)", r["ms"], "ms",
+              fmt="{:.2f}")
+        t.note(("refused by the caps" if r["refused"] else "let through, repaired and built")
+               + f"; median of {r['rounds']} rounds")
+
+
 def build_table(res: dict) -> str:
     t = Table()
     if "cpu" in res:
@@ -1277,6 +1293,8 @@ def build_table(res: dict) -> str:
                          f"than with the fsync ({1e6 / p['pick']['mean_us']:.0f} vs "
                          f"{1e6 / base['pick']['mean_us']:.0f} picks/s by the mean)")
             t.note(note)
+        if "pairs" in c:
+            core_pairs_rows(t, c["pairs"])
     return t.render()
 
 
