@@ -12,6 +12,7 @@
 #include "json.h"
 #include "models.h"
 #include "parse-common.h"
+#include "strset.h"
 #include "xmalloc.h"
 
 enum kf_err
@@ -201,6 +202,29 @@ pc_add_tool(struct conv *conv, const char *name, const char *desc,
 	}
 	t->schema = schema;
 	return t;
+}
+
+void
+pc_keep_tools(struct conv *conv, const struct strset *keep,
+    struct strset *removed)
+{
+	struct conv_tool	*t;
+	size_t			 i, n_kept = 0;
+
+	for (i = 0; i < conv->n_tools; i++) {
+		t = &conv->tools[i];
+		if (strset_has(keep, t->name)) {
+			conv->tools[n_kept++] = *t;
+			continue;
+		}
+		if (removed != NULL)
+			strset_add(removed, t->name);
+		/* What conv_remove_tool frees, without its shift. */
+		free(t->name);
+		free(t->description);
+		json_object_put(t->schema);
+	}
+	conv->n_tools = n_kept;
 }
 
 const char *

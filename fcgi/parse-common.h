@@ -11,6 +11,7 @@
 
 struct conv;
 struct model_info;
+struct strset;
 
 /*
  * Every error names the field it is about.  cause gets "<field>: <what>"
@@ -88,6 +89,15 @@ enum kf_err	pc_format_type(struct conv *, const char *type,
  */
 struct conv_tool	*pc_add_tool(struct conv *, const char *name,
 			    const char *desc, json_object *schema);
+
+/*
+ * Keeps only conv's tools whose name is in keep, in their order, in one
+ * pass (a client's allowed list filters the tools before the caps are
+ * checked, so it must cost linear time); the names of the tools removed
+ * are added to removed unless it is NULL.
+ */
+void		pc_keep_tools(struct conv *, const struct strset *keep,
+		    struct strset *removed);
 
 /*
  * History a client sends that Kiro has no form for (a hosted tool's call,
