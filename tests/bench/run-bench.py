@@ -42,7 +42,9 @@ baseline measured in the same run for each figure:
               their write fsynced (the baseline: how it was before those
               soft records went unsynced).  Its pairs row: 50k tool
               use/result pairs, alternating and in one turn, and the largest
-              conv the caps let through (ms before the upstream call).  Per front end, for the
+              conv the caps let through (ms before the upstream call); its
+              trim row: a 5000-turn session trimmed to maxPayloadBytes
+              600,000 (ms, builds, turns dropped).  Per front end, for the
               builder's Claude Code conversation translated into each
               protocol: request conversion
               (parse + repair + Kiro body build: us per request, MB/s of its
@@ -1160,6 +1162,17 @@ def core_pairs_rows(t: Table, pairs: dict) -> None:
                + f"; median of {r['rounds']} rounds")
 
 
+def core_trim_rows(t: Table, trim: dict) -> None:
+    """bench-core's trim row: history.maxPayloadBytes on a long session."""
+    t.row(f"trim {trim['turns']} turns to {trim['max_bytes'] / 1e3:.0f} KB", trim["ms"], "ms",
+          fmt="{:.0f}")
+    t.note(f"{trim['untrimmed_bytes'] / 1e6:.1f} MB Kiro body -> {trim['body_bytes'] / 1e3:.0f} KB"
+           f" in {trim['builds']} builds, {trim['turns_dropped']} turns dropped (repair + "
+           f"history_build_within, median of {trim['rounds']} rounds)"
+           + ("; the caps would refuse it" if trim["refused_by_caps"] else "")
+           + (f"; FAILED: {trim['error']}" if "error" in trim else ""))
+
+
 def build_table(res: dict) -> str:
     t = Table()
     if "cpu" in res:
@@ -1295,6 +1308,8 @@ def build_table(res: dict) -> str:
             t.note(note)
         if "pairs" in c:
             core_pairs_rows(t, c["pairs"])
+        if "trim" in c:
+            core_trim_rows(t, c["trim"])
     return t.render()
 
 
