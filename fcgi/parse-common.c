@@ -204,6 +204,26 @@ pc_add_tool(struct conv *conv, const char *name, const char *desc,
 	return t;
 }
 
+enum kf_err
+pc_add_stop(struct conv *conv, const char *seq, const char *field,
+    size_t max_count, char **cause, char **param)
+{
+	size_t	len;
+
+	if (seq == NULL || seq[0] == '\0')
+		return KF_OK;
+	if (max_count > CONV_MAX_STOP)
+		max_count = CONV_MAX_STOP;
+	if ((len = strlen(seq)) > CONV_MAX_STOP_BYTES)
+		return pc_bad(cause, param, field, "at most %d bytes, not %zu",
+		    CONV_MAX_STOP_BYTES, len);
+	if (conv->n_stop >= max_count)
+		return pc_bad(cause, param, field, "at most %zu stop sequences "
+		    "are allowed", max_count);
+	conv_add_stop(conv, seq);
+	return KF_OK;
+}
+
 void
 pc_keep_tools(struct conv *conv, const struct strset *keep,
     struct strset *removed)

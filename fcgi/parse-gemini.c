@@ -655,6 +655,7 @@ parse_generation_config(struct parse *p, json_object *root)
 {
 	json_object	*gc, *arr, *v, *schema;
 	const char	*mime;
+	char		 field[64];
 	int64_t		 max;
 	size_t		 i, n;
 	enum kf_err	 er;
@@ -678,7 +679,12 @@ parse_generation_config(struct parse *p, json_object *root)
 			if (!json_object_is_type(v, json_type_string))
 				return bad(p, "generationConfig.stopSequences"
 				    "[%zu]: must be a string", i);
-			conv_add_stop(p->conv, json_object_get_string(v));
+			snprintf(field, sizeof(field),
+			    "generationConfig.stopSequences[%zu]", i);
+			if ((er = pc_add_stop(p->conv,
+			    json_object_get_string(v), field, CONV_MAX_STOP,
+			    p->cause, NULL)) != KF_OK)
+				return er;
 		}
 	}
 	if ((rc = json_get_str(gc, "responseMimeType", &mime)) == -1)

@@ -517,14 +517,15 @@ static enum kf_err
 parse_stop(struct parse *p, json_object *root)
 {
 	json_object	*v, *item;
+	char		 field[32];
 	size_t		 i, n;
+	enum kf_err	 er;
 
 	if (!json_object_object_get_ex(root, "stop", &v) || v == NULL)
 		return KF_OK;
-	if (json_object_is_type(v, json_type_string)) {
-		conv_add_stop(p->conv, json_object_get_string(v));
-		return KF_OK;
-	}
+	if (json_object_is_type(v, json_type_string))
+		return pc_add_stop(p->conv, json_object_get_string(v), "stop",
+		    MAX_STOP, p->cause, p->param);
 	if (!json_object_is_type(v, json_type_array))
 		return bad(p, "stop", "must be a string or an array of "
 		    "strings, not %s", json_type_label(v));
@@ -538,7 +539,10 @@ parse_stop(struct parse *p, json_object *root)
 			path_set(p, "stop[%zu]", i);
 			return bad(p, p->path, "must be a string");
 		}
-		conv_add_stop(p->conv, json_object_get_string(item));
+		snprintf(field, sizeof(field), "stop[%zu]", i);
+		if ((er = pc_add_stop(p->conv, json_object_get_string(item),
+		    field, MAX_STOP, p->cause, p->param)) != KF_OK)
+			return er;
 	}
 	return KF_OK;
 }

@@ -4,14 +4,18 @@
 For each server (lighttpd at "/kiro", Apache at "/"), against the mock Kiro:
   - Anthropic /v1/messages: 1001 tools is 400 invalid_request_error "too
     many tools: 1001 (at most 1000 per request)", streamed or not; 17
-    stop_sequences is 400 naming the stop sequence cap, 16 are served;
+    stop_sequences is 400 "stop_sequences[16]: at most 16 stop sequences
+    are allowed", a 257-byte one "stop_sequences[1]: at most 256 bytes",
+    16 are served;
   - OpenAI Chat Completions: a 257-byte stop string is 400
-    invalid_request_error naming the stop sequence length cap;
+    invalid_request_error "stop: at most 256 bytes" with param "stop", in
+    an array param "stop[1]"; 5 sequences are OpenAI's "at most 4";
   - OpenAI Responses: 10001 alternating input messages is 400 "too many
     messages: 10001";
   - Gemini generateContent: 20002 parts in two contents is 400
     INVALID_ARGUMENT "too many content blocks", and 17
-    generationConfig.stopSequences is 400 INVALID_ARGUMENT;
+    generationConfig.stopSequences is 400 INVALID_ARGUMENT naming
+    generationConfig.stopSequences[16] (a 257-byte one [0]);
   - no refused request reaches the mock upstream.
 
 Run: /usr/bin/python3 tests/integration/test_request_caps.py
@@ -69,11 +73,13 @@ class _Caps:
     def assert_no_upstream(self) -> None:
         self.assertEqual(MOCK.stats()["generate"], 0)
 
-    def assert_openai_error(self, resp, words: str) -> None:
+    def assert_openai_error(self, resp, words: str, param: str | None = None) -> None:
         self.assertEqual(resp.status, 400, resp.body[:500])
         err = resp.json()["error"]
         self.assertEqual(err["type"], "invalid_request_error", err)
         self.assertIn(words, err["message"])
+        if param is not None:
+            self.assertEqual(err["param"], param, err)
 
     def assert_gemini_error(self, resp, words: str) -> None:
         self.assertEqual(resp.status, 400, resp.body[:500])
@@ -98,7 +104,10 @@ class _Caps:
     def test_anthropic_stop_sequences_capped(self) -> None:
         resp = self.gw.messages(anthropic(stop_sequences=[f"STOP{i}" for i in range(17)]))
         assert_anthropic_error(self, resp, 400, "invalid_request_error",
-                               ["too many stop sequences: 17 (at most 16)"])
+                               ["stop_sequences[16]: at most 16 stop sequences are allowed"])
+        resp = self.gw.messages(anthropic(stop_sequences=["END", "x" * 257]))
+        assert_anthropic_error(self, resp, 400, "invalid_request_error",
+                               ["stop_sequences[1]: at most 256 bytes, not 257"])
         self.assert_no_upstream()
         resp = self.gw.messages(anthropic(stop_sequences=[f"STOP{i}" for i in range(16)]))
         self.assertEqual(resp.status, 200, resp.body[:500])
@@ -107,8 +116,15 @@ class _Caps:
         resp = self.gw.post("/v1/chat/completions",
                             {"model": MODEL, "stop": "x" * 257,
                              "messages": [{"role": "user", "content": "hi"}]}, auth="bearer")
-        self.assert_openai_error(resp, "stop sequence 0 is 257 bytes long (at most 256 bytes "
-                                       "each)")
+        self.assert_openai_error(resp, "stop: at most 256 bytes, not 257", "stop")
+        resp = self.gw.post("/v1/chat/completions",
+                            {"model": MODEL, "stop": ["END", "x" * 257],
+                             "messages": [{"role": "user", "content": "hi"}]}, auth="bearer")
+        self.assert_openai_error(resp, "stop[1]: at most 256 bytes, not 257", "stop[1]")
+        resp = self.gw.post("/v1/chat/completions",
+                            {"model": MODEL, "stop": ["a", "b", "c", "d", "e"],
+                             "messages": [{"role": "user", "content": "hi"}]}, auth="bearer")
+        self.assert_openai_error(resp, "at most 4 sequences", "stop")
         self.assert_no_upstream()
 
     def test_responses_too_many_messages(self) -> None:
@@ -126,7 +142,12 @@ class _Caps:
         self.assert_gemini_error(resp, "too many content blocks: 20003 (at most 20000")
         resp = self.gemini({"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
                             "generationConfig": {"stopSequences": [f"S{i}" for i in range(17)]}})
-        self.assert_gemini_error(resp, "too many stop sequences: 17 (at most 16)")
+        self.assert_gemini_error(resp, "generationConfig.stopSequences[16]: at most 16 stop "
+                                       "sequences are allowed")
+        resp = self.gemini({"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+                            "generationConfig": {"stopSequences": ["x" * 257]}})
+        self.assert_gemini_error(resp, "generationConfig.stopSequences[0]: at most 256 bytes, "
+                                       "not 257")
         self.assert_no_upstream()
 
 

@@ -456,6 +456,31 @@ START_TEST(parse_tool_config_modes)
 }
 END_TEST
 
+/* generationConfig.stopSequences: conv's caps, by path. */
+START_TEST(parse_stop_sequences_capped)
+{
+	struct buf	 body = BUF_INIT;
+	char		 big[CONV_MAX_STOP_BYTES + 2];
+	size_t		 i;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_printf(&body, "{\"contents\":[" USER("x") "],\"generationConfig\":"
+	    "{\"stopSequences\":[\"%s\"]}}", big);
+	parse_bad(body.ptr, "generationConfig.stopSequences[0]: at most 256 "
+	    "bytes, not 257");
+	buf_reset(&body);
+	buf_printf(&body, "{\"contents\":[" USER("x") "],\"generationConfig\":"
+	    "{\"stopSequences\":[\"S0\"");
+	for (i = 1; i <= CONV_MAX_STOP; i++)
+		buf_printf(&body, ",\"S%zu\"", i);
+	buf_printf(&body, "]}}");
+	parse_bad(body.ptr, "generationConfig.stopSequences[16]: at most 16 "
+	    "stop sequences are allowed");
+	buf_free(&body);
+}
+END_TEST
+
 START_TEST(parse_generation_config)
 {
 	struct conv		c;
@@ -719,6 +744,7 @@ main(void)
 	tcase_add_test(tc, schema_openapi_to_json_schema);
 	tcase_add_test(tc, parse_tool_config_modes);
 	tcase_add_test(tc, parse_generation_config);
+	tcase_add_test(tc, parse_stop_sequences_capped);
 	tcase_add_test(tc, parse_thinking_config);
 	tcase_add_test(tc, parse_models_and_count_wrapper);
 	tcase_add_test(tc, parse_bad_fields_name_the_path);
