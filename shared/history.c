@@ -438,7 +438,6 @@ size_t
 history_msg_bytes(const struct conv_msg *m)
 {
 	size_t	n, i;
-
 	int	uses = 0, results = 0;
 
 	n = m->role == CONV_ROLE_USER ? EST_USER_MSG : EST_ASSISTANT_MSG;
@@ -453,7 +452,7 @@ history_msg_bytes(const struct conv_msg *m)
 size_t
 history_drop_oldest_bytes(struct conv *c, size_t excess, size_t budget)
 {
-	size_t	i, n, end, turns = 0, dropped = 0, left = 0;
+	size_t	i, n, end, size, turns = 0, dropped = 0, left = 0;
 	int	capped;
 
 	if (c->n_msgs <= 1)
@@ -475,8 +474,9 @@ history_drop_oldest_bytes(struct conv *c, size_t excess, size_t budget)
 		    !starts_turn(&c->msgs[end]); end++)
 			;
 		for (i = n; i < end; i++) {
-			dropped += history_msg_bytes(&c->msgs[i]);
-			left -= history_msg_bytes(&c->msgs[i]);
+			size = history_msg_bytes(&c->msgs[i]);
+			dropped += size;
+			left -= size;
 		}
 		n = end;
 		turns++;
