@@ -764,7 +764,9 @@ static enum kf_err
 parse_stop_sequences(struct parse *p, json_object *root)
 {
 	json_object	*arr, *v;
+	char		 field[48];
 	size_t		 i, n;
+	enum kf_err	 er;
 	int		 rc;
 
 	if ((rc = json_get_arr(root, "stop_sequences", &arr)) == -1)
@@ -777,7 +779,10 @@ parse_stop_sequences(struct parse *p, json_object *root)
 		if (!json_object_is_type(v, json_type_string))
 			return bad(p, "stop_sequences[%zu]: must be a string, "
 			    "not %s", i, json_type_label(v));
-		conv_add_stop(p->conv, json_object_get_string(v));
+		snprintf(field, sizeof(field), "stop_sequences[%zu]", i);
+		if ((er = pc_add_stop(p->conv, json_object_get_string(v),
+		    field, CONV_MAX_STOP, p->cause, NULL)) != KF_OK)
+			return er;
 	}
 	return KF_OK;
 }

@@ -712,13 +712,20 @@ backoff(int n)
 		;
 }
 
+/*
+ * The Kiro body for conv; over history.maxPayloadBytes, the oldest turns
+ * go, as many at once as the excess covers (history_build_within), not
+ * one rebuild per turn.
+ */
 static enum kf_err
 build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
     const char *conversation_id, struct buf *body, struct kiro_toolmap *map,
     char **cause)
 {
 	struct history_opts	hopts;
+	struct history_fit	fit;
 	struct kiro_req_opts	opts;
+	size_t			max_bytes;
 	enum kf_err		er;
 
 	memset(&opts, 0, sizeof(opts));
@@ -728,24 +735,17 @@ build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
 	    conversation_id != NULL && conversation_id[0] != '\0' ?
 	    conversation_id : NULL;
 	opts.profile_arn = cred->profile_arn;
-	for (;;) {
-		buf_reset(body);
-		if ((er = kiro_req_build(conv, &opts, body, map, cause)) !=
-		    KF_OK)
-			return er;
-		if (env->cfg->history.max_payload_bytes <= 0 ||
-		    body->len <= (size_t)env->cfg->history.max_payload_bytes)
-			return KF_OK;
-		/* Over the configured limit: drop the oldest exchange. */
-		if (!history_drop_oldest_turn(conv))
-			return KF_OK;
-		memset(&hopts, 0, sizeof(hopts));
-		hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
-		if ((er = history_repair(conv, &hopts, cause)) != KF_OK)
-			return er;
-		log_info("request over %ld bytes: dropped the oldest turn",
-		    env->cfg->history.max_payload_bytes);
-	}
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
+	max_bytes = env->cfg->history.max_payload_bytes > 0 ?
+	    (size_t)env->cfg->history.max_payload_bytes : 0;
+	er = history_build_within(conv, &hopts, &opts, max_bytes, body, map,
+	    &fit, cause);
+	if (er == KF_OK && fit.turns_dropped > 0)
+		log_info("request over %zu bytes: dropped the oldest %zu "
+		    "turns (%zu builds)", max_bytes, fit.turns_dropped,
+		    fit.builds);
+	return er;
 }
 
 /*

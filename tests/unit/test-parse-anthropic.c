@@ -800,6 +800,49 @@ START_TEST(parse_stop_sequences)
 }
 END_TEST
 
+/* The stop sequence caps (conv.h) name the sequence over them. */
+START_TEST(parse_stop_sequences_capped)
+{
+	struct buf	 body = BUF_INIT;
+	struct conv	 c;
+	char		*why, big[CONV_MAX_STOP_BYTES + 2];
+	size_t		 i;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_printf(&body, "{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"stop_sequences\":[\"a\",\"%s\"]}", big);
+	why = expect_einval_at(body.ptr, 0, "stop_sequences[1]");
+	ck_assert_str_eq(why, "stop_sequences[1]: at most 256 bytes, not 257");
+	free(why);
+	/* 256 bytes is fine. */
+	buf_reset(&body);
+	big[CONV_MAX_STOP_BYTES] = '\0';
+	buf_printf(&body, "{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"stop_sequences\":[\"%s\"]}", big);
+	parse_ok(body.ptr, &c);
+	ck_assert_uint_eq(strlen(c.stop[0]), CONV_MAX_STOP_BYTES);
+	conv_free(&c);
+	/* 16 are fine, the 17th is named; empty ones do not count. */
+	buf_reset(&body);
+	buf_printf(&body, "{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"stop_sequences\":[\"\"");
+	for (i = 0; i < CONV_MAX_STOP; i++)
+		buf_printf(&body, ",\"S%zu\"", i);
+	buf_printf(&body, "]}");
+	parse_ok(body.ptr, &c);
+	ck_assert_uint_eq(c.n_stop, CONV_MAX_STOP);
+	conv_free(&c);
+	body.len -= 2;
+	buf_printf(&body, ",\"S16\"]}");
+	why = expect_einval_at(body.ptr, 0, "stop_sequences[17]");
+	ck_assert_str_eq(why, "stop_sequences[17]: at most 16 stop sequences "
+	    "are allowed");
+	free(why);
+	buf_free(&body);
+}
+END_TEST
+
 /* ---- thinking ---- */
 
 START_TEST(parse_thinking_enabled_adaptive_disabled)
@@ -1315,6 +1358,7 @@ main(void)
 	tcase_add_test(fields, parse_tool_missing_input_schema_refused);
 	tcase_add_test(fields, parse_tool_choice_every_type);
 	tcase_add_test(fields, parse_stop_sequences);
+	tcase_add_test(fields, parse_stop_sequences_capped);
 	tcase_add_test(fields, parse_tool_choice_needs_the_tool);
 	tcase_add_test(fields, parse_output_format_json_schema);
 	tcase_add_test(fields, parse_thinking_enabled_adaptive_disabled);
