@@ -134,8 +134,7 @@ pc_model(struct conv *conv, const char *model, int lenient,
 void
 pc_thinking_name(struct conv *conv, const struct model_info *m)
 {
-	/* kiro.rs: opus 4.6 thinks adaptively, others by budget. */
-	if (m != NULL && strcmp(m->id, "claude-opus-4.6") == 0)
+	if (m != NULL && m->adaptive_thinking)
 		conv->thinking = CONV_THINKING_ADAPTIVE;
 	else {
 		conv->thinking = CONV_THINKING_ENABLED;

@@ -598,8 +598,8 @@ parse_reasoning(struct parse *p, json_object *root,
 		p->conv->thinking = CONV_THINKING_OFF;
 		return KF_OK;
 	}
-	/* As parse-anthropic: opus 4.6 thinks adaptively, others by budget. */
-	if (strcmp(m->id, "claude-opus-4.6") == 0) {
+	/* As parse-anthropic: adaptive where the model thinks so. */
+	if (m->adaptive_thinking) {
 		p->conv->thinking = CONV_THINKING_ADAPTIVE;
 		p->conv->thinking_effort = xstrdup(level);
 	} else {
