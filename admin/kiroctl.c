@@ -274,6 +274,7 @@ accounts_list_verb(struct ctl *ctl, int argc, char **argv)
 		    a->cred.id, a->cred.email != NULL ? a->cred.email : "-",
 		    cred_auth_name(a->cred.auth_method), a->cred.priority,
 		    account_state_word(a, now),
+		    a->cred.auth_method == CRED_AUTH_API_KEY ? "never" :
 		    expiry_text(a->cred.expires_at, when),
 		    account_reason_name(a->state.disabled),
 		    a->state.disabled != ACCOUNT_OK &&
@@ -418,8 +419,12 @@ refresh_verb(struct ctl *ctl, int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		const struct account	*a = &accts[i];
 
-		if (a->cred.auth_method == CRED_AUTH_API_KEY)
+		/* No refresh endpoint takes a key (kiro-protocol.md §8.4). */
+		if (a->cred.auth_method == CRED_AUTH_API_KEY) {
+			printf("account %ld: API key, nothing to refresh\n",
+			    a->cred.id);
 			continue;
+		}
 		if (a->state.disabled == ACCOUNT_INVALID_REFRESH_TOKEN) {
 			printf("account %ld: needs a new login (skipped)\n",
 			    a->cred.id);

@@ -202,10 +202,15 @@ out:
 	return er;
 }
 
-/* Applies a refresh's outcome to the account in one write transaction. */
+/*
+ * Applies a refresh's outcome to the account in one write transaction: the
+ * grant, or a failure that disables the account as disable_as (ACCOUNT_OK:
+ * counted, 3 in a row disable it).
+ */
 static enum kf_err
-record(struct store *st, long id, const struct grant *g, int dead,
-    const char *why, struct cred *out, char **cause)
+record(struct store *st, long id, const struct grant *g,
+    enum account_reason disable_as, const char *why, struct cred *out,
+    char **cause)
 {
 	struct store_txn	*txn = NULL;
 	struct account		 a;
@@ -237,8 +242,8 @@ record(struct store *st, long id, const struct grant *g, int dead,
 		free(a.state.last_error);
 		a.state.last_error = xstrdup(why);
 		a.state.last_error_at = clock_now();
-		if (dead) {
-			a.state.disabled = ACCOUNT_INVALID_REFRESH_TOKEN;
+		if (disable_as != ACCOUNT_OK) {
+			a.state.disabled = disable_as;
 			a.state.disabled_at = clock_now();
 			a.state.disabled_until = 0;
 			free(a.state.disabled_detail);
@@ -296,6 +301,24 @@ read_account(struct store *st, long id, struct account *a, char **cause)
 	return accounts_get(st, id, a, cause);
 }
 
+/*
+ * An API key has nothing to refresh: no refresh endpoint accepts it
+ * (kiro-protocol.md §8.4), so a refused key puts its account out of
+ * service until the operator replaces it.
+ */
+static enum kf_err
+api_key_refused(struct store *st, long id, char **cause)
+{
+	static const char	 why[] = "Kiro refused the API key (bearer "
+	    "token invalid); add a new one with kiroctl accounts add "
+	    "--kiro-api-key";
+
+	log_warnx("account %ld: %s", id, why);
+	(void)record(st, id, NULL, ACCOUNT_INVALID_CONFIG, why, NULL, NULL);
+	xsetprintf(cause, "account %ld: %s", id, why);
+	return KF_ELOGIN;
+}
+
 enum kf_err
 refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
     long id, long ahead, const char *failed_token, struct cred *out,
@@ -310,6 +333,10 @@ refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
 	cred_init(out);
 	if ((er = read_account(st, id, &a, cause)) != KF_OK)
 		return er;
+	if (a.cred.auth_method == CRED_AUTH_API_KEY && failed_token != NULL) {
+		account_free(&a);
+		return api_key_refused(st, id, cause);
+	}
 	if (a.cred.auth_method == CRED_AUTH_API_KEY ||
 	    (failed_token == NULL &&
 	    !refresh_needed(&a.cred, ahead, clock_now()))) {
@@ -353,10 +380,11 @@ refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
 	if (er != KF_OK) {
 		log_warnx("account %ld: %s", id, why);
 		xsetprintf(cause, "account %ld: %s", id, why);
-		(void)record(st, id, NULL, dead, why, NULL, NULL);
+		(void)record(st, id, NULL, dead ?
+		    ACCOUNT_INVALID_REFRESH_TOKEN : ACCOUNT_OK, why, NULL, NULL);
 		goto out;
 	}
-	er = record(st, id, &g, 0, NULL, out, cause);
+	er = record(st, id, &g, ACCOUNT_OK, NULL, out, cause);
 	if (er == KF_OK) {
 		log_info("account %ld: access token refreshed%s", id,
 		    g.refresh_token != NULL &&

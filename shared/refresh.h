@@ -28,9 +28,14 @@ struct store;
  * rotated refresh token is stored (and its hash mapped to the account) and
  * written back to the credential's source file when it has one.
  *
+ * An API-key account never refreshes: without failed_token it is copied
+ * as it is; with failed_token (any value: its key was refused) it is
+ * disabled as InvalidConfig, with no call upstream, and KF_ELOGIN says the
+ * key must be replaced.
+ *
  * Errors: KF_ELOGIN when the refresh token is dead (invalid_grant: the
  * account is disabled as InvalidRefreshToken and needs a new login) or
- * truncated; KF_EUPSTREAM / KF_ETIMEOUT for transient failures (counted in
+ * truncated, or an API key was refused; KF_EUPSTREAM / KF_ETIMEOUT for transient failures (counted in
  * the account's refreshFailures); KF_ENOTFOUND for an unknown id.
  */
 enum kf_err	refresh_ensure(struct store *, struct http *,

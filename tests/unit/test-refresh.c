@@ -244,6 +244,40 @@ START_TEST(refresh_invalid_grant_needs_a_new_login)
 }
 END_TEST
 
+/* An API key is never refreshed; a refused one disables its account. */
+START_TEST(refresh_refused_api_key_disables_without_a_call)
+{
+	struct cred		 c;
+	struct account		 a;
+	struct import_result	 res;
+	char			*why = NULL;
+
+	cred_init(&c);
+	c.auth_method = CRED_AUTH_API_KEY;
+	c.kiro_api_key = xstrdup("ksk_UNITKEY" TAIL);
+	ck_assert_int_eq(accounts_import(st, &c, 1, &res, NULL), KF_OK);
+	cred_free(&c);
+	ck_assert_msg(refresh_ensure(st, h, cfg, res.id, REFRESH_AHEAD_CRON,
+	    NULL, &c, &why) == KF_OK, "%s", why);
+	ck_assert_str_eq(c.kiro_api_key, "ksk_UNITKEY" TAIL);
+	cred_free(&c);
+	/* The key itself was refused: out of service, no refresh call. */
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, res.id,
+	    REFRESH_AHEAD_REQUEST, "", &c, &why), KF_ELOGIN);
+	ck_assert_ptr_nonnull(strstr(why, "API key"));
+	ck_assert_ptr_null(strstr(why, "ksk_UNITKEY"));
+	ck_assert_int_eq(refreshes(), 0);
+	ck_assert_int_eq(tu_mock_stat(&mock, "requests"), 0);
+	ck_assert_int_eq(accounts_get(st, res.id, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.disabled, ACCOUNT_INVALID_CONFIG);
+	ck_assert_ptr_nonnull(strstr(a.state.disabled_detail,
+	    "refused the API key"));
+	ck_assert_int_eq(account_usable(&a, clock_now()), 0);
+	account_free(&a);
+	free(why);
+}
+END_TEST
+
 START_TEST(refresh_transient_failures_are_counted)
 {
 	struct cred	 c;
@@ -418,6 +452,7 @@ main(void)
 	tcase_add_test(tc, refresh_concurrent_processes_refresh_once);
 	tcase_add_test(tc, refresh_forced_only_for_the_failed_token);
 	tcase_add_test(tc, refresh_invalid_grant_needs_a_new_login);
+	tcase_add_test(tc, refresh_refused_api_key_disables_without_a_call);
 	tcase_add_test(tc, refresh_transient_failures_are_counted);
 	tcase_add_test(tc, refresh_writes_rotated_tokens_back_to_the_file);
 	tcase_add_test(tc, refresh_ide_file_written_back_only_with_sync);
