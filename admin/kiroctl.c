@@ -408,7 +408,8 @@ refresh_verb(struct ctl *ctl, int argc, char **argv)
 	size_t		 n = 0, i;
 	char		*why = NULL, when[CLOCK_RFC3339_LEN];
 	int		 force = argc == 2 && strcmp(argv[1], "--force") == 0;
-	int		 failed = 0;
+	int		 failed = 0, expiring, idle;
+	long		 idle_seconds = refresh_idle_seconds(ctl->cfg);
 	enum kf_err	 er;
 
 	if (argc > 2 || (argc == 2 && !force))
@@ -430,22 +431,32 @@ refresh_verb(struct ctl *ctl, int argc, char **argv)
 			    a->cred.id);
 			continue;
 		}
-		if (!force && !refresh_needed(&a->cred, REFRESH_AHEAD_CRON,
-		    clock_now())) {
+		expiring = refresh_needed(&a->cred, REFRESH_AHEAD_CRON,
+		    clock_now());
+		idle = !expiring && refresh_idle(&a->cred, idle_seconds,
+		    clock_now());
+		if (!force && !expiring && !idle) {
 			printf("account %ld: valid until %s\n", a->cred.id,
 			    expiry_text(a->cred.expires_at, when));
 			continue;
 		}
-		er = refresh_ensure(ctl->store, h, ctl->cfg, a->cred.id,
-		    REFRESH_AHEAD_CRON, force ? (a->cred.access_token != NULL ?
-		    a->cred.access_token : "") : NULL, &cred, &why);
+		if (force)
+			er = refresh_ensure(ctl->store, h, ctl->cfg,
+			    a->cred.id, REFRESH_AHEAD_CRON,
+			    a->cred.access_token != NULL ?
+			    a->cred.access_token : "", &cred, &why);
+		else
+			er = refresh_cron(ctl->store, h, ctl->cfg, a->cred.id,
+			    &cred, &why);
 		if (er != KF_OK) {
 			printf("account %ld: refresh failed: %s\n", a->cred.id,
 			    why);
 			failed++;
 		} else
-			printf("account %ld: refreshed, valid until %s\n",
-			    a->cred.id, expiry_text(cred.expires_at, when));
+			printf("account %ld: refreshed%s, valid until %s\n",
+			    a->cred.id, idle && !force ? " (idle: last "
+			    "refresh idleRefreshHours ago)" : "",
+			    expiry_text(cred.expires_at, when));
 		cred_free(&cred);
 		free(why);
 		why = NULL;

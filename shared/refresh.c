@@ -1,6 +1,7 @@
 /* refresh.c: keep an account's access token fresh (kiro-protocol.md §8). */
 #include "autoconfig.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,34 @@ refresh_needed(const struct cred *c, long ahead, time_t now)
 	if (c->access_token == NULL || c->expires_at == 0)
 		return 1;
 	return c->expires_at <= now + ahead;
+}
+
+/*
+ * When the gateway never refreshed the account (imported, logged in), its
+ * access token is taken to be an hour old when it expires: Kiro's tokens
+ * last an hour (kiro-protocol.md §8.1).
+ */
+int
+refresh_idle(const struct cred *c, long idle_seconds, time_t now)
+{
+	time_t	last;
+
+	if (c->auth_method != CRED_AUTH_SOCIAL || idle_seconds <= 0)
+		return 0;
+	if ((last = c->refreshed_at) == 0) {
+		if (c->expires_at == 0)
+			return 0;	/* refresh_needed says yes anyway */
+		last = c->expires_at - REFRESH_DEFAULT_TTL;
+	}
+	return now - last >= idle_seconds;
+}
+
+long
+refresh_idle_seconds(const struct config *cfg)
+{
+	if (cfg->idle_refresh_hours > LONG_MAX / 3600)
+		return LONG_MAX;
+	return cfg->idle_refresh_hours * 3600;
 }
 
 /* Reads camelCase or snake_case (peers disagree, §8.1). */
@@ -232,6 +261,7 @@ record(struct store *st, long id, const struct grant *g,
 			a.cred.profile_arn = xstrdup(g->profile_arn);
 		}
 		a.cred.expires_at = g->expires_at;
+		a.cred.refreshed_at = clock_now();
 		a.state.refresh_failures = 0;
 		if (a.state.disabled == ACCOUNT_TOO_MANY_REFRESH_FAILURES)
 			a.state.disabled = ACCOUNT_OK;
@@ -319,9 +349,18 @@ api_key_refused(struct store *st, long id, char **cause)
 	return KF_ELOGIN;
 }
 
-enum kf_err
-refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
-    long id, long ahead, const char *failed_token, struct cred *out,
+/* Whether c needs a refresh: expiring within ahead, or idle for idle. */
+static int
+due(const struct cred *c, long ahead, long idle)
+{
+	time_t	now = clock_now();
+
+	return refresh_needed(c, ahead, now) || refresh_idle(c, idle, now);
+}
+
+static enum kf_err
+ensure(struct store *st, struct http *h, const struct config *cfg, long id,
+    long ahead, long idle, const char *failed_token, struct cred *out,
     char **cause)
 {
 	struct account	 a;
@@ -338,8 +377,7 @@ refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
 		return api_key_refused(st, id, cause);
 	}
 	if (a.cred.auth_method == CRED_AUTH_API_KEY ||
-	    (failed_token == NULL &&
-	    !refresh_needed(&a.cred, ahead, clock_now()))) {
+	    (failed_token == NULL && !due(&a.cred, ahead, idle))) {
 		cred_copy(out, &a.cred);
 		account_free(&a);
 		return KF_OK;
@@ -355,7 +393,7 @@ refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
 	if (failed_token != NULL ? (a.cred.access_token != NULL &&
 	    strcmp(a.cred.access_token, failed_token) != 0 &&
 	    !refresh_needed(&a.cred, 60, clock_now())) :
-	    !refresh_needed(&a.cred, ahead, clock_now())) {
+	    !due(&a.cred, ahead, idle)) {
 		cred_copy(out, &a.cred);
 		goto out;
 	}
@@ -398,4 +436,20 @@ out:
 	store_unlock_named(fd);
 	free(why);
 	return er;
+}
+
+enum kf_err
+refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
+    long id, long ahead, const char *failed_token, struct cred *out,
+    char **cause)
+{
+	return ensure(st, h, cfg, id, ahead, 0, failed_token, out, cause);
+}
+
+enum kf_err
+refresh_cron(struct store *st, struct http *h, const struct config *cfg,
+    long id, struct cred *out, char **cause)
+{
+	return ensure(st, h, cfg, id, REFRESH_AHEAD_CRON,
+	    refresh_idle_seconds(cfg), NULL, out, cause);
 }
