@@ -7,6 +7,8 @@ its own gateway (a fresh state directory) with accounts from a kiro.rs
 credentials file ({"kiroApiKey", "authMethod": "api_key"}); the mock is
 shared by the module and reset before each test.  Covered, on both servers:
 
+  - `kiroctl accounts add --kiro-api-key -` (the key on standard input)
+    adds an account that serves at once;
   - serving: the four APIs (Anthropic Messages, OpenAI Chat Completions,
     OpenAI Responses, Gemini generateContent / streamGenerateContent), each
     streamed and not, answer the mock's text through an API-key account; every
@@ -31,6 +33,7 @@ Run: KIRO_BUILDDIR=build /usr/bin/python3 tests/integration/test_apikey.py
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import unittest
 from pathlib import Path
@@ -215,6 +218,24 @@ class _ApiKeys:
         self.assertTrue(json.loads(exported)[0]["kiroApiKey"].startswith("ksk_"))
         whole = json.loads(g.kiroctl("accounts", "export", "--with-secrets").stdout)
         self.assertEqual(whole[0]["kiroApiKey"], key.api_key)
+
+    def test_key_added_with_kiroctl_serves(self) -> None:
+        key = KeyAccount("added")
+        g = Gateway(self.server, MOCK, accounts=[key], credentials_file=False).start()
+        self.addCleanup(g.stop)
+        self.addCleanup(self.check_no_key_shown, g)
+        # The responder creates the state directory (as its own user).
+        self.assertEqual(g.get("/health").status, 200)
+        # "-": the key from standard input, never in argv (ps).
+        proc = subprocess.run([str(gw.KIROCTL), "-c", str(g.config_path), "accounts", "add",
+                               "--kiro-api-key", "-", "--email", key.email],
+                              input=key.api_key + "\n", capture_output=True, text=True,
+                              timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertNotIn(key.api_key, proc.stdout + proc.stderr)
+        self.assertIn("api_key", self.row(g, key))
+        self.assertEqual(anthropic(g, "added key", True), ANSWER + "added key")
+        self.assertEqual(MOCK.requests()[-1]["auth_kind"], "api_key")
 
     # a refused key
 
