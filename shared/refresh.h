@@ -35,8 +35,9 @@ struct store;
  *
  * Errors: KF_ELOGIN when the refresh token is dead (invalid_grant: the
  * account is disabled as InvalidRefreshToken and needs a new login) or
- * truncated, or an API key was refused; KF_EUPSTREAM / KF_ETIMEOUT for transient failures (counted in
- * the account's refreshFailures); KF_ENOTFOUND for an unknown id.
+ * truncated, or an API key was refused; KF_EUPSTREAM / KF_ETIMEOUT for
+ * transient failures (counted in the account's refreshFailures);
+ * KF_ENOTFOUND for an unknown id.
  */
 enum kf_err	refresh_ensure(struct store *, struct http *,
 		    const struct config *, long id, long ahead,
