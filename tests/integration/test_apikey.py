@@ -24,7 +24,8 @@ shared by the module and reset before each test.  Covered, on both servers:
     refresh call, the account is disabled (InvalidConfig, "Kiro refused the
     API key") and the request is served by the next account; alone, the
     client gets a 503 that says the key was refused, and the next request
-    makes no upstream call; a key refused by getUsageLimits
+    makes no upstream call; each API gives that 503 in its own error shape;
+    a key refused by getUsageLimits
     (`kiroctl health-check`) disables its account the same way.
 
 Run: KIRO_BUILDDIR=build /usr/bin/python3 tests/integration/test_apikey.py
@@ -78,6 +79,20 @@ class KeyAccount(Account):
 # --- the four APIs: a request and the answer text, plain and streamed ----------------
 
 
+class ApiError(Exception):
+    """A non-200 answer: its status and its JSON error body."""
+
+    def __init__(self, status: int, doc: dict):
+        super().__init__(f"HTTP {status}: {doc}")
+        self.status = status
+        self.doc = doc
+
+
+def check(resp) -> None:
+    if resp.status != 200:
+        raise ApiError(resp.status, resp.json())
+
+
 def _sse_json(resp) -> list[dict]:
     out = []
     for event in sse_events(resp.chunks):
@@ -88,7 +103,7 @@ def _sse_json(resp) -> list[dict]:
 
 def anthropic(g: Gateway, prompt: str, stream: bool) -> str:
     resp = g.post("/v1/messages", gw.body(prompt, stream=stream))
-    assert resp.status == 200, resp.body[:300]
+    check(resp)
     if not stream:
         return resp.json()["content"][0]["text"]
     return "".join(d["delta"].get("text", "") for d in _sse_json(resp)
@@ -98,7 +113,7 @@ def anthropic(g: Gateway, prompt: str, stream: bool) -> str:
 def openai_chat(g: Gateway, prompt: str, stream: bool) -> str:
     resp = g.post("/v1/chat/completions", {"model": gw.MODEL, "stream": stream,
                   "messages": [{"role": "user", "content": prompt}]}, auth="bearer")
-    assert resp.status == 200, resp.body[:300]
+    check(resp)
     if not stream:
         return resp.json()["choices"][0]["message"]["content"]
     return "".join(c["delta"].get("content") or "" for d in _sse_json(resp)
@@ -108,7 +123,7 @@ def openai_chat(g: Gateway, prompt: str, stream: bool) -> str:
 def openai_responses(g: Gateway, prompt: str, stream: bool) -> str:
     resp = g.post("/v1/responses", {"model": gw.MODEL, "stream": stream, "input": prompt},
                   auth="bearer")
-    assert resp.status == 200, resp.body[:300]
+    check(resp)
     if not stream:
         return "".join(part["text"] for item in resp.json()["output"]
                        if item.get("type") == "message" for part in item["content"])
@@ -121,7 +136,7 @@ def gemini(g: Gateway, prompt: str, stream: bool) -> str:
     resp = g.post(f"/v1beta/models/gemini-2.5-pro:{op}",
                   {"contents": [{"role": "user", "parts": [{"text": prompt}]}]},
                   headers={"x-goog-api-key": g.api_key}, auth=None)
-    assert resp.status == 200, resp.body[:300]
+    check(resp)
     docs = _sse_json(resp) if stream else [resp.json()]
     return "".join(p.get("text", "") for d in docs for c in d.get("candidates", [])
                    for p in c.get("content", {}).get("parts", []))
@@ -271,6 +286,30 @@ class _ApiKeys:
         gw.assert_anthropic_error(self, again, 503)
         self.assertEqual(len(MOCK.requests()), 1, "a refused key was tried again")
         self.assertIn("InvalidConfig", self.row(g, key))
+
+    def test_refused_key_error_in_each_api(self) -> None:
+        key = KeyAccount("key")
+        g = self.start([key])
+        MOCK.revoke(accessToken=key.api_key)
+        for name, call in APIS.items():
+            with self.subTest(api=name):
+                with self.assertRaises(ApiError) as caught:
+                    call(g, "refused " + name, False)
+                self.assertEqual(caught.exception.status, 503)
+                # Every API's error has error.message (Anthropic, OpenAI,
+                # Gemini shapes alike).
+                doc = caught.exception.doc
+                self.assertIn("refused the API key", doc["error"]["message"])
+                if name == "anthropic":
+                    self.assertEqual(doc["type"], "error")
+                elif name == "gemini":
+                    self.assertEqual(doc["error"]["status"], "UNAVAILABLE")
+                else:
+                    self.assertEqual(doc["error"]["code"], "no_account")
+                self.assertIn("disabled", self.row(g, key))
+                g.kiroctl("accounts", "enable", "1")
+        self.assertEqual(len(MOCK.requests()), len(APIS))
+        self.assertEqual(MOCK.stats()["refreshes"], 0)
 
     def test_key_refused_by_health_check_disables(self) -> None:
         key = KeyAccount("key")
