@@ -66,7 +66,9 @@ refresh_idle(const struct cred *c, long idle_seconds, time_t now)
 {
 	time_t	last;
 
-	if (c->auth_method != CRED_AUTH_SOCIAL || idle_seconds <= 0)
+	/* Only a social refresh token dies idle; none, nothing to keep. */
+	if (c->auth_method != CRED_AUTH_SOCIAL || c->refresh_token == NULL ||
+	    idle_seconds <= 0)
 		return 0;
 	if ((last = c->refreshed_at) == 0) {
 		if (c->expires_at == 0)

@@ -58,7 +58,8 @@ enum kf_err	refresh_cron(struct store *, struct http *,
 /*
  * 1 when c is a social account last refreshed idle_seconds or more before
  * now (refreshedAt; never refreshed here: an hour before its access token
- * expires).  0 for IdC and API keys, and when idle_seconds <= 0.
+ * expires).  0 for IdC and API keys, without a refresh token, and when
+ * idle_seconds <= 0.
  */
 int		refresh_idle(const struct cred *, long idle_seconds, time_t now);
 /* idleRefreshHours in seconds (0: off), without overflow. */

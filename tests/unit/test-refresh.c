@@ -386,6 +386,9 @@ START_TEST(refresh_idle_by_last_refresh)
 	c.access_token = xstrdup("t");
 	c.expires_at = now + 20 * 3600;		/* valid for long */
 	c.refreshed_at = now - 4 * 3600;
+	/* An access token alone has no refresh token to keep alive. */
+	ck_assert_int_eq(refresh_idle(&c, 4 * 3600, now), 0);
+	c.refresh_token = xstrdup(RT_SOCIAL);
 	ck_assert_int_eq(refresh_idle(&c, 4 * 3600, now), 1);
 	ck_assert_int_eq(refresh_idle(&c, 4 * 3600 + 1, now), 0);
 	ck_assert_int_eq(refresh_idle(&c, 0, now), 0);		/* off */
