@@ -70,6 +70,7 @@ struct config {
 	long			 ping_interval_seconds;	/* default 25 */
 	long			 connect_timeout_ms;	/* default 10000 */
 	long			 stream_idle_timeout_seconds;	/* default 300 */
+	long			 idle_refresh_hours;	/* default 4, 0 = off */
 	struct image_fetch_config image_fetch;
 
 	/* Credentials given by environment variables, seeded at start. */

@@ -766,12 +766,17 @@ fail_committed(struct attempt *a, enum kf_err er, const char *msg)
  * words, which belong in the log; the client learns what it means.
  */
 static void
-refresh_failed(long id, enum kf_err er, const char *why,
+refresh_failed(const struct account *seen, enum kf_err er, const char *why,
     enum kf_err *last_err, char **last_msg)
 {
-	log_warnx("account %ld: no usable access token: %s", id, why);
+	log_warnx("account %ld: no usable access token: %s", seen->cred.id,
+	    why);
 	free(*last_msg);
-	if (er == KF_ELOGIN) {
+	if (er == KF_ELOGIN && seen->cred.auth_method == CRED_AUTH_API_KEY) {
+		*last_err = KF_ELOGIN;
+		*last_msg = xstrdup("Kiro refused the API key of the account "
+		    "chosen; the gateway's operator must add a new one");
+	} else if (er == KF_ELOGIN) {
 		*last_err = KF_ELOGIN;
 		*last_msg = xstrdup("the Kiro account chosen needs a new login "
 		    "(its refresh token was refused); the gateway's operator "
@@ -887,8 +892,7 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		else if ((er = refresh_ensure(env->store, env->http, env->cfg,
 		    res->account_id, REFRESH_AHEAD_REQUEST, NULL, &cred,
 		    &why)) != KF_OK) {
-			refresh_failed(res->account_id, er, why, &last_err,
-			    &last_msg);
+			refresh_failed(&seen, er, why, &last_err, &last_msg);
 			continue;
 		}
 		kiro_toolmap_free(map);
@@ -986,8 +990,8 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 					explicit_bzero(failed, strlen(failed));
 				free(failed);
 				if (er != KF_OK) {
-					refresh_failed(res->account_id, er,
-					    why, &last_err, &last_msg);
+					refresh_failed(&seen, er, why,
+					    &last_err, &last_msg);
 					break;
 				}
 				continue;

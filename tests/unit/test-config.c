@@ -131,6 +131,27 @@ START_TEST(config_defaults_are_the_real_hosts)
 }
 END_TEST
 
+START_TEST(config_idle_refresh_hours)
+{
+	struct config	*cfg;
+	char		*why;
+
+	clear_env();
+	cfg = parse_ok("{}", NULL);
+	ck_assert_int_eq(cfg->idle_refresh_hours, 4);
+	config_free(cfg);
+	cfg = parse_ok("{\"idleRefreshHours\":0}", NULL);
+	ck_assert_int_eq(cfg->idle_refresh_hours, 0);
+	config_free(cfg);
+	cfg = parse_ok("{\"idleRefreshHours\":2}", NULL);
+	ck_assert_int_eq(cfg->idle_refresh_hours, 2);
+	config_free(cfg);
+	why = parse_err("{\"idleRefreshHours\":-1}");
+	ck_assert_ptr_nonnull(strstr(why, "\"idleRefreshHours\""));
+	free(why);
+}
+END_TEST
+
 START_TEST(config_wrong_type_names_the_key)
 {
 	char	*why;
@@ -459,6 +480,7 @@ main(void)
 	tcase_add_test(tc, config_bad_region_names_the_key);
 	tcase_add_test(tc, config_bad_region_in_environment_is_refused);
 	tcase_add_test(tc, config_model_map_keeps_order_and_checks_targets);
+	tcase_add_test(tc, config_idle_refresh_hours);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
