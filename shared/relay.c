@@ -811,6 +811,7 @@ build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
 	    conversation_id != NULL && conversation_id[0] != '\0' ?
 	    conversation_id : NULL;
 	opts.profile_arn = cred->profile_arn;
+	opts.prompt_caching = env->cfg->prompt_caching;
 	for (;;) {
 		buf_reset(body);
 		if ((er = kiro_req_build(conv, &opts, body, map, cause)) !=

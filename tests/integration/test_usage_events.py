@@ -19,6 +19,13 @@ For each server (the mock upstream shared by the module, reset before each test)
     usage}, tokenUsage) gives thinking, the text and Kiro's figures;
   - the credits of meteringEvent are in the request's access-log line
     ("credits=0.42"), and absent when Kiro sent no meteringEvent;
+  - prompt caching: Anthropic cache_control on system and message blocks
+    becomes {"cachePoint":{"type":"default"}} history entries right after the
+    entries that carried them (none for the current message, none in the
+    tools array even when a tool definition carries cache_control), the
+    mock accepts them, streamed and not; the conversationId stays the same
+    for a session's requests; with "promptCaching": false no cachePoint is
+    sent;
   - after every test: the mock accepted every request, and no secret is in
     the responder log.
 
@@ -232,6 +239,106 @@ class _Usage:
                      if "POST /v1/messages 200" in l and pred(l)] or None,
             what="the access-log line")]
         return lines[-1]
+
+
+EPHEMERAL = {"type": "ephemeral"}
+SESSION_USER = "user_abc_account__session_2f0e1b84-aaaa-4bbb-8ccc-000000000001"
+
+
+def cached_request(prompt: str) -> dict:
+    """A Claude Code-like request with cache_control marks everywhere."""
+    return body(prompt, system=[{"type": "text", "text": "You are terse.",
+                                 "cache_control": EPHEMERAL}],
+                metadata={"user_id": SESSION_USER},
+                tools=[{"name": "Read", "description": "reads a file",
+                        "input_schema": {"type": "object"},
+                        "cache_control": EPHEMERAL}],
+                messages=[
+                    {"role": "user", "content": [
+                        {"type": "text", "text": "first", "cache_control": EPHEMERAL}]},
+                    {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+                    {"role": "user", "content": [{"type": "text", "text": "second"}]},
+                    {"role": "assistant", "content": [
+                        {"type": "text", "text": "sure", "cache_control": EPHEMERAL}]},
+                    {"role": "user", "content": [
+                        {"type": "text", "text": prompt, "cache_control": EPHEMERAL}]}])
+
+
+def history_shape(kiro_body: dict) -> str:
+    """U user, A assistant, P cachePoint, one letter per history entry."""
+    out = []
+    for entry in kiro_body["conversationState"].get("history", []):
+        if "cachePoint" in entry:
+            assert entry == {"cachePoint": {"type": "default"}}, entry
+            out.append("P")
+        else:
+            out.append("U" if "userInputMessage" in entry else "A")
+    return "".join(out)
+
+
+class _Caching:
+    """cache_control into Kiro cachePoints, the switch set by caching_on."""
+
+    server: str
+    caching_on: bool
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.missing = gw.SERVERS[cls.server].missing()
+        if cls.missing is None:
+            cls.account = Account("caching")
+            config = None if cls.caching_on else {"promptCaching": False}
+            cls.gw = cls.enterClassContext(Gateway(cls.server, MOCK, procs=1, threads=2,
+                                                   accounts=[cls.account], config=config))
+
+    setUp = _Usage.setUp
+    tearDown = _Usage.tearDown
+
+    def test_cache_control_becomes_cache_points(self) -> None:
+        for stream in (False, True):
+            with self.subTest(stream=stream):
+                MOCK.reset()
+                self.gw.register_accounts()
+                req = cached_request(f"third {stream}")
+                if stream:
+                    resp, events = self.gw.stream(req)
+                    self.assertEqual(event_names(events)[-1], "message_stop")
+                else:
+                    resp = self.gw.messages(req)
+                self.assertEqual(resp.status, 200, resp.body[:500])
+                log = MOCK.requests()
+                self.assertEqual([e["status"] for e in log], [200])
+                sent = log[0]["body"]
+                state = sent["conversationState"]
+                tools = state["currentMessage"]["userInputMessage"][
+                    "userInputMessageContext"]["tools"]
+                self.assertNotIn("cachePoint", json.dumps(tools))
+                # system pair, first, ok, second, sure: the marked ones
+                # (system, first, sure) are followed by a point.
+                want = "UAPUPAUAP" if self.caching_on else "UAUAUA"
+                self.assertEqual(history_shape(sent), want)
+
+    def test_conversation_id_stable_per_session(self) -> None:
+        for prompt in ("one", "two"):
+            self.assertEqual(self.gw.messages(cached_request(prompt)).status, 200)
+        ids = {e["body"]["conversationState"]["conversationId"] for e in MOCK.requests()}
+        self.assertEqual(ids, {SESSION_USER.rsplit("session_", 1)[1]})
+
+
+class LighttpdCaching(_Caching, unittest.TestCase):
+    server, caching_on = "lighttpd", True
+
+
+class ApacheCaching(_Caching, unittest.TestCase):
+    server, caching_on = "apache", True
+
+
+class LighttpdCachingOff(_Caching, unittest.TestCase):
+    server, caching_on = "lighttpd", False
+
+
+class ApacheCachingOff(_Caching, unittest.TestCase):
+    server, caching_on = "apache", False
 
 
 class LighttpdUsage(_Usage, unittest.TestCase):
