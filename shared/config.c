@@ -108,6 +108,7 @@ static const struct key top_keys[] = {
 	    OFF(stream_idle_timeout_seconds), 1, NULL },
 	{ "imageFetch", KEY_OBJECT, 0, 0, image_fetch_keys },
 	{ "idleRefreshHours", KEY_LONG, OFF(idle_refresh_hours), 0, NULL },
+	{ "promptCaching", KEY_BOOL, OFF(prompt_caching), 0, NULL },
 	/* kiro.rs keys: the web server listens, TLS is libcurl's. */
 	{ "host", KEY_IGNORED, 0, 0, NULL },
 	{ "port", KEY_IGNORED, 0, 0, NULL },
@@ -486,6 +487,8 @@ config_new(void)
 	cfg->connect_timeout_ms = 10000;
 	cfg->stream_idle_timeout_seconds = 300;
 	cfg->idle_refresh_hours = 4;
+	/* The mock shows no refusal of history cachePoints: README. */
+	cfg->prompt_caching = 1;
 	return cfg;
 }
 

@@ -72,6 +72,8 @@ struct config {
 	long			 stream_idle_timeout_seconds;	/* default 300 */
 	long			 idle_refresh_hours;	/* default 4, 0 = off */
 	struct image_fetch_config image_fetch;
+	/* Anthropic cache_control becomes Kiro cachePoints; default 1. */
+	int			 prompt_caching;
 
 	/* Credentials given by environment variables, seeded at start. */
 	char			*env_refresh_token;	/* REFRESH_TOKEN */

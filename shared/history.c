@@ -170,6 +170,8 @@ compact(struct conv *c)
 		if (m->n_blocks == 0 && i + 1 < c->n_msgs)
 			conv_msg_clear(m);
 		else if (out > 0 && c->msgs[out - 1].role == m->role) {
+			/* A cache point inside is best kept after it. */
+			c->msgs[out - 1].cache_point |= m->cache_point;
 			msg_take_blocks(&c->msgs[out - 1], m);
 			conv_msg_clear(m);
 		} else

@@ -225,6 +225,28 @@ START_TEST(config_model_map_keeps_order_and_checks_targets)
 }
 END_TEST
 
+/* promptCaching: on by default (README says why), off when asked. */
+START_TEST(config_prompt_caching_switch)
+{
+	struct config	*cfg;
+	char		*why;
+
+	clear_env();
+	cfg = parse_ok("{}", NULL);
+	ck_assert_int_eq(cfg->prompt_caching, 1);
+	config_free(cfg);
+	cfg = parse_ok("{\"promptCaching\":false}", NULL);
+	ck_assert_int_eq(cfg->prompt_caching, 0);
+	config_free(cfg);
+	cfg = parse_ok("{\"promptCaching\":true}", NULL);
+	ck_assert_int_eq(cfg->prompt_caching, 1);
+	config_free(cfg);
+	why = parse_err("{\"promptCaching\":\"no\"}");
+	ck_assert_ptr_nonnull(strstr(why, "promptCaching"));
+	free(why);
+}
+END_TEST
+
 START_TEST(config_image_fetch_allow_private)
 {
 	struct config	*cfg;
@@ -472,6 +494,7 @@ main(void)
 	tcase_add_test(tc, config_wrong_type_names_the_key);
 	tcase_add_test(tc, config_unknown_keys_are_warnings);
 	tcase_add_test(tc, config_image_fetch_allow_private);
+	tcase_add_test(tc, config_prompt_caching_switch);
 	tcase_add_test(tc, config_environment_overrides_the_file);
 	tcase_add_test(tc, config_load_finds_the_file);
 	tcase_add_test(tc, config_unreadable_file_names_the_path);

@@ -111,7 +111,7 @@ static json_object *
 body(const struct conv *c)
 {
 	struct kiro_req_opts	 opts = { "claude-sonnet-4.5", "cid",
-	    NULL };
+	    NULL, 0 };
 	struct buf		 out = BUF_INIT;
 	json_object		*root = NULL;
 	char			*cause = NULL;
@@ -195,6 +195,26 @@ START_TEST(history_same_role_runs_merged_in_order)
 	    "<thinking>hmm</thinking>\n\na1\n\na2");
 	ck_assert_str_eq(jstr(root, CUR ".content"), "u3\nu4");
 	json_object_put(root);
+	conv_free(&c);
+}
+END_TEST
+
+/* A prompt-cache mark inside a merged run stays on the merged message. */
+START_TEST(history_merge_keeps_cache_points)
+{
+	struct conv	 c;
+
+	conv_init(&c);
+	add_msg(&c, CONV_ROLE_USER, "u1")->cache_point = 1;
+	add_msg(&c, CONV_ROLE_USER, "u2");
+	add_msg(&c, CONV_ROLE_ASSISTANT, "a1");
+	add_msg(&c, CONV_ROLE_ASSISTANT, "a2")->cache_point = 1;
+	add_msg(&c, CONV_ROLE_USER, "u3");
+	repair_ok(&c, &default_opts);
+	ck_assert_uint_eq(c.n_msgs, 3);
+	ck_assert_int_eq(c.msgs[0].cache_point, 1);
+	ck_assert_int_eq(c.msgs[1].cache_point, 1);
+	ck_assert_int_eq(c.msgs[2].cache_point, 0);
 	conv_free(&c);
 }
 END_TEST
@@ -894,6 +914,7 @@ history_suite(void)
 	tcase_add_test(tc, history_prefill_trailing_assistants_dropped);
 	tcase_add_test(tc, history_without_user_message_is_einval);
 	tcase_add_test(tc, history_same_role_runs_merged_in_order);
+	tcase_add_test(tc, history_merge_keeps_cache_points);
 	tcase_add_test(tc, history_emptied_messages_removed_and_merged);
 	tcase_add_test(tc, history_orphan_and_duplicate_results_dropped);
 	tcase_add_test(tc, history_unanswered_tool_uses_dropped);
