@@ -314,6 +314,7 @@ accounts_list_verb(struct ctl *ctl, int argc, char **argv)
 		    a->cred.id, a->cred.email != NULL ? a->cred.email : "-",
 		    cred_auth_name(a->cred.auth_method), a->cred.priority,
 		    account_state_word(a, now),
+		    a->cred.auth_method == CRED_AUTH_API_KEY ? "never" :
 		    expiry_text(a->cred.expires_at, when),
 		    account_reason_name(a->state.disabled),
 		    a->state.disabled != ACCOUNT_OK &&
@@ -485,7 +486,8 @@ refresh_verb(struct ctl *ctl, int argc, char **argv)
 	size_t		 n = 0, i;
 	char		*why = NULL, when[CLOCK_RFC3339_LEN];
 	int		 force = argc == 2 && strcmp(argv[1], "--force") == 0;
-	int		 failed = 0;
+	int		 failed = 0, expiring, idle;
+	long		 idle_seconds = refresh_idle_seconds(ctl->cfg);
 	enum kf_err	 er;
 
 	if (argc > 2 || (argc == 2 && !force))
@@ -496,29 +498,43 @@ refresh_verb(struct ctl *ctl, int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		const struct account	*a = &accts[i];
 
-		if (a->cred.auth_method == CRED_AUTH_API_KEY)
+		/* No refresh endpoint takes a key (kiro-protocol.md §8.4). */
+		if (a->cred.auth_method == CRED_AUTH_API_KEY) {
+			printf("account %ld: API key, nothing to refresh\n",
+			    a->cred.id);
 			continue;
+		}
 		if (a->state.disabled == ACCOUNT_INVALID_REFRESH_TOKEN) {
 			printf("account %ld: needs a new login (skipped)\n",
 			    a->cred.id);
 			continue;
 		}
-		if (!force && !refresh_needed(&a->cred, REFRESH_AHEAD_CRON,
-		    clock_now())) {
+		expiring = refresh_needed(&a->cred, REFRESH_AHEAD_CRON,
+		    clock_now());
+		idle = !expiring && refresh_idle(&a->cred, idle_seconds,
+		    clock_now());
+		if (!force && !expiring && !idle) {
 			printf("account %ld: valid until %s\n", a->cred.id,
 			    expiry_text(a->cred.expires_at, when));
 			continue;
 		}
-		er = refresh_ensure(ctl->store, h, ctl->cfg, a->cred.id,
-		    REFRESH_AHEAD_CRON, force ? (a->cred.access_token != NULL ?
-		    a->cred.access_token : "") : NULL, &cred, &why);
+		if (force)
+			er = refresh_ensure(ctl->store, h, ctl->cfg,
+			    a->cred.id, REFRESH_AHEAD_CRON,
+			    a->cred.access_token != NULL ?
+			    a->cred.access_token : "", &cred, &why);
+		else
+			er = refresh_cron(ctl->store, h, ctl->cfg, a->cred.id,
+			    &cred, &why);
 		if (er != KF_OK) {
 			printf("account %ld: refresh failed: %s\n", a->cred.id,
 			    why);
 			failed++;
 		} else
-			printf("account %ld: refreshed, valid until %s\n",
-			    a->cred.id, expiry_text(cred.expires_at, when));
+			printf("account %ld: refreshed%s, valid until %s\n",
+			    a->cred.id, idle && !force ? " (idle: last "
+			    "refresh idleRefreshHours ago)" : "",
+			    expiry_text(cred.expires_at, when));
 		cred_free(&cred);
 		free(why);
 		why = NULL;

@@ -189,8 +189,33 @@ open_text(struct anthropic_emit *e)
 	return e->text_index;
 }
 
+/*
+ * Anthropic counts input_tokens without the cached parts, which have
+ * their own fields; struct sink_usage counts the whole prompt (sink.h).
+ */
+static long
+uncached_input(const struct sink_usage *u)
+{
+	long	rest;
+
+	rest = u->input_tokens - u->cache_read_tokens - u->cache_write_tokens;
+	return rest > 0 ? rest : 0;
+}
+
+/* The usage object of message_start and message_delta. */
 static void
-message_start(struct anthropic_emit *e, struct buf *out, long input_tokens)
+usage_put(struct buf *d, const struct sink_usage *u, long output_tokens)
+{
+	buf_printf(d, "{\"input_tokens\":%ld,\"output_tokens\":%ld,"
+	    "\"cache_creation_input_tokens\":%ld,"
+	    "\"cache_read_input_tokens\":%ld}", uncached_input(u),
+	    output_tokens, u->cache_write_tokens, u->cache_read_tokens);
+}
+
+/* usage is the estimate at start, the real figures in buffered mode. */
+static void
+message_start(struct anthropic_emit *e, struct buf *out,
+    const struct sink_usage *usage)
 {
 	struct buf	d = BUF_INIT;
 
@@ -199,10 +224,10 @@ message_start(struct anthropic_emit *e, struct buf *out, long input_tokens)
 	buf_puts(&d, ",\"type\":\"message\",\"role\":\"assistant\","
 	    "\"content\":[],\"model\":");
 	buf_json_str(&d, e->model, strlen(e->model));
-	buf_printf(&d, ",\"stop_reason\":null,\"stop_sequence\":null,"
-	    "\"usage\":{\"input_tokens\":%ld,\"output_tokens\":1,"
-	    "\"cache_creation_input_tokens\":0,"
-	    "\"cache_read_input_tokens\":0}}}", input_tokens);
+	buf_puts(&d, ",\"stop_reason\":null,\"stop_sequence\":null,"
+	    "\"usage\":");
+	usage_put(&d, usage, 1);
+	buf_puts(&d, "}}");
 	sse_event(out, "message_start", d.ptr, d.len);
 	buf_free(&d);
 }
@@ -211,6 +236,7 @@ static int
 e_start(void *arg, const struct sink_start *st)
 {
 	struct anthropic_emit	*e = arg;
+	struct sink_usage	 estimate;
 
 	free(e->message_id);
 	free(e->model);
@@ -222,7 +248,9 @@ e_start(void *arg, const struct sink_start *st)
 		return 0;
 	if (e->mode == EMIT_STREAM && send_head(e) != 0)
 		return -1;
-	message_start(e, &e->events, st->input_tokens);
+	memset(&estimate, 0, sizeof(estimate));
+	estimate.input_tokens = st->input_tokens;
+	message_start(e, &e->events, &estimate);
 	e->start_len = e->events.len;
 	if (!e->thinking)
 		open_text(e);
@@ -394,13 +422,13 @@ write_json_message(struct anthropic_emit *e, enum sink_stop stop,
 	    NULL);
 	u = json_object_new_object();
 	json_object_object_add(u, "input_tokens",
-	    json_object_new_int64(usage->input_tokens));
+	    json_object_new_int64(uncached_input(usage)));
 	json_object_object_add(u, "output_tokens",
 	    json_object_new_int64(usage->output_tokens));
 	json_object_object_add(u, "cache_creation_input_tokens",
-	    json_object_new_int(0));
+	    json_object_new_int64(usage->cache_write_tokens));
 	json_object_object_add(u, "cache_read_input_tokens",
-	    json_object_new_int(0));
+	    json_object_new_int64(usage->cache_read_tokens));
 	json_object_object_add(msg, "usage", u);
 	json_to_buf(msg, &body);
 	json_object_put(msg);
@@ -438,11 +466,9 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 		    strlen(usage->stop_sequence));
 	else
 		buf_puts(&d, "null");
-	buf_printf(&d, "},\"usage\":"
-	    "{\"input_tokens\":%ld,\"output_tokens\":%ld,"
-	    "\"cache_creation_input_tokens\":0,"
-	    "\"cache_read_input_tokens\":0}}",
-	    usage->input_tokens, usage->output_tokens);
+	buf_puts(&d, "},\"usage\":");
+	usage_put(&d, usage, usage->output_tokens);
+	buf_putc(&d, '}');
 	event(e, "message_delta", &d);
 	buf_reset(&d);
 	buf_puts(&d, "{\"type\":\"message_stop\"}");
@@ -452,7 +478,7 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 		return push(e);
 
 	/* BUFFERED: message_start now carries the real input tokens. */
-	message_start(e, &start, usage->input_tokens);
+	message_start(e, &start, usage);
 	if ((rc = send_head(e)) == 0 && (rc = out_buf(e->out, &start)) == 0 &&
 	    (rc = out_write(e->out, e->events.ptr + e->start_len,
 	    e->events.len - e->start_len)) == 0)

@@ -128,6 +128,9 @@ tail_put(struct gemini_emit *e, struct buf *b, const char *finish,
 		    out - thoughts);
 		if (thoughts > 0)
 			buf_printf(b, ",\"thoughtsTokenCount\":%ld", thoughts);
+		/* The part of the prompt Kiro read from its prompt cache. */
+		buf_printf(b, ",\"cachedContentTokenCount\":%ld",
+		    u->cache_read_tokens);
 		buf_printf(b, ",\"totalTokenCount\":%ld}",
 		    u->input_tokens + out);
 	} else

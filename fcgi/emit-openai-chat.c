@@ -279,7 +279,7 @@ e_tool_end(void *arg, size_t index, const char *input)
 static void
 usage_json(json_object *msg, const struct sink_usage *usage)
 {
-	json_object	*u = json_object_new_object();
+	json_object	*u = json_object_new_object(), *details;
 
 	json_object_object_add(u, "prompt_tokens",
 	    json_object_new_int64(usage->input_tokens));
@@ -287,6 +287,11 @@ usage_json(json_object *msg, const struct sink_usage *usage)
 	    json_object_new_int64(usage->output_tokens));
 	json_object_object_add(u, "total_tokens",
 	    json_object_new_int64(usage->input_tokens + usage->output_tokens));
+	/* The part of prompt_tokens Kiro read from its prompt cache. */
+	details = json_object_new_object();
+	json_object_object_add(details, "cached_tokens",
+	    json_object_new_int64(usage->cache_read_tokens));
+	json_object_object_add(u, "prompt_tokens_details", details);
 	json_object_object_add(msg, "usage", u);
 }
 
@@ -368,9 +373,11 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 	if (e->include_usage) {
 		buf_append(&d, e->prefix.ptr, e->prefix.len);
 		buf_printf(&d, "],\"usage\":{\"prompt_tokens\":%ld,"
-		    "\"completion_tokens\":%ld,\"total_tokens\":%ld}}",
+		    "\"completion_tokens\":%ld,\"total_tokens\":%ld,"
+		    "\"prompt_tokens_details\":{\"cached_tokens\":%ld}}}",
 		    usage->input_tokens, usage->output_tokens,
-		    usage->input_tokens + usage->output_tokens);
+		    usage->input_tokens + usage->output_tokens,
+		    usage->cache_read_tokens);
 		sse_event(&e->events, NULL, d.ptr, d.len);
 		buf_free(&d);
 	}

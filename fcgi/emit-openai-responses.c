@@ -558,11 +558,11 @@ response_put(struct openai_responses_emit *e, struct buf *d,
 	buf_puts(d, ",\"usage\":");
 	if (usage != NULL)
 		buf_printf(d, "{\"input_tokens\":%ld,\"input_tokens_details\":"
-		    "{\"cached_tokens\":0},\"output_tokens\":%ld,"
+		    "{\"cached_tokens\":%ld},\"output_tokens\":%ld,"
 		    "\"output_tokens_details\":{\"reasoning_tokens\":0},"
 		    "\"total_tokens\":%ld}", usage->input_tokens,
-		    usage->output_tokens, usage->input_tokens +
-		    usage->output_tokens);
+		    usage->cache_read_tokens, usage->output_tokens,
+		    usage->input_tokens + usage->output_tokens);
 	else
 		buf_puts(d, "null");
 	buf_putc(d, '}');

@@ -488,6 +488,26 @@ parse_block(struct parse *p, json_object *blk, struct conv_msg *m)
 	return KF_OK;
 }
 
+/*
+ * Anthropic prompt caching: a block's cache_control ({"type":"ephemeral"},
+ * maybe a ttl) marks the prefix up to it.  1 when blk has one, 0 when not;
+ * anything but an object (or null) is refused as the real API does.
+ */
+static enum kf_err
+cache_mark(struct parse *p, json_object *blk, int *marked)
+{
+	json_object	*v;
+
+	if (!json_object_is_type(blk, json_type_object) ||
+	    !json_object_object_get_ex(blk, "cache_control", &v) || v == NULL)
+		return KF_OK;
+	if (!json_object_is_type(v, json_type_object))
+		return bad(p, "%s.cache_control: must be an object, not %s",
+		    p->path, json_type_label(v));
+	*marked = 1;
+	return KF_OK;
+}
+
 static enum kf_err
 parse_messages(struct parse *p, json_object *root)
 {
@@ -541,7 +561,8 @@ parse_messages(struct parse *p, json_object *root)
 		for (j = 0; j < nb; j++) {
 			blk = json_object_array_get_idx(content, j);
 			path_set(p, "messages[%zu].content[%zu]", i, j);
-			if ((er = parse_block(p, blk, m)) != KF_OK)
+			if ((er = cache_mark(p, blk, &m->cache_point)) !=
+			    KF_OK || (er = parse_block(p, blk, m)) != KF_OK)
 				return er;
 		}
 	}
@@ -578,6 +599,9 @@ parse_system(struct parse *p, json_object *root)
 		if (strcmp(type, "text") != 0)
 			return bad(p, "%s.type: must be \"text\"", p->path);
 		if ((er = want_str(p, blk, "text", 1, &text)) != KF_OK)
+			return er;
+		if ((er = cache_mark(p, blk, &p->conv->system_cache_point)) !=
+		    KF_OK)
 			return er;
 		if (*text != '\0')
 			conv_append_system(p->conv, text);
@@ -764,7 +788,9 @@ static enum kf_err
 parse_stop_sequences(struct parse *p, json_object *root)
 {
 	json_object	*arr, *v;
+	char		 field[48];
 	size_t		 i, n;
+	enum kf_err	 er;
 	int		 rc;
 
 	if ((rc = json_get_arr(root, "stop_sequences", &arr)) == -1)
@@ -777,7 +803,10 @@ parse_stop_sequences(struct parse *p, json_object *root)
 		if (!json_object_is_type(v, json_type_string))
 			return bad(p, "stop_sequences[%zu]: must be a string, "
 			    "not %s", i, json_type_label(v));
-		conv_add_stop(p->conv, json_object_get_string(v));
+		snprintf(field, sizeof(field), "stop_sequences[%zu]", i);
+		if ((er = pc_add_stop(p->conv, json_object_get_string(v),
+		    field, CONV_MAX_STOP, p->cause, NULL)) != KF_OK)
+			return er;
 	}
 	return KF_OK;
 }

@@ -12,6 +12,7 @@
 #include "json.h"
 #include "models.h"
 #include "parse-common.h"
+#include "strset.h"
 #include "xmalloc.h"
 
 enum kf_err
@@ -133,8 +134,7 @@ pc_model(struct conv *conv, const char *model, int lenient,
 void
 pc_thinking_name(struct conv *conv, const struct model_info *m)
 {
-	/* kiro.rs: opus 4.6 thinks adaptively, others by budget. */
-	if (m != NULL && strcmp(m->id, "claude-opus-4.6") == 0)
+	if (m != NULL && m->adaptive_thinking)
 		conv->thinking = CONV_THINKING_ADAPTIVE;
 	else {
 		conv->thinking = CONV_THINKING_ENABLED;
@@ -201,6 +201,49 @@ pc_add_tool(struct conv *conv, const char *name, const char *desc,
 	}
 	t->schema = schema;
 	return t;
+}
+
+enum kf_err
+pc_add_stop(struct conv *conv, const char *seq, const char *field,
+    size_t max_count, char **cause, char **param)
+{
+	size_t	len;
+
+	if (seq == NULL || seq[0] == '\0')
+		return KF_OK;
+	if (max_count > CONV_MAX_STOP)
+		max_count = CONV_MAX_STOP;
+	if ((len = strlen(seq)) > CONV_MAX_STOP_BYTES)
+		return pc_bad(cause, param, field, "at most %d bytes, not %zu",
+		    CONV_MAX_STOP_BYTES, len);
+	if (conv->n_stop >= max_count)
+		return pc_bad(cause, param, field, "at most %zu stop sequences "
+		    "are allowed", max_count);
+	conv_add_stop(conv, seq);
+	return KF_OK;
+}
+
+void
+pc_keep_tools(struct conv *conv, const struct strset *keep,
+    struct strset *removed)
+{
+	struct conv_tool	*t;
+	size_t			 i, n_kept = 0;
+
+	for (i = 0; i < conv->n_tools; i++) {
+		t = &conv->tools[i];
+		if (strset_has(keep, t->name)) {
+			conv->tools[n_kept++] = *t;
+			continue;
+		}
+		if (removed != NULL)
+			strset_add(removed, t->name);
+		/* What conv_remove_tool frees, without its shift. */
+		free(t->name);
+		free(t->description);
+		json_object_put(t->schema);
+	}
+	conv->n_tools = n_kept;
 }
 
 const char *

@@ -11,6 +11,7 @@
 
 struct conv;
 struct model_info;
+struct strset;
 
 /*
  * Every error names the field it is about.  cause gets "<field>: <what>"
@@ -88,6 +89,27 @@ enum kf_err	pc_format_type(struct conv *, const char *type,
  */
 struct conv_tool	*pc_add_tool(struct conv *, const char *name,
 			    const char *desc, json_object *schema);
+
+/*
+ * Adds a stop sequence the client sent as field ("stop_sequences[3]"),
+ * with conv's caps checked here so that the error names the field, in the
+ * message and as param: "<field>: at most CONV_MAX_STOP_BYTES bytes, not
+ * N", and "<field>: at most max_count stop sequences are allowed" (OpenAI's
+ * own limit is below CONV_MAX_STOP; a larger max_count is CONV_MAX_STOP).
+ * Empty strings are ignored, as by conv_add_stop.  conv_check_limits stays
+ * the backstop for any other way in.
+ */
+enum kf_err	pc_add_stop(struct conv *, const char *seq, const char *field,
+		    size_t max_count, char **cause, char **param);
+
+/*
+ * Keeps only conv's tools whose name is in keep, in their order, in one
+ * pass (a client's allowed list filters the tools before the caps are
+ * checked, so it must cost linear time); the names of the tools removed
+ * are added to removed unless it is NULL.
+ */
+void		pc_keep_tools(struct conv *, const struct strset *keep,
+		    struct strset *removed);
 
 /*
  * History a client sends that Kiro has no form for (a hosted tool's call,

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "models.h"
 #include "parse-common.h"
+#include "strset.h"
 #include "xmalloc.h"
 
 /*
@@ -500,14 +501,53 @@ parse_tools(struct parse *p, json_object *root)
 	return KF_OK;
 }
 
+/*
+ * Only the functions allowedFunctionNames lists are offered; each must be
+ * declared.  Hash sets keep it linear: it runs before the caps check.
+ */
+static enum kf_err
+keep_allowed(struct parse *p, json_object *allowed)
+{
+	struct strset	 declared = STRSET_INIT(0), keep = STRSET_INIT(0);
+	json_object	*v;
+	const char	*name;
+	size_t		 i, n;
+	enum kf_err	 er = KF_OK;
+
+	for (i = 0; i < p->conv->n_tools; i++)
+		strset_add(&declared, p->conv->tools[i].name);
+	n = json_object_array_length(allowed);
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(allowed, i);
+		if (!json_object_is_type(v, json_type_string)) {
+			er = bad(p, "toolConfig.functionCallingConfig."
+			    "allowedFunctionNames[%zu]: must be a string", i);
+			goto out;
+		}
+		name = json_object_get_string(v);
+		if (!strset_has(&declared, name)) {
+			er = bad(p, "toolConfig.functionCallingConfig."
+			    "allowedFunctionNames[%zu]: \"%s\" is not a "
+			    "declared function", i, name);
+			goto out;
+		}
+		if (!strset_has(&keep, name))
+			strset_add(&keep, name);
+	}
+	pc_keep_tools(p->conv, &keep, NULL);
+out:
+	strset_free(&declared);
+	strset_free(&keep);
+	return er;
+}
+
 static enum kf_err
 parse_tool_config(struct parse *p, json_object *root)
 {
-	json_object	*tc, *fcc, *allowed = NULL, *v;
-	const char	*mode = NULL, *name;
-	size_t		 i, j, n = 0;
+	json_object	*tc, *fcc, *allowed = NULL;
+	const char	*mode = NULL;
 	enum kf_err	 er;
-	int		 rc, keep;
+	int		 rc;
 
 	if ((er = want(p, root, "", "toolConfig", json_type_object, 0,
 	    &tc)) != KF_OK || tc == NULL)
@@ -523,35 +563,8 @@ parse_tool_config(struct parse *p, json_object *root)
 	if ((rc = json_get_arr(fcc, "allowedFunctionNames", &allowed)) == -1)
 		return bad(p, "toolConfig.functionCallingConfig."
 		    "allowedFunctionNames: must be an array");
-	if (rc == 1) {
-		n = json_object_array_length(allowed);
-		for (i = 0; i < n; i++) {
-			v = json_object_array_get_idx(allowed, i);
-			if (!json_object_is_type(v, json_type_string))
-				return bad(p, "toolConfig.functionCallingConfig."
-				    "allowedFunctionNames[%zu]: must be a "
-				    "string", i);
-			name = json_object_get_string(v);
-			for (j = 0; j < p->conv->n_tools; j++)
-				if (strcmp(p->conv->tools[j].name, name) == 0)
-					break;
-			if (j == p->conv->n_tools)
-				return bad(p, "toolConfig.functionCallingConfig."
-				    "allowedFunctionNames[%zu]: \"%s\" is not a "
-				    "declared function", i, name);
-		}
-		/* Only the allowed functions are offered. */
-		for (j = p->conv->n_tools; j-- > 0;) {
-			keep = 0;
-			for (i = 0; i < n; i++)
-				if (strcmp(json_object_get_string(
-				    json_object_array_get_idx(allowed, i)),
-				    p->conv->tools[j].name) == 0)
-					keep = 1;
-			if (!keep)
-				conv_remove_tool(p->conv, j);
-		}
-	}
+	if (rc == 1 && (er = keep_allowed(p, allowed)) != KF_OK)
+		return er;
 	if (mode == NULL || strcasecmp(mode, "AUTO") == 0 ||
 	    strcasecmp(mode, "VALIDATED") == 0 ||
 	    strcasecmp(mode, "MODE_UNSPECIFIED") == 0)
@@ -642,6 +655,7 @@ parse_generation_config(struct parse *p, json_object *root)
 {
 	json_object	*gc, *arr, *v, *schema;
 	const char	*mime;
+	char		 field[64];
 	int64_t		 max;
 	size_t		 i, n;
 	enum kf_err	 er;
@@ -665,7 +679,12 @@ parse_generation_config(struct parse *p, json_object *root)
 			if (!json_object_is_type(v, json_type_string))
 				return bad(p, "generationConfig.stopSequences"
 				    "[%zu]: must be a string", i);
-			conv_add_stop(p->conv, json_object_get_string(v));
+			snprintf(field, sizeof(field),
+			    "generationConfig.stopSequences[%zu]", i);
+			if ((er = pc_add_stop(p->conv,
+			    json_object_get_string(v), field, CONV_MAX_STOP,
+			    p->cause, NULL)) != KF_OK)
+				return er;
 		}
 	}
 	if ((rc = json_get_str(gc, "responseMimeType", &mime)) == -1)

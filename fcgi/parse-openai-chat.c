@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "buf.h"
 #include "conv.h"
@@ -23,12 +22,6 @@
  */
 
 #define MAX_STOP	4
-/*
- * Each fetched image may be IMGFETCH_MAX_BYTES; a request may not make the
- * gateway fetch without bound (data: URLs are bounded by the body size).
- */
-#define MAX_FETCHED_IMAGES	20
-#define MAX_FETCHED_BYTES	(64L * 1024 * 1024)
 
 struct parse {
 	struct conv	*conv;
@@ -36,8 +29,6 @@ struct parse {
 	char		**cause;
 	char		**param;
 	char		 path[160];	/* the field being read */
-	int		 fetched;	/* http(s) images fetched */
-	size_t		 fetched_bytes;	/* their base64 */
 };
 
 /* An error naming the field, in the message and as OpenAI's "param". */
@@ -161,22 +152,12 @@ image_part(struct parse *p, json_object *part, struct conv_msg *m)
 			return er;
 	}
 	path_set(p, "%s.image_url.url", base);
-	if (strncasecmp(url, "data:", 5) != 0 &&
-	    (p->fetched >= MAX_FETCHED_IMAGES ||
-	    p->fetched_bytes > MAX_FETCHED_BYTES))
-		return bad(p, p->path, "too many image URLs to fetch in one "
-		    "request (at most %d, %ld MiB in all); send the others as "
-		    "data: URLs", MAX_FETCHED_IMAGES,
-		    MAX_FETCHED_BYTES / 1024 / 1024);
+	/* imgfetch counts the request's fetches and bytes against its caps. */
 	if ((er = imgfetch(p->http, url, &media, &data, &why)) != KF_OK) {
 		er = bad(p, p->path, "%s", why != NULL ? why :
 		    "the image could not be read");
 		free(why);
 		return er;
-	}
-	if (strncasecmp(url, "data:", 5) != 0) {
-		p->fetched++;
-		p->fetched_bytes += strlen(data);
 	}
 	b = conv_msg_add_block(m, CONV_BLOCK_IMAGE);
 	b->media_type = media;
@@ -536,14 +517,15 @@ static enum kf_err
 parse_stop(struct parse *p, json_object *root)
 {
 	json_object	*v, *item;
+	char		 field[32];
 	size_t		 i, n;
+	enum kf_err	 er;
 
 	if (!json_object_object_get_ex(root, "stop", &v) || v == NULL)
 		return KF_OK;
-	if (json_object_is_type(v, json_type_string)) {
-		conv_add_stop(p->conv, json_object_get_string(v));
-		return KF_OK;
-	}
+	if (json_object_is_type(v, json_type_string))
+		return pc_add_stop(p->conv, json_object_get_string(v), "stop",
+		    MAX_STOP, p->cause, p->param);
 	if (!json_object_is_type(v, json_type_array))
 		return bad(p, "stop", "must be a string or an array of "
 		    "strings, not %s", json_type_label(v));
@@ -557,7 +539,10 @@ parse_stop(struct parse *p, json_object *root)
 			path_set(p, "stop[%zu]", i);
 			return bad(p, p->path, "must be a string");
 		}
-		conv_add_stop(p->conv, json_object_get_string(item));
+		snprintf(field, sizeof(field), "stop[%zu]", i);
+		if ((er = pc_add_stop(p->conv, json_object_get_string(item),
+		    field, MAX_STOP, p->cause, p->param)) != KF_OK)
+			return er;
 	}
 	return KF_OK;
 }
@@ -613,8 +598,8 @@ parse_reasoning(struct parse *p, json_object *root,
 		p->conv->thinking = CONV_THINKING_OFF;
 		return KF_OK;
 	}
-	/* As parse-anthropic: opus 4.6 thinks adaptively, others by budget. */
-	if (strcmp(m->id, "claude-opus-4.6") == 0) {
+	/* As parse-anthropic: adaptive where the model thinks so. */
+	if (m->adaptive_thinking) {
 		p->conv->thinking = CONV_THINKING_ADAPTIVE;
 		p->conv->thinking_effort = xstrdup(level);
 	} else {

@@ -15,6 +15,7 @@
 #include "models.h"
 #include "openai-responses.h"
 #include "parse-common.h"
+#include "strset.h"
 #include "xmalloc.h"
 
 /*
@@ -1245,20 +1246,18 @@ find_tool(const struct conv *c, const char *name)
 	return -1;
 }
 
-/* Forgets that name is a custom tool (its tool was removed). */
+/* Forgets the custom tools whose tool was removed, in one pass. */
 static void
-drop_custom(struct openai_responses_req *req, const char *name)
+drop_custom(struct openai_responses_req *req, const struct strset *removed)
 {
-	size_t	i;
+	size_t	i, n_kept = 0;
 
 	for (i = 0; i < req->n_custom; i++)
-		if (strcmp(req->custom[i], name) == 0) {
+		if (strset_has(removed, req->custom[i]))
 			free(req->custom[i]);
-			memmove(&req->custom[i], &req->custom[i + 1],
-			    (req->n_custom - i - 1) * sizeof(req->custom[0]));
-			req->n_custom--;
-			return;
-		}
+		else
+			req->custom[n_kept++] = req->custom[i];
+	req->n_custom = n_kept;
 }
 
 /*
@@ -1269,12 +1268,13 @@ drop_custom(struct openai_responses_req *req, const char *name)
 static enum kf_err
 allowed_tools(struct parse *p, json_object *root, json_object **list)
 {
+	struct strset	 declared = STRSET_INIT(0), keep = STRSET_INIT(0);
+	struct strset	 removed = STRSET_INIT(0);
 	json_object	*tc, *t;
 	const char	*type, *name;
 	char		 path[64], sub[80];
-	size_t		 i, j, n;
-	enum kf_err	 er;
-	int		 keep;
+	size_t		 i, n;
+	enum kf_err	 er = KF_OK;
 
 	*list = NULL;
 	if (json_get_obj(root, "tool_choice", &tc) != 1 ||
@@ -1284,42 +1284,44 @@ allowed_tools(struct parse *p, json_object *root, json_object **list)
 	if ((er = want(p, tc, "tool_choice", "tools", json_type_array,
 	    PC_REQUIRED, list)) != KF_OK)
 		return er;
+	/* Hash sets keep it linear: it runs before the caps check. */
+	for (i = 0; i < p->conv->n_tools; i++)
+		strset_add(&declared, p->conv->tools[i].name);
 	n = json_object_array_length(*list);
 	for (i = 0; i < n; i++) {
 		t = json_object_array_get_idx(*list, i);
 		snprintf(path, sizeof(path), "tool_choice.tools[%zu]", i);
-		if (!json_object_is_type(t, json_type_object))
-			return bad(p, path, "must be an object");
+		if (!json_object_is_type(t, json_type_object)) {
+			er = bad(p, path, "must be an object");
+			goto out;
+		}
 		if ((er = want_str(p, t, path, "type", 1, &type)) != KF_OK)
-			return er;
-		if (strcmp(type, "function") != 0 &&
-		    strcmp(type, "custom") != 0)
+			goto out;
+		if (strcmp(type, "local_shell") == 0)
+			name = OPENAI_RESPONSES_LOCAL_SHELL;
+		else if (strcmp(type, "function") == 0 ||
+		    strcmp(type, "custom") == 0) {
+			if ((er = want_str(p, t, path, "name", 1, &name)) !=
+			    KF_OK)
+				goto out;
+			if (!strset_has(&declared, name)) {
+				snprintf(sub, sizeof(sub), "%s.name", path);
+				er = bad(p, sub, "no function or custom tool "
+				    "named \"%s\" in tools", name);
+				goto out;
+			}
+		} else if (json_get_str(t, "name", &name) != 1)
 			continue;
-		if ((er = want_str(p, t, path, "name", 1, &name)) != KF_OK)
-			return er;
-		if (find_tool(p->conv, name) == -1) {
-			snprintf(sub, sizeof(sub), "%s.name", path);
-			return bad(p, sub, "no function or custom tool named "
-			    "\"%s\" in tools", name);
-		}
+		if (!strset_has(&keep, name))
+			strset_add(&keep, name);
 	}
-	for (j = p->conv->n_tools; j-- > 0;) {
-		keep = 0;
-		for (i = 0; i < n && !keep; i++) {
-			t = json_object_array_get_idx(*list, i);
-			if (json_get_str(t, "type", &type) == 1 &&
-			    strcmp(type, "local_shell") == 0)
-				name = OPENAI_RESPONSES_LOCAL_SHELL;
-			else if (json_get_str(t, "name", &name) != 1)
-				continue;
-			keep = strcmp(name, p->conv->tools[j].name) == 0;
-		}
-		if (!keep) {
-			drop_custom(p->req, p->conv->tools[j].name);
-			conv_remove_tool(p->conv, j);
-		}
-	}
-	return KF_OK;
+	pc_keep_tools(p->conv, &keep, &removed);
+	drop_custom(p->req, &removed);
+out:
+	strset_free(&declared);
+	strset_free(&keep);
+	strset_free(&removed);
+	return er;
 }
 
 /*

@@ -27,6 +27,9 @@ struct request {
 	int64_t			 started_ms;
 	long			 account_id;	/* for the access log */
 	const char		*model;		/* for the access log */
+	/* Kiro's meteringEvent credits, for the access log, when metered. */
+	double			 credits;
+	int			 metered;
 };
 
 /* A FastCGI parameter ("HTTP_X_API_KEY", ...), or NULL. */

@@ -34,6 +34,8 @@ serve_relay(struct request *req, struct conv *conv, struct sink *sink,
 	memset(&res, 0, sizeof(res));
 	er = relay_run(req->relay, conv, sink, &res, &why);
 	req->account_id = res.account_id;
+	req->credits = res.credits;
+	req->metered = res.metered;
 	if (er != KF_OK && er != KF_ECLIENTGONE && !sink->committed)
 		(void)error(&req->out, er, why, res.retry_after);
 out:

@@ -20,8 +20,8 @@ typedef int (*serve_error_fn)(struct out *, enum kf_err, const char *why,
  * Refuses a conv over the request caps (conv_check_limits) with error(),
  * KF_EINVAL, before any upstream work.  Otherwise runs conv through this
  * thread's relay into sink, which the caller made
- * to write to req->out in its protocol: notes the Kiro model and the
- * account in req for the access log, lets the relay ask whether the client
+ * to write to req->out in its protocol: notes the Kiro model, the
+ * account and the credits Kiro charged in req for the access log, lets the relay ask whether the client
  * is gone, answers with error() when the relay fails before the sink
  * committed anything (after that the sink has told the client itself), and
  * logs every failure.  Returns what relay_run returned.

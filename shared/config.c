@@ -112,6 +112,8 @@ static const struct key top_keys[] = {
 	{ "streamIdleTimeoutSeconds", KEY_LONG,
 	    OFF(stream_idle_timeout_seconds), 1, NULL },
 	{ "imageFetch", KEY_OBJECT, 0, 0, image_fetch_keys },
+	{ "idleRefreshHours", KEY_LONG, OFF(idle_refresh_hours), 0, NULL },
+	{ "promptCaching", KEY_BOOL, OFF(prompt_caching), 0, NULL },
 	/* kiro.rs keys: the web server listens, TLS is libcurl's. */
 	{ "host", KEY_IGNORED, 0, 0, NULL },
 	{ "port", KEY_IGNORED, 0, 0, NULL },
@@ -568,6 +570,9 @@ config_new(void)
 	cfg->ping_interval_seconds = 25;
 	cfg->connect_timeout_ms = 10000;
 	cfg->stream_idle_timeout_seconds = 300;
+	cfg->idle_refresh_hours = 4;
+	/* The mock shows no refusal of history cachePoints: README. */
+	cfg->prompt_caching = 1;
 	return cfg;
 }
 

@@ -95,7 +95,10 @@ struct config {
 	long			 ping_interval_seconds;	/* default 25 */
 	long			 connect_timeout_ms;	/* default 10000 */
 	long			 stream_idle_timeout_seconds;	/* default 300 */
+	long			 idle_refresh_hours;	/* default 4, 0 = off */
 	struct image_fetch_config image_fetch;
+	/* Anthropic cache_control becomes Kiro cachePoints; default 1. */
+	int			 prompt_caching;
 
 	/* Credentials given by environment variables, seeded at start. */
 	char			*env_refresh_token;	/* REFRESH_TOKEN */

@@ -50,6 +50,12 @@ struct conv_msg {
 	struct conv_block	*blocks;
 	size_t			 n_blocks;
 	size_t			 cap_blocks;
+	/*
+	 * The client marked the message for prompt caching (Anthropic
+	 * cache_control on one of its blocks): Kiro gets a cachePoint after
+	 * it (kiro_req.h).
+	 */
+	int			 cache_point;
 };
 
 struct conv_tool {
@@ -75,6 +81,7 @@ enum conv_thinking {
 
 struct conv {
 	char			*system;	/* NULL when there is none */
+	int			 system_cache_point;	/* as conv_msg's */
 	struct conv_msg		*msgs;
 	size_t			 n_msgs;
 	size_t			 cap_msgs;

@@ -210,6 +210,12 @@ cred_from_json(json_object *obj, struct cred *c, char **cause)
 		    "such as 2026-01-01T00:00:00Z)");
 		goto fail;
 	}
+	if (json_object_object_get_ex(obj, "refreshedAt", &v) && v != NULL &&
+	    parse_expiry(v, &c->refreshed_at) == -1) {
+		xsetprintf(cause, "\"refreshedAt\" is not a date (want RFC 3339 "
+		    "such as 2026-01-01T00:00:00Z)");
+		goto fail;
+	}
 	if ((rc = json_get_str(obj, "authMethod", &s)) == -1) {
 		xsetprintf(cause, "\"authMethod\" must be a string");
 		goto fail;
@@ -274,6 +280,10 @@ cred_to_json(const struct cred *c, enum cred_json form)
 	if (c->expires_at != 0)
 		json_object_object_add(obj, "expiresAt",
 		    json_str(clock_rfc3339(c->expires_at, when)));
+	/* Ours, not kiro.rs's: the idle refresh needs it (refresh.h). */
+	if (c->refreshed_at != 0 && form != CRED_JSON_EXPORT)
+		json_object_object_add(obj, "refreshedAt",
+		    json_str(clock_rfc3339(c->refreshed_at, when)));
 	if (c->priority != 0 || form == CRED_JSON_PUBLIC)
 		json_object_object_add(obj, "priority",
 		    json_object_new_int64(c->priority));

@@ -25,6 +25,7 @@ struct cred {
 	char		*refresh_token;
 	char		*access_token;
 	time_t		 expires_at;	/* 0 = unknown */
+	time_t		 refreshed_at;	/* last refresh here, 0 = unknown */
 	char		*client_id;
 	char		*client_secret;
 	char		*profile_arn;

@@ -11,6 +11,7 @@
 #include "conv.h"
 #include "err.h"
 #include "history.h"
+#include "kiro_req.h"
 #include "strset.h"
 #include "xmalloc.h"
 
@@ -169,6 +170,8 @@ compact(struct conv *c)
 		if (m->n_blocks == 0 && i + 1 < c->n_msgs)
 			conv_msg_clear(m);
 		else if (out > 0 && c->msgs[out - 1].role == m->role) {
+			/* A cache point inside is best kept after it. */
+			c->msgs[out - 1].cache_point |= m->cache_point;
 			msg_take_blocks(&c->msgs[out - 1], m);
 			conv_msg_clear(m);
 		} else
@@ -367,4 +370,153 @@ history_drop_oldest_turn(struct conv *c)
 	memmove(&c->msgs[0], &c->msgs[n], (c->n_msgs - n) * sizeof(*c->msgs));
 	c->n_msgs -= n;
 	return 1;
+}
+
+/*
+ * Kiro's wrapping, a little under what kiro_req writes, so that an
+ * estimate rarely exceeds the bytes a message really adds: a user entry
+ * ({"userInputMessage":{"content":..,"modelId":..,"origin":"AI_EDITOR"}}),
+ * an assistant one, a tool use, a tool result, an image.
+ */
+#define EST_USER_MSG	80
+#define EST_ASSISTANT_MSG	40
+#define EST_TOOL_USES	14	/* ,"toolUses":[] */
+#define EST_TOOL_USE	36
+#define EST_RESULTS	70	/* placeholder content, context, toolResults */
+#define EST_TOOL_RESULT	50
+#define EST_IMAGE	35
+#define EST_THINKING	25	/* its <thinking> tags */
+
+/* The length of s as a JSON string, its escapes counted (NULL is 0). */
+static size_t
+json_str_bytes(const char *s)
+{
+	const unsigned char	*p;
+	size_t			 n = 0;
+
+	if (s == NULL)
+		return 0;
+	for (p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p == '"' || *p == '\\' || *p == '\n' || *p == '\r' ||
+		    *p == '\t' || *p == '\b' || *p == '\f')
+			n += 2;
+		else if (*p < 0x20)
+			n += 6;		/* \u00XX */
+		else
+			n++;
+	return n;
+}
+
+static size_t
+block_bytes(const struct conv_block *b)
+{
+	size_t	n = 0, i;
+
+	switch (b->type) {
+	case CONV_BLOCK_TEXT:
+		return json_str_bytes(b->text) + 2;
+	case CONV_BLOCK_THINKING:
+		return json_str_bytes(b->text) + EST_THINKING;
+	case CONV_BLOCK_IMAGE:
+		return (b->data != NULL ? strlen(b->data) : 0) + EST_IMAGE;
+	case CONV_BLOCK_TOOL_USE:
+		/* The input as kiro_req writes it (json_to_buf's flags). */
+		if (b->input != NULL)
+			n = strlen(json_object_to_json_string_ext(b->input,
+			    JSON_C_TO_STRING_PLAIN |
+			    JSON_C_TO_STRING_NOSLASHESCAPE));
+		return n + json_str_bytes(b->id) + json_str_bytes(b->name) +
+		    EST_TOOL_USE;
+	case CONV_BLOCK_TOOL_RESULT:
+		for (i = 0; i < b->n_content; i++)
+			n += block_bytes(&b->content[i]);
+		return n + json_str_bytes(b->id) + EST_TOOL_RESULT;
+	default:
+		return 0;
+	}
+}
+
+size_t
+history_msg_bytes(const struct conv_msg *m)
+{
+	size_t	n, i;
+	int	uses = 0, results = 0;
+
+	n = m->role == CONV_ROLE_USER ? EST_USER_MSG : EST_ASSISTANT_MSG;
+	for (i = 0; i < m->n_blocks; i++) {
+		n += block_bytes(&m->blocks[i]);
+		uses |= m->blocks[i].type == CONV_BLOCK_TOOL_USE;
+		results |= m->blocks[i].type == CONV_BLOCK_TOOL_RESULT;
+	}
+	return n + (uses ? EST_TOOL_USES : 0) + (results ? EST_RESULTS : 0);
+}
+
+size_t
+history_drop_oldest_bytes(struct conv *c, size_t excess, size_t budget)
+{
+	size_t	i, n, end, size, turns = 0, dropped = 0, left = 0;
+	int	capped;
+
+	if (c->n_msgs <= 1)
+		return 0;
+	for (i = 0; i < c->n_msgs; i++)
+		left += history_msg_bytes(&c->msgs[i]);
+	/*
+	 * n is the first message kept.  A turn runs from n to the next
+	 * message that starts one; the last message always stays.  Stop once
+	 * the excess is covered, or, when the messages are estimated over the
+	 * budget, once they are not: a small error on a huge excess could
+	 * otherwise drop all the turns, where a rebuild catches what an
+	 * estimate misses and dropping too much loses turns for good.
+	 */
+	capped = left > budget;
+	n = 0;
+	do {
+		for (end = n + 1; end + 1 < c->n_msgs &&
+		    !starts_turn(&c->msgs[end]); end++)
+			;
+		for (i = n; i < end; i++) {
+			size = history_msg_bytes(&c->msgs[i]);
+			dropped += size;
+			left -= size;
+		}
+		n = end;
+		turns++;
+	} while (n + 1 < c->n_msgs && dropped < excess &&
+	    (!capped || left > budget));
+	/* One move for all the turns, however many there were. */
+	for (i = 0; i < n; i++)
+		conv_msg_clear(&c->msgs[i]);
+	memmove(&c->msgs[0], &c->msgs[n], (c->n_msgs - n) * sizeof(*c->msgs));
+	c->n_msgs -= n;
+	return turns;
+}
+
+enum kf_err
+history_build_within(struct conv *c, const struct history_opts *opts,
+    const struct kiro_req_opts *kopts, size_t max_bytes, struct buf *body,
+    struct kiro_toolmap *map, struct history_fit *fit, char **cause)
+{
+	struct history_fit	 none;
+	size_t			 turns;
+	enum kf_err		 er;
+
+	if (fit == NULL)
+		fit = &none;
+	memset(fit, 0, sizeof(*fit));
+	for (;;) {
+		buf_reset(body);
+		if ((er = kiro_req_build(c, kopts, body, map, cause)) != KF_OK)
+			return er;
+		fit->builds++;
+		if (max_bytes == 0 || body->len <= max_bytes)
+			return KF_OK;
+		turns = history_drop_oldest_bytes(c, body->len - max_bytes,
+		    max_bytes);
+		if (turns == 0)
+			return KF_OK;
+		fit->turns_dropped += turns;
+		if ((er = history_repair(c, opts, cause)) != KF_OK)
+			return er;
+	}
 }

@@ -4,8 +4,10 @@
 
 #include <stddef.h>
 
+#include "buf.h"
 #include "conv.h"
 #include "err.h"
+#include "kiro_req.h"
 
 struct history_opts {
 	/*
@@ -51,5 +53,42 @@ enum kf_err	history_repair(struct conv *, const struct history_opts *,
  * left.
  */
 int		history_drop_oldest_turn(struct conv *);
+
+/*
+ * About how many bytes m adds to a Kiro body, in one pass over it: its
+ * texts as JSON strings, tool names, ids and inputs, tool results, image
+ * data, plus the keys Kiro's shapes wrap around them.  For trimming.
+ */
+size_t		history_msg_bytes(const struct conv_msg *);
+
+/*
+ * Drops the oldest turns (history_drop_oldest_turn's unit) in one move: as
+ * many as it takes for their estimated size (history_msg_bytes) to cover
+ * excess, but no more once the messages left are estimated at budget or
+ * less, and always one.  Since an estimate errs, a caller with a limit
+ * builds again and repeats while over.  Returns the turns dropped, 0 if
+ * only the last user message is left; the caller runs history_repair.
+ */
+size_t		history_drop_oldest_bytes(struct conv *, size_t excess,
+		    size_t budget);
+
+/* What history_build_within did, for logs and benchmarks. */
+struct history_fit {
+	size_t	builds;		/* kiro_req_build calls */
+	size_t	turns_dropped;
+};
+
+/*
+ * Builds conv's Kiro body into body (reset first) with kiro_req_build and,
+ * while it is over max_bytes (0: no limit), drops the oldest turns its
+ * excess covers (history_drop_oldest_bytes), repairs conv (opts) and
+ * builds again, until it fits or only the last user message is left.  The
+ * rounds are few, each linear in the body, however many turns go.  *fit
+ * may be NULL.
+ */
+enum kf_err	history_build_within(struct conv *, const struct history_opts *,
+		    const struct kiro_req_opts *, size_t max_bytes,
+		    struct buf *body, struct kiro_toolmap *map,
+		    struct history_fit *fit, char **cause);
 
 #endif

@@ -77,7 +77,8 @@ static const struct {
 
 static const char *const event_type_names[KIRO_EV__MAX] = {
 	"text", "tool_use", "reasoning", "metering", "context_usage",
-	"stop_reason", "metrics", "end", "exception", "error", "ignored"
+	"stop_reason", "metrics", "token_usage", "end", "exception", "error",
+	"ignored"
 };
 
 const char *
@@ -275,12 +276,24 @@ number(json_object *jo, const char *event, const char *key, double *out,
 	}
 }
 
+/* Credits charged: {unit, unitPlural?, usage} (§5; the 2026 form of §12). */
 static enum kf_err
 ev_metering(struct kiro_event_parser *kp, json_object *jo,
     struct kiro_event *ev, char **cause)
 {
+	enum kf_err	er;
+
 	ev->type = KIRO_EV_METERING;
-	return number(jo, "meteringEvent", "usage", &ev->value, cause);
+	if ((er = number(jo, "meteringEvent", "usage", &ev->value, cause)) !=
+	    KF_OK)
+		return er;
+	if (ev->value < 0) {
+		xsetprintf(cause, "meteringEvent: usage is negative");
+		return KF_EUPSTREAM;
+	}
+	if (str_field(jo, "unit", &ev->kind, NULL) == -1)
+		return wrong_type(cause, "meteringEvent", "unit", jo);
+	return KF_OK;
 }
 
 static enum kf_err
@@ -292,16 +305,74 @@ ev_context_usage(struct kiro_event_parser *kp, json_object *jo,
 	    &ev->value, cause);
 }
 
-/* Only a stop reason makes metadata interesting (§5). */
+/* A token count, or -1 when absent or not a count. */
+static enum kf_err	token_count(json_object *, const char *, const char *,
+			    long *, char **);
+
+/*
+ * messageMetadataEvent.tokenUsage (§12, CLIProxyAPIPlus kiro_executor.go):
+ * every figure is optional, a wrong type makes the frame unusable.
+ */
+static enum kf_err
+token_usage(const char *event, json_object *tu, struct kiro_token_usage *u,
+    char **cause)
+{
+	const struct {
+		const char	*key;
+		long		*out;
+	} counts[] = {
+		{ "outputTokens",		&u->output_tokens },
+		{ "totalTokens",		&u->total_tokens },
+		{ "uncachedInputTokens",	&u->uncached_input_tokens },
+		{ "cacheReadInputTokens",	&u->cache_read_input_tokens },
+		{ "cacheWriteInputTokens",	&u->cache_write_input_tokens },
+	};
+	enum kf_err			 er;
+	size_t				 i;
+
+	for (i = 0; i < sizeof(counts) / sizeof(counts[0]); i++)
+		if ((er = token_count(tu, event, counts[i].key, counts[i].out,
+		    cause)) != KF_OK)
+			return er;
+	switch (json_get_num(tu, "contextUsagePercentage", &u->context_pct)) {
+	case 1:
+		if (u->context_pct < 0)
+			u->context_pct = -1;
+		return KF_OK;
+	case 0:
+		u->context_pct = -1;
+		return KF_OK;
+	default:
+		return wrong_type(cause, event, "contextUsagePercentage", tu);
+	}
+}
+
+/*
+ * Metadata matters for a stop reason (§5) and for Kiro's token figures
+ * (§12); anything else in it is ignored.
+ */
 static enum kf_err
 ev_metadata(struct kiro_event_parser *kp, json_object *jo,
     struct kiro_event *ev, char **cause)
 {
-	const char	*reason;
+	json_object	*tu;
+	const char	*reason = NULL;
 
-	if ((str_field(jo, "stopReason", &reason, NULL) == 1 ||
-	    str_field(jo, "stop_reason", &reason, NULL) == 1) &&
-	    *reason != '\0') {
+	if ((str_field(jo, "stopReason", &reason, NULL) != 1 &&
+	    str_field(jo, "stop_reason", &reason, NULL) != 1) ||
+	    *reason == '\0')
+		reason = NULL;
+	switch (json_get_obj(jo, "tokenUsage", &tu)) {
+	case 1:
+		ev->type = KIRO_EV_TOKEN_USAGE;
+		ev->kind = reason;
+		return token_usage(kp->kind.ptr, tu, &ev->usage, cause);
+	case 0:
+		break;
+	default:
+		return wrong_type(cause, kp->kind.ptr, "tokenUsage", jo);
+	}
+	if (reason != NULL) {
 		ev->type = KIRO_EV_STOP_REASON;
 		ev->kind = reason;
 		return KF_OK;
@@ -313,7 +384,8 @@ ev_metadata(struct kiro_event_parser *kp, json_object *jo,
 
 /* A token count, or -1 when absent or not a count. */
 static enum kf_err
-token_count(json_object *jo, const char *key, long *out, char **cause)
+token_count(json_object *jo, const char *event, const char *key, long *out,
+    char **cause)
 {
 	int64_t	v;
 
@@ -325,7 +397,7 @@ token_count(json_object *jo, const char *key, long *out, char **cause)
 		*out = -1;
 		return KF_OK;
 	default:
-		return wrong_type(cause, "metricsEvent", key, jo);
+		return wrong_type(cause, event, key, jo);
 	}
 }
 
@@ -335,11 +407,11 @@ ev_metrics(struct kiro_event_parser *kp, json_object *jo,
 {
 	enum kf_err	er;
 
-	if ((er = token_count(jo, "inputTokens", &ev->input_tokens,
-	    cause)) != KF_OK)
+	if ((er = token_count(jo, "metricsEvent", "inputTokens",
+	    &ev->input_tokens, cause)) != KF_OK)
 		return er;
-	if ((er = token_count(jo, "outputTokens", &ev->output_tokens,
-	    cause)) != KF_OK)
+	if ((er = token_count(jo, "metricsEvent", "outputTokens",
+	    &ev->output_tokens, cause)) != KF_OK)
 		return er;
 	ev->type = KIRO_EV_METRICS;
 	return KF_OK;

@@ -17,15 +17,33 @@ enum kiro_event_type {
 	KIRO_EV_TEXT,		/* assistantResponseEvent / codeEvent: text */
 	KIRO_EV_TOOL_USE,	/* toolUseEvent: one fragment of a tool call */
 	KIRO_EV_REASONING,	/* reasoningContentEvent: native thinking */
-	KIRO_EV_METERING,	/* meteringEvent: value = credits */
+	KIRO_EV_METERING,	/* meteringEvent: value = credits, kind =
+				 * unit ("credit") or NULL */
 	KIRO_EV_CONTEXT_USAGE,	/* contextUsageEvent: value = percentage */
 	KIRO_EV_STOP_REASON,	/* metadataEvent & co with a stop reason: kind */
 	KIRO_EV_METRICS,	/* metricsEvent: input/output tokens */
+	KIRO_EV_TOKEN_USAGE,	/* messageMetadataEvent.tokenUsage: usage;
+				 * kind = a stop reason sent with it, or NULL */
 	KIRO_EV_END,		/* messageStopEvent */
 	KIRO_EV_EXCEPTION,	/* :message-type exception: kind, text */
 	KIRO_EV_ERROR,		/* :message-type error: kind, text */
 	KIRO_EV_IGNORED,	/* nothing to do: kind = event type */
 	KIRO_EV__MAX
+};
+
+/*
+ * Kiro's own token figures (kiro-protocol.md §12).  Each count is -1 when
+ * Kiro left it out (or sent a negative or absurd one), context_pct -1 too.
+ * The input is split in three: uncached, read from the prompt cache and
+ * written to it.
+ */
+struct kiro_token_usage {
+	long	output_tokens;
+	long	total_tokens;
+	long	uncached_input_tokens;
+	long	cache_read_input_tokens;
+	long	cache_write_input_tokens;
+	double	context_pct;
 };
 
 /*
@@ -49,6 +67,7 @@ struct kiro_event {
 	double			 value;		/* METERING, CONTEXT_USAGE */
 	long			 input_tokens;	/* METRICS (-1 when absent) */
 	long			 output_tokens;	/* METRICS (-1 when absent) */
+	struct kiro_token_usage	 usage;		/* TOKEN_USAGE */
 	const char		*kind;		/* see enum */
 };
 

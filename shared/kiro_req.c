@@ -441,6 +441,43 @@ add_system_pair(const struct conv *c, const char *model_id,
 	free(content);
 }
 
+/*
+ * Prompt caching (§12): how many of the conv's cache marks that can become
+ * history cachePoints are skipped, so that only the last
+ * KIRO_MAX_CACHE_POINTS are sent (the latest cover the longest prefix).
+ */
+static size_t
+cache_points_skipped(const struct conv *c, size_t last)
+{
+	size_t	i, n = 0;
+
+	if (c->system_cache_point && !is_blank(c->system))
+		n++;
+	for (i = 0; i < last; i++)
+		if (c->msgs[i].cache_point)
+			n++;
+	return n > KIRO_MAX_CACHE_POINTS ? n - KIRO_MAX_CACHE_POINTS : 0;
+}
+
+/* Appends a cachePoint entry when marked and not one of the skipped. */
+static void
+cache_point_push(json_object *history, int marked, size_t *skip)
+{
+	json_object	*entry, *point;
+
+	if (!marked)
+		return;
+	if (*skip > 0) {
+		(*skip)--;
+		return;
+	}
+	point = json_object_new_object();
+	add_str(point, "type", "default");
+	entry = json_object_new_object();
+	json_object_object_add(entry, "cachePoint", point);
+	json_object_array_add(history, entry);
+}
+
 /* Appends {key: msg} to history. */
 static void
 history_push(json_object *history, const char *key, json_object *msg)
@@ -588,7 +625,7 @@ kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
 	const struct conv_msg	*m;
 	enum conv_role		 prev;
 	char			 uuid[UUID_LEN + 1];
-	size_t			 i, last;
+	size_t			 i, last, skip_points;
 	enum kf_err		 er = KF_OK;
 
 	if (opts == NULL || opts->model_id == NULL ||
@@ -624,7 +661,13 @@ kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
 	}
 
 	history = json_object_new_array();
+	skip_points = cache_points_skipped(c, last);
 	add_system_pair(c, opts->model_id, history);
+	/* After the acknowledgement: the pair is the system prompt. */
+	if (json_object_array_length(history) > 0)
+		cache_point_push(history, opts->prompt_caching &&
+		    c->system_cache_point && !is_blank(c->system),
+		    &skip_points);
 	/*
 	 * History alternates, starts with user and ends with assistant
 	 * (§3.3.5); history_repair merged same-role runs, so the fillers are
@@ -647,6 +690,8 @@ kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
 			history_push(history, "assistantResponseMessage",
 			    assistant_message(m, map, &used));
 		}
+		cache_point_push(history, opts->prompt_caching &&
+		    m->cache_point, &skip_points);
 		prev = m->role;
 	}
 	if (prev == CONV_ROLE_USER)

@@ -14,10 +14,17 @@
 #define KIRO_THINKING_BUDGET_MAX	24576
 #define KIRO_SYSTEM_ACK		"I will follow these instructions."
 
+/*
+ * The most cachePoints one request carries: Anthropic allows 4 cache_control
+ * marks, and the 2026 catalogue's maximumCacheCheckpointsPerRequest is 4.
+ */
+#define KIRO_MAX_CACHE_POINTS	4
+
 struct kiro_req_opts {
 	const char	*model_id;		/* Kiro model id, required */
 	const char	*conversation_id;	/* NULL: a new UUID v4 */
 	const char	*profile_arn;		/* NULL: no profileArn key */
+	int		 prompt_caching;	/* cachePoints for cache marks */
 };
 
 /* Maps the shortened tool names Kiro sees back to the client's names. */
@@ -59,7 +66,12 @@ void	kiro_tool_name(const char *name, char out[KIRO_TOOL_NAME_MAX + 1]);
  *  - tool_choice NONE sends no tool definitions (placeholders only), a
  *    named tool_choice only that tool's (and the placeholders);
  *  - the instructions for the answer constraints (constrain.h) end the
- *    system text, making a system pair even when there is no system.
+ *    system text, making a system pair even when there is no system;
+ *  - with opts->prompt_caching, a {"cachePoint":{"type":"default"}} history
+ *    entry follows each history message with cache_point set (after the
+ *    system pair for system_cache_point), the last KIRO_MAX_CACHE_POINTS
+ *    of them; never one in the tools array, which Kiro refuses, nor for
+ *    the current message, which is not history (kiro-protocol.md §12).
  * map (may be NULL) receives each shortened name.  KF_EINVAL with a cause
  * when the conv cannot be expressed (no user message, no model id); out is
  * then unchanged.

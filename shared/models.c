@@ -17,24 +17,26 @@
  * small makes a client compact early, one too large lets it overflow.
  */
 static const struct model_info catalogue[] = {
-	{ "auto", "Auto (Kiro chooses)", 200000, 64000, 1759276800 },
-	{ "claude-sonnet-5", "Claude Sonnet 5", 1000000, 64000, 1782777600 },
+	{ "auto", "Auto (Kiro chooses)", 200000, 64000, 1759276800, 0 },
+	{ "claude-sonnet-5", "Claude Sonnet 5", 1000000, 64000, 1782777600, 0 },
 	{ "claude-sonnet-4.6", "Claude Sonnet 4.6", 1000000, 64000,
-	    1771891200 },
+	    1771891200, 0 },
 	{ "claude-sonnet-4.5", "Claude Sonnet 4.5", 200000, 64000,
-	    1759104000 },
-	{ "claude-sonnet-4", "Claude Sonnet 4", 200000, 64000, 1747699200 },
-	{ "claude-haiku-4.5", "Claude Haiku 4.5", 200000, 64000, 1760486400 },
-	{ "claude-opus-5", "Claude Opus 5", 1000000, 64000, 1795478400 },
-	{ "claude-opus-4.8", "Claude Opus 4.8", 1000000, 64000, 1785888000 },
-	{ "claude-opus-4.7", "Claude Opus 4.7", 1000000, 64000, 1776297600 },
-	{ "claude-opus-4.6", "Claude Opus 4.6", 1000000, 64000, 1770249600 },
-	{ "claude-opus-4.5", "Claude Opus 4.5", 200000, 64000, 1763942400 },
-	{ "deepseek-3.2", "DeepSeek 3.2", 128000, 32000, 1764547200 },
-	{ "glm-5", "GLM-5", 128000, 32000, 1770854400 },
-	{ "minimax-m2.1", "MiniMax M2.1", 128000, 32000, 1768435200 },
-	{ "minimax-m2.5", "MiniMax M2.5", 128000, 32000, 1772323200 },
-	{ "qwen3-coder-next", "Qwen3 Coder Next", 256000, 64000, 1770076800 },
+	    1759104000, 0 },
+	{ "claude-sonnet-4", "Claude Sonnet 4", 200000, 64000, 1747699200, 0 },
+	{ "claude-haiku-4.5", "Claude Haiku 4.5", 200000, 64000, 1760486400,
+	    0 },
+	{ "claude-opus-5", "Claude Opus 5", 1000000, 64000, 1795478400, 1 },
+	{ "claude-opus-4.8", "Claude Opus 4.8", 1000000, 64000, 1785888000, 1 },
+	{ "claude-opus-4.7", "Claude Opus 4.7", 1000000, 64000, 1776297600, 1 },
+	{ "claude-opus-4.6", "Claude Opus 4.6", 1000000, 64000, 1770249600, 1 },
+	{ "claude-opus-4.5", "Claude Opus 4.5", 200000, 64000, 1763942400, 0 },
+	{ "deepseek-3.2", "DeepSeek 3.2", 128000, 32000, 1764547200, 0 },
+	{ "glm-5", "GLM-5", 128000, 32000, 1770854400, 0 },
+	{ "minimax-m2.1", "MiniMax M2.1", 128000, 32000, 1768435200, 0 },
+	{ "minimax-m2.5", "MiniMax M2.5", 128000, 32000, 1772323200, 0 },
+	{ "qwen3-coder-next", "Qwen3 Coder Next", 256000, 64000, 1770076800,
+	    0 },
 };
 #define N_CATALOGUE (sizeof(catalogue) / sizeof(catalogue[0]))
 
@@ -57,7 +59,7 @@ static const struct model_alias defaults[] = {
 	{ "chatgpt-*", "claude-sonnet-4.5" },
 	{ "gemini-*flash*", "claude-haiku-4.5" },
 	{ "gemini-*", "claude-sonnet-4.5" },
-	/* The non-Claude models as their makers and other gateways spell them. */
+	/* Other spellings of the non-Claude models. */
 	{ "deepseek-chat", "deepseek-3.2" },
 	{ "deepseek-reasoner", "deepseek-3.2" },
 	{ "deepseek-v3.2*", "deepseek-3.2" },
@@ -246,9 +248,9 @@ build_list_text(void)
 	for (i = 0; i < n_user_map; i++)
 		buf_printf(&b, ", %s", user_map[i].pattern);
 	buf_puts(&b, " (and Claude names such as claude-sonnet-4-5-20250929, "
-	    "claude-sonnet-5 or claude-opus-4-8, OpenAI names such as gpt-4o, gpt-4o-mini, "
-	    "o3, gpt-5.1-codex, Gemini names such as gemini-2.5-pro, "
-	    "gemini-2.5-flash; any of them with -thinking)");
+	    "claude-sonnet-5 or claude-opus-4-8, OpenAI names such as gpt-4o, "
+	    "gpt-4o-mini, o3, gpt-5.1-codex, Gemini names such as "
+	    "gemini-2.5-pro, gemini-2.5-flash; any of them with -thinking)");
 	if (b.len >= sizeof(list_text)) {
 		/* An operator's huge map: cut at a name boundary. */
 		b.len = sizeof(list_text) - 5;

@@ -10,6 +10,11 @@ struct model_info {
 	long		 context_window;	/* tokens */
 	long		 max_output;		/* tokens */
 	long		 created;	/* unix time shown in model lists */
+	/*
+	 * Thinking asked for by name or effort is adaptive (kiro.rs: opus
+	 * from 4.6 on), else a token budget.
+	 */
+	int		 adaptive_thinking;
 };
 
 /* A modelMap entry: a client name or glob ("gpt-4o*") -> a catalogue id. */

@@ -586,10 +586,10 @@ sticky_put(struct store_txn *txn, const char *session, const struct sticky *sk)
 	return er;
 }
 
+/* Expired sticky keys, one after another with their NULs: one block. */
 struct prune {
-	time_t	 now;
-	char	**keys;
-	size_t	 n;
+	time_t		now;
+	struct buf	keys;
 };
 
 static int
@@ -597,32 +597,29 @@ prune_each(void *arg, const char *key, const char *val, size_t len)
 {
 	struct prune	*p = arg;
 	const char	*u;
-	char		*text;
 	long long	 until = 0;
 
-	text = xmalloc(len + 1);
-	memcpy(text, val, len);
-	text[len] = '\0';
-	if ((u = strstr(text, "\"until\":")) != NULL)
+	/* store_each's values are NUL-terminated, so strtoll stops there. */
+	if ((u = memmem(val, len, "\"until\":", 8)) != NULL)
 		until = strtoll(u + 8, NULL, 10);
-	free(text);
-	if (until <= (long long)p->now) {
-		p->keys = xreallocarray(p->keys, p->n + 1, sizeof(*p->keys));
-		p->keys[p->n++] = xstrdup(key);
-	}
+	if (until <= (long long)p->now)
+		buf_append(&p->keys, key, strlen(key) + 1);
 	return 0;
 }
 
 /*
  * Drops expired sticky records, at most once a minute per process (or when
- * the clock went back), in a write transaction that happens anyway.
+ * the clock went back), in a write transaction that happens anyway.  A
+ * minute of sessions is tens of thousands of keys: they go into one buffer,
+ * not a string and an array slot each, whose scattered remains the
+ * thread's malloc arena kept (issue 8, item 15).
  */
 static void
 sticky_prune(struct store_txn *txn, time_t now)
 {
-	struct prune	p;
-	size_t		i;
-	int		due;
+	struct prune	 p;
+	const char	*key;
+	int		 due;
 
 	pthread_mutex_lock(&tally_lock);
 	due = last_prune == 0 || now < last_prune ||
@@ -635,11 +632,10 @@ sticky_prune(struct store_txn *txn, time_t now)
 	memset(&p, 0, sizeof(p));
 	p.now = now;
 	(void)store_each(txn, "sticky/", prune_each, &p);
-	for (i = 0; i < p.n; i++) {
-		(void)store_del(txn, p.keys[i]);
-		free(p.keys[i]);
-	}
-	free(p.keys);
+	for (key = p.keys.ptr; key != NULL && key < p.keys.ptr + p.keys.len;
+	    key += strlen(key) + 1)
+		(void)store_del(txn, key);
+	buf_free(&p.keys);
 }
 
 /* What one pass over the index decided. */

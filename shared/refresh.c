@@ -1,6 +1,7 @@
 /* refresh.c: keep an account's access token fresh (kiro-protocol.md §8). */
 #include "autoconfig.h"
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,36 @@ refresh_needed(const struct cred *c, long ahead, time_t now)
 	if (c->access_token == NULL || c->expires_at == 0)
 		return 1;
 	return c->expires_at <= now + ahead;
+}
+
+/*
+ * When the gateway never refreshed the account (imported, logged in), its
+ * access token is taken to be an hour old when it expires: Kiro's tokens
+ * last an hour (kiro-protocol.md §8.1).
+ */
+int
+refresh_idle(const struct cred *c, long idle_seconds, time_t now)
+{
+	time_t	last;
+
+	/* Only a social refresh token dies idle; none, nothing to keep. */
+	if (c->auth_method != CRED_AUTH_SOCIAL || c->refresh_token == NULL ||
+	    idle_seconds <= 0)
+		return 0;
+	if ((last = c->refreshed_at) == 0) {
+		if (c->expires_at == 0)
+			return 0;	/* refresh_needed says yes anyway */
+		last = c->expires_at - REFRESH_DEFAULT_TTL;
+	}
+	return now - last >= idle_seconds;
+}
+
+long
+refresh_idle_seconds(const struct config *cfg)
+{
+	if (cfg->idle_refresh_hours > LONG_MAX / 3600)
+		return LONG_MAX;
+	return cfg->idle_refresh_hours * 3600;
 }
 
 /* Reads camelCase or snake_case (peers disagree, §8.1). */
@@ -202,10 +233,15 @@ out:
 	return er;
 }
 
-/* Applies a refresh's outcome to the account in one write transaction. */
+/*
+ * Applies a refresh's outcome to the account in one write transaction: the
+ * grant, or a failure that disables the account as disable_as (ACCOUNT_OK:
+ * counted, 3 in a row disable it).
+ */
 static enum kf_err
-record(struct store *st, long id, const struct grant *g, int dead,
-    const char *why, struct cred *out, char **cause)
+record(struct store *st, long id, const struct grant *g,
+    enum account_reason disable_as, const char *why, struct cred *out,
+    char **cause)
 {
 	struct store_txn	*txn = NULL;
 	struct account		 a;
@@ -229,6 +265,7 @@ record(struct store *st, long id, const struct grant *g, int dead,
 			a.cred.profile_arn = xstrdup(g->profile_arn);
 		}
 		a.cred.expires_at = g->expires_at;
+		a.cred.refreshed_at = clock_now();
 		a.state.refresh_failures = 0;
 		if (a.state.disabled == ACCOUNT_TOO_MANY_REFRESH_FAILURES)
 			a.state.disabled = ACCOUNT_OK;
@@ -239,8 +276,8 @@ record(struct store *st, long id, const struct grant *g, int dead,
 		free(a.state.last_error);
 		a.state.last_error = xstrdup(why);
 		a.state.last_error_at = clock_now();
-		if (dead) {
-			a.state.disabled = ACCOUNT_INVALID_REFRESH_TOKEN;
+		if (disable_as != ACCOUNT_OK) {
+			a.state.disabled = disable_as;
 			a.state.disabled_at = clock_now();
 			a.state.disabled_until = 0;
 			free(a.state.disabled_detail);
@@ -332,9 +369,36 @@ out:
 	return er;
 }
 
-enum kf_err
-refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
-    long id, long ahead, const char *failed_token, struct cred *out,
+/*
+ * An API key has nothing to refresh: no refresh endpoint accepts it
+ * (kiro-protocol.md §8.4), so a refused key puts its account out of
+ * service until the operator replaces it.
+ */
+static enum kf_err
+api_key_refused(struct store *st, long id, char **cause)
+{
+	static const char	 why[] = "Kiro refused the API key (bearer "
+	    "token invalid); add a new one with kiroctl accounts add "
+	    "--kiro-api-key";
+
+	log_warnx("account %ld: %s", id, why);
+	(void)record(st, id, NULL, ACCOUNT_INVALID_CONFIG, why, NULL, NULL);
+	xsetprintf(cause, "account %ld: %s", id, why);
+	return KF_ELOGIN;
+}
+
+/* Whether c needs a refresh: expiring within ahead, or idle for idle. */
+static int
+due(const struct cred *c, long ahead, long idle)
+{
+	time_t	now = clock_now();
+
+	return refresh_needed(c, ahead, now) || refresh_idle(c, idle, now);
+}
+
+static enum kf_err
+ensure(struct store *st, struct http *h, const struct config *cfg, long id,
+    long ahead, long idle, const char *failed_token, struct cred *out,
     char **cause)
 {
 	struct account	 a;
@@ -346,9 +410,12 @@ refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
 	cred_init(out);
 	if ((er = read_account(st, id, &a, cause)) != KF_OK)
 		return er;
+	if (a.cred.auth_method == CRED_AUTH_API_KEY && failed_token != NULL) {
+		account_free(&a);
+		return api_key_refused(st, id, cause);
+	}
 	if (a.cred.auth_method == CRED_AUTH_API_KEY ||
-	    (failed_token == NULL &&
-	    !refresh_needed(&a.cred, ahead, clock_now()))) {
+	    (failed_token == NULL && !due(&a.cred, ahead, idle))) {
 		cred_copy(out, &a.cred);
 		account_free(&a);
 		return KF_OK;
@@ -364,7 +431,7 @@ refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
 	if (failed_token != NULL ? (a.cred.access_token != NULL &&
 	    strcmp(a.cred.access_token, failed_token) != 0 &&
 	    !refresh_needed(&a.cred, 60, clock_now())) :
-	    !refresh_needed(&a.cred, ahead, clock_now())) {
+	    !due(&a.cred, ahead, idle)) {
 		cred_copy(out, &a.cred);
 		goto out;
 	}
@@ -389,10 +456,11 @@ refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
 	if (er != KF_OK) {
 		log_warnx("account %ld: %s", id, why);
 		xsetprintf(cause, "account %ld: %s", id, why);
-		(void)record(st, id, NULL, dead, why, NULL, NULL);
+		(void)record(st, id, NULL, dead ?
+		    ACCOUNT_INVALID_REFRESH_TOKEN : ACCOUNT_OK, why, NULL, NULL);
 		goto out;
 	}
-	er = record(st, id, &g, 0, NULL, out, cause);
+	er = record(st, id, &g, ACCOUNT_OK, NULL, out, cause);
 	if (er == KF_OK) {
 		log_info("account %ld: access token refreshed%s", id,
 		    g.refresh_token != NULL &&
@@ -409,4 +477,20 @@ out:
 	store_unlock_named(fd);
 	free(why);
 	return er;
+}
+
+enum kf_err
+refresh_ensure(struct store *st, struct http *h, const struct config *cfg,
+    long id, long ahead, const char *failed_token, struct cred *out,
+    char **cause)
+{
+	return ensure(st, h, cfg, id, ahead, 0, failed_token, out, cause);
+}
+
+enum kf_err
+refresh_cron(struct store *st, struct http *h, const struct config *cfg,
+    long id, struct cred *out, char **cause)
+{
+	return ensure(st, h, cfg, id, REFRESH_AHEAD_CRON,
+	    refresh_idle_seconds(cfg), NULL, out, cause);
 }

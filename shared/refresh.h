@@ -28,10 +28,16 @@ struct store;
  * rotated refresh token is stored (and its hash mapped to the account) and
  * written back to the credential's source file when it has one.
  *
+ * An API-key account never refreshes: without failed_token it is copied
+ * as it is; with failed_token (any value: its key was refused) it is
+ * disabled as InvalidConfig, with no call upstream, and KF_ELOGIN says the
+ * key must be replaced.
+ *
  * Errors: KF_ELOGIN when the refresh token is dead (invalid_grant: the
  * account is disabled as InvalidRefreshToken and needs a new login) or
- * truncated; KF_EUPSTREAM / KF_ETIMEOUT for transient failures (counted in
- * the account's refreshFailures); KF_ENOTFOUND for an unknown id.
+ * truncated, or an API key was refused; KF_EUPSTREAM / KF_ETIMEOUT for
+ * transient failures (counted in the account's refreshFailures);
+ * KF_ENOTFOUND for an unknown id.
  */
 enum kf_err	refresh_ensure(struct store *, struct http *,
 		    const struct config *, long id, long ahead,
@@ -48,5 +54,24 @@ enum kf_err	refresh_resolve_profile(struct store *, struct http *,
 
 /* 1 when the credential's token expires within ahead seconds of now. */
 int		refresh_needed(const struct cred *, long ahead, time_t now);
+
+/*
+ * kiroctl refresh: refresh_ensure with REFRESH_AHEAD_CRON that also
+ * refreshes a social account idle for idleRefreshHours (refresh_idle):
+ * Kiro lets a social refresh token die after about 6 hours unused
+ * (kiro-protocol.md §12), however long its access token is valid.
+ */
+enum kf_err	refresh_cron(struct store *, struct http *,
+		    const struct config *, long id, struct cred *out,
+		    char **cause);
+/*
+ * 1 when c is a social account last refreshed idle_seconds or more before
+ * now (refreshedAt; never refreshed here: an hour before its access token
+ * expires).  0 for IdC and API keys, without a refresh token, and when
+ * idle_seconds <= 0.
+ */
+int		refresh_idle(const struct cred *, long idle_seconds, time_t now);
+/* idleRefreshHours in seconds (0: off), without overflow. */
+long		refresh_idle_seconds(const struct config *);
 
 #endif

@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,6 +76,11 @@ struct attempt {
 	double				 context_pct;
 	long				 metrics_in;
 	long				 metrics_out;
+	int				 have_kiro_usage;
+	struct kiro_token_usage		 kiro_usage;	/* §12 tokenUsage */
+	/* Over every attempt: Kiro charges for each answer it sent. */
+	double				 credits;
+	int				 metered;
 	int				 have_stop;
 	enum sink_stop			 stop;
 	/* A failure inside a 200 stream (exception frame, garbage). */
@@ -358,6 +364,17 @@ on_exception(struct attempt *a, const struct kiro_event *ev)
 	return 1;	/* stop reading: the answer is over */
 }
 
+/* A stop reason from metadata: only running out of tokens changes one. */
+static void
+on_stop_reason(struct attempt *a, const char *reason)
+{
+	if (reason != NULL && (strcasecmp(reason, "max_tokens") == 0 ||
+	    strcasecmp(reason, "length") == 0)) {
+		a->have_stop = 1;
+		a->stop = SINK_STOP_MAX_TOKENS;
+	}
+}
+
 static int
 on_event(struct attempt *a, const struct kiro_event *ev)
 {
@@ -372,11 +389,7 @@ on_event(struct attempt *a, const struct kiro_event *ev)
 		a->context_pct = ev->value;
 		return 0;
 	case KIRO_EV_STOP_REASON:
-		if (ev->kind != NULL && (strcasecmp(ev->kind, "max_tokens") ==
-		    0 || strcasecmp(ev->kind, "length") == 0)) {
-			a->have_stop = 1;
-			a->stop = SINK_STOP_MAX_TOKENS;
-		}
+		on_stop_reason(a, ev->kind);
 		return 0;
 	case KIRO_EV_METRICS:
 		if (ev->input_tokens >= 0)
@@ -384,10 +397,18 @@ on_event(struct attempt *a, const struct kiro_event *ev)
 		if (ev->output_tokens >= 0)
 			a->metrics_out = ev->output_tokens;
 		return 0;
+	case KIRO_EV_TOKEN_USAGE:
+		on_stop_reason(a, ev->kind);
+		a->have_kiro_usage = 1;
+		a->kiro_usage = ev->usage;
+		return 0;
+	case KIRO_EV_METERING:
+		a->credits += ev->value;
+		a->metered = 1;
+		return 0;
 	case KIRO_EV_EXCEPTION:
 	case KIRO_EV_ERROR:
 		return on_exception(a, ev);
-	case KIRO_EV_METERING:
 	case KIRO_EV_END:
 	case KIRO_EV_IGNORED:
 	case KIRO_EV__MAX:
@@ -451,11 +472,75 @@ on_tick(void *arg)
 	return gone(a, s->ops->ping(s->arg));
 }
 
+/*
+ * The input tokens Kiro's tokenUsage gives (§12): the sum of the three
+ * parts it sent, else its total less the output; 0 when it gave neither.
+ */
+static long
+kiro_input_tokens(const struct kiro_token_usage *u)
+{
+	const long	parts[] = { u->uncached_input_tokens,
+			    u->cache_read_input_tokens,
+			    u->cache_write_input_tokens };
+	long		sum = 0;
+	size_t		i;
+	int		have = 0;
+
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		if (parts[i] >= 0 && parts[i] <= LONG_MAX / 4) {
+			sum += parts[i];
+			have = 1;
+		}
+	if (have)
+		return sum;
+	if (u->total_tokens >= 0 && u->output_tokens >= 0 &&
+	    u->total_tokens > u->output_tokens)
+		return u->total_tokens - u->output_tokens;
+	return 0;
+}
+
+/*
+ * The usage a client sees.  Kiro's own figures win over estimates:
+ * tokenUsage (§12) first, then metricsEvent, then the input derived from
+ * the context percentage (§5), then the local counts.  The cache figures
+ * are part of input_tokens and 0 when Kiro sent none.
+ */
+static void
+answer_usage(const struct attempt *a, struct sink_usage *usage)
+{
+	const struct kiro_token_usage	*u = a->have_kiro_usage ?
+					    &a->kiro_usage : NULL;
+	const struct model_info		*m;
+
+	memset(usage, 0, sizeof(*usage));
+	m = models_find(a->conv->kiro_model);
+	if (u != NULL)
+		usage->input_tokens = kiro_input_tokens(u);
+	if (usage->input_tokens < 1)
+		usage->input_tokens = a->metrics_in > 0 ? a->metrics_in :
+		    a->context_pct > 0 ? tokens_from_context_usage(
+		    a->context_pct, m != NULL ? m->context_window : 200000) :
+		    a->input_estimate;
+	if (usage->input_tokens < 1)
+		usage->input_tokens = a->input_estimate;
+	if (u != NULL && u->output_tokens >= 0)
+		usage->output_tokens = u->output_tokens;
+	else
+		usage->output_tokens = a->metrics_out > 0 ? a->metrics_out :
+		    a->output_tokens;
+	if (u != NULL && u->cache_read_input_tokens > 0 &&
+	    u->cache_read_input_tokens <= usage->input_tokens)
+		usage->cache_read_tokens = u->cache_read_input_tokens;
+	if (u != NULL && u->cache_write_input_tokens > 0 &&
+	    u->cache_write_input_tokens <= usage->input_tokens -
+	    usage->cache_read_tokens)
+		usage->cache_write_tokens = u->cache_write_input_tokens;
+}
+
 /* Ends a complete 200 stream: close what is open, then finish (§6.1). */
 static int
 finalize(struct attempt *a, struct relay_result *res)
 {
-	const struct model_info	*m;
 	struct sink_usage	 usage;
 	enum sink_stop		 stop;
 	size_t			 i;
@@ -478,7 +563,10 @@ finalize(struct attempt *a, struct relay_result *res)
 		a->have_stop = 1;
 		a->stop = SINK_STOP_MAX_TOKENS;
 	}
-	m = models_find(a->conv->kiro_model);
+	/* tokenUsage's percentage when no contextUsageEvent gave one. */
+	if (a->context_pct <= 0 && a->have_kiro_usage &&
+	    a->kiro_usage.context_pct > 0)
+		a->context_pct = a->kiro_usage.context_pct;
 	if (a->have_stop)
 		stop = a->stop;
 	else if (a->context_pct >= 100)
@@ -487,17 +575,12 @@ finalize(struct attempt *a, struct relay_result *res)
 		stop = SINK_STOP_TOOL_USE;
 	else
 		stop = SINK_STOP_END_TURN;
-	usage.input_tokens = a->metrics_in > 0 ? a->metrics_in :
-	    a->context_pct > 0 ? tokens_from_context_usage(a->context_pct,
-	    m != NULL ? m->context_window : 200000) : a->input_estimate;
-	if (usage.input_tokens < 1)
-		usage.input_tokens = a->input_estimate;
-	usage.output_tokens = a->metrics_out > 0 ? a->metrics_out :
-	    a->output_tokens;
+	answer_usage(a, &usage);
 	res->input_tokens = usage.input_tokens;
 	res->output_tokens = usage.output_tokens;
+	res->cache_read_tokens = usage.cache_read_tokens;
+	res->cache_write_tokens = usage.cache_write_tokens;
 	res->stop = stop;
-	usage.stop_sequence = NULL;
 	emitted(a);
 	return gone(a, a->sink->ops->finish(a->sink->arg, stop, &usage));
 }
@@ -794,13 +877,20 @@ backoff(int n)
 		;
 }
 
+/*
+ * The Kiro body for conv; over history.maxPayloadBytes, the oldest turns
+ * go, as many at once as the excess covers (history_build_within), not
+ * one rebuild per turn.
+ */
 static enum kf_err
 build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
     const char *conversation_id, struct buf *body, struct kiro_toolmap *map,
     char **cause)
 {
 	struct history_opts	hopts;
+	struct history_fit	fit;
 	struct kiro_req_opts	opts;
+	size_t			max_bytes;
 	enum kf_err		er;
 
 	memset(&opts, 0, sizeof(opts));
@@ -810,24 +900,18 @@ build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
 	    conversation_id != NULL && conversation_id[0] != '\0' ?
 	    conversation_id : NULL;
 	opts.profile_arn = cred->profile_arn;
-	for (;;) {
-		buf_reset(body);
-		if ((er = kiro_req_build(conv, &opts, body, map, cause)) !=
-		    KF_OK)
-			return er;
-		if (env->cfg->history.max_payload_bytes <= 0 ||
-		    body->len <= (size_t)env->cfg->history.max_payload_bytes)
-			return KF_OK;
-		/* Over the configured limit: drop the oldest exchange. */
-		if (!history_drop_oldest_turn(conv))
-			return KF_OK;
-		memset(&hopts, 0, sizeof(hopts));
-		hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
-		if ((er = history_repair(conv, &hopts, cause)) != KF_OK)
-			return er;
-		log_info("request over %ld bytes: dropped the oldest turn",
-		    env->cfg->history.max_payload_bytes);
-	}
+	opts.prompt_caching = env->cfg->prompt_caching;
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
+	max_bytes = env->cfg->history.max_payload_bytes > 0 ?
+	    (size_t)env->cfg->history.max_payload_bytes : 0;
+	er = history_build_within(conv, &hopts, &opts, max_bytes, body, map,
+	    &fit, cause);
+	if (er == KF_OK && fit.turns_dropped > 0)
+		log_info("request over %zu bytes: dropped the oldest %zu "
+		    "turns (%zu builds)", max_bytes, fit.turns_dropped,
+		    fit.builds);
+	return er;
 }
 
 /*
@@ -848,12 +932,17 @@ fail_committed(struct attempt *a, enum kf_err er, const char *msg)
  * words, which belong in the log; the client learns what it means.
  */
 static void
-refresh_failed(long id, enum kf_err er, const char *why,
+refresh_failed(const struct account *seen, enum kf_err er, const char *why,
     enum kf_err *last_err, char **last_msg)
 {
-	log_warnx("account %ld: no usable access token: %s", id, why);
+	log_warnx("account %ld: no usable access token: %s", seen->cred.id,
+	    why);
 	free(*last_msg);
-	if (er == KF_ELOGIN) {
+	if (er == KF_ELOGIN && seen->cred.auth_method == CRED_AUTH_API_KEY) {
+		*last_err = KF_ELOGIN;
+		*last_msg = xstrdup("Kiro refused the API key of the account "
+		    "chosen; the gateway's operator must add a new one");
+	} else if (er == KF_ELOGIN) {
 		*last_err = KF_ELOGIN;
 		*last_msg = xstrdup("the Kiro account chosen needs a new login "
 		    "(its refresh token was refused); the gateway's operator "
@@ -970,8 +1059,7 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		else if ((er = refresh_ensure(env->store, env->http, env->cfg,
 		    res->account_id, REFRESH_AHEAD_REQUEST, NULL, &cred,
 		    &why)) != KF_OK) {
-			refresh_failed(res->account_id, er, why, &last_err,
-			    &last_msg);
+			refresh_failed(&seen, er, why, &last_err, &last_msg);
 			continue;
 		}
 		account_route(&seen, env->cfg, &route);
@@ -999,6 +1087,7 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 			a.content_seen = a.have_stop = 0;
 			a.output_tokens = a.metrics_in = a.metrics_out = 0;
 			a.context_pct = 0;
+			a.have_kiro_usage = 0;
 			if (conv->thinking != CONV_THINKING_OFF)
 				a.splitter = thinking_new(splitter_emit, &a);
 			run_attempt(&a, &cred, &route, &body, res, &o);
@@ -1076,8 +1165,8 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 					explicit_bzero(failed, strlen(failed));
 				free(failed);
 				if (er != KF_OK) {
-					refresh_failed(res->account_id, er,
-					    why, &last_err, &last_msg);
+					refresh_failed(&seen, er, why,
+					    &last_err, &last_msg);
 					break;
 				}
 				continue;
@@ -1094,6 +1183,8 @@ fail:
 	if (er == KF_ERATE)
 		res->retry_after = pick_wait > 0 ? pick_wait : 5;
 out:
+	res->credits = a.credits;
+	res->metered = a.metered;
 	account_free(&seen);
 	attempt_clear(&a);
 	es_decoder_free(a.decoder);
@@ -1120,8 +1211,9 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 {
 	struct constrain	*c;
 	char			*note;
+	double			 credits = 0;
 	enum kf_err		 er;
-	int			 attempts = 0, retried = 0;
+	int			 attempts = 0, retried = 0, metered = 0;
 
 	c = constrain_new(conv, sink, env->cfg->ping_interval_seconds * 1000);
 	if (c == NULL)
@@ -1130,6 +1222,10 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 		er = relay_serve(env, conv, constrain_sink(c), res, cause);
 		attempts += res->attempts;
 		res->attempts = attempts;
+		credits += res->credits;
+		res->credits = credits;
+		metered |= res->metered;
+		res->metered = metered;
 		sink->committed = constrain_sink(c)->committed;
 		if (er != KF_OK)
 			break;

@@ -25,6 +25,10 @@ struct relay_result {
 	int		attempts;	/* upstream calls made */
 	long		input_tokens;
 	long		output_tokens;
+	long		cache_read_tokens;	/* parts of input_tokens */
+	long		cache_write_tokens;
+	double		credits;	/* Kiro's meteringEvents, summed */
+	int		metered;	/* 1 when Kiro sent any */
 	long		retry_after;	/* seconds, for rate-limit errors */
 	enum sink_stop	stop;
 };
@@ -58,7 +62,9 @@ struct relay_result {
  *  - events become sink calls as they arrive: text, thinking (from
  *    <thinking> tags when conv asks for thinking, or native reasoning
  *    events), tool calls with their names mapped back, then finish with
- *    the stop reason and usage;
+ *    the stop reason and usage: Kiro's token figures (tokenUsage,
+ *    metricsEvent) win over estimates, and the credits of every
+ *    meteringEvent, over all attempts, go to res->credits;
  *  - the conv's answer constraints (stop sequences, tool_choice,
  *    single_tool_call, json_mode) are enforced on the way (constrain.h):
  *    an answer that misses one is asked for once more, then KF_EUPSTREAM

@@ -35,9 +35,17 @@ enum sink_stop {
 	SINK_STOP__MAX
 };
 
+/*
+ * Kiro's own figures when it sent them, else estimates.  input_tokens is
+ * the whole prompt; the cache figures are the parts of it read from and
+ * written to Kiro's prompt cache (0 when Kiro said nothing), so the
+ * uncached part is input_tokens - cache_read_tokens - cache_write_tokens.
+ */
 struct sink_usage {
 	long		 input_tokens;
 	long		 output_tokens;
+	long		 cache_read_tokens;
+	long		 cache_write_tokens;
 	const char	*stop_sequence;	/* the one that matched, or NULL */
 };
 

@@ -488,10 +488,14 @@ usage_get(struct store *st, struct http *h, const struct config *cfg,
 	    &c, cause)) != KF_OK)
 		return er;
 	er = usage_fetch(h, cfg, &c, route.host, out, &why);
-	if (er == KF_EAUTH && c.auth_method != CRED_AUTH_API_KEY &&
-	    c.access_token != NULL) {
-		/* The token was revoked early: refresh once and retry. */
-		failed = xstrdup(c.access_token);
+	if (er == KF_EAUTH && (c.auth_method == CRED_AUTH_API_KEY ||
+	    c.access_token != NULL)) {
+		/*
+		 * The token was revoked early: refresh once and retry.  A
+		 * refused API key instead puts its account out of service.
+		 */
+		failed = xstrdup(c.auth_method == CRED_AUTH_API_KEY ?
+		    "" : c.access_token);
 		cred_free(&c);
 		free(why);
 		why = NULL;

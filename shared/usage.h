@@ -60,8 +60,8 @@ enum kf_err	 usage_fetch(struct http *, const struct config *,
  * The usage of account id: the cached record when under
  * USAGE_CACHE_SECONDS old (unless force), else a fresh call (refreshing
  * the token first when it expires soon, and once more if upstream refuses
- * it), which is cached, sets the account's subscription (and its email
- * when unknown).  A quota or suspension answer is reported to the pool
+ * it; a refused API key disables its account, refresh.h), which is
+ * cached, sets the account's subscription (and its email when unknown).  A quota or suspension answer is reported to the pool
  * (pool_report POOL_QUOTA / POOL_SUSPENDED), which takes the account out
  * of service.  *cached says which it was (may be NULL).
  */

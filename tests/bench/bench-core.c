@@ -38,8 +38,13 @@
  *             upstream call (conv_check_limits, then history_repair and
  *             kiro_req_build): ms per request, and whether the caps
  *             refused it; and the largest alternating conv the caps let
- *             through (at_caps).  -p runs only this row (no fixture
- *             needed).
+ *             through (at_caps).
+ *   trim      a 5000-turn session (as many as the caps let through, each
+ *             a tool round trip with a 2 KB file, ~16 MB as a Kiro body)
+ *             trimmed to history.maxPayloadBytes 600,000 as the relay
+ *             does (history_repair, history_build_within): ms, builds,
+ *             turns dropped, the body's size.
+ *             -p runs only the pairs and trim rows (no fixture needed).
  * Each measurement runs for about -t seconds (default 1) after a warm-up
  * and reports the median of its rounds.  Output: one JSON object on stdout.
  *
@@ -1856,6 +1861,129 @@ bench_pairs(json_object *out)
 	json_object_object_add(out, "pairs", row);
 }
 
+#define TRIM_TURNS	5000
+#define TRIM_MAX_BYTES	600000
+
+/*
+ * A Claude Code-like session of n_turns turns within the caps: each user
+ * message answers the previous tool use (a 2 KB file) and asks again
+ * (600 B), each assistant message uses a tool; the last is the question.
+ */
+static void
+trim_conv(struct conv *c, size_t n_turns)
+{
+	struct conv_msg		*m;
+	struct conv_block	*b;
+	char			 id[40], ask[700], file[2100];
+	size_t			 i;
+
+	conv_init(c);
+	c->model = xstrdup("claude-sonnet-4-5");
+	c->kiro_model = "claude-sonnet-4.5";
+	memset(file, 'x', sizeof(file) - 1);
+	file[sizeof(file) - 1] = '\0';
+	memcpy(file, "int main(void)\n{\n\treturn 0;\n}\n", 30);
+	for (i = 0; i + 1 < n_turns; i++) {
+		m = conv_add_msg(c, CONV_ROLE_USER);
+		if (i > 0) {
+			b = conv_msg_add_block(m, CONV_BLOCK_TOOL_RESULT);
+			snprintf(id, sizeof(id), "tooluse_trim%07zu", i - 1);
+			b->id = xstrdup(id);
+			conv_block_add_content(b, CONV_BLOCK_TEXT)->text =
+			    xstrdup(file);
+		}
+		snprintf(ask, sizeof(ask), "Step %zu: now look at \"the next "
+		    "file\" and say what it does.\n%0560d", i, 0);
+		conv_msg_add_block(m, CONV_BLOCK_TEXT)->text = xstrdup(ask);
+		m = conv_add_msg(c, CONV_ROLE_ASSISTANT);
+		b = conv_msg_add_block(m, CONV_BLOCK_TOOL_USE);
+		snprintf(id, sizeof(id), "tooluse_trim%07zu", i);
+		b->id = xstrdup(id);
+		b->name = xstrdup("Read");
+		b->input = json_object_new_object();
+		snprintf(ask, sizeof(ask), "/src/module_%zu/file.c", i);
+		json_object_object_add(b->input, "file_path",
+		    json_object_new_string(ask));
+	}
+	m = conv_add_msg(c, CONV_ROLE_USER);
+	b = conv_msg_add_block(m, CONV_BLOCK_TOOL_RESULT);
+	snprintf(id, sizeof(id), "tooluse_trim%07zu", n_turns - 2);
+	b->id = xstrdup(id);
+	conv_block_add_content(b, CONV_BLOCK_TEXT)->text = xstrdup(file);
+	conv_msg_add_block(m, CONV_BLOCK_TEXT)->text = xstrdup("What now?");
+}
+
+/*
+ * history.maxPayloadBytes at work: a 5000-turn session (the caps let it
+ * through) trimmed to 600 KB as the relay does (history_build_within
+ * after history_repair): ms, builds, turns dropped, body sizes.
+ */
+static void
+bench_trim(json_object *out)
+{
+	struct conv		 conv, whole;
+	struct history_opts	 hopts;
+	struct history_fit	 fit;
+	struct kiro_req_opts	 opts;
+	struct buf		 body = BUF_INIT;
+	json_object		*row;
+	double			 times[MAX_ROUNDS], start, t0;
+	size_t			 n = 0, full_bytes = 0;
+	char			*why = NULL;
+	int			 refused = 0, failed = 0;
+
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.max_image_msgs = HISTORY_DEFAULT_MAX_IMAGE_MSGS;
+	memset(&opts, 0, sizeof(opts));
+	opts.model_id = "claude-sonnet-4.5";
+	memset(&fit, 0, sizeof(fit));
+	start = now_s();
+	do {
+		trim_conv(&conv, TRIM_TURNS);
+		if (n == 0) {
+			/* The untrimmed body, from a conv of its own. */
+			refused = conv_check_limits(&conv, &why) != KF_OK;
+			trim_conv(&whole, TRIM_TURNS);
+			if (history_repair(&whole, &hopts, &why) == KF_OK &&
+			    kiro_req_build(&whole, &opts, &body, NULL, &why) ==
+			    KF_OK)
+				full_bytes = body.len;
+			conv_free(&whole);
+		}
+		t0 = now_s();
+		if (history_repair(&conv, &hopts, &why) != KF_OK ||
+		    history_build_within(&conv, &hopts, &opts,
+		    TRIM_MAX_BYTES, &body, NULL, &fit, &why) != KF_OK)
+			failed = 1;
+		times[n++] = now_s() - t0;
+		conv_free(&conv);
+	} while (!failed && n < MAX_ROUNDS &&
+	    now_s() - start < seconds_per_test);
+	row = json_object_new_object();
+	json_object_object_add(row, "turns", json_object_new_int(TRIM_TURNS));
+	json_object_object_add(row, "max_bytes",
+	    json_object_new_int(TRIM_MAX_BYTES));
+	json_object_object_add(row, "untrimmed_bytes",
+	    json_object_new_int64((int64_t)full_bytes));
+	json_object_object_add(row, "refused_by_caps",
+	    json_object_new_boolean(refused));
+	if (failed)
+		json_object_object_add(row, "error", json_object_new_string(
+		    why != NULL ? why : "failed"));
+	json_object_object_add(row, "ms", json_object_new_double(
+	    median(times, n) * 1000));
+	json_object_object_add(row, "rounds", json_object_new_int((int)n));
+	json_object_object_add(row, "builds",
+	    json_object_new_int((int)fit.builds));
+	json_object_object_add(row, "turns_dropped",
+	    json_object_new_int((int)fit.turns_dropped));
+	json_object_object_add(row, "body_bytes",
+	    json_object_new_int64((int64_t)body.len));
+	json_object_object_add(out, "trim", row);
+	buf_free(&body);
+	free(why);
+}
+
 static void
 usage(void)
 {
@@ -1915,6 +2043,7 @@ main(int argc, char *argv[])
 	out = json_object_new_object();
 	if (only_pairs) {
 		bench_pairs(out);
+		bench_trim(out);
 		goto print;
 	}
 	bench_decoder(out);
@@ -1926,6 +2055,7 @@ main(int argc, char *argv[])
 	json_object_object_add(out, "store", stores);
 	json_object_object_add(out, "pool", bench_pool(dirs[0]));
 	bench_pairs(out);
+	bench_trim(out);
 print:
 	printf("%s\n", json_object_to_json_string_ext(out,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -21,6 +21,12 @@
  *                             the frame is written, so a client on this
  *                             machine can compute each event's forwarding
  *                             delay.
+ *         "bench-cut=N"       N text frames, then the connection is
+ *                             closed in the middle of the answer (a cut
+ *                             upstream stream; no final chunk)
+ *         "bench-throttle=N"  N text frames, then an exception frame
+ *                             ThrottlingException (in-stream throttling,
+ *                             kiro-protocol.md §5), then the end
  *   POST .../refreshToken, POST .../token
  *       {"accessToken":..., "refreshToken":..., "expiresIn":3600, ...}
  *   anything else
@@ -175,6 +181,23 @@ marker(const char *body, size_t len, const char *key, long def, long lo,
 	return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* The in-stream throttling frame (:message-type exception). */
+static void
+throttle_frame(struct buf *out)
+{
+	static const char *const	 names[] = {
+		":message-type", ":exception-type", ":content-type"
+	};
+	static const char *const	 values[] = {
+		"exception", "ThrottlingException", "application/json"
+	};
+	static const char		 payload[] =
+	    "{\"message\":\"Rate exceeded (fast-upstream)\"}";
+
+	es_encode(out, names, values, sizeof(names) / sizeof(names[0]),
+	    payload, sizeof(payload) - 1);
+}
+
 /* One chunk of a chunked answer, in one write. */
 static int
 put_chunk(int fd, struct buf *scratch, const void *p, size_t len)
@@ -207,7 +230,7 @@ answer_generate(int fd, const char *body, size_t len)
 	    "Transfer-Encoding: chunked\r\n\r\n";
 	struct buf	 frame = BUF_INIT, scratch = BUF_INIT;
 	char		 text[64];
-	long		 events, delay_ms, i;
+	long		 events, delay_ms, cut, throttle, i;
 	int64_t		 t0;
 	int		 rc = -1;
 
@@ -215,7 +238,14 @@ answer_generate(int fd, const char *body, size_t len)
 	    MAX_EVENTS);
 	delay_ms = marker(body, len, "bench-delay-ms=", default_delay_ms, 0,
 	    MAX_DELAY_MS);
-	if (events == default_events && delay_ms == 0)
+	cut = marker(body, len, "bench-cut=", -1, 0, MAX_EVENTS);
+	throttle = marker(body, len, "bench-throttle=", -1, 0, MAX_EVENTS);
+	if (cut >= 0)
+		events = cut;
+	else if (throttle >= 0)
+		events = throttle;
+	if (events == default_events && delay_ms == 0 && cut < 0 &&
+	    throttle < 0)
 		return write_all(fd, canned.ptr, canned.len);
 
 	if (write_all(fd, chunked_head, sizeof(chunked_head) - 1) == -1)
@@ -231,6 +261,15 @@ answer_generate(int fd, const char *body, size_t len)
 		} else
 			text_frame(&frame, words[i % (long)(sizeof(words) /
 			    sizeof(words[0]))]);
+		if (put_chunk(fd, &scratch, frame.ptr, frame.len) == -1)
+			goto out;
+	}
+	/* -1: the caller closes the connection without the last chunk. */
+	if (cut >= 0)
+		goto out;
+	if (throttle >= 0) {
+		buf_reset(&frame);
+		throttle_frame(&frame);
 		if (put_chunk(fd, &scratch, frame.ptr, frame.len) == -1)
 			goto out;
 	}

@@ -40,7 +40,11 @@ baseline measured in the same run for each figure:
               pool_pick with 1, 10 and 100 accounts per mode, and its store
               transactions; round-robin and rate-limited picks also with
               their write fsynced (the baseline: how it was before those
-              soft records went unsynced).  Per front end, for the
+              soft records went unsynced).  Its pairs row: 50k tool
+              use/result pairs, alternating and in one turn, and the largest
+              conv the caps let through (ms before the upstream call); its
+              trim row: a 5000-turn session trimmed to maxPayloadBytes
+              600,000 (ms, builds, turns dropped).  Per front end, for the
               builder's Claude Code conversation translated into each
               protocol: request conversion
               (parse + repair + Kiro body build: us per request, MB/s of its
@@ -1144,6 +1148,31 @@ def core_frontend_rows(t: Table, c: dict) -> None:
                f"{r['answers_per_s']:.0f} answers/s")
 
 
+def core_pairs_rows(t: Table, pairs: dict) -> None:
+    """bench-core's pairs row: the work before the upstream call for many tool pairs."""
+    t.note("tool_use/tool_result pairs as a conv: conv_check_limits, then history_repair "
+           "and kiro_req_build unless the caps refused it")
+    for shape in ("alternating", "one_turn", "at_caps"):
+        if shape not in pairs:
+            continue
+        r = pairs[shape]
+        t.row(f"pairs, {shape.replace('_', ' ')} ({r['pairs']} pairs)", r["ms"], "ms",
+              fmt="{:.2f}")
+        t.note(("refused by the caps" if r["refused"] else "let through, repaired and built")
+               + f"; median of {r['rounds']} rounds")
+
+
+def core_trim_rows(t: Table, trim: dict) -> None:
+    """bench-core's trim row: history.maxPayloadBytes on a long session."""
+    t.row(f"trim {trim['turns']} turns to {trim['max_bytes'] / 1e3:.0f} KB", trim["ms"], "ms",
+          fmt="{:.0f}")
+    t.note(f"{trim['untrimmed_bytes'] / 1e6:.1f} MB Kiro body -> {trim['body_bytes'] / 1e3:.0f} KB"
+           f" in {trim['builds']} builds, {trim['turns_dropped']} turns dropped (repair + "
+           f"history_build_within, median of {trim['rounds']} rounds)"
+           + ("; the caps would refuse it" if trim["refused_by_caps"] else "")
+           + (f"; FAILED: {trim['error']}" if "error" in trim else ""))
+
+
 def build_table(res: dict) -> str:
     t = Table()
     if "cpu" in res:
@@ -1277,6 +1306,10 @@ def build_table(res: dict) -> str:
                          f"than with the fsync ({1e6 / p['pick']['mean_us']:.0f} vs "
                          f"{1e6 / base['pick']['mean_us']:.0f} picks/s by the mean)")
             t.note(note)
+        if "pairs" in c:
+            core_pairs_rows(t, c["pairs"])
+        if "trim" in c:
+            core_trim_rows(t, c["trim"])
     return t.render()
 
 

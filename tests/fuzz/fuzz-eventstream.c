@@ -125,6 +125,11 @@ on_event(struct run *r, const struct kiro_event *ev)
 		touch(ev->kind, strlen(ev->kind));
 		break;
 	case KIRO_EV_METERING:
+	case KIRO_EV_TOKEN_USAGE:
+		/* The unit, or a stop reason beside the figures: optional. */
+		if (ev->kind != NULL)
+			touch(ev->kind, strlen(ev->kind));
+		break;
 	case KIRO_EV_CONTEXT_USAGE:
 	case KIRO_EV_METRICS:
 	case KIRO_EV_END:

@@ -66,6 +66,9 @@ PNG = bytes.fromhex(
     "0000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
 PNG_B64 = base64.b64encode(PNG).decode()
 GIF = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
+# 17 MiB: three are 51 MiB fetched (under the 64 MiB a request may fetch),
+# 68 MiB as base64.
+BIG_GIF = GIF + b"\0" * (17 * 1024 * 1024 - len(GIF))
 READ_FILE = {"type": "function", "function": {
     "name": "read_file", "description": "Read a file",
     "parameters": {"type": "object", "properties": {"path": {"type": "string"}},
@@ -73,7 +76,8 @@ READ_FILE = {"type": "function", "function": {
 
 
 class ImageServer:
-    """Serves /a.gif (a GIF with a lying Content-Type) and 404 for anything else."""
+    """Serves /a.gif (a GIF with a lying Content-Type), /big.gif (17 MiB) and 404 for
+    anything else."""
 
     def __init__(self) -> None:
         server = self
@@ -82,12 +86,13 @@ class ImageServer:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802
                 server.hits += 1
-                if self.path == "/a.gif":
+                if self.path in ("/a.gif", "/big.gif"):
+                    body = GIF if self.path == "/a.gif" else BIG_GIF
                     self.send_response(200)
                     self.send_header("Content-Type", "application/octet-stream")
-                    self.send_header("Content-Length", str(len(GIF)))
+                    self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(GIF)
+                    self.wfile.write(body)
                 else:
                     self.send_error(404)
 
@@ -363,6 +368,19 @@ class _Chat:
             {"type": "image_url", "image_url": {"url": IMAGES.url("/a.gif")}}] * 21
         self.assert_error(self.post(req), 400, "invalid_request_error",
                           "messages[0].content[20].image_url.url", "at most 20")
+        self.assertEqual(MOCK.requests(), [])
+
+    def test_image_fetch_budget_counts_bytes_fetched(self) -> None:
+        # imgfetch's budget (64 MiB fetched) is the only one: Chat once kept its
+        # own, which counted base64 and refused the fourth image here.  What
+        # then refuses the request is the Kiro body's size, named as such.
+        req = chat("x")
+        req["messages"][0]["content"] = [
+            {"type": "image_url", "image_url": {"url": IMAGES.url("/big.gif")}}] * 3 + [
+            {"type": "image_url", "image_url": {"url": IMAGES.url("/a.gif")}}]
+        err = self.assert_error(self.post(req), 400, "invalid_request_error", None,
+                                "Input is too long")
+        self.assertNotIn("at most 20", err["message"])
         self.assertEqual(MOCK.requests(), [])
 
     # thinking

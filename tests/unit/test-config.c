@@ -164,6 +164,27 @@ START_TEST(config_api_host_and_style_keys)
 }
 END_TEST
 
+START_TEST(config_idle_refresh_hours)
+{
+	struct config	*cfg;
+	char		*why;
+
+	clear_env();
+	cfg = parse_ok("{}", NULL);
+	ck_assert_int_eq(cfg->idle_refresh_hours, 4);
+	config_free(cfg);
+	cfg = parse_ok("{\"idleRefreshHours\":0}", NULL);
+	ck_assert_int_eq(cfg->idle_refresh_hours, 0);
+	config_free(cfg);
+	cfg = parse_ok("{\"idleRefreshHours\":2}", NULL);
+	ck_assert_int_eq(cfg->idle_refresh_hours, 2);
+	config_free(cfg);
+	why = parse_err("{\"idleRefreshHours\":-1}");
+	ck_assert_ptr_nonnull(strstr(why, "\"idleRefreshHours\""));
+	free(why);
+}
+END_TEST
+
 START_TEST(config_wrong_type_names_the_key)
 {
 	char	*why;
@@ -233,6 +254,28 @@ START_TEST(config_model_map_keeps_order_and_checks_targets)
 	free(why);
 	why = parse_err("{\"modelMap\":[\"gpt-4o\"]}");
 	ck_assert_ptr_nonnull(strstr(why, "modelMap"));
+	free(why);
+}
+END_TEST
+
+/* promptCaching: on by default (README says why), off when asked. */
+START_TEST(config_prompt_caching_switch)
+{
+	struct config	*cfg;
+	char		*why;
+
+	clear_env();
+	cfg = parse_ok("{}", NULL);
+	ck_assert_int_eq(cfg->prompt_caching, 1);
+	config_free(cfg);
+	cfg = parse_ok("{\"promptCaching\":false}", NULL);
+	ck_assert_int_eq(cfg->prompt_caching, 0);
+	config_free(cfg);
+	cfg = parse_ok("{\"promptCaching\":true}", NULL);
+	ck_assert_int_eq(cfg->prompt_caching, 1);
+	config_free(cfg);
+	why = parse_err("{\"promptCaching\":\"no\"}");
+	ck_assert_ptr_nonnull(strstr(why, "promptCaching"));
 	free(why);
 }
 END_TEST
@@ -485,6 +528,7 @@ main(void)
 	tcase_add_test(tc, config_wrong_type_names_the_key);
 	tcase_add_test(tc, config_unknown_keys_are_warnings);
 	tcase_add_test(tc, config_image_fetch_allow_private);
+	tcase_add_test(tc, config_prompt_caching_switch);
 	tcase_add_test(tc, config_environment_overrides_the_file);
 	tcase_add_test(tc, config_load_finds_the_file);
 	tcase_add_test(tc, config_unreadable_file_names_the_path);
@@ -493,6 +537,7 @@ main(void)
 	tcase_add_test(tc, config_bad_region_names_the_key);
 	tcase_add_test(tc, config_bad_region_in_environment_is_refused);
 	tcase_add_test(tc, config_model_map_keeps_order_and_checks_targets);
+	tcase_add_test(tc, config_idle_refresh_hours);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

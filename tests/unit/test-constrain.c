@@ -201,7 +201,7 @@ w_tool(struct world *x, size_t i, const char *id, const char *name)
 static int
 w_finish(struct world *x, enum sink_stop stop)
 {
-	struct sink_usage	u = { 1, 2, NULL };
+	struct sink_usage	u = { .input_tokens = 1, .output_tokens = 2 };
 
 	return x->s->ops->finish(x->s->arg, stop, &u);
 }

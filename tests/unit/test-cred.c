@@ -276,6 +276,35 @@ START_TEST(cred_round_trips_through_store_json)
 }
 END_TEST
 
+/* The last refresh is ours: kept in the store, shown, never exported. */
+START_TEST(cred_refreshed_at_is_stored_not_exported)
+{
+	struct cred	*c, back;
+	json_object	*o, *v;
+	size_t		 n;
+	char		*why = NULL;
+
+	c = import_ok("{\"refreshToken\":\"" RT_A "\",\"refreshedAt\":"
+	    "\"2030-05-06T07:08:09Z\"}", &n);
+	ck_assert_int_eq(c[0].refreshed_at, 1904281689);
+	o = cred_to_json(&c[0], CRED_JSON_STORE);
+	ck_assert_int_eq(cred_from_json(o, &back, &why), KF_OK);
+	ck_assert_int_eq(back.refreshed_at, c[0].refreshed_at);
+	cred_free(&back);
+	json_object_put(o);
+	o = cred_to_json(&c[0], CRED_JSON_PUBLIC);
+	ck_assert(json_object_object_get_ex(o, "refreshedAt", &v));
+	ck_assert_str_eq(json_object_get_string(v), "2030-05-06T07:08:09Z");
+	json_object_put(o);
+	o = cred_to_json(&c[0], CRED_JSON_EXPORT);
+	ck_assert(!json_object_object_get_ex(o, "refreshedAt", NULL));
+	json_object_put(o);
+	free(import_err("{\"refreshToken\":\"" RT_A "\",\"refreshedAt\":"
+	    "\"yesterday\"}"));
+	cred_free_array(c, n);
+}
+END_TEST
+
 START_TEST(cred_regions_follow_the_lookup_order)
 {
 	static const char	 json[] = "{\"region\":\"eu-west-1\"}";
@@ -515,6 +544,7 @@ main(void)
 	tcase_add_test(tc, cred_machine_id_rules);
 	tcase_add_test(tc, cred_ide_cache_social_and_idc);
 	tcase_add_test(tc, cred_identity_hash_is_the_token_hash);
+	tcase_add_test(tc, cred_refreshed_at_is_stored_not_exported);
 	tcase_add_test(tc, cred_import_ignores_origin_and_ide_sync);
 	suite_add_tcase(s, tc);
 	return tu_run(s);

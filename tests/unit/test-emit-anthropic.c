@@ -160,15 +160,25 @@ h_tool_end(struct harness *h, size_t index, const char *input)
 	ck_assert_int_eq(h->sink.ops->tool_end(h->sink.arg, index, input), 0);
 }
 
+/* finish with a usage whose prompt had read and write cached tokens. */
 static void
-h_finish(struct harness *h, enum sink_stop stop, long in, long out)
+h_finish_cached(struct harness *h, enum sink_stop stop, long in, long out,
+    long read, long write)
 {
 	struct sink_usage	u;
 
+	memset(&u, 0, sizeof(u));
 	u.input_tokens = in;
 	u.output_tokens = out;
-	u.stop_sequence = NULL;
+	u.cache_read_tokens = read;
+	u.cache_write_tokens = write;
 	ck_assert_int_eq(h->sink.ops->finish(h->sink.arg, stop, &u), 0);
+}
+
+static void
+h_finish(struct harness *h, enum sink_stop stop, long in, long out)
+{
+	h_finish_cached(h, stop, in, out, 0, 0);
 }
 
 static void
@@ -736,6 +746,7 @@ START_TEST(emit_stop_sequence_is_named)
 	json_object		*v;
 	const char		*s;
 
+	memset(&u, 0, sizeof(u));
 	u.input_tokens = 3;
 	u.output_tokens = 2;
 	u.stop_sequence = "\"END\"";
@@ -839,6 +850,82 @@ play_answer(struct harness *h, long start_input)
 	h_tool_input(h, 0, "{\"path\":\"a\"}");
 	h_tool_end(h, 0, "{\"path\":\"a\"}");
 }
+
+/* Checks a usage object against the four Anthropic figures. */
+static void
+check_usage(json_object *u, long in, long out, long created, long read)
+{
+	int64_t	n;
+
+	ck_assert_int_eq(json_get_int(u, "input_tokens", &n), 1);
+	ck_assert_int_eq(n, in);
+	ck_assert_int_eq(json_get_int(u, "output_tokens", &n), 1);
+	ck_assert_int_eq(n, out);
+	ck_assert_int_eq(json_get_int(u, "cache_creation_input_tokens", &n), 1);
+	ck_assert_int_eq(n, created);
+	ck_assert_int_eq(json_get_int(u, "cache_read_input_tokens", &n), 1);
+	ck_assert_int_eq(n, read);
+}
+
+/*
+ * Kiro's cache figures (kiro-protocol.md §12) in Anthropic's terms:
+ * input_tokens is the uncached rest, as the real API counts it.
+ */
+START_TEST(emit_cache_figures_in_every_mode)
+{
+	struct harness	 h;
+	json_object	*v, *msg, *u;
+
+	/* Streamed: the figures arrive with message_delta. */
+	h_init(&h, M_STREAM);
+	h_start(&h, 0, 5000);
+	h_text(&h, "Hi");
+	h_finish_cached(&h, SINK_STOP_END_TURN, 1000, 7, 900, 60);
+	v = nth_event(h_raw(&h), "message_start", 0);
+	ck_assert_int_eq(json_get_obj(v, "message", &msg), 1);
+	ck_assert_int_eq(json_get_obj(msg, "usage", &u), 1);
+	check_usage(u, 5000, 1, 0, 0);
+	json_object_put(v);
+	v = nth_event(h_raw(&h), "message_delta", 0);
+	ck_assert_int_eq(json_get_obj(v, "usage", &u), 1);
+	check_usage(u, 40, 7, 60, 900);
+	json_object_put(v);
+	h_free(&h);
+
+	/* One JSON message. */
+	h_init(&h, M_JSON);
+	h_start(&h, 0, 5000);
+	h_text(&h, "Hi");
+	h_finish_cached(&h, SINK_STOP_END_TURN, 1000, 7, 900, 60);
+	v = json_response(h_raw(&h), 200, "OK");
+	ck_assert_int_eq(json_get_obj(v, "usage", &u), 1);
+	check_usage(u, 40, 7, 60, 900);
+	json_object_put(v);
+	h_free(&h);
+
+	/* Buffered: message_start is written last, with the real figures. */
+	h_init(&h, M_BUFFERED);
+	h_start(&h, 0, 5000);
+	h_text(&h, "Hi");
+	h_finish_cached(&h, SINK_STOP_END_TURN, 1000, 7, 900, 60);
+	v = nth_event(h_raw(&h), "message_start", 0);
+	ck_assert_int_eq(json_get_obj(v, "message", &msg), 1);
+	ck_assert_int_eq(json_get_obj(msg, "usage", &u), 1);
+	check_usage(u, 40, 1, 60, 900);
+	json_object_put(v);
+	h_free(&h);
+
+	/* Figures that do not add up never make a negative count. */
+	h_init(&h, M_JSON);
+	h_start(&h, 0, 5);
+	h_finish_cached(&h, SINK_STOP_END_TURN, 10, 1, 9, 9);
+	v = json_response(h_raw(&h), 200, "OK");
+	ck_assert_int_eq(json_get_obj(v, "usage", &u), 1);
+	check_usage(u, 0, 1, 9, 9);
+	json_object_put(v);
+	h_free(&h);
+}
+END_TEST
 
 START_TEST(emit_buffered_silent_until_finish_then_input_tokens_rewritten)
 {
@@ -1154,6 +1241,7 @@ main(void)
 	tcase_add_test(js, emit_json_error_is_a_complete_error_response);
 	suite_add_tcase(s, js);
 
+	tcase_add_test(bf, emit_cache_figures_in_every_mode);
 	tcase_add_test(bf, emit_buffered_silent_until_finish_then_input_tokens_rewritten);
 	tcase_add_test(bf, emit_buffered_ping_sends_head_first);
 	tcase_add_test(bf, emit_buffered_error_before_and_after_ping);

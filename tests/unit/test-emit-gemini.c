@@ -117,6 +117,19 @@ h_finish(struct harness *h, enum sink_stop stop, long in, long out)
 	ck_assert_int_eq(h->sink.ops->finish(h->sink.arg, stop, &u), 0);
 }
 
+static void
+h_finish_cached(struct harness *h, long in, long out, long read)
+{
+	struct sink_usage	u;
+
+	memset(&u, 0, sizeof(u));
+	u.input_tokens = in;
+	u.output_tokens = out;
+	u.cache_read_tokens = read;
+	ck_assert_int_eq(h->sink.ops->finish(h->sink.arg, SINK_STOP_END_TURN,
+	    &u), 0);
+}
+
 /* The body after the head, parsed; the caller puts it. */
 static json_object *
 h_body_json(struct harness *h)
@@ -174,7 +187,8 @@ START_TEST(sse_exact_bytes)
 	    "data: {\"candidates\":[{\"content\":{\"parts\":[],\"role\":"
 	    "\"model\"},\"finishReason\":\"STOP\",\"index\":0}],"
 	    "\"usageMetadata\":{\"promptTokenCount\":20,"
-	    "\"candidatesTokenCount\":5,\"totalTokenCount\":25}" TAIL
+	    "\"candidatesTokenCount\":5,\"cachedContentTokenCount\":0,"
+	    "\"totalTokenCount\":25}" TAIL
 	    "\r\n\r\n");
 	/* finish and error come once. */
 	h_finish(&h, SINK_STOP_END_TURN, 1, 1);
@@ -274,6 +288,40 @@ START_TEST(json_merged_parts)
 	ck_assert_int_eq(json_object_get_int(at(doc,
 	    "usageMetadata.promptTokenCount")), 7);
 	json_object_put(doc);
+	h_free(&h);
+}
+END_TEST
+
+/*
+ * Kiro's cache reads are cachedContentTokenCount (§12), a part of
+ * promptTokenCount as in Gemini's own usage.
+ */
+START_TEST(cached_content_tokens)
+{
+	struct harness	 h;
+	json_object	*doc;
+
+	h_init(&h, GEMINI_EMIT_JSON, 0);
+	h_start(&h);
+	h_text(&h, "Hi");
+	h_finish_cached(&h, 1000, 7, 900);
+	doc = h_body_json(&h);
+	ck_assert_int_eq(json_object_get_int(at(doc,
+	    "usageMetadata.promptTokenCount")), 1000);
+	ck_assert_int_eq(json_object_get_int(at(doc,
+	    "usageMetadata.cachedContentTokenCount")), 900);
+	ck_assert_int_eq(json_object_get_int(at(doc,
+	    "usageMetadata.totalTokenCount")), 1007);
+	json_object_put(doc);
+	h_free(&h);
+
+	h_init(&h, GEMINI_EMIT_SSE, 0);
+	h_start(&h);
+	h_text(&h, "Hi");
+	h_finish_cached(&h, 1000, 7, 900);
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&h.raw), "\"usageMetadata\":"
+	    "{\"promptTokenCount\":1000,\"candidatesTokenCount\":7,"
+	    "\"cachedContentTokenCount\":900,\"totalTokenCount\":1007}"));
 	h_free(&h);
 }
 END_TEST
@@ -501,6 +549,7 @@ main(void)
 	tcase_add_test(tc, sse_exact_bytes);
 	tcase_add_test(tc, array_stream_with_call_and_thoughts);
 	tcase_add_test(tc, json_merged_parts);
+	tcase_add_test(tc, cached_content_tokens);
 	tcase_add_test(tc, json_thoughts_hidden);
 	tcase_add_test(tc, finish_reasons);
 	tcase_add_test(tc, error_before_anything_written);

@@ -198,7 +198,8 @@ START_TEST(stream_reasoning_tools_usage)
 	    "\"chat.completion.chunk\",\"created\":%ld,\"model\":\"" MODEL
 	    "\",\"system_fingerprint\":null,\"choices\":[],\"usage\":"
 	    "{\"prompt_tokens\":12,\"completion_tokens\":30,"
-	    "\"total_tokens\":42}}\n\n", created);
+	    "\"total_tokens\":42,\"prompt_tokens_details\":"
+	    "{\"cached_tokens\":0}}}\n\n", created);
 	buf_puts(&want, "data: [DONE]\n\n");
 	ck_assert_str_eq(buf_cstr(&h.raw), want.ptr);
 	ck_assert_int_eq(check_lines(h.raw.ptr), 9);
@@ -379,6 +380,41 @@ START_TEST(json_text_and_reasoning)
 END_TEST
 
 /* What the emitter gives back, the parser takes as history. */
+/* Kiro's cache reads are prompt_tokens_details.cached_tokens (§12). */
+START_TEST(cached_tokens_in_both_modes)
+{
+	struct harness		 h;
+	struct sink_usage	 u = { .input_tokens = 1000, .output_tokens = 7,
+				    .cache_read_tokens = 900,
+				    .cache_write_tokens = 60 };
+	json_object		*v;
+
+	h_init(&h, 0, 0);
+	h_start(&h);
+	ck_assert_int_eq(h.sink.ops->text(h.sink.arg, "Hi", 2), 0);
+	ck_assert_int_eq(h.sink.ops->finish(h.sink.arg, SINK_STOP_END_TURN,
+	    &u), 0);
+	v = json_body(&h);
+	ck_assert_str_eq(path_str(v, "usage", -1, "prompt_tokens", NULL),
+	    "1000");
+	ck_assert_str_eq(path_str(v, "usage", -1, "prompt_tokens_details",
+	    "cached_tokens"), "900");
+	json_object_put(v);
+	h_free(&h);
+
+	h_init(&h, 1, 1);
+	h_start(&h);
+	ck_assert_int_eq(h.sink.ops->text(h.sink.arg, "Hi", 2), 0);
+	ck_assert_int_eq(h.sink.ops->finish(h.sink.arg, SINK_STOP_END_TURN,
+	    &u), 0);
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&h.raw), "\"usage\":"
+	    "{\"prompt_tokens\":1000,\"completion_tokens\":7,"
+	    "\"total_tokens\":1007,\"prompt_tokens_details\":"
+	    "{\"cached_tokens\":900}}}\n\n"));
+	h_free(&h);
+}
+END_TEST
+
 START_TEST(json_tool_calls_round_trip)
 {
 	struct harness		 h;
@@ -490,6 +526,7 @@ main(void)
 	tcase_add_test(tc, error_before_head_is_a_response);
 	tcase_add_test(tc, ping_is_a_comment_after_the_head);
 	tcase_add_test(tc, json_text_and_reasoning);
+	tcase_add_test(tc, cached_tokens_in_both_modes);
 	tcase_add_test(tc, json_tool_calls_round_trip);
 	tcase_add_test(tc, reset_forgets_the_attempt);
 	tcase_add_test(tc, client_gone_is_reported);

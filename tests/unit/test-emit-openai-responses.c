@@ -97,6 +97,15 @@ h_finish(struct harness *h, enum sink_stop stop, long in, long out)
 	OK(h->sink.ops->finish(h->sink.arg, stop, &u));
 }
 
+static void
+h_finish_cached(struct harness *h, long in, long out, long read)
+{
+	struct sink_usage	u = { .input_tokens = in, .output_tokens = out,
+				    .cache_read_tokens = read };
+
+	OK(h->sink.ops->finish(h->sink.arg, SINK_STOP_END_TURN, &u));
+}
+
 static const char *
 body_of(struct harness *h)
 {
@@ -526,6 +535,38 @@ START_TEST(custom_input_not_in_shape_kept_as_json)
 }
 END_TEST
 
+/* Kiro's cache reads are input_tokens_details.cached_tokens (§12). */
+START_TEST(cached_tokens_in_both_modes)
+{
+	struct harness	 h;
+	json_object	*r, *ev;
+
+	h_init(&h, 0);
+	h_start(&h, 0);
+	TEXT(&h, "Hi");
+	h_finish_cached(&h, 1000, 7, 900);
+	ck_assert_int_eq(json_parse(body_of(&h), strlen(body_of(&h)), 64, &r,
+	    NULL), KF_OK);
+	ck_assert_str_eq(str_at(r, "usage.input_tokens"), "1000");
+	ck_assert_str_eq(str_at(r, "usage.input_tokens_details.cached_tokens"),
+	    "900");
+	ck_assert_str_eq(str_at(r, "usage.total_tokens"), "1007");
+	json_object_put(r);
+	h_free(&h);
+
+	h_init(&h, 1);
+	h_start(&h, 0);
+	TEXT(&h, "Hi");
+	h_finish_cached(&h, 1000, 7, 900);
+	ev = h_events(&h);
+	r = NULL;
+	ck_assert_int_eq(json_get_obj(last_data(ev), "response", &r), 1);
+	ck_assert_str_eq(str_at(r, "usage.input_tokens_details.cached_tokens"),
+	    "900");
+	h_free(&h);
+}
+END_TEST
+
 START_TEST(stream_incomplete_on_max_tokens)
 {
 	struct harness	 h;
@@ -765,6 +806,7 @@ main(void)
 	TCase	*tc = tcase_create("emit");
 
 	tcase_add_test(tc, stream_text);
+	tcase_add_test(tc, cached_tokens_in_both_modes);
 	tcase_add_test(tc, stream_reasoning_then_text);
 	tcase_add_test(tc, stream_function_calls_interleaved);
 	tcase_add_test(tc, stream_custom_tool_call);

@@ -111,7 +111,7 @@ static json_object *
 body(const struct conv *c)
 {
 	struct kiro_req_opts	 opts = { "claude-sonnet-4.5", "cid",
-	    NULL };
+	    NULL, 0 };
 	struct buf		 out = BUF_INIT;
 	json_object		*root = NULL;
 	char			*cause = NULL;
@@ -195,6 +195,26 @@ START_TEST(history_same_role_runs_merged_in_order)
 	    "<thinking>hmm</thinking>\n\na1\n\na2");
 	ck_assert_str_eq(jstr(root, CUR ".content"), "u3\nu4");
 	json_object_put(root);
+	conv_free(&c);
+}
+END_TEST
+
+/* A prompt-cache mark inside a merged run stays on the merged message. */
+START_TEST(history_merge_keeps_cache_points)
+{
+	struct conv	 c;
+
+	conv_init(&c);
+	add_msg(&c, CONV_ROLE_USER, "u1")->cache_point = 1;
+	add_msg(&c, CONV_ROLE_USER, "u2");
+	add_msg(&c, CONV_ROLE_ASSISTANT, "a1");
+	add_msg(&c, CONV_ROLE_ASSISTANT, "a2")->cache_point = 1;
+	add_msg(&c, CONV_ROLE_USER, "u3");
+	repair_ok(&c, &default_opts);
+	ck_assert_uint_eq(c.n_msgs, 3);
+	ck_assert_int_eq(c.msgs[0].cache_point, 1);
+	ck_assert_int_eq(c.msgs[1].cache_point, 1);
+	ck_assert_int_eq(c.msgs[2].cache_point, 0);
 	conv_free(&c);
 }
 END_TEST
@@ -693,6 +713,196 @@ START_TEST(history_drop_oldest_turn_takes_long_turn)
 }
 END_TEST
 
+/* A conversation of n turns (tool round trips) and a last question. */
+static void
+long_conv(struct conv *c, size_t n)
+{
+	struct conv_msg	*m;
+	char		 text[700], id[32], input[128];
+	size_t		 i;
+
+	conv_init(c);
+	c->kiro_model = "claude-sonnet-4.5";
+	/* What every build carries whatever the history: tools, system. */
+	add_tool(c, "Read", "Reads a file", "{\"type\":\"object\","
+	    "\"properties\":{\"path\":{\"type\":\"string\"}}}");
+	memset(text, 'S', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	for (i = 0; i < 30; i++)
+		conv_append_system(c, text);
+	for (i = 0; i < n; i++) {
+		snprintf(text, sizeof(text), "turn %zu: please look at \"the "
+		    "file\"\n\tand tell me what it does.%0300d", i, 0);
+		add_msg(c, CONV_ROLE_USER, text);
+		m = add_msg(c, CONV_ROLE_ASSISTANT, "Let me look.");
+		snprintf(id, sizeof(id), "tu_%zu", i);
+		snprintf(input, sizeof(input), "{\"path\":\"/src/file_%zu.c\","
+		    "\"why\":\"a \\\"quoted\\\" reason\"}", i);
+		add_tool_use(m, id, "Read", input);
+		m = add_msg(c, CONV_ROLE_USER, NULL);
+		snprintf(text, sizeof(text), "int main(void) {\n\treturn "
+		    "%zu;\n}\n%0500d", i, 0);
+		add_tool_result(m, id, text, 0);
+		snprintf(text, sizeof(text), "done %zu", i);
+		add_msg(c, CONV_ROLE_ASSISTANT, text);
+	}
+	add_msg(c, CONV_ROLE_USER, "final question");
+}
+
+/* Every assistant entry's uses are what the next user entry answers. */
+static void
+assert_pairs_valid(json_object *root)
+{
+	json_object	*hist, *e, *uses, *res, *next;
+	size_t		 i, j, n;
+
+	hist = jpath(root, HIST);
+	ck_assert_ptr_nonnull(hist);
+	n = json_object_array_length(hist);
+	for (i = 0; i < n; i++) {
+		e = json_object_array_get_idx(hist, i);
+		uses = jpath(e, "assistantResponseMessage.toolUses");
+		res = jpath(e, "userInputMessage.userInputMessageContext."
+		    "toolResults");
+		/* The first user entry answers nothing (its turn was cut). */
+		if (res != NULL)
+			ck_assert_msg(i > 0 && jpath(json_object_array_get_idx(
+			    hist, i - 1), "assistantResponseMessage.toolUses") !=
+			    NULL, "history entry %zu: results answer nothing", i);
+		if (uses == NULL)
+			continue;
+		next = i + 1 < n ? jpath(json_object_array_get_idx(hist,
+		    i + 1), "userInputMessage.userInputMessageContext."
+		    "toolResults") : jpath(root, CUR ".userInputMessageContext."
+		    "toolResults");
+		ck_assert_ptr_nonnull(next);
+		ck_assert_uint_eq(json_object_array_length(next),
+		    json_object_array_length(uses));
+		for (j = 0; j < json_object_array_length(uses); j++)
+			ck_assert_str_eq(jstr(json_object_array_get_idx(next, j),
+			    "toolUseId"), jstr(json_object_array_get_idx(uses,
+			    j), "toolUseId"));
+	}
+}
+
+/*
+ * Over the limit, the oldest turns go as many at once as the excess
+ * covers: a few builds, not one per turn dropped; the body fits without
+ * losing more than about a turn beyond what it must, the newest turns
+ * stay, and the pairs are whole.
+ */
+START_TEST(history_build_within_fits_in_few_builds)
+{
+	struct kiro_req_opts	 opts = { "claude-sonnet-4.5", "cid", NULL };
+	struct history_fit	 fit;
+	struct conv		 c;
+	struct buf		 out = BUF_INIT;
+	json_object		*root = NULL, *hist;
+	char			*cause = NULL, want[32];
+	size_t			 max = 100000, n_hist;
+
+	long_conv(&c, 2000);
+	repair_ok(&c, &default_opts);
+	ck_assert_int_eq(history_build_within(&c, &default_opts, &opts, max,
+	    &out, NULL, &fit, &cause), KF_OK);
+	printf("history: 2000 turns into %zu bytes: %zu bytes, %zu builds, "
+	    "%zu turns dropped\n", max, out.len, fit.builds,
+	    fit.turns_dropped);
+	ck_assert_uint_le(out.len, max);
+	/* One turn is about 1.3 KB as Kiro gets it. */
+	ck_assert_uint_gt(out.len, max - 3000);
+	ck_assert_uint_le(fit.builds, 4);
+	ck_assert_uint_eq(c.msgs[c.n_msgs - 1].n_blocks, 1);
+	ck_assert_int_eq(json_parse(out.ptr, out.len, JSON_MAX_DEPTH, &root,
+	    &cause), KF_OK);
+	ck_assert_str_eq(jstr(root, CUR ".content"), "final question");
+	hist = jpath(root, HIST);
+	n_hist = json_object_array_length(hist);
+	/* The newest turn kept, whole: its last answer ends the history. */
+	ck_assert_str_eq(jstr(json_object_array_get_idx(hist, n_hist - 1),
+	    "assistantResponseMessage.content"), "done 1999");
+	snprintf(want, sizeof(want), "turn %zu:", fit.turns_dropped);
+	ck_assert_msg(strncmp(jstr(json_object_array_get_idx(hist, 2),
+	    "userInputMessage.content"), want, strlen(want)) == 0,
+	    "the oldest turn kept is not %s", want);
+	assert_pairs_valid(root);
+	json_object_put(root);
+	buf_free(&out);
+	conv_free(&c);
+}
+END_TEST
+
+/* Under the limit (or with none) nothing goes, in one build. */
+START_TEST(history_build_within_leaves_what_fits)
+{
+	struct kiro_req_opts	 opts = { "claude-sonnet-4.5", "cid", NULL };
+	struct history_fit	 fit;
+	struct conv		 c;
+	struct buf		 out = BUF_INIT;
+	char			*cause = NULL;
+	size_t			 n_msgs;
+
+	long_conv(&c, 50);
+	repair_ok(&c, &default_opts);
+	n_msgs = c.n_msgs;
+	ck_assert_int_eq(history_build_within(&c, &default_opts, &opts, 0,
+	    &out, NULL, &fit, &cause), KF_OK);
+	ck_assert_uint_eq(fit.builds, 1);
+	ck_assert_uint_eq(fit.turns_dropped, 0);
+	ck_assert_int_eq(history_build_within(&c, &default_opts, &opts,
+	    out.len, &out, NULL, &fit, &cause), KF_OK);
+	ck_assert_uint_eq(fit.builds, 1);
+	ck_assert_uint_eq(c.n_msgs, n_msgs);
+	/* A limit nothing can meet leaves the last message alone. */
+	ck_assert_int_eq(history_build_within(&c, &default_opts, &opts, 10,
+	    &out, NULL, &fit, &cause), KF_OK);
+	ck_assert_uint_eq(c.n_msgs, 1);
+	ck_assert_uint_eq(fit.turns_dropped, 50);
+	ck_assert_uint_le(fit.builds, 4);
+	buf_free(&out);
+	conv_free(&c);
+}
+END_TEST
+
+/* It drops whole turns, at least one, and stops at the budget. */
+START_TEST(history_drop_oldest_bytes_whole_turns)
+{
+	struct conv	c;
+	size_t		turn, left, i;
+
+	long_conv(&c, 10);
+	repair_ok(&c, &default_opts);
+	ck_assert_uint_eq(c.n_msgs, 41);
+	turn = history_msg_bytes(&c.msgs[0]) + history_msg_bytes(&c.msgs[1]) +
+	    history_msg_bytes(&c.msgs[2]) + history_msg_bytes(&c.msgs[3]);
+	ck_assert_uint_gt(turn, 1000);
+	/* Always one turn, all four of its messages. */
+	ck_assert_uint_eq(history_drop_oldest_bytes(&c, 1, 0), 1);
+	ck_assert_uint_eq(c.n_msgs, 37);
+	ck_assert(strncmp(c.msgs[0].blocks[0].text, "turn 1: ", 8) == 0);
+	/* Two turns and a byte cover the excess in three. */
+	ck_assert_uint_eq(history_drop_oldest_bytes(&c, 2 * turn + 1, 0), 3);
+	ck_assert_uint_eq(c.n_msgs, 25);
+	/*
+	 * Over the budget, it stops once under: here after one turn, where
+	 * the excess alone would take them all.  Already under it, the
+	 * excess decides (the body's other parts are over).
+	 */
+	for (left = 0, i = 0; i < c.n_msgs; i++)
+		left += history_msg_bytes(&c.msgs[i]);
+	ck_assert_uint_eq(history_drop_oldest_bytes(&c, 100 * turn,
+	    left - 1), 1);
+	ck_assert_uint_eq(c.n_msgs, 21);
+	ck_assert_uint_eq(history_drop_oldest_bytes(&c, turn + 1,
+	    100 * turn), 2);
+	ck_assert_uint_eq(c.n_msgs, 13);
+	ck_assert_uint_eq(history_drop_oldest_bytes(&c, 100 * turn, 0), 3);
+	ck_assert_uint_eq(c.n_msgs, 1);
+	ck_assert_uint_eq(history_drop_oldest_bytes(&c, 100 * turn, 0), 0);
+	conv_free(&c);
+}
+END_TEST
+
 static Suite *
 history_suite(void)
 {
@@ -704,6 +914,7 @@ history_suite(void)
 	tcase_add_test(tc, history_prefill_trailing_assistants_dropped);
 	tcase_add_test(tc, history_without_user_message_is_einval);
 	tcase_add_test(tc, history_same_role_runs_merged_in_order);
+	tcase_add_test(tc, history_merge_keeps_cache_points);
 	tcase_add_test(tc, history_emptied_messages_removed_and_merged);
 	tcase_add_test(tc, history_orphan_and_duplicate_results_dropped);
 	tcase_add_test(tc, history_unanswered_tool_uses_dropped);
@@ -721,6 +932,9 @@ history_suite(void)
 	tcase_add_test(tc, history_drop_oldest_turn_takes_whole_exchange);
 	tcase_add_test(tc, history_drop_oldest_turn_keeps_last_message);
 	tcase_add_test(tc, history_drop_oldest_turn_takes_long_turn);
+	tcase_add_test(tc, history_drop_oldest_bytes_whole_turns);
+	tcase_add_test(tc, history_build_within_fits_in_few_builds);
+	tcase_add_test(tc, history_build_within_leaves_what_fits);
 	suite_add_tcase(s, tc);
 	return s;
 }

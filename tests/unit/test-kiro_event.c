@@ -2,7 +2,8 @@
 /*
  * Covers: every event type of §5 (text, code, tool use with string, object
  * and array input, continuation frames without name, reasoning, metering,
- * context usage, metadata stop reasons, metrics, message stop); wrapped
+ * context usage, metadata stop reasons, metrics, the 2026 tokenUsage of
+ * messageMetadataEvent and metering's unit, message stop); wrapped
  * payloads; followupPrompt frames ignored; recognised-but-useless and
  * unknown types ignored with their name; exception frames (header,
  * __type, raw text) and error frames; bad JSON and wrong field types giving
@@ -281,6 +282,74 @@ START_TEST(metrics)
 	ck_assert_int_eq(ev.output_tokens, -1);
 
 	free(parse_bad(kp, "metricsEvent", "{\"inputTokens\":\"5\"}"));
+	kiro_event_parser_free(kp);
+}
+END_TEST
+
+START_TEST(token_usage)
+{
+	struct kiro_event_parser	*kp = kiro_event_parser_new();
+	struct kiro_event		 ev;
+
+	/* kiro-protocol.md §12: the 2026 messageMetadataEvent. */
+	parse_ok(kp, "messageMetadataEvent", "{\"tokenUsage\":{"
+	    "\"outputTokens\":12,\"totalTokens\":112,"
+	    "\"uncachedInputTokens\":60,\"cacheReadInputTokens\":40,"
+	    "\"cacheWriteInputTokens\":0,\"contextUsagePercentage\":1.5}}",
+	    &ev);
+	ck_assert_int_eq(ev.type, KIRO_EV_TOKEN_USAGE);
+	ck_assert_int_eq(ev.usage.output_tokens, 12);
+	ck_assert_int_eq(ev.usage.total_tokens, 112);
+	ck_assert_int_eq(ev.usage.uncached_input_tokens, 60);
+	ck_assert_int_eq(ev.usage.cache_read_input_tokens, 40);
+	ck_assert_int_eq(ev.usage.cache_write_input_tokens, 0);
+	ck_assert_double_eq_tol(ev.usage.context_pct, 1.5, 1e-12);
+	ck_assert_ptr_null(ev.kind);
+
+	/* Absent figures are -1; a stop reason beside them is kept. */
+	parse_ok(kp, "messageMetadataEvent", "{\"stopReason\":\"max_tokens\","
+	    "\"tokenUsage\":{\"outputTokens\":5}}", &ev);
+	ck_assert_int_eq(ev.type, KIRO_EV_TOKEN_USAGE);
+	ck_assert_str_eq(ev.kind, "max_tokens");
+	ck_assert_int_eq(ev.usage.output_tokens, 5);
+	ck_assert_int_eq(ev.usage.total_tokens, -1);
+	ck_assert_int_eq(ev.usage.uncached_input_tokens, -1);
+	ck_assert_int_eq(ev.usage.cache_read_input_tokens, -1);
+	ck_assert_int_eq(ev.usage.cache_write_input_tokens, -1);
+	ck_assert(ev.usage.context_pct < 0);
+
+	/* Negative counts are not counts; 40.0 is one. */
+	parse_ok(kp, "messageMetadataEvent", "{\"tokenUsage\":{"
+	    "\"outputTokens\":-3,\"cacheReadInputTokens\":40.0}}", &ev);
+	ck_assert_int_eq(ev.usage.output_tokens, -1);
+	ck_assert_int_eq(ev.usage.cache_read_input_tokens, 40);
+	free(parse_bad(kp, "messageMetadataEvent",
+	    "{\"tokenUsage\":{\"cacheReadInputTokens\":1e300}}"));
+
+	free(parse_bad(kp, "messageMetadataEvent",
+	    "{\"tokenUsage\":{\"outputTokens\":\"12\"}}"));
+	free(parse_bad(kp, "messageMetadataEvent", "{\"tokenUsage\":[1]}"));
+	free(parse_bad(kp, "messageMetadataEvent",
+	    "{\"tokenUsage\":{\"contextUsagePercentage\":\"x\"}}"));
+	kiro_event_parser_free(kp);
+}
+END_TEST
+
+START_TEST(metering_unit)
+{
+	struct kiro_event_parser	*kp = kiro_event_parser_new();
+	struct kiro_event		 ev;
+
+	/* The 2026 form: {unit, usage} without unitPlural. */
+	parse_ok(kp, "meteringEvent", "{\"unit\":\"credit\",\"usage\":0.42}",
+	    &ev);
+	ck_assert_int_eq(ev.type, KIRO_EV_METERING);
+	ck_assert_double_eq_tol(ev.value, 0.42, 1e-12);
+	ck_assert_str_eq(ev.kind, "credit");
+	parse_ok(kp, "meteringEvent", "{\"usage\":1}", &ev);
+	ck_assert_ptr_null(ev.kind);
+	ck_assert_double_eq_tol(ev.value, 1.0, 1e-12);
+	free(parse_bad(kp, "meteringEvent", "{\"usage\":-1}"));
 	kiro_event_parser_free(kp);
 }
 END_TEST
@@ -584,7 +653,7 @@ START_TEST(decoded_stream)
 	    "tool_use id=tu1 name=read_file input= stop=0\n"
 	    "tool_use id=tu1 name=read_file input={\"path\":\"/a\"} stop=0\n"
 	    "tool_use id=tu1 name=read_file input= stop=1\n"
-	    "metering value=0.0123\n"
+	    "metering kind=credit value=0.0123\n"
 	    "context_usage value=1.25\n"
 	    "exception text=Too many requests kind=ThrottlingException\n");
 	es_decoder_free(d);
@@ -619,6 +688,8 @@ kiro_event_suite(void)
 	tcase_add_test(tc, metering_and_context_usage);
 	tcase_add_test(tc, metadata_stop_reason);
 	tcase_add_test(tc, metrics);
+	tcase_add_test(tc, token_usage);
+	tcase_add_test(tc, metering_unit);
 	tcase_add_test(tc, message_stop);
 	tcase_add_test(tc, wrapped_payloads);
 	tcase_add_test(tc, ignored_types);

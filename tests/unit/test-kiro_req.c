@@ -60,7 +60,7 @@ build_opts(struct conv *c, int repair, const struct kiro_req_opts *opts,
 static json_object *
 build(struct conv *c, int repair)
 {
-	struct kiro_req_opts	opts = { MODEL, "conv-fixed-id", NULL };
+	struct kiro_req_opts	opts = { MODEL, "conv-fixed-id", NULL, 0 };
 
 	return build_opts(c, repair, &opts, NULL);
 }
@@ -448,7 +448,7 @@ END_TEST
 
 START_TEST(kiro_req_no_user_message_is_einval)
 {
-	struct kiro_req_opts	 opts = { MODEL, NULL, NULL };
+	struct kiro_req_opts	 opts = { MODEL, NULL, NULL, 0 };
 	struct history_opts	 ho = { 5 };
 	struct buf		 out = BUF_INIT;
 	struct conv		 c;
@@ -612,6 +612,135 @@ START_TEST(kiro_req_system_prompt_is_history_pair_zero)
 	add_msg(&c, CONV_ROLE_USER, "hi");
 	root = build(&c, 1);
 	ck_assert(!jhas(root, HIST));
+	json_object_put(root);
+	conv_free(&c);
+}
+END_TEST
+
+/* ---- prompt caching (kiro-protocol.md §12) ---- */
+
+/*
+ * The history as one letter per entry (U user, A assistant, P cachePoint
+ * {"type":"default"}); the cachePoints are then removed, so that the rest
+ * can be checked like any body.
+ */
+static char *
+history_shape(json_object *root)
+{
+	struct buf	 shape = BUF_INIT;
+	json_object	*history, *entry, *point, *type;
+	size_t		 i;
+
+	history = jpath(root, HIST);
+	for (i = 0; history != NULL &&
+	    i < json_object_array_length(history); ) {
+		entry = json_object_array_get_idx(history, i);
+		if (json_object_object_get_ex(entry, "cachePoint", &point)) {
+			ck_assert_int_eq(json_object_object_length(entry), 1);
+			ck_assert(json_object_object_get_ex(point, "type",
+			    &type));
+			ck_assert_str_eq(json_object_get_string(type),
+			    "default");
+			buf_putc(&shape, 'P');
+			json_object_array_del_idx(history, i, 1);
+			continue;
+		}
+		buf_putc(&shape, json_object_object_get_ex(entry,
+		    "userInputMessage", NULL) ? 'U' : 'A');
+		i++;
+	}
+	return buf_detach(&shape);
+}
+
+/* system, u1 marked, a1, u2, a2 marked, u3 marked (current), a tool. */
+static void
+cached_conv(struct conv *c)
+{
+	conv_init(c);
+	conv_append_system(c, "Be brief.");
+	c->system_cache_point = 1;
+	add_msg(c, CONV_ROLE_USER, "u1")->cache_point = 1;
+	add_msg(c, CONV_ROLE_ASSISTANT, "a1");
+	add_msg(c, CONV_ROLE_USER, "u2");
+	add_msg(c, CONV_ROLE_ASSISTANT, "a2")->cache_point = 1;
+	add_msg(c, CONV_ROLE_USER, "u3")->cache_point = 1;
+	add_tool(c, "Read", "reads", "{\"type\":\"object\"}");
+}
+
+START_TEST(kiro_req_cache_points_follow_marked_history)
+{
+	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 1 };
+	struct conv		 c;
+	json_object		*root, *tools;
+	char			*shape, *text;
+	size_t			 i;
+
+	cached_conv(&c);
+	root = build_opts(&c, 1, &opts, NULL);
+	/* After the system pair, after u1 and a2; none for the current. */
+	shape = history_shape(root);
+	ck_assert_str_eq(shape, "UAPUPAUAP");
+	free(shape);
+	assert_valid(root);
+	/* Never inside tools, where Kiro refuses them. */
+	tools = jpath(root, CUR ".userInputMessageContext.tools");
+	ck_assert_ptr_nonnull(tools);
+	for (i = 0; i < json_object_array_length(tools); i++)
+		ck_assert(!json_object_object_get_ex(
+		    json_object_array_get_idx(tools, i), "cachePoint", NULL));
+	text = xstrdup(json_object_to_json_string(tools));
+	ck_assert_ptr_null(strstr(text, "cachePoint"));
+	free(text);
+	json_object_put(root);
+	conv_free(&c);
+
+	/* The switch off: the same conv, no cachePoint anywhere. */
+	cached_conv(&c);
+	opts.prompt_caching = 0;
+	root = build_opts(&c, 1, &opts, NULL);
+	ck_assert_ptr_null(strstr(json_object_to_json_string(root),
+	    "cachePoint"));
+	json_object_put(root);
+	conv_free(&c);
+}
+END_TEST
+
+START_TEST(kiro_req_cache_points_capped_to_the_last)
+{
+	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 1 };
+	struct conv		 c;
+	json_object		*root;
+	char			*shape, name[8];
+	int			 i;
+
+	/* A marked system and 6 marked history messages: the last 4 count. */
+	conv_init(&c);
+	conv_append_system(&c, "sys");
+	c.system_cache_point = 1;
+	for (i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		add_msg(&c, i % 2 == 0 ? CONV_ROLE_USER : CONV_ROLE_ASSISTANT,
+		    name)->cache_point = 1;
+	}
+	add_msg(&c, CONV_ROLE_USER, "now");
+	root = build_opts(&c, 1, &opts, NULL);
+	shape = history_shape(root);
+	ck_assert_str_eq(shape, "UAUAUPAPUPAP");
+	free(shape);
+	assert_valid(root);
+	json_object_put(root);
+	conv_free(&c);
+
+	/* A blank system has no pair, so its mark makes no point. */
+	conv_init(&c);
+	c.system_cache_point = 1;
+	add_msg(&c, CONV_ROLE_USER, "u");
+	add_msg(&c, CONV_ROLE_ASSISTANT, "a");
+	add_msg(&c, CONV_ROLE_USER, "now");
+	root = build_opts(&c, 1, &opts, NULL);
+	shape = history_shape(root);
+	ck_assert_str_eq(shape, "UA");
+	free(shape);
 	json_object_put(root);
 	conv_free(&c);
 }
@@ -1061,7 +1190,7 @@ END_TEST
 
 START_TEST(kiro_req_tool_names_outside_kiros_alphabet_are_sanitised)
 {
-	struct kiro_req_opts	 opts = { MODEL, "cid", NULL };
+	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 0 };
 	struct kiro_toolmap	*map;
 	struct conv		 c;
 	json_object		*root;
@@ -1101,7 +1230,7 @@ END_TEST
 
 START_TEST(kiro_req_long_tool_names_shortened)
 {
-	struct kiro_req_opts	 opts = { MODEL, "cid", NULL };
+	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 0 };
 	struct kiro_toolmap	*map;
 	struct conv		 c;
 	struct conv_msg		*m;
@@ -1181,7 +1310,7 @@ END_TEST
  */
 START_TEST(kiro_req_toolmap_many_shortened_names)
 {
-	struct kiro_req_opts	 opts = { MODEL, "cid", NULL };
+	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 0 };
 	struct kiro_toolmap	*map;
 	struct conv		 c;
 	json_object		*root;
@@ -1570,7 +1699,7 @@ is_uuid4(const char *s)
 START_TEST(kiro_req_conversation_id_and_profile_arn)
 {
 	struct kiro_req_opts	 opts = { MODEL, "2f0e1b84-aaaa-4bbb-8ccc-"
-	    "000000000001", "arn:aws:codewhisperer:us-east-1:1:profile/X" };
+	    "000000000001", "arn:aws:codewhisperer:us-east-1:1:profile/X", 0 };
 	struct conv		 c;
 	json_object		*root, *root2;
 	char			*first;
@@ -1608,7 +1737,7 @@ END_TEST
 
 START_TEST(kiro_req_model_id_on_every_user_message)
 {
-	struct kiro_req_opts	 opts = { "claude-opus-4.6", "cid", NULL };
+	struct kiro_req_opts	 opts = { "claude-opus-4.6", "cid", NULL, 0 };
 	struct conv		 c;
 	json_object		*root;
 	size_t			 i, n;
@@ -1897,7 +2026,7 @@ count_features(json_object *root, struct features *f)
 
 START_TEST(kiro_req_random_conversations_satisfy_3_5)
 {
-	struct kiro_req_opts	 opts = { MODEL, NULL, NULL };
+	struct kiro_req_opts	 opts = { MODEL, NULL, NULL, 0 };
 	struct history_opts	 ho;
 	struct kiro_toolmap	*map;
 	struct conv		 c;
@@ -2036,6 +2165,8 @@ kiro_req_suite(void)
 	tcase_add_test(tc, kiro_req_current_message_text_images_results);
 	tcase_add_test(tc, kiro_req_current_empty_content_gets_placeholder);
 	tcase_add_test(tc, kiro_req_system_prompt_is_history_pair_zero);
+	tcase_add_test(tc, kiro_req_cache_points_follow_marked_history);
+	tcase_add_test(tc, kiro_req_cache_points_capped_to_the_last);
 	tcase_add_test(tc, kiro_req_thinking_enabled_prefix_budget_clamped);
 	tcase_add_test(tc, kiro_req_thinking_adaptive_prefix_effort);
 	tcase_add_test(tc, kiro_req_thinking_prefix_alone_forms_pair_zero);

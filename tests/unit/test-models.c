@@ -262,6 +262,24 @@ START_TEST(models_resolve_maps_openai_and_gemini_names)
 }
 END_TEST
 
+START_TEST(models_adaptive_thinking_is_opus_from_4_6)
+{
+	const struct model_info	*cat;
+	size_t			 n, i;
+	int			 want;
+
+	cat = models_catalogue(&n);
+	for (i = 0; i < n; i++) {
+		want = strcmp(cat[i].id, "claude-opus-4.6") == 0 ||
+		    strcmp(cat[i].id, "claude-opus-4.7") == 0 ||
+		    strcmp(cat[i].id, "claude-opus-4.8") == 0 ||
+		    strcmp(cat[i].id, "claude-opus-5") == 0;
+		ck_assert_msg(cat[i].adaptive_thinking == want, "%s: %d",
+		    cat[i].id, cat[i].adaptive_thinking);
+	}
+}
+END_TEST
+
 START_TEST(models_resolve_non_claude_models)
 {
 	/* Kiro's own ids, and the spellings their makers and peers use. */
@@ -378,6 +396,7 @@ models_suite(void)
 	tcase_add_test(tc, models_resolve_thinking_suffix_sets_flag);
 	tcase_add_test(tc, models_resolve_refuses_unknown_names);
 	tcase_add_test(tc, models_resolve_non_claude_models);
+	tcase_add_test(tc, models_adaptive_thinking_is_opus_from_4_6);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -604,6 +604,52 @@ START_TEST(parse_system_string_and_array)
 }
 END_TEST
 
+/* cache_control marks the message or the system prompt (prompt caching). */
+START_TEST(parse_cache_control_marks)
+{
+	struct conv	c;
+
+	parse_ok("{" MODEL ",\"system\":[{\"type\":\"text\",\"text\":"
+	    "\"S\",\"cache_control\":{\"type\":\"ephemeral\"}}],"
+	    "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":"
+	    "\"text\",\"text\":\"u1\"},{\"type\":\"image\",\"source\":"
+	    "{\"type\":\"base64\",\"media_type\":\"image/png\",\"data\":"
+	    "\"QUJD\"},\"cache_control\":{\"type\":\"ephemeral\","
+	    "\"ttl\":\"1h\"}}]},{\"role\":\"assistant\",\"content\":"
+	    "[{\"type\":\"text\",\"text\":\"a1\"}]},{\"role\":\"user\","
+	    "\"content\":[{\"type\":\"tool_result\",\"tool_use_id\":\"t\","
+	    "\"content\":\"r\",\"cache_control\":{\"type\":"
+	    "\"ephemeral\"}}]},{\"role\":\"assistant\",\"content\":"
+	    "\"a2\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+	    "\"text\":\"u3\",\"cache_control\":null}]}]}", &c);
+	ck_assert_int_eq(c.system_cache_point, 1);
+	ck_assert_uint_eq(c.n_msgs, 5);
+	ck_assert_int_eq(c.msgs[0].cache_point, 1);
+	ck_assert_int_eq(c.msgs[1].cache_point, 0);
+	ck_assert_int_eq(c.msgs[2].cache_point, 1);
+	ck_assert_int_eq(c.msgs[3].cache_point, 0);
+	ck_assert_int_eq(c.msgs[4].cache_point, 0);
+	conv_free(&c);
+
+	/* Without marks nothing is set. */
+	parse_ok("{" MODEL ",\"system\":[{\"type\":\"text\",\"text\":"
+	    "\"S\"}],\"messages\":[{\"role\":\"user\",\"content\":"
+	    "\"x\"}]}", &c);
+	ck_assert_int_eq(c.system_cache_point, 0);
+	ck_assert_int_eq(c.msgs[0].cache_point, 0);
+	conv_free(&c);
+
+	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":[{\"type\":\"text\",\"text\":\"x\","
+	    "\"cache_control\":\"ephemeral\"}]}]}",
+	    "messages[0].content[0].cache_control");
+	check_einval_at("{" MODEL ",\"system\":[{\"type\":\"text\","
+	    "\"text\":\"S\",\"cache_control\":true}],\"messages\":"
+	    "[{\"role\":\"user\",\"content\":\"x\"}]}",
+	    "system[0].cache_control");
+}
+END_TEST
+
 /* ---- tools and tool_choice ---- */
 
 START_TEST(parse_tools_custom_kept_server_tools_skipped)
@@ -797,6 +843,49 @@ START_TEST(parse_stop_sequences)
 	check_einval_at("{" MODEL ",\"messages\":[{\"role\":\"user\","
 	    "\"content\":\"x\"}],\"stop_sequences\":[\"a\",3]}",
 	    "stop_sequences[1]");
+}
+END_TEST
+
+/* The stop sequence caps (conv.h) name the sequence over them. */
+START_TEST(parse_stop_sequences_capped)
+{
+	struct buf	 body = BUF_INIT;
+	struct conv	 c;
+	char		*why, big[CONV_MAX_STOP_BYTES + 2];
+	size_t		 i;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_printf(&body, "{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"stop_sequences\":[\"a\",\"%s\"]}", big);
+	why = expect_einval_at(body.ptr, 0, "stop_sequences[1]");
+	ck_assert_str_eq(why, "stop_sequences[1]: at most 256 bytes, not 257");
+	free(why);
+	/* 256 bytes is fine. */
+	buf_reset(&body);
+	big[CONV_MAX_STOP_BYTES] = '\0';
+	buf_printf(&body, "{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"stop_sequences\":[\"%s\"]}", big);
+	parse_ok(body.ptr, &c);
+	ck_assert_uint_eq(strlen(c.stop[0]), CONV_MAX_STOP_BYTES);
+	conv_free(&c);
+	/* 16 are fine, the 17th is named; empty ones do not count. */
+	buf_reset(&body);
+	buf_printf(&body, "{" MODEL ",\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"x\"}],\"stop_sequences\":[\"\"");
+	for (i = 0; i < CONV_MAX_STOP; i++)
+		buf_printf(&body, ",\"S%zu\"", i);
+	buf_printf(&body, "]}");
+	parse_ok(body.ptr, &c);
+	ck_assert_uint_eq(c.n_stop, CONV_MAX_STOP);
+	conv_free(&c);
+	body.len -= 2;
+	buf_printf(&body, ",\"S16\"]}");
+	why = expect_einval_at(body.ptr, 0, "stop_sequences[17]");
+	ck_assert_str_eq(why, "stop_sequences[17]: at most 16 stop sequences "
+	    "are allowed");
+	free(why);
+	buf_free(&body);
 }
 END_TEST
 
@@ -1311,10 +1400,12 @@ main(void)
 	tcase_add_test(fields, parse_system_role_in_messages_becomes_user_text_in_place);
 	tcase_add_test(fields, parse_role_other_refused);
 	tcase_add_test(fields, parse_system_string_and_array);
+	tcase_add_test(fields, parse_cache_control_marks);
 	tcase_add_test(fields, parse_tools_custom_kept_server_tools_skipped);
 	tcase_add_test(fields, parse_tool_missing_input_schema_refused);
 	tcase_add_test(fields, parse_tool_choice_every_type);
 	tcase_add_test(fields, parse_stop_sequences);
+	tcase_add_test(fields, parse_stop_sequences_capped);
 	tcase_add_test(fields, parse_tool_choice_needs_the_tool);
 	tcase_add_test(fields, parse_output_format_json_schema);
 	tcase_add_test(fields, parse_thinking_enabled_adaptive_disabled);

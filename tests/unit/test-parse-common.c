@@ -10,6 +10,7 @@
 #include "json.h"
 #include "models.h"
 #include "parse-common.h"
+#include "strset.h"
 #include "testutil.h"
 #include "xmalloc.h"
 
@@ -338,6 +339,76 @@ START_TEST(note_is_a_text_block_in_the_message)
 }
 END_TEST
 
+START_TEST(keep_tools_keeps_the_named_in_order)
+{
+	static const char *const names[] = { "a", "b", "c", "d", "e" };
+	struct conv	c;
+	struct strset	keep = STRSET_INIT(0), removed = STRSET_INIT(0);
+	size_t		i;
+
+	conv_init(&c);
+	for (i = 0; i < 5; i++)
+		pc_add_tool(&c, names[i], "desc", NULL);
+	strset_add(&keep, "d");
+	strset_add(&keep, "b");
+	strset_add(&keep, "zz");	/* no such tool: nothing happens */
+	strset_add(&keep, "E");		/* names are case-sensitive */
+	pc_keep_tools(&c, &keep, &removed);
+	ck_assert_uint_eq(c.n_tools, 2);
+	ck_assert_str_eq(c.tools[0].name, "b");
+	ck_assert_str_eq(c.tools[1].name, "d");
+	ck_assert_str_eq(c.tools[1].description, "desc");
+	ck_assert_ptr_nonnull(c.tools[1].schema);
+	ck_assert_uint_eq(removed.n, 3);
+	ck_assert(strset_has(&removed, "a") && strset_has(&removed, "c") &&
+	    strset_has(&removed, "e"));
+	/* Keeping nothing empties the list; removed may be NULL. */
+	strset_free(&keep);
+	pc_keep_tools(&c, &keep, NULL);
+	ck_assert_uint_eq(c.n_tools, 0);
+	strset_free(&keep);
+	strset_free(&removed);
+	conv_free(&c);
+}
+END_TEST
+
+START_TEST(add_stop_caps_name_the_field)
+{
+	struct conv	 c;
+	char		*why = NULL, *field = NULL, big[CONV_MAX_STOP_BYTES + 2];
+
+	conv_init(&c);
+	memset(big, 'y', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(pc_add_stop(&c, big, "s[0]", 4, &why, &field),
+	    KF_EINVAL);
+	ck_assert_str_eq(why, "s[0]: at most 256 bytes, not 257");
+	ck_assert_str_eq(field, "s[0]");
+	big[CONV_MAX_STOP_BYTES] = '\0';
+	ck_assert_int_eq(pc_add_stop(&c, big, "s[0]", 2, &why, &field), KF_OK);
+	ck_assert_int_eq(pc_add_stop(&c, "", "s[1]", 2, &why, &field), KF_OK);
+	ck_assert_int_eq(pc_add_stop(&c, "b", "s[2]", 2, &why, &field), KF_OK);
+	ck_assert_uint_eq(c.n_stop, 2);
+	ck_assert_int_eq(pc_add_stop(&c, "c", "s[3]", 2, &why, &field),
+	    KF_EINVAL);
+	ck_assert_str_eq(why, "s[3]: at most 2 stop sequences are allowed");
+	ck_assert_str_eq(field, "s[3]");
+	ck_assert_uint_eq(c.n_stop, 2);
+	conv_free(&c);
+	/* A count over conv's cap is conv's cap; NULL cause and param do. */
+	conv_init(&c);
+	while (c.n_stop < CONV_MAX_STOP)
+		ck_assert_int_eq(pc_add_stop(&c, "z", "s", 100, NULL, NULL),
+		    KF_OK);
+	ck_assert_int_eq(pc_add_stop(&c, "z", "s", 100, &why, NULL),
+	    KF_EINVAL);
+	ck_assert_str_eq(why, "s: at most 16 stop sequences are allowed");
+	conv_free(&c);
+	free(why);
+	free(field);
+}
+END_TEST
+
 START_TEST(image_media_is_canonical)
 {
 	ck_assert_str_eq(pc_image_media("IMAGE/PNG"), "image/png");
@@ -366,6 +437,8 @@ main(void)
 	tcase_add_test(tc, effort_maps_to_three_levels);
 	tcase_add_test(tc, format_type_sets_json_mode);
 	tcase_add_test(tc, add_tool_takes_the_schema_or_makes_an_empty_one);
+	tcase_add_test(tc, keep_tools_keeps_the_named_in_order);
+	tcase_add_test(tc, add_stop_caps_name_the_field);
 	tcase_add_test(tc, image_media_is_canonical);
 	tcase_add_test(tc, note_is_a_text_block_in_the_message);
 	suite_add_tcase(s, tc);

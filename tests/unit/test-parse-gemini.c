@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <check.h>
 #include <json-c/json.h>
@@ -455,6 +456,31 @@ START_TEST(parse_tool_config_modes)
 }
 END_TEST
 
+/* generationConfig.stopSequences: conv's caps, by path. */
+START_TEST(parse_stop_sequences_capped)
+{
+	struct buf	 body = BUF_INIT;
+	char		 big[CONV_MAX_STOP_BYTES + 2];
+	size_t		 i;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_printf(&body, "{\"contents\":[" USER("x") "],\"generationConfig\":"
+	    "{\"stopSequences\":[\"%s\"]}}", big);
+	parse_bad(body.ptr, "generationConfig.stopSequences[0]: at most 256 "
+	    "bytes, not 257");
+	buf_reset(&body);
+	buf_printf(&body, "{\"contents\":[" USER("x") "],\"generationConfig\":"
+	    "{\"stopSequences\":[\"S0\"");
+	for (i = 1; i <= CONV_MAX_STOP; i++)
+		buf_printf(&body, ",\"S%zu\"", i);
+	buf_printf(&body, "]}}");
+	parse_bad(body.ptr, "generationConfig.stopSequences[16]: at most 16 "
+	    "stop sequences are allowed");
+	buf_free(&body);
+}
+END_TEST
+
 START_TEST(parse_generation_config)
 {
 	struct conv		c;
@@ -654,6 +680,52 @@ START_TEST(parse_cause_may_be_null)
 }
 END_TEST
 
+/*
+ * allowedFunctionNames over many tools: the filter runs before the caps
+ * check, so it must stay linear (it was tools x names, one move per tool
+ * removed).  The time is printed, not asserted; the case's timeout stops a
+ * quadratic filter.
+ */
+#define MANY_TOOLS	40000
+
+START_TEST(parse_allowed_names_many_tools)
+{
+	struct conv		 c;
+	struct gemini_opts	 o;
+	struct buf		 body = BUF_INIT;
+	struct timespec		 t0, t1;
+	char			 want[32];
+	size_t			 i;
+
+	buf_printf(&body, "{\"contents\":[" USER("x") "],\"tools\":"
+	    "[{\"functionDeclarations\":[");
+	for (i = 0; i < MANY_TOOLS; i++)
+		buf_printf(&body, "%s{\"name\":\"f%zu\"}", i ? "," : "", i);
+	buf_printf(&body, "]}],\"toolConfig\":{\"functionCallingConfig\":"
+	    "{\"mode\":\"AUTO\",\"allowedFunctionNames\":[");
+	/* Every odd one, from the last down, with each name twice. */
+	for (i = MANY_TOOLS - 1; i < MANY_TOOLS; i -= 2)
+		buf_printf(&body, "%s\"f%zu\",\"f%zu\"",
+		    i == MANY_TOOLS - 1 ? "" : ",", i, i);
+	buf_printf(&body, "]}}}");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	parse_ok(body.ptr, &c, &o);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("parse-gemini: %d tools, %d allowed names: %.1f ms\n",
+	    MANY_TOOLS, MANY_TOOLS, (t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	/* The declared order is kept, whatever the list's order. */
+	ck_assert_uint_eq(c.n_tools, MANY_TOOLS / 2);
+	for (i = 0; i < c.n_tools; i++) {
+		snprintf(want, sizeof(want), "f%zu", 2 * i + 1);
+		ck_assert_str_eq(c.tools[i].name, want);
+		ck_assert_ptr_nonnull(c.tools[i].schema);
+	}
+	conv_free(&c);
+	buf_free(&body);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -672,11 +744,16 @@ main(void)
 	tcase_add_test(tc, schema_openapi_to_json_schema);
 	tcase_add_test(tc, parse_tool_config_modes);
 	tcase_add_test(tc, parse_generation_config);
+	tcase_add_test(tc, parse_stop_sequences_capped);
 	tcase_add_test(tc, parse_thinking_config);
 	tcase_add_test(tc, parse_models_and_count_wrapper);
 	tcase_add_test(tc, parse_bad_fields_name_the_path);
 	tcase_add_test(tc, parse_cause_may_be_null);
 	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("scale");
+	tcase_add_test(tc, parse_allowed_names_many_tools);
+	tcase_set_timeout(tc, 20);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

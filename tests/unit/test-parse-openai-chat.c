@@ -343,6 +343,29 @@ START_TEST(tools_and_tool_choice)
 }
 END_TEST
 
+/* Chat's stop: OpenAI's 4 sequences, and conv's byte cap, by path. */
+START_TEST(stop_capped_with_param)
+{
+	struct buf	 body = BUF_INIT;
+	char		*why, big[CONV_MAX_STOP_BYTES + 2];
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_printf(&body, "{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'stop':'%s'}", big);
+	why = refused_at(body.ptr, "stop");
+	ck_assert_str_eq(why, "stop: at most 256 bytes, not 257");
+	free(why);
+	buf_reset(&body);
+	buf_printf(&body, "{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'stop':['a','%s']}", big);
+	check_refused(body.ptr, "stop[1]", "at most 256 bytes, not 257");
+	check_refused("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'stop':['a','b','c','d','e']}", "stop", "at most 4 sequences");
+	buf_free(&body);
+}
+END_TEST
+
 START_TEST(stop_and_response_format)
 {
 	struct conv		 c;
@@ -539,6 +562,7 @@ main(void)
 	tcase_add_test(tc, assistant_text_with_tool_calls);
 	tcase_add_test(tc, tools_and_tool_choice);
 	tcase_add_test(tc, stop_and_response_format);
+	tcase_add_test(tc, stop_capped_with_param);
 	tcase_add_test(tc, thinking_from_effort_and_name);
 	tcase_add_test(tc, limits_stream_session);
 	tcase_add_test(tc, unsupported_options_refused);

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <check.h>
 #include <json-c/json.h>
 
+#include "buf.h"
 #include "conv.h"
 #include "err.h"
 #include "json.h"
@@ -1084,6 +1086,60 @@ START_TEST(cause_and_param_may_be_null)
 }
 END_TEST
 
+/*
+ * allowed_tools over many tools: the filter runs before the caps check, so
+ * it must stay linear (it was tools x names, one move per tool removed,
+ * and a search of the custom names for each).  The time is printed, not
+ * asserted; the case's timeout stops a quadratic filter.
+ */
+#define MANY_TOOLS	40000
+
+START_TEST(allowed_tools_many_tools)
+{
+	struct conv			 c;
+	struct openai_responses_req	 r;
+	struct buf			 body = BUF_INIT;
+	struct timespec			 t0, t1;
+	char				 want[32];
+	size_t				 i;
+
+	buf_printf(&body, "{" M "'input':'x','tools':[");
+	/* f1, f5, f9, ... are custom tools, the others functions. */
+	for (i = 0; i < MANY_TOOLS; i++)
+		buf_printf(&body, "%s{'type':'%s','name':'f%zu'}", i ? "," : "",
+		    i % 4 == 1 ? "custom" : "function", i);
+	buf_printf(&body, "],'tool_choice':{'type':'allowed_tools','mode':"
+	    "'auto','tools':[");
+	/* Every odd one, from the last down, with each name twice. */
+	for (i = MANY_TOOLS - 1; i < MANY_TOOLS; i -= 2)
+		buf_printf(&body, "%s{'type':'%s','name':'f%zu'},"
+		    "{'type':'%s','name':'f%zu'}",
+		    i == MANY_TOOLS - 1 ? "" : ",",
+		    i % 4 == 1 ? "custom" : "function", i,
+		    i % 4 == 1 ? "custom" : "function", i);
+	buf_printf(&body, "]}}");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	parse_ok(body.ptr, &c, &r);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("parse-openai-responses: %d tools, %d allowed: %.1f ms\n",
+	    MANY_TOOLS, MANY_TOOLS, (t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	/* The declared order is kept; the custom ones left out are gone. */
+	ck_assert_uint_eq(c.n_tools, MANY_TOOLS / 2);
+	for (i = 0; i < c.n_tools; i++) {
+		snprintf(want, sizeof(want), "f%zu", 2 * i + 1);
+		ck_assert_str_eq(c.tools[i].name, want);
+	}
+	ck_assert_uint_eq(r.n_custom, MANY_TOOLS / 4);
+	for (i = 0; i < r.n_custom; i++) {
+		snprintf(want, sizeof(want), "f%zu", 4 * i + 1);
+		ck_assert_str_eq(r.custom[i], want);
+	}
+	done(&c, &r);
+	buf_free(&body);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1109,6 +1165,10 @@ main(void)
 	tcase_add_test(tc, bad_fields_named);
 	tcase_add_test(tc, cause_and_param_may_be_null);
 	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("scale");
+	tcase_add_test(tc, allowed_tools_many_tools);
+	tcase_set_timeout(tc, 20);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -296,6 +296,40 @@ START_TEST(refresh_invalid_grant_needs_a_new_login)
 }
 END_TEST
 
+/* An API key is never refreshed; a refused one disables its account. */
+START_TEST(refresh_refused_api_key_disables_without_a_call)
+{
+	struct cred		 c;
+	struct account		 a;
+	struct import_result	 res;
+	char			*why = NULL;
+
+	cred_init(&c);
+	c.auth_method = CRED_AUTH_API_KEY;
+	c.kiro_api_key = xstrdup("ksk_UNITKEY" TAIL);
+	ck_assert_int_eq(accounts_import(st, &c, 1, &res, NULL), KF_OK);
+	cred_free(&c);
+	ck_assert_msg(refresh_ensure(st, h, cfg, res.id, REFRESH_AHEAD_CRON,
+	    NULL, &c, &why) == KF_OK, "%s", why);
+	ck_assert_str_eq(c.kiro_api_key, "ksk_UNITKEY" TAIL);
+	cred_free(&c);
+	/* The key itself was refused: out of service, no refresh call. */
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, res.id,
+	    REFRESH_AHEAD_REQUEST, "", &c, &why), KF_ELOGIN);
+	ck_assert_ptr_nonnull(strstr(why, "API key"));
+	ck_assert_ptr_null(strstr(why, "ksk_UNITKEY"));
+	ck_assert_int_eq(refreshes(), 0);
+	ck_assert_int_eq(tu_mock_stat(&mock, "requests"), 0);
+	ck_assert_int_eq(accounts_get(st, res.id, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.disabled, ACCOUNT_INVALID_CONFIG);
+	ck_assert_ptr_nonnull(strstr(a.state.disabled_detail,
+	    "refused the API key"));
+	ck_assert_int_eq(account_usable(&a, clock_now()), 0);
+	account_free(&a);
+	free(why);
+}
+END_TEST
+
 START_TEST(refresh_transient_failures_are_counted)
 {
 	struct cred	 c;
@@ -395,6 +429,114 @@ START_TEST(refresh_needed_by_expiry)
 }
 END_TEST
 
+START_TEST(refresh_idle_by_last_refresh)
+{
+	struct cred	c;
+	time_t		now = 100000;
+
+	cred_init(&c);
+	c.access_token = xstrdup("t");
+	c.expires_at = now + 20 * 3600;		/* valid for long */
+	c.refreshed_at = now - 4 * 3600;
+	/* An access token alone has no refresh token to keep alive. */
+	ck_assert_int_eq(refresh_idle(&c, 4 * 3600, now), 0);
+	c.refresh_token = xstrdup(RT_SOCIAL);
+	ck_assert_int_eq(refresh_idle(&c, 4 * 3600, now), 1);
+	ck_assert_int_eq(refresh_idle(&c, 4 * 3600 + 1, now), 0);
+	ck_assert_int_eq(refresh_idle(&c, 0, now), 0);		/* off */
+	/* Never refreshed here: the token is an hour old at expiry. */
+	c.refreshed_at = 0;
+	ck_assert_int_eq(refresh_idle(&c, 4 * 3600, now), 0);
+	c.expires_at = now - 3 * 3600;
+	ck_assert_int_eq(refresh_idle(&c, 4 * 3600, now), 1);
+	/* Only social refresh tokens die idle. */
+	c.refreshed_at = now - 10 * 3600;
+	c.auth_method = CRED_AUTH_IDC;
+	ck_assert_int_eq(refresh_idle(&c, 4 * 3600, now), 0);
+	c.auth_method = CRED_AUTH_API_KEY;
+	ck_assert_int_eq(refresh_idle(&c, 4 * 3600, now), 0);
+	cred_free(&c);
+}
+END_TEST
+
+/* Imports a social account valid for a day, last refreshed hours_ago. */
+static long
+import_idle(const char *rt, long hours_ago)
+{
+	struct cred		c;
+	struct import_result	res;
+
+	cred_init(&c);
+	c.refresh_token = xstrdup(rt);
+	c.access_token = xstrdup("aoaFRESH");
+	c.expires_at = clock_now() + 24 * 3600;
+	c.refreshed_at = clock_now() - hours_ago * 3600;
+	ck_assert_int_eq(accounts_import(st, &c, 1, &res, NULL), KF_OK);
+	cred_free(&c);
+	return res.id;
+}
+
+START_TEST(refresh_cron_refreshes_idle_social_accounts)
+{
+	struct cred	 c;
+	struct account	 a;
+	long		 id;
+	char		*why = NULL;
+
+	mock_post("/_mock/accounts", "{\"refreshToken\":\"" RT_SOCIAL "\","
+	    "\"authMethod\":\"social\"}");
+	id = import_idle(RT_SOCIAL, 5);
+	/* A request does not refresh a valid token, however idle. */
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, id, REFRESH_AHEAD_REQUEST,
+	    NULL, &c, &why), KF_OK);
+	ck_assert_str_eq(c.access_token, "aoaFRESH");
+	cred_free(&c);
+	ck_assert_int_eq(refreshes(), 0);
+	/* kiroctl refresh does, past idleRefreshHours (default 4). */
+	ck_assert_msg(refresh_cron(st, h, cfg, id, &c, &why) == KF_OK, "%s",
+	    why);
+	ck_assert_str_ne(c.access_token, "aoaFRESH");
+	cred_free(&c);
+	ck_assert_int_eq(refreshes(), 1);
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	ck_assert_int_ge(a.cred.refreshed_at, clock_now() - 60);
+	ck_assert_int_le(a.cred.refreshed_at, clock_now());
+	account_free(&a);
+	/* Just refreshed: not idle any more. */
+	ck_assert_int_eq(refresh_cron(st, h, cfg, id, &c, &why), KF_OK);
+	cred_free(&c);
+	ck_assert_int_eq(refreshes(), 1);
+}
+END_TEST
+
+START_TEST(refresh_cron_leaves_recent_or_switched_off_accounts)
+{
+	struct cred	 c;
+	long		 id;
+	char		*why = NULL;
+
+	mock_post("/_mock/accounts", "{\"refreshToken\":\"" RT_SOCIAL "\","
+	    "\"authMethod\":\"social\"}");
+	id = import_idle(RT_SOCIAL, 3);
+	ck_assert_int_eq(refresh_cron(st, h, cfg, id, &c, &why), KF_OK);
+	ck_assert_str_eq(c.access_token, "aoaFRESH");
+	cred_free(&c);
+	cfg->idle_refresh_hours = 2;
+	ck_assert_msg(refresh_cron(st, h, cfg, id, &c, &why) == KF_OK, "%s",
+	    why);
+	ck_assert_str_ne(c.access_token, "aoaFRESH");
+	cred_free(&c);
+	ck_assert_int_eq(refreshes(), 1);
+	/* 0 turns it off. */
+	cfg->idle_refresh_hours = 0;
+	id = import_idle("aorOTHER" TAIL, 100);
+	ck_assert_int_eq(refresh_cron(st, h, cfg, id, &c, &why), KF_OK);
+	ck_assert_str_eq(c.access_token, "aoaFRESH");
+	cred_free(&c);
+	ck_assert_int_eq(refreshes(), 1);
+}
+END_TEST
+
 /* An IDE token file is written back only when the account opted in. */
 START_TEST(refresh_ide_file_written_back_only_with_sync)
 {
@@ -472,11 +614,15 @@ main(void)
 	tcase_add_test(tc, refresh_concurrent_processes_refresh_once);
 	tcase_add_test(tc, refresh_forced_only_for_the_failed_token);
 	tcase_add_test(tc, refresh_invalid_grant_needs_a_new_login);
+	tcase_add_test(tc, refresh_refused_api_key_disables_without_a_call);
 	tcase_add_test(tc, refresh_transient_failures_are_counted);
 	tcase_add_test(tc, refresh_writes_rotated_tokens_back_to_the_file);
 	tcase_add_test(tc, refresh_ide_file_written_back_only_with_sync);
 	tcase_add_test(tc, refresh_truncated_token_is_refused_without_a_call);
 	tcase_add_test(tc, refresh_needed_by_expiry);
+	tcase_add_test(tc, refresh_idle_by_last_refresh);
+	tcase_add_test(tc, refresh_cron_refreshes_idle_social_accounts);
+	tcase_add_test(tc, refresh_cron_leaves_recent_or_switched_off_accounts);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

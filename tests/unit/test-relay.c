@@ -112,8 +112,9 @@ r_finish(void *arg, enum sink_stop stop, const struct sink_usage *u)
 {
 	struct rec	*r = arg;
 
-	buf_printf(&r->log, "finish %s in=%ld out=%ld\n", sink_stop_name(stop),
-	    u->input_tokens, u->output_tokens);
+	buf_printf(&r->log, "finish %s in=%ld out=%ld read=%ld write=%ld\n",
+	    sink_stop_name(stop), u->input_tokens, u->output_tokens,
+	    u->cache_read_tokens, u->cache_write_tokens);
 	return 0;
 }
 
@@ -326,6 +327,149 @@ START_TEST(relay_native_reasoning_with_signature)
 	ck_assert_ptr_nonnull(strstr(r.log.ptr, "text Answer\n"));
 	ck_assert(strstr(r.log.ptr, "thinking_end ") <
 	    strstr(r.log.ptr, "text Answer"));
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_kiro_token_usage_wins_over_estimates)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	/* tokenUsage 12 out, 60 uncached + 40 read + 0 written (§12). */
+	simple_conv(&c, "#mock:token_usage");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_msg(strstr(r.log.ptr, "finish end_turn in=100 out=12 "
+	    "read=40 write=0\n") != NULL, "log: %s", r.log.ptr);
+	ck_assert_int_eq(res.input_tokens, 100);
+	ck_assert_int_eq(res.output_tokens, 12);
+	ck_assert_int_eq(res.cache_read_tokens, 40);
+	ck_assert_int_eq(res.cache_write_tokens, 0);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_cache_figures_reach_the_sink)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"times\":1,\"response\":{\"kind\":\"text\","
+	    "\"chunks\":[\"cached\"],\"token_usage\":{\"outputTokens\":3,"
+	    "\"uncachedInputTokens\":10,\"cacheReadInputTokens\":90000,"
+	    "\"cacheWriteInputTokens\":500}}}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 0);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_msg(strstr(r.log.ptr, "finish end_turn in=90510 out=3 "
+	    "read=90000 write=500\n") != NULL, "log: %s", r.log.ptr);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_token_usage_total_without_parts)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	/* Only a total and the output: the input is the difference. */
+	script("{\"times\":1,\"response\":{\"kind\":\"text\","
+	    "\"chunks\":[\"x\"],\"token_usage\":{\"outputTokens\":7,"
+	    "\"totalTokens\":507,\"uncachedInputTokens\":null,"
+	    "\"cacheReadInputTokens\":null,\"cacheWriteInputTokens\":null}}}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_msg(strstr(r.log.ptr, "finish end_turn in=500 out=7 "
+	    "read=0 write=0\n") != NULL, "log: %s", r.log.ptr);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_without_token_usage_reports_no_cache)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_msg(strstr(r.log.ptr, "finish end_turn in=3000 ") != NULL &&
+	    strstr(r.log.ptr, " read=0 write=0\n") != NULL, "log: %s",
+	    r.log.ptr);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_credits_are_summed_over_attempts)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	/*
+	 * The first answer is charged and then broken before any byte
+	 * reached the client (a buffered sink): it is retried, and both
+	 * answers' credits count.
+	 */
+	script("{\"times\":1,\"response\":{\"kind\":\"exception\","
+	    "\"chunks\":[],\"metering\":{\"unit\":\"credit\","
+	    "\"usage\":0.25}}}");
+	script("{\"times\":1,\"response\":{\"kind\":\"text\","
+	    "\"chunks\":[\"ok\"],\"metering\":{\"unit\":\"credit\","
+	    "\"usage\":0.5}}}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 0);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(res.attempts, 2);
+	ck_assert_int_eq(res.metered, 1);
+	ck_assert_double_eq_tol(res.credits, 0.75, 1e-9);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_without_metering_has_no_credits)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	script("{\"times\":1,\"response\":{\"kind\":\"text\","
+	    "\"chunks\":[\"ok\"],\"metering\":false}}");
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(res.metered, 0);
+	ck_assert_double_eq_tol(res.credits, 0, 1e-12);
 	conv_free(&c);
 	buf_free(&r.log);
 }
@@ -1452,6 +1596,12 @@ main(void)
 	tcase_add_test(tc, relay_tool_names_are_mapped_back);
 	tcase_add_test(tc, relay_thinking_tags_become_thinking);
 	tcase_add_test(tc, relay_native_reasoning_with_signature);
+	tcase_add_test(tc, relay_kiro_token_usage_wins_over_estimates);
+	tcase_add_test(tc, relay_cache_figures_reach_the_sink);
+	tcase_add_test(tc, relay_token_usage_total_without_parts);
+	tcase_add_test(tc, relay_without_token_usage_reports_no_cache);
+	tcase_add_test(tc, relay_credits_are_summed_over_attempts);
+	tcase_add_test(tc, relay_without_metering_has_no_credits);
 	tcase_add_test(tc, relay_content_length_exceeded_is_max_tokens);
 	tcase_add_test(tc, relay_context_window_full_stop_reason);
 	tcase_add_test(tc, relay_throttling_is_retried_on_the_same_account);

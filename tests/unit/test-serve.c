@@ -159,6 +159,9 @@ START_TEST(serve_relay_answers_through_the_sink)
 	/* The access log's fields, and the relay may ask about the client. */
 	ck_assert_int_eq(req.account_id, 1);
 	ck_assert_str_eq(req.model, "claude-sonnet-4.5");
+	/* The mock's default meteringEvent charges 0.01 credits. */
+	ck_assert_int_eq(req.metered, 1);
+	ck_assert_double_eq_tol(req.credits, 0.01, 1e-9);
 	ck_assert_ptr_eq(s.gone, request_client_gone);
 	ck_assert_ptr_eq(s.gone_arg, &req);
 	conv_free(&c);

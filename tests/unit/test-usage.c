@@ -392,6 +392,39 @@ START_TEST(usage_get_refreshes_a_revoked_token_once)
 }
 END_TEST
 
+/* A key has no refresh: a refused one takes its account out of service. */
+START_TEST(usage_get_refused_api_key_disables_the_account)
+{
+	struct cred		 c;
+	struct import_result	 res;
+	struct usage		 u;
+	struct account		 a;
+	char			*why = NULL;
+
+	mock_post("/_mock/accounts", "{\"id\":\"k\",\"kiroApiKey\":"
+	    "\"ksk_USAGE" TAIL "\",\"authMethod\":\"api_key\"}");
+	cred_init(&c);
+	c.auth_method = CRED_AUTH_API_KEY;
+	c.kiro_api_key = xstrdup("ksk_USAGE" TAIL);
+	ck_assert_int_eq(accounts_import(st, &c, 1, &res, NULL), KF_OK);
+	cred_free(&c);
+	ck_assert_msg(usage_get(st, h, cfg, res.id, 1, &u, NULL, &why) ==
+	    KF_OK, "%s", why);
+	usage_free(&u);
+	mock_post("/_mock/revoke", "{\"accessToken\":\"ksk_USAGE" TAIL "\"}");
+	ck_assert_int_eq(usage_get(st, h, cfg, res.id, 1, &u, NULL, &why),
+	    KF_ELOGIN);
+	ck_assert_ptr_nonnull(strstr(why, "refused the API key"));
+	ck_assert_ptr_null(strstr(why, "ksk_USAGE"));
+	free(why);
+	ck_assert_int_eq(tu_mock_stat(&mock, "refreshes"), 0);
+	ck_assert_int_eq(tu_mock_stat(&mock, "usage"), 2);
+	ck_assert_int_eq(accounts_get(st, res.id, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.disabled, ACCOUNT_INVALID_CONFIG);
+	account_free(&a);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -411,6 +444,7 @@ main(void)
 	tcase_add_test(live, usage_get_unknown_account);
 	tcase_add_test(live, usage_get_quota_and_suspension_disable_the_account);
 	tcase_add_test(live, usage_get_refreshes_a_revoked_token_once);
+	tcase_add_test(live, usage_get_refused_api_key_disables_the_account);
 	suite_add_tcase(s, live);
 	http_global_init();
 	return tu_run(s);
