@@ -1,0 +1,198 @@
+/* test-catalogue.c: ListAvailableModels fetching, paging, caps, the cache and the merge. */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "catalogue.h"
+#include "clock.h"
+#include "mocktest.h"
+
+/* Sets account name's mock model list to n models "m-000".."m-<n-1>". */
+static void
+set_models(const char *name, size_t n, long max_input)
+{
+	struct buf	body = BUF_INIT, out = BUF_INIT;
+	size_t		i;
+
+	buf_printf(&body, "{\"accessToken\":\"aoa%s\",\"models\":[", name);
+	for (i = 0; i < n; i++)
+		buf_printf(&body, "%s{\"modelId\":\"m-%03zu\",\"modelName\":"
+		    "\"Model %zu\",\"maxInputTokens\":%ld,"
+		    "\"maxOutputTokens\":%ld}", i > 0 ? "," : "", i, i,
+		    max_input + (long)i, 1000 + (long)i);
+	buf_puts(&body, "]}");
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/accounts/models",
+	    body.ptr, &out), 200);
+	buf_free(&body);
+	buf_free(&out);
+}
+
+START_TEST(parse_page_keeps_limits_skips_junk_and_duplicates)
+{
+	struct catalogue	c;
+	char			*next = NULL, *why = NULL;
+	const char		*page = "{\"models\":["
+	    "{\"modelId\":\"claude-x\",\"modelName\":\"Claude X\","
+	    "\"tokenLimits\":{\"maxInputTokens\":300000,"
+	    "\"maxOutputTokens\":96000}},"
+	    "{\"modelId\":\"claude-x\"},"
+	    "{\"modelId\":\"bad id\\n\"},"
+	    "{\"modelName\":\"no id\"},"
+	    "7,"
+	    "{\"modelId\":\"glm-9\",\"tokenLimits\":{\"maxInputTokens\":-5}}"
+	    "],\"nextToken\":\"abc\"}";
+
+	memset(&c, 0, sizeof(c));
+	ck_assert_msg(catalogue_parse_page(page, strlen(page), &c, &next,
+	    &why) == KF_OK, "%s", why);
+	ck_assert_uint_eq(c.n, 2);
+	ck_assert_str_eq(c.m[0].id, "claude-x");
+	ck_assert_str_eq(c.m[0].name, "Claude X");
+	ck_assert_int_eq(c.m[0].max_input, 300000);
+	ck_assert_int_eq(c.m[0].max_output, 96000);
+	ck_assert_str_eq(c.m[1].name, "glm-9");
+	ck_assert_int_eq(c.m[1].max_input, 0);
+	ck_assert_str_eq(next, "abc");
+	free(next);
+	catalogue_free(&c);
+	ck_assert_int_eq(catalogue_parse_page("{}", 2, &c, &next, &why),
+	    KF_EUPSTREAM);
+	ck_assert_ptr_nonnull(strstr(why, "models"));
+	free(why);
+}
+END_TEST
+
+START_TEST(fetch_follows_pages_and_caps_the_list)
+{
+	struct catalogue	 c;
+	struct account		 a;
+	char			*why = NULL;
+
+	add_account("CAT1", 0);
+	set_models("CAT1", 120, 100000);
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_msg(catalogue_fetch(h, cfg, &a.cred, API_HOST_RUNTIME, &c,
+	    &why) == KF_OK, "%s", why);
+	/* 50 a page: three calls. */
+	ck_assert_uint_eq(c.n, 120);
+	ck_assert_int_eq(tu_mock_stat(&mock, "models"), 3);
+	ck_assert_str_eq(c.m[119].id, "m-119");
+	ck_assert_int_eq(c.m[119].max_input, 100119);
+	ck_assert_int_eq(c.m[119].max_output, 1119);
+	catalogue_free(&c);
+
+	set_models("CAT1", 450, 100000);
+	ck_assert_msg(catalogue_fetch(h, cfg, &a.cred, API_HOST_RUNTIME, &c,
+	    &why) == KF_OK, "%s", why);
+	ck_assert_uint_eq(c.n, CATALOGUE_MAX_MODELS);
+	/* It stops asking at the cap: 4 more pages, not 9. */
+	ck_assert_int_eq(tu_mock_stat(&mock, "models"), 3 + 4);
+	catalogue_free(&c);
+	account_free(&a);
+}
+END_TEST
+
+START_TEST(refused_token_is_an_auth_error_without_the_token)
+{
+	struct catalogue	 c;
+	struct account		 a;
+	char			*why = NULL;
+
+	add_account("CAT2", 0);
+	script("{\"match\":{\"endpoint\":\"ListAvailableModels\"},"
+	    "\"times\":1,\"response\":{\"kind\":\"http_error\","
+	    "\"status\":403,\"body\":{\"message\":\"The bearer token "
+	    "included in the request is invalid.\"}}}");
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_int_eq(catalogue_fetch(h, cfg, &a.cred, API_HOST_RUNTIME,
+	    &c, &why), KF_EAUTH);
+	ck_assert_ptr_nonnull(strstr(why, "ListAvailableModels: HTTP 403"));
+	ck_assert_ptr_null(strstr(why, "aoaCAT2"));
+	ck_assert_uint_eq(c.n, 0);
+	free(why);
+	account_free(&a);
+}
+END_TEST
+
+START_TEST(refresh_caches_for_an_hour_and_lacks_says_what_is_missing)
+{
+	struct store_txn	*txn;
+	int			 fetched;
+	char			*why = NULL;
+
+	add_account("CAT3", 0);
+	set_models("CAT3", 3, 5000);
+	ck_assert_msg(catalogue_refresh(st, h, cfg, 1, 0, &fetched, &why) ==
+	    KF_OK, "%s", why);
+	ck_assert_int_eq(fetched, 1);
+	ck_assert_int_eq(catalogue_refresh(st, h, cfg, 1, 0, &fetched, NULL),
+	    KF_OK);
+	ck_assert_int_eq(fetched, 0);
+	ck_assert_int_eq(tu_mock_stat(&mock, "models"), 1);
+	clock_set_offset(CATALOGUE_TTL + 1);
+	ck_assert_int_eq(catalogue_refresh(st, h, cfg, 1, 0, &fetched, NULL),
+	    KF_OK);
+	clock_set_offset(0);
+	ck_assert_int_eq(fetched, 1);
+	ck_assert_int_eq(tu_mock_stat(&mock, "models"), 2);
+
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL), KF_OK);
+	ck_assert_int_eq(catalogue_txn_lacks(txn, 1, "m-002"), 0);
+	ck_assert_int_eq(catalogue_txn_lacks(txn, 1, "M-001"), 0);
+	ck_assert_int_eq(catalogue_txn_lacks(txn, 1, "claude-opus-5"), 1);
+	/* No catalogue cached yet: anything goes. */
+	ck_assert_int_eq(catalogue_txn_lacks(txn, 2, "claude-opus-5"), 0);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+}
+END_TEST
+
+START_TEST(merged_is_the_union_with_the_smallest_limits)
+{
+	struct catalogue	 c;
+	char			*why = NULL;
+
+	add_account("CAT4", 0);
+	add_account("CAT5", 1);
+	set_models("CAT4", 2, 9000);	/* m-000 9000, m-001 9001 */
+	set_models("CAT5", 3, 7000);	/* m-000 7000 ... m-002 7002 */
+	ck_assert_int_eq(catalogue_merged(st, &c, NULL), KF_OK);
+	ck_assert_uint_eq(c.n, 0);
+	ck_assert_msg(catalogue_refresh(st, h, cfg, 1, 1, NULL, &why) == KF_OK,
+	    "%s", why);
+	ck_assert_msg(catalogue_refresh(st, h, cfg, 2, 1, NULL, &why) == KF_OK,
+	    "%s", why);
+	ck_assert_int_eq(catalogue_merged(st, &c, NULL), KF_OK);
+	ck_assert_uint_eq(c.n, 3);
+	ck_assert_str_eq(c.m[0].id, "m-000");
+	ck_assert_int_eq(c.m[0].max_input, 7000);
+	ck_assert_int_eq(c.m[1].max_input, 7001);
+	ck_assert_str_eq(c.m[2].id, "m-002");
+	ck_assert_int_eq(c.m[2].max_output, 1002);
+	catalogue_free(&c);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("catalogue");
+	TCase	*tc = tcase_create("parse");
+	TCase	*live = tcase_create("mock");
+
+	tcase_add_test(tc, parse_page_keeps_limits_skips_junk_and_duplicates);
+	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(live, mock_setup, mock_teardown);
+	tcase_set_timeout(live, 60);
+	tcase_add_test(live, fetch_follows_pages_and_caps_the_list);
+	tcase_add_test(live, refused_token_is_an_auth_error_without_the_token);
+	tcase_add_test(live,
+	    refresh_caches_for_an_hour_and_lacks_says_what_is_missing);
+	tcase_add_test(live, merged_is_the_union_with_the_smallest_limits);
+	suite_add_tcase(s, live);
+	http_global_init();
+	return tu_run(s);
+}
