@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "accounts.h"
+#include "catalogue.h"
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
@@ -741,6 +742,16 @@ candidate_ok(struct store_txn *txn, const struct config *cfg,
 		    "cannot use opus models", c->why.len > 0 ? "; " : "",
 		    e->id);
 		note_kind(c, "FREE plan (no opus models)");
+		return 0;
+	}
+	/*
+	 * The account's own model list (catalogue.h), read in this
+	 * transaction: one record, and only for accounts still in the race.
+	 */
+	if (catalogue_txn_lacks(txn, e->id, req->model_id)) {
+		buf_printf(&c->why, "%saccount %ld does not offer %s",
+		    c->why.len > 0 ? "; " : "", e->id, req->model_id);
+		note_kind(c, "model not in the account's Kiro model list");
 		return 0;
 	}
 	if (rl->min_interval_ms > 0 || rl->per_account_rpm > 0) {
