@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "cred.h"
 #include "http.h"
 #include "json.h"
+#include "models.h"
 #include "refresh.h"
 #include "store.h"
 #include "upstream.h"
@@ -506,4 +508,123 @@ out:
 		catalogue_free(&col.h[i].c);
 	free(col.h);
 	return er;
+}
+
+/* The process's view of the merged catalogue (catalogue_live_install). */
+static pthread_mutex_t		 live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct store		*live_store;
+static struct catalogue		 live_cat;
+static time_t			 live_loaded;	/* 0: reload at next use */
+static struct model_info	*interned[CATALOGUE_LIVE_MAX];
+static size_t			 n_interned;
+
+/* Under live_lock: the merge, reloaded when due. */
+static void
+live_reload_due(void)
+{
+	struct catalogue	fresh;
+	time_t			now = clock_now();
+	char			*why = NULL;
+
+	if (live_store == NULL || (live_loaded != 0 && now >= live_loaded &&
+	    now - live_loaded < CATALOGUE_LIVE_RELOAD))
+		return;
+	live_loaded = now;
+	if (catalogue_merged(live_store, &fresh, &why) != KF_OK) {
+		/* Keep the last view; the built-in list covers the rest. */
+		free(why);
+		return;
+	}
+	catalogue_free(&live_cat);
+	live_cat = fresh;
+}
+
+/*
+ * Under live_lock: the model_info for a live entry, made once per id and
+ * limits.  Built-in models keep their name, date and thinking style.
+ */
+static const struct model_info *
+intern(const struct catalogue_model *m)
+{
+	const struct model_info	*builtin = models_find_builtin(m->id);
+	struct model_info	*mi;
+	long			 window, output;
+	size_t			 i;
+
+	window = m->max_input > 0 ? m->max_input : builtin != NULL ?
+	    builtin->context_window : 200000;
+	output = m->max_output > 0 ? m->max_output : builtin != NULL ?
+	    builtin->max_output : 32000;
+	for (i = 0; i < n_interned; i++)
+		if (strcasecmp(interned[i]->id, m->id) == 0 &&
+		    interned[i]->context_window == window &&
+		    interned[i]->max_output == output)
+			return interned[i];
+	if (n_interned >= CATALOGUE_LIVE_MAX)
+		return builtin;
+	mi = xcalloc(1, sizeof(*mi));
+	mi->id = builtin != NULL ? builtin->id : xstrdup(m->id);
+	mi->display_name = builtin != NULL ? builtin->display_name :
+	    xstrdup(m->name);
+	mi->context_window = window;
+	mi->max_output = output;
+	mi->created = builtin != NULL ? builtin->created : live_cat.fetched_at;
+	mi->adaptive_thinking = builtin != NULL ? builtin->adaptive_thinking :
+	    0;
+	interned[n_interned++] = mi;
+	return mi;
+}
+
+static const struct model_info *
+live_find(const char *id)
+{
+	const struct catalogue_model	*m;
+	const struct model_info		*mi = NULL;
+
+	pthread_mutex_lock(&live_lock);
+	live_reload_due();
+	if ((m = catalogue_find(&live_cat, id)) != NULL)
+		mi = intern(m);
+	pthread_mutex_unlock(&live_lock);
+	return mi;
+}
+
+void
+catalogue_live_install(struct store *st)
+{
+	pthread_mutex_lock(&live_lock);
+	live_store = st;
+	live_loaded = 0;
+	catalogue_free(&live_cat);
+	pthread_mutex_unlock(&live_lock);
+	models_use_live(st != NULL ? live_find : NULL);
+}
+
+size_t
+catalogue_live_models(const struct model_info **out, size_t max)
+{
+	const struct model_info	*mi;
+	size_t			 i, n = 0;
+
+	pthread_mutex_lock(&live_lock);
+	live_reload_due();
+	for (i = 0; i < live_cat.n && n < max; i++)
+		if ((mi = intern(&live_cat.m[i])) != NULL)
+			out[n++] = mi;
+	pthread_mutex_unlock(&live_lock);
+	return n;
+}
+
+size_t
+catalogue_shown(const struct model_info **out)
+{
+	const struct model_info	*builtin;
+	size_t			 n, i;
+
+	if ((n = catalogue_live_models(out, CATALOGUE_LIVE_MAX)) > 0)
+		return n;
+	builtin = models_catalogue(&n);
+	for (i = 0; i < n && i < CATALOGUE_LIVE_MAX; i++)
+		out[i] = &builtin[i];
+	return i;
 }

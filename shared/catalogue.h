@@ -95,4 +95,32 @@ enum kf_err	catalogue_refresh(struct store *, struct http *,
 enum kf_err	catalogue_merged(struct store *, struct catalogue *out,
 		    char **cause);
 
+/*
+ * The live side of models.h.  catalogue_live_install makes models_find
+ * (and so models_resolve) see the merged catalogue of st: a live id is
+ * accepted, and its limits replace the built-in ones.  The merge is
+ * reloaded at most every CATALOGUE_LIVE_RELOAD seconds: one read
+ * transaction per process per reload, at a models_find call, none on
+ * other requests.  A process keeps at most CATALOGUE_LIVE_MAX distinct
+ * entries (they are never freed: models.h hands out pointers to them).
+ * Call it once at start, before any thread (tests may call it again; the
+ * next lookup then reloads).
+ */
+#define CATALOGUE_LIVE_RELOAD	60
+#define CATALOGUE_LIVE_MAX	1024
+struct model_info;
+void		catalogue_live_install(struct store *);
+/*
+ * Fills out (room for max) with the live models in merged order, each
+ * as models_find gives it.  0 when no account's list is cached: the
+ * caller shows models_catalogue instead.
+ */
+size_t		catalogue_live_models(const struct model_info **out,
+		    size_t max);
+/*
+ * What /v1/models shows: the live models, else the built-in list.  out
+ * has room for CATALOGUE_LIVE_MAX entries; returns how many it filled.
+ */
+size_t		catalogue_shown(const struct model_info **out);
+
 #endif

@@ -10,6 +10,7 @@
 #include "catalogue.h"
 #include "clock.h"
 #include "mocktest.h"
+#include "models.h"
 
 /* Sets account name's mock model list to n models "m-000".."m-<n-1>". */
 static void
@@ -176,6 +177,81 @@ START_TEST(merged_is_the_union_with_the_smallest_limits)
 }
 END_TEST
 
+/* Caches a catalogue for account id: ids[i] with window in[i]. */
+static void
+save_list(long id, const char *const *ids, const long *in, size_t n)
+{
+	struct catalogue	c;
+	size_t			i;
+
+	memset(&c, 0, sizeof(c));
+	c.fetched_at = clock_now();
+	c.m = xcalloc(n, sizeof(*c.m));
+	for (i = 0; i < n; i++) {
+		c.m[i].id = xstrdup(ids[i]);
+		c.m[i].name = xstrdup(ids[i]);
+		c.m[i].max_input = in[i];
+		c.m[i].max_output = in[i] / 10;
+	}
+	c.n = n;
+	ck_assert_int_eq(catalogue_save(st, id, &c, NULL), KF_OK);
+	catalogue_free(&c);
+}
+
+START_TEST(live_lists_drive_models_find_and_resolve)
+{
+	static const char *const	 ids[] = { "claude-sonnet-4.5",
+	    "kiro-brand-new-1" };
+	static const long		 in[] = { 300000, 123456 };
+	static const long		 in2[] = { 400000, 123456 };
+	const struct model_info		*m, *list[8], **shown;
+	size_t				 n_builtin;
+	int				 thinking;
+
+	catalogue_live_install(st);
+	/* Nothing cached: the built-in list alone. */
+	ck_assert_ptr_null(models_find("kiro-brand-new-1"));
+	ck_assert_uint_eq(catalogue_live_models(list, 8), 0);
+	shown = xcalloc(CATALOGUE_LIVE_MAX, sizeof(*shown));
+	(void)models_catalogue(&n_builtin);
+	ck_assert_uint_eq(catalogue_shown(shown), n_builtin);
+	ck_assert_int_eq(models_find("claude-sonnet-4.5")->context_window,
+	    200000);
+
+	save_list(1, ids, in, 2);
+	/* The view is reloaded once a minute, not per lookup. */
+	ck_assert_ptr_null(models_find("kiro-brand-new-1"));
+	clock_set_offset(CATALOGUE_LIVE_RELOAD + 1);
+	ck_assert_ptr_nonnull(m = models_find("kiro-brand-new-1"));
+	ck_assert_int_eq(m->context_window, 123456);
+	ck_assert_int_eq(m->max_output, 12345);
+	ck_assert_ptr_nonnull(m = models_resolve("KIRO-brand-new-1-thinking",
+	    &thinking));
+	ck_assert_str_eq(m->id, "kiro-brand-new-1");
+	ck_assert_int_eq(thinking, 1);
+	/* A built-in model keeps its name, takes Kiro's limits. */
+	m = models_resolve("claude-sonnet-4-5-20250929", &thinking);
+	ck_assert_str_eq(m->display_name, "Claude Sonnet 4.5");
+	ck_assert_int_eq(m->context_window, 300000);
+	/* One the lists lack stays as built in. */
+	ck_assert_int_eq(models_find("claude-opus-4.6")->context_window,
+	    1000000);
+	ck_assert_uint_eq(catalogue_live_models(list, 8), 2);
+	ck_assert_str_eq(list[1]->id, "kiro-brand-new-1");
+	ck_assert_uint_eq(catalogue_shown(shown), 2);
+	ck_assert_int_eq(shown[1]->context_window, 123456);
+	free(shown);
+	/* Changed limits show after the next reload. */
+	save_list(1, ids, in2, 2);
+	clock_set_offset(2 * CATALOGUE_LIVE_RELOAD + 2);
+	ck_assert_int_eq(models_find("claude-sonnet-4.5")->context_window,
+	    400000);
+	clock_set_offset(0);
+	catalogue_live_install(NULL);
+	ck_assert_ptr_null(models_find("kiro-brand-new-1"));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -192,6 +268,7 @@ main(void)
 	tcase_add_test(live,
 	    refresh_caches_for_an_hour_and_lacks_says_what_is_missing);
 	tcase_add_test(live, merged_is_the_union_with_the_smallest_limits);
+	tcase_add_test(live, live_lists_drive_models_find_and_resolve);
 	suite_add_tcase(s, live);
 	http_global_init();
 	return tu_run(s);
