@@ -60,7 +60,8 @@ struct pool_pick_req {
  * cached model list (catalogue.h) lacks the model, and exclude.
  * When every account is disabled for TooManyFailures alone, all are
  * re-enabled first.  KF_ERATE (with retry_after) when an account could
- * serve later; KF_ENOACCOUNT when none is configured or usable.  The
+ * serve later; KF_ENOTFOUND when every account's model list lacks the
+ * model; KF_ENOACCOUNT when none is configured or usable.  The
  * cause is fit for a client: it says why (cooling down, QuotaExceeded...),
  * each reason once, and never which account (the log line has the ids).
  * out is the caller's (account_free).

@@ -16,6 +16,8 @@ Apache.  Covered:
     serves; a model only in a live list (not built in) is accepted and sent
     to Kiro under its own id; the live window turns contextUsagePercentage
     into tokens;
+  - a model that every account's list lacks is 404 in each API's own error
+    shape (not a 503: no retry helps), and Kiro is not called;
   - with no list cached, the built-in list is shown.
 
 Run: /usr/bin/python3 tests/integration/test_catalogue.py
@@ -31,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gateway as gw  # noqa: E402
-from gateway import Account, Gateway, Mock, body  # noqa: E402
+from gateway import Account, Gateway, Mock, assert_anthropic_error, body  # noqa: E402
 
 MOCK: Mock | None = None
 NEW_MODEL = "kiro-brand-new-7"
@@ -148,6 +150,24 @@ class CatalogueTests(unittest.TestCase):
         who, sent, msg = self.served_by(NEW_MODEL, "the new one please")
         self.assertEqual((who, sent), ("b", NEW_MODEL))
         self.assertEqual(msg["model"], NEW_MODEL)
+
+    def test_a_model_no_account_offers_is_not_found_in_each_api(self) -> None:
+        self.health_check()
+        before = len(MOCK.requests())
+        resp = self.g.messages(body("opus please", model="claude-opus-4-6"))
+        assert_anthropic_error(self, resp, 404, "not_found_error",
+                               ["claude-opus-4.6 is not offered"])
+        chat = self.g.post("/v1/chat/completions", {
+            "model": "claude-opus-4-6", "messages": [{"role": "user", "content": "hi"}]},
+            auth="bearer")
+        self.assertEqual(chat.status, 404, chat.body[:300])
+        self.assertIn("not offered", chat.json()["error"]["message"])
+        gem = self.g.post("/v1beta/models/claude-opus-4.6:generateContent",
+                          {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+                          auth=None, headers={"x-goog-api-key": self.g.api_key})
+        self.assertEqual(gem.status, 404, gem.body[:300])
+        self.assertEqual(gem.json()["error"]["status"], "NOT_FOUND")
+        self.assertEqual(len(MOCK.requests()), before)
 
     def test_live_window_turns_context_percentage_into_tokens(self) -> None:
         self.health_check()

@@ -532,6 +532,13 @@ START_TEST(pool_skips_an_account_whose_catalogue_lacks_the_model)
 	set_catalogue(1, sonnet_only, 1);
 	memset(&req, 0, sizeof(req));
 	req.model_id = "glm-5";
+	ck_assert_int_eq(pool_pick(st, cfg, &req, &a, &why), KF_ENOTFOUND);
+	ck_assert_ptr_nonnull(strstr(why, "glm-5 is not offered"));
+	free(why);
+	why = NULL;
+	/* Another reason in the mix: no account usable, as before. */
+	ck_assert_int_eq(pool_disable(st, 1, NULL, NULL), KF_OK);
+	set_catalogue(1, both, 2);
 	ck_assert_int_eq(pool_pick(st, cfg, &req, &a, &why), KF_ENOACCOUNT);
 	ck_assert_ptr_nonnull(strstr(why, "model list"));
 	free(why);
