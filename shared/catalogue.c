@@ -354,17 +354,33 @@ catalogue_txn_load(struct store_txn *txn, long id, struct catalogue *out)
 	return er;
 }
 
+/*
+ * Looks for "id":"<model_id>" in our own record without parsing it: this
+ * runs on the request path, under the store lock, for every account still
+ * in the race.  Ids are checked when saved (id_valid: nothing to escape),
+ * so the text match is exact.
+ */
 int
 catalogue_txn_lacks(struct store_txn *txn, long id, const char *model_id)
 {
-	struct catalogue	c;
-	int			lacks;
+	struct buf	 raw = BUF_INIT;
+	char		 key[64], needle[CATALOGUE_ID_MAX + 16];
+	int		 lacks = 0;
 
-	if (model_id == NULL || catalogue_txn_load(txn, id, &c) != KF_OK)
+	if (model_id == NULL || !id_valid(model_id))
 		return 0;
-	/* An empty list is an odd answer, not "serves nothing". */
-	lacks = c.n > 0 && catalogue_find(&c, model_id) == NULL;
-	catalogue_free(&c);
+	record_key(key, id);
+	if (store_get(txn, key, &raw) != KF_OK || raw.len == 0)
+		goto out;
+	buf_cstr(&raw);
+	/* An unreadable or empty list is not "serves nothing". */
+	if (strstr(raw.ptr, "\"models\":[{") == NULL ||
+	    raw.ptr[raw.len - 1] != '}')
+		goto out;
+	snprintf(needle, sizeof(needle), "{\"id\":\"%s\"", model_id);
+	lacks = strcasestr(raw.ptr, needle) == NULL;
+out:
+	buf_free(&raw);
 	return lacks;
 }
 

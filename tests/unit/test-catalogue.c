@@ -147,6 +147,17 @@ START_TEST(refresh_caches_for_an_hour_and_lacks_says_what_is_missing)
 	ck_assert_int_eq(catalogue_txn_lacks(txn, 1, "claude-opus-5"), 1);
 	/* No catalogue cached yet: anything goes. */
 	ck_assert_int_eq(catalogue_txn_lacks(txn, 2, "claude-opus-5"), 0);
+	/* A prefix of a listed id is not that id. */
+	ck_assert_int_eq(catalogue_txn_lacks(txn, 1, "m-00"), 1);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	/* Neither an empty list nor a torn record means "serves nothing". */
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_put(txn, "catalogue/2",
+	    "{\"v\":1,\"at\":1,\"models\":[]}", 26), KF_OK);
+	ck_assert_int_eq(store_put(txn, "catalogue/3",
+	    "{\"v\":1,\"at\":1,\"models\":[{\"id\":\"m-0", 34), KF_OK);
+	ck_assert_int_eq(catalogue_txn_lacks(txn, 2, "claude-opus-5"), 0);
+	ck_assert_int_eq(catalogue_txn_lacks(txn, 3, "claude-opus-5"), 0);
 	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
 }
 END_TEST
