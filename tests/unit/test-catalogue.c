@@ -9,6 +9,7 @@
 
 #include "catalogue.h"
 #include "clock.h"
+#include "json.h"
 #include "mocktest.h"
 #include "models.h"
 
@@ -162,6 +163,50 @@ START_TEST(refresh_caches_for_an_hour_and_lacks_says_what_is_missing)
 }
 END_TEST
 
+/* The host of the mock's last ListAvailableModels request ("none"). */
+static char *
+last_models_host(void)
+{
+	struct buf	 out = BUF_INIT;
+	json_object	*log = NULL, *e;
+	const char	*host;
+	char		*copy;
+
+	ck_assert_int_eq(tu_mock_call(&mock,
+	    "/_mock/requests?op=ListAvailableModels", NULL, &out), 200);
+	ck_assert_int_eq(json_parse(out.ptr, out.len, 64, &log, NULL), KF_OK);
+	ck_assert_uint_gt(json_object_array_length(log), 0);
+	e = json_object_array_get_idx(log,
+	    json_object_array_length(log) - 1);
+	copy = xstrdup(json_get_str(e, "host", &host) == 1 ? host : "none");
+	json_object_put(log);
+	buf_free(&out);
+	return copy;
+}
+
+START_TEST(refresh_asks_the_accounts_host)
+{
+	char	*why = NULL, *host;
+
+	free(cfg->api_base_url);
+	cfg->api_base_url = xasprintf("%s/runtime", mock.base);
+	free(cfg->legacy_api_base_url);
+	cfg->legacy_api_base_url = xasprintf("%s/legacy", mock.base);
+	add_account("CAT6", 0);
+	ck_assert_msg(catalogue_refresh(st, h, cfg, 1, 1, NULL, &why) == KF_OK,
+	    "%s", why);
+	ck_assert_str_eq(host = last_models_host(), "runtime");
+	free(host);
+	/* A remembered switch moves the model list call too. */
+	ck_assert_int_eq(accounts_set_route(st, 1, API_HOST_LEGACY,
+	    API_STYLE_PATH, 1, NULL), KF_OK);
+	ck_assert_msg(catalogue_refresh(st, h, cfg, 1, 1, NULL, &why) == KF_OK,
+	    "%s", why);
+	ck_assert_str_eq(host = last_models_host(), "legacy");
+	free(host);
+}
+END_TEST
+
 START_TEST(merged_is_the_union_with_the_smallest_limits)
 {
 	struct catalogue	 c;
@@ -278,6 +323,7 @@ main(void)
 	tcase_add_test(live, refused_token_is_an_auth_error_without_the_token);
 	tcase_add_test(live,
 	    refresh_caches_for_an_hour_and_lacks_says_what_is_missing);
+	tcase_add_test(live, refresh_asks_the_accounts_host);
 	tcase_add_test(live, merged_is_the_union_with_the_smallest_limits);
 	tcase_add_test(live, live_lists_drive_models_find_and_resolve);
 	suite_add_tcase(s, live);
