@@ -18,6 +18,7 @@
 
 #include "accounts.h"
 #include "buf.h"
+#include "catalogue.h"
 #include "clock.h"
 #include "config.h"
 #include "cred.h"
@@ -28,6 +29,7 @@
 #include "ctl-pool.h"
 #include "kiroctl.h"
 #include "log.h"
+#include "models.h"
 #include "refresh.h"
 #include "store.h"
 #include "usage.h"
@@ -97,8 +99,9 @@ usage(void)
 	    "  accounts priority ID N        lower N is preferred\n"
 	    "  usage [ID] [--json] [--refresh]  quota per account "
 	    "(cached 5 minutes)\n"
-	    "  health-check                  probe every account (cron, "
-	    "every 10 minutes)\n"
+	    "  health-check                  probe every account, refresh "
+	    "model lists (cron)\n"
+	    "  models [--json]               the model list clients see\n"
 	    "  accounts enable|reset ID      back into service / clear "
 	    "failures and cooldown\n"
 	    "  accounts disable ID [REASON]  take out of service\n"
@@ -952,7 +955,8 @@ usage_verb(struct ctl *ctl, int argc, char **argv)
 
 /*
  * Probes every account in service: its refresh token still refreshes (when
- * the access token expires within 15 minutes) and getUsageLimits answers.
+ * the access token expires within 15 minutes), getUsageLimits answers,
+ * and its ListAvailableModels list is fetched again once an hour old.
  * A quota or suspension answer takes the account out of service (through
  * the pool, in usage_get); a failure here is printed and counted, and the
  * exit status says whether anything needs the operator.
@@ -967,7 +971,7 @@ health_check_verb(struct ctl *ctl, int argc, char **argv)
 	size_t		 n = 0, i;
 	char		*why = NULL;
 	time_t		 now = clock_now();
-	int		 problems = 0;
+	int		 problems = 0, fetched;
 	enum kf_err	 er;
 
 	if (argc != 1)
@@ -1009,7 +1013,19 @@ health_check_verb(struct ctl *ctl, int argc, char **argv)
 			    er == KF_ESUSPENDED ? " (suspended: disabled)" :
 			    "");
 			problems++;
+			goto next;
 		}
+		free(why);
+		why = NULL;
+		er = catalogue_refresh(ctl->store, h, ctl->cfg, a->cred.id, 0,
+		    &fetched, &why);
+		if (er != KF_OK) {
+			printf("account %ld: model list: %s\n", a->cred.id,
+			    why);
+			problems++;
+		} else if (fetched)
+			printf("account %ld: model list refreshed\n",
+			    a->cred.id);
 next:
 		free(why);
 		why = NULL;
@@ -1019,6 +1035,65 @@ next:
 	if (problems > 0)
 		die("%d account(s) need attention (kiroctl accounts list)",
 		    problems);
+	return 0;
+}
+
+/*
+ * The model list clients see at /v1/models: the union of the accounts'
+ * cached ListAvailableModels lists, else the built-in one.
+ */
+static int
+models_verb(struct ctl *ctl, int argc, char **argv)
+{
+	struct catalogue		 live;
+	const struct model_info		*builtin;
+	json_object			*o, *arr, *m;
+	size_t				 n, i;
+	char				*why = NULL;
+	int				 as_json = argc > 1 &&
+					    strcmp(argv[1], "--json") == 0;
+
+	if (argc > 2 || (argc == 2 && !as_json))
+		bad_args("models [--json]");
+	if (catalogue_merged(ctl->store, &live, &why) != KF_OK)
+		die("%s", why);
+	builtin = models_catalogue(&n);
+	if (as_json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "source", json_str(live.n > 0 ?
+		    "ListAvailableModels" : "built-in"));
+		arr = json_object_new_array();
+		for (i = 0; i < (live.n > 0 ? live.n : n); i++) {
+			m = json_object_new_object();
+			json_object_object_add(m, "id", json_str(live.n > 0 ?
+			    live.m[i].id : builtin[i].id));
+			json_object_object_add(m, "name", json_str(live.n > 0 ?
+			    live.m[i].name : builtin[i].display_name));
+			json_object_object_add(m, "maxInputTokens",
+			    json_object_new_int64(live.n > 0 ?
+			    live.m[i].max_input : builtin[i].context_window));
+			json_object_object_add(m, "maxOutputTokens",
+			    json_object_new_int64(live.n > 0 ?
+			    live.m[i].max_output : builtin[i].max_output));
+			json_object_array_add(arr, m);
+		}
+		json_object_object_add(o, "models", arr);
+		puts(json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else {
+		printf("%s\n", live.n > 0 ? "from the accounts' "
+		    "ListAvailableModels (kiroctl health-check refreshes it)" :
+		    "built-in list (no account's model list is cached yet: "
+		    "run kiroctl health-check)");
+		for (i = 0; i < (live.n > 0 ? live.n : n); i++)
+			printf("  %-28s in %-8ld out %ld\n", live.n > 0 ?
+			    live.m[i].id : builtin[i].id, live.n > 0 ?
+			    live.m[i].max_input : builtin[i].context_window,
+			    live.n > 0 ? live.m[i].max_output :
+			    builtin[i].max_output);
+	}
+	catalogue_free(&live);
 	return 0;
 }
 
@@ -1044,6 +1119,7 @@ static const struct {
 	{ "accounts", "route", accounts_route_verb, 0 },
 	{ "usage", NULL, usage_verb, 0 },
 	{ "health-check", NULL, health_check_verb, 0 },
+	{ "models", NULL, models_verb, 0 },
 	{ "accounts", "enable", accounts_enable_verb, 0 },
 	{ "accounts", "disable", accounts_disable_verb, 0 },
 	{ "accounts", "reset", accounts_reset_verb, 0 },

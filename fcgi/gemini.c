@@ -9,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "buf.h"
+#include "catalogue.h"
 #include "conv.h"
 #include "gemini.h"
 #include "json.h"
@@ -206,18 +207,21 @@ reply_json(struct request *req, json_object *o)
 void
 gemini_models(struct request *req)
 {
-	const struct model_info	*cat;
-	json_object		*o, *list;
-	size_t			 n, i;
+	const struct model_info	**cat;
+	json_object		 *o, *list;
+	size_t			  n, i;
 
-	cat = models_catalogue(&n);
+	/* The accounts' live lists when cached, else the built-in one. */
+	cat = xcalloc(CATALOGUE_LIVE_MAX, sizeof(*cat));
+	n = catalogue_shown(cat);
 	o = json_object_new_object();
 	list = json_object_new_array();
 	for (i = 0; i < n; i++)
-		json_object_array_add(list, model_json(cat[i].id, &cat[i]));
+		json_object_array_add(list, model_json(cat[i]->id, cat[i]));
 	json_object_object_add(o, "models", list);
 	reply_json(req, o);
 	json_object_put(o);
+	free(cat);
 }
 
 void

@@ -11,6 +11,7 @@
 #include "accounts.h"
 #include "anthropic.h"
 #include "buf.h"
+#include "catalogue.h"
 #include "clock.h"
 #include "config.h"
 #include "info.h"
@@ -145,22 +146,25 @@ model_json(const struct model_info *m)
 void
 info_models(struct request *req)
 {
-	const struct model_info	*cat;
-	json_object		*o, *data;
-	size_t			 n, i;
+	const struct model_info	**cat;
+	json_object		 *o, *data;
+	size_t			  n, i;
 
-	cat = models_catalogue(&n);
+	/* The accounts' live lists when cached, else the built-in one. */
+	cat = xcalloc(CATALOGUE_LIVE_MAX, sizeof(*cat));
+	n = catalogue_shown(cat);
 	o = json_object_new_object();
 	json_object_object_add(o, "object", json_str("list"));
 	data = json_object_new_array();
 	for (i = 0; i < n; i++)
-		json_object_array_add(data, model_json(&cat[i]));
+		json_object_array_add(data, model_json(cat[i]));
 	json_object_object_add(o, "data", data);
 	json_object_object_add(o, "has_more", json_object_new_boolean(0));
-	json_object_object_add(o, "first_id", json_str(cat[0].id));
-	json_object_object_add(o, "last_id", json_str(cat[n - 1].id));
+	json_object_object_add(o, "first_id", json_str(cat[0]->id));
+	json_object_object_add(o, "last_id", json_str(cat[n - 1]->id));
 	reply_json(req, 200, o);
 	json_object_put(o);
+	free(cat);
 }
 
 void

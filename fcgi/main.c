@@ -19,6 +19,7 @@
 
 #include "accounts.h"
 #include "buf.h"
+#include "catalogue.h"
 #include "clock.h"
 #include "config.h"
 #include "http.h"
@@ -264,6 +265,8 @@ setup(const char *config_path)
 	}
 	if (accounts_seed(app.store, app.cfg, &why) != KF_OK)
 		free(why);	/* logged; other accounts still work */
+	/* Model ids and limits from the accounts' cached ListAvailableModels. */
+	catalogue_live_install(app.store);
 }
 
 int

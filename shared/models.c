@@ -79,6 +79,8 @@ static const struct model_alias defaults[] = {
 static const struct model_alias	*user_map;
 static size_t			 n_user_map;
 static char			 list_text[2048];
+/* The live lists (models_use_live), NULL: the built-in list alone. */
+static models_live_fn		 live_fn;
 
 const struct model_info *
 models_catalogue(size_t *n)
@@ -88,7 +90,7 @@ models_catalogue(size_t *n)
 }
 
 const struct model_info *
-models_find(const char *id)
+models_find_builtin(const char *id)
 {
 	size_t	i;
 
@@ -96,6 +98,22 @@ models_find(const char *id)
 		if (strcasecmp(catalogue[i].id, id) == 0)
 			return &catalogue[i];
 	return NULL;
+}
+
+const struct model_info *
+models_find(const char *id)
+{
+	const struct model_info	*m;
+
+	if (live_fn != NULL && (m = live_fn(id)) != NULL)
+		return m;
+	return models_find_builtin(id);
+}
+
+void
+models_use_live(models_live_fn fn)
+{
+	live_fn = fn;
 }
 
 /* "4-5" or "4.5" anywhere in the name. */

@@ -25,15 +25,31 @@ struct model_alias {
 
 /* The fallback catalogue, in display order. */
 const struct model_info	*models_catalogue(size_t *n);
-/* The entry with exactly this id, or NULL. */
+/*
+ * The entry with exactly this id (case-insensitive), or NULL: the live
+ * one (models_use_live) when there is one, else the built-in one.
+ */
 const struct model_info	*models_find(const char *id);
+/* The built-in entry with exactly this id, or NULL. */
+const struct model_info	*models_find_builtin(const char *id);
+
+/*
+ * A lookup of the accounts' live model lists (catalogue.c): the entry
+ * for id, with Kiro's limits, or NULL when no list has it.  Entries must
+ * live as long as the process.  It may read the store, so models_find
+ * and models_resolve must not be called inside a store transaction once
+ * a hook is installed.  Called once at start, before any thread.
+ */
+typedef const struct model_info *(*models_live_fn)(const char *id);
+void			 models_use_live(models_live_fn);
 
 /*
  * Maps a client's model name to a catalogue entry, case-insensitively, in
  * this order:
  *  1. the operator's modelMap (models_use_map), first on the whole name,
  *     then without a "-thinking" suffix; patterns are fnmatch(3) globs;
- *  2. catalogue ids as they are;
+ *  2. catalogue ids as they are, the live lists' ids included (a model
+ *     Kiro added since this build);
  *  3. Claude names by family and version (kiro-protocol.md §3.2): names
  *     containing "sonnet", "opus" or "haiku" ("claude-opus-4-8" to
  *     claude-opus-4.8, "claude-sonnet-5-20260630" to claude-sonnet-5,

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "accounts.h"
+#include "catalogue.h"
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
@@ -648,6 +649,8 @@ struct choice {
 	struct ratelog		 global_rate;
 	struct buf		 why;	/* per account, for the log */
 	struct buf		 kinds;	/* the same without ids, for a client */
+	size_t			 n_lacking;	/* skipped: model not listed */
+	size_t			 n_other;	/* skipped for other reasons */
 };
 
 static void
@@ -734,6 +737,7 @@ candidate_ok(struct store_txn *txn, const struct config *cfg,
 		/* A cooldown ends soon; a disable waits for people or dates. */
 		if (e->reason == ACCOUNT_OK && e->until > now)
 			note_wait(c, e->until - now);
+		c->n_other++;
 		return 0;
 	}
 	if (e->free_plan && is_opus(req->model_id)) {
@@ -741,6 +745,18 @@ candidate_ok(struct store_txn *txn, const struct config *cfg,
 		    "cannot use opus models", c->why.len > 0 ? "; " : "",
 		    e->id);
 		note_kind(c, "FREE plan (no opus models)");
+		c->n_other++;
+		return 0;
+	}
+	/*
+	 * The account's own model list (catalogue.h), read in this
+	 * transaction: one record, and only for accounts still in the race.
+	 */
+	if (catalogue_txn_lacks(txn, e->id, req->model_id)) {
+		buf_printf(&c->why, "%saccount %ld does not offer %s",
+		    c->why.len > 0 ? "; " : "", e->id, req->model_id);
+		note_kind(c, "model not in the account's Kiro model list");
+		c->n_lacking++;
 		return 0;
 	}
 	if (rl->min_interval_ms > 0 || rl->per_account_rpm > 0) {
@@ -753,6 +769,7 @@ candidate_ok(struct store_txn *txn, const struct config *cfg,
 			note_kind(c, "at its rate limit");
 			note_wait(c, (w + 999) / 1000);
 			ratelog_free(&r);
+			c->n_other++;
 			return 0;
 		}
 		ratelog_free(&c->acct_rate);
@@ -947,7 +964,13 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *cfg,
 		if (cause != NULL && c.why.len > 0)
 			log_info("no account may take the request: %s",
 			    c.why.ptr);
-		if (c.wait > 0) {
+		if (c.n_lacking > 0 && c.n_other == 0 && req->n_exclude == 0) {
+			/* Not a passing state: no retry will change it. */
+			xsetprintf(cause, "model %s is not offered by any Kiro "
+			    "account (not in their ListAvailableModels lists)",
+			    req->model_id);
+			er = KF_ENOTFOUND;
+		} else if (c.wait > 0) {
 			xsetprintf(cause, "no Kiro account may serve now (%s); "
 			    "retry in %ld s", c.kinds.len > 0 ? c.kinds.ptr :
 			    "rate limited", c.wait);

@@ -56,10 +56,12 @@ struct pool_pick_req {
  * while it is usable, else by loadBalancingMode (priority: lowest priority
  * number, then id; balanced: fewest successes, then priority; round-robin:
  * the next id after the last one picked), skipping disabled, cooling-down
- * and rate-limited accounts, FREE plans for opus models, and exclude.
+ * and rate-limited accounts, FREE plans for opus models, accounts whose
+ * cached model list (catalogue.h) lacks the model, and exclude.
  * When every account is disabled for TooManyFailures alone, all are
  * re-enabled first.  KF_ERATE (with retry_after) when an account could
- * serve later; KF_ENOACCOUNT when none is configured or usable.  The
+ * serve later; KF_ENOTFOUND when every account's model list lacks the
+ * model; KF_ENOACCOUNT when none is configured or usable.  The
  * cause is fit for a client: it says why (cooling down, QuotaExceeded...),
  * each reason once, and never which account (the log line has the ids).
  * out is the caller's (account_free).

@@ -9,6 +9,7 @@
 #include <check.h>
 
 #include "accounts.h"
+#include "catalogue.h"
 #include "clock.h"
 #include "config.h"
 #include "conv.h"
@@ -487,6 +488,60 @@ START_TEST(pool_sticky_is_shared_across_processes)
 		ck_assert(WIFEXITED(status));
 		ck_assert_int_eq(WEXITSTATUS(status), 1);
 	}
+}
+END_TEST
+
+/* Caches a catalogue of the given ids for account id. */
+static void
+set_catalogue(long id, const char *const *models, size_t n)
+{
+	struct catalogue	c;
+	size_t			i;
+
+	memset(&c, 0, sizeof(c));
+	c.fetched_at = clock_now();
+	c.m = xcalloc(n, sizeof(*c.m));
+	for (i = 0; i < n; i++) {
+		c.m[i].id = xstrdup(models[i]);
+		c.m[i].name = xstrdup(models[i]);
+	}
+	c.n = n;
+	ck_assert_int_eq(catalogue_save(st, id, &c, NULL), KF_OK);
+	catalogue_free(&c);
+}
+
+START_TEST(pool_skips_an_account_whose_catalogue_lacks_the_model)
+{
+	static const char *const	 sonnet_only[] = { "claude-sonnet-4.5" };
+	static const char *const	 both[] = { "claude-sonnet-4.5",
+	    "glm-5" };
+	char				*why = NULL;
+	struct pool_pick_req		 req;
+	struct account			 a;
+
+	/* Account 2 (first by priority) lacks glm-5; 3 has no list yet. */
+	set_catalogue(2, sonnet_only, 1);
+	ck_assert_int_eq(pick_full("glm-5", NULL, NULL, NULL, NULL), 3);
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", NULL, NULL, NULL,
+	    NULL), 2);
+	ck_assert_int_eq(pool_pick_txns(), 1);
+	set_catalogue(3, sonnet_only, 1);
+	set_catalogue(1, both, 2);
+	ck_assert_int_eq(pick_full("glm-5", NULL, NULL, NULL, NULL), 1);
+	ck_assert_int_eq(pool_pick_txns(), 1);
+	set_catalogue(1, sonnet_only, 1);
+	memset(&req, 0, sizeof(req));
+	req.model_id = "glm-5";
+	ck_assert_int_eq(pool_pick(st, cfg, &req, &a, &why), KF_ENOTFOUND);
+	ck_assert_ptr_nonnull(strstr(why, "glm-5 is not offered"));
+	free(why);
+	why = NULL;
+	/* Another reason in the mix: no account usable, as before. */
+	ck_assert_int_eq(pool_disable(st, 1, NULL, NULL), KF_OK);
+	set_catalogue(1, both, 2);
+	ck_assert_int_eq(pool_pick(st, cfg, &req, &a, &why), KF_ENOACCOUNT);
+	ck_assert_ptr_nonnull(strstr(why, "model list"));
+	free(why);
 }
 END_TEST
 
@@ -1033,6 +1088,7 @@ main(void)
 	tcase_add_test(tc, pool_sticky_session_keeps_its_account_and_conversation);
 	tcase_add_test(tc, pool_sticky_is_shared_across_processes);
 	tcase_add_test(tc, pool_opus_never_goes_to_a_free_plan);
+	tcase_add_test(tc, pool_skips_an_account_whose_catalogue_lacks_the_model);
 	tcase_add_test(tc, pool_cooldown_doubles_up_to_the_cap_and_success_resets);
 	tcase_add_test(tc, pool_quota_disables_until_the_reset_date);
 	tcase_add_test(tc, pool_quota_uses_the_reset_date_usage_gave);
