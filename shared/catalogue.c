@@ -141,25 +141,6 @@ out:
 	return er;
 }
 
-/* Percent-encodes s for a query string (RFC 3986 unreserved kept). */
-static void
-query_escape(struct buf *out, const char *s)
-{
-	static const char	hex[] = "0123456789ABCDEF";
-
-	for (; *s != '\0'; s++) {
-		unsigned char	c = (unsigned char)*s;
-
-		if (isalnum(c) || strchr("-_.~", c) != NULL)
-			buf_putc(out, (char)c);
-		else {
-			buf_putc(out, '%');
-			buf_putc(out, hex[c >> 4]);
-			buf_putc(out, hex[c & 15]);
-		}
-	}
-}
-
 static enum kf_err
 fetch_page(struct http *h, const struct config *cfg, const struct cred *c,
     enum api_host host, const char *token, struct catalogue *out,
@@ -186,11 +167,11 @@ fetch_page(struct http *h, const struct config *cfg, const struct cred *c,
 	/* Social logins name their profile; IdC ones must not (§2.3). */
 	if (c->profile_arn != NULL && c->auth_method == CRED_AUTH_SOCIAL) {
 		buf_puts(&url, "&profileArn=");
-		query_escape(&url, c->profile_arn);
+		http_query_escape(&url, c->profile_arn);
 	}
 	if (token != NULL) {
 		buf_puts(&url, "&nextToken=");
-		query_escape(&url, token);
+		http_query_escape(&url, token);
 	}
 	headers[n++] = "Connection: close";
 	upstream_auth_headers(&a, c, cfg, &runtime_sdk, headers, &n);

@@ -362,3 +362,23 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 	}
 	return er;
 }
+
+void
+http_query_escape(struct buf *out, const char *s)
+{
+	static const char	hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		unsigned char	c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		    c == '.' || c == '~')
+			buf_putc(out, (char)c);
+		else {
+			buf_putc(out, '%');
+			buf_putc(out, hex[c >> 4]);
+			buf_putc(out, hex[c & 15]);
+		}
+	}
+}

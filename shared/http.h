@@ -86,4 +86,10 @@ enum kf_err	 http_do(struct http *, const struct http_req *,
 		    struct http_resp *, char **cause);
 void		 http_resp_free(struct http_resp *);
 
+/*
+ * Appends s to out percent-encoded for a URL query, keeping RFC 3986's
+ * unreserved characters (letters, digits, "-", "_", ".", "~").
+ */
+void		http_query_escape(struct buf *out, const char *s);
+
 #endif

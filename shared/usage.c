@@ -1,7 +1,6 @@
 /* usage.c: an account's quota from getUsageLimits (kiro-protocol.md §9.1). */
 #include "autoconfig.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -263,25 +262,6 @@ usage_from_json(json_object *o, struct usage *u, char **cause)
 	return KF_OK;
 }
 
-/* Percent-encodes s for a query string (RFC 3986 unreserved kept). */
-static void
-query_escape(struct buf *out, const char *s)
-{
-	static const char	hex[] = "0123456789ABCDEF";
-
-	for (; *s != '\0'; s++) {
-		unsigned char	c = (unsigned char)*s;
-
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
-			buf_putc(out, (char)c);
-		else {
-			buf_putc(out, '%');
-			buf_putc(out, hex[c >> 4]);
-			buf_putc(out, hex[c & 15]);
-		}
-	}
-}
-
 enum kf_err
 usage_fetch(struct http *h, const struct config *cfg, const struct cred *c,
     enum api_host host, struct usage *out, char **cause)
@@ -307,7 +287,7 @@ usage_fetch(struct http *h, const struct config *cfg, const struct cred *c,
 	/* Social logins name their profile; IdC ones must not (§2.3). */
 	if (c->profile_arn != NULL && c->auth_method == CRED_AUTH_SOCIAL) {
 		buf_puts(&url, "&profileArn=");
-		query_escape(&url, c->profile_arn);
+		http_query_escape(&url, c->profile_arn);
 	}
 	buf_cstr(&url);
 	headers[n++] = "Connection: close";

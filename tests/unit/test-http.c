@@ -966,6 +966,19 @@ START_TEST(http_free_null_is_fine)
 }
 END_TEST
 
+START_TEST(http_query_escape_keeps_only_unreserved)
+{
+	struct buf	b = BUF_INIT;
+
+	http_query_escape(&b, "arn:aws:codewhisperer:us-east-1:1:profile/A b"
+	    "~_.-\xc3\xa9&=%+");
+	buf_putc(&b, '\0');
+	ck_assert_str_eq(b.ptr, "arn%3Aaws%3Acodewhisperer%3Aus-east-1%3A1%3A"
+	    "profile%2FA%20b~_.-%C3%A9%26%3D%25%2B");
+	buf_free(&b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -977,6 +990,7 @@ main(void)
 	http_global_init();
 	tcase_add_checked_fixture(tc, mock_setup, mock_teardown);
 	tcase_add_test(tc, http_get_with_headers_reaches_mock);
+	tcase_add_test(tc, http_query_escape_keeps_only_unreserved);
 	tcase_add_test(tc, http_post_body_and_headers_reach_mock);
 	tcase_add_test(tc, http_error_body_collected_and_capped);
 	tcase_add_test(tc, http_on_data_streams_the_event_stream);
