@@ -229,8 +229,12 @@ class _Usage:
         before = self.gw.log().count("POST /v1/messages 200")
         resp = self.gw.messages(body("unmetered"))
         self.assertEqual(resp.status, 200, resp.body[:500])
-        lines = [l for l in self.gw.log().splitlines() if "POST /v1/messages 200" in l]
-        self.assertEqual(len(lines), before + 1)
+        # The access-log line is written after the answer has gone out.
+        lines = gw.wait_for(
+            lambda: [l for l in self.gw.log().splitlines()
+                     if "POST /v1/messages 200" in l][before:] or None,
+            what="the unmetered request's access-log line")
+        self.assertEqual(len(lines), 1, lines)
         self.assertNotIn("credits=", lines[-1])
 
     def access_line(self, pred) -> str:
