@@ -146,16 +146,11 @@ fetch_page(struct http *h, const struct config *cfg, const struct cred *c,
     enum api_host host, const char *token, struct catalogue *out,
     char **next_token, char **cause)
 {
-	static const struct upstream_sdk runtime_sdk = {
-		"1.0.0", "codewhispererruntime", "N,E", 1
-	};
-	struct upstream_auth	 a;
-	struct http_req		 req;
+	struct upstream_api_req	 call;
 	struct http_resp	 resp;
 	struct buf		 url = BUF_INIT;
-	const char		*headers[12];
-	char			*base, *text;
-	size_t			 n = 0;
+	enum upstream_verdict	 verdict = UV_OK;
+	char			*base;
 	enum kf_err		 er;
 
 	*next_token = NULL;
@@ -173,45 +168,20 @@ fetch_page(struct http *h, const struct config *cfg, const struct cred *c,
 		buf_puts(&url, "&nextToken=");
 		http_query_escape(&url, token);
 	}
-	headers[n++] = "Connection: close";
-	upstream_auth_headers(&a, c, cfg, &runtime_sdk, headers, &n);
-	headers[n] = NULL;
-
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.url = url.ptr;
-	req.headers = headers;
-	req.proxy_url = upstream_proxy(c, cfg, &req.proxy_username,
-	    &req.proxy_password);
-	req.connect_timeout_ms = cfg->connect_timeout_ms;
-	req.timeout_ms = FETCH_TIMEOUT_MS;
-	req.max_body = PAGE_MAX_BODY;
-	if ((er = http_do(h, &req, &resp, cause)) != KF_OK)
-		goto out;
-	if (resp.status == 200) {
+	memset(&call, 0, sizeof(call));
+	call.op = "ListAvailableModels";
+	call.url = buf_cstr(&url);
+	call.timeout_ms = FETCH_TIMEOUT_MS;
+	call.max_body = PAGE_MAX_BODY;
+	er = upstream_api(h, cfg, c, &call, &resp, &verdict, cause);
+	if (er == KF_OK)
 		er = catalogue_parse_page(resp.body.ptr, resp.body.len, out,
 		    next_token, cause);
-		goto out;
-	}
-	text = upstream_error_text(resp.body.ptr, resp.body.len);
-	switch (upstream_classify(resp.status, resp.body.ptr,
-	    resp.body.len)) {
-	case UV_UNAUTHORIZED:
-	case UV_BEARER_INVALID:
+	else if (verdict == UV_UNAUTHORIZED || verdict == UV_BEARER_INVALID)
 		er = KF_EAUTH;
-		break;
-	case UV_THROTTLED:
+	else if (verdict == UV_THROTTLED)
 		er = KF_ERATE;
-		break;
-	default:
-		er = KF_EUPSTREAM;
-	}
-	xsetprintf(cause, "ListAvailableModels: HTTP %ld: %s", resp.status,
-	    text);
-	free(text);
-out:
 	http_resp_free(&resp);
-	upstream_auth_free(&a);
 	buf_free(&url);
 	return er;
 }

@@ -144,6 +144,50 @@ static const struct upstream_sdk runtime_sdk = {
 	"1.0.0", "codewhispererruntime", "N,E", 1
 };
 
+enum kf_err
+upstream_api(struct http *h, const struct config *cfg, const struct cred *c,
+    const struct upstream_api_req *call, struct http_resp *resp,
+    enum upstream_verdict *verdict, char **cause)
+{
+	struct upstream_auth	 a;
+	struct http_req		 req;
+	const char		*headers[12];
+	char			*text;
+	size_t			 n = 0;
+	enum kf_err		 er;
+
+	if (call->body != NULL)
+		headers[n++] = "Content-Type: application/json";
+	headers[n++] = "Connection: close";
+	upstream_auth_headers(&a, c, cfg, &runtime_sdk, headers, &n);
+	headers[n] = NULL;
+
+	memset(&req, 0, sizeof(req));
+	req.method = call->body != NULL ? "POST" : "GET";
+	req.url = call->url;
+	req.headers = headers;
+	if (call->body != NULL) {
+		req.body = call->body;
+		req.body_len = strlen(call->body);
+	}
+	req.proxy_url = upstream_proxy(c, cfg, &req.proxy_username,
+	    &req.proxy_password);
+	req.connect_timeout_ms = cfg->connect_timeout_ms;
+	req.timeout_ms = call->timeout_ms;
+	req.max_body = call->max_body;
+	er = http_do(h, &req, resp, cause);
+	upstream_auth_free(&a);
+	if (er != KF_OK || resp->status == 200)
+		return er;
+	if (verdict != NULL)
+		*verdict = upstream_classify(resp->status, resp->body.ptr,
+		    resp->body.len);
+	text = upstream_error_text(resp->body.ptr, resp->body.len);
+	xsetprintf(cause, "%s: HTTP %ld: %s", call->op, resp->status, text);
+	free(text);
+	return KF_EUPSTREAM;
+}
+
 /* The chosen arn of a ListAvailableProfiles answer, or NULL. */
 static char *
 pick_profile(const char *body, size_t len, const char *region)
@@ -181,12 +225,10 @@ enum kf_err
 upstream_list_profiles(struct http *h, const struct config *cfg,
     const struct cred *c, char **arn, char **cause)
 {
-	struct upstream_auth	 a;
-	struct http_req		 req;
+	struct upstream_api_req	 call;
 	struct http_resp	 resp;
-	const char		*headers[12];
-	char			*url, *text;
-	size_t			 n = 0;
+	enum upstream_verdict	 verdict = UV_OK;
+	char			*url;
 	enum kf_err		 er;
 
 	*arn = NULL;
@@ -194,48 +236,21 @@ upstream_list_profiles(struct http *h, const struct config *cfg,
 		return KF_OK;
 	url = config_url(cfg->api_base_url, cred_api_region(c, cfg),
 	    "/ListAvailableProfiles");
-	headers[n++] = "Content-Type: application/json";
-	headers[n++] = "Connection: close";
-	upstream_auth_headers(&a, c, cfg, &runtime_sdk, headers, &n);
-	headers[n] = NULL;
-
-	memset(&req, 0, sizeof(req));
-	req.method = "POST";
-	req.url = url;
-	req.headers = headers;
-	req.body = "{}";
-	req.body_len = 2;
-	req.proxy_url = upstream_proxy(c, cfg, &req.proxy_username,
-	    &req.proxy_password);
-	req.connect_timeout_ms = cfg->connect_timeout_ms;
-	req.timeout_ms = PROFILES_TIMEOUT_MS;
-	req.max_body = PROFILES_MAX_BODY;
-	if ((er = http_do(h, &req, &resp, cause)) != KF_OK)
-		goto out;
-	if (resp.status == 200) {
+	memset(&call, 0, sizeof(call));
+	call.op = "ListAvailableProfiles";
+	call.url = url;
+	call.body = "{}";
+	call.timeout_ms = PROFILES_TIMEOUT_MS;
+	call.max_body = PROFILES_MAX_BODY;
+	er = upstream_api(h, cfg, c, &call, &resp, &verdict, cause);
+	if (er == KF_OK)
 		*arn = pick_profile(resp.body.ptr, resp.body.len,
 		    cred_api_region(c, cfg));
-		goto out;
-	}
-	text = upstream_error_text(resp.body.ptr, resp.body.len);
-	switch (upstream_classify(resp.status, resp.body.ptr,
-	    resp.body.len)) {
-	case UV_UNAUTHORIZED:
-	case UV_BEARER_INVALID:
+	else if (verdict == UV_UNAUTHORIZED || verdict == UV_BEARER_INVALID)
 		er = KF_EAUTH;
-		break;
-	case UV_THROTTLED:
+	else if (verdict == UV_THROTTLED)
 		er = KF_ERATE;
-		break;
-	default:
-		er = KF_EUPSTREAM;
-	}
-	xsetprintf(cause, "ListAvailableProfiles: HTTP %ld: %s", resp.status,
-	    text);
-	free(text);
-out:
 	http_resp_free(&resp);
-	upstream_auth_free(&a);
 	free(url);
 	return er;
 }

@@ -127,6 +127,28 @@ enum kf_err		 upstream_generate(struct http *,
 			    char **cause);
 
 /*
+ * One call of a small runtime-API operation (getUsageLimits,
+ * ListAvailableModels, ListAvailableProfiles): body NULL is a GET, else a
+ * JSON POST; the runtime SDK's headers for cred; its proxy; at most
+ * max_body bytes of answer.  KF_OK when Kiro answered 200 (resp holds
+ * the body).  Another status is KF_EUPSTREAM with *verdict set and a
+ * cause "<op>: HTTP <status>: <upstream's words>" that never shows the
+ * token; a failed transfer is http_do's error.  resp is the caller's
+ * (http_resp_free), verdict may be NULL.
+ */
+struct upstream_api_req {
+	const char	*op;		/* "getUsageLimits", for causes */
+	const char	*url;
+	const char	*body;		/* NULL: GET */
+	long		 timeout_ms;
+	size_t		 max_body;
+};
+enum kf_err		 upstream_api(struct http *, const struct config *,
+			    const struct cred *, const struct upstream_api_req *,
+			    struct http_resp *, enum upstream_verdict *verdict,
+			    char **cause);
+
+/*
  * ListAvailableProfiles on the runtime host (kiro-protocol.md §12): the
  * profileArn of a social account, the first one in the credential's API
  * region if any, else the first one listed; *arn NULL when the list is

@@ -266,16 +266,11 @@ enum kf_err
 usage_fetch(struct http *h, const struct config *cfg, const struct cred *c,
     enum api_host host, struct usage *out, char **cause)
 {
-	static const struct upstream_sdk runtime_sdk = {
-		"1.0.0", "codewhispererruntime", "N,E", 1
-	};
-	struct upstream_auth	 a;
-	struct http_req		 req;
+	struct upstream_api_req	 call;
 	struct http_resp	 resp;
 	struct buf		 url = BUF_INIT;
-	const char		*headers[12];
-	char			*base, *text;
-	size_t			 n = 0;
+	enum upstream_verdict	 verdict = UV_OK;
+	char			*base;
 	enum kf_err		 er;
 
 	memset(out, 0, sizeof(*out));
@@ -289,52 +284,36 @@ usage_fetch(struct http *h, const struct config *cfg, const struct cred *c,
 		buf_puts(&url, "&profileArn=");
 		http_query_escape(&url, c->profile_arn);
 	}
-	buf_cstr(&url);
-	headers[n++] = "Connection: close";
-	upstream_auth_headers(&a, c, cfg, &runtime_sdk, headers, &n);
-	headers[n] = NULL;
-
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.url = url.ptr;
-	req.headers = headers;
-	req.proxy_url = upstream_proxy(c, cfg, &req.proxy_username,
-	    &req.proxy_password);
-	req.connect_timeout_ms = cfg->connect_timeout_ms;
-	req.timeout_ms = USAGE_TIMEOUT_MS;
-	req.max_body = USAGE_MAX_BODY;
-	if ((er = http_do(h, &req, &resp, cause)) != KF_OK)
-		goto out;
-	if (resp.status == 200) {
+	memset(&call, 0, sizeof(call));
+	call.op = "getUsageLimits";
+	call.url = buf_cstr(&url);
+	call.timeout_ms = USAGE_TIMEOUT_MS;
+	call.max_body = USAGE_MAX_BODY;
+	er = upstream_api(h, cfg, c, &call, &resp, &verdict, cause);
+	if (er == KF_OK)
 		er = usage_parse(resp.body.ptr, resp.body.len, clock_now(),
 		    out, cause);
-		goto out;
+	else if (verdict != UV_OK) {
+		/* Any 402 from the quota endpoint itself means the quota. */
+		switch (resp.status == 402 ? UV_QUOTA : verdict) {
+		case UV_QUOTA:
+			er = KF_EQUOTA;
+			break;
+		case UV_SUSPENDED:
+			er = KF_ESUSPENDED;
+			break;
+		case UV_UNAUTHORIZED:
+		case UV_BEARER_INVALID:
+			er = KF_EAUTH;
+			break;
+		case UV_THROTTLED:
+			er = KF_ERATE;
+			break;
+		default:
+			er = KF_EUPSTREAM;
+		}
 	}
-	text = upstream_error_text(resp.body.ptr, resp.body.len);
-	/* Any 402 from the quota endpoint itself means the quota. */
-	switch (resp.status == 402 ? UV_QUOTA :
-	    upstream_classify(resp.status, resp.body.ptr, resp.body.len)) {
-	case UV_QUOTA:
-		er = KF_EQUOTA;
-		break;
-	case UV_SUSPENDED:
-		er = KF_ESUSPENDED;
-		break;
-	case UV_UNAUTHORIZED:
-	case UV_BEARER_INVALID:
-		er = KF_EAUTH;
-		break;
-	case UV_THROTTLED:
-		er = KF_ERATE;
-		break;
-	default:
-		er = KF_EUPSTREAM;
-	}
-	xsetprintf(cause, "getUsageLimits: HTTP %ld: %s", resp.status, text);
-	free(text);
-out:
 	http_resp_free(&resp);
-	upstream_auth_free(&a);
 	free(base);
 	buf_free(&url);
 	return er;
