@@ -220,30 +220,27 @@ class _Usage:
         marker = "credits-" + self.id().rsplit(".", 1)[-1]
         MOCK.script({"kind": "text", "chunks": [marker],
                      "metering": {"unit": "credit", "usage": 0.42}})
+        before = len(self.access_lines())
         resp = self.gw.messages(body("metered"))
         self.assertEqual(resp.status, 200, resp.body[:500])
-        line = self.access_line(lambda l: "credits=" in l)
+        line = self.next_access_line(before)
         self.assertRegex(line, r"POST /v1/messages 200 .* credits=0\.42(\s|$)")
 
         MOCK.script({"kind": "text", "chunks": ["free"], "metering": False})
-        before = self.gw.log().count("POST /v1/messages 200")
+        before = len(self.access_lines())
         resp = self.gw.messages(body("unmetered"))
         self.assertEqual(resp.status, 200, resp.body[:500])
-        # The access-log line is written after the answer has gone out.
-        lines = gw.wait_for(
-            lambda: [l for l in self.gw.log().splitlines()
-                     if "POST /v1/messages 200" in l][before:] or None,
-            what="the unmetered request's access-log line")
+        self.assertNotIn("credits=", self.next_access_line(before))
+
+    def access_lines(self) -> list[str]:
+        return [l for l in self.gw.log().splitlines() if "POST /v1/messages 200" in l]
+
+    def next_access_line(self, before: int) -> str:
+        """The one access-log line after the first before (written after the answer)."""
+        lines = gw.wait_for(lambda: self.access_lines()[before:] or None,
+                            what="the request's access-log line")
         self.assertEqual(len(lines), 1, lines)
-        self.assertNotIn("credits=", lines[-1])
-
-    def access_line(self, pred) -> str:
-        lines = [l for l in gw.wait_for(
-            lambda: [l for l in self.gw.log().splitlines()
-                     if "POST /v1/messages 200" in l and pred(l)] or None,
-            what="the access-log line")]
-        return lines[-1]
-
+        return lines[0]
 
 EPHEMERAL = {"type": "ephemeral"}
 SESSION_USER = "user_abc_account__session_2f0e1b84-aaaa-4bbb-8ccc-000000000001"
