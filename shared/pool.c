@@ -730,9 +730,12 @@ candidate_ok(struct store_txn *txn, const struct config *cfg,
 		if (e->reason != ACCOUNT_OK)
 			buf_puts(&c->why, account_reason_name(
 			    (enum account_reason)e->reason));
+		/* Only a refused API key is InvalidConfig (refresh.c). */
 		note_kind(c, e->reason == ACCOUNT_OK ? "cooling down" :
 		    e->reason == ACCOUNT_INVALID_REFRESH_TOKEN ?
-		    "needs a new login" : account_reason_name(
+		    "needs a new login" : e->reason == ACCOUNT_INVALID_CONFIG ?
+		    "InvalidConfig (Kiro refused the API key; the gateway's "
+		    "operator must add a new one)" : account_reason_name(
 		    (enum account_reason)e->reason));
 		/* A cooldown ends soon; a disable waits for people or dates. */
 		if (e->reason == ACCOUNT_OK && e->until > now)

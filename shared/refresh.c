@@ -372,7 +372,9 @@ out:
 /*
  * An API key has nothing to refresh: no refresh endpoint accepts it
  * (kiro-protocol.md §8.4), so a refused key puts its account out of
- * service until the operator replaces it.
+ * service until the operator replaces it.  Every request in flight with
+ * the key sees it refused: the first one disables the account and says
+ * so, the others find it done (one log line, one disabledAt).
  */
 static enum kf_err
 api_key_refused(struct store *st, long id, char **cause)
@@ -380,9 +382,35 @@ api_key_refused(struct store *st, long id, char **cause)
 	static const char	 why[] = "Kiro refused the API key (bearer "
 	    "token invalid); add a new one with kiroctl accounts add "
 	    "--kiro-api-key";
+	struct store_txn	*txn = NULL;
+	struct account		 a;
+	int			 first = 0;
+	enum kf_err		 er;
 
-	log_warnx("account %ld: %s", id, why);
-	(void)record(st, id, NULL, ACCOUNT_INVALID_CONFIG, why, NULL, NULL);
+	if ((er = store_begin(st, STORE_WRITE, &txn, cause)) != KF_OK)
+		return er;
+	if ((er = accounts_txn_load(txn, id, &a, cause)) != KF_OK)
+		goto out;
+	if (a.state.disabled != ACCOUNT_INVALID_CONFIG) {
+		first = 1;
+		free(a.state.last_error);
+		a.state.last_error = xstrdup(why);
+		a.state.last_error_at = clock_now();
+		a.state.disabled = ACCOUNT_INVALID_CONFIG;
+		a.state.disabled_at = clock_now();
+		a.state.disabled_until = 0;
+		free(a.state.disabled_detail);
+		a.state.disabled_detail = xstrdup(why);
+		er = accounts_txn_save_state(txn, id, &a.state, cause);
+	}
+out:
+	account_free(&a);
+	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK && er == KF_OK)
+		er = KF_ESTORE;
+	if (er != KF_OK)
+		return er;
+	if (first)
+		log_warnx("account %ld: disabled: %s", id, why);
 	xsetprintf(cause, "account %ld: %s", id, why);
 	return KF_ELOGIN;
 }

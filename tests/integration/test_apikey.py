@@ -26,7 +26,12 @@ shared by the module and reset before each test.  Covered, on both servers:
     client gets a 503 that says the key was refused, and the next request
     makes no upstream call; each API gives that 503 in its own error shape;
     a key refused by getUsageLimits
-    (`kiroctl health-check`) disables its account the same way.
+    (`kiroctl health-check`) disables its account the same way;
+  - a refused key under concurrency (8 requests in flight over 2 processes
+    x 4 threads): with a second account every request is served by it;
+    alone, every request gets the 503 that says the key was refused; either
+    way the account is disabled once (one "disabled" log line, InvalidConfig),
+    nothing is refreshed, and a later request never sends the key again.
 
 Run: KIRO_BUILDDIR=build /usr/bin/python3 tests/integration/test_apikey.py
 """
@@ -36,6 +41,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import unittest
 from pathlib import Path
 
@@ -146,6 +152,32 @@ APIS = {"anthropic": anthropic, "openai-chat": openai_chat,
         "openai-responses": openai_responses, "gemini": gemini}
 
 
+def in_parallel(calls: list) -> list:
+    """Runs the callables at once (a barrier), returns their results in order."""
+    results: list = [None] * len(calls)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(calls))
+
+    def run(slot: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[slot] = calls[slot]()
+        except BaseException as err:  # reported in the test's thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    if errors:
+        raise errors[0]
+    return results
+
+
+DISABLED_LINE = "disabled: Kiro refused the API key"
+
+
 class _ApiKeys:
     server = "lighttpd"
 
@@ -156,8 +188,8 @@ class _ApiKeys:
         MOCK.reset()
         self.client_bodies: list[bytes] = []
 
-    def start(self, accounts) -> Gateway:
-        g = Gateway(self.server, MOCK, accounts=accounts).start()
+    def start(self, accounts, **kw) -> Gateway:
+        g = Gateway(self.server, MOCK, accounts=accounts, **kw).start()
         self.addCleanup(g.stop)
         self.addCleanup(self.check_no_key_shown, g)
         # The responder imports the credentials file when it starts.
@@ -321,6 +353,53 @@ class _ApiKeys:
         self.assertNotIn(key.api_key, proc.stdout + proc.stderr)
         self.assertEqual(MOCK.stats()["refreshes"], 0)
         self.assertIn("InvalidConfig: Kiro refused the API key", self.row(g, key))
+
+
+    # a refused key under concurrency
+
+    def refused_in_flight(self, accounts: list) -> tuple[Gateway, list]:
+        """8 requests in flight over 2 processes x 4 threads, the first key refused."""
+        g = self.start(accounts, procs=2, threads=4)
+        MOCK.revoke(accessToken=accounts[0].api_key)
+        results = in_parallel([lambda i=i: self.send(g, f"in flight {i}") for i in range(8)])
+        return g, results
+
+    def check_disabled_once(self, g: Gateway, key: KeyAccount) -> None:
+        calls = MOCK.requests()
+        key_calls = [e for e in calls if e["headers"]["authorization"] == "Bearer " + key.api_key]
+        self.assertGreaterEqual(len(key_calls), 1)
+        self.assertLessEqual(len(key_calls), 8)
+        self.assertTrue(all(e["status"] == 403 for e in key_calls), key_calls)
+        self.assertEqual(MOCK.stats()["refreshes"], 0)
+        self.assertEqual(MOCK.requests("refreshToken") + MOCK.requests("token"), [])
+        self.assertIn("InvalidConfig: Kiro refused the API key", self.row(g, key))
+        self.assertEqual(g.log().count(DISABLED_LINE), 1, g.log()[-3000:])
+        # Out of service: the key is never sent again.
+        self.send(g, "later")
+        self.assertEqual(len([e for e in MOCK.requests()
+                              if e["headers"]["authorization"] == "Bearer " + key.api_key]),
+                         len(key_calls))
+
+    def test_refused_key_in_flight_fails_over_once(self) -> None:
+        key, social = KeyAccount("key", priority=0), Account("social", priority=1)
+        g, results = self.refused_in_flight([key, social])
+        for slot, resp in enumerate(results):
+            self.assertEqual(resp.status, 200, f"request {slot}: {resp.body[:300]!r}")
+            self.assertEqual(resp.json()["content"][0]["text"], ANSWER + f"in flight {slot}")
+        served = [e for e in MOCK.requests() if e["status"] == 200]
+        self.assertEqual(len(served), 8)
+        self.assertTrue(all(e["headers"]["authorization"] == "Bearer " + social.access_token
+                            for e in served))
+        self.check_disabled_once(g, key)
+        self.assertEqual(g.account_by_email(social.email)["state"], "ok")
+
+    def test_refused_key_alone_in_flight_says_so(self) -> None:
+        key = KeyAccount("key")
+        g, results = self.refused_in_flight([key])
+        for slot, resp in enumerate(results):
+            doc = gw.assert_anthropic_error(self, resp, 503)
+            self.assertIn("refused the API key", doc["error"]["message"], f"request {slot}")
+        self.check_disabled_once(g, key)
 
 
 class ApiKeysLighttpd(_ApiKeys, unittest.TestCase):

@@ -302,6 +302,7 @@ START_TEST(refresh_refused_api_key_disables_without_a_call)
 	struct cred		 c;
 	struct account		 a;
 	struct import_result	 res;
+	time_t			 first_at;
 	char			*why = NULL;
 
 	cred_init(&c);
@@ -325,6 +326,23 @@ START_TEST(refresh_refused_api_key_disables_without_a_call)
 	ck_assert_ptr_nonnull(strstr(a.state.disabled_detail,
 	    "refused the API key"));
 	ck_assert_int_eq(account_usable(&a, clock_now()), 0);
+	first_at = a.state.disabled_at;
+	account_free(&a);
+	free(why);
+	why = NULL;
+	/*
+	 * Another request in flight with the key, a minute later: the
+	 * account was disabled once, and stays as it was.
+	 */
+	clock_set_offset(60);
+	ck_assert_int_eq(refresh_ensure(st, h, cfg, res.id,
+	    REFRESH_AHEAD_REQUEST, "", &c, &why), KF_ELOGIN);
+	clock_set_offset(0);
+	ck_assert_ptr_nonnull(strstr(why, "refused the API key"));
+	ck_assert_int_eq(accounts_get(st, res.id, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.disabled, ACCOUNT_INVALID_CONFIG);
+	ck_assert_int_eq(a.state.disabled_at, first_at);
+	ck_assert_int_eq(tu_mock_stat(&mock, "requests"), 0);
 	account_free(&a);
 	free(why);
 }
