@@ -813,28 +813,43 @@ account_route(const struct account *a, const struct config *cfg,
 	}
 }
 
-/* Sets (known) or clears the route in account id's state record. */
+/*
+ * Sets (known) or clears the route in account id's state record.  With
+ * recorded, a route the account already has is left as it was (its time
+ * too) and *recorded says whether this call wrote it.
+ */
 static enum kf_err
 save_route(struct store *st, long id, int known, enum api_host host,
-    enum api_style style, time_t now, char **cause)
+    enum api_style style, time_t now, int *recorded, char **cause)
 {
 	struct store_txn	*txn = NULL;
 	struct account		 a;
 	enum kf_err		 er;
 
+	if (recorded != NULL)
+		*recorded = 0;
 	if ((er = store_begin(st, STORE_WRITE, &txn, cause)) != KF_OK)
 		return er;
 	if ((er = accounts_txn_load(txn, id, &a, cause)) == KF_OK) {
-		a.state.route_known = known;
-		a.state.route_host = host;
-		a.state.route_style = style;
-		a.state.route_at = known ? now : 0;
-		er = accounts_txn_save_state(txn, id, &a.state, cause);
+		if (recorded == NULL || !a.state.route_known ||
+		    a.state.route_host != host ||
+		    a.state.route_style != style) {
+			a.state.route_known = known;
+			a.state.route_host = host;
+			a.state.route_style = style;
+			a.state.route_at = known ? now : 0;
+			er = accounts_txn_save_state(txn, id, &a.state, cause);
+			if (er == KF_OK && recorded != NULL)
+				*recorded = 1;
+		}
 		account_free(&a);
 	}
 	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK &&
-	    er == KF_OK)
+	    er == KF_OK) {
 		er = KF_ESTORE;
+		if (recorded != NULL)
+			*recorded = 0;
+	}
 	return er;
 }
 
@@ -842,14 +857,21 @@ enum kf_err
 accounts_set_route(struct store *st, long id, enum api_host host,
     enum api_style style, time_t now, char **cause)
 {
-	return save_route(st, id, 1, host, style, now, cause);
+	return save_route(st, id, 1, host, style, now, NULL, cause);
+}
+
+enum kf_err
+accounts_switch_route(struct store *st, long id, enum api_host host,
+    enum api_style style, time_t now, int *recorded, char **cause)
+{
+	return save_route(st, id, 1, host, style, now, recorded, cause);
 }
 
 enum kf_err
 accounts_forget_route(struct store *st, long id, char **cause)
 {
 	return save_route(st, id, 0, API_HOST_RUNTIME, API_STYLE_PATH, 0,
-	    cause);
+	    NULL, cause);
 }
 
 static void

@@ -335,15 +335,35 @@ read_account(struct store *st, long id, struct account *a, char **cause)
 	return accounts_get(st, id, a, cause);
 }
 
+/*
+ * Requests in flight for one account all miss its profile: one asks
+ * ListAvailableProfiles (under the account's profile lock), the others
+ * wait and read what it stored.
+ */
 enum kf_err
 refresh_resolve_profile(struct store *st, struct http *h,
     const struct config *cfg, struct cred *c, char **cause)
 {
-	char		*arn = NULL, *why = NULL;
+	struct account	 a;
+	char		 lockname[64], *arn = NULL, *why = NULL;
+	int		 fd = -1;
 	enum kf_err	 er;
 
 	if (c->auth_method != CRED_AUTH_SOCIAL || c->profile_arn != NULL)
 		return KF_OK;
+	if (c->id > 0) {
+		snprintf(lockname, sizeof(lockname), "profile-%ld", c->id);
+		if ((fd = store_lock_named(st, lockname, cause)) == -1)
+			return KF_ESTORE;
+		if (read_account(st, c->id, &a, NULL) == KF_OK &&
+		    a.cred.profile_arn != NULL) {
+			c->profile_arn = xstrdup(a.cred.profile_arn);
+			account_free(&a);
+			er = KF_OK;
+			goto out;
+		}
+		account_free(&a);
+	}
 	if ((er = upstream_list_profiles(h, cfg, c, &arn, &why)) != KF_OK) {
 		xsetprintf(cause, "no profileArn found: %s", why);
 		goto out;
@@ -364,6 +384,7 @@ refresh_resolve_profile(struct store *st, struct http *h,
 	c->profile_arn = arn;
 	arn = NULL;
 out:
+	store_unlock_named(fd);
 	free(arn);
 	free(why);
 	return er;

@@ -843,14 +843,15 @@ route_served(const struct relay_env *env, long account_id,
     const struct upstream_route *route, int switched)
 {
 	char	*why = NULL;
+	int	 recorded;
 
 	if (!switched)
 		return;
-	if (accounts_set_route(env->store, account_id, route->host,
-	    route->style, clock_now(), &why) != KF_OK)
+	if (accounts_switch_route(env->store, account_id, route->host,
+	    route->style, clock_now(), &recorded, &why) != KF_OK)
 		log_warnx("account %ld: could not record its route: %s",
 		    account_id, why);
-	else
+	else if (recorded)
 		log_info("account %ld: switched to the %s host, %s style, "
 		    "which served; it stays there", account_id,
 		    config_api_host_name(route->host),

@@ -14,6 +14,8 @@ Covers nothing by itself; the test_gateway_*.py and test_kiroctl.py files use it
              kiroctl with the same config, and find the responder processes.
   Account    one Kiro credential: the tokens the gateway imports and the mock
              accepts.
+  in_parallel  several requests in flight at once (a barrier), for the
+             failure paths that happen concurrently.
 
 Paths come from the environment `make check` sets (KIRO_FCGI, KIROCTL,
 KIRO_MOCK, KIRO_SRCDIR, KIRO_BUILDDIR, PYTHON3); run by hand from the
@@ -34,6 +36,7 @@ import string
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterable
@@ -535,3 +538,29 @@ def system_pair(entry) -> str:
     """The first history turn of a logged upstream request (where the system goes)."""
     history = entry["body"]["conversationState"].get("history", [])
     return history[0]["userInputMessage"]["content"] if history else ""
+
+
+# --- Requests in flight together ----------------------------------------------------------
+
+
+def in_parallel(calls: list) -> list:
+    """Runs the callables at once (a barrier), returns their results in order."""
+    results: list = [None] * len(calls)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(calls))
+
+    def run(slot: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[slot] = calls[slot]()
+        except BaseException as err:  # reported in the test's thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=180)
+    if errors:
+        raise errors[0]
+    return results

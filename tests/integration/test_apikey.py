@@ -41,14 +41,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gateway as gw  # noqa: E402
-from gateway import Account, Gateway, Mock, sse_events  # noqa: E402
+from gateway import Account, Gateway, Mock, in_parallel, sse_events  # noqa: E402
 
 MOCK: Mock | None = None
 ANSWER = "Hello from mock Kiro. You said: "
@@ -150,29 +149,6 @@ def gemini(g: Gateway, prompt: str, stream: bool) -> str:
 
 APIS = {"anthropic": anthropic, "openai-chat": openai_chat,
         "openai-responses": openai_responses, "gemini": gemini}
-
-
-def in_parallel(calls: list) -> list:
-    """Runs the callables at once (a barrier), returns their results in order."""
-    results: list = [None] * len(calls)
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(calls))
-
-    def run(slot: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[slot] = calls[slot]()
-        except BaseException as err:  # reported in the test's thread
-            errors.append(err)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=180)
-    if errors:
-        raise errors[0]
-    return results
 
 
 DISABLED_LINE = "disabled: Kiro refused the API key"

@@ -29,6 +29,12 @@ mock is shared by the module and reset before each test.  Covered:
     arrives and the account stays on the runtime host;
   - a social account whose profile cannot be found, on a runtime host that
     requires one: "profileArn is required", then the legacy host serves;
+  - the same with 8 requests in flight over 2 processes x 4 threads: a
+    social account's profile looked up once; the path style refused, the
+    runtime host wanting a profile, the legacy host unresolvable: every
+    request is answered, the switch is in the log, recorded once (one
+    "switched to" line) and consistent in the store (host, style, switched),
+    and the requests after it go straight to the recorded route;
   - no secret in the responder log or in any client body.
 
 The gateway makes no /mcp (web search) call: Anthropic's web search tool is
@@ -48,7 +54,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gateway as gw  # noqa: E402
-from gateway import Account, Gateway, Mock, body, wait_for  # noqa: E402
+from gateway import Account, Gateway, Mock, body, in_parallel, wait_for  # noqa: E402
 
 MOCK: Mock | None = None
 PROFILE = "arn:aws:codewhisperer:us-east-1:111112222233:profile/MOCK"
@@ -88,11 +94,13 @@ class Hosts(unittest.TestCase):
         MOCK.reset()
         self.client_bodies: list[bytes] = []
 
-    def start(self, accounts, legacy: str | None = None, **config) -> Gateway:
+    def start(self, accounts, legacy: str | None = None, procs: int = 1,
+              **config) -> Gateway:
         cfg = {"apiBaseUrl": MOCK.url + "/runtime",
                "legacyApiBaseUrl": legacy or MOCK.url + "/legacy"}
         cfg.update(config)
-        g = Gateway(self.server, MOCK, accounts=accounts, config=cfg).start()
+        g = Gateway(self.server, MOCK, accounts=accounts, config=cfg, procs=procs,
+                    threads=4).start()
         self.addCleanup(g.stop)
         self.addCleanup(self.check_secrets, g)
         return g
@@ -248,6 +256,64 @@ class Hosts(unittest.TestCase):
         self.assertEqual(entry["host"], "runtime")
         self.send(g, "again")
         self.assertEqual(len(MOCK.requests()), 2)
+
+
+    # the same with requests in flight: 2 processes x 4 threads
+
+    def in_flight(self, g: Gateway, n: int = 8) -> None:
+        in_parallel([lambda i=i: self.send(g, f"in flight {i}") for i in range(n)])
+
+    def check_switched_once(self, g: Gateway, refused: tuple, served: tuple) -> None:
+        calls = MOCK.requests()
+        self.assertEqual(len([c for c in calls if c["status"] == 200]), 8)
+        for call in calls:
+            self.assertIn((self.placement(call), call["status"]),
+                          [(refused, 400), (refused, 403), (served, 200)], call["path"])
+        # Each request tried the refused route at most once.
+        self.assertLessEqual(len(calls), 16)
+        line = "switched to the %s host, %s style" % served
+        wait_for(lambda: line in g.log(), what="the switch in the responder log")
+        self.assertIn("the %s host, %s style, did not serve" % refused, g.log())
+        self.assertEqual(g.log().count(line), 1, g.log()[-4000:])
+        [entry] = g.accounts_json()
+        self.assertEqual((entry["host"], entry["style"], entry["routeSwitched"]),
+                         served + (True,))
+        # The stored route is the one every process uses now.
+        self.in_flight(g)
+        self.assertEqual([self.placement(c) for c in MOCK.requests()[len(calls):]],
+                         [served] * 8)
+
+    def test_profile_looked_up_once_with_requests_in_flight(self) -> None:
+        account = Account("social")
+        g = self.start([account], procs=2)
+        self.in_flight(g)
+        self.assertEqual(MOCK.stats()["profiles"], 1)
+        calls = MOCK.requests()
+        self.assertEqual([(self.placement(c), c["status"]) for c in calls],
+                         [(("runtime", "path"), 200)] * 8)
+        self.assertTrue(all(c["profile"]["body"] == PROFILE for c in calls))
+        self.assertEqual(g.log().count("(ListAvailableProfiles)"), 1, g.log()[-4000:])
+
+    def test_path_style_refused_with_requests_in_flight(self) -> None:
+        account = FileAccount("switch", file_extra={"profileArn": PROFILE})
+        g = self.start([account], procs=2)
+        MOCK.settings(runtime_path_style_invalid=True)
+        self.in_flight(g)
+        self.check_switched_once(g, ("runtime", "path"), ("runtime", "target"))
+
+    def test_profile_required_with_requests_in_flight(self) -> None:
+        account = Account("noprofile", mock={"profiles": []})
+        g = self.start([account], procs=2)
+        self.in_flight(g)
+        self.check_switched_once(g, ("runtime", "path"), ("legacy", "path"))
+
+    def test_unresolvable_legacy_host_with_requests_in_flight(self) -> None:
+        account = Account("idcdns", auth_method="idc")
+        g = self.start([account], legacy="http://legacy.invalid:9/legacy", procs=2)
+        MOCK.settings(runtime_allow_idc=True)
+        self.in_flight(g)
+        # The refused calls never reached the mock: only the served ones.
+        self.check_switched_once(g, ("legacy", "path"), ("runtime", "path"))
 
 
 class HostsApache(Hosts):

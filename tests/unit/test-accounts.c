@@ -394,6 +394,39 @@ START_TEST(accounts_route_and_profile_are_remembered)
 }
 END_TEST
 
+/* Requests in flight that all switched: the first records, once. */
+START_TEST(accounts_switch_route_is_recorded_once)
+{
+	struct cred		 in;
+	struct import_result	 res;
+	struct account		 a;
+	int			 recorded = -1;
+
+	make(&in, "aorS1", 0);
+	ck_assert_int_eq(accounts_import(st, &in, 1, &res, NULL), KF_OK);
+	ck_assert_int_eq(accounts_switch_route(st, 1, API_HOST_RUNTIME,
+	    API_STYLE_TARGET, 1000, &recorded, NULL), KF_OK);
+	ck_assert_int_eq(recorded, 1);
+	ck_assert_int_eq(accounts_switch_route(st, 1, API_HOST_RUNTIME,
+	    API_STYLE_TARGET, 2000, &recorded, NULL), KF_OK);
+	ck_assert_int_eq(recorded, 0);
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.route_known, 1);
+	ck_assert_int_eq(a.state.route_style, API_STYLE_TARGET);
+	ck_assert_int_eq(a.state.route_at, 1000);
+	account_free(&a);
+	/* Another route is a new switch. */
+	ck_assert_int_eq(accounts_switch_route(st, 1, API_HOST_LEGACY,
+	    API_STYLE_PATH, 3000, &recorded, NULL), KF_OK);
+	ck_assert_int_eq(recorded, 1);
+	ck_assert_int_eq(accounts_get(st, 1, &a, NULL), KF_OK);
+	ck_assert_int_eq(a.state.route_host, API_HOST_LEGACY);
+	ck_assert_int_eq(a.state.route_at, 3000);
+	account_free(&a);
+	cred_free(&in);
+}
+END_TEST
+
 START_TEST(accounts_priority_reorders)
 {
 	struct cred		 in[2];
@@ -582,6 +615,7 @@ main(void)
 	tcase_add_test(tc, accounts_seed_reports_a_bad_file);
 	tcase_add_test(tc, accounts_remove_drops_every_trace);
 	tcase_add_test(tc, accounts_route_and_profile_are_remembered);
+	tcase_add_test(tc, accounts_switch_route_is_recorded_once);
 	tcase_add_test(tc, accounts_priority_reorders);
 	tcase_add_test(tc, accounts_export_masks_unless_asked);
 	tcase_add_test(tc, accounts_ide_sync_is_a_flag_that_round_trips);
