@@ -36,8 +36,10 @@ openai_error_status(enum kf_err er, const char **type, const char **code)
 		t = "permission_error";
 		break;
 	case KF_ENOTFOUND:
+		/* The one thing these routes cannot find is the model. */
 		status = 404;
-		t = "not_found_error";
+		t = "invalid_request_error";
+		c = "model_not_found";
 		break;
 	case KF_ETOOLARGE:
 		status = 413;
@@ -95,6 +97,8 @@ openai_error_json(struct buf *b, enum kf_err er, const char *message,
 	(void)openai_error_status(er, &type, &code);
 	if (message == NULL)
 		message = kf_strerror(er);
+	if (param == NULL && er == KF_ENOTFOUND)
+		param = "model";
 	buf_puts(b, "{\"error\":{\"message\":");
 	buf_json_str(b, message, strlen(message));
 	buf_printf(b, ",\"type\":\"%s\",\"param\":", type);

@@ -11,10 +11,14 @@ struct out;
  * OpenAI's error vocabulary for one of ours: the status code, error.type
  * and error.code (NULL when OpenAI sends null), as the official API does
  * (invalid_request_error 400, invalid_api_key 401, rate_limit_exceeded and
- * insufficient_quota 429, context_length_exceeded 400, server_error 5xx).
+ * insufficient_quota 429, context_length_exceeded 400, server_error 5xx,
+ * and an unknown model 404 invalid_request_error model_not_found).
  */
 int	openai_error_status(enum kf_err, const char **type, const char **code);
-/* Appends {"error":{"message":...,"type":...,"param":...,"code":...}}. */
+/*
+ * Appends {"error":{"message":...,"type":...,"param":...,"code":...}};
+ * KF_ENOTFOUND names param "model" when the caller gives none.
+ */
 void	openai_error_json(struct buf *, enum kf_err, const char *message,
 	    const char *param);
 /* A complete error response (head with Retry-After when > 0, and body). */

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "catalogue.h"
 #include "conv.h"
 #include "json.h"
 #include "models.h"
@@ -117,17 +118,32 @@ pc_root(const char *body, size_t len, const char *field, json_object **root,
 	return KF_OK;
 }
 
+/* Bytes of a client's model name an error repeats. */
+#define MODEL_ECHO_MAX	128
+
 enum kf_err
 pc_model(struct conv *conv, const char *model, int lenient,
     const struct model_info **m, int *thinking_name, char **cause,
     char **param)
 {
+	struct buf	models = BUF_INIT;
+
 	conv->model = xstrdup(model);
 	if ((*m = models_resolve(model, thinking_name)) != NULL)
 		conv->kiro_model = (*m)->id;
-	else if (!lenient)
-		return pc_bad(cause, param, "model", "\"%s\" is not available; "
-		    "available models: %s", model, models_list_text());
+	else if (!lenient) {
+		/*
+		 * 404 in every API (OpenAI model_not_found, Anthropic
+		 * not_found_error, Gemini NOT_FOUND); the list is the one
+		 * the accounts' live model lists give, when there is one.
+		 */
+		catalogue_list_text(&models);
+		(void)pc_bad(cause, param, "model", "\"%.*s\" is not "
+		    "available; available models: %s", MODEL_ECHO_MAX, model,
+		    models.ptr);
+		buf_free(&models);
+		return KF_ENOTFOUND;
+	}
 	return KF_OK;
 }
 

@@ -57,8 +57,9 @@ enum kf_err	pc_root(const char *body, size_t len, const char *field,
 
 /*
  * Sets conv->model and, when the name is known, conv->kiro_model and *m.
- * An unknown name is the error "model: "<name>" is not available;
- * available models: ..." unless lenient (token counting needs no model).
+ * An unknown name is KF_ENOTFOUND, "model: "<name>" is not available;
+ * available models: ..." (catalogue_list_text), unless lenient (token
+ * counting needs no model).
  */
 enum kf_err	pc_model(struct conv *, const char *model, int lenient,
 		    const struct model_info **m, int *thinking_name,

@@ -595,3 +595,38 @@ catalogue_shown(const struct model_info **out)
 		out[i] = &builtin[i];
 	return i;
 }
+
+void
+catalogue_list_text(struct buf *out)
+{
+	const struct model_info	**live;
+	size_t			  n, i;
+
+	live = xcalloc(CATALOGUE_LIVE_MAX, sizeof(*live));
+	if ((n = catalogue_live_models(live, CATALOGUE_LIVE_MAX)) == 0) {
+		buf_puts(out, models_list_text());
+		goto out;
+	}
+	for (i = 0; i < n && i < CATALOGUE_LIST_IDS; i++)
+		buf_printf(out, "%s%s", i > 0 ? ", " : "", live[i]->id);
+	if (n > CATALOGUE_LIST_IDS)
+		buf_printf(out, " and %zu more (GET /v1/models lists them)",
+		    n - CATALOGUE_LIST_IDS);
+out:
+	free(live);
+}
+
+void
+catalogue_cause_add_list(char **cause)
+{
+	struct buf	b = BUF_INIT;
+
+	if (cause == NULL)
+		return;
+	if (*cause != NULL)
+		buf_puts(&b, *cause);
+	buf_puts(&b, "; available models: ");
+	catalogue_list_text(&b);
+	free(*cause);
+	*cause = buf_detach(&b);
+}

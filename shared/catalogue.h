@@ -122,5 +122,15 @@ size_t		catalogue_live_models(const struct model_info **out,
  * has room for CATALOGUE_LIVE_MAX entries; returns how many it filled.
  */
 size_t		catalogue_shown(const struct model_info **out);
+/*
+ * Appends what a client may ask for, for "unknown model" errors: the
+ * live models' ids (at most CATALOGUE_LIST_IDS, then how many more),
+ * else models_list_text.  Reads the store: never inside a transaction.
+ */
+#define CATALOGUE_LIST_IDS	50
+struct buf;
+void		catalogue_list_text(struct buf *);
+/* Appends "; available models: <catalogue_list_text>" to *cause. */
+void		catalogue_cause_add_list(char **cause);
 
 #endif

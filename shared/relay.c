@@ -12,6 +12,7 @@
 
 #include "accounts.h"
 #include "buf.h"
+#include "catalogue.h"
 #include "clock.h"
 #include "config.h"
 #include "constrain.h"
@@ -1030,6 +1031,9 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		pick.retry_after = &retry_after;
 		if ((er = pool_pick(env->store, env->cfg, &pick, &acct,
 		    &why)) != KF_OK) {
+			/* No account offers the model: say which ones do. */
+			if (er == KF_ENOTFOUND)
+				catalogue_cause_add_list(&why);
 			/*
 			 * Once an attempt failed, that failure is the answer,
 			 * not another account's cooldown: 429 only when

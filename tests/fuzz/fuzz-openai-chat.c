@@ -44,7 +44,9 @@ run(const char *data, size_t size)
 	er = openai_chat_parse(data, size, NULL, &conv, &copts, &cause,
 	    &param);
 	if (er != KF_OK) {
-		CHECK(er == KF_EINVAL && cause != NULL && *cause != '\0');
+		/* An unknown model is KF_ENOTFOUND (404 in every API). */
+		CHECK((er == KF_EINVAL || er == KF_ENOTFOUND) && cause != NULL &&
+		    *cause != '\0');
 		CHECK(param == NULL || (strncmp(cause, param,
 		    strlen(param)) == 0 && cause[strlen(param)] == ':'));
 		goto out;

@@ -18,7 +18,12 @@ Apache.  Covered:
     into tokens;
   - a model that every account's list lacks is 404 in each API's own error
     shape (not a 503: no retry helps), and Kiro is not called;
-  - with no list cached, the built-in list is shown.
+  - with no list cached, the built-in list is shown;
+  - an unknown model is a 404 in each API's terms: OpenAI (Chat Completions
+    and Responses) {"message","type":"invalid_request_error","param":"model",
+    "code":"model_not_found"}, Anthropic not_found_error, Gemini NOT_FOUND;
+    the message lists the live lists' ids (not the built-in ones), at most
+    50 of them and how many more; Kiro is not called.
 
 Run: /usr/bin/python3 tests/integration/test_catalogue.py
 """
@@ -168,6 +173,72 @@ class CatalogueTests(unittest.TestCase):
         self.assertEqual(gem.status, 404, gem.body[:300])
         self.assertEqual(gem.json()["error"]["status"], "NOT_FOUND")
         self.assertEqual(len(MOCK.requests()), before)
+
+    # an unknown model, in each API's own terms
+
+    def unknown_model(self, model_name: str, named: str | None = None) -> dict:
+        """Each API's answer to model_name (named so); {api: error message}."""
+        msgs = {}
+        chat = self.g.post("/v1/chat/completions", {
+            "model": model_name, "messages": [{"role": "user", "content": "hi"}]},
+            auth="bearer")
+        resp = self.g.post("/v1/responses", {"model": model_name, "input": "hi"},
+                           auth="bearer")
+        for api, answer in (("chat", chat), ("responses", resp)):
+            self.assertEqual(answer.status, 404, answer.body[:300])
+            err = answer.json()["error"]
+            self.assertEqual({k: err[k] for k in ("type", "param", "code")},
+                             {"type": "invalid_request_error", "param": "model",
+                              "code": "model_not_found"}, err)
+            self.assertEqual(set(err), {"message", "type", "param", "code"})
+            msgs[api] = err["message"]
+        doc = assert_anthropic_error(self, self.g.messages(body("hi", model=model_name)),
+                                     404, "not_found_error")
+        msgs["anthropic"] = doc["error"]["message"]
+        gem = self.g.post(f"/v1beta/models/{model_name}:generateContent",
+                          {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+                          auth=None, headers={"x-goog-api-key": self.g.api_key})
+        self.assertEqual(gem.status, 404, gem.body[:300])
+        self.assertEqual((gem.json()["error"]["code"], gem.json()["error"]["status"]),
+                         (404, "NOT_FOUND"))
+        msgs["gemini"] = gem.json()["error"]["message"]
+        for text in msgs.values():
+            self.assertIn(named or model_name, text)
+        return msgs
+
+    def test_unknown_model_is_404_in_each_api_listing_the_live_models(self) -> None:
+        self.health_check()
+        before = len(MOCK.requests())
+        for api, text in self.unknown_model("llama-3-70b").items():
+            with self.subTest(api=api):
+                listed = text.split("available models: ", 1)[1]
+                self.assertEqual(listed, f"claude-sonnet-4.5, glm-5, {NEW_MODEL}")
+        # Not in any live list, though built in: the same 404 and list.
+        for api, text in self.unknown_model("claude-opus-4-6", "claude-opus-4.6").items():
+            with self.subTest(api=api, model="claude-opus-4-6"):
+                self.assertIn("claude-opus-4.6 is not offered", text)
+                self.assertTrue(text.endswith(f"available models: claude-sonnet-4.5, "
+                                              f"glm-5, {NEW_MODEL}"), text)
+        self.assertEqual(len(MOCK.requests()), before)
+
+    def test_unknown_model_lists_at_most_50_live_models(self) -> None:
+        many = [model(f"kiro-many-{i:03d}", 100000, 8000) for i in range(70)]
+        MOCK.call("POST", "accounts/models", {"id": self.b.mock_id, "models": many})
+        self.health_check()
+        for api, text in self.unknown_model("llama-3-70b").items():
+            with self.subTest(api=api):
+                listed = text.split("available models: ", 1)[1]
+                self.assertTrue(listed.startswith("claude-sonnet-4.5, kiro-many-000, "),
+                                listed[:200])
+                self.assertIn("kiro-many-048", listed)
+                self.assertNotIn("kiro-many-049", listed)
+                self.assertTrue(listed.endswith(" and 21 more (GET /v1/models lists them)"),
+                                listed[-200:])
+
+    def test_unknown_model_without_live_lists_lists_the_built_in_ones(self) -> None:
+        for text in self.unknown_model("llama-3-70b").values():
+            self.assertIn("claude-opus-4.6", text)
+            self.assertNotIn(NEW_MODEL, text)
 
     def test_live_window_turns_context_percentage_into_tokens(self) -> None:
         self.health_check()

@@ -12,8 +12,9 @@ maxRequestBytes = 100000, for each server:
     invalid_request_error;
   - wrong types and missing fields, table-driven from cases/bad_requests.json
     (messages not an array, content a number, max_tokens a string,
-    tools[0].input_schema missing, unknown model listing the available
-    ones, ...): 400 whose message names the field path; also on
+    tools[0].input_schema missing, ...): 400 whose message names the field
+    path (an unknown model: 404 not_found_error listing the available
+    ones, as Anthropic answers it); also on
     /v1/messages/count_tokens and /cc/v1/messages;
   - JSON nested 600 levels deep gets 400 saying the nesting is too deep,
     while Claude Code-like nesting (tool schemas ~60 levels) works;
@@ -259,7 +260,7 @@ class _BadInput:
         assert_anthropic_error(self, resp, 404, "not_found_error",
                                ["llama-3-70b", "claude-sonnet-4.5", "auto"])
         resp = self.gw.messages(body("hi", model="claude-instant-1"))
-        assert_anthropic_error(self, resp, 400, "invalid_request_error",
+        assert_anthropic_error(self, resp, 404, "not_found_error",
                                ["claude-instant-1", "claude-sonnet-4.5", "claude-haiku-4.5"])
 
 

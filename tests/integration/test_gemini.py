@@ -475,8 +475,8 @@ class _Gemini:
             with self.subTest(field=field):
                 self.assert_error(self.post(path, body), 400, "INVALID_ARGUMENT", field)
         self.assert_error(self.post(path, b"{not json"), 400, "INVALID_ARGUMENT")
-        self.assert_error(self.post("/v1beta/models/llama-9:generateContent", req("x")), 400,
-                          "INVALID_ARGUMENT", "llama-9", "claude-sonnet-4.5")
+        self.assert_error(self.post("/v1beta/models/llama-9:generateContent", req("x")), 404,
+                          "NOT_FOUND", "llama-9", "claude-sonnet-4.5")
         self.assert_error(self.post("/v1beta/models/gemini-2.5-pro:embedContent", req("x")),
                           404, "NOT_FOUND", "embedContent")
         self.assert_error(self.post("/v1beta/tunedModels/x:generateContent", req("x")),

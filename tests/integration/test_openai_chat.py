@@ -422,8 +422,9 @@ class _Chat:
                           "logprobs")
         self.assert_error(self.post(chat("x", messages=[{"role": "user"}])), 400,
                           "invalid_request_error", "messages[0].content", "field required")
-        self.assert_error(self.post(chat("x", model="nope-1")), 400, "invalid_request_error",
-                          "model", "claude-sonnet-4.5")
+        err = self.assert_error(self.post(chat("x", model="nope-1")), 404,
+                                "invalid_request_error", "model", "claude-sonnet-4.5")
+        self.assertEqual(err["code"], "model_not_found")
         self.assert_error(self.post(chat("x", stop=["a", "b", "c", "d", "e"])), 400,
                           "invalid_request_error", "stop")
         resp = self.gw.post("/v1/chat/completions", b"{not json", auth="bearer")

@@ -76,6 +76,10 @@ START_TEST(openai_statuses_and_codes_follow_the_api)
 	ck_assert_int_eq(openai_error_status(KF_EUPSTREAM, &type, &code), 502);
 	ck_assert_str_eq(type, "server_error");
 	ck_assert_int_eq(openai_error_status(KF_ENOACCOUNT, NULL, NULL), 503);
+	/* OpenAI's unknown model: 404, not a not_found_error. */
+	ck_assert_int_eq(openai_error_status(KF_ENOTFOUND, &type, &code), 404);
+	ck_assert_str_eq(type, "invalid_request_error");
+	ck_assert_str_eq(code, "model_not_found");
 }
 END_TEST
 
@@ -88,6 +92,13 @@ START_TEST(openai_param_names_the_field)
 	root = error_of(&b);
 	ck_assert_str_eq(member(root, "param"), "n");
 	ck_assert_str_eq(member(root, "type"), "invalid_request_error");
+	json_object_put(root);
+	buf_free(&b);
+	/* A relay's "no account offers it" names the model, as OpenAI does. */
+	openai_error_json(&b, KF_ENOTFOUND, "model x is not offered", NULL);
+	root = error_of(&b);
+	ck_assert_str_eq(member(root, "param"), "model");
+	ck_assert_str_eq(member(root, "code"), "model_not_found");
 	json_object_put(root);
 	buf_free(&b);
 }

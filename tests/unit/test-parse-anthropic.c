@@ -1114,9 +1114,15 @@ START_TEST(parse_unknown_model_lists_models)
 {
 	char	*why;
 
-	why = expect_einval_at("{\"model\":\"llama-3-70b\",\"max_tokens\":1,"
-	    "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 0,
-	    "model");
+	struct conv	 c;
+
+	/* Not found (404 not_found_error), naming the field. */
+	why = NULL;
+	ck_assert_int_eq(parse("{\"model\":\"llama-3-70b\",\"max_tokens\":1,"
+	    "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 0, &c,
+	    &why), KF_ENOTFOUND);
+	conv_free(&c);
+	ck_assert(strncmp(why, "model: ", 7) == 0);
 	ck_assert_ptr_nonnull(strstr(why, "llama-3-70b"));
 	ck_assert_ptr_nonnull(strstr(why, "claude-sonnet-4.5"));
 	ck_assert_ptr_nonnull(strstr(why, "claude-opus-4.6"));

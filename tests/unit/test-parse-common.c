@@ -173,7 +173,7 @@ START_TEST(model_resolves_or_lists_the_available)
 	conv_free(&c);
 	conv_init(&c);
 	ck_assert_int_eq(pc_model(&c, "llama-3-70b", 0, &m, &thinking, &cause,
-	    &param), KF_EINVAL);
+	    &param), KF_ENOTFOUND);
 	ck_assert_ptr_null(m);
 	ck_assert_str_eq(param, "model");
 	ck_assert(strncmp(cause, "model: \"llama-3-70b\" is not available; "

@@ -589,7 +589,7 @@ START_TEST(parse_models_and_count_wrapper)
 	    "claude-opus-4.6");
 	ck_assert_ptr_null(models_resolve("llama-9", &th));
 	ck_assert_int_eq(parse("{\"contents\":[" USER("x") "]}", "llama-9", 0, &c,
-	    &o, &why), KF_EINVAL);
+	    &o, &why), KF_ENOTFOUND);
 	ck_assert_ptr_nonnull(strstr(why, "llama-9"));
 	ck_assert_ptr_nonnull(strstr(why, models_list_text()));
 	free(why);

@@ -510,8 +510,15 @@ START_TEST(model_and_shape_errors)
 	struct openai_chat_opts	 o;
 	char			*why = NULL, *param = NULL;
 
-	check_refused("{'model':'no-such-model','messages':[{'role':'user',"
-	    "'content':'x'}]}", "model", "available models: ");
+	/* Not found (404 model_not_found), param model. */
+	ck_assert_int_eq(parse("{'model':'no-such-model','messages':[{'role':"
+	    "'user','content':'x'}]}", &c, &o, &why, &param), KF_ENOTFOUND);
+	conv_free(&c);
+	ck_assert_str_eq(param, "model");
+	ck_assert_ptr_nonnull(strstr(why, "available models: "));
+	free(why);
+	free(param);
+	why = param = NULL;
 	check_refused("{'messages':[{'role':'user','content':'x'}]}", "model",
 	    "field required");
 	check_refused("{'model':7,'messages':[]}", "model", "string");

@@ -960,8 +960,6 @@ START_TEST(bad_fields_named)
 	} cases[] = {
 		{ "{'input':'x'}", "model", "field required" },
 		{ "{'model':5,'input':'x'}", "model", "must be a string" },
-		{ "{'model':'llama-nonsense-9','input':'x'}", "model",
-		    "is not available" },
 		{ "{" M "'input':5}", "input", "must be a string or an array" },
 		{ "{" M "'stream':'yes','input':'x'}", "stream", "boolean" },
 		{ "{" M "'store':1,'input':'x'}", "store", "boolean" },
@@ -1061,12 +1059,23 @@ START_TEST(bad_fields_named)
 		    "must be a string" },
 		{ "[1]", "body", "JSON object" },
 	};
-	size_t	i;
+	struct conv			 c;
+	struct openai_responses_req	 r;
+	char				*why = NULL, *param = NULL;
+	size_t				 i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		parse_bad(cases[i].body, cases[i].param, cases[i].text);
 	/* Not JSON: a cause, no param. */
 	parse_bad("{'model'", NULL, "");
+	/* An unknown model is not found (404 model_not_found). */
+	ck_assert_int_eq(parse("{'model':'llama-nonsense-9','input':'x'}", &c,
+	    &r, &why, &param), KF_ENOTFOUND);
+	done(&c, &r);
+	ck_assert_str_eq(param, "model");
+	ck_assert_ptr_nonnull(strstr(why, "is not available"));
+	free(why);
+	free(param);
 }
 END_TEST
 
