@@ -94,7 +94,8 @@ fcgx_read(void *stream, char *buf, int len)
 	return FCGX_GetStr(buf, len, stream);
 }
 
-static void
+/* Returns the account that answered the request, 0 when none did. */
+static long
 serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 {
 	struct request	 req;
@@ -143,6 +144,7 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 	log_set_request(NULL);
 	free(req.path);
 	buf_free(&req.body);
+	return req.out.status == 200 && !req.out.failed ? req.account_id : 0;
 }
 
 /*
@@ -194,6 +196,7 @@ accept_loop(void *arg)
 {
 	FCGX_Request		 fcgx;
 	struct relay_env	 relay;
+	long			 served;
 	int			 rc;
 
 	(void)arg;
@@ -213,11 +216,15 @@ accept_loop(void *arg)
 		if (rc < 0)
 			break;
 		atomic_fetch_add(&active_requests, 1);
-		serve_one(&fcgx, &relay);
+		served = serve_one(&fcgx, &relay);
 		FCGX_Finish_r(&fcgx);
 		/* Off the client's path: success tallies, now and then. */
 		if (app.store != NULL)
 			pool_flush_due(app.store);
+		/* And the serving account's model list, once it is stale. */
+		if (app.store != NULL && served > 0)
+			catalogue_refresh_stale(app.store, relay.http, app.cfg,
+			    served);
 		trim_due();
 		if (atomic_fetch_sub(&active_requests, 1) == 1 && stopping)
 			exit(0);

@@ -16,6 +16,7 @@
 #include "cred.h"
 #include "http.h"
 #include "json.h"
+#include "log.h"
 #include "models.h"
 #include "refresh.h"
 #include "store.h"
@@ -378,6 +379,107 @@ out:
 	catalogue_free(&c);
 	account_free(&a);
 	return er;
+}
+
+/*
+ * Per process: until when an account's list is known fresh (or not worth
+ * a look), by id modulo the table size; a collision only costs a read.
+ */
+#define FRESH_SLOTS		64
+#define FRESH_RECHECK		60	/* s: no list, or another's claim */
+static pthread_mutex_t	fresh_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	long	id;
+	time_t	until;
+} fresh_memo[FRESH_SLOTS];
+
+static int
+fresh_known(long id, time_t now)
+{
+	int	known;
+
+	pthread_mutex_lock(&fresh_lock);
+	known = fresh_memo[id % FRESH_SLOTS].id == id &&
+	    fresh_memo[id % FRESH_SLOTS].until > now;
+	pthread_mutex_unlock(&fresh_lock);
+	return known;
+}
+
+static void
+fresh_set(long id, time_t until)
+{
+	pthread_mutex_lock(&fresh_lock);
+	fresh_memo[id % FRESH_SLOTS].id = id;
+	fresh_memo[id % FRESH_SLOTS].until = until;
+	pthread_mutex_unlock(&fresh_lock);
+}
+
+/*
+ * In one write transaction: 1 when account id's list is stale and no
+ * other caller claimed its refresh within CATALOGUE_TTL (the claim is
+ * now ours); else 0 with *until, when to look again.
+ */
+static int
+claim_refresh(struct store *st, long id, time_t now, time_t *until)
+{
+	struct store_txn	*txn = NULL;
+	struct catalogue	 c;
+	struct buf		 raw = BUF_INIT, rec = BUF_INIT;
+	json_object		*obj = NULL;
+	int64_t			 at = 0;
+	char			 key[64];
+	int			 mine = 0;
+
+	*until = now + FRESH_RECHECK;
+	if (store_begin(st, STORE_WRITE_NOSYNC, &txn, NULL) != KF_OK)
+		return 0;
+	if (catalogue_txn_load(txn, id, &c) != KF_OK)
+		goto out;		/* none yet: health-check's job */
+	if (c.fetched_at <= now && now - c.fetched_at < CATALOGUE_TTL) {
+		*until = c.fetched_at + CATALOGUE_TTL;
+		goto out;
+	}
+	snprintf(key, sizeof(key), "catalogue-claim/%ld", id);
+	if (store_get(txn, key, &raw) == KF_OK &&
+	    json_parse(raw.ptr, raw.len, 4, &obj, NULL) == KF_OK &&
+	    json_get_int(obj, "at", &at) == 1 && at <= now &&
+	    now - at < CATALOGUE_TTL)
+		goto out;		/* another caller is on it */
+	buf_printf(&rec, "{\"v\":1,\"at\":%lld}", (long long)now);
+	mine = store_put(txn, key, rec.ptr, rec.len) == KF_OK;
+out:
+	catalogue_free(&c);
+	json_object_put(obj);
+	buf_free(&raw);
+	buf_free(&rec);
+	if (store_end(txn, NULL) != KF_OK)
+		mine = 0;
+	return mine;
+}
+
+void
+catalogue_refresh_stale(struct store *st, struct http *h,
+    const struct config *cfg, long id)
+{
+	time_t	 now = clock_now(), until;
+	char	*why = NULL;
+	int	 fetched;
+
+	if (id <= 0 || fresh_known(id, now))
+		return;
+	if (!claim_refresh(st, id, now, &until)) {
+		fresh_set(id, until);
+		return;
+	}
+	if (catalogue_refresh(st, h, cfg, id, 1, &fetched, &why) != KF_OK)
+		log_warnx("account %ld: model list older than %d s, not "
+		    "refreshed: %s", id, CATALOGUE_TTL, why);
+	else
+		log_info("account %ld: model list older than %d s refreshed "
+		    "(ListAvailableModels)", id, CATALOGUE_TTL);
+	/* Either way the claim stands for CATALOGUE_TTL. */
+	fresh_set(id, clock_now() + CATALOGUE_TTL);
+	free(why);
 }
 
 /* One account's catalogue, for merging in id order. */

@@ -87,6 +87,20 @@ enum kf_err	catalogue_refresh(struct store *, struct http *,
 		    char **cause);
 
 /*
+ * After account id served a request (the client has its answer): when its
+ * cached catalogue is older than CATALOGUE_TTL, fetches it again
+ * (catalogue_refresh), logging what happened.  At most one fetch per
+ * account per CATALOGUE_TTL across processes: the caller that finds the
+ * list stale writes catalogue-claim/<id> in the same transaction, and a
+ * claim younger than CATALOGUE_TTL stops the others.  A process remembers
+ * until when each account's list is fresh, so most calls read nothing.
+ * An account with no cached list yet is left to kiroctl health-check.
+ * Network I/O: call it with no store lock held, off the client's path.
+ */
+void		catalogue_refresh_stale(struct store *, struct http *,
+		    const struct config *, long id);
+
+/*
  * The union of every cached catalogue, in one read transaction: accounts
  * in id order, each model once at its first place, with the smallest
  * limits any account gave it (what every account can serve).  KF_OK with

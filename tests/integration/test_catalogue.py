@@ -23,7 +23,13 @@ Apache.  Covered:
     and Responses) {"message","type":"invalid_request_error","param":"model",
     "code":"model_not_found"}, Anthropic not_found_error, Gemini NOT_FOUND;
     the message lists the live lists' ids (not the built-in ones), at most
-    50 of them and how many more; Kiro is not called.
+    50 of them and how many more; Kiro is not called;
+  - a list older than the hour is fetched again by the responder after it
+    answered with that account (the client has its answer first, while
+    the mock's 2 s ListAvailableModels is still running): one
+    ListAvailableModels call with that account's token, the new list in
+    the store, none while it is fresh, and with 8 requests in flight over
+    2 processes x 4 threads still exactly one call (the store's claim).
 
 Run: /usr/bin/python3 tests/integration/test_catalogue.py
 """
@@ -32,13 +38,15 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gateway as gw  # noqa: E402
-from gateway import Account, Gateway, Mock, assert_anthropic_error, body  # noqa: E402
+from gateway import (Account, Gateway, Mock, assert_anthropic_error, body,  # noqa: E402
+                     in_parallel, wait_for)
 
 MOCK: Mock | None = None
 NEW_MODEL = "kiro-brand-new-7"
@@ -239,6 +247,73 @@ class CatalogueTests(unittest.TestCase):
         for text in self.unknown_model("llama-3-70b").values():
             self.assertIn("claude-opus-4.6", text)
             self.assertNotIn(NEW_MODEL, text)
+
+    # a stale list, fetched again after an answer
+
+    def make_stale(self, g: Gateway, n_accounts: int) -> None:
+        """Every account's list fetched two hours ago (kiroctl's clock moved back)."""
+        past = str(int(time.time()) - 2 * 3600)
+        out = g.kiroctl("health-check", env={"KIRO_FCGI_FAKE_NOW": past}).stdout
+        self.assertEqual(out.count("model list refreshed"), n_accounts, out)
+
+    @staticmethod
+    def fetches() -> list:
+        return MOCK.requests("ListAvailableModels")
+
+    def test_stale_list_is_fetched_again_after_an_answer(self) -> None:
+        self.make_stale(self.g, 2)
+        before = len(self.fetches())
+        MOCK.call("POST", "accounts/models", {"id": self.a.mock_id, "models": [
+            model("claude-sonnet-4.5", 300000, 50000), model("kiro-fresh-1", 100000, 8000)]})
+        # Kiro takes 2 s to list: the client has its answer before that
+        # (had it waited, the mock would have finished the call by now).
+        MOCK.settings(models_delay_ms=2000)
+        who, _, _ = self.served_by("claude-sonnet-4-5", "stale list")
+        self.assertEqual(who, "a")
+        self.assertFalse([e for e in self.fetches()[before:] if e["complete"]],
+                         "the client waited for the fetch")
+        wait_for(lambda: [e for e in self.fetches()[before:] if e["complete"]],
+                 what="a ListAvailableModels call")
+        wait_for(lambda: "model list older than 3600 s refreshed" in self.g.log(),
+                 what="the refresh in the responder log")
+        [call] = self.fetches()[before:]
+        self.assertEqual(call["headers"]["authorization"], "Bearer " + self.a.access_token)
+        self.assertEqual(call["status"], 200)
+        listed = json.loads(self.g.kiroctl("models", "--json").stdout)
+        self.assertIn("kiro-fresh-1", [m["id"] for m in listed["models"]])
+        # Fresh now: more answers fetch nothing.
+        for i in range(3):
+            self.assertEqual(self.served_by("claude-sonnet-4-5", f"fresh {i}")[0], "a")
+        self.assertEqual(len(self.fetches()), before + 1)
+
+    def test_fresh_list_is_not_fetched_after_an_answer(self) -> None:
+        self.health_check()
+        before = len(self.fetches())
+        for i in range(3):
+            self.served_by("claude-sonnet-4-5", f"fresh {i}")
+        self.assertEqual(len(self.fetches()), before)
+        self.assertNotIn("model list older than", self.g.log())
+
+    def test_stale_list_fetched_once_with_requests_in_flight(self) -> None:
+        g = Gateway(self.server, MOCK, accounts=[self.a], procs=2, threads=4).start()
+        self.addCleanup(g.stop)
+        self.assertEqual(g.get("/health").status, 200)
+        self.make_stale(g, 1)
+        before = len(self.fetches())
+        # The fetch is still running when the other requests finish.
+        MOCK.settings(models_delay_ms=1500)
+
+        def ask(i: int) -> None:
+            resp = g.messages(body(f"in flight {i}"))
+            self.assertEqual(resp.status, 200, resp.body[:300])
+
+        in_parallel([lambda i=i: ask(i) for i in range(8)])
+        wait_for(lambda: "model list older than 3600 s refreshed" in g.log(),
+                 what="the refresh in the responder log")
+        in_parallel([lambda i=i: ask(8 + i) for i in range(8)])
+        self.assertEqual(len(self.fetches()), before + 1,
+                         [e["id"] for e in self.fetches()[before:]])
+        self.assertEqual(g.log().count("model list older than"), 1, g.log()[-3000:])
 
     def test_live_window_turns_context_percentage_into_tokens(self) -> None:
         self.health_check()

@@ -1119,6 +1119,9 @@ HOST_SETTINGS = {
     "target_require_headers": False,      # target style needs TARGET_HEADERS
 }
 DEFAULT_SETTINGS.update(HOST_SETTINGS)
+# ListAvailableModels answers after this many ms (a refresh in flight while
+# other requests finish: tests of who fetches a stale list).
+DEFAULT_SETTINGS["models_delay_ms"] = 0
 HOST_STATS = {"profiles": 0, "host_rejected": 0}
 SCRIPT_ENDPOINTS += ("ListAvailableProfiles",)
 
@@ -1686,6 +1689,9 @@ class Handler(HostMixin, BaseHTTPRequestHandler):
         spec = self.scripted("ListAvailableModels", auth[0])
         if spec and spec["kind"] == "http_error":
             return Scenario(self, spec, "").run()
+        delay_ms = self.state.settings["models_delay_ms"]
+        if delay_ms > 0:
+            time.sleep(delay_ms / 1000.0)
         models = self.model_catalogue(auth[1])
         try:
             start = int(query.get("nextToken") or 0)

@@ -163,6 +163,50 @@ START_TEST(refresh_caches_for_an_hour_and_lacks_says_what_is_missing)
 }
 END_TEST
 
+/*
+ * After an answer: nothing while the list is missing or fresh; once it is
+ * older than the hour, one fetch, and the claim stops the next caller
+ * within the hour.  Account 65 shares account 1's slot in the per-process
+ * memo (catalogue.c: 64 slots), so a call for it makes this process read
+ * the store again, as another process would.
+ */
+#define MEMO_RECHECK_S	60	/* catalogue.c FRESH_RECHECK */
+START_TEST(stale_list_is_fetched_once_after_an_answer)
+{
+	struct store_txn	*txn;
+	char			*why = NULL;
+
+	add_account("CAT5", 0);
+	set_models("CAT5", 2, 5000);
+	catalogue_refresh_stale(st, h, cfg, 1);		/* no list yet */
+	ck_assert_int_eq(tu_mock_stat(&mock, "models"), 0);
+	ck_assert_msg(catalogue_refresh(st, h, cfg, 1, 1, NULL, &why) == KF_OK,
+	    "%s", why);
+	ck_assert_int_eq(tu_mock_stat(&mock, "models"), 1);
+	clock_set_offset(2 * MEMO_RECHECK_S);
+	catalogue_refresh_stale(st, h, cfg, 1);		/* fresh */
+	ck_assert_int_eq(tu_mock_stat(&mock, "models"), 1);
+	clock_set_offset(CATALOGUE_TTL + 1);
+	catalogue_refresh_stale(st, h, cfg, 1);		/* stale: fetched */
+	ck_assert_int_eq(tu_mock_stat(&mock, "models"), 2);
+	/* Stale again at once (as if that fetch had not saved): claimed. */
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_put(txn, "catalogue/1",
+	    "{\"v\":1,\"at\":1,\"models\":[]}", 26), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	clock_set_offset(CATALOGUE_TTL + CATALOGUE_TTL / 2);
+	catalogue_refresh_stale(st, h, cfg, 65);	/* evicts 1's memo */
+	catalogue_refresh_stale(st, h, cfg, 1);
+	ck_assert_int_eq(tu_mock_stat(&mock, "models"), 2);
+	/* A claim an hour old is spent. */
+	clock_set_offset(3 * CATALOGUE_TTL);
+	catalogue_refresh_stale(st, h, cfg, 65);
+	catalogue_refresh_stale(st, h, cfg, 1);
+	clock_set_offset(0);
+	ck_assert_int_eq(tu_mock_stat(&mock, "models"), 3);
+}
+END_TEST
+
 /* The host of the mock's last ListAvailableModels request ("none"). */
 static char *
 last_models_host(void)
@@ -326,6 +370,7 @@ main(void)
 	tcase_add_test(live, refresh_asks_the_accounts_host);
 	tcase_add_test(live, merged_is_the_union_with_the_smallest_limits);
 	tcase_add_test(live, live_lists_drive_models_find_and_resolve);
+	tcase_add_test(live, stale_list_is_fetched_once_after_an_answer);
 	suite_add_tcase(s, live);
 	http_global_init();
 	return tu_run(s);
