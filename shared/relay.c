@@ -880,14 +880,27 @@ backoff(int n)
 }
 
 /*
+ * profileArn goes in the body except in the target style, which carries
+ * it in its header (upstream.c) and refuses top-level fields it does not
+ * know (§12: agentMode, systemPrompt): README "Kiro hosts".
+ */
+static const char *
+body_profile(const struct upstream_route *route, const struct cred *cred)
+{
+	if (route->host == API_HOST_RUNTIME && route->style == API_STYLE_TARGET)
+		return NULL;
+	return cred->profile_arn;
+}
+
+/*
  * The Kiro body for conv; over history.maxPayloadBytes, the oldest turns
  * go, as many at once as the excess covers (history_build_within), not
  * one rebuild per turn.
  */
 static enum kf_err
 build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
-    const char *conversation_id, struct buf *body, struct kiro_toolmap *map,
-    char **cause)
+    const struct upstream_route *route, const char *conversation_id,
+    struct buf *body, struct kiro_toolmap *map, char **cause)
 {
 	struct history_opts	hopts;
 	struct history_fit	fit;
@@ -901,7 +914,7 @@ build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
 	opts.conversation_id = conv->session_id != NULL ? conv->session_id :
 	    conversation_id != NULL && conversation_id[0] != '\0' ?
 	    conversation_id : NULL;
-	opts.profile_arn = cred->profile_arn;
+	opts.profile_arn = body_profile(route, cred);
 	opts.prompt_caching = env->cfg->prompt_caching;
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
@@ -1072,8 +1085,8 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		kiro_toolmap_free(map);
 		map = kiro_toolmap_new();
 		a.map = map;
-		if ((er = build_body(env, conv, &cred, conversation_id, &body,
-		    map, cause)) != KF_OK)
+		if ((er = build_body(env, conv, &cred, &route, conversation_id,
+		    &body, map, cause)) != KF_OK)
 			goto out;
 		if ((er = check_body_size(env->cfg, &body, cause)) != KF_OK) {
 			res->account_id = 0;
@@ -1097,8 +1110,17 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 				a.splitter = thinking_new(splitter_emit, &a);
 			run_attempt(&a, &cred, &route, &body, res, &o);
 			if (route_switch(env, &a, res->account_id, &o, &route,
-			    &switched))
+			    &switched)) {
+				/* The other style may want the profile apart. */
+				kiro_toolmap_free(map);
+				map = kiro_toolmap_new();
+				a.map = map;
+				if ((er = build_body(env, conv, &cred, &route,
+				    conversation_id, &body, map, cause)) !=
+				    KF_OK)
+					goto out;
 				continue;
+			}
 			/*
 			 * Throttled: the account cools down and another one
 			 * serves, when one can; else retry this one as before.

@@ -18,7 +18,9 @@ mock is shared by the module and reset before each test.  Covered:
     host legacy and no profile;
   - `apiStyle: "target"`: POST /runtime/ with x-amz-target, the client
     attribution, the kiroruntime user agent and the profile header, and no
-    top-level agentMode/agentContinuationId/agentTaskType;
+    top-level agentMode/agentContinuationId/agentTaskType, and no profileArn
+    in the body (the mock's target_refuse_body_profile refuses one), also
+    after a switch from the path style;
   - the runtime host refusing the path style (REQUEST_BODY_INVALID): one
     switch to the target style, the client gets its answer, the responder
     log says so, the next request goes straight to the target style, and
@@ -208,6 +210,31 @@ class Hosts(unittest.TestCase):
         self.assertEqual(call["profile"]["header"], PROFILE)
         for field in STATE_FIELDS:
             self.assertNotIn(field, call["body"])
+        # The profile is in the header only: the body has no profileArn.
+        self.assertIsNone(call["profile"]["body"])
+        self.assertNotIn("profileArn", call["body"])
+
+    def test_target_style_sends_no_profile_in_the_body(self) -> None:
+        account = FileAccount("target", file_extra={"profileArn": PROFILE})
+        g = self.start([account], apiStyle="target")
+        MOCK.settings(target_refuse_body_profile=True)
+        self.send(g)
+        [call] = MOCK.requests()
+        self.assertEqual((self.placement(call), call["status"]), (("runtime", "target"), 200))
+        self.assertEqual(call["profile"]["header"], PROFILE)
+        self.assertNotIn("profileArn", call["body"])
+
+    def test_switch_to_target_style_drops_the_body_profile(self) -> None:
+        account = FileAccount("switch", file_extra={"profileArn": PROFILE})
+        g = self.start([account])
+        MOCK.settings(runtime_path_style_invalid=True, target_refuse_body_profile=True)
+        self.send(g, "first")
+        calls = MOCK.requests()
+        self.assertEqual([(self.placement(c), c["status"]) for c in calls],
+                         [(("runtime", "path"), 400), (("runtime", "target"), 200)])
+        self.assertEqual(calls[0]["profile"]["body"], PROFILE)
+        self.assertNotIn("profileArn", calls[1]["body"])
+        self.assertEqual(calls[1]["profile"]["header"], PROFILE)
 
     def test_path_style_refused_switches_to_target_and_stays(self) -> None:
         account = FileAccount("switch", file_extra={"profileArn": PROFILE})

@@ -1116,6 +1116,7 @@ HOST_SETTINGS = {
     "runtime_allow_idc": False,           # IdC accounts refused on the runtime host
     "legacy_retired": False,              # every /legacy request -> 404
     "target_refuse_state_fields": False,  # also refuse the agent fields in conversationState
+    "target_refuse_body_profile": False,  # also refuse a top-level profileArn (its header has it)
     "target_require_headers": False,      # target style needs TARGET_HEADERS
 }
 DEFAULT_SETTINGS.update(HOST_SETTINGS)
@@ -1138,7 +1139,8 @@ HOST_RULES = [
     ("target-header-missing", "400: a target-style request without x-amzn-kiro-agent-mode: "
                               "spec or x-amz-sso-bearer (setting target_require_headers)"),
     ("target-field-refused", "400: a target-style body with top-level agentMode, "
-                             "agentContinuationId, agentTaskType or systemPrompt"),
+                             "agentContinuationId, agentTaskType or systemPrompt (or "
+                             "profileArn: setting target_refuse_body_profile)"),
     ("idc-profile-arn", "403 bearer-invalid: an IdC account's request carries a profileArn"),
     ("profile-arn-required", "400 \"profileArn is required\": a social account's runtime "
                              "request without one"),
@@ -1335,6 +1337,8 @@ class HostMixin(object):
                 return False
         if self.style == "target":
             refused = [k for k in TARGET_REFUSED_FIELDS if k in body]
+            if self.state.settings["target_refuse_body_profile"] and "profileArn" in body:
+                refused.append("profileArn")
             state = body.get("conversationState")
             if self.state.settings["target_refuse_state_fields"] and isinstance(state, dict):
                 refused += ["conversationState." + k for k in TARGET_REFUSED_FIELDS

@@ -1481,7 +1481,9 @@ START_TEST(relay_path_style_refused_switches_to_target_and_remembers)
 	add_account("A", 0);
 	ck_assert_int_eq(accounts_set_profile(st, 1, ROUTE_PROFILE, NULL),
 	    KF_OK);
-	mock_settings("{\"runtime_path_style_invalid\":true}");
+	/* The target style wants no profileArn in the body (relay.c). */
+	mock_settings("{\"runtime_path_style_invalid\":true,"
+	    "\"target_refuse_body_profile\":true}");
 	serve_once("first");
 	/* The refused path-style call, then the target-style one. */
 	ck_assert_int_eq(generate_calls(), 2);
