@@ -229,6 +229,7 @@ gemini_model(struct request *req)
 {
 	const struct model_info	*m;
 	json_object		*o;
+	struct buf		 text = BUF_INIT;
 	char			*model, *method, *msg;
 	int			 thinking;
 
@@ -237,10 +238,12 @@ gemini_model(struct request *req)
 		(void)gemini_error_response(&req->out, KF_ENOTFOUND, msg, 0);
 		free(msg);
 	} else if ((m = models_resolve(model, &thinking)) == NULL) {
-		msg = xasprintf("model \"%s\" is not available; available "
-		    "models: %s", model, models_list_text());
-		(void)gemini_error_response(&req->out, KF_ENOTFOUND, msg, 0);
-		free(msg);
+		buf_printf(&text, "model \"%s\" is not available; available "
+		    "models: ", model);
+		catalogue_list_text(&text);
+		(void)gemini_error_response(&req->out, KF_ENOTFOUND, text.ptr,
+		    0);
+		buf_free(&text);
 	} else {
 		o = model_json(model, m);
 		reply_json(req, o);

@@ -173,18 +173,19 @@ info_model(struct request *req)
 	const struct model_info	*m;
 	const char		*id;
 	json_object		*o;
-	char			*msg;
+	struct buf		 msg = BUF_INIT;
 	int			 thinking;
 
 	id = req->path + strlen("/v1/models/");
 	if ((m = models_find(id)) == NULL)
 		m = models_resolve(id, &thinking);
 	if (m == NULL) {
-		msg = xasprintf("model \"%s\" is not available; available "
-		    "models: %s", id, models_list_text());
-		(void)anthropic_error_response(&req->out, KF_ENOTFOUND, msg,
-		    0);
-		free(msg);
+		buf_printf(&msg, "model \"%s\" is not available; available "
+		    "models: ", id);
+		catalogue_list_text(&msg);
+		(void)anthropic_error_response(&req->out, KF_ENOTFOUND,
+		    msg.ptr, 0);
+		buf_free(&msg);
 		return;
 	}
 	o = model_json(m);

@@ -221,6 +221,16 @@ class CatalogueTests(unittest.TestCase):
             with self.subTest(api=api):
                 listed = text.split("available models: ", 1)[1]
                 self.assertEqual(listed, f"claude-sonnet-4.5, glm-5, {NEW_MODEL}")
+        # The model routes say the same: GET /v1/models/{id}, /v1beta/models/{id}.
+        one = self.g.get("/v1/models/llama-3-70b")
+        doc = assert_anthropic_error(self, one, 404, "not_found_error")
+        self.assertTrue(doc["error"]["message"].endswith(
+            f"available models: claude-sonnet-4.5, glm-5, {NEW_MODEL}"), doc)
+        gem = self.g.get("/v1beta/models/llama-3-70b", auth=None,
+                         headers={"x-goog-api-key": self.g.api_key})
+        self.assertEqual((gem.status, gem.json()["error"]["status"]), (404, "NOT_FOUND"))
+        self.assertTrue(gem.json()["error"]["message"].endswith(
+            f"available models: claude-sonnet-4.5, glm-5, {NEW_MODEL}"), gem.body[:300])
         # Not in any live list, though built in: the same 404 and list.
         for api, text in self.unknown_model("claude-opus-4-6", "claude-opus-4.6").items():
             with self.subTest(api=api, model="claude-opus-4-6"):
