@@ -141,8 +141,9 @@ enum kf_err	 accounts_set_route(struct store *, long id, enum api_host,
  * already (a request in flight switched first), nothing is written and
  * *recorded is 0, so a switch is recorded and logged once.
  */
-enum kf_err	 accounts_switch_route(struct store *, long id, enum api_host,
-		    enum api_style, time_t now, int *recorded, char **cause);
+enum kf_err	 accounts_switch_route(struct store *, long id,
+		    enum api_host, enum api_style, time_t now, int *recorded,
+		    char **cause);
 /*
  * Stores the profileArn found for account id; NULL clears it.  An idc
  * account keeps none (cred.h), whatever is passed.

@@ -386,7 +386,7 @@ out:
  * a look), by id modulo the table size; a collision only costs a read.
  */
 #define FRESH_SLOTS		64
-#define FRESH_RECHECK		60	/* s: no list, or another's claim */
+#define FRESH_RECHECK		60	/* s: no list, or claimed */
 static pthread_mutex_t	fresh_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	long	id;

@@ -1111,7 +1111,7 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 			run_attempt(&a, &cred, &route, &body, res, &o);
 			if (route_switch(env, &a, res->account_id, &o, &route,
 			    &switched)) {
-				/* The other style may want the profile apart. */
+				/* The other style: the profile elsewhere. */
 				kiro_toolmap_free(map);
 				map = kiro_toolmap_new();
 				a.map = map;

@@ -41,8 +41,8 @@ run(const char *data, size_t size)
 	er = anthropic_parse(data, size, 0, &conv, &cause);
 	if (er != KF_OK) {
 		/* An unknown model is KF_ENOTFOUND (404 in every API). */
-		CHECK((er == KF_EINVAL || er == KF_ENOTFOUND) && cause != NULL &&
-		    *cause != '\0');
+		CHECK((er == KF_EINVAL || er == KF_ENOTFOUND) &&
+		    cause != NULL && *cause != '\0');
 		goto out;
 	}
 	CHECK(conv.model != NULL && conv.kiro_model != NULL);

@@ -146,8 +146,8 @@ run(const char *data, size_t size)
 	er = gemini_parse(data, size, FUZZ_MODEL, 0, &conv, &gopts, &cause);
 	if (er != KF_OK) {
 		/* An unknown model is KF_ENOTFOUND (404 in every API). */
-		CHECK((er == KF_EINVAL || er == KF_ENOTFOUND) && cause != NULL &&
-		    *cause != '\0');
+		CHECK((er == KF_EINVAL || er == KF_ENOTFOUND) &&
+		    cause != NULL && *cause != '\0');
 		goto out;
 	}
 	check_conv(&conv);

@@ -45,8 +45,8 @@ run(const char *data, size_t size)
 	    &param);
 	if (er != KF_OK) {
 		/* An unknown model is KF_ENOTFOUND (404 in every API). */
-		CHECK((er == KF_EINVAL || er == KF_ENOTFOUND) && cause != NULL &&
-		    *cause != '\0');
+		CHECK((er == KF_EINVAL || er == KF_ENOTFOUND) &&
+		    cause != NULL && *cause != '\0');
 		CHECK(param == NULL || (strncmp(cause, param,
 		    strlen(param)) == 0 && cause[strlen(param)] == ':'));
 		goto out;

@@ -120,8 +120,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    fake_fetch, NULL, &cause, &param);
 	if (er != KF_OK) {
 		/* An unknown model is KF_ENOTFOUND (404 in every API). */
-		CHECK((er == KF_EINVAL || er == KF_ENOTFOUND) && cause != NULL &&
-		    *cause != '\0');
+		CHECK((er == KF_EINVAL || er == KF_ENOTFOUND) &&
+		    cause != NULL && *cause != '\0');
 		if (param != NULL)
 			CHECK(*param != '\0' &&
 			    strncmp(cause, param, strlen(param)) == 0);

@@ -187,7 +187,7 @@ START_TEST(stale_list_is_fetched_once_after_an_answer)
 	catalogue_refresh_stale(st, h, cfg, 1);		/* fresh */
 	ck_assert_int_eq(tu_mock_stat(&mock, "models"), 1);
 	clock_set_offset(CATALOGUE_TTL + 1);
-	catalogue_refresh_stale(st, h, cfg, 1);		/* stale: fetched */
+	catalogue_refresh_stale(st, h, cfg, 1);		/* stale */
 	ck_assert_int_eq(tu_mock_stat(&mock, "models"), 2);
 	/* Stale again at once (as if that fetch had not saved): claimed. */
 	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);

@@ -922,7 +922,8 @@ START_TEST(router_messages_bad_body_is_400)
 	/* An unknown model is not found, as Anthropic says it. */
 	dispatch(env, "{\"model\":\"x\"}", &r);
 	check_error(&r, 404, "not_found_error");
-	ck_assert_ptr_nonnull(strstr(r.body, "model: \\\"x\\\" is not available"));
+	ck_assert_ptr_nonnull(strstr(r.body,
+	    "model: \\\"x\\\" is not available"));
 	buf_free(&r.raw);
 }
 END_TEST
