@@ -25,6 +25,7 @@
 #include "log.h"
 #include "models.h"
 #include "pool.h"
+#include "preflight.h"
 #include "rand.h"
 #include "refresh.h"
 #include "relay.h"
@@ -971,6 +972,26 @@ check_body_size(const struct config *cfg, const struct buf *body,
 	return KF_ECONTEXT;
 }
 
+/*
+ * Kiro's rules (preflight.h): a body it would answer "Improperly formed
+ * request" is refused here, naming the rule and the client's path.
+ */
+static enum kf_err
+check_preflight(const struct config *cfg, const struct conv *conv,
+    const struct buf *body, char **cause)
+{
+	struct preflight_limits	lim;
+	enum kf_err		er;
+
+	preflight_limits_default(&lim);
+	if (cfg->max_kiro_body_bytes > 0)
+		lim.max_body_bytes = (size_t)cfg->max_kiro_body_bytes;
+	if ((er = preflight_check(body->ptr, body->len, conv, &lim, NULL,
+	    cause)) != KF_OK)
+		log_info("pre-flight check refused the request: %s", *cause);
+	return er;
+}
+
 static enum kf_err
 relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
     struct relay_result *res, char **cause)
@@ -1070,7 +1091,9 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		if ((er = build_body(env, conv, &cred, conversation_id, &body,
 		    map, cause)) != KF_OK)
 			goto out;
-		if ((er = check_body_size(env->cfg, &body, cause)) != KF_OK) {
+		if ((er = check_body_size(env->cfg, &body, cause)) != KF_OK ||
+		    (er = check_preflight(env->cfg, conv, &body, cause)) !=
+		    KF_OK) {
 			res->account_id = 0;
 			goto out;
 		}
