@@ -224,6 +224,30 @@ fail(struct pf *pf, enum preflight_rule rule, const char *path,
 	return -1;
 }
 
+/*
+ * fail() naming entry k's (or its block's) path, worked out only now: the
+ * mapping walks the history, which per entry would be quadratic.
+ */
+static int
+fail_at(struct pf *pf, enum preflight_rule rule, long k,
+    enum conv_block_type type, size_t ordinal, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static int
+fail_at(struct pf *pf, enum preflight_rule rule, long k,
+    enum conv_block_type type, size_t ordinal, const char *fmt, ...)
+{
+	va_list	ap;
+	char	path[PATH_MAX_LEN], what[512];
+
+	entry_path(pf, k, type, ordinal, path, sizeof(path));
+	va_start(ap, fmt);
+	if (vsnprintf(what, sizeof(what), fmt, ap) < 0)
+		what[0] = '\0';
+	va_end(ap);
+	return fail(pf, rule, path, "%s", what);
+}
+
 /* --- the rules -------------------------------------------------------- */
 
 static int
@@ -340,35 +364,33 @@ check_assistant(struct pf *pf, json_object *arm, long k)
 {
 	json_object	*arr, *use, *input;
 	const char	*text, *id, *name;
-	char		 path[PATH_MAX_LEN];
 	size_t		 i, n;
 	int		 rc;
 
 	strset_free(&pf->uses);
 	pf->uses_entry = k;
-	if (json_get_str(arm, "content", &text) != 1 || *text == '\0') {
-		entry_path(pf, k, CONV_BLOCK__MAX, 0, path, sizeof(path));
-		return fail(pf, PREFLIGHT_EMPTY_CONTENT, path, "an assistant "
-		    "message with empty content");
-	}
+	if (json_get_str(arm, "content", &text) != 1 || *text == '\0')
+		return fail_at(pf, PREFLIGHT_EMPTY_CONTENT, k, CONV_BLOCK__MAX,
+		    0, "an assistant message with empty content");
 	if ((rc = json_get_arr(arm, "toolUses", &arr)) == 0)
 		return 0;
 	n = rc == 1 ? json_object_array_length(arr) : 0;
 	for (i = 0; i < n; i++) {
 		use = json_object_array_get_idx(arr, i);
-		entry_path(pf, k, CONV_BLOCK_TOOL_USE, i, path, sizeof(path));
 		if (json_get_str(use, "toolUseId", &id) != 1 || *id == '\0' ||
 		    json_get_str(use, "name", &name) != 1 || *name == '\0')
-			return fail(pf, PREFLIGHT_SHAPE, path, "a tool use "
-			    "needs a toolUseId and a name");
+			return fail_at(pf, PREFLIGHT_SHAPE, k,
+			    CONV_BLOCK_TOOL_USE, i, "a tool use needs a "
+			    "toolUseId and a name");
 		if (json_get_obj(use, "input", &input) != 1 ||
 		    !input_clean(input))
-			return fail(pf, PREFLIGHT_TOOL_INPUT, path, "the input "
-			    "of tool use %s must be an object without empty "
-			    "keys", id);
+			return fail_at(pf, PREFLIGHT_TOOL_INPUT, k,
+			    CONV_BLOCK_TOOL_USE, i, "the input of tool use %s "
+			    "must be an object without empty keys", id);
 		if (strset_has(&pf->ids, id))
-			return fail(pf, PREFLIGHT_TOOL_PAIRING, path, "tool "
-			    "use id %s is used twice", id);
+			return fail_at(pf, PREFLIGHT_TOOL_PAIRING, k,
+			    CONV_BLOCK_TOOL_USE, i, "tool use id %s is used "
+			    "twice", id);
 		strset_add(&pf->ids, id);
 		strset_add(&pf->uses, id);
 		if (!strset_has(&pf->used_names, name))
@@ -376,8 +398,8 @@ check_assistant(struct pf *pf, json_object *arm, long k)
 	}
 	if (rc == 1)
 		return 0;
-	entry_path(pf, k, CONV_BLOCK__MAX, 0, path, sizeof(path));
-	return fail(pf, PREFLIGHT_SHAPE, path, "toolUses must be an array");
+	return fail_at(pf, PREFLIGHT_SHAPE, k, CONV_BLOCK__MAX, 0, "toolUses "
+	    "must be an array");
 }
 
 static int
@@ -385,32 +407,34 @@ check_results(struct pf *pf, json_object *results, long k)
 {
 	json_object	*res, *content;
 	const char	*id, *status;
-	char		 path[PATH_MAX_LEN];
 	size_t		 i, n;
 
 	n = json_object_array_length(results);
 	for (i = 0; i < n; i++) {
 		res = json_object_array_get_idx(results, i);
-		entry_path(pf, k, CONV_BLOCK_TOOL_RESULT, i, path,
-		    sizeof(path));
 		if (json_get_str(res, "toolUseId", &id) != 1 || *id == '\0')
-			return fail(pf, PREFLIGHT_SHAPE, path, "a tool result "
+			return fail_at(pf, PREFLIGHT_SHAPE, k,
+			    CONV_BLOCK_TOOL_RESULT, i, "a tool result "
 			    "needs a toolUseId");
 		if (json_get_str(res, "status", &status) != 1 ||
 		    (strcmp(status, "success") != 0 &&
 		    strcmp(status, "error") != 0))
-			return fail(pf, PREFLIGHT_SHAPE, path, "tool result "
+			return fail_at(pf, PREFLIGHT_SHAPE, k,
+			    CONV_BLOCK_TOOL_RESULT, i, "tool result "
 			    "status must be success or error");
 		if (json_get_arr(res, "content", &content) != 1 ||
 		    json_object_array_length(content) == 0)
-			return fail(pf, PREFLIGHT_EMPTY_CONTENT, path, "tool "
+			return fail_at(pf, PREFLIGHT_EMPTY_CONTENT, k,
+			    CONV_BLOCK_TOOL_RESULT, i, "tool "
 			    "result for %s has no content", id);
 		if (!strset_has(&pf->uses, id))
-			return fail(pf, PREFLIGHT_TOOL_PAIRING, path, "tool "
+			return fail_at(pf, PREFLIGHT_TOOL_PAIRING, k,
+			    CONV_BLOCK_TOOL_RESULT, i, "tool "
 			    "result for %s has no matching tool use in the "
 			    "assistant turn before it", id);
 		if (strset_has(&pf->answered, id))
-			return fail(pf, PREFLIGHT_TOOL_PAIRING, path, "a "
+			return fail_at(pf, PREFLIGHT_TOOL_PAIRING, k,
+			    CONV_BLOCK_TOOL_RESULT, i, "a "
 			    "second tool result for %s", id);
 		strset_add(&pf->answered, id);
 	}
@@ -423,33 +447,33 @@ check_user(struct pf *pf, json_object *uim, long k)
 {
 	json_object	*ctx = NULL, *results, *tools;
 	const char	*text;
-	char		 path[PATH_MAX_LEN];
 	size_t		 i;
 	int		 rc;
 
-	entry_path(pf, k, CONV_BLOCK__MAX, 0, path, sizeof(path));
 	if (json_get_str(uim, "content", &text) != 1 || *text == '\0' ||
 	    (k == CURRENT && is_blank(text)))
-		return fail(pf, PREFLIGHT_EMPTY_CONTENT, path, "a user message "
+		return fail_at(pf, PREFLIGHT_EMPTY_CONTENT, k,
+		    CONV_BLOCK__MAX, 0, "a user message "
 		    "with empty content");
 	if (check_images(pf, uim, k) != 0)
 		return -1;
 	strset_free(&pf->answered);
 	if ((rc = json_get_obj(uim, "userInputMessageContext", &ctx)) == -1)
-		return fail(pf, PREFLIGHT_SHAPE, path, "userInputMessageContext "
+		return fail_at(pf, PREFLIGHT_SHAPE, k,
+		    CONV_BLOCK__MAX, 0, "userInputMessageContext "
 		    "must be an object");
 	if (rc == 1 && (rc = json_get_arr(ctx, "toolResults", &results)) != 0) {
 		if (rc == -1)
-			return fail(pf, PREFLIGHT_SHAPE, path, "toolResults "
+			return fail_at(pf, PREFLIGHT_SHAPE, k,
+		    CONV_BLOCK__MAX, 0, "toolResults "
 			    "must be an array");
 		if (check_results(pf, results, k) != 0)
 			return -1;
 	}
 	for (i = 0; i < pf->uses.n; i++)
 		if (!strset_has(&pf->answered, pf->uses.items[i])) {
-			entry_path(pf, pf->uses_entry, CONV_BLOCK_TOOL_USE, i,
-			    path, sizeof(path));
-			return fail(pf, PREFLIGHT_TOOL_PAIRING, path, "tool use "
+			return fail_at(pf, PREFLIGHT_TOOL_PAIRING,
+			    pf->uses_entry, CONV_BLOCK_TOOL_USE, i, "tool use "
 			    "%s is not answered by a tool result in the next "
 			    "user message", pf->uses.items[i]);
 		}
@@ -457,7 +481,8 @@ check_user(struct pf *pf, json_object *uim, long k)
 	if (k != CURRENT && ctx != NULL &&
 	    json_get_arr(ctx, "tools", &tools) == 1 &&
 	    json_object_array_length(tools) > 0)
-		return fail(pf, PREFLIGHT_SHAPE, path, "only the current "
+		return fail_at(pf, PREFLIGHT_SHAPE, k,
+		    CONV_BLOCK__MAX, 0, "only the current "
 		    "message may carry tools");
 	return 0;
 }
@@ -494,29 +519,29 @@ check_history(struct pf *pf)
 		user = json_get_obj(entry, "userInputMessage", &msg) == 1;
 		assistant = !user && json_get_obj(entry,
 		    "assistantResponseMessage", &msg) == 1;
-		entry_path(pf, (long)i, CONV_BLOCK__MAX, 0, path, sizeof(path));
 		if (!user && !assistant)
-			return fail(pf, PREFLIGHT_SHAPE, path, "a history entry "
-			    "is a user or an assistant message");
+			return fail_at(pf, PREFLIGHT_SHAPE, (long)i,
+			    CONV_BLOCK__MAX, 0, "a history entry is a user or "
+			    "an assistant message");
 		if (prev == CONV_ROLE__MAX && !user)
-			return fail(pf, PREFLIGHT_ALTERNATION, path, "history "
-			    "must start with a user message");
+			return fail_at(pf, PREFLIGHT_ALTERNATION, (long)i,
+			    CONV_BLOCK__MAX, 0, "history must start with a "
+			    "user message");
 		if ((user && prev == CONV_ROLE_USER) ||
 		    (assistant && prev == CONV_ROLE_ASSISTANT))
-			return fail(pf, PREFLIGHT_ALTERNATION, path, "two %s "
-			    "messages in a row", user ? "user" : "assistant");
+			return fail_at(pf, PREFLIGHT_ALTERNATION, (long)i,
+			    CONV_BLOCK__MAX, 0, "two %s messages in a row",
+			    user ? "user" : "assistant");
 		if ((user ? check_user(pf, msg, (long)i) :
 		    check_assistant(pf, msg, (long)i)) != 0)
 			return -1;
 		prev = user ? CONV_ROLE_USER : CONV_ROLE_ASSISTANT;
 		last_real = (long)i;
 	}
-	if (prev != CONV_ROLE_ASSISTANT) {
-		entry_path(pf, last_real, CONV_BLOCK__MAX, 0, path,
-		    sizeof(path));
-		return fail(pf, PREFLIGHT_ALTERNATION, path, "history must "
-		    "end with an assistant message");
-	}
+	if (prev != CONV_ROLE_ASSISTANT)
+		return fail_at(pf, PREFLIGHT_ALTERNATION, last_real,
+		    CONV_BLOCK__MAX, 0, "history must end with an assistant "
+		    "message");
 	return 0;
 }
 
@@ -685,15 +710,14 @@ check_state(struct pf *pf, json_object *root)
 	return check_current(pf, cs);
 }
 
-enum kf_err
-preflight_check(const char *body, size_t len, const struct conv *conv,
-    const struct preflight_limits *lim, enum preflight_rule *rule,
-    char **cause)
+/* Checks root (NULL: the body did not parse, why says so). */
+static enum kf_err
+check_root(json_object *root, const char *why, size_t len,
+    const struct conv *conv, const struct preflight_limits *lim,
+    enum preflight_rule *rule, char **cause)
 {
 	struct preflight_limits	 defaults;
 	struct pf		 pf;
-	json_object		*root = NULL;
-	char			*why = NULL;
 	enum kf_err		 er = KF_OK;
 
 	if (lim == NULL) {
@@ -709,7 +733,7 @@ preflight_check(const char *body, size_t len, const struct conv *conv,
 		(void)fail(&pf, PREFLIGHT_BODY_SIZE, NULL, "Input is too long: "
 		    "the Kiro request would be %zu bytes, the limit is %zu",
 		    len, lim->max_body_bytes);
-	else if (json_parse(body, len, BODY_DEPTH, &root, &why) != KF_OK)
+	else if (root == NULL)
 		(void)fail(&pf, PREFLIGHT_SHAPE, NULL, "the body is not JSON: "
 		    "%s", why != NULL ? why : "?");
 	else
@@ -721,12 +745,38 @@ preflight_check(const char *body, size_t len, const struct conv *conv,
 		er = KF_EINVAL;
 	if (rule != NULL)
 		*rule = pf.rule;
-	json_object_put(root);
-	free(why);
 	strset_free(&pf.ids);
 	strset_free(&pf.uses);
 	strset_free(&pf.answered);
 	strset_free(&pf.used_names);
 	strset_free(&pf.defined);
+	return er;
+}
+
+enum kf_err
+preflight_check_tree(json_object *root, size_t len, const struct conv *conv,
+    const struct preflight_limits *lim, enum preflight_rule *rule,
+    char **cause)
+{
+	return check_root(root, root == NULL ? "no body" : NULL, len, conv,
+	    lim, rule, cause);
+}
+
+enum kf_err
+preflight_check(const char *body, size_t len, const struct conv *conv,
+    const struct preflight_limits *lim, enum preflight_rule *rule,
+    char **cause)
+{
+	json_object	*root = NULL;
+	char		*why = NULL;
+	enum kf_err	 er;
+
+	/* An oversized body is refused unparsed. */
+	if (lim == NULL || lim->max_body_bytes == 0 ||
+	    len <= lim->max_body_bytes)
+		(void)json_parse(body, len, BODY_DEPTH, &root, &why);
+	er = check_root(root, why, len, conv, lim, rule, cause);
+	json_object_put(root);
+	free(why);
 	return er;
 }

@@ -103,4 +103,13 @@ enum kf_err	preflight_check(const char *body, size_t len,
 		    const struct conv *conv, const struct preflight_limits *,
 		    enum preflight_rule *rule, char **cause);
 
+struct json_object;
+/*
+ * The same check on the JSON tree a body of len bytes was written from
+ * (kiro_req_opts.tree), without parsing it again: the relay's way.
+ */
+enum kf_err	preflight_check_tree(struct json_object *root, size_t len,
+		    const struct conv *conv, const struct preflight_limits *,
+		    enum preflight_rule *rule, char **cause);
+
 #endif

@@ -886,7 +886,7 @@ backoff(int n)
 static enum kf_err
 build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
     const char *conversation_id, struct buf *body, struct kiro_toolmap *map,
-    char **cause)
+    json_object **tree, char **cause)
 {
 	struct history_opts	hopts;
 	struct history_fit	fit;
@@ -902,6 +902,7 @@ build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
 	    conversation_id : NULL;
 	opts.profile_arn = cred->profile_arn;
 	opts.prompt_caching = env->cfg->prompt_caching;
+	opts.tree = tree;	/* for the pre-flight check */
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
 	max_bytes = env->cfg->history.max_payload_bytes > 0 ?
@@ -978,7 +979,7 @@ check_body_size(const struct config *cfg, const struct buf *body,
  */
 static enum kf_err
 check_preflight(const struct config *cfg, const struct conv *conv,
-    const struct buf *body, char **cause)
+    json_object *tree, const struct buf *body, char **cause)
 {
 	struct preflight_limits	lim;
 	enum kf_err		er;
@@ -986,7 +987,7 @@ check_preflight(const struct config *cfg, const struct conv *conv,
 	preflight_limits_default(&lim);
 	if (cfg->max_kiro_body_bytes > 0)
 		lim.max_body_bytes = (size_t)cfg->max_kiro_body_bytes;
-	if ((er = preflight_check(body->ptr, body->len, conv, &lim, NULL,
+	if ((er = preflight_check_tree(tree, body->len, conv, &lim, NULL,
 	    cause)) != KF_OK)
 		log_info("pre-flight check refused the request: %s", *cause);
 	return er;
@@ -1002,6 +1003,7 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 	struct cred		 cred;
 	struct buf		 body = BUF_INIT;
 	struct kiro_toolmap	*map = NULL;
+	json_object		*tree = NULL;	/* the body's, for preflight */
 	struct pool_pick_req	 pick;
 	struct upstream_route	 route;
 	struct outcome		 o;
@@ -1089,11 +1091,11 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		map = kiro_toolmap_new();
 		a.map = map;
 		if ((er = build_body(env, conv, &cred, conversation_id, &body,
-		    map, cause)) != KF_OK)
+		    map, &tree, cause)) != KF_OK)
 			goto out;
 		if ((er = check_body_size(env->cfg, &body, cause)) != KF_OK ||
-		    (er = check_preflight(env->cfg, conv, &body, cause)) !=
-		    KF_OK) {
+		    (er = check_preflight(env->cfg, conv, tree, &body,
+		    cause)) != KF_OK) {
 			res->account_id = 0;
 			goto out;
 		}
@@ -1213,6 +1215,7 @@ out:
 	es_decoder_free(a.decoder);
 	kiro_event_parser_free(a.parser);
 	kiro_toolmap_free(map);
+	json_object_put(tree);
 	cred_free(&cred);
 	buf_free(&body);
 	free(tried);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <check.h>
+#include <json-c/json.h>
 
 #include "anthropic.h"
 #include "buf.h"
@@ -387,7 +388,9 @@ run_anthropic(const char *request, int repair, char **cause)
 	struct kiro_req_opts	 opts;
 	struct conv		 conv;
 	struct buf		 body = BUF_INIT;
-	enum preflight_rule	 rule = PREFLIGHT__MAX;
+	struct json_object	*tree = NULL;
+	enum preflight_rule	 rule = PREFLIGHT__MAX, rule_tree;
+	char			*cause_tree = NULL;
 
 	conv_init(&conv);
 	ck_assert_int_eq(anthropic_parse(request, strlen(request), 0, &conv,
@@ -396,9 +399,19 @@ run_anthropic(const char *request, int repair, char **cause)
 		ck_assert_int_eq(history_repair(&conv, &hopts, cause), KF_OK);
 	memset(&opts, 0, sizeof(opts));
 	opts.model_id = "claude-sonnet-4.5";
+	opts.tree = &tree;
 	ck_assert_int_eq(kiro_req_build(&conv, &opts, &body, NULL, cause),
 	    KF_OK);
 	(void)preflight_check(body.ptr, body.len, &conv, NULL, &rule, cause);
+	/* The relay checks the tree the body was written from: the same. */
+	ck_assert_ptr_nonnull(tree);
+	(void)preflight_check_tree(tree, body.len, &conv, NULL, &rule_tree,
+	    &cause_tree);
+	ck_assert_int_eq(rule_tree, rule);
+	if (rule != PREFLIGHT_OK)
+		ck_assert_str_eq(cause_tree, *cause);
+	free(cause_tree);
+	json_object_put(tree);
 	buf_free(&body);
 	conv_free(&conv);
 	return rule;
