@@ -21,6 +21,7 @@
 #define BODY_DEPTH	(JSON_MAX_DEPTH + 64)
 #define PATH_MAX_LEN	160
 #define CURRENT		(-1L)	/* the entry "index" of currentMessage */
+#define USES_LINEAR	16	/* up to this many uses: found by a scan */
 
 static const char *const rule_names[PREFLIGHT__MAX] = {
 	"ok", "body shape", "history alternation", "tool pairing",
@@ -35,9 +36,18 @@ struct pf {
 	const struct preflight_limits	*lim;
 	json_object			*hist;		/* borrowed, may be NULL */
 	struct strset			 ids;		/* every toolUseId */
-	struct strset			 uses;		/* the last assistant's */
+	/*
+	 * The last assistant message's tool use ids (borrowed from the
+	 * tree), whether each is answered, and over USES_LINEAR of them a
+	 * set to find them in: most turns have one to three.
+	 */
+	const char			**uses;
+	size_t				 n_uses, cap_uses, n_answered;
+	unsigned char			*answered;
+	struct strset			 uses_index;
 	long				 uses_entry;	/* ... history index */
-	struct strset			 answered;	/* one user message's */
+	size_t				 tool_index;	/* the tool checked */
+	const char			*tool_name;
 	struct strset			 used_names;	/* nocase */
 	struct strset			 defined;	/* nocase */
 	size_t				 n_images;
@@ -248,6 +258,25 @@ fail_at(struct pf *pf, enum preflight_rule rule, long k,
 	return fail(pf, rule, path, "%s", what);
 }
 
+/* fail() naming the client's path of the tool being checked. */
+static int
+fail_tool(struct pf *pf, enum preflight_rule rule, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail_tool(struct pf *pf, enum preflight_rule rule, const char *fmt, ...)
+{
+	va_list	ap;
+	char	path[PATH_MAX_LEN], what[512];
+
+	tool_path(pf, pf->tool_index, pf->tool_name, path, sizeof(path));
+	va_start(ap, fmt);
+	if (vsnprintf(what, sizeof(what), fmt, ap) < 0)
+		what[0] = '\0';
+	va_end(ap);
+	return fail(pf, rule, path, "%s", what);
+}
+
 /* --- the rules -------------------------------------------------------- */
 
 static int
@@ -358,6 +387,48 @@ input_clean(json_object *v)
 	return 1;
 }
 
+static void
+uses_push(struct pf *pf, const char *id)
+{
+	if (pf->n_uses == pf->cap_uses) {
+		pf->cap_uses = pf->cap_uses == 0 ? 8 : pf->cap_uses * 2;
+		pf->uses = xreallocarray(pf->uses, pf->cap_uses,
+		    sizeof(*pf->uses));
+		pf->answered = xreallocarray(pf->answered, pf->cap_uses, 1);
+	}
+	pf->uses[pf->n_uses++] = id;
+}
+
+/* Before a user message's results: none answered, the index built. */
+static void
+uses_prepare(struct pf *pf)
+{
+	size_t	i;
+
+	if (pf->n_uses > 0)
+		memset(pf->answered, 0, pf->n_uses);
+	pf->n_answered = 0;
+	if (pf->n_uses <= USES_LINEAR)
+		return;
+	strset_free(&pf->uses_index);
+	for (i = 0; i < pf->n_uses; i++)
+		strset_add(&pf->uses_index, pf->uses[i]);
+}
+
+/* Where id is among the uses, or STRSET_NONE. */
+static size_t
+uses_find(const struct pf *pf, const char *id)
+{
+	size_t	i;
+
+	if (pf->n_uses > USES_LINEAR)
+		return strset_find(&pf->uses_index, id);
+	for (i = 0; i < pf->n_uses; i++)
+		if (strcmp(pf->uses[i], id) == 0)
+			return i;
+	return STRSET_NONE;
+}
+
 /* An assistantResponseMessage; its uses become the ones to answer. */
 static int
 check_assistant(struct pf *pf, json_object *arm, long k)
@@ -367,7 +438,7 @@ check_assistant(struct pf *pf, json_object *arm, long k)
 	size_t		 i, n;
 	int		 rc;
 
-	strset_free(&pf->uses);
+	pf->n_uses = 0;
 	pf->uses_entry = k;
 	if (json_get_str(arm, "content", &text) != 1 || *text == '\0')
 		return fail_at(pf, PREFLIGHT_EMPTY_CONTENT, k, CONV_BLOCK__MAX,
@@ -392,7 +463,7 @@ check_assistant(struct pf *pf, json_object *arm, long k)
 			    CONV_BLOCK_TOOL_USE, i, "tool use id %s is used "
 			    "twice", id);
 		strset_add(&pf->ids, id);
-		strset_add(&pf->uses, id);
+		uses_push(pf, id);
 		if (!strset_has(&pf->used_names, name))
 			strset_add(&pf->used_names, name);
 	}
@@ -407,7 +478,7 @@ check_results(struct pf *pf, json_object *results, long k)
 {
 	json_object	*res, *content;
 	const char	*id, *status;
-	size_t		 i, n;
+	size_t		 i, j, n;
 
 	n = json_object_array_length(results);
 	for (i = 0; i < n; i++) {
@@ -427,16 +498,17 @@ check_results(struct pf *pf, json_object *results, long k)
 			return fail_at(pf, PREFLIGHT_EMPTY_CONTENT, k,
 			    CONV_BLOCK_TOOL_RESULT, i, "tool "
 			    "result for %s has no content", id);
-		if (!strset_has(&pf->uses, id))
+		if ((j = uses_find(pf, id)) == STRSET_NONE)
 			return fail_at(pf, PREFLIGHT_TOOL_PAIRING, k,
 			    CONV_BLOCK_TOOL_RESULT, i, "tool "
 			    "result for %s has no matching tool use in the "
 			    "assistant turn before it", id);
-		if (strset_has(&pf->answered, id))
+		if (pf->answered[j])
 			return fail_at(pf, PREFLIGHT_TOOL_PAIRING, k,
 			    CONV_BLOCK_TOOL_RESULT, i, "a "
 			    "second tool result for %s", id);
-		strset_add(&pf->answered, id);
+		pf->answered[j] = 1;
+		pf->n_answered++;
 	}
 	return 0;
 }
@@ -457,7 +529,7 @@ check_user(struct pf *pf, json_object *uim, long k)
 		    "with empty content");
 	if (check_images(pf, uim, k) != 0)
 		return -1;
-	strset_free(&pf->answered);
+	uses_prepare(pf);
 	if ((rc = json_get_obj(uim, "userInputMessageContext", &ctx)) == -1)
 		return fail_at(pf, PREFLIGHT_SHAPE, k,
 		    CONV_BLOCK__MAX, 0, "userInputMessageContext "
@@ -470,14 +542,14 @@ check_user(struct pf *pf, json_object *uim, long k)
 		if (check_results(pf, results, k) != 0)
 			return -1;
 	}
-	for (i = 0; i < pf->uses.n; i++)
-		if (!strset_has(&pf->answered, pf->uses.items[i])) {
+	for (i = 0; pf->n_answered < pf->n_uses && i < pf->n_uses; i++)
+		if (!pf->answered[i]) {
 			return fail_at(pf, PREFLIGHT_TOOL_PAIRING,
 			    pf->uses_entry, CONV_BLOCK_TOOL_USE, i, "tool use "
 			    "%s is not answered by a tool result in the next "
-			    "user message", pf->uses.items[i]);
+			    "user message", pf->uses[i]);
 		}
-	strset_free(&pf->uses);
+	pf->n_uses = 0;
 	if (k != CURRENT && ctx != NULL &&
 	    json_get_arr(ctx, "tools", &tools) == 1 &&
 	    json_object_array_length(tools) > 0)
@@ -547,42 +619,42 @@ check_history(struct pf *pf)
 
 /* A schema Kiro takes (§3.3.11). */
 static int
-check_schema(struct pf *pf, json_object *schema, const char *path)
+check_schema(struct pf *pf, json_object *schema)
 {
 	json_object	*v;
 	size_t		 i, n;
 
 	if (!json_object_is_type(schema, json_type_object))
-		return fail(pf, PREFLIGHT_TOOL_SCHEMA, path, "the input schema "
+		return fail_tool(pf, PREFLIGHT_TOOL_SCHEMA, "the input schema "
 		    "must be an object");
 	if (!json_object_object_get_ex(schema, "type", &v) ||
 	    !json_object_is_type(v, json_type_string) ||
 	    strcmp(json_object_get_string(v), "object") != 0)
-		return fail(pf, PREFLIGHT_TOOL_SCHEMA, path, "the input "
+		return fail_tool(pf, PREFLIGHT_TOOL_SCHEMA, "the input "
 		    "schema's type must be \"object\", not %s",
 		    v != NULL ? json_object_to_json_string(v) : "null");
 	if (json_object_object_get_ex(schema, "properties", &v) &&
 	    !json_object_is_type(v, json_type_object))
-		return fail(pf, PREFLIGHT_TOOL_SCHEMA, path, "the input "
+		return fail_tool(pf, PREFLIGHT_TOOL_SCHEMA, "the input "
 		    "schema's properties must be an object, not %s",
 		    json_type_label(v));
 	if (json_object_object_get_ex(schema, "required", &v)) {
 		if (!json_object_is_type(v, json_type_array))
-			return fail(pf, PREFLIGHT_TOOL_SCHEMA, path, "the input "
+			return fail_tool(pf, PREFLIGHT_TOOL_SCHEMA, "the input "
 			    "schema's required must be an array, not %s",
 			    json_type_label(v));
 		n = json_object_array_length(v);
 		for (i = 0; i < n; i++)
 			if (!json_object_is_type(json_object_array_get_idx(v,
 			    i), json_type_string))
-				return fail(pf, PREFLIGHT_TOOL_SCHEMA, path,
+				return fail_tool(pf, PREFLIGHT_TOOL_SCHEMA,
 				    "the input schema's required must list "
 				    "names");
 	}
 	if (json_object_object_get_ex(schema, "additionalProperties", &v) &&
 	    !json_object_is_type(v, json_type_boolean) &&
 	    !json_object_is_type(v, json_type_object))
-		return fail(pf, PREFLIGHT_TOOL_SCHEMA, path, "the input "
+		return fail_tool(pf, PREFLIGHT_TOOL_SCHEMA, "the input "
 		    "schema's additionalProperties must be a bool or an "
 		    "object, not %s", json_type_label(v));
 	return 0;
@@ -614,32 +686,36 @@ check_tool(struct pf *pf, json_object *entry, size_t i)
 	}
 	if (json_get_str(spec, "name", &name) != 1)
 		name = NULL;
-	tool_path(pf, i, name, path, sizeof(path));
+	pf->tool_index = i;		/* for fail_tool's path */
+	pf->tool_name = name;
 	len = name != NULL ? strlen(name) : 0;
 	if (len == 0 || len > PREFLIGHT_TOOL_NAME_MAX)
-		return fail(pf, PREFLIGHT_TOOL_NAME, path, "a tool name is 1 "
+		return fail_tool(pf, PREFLIGHT_TOOL_NAME, "a tool name is 1 "
 		    "to %d characters, not %zu", PREFLIGHT_TOOL_NAME_MAX, len);
 	for (p = name; *p != '\0'; p++)
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
-			return fail(pf, PREFLIGHT_TOOL_NAME, path, "tool name "
+			return fail_tool(pf, PREFLIGHT_TOOL_NAME, "tool name "
 			    "%s has characters other than A-Z a-z 0-9 _ -",
 			    name);
 	if (strset_has(&pf->defined, name))
-		return fail(pf, PREFLIGHT_TOOL_NAME, path, "tool %s is defined "
+		return fail_tool(pf, PREFLIGHT_TOOL_NAME, "tool %s is defined "
 		    "twice", name);
 	strset_add(&pf->defined, name);
 	if (json_get_str(spec, "description", &desc) != 1 || is_blank(desc))
-		return fail(pf, PREFLIGHT_TOOL_DESCRIPTION, path, "tool %s has "
+		return fail_tool(pf, PREFLIGHT_TOOL_DESCRIPTION, "tool %s has "
 		    "no description", name);
-	if ((len = utf8_chars(desc)) > PREFLIGHT_TOOL_DESC_MAX)
-		return fail(pf, PREFLIGHT_TOOL_DESCRIPTION, path, "the "
+	/* Characters are never more than bytes: count only when it may. */
+	if ((size_t)json_object_get_string_len(json_object_object_get(spec,
+	    "description")) > PREFLIGHT_TOOL_DESC_MAX &&
+	    (len = utf8_chars(desc)) > PREFLIGHT_TOOL_DESC_MAX)
+		return fail_tool(pf, PREFLIGHT_TOOL_DESCRIPTION, "the "
 		    "description of tool %s is %zu characters, over %d", name,
 		    len, PREFLIGHT_TOOL_DESC_MAX);
 	if (json_get_obj(spec, "inputSchema", &is) != 1 ||
 	    !json_object_object_get_ex(is, "json", &schema))
-		return fail(pf, PREFLIGHT_TOOL_SCHEMA, path, "tool %s has no "
+		return fail_tool(pf, PREFLIGHT_TOOL_SCHEMA, "tool %s has no "
 		    "inputSchema.json", name);
-	return check_schema(pf, schema, path);
+	return check_schema(pf, schema);
 }
 
 static int
@@ -746,8 +822,9 @@ check_root(json_object *root, const char *why, size_t len,
 	if (rule != NULL)
 		*rule = pf.rule;
 	strset_free(&pf.ids);
-	strset_free(&pf.uses);
-	strset_free(&pf.answered);
+	free(pf.uses);
+	free(pf.answered);
+	strset_free(&pf.uses_index);
 	strset_free(&pf.used_names);
 	strset_free(&pf.defined);
 	return er;
