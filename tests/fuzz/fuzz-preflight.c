@@ -16,7 +16,9 @@
  *    history length), never one that has a repair; the refusal is
  *    KF_EINVAL or KF_ECONTEXT with a cause naming the rule;
  *  - the check's verdict does not depend on the conversation it is given
- *    for naming paths (the same rule with conv NULL).
+ *    for naming paths (the same rule with conv NULL), nor on whether it
+ *    reads the body's text or the tree it was written from (the relay's
+ *    way, kiro_req_opts.tree: the same rule and cause).
  */
 #include "autoconfig.h"
 
@@ -24,6 +26,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "anthropic.h"
 #include "buf.h"
@@ -109,8 +113,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct preflight_limits	 lim;
 	struct conv		 conv;
 	struct buf		 body = BUF_INIT;
-	enum preflight_rule	 rule, rule_bare;
-	char			*cause = NULL;
+	struct json_object	*tree = NULL;
+	enum preflight_rule	 rule, rule_bare, rule_tree;
+	char			*cause = NULL, *cause_tree = NULL;
 	enum kf_err		 er;
 
 	if (size < 1)
@@ -126,6 +131,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&opts, 0, sizeof(opts));
 	opts.model_id = FUZZ_MODEL_ID;
 	opts.conversation_id = conv.session_id;
+	opts.tree = &tree;
 	CHECK(kiro_req_build(&conv, &opts, &body, NULL, &cause) == KF_OK);
 
 	preflight_limits_default(&lim);
@@ -139,12 +145,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(cause != NULL && strstr(cause, "(Kiro rule: ") != NULL);
 		CHECK(refused_rule(rule));
 	}
+	(void)preflight_check_tree(tree, body.len, &conv, &lim, &rule_tree,
+	    &cause_tree);
+	CHECK(rule_tree == rule);
+	CHECK(rule == PREFLIGHT_OK || strcmp(cause, cause_tree) == 0);
 	free(cause);
 	cause = NULL;
 	(void)preflight_check(body.ptr, body.len, NULL, &lim, &rule_bare,
 	    &cause);
 	CHECK(rule_bare == rule);
 out:
+	json_object_put(tree);
+	free(cause_tree);
 	free(cause);
 	buf_free(&body);
 	conv_free(&conv);

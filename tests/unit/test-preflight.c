@@ -15,6 +15,8 @@
 #include "gemini.h"
 #include "history.h"
 #include "kiro_req.h"
+#include "openai-chat.h"
+#include "openai-responses.h"
 #include "preflight.h"
 #include "xmalloc.h"
 
@@ -25,8 +27,8 @@
  * (alternation, tool pairing, empty content, tool defined, tool count,
  * name, description, schema, input, images, body size, history length,
  * shape), bodies kiro_req_build makes from repaired conversations passing,
- * and the client's path in the cause for conversations from the Anthropic
- * and Gemini parsers (conv_src).
+ * and the client's path in the cause for conversations from the four
+ * parsers (conv_src).
  */
 
 /* String literals joined by commas: JOIN("a", "b") is "a" "," "b". */
@@ -460,6 +462,73 @@ START_TEST(preflight_names_the_anthropic_path)
 }
 END_TEST
 
+/* The same through the Chat (which 1) or Responses (2) parser, unrepaired. */
+static enum preflight_rule
+run_openai(int which, const char *request, char **cause)
+{
+	struct kiro_req_opts		 opts;
+	struct openai_chat_opts		 copts;
+	struct openai_responses_req	 req;
+	struct conv			 conv;
+	struct buf			 body = BUF_INIT;
+	enum preflight_rule		 rule = PREFLIGHT__MAX;
+	char				*param = NULL;
+
+	conv_init(&conv);
+	memset(&req, 0, sizeof(req));
+	if (which == 1)
+		ck_assert_int_eq(openai_chat_parse(request, strlen(request),
+		    NULL, &conv, &copts, cause, &param), KF_OK);
+	else
+		ck_assert_int_eq(openai_responses_parse(request,
+		    strlen(request), &conv, &req, NULL, NULL, cause, &param),
+		    KF_OK);
+	memset(&opts, 0, sizeof(opts));
+	opts.model_id = "claude-sonnet-4.5";
+	ck_assert_int_eq(kiro_req_build(&conv, &opts, &body, NULL, cause),
+	    KF_OK);
+	(void)preflight_check(body.ptr, body.len, &conv, NULL, &rule, cause);
+	openai_responses_req_free(&req);
+	buf_free(&body);
+	conv_free(&conv);
+	free(param);
+	return rule;
+}
+
+#define CALL(id)	"{\"id\":\"" id "\",\"type\":\"function\"," \
+		"\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}"
+
+START_TEST(preflight_names_the_openai_paths)
+{
+	char	*cause = NULL;
+
+	ck_assert_int_eq(run_openai(1, "{\"model\":\"claude-sonnet-4-5\","
+	    "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
+	    "{\"role\":\"assistant\",\"content\":\"x\",\"tool_calls\":["
+	    CALL("call_1") "]},{\"role\":\"user\",\"content\":\"none\"},"
+	    "{\"role\":\"assistant\",\"content\":\"y\"},"
+	    "{\"role\":\"user\",\"content\":\"z\"}]}", &cause),
+	    PREFLIGHT_TOOL_PAIRING);
+	ck_assert_msg(strstr(cause, "messages[1].tool_calls[0]: tool use call_1 "
+	    "is not answered") != NULL, "%s", cause);
+	ck_assert_int_eq(run_openai(1, "{\"model\":\"claude-sonnet-4-5\","
+	    "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
+	    "{\"role\":\"assistant\",\"content\":\"x\"},"
+	    "{\"role\":\"tool\",\"tool_call_id\":\"call_x\",\"content\":"
+	    "\"r\"}]}", &cause), PREFLIGHT_TOOL_PAIRING);
+	ck_assert_msg(strstr(cause, "messages[2]: tool result for call_x has "
+	    "no matching tool use") != NULL, "%s", cause);
+	ck_assert_int_eq(run_openai(2, "{\"model\":\"claude-sonnet-4-5\","
+	    "\"input\":[{\"role\":\"user\",\"content\":\"hi\"},"
+	    "{\"role\":\"assistant\",\"content\":\"x\"},"
+	    "{\"type\":\"function_call_output\",\"call_id\":\"call_x\","
+	    "\"output\":\"r\"}]}", &cause), PREFLIGHT_TOOL_PAIRING);
+	ck_assert_msg(strstr(cause, "input[2]: tool result for call_x has "
+	    "no matching tool use") != NULL, "%s", cause);
+	free(cause);
+}
+END_TEST
+
 START_TEST(preflight_names_image_and_tool_paths)
 {
 	struct buf	b = BUF_INIT;
@@ -545,6 +614,7 @@ main(void)
 	tcase_add_test(tc, preflight_shape);
 	tcase_add_test(tc, preflight_names_the_anthropic_path);
 	tcase_add_test(tc, preflight_names_image_and_tool_paths);
+	tcase_add_test(tc, preflight_names_the_openai_paths);
 	tcase_add_test(tc, preflight_names_the_gemini_tool_path);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
