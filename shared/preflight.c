@@ -1,4 +1,4 @@
-/* preflight.c: check a built Kiro body against Kiro's rules before sending it. */
+/* preflight.c: check a Kiro body against Kiro's rules before it is sent. */
 #include "autoconfig.h"
 
 #include <ctype.h>
@@ -20,7 +20,7 @@
 /* Kiro's envelope nests a tool schema deeper than the client's request. */
 #define BODY_DEPTH	(JSON_MAX_DEPTH + 64)
 #define PATH_MAX_LEN	160
-#define CURRENT		(-1L)	/* the entry "index" of currentMessage */
+#define CURRENT		(-1L)	/* currentMessage's "entry index" */
 #define USES_LINEAR	16	/* up to this many uses: found by a scan */
 
 static const char *const rule_names[PREFLIGHT__MAX] = {
@@ -34,8 +34,8 @@ static const char *const rule_names[PREFLIGHT__MAX] = {
 struct pf {
 	const struct conv		*conv;
 	const struct preflight_limits	*lim;
-	json_object			*hist;		/* borrowed, may be NULL */
-	struct strset			 ids;		/* every toolUseId */
+	json_object			*hist;	/* borrowed, or NULL */
+	struct strset			 ids;	/* every toolUseId */
 	/*
 	 * The last assistant message's tool use ids (borrowed from the
 	 * tree), whether each is answered, and over USES_LINEAR of them a
@@ -45,8 +45,8 @@ struct pf {
 	size_t				 n_uses, cap_uses, n_answered;
 	unsigned char			*answered;
 	struct strset			 uses_index;
-	long				 uses_entry;	/* ... history index */
-	size_t				 tool_index;	/* the tool checked */
+	long				 uses_entry;	/* in history */
+	size_t				 tool_index;	/* the tool */
 	const char			*tool_name;
 	struct strset			 used_names;	/* nocase */
 	struct strset			 defined;	/* nocase */
@@ -95,7 +95,8 @@ entry_msg(const struct pf *pf, long k)
 {
 	const struct conv	*c = pf->conv;
 	enum conv_role		 prev;
-	size_t			 i, n, last, real = 0, expected = 0, r = 0;
+	size_t			 i, n, last, r = 0;
+	size_t			 real = 0, expected = 0;
 
 	if (c == NULL || c->n_msgs == 0)
 		return NULL;
@@ -151,7 +152,8 @@ block_src(const struct conv_msg *m, enum conv_block_type type,
 
 	for (i = 0; i < m->n_blocks; i++) {
 		b = &m->blocks[i];
-		if (type == CONV_BLOCK_IMAGE && b->type == CONV_BLOCK_TOOL_RESULT)
+		if (type == CONV_BLOCK_IMAGE &&
+		    b->type == CONV_BLOCK_TOOL_RESULT)
 			for (j = 0; j < b->n_content; j++)
 				if (b->content[j].type == CONV_BLOCK_IMAGE &&
 				    ordinal-- == 0)

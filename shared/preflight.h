@@ -1,4 +1,4 @@
-/* preflight.h: check a built Kiro body against Kiro's rules before sending it. */
+/* preflight.h: check a Kiro body against Kiro's rules before it is sent. */
 #ifndef PREFLIGHT_H
 #define PREFLIGHT_H
 
@@ -80,7 +80,7 @@ struct preflight_limits {
 	size_t	max_tools;
 	size_t	max_images;
 	size_t	max_image_bytes;
-	size_t	max_history;		/* history entries, cachePoints too */
+	size_t	max_history;	/* history entries, cachePoints too */
 };
 
 /* The defaults above; max_body_bytes 0. */

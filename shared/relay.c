@@ -1003,7 +1003,7 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 	struct cred		 cred;
 	struct buf		 body = BUF_INIT;
 	struct kiro_toolmap	*map = NULL;
-	json_object		*tree = NULL;	/* the body's, for preflight */
+	json_object		*tree = NULL;	/* the body's */
 	struct pool_pick_req	 pick;
 	struct upstream_route	 route;
 	struct outcome		 o;
