@@ -513,6 +513,7 @@ parse_messages(struct parse *p, json_object *root)
 {
 	json_object	*arr, *msg, *content, *blk;
 	struct conv_msg	*m;
+	struct pc_mark	 mark;
 	const char	*role;
 	size_t		 i, j, n, nb;
 	enum kf_err	 er;
@@ -525,6 +526,7 @@ parse_messages(struct parse *p, json_object *root)
 	for (i = 0; i < n; i++) {
 		msg = json_object_array_get_idx(arr, i);
 		path_set(p, "messages[%zu]", i);
+		pc_src_mark(p->conv, &mark);
 		if (!json_object_is_type(msg, json_type_object))
 			return bad(p, "%s: must be an object, not %s", p->path,
 			    json_type_label(msg));
@@ -551,6 +553,7 @@ parse_messages(struct parse *p, json_object *root)
 			    CONV_BLOCK_TEXT);
 
 			b->text = xstrdup(json_object_get_string(content));
+			pc_src_stamp(p->conv, &mark, i, 0, NULL);
 			continue;
 		}
 		if (!json_object_is_type(content, json_type_array))
@@ -561,9 +564,11 @@ parse_messages(struct parse *p, json_object *root)
 		for (j = 0; j < nb; j++) {
 			blk = json_object_array_get_idx(content, j);
 			path_set(p, "messages[%zu].content[%zu]", i, j);
+			pc_src_mark(p->conv, &mark);
 			if ((er = cache_mark(p, blk, &m->cache_point)) !=
 			    KF_OK || (er = parse_block(p, blk, m)) != KF_OK)
 				return er;
+			pc_src_stamp(p->conv, &mark, i, j, "content");
 		}
 	}
 	p->path[0] = '\0';
@@ -646,7 +651,8 @@ parse_tools(struct parse *p, json_object *root)
 		if ((er = want(p, tool, p->path, "input_schema",
 		    json_type_object, PC_REQUIRED, &schema)) != KF_OK)
 			return er;
-		pc_add_tool(p->conv, name, desc, json_object_get(schema));
+		pc_add_tool(p->conv, name, desc,
+		    json_object_get(schema))->src.item = i + 1;
 	}
 	p->path[0] = '\0';
 	return KF_OK;

@@ -300,3 +300,41 @@ pc_json_text(json_object *v)
 		return xstrdup(json_object_get_string(v));
 	return json_to_str(v);
 }
+
+void
+pc_src_mark(const struct conv *conv, struct pc_mark *mark)
+{
+	mark->msg = conv->n_msgs > 0 ? conv->n_msgs - 1 : 0;
+	mark->block = conv->n_msgs > 0 ? conv->msgs[mark->msg].n_blocks : 0;
+	mark->tool = conv->n_tools;
+}
+
+static void
+src_set(struct conv_src *src, size_t item, size_t part,
+    const char *part_key)
+{
+	if (src->item != 0)
+		return;
+	src->item = item + 1;
+	/* A part the parser set itself (a tool call's index) stays. */
+	if (src->part == 0 && part_key != NULL) {
+		src->part = part + 1;
+		src->part_key = part_key;
+	}
+}
+
+void
+pc_src_stamp(struct conv *conv, const struct pc_mark *mark, size_t item,
+    size_t part, const char *part_key)
+{
+	struct conv_msg	*m;
+	size_t		 i, j;
+
+	for (i = mark->msg; i < conv->n_msgs; i++) {
+		m = &conv->msgs[i];
+		for (j = i == mark->msg ? mark->block : 0; j < m->n_blocks; j++)
+			src_set(&m->blocks[j].src, item, part, part_key);
+	}
+	for (i = mark->tool; i < conv->n_tools; i++)
+		src_set(&conv->tools[i].src, item, part, part_key);
+}

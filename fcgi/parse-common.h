@@ -123,6 +123,22 @@ struct conv_block	*pc_note(struct conv_msg *m, const char *fmt, ...)
 /* A JSON value as note text: a string's own text, else compact JSON (heap). */
 char		*pc_json_text(json_object *v);
 
+/*
+ * Source paths (conv.h struct conv_src): a parser takes a mark before it
+ * parses one client item (or part), then stamps what that added: every
+ * block (in any message) and tool added since the mark whose src is not
+ * set yet gets item index and part index (part_key NULL: none).  Stamp
+ * the inner part first, then the item (a part set on a block beforehand,
+ * with its part_key, is kept): each block is stamped once, so the
+ * cost stays linear however many items one message gathers.
+ */
+struct pc_mark {
+	size_t	msg, block, tool;
+};
+void		pc_src_mark(const struct conv *, struct pc_mark *);
+void		pc_src_stamp(struct conv *, const struct pc_mark *,
+		    size_t item, size_t part, const char *part_key);
+
 /* The canonical spelling of an image type Kiro takes, or NULL. */
 const char	*pc_image_media(const char *media_type);
 #endif

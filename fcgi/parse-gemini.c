@@ -334,6 +334,7 @@ parse_contents(struct parse *p, json_object *root)
 {
 	json_object	*arr, *c, *parts;
 	struct conv_msg	*m;
+	struct pc_mark	 mark;
 	const char	*role;
 	enum conv_role	 r;
 	char		 path[64];
@@ -370,10 +371,13 @@ parse_contents(struct parse *p, json_object *root)
 		if (r == CONV_ROLE_ASSISTANT)
 			p->last_model = p->conv->n_msgs - 1;
 		np = json_object_array_length(parts);
-		for (j = 0; j < np; j++)
+		for (j = 0; j < np; j++) {
+			pc_src_mark(p->conv, &mark);
 			if ((er = parse_part(p, json_object_array_get_idx(parts,
 			    j), i, j, r, m)) != KF_OK)
 				return er;
+			pc_src_stamp(p->conv, &mark, i, j, "parts");
+		}
 		/* Nothing Kiro can carry: a turn of empty text. */
 		if (m->n_blocks == 0) {
 			conv_remove_msg(p->conv, p->conv->n_msgs - 1);
@@ -465,6 +469,7 @@ static enum kf_err
 parse_tools(struct parse *p, json_object *root)
 {
 	json_object	*arr, *tool, *decls;
+	struct conv_tool *t;
 	char		 path[96];
 	size_t		 i, j, n;
 	enum kf_err	 er;
@@ -496,6 +501,10 @@ parse_tools(struct parse *p, json_object *root)
 			    json_object_array_get_idx(decls, j), path)) !=
 			    KF_OK)
 				return er;
+			t = &p->conv->tools[p->conv->n_tools - 1];
+			t->src.item = i + 1;
+			t->src.part = j + 1;
+			t->src.part_key = "functionDeclarations";
 		}
 	}
 	return KF_OK;
@@ -730,6 +739,7 @@ gemini_parse(const char *body, size_t len, const char *model, int for_count,
 	p.conv = conv;
 	p.opts = opts;
 	p.cause = cause;
+	conv->src_items = "contents";
 	if ((er = pc_root(body, len, NULL, &root, cause, NULL)) != KF_OK)
 		goto out;
 	req = root;

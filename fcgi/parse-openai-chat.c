@@ -279,6 +279,8 @@ tool_calls(struct parse *p, json_object *arr, struct conv_msg *m)
 		b->id = xstrdup(id);
 		b->name = xstrdup(name);
 		b->input = input;
+		b->src.part = i + 1;
+		b->src.part_key = "tool_calls";
 	}
 	path_set(p, "%s", base);
 	return KF_OK;
@@ -377,6 +379,7 @@ parse_messages(struct parse *p, json_object *root)
 {
 	json_object	*arr;
 	size_t		 i, n;
+	struct pc_mark	 mark;
 	enum kf_err	 er;
 	int		 started = 0;
 
@@ -387,9 +390,11 @@ parse_messages(struct parse *p, json_object *root)
 		return bad(p, "messages", "at least one message is required");
 	for (i = 0; i < n; i++) {
 		path_set(p, "messages[%zu]", i);
+		pc_src_mark(p->conv, &mark);
 		if ((er = parse_message(p, json_object_array_get_idx(arr, i),
 		    &started)) != KF_OK)
 			return er;
+		pc_src_stamp(p->conv, &mark, i, 0, NULL);
 	}
 	p->path[0] = '\0';
 	if (p->conv->n_msgs == 0)
@@ -436,7 +441,7 @@ parse_tools(struct parse *p, json_object *root)
 			    "Schema object");
 		/* OpenAI: no parameters is a function without any. */
 		pc_add_tool(p->conv, name, desc, rc == 1 ?
-		    json_object_get(schema) : NULL);
+		    json_object_get(schema) : NULL)->src.item = i + 1;
 	}
 	p->path[0] = '\0';
 	return KF_OK;

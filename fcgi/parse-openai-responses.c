@@ -937,10 +937,12 @@ static enum kf_err
 parse_input(struct parse *p, json_object *root)
 {
 	json_object	*v;
+	struct pc_mark	 mark;
 	char		 path[64];
 	size_t		 i, n;
 	enum kf_err	 er;
 
+	p->conv->src_items = "input";
 	if (!json_object_object_get_ex(root, "input", &v) || v == NULL)
 		return bad(p, "input", "field required");
 	if (json_object_is_type(v, json_type_string)) {
@@ -954,9 +956,11 @@ parse_input(struct parse *p, json_object *root)
 	n = json_object_array_length(v);
 	for (i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "input[%zu]", i);
+		pc_src_mark(p->conv, &mark);
 		if ((er = parse_item(p, json_object_array_get_idx(v, i),
 		    path)) != KF_OK)
 			return er;
+		pc_src_stamp(p->conv, &mark, i, 0, NULL);
 	}
 	if (p->conv->n_msgs == 0)
 		return bad(p, "input", "at least one user message, tool "
@@ -1058,6 +1062,7 @@ parse_tools(struct parse *p, json_object *root)
 	json_object		*arr, *tool, *schema;
 	struct conv_tool	*t;
 	const char		*type, *name, *desc;
+	struct pc_mark		 mark;
 	char			 path[64], sub[80];
 	size_t			 i, n;
 	enum kf_err		 er;
@@ -1067,7 +1072,9 @@ parse_tools(struct parse *p, json_object *root)
 	    &arr)) != KF_OK || arr == NULL)
 		return er;
 	n = json_object_array_length(arr);
-	for (i = 0; i < n; i++) {
+	/* Each tool the item adds is stamped with its index (source path). */
+	for (i = 0; i < n; pc_src_stamp(p->conv, &mark, i, 0, NULL), i++) {
+		pc_src_mark(p->conv, &mark);
 		tool = json_object_array_get_idx(arr, i);
 		snprintf(path, sizeof(path), "tools[%zu]", i);
 		if (!json_object_is_type(tool, json_type_object))

@@ -1,6 +1,7 @@
 /* conv.c: the neutral conversation every front end parses into. */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -278,4 +279,39 @@ conv_role_name(enum conv_role role)
 	if ((unsigned)role >= CONV_ROLE__MAX)
 		return "unknown";
 	return role_names[role];
+}
+
+char *
+conv_src_path(const struct conv *c, const struct conv_src *src, int tool,
+    char *out, size_t size)
+{
+	const char	*items;
+	int		 n;
+
+	if (size == 0)
+		return out;
+	out[0] = '\0';
+	if (src == NULL || src->item == 0)
+		return out;
+	items = tool ? (c->src_tools != NULL ? c->src_tools : "tools") :
+	    (c->src_items != NULL ? c->src_items : "messages");
+	if (src->part > 0 && src->part_key != NULL)
+		n = snprintf(out, size, "%s[%zu].%s[%zu]", items,
+		    src->item - 1, src->part_key, src->part - 1);
+	else
+		n = snprintf(out, size, "%s[%zu]", items, src->item - 1);
+	if (n < 0 || (size_t)n >= size)
+		out[0] = '\0';
+	return out;
+}
+
+const struct conv_src *
+conv_msg_src(const struct conv_msg *m)
+{
+	size_t	i;
+
+	for (i = 0; i < m->n_blocks; i++)
+		if (m->blocks[i].src.item > 0)
+			return &m->blocks[i].src;
+	return NULL;
 }

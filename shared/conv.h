@@ -30,8 +30,25 @@ enum conv_block_type {
 	CONV_BLOCK__MAX
 };
 
+/*
+ * Where a block or tool came from in the client's request, so that an error
+ * about the Kiro body (preflight.h) names the client's own path: item is
+ * the index + 1 in the request's top-level array (conv->src_items, e.g.
+ * "messages", "input", "contents"; conv->src_tools for tools), part the
+ * index + 1 inside that item's array part_key ("content", "parts",
+ * "tool_calls", "functionDeclarations").  0 is "not known": something the
+ * gateway made.  The parsers stamp them (pc_src_stamp); repairs move
+ * blocks with their src, so it survives merges.
+ */
+struct conv_src {
+	size_t		 item;
+	size_t		 part;
+	const char	*part_key;	/* static; NULL when part is 0 */
+};
+
 struct conv_block {
 	enum conv_block_type	 type;
+	struct conv_src		 src;
 	char			*text;		/* TEXT, THINKING */
 	char			*signature;	/* THINKING, may be NULL */
 	char			*media_type;	/* IMAGE: "image/png", ... */
@@ -59,6 +76,7 @@ struct conv_msg {
 };
 
 struct conv_tool {
+	struct conv_src		 src;
 	char			*name;
 	char			*description;
 	struct json_object	*schema;	/* JSON Schema object (owned ref) */
@@ -112,6 +130,12 @@ struct conv {
 	size_t			 n_stop;
 	int			 json_mode;
 	struct json_object	*response_schema;
+	/*
+	 * The names of the request's arrays conv_src indexes (static
+	 * strings; NULL: "messages" and "tools").
+	 */
+	const char		*src_items;
+	const char		*src_tools;
 };
 
 void	conv_init(struct conv *);
@@ -171,5 +195,14 @@ enum kf_err	conv_check_limits(const struct conv *, char **cause);
 char	*conv_msg_text(const struct conv_msg *, const char *sep);
 
 const char	*conv_role_name(enum conv_role);
+
+/*
+ * Writes the client's path of src into out ("messages[12].content[0]",
+ * "tools[3]" when tool is set), "" when src is not known.  Returns out.
+ */
+char	*conv_src_path(const struct conv *, const struct conv_src *,
+	    int tool, char *out, size_t size);
+/* The src of a message: its first block's that is known, else none. */
+const struct conv_src	*conv_msg_src(const struct conv_msg *);
 
 #endif

@@ -715,6 +715,10 @@ kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
 	if (opts->profile_arn != NULL && opts->profile_arn[0] != '\0')
 		add_str(root, "profileArn", opts->profile_arn);
 	json_to_buf(root, out);
+	if (opts->tree != NULL) {
+		json_object_put(*opts->tree);
+		*opts->tree = json_object_get(root);
+	}
 out:
 	json_object_put(root);
 	strset_free(&used);

@@ -25,6 +25,12 @@ struct kiro_req_opts {
 	const char	*conversation_id;	/* NULL: a new UUID v4 */
 	const char	*profile_arn;		/* NULL: no profileArn key */
 	int		 prompt_caching;	/* cachePoints for cache marks */
+	/*
+	 * Non-NULL: *tree gets a reference to the JSON tree the body was
+	 * written from (a previous *tree is put first), so that a check of
+	 * the body (preflight.h) need not parse it again.  Caller puts.
+	 */
+	struct json_object	**tree;
 };
 
 /* Maps the shortened tool names Kiro sees back to the client's names. */

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "models.h"
 #include "pool.h"
+#include "preflight.h"
 #include "rand.h"
 #include "refresh.h"
 #include "relay.h"
@@ -900,7 +901,8 @@ body_profile(const struct upstream_route *route, const struct cred *cred)
 static enum kf_err
 build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
     const struct upstream_route *route, const char *conversation_id,
-    struct buf *body, struct kiro_toolmap *map, char **cause)
+    struct buf *body, struct kiro_toolmap *map, json_object **tree,
+    char **cause)
 {
 	struct history_opts	hopts;
 	struct history_fit	fit;
@@ -916,6 +918,7 @@ build_body(struct relay_env *env, struct conv *conv, const struct cred *cred,
 	    conversation_id : NULL;
 	opts.profile_arn = body_profile(route, cred);
 	opts.prompt_caching = env->cfg->prompt_caching;
+	opts.tree = tree;	/* for the pre-flight check */
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
 	max_bytes = env->cfg->history.max_payload_bytes > 0 ?
@@ -986,6 +989,26 @@ check_body_size(const struct config *cfg, const struct buf *body,
 	return KF_ECONTEXT;
 }
 
+/*
+ * Kiro's rules (preflight.h): a body it would answer "Improperly formed
+ * request" is refused here, naming the rule and the client's path.
+ */
+static enum kf_err
+check_preflight(const struct config *cfg, const struct conv *conv,
+    json_object *tree, const struct buf *body, char **cause)
+{
+	struct preflight_limits	lim;
+	enum kf_err		er;
+
+	preflight_limits_default(&lim);
+	if (cfg->max_kiro_body_bytes > 0)
+		lim.max_body_bytes = (size_t)cfg->max_kiro_body_bytes;
+	if ((er = preflight_check_tree(tree, body->len, conv, &lim, NULL,
+	    cause)) != KF_OK)
+		log_info("pre-flight check refused the request: %s", *cause);
+	return er;
+}
+
 static enum kf_err
 relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
     struct relay_result *res, char **cause)
@@ -996,6 +1019,7 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 	struct cred		 cred;
 	struct buf		 body = BUF_INIT;
 	struct kiro_toolmap	*map = NULL;
+	json_object		*tree = NULL;	/* the body's */
 	struct pool_pick_req	 pick;
 	struct upstream_route	 route;
 	struct outcome		 o;
@@ -1086,9 +1110,11 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		map = kiro_toolmap_new();
 		a.map = map;
 		if ((er = build_body(env, conv, &cred, &route, conversation_id,
-		    &body, map, cause)) != KF_OK)
+		    &body, map, &tree, cause)) != KF_OK)
 			goto out;
-		if ((er = check_body_size(env->cfg, &body, cause)) != KF_OK) {
+		if ((er = check_body_size(env->cfg, &body, cause)) != KF_OK ||
+		    (er = check_preflight(env->cfg, conv, tree, &body,
+		    cause)) != KF_OK) {
 			res->account_id = 0;
 			goto out;
 		}
@@ -1116,8 +1142,8 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 				map = kiro_toolmap_new();
 				a.map = map;
 				if ((er = build_body(env, conv, &cred, &route,
-				    conversation_id, &body, map, cause)) !=
-				    KF_OK)
+				    conversation_id, &body, map, &tree,
+				    cause)) != KF_OK)
 					goto out;
 				continue;
 			}
@@ -1217,6 +1243,7 @@ out:
 	es_decoder_free(a.decoder);
 	kiro_event_parser_free(a.parser);
 	kiro_toolmap_free(map);
+	json_object_put(tree);
 	cred_free(&cred);
 	buf_free(&body);
 	free(tried);

@@ -45,6 +45,11 @@
  *             does (history_repair, history_build_within): ms, builds,
  *             turns dropped, the body's size.
  *             -p runs only the pairs and trim rows (no fixture needed).
+ *   preflight the pre-flight check of the Kiro body (shared/preflight.h)
+ *             against request conversion (parse, history_repair,
+ *             kiro_req_build), on the builder's request and on a long
+ *             Claude Code session (400 tool turns): µs each and the ratio
+ *             (goal: under 10%).
  * Each measurement runs for about -t seconds (default 1) after a warm-up
  * and reports the median of its rounds.  Output: one JSON object on stdout.
  *
@@ -85,6 +90,7 @@
 #include "openai-responses.h"
 #include "out.h"
 #include "pool.h"
+#include "preflight.h"
 #include "refresh.h"
 #include "sink.h"
 #include "store.h"
@@ -603,6 +609,117 @@ bench_builder(json_object *out, const char *fixture)
 	    (double)len / MB / total));
 	json_object_object_add(out, "builder", o);
 	free(req);
+}
+
+/* --- pre-flight check ---------------------------------------------------- */
+
+/*
+ * One request of the builder's conversation grown to `turns` tool turns:
+ * parse, history_repair and kiro_req_build as the responder does, then
+ * preflight_check on the body (shared/preflight.h) with the relay's
+ * limits; the seconds of each go to *convert and *check.
+ */
+static void
+preflight_once(const char *req, size_t len, double *convert, double *check,
+    size_t *body_len)
+{
+	struct conv		 conv;
+	struct history_opts	 hopts;
+	struct kiro_req_opts	 opts;
+	struct preflight_limits	 lim;
+	struct buf		 body = BUF_INIT;
+	json_object		*tree = NULL;
+	char			*why = NULL;
+	double			 t0, t1, t2;
+
+	conv_init(&conv);
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.max_image_msgs = HISTORY_DEFAULT_MAX_IMAGE_MSGS;
+	memset(&opts, 0, sizeof(opts));
+	opts.tree = &tree;		/* as the relay checks it */
+	preflight_limits_default(&lim);
+	t0 = now_s();
+	if (anthropic_parse(req, len, 0, &conv, &why) != KF_OK ||
+	    history_repair(&conv, &hopts, &why) != KF_OK ||
+	    (opts.model_id = conv.kiro_model, kiro_req_build(&conv, &opts,
+	    &body, NULL, &why)) != KF_OK) {
+		fprintf(stderr, "bench-core: preflight request: %s\n", why);
+		exit(1);
+	}
+	t1 = now_s();
+	if (preflight_check_tree(tree, body.len, &conv, &lim, NULL, &why) !=
+	    KF_OK) {
+		fprintf(stderr, "bench-core: preflight_check: %s\n", why);
+		exit(1);
+	}
+	t2 = now_s();
+	*convert += t1 - t0;
+	*check += t2 - t1;
+	*body_len = body.len;
+	json_object_put(tree);
+	buf_free(&body);
+	conv_free(&conv);
+	free(why);
+}
+
+static json_object *
+bench_preflight_turns(const char *fixture, int turns)
+{
+	double		 conv_r[MAX_ROUNDS], check_r[MAX_ROUNDS], t0, spent;
+	double		 convert, check;
+	size_t		 len, body_len = 0, rounds, n;
+	char		*req;
+	json_object	*o = json_object_new_object();
+
+	req = make_request(fixture, turns, &len);
+	convert = check = 0;
+	for (n = 0; n < 3; n++)			/* warm-up */
+		preflight_once(req, len, &convert, &check, &body_len);
+	for (rounds = 0, spent = 0; rounds < 10 && (rounds < 3 ||
+	    spent < seconds_per_test); rounds++) {
+		convert = check = 0;
+		t0 = now_s();
+		for (n = 0; n == 0 || now_s() - t0 < seconds_per_test / 5; n++)
+			preflight_once(req, len, &convert, &check, &body_len);
+		spent += now_s() - t0;
+		conv_r[rounds] = convert / (double)n;
+		check_r[rounds] = check / (double)n;
+	}
+	convert = median(conv_r, rounds);
+	check = median(check_r, rounds);
+	json_object_object_add(o, "turns", json_object_new_int(turns));
+	json_object_object_add(o, "input_bytes", json_object_new_int64(
+	    (int64_t)len));
+	json_object_object_add(o, "kiro_body_bytes", json_object_new_int64(
+	    (int64_t)body_len));
+	json_object_object_add(o, "conversion_us", json_object_new_double(
+	    convert * 1e6));
+	json_object_object_add(o, "preflight_us", json_object_new_double(
+	    check * 1e6));
+	json_object_object_add(o, "ratio", json_object_new_double(
+	    convert > 0 ? check / convert : 0));
+	json_object_object_add(o, "preflight_mb_s", json_object_new_double(
+	    check > 0 ? (double)body_len / MB / check : 0));
+	free(req);
+	return o;
+}
+
+/*
+ * The pre-flight check's cost against request conversion (goal: under
+ * 10%), on the builder's request (6 tool turns) and on a long Claude Code
+ * session of PREFLIGHT_BENCH_TURNS tool turns.
+ */
+#define PREFLIGHT_BENCH_TURNS	400
+
+static void
+bench_preflight(json_object *out, const char *fixture)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "builder", bench_preflight_turns(fixture, 6));
+	json_object_object_add(o, "long_session", bench_preflight_turns(fixture,
+	    PREFLIGHT_BENCH_TURNS));
+	json_object_object_add(out, "preflight", o);
 }
 
 /* --- front ends: one conversation and one answer in each protocol ------- */
@@ -2048,6 +2165,7 @@ main(int argc, char *argv[])
 	}
 	bench_decoder(out);
 	bench_builder(out, fixture);
+	bench_preflight(out, fixture);
 	bench_frontends(out, fixture);
 	stores = json_object_new_array();
 	for (i = 0; i < n_dirs; i++)

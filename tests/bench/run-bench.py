@@ -50,7 +50,9 @@ baseline measured in the same run for each figure:
               (parse + repair + Kiro body build: us per request, MB/s of its
               own input) and the streaming emitter on one answer (us per
               answer, MB/s of output); baseline: the Anthropic front end
-              (goal: at most 1.5x).
+              (goal: at most 1.5x).  Its preflight row: the pre-flight check of
+              the Kiro body (shared/preflight.h) as a share of that conversion,
+              on the builder's request and a 400-turn session (goal: < 10%).
 
 The table is printed at the end; results go to --json (results.json).  Exit
 status 0 unless something failed to run (a missing program, a server that
@@ -120,6 +122,7 @@ GOAL_EVENT_MS = 1.0
 GOAL_THROUGHPUT_RATIO = 0.70
 GOAL_RSS_MB = 10.0
 GOAL_FRONTEND_RATIO = 1.5
+GOAL_PREFLIGHT_RATIO = 0.10
 
 
 class BenchError(RuntimeError):
@@ -1173,6 +1176,17 @@ def core_trim_rows(t: Table, trim: dict) -> None:
            + (f"; FAILED: {trim['error']}" if "error" in trim else ""))
 
 
+def core_preflight_rows(t: Table, pf: dict) -> None:
+    """bench-core's preflight row: the pre-flight check against request conversion."""
+    for key, label in (("builder", "builder's request"), ("long_session", "long session")):
+        p = pf[key]
+        t.row(f"pre-flight check, {label}", p["preflight_us"], "us", p["conversion_us"],
+              "conversion", "< 10%", p["ratio"] < GOAL_PREFLIGHT_RATIO, fmt="{:.0f}")
+        t.note(f"{p['turns']} tool turns, {p['kiro_body_bytes'] / 1e3:.0f} KB Kiro body: "
+               f"{p['ratio'] * 100:.1f}% of parse + repair + build, "
+               f"{p['preflight_mb_s']:.0f} MB/s of body")
+
+
 def build_table(res: dict) -> str:
     t = Table()
     if "cpu" in res:
@@ -1279,6 +1293,8 @@ def build_table(res: dict) -> str:
                f"turns -> {b['kiro_body_bytes'] / 1e3:.0f} KB Kiro body: "
                f"{b['requests_per_s']:.0f} req/s, {b['us_per_request']:.0f} us (parse "
                f"{b['parse_us']:.0f}, repair {b['repair_us']:.0f}, build {b['build_us']:.0f})")
+        if "preflight" in c:
+            core_preflight_rows(t, c["preflight"])
         if "request_conversion" in c:
             core_frontend_rows(t, c)
         for st in c["store"]:

@@ -370,3 +370,130 @@ fuzz_to_kiro(struct conv *conv, const char *profile_arn)
 	buf_free(&body);
 	free(cause);
 }
+
+/* --- the limits (kiro_rules_check_body) ------------------------------- */
+
+static size_t
+utf8_chars(const char *s)
+{
+	size_t	n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static void
+check_no_empty_key(json_object *v)
+{
+	size_t	i;
+
+	if (json_object_is_type(v, json_type_array)) {
+		for (i = 0; i < json_object_array_length(v); i++)
+			check_no_empty_key(json_object_array_get_idx(v, i));
+	} else if (json_object_is_type(v, json_type_object)) {
+		CHECK(!json_object_object_get_ex(v, "", NULL));
+		json_object_object_foreach(v, key, val) {
+			(void)key;
+			check_no_empty_key(val);
+		}
+	}
+}
+
+/* Images of one message; *count runs over the request. */
+static void
+check_image_limits(json_object *msg, size_t *count)
+{
+	json_object	*images, *src;
+	const char	*bytes;
+	size_t		 i, len, pad;
+
+	if (json_get_arr(msg, "images", &images) != 1)
+		return;
+	for (i = 0; i < json_object_array_length(images); i++) {
+		CHECK(++*count <= KIRO_RULES_IMAGES_MAX);
+		CHECK(json_get_obj(json_object_array_get_idx(images, i),
+		    "source", &src) == 1);
+		CHECK(str_field(src, "bytes", &bytes));
+		len = strlen(bytes);
+		pad = (len > 0 && bytes[len - 1] == '=') +
+		    (len > 1 && bytes[len - 2] == '=');
+		CHECK(len / 4 * 3 - pad <= KIRO_RULES_IMAGE_BYTES);
+	}
+}
+
+static void
+check_tool_limits(json_object *spec, struct idset *names)
+{
+	json_object	*is, *schema, *v;
+	const char	*name, *desc, *p;
+	size_t		 i;
+
+	CHECK(str_field(spec, "name", &name));
+	CHECK(*name != '\0' && strlen(name) <= 64);
+	for (p = name; *p != '\0'; p++)
+		CHECK(isalnum((unsigned char)*p) || *p == '_' || *p == '-');
+	CHECK(!idset_has(names, name, 1));
+	idset_add(names, name);
+	CHECK(str_field(spec, "description", &desc) && !is_blank(desc));
+	CHECK(utf8_chars(desc) <= KIRO_RULES_DESC_MAX);
+	CHECK(json_get_obj(spec, "inputSchema", &is) == 1);
+	CHECK(json_get_obj(is, "json", &schema) == 1);
+	CHECK(json_get_str(schema, "type", &p) == 1 &&
+	    strcmp(p, "object") == 0);
+	if (json_object_object_get_ex(schema, "properties", &v))
+		CHECK(json_object_is_type(v, json_type_object));
+	if (json_object_object_get_ex(schema, "required", &v)) {
+		CHECK(json_object_is_type(v, json_type_array));
+		for (i = 0; i < json_object_array_length(v); i++)
+			CHECK(json_object_is_type(json_object_array_get_idx(v,
+			    i), json_type_string));
+	}
+	if (json_object_object_get_ex(schema, "additionalProperties", &v))
+		CHECK(json_object_is_type(v, json_type_boolean) ||
+		    json_object_is_type(v, json_type_object));
+}
+
+void
+kiro_rules_check_body(const char *body, size_t len)
+{
+	json_object	*root = NULL, *cs, *hist, *entry, *msg, *uses, *cur;
+	json_object	*uim, *ctx, *tools, *spec;
+	struct idset	 names = { NULL, 0, 0 };
+	size_t		 i, j, n_images = 0;
+	char		*why = NULL;
+
+	CHECK(len <= KIRO_RULES_BODY_MAX);
+	CHECK(json_parse(body, len, BODY_DEPTH, &root, &why) == KF_OK);
+	CHECK(json_get_obj(root, "conversationState", &cs) == 1);
+	check_kiro_rules(cs);
+	if (json_get_arr(cs, "history", &hist) == 1)
+		for (i = 0; i < json_object_array_length(hist); i++) {
+			entry = json_object_array_get_idx(hist, i);
+			if (json_get_obj(entry, "userInputMessage", &msg) == 1)
+				check_image_limits(msg, &n_images);
+			if (json_get_obj(entry, "assistantResponseMessage",
+			    &msg) == 1 &&
+			    json_get_arr(msg, "toolUses", &uses) == 1)
+				for (j = 0; j < json_object_array_length(uses);
+				    j++)
+					check_no_empty_key(
+					    json_object_array_get_idx(uses, j));
+		}
+	CHECK(json_get_obj(cs, "currentMessage", &cur) == 1 &&
+	    json_get_obj(cur, "userInputMessage", &uim) == 1);
+	check_image_limits(uim, &n_images);
+	if (json_get_obj(uim, "userInputMessageContext", &ctx) == 1 &&
+	    json_get_arr(ctx, "tools", &tools) == 1) {
+		CHECK(json_object_array_length(tools) <= KIRO_RULES_TOOLS_MAX);
+		for (i = 0; i < json_object_array_length(tools); i++) {
+			CHECK(json_get_obj(json_object_array_get_idx(tools, i),
+			    "toolSpecification", &spec) == 1);
+			check_tool_limits(spec, &names);
+		}
+	}
+	free(names.ids);
+	free(why);
+	json_object_put(root);
+}

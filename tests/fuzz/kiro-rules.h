@@ -22,4 +22,24 @@
  */
 void	fuzz_to_kiro(struct conv *, const char *);
 
+/*
+ * The limits Kiro is known to enforce (kiro-protocol.md §3.3, §3.5, §12),
+ * written apart from shared/preflight.c and checked beyond the rules of
+ * fuzz_to_kiro: the body at most KIRO_RULES_BODY_MAX bytes; at most
+ * KIRO_RULES_TOOLS_MAX tools, each named 1-64 of [A-Za-z0-9_-] (once,
+ * ignoring case), a non-blank description of at most
+ * KIRO_RULES_DESC_MAX characters, a schema of type "object" whose
+ * properties is an object, required an array of strings,
+ * additionalProperties a bool or an object; no "" key at any depth of a
+ * tool input; at most KIRO_RULES_IMAGES_MAX images, each at most
+ * KIRO_RULES_IMAGE_BYTES decoded.  Aborts on the first broken one (and on
+ * every rule fuzz_to_kiro checks).
+ */
+#define KIRO_RULES_BODY_MAX	615000
+#define KIRO_RULES_TOOLS_MAX	128
+#define KIRO_RULES_DESC_MAX	10240
+#define KIRO_RULES_IMAGES_MAX	20
+#define KIRO_RULES_IMAGE_BYTES	(3840 * 1024)
+void	kiro_rules_check_body(const char *body, size_t len);
+
 #endif

@@ -249,7 +249,22 @@ VALIDATION_RULES = [
     ("tool-use-unanswered", "a toolUse has no toolResult in the next user message"),
     ("tool-missing-for-history-use", "a tool name used in history toolUses is not in the "
                                      "current tools (case-insensitive)"),
+    # The limits of kiro-protocol.md sections 3.3 and 12 (the gateway's pre-flight check).
+    ("tool-count", "more than 128 tools"),
+    ("tool-name-duplicate", "two tools share a name (case-insensitive)"),
+    ("tool-description-invalid", "a tool description is blank or over 10240 characters"),
+    ("tool-schema-shape", "inputSchema.json type is not \"object\", or properties not an "
+                          "object, required not an array of strings, additionalProperties "
+                          "not a bool or object"),
+    ("tool-input-nested-empty-key", "a toolUse input has an empty-string key below the top"),
+    ("tool-result-content-empty", "a toolResult has an empty content array"),
+    ("image-count", "more than 20 images in the request"),
+    ("image-too-large", "an image over 3.75 MB decoded"),
 ]
+MAX_TOOLS = 128
+MAX_DESCRIPTION = 10240
+MAX_IMAGES = 20
+MAX_IMAGE_BYTES = 3840 * 1024
 SIZE_RULE = "content-length-exceeds-threshold"
 
 TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
@@ -296,6 +311,57 @@ def validate_generate(body):
     _check_unique_tool_use_ids(sequence)
     _check_tool_pairing(sequence)
     _check_history_tool_names(history, current)
+    _check_limits(sequence)
+
+
+def _has_empty_key(value):
+    if isinstance(value, dict):
+        return "" in value or any(_has_empty_key(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_empty_key(v) for v in value)
+    return False
+
+
+def _check_limits(sequence):
+    """The section 3.3/12 limits, after the shape rules (so the shapes are known good)."""
+    current = sequence[-1][1]
+    tools = _opt(_opt(current, "userInputMessageContext"), "tools") or []
+    _require(len(tools) <= MAX_TOOLS, "tool-count", "%d tools" % len(tools))
+    names = set()
+    for index, entry in enumerate(tools):
+        spec = entry["toolSpecification"]
+        label = "tools[%d]" % index
+        name = spec["name"].casefold()
+        _require(name not in names, "tool-name-duplicate", "%s.name=%r" % (label, spec["name"]))
+        names.add(name)
+        desc = spec["description"]
+        _require(desc.strip() != "" and len(desc) <= MAX_DESCRIPTION,
+                 "tool-description-invalid", "%s.description: %d characters" % (label, len(desc)))
+        schema = spec["inputSchema"]["json"]
+        required = schema.get("required", [])
+        _require(schema.get("type") == "object"
+                 and isinstance(schema.get("properties", {}), dict)
+                 and isinstance(required, list) and all(isinstance(r, str) for r in required)
+                 and isinstance(schema.get("additionalProperties", True), (bool, dict)),
+                 "tool-schema-shape", label + ".inputSchema.json")
+    images = 0
+    for index, (role, msg) in enumerate(sequence):
+        where = "currentMessage" if index == len(sequence) - 1 else "history[%d]" % index
+        if role == ASSISTANT:
+            for uindex, use in enumerate(_tool_uses(msg)):
+                _require(not _has_empty_key(use["input"]), "tool-input-nested-empty-key",
+                         "%s.toolUses[%d].input" % (where, uindex))
+            continue
+        for rindex, result in enumerate(
+                _opt(_opt(msg, "userInputMessageContext"), "toolResults") or []):
+            _require(len(result["content"]) > 0, "tool-result-content-empty",
+                     "%s.toolResults[%d]" % (where, rindex))
+        for iindex, image in enumerate(_opt(msg, "images") or []):
+            images += 1
+            _require(images <= MAX_IMAGES, "image-count", "%s.images[%d]" % (where, iindex))
+            size = len(base64.b64decode(image["source"]["bytes"]))
+            _require(size <= MAX_IMAGE_BYTES, "image-too-large",
+                     "%s.images[%d]: %d bytes" % (where, iindex, size))
 
 
 def _check_user_message(msg, where, is_current):

@@ -655,6 +655,23 @@ VALIDATION_CASES = [
     ("tool-use-unanswered", lambda b: _del(_hist(b)[4]["userInputMessage"],
                                            "userInputMessageContext")),
     ("tool-missing-for-history-use", lambda b: _ctx(b).update(tools=[tool_spec("other")])),
+    ("tool-count", lambda b: _ctx(b)["tools"].extend(tool_spec("t%d" % i) for i in range(128))),
+    ("tool-name-duplicate", lambda b: _ctx(b)["tools"].append(tool_spec("READ_FILE"))),
+    ("tool-description-invalid", lambda b: _ctx(b)["tools"][0]["toolSpecification"]
+     .update(description=" ")),
+    ("tool-description-invalid", lambda b: _ctx(b)["tools"][0]["toolSpecification"]
+     .update(description="x" * 10241)),
+    ("tool-schema-shape", lambda b: _ctx(b)["tools"][0]["toolSpecification"]["inputSchema"]
+     ["json"].update(type="string")),
+    ("tool-schema-shape", lambda b: _ctx(b)["tools"][0]["toolSpecification"]["inputSchema"]
+     ["json"].update(required=[1])),
+    ("tool-schema-shape", lambda b: _ctx(b)["tools"][0]["toolSpecification"]["inputSchema"]
+     ["json"].update(additionalProperties="no")),
+    ("tool-input-nested-empty-key", lambda b: _hist(b)[3]["assistantResponseMessage"]
+     ["toolUses"][0].update(input={"a": [{"": 1}]})),
+    ("tool-result-content-empty", lambda b: _ctx(b)["toolResults"][0].update(content=[])),
+    ("image-count", lambda b: _cur(b)["images"].extend(
+        copy.deepcopy(_cur(b)["images"][0]) for _ in range(19))),
 ]
 
 
@@ -712,9 +729,23 @@ class ValidationTest(MockTestCase):
             readme = fh.read()
         for rule in out["validation_rules"]:
             self.assertIn("`%s`" % rule, readme)
-        tested = {rule for rule, _ in VALIDATION_CASES} | {"body-not-json"}
+        tested = {rule for rule, _ in VALIDATION_CASES} | {"body-not-json", "image-too-large"}
         self.assertEqual(set(out["validation_rules"]) - tested,
                          {"content-length-exceeds-threshold"})
+
+    def test_image_too_large(self):
+        # Over the default max_body_bytes, so only reachable with a larger limit.
+        ctl("POST", "settings", {"max_body_bytes": 8000000})
+        self.addCleanup(ctl, "POST", "settings", {"max_body_bytes": 2000000})
+        for size, want in ((3840 * 1024, 200), (3840 * 1024 + 1, 400)):
+            b = full_body()
+            _cur(b)["images"][0] = {"format": "png", "source": {
+                "bytes": base64.b64encode(b"\0" * size).decode("ascii")}}
+            status, headers, data = gen(b)
+            self.assertEqual(status, want, data[:200])
+            if want == 400:
+                self.assertEqual(json.loads(data), IMPROPER)
+                self.assertEqual(headers.get("x-mock-reason"), "image-too-large")
 
     def test_body_size_limit(self):
         big = body("x" * 5000)

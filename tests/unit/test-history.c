@@ -111,7 +111,7 @@ static json_object *
 body(const struct conv *c)
 {
 	struct kiro_req_opts	 opts = { "claude-sonnet-4.5", "cid",
-	    NULL, 0 };
+	    NULL, 0, NULL };
 	struct buf		 out = BUF_INIT;
 	json_object		*root = NULL;
 	char			*cause = NULL;
@@ -793,7 +793,8 @@ assert_pairs_valid(json_object *root)
  */
 START_TEST(history_build_within_fits_in_few_builds)
 {
-	struct kiro_req_opts	 opts = { "claude-sonnet-4.5", "cid", NULL, 0 };
+	struct kiro_req_opts	 opts = { "claude-sonnet-4.5", "cid", NULL,
+	    0, NULL };
 	struct history_fit	 fit;
 	struct conv		 c;
 	struct buf		 out = BUF_INIT;
@@ -835,7 +836,8 @@ END_TEST
 /* Under the limit (or with none) nothing goes, in one build. */
 START_TEST(history_build_within_leaves_what_fits)
 {
-	struct kiro_req_opts	 opts = { "claude-sonnet-4.5", "cid", NULL, 0 };
+	struct kiro_req_opts	 opts = { "claude-sonnet-4.5", "cid", NULL,
+	    0, NULL };
 	struct history_fit	 fit;
 	struct conv		 c;
 	struct buf		 out = BUF_INIT;

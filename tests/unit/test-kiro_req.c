@@ -60,7 +60,8 @@ build_opts(struct conv *c, int repair, const struct kiro_req_opts *opts,
 static json_object *
 build(struct conv *c, int repair)
 {
-	struct kiro_req_opts	opts = { MODEL, "conv-fixed-id", NULL, 0 };
+	struct kiro_req_opts	opts = { MODEL, "conv-fixed-id", NULL,
+	    0, NULL };
 
 	return build_opts(c, repair, &opts, NULL);
 }
@@ -448,7 +449,7 @@ END_TEST
 
 START_TEST(kiro_req_no_user_message_is_einval)
 {
-	struct kiro_req_opts	 opts = { MODEL, NULL, NULL, 0 };
+	struct kiro_req_opts	 opts = { MODEL, NULL, NULL, 0, NULL };
 	struct history_opts	 ho = { 5 };
 	struct buf		 out = BUF_INIT;
 	struct conv		 c;
@@ -669,7 +670,7 @@ cached_conv(struct conv *c)
 
 START_TEST(kiro_req_cache_points_follow_marked_history)
 {
-	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 1 };
+	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 1, NULL };
 	struct conv		 c;
 	json_object		*root, *tools;
 	char			*shape, *text;
@@ -707,7 +708,7 @@ END_TEST
 
 START_TEST(kiro_req_cache_points_capped_to_the_last)
 {
-	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 1 };
+	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 1, NULL };
 	struct conv		 c;
 	json_object		*root;
 	char			*shape, name[8];
@@ -1190,7 +1191,7 @@ END_TEST
 
 START_TEST(kiro_req_tool_names_outside_kiros_alphabet_are_sanitised)
 {
-	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 0 };
+	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 0, NULL };
 	struct kiro_toolmap	*map;
 	struct conv		 c;
 	json_object		*root;
@@ -1230,7 +1231,7 @@ END_TEST
 
 START_TEST(kiro_req_long_tool_names_shortened)
 {
-	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 0 };
+	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 0, NULL };
 	struct kiro_toolmap	*map;
 	struct conv		 c;
 	struct conv_msg		*m;
@@ -1310,7 +1311,7 @@ END_TEST
  */
 START_TEST(kiro_req_toolmap_many_shortened_names)
 {
-	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 0 };
+	struct kiro_req_opts	 opts = { MODEL, "cid", NULL, 0, NULL };
 	struct kiro_toolmap	*map;
 	struct conv		 c;
 	json_object		*root;
@@ -1699,7 +1700,8 @@ is_uuid4(const char *s)
 START_TEST(kiro_req_conversation_id_and_profile_arn)
 {
 	struct kiro_req_opts	 opts = { MODEL, "2f0e1b84-aaaa-4bbb-8ccc-"
-	    "000000000001", "arn:aws:codewhisperer:us-east-1:1:profile/X", 0 };
+	    "000000000001", "arn:aws:codewhisperer:us-east-1:1:profile/X",
+	    0, NULL };
 	struct conv		 c;
 	json_object		*root, *root2;
 	char			*first;
@@ -1737,7 +1739,8 @@ END_TEST
 
 START_TEST(kiro_req_model_id_on_every_user_message)
 {
-	struct kiro_req_opts	 opts = { "claude-opus-4.6", "cid", NULL, 0 };
+	struct kiro_req_opts	 opts = { "claude-opus-4.6", "cid", NULL,
+	    0, NULL };
 	struct conv		 c;
 	json_object		*root;
 	size_t			 i, n;
@@ -2026,7 +2029,7 @@ count_features(json_object *root, struct features *f)
 
 START_TEST(kiro_req_random_conversations_satisfy_3_5)
 {
-	struct kiro_req_opts	 opts = { MODEL, NULL, NULL, 0 };
+	struct kiro_req_opts	 opts = { MODEL, NULL, NULL, 0, NULL };
 	struct history_opts	 ho;
 	struct kiro_toolmap	*map;
 	struct conv		 c;
