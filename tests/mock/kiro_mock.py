@@ -1128,10 +1128,10 @@ SCENARIOS.update({
     "tool_cut_eof": {"kind": "tool_cut", "end": "eof"},
     "tool_cut_exceeded": {"kind": "tool_cut", "end": "exceeded", "cut_at": "escape"},
     "tool_cut_drop": {"kind": "tool_cut", "end": "drop"},
-    "tool_cut_twice": {"kind": "tool_cut", "cont_max": 1500},
+    "tool_cut_twice": {"kind": "tool_cut", "cont_max": 2000},
     "tool_cut_fenced": {"kind": "tool_cut", "cont_fence": True},
     "tool_cut_refused": {"kind": "tool_cut", "cont_refuse": True},
-    "tool_cut_refused_drop": {"kind": "tool_cut", "cont_refuse": True, "end": "drop"},
+    "tool_cut_dropping": {"kind": "tool_cut", "end": "drop", "cont_max": 300, "cont_end": "drop"},
 })
 
 
