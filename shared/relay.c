@@ -1225,6 +1225,9 @@ serve_continuing(struct relay_env *env, struct conv *conv, struct sink *sink,
 		if (added) {
 			toolcont_remove_turns(conv, base);
 			added = 0;
+			/* e.g. no account could serve it: no answer at all */
+			if (er != KF_OK)
+				toolcont_failed(tc, er, *cause);
 		}
 		attempts += res->attempts;
 		credits += res->credits;

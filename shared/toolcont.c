@@ -678,8 +678,8 @@ toolcont_add_turns(struct toolcont *tc, struct conv *conv)
 	    "the JSON input, starting with the very next character, without "
 	    "repeating anything, without a code fence and without any other "
 	    "text.", tc->cut.name);
+	/* Pending until its answer says otherwise (it may never come). */
 	tc->continuing = 1;
-	tc->pending = 0;
 	tc->lead_done = 0;
 	buf_reset(&tc->lead);
 	return base;
@@ -690,6 +690,17 @@ toolcont_remove_turns(struct conv *conv, size_t base)
 {
 	while (conv->n_msgs > base)
 		conv_remove_msg(conv, conv->n_msgs - 1);
+}
+
+void
+toolcont_failed(struct toolcont *tc, enum kf_err er, const char *message)
+{
+	if (!toolcont_pending(tc) || er == KF_OK)
+		return;
+	tc->broke = 1;
+	tc->err = er;
+	free(tc->err_msg);
+	tc->err_msg = xstrdup(message != NULL ? message : kf_strerror(er));
 }
 
 enum kf_err

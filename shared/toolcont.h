@@ -106,6 +106,12 @@ size_t		 toolcont_add_turns(struct toolcont *, struct conv *);
 /* Removes the messages from index base on (after toolcont_add_turns). */
 void		 toolcont_remove_turns(struct conv *, size_t base);
 /*
+ * A continuation failed as a whole (er, with its client-fit message): a
+ * give_up ends with that error.  Nothing when no call is pending.
+ */
+void		 toolcont_failed(struct toolcont *, enum kf_err,
+		    const char *message);
+/*
  * Ends the answer without the cut call: max_tokens, or the broken
  * stream's error (sent into a committed inner sink; *cause is set to its
  * message either way).  Returns KF_OK for max_tokens, else the error.

@@ -482,6 +482,31 @@ START_TEST(sink_broken_stream_is_continued_or_its_error)
 }
 END_TEST
 
+START_TEST(sink_continuation_without_an_answer_is_its_error)
+{
+	struct world	x;
+	char		*cause = NULL;
+	size_t		 base;
+
+	world_init(&x, 60000);
+	w_start(&x);
+	x.s->ops->tool_start(x.s->arg, 0, "t1", "Write");
+	w_input(&x, 0, "{\"content\":\"abc");
+	w_finish(&x, SINK_STOP_MAX_TOKENS, 3);
+	/* No account could serve the continuation: no callback at all. */
+	base = toolcont_add_turns(x.tc, &x.c);
+	toolcont_remove_turns(&x.c, base);
+	ck_assert(toolcont_pending(x.tc));
+	toolcont_failed(x.tc, KF_ERATE, "no account can serve now");
+	ck_assert_int_eq(toolcont_give_up(x.tc, &cause), KF_ERATE);
+	ck_assert_str_eq(cause, "no account can serve now");
+	ck_assert_str_eq(buf_cstr(&x.r.log), "start msg_1\n"
+	    "error rate_limited no account can serve now\n");
+	free(cause);
+	world_free(&x);
+}
+END_TEST
+
 START_TEST(sink_break_after_the_rest_arrived_completes)
 {
 	struct world	x;
@@ -565,6 +590,7 @@ main(void)
 	tcase_add_test(tc, sink_continuation_may_need_another);
 	tcase_add_test(tc, sink_give_up_after_a_cut_is_max_tokens_without_the_call);
 	tcase_add_test(tc, sink_broken_stream_is_continued_or_its_error);
+	tcase_add_test(tc, sink_continuation_without_an_answer_is_its_error);
 	tcase_add_test(tc, sink_break_after_the_rest_arrived_completes);
 	tcase_add_test(tc, sink_errors_without_a_held_call_pass_through);
 	tcase_add_test(tc, sink_pings_while_a_call_is_held_and_resets);
