@@ -1219,7 +1219,8 @@ serve_continuing(struct relay_env *env, struct conv *conv, struct sink *sink,
 
 	if (max_cont > TOOLCONT_MAX_CONTINUATIONS)
 		max_cont = TOOLCONT_MAX_CONTINUATIONS;
-	tc = toolcont_new(sink, env->cfg->ping_interval_seconds * 1000);
+	tc = toolcont_new(sink, env->cfg->ping_interval_seconds * 1000,
+	    max_cont > 0);
 	for (;;) {
 		er = relay_serve(env, conv, toolcont_sink(tc), res, cause);
 		if (added) {

@@ -149,6 +149,7 @@ struct toolcont {
 	struct sink		 outer;
 	int64_t			 ping_ms;
 	int64_t			 last_out;
+	int			 may_continue;	/* held input commits */
 	int			 started;	/* the inner sink has its start */
 	size_t			 n_out;		/* calls it has had */
 	/* The current answer's calls. */
@@ -199,6 +200,8 @@ holding_input(const struct toolcont *tc)
 {
 	size_t	i;
 
+	if (!tc->may_continue)
+		return 0;
 	if (tc->have_cut)
 		return 1;
 	for (i = 0; i < tc->n_calls; i++)
@@ -601,12 +604,13 @@ static const struct sink_ops toolcont_ops_noreset = {
 };
 
 struct toolcont *
-toolcont_new(struct sink *inner, int64_t ping_interval_ms)
+toolcont_new(struct sink *inner, int64_t ping_interval_ms, int may_continue)
 {
 	struct toolcont	*tc;
 
 	tc = xcalloc(1, sizeof(*tc));
 	tc->inner = inner;
+	tc->may_continue = may_continue;
 	tc->ping_ms = ping_interval_ms > 0 ? ping_interval_ms : 25000;
 	tc->last_out = clock_mono_ms();
 	tc->outer = *inner;

@@ -73,9 +73,11 @@ enum toolcont_scan_state toolcont_scan_feed(struct toolcont_scan *,
  *    stream that broke ends with its error, any other cut with
  *    max_tokens, and the incomplete call is never sent.
  *
- * While a call is held with input, the sink says committed, so that the
- * relay reports a broken stream to it (which continues the call) rather
- * than retrying the whole answer.
+ * While a call is held with input and may_continue is set, the sink says
+ * committed, so that the relay reports a broken stream to it (which
+ * continues the call) rather than retrying the whole answer; without
+ * continuations the relay retries as it always did while nothing has
+ * reached the client.
  */
 struct toolcont;
 
@@ -86,7 +88,8 @@ struct toolcont;
 /* toolContinuations above this are taken as this. */
 #define TOOLCONT_MAX_CONTINUATIONS	8
 
-struct toolcont	*toolcont_new(struct sink *inner, int64_t ping_interval_ms);
+struct toolcont	*toolcont_new(struct sink *inner, int64_t ping_interval_ms,
+		    int may_continue);
 void		 toolcont_free(struct toolcont *);	/* NULL ok */
 /* The sink for the relay. */
 struct sink	*toolcont_sink(struct toolcont *);

@@ -276,7 +276,7 @@ world_init(struct world *x, int64_t ping_ms)
 	x->inner.arg = &x->r;
 	x->inner.streams = 1;
 	x->r.sink = &x->inner;
-	x->tc = toolcont_new(&x->inner, ping_ms);
+	x->tc = toolcont_new(&x->inner, ping_ms, 1);
 	x->s = toolcont_sink(x->tc);
 }
 
