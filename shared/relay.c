@@ -249,8 +249,8 @@ tool_finish(struct attempt *a, struct tool_call *t)
 		text = json_to_str(v);
 	else {
 		if (t->input.len > 0)
-			log_warnx("tool call %s: input is not a JSON object; "
-			    "using {}", t->id);
+			log_warnx("tool call %s: input is not a whole JSON "
+			    "object", t->id);
 		text = xstrdup("{}");
 	}
 	json_object_put(v);
