@@ -159,6 +159,9 @@ struct toolcont {
 	struct held		 cut;
 	int			 have_cut;
 	int			 continuing;	/* this answer continues cut */
+	/* A continuation that calls the same tool again: its own input. */
+	struct held		 recall;
+	int			 have_recall;
 	int			 pending;	/* an answer ended with cut open */
 	int			 broke;		/* ... by an error */
 	enum kf_err		 err;
@@ -439,8 +442,19 @@ t_tool_start(void *arg, size_t index, const char *id, const char *name)
 	struct held	*h;
 
 	if (tc->continuing) {
-		log_info("continuation answer: ignoring its call to %s", name);
-		return 0;
+		if (tc->have_recall || strcmp(name != NULL ? name : "",
+		    tc->cut.name) != 0) {
+			log_info("continuation answer: ignoring its call to %s",
+			    name);
+			return 0;
+		}
+		h = &tc->recall;
+		tc->have_recall = 1;
+		h->relay_index = index;
+		h->id = xstrdup(id != NULL ? id : "");
+		h->name = xstrdup(tc->cut.name);
+		toolcont_scan_init(&h->scan);
+		return maybe_ping(tc);
 	}
 	tc->calls = xreallocarray(tc->calls, tc->n_calls + 1,
 	    sizeof(*tc->calls));
@@ -459,7 +473,10 @@ t_tool_input(void *arg, size_t index, const char *s, size_t len)
 	struct toolcont	*tc = arg;
 	struct held	*h;
 
-	if (tc->continuing || (h = find_call(tc, index)) == NULL)
+	if (tc->continuing && tc->have_recall &&
+	    tc->recall.relay_index == index)
+		h = &tc->recall;
+	else if (tc->continuing || (h = find_call(tc, index)) == NULL)
 		return 0;
 	(void)add_input(h, s, len);
 	return maybe_ping(tc);
@@ -504,26 +521,60 @@ finish_inner(struct toolcont *tc, enum sink_stop stop)
 	return sent(tc, tc->inner->ops->finish(tc->inner->arg, stop, &u));
 }
 
+/*
+ * After a continuation: 1 when the cut call is whole, from the spliced
+ * text or, failing that, from a new call to the same tool whose own input
+ * is whole (a model may rather call the tool again than continue text);
+ * that one then takes the place of the cut call, under its id.
+ */
+static int
+cut_complete(struct toolcont *tc)
+{
+	if (tc->cut.scan.state == TOOLCONT_SCAN_DONE)
+		return 1;
+	if (!tc->have_recall || tc->recall.scan.state != TOOLCONT_SCAN_DONE)
+		return 0;
+	free(tc->recall.id);
+	tc->recall.id = tc->cut.id;
+	tc->cut.id = NULL;
+	held_clear(&tc->cut);
+	tc->cut = tc->recall;
+	memset(&tc->recall, 0, sizeof(tc->recall));
+	tc->have_recall = 0;
+	return 1;
+}
+
+/* Sends the completed cut call and ends the answer with it. */
+static int
+release_cut(struct toolcont *tc)
+{
+	int	rc;
+
+	tc->continuing = 0;
+	rc = release(tc, &tc->cut);
+	held_clear(&tc->cut);
+	tc->have_cut = 0;
+	held_clear(&tc->recall);
+	tc->have_recall = 0;
+	if (rc != 0)
+		return rc;
+	return finish_inner(tc, SINK_STOP_TOOL_USE);
+}
+
 static int
 t_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 {
 	struct toolcont	*tc = arg;
-	int		 rc;
 
 	add_usage(tc, usage);
 	if (tc->continuing) {
 		splice_lead(tc, "", 0, 1);
-		if (tc->cut.scan.state != TOOLCONT_SCAN_DONE) {
+		if (!cut_complete(tc)) {
 			tc->pending = 1;
 			tc->broke = 0;
 			return sync_rc(tc, 0);
 		}
-		tc->continuing = 0;
-		if ((rc = release(tc, &tc->cut)) != 0)
-			return rc;
-		held_clear(&tc->cut);
-		tc->have_cut = 0;
-		return finish_inner(tc, SINK_STOP_TOOL_USE);
+		return release_cut(tc);
 	}
 	keep_cut(tc);
 	if (tc->have_cut) {
@@ -537,7 +588,6 @@ static int
 t_error(void *arg, enum kf_err er, const char *message)
 {
 	struct toolcont	*tc = arg;
-	int		 rc;
 
 	if (er != KF_ECLIENTGONE) {
 		if (!tc->continuing)
@@ -551,14 +601,8 @@ t_error(void *arg, enum kf_err er, const char *message)
 		    message));
 	}
 	/* What came before the break may already complete the call. */
-	if (tc->continuing && tc->cut.scan.state == TOOLCONT_SCAN_DONE) {
-		tc->continuing = 0;
-		if ((rc = release(tc, &tc->cut)) != 0)
-			return rc;
-		held_clear(&tc->cut);
-		tc->have_cut = 0;
-		return finish_inner(tc, SINK_STOP_TOOL_USE);
-	}
+	if (tc->continuing && cut_complete(tc))
+		return release_cut(tc);
 	tc->pending = 1;
 	tc->broke = 1;
 	tc->err = er;
@@ -627,6 +671,7 @@ toolcont_free(struct toolcont *tc)
 		return;
 	calls_clear(tc);
 	held_clear(&tc->cut);
+	held_clear(&tc->recall);
 	buf_free(&tc->lead);
 	free(tc->err_msg);
 	free(tc);
@@ -684,6 +729,8 @@ toolcont_add_turns(struct toolcont *tc, struct conv *conv)
 	    "text.", tc->cut.name);
 	/* Pending until its answer says otherwise (it may never come). */
 	tc->continuing = 1;
+	held_clear(&tc->recall);
+	tc->have_recall = 0;
 	tc->lead_done = 0;
 	buf_reset(&tc->lead);
 	return base;
@@ -717,6 +764,8 @@ toolcont_give_up(struct toolcont *tc, char **cause)
 	tc->continuing = 0;
 	held_clear(&tc->cut);
 	tc->have_cut = 0;
+	held_clear(&tc->recall);
+	tc->have_recall = 0;
 	if (!tc->broke) {
 		(void)finish_inner(tc, SINK_STOP_MAX_TOKENS);
 		return KF_OK;

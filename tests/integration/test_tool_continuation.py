@@ -15,7 +15,8 @@ OpenAI chat, OpenAI Responses, Gemini), streamed and not:
     input as the assistant's last turn;
   - the other ends: ContentLengthExceededException, a stream that ends
     without the call's stop, a dropped connection; a continuation in a
-    code fence; a call that needs two continuations;
+    code fence; a continuation that calls the tool again with the whole
+    input; a call that needs two continuations;
   - continuations exhausted (the model never continues): max_tokens
     (Anthropic max_tokens, OpenAI length, Responses incomplete, Gemini
     MAX_TOKENS) and no tool call at all, after 1 + toolContinuations
@@ -333,6 +334,7 @@ class _ToolCont:
     def test_other_ends_fences_and_two_continuations(self) -> None:
         for scenario, rounds in (("tool_cut_exceeded", 1), ("tool_cut_eof", 1),
                                  ("tool_cut_drop", 1), ("tool_cut_fenced", 1),
+                                 ("tool_cut_recall", 1),
                                  ("tool_cut_twice", 2)):
             for api in ("anthropic", "openai_responses"):
                 for stream in (False, True):

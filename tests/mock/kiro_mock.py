@@ -1031,6 +1031,7 @@ class Scenario(object):
 #   cont_end           how a continuation that stops short ends (default "length")
 #   cont_fence         the continuation comes inside a ```json fence
 #   cont_refuse        the continuation answers with unrelated text (never completes)
+#   cont_recall        the continuation calls the tool again with the whole input
 # A continuation request carries the #mock: marker only in its history: such requests
 # get the preset found there (tool_cut_history_preset).
 
@@ -1102,6 +1103,12 @@ def play_tool_cut(scenario, body):
         if spec.get("cont_refuse"):
             emit_text(stream, ["I cannot continue that."])
             return _tool_cut_end(stream, spec, "eof")
+        if spec.get("cont_recall"):
+            emit_text(stream, ["Calling it again."])
+            name = spec.get("tool", "Write")
+            for payload in tool_frames({"name": name, "input_fragments": split_text(full, 4)}):
+                stream.event("toolUseEvent", payload)
+            return _tool_cut_end(stream, spec, "eof")
         part = rest[:int(spec["cont_max"])] if spec.get("cont_max") else rest
         text = "```json\n" + part + "\n```" if spec.get("cont_fence") else part
         emit_text(stream, split_text(text, 3))
@@ -1131,6 +1138,7 @@ SCENARIOS.update({
     "tool_cut_twice": {"kind": "tool_cut", "cont_max": 2000},
     "tool_cut_fenced": {"kind": "tool_cut", "cont_fence": True},
     "tool_cut_refused": {"kind": "tool_cut", "cont_refuse": True},
+    "tool_cut_recall": {"kind": "tool_cut", "cont_recall": True},
     "tool_cut_dropping": {"kind": "tool_cut", "end": "drop", "cont_max": 300, "cont_end": "drop"},
 })
 

@@ -1822,6 +1822,9 @@ class ToolCutTest(MockTestCase):
         self.assertEqual(text, "I cannot continue that.")
         with self.assertRaises(http.client.IncompleteRead):
             gen(self.continuation("#mock:tool_cut_dropping", self.FULL[:100]))
+        evs = events(gen(self.continuation("#mock:tool_cut_recall", self.FULL[:100]))[2])
+        self.assertEqual(self.tool_input(evs), self.FULL)
+        self.assertTrue([p for t, p in evs if t == "toolUseEvent"][-1]["stop"])
         # Not a continuation of this input: the cut answer again.
         evs = events(gen(self.continuation("#mock:tool_cut", "{\"other\":"))[2])
         self.assertIn("toolUseEvent", [t for t, _ in evs])

@@ -482,6 +482,42 @@ START_TEST(sink_broken_stream_is_continued_or_its_error)
 }
 END_TEST
 
+START_TEST(sink_continuation_that_calls_the_tool_again)
+{
+	struct world	x;
+	size_t		base;
+
+	world_init(&x, 60000);
+	w_start(&x);
+	x.s->ops->tool_start(x.s->arg, 0, "t1", "Write");
+	w_input(&x, 0, "{\"c\":\"ab");
+	w_finish(&x, SINK_STOP_MAX_TOKENS, 2);
+	/* First a call again that is cut too: still pending. */
+	base = toolcont_add_turns(x.tc, &x.c);
+	x.s->ops->tool_start(x.s->arg, 0, "t2", "Write");
+	w_input(&x, 0, "{\"c\":\"a");
+	w_finish(&x, SINK_STOP_MAX_TOKENS, 2);
+	toolcont_remove_turns(&x.c, base);
+	ck_assert(toolcont_pending(x.tc));
+	ck_assert_str_eq(buf_cstr(&x.r.log), "start msg_1\n");
+	/* Then a whole one: it replaces the cut call, under its id. */
+	base = toolcont_add_turns(x.tc, &x.c);
+	x.s->ops->text(x.s->arg, "Sure.", 5);
+	x.s->ops->tool_start(x.s->arg, 0, "t3", "Write");
+	w_input(&x, 0, "{\"c\":");
+	w_input(&x, 0, "\"abc\"}");
+	x.s->ops->tool_end(x.s->arg, 0, "{\"c\":\"abc\"}");
+	w_finish(&x, SINK_STOP_TOOL_USE, 3);
+	toolcont_remove_turns(&x.c, base);
+	ck_assert(!toolcont_pending(x.tc));
+	ck_assert_str_eq(buf_cstr(&x.r.log), "start msg_1\n"
+	    "tool_start 0 t1 Write\ntool_input 0 {\"c\":\n"
+	    "tool_input 0 \"abc\"}\ntool_end 0 {\"c\":\"abc\"}\n"
+	    "finish tool_use 7\n");
+	world_free(&x);
+}
+END_TEST
+
 START_TEST(sink_continuation_without_an_answer_is_its_error)
 {
 	struct world	x;
@@ -590,6 +626,7 @@ main(void)
 	tcase_add_test(tc, sink_continuation_may_need_another);
 	tcase_add_test(tc, sink_give_up_after_a_cut_is_max_tokens_without_the_call);
 	tcase_add_test(tc, sink_broken_stream_is_continued_or_its_error);
+	tcase_add_test(tc, sink_continuation_that_calls_the_tool_again);
 	tcase_add_test(tc, sink_continuation_without_an_answer_is_its_error);
 	tcase_add_test(tc, sink_break_after_the_rest_arrived_completes);
 	tcase_add_test(tc, sink_errors_without_a_held_call_pass_through);
