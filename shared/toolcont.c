@@ -162,6 +162,8 @@ struct toolcont {
 	/* A continuation that calls the same tool again: its own input. */
 	struct held		 recall;
 	int			 have_recall;
+	/* A continuation's text on its own, should it start over with '{'. */
+	struct held		 restart;
 	int			 pending;	/* an answer ended with cut open */
 	int			 broke;		/* ... by an error */
 	enum kf_err		 err;
@@ -332,6 +334,8 @@ static void
 splice(struct toolcont *tc, const char *s, size_t len)
 {
 	(void)add_input(&tc->cut, s, len);
+	/* Its scanner gives up at once unless the text opens an object. */
+	(void)add_input(&tc->restart, s, len);
 }
 
 /*
@@ -521,27 +525,57 @@ finish_inner(struct toolcont *tc, enum sink_stop stop)
 	return sent(tc, tc->inner->ops->finish(tc->inner->arg, stop, &u));
 }
 
+/* 1 when h's input is one whole JSON object (what release will send). */
+static int
+held_whole(const struct held *h)
+{
+	json_object	*v = NULL;
+	int		 whole;
+
+	if (h->scan.state != TOOLCONT_SCAN_DONE)
+		return 0;
+	whole = json_parse(h->input.ptr, h->scan.end, TOOLCONT_MAX_DEPTH, &v,
+	    NULL) == KF_OK && json_object_is_type(v, json_type_object);
+	json_object_put(v);
+	return whole;
+}
+
+/* The cut call takes other's input (and fragments), keeping its id. */
+static void
+take_input(struct toolcont *tc, struct held *other)
+{
+	free(other->id);
+	free(other->name);
+	other->id = tc->cut.id;
+	other->name = tc->cut.name;
+	tc->cut.id = tc->cut.name = NULL;
+	held_clear(&tc->cut);
+	tc->cut = *other;
+	memset(other, 0, sizeof(*other));
+}
+
 /*
  * After a continuation: 1 when the cut call is whole, from the spliced
- * text or, failing that, from a new call to the same tool whose own input
- * is whole (a model may rather call the tool again than continue text);
- * that one then takes the place of the cut call, under its id.
+ * text or, failing that, from what a model may do instead of continuing:
+ * start the object over in its text, or call the same tool again.  A
+ * spliced input that scans whole but does not parse (a model that
+ * repeated itself) is never sent.
  */
 static int
 cut_complete(struct toolcont *tc)
 {
-	if (tc->cut.scan.state == TOOLCONT_SCAN_DONE)
+	if (held_whole(&tc->cut))
 		return 1;
-	if (!tc->have_recall || tc->recall.scan.state != TOOLCONT_SCAN_DONE)
-		return 0;
-	free(tc->recall.id);
-	tc->recall.id = tc->cut.id;
-	tc->cut.id = NULL;
-	held_clear(&tc->cut);
-	tc->cut = tc->recall;
-	memset(&tc->recall, 0, sizeof(tc->recall));
-	tc->have_recall = 0;
-	return 1;
+	if (held_whole(&tc->restart)) {
+		take_input(tc, &tc->restart);
+		return 1;
+	}
+	if (tc->have_recall && held_whole(&tc->recall)) {
+		take_input(tc, &tc->recall);
+		tc->have_recall = 0;
+		return 1;
+	}
+	return 0;
 }
 
 /* Sends the completed cut call and ends the answer with it. */
@@ -556,6 +590,7 @@ release_cut(struct toolcont *tc)
 	tc->have_cut = 0;
 	held_clear(&tc->recall);
 	tc->have_recall = 0;
+	held_clear(&tc->restart);
 	if (rc != 0)
 		return rc;
 	return finish_inner(tc, SINK_STOP_TOOL_USE);
@@ -672,6 +707,7 @@ toolcont_free(struct toolcont *tc)
 	calls_clear(tc);
 	held_clear(&tc->cut);
 	held_clear(&tc->recall);
+	held_clear(&tc->restart);
 	buf_free(&tc->lead);
 	free(tc->err_msg);
 	free(tc);
@@ -731,6 +767,8 @@ toolcont_add_turns(struct toolcont *tc, struct conv *conv)
 	tc->continuing = 1;
 	held_clear(&tc->recall);
 	tc->have_recall = 0;
+	held_clear(&tc->restart);
+	toolcont_scan_init(&tc->restart.scan);
 	tc->lead_done = 0;
 	buf_reset(&tc->lead);
 	return base;
@@ -766,6 +804,7 @@ toolcont_give_up(struct toolcont *tc, char **cause)
 	tc->have_cut = 0;
 	held_clear(&tc->recall);
 	tc->have_recall = 0;
+	held_clear(&tc->restart);
 	if (!tc->broke) {
 		(void)finish_inner(tc, SINK_STOP_MAX_TOKENS);
 		return KF_OK;

@@ -68,9 +68,10 @@ enum toolcont_scan_state toolcont_scan_feed(struct toolcont_scan *,
  *    asking to continue from exactly there) through the same sink: that
  *    answer's text is spliced into the call's input (a leading code
  *    fence is dropped, anything after the object's end ignored); should
- *    it rather call the same tool again, that call's whole input replaces
- *    the cut one (under the first id); its other calls and thinking are
- *    dropped, and its start is not repeated;
+ *    it rather start the object over in its text, or call the same tool
+ *    again, that whole input replaces the cut one (under the first id);
+ *    its other calls and thinking are dropped, and its start is not
+ *    repeated;
  *  - toolcont_give_up ends the answer when no continuation is left: a
  *    stream that broke ends with its error, any other cut with
  *    max_tokens, and the incomplete call is never sent.

@@ -518,6 +518,49 @@ START_TEST(sink_continuation_that_calls_the_tool_again)
 }
 END_TEST
 
+START_TEST(sink_continuation_that_starts_over_or_breaks_the_json)
+{
+	struct world	x;
+	char		*cause = NULL;
+	size_t		 base;
+
+	world_init(&x, 60000);
+	w_start(&x);
+	x.s->ops->tool_start(x.s->arg, 0, "t1", "Write");
+	w_input(&x, 0, "{\"c\":\"ab");
+	w_finish(&x, SINK_STOP_MAX_TOKENS, 2);
+	/* Spliced, this scans whole but is no JSON: never sent. */
+	base = toolcont_add_turns(x.tc, &x.c);
+	x.s->ops->text(x.s->arg, "\" \"x\"}", 6);
+	w_finish(&x, SINK_STOP_END_TURN, 1);
+	toolcont_remove_turns(&x.c, base);
+	ck_assert(toolcont_pending(x.tc));
+	ck_assert_str_eq(buf_cstr(&x.r.log), "start msg_1\n");
+	ck_assert_int_eq(toolcont_give_up(x.tc, &cause), KF_OK);
+	ck_assert_str_eq(buf_cstr(&x.r.log), "start msg_1\n"
+	    "finish max_tokens 3\n");
+	world_free(&x);
+
+	/* The model starts the object over (in a fence): that is taken. */
+	world_init(&x, 60000);
+	w_start(&x);
+	x.s->ops->tool_start(x.s->arg, 0, "t1", "Write");
+	w_input(&x, 0, "{\"c\":\"ab");
+	w_finish(&x, SINK_STOP_MAX_TOKENS, 2);
+	base = toolcont_add_turns(x.tc, &x.c);
+	x.s->ops->text(x.s->arg, "```json\n{\"c\":", 13);
+	x.s->ops->text(x.s->arg, "\"abc\"}\n```", 10);
+	w_finish(&x, SINK_STOP_END_TURN, 1);
+	toolcont_remove_turns(&x.c, base);
+	ck_assert(!toolcont_pending(x.tc));
+	ck_assert_str_eq(buf_cstr(&x.r.log), "start msg_1\n"
+	    "tool_start 0 t1 Write\ntool_input 0 {\"c\":\n"
+	    "tool_input 0 \"abc\"}\ntool_end 0 {\"c\":\"abc\"}\n"
+	    "finish tool_use 3\n");
+	world_free(&x);
+}
+END_TEST
+
 START_TEST(sink_continuation_without_an_answer_is_its_error)
 {
 	struct world	x;
@@ -627,6 +670,7 @@ main(void)
 	tcase_add_test(tc, sink_give_up_after_a_cut_is_max_tokens_without_the_call);
 	tcase_add_test(tc, sink_broken_stream_is_continued_or_its_error);
 	tcase_add_test(tc, sink_continuation_that_calls_the_tool_again);
+	tcase_add_test(tc, sink_continuation_that_starts_over_or_breaks_the_json);
 	tcase_add_test(tc, sink_continuation_without_an_answer_is_its_error);
 	tcase_add_test(tc, sink_break_after_the_rest_arrived_completes);
 	tcase_add_test(tc, sink_errors_without_a_held_call_pass_through);
