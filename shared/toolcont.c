@@ -139,6 +139,7 @@ struct held {
 	struct buf		 input;
 	size_t			*frag_ends;	/* where each fragment ended */
 	size_t			 n_frags;
+	size_t			 cap_frags;
 	struct toolcont_scan	 scan;
 	int			 ended;		/* the relay's tool_end came */
 	int			 gone;		/* released or dropped */
@@ -268,8 +269,12 @@ add_input(struct held *h, const char *s, size_t len)
 	buf_append(&h->input, s, len);
 	(void)toolcont_scan_feed(&h->scan, s, len);
 	if (h->n_frags < TOOLCONT_MAX_FRAGMENTS) {
-		h->frag_ends = xreallocarray(h->frag_ends, h->n_frags + 1,
-		    sizeof(*h->frag_ends));
+		if (h->n_frags == h->cap_frags) {
+			/* Doubling: appending stays linear in the fragments. */
+			h->cap_frags = h->cap_frags == 0 ? 16 : h->cap_frags * 2;
+			h->frag_ends = xreallocarray(h->frag_ends, h->cap_frags,
+			    sizeof(*h->frag_ends));
+		}
 		h->n_frags++;
 	}
 	h->frag_ends[h->n_frags - 1] = h->input.len;

@@ -625,6 +625,37 @@ START_TEST(sink_errors_without_a_held_call_pass_through)
 }
 END_TEST
 
+/* Past TOOLCONT_MAX_FRAGMENTS the last fragment grows; nothing is lost. */
+START_TEST(sink_many_fragments_keep_the_whole_input)
+{
+	struct world	 x;
+	struct buf	 joined = BUF_INIT;
+	const char	*p, *q;
+	size_t		 i, n = 0, total = TOOLCONT_MAX_FRAGMENTS + 1000;
+
+	world_init(&x, 60000);
+	w_start(&x);
+	x.s->ops->tool_start(x.s->arg, 0, "t1", "Write");
+	w_input(&x, 0, "{\"c\":\"");
+	for (i = 0; i < total; i++)
+		w_input(&x, 0, "ab");
+	w_input(&x, 0, "\"}");
+	x.s->ops->tool_end(x.s->arg, 0, "{}");
+	for (p = buf_cstr(&x.r.log); (p = strstr(p, "tool_input 0 ")) != NULL;
+	    p = q) {
+		p += 13;
+		q = strchr(p, '\n');
+		buf_append(&joined, p, (size_t)(q - p));
+		n++;
+	}
+	ck_assert_uint_eq(n, TOOLCONT_MAX_FRAGMENTS);
+	ck_assert_uint_eq(joined.len, 6 + 2 * total + 2);
+	ck_assert_int_eq(memcmp(joined.ptr + joined.len - 4, "ab\"}", 4), 0);
+	buf_free(&joined);
+	world_free(&x);
+}
+END_TEST
+
 START_TEST(sink_pings_while_a_call_is_held_and_resets)
 {
 	struct world		x;
@@ -674,6 +705,7 @@ main(void)
 	tcase_add_test(tc, sink_continuation_without_an_answer_is_its_error);
 	tcase_add_test(tc, sink_break_after_the_rest_arrived_completes);
 	tcase_add_test(tc, sink_errors_without_a_held_call_pass_through);
+	tcase_add_test(tc, sink_many_fragments_keep_the_whole_input);
 	tcase_add_test(tc, sink_pings_while_a_call_is_held_and_resets);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
