@@ -23,6 +23,8 @@ OpenAI chat, OpenAI Responses, Gemini), streamed and not:
     upstream calls; every answer dropping the connection: the API's
     error (502 before the first byte, an in-stream error after it);
   - the request's log line says how many continuations were used;
+  - the buffered /cc/v1/messages mode: the same outcomes (a 502 when
+    every answer breaks, since nothing was sent yet);
   - toolContinuations 0: max_tokens at once, one upstream call;
   - 8 requests in flight at once over 2 processes, some cut, some not:
     each gets its own complete answer.
@@ -380,6 +382,35 @@ class _ToolCont:
                 self.assertEqual(ans.error, failed[api], f"{what}: {ans}")
                 self.assertEqual(ans.calls, [], what)
                 self.assertEqual(len(self.cut_requests()), 3, what)
+
+    def test_buffered_cc_mode(self) -> None:
+        """/cc/v1/messages holds the whole answer: the same outcomes."""
+        for scenario, status, stop, calls in (("tool_cut_string", 200, "tool_use", 1),
+                                               ("tool_cut_refused", 200, "max_tokens", 0),
+                                               ("tool_cut_dropping", 502, None, 0)):
+            MOCK.reset()
+            self.g.register_accounts()
+            resp, events = self.g.stream(gw.body(f"w #mock:{scenario}", tools=[
+                {"name": "Write", "description": DESCRIPTION, "input_schema": SCHEMA}]),
+                path="/cc/v1/messages")
+            self.assertEqual(resp.status, status, scenario)
+            if status != 200:
+                self.assertEqual(resp.json()["error"]["type"], "api_error", scenario)
+                continue
+            inputs: dict[int, str] = {}
+            got_stop = None
+            for e in events:
+                d = json.loads(e.data)
+                if e.event == "content_block_start" and d["content_block"]["type"] == "tool_use":
+                    inputs[d["index"]] = ""
+                elif e.event == "content_block_delta" and \
+                        d["delta"]["type"] == "input_json_delta":
+                    inputs[d["index"]] += d["delta"]["partial_json"]
+                elif e.event == "message_delta":
+                    got_stop = d["delta"]["stop_reason"]
+            self.assertEqual(got_stop, stop, scenario)
+            self.assertEqual([parse_args(v, "cc") for v in inputs.values()], [WRITE] * calls,
+                             scenario)
 
     # -- several in flight
 
