@@ -114,6 +114,7 @@ static const struct key top_keys[] = {
 	{ "imageFetch", KEY_OBJECT, 0, 0, image_fetch_keys },
 	{ "idleRefreshHours", KEY_LONG, OFF(idle_refresh_hours), 0, NULL },
 	{ "promptCaching", KEY_BOOL, OFF(prompt_caching), 0, NULL },
+	{ "toolContinuations", KEY_LONG, OFF(tool_continuations), 0, NULL },
 	/* kiro.rs keys: the web server listens, TLS is libcurl's. */
 	{ "host", KEY_IGNORED, 0, 0, NULL },
 	{ "port", KEY_IGNORED, 0, 0, NULL },
@@ -573,6 +574,7 @@ config_new(void)
 	cfg->idle_refresh_hours = 4;
 	/* The mock shows no refusal of history cachePoints: README. */
 	cfg->prompt_caching = 1;
+	cfg->tool_continuations = 2;
 	return cfg;
 }
 

@@ -99,6 +99,8 @@ struct config {
 	struct image_fetch_config image_fetch;
 	/* Anthropic cache_control becomes Kiro cachePoints; default 1. */
 	int			 prompt_caching;
+	/* Continuations of a cut-off tool call (toolcont.h); default 2. */
+	long			 tool_continuations;
 
 	/* Credentials given by environment variables, seeded at start. */
 	char			*env_refresh_token;	/* REFRESH_TOKEN */

@@ -33,6 +33,7 @@
 #include "store.h"
 #include "thinking.h"
 #include "tokens.h"
+#include "toolcont.h"
 #include "upstream.h"
 #include "xmalloc.h"
 
@@ -250,8 +251,8 @@ tool_finish(struct attempt *a, struct tool_call *t)
 		text = json_to_str(v);
 	else {
 		if (t->input.len > 0)
-			log_warnx("tool call %s: input is not a JSON object; "
-			    "using {}", t->id);
+			log_warnx("tool call %s: input is not a whole JSON "
+			    "object", t->id);
 		text = xstrdup("{}");
 	}
 	json_object_put(v);
@@ -1255,6 +1256,76 @@ out:
 }
 
 /*
+ * A tool call cut off mid-input (toolcont.h): up to toolContinuations
+ * more upstream calls finish it, each with the conversation plus the
+ * partial input; res adds up every call's attempts and credits.
+ */
+static enum kf_err
+serve_continuing(struct relay_env *env, struct conv *conv, struct sink *sink,
+    struct relay_result *res, char **cause)
+{
+	struct toolcont	*tc;
+	double		 credits = 0;
+	long		 max_cont = env->cfg->tool_continuations;
+	size_t		 base = 0;
+	int		 attempts = 0, metered = 0, used = 0, added = 0;
+	enum kf_err	 er;
+
+	if (max_cont > TOOLCONT_MAX_CONTINUATIONS)
+		max_cont = TOOLCONT_MAX_CONTINUATIONS;
+	tc = toolcont_new(sink, env->cfg->ping_interval_seconds * 1000,
+	    max_cont > 0);
+	for (;;) {
+		er = relay_serve(env, conv, toolcont_sink(tc), res, cause);
+		if (added) {
+			toolcont_remove_turns(conv, base);
+			added = 0;
+			/* e.g. no account could serve it: no answer at all */
+			if (er != KF_OK)
+				toolcont_failed(tc, er, *cause);
+		}
+		attempts += res->attempts;
+		credits += res->credits;
+		metered |= res->metered;
+		if (!toolcont_pending(tc) || er == KF_ECLIENTGONE)
+			break;
+		if (used >= max_cont || toolcont_cut_bytes(tc) == 0) {
+			er = toolcont_give_up(tc, cause);
+			break;
+		}
+		used++;
+		log_info("tool call %s cut off after %zu bytes of input (%s): "
+		    "continuation %d of %ld", toolcont_cut_name(tc),
+		    toolcont_cut_bytes(tc), toolcont_cut_broke(tc) ?
+		    "the stream broke" : "the answer ended", used, max_cont);
+		free(*cause);
+		*cause = NULL;
+		base = toolcont_add_turns(tc, conv);
+		added = 1;
+	}
+	if (toolcont_finished(tc) && er != KF_ECLIENTGONE) {
+		if (er != KF_OK && toolcont_stop(tc) == SINK_STOP_TOOL_USE &&
+		    used > 0) {
+			/* The call was complete before the stream broke. */
+			free(*cause);
+			*cause = NULL;
+			er = KF_OK;
+		}
+		if (er == KF_OK)
+			res->stop = toolcont_stop(tc);
+	}
+	if (used > 0)
+		log_info("tool call continuations used: %d, the call %s", used,
+		    er == KF_OK && res->stop == SINK_STOP_TOOL_USE ?
+		    "completed" : "not sent");
+	res->attempts = attempts;
+	res->credits = credits;
+	res->metered = metered;
+	toolcont_free(tc);
+	return er;
+}
+
+/*
  * Answer constraints (constrain.h): an answer that misses one gets one
  * more upstream call with a firmer instruction while nothing but
  * thinking and pings has reached the client; then it is an error.
@@ -1271,9 +1342,10 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 
 	c = constrain_new(conv, sink, env->cfg->ping_interval_seconds * 1000);
 	if (c == NULL)
-		return relay_serve(env, conv, sink, res, cause);
+		return serve_continuing(env, conv, sink, res, cause);
 	for (;;) {
-		er = relay_serve(env, conv, constrain_sink(c), res, cause);
+		er = serve_continuing(env, conv, constrain_sink(c), res,
+		    cause);
 		attempts += res->attempts;
 		res->attempts = attempts;
 		credits += res->credits;

@@ -69,6 +69,10 @@ struct relay_result {
  *    single_tool_call, json_mode) are enforced on the way (constrain.h):
  *    an answer that misses one is asked for once more, then KF_EUPSTREAM
  *    with a cause that says why; res->attempts counts both.
+ *  - tool calls reach the sink whole (toolcont.h): one cut off mid-input
+ *    is continued up to cfg->tool_continuations times, else the answer
+ *    ends with max_tokens (or the broken stream's error) without it;
+ *    res->attempts counts the continuations' calls too.
  * Returns KF_OK once finish was called.  Otherwise, if sink->committed,
  * the relay has already sent sink->error and the stream is over; if not,
  * the caller answers with an error in its own format, using *cause, which

@@ -160,6 +160,8 @@ SCENARIOS = {
 
 KINDS = ("text", "tool_use", "thinking", "reasoning", "exception", "error_frame", "cutoff",
          "http_error", "slow", "hang", "empty", "raw")
+# A tool call cut off mid-input, and its continuation (section "Cut-off tool calls" below).
+KINDS += ("tool_cut",)
 
 SCRIPT_ENDPOINTS = ("generateAssistantResponse", "getUsageLimits", "ListAvailableModels", "mcp")
 
@@ -1046,6 +1048,9 @@ class Scenario(object):
         self.h.note(cutoff=True)
         self.stream.drop()
 
+    def kind_tool_cut(self):
+        play_tool_cut(self, getattr(self.h, "generate_body", None) or {})
+
     def kind_empty(self):
         self.stream.start()
         emit_trailer(self.stream, self.spec, True)
@@ -1072,6 +1077,136 @@ class Scenario(object):
         if self.h.wait_for_disconnect(self.spec.get("max_ms", 600000) / 1000.0):
             raise ClientGone()
         self.stream.drop()
+
+
+# ------------------------------------------------------------------ Cut-off tool calls
+#
+# kind "tool_cut": the answer stops in the middle of a tool call's input, and a
+# continuation request (its history ends with an assistant turn holding the partial
+# input) gets the rest as text. Keys:
+#   tool, tool_id      the call's name (default Write) and toolUseId
+#   input              the call's input object (default TOOL_CUT_WRITE, ~6 KB)
+#   cut_at             where the first answer stops: a character offset into the compact
+#                      input JSON, or "string" (inside content), "escape" (just after the
+#                      backslash of an escape), "keys" (after the comma between two keys)
+#   end                how it stops: "length" (messageMetadataEvent stopReason max_tokens),
+#                      "exceeded" (ContentLengthExceededException), "eof" (no stop for the
+#                      call), "drop" (the connection closes)
+#   fragment           characters per toolUseEvent (default 500)
+#   cont_max           characters per continuation answer (default: all the rest)
+#   cont_end           how a continuation that stops short ends (default "length")
+#   cont_fence         the continuation comes inside a ```json fence
+#   cont_refuse        the continuation answers with unrelated text (never completes)
+#   cont_recall        the continuation calls the tool again with the whole input
+# A continuation request carries the #mock: marker only in its history: such requests
+# get the preset found there (tool_cut_history_preset).
+
+TOOL_CUT_WRITE = {
+    "file_path": "/tmp/kiro-toolcont/big_module.py",
+    "content": "".join(
+        '# line %d: say "hi" \\ tab\there, caf\u00e9 {brackets} [x]\n'
+        'print("value %d", {"k": [%d]})\n' % (i, i, i) for i in range(80)),
+}
+
+
+def _tool_cut_offset(text, cut_at):
+    """A character offset into the compact input for a named cut point."""
+    if isinstance(cut_at, int):
+        return max(1, min(cut_at, len(text) - 1))
+    start = text.find('"content":"') + len('"content":"')
+    if cut_at == "keys":
+        return text.find('","content"') + 2        # just after the comma
+    if cut_at == "escape":
+        return text.find("\\", start + len(text) // 3) + 1     # after a backslash
+    cut = start + (len(text) - start) // 2        # "string": mid-content,
+    while not text[cut - 1].isalpha():            # after a plain letter
+        cut += 1
+    return cut
+
+
+def _tool_cut_end(stream, spec, how):
+    if how == "drop":
+        stream.h.note(cutoff=True)
+        stream.drop()
+        return
+    if how == "exceeded":
+        stream.chunk(es.exception_frame("ContentLengthExceededException",
+                                        {"message": "Response exceeded the content length limit"}))
+    elif how == "length":
+        stream.event("messageMetadataEvent", {"stopReason": "max_tokens"})
+    emit_trailer(stream, spec, True)
+    stream.finish()
+
+
+def tool_cut_history_preset(body):
+    """The tool_cut preset named by a #mock: marker in a request's history, or None."""
+    try:
+        history = body["conversationState"].get("history") or []
+    except (AttributeError, KeyError, TypeError):
+        return None
+    for entry in history:
+        msg = entry.get("userInputMessage") if isinstance(entry, dict) else None
+        content = msg.get("content") if isinstance(msg, dict) else None
+        if not isinstance(content, str):
+            continue
+        for name in re.findall(r"#mock:([A-Za-z0-9_-]+)", content):
+            preset = SCENARIOS.get(normalize_name(name))
+            if preset is not None and preset.get("kind") == "tool_cut":
+                return normalize_name(name)
+    return None
+
+
+def play_tool_cut(scenario, body):
+    spec, stream = scenario.spec, scenario.stream
+    full = compact(spec.get("input", TOOL_CUT_WRITE))
+    history = (body.get("conversationState") or {}).get("history") or []
+    last = history[-1].get("assistantResponseMessage") if history else None
+    partial = last.get("content") if isinstance(last, dict) else None
+    if isinstance(partial, str) and partial and full.startswith(partial) and \
+            len(partial) < len(full):
+        rest = full[len(partial):]
+        scenario.h.note(tool_cut="continuation", have=len(partial))
+        if spec.get("cont_refuse"):
+            emit_text(stream, ["I cannot continue that."])
+            return _tool_cut_end(stream, spec, "eof")
+        if spec.get("cont_recall"):
+            emit_text(stream, ["Calling it again."])
+            name = spec.get("tool", "Write")
+            for payload in tool_frames({"name": name, "input_fragments": split_text(full, 4)}):
+                stream.event("toolUseEvent", payload)
+            return _tool_cut_end(stream, spec, "eof")
+        part = rest[:int(spec["cont_max"])] if spec.get("cont_max") else rest
+        text = "```json\n" + part + "\n```" if spec.get("cont_fence") else part
+        emit_text(stream, split_text(text, 3))
+        return _tool_cut_end(stream, spec, spec.get("cont_end", "length")
+                             if len(part) < len(rest) else "eof")
+    cut = _tool_cut_offset(full, spec.get("cut_at", "string"))
+    scenario.h.note(tool_cut="cut", at=cut)
+    emit_text(stream, scenario.chunks(["I will write the file."]))
+    name = spec.get("tool", "Write")
+    tid = spec.get("tool_id") or ("tooluse_" + rand_str(22))
+    stream.event("toolUseEvent", {"name": name, "toolUseId": tid, "input": ""})
+    size = max(1, int(spec.get("fragment", 500)))
+    for off in range(0, cut, size):
+        stream.event("toolUseEvent", {"name": name, "toolUseId": tid,
+                                      "input": full[off:min(off + size, cut)]})
+    _tool_cut_end(stream, spec, spec.get("end", "length"))
+
+
+SCENARIOS.update({
+    "tool_cut": {"kind": "tool_cut"},
+    "tool_cut_string": {"kind": "tool_cut", "cut_at": "string"},
+    "tool_cut_escape": {"kind": "tool_cut", "cut_at": "escape"},
+    "tool_cut_keys": {"kind": "tool_cut", "cut_at": "keys"},
+    "tool_cut_eof": {"kind": "tool_cut", "end": "eof"},
+    "tool_cut_exceeded": {"kind": "tool_cut", "end": "exceeded", "cut_at": "escape"},
+    "tool_cut_drop": {"kind": "tool_cut", "end": "drop"},
+    "tool_cut_twice": {"kind": "tool_cut", "cont_max": 2000},
+    "tool_cut_fenced": {"kind": "tool_cut", "cont_fence": True},
+    "tool_cut_refused": {"kind": "tool_cut", "cont_refuse": True},
+    "tool_cut_recall": {"kind": "tool_cut", "cont_recall": True},
+    "tool_cut_dropping": {"kind": "tool_cut", "end": "drop", "cont_max": 300, "cont_end": "drop"},
+})
 
 
 # ------------------------------------------------------------------ HTTP handler
@@ -1721,6 +1856,7 @@ class Handler(HostMixin, BaseHTTPRequestHandler):
             return self.reject(exc.rule, exc.detail)
         self.note(validation={"ok": True})
         current = body["conversationState"]["currentMessage"]["userInputMessage"]
+        self.generate_body = body
         spec = self.choose_response(auth[0], current["content"], current["modelId"])
         if spec["kind"] != "http_error":
             self.state.bump("generate_ok")
@@ -1735,6 +1871,10 @@ class Handler(HostMixin, BaseHTTPRequestHandler):
             if normalize_name(name) in SCENARIOS:
                 self.note(scenario=normalize_name(name))
                 return resolve_response({"preset": name})
+        cut = tool_cut_history_preset(getattr(self, "generate_body", None))
+        if cut is not None:
+            self.note(scenario=cut)
+            return resolve_response({"preset": cut})
         return resolve_response({"kind": "text"})
 
     def op_usage(self, query, raw):

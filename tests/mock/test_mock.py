@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import eventstream as es  # noqa: E402
+import kiro_mock as mock  # noqa: E402
 
 MOCK = os.path.join(HERE, "kiro_mock.py")
 IMPROPER = {"message": "Improperly formed request.", "reason": None}
@@ -1783,6 +1784,81 @@ class HostRecordingTest(MockTestCase):
         self.assertEqual((m["host"], m["op"], m["profile"]["mcp_header"]), ("legacy", "mcp", "m"))
         self.assertEqual((q["host"], q["profile"]["query"]), (None, "q"))
         self.assertEqual((none["auth_kind"], none["account_kind"]), (None, None))
+
+
+class ToolCutTest(MockTestCase):
+    """kind tool_cut: a tool call cut mid-input, and the continuation of it."""
+
+    FULL = mock.compact(mock.TOOL_CUT_WRITE)
+
+    @staticmethod
+    def tool_input(evs):
+        return "".join(p.get("input", "") for t, p in evs if t == "toolUseEvent")
+
+    @staticmethod
+    def continuation(marker, partial):
+        b = body("Continue exactly from where it stopped.")
+        b["conversationState"]["history"] = [
+            {"userInputMessage": {"content": "write it " + marker,
+                                  "modelId": "claude-sonnet-4.5", "origin": "AI_EDITOR"}},
+            {"assistantResponseMessage": {"content": partial}}]
+        return b
+
+    def test_cut_points(self):
+        for name, before in (("tool_cut_string", "h"), ("tool_cut_escape", "\\"),
+                             ("tool_cut_keys", ",")):
+            evs = events(gen(body("write it #mock:" + name))[2])
+            got = self.tool_input(evs)
+            self.assertTrue(self.FULL.startswith(got), name)
+            self.assertLess(len(got), len(self.FULL))
+            self.assertEqual(got[-1], before, name)
+            self.assertFalse(any(p.get("stop") for t, p in evs if t == "toolUseEvent"))
+            self.assertIn(("messageMetadataEvent", {"stopReason": "max_tokens"}), evs)
+
+    def test_ends(self):
+        self.assertIn("ContentLengthExceededException",
+                      [f.headers.get(":exception-type") for f in es.decode_stream(
+                          gen(body("#mock:tool_cut_exceeded"))[2])])
+        evs = events(gen(body("#mock:tool_cut_eof"))[2])
+        self.assertNotIn("messageMetadataEvent", [t for t, _ in evs])
+        with self.assertRaises(http.client.IncompleteRead):
+            gen(body("#mock:tool_cut_drop"))
+
+    def test_continuation_answers_the_rest(self):
+        first = self.tool_input(events(gen(body("#mock:tool_cut"))[2]))
+        evs = events(gen(self.continuation("#mock:tool_cut", first))[2])
+        self.assertEqual(first + texts(gen(self.continuation("#mock:tool_cut", first))[2]),
+                         self.FULL)
+        self.assertNotIn("toolUseEvent", [t for t, _ in evs])
+        self.assertEqual(log_entries("generateAssistantResponse")[-1]["tool_cut"],
+                         "continuation")
+
+    def test_continuation_in_pieces_fenced_or_refused(self):
+        got = self.tool_input(events(gen(body("#mock:tool_cut_twice"))[2]))
+        rounds = 0
+        while len(got) < len(self.FULL):
+            evs = events(gen(self.continuation("#mock:tool_cut_twice", got))[2])
+            piece = texts(gen(self.continuation("#mock:tool_cut_twice", got))[2])
+            self.assertLessEqual(len(piece), 2000)
+            got += piece
+            rounds += 1
+        self.assertEqual(got, self.FULL)
+        self.assertEqual(rounds, 2)
+        self.assertIn(("messageMetadataEvent", {"stopReason": "max_tokens"}),
+                      events(gen(self.continuation("#mock:tool_cut_twice", self.FULL[:100]))[2]))
+        del evs
+        text = texts(gen(self.continuation("#mock:tool_cut_fenced", self.FULL[:100]))[2])
+        self.assertEqual(text, "```json\n" + self.FULL[100:] + "\n```")
+        text = texts(gen(self.continuation("#mock:tool_cut_refused", self.FULL[:100]))[2])
+        self.assertEqual(text, "I cannot continue that.")
+        with self.assertRaises(http.client.IncompleteRead):
+            gen(self.continuation("#mock:tool_cut_dropping", self.FULL[:100]))
+        evs = events(gen(self.continuation("#mock:tool_cut_recall", self.FULL[:100]))[2])
+        self.assertEqual(self.tool_input(evs), self.FULL)
+        self.assertTrue([p for t, p in evs if t == "toolUseEvent"][-1]["stop"])
+        # Not a continuation of this input: the cut answer again.
+        evs = events(gen(self.continuation("#mock:tool_cut", "{\"other\":"))[2])
+        self.assertIn("toolUseEvent", [t for t, _ in evs])
 
 
 if __name__ == "__main__":

@@ -280,6 +280,28 @@ START_TEST(config_prompt_caching_switch)
 }
 END_TEST
 
+/* toolContinuations: 2 by default, 0 allowed, never negative. */
+START_TEST(config_tool_continuations)
+{
+	struct config	*cfg;
+	char		*why;
+
+	clear_env();
+	cfg = parse_ok("{}", NULL);
+	ck_assert_int_eq(cfg->tool_continuations, 2);
+	config_free(cfg);
+	cfg = parse_ok("{\"toolContinuations\":0}", NULL);
+	ck_assert_int_eq(cfg->tool_continuations, 0);
+	config_free(cfg);
+	cfg = parse_ok("{\"toolContinuations\":5}", NULL);
+	ck_assert_int_eq(cfg->tool_continuations, 5);
+	config_free(cfg);
+	why = parse_err("{\"toolContinuations\":-1}");
+	ck_assert_ptr_nonnull(strstr(why, "toolContinuations"));
+	free(why);
+}
+END_TEST
+
 START_TEST(config_image_fetch_allow_private)
 {
 	struct config	*cfg;
@@ -529,6 +551,7 @@ main(void)
 	tcase_add_test(tc, config_unknown_keys_are_warnings);
 	tcase_add_test(tc, config_image_fetch_allow_private);
 	tcase_add_test(tc, config_prompt_caching_switch);
+	tcase_add_test(tc, config_tool_continuations);
 	tcase_add_test(tc, config_environment_overrides_the_file);
 	tcase_add_test(tc, config_load_finds_the_file);
 	tcase_add_test(tc, config_unreadable_file_names_the_path);

@@ -1580,6 +1580,105 @@ START_TEST(relay_a_plain_bad_request_switches_nothing)
 }
 END_TEST
 
+/* The input a rec log's tool_end 0 line carries, parsed; NULL if none. */
+static json_object *
+tool_end_input(struct rec *r)
+{
+	json_object	*v = NULL;
+	const char	*p;
+
+	if ((p = strstr(buf_cstr(&r->log), "tool_end 0 ")) == NULL)
+		return NULL;
+	p += 11;
+	if (json_parse(p, strcspn(p, "\n"), 64, &v, NULL) != KF_OK)
+		return NULL;
+	return v;
+}
+
+START_TEST(relay_cut_tool_call_is_continued_and_spliced)
+{
+	struct conv		 c;
+	struct sink		 s;
+	struct rec		 r;
+	struct relay_result	 res;
+	json_object		*v, *content;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	simple_conv(&c, "write it #mock:tool_cut_escape");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(generate_calls(), 2);
+	ck_assert_int_eq(res.attempts, 2);
+	ck_assert_int_eq(res.stop, SINK_STOP_TOOL_USE);
+	ck_assert_msg((v = tool_end_input(&r)) != NULL, "log: %.300s",
+	    r.log.ptr);
+	ck_assert(json_object_object_get_ex(v, "content", &content));
+	ck_assert_uint_gt(strlen(json_object_get_string(content)), 5000);
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "finish tool_use "));
+	/* The continuation turns are gone again. */
+	ck_assert_uint_eq(c.n_msgs, 1);
+	json_object_put(v);
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_cut_tool_call_never_completed_is_max_tokens)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	simple_conv(&c, "write it #mock:tool_cut_refused");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(generate_calls(), 3);	/* toolContinuations 2 */
+	ck_assert_int_eq(res.stop, SINK_STOP_MAX_TOKENS);
+	ck_assert_ptr_null(strstr(r.log.ptr, "tool_"));
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "finish max_tokens "));
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
+START_TEST(relay_cut_tool_call_without_continuations)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	cfg->tool_continuations = 0;
+	simple_conv(&c, "write it #mock:tool_cut_string");
+	rec_init(&r, &s, 1);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	ck_assert_int_eq(generate_calls(), 1);
+	ck_assert_int_eq(res.stop, SINK_STOP_MAX_TOKENS);
+	ck_assert_ptr_null(strstr(r.log.ptr, "tool_"));
+	ck_assert_ptr_nonnull(strstr(r.log.ptr, "finish max_tokens "));
+	conv_free(&c);
+	buf_free(&r.log);
+
+	/* Not streamed, a dropped stream is retried from scratch as before. */
+	simple_conv(&c, "write it #mock:tool_cut_drop");
+	rec_init(&r, &s, 0);
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_EUPSTREAM);
+	ck_assert_int_eq(generate_calls(), 1 + RELAY_MAX_ATTEMPTS_PER_ACCOUNT);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_ptr_null(strstr(r.log.ptr, "tool_"));
+	free(why);
+	cfg->tool_continuations = 2;
+	conv_free(&c);
+	buf_free(&r.log);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1638,6 +1737,9 @@ main(void)
 	tcase_add_test(tc, relay_single_tool_call_drops_the_rest);
 	tcase_add_test(tc, relay_json_answer_validated_and_retried);
 	tcase_add_test(tc, relay_json_never_valid_is_an_error_after_thinking);
+	tcase_add_test(tc, relay_cut_tool_call_is_continued_and_spliced);
+	tcase_add_test(tc, relay_cut_tool_call_never_completed_is_max_tokens);
+	tcase_add_test(tc, relay_cut_tool_call_without_continuations);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
