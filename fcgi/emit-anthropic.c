@@ -13,6 +13,7 @@
 #include "json.h"
 #include "out.h"
 #include "sink.h"
+#include "websearch.h"
 #include "xmalloc.h"
 
 /*
@@ -33,6 +34,7 @@ enum block_type {
 	BLOCK_TEXT,
 	BLOCK_THINKING,
 	BLOCK_TOOL_USE,
+	BLOCK_JSON,		/* a whole block, as JSON in text */
 };
 
 /* A content block, kept whole in JSON mode. */
@@ -208,8 +210,12 @@ usage_put(struct buf *d, const struct sink_usage *u, long output_tokens)
 {
 	buf_printf(d, "{\"input_tokens\":%ld,\"output_tokens\":%ld,"
 	    "\"cache_creation_input_tokens\":%ld,"
-	    "\"cache_read_input_tokens\":%ld}", uncached_input(u),
+	    "\"cache_read_input_tokens\":%ld", uncached_input(u),
 	    output_tokens, u->cache_write_tokens, u->cache_read_tokens);
+	if (u->web_search_requests > 0)
+		buf_printf(d, ",\"server_tool_use\":{\"web_search_requests\":"
+		    "%ld}", u->web_search_requests);
+	buf_putc(d, '}');
 }
 
 /* usage is the estimate at start, the real figures in buffered mode. */
@@ -365,6 +371,86 @@ e_tool_end(void *arg, size_t index, const char *input)
 	return push(e);
 }
 
+/* Appends a JSON string member ,"key":"s" (null when s is NULL). */
+static void
+put_member(struct buf *d, const char *key, const char *s)
+{
+	buf_printf(d, ",\"%s\":", key);
+	if (s == NULL)
+		buf_puts(d, "null");
+	else
+		buf_json_str(d, s, strlen(s));
+}
+
+/*
+ * The gateway's search as Anthropic's server tool blocks: server_tool_use
+ * with the query, then web_search_tool_result with each result (the
+ * snippet in encrypted_content, where a later request's history brings it
+ * back to us), or the error.
+ */
+static void
+search_blocks(const char *id, const struct websearch *ws, struct buf *use,
+    struct buf *result)
+{
+	const struct websearch_result	*r;
+	size_t				 i;
+
+	buf_puts(use, "{\"type\":\"server_tool_use\"");
+	put_member(use, "id", id);
+	buf_puts(use, ",\"name\":\"web_search\",\"input\":{\"query\":");
+	buf_json_str(use, ws->query != NULL ? ws->query : "",
+	    ws->query != NULL ? strlen(ws->query) : 0);
+	buf_puts(use, "}}");
+	buf_puts(result, "{\"type\":\"web_search_tool_result\"");
+	put_member(result, "tool_use_id", id);
+	if (ws->error != NULL) {
+		buf_puts(result, ",\"content\":{\"type\":"
+		    "\"web_search_tool_result_error\"");
+		put_member(result, "error_code", ws->error);
+		buf_puts(result, "}}");
+		return;
+	}
+	buf_puts(result, ",\"content\":[");
+	for (i = 0; i < ws->n_results; i++) {
+		r = &ws->results[i];
+		buf_puts(result, i > 0 ? ",{" : "{");
+		buf_puts(result, "\"type\":\"web_search_result\"");
+		put_member(result, "title", r->title);
+		put_member(result, "url", r->url);
+		put_member(result, "encrypted_content",
+		    r->snippet != NULL ? r->snippet : "");
+		put_member(result, "page_age", r->page_age);
+		buf_putc(result, '}');
+	}
+	buf_puts(result, "]}");
+}
+
+static int
+e_web_search(void *arg, const char *id, const struct websearch *ws)
+{
+	struct anthropic_emit	*e = arg;
+	struct buf		 use = BUF_INIT, result = BUF_INIT;
+	struct block		*b;
+
+	close_text(e);
+	close_thinking(e, NULL);
+	search_blocks(id, ws, &use, &result);
+	if (e->mode == EMIT_JSON) {
+		b = json_block(e, BLOCK_JSON);
+		buf_append(&b->text, use.ptr, use.len);
+		b = json_block(e, BLOCK_JSON);
+		buf_append(&b->text, result.ptr, result.len);
+	} else {
+		block_start(e, e->next_index, use.ptr);
+		block_stop(e, e->next_index++);
+		block_start(e, e->next_index, result.ptr);
+		block_stop(e, e->next_index++);
+	}
+	buf_free(&use);
+	buf_free(&result);
+	return e->mode == EMIT_JSON ? 0 : push(e);
+}
+
 static int
 write_json_message(struct anthropic_emit *e, enum sink_stop stop,
     const struct sink_usage *usage)
@@ -410,6 +496,13 @@ write_json_message(struct anthropic_emit *e, enum sink_stop stop,
 				input = json_object_new_object();
 			json_object_object_add(blk, "input", input);
 			break;
+		case BLOCK_JSON:
+			json_object_put(blk);
+			blk = NULL;
+			if (json_parse(b->text.ptr, b->text.len,
+			    JSON_MAX_DEPTH, &blk, NULL) != KF_OK)
+				continue;
+			break;
 		}
 		json_object_array_add(content, blk);
 	}
@@ -429,6 +522,13 @@ write_json_message(struct anthropic_emit *e, enum sink_stop stop,
 	    json_object_new_int64(usage->cache_write_tokens));
 	json_object_object_add(u, "cache_read_input_tokens",
 	    json_object_new_int64(usage->cache_read_tokens));
+	if (usage->web_search_requests > 0) {
+		json_object	*server = json_object_new_object();
+
+		json_object_object_add(server, "web_search_requests",
+		    json_object_new_int64(usage->web_search_requests));
+		json_object_object_add(u, "server_tool_use", server);
+	}
 	json_object_object_add(msg, "usage", u);
 	json_to_buf(msg, &body);
 	json_object_put(msg);
@@ -557,6 +657,7 @@ e_reset(void *arg)
 static const struct sink_ops anthropic_ops = {
 	e_start, e_text, e_thinking, e_thinking_end, e_tool_start,
 	e_tool_input, e_tool_end, e_finish, e_error, e_ping, e_reset,
+	e_web_search,
 };
 
 static struct anthropic_emit *

@@ -431,7 +431,7 @@ e_reset(void *arg)
 
 static const struct sink_ops gemini_ops = {
 	e_start, e_text, e_thinking, e_thinking_end, e_tool_start,
-	e_tool_input, e_tool_end, e_finish, e_error, NULL, e_reset,
+	e_tool_input, e_tool_end, e_finish, e_error, NULL, e_reset, NULL,
 };
 
 struct gemini_emit *

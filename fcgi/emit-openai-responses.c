@@ -912,7 +912,7 @@ r_reset(void *arg)
 
 static const struct sink_ops openai_responses_ops = {
 	r_start, r_text, r_thinking, r_thinking_end, r_tool_start,
-	r_tool_input, r_tool_end, r_finish, r_error, r_ping, r_reset,
+	r_tool_input, r_tool_end, r_finish, r_error, r_ping, r_reset, NULL,
 };
 
 static struct openai_responses_emit *

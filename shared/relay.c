@@ -32,6 +32,7 @@
 #include "thinking.h"
 #include "tokens.h"
 #include "upstream.h"
+#include "websearch.h"
 #include "xmalloc.h"
 
 static const char *const stop_names[SINK_STOP__MAX] = {
@@ -52,6 +53,7 @@ struct tool_call {
 	size_t		 index;
 	struct buf	 input;
 	int		 done;
+	int		 search;	/* the gateway's web search: hidden */
 };
 
 /* What one upstream call produced; reset before each attempt. */
@@ -90,6 +92,17 @@ struct attempt {
 	int				 client_gone;
 	int				 halted;	/* SINK_HALT: done */
 	int64_t				 last_emit_ms;
+	/*
+	 * Web search (websearch.h): the calls the client sees are counted
+	 * apart from the searches the relay runs; this call's text goes
+	 * into the search turn; over the whole request, the searches run,
+	 * the follow-up calls made and their output tokens.
+	 */
+	size_t				 n_visible;
+	struct buf			 answer_text;
+	long				 searches;
+	int				 rounds;
+	long				 round_output_tokens;
 };
 
 static void
@@ -111,6 +124,8 @@ attempt_clear(struct attempt *a)
 	free(a->stream_msg);
 	a->stream_msg = NULL;
 	a->halted = 0;
+	a->n_visible = 0;
+	buf_free(&a->answer_text);
 }
 
 static int
@@ -195,6 +210,8 @@ on_text(struct attempt *a, const char *s, size_t len)
 	if ((rc = ensure_started(a)) != 0 || (rc = close_native(a)) != 0)
 		return rc;
 	a->output_tokens += tokens_count_output(s, len);
+	if (a->conv->web_search.enabled)
+		buf_append(&a->answer_text, s, len);
 	if (a->splitter != NULL)
 		return thinking_feed(a->splitter, s, len) != 0 ? 1 : 0;
 	a->content_seen = 1;
@@ -221,6 +238,29 @@ on_reasoning(struct attempt *a, const struct kiro_event *ev)
 	emitted(a);
 	return gone(a, a->sink->ops->thinking(a->sink->arg, ev->text,
 	    ev->text_len));
+}
+
+/* The gateway's search tool, offered for the client's (search_offer). */
+#define SEARCH_TOOL	"web_search"
+
+/* 1 when Kiro's call is to the search tool the relay runs itself. */
+static int
+is_search_call(const struct attempt *a, const char *kiro_name)
+{
+	return a->conv->web_search.enabled && !a->conv->web_search.only &&
+	    strcmp(kiro_toolmap_original(a->map, kiro_name), SEARCH_TOOL) == 0;
+}
+
+/* 1 when the answer called the search tool: the relay has work to do. */
+static int
+search_pending(const struct attempt *a)
+{
+	size_t	i;
+
+	for (i = 0; i < a->n_tools; i++)
+		if (a->tools[i].search)
+			return 1;
+	return 0;
 }
 
 static struct tool_call *
@@ -253,6 +293,13 @@ tool_finish(struct attempt *a, struct tool_call *t)
 		text = xstrdup("{}");
 	}
 	json_object_put(v);
+	if (t->search) {
+		/* The relay runs it (search_turn): the input is all it needs. */
+		buf_reset(&t->input);
+		buf_puts(&t->input, text);
+		free(text);
+		return 0;
+	}
 	emitted(a);
 	rc = a->sink->ops->tool_end(a->sink->arg, t->index, text);
 	free(text);
@@ -281,15 +328,17 @@ on_tool(struct attempt *a, const struct kiro_event *ev)
 			return 1;
 		a->tools = xreallocarray(a->tools, a->n_tools + 1,
 		    sizeof(*a->tools));
-		t = &a->tools[a->n_tools];
+		t = &a->tools[a->n_tools++];
 		memset(t, 0, sizeof(*t));
 		t->id = xstrdup(ev->tool_use_id);
-		t->index = a->n_tools++;
+		t->search = is_search_call(a, ev->tool_name);
 		a->content_seen = 1;
+		if (!t->search)
+			t->index = a->n_visible++;
 		emitted(a);
-		if ((rc = gone(a, a->sink->ops->tool_start(a->sink->arg,
-		    t->index, t->id, kiro_toolmap_original(a->map,
-		    ev->tool_name)))) != 0)
+		if (!t->search && (rc = gone(a, a->sink->ops->tool_start(
+		    a->sink->arg, t->index, t->id, kiro_toolmap_original(
+		    a->map, ev->tool_name)))) != 0)
 			return rc;
 	}
 	if (t->done)
@@ -298,8 +347,9 @@ on_tool(struct attempt *a, const struct kiro_event *ev)
 		buf_append(&t->input, ev->tool_input, ev->tool_input_len);
 		a->output_tokens += tokens_count_tool_input(ev->tool_input_len);
 		emitted(a);
-		if ((rc = gone(a, a->sink->ops->tool_input(a->sink->arg,
-		    t->index, ev->tool_input, ev->tool_input_len))) != 0)
+		if (!t->search && (rc = gone(a, a->sink->ops->tool_input(
+		    a->sink->arg, t->index, ev->tool_input,
+		    ev->tool_input_len))) != 0)
 			return rc;
 	}
 	if (ev->tool_stop)
@@ -571,11 +621,13 @@ finalize(struct attempt *a, struct relay_result *res)
 		stop = a->stop;
 	else if (a->context_pct >= 100)
 		stop = SINK_STOP_CONTEXT_WINDOW;
-	else if (a->n_tools > 0)
+	else if (a->n_visible > 0)
 		stop = SINK_STOP_TOOL_USE;
 	else
 		stop = SINK_STOP_END_TURN;
 	answer_usage(a, &usage);
+	usage.output_tokens += a->round_output_tokens;
+	usage.web_search_requests = a->searches;
 	res->input_tokens = usage.input_tokens;
 	res->output_tokens = usage.output_tokens;
 	res->cache_read_tokens = usage.cache_read_tokens;
@@ -592,6 +644,7 @@ enum next_step {
 	STEP_RETRY,		/* same account, after a backoff */
 	STEP_REFRESH,		/* force a refresh, then same account */
 	STEP_NEXT,		/* next account */
+	STEP_SEARCH,		/* run the model's searches, then call again */
 };
 
 struct outcome {
@@ -761,6 +814,10 @@ run_attempt(struct attempt *a, const struct cred *cred,
 			outcome_set(o, STEP_RETRY, KF_EOVERLOADED,
 			    POOL_OUTCOME__MAX, xstrdup("Kiro sent an empty "
 			    "answer"));
+			goto out;
+		}
+		if (search_pending(a)) {
+			outcome_set(o, STEP_SEARCH, KF_OK, POOL_SUCCESS, NULL);
 			goto out;
 		}
 		if (ensure_started(a) != 0 || finalize(a, res) != 0) {
@@ -971,6 +1028,312 @@ check_body_size(const struct config *cfg, const struct buf *body,
 	return KF_ECONTEXT;
 }
 
+/*
+ * Web search (issue 10, kiro-protocol.md §10).  The client's search tool
+ * is run by the gateway through Kiro's /mcp: alone in an Anthropic
+ * request, the search is the whole answer (search_only: one /mcp call,
+ * no model call); among other tools, the model gets a web_search tool of
+ * its own, each of its calls becomes a search whose results the client
+ * sees (sink web_search) and the model reads in a follow-up call
+ * (search_turn).  A failed search finds nothing; it never fails the
+ * answer.
+ */
+#define SEARCH_MAX_ROUNDS	5
+
+/* The search tool the model is offered, once per conv. */
+static void
+search_offer(struct conv *conv)
+{
+	struct conv_tool	*t;
+	json_object		*schema, *props, *q, *req;
+	size_t			 i;
+
+	if (!conv->web_search.enabled || conv->web_search.only)
+		return;
+	for (i = 0; i < conv->n_tools; i++)
+		if (strcmp(conv->tools[i].name, SEARCH_TOOL) == 0)
+			return;
+	schema = json_object_new_object();
+	json_object_object_add(schema, "type", json_str("object"));
+	props = json_object_new_object();
+	q = json_object_new_object();
+	json_object_object_add(q, "type", json_str("string"));
+	json_object_object_add(q, "description",
+	    json_str("What to search the web for"));
+	json_object_object_add(props, "query", q);
+	json_object_object_add(schema, "properties", props);
+	req = json_object_new_array();
+	json_object_array_add(req, json_str("query"));
+	json_object_object_add(schema, "required", req);
+	t = conv_add_tool(conv);
+	t->name = xstrdup(SEARCH_TOOL);
+	t->description = xstrdup("Search the web for current information. "
+	    "Returns result titles, URLs and snippets; cite the URLs you "
+	    "use.");
+	t->schema = schema;
+}
+
+/* The query of a search call's input, "" when it names none. */
+static char *
+search_call_query(const struct tool_call *t)
+{
+	json_object	*v = NULL;
+	const char	*q = "";
+	char		*out;
+
+	if (t->input.len > 0 && json_parse(t->input.ptr, t->input.len, 16, &v,
+	    NULL) == KF_OK)
+		(void)json_get_str(v, "query", &q);
+	out = xstrndup(q, strnlen(q, WEBSEARCH_MAX_QUERY));
+	json_object_put(v);
+	return out;
+}
+
+/*
+ * One search for the model (or its refusal past max_uses), shown to the
+ * client: 0, or non-zero when the client is gone.
+ */
+static int
+search_run_one(struct attempt *a, const struct cred *cred,
+    const struct upstream_route *route, const char *query,
+    struct websearch *ws)
+{
+	char	 id[9 + 32 + 1], *why = NULL;
+	int	 rc;
+
+	if (a->conv->web_search.max_uses > 0 &&
+	    a->searches >= a->conv->web_search.max_uses) {
+		websearch_free(ws);
+		ws->query = xstrdup(query);
+		ws->error = "max_uses_exceeded";
+	} else {
+		a->searches++;
+		if (*query == '\0') {
+			websearch_free(ws);
+			ws->query = xstrdup(query);
+		} else if (websearch_run(a->env->http, a->env->cfg, cred,
+		    route->host, query, ws, &why) != KF_OK)
+			log_warnx("web search failed, answering with no "
+			    "results: %s", why);
+		free(why);
+		websearch_filter(ws, &a->conv->web_search);
+	}
+	if ((rc = ensure_started(a)) != 0 || (rc = close_native(a)) != 0)
+		return rc;
+	if (a->sink->ops->web_search == NULL)
+		return 0;
+	memcpy(id, "srvtoolu_", 9);
+	rand_hex(id + 9, 32);
+	emitted(a);
+	return gone(a, a->sink->ops->web_search(a->sink->arg, id, ws));
+}
+
+/*
+ * The model called the search tool: run each search, show it, and put
+ * the turn into conv (the model's text and calls, then the results) for
+ * the follow-up call.  *more is 0 when the answer must end here instead:
+ * the model also called client tools (the client runs those first), or
+ * the rounds are spent.  Returns non-zero when the client is gone.
+ */
+static int
+search_turn(struct attempt *a, struct conv *conv, const struct cred *cred,
+    const struct upstream_route *route, int *more)
+{
+	struct conv_msg		*m;
+	struct conv_block	*b, *c;
+	struct websearch	 ws;
+	struct tool_call	*t;
+	json_object		*input;
+	char			*query, *text;
+	size_t			 i, first;
+	int			 rc = 0;
+
+	memset(&ws, 0, sizeof(ws));
+	*more = a->n_visible == 0 && a->rounds < SEARCH_MAX_ROUNDS;
+	if (*more) {
+		m = conv_add_msg(conv, CONV_ROLE_ASSISTANT);
+		if (a->answer_text.len > 0) {
+			b = conv_msg_add_block(m, CONV_BLOCK_TEXT);
+			b->text = xstrdup(buf_cstr(&a->answer_text));
+		}
+		for (i = 0; i < a->n_tools; i++) {
+			t = &a->tools[i];
+			b = conv_msg_add_block(m, CONV_BLOCK_TOOL_USE);
+			b->id = xstrdup(t->id);
+			b->name = xstrdup(SEARCH_TOOL);
+			input = NULL;
+			if (json_parse(t->input.ptr != NULL ? t->input.ptr :
+			    "{}", t->input.len > 0 ? t->input.len : 2, 16,
+			    &input, NULL) != KF_OK)
+				input = json_object_new_object();
+			b->input = input;
+		}
+		first = conv->n_msgs;
+		(void)conv_add_msg(conv, CONV_ROLE_USER);
+	} else
+		first = 0;
+	for (i = 0; i < a->n_tools && rc == 0; i++) {
+		t = &a->tools[i];
+		if (!t->search)
+			continue;
+		query = search_call_query(t);
+		rc = search_run_one(a, cred, route, query, &ws);
+		if (*more) {
+			text = websearch_result_text(&ws);
+			b = conv_msg_add_block(&conv->msgs[first],
+			    CONV_BLOCK_TOOL_RESULT);
+			b->id = xstrdup(t->id);
+			c = conv_block_add_content(b, CONV_BLOCK_TEXT);
+			c->text = text;
+		}
+		free(query);
+		websearch_free(&ws);
+	}
+	if (*more) {
+		a->rounds++;
+		a->round_output_tokens += a->output_tokens;
+	}
+	return rc;
+}
+
+/*
+ * An Anthropic request whose one tool is web_search (§10): one /mcp call
+ * with the first account the pool gives, and an answer made of it, in
+ * the client's format, streamed or not: a short text, the search and its
+ * results, then the summary.  Kiro's model is not called.
+ */
+static enum kf_err
+search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
+    struct relay_result *res, char **cause)
+{
+	struct attempt		 a;
+	struct account		 acct;
+	struct cred		 cred;
+	struct pool_pick_req	 pick;
+	struct upstream_route	 route;
+	struct sink_usage	 usage;
+	struct websearch	 ws;
+	char			 session[POOL_SESSION_LEN + 1];
+	char			*query, *text = NULL, *why = NULL;
+	enum kf_err		 er = KF_OK;
+	int			 rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(&ws, 0, sizeof(ws));
+	memset(&acct, 0, sizeof(acct));
+	cred_init(&cred);
+	if ((query = websearch_query(conv)) == NULL) {
+		xsetprintf(cause, "web search: the first user message names "
+		    "no query");
+		return KF_EINVAL;
+	}
+	pool_session_hash(conv, session);
+	memset(&pick, 0, sizeof(pick));
+	pick.model_id = conv->kiro_model;
+	pick.session = env->cfg->sticky_seconds > 0 ? session : NULL;
+	pick.retry_after = &res->retry_after;
+	if ((er = pool_pick(env->store, env->cfg, &pick, &acct, cause)) !=
+	    KF_OK)
+		goto out;
+	res->account_id = acct.cred.id;
+	if (!refresh_needed(&acct.cred, REFRESH_AHEAD_REQUEST, clock_now()))
+		cred_copy(&cred, &acct.cred);
+	else if ((er = refresh_ensure(env->store, env->http, env->cfg,
+	    acct.cred.id, REFRESH_AHEAD_REQUEST, NULL, &cred, &why)) !=
+	    KF_OK) {
+		refresh_failed(&acct, er, why, &er, cause);
+		goto out;
+	}
+	account_route(&acct, env->cfg, &route);
+	ensure_profile(env, &route, &cred);
+	res->attempts = 1;
+
+	a.env = env;
+	a.conv = conv;
+	a.sink = sink;
+	a.input_estimate = tokens_count_conv(conv);
+	memcpy(a.message_id, "msg_", 4);
+	rand_hex(a.message_id + 4, 32);
+	text = xasprintf("I'll search for \"%s\".", query);
+	a.content_seen = 1;
+	if ((rc = ensure_started(&a)) == 0)
+		rc = sink->ops->text(sink->arg, text, strlen(text));
+	free(text);
+	if (rc == 0) {
+		a.searches = 1;
+		if (websearch_run(env->http, env->cfg, &cred, route.host,
+		    query, &ws, &why) != KF_OK)
+			log_warnx("web search failed, answering with no "
+			    "results: %s", why);
+		websearch_filter(&ws, &conv->web_search);
+		if (sink->ops->web_search != NULL) {
+			char	id[9 + 32 + 1];
+
+			memcpy(id, "srvtoolu_", 9);
+			rand_hex(id + 9, 32);
+			rc = sink->ops->web_search(sink->arg, id, &ws);
+		}
+	}
+	text = websearch_summary(&ws);
+	if (rc == 0)
+		rc = sink->ops->text(sink->arg, text, strlen(text));
+	if (rc == 0) {
+		memset(&usage, 0, sizeof(usage));
+		usage.input_tokens = a.input_estimate;
+		usage.output_tokens = (long)(strlen(text) + 3) / 4;
+		usage.web_search_requests = 1;
+		res->input_tokens = usage.input_tokens;
+		res->output_tokens = usage.output_tokens;
+		res->stop = SINK_STOP_END_TURN;
+		rc = sink->ops->finish(sink->arg, SINK_STOP_END_TURN, &usage);
+	}
+	if (rc != 0) {
+		er = KF_ECLIENTGONE;
+		xsetprintf(cause, "the client went away");
+	}
+out:
+	free(text);
+	free(why);
+	free(query);
+	websearch_free(&ws);
+	account_free(&acct);
+	cred_free(&cred);
+	return er;
+}
+
+/*
+ * After search_turn: the answer ends (*done), or the follow-up call's
+ * body is built, with the turn in it.
+ */
+static enum kf_err
+search_step(struct relay_env *env, struct attempt *a, struct conv *conv,
+    const struct cred *cred, const struct upstream_route *route,
+    const char *conversation_id, struct buf *body, struct kiro_toolmap **map,
+    struct relay_result *res, int *done, char **cause)
+{
+	enum kf_err	er;
+	int		more;
+
+	*done = 0;
+	if (search_turn(a, conv, cred, route, &more) != 0 ||
+	    (!more && finalize(a, res) != 0)) {
+		xsetprintf(cause, "the client went away");
+		return KF_ECLIENTGONE;
+	}
+	if (!more) {
+		*done = 1;
+		return KF_OK;
+	}
+	kiro_toolmap_free(*map);
+	*map = kiro_toolmap_new();
+	a->map = *map;
+	buf_reset(body);
+	if ((er = build_body(env, conv, cred, conversation_id, body, *map,
+	    cause)) != KF_OK)
+		return er;
+	return check_body_size(env->cfg, body, cause);
+}
+
 static enum kf_err
 relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
     struct relay_result *res, char **cause)
@@ -990,6 +1353,7 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 	long			*tried = NULL;
 	size_t			 n_tried = 0;
 	int			 total = 0, per_account, forced, switched;
+	int			 done;
 	char			*why = NULL, *last_msg = NULL, *failed;
 	enum kf_err		 er, last_err = KF_ENOACCOUNT;
 	const struct model_info	*model;
@@ -1007,6 +1371,9 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		xsetprintf(cause, "no Kiro model chosen for the request");
 		return KF_EINVAL;
 	}
+	if (conv->web_search.only)
+		return search_only(env, conv, sink, res, cause);
+	search_offer(conv);
 
 	a.env = env;
 	a.conv = conv;
@@ -1084,6 +1451,9 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 			attempt_clear(&a);
 			es_decoder_reset(a.decoder);
 			a.started = a.native_open = a.thinking_seen = 0;
+			/* After a search turn the answer goes on. */
+			if (a.rounds > 0)
+				a.started = 1;
 			a.content_seen = a.have_stop = 0;
 			a.output_tokens = a.metrics_in = a.metrics_out = 0;
 			a.context_pct = 0;
@@ -1129,11 +1499,28 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 				er = KF_OK;
 				goto out;
 			}
+			if (o.step == STEP_SEARCH) {
+				er = search_step(env, &a, conv, &cred, &route,
+				    conversation_id, &body, &map, res, &done,
+				    cause);
+				if (er != KF_OK)
+					fail_committed(&a, er, *cause);
+				if (er != KF_OK || done)
+					goto out;
+				/* The follow-up is no retry. */
+				per_account = -1;
+				total--;
+				continue;
+			}
 			last_err = o.err;
 			free(last_msg);
 			last_msg = xstrdup(o.msg);
-			/* Nothing may be retried once the client has bytes. */
-			if (sink->committed || o.step == STEP_FAIL) {
+			/*
+			 * Nothing may be retried once the client has bytes,
+			 * or has had search results.
+			 */
+			if (sink->committed || o.step == STEP_FAIL ||
+			    a.rounds > 0) {
 				er = o.err;
 				if (sink->committed)
 					fail_committed(&a, o.err, o.msg);
