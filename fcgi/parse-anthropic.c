@@ -222,6 +222,14 @@ server_result_text(struct buf *t, json_object *content)
 				    *title != '\0' ? " - " : "", s);
 				if (json_get_str(v, "page_age", &s) == 1)
 					buf_printf(t, " (%s)", s);
+				/*
+				 * Anthropic's encrypted_content is an opaque
+				 * blob; the gateway's own results carry the
+				 * snippet there (prose, with spaces).
+				 */
+				if (json_get_str(v, "encrypted_content", &s) ==
+				    1 && strchr(s, ' ') != NULL)
+					buf_printf(t, "\n  %s", s);
 			} else if (json_get_str(v, "text", &s) == 1)
 				buf_printf(t, "\n%s", s);
 			else if (json_get_str(v, "tool_name", &s) == 1)

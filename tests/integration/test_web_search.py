@@ -28,7 +28,18 @@ reset before each test.  Covered:
     search is a web_search_tool_result_error max_uses_exceeded, and the
     model read the refusal;
   - a Builder ID (idc) account: /mcp on the legacy host with no profile
-    header; an API-key account: tokentype API_KEY and no profile.
+    header; an API-key account: tokentype API_KEY and no profile;
+  - OpenAI Responses `web_search` (streamed and not): a completed
+    web_search_call item (action search with the query and the sources), the
+    web_search_call.* events, and url_citation annotations (character
+    offsets) where the answer names a result's URL; filters.allowed_domains
+    filters the sources (a non-array is a 400);
+  - Gemini `googleSearch` (generateContent and streamGenerateContent
+    ?alt=sse): groundingMetadata (webSearchQueries, groundingChunks web
+    uri/title) on the last chunk's candidate, no functionCall part;
+  - history: the gateway's own server_tool_use / web_search_tool_result blocks
+    and Responses web_search_call items sent back in a later request reach
+    Kiro as text with the query, titles, URLs and snippets.
 
 Run: KIRO_BUILDDIR=build /usr/bin/python3 tests/integration/test_web_search.py
 """
@@ -290,6 +301,132 @@ class WebSearch(unittest.TestCase):
         for a in g.accounts:
             for secret in a.secrets():
                 self.assertNotIn(secret, g.log())
+
+    # --- OpenAI Responses and Gemini ------------------------------------------------------
+
+    def responses(self, g: Gateway, req: dict, stream: bool) -> tuple[dict, list]:
+        """(the final response object, the stream's events or [])."""
+        resp = g.post("/v1/responses", dict(req, stream=stream), auth="bearer")
+        self.assertEqual(resp.status, 200, resp.body[:500])
+        if not stream:
+            return resp.json(), []
+        events = [(e.event, json.loads(e.data)) for e in gw.sse_events(resp.chunks)]
+        done = [d for name, d in events if name == "response.completed"]
+        self.assertEqual(len(done), 1, [name for name, _ in events])
+        return done[0]["response"], events
+
+    def check_responses(self, stream: bool) -> None:
+        g = self.start()
+        req = {"model": gw.MODEL, "input": "Please search for kiro gateway",
+               "tools": [{"type": "web_search"}]}
+        doc, events = self.responses(g, req, stream)
+        types = [item["type"] for item in doc["output"]]
+        self.assertEqual(types, ["message", "web_search_call", "message"])
+        call = doc["output"][1]
+        self.assertEqual(call["status"], "completed")
+        self.assertEqual((call["action"]["type"], call["action"]["query"]),
+                         ("search", "kiro gateway"))
+        self.assertEqual([src["url"] for src in call["action"]["sources"]],
+                         ["https://example.com/search/1", "https://example.org/search/2"])
+        part = doc["output"][2]["content"][0]
+        url = "https://example.com/search/1"
+        at = part["text"].index(url)
+        self.assertEqual(part["annotations"], [
+            {"type": "url_citation", "start_index": at, "end_index": at + len(url),
+             "url": url, "title": "kiro gateway - Overview"}])
+        self.assertEqual((len(MOCK.requests()), len(self.mcp_calls())), (2, 1))
+        if stream:
+            names = [name for name, _ in events]
+            for name in ("response.web_search_call.in_progress",
+                         "response.web_search_call.searching",
+                         "response.web_search_call.completed",
+                         "response.output_text.annotation.added"):
+                self.assertIn(name, names)
+            added = [d["item"] for name, d in events if name == "response.output_item.added"]
+            self.assertIn("web_search_call", [item["type"] for item in added])
+
+    def test_responses_web_search_json(self) -> None:
+        self.check_responses(False)
+
+    def test_responses_web_search_stream(self) -> None:
+        self.check_responses(True)
+
+    def test_responses_allowed_domains(self) -> None:
+        g = self.start()
+        req = {"model": gw.MODEL, "input": "Please search for kiro gateway",
+               "tools": [{"type": "web_search",
+                          "filters": {"allowed_domains": ["example.org"]}}]}
+        doc, _ = self.responses(g, req, False)
+        call = [item for item in doc["output"] if item["type"] == "web_search_call"][0]
+        self.assertEqual([src["url"] for src in call["action"]["sources"]],
+                         ["https://example.org/search/2"])
+        bad = g.post("/v1/responses", dict(req, tools=[{"type": "web_search", "filters": {
+            "allowed_domains": "example.org"}}]), auth="bearer")
+        self.assertEqual(bad.status, 400, bad.body[:300])
+
+    def gemini(self, g: Gateway, req: dict, stream: bool) -> list[dict]:
+        path = "/v1beta/models/gemini-2.5-flash:" + (
+            "streamGenerateContent?alt=sse" if stream else "generateContent")
+        resp = g.post(path, req, {"x-goog-api-key": g.api_key}, auth=None)
+        self.assertEqual(resp.status, 200, resp.body[:500])
+        if stream:
+            return [json.loads(e.data) for e in gw.sse_events(resp.chunks)]
+        return [resp.json()]
+
+    def check_gemini(self, stream: bool) -> None:
+        g = self.start()
+        req = {"contents": [{"role": "user", "parts": [{"text": "Please search for kiro gateway"}]}],
+               "tools": [{"googleSearch": {}}]}
+        chunks = self.gemini(g, req, stream)
+        cand = chunks[-1]["candidates"][0]
+        self.assertEqual(cand["groundingMetadata"], {
+            "webSearchQueries": ["kiro gateway"],
+            "groundingChunks": [
+                {"web": {"uri": "https://example.com/search/1",
+                         "title": "kiro gateway - Overview"}},
+                {"web": {"uri": "https://example.org/search/2",
+                         "title": "kiro gateway - Details"}}]})
+        text = "".join(p.get("text", "") for c in chunks
+                       for p in c["candidates"][0]["content"].get("parts", []))
+        self.assertIn("Source: https://example.com/search/1", text)
+        self.assertNotIn("functionCall", json.dumps(chunks))
+        for c in chunks[:-1]:
+            self.assertNotIn("groundingMetadata", c["candidates"][0])
+
+    def test_gemini_google_search_json(self) -> None:
+        self.check_gemini(False)
+
+    def test_gemini_google_search_stream(self) -> None:
+        self.check_gemini(True)
+
+    # --- search records in a later request's history --------------------------------------
+
+    def test_history_search_blocks_become_text(self) -> None:
+        g = self.start()
+        blocks, _, _ = self.answer(g, body(CC_PROMPT, tools=[SEARCH_TOOL]), False)
+        history = [{"role": "user", "content": "Please search for kiro gateway"},
+                   {"role": "assistant", "content": blocks},
+                   {"role": "user", "content": "Summarise that."}]
+        resp = g.messages(body("x", messages=history))
+        self.assertEqual(resp.status, 200, resp.body[:500])
+        sent = json.dumps(MOCK.requests()[-1]["body"]["conversationState"]["history"])
+        for part in ("kiro gateway", "kiro gateway - Overview", "https://example.com/search/1",
+                     "An overview of kiro gateway from the mock search index."):
+            self.assertIn(part, sent)
+        # A Responses web_search_call item the gateway produced, sent back as input.
+        doc, _ = self.responses(g, {"model": gw.MODEL, "input": "Please search for kiro gateway",
+                                    "tools": [{"type": "web_search"}]}, False)
+        MOCK.reset()
+        g.register_accounts()
+        follow = {"model": gw.MODEL, "input": [
+            {"role": "user", "content": "Please search for kiro gateway"}] + doc["output"] + [
+            {"role": "user", "content": "Thanks"}]}
+        resp = g.post("/v1/responses", follow, auth="bearer")
+        self.assertEqual(resp.status, 200, resp.body[:500])
+        sent = json.dumps(MOCK.requests()[-1]["body"]["conversationState"])
+        for part in ("query kiro gateway", "kiro gateway - Details - https://example.org/search/2",
+                     "Detailed notes about kiro gateway."):
+            self.assertIn(part, sent)
 
 
 class WebSearchApache(WebSearch):
