@@ -26,7 +26,12 @@ JSON that is checked here):
     tool call in its history;
   - thinking enabled: a thinking block (with a signature) before the text;
   - messages.countTokens, models.list (the seed catalogue);
-  - a wrong key raises AuthenticationError (401, authentication_error).
+  - a wrong key raises AuthenticationError (401, authentication_error);
+  - web search (only the web_search server tool, as Claude Code's WebSearch
+    sends it), create and stream: text, server_tool_use with the query,
+    web_search_tool_result with the mock's two URLs, the summary text and
+    usage.server_tool_use.web_search_requests 1, from one /mcp call each and
+    no model call.
 
 Claude Code (`claude -p`, stdin </dev/null, HOME a fresh directory,
 DISABLE_AUTOUPDATER=1, a 60 s timeout):
@@ -171,6 +176,21 @@ class ClientTests(clienthelp.ClientTestCase):
         self.assertEqual(res["badkey"], {"thrown": "AuthenticationError",
                                          "authentication_error": True, "status": 401,
                                          "type": "authentication_error"})
+
+        query = f"{t}-websearch kiro"
+        for how in ("create", "stream"):
+            search = res["websearch"][how]
+            self.assertEqual(search["types"], ["text", "server_tool_use",
+                                               "web_search_tool_result", "text"], search)
+            self.assertEqual(search["query"], query)
+            self.assertEqual(search["urls"], ["https://example.com/search/1",
+                                              "https://example.org/search/2"])
+            self.assertIn(f"Here are the search results for \"{query}\"", search["text"])
+            self.assertEqual(search["stop_reason"], "end_turn")
+            self.assertEqual(search["server_tool_use"], {"web_search_requests": 1})
+        searches = [e for e in self.mock.requests(since=mark, op="mcp")
+                    if e["body"]["params"]["arguments"]["query"] == query]
+        self.assertEqual(len(searches), 2)
 
     # --- Claude Code ------------------------------------------------------------
 
