@@ -44,6 +44,11 @@ DISABLE_AUTOUPDATER=1, a 60 s timeout):
     it and sends the tool_result; the mock answers that with a text holding a
     marker, which Claude Code must print; the second Kiro request must carry
     the file's unique content in toolResults;
+  - WebSearch: the mock's model calls Claude Code's WebSearch tool for a
+    prompt that asks to search; Claude Code sends its web_search-only request,
+    the gateway answers it from one /mcp call, and the model's final answer
+    (citing the first result's URL) is printed (`-p` needs
+    `--allowedTools WebSearch`: without it Claude Code denies the tool);
   - the request shape of the pinned Claude Code still matches the recorded
     tests/fixtures/claude-code-first-request.json (replayed without node by
     tests/integration/test_claude_code_replay.py).
@@ -276,6 +281,26 @@ class ClientTests(clienthelp.ClientTestCase):
                 for u in (h.get("assistantResponseMessage") or {}).get("toolUses") or []]
         self.assertEqual(uses, [{"toolUseId": call_id, "name": "Read",
                                  "input": {"file_path": str(note)}}])
+
+    def test_claude_code_web_search(self) -> None:
+        t = clienthelp.tag()
+        self.script_title()
+        mark = self.mock.mark()
+        out = self.claude("web search", self.servers["/kiro"],
+                          f"Please search the web for {t} kiro gateway",
+                          args=("--allowedTools", "WebSearch"))
+        # The mock's model called WebSearch; Claude Code asked the gateway for
+        # the search (web_search alone), the gateway asked /mcp, and the model
+        # answered from the results Claude Code sent back.
+        self.assertIn("Source: https://example.com/search/1", out, self.logs())
+        searches = self.mock.requests(since=mark, op="mcp")
+        self.assertEqual([e["body"]["params"]["arguments"]["query"] for e in searches],
+                         [f"{t} kiro gateway"])
+        gens = self.mock.requests(since=mark)
+        offered = [s["toolSpecification"]["name"] for e in gens
+                   for s in e["body"]["conversationState"]["currentMessage"][
+                       "userInputMessage"].get("userInputMessageContext", {}).get("tools", [])]
+        self.assertIn("WebSearch", offered)
 
     def test_claude_code_first_request_matches_fixture(self) -> None:
         fixture = json.loads(clienthelp.FIXTURE.read_text())

@@ -1450,7 +1450,8 @@ def _context(msg):
 
 def web_search_turn(body):
     """The mock model's web search: when the request offers a web_search (or Claude
-    Code's WebSearch) tool and a user message asks to "search", the model calls it
+    Code's WebSearch) tool and a user message asks to "search (the web) for X", the model
+    calls it with X
     until it has seen #mock:searches=N results (default 1), then answers citing the
     last result's first URL and quoting its first line."""
     try:
@@ -1466,14 +1467,16 @@ def web_search_turn(body):
     users = [h.get("userInputMessage") for h in state.get("history") or [] if isinstance(h, dict)]
     users = [u for u in users if isinstance(u, dict)] + [current]
     prompts = " ".join(str(u.get("content", "")) for u in users)
-    if not re.search(r"(?i)\bsearch", prompts):
+    # The newest user message that asks: "search (the web) for <query>".
+    asks = [m for m in (re.search(r"(?i)\bsearch(?: the web)? for:?\s+\"?([^\"\n#]+)",
+                                  str(u.get("content", ""))) for u in reversed(users)) if m]
+    if not asks:
         return None
     results = [r for u in users for r in _context(u).get("toolResults") or []
                if isinstance(r, dict) and str(r.get("toolUseId", "")).startswith(SEARCH_TOOL_ID)]
     wanted = re.search(r"#mock:searches=(\d+)", prompts)
     if len(results) < (int(wanted.group(1)) if wanted else 1):
-        match = re.search(r"(?i)search(?: the web)?(?: for)?:?\s+\"?([^\"\n#]+)", prompts)
-        query = (match.group(1) if match else prompts[:80]).strip().rstrip(".?!") or "news"
+        query = asks[0].group(1).strip().rstrip(".?!") or "news"
         # An /mcp scenario marker in the prompt travels on in the query.
         query = " ".join([query] + re.findall(r"#mock:mcp_[A-Za-z0-9_-]+", prompts))
         return {"kind": "tool_use", "chunks": ["Let me search the web."], "tools": [
