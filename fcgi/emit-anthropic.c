@@ -44,6 +44,7 @@ struct block {
 	char		*id;
 	char		*name;
 	char		*signature;
+	json_object	*citations;	/* TEXT: NULL when none */
 };
 
 struct anthropic_emit {
@@ -64,7 +65,18 @@ struct anthropic_emit {
 	int		 finished;
 	struct block	*blocks;	/* JSON mode */
 	size_t		 n_blocks;
+	/*
+	 * The results of the gateway's searches (sink web_search) as the
+	 * text after them may cite them: {url, title, cited_text}; NULL
+	 * before any.  SSE modes keep the open text block's text for it.
+	 */
+	json_object	*sources;
+	struct buf	 open_text;
 };
+
+/* Sources kept per answer, and the part of a snippet a citation quotes. */
+#define MAX_SOURCES	50
+#define CITED_TEXT_MAX	150
 
 static void
 mark_committed(struct anthropic_emit *e)
@@ -143,11 +155,70 @@ json_block(struct anthropic_emit *e, enum block_type type)
 	return b;
 }
 
+/*
+ * web_search_result_location citations for a text block that names the
+ * URL of a result the gateway's searches found (once per URL); NULL when
+ * it names none.
+ */
+static json_object *
+text_citations(const struct anthropic_emit *e, const char *text, size_t len)
+{
+	json_object	*arr = NULL, *src, *c;
+	const char	*url, *title, *cited;
+	size_t		 i, n;
+
+	n = e->sources != NULL ? json_object_array_length(e->sources) : 0;
+	for (i = 0; i < n && text != NULL; i++) {
+		src = json_object_array_get_idx(e->sources, i);
+		if (json_get_str(src, "url", &url) != 1 ||
+		    memmem(text, len, url, strlen(url)) == NULL)
+			continue;
+		(void)json_get_str(src, "title", &title);
+		(void)json_get_str(src, "cited_text", &cited);
+		c = json_object_new_object();
+		json_object_object_add(c, "type",
+		    json_str("web_search_result_location"));
+		json_object_object_add(c, "url", json_str(url));
+		json_object_object_add(c, "title", json_str(title));
+		json_object_object_add(c, "encrypted_index", json_str(""));
+		json_object_object_add(c, "cited_text", json_str(cited));
+		if (arr == NULL)
+			arr = json_object_new_array();
+		json_object_array_add(arr, c);
+	}
+	return arr;
+}
+
 static void
 close_text(struct anthropic_emit *e)
 {
+	struct buf	 d = BUF_INIT;
+	json_object	*cites;
+	struct block	*b;
+	size_t		 i, n;
+
 	if (e->text_index < 0)
 		return;
+	if (e->mode == EMIT_JSON && e->sources != NULL) {
+		b = &e->blocks[e->text_index];
+		json_object_put(b->citations);
+		b->citations = text_citations(e, b->text.ptr, b->text.len);
+	} else if (e->sources != NULL) {
+		cites = text_citations(e, e->open_text.ptr, e->open_text.len);
+		n = cites != NULL ? json_object_array_length(cites) : 0;
+		for (i = 0; i < n; i++) {
+			buf_printf(&d, "{\"type\":\"content_block_delta\","
+			    "\"index\":%d,\"delta\":{\"type\":"
+			    "\"citations_delta\",\"citation\":", e->text_index);
+			json_to_buf(json_object_array_get_idx(cites, i), &d);
+			buf_puts(&d, "}}");
+			event(e, "content_block_delta", &d);
+			buf_reset(&d);
+		}
+		buf_free(&d);
+		json_object_put(cites);
+	}
+	buf_reset(&e->open_text);
 	if (e->mode != EMIT_JSON)
 		block_stop(e, e->text_index);
 	e->text_index = -1;
@@ -274,6 +345,8 @@ e_text(void *arg, const char *s, size_t len)
 		buf_append(&e->blocks[index].text, s, len);
 		return 0;
 	}
+	if (e->sources != NULL)
+		buf_append(&e->open_text, s, len);
 	block_delta(e, index, "text_delta", "text", s, len);
 	return push(e);
 }
@@ -425,6 +498,51 @@ search_blocks(const char *id, const struct websearch *ws, struct buf *use,
 	buf_puts(result, "]}");
 }
 
+/* 1 when url is among the sources already. */
+static int
+have_source(const struct anthropic_emit *e, const char *url)
+{
+	const char	*have;
+	size_t		 i, n = json_object_array_length(e->sources);
+
+	for (i = 0; i < n; i++)
+		if (json_get_str(json_object_array_get_idx(e->sources, i),
+		    "url", &have) == 1 && strcmp(have, url) == 0)
+			return 1;
+	return 0;
+}
+
+/* The results the answer's text may cite from now on, once per URL. */
+static void
+keep_sources(struct anthropic_emit *e, const struct websearch *ws)
+{
+	const struct websearch_result	*r;
+	json_object			*src;
+	size_t				 i, n;
+
+	if (e->sources == NULL)
+		e->sources = json_object_new_array();
+	for (i = 0; i < ws->n_results &&
+	    json_object_array_length(e->sources) < MAX_SOURCES; i++) {
+		r = &ws->results[i];
+		if (have_source(e, r->url))
+			continue;
+		src = json_object_new_object();
+		json_object_object_add(src, "url", json_str(r->url));
+		json_object_object_add(src, "title", json_str(r->title));
+		n = r->snippet != NULL ? strlen(r->snippet) : 0;
+		if (n > CITED_TEXT_MAX) {
+			n = CITED_TEXT_MAX;
+			while (n > 0 && ((unsigned char)r->snippet[n] & 0xC0) ==
+			    0x80)
+				n--;
+		}
+		json_object_object_add(src, "cited_text",
+		    json_strn(r->snippet != NULL ? r->snippet : "", n));
+		json_object_array_add(e->sources, src);
+	}
+}
+
 static int
 e_web_search(void *arg, const char *id, const struct websearch *ws)
 {
@@ -435,6 +553,7 @@ e_web_search(void *arg, const char *id, const struct websearch *ws)
 	close_text(e);
 	close_thinking(e, NULL);
 	search_blocks(id, ws, &use, &result);
+	keep_sources(e, ws);
 	if (e->mode == EMIT_JSON) {
 		b = json_block(e, BLOCK_JSON);
 		buf_append(&b->text, use.ptr, use.len);
@@ -475,6 +594,9 @@ write_json_message(struct anthropic_emit *e, enum sink_stop stop,
 			json_object_object_add(blk, "text", json_strn(
 			    b->text.ptr != NULL ? b->text.ptr : "",
 			    b->text.len));
+			if (b->citations != NULL)
+				json_object_object_add(blk, "citations",
+				    json_object_get(b->citations));
 			break;
 		case BLOCK_THINKING:
 			json_object_object_add(blk, "type",
@@ -549,8 +671,10 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 	if (e->finished)
 		return 0;
 	e->finished = 1;
-	if (e->mode == EMIT_JSON)
+	if (e->mode == EMIT_JSON) {
+		close_text(e);	/* its citations */
 		return write_json_message(e, stop, usage);
+	}
 	close_text(e);
 	close_thinking(e, NULL);
 	for (i = 0; i < e->tool_blocks.n; i++)
@@ -634,10 +758,14 @@ blocks_free(struct anthropic_emit *e)
 		free(e->blocks[i].id);
 		free(e->blocks[i].name);
 		free(e->blocks[i].signature);
+		json_object_put(e->blocks[i].citations);
 	}
 	free(e->blocks);
 	e->blocks = NULL;
 	e->n_blocks = 0;
+	json_object_put(e->sources);
+	e->sources = NULL;
+	buf_free(&e->open_text);
 }
 
 static void

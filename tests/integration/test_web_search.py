@@ -22,8 +22,10 @@ reset before each test.  Covered:
   - web_search among other tools: the model (the mock's) calls web_search,
     the gateway runs the search and calls Kiro again with the results as a
     tool result; the client sees server_tool_use + web_search_tool_result
-    and then the model's answer citing the result's URL, never a tool_use
-    block for web_search, stop_reason end_turn; streamed and not;
+    and then the model's answer citing the result's URL (a
+    web_search_result_location citation on that text block, citations_delta
+    when streamed), never a tool_use block for web_search, stop_reason
+    end_turn; streamed and not;
   - max_uses 1 with a model that searches twice: one /mcp call, the second
     search is a web_search_tool_result_error max_uses_exceeded, and the
     model read the refusal;
@@ -114,6 +116,8 @@ def blocks_of_stream(events) -> list[dict]:
                 b["text"] = b.get("text", "") + delta["text"]
             elif delta["type"] == "input_json_delta":
                 b["_json"] = b.get("_json", "") + delta["partial_json"]
+            elif delta["type"] == "citations_delta":
+                b.setdefault("citations", []).append(delta["citation"])
     return [blocks[i] for i in sorted(blocks)]
 
 
@@ -231,6 +235,11 @@ class WebSearch(unittest.TestCase):
         self.assertEqual(blocks[3]["text"], "Searched 1 times. Source: "
                          "https://example.com/search/1. First line: Web search results "
                          "for \"kiro gateway\":")
+        self.assertEqual(blocks[3]["citations"], [
+            {"type": "web_search_result_location", "url": "https://example.com/search/1",
+             "title": "kiro gateway - Overview", "encrypted_index": "",
+             "cited_text": "An overview of kiro gateway from the mock search index."}])
+        self.assertNotIn("citations", blocks[0])
         self.assertEqual(stop, "end_turn")
         self.assertEqual(usage["server_tool_use"], {"web_search_requests": 1})
         gens = MOCK.requests()
@@ -412,6 +421,17 @@ class WebSearch(unittest.TestCase):
         sent = json.dumps(MOCK.requests()[-1]["body"]["conversationState"]["history"])
         for part in ("kiro gateway", "kiro gateway - Overview", "https://example.com/search/1",
                      "An overview of kiro gateway from the mock search index."):
+            self.assertIn(part, sent)
+        # The mixed answer's blocks, with the citations on its last text block.
+        blocks, _, _ = self.answer(g, body("Please search for kiro gateway",
+                                           tools=[READ_TOOL, SEARCH_TOOL]), False)
+        self.assertIn("citations", blocks[-1])
+        history[1] = {"role": "assistant", "content": blocks}
+        resp = g.messages(body("x", messages=history, tools=[READ_TOOL, SEARCH_TOOL]))
+        self.assertEqual(resp.status, 200, resp.body[:500])
+        sent = json.dumps(MOCK.requests()[-1]["body"]["conversationState"]["history"])
+        for part in ("https://example.org/search/2", "Detailed notes about kiro gateway.",
+                     "Searched 1 times."):
             self.assertIn(part, sent)
         # A Responses web_search_call item the gateway produced, sent back as input.
         doc, _ = self.responses(g, {"model": gw.MODEL, "input": "Please search for kiro gateway",

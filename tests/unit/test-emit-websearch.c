@@ -23,7 +23,8 @@
  * Drives the Anthropic (SSE and JSON), Responses (JSON and SSE) and
  * Gemini (JSON) sinks through start, text, web_search, text, finish and
  * checks the client's view: server_tool_use + web_search_tool_result
- * blocks (or the max_uses error) and usage.server_tool_use; the
+ * blocks (or the max_uses error), citations on the text after them
+ * (citations_delta when streamed) and usage.server_tool_use; the
  * web_search_call item and url_citation annotations at the right
  * character offsets; groundingMetadata on the candidate.
  */
@@ -125,6 +126,12 @@ START_TEST(emit_anthropic_json_search_blocks_and_usage)
 	    "\"encrypted_content\":\"Snippet one.\",\"page_age\":"
 	    "\"March 5, 2026\"}]}");
 	ck_assert_str_eq(at(v, "content.3.type"), "\"text\"");
+	/* The answer names the result's URL twice: one citation. */
+	ck_assert_str_eq(at(v, "content.3.citations"), "[{\"type\":"
+	    "\"web_search_result_location\",\"url\":\"https://a.example/1\","
+	    "\"title\":\"A \\\"one\\\"\",\"encrypted_index\":\"\","
+	    "\"cited_text\":\"Snippet one.\"}]");
+	ck_assert_str_eq(at(v, "content.0.citations"), "(none)");
 	ck_assert_str_eq(at(v, "usage.server_tool_use"),
 	    "{\"web_search_requests\":1}");
 	json_object_put(v);
@@ -166,6 +173,36 @@ START_TEST(emit_anthropic_stream_search_blocks_and_max_uses_error)
 	    "\"content_block\":{\"type\":\"text\""));
 	ck_assert_ptr_nonnull(strstr(buf_cstr(&raw), "\"cache_read_input_tokens"
 	    "\":0,\"server_tool_use\":{\"web_search_requests\":1}}}"));
+	anthropic_emit_free(e);
+	buf_free(&raw);
+	websearch_free(&ws);
+}
+END_TEST
+
+START_TEST(emit_anthropic_stream_citations_delta)
+{
+	struct buf		 raw = BUF_INIT;
+	struct out		 out;
+	struct sink		 s;
+	struct anthropic_emit	*e;
+	struct websearch	 ws;
+
+	one_result(&ws);
+	memset(&s, 0, sizeof(s));
+	out_init_buf(&out, &raw);
+	e = anthropic_emit_stream(&out, &s);
+	drive(&s, &ws);
+	ck_assert_msg(strstr(buf_cstr(&raw), "data: {\"type\":"
+	    "\"content_block_delta\",\"index\":3,\"delta\":{\"type\":"
+	    "\"citations_delta\",\"citation\":{\"type\":"
+	    "\"web_search_result_location\",\"url\":\"https://a.example"
+	    "/1\",\"title\":\"A \\\"one\\\"\",\"encrypted_index\":\"\","
+	    "\"cited_text\":\"Snippet one.\"}}}\n\nevent: content_block_stop\n"
+	    "data: {\"type\":\"content_block_stop\",\"index\":3}") != NULL,
+	    "%s", buf_cstr(&raw));
+	/* The text before the search cites nothing. */
+	ck_assert_ptr_null(strstr(buf_cstr(&raw), "\"index\":0,\"delta\":"
+	    "{\"type\":\"citations_delta\""));
 	anthropic_emit_free(e);
 	buf_free(&raw);
 	websearch_free(&ws);
@@ -278,6 +315,7 @@ main(void)
 
 	tcase_add_test(tc, emit_anthropic_json_search_blocks_and_usage);
 	tcase_add_test(tc, emit_anthropic_stream_search_blocks_and_max_uses_error);
+	tcase_add_test(tc, emit_anthropic_stream_citations_delta);
 	tcase_add_test(tc, emit_responses_web_search_call_and_url_citations);
 	tcase_add_test(tc, emit_responses_stream_web_search_events);
 	tcase_add_test(tc, emit_gemini_grounding_metadata);
