@@ -1039,6 +1039,8 @@ check_body_size(const struct config *cfg, const struct buf *body,
  * answer.
  */
 #define SEARCH_MAX_ROUNDS	5
+/* Searches per request when the client set no max_uses (or a larger one). */
+#define SEARCH_MAX_PER_REQUEST	20
 
 /* The search tool the model is offered, once per conv. */
 static void
@@ -1099,10 +1101,12 @@ search_run_one(struct attempt *a, const struct cred *cred,
     struct websearch *ws)
 {
 	char	 id[9 + 32 + 1], *why = NULL;
+	long	 limit = a->conv->web_search.max_uses;
 	int	 rc;
 
-	if (a->conv->web_search.max_uses > 0 &&
-	    a->searches >= a->conv->web_search.max_uses) {
+	if (limit <= 0 || limit > SEARCH_MAX_PER_REQUEST)
+		limit = SEARCH_MAX_PER_REQUEST;
+	if (a->searches >= limit) {
 		websearch_free(ws);
 		ws->query = xstrdup(query);
 		ws->error = "max_uses_exceeded";

@@ -269,6 +269,35 @@ START_TEST(relay_search_rounds_are_capped)
 }
 END_TEST
 
+START_TEST(relay_search_calls_per_request_are_capped)
+{
+	struct conv	c;
+	struct buf	log = BUF_INIT, calls = BUF_INIT;
+	int		i;
+
+	add_account("A", 0);
+	/* One answer that asks for 30 searches at once. */
+	buf_puts(&calls, "{\"times\":1,\"response\":{\"kind\":\"tool_use\","
+	    "\"chunks\":[\"Many.\"],\"tools\":[");
+	for (i = 0; i < 30; i++)
+		buf_printf(&calls, "%s{\"name\":\"web_search\",\"id\":"
+		    "\"tooluse_MockSearch%02d\",\"input\":{\"query\":\"q%d\"}}",
+		    i > 0 ? "," : "", i, i);
+	buf_puts(&calls, "]}}");
+	script(buf_cstr(&calls));
+	search_conv(&c, "Please search for kiro", 0);
+	ck_assert_int_eq(run(&c, &log), KF_OK);
+	ck_assert_int_eq(tu_mock_stat(&mock, "mcp"), 20);
+	has(&log, "search q19 2 https://example.com/search/1\n");
+	has(&log, "search q20 0 max_uses_exceeded\n");
+	has(&log, "search q29 0 max_uses_exceeded\n");
+	has(&log, "finish end_turn searches=20\n");
+	conv_free(&c);
+	buf_free(&calls);
+	buf_free(&log);
+}
+END_TEST
+
 START_TEST(relay_search_with_a_client_call_ends_for_the_client)
 {
 	struct conv		 c;
@@ -312,6 +341,7 @@ main(void)
 	tcase_add_test(tc, relay_search_turn_hides_the_call_and_asks_again);
 	tcase_add_test(tc, relay_search_max_uses_refuses_the_rest);
 	tcase_add_test(tc, relay_search_rounds_are_capped);
+	tcase_add_test(tc, relay_search_calls_per_request_are_capped);
 	tcase_add_test(tc, relay_search_with_a_client_call_ends_for_the_client);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
