@@ -43,8 +43,8 @@ struct item {
 	enum item_type	 type;
 	char		 id[40];
 	struct buf	 text;		/* summary, text, arguments or input */
-	json_object	*action;	/* LOCAL_SHELL_CALL, when done; WEB_SEARCH */
-	json_object	*annotations;	/* MESSAGE, when done: url_citation */
+	json_object	*action;	/* LOCAL_SHELL, WEB_SEARCH */
+	json_object	*annotations;	/* MESSAGE: url_citation */
 	char		*call_id;
 	char		*name;
 	int		 done;
@@ -1001,7 +1001,8 @@ r_web_search(void *arg, const char *id, const struct websearch *ws)
 	for (k = 0; k < ws->n_results; k++) {
 		src = json_object_new_object();
 		json_object_object_add(src, "type", json_str("url"));
-		json_object_object_add(src, "url", json_str(ws->results[k].url));
+		json_object_object_add(src, "url",
+		    json_str(ws->results[k].url));
 		json_object_object_add(src, "title",
 		    json_str(ws->results[k].title));
 		if (ws->results[k].snippet != NULL)

@@ -53,7 +53,7 @@ struct tool_call {
 	size_t		 index;
 	struct buf	 input;
 	int		 done;
-	int		 search;	/* the gateway's web search: hidden */
+	int		 search;	/* the gateway's search: hidden */
 };
 
 /* What one upstream call produced; reset before each attempt. */
@@ -294,7 +294,7 @@ tool_finish(struct attempt *a, struct tool_call *t)
 	}
 	json_object_put(v);
 	if (t->search) {
-		/* The relay runs it (search_turn): the input is all it needs. */
+		/* The relay runs it (search_turn) from its input alone. */
 		buf_reset(&t->input);
 		buf_puts(&t->input, text);
 		free(text);
@@ -644,7 +644,7 @@ enum next_step {
 	STEP_RETRY,		/* same account, after a backoff */
 	STEP_REFRESH,		/* force a refresh, then same account */
 	STEP_NEXT,		/* next account */
-	STEP_SEARCH,		/* run the model's searches, then call again */
+	STEP_SEARCH,		/* run the searches, then call again */
 };
 
 struct outcome {
