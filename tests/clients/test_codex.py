@@ -21,8 +21,8 @@ mock Kiro upstream with one account; kiro-fcgi behind lighttpd mounted at
     function_call_output; the mock answers that with a marker, which Codex
     must print; the second Kiro request carries the file's unique content
     in toolResults and the call in its history;
-  - web search (`web_search = "live"` in config.toml): Codex offers its
-    hosted web_search tool, the mock's model calls the gateway's web_search
+  - web search (`web_search = "live"` in config.toml; Codex offers the tool
+    by default too): Codex offers its hosted web_search tool, the mock's model calls the gateway's web_search
     for a prompt that asks to search, the gateway searches through /mcp with
     the query and the model's answer from the results is printed;
   - the request shape of the pinned Codex still matches the recorded
