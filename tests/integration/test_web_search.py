@@ -15,6 +15,7 @@ reset before each test.  Covered:
     call; a social account's profile in x-amzn-kiro-profile-arn on the
     runtime host;
   - the same streamed: the SSE block sequence and message_delta's usage;
+    and through the buffered /cc/v1/messages route;
   - /mcp failing (HTTP 500, a JSON-RPC error, isError, garbage, not JSON):
     a normal 200 answer whose results are empty and whose summary says
     "No results found.";
@@ -197,6 +198,15 @@ class WebSearch(unittest.TestCase):
 
     def test_only_web_search_stream(self) -> None:
         self.check_only(True)
+
+    def test_only_web_search_buffered_cc_route(self) -> None:
+        g = self.start()
+        resp, events = g.stream(body(CC_PROMPT, tools=[SEARCH_TOOL]), path="/cc/v1/messages")
+        self.assertEqual(resp.status, 200, resp.body[:500])
+        blocks = blocks_of_stream(events)
+        self.assertEqual([b["type"] for b in blocks],
+                         ["text", "server_tool_use", "web_search_tool_result", "text"])
+        self.assertEqual(len(blocks[2]["content"]), 2)
 
     def test_failing_mcp_answers_no_results(self) -> None:
         g = self.start()
