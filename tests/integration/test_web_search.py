@@ -30,6 +30,8 @@ reset before each test.  Covered:
   - max_uses 1 with a model that searches twice: one /mcp call, the second
     search is a web_search_tool_result_error max_uses_exceeded, and the
     model read the refusal;
+  - a social account imported without its profile: ListAvailableProfiles
+    once, then /mcp with the profile header;
   - a Builder ID (idc) account: /mcp on the legacy host with no profile
     header; an API-key account: tokentype API_KEY and no profile;
   - OpenAI Responses `web_search` (streamed and not): a completed
@@ -308,6 +310,14 @@ class WebSearch(unittest.TestCase):
         self.assertEqual(call["profile"], {"body": None, "header": None, "mcp_header": None,
                                            "query": None})
         self.assertEqual(call["account_kind"], "idc")
+
+    def test_social_account_without_profile_learns_it_first(self) -> None:
+        g = self.start(Account("social"))
+        blocks, _, _ = self.answer(g, body(CC_PROMPT, tools=[SEARCH_TOOL]), False)
+        self.assertEqual(len(blocks[2]["content"]), 2)
+        self.assertEqual(len(MOCK.requests("ListAvailableProfiles")), 1)
+        call = self.mcp_calls()[0]
+        self.assertEqual((call["host"], call["profile"]["mcp_header"]), ("runtime", PROFILE))
 
     def test_api_key_account(self) -> None:
         g = self.start(KeyAccount("key"))
