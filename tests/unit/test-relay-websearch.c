@@ -298,6 +298,42 @@ START_TEST(relay_search_calls_per_request_are_capped)
 }
 END_TEST
 
+START_TEST(relay_search_query_is_capped_at_a_character)
+{
+	struct conv	 c;
+	struct buf	 log = BUF_INIT, calls = BUF_INIT, out = BUF_INIT;
+	json_object	*reqs = NULL;
+	const char	*q;
+	int		 i;
+
+	add_account("A", 0);
+	/* "x" then 800 two-byte characters: byte 1000 is inside one. */
+	buf_puts(&calls, "{\"times\":1,\"response\":{\"kind\":\"tool_use\","
+	    "\"tools\":[{\"name\":\"web_search\",\"id\":\"tooluse_MockSearchQ\","
+	    "\"input\":{\"query\":\"x");
+	for (i = 0; i < 800; i++)
+		buf_puts(&calls, "\xc3\xa9");
+	buf_puts(&calls, "\"}}]}}");
+	script(buf_cstr(&calls));
+	search_conv(&c, "Please search for kiro", 0);
+	ck_assert_int_eq(run(&c, &log), KF_OK);
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/requests?op=mcp", NULL,
+	    &out), 200);
+	ck_assert_int_eq(json_parse(out.ptr, out.len, 32, &reqs, NULL), KF_OK);
+	ck_assert_int_eq(json_object_array_length(reqs), 1);
+	q = json_object_get_string(json_object_object_get(json_object_object_get(
+	    json_object_object_get(json_object_object_get(
+	    json_object_array_get_idx(reqs, 0), "body"), "params"),
+	    "arguments"), "query"));
+	ck_assert_uint_eq(strlen(q), 999);
+	json_object_put(reqs);
+	conv_free(&c);
+	buf_free(&calls);
+	buf_free(&out);
+	buf_free(&log);
+}
+END_TEST
+
 START_TEST(relay_search_with_a_client_call_ends_for_the_client)
 {
 	struct conv		 c;
@@ -342,6 +378,7 @@ main(void)
 	tcase_add_test(tc, relay_search_max_uses_refuses_the_rest);
 	tcase_add_test(tc, relay_search_rounds_are_capped);
 	tcase_add_test(tc, relay_search_calls_per_request_are_capped);
+	tcase_add_test(tc, relay_search_query_is_capped_at_a_character);
 	tcase_add_test(tc, relay_search_with_a_client_call_ends_for_the_client);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
