@@ -1050,7 +1050,8 @@ search_offer(struct conv *conv)
 	json_object		*schema, *props, *q, *req;
 	size_t			 i;
 
-	if (!conv->web_search.enabled || conv->web_search.only)
+	if (!conv->web_search.enabled || conv->web_search.only ||
+	    conv->tool_choice == CONV_TOOL_CHOICE_NONE)
 		return;
 	for (i = 0; i < conv->n_tools; i++)
 		if (strcmp(conv->tools[i].name, SEARCH_TOOL) == 0)
@@ -1381,7 +1382,9 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		xsetprintf(cause, "no Kiro model chosen for the request");
 		return KF_EINVAL;
 	}
-	if (conv->web_search.only)
+	/* tool_choice none: the client wants no tool, no search either. */
+	if (conv->web_search.only &&
+	    conv->tool_choice != CONV_TOOL_CHOICE_NONE)
 		return search_only(env, conv, sink, res, cause);
 	search_offer(conv);
 

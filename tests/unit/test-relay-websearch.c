@@ -334,6 +334,29 @@ START_TEST(relay_search_query_is_capped_at_a_character)
 }
 END_TEST
 
+START_TEST(relay_search_tool_choice_none_searches_nothing)
+{
+	struct conv	c;
+	struct buf	log = BUF_INIT;
+	int		only;
+
+	add_account("A", 0);
+	for (only = 0; only <= 1; only++) {
+		search_conv(&c, "Please search for kiro", only);
+		c.tool_choice = CONV_TOOL_CHOICE_NONE;
+		buf_reset(&log);
+		ck_assert_int_eq(run(&c, &log), KF_OK);
+		ck_assert_ptr_null(strstr(buf_cstr(&log), "\nsearch "));
+		has(&log, "start claude-sonnet-4-5\ntext Hello");
+		ck_assert_uint_eq(c.n_tools, 0);
+		conv_free(&c);
+	}
+	ck_assert_int_eq(tu_mock_stat(&mock, "mcp"), 0);
+	ck_assert_int_eq(tu_mock_stat(&mock, "generate"), 2);
+	buf_free(&log);
+}
+END_TEST
+
 START_TEST(relay_search_with_a_client_call_ends_for_the_client)
 {
 	struct conv		 c;
@@ -379,6 +402,7 @@ main(void)
 	tcase_add_test(tc, relay_search_rounds_are_capped);
 	tcase_add_test(tc, relay_search_calls_per_request_are_capped);
 	tcase_add_test(tc, relay_search_query_is_capped_at_a_character);
+	tcase_add_test(tc, relay_search_tool_choice_none_searches_nothing);
 	tcase_add_test(tc, relay_search_with_a_client_call_ends_for_the_client);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
