@@ -530,13 +530,8 @@ keep_sources(struct anthropic_emit *e, const struct websearch *ws)
 		src = json_object_new_object();
 		json_object_object_add(src, "url", json_str(r->url));
 		json_object_object_add(src, "title", json_str(r->title));
-		n = r->snippet != NULL ? strlen(r->snippet) : 0;
-		if (n > CITED_TEXT_MAX) {
-			n = CITED_TEXT_MAX;
-			while (n > 0 && ((unsigned char)r->snippet[n] & 0xC0) ==
-			    0x80)
-				n--;
-		}
+		n = r->snippet != NULL ? websearch_utf8_cut(r->snippet,
+		    strlen(r->snippet), CITED_TEXT_MAX) : 0;
 		json_object_object_add(src, "cited_text",
 		    json_strn(r->snippet != NULL ? r->snippet : "", n));
 		json_object_array_add(e->sources, src);

@@ -1088,11 +1088,7 @@ search_call_query(const struct tool_call *t)
 	if (t->input.len > 0 && json_parse(t->input.ptr, t->input.len, 16, &v,
 	    NULL) == KF_OK)
 		(void)json_get_str(v, "query", &q);
-	/* Capped, and never inside a UTF-8 sequence. */
-	if ((len = strnlen(q, WEBSEARCH_MAX_QUERY + 1)) > WEBSEARCH_MAX_QUERY)
-		for (len = WEBSEARCH_MAX_QUERY; len > 0 &&
-		    ((unsigned char)q[len] & 0xC0) == 0x80; len--)
-			;
+	len = websearch_utf8_cut(q, strlen(q), WEBSEARCH_MAX_QUERY);
 	out = xstrndup(q, len);
 	json_object_put(v);
 	return out;

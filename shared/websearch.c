@@ -46,9 +46,8 @@ websearch_free(struct websearch *ws)
 	memset(ws, 0, sizeof(*ws));
 }
 
-/* The length of s cut to at most max bytes, not inside a UTF-8 sequence. */
-static size_t
-utf8_cut(const char *s, size_t len, size_t max)
+size_t
+websearch_utf8_cut(const char *s, size_t len, size_t max)
 {
 	if (len <= max)
 		return len;
@@ -65,7 +64,7 @@ field_copy(const char *s, size_t max)
 	char	*out;
 	size_t	 i, len;
 
-	len = utf8_cut(s, strlen(s), max);
+	len = websearch_utf8_cut(s, strlen(s), max);
 	out = xstrndup(s, len);
 	for (i = 0; i < len; i++)
 		if ((unsigned char)out[i] < 0x20)
@@ -350,7 +349,8 @@ websearch_query(const struct conv *conv)
 	len = (size_t)(end - text);
 	if (len == 0)
 		return NULL;
-	return xstrndup(text, utf8_cut(text, len, WEBSEARCH_MAX_QUERY));
+	return xstrndup(text, websearch_utf8_cut(text, len,
+	    WEBSEARCH_MAX_QUERY));
 }
 
 char *
@@ -368,7 +368,7 @@ websearch_summary(const struct websearch *ws)
 		r = &ws->results[i];
 		buf_printf(&t, "%zu. **%s**\n", i + 1, r->title);
 		if (r->snippet != NULL) {
-			n = utf8_cut(r->snippet, strlen(r->snippet),
+			n = websearch_utf8_cut(r->snippet, strlen(r->snippet),
 			    SUMMARY_SNIPPET);
 			buf_puts(&t, "   ");
 			buf_append(&t, r->snippet, n);

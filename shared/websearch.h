@@ -46,6 +46,13 @@ struct websearch {
 	const char		*error;
 };
 
+/*
+ * The length of s (len bytes) cut to at most max bytes, never inside a
+ * UTF-8 sequence: what the caps on queries, titles and snippets use.
+ */
+size_t		 websearch_utf8_cut(const char *s, size_t len,
+		    size_t max);
+
 /* Frees what ws owns; ws is then empty.  NULL is fine. */
 void		 websearch_free(struct websearch *ws);
 

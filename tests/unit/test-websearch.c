@@ -166,6 +166,18 @@ START_TEST(websearch_parse_caps_count_and_sizes)
 }
 END_TEST
 
+START_TEST(websearch_utf8_cut_keeps_characters_whole)
+{
+	const char	*s = "ab\xc3\xa9" "cd\xe2\x82\xac";
+
+	ck_assert_uint_eq(websearch_utf8_cut(s, strlen(s), 100), strlen(s));
+	ck_assert_uint_eq(websearch_utf8_cut(s, strlen(s), 4), 4);
+	ck_assert_uint_eq(websearch_utf8_cut(s, strlen(s), 3), 2);
+	ck_assert_uint_eq(websearch_utf8_cut(s, strlen(s), 8), 6);
+	ck_assert_uint_eq(websearch_utf8_cut(s, strlen(s), 0), 0);
+}
+END_TEST
+
 START_TEST(websearch_domains_match_hosts_and_subdomains)
 {
 	ck_assert_int_eq(websearch_domain_match("https://example.com/a",
@@ -308,6 +320,7 @@ main(void)
 	tcase_add_test(tc, websearch_parse_reads_results);
 	tcase_add_test(tc, websearch_parse_refuses_malformed_answers);
 	tcase_add_test(tc, websearch_parse_caps_count_and_sizes);
+	tcase_add_test(tc, websearch_utf8_cut_keeps_characters_whole);
 	tcase_add_test(tc, websearch_domains_match_hosts_and_subdomains);
 	tcase_add_test(tc, websearch_filter_applies_allowed_and_blocked);
 	tcase_add_test(tc, websearch_domain_lists_are_capped);
