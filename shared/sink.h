@@ -15,8 +15,8 @@ struct websearch;
  * modes (/cc/v1) wrap another sink.  The relay calls them in this order:
  *
  *   start, then any mix of text / thinking (closed by thinking_end) /
- *   tool_start, tool_input*, tool_end (tools may interleave by index),
- *   then finish -- or error at any point after start.
+ *   tool_start, tool_input*, tool_end (tools may interleave by index) /
+ *   web_search, then finish -- or error at any point after start.
  *
  * ping may come at any time after start (or before it, when
  * ping_before_start is set).  Every callback returns 0, or non-zero when
