@@ -1042,6 +1042,49 @@ check_body_size(const struct config *cfg, const struct buf *body,
 /* Searches per request when the client set no max_uses (or a larger one). */
 #define SEARCH_MAX_PER_REQUEST	20
 
+/*
+ * One /mcp call for the account of cred; a refused token is refreshed
+ * (or replaced by the one another request got) and the call made once
+ * more, as for generateAssistantResponse.  Failures are logged: the
+ * search then finds nothing.
+ */
+static void
+search_upstream(struct relay_env *env, struct cred *cred,
+    const struct upstream_route *route, const char *query,
+    struct websearch *ws)
+{
+	struct cred	 fresh;
+	char		*why = NULL, *failed;
+	int		 refused = 0;
+
+	if (websearch_run(env->http, env->cfg, cred, route->host, query, ws,
+	    &refused, &why) == KF_OK)
+		goto out;
+	if (refused && cred->auth_method != CRED_AUTH_API_KEY) {
+		log_info("account %ld: web search: the token was refused; "
+		    "refreshing it once", cred->id);
+		cred_init(&fresh);
+		failed = cred->access_token != NULL ? cred->access_token : "";
+		free(why);
+		why = NULL;
+		if (refresh_ensure(env->store, env->http, env->cfg, cred->id,
+		    REFRESH_AHEAD_REQUEST, failed, &fresh, &why) != KF_OK) {
+			cred_free(&fresh);
+			goto out;
+		}
+		cred_free(cred);
+		*cred = fresh;
+		if (websearch_run(env->http, env->cfg, cred, route->host,
+		    query, ws, NULL, &why) == KF_OK)
+			goto out;
+	}
+out:
+	if (why != NULL)
+		log_warnx("web search failed, answering with no results: %s",
+		    why);
+	free(why);
+}
+
 /* The search tool the model is offered, once per conv. */
 static void
 search_offer(struct conv *conv)
@@ -1099,11 +1142,11 @@ search_call_query(const struct tool_call *t)
  * client: 0, or non-zero when the client is gone.
  */
 static int
-search_run_one(struct attempt *a, const struct cred *cred,
+search_run_one(struct attempt *a, struct cred *cred,
     const struct upstream_route *route, const char *query,
     struct websearch *ws)
 {
-	char	 id[9 + 32 + 1], *why = NULL;
+	char	 id[9 + 32 + 1];
 	long	 limit = a->conv->web_search.max_uses;
 	int	 rc;
 
@@ -1118,11 +1161,8 @@ search_run_one(struct attempt *a, const struct cred *cred,
 		if (*query == '\0') {
 			websearch_free(ws);
 			ws->query = xstrdup(query);
-		} else if (websearch_run(a->env->http, a->env->cfg, cred,
-		    route->host, query, ws, &why) != KF_OK)
-			log_warnx("web search failed, answering with no "
-			    "results: %s", why);
-		free(why);
+		} else
+			search_upstream(a->env, cred, route, query, ws);
 		websearch_filter(ws, &a->conv->web_search);
 	}
 	if ((rc = ensure_started(a)) != 0 || (rc = close_native(a)) != 0)
@@ -1143,7 +1183,7 @@ search_run_one(struct attempt *a, const struct cred *cred,
  * the rounds are spent.  Returns non-zero when the client is gone.
  */
 static int
-search_turn(struct attempt *a, struct conv *conv, const struct cred *cred,
+search_turn(struct attempt *a, struct conv *conv, struct cred *cred,
     const struct upstream_route *route, int *more)
 {
 	struct conv_msg		*m;
@@ -1268,10 +1308,7 @@ search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
 	free(text);
 	if (rc == 0) {
 		a.searches = 1;
-		if (websearch_run(env->http, env->cfg, &cred, route.host,
-		    query, &ws, &why) != KF_OK)
-			log_warnx("web search failed, answering with no "
-			    "results: %s", why);
+		search_upstream(env, &cred, &route, query, &ws);
 		websearch_filter(&ws, &conv->web_search);
 		if (sink->ops->web_search != NULL) {
 			char	id[9 + 32 + 1];
@@ -1314,7 +1351,7 @@ out:
  */
 static enum kf_err
 search_step(struct relay_env *env, struct attempt *a, struct conv *conv,
-    const struct cred *cred, const struct upstream_route *route,
+    struct cred *cred, const struct upstream_route *route,
     const char *conversation_id, struct buf *body, struct kiro_toolmap **map,
     struct relay_result *res, int *done, char **cause)
 {

@@ -284,10 +284,11 @@ websearch_filter(struct websearch *ws, const struct conv_web_search *opts)
 enum kf_err
 websearch_run(struct http *h, const struct config *cfg,
     const struct cred *c, enum api_host host, const char *query,
-    struct websearch *ws, char **cause)
+    struct websearch *ws, int *refused, char **cause)
 {
 	struct upstream_api_req	 call;
 	struct http_resp	 resp;
+	enum upstream_verdict	 verdict = UV_OK;
 	char			*url, *body, *profile = NULL;
 	enum kf_err		 er;
 
@@ -309,7 +310,10 @@ websearch_run(struct http *h, const struct config *cfg,
 	call.header = profile;
 	call.streaming_sdk = 1;
 	memset(&resp, 0, sizeof(resp));
-	er = upstream_api(h, cfg, c, &call, &resp, NULL, cause);
+	er = upstream_api(h, cfg, c, &call, &resp, &verdict, cause);
+	if (refused != NULL)
+		*refused = er == KF_EUPSTREAM && (verdict == UV_BEARER_INVALID ||
+		    verdict == UV_UNAUTHORIZED);
 	if (er == KF_OK)
 		er = websearch_parse(resp.body.ptr, resp.body.len, ws, cause);
 	http_resp_free(&resp);

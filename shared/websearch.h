@@ -93,11 +93,13 @@ void		 websearch_filter(struct websearch *ws,
  * account's profile in x-amzn-kiro-profile-arn, never for IdC;
  * tokentype: API_KEY for API keys) into ws (ws->query is set).  On any
  * failure ws has no results and the error is returned with a cause for
- * the log; callers answer "no results" (§10).
+ * the log; callers answer "no results" (§10).  *refused (may be NULL) is
+ * set to 1 when Kiro refused the token (401, 403 bearer-invalid), which
+ * a refresh may cure.
  */
 enum kf_err	 websearch_run(struct http *, const struct config *,
 		    const struct cred *, enum api_host, const char *query,
-		    struct websearch *ws, char **cause);
+		    struct websearch *ws, int *refused, char **cause);
 
 /*
  * The query of an Anthropic web-search-only request (§10): the first

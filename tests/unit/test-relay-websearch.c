@@ -165,6 +165,25 @@ START_TEST(relay_search_only_is_one_mcp_call_and_no_model_call)
 }
 END_TEST
 
+START_TEST(relay_search_refused_token_is_refreshed_once)
+{
+	struct conv	c;
+	struct buf	log = BUF_INIT, out = BUF_INIT;
+
+	add_account("A", 0);
+	ck_assert_int_eq(tu_mock_call(&mock, "/_mock/revoke",
+	    "{\"accessToken\":\"aoaA\"}", &out), 200);
+	search_conv(&c, "Perform a web search for the query: kiro", 1);
+	ck_assert_int_eq(run(&c, &log), KF_OK);
+	has(&log, "search kiro 2 https://example.com/search/1\n");
+	ck_assert_int_eq(tu_mock_stat(&mock, "mcp"), 2);
+	ck_assert_int_eq(tu_mock_stat(&mock, "refreshes_ok"), 1);
+	conv_free(&c);
+	buf_free(&out);
+	buf_free(&log);
+}
+END_TEST
+
 START_TEST(relay_search_only_without_a_query_is_invalid)
 {
 	struct conv	c;
@@ -395,6 +414,7 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, mock_setup, mock_teardown);
 	tcase_add_test(tc, relay_search_only_is_one_mcp_call_and_no_model_call);
+	tcase_add_test(tc, relay_search_refused_token_is_refreshed_once);
 	tcase_add_test(tc, relay_search_only_without_a_query_is_invalid);
 	tcase_add_test(tc, relay_search_failure_finds_nothing);
 	tcase_add_test(tc, relay_search_turn_hides_the_call_and_asks_again);
