@@ -164,7 +164,7 @@ static json_object *
 text_citations(const struct anthropic_emit *e, const char *text, size_t len)
 {
 	json_object	*arr = NULL, *src, *c;
-	const char	*url, *title, *cited;
+	const char	*url, *title = "", *cited = "";
 	size_t		 i, n;
 
 	n = e->sources != NULL ? json_object_array_length(e->sources) : 0;
