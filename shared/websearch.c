@@ -237,6 +237,10 @@ websearch_domain_match(const char *url, const char *domain)
 
 	host = host_of(url, &hlen);
 	want = host_of(domain, &wlen);
+	if (wlen > 1 && want[0] == '*' && want[1] == '.') {
+		want++;
+		wlen--;
+	}
 	if (wlen > 0 && want[0] == '.') {
 		want++;
 		wlen--;

@@ -75,7 +75,7 @@ enum kf_err	 websearch_parse(const char *body, size_t len,
 
 /*
  * 1 when url's host is domain or a subdomain of it ("docs.example.com"
- * matches "example.com").  A domain given with a scheme or a path
+ * matches "example.com", ".example.com" and "*.example.com").  A domain given with a scheme or a path
  * ("https://example.com/blog") is compared by its host.
  */
 int		 websearch_domain_match(const char *url, const char *domain);

@@ -193,6 +193,12 @@ START_TEST(websearch_domains_match_hosts_and_subdomains)
 	ck_assert_int_eq(websearch_domain_match("https://example.com/",
 	    "docs.example.com"), 0);
 	ck_assert_int_eq(websearch_domain_match("https://example.com/", ""), 0);
+	ck_assert_int_eq(websearch_domain_match("https://a.example.com/",
+	    "*.example.com"), 1);
+	ck_assert_int_eq(websearch_domain_match("https://a.example.com/",
+	    ".example.com"), 1);
+	ck_assert_int_eq(websearch_domain_match("https://a.example.com/",
+	    "*"), 0);
 }
 END_TEST
 
