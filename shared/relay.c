@@ -240,15 +240,13 @@ on_reasoning(struct attempt *a, const struct kiro_event *ev)
 	    ev->text_len));
 }
 
-/* The gateway's search tool, offered for the client's (search_offer). */
-#define SEARCH_TOOL	"web_search"
-
 /* 1 when Kiro's call is to the search tool the relay runs itself. */
 static int
 is_search_call(const struct attempt *a, const char *kiro_name)
 {
 	return a->conv->web_search.enabled && !a->conv->web_search.only &&
-	    strcmp(kiro_toolmap_original(a->map, kiro_name), SEARCH_TOOL) == 0;
+	    strcmp(kiro_toolmap_original(a->map, kiro_name),
+	    WEBSEARCH_TOOL) == 0;
 }
 
 /* 1 when the answer called the search tool: the relay has work to do. */
@@ -1085,58 +1083,6 @@ out:
 	free(why);
 }
 
-/* The search tool the model is offered, once per conv. */
-static void
-search_offer(struct conv *conv)
-{
-	struct conv_tool	*t;
-	json_object		*schema, *props, *q, *req;
-	size_t			 i;
-
-	if (!conv->web_search.enabled || conv->web_search.only ||
-	    conv->tool_choice == CONV_TOOL_CHOICE_NONE)
-		return;
-	for (i = 0; i < conv->n_tools; i++)
-		if (strcmp(conv->tools[i].name, SEARCH_TOOL) == 0)
-			return;
-	schema = json_object_new_object();
-	json_object_object_add(schema, "type", json_str("object"));
-	props = json_object_new_object();
-	q = json_object_new_object();
-	json_object_object_add(q, "type", json_str("string"));
-	json_object_object_add(q, "description",
-	    json_str("What to search the web for"));
-	json_object_object_add(props, "query", q);
-	json_object_object_add(schema, "properties", props);
-	req = json_object_new_array();
-	json_object_array_add(req, json_str("query"));
-	json_object_object_add(schema, "required", req);
-	t = conv_add_tool(conv);
-	t->name = xstrdup(SEARCH_TOOL);
-	t->description = xstrdup("Search the web for current information. "
-	    "Returns result titles, URLs and snippets; cite the URLs you "
-	    "use.");
-	t->schema = schema;
-}
-
-/* The query of a search call's input, "" when it names none. */
-static char *
-search_call_query(const struct tool_call *t)
-{
-	json_object	*v = NULL;
-	const char	*q = "";
-	char		*out;
-	size_t		 len;
-
-	if (t->input.len > 0 && json_parse(t->input.ptr, t->input.len, 16, &v,
-	    NULL) == KF_OK)
-		(void)json_get_str(v, "query", &q);
-	len = websearch_utf8_cut(q, strlen(q), WEBSEARCH_MAX_QUERY);
-	out = xstrndup(q, len);
-	json_object_put(v);
-	return out;
-}
-
 /*
  * One search for the model (or its refusal past max_uses), shown to the
  * client: 0, or non-zero when the client is gone.
@@ -1207,7 +1153,7 @@ search_turn(struct attempt *a, struct conv *conv, struct cred *cred,
 			t = &a->tools[i];
 			b = conv_msg_add_block(m, CONV_BLOCK_TOOL_USE);
 			b->id = xstrdup(t->id);
-			b->name = xstrdup(SEARCH_TOOL);
+			b->name = xstrdup(WEBSEARCH_TOOL);
 			input = NULL;
 			if (json_parse(t->input.ptr != NULL ? t->input.ptr :
 			    "{}", t->input.len > 0 ? t->input.len : 2, 16,
@@ -1223,7 +1169,7 @@ search_turn(struct attempt *a, struct conv *conv, struct cred *cred,
 		t = &a->tools[i];
 		if (!t->search)
 			continue;
-		query = search_call_query(t);
+		query = websearch_call_query(t->input.ptr, t->input.len);
 		rc = search_run_one(a, cred, route, query, &ws);
 		if (*more) {
 			text = websearch_result_text(&ws);
@@ -1419,7 +1365,7 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 	if (conv->web_search.only &&
 	    conv->tool_choice != CONV_TOOL_CHOICE_NONE)
 		return search_only(env, conv, sink, res, cause);
-	search_offer(conv);
+	websearch_offer(conv);
 
 	a.env = env;
 	a.conv = conv;

@@ -327,6 +327,55 @@ websearch_run(struct http *h, const struct config *cfg,
 	return er;
 }
 
+void
+websearch_offer(struct conv *conv)
+{
+	struct conv_tool	*t;
+	json_object		*schema, *props, *q, *req;
+	size_t			 i;
+
+	if (!conv->web_search.enabled || conv->web_search.only ||
+	    conv->tool_choice == CONV_TOOL_CHOICE_NONE)
+		return;
+	for (i = 0; i < conv->n_tools; i++)
+		if (strcmp(conv->tools[i].name, WEBSEARCH_TOOL) == 0)
+			return;
+	schema = json_object_new_object();
+	json_object_object_add(schema, "type", json_str("object"));
+	props = json_object_new_object();
+	q = json_object_new_object();
+	json_object_object_add(q, "type", json_str("string"));
+	json_object_object_add(q, "description",
+	    json_str("What to search the web for"));
+	json_object_object_add(props, "query", q);
+	json_object_object_add(schema, "properties", props);
+	req = json_object_new_array();
+	json_object_array_add(req, json_str("query"));
+	json_object_object_add(schema, "required", req);
+	t = conv_add_tool(conv);
+	t->name = xstrdup(WEBSEARCH_TOOL);
+	t->description = xstrdup("Search the web for current information. "
+	    "Returns result titles, URLs and snippets; cite the URLs you "
+	    "use.");
+	t->schema = schema;
+}
+
+char *
+websearch_call_query(const char *input, size_t len)
+{
+	json_object	*v = NULL;
+	const char	*q = "";
+	char		*out;
+
+	if (input != NULL && len > 0 && json_parse(input, len, 16, &v,
+	    NULL) == KF_OK)
+		(void)json_get_str(v, "query", &q);
+	out = xstrndup(q, websearch_utf8_cut(q, strlen(q),
+	    WEBSEARCH_MAX_QUERY));
+	json_object_put(v);
+	return out;
+}
+
 char *
 websearch_query(const struct conv *conv)
 {

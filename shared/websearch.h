@@ -25,6 +25,9 @@ struct http;
 #define WEBSEARCH_MAX_QUERY		1000
 #define WEBSEARCH_TIMEOUT_MS		30000
 
+/* The tool the model is offered for the client's search tool. */
+#define WEBSEARCH_TOOL			"web_search"
+
 struct websearch_result {
 	char	*title;
 	char	*url;
@@ -100,6 +103,20 @@ void		 websearch_filter(struct websearch *ws,
 enum kf_err	 websearch_run(struct http *, const struct config *,
 		    const struct cred *, enum api_host, const char *query,
 		    struct websearch *ws, int *refused, char **cause);
+
+/*
+ * Offers the model a WEBSEARCH_TOOL (a query string) when conv's client
+ * offered its search tool among others (not when it is the only one, nor
+ * with tool_choice none), once: a conv that has the tool is left alone.
+ */
+void		 websearch_offer(struct conv *);
+
+/*
+ * The query of a call of WEBSEARCH_TOOL from its input JSON (len bytes),
+ * capped at WEBSEARCH_MAX_QUERY bytes on a character boundary; "" when it
+ * names none.  Caller frees.
+ */
+char		*websearch_call_query(const char *input, size_t len);
 
 /*
  * The query of an Anthropic web-search-only request (§10): the first

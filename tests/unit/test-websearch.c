@@ -278,6 +278,63 @@ START_TEST(websearch_query_strips_claude_code_prefix)
 }
 END_TEST
 
+START_TEST(websearch_offer_adds_the_tool_once)
+{
+	struct conv	c;
+
+	conv_init(&c);
+	websearch_offer(&c);
+	ck_assert_uint_eq(c.n_tools, 0);	/* the client offered none */
+	c.web_search.enabled = 1;
+	c.web_search.only = 1;
+	websearch_offer(&c);
+	ck_assert_uint_eq(c.n_tools, 0);	/* alone: no model call at all */
+	c.web_search.only = 0;
+	c.tool_choice = CONV_TOOL_CHOICE_NONE;
+	websearch_offer(&c);
+	ck_assert_uint_eq(c.n_tools, 0);
+	c.tool_choice = CONV_TOOL_CHOICE_AUTO;
+	websearch_offer(&c);
+	websearch_offer(&c);
+	ck_assert_uint_eq(c.n_tools, 1);
+	ck_assert_str_eq(c.tools[0].name, WEBSEARCH_TOOL);
+	ck_assert_str_eq(json_object_to_json_string_ext(c.tools[0].schema,
+	    JSON_C_TO_STRING_PLAIN), "{\"type\":\"object\",\"properties\":"
+	    "{\"query\":{\"type\":\"string\",\"description\":\"What to "
+	    "search the web for\"}},\"required\":[\"query\"]}");
+	conv_free(&c);
+}
+END_TEST
+
+START_TEST(websearch_call_query_reads_and_caps)
+{
+	struct buf	 in = BUF_INIT;
+	char		*q;
+	int		 i;
+
+	q = websearch_call_query("{\"query\":\"kiro\"}", 16);
+	ck_assert_str_eq(q, "kiro");
+	free(q);
+	q = websearch_call_query("{\"q\":1}", 7);
+	ck_assert_str_eq(q, "");
+	free(q);
+	q = websearch_call_query("not json", 8);
+	ck_assert_str_eq(q, "");
+	free(q);
+	q = websearch_call_query(NULL, 0);
+	ck_assert_str_eq(q, "");
+	free(q);
+	buf_puts(&in, "{\"query\":\"x");
+	for (i = 0; i < 800; i++)
+		buf_puts(&in, "\xc3\xa9");
+	buf_puts(&in, "\"}");
+	q = websearch_call_query(in.ptr, in.len);
+	ck_assert_uint_eq(strlen(q), WEBSEARCH_MAX_QUERY - 1);
+	free(q);
+	buf_free(&in);
+}
+END_TEST
+
 START_TEST(websearch_texts_name_query_titles_urls_snippets)
 {
 	struct websearch	 ws;
@@ -331,6 +388,8 @@ main(void)
 	tcase_add_test(tc, websearch_filter_applies_allowed_and_blocked);
 	tcase_add_test(tc, websearch_domain_lists_are_capped);
 	tcase_add_test(tc, websearch_query_strips_claude_code_prefix);
+	tcase_add_test(tc, websearch_offer_adds_the_tool_once);
+	tcase_add_test(tc, websearch_call_query_reads_and_caps);
 	tcase_add_test(tc, websearch_texts_name_query_titles_urls_snippets);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
