@@ -13,6 +13,7 @@
 #include "json.h"
 #include "out.h"
 #include "sink.h"
+#include "websearch.h"
 #include "xmalloc.h"
 
 /*
@@ -33,6 +34,7 @@ enum block_type {
 	BLOCK_TEXT,
 	BLOCK_THINKING,
 	BLOCK_TOOL_USE,
+	BLOCK_JSON,		/* a whole block, as JSON in text */
 };
 
 /* A content block, kept whole in JSON mode. */
@@ -42,6 +44,7 @@ struct block {
 	char		*id;
 	char		*name;
 	char		*signature;
+	json_object	*citations;	/* TEXT: NULL when none */
 };
 
 struct anthropic_emit {
@@ -62,7 +65,18 @@ struct anthropic_emit {
 	int		 finished;
 	struct block	*blocks;	/* JSON mode */
 	size_t		 n_blocks;
+	/*
+	 * The results of the gateway's searches (sink web_search) as the
+	 * text after them may cite them: {url, title, cited_text}; NULL
+	 * before any.  SSE modes keep the open text block's text for it.
+	 */
+	json_object	*sources;
+	struct buf	 open_text;
 };
+
+/* Sources kept per answer, and the part of a snippet a citation quotes. */
+#define MAX_SOURCES	50
+#define CITED_TEXT_MAX	150
 
 static void
 mark_committed(struct anthropic_emit *e)
@@ -141,11 +155,70 @@ json_block(struct anthropic_emit *e, enum block_type type)
 	return b;
 }
 
+/*
+ * web_search_result_location citations for a text block that names the
+ * URL of a result the gateway's searches found (once per URL); NULL when
+ * it names none.
+ */
+static json_object *
+text_citations(const struct anthropic_emit *e, const char *text, size_t len)
+{
+	json_object	*arr = NULL, *src, *c;
+	const char	*url, *title = "", *cited = "";
+	size_t		 i, n;
+
+	n = e->sources != NULL ? json_object_array_length(e->sources) : 0;
+	for (i = 0; i < n && text != NULL; i++) {
+		src = json_object_array_get_idx(e->sources, i);
+		if (json_get_str(src, "url", &url) != 1 ||
+		    memmem(text, len, url, strlen(url)) == NULL)
+			continue;
+		(void)json_get_str(src, "title", &title);
+		(void)json_get_str(src, "cited_text", &cited);
+		c = json_object_new_object();
+		json_object_object_add(c, "type",
+		    json_str("web_search_result_location"));
+		json_object_object_add(c, "url", json_str(url));
+		json_object_object_add(c, "title", json_str(title));
+		json_object_object_add(c, "encrypted_index", json_str(""));
+		json_object_object_add(c, "cited_text", json_str(cited));
+		if (arr == NULL)
+			arr = json_object_new_array();
+		json_object_array_add(arr, c);
+	}
+	return arr;
+}
+
 static void
 close_text(struct anthropic_emit *e)
 {
+	struct buf	 d = BUF_INIT;
+	json_object	*cites;
+	struct block	*b;
+	size_t		 i, n;
+
 	if (e->text_index < 0)
 		return;
+	if (e->mode == EMIT_JSON && e->sources != NULL) {
+		b = &e->blocks[e->text_index];
+		json_object_put(b->citations);
+		b->citations = text_citations(e, b->text.ptr, b->text.len);
+	} else if (e->sources != NULL) {
+		cites = text_citations(e, e->open_text.ptr, e->open_text.len);
+		n = cites != NULL ? json_object_array_length(cites) : 0;
+		for (i = 0; i < n; i++) {
+			buf_printf(&d, "{\"type\":\"content_block_delta\","
+			    "\"index\":%d,\"delta\":{\"type\":"
+			    "\"citations_delta\",\"citation\":", e->text_index);
+			json_to_buf(json_object_array_get_idx(cites, i), &d);
+			buf_puts(&d, "}}");
+			event(e, "content_block_delta", &d);
+			buf_reset(&d);
+		}
+		buf_free(&d);
+		json_object_put(cites);
+	}
+	buf_reset(&e->open_text);
 	if (e->mode != EMIT_JSON)
 		block_stop(e, e->text_index);
 	e->text_index = -1;
@@ -208,8 +281,12 @@ usage_put(struct buf *d, const struct sink_usage *u, long output_tokens)
 {
 	buf_printf(d, "{\"input_tokens\":%ld,\"output_tokens\":%ld,"
 	    "\"cache_creation_input_tokens\":%ld,"
-	    "\"cache_read_input_tokens\":%ld}", uncached_input(u),
+	    "\"cache_read_input_tokens\":%ld", uncached_input(u),
 	    output_tokens, u->cache_write_tokens, u->cache_read_tokens);
+	if (u->web_search_requests > 0)
+		buf_printf(d, ",\"server_tool_use\":{\"web_search_requests\":"
+		    "%ld}", u->web_search_requests);
+	buf_putc(d, '}');
 }
 
 /* usage is the estimate at start, the real figures in buffered mode. */
@@ -268,6 +345,8 @@ e_text(void *arg, const char *s, size_t len)
 		buf_append(&e->blocks[index].text, s, len);
 		return 0;
 	}
+	if (e->sources != NULL)
+		buf_append(&e->open_text, s, len);
 	block_delta(e, index, "text_delta", "text", s, len);
 	return push(e);
 }
@@ -365,6 +444,127 @@ e_tool_end(void *arg, size_t index, const char *input)
 	return push(e);
 }
 
+/* Appends a JSON string member ,"key":"s" (null when s is NULL). */
+static void
+put_member(struct buf *d, const char *key, const char *s)
+{
+	buf_printf(d, ",\"%s\":", key);
+	if (s == NULL)
+		buf_puts(d, "null");
+	else
+		buf_json_str(d, s, strlen(s));
+}
+
+/*
+ * The gateway's search as Anthropic's server tool blocks: server_tool_use
+ * with the query, then web_search_tool_result with each result (the
+ * snippet in encrypted_content, where a later request's history brings it
+ * back to us), or the error.
+ */
+static void
+search_blocks(const char *id, const struct websearch *ws, struct buf *use,
+    struct buf *result)
+{
+	const struct websearch_result	*r;
+	size_t				 i;
+
+	buf_puts(use, "{\"type\":\"server_tool_use\"");
+	put_member(use, "id", id);
+	buf_puts(use, ",\"name\":\"web_search\",\"input\":{\"query\":");
+	buf_json_str(use, ws->query != NULL ? ws->query : "",
+	    ws->query != NULL ? strlen(ws->query) : 0);
+	buf_puts(use, "}}");
+	buf_puts(result, "{\"type\":\"web_search_tool_result\"");
+	put_member(result, "tool_use_id", id);
+	if (ws->error != NULL) {
+		buf_puts(result, ",\"content\":{\"type\":"
+		    "\"web_search_tool_result_error\"");
+		put_member(result, "error_code", ws->error);
+		buf_puts(result, "}}");
+		return;
+	}
+	buf_puts(result, ",\"content\":[");
+	for (i = 0; i < ws->n_results; i++) {
+		r = &ws->results[i];
+		buf_puts(result, i > 0 ? ",{" : "{");
+		buf_puts(result, "\"type\":\"web_search_result\"");
+		put_member(result, "title", r->title);
+		put_member(result, "url", r->url);
+		put_member(result, "encrypted_content",
+		    r->snippet != NULL ? r->snippet : "");
+		put_member(result, "page_age", r->page_age);
+		buf_putc(result, '}');
+	}
+	buf_puts(result, "]}");
+}
+
+/* 1 when url is among the sources already. */
+static int
+have_source(const struct anthropic_emit *e, const char *url)
+{
+	const char	*have;
+	size_t		 i, n = json_object_array_length(e->sources);
+
+	for (i = 0; i < n; i++)
+		if (json_get_str(json_object_array_get_idx(e->sources, i),
+		    "url", &have) == 1 && strcmp(have, url) == 0)
+			return 1;
+	return 0;
+}
+
+/* The results the answer's text may cite from now on, once per URL. */
+static void
+keep_sources(struct anthropic_emit *e, const struct websearch *ws)
+{
+	const struct websearch_result	*r;
+	json_object			*src;
+	size_t				 i, n;
+
+	if (e->sources == NULL)
+		e->sources = json_object_new_array();
+	for (i = 0; i < ws->n_results &&
+	    json_object_array_length(e->sources) < MAX_SOURCES; i++) {
+		r = &ws->results[i];
+		if (have_source(e, r->url))
+			continue;
+		src = json_object_new_object();
+		json_object_object_add(src, "url", json_str(r->url));
+		json_object_object_add(src, "title", json_str(r->title));
+		n = r->snippet != NULL ? websearch_utf8_cut(r->snippet,
+		    strlen(r->snippet), CITED_TEXT_MAX) : 0;
+		json_object_object_add(src, "cited_text",
+		    json_strn(r->snippet != NULL ? r->snippet : "", n));
+		json_object_array_add(e->sources, src);
+	}
+}
+
+static int
+e_web_search(void *arg, const char *id, const struct websearch *ws)
+{
+	struct anthropic_emit	*e = arg;
+	struct buf		 use = BUF_INIT, result = BUF_INIT;
+	struct block		*b;
+
+	close_text(e);
+	close_thinking(e, NULL);
+	search_blocks(id, ws, &use, &result);
+	keep_sources(e, ws);
+	if (e->mode == EMIT_JSON) {
+		b = json_block(e, BLOCK_JSON);
+		buf_append(&b->text, use.ptr, use.len);
+		b = json_block(e, BLOCK_JSON);
+		buf_append(&b->text, result.ptr, result.len);
+	} else {
+		block_start(e, e->next_index, use.ptr);
+		block_stop(e, e->next_index++);
+		block_start(e, e->next_index, result.ptr);
+		block_stop(e, e->next_index++);
+	}
+	buf_free(&use);
+	buf_free(&result);
+	return e->mode == EMIT_JSON ? 0 : push(e);
+}
+
 static int
 write_json_message(struct anthropic_emit *e, enum sink_stop stop,
     const struct sink_usage *usage)
@@ -389,6 +589,9 @@ write_json_message(struct anthropic_emit *e, enum sink_stop stop,
 			json_object_object_add(blk, "text", json_strn(
 			    b->text.ptr != NULL ? b->text.ptr : "",
 			    b->text.len));
+			if (b->citations != NULL)
+				json_object_object_add(blk, "citations",
+				    json_object_get(b->citations));
 			break;
 		case BLOCK_THINKING:
 			json_object_object_add(blk, "type",
@@ -410,6 +613,13 @@ write_json_message(struct anthropic_emit *e, enum sink_stop stop,
 				input = json_object_new_object();
 			json_object_object_add(blk, "input", input);
 			break;
+		case BLOCK_JSON:
+			json_object_put(blk);
+			blk = NULL;
+			if (json_parse(b->text.ptr, b->text.len,
+			    JSON_MAX_DEPTH, &blk, NULL) != KF_OK)
+				continue;
+			break;
 		}
 		json_object_array_add(content, blk);
 	}
@@ -429,6 +639,13 @@ write_json_message(struct anthropic_emit *e, enum sink_stop stop,
 	    json_object_new_int64(usage->cache_write_tokens));
 	json_object_object_add(u, "cache_read_input_tokens",
 	    json_object_new_int64(usage->cache_read_tokens));
+	if (usage->web_search_requests > 0) {
+		json_object	*server = json_object_new_object();
+
+		json_object_object_add(server, "web_search_requests",
+		    json_object_new_int64(usage->web_search_requests));
+		json_object_object_add(u, "server_tool_use", server);
+	}
 	json_object_object_add(msg, "usage", u);
 	json_to_buf(msg, &body);
 	json_object_put(msg);
@@ -449,8 +666,10 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 	if (e->finished)
 		return 0;
 	e->finished = 1;
-	if (e->mode == EMIT_JSON)
+	if (e->mode == EMIT_JSON) {
+		close_text(e);	/* its citations */
 		return write_json_message(e, stop, usage);
+	}
 	close_text(e);
 	close_thinking(e, NULL);
 	for (i = 0; i < e->tool_blocks.n; i++)
@@ -534,10 +753,14 @@ blocks_free(struct anthropic_emit *e)
 		free(e->blocks[i].id);
 		free(e->blocks[i].name);
 		free(e->blocks[i].signature);
+		json_object_put(e->blocks[i].citations);
 	}
 	free(e->blocks);
 	e->blocks = NULL;
 	e->n_blocks = 0;
+	json_object_put(e->sources);
+	e->sources = NULL;
+	buf_free(&e->open_text);
 }
 
 static void
@@ -557,6 +780,7 @@ e_reset(void *arg)
 static const struct sink_ops anthropic_ops = {
 	e_start, e_text, e_thinking, e_thinking_end, e_tool_start,
 	e_tool_input, e_tool_end, e_finish, e_error, e_ping, e_reset,
+	e_web_search,
 };
 
 static struct anthropic_emit *

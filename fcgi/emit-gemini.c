@@ -13,6 +13,7 @@
 #include "json.h"
 #include "out.h"
 #include "sink.h"
+#include "websearch.h"
 #include "tokens.h"
 #include "xmalloc.h"
 
@@ -56,6 +57,9 @@ struct gemini_emit {
 	struct part		*parts;		/* JSON mode, and open calls */
 	size_t			 n_parts;
 	struct emit_calls	 calls;		/* tool index -> part */
+	/* The gateway's searches: groundingMetadata's two lists, inside. */
+	struct buf		 search_queries;
+	struct buf		 search_chunks;
 };
 
 static const char *
@@ -118,6 +122,13 @@ tail_put(struct gemini_emit *e, struct buf *b, const char *finish,
 	if (finish != NULL) {
 		buf_puts(b, ",\"finishReason\":");
 		buf_json_str(b, finish, strlen(finish));
+	}
+	if (finish != NULL && e->search_queries.len > 0) {
+		buf_puts(b, ",\"groundingMetadata\":{\"webSearchQueries\":[");
+		buf_append(b, e->search_queries.ptr, e->search_queries.len);
+		buf_puts(b, "],\"groundingChunks\":[");
+		buf_append(b, e->search_chunks.ptr, e->search_chunks.len);
+		buf_puts(b, "]}");
 	}
 	buf_puts(b, ",\"index\":0}],\"usageMetadata\":");
 	if (u != NULL) {
@@ -419,12 +430,43 @@ e_error(void *arg, enum kf_err er, const char *message)
 	return rc;
 }
 
+/*
+ * A search the gateway ran (googleSearch): its query and results go into
+ * the candidate's groundingMetadata with the last chunk.
+ */
+static int
+e_web_search(void *arg, const char *id, const struct websearch *ws)
+{
+	struct gemini_emit	*e = arg;
+	const char		*q = ws->query != NULL ? ws->query : "";
+	size_t			 i;
+
+	(void)id;
+	if (e->search_queries.len > 0)
+		buf_putc(&e->search_queries, ',');
+	buf_json_str(&e->search_queries, q, strlen(q));
+	for (i = 0; i < ws->n_results; i++) {
+		if (e->search_chunks.len > 0)
+			buf_putc(&e->search_chunks, ',');
+		buf_puts(&e->search_chunks, "{\"web\":{\"uri\":");
+		buf_json_str(&e->search_chunks, ws->results[i].url,
+		    strlen(ws->results[i].url));
+		buf_puts(&e->search_chunks, ",\"title\":");
+		buf_json_str(&e->search_chunks, ws->results[i].title,
+		    strlen(ws->results[i].title));
+		buf_puts(&e->search_chunks, "}}");
+	}
+	return 0;
+}
+
 static void
 e_reset(void *arg)
 {
 	struct gemini_emit	*e = arg;
 
 	parts_free(e);
+	buf_reset(&e->search_queries);
+	buf_reset(&e->search_chunks);
 	e->thought_tokens = 0;
 	e->finished = 0;
 }
@@ -432,6 +474,7 @@ e_reset(void *arg)
 static const struct sink_ops gemini_ops = {
 	e_start, e_text, e_thinking, e_thinking_end, e_tool_start,
 	e_tool_input, e_tool_end, e_finish, e_error, NULL, e_reset,
+	e_web_search,
 };
 
 struct gemini_emit *
@@ -458,6 +501,8 @@ gemini_emit_free(struct gemini_emit *e)
 		return;
 	parts_free(e);
 	buf_free(&e->tail);
+	buf_free(&e->search_queries);
+	buf_free(&e->search_chunks);
 	free(e->response_id);
 	free(e->model);
 	free(e);

@@ -444,7 +444,7 @@ e_reset(void *arg)
 
 static const struct sink_ops openai_chat_ops = {
 	e_start, e_text, e_thinking, e_thinking_end, e_tool_start,
-	e_tool_input, e_tool_end, e_finish, e_error, e_ping, e_reset,
+	e_tool_input, e_tool_end, e_finish, e_error, e_ping, e_reset, NULL,
 };
 
 static struct openai_chat_emit *

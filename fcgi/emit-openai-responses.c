@@ -16,6 +16,7 @@
 #include "out.h"
 #include "rand.h"
 #include "sink.h"
+#include "websearch.h"
 #include "xmalloc.h"
 
 /*
@@ -32,13 +33,18 @@ enum item_type {
 	ITEM_FUNCTION_CALL,
 	ITEM_CUSTOM_CALL,
 	ITEM_LOCAL_SHELL_CALL,
+	ITEM_WEB_SEARCH_CALL,		/* a search the gateway ran */
 };
+
+/* url_citation annotations one message may carry. */
+#define MAX_ANNOTATIONS	100
 
 struct item {
 	enum item_type	 type;
 	char		 id[40];
 	struct buf	 text;		/* summary, text, arguments or input */
-	json_object	*action;	/* LOCAL_SHELL_CALL, when done */
+	json_object	*action;	/* LOCAL_SHELL, WEB_SEARCH */
+	json_object	*annotations;	/* MESSAGE: url_citation */
 	char		*call_id;
 	char		*name;
 	int		 done;
@@ -168,7 +174,8 @@ text_part(const struct item *it)
 
 	part = json_object_new_object();
 	json_object_object_add(part, "type", json_str("output_text"));
-	json_object_object_add(part, "annotations", json_object_new_array());
+	json_object_object_add(part, "annotations", it->annotations != NULL ?
+	    json_object_get(it->annotations) : json_object_new_array());
 	json_object_object_add(part, "logprobs", json_object_new_array());
 	json_object_object_add(part, "text", json_strn(buf_cstr(
 	    (struct buf *)&it->text), it->text.len));
@@ -275,6 +282,12 @@ item_json(const struct item *it)
 		json_object_object_add(o, "action", it->action != NULL ?
 		    json_object_get(it->action) : exec_action(NULL));
 		break;
+	case ITEM_WEB_SEARCH_CALL:
+		json_object_object_add(o, "type", json_str("web_search_call"));
+		json_object_object_add(o, "status", json_str(status));
+		json_object_object_add(o, "action",
+		    json_object_get(it->action));
+		break;
 	}
 	return o;
 }
@@ -321,7 +334,7 @@ item_new(struct openai_responses_emit *e, enum item_type type)
 {
 	struct item	*it;
 	static const char *const prefix[] = { "rs", "msg", "fc", "ctc",
-	    "lsh" };
+	    "lsh", "ws" };
 
 	e->items = xreallocarray(e->items, e->n_items + 1, sizeof(*e->items));
 	it = &e->items[e->n_items];
@@ -357,12 +370,74 @@ close_reasoning(struct openai_responses_emit *e)
 	ev_item(e, "response.output_item.done", i);
 }
 
+/* Characters (code points) in s[0, len). */
+static long
+utf8_chars(const char *s, size_t len)
+{
+	long	n = 0;
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/*
+ * url_citation annotations for a finished message: each place its text
+ * names the URL of a result the gateway's searches found, with character
+ * offsets as OpenAI counts them.
+ */
+static json_object *
+citations(const struct openai_responses_emit *e, const struct item *msg)
+{
+	json_object	*arr, *sources, *src, *a;
+	const char	*text = msg->text.ptr, *url, *title, *at;
+	size_t		 i, j, n, off, ulen;
+	long		 start;
+
+	arr = json_object_new_array();
+	for (i = 0; i < e->n_items && text != NULL; i++) {
+		if (e->items[i].type != ITEM_WEB_SEARCH_CALL ||
+		    json_get_arr(e->items[i].action, "sources", &sources) != 1)
+			continue;
+		n = json_object_array_length(sources);
+		for (j = 0; j < n; j++) {
+			src = json_object_array_get_idx(sources, j);
+			if (json_get_str(src, "url", &url) != 1 ||
+			    (ulen = strlen(url)) == 0)
+				continue;
+			if (json_get_str(src, "title", &title) != 1)
+				title = url;
+			for (off = 0; json_object_array_length(arr) <
+			    MAX_ANNOTATIONS && (at = memmem(text + off,
+			    msg->text.len - off, url, ulen)) != NULL;
+			    off = (size_t)(at - text) + ulen) {
+				start = utf8_chars(text, (size_t)(at - text));
+				a = json_object_new_object();
+				json_object_object_add(a, "type",
+				    json_str("url_citation"));
+				json_object_object_add(a, "start_index",
+				    json_object_new_int64(start));
+				json_object_object_add(a, "end_index",
+				    json_object_new_int64(start +
+				    utf8_chars(url, ulen)));
+				json_object_object_add(a, "url", json_str(url));
+				json_object_object_add(a, "title",
+				    json_str(title));
+				json_object_array_add(arr, a);
+			}
+		}
+	}
+	return arr;
+}
+
 static void
 close_text(struct openai_responses_emit *e)
 {
 	struct buf	 d = BUF_INIT;
 	struct item	*it;
-	size_t		 i;
+	size_t		 i, k, n;
 
 	if (e->open_text < 0)
 		return;
@@ -370,8 +445,20 @@ close_text(struct openai_responses_emit *e)
 	it = &e->items[i];
 	e->open_text = -1;
 	it->done = 1;
+	json_object_put(it->annotations);
+	it->annotations = citations(e, it);
 	if (!e->stream)
 		return;
+	n = json_object_array_length(it->annotations);
+	for (k = 0; k < n; k++) {
+		ev_part_begin(e, &d, "response.output_text.annotation.added",
+		    i);
+		buf_printf(&d, ",\"content_index\":0,\"annotation_index\":%zu",
+		    k);
+		add_json(&d, "annotation", json_object_get(
+		    json_object_array_get_idx(it->annotations, k)));
+		ev_end(e, &d, "response.output_text.annotation.added");
+	}
 	ev_part_begin(e, &d, "response.output_text.done", i);
 	buf_puts(&d, ",\"content_index\":0,\"logprobs\":[],\"text\":");
 	buf_json_str(&d, buf_cstr(&it->text), it->text.len);
@@ -881,6 +968,64 @@ r_ping(void *arg)
 	return emit_puts_flush(e->out, e->sink, ": keep-alive\n\n");
 }
 
+/*
+ * A search the gateway ran: a completed web_search_call item whose
+ * action names the query and the sources (with their titles and
+ * snippets, which a later request's input brings back to
+ * parse-openai-responses.c).
+ */
+static int
+r_web_search(void *arg, const char *id, const struct websearch *ws)
+{
+	struct openai_responses_emit	*e = arg;
+	static const char *const steps[] = {
+		"response.web_search_call.in_progress",
+		"response.web_search_call.searching",
+		"response.web_search_call.completed",
+	};
+	json_object		*action, *sources, *src;
+	struct buf		 d = BUF_INIT;
+	struct item		*it;
+	size_t			 i, k;
+
+	(void)id;
+	close_text(e);
+	close_reasoning(e);
+	i = item_new(e, ITEM_WEB_SEARCH_CALL);
+	it = &e->items[i];
+	action = json_object_new_object();
+	json_object_object_add(action, "type", json_str("search"));
+	json_object_object_add(action, "query", json_str(ws->query != NULL ?
+	    ws->query : ""));
+	sources = json_object_new_array();
+	for (k = 0; k < ws->n_results; k++) {
+		src = json_object_new_object();
+		json_object_object_add(src, "type", json_str("url"));
+		json_object_object_add(src, "url",
+		    json_str(ws->results[k].url));
+		json_object_object_add(src, "title",
+		    json_str(ws->results[k].title));
+		if (ws->results[k].snippet != NULL)
+			json_object_object_add(src, "snippet",
+			    json_str(ws->results[k].snippet));
+		json_object_array_add(sources, src);
+	}
+	json_object_object_add(action, "sources", sources);
+	it->action = action;
+	if (!e->stream) {
+		it->done = 1;
+		return 0;
+	}
+	ev_item(e, "response.output_item.added", i);
+	for (k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		ev_part_begin(e, &d, steps[k], i);
+		ev_end(e, &d, steps[k]);
+	}
+	it->done = 1;
+	ev_item(e, "response.output_item.done", i);
+	return push(e);
+}
+
 static void
 items_free(struct openai_responses_emit *e)
 {
@@ -889,6 +1034,7 @@ items_free(struct openai_responses_emit *e)
 	for (i = 0; i < e->n_items; i++) {
 		buf_free(&e->items[i].text);
 		json_object_put(e->items[i].action);
+		json_object_put(e->items[i].annotations);
 		free(e->items[i].call_id);
 		free(e->items[i].name);
 	}
@@ -913,6 +1059,7 @@ r_reset(void *arg)
 static const struct sink_ops openai_responses_ops = {
 	r_start, r_text, r_thinking, r_thinking_end, r_tool_start,
 	r_tool_input, r_tool_end, r_finish, r_error, r_ping, r_reset,
+	r_web_search,
 };
 
 static struct openai_responses_emit *

@@ -49,8 +49,9 @@ typedef enum kf_err (*openai_responses_fetch_fn)(void *arg, const char *url,
  * taking {"input": string}.  Every input item type the API documents is
  * read: calls of client-run tools and their outputs become tool uses and
  * results, the records of OpenAI's hosted tools (web_search_call, mcp_call,
- * ...) and item types not known yet short text notes; hosted tools in
- * tools are dropped with a log line.  The caller passes conv after conv_init and req
+ * ...) and item types not known yet short text notes; the web_search
+ * tools set conv->web_search (the gateway runs the searches), other
+ * hosted tools are dropped with a log line.  The caller passes conv after conv_init and req
  * zeroed, and frees them (conv_free, openai_responses_req_free), *cause
  * and *param whatever the result.
  */

@@ -222,6 +222,14 @@ server_result_text(struct buf *t, json_object *content)
 				    *title != '\0' ? " - " : "", s);
 				if (json_get_str(v, "page_age", &s) == 1)
 					buf_printf(t, " (%s)", s);
+				/*
+				 * Anthropic's encrypted_content is an opaque
+				 * blob; the gateway's own results carry the
+				 * snippet there (prose, with spaces).
+				 */
+				if (json_get_str(v, "encrypted_content", &s) ==
+				    1 && strchr(s, ' ') != NULL)
+					buf_printf(t, "\n  %s", s);
 			} else if (json_get_str(v, "text", &s) == 1)
 				buf_printf(t, "\n%s", s);
 			else if (json_get_str(v, "tool_name", &s) == 1)
@@ -615,6 +623,62 @@ parse_system(struct parse *p, json_object *root)
 	return KF_OK;
 }
 
+/* allowed_domains / blocked_domains: arrays of strings, capped (conv.h). */
+static enum kf_err
+parse_search_domains(struct parse *p, json_object *tool, const char *key,
+    int blocked)
+{
+	json_object	*arr, *v;
+	size_t		 i, n;
+	enum kf_err	 er;
+	char		*why = NULL;
+
+	if ((er = want(p, tool, p->path, key, json_type_array, 0, &arr)) !=
+	    KF_OK || arr == NULL)
+		return er;
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(v, json_type_string))
+			return bad(p, "%s.%s[%zu]: must be a string", p->path,
+			    key, i);
+		if (conv_add_search_domain(p->conv, blocked,
+		    json_object_get_string(v), &why) != KF_OK) {
+			er = bad(p, "%s.%s", p->path, why);
+			free(why);
+			return er;
+		}
+	}
+	return KF_OK;
+}
+
+/*
+ * The web_search server tool (web_search_20250305, web_search_20260209):
+ * the gateway runs it through Kiro (websearch.h); alone, it is the whole
+ * answer (kiro-protocol.md §10).
+ */
+static enum kf_err
+parse_web_search_tool(struct parse *p, json_object *tool, size_t n_tools)
+{
+	struct conv_web_search	*ws = &p->conv->web_search;
+	int64_t			 max_uses;
+	enum kf_err		 er;
+	int			 rc;
+
+	ws->enabled = 1;
+	ws->only = n_tools == 1;
+	if ((rc = json_get_int(tool, "max_uses", &max_uses)) == -1 ||
+	    (rc == 1 && max_uses < 1))
+		return bad(p, "%s.max_uses: must be a positive integer",
+		    p->path);
+	if (rc == 1)
+		ws->max_uses = max_uses > 1000 ? 1000 : (long)max_uses;
+	if ((er = parse_search_domains(p, tool, "allowed_domains", 0)) !=
+	    KF_OK)
+		return er;
+	return parse_search_domains(p, tool, "blocked_domains", 1);
+}
+
 static enum kf_err
 parse_tools(struct parse *p, json_object *root)
 {
@@ -640,6 +704,12 @@ parse_tools(struct parse *p, json_object *root)
 		 * run inside Anthropic's API; Kiro cannot run them, and a
 		 * definition without a schema would only confuse the model.
 		 */
+		if (type != NULL && strncmp(type, "web_search_", 11) == 0 &&
+		    strcmp(name, "web_search") == 0) {
+			if ((er = parse_web_search_tool(p, tool, n)) != KF_OK)
+				return er;
+			continue;
+		}
 		if (type != NULL && strcmp(type, "custom") != 0) {
 			log_info("anthropic: %s: server tool \"%s\" dropped: "
 			    "Kiro cannot run it", p->path, type);

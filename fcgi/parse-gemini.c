@@ -453,14 +453,22 @@ parse_declaration(struct parse *p, json_object *decl, const char *path)
 	return KF_OK;
 }
 
-/* Logs each of Google's own tools in tools[i], which are dropped. */
+/*
+ * Google's own tools in tools[i]: googleSearch (and the older
+ * googleSearchRetrieval) is run by the gateway through Kiro
+ * (websearch.h); the others are logged and dropped.
+ */
 static void
-log_hosted_tools(json_object *tool, size_t i)
+log_hosted_tools(struct parse *p, json_object *tool, size_t i)
 {
 	struct json_object_iter	it;
 
 	json_object_object_foreachC(tool, it)
-		if (strcmp(it.key, "functionDeclarations") != 0)
+		if (strcmp(it.key, "googleSearch") == 0 ||
+		    strcmp(it.key, "google_search") == 0 ||
+		    strcmp(it.key, "googleSearchRetrieval") == 0)
+			p->conv->web_search.enabled = 1;
+		else if (strcmp(it.key, "functionDeclarations") != 0)
 			log_info("gemini: tools[%zu].%s dropped: it runs on "
 			    "Google's side", i, it.key);
 }
@@ -491,7 +499,7 @@ parse_tools(struct parse *p, json_object *root)
 		    -1)
 			return bad(p, "tools[%zu].functionDeclarations: must be "
 			    "an array", i);
-		log_hosted_tools(tool, i);
+		log_hosted_tools(p, tool, i);
 		if (rc == 0)
 			continue;
 		for (j = 0; j < json_object_array_length(decls); j++) {

@@ -607,13 +607,52 @@ parse_tool_search_output(struct parse *p, json_object *item,
 	return KF_OK;
 }
 
+/*
+ * The hosted web_search tool (web_search, web_search_preview and their
+ * dated names): the gateway runs the model's searches through Kiro
+ * (websearch.h); filters.allowed_domains limits the results.
+ */
+static enum kf_err
+parse_web_search_tool(struct parse *p, json_object *tool, const char *path)
+{
+	json_object	*filters, *arr, *v;
+	char		 sub[96], *why = NULL;
+	size_t		 i, n;
+	enum kf_err	 er;
+	int		 rc;
+
+	p->conv->web_search.enabled = 1;
+	snprintf(sub, sizeof(sub), "%s.filters", path);
+	if ((rc = json_get_obj(tool, "filters", &filters)) == -1)
+		return bad(p, sub, "must be an object");
+	if (rc != 1 || (rc = json_get_arr(filters, "allowed_domains",
+	    &arr)) == 0)
+		return KF_OK;
+	snprintf(sub, sizeof(sub), "%s.filters.allowed_domains", path);
+	if (rc == -1)
+		return bad(p, sub, "must be an array of strings");
+	n = json_object_array_length(arr);
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(arr, i);
+		if (!json_object_is_type(v, json_type_string))
+			return bad(p, sub, "must be an array of strings");
+		if (conv_add_search_domain(p->conv, 0,
+		    json_object_get_string(v), &why) != KF_OK) {
+			er = bad(p, sub, "%s", why);
+			free(why);
+			return er;
+		}
+	}
+	return KF_OK;
+}
+
 /* web_search_call: what was searched or opened, and the sources seen. */
 static enum kf_err
 parse_web_search_call(struct parse *p, json_object *item, const char *path)
 {
 	json_object	*action, *sources, *v;
 	struct buf	 t = BUF_INIT;
-	const char	*type = "search", *s;
+	const char	*type = "search", *s, *title, *snippet;
 	size_t		 i, n;
 
 	(void)path;
@@ -639,8 +678,16 @@ parse_web_search_call(struct parse *p, json_object *item, const char *path)
 		n = json_object_array_length(sources);
 		for (i = 0; i < n; i++) {
 			v = json_object_array_get_idx(sources, i);
-			if (json_get_str(v, "url", &s) == 1)
-				buf_printf(&t, "\n- %s", s);
+			if (json_get_str(v, "url", &s) != 1)
+				continue;
+			buf_puts(&t, "\n- ");
+			if (json_get_str(v, "title", &title) == 1 &&
+			    strcmp(title, s) != 0)
+				buf_printf(&t, "%s - ", title);
+			buf_puts(&t, s);
+			/* The gateway's own items carry the snippet. */
+			if (json_get_str(v, "snippet", &snippet) == 1)
+				buf_printf(&t, "\n  %s", snippet);
 		}
 	}
 	pc_note(note_msg(p, CONV_ROLE_ASSISTANT), "%s", buf_cstr(&t));
@@ -1084,6 +1131,12 @@ parse_tools(struct parse *p, json_object *root)
 		custom = strcmp(type, "custom") == 0;
 		if (strcmp(type, "local_shell") == 0) {
 			add_local_shell(p);
+			continue;
+		}
+		if (strncmp(type, "web_search", 10) == 0) {
+			if ((er = parse_web_search_tool(p, tool, path)) !=
+			    KF_OK)
+				return er;
 			continue;
 		}
 		/*

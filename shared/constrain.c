@@ -387,15 +387,31 @@ w_reset(void *arg)
 	w->outer.committed = w->inner->committed;
 }
 
+/* A search the gateway ran is no part of the answer's constraints. */
+static int
+w_web_search(void *arg, const char *id, const struct websearch *ws)
+{
+	struct constrain	*w = arg;
+	int			 rc;
+
+	if (w->inner->ops->web_search == NULL)
+		return 0;
+	if ((rc = inner_start(w)) != 0)
+		return rc;
+	return sync_rc(w, w->inner->ops->web_search(w->inner->arg, id, ws));
+}
+
 static const struct sink_ops constrain_ops = {
 	w_start, w_text, w_thinking, w_thinking_end, w_tool_start,
 	w_tool_input, w_tool_end, w_finish, w_error, w_ping, w_reset,
+	w_web_search,
 };
 
 /* For an inner sink that cannot forget: neither can we. */
 static const struct sink_ops constrain_ops_noreset = {
 	w_start, w_text, w_thinking, w_thinking_end, w_tool_start,
 	w_tool_input, w_tool_end, w_finish, w_error, w_ping, NULL,
+	w_web_search,
 };
 
 struct constrain *

@@ -81,7 +81,32 @@ conv_free(struct conv *c)
 		free(c->stop[i]);
 	free(c->stop);
 	json_object_put(c->response_schema);
+	for (i = 0; i < c->web_search.n_allowed; i++)
+		free(c->web_search.allowed[i]);
+	free(c->web_search.allowed);
+	for (i = 0; i < c->web_search.n_blocked; i++)
+		free(c->web_search.blocked[i]);
+	free(c->web_search.blocked);
 	conv_init(c);
+}
+
+enum kf_err
+conv_add_search_domain(struct conv *c, int blocked, const char *domain,
+    char **cause)
+{
+	char	***list = blocked ? &c->web_search.blocked :
+		    &c->web_search.allowed;
+	size_t	 *n = blocked ? &c->web_search.n_blocked :
+		    &c->web_search.n_allowed;
+
+	if (*n >= CONV_MAX_SEARCH_DOMAINS) {
+		xsetprintf(cause, "%s_domains: at most %d domains",
+		    blocked ? "blocked" : "allowed", CONV_MAX_SEARCH_DOMAINS);
+		return KF_EINVAL;
+	}
+	*list = xreallocarray(*list, *n + 1, sizeof(**list));
+	(*list)[(*n)++] = xstrdup(domain);
+	return KF_OK;
 }
 
 struct conv_msg *

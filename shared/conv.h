@@ -97,6 +97,26 @@ enum conv_thinking {
 	CONV_THINKING__MAX
 };
 
+/*
+ * The client offered its API's web search tool (Anthropic web_search,
+ * Responses web_search, Gemini googleSearch): the gateway runs the
+ * searches itself through Kiro's /mcp (websearch.h).  only: it was the
+ * request's one tool (Anthropic), so the search is the whole answer.
+ * max_uses 0: no cap.  Domains as the client gave them.
+ */
+struct conv_web_search {
+	int			 enabled;
+	int			 only;
+	long			 max_uses;
+	char			**allowed;
+	size_t			 n_allowed;
+	char			**blocked;
+	size_t			 n_blocked;
+};
+
+/* Each list holds at most this many domains (a cap on client input). */
+#define CONV_MAX_SEARCH_DOMAINS	100
+
 struct conv {
 	char			*system;	/* NULL when there is none */
 	int			 system_cache_point;	/* as conv_msg's */
@@ -136,6 +156,7 @@ struct conv {
 	 */
 	const char		*src_items;
 	const char		*src_tools;
+	struct conv_web_search	 web_search;
 };
 
 void	conv_init(struct conv *);
@@ -156,6 +177,12 @@ struct conv_tool	*conv_add_tool(struct conv *);
 void	conv_remove_tool(struct conv *, size_t i);
 /* Adds a stop sequence (copied); empty strings are ignored. */
 void	conv_add_stop(struct conv *, const char *);
+/*
+ * Adds a domain (copied) to the web search's allowed (or blocked) list:
+ * KF_EINVAL with a cause past CONV_MAX_SEARCH_DOMAINS.
+ */
+enum kf_err	conv_add_search_domain(struct conv *, int blocked,
+		    const char *domain, char **cause);
 /* Appends text to the system prompt, joined to what is there by "\n". */
 void	conv_append_system(struct conv *, const char *text);
 

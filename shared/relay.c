@@ -35,6 +35,7 @@
 #include "tokens.h"
 #include "toolcont.h"
 #include "upstream.h"
+#include "websearch.h"
 #include "xmalloc.h"
 
 static const char *const stop_names[SINK_STOP__MAX] = {
@@ -55,6 +56,7 @@ struct tool_call {
 	size_t		 index;
 	struct buf	 input;
 	int		 done;
+	int		 search;	/* the gateway's search: hidden */
 };
 
 /* What one upstream call produced; reset before each attempt. */
@@ -93,6 +95,17 @@ struct attempt {
 	int				 client_gone;
 	int				 halted;	/* SINK_HALT: done */
 	int64_t				 last_emit_ms;
+	/*
+	 * Web search (websearch.h): the calls the client sees are counted
+	 * apart from the searches the relay runs; this call's text goes
+	 * into the search turn; over the whole request, the searches run,
+	 * the follow-up calls made and their output tokens.
+	 */
+	size_t				 n_visible;
+	struct buf			 answer_text;
+	long				 searches;
+	int				 rounds;
+	long				 round_output_tokens;
 };
 
 static void
@@ -114,6 +127,8 @@ attempt_clear(struct attempt *a)
 	free(a->stream_msg);
 	a->stream_msg = NULL;
 	a->halted = 0;
+	a->n_visible = 0;
+	buf_free(&a->answer_text);
 }
 
 static int
@@ -198,6 +213,8 @@ on_text(struct attempt *a, const char *s, size_t len)
 	if ((rc = ensure_started(a)) != 0 || (rc = close_native(a)) != 0)
 		return rc;
 	a->output_tokens += tokens_count_output(s, len);
+	if (a->conv->web_search.enabled)
+		buf_append(&a->answer_text, s, len);
 	if (a->splitter != NULL)
 		return thinking_feed(a->splitter, s, len) != 0 ? 1 : 0;
 	a->content_seen = 1;
@@ -224,6 +241,27 @@ on_reasoning(struct attempt *a, const struct kiro_event *ev)
 	emitted(a);
 	return gone(a, a->sink->ops->thinking(a->sink->arg, ev->text,
 	    ev->text_len));
+}
+
+/* 1 when Kiro's call is to the search tool the relay runs itself. */
+static int
+is_search_call(const struct attempt *a, const char *kiro_name)
+{
+	return a->conv->web_search.enabled && !a->conv->web_search.only &&
+	    strcmp(kiro_toolmap_original(a->map, kiro_name),
+	    WEBSEARCH_TOOL) == 0;
+}
+
+/* 1 when the answer called the search tool: the relay has work to do. */
+static int
+search_pending(const struct attempt *a)
+{
+	size_t	i;
+
+	for (i = 0; i < a->n_tools; i++)
+		if (a->tools[i].search)
+			return 1;
+	return 0;
 }
 
 static struct tool_call *
@@ -256,6 +294,13 @@ tool_finish(struct attempt *a, struct tool_call *t)
 		text = xstrdup("{}");
 	}
 	json_object_put(v);
+	if (t->search) {
+		/* The relay runs it (search_turn) from its input alone. */
+		buf_reset(&t->input);
+		buf_puts(&t->input, text);
+		free(text);
+		return 0;
+	}
 	emitted(a);
 	rc = a->sink->ops->tool_end(a->sink->arg, t->index, text);
 	free(text);
@@ -284,15 +329,17 @@ on_tool(struct attempt *a, const struct kiro_event *ev)
 			return 1;
 		a->tools = xreallocarray(a->tools, a->n_tools + 1,
 		    sizeof(*a->tools));
-		t = &a->tools[a->n_tools];
+		t = &a->tools[a->n_tools++];
 		memset(t, 0, sizeof(*t));
 		t->id = xstrdup(ev->tool_use_id);
-		t->index = a->n_tools++;
+		t->search = is_search_call(a, ev->tool_name);
 		a->content_seen = 1;
+		if (!t->search)
+			t->index = a->n_visible++;
 		emitted(a);
-		if ((rc = gone(a, a->sink->ops->tool_start(a->sink->arg,
-		    t->index, t->id, kiro_toolmap_original(a->map,
-		    ev->tool_name)))) != 0)
+		if (!t->search && (rc = gone(a, a->sink->ops->tool_start(
+		    a->sink->arg, t->index, t->id, kiro_toolmap_original(
+		    a->map, ev->tool_name)))) != 0)
 			return rc;
 	}
 	if (t->done)
@@ -301,8 +348,9 @@ on_tool(struct attempt *a, const struct kiro_event *ev)
 		buf_append(&t->input, ev->tool_input, ev->tool_input_len);
 		a->output_tokens += tokens_count_tool_input(ev->tool_input_len);
 		emitted(a);
-		if ((rc = gone(a, a->sink->ops->tool_input(a->sink->arg,
-		    t->index, ev->tool_input, ev->tool_input_len))) != 0)
+		if (!t->search && (rc = gone(a, a->sink->ops->tool_input(
+		    a->sink->arg, t->index, ev->tool_input,
+		    ev->tool_input_len))) != 0)
 			return rc;
 	}
 	if (ev->tool_stop)
@@ -574,11 +622,13 @@ finalize(struct attempt *a, struct relay_result *res)
 		stop = a->stop;
 	else if (a->context_pct >= 100)
 		stop = SINK_STOP_CONTEXT_WINDOW;
-	else if (a->n_tools > 0)
+	else if (a->n_visible > 0)
 		stop = SINK_STOP_TOOL_USE;
 	else
 		stop = SINK_STOP_END_TURN;
 	answer_usage(a, &usage);
+	usage.output_tokens += a->round_output_tokens;
+	usage.web_search_requests = a->searches;
 	res->input_tokens = usage.input_tokens;
 	res->output_tokens = usage.output_tokens;
 	res->cache_read_tokens = usage.cache_read_tokens;
@@ -595,6 +645,7 @@ enum next_step {
 	STEP_RETRY,		/* same account, after a backoff */
 	STEP_REFRESH,		/* force a refresh, then same account */
 	STEP_NEXT,		/* next account */
+	STEP_SEARCH,		/* run the searches, then call again */
 };
 
 struct outcome {
@@ -764,6 +815,10 @@ run_attempt(struct attempt *a, const struct cred *cred,
 			outcome_set(o, STEP_RETRY, KF_EOVERLOADED,
 			    POOL_OUTCOME__MAX, xstrdup("Kiro sent an empty "
 			    "answer"));
+			goto out;
+		}
+		if (search_pending(a)) {
+			outcome_set(o, STEP_SEARCH, KF_OK, POOL_SUCCESS, NULL);
 			goto out;
 		}
 		if (ensure_started(a) != 0 || finalize(a, res) != 0) {
@@ -1010,6 +1065,306 @@ check_preflight(const struct config *cfg, const struct conv *conv,
 	return er;
 }
 
+/*
+ * Web search (issue 10, kiro-protocol.md §10).  The client's search tool
+ * is run by the gateway through Kiro's /mcp: alone in an Anthropic
+ * request, the search is the whole answer (search_only: one /mcp call,
+ * no model call); among other tools, the model gets a web_search tool of
+ * its own, each of its calls becomes a search whose results the client
+ * sees (sink web_search) and the model reads in a follow-up call
+ * (search_turn).  A failed search finds nothing; it never fails the
+ * answer.
+ */
+#define SEARCH_MAX_ROUNDS	5
+/* Searches per request when the client set no max_uses (or a larger one). */
+#define SEARCH_MAX_PER_REQUEST	20
+
+/*
+ * One /mcp call for the account of cred; a refused token is refreshed
+ * (or replaced by the one another request got) and the call made once
+ * more, as for generateAssistantResponse.  Failures are logged: the
+ * search then finds nothing.
+ */
+static void
+search_upstream(struct relay_env *env, struct cred *cred,
+    const struct upstream_route *route, const char *query,
+    struct websearch *ws)
+{
+	struct cred	 fresh;
+	char		*why = NULL, *failed;
+	int		 refused = 0;
+
+	if (websearch_run(env->http, env->cfg, cred, route->host, query, ws,
+	    &refused, &why) == KF_OK)
+		goto out;
+	if (refused && cred->auth_method != CRED_AUTH_API_KEY) {
+		log_info("account %ld: web search: the token was refused; "
+		    "refreshing it once", cred->id);
+		cred_init(&fresh);
+		failed = cred->access_token != NULL ? cred->access_token : "";
+		free(why);
+		why = NULL;
+		if (refresh_ensure(env->store, env->http, env->cfg, cred->id,
+		    REFRESH_AHEAD_REQUEST, failed, &fresh, &why) != KF_OK) {
+			cred_free(&fresh);
+			goto out;
+		}
+		cred_free(cred);
+		*cred = fresh;
+		if (websearch_run(env->http, env->cfg, cred, route->host,
+		    query, ws, NULL, &why) == KF_OK)
+			goto out;
+	}
+out:
+	if (why != NULL)
+		log_warnx("web search failed, answering with no results: %s",
+		    why);
+	free(why);
+}
+
+/*
+ * One search for the model (or its refusal past max_uses), shown to the
+ * client: 0, or non-zero when the client is gone.
+ */
+static int
+search_run_one(struct attempt *a, struct cred *cred,
+    const struct upstream_route *route, const char *query,
+    struct websearch *ws)
+{
+	char	 id[9 + 32 + 1];
+	long	 limit = a->conv->web_search.max_uses;
+	int	 rc;
+
+	if (limit <= 0 || limit > SEARCH_MAX_PER_REQUEST)
+		limit = SEARCH_MAX_PER_REQUEST;
+	if (a->searches >= limit) {
+		websearch_free(ws);
+		ws->query = xstrdup(query);
+		ws->error = "max_uses_exceeded";
+	} else {
+		a->searches++;
+		if (*query == '\0') {
+			websearch_free(ws);
+			ws->query = xstrdup(query);
+		} else
+			search_upstream(a->env, cred, route, query, ws);
+		websearch_filter(ws, &a->conv->web_search);
+	}
+	if ((rc = ensure_started(a)) != 0 || (rc = close_native(a)) != 0)
+		return rc;
+	if (a->sink->ops->web_search == NULL)
+		return 0;
+	memcpy(id, "srvtoolu_", 9);
+	rand_hex(id + 9, 32);
+	emitted(a);
+	return gone(a, a->sink->ops->web_search(a->sink->arg, id, ws));
+}
+
+/*
+ * The model called the search tool: run each search, show it, and put
+ * the turn into conv (the model's text and calls, then the results) for
+ * the follow-up call.  *more is 0 when the answer must end here instead:
+ * the model also called client tools (the client runs those first), or
+ * the rounds are spent.  Returns non-zero when the client is gone.
+ */
+static int
+search_turn(struct attempt *a, struct conv *conv, struct cred *cred,
+    const struct upstream_route *route, int *more)
+{
+	struct conv_msg		*m;
+	struct conv_block	*b, *c;
+	struct websearch	 ws;
+	struct tool_call	*t;
+	json_object		*input;
+	char			*query, *text;
+	size_t			 i, first;
+	int			 rc = 0;
+
+	memset(&ws, 0, sizeof(ws));
+	*more = a->n_visible == 0 && a->rounds < SEARCH_MAX_ROUNDS;
+	if (*more) {
+		m = conv_add_msg(conv, CONV_ROLE_ASSISTANT);
+		if (a->answer_text.len > 0) {
+			b = conv_msg_add_block(m, CONV_BLOCK_TEXT);
+			b->text = xstrdup(buf_cstr(&a->answer_text));
+		}
+		for (i = 0; i < a->n_tools; i++) {
+			t = &a->tools[i];
+			b = conv_msg_add_block(m, CONV_BLOCK_TOOL_USE);
+			b->id = xstrdup(t->id);
+			b->name = xstrdup(WEBSEARCH_TOOL);
+			input = NULL;
+			if (json_parse(t->input.ptr != NULL ? t->input.ptr :
+			    "{}", t->input.len > 0 ? t->input.len : 2, 16,
+			    &input, NULL) != KF_OK)
+				input = json_object_new_object();
+			b->input = input;
+		}
+		first = conv->n_msgs;
+		(void)conv_add_msg(conv, CONV_ROLE_USER);
+	} else
+		first = 0;
+	for (i = 0; i < a->n_tools && rc == 0; i++) {
+		t = &a->tools[i];
+		if (!t->search)
+			continue;
+		query = websearch_call_query(t->input.ptr, t->input.len);
+		rc = search_run_one(a, cred, route, query, &ws);
+		if (*more) {
+			text = websearch_result_text(&ws);
+			b = conv_msg_add_block(&conv->msgs[first],
+			    CONV_BLOCK_TOOL_RESULT);
+			b->id = xstrdup(t->id);
+			c = conv_block_add_content(b, CONV_BLOCK_TEXT);
+			c->text = text;
+		}
+		free(query);
+		websearch_free(&ws);
+	}
+	if (*more) {
+		a->rounds++;
+		a->round_output_tokens += a->output_tokens;
+	}
+	return rc;
+}
+
+/*
+ * An Anthropic request whose one tool is web_search (§10): one /mcp call
+ * with the first account the pool gives, and an answer made of it, in
+ * the client's format, streamed or not: a short text, the search and its
+ * results, then the summary.  Kiro's model is not called.
+ */
+static enum kf_err
+search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
+    struct relay_result *res, char **cause)
+{
+	struct attempt		 a;
+	struct account		 acct;
+	struct cred		 cred;
+	struct pool_pick_req	 pick;
+	struct upstream_route	 route;
+	struct sink_usage	 usage;
+	struct websearch	 ws;
+	char			 session[POOL_SESSION_LEN + 1];
+	char			*query, *text = NULL, *why = NULL;
+	enum kf_err		 er = KF_OK;
+	int			 rc;
+
+	memset(&a, 0, sizeof(a));
+	memset(&ws, 0, sizeof(ws));
+	memset(&acct, 0, sizeof(acct));
+	cred_init(&cred);
+	if ((query = websearch_query(conv)) == NULL) {
+		xsetprintf(cause, "web search: the first user message names "
+		    "no query");
+		return KF_EINVAL;
+	}
+	pool_session_hash(conv, session);
+	memset(&pick, 0, sizeof(pick));
+	pick.model_id = conv->kiro_model;
+	pick.session = env->cfg->sticky_seconds > 0 ? session : NULL;
+	pick.retry_after = &res->retry_after;
+	if ((er = pool_pick(env->store, env->cfg, &pick, &acct, cause)) !=
+	    KF_OK)
+		goto out;
+	res->account_id = acct.cred.id;
+	if (!refresh_needed(&acct.cred, REFRESH_AHEAD_REQUEST, clock_now()))
+		cred_copy(&cred, &acct.cred);
+	else if ((er = refresh_ensure(env->store, env->http, env->cfg,
+	    acct.cred.id, REFRESH_AHEAD_REQUEST, NULL, &cred, &why)) !=
+	    KF_OK) {
+		refresh_failed(&acct, er, why, &er, cause);
+		goto out;
+	}
+	account_route(&acct, env->cfg, &route);
+	ensure_profile(env, &route, &cred);
+	res->attempts = 1;
+
+	a.env = env;
+	a.conv = conv;
+	a.sink = sink;
+	a.input_estimate = tokens_count_conv(conv);
+	memcpy(a.message_id, "msg_", 4);
+	rand_hex(a.message_id + 4, 32);
+	text = xasprintf("I'll search for \"%s\".", query);
+	a.content_seen = 1;
+	if ((rc = ensure_started(&a)) == 0)
+		rc = sink->ops->text(sink->arg, text, strlen(text));
+	free(text);
+	if (rc == 0) {
+		a.searches = 1;
+		search_upstream(env, &cred, &route, query, &ws);
+		websearch_filter(&ws, &conv->web_search);
+		if (sink->ops->web_search != NULL) {
+			char	id[9 + 32 + 1];
+
+			memcpy(id, "srvtoolu_", 9);
+			rand_hex(id + 9, 32);
+			rc = sink->ops->web_search(sink->arg, id, &ws);
+		}
+	}
+	text = websearch_summary(&ws);
+	if (rc == 0)
+		rc = sink->ops->text(sink->arg, text, strlen(text));
+	if (rc == 0) {
+		memset(&usage, 0, sizeof(usage));
+		usage.input_tokens = a.input_estimate;
+		usage.output_tokens = (long)(strlen(text) + 3) / 4;
+		usage.web_search_requests = 1;
+		res->input_tokens = usage.input_tokens;
+		res->output_tokens = usage.output_tokens;
+		res->stop = SINK_STOP_END_TURN;
+		rc = sink->ops->finish(sink->arg, SINK_STOP_END_TURN, &usage);
+	}
+	if (rc != 0) {
+		er = KF_ECLIENTGONE;
+		xsetprintf(cause, "the client went away");
+	}
+out:
+	free(text);
+	free(why);
+	free(query);
+	websearch_free(&ws);
+	account_free(&acct);
+	cred_free(&cred);
+	return er;
+}
+
+/*
+ * After search_turn: the answer ends (*done), or the follow-up call's
+ * body is built, with the turn in it.
+ */
+static enum kf_err
+search_step(struct relay_env *env, struct attempt *a, struct conv *conv,
+    struct cred *cred, const struct upstream_route *route,
+    const char *conversation_id, struct buf *body, struct kiro_toolmap **map,
+    json_object **tree, struct relay_result *res, int *done, char **cause)
+{
+	enum kf_err	er;
+	int		more;
+
+	*done = 0;
+	if (search_turn(a, conv, cred, route, &more) != 0 ||
+	    (!more && finalize(a, res) != 0)) {
+		xsetprintf(cause, "the client went away");
+		return KF_ECLIENTGONE;
+	}
+	if (!more) {
+		*done = 1;
+		return KF_OK;
+	}
+	kiro_toolmap_free(*map);
+	*map = kiro_toolmap_new();
+	a->map = *map;
+	buf_reset(body);
+	if ((er = build_body(env, conv, cred, route, conversation_id, body,
+	    *map, tree, cause)) != KF_OK)
+		return er;
+	if ((er = check_body_size(env->cfg, body, cause)) != KF_OK)
+		return er;
+	return check_preflight(env->cfg, conv, *tree, body, cause);
+}
+
 static enum kf_err
 relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
     struct relay_result *res, char **cause)
@@ -1030,6 +1385,7 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 	long			*tried = NULL;
 	size_t			 n_tried = 0;
 	int			 total = 0, per_account, forced, switched;
+	int			 done;
 	char			*why = NULL, *last_msg = NULL, *failed;
 	enum kf_err		 er, last_err = KF_ENOACCOUNT;
 	const struct model_info	*model;
@@ -1047,6 +1403,11 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		xsetprintf(cause, "no Kiro model chosen for the request");
 		return KF_EINVAL;
 	}
+	/* tool_choice none: the client wants no tool, no search either. */
+	if (conv->web_search.only &&
+	    conv->tool_choice != CONV_TOOL_CHOICE_NONE)
+		return search_only(env, conv, sink, res, cause);
+	websearch_offer(conv);
 
 	a.env = env;
 	a.conv = conv;
@@ -1129,6 +1490,9 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 			attempt_clear(&a);
 			es_decoder_reset(a.decoder);
 			a.started = a.native_open = a.thinking_seen = 0;
+			/* After a search turn the answer goes on. */
+			if (a.rounds > 0)
+				a.started = 1;
 			a.content_seen = a.have_stop = 0;
 			a.output_tokens = a.metrics_in = a.metrics_out = 0;
 			a.context_pct = 0;
@@ -1183,11 +1547,28 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 				er = KF_OK;
 				goto out;
 			}
+			if (o.step == STEP_SEARCH) {
+				er = search_step(env, &a, conv, &cred, &route,
+				    conversation_id, &body, &map, &tree, res,
+				    &done, cause);
+				if (er != KF_OK)
+					fail_committed(&a, er, *cause);
+				if (er != KF_OK || done)
+					goto out;
+				/* The follow-up is no retry. */
+				per_account = -1;
+				total--;
+				continue;
+			}
 			last_err = o.err;
 			free(last_msg);
 			last_msg = xstrdup(o.msg);
-			/* Nothing may be retried once the client has bytes. */
-			if (sink->committed || o.step == STEP_FAIL) {
+			/*
+			 * Nothing may be retried once the client has bytes,
+			 * or has had search results.
+			 */
+			if (sink->committed || o.step == STEP_FAIL ||
+			    a.rounds > 0) {
 				er = o.err;
 				if (sink->committed)
 					fail_committed(&a, o.err, o.msg);

@@ -6,6 +6,8 @@
 
 #include "err.h"
 
+struct websearch;
+
 /*
  * Each front end implements these to turn the neutral answer into its own
  * wire format: streaming sinks write and flush each callback's bytes at
@@ -13,8 +15,8 @@
  * modes (/cc/v1) wrap another sink.  The relay calls them in this order:
  *
  *   start, then any mix of text / thinking (closed by thinking_end) /
- *   tool_start, tool_input*, tool_end (tools may interleave by index),
- *   then finish -- or error at any point after start.
+ *   tool_start, tool_input*, tool_end (tools may interleave by index) /
+ *   web_search, then finish -- or error at any point after start.
  *
  * ping may come at any time after start (or before it, when
  * ping_before_start is set).  Every callback returns 0, or non-zero when
@@ -47,6 +49,7 @@ struct sink_usage {
 	long		 cache_read_tokens;
 	long		 cache_write_tokens;
 	const char	*stop_sequence;	/* the one that matched, or NULL */
+	long		 web_search_requests;	/* searches the gateway ran */
 };
 
 struct sink_start {
@@ -79,6 +82,14 @@ struct sink_ops {
 	 * anything reached the client can be retried; NULL when impossible.
 	 */
 	void	(*reset)(void *);
+	/*
+	 * The gateway ran a web search for the client's search tool
+	 * (websearch.h): id is the call's srvtoolu_ id, ws the query and
+	 * results.  Any text before it is closed.  NULL: the format shows
+	 * none (the model's answer still reads the results).
+	 */
+	int	(*web_search)(void *, const char *id,
+		    const struct websearch *ws);
 };
 
 struct sink {

@@ -676,15 +676,28 @@ t_reset(void *arg)
 	tc->outer.committed = tc->inner->committed;
 }
 
+/* A search the gateway ran holds no tool input: it passes straight on. */
+static int
+t_web_search(void *arg, const char *id, const struct websearch *ws)
+{
+	struct toolcont	*tc = arg;
+
+	if (tc->inner->ops->web_search == NULL)
+		return 0;
+	return sent(tc, tc->inner->ops->web_search(tc->inner->arg, id, ws));
+}
+
 static const struct sink_ops toolcont_ops = {
 	t_start, t_text, t_thinking, t_thinking_end, t_tool_start,
 	t_tool_input, t_tool_end, t_finish, t_error, t_ping, t_reset,
+	t_web_search,
 };
 
 /* For an inner sink that cannot forget: neither can we. */
 static const struct sink_ops toolcont_ops_noreset = {
 	t_start, t_text, t_thinking, t_thinking_end, t_tool_start,
 	t_tool_input, t_tool_end, t_finish, t_error, t_ping, NULL,
+	t_web_search,
 };
 
 struct toolcont *

@@ -140,6 +140,10 @@ upstream_error_text(const char *body, size_t len)
 #define PROFILES_MAX_BODY	(256 * 1024)
 #define PROFILES_TIMEOUT_MS	15000
 
+static const struct upstream_sdk streaming_sdk = {
+	"1.0.34", "codewhispererstreaming", "E", 3
+};
+
 static const struct upstream_sdk runtime_sdk = {
 	"1.0.0", "codewhispererruntime", "N,E", 1
 };
@@ -159,7 +163,10 @@ upstream_api(struct http *h, const struct config *cfg, const struct cred *c,
 	if (call->body != NULL)
 		headers[n++] = "Content-Type: application/json";
 	headers[n++] = "Connection: close";
-	upstream_auth_headers(&a, c, cfg, &runtime_sdk, headers, &n);
+	if (call->header != NULL)
+		headers[n++] = call->header;
+	upstream_auth_headers(&a, c, cfg, call->streaming_sdk ?
+	    &streaming_sdk : &runtime_sdk, headers, &n);
 	headers[n] = NULL;
 
 	memset(&req, 0, sizeof(req));
@@ -319,10 +326,6 @@ upstream_auth_free(struct upstream_auth *a)
 	free(a->request);
 	memset(a, 0, sizeof(*a));
 }
-
-static const struct upstream_sdk streaming_sdk = {
-	"1.0.34", "codewhispererstreaming", "E", 3
-};
 
 /* The Kiro IDE 1.0.437 capture of the target style (§12). */
 static const struct upstream_sdk runtime_target_sdk = {

@@ -142,6 +142,8 @@ struct upstream_api_req {
 	const char	*body;		/* NULL: GET */
 	long		 timeout_ms;
 	size_t		 max_body;
+	const char	*header;	/* one more header line, or NULL */
+	int		 streaming_sdk;	/* §2.2 /mcp: generate's SDK lines */
 };
 enum kf_err		 upstream_api(struct http *, const struct config *,
 			    const struct cred *, const struct upstream_api_req *,

@@ -24,6 +24,9 @@
 //   count       messages.countTokens: input_tokens
 //   models      models.list: the ids
 //   badkey      messages.create with a wrong key: the error class and status
+//   websearch   messages.create and messages.stream() with only the
+//               web_search server tool (Claude Code's WebSearch request):
+//               the block types, the query, the result URLs, the usage
 
 import { apiKey, baseURL, done, importPackage, model, step, tag }
     from "./sdkhelp.mjs";
@@ -128,6 +131,28 @@ await step("badkey", async () => {
 		    status: err?.status ?? null,
 		    type: err?.error?.error?.type ?? null };
 	}
+});
+
+const searchSummary = (msg) => ({
+	types: msg.content.map((b) => b.type),
+	query: msg.content.find((b) => b.type === "server_tool_use")?.input?.query
+	    ?? null,
+	urls: (msg.content.find((b) => b.type === "web_search_tool_result")
+	    ?.content ?? []).map((r) => r.url),
+	text: texts(msg), stop_reason: msg.stop_reason,
+	server_tool_use: msg.usage?.server_tool_use ?? null,
+});
+
+await step("websearch", async () => {
+	const req = { model, max_tokens: 1024,
+	    tools: [{ type: "web_search_20250305", name: "web_search",
+		max_uses: 8 }],
+	    messages: [{ role: "user", content:
+		`Perform a web search for the query: ${tag}-websearch kiro` }] };
+	const created = await client.messages.create(req);
+	const streamed = await client.messages.stream(req).finalMessage();
+	return { create: searchSummary(created),
+	    stream: searchSummary(streamed) };
 });
 
 done();

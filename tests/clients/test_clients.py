@@ -26,7 +26,12 @@ JSON that is checked here):
     tool call in its history;
   - thinking enabled: a thinking block (with a signature) before the text;
   - messages.countTokens, models.list (the seed catalogue);
-  - a wrong key raises AuthenticationError (401, authentication_error).
+  - a wrong key raises AuthenticationError (401, authentication_error);
+  - web search (only the web_search server tool, as Claude Code's WebSearch
+    sends it), create and stream: text, server_tool_use with the query,
+    web_search_tool_result with the mock's two URLs, the summary text and
+    usage.server_tool_use.web_search_requests 1, from one /mcp call each and
+    no model call.
 
 Claude Code (`claude -p`, stdin </dev/null, HOME a fresh directory,
 DISABLE_AUTOUPDATER=1, a 60 s timeout):
@@ -39,6 +44,11 @@ DISABLE_AUTOUPDATER=1, a 60 s timeout):
     it and sends the tool_result; the mock answers that with a text holding a
     marker, which Claude Code must print; the second Kiro request must carry
     the file's unique content in toolResults;
+  - WebSearch: the mock's model calls Claude Code's WebSearch tool for a
+    prompt that asks to search; Claude Code sends its web_search-only request,
+    the gateway answers it from one /mcp call, and the model's final answer
+    (citing the first result's URL) is printed (`-p` needs
+    `--allowedTools WebSearch`: without it Claude Code denies the tool);
   - the request shape of the pinned Claude Code still matches the recorded
     tests/fixtures/claude-code-first-request.json (replayed without node by
     tests/integration/test_claude_code_replay.py).
@@ -172,6 +182,21 @@ class ClientTests(clienthelp.ClientTestCase):
                                          "authentication_error": True, "status": 401,
                                          "type": "authentication_error"})
 
+        query = f"{t}-websearch kiro"
+        for how in ("create", "stream"):
+            search = res["websearch"][how]
+            self.assertEqual(search["types"], ["text", "server_tool_use",
+                                               "web_search_tool_result", "text"], search)
+            self.assertEqual(search["query"], query)
+            self.assertEqual(search["urls"], ["https://example.com/search/1",
+                                              "https://example.org/search/2"])
+            self.assertIn(f"Here are the search results for \"{query}\"", search["text"])
+            self.assertEqual(search["stop_reason"], "end_turn")
+            self.assertEqual(search["server_tool_use"], {"web_search_requests": 1})
+        searches = [e for e in self.mock.requests(since=mark, op="mcp")
+                    if e["body"]["params"]["arguments"]["query"] == query]
+        self.assertEqual(len(searches), 2)
+
     # --- Claude Code ------------------------------------------------------------
 
     def claude(self, name: str, srv: Lighttpd, prompt: str, *, args: tuple[str, ...] = (),
@@ -256,6 +281,26 @@ class ClientTests(clienthelp.ClientTestCase):
                 for u in (h.get("assistantResponseMessage") or {}).get("toolUses") or []]
         self.assertEqual(uses, [{"toolUseId": call_id, "name": "Read",
                                  "input": {"file_path": str(note)}}])
+
+    def test_claude_code_web_search(self) -> None:
+        t = clienthelp.tag()
+        self.script_title()
+        mark = self.mock.mark()
+        out = self.claude("web search", self.servers["/kiro"],
+                          f"Please search the web for {t} kiro gateway",
+                          args=("--allowedTools", "WebSearch"))
+        # The mock's model called WebSearch; Claude Code asked the gateway for
+        # the search (web_search alone), the gateway asked /mcp, and the model
+        # answered from the results Claude Code sent back.
+        self.assertIn("Source: https://example.com/search/1", out, self.logs())
+        searches = self.mock.requests(since=mark, op="mcp")
+        self.assertEqual([e["body"]["params"]["arguments"]["query"] for e in searches],
+                         [f"{t} kiro gateway"])
+        gens = self.mock.requests(since=mark)
+        offered = [s["toolSpecification"]["name"] for e in gens
+                   for s in e["body"]["conversationState"]["currentMessage"][
+                       "userInputMessage"].get("userInputMessageContext", {}).get("tools", [])]
+        self.assertIn("WebSearch", offered)
 
     def test_claude_code_first_request_matches_fixture(self) -> None:
         fixture = json.loads(clienthelp.FIXTURE.read_text())

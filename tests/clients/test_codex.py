@@ -21,6 +21,10 @@ mock Kiro upstream with one account; kiro-fcgi behind lighttpd mounted at
     function_call_output; the mock answers that with a marker, which Codex
     must print; the second Kiro request carries the file's unique content
     in toolResults and the call in its history;
+  - web search (`web_search = "live"` in config.toml; Codex offers the tool
+    by default too): Codex offers its hosted web_search tool, the mock's model calls the gateway's web_search
+    for a prompt that asks to search, the gateway searches through /mcp with
+    the query and the model's answer from the results is printed;
   - the request shape of the pinned Codex still matches the recorded
     tests/fixtures/codex-request.json (replayed without node by
     tests/integration/test_codex_replay.py): run against a capture server,
@@ -105,6 +109,20 @@ class CodexCLI(clienthelp.ClientTestCase):
         self.assertIn("exec_command", names)
         self.assertIn("You are a coding agent", json.dumps(state["history"][0]))
         self.assertRegex(state["conversationId"], r"^[0-9a-f]{8}-[0-9a-f]{4}-")
+
+    def test_web_search(self) -> None:
+        t = "T" + uuid.uuid4().hex[:10].upper()
+        mark = self.mock.mark()
+        home, work = self.new_home('web_search = "live"\n')
+        done = self.codex_run(f"Please search for {t} kiro gateway", home, work)
+        # Codex offered its hosted web_search tool; the mock's model called the
+        # gateway's one, the gateway searched through /mcp and the model answered
+        # from the results: Codex prints that answer.
+        self.assertIn("Source: https://example.com/search/1", done.stdout,
+                      f"stderr {done.stderr[-3000:]}")
+        searches = self.mock.requests(since=mark, op="mcp")
+        self.assertEqual([e["body"]["params"]["arguments"]["query"] for e in searches],
+                         [f"{t} kiro gateway"])
 
     def test_reasoning_shown(self) -> None:
         t = "T" + uuid.uuid4().hex[:10].upper()

@@ -23,7 +23,8 @@ gateway's) and checks:
     response.completed with usage, with consecutive sequence_numbers; the
     text is the mock's scripted answer;
   - the mock accepted the Kiro request (validation ok); the 7 function
-    tools arrived and the namespace and web_search tools did not; the
+    tools arrived with the gateway's own web_search (standing for Codex's
+    hosted one) and the namespace tool did not; the
     developer messages are in the system text, "hi" is the current message,
     and the conversation id is Codex's session-id header.
 
@@ -128,8 +129,10 @@ class _Replay:
         self.assertEqual(current["content"].strip()[-2:], "hi")
         tools = sorted(t["toolSpecification"]["name"]
                        for t in current["userInputMessageContext"]["tools"])
-        self.assertEqual(tools, sorted(t["name"] for t in fx["body"]["tools"]
-                                       if t["type"] == "function"))
+        # Codex's hosted web_search becomes the gateway's own web_search tool
+        # (test_web_search.py).
+        self.assertEqual(tools, sorted([t["name"] for t in fx["body"]["tools"]
+                                        if t["type"] == "function"] + ["web_search"]))
         dumped = json.dumps(state, ensure_ascii=False)
         dev = fx["body"]["input"][0]["content"][0]["text"]
         self.assertIn(json.dumps(dev[:200], ensure_ascii=False)[1:-1], dumped)

@@ -39,9 +39,8 @@ mock is shared by the module and reset before each test.  Covered:
     and the requests after it go straight to the recorded route;
   - no secret in the responder log or in any client body.
 
-The gateway makes no /mcp (web search) call: Anthropic's web search tool is
-answered as a note (fcgi/parse-anthropic.c), so there is no web search call to
-cover here.
+The /mcp (web search) calls on both hosts, for each account kind, are covered
+by test_web_search.py.
 
 Run: /usr/bin/python3 tests/integration/test_gateway_hosts.py
 """

@@ -35,7 +35,8 @@ mock upstream shared by the module and reset before each test):
     result), a PDF and a text document, search_result blocks (also in a
     tool_result), redacted_thinking and an unknown block type, with server
     tools in tools: 200, the mock seeing the query, result titles and URLs,
-    fetched and document text as notes, and only the custom tools;
+    fetched and document text as notes, and only the custom tools (with
+    the gateway's own web_search for the web_search server tool);
   - after every test: the mock's validation accepted every generate request
     the gateway sent (no 400 in the mock's request log), and neither the API
     key nor the account's tokens are in the responder log.
@@ -529,10 +530,13 @@ class _Routes:
         self.assertNotIn("EmwKAhgBEgy", blob)
         self.assertNotIn("JVBERi0xLjQK", blob)
         ctx = state["currentMessage"]["userInputMessage"]["userInputMessageContext"]
+        # web_search is run by the gateway (test_web_search.py): the model gets
+        # the gateway's own web_search tool; the other server tools are dropped.
         self.assertEqual([t["toolSpecification"]["name"] for t in ctx["tools"]],
-                         ["get_weather"])
+                         ["get_weather", "web_search"])
         self.assertEqual([r["toolUseId"] for r in ctx["toolResults"]], ["toolu_1"])
-        self.assertIn("server tool \"web_search_20250305\" dropped", self.gw.log())
+        self.assertIn("server tool \"web_fetch_20250910\" dropped", self.gw.log())
+        self.assertNotIn("\"web_search_20250305\" dropped", self.gw.log())
 
 
 class _Health:

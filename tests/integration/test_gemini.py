@@ -23,7 +23,8 @@ For each server, against the mock upstream (reset before each test):
     codeExecutionResult), fileData with videoMetadata, PDF inlineData and
     an unknown part kind, with googleSearch / urlContext / codeExecution
     tools, is 200: the mock sees notes with the code, output and file URI,
-    and only the declared functions as tools;
+    and only the declared functions as tools, plus the gateway's web_search
+    for googleSearch (test_web_search.py);
   - thinkingConfig: includeThoughts shows thought parts (streamed and not);
     without it the model still thinks (thinking tags upstream) but no thought
     part reaches the client; thinkingBudget 0 turns thinking off;
@@ -347,8 +348,12 @@ class _Gemini:
                      "OUTCOME_OK", "42", "[toolCall part]"):
             self.assertIn(note, blob)
         tools = state["currentMessage"]["userInputMessage"]["userInputMessageContext"]["tools"]
-        self.assertEqual([t["toolSpecification"]["name"] for t in tools], ["read_file"])
-        self.assertIn("tools[0].googleSearch dropped", self.gw.log())
+        # googleSearch is run by the gateway (test_web_search.py): the model gets
+        # its web_search tool; the other Google tools are dropped.
+        self.assertEqual([t["toolSpecification"]["name"] for t in tools],
+                         ["read_file", "web_search"])
+        self.assertIn("tools[1].urlContext dropped", self.gw.log())
+        self.assertNotIn("googleSearch dropped", self.gw.log())
 
     # images and thinking
 

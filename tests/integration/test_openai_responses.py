@@ -25,7 +25,8 @@ For each server, against the mock Kiro:
     image_generation_call, file_search_call, code_interpreter_call, mcp_call,
     item_reference, compaction, an unknown type) and hosted tools in tools
     is 200: the calls and outputs reach Kiro as tool uses and results, the
-    rest as text notes; a local_shell tool is offered to Kiro and its call
+    rest as text notes (the web_search tool is offered as the gateway's own
+    search, test_web_search.py); a local_shell tool is offered to Kiro and its call
     comes back as a local_shell_call item with an exec action;
   - instructions and developer messages become Kiro's system text;
   - an input_image data: URL, or an http: URL the gateway fetches, becomes
@@ -413,8 +414,10 @@ class _Responses:
         names = [t["toolSpecification"]["name"] for t in ctx["tools"]]
         self.assertIn("local_shell", names)
         self.assertIn("get_weather", names)
-        for hosted in ("web_search", "image_generation", "file_search", "code_interpreter"):
+        for hosted in ("image_generation", "file_search", "code_interpreter"):
             self.assertNotIn(hosted, names)
+        # The hosted web_search is run by the gateway (test_web_search.py).
+        self.assertEqual(names.count("web_search"), 1)
         blob = json.dumps(state)
         for note in ("[web search: query lighttpd stream-response-body]",
                      "https://redmine.lighttpd.net/x", "[image generated: a build diagram]",
@@ -423,7 +426,8 @@ class _Responses:
             self.assertIn(note, blob)
         self.assertNotIn(PNG, blob)
         log = self.gw.log()
-        self.assertIn('tools[1]: "web_search" tool dropped', log)
+        self.assertIn('tools[2]: "image_generation" tool dropped', log)
+        self.assertNotIn('"web_search" tool dropped', log)
         self.assertIn('"future_widget_call" items are not known here', log)
 
     def test_local_shell_call_comes_back(self) -> None:

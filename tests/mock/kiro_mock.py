@@ -159,7 +159,7 @@ SCENARIOS = {
 }
 
 KINDS = ("text", "tool_use", "thinking", "reasoning", "exception", "error_frame", "cutoff",
-         "http_error", "slow", "hang", "empty", "raw")
+         "http_error", "slow", "hang", "empty", "raw", "mcp")
 # A tool call cut off mid-input, and its continuation (section "Cut-off tool calls" below).
 KINDS += ("tool_cut",)
 
@@ -1610,6 +1610,114 @@ class HostMixin(object):
 UPSTREAM_OPS["ListAvailableProfiles"] = ("POST", "op_profiles")
 
 
+# ------------------------------------------------------------------ web search (section 10)
+#
+# Scripted /mcp answers: a script with match {"endpoint": "mcp"} (prompt_contains is
+# matched against the query) and a response of kind "mcp", or a #mock:<preset> marker
+# in the query.  Fields of an "mcp" response: results (the list to return),
+# rpc_error ({code, message}), is_error (true), text (the inner text verbatim), body
+# (the whole HTTP body verbatim, a string).
+
+SCENARIOS.update({
+    "mcp_empty": {"kind": "mcp", "results": []},
+    "mcp_rpc_error": {"kind": "mcp", "rpc_error": {"code": -32000,
+                                                    "message": "search backend failed"}},
+    "mcp_is_error": {"kind": "mcp", "is_error": True, "text": "search quota exceeded"},
+    "mcp_garbage": {"kind": "mcp", "text": "{\"results\": [{\"title\": 7, \"url\": null}, 5, "},
+    "mcp_not_json": {"kind": "mcp", "body": "<html>gateway timeout</html>"},
+    "mcp_server_error": _http(500, {"message": "search is unavailable", "reason": None}),
+    "mcp_many": {"kind": "mcp", "results": [
+        {"title": "Result %d" % i, "url": "https://site%d.example.com/page" % (i % 7),
+         "snippet": "Snippet number %d. " % i * 20, "domain": "site%d.example.com" % (i % 7)}
+        for i in range(60)]},
+})
+
+SEARCH_TOOL_NAMES = ("web_search", "WebSearch")
+SEARCH_TOOL_ID = "tooluse_MockSearch"
+
+
+def mcp_query(body):
+    """The query of a tools/call web_search body, or None."""
+    params = body.get("params") if isinstance(body, dict) else None
+    args = params.get("arguments") if isinstance(params, dict) else None
+    query = args.get("query") if isinstance(args, dict) else None
+    return query if isinstance(query, str) else None
+
+
+def mcp_marker(query):
+    for name in re.findall(r"#mock:([A-Za-z0-9_-]+)", query or ""):
+        if normalize_name(name) in SCENARIOS and normalize_name(name).startswith("mcp_"):
+            return resolve_response({"preset": name})
+    return None
+
+
+def _context(msg):
+    ctx = msg.get("userInputMessageContext") if isinstance(msg, dict) else None
+    return ctx if isinstance(ctx, dict) else {}
+
+
+def web_search_turn(body):
+    """The mock model's web search: when the request offers a web_search (or Claude
+    Code's WebSearch) tool and a user message asks to "search (the web) for X", the model
+    calls it with X
+    until it has seen #mock:searches=N results (default 1), then answers citing the
+    last result's first URL and quoting its first line."""
+    try:
+        state = body["conversationState"]
+        current = state["currentMessage"]["userInputMessage"]
+    except (KeyError, TypeError):
+        return None
+    tools = [t.get("toolSpecification", {}).get("name") for t in _context(current).get("tools") or []
+             if isinstance(t, dict)]
+    name = next((n for n in tools if n in SEARCH_TOOL_NAMES), None)
+    if name is None:
+        return None
+    users = [h.get("userInputMessage") for h in state.get("history") or [] if isinstance(h, dict)]
+    users = [u for u in users if isinstance(u, dict)] + [current]
+    prompts = " ".join(str(u.get("content", "")) for u in users)
+    # The newest user message that asks: "search (the web) for <query>".
+    asks = [m for m in (re.search(r"(?i)\bsearch(?: the web)? for:?\s+\"?([^\"\n#]+)",
+                                  str(u.get("content", ""))) for u in reversed(users)) if m]
+    if not asks:
+        return None
+    results = [r for u in users for r in _context(u).get("toolResults") or []
+               if isinstance(r, dict) and str(r.get("toolUseId", "")).startswith(SEARCH_TOOL_ID)]
+    wanted = re.search(r"#mock:searches=(\d+)", prompts)
+    if len(results) < (int(wanted.group(1)) if wanted else 1):
+        query = asks[0].group(1).strip().rstrip(".?!") or "news"
+        # An /mcp scenario marker in the prompt travels on in the query.
+        query = " ".join([query] + re.findall(r"#mock:mcp_[A-Za-z0-9_-]+", prompts))
+        return {"kind": "tool_use", "chunks": ["Let me search the web."], "tools": [
+            {"name": name, "id": "%s%02d%s" % (SEARCH_TOOL_ID, len(results), rand_str(8)),
+             "input_fragments": [compact({"query": query})]}]}
+    last = results[-1]
+    text = " ".join(c.get("text", "") for c in last.get("content") or [] if isinstance(c, dict))
+    url = re.search(r"https?://[^\s\"')\]]+", text)
+    first = text.strip().splitlines()[0][:200] if text.strip() else ""
+    return {"kind": "text", "chunks": split_text(
+        "Searched %d times. Source: %s. First line: %s" % (len(results),
+                                                           url.group(0) if url else "none", first))}
+
+
+def _send_mcp_scripted(self, body, spec):
+    rid = body.get("id")
+    if "body" in spec:
+        return self.send_bytes(200, str(spec["body"]).encode(), "application/json")
+    if spec.get("rpc_error") is not None:
+        return self.send_json(200, {"id": rid, "jsonrpc": "2.0", "error": spec["rpc_error"]})
+    if "text" in spec:
+        text = str(spec["text"])
+    else:
+        query = mcp_query(body) or ""
+        text = compact({"results": spec.get("results", []), "totalResults":
+                        len(spec.get("results", [])), "query": query, "error": None})
+    self.send_json(200, {"id": rid, "jsonrpc": "2.0", "result": {
+        "content": [{"type": "text", "text": text}], "isError": bool(spec.get("is_error"))}})
+
+
+HostMixin.send_mcp_scripted = _send_mcp_scripted
+
+
 class Handler(HostMixin, BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "kiro-mock/1.0"
@@ -1868,13 +1976,18 @@ class Handler(HostMixin, BaseHTTPRequestHandler):
             self.note(script=script_id)
             return resolve_response(spec)
         for name in re.findall(r"#mock:([A-Za-z0-9_-]+)", prompt):
-            if normalize_name(name) in SCENARIOS:
+            if normalize_name(name) in SCENARIOS \
+                    and SCENARIOS[normalize_name(name)]["kind"] != "mcp":
                 self.note(scenario=normalize_name(name))
                 return resolve_response({"preset": name})
         cut = tool_cut_history_preset(getattr(self, "generate_body", None))
         if cut is not None:
             self.note(scenario=cut)
             return resolve_response({"preset": cut})
+        searching = web_search_turn(getattr(self, "generate_body", None))
+        if searching is not None:
+            self.note(scenario="web_search_model")
+            return resolve_response(searching)
         return resolve_response({"kind": "text"})
 
     def op_usage(self, query, raw):
@@ -1926,9 +2039,13 @@ class Handler(HostMixin, BaseHTTPRequestHandler):
                                         "error": {"code": -32700, "message": "Parse error"}})
         if not self.host_checks_mcp(auth[1], body):
             return
-        spec = self.scripted("mcp", auth[0])
+        query_text = mcp_query(body)
+        self.note(mcp_query=query_text)
+        spec = self.scripted("mcp", auth[0], query_text) or mcp_marker(query_text)
         if spec and spec["kind"] == "http_error":
             return Scenario(self, spec, "").run()
+        if spec and spec["kind"] == "mcp":
+            return self.send_mcp_scripted(body, spec)
         self.send_json(200, self.mcp_answer(body))
 
     @staticmethod

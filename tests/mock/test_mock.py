@@ -1861,5 +1861,96 @@ class ToolCutTest(MockTestCase):
         self.assertIn("toolUseEvent", [t for t, _ in evs])
 
 
+# ------------------------------------------------------------------ web search (/mcp scenarios, model)
+
+def mcp_call(query, path="/mcp", headers=None, token=TOKEN):
+    req = {"id": "web_search_tooluse_x", "jsonrpc": "2.0", "method": "tools/call",
+           "params": {"name": "web_search", "arguments": {"query": query}}}
+    status, _, data = request("POST", path, req, headers, token)
+    return status, data
+
+
+def search_tool(name="web_search"):
+    return {"toolSpecification": {"name": name, "description": "Search the web",
+                                  "inputSchema": {"json": {"type": "object", "properties": {
+                                      "query": {"type": "string"}}}}}}
+
+
+class WebSearchTest(MockTestCase):
+    def inner(self, data):
+        out = json.loads(data)
+        return out, json.loads(out["result"]["content"][0]["text"])
+
+    def test_mcp_markers(self):
+        status, data = mcp_call("rust #mock:mcp_empty")
+        self.assertEqual((status, self.inner(data)[1]["results"]), (200, []))
+        out = json.loads(mcp_call("rust #mock:mcp_rpc_error")[1])
+        self.assertEqual((out["error"]["code"], "result" in out), (-32000, False))
+        out = json.loads(mcp_call("rust #mock:mcp_is_error")[1])
+        self.assertEqual((out["result"]["isError"], out["result"]["content"][0]["text"]),
+                         (True, "search quota exceeded"))
+        out = json.loads(mcp_call("rust #mock:mcp_garbage")[1])
+        self.assertRaises(ValueError, json.loads, out["result"]["content"][0]["text"])
+        status, data = mcp_call("rust #mock:mcp_not_json")
+        self.assertEqual((status, data), (200, b"<html>gateway timeout</html>"))
+        status, data = mcp_call("rust #mock:mcp_server_error")
+        self.assertEqual(status, 500)
+        self.assertEqual(len(self.inner(mcp_call("rust #mock:mcp_many")[1])[1]["results"]), 60)
+        # Without a marker: the two default results.
+        self.assertEqual(len(self.inner(mcp_call("rust")[1])[1]["results"]), 2)
+
+    def test_mcp_script_matches_query_and_counts(self):
+        script({"kind": "mcp", "results": [{"title": "T", "url": "https://only.example/x"}]},
+               endpoint="mcp", prompt_contains="needle")
+        self.assertEqual(len(self.inner(mcp_call("hay")[1])[1]["results"]), 2)
+        _, inner = self.inner(mcp_call("a needle here")[1])
+        self.assertEqual(inner["results"], [{"title": "T", "url": "https://only.example/x"}])
+        self.assertEqual(inner["query"], "a needle here")
+        self.assertEqual(ctl("GET", "stats")[1]["mcp"], 2)
+        self.assertEqual([e["mcp_query"] for e in log_entries("mcp")], ["hay", "a needle here"])
+
+    def test_model_searches_then_answers(self):
+        b = body("Please search for kiro gateway", userInputMessageContext={
+            "tools": [search_tool()]})
+        status, _, data = gen(b)
+        self.assertEqual(status, 200)
+        calls = [e for e in events(data) if e[0] == "toolUseEvent"]
+        self.assertEqual(calls[0][1]["name"], "web_search")
+        tid = calls[0][1]["toolUseId"]
+        self.assertTrue(tid.startswith("tooluse_MockSearch"))
+        query = json.loads("".join(c[1].get("input", "") for c in calls))["query"]
+        self.assertEqual(query, "kiro gateway")
+        b["conversationState"]["history"] = [
+            {"userInputMessage": {"content": "Please search for kiro gateway",
+                                  "modelId": "claude-sonnet-4.5", "origin": "AI_EDITOR"}},
+            {"assistantResponseMessage": {"content": "Let me search the web.", "toolUses": [
+                {"toolUseId": tid, "name": "web_search", "input": {"query": query}}]}}]
+        b["conversationState"]["currentMessage"] = {"userInputMessage": {
+            "content": "Tool results provided.", "modelId": "claude-sonnet-4.5",
+            "origin": "AI_EDITOR",
+            "userInputMessageContext": {"tools": [search_tool()], "toolResults": [
+                {"toolUseId": tid, "status": "success", "content": [
+                    {"text": "1. Kiro docs\nhttps://kiro.example/docs\nsnippet"}]}]}}}
+        status, hdrs, data = gen(b)
+        self.assertEqual(status, 200, (hdrs.get("x-mock-reason"), hdrs.get("x-mock-detail")))
+        self.assertEqual("".join(texts(data)), "Searched 1 times. Source: "
+                         "https://kiro.example/docs. First line: 1. Kiro docs")
+
+    def test_model_without_search_tool_or_wish_just_talks(self):
+        status, _, data = gen(body("Please search for x", userInputMessageContext={
+            "tools": [tool_spec()]}))
+        self.assertFalse([e for e in events(data) if e[0] == "toolUseEvent"])
+        status, _, data = gen(body("hello", userInputMessageContext={"tools": [search_tool()]}))
+        self.assertFalse([e for e in events(data) if e[0] == "toolUseEvent"])
+
+    def test_model_claude_code_tool_name_and_marker_in_query(self):
+        status, _, data = gen(body("search the web for \"lighttpd\" #mock:mcp_empty",
+                                   userInputMessageContext={"tools": [search_tool("WebSearch")]}))
+        calls = [e for e in events(data) if e[0] == "toolUseEvent"]
+        self.assertEqual(calls[0][1]["name"], "WebSearch")
+        query = json.loads("".join(c[1].get("input", "") for c in calls))["query"]
+        self.assertEqual(query, "lighttpd #mock:mcp_empty")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)

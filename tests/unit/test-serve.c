@@ -83,7 +83,7 @@ r_reset(void *arg)
 
 static const struct sink_ops rec_ops = {
 	r_start, r_text, NULL, NULL, NULL, NULL, NULL, r_finish, r_error,
-	r_none, r_reset,
+	r_none, r_reset, NULL,
 };
 
 static void
