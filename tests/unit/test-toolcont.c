@@ -130,7 +130,7 @@ r_reset(void *arg)
 
 static const struct sink_ops rec_ops = {
 	r_start, r_text, r_thinking, r_thinking_end, r_tool_start,
-	r_tool_input, r_tool_end, r_finish, r_error, r_ping, r_reset,
+	r_tool_input, r_tool_end, r_finish, r_error, r_ping, r_reset, NULL,
 };
 
 /* ------------------------------------------------------------ scanner */
