@@ -90,7 +90,9 @@ parse(int which, const char *data, size_t size, struct conv *conv)
 		    &gopts, &cause);
 		break;
 	}
-	CHECK(er == KF_OK || (er == KF_EINVAL && cause != NULL));
+	/* An unknown model is KF_ENOTFOUND (404 in every API). */
+	CHECK(er == KF_OK ||
+	    ((er == KF_EINVAL || er == KF_ENOTFOUND) && cause != NULL));
 	free(cause);
 	free(param);
 	return er;
