@@ -9,7 +9,6 @@
 #include <json-c/json.h>
 
 #include "accounts.h"
-#include "anthropic.h"
 #include "buf.h"
 #include "catalogue.h"
 #include "clock.h"
@@ -183,8 +182,7 @@ info_model(struct request *req)
 		buf_printf(&msg, "model \"%s\" is not available; available "
 		    "models: ", id);
 		catalogue_list_text(&msg);
-		(void)anthropic_error_response(&req->out, KF_ENOTFOUND,
-		    msg.ptr, 0);
+		(void)router_error(req, KF_ENOTFOUND, msg.ptr);
 		buf_free(&msg);
 		return;
 	}

@@ -134,20 +134,31 @@ enum err_format {
 /*
  * The error format of the API a request speaks, for errors before (or
  * instead of) its handler: by path, since a 404 or 405 has no route.
+ * /v1/models is both Anthropic's and OpenAI's: Anthropic's SDKs and
+ * Claude Code send anthropic-version (and x-api-key unless given a
+ * bearer token); OpenAI's SDKs send neither.
  */
 static enum err_format
 error_format(const struct request *req)
 {
+	const char	*v;
+
 	if (gemini_is_path(req->method, req->path))
 		return FORMAT_GEMINI;
 	if (strcmp(req->path, "/v1/chat/completions") == 0 ||
 	    strcmp(req->path, "/v1/responses") == 0)
 		return FORMAT_OPENAI;
+	if ((strcmp(req->path, "/v1/models") == 0 ||
+	    strncmp(req->path, "/v1/models/", 11) == 0) &&
+	    ((v = request_param(req, "HTTP_ANTHROPIC_VERSION")) == NULL ||
+	    *v == '\0') &&
+	    ((v = request_param(req, "HTTP_X_API_KEY")) == NULL || *v == '\0'))
+		return FORMAT_OPENAI;
 	return FORMAT_ANTHROPIC;
 }
 
-static int
-route_error(struct request *req, enum kf_err er, const char *msg)
+int
+router_error(struct request *req, enum kf_err er, const char *msg)
 {
 	switch (error_format(req)) {
 	case FORMAT_GEMINI:
@@ -302,14 +313,14 @@ router_dispatch(const struct app *app, struct request *req,
 		} else {
 			msg = xasprintf("no route for %s %s", req->method,
 			    req->path);
-			(void)route_error(req, KF_ENOTFOUND, msg);
+			(void)router_error(req, KF_ENOTFOUND, msg);
 		}
 		free(msg);
 		return;
 	}
 	if (app->startup_error != NULL && r->fn != info_root) {
 		/* The reason names paths and keys: only for the client. */
-		(void)route_error(req, KF_ECONFIG, app->cfg != NULL &&
+		(void)router_error(req, KF_ECONFIG, app->cfg != NULL &&
 		    app->cfg->api_key != NULL &&
 		    router_client_authorised(req, app->cfg->api_key) ?
 		    app->startup_error : "kiro-fcgi could not start (its "
@@ -319,14 +330,14 @@ router_dispatch(const struct app *app, struct request *req,
 	}
 	if (r->auth) {
 		if (app->cfg->api_key == NULL) {
-			(void)route_error(req, KF_ECONFIG,
+			(void)router_error(req, KF_ECONFIG,
 			    "the gateway has no apiKey configured, so no "
 			    "client can be authenticated: set apiKey in the "
 			    "configuration (or API_KEY in the environment)");
 			return;
 		}
 		if (!route_authorised(r, req, app->cfg->api_key)) {
-			(void)route_error(req, KF_EAUTH,
+			(void)router_error(req, KF_EAUTH,
 			    auth_failure(r, req));
 			return;
 		}
@@ -337,7 +348,7 @@ router_dispatch(const struct app *app, struct request *req,
 		fn = fn == info_models ? gemini_models : gemini_model;
 	if (r->body && (er = request_read_body(req, reader, stream,
 	    (size_t)app->cfg->max_request_bytes, &why)) != KF_OK) {
-		(void)route_error(req, er, why);
+		(void)router_error(req, er, why);
 		free(why);
 		return;
 	}

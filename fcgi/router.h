@@ -27,6 +27,12 @@ void	router_dispatch(const struct app *, struct request *,
 	    request_read_fn, void *stream);
 
 /*
+ * A complete error response in the format of the API the request
+ * speaks, judged by its path (and, on /v1/models, by anthropic-version).
+ */
+int	router_error(struct request *, enum kf_err, const char *message);
+
+/*
  * 1 when the request carries the configured client key, in a header or
  * in ?key=; router_dispatch takes ?key= on Gemini routes only.
  */

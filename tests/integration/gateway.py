@@ -506,6 +506,23 @@ def assert_anthropic_error(case, resp, status: int, err_type: str | None = None,
     return doc
 
 
+def assert_openai_error(case, resp, status: int, err_type: str | None = None,
+                        contains: Iterable[str] = (), code: str | None = None) -> dict:
+    """Assert resp is an OpenAI error JSON ({"error": {...}} and nothing else)."""
+    case.assertEqual(resp.status, status, resp.body[:500])
+    case.assertTrue(resp.headers.get("Content-Type", "").startswith("application/json"),
+                    resp.headers.get("Content-Type"))
+    doc = resp.json()
+    case.assertEqual(set(doc), {"error"}, doc)
+    if err_type is not None:
+        case.assertEqual(doc["error"].get("type"), err_type, doc)
+    if code is not None:
+        case.assertEqual(doc["error"].get("code"), code, doc)
+    for text in contains:
+        case.assertIn(text, doc["error"].get("message", ""), doc)
+    return doc
+
+
 # --- Waiting on the mock, and what Kiro was sent ----------------------------------------
 
 

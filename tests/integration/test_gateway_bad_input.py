@@ -22,7 +22,8 @@ maxRequestBytes = 100000, for each server:
     Bearer, Basic) get 401 authentication_error, and no key is echoed;
   - unknown routes get 404, known routes with the wrong method 405 with an
     Allow header listing the right ones, an
-    unknown model under /v1/models/ 404 listing the available models;
+    unknown model under /v1/models/ 404 listing the available models, in OpenAI's
+    shape for a client that sends neither anthropic-version nor x-api-key;
   - after every test the same responder processes (same pids and start
     times, no new "ready" line in the responder log) still answer a normal
     request, and the mock received nothing from the refused requests.
@@ -40,7 +41,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gateway as gw  # noqa: E402
-from gateway import Account, Gateway, Mock, assert_anthropic_error, body  # noqa: E402
+from gateway import (Account, Gateway, Mock, assert_anthropic_error,  # noqa: E402
+                     assert_openai_error, body)
 
 MOCK: Mock | None = None
 HERE = Path(__file__).resolve().parent
@@ -222,7 +224,15 @@ class _BadInput:
                         if len(value) > 10:
                             self.assertNotIn(value.split(" ")[-1], doc["error"]["message"])
             with self.subTest(name, path="/v1/models"):
+                # Shared with OpenAI: Anthropic's shape for a client that
+                # sends x-api-key or anthropic-version, OpenAI's otherwise.
                 resp = self.gw.get("/v1/models", auth=None, headers=headers)
+                if headers.get("x-api-key"):
+                    assert_anthropic_error(self, resp, 401, "authentication_error")
+                else:
+                    assert_openai_error(self, resp, 401, "authentication_error")
+                resp = self.gw.get("/v1/models", auth=None, headers=dict(
+                    headers, **{"anthropic-version": "2023-06-01"}))
                 assert_anthropic_error(self, resp, 401, "authentication_error")
         self.assertNotIn(key, self.gw.log())
 
@@ -262,6 +272,21 @@ class _BadInput:
         resp = self.gw.messages(body("hi", model="claude-instant-1"))
         assert_anthropic_error(self, resp, 404, "not_found_error",
                                ["claude-instant-1", "claude-sonnet-4.5", "claude-haiku-4.5"])
+
+    def test_unknown_model_openai_client(self) -> None:
+        # OpenAI's SDKs send a bearer token and no anthropic-version: the
+        # 404 comes in OpenAI's shape; with anthropic-version, Anthropic's.
+        for path in ("/v1/models/mistral-large", "/v1/models/llama-3-70b"):
+            with self.subTest(path=path):
+                resp = self.gw.get(path, auth="bearer")
+                assert_openai_error(self, resp, 404, "invalid_request_error",
+                                    [path.rsplit("/", 1)[1], "claude-sonnet-4.5"],
+                                    code="model_not_found")
+        resp = self.gw.get("/v1/models/mistral-large", auth="bearer",
+                           headers={"anthropic-version": "2023-06-01"})
+        assert_anthropic_error(self, resp, 404, "not_found_error", ["mistral-large"])
+        assert_openai_error(self, self.gw.get("/v1/models/mistral-large", auth=None), 401,
+                            "authentication_error")
 
 
 class Lighttpd(_BadInput, unittest.TestCase):
