@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import time
 import unittest
 from pathlib import Path
@@ -45,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gateway as gw  # noqa: E402
-from gateway import Account, Gateway, Mock, body  # noqa: E402
+from gateway import Account, Gateway, Mock, body, in_parallel  # noqa: E402
 
 MOCK: Mock | None = None
 MODEL = "claude-sonnet-4-5"
@@ -119,29 +118,6 @@ TOO_LONG = {"anthropic": (400, "invalid_request_error"),
             "gemini": (400, "INVALID_ARGUMENT")}
 RATE = {"anthropic": (429, "rate_limit_error"), "openai_chat": (429, "rate_limit_exceeded"),
         "openai_responses": (429, "rate_limit_exceeded"), "gemini": (429, "RESOURCE_EXHAUSTED")}
-
-
-def in_parallel(calls: list) -> list:
-    """Runs the callables at once (a barrier), returns their results in order."""
-    results: list = [None] * len(calls)
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(calls))
-
-    def run(slot: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[slot] = calls[slot]()
-        except BaseException as err:  # reported in the test's thread
-            errors.append(err)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=180)
-    if errors:
-        raise errors[0]
-    return results
 
 
 class _Relay:
