@@ -15,6 +15,7 @@
 #include "openai-common.h"
 #include "out.h"
 #include "sink.h"
+#include "websearch.h"
 #include "xmalloc.h"
 
 /*
@@ -53,7 +54,19 @@ struct openai_chat_emit {
 	struct tool_call *tools;	/* by the relay's index */
 	size_t		 n_tools;
 	int		 finished;
+	/*
+	 * Web search (web_search_options): the sources the gateway's
+	 * searches found, {url, title} objects, and, when streaming, the
+	 * characters sent before the first search (where the content kept
+	 * for url_citation offsets begins).
+	 */
+	json_object	*sources;
+	long		 streamed_chars;
+	long		 cite_base;
 };
+
+/* Sources kept for citations: the results of this many searches. */
+#define MAX_SOURCES	(WEBSEARCH_MAX_RESULTS * 10)
 
 const char *
 openai_chat_finish_reason(enum sink_stop stop)
@@ -191,6 +204,11 @@ e_text(void *arg, const char *s, size_t len)
 		buf_append(&e->content, s, len);
 		return 0;
 	}
+	/* After a search, keep the text: citations point into it. */
+	if (e->sources != NULL)
+		buf_append(&e->content, s, len);
+	else
+		e->streamed_chars += openai_utf8_chars(s, len);
 	string_delta(e, "content", s, len);
 	return push(e);
 }
@@ -295,6 +313,32 @@ usage_json(json_object *msg, const struct sink_usage *usage)
 	json_object_object_add(msg, "usage", u);
 }
 
+/*
+ * url_citation annotations (Chat's nested shape) for each place the
+ * content names a source's URL; an empty array when none.
+ */
+static json_object *
+citations(const struct openai_chat_emit *e)
+{
+	json_object	*arr, *src;
+	const char	*url, *title;
+	size_t		 i, n;
+
+	arr = json_object_new_array();
+	n = e->sources != NULL ? json_object_array_length(e->sources) : 0;
+	for (i = 0; i < n && e->content.len > 0; i++) {
+		src = json_object_array_get_idx(e->sources, i);
+		if (json_get_str(src, "url", &url) != 1)
+			continue;
+		if (json_get_str(src, "title", &title) != 1)
+			title = NULL;
+		openai_url_citations(arr, e->content.ptr, e->content.len,
+		    e->mode == EMIT_JSON ? 0 : e->cite_base, url, title,
+		    OPENAI_CITATION_NESTED);
+	}
+	return arr;
+}
+
 static int
 write_json(struct openai_chat_emit *e, enum sink_stop stop,
     const struct sink_usage *usage)
@@ -340,6 +384,8 @@ write_json(struct openai_chat_emit *e, enum sink_stop stop,
 	else
 		json_object_put(calls);
 	json_object_object_add(m, "refusal", NULL);
+	if (e->sources != NULL)
+		json_object_object_add(m, "annotations", citations(e));
 	choice = json_object_new_object();
 	json_object_object_add(choice, "index", json_object_new_int(0));
 	json_object_object_add(choice, "message", m);
@@ -363,12 +409,27 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 {
 	struct openai_chat_emit	*e = arg;
 	struct buf		 d = BUF_INIT;
+	json_object		*a;
 
 	if (e->finished)
 		return 0;
 	e->finished = 1;
 	if (e->mode == EMIT_JSON)
 		return write_json(e, stop, usage);
+	if (e->sources != NULL) {
+		/* Search models send their annotations in a delta. */
+		a = citations(e);
+		if (json_object_array_length(a) > 0) {
+			buf_puts(&d, "{\"annotations\":");
+			buf_puts(&d, json_object_to_json_string_ext(a,
+			    JSON_C_TO_STRING_PLAIN |
+			    JSON_C_TO_STRING_NOSLASHESCAPE));
+			buf_putc(&d, '}');
+			chunk(e, d.ptr, NULL);
+			buf_reset(&d);
+		}
+		json_object_put(a);
+	}
 	chunk(e, "{}", finish_reason(e, stop));
 	if (e->include_usage) {
 		buf_append(&d, e->prefix.ptr, e->prefix.len);
@@ -414,6 +475,34 @@ e_ping(void *arg)
 	return emit_puts_flush(e->out, e->sink, ": keep-alive\n\n");
 }
 
+/*
+ * A search the gateway ran for web_search_options: Chat Completions has
+ * no item for it, so only its sources are kept, for the annotations.
+ */
+static int
+e_web_search(void *arg, const char *id, const struct websearch *ws)
+{
+	struct openai_chat_emit	*e = arg;
+	json_object		*src;
+	size_t			 k;
+
+	(void)id;
+	if (e->sources == NULL) {
+		e->sources = json_object_new_array();
+		e->cite_base = e->streamed_chars;
+	}
+	for (k = 0; k < ws->n_results &&
+	    json_object_array_length(e->sources) < MAX_SOURCES; k++) {
+		src = json_object_new_object();
+		json_object_object_add(src, "url",
+		    json_str(ws->results[k].url));
+		json_object_object_add(src, "title",
+		    json_str(ws->results[k].title));
+		json_object_array_add(e->sources, src);
+	}
+	return 0;
+}
+
 static void
 tools_free(struct openai_chat_emit *e)
 {
@@ -440,11 +529,16 @@ e_reset(void *arg)
 	buf_reset(&e->reasoning);
 	e->has_reasoning = 0;
 	e->finished = 0;
+	json_object_put(e->sources);
+	e->sources = NULL;
+	e->streamed_chars = 0;
+	e->cite_base = 0;
 }
 
 static const struct sink_ops openai_chat_ops = {
 	e_start, e_text, e_thinking, e_thinking_end, e_tool_start,
-	e_tool_input, e_tool_end, e_finish, e_error, e_ping, e_reset, NULL,
+	e_tool_input, e_tool_end, e_finish, e_error, e_ping, e_reset,
+	e_web_search,
 };
 
 static struct openai_chat_emit *
@@ -485,6 +579,7 @@ openai_chat_emit_free(struct openai_chat_emit *e)
 	buf_free(&e->prefix);
 	buf_free(&e->content);
 	buf_free(&e->reasoning);
+	json_object_put(e->sources);
 	free(e->id);
 	free(e->model);
 	free(e);

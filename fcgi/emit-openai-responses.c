@@ -36,9 +36,6 @@ enum item_type {
 	ITEM_WEB_SEARCH_CALL,		/* a search the gateway ran */
 };
 
-/* url_citation annotations one message may carry. */
-#define MAX_ANNOTATIONS	100
-
 struct item {
 	enum item_type	 type;
 	char		 id[40];
@@ -370,19 +367,6 @@ close_reasoning(struct openai_responses_emit *e)
 	ev_item(e, "response.output_item.done", i);
 }
 
-/* Characters (code points) in s[0, len). */
-static long
-utf8_chars(const char *s, size_t len)
-{
-	long	n = 0;
-	size_t	i;
-
-	for (i = 0; i < len; i++)
-		if (((unsigned char)s[i] & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 /*
  * url_citation annotations for a finished message: each place its text
  * names the URL of a result the gateway's searches found, with character
@@ -391,42 +375,24 @@ utf8_chars(const char *s, size_t len)
 static json_object *
 citations(const struct openai_responses_emit *e, const struct item *msg)
 {
-	json_object	*arr, *sources, *src, *a;
-	const char	*text = msg->text.ptr, *url, *title, *at;
-	size_t		 i, j, n, off, ulen;
-	long		 start;
+	json_object	*arr, *sources, *src;
+	const char	*url, *title;
+	size_t		 i, j, n;
 
 	arr = json_object_new_array();
-	for (i = 0; i < e->n_items && text != NULL; i++) {
+	for (i = 0; i < e->n_items && msg->text.ptr != NULL; i++) {
 		if (e->items[i].type != ITEM_WEB_SEARCH_CALL ||
 		    json_get_arr(e->items[i].action, "sources", &sources) != 1)
 			continue;
 		n = json_object_array_length(sources);
 		for (j = 0; j < n; j++) {
 			src = json_object_array_get_idx(sources, j);
-			if (json_get_str(src, "url", &url) != 1 ||
-			    (ulen = strlen(url)) == 0)
+			if (json_get_str(src, "url", &url) != 1)
 				continue;
 			if (json_get_str(src, "title", &title) != 1)
-				title = url;
-			for (off = 0; json_object_array_length(arr) <
-			    MAX_ANNOTATIONS && (at = memmem(text + off,
-			    msg->text.len - off, url, ulen)) != NULL;
-			    off = (size_t)(at - text) + ulen) {
-				start = utf8_chars(text, (size_t)(at - text));
-				a = json_object_new_object();
-				json_object_object_add(a, "type",
-				    json_str("url_citation"));
-				json_object_object_add(a, "start_index",
-				    json_object_new_int64(start));
-				json_object_object_add(a, "end_index",
-				    json_object_new_int64(start +
-				    utf8_chars(url, ulen)));
-				json_object_object_add(a, "url", json_str(url));
-				json_object_object_add(a, "title",
-				    json_str(title));
-				json_object_array_add(arr, a);
-			}
+				title = NULL;
+			openai_url_citations(arr, msg->text.ptr, msg->text.len,
+			    0, url, title, OPENAI_CITATION_FLAT);
 		}
 	}
 	return arr;

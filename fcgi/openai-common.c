@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "emit-common.h"
+#include "json.h"
 #include "openai-common.h"
 #include "out.h"
 
@@ -133,4 +134,56 @@ openai_relay_error(struct out *out, enum kf_err er, const char *message,
     long retry_after)
 {
 	return openai_error_response(out, er, message, NULL, retry_after);
+}
+
+long
+openai_utf8_chars(const char *s, size_t len)
+{
+	long	n = 0;
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+void
+openai_url_citations(json_object *arr, const char *text, size_t len,
+    long base, const char *url, const char *title,
+    enum openai_citation_shape shape)
+{
+	json_object	*a, *fields;
+	const char	*at;
+	size_t		 ulen, off = 0, counted = 0;
+	long		 start = base, url_chars;
+
+	if (text == NULL || url == NULL || (ulen = strlen(url)) == 0)
+		return;
+	url_chars = openai_utf8_chars(url, ulen);
+	if (title == NULL)
+		title = url;
+	while (json_object_array_length(arr) < OPENAI_MAX_ANNOTATIONS &&
+	    off < len && (at = memmem(text + off, len - off, url,
+	    ulen)) != NULL) {
+		/* Count only the new stretch: linear over all matches. */
+		start += openai_utf8_chars(text + counted,
+		    (size_t)(at - text) - counted);
+		counted = (size_t)(at - text);
+		a = json_object_new_object();
+		json_object_object_add(a, "type", json_str("url_citation"));
+		if (shape == OPENAI_CITATION_NESTED) {
+			fields = json_object_new_object();
+			json_object_object_add(a, "url_citation", fields);
+		} else
+			fields = a;
+		json_object_object_add(fields, "start_index",
+		    json_object_new_int64(start));
+		json_object_object_add(fields, "end_index",
+		    json_object_new_int64(start + url_chars));
+		json_object_object_add(fields, "url", json_str(url));
+		json_object_object_add(fields, "title", json_str(title));
+		json_object_array_add(arr, a);
+		off = (size_t)(at - text) + ulen;
+	}
 }

@@ -2,6 +2,10 @@
 #ifndef OPENAI_COMMON_H
 #define OPENAI_COMMON_H
 
+#include <stddef.h>
+
+#include <json-c/json.h>
+
 #include "buf.h"
 #include "err.h"
 
@@ -27,5 +31,26 @@ int	openai_error_response(struct out *, enum kf_err, const char *message,
 /* The same with no param: a relay failure (a serve_error_fn). */
 int	openai_relay_error(struct out *, enum kf_err, const char *message,
 	    long retry_after);
+
+/* Annotations one message may carry (a cap on work and answer size). */
+#define OPENAI_MAX_ANNOTATIONS	100
+
+enum openai_citation_shape {
+	OPENAI_CITATION_FLAT,	/* Responses: fields beside "type" */
+	OPENAI_CITATION_NESTED,	/* Chat: under "url_citation" */
+};
+
+/*
+ * Appends to arr (a json array) one url_citation annotation for each
+ * place text (len bytes) names url, while arr holds fewer than
+ * OPENAI_MAX_ANNOTATIONS.  start_index and end_index count code points,
+ * as OpenAI does, from base (the characters of the message before text).
+ * title NULL: the url.  Linear in len.
+ */
+void	openai_url_citations(json_object *arr, const char *text, size_t len,
+	    long base, const char *url, const char *title,
+	    enum openai_citation_shape);
+/* Code points in s[0, len). */
+long	openai_utf8_chars(const char *s, size_t len);
 
 #endif

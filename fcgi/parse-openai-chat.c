@@ -10,6 +10,7 @@
 #include "conv.h"
 #include "imgfetch.h"
 #include "json.h"
+#include "log.h"
 #include "models.h"
 #include "openai-chat.h"
 #include "parse-common.h"
@@ -654,9 +655,53 @@ refuse_unsupported(struct parse *p, json_object *root)
 	if (present(root, "function_call"))
 		return bad(p, "function_call", "legacy function_call is not "
 		    "supported; use tool_choice");
-	if (present(root, "web_search_options"))
-		return bad(p, "web_search_options", "web search is not "
-		    "available from this gateway");
+	return KF_OK;
+}
+
+/*
+ * web_search_options (the search models' option): the gateway offers the
+ * model its web search (websearch.h) and answers with url_citation
+ * annotations.  Kiro's search takes only a query: search_context_size
+ * and user_location are checked, then dropped with a log line.
+ */
+static enum kf_err
+parse_web_search_options(struct parse *p, json_object *root)
+{
+	static const char *const sizes[] = { "low", "medium", "high" };
+	json_object	*opts, *v;
+	const char	*size;
+	size_t		 i;
+
+	if (!json_object_object_get_ex(root, "web_search_options", &opts) ||
+	    opts == NULL)
+		return KF_OK;
+	if (!json_object_is_type(opts, json_type_object))
+		return bad(p, "web_search_options", "must be an object, not %s",
+		    json_type_label(opts));
+	if (json_object_object_get_ex(opts, "search_context_size", &v) &&
+	    v != NULL) {
+		if (!json_object_is_type(v, json_type_string))
+			return bad(p, "web_search_options.search_context_size",
+			    "must be \"low\", \"medium\" or \"high\"");
+		size = json_object_get_string(v);
+		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+			if (strcmp(size, sizes[i]) == 0)
+				break;
+		if (i == sizeof(sizes) / sizeof(sizes[0]))
+			return bad(p, "web_search_options.search_context_size",
+			    "must be \"low\", \"medium\" or \"high\"");
+		log_info("chat: web_search_options.search_context_size "
+		    "dropped: Kiro's search has no such setting");
+	}
+	if (json_object_object_get_ex(opts, "user_location", &v) &&
+	    v != NULL) {
+		if (!json_object_is_type(v, json_type_object))
+			return bad(p, "web_search_options.user_location",
+			    "must be an object, not %s", json_type_label(v));
+		log_info("chat: web_search_options.user_location dropped: "
+		    "Kiro's search has no such setting");
+	}
+	p->conv->web_search.enabled = 1;
 	return KF_OK;
 }
 
@@ -746,6 +791,7 @@ openai_chat_parse(const char *body, size_t len, struct http *h,
 	    (er = parse_stream(&p, root, opts)) != KF_OK ||
 	    (er = parse_reasoning(&p, root, m)) != KF_OK ||
 	    (er = parse_tools(&p, root)) != KF_OK ||
+	    (er = parse_web_search_options(&p, root)) != KF_OK ||
 	    (er = parse_tool_choice(&p, root)) != KF_OK ||
 	    (er = check_tool_choice(&p)) != KF_OK ||
 	    (er = parse_stop(&p, root)) != KF_OK ||

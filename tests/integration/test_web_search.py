@@ -39,6 +39,10 @@ reset before each test.  Covered:
     web_search_call.* events, and url_citation annotations (character
     offsets) where the answer names a result's URL; filters.allowed_domains
     filters the sources (a non-array is a 400);
+  - Chat Completions `web_search_options` (streamed and not): url_citation
+    annotations in Chat's nested shape, offsets over the whole content,
+    in the message or one delta before the finish chunk; no tool call
+    reaches the client; bad options are a 400 naming the field;
   - Gemini `googleSearch` (generateContent and streamGenerateContent
     ?alt=sse): groundingMetadata (webSearchQueries, groundingChunks web
     uri/title) on the last chunk's candidate, no functionCall part;
@@ -373,6 +377,62 @@ class WebSearch(unittest.TestCase):
                 self.assertIn(name, names)
             added = [d["item"] for name, d in events if name == "response.output_item.added"]
             self.assertIn("web_search_call", [item["type"] for item in added])
+
+    def check_chat(self, stream: bool) -> None:
+        """Chat Completions' web_search_options: url_citation annotations."""
+        g = self.start()
+        req = {"model": gw.MODEL, "stream": stream,
+               "messages": [{"role": "user", "content": "Please search for kiro gateway"}],
+               "web_search_options": {"search_context_size": "low",
+                                      "user_location": {"type": "approximate",
+                                                        "approximate": {"country": "FR"}}}}
+        resp = g.post("/v1/chat/completions", req, auth="bearer")
+        self.assertEqual(resp.status, 200, resp.body[:500])
+        if stream:
+            chunks = [json.loads(e.data) for e in gw.sse_events(resp.chunks)
+                      if e.data != "[DONE]"]
+            deltas = [c["choices"][0]["delta"] for c in chunks if c.get("choices")]
+            text = "".join(d.get("content") or "" for d in deltas)
+            notes = [a for d in deltas for a in d.get("annotations", [])]
+            self.assertFalse(any("tool_calls" in d for d in deltas), deltas)
+            finish = [c["choices"][0]["finish_reason"] for c in chunks if c.get("choices")]
+            self.assertEqual(finish[-1], "stop")
+        else:
+            msg = resp.json()["choices"][0]["message"]
+            text, notes = msg["content"], msg["annotations"]
+            self.assertNotIn("tool_calls", msg)
+            self.assertEqual(resp.json()["choices"][0]["finish_reason"], "stop")
+        url = "https://example.com/search/1"
+        at = text.index(url)
+        self.assertEqual(notes, [{"type": "url_citation", "url_citation": {
+            "start_index": at, "end_index": at + len(url), "url": url,
+            "title": "kiro gateway - Overview"}}])
+        self.assertEqual((len(MOCK.requests()), len(self.mcp_calls())), (2, 1))
+        self.assertIn("web_search_options.search_context_size dropped", g.log())
+
+    def test_chat_web_search_json(self) -> None:
+        self.check_chat(False)
+
+    def test_chat_web_search_stream(self) -> None:
+        self.check_chat(True)
+
+    def test_chat_web_search_options_checked(self) -> None:
+        g = self.start()
+        base = {"model": gw.MODEL, "messages": [{"role": "user", "content": "hi"}]}
+        for opts, path in (("yes", "web_search_options"),
+                           ({"search_context_size": "huge"},
+                            "web_search_options.search_context_size"),
+                           ({"user_location": "Paris"}, "web_search_options.user_location")):
+            with self.subTest(opts=opts):
+                resp = g.post("/v1/chat/completions", dict(base, web_search_options=opts),
+                              auth="bearer")
+                self.assertEqual(resp.status, 400, resp.body[:300])
+                self.assertEqual(resp.json()["error"]["param"], path)
+        self.assertEqual(MOCK.requests(), [])
+        # Without web_search_options no search is offered and no annotations appear.
+        resp = g.post("/v1/chat/completions", base, auth="bearer")
+        self.assertEqual(resp.status, 200, resp.body[:300])
+        self.assertNotIn("annotations", resp.json()["choices"][0]["message"])
 
     def test_responses_web_search_json(self) -> None:
         self.check_responses(False)

@@ -15,6 +15,7 @@
 #include "out.h"
 #include "sink.h"
 #include "testutil.h"
+#include "websearch.h"
 #include "xmalloc.h"
 
 /*
@@ -379,6 +380,118 @@ START_TEST(json_text_and_reasoning)
 }
 END_TEST
 
+/*
+ * web_search_options: the sources of the gateway's searches become
+ * url_citation annotations wherever the content names their URL, with
+ * offsets in code points over the whole content (text streamed before
+ * the search included): in the message, and as a delta before the
+ * finish chunk when streaming.
+ */
+static json_object *
+citations_of(int stream)
+{
+	struct harness		 h;
+	struct sink_usage	 u = { .input_tokens = 1, .output_tokens = 1 };
+	struct websearch_result	 r[2] = {
+		{ "Kiro", "https://kiro.dev/a", NULL, NULL },
+		{ "Other", "https://x.org/b", NULL, NULL },
+	};
+	struct websearch	 ws = { "kiro", r, 2, NULL };
+	json_object		*v, *notes = NULL;
+	const char		*p, *end;
+
+	h_init(&h, stream, 0);
+	h_start(&h);
+	/* "é" and "→" are one character each, two and three bytes. */
+	ck_assert_int_eq(h.sink.ops->text(h.sink.arg, "Caf\xc3\xa9 \xe2\x86\x92 ",
+	    10), 0);
+	ck_assert_int_eq(h.sink.ops->web_search(h.sink.arg, "srvtoolu_1", &ws),
+	    0);
+	ck_assert_int_eq(h.sink.ops->text(h.sink.arg, "see https://kiro.dev/a "
+	    "and https://kiro.dev/a", 45), 0);
+	ck_assert_int_eq(h.sink.ops->finish(h.sink.arg, SINK_STOP_END_TURN,
+	    &u), 0);
+	if (!stream) {
+		v = json_body(&h);
+		ck_assert(json_object_object_get_ex(json_object_object_get(
+		    json_object_array_get_idx(json_object_object_get(v,
+		    "choices"), 0), "message"), "annotations", &notes));
+		notes = json_object_get(notes);
+		json_object_put(v);
+	} else {
+		check_lines(h.raw.ptr);
+		/* The one chunk with annotations comes before the finish. */
+		p = strstr(h.raw.ptr, "{\"annotations\":");
+		ck_assert_ptr_nonnull(p);
+		ck_assert_ptr_null(strstr(p + 1, "{\"annotations\":"));
+		ck_assert_ptr_nonnull(strstr(p, "\"finish_reason\":\"stop\""));
+		ck_assert_ptr_nonnull(strstr(p, "\"finish_reason\":null"));
+		ck_assert(strstr(p, "\"finish_reason\":null") <
+		    strstr(p, "\"finish_reason\":\"stop\""));
+		end = strstr(p, "},\"logprobs\"");
+		ck_assert_ptr_nonnull(end);
+		ck_assert_int_eq(json_parse(p, (size_t)(end + 1 - p), 64, &v, NULL),
+		    KF_OK);
+		notes = json_object_get(json_object_object_get(v,
+		    "annotations"));
+		json_object_put(v);
+	}
+	h_free(&h);
+	return notes;
+}
+
+START_TEST(web_search_citations)
+{
+	const char	*want = "[{\"type\":\"url_citation\",\"url_citation\":"
+	    "{\"start_index\":11,\"end_index\":29,\"url\":\"https://kiro.dev/a\","
+	    "\"title\":\"Kiro\"}},{\"type\":\"url_citation\",\"url_citation\":"
+	    "{\"start_index\":34,\"end_index\":52,\"url\":\"https://kiro.dev/a\","
+	    "\"title\":\"Kiro\"}}]";
+	json_object	*notes;
+	int		 stream;
+
+	for (stream = 0; stream <= 1; stream++) {
+		notes = citations_of(stream);
+		ck_assert_ptr_nonnull(notes);
+		ck_assert_str_eq(json_object_to_json_string_ext(notes,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+		    want);
+		json_object_put(notes);
+	}
+}
+END_TEST
+
+/* Without a search: no annotations member, no annotations chunk. */
+START_TEST(no_search_no_annotations)
+{
+	struct harness		 h;
+	struct sink_usage	 u = { .input_tokens = 1, .output_tokens = 1 };
+	json_object		*v, *m;
+	int			 stream;
+
+	for (stream = 0; stream <= 1; stream++) {
+		h_init(&h, stream, 0);
+		h_start(&h);
+		ck_assert_int_eq(h.sink.ops->text(h.sink.arg,
+		    "https://kiro.dev/a", 18), 0);
+		ck_assert_int_eq(h.sink.ops->finish(h.sink.arg,
+		    SINK_STOP_END_TURN, &u), 0);
+		if (stream)
+			ck_assert_ptr_null(strstr(h.raw.ptr, "annotations"));
+		else {
+			v = json_body(&h);
+			m = json_object_object_get(json_object_array_get_idx(
+			    json_object_object_get(v, "choices"), 0),
+			    "message");
+			ck_assert(!json_object_object_get_ex(m, "annotations",
+			    NULL));
+			json_object_put(v);
+		}
+		h_free(&h);
+	}
+}
+END_TEST
+
 /* What the emitter gives back, the parser takes as history. */
 /* Kiro's cache reads are prompt_tokens_details.cached_tokens (§12). */
 START_TEST(cached_tokens_in_both_modes)
@@ -530,6 +643,8 @@ main(void)
 	tcase_add_test(tc, json_tool_calls_round_trip);
 	tcase_add_test(tc, reset_forgets_the_attempt);
 	tcase_add_test(tc, client_gone_is_reported);
+	tcase_add_test(tc, web_search_citations);
+	tcase_add_test(tc, no_search_no_annotations);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

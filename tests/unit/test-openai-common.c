@@ -119,6 +119,53 @@ START_TEST(openai_response_has_status_and_retry_after)
 }
 END_TEST
 
+/*
+ * url_citation annotations: every place the text names the URL, offsets
+ * in code points from base, both shapes, at most OPENAI_MAX_ANNOTATIONS.
+ */
+START_TEST(openai_url_citations_offsets_shapes_cap)
+{
+	json_object	*arr;
+	struct buf	 text = BUF_INIT;
+	size_t		 i;
+
+	arr = json_object_new_array();
+	/* "\xc3\xa9" is one code point: the second match starts at 4 + 5. */
+	openai_url_citations(arr, "a \xc3\xa9 u://x \xc3\xa9 u://x", 19, 3,
+	    "u://x", NULL, OPENAI_CITATION_FLAT);
+	ck_assert_str_eq(json_object_to_json_string_ext(arr,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	    "[{\"type\":\"url_citation\",\"start_index\":7,\"end_index\":12,"
+	    "\"url\":\"u://x\",\"title\":\"u://x\"},{\"type\":\"url_citation\","
+	    "\"start_index\":15,\"end_index\":20,\"url\":\"u://x\","
+	    "\"title\":\"u://x\"}]");
+	json_object_put(arr);
+
+	arr = json_object_new_array();
+	openai_url_citations(arr, "see u://x", 9, 0, "u://x", "T",
+	    OPENAI_CITATION_NESTED);
+	openai_url_citations(arr, "see u://x", 9, 0, "", "T",
+	    OPENAI_CITATION_NESTED);
+	openai_url_citations(arr, NULL, 0, 0, "u://x", "T",
+	    OPENAI_CITATION_NESTED);
+	ck_assert_str_eq(json_object_to_json_string_ext(arr,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	    "[{\"type\":\"url_citation\",\"url_citation\":{\"start_index\":4,"
+	    "\"end_index\":9,\"url\":\"u://x\",\"title\":\"T\"}}]");
+	json_object_put(arr);
+
+	arr = json_object_new_array();
+	for (i = 0; i < 3 * OPENAI_MAX_ANNOTATIONS; i++)
+		buf_puts(&text, "u://x ");
+	openai_url_citations(arr, text.ptr, text.len, 0, "u://x", "T",
+	    OPENAI_CITATION_FLAT);
+	ck_assert_uint_eq(json_object_array_length(arr),
+	    OPENAI_MAX_ANNOTATIONS);
+	json_object_put(arr);
+	buf_free(&text);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -129,6 +176,7 @@ main(void)
 	tcase_add_test(tc, openai_statuses_and_codes_follow_the_api);
 	tcase_add_test(tc, openai_param_names_the_field);
 	tcase_add_test(tc, openai_response_has_status_and_retry_after);
+	tcase_add_test(tc, openai_url_citations_offsets_shapes_cap);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

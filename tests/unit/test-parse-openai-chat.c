@@ -504,6 +504,45 @@ START_TEST(unsupported_options_refused)
 }
 END_TEST
 
+/* web_search_options offers the gateway's search; its fields are checked. */
+START_TEST(web_search_options)
+{
+	struct conv		 c;
+	struct openai_chat_opts	 o;
+
+	parse_ok("{" M ",'messages':[{'role':'user','content':'x'}]}", &c, &o);
+	ck_assert_int_eq(c.web_search.enabled, 0);
+	conv_free(&c);
+	parse_ok("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'web_search_options':{}}", &c, &o);
+	ck_assert_int_eq(c.web_search.enabled, 1);
+	ck_assert_int_eq(c.web_search.only, 0);
+	ck_assert_uint_eq(c.n_tools, 0);
+	conv_free(&c);
+	parse_ok("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'web_search_options':{'search_context_size':'high','user_location':"
+	    "{'type':'approximate','approximate':{'city':'Lyon'}}}}", &c, &o);
+	ck_assert_int_eq(c.web_search.enabled, 1);
+	conv_free(&c);
+	parse_ok("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'web_search_options':null}", &c, &o);
+	ck_assert_int_eq(c.web_search.enabled, 0);
+	conv_free(&c);
+	check_refused("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'web_search_options':true}", "web_search_options",
+	    "must be an object");
+	check_refused("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'web_search_options':{'search_context_size':'max'}}",
+	    "web_search_options.search_context_size", "\"low\"");
+	check_refused("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'web_search_options':{'search_context_size':3}}",
+	    "web_search_options.search_context_size", NULL);
+	check_refused("{" M ",'messages':[{'role':'user','content':'x'}],"
+	    "'web_search_options':{'user_location':'Lyon'}}",
+	    "web_search_options.user_location", "must be an object");
+}
+END_TEST
+
 START_TEST(model_and_shape_errors)
 {
 	struct conv		 c;
@@ -573,6 +612,7 @@ main(void)
 	tcase_add_test(tc, thinking_from_effort_and_name);
 	tcase_add_test(tc, limits_stream_session);
 	tcase_add_test(tc, unsupported_options_refused);
+	tcase_add_test(tc, web_search_options);
 	tcase_add_test(tc, model_and_shape_errors);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
