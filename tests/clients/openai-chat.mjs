@@ -26,6 +26,8 @@
 //               own accumulator) on a tool call
 //   schema      chat.completions.parse() with response_format json_schema
 //               (strict): the content and the SDK's message.parsed
+//   websearch   create with web_search_options: the text and its
+//               url_citation annotations
 //   badkey      a wrong key: the error class and status
 
 import { apiKey, baseURL, done, importPackage, model, step, tag }
@@ -141,6 +143,18 @@ await step("schema", async () => {
 	});
 	const m = c.choices[0].message;
 	return { content: m.content, parsed: m.parsed,
+	    finish_reason: c.choices[0].finish_reason };
+});
+
+await step("websearch", async () => {
+	const c = await client.chat.completions.create({
+		model, web_search_options: { search_context_size: "low" },
+		messages: [{ role: "user",
+		    content: `${tag}-websearch Please search for kiro gateway` }],
+	});
+	const m = c.choices[0].message;
+	return { text: m.content, annotations: m.annotations ?? null,
+	    tool_calls: m.tool_calls ?? null,
 	    finish_reason: c.choices[0].finish_reason };
 });
 

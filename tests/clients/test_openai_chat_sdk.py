@@ -22,6 +22,8 @@ openai-chat.mjs (run with node; it prints JSON that is checked here):
     mock's first answer breaks the schema, so the gateway asks again (the
     validator's complaint in the second Kiro request) and the SDK parses the
     valid JSON taken out of the second answer's prose;
+  - web_search_options: the gateway searches (the mock's /mcp), the text
+    names a result's URL and message.annotations carries its url_citation;
   - a wrong key: AuthenticationError, status 401.
 
 Run by `make check`; from a build tree: KIRO_FCGI=fcgi/kiro-fcgi
@@ -107,6 +109,16 @@ class OpenAIChatSDK(clienthelp.ClientTestCase):
         retry = self.entry_for(schema_script, mark)["body"]["conversationState"]
         self.assertIn("$.temp: expected number, got string",
                       retry["history"][0]["userInputMessage"]["content"])
+
+        search = res["websearch"]
+        self.assertNotIn("error", search)
+        url = "https://example.com/search/1"
+        at = search["text"].index(url)
+        self.assertEqual(search["annotations"], [{"type": "url_citation", "url_citation": {
+            "start_index": at, "end_index": at + len(url), "url": url,
+            "title": "kiro gateway - Overview"}}])
+        self.assertIsNone(search["tool_calls"])
+        self.assertEqual(search["finish_reason"], "stop")
 
         self.assertEqual(res["badkey"], {"thrown": "AuthenticationError", "status": 401,
                                          "authentication_error": True})
