@@ -60,7 +60,21 @@ struct gemini_emit {
 	/* The gateway's searches: groundingMetadata's two lists, inside. */
 	struct buf		 search_queries;
 	struct buf		 search_chunks;
+	/*
+	 * For groundingSupports: each chunk's URI (by chunk index), the
+	 * answer's text from the first search on, and the bytes of text
+	 * before it (Gemini's segment offsets count bytes of the text).
+	 */
+	char			**search_uris;
+	size_t			 n_search_uris;
+	int			 searched;
+	struct buf		 cite_text;
+	size_t			 text_bytes;
+	size_t			 cite_base;
 };
+
+/* groundingSupports one answer may carry (a cap on work and size). */
+#define MAX_SUPPORTS	100
 
 static const char *
 finish_reason(enum sink_stop stop)
@@ -108,6 +122,67 @@ chunk_begin(struct gemini_emit *e, struct buf *b)
 	buf_append(b, chunk_head, sizeof(chunk_head) - 1);
 }
 
+struct support {
+	size_t	start;
+	size_t	chunk;
+};
+
+static int
+support_cmp(const void *a, const void *b)
+{
+	const struct support	*x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->chunk < y->chunk ? -1 : x->chunk > y->chunk;
+}
+
+/*
+ * groundingSupports: each place the answer names a chunk's URI is a
+ * segment (byte offsets over the whole text, the URI as its text) that
+ * cites that chunk, in text order.
+ */
+static void
+supports_put(struct gemini_emit *e, struct buf *b)
+{
+	struct support	 sup[MAX_SUPPORTS];
+	const char	*text = e->cite_text.ptr, *at, *uri;
+	size_t		 n = 0, i, off, len = e->cite_text.len, ulen;
+
+	for (i = 0; i < e->n_search_uris && text != NULL; i++) {
+		uri = e->search_uris[i];
+		if ((ulen = strlen(uri)) == 0)
+			continue;
+		for (off = 0; n < MAX_SUPPORTS && off < len && (at = memmem(
+		    text + off, len - off, uri, ulen)) != NULL;
+		    off = (size_t)(at - text) + ulen) {
+			sup[n].start = (size_t)(at - text);
+			sup[n++].chunk = i;
+		}
+	}
+	qsort(sup, n, sizeof(sup[0]), support_cmp);
+	buf_puts(b, ",\"groundingSupports\":[");
+	for (i = 0; i < n; i++) {
+		/* Two searches that found the same page: one segment. */
+		if (i > 0 && sup[i].start == sup[i - 1].start &&
+		    strcmp(e->search_uris[sup[i].chunk],
+		    e->search_uris[sup[i - 1].chunk]) == 0) {
+			buf_printf(b, ",%zu", sup[i].chunk);
+			continue;
+		}
+		if (i > 0)
+			buf_puts(b, "]},");
+		uri = e->search_uris[sup[i].chunk];
+		ulen = strlen(uri);
+		buf_printf(b, "{\"segment\":{\"startIndex\":%zu,"
+		    "\"endIndex\":%zu,\"text\":", e->cite_base + sup[i].start,
+		    e->cite_base + sup[i].start + ulen);
+		buf_json_str(b, uri, ulen);
+		buf_printf(b, "},\"groundingChunkIndices\":[%zu", sup[i].chunk);
+	}
+	buf_puts(b, n > 0 ? "]}]" : "]");
+}
+
 /*
  * The rest of a response after its parts: the finishReason and the full
  * usage when given, else the prompt count alone.
@@ -128,7 +203,9 @@ tail_put(struct gemini_emit *e, struct buf *b, const char *finish,
 		buf_append(b, e->search_queries.ptr, e->search_queries.len);
 		buf_puts(b, "],\"groundingChunks\":[");
 		buf_append(b, e->search_chunks.ptr, e->search_chunks.len);
-		buf_puts(b, "]}");
+		buf_putc(b, ']');
+		supports_put(e, b);
+		buf_putc(b, '}');
 	}
 	buf_puts(b, ",\"index\":0}],\"usageMetadata\":");
 	if (u != NULL) {
@@ -301,7 +378,14 @@ e_start(void *arg, const struct sink_start *st)
 static int
 e_text(void *arg, const char *s, size_t len)
 {
-	return piece(arg, PART_TEXT, s, len);
+	struct gemini_emit	*e = arg;
+
+	/* After a search, keep the text: supports point into it. */
+	if (e->searched)
+		buf_append(&e->cite_text, s, len);
+	else
+		e->text_bytes += len;
+	return piece(e, PART_TEXT, s, len);
 }
 
 static int
@@ -442,6 +526,15 @@ e_web_search(void *arg, const char *id, const struct websearch *ws)
 	size_t			 i;
 
 	(void)id;
+	if (!e->searched) {
+		e->searched = 1;
+		e->cite_base = e->text_bytes;
+	}
+	e->search_uris = xreallocarray(e->search_uris, e->n_search_uris +
+	    ws->n_results, sizeof(*e->search_uris));
+	for (i = 0; i < ws->n_results; i++)
+		e->search_uris[e->n_search_uris++] =
+		    xstrdup(ws->results[i].url);
 	if (e->search_queries.len > 0)
 		buf_putc(&e->search_queries, ',');
 	buf_json_str(&e->search_queries, q, strlen(q));
@@ -460,6 +553,18 @@ e_web_search(void *arg, const char *id, const struct websearch *ws)
 }
 
 static void
+search_uris_free(struct gemini_emit *e)
+{
+	size_t	i;
+
+	for (i = 0; i < e->n_search_uris; i++)
+		free(e->search_uris[i]);
+	free(e->search_uris);
+	e->search_uris = NULL;
+	e->n_search_uris = 0;
+}
+
+static void
 e_reset(void *arg)
 {
 	struct gemini_emit	*e = arg;
@@ -467,6 +572,11 @@ e_reset(void *arg)
 	parts_free(e);
 	buf_reset(&e->search_queries);
 	buf_reset(&e->search_chunks);
+	search_uris_free(e);
+	buf_reset(&e->cite_text);
+	e->searched = 0;
+	e->text_bytes = 0;
+	e->cite_base = 0;
 	e->thought_tokens = 0;
 	e->finished = 0;
 }
@@ -503,6 +613,8 @@ gemini_emit_free(struct gemini_emit *e)
 	buf_free(&e->tail);
 	buf_free(&e->search_queries);
 	buf_free(&e->search_chunks);
+	search_uris_free(e);
+	buf_free(&e->cite_text);
 	free(e->response_id);
 	free(e->model);
 	free(e);

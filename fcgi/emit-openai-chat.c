@@ -426,7 +426,7 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 			    JSON_C_TO_STRING_NOSLASHESCAPE));
 			buf_putc(&d, '}');
 			chunk(e, d.ptr, NULL);
-			buf_reset(&d);
+			buf_free(&d);
 		}
 		json_object_put(a);
 	}

@@ -45,7 +45,8 @@ reset before each test.  Covered:
     reaches the client; bad options are a 400 naming the field;
   - Gemini `googleSearch` (generateContent and streamGenerateContent
     ?alt=sse): groundingMetadata (webSearchQueries, groundingChunks web
-    uri/title) on the last chunk's candidate, no functionCall part;
+    uri/title, groundingSupports with byte offsets where the text names a
+    chunk's URI) on the last chunk's candidate, no functionCall part;
   - history: the gateway's own server_tool_use / web_search_tool_result blocks
     and Responses web_search_call items sent back in a later request reach
     Kiro as text with the query, titles, URLs and snippets.
@@ -468,16 +469,22 @@ class WebSearch(unittest.TestCase):
                "tools": [{"googleSearch": {}}]}
         chunks = self.gemini(g, req, stream)
         cand = chunks[-1]["candidates"][0]
+        text = "".join(p.get("text", "") for c in chunks
+                       for p in c["candidates"][0]["content"].get("parts", []))
+        self.assertIn("Source: https://example.com/search/1", text)
+        # Segments count bytes of the whole answer's text (Gemini's rule).
+        url = "https://example.com/search/1"
+        at = text.encode().index(url.encode())
         self.assertEqual(cand["groundingMetadata"], {
             "webSearchQueries": ["kiro gateway"],
             "groundingChunks": [
                 {"web": {"uri": "https://example.com/search/1",
                          "title": "kiro gateway - Overview"}},
                 {"web": {"uri": "https://example.org/search/2",
-                         "title": "kiro gateway - Details"}}]})
-        text = "".join(p.get("text", "") for c in chunks
-                       for p in c["candidates"][0]["content"].get("parts", []))
-        self.assertIn("Source: https://example.com/search/1", text)
+                         "title": "kiro gateway - Details"}}],
+            "groundingSupports": [
+                {"segment": {"startIndex": at, "endIndex": at + len(url), "text": url},
+                 "groundingChunkIndices": [0]}]})
         self.assertNotIn("functionCall", json.dumps(chunks))
         for c in chunks[:-1]:
             self.assertNotIn("groundingMetadata", c["candidates"][0])

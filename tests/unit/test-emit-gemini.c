@@ -15,6 +15,7 @@
 #include "out.h"
 #include "sink.h"
 #include "testutil.h"
+#include "websearch.h"
 #include "xmalloc.h"
 
 /*
@@ -293,6 +294,66 @@ START_TEST(json_merged_parts)
 END_TEST
 
 /*
+ * googleSearch: groundingMetadata's supports cite each place the text
+ * names a chunk's URI, with byte offsets over the whole text (the text
+ * before the search included), in text order; a page two searches found
+ * is one segment citing both chunks.
+ */
+START_TEST(grounding_supports)
+{
+	struct websearch_result	 r1[2] = {
+		{ "A", "https://a.dev/", NULL, NULL },
+		{ "B", "https://b.dev/", NULL, NULL },
+	}, r2[1] = {
+		{ "A again", "https://a.dev/", NULL, NULL },
+	};
+	struct websearch	 ws1 = { "q1", r1, 2, NULL };
+	struct websearch	 ws2 = { "q2", r2, 1, NULL };
+	struct harness		 h;
+	json_object		*doc;
+	const char		*last;
+	enum gemini_emit_mode	 mode;
+
+	for (mode = GEMINI_EMIT_JSON; mode <= GEMINI_EMIT_SSE; mode++) {
+		h_init(&h, mode, 0);
+		h_start(&h);
+		h_text(&h, "\xe2\x86\x92 ");		/* 4 bytes */
+		ck_assert_int_eq(h.sink.ops->web_search(h.sink.arg, "s1",
+		    &ws1), 0);
+		ck_assert_int_eq(h.sink.ops->web_search(h.sink.arg, "s2",
+		    &ws2), 0);
+		h_text(&h, "see https://b.dev/ and ");
+		h_text(&h, "https://a.dev/.");
+		h_finish(&h, SINK_STOP_END_TURN, 1, 1);
+		if (mode == GEMINI_EMIT_JSON)
+			doc = h_body_json(&h);
+		else {
+			/* The last SSE chunk carries the metadata. */
+			last = strstr(buf_cstr(&h.raw), "\"groundingMetadata\"");
+			ck_assert_ptr_nonnull(last);
+			while (last > buf_cstr(&h.raw) &&
+			    strncmp(last, "data: ", 6) != 0)
+				last--;
+			ck_assert_int_eq(json_parse(last + 6, strcspn(last + 6,
+			    "\r"), 64, &doc, NULL), KF_OK);
+		}
+		ck_assert_str_eq(json_object_to_json_string_ext(at(doc,
+		    "candidates.0.groundingMetadata.groundingSupports"),
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+		    "[{\"segment\":{\"startIndex\":8,\"endIndex\":22,"
+		    "\"text\":\"https://b.dev/\"},\"groundingChunkIndices\":[1]},"
+		    "{\"segment\":{\"startIndex\":27,\"endIndex\":41,"
+		    "\"text\":\"https://a.dev/\"},\"groundingChunkIndices\":"
+		    "[0,2]}]");
+		ck_assert_uint_eq(json_object_array_length(at(doc,
+		    "candidates.0.groundingMetadata.groundingChunks")), 3);
+		json_object_put(doc);
+		h_free(&h);
+	}
+}
+END_TEST
+
+/*
  * Kiro's cache reads are cachedContentTokenCount (§12), a part of
  * promptTokenCount as in Gemini's own usage.
  */
@@ -557,6 +618,7 @@ main(void)
 	tcase_add_test(tc, reset_forgets_parts);
 	tcase_add_test(tc, restart_renews_chunk_tail);
 	tcase_add_test(tc, error_table_and_response);
+	tcase_add_test(tc, grounding_supports);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
