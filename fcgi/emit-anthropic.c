@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 
 #include "anthropic.h"
+#include "apierr.h"
 #include "buf.h"
 #include "emit-common.h"
 #include "json.h"
@@ -832,62 +833,11 @@ anthropic_emit_free(struct anthropic_emit *e)
 int
 anthropic_error_status(enum kf_err er, const char **type)
 {
-	const char	*t = "api_error";
-	int		 status = 500;
+	const struct api_error	*e = api_error(API_ANTHROPIC, er);
 
-	switch (er) {
-	case KF_EINVAL:
-	case KF_ECONTEXT:
-		status = 400;
-		t = "invalid_request_error";
-		break;
-	case KF_EAUTH:
-		status = 401;
-		t = "authentication_error";
-		break;
-	case KF_EPERM:
-	case KF_ESUSPENDED:
-		status = 403;
-		t = "permission_error";
-		break;
-	case KF_ENOTFOUND:
-		status = 404;
-		t = "not_found_error";
-		break;
-	case KF_ETOOLARGE:
-		status = 413;
-		t = "request_too_large";
-		break;
-	case KF_ERATE:
-	case KF_EQUOTA:
-		status = 429;
-		t = "rate_limit_error";
-		break;
-	case KF_EOVERLOADED:
-		status = 529;
-		t = "overloaded_error";
-		break;
-	case KF_EUPSTREAM:
-		status = 502;
-		break;
-	case KF_ETIMEOUT:
-		status = 504;
-		break;
-	case KF_ENOACCOUNT:
-	case KF_ELOGIN:
-		status = 503;
-		break;
-	case KF_OK:
-	case KF_ESTORE:
-	case KF_ECONFIG:
-	case KF_ECLIENTGONE:
-	case KF_EINTERNAL:
-	case KF_ERR__MAX:
-		break;
-	}
 	if (type != NULL)
-		*type = t;
-	return status;
+		*type = e->type;
+	return e->status;
 }
 
 void

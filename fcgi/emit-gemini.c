@@ -7,6 +7,7 @@
 
 #include <json-c/json.h>
 
+#include "apierr.h"
 #include "buf.h"
 #include "gemini.h"
 #include "emit-common.h"
@@ -623,62 +624,11 @@ gemini_emit_free(struct gemini_emit *e)
 int
 gemini_error_status(enum kf_err er, const char **status)
 {
-	const char	*s = "INTERNAL";
-	int		 code = 500;
+	const struct api_error	*e = api_error(API_GEMINI, er);
 
-	switch (er) {
-	case KF_EINVAL:
-	case KF_ECONTEXT:
-		code = 400;
-		s = "INVALID_ARGUMENT";
-		break;
-	case KF_EAUTH:
-		code = 401;
-		s = "UNAUTHENTICATED";
-		break;
-	case KF_EPERM:
-	case KF_ESUSPENDED:
-		code = 403;
-		s = "PERMISSION_DENIED";
-		break;
-	case KF_ENOTFOUND:
-		code = 404;
-		s = "NOT_FOUND";
-		break;
-	case KF_ETOOLARGE:
-		code = 413;
-		s = "INVALID_ARGUMENT";
-		break;
-	case KF_ERATE:
-	case KF_EQUOTA:
-		code = 429;
-		s = "RESOURCE_EXHAUSTED";
-		break;
-	case KF_EOVERLOADED:
-	case KF_ENOACCOUNT:
-	case KF_ELOGIN:
-		code = 503;
-		s = "UNAVAILABLE";
-		break;
-	case KF_EUPSTREAM:
-		code = 502;
-		s = "UNAVAILABLE";
-		break;
-	case KF_ETIMEOUT:
-		code = 504;
-		s = "DEADLINE_EXCEEDED";
-		break;
-	case KF_OK:
-	case KF_ESTORE:
-	case KF_ECONFIG:
-	case KF_ECLIENTGONE:
-	case KF_EINTERNAL:
-	case KF_ERR__MAX:
-		break;
-	}
 	if (status != NULL)
-		*status = s;
-	return code;
+		*status = e->type;
+	return e->status;
 }
 
 void

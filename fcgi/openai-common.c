@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apierr.h"
 #include "buf.h"
 #include "emit-common.h"
 #include "json.h"
@@ -13,80 +14,13 @@
 int
 openai_error_status(enum kf_err er, const char **type, const char **code)
 {
-	const char	*t = "server_error", *c = NULL;
-	int		 status = 500;
+	const struct api_error	*e = api_error(API_OPENAI, er);
 
-	switch (er) {
-	case KF_EINVAL:
-		status = 400;
-		t = "invalid_request_error";
-		break;
-	case KF_ECONTEXT:
-		status = 400;
-		t = "invalid_request_error";
-		c = "context_length_exceeded";
-		break;
-	case KF_EAUTH:
-		status = 401;
-		t = "authentication_error";
-		c = "invalid_api_key";
-		break;
-	case KF_EPERM:
-	case KF_ESUSPENDED:
-		status = 403;
-		t = "permission_error";
-		break;
-	case KF_ENOTFOUND:
-		/* The one thing these routes cannot find is the model. */
-		status = 404;
-		t = "invalid_request_error";
-		c = "model_not_found";
-		break;
-	case KF_ETOOLARGE:
-		status = 413;
-		t = "invalid_request_error";
-		c = "request_too_large";
-		break;
-	case KF_ERATE:
-		status = 429;
-		t = "rate_limit_error";
-		c = "rate_limit_exceeded";
-		break;
-	case KF_EQUOTA:
-		status = 429;
-		t = "insufficient_quota";
-		c = "insufficient_quota";
-		break;
-	case KF_EOVERLOADED:
-		status = 503;
-		c = "overloaded";
-		break;
-	case KF_EUPSTREAM:
-		status = 502;
-		c = "upstream_error";
-		break;
-	case KF_ETIMEOUT:
-		status = 504;
-		c = "timeout";
-		break;
-	case KF_ENOACCOUNT:
-	case KF_ELOGIN:
-		status = 503;
-		c = "no_account";
-		break;
-	case KF_OK:
-	case KF_ESTORE:
-	case KF_ECONFIG:
-	case KF_ECLIENTGONE:
-	case KF_EINTERNAL:
-	case KF_ERR__MAX:
-		break;
-	}
 	if (type != NULL)
-		*type = t;
+		*type = e->type;
 	if (code != NULL)
-		*code = c;
-	return status;
+		*code = e->code;
+	return e->status;
 }
 
 void
