@@ -120,12 +120,14 @@ static const char *const bucket_text[N_BUCKETS] = {
 };
 
 struct metrics {
+	uint64_t	 generation;	/* this open, for per-thread caches */
 	struct header	*hdr;
 	struct slot	*slots;
 	void		*map;
 };
 
 static struct metrics	*installed;
+static uint64_t		 generations;
 static int		 warned_full;	/* log once per process */
 
 void
@@ -306,6 +308,7 @@ metrics_open(struct metrics **out, const char *dir, char **cause)
 	close(fd);
 	free(path);
 	m = xcalloc(1, sizeof(*m));
+	m->generation = __atomic_add_fetch(&generations, 1, __ATOMIC_RELAXED);
 	m->map = map;
 	m->hdr = map;
 	m->slots = (struct slot *)((char *)map + HEADER_SIZE);
@@ -327,41 +330,41 @@ metrics_close(struct metrics *m)
 /* --- keys ------------------------------------------------------------------ */
 
 /*
- * Appends value as label text: "none" when empty, printable ASCII only
- * (anything else is "?"), \\ \" \n escaped, at most METRICS_VALUE_MAX
- * bytes of escaped text.
+ * Writes value as label text into out and returns its length: "none"
+ * when empty, printable ASCII only (anything else is "?"), \\ \" \n
+ * escaped, at most METRICS_VALUE_MAX bytes, never half an escape.
  */
-static void
-escape_capped(struct buf *out, const char *value)
+static size_t
+escape_value(char out[METRICS_VALUE_MAX], const char *value)
 {
 	const unsigned char	*p = (const unsigned char *)value;
-	size_t			 n = 0, step;
-	char			 esc[2];
+	size_t			 n = 0;
 
 	if (value == NULL || *value == '\0') {
-		buf_puts(out, "none");
-		return;
+		memcpy(out, "none", 4);
+		return 4;
 	}
 	for (; *p != '\0'; p++) {
-		step = 1;
-		esc[0] = (char)*p;
 		if (*p == '\\' || *p == '"' || *p == '\n') {
-			esc[0] = '\\';
-			esc[1] = *p == '\n' ? 'n' : (char)*p;
-			step = 2;
-		} else if (*p < 0x20 || *p >= 0x7f)
-			esc[0] = '?';
-		if (n + step > METRICS_VALUE_MAX)
+			if (n + 2 > METRICS_VALUE_MAX)
+				break;
+			out[n++] = '\\';
+			out[n++] = *p == '\n' ? 'n' : (char)*p;
+			continue;
+		}
+		if (n + 1 > METRICS_VALUE_MAX)
 			break;
-		buf_append(out, esc, step);
-		n += step;
+		out[n++] = *p < 0x20 || *p >= 0x7f ? '?' : (char)*p;
 	}
+	return n;
 }
 
 void
 metrics_escape(struct buf *out, const char *value)
 {
-	escape_capped(out, value);
+	char	text[METRICS_VALUE_MAX];
+
+	buf_append(out, text, escape_value(text, value));
 }
 
 static uint64_t
@@ -443,60 +446,83 @@ find_slot(struct metrics *m, unsigned family, const char *key, size_t len,
 }
 
 /*
- * A model value as the label shows it: itself while fewer than
- * METRICS_MAX_MODELS distinct ones were seen, else "other".
+ * Whether a model value may be shown as itself: it is one of the first
+ * METRICS_MAX_MODELS distinct ones (else the label says "other").  Each
+ * thread remembers the last one found, since a request asks five times.
  */
-static const char *
-model_value(struct metrics *m, struct buf *escaped)
+static __thread uint64_t	known_in;	/* struct metrics generation */
+static __thread size_t		known_len;
+static __thread char		known_model[METRICS_VALUE_MAX];
+
+static int
+model_known(struct metrics *m, const char *value, size_t len)
 {
-	if (find_slot(m, FAMILY_MODELS, escaped->ptr, escaped->len, 0) != NULL)
-		return NULL;
-	if (__atomic_add_fetch(&m->hdr->n_models, 1, __ATOMIC_RELAXED) >
-	    METRICS_MAX_MODELS) {
-		__atomic_sub_fetch(&m->hdr->n_models, 1, __ATOMIC_RELAXED);
-		return "other";
+	if (known_in == m->generation && known_len == len &&
+	    memcmp(known_model, value, len) == 0)
+		return 1;
+	if (find_slot(m, FAMILY_MODELS, value, len, 0) == NULL) {
+		if (__atomic_add_fetch(&m->hdr->n_models, 1,
+		    __ATOMIC_RELAXED) > METRICS_MAX_MODELS) {
+			__atomic_sub_fetch(&m->hdr->n_models, 1,
+			    __ATOMIC_RELAXED);
+			return 0;
+		}
+		/* Two processes adding one name: one slot, n_models +1. */
+		if (find_slot(m, FAMILY_MODELS, value, len, 1) == NULL)
+			return 1;	/* table full: nothing is counted */
 	}
-	/* Two processes adding one name: one slot, n_models a little high. */
-	(void)find_slot(m, FAMILY_MODELS, escaped->ptr, escaped->len, 1);
-	return NULL;
+	known_in = m->generation;
+	known_len = len;
+	memcpy(known_model, value, len);
+	return 1;
 }
 
-/* The series key of values for family f, in key (reset first). */
-static void
-make_key(struct metrics *m, const struct family *f,
-    const char *const *values, struct buf *key)
-{
-	struct buf	 value = BUF_INIT;
-	const char	*other;
-	size_t		 i;
+/* A series key being built; too long is dropped, never cut. */
+struct key {
+	char	text[SLOT_KEY_MAX];
+	size_t	len;
+	int	too_long;
+};
 
-	buf_reset(key);
-	for (i = 0; i < f->n_labels; i++) {
-		buf_reset(&value);
-		escape_capped(&value, values != NULL ? values[i] : NULL);
-		if (strcmp(f->labels[i], "model") == 0 &&
-		    (other = model_value(m, &value)) != NULL) {
-			buf_reset(&value);
-			buf_puts(&value, other);
-		}
-		buf_printf(key, "%s%s=\"%s\"", i > 0 ? "," : "",
-		    f->labels[i], buf_cstr(&value));
+static void
+key_append(struct key *k, const char *s, size_t len)
+{
+	if (k->too_long || len > SLOT_KEY_MAX - k->len) {
+		k->too_long = 1;
+		return;
 	}
-	buf_cstr(key);
-	buf_free(&value);
+	memcpy(k->text + k->len, s, len);
+	k->len += len;
 }
 
 static struct slot *
 series(struct metrics *m, enum metric id, const char *const *values,
     int create)
 {
-	struct buf	 key = BUF_INIT;
-	struct slot	*s;
+	const struct family	*f = &families[id];
+	struct key		 k;
+	char			 value[METRICS_VALUE_MAX];
+	size_t			 i, len;
 
-	make_key(m, &families[id], values, &key);
-	s = find_slot(m, id, key.ptr, key.len, create);
-	buf_free(&key);
-	return s;
+	k.len = 0;
+	k.too_long = 0;
+	for (i = 0; i < f->n_labels; i++) {
+		len = escape_value(value, values != NULL ? values[i] : NULL);
+		if (strcmp(f->labels[i], "model") == 0 &&
+		    !model_known(m, value, len)) {
+			memcpy(value, "other", 5);
+			len = 5;
+		}
+		if (i > 0)
+			key_append(&k, ",", 1);
+		key_append(&k, f->labels[i], strlen(f->labels[i]));
+		key_append(&k, "=\"", 2);
+		key_append(&k, value, len);
+		key_append(&k, "\"", 1);
+	}
+	if (k.too_long)
+		return NULL;
+	return find_slot(m, id, k.text, k.len, create);
 }
 
 void
