@@ -50,6 +50,11 @@
  *             kiro_req_build), on the builder's request and on a long
  *             Claude Code session (400 tool turns): µs each and the ratio
  *             (goal: under 10%).
+ *   metrics   prom_record, what the responder adds to each request for the
+ *             Prometheus counters (shared/metrics.h): µs per request alone,
+ *             with two processes recording into the same series at once,
+ *             and request conversion of the builder's request with and
+ *             without it, interleaved (the ratio).
  * Each measurement runs for about -t seconds (default 1) after a warm-up
  * and reports the median of its rounds.  Output: one JSON object on stdout.
  *
@@ -67,6 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -86,12 +92,15 @@
 #include "kiro_event.h"
 #include "kiro_req.h"
 #include "log.h"
+#include "metrics.h"
 #include "openai-chat.h"
 #include "openai-responses.h"
 #include "out.h"
 #include "pool.h"
 #include "preflight.h"
+#include "prom.h"
 #include "refresh.h"
+#include "request.h"
 #include "sink.h"
 #include "store.h"
 #include "xmalloc.h"
@@ -720,6 +729,121 @@ bench_preflight(json_object *out, const char *fixture)
 	json_object_object_add(o, "long_session", bench_preflight_turns(fixture,
 	    PREFLIGHT_BENCH_TURNS));
 	json_object_object_add(out, "preflight", o);
+}
+
+/* --- metrics: the per-request record ------------------------------------ */
+
+#define METRICS_BENCH_N	200000
+
+static void	tu_rmrf_dir(const char *);
+
+/* A served Anthropic request, as serve_one has it when it records. */
+static void
+metrics_request(struct request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->method = "POST";
+	req->path = "/v1/messages";
+	req->model = "claude-sonnet-4.5";
+	req->account_id = 1;
+	req->input_tokens = 3000;
+	req->output_tokens = 200;
+	req->attempts = 1;
+	req->out.status = 200;
+	req->started_ms = clock_mono_ms() - 800;
+	req->out.first_byte_ms = req->started_ms + 300;
+}
+
+/* Seconds per prom_record over n calls. */
+static double
+record_loop(const struct request *req, size_t n)
+{
+	double	t0 = now_s();
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		prom_record(req, req->started_ms + 800);
+	return (now_s() - t0) / (double)n;
+}
+
+/* Seconds per record of each of `procs` processes recording at once. */
+static double
+record_procs(const struct request *req, int procs, size_t n)
+{
+	pid_t	pids[8];
+	double	t0 = now_s();
+	int	i, status;
+
+	for (i = 0; i < procs; i++)
+		if ((pids[i] = fork()) == 0) {
+			(void)record_loop(req, n);
+			_exit(0);
+		}
+	for (i = 0; i < procs; i++)
+		if (pids[i] > 0)
+			(void)waitpid(pids[i], &status, 0);
+	return (now_s() - t0) / (double)n;
+}
+
+static void
+bench_metrics(json_object *out, const char *fixture, const char *parent)
+{
+	struct metrics	*m = NULL;
+	struct request	 req;
+	double		 alone[MAX_ROUNDS], with[MAX_ROUNDS], without[MAX_ROUNDS];
+	double		 convert, check, t0;
+	size_t		 rounds, n, len, body_len;
+	char		*dir, *why = NULL, *creq;
+	json_object	*o = json_object_new_object();
+
+	dir = xasprintf("%s/kiro-bench-metrics.XXXXXX", parent);
+	if (mkdtemp(dir) == NULL || metrics_open(&m, dir, &why) != KF_OK) {
+		json_object_object_add(o, "error", json_object_new_string(
+		    why != NULL ? why : strerror(errno)));
+		goto out;
+	}
+	metrics_install(m);
+	metrics_request(&req);
+	(void)record_loop(&req, 1000);		/* warm-up */
+	for (rounds = 0; rounds < 5; rounds++)
+		alone[rounds] = record_loop(&req, METRICS_BENCH_N);
+	json_object_object_add(o, "record_us", json_object_new_double(
+	    median(alone, rounds) * 1e6));
+	json_object_object_add(o, "record_us_2_procs", json_object_new_double(
+	    record_procs(&req, 2, METRICS_BENCH_N) * 1e6));
+
+	/* The same conversions with and without the record, interleaved. */
+	creq = make_request(fixture, 6, &len);
+	for (rounds = 0; rounds < 6; rounds++) {
+		convert = check = 0;
+		t0 = now_s();
+		for (n = 0; n == 0 || now_s() - t0 < seconds_per_test / 12;
+		    n++)
+			preflight_once(creq, len, &convert, &check, &body_len);
+		without[rounds] = (now_s() - t0) / (double)n;
+		t0 = now_s();
+		for (n = 0; n == 0 || now_s() - t0 < seconds_per_test / 12;
+		    n++) {
+			preflight_once(creq, len, &convert, &check, &body_len);
+			prom_record(&req, req.started_ms + 800);
+		}
+		with[rounds] = (now_s() - t0) / (double)n;
+	}
+	json_object_object_add(o, "conversion_us", json_object_new_double(
+	    median(without, rounds) * 1e6));
+	json_object_object_add(o, "conversion_with_record_us",
+	    json_object_new_double(median(with, rounds) * 1e6));
+	json_object_object_add(o, "ratio", json_object_new_double(
+	    median(with, rounds) / median(without, rounds)));
+	free(creq);
+out:
+	metrics_install(NULL);
+	metrics_close(m);
+	if (dir != NULL)
+		tu_rmrf_dir(dir);
+	free(dir);
+	free(why);
+	json_object_object_add(out, "metrics", o);
 }
 
 /* --- front ends: one conversation and one answer in each protocol ------- */
@@ -2174,6 +2298,7 @@ main(int argc, char *argv[])
 	json_object_object_add(out, "pool", bench_pool(dirs[0]));
 	bench_pairs(out);
 	bench_trim(out);
+	bench_metrics(out, fixture, dirs[0]);
 print:
 	printf("%s\n", json_object_to_json_string_ext(out,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
