@@ -25,7 +25,8 @@
  * while existing ones keep counting; a foreign file (garbage of the right
  * size, the wrong size, mode 0644, a symlink) replaced and never trusted
  * or followed; label values escaped (\\ \" \n), non-ASCII shown as "?",
- * cut at METRICS_VALUE_MAX; more than METRICS_MAX_MODELS models folded
+ * cut at METRICS_VALUE_MAX; a series whose key would not fit dropped
+ * whole; more than METRICS_MAX_MODELS models folded
  * into "other"; histograms rendered as cumulative buckets with +Inf,
  * _sum and _count, and label-less counters shown as 0 before any use.
  */
@@ -316,6 +317,27 @@ START_TEST(labels_escaped_and_capped)
 }
 END_TEST
 
+START_TEST(too_long_key_dropped_not_cut)
+{
+	struct metrics	*m = open_ok();
+	const char	*v[4];
+	char		 big[METRICS_VALUE_MAX + 1], *text;
+
+	memset(big, 'z', METRICS_VALUE_MAX);
+	big[METRICS_VALUE_MAX] = '\0';
+	v[0] = v[1] = v[2] = v[3] = big;
+	metrics_add(m, METRIC_REQUESTS, v, 1);
+	ck_assert_uint_eq(metrics_get(m, METRIC_REQUESTS, v), 0);
+	text = render(m);
+	ck_assert_ptr_null(strstr(text, "zzzz"));
+	free(text);
+	/* Two such values fit. */
+	metrics_add(m, METRIC_UPSTREAM_ATTEMPTS, v, 4);
+	ck_assert_uint_eq(metrics_get(m, METRIC_UPSTREAM_ATTEMPTS, v), 4);
+	metrics_close(m);
+}
+END_TEST
+
 START_TEST(models_beyond_cap_are_other)
 {
 	struct metrics		*m = open_ok();
@@ -401,6 +423,7 @@ suite(void)
 	tcase_add_test(tc, full_table_drops_new_series);
 	tcase_add_test(tc, foreign_files_replaced);
 	tcase_add_test(tc, labels_escaped_and_capped);
+	tcase_add_test(tc, too_long_key_dropped_not_cut);
 	tcase_add_test(tc, models_beyond_cap_are_other);
 	tcase_add_test(tc, histograms_and_empty_counters_rendered);
 	suite_add_tcase(s, tc);
