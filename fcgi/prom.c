@@ -1,4 +1,4 @@
-/* prom.c: the responder's Prometheus metrics: each request, and GET /metrics. */
+/* prom.c: Prometheus metrics of the responder: each request, GET /metrics. */
 #include "autoconfig.h"
 
 #include <stddef.h>
@@ -84,7 +84,7 @@ prom_record(const struct request *req, int64_t now_ms)
 	}
 }
 
-/* --- GET /metrics ------------------------------------------------------------ */
+/* --- GET /metrics ------------------------------------------------------ */
 
 static int
 key_set(const char *key)

@@ -1,4 +1,4 @@
-/* prom.h: the responder's Prometheus metrics: each request, and GET /metrics. */
+/* prom.h: Prometheus metrics of the responder: each request, GET /metrics. */
 #ifndef PROM_H
 #define PROM_H
 

@@ -54,8 +54,8 @@ struct slot {
 	uint32_t	ready;
 	uint16_t	family;
 	uint16_t	key_len;
-	char		key[SLOT_KEY_MAX];	/* rendered labels: a="x",b="y" */
-	uint64_t	v[SLOT_VALUES];	/* a counter in v[0]; histogram buckets */
+	char		key[SLOT_KEY_MAX];	/* labels: a="x",b="y" */
+	uint64_t	v[SLOT_VALUES];	/* counter: v[0]; else buckets */
 };
 
 _Static_assert(sizeof(struct header) <= HEADER_SIZE, "header too big");
@@ -120,7 +120,7 @@ static const char *const bucket_text[N_BUCKETS] = {
 };
 
 struct metrics {
-	uint64_t	 generation;	/* this open, for per-thread caches */
+	uint64_t	 generation;	/* this open, for thread caches */
 	struct header	*hdr;
 	struct slot	*slots;
 	void		*map;
@@ -327,7 +327,7 @@ metrics_close(struct metrics *m)
 	free(m);
 }
 
-/* --- keys ------------------------------------------------------------------ */
+/* --- keys --------------------------------------------------------------- */
 
 /*
  * Writes value as label text into out and returns its length: "none"
@@ -581,7 +581,7 @@ metrics_dropped(struct metrics *m)
 	    __atomic_load_n(&m->hdr->dropped, __ATOMIC_RELAXED);
 }
 
-/* --- exposition ------------------------------------------------------------ */
+/* --- exposition --------------------------------------------------------- */
 
 void
 metrics_render_head(struct buf *out, const char *name, const char *type,
@@ -596,10 +596,10 @@ slot_cmp(const void *a, const void *b)
 {
 	const struct slot	*x = *(const struct slot *const *)a;
 	const struct slot	*y = *(const struct slot *const *)b;
-	size_t			 n = x->key_len < y->key_len ? x->key_len :
-				    y->key_len;
+	size_t			 n;
 	int			 c;
 
+	n = x->key_len < y->key_len ? x->key_len : y->key_len;
 	if ((c = memcmp(x->key, y->key, n)) != 0)
 		return c;
 	return x->key_len < y->key_len ? -1 : x->key_len > y->key_len;

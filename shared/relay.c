@@ -1452,7 +1452,8 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		}
 		/* Metrics: another account takes over from a failed one. */
 		if (n_tried > 0)
-			metrics_add(metrics_global(), METRIC_FAILOVERS, NULL, 1);
+			metrics_add(metrics_global(), METRIC_FAILOVERS, NULL,
+			    1);
 		tried = xreallocarray(tried, n_tried + 1, sizeof(*tried));
 		tried[n_tried++] = acct.cred.id;
 		res->account_id = acct.cred.id;

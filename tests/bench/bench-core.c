@@ -790,7 +790,8 @@ bench_metrics(json_object *out, const char *fixture, const char *parent)
 {
 	struct metrics	*m = NULL;
 	struct request	 req;
-	double		 alone[MAX_ROUNDS], with[MAX_ROUNDS], without[MAX_ROUNDS];
+	double		 alone[MAX_ROUNDS], with[MAX_ROUNDS];
+	double		 without[MAX_ROUNDS];
 	double		 convert, check, t0;
 	size_t		 rounds, n, len, body_len;
 	char		*dir, *why = NULL, *creq;

@@ -371,7 +371,8 @@ START_TEST(histograms_and_empty_counters_rendered)
 	char			*text;
 
 	text = render(m);
-	ck_assert_ptr_nonnull(strstr(text, "# HELP kiro_fcgi_failovers_total "));
+	ck_assert_ptr_nonnull(strstr(text,
+	    "# HELP kiro_fcgi_failovers_total "));
 	ck_assert_ptr_nonnull(strstr(text,
 	    "# TYPE kiro_fcgi_failovers_total counter\n"
 	    "kiro_fcgi_failovers_total 0\n"));
