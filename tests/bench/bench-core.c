@@ -54,7 +54,10 @@
  *             Prometheus counters (shared/metrics.h): µs per request alone,
  *             with two processes recording into the same series at once,
  *             and request conversion of the builder's request with and
- *             without it, interleaved (the ratio).
+ *             without it, interleaved (the ratio); and GET /metrics
+ *             (prom_page) with METRICS_PAGE_ACCOUNTS accounts, each with
+ *             cached usage and request series on the four APIs: ms per
+ *             scrape and bytes.
  * Each measurement runs for about -t seconds (default 1) after a warm-up
  * and reports the median of its rounds.  Output: one JSON object on stdout.
  *
@@ -100,9 +103,11 @@
 #include "preflight.h"
 #include "prom.h"
 #include "refresh.h"
+#include "relay.h"
 #include "request.h"
 #include "sink.h"
 #include "store.h"
+#include "usage.h"
 #include "xmalloc.h"
 
 #define STREAM_BYTES	(8u * 1024 * 1024)
@@ -785,6 +790,115 @@ record_procs(const struct request *req, int procs, size_t n)
 	return (now_s() - t0) / (double)n;
 }
 
+/*
+ * GET /metrics as a scraper sees it, with METRICS_PAGE_ACCOUNTS accounts
+ * in a store under dir, a cached usage record each, and a served request
+ * of each API counted for each account: ms per scrape, bytes.
+ */
+#define METRICS_PAGE_ACCOUNTS	100
+
+static void
+bench_metrics_page(json_object *o, const char *dir, struct request *req)
+{
+	static const char *const apis[] = { "/v1/messages",
+	    "/v1/chat/completions", "/v1/responses",
+	    "/v1beta/models/gemini-2.5-flash:generateContent" };
+	char *const		 envp[] = { "HTTP_X_API_KEY=bench-key", NULL };
+	struct store		*st = NULL;
+	struct store_txn	*txn = NULL;
+	struct config		*cfg = NULL;
+	struct relay_env	 relay;
+	struct cred		*creds;
+	struct import_result	*res;
+	struct usage		 u;
+	struct request		 scrape;
+	struct buf		 page = BUF_INIT;
+	json_object		*uj;
+	double			 times[MAX_ROUNDS], t0;
+	char			 key[32], *why = NULL;
+	size_t			 i, a, rounds, n = METRICS_PAGE_ACCOUNTS;
+	const char		*cfg_text = "{\"metricsKey\":\"bench-key\"}";
+
+	if (store_open(&st, dir, &why) != KF_OK ||
+	    config_parse(cfg_text, strlen(cfg_text), NULL, &cfg, NULL,
+	    &why) != KF_OK)
+		goto fail;
+	creds = xcalloc(n, sizeof(*creds));
+	res = xcalloc(n, sizeof(*res));
+	for (i = 0; i < n; i++) {
+		cred_init(&creds[i]);
+		creds[i].refresh_token = xasprintf("aor-bench-metrics-%06zu-"
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		    i);
+		creds[i].expires_at = clock_now() + 86400;
+	}
+	if (accounts_import(st, creds, n, res, &why) != KF_OK ||
+	    store_begin(st, STORE_WRITE, &txn, &why) != KF_OK)
+		goto fail_creds;
+	memset(&u, 0, sizeof(u));
+	u.used = 12.5;
+	u.limit = 1000;
+	u.remaining = 987.5;
+	u.fetched_at = clock_now();
+	for (i = 0; i < n; i++) {
+		u.id = res[i].id;
+		uj = usage_to_json(&u);
+		snprintf(key, sizeof(key), "usage/%ld", res[i].id);
+		if (store_put(txn, key, json_object_to_json_string(uj),
+		    strlen(json_object_to_json_string(uj))) != KF_OK)
+			xsetprintf(&why, "store_put %s failed", key);
+		json_object_put(uj);
+		for (a = 0; a < sizeof(apis) / sizeof(apis[0]); a++) {
+			req->path = (char *)apis[a];
+			req->account_id = res[i].id;
+			prom_record(req, req->started_ms + 800);
+		}
+	}
+	req->path = "/v1/messages";
+	req->account_id = 1;
+	(void)store_end(txn, NULL);
+	if (why != NULL)
+		goto fail_creds;
+
+	memset(&relay, 0, sizeof(relay));
+	relay.cfg = cfg;
+	relay.store = st;
+	for (rounds = 0; rounds < 10; rounds++) {
+		memset(&scrape, 0, sizeof(scrape));
+		scrape.envp = envp;
+		scrape.cfg = cfg;
+		scrape.relay = &relay;
+		scrape.method = "GET";
+		scrape.path = "/metrics";
+		buf_reset(&page);
+		out_init_buf(&scrape.out, &page);
+		t0 = now_s();
+		prom_page(&scrape);
+		times[rounds] = now_s() - t0;
+	}
+	json_object_object_add(o, "page_accounts", json_object_new_int64(
+	    (int64_t)n));
+	json_object_object_add(o, "page_ms", json_object_new_double(
+	    median(times, rounds) * 1000));
+	json_object_object_add(o, "page_bytes", json_object_new_int64(
+	    (int64_t)page.len));
+	json_object_object_add(o, "page_status", json_object_new_int(
+	    scrape.out.status));
+fail_creds:
+	for (i = 0; i < n; i++)
+		cred_free(&creds[i]);
+	free(creds);
+	free(res);
+fail:
+	if (why != NULL)
+		json_object_object_add(o, "page_error",
+		    json_object_new_string(why));
+	buf_free(&page);
+	config_free(cfg);
+	store_close(st);
+	free(why);
+}
+
 static void
 bench_metrics(json_object *out, const char *fixture, const char *parent)
 {
@@ -837,6 +951,7 @@ bench_metrics(json_object *out, const char *fixture, const char *parent)
 	json_object_object_add(o, "ratio", json_object_new_double(
 	    median(with, rounds) / median(without, rounds)));
 	free(creq);
+	bench_metrics_page(o, dir, &req);
 out:
 	metrics_install(NULL);
 	metrics_close(m);

@@ -57,7 +57,8 @@ baseline measured in the same run for each figure:
               responder adds to every request (us; goal: under 1% of the
               200 us CPU goal per request), also with 2 processes recording
               into the same series, and request conversion with and
-              without it (the ratio).
+              without it (the ratio); and GET /metrics with 100 accounts
+              (ms per scrape).
 
 The table is printed at the end; results go to --json (results.json).  Exit
 status 0 unless something failed to run (a missing program, a server that
@@ -1204,6 +1205,12 @@ def core_metrics_rows(t: Table, m: dict) -> None:
     t.note(f"2 processes into the same series at once: {m['record_us_2_procs']:.2f} us each; "
            f"request conversion with it {m['conversion_with_record_us']:.0f} us, without "
            f"{m['conversion_us']:.0f} us ({m['ratio']:.3f}x, interleaved rounds)")
+    if "page_ms" in m:
+        t.row(f"GET /metrics, {m['page_accounts']} accounts", m["page_ms"], "ms", fmt="{:.2f}")
+        t.note(f"{m['page_bytes'] / 1e3:.0f} KB, status {m['page_status']}: counters, accounts "
+               f"by state and each account's cached quota")
+    elif "page_error" in m:
+        t.note(f"GET /metrics: FAILED: {m['page_error']}")
 
 
 def build_table(res: dict) -> str:
