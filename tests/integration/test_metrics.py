@@ -23,7 +23,8 @@ values, no duplicate series, histograms with cumulative buckets ending at
   - auth: 404 when neither metricsKey nor adminApiKey is set; 401 without
     a key, with a wrong one, with the client apiKey or with ?key=;
     200 with metricsKey (x-api-key or Bearer) or adminApiKey, at the root
-    mount as well; no key ever in an answer; the scrape is not counted.
+    mount as well; HEAD without a body, POST 405 with Allow; no key ever in
+    an answer; the scrape is not counted.
 
 Run: /usr/bin/python3 tests/integration/test_metrics.py
 """
@@ -446,6 +447,12 @@ class _Metrics:
                 resp = self.scrape(g, headers)
                 self.assertEqual(resp.status, 200, resp.body[:200])
                 parse_exposition(resp.body.decode())
+        head = gw.request(g.url("/metrics"), "HEAD", None, {"x-api-key": METRICS_KEY})
+        self.assertEqual((head.status, head.body), (200, b""))
+        self.assertTrue(head.headers["Content-Type"].startswith("text/plain; version=0.0.4"))
+        post = gw.request(g.url("/metrics"), "POST", b"{}", {"x-api-key": METRICS_KEY})
+        self.assertEqual(post.status, 405)
+        self.assertEqual(post.headers.get("Allow"), "GET, HEAD")
         # The scrapes (and refusals) of /metrics are not API requests.
         fams = self.metrics(g)
         self.assertEqual(total(fams, "kiro_fcgi_requests_total"), 0)
