@@ -18,6 +18,10 @@ values, no duplicate series, histograms with cumulative buckets ending at
     time-to-first-byte histograms counting each request once; gauges of
     accounts by state matching kiroctl, and each account's quota matching
     `kiroctl usage` (cached, no upstream call on scrape);
+  - token refreshes by account and result: one that works for a token
+    refused under 8 requests in flight, one that fails (a dead refresh
+    token), matching the mock's count; the accounts gauge then shows the
+    account that needs a login;
   - the counts survive SIGKILL of every responder: the web server starts
     new ones, the next request adds one to the old total;
   - auth: 404 when neither metricsKey nor adminApiKey is set; 401 without
@@ -389,6 +393,36 @@ class _Metrics:
                              entry["usageLimit"])
             self.assertEqual(total(fams, "kiro_fcgi_account_quota_remaining",
                                    account=acct), entry["remaining"])
+
+    # -- token refreshes
+
+    def test_refreshes_counted_by_result(self) -> None:
+        live = Account("fresh", priority=0)
+        dead = Account("dead", priority=1, expires_at="2020-01-01T00:00:00Z",
+                       mock={"accessTokenExpiresIn": 0})
+        g = self.start([live, dead])
+        # A refused token, 8 requests in flight: one refresh, which works.
+        MOCK.revoke(accessToken=live.access_token)
+        for i, resp in enumerate(in_parallel([lambda i=i: anthropic(g, f"r{i}")
+                                              for i in range(8)])):
+            self.answers.append(resp.body)
+            self.assertEqual(resp.status, 200, f"request {i}: {resp.body[:200]!r}")
+        self.assertEqual(MOCK.stats()["refreshes"], 1)
+        # The other account's refresh token is dead: a refresh that fails.
+        MOCK.revoke(refreshToken=dead.refresh_token)
+        g.kiroctl("accounts", "disable", "1")
+        refused = anthropic(g, "dead")
+        self.answers.append(refused.body)
+        self.assertEqual(refused.status, 503, refused.body[:200])
+        self.assertEqual(MOCK.stats()["refreshes"], 2)
+        self.wait_logged(g, 9)
+        fams = self.metrics(g)
+        name = "kiro_fcgi_token_refreshes_total"
+        self.assertEqual(total(fams, name, account=1, result="ok"), 1)
+        self.assertEqual(total(fams, name, account=2, result="error"), 1)
+        self.assertEqual(total(fams, name), 2)
+        self.assertEqual(total(fams, "kiro_fcgi_accounts", state="needs-login"), 1)
+        self.assertEqual(total(fams, "kiro_fcgi_accounts", state="disabled"), 1)
 
     # -- recycled processes
 
