@@ -11,7 +11,7 @@ struct request;
  * they are open: kiro_fcgi_requests_total, its tokens and upstream
  * attempts, its duration and time to first byte up to now_ms
  * (clock_mono_ms).  The /metrics scrape itself is not counted.  A few
- * lookups and atomic adds; no lock, no allocation that outlives it.
+ * lookups and atomic adds: no lock, no allocation, no system call.
  */
 void	prom_record(const struct request *, int64_t now_ms);
 

@@ -76,7 +76,7 @@ void		 metrics_observe(struct metrics *, enum metric,
 
 /*
  * The value of a counter series (0 when absent), or the count of a
- * histogram series: for tests and kiroctl.
+ * histogram series (tests, benchmarks).
  */
 uint64_t	 metrics_get(struct metrics *, enum metric,
 		    const char *const *values);
