@@ -248,6 +248,12 @@ prom_page(struct request *req)
 		return;
 	}
 	metrics_render(metrics_global(), &body);
+	/* Zeros above could mean "nothing happened" or "nothing was kept". */
+	metrics_render_head(&body, "kiro_fcgi_metrics_shared", "gauge",
+	    "1 when this process keeps the counters in stateDir/metrics; 0 "
+	    "when it could not use that file (the error log says why).");
+	buf_printf(&body, "kiro_fcgi_metrics_shared %d\n",
+	    metrics_global() != NULL);
 	render_gauges(req->relay != NULL ? req->relay->store : NULL, &body);
 	if (strcmp(req->method, "HEAD") == 0)
 		(void)out_head(&req->out, 200, PROM_CONTENT_TYPE, NULL);

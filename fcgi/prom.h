@@ -24,9 +24,11 @@ const char *prom_api(const char *method, const char *path);
 /*
  * GET /metrics: 404 unless metricsKey or adminApiKey is configured, 401
  * without one of them as x-api-key or Authorization: Bearer (compared in
- * constant time); else the counters in the text format 0.0.4, then gauges
- * read at scrape time with no upstream call: accounts by state, and each
- * account's cached quota (used, limit, remaining, when it was fetched).
+ * constant time); else the counters in the text format 0.0.4 (and
+ * kiro_fcgi_metrics_shared, 0 when this process has no metrics file),
+ * then gauges read at scrape time with no upstream call: accounts by
+ * state, and each account's cached quota (used, limit, remaining, when it
+ * was fetched).
  */
 void	prom_page(struct request *);
 

@@ -25,6 +25,9 @@ values, no duplicate series, histograms with cumulative buckets ending at
     account that needs a login;
   - the counts survive SIGKILL of every responder: the web server starts
     new ones, the next request adds one to the old total;
+  - a metrics file that cannot be used (a directory in its place) after
+    the responders restart: they serve, the scrape says
+    kiro_fcgi_metrics_shared 0 and the log says why;
   - auth: 404 when neither metricsKey nor adminApiKey is set; 401 without
     a key, with a wrong one, with the client apiKey or with ?key=;
     200 with metricsKey (x-api-key or Bearer) or adminApiKey, at the root
@@ -468,6 +471,28 @@ class _Metrics:
         after = self.metrics(g)
         self.assertEqual(total(after, "kiro_fcgi_requests_total", api="anthropic"), 5,
                          f"answers after the kill: {answered}")
+
+    def test_unusable_file_is_said(self) -> None:
+        g = self.start([Account("nofile")])
+        self.assertEqual(anthropic(g, "counted").status, 200)
+        self.wait_logged(g, 1)
+        fams = self.metrics(g)
+        self.assertEqual(total(fams, "kiro_fcgi_metrics_shared"), 1)
+        # The file becomes a directory: new responders cannot map it.
+        path = g.state_dir / "metrics"
+        path.unlink()
+        path.mkdir()
+        pids = g.responder_pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        gw.wait_for(lambda: not set(pids) & set(g.responder_pids()),
+                    what="the responders to die")
+        gw.wait_for(lambda: anthropic(g, "served anyway").status == 200,
+                    what="a new responder")
+        fams = self.metrics(g)
+        self.assertEqual(total(fams, "kiro_fcgi_metrics_shared"), 0)
+        self.assertEqual(total(fams, "kiro_fcgi_requests_total"), 0)
+        self.assertIn("metrics are off", g.log())
 
     # -- auth
 
