@@ -437,7 +437,6 @@ out:
 	return KF_ELOGIN;
 }
 
-/* Whether c needs a refresh: expiring within ahead, or idle for idle. */
 /* Metrics: one refresh call made, by account and result. */
 static void
 count_refresh(long id, enum kf_err er)
@@ -451,6 +450,7 @@ count_refresh(long id, enum kf_err er)
 	metrics_add(metrics_global(), METRIC_TOKEN_REFRESHES, labels, 1);
 }
 
+/* Whether c needs a refresh: expiring within ahead, or idle for idle. */
 static int
 due(const struct cred *c, long ahead, long idle)
 {
