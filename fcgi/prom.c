@@ -1,7 +1,6 @@
 /* prom.c: Prometheus metrics of the responder: each request, GET /metrics. */
 #include "autoconfig.h"
 
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,92 +134,119 @@ usage_cmp(const void *a, const void *b)
 	    &((const struct usage *)b)->id);
 }
 
-static void
-quota_gauge(struct buf *out, const char *name, const char *help,
-    const struct usage *list, size_t n, const long *ids, size_t n_ids,
-    size_t field)
-{
-	size_t	i;
-	double	v;
+/* The quota gauges, one family per field of the cached usage. */
+enum quota_field {
+	QUOTA_USED,
+	QUOTA_LIMIT,
+	QUOTA_REMAINING,
+	QUOTA_FETCHED,
+	QUOTA__MAX
+};
 
-	metrics_render_head(out, name, "gauge", help);
-	for (i = 0; i < n; i++) {
-		/* A record left by a removed account is not shown. */
-		if (bsearch(&list[i].id, ids, n_ids, sizeof(*ids),
-		    id_cmp) == NULL)
-			continue;
-		memcpy(&v, (const char *)&list[i] + field, sizeof(v));
-		buf_printf(out, "%s{account=\"%ld\"} %.15g\n", name,
-		    list[i].id, v);
+static const struct {
+	const char	*name;
+	const char	*help;
+} quota_families[QUOTA__MAX] = {
+	{ "kiro_fcgi_account_quota_used", "Credits used this period, from "
+	    "the cached usage (as kiroctl usage last fetched it)." },
+	{ "kiro_fcgi_account_quota_limit", "Credits of the period, from the "
+	    "cached usage." },
+	{ "kiro_fcgi_account_quota_remaining", "Credits left this period, "
+	    "from the cached usage." },
+	{ "kiro_fcgi_account_quota_fetched_timestamp_seconds", "When the "
+	    "cached usage was fetched (unix seconds)." },
+};
+
+static double
+quota_value(const struct usage *u, enum quota_field field)
+{
+	switch (field) {
+	case QUOTA_USED:
+		return u->used;
+	case QUOTA_LIMIT:
+		return u->limit;
+	case QUOTA_REMAINING:
+		return u->remaining;
+	case QUOTA_FETCHED:
+	case QUOTA__MAX:
+		break;
 	}
+	return (double)u->fetched_at;
+}
+
+/* Accounts by state, now; *ids gets every account's id, sorted. */
+static int
+render_accounts(struct store *st, struct buf *out, long **ids, size_t *n)
+{
+	static const char *const states[] = {
+		"cooldown", "disabled", "needs-login", "ok"
+	};
+	struct account	*accts = NULL;
+	size_t		 count[sizeof(states) / sizeof(states[0])];
+	size_t		 i, j;
+	const char	*word;
+	char		*why = NULL;
+	time_t		 now = clock_now();
+
+	if (accounts_list(st, &accts, n, &why) != KF_OK) {
+		log_warnx("metrics: accounts: %s", why);
+		free(why);
+		return -1;
+	}
+	memset(count, 0, sizeof(count));
+	*ids = xreallocarray(NULL, *n + 1, sizeof(**ids));
+	for (i = 0; i < *n; i++) {
+		(*ids)[i] = accts[i].cred.id;
+		word = account_state_word(&accts[i], now);
+		for (j = 0; j < sizeof(states) / sizeof(states[0]); j++)
+			if (strcmp(word, states[j]) == 0)
+				count[j]++;
+	}
+	accounts_free(accts, *n);
+	qsort(*ids, *n, sizeof(**ids), id_cmp);
+	metrics_render_head(out, "kiro_fcgi_accounts", "gauge",
+	    "Accounts by state, now.");
+	for (j = 0; j < sizeof(states) / sizeof(states[0]); j++)
+		buf_printf(out, "kiro_fcgi_accounts{state=\"%s\"} %zu\n",
+		    states[j], count[j]);
+	return 0;
 }
 
 /* Gauges read now: accounts by state, each account's cached quota. */
 static void
 render_gauges(struct store *st, struct buf *out)
 {
-	static const char *const states[] = {
-		"cooldown", "disabled", "needs-login", "ok"
-	};
-	struct account	*accts = NULL;
 	struct usage	*list = NULL;
-	size_t		 n = 0, n_usage = 0, i, j;
-	size_t		 count[sizeof(states) / sizeof(states[0])];
-	long		*ids;
-	const char	*word;
+	long		*ids = NULL;
+	size_t		 n_ids = 0, n = 0, kept, i;
 	char		*why = NULL;
-	time_t		 now = clock_now();
+	int		 field;
 
-	if (st == NULL)
+	if (st == NULL || render_accounts(st, out, &ids, &n_ids) == -1)
 		return;
-	if (accounts_list(st, &accts, &n, &why) != KF_OK) {
-		log_warnx("metrics: accounts: %s", why);
-		free(why);
-		return;
-	}
-	memset(count, 0, sizeof(count));
-	ids = xreallocarray(NULL, n + 1, sizeof(*ids));
-	for (i = 0; i < n; i++) {
-		ids[i] = accts[i].cred.id;
-		word = account_state_word(&accts[i], now);
-		for (j = 0; j < sizeof(states) / sizeof(states[0]); j++)
-			if (strcmp(word, states[j]) == 0)
-				count[j]++;
-	}
-	accounts_free(accts, n);
-	qsort(ids, n, sizeof(*ids), id_cmp);
-	metrics_render_head(out, "kiro_fcgi_accounts", "gauge",
-	    "Accounts by state, now.");
-	for (j = 0; j < sizeof(states) / sizeof(states[0]); j++)
-		buf_printf(out, "kiro_fcgi_accounts{state=\"%s\"} %zu\n",
-		    states[j], count[j]);
-
-	if (usage_cached_all(st, &list, &n_usage, &why) != KF_OK) {
+	if (usage_cached_all(st, &list, &n, &why) != KF_OK) {
 		log_warnx("metrics: cached usage: %s", why);
 		free(why);
-		why = NULL;
 	}
-	qsort(list, n_usage, sizeof(*list), usage_cmp);
-	quota_gauge(out, "kiro_fcgi_account_quota_used", "Credits used this "
-	    "period, from the cached usage (kiroctl usage; refreshed at most "
-	    "every 5 minutes when asked).", list, n_usage, ids, n,
-	    offsetof(struct usage, used));
-	quota_gauge(out, "kiro_fcgi_account_quota_limit", "Credits of the "
-	    "period, from the cached usage.", list, n_usage, ids, n,
-	    offsetof(struct usage, limit));
-	quota_gauge(out, "kiro_fcgi_account_quota_remaining", "Credits left "
-	    "this period, from the cached usage.", list, n_usage, ids, n,
-	    offsetof(struct usage, remaining));
-	metrics_render_head(out, "kiro_fcgi_account_quota_fetched_timestamp_"
-	    "seconds", "gauge", "When the cached usage was fetched (unix "
-	    "seconds).");
-	for (i = 0; i < n_usage; i++) {
-		if (bsearch(&list[i].id, ids, n, sizeof(*ids), id_cmp) != NULL)
-			buf_printf(out, "kiro_fcgi_account_quota_fetched_"
-			    "timestamp_seconds{account=\"%ld\"} %lld\n",
-			    list[i].id, (long long)list[i].fetched_at);
+	/* A record left behind by a removed account is not shown. */
+	for (i = kept = 0; i < n; i++) {
+		if (bsearch(&list[i].id, ids, n_ids, sizeof(*ids), id_cmp) ==
+		    NULL)
+			usage_free(&list[i]);
+		else
+			list[kept++] = list[i];
+	}
+	qsort(list, kept, sizeof(*list), usage_cmp);
+	for (field = 0; field < QUOTA__MAX; field++) {
+		metrics_render_head(out, quota_families[field].name, "gauge",
+		    quota_families[field].help);
+		for (i = 0; i < kept; i++)
+			buf_printf(out, "%s{account=\"%ld\"} %.15g\n",
+			    quota_families[field].name, list[i].id,
+			    quota_value(&list[i], field));
+	}
+	for (i = 0; i < kept; i++)
 		usage_free(&list[i]);
-	}
 	free(list);
 	free(ids);
 }
