@@ -25,8 +25,10 @@
 #include "http.h"
 #include "imgfetch.h"
 #include "log.h"
+#include "metrics.h"
 #include "models.h"
 #include "pool.h"
+#include "prom.h"
 #include "rand.h"
 #include "relay.h"
 #include "request.h"
@@ -141,6 +143,7 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 		log_info("%s", line.ptr);
 		buf_free(&line);
 	}
+	prom_record(&req, clock_mono_ms());
 	log_set_request(NULL);
 	free(req.path);
 	buf_free(&req.body);
@@ -236,6 +239,7 @@ accept_loop(void *arg)
 static void
 setup(const char *config_path)
 {
+	struct metrics	*metrics = NULL;
 	char		*why = NULL;
 	enum kf_err	 er;
 
@@ -269,6 +273,17 @@ setup(const char *config_path)
 		log_errorx("%s", app.startup_error);
 		free(why);
 		return;
+	}
+	/*
+	 * Counters shared by every process, mapped for the process's life;
+	 * without them the gateway serves and keeps none.
+	 */
+	if (metrics_open(&metrics, store_dir(app.store), &why) == KF_OK)
+		metrics_install(metrics);
+	else {
+		log_warnx("metrics are off: %s", why);
+		free(why);
+		why = NULL;
 	}
 	if (accounts_seed(app.store, app.cfg, &why) != KF_OK)
 		free(why);	/* logged; other accounts still work */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "out.h"
 
 static int
@@ -34,6 +35,8 @@ out_write(struct out *o, const char *p, size_t len)
 {
 	if (o->failed)
 		return -1;
+	if (!o->committed)
+		o->first_byte_ms = clock_mono_ms();
 	o->committed = 1;
 	if (len == 0)
 		return 0;

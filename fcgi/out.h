@@ -3,6 +3,7 @@
 #define OUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -19,6 +20,7 @@ struct out {
 	int	 failed;
 	size_t	 bytes;		/* body bytes written, for the access log */
 	int	 status;	/* the status sent, for the access log */
+	int64_t	 first_byte_ms;	/* clock_mono_ms() of the first byte */
 };
 
 /* An out that appends to a buffer (tests, buffered modes). */

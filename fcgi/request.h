@@ -30,6 +30,10 @@ struct request {
 	/* Kiro's meteringEvent credits, for the access log, when metered. */
 	double			 credits;
 	int			 metered;
+	/* The relay's figures, for the metrics (prom.h). */
+	long			 input_tokens;
+	long			 output_tokens;
+	int			 attempts;
 };
 
 /* A FastCGI parameter ("HTTP_X_API_KEY", ...), or NULL. */

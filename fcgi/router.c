@@ -15,6 +15,7 @@
 #include "openai-chat.h"
 #include "openai-common.h"
 #include "openai-responses.h"
+#include "prom.h"
 #include "router.h"
 #include "xmalloc.h"
 
@@ -58,6 +59,8 @@ static const struct route routes[] = {
 	{ "GET", "/v1beta/models/", MATCH_PREFIX, 1, 1, 0, gemini_model },
 	{ "POST", "/v1/models/", MATCH_METHOD, 1, 1, 1, gemini_post },
 	{ "GET", "/health", MATCH_EXACT, 0, 0, 0, info_health },
+	/* Prometheus: its own keys (prom.h), so no client auth here. */
+	{ "GET", "/metrics", MATCH_EXACT, 0, 0, 0, prom_page },
 	{ "GET", "/", MATCH_EXACT, 0, 0, 0, info_root },
 	{ NULL, NULL, 0, 0, 0, 0, NULL }
 };

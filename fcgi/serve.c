@@ -36,6 +36,9 @@ serve_relay(struct request *req, struct conv *conv, struct sink *sink,
 	req->account_id = res.account_id;
 	req->credits = res.credits;
 	req->metered = res.metered;
+	req->input_tokens = res.input_tokens;
+	req->output_tokens = res.output_tokens;
+	req->attempts = res.attempts;
 	if (er != KF_OK && er != KF_ECLIENTGONE && !sink->committed)
 		(void)error(&req->out, er, why, res.retry_after);
 out:

@@ -115,6 +115,7 @@ static const struct key top_keys[] = {
 	{ "idleRefreshHours", KEY_LONG, OFF(idle_refresh_hours), 0, NULL },
 	{ "promptCaching", KEY_BOOL, OFF(prompt_caching), 0, NULL },
 	{ "toolContinuations", KEY_LONG, OFF(tool_continuations), 0, NULL },
+	{ "metricsKey", KEY_STRING, OFF(metrics_key), 0, NULL },
 	/* kiro.rs keys: the web server listens, TLS is libcurl's. */
 	{ "host", KEY_IGNORED, 0, 0, NULL },
 	{ "port", KEY_IGNORED, 0, 0, NULL },
@@ -514,6 +515,7 @@ apply_env(struct config *cfg, char **cause)
 	setenv_str(&cfg->env_access_token, "KIRO_ACCESS_TOKEN");
 	setenv_str(&cfg->env_kiro_refresh_token, "KIRO_REFRESH_TOKEN");
 	setenv_str(&cfg->env_region, "REGION");
+	setenv_str(&cfg->metrics_key, "METRICS_KEY");
 	return KF_OK;
 }
 
@@ -693,6 +695,7 @@ config_free(struct config *cfg)
 	free(cfg->path);
 	free(cfg->api_key);
 	free(cfg->admin_api_key);
+	free(cfg->metrics_key);
 	free(cfg->region);
 	free(cfg->auth_region);
 	free(cfg->api_region);

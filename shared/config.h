@@ -101,6 +101,8 @@ struct config {
 	int			 prompt_caching;
 	/* Continuations of a cut-off tool call (toolcont.h); default 2. */
 	long			 tool_continuations;
+	/* metricsKey: opens GET /metrics (adminApiKey does too). */
+	char			*metrics_key;
 
 	/* Credentials given by environment variables, seeded at start. */
 	char			*env_refresh_token;	/* REFRESH_TOKEN */

@@ -16,6 +16,7 @@
 #include "http.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "rand.h"
 #include "refresh.h"
 #include "store.h"
@@ -436,6 +437,19 @@ out:
 	return KF_ELOGIN;
 }
 
+/* Metrics: one refresh call made, by account and result. */
+static void
+count_refresh(long id, enum kf_err er)
+{
+	char		 account[24];
+	const char	*labels[2];
+
+	snprintf(account, sizeof(account), "%ld", id);
+	labels[0] = account;
+	labels[1] = er == KF_OK ? "ok" : "error";
+	metrics_add(metrics_global(), METRIC_TOKEN_REFRESHES, labels, 1);
+}
+
 /* Whether c needs a refresh: expiring within ahead, or idle for idle. */
 static int
 due(const struct cred *c, long ahead, long idle)
@@ -502,6 +516,7 @@ ensure(struct store *st, struct http *h, const struct config *cfg, long id,
 		goto out;
 	}
 	er = call_refresh(h, cfg, &a.cred, &g, &dead, &why);
+	count_refresh(id, er);
 	if (er != KF_OK) {
 		log_warnx("account %ld: %s", id, why);
 		xsetprintf(cause, "account %ld: %s", id, why);

@@ -24,6 +24,7 @@
 #include "kiro_event.h"
 #include "kiro_req.h"
 #include "log.h"
+#include "metrics.h"
 #include "models.h"
 #include "pool.h"
 #include "preflight.h"
@@ -1449,6 +1450,10 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 			}
 			break;
 		}
+		/* Metrics: another account takes over from a failed one. */
+		if (n_tried > 0)
+			metrics_add(metrics_global(), METRIC_FAILOVERS, NULL,
+			    1);
 		tried = xreallocarray(tried, n_tried + 1, sizeof(*tried));
 		tried[n_tried++] = acct.cred.id;
 		res->account_id = acct.cred.id;
@@ -1486,6 +1491,10 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		    total < RELAY_MAX_ATTEMPTS; per_account++) {
 			total++;
 			res->attempts = total;
+			/* Metrics: the same account asked again. */
+			if (per_account > 0)
+				metrics_add(metrics_global(),
+				    METRIC_UPSTREAM_RETRIES, NULL, 1);
 			/* A fresh decoder and state; the message id stays. */
 			attempt_clear(&a);
 			es_decoder_reset(a.decoder);

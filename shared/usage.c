@@ -1,6 +1,7 @@
 /* usage.c: an account's quota from getUsageLimits (kiro-protocol.md §9.1). */
 #include "autoconfig.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -478,5 +479,53 @@ out:
 	free(failed);
 	free(why);
 	cred_free(&c);
+	return er;
+}
+
+struct cached_all {
+	struct usage	*list;
+	size_t		 n;
+};
+
+static int
+cached_one(void *arg, const char *key, const char *val, size_t len)
+{
+	struct cached_all	*all = arg;
+	struct usage		 u;
+	json_object		*o = NULL;
+	char			*end;
+	long			 id;
+
+	errno = 0;
+	id = strtol(key + strlen("usage/"), &end, 10);
+	if (errno != 0 || *end != '\0' || id <= 0)
+		return 0;
+	if (json_parse(val, len, 8, &o, NULL) == KF_OK &&
+	    usage_from_json(o, &u, NULL) == KF_OK) {
+		u.id = id;
+		all->list = xreallocarray(all->list, all->n + 1,
+		    sizeof(*all->list));
+		all->list[all->n++] = u;
+	}
+	json_object_put(o);
+	return 0;
+}
+
+enum kf_err
+usage_cached_all(struct store *st, struct usage **out, size_t *n,
+    char **cause)
+{
+	struct store_txn	*txn = NULL;
+	struct cached_all	 all = { NULL, 0 };
+	enum kf_err		 er;
+
+	*out = NULL;
+	*n = 0;
+	if ((er = store_begin(st, STORE_READ, &txn, cause)) != KF_OK)
+		return er;
+	er = store_each(txn, "usage/", cached_one, &all);
+	store_end(txn, NULL);
+	*out = all.list;
+	*n = all.n;
 	return er;
 }

@@ -69,4 +69,13 @@ enum kf_err	 usage_get(struct store *, struct http *,
 		    const struct config *, long id, int force,
 		    struct usage *out, int *cached, char **cause);
 
+/*
+ * Every cached usage record, however old, in one read transaction and
+ * with no upstream call (the /metrics scrape); corrupt ones are skipped.
+ * *out has *n entries, each with its account id; the caller frees each
+ * (usage_free) and then *out.
+ */
+enum kf_err	 usage_cached_all(struct store *, struct usage **out,
+		    size_t *n, char **cause);
+
 #endif

@@ -50,6 +50,14 @@
  *             kiro_req_build), on the builder's request and on a long
  *             Claude Code session (400 tool turns): µs each and the ratio
  *             (goal: under 10%).
+ *   metrics   prom_record, what the responder adds to each request for the
+ *             Prometheus counters (shared/metrics.h): µs per request alone,
+ *             with two processes recording into the same series at once,
+ *             and request conversion of the builder's request with and
+ *             without it, interleaved (the ratio); and GET /metrics
+ *             (prom_page) with METRICS_PAGE_ACCOUNTS accounts, each with
+ *             cached usage and request series on the four APIs: ms per
+ *             scrape and bytes.
  * Each measurement runs for about -t seconds (default 1) after a warm-up
  * and reports the median of its rounds.  Output: one JSON object on stdout.
  *
@@ -67,6 +75,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -86,14 +95,19 @@
 #include "kiro_event.h"
 #include "kiro_req.h"
 #include "log.h"
+#include "metrics.h"
 #include "openai-chat.h"
 #include "openai-responses.h"
 #include "out.h"
 #include "pool.h"
 #include "preflight.h"
+#include "prom.h"
 #include "refresh.h"
+#include "relay.h"
+#include "request.h"
 #include "sink.h"
 #include "store.h"
+#include "usage.h"
 #include "xmalloc.h"
 
 #define STREAM_BYTES	(8u * 1024 * 1024)
@@ -720,6 +734,232 @@ bench_preflight(json_object *out, const char *fixture)
 	json_object_object_add(o, "long_session", bench_preflight_turns(fixture,
 	    PREFLIGHT_BENCH_TURNS));
 	json_object_object_add(out, "preflight", o);
+}
+
+/* --- metrics: the per-request record ------------------------------------ */
+
+#define METRICS_BENCH_N	200000
+
+static void	tu_rmrf_dir(const char *);
+
+/* A served Anthropic request, as serve_one has it when it records. */
+static void
+metrics_request(struct request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->method = "POST";
+	req->path = "/v1/messages";
+	req->model = "claude-sonnet-4.5";
+	req->account_id = 1;
+	req->input_tokens = 3000;
+	req->output_tokens = 200;
+	req->attempts = 1;
+	req->out.status = 200;
+	req->started_ms = clock_mono_ms() - 800;
+	req->out.first_byte_ms = req->started_ms + 300;
+}
+
+/* Seconds per prom_record over n calls. */
+static double
+record_loop(const struct request *req, size_t n)
+{
+	double	t0 = now_s();
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		prom_record(req, req->started_ms + 800);
+	return (now_s() - t0) / (double)n;
+}
+
+/* Seconds per record of each of `procs` processes recording at once. */
+static double
+record_procs(const struct request *req, int procs, size_t n)
+{
+	pid_t	pids[8];
+	double	t0 = now_s();
+	int	i, status;
+
+	for (i = 0; i < procs; i++)
+		if ((pids[i] = fork()) == 0) {
+			(void)record_loop(req, n);
+			_exit(0);
+		}
+	for (i = 0; i < procs; i++)
+		if (pids[i] > 0)
+			(void)waitpid(pids[i], &status, 0);
+	return (now_s() - t0) / (double)n;
+}
+
+/*
+ * GET /metrics as a scraper sees it, with METRICS_PAGE_ACCOUNTS accounts
+ * in a store under dir, a cached usage record each, and a served request
+ * of each API counted for each account: ms per scrape, bytes.
+ */
+#define METRICS_PAGE_ACCOUNTS	100
+
+static void
+bench_metrics_page(json_object *o, const char *dir, struct request *req)
+{
+	static const char *const apis[] = { "/v1/messages",
+	    "/v1/chat/completions", "/v1/responses",
+	    "/v1beta/models/gemini-2.5-flash:generateContent" };
+	char *const		 envp[] = { "HTTP_X_API_KEY=bench-key", NULL };
+	struct store		*st = NULL;
+	struct store_txn	*txn = NULL;
+	struct config		*cfg = NULL;
+	struct relay_env	 relay;
+	struct cred		*creds;
+	struct import_result	*res;
+	struct usage		 u;
+	struct request		 scrape;
+	struct buf		 page = BUF_INIT;
+	json_object		*uj;
+	double			 times[MAX_ROUNDS], t0;
+	char			 key[32], *why = NULL;
+	size_t			 i, a, rounds, n = METRICS_PAGE_ACCOUNTS;
+	const char		*cfg_text = "{\"metricsKey\":\"bench-key\"}";
+
+	if (store_open(&st, dir, &why) != KF_OK ||
+	    config_parse(cfg_text, strlen(cfg_text), NULL, &cfg, NULL,
+	    &why) != KF_OK)
+		goto fail;
+	creds = xcalloc(n, sizeof(*creds));
+	res = xcalloc(n, sizeof(*res));
+	for (i = 0; i < n; i++) {
+		cred_init(&creds[i]);
+		creds[i].refresh_token = xasprintf("aor-bench-metrics-%06zu-"
+		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+		    i);
+		creds[i].expires_at = clock_now() + 86400;
+	}
+	if (accounts_import(st, creds, n, res, &why) != KF_OK ||
+	    store_begin(st, STORE_WRITE, &txn, &why) != KF_OK)
+		goto fail_creds;
+	memset(&u, 0, sizeof(u));
+	u.used = 12.5;
+	u.limit = 1000;
+	u.remaining = 987.5;
+	u.fetched_at = clock_now();
+	for (i = 0; i < n; i++) {
+		u.id = res[i].id;
+		uj = usage_to_json(&u);
+		snprintf(key, sizeof(key), "usage/%ld", res[i].id);
+		if (store_put(txn, key, json_object_to_json_string(uj),
+		    strlen(json_object_to_json_string(uj))) != KF_OK)
+			xsetprintf(&why, "store_put %s failed", key);
+		json_object_put(uj);
+		for (a = 0; a < sizeof(apis) / sizeof(apis[0]); a++) {
+			req->path = (char *)apis[a];
+			req->account_id = res[i].id;
+			prom_record(req, req->started_ms + 800);
+		}
+	}
+	req->path = "/v1/messages";
+	req->account_id = 1;
+	(void)store_end(txn, NULL);
+	if (why != NULL)
+		goto fail_creds;
+
+	memset(&relay, 0, sizeof(relay));
+	relay.cfg = cfg;
+	relay.store = st;
+	for (rounds = 0; rounds < 10; rounds++) {
+		memset(&scrape, 0, sizeof(scrape));
+		scrape.envp = envp;
+		scrape.cfg = cfg;
+		scrape.relay = &relay;
+		scrape.method = "GET";
+		scrape.path = "/metrics";
+		buf_reset(&page);
+		out_init_buf(&scrape.out, &page);
+		t0 = now_s();
+		prom_page(&scrape);
+		times[rounds] = now_s() - t0;
+	}
+	json_object_object_add(o, "page_accounts", json_object_new_int64(
+	    (int64_t)n));
+	json_object_object_add(o, "page_ms", json_object_new_double(
+	    median(times, rounds) * 1000));
+	json_object_object_add(o, "page_bytes", json_object_new_int64(
+	    (int64_t)page.len));
+	json_object_object_add(o, "page_status", json_object_new_int(
+	    scrape.out.status));
+fail_creds:
+	for (i = 0; i < n; i++)
+		cred_free(&creds[i]);
+	free(creds);
+	free(res);
+fail:
+	if (why != NULL)
+		json_object_object_add(o, "page_error",
+		    json_object_new_string(why));
+	buf_free(&page);
+	config_free(cfg);
+	store_close(st);
+	free(why);
+}
+
+static void
+bench_metrics(json_object *out, const char *fixture, const char *parent)
+{
+	struct metrics	*m = NULL;
+	struct request	 req;
+	double		 alone[MAX_ROUNDS], with[MAX_ROUNDS];
+	double		 without[MAX_ROUNDS];
+	double		 convert, check, t0;
+	size_t		 rounds, n, len, body_len;
+	char		*dir, *why = NULL, *creq;
+	json_object	*o = json_object_new_object();
+
+	dir = xasprintf("%s/kiro-bench-metrics.XXXXXX", parent);
+	if (mkdtemp(dir) == NULL || metrics_open(&m, dir, &why) != KF_OK) {
+		json_object_object_add(o, "error", json_object_new_string(
+		    why != NULL ? why : strerror(errno)));
+		goto out;
+	}
+	metrics_install(m);
+	metrics_request(&req);
+	(void)record_loop(&req, 1000);		/* warm-up */
+	for (rounds = 0; rounds < 5; rounds++)
+		alone[rounds] = record_loop(&req, METRICS_BENCH_N);
+	json_object_object_add(o, "record_us", json_object_new_double(
+	    median(alone, rounds) * 1e6));
+	json_object_object_add(o, "record_us_2_procs", json_object_new_double(
+	    record_procs(&req, 2, METRICS_BENCH_N) * 1e6));
+
+	/* The same conversions with and without the record, interleaved. */
+	creq = make_request(fixture, 6, &len);
+	for (rounds = 0; rounds < 6; rounds++) {
+		convert = check = 0;
+		t0 = now_s();
+		for (n = 0; n == 0 || now_s() - t0 < seconds_per_test / 12;
+		    n++)
+			preflight_once(creq, len, &convert, &check, &body_len);
+		without[rounds] = (now_s() - t0) / (double)n;
+		t0 = now_s();
+		for (n = 0; n == 0 || now_s() - t0 < seconds_per_test / 12;
+		    n++) {
+			preflight_once(creq, len, &convert, &check, &body_len);
+			prom_record(&req, req.started_ms + 800);
+		}
+		with[rounds] = (now_s() - t0) / (double)n;
+	}
+	json_object_object_add(o, "conversion_us", json_object_new_double(
+	    median(without, rounds) * 1e6));
+	json_object_object_add(o, "conversion_with_record_us",
+	    json_object_new_double(median(with, rounds) * 1e6));
+	json_object_object_add(o, "ratio", json_object_new_double(
+	    median(with, rounds) / median(without, rounds)));
+	free(creq);
+	bench_metrics_page(o, dir, &req);
+out:
+	metrics_install(NULL);
+	metrics_close(m);
+	if (dir != NULL)
+		tu_rmrf_dir(dir);
+	free(dir);
+	free(why);
+	json_object_object_add(out, "metrics", o);
 }
 
 /* --- front ends: one conversation and one answer in each protocol ------- */
@@ -2174,6 +2414,7 @@ main(int argc, char *argv[])
 	json_object_object_add(out, "pool", bench_pool(dirs[0]));
 	bench_pairs(out);
 	bench_trim(out);
+	bench_metrics(out, fixture, dirs[0]);
 print:
 	printf("%s\n", json_object_to_json_string_ext(out,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -53,6 +53,12 @@ baseline measured in the same run for each figure:
               (goal: at most 1.5x).  Its preflight row: the pre-flight check of
               the Kiro body (shared/preflight.h) as a share of that conversion,
               on the builder's request and a 400-turn session (goal: < 10%).
+              Its metrics row: prom_record, the Prometheus counters the
+              responder adds to every request (us; goal: under 1% of the
+              200 us CPU goal per request), also with 2 processes recording
+              into the same series, and request conversion with and
+              without it (the ratio); and GET /metrics with 100 accounts
+              (ms per scrape).
 
 The table is printed at the end; results go to --json (results.json).  Exit
 status 0 unless something failed to run (a missing program, a server that
@@ -123,6 +129,7 @@ GOAL_THROUGHPUT_RATIO = 0.70
 GOAL_RSS_MB = 10.0
 GOAL_FRONTEND_RATIO = 1.5
 GOAL_PREFLIGHT_RATIO = 0.10
+GOAL_METRICS_SHARE = 0.01      # prom_record: under 1% of GOAL_CPU_US
 
 
 class BenchError(RuntimeError):
@@ -1187,6 +1194,25 @@ def core_preflight_rows(t: Table, pf: dict) -> None:
                f"{p['preflight_mb_s']:.0f} MB/s of body")
 
 
+def core_metrics_rows(t: Table, m: dict) -> None:
+    """bench-core's metrics row: prom_record, the Prometheus counters of one request."""
+    if "error" in m:
+        t.row("metrics record per request", None, "us")
+        t.note(f"FAILED: {m['error']}")
+        return
+    t.row("metrics record per request", m["record_us"], "us", GOAL_CPU_US, "request CPU goal",
+          "< 1%", m["record_us"] < GOAL_CPU_US * GOAL_METRICS_SHARE, fmt="{:.2f}")
+    t.note(f"2 processes into the same series at once: {m['record_us_2_procs']:.2f} us each; "
+           f"request conversion with it {m['conversion_with_record_us']:.0f} us, without "
+           f"{m['conversion_us']:.0f} us ({m['ratio']:.3f}x, interleaved rounds)")
+    if "page_ms" in m:
+        t.row(f"GET /metrics, {m['page_accounts']} accounts", m["page_ms"], "ms", fmt="{:.2f}")
+        t.note(f"{m['page_bytes'] / 1e3:.0f} KB, status {m['page_status']}: counters, accounts "
+               f"by state and each account's cached quota")
+    elif "page_error" in m:
+        t.note(f"GET /metrics: FAILED: {m['page_error']}")
+
+
 def build_table(res: dict) -> str:
     t = Table()
     if "cpu" in res:
@@ -1295,6 +1321,8 @@ def build_table(res: dict) -> str:
                f"{b['parse_us']:.0f}, repair {b['repair_us']:.0f}, build {b['build_us']:.0f})")
         if "preflight" in c:
             core_preflight_rows(t, c["preflight"])
+        if "metrics" in c:
+            core_metrics_rows(t, c["metrics"])
         if "request_conversion" in c:
             core_frontend_rows(t, c)
         for st in c["store"]:

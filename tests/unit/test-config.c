@@ -538,6 +538,30 @@ START_TEST(config_url_substitutes_region_and_keeps_prefix)
 }
 END_TEST
 
+START_TEST(config_metrics_key)
+{
+	struct config	*cfg;
+	char		*why = NULL;
+
+	cfg = parse_ok("{}", NULL);
+	ck_assert_ptr_null(cfg->metrics_key);
+	config_free(cfg);
+	cfg = parse_ok("{\"metricsKey\":\"scrape-me\"}", NULL);
+	ck_assert_str_eq(cfg->metrics_key, "scrape-me");
+	config_free(cfg);
+	setenv("METRICS_KEY", "from-env", 1);
+	cfg = parse_ok("{\"metricsKey\":\"scrape-me\"}", NULL);
+	unsetenv("METRICS_KEY");
+	ck_assert_str_eq(cfg->metrics_key, "from-env");
+	config_free(cfg);
+	cfg = NULL;
+	ck_assert_int_eq(config_parse("{\"metricsKey\":1}", 16, "/etc/kf",
+	    &cfg, NULL, &why), KF_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(why, "metricsKey"));
+	free(why);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -561,6 +585,7 @@ main(void)
 	tcase_add_test(tc, config_bad_region_in_environment_is_refused);
 	tcase_add_test(tc, config_model_map_keeps_order_and_checks_targets);
 	tcase_add_test(tc, config_idle_refresh_hours);
+	tcase_add_test(tc, config_metrics_key);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

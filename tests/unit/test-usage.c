@@ -263,6 +263,38 @@ START_TEST(usage_get_caches_and_notes_the_plan)
 }
 END_TEST
 
+START_TEST(usage_cached_all_reads_the_cache_only)
+{
+	struct usage		 u, *list = NULL;
+	struct store_txn	*txn = NULL;
+	size_t			 n = 99;
+	char			*why = NULL;
+
+	/* Nothing cached yet: an empty list, and no call. */
+	ck_assert_int_eq(usage_cached_all(st, &list, &n, NULL), KF_OK);
+	ck_assert_uint_eq(n, 0);
+	free(list);
+	mock_post("/_mock/accounts/usage", "{\"id\":\"u\","
+	    "\"currentUsageWithPrecision\":20,\"usageLimitWithPrecision\":80}");
+	ck_assert_msg(usage_get(st, h, cfg, 1, 0, &u, NULL, &why) == KF_OK,
+	    "%s", why);
+	usage_free(&u);
+	/* A corrupt record and a stray key are skipped. */
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_put(txn, "usage/7", "nonsense", 8), KF_OK);
+	ck_assert_int_eq(store_put(txn, "usage/x", "{}", 2), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	ck_assert_int_eq(usage_cached_all(st, &list, &n, NULL), KF_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(list[0].id, 1);
+	ck_assert_double_eq_tol(list[0].used, 20, 1e-9);
+	ck_assert_double_eq_tol(list[0].remaining, 60, 1e-9);
+	usage_free(&list[0]);
+	free(list);
+	ck_assert_int_eq(tu_mock_stat(&mock, "usage"), 1);
+}
+END_TEST
+
 /* The host of the mock's last getUsageLimits call ("runtime", ...). */
 static char *
 last_usage_host(void)
@@ -440,6 +472,7 @@ main(void)
 	tcase_add_checked_fixture(live, setup, teardown);
 	tcase_set_timeout(live, 60);
 	tcase_add_test(live, usage_get_caches_and_notes_the_plan);
+	tcase_add_test(live, usage_cached_all_reads_the_cache_only);
 	tcase_add_test(live, usage_get_follows_the_accounts_host);
 	tcase_add_test(live, usage_get_unknown_account);
 	tcase_add_test(live, usage_get_quota_and_suspension_disable_the_account);
