@@ -296,9 +296,15 @@ START_TEST(emit_gemini_grounding_metadata)
 	e = gemini_emit_new(GEMINI_EMIT_JSON, &out, &s, NULL);
 	drive(&s, &ws);
 	v = body_of(&raw);
+	/* Supports: byte offsets over the whole text ("Looking." first). */
 	ck_assert_str_eq(at(v, "candidates.0.groundingMetadata"),
 	    "{\"webSearchQueries\":[\"kiro\"],\"groundingChunks\":[{\"web\":"
-	    "{\"uri\":\"https://a.example/1\",\"title\":\"A \\\"one\\\"\"}}]}");
+	    "{\"uri\":\"https://a.example/1\",\"title\":\"A \\\"one\\\"\"}}],"
+	    "\"groundingSupports\":[{\"segment\":{\"startIndex\":12,"
+	    "\"endIndex\":31,\"text\":\"https://a.example/1\"},"
+	    "\"groundingChunkIndices\":[0]},{\"segment\":{\"startIndex\":44,"
+	    "\"endIndex\":63,\"text\":\"https://a.example/1\"},"
+	    "\"groundingChunkIndices\":[0]}]}");
 	ck_assert_str_eq(at(v, "candidates.0.finishReason"), "\"STOP\"");
 	json_object_put(v);
 	gemini_emit_free(e);

@@ -566,6 +566,25 @@ check_error(struct response *r, int status, const char *type)
 	json_object_put(v);
 }
 
+/* Checks an OpenAI error body: {"error":{...}} and nothing else. */
+static void
+check_openai_error(struct response *r, int status, const char *type)
+{
+	json_object	*v, *err;
+	const char	*s;
+
+	ck_assert_msg(r->status == status, "status %d, want %d: %s",
+	    r->status, status, r->body);
+	v = response_json(r);
+	ck_assert_int_eq(json_object_object_length(v), 1);
+	ck_assert_int_eq(json_get_obj(v, "error", &err), 1);
+	ck_assert_int_eq(json_get_str(err, "type", &s), 1);
+	ck_assert_str_eq(s, type);
+	ck_assert_int_eq(json_get_str(err, "message", &s), 1);
+	ck_assert(*s != '\0');
+	json_object_put(v);
+}
+
 START_TEST(router_unknown_path_is_404)
 {
 	char		*env[] = { "REQUEST_METHOD=GET", "SCRIPT_NAME=",
@@ -608,6 +627,8 @@ START_TEST(router_missing_or_wrong_key_is_401)
 	    "HTTP_AUTHORIZATION=Bearer nope", NULL };
 	char		*models[] = { "REQUEST_METHOD=GET",
 	    "PATH_INFO=/v1/models", NULL };
+	char		*models_anthropic[] = { "REQUEST_METHOD=GET",
+	    "PATH_INFO=/v1/models", "HTTP_ANTHROPIC_VERSION=2023-06-01", NULL };
 	struct response	 r;
 
 	dispatch(none, "{}", &r);
@@ -621,7 +642,11 @@ START_TEST(router_missing_or_wrong_key_is_401)
 	ck_assert_ptr_nonnull(strstr(r.body, "invalid"));
 	ck_assert_ptr_null(strstr(r.body, "nope"));
 	buf_free(&r.raw);
+	/* /v1/models is OpenAI's too: its shape without anthropic-version. */
 	dispatch(models, NULL, &r);
+	check_openai_error(&r, 401, "authentication_error");
+	buf_free(&r.raw);
+	dispatch(models_anthropic, NULL, &r);
 	check_error(&r, 401, "authentication_error");
 	buf_free(&r.raw);
 }
