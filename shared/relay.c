@@ -25,6 +25,7 @@
 #include "kiro_req.h"
 #include "log.h"
 #include "models.h"
+#include "overflow.h"
 #include "pool.h"
 #include "preflight.h"
 #include "rand.h"
@@ -70,6 +71,7 @@ struct attempt {
 	struct thinking_splitter	*splitter;	/* NULL: thinking off */
 	char				 message_id[40];
 	long				 input_estimate;
+	const char			*context_note;	/* sink_start's */
 	int				 started;
 	int				 native_open;	/* reasoning events */
 	char				*native_signature;
@@ -162,6 +164,7 @@ ensure_started(struct attempt *a)
 	    a->conv->kiro_model;
 	st.input_tokens = a->input_estimate;
 	st.thinking = a->conv->thinking != CONV_THINKING_OFF;
+	st.context = a->context_note;
 	emitted(a);
 	return gone(a, a->sink->ops->start(a->sink->arg, &st));
 }
@@ -1236,7 +1239,7 @@ search_turn(struct attempt *a, struct conv *conv, struct cred *cred,
  */
 static enum kf_err
 search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
-    struct relay_result *res, char **cause)
+    const char *note, struct relay_result *res, char **cause)
 {
 	struct attempt		 a;
 	struct account		 acct;
@@ -1284,6 +1287,7 @@ search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
 	a.conv = conv;
 	a.sink = sink;
 	a.input_estimate = tokens_count_conv(conv);
+	a.context_note = note;
 	memcpy(a.message_id, "msg_", 4);
 	rand_hex(a.message_id + 4, 32);
 	text = xasprintf("I'll search for \"%s\".", query);
@@ -1367,7 +1371,7 @@ search_step(struct relay_env *env, struct attempt *a, struct conv *conv,
 
 static enum kf_err
 relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
-    struct relay_result *res, char **cause)
+    const char *note, struct relay_result *res, char **cause)
 {
 	struct history_opts	 hopts;
 	struct attempt		 a;
@@ -1406,13 +1410,14 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 	/* tool_choice none: the client wants no tool, no search either. */
 	if (conv->web_search.only &&
 	    conv->tool_choice != CONV_TOOL_CHOICE_NONE)
-		return search_only(env, conv, sink, res, cause);
+		return search_only(env, conv, sink, note, res, cause);
 	websearch_offer(conv);
 
 	a.env = env;
 	a.conv = conv;
 	a.sink = sink;
 	a.input_estimate = tokens_count_conv(conv);
+	a.context_note = note;
 	a.parser = kiro_event_parser_new();
 	a.decoder = es_decoder_new(on_frame, &a);
 	memcpy(a.message_id, "msg_", 4);
@@ -1570,6 +1575,9 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 			if (sink->committed || o.step == STEP_FAIL ||
 			    a.rounds > 0) {
 				er = o.err;
+				res->context_refused = o.err == KF_ECONTEXT &&
+				    !sink->committed && !a.started &&
+				    a.rounds == 0;
 				if (sink->committed)
 					fail_committed(&a, o.err, o.msg);
 				goto fail;
@@ -1643,7 +1651,7 @@ out:
  */
 static enum kf_err
 serve_continuing(struct relay_env *env, struct conv *conv, struct sink *sink,
-    struct relay_result *res, char **cause)
+    const char *note, struct relay_result *res, char **cause)
 {
 	struct toolcont	*tc;
 	double		 credits = 0;
@@ -1657,7 +1665,8 @@ serve_continuing(struct relay_env *env, struct conv *conv, struct sink *sink,
 	tc = toolcont_new(sink, env->cfg->ping_interval_seconds * 1000,
 	    max_cont > 0);
 	for (;;) {
-		er = relay_serve(env, conv, toolcont_sink(tc), res, cause);
+		er = relay_serve(env, conv, toolcont_sink(tc), note, res,
+		    cause);
 		if (added) {
 			toolcont_remove_turns(conv, base);
 			added = 0;
@@ -1711,9 +1720,9 @@ serve_continuing(struct relay_env *env, struct conv *conv, struct sink *sink,
  * more upstream call with a firmer instruction while nothing but
  * thinking and pings has reached the client; then it is an error.
  */
-enum kf_err
-relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
-    struct relay_result *res, char **cause)
+static enum kf_err
+serve_constrained(struct relay_env *env, struct conv *conv, struct sink *sink,
+    const char *context, struct relay_result *res, char **cause)
 {
 	struct constrain	*c;
 	char			*note;
@@ -1723,10 +1732,10 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 
 	c = constrain_new(conv, sink, env->cfg->ping_interval_seconds * 1000);
 	if (c == NULL)
-		return serve_continuing(env, conv, sink, res, cause);
+		return serve_continuing(env, conv, sink, context, res, cause);
 	for (;;) {
-		er = serve_continuing(env, conv, constrain_sink(c), res,
-		    cause);
+		er = serve_continuing(env, conv, constrain_sink(c), context,
+		    res, cause);
 		attempts += res->attempts;
 		res->attempts = attempts;
 		credits += res->credits;
@@ -1758,5 +1767,112 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 		break;
 	}
 	constrain_free(c);
+	return er;
+}
+
+/*
+ * The conversation against the model's input window (overflow.h), before
+ * any upstream call.  budget 0: the window's own (overflow_budget), and
+ * nothing happens to a conv within it; else Kiro refused the conv and
+ * the strategy must bring it under budget.  rep says what was done.
+ */
+static enum kf_err
+fit_window(struct relay_env *env, struct conv *conv, long budget,
+    struct overflow_report *rep, char **cause)
+{
+	struct history_opts	 hopts;
+	const struct model_info	*model;
+	enum overflow_mode	 mode = env->cfg->history.on_overflow;
+	enum kf_err		 er;
+	size_t			 dropped = 0;
+	long			 estimate, after = 0;
+
+	if ((model = models_find(conv->kiro_model)) == NULL)
+		return KF_OK;	/* relay_serve says so */
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
+	if ((er = history_repair(conv, &hopts, cause)) != KF_OK)
+		return er;
+	estimate = tokens_count_conv(conv);
+	rep->window = model->context_window;
+	if (budget == 0) {
+		if (!overflow_exceeds(estimate, model->context_window))
+			return KF_OK;
+		budget = overflow_budget(model->context_window);
+	}
+	if (mode == OVERFLOW_ERROR) {
+		free(*cause);
+		*cause = overflow_cause(estimate, model->context_window);
+		log_info("context: about %ld tokens for a window of %ld "
+		    "(history.onOverflow error): refused before any upstream "
+		    "call", estimate, model->context_window);
+		return KF_ECONTEXT;
+	}
+	er = overflow_truncate(conv, budget, &hopts, &dropped, &after, cause);
+	rep->mode = mode;
+	rep->applied = 1;
+	if (rep->before == 0)
+		rep->before = estimate;
+	rep->after = after;
+	rep->dropped += dropped;
+	if (er != KF_OK) {
+		log_info("context: about %ld tokens for a window of %ld: "
+		    "cannot fit even when truncated (%s)", estimate,
+		    model->context_window, *cause);
+		return er;
+	}
+	log_info("context: about %ld tokens for a window of %ld (budget "
+	    "%ld): truncated, dropped the oldest %zu messages, about %ld "
+	    "tokens left", estimate, model->context_window, budget, dropped,
+	    after);
+	return KF_OK;
+}
+
+/*
+ * The conversation is made to fit the model's window first (fit_window);
+ * if Kiro still finds it too long before the client has anything, the
+ * strategy runs again with a quarter less and the request is retried,
+ * once: the estimate erred, and a second refusal is the client's answer.
+ */
+enum kf_err
+relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
+    struct relay_result *res, char **cause)
+{
+	struct overflow_report	 rep;
+	char			 note[96];
+	double			 credits;
+	long			 estimate;
+	enum kf_err		 er;
+	int			 attempts, metered;
+
+	memset(&rep, 0, sizeof(rep));
+	memset(res, 0, sizeof(*res));
+	if ((er = fit_window(env, conv, 0, &rep, cause)) != KF_OK)
+		return er;
+	overflow_describe(&rep, note, sizeof(note));
+	er = serve_constrained(env, conv, sink, note[0] != '\0' ? note : NULL,
+	    res, cause);
+	if (er != KF_ECONTEXT || !res->context_refused || sink->committed ||
+	    env->cfg->history.on_overflow == OVERFLOW_ERROR)
+		return er;
+
+	attempts = res->attempts;
+	credits = res->credits;
+	metered = res->metered;
+	estimate = tokens_count_conv(conv);
+	log_info("context: Kiro refused about %ld tokens as too long (%s): "
+	    "applying history.onOverflow %s again, then one retry", estimate,
+	    *cause, config_overflow_name(env->cfg->history.on_overflow));
+	free(*cause);
+	*cause = NULL;
+	er = fit_window(env, conv, estimate / 100 * OVERFLOW_RETRY_PCT, &rep,
+	    cause);
+	if (er == KF_OK) {
+		overflow_describe(&rep, note, sizeof(note));
+		er = serve_constrained(env, conv, sink, note, res, cause);
+	}
+	res->attempts += attempts;
+	res->credits += credits;
+	res->metered |= metered;
 	return er;
 }
