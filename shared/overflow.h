@@ -68,9 +68,88 @@ enum kf_err	overflow_truncate(struct conv *, long budget,
 		    long *estimate, char **cause);
 
 /*
+ * summarize (the relay makes the model call): the oldest messages are
+ * moved out, summarised, and the summary put back as one assistant/user
+ * pair right after the first user message ("(Earlier turns ... were
+ * summarised)", "Summary of the earlier conversation: ..."), which keeps
+ * the alternation and every kept tool pair.  To be reused by the next
+ * requests of the session, the cut leaves room: the messages kept are cut
+ * to OVERFLOW_SUMMARY_TARGET_PCT of the budget, less the summary's
+ * OVERFLOW_SUMMARY_RESERVE tokens.
+ */
+#define OVERFLOW_SUMMARY_TARGET_PCT	60
+#define OVERFLOW_SUMMARY_RESERVE	2000
+/* Bytes of summary kept from the model's answer; more is cut. */
+#define OVERFLOW_SUMMARY_MAX		8000
+/* Seconds a stored summary is used. */
+#define OVERFLOW_SUMMARY_TTL		(24 * 3600)
+
+/*
+ * overflow_truncate, but the messages it drops are appended to old (a
+ * conv of the caller's, in their order) instead of freed.  *dropped
+ * counts this call's only.
+ */
+enum kf_err	overflow_split(struct conv *, long budget,
+		    const struct history_opts *, struct conv *old,
+		    size_t *dropped, long *estimate, char **cause);
+
+/*
+ * Moves the n messages after the first user message into old (appended),
+ * when they are exactly the messages digest hex was made of
+ * (overflow_digest) and the message after them is an assistant's (a cut
+ * that splits no tool pair): 1, else 0 and nothing moved.  The way a
+ * summary stored for an earlier request is recognised.
+ */
+int		overflow_take_prefix(struct conv *, size_t n, const char *hex,
+		    struct conv *old);
+
+/*
+ * SHA-256 (hex) of the first n messages of c: roles, texts, tool ids,
+ * names, inputs and results, with lengths, in one pass.
+ */
+void		overflow_digest(const struct conv *, size_t n,
+		    char out[65]);
+
+/*
+ * What a summary call reads: previous (an earlier summary, may be NULL),
+ * then messages from..end of old as "User:" / "Assistant:" lines, tool
+ * calls and results included; at most max_bytes (the newest part is
+ * kept).  Caller frees.
+ */
+char		*overflow_transcript(const struct conv *old, size_t from,
+		    const char *previous, size_t max_bytes);
+
+/* The instruction of a summary call, for its system prompt. */
+extern const char	 overflow_summary_prompt[];
+
+/* Puts summary (copied) back after the first user message, as above. */
+void		overflow_insert_summary(struct conv *, const char *summary,
+		    size_t n_replaced);
+
+struct store;
+/*
+ * The store's summaries: summary/<digest> {"v":1,"at":T,"n":N,
+ * "summary":S}, and summary-anchor/<digest of the first user message>
+ * {"v":1,"at":T,"n":N,"h":digest} naming the session's latest one.
+ * overflow_cache_find reads the anchor of c and its summary in one read
+ * transaction: KF_OK with *n, hex (65 bytes) and *summary (caller frees)
+ * when both are younger than OVERFLOW_SUMMARY_TTL at now, else
+ * KF_ENOTFOUND.  overflow_cache_put writes both in one transaction and
+ * deletes summaries past the TTL; two processes writing at once each
+ * write whole records, the last one stays.  Soft state: a lost record
+ * costs one summary call.
+ */
+enum kf_err	overflow_cache_find(struct store *, const struct conv *,
+		    long now, size_t *n, char *hex, char **summary);
+enum kf_err	overflow_cache_put(struct store *, const struct conv *,
+		    size_t n, const char *hex, const char *summary, long now,
+		    char **cause);
+
+/*
  * The x-kiro-context header's value for what rep says was done
- * ("truncated; dropped=3", "summarized; turns=12; cached=yes"), "" when
- * nothing was.  Returns out.
+ * ("truncated; dropped=3", "summarized; turns=12; cached=yes", with
+ * "; dropped=N" when Kiro's refusal made it truncate too, or "truncated;
+ * dropped=N; summary=failed"), "" when nothing was.  Returns out.
  */
 char		*overflow_describe(const struct overflow_report *, char *out,
 		    size_t size);

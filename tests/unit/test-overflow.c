@@ -16,10 +16,12 @@
 #include "kiro_req.h"
 #include "overflow.h"
 #include "preflight.h"
+#include "store.h"
 #include "tokens.h"
 #include "xmalloc.h"
 
 #include "convtest.h"
+#include "testutil.h"
 
 /*
  * Covers overflow_truncate's invariants on agent-like conversations (a
@@ -28,7 +30,11 @@
  * system prompt and the first user message, drops the oldest turns
  * first, never keeps a tool_use without its result nor a result without
  * its use; a conversation that cannot fit is KF_ECONTEXT.  Also
- * overflow_budget / overflow_exceeds / overflow_cause / overflow_describe.
+ * overflow_budget / overflow_exceeds / overflow_cause / overflow_describe,
+ * and summarize's parts: the messages split off in order, a stored
+ * summary's turns recognised by their digest (and nothing else), the
+ * summary pair put back keeping Kiro's rules, the transcript's cap, and
+ * the store's records with their age limit.
  */
 
 static const struct history_opts	hopts = {
@@ -195,6 +201,7 @@ START_TEST(overflow_describe_says_what_was_done)
 	ck_assert_str_eq(overflow_describe(&rep, out, sizeof(out)),
 	    "truncated; dropped=12");
 	rep.mode = OVERFLOW_SUMMARIZE;
+	rep.dropped = 0;
 	rep.turns = 40;
 	rep.cached = 1;
 	ck_assert_str_eq(overflow_describe(&rep, out, sizeof(out)),
@@ -203,8 +210,15 @@ START_TEST(overflow_describe_says_what_was_done)
 	ck_assert_str_eq(overflow_describe(&rep, out, sizeof(out)),
 	    "summarized; turns=40; cached=no");
 	rep.fell_back = 1;
+	rep.dropped = 12;
 	ck_assert_str_eq(overflow_describe(&rep, out, sizeof(out)),
 	    "truncated; dropped=12; summary=failed");
+	rep.fell_back = 0;
+	ck_assert_str_eq(overflow_describe(&rep, out, sizeof(out)),
+	    "summarized; turns=40; cached=no; dropped=12");
+	rep.dropped = 0;
+	ck_assert_str_eq(overflow_describe(&rep, out, sizeof(out)),
+	    "summarized; turns=40; cached=no");
 }
 END_TEST
 
@@ -355,6 +369,109 @@ START_TEST(overflow_truncate_many_small_turns)
 }
 END_TEST
 
+/* split, digest, take_prefix and insert_summary work together. */
+START_TEST(overflow_summary_parts_fit_together)
+{
+	struct conv	c, again, old;
+	size_t		dropped, n;
+	long		est;
+	char		*cause = NULL, hex[65], other[65], *text;
+
+	agent_conv(&c, 40, 800);
+	agent_conv(&again, 40, 800);
+	ck_assert_int_eq(history_repair(&c, &hopts, &cause), KF_OK);
+	ck_assert_int_eq(history_repair(&again, &hopts, &cause), KF_OK);
+	conv_init(&old);
+	ck_assert_int_eq(overflow_split(&c, tokens_count_conv(&c) / 2, &hopts,
+	    &old, &dropped, &est, &cause), KF_OK);
+	ck_assert_uint_eq(old.n_msgs, dropped);
+	ck_assert_uint_gt(dropped, 10);
+	/* In their order: the first turn's call comes first. */
+	ck_assert_str_eq(old.msgs[0].blocks[1].id, "c0");
+	overflow_digest(&old, old.n_msgs, hex);
+	overflow_digest(&old, old.n_msgs - 1, other);
+	ck_assert_str_ne(hex, other);
+
+	/* The same session's next request: its oldest turns are known. */
+	n = old.n_msgs;
+	ck_assert_int_eq(overflow_take_prefix(&again, n, other, NULL), 0);
+	ck_assert_int_eq(overflow_take_prefix(&again, n - 1, hex, NULL), 0);
+	ck_assert_uint_eq(again.n_msgs, 83);
+	ck_assert_int_eq(overflow_take_prefix(&again, n, hex, NULL), 1);
+	ck_assert_uint_eq(again.n_msgs, c.n_msgs);
+	ck_assert_int_eq(tokens_count_conv(&again), tokens_count_conv(&c));
+
+	text = overflow_transcript(&old, 0, "the earlier summary", 0);
+	ck_assert_ptr_nonnull(strstr(text, "Summary of what came before:\n"
+	    "the earlier summary"));
+	ck_assert_ptr_nonnull(strstr(text, "[called tool Read with "
+	    "{\"path\":\"main.c\"}]"));
+	ck_assert_ptr_nonnull(strstr(text, "R0 xxx"));
+	free(text);
+	/* Capped: the newest part stays. */
+	text = overflow_transcript(&old, 0, NULL, 1000);
+	ck_assert_uint_le(strlen(text), 1000 + 40);
+	ck_assert_ptr_nonnull(strstr(text, "[the oldest part is left out]"));
+	ck_assert_ptr_null(strstr(text, "R0 "));
+	free(text);
+
+	overflow_insert_summary(&c, "They read files.", n);
+	ck_assert_str_eq(first_text(&c, 0), "FIRST: fix the bug in main.c");
+	ck_assert_int_eq(c.msgs[1].role, CONV_ROLE_ASSISTANT);
+	ck_assert_str_eq(first_text(&c, 2), "Summary of the earlier "
+	    "conversation:\nThey read files.");
+	ck_assert_int_eq(c.msgs[3].role, CONV_ROLE_ASSISTANT);
+	ck_assert_int_eq(history_repair(&c, &hopts, &cause), KF_OK);
+	assert_pairs_intact(&c);
+	assert_passes_preflight(&c);
+	conv_free(&old);
+	conv_free(&again);
+	conv_free(&c);
+}
+END_TEST
+
+/* The store's records: found while young, by the session's first message. */
+START_TEST(overflow_cache_finds_the_sessions_summary)
+{
+	struct store	*st = NULL;
+	struct conv	 c, other;
+	char		*root, *dir, *cause = NULL, *summary = NULL, hex[65];
+	char		 want[65];
+	size_t		 n = 0;
+	const long	 now = 1800000000L;
+
+	root = tu_tmpdir();
+	dir = xasprintf("%s/state", root);
+	ck_assert_int_eq(store_open(&st, dir, &cause), KF_OK);
+	agent_conv(&c, 3, 100);
+	agent_conv(&other, 3, 100);
+	free(other.msgs[0].blocks[0].text);
+	other.msgs[0].blocks[0].text = xstrdup("another session");
+	ck_assert_int_eq(overflow_cache_find(st, &c, now, &n, hex, &summary),
+	    KF_ENOTFOUND);
+	overflow_digest(&c, 2, want);
+	ck_assert_int_eq(overflow_cache_put(st, &c, 12, want, "S1", now,
+	    &cause), KF_OK);
+	ck_assert_int_eq(overflow_cache_find(st, &c, now + 10, &n, hex,
+	    &summary), KF_OK);
+	ck_assert_uint_eq(n, 12);
+	ck_assert_str_eq(hex, want);
+	ck_assert_str_eq(summary, "S1");
+	free(summary);
+	ck_assert_int_eq(overflow_cache_find(st, &other, now + 10, &n, hex,
+	    &summary), KF_ENOTFOUND);
+	ck_assert_ptr_null(summary);
+	ck_assert_int_eq(overflow_cache_find(st, &c, now +
+	    OVERFLOW_SUMMARY_TTL, &n, hex, &summary), KF_ENOTFOUND);
+	store_close(st);
+	conv_free(&c);
+	conv_free(&other);
+	tu_rmrf(root);
+	free(dir);
+	free(root);
+}
+END_TEST
+
 static Suite *
 overflow_suite(void)
 {
@@ -369,6 +486,8 @@ overflow_suite(void)
 	tcase_add_test(tc, overflow_truncate_keeps_the_last_pair);
 	tcase_add_test(tc, overflow_truncate_refuses_what_cannot_fit);
 	tcase_add_test(tc, overflow_truncate_many_small_turns);
+	tcase_add_test(tc, overflow_summary_parts_fit_together);
+	tcase_add_test(tc, overflow_cache_finds_the_sessions_summary);
 	suite_add_tcase(s, tc);
 	return s;
 }
