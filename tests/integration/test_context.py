@@ -22,6 +22,15 @@ ones a few hundred, so the tests hold whatever the estimator adds.  Covered:
     400), keeps the system prompt, the first message and the newest turns,
     and lost the oldest ones; one log line says what was dropped; each
     other API, streamed and not, gets the header too;
+  - summarize: the first big request makes one summary call (a
+    non-streamed Kiro call whose prompt is the oldest turns' transcript)
+    and is served with "x-kiro-context: summarized; turns=N; cached=no",
+    the summary as an assistant/user pair after the first message; the
+    same session's next requests (the same, and one turn longer) reuse the
+    stored summary with no call ("cached=yes"), streamed too; a failed
+    summary call (400) falls back to truncation ("truncated; dropped=N;
+    summary=failed"); 4 requests in flight over 2 processes all get a
+    summary, with at most one call each, and the next request none;
   - Kiro's own refusal (the mock's max_body_bytes: a larger body gets 400
     CONTENT_LENGTH_EXCEEDS_THRESHOLD) of a conversation the estimate let
     through: truncate retries once with less and serves it (two upstream
@@ -145,6 +154,15 @@ def error_of(case, api: str, resp, status: int, kind: str) -> str:
     return doc["error"]["message"]
 
 
+SUMMARY_ASK = "Summarise this conversation:"
+
+
+def summary_calls(reqs) -> list[dict]:
+    """The logged requests that were the gateway's summary calls."""
+    return [r for r in reqs if r.get("body") and r["body"]["conversationState"]
+            ["currentMessage"]["userInputMessage"]["content"].startswith(SUMMARY_ASK)]
+
+
 def history_texts(entry) -> str:
     """Everything Kiro got in one logged request, as JSON text."""
     return json.dumps(entry["body"]["conversationState"])
@@ -262,6 +280,89 @@ class _Context:
                     self.assertIn(LAST, text)
                     self.assertNotIn("ANSWER-0000", text)
         self.assertEqual(len(MOCK.requests()), 2 * len(APIS))
+
+    # -- summarize
+
+    def check_summarized(self, entry) -> None:
+        text = history_texts(entry)
+        self.assertIn("Summary of the earlier conversation:", text)
+        self.assertIn(FIRST, text)
+        self.assertIn(LAST, text)
+        self.assertIn(f"RESULT-{TURNS - 1:04d}", text)
+        self.assertNotIn("RESULT-0000", text)
+        self.assertTrue(entry["validation"]["ok"])
+
+    def test_summarize_calls_once_then_reuses_the_summary(self) -> None:
+        g = self.start("summarize")
+        session = agent_session()
+        resp = g.messages(session)
+        self.assertEqual(resp.status, 200, resp.body[:300])
+        header = resp.headers.get("x-kiro-context") or ""
+        self.assertRegex(header, r"^summarized; turns=\d+; cached=no$")
+        reqs = MOCK.requests()
+        self.assertEqual(len(reqs), 2)
+        self.assertEqual(len(summary_calls(reqs)), 1)
+        # The summary call reads the turns the answer lost (the newest of
+        # them when they are more than it may send), and none it kept.
+        self.check_summarized(reqs[1])
+        kept = int(re.search(r"RESULT-(\d{4})", history_texts(reqs[1])).group(1))
+        asked = history_texts(reqs[0])
+        self.assertTrue(f"RESULT-{kept - 1:04d}" in asked, "the summary misses a turn")
+        self.assertFalse(f"RESULT-{kept:04d}" in asked, "a kept turn was summarised")
+        self.wait_log(g, r"context: about \d+ tokens for a window of 30000 \(budget \d+\): "
+                         r"summarized the oldest \d+ messages \(one model call\)")
+
+        # The same request again, then one turn longer, streamed: no call.
+        turns = header.split("turns=")[1].split(";")[0]
+        resp = g.messages(session)
+        self.assertEqual(resp.headers.get("x-kiro-context"),
+                         f"summarized; turns={turns}; cached=yes")
+        longer = dict(session, messages=session["messages"] + [
+            {"role": "assistant", "content": "Which file?"},
+            {"role": "user", "content": LAST}])
+        resp, events = g.stream(longer)
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.headers.get("x-kiro-context"),
+                         f"summarized; turns={turns}; cached=yes")
+        self.assertEqual(events[-1].event, "message_stop")
+        reqs = MOCK.requests()
+        self.assertEqual(len(reqs), 4)
+        self.assertEqual(len(summary_calls(reqs)), 1)
+        self.check_summarized(reqs[3])
+
+    def test_failed_summary_call_falls_back_to_truncation(self) -> None:
+        g = self.start("summarize")
+        MOCK.script("improperly_formed", times=-1, prompt_contains=SUMMARY_ASK)
+        resp = g.messages(agent_session())
+        self.assertEqual(resp.status, 200, resp.body[:300])
+        self.assertRegex(resp.headers.get("x-kiro-context") or "",
+                         r"^truncated; dropped=\d+; summary=failed$")
+        reqs = MOCK.requests()
+        self.assertEqual(len(reqs), 2)
+        self.assertEqual(len(summary_calls(reqs)), 1)
+        self.check_truncated(reqs[1])
+        self.assertNotIn("Summary of the earlier conversation", history_texts(reqs[1]))
+        self.wait_log(g, r"the summary call failed .*: the \d+ oldest messages are dropped")
+
+    def test_summarize_in_flight_over_two_processes(self) -> None:
+        g = self.start("summarize", procs=2)
+        session = agent_session()
+        resps = gw.in_parallel([lambda: g.messages(session)] * 4)
+        for resp in resps:
+            self.assertEqual(resp.status, 200, resp.body[:300])
+            self.assertRegex(resp.headers.get("x-kiro-context") or "",
+                             r"^summarized; turns=\d+; cached=(yes|no)$")
+        reqs = MOCK.requests()
+        calls = len(summary_calls(reqs))
+        self.assertGreaterEqual(calls, 1)
+        self.assertLessEqual(calls, 4)
+        self.assertEqual(len(reqs), 4 + calls)
+        for entry in reqs:
+            if entry not in summary_calls([entry]):
+                self.check_summarized(entry)
+        resp = g.messages(session)
+        self.assertRegex(resp.headers.get("x-kiro-context") or "", r"cached=yes$")
+        self.assertEqual(len(summary_calls(MOCK.requests())), calls)
 
     # -- Kiro's refusal
 
