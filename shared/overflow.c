@@ -126,24 +126,22 @@ drop_range(struct conv *c, size_t from, size_t to, struct conv *old)
 }
 
 enum kf_err
-overflow_truncate(struct conv *c, long budget, const struct history_opts *opts,
-    size_t *dropped, long *estimate, char **cause)
+overflow_truncate(struct conv *c, long budget, size_t *dropped, long *estimate,
+    char **cause)
 {
-	return overflow_split(c, budget, opts, NULL, dropped, estimate,
-	    cause);
+	return overflow_split(c, budget, NULL, dropped, estimate, cause);
 }
 
 enum kf_err
-overflow_split(struct conv *c, long budget, const struct history_opts *opts,
-    struct conv *old, size_t *dropped, long *estimate, char **cause)
+overflow_split(struct conv *c, long budget, struct conv *old, size_t *dropped,
+    long *estimate, char **cause)
 {
-	enum kf_err	er;
 	long		est, excess;
 	size_t		first, cut;
 	int		round;
 
 	*dropped = 0;
-	est = tokens_count_conv(c);
+	est = *estimate > 0 ? *estimate : tokens_count_conv(c);
 	for (round = 0; est > budget; round++) {
 		first = first_user(c);
 		excess = est - budget;
@@ -167,8 +165,6 @@ overflow_split(struct conv *c, long budget, const struct history_opts *opts,
 		}
 		drop_range(c, first + 1, cut, old);
 		*dropped += cut - (first + 1);
-		if ((er = history_repair(c, opts, cause)) != KF_OK)
-			return er;
 		est = tokens_count_conv(c);
 	}
 	*estimate = est;

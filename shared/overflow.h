@@ -50,22 +50,24 @@ char		*overflow_cause(long estimate, long window);
 
 /*
  * Drops the oldest messages of conv (already through history_repair)
- * until tokens_count_conv(conv) is at most budget, then repairs it again
- * (opts), so that what is left obeys Kiro's rules (preflight.h).  It
- * keeps the system prompt, the tools, every message up to and including
- * the first user message, and the last exchange; it cuts only before an
- * assistant message, so a tool_use and the tool_result answering it (the
- * next message) go together or stay together.  Each round is linear in
- * the conversation: the messages' own estimates say how far to cut, one
- * move drops them, and a new estimate checks the result (a round more
- * when the per-message figures erred).  KF_OK with *dropped (messages
- * dropped, may be 0) and *estimate (the new tokens_count_conv); when
- * even the shortest conversation it may leave is over budget,
- * KF_ECONTEXT with a cause (overflow_cause) and conv as short as it got.
+ * until tokens_count_conv(conv) is at most budget.  It keeps the system
+ * prompt, the tools, every message up to and including the first user
+ * message, and the last exchange; it cuts only before an assistant
+ * message that follows the first user message's successor, so what is
+ * left still alternates and a tool_use and the tool_result answering it
+ * (the next message) go together or stay together: it obeys Kiro's rules
+ * as it did (the relay repairs and checks it like every request, and
+ * test-overflow checks it passes the pre-flight check).  A round costs
+ * about one estimator pass: the dropped messages' own estimates say how
+ * far to cut, one move drops them, and an estimate of what is left
+ * checks the result (a round more when the per-message figures erred).
+ * *estimate is, on entry, tokens_count_conv(conv) when the caller has it
+ * (else 0); on return the new estimate.  KF_OK with *dropped (messages
+ * dropped, may be 0); when even the shortest conversation it may leave
+ * is over budget, KF_ECONTEXT with a cause and conv as short as it got.
  */
 enum kf_err	overflow_truncate(struct conv *, long budget,
-		    const struct history_opts *, size_t *dropped,
-		    long *estimate, char **cause);
+		    size_t *dropped, long *estimate, char **cause);
 
 /*
  * summarize (the relay makes the model call): the oldest messages are
@@ -89,8 +91,7 @@ enum kf_err	overflow_truncate(struct conv *, long budget,
  * conv of the caller's, in their order) instead of freed.  *dropped
  * counts this call's only.
  */
-enum kf_err	overflow_split(struct conv *, long budget,
-		    const struct history_opts *, struct conv *old,
+enum kf_err	overflow_split(struct conv *, long budget, struct conv *old,
 		    size_t *dropped, long *estimate, char **cause);
 
 /*

@@ -1975,8 +1975,7 @@ summarize(struct relay_env *env, struct conv *conv, long window, long budget,
 	if (target < budget / 4)
 		target = budget / 4;
 	from = old.n_msgs;
-	er = overflow_split(conv, target, hopts, &old, &dropped, &estimate,
-	    cause);
+	er = overflow_split(conv, target, &old, &dropped, &estimate, cause);
 	if (er == KF_ECONTEXT && estimate + OVERFLOW_SUMMARY_RESERVE <= budget)
 		er = KF_OK;	/* not the room hoped for, but it fits */
 	if (er != KF_OK || old.n_msgs == 0) {
@@ -2076,8 +2075,8 @@ fit_window(struct relay_env *env, struct conv *conv, enum overflow_mode mode,
 		dropped = rep->dropped;
 		after = rep->after;
 	} else {
-		er = overflow_truncate(conv, budget, &hopts, &dropped, &after,
-		    cause);
+		after = estimate;
+		er = overflow_truncate(conv, budget, &dropped, &after, cause);
 		if (rep->mode != OVERFLOW_SUMMARIZE)
 			rep->mode = mode;
 		rep->applied = 1;

@@ -232,7 +232,7 @@ START_TEST(overflow_truncate_leaves_what_fits)
 
 	agent_conv(&c, 10, 400);
 	ck_assert_int_eq(history_repair(&c, &hopts, &cause), KF_OK);
-	ck_assert_int_eq(overflow_truncate(&c, tokens_count_conv(&c), &hopts,
+	ck_assert_int_eq(overflow_truncate(&c, tokens_count_conv(&c), 
 	    &dropped, &est, &cause), KF_OK);
 	ck_assert_uint_eq(dropped, 0);
 	ck_assert_uint_eq(c.n_msgs, 23);
@@ -246,7 +246,7 @@ START_TEST(overflow_truncate_keeps_the_invariants)
 {
 	struct conv	c;
 	size_t		dropped, i, turn;
-	long		full, budget, est;
+	long		full, budget, est = 0;
 	char		*cause = NULL, want[32];
 	const char	*t;
 	int		pct = _i;
@@ -255,7 +255,7 @@ START_TEST(overflow_truncate_keeps_the_invariants)
 	ck_assert_int_eq(history_repair(&c, &hopts, &cause), KF_OK);
 	full = tokens_count_conv(&c);
 	budget = full * pct / 100;
-	ck_assert_int_eq(overflow_truncate(&c, budget, &hopts, &dropped, &est,
+	ck_assert_int_eq(overflow_truncate(&c, budget, &dropped, &est,
 	    &cause), KF_OK);
 	ck_assert_int_le(est, budget);
 	ck_assert_int_eq(est, tokens_count_conv(&c));
@@ -289,7 +289,7 @@ START_TEST(overflow_truncate_keeps_the_last_pair)
 	struct conv	 c;
 	struct conv_msg	*m;
 	size_t		 dropped;
-	long		 est;
+	long		 est = 0;
 	char		*cause = NULL;
 
 	agent_conv(&c, 30, 800);
@@ -300,7 +300,7 @@ START_TEST(overflow_truncate_keeps_the_last_pair)
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
 	add_tool_result(m, "last", "LAST RESULT", 0);
 	ck_assert_int_eq(history_repair(&c, &hopts, &cause), KF_OK);
-	ck_assert_int_eq(overflow_truncate(&c, 300, &hopts, &dropped, &est,
+	ck_assert_int_eq(overflow_truncate(&c, 300, &dropped, &est,
 	    &cause), KF_OK);
 	ck_assert_uint_eq(c.n_msgs, 3);
 	ck_assert_str_eq(first_text(&c, 0), "FIRST: fix the bug in main.c");
@@ -316,7 +316,7 @@ START_TEST(overflow_truncate_refuses_what_cannot_fit)
 {
 	struct conv	 c;
 	size_t		 dropped;
-	long		 est;
+	long		 est = 0;
 	char		*cause = NULL, *big;
 
 	agent_conv(&c, 20, 800);
@@ -324,7 +324,7 @@ START_TEST(overflow_truncate_refuses_what_cannot_fit)
 	free(c.system);
 	c.system = big;
 	ck_assert_int_eq(history_repair(&c, &hopts, &cause), KF_OK);
-	ck_assert_int_eq(overflow_truncate(&c, 5000, &hopts, &dropped, &est,
+	ck_assert_int_eq(overflow_truncate(&c, 5000, &dropped, &est,
 	    &cause), KF_ECONTEXT);
 	ck_assert_ptr_nonnull(strstr(cause, "Context window is full"));
 	ck_assert_int_gt(est, 5000);
@@ -340,7 +340,8 @@ START_TEST(overflow_truncate_refuses_what_cannot_fit)
 	c.kiro_model = "claude-sonnet-4.5";
 	add_msg(&c, CONV_ROLE_USER, "only one message, and a long one at that");
 	cause = NULL;
-	ck_assert_int_eq(overflow_truncate(&c, 1, &hopts, &dropped, &est,
+	est = 0;
+	ck_assert_int_eq(overflow_truncate(&c, 1, &dropped, &est,
 	    &cause), KF_ECONTEXT);
 	ck_assert_uint_eq(c.n_msgs, 1);
 	free(cause);
@@ -353,13 +354,13 @@ START_TEST(overflow_truncate_many_small_turns)
 {
 	struct conv	c;
 	size_t		dropped;
-	long		budget, est;
+	long		budget, est = 0;
 	char		*cause = NULL;
 
 	agent_conv(&c, 500, 60);
 	ck_assert_int_eq(history_repair(&c, &hopts, &cause), KF_OK);
 	budget = tokens_count_conv(&c) / 3;
-	ck_assert_int_eq(overflow_truncate(&c, budget, &hopts, &dropped, &est,
+	ck_assert_int_eq(overflow_truncate(&c, budget, &dropped, &est,
 	    &cause), KF_OK);
 	ck_assert_int_le(est, budget);
 	ck_assert_int_gt(est, budget / 2);
@@ -374,7 +375,7 @@ START_TEST(overflow_summary_parts_fit_together)
 {
 	struct conv	c, again, old;
 	size_t		dropped, n;
-	long		est;
+	long		est = 0;
 	char		*cause = NULL, hex[65], other[65], *text;
 
 	agent_conv(&c, 40, 800);
@@ -382,8 +383,8 @@ START_TEST(overflow_summary_parts_fit_together)
 	ck_assert_int_eq(history_repair(&c, &hopts, &cause), KF_OK);
 	ck_assert_int_eq(history_repair(&again, &hopts, &cause), KF_OK);
 	conv_init(&old);
-	ck_assert_int_eq(overflow_split(&c, tokens_count_conv(&c) / 2, &hopts,
-	    &old, &dropped, &est, &cause), KF_OK);
+	ck_assert_int_eq(overflow_split(&c, tokens_count_conv(&c) / 2, &old,
+	    &dropped, &est, &cause), KF_OK);
 	ck_assert_uint_eq(old.n_msgs, dropped);
 	ck_assert_uint_gt(dropped, 10);
 	/* In their order: the first turn's call comes first. */
