@@ -31,8 +31,8 @@ struct overflow_report {
 	long			 after;
 	size_t			 dropped;	/* messages truncated away */
 	size_t			 turns;		/* messages summarised */
-	int			 cached;	/* the summary came from the store */
-	int			 fell_back;	/* summarize failed: truncated */
+	int			 cached;	/* the summary was stored */
+	int			 fell_back;	/* no summary: truncated */
 };
 
 /* The tokens a conversation may hold: window less the margin, at least 1. */

@@ -2063,9 +2063,9 @@ fit_window(struct relay_env *env, struct conv *conv, enum overflow_mode mode,
 		    &hopts, rep, extra, cause);
 		rep->after = tokens_count_conv(conv);
 		if (er == KF_OK && !rep->fell_back)
-			log_info("context: about %ld tokens for a window of %ld "
-			    "(budget %ld): summarized the oldest %zu messages "
-			    "(%s), about %ld tokens left", estimate,
+			log_info("context: about %ld tokens for a window of "
+			    "%ld (budget %ld): summarized the oldest %zu "
+			    "messages (%s), about %ld tokens left", estimate,
 			    model->context_window, budget, rep->turns,
 			    rep->cached ? "stored summary" : "one model call",
 			    rep->after);

@@ -2188,7 +2188,8 @@ bench_overflow(json_object *out, const char *parent)
 	free(dir);
 
 	row = json_object_new_object();
-	json_object_object_add(row, "turns", json_object_new_int(OVERFLOW_TURNS));
+	json_object_object_add(row, "turns",
+	    json_object_new_int(OVERFLOW_TURNS));
 	json_object_object_add(row, "window",
 	    json_object_new_int(OVERFLOW_WINDOW));
 	json_object_object_add(row, "estimate_before",
