@@ -2035,6 +2035,15 @@ fit_window(struct relay_env *env, struct conv *conv, enum overflow_mode mode,
 
 	if ((model = models_find(conv->kiro_model)) == NULL)
 		return KF_OK;	/* relay_serve says so */
+	/*
+	 * Repair only drops and merges, so the count before it is an upper
+	 * bound: a conversation within the window is left to relay_serve's
+	 * repair, and only one over it (or refused) is repaired and counted
+	 * again before a strategy cuts it.
+	 */
+	estimate = tokens_count_conv(conv);
+	if (budget == 0 && !overflow_exceeds(estimate, model->context_window))
+		return KF_OK;
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
 	if ((er = history_repair(conv, &hopts, cause)) != KF_OK)
