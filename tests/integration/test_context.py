@@ -17,7 +17,8 @@ ones a few hundred, so the tests hold whatever the estimator adds.  Covered:
     with no x-kiro-context header;
   - truncate: a big Anthropic agent session (a first instruction, 60 tool
     calls each answered by a 4 KB tool result, a last question) is served
-    streamed and not with "x-kiro-context: truncated; dropped=N"; what Kiro
+    streamed, not streamed and buffered (/cc/v1) with "x-kiro-context:
+    truncated; dropped=N"; what Kiro
     got passes the mock's Kiro rules (pairing, alternation: it would answer
     400), keeps the system prompt, the first message and the newest turns,
     and lost the oldest ones; one log line says what was dropped; each
@@ -262,6 +263,11 @@ class _Context:
         self.assertEqual(resp.headers.get("x-kiro-context"), header)
         self.assertEqual(events[-1].event, "message_stop")
         self.check_truncated(MOCK.requests()[-1])
+        # Claude Code's buffered route too.
+        resp, events = g.stream(agent_session(), path="/cc/v1/messages")
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.headers.get("x-kiro-context"), header)
+        self.assertEqual(events[-1].event, "message_stop")
 
     def test_truncate_header_on_every_api_streamed_and_not(self) -> None:
         g = self.start("truncate")
