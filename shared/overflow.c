@@ -43,9 +43,10 @@ overflow_cause(long estimate, long window)
 /*
  * One message's share of the estimate: the estimate of a conversation
  * holding it alone, less that of an empty one (whatever the estimator
- * adds to every request).  Short texts are scaled up by the estimator,
- * so the shares of many small messages add up to a little more than
- * their part of the whole: the caller checks with a new estimate.
+ * adds to every request).  The estimator scales short texts up, so the
+ * shares of messages under a few thousand characters add up to more
+ * than their part of the whole (by up to a half): overflow_split learns
+ * by how much from its first cut.
  */
 static long
 msg_tokens(const struct conv_msg *m, long base)
@@ -75,11 +76,11 @@ first_user(const struct conv *c)
 /*
  * Where to cut: messages first + 1 up to the cut (excluded) go, the cut
  * being an assistant message after first + 1 and before the last
- * message, the first whose drop covers excess, else the last one.  0
- * when there is none.
+ * message, the first whose drop covers want (in shares), else the last
+ * one; *shares is what it covers.  0 when there is none.
  */
 static size_t
-find_cut(const struct conv *c, size_t first, long excess)
+find_cut(const struct conv *c, size_t first, long want, long *shares)
 {
 	struct conv	empty;
 	long		base, sum = 0;
@@ -90,7 +91,8 @@ find_cut(const struct conv *c, size_t first, long excess)
 	for (i = first + 1; i + 1 < c->n_msgs; i++) {
 		if (i > first + 1 && c->msgs[i].role == CONV_ROLE_ASSISTANT) {
 			cut = i;
-			if (sum >= excess)
+			*shares = sum;
+			if (sum >= want)
 				break;
 		}
 		sum += msg_tokens(&c->msgs[i], base);
@@ -136,7 +138,8 @@ enum kf_err
 overflow_split(struct conv *c, long budget, struct conv *old, size_t *dropped,
     long *estimate, char **cause)
 {
-	long		est, excess;
+	double		scale = 1.0;
+	long		est, prev, want, shares = 0;
 	size_t		first, cut;
 	int		round;
 
@@ -144,16 +147,17 @@ overflow_split(struct conv *c, long budget, struct conv *old, size_t *dropped,
 	est = *estimate > 0 ? *estimate : tokens_count_conv(c);
 	for (round = 0; est > budget; round++) {
 		first = first_user(c);
-		excess = est - budget;
 		/*
-		 * Rounds after the second ask for twice as much each time:
-		 * whatever the per-message figures err by, the rounds stay
-		 * few.
+		 * The excess in shares: scale is what a token of the estimate
+		 * cost in shares at the last cut (the shares of small
+		 * messages run high), and a round after the third asks for
+		 * twice as much each time, so the rounds stay few.
 		 */
-		if (round >= 2)
-			excess <<= round - 1 < 20 ? round - 1 : 20;
+		want = (long)((double)(est - budget) * scale * 1.01) + 1;
+		if (round >= 3)
+			want <<= round - 2 < 20 ? round - 2 : 20;
 		if (first >= c->n_msgs ||
-		    (cut = find_cut(c, first, excess)) == 0) {
+		    (cut = find_cut(c, first, want, &shares)) == 0) {
 			xsetprintf(cause, "Context window is full: about %ld "
 			    "tokens with only the system prompt, the tools, "
 			    "the first message and the last exchange left, "
@@ -165,7 +169,10 @@ overflow_split(struct conv *c, long budget, struct conv *old, size_t *dropped,
 		}
 		drop_range(c, first + 1, cut, old);
 		*dropped += cut - (first + 1);
+		prev = est;
 		est = tokens_count_conv(c);
+		if (prev > est && shares > prev - est)
+			scale = (double)shares / (double)(prev - est);
 	}
 	*estimate = est;
 	return KF_OK;
