@@ -60,7 +60,8 @@ char		*overflow_cause(long estimate, long window);
  * test-overflow checks it passes the pre-flight check).  A round costs
  * about one estimator pass: the dropped messages' own estimates say how
  * far to cut, one move drops them, and an estimate of what is left
- * checks the result (a round more when the per-message figures erred).
+ * checks the result; the first round's error corrects the second's
+ * aim, so two rounds are the rule.
  * *estimate is, on entry, tokens_count_conv(conv) when the caller has it
  * (else 0); on return the new estimate.  KF_OK with *dropped (messages
  * dropped, may be 0); when even the shortest conversation it may leave
