@@ -1909,8 +1909,10 @@ summary_call(struct relay_env *env, const struct conv *conv,
 	sc.system = xstrdup(overflow_summary_prompt);
 	sc.model = conv->model != NULL ? xstrdup(conv->model) : NULL;
 	sc.kiro_model = conv->kiro_model;
-	sc.session_key = conv->session_key != NULL ?
-	    xstrdup(conv->session_key) : NULL;
+	/*
+	 * No session key: the call is a conversation of its own (its own
+	 * conversationId), not a turn of the client's.
+	 */
 	sc.max_tokens = 1024;
 	m = conv_add_msg(&sc, CONV_ROLE_USER);
 	conv_msg_add_block(m, CONV_BLOCK_TEXT)->text = xasprintf(

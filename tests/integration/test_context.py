@@ -24,7 +24,8 @@ ones a few hundred, so the tests hold whatever the estimator adds.  Covered:
     and lost the oldest ones; one log line says what was dropped; each
     other API, streamed and not, gets the header too;
   - summarize: the first big request makes one summary call (a
-    non-streamed Kiro call whose prompt is the oldest turns' transcript)
+    non-streamed Kiro call whose prompt is the oldest turns' transcript,
+    under a conversationId of its own)
     and is served with "x-kiro-context: summarized; turns=N; cached=no",
     the summary as an assistant/user pair after the first message; the
     same session's next requests (the same, and one turn longer) reuse the
@@ -315,6 +316,9 @@ class _Context:
         asked = history_texts(reqs[0])
         self.assertTrue(f"RESULT-{kept - 1:04d}" in asked, "the summary misses a turn")
         self.assertFalse(f"RESULT-{kept:04d}" in asked, "a kept turn was summarised")
+        # A conversation of its own for Kiro, not a turn of the client's.
+        self.assertNotEqual(reqs[0]["body"]["conversationState"]["conversationId"],
+                            reqs[1]["body"]["conversationState"]["conversationId"])
         self.wait_log(g, r"context: about \d+ tokens for a window of 30000 \(budget \d+\): "
                          r"summarized the oldest \d+ messages \(one model call\)")
 
