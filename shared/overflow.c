@@ -359,22 +359,19 @@ overflow_insert_summary(struct conv *c, const char *summary, size_t n_replaced)
 	    summary);
 }
 
-/* The key of c's anchor: its first user message's digest. */
-static int
-anchor_key(const struct conv *c, char *key, size_t size)
+int
+overflow_anchor(const struct conv *c, char out[65])
 {
 	struct conv	view;
 	size_t		first = first_user(c);
-	char		hex[SHA256_HEX_LEN + 1];
 
-	if (first >= c->n_msgs)
+	if (first + 1 >= c->n_msgs)
 		return -1;
 	conv_init(&view);
 	view.msgs = &c->msgs[first];	/* borrowed */
-	view.n_msgs = 1;
-	overflow_digest(&view, 1, hex);
-	return snprintf(key, size, "summary-anchor/%s", hex) >= (int)size ?
-	    -1 : 0;
+	view.n_msgs = 2;
+	overflow_digest(&view, 2, out);
+	return 0;
 }
 
 /* A record's "at" younger than the TTL at now: 1. */
@@ -388,25 +385,26 @@ fresh(json_object *rec, long now)
 }
 
 enum kf_err
-overflow_cache_find(struct store *st, const struct conv *c, long now,
-    size_t *n, char *hex, char **summary)
+overflow_cache_find(struct store *st, const char *anchor, long now, size_t *n,
+    char *hex, char **summary)
 {
 	struct store_txn	*txn = NULL;
 	struct buf		 val = BUF_INIT;
-	json_object		*anchor = NULL, *rec = NULL;
+	json_object		*arec = NULL, *rec = NULL;
 	const char		*h, *text;
 	char			 key[128];
 	int64_t			 count;
 	enum kf_err		 er = KF_ENOTFOUND;
 
 	*summary = NULL;
-	if (st == NULL || anchor_key(c, key, sizeof(key)) == -1 ||
+	if (st == NULL || snprintf(key, sizeof(key), "summary-anchor/%s",
+	    anchor) >= (int)sizeof(key) ||
 	    store_begin(st, STORE_READ, &txn, NULL) != KF_OK)
 		return KF_ENOTFOUND;
 	if (store_get(txn, key, &val) != KF_OK ||
-	    json_parse(val.ptr, val.len, 4, &anchor, NULL) != KF_OK ||
-	    !fresh(anchor, now) || json_get_str(anchor, "h", &h) != 1 ||
-	    strlen(h) != SHA256_HEX_LEN || json_get_int(anchor, "n",
+	    json_parse(val.ptr, val.len, 4, &arec, NULL) != KF_OK ||
+	    !fresh(arec, now) || json_get_str(arec, "h", &h) != 1 ||
+	    strlen(h) != SHA256_HEX_LEN || json_get_int(arec, "n",
 	    &count) != 1 || count < 1)
 		goto out;
 	(void)snprintf(key, sizeof(key), "summary/%s", h);
@@ -420,7 +418,7 @@ overflow_cache_find(struct store *st, const struct conv *c, long now,
 	er = KF_OK;
 out:
 	(void)store_end(txn, NULL);
-	json_object_put(anchor);
+	json_object_put(arec);
 	json_object_put(rec);
 	buf_free(&val);
 	return er;
@@ -451,24 +449,27 @@ stale_one(void *arg, const char *key, const char *val, size_t len)
 }
 
 enum kf_err
-overflow_cache_put(struct store *st, const struct conv *c, size_t n,
+overflow_cache_put(struct store *st, const char *anchor, size_t n,
     const char *hex, const char *summary, long now, char **cause)
 {
 	struct store_txn	*txn = NULL;
 	struct stale		 old;
-	struct buf		 rec = BUF_INIT, anchor = BUF_INIT;
+	struct buf		 rec = BUF_INIT, arec = BUF_INIT;
 	char			 key[128], akey[128];
 	size_t			 i;
 	enum kf_err		 er;
 
-	if (anchor_key(c, akey, sizeof(akey)) == -1)
-		return KF_OK;
-	(void)snprintf(key, sizeof(key), "summary/%s", hex);
+	if (snprintf(akey, sizeof(akey), "summary-anchor/%s", anchor) >=
+	    (int)sizeof(akey) || snprintf(key, sizeof(key), "summary/%s",
+	    hex) >= (int)sizeof(key)) {
+		xsetprintf(cause, "a summary key too long");
+		return KF_EINVAL;
+	}
 	buf_printf(&rec, "{\"v\":1,\"at\":%ld,\"n\":%zu,\"summary\":", now,
 	    n);
 	buf_json_str(&rec, summary, strlen(summary));
 	buf_putc(&rec, '}');
-	buf_printf(&anchor, "{\"v\":1,\"at\":%ld,\"n\":%zu,\"h\":\"%s\"}",
+	buf_printf(&arec, "{\"v\":1,\"at\":%ld,\"n\":%zu,\"h\":\"%s\"}",
 	    now, n, hex);
 	memset(&old, 0, sizeof(old));
 	old.now = now;
@@ -480,7 +481,7 @@ overflow_cache_put(struct store *st, const struct conv *c, size_t n,
 	for (i = 0; i < old.n; i++)
 		(void)store_del(txn, old.keys[i]);
 	if ((er = store_put(txn, key, rec.ptr, rec.len)) == KF_OK)
-		er = store_put(txn, akey, anchor.ptr, anchor.len);
+		er = store_put(txn, akey, arec.ptr, arec.len);
 	if (er != KF_OK)
 		xsetprintf(cause, "could not store a summary");
 	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK &&
@@ -491,6 +492,6 @@ out:
 		free(old.keys[i]);
 	free(old.keys);
 	buf_free(&rec);
-	buf_free(&anchor);
+	buf_free(&arec);
 	return er;
 }

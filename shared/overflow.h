@@ -128,22 +128,29 @@ extern const char	 overflow_summary_prompt[];
 void		overflow_insert_summary(struct conv *, const char *summary,
 		    size_t n_replaced);
 
+/*
+ * The session's anchor (hex, 65 bytes): the digest of its opening, the
+ * first user message and the message after it (the first one a summary
+ * replaces), so that sessions that start with the same instruction
+ * still differ.  -1 when c has no message after its first user one.
+ */
+int		overflow_anchor(const struct conv *, char out[65]);
+
 struct store;
 /*
  * The store's summaries: summary/<digest> {"v":1,"at":T,"n":N,
- * "summary":S}, and summary-anchor/<digest of the first user message>
- * {"v":1,"at":T,"n":N,"h":digest} naming the session's latest one.
- * overflow_cache_find reads the anchor of c and its summary in one read
- * transaction: KF_OK with *n, hex (65 bytes) and *summary (caller frees)
- * when both are younger than OVERFLOW_SUMMARY_TTL at now, else
- * KF_ENOTFOUND.  overflow_cache_put writes both in one transaction and
- * deletes summaries past the TTL; two processes writing at once each
- * write whole records, the last one stays.  Soft state: a lost record
- * costs one summary call.
+ * "summary":S}, and summary-anchor/<anchor> {"v":1,"at":T,"n":N,
+ * "h":digest} naming the session's latest one.  overflow_cache_find
+ * reads the anchor's record and its summary in one read transaction:
+ * KF_OK with *n, hex (65 bytes) and *summary (caller frees) when both
+ * are younger than OVERFLOW_SUMMARY_TTL at now, else KF_ENOTFOUND.
+ * overflow_cache_put writes both in one transaction and deletes records
+ * past the TTL; two processes writing at once each write whole records,
+ * the last one stays.  Soft state: a lost record costs one summary call.
  */
-enum kf_err	overflow_cache_find(struct store *, const struct conv *,
+enum kf_err	overflow_cache_find(struct store *, const char *anchor,
 		    long now, size_t *n, char *hex, char **summary);
-enum kf_err	overflow_cache_put(struct store *, const struct conv *,
+enum kf_err	overflow_cache_put(struct store *, const char *anchor,
 		    size_t n, const char *hex, const char *summary, long now,
 		    char **cause);
 

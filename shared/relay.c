@@ -1950,7 +1950,7 @@ summarize(struct relay_env *env, struct conv *conv, long window, long budget,
     struct relay_result *extra, char **cause)
 {
 	struct conv	 old;
-	char		 hex[SHA256_HEX_LEN + 1];
+	char		 hex[SHA256_HEX_LEN + 1], anchor[SHA256_HEX_LEN + 1];
 	char		*summary = NULL, *previous = NULL, *transcript = NULL;
 	char		*why = NULL;
 	size_t		 n_prev = 0, dropped = 0, from, max_bytes;
@@ -1958,9 +1958,12 @@ summarize(struct relay_env *env, struct conv *conv, long window, long budget,
 	enum kf_err	 er = KF_OK;
 
 	conv_init(&old);
-	if (overflow_cache_find(env->store, conv, now, &n_prev, hex,
-	    &previous) == KF_OK && overflow_take_prefix(conv, n_prev, hex,
-	    &old)) {
+	/* The session, named before any message moves. */
+	if (overflow_anchor(conv, anchor) == -1)
+		anchor[0] = '\0';
+	if (anchor[0] != '\0' && overflow_cache_find(env->store, anchor, now,
+	    &n_prev, hex, &previous) == KF_OK && overflow_take_prefix(conv,
+	    n_prev, hex, &old)) {
 		if (tokens_count_conv(conv) + OVERFLOW_SUMMARY_RESERVE <=
 		    budget) {
 			summary = previous;
@@ -2000,8 +2003,8 @@ summarize(struct relay_env *env, struct conv *conv, long window, long budget,
 		rep->dropped += old.n_msgs;
 		goto repair;
 	}
-	if (overflow_cache_put(env->store, conv, old.n_msgs, hex, summary, now,
-	    &why) != KF_OK)
+	if (anchor[0] != '\0' && overflow_cache_put(env->store, anchor,
+	    old.n_msgs, hex, summary, now, &why) != KF_OK)
 		log_warnx("context: the summary is not stored: %s", why);
 insert:
 	overflow_insert_summary(conv, summary, old.n_msgs);

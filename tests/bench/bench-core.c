@@ -2131,6 +2131,7 @@ bench_overflow(json_object *out, const char *parent)
 	size_t			 n = 0, m = 0, dropped = 0, n_prefix = 0;
 	long			 before = 0, after = 0;
 	char			*why = NULL, *dir, *summary = NULL, hex[65];
+	char			 anchor[65];
 	int			 failed = 0, hit = 0;
 
 	memset(&hopts, 0, sizeof(hopts));
@@ -2162,7 +2163,8 @@ bench_overflow(json_object *out, const char *parent)
 		old.msgs = &conv.msgs[1];	/* borrowed view */
 		old.n_msgs = 400;
 		overflow_digest(&old, 400, hex);
-		if (overflow_cache_put(st, &conv, 400, hex, "a summary",
+		(void)overflow_anchor(&conv, anchor);
+		if (overflow_cache_put(st, anchor, 400, hex, "a summary",
 		    (long)clock_now(), &why) != KF_OK)
 			failed = 1;
 		conv_free(&conv);
@@ -2172,7 +2174,8 @@ bench_overflow(json_object *out, const char *parent)
 			trim_conv(&conv, OVERFLOW_TURNS);
 			conv_init(&old);
 			t0 = now_s();
-			hit = overflow_cache_find(st, &conv, (long)clock_now(),
+			hit = overflow_anchor(&conv, anchor) == 0 &&
+			    overflow_cache_find(st, anchor, (long)clock_now(),
 			    &n_prefix, hex, &summary) == KF_OK &&
 			    overflow_take_prefix(&conv, n_prefix, hex, &old);
 			t_find[m++] = now_s() - t0;

@@ -437,7 +437,7 @@ START_TEST(overflow_cache_finds_the_sessions_summary)
 	struct store	*st = NULL;
 	struct conv	 c, other;
 	char		*root, *dir, *cause = NULL, *summary = NULL, hex[65];
-	char		 want[65];
+	char		 want[65], anchor[65], other_anchor[65];
 	size_t		 n = 0;
 	const long	 now = 1800000000L;
 
@@ -448,21 +448,24 @@ START_TEST(overflow_cache_finds_the_sessions_summary)
 	agent_conv(&other, 3, 100);
 	free(other.msgs[0].blocks[0].text);
 	other.msgs[0].blocks[0].text = xstrdup("another session");
-	ck_assert_int_eq(overflow_cache_find(st, &c, now, &n, hex, &summary),
-	    KF_ENOTFOUND);
+	ck_assert_int_eq(overflow_anchor(&c, anchor), 0);
+	ck_assert_int_eq(overflow_anchor(&other, other_anchor), 0);
+	ck_assert_str_ne(anchor, other_anchor);
+	ck_assert_int_eq(overflow_cache_find(st, anchor, now, &n, hex,
+	    &summary), KF_ENOTFOUND);
 	overflow_digest(&c, 2, want);
-	ck_assert_int_eq(overflow_cache_put(st, &c, 12, want, "S1", now,
+	ck_assert_int_eq(overflow_cache_put(st, anchor, 12, want, "S1", now,
 	    &cause), KF_OK);
-	ck_assert_int_eq(overflow_cache_find(st, &c, now + 10, &n, hex,
+	ck_assert_int_eq(overflow_cache_find(st, anchor, now + 10, &n, hex,
 	    &summary), KF_OK);
 	ck_assert_uint_eq(n, 12);
 	ck_assert_str_eq(hex, want);
 	ck_assert_str_eq(summary, "S1");
 	free(summary);
-	ck_assert_int_eq(overflow_cache_find(st, &other, now + 10, &n, hex,
-	    &summary), KF_ENOTFOUND);
+	ck_assert_int_eq(overflow_cache_find(st, other_anchor, now + 10, &n,
+	    hex, &summary), KF_ENOTFOUND);
 	ck_assert_ptr_null(summary);
-	ck_assert_int_eq(overflow_cache_find(st, &c, now +
+	ck_assert_int_eq(overflow_cache_find(st, anchor, now +
 	    OVERFLOW_SUMMARY_TTL, &n, hex, &summary), KF_ENOTFOUND);
 	store_close(st);
 	conv_free(&c);
