@@ -10,7 +10,6 @@
 #include "buf.h"
 #include "conv.h"
 #include "digest.h"
-#include "history.h"
 #include "json.h"
 #include "overflow.h"
 #include "store.h"

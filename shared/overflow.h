@@ -7,7 +7,6 @@
 #include "config.h"
 #include "conv.h"
 #include "err.h"
-#include "history.h"
 
 /*
  * The share of the window (in percent) kept free for the estimate's
