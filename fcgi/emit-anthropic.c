@@ -322,6 +322,7 @@ e_start(void *arg, const struct sink_start *st)
 	e->model = xstrdup(st->model);
 	e->input_tokens = st->input_tokens;
 	e->thinking = st->thinking;
+	out_context(e->out, st->context);
 	if (e->mode == EMIT_JSON)
 		return 0;
 	if (e->mode == EMIT_STREAM && send_head(e) != 0)

@@ -371,6 +371,7 @@ e_start(void *arg, const struct sink_start *st)
 	e->model = xstrdup(st->model);
 	e->input_tokens = st->input_tokens;
 	buf_reset(&e->tail);
+	out_context(e->out, st->context);
 	if (e->mode == GEMINI_EMIT_JSON)
 		return 0;
 	return send_head(e) != 0 || out_flush(e->out) != 0 ? -1 : 0;

@@ -180,6 +180,7 @@ e_start(void *arg, const struct sink_start *st)
 	e->id = xasprintf("chatcmpl-%s", hex);
 	e->model = xstrdup(st->model);
 	e->created = (long)time(NULL);
+	out_context(e->out, st->context);
 	buf_reset(&e->prefix);
 	buf_puts(&e->prefix, "{\"id\":");
 	buf_json_str(&e->prefix, e->id, strlen(e->id));

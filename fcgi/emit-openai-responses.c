@@ -643,6 +643,7 @@ r_start(void *arg, const struct sink_start *st)
 	free(e->model);
 	e->model = xstrdup(st->model);
 	e->created_at = (long)time(NULL);
+	out_context(e->out, st->context);
 	if (!e->stream)
 		return 0;
 	if (emit_stream_head(e->out, e->sink, &e->head_sent,

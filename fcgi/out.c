@@ -96,6 +96,20 @@ reason_phrase(int status)
 	}
 }
 
+void
+out_context(struct out *o, const char *value)
+{
+	const char	*p;
+
+	o->context[0] = '\0';
+	if (value == NULL)
+		return;
+	for (p = value; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return;	/* a header line must stay one line */
+	(void)snprintf(o->context, sizeof(o->context), "%s", value);
+}
+
 int
 out_head(struct out *o, int status, const char *content_type,
     const char *extra)
@@ -109,6 +123,8 @@ out_head(struct out *o, int status, const char *content_type,
 		buf_printf(&head, "Content-Type: %s\r\n", content_type);
 	if (extra != NULL)
 		buf_puts(&head, extra);
+	if (o->context[0] != '\0')
+		buf_printf(&head, "x-kiro-context: %s\r\n", o->context);
 	buf_puts(&head, "\r\n");
 	rc = out_write(o, head.ptr, head.len);
 	/* Only the body counts in the access log. */

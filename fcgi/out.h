@@ -21,10 +21,19 @@ struct out {
 	size_t	 bytes;		/* body bytes written, for the access log */
 	int	 status;	/* the status sent, for the access log */
 	int64_t	 first_byte_ms;	/* clock_mono_ms() of the first byte */
+	/* x-kiro-context's value for the head, "" when none (out_context). */
+	char	 context[96];
 };
 
 /* An out that appends to a buffer (tests, buffered modes). */
 void	out_init_buf(struct out *, struct buf *);
+
+/*
+ * Makes every head written from now on carry "x-kiro-context: value"
+ * (sink_start's context; NULL or "" is none).  Values with control
+ * characters are refused, values too long are cut.
+ */
+void	out_context(struct out *, const char *value);
 
 int	out_write(struct out *, const char *, size_t);
 int	out_puts(struct out *, const char *);

@@ -38,6 +38,7 @@ enum key_type {
 	KEY_API_STYLE,
 	KEY_API_HOST,
 	KEY_LOG_LEVEL,
+	KEY_OVERFLOW,		/* history.onOverflow */
 	KEY_OBJECT,		/* nested: parsed by its own table */
 	KEY_MODEL_MAP,		/* {"name or glob": "catalogue id"} */
 	KEY_IGNORED,		/* a kiro.rs key that means nothing here */
@@ -64,6 +65,7 @@ static const struct key history_keys[] = {
 	{ "maxImageMessages", KEY_LONG, OFF(history.max_image_msgs), 0, NULL },
 	{ "maxPayloadBytes", KEY_LONG, OFF(history.max_payload_bytes), 0,
 	    NULL },
+	{ "onOverflow", KEY_OVERFLOW, OFF(history.on_overflow), 0, NULL },
 	{ NULL, 0, 0, 0, NULL }
 };
 
@@ -141,6 +143,30 @@ static const char *const api_host_names[API_HOST__MAX] = {
 static const char *const api_style_names[API_STYLE__MAX] = {
 	"path", "target"
 };
+
+static const char *const overflow_names[OVERFLOW__MAX] = {
+	"error", "truncate", "summarize"
+};
+
+const char *
+config_overflow_name(enum overflow_mode mode)
+{
+	return (unsigned)mode < OVERFLOW__MAX ? overflow_names[mode] :
+	    "error";
+}
+
+int
+config_overflow_parse(const char *s, enum overflow_mode *out)
+{
+	int	i;
+
+	for (i = 0; i < OVERFLOW__MAX; i++)
+		if (s != NULL && strcasecmp(s, overflow_names[i]) == 0) {
+			*out = (enum overflow_mode)i;
+			return 0;
+		}
+	return -1;
+}
 
 const char *
 config_api_host_name(enum api_host host)
@@ -371,6 +397,18 @@ parse_keys(struct config *cfg, json_object *obj, const struct key *keys,
 				return KF_ECONFIG;
 			}
 			break;
+		case KEY_OVERFLOW:
+			if (!json_object_is_type(v, json_type_string))
+				goto type;
+			if (config_overflow_parse(json_object_get_string(v),
+			    (enum overflow_mode *)((char *)cfg + k->offset)) ==
+			    -1) {
+				xsetprintf(cause, "%s: key \"%s%s\" must be "
+				    "\"error\", \"truncate\" or \"summarize\"",
+				    where, prefix, name);
+				return KF_ECONFIG;
+			}
+			break;
 		case KEY_LOG_LEVEL:
 			if (!json_object_is_type(v, json_type_string))
 				goto type;
@@ -570,6 +608,7 @@ config_new(void)
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->history.max_image_msgs = 5;
 	cfg->history.max_payload_bytes = 0;
+	cfg->history.on_overflow = OVERFLOW_ERROR;
 	cfg->ping_interval_seconds = 25;
 	cfg->connect_timeout_ms = 10000;
 	cfg->stream_idle_timeout_seconds = 300;

@@ -46,9 +46,22 @@ struct image_fetch_config {
 	int	allow_private;		/* image URLs may reach private addresses */
 };
 
+/*
+ * What happens to a conversation larger than the model's input window
+ * (overflow.h): refused with "Context window is full", its oldest turns
+ * dropped, or its oldest part summarised by the model.
+ */
+enum overflow_mode {
+	OVERFLOW_ERROR,
+	OVERFLOW_TRUNCATE,
+	OVERFLOW_SUMMARIZE,
+	OVERFLOW__MAX
+};
+
 struct history_config {
 	long	max_image_msgs;		/* keep images in the last N messages */
 	long	max_payload_bytes;	/* trim oldest turns beyond; 0 = never */
+	enum overflow_mode on_overflow;	/* default error */
 };
 
 /*
@@ -154,6 +167,9 @@ const char	*config_lb_mode_name(enum lb_mode);
 /* "runtime" | "legacy", and back (any case): 0 or -1. */
 const char	*config_api_host_name(enum api_host);
 int		 config_api_host_parse(const char *, enum api_host *);
+/* "error" | "truncate" | "summarize", and back (any case): 0 or -1. */
+const char	*config_overflow_name(enum overflow_mode);
+int		 config_overflow_parse(const char *, enum overflow_mode *);
 /* "path" | "target", and back (any case): 0 or -1. */
 const char	*config_api_style_name(enum api_style);
 int		 config_api_style_parse(const char *, enum api_style *);

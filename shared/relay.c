@@ -17,6 +17,7 @@
 #include "config.h"
 #include "constrain.h"
 #include "cred.h"
+#include "digest.h"
 #include "eventstream.h"
 #include "history.h"
 #include "http.h"
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "models.h"
+#include "overflow.h"
 #include "pool.h"
 #include "preflight.h"
 #include "rand.h"
@@ -71,6 +73,7 @@ struct attempt {
 	struct thinking_splitter	*splitter;	/* NULL: thinking off */
 	char				 message_id[40];
 	long				 input_estimate;
+	const char			*context_note;	/* sink_start's */
 	int				 started;
 	int				 native_open;	/* reasoning events */
 	char				*native_signature;
@@ -163,6 +166,7 @@ ensure_started(struct attempt *a)
 	    a->conv->kiro_model;
 	st.input_tokens = a->input_estimate;
 	st.thinking = a->conv->thinking != CONV_THINKING_OFF;
+	st.context = a->context_note;
 	emitted(a);
 	return gone(a, a->sink->ops->start(a->sink->arg, &st));
 }
@@ -1237,7 +1241,7 @@ search_turn(struct attempt *a, struct conv *conv, struct cred *cred,
  */
 static enum kf_err
 search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
-    struct relay_result *res, char **cause)
+    const char *note, struct relay_result *res, char **cause)
 {
 	struct attempt		 a;
 	struct account		 acct;
@@ -1285,6 +1289,7 @@ search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
 	a.conv = conv;
 	a.sink = sink;
 	a.input_estimate = tokens_count_conv(conv);
+	a.context_note = note;
 	memcpy(a.message_id, "msg_", 4);
 	rand_hex(a.message_id + 4, 32);
 	text = xasprintf("I'll search for \"%s\".", query);
@@ -1368,7 +1373,7 @@ search_step(struct relay_env *env, struct attempt *a, struct conv *conv,
 
 static enum kf_err
 relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
-    struct relay_result *res, char **cause)
+    const char *note, struct relay_result *res, char **cause)
 {
 	struct history_opts	 hopts;
 	struct attempt		 a;
@@ -1407,13 +1412,14 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 	/* tool_choice none: the client wants no tool, no search either. */
 	if (conv->web_search.only &&
 	    conv->tool_choice != CONV_TOOL_CHOICE_NONE)
-		return search_only(env, conv, sink, res, cause);
+		return search_only(env, conv, sink, note, res, cause);
 	websearch_offer(conv);
 
 	a.env = env;
 	a.conv = conv;
 	a.sink = sink;
 	a.input_estimate = tokens_count_conv(conv);
+	a.context_note = note;
 	a.parser = kiro_event_parser_new();
 	a.decoder = es_decoder_new(on_frame, &a);
 	memcpy(a.message_id, "msg_", 4);
@@ -1579,6 +1585,9 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 			if (sink->committed || o.step == STEP_FAIL ||
 			    a.rounds > 0) {
 				er = o.err;
+				res->context_refused = o.err == KF_ECONTEXT &&
+				    !sink->committed && !a.started &&
+				    a.rounds == 0;
 				if (sink->committed)
 					fail_committed(&a, o.err, o.msg);
 				goto fail;
@@ -1652,7 +1661,7 @@ out:
  */
 static enum kf_err
 serve_continuing(struct relay_env *env, struct conv *conv, struct sink *sink,
-    struct relay_result *res, char **cause)
+    const char *note, struct relay_result *res, char **cause)
 {
 	struct toolcont	*tc;
 	double		 credits = 0;
@@ -1666,7 +1675,8 @@ serve_continuing(struct relay_env *env, struct conv *conv, struct sink *sink,
 	tc = toolcont_new(sink, env->cfg->ping_interval_seconds * 1000,
 	    max_cont > 0);
 	for (;;) {
-		er = relay_serve(env, conv, toolcont_sink(tc), res, cause);
+		er = relay_serve(env, conv, toolcont_sink(tc), note, res,
+		    cause);
 		if (added) {
 			toolcont_remove_turns(conv, base);
 			added = 0;
@@ -1720,9 +1730,9 @@ serve_continuing(struct relay_env *env, struct conv *conv, struct sink *sink,
  * more upstream call with a firmer instruction while nothing but
  * thinking and pings has reached the client; then it is an error.
  */
-enum kf_err
-relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
-    struct relay_result *res, char **cause)
+static enum kf_err
+serve_constrained(struct relay_env *env, struct conv *conv, struct sink *sink,
+    const char *context, struct relay_result *res, char **cause)
 {
 	struct constrain	*c;
 	char			*note;
@@ -1732,10 +1742,10 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 
 	c = constrain_new(conv, sink, env->cfg->ping_interval_seconds * 1000);
 	if (c == NULL)
-		return serve_continuing(env, conv, sink, res, cause);
+		return serve_continuing(env, conv, sink, context, res, cause);
 	for (;;) {
-		er = serve_continuing(env, conv, constrain_sink(c), res,
-		    cause);
+		er = serve_continuing(env, conv, constrain_sink(c), context,
+		    res, cause);
 		attempts += res->attempts;
 		res->attempts = attempts;
 		credits += res->credits;
@@ -1767,5 +1777,397 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 		break;
 	}
 	constrain_free(c);
+	return er;
+}
+
+/*
+ * The summary call's sink: it keeps the answer's text (at most
+ * OVERFLOW_SUMMARY_MAX bytes), and nothing reaches the client.
+ */
+struct collect {
+	struct buf	text;
+	int		finished;
+};
+
+static int
+collect_start(void *arg, const struct sink_start *st)
+{
+	(void)arg;
+	(void)st;
+	return 0;
+}
+
+static int
+collect_text(void *arg, const char *s, size_t len)
+{
+	struct collect	*col = arg;
+
+	if (col->text.len < OVERFLOW_SUMMARY_MAX)
+		buf_append(&col->text, s, len < OVERFLOW_SUMMARY_MAX -
+		    col->text.len ? len : OVERFLOW_SUMMARY_MAX - col->text.len);
+	return 0;
+}
+
+static int
+collect_none(void *arg, const char *s, size_t len)
+{
+	(void)arg;
+	(void)s;
+	(void)len;
+	return 0;
+}
+
+static int
+collect_thinking_end(void *arg, const char *signature)
+{
+	(void)arg;
+	(void)signature;
+	return 0;
+}
+
+static int
+collect_tool_start(void *arg, size_t index, const char *id, const char *name)
+{
+	(void)arg;
+	(void)index;
+	(void)id;
+	(void)name;
+	return 0;
+}
+
+static int
+collect_tool_input(void *arg, size_t index, const char *s, size_t len)
+{
+	(void)arg;
+	(void)index;
+	(void)s;
+	(void)len;
+	return 0;
+}
+
+static int
+collect_tool_end(void *arg, size_t index, const char *input)
+{
+	(void)arg;
+	(void)index;
+	(void)input;
+	return 0;
+}
+
+static int
+collect_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
+{
+	struct collect	*col = arg;
+
+	(void)stop;
+	(void)usage;
+	col->finished = 1;
+	return 0;
+}
+
+static int
+collect_error(void *arg, enum kf_err er, const char *message)
+{
+	(void)arg;
+	(void)er;
+	(void)message;
+	return 0;
+}
+
+static void
+collect_reset(void *arg)
+{
+	struct collect	*col = arg;
+
+	buf_reset(&col->text);
+}
+
+static const struct sink_ops collect_ops = {
+	.start = collect_start,
+	.text = collect_text,
+	.thinking = collect_none,
+	.thinking_end = collect_thinking_end,
+	.tool_start = collect_tool_start,
+	.tool_input = collect_tool_input,
+	.tool_end = collect_tool_end,
+	.finish = collect_finish,
+	.error = collect_error,
+	.ping = NULL,
+	.reset = collect_reset,
+	.web_search = NULL,
+};
+
+/*
+ * One non-streamed Kiro call, through the pool like any request, that
+ * summarises transcript: *summary (caller frees) or an error with a
+ * cause.  Its attempts and credits are added to extra.
+ */
+static enum kf_err
+summary_call(struct relay_env *env, const struct conv *conv,
+    const char *transcript, char **summary, struct relay_result *extra,
+    char **cause)
+{
+	struct conv		 sc;
+	struct conv_msg		*m;
+	struct collect		 col;
+	struct sink		 sink;
+	struct relay_result	 res;
+	enum kf_err		 er;
+
+	conv_init(&sc);
+	sc.system = xstrdup(overflow_summary_prompt);
+	sc.model = conv->model != NULL ? xstrdup(conv->model) : NULL;
+	sc.kiro_model = conv->kiro_model;
+	/*
+	 * No session key: the call is a conversation of its own (its own
+	 * conversationId), not a turn of the client's.
+	 */
+	sc.max_tokens = 1024;
+	m = conv_add_msg(&sc, CONV_ROLE_USER);
+	conv_msg_add_block(m, CONV_BLOCK_TEXT)->text = xasprintf(
+	    "Summarise this conversation:\n\n%s", transcript);
+	memset(&col, 0, sizeof(col));
+	memset(&sink, 0, sizeof(sink));
+	sink.ops = &collect_ops;
+	sink.arg = &col;
+	memset(&res, 0, sizeof(res));
+	er = relay_serve(env, &sc, &sink, NULL, &res, cause);
+	extra->attempts += res.attempts;
+	extra->credits += res.credits;
+	extra->metered |= res.metered;
+	if (er == KF_OK && (!col.finished || col.text.len == 0)) {
+		er = KF_EUPSTREAM;
+		xsetprintf(cause, "the model answered no summary");
+	}
+	if (er == KF_OK)
+		*summary = buf_detach(&col.text);
+	buf_free(&col.text);
+	conv_free(&sc);
+	return er;
+}
+
+/*
+ * summarize (overflow.h): the session's stored summary when its turns
+ * are still the oldest ones and what follows fits; else the oldest
+ * turns (after that summary's, which it then covers too) are cut to
+ * leave room, summarised by one model call and stored.  A failed call
+ * leaves the truncated conversation, and says so in rep.
+ */
+static enum kf_err
+summarize(struct relay_env *env, struct conv *conv, long window, long budget,
+    const struct history_opts *hopts, struct overflow_report *rep,
+    struct relay_result *extra, char **cause)
+{
+	struct conv	 old;
+	char		 hex[SHA256_HEX_LEN + 1], anchor[SHA256_HEX_LEN + 1];
+	char		*summary = NULL, *previous = NULL, *transcript = NULL;
+	char		*why = NULL;
+	size_t		 n_prev = 0, dropped = 0, from, max_bytes;
+	long		 target, estimate = 0, now = (long)clock_now();
+	enum kf_err	 er = KF_OK;
+
+	conv_init(&old);
+	/* The session, named before any message moves. */
+	if (overflow_anchor(conv, anchor) == -1)
+		anchor[0] = '\0';
+	if (anchor[0] != '\0' && overflow_cache_find(env->store, anchor, now,
+	    &n_prev, hex, &previous) == KF_OK && overflow_take_prefix(conv,
+	    n_prev, hex, &old)) {
+		if (tokens_count_conv(conv) + OVERFLOW_SUMMARY_RESERVE <=
+		    budget) {
+			summary = previous;
+			previous = NULL;
+			rep->cached = 1;
+			goto insert;
+		}
+	} else {
+		free(previous);
+		previous = NULL;
+	}
+	target = budget / 100 * OVERFLOW_SUMMARY_TARGET_PCT -
+	    OVERFLOW_SUMMARY_RESERVE;
+	if (target < budget / 4)
+		target = budget / 4;
+	from = old.n_msgs;
+	er = overflow_split(conv, target, &old, &dropped, &estimate, cause);
+	if (er == KF_ECONTEXT && estimate + OVERFLOW_SUMMARY_RESERVE <= budget)
+		er = KF_OK;	/* not the room hoped for, but it fits */
+	if (er != KF_OK || old.n_msgs == 0) {
+		if (er == KF_OK) {
+			er = KF_ECONTEXT;
+			xsetprintf(cause, "%s", "Context window is full: "
+			    "nothing old enough to summarise. Reduce the "
+			    "system prompt, the tools or the last message.");
+		}
+		goto out;
+	}
+	overflow_digest(&old, old.n_msgs, hex);
+	max_bytes = (size_t)window * 2 < 400000 ? (size_t)window * 2 : 400000;
+	transcript = overflow_transcript(&old, from, previous, max_bytes);
+	if (summary_call(env, conv, transcript, &summary, extra, &why) !=
+	    KF_OK) {
+		log_warnx("context: the summary call failed (%s): the %zu "
+		    "oldest messages are dropped instead", why, old.n_msgs);
+		rep->fell_back = 1;
+		rep->dropped += old.n_msgs;
+		goto repair;
+	}
+	if (anchor[0] != '\0' && overflow_cache_put(env->store, anchor,
+	    old.n_msgs, hex, summary, now, &why) != KF_OK)
+		log_warnx("context: the summary is not stored: %s", why);
+insert:
+	overflow_insert_summary(conv, summary, old.n_msgs);
+	rep->turns = old.n_msgs;
+repair:
+	er = history_repair(conv, hopts, cause);
+out:
+	free(why);
+	free(summary);
+	free(previous);
+	free(transcript);
+	conv_free(&old);
+	return er;
+}
+
+/*
+ * The conversation against the model's input window (overflow.h), before
+ * any upstream call.  budget 0: the window's own (overflow_budget), and
+ * nothing happens to a conv within it; else Kiro refused the conv and
+ * the strategy (mode) must bring it under budget.  rep says what was
+ * done; a summary call's attempts and credits go to extra.
+ */
+static enum kf_err
+fit_window(struct relay_env *env, struct conv *conv, enum overflow_mode mode,
+    long budget, struct overflow_report *rep, struct relay_result *extra,
+    char **cause)
+{
+	struct history_opts	 hopts;
+	const struct model_info	*model;
+	enum kf_err		 er;
+	size_t			 dropped = 0;
+	long			 estimate, after = 0;
+
+	if ((model = models_find(conv->kiro_model)) == NULL)
+		return KF_OK;	/* relay_serve says so */
+	/*
+	 * Repair only drops and merges, so the count before it is an upper
+	 * bound: a conversation within the window is left to relay_serve's
+	 * repair, and only one over it (or refused) is repaired and counted
+	 * again before a strategy cuts it.
+	 */
+	estimate = tokens_count_conv(conv);
+	if (budget == 0 && !overflow_exceeds(estimate, model->context_window))
+		return KF_OK;
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
+	if ((er = history_repair(conv, &hopts, cause)) != KF_OK)
+		return er;
+	estimate = tokens_count_conv(conv);
+	rep->window = model->context_window;
+	if (budget == 0) {
+		if (!overflow_exceeds(estimate, model->context_window))
+			return KF_OK;
+		budget = overflow_budget(model->context_window);
+	}
+	if (mode == OVERFLOW_ERROR) {
+		free(*cause);
+		*cause = overflow_cause(estimate, model->context_window);
+		log_info("context: about %ld tokens for a window of %ld "
+		    "(history.onOverflow error): refused before any upstream "
+		    "call", estimate, model->context_window);
+		return KF_ECONTEXT;
+	}
+	if (rep->before == 0)
+		rep->before = estimate;
+	if (mode == OVERFLOW_SUMMARIZE) {
+		rep->mode = mode;
+		rep->applied = 1;
+		er = summarize(env, conv, model->context_window, budget,
+		    &hopts, rep, extra, cause);
+		rep->after = tokens_count_conv(conv);
+		if (er == KF_OK && !rep->fell_back)
+			log_info("context: about %ld tokens for a window of "
+			    "%ld (budget %ld): summarized the oldest %zu "
+			    "messages (%s), about %ld tokens left", estimate,
+			    model->context_window, budget, rep->turns,
+			    rep->cached ? "stored summary" : "one model call",
+			    rep->after);
+		if (er != KF_OK || !rep->fell_back)
+			return er;
+		/* Truncated instead: the log line below says so. */
+		dropped = rep->dropped;
+		after = rep->after;
+	} else {
+		after = estimate;
+		er = overflow_truncate(conv, budget, &dropped, &after, cause);
+		if (rep->mode != OVERFLOW_SUMMARIZE)
+			rep->mode = mode;
+		rep->applied = 1;
+		rep->after = after;
+		rep->dropped += dropped;
+	}
+	if (er != KF_OK) {
+		log_info("context: about %ld tokens for a window of %ld: "
+		    "cannot fit even when truncated (%s)", estimate,
+		    model->context_window, *cause);
+		return er;
+	}
+	log_info("context: about %ld tokens for a window of %ld (budget "
+	    "%ld): truncated, dropped the oldest %zu messages, about %ld "
+	    "tokens left", estimate, model->context_window, budget, dropped,
+	    after);
+	return KF_OK;
+}
+
+/*
+ * The conversation is made to fit the model's window first (fit_window);
+ * if Kiro still finds it too long before the client has anything, the
+ * oldest turns are dropped to a quarter less (truncate, even for
+ * summarize: one summary call per request at most) and the request is
+ * retried, once: the estimate erred, and a second refusal is the
+ * client's answer.
+ */
+enum kf_err
+relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
+    struct relay_result *res, char **cause)
+{
+	struct overflow_report	 rep;
+	struct relay_result	 extra;
+	enum overflow_mode	 mode = env->cfg->history.on_overflow;
+	char			 note[96];
+	long			 estimate;
+	enum kf_err		 er;
+
+	memset(&rep, 0, sizeof(rep));
+	memset(&extra, 0, sizeof(extra));
+	memset(res, 0, sizeof(*res));
+	er = fit_window(env, conv, mode, 0, &rep, &extra, cause);
+	if (er == KF_OK) {
+		overflow_describe(&rep, note, sizeof(note));
+		er = serve_constrained(env, conv, sink, note[0] != '\0' ?
+		    note : NULL, res, cause);
+	}
+	if (er == KF_ECONTEXT && res->context_refused && !sink->committed &&
+	    mode != OVERFLOW_ERROR) {
+		extra.attempts += res->attempts;
+		extra.credits += res->credits;
+		extra.metered |= res->metered;
+		estimate = tokens_count_conv(conv);
+		log_info("context: Kiro refused about %ld tokens as too long "
+		    "(%s): dropping the oldest turns to %d%% of that, then "
+		    "one retry", estimate, *cause, OVERFLOW_RETRY_PCT);
+		free(*cause);
+		*cause = NULL;
+		er = fit_window(env, conv, OVERFLOW_TRUNCATE,
+		    estimate / 100 * OVERFLOW_RETRY_PCT, &rep, &extra, cause);
+		if (er == KF_OK) {
+			overflow_describe(&rep, note, sizeof(note));
+			er = serve_constrained(env, conv, sink, note, res,
+			    cause);
+		}
+	}
+	res->attempts += extra.attempts;
+	res->credits += extra.credits;
+	res->metered |= extra.metered;
 	return er;
 }

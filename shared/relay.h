@@ -31,6 +31,12 @@ struct relay_result {
 	int		metered;	/* 1 when Kiro sent any */
 	long		retry_after;	/* seconds, for rate-limit errors */
 	enum sink_stop	stop;
+	/*
+	 * Kiro refused the conversation as too long for the window
+	 * (CONTENT_LENGTH_EXCEEDS_THRESHOLD, "Input is too long") before the
+	 * client had anything: history.onOverflow may retry it.
+	 */
+	int		context_refused;
 };
 
 #define RELAY_MAX_ATTEMPTS_PER_ACCOUNT	3
@@ -39,6 +45,15 @@ struct relay_result {
 /*
  * Serves conv (whose kiro_model the front end has resolved) through the
  * account pool, kiro-protocol.md §7.1:
+ *  - a conv whose estimate (tokens_count_conv) is over the model's input
+ *    window gets history.onOverflow before any upstream call (overflow.h):
+ *    error is KF_ECONTEXT ("Context window is full: about N tokens ...");
+ *    truncate drops the oldest turns; summarize has the oldest part
+ *    summarised by one more Kiro call (cached in the store), falling
+ *    back to truncate; when Kiro still refuses the conversation as too
+ *    long before the client has anything, the strategy is applied again
+ *    to 75% of the estimate and the request retried once.  The sink's
+ *    start says what was done (sink_start.context), and a log line;
  *  - a Kiro body over cfg->max_kiro_body_bytes is KF_ECONTEXT before any
  *    upstream call, with a cause that gives its size and the limit;
  *  - 400 and other 4xx are never retried and are client errors

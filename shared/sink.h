@@ -57,6 +57,12 @@ struct sink_start {
 	const char	*model;		/* the client's model name */
 	long		 input_tokens;	/* the local estimate */
 	int		 thinking;	/* thinking blocks may appear */
+	/*
+	 * What the gateway did to make the conversation fit the model's
+	 * window (overflow_describe: "truncated; dropped=3"), NULL when
+	 * nothing: the front end sends it as the x-kiro-context header.
+	 */
+	const char	*context;
 };
 
 struct sink_ops {

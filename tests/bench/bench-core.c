@@ -44,7 +44,14 @@
  *             trimmed to history.maxPayloadBytes 600,000 as the relay
  *             does (history_repair, history_build_within): ms, builds,
  *             turns dropped, the body's size.
- *             -p runs only the pairs and trim rows (no fixture needed).
+ *   overflow  history.onOverflow on a 500-turn session of the same kind
+ *             (~1.4 MB of text, ~360k tokens estimated): truncate to a
+ *             200k-token window's budget (overflow_truncate after
+ *             history_repair), and summarize's lookup of a stored summary
+ *             (overflow_cache_find in a fresh store under the first -s
+ *             DIR, overflow_take_prefix): ms each (goal: under 2).
+ *             -p runs only the pairs, trim and overflow rows (no fixture
+ *             needed).
  *   preflight the pre-flight check of the Kiro body (shared/preflight.h)
  *             against request conversion (parse, history_repair,
  *             kiro_req_build), on the builder's request and on a long
@@ -99,6 +106,7 @@
 #include "openai-chat.h"
 #include "openai-responses.h"
 #include "out.h"
+#include "overflow.h"
 #include "pool.h"
 #include "preflight.h"
 #include "prom.h"
@@ -107,6 +115,7 @@
 #include "request.h"
 #include "sink.h"
 #include "store.h"
+#include "tokens.h"
 #include "usage.h"
 #include "xmalloc.h"
 
@@ -2341,6 +2350,112 @@ bench_trim(json_object *out)
 	free(why);
 }
 
+#define OVERFLOW_TURNS	500
+#define OVERFLOW_WINDOW	200000
+
+/*
+ * history.onOverflow at work on a 500-turn session: truncation to a
+ * 200k window, and the stored summary's lookup (anchor and summary read
+ * in one transaction, the prefix digested and taken): ms, medians.
+ */
+static void
+bench_overflow(json_object *out, const char *parent)
+{
+	struct conv		 conv, old;
+	struct history_opts	 hopts;
+	struct store		*st = NULL;
+	json_object		*row;
+	double			 t_trunc[MAX_ROUNDS], t_find[MAX_ROUNDS];
+	double			 t_est[MAX_ROUNDS];
+	double			 start, t0;
+	size_t			 n = 0, m = 0, dropped = 0, n_prefix = 0;
+	long			 before = 0, after = 0;
+	char			*why = NULL, *dir, *summary = NULL, hex[65];
+	char			 anchor[65];
+	int			 failed = 0, hit = 0;
+
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.max_image_msgs = HISTORY_DEFAULT_MAX_IMAGE_MSGS;
+	start = now_s();
+	do {
+		trim_conv(&conv, OVERFLOW_TURNS);
+		if (history_repair(&conv, &hopts, &why) != KF_OK)
+			failed = 1;
+		t0 = now_s();
+		before = tokens_count_conv(&conv);
+		t_est[n] = now_s() - t0;
+		after = before;	/* the relay has it too */
+		t0 = now_s();
+		if (!failed && overflow_truncate(&conv, overflow_budget(
+		    OVERFLOW_WINDOW), &dropped, &after, &why) != KF_OK)
+			failed = 1;
+		t_trunc[n++] = now_s() - t0;
+		conv_free(&conv);
+	} while (!failed && n < MAX_ROUNDS &&
+	    now_s() - start < seconds_per_test);
+
+	/* A stored summary of the oldest 400 messages, then its lookups. */
+	dir = xasprintf("%s/bench-overflow-%ld", parent, (long)getpid());
+	if (!failed && store_open(&st, dir, &why) == KF_OK) {
+		trim_conv(&conv, OVERFLOW_TURNS);
+		(void)history_repair(&conv, &hopts, &why);
+		conv_init(&old);
+		old.msgs = &conv.msgs[1];	/* borrowed view */
+		old.n_msgs = 400;
+		overflow_digest(&old, 400, hex);
+		(void)overflow_anchor(&conv, anchor);
+		if (overflow_cache_put(st, anchor, 400, hex, "a summary",
+		    (long)clock_now(), &why) != KF_OK)
+			failed = 1;
+		conv_free(&conv);
+		start = now_s();
+		while (!failed && m < MAX_ROUNDS &&
+		    now_s() - start < seconds_per_test) {
+			trim_conv(&conv, OVERFLOW_TURNS);
+			conv_init(&old);
+			t0 = now_s();
+			hit = overflow_anchor(&conv, anchor) == 0 &&
+			    overflow_cache_find(st, anchor, (long)clock_now(),
+			    &n_prefix, hex, &summary) == KF_OK &&
+			    overflow_take_prefix(&conv, n_prefix, hex, &old);
+			t_find[m++] = now_s() - t0;
+			free(summary);
+			summary = NULL;
+			conv_free(&old);
+			conv_free(&conv);
+		}
+		store_close(st);
+	} else
+		failed = 1;
+	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(dir);
+
+	row = json_object_new_object();
+	json_object_object_add(row, "turns",
+	    json_object_new_int(OVERFLOW_TURNS));
+	json_object_object_add(row, "window",
+	    json_object_new_int(OVERFLOW_WINDOW));
+	json_object_object_add(row, "estimate_before",
+	    json_object_new_int64(before));
+	json_object_object_add(row, "estimate_after",
+	    json_object_new_int64(after));
+	json_object_object_add(row, "dropped", json_object_new_int64(
+	    (int64_t)dropped));
+	json_object_object_add(row, "truncate_ms", json_object_new_double(
+	    median(t_trunc, n) * 1000));
+	json_object_object_add(row, "estimate_ms", json_object_new_double(
+	    median(t_est, n) * 1000));
+	json_object_object_add(row, "cache_hit", json_object_new_boolean(hit));
+	json_object_object_add(row, "cache_lookup_ms", json_object_new_double(
+	    median(t_find, m) * 1000));
+	json_object_object_add(row, "rounds", json_object_new_int((int)n));
+	if (failed)
+		json_object_object_add(row, "error", json_object_new_string(
+		    why != NULL ? why : "failed"));
+	json_object_object_add(out, "overflow", row);
+	free(why);
+}
+
 static void
 usage(void)
 {
@@ -2401,6 +2516,7 @@ main(int argc, char *argv[])
 	if (only_pairs) {
 		bench_pairs(out);
 		bench_trim(out);
+		bench_overflow(out, dirs[0]);
 		goto print;
 	}
 	bench_decoder(out);
@@ -2415,6 +2531,7 @@ main(int argc, char *argv[])
 	bench_pairs(out);
 	bench_trim(out);
 	bench_metrics(out, fixture, dirs[0]);
+	bench_overflow(out, dirs[0]);
 print:
 	printf("%s\n", json_object_to_json_string_ext(out,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));

@@ -44,7 +44,9 @@ baseline measured in the same run for each figure:
               use/result pairs, alternating and in one turn, and the largest
               conv the caps let through (ms before the upstream call); its
               trim row: a 5000-turn session trimmed to maxPayloadBytes
-              600,000 (ms, builds, turns dropped).  Per front end, for the
+              600,000 (ms, builds, turns dropped); its overflow rows:
+              history.onOverflow truncate on a 500-turn session against one
+              estimator pass, and the stored summary's lookup (ms).  Per front end, for the
               builder's Claude Code conversation translated into each
               protocol: request conversion
               (parse + repair + Kiro body build: us per request, MB/s of its
@@ -130,6 +132,7 @@ GOAL_RSS_MB = 10.0
 GOAL_FRONTEND_RATIO = 1.5
 GOAL_PREFLIGHT_RATIO = 0.10
 GOAL_METRICS_SHARE = 0.01      # prom_record: under 1% of GOAL_CPU_US
+GOAL_OVERFLOW_MS = 2.0          # truncation and summary lookup, 500 turns (issue 10)
 
 
 class BenchError(RuntimeError):
@@ -1183,6 +1186,20 @@ def core_trim_rows(t: Table, trim: dict) -> None:
            + (f"; FAILED: {trim['error']}" if "error" in trim else ""))
 
 
+def core_overflow_rows(t: Table, ov: dict) -> None:
+    """bench-core's overflow row: history.onOverflow on a 500-turn session."""
+    t.row(f"truncate {ov['turns']} turns to a {ov['window'] // 1000}k window", ov["truncate_ms"],
+          "ms", ov["estimate_ms"], "1 estimate", "< 2 ms", ov["truncate_ms"] < GOAL_OVERFLOW_MS,
+          fmt="{:.2f}")
+    t.note(f"about {ov['estimate_before']} -> {ov['estimate_after']} tokens, {ov['dropped']} "
+           f"messages dropped (overflow_truncate, the caller's estimate given; median of "
+           f"{ov['rounds']} rounds)" + (f"; FAILED: {ov['error']}" if "error" in ov else ""))
+    t.row("stored summary lookup, same session", ov["cache_lookup_ms"], "ms", None, "",
+          "< 2 ms", ov["cache_lookup_ms"] < GOAL_OVERFLOW_MS and ov["cache_hit"], fmt="{:.2f}")
+    t.note("overflow_cache_find (one read transaction) + overflow_take_prefix (the prefix "
+           "digested)" + ("" if ov["cache_hit"] else "; MISSED the stored summary"))
+
+
 def core_preflight_rows(t: Table, pf: dict) -> None:
     """bench-core's preflight row: the pre-flight check against request conversion."""
     for key, label in (("builder", "builder's request"), ("long_session", "long session")):
@@ -1354,6 +1371,8 @@ def build_table(res: dict) -> str:
             core_pairs_rows(t, c["pairs"])
         if "trim" in c:
             core_trim_rows(t, c["trim"])
+        if "overflow" in c:
+            core_overflow_rows(t, c["overflow"])
     return t.render()
 
 

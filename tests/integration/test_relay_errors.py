@@ -23,8 +23,10 @@ before each test.  Covered:
     400 on each API, after one upstream call;
   - a 20 MB prompt on each API is refused before any upstream call: 400
     in the API's shape (invalid_request_error, OpenAI code
-    context_length_exceeded, Gemini INVALID_ARGUMENT) saying the Kiro
-    request size and the limit (maxKiroBodyBytes);
+    context_length_exceeded, Gemini INVALID_ARGUMENT) saying it is over
+    the model's window ("Context window is full: about N tokens"); a
+    prompt within the window but over maxKiroBodyBytes gets the Kiro
+    request size and the limit;
   - ?key= is a client key on Gemini routes only: on the Anthropic and
     OpenAI routes it gets 401 and the request never reaches Kiro;
   - countTokensApiUrl is logged without its query string when it fails;
@@ -234,8 +236,10 @@ class _Relay:
                 elapsed = time.monotonic() - started
                 status, kind = TOO_LONG[name]
                 message = error_of(self, name, resp, status, kind)
-                self.assertIn("Input is too long", message)
-                self.assertRegex(message, r"would be [0-9]{8} bytes, the limit is 615000")
+                # Over the model's window first (history.onOverflow error,
+                # test_context.py); maxKiroBodyBytes is the next check.
+                self.assertRegex(message, r"^Context window is full: about [0-9]{7} tokens, "
+                                          r"the model's window is 200000\.")
                 print(f"\n  {self.server} {name}: 20 MB prompt -> {resp.status} "
                       f"in {elapsed:.2f} s", file=sys.stderr)
         self.assertEqual(MOCK.requests(), [], "an oversized request went upstream")

@@ -302,6 +302,38 @@ START_TEST(config_tool_continuations)
 }
 END_TEST
 
+/* history.onOverflow: error by default; a bad value names the key. */
+START_TEST(config_history_on_overflow)
+{
+	struct config	*cfg;
+	char		*why;
+
+	clear_env();
+	cfg = parse_ok("{}", NULL);
+	ck_assert_int_eq(cfg->history.on_overflow, OVERFLOW_ERROR);
+	config_free(cfg);
+	cfg = parse_ok("{\"history\":{\"onOverflow\":\"truncate\"}}", NULL);
+	ck_assert_int_eq(cfg->history.on_overflow, OVERFLOW_TRUNCATE);
+	config_free(cfg);
+	cfg = parse_ok("{\"history\":{\"onOverflow\":\"Summarize\"}}",
+	    NULL);
+	ck_assert_int_eq(cfg->history.on_overflow, OVERFLOW_SUMMARIZE);
+	ck_assert_str_eq(config_overflow_name(cfg->history.on_overflow),
+	    "summarize");
+	config_free(cfg);
+	cfg = parse_ok("{\"history\":{\"onOverflow\":null}}", NULL);
+	ck_assert_int_eq(cfg->history.on_overflow, OVERFLOW_ERROR);
+	config_free(cfg);
+	why = parse_err("{\"history\":{\"onOverflow\":\"drop\"}}");
+	ck_assert_msg(strstr(why, "\"history.onOverflow\" must be \"error\", "
+	    "\"truncate\" or \"summarize\"") != NULL, "%s", why);
+	free(why);
+	why = parse_err("{\"history\":{\"onOverflow\":1}}");
+	ck_assert_msg(strstr(why, "history.onOverflow") != NULL, "%s", why);
+	free(why);
+}
+END_TEST
+
 START_TEST(config_image_fetch_allow_private)
 {
 	struct config	*cfg;
@@ -586,6 +618,7 @@ main(void)
 	tcase_add_test(tc, config_model_map_keeps_order_and_checks_targets);
 	tcase_add_test(tc, config_idle_refresh_hours);
 	tcase_add_test(tc, config_metrics_key);
+	tcase_add_test(tc, config_history_on_overflow);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

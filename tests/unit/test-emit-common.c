@@ -123,6 +123,38 @@ START_TEST(json_response_adds_retry_after_when_positive)
 }
 END_TEST
 
+/* x-kiro-context (out_context) goes in every head after it, one line. */
+START_TEST(context_header_goes_in_the_head)
+{
+	struct buf	body = BUF_INIT;
+	int		sent = 0;
+
+	out_context(&out, "truncated; dropped=3");
+	ck_assert_int_eq(emit_stream_head(&out, &sink, &sent,
+	    "text/event-stream"), 0);
+	ck_assert_str_eq(buf_cstr(&raw), "Status: 200 OK\r\n"
+	    "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+	    "X-Accel-Buffering: no\r\nx-kiro-context: truncated; dropped=3"
+	    "\r\n\r\n");
+	buf_reset(&raw);
+	buf_puts(&body, "{}");
+	ck_assert_int_eq(emit_json_answer(&out, &sink, &body), 0);
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&raw), "Content-Length: 2\r\n"
+	    "x-kiro-context: truncated; dropped=3\r\n\r\n{}"));
+	/* None, and never a second line. */
+	buf_reset(&raw);
+	out_context(&out, NULL);
+	ck_assert_int_eq(emit_json_answer(&out, &sink, &body), 0);
+	ck_assert_ptr_null(strstr(buf_cstr(&raw), "x-kiro-context"));
+	buf_reset(&raw);
+	out_context(&out, "a\r\nSet-Cookie: x");
+	ck_assert_int_eq(emit_json_answer(&out, &sink, &body), 0);
+	ck_assert_ptr_null(strstr(buf_cstr(&raw), "x-kiro-context"));
+	ck_assert_ptr_null(strstr(buf_cstr(&raw), "Set-Cookie"));
+	buf_free(&body);
+}
+END_TEST
+
 START_TEST(sink_init_clears_the_rest)
 {
 	static const struct sink_ops	ops;
@@ -186,6 +218,7 @@ main(void)
 	tcase_add_test(tc, json_response_adds_retry_after_when_positive);
 	tcase_add_test(tc, calls_map_open_tool_calls);
 	tcase_add_test(tc, sink_init_clears_the_rest);
+	tcase_add_test(tc, context_header_goes_in_the_head);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
