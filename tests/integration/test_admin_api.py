@@ -547,7 +547,11 @@ class _CrossProcess:
 
     def test_mode_reaches_every_process(self) -> None:
         self.assertEqual(self.burst("prio"), ["a"] * 8)
+        self.assertIn("balancing:     priority\n", self.g.kiroctl("status").stdout)
         self.put_mode("round-robin")
+        # kiroctl says which mode is in effect, and where it comes from.
+        self.assertIn("balancing:     round-robin (set through the admin API)\n",
+                      self.g.kiroctl("status").stdout)
         served = self.burst("rr")
         self.assertEqual(sorted(served), ["a"] * 4 + ["b"] * 4, served)
         self.assertEqual(len(self.serving_pids()), 2, "one process served everything")
