@@ -29,7 +29,6 @@
 #include "xmalloc.h"
 
 #define ADMIN_PREFIX	"/api/admin"
-#define ADMIN_SEGMENTS	4	/* the longest route: credentials/{id}/x */
 #define ADMIN_JSON_DEPTH	32
 #define ADMIN_ID_MAX	1000000000L
 #define ADMIN_PRIORITY_MAX	1000000000L
@@ -41,8 +40,8 @@ struct admin_call {
 	struct request		*req;
 	struct store		*store;
 	const struct config	*cfg;
-	long			 id;	/* {id}, 0 when the route has none */
-	json_object		*body;	/* the parsed JSON object, or NULL */
+	long			 id;	/* {id}; 0 when none */
+	json_object		*body;	/* the JSON object, or NULL */
 };
 
 typedef void (*admin_fn)(struct admin_call *);
@@ -50,7 +49,7 @@ typedef void (*admin_fn)(struct admin_call *);
 enum admin_body {
 	BODY_NONE,		/* any body is ignored */
 	BODY_OBJECT,		/* a JSON object, ADMIN_MAX_BODY */
-	BODY_IMPORT,		/* a credentials document, ADMIN_MAX_IMPORT_BODY */
+	BODY_IMPORT,		/* credentials, ADMIN_MAX_IMPORT_BODY */
 };
 
 struct admin_route {
@@ -490,8 +489,8 @@ delete_credential(struct admin_call *call)
 	in_service = a.state.disabled == ACCOUNT_OK;
 	account_free(&a);
 	if (in_service) {
-		reply_error(call->req, AE_CONFLICT, "account %ld is in service: "
-		    "disable it first (POST credentials/%ld/disabled "
+		reply_error(call->req, AE_CONFLICT, "account %ld is in "
+		    "service: disable it first (POST credentials/%ld/disabled "
 		    "{\"disabled\":true})", call->id, call->id);
 		return;
 	}
@@ -588,8 +587,8 @@ refresh_credential(struct admin_call *call)
 	if (load_account(call, &a) == -1)
 		return;
 	if (a.cred.auth_method == CRED_AUTH_API_KEY) {
-		reply_error(call->req, AE_INVALID, "account %ld uses a Kiro API "
-		    "key: there is no token to refresh", call->id);
+		reply_error(call->req, AE_INVALID, "account %ld uses a Kiro "
+		    "API key: there is no token to refresh", call->id);
 		account_free(&a);
 		return;
 	}
@@ -763,7 +762,7 @@ put_lb(struct admin_call *call)
 }
 
 static const struct {
-	const char	*field;		/* in the body and the answer */
+	const char	*field;		/* in the body and answer */
 	const char	*setting;
 	size_t		 offset;	/* in struct rate_limits */
 } limit_fields[] = {

@@ -22,9 +22,10 @@ struct store_txn;
 
 /* The settings applied to the pool (settings_txn_apply). */
 #define SETTING_LB_MODE		"loadBalancingMode"	/* string */
-#define SETTING_MIN_INTERVAL	"rateLimits.minIntervalMs"	/* integer */
-#define SETTING_ACCOUNT_RPM	"rateLimits.perAccountRpm"	/* integer */
-#define SETTING_GLOBAL_RPM	"rateLimits.globalRpm"	/* integer */
+/* Integers, 0 .. 1000000. */
+#define SETTING_MIN_INTERVAL	"rateLimits.minIntervalMs"
+#define SETTING_ACCOUNT_RPM	"rateLimits.perAccountRpm"
+#define SETTING_GLOBAL_RPM	"rateLimits.globalRpm"
 
 /*
  * The value of a setting: KF_OK with one reference in *out, KF_ENOTFOUND
@@ -38,15 +39,15 @@ enum kf_err	settings_txn_put(struct store_txn *, const char *name,
 
 /* Typed reads in their own transaction; KF_EINVAL for another type. */
 /* *out is the caller's to free. */
-enum kf_err	settings_get_str(struct store *, const char *name, char **out,
-		    char **cause);
+enum kf_err	settings_get_str(struct store *, const char *name,
+		    char **out, char **cause);
 enum kf_err	settings_get_int(struct store *, const char *name, long *out,
 		    char **cause);
 /* Typed writes, each in its own synced write transaction. */
 enum kf_err	settings_put_str(struct store *, const char *name,
 		    const char *value, char **cause);
-enum kf_err	settings_put_int(struct store *, const char *name, long value,
-		    char **cause);
+enum kf_err	settings_put_int(struct store *, const char *name,
+		    long value, char **cause);
 /* Forgets a setting (config.json decides again); unset is KF_OK. */
 enum kf_err	settings_del(struct store *, const char *name, char **cause);
 

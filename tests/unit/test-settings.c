@@ -1,4 +1,4 @@
-/* test-settings.c: unit tests for the settings the admin API keeps in the store. */
+/* test-settings.c: unit tests for the admin API's settings in the store. */
 #include "autoconfig.h"
 
 #include <sys/types.h>
@@ -30,7 +30,8 @@
  */
 
 #define CONFIG_TEXT \
-	"{\"loadBalancingMode\":\"balanced\",\"rateLimits\":{\"globalRpm\":100}}"
+	"{\"loadBalancingMode\":\"balanced\"," \
+	"\"rateLimits\":{\"globalRpm\":100}}"
 
 static char		*test_root;
 static char		 test_dir[PATH_MAX];
@@ -176,7 +177,8 @@ START_TEST(settings_apply_skips_bad_records)
 {
 	struct config	eff;
 
-	put_raw("settings/loadBalancingMode", "{\"v\":1,\"value\":\"fastest\"}");
+	put_raw("settings/loadBalancingMode",
+	    "{\"v\":1,\"value\":\"fastest\"}");
 	put_raw("settings/rateLimits.globalRpm", "{\"v\":1,\"value\":-5}");
 	put_raw("settings/rateLimits.perAccountRpm", "not json");
 	put_raw("settings/rateLimits.minIntervalMs",
