@@ -37,6 +37,8 @@ Apache, each at / and at /kiro.  Most tests share the class's gateway
     8 requests in flight exactly 4/4 between two accounts, where priority
     mode would give all of them to one, and the access log shows both
     processes served;
+  - an account deleted while it streams an answer: the answer completes,
+    the account is gone, and the other account serves what follows;
   - 4 requests in flight changing priority and disabled of two accounts:
     every change is kept;
   - no response body (and no responder log) ever holds a test secret:
@@ -58,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gateway as gw  # noqa: E402
 from gateway import Account, Gateway, Mock, body, in_parallel, request  # noqa: E402
+from harness import open_stream, sse_events  # noqa: E402
 
 MOCK: Mock | None = None
 ADMIN_KEY = "sk-admin-itest-" + "a" * 16 + "Z9"
@@ -544,6 +547,38 @@ class _CrossProcess:
     def serving_pids(self) -> set[str]:
         log = self.g.log()
         return set(re.findall(r"kiro-fcgi\[(\d+)\] INFO req=\S+ POST /v1/messages 200", log))
+
+    def admin_ok(self, method: str, path: str, doc=None) -> dict:
+        data = json.dumps(doc).encode() if doc is not None else None
+        resp = request(self.g.url("/api/admin" + path), method, data,
+                       {"x-api-key": ADMIN_KEY, "Content-Type": "application/json"})
+        self.assertEqual(resp.status, 200, resp.body[:300])
+        return resp.json()
+
+    def test_delete_an_account_in_use(self) -> None:
+        creds = self.admin_ok("GET", "/credentials")["credentials"]
+        first = [c["id"] for c in creds if c["email"] == self.first.email][0]
+        MOCK.script({"kind": "slow", "count": 4, "delay_ms": 300},
+                    token=self.first.access_token)
+        data = json.dumps(body("a slow answer", stream=True)).encode()
+        headers = {"x-api-key": self.g.api_key, "Content-Type": "application/json",
+                   "anthropic-version": "2023-06-01"}
+        with open_stream(self.g.url("/v1/messages"), "POST", data, headers) as resp:
+            self.assertEqual(resp.status, 200)
+            events = sse_events(resp)
+            for event in events:
+                if event.event == "content_block_delta":
+                    break
+            # The answer is on its way from the first account: remove it.
+            self.admin_ok("POST", f"/credentials/{first}/disabled", {"disabled": True})
+            self.admin_ok("DELETE", f"/credentials/{first}")
+            rest = [event.event for event in events]
+        self.assertEqual(rest[-1], "message_stop", rest)
+        served = MOCK.requests()[-1]["headers"]["authorization"].split(" ", 1)[1]
+        self.assertEqual(served, self.first.access_token)
+        listed = self.admin_ok("GET", "/credentials")
+        self.assertEqual([c["email"] for c in listed["credentials"]], [self.second.email])
+        self.assertEqual(self.burst("after"), ["b"] * 8)
 
     def test_mode_reaches_every_process(self) -> None:
         self.assertEqual(self.burst("prio"), ["a"] * 8)
