@@ -479,28 +479,24 @@ load_account(struct admin_call *call, struct account *a)
 static void
 delete_credential(struct admin_call *call)
 {
-	struct account	 a;
 	char		*why = NULL;
-	int		 in_service;
 	enum kf_err	 er;
 
-	if (load_account(call, &a) == -1)
-		return;
-	in_service = a.state.disabled == ACCOUNT_OK;
-	account_free(&a);
-	if (in_service) {
+	er = accounts_remove_disabled(call->store, call->id, &why);
+	if (er == KF_EPERM)
 		reply_error(call->req, AE_CONFLICT, "account %ld is in "
 		    "service: disable it first (POST credentials/%ld/disabled "
 		    "{\"disabled\":true})", call->id, call->id);
-		return;
-	}
-	if ((er = accounts_remove(call->store, call->id, &why)) != KF_OK) {
+	else if (er == KF_ENOTFOUND)
+		reply_error(call->req, AE_NOT_FOUND, "no account %ld",
+		    call->id);
+	else if (er != KF_OK)
 		reply_failure(call->req, er, why);
-		free(why);
-		return;
+	else {
+		log_info("admin: account %ld removed", call->id);
+		reply_success(call->req, "credential %ld deleted", call->id);
 	}
-	log_info("admin: account %ld removed", call->id);
-	reply_success(call->req, "credential %ld deleted", call->id);
+	free(why);
 }
 
 /* POST /credentials/{id}/disabled {"disabled":bool} */
