@@ -32,7 +32,6 @@
 #define ADMIN_JSON_DEPTH	32
 #define ADMIN_ID_MAX	1000000000L
 #define ADMIN_PRIORITY_MAX	1000000000L
-#define ADMIN_LIMIT_MAX	1000000L	/* rate-limit settings */
 
 /* What a handler gets: the request, and what the route matched. */
 struct admin_call {
@@ -757,6 +756,53 @@ put_lb(struct admin_call *call)
 	reply_lb(call);
 }
 
+static void
+reply_sticky(struct admin_call *call)
+{
+	struct config	 eff;
+	json_object	*o;
+
+	if (effective(call, &eff) == -1)
+		return;
+	o = json_object_new_object();
+	json_object_object_add(o, "stickySeconds",
+	    json_object_new_int64(eff.sticky_seconds));
+	reply(call->req, 200, o, NULL);
+	json_object_put(o);
+}
+
+/* GET /config/sticky-seconds */
+static void
+get_sticky(struct admin_call *call)
+{
+	reply_sticky(call);
+}
+
+/* PUT /config/sticky-seconds {"stickySeconds":n}: 0 turns it off. */
+static void
+put_sticky(struct admin_call *call)
+{
+	int64_t		 seconds;
+	char		*why = NULL;
+	enum kf_err	 er;
+
+	if (json_get_int(call->body, "stickySeconds", &seconds) != 1 ||
+	    seconds < 0 || seconds > SETTINGS_STICKY_MAX) {
+		reply_error(call->req, AE_INVALID, "field \"stickySeconds\" "
+		    "must be an integer from 0 to %ld (0: no stickiness)",
+		    SETTINGS_STICKY_MAX);
+		return;
+	}
+	if ((er = settings_put_int(call->store, SETTING_STICKY_SECONDS,
+	    (long)seconds, &why)) != KF_OK) {
+		reply_failure(call->req, er, why);
+		free(why);
+		return;
+	}
+	log_info("admin: stickySeconds set to %lld", (long long)seconds);
+	reply_sticky(call);
+}
+
 static const struct {
 	const char	*field;		/* in the body and answer */
 	const char	*setting;
@@ -813,10 +859,10 @@ put_limits(struct admin_call *call)
 	for (i = 0; i < N_LIMIT_FIELDS; i++) {
 		got = json_get_int(call->body, limit_fields[i].field, &v[i]);
 		if (got == -1 || (got == 1 && (v[i] < 0 ||
-		    v[i] > ADMIN_LIMIT_MAX))) {
+		    v[i] > SETTINGS_LIMIT_MAX))) {
 			reply_error(call->req, AE_INVALID, "field \"%s\" must "
 			    "be an integer from 0 to %ld (0: no limit)",
-			    limit_fields[i].field, ADMIN_LIMIT_MAX);
+			    limit_fields[i].field, SETTINGS_LIMIT_MAX);
 			return;
 		}
 		given[i] = got == 1;
@@ -857,6 +903,8 @@ static const struct admin_route admin_routes[] = {
 	{ "PUT", "config/load-balancing", BODY_OBJECT, put_lb },
 	{ "GET", "config/rate-limits", BODY_NONE, get_limits },
 	{ "PUT", "config/rate-limits", BODY_OBJECT, put_limits },
+	{ "GET", "config/sticky-seconds", BODY_NONE, get_sticky },
+	{ "PUT", "config/sticky-seconds", BODY_OBJECT, put_sticky },
 	{ "GET", "accounts/{id}/history", BODY_NONE, history },
 	{ "GET", "usage", BODY_NONE, usage_all },
 };

@@ -910,6 +910,7 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *conf,
 	struct config		 eff;
 	const struct config	*cfg = &eff;
 	const struct rate_limits *rl = &eff.rate_limits;
+	struct pool_pick_req	 local;
 	time_t			 now = clock_now();
 	int64_t			 nms = now_ms();
 	long			 rr_last = 0, id;
@@ -930,6 +931,12 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *conf,
 	 */
 	eff = *conf;
 	settings_txn_apply(txn, &eff);
+	/* stickySeconds 0 turns stickiness off, whatever the caller asks. */
+	if (eff.sticky_seconds <= 0 && req->session != NULL) {
+		local = *req;
+		local.session = NULL;
+		req = &local;
+	}
 	if ((er = index_load(txn, &idx)) == KF_ENOTFOUND) {
 		if (mode != PICK_WRITE) {
 			*need_write = 1;

@@ -232,9 +232,9 @@ settings_lb_mode_parse(const char *s, enum lb_mode *out)
 	return -1;
 }
 
-/* A stored rate limit into *field when set and sane (0 .. 1000000). */
+/* A stored number into *field when set and sane (0 .. max). */
 static void
-apply_limit(struct store_txn *txn, const char *name, long *field)
+apply_long(struct store_txn *txn, const char *name, long max, long *field)
 {
 	json_object	*v = NULL;
 	int64_t		 n;
@@ -247,11 +247,11 @@ apply_limit(struct store_txn *txn, const char *name, long *field)
 		return;
 	}
 	if (json_object_is_type(v, json_type_int) &&
-	    (n = json_object_get_int64(v)) >= 0 && n <= 1000000)
+	    (n = json_object_get_int64(v)) >= 0 && n <= max)
 		*field = (long)n;
 	else
-		log_warnx("setting %s is not an integer from 0 to 1000000: "
-		    "config.json decides", name);
+		log_warnx("setting %s is not an integer from 0 to %ld: "
+		    "config.json decides", name, max);
 	json_object_put(v);
 }
 
@@ -271,11 +271,14 @@ settings_txn_apply(struct store_txn *txn, struct config *eff)
 			    "config.json decides", SETTING_LB_MODE);
 		json_object_put(v);
 	}
-	apply_limit(txn, SETTING_MIN_INTERVAL,
+	apply_long(txn, SETTING_STICKY_SECONDS, SETTINGS_STICKY_MAX,
+	    &eff->sticky_seconds);
+	apply_long(txn, SETTING_MIN_INTERVAL, SETTINGS_LIMIT_MAX,
 	    &eff->rate_limits.min_interval_ms);
-	apply_limit(txn, SETTING_ACCOUNT_RPM,
+	apply_long(txn, SETTING_ACCOUNT_RPM, SETTINGS_LIMIT_MAX,
 	    &eff->rate_limits.per_account_rpm);
-	apply_limit(txn, SETTING_GLOBAL_RPM, &eff->rate_limits.global_rpm);
+	apply_long(txn, SETTING_GLOBAL_RPM, SETTINGS_LIMIT_MAX,
+	    &eff->rate_limits.global_rpm);
 }
 
 enum kf_err

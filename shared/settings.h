@@ -22,7 +22,11 @@ struct store_txn;
 
 /* The settings applied to the pool (settings_txn_apply). */
 #define SETTING_LB_MODE		"loadBalancingMode"	/* string */
-/* Integers, 0 .. 1000000. */
+/* Integers, 0 .. SETTINGS_STICKY_MAX: 0 turns stickiness off. */
+#define SETTING_STICKY_SECONDS	"stickySeconds"
+#define SETTINGS_STICKY_MAX	604800L		/* a week */
+/* Integers, 0 .. SETTINGS_LIMIT_MAX: 0 is no limit. */
+#define SETTINGS_LIMIT_MAX	1000000L
 #define SETTING_MIN_INTERVAL	"rateLimits.minIntervalMs"
 #define SETTING_ACCOUNT_RPM	"rateLimits.perAccountRpm"
 #define SETTING_GLOBAL_RPM	"rateLimits.globalRpm"
@@ -57,7 +61,7 @@ int		settings_lb_mode_parse(const char *, enum lb_mode *out);
 /*
  * Overrides the fields of eff (a copy of the configuration; its pointers
  * stay borrowed from the original) that stored settings set: the
- * load-balancing mode and the rate limits.  A corrupt or unusable record
+ * load-balancing mode, stickySeconds and the rate limits.  A corrupt or unusable record
  * is logged and skipped: config.json decides for it.
  */
 void		settings_txn_apply(struct store_txn *, struct config *eff);

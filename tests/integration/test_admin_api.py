@@ -28,9 +28,11 @@ Apache, each at / and at /kiro.  Most tests share the class's gateway
   - balance: the mock's getUsageLimits figures, cached on the second call
     (no second upstream call); an upstream failure is 502;
   - GET /usage: the cached usage of every account, without calling Kiro;
-  - load balancing and rate limits: GET and PUT, 400 for bad values; a
-    global limit set through the API turns the next API request into 429
-    and 0 lifts it;
+  - load balancing, rate limits and stickySeconds: GET and PUT, 400 for
+    bad values; a global limit set through the API turns the next API
+    request into 429 and 0 lifts it; stickySeconds 0 set through the API
+    lets one conversation's requests follow round-robin, where the
+    configured 60 s kept them on one account;
   - unknown admin routes 404, a wrong method 405 with Allow;
   - a change made through the API reaches both responder processes
     (procs=2, one thread each): round-robin set through the API alternates
@@ -493,6 +495,16 @@ class _Admin:
         finally:
             self.ok("PUT", "/config/rate-limits", {"globalRpm": 0})
         self.assertEqual(self.g.messages(body("rate three")).status, 200)
+        self.assertEqual(self.ok("GET", "/config/sticky-seconds"), {"stickySeconds": 60})
+        for bad in ({"stickySeconds": -1}, {"stickySeconds": 604801}, {"stickySeconds": "9"},
+                    {}):
+            self.error(self.admin("PUT", "/config/sticky-seconds", bad), 400,
+                       "invalid_request", '"stickySeconds"')
+        try:
+            self.assertEqual(self.ok("PUT", "/config/sticky-seconds", {"stickySeconds": 0}),
+                             {"stickySeconds": 0})
+        finally:
+            self.ok("PUT", "/config/sticky-seconds", {"stickySeconds": 60})
 
     def test_concurrent_changes_are_all_kept(self) -> None:
         one = self.add(Account("adm-con-1"))
@@ -579,6 +591,23 @@ class _CrossProcess:
         listed = self.admin_ok("GET", "/credentials")
         self.assertEqual([c["email"] for c in listed["credentials"]], [self.second.email])
         self.assertEqual(self.burst("after"), ["b"] * 8)
+
+    def served(self, prompt: str) -> str:
+        resp = self.g.messages(body(prompt))
+        self.assertEqual(resp.status, 200, resp.body[:300])
+        token = MOCK.requests()[-1]["headers"]["authorization"].split(" ", 1)[1]
+        return {self.first.access_token: "a", self.second.access_token: "b"}.get(token, "?")
+
+    def test_sticky_seconds_setting(self) -> None:
+        self.put_mode("round-robin")
+        # config.json's 60 s: one conversation stays on its account ...
+        first = self.served("one conversation")
+        self.assertEqual([self.served("one conversation") for _ in range(3)], [first] * 3)
+        # ... and with stickySeconds 0 set through the API it follows the mode.
+        self.admin_ok("PUT", "/config/sticky-seconds", {"stickySeconds": 0})
+        got = [self.served("one conversation") for _ in range(4)]
+        self.assertEqual(sorted(got), ["a", "a", "b", "b"], got)
+        self.assertNotEqual(got[0], got[1])
 
     def test_mode_reaches_every_process(self) -> None:
         self.assertEqual(self.burst("prio"), ["a"] * 8)

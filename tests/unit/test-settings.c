@@ -161,7 +161,11 @@ START_TEST(settings_apply_overrides_a_copy_only)
 	    KF_OK);
 	ck_assert_int_eq(settings_put_int(st, SETTING_ACCOUNT_RPM, 7, NULL),
 	    KF_OK);
+	ck_assert_int_eq(settings_put_int(st, SETTING_STICKY_SECONDS, 0, NULL),
+	    KF_OK);
 	ck_assert_int_eq(settings_effective(st, cfg, &eff, NULL), KF_OK);
+	ck_assert_int_eq(eff.sticky_seconds, 0);
+	ck_assert_int_eq(cfg->sticky_seconds, 60);
 	ck_assert_int_eq(eff.load_balancing_mode, LB_ROUND_ROBIN);
 	ck_assert_int_eq(eff.rate_limits.global_rpm, 0);
 	ck_assert_int_eq(eff.rate_limits.per_account_rpm, 7);
@@ -183,11 +187,13 @@ START_TEST(settings_apply_skips_bad_records)
 	put_raw("settings/rateLimits.perAccountRpm", "not json");
 	put_raw("settings/rateLimits.minIntervalMs",
 	    "{\"v\":1,\"value\":\"10\"}");
+	put_raw("settings/stickySeconds", "{\"v\":1,\"value\":9999999}");
 	ck_assert_int_eq(settings_effective(st, cfg, &eff, NULL), KF_OK);
 	ck_assert_int_eq(eff.load_balancing_mode, LB_BALANCED);
 	ck_assert_int_eq(eff.rate_limits.global_rpm, 100);
 	ck_assert_int_eq(eff.rate_limits.per_account_rpm, 0);
 	ck_assert_int_eq(eff.rate_limits.min_interval_ms, 0);
+	ck_assert_int_eq(eff.sticky_seconds, 60);
 }
 END_TEST
 
