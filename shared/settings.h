@@ -61,8 +61,8 @@ int		settings_lb_mode_parse(const char *, enum lb_mode *out);
 /*
  * Overrides the fields of eff (a copy of the configuration; its pointers
  * stay borrowed from the original) that stored settings set: the
- * load-balancing mode, stickySeconds and the rate limits.  A corrupt or unusable record
- * is logged and skipped: config.json decides for it.
+ * load-balancing mode, stickySeconds and the rate limits.  A corrupt or
+ * unusable record is logged and skipped: config.json decides for it.
  */
 void		settings_txn_apply(struct store_txn *, struct config *eff);
 /* The same in a read transaction of its own (admin answers, kiroctl). */
