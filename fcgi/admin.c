@@ -207,35 +207,6 @@ hash_or_null(const char *secret)
 	return json_str(hex);
 }
 
-/*
- * A proxy URL without its password: "http://user:pw@host" may carry one
- * in its userinfo, which becomes "http://user:***@host".
- */
-static json_object *
-proxy_url_public(const char *url)
-{
-	const char	*scheme, *at, *colon, *slash;
-	struct buf	 b = BUF_INIT;
-	json_object	*o;
-
-	if ((scheme = strstr(url, "://")) == NULL)
-		return json_str(url);
-	scheme += 3;
-	slash = strchr(scheme, '/');
-	at = strrchr(scheme, '@');
-	if (at == NULL || (slash != NULL && at > slash))
-		return json_str(url);
-	colon = memchr(scheme, ':', (size_t)(at - scheme));
-	if (colon == NULL)
-		return json_str(url);
-	buf_append(&b, url, (size_t)(colon - url));
-	buf_puts(&b, ":***");
-	buf_puts(&b, at);
-	o = json_strn(b.ptr, b.len);
-	buf_free(&b);
-	return o;
-}
-
 /* One entry of GET /credentials: kiro.rs's fields, then ours. */
 static json_object *
 credential_json(const struct account *a, const struct config *cfg,
@@ -244,7 +215,7 @@ credential_json(const struct account *a, const struct config *cfg,
 	const struct cred	*c = &a->cred;
 	struct upstream_route	 route;
 	json_object		*o;
-	char			 masked[LOG_MASK_LEN];
+	char			 masked[LOG_MASK_LEN], *shown;
 	int			 proxy;
 
 	o = json_object_new_object();
@@ -275,9 +246,11 @@ credential_json(const struct account *a, const struct config *cfg,
 	    time_or_null(a->state.last_used));
 	proxy = c->proxy_url != NULL && strcmp(c->proxy_url, "direct") != 0;
 	json_object_object_add(o, "hasProxy", json_object_new_boolean(proxy));
-	if (c->proxy_url != NULL)
-		json_object_object_add(o, "proxyUrl",
-		    proxy_url_public(c->proxy_url));
+	if (c->proxy_url != NULL) {
+		shown = cred_public_url(c->proxy_url);
+		json_object_object_add(o, "proxyUrl", json_str(shown));
+		free(shown);
+	}
 	json_object_object_add(o, "refreshFailureCount",
 	    json_object_new_int64(a->state.refresh_failures));
 	if (a->state.disabled != ACCOUNT_OK)

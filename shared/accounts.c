@@ -985,6 +985,14 @@ accounts_export(struct store *st, int with_secrets, json_object **out,
 			if (accts[i].cred.proxy_password != NULL)
 				json_object_object_add(o, "proxyPassword",
 				    json_str("***"));
+			if (accts[i].cred.proxy_url != NULL) {
+				char	*shown = cred_public_url(
+				    accts[i].cred.proxy_url);
+
+				json_object_object_add(o, "proxyUrl",
+				    json_str(shown));
+				free(shown);
+			}
 		}
 		json_object_array_add(arr, o);
 	}
