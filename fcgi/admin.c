@@ -1077,6 +1077,14 @@ admin_serve(const struct app *app, struct request *req,
 		    "API is off: set adminApiKey)", req->method, req->path);
 		return;
 	}
+	/* Every client would be an admin: the API stays off. */
+	if (app->cfg->api_key != NULL &&
+	    secret_equal(app->cfg->admin_api_key, app->cfg->api_key)) {
+		reply_error(req, AE_NOT_FOUND, "no route for %s %s (the admin "
+		    "API is off: adminApiKey must differ from apiKey)",
+		    req->method, req->path);
+		return;
+	}
 	if (authorise(app->cfg, req) == -1)
 		return;
 	if (app->startup_error != NULL || app->store == NULL) {

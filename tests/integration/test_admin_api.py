@@ -5,7 +5,8 @@ Each class runs the same tests behind one server and one mount: lighttpd and
 Apache, each at / and at /kiro.  Most tests share the class's gateway
 (adminApiKey set) and add their own accounts through the API.  Covered:
 
-  - without adminApiKey every admin path is 404 in the admin error shape;
+  - without adminApiKey, or with the client apiKey as adminApiKey, every
+    admin path is 404 in the admin error shape;
   - auth: nothing or a wrong key is 401 authentication_error, the client
     apiKey (x-api-key or Bearer) is 403, the admin key works in x-api-key
     and in Authorization: Bearer; the admin key is no client key;
@@ -203,6 +204,15 @@ class _Admin:
                 self.error(resp, 404, "not_found", "adminApiKey")
         # The client API works as before.
         self.assertEqual(g.get("/v1/models").status, 200)
+
+    def test_off_when_admin_key_is_the_client_key(self) -> None:
+        g = Gateway(self.server, MOCK, mount=self.mount, accounts=[Account("adm-same")],
+                    config={"adminApiKey": gw.API_KEY})
+        g.start()
+        self.addCleanup(g.stop)
+        for key in (None, gw.API_KEY):
+            self.error(self.admin("GET", "/credentials", key=key, g=g), 404, "not_found",
+                       "must differ from apiKey")
 
     def test_auth(self) -> None:
         self.error(self.admin("GET", "/credentials", key=None), 401,
