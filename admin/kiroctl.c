@@ -550,6 +550,19 @@ refresh_verb(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/* 1 when the admin API stored setting name (settings.h). */
+static int
+setting_stored(struct ctl *ctl, const char *name)
+{
+	long	 n;
+	char	*why = NULL;
+	int	 stored;
+
+	stored = settings_get_int(ctl->store, name, &n, &why) != KF_ENOTFOUND;
+	free(why);
+	return stored;
+}
+
 static int
 status_verb(struct ctl *ctl, int argc, char **argv)
 {
@@ -584,6 +597,16 @@ status_verb(struct ctl *ctl, int argc, char **argv)
 	    config_lb_mode_name(eff.load_balancing_mode), lb_set != NULL ?
 	    " (set through the admin API)" : "");
 	free(lb_set);
+	printf("sticky:        %ld s%s\n", eff.sticky_seconds,
+	    setting_stored(ctl, SETTING_STICKY_SECONDS) ?
+	    " (set through the admin API)" : "");
+	printf("rate limits:   minIntervalMs %ld, perAccountRpm %ld, "
+	    "globalRpm %ld%s\n", eff.rate_limits.min_interval_ms,
+	    eff.rate_limits.per_account_rpm, eff.rate_limits.global_rpm,
+	    setting_stored(ctl, SETTING_MIN_INTERVAL) ||
+	    setting_stored(ctl, SETTING_ACCOUNT_RPM) ||
+	    setting_stored(ctl, SETTING_GLOBAL_RPM) ?
+	    " (set through the admin API)" : "");
 	printf("accounts:      %zu (%zu usable)\n", n, usable);
 	for (i = 0; i < n; i++)
 		print_route(&accts[i], ctl->cfg);

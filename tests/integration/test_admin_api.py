@@ -614,7 +614,14 @@ class _CrossProcess:
         first = self.served("one conversation")
         self.assertEqual([self.served("one conversation") for _ in range(3)], [first] * 3)
         # ... and with stickySeconds 0 set through the API it follows the mode.
+        status = self.g.kiroctl("status").stdout
+        self.assertIn("sticky:        60 s\n", status)
         self.admin_ok("PUT", "/config/sticky-seconds", {"stickySeconds": 0})
+        self.admin_ok("PUT", "/config/rate-limits", {"perAccountRpm": 1000})
+        status = self.g.kiroctl("status").stdout
+        self.assertIn("sticky:        0 s (set through the admin API)\n", status)
+        self.assertIn("rate limits:   minIntervalMs 0, perAccountRpm 1000, globalRpm 0 "
+                      "(set through the admin API)\n", status)
         got = [self.served("one conversation") for _ in range(4)]
         self.assertEqual(sorted(got), ["a", "a", "b", "b"], got)
         self.assertNotEqual(got[0], got[1])
