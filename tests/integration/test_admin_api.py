@@ -566,9 +566,13 @@ class _CrossProcess:
         names = {self.first.access_token: "a", self.second.access_token: "b"}
         return [names.get(t, "?") for t in tokens]
 
-    def serving_pids(self) -> set[str]:
-        log = self.g.log()
-        return set(re.findall(r"kiro-fcgi\[(\d+)\] INFO req=\S+ POST /v1/messages 200", log))
+    def serving_pids(self, requests: int) -> list[str]:
+        """The pid of each access-log line, once requests of them are written."""
+        pattern = r"kiro-fcgi\[(\d+)\] INFO req=\S+ POST /v1/messages 200"
+        # Each line is written after its answer: wait for every one.
+        gw.wait_for(lambda: len(re.findall(pattern, self.g.log())) >= requests,
+                    what=f"{requests} access-log lines")
+        return re.findall(pattern, self.g.log())
 
     def admin_ok(self, method: str, path: str, doc=None) -> dict:
         data = json.dumps(doc).encode() if doc is not None else None
@@ -628,6 +632,7 @@ class _CrossProcess:
 
     def test_mode_reaches_every_process(self) -> None:
         self.assertEqual(self.burst("prio"), ["a"] * 8)
+        self.assertEqual(len(self.serving_pids(8)), 8)
         self.assertIn("balancing:     priority\n", self.g.kiroctl("status").stdout)
         self.put_mode("round-robin")
         # kiroctl says which mode is in effect, and where it comes from.
@@ -635,7 +640,9 @@ class _CrossProcess:
                       self.g.kiroctl("status").stdout)
         served = self.burst("rr")
         self.assertEqual(sorted(served), ["a"] * 4 + ["b"] * 4, served)
-        self.assertEqual(len(self.serving_pids()), 2, "one process served everything")
+        # Both processes served after the change (and so followed it).
+        self.assertEqual(len(set(self.serving_pids(16)[8:])), 2,
+                         "one process served every round-robin request")
         self.put_mode("priority")
         self.assertEqual(self.burst("prio again"), ["a"] * 8)
 
