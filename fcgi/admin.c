@@ -697,6 +697,37 @@ reply_lb(struct admin_call *call)
 	json_object_put(o);
 }
 
+/* Forgets stored settings: config.json decides again.  0, or answered. */
+static int
+forget(struct admin_call *call, const char *const *names, size_t n)
+{
+	char		*why = NULL;
+	size_t		 i;
+	enum kf_err	 er;
+
+	for (i = 0; i < n; i++) {
+		if ((er = settings_del(call->store, names[i], &why)) !=
+		    KF_OK) {
+			reply_failure(call->req, er, why);
+			free(why);
+			return -1;
+		}
+		log_info("admin: %s forgotten: config.json decides",
+		    names[i]);
+	}
+	return 0;
+}
+
+/* DELETE /config/load-balancing */
+static void
+del_lb(struct admin_call *call)
+{
+	static const char *const names[] = { SETTING_LB_MODE };
+
+	if (forget(call, names, 1) == 0)
+		reply_lb(call);
+}
+
 /* GET /config/load-balancing */
 static void
 get_lb(struct admin_call *call)
@@ -742,6 +773,16 @@ reply_sticky(struct admin_call *call)
 	    json_object_new_int64(eff.sticky_seconds));
 	reply(call->req, 200, o, NULL);
 	json_object_put(o);
+}
+
+/* DELETE /config/sticky-seconds */
+static void
+del_sticky(struct admin_call *call)
+{
+	static const char *const names[] = { SETTING_STICKY_SECONDS };
+
+	if (forget(call, names, 1) == 0)
+		reply_sticky(call);
 }
 
 /* GET /config/sticky-seconds */
@@ -806,6 +847,17 @@ reply_limits(struct admin_call *call)
 		    ((const char *)&eff.rate_limits + limit_fields[i].offset)));
 	reply(call->req, 200, o, NULL);
 	json_object_put(o);
+}
+
+/* DELETE /config/rate-limits: all three. */
+static void
+del_limits(struct admin_call *call)
+{
+	static const char *const names[] = { SETTING_MIN_INTERVAL,
+	    SETTING_ACCOUNT_RPM, SETTING_GLOBAL_RPM };
+
+	if (forget(call, names, 3) == 0)
+		reply_limits(call);
 }
 
 /* GET /config/rate-limits */
@@ -874,10 +926,13 @@ static const struct admin_route admin_routes[] = {
 	{ "GET", "credentials/{id}/balance", BODY_NONE, balance },
 	{ "GET", "config/load-balancing", BODY_NONE, get_lb },
 	{ "PUT", "config/load-balancing", BODY_OBJECT, put_lb },
+	{ "DELETE", "config/load-balancing", BODY_NONE, del_lb },
 	{ "GET", "config/rate-limits", BODY_NONE, get_limits },
 	{ "PUT", "config/rate-limits", BODY_OBJECT, put_limits },
+	{ "DELETE", "config/rate-limits", BODY_NONE, del_limits },
 	{ "GET", "config/sticky-seconds", BODY_NONE, get_sticky },
 	{ "PUT", "config/sticky-seconds", BODY_OBJECT, put_sticky },
+	{ "DELETE", "config/sticky-seconds", BODY_NONE, del_sticky },
 	{ "GET", "accounts/{id}/history", BODY_NONE, history },
 	{ "GET", "usage", BODY_NONE, usage_all },
 };

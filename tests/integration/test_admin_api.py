@@ -29,8 +29,8 @@ Apache, each at / and at /kiro.  Most tests share the class's gateway
   - balance: the mock's getUsageLimits figures, cached on the second call
     (no second upstream call); an upstream failure is 502;
   - GET /usage: the cached usage of every account, without calling Kiro;
-  - load balancing, rate limits and stickySeconds: GET and PUT, 400 for
-    bad values; a global limit set through the API turns the next API
+  - load balancing, rate limits and stickySeconds: GET, PUT, and DELETE
+    handing the decision back to config.json; 400 for bad values; a global limit set through the API turns the next API
     request into 429 and 0 lifts it; stickySeconds 0 set through the API
     lets one conversation's requests follow round-robin, where the
     configured 60 s kept them on one account;
@@ -485,7 +485,11 @@ class _Admin:
                            "invalid_request", '"mode"')
             self.assertEqual(self.ok("GET", "/config/load-balancing"), {"mode": "balanced"})
         finally:
-            self.ok("PUT", "/config/load-balancing", {"mode": "priority"})
+            # Forgotten, config.json's mode is back.
+            self.assertEqual(self.ok("DELETE", "/config/load-balancing"), {"mode": "priority"})
+        resp = self.admin("POST", "/config/load-balancing", {"mode": "balanced"})
+        self.error(resp, 405, "invalid_request")
+        self.assertEqual(resp.headers.get("Allow"), "GET, PUT, DELETE")
         self.assertEqual(self.ok("GET", "/config/rate-limits"),
                          {"minIntervalMs": 0, "perAccountRpm": 0, "globalRpm": 0})
         for bad, field in (({"globalRpm": -1}, "globalRpm"),
@@ -502,8 +506,11 @@ class _Admin:
             self.assertEqual(first.status, 200, first.body[:300])
             second = self.g.messages(body("rate two"))
             self.assertEqual(second.status, 429, second.body[:300])
+            self.assertEqual(self.ok("PUT", "/config/rate-limits", {"perAccountRpm": 5}),
+                             {"minIntervalMs": 0, "perAccountRpm": 5, "globalRpm": 1})
         finally:
-            self.ok("PUT", "/config/rate-limits", {"globalRpm": 0})
+            self.assertEqual(self.ok("DELETE", "/config/rate-limits"),
+                             {"minIntervalMs": 0, "perAccountRpm": 0, "globalRpm": 0})
         self.assertEqual(self.g.messages(body("rate three")).status, 200)
         self.assertEqual(self.ok("GET", "/config/sticky-seconds"), {"stickySeconds": 60})
         for bad in ({"stickySeconds": -1}, {"stickySeconds": 604801}, {"stickySeconds": "9"},
@@ -514,7 +521,7 @@ class _Admin:
             self.assertEqual(self.ok("PUT", "/config/sticky-seconds", {"stickySeconds": 0}),
                              {"stickySeconds": 0})
         finally:
-            self.ok("PUT", "/config/sticky-seconds", {"stickySeconds": 60})
+            self.assertEqual(self.ok("DELETE", "/config/sticky-seconds"), {"stickySeconds": 60})
 
     def test_concurrent_changes_are_all_kept(self) -> None:
         one = self.add(Account("adm-con-1"))
