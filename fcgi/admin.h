@@ -18,9 +18,10 @@ int	admin_path(const char *path);
 /*
  * Serves one admin request (kiro-protocol.md §9.2 and ours; the table is
  * in admin.c and README.md).  Every admin path is 404 unless adminApiKey
- * is set and differs from apiKey; then x-api-key or Authorization: Bearer must carry it (401
- * when missing or wrong, 403 for the client apiKey), compared in constant
- * time, before the body is read (capped, ADMIN_MAX_BODY).  Answers and
+ * is set and differs from apiKey; then x-api-key or Authorization: Bearer
+ * must carry it (401 when missing or wrong, 403 for the client apiKey),
+ * compared in constant time, before the body is read (capped,
+ * ADMIN_MAX_BODY).  Answers and
  * errors ({"error":{"type","message"}}) never carry a secret.
  */
 void	admin_serve(const struct app *, struct request *, request_read_fn,
