@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <json-c/json.h>
 
@@ -247,30 +246,11 @@ admin_path(const char *path)
 	    (path[len] == '\0' || path[len] == '/');
 }
 
-/* The admin key given in x-api-key or Authorization: Bearer, or NULL. */
-static const char *
-given_key(const struct request *req)
-{
-	const char	*v;
-
-	if ((v = request_param(req, "HTTP_X_API_KEY")) != NULL && *v != '\0')
-		return v;
-	if ((v = request_param(req, "HTTP_AUTHORIZATION")) != NULL &&
-	    strncasecmp(v, "Bearer ", 7) == 0) {
-		v += 7;
-		while (*v == ' ')
-			v++;
-		if (*v != '\0')
-			return v;
-	}
-	return NULL;
-}
-
 /* 0 when the admin key was given; otherwise the answer is sent. */
 static int
 authorise(const struct config *cfg, struct request *req)
 {
-	const char	*key = given_key(req);
+	const char	*key = request_header_key(req);
 
 	/* secret_equal hashes both sides: constant time, any lengths. */
 	if (key != NULL && secret_equal(key, cfg->admin_api_key))

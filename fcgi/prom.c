@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "accounts.h"
 #include "anthropic.h"
@@ -98,19 +97,10 @@ key_set(const char *key)
 static int
 scrape_authorised(const struct request *req)
 {
-	const char	*given = NULL, *auth;
+	const char	*given = request_header_key(req);
 	int		 ok;
 
-	if ((auth = request_param(req, "HTTP_X_API_KEY")) != NULL &&
-	    *auth != '\0')
-		given = auth;
-	else if ((auth = request_param(req, "HTTP_AUTHORIZATION")) != NULL &&
-	    strncasecmp(auth, "Bearer ", 7) == 0) {
-		given = auth + 7;
-		while (*given == ' ')
-			given++;
-	}
-	if (given == NULL || *given == '\0')
+	if (given == NULL)
 		return 0;
 	ok = key_set(req->cfg->metrics_key) &&
 	    secret_equal(given, req->cfg->metrics_key);

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "imgfetch.h"
@@ -25,6 +26,24 @@ request_param(const struct request *req, const char *name)
 	for (p = req->envp; *p != NULL; p++)
 		if (strncmp(*p, name, len) == 0 && (*p)[len] == '=')
 			return *p + len + 1;
+	return NULL;
+}
+
+const char *
+request_header_key(const struct request *req)
+{
+	const char	*v;
+
+	if ((v = request_param(req, "HTTP_X_API_KEY")) != NULL && *v != '\0')
+		return v;
+	if ((v = request_param(req, "HTTP_AUTHORIZATION")) != NULL &&
+	    strncasecmp(v, "Bearer ", 7) == 0) {
+		v += 7;
+		while (*v == ' ')
+			v++;
+		if (*v != '\0')
+			return v;
+	}
 	return NULL;
 }
 

@@ -39,6 +39,12 @@ struct request {
 /* A FastCGI parameter ("HTTP_X_API_KEY", ...), or NULL. */
 const char	*request_param(const struct request *, const char *name);
 /*
+ * The key a request carries in a header: x-api-key, else the token of
+ * Authorization: Bearer (spaces after "Bearer" skipped); NULL when it
+ * has neither or an empty one.  Borrowed from the request.
+ */
+const char	*request_header_key(const struct request *);
+/*
  * Reads the body (CONTENT_LENGTH bytes): KF_ETOOLARGE beyond max,
  * KF_EINVAL for a bad length or a short body.  reader is the stream.
  * Starts the thread's per-request image fetch count (imgfetch_new_request),

@@ -64,6 +64,32 @@ START_TEST(request_param_exact_names)
 }
 END_TEST
 
+/* x-api-key first, then a Bearer token; empty ones are none. */
+START_TEST(request_header_key_sources)
+{
+	char		*both[] = { "HTTP_AUTHORIZATION=Bearer b",
+	    "HTTP_X_API_KEY=x", NULL };
+	char		*bearer[] = { "HTTP_X_API_KEY=",
+	    "HTTP_AUTHORIZATION=bearer   tok", NULL };
+	char		*basic[] = { "HTTP_AUTHORIZATION=Basic abc", NULL };
+	char		*blank[] = { "HTTP_AUTHORIZATION=Bearer   ", NULL };
+	char		*none[] = { "PATH_INFO=/", NULL };
+	struct request	 req;
+	struct buf	 raw = BUF_INIT;
+
+	req_init(&req, both, &raw);
+	ck_assert_str_eq(request_header_key(&req), "x");
+	req.envp = bearer;
+	ck_assert_str_eq(request_header_key(&req), "tok");
+	req.envp = basic;
+	ck_assert_ptr_null(request_header_key(&req));
+	req.envp = blank;
+	ck_assert_ptr_null(request_header_key(&req));
+	req.envp = none;
+	ck_assert_ptr_null(request_header_key(&req));
+}
+END_TEST
+
 /* ---- request_query ---- */
 
 START_TEST(request_query_decodes_values)
@@ -1044,6 +1070,7 @@ main(void)
 
 	http_global_init();
 	tcase_add_test(rq, request_param_exact_names);
+	tcase_add_test(rq, request_header_key_sources);
 	tcase_add_test(rq, request_query_decodes_values);
 	tcase_add_test(rq, request_body_exact_length_in_pieces);
 	tcase_add_test(rq, request_body_over_max_is_too_large);
