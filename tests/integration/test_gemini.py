@@ -184,7 +184,10 @@ class _Gemini:
         self.assertEqual(doc["modelVersion"], "gemini-2.5-flash")
         self.assertTrue(doc["responseId"])
         usage = doc["usageMetadata"]
-        self.assertEqual(usage["promptTokenCount"], int(1.5 * 200000 / 100))
+        # The mock's contextUsagePercentage of claude-haiku-4.5's 200k window.
+        entry = MOCK.requests()[-1]
+        self.assertEqual(entry["window"], 200000)
+        self.assertEqual(usage["promptTokenCount"], gw.context_tokens(entry))
         self.assertGreater(usage["candidatesTokenCount"], 0)
         self.assertEqual(usage["totalTokenCount"],
                          usage["promptTokenCount"] + usage["candidatesTokenCount"])
