@@ -53,6 +53,8 @@ baseline measured in the same run for each figure:
               (goal: at most 1.5x).  Its preflight row: the pre-flight check of
               the Kiro body (shared/preflight.h) as a share of that conversion,
               on the builder's request and a 400-turn session (goal: < 10%).
+              Its estimate row: the token estimate (tokens_count_conv) on the
+              repaired conv as a share of the same conversion (goal: < 10%).
 
 The table is printed at the end; results go to --json (results.json).  Exit
 status 0 unless something failed to run (a missing program, a server that
@@ -123,6 +125,7 @@ GOAL_THROUGHPUT_RATIO = 0.70
 GOAL_RSS_MB = 10.0
 GOAL_FRONTEND_RATIO = 1.5
 GOAL_PREFLIGHT_RATIO = 0.10
+GOAL_ESTIMATE_RATIO = 0.10
 
 
 class BenchError(RuntimeError):
@@ -1187,6 +1190,17 @@ def core_preflight_rows(t: Table, pf: dict) -> None:
                f"{p['preflight_mb_s']:.0f} MB/s of body")
 
 
+def core_estimate_rows(t: Table, est: dict) -> None:
+    """bench-core's estimate row: tokens_count_conv against request conversion."""
+    for key, label in (("builder", "builder's request"), ("long_session", "long session")):
+        e = est[key]
+        t.row(f"token estimate, {label}", e["estimate_us"], "us", e["conversion_us"],
+              "conversion", "< 10%", e["ratio"] < GOAL_ESTIMATE_RATIO, fmt="{:.0f}")
+        t.note(f"{e['turns']} tool turns, {e['tokens']} tokens estimated: "
+               f"{e['ratio'] * 100:.1f}% of parse + repair + build, "
+               f"{e['estimate_mb_s']:.0f} MB/s of request")
+
+
 def build_table(res: dict) -> str:
     t = Table()
     if "cpu" in res:
@@ -1295,6 +1309,8 @@ def build_table(res: dict) -> str:
                f"{b['parse_us']:.0f}, repair {b['repair_us']:.0f}, build {b['build_us']:.0f})")
         if "preflight" in c:
             core_preflight_rows(t, c["preflight"])
+        if "estimate" in c:
+            core_estimate_rows(t, c["estimate"])
         if "request_conversion" in c:
             core_frontend_rows(t, c)
         for st in c["store"]:
