@@ -1,7 +1,6 @@
 /* tokens.c: token counts and estimates (kiro-protocol.md §5, §6.5). */
 #include "autoconfig.h"
 
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,199 +106,352 @@ tokens_count_text(const char *s, size_t len)
  * JSON serialisation: schemas and tool inputs are walked as their compact
  * JSON would read.
  *
- * Speed (make bench: under 10% of request conversion): the loop has no
- * branch that depends on the text.  Each byte's class (by lead byte for
- * UTF-8) and its predecessor's index a histogram of class pairs, from which
- * every count is summed at the end; four histograms take turns so that a
- * long run does not wait on one counter.
+ * Speed (make bench: under 10% of request conversion): texts are read 64
+ * bytes at a time into one bit mask per class (bit i: byte i), and every
+ * count is a population count of masks combined with the previous block's
+ * last bits, so no branch depends on the text.  Classes go by byte; UTF-8
+ * characters by their lead byte.
  */
-enum tally_class {
-	TC_LOWER,
-	TC_UPPER,
-	TC_DIGIT,
-	TC_PUNCT,
-	TC_UNDERSCORE,
-	TC_CJK,			/* lead of U+3000-DFFF: CJK, kana, Hangul */
-	TC_OTHER,		/* lead of a 2-byte character: other letters */
-	TC_SYMBOL,		/* any other lead or stray byte */
-	TC_CONT,		/* UTF-8 continuation */
-	TC_NONE,		/* before the first byte of a text */
-	TC_WS,			/* \t \n \v \f \r */
-	TC_BLANK,		/* ' ' */
-	TC_BLANK1,		/* ' ' after something not blank */
-	TC__MAX
-};
-
-#define TC_PAIR(a, b)	((a) << 4 | (b))
-
 enum tally_feature {
 	TF_WORDS,		/* letter runs and camelCase humps */
 	TF_LETTERS,		/* ASCII letters */
 	TF_LONG,		/* letters past the 8th of one word */
 	TF_NUMBERS,		/* digit runs */
 	TF_DIGITS,
-	TF_PUNCTS,		/* punctuation runs */
+	TF_PUNCTS,		/* ASCII punctuation runs */
 	TF_PUNCT,
 	TF_UNDERSCORES,		/* runs of '_' */
 	TF_SPACES,		/* whitespace runs but a lone space before a word */
 	TF_SPACE,		/* their characters */
-	TF_CJK,
-	TF_OTHER,
-	TF_SYMBOL,
+	TF_OTHER,		/* leads of 2-byte characters: other letters */
+	TF_WIDE,		/* longer leads: CJK, kana, Hangul, symbols */
 	TF__MAX
 };
 
 /* Thousandths of a token per feature (the fit, rounded). */
 static const long tally_weights[TF__MAX] = {
-	1252, -46, 448, 734, 231, 450, 448, 608, 1093, 12, 1000, 333, 1000
+	1252, -46, 448, 734, 231, 450, 448, 607, 1093, 12, 333, 1000
 };
 
 /* Bias in thousandths: Claude Code compacts late when counts are low. */
 #define TALLY_BIAS	20
 
 /*
- * pairs[h][a << 4 | b]: how often a byte of class b followed one of class
- * a (TC_BLANK1 only ever as a).  The open text's last class, its last raw
- * class and the word bits carry over between the pieces of one text.
+ * One block's classes, a bit per byte: ASCII letters (bit5 tells lowercase),
+ * digits, '_', ' ', \t-\r, bytes >= 0x80 (bit6 and bit5 tell a
+ * continuation 10xxxxxx from a 2-byte lead 110xxxxx and the longer leads).
  */
-struct tally {
-	uint32_t		 pairs[4][256];
-	unsigned long long	 long_letters;
-	uint64_t		 word_bits;	/* bit i: byte -i went on a word */
-	unsigned		 prev;		/* TC_BLANK1 told apart */
-	unsigned		 prev_raw;
-	size_t			 turn;
+struct tally_masks {
+	uint64_t	letter, bit5, bit6, high;
+	uint64_t	digit, under, blank, ws;
+	uint64_t	punct;		/* tally_block's, for the next block */
 };
 
-static unsigned char	byte_class[256];
-/* 1 for a pair that goes on with a word: a lowercase after a letter... */
-static unsigned char	pair_word[256];
-static pthread_once_t	tables_once = PTHREAD_ONCE_INIT;
-
-static void
-tables_init(void)
-{
-	unsigned	c;
-
-	for (c = 0; c < 256; c++) {
-		if (c >= 'a' && c <= 'z')
-			byte_class[c] = TC_LOWER;
-		else if (c >= 'A' && c <= 'Z')
-			byte_class[c] = TC_UPPER;
-		else if (c >= '0' && c <= '9')
-			byte_class[c] = TC_DIGIT;
-		else if (c == '_')
-			byte_class[c] = TC_UNDERSCORE;
-		else if (c == ' ')
-			byte_class[c] = TC_BLANK;
-		else if (c >= '\t' && c <= '\r')
-			byte_class[c] = TC_WS;
-		else if (c < 0x80)
-			byte_class[c] = TC_PUNCT;
-		else if (c < 0xc0)
-			byte_class[c] = TC_CONT;
-		else if (c < 0xe0)
-			byte_class[c] = TC_OTHER;
-		else if (c >= 0xe3 && c <= 0xed)
-			byte_class[c] = TC_CJK;
-		else
-			byte_class[c] = TC_SYMBOL;
-	}
-	/* ...an uppercase after an uppercase: "toolUseId" is 3 words. */
-	pair_word[TC_PAIR(TC_LOWER, TC_LOWER)] = 1;
-	pair_word[TC_PAIR(TC_UPPER, TC_LOWER)] = 1;
-	pair_word[TC_PAIR(TC_UPPER, TC_UPPER)] = 1;
-}
+/*
+ * A text may come in pieces (JSON is walked piece by piece): they are
+ * staged into whole blocks.  The previous block of the same text leaves
+ * its last bits: letters, runs, and the word bits for long words.
+ */
+struct tally {
+	unsigned long long	 n[TF__MAX];
+	unsigned char		 stage[64];
+	size_t			 staged;
+	struct tally_masks	 last;
+	uint64_t		 word1, word2, word4;
+	uint64_t		 lone;		/* a lone ' ' ended the block */
+};
 
 static void
 tally_init(struct tally *t)
 {
-	(void)pthread_once(&tables_once, tables_init);
 	memset(t, 0, sizeof(*t));
-	t->prev = t->prev_raw = TC_NONE;
 }
+
+static unsigned long long
+pop64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ULL);
+	x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+	return (x * 0x0101010101010101ULL) >> 56;
+}
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* Bytes of v in [lo, hi], as signed bytes. */
+static __m128i
+in_range(__m128i v, int lo, int hi)
+{
+	return _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8((char)(lo - 1))),
+	    _mm_cmpgt_epi8(_mm_set1_epi8((char)(hi + 1)), v));
+}
+
+static __m128i
+is_letter(__m128i v)
+{
+	return in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+}
+
+static __m128i
+is_digit(__m128i v)
+{
+	return in_range(v, '0', '9');
+}
+
+static __m128i
+is_under(__m128i v)
+{
+	return _mm_cmpeq_epi8(v, _mm_set1_epi8('_'));
+}
+
+static __m128i
+is_blank(__m128i v)
+{
+	return _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
+}
+
+static __m128i
+is_ws(__m128i v)
+{
+	return in_range(v, '\t', '\r');
+}
+
+static __m128i
+bit5_up(__m128i v)
+{
+	return _mm_slli_epi16(v, 2);
+}
+
+static __m128i
+bit6_up(__m128i v)
+{
+	return _mm_slli_epi16(v, 1);
+}
+
+static __m128i
+as_is(__m128i v)
+{
+	return v;
+}
+
+/* One class over the block's four quarters: the top bit of each byte. */
+#define QUARTER(x)	((uint64_t)(uint16_t)_mm_movemask_epi8(x))
+#define CLASS(f)	(QUARTER(f(v0)) | QUARTER(f(v1)) << 16 |	\
+			    QUARTER(f(v2)) << 32 | QUARTER(f(v3)) << 48)
+
+static void
+block_masks(const unsigned char *p, struct tally_masks *m)
+{
+	__m128i	v0, v1, v2, v3;
+
+	v0 = _mm_loadu_si128((const __m128i *)(const void *)p);
+	v1 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+	v2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 32));
+	v3 = _mm_loadu_si128((const __m128i *)(const void *)(p + 48));
+	m->letter = CLASS(is_letter);
+	m->bit5 = CLASS(bit5_up);
+	m->high = CLASS(as_is);
+	/* Most blocks are ASCII: no UTF-8 to tell apart. */
+	m->bit6 = m->high != 0 ? CLASS(bit6_up) : 0;
+	m->digit = CLASS(is_digit);
+	m->under = CLASS(is_under);
+	m->blank = CLASS(is_blank);
+	m->ws = CLASS(is_ws);
+}
+#undef CLASS
+#undef QUARTER
+#else
+static void
+block_masks(const unsigned char *p, struct tally_masks *m)
+{
+	uint64_t	bit;
+	unsigned	c;
+	int		i;
+
+	memset(m, 0, sizeof(*m));
+	for (i = 0; i < 64; i++) {
+		c = p[i];
+		bit = (uint64_t)1 << i;
+		if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+			m->letter |= bit;
+		if (c & 0x20)
+			m->bit5 |= bit;
+		if (c & 0x40)
+			m->bit6 |= bit;
+		if (c & 0x80)
+			m->high |= bit;
+		if (c >= '0' && c <= '9')
+			m->digit |= bit;
+		if (c == '_')
+			m->under |= bit;
+		if (c == ' ')
+			m->blank |= bit;
+		if (c >= '\t' && c <= '\r')
+			m->ws |= bit;
+	}
+}
+#endif
+
+/* x's bits moved up by k, the previous block's top bits below them. */
+static uint64_t
+after(uint64_t x, uint64_t last, int k)
+{
+	return x << k | last >> (64 - k);
+}
+
+/*
+ * Counts one block; valid has a bit for each byte that is text.  hw: the
+ * CPU's popcount instruction (see tally_block).
+ */
+static inline __attribute__((always_inline)) void
+block_count(struct tally *t, const unsigned char *p, uint64_t valid, int hw)
+{
+	struct tally_masks	 m;
+	const struct tally_masks *l = &t->last;
+	uint64_t		 lower, upper, llower, lupper, space, lead;
+	uint64_t		 punct, other, wordish, w1, w2, w4, w8, blank1;
+
+#define POP(x)	(hw ? (unsigned long long)__builtin_popcountll(x) : pop64(x))
+	block_masks(p, &m);
+	m.letter &= valid;
+	m.high &= valid;
+	m.digit &= valid;
+	m.under &= valid;
+	m.blank &= valid;
+	m.ws &= valid;
+	lower = m.letter & m.bit5;
+	upper = m.letter & ~m.bit5;
+	llower = l->letter & l->bit5;
+	lupper = l->letter & ~l->bit5;
+	space = m.blank | m.ws;
+	punct = valid & ~m.high & ~(m.letter | m.digit | m.under | space);
+	lead = m.high & m.bit6;
+	other = lead & ~m.bit5;
+
+	/* A word starts after a non-letter, or at a hump ("toolUseId"). */
+	t->n[TF_WORDS] += POP(m.letter & ~after(m.letter, l->letter, 1)) +
+	    POP(upper & after(lower, llower, 1));
+	t->n[TF_LETTERS] += POP(m.letter);
+	/* Letters that go on with a word; 8 in a row make a long word. */
+	w1 = (lower & after(m.letter, l->letter, 1)) |
+	    (upper & after(upper, lupper, 1));
+	w2 = w1 & after(w1, t->word1, 1);
+	w4 = w2 & after(w2, t->word2, 2);
+	w8 = w4 & after(w4, t->word4, 4);
+	t->n[TF_LONG] += POP(w8);
+	t->word1 = w1;
+	t->word2 = w2;
+	t->word4 = w4;
+	t->n[TF_NUMBERS] += POP(m.digit & ~after(m.digit, l->digit, 1));
+	t->n[TF_DIGITS] += POP(m.digit);
+	t->n[TF_PUNCTS] += POP(punct & ~after(punct, l->punct, 1));
+	t->n[TF_PUNCT] += POP(punct);
+	t->n[TF_UNDERSCORES] += POP(m.under & ~after(m.under, l->under, 1));
+	/*
+	 * Whitespace runs; a lone ' ' (after a non-blank) before a letter,
+	 * punctuation or another script rides with that word.
+	 */
+	t->n[TF_SPACES] += POP(space & ~after(space, l->blank | l->ws, 1));
+	t->n[TF_SPACE] += POP(space);
+	blank1 = m.blank & ~after(space, l->blank | l->ws, 1);
+	wordish = m.letter | punct | lead;
+	t->n[TF_SPACES] -= POP(blank1 & wordish >> 1) + (t->lone & wordish);
+	t->n[TF_SPACE] -= POP(blank1 & wordish >> 1) + (t->lone & wordish);
+	t->lone = blank1 >> 63;
+	/* Leads: 2-byte (other letters), or CJK and symbols alike. */
+	t->n[TF_OTHER] += POP(other);
+	t->n[TF_WIDE] += POP(lead & m.bit5);
+	m.punct = punct;
+	t->last = m;
+}
+#undef POP
+
+static void
+block_count_sw(struct tally *t, const unsigned char *p, uint64_t valid)
+{
+	block_count(t, p, valid, 0);
+}
+
+/*
+ * x86-64 has popcnt on every CPU from 2008 on, but the default target
+ * does not assume it and would call libgcc for each count: a copy of the
+ * counting for CPUs that have it, chosen at run time.
+ */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("popcnt"))) static void
+block_count_hw(struct tally *t, const unsigned char *p, uint64_t valid)
+{
+	block_count(t, p, valid, 1);
+}
+
+static void
+tally_block(struct tally *t, const unsigned char *p, uint64_t valid)
+{
+	if (__builtin_cpu_supports("popcnt"))
+		block_count_hw(t, p, valid);
+	else
+		block_count_sw(t, p, valid);
+}
+#else
+static void
+tally_block(struct tally *t, const unsigned char *p, uint64_t valid)
+{
+	block_count_sw(t, p, valid);
+}
+#endif
 
 /* Ends a text: the next one starts fresh (the tokenizer sees them apart). */
 static void
 tally_break(struct tally *t)
 {
-	t->prev = t->prev_raw = TC_NONE;
-	t->word_bits = 0;
+	if (t->staged > 0)
+		tally_block(t, t->stage, ((uint64_t)1 << t->staged) - 1);
+	t->staged = 0;
+	memset(&t->last, 0, sizeof(t->last));
+	t->word1 = t->word2 = t->word4 = 0;
+	t->lone = 0;
+}
+
+static void
+tally_byte(struct tally *t, unsigned char c)
+{
+	t->stage[t->staged++] = c;
+	if (t->staged == 64) {
+		tally_block(t, t->stage, ~(uint64_t)0);
+		t->staged = 0;
+	}
 }
 
 static void
 tally_bytes(struct tally *t, const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s;
-	uint32_t		*h;
-	uint64_t		 bits = t->word_bits;
-	unsigned long long	 long_letters = 0;
-	unsigned		 prev = t->prev, raw = t->prev_raw, k, pair;
-	size_t			 i, turn = t->turn;
+	size_t			 n;
 
-	for (i = 0; i < len; i++) {
-		k = byte_class[p[i]];
-		pair = TC_PAIR(prev, k);
-		h = t->pairs[turn++ & 3];
-		h[pair]++;
-		bits = bits << 1 | pair_word[pair];
-		long_letters += (bits & 0xff) == 0xff;
-		/* A ' ' after a non-blank may be a word's leading space. */
-		prev = k + (k == TC_BLANK && raw < TC_WS);
-		raw = k;
+	/* JSON comes in many short pieces: no call for those. */
+	if (len <= 8) {
+		while (len-- > 0)
+			tally_byte(t, *p++);
+		return;
 	}
-	t->long_letters += long_letters;
-	t->word_bits = bits;
-	t->prev = prev;
-	t->prev_raw = raw;
-	t->turn = turn;
-}
-
-/* The features, summed from the pair histograms. */
-static void
-tally_features(const struct tally *t, unsigned long long n[TF__MAX])
-{
-	unsigned long long	into[TC__MAX], count[TC__MAX], pair[256];
-	unsigned		a, b;
-
-	memset(into, 0, sizeof(into));
-	memset(count, 0, sizeof(count));
-	for (a = 0; a < 256; a++)
-		pair[a] = (unsigned long long)t->pairs[0][a] + t->pairs[1][a] +
-		    t->pairs[2][a] + t->pairs[3][a];
-	for (a = 0; a < TC__MAX; a++)
-		for (b = 0; b < TC__MAX; b++) {
-			count[b] += pair[TC_PAIR(a, b)];
-			if (a != b)
-				into[b] += pair[TC_PAIR(a, b)];
+	while (len > 0) {
+		if (t->staged == 0 && len >= 64) {
+			tally_block(t, p, ~(uint64_t)0);
+			p += 64;
+			len -= 64;
+			continue;
 		}
-	memset(n, 0, TF__MAX * sizeof(n[0]));
-	n[TF_WORDS] = into[TC_LOWER] + into[TC_UPPER] -
-	    pair[TC_PAIR(TC_UPPER, TC_LOWER)];
-	n[TF_LETTERS] = count[TC_LOWER] + count[TC_UPPER];
-	n[TF_LONG] = t->long_letters;
-	n[TF_NUMBERS] = into[TC_DIGIT];
-	n[TF_DIGITS] = count[TC_DIGIT];
-	n[TF_PUNCTS] = into[TC_PUNCT];
-	n[TF_PUNCT] = count[TC_PUNCT];
-	n[TF_UNDERSCORES] = into[TC_UNDERSCORE];
-	/*
-	 * Whitespace runs: entered from anything else (a blank after a
-	 * blank, or after \n, is one run).  A lone ' ' before a letter,
-	 * punctuation or another script rides with it: not a run.
-	 */
-	n[TF_SPACES] = into[TC_WS] + into[TC_BLANK] -
-	    pair[TC_PAIR(TC_WS, TC_BLANK)] - pair[TC_PAIR(TC_BLANK, TC_WS)] -
-	    pair[TC_PAIR(TC_BLANK1, TC_WS)] - pair[TC_PAIR(TC_BLANK1, TC_BLANK)];
-	n[TF_SPACE] = count[TC_WS] + count[TC_BLANK];
-	for (b = 0; b < TC_CONT; b++)
-		if (b != TC_DIGIT && b != TC_UNDERSCORE) {
-			n[TF_SPACES] -= pair[TC_PAIR(TC_BLANK1, b)];
-			n[TF_SPACE] -= pair[TC_PAIR(TC_BLANK1, b)];
+		n = 64 - t->staged < len ? 64 - t->staged : len;
+		memcpy(t->stage + t->staged, p, n);
+		t->staged += n;
+		p += n;
+		len -= n;
+		if (t->staged == 64) {
+			tally_block(t, t->stage, ~(uint64_t)0);
+			t->staged = 0;
 		}
-	n[TF_CJK] = count[TC_CJK];
-	n[TF_OTHER] = count[TC_OTHER];
-	n[TF_SYMBOL] = count[TC_SYMBOL];
+	}
 }
 
 static void
@@ -322,43 +474,40 @@ static void
 tally_json_string(struct tally *t, const char *s, size_t len)
 {
 	static const char	hex[] = "0123456789abcdef";
-	char			esc[6];
 	size_t			i, from = 0;
 	unsigned char		c;
 
-	tally_bytes(t, "\"", 1);
+	tally_byte(t, '"');
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		tally_bytes(t, s + from, i - from);
 		from = i + 1;
-		esc[0] = '\\';
+		tally_byte(t, '\\');
 		switch (c) {
 		case '"':
 		case '\\':
-			esc[1] = (char)c;
-			tally_bytes(t, esc, 2);
+			tally_byte(t, c);
 			break;
 		case '\n':
-			tally_bytes(t, "\\n", 2);
+			tally_byte(t, 'n');
 			break;
 		case '\t':
-			tally_bytes(t, "\\t", 2);
+			tally_byte(t, 't');
 			break;
 		case '\r':
-			tally_bytes(t, "\\r", 2);
+			tally_byte(t, 'r');
 			break;
 		default:
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 0xf];
-			tally_bytes(t, esc, 6);
+			tally_bytes(t, "u00", 3);
+			tally_byte(t, (unsigned char)hex[c >> 4]);
+			tally_byte(t, (unsigned char)hex[c & 0xf]);
 			break;
 		}
 	}
 	tally_bytes(t, s + from, len - from);
-	tally_bytes(t, "\"", 1);
+	tally_byte(t, '"');
 }
 
 /* A JSON value as compact JSON reads; depth is bounded by the parser. */
@@ -371,26 +520,26 @@ tally_json(struct tally *t, json_object *v)
 
 	switch (json_object_get_type(v)) {
 	case json_type_object:
-		tally_bytes(t, "{", 1);
+		tally_byte(t, '{');
 		json_object_object_foreach(v, key, val) {
 			if (!first)
-				tally_bytes(t, ",", 1);
+				tally_byte(t, ',');
 			first = 0;
 			tally_json_string(t, key, strlen(key));
-			tally_bytes(t, ":", 1);
+			tally_byte(t, ':');
 			tally_json(t, val);
 		}
-		tally_bytes(t, "}", 1);
+		tally_byte(t, '}');
 		break;
 	case json_type_array:
-		tally_bytes(t, "[", 1);
+		tally_byte(t, '[');
 		n = json_object_array_length(v);
 		for (i = 0; i < n; i++) {
 			if (i > 0)
-				tally_bytes(t, ",", 1);
+				tally_byte(t, ',');
 			tally_json(t, json_object_array_get_idx(v, i));
 		}
-		tally_bytes(t, "]", 1);
+		tally_byte(t, ']');
 		break;
 	case json_type_string:
 		tally_json_string(t, json_object_get_string(v),
@@ -418,13 +567,11 @@ tally_json(struct tally *t, json_object *v)
 static long
 tally_tokens(const struct tally *t)
 {
-	unsigned long long	n[TF__MAX];
-	long long		milli = 0;
-	size_t			i;
+	long long	milli = 0;
+	size_t		i;
 
-	tally_features(t, n);
 	for (i = 0; i < TF__MAX; i++)
-		milli += (long long)n[i] * tally_weights[i];
+		milli += (long long)t->n[i] * tally_weights[i];
 	if (milli < 0)
 		milli = 0;
 	return (long)((milli * (1000 + TALLY_BIAS) + 999999) / 1000000);
