@@ -109,8 +109,8 @@ tokens_count_text(const char *s, size_t len)
  * Speed (make bench: under 10% of request conversion): texts are read 64
  * bytes at a time into one bit mask per class (bit i: byte i), and every
  * count is a population count of masks combined with the previous block's
- * last bits, so no branch depends on the text.  Classes go by byte; UTF-8
- * characters by their lead byte.
+ * last bits, so that branches do not follow the runs of the text.  Classes
+ * go by byte; UTF-8 characters by their lead byte.
  */
 enum tally_feature {
 	TF_WORDS,		/* letter runs and camelCase humps */
@@ -121,7 +121,7 @@ enum tally_feature {
 	TF_PUNCTS,		/* ASCII punctuation runs */
 	TF_PUNCT,
 	TF_UNDERSCORES,		/* runs of '_' */
-	TF_SPACES,		/* whitespace runs but a lone space before a word */
+	TF_SPACES,		/* whitespace runs (not a word's one space) */
 	TF_SPACE,		/* their characters */
 	TF_OTHER,		/* leads of 2-byte characters: other letters */
 	TF_WIDE,		/* longer leads: CJK, kana, Hangul, symbols */
@@ -144,7 +144,7 @@ static const long tally_weights[TF__MAX] = {
 struct tally_masks {
 	uint64_t	letter, bit5, bit6, high;
 	uint64_t	digit, under, blank, ws;
-	uint64_t	punct;		/* tally_block's, for the next block */
+	uint64_t	punct;		/* for the next block */
 };
 
 /*
@@ -158,7 +158,7 @@ struct tally {
 	size_t			 staged;
 	struct tally_masks	 last;
 	uint64_t		 word1, word2, word4;
-	uint64_t		 lone;		/* a lone ' ' ended the block */
+	uint64_t		 lone;	/* a lone ' ' ended the block */
 };
 
 static void
@@ -312,7 +312,8 @@ block_count(struct tally *t, const unsigned char *p, uint64_t valid, int hw)
 	uint64_t		 lower, upper, llower, lupper, space, lead;
 	uint64_t		 punct, other, wordish, w1, w2, w4, w8, blank1;
 
-#define POP(x)	(hw ? (unsigned long long)__builtin_popcountll(x) : pop64(x))
+#define POP(x)	(hw ? (unsigned long long)__builtin_popcountll(x) : \
+    pop64(x))
 	block_masks(p, &m);
 	m.letter &= valid;
 	m.high &= valid;
