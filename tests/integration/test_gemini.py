@@ -422,7 +422,8 @@ class _Gemini:
         large = self.post("/v1beta/models/gemini-2.5-pro:countTokens", req("hello world " * 500))
         self.assertEqual(small.status, 200, small.body[:300])
         self.assertEqual(set(small.json()), {"totalTokens"})
-        self.assertGreater(large.json()["totalTokens"], small.json()["totalTokens"] * 10)
+        # 1000 more words; Kiro's own overhead is in both (test_token_counts.py).
+        self.assertGreater(large.json()["totalTokens"] - small.json()["totalTokens"], 900)
         wrapped = self.post("/v1beta/models/gemini-2.5-pro:countTokens",
                             {"generateContentRequest": dict(req("hi"), model="models/x")})
         self.assertEqual(wrapped.json(), small.json())
