@@ -470,44 +470,55 @@ tally_text(struct tally *t, const char *s)
 	tally_break(t);
 }
 
-/* A JSON string as compact JSON writes it: quoted, escaped. */
+/* The escaped form of c in a JSON string (2 or 6 bytes) into out. */
+static size_t
+json_escape(unsigned char c, char out[6])
+{
+	static const char	hex[] = "0123456789abcdef";
+
+	out[0] = '\\';
+	switch (c) {
+	case '"':
+	case '\\':
+		out[1] = (char)c;
+		return 2;
+	case '\n':
+		out[1] = 'n';
+		return 2;
+	case '\t':
+		out[1] = 't';
+		return 2;
+	case '\r':
+		out[1] = 'r';
+		return 2;
+	default:
+		memcpy(out + 1, "u00", 3);
+		out[4] = hex[c >> 4];
+		out[5] = hex[c & 0xf];
+		return 6;
+	}
+}
+
+/*
+ * A JSON string as compact JSON writes it: quoted, escaped.  Bytes go
+ * straight into the stage, as most strings in schemas are short.
+ */
 static void
 tally_json_string(struct tally *t, const char *s, size_t len)
 {
-	static const char	hex[] = "0123456789abcdef";
-	size_t			i, from = 0;
-	unsigned char		c;
+	char		esc[6];
+	size_t		i;
+	unsigned char	c;
 
 	tally_byte(t, '"');
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		tally_bytes(t, s + from, i - from);
-		from = i + 1;
-		tally_byte(t, '\\');
-		switch (c) {
-		case '"':
-		case '\\':
+		if (c >= 0x20 && c != '"' && c != '\\') {
 			tally_byte(t, c);
-			break;
-		case '\n':
-			tally_byte(t, 'n');
-			break;
-		case '\t':
-			tally_byte(t, 't');
-			break;
-		case '\r':
-			tally_byte(t, 'r');
-			break;
-		default:
-			tally_bytes(t, "u00", 3);
-			tally_byte(t, (unsigned char)hex[c >> 4]);
-			tally_byte(t, (unsigned char)hex[c & 0xf]);
-			break;
+			continue;
 		}
+		tally_bytes(t, esc, json_escape(c, esc));
 	}
-	tally_bytes(t, s + from, len - from);
 	tally_byte(t, '"');
 }
 
