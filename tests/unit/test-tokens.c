@@ -21,7 +21,8 @@
  * hand, linear growth, images as a fixed cost (their bytes and refused
  * formats not counted), tools as Kiro gets them (normalised schemas,
  * tool_choice none, placeholders), history with its tool uses and results
- * and no prefill, the system pair, a cut UTF-8 sequence;
+ * and no prefill, the system pair, a cut UTF-8 sequence, words and a
+ * lone space across 64-byte blocks;
  * tokens_count_output's CJK and other rates with the minimum of 1;
  * tokens_count_tool_input; tokens_from_context_usage.
  *
@@ -42,6 +43,19 @@ repeat(const char *s, size_t n)
 		memcpy(out + i * len, s, len);
 	out[len * n] = '\0';
 	return out;
+}
+
+/* n copies of s in a static buffer (n x strlen(s) < 256). */
+static const char *
+repeat_static(const char *s, size_t n)
+{
+	static char	 buf[256];
+	size_t		 len = strlen(s), i;
+
+	for (i = 0; i < n && (i + 1) * len < sizeof(buf); i++)
+		memcpy(buf + i * len, s, len);
+	buf[i * len] = '\0';
+	return buf;
 }
 
 static long
@@ -212,6 +226,43 @@ START_TEST(tokens_count_conv_weighs_classes)
 	conv_init(&c);
 	conv_user(&c, "toolusei");
 	ck_assert_int_gt(n - tokens_count_conv(&c), 1);
+	conv_free(&c);
+}
+END_TEST
+
+START_TEST(tokens_count_conv_block_boundaries)
+{
+	struct conv	 c;
+	char		*text, line[128];
+	long		 base = TOKENS_KIRO_SYSTEM + TOKENS_PER_MESSAGE;
+
+	/*
+	 * One word of 200 letters spans four 64-byte blocks: 1 word, 200
+	 * letters, 192 past the 8th: 1252 - 200 x 46 + 192 x 448 = 78068,
+	 * x 1.02 = 79629.4 -> 80.
+	 */
+	conv_init(&c);
+	text = repeat("a", 200);
+	conv_user(&c, text);
+	free(text);
+	ck_assert_int_eq(tokens_count_conv(&c) - base, 80);
+	conv_free(&c);
+
+	/*
+	 * 63 letters, a lone space as byte 63, "b" as byte 64 of the next
+	 * block: the space rides with "b".  2 words, 64 letters, 55 past
+	 * the 8th: 2504 - 2944 + 24640 = 24200, x 1.02 = 24684 -> 25.  Two
+	 * spaces make a run: + 1093 + 2 x 12 = 25317, x 1.02 -> 26.
+	 */
+	(void)snprintf(line, sizeof(line), "%s b", repeat_static("a", 63));
+	conv_init(&c);
+	conv_user(&c, line);
+	ck_assert_int_eq(tokens_count_conv(&c) - base, 25);
+	conv_free(&c);
+	(void)snprintf(line, sizeof(line), "%s  b", repeat_static("a", 63));
+	conv_init(&c);
+	conv_user(&c, line);
+	ck_assert_int_eq(tokens_count_conv(&c) - base, 26);
 	conv_free(&c);
 }
 END_TEST
@@ -451,6 +502,7 @@ tokens_suite(void)
 	tc = tcase_create("conv");
 	tcase_add_test(tc, tokens_count_conv_kiro_overhead);
 	tcase_add_test(tc, tokens_count_conv_weighs_classes);
+	tcase_add_test(tc, tokens_count_conv_block_boundaries);
 	tcase_add_test(tc, tokens_count_conv_is_linear);
 	tcase_add_test(tc, tokens_count_conv_images_are_a_fixed_cost);
 	tcase_add_test(tc, tokens_count_conv_tools_as_kiro_gets_them);
