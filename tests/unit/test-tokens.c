@@ -233,7 +233,7 @@ END_TEST
 START_TEST(tokens_count_conv_block_boundaries)
 {
 	struct conv	 c;
-	char		*text, line[128];
+	char		*text, line[320];
 	long		 base = TOKENS_KIRO_SYSTEM + TOKENS_PER_MESSAGE;
 
 	/*
