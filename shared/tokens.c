@@ -176,7 +176,8 @@ pop64(uint64_t x)
 	return (x * 0x0101010101010101ULL) >> 56;
 }
 
-#ifdef __SSE2__
+/* TOKENS_PORTABLE: the plain C paths only (test-tokens-portable). */
+#if defined(__SSE2__) && !defined(TOKENS_PORTABLE)
 #include <emmintrin.h>
 
 /* Bytes of v in [lo, hi], as signed bytes. */
@@ -379,7 +380,7 @@ block_count_sw(struct tally *t, const unsigned char *p, uint64_t valid)
  * does not assume it and would call libgcc for each count: a copy of the
  * counting for CPUs that have it, chosen at run time.
  */
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(TOKENS_PORTABLE)
 __attribute__((target("popcnt"))) static void
 block_count_hw(struct tally *t, const unsigned char *p, uint64_t valid)
 {
