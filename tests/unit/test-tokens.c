@@ -1,6 +1,7 @@
 /* test-tokens.c: unit tests for the token counts and estimates. */
 #include "autoconfig.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@
  * formats not counted), tools as Kiro gets them (normalised schemas,
  * tool_choice none, placeholders), history with its tool uses and results
  * and no prefill, the system pair, a cut UTF-8 sequence, words and a
- * lone space across 64-byte blocks;
+ * lone space across 64-byte blocks, random bytes of any length;
  * tokens_count_output's CJK and other rates with the minimum of 1;
  * tokens_count_tool_input; tokens_from_context_usage.
  *
@@ -267,6 +268,46 @@ START_TEST(tokens_count_conv_block_boundaries)
 }
 END_TEST
 
+START_TEST(tokens_count_conv_random_bytes)
+{
+	struct conv		 c;
+	struct conv_block	*b;
+	uint64_t		 x = 0x243f6a8885a308d3ULL;
+	size_t			 i, j, len;
+	char			*text;
+	long			 n;
+
+	/*
+	 * Texts of any bytes and length (stray UTF-8, NULs cut them short):
+	 * never read past their end (valgrind), never under the overhead,
+	 * and more text never counts less.
+	 */
+	for (i = 0; i < 300; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		len = (size_t)(x >> 33) % 300;
+		text = xmalloc(len + 1);
+		for (j = 0; j < len; j++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			text[j] = (char)(x & 0xff);
+		}
+		text[len] = '\0';
+		conv_init(&c);
+		b = conv_msg_add_block(conv_add_msg(&c, CONV_ROLE_USER),
+		    CONV_BLOCK_TEXT);
+		b->text = text;
+		n = tokens_count_conv(&c);
+		ck_assert_int_ge(n, TOKENS_KIRO_SYSTEM + TOKENS_PER_MESSAGE);
+		/* The same text twice over, in one more text block. */
+		conv_msg_add_block(&c.msgs[0], CONV_BLOCK_TEXT)->text =
+		    xstrdup(text);
+		ck_assert_int_ge(tokens_count_conv(&c), n);
+		conv_free(&c);
+	}
+}
+END_TEST
+
 START_TEST(tokens_count_conv_is_linear)
 {
 	struct conv	 c;
@@ -504,6 +545,7 @@ tokens_suite(void)
 	tcase_add_test(tc, tokens_count_conv_weighs_classes);
 	tcase_add_test(tc, tokens_count_conv_block_boundaries);
 	tcase_add_test(tc, tokens_count_conv_is_linear);
+	tcase_add_test(tc, tokens_count_conv_random_bytes);
 	tcase_add_test(tc, tokens_count_conv_images_are_a_fixed_cost);
 	tcase_add_test(tc, tokens_count_conv_tools_as_kiro_gets_them);
 	tcase_add_test(tc, tokens_count_conv_history_as_sent);
