@@ -20,8 +20,6 @@
 
 #define KIRO_TOOL_NAME_PREFIX	54	/* kiro.rs: prefix, "_", 8 hex */
 #define KIRO_THINKING_BUDGET_DEFAULT	20000
-#define KIRO_PLACEHOLDER_DESC	"Tool used in conversation history"
-#define KIRO_NO_OUTPUT		"(no output)"
 
 /* Shortened names, hashed, and the client's name for each by index. */
 struct kiro_toolmap {

@@ -13,6 +13,9 @@
 #define KIRO_THINKING_BUDGET_MIN	1024
 #define KIRO_THINKING_BUDGET_MAX	24576
 #define KIRO_SYSTEM_ACK		"I will follow these instructions."
+/* The description of a placeholder tool, and an empty tool result's text. */
+#define KIRO_PLACEHOLDER_DESC	"Tool used in conversation history"
+#define KIRO_NO_OUTPUT		"(no output)"
 
 /*
  * The most cachePoints one request carries: Anthropic allows 4 cache_control

@@ -1,4 +1,4 @@
-/* tokens.h: token estimates where Kiro reports none (kiro-protocol.md §6.5). */
+/* tokens.h: token counts and estimates (kiro-protocol.md §5, §6.5). */
 #ifndef TOKENS_H
 #define TOKENS_H
 
@@ -13,9 +13,32 @@
  */
 long	tokens_count_text(const char *s, size_t len);
 /*
- * The input estimate of a request: system text, every text and thinking
- * block, tool results, and for each tool its name, description and schema
- * JSON; at least 1.
+ * What Kiro adds to every request unseen, in tokens.  ASSUMPTIONS: no
+ * capture of Kiro's own counts exists; tests/mock/tokentruth.py assumes the
+ * same figures.  Its own system prompt; the tool-use preamble when tools
+ * are offered; the wrapper of each tool definition, history entry or
+ * current message, tool use and tool result; an image of about 1.15
+ * megapixels (Anthropic's width x height / 750).
+ */
+#define TOKENS_KIRO_SYSTEM	3000
+#define TOKENS_TOOLS_PREAMBLE	400
+#define TOKENS_PER_TOOL		15
+#define TOKENS_PER_MESSAGE	5
+#define TOKENS_PER_TOOL_USE	10
+#define TOKENS_PER_TOOL_RESULT	8
+#define TOKENS_PER_IMAGE	1600
+
+/*
+ * The input tokens Kiro will report for this conversation's request (its
+ * contextUsagePercentage x the window), hidden overhead included: the texts
+ * kiro_req_build sends (system pair, history with its fillers, current
+ * message, tool results, tool uses with their input JSON, tool names,
+ * descriptions and normalised schemas, placeholders), each weighed by a
+ * per-character-class model fitted against tests/mock/tokentruth.py and
+ * biased about 2% high (under-reporting keeps clients from compacting),
+ * plus the TOKENS_* figures above.  Linear in the conversation's size, no
+ * serialisation; works on a conv history_repair has prepared or not (the
+ * relay and count_tokens).  At least 1.
  */
 long	tokens_count_conv(const struct conv *);
 /* Output tokens for one streamed text delta (CJK-aware, at least 1). */

@@ -61,6 +61,8 @@ baseline measured in the same run for each figure:
               into the same series, and request conversion with and
               without it (the ratio); and GET /metrics with 100 accounts
               (ms per scrape).
+              Its estimate row: the token estimate (tokens_count_conv) on the
+              repaired conv as a share of the same conversion (goal: < 10%).
 
 The table is printed at the end; results go to --json (results.json).  Exit
 status 0 unless something failed to run (a missing program, a server that
@@ -133,6 +135,7 @@ GOAL_FRONTEND_RATIO = 1.5
 GOAL_PREFLIGHT_RATIO = 0.10
 GOAL_METRICS_SHARE = 0.01      # prom_record: under 1% of GOAL_CPU_US
 GOAL_OVERFLOW_MS = 2.0          # truncation and summary lookup, 500 turns (issue 10)
+GOAL_ESTIMATE_RATIO = 0.10
 
 
 class BenchError(RuntimeError):
@@ -1230,6 +1233,17 @@ def core_metrics_rows(t: Table, m: dict) -> None:
         t.note(f"GET /metrics: FAILED: {m['page_error']}")
 
 
+def core_estimate_rows(t: Table, est: dict) -> None:
+    """bench-core's estimate row: tokens_count_conv against request conversion."""
+    for key, label in (("builder", "builder's request"), ("long_session", "long session")):
+        e = est[key]
+        t.row(f"token estimate, {label}", e["estimate_us"], "us", e["conversion_us"],
+              "conversion", "< 10%", e["ratio"] < GOAL_ESTIMATE_RATIO, fmt="{:.0f}")
+        t.note(f"{e['turns']} tool turns, {e['tokens']} tokens estimated: "
+               f"{e['ratio'] * 100:.1f}% of parse + repair + build, "
+               f"{e['estimate_mb_s']:.0f} MB/s of request")
+
+
 def build_table(res: dict) -> str:
     t = Table()
     if "cpu" in res:
@@ -1340,6 +1354,8 @@ def build_table(res: dict) -> str:
             core_preflight_rows(t, c["preflight"])
         if "metrics" in c:
             core_metrics_rows(t, c["metrics"])
+        if "estimate" in c:
+            core_estimate_rows(t, c["estimate"])
         if "request_conversion" in c:
             core_frontend_rows(t, c)
         for st in c["store"]:

@@ -454,6 +454,14 @@ def body(prompt: str = "Say hello", **extra) -> dict:
     return req
 
 
+def context_tokens(entry: dict) -> int:
+    """input_tokens for a logged generate request that the mock answered with its default
+    contextUsagePercentage (its reference count over its window, tokentruth.py), turned
+    back into tokens as the gateway does: pct * window / 100."""
+    pct = round(entry["reference_tokens"] * 100.0 / entry["window"], 6)
+    return int(pct * entry["window"] / 100.0)
+
+
 def event_names(events) -> list[str]:
     return [e.event for e in events]
 

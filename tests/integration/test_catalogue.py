@@ -328,8 +328,10 @@ class CatalogueTests(unittest.TestCase):
     def test_live_window_turns_context_percentage_into_tokens(self) -> None:
         self.health_check()
         _, _, msg = self.served_by("claude-sonnet-4-5", "count me")
-        # The mock's contextUsagePercentage 1.5 of the live 300k window.
-        self.assertEqual(msg["usage"]["input_tokens"], int(1.5 * 300000 / 100))
+        # The mock's contextUsagePercentage of the live 300k window.
+        entry = MOCK.requests()[-1]
+        self.assertEqual(entry["window"], 300000)
+        self.assertEqual(msg["usage"]["input_tokens"], gw.context_tokens(entry))
 
 
 class CatalogueApache(CatalogueTests):

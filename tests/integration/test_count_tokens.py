@@ -77,7 +77,8 @@ class LocalEstimate(unittest.TestCase):
         small = self.count(body("hi"))
         large = self.count(body("hello world " * 500))
         self.assertGreaterEqual(small, 1)
-        self.assertGreater(large, small * 10)
+        # 1000 more words; Kiro's own overhead is in both (test_token_counts.py).
+        self.assertGreater(large - small, 900)
         self.assertEqual(self.count(body("hi"), "/cc/v1/messages/count_tokens"), small)
 
     def test_needs_no_account_and_no_upstream_call(self):

@@ -142,8 +142,10 @@ class _Routes:
         self.assertEqual(msg["content"], [{"type": "text", "text": DEFAULT_TEXT + "Say hello"}])
         self.assertEqual(msg["stop_reason"], "end_turn")
         self.assertIsNone(msg["stop_sequence"])
-        # contextUsagePercentage 1.5 of claude-sonnet-4.5's 200k window.
-        self.assertEqual(msg["usage"]["input_tokens"], int(1.5 * gw.WINDOW / 100))
+        # The mock's contextUsagePercentage of claude-sonnet-4.5's 200k window.
+        entry = self.generate_log()[-1]
+        self.assertEqual(entry["window"], gw.WINDOW)
+        self.assertEqual(msg["usage"]["input_tokens"], gw.context_tokens(entry))
         self.assertGreater(msg["usage"]["output_tokens"], 0)
         upstream = self.only_upstream_body()
         current = upstream["conversationState"]["currentMessage"]["userInputMessage"]

@@ -197,8 +197,10 @@ class _Usage:
                 u = self.anthropic("plain", stream)
                 self.assertEqual((u["cache_read_input_tokens"],
                                   u["cache_creation_input_tokens"]), (0, 0))
-                # contextUsagePercentage 1.5 of a 200k window, as before.
-                self.assertEqual(u["input_tokens"], int(1.5 * gw.WINDOW / 100))
+                # The mock's contextUsagePercentage of a 200k window, as before.
+                entry = MOCK.requests()[-1]
+                self.assertEqual(entry["window"], gw.WINDOW)
+                self.assertEqual(u["input_tokens"], gw.context_tokens(entry))
                 self.assertEqual(self.chat("plain", stream)["prompt_tokens_details"],
                                  {"cached_tokens": 0})
                 self.assertEqual(self.responses("plain", stream)["input_tokens_details"],

@@ -52,6 +52,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import eventstream as es  # noqa: E402
+import tokentruth  # noqa: E402
 
 # ------------------------------------------------------------------ constants
 
@@ -77,7 +78,11 @@ DEFAULT_SETTINGS = {
 }
 
 METERING = {"unit": "credit", "unitPlural": "credits", "usage": 0.01}
+# contextUsagePercentage when nothing was counted (a stream with no request body).
 DEFAULT_CONTEXT_USAGE = 1.5
+# A scenario's default "context_usage": the request's reference tokens (tokentruth.py)
+# over the model's window, x 100.
+AUTO_CONTEXT_USAGE = "auto"
 THINKING_CHUNKS = ["<thinking>\nThe user wants", " a greeting.</thinking>\n\nHi", " there!"]
 
 # Models: (modelId, modelName, maxInputTokens, rateMultiplier)
@@ -899,10 +904,20 @@ def emit_trailer(stream, spec, default_on):
         stream.event("meteringEvent", metering)
     elif isinstance(metering, (int, float)) and metering is not False:
         stream.event("meteringEvent", dict(METERING, usage=metering))
-    usage = spec.get("context_usage", DEFAULT_CONTEXT_USAGE if default_on else None)
+    usage = context_usage_of(stream.h, spec.get(
+        "context_usage", AUTO_CONTEXT_USAGE if default_on else None))
     if usage is not None:
-        stream.event("contextUsageEvent", {"contextUsagePercentage": float(usage)})
+        stream.event("contextUsageEvent", {"contextUsagePercentage": usage})
     emit_message_metadata(stream, spec)
+
+
+def context_usage_of(handler, value):
+    """A scenario's context_usage as a float: "auto" is the handler's counted request."""
+    if value is None:
+        return None
+    if value == AUTO_CONTEXT_USAGE:
+        return float(getattr(handler, "auto_context_usage", None) or DEFAULT_CONTEXT_USAGE)
+    return float(value)
 
 
 def tool_frames(tool):
@@ -1252,7 +1267,7 @@ class BadRequest(Exception):
 
 # messageMetadataEvent tokenUsage defaults; totalTokens is recomputed from the parts.
 TOKEN_USAGE = {"outputTokens": 12, "uncachedInputTokens": 60, "cacheReadInputTokens": 40,
-               "cacheWriteInputTokens": 0, "contextUsagePercentage": DEFAULT_CONTEXT_USAGE}
+               "cacheWriteInputTokens": 0, "contextUsagePercentage": AUTO_CONTEXT_USAGE}
 
 SCENARIOS.update({
     "token_usage": {"kind": "text", "token_usage": True},
@@ -1274,9 +1289,12 @@ def emit_message_metadata(stream, spec):
         return
     fields = dict(TOKEN_USAGE)
     if spec.get("context_usage") is not None:
-        fields["contextUsagePercentage"] = float(spec["context_usage"])
+        fields["contextUsagePercentage"] = spec["context_usage"]
     if isinstance(usage, dict):
         fields.update(usage)
+    if fields.get("contextUsagePercentage") is not None:
+        fields["contextUsagePercentage"] = context_usage_of(stream.h,
+                                                            fields["contextUsagePercentage"])
     if not (isinstance(usage, dict) and "totalTokens" in usage):
         fields["totalTokens"] = sum(int(fields.get(k) or 0) for k in (
             "outputTokens", "uncachedInputTokens", "cacheReadInputTokens",
@@ -1965,10 +1983,24 @@ class Handler(HostMixin, BaseHTTPRequestHandler):
         self.note(validation={"ok": True})
         current = body["conversationState"]["currentMessage"]["userInputMessage"]
         self.generate_body = body
+        self.count_request(auth[1], body, current["modelId"])
         spec = self.choose_response(auth[0], current["content"], current["modelId"])
         if spec["kind"] != "http_error":
             self.state.bump("generate_ok")
         Scenario(self, spec, current["content"]).run()
+
+    def count_request(self, acct, body, model_id):
+        """The reference count of the request (tokentruth.py) and its share of the
+        model's window (tokenLimits of the account's model list, else 200000)."""
+        window = tokentruth.DEFAULT_WINDOW
+        for entry in self.model_catalogue(acct):
+            if entry.get("modelId") == model_id:
+                limits = entry.get("tokenLimits") or {}
+                if isinstance(limits.get("maxInputTokens"), int):
+                    window = limits["maxInputTokens"]
+        tokens = tokentruth.count(body)
+        self.auto_context_usage = round(tokens * 100.0 / window, 6)
+        self.note(reference_tokens=tokens, window=window)
 
     def choose_response(self, token, prompt, model):
         script_id, spec = self.state.take_script("generateAssistantResponse", token, prompt, model)

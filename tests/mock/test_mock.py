@@ -25,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import eventstream as es  # noqa: E402
 import kiro_mock as mock  # noqa: E402
+import tokentruth  # noqa: E402
 
 MOCK = os.path.join(HERE, "kiro_mock.py")
 IMPROPER = {"message": "Improperly formed request.", "reason": None}
@@ -169,6 +170,11 @@ def body(content="hello mock", **current):
     msg.update(current)
     return {"conversationState": {"chatTriggerType": "MANUAL", "conversationId": str(uuid.uuid4()),
                                   "currentMessage": {"userInputMessage": msg}}}
+
+
+def auto_pct(b, window=200000):
+    """The contextUsagePercentage the mock reports by default for body b."""
+    return round(tokentruth.count(b) * 100.0 / window, 6)
 
 
 def tool_spec(name="read_file"):
@@ -781,7 +787,8 @@ class StreamTest(MockTestCase):
                          ["meteringEvent", "contextUsageEvent"])
         self.assertEqual(texts(data), "Hello from mock Kiro. You said: " + prompt[:200])
         self.assertEqual(evs[3][1], {"unit": "credit", "unitPlural": "credits", "usage": 0.01})
-        self.assertEqual(evs[4][1], {"contextUsagePercentage": 1.5})
+        # "auto": the request's reference count over claude-sonnet-4.5's 200k window.
+        self.assertEqual(evs[4][1], {"contextUsagePercentage": auto_pct(body(prompt))})
         for frame in es.decode_stream(data):
             self.assertEqual(frame.headers[":content-type"], "application/json")
             self.assertEqual(frame.headers[":message-type"], "event")
@@ -1306,7 +1313,7 @@ class NewEventsTest(MockTestCase):
                                       "contextUsagePercentage"})
         self.assertEqual(usage["totalTokens"], usage["outputTokens"] + usage[
             "uncachedInputTokens"] + usage["cacheReadInputTokens"] + usage["cacheWriteInputTokens"])
-        self.assertEqual(usage["contextUsagePercentage"], 1.5)
+        self.assertEqual(usage["contextUsagePercentage"], auto_pct(body()))
 
     def test_token_usage_overrides(self):
         script({"kind": "tool_use", "tools": [{"name": "t", "input": {}}], "context_usage": 7.0,
@@ -1950,6 +1957,91 @@ class WebSearchTest(MockTestCase):
         self.assertEqual(calls[0][1]["name"], "WebSearch")
         query = json.loads("".join(c[1].get("input", "") for c in calls))["query"]
         self.assertEqual(query, "lighttpd #mock:mcp_empty")
+
+
+# ------------------------------------------------------------------ reference token count
+
+class TokenTruthTest(unittest.TestCase):
+    """tokentruth.py: piece costs, what of the body counts, Kiro's unseen overhead."""
+
+    def test_piece_costs(self):
+        t = tokentruth.text_tokens
+        self.assertEqual(t(""), 0)
+        self.assertEqual(t("hello world"), 2)           # the space goes with the word
+        self.assertEqual(t("toolUseId"), 3)             # camelCase humps
+        self.assertEqual(t("internationalization"), 3)  # 20 letters: 1 + 2 more
+        self.assertEqual(t("1234567"), 3)               # 123 456 7
+        self.assertEqual(t('{"a":1}'), 5)               # {" a ": 1 }: dense
+        self.assertEqual(t("\u4e2d\u6587\u5b57"), 3)  # one per CJK character
+        self.assertEqual(t("caf\u00e9"), 2)             # caf + one other letter
+        self.assertEqual(t("        "), 2)              # 1 per 4 spaces
+        self.assertEqual(t("a\u2192b"), 3)              # a non-ASCII symbol: one
+
+    def test_counts_what_kiro_sees(self):
+        base = body("hi")
+        self.assertEqual(tokentruth.count(base), tokentruth.SYSTEM_PROMPT +
+                         tokentruth.PER_MESSAGE + 1)
+        # modelId, origin, conversationId and images' bytes are not text.
+        b = body("hi", images=[{"format": "png", "source": {"bytes": "QUJD" * 5000}}])
+        self.assertEqual(tokentruth.count(b) - tokentruth.count(base), tokentruth.PER_IMAGE)
+        b = body("hi", userInputMessageContext={"tools": [tool_spec("read")]})
+        spec = tool_spec("read")["toolSpecification"]
+        self.assertEqual(tokentruth.count(b) - tokentruth.count(base),
+                         tokentruth.TOOLS_PREAMBLE + tokentruth.PER_TOOL +
+                         tokentruth.text_tokens("read") +
+                         tokentruth.text_tokens(spec["description"]) +
+                         tokentruth.text_tokens(tokentruth.compact(
+                             spec["inputSchema"]["json"])))
+        b = copy.deepcopy(base)
+        b["conversationState"]["history"] = [
+            {"userInputMessage": {"content": "run it", "modelId": "m", "origin": "AI_EDITOR"}},
+            {"assistantResponseMessage": {"content": " ", "toolUses": [
+                {"toolUseId": "t1", "name": "sh", "input": {"cmd": "ls"}}]}}]
+        b["conversationState"]["currentMessage"]["userInputMessage"][
+            "userInputMessageContext"] = {"toolResults": [
+                {"toolUseId": "t1", "content": [{"text": "a b"}], "status": "success"}]}
+        self.assertEqual(tokentruth.count(b) - tokentruth.count(base),
+                         2 * tokentruth.PER_MESSAGE + 2 + 1 +
+                         tokentruth.PER_TOOL_USE + 2 + 1 + tokentruth.text_tokens('{"cmd":"ls"}') +
+                         tokentruth.PER_TOOL_RESULT + 2 + 2)
+
+    def test_grows_linearly(self):
+        one = tokentruth.count(body(" the quick brown fox" * 100))
+        ten = tokentruth.count(body(" the quick brown fox" * 1000))
+        self.assertEqual(ten - tokentruth.SYSTEM_PROMPT,
+                         10 * (one - tokentruth.SYSTEM_PROMPT) - 9 * tokentruth.PER_MESSAGE)
+
+
+class ContextUsageTest(MockTestCase):
+    """contextUsagePercentage: the reference count over the model's window."""
+
+    def pct(self, b):
+        evs = events(gen(b)[2])
+        return [p for t, p in evs if t == "contextUsageEvent"][0]["contextUsagePercentage"]
+
+    def test_follows_the_request(self):
+        small, big = body("hi"), body("lorem ipsum dolor " * 5000)
+        self.assertEqual(self.pct(small), auto_pct(small))
+        self.assertEqual(self.pct(big), auto_pct(big))
+        self.assertGreater(auto_pct(big), auto_pct(small) * 5)
+        entry = log_entries("generateAssistantResponse")[-1]
+        self.assertEqual((entry["reference_tokens"], entry["window"]),
+                         (tokentruth.count(big), 200000))
+
+    def test_window_from_the_model_list(self):
+        b = body("hi", modelId="claude-sonnet-4.6")      # 1M in the catalogue
+        self.assertEqual(self.pct(b), auto_pct(b, 1000000))
+        b = body("hi", modelId="no-such-model")          # not listed: 200k
+        self.assertEqual(self.pct(b), auto_pct(b))
+        ctl("POST", "accounts/models", {"accessToken": TOKEN, "models": [
+            {"modelId": "claude-sonnet-4.5", "maxInputTokens": 50000}]})
+        self.assertEqual(self.pct(body("hi")), auto_pct(body("hi"), 50000))
+
+    def test_scenario_number_wins(self):
+        script({"kind": "text", "context_usage": 42.0})
+        self.assertEqual(self.pct(body("lorem ipsum " * 100)), 42.0)
+        script({"kind": "text", "context_usage": "auto"})
+        self.assertEqual(self.pct(body("hi")), auto_pct(body("hi")))
 
 
 if __name__ == "__main__":

@@ -216,6 +216,9 @@ START_TEST(relay_text_reaches_the_sink)
 	char			*why = NULL, *text;
 
 	add_account("A", 0);
+	/* The mock counts the request by default; a fixed 1.5% here. */
+	script("{\"times\":1,\"response\":{\"kind\":\"text\","
+	    "\"context_usage\":1.5}}");
 	simple_conv(&c, "hi");
 	rec_init(&r, &s, 1);
 	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
@@ -412,6 +415,8 @@ START_TEST(relay_without_token_usage_reports_no_cache)
 	char			*why = NULL;
 
 	add_account("A", 0);
+	script("{\"times\":1,\"response\":{\"kind\":\"text\","
+	    "\"context_usage\":1.5}}");
 	simple_conv(&c, "hi");
 	rec_init(&r, &s, 1);
 	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
