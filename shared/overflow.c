@@ -39,28 +39,6 @@ overflow_cause(long estimate, long window)
 	    "system prompt or the tools.", estimate, window);
 }
 
-/*
- * One message's share of the estimate: the estimate of a conversation
- * holding it alone, less that of an empty one (whatever the estimator
- * adds to every request).  The estimator scales short texts up, so the
- * shares of messages under a few thousand characters add up to more
- * than their part of the whole (by up to a half): overflow_split learns
- * by how much from its first cut.
- */
-static long
-msg_tokens(const struct conv_msg *m, long base)
-{
-	struct conv	one;
-	struct conv_msg	copy = *m;	/* borrowed, never freed */
-	long		t;
-
-	conv_init(&one);
-	one.msgs = &copy;
-	one.n_msgs = 1;
-	t = tokens_count_conv(&one) - base;
-	return t > 0 ? t : 0;
-}
-
 static size_t
 first_user(const struct conv *c)
 {
@@ -81,12 +59,9 @@ first_user(const struct conv *c)
 static size_t
 find_cut(const struct conv *c, size_t first, long want, long *shares)
 {
-	struct conv	empty;
-	long		base, sum = 0;
+	long		sum = 0;
 	size_t		i, cut = 0;
 
-	conv_init(&empty);
-	base = tokens_count_conv(&empty);
 	for (i = first + 1; i + 1 < c->n_msgs; i++) {
 		if (i > first + 1 && c->msgs[i].role == CONV_ROLE_ASSISTANT) {
 			cut = i;
@@ -94,7 +69,8 @@ find_cut(const struct conv *c, size_t first, long want, long *shares)
 			if (sum >= want)
 				break;
 		}
-		sum += msg_tokens(&c->msgs[i], base);
+		/* Each message's part of the estimate (tokens.h). */
+		sum += tokens_count_msg(&c->msgs[i]);
 	}
 	return cut;
 }
@@ -148,9 +124,10 @@ overflow_split(struct conv *c, long budget, struct conv *old, size_t *dropped,
 		first = first_user(c);
 		/*
 		 * The excess in shares: scale is what a token of the estimate
-		 * cost in shares at the last cut (the shares of small
-		 * messages run high), and a round after the third asks for
-		 * twice as much each time, so the rounds stay few.
+		 * cost in shares at the last cut (shares round up, and the
+		 * texts' edges count a little differently alone), and a round
+		 * after the third asks for twice as much each time, so the
+		 * rounds stay few.
 		 */
 		want = (long)((double)(est - budget) * scale * 1.01) + 1;
 		if (round >= 3)

@@ -960,6 +960,20 @@ tokens_count_conv(const struct conv *c)
 }
 
 long
+tokens_count_msg(const struct conv_msg *m)
+{
+	struct tally	t;
+	struct strset	used = STRSET_INIT(1);
+	long		fixed;
+
+	tally_init(&t);
+	fixed = m->role == CONV_ROLE_USER ? tally_user(&t, m) :
+	    tally_assistant(&t, m, &used);
+	strset_free(&used);
+	return fixed + tally_tokens(&t);
+}
+
+long
 tokens_count_output(const char *s, size_t len)
 {
 	const unsigned char	*p = (const unsigned char *)s, *end = p + len;

@@ -41,6 +41,15 @@ long	tokens_count_text(const char *s, size_t len);
  * relay and count_tokens).  At least 1.
  */
 long	tokens_count_conv(const struct conv *);
+/*
+ * One message's part of tokens_count_conv when it is in the history:
+ * its texts, tool uses and results, and the per-message overheads,
+ * without what the conversation adds once (Kiro's prompt, the tools,
+ * fillers).  The parts of a conversation's messages add up to its
+ * estimate less those, within a token per message (rounding).  For
+ * truncation (overflow.c): linear in the message.
+ */
+long	tokens_count_msg(const struct conv_msg *);
 /* Output tokens for one streamed text delta (CJK-aware, at least 1). */
 long	tokens_count_output(const char *s, size_t len);
 /* Output tokens for a tool-input fragment: (len + 3) / 4. */

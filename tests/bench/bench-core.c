@@ -57,6 +57,10 @@
  *             kiro_req_build), on the builder's request and on a long
  *             Claude Code session (400 tool turns): µs each and the ratio
  *             (goal: under 10%).
+ *   estimate  the token estimate (tokens_count_conv, shared/tokens.h) on
+ *             the repaired conv, against the same request conversion, on
+ *             the same two requests: µs each and the ratio (goal: under
+ *             10%).
  *   metrics   prom_record, what the responder adds to each request for the
  *             Prometheus counters (shared/metrics.h): µs per request alone,
  *             with two processes recording into the same series at once,
@@ -65,10 +69,6 @@
  *             (prom_page) with METRICS_PAGE_ACCOUNTS accounts, each with
  *             cached usage and request series on the four APIs: ms per
  *             scrape and bytes.
- *   estimate  the token estimate (tokens_count_conv, shared/tokens.h) on
- *             the repaired conv, against the same request conversion, on
- *             the same two requests: µs each and the ratio (goal: under
- *             10%).
  * Each measurement runs for about -t seconds (default 1) after a warm-up
  * and reports the median of its rounds.  Output: one JSON object on stdout.
  *
@@ -749,6 +749,100 @@ bench_preflight(json_object *out, const char *fixture)
 	json_object_object_add(out, "preflight", o);
 }
 
+/* --- token estimate ----------------------------------------------------- */
+
+/*
+ * One request converted as the responder does (parse, history_repair,
+ * kiro_req_build), then tokens_count_conv on the conv, as the relay
+ * estimates it; the seconds of each go to *convert and *estimate.
+ */
+static void
+estimate_once(const char *req, size_t len, double *convert, double *estimate,
+    long *tokens)
+{
+	struct conv		 conv;
+	struct history_opts	 hopts;
+	struct kiro_req_opts	 opts;
+	struct buf		 body = BUF_INIT;
+	char			*why = NULL;
+	double			 t0, t1, t2;
+
+	conv_init(&conv);
+	memset(&hopts, 0, sizeof(hopts));
+	hopts.max_image_msgs = HISTORY_DEFAULT_MAX_IMAGE_MSGS;
+	memset(&opts, 0, sizeof(opts));
+	t0 = now_s();
+	if (anthropic_parse(req, len, 0, &conv, &why) != KF_OK ||
+	    history_repair(&conv, &hopts, &why) != KF_OK ||
+	    (opts.model_id = conv.kiro_model, kiro_req_build(&conv, &opts,
+	    &body, NULL, &why)) != KF_OK) {
+		fprintf(stderr, "bench-core: estimate request: %s\n", why);
+		exit(1);
+	}
+	t1 = now_s();
+	*tokens = tokens_count_conv(&conv);
+	t2 = now_s();
+	*convert += t1 - t0;
+	*estimate += t2 - t1;
+	buf_free(&body);
+	conv_free(&conv);
+	free(why);
+}
+
+static json_object *
+bench_estimate_turns(const char *fixture, int turns)
+{
+	double		 conv_r[MAX_ROUNDS], est_r[MAX_ROUNDS], t0, spent;
+	double		 convert, estimate;
+	size_t		 len, rounds, n;
+	long		 tokens = 0;
+	char		*req;
+	json_object	*o = json_object_new_object();
+
+	req = make_request(fixture, turns, &len);
+	convert = estimate = 0;
+	for (n = 0; n < 3; n++)			/* warm-up */
+		estimate_once(req, len, &convert, &estimate, &tokens);
+	for (rounds = 0, spent = 0; rounds < 10 && (rounds < 3 ||
+	    spent < seconds_per_test); rounds++) {
+		convert = estimate = 0;
+		t0 = now_s();
+		for (n = 0; n == 0 || now_s() - t0 < seconds_per_test / 5; n++)
+			estimate_once(req, len, &convert, &estimate, &tokens);
+		spent += now_s() - t0;
+		conv_r[rounds] = convert / (double)n;
+		est_r[rounds] = estimate / (double)n;
+	}
+	convert = median(conv_r, rounds);
+	estimate = median(est_r, rounds);
+	json_object_object_add(o, "turns", json_object_new_int(turns));
+	json_object_object_add(o, "input_bytes", json_object_new_int64(
+	    (int64_t)len));
+	json_object_object_add(o, "tokens", json_object_new_int64(tokens));
+	json_object_object_add(o, "conversion_us", json_object_new_double(
+	    convert * 1e6));
+	json_object_object_add(o, "estimate_us", json_object_new_double(
+	    estimate * 1e6));
+	json_object_object_add(o, "ratio", json_object_new_double(
+	    convert > 0 ? estimate / convert : 0));
+	json_object_object_add(o, "estimate_mb_s", json_object_new_double(
+	    estimate > 0 ? (double)len / MB / estimate : 0));
+	free(req);
+	return o;
+}
+
+/* The token estimate's cost against request conversion (goal: < 10%). */
+static void
+bench_estimate(json_object *out, const char *fixture)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "builder", bench_estimate_turns(fixture, 6));
+	json_object_object_add(o, "long_session", bench_estimate_turns(fixture,
+	    PREFLIGHT_BENCH_TURNS));
+	json_object_object_add(out, "estimate", o);
+}
+
 /* --- metrics: the per-request record ------------------------------------ */
 
 #define METRICS_BENCH_N	200000
@@ -973,98 +1067,6 @@ out:
 	free(dir);
 	free(why);
 	json_object_object_add(out, "metrics", o);
-/* --- token estimate ----------------------------------------------------- */
-
-/*
- * One request converted as the responder does (parse, history_repair,
- * kiro_req_build), then tokens_count_conv on the conv, as the relay
- * estimates it; the seconds of each go to *convert and *estimate.
- */
-static void
-estimate_once(const char *req, size_t len, double *convert, double *estimate,
-    long *tokens)
-{
-	struct conv		 conv;
-	struct history_opts	 hopts;
-	struct kiro_req_opts	 opts;
-	struct buf		 body = BUF_INIT;
-	char			*why = NULL;
-	double			 t0, t1, t2;
-
-	conv_init(&conv);
-	memset(&hopts, 0, sizeof(hopts));
-	hopts.max_image_msgs = HISTORY_DEFAULT_MAX_IMAGE_MSGS;
-	memset(&opts, 0, sizeof(opts));
-	t0 = now_s();
-	if (anthropic_parse(req, len, 0, &conv, &why) != KF_OK ||
-	    history_repair(&conv, &hopts, &why) != KF_OK ||
-	    (opts.model_id = conv.kiro_model, kiro_req_build(&conv, &opts,
-	    &body, NULL, &why)) != KF_OK) {
-		fprintf(stderr, "bench-core: estimate request: %s\n", why);
-		exit(1);
-	}
-	t1 = now_s();
-	*tokens = tokens_count_conv(&conv);
-	t2 = now_s();
-	*convert += t1 - t0;
-	*estimate += t2 - t1;
-	buf_free(&body);
-	conv_free(&conv);
-	free(why);
-}
-
-static json_object *
-bench_estimate_turns(const char *fixture, int turns)
-{
-	double		 conv_r[MAX_ROUNDS], est_r[MAX_ROUNDS], t0, spent;
-	double		 convert, estimate;
-	size_t		 len, rounds, n;
-	long		 tokens = 0;
-	char		*req;
-	json_object	*o = json_object_new_object();
-
-	req = make_request(fixture, turns, &len);
-	convert = estimate = 0;
-	for (n = 0; n < 3; n++)			/* warm-up */
-		estimate_once(req, len, &convert, &estimate, &tokens);
-	for (rounds = 0, spent = 0; rounds < 10 && (rounds < 3 ||
-	    spent < seconds_per_test); rounds++) {
-		convert = estimate = 0;
-		t0 = now_s();
-		for (n = 0; n == 0 || now_s() - t0 < seconds_per_test / 5; n++)
-			estimate_once(req, len, &convert, &estimate, &tokens);
-		spent += now_s() - t0;
-		conv_r[rounds] = convert / (double)n;
-		est_r[rounds] = estimate / (double)n;
-	}
-	convert = median(conv_r, rounds);
-	estimate = median(est_r, rounds);
-	json_object_object_add(o, "turns", json_object_new_int(turns));
-	json_object_object_add(o, "input_bytes", json_object_new_int64(
-	    (int64_t)len));
-	json_object_object_add(o, "tokens", json_object_new_int64(tokens));
-	json_object_object_add(o, "conversion_us", json_object_new_double(
-	    convert * 1e6));
-	json_object_object_add(o, "estimate_us", json_object_new_double(
-	    estimate * 1e6));
-	json_object_object_add(o, "ratio", json_object_new_double(
-	    convert > 0 ? estimate / convert : 0));
-	json_object_object_add(o, "estimate_mb_s", json_object_new_double(
-	    estimate > 0 ? (double)len / MB / estimate : 0));
-	free(req);
-	return o;
-}
-
-/* The token estimate's cost against request conversion (goal: < 10%). */
-static void
-bench_estimate(json_object *out, const char *fixture)
-{
-	json_object	*o = json_object_new_object();
-
-	json_object_object_add(o, "builder", bench_estimate_turns(fixture, 6));
-	json_object_object_add(o, "long_session", bench_estimate_turns(fixture,
-	    PREFLIGHT_BENCH_TURNS));
-	json_object_object_add(out, "estimate", o);
 }
 
 /* --- front ends: one conversation and one answer in each protocol ------- */

@@ -12,8 +12,10 @@ Covers, on both servers:
     (Responses has no count route: the usage input_tokens of an answer without
     contextUsage, which is the local estimate, against the same request's usage with it);
   - synthetic Claude Code-like sessions (tool uses and results, code, prose, shell output,
-    JSON, some CJK) grown to 50%, 90% and 99% of claude-sonnet-4.5's 200k window, counted
-    with count_tokens and with the local fallback;
+    JSON, some CJK) grown to 50%, 90% and 95% of claude-sonnet-4.5's 200k window, counted
+    with count_tokens and with the local fallback; at 99% count_tokens says so and the
+    request is refused as "Context window is full" before any upstream call (the
+    pre-estimate of history.onOverflow);
   - each case prints its figures (reference, estimate, error).
 """
 
@@ -245,8 +247,25 @@ class _TokenCounts:
     def test_session_90(self) -> None:
         self.grown(0.90)
 
-    def test_session_99(self) -> None:
-        self.grown(0.99)
+    def test_session_95(self) -> None:
+        self.grown(0.95)
+
+    def test_session_99_is_over_the_edge(self) -> None:
+        # The estimate runs about 2% high and the pre-estimate keeps 2% for
+        # its error (history.onOverflow, README "Long sessions"): a session
+        # at 99% of the window is refused before any upstream call, as the
+        # "Context window is full" 400 Claude Code compacts on, and
+        # count_tokens never reports it under the window's 99%.
+        req = self.session(0.99)
+        count = self.anthropic_count(req)
+        self.assertGreaterEqual(count, 0.99 * WINDOW * (1 + UNDER))
+        self.figures.append(f"{'session at 99% count':<40} estimate {count:>7}  "
+                            f"({count / WINDOW * 100:.1f}% of the window)")
+        before = len(self.mock.requests())
+        resp = self.gw.messages(dict(req, stream=False))
+        gw.assert_anthropic_error(self, resp, 400, "invalid_request_error",
+                                  ["Context window is full"])
+        self.assertEqual(len(self.mock.requests()), before)
 
 
 class LighttpdTokenCounts(_TokenCounts, unittest.TestCase):

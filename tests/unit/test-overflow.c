@@ -241,20 +241,31 @@ START_TEST(overflow_truncate_leaves_what_fits)
 }
 END_TEST
 
-/* The invariants, for budgets from a little under the whole to tiny. */
+/*
+ * The invariants, for budgets from a little under the whole to little
+ * more than what must stay.
+ */
 START_TEST(overflow_truncate_keeps_the_invariants)
 {
 	struct conv	c;
 	size_t		dropped, i, turn;
-	long		full, budget, est = 0;
+	long		full, floor_tokens, budget, est = 0;
 	char		*cause = NULL, want[32];
 	const char	*t;
 	int		pct = _i;
 
+	/*
+	 * What no cut removes (Kiro's own overhead, the system prompt, the
+	 * first and last exchanges) plus pct of the rest.
+	 */
+	agent_conv(&c, 0, 800);
+	ck_assert_int_eq(history_repair(&c, &hopts, &cause), KF_OK);
+	floor_tokens = tokens_count_conv(&c);
+	conv_free(&c);
 	agent_conv(&c, 60, 800);
 	ck_assert_int_eq(history_repair(&c, &hopts, &cause), KF_OK);
 	full = tokens_count_conv(&c);
-	budget = full * pct / 100;
+	budget = floor_tokens + (full - floor_tokens) * pct / 100;
 	ck_assert_int_eq(overflow_truncate(&c, budget, &dropped, &est,
 	    &cause), KF_OK);
 	ck_assert_int_le(est, budget);
@@ -283,15 +294,48 @@ START_TEST(overflow_truncate_keeps_the_invariants)
 }
 END_TEST
 
+/*
+ * The shares truncation cuts by: each message's tokens_count_msg adds up
+ * to the estimate less what the conversation costs with no history,
+ * within a token per message (each part rounds up on its own).
+ */
+START_TEST(overflow_shares_add_up)
+{
+	struct conv	c, bare;
+	long		sum = 0, whole, fixed;
+	size_t		i;
+	char		*cause = NULL;
+
+	agent_conv(&c, 40, 900);
+	ck_assert_int_eq(history_repair(&c, &hopts, &cause), KF_OK);
+	whole = tokens_count_conv(&c);
+	for (i = 0; i + 1 < c.n_msgs; i++)
+		sum += tokens_count_msg(&c.msgs[i]);
+	/* The same system prompt, tools and current message, no history. */
+	agent_conv(&bare, 0, 900);
+	while (bare.n_msgs > 1)
+		conv_remove_msg(&bare, 0);
+	fixed = tokens_count_conv(&bare);
+	ck_assert_msg(labs(fixed + sum - whole) <= (long)c.n_msgs + 2,
+	    "parts %ld + fixed %ld vs whole %ld", sum, fixed, whole);
+	conv_free(&bare);
+	conv_free(&c);
+}
+END_TEST
+
 /* The current message answers the last call: that pair always stays. */
 START_TEST(overflow_truncate_keeps_the_last_pair)
 {
 	struct conv	 c;
 	struct conv_msg	*m;
 	size_t		 dropped;
-	long		 est = 0;
+	long		 est = 0, budget;
 	char		*cause = NULL;
 
+	/* A budget a little over what must stay (Kiro's overhead included). */
+	agent_conv(&c, 0, 800);
+	budget = tokens_count_conv(&c) + 300;
+	conv_free(&c);
 	agent_conv(&c, 30, 800);
 	conv_remove_msg(&c, c.n_msgs - 1);
 	conv_remove_msg(&c, c.n_msgs - 1);
@@ -300,7 +344,7 @@ START_TEST(overflow_truncate_keeps_the_last_pair)
 	m = add_msg(&c, CONV_ROLE_USER, NULL);
 	add_tool_result(m, "last", "LAST RESULT", 0);
 	ck_assert_int_eq(history_repair(&c, &hopts, &cause), KF_OK);
-	ck_assert_int_eq(overflow_truncate(&c, 300, &dropped, &est,
+	ck_assert_int_eq(overflow_truncate(&c, budget, &dropped, &est,
 	    &cause), KF_OK);
 	ck_assert_uint_eq(c.n_msgs, 3);
 	ck_assert_str_eq(first_text(&c, 0), "FIRST: fix the bug in main.c");
@@ -488,6 +532,7 @@ overflow_suite(void)
 	tcase_add_loop_test(tc, overflow_truncate_keeps_the_invariants, 5,
 	    96);
 	tcase_add_test(tc, overflow_truncate_keeps_the_last_pair);
+	tcase_add_test(tc, overflow_shares_add_up);
 	tcase_add_test(tc, overflow_truncate_refuses_what_cannot_fit);
 	tcase_add_test(tc, overflow_truncate_many_small_turns);
 	tcase_add_test(tc, overflow_summary_parts_fit_together);
