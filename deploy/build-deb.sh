@@ -32,6 +32,7 @@ trap 'exit 1' INT TERM HUP
 
 version=$(sed -n '1s/^kiro-fcgi (\([^)]*\)).*/\1/p' \
     "$top/deploy/debian/changelog")
+version=${KIRO_DEB_VERSION:-$version}
 src="$tmp/kiro-fcgi-$version"
 mkdir "$src"
 
@@ -61,7 +62,6 @@ if [ -n "${KIRO_DEB_VERSION:-}" ]; then
 		    "$(date -R)"
 		cat "$top/deploy/debian/changelog"
 	} > "$src/debian/changelog"
-	version=$KIRO_DEB_VERSION
 fi
 
 # The source package too, so that lintian checks debian/ itself.
