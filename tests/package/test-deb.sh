@@ -210,7 +210,9 @@ ok
 lighty-enable-mod kiro-fcgi >/dev/null || fail "lighty-enable-mod kiro-fcgi"
 [ -L /etc/lighttpd/conf-enabled/20-kiro-fcgi.conf ] ||
     fail "lighty-enable-mod made no link"
-lighttpd -tt -f /etc/lighttpd/lighttpd.conf >"$tmp/lighttpd-tt" 2>&1 ||
+# -tt exits 0 even when it finds no bin-path: it must say nothing at all.
+lighttpd -tt -f /etc/lighttpd/lighttpd.conf >"$tmp/lighttpd-tt" 2>&1 &&
+    [ ! -s "$tmp/lighttpd-tt" ] ||
     { cat "$tmp/lighttpd-tt" >&2; fail "lighttpd -tt with the snippet enabled"; }
 ok
 
