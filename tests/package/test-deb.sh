@@ -8,7 +8,8 @@
 # snippets disabled), installs it again and purges it (everything gone).
 #
 # It changes the machine, so it runs only as root and only where kiro-fcgi is
-# not installed and the system Apache is not running; whatever happens, it
+# not installed and the system Apache is not running, one run at a time (a
+# lock in /run/lock, waited for up to 15 minutes); whatever happens, it
 # stops what it started and puts back what it changed (the package purged,
 # ports.conf and mod_fcgid as they were).  No timing assertions.
 #
@@ -40,6 +41,10 @@ for tool in apache2ctl a2enmod a2query curl "$python3"; do
 	command -v "$tool" >/dev/null 2>&1 ||
 	    fail "$tool is missing: deploy/install-deps.sh --test"
 done
+# One run at a time on a machine (two CI runs, or CI and a developer):
+# the package and the system Apache are the machine's, not the run's.
+exec 9>/run/lock/kiro-fcgi-test-deb.lock
+flock -w 900 9 || fail "another test-deb.sh held its lock for 15 minutes"
 if dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null |
     grep -q '^[^u]'; then
 	fail "$pkg is installed on this machine: this test would purge it"
@@ -241,7 +246,7 @@ conf_enabled || fail "a2enconf kiro-fcgi disabled it"
 
 "$python3" "$top/tests/mock/kiro_mock.py" --port 0 \
     --port-file "$tmp/mock.port" --quiet </dev/null >/dev/null \
-    2>"$tmp/mock.log" &
+    2>"$tmp/mock.log" 9>&- &
 mock_pid=$!
 i=0
 while [ ! -s "$tmp/mock.port" ]; do
@@ -296,7 +301,7 @@ start_apache() {
 		port=$(free_port)
 		echo "Listen 127.0.0.1:$port" > "$ports"
 		: > "$tmp/apache-start.log"
-		if apache2ctl start >"$tmp/apache-start.log" 2>&1; then
+		if apache2ctl start >"$tmp/apache-start.log" 2>&1 9>&-; then
 			apache_started=yes
 			i=0
 			while ! curl -s -o /dev/null -X OPTIONS \
@@ -376,7 +381,7 @@ mode_is "$state/kiro.db" 600 www-data www-data
 ok
 conf_enabled || fail "the upgrade disabled the Apache snippet"
 ok
-apache2ctl graceful >/dev/null 2>&1 || fail "apache2ctl graceful"
+apache2ctl graceful >/dev/null 2>&1 9>&- || fail "apache2ctl graceful"
 serve
 
 # --- Remove: configuration and state kept, snippets off -----------------------
