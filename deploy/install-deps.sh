@@ -18,6 +18,8 @@ RUN="lighttpd ca-certificates"
 TEST="apache2 libapache2-mod-fcgid libfcgi-bin spawn-fcgi python3 curl
 	valgrind clang libclang-rt-14-dev wrk"
 PACKAGE="debhelper dpkg-dev fakeroot lintian"
+# tests/package/test-deb.sh rotates the package's log with it.
+TEST="$TEST logrotate"
 
 want="$BUILD $RUN"
 with_tests=no

@@ -37,7 +37,7 @@ if [ "$(id -u)" != 0 ]; then
 	    "starts the system Apache)" >&2
 	exit 1
 fi
-for tool in apache2ctl a2enmod a2query curl "$python3"; do
+for tool in apache2ctl a2enmod a2query curl logrotate "$python3"; do
 	command -v "$tool" >/dev/null 2>&1 ||
 	    fail "$tool is missing: deploy/install-deps.sh --test"
 done
@@ -182,6 +182,7 @@ mode_is /etc/kiro-fcgi 755 root root
 mode_is "$config" 640 root www-data
 mode_is "$state" 700 www-data www-data
 mode_is /var/log/kiro-fcgi 750 www-data adm
+mode_is /var/log/kiro-fcgi/kiroctl.log 640 www-data adm
 mode_is /etc/cron.d/kiro-fcgi 644 root root
 mode_is /etc/logrotate.d/kiro-fcgi 644 root root
 mode_is /etc/apache2/conf-available/kiro-fcgi.conf 644 root root
@@ -227,6 +228,17 @@ out=$(cd / && runuser -u www-data -- sh -c "$refresh_cmd" 2>&1) ||
     fail "the refresh job failed as www-data: $out"
 [ -z "$out" ] || fail "the refresh job printed: $out"
 ok
+mode_is /var/log/kiro-fcgi/kiroctl.log 640 www-data adm
+
+# logrotate takes the log the cron jobs write (as www-data, in a directory
+# that is not root's: hence "su" in the file) and makes a new one.
+echo "a line from test-deb" >> /var/log/kiro-fcgi/kiroctl.log
+logrotate -f -s "$tmp/logrotate.status" /etc/logrotate.d/kiro-fcgi \
+    >"$tmp/logrotate.log" 2>&1 ||
+    { cat "$tmp/logrotate.log" >&2; fail "logrotate /etc/logrotate.d/kiro-fcgi"; }
+grep -q 'a line from test-deb' /var/log/kiro-fcgi/kiroctl.log.1 ||
+    fail "logrotate did not rotate kiroctl.log"
+mode_is /var/log/kiro-fcgi/kiroctl.log 640 www-data adm
 
 # --- Enable the snippet, point the gateway at the mock ------------------------
 
