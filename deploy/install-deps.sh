@@ -4,8 +4,11 @@
 # missing, so it is quick the second time.  Run as root.
 #
 #   deploy/install-deps.sh          build + run (lighttpd)
-#   deploy/install-deps.sh --test   build + run + every test (Apache, clang,
-#                                   valgrind, Node.js for the real clients)
+#   deploy/install-deps.sh --package  build + run + the Debian package
+#                                   (deploy/build-deb.sh)
+#   deploy/install-deps.sh --test   build + run + the package + every test
+#                                   (Apache, clang, valgrind, Node.js for the
+#                                   real clients)
 set -eu
 
 BUILD="build-essential autoconf automake libtool pkg-config
@@ -14,13 +17,17 @@ BUILD="build-essential autoconf automake libtool pkg-config
 RUN="lighttpd ca-certificates"
 TEST="apache2 libapache2-mod-fcgid libfcgi-bin spawn-fcgi python3 curl
 	valgrind clang libclang-rt-14-dev wrk"
+PACKAGE="debhelper dpkg-dev fakeroot lintian"
+# tests/package/test-deb.sh rotates the package's log with it.
+TEST="$TEST logrotate"
 
 want="$BUILD $RUN"
 with_tests=no
 case "${1:-}" in
---test)	want="$want $TEST"; with_tests=yes ;;
+--package) want="$want $PACKAGE" ;;
+--test)	want="$want $PACKAGE $TEST"; with_tests=yes ;;
 "")	;;
-*)	echo "usage: $0 [--test]" >&2; exit 2 ;;
+*)	echo "usage: $0 [--package | --test]" >&2; exit 2 ;;
 esac
 
 if [ "$(id -u)" != 0 ]; then

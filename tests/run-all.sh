@@ -2,7 +2,8 @@
 # run-all.sh: install what is missing, build, and run every test: unit tests,
 # the mock's self-test, integration tests through real lighttpd and Apache,
 # the real clients (the SDKs and the Claude Code, Codex and Gemini CLIs),
-# the fuzzers for a short fixed time, the unit tests under valgrind, and
+# the fuzzers for a short fixed time, the unit tests under valgrind, the
+# Debian package (installed on this machine and purged again), and
 # make distcheck.  This is the
 # README's test command and what CI runs (.ci/run).  Run as root from
 # anywhere; builds go to build-test/ and build-fuzz/ in the source tree.
@@ -62,6 +63,10 @@ no_leftovers
 
 step "fuzzers"
 "$top/tests/fuzz/run-fuzz.sh" "$top/build-fuzz"
+
+step "the Debian package (build, install, serve, upgrade, remove, purge)"
+"$top/tests/package/test-deb.sh"
+no_leftovers
 
 step "make distcheck"
 KIRO_NODE_MODULES="$top/tests/clients/node_modules" \
