@@ -31,6 +31,7 @@
 #include "log.h"
 #include "models.h"
 #include "refresh.h"
+#include "settings.h"
 #include "store.h"
 #include "usage.h"
 #include "xmalloc.h"
@@ -549,12 +550,26 @@ refresh_verb(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/* 1 when the admin API stored setting name (settings.h). */
+static int
+setting_stored(struct ctl *ctl, const char *name)
+{
+	long	 n;
+	char	*why = NULL;
+	int	 stored;
+
+	stored = settings_get_int(ctl->store, name, &n, &why) != KF_ENOTFOUND;
+	free(why);
+	return stored;
+}
+
 static int
 status_verb(struct ctl *ctl, int argc, char **argv)
 {
 	struct account	*accts = NULL;
+	struct config	 eff;
 	size_t		 n = 0, i, usable = 0;
-	char		*why = NULL;
+	char		*why = NULL, *lb_set = NULL;
 	time_t		 now = clock_now();
 
 	if (argc != 1)
@@ -574,8 +589,24 @@ status_verb(struct ctl *ctl, int argc, char **argv)
 	    config_api_host_name(ctl->cfg->idc_api_host));
 	printf("client key:    %s\n", ctl->cfg->api_key != NULL ?
 	    "set" : "NOT SET (clients cannot authenticate)");
-	printf("balancing:     %s\n",
-	    config_lb_mode_name(ctl->cfg->load_balancing_mode));
+	/* The admin API's setting wins over config.json (settings.h). */
+	if (settings_effective(ctl->store, ctl->cfg, &eff, &why) != KF_OK)
+		die("%s", why);
+	(void)settings_get_str(ctl->store, SETTING_LB_MODE, &lb_set, NULL);
+	printf("balancing:     %s%s\n",
+	    config_lb_mode_name(eff.load_balancing_mode), lb_set != NULL ?
+	    " (set through the admin API)" : "");
+	free(lb_set);
+	printf("sticky:        %ld s%s\n", eff.sticky_seconds,
+	    setting_stored(ctl, SETTING_STICKY_SECONDS) ?
+	    " (set through the admin API)" : "");
+	printf("rate limits:   minIntervalMs %ld, perAccountRpm %ld, "
+	    "globalRpm %ld%s\n", eff.rate_limits.min_interval_ms,
+	    eff.rate_limits.per_account_rpm, eff.rate_limits.global_rpm,
+	    setting_stored(ctl, SETTING_MIN_INTERVAL) ||
+	    setting_stored(ctl, SETTING_ACCOUNT_RPM) ||
+	    setting_stored(ctl, SETTING_GLOBAL_RPM) ?
+	    " (set through the admin API)" : "");
 	printf("accounts:      %zu (%zu usable)\n", n, usable);
 	for (i = 0; i < n; i++)
 		print_route(&accts[i], ctl->cfg);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "admin.h"
 #include "anthropic.h"
 #include "buf.h"
 #include "config.h"
@@ -276,6 +277,11 @@ router_dispatch(const struct app *app, struct request *req,
 	enum kf_err		 er;
 
 	normalise_path(req->path);
+	/* The admin API has its own auth, body limits and error format. */
+	if (admin_path(req->path)) {
+		admin_serve(app, req, reader, stream);
+		return;
+	}
 	r = find_route(req->method, req->path, &other_method);
 	/*
 	 * Mounted at a prefix, a request for the prefix itself ("/kiro")

@@ -705,8 +705,22 @@ collect_hash(void *arg, const char *key, const char *val, size_t len)
 	return 0;
 }
 
-enum kf_err
-accounts_remove(struct store *st, long id, char **cause)
+/* 1 when account id is in service (not disabled) in txn. */
+static int
+in_service(struct store_txn *txn, long id)
+{
+	struct account	a;
+	int		yes;
+
+	if (accounts_txn_load(txn, id, &a, NULL) != KF_OK)
+		return 0;
+	yes = a.state.disabled == ACCOUNT_OK;
+	account_free(&a);
+	return yes;
+}
+
+static enum kf_err
+remove_account(struct store *st, long id, int only_disabled, char **cause)
 {
 	struct store_txn	*txn = NULL;
 	struct hash_keys	 hk;
@@ -723,6 +737,13 @@ accounts_remove(struct store *st, long id, char **cause)
 	if (!account_exists(txn, id)) {
 		xsetprintf(cause, "no account with id %ld", id);
 		er = KF_ENOTFOUND;
+		goto out;
+	}
+	/* Checked in the same transaction: no enable can slip between. */
+	if (only_disabled && in_service(txn, id)) {
+		xsetprintf(cause, "account %ld is in service: disable it "
+		    "first", id);
+		er = KF_EPERM;
 		goto out;
 	}
 	if ((er = accounts_txn_ids(txn, &ids, &n_ids, cause)) != KF_OK)
@@ -760,6 +781,18 @@ out:
 	    er == KF_OK)
 		er = KF_ESTORE;
 	return er;
+}
+
+enum kf_err
+accounts_remove(struct store *st, long id, char **cause)
+{
+	return remove_account(st, id, 0, cause);
+}
+
+enum kf_err
+accounts_remove_disabled(struct store *st, long id, char **cause)
+{
+	return remove_account(st, id, 1, cause);
 }
 
 /* Loads account id, lets fn change its credential, and saves it. */
@@ -952,6 +985,14 @@ accounts_export(struct store *st, int with_secrets, json_object **out,
 			if (accts[i].cred.proxy_password != NULL)
 				json_object_object_add(o, "proxyPassword",
 				    json_str("***"));
+			if (accts[i].cred.proxy_url != NULL) {
+				char	*shown = cred_public_url(
+				    accts[i].cred.proxy_url);
+
+				json_object_object_add(o, "proxyUrl",
+				    json_str(shown));
+				free(shown);
+			}
 		}
 		json_object_array_add(arr, o);
 	}

@@ -128,6 +128,12 @@ enum kf_err	 accounts_seed(struct store *, const struct config *,
  * again) and its place in meta/cred-ids.  KF_ENOTFOUND for an unknown id.
  */
 enum kf_err	 accounts_remove(struct store *, long id, char **cause);
+/*
+ * The same for an account out of service only (the admin API, as
+ * kiro.rs): KF_EPERM, and nothing changes, while it is enabled.
+ */
+enum kf_err	 accounts_remove_disabled(struct store *, long id,
+		    char **cause);
 /* Sets the priority (0 .. 1000000000, else KF_EINVAL). */
 enum kf_err	 accounts_set_priority(struct store *, long id, long priority,
 		    char **cause);

@@ -253,6 +253,23 @@ add_masked(json_object *obj, const char *key, const char *secret)
 		    json_str(log_mask(secret, masked)));
 }
 
+char *
+cred_public_url(const char *url)
+{
+	const char	*host, *at, *colon, *slash;
+
+	host = (host = strstr(url, "://")) != NULL ? host + 3 : url;
+	slash = strchr(host, '/');
+	/* The last "@" before the path: a password may hold "@" itself. */
+	for (at = NULL, colon = host; *colon != '\0' && colon != slash; colon++)
+		if (*colon == '@')
+			at = colon;
+	if (at == NULL ||
+	    (colon = memchr(host, ':', (size_t)(at - host))) == NULL)
+		return xstrdup(url);
+	return xasprintf("%.*s:***%s", (int)(colon - url), url, at);
+}
+
 json_object *
 cred_to_json(const struct cred *c, enum cred_json form)
 {
@@ -275,6 +292,14 @@ cred_to_json(const struct cred *c, enum cred_json form)
 			continue;
 		if (form == CRED_JSON_PUBLIC && f->secret)
 			continue;
+		if (form == CRED_JSON_PUBLIC &&
+		    f->offset == offsetof(struct cred, proxy_url)) {
+			char	*shown = cred_public_url(s);
+
+			json_object_object_add(obj, f->key, json_str(shown));
+			free(shown);
+			continue;
+		}
 		json_object_object_add(obj, f->key, json_str(s));
 	}
 	if (c->expires_at != 0)

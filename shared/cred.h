@@ -124,6 +124,12 @@ void		 cred_machine_id(const struct cred *, const struct config *,
 /* Normalises a configured machineId: 0 with 64 hex digits in out, or -1. */
 int		 cred_normalise_machine_id(const char *, char out[65]);
 
+/*
+ * A URL fit to show (heap; caller frees): a password in its userinfo
+ * ("http://user:pw@host", with or without a scheme) becomes "***".
+ */
+char		*cred_public_url(const char *url);
+
 /* SHA-256 hex of the refresh token (or API key): the duplicate check key. */
 void		 cred_identity_hash(const struct cred *, char out[65]);
 

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pool.h"
 #include "rand.h"
+#include "settings.h"
 #include "store.h"
 #include "xmalloc.h"
 
@@ -899,14 +900,17 @@ enum pick_mode {
  * with out untouched) when the decision needs a write transaction.
  */
 static enum kf_err
-pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *cfg,
+pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *conf,
     const struct pool_pick_req *req, struct account *out, int *need_write,
     char **cause)
 {
 	struct pindex		 idx;
 	struct sticky		 sk;
 	struct choice		 c;
-	const struct rate_limits *rl = &cfg->rate_limits;
+	struct config		 eff;
+	const struct config	*cfg = &eff;
+	const struct rate_limits *rl = &eff.rate_limits;
+	struct pool_pick_req	 local;
 	time_t			 now = clock_now();
 	int64_t			 nms = now_ms();
 	long			 rr_last = 0, id;
@@ -919,6 +923,20 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *cfg,
 	*need_write = 0;
 	memset(&sk, 0, sizeof(sk));
 	memset(&c, 0, sizeof(c));
+	/*
+	 * What the admin API set (settings.h) wins over config.json; read
+	 * here, in the pick's own transaction, so that every process sees a
+	 * change at its next pick.  A setting that makes a read pick need a
+	 * write (round-robin, rate limits) asks for one below.
+	 */
+	eff = *conf;
+	settings_txn_apply(txn, &eff);
+	/* stickySeconds 0 turns stickiness off, whatever the caller asks. */
+	if (eff.sticky_seconds <= 0 && req->session != NULL) {
+		local = *req;
+		local.session = NULL;
+		req = &local;
+	}
 	if ((er = index_load(txn, &idx)) == KF_ENOTFOUND) {
 		if (mode != PICK_WRITE) {
 			*need_write = 1;

@@ -26,6 +26,9 @@ struct store_txn;
  *                  rateLimits are configured.
  *   pool/rr        the round-robin cursor.
  *   cred-log/<id>  the last POOL_HISTORY_MAX state changes of an account.
+ * The load-balancing mode, stickySeconds and rateLimits are the
+ * configuration's unless the admin API stored them (settings.h), read in
+ * each pick's own transaction.
  * A pick that writes (round-robin, rate limits, a sticky refresh, an index
  * rebuild) does so in a STORE_WRITE_NOSYNC transaction: those records are
  * soft state.  Every save of account state or credentials syncs, even in
@@ -53,7 +56,7 @@ struct pool_pick_req {
 
 /*
  * Picks the account that should serve next: the session's sticky account
- * while it is usable, else by loadBalancingMode (priority: lowest priority
+ * while it is usable (no stickiness while stickySeconds is 0), else by loadBalancingMode (priority: lowest priority
  * number, then id; balanced: fewest successes, then priority; round-robin:
  * the next id after the last one picked), skipping disabled, cooling-down
  * and rate-limited accounts, FREE plans for opus models, accounts whose

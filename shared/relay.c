@@ -1263,7 +1263,7 @@ search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
 	pool_session_hash(conv, session);
 	memset(&pick, 0, sizeof(pick));
 	pick.model_id = conv->kiro_model;
-	pick.session = env->cfg->sticky_seconds > 0 ? session : NULL;
+	pick.session = session;		/* the pool drops it when not sticky */
 	pick.retry_after = &res->retry_after;
 	if ((er = pool_pick(env->store, env->cfg, &pick, &acct, cause)) !=
 	    KF_OK)
@@ -1424,7 +1424,7 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 	while (total < RELAY_MAX_ATTEMPTS) {
 		memset(&pick, 0, sizeof(pick));
 		pick.model_id = conv->kiro_model;
-		pick.session = env->cfg->sticky_seconds > 0 ? session : NULL;
+		pick.session = session;	/* the pool drops it when not sticky */
 		pick.exclude = tried;
 		pick.n_exclude = n_tried;
 		pick.conversation_id = conversation_id;

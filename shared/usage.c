@@ -345,6 +345,17 @@ cache_read(struct store *st, long id, struct usage *u)
 	return er;
 }
 
+enum kf_err
+usage_cached(struct store *st, long id, struct usage *out)
+{
+	enum kf_err	er;
+
+	memset(out, 0, sizeof(*out));
+	if ((er = cache_read(st, id, out)) == KF_OK)
+		out->id = id;
+	return er;
+}
+
 /* Caches u and notes the plan (and a missing email) on the account. */
 static enum kf_err
 cache_write(struct store *st, long id, const struct usage *u, char **cause)

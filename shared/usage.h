@@ -57,6 +57,12 @@ enum kf_err	 usage_fetch(struct http *, const struct config *,
 		    char **cause);
 
 /*
+ * The cached usage of account id, whatever its age, with no call upstream;
+ * KF_ENOTFOUND when none was fetched yet.
+ */
+enum kf_err	 usage_cached(struct store *, long id, struct usage *out);
+
+/*
  * The usage of account id: the cached record when under
  * USAGE_CACHE_SECONDS old (unless force), else a fresh call (refreshing
  * the token first when it expires soon, and once more if upstream refuses

@@ -351,6 +351,39 @@ START_TEST(accounts_remove_drops_every_trace)
 }
 END_TEST
 
+START_TEST(accounts_remove_disabled_keeps_accounts_in_service)
+{
+	struct cred		 in[2];
+	struct import_result	 res[2];
+	struct account		*list = NULL;
+	size_t			 n = 0;
+	char			*why = NULL, *before, *after;
+
+	make(&in[0], "aorON", 0);
+	make(&in[1], "aorOFF", 0);
+	in[1].disabled = 1;
+	ck_assert_int_eq(accounts_import(st, in, 2, res, NULL), KF_OK);
+	before = dump();
+	ck_assert_int_eq(accounts_remove_disabled(st, res[0].id, &why),
+	    KF_EPERM);
+	ck_assert_ptr_nonnull(strstr(why, "disable it first"));
+	after = dump();
+	ck_assert_str_eq(before, after);
+	ck_assert_int_eq(accounts_remove_disabled(st, 99, NULL),
+	    KF_ENOTFOUND);
+	ck_assert_int_eq(accounts_remove_disabled(st, res[1].id, NULL), KF_OK);
+	ck_assert_int_eq(accounts_list(st, &list, &n, NULL), KF_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(list[0].cred.id, res[0].id);
+	accounts_free(list, n);
+	free(before);
+	free(after);
+	free(why);
+	cred_free(&in[0]);
+	cred_free(&in[1]);
+}
+END_TEST
+
 START_TEST(accounts_route_and_profile_are_remembered)
 {
 	struct cred		 in[2];
@@ -614,6 +647,7 @@ main(void)
 	tcase_add_test(tc, accounts_seed_imports_file_once_and_env_idempotently);
 	tcase_add_test(tc, accounts_seed_reports_a_bad_file);
 	tcase_add_test(tc, accounts_remove_drops_every_trace);
+	tcase_add_test(tc, accounts_remove_disabled_keeps_accounts_in_service);
 	tcase_add_test(tc, accounts_route_and_profile_are_remembered);
 	tcase_add_test(tc, accounts_switch_route_is_recorded_once);
 	tcase_add_test(tc, accounts_priority_reorders);

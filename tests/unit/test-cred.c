@@ -524,6 +524,48 @@ START_TEST(cred_identity_hash_is_the_token_hash)
 }
 END_TEST
 
+START_TEST(cred_public_url_hides_a_proxy_password)
+{
+	static const struct {
+		const char	*url, *shown;
+	} cases[] = {
+		{ "http://bob:s3cret@127.0.0.1:3128",
+		    "http://bob:***@127.0.0.1:3128" },
+		{ "socks5://u:p@ss@h:1080", "socks5://u:***@h:1080" },
+		{ "bob:s3cret@proxy:3128", "bob:***@proxy:3128" },
+		{ "http://proxy:3128", "http://proxy:3128" },
+		{ "http://bob@proxy:3128", "http://bob@proxy:3128" },
+		{ "http://proxy/a@b:c", "http://proxy/a@b:c" },
+		{ "direct", "direct" },
+		{ "", "" },
+	};
+	struct cred	 c;
+	json_object	*o;
+	const char	*v;
+	char		*shown;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		shown = cred_public_url(cases[i].url);
+		ck_assert_str_eq(shown, cases[i].shown);
+		free(shown);
+	}
+	/* The public JSON (kiroctl accounts list --json) shows it so. */
+	cred_init(&c);
+	c.refresh_token = xstrdup(RT_A);
+	c.proxy_url = xstrdup("http://bob:s3cret@127.0.0.1:3128");
+	o = cred_to_json(&c, CRED_JSON_PUBLIC);
+	ck_assert_int_eq(json_get_str(o, "proxyUrl", &v), 1);
+	ck_assert_str_eq(v, "http://bob:***@127.0.0.1:3128");
+	json_object_put(o);
+	o = cred_to_json(&c, CRED_JSON_EXPORT);
+	ck_assert_int_eq(json_get_str(o, "proxyUrl", &v), 1);
+	ck_assert_str_eq(v, "http://bob:s3cret@127.0.0.1:3128");
+	json_object_put(o);
+	cred_free(&c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -546,6 +588,7 @@ main(void)
 	tcase_add_test(tc, cred_identity_hash_is_the_token_hash);
 	tcase_add_test(tc, cred_refreshed_at_is_stored_not_exported);
 	tcase_add_test(tc, cred_import_ignores_origin_and_ide_sync);
+	tcase_add_test(tc, cred_public_url_hides_a_proxy_password);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "conv.h"
 #include "pool.h"
+#include "settings.h"
 #include "store.h"
 #include "synccount.h"
 #include "testutil.h"
@@ -358,6 +359,35 @@ START_TEST(pool_round_robin_cycles_and_skips_disabled)
 	ck_assert_int_eq(pick(NULL, 0), 3);
 	ck_assert_int_eq(pick(NULL, 0), 1);
 	ck_assert_int_eq(pick(NULL, 0), 3);
+}
+END_TEST
+
+START_TEST(pool_settings_win_over_the_configuration)
+{
+	/* config.json: priority mode, 60 s stickiness (the defaults). */
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(settings_put_str(st, SETTING_LB_MODE, "round-robin",
+	    NULL), KF_OK);
+	ck_assert_int_eq(pick(NULL, 0), 1);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	/* A session sticks while stickySeconds allows... */
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "s1", NULL, NULL,
+	    NULL), 3);
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "s1", NULL, NULL,
+	    NULL), 3);
+	/* ... and follows the mode once the setting turns it off. */
+	ck_assert_int_eq(settings_put_int(st, SETTING_STICKY_SECONDS, 0, NULL),
+	    KF_OK);
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "s1", NULL, NULL,
+	    NULL), 1);
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "s1", NULL, NULL,
+	    NULL), 2);
+	/* Deleted, config.json decides again. */
+	ck_assert_int_eq(settings_del(st, SETTING_LB_MODE, NULL), KF_OK);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(cfg->load_balancing_mode, LB_PRIORITY);
 }
 END_TEST
 
@@ -1086,6 +1116,7 @@ main(void)
 	tcase_add_test(tc, pool_priority_order_with_equal_priorities_by_id);
 	tcase_add_test(tc, pool_index_follows_new_accounts_and_priorities);
 	tcase_add_test(tc, pool_sticky_session_keeps_its_account_and_conversation);
+	tcase_add_test(tc, pool_settings_win_over_the_configuration);
 	tcase_add_test(tc, pool_sticky_is_shared_across_processes);
 	tcase_add_test(tc, pool_opus_never_goes_to_a_free_plan);
 	tcase_add_test(tc, pool_skips_an_account_whose_catalogue_lacks_the_model);
