@@ -14,8 +14,10 @@
 
 #include "clientkeys.h"
 #include "clock.h"
+#include "conv.h"
 #include "digest.h"
 #include "err.h"
+#include "pool.h"
 #include "store.h"
 #include "testutil.h"
 
@@ -27,8 +29,8 @@
  * with Retry-After, refused requests not counted, the window sliding),
  * monthly request and token quotas, a new month counting from zero,
  * model globs on either spelling, rotation killing the old key, removal,
- * tokens of a removed key dropped, and two processes counting into one
- * window.
+ * tokens of a removed key dropped, two processes counting into one
+ * window, and the stickiness hash told apart by the key's name.
  */
 
 static char		*test_root;
@@ -354,6 +356,28 @@ START_TEST(clientkeys_two_processes_share_the_window)
 }
 END_TEST
 
+START_TEST(clientkeys_session_hash_includes_the_key)
+{
+	struct conv	conv;
+	char		plain[POOL_SESSION_LEN + 1], a[POOL_SESSION_LEN + 1];
+	char		b[POOL_SESSION_LEN + 1], again[POOL_SESSION_LEN + 1];
+
+	conv_init(&conv);
+	conv.session_key = strdup("user-1");
+	pool_session_hash(&conv, plain);
+	conv.client_key = "ci";
+	pool_session_hash(&conv, a);
+	pool_session_hash(&conv, again);
+	conv.client_key = "laptop";
+	pool_session_hash(&conv, b);
+	ck_assert_str_ne(plain, a);
+	ck_assert_str_ne(a, b);
+	ck_assert_str_eq(a, again);
+	conv.client_key = NULL;
+	conv_free(&conv);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -369,6 +393,7 @@ main(void)
 	tcase_add_test(tc, clientkeys_model_globs);
 	tcase_add_test(tc, clientkeys_rotate_and_remove);
 	tcase_add_test(tc, clientkeys_two_processes_share_the_window);
+	tcase_add_test(tc, clientkeys_session_hash_includes_the_key);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
