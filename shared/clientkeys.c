@@ -759,3 +759,61 @@ clientkeys_add_tokens(struct store *st, const char *name, long long tokens,
 		er = KF_ESTORE;
 	return er;
 }
+
+const char *
+clientkeys_state(const struct clientkey *k, time_t now)
+{
+	if (k->disabled)
+		return "disabled";
+	if (k->expires != 0 && now >= k->expires)
+		return "expired";
+	return "active";
+}
+
+static json_object *
+time_json(time_t t)
+{
+	char	when[CLOCK_RFC3339_LEN];
+
+	return t != 0 ? json_str(clock_rfc3339(t, when)) : NULL;
+}
+
+json_object *
+clientkeys_public_json(const struct clientkey *k, time_t now)
+{
+	json_object	*o, *models, *limits, *usage;
+	char		 glob[CLIENTKEYS_MODELS_MAX + 1], *p, *comma;
+
+	models = json_object_new_array();
+	memcpy(glob, k->models, sizeof(glob));
+	for (p = glob; *glob != '\0' && p != NULL; p = comma) {
+		if ((comma = strchr(p, ',')) != NULL)
+			*comma++ = '\0';
+		json_object_array_add(models, json_str(p));
+	}
+	limits = json_object_new_object();
+	json_object_object_add(limits, "rpm", json_object_new_int64(k->rpm));
+	json_object_object_add(limits, "monthlyRequests",
+	    json_object_new_int64(k->monthly_requests));
+	json_object_object_add(limits, "monthlyTokens",
+	    json_object_new_int64(k->monthly_tokens));
+	usage = json_object_new_object();
+	json_object_object_add(usage, "month", json_str(k->month));
+	json_object_object_add(usage, "requests",
+	    json_object_new_int64(k->used_requests));
+	json_object_object_add(usage, "tokens",
+	    json_object_new_int64(k->used_tokens));
+	o = json_object_new_object();
+	json_object_object_add(o, "name", json_str(k->name));
+	json_object_object_add(o, "keyPrefix", json_str(k->shown));
+	json_object_object_add(o, "keyHash", json_str(k->hash));
+	json_object_object_add(o, "state", json_str(clientkeys_state(k, now)));
+	json_object_object_add(o, "disabled",
+	    json_object_new_boolean(k->disabled));
+	json_object_object_add(o, "created", time_json(k->created));
+	json_object_object_add(o, "expires", time_json(k->expires));
+	json_object_object_add(o, "models", models);
+	json_object_object_add(o, "limits", limits);
+	json_object_object_add(o, "usage", usage);
+	return o;
+}

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "digest.h"
 #include "err.h"
 
@@ -110,6 +112,17 @@ enum kf_err	clientkeys_authorise(struct store *, const char *key,
 /* 1 when the grant allows the model (either spelling may be NULL). */
 int		clientkeys_model_allowed(const struct clientkeys_grant *,
 		    const char *client_model, const char *kiro_model);
+/*
+ * What kiroctl and the admin API show of a key (one reference): name,
+ * keyPrefix (the first characters), keyHash, state ("active",
+ * "disabled", "expired"), created and expires (RFC 3339 or null),
+ * models (array), limits {rpm, monthlyRequests, monthlyTokens} and usage
+ * {month, requests, tokens}.  Never the key.
+ */
+json_object	*clientkeys_public_json(const struct clientkey *, time_t now);
+/* "active", "disabled" or "expired" at now. */
+const char	*clientkeys_state(const struct clientkey *, time_t now);
+
 /* Adds an answer's tokens to the key's month (one write transaction). */
 enum kf_err	clientkeys_add_tokens(struct store *, const char *name,
 		    long long tokens, char **cause);
