@@ -440,6 +440,28 @@ remove_key(struct store *st, struct request *req, const char *name)
 	json_object_put(o);
 }
 
+/* 405, with the methods the path takes (RFC 9110 15.5.6). */
+static void
+method_not_allowed(struct request *req, const char *allow)
+{
+	json_object	*o, *e;
+	struct buf	 b = BUF_INIT;
+	char		 header[64];
+
+	snprintf(header, sizeof(header), "Allow: %s\r\n", allow);
+	e = json_object_new_object();
+	json_object_object_add(e, "type", json_str("invalid_request"));
+	json_object_object_add(e, "message", json_str("method not allowed for "
+	    "this route"));
+	o = json_object_new_object();
+	json_object_object_add(o, "error", e);
+	json_to_buf(o, &b);
+	(void)out_response(&req->out, 405, "application/json", header, b.ptr,
+	    b.len);
+	buf_free(&b);
+	json_object_put(o);
+}
+
 void
 admin_keys_serve(struct store *st, struct request *req, const char *rest,
     request_read_fn reader, void *stream)
@@ -447,7 +469,6 @@ admin_keys_serve(struct store *st, struct request *req, const char *rest,
 	json_object		*body = NULL;
 	const char		*allow;
 	char			 name[CLIENTKEYS_NAME_MAX + 2];
-	char			 header[64];
 	enum keys_action	 action;
 
 	action = find_action(req->method, rest, name, sizeof(name), &allow);
@@ -457,24 +478,7 @@ admin_keys_serve(struct store *st, struct request *req, const char *rest,
 			    "%s %s", req->method, req->path);
 			return;
 		}
-		snprintf(header, sizeof(header), "Allow: %s\r\n", allow);
-		{
-			json_object	*o, *e;
-			struct buf	 b = BUF_INIT;
-
-			e = json_object_new_object();
-			json_object_object_add(e, "type",
-			    json_str("invalid_request"));
-			json_object_object_add(e, "message", json_str(
-			    "method not allowed for this route"));
-			o = json_object_new_object();
-			json_object_object_add(o, "error", e);
-			json_to_buf(o, &b);
-			(void)out_response(&req->out, 405, "application/json",
-			    header, b.ptr, b.len);
-			buf_free(&b);
-			json_object_put(o);
-		}
+		method_not_allowed(req, allow);
 		return;
 	}
 	if ((action == KEYS_ADD || action == KEYS_DISABLED) &&
