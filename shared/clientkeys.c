@@ -21,7 +21,7 @@
 #define HASH_PREFIX	"ckey-hash/"
 #define USE_PREFIX	"ckey-use/"
 #define RECORD_DEPTH	8
-#define WINDOW_MS	60000
+#define WINDOW_SECONDS	60
 
 int
 clientkeys_name_ok(const char *name)
@@ -577,41 +577,73 @@ out:
 }
 
 /*
- * The rpm window: the times (unix ms) of the requests of the last
- * minute, oldest first, at most rpm of them.  Returns 0 and appends now,
- * or -1 with *retry_after when the window is full.
+ * The rpm window: "recent" is "second:count second:count ...", oldest
+ * first, for the seconds of the last minute that had requests: at most
+ * 60 pairs whatever the limit, so a request's cost does not grow with
+ * rpm (text rather than JSON arrays: parsing 60 pairs stays cheap).
+ * Returns 0 and counts now, or -1 with *retry_after (the seconds until
+ * enough of the oldest leave the window) when rpm are in it.
  */
 static int
 window_take(json_object *use, long rpm, int64_t now_ms, long *retry_after)
 {
-	json_object	*old, *win;
-	int64_t		 t, oldest = 0;
-	size_t		 i, n;
+	int64_t		 now = now_ms / 1000, secs[WINDOW_SECONDS];
+	int64_t		 counts[WINDOW_SECONDS], total = 0;
+	const char	*text, *p;
+	char		*end;
+	long long	 sec, count;
+	struct buf	 out = BUF_INIT;
+	size_t		 i, n = 0;
 
-	win = json_object_new_array();
-	if (json_get_arr(use, "recent", &old) == 1) {
-		n = json_object_array_length(old);
-		/* Only the newest rpm matter; a lowered limit cuts the rest. */
-		for (i = n > (size_t)rpm ? n - (size_t)rpm : 0; i < n; i++) {
-			t = json_object_get_int64(
-			    json_object_array_get_idx(old, i));
-			if (t <= now_ms - WINDOW_MS || t > now_ms + WINDOW_MS)
-				continue;
-			if (json_object_array_length(win) == 0)
-				oldest = t;
-			json_object_array_add(win, json_object_new_int64(t));
+	if (json_get_str(use, "recent", &text) != 1)
+		text = "";
+	for (p = text; *p != '\0'; p = end) {
+		sec = strtoll(p, &end, 10);
+		if (end == p || *end != ':')
+			break;
+		p = end + 1;
+		count = strtoll(p, &end, 10);
+		if (end == p)
+			break;
+		while (*end == ' ')
+			end++;
+		/* A clock set back keeps nothing from "the future". */
+		if (sec <= now - WINDOW_SECONDS || sec > now || count <= 0 ||
+		    count > CLIENTKEYS_RPM_MAX)
+			continue;
+		if (n == WINDOW_SECONDS) {
+			total -= counts[0];
+			memmove(secs, secs + 1, (n - 1) * sizeof(*secs));
+			memmove(counts, counts + 1, (n - 1) * sizeof(*counts));
+			n--;
 		}
+		secs[n] = sec;
+		counts[n++] = count;
+		total += count;
 	}
-	if (json_object_array_length(win) >= (size_t)rpm) {
-		*retry_after = (long)((oldest + WINDOW_MS - now_ms + 999) /
-		    1000);
+	if (total >= rpm) {
+		/* Drop the oldest seconds until one more request fits. */
+		*retry_after = 1;
+		for (i = 0; i < n && total >= rpm; i++) {
+			total -= counts[i];
+			*retry_after = (long)(secs[i] + WINDOW_SECONDS - now);
+		}
 		if (*retry_after < 1)
 			*retry_after = 1;
-		json_object_put(win);
 		return -1;
 	}
-	json_object_array_add(win, json_object_new_int64(now_ms));
-	json_object_object_add(use, "recent", win);
+	if (n > 0 && secs[n - 1] == now)
+		counts[n - 1]++;
+	else if (n < WINDOW_SECONDS) {
+		secs[n] = now;
+		counts[n++] = 1;
+	}
+	for (i = 0; i < n; i++)
+		buf_printf(&out, "%s%lld:%lld", i > 0 ? " " : "",
+		    (long long)secs[i], (long long)counts[i]);
+	json_object_object_add(use, "recent", json_str(out.ptr != NULL ?
+	    out.ptr : ""));
+	buf_free(&out);
 	return 0;
 }
 

@@ -34,7 +34,7 @@ struct store;
 #define CLIENTKEYS_MAX		1000	/* keys in one store */
 #define CLIENTKEYS_MODELS_MAX	1024	/* bytes of the globs text */
 #define CLIENTKEYS_GLOBS_MAX	32
-#define CLIENTKEYS_RPM_MAX	1000	/* the window keeps rpm times */
+#define CLIENTKEYS_RPM_MAX	1000000
 #define CLIENTKEYS_QUOTA_MAX	1000000000000LL
 
 /* One key's settings and this month's usage. */

@@ -378,7 +378,7 @@ class _Keys:
         proc = self.g.kiroctl("keys", "add", name, check=False)
         self.assertEqual(proc.returncode, 1)
         self.assertIn("exists", proc.stderr)
-        for bad in (["--rpm", "x"], ["--rpm", "100000"], ["--expires", "2099-13-01"],
+        for bad in (["--rpm", "x"], ["--rpm", "10000000"], ["--expires", "2099-13-01"],
                     ["--models", "a,,b"]):
             proc = self.g.kiroctl("keys", "add", self.name("bad"), *bad, check=False)
             self.assertNotEqual(proc.returncode, 0, bad)

@@ -231,6 +231,21 @@ START_TEST(clientkeys_rpm_window_refuses_then_slides)
 	ck_assert_int_eq(auth(key, t0 + 60001, &retry, NULL), KF_OK);
 	ck_assert_int_eq(auth(key, t0 + 60002, &retry, NULL), KF_ERATE);
 	ck_assert_int_eq(auth(key, t0 + 70001, &retry, NULL), KF_OK);
+
+	/* Whole seconds: two in one second leave together. */
+	add_key("burst", 3, 0, 0, "", key);
+	t0 += 200000;
+	ck_assert_int_eq(auth(key, t0, &retry, NULL), KF_OK);
+	ck_assert_int_eq(auth(key, t0 + 500, &retry, NULL), KF_OK);
+	ck_assert_int_eq(auth(key, t0 + 30000, &retry, NULL), KF_OK);
+	ck_assert_int_eq(auth(key, t0 + 40000, &retry, NULL), KF_ERATE);
+	ck_assert_int_eq(retry, 20);
+	ck_assert_int_eq(auth(key, t0 + 59999, &retry, NULL), KF_ERATE);
+	ck_assert_int_eq(retry, 1);
+	ck_assert_int_eq(auth(key, t0 + 60000, &retry, NULL), KF_OK);
+	ck_assert_int_eq(auth(key, t0 + 60001, &retry, NULL), KF_OK);
+	ck_assert_int_eq(auth(key, t0 + 60002, &retry, NULL), KF_ERATE);
+	ck_assert_int_eq(retry, 30);
 }
 END_TEST
 
