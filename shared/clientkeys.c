@@ -243,6 +243,7 @@ static enum kf_err
 get_use(struct store_txn *txn, const char *name, const char *month,
     json_object **use, char **cause)
 {
+	json_object	*fresh, *recent;
 	const char	*m;
 	enum kf_err	 er;
 
@@ -254,10 +255,16 @@ get_use(struct store_txn *txn, const char *name, const char *month,
 	}
 	if (er == KF_ENOTFOUND || json_get_str(*use, "month", &m) != 1 ||
 	    strcmp(m, month) != 0) {
+		fresh = json_object_new_object();
+		json_object_object_add(fresh, "v", json_object_new_int(1));
+		json_object_object_add(fresh, "month", json_str(month));
+		/* The last minute's requests still count at midnight. */
+		if (er == KF_OK && json_object_object_get_ex(*use, "recent",
+		    &recent))
+			json_object_object_add(fresh, "recent",
+			    json_object_get(recent));
 		json_object_put(*use);
-		*use = json_object_new_object();
-		json_object_object_add(*use, "v", json_object_new_int(1));
-		json_object_object_add(*use, "month", json_str(month));
+		*use = fresh;
 		return KF_OK;
 	}
 	return er;

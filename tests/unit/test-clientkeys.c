@@ -268,6 +268,14 @@ START_TEST(clientkeys_monthly_quotas)
 	ck_assert_int_eq(auth(key, now_ms() + 32LL * 86400 * 1000, &retry,
 	    NULL), KF_OK);
 
+	/* The rpm window goes on over midnight at a month's end. */
+	add_key("mid", 1, 5, 0, "", key2);
+	ck_assert_int_eq(auth(key2, 1769903970000LL, &retry, NULL), KF_OK);
+	ck_assert_int_eq(auth(key2, 1769904010000LL, &retry, NULL),
+	    KF_ERATE);
+	ck_assert_int_eq(retry, 20);
+	ck_assert_int_eq(auth(key2, 1769904031000LL, &retry, NULL), KF_OK);
+
 	add_key("tok", 0, 0, 100, "", key2);
 	ck_assert_int_eq(auth(key2, now_ms(), &retry, NULL), KF_OK);
 	ck_assert_int_eq(clientkeys_add_tokens(st, "tok", 60, NULL), KF_OK);
