@@ -21,7 +21,6 @@
 #include "openai-responses.h"
 #include "prom.h"
 #include "router.h"
-#include "store.h"
 #include "xmalloc.h"
 
 typedef void (*route_fn)(struct request *);
