@@ -26,6 +26,7 @@
 #include "fileio.h"
 #include "http.h"
 #include "json.h"
+#include "ctl-keys.h"
 #include "ctl-pool.h"
 #include "kiroctl.h"
 #include "log.h"
@@ -113,7 +114,14 @@ usage(void)
 	    "a glance\n"
 	    "  login builder-id|google|github|remote [...]\n"
 	    "                                log in without the IDE and add "
-	    "the account\n");
+	    "the account\n"
+	    "  keys add NAME [--models GLOB,...] [--rpm N] "
+	    "[--monthly-requests N]\n"
+	    "           [--monthly-tokens N] [--expires YYYY-MM-DD]\n"
+	    "                                a client key, printed once\n"
+	    "  keys list [--json]            client keys: limits, usage this "
+	    "month\n"
+	    "  keys enable|disable|remove|rotate NAME\n");
 	exit(2);
 }
 
@@ -1158,6 +1166,12 @@ static const struct {
 	{ "refresh", NULL, refresh_verb, 0 },
 	{ "status", NULL, status_verb, 0 },
 	{ "login", NULL, login_verb, 0 },
+	{ "keys", "add", keys_add_verb, 0 },
+	{ "keys", "list", keys_list_verb, 0 },
+	{ "keys", "enable", keys_enable_verb, 0 },
+	{ "keys", "disable", keys_disable_verb, 0 },
+	{ "keys", "remove", keys_remove_verb, 0 },
+	{ "keys", "rotate", keys_rotate_verb, 0 },
 };
 
 int

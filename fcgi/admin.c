@@ -10,6 +10,7 @@
 
 #include "admin.h"
 #include "admin-int.h"
+#include "admin-keys.h"
 #include "buf.h"
 #include "config.h"
 #include "digest.h"
@@ -378,6 +379,11 @@ admin_serve(const struct app *app, struct request *req,
 	rest = req->path + strlen(ADMIN_PREFIX);
 	if (*rest == '/')
 		rest++;
+	/* Client keys: their own routes, in admin-keys.c. */
+	if (admin_keys_path(rest)) {
+		admin_keys_serve(app->store, req, rest, reader, stream);
+		return;
+	}
 	for (i = 0; i < N_ADMIN_ROUTES; i++) {
 		if (!pattern_matches(admin_routes[i].pattern, rest, &id_text,
 		    &id_len))

@@ -136,6 +136,8 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 			buf_printf(&line, " account=%ld", req.account_id);
 		if (req.model != NULL)
 			buf_printf(&line, " model=%s", req.model);
+		if (req.key.name[0] != '\0')
+			buf_printf(&line, " key=%s", req.key.name);
 		if (req.metered)
 			buf_printf(&line, " credits=%.6g", req.credits);
 		if (req.out.failed)

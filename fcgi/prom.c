@@ -45,7 +45,7 @@ void
 prom_record(const struct request *req, int64_t now_ms)
 {
 	struct metrics	*m = metrics_global();
-	const char	*labels[4];
+	const char	*labels[5];
 	char		 account[24], status_class[8];
 	int64_t		 took;
 
@@ -54,11 +54,15 @@ prom_record(const struct request *req, int64_t now_ms)
 	snprintf(account, sizeof(account), "%ld", req->account_id);
 	snprintf(status_class, sizeof(status_class), "%dxx",
 	    req->out.status / 100 % 10);
-	/* account, api, model, status_class: metrics.h's order. */
+	/*
+	 * account, api, key, model, status_class: metrics.h's order; the
+	 * token families take the first four.
+	 */
 	labels[0] = req->account_id > 0 ? account : NULL;
 	labels[1] = prom_api(req->method, req->path);
-	labels[2] = req->model;
-	labels[3] = status_class;
+	labels[2] = req->key.name;
+	labels[3] = req->model;
+	labels[4] = status_class;
 	metrics_add(m, METRIC_REQUESTS, labels, 1);
 	if (req->input_tokens > 0)
 		metrics_add(m, METRIC_INPUT_TOKENS, labels,
@@ -71,7 +75,7 @@ prom_record(const struct request *req, int64_t now_ms)
 		    (uint64_t)req->attempts);
 	/* api, model */
 	labels[0] = labels[1];
-	labels[1] = labels[2];
+	labels[1] = labels[3];
 	took = now_ms - req->started_ms;
 	metrics_observe(m, METRIC_REQUEST_SECONDS, labels,
 	    took > 0 ? (uint64_t)took * 1000 : 0);

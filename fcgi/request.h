@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "clientkeys.h"
 #include "err.h"
 #include "out.h"
 
@@ -34,6 +35,12 @@ struct request {
 	long			 input_tokens;
 	long			 output_tokens;
 	int			 attempts;
+	/*
+	 * Who it authenticated as (router.c): key.name is "default" for
+	 * apiKey, a client key's name, or "" on routes without client auth;
+	 * for logs, flows, metrics and stickiness.
+	 */
+	struct clientkeys_grant	 key;
 };
 
 /* A FastCGI parameter ("HTTP_X_API_KEY", ...), or NULL. */

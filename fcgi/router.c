@@ -1,6 +1,7 @@
 /* router.c: method + path (after any mount prefix) to a handler, with client auth. */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -8,6 +9,8 @@
 #include "admin.h"
 #include "anthropic.h"
 #include "buf.h"
+#include "clientkeys.h"
+#include "clock.h"
 #include "config.h"
 #include "digest.h"
 #include "gemini.h"
@@ -161,51 +164,77 @@ error_format(const struct request *req)
 	return FORMAT_ANTHROPIC;
 }
 
-int
-router_error(struct request *req, enum kf_err er, const char *msg)
+/* router_error, with Retry-After when retry_after > 0. */
+static int
+error_retry(struct request *req, enum kf_err er, const char *msg,
+    long retry_after)
 {
 	switch (error_format(req)) {
 	case FORMAT_GEMINI:
-		return gemini_error_response(&req->out, er, msg, 0);
+		return gemini_error_response(&req->out, er, msg, retry_after);
 	case FORMAT_OPENAI:
-		return openai_error_response(&req->out, er, msg, NULL, 0);
+		return openai_error_response(&req->out, er, msg, NULL,
+		    retry_after);
 	case FORMAT_ANTHROPIC:
 		break;
 	}
-	return anthropic_error_response(&req->out, er, msg, 0);
+	return anthropic_error_response(&req->out, er, msg, retry_after);
 }
 
 int
-router_client_authorised(const struct request *req, const char *key)
+router_error(struct request *req, enum kf_err er, const char *msg)
+{
+	return error_retry(req, er, msg, 0);
+}
+
+/*
+ * The key the client sent: the first of x-api-key, x-goog-api-key,
+ * Authorization: Bearer and ?key=, as a copy the caller wipes and frees,
+ * or NULL.
+ */
+static char *
+given_client_key(const struct request *req)
 {
 	const char	*given, *auth;
-	char		*query;
-	int		 ok;
 
-	/* An empty key would let "Authorization: Bearer " in. */
-	if (key == NULL || *key == '\0')
-		return 0;
 	if ((given = request_param(req, "HTTP_X_API_KEY")) != NULL &&
 	    *given != '\0')
-		return secret_equal(given, key);
+		return xstrdup(given);
 	/* Gemini clients: x-goog-api-key, or ?key= in the URL. */
 	if ((given = request_param(req, "HTTP_X_GOOG_API_KEY")) != NULL &&
 	    *given != '\0')
-		return secret_equal(given, key);
+		return xstrdup(given);
 	if ((auth = request_param(req, "HTTP_AUTHORIZATION")) != NULL &&
 	    strncasecmp(auth, "Bearer ", 7) == 0) {
 		given = auth + 7;
 		while (*given == ' ')
 			given++;
-		return secret_equal(given, key);
+		return xstrdup(given);
 	}
-	if ((query = request_query(req, "key")) != NULL) {
-		ok = *query != '\0' && secret_equal(query, key);
-		explicit_bzero(query, strlen(query));
-		free(query);
-		return ok;
-	}
-	return 0;
+	return request_query(req, "key");
+}
+
+static void
+wipe(char *s)
+{
+	if (s != NULL)
+		explicit_bzero(s, strlen(s));
+	free(s);
+}
+
+int
+router_client_authorised(const struct request *req, const char *key)
+{
+	char	*given;
+	int	 ok;
+
+	/* An empty key would let "Authorization: Bearer " in. */
+	if (key == NULL || *key == '\0')
+		return 0;
+	given = given_client_key(req);
+	ok = given != NULL && *given != '\0' && secret_equal(given, key);
+	wipe(given);
+	return ok;
 }
 
 /* A key in a header (x-api-key, x-goog-api-key, Authorization). */
@@ -247,6 +276,44 @@ route_authorised(const struct route *r, const struct request *req,
 	if (!r->query_key && !has_header_credentials(req))
 		return 0;
 	return router_client_authorised(req, key);
+}
+
+static const char *auth_failure(const struct route *,
+    const struct request *);
+
+/*
+ * Client auth for r: apiKey (name "default", no store work), else a
+ * client key (clientkeys.h), looked up by its hash and counted against
+ * its limits.  0 with req->key set, or -1 once the error is sent: 401
+ * unknown, disabled or expired, 429 over its rpm (Retry-After), 403 over
+ * a monthly quota.
+ */
+static int
+client_auth(const struct app *app, const struct route *r,
+    struct request *req)
+{
+	char		*given = NULL, *why = NULL;
+	long		 retry_after = 0;
+	enum kf_err	 er = KF_EAUTH;
+
+	if (route_authorised(r, req, app->cfg->api_key)) {
+		snprintf(req->key.name, sizeof(req->key.name), "%s",
+		    CLIENTKEYS_DEFAULT);
+		return 0;
+	}
+	if ((r->query_key || has_header_credentials(req)) &&
+	    (given = given_client_key(req)) != NULL &&
+	    clientkeys_is_key(given) && app->store != NULL)
+		er = clientkeys_authorise(app->store, given,
+		    (int64_t)clock_now() * 1000, &req->key, &retry_after,
+		    &why);
+	wipe(given);
+	if (er == KF_OK)
+		return 0;
+	(void)error_retry(req, er, why != NULL ? why : auth_failure(r, req),
+	    retry_after);
+	free(why);
+	return -1;
 }
 
 static const char *
@@ -345,11 +412,8 @@ router_dispatch(const struct app *app, struct request *req,
 			    "configuration (or API_KEY in the environment)");
 			return;
 		}
-		if (!route_authorised(r, req, app->cfg->api_key)) {
-			(void)router_error(req, KF_EAUTH,
-			    auth_failure(r, req));
+		if (client_auth(app, r, req) == -1)
 			return;
-		}
 	}
 	/* The GenAI SDK lists models at /v1/models too: answer in its shape. */
 	fn = r->fn;

@@ -20,7 +20,9 @@ struct app {
 /*
  * Routes one request: finds the handler (404 / 405 otherwise), checks
  * the client's API key where the route needs one (x-api-key or
- * Authorization: Bearer, constant-time), reads the body within
+ * Authorization: Bearer): apiKey, compared in constant time, or a client
+ * key found by its hash and held to its limits (clientkeys.h), noting
+ * who it was in req->key; reads the body within
  * maxRequestBytes (413 beyond), then calls the handler.
  */
 void	router_dispatch(const struct app *, struct request *,

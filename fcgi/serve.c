@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clientkeys.h"
 #include "conv.h"
 #include "log.h"
 #include "rand.h"
@@ -11,13 +12,14 @@
 #include "request.h"
 #include "serve.h"
 #include "sink.h"
+#include "xmalloc.h"
 
 enum kf_err
 serve_relay(struct request *req, struct conv *conv, struct sink *sink,
     serve_error_fn error)
 {
 	struct relay_result	 res;
-	char			*why = NULL;
+	char			*why = NULL, *why2 = NULL;
 	enum kf_err		 er;
 
 	req->model = conv->kiro_model;
@@ -29,6 +31,17 @@ serve_relay(struct request *req, struct conv *conv, struct sink *sink,
 		(void)error(&req->out, er, why, 0);
 		goto out;
 	}
+	if (!clientkeys_model_allowed(&req->key, conv->model,
+	    conv->kiro_model)) {
+		er = KF_EPERM;
+		why = xasprintf("client key '%s' may not use model '%.100s' "
+		    "(its models: %s)", req->key.name, conv->model != NULL ?
+		    conv->model : conv->kiro_model, req->key.models);
+		(void)error(&req->out, er, why, 0);
+		goto out;
+	}
+	if (req->key.client)
+		conv->client_key = req->key.name;
 	sink->gone = request_client_gone;
 	sink->gone_arg = req;
 	memset(&res, 0, sizeof(res));
@@ -39,6 +52,14 @@ serve_relay(struct request *req, struct conv *conv, struct sink *sink,
 	req->input_tokens = res.input_tokens;
 	req->output_tokens = res.output_tokens;
 	req->attempts = res.attempts;
+	/* After the answer: its tokens count against the key's month. */
+	if (req->key.client && req->relay->store != NULL &&
+	    clientkeys_add_tokens(req->relay->store, req->key.name,
+	    (long long)res.input_tokens + res.output_tokens, &why2) != KF_OK) {
+		log_warnx("client key %s: tokens not counted: %s",
+		    req->key.name, why2 != NULL ? why2 : "store error");
+		free(why2);
+	}
 	if (er != KF_OK && er != KF_ECLIENTGONE && !sink->committed)
 		(void)error(&req->out, er, why, res.retry_after);
 out:

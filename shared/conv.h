@@ -137,6 +137,8 @@ struct conv {
 	char			*thinking_effort;	/* ADAPTIVE: low|medium|high */
 	int			 stream;
 	char			*session_key;	/* stickiness key, may be NULL */
+	/* The client key's name (borrowed), NULL for apiKey: stickiness. */
+	const char		*client_key;
 	char			*session_id;	/* client's session UUID, may be NULL */
 	char			*request_id;	/* the client's own id, may be NULL */
 	/*

@@ -21,7 +21,7 @@
 
 #define METRICS_MAGIC		"KFMETRIC"
 /* Bump when the layout, the families or the buckets change. */
-#define METRICS_VERSION		1
+#define METRICS_VERSION		2
 #define HEADER_SIZE		4096
 #define SLOT_KEY_MAX		208
 #define SLOT_VALUES		20
@@ -29,8 +29,9 @@
 #define V_OVERFLOW		N_BUCKETS	/* above the last bound */
 #define V_SUM			(N_BUCKETS + 1)	/* microseconds */
 #define CLAIM_SPINS		100000
-/* The family of the capped "model" values (not rendered). */
+/* The families of the capped "model" and "key" values (not rendered). */
 #define FAMILY_MODELS		METRIC__MAX
+#define FAMILY_KEYS		(METRIC__MAX + 1)
 
 struct header {
 	char		magic[8];
@@ -41,6 +42,7 @@ struct header {
 	uint64_t	used;		/* slots claimed */
 	uint64_t	dropped;	/* new series refused: table full */
 	uint64_t	n_models;	/* distinct model values */
+	uint64_t	n_keys;		/* distinct client key names */
 	uint64_t	created;	/* unix seconds */
 };
 
@@ -81,14 +83,15 @@ struct family {
 
 static const struct family families[METRIC__MAX] = {
 	{ "kiro_fcgi_requests_total", TYPE_COUNTER,
-	    "API requests answered, by API, Kiro model, account and status "
-	    "class.", { "account", "api", "model", "status_class" }, 4 },
+	    "API requests answered, by API, Kiro model, account, client key "
+	    "and status class.",
+	    { "account", "api", "key", "model", "status_class" }, 5 },
 	{ "kiro_fcgi_input_tokens_total", TYPE_COUNTER,
 	    "Input tokens of answered requests (Kiro's figures when it sent "
-	    "them).", { "account", "api", "model" }, 3 },
+	    "them).", { "account", "api", "key", "model" }, 4 },
 	{ "kiro_fcgi_output_tokens_total", TYPE_COUNTER,
 	    "Output tokens of answered requests.",
-	    { "account", "api", "model" }, 3 },
+	    { "account", "api", "key", "model" }, 4 },
 	{ "kiro_fcgi_upstream_attempts_total", TYPE_COUNTER,
 	    "Calls made to Kiro's generateAssistantResponse.",
 	    { "account", "api" }, 2 },
@@ -445,35 +448,56 @@ find_slot(struct metrics *m, unsigned family, const char *key, size_t len,
 	return NULL;
 }
 
-/*
- * Whether a model value may be shown as itself: it is one of the first
- * METRICS_MAX_MODELS distinct ones (else the label says "other").  Each
- * thread remembers the last one found, since a request asks five times.
- */
-static __thread uint64_t	known_in;	/* struct metrics generation */
-static __thread size_t		known_len;
-static __thread char		known_model[METRICS_VALUE_MAX];
+/* A capped label: its hidden family, its count and its cap. */
+enum capped {
+	CAPPED_MODEL,
+	CAPPED_KEY,
+	CAPPED__MAX
+};
 
+/*
+ * Each thread remembers the last value of each capped label found, since
+ * a request asks several times.
+ */
+struct known {
+	uint64_t	in;	/* struct metrics generation */
+	size_t		len;
+	char		value[METRICS_VALUE_MAX];
+};
+static __thread struct known	known[CAPPED__MAX];
+
+/*
+ * Whether a model (key) value may be shown as itself: it is one of the
+ * first METRICS_MAX_MODELS (METRICS_MAX_KEYS) distinct ones, else the
+ * label says "other".
+ */
 static int
-model_known(struct metrics *m, const char *value, size_t len)
+value_known(struct metrics *m, enum capped which, const char *value,
+    size_t len)
 {
-	if (known_in == m->generation && known_len == len &&
-	    memcmp(known_model, value, len) == 0)
+	struct known	*k = &known[which];
+	unsigned	 family = which == CAPPED_KEY ? FAMILY_KEYS :
+			    FAMILY_MODELS;
+	uint64_t	*count = which == CAPPED_KEY ? &m->hdr->n_keys :
+			    &m->hdr->n_models;
+	uint64_t	 max = which == CAPPED_KEY ? METRICS_MAX_KEYS :
+			    METRICS_MAX_MODELS;
+
+	if (k->in == m->generation && k->len == len &&
+	    memcmp(k->value, value, len) == 0)
 		return 1;
-	if (find_slot(m, FAMILY_MODELS, value, len, 0) == NULL) {
-		if (__atomic_add_fetch(&m->hdr->n_models, 1,
-		    __ATOMIC_RELAXED) > METRICS_MAX_MODELS) {
-			__atomic_sub_fetch(&m->hdr->n_models, 1,
-			    __ATOMIC_RELAXED);
+	if (find_slot(m, family, value, len, 0) == NULL) {
+		if (__atomic_add_fetch(count, 1, __ATOMIC_RELAXED) > max) {
+			__atomic_sub_fetch(count, 1, __ATOMIC_RELAXED);
 			return 0;
 		}
-		/* Two processes adding one name: one slot, n_models +1. */
-		if (find_slot(m, FAMILY_MODELS, value, len, 1) == NULL)
+		/* Two processes adding one name: one slot, count +1. */
+		if (find_slot(m, family, value, len, 1) == NULL)
 			return 1;	/* table full: nothing is counted */
 	}
-	known_in = m->generation;
-	known_len = len;
-	memcpy(known_model, value, len);
+	k->in = m->generation;
+	k->len = len;
+	memcpy(k->value, value, len);
 	return 1;
 }
 
@@ -508,8 +532,10 @@ series(struct metrics *m, enum metric id, const char *const *values,
 	k.too_long = 0;
 	for (i = 0; i < f->n_labels; i++) {
 		len = escape_value(value, values != NULL ? values[i] : NULL);
-		if (strcmp(f->labels[i], "model") == 0 &&
-		    !model_known(m, value, len)) {
+		if ((strcmp(f->labels[i], "model") == 0 &&
+		    !value_known(m, CAPPED_MODEL, value, len)) ||
+		    (strcmp(f->labels[i], "key") == 0 &&
+		    !value_known(m, CAPPED_KEY, value, len))) {
 			memcpy(value, "other", 5);
 			len = 5;
 		}

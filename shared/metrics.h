@@ -20,7 +20,8 @@
  *
  * Capped, since label values come from clients: a value is cut at
  * METRICS_VALUE_MAX bytes, a "model" value beyond the first
- * METRICS_MAX_MODELS distinct ones becomes "other", and once the table is
+ * METRICS_MAX_MODELS distinct ones becomes "other" (a "key" value beyond
+ * METRICS_MAX_KEYS likewise), and once the table is
  * METRICS_FILL_PERCENT full new series are dropped (counted, and logged
  * once per process).
  */
@@ -30,13 +31,14 @@
 #define METRICS_FILL_PERCENT	75
 #define METRICS_VALUE_MAX	64
 #define METRICS_MAX_MODELS	64
-#define METRICS_MAX_LABELS	4
+#define METRICS_MAX_KEYS	64
+#define METRICS_MAX_LABELS	5
 
 /* The families; their names, help and label names are in metrics.c. */
 enum metric {
-	METRIC_REQUESTS,		/* account, api, model, status_class */
-	METRIC_INPUT_TOKENS,		/* account, api, model */
-	METRIC_OUTPUT_TOKENS,		/* account, api, model */
+	METRIC_REQUESTS,	/* account, api, key, model, status_class */
+	METRIC_INPUT_TOKENS,		/* account, api, key, model */
+	METRIC_OUTPUT_TOKENS,		/* account, api, key, model */
 	METRIC_UPSTREAM_ATTEMPTS,	/* account, api */
 	METRIC_UPSTREAM_RETRIES,	/* no labels */
 	METRIC_FAILOVERS,		/* no labels */

@@ -1141,6 +1141,15 @@ pool_session_hash(const struct conv *conv, char out[POOL_SESSION_LEN + 1])
 	struct buf	in = BUF_INIT;
 	size_t		i, j;
 
+	/*
+	 * Two client keys never share a session (and so its account), even
+	 * when their clients send the same user id or opening.
+	 */
+	if (conv->client_key != NULL && conv->client_key[0] != '\0') {
+		buf_puts(&in, "client\n");
+		buf_puts(&in, conv->client_key);
+		buf_append(&in, "", 1);
+	}
 	if (conv->session_key != NULL && conv->session_key[0] != '\0') {
 		buf_puts(&in, "key\n");
 		buf_puts(&in, conv->session_key);

@@ -81,7 +81,8 @@ int		pool_can_serve(struct store *, const struct config *,
 /*
  * The stickiness key of a conversation, as hex: from conv->session_key
  * (Anthropic metadata.user_id, OpenAI user or prompt_cache_key), otherwise
- * from the system prompt and the first user message.
+ * from the system prompt and the first user message; with
+ * conv->client_key's name too when a client key sent it.
  */
 void		pool_session_hash(const struct conv *,
 		    char out[POOL_SESSION_LEN + 1]);

@@ -18,6 +18,9 @@
  * A struct store holds paths only and may be shared by threads; a struct
  * store_txn belongs to one thread.  Threads of one process exclude each
  * other too, because each transaction opens its own lock descriptor.
+ *
+ * Key prefixes, each owned by one module: ckey/<name>, ckey-hash/<sha256>
+ * and ckey-use/<name> (clientkeys.h).
  */
 
 #define STORE_SCHEMA_VERSION	1

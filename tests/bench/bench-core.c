@@ -69,6 +69,12 @@
  *             (prom_page) with METRICS_PAGE_ACCOUNTS accounts, each with
  *             cached usage and request series on the four APIs: ms per
  *             scrape and bytes.
+ *   clientkeys what a request with a client key adds (shared/clientkeys.h):
+ *             clientkeys_authorise (hash lookup, limits, count: one
+ *             unsynced write transaction) with no rpm and with a full
+ *             window (a request every 61 ms: 60 seconds of counts), and
+ *             clientkeys_add_tokens after the answer: µs each.  A request
+ *             with apiKey does none of it.
  * Each measurement runs for about -t seconds (default 1) after a warm-up
  * and reports the median of its rounds.  Output: one JSON object on stdout.
  *
@@ -94,6 +100,7 @@
 #include "accounts.h"
 #include "anthropic.h"
 #include "buf.h"
+#include "clientkeys.h"
 #include "clock.h"
 #include "config.h"
 #include "conv.h"
@@ -1067,6 +1074,89 @@ out:
 	free(dir);
 	free(why);
 	json_object_object_add(out, "metrics", o);
+}
+
+/* --- client keys: the auth and count of a request ---------------------- */
+
+/* µs per clientkeys_authorise, the clock moving step_ms per call. */
+static double
+auth_loop(struct store *st, const char *key, int64_t *now_ms, int step_ms)
+{
+	struct clientkeys_grant	 g;
+	double			 t0, took[MAX_ROUNDS];
+	size_t			 n, rounds;
+	long			 retry;
+
+	for (rounds = 0; rounds < 5; rounds++) {
+		t0 = now_s();
+		for (n = 0; n == 0 || now_s() - t0 < seconds_per_test / 10;
+		    n++) {
+			*now_ms += step_ms;
+			if (clientkeys_authorise(st, key, *now_ms, &g, &retry,
+			    NULL) != KF_OK)
+				return -1;
+		}
+		took[rounds] = (now_s() - t0) / (double)n;
+	}
+	return median(took, rounds) * 1e6;
+}
+
+static void
+bench_clientkeys(json_object *out, const char *parent)
+{
+	struct store		*st = NULL;
+	struct clientkey	 spec;
+	char			 plain[CLIENTKEYS_KEY_LEN + 1];
+	char			 limited[CLIENTKEYS_KEY_LEN + 1];
+	char			*dir, *why = NULL;
+	double			 t0, took[MAX_ROUNDS];
+	size_t			 n, rounds;
+	int64_t			 now_ms = (int64_t)time(NULL) * 1000;
+	json_object		*o = json_object_new_object();
+
+	dir = xasprintf("%s/kiro-bench-keys.XXXXXX", parent);
+	if (mkdtemp(dir) == NULL || store_open(&st, dir, &why) != KF_OK)
+		goto fail;
+	memset(&spec, 0, sizeof(spec));
+	snprintf(spec.name, sizeof(spec.name), "plain");
+	if (clientkeys_add(st, &spec, plain, &why) != KF_OK)
+		goto fail;
+	snprintf(spec.name, sizeof(spec.name), "limited");
+	spec.rpm = CLIENTKEYS_RPM_MAX;
+	if (clientkeys_add(st, &spec, limited, &why) != KF_OK)
+		goto fail;
+	json_object_object_add(o, "auth_us", json_object_new_double(
+	    auth_loop(st, plain, &now_ms, 1)));
+	/* 61 ms apart: every second of the window has requests. */
+	(void)auth_loop(st, limited, &now_ms, 61);
+	json_object_object_add(o, "auth_full_window_us",
+	    json_object_new_double(auth_loop(st, limited, &now_ms, 61)));
+	json_object_object_add(o, "window", json_object_new_int(
+	    60000 / 61));
+	for (rounds = 0; rounds < 5; rounds++) {
+		t0 = now_s();
+		for (n = 0; n == 0 || now_s() - t0 < seconds_per_test / 10;
+		    n++)
+			if (clientkeys_add_tokens(st, "plain", 100, &why) !=
+			    KF_OK)
+				goto fail;
+		took[rounds] = (now_s() - t0) / (double)n;
+	}
+	json_object_object_add(o, "add_tokens_us", json_object_new_double(
+	    median(took, rounds) * 1e6));
+	goto out;
+fail:
+	json_object_object_add(o, "error", json_object_new_string(
+	    why != NULL ? why : strerror(errno)));
+out:
+	explicit_bzero(plain, sizeof(plain));
+	explicit_bzero(limited, sizeof(limited));
+	store_close(st);
+	if (dir != NULL)
+		tu_rmrf_dir(dir);
+	free(dir);
+	free(why);
+	json_object_object_add(out, "clientkeys", o);
 }
 
 /* --- front ends: one conversation and one answer in each protocol ------- */
@@ -2631,6 +2721,7 @@ main(int argc, char *argv[])
 	bench_trim(out);
 	bench_metrics(out, fixture, dirs[0]);
 	bench_overflow(out, dirs[0]);
+	bench_clientkeys(out, dirs[0]);
 print:
 	printf("%s\n", json_object_to_json_string_ext(out,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));

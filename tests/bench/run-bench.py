@@ -63,6 +63,9 @@ baseline measured in the same run for each figure:
               (ms per scrape).
               Its estimate row: the token estimate (tokens_count_conv) on the
               repaired conv as a share of the same conversion (goal: < 10%).
+              Its client keys row: the auth and count of
+              a request with a client key (one unsynced write transaction),
+              also with a full rpm window, and the tokens added after it.
 
 The table is printed at the end; results go to --json (results.json).  Exit
 status 0 unless something failed to run (a missing program, a server that
@@ -1214,6 +1217,19 @@ def core_preflight_rows(t: Table, pf: dict) -> None:
                f"{p['preflight_mb_s']:.0f} MB/s of body")
 
 
+def core_clientkeys_rows(t: Table, k: dict) -> None:
+    """bench-core's client keys row: what a request with a client key adds."""
+    if "error" in k:
+        t.row("client key auth per request", None, "us")
+        t.note(f"FAILED: {k['error']}")
+        return
+    t.row("client key auth per request", k["auth_us"], "us", fmt="{:.0f}")
+    t.note(f"hash lookup, limits and count in one unsynced write transaction; with an rpm "
+           f"window of {k['window']} requests in 60 seconds {k['auth_full_window_us']:.0f} us; "
+           f"tokens added "
+           f"after the answer {k['add_tokens_us']:.0f} us; apiKey requests do neither")
+
+
 def core_metrics_rows(t: Table, m: dict) -> None:
     """bench-core's metrics row: prom_record, the Prometheus counters of one request."""
     if "error" in m:
@@ -1356,6 +1372,8 @@ def build_table(res: dict) -> str:
             core_metrics_rows(t, c["metrics"])
         if "estimate" in c:
             core_estimate_rows(t, c["estimate"])
+        if "clientkeys" in c:
+            core_clientkeys_rows(t, c["clientkeys"])
         if "request_conversion" in c:
             core_frontend_rows(t, c)
         for st in c["store"]:

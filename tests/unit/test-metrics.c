@@ -79,10 +79,13 @@ file_path(void)
 START_TEST(series_created_and_counted)
 {
 	struct metrics		*m = open_ok();
-	const char *const	 a[] = { "1", "anthropic", "claude-x", "2xx" };
-	const char *const	 b[] = { "2", "anthropic", "claude-x", "2xx" };
-	const char *const	 none[] = { NULL, "other", "", "4xx" };
-	const char *const	 none2[] = { "none", "other", "none", "4xx" };
+	const char *const	 a[] = { "1", "anthropic", "ci", "claude-x",
+	    "2xx" };
+	const char *const	 b[] = { "2", "anthropic", "ci", "claude-x",
+	    "2xx" };
+	const char *const	 none[] = { NULL, "other", NULL, "", "4xx" };
+	const char *const	 none2[] = { "none", "other", "none", "none",
+	    "4xx" };
 	char			*text;
 
 	ck_assert_uint_eq(metrics_get(m, METRIC_REQUESTS, a), 0);
@@ -98,10 +101,11 @@ START_TEST(series_created_and_counted)
 	ck_assert_uint_eq(metrics_get(m, METRIC_REQUEST_SECONDS, a), 0);
 	text = render(m);
 	ck_assert_ptr_nonnull(strstr(text, "kiro_fcgi_requests_total{account="
-	    "\"1\",api=\"anthropic\",model=\"claude-x\",status_class=\"2xx\"} "
-	    "3\n"));
+	    "\"1\",api=\"anthropic\",key=\"ci\",model=\"claude-x\","
+	    "status_class=\"2xx\"} 3\n"));
 	ck_assert_ptr_nonnull(strstr(text, "kiro_fcgi_requests_total{account="
-	    "\"none\",api=\"other\",model=\"none\",status_class=\"4xx\"} 1\n"));
+	    "\"none\",api=\"other\",key=\"none\",model=\"none\","
+	    "status_class=\"4xx\"} 1\n"));
 	free(text);
 	/* NULL is fine everywhere. */
 	metrics_add(NULL, METRIC_REQUESTS, a, 1);
@@ -320,12 +324,12 @@ END_TEST
 START_TEST(too_long_key_dropped_not_cut)
 {
 	struct metrics	*m = open_ok();
-	const char	*v[4];
+	const char	*v[5];
 	char		 big[METRICS_VALUE_MAX + 1], *text;
 
 	memset(big, 'z', METRICS_VALUE_MAX);
 	big[METRICS_VALUE_MAX] = '\0';
-	v[0] = v[1] = v[2] = v[3] = big;
+	v[0] = v[1] = v[2] = v[3] = v[4] = big;
 	metrics_add(m, METRIC_REQUESTS, v, 1);
 	ck_assert_uint_eq(metrics_get(m, METRIC_REQUESTS, v), 0);
 	text = render(m);
@@ -341,14 +345,15 @@ END_TEST
 START_TEST(models_beyond_cap_are_other)
 {
 	struct metrics		*m = open_ok();
-	const char		*v[3];
-	const char *const	 other[] = { "1", "gemini", "other" };
+	const char		*v[4];
+	const char *const	 other[] = { "1", "gemini", "ci", "other" };
 	char			 model[32];
 	int			 i;
 
 	v[0] = "1";
 	v[1] = "gemini";
-	v[2] = model;
+	v[2] = "ci";
+	v[3] = model;
 	for (i = 0; i < METRICS_MAX_MODELS + 10; i++) {
 		snprintf(model, sizeof(model), "model-%d", i);
 		metrics_add(m, METRIC_INPUT_TOKENS, v, 100);
@@ -360,6 +365,33 @@ START_TEST(models_beyond_cap_are_other)
 	snprintf(model, sizeof(model), "model-%d", METRICS_MAX_MODELS - 1);
 	ck_assert_uint_eq(metrics_get(m, METRIC_INPUT_TOKENS, v), 100);
 	ck_assert_uint_eq(metrics_get(m, METRIC_INPUT_TOKENS, other), 1000);
+	metrics_close(m);
+}
+END_TEST
+
+START_TEST(keys_beyond_cap_are_other)
+{
+	struct metrics		*m = open_ok();
+	const char		*v[4];
+	const char *const	 other[] = { "1", "gemini", "other", "m" };
+	char			 key[32];
+	int			 i;
+
+	v[0] = "1";
+	v[1] = "gemini";
+	v[2] = key;
+	v[3] = "m";
+	for (i = 0; i < METRICS_MAX_KEYS + 5; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		metrics_add(m, METRIC_OUTPUT_TOKENS, v, 10);
+	}
+	snprintf(key, sizeof(key), "key-%d", METRICS_MAX_KEYS - 1);
+	ck_assert_uint_eq(metrics_get(m, METRIC_OUTPUT_TOKENS, v), 10);
+	ck_assert_uint_eq(metrics_get(m, METRIC_OUTPUT_TOKENS, other), 50);
+	/* The model cap is apart: one model, many keys. */
+	v[2] = "key-0";
+	v[3] = "m";
+	ck_assert_uint_eq(metrics_get(m, METRIC_OUTPUT_TOKENS, v), 10);
 	metrics_close(m);
 }
 END_TEST
@@ -424,6 +456,7 @@ suite(void)
 	tcase_add_test(tc, full_table_drops_new_series);
 	tcase_add_test(tc, foreign_files_replaced);
 	tcase_add_test(tc, labels_escaped_and_capped);
+	tcase_add_test(tc, keys_beyond_cap_are_other);
 	tcase_add_test(tc, too_long_key_dropped_not_cut);
 	tcase_add_test(tc, models_beyond_cap_are_other);
 	tcase_add_test(tc, histograms_and_empty_counters_rendered);
