@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "flowlog.h"
 #include "log.h"
 #include "models.h"
 
@@ -101,6 +102,8 @@ struct config {
 	int			 prompt_caching;
 	/* Continuations of a cut-off tool call (toolcont.h); default 2. */
 	long			 tool_continuations;
+	/* The request log, flowLog.* (flowlog.h). */
+	struct flowlog_opts	 flow_log;
 
 	/* Credentials given by environment variables, seeded at start. */
 	char			*env_refresh_token;	/* REFRESH_TOKEN */
