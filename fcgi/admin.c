@@ -12,6 +12,7 @@
 
 #include "accounts.h"
 #include "admin.h"
+#include "admin-flows.h"
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
@@ -843,6 +844,19 @@ put_limits(struct admin_call *call)
 }
 
 /* The API; README.md's "Admin API" table lists the same. */
+/* The request log and its statistics live in admin-flows.c. */
+static void
+flows(struct admin_call *call)
+{
+	admin_flows_list(call->req, call->cfg);
+}
+
+static void
+stats(struct admin_call *call)
+{
+	admin_flows_stats(call->req, call->cfg);
+}
+
 static const struct admin_route admin_routes[] = {
 	{ "GET", "credentials", BODY_NONE, list_credentials },
 	{ "POST", "credentials", BODY_OBJECT, add_credential },
@@ -859,6 +873,8 @@ static const struct admin_route admin_routes[] = {
 	{ "PUT", "config/rate-limits", BODY_OBJECT, put_limits },
 	{ "GET", "accounts/{id}/history", BODY_NONE, history },
 	{ "GET", "usage", BODY_NONE, usage_all },
+	{ "GET", "flows", BODY_NONE, flows },
+	{ "GET", "stats", BODY_NONE, stats },
 };
 #define N_ADMIN_ROUTES	(sizeof(admin_routes) / sizeof(admin_routes[0]))
 

@@ -12,6 +12,28 @@
 struct config;
 struct relay_env;
 
+/*
+ * What the request log (flows.h) notes during a request, beside what the
+ * access log has: set by serve_relay and by the tap on out.
+ */
+struct flow_note {
+	char		*client_model;	/* owned */
+	int		 stream;
+	int		 attempts;
+	long		 input_tokens;
+	long		 output_tokens;
+	const char	*error_type;	/* kf_err_name; NULL when none */
+	char		*error;		/* owned */
+	int64_t		 first_byte_ms;	/* clock_mono_ms; 0: none yet */
+	struct buf	 answer;	/* the answer body's first bytes */
+	size_t		 answer_cap;
+	int		 keep_answer;	/* flowLog.bodies */
+	int		 head_seen;
+	/* The out's own writer, which the tap calls. */
+	int		(*write)(void *, const char *, size_t);
+	void		*arg;
+};
+
 /* What a route handler gets; lives for one request. */
 struct request {
 	char *const		*envp;		/* FastCGI parameters */
@@ -30,6 +52,7 @@ struct request {
 	/* Kiro's meteringEvent credits, for the access log, when metered. */
 	double			 credits;
 	int			 metered;
+	struct flow_note	 flow;		/* for the request log */
 };
 
 /* A FastCGI parameter ("HTTP_X_API_KEY", ...), or NULL. */
