@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "config.h"
 #include "cred.h"
+#include "ctl-flows.h"
 #include "ctl-login.h"
 #include "fileio.h"
 #include "http.h"
@@ -113,7 +114,16 @@ usage(void)
 	    "a glance\n"
 	    "  login builder-id|google|github|remote [...]\n"
 	    "                                log in without the IDE and add "
-	    "the account\n");
+	    "the account\n"
+	    "  flows [--status S] [--api A] [--model M] [--account ID] "
+	    "[--key K] [-q TEXT]\n"
+	    "        [--from T] [--to T] [--limit N] [--offset N] "
+	    "[--json|--csv]\n"
+	    "                                the request log, newest first\n"
+	    "  stats [--hours N] [--json]    requests, errors, tokens and "
+	    "latency per account,\n"
+	    "                                model, API and key; hourly "
+	    "trend\n");
 	exit(2);
 }
 
@@ -1135,6 +1145,8 @@ static const struct {
 	{ "refresh", NULL, refresh_verb, 0 },
 	{ "status", NULL, status_verb, 0 },
 	{ "login", NULL, login_verb, 0 },
+	{ "flows", NULL, flows_verb, 0 },
+	{ "stats", NULL, stats_verb, 0 },
 };
 
 int
