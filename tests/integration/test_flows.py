@@ -63,6 +63,13 @@ def tearDownModule() -> None:
         MOCK.stop()
 
 
+def check_trace(srv) -> None:
+    """Under TRACEME=valgrind, a stopped server's responders reported nothing."""
+    problems = getattr(srv, "_trace_problems", None)
+    if problems:
+        raise AssertionError("valgrind reported errors:\n" + "\n".join(problems))
+
+
 def admin(g: Gateway, path: str):
     return gw.request(g.url("/api/admin/" + path), "GET", None, {"x-api-key": ADMIN_KEY})
 
@@ -95,7 +102,9 @@ class _Flows:
     @classmethod
     def tearDownClass(cls) -> None:
         if cls.gateway is not None:
+            srv = cls.gateway.srv
             cls.gateway.stop()
+            check_trace(srv)
 
     @classmethod
     def make_requests(cls, g: Gateway) -> list[dict]:
@@ -361,10 +370,12 @@ class LighttpdFlows(_Flows, unittest.TestCase):
     server = "lighttpd"
 
     def test_bodies_kept_when_asked_and_redacted(self) -> None:
-        with Gateway(self.server, MOCK, mount="/", procs=1, threads=2,
-                     accounts=[self.account],
-                     config={"adminApiKey": ADMIN_KEY,
-                             "flowLog": {"bodies": True, "bodyMaxBytes": 4096}}) as g:
+        g = Gateway(self.server, MOCK, mount="/", procs=1, threads=2,
+                    accounts=[self.account],
+                    config={"adminApiKey": ADMIN_KEY,
+                            "flowLog": {"bodies": True, "bodyMaxBytes": 4096}})
+        with g:
+            srv = g.srv
             sent = body(MARK + " kept", metadata={"user_id": "u1"})
             sent["api_key"] = "sk-should-not-be-stored-123"
             resp = g.post("/v1/messages", sent)
@@ -384,6 +395,7 @@ class LighttpdFlows(_Flows, unittest.TestCase):
             self.assertLessEqual(len(rec["requestBody"].encode()), 4096)
             self.assertGreater(rec["requestBodyCut"], 6000)
             self.assertTrue(rec["answerBody"].startswith("event: message_start"))
+        check_trace(srv)
 
 
 class ApacheFlows(_Flows, unittest.TestCase):
