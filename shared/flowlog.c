@@ -50,6 +50,68 @@ flowlog_dir(const char *state_dir)
 
 /* --- writing -------------------------------------------------------------- */
 
+/* The length of the valid UTF-8 sequence at p (RFC 3629), or 0. */
+static size_t
+utf8_seq(const unsigned char *p, size_t left)
+{
+	size_t		n, i;
+	uint32_t	c;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2, c = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3, c = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4, c = p[0] & 0x07;
+	else
+		return 0;
+	if (left < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+/*
+ * Appends s as a JSON string.  Text from clients and Kiro may not be
+ * UTF-8, and a reader refuses a line that is not: each bad byte becomes
+ * U+FFFD, so the record is kept.
+ */
+static void
+put_text(struct buf *b, const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	struct buf		 clean = BUF_INIT;
+	size_t			 i, n;
+
+	for (i = 0; i < len; i += n)
+		if ((n = utf8_seq(p + i, len - i)) == 0)
+			break;
+	if (i >= len) {
+		buf_json_str(b, s, len);
+		return;
+	}
+	buf_append(&clean, s, i);
+	while (i < len) {
+		if ((n = utf8_seq(p + i, len - i)) == 0) {
+			buf_puts(&clean, "\xef\xbf\xbd");
+			n = 1;
+		} else
+			buf_append(&clean, s + i, n);
+		i += n;
+	}
+	buf_json_str(b, clean.ptr, clean.len);
+	buf_free(&clean);
+}
+
 static void
 put_str(struct buf *b, const char *name, const char *s)
 {
@@ -63,7 +125,7 @@ put_str(struct buf *b, const char *name, const char *s)
 	    ((unsigned char)s[len] & 0xc0) == 0x80)
 		len--;
 	buf_printf(b, ",\"%s\":", name);
-	buf_json_str(b, s, len);
+	put_text(b, s, len);
 }
 
 static int
@@ -130,7 +192,7 @@ put_body(struct buf *b, const char *name, const char *body, size_t len,
 	while (n > 0 && n < len && ((unsigned char)body[n] & 0xc0) == 0x80)
 		n--;
 	buf_printf(b, ",\"%s\":", name);
-	buf_json_str(b, body, n);
+	put_text(b, body, n);
 	if (n < len)
 		buf_printf(b, ",\"%sCut\":%zu", name, len);
 	buf_free(&clean);

@@ -21,7 +21,8 @@
 #include "testutil.h"
 
 /*
- * Covers: a record written and read back with every field, the directory
+ * Covers: a record written and read back with every field (bytes that
+ * are not UTF-8 replaced, not losing the record), the directory
  * 0700 and the files 0600; a disabled log writes nothing; each filter
  * (status, class, errors, API, client or Kiro model, key, account, text
  * in the error in any case, time range) and the parsing of their query
@@ -212,6 +213,35 @@ START_TEST(flowlog_round_trip)
 		ck_assert_uint_eq(lines, 1);
 		buf_free(&raw);
 	}
+	tu_rmrf(base);
+	free(base);
+	free(dir);
+}
+END_TEST
+
+/* Bytes that are not UTF-8 become U+FFFD: the record is still read back. */
+START_TEST(flowlog_keeps_records_with_bad_utf8)
+{
+	struct flowlog_opts	 o = opts();
+	struct flowrec		 r = rec(1000, "u1");
+	struct flow_filter	 f;
+	struct got		 g;
+	char			*base = tu_tmpdir(), *dir = dir_of(base), *why = NULL;
+	const char		*s;
+
+	r.error = "bad \xff\xc3 byte, ok \xc3\xa9, surrogate \xed\xa0\x80";
+	r.model = "m\xe2\x82";
+	append(dir, &o, &r);
+	memset(&f, 0, sizeof(f));
+	g.arr = json_object_new_array();
+	ck_assert(flowlog_scan(dir, &f, 0, 10, collect, &g, NULL, &why) ==
+	    KF_OK);
+	ck_assert_int_eq(json_object_array_length(g.arr), 1);
+	ck_assert_int_eq(json_get_str(json_object_array_get_idx(g.arr, 0),
+	    "error", &s), 1);
+	ck_assert_str_eq(s, "bad \xef\xbf\xbd\xef\xbf\xbd byte, ok \xc3\xa9, "
+	    "surrogate \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	json_object_put(g.arr);
 	tu_rmrf(base);
 	free(base);
 	free(dir);
@@ -776,6 +806,7 @@ flowlog_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, flowlog_round_trip);
 	tcase_add_test(tc, flowlog_missing_dir_is_empty);
+	tcase_add_test(tc, flowlog_keeps_records_with_bad_utf8);
 	tcase_add_test(tc, flowlog_filters);
 	tcase_add_test(tc, flowlog_filter_refuses_bad_values);
 	tcase_add_test(tc, flowlog_paging_newest_first);
