@@ -17,8 +17,8 @@
 #include "xmalloc.h"
 
 #define FLOWS_SYNOPSIS	"flows [--from T] [--to T] [--status S] [--api A] " \
-	"[--model M] [--key K] [--account ID] [-q TEXT] [--limit N] " \
-	"[--offset N] [--json|--csv]"
+	"[--model M] [--key K] [--account ID] [-q TEXT] [--id ID] " \
+	"[--limit N] [--offset N] [--json|--csv]"
 #define STATS_SYNOPSIS	"stats [--hours N] [--json]"
 #define DEFAULT_ROWS	50
 
@@ -29,7 +29,7 @@ static const struct {
 } filter_flags[] = {
 	{ "--from", "from" }, { "--to", "to" }, { "--status", "status" },
 	{ "--api", "api" }, { "--model", "model" }, { "--key", "key" },
-	{ "--account", "account" }, { "-q", "q" },
+	{ "--account", "account" }, { "-q", "q" }, { "--id", "id" },
 };
 #define N_FILTER_FLAGS	(sizeof(filter_flags) / sizeof(filter_flags[0]))
 
@@ -212,8 +212,10 @@ flows_verb(struct ctl *ctl, int argc, char **argv)
 		json_object_object_add(o, "flows", p.arr);
 		json_object_object_add(o, "offset",
 		    json_object_new_int64(offset));
-		json_object_object_add(o, "limit", json_object_new_int64(limit));
-		json_object_object_add(o, "more", json_object_new_boolean(more));
+		json_object_object_add(o, "limit",
+		    json_object_new_int64(limit));
+		json_object_object_add(o, "more",
+		    json_object_new_boolean(more));
 		json_object_object_add(o, "nextOffset", more ?
 		    json_object_new_int64(offset + limit) : NULL);
 		puts(json_object_to_json_string_ext(o,

@@ -6,7 +6,8 @@
 
 /*
  * flows [--from T] [--to T] [--status S] [--api A] [--model M] [--key K]
- * [--account ID] [-q TEXT] [--limit N] [--offset N] [--json|--csv]:
+ * [--account ID] [-q TEXT] [--id ID] [--limit N] [--offset N]
+ * [--json|--csv]:
  * the recorded requests, newest first (flowlog_scan).
  */
 int	flows_verb(struct ctl *, int, char **);

@@ -104,13 +104,22 @@ number(const char *v, long lo, long hi, long def, long *out)
 
 struct page {
 	json_object	*arr;
+	int		 bodies;
 };
 
+/*
+ * Bodies (flowLog.bodies) can make a record 512 KiB: a page leaves them
+ * out, and one record asked for by ?id= has them.
+ */
 static int
 page_add(void *arg, json_object *rec)
 {
 	struct page	*pg = arg;
 
+	if (!pg->bodies) {
+		json_object_object_del(rec, "requestBody");
+		json_object_object_del(rec, "answerBody");
+	}
 	json_object_array_add(pg->arr, json_object_get(rec));
 	return 0;
 }
@@ -234,6 +243,7 @@ admin_flows_list(struct request *req, const struct config *cfg)
 		goto out;
 	}
 	pg.arr = json_object_new_array();
+	pg.bodies = f.id != NULL;
 	if (flowlog_scan(dir, &f, (size_t)offset, (size_t)limit, page_add,
 	    &pg, &more, &why) != KF_OK) {
 		json_object_put(pg.arr);

@@ -7,9 +7,10 @@ struct request;
 
 /*
  * GET /api/admin/flows: the records that match the query's filters
- * (flowlog_filter_parse: from, to, status, api, model, key, account, q),
- * newest first, from ?offset= (default 0), ?limit= of them (default 100,
- * at most FLOWLOG_PAGE_MAX):
+ * (flowlog_filter_parse: from, to, status, api, model, key, account, q,
+ * id), newest first, without their bodies unless id is given, from
+ * ?offset= (default 0), ?limit= of them (default 100, at most
+ * FLOWLOG_PAGE_MAX):
  * {"flows":[...],"offset","limit","more","nextOffset"}.  ?format=jsonl or
  * ?format=csv streams up to ?limit= (default and cap FLOWLOG_EXPORT_MAX)
  * as a download instead.  A bad parameter is 400.

@@ -409,8 +409,8 @@ rotate(const char *dir, const struct flowlog_opts *o, ino_t ino,
 	close(fd);
 	/* One rotation per millisecond at most keeps the names unique. */
 	for (;;) {
-		(void)snprintf(name, sizeof(name), SEG_PREFIX "%013lld-%ld.jsonl",
-		    (long long)now, records);
+		(void)snprintf(name, sizeof(name), SEG_PREFIX
+		    "%013lld-%ld.jsonl", (long long)now, records);
 		if (join(seg, sizeof(seg), dir, name) == -1 ||
 		    access(seg, F_OK) == -1)
 			break;
@@ -595,6 +595,7 @@ flowlog_filter_parse(struct flow_filter *f, flow_param_fn get, void *arg,
 	f->model = get(arg, "model");
 	f->key = get(arg, "key");
 	f->q = get(arg, "q");
+	f->id = get(arg, "id");
 	if (f->q != NULL && strlen(f->q) > FLOWLOG_TEXT_MAX) {
 		xsetprintf(cause, "q: at most %d bytes", FLOWLOG_TEXT_MAX);
 		return KF_EINVAL;
@@ -653,6 +654,8 @@ matches(const struct flow_filter *f, json_object *rec)
 	    !str_is(rec_str(rec, "kiroModel"), f->model))
 		return 0;
 	if (f->account_id != 0 && rec_int(rec, "account") != f->account_id)
+		return 0;
+	if (f->id != NULL && !str_is(rec_str(rec, "id"), f->id))
 		return 0;
 	if (f->q != NULL && *f->q != '\0' && ((err = rec_str(rec, "error")) ==
 	    NULL || strcasestr(err, f->q) == NULL))
@@ -884,7 +887,8 @@ flowlog_csv_row(json_object *rec, struct buf *b)
 /* --- statistics ----------------------------------------------------------- */
 
 #define LAT_BUCKETS	100
-#define LAT_RATIO	1.2	/* bucket bounds grow by 20%: p50/p95 within 10% */
+/* Bucket bounds grow by 20%: p50/p95 within 10%. */
+#define LAT_RATIO	1.2
 #define TYPES_MAX	32	/* error types in one group */
 #define TABLE_SLOTS	(FLOWSTATS_GROUPS_MAX * 2)
 

@@ -90,13 +90,14 @@ struct flow_filter {
 	const char	*key;
 	long		 account_id;
 	const char	*q;		/* in the error, any case */
+	const char	*id;		/* one request, by its id */
 };
 
 /*
  * Parses a filter from query-style parameters: get(arg, name) returns the
  * value (borrowed until the filter is used) or NULL.  Names: from, to
  * (RFC 3339 or ms since the epoch), status (200, 4xx, 5xx, error),
- * api, model, key, account, q.  A bad value is KF_EINVAL with a cause.
+ * api, model, key, account, q, id.  A bad value is KF_EINVAL with a cause.
  */
 typedef const char *(*flow_param_fn)(void *arg, const char *name);
 enum kf_err	 flowlog_filter_parse(struct flow_filter *, flow_param_fn,

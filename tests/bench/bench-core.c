@@ -2169,7 +2169,8 @@ flow_append_loop(const char *dir, double seconds, double *cpu_per,
 		(void)snprintf(id, sizeof(id), "%08zx", n);
 		r = flow_sample(id);
 		if (flowlog_append(dir, &o, &r, &why) != KF_OK) {
-			fprintf(stderr, "bench-core: flowlog_append: %s\n", why);
+			fprintf(stderr, "bench-core: flowlog_append: %s\n",
+			    why);
 			exit(1);
 		}
 	}
@@ -2224,7 +2225,8 @@ bench_flowlog(json_object *out, const char *parent)
 	/* Two processes at once, each reporting its own figures by a pipe. */
 	for (i = 0; i < 2; i++) {
 		if (pipe(fds[i]) == -1 || (pids[i] = fork()) == -1) {
-			fprintf(stderr, "bench-core: fork: %s\n", strerror(errno));
+			fprintf(stderr, "bench-core: fork: %s\n",
+			    strerror(errno));
 			exit(1);
 		}
 		if (pids[i] == 0) {
@@ -2245,7 +2247,8 @@ bench_flowlog(json_object *out, const char *parent)
 		    (ssize_t)sizeof(results[i]) ||
 		    waitpid(pids[i], &status, 0) != pids[i] ||
 		    !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			fprintf(stderr, "bench-core: a flowlog writer failed\n");
+			fprintf(stderr, "bench-core: a flowlog writer "
+			    "failed\n");
 			exit(1);
 		}
 		close(fds[i][0]);

@@ -136,7 +136,8 @@ START_TEST(flowlog_round_trip)
 	struct flow_filter	 f;
 	struct got		 g;
 	struct stat		 st;
-	char			*base = tu_tmpdir(), *dir = dir_of(base), *why = NULL;
+	char			*base = tu_tmpdir(), *dir = dir_of(base);
+	char			*why = NULL;
 	char			 path[PATH_MAX];
 	json_object		*x;
 	const char		*s;
@@ -226,7 +227,8 @@ START_TEST(flowlog_keeps_records_with_bad_utf8)
 	struct flowrec		 r = rec(1000, "u1");
 	struct flow_filter	 f;
 	struct got		 g;
-	char			*base = tu_tmpdir(), *dir = dir_of(base), *why = NULL;
+	char			*base = tu_tmpdir(), *dir = dir_of(base);
+	char			*why = NULL;
 	const char		*s;
 
 	r.error = "bad \xff\xc3 byte, ok \xc3\xa9, surrogate \xed\xa0\x80";
@@ -355,6 +357,7 @@ START_TEST(flowlog_filters)
 	Q("bad,chat", "from", "2000", "to", "4000");
 	Q("bad,chat,ok1", "to", "1970-01-01T00:00:04Z");	/* before */
 	Q("gem", "account", "2", "api", "gemini", "none", "x");
+	Q("chat", "id", "chat");
 	tu_rmrf(base);
 	free(base);
 	free(dir);
@@ -365,7 +368,8 @@ START_TEST(flowlog_filter_refuses_bad_values)
 {
 	static const char *const bad[][2] = {
 		{ "status", "abc" }, { "status", "99" }, { "status", "6xx" },
-		{ "account", "0" }, { "account", "x1" }, { "from", "yesterday" },
+		{ "account", "0" }, { "account", "x1" },
+		{ "from", "yesterday" },
 		{ "to", "-5" },
 	};
 	struct flow_filter	 f;
@@ -480,7 +484,7 @@ START_TEST(flowlog_rotation_keeps_count_bound)
 	ck_assert_str_eq(got, "r1000,r999,r998");
 	free(got);
 
-	/* A segment closed longer ago than maxAgeDays goes at the next rotation. */
+	/* Closed longer ago than maxAgeDays: gone at the next rotation. */
 	snprintf(old, sizeof(old), "%s/seg-%013lld-5.jsonl", dir,
 	    (long long)(flowlog_now_ms() - 31LL * 86400 * 1000));
 	tu_write_file(old, "{\"t\":1,\"id\":\"old\"}\n");
@@ -507,7 +511,8 @@ START_TEST(flowlog_concurrent_writers_no_torn_line)
 	struct flow_filter	 f;
 	struct flowrec		 r;
 	struct got		 g;
-	char			*base = tu_tmpdir(), *dir = dir_of(base), *why = NULL;
+	char			*base = tu_tmpdir(), *dir = dir_of(base);
+	char			*why = NULL;
 	char			 id[32], msg[900], seen[WRITERS][PER_WRITER];
 	const char		*s;
 	pid_t			 pids[WRITERS];
@@ -587,7 +592,8 @@ START_TEST(flowlog_bodies_opt_in_capped_redacted)
 	struct flowrec		 r = rec(1000, "b1");
 	struct buf		 big = BUF_INIT;
 	char			*base = tu_tmpdir(), *dir = dir_of(base), *raw;
-	const char		*req = "{\"model\":\"m\",\"x-api-key\":\"sk-SECRET1\","
+	const char		*req =
+	    "{\"model\":\"m\",\"x-api-key\":\"sk-SECRET1\","
 	    "\"metadata\":{\"Authorization\":\"Bearer SECRET2\",\"list\":"
 	    "[{\"key\":\"SECRET3\"}]},\"messages\":[{\"role\":\"user\","
 	    "\"content\":\"hello\"}]}";
@@ -626,8 +632,9 @@ START_TEST(flowlog_bodies_opt_in_capped_redacted)
 	append(dir, &o, &r);
 	raw = raw_log(dir);
 	ck_assert_ptr_nonnull(strstr(raw, "\"requestBodyCut\":5000"));
-	ck_assert_ptr_null(strstr(raw, "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
-	    "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"));
+	ck_assert_ptr_null(strstr(raw, "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+	    "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz"
+	    "zzz"));
 	free(raw);
 	buf_free(&big);
 	tu_rmrf(base);
@@ -691,7 +698,8 @@ START_TEST(flowlog_stats_figures)
 {
 	struct flowlog_opts	 o = opts();
 	struct flowrec		 r;
-	char			*base = tu_tmpdir(), *dir = dir_of(base), *why = NULL;
+	char			*base = tu_tmpdir(), *dir = dir_of(base);
+	char			*why = NULL;
 	json_object		*s, *g, *types, *hourly;
 	int64_t			 now = 1700000000000LL, v;
 	int			 i;
@@ -773,7 +781,8 @@ START_TEST(flowlog_stats_groups_bounded)
 {
 	struct flowlog_opts	 o = opts();
 	struct flowrec		 r;
-	char			*base = tu_tmpdir(), *dir = dir_of(base), *why = NULL;
+	char			*base = tu_tmpdir(), *dir = dir_of(base);
+	char			*why = NULL;
 	char			 model[32];
 	json_object		*s, *arr;
 	int64_t			 now = 1700000000000LL;
