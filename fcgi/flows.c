@@ -25,6 +25,8 @@
 
 /* Enough of an error answer for its type and message. */
 #define ERROR_HEAD_MAX	4096
+/* A refused body up to this size is parsed again for its model. */
+#define MODEL_BODY_MAX	(64 * 1024)
 
 static atomic_int	warned;
 
@@ -146,6 +148,33 @@ request_size(const struct request *req)
 	return (size_t)n;
 }
 
+/*
+ * The client's model of a request that never reached serve_relay (refused
+ * before, or no relay call): from a Gemini path (models/{model}:method),
+ * or from a small refused body's "model".  Caller frees; NULL when none.
+ */
+static char *
+model_unserved(const struct request *req)
+{
+	json_object	*jo = NULL;
+	const char	*p, *colon, *model;
+	char		*found = NULL, *why = NULL;
+
+	if (strcmp(req->method, "POST") == 0 &&
+	    (p = strstr(req->path, "/models/")) != NULL &&
+	    (colon = strchr(p + 8, ':')) != NULL && colon > p + 8)
+		return xstrndup(p + 8, (size_t)(colon - (p + 8)));
+	if (req->out.status < 400 || req->body.len == 0 ||
+	    req->body.len > MODEL_BODY_MAX)
+		return NULL;
+	if (json_parse(req->body.ptr, req->body.len, JSON_MAX_DEPTH, &jo,
+	    &why) == KF_OK && json_get_str(jo, "model", &model) == 1)
+		found = xstrdup(model);
+	json_object_put(jo);
+	free(why);
+	return found;
+}
+
 static int
 recorded(const struct request *req)
 {
@@ -172,6 +201,8 @@ flows_end(struct request *req)
 	/* Client keys come later (issue 11): the one apiKey is "default". */
 	r.key = req->out.status == 401 ? NULL : "default";
 	r.api = flows_api(req->method, req->path);
+	if (fn->client_model == NULL)
+		fn->client_model = model_unserved(req);
 	r.method = req->method;
 	r.route = req->path;
 	r.model = fn->client_model;

@@ -480,7 +480,9 @@ flowlog_append(const char *dir, const struct flowlog_opts *o,
 	flowlog_format(o, r, &line);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
 	    0600);
-	if (fd == -1 && errno == ENOENT && mkdir(dir, 0700) == 0)
+	/* Another process may be creating the directory too. */
+	if (fd == -1 && errno == ENOENT && (mkdir(dir, 0700) == 0 ||
+	    errno == EEXIST))
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
 		    O_NOFOLLOW, 0600);
 	if (fd == -1) {

@@ -212,6 +212,9 @@ class _Flows:
         self.assertGreater(failed["attempts"], 1, failed)
         self.assertEqual(failed["kiroModel"], gw.KIRO_MODEL)
         self.assertIn("messages", got[1]["error"])
+        # Refused before the relay: the model from the body all the same.
+        self.assertEqual(got[1]["model"], gw.MODEL)
+        self.assertNotIn("kiroModel", got[1])
         self.assertEqual(got[1]["attempts"], 0)
 
     def ids(self, query: str) -> list[str]:
