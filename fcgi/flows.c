@@ -50,6 +50,15 @@ tap_write(void *arg, const char *p, size_t len)
 	return fn->write(fn->arg, p, len);
 }
 
+/* The tap's arg is the request: the stream's own flush needs its arg. */
+static int
+tap_flush(void *arg)
+{
+	struct request	*req = arg;
+
+	return req->flow.flush(req->flow.arg);
+}
+
 void
 flows_begin(struct request *req)
 {
@@ -64,8 +73,10 @@ flows_begin(struct request *req)
 	if (fn->answer_cap > FLOWLOG_BODY_MAX)
 		fn->answer_cap = FLOWLOG_BODY_MAX;
 	fn->write = req->out.write;
+	fn->flush = req->out.flush;
 	fn->arg = req->out.arg;
 	req->out.write = tap_write;
+	req->out.flush = tap_flush;
 	req->out.arg = req;
 }
 

@@ -29,8 +29,9 @@ struct flow_note {
 	size_t		 answer_cap;
 	int		 keep_answer;	/* flowLog.bodies */
 	int		 head_seen;
-	/* The out's own writer, which the tap calls. */
+	/* The out's own writer and flusher, which the tap calls. */
 	int		(*write)(void *, const char *, size_t);
+	int		(*flush)(void *);
 	void		*arg;
 };
 

@@ -532,8 +532,10 @@ START_TEST(flowlog_concurrent_writers_no_torn_line)
 			msg[0] = (char)('a' + w);
 			r.error = msg;
 			r.error_type = "upstream";
-			if (flowlog_append(dir, &o, &r, &why) != KF_OK)
+			if (flowlog_append(dir, &o, &r, &why) != KF_OK) {
+				fprintf(stderr, "writer %d: %s\n", w, why);
 				_exit(1);
+			}
 		}
 		/* valgrind follows the child: leave it nothing to report. */
 		free(base);
