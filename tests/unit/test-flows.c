@@ -175,7 +175,8 @@ START_TEST(flows_success_body_only_when_asked)
 	ck_assert_str_eq(buf_cstr(&req.flow.answer), "{\"ok\":1}");
 	flows_end(&req);
 	text = log_text(dir);
-	ck_assert_ptr_nonnull(strstr(text, "\"answerBody\":\"{\\\"ok\\\":1}\""));
+	ck_assert_ptr_nonnull(strstr(text,
+	    "\"answerBody\":\"{\\\"ok\\\":1}\""));
 	free(text);
 	free(req.path);
 	buf_free(&so.bytes);
