@@ -21,7 +21,6 @@
 #include "log.h"
 #include "relay.h"
 #include "request.h"
-#include "xmalloc.h"
 
 /* Enough of an error answer for its type and message. */
 #define ERROR_HEAD_MAX	4096
@@ -86,18 +85,18 @@ flows_note(struct request *req, const struct conv *conv,
 {
 	struct flow_note	*fn = &req->flow;
 
-	free(fn->client_model);
-	fn->client_model = conv->model != NULL ? xstrdup(conv->model) : NULL;
+	(void)snprintf(fn->client_model, sizeof(fn->client_model), "%s",
+	    conv->model != NULL ? conv->model : "");
 	fn->stream = conv->stream;
 	fn->attempts = res->attempts;
 	fn->input_tokens = res->input_tokens;
 	fn->output_tokens = res->output_tokens;
-	free(fn->error);
-	fn->error = NULL;
 	fn->error_type = NULL;
+	fn->error[0] = '\0';
 	if (er != KF_OK) {
 		fn->error_type = kf_err_name(er);
-		fn->error = xstrdup(why != NULL ? why : kf_strerror(er));
+		(void)snprintf(fn->error, sizeof(fn->error), "%s",
+		    why != NULL ? why : kf_strerror(er));
 	}
 }
 
@@ -162,28 +161,30 @@ request_size(const struct request *req)
 /*
  * The client's model of a request that never reached serve_relay (refused
  * before, or no relay call): from a Gemini path (models/{model}:method),
- * or from a small refused body's "model".  Caller frees; NULL when none.
+ * or from a small refused body's "model", into out (size bytes).
  */
-static char *
-model_unserved(const struct request *req)
+static void
+model_unserved(const struct request *req, char *out, size_t size)
 {
 	json_object	*jo = NULL;
 	const char	*p, *colon, *model;
-	char		*found = NULL, *why = NULL;
+	char		*why = NULL;
 
 	if (strcmp(req->method, "POST") == 0 &&
 	    (p = strstr(req->path, "/models/")) != NULL &&
-	    (colon = strchr(p + 8, ':')) != NULL && colon > p + 8)
-		return xstrndup(p + 8, (size_t)(colon - (p + 8)));
+	    (colon = strchr(p + 8, ':')) != NULL && colon > p + 8) {
+		(void)snprintf(out, size, "%.*s", (int)(colon - (p + 8)),
+		    p + 8);
+		return;
+	}
 	if (req->out.status < 400 || req->body.len == 0 ||
 	    req->body.len > MODEL_BODY_MAX)
-		return NULL;
+		return;
 	if (json_parse(req->body.ptr, req->body.len, JSON_MAX_DEPTH, &jo,
 	    &why) == KF_OK && json_get_str(jo, "model", &model) == 1)
-		found = xstrdup(model);
+		(void)snprintf(out, size, "%s", model);
 	json_object_put(jo);
 	free(why);
-	return found;
 }
 
 static int
@@ -212,11 +213,12 @@ flows_end(struct request *req)
 	/* Client keys come later (issue 11): the one apiKey is "default". */
 	r.key = req->out.status == 401 ? NULL : "default";
 	r.api = flows_api(req->method, req->path);
-	if (fn->client_model == NULL)
-		fn->client_model = model_unserved(req);
+	if (fn->client_model[0] == '\0')
+		model_unserved(req, fn->client_model,
+		    sizeof(fn->client_model));
 	r.method = req->method;
 	r.route = req->path;
-	r.model = fn->client_model;
+	r.model = fn->client_model[0] != '\0' ? fn->client_model : NULL;
 	r.kiro_model = req->model;
 	r.stream = fn->stream;
 	r.account_id = req->account_id;
@@ -252,8 +254,6 @@ flows_end(struct request *req)
 out:
 	free(dir);
 	json_object_put(jo);
-	free(fn->client_model);
-	free(fn->error);
 	buf_free(&fn->answer);
 	memset(fn, 0, sizeof(*fn));
 }

@@ -16,16 +16,23 @@ struct relay_env;
  * What the request log (flows.h) notes during a request, beside what the
  * access log has: set by serve_relay and by the tap on out.
  */
+/*
+ * Strings are copied into arrays, not allocated: a request that never
+ * reaches flows_end (a unit test calling serve_relay) leaks nothing.
+ */
+#define FLOW_MODEL_MAX	256
+#define FLOW_ERROR_MAX	1024
 struct flow_note {
-	char		*client_model;	/* owned */
+	char		 client_model[FLOW_MODEL_MAX];	/* "" when none */
 	int		 stream;
 	int		 attempts;
 	long		 input_tokens;
 	long		 output_tokens;
 	const char	*error_type;	/* kf_err_name; NULL when none */
-	char		*error;		/* owned */
+	char		 error[FLOW_ERROR_MAX];
 	int64_t		 first_byte_ms;	/* clock_mono_ms; 0: none yet */
-	struct buf	 answer;	/* the answer body's first bytes */
+	/* The answer body's first bytes: only with the tap, freed by flows_end. */
+	struct buf	 answer;
 	size_t		 answer_cap;
 	int		 keep_answer;	/* flowLog.bodies */
 	int		 head_seen;
