@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "config.h"
 #include "cred.h"
+#include "ctl-flows.h"
 #include "ctl-login.h"
 #include "fileio.h"
 #include "http.h"
@@ -121,7 +122,16 @@ usage(void)
 	    "                                a client key, printed once\n"
 	    "  keys list [--json]            client keys: limits, usage this "
 	    "month\n"
-	    "  keys enable|disable|remove|rotate NAME\n");
+	    "  keys enable|disable|remove|rotate NAME\n"
+	    "  flows [--status S] [--api A] [--model M] [--account ID] "
+	    "[--key K] [-q TEXT]\n"
+	    "        [--from T] [--to T] [--limit N] [--offset N] "
+	    "[--json|--csv]\n"
+	    "                                the request log, newest first\n"
+	    "  stats [--hours N] [--json]    requests, errors, tokens and "
+	    "latency per account,\n"
+	    "                                model, API and key; hourly "
+	    "trend\n");
 	exit(2);
 }
 
@@ -1172,6 +1182,8 @@ static const struct {
 	{ "keys", "disable", keys_disable_verb, 0 },
 	{ "keys", "remove", keys_remove_verb, 0 },
 	{ "keys", "rotate", keys_rotate_verb, 0 },
+	{ "flows", NULL, flows_verb, 0 },
+	{ "stats", NULL, stats_verb, 0 },
 };
 
 int

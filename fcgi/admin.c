@@ -11,6 +11,7 @@
 #include "admin.h"
 #include "admin-int.h"
 #include "admin-keys.h"
+#include "admin-flows.h"
 #include "buf.h"
 #include "config.h"
 #include "digest.h"
@@ -154,6 +155,19 @@ admin_success(struct request *req, const char *fmt, ...)
 }
 
 /* The API; README.md's "Admin API" table lists the same. */
+/* The request log and its statistics live in admin-flows.c. */
+static void
+flows(struct admin_call *call)
+{
+	admin_flows_list(call->req, call->cfg);
+}
+
+static void
+stats(struct admin_call *call)
+{
+	admin_flows_stats(call->req, call->cfg);
+}
+
 static const struct admin_route admin_routes[] = {
 	{ "GET", "credentials", BODY_NONE, admin_accounts_list },
 	{ "POST", "credentials", BODY_OBJECT, admin_accounts_add },
@@ -183,6 +197,8 @@ static const struct admin_route admin_routes[] = {
 	    admin_settings_sticky_del },
 	{ "GET", "accounts/{id}/history", BODY_NONE, admin_accounts_history },
 	{ "GET", "usage", BODY_NONE, admin_accounts_usage },
+	{ "GET", "flows", BODY_NONE, flows },
+	{ "GET", "stats", BODY_NONE, stats },
 };
 #define N_ADMIN_ROUTES	(sizeof(admin_routes) / sizeof(admin_routes[0]))
 

@@ -22,6 +22,7 @@
 #include "catalogue.h"
 #include "clock.h"
 #include "config.h"
+#include "flows.h"
 #include "http.h"
 #include "imgfetch.h"
 #include "log.h"
@@ -112,6 +113,7 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 	req.out.flush = fcgx_flush;
 	req.out.arg = fcgx->out;
 	req.ipc_fd = fcgx->ipcFd;
+	flows_begin(&req);
 	rand_hex(req.id, 8);
 	log_set_request(req.id);
 	req.method = (v = request_param(&req, "REQUEST_METHOD")) != NULL ?
@@ -146,6 +148,7 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 		buf_free(&line);
 	}
 	prom_record(&req, clock_mono_ms());
+	flows_end(&req);
 	log_set_request(NULL);
 	free(req.path);
 	buf_free(&req.body);

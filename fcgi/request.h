@@ -13,6 +13,36 @@
 struct config;
 struct relay_env;
 
+/*
+ * What the request log (flows.h) notes during a request, beside what the
+ * access log has: set by serve_relay and by the tap on out.
+ */
+/*
+ * Strings are copied into arrays, not allocated: a request that never
+ * reaches flows_end (a unit test calling serve_relay) leaks nothing.
+ */
+#define FLOW_MODEL_MAX	256
+#define FLOW_ERROR_MAX	1024
+struct flow_note {
+	char		 client_model[FLOW_MODEL_MAX];	/* "" when none */
+	int		 stream;
+	int		 attempts;
+	long		 input_tokens;
+	long		 output_tokens;
+	const char	*error_type;	/* kf_err_name; NULL when none */
+	char		 error[FLOW_ERROR_MAX];
+	int64_t		 first_byte_ms;	/* clock_mono_ms; 0: none yet */
+	/* The answer body's first bytes: only with the tap, freed by flows_end. */
+	struct buf	 answer;
+	size_t		 answer_cap;
+	int		 keep_answer;	/* flowLog.bodies */
+	int		 head_seen;
+	/* The out's own writer and flusher, which the tap calls. */
+	int		(*write)(void *, const char *, size_t);
+	int		(*flush)(void *);
+	void		*arg;
+};
+
 /* What a route handler gets; lives for one request. */
 struct request {
 	char *const		*envp;		/* FastCGI parameters */
@@ -41,6 +71,7 @@ struct request {
 	 * for logs, flows, metrics and stickiness.
 	 */
 	struct clientkeys_grant	 key;
+	struct flow_note	 flow;		/* for the request log */
 };
 
 /* A FastCGI parameter ("HTTP_X_API_KEY", ...), or NULL. */

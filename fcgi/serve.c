@@ -6,6 +6,7 @@
 
 #include "clientkeys.h"
 #include "conv.h"
+#include "flows.h"
 #include "log.h"
 #include "rand.h"
 #include "relay.h"
@@ -22,6 +23,7 @@ serve_relay(struct request *req, struct conv *conv, struct sink *sink,
 	char			*why = NULL, *why2 = NULL;
 	enum kf_err		 er;
 
+	memset(&res, 0, sizeof(res));
 	req->model = conv->kiro_model;
 	/*
 	 * Every front end comes through here once it has parsed, so one
@@ -44,7 +46,6 @@ serve_relay(struct request *req, struct conv *conv, struct sink *sink,
 		conv->client_key = req->key.name;
 	sink->gone = request_client_gone;
 	sink->gone_arg = req;
-	memset(&res, 0, sizeof(res));
 	er = relay_run(req->relay, conv, sink, &res, &why);
 	req->account_id = res.account_id;
 	req->credits = res.credits;
@@ -63,6 +64,7 @@ serve_relay(struct request *req, struct conv *conv, struct sink *sink,
 	if (er != KF_OK && er != KF_ECLIENTGONE && !sink->committed)
 		(void)error(&req->out, er, why, res.retry_after);
 out:
+	flows_note(req, conv, &res, er, why);
 	if (er != KF_OK)
 		log_warnx("%s: %s", kf_err_name(er), why != NULL ? why :
 		    kf_strerror(er));

@@ -74,6 +74,15 @@ static const struct key image_fetch_keys[] = {
 	{ NULL, 0, 0, 0, NULL }
 };
 
+static const struct key flow_log_keys[] = {
+	{ "enabled", KEY_BOOL, OFF(flow_log.enabled), 0, NULL },
+	{ "bodies", KEY_BOOL, OFF(flow_log.bodies), 0, NULL },
+	{ "maxRecords", KEY_LONG, OFF(flow_log.max_records), 1, NULL },
+	{ "maxAgeDays", KEY_LONG, OFF(flow_log.max_age_days), 1, NULL },
+	{ "bodyMaxBytes", KEY_LONG, OFF(flow_log.body_max_bytes), 1, NULL },
+	{ NULL, 0, 0, 0, NULL }
+};
+
 static const struct key top_keys[] = {
 	{ "apiKey", KEY_STRING, OFF(api_key), 0, NULL },
 	{ "adminApiKey", KEY_STRING, OFF(admin_api_key), 0, NULL },
@@ -118,6 +127,7 @@ static const struct key top_keys[] = {
 	{ "promptCaching", KEY_BOOL, OFF(prompt_caching), 0, NULL },
 	{ "toolContinuations", KEY_LONG, OFF(tool_continuations), 0, NULL },
 	{ "metricsKey", KEY_STRING, OFF(metrics_key), 0, NULL },
+	{ "flowLog", KEY_OBJECT, 0, 0, flow_log_keys },
 	/* kiro.rs keys: the web server listens, TLS is libcurl's. */
 	{ "host", KEY_IGNORED, 0, 0, NULL },
 	{ "port", KEY_IGNORED, 0, 0, NULL },
@@ -616,6 +626,11 @@ config_new(void)
 	/* The mock shows no refusal of history cachePoints: README. */
 	cfg->prompt_caching = 1;
 	cfg->tool_continuations = 2;
+	cfg->flow_log.enabled = 1;
+	cfg->flow_log.max_records = 100000;
+	cfg->flow_log.max_age_days = 30;
+	cfg->flow_log.body_max_bytes = 16384;
+	cfg->flow_log.segment_bytes = FLOWLOG_SEGMENT_BYTES;
 	return cfg;
 }
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "err.h"
+#include "flowlog.h"
 #include "log.h"
 #include "models.h"
 
@@ -116,6 +117,8 @@ struct config {
 	long			 tool_continuations;
 	/* metricsKey: opens GET /metrics (adminApiKey does too). */
 	char			*metrics_key;
+	/* The request log, flowLog.* (flowlog.h). */
+	struct flowlog_opts	 flow_log;
 
 	/* Credentials given by environment variables, seeded at start. */
 	char			*env_refresh_token;	/* REFRESH_TOKEN */

@@ -87,6 +87,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <sys/wait.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,7 @@
 #include "cred.h"
 #include "eventstream.h"
 #include "fileio.h"
+#include "flowlog.h"
 #include "gemini.h"
 #include "history.h"
 #include "json.h"
@@ -2644,6 +2646,167 @@ bench_overflow(json_object *out, const char *parent)
 	free(why);
 }
 
+/* --- the request log (issue 11) ------------------------------------------ */
+
+static double
+cpu_s(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A record like a served Anthropic request's: every field set. */
+static struct flowrec
+flow_sample(char id[17])
+{
+	struct flowrec	r;
+
+	memset(&r, 0, sizeof(r));
+	r.t_ms = flowlog_now_ms();
+	r.id = id;
+	r.key = "default";
+	r.api = "anthropic";
+	r.method = "POST";
+	r.route = "/v1/messages";
+	r.model = "claude-sonnet-4-5-20250929";
+	r.kiro_model = "claude-sonnet-4.5";
+	r.stream = 1;
+	r.account_id = 3;
+	r.status = 200;
+	r.attempts = 1;
+	r.latency_ms = 1843;
+	r.ttfb_ms = 412;
+	r.input_tokens = 18231;
+	r.output_tokens = 512;
+	r.request_bytes = 84211;
+	r.answer_bytes = 9120;
+	return r;
+}
+
+/*
+ * Appends records for `seconds` (wall) into dir with the default options
+ * (1 MB segments, so rotations and pruning are in the figure): CPU and
+ * wall seconds per record, and how many.
+ */
+static void
+flow_append_loop(const char *dir, double seconds, double *cpu_per,
+    double *wall_per, size_t *count)
+{
+	struct flowlog_opts	 o;
+	struct flowrec		 r;
+	char			 id[17], *why = NULL;
+	double			 t0, c0;
+	size_t			 n;
+
+	memset(&o, 0, sizeof(o));
+	o.enabled = 1;
+	o.max_records = 100000;
+	o.max_age_days = 30;
+	o.body_max_bytes = 16384;
+	o.segment_bytes = FLOWLOG_SEGMENT_BYTES;
+	t0 = now_s();
+	c0 = cpu_s();
+	for (n = 0; n < 200 || now_s() - t0 < seconds; n++) {
+		(void)snprintf(id, sizeof(id), "%08zx", n);
+		r = flow_sample(id);
+		if (flowlog_append(dir, &o, &r, &why) != KF_OK) {
+			fprintf(stderr, "bench-core: flowlog_append: %s\n",
+			    why);
+			exit(1);
+		}
+	}
+	*cpu_per = (cpu_s() - c0) / (double)n;
+	*wall_per = (now_s() - t0) / (double)n;
+	*count = n;
+}
+
+/*
+ * flowlog_append's CPU per record, alone and with two processes appending
+ * to the same log at once (no lock per record: the second should cost no
+ * more), and flowlog_format alone.
+ */
+static void
+bench_flowlog(json_object *out, const char *parent)
+{
+	json_object	*o = json_object_new_object(), *two;
+	struct buf	 line = BUF_INIT;
+	struct flowlog_opts opts;
+	struct flowrec	 r;
+	char		*dir, *flows, id[17] = "0123abcd";
+	double		 cpu_per, wall_per, t0, c0, results[2][2];
+	size_t		 n, i;
+	pid_t		 pids[2];
+	int		 fds[2][2], status;
+
+	dir = xasprintf("%s/kiro-bench-flows.XXXXXX", parent);
+	if (mkdtemp(dir) == NULL) {
+		json_object_object_add(o, "error", json_object_new_string(
+		    strerror(errno)));
+		goto out;
+	}
+	flows = xasprintf("%s/flows", dir);
+	memset(&opts, 0, sizeof(opts));
+	c0 = cpu_s();
+	t0 = now_s();
+	for (n = 0; n < 1000 || now_s() - t0 < seconds_per_test / 4; n++) {
+		r = flow_sample(id);
+		buf_reset(&line);
+		flowlog_format(&opts, &r, &line);
+	}
+	json_object_object_add(o, "format_us", json_object_new_double(
+	    (cpu_s() - c0) / (double)n * 1e6));
+	json_object_object_add(o, "record_bytes", json_object_new_int64(
+	    (int64_t)line.len));
+	flow_append_loop(flows, seconds_per_test, &cpu_per, &wall_per, &n);
+	json_object_object_add(o, "us_cpu_per_record",
+	    json_object_new_double(cpu_per * 1e6));
+	json_object_object_add(o, "us_wall_per_record",
+	    json_object_new_double(wall_per * 1e6));
+	json_object_object_add(o, "records", json_object_new_int64((int64_t)n));
+	/* Two processes at once, each reporting its own figures by a pipe. */
+	for (i = 0; i < 2; i++) {
+		if (pipe(fds[i]) == -1 || (pids[i] = fork()) == -1) {
+			fprintf(stderr, "bench-core: fork: %s\n",
+			    strerror(errno));
+			exit(1);
+		}
+		if (pids[i] == 0) {
+			flow_append_loop(flows, seconds_per_test, &cpu_per,
+			    &wall_per, &n);
+			results[0][0] = cpu_per;
+			results[0][1] = wall_per;
+			if (write(fds[i][1], results[0], sizeof(results[0])) !=
+			    (ssize_t)sizeof(results[0]))
+				_exit(1);
+			_exit(0);
+		}
+		close(fds[i][1]);
+	}
+	two = json_object_new_array();
+	for (i = 0; i < 2; i++) {
+		if (read(fds[i][0], results[i], sizeof(results[i])) !=
+		    (ssize_t)sizeof(results[i]) ||
+		    waitpid(pids[i], &status, 0) != pids[i] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "bench-core: a flowlog writer "
+			    "failed\n");
+			exit(1);
+		}
+		close(fds[i][0]);
+		json_object_array_add(two, json_object_new_double(
+		    results[i][0] * 1e6));
+	}
+	json_object_object_add(o, "two_procs_us_cpu_per_record", two);
+	free(flows);
+	tu_rmrf_dir(dir);
+out:
+	free(dir);
+	buf_free(&line);
+	json_object_object_add(out, "flowlog", o);
+}
+
 static void
 usage(void)
 {
@@ -2717,6 +2880,7 @@ main(int argc, char *argv[])
 		json_object_array_add(stores, bench_store_in(dirs[i], store_n));
 	json_object_object_add(out, "store", stores);
 	json_object_object_add(out, "pool", bench_pool(dirs[0]));
+	bench_flowlog(out, dirs[0]);
 	bench_pairs(out);
 	bench_trim(out);
 	bench_metrics(out, fixture, dirs[0]);

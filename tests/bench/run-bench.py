@@ -67,6 +67,14 @@ baseline measured in the same run for each figure:
               a request with a client key (one unsynced write transaction),
               also with a full rpm window, and the tokens added after it.
 
+  flows       the request log (issue 11): responder CPU per small non-stream
+              request (schedstat, N sequential, several alternating rounds,
+              medians) with flowLog on, against a second gateway with
+              flowLog.enabled false (the baseline): the ratio and the
+              difference (goal: under 20 us); bench-core's flowlog row
+              gives flowlog_append's own CPU per record, alone and with two
+              processes appending to one log at once.
+
 The table is printed at the end; results go to --json (results.json).  Exit
 status 0 unless something failed to run (a missing program, a server that
 does not start, requests that fail).
@@ -126,7 +134,7 @@ FIXTURE = SRCDIR / "tests" / "fixtures" / "claude-code-first-request.json"
 API_KEY = "sk-kiro-bench-" + "b" * 24
 MOUNT = "/kiro"
 MODEL = "claude-sonnet-4-5"
-SECTIONS = ("cpu", "frontends", "latency", "events", "throughput", "rss", "core")
+SECTIONS = ("cpu", "frontends", "latency", "events", "throughput", "rss", "core", "flows")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 GOAL_CPU_US = 200.0
@@ -139,6 +147,7 @@ GOAL_PREFLIGHT_RATIO = 0.10
 GOAL_METRICS_SHARE = 0.01      # prom_record: under 1% of GOAL_CPU_US
 GOAL_OVERFLOW_MS = 2.0          # truncation and summary lookup, 500 turns (issue 10)
 GOAL_ESTIMATE_RATIO = 0.10
+GOAL_FLOWLOG_US = 20.0
 
 
 class BenchError(RuntimeError):
@@ -353,8 +362,9 @@ class KiroGateway:
     """kiro-fcgi behind lighttpd (harness.Lighttpd), configured against fast-upstream."""
 
     def __init__(self, upstream: FastUpstream, procs: int = 2, threads: int = 4,
-                 state_parent: Path | None = None):
+                 state_parent: Path | None = None, config: dict | None = None):
         self.upstream = upstream
+        self.extra_config = dict(config or {})
         self.procs = procs
         self.threads = threads
         # The state directory (GDBM file) lives here: its file system decides
@@ -376,7 +386,7 @@ class KiroGateway:
             "apiKey": API_KEY, "stateDir": str(self.dir / "state"),
             "credentialsFile": str(creds), "apiBaseUrl": self.upstream.url,
             "authBaseUrl": self.upstream.url, "oidcBaseUrl": self.upstream.url,
-            "region": "us-east-1"}, indent=2))
+            "region": "us-east-1", **self.extra_config}, indent=2))
         self.dir.chmod(0o700)
         self.srv = Lighttpd(KIRO_FCGI, ["-t", str(self.threads)],
                             env={"KIRO_FCGI_CONFIG": str(config)}, mount=MOUNT,
@@ -738,6 +748,47 @@ def section_frontends(gw: KiroGateway, n: int) -> dict:
             out[f"{name}_{kind}"] = {"us_per_request": us, "ratio": us / base if base else None,
                                      "rounds_us": samples[f"{name}_{kind}"]}
             log(f"frontends {name} {kind}: {us:.0f} us/request ({us / base:.2f}x anthropic)")
+    return out
+
+
+def section_flows(upstream: FastUpstream, n: int, state_parent: Path) -> dict:
+    """Responder CPU per request with the request log on and off (the baseline).
+
+    Two gateways (1 process, 1 thread each, so one pid holds all the work),
+    measured in alternating rounds so that drift on a shared machine hits
+    both alike; each figure is the median of its rounds.
+    """
+    rounds = 5
+    per = max(50, n // rounds)
+    body = anthropic_body(SMALL_PROMPT, False)
+    samples: dict[str, list[float]] = {"on": [], "off": []}
+    with KiroGateway(upstream, procs=1, threads=1, state_parent=state_parent) as on, \
+            KiroGateway(upstream, procs=1, threads=1, state_parent=state_parent,
+                        config={"flowLog": {"enabled": False}}) as off:
+        gws = {"on": on, "off": off}
+        clients = {k: Client(g.srv.port) for k, g in gws.items()}
+        for k in gws:
+            for _ in range(20):                     # warm-up
+                check_reply(clients[k].request("POST", GW_TARGET, body, GW_HEADERS), k)
+        for _ in range(rounds):
+            for k, g in gws.items():
+                meter = CpuMeter(g.pids).start()
+                for _ in range(per):
+                    check_reply(clients[k].request("POST", GW_TARGET, body, GW_HEADERS),
+                                f"flowLog {k}")
+                samples[k].append(meter.stop()["sched_s"] / per * 1e6)
+        for c in clients.values():
+            c.close()
+        records = sum(len(p.read_text().splitlines())
+                      for p in (on.state_dir / "flows").glob("*.jsonl"))
+        if (off.state_dir / "flows").exists():
+            raise BenchError("flowLog.enabled false still wrote a request log")
+    on_us, off_us = percentile(samples["on"], 50), percentile(samples["off"], 50)
+    out = {"n": per * rounds, "on_us_per_request": on_us, "off_us_per_request": off_us,
+           "added_us": on_us - off_us, "ratio": on_us / off_us if off_us else None,
+           "records": records, "rounds_us": samples}
+    log(f"flows: {on_us:.0f} us/request with the log, {off_us:.0f} without "
+        f"({on_us - off_us:+.1f} us, {records} records)")
     return out
 
 
@@ -1401,12 +1452,31 @@ def build_table(res: dict) -> str:
                          f"than with the fsync ({1e6 / p['pick']['mean_us']:.0f} vs "
                          f"{1e6 / base['pick']['mean_us']:.0f} picks/s by the mean)")
             t.note(note)
+        if "flowlog" in c:
+            f = c["flowlog"]
+            t.row("flowlog_append per record (CPU)", f["us_cpu_per_record"], "us",
+                  None, "", "< 20 us", f["us_cpu_per_record"] < GOAL_FLOWLOG_US,
+                  fmt="{:.1f}")
+            t.note(f"{f['records']} records of {f['record_bytes']} B with 1 MB segments "
+                   f"(rotation and pruning included): format {f['format_us']:.1f} us, wall "
+                   f"{f['us_wall_per_record']:.1f} us; two processes at once: "
+                   + ", ".join(f"{v:.1f}" for v in f["two_procs_us_cpu_per_record"])
+                   + " us each")
         if "pairs" in c:
             core_pairs_rows(t, c["pairs"])
         if "trim" in c:
             core_trim_rows(t, c["trim"])
         if "overflow" in c:
             core_overflow_rows(t, c["overflow"])
+    if "flows" in res:
+        f = res["flows"]
+        t.section(f"request log: responder CPU per request (schedstat, N={f['n']}, "
+                  "1 process; baseline: flowLog.enabled false)")
+        t.row("non-stream, flowLog on", f["on_us_per_request"], "us",
+              f["off_us_per_request"], "log off", "+ < 20 us",
+              f["added_us"] < GOAL_FLOWLOG_US, fmt="{:.0f}")
+        t.note(f"{f['added_us']:+.1f} us per request, {f['ratio']:.3f}x; "
+               f"{f['records']} records written")
     return t.render()
 
 
@@ -1486,6 +1556,10 @@ def main() -> int:
                 results.setdefault("rss", {"idle": {"after_one_request_mb": [],
                                                     "at_start_mb": [], "threads": 4}})
                 results["rss"]["streams"] = streams
+            flows = attempt("flows", lambda: section_flows(upstream, plan["cpu_n"],
+                                                           args.state_parent))
+            if flows is not None:
+                results["flows"] = flows
             core = attempt("core", lambda: section_core(plan["core_s"], args.state_parent))
             if core is not None:
                 results["core"] = core
