@@ -210,8 +210,8 @@ flows_end(struct request *req)
 	memset(&r, 0, sizeof(r));
 	r.t_ms = flowlog_now_ms() - (now - req->started_ms);
 	r.id = req->id;
-	/* Client keys come later (issue 11): the one apiKey is "default". */
-	r.key = req->out.status == 401 ? NULL : "default";
+	/* The key it authenticated with (router.c): "default" is apiKey. */
+	r.key = req->key.name[0] != '\0' ? req->key.name : NULL;
 	r.api = flows_api(req->method, req->path);
 	if (fn->client_model[0] == '\0')
 		model_unserved(req, fn->client_model,

@@ -505,6 +505,25 @@ class _Keys:
             rf'(?m)^kiro_fcgi_output_tokens_total\{{[^}}]*key="{name}"[^}}]*\}} (\S+)$', text))
         self.assertGreater(tokens, 0)
 
+    def test_flows_and_stats_by_key(self) -> None:
+        name = self.name("flo")
+        key = self.add(name)
+        for i in range(2):
+            self.assertEqual(anthropic(self.g, key, f"flow {i}").status, 200)
+        self.assert_refused("anthropic", anthropic(self.g, "kf-" + "y" * 40, "nobody"),
+                            401, "invalid API key")
+        self.access_lines(2, rf"POST /v1/messages 200 .* key={name}\b")
+        resp = self.admin("GET", f"/flows?key={name}")
+        self.assertEqual(resp.status, 200, resp.body[:300])
+        recs = resp.json()["flows"]
+        self.assertEqual(len(recs), 2, recs)
+        self.assertTrue(all(r["key"] == name and r["status"] == 200 for r in recs), recs)
+        resp = self.admin("GET", "/stats?hours=1")
+        self.assertEqual(resp.status, 200, resp.body[:300])
+        self.assertIn(name, json.dumps(resp.json()))
+        # A refused key is recorded with no key name, never the key itself.
+        self.assertNotIn("y" * 40, resp.body.decode())
+
 
 class ClientKeysLighttpd(_Keys, unittest.TestCase):
     server = "lighttpd"
