@@ -5,7 +5,8 @@
 #
 #   deploy/install-deps.sh          build + run (lighttpd)
 #   deploy/install-deps.sh --test   build + run + every test (Apache, clang,
-#                                   valgrind, Node.js for the real clients)
+#                                   valgrind, Node.js for the real clients,
+#                                   Chromium for the web UI's tests)
 set -eu
 
 BUILD="build-essential autoconf automake libtool pkg-config
@@ -13,7 +14,7 @@ BUILD="build-essential autoconf automake libtool pkg-config
 	zlib1g-dev check"
 RUN="lighttpd ca-certificates"
 TEST="apache2 libapache2-mod-fcgid libfcgi-bin spawn-fcgi python3 curl
-	valgrind clang libclang-rt-14-dev wrk"
+	valgrind clang libclang-rt-14-dev wrk chromium"
 
 want="$BUILD $RUN"
 with_tests=no
