@@ -12,6 +12,7 @@
 
 #include "accounts.h"
 #include "admin.h"
+#include "admin-login.h"
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
@@ -861,6 +862,46 @@ put_limits(struct admin_call *call)
 	reply_limits(call);
 }
 
+/* An answer of admin-login.c: KF_EPERM is too many logins waiting. */
+static void
+reply_login(struct admin_call *call, enum kf_err er, json_object *o,
+    char *why)
+{
+	if (er == KF_OK)
+		reply(call->req, 200, o, NULL);
+	else
+		reply_error(call->req, er == KF_EPERM ? AE_CONFLICT :
+		    err_of(er), "%s", why != NULL ? why : kf_strerror(er));
+	json_object_put(o);
+	free(why);
+}
+
+/* POST /login/builder-id */
+static void
+login_start(struct admin_call *call)
+{
+	json_object	*o = NULL;
+	char		*why = NULL;
+	enum kf_err	 er;
+
+	er = admin_login_start(call->store, call->req->relay->http, call->cfg,
+	    &o, &why);
+	reply_login(call, er, o, why);
+}
+
+/* GET /login/{id} */
+static void
+login_poll(struct admin_call *call)
+{
+	json_object	*o = NULL;
+	char		*why = NULL;
+	enum kf_err	 er;
+
+	er = admin_login_poll(call->store, call->req->relay->http, call->cfg,
+	    call->id, &o, &why);
+	reply_login(call, er, o, why);
+}
+
 /* The API; README.md's "Admin API" table lists the same. */
 static const struct admin_route admin_routes[] = {
 	{ "GET", "credentials", BODY_NONE, list_credentials },
@@ -880,6 +921,8 @@ static const struct admin_route admin_routes[] = {
 	{ "PUT", "config/sticky-seconds", BODY_OBJECT, put_sticky },
 	{ "GET", "accounts/{id}/history", BODY_NONE, history },
 	{ "GET", "usage", BODY_NONE, usage_all },
+	{ "POST", "login/builder-id", BODY_NONE, login_start },
+	{ "GET", "login/{id}", BODY_NONE, login_poll },
 };
 #define N_ADMIN_ROUTES	(sizeof(admin_routes) / sizeof(admin_routes[0]))
 

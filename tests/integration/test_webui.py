@@ -28,13 +28,14 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gateway as gw  # noqa: E402
-from gateway import Account, Gateway, Mock, request  # noqa: E402
+from gateway import Account, Gateway, Mock, request, wait_for  # noqa: E402
 
 MOCK: Mock | None = None
 ADMIN_KEY = "sk-admin-webui-" + "w" * 16 + "Q7"
@@ -71,7 +72,14 @@ class _WebUI:
     @classmethod
     def tearDownClass(cls) -> None:
         if cls.gateway is not None:
+            log = cls.gateway.log()
+            srv = cls.gateway.srv
             cls.gateway.stop()
+            # Device codes and client secrets never reach the log.
+            assert "mockdevice-" not in log, "a device code is in the responder log"
+            assert "mocksecret-" not in log, "a client secret is in the responder log"
+            problems = getattr(srv, "_trace_problems", None)
+            assert not problems, "valgrind reported errors:\n" + "\n".join(problems)
 
     def ui(self, path: str = "/kiro-admin/"):
         return request(self.gateway.srv.root_url + path, "GET", None, {})
@@ -114,6 +122,125 @@ class _WebUI:
         resp = self.admin("GET", "credentials")
         self.assertEqual(resp.status, 200, resp.body)
         self.assertEqual(resp.json()["total"], 1)
+
+    # --- the Builder ID login routes --------------------------------------
+
+    def start_login(self) -> dict:
+        resp = self.admin("POST", "login/builder-id")
+        self.assertEqual(resp.status, 200, resp.body)
+        login = resp.json()
+        self.assert_no_device_secret(resp.body)
+        self.assertEqual(login["status"], "pending")
+        self.assertRegex(login["userCode"], r"^[A-Z0-9-]{4,}$")
+        self.assertIn("user_code=" + login["userCode"], login["verificationUriComplete"])
+        self.assertTrue(login["verificationUri"].startswith("https://"))
+        self.assertGreaterEqual(login["interval"], 1)
+        self.assertGreater(login["expiresIn"], 0)
+        self.assertIsInstance(login["loginId"], int)
+        return login
+
+    def device(self, user_code: str) -> dict:
+        for dev in MOCK.call("GET", "device"):
+            if dev["userCode"] == user_code:
+                return dev
+        raise AssertionError(f"the mock has no device for {user_code}")
+
+    def assert_no_device_secret(self, body: bytes) -> None:
+        self.assertNotIn(b"mockdevice-", body)
+        self.assertNotIn(b"mocksecret-", body)
+        self.assertNotIn(b"clientSecret", body)
+        self.assertNotIn(b"deviceCode", body)
+        for dev in MOCK.call("GET", "device"):
+            self.assertNotIn(dev["deviceCode"].encode(), body)
+
+    def token_polls(self, device_code: str) -> int:
+        return sum(1 for r in MOCK.requests(op=None)
+                   if r["path"].endswith("/token") and isinstance(r["body"], dict)
+                   and r["body"].get("deviceCode") == device_code)
+
+    def poll(self, login_id: int) -> dict:
+        resp = self.admin("GET", f"login/{login_id}")
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assert_no_device_secret(resp.body)
+        return resp.json()
+
+    def poll_until(self, login_id: int, statuses: set[str], what: str) -> dict:
+        seen = []
+
+        def done():
+            answer = self.poll(login_id)
+            seen.append(answer["status"])
+            return answer if answer["status"] in statuses else None
+        answer = wait_for(done, timeout=30, what=what)
+        self.assertTrue(set(seen) <= statuses | {"pending", "slow_down"}, seen)
+        return answer
+
+    def test_login_approved_after_polls(self):
+        slow = self.server == "lighttpd" and self.mount == "/kiro"
+        if slow:
+            MOCK.settings(device_slow_down=1)
+        started = time.monotonic()
+        try:
+            login = self.start_login()
+        finally:
+            MOCK.settings(device_slow_down=0)
+        dev = self.device(login["userCode"])
+        # Within the service's interval a poll does not ask it.
+        first = self.poll(login["loginId"])
+        if time.monotonic() - started < login["interval"] * 0.8:
+            self.assertEqual(first["status"], "pending")
+            self.assertEqual(self.token_polls(dev["deviceCode"]), 0)
+        if slow:
+            answer = self.poll_until(login["loginId"], {"slow_down"}, "slow_down")
+            self.assertEqual(answer["interval"], login["interval"] + 5)
+        wait_for(lambda: self.poll(login["loginId"]) and
+                 self.token_polls(dev["deviceCode"]) >= 1, timeout=40, what="a poll")
+        self.assertEqual(self.poll(login["loginId"])["status"], "pending")
+        MOCK.call("POST", "device/approve", {"userCode": login["userCode"]})
+        answer = self.poll_until(login["loginId"], {"approved"}, "approval")
+        self.assertFalse(answer["duplicate"])
+        again = self.poll(login["loginId"])
+        self.assertEqual(again["status"], "approved")
+        self.assertEqual(again["accountId"], answer["accountId"])
+        listed = {c["id"]: c for c in self.admin("GET", "credentials").json()["credentials"]}
+        self.assertIn(answer["accountId"], listed)
+        self.assertEqual(listed[answer["accountId"]]["authMethod"], "idc")
+        # Its tokens work: Kiro's usage is fetched with them.
+        balance = self.admin("GET", f"credentials/{answer['accountId']}/balance")
+        self.assertEqual(balance.status, 200, balance.body)
+
+    def test_login_denied(self):
+        login = self.start_login()
+        MOCK.call("POST", "device/deny", {"userCode": login["userCode"]})
+        answer = self.poll_until(login["loginId"], {"denied"}, "the denial")
+        self.assertIn("denied", answer["message"])
+        self.assertNotIn("accountId", answer)
+        self.assertEqual(self.poll(login["loginId"])["status"], "denied")
+
+    def test_login_unknown_bad_and_unauthorised(self):
+        resp = self.admin("GET", "login/123456")
+        self.assertEqual(resp.status, 404, resp.body)
+        self.assertEqual(resp.json()["error"]["type"], "not_found")
+        self.assertEqual(self.admin("GET", "login/abc").status, 400)
+        for method, path in (("POST", "login/builder-id"), ("GET", "login/1")):
+            resp = self.admin(method, path, key=None)
+            self.assertEqual(resp.status, 401, resp.body)
+            resp = self.admin(method, path, key=gw.API_KEY)
+            self.assertEqual(resp.status, 403, resp.body)
+        resp = self.admin("DELETE", "login/builder-id")
+        self.assertEqual(resp.status, 405, resp.body)
+
+    def test_waiting_logins_capped(self):
+        # Last in the class (alphabetical): it fills the waiting slots.
+        waiting = 0
+        while True:
+            resp = self.admin("POST", "login/builder-id")
+            if resp.status != 200:
+                break
+            waiting += 1
+            self.assertLessEqual(waiting, 8, "more than 8 logins waiting")
+        self.assertEqual(resp.status, 409, resp.body)
+        self.assertIn("waiting", resp.json()["error"]["message"])
 
 
 class StaticChecks(unittest.TestCase):
