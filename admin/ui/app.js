@@ -455,7 +455,7 @@
 		const r = await api("GET", "usage");
 		const ids = (r.accounts || []).map((a) => a.id);
 		const progress = $("usage-progress");
-		let failed = 0;
+		let failed = 0, last = "";
 
 		for (let i = 0; i < ids.length; i++) {
 			progress.textContent = "fetching " + (i + 1) + " of " +
@@ -467,10 +467,12 @@
 				if (e instanceof AuthError)
 					throw e;
 				failed++;
+				last = e.message;
 			}
 		}
-		progress.textContent = ids.length + " fetched" + (failed ?
-		    ", " + failed + " failed" : "");
+		progress.textContent = (ids.length - failed) + " of " +
+		    ids.length + " fetched" + (failed ? ", " + failed +
+		    " failed (last: " + last + ")" : "");
 		await loadUsage();
 	}
 
