@@ -286,14 +286,14 @@
 
 	async function remove(c) {
 		const who = c.email ? c.email : "account " + c.id;
-		if (!window.confirm("Delete " + who + " (id " + c.id + ")? Its " +
-		    "credential is removed from the gateway."))
-			return;
 		if (!c.disabled) {
 			notice("account " + c.id + " is in service: disable it " +
 			    "first", true);
 			return;
 		}
+		if (!window.confirm("Delete " + who + " (id " + c.id + ")? Its " +
+		    "credential is removed from the gateway."))
+			return;
 		await act("DELETE", "credentials/" + c.id);
 	}
 
@@ -497,6 +497,33 @@
 		await loadSettings();
 	}
 
+	/*
+	 * The first time, the API prefix is guessed: the shipped mount /kiro
+	 * or the root, whichever answers GET /health (no key needed).
+	 */
+	async function guessBase() {
+		await guessFrom([DEFAULT_BASE, ""]);
+		$("login-base").dataset.guessed = "1";
+	}
+
+	async function guessFrom(candidates) {
+		for (const candidate of candidates) {
+			try {
+				const r = await fetch(candidate + "/health",
+				    { cache: "no-store", credentials: "omit" });
+				const j = await r.json();
+				if (r.ok && j && typeof j === "object" &&
+				    localStorage.getItem(BASE_STORE) === null) {
+					base = candidate;
+					$("login-base").value = base;
+					return;
+				}
+			} catch (e) {
+				/* Not there: try the next one. */
+			}
+		}
+	}
+
 	/* --- wiring --------------------------------------------------------- */
 
 	function on(id, event, fn) {
@@ -533,6 +560,8 @@
 		    "config/sticky-seconds",
 		    { stickySeconds: Number($("sticky-seconds").value) }));
 		$("login-base").value = base;
+		if (localStorage.getItem(BASE_STORE) === null)
+			guessBase();
 		if (key) {
 			$("nav").hidden = false;
 			show("accounts");

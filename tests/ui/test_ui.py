@@ -9,12 +9,15 @@ tests/clients/clienthelp.py) launches /usr/bin/chromium headless with
 --no-sandbox --disable-background-networking and, checking each step
 against the admin API:
 
+  - the API prefix is guessed (/kiro or the root, by GET /health);
   - a wrong key, the client apiKey and a prefix with no admin API behind it
     each give their own message (401, 403, 404) and no login;
   - logs in: the accounts table lists the API's accounts in its order with
     their id, email, state, priority and auth method;
   - disables and re-enables one, sets its priority, shows its history;
   - imports a kiro.rs credentials.json through the file input (2 added);
+  - adds one through the form (priority set) and one as pasted kiro.rs
+    JSON, which a second time is a duplicate;
   - disables and deletes one (after the confirmation);
   - a Builder ID login from the page: the user code and link shown, the
     mock approves after the page has polled twice, the new idc account
@@ -78,7 +81,8 @@ class _UI:
         cls.tmp = Path(tempfile.mkdtemp(prefix="kiro-ui-"))
         cls.mock = Mock().start()
         cls.accounts = [Account("ui-one", priority=0), Account("ui-two", priority=1)]
-        cls.imported = [Account("ui-import-a"), Account("ui-import-b", auth_method="idc")]
+        cls.imported = [Account("ui-import-a"), Account("ui-import-b", auth_method="idc"),
+                        Account("ui-form"), Account("ui-pasted", auth_method="idc")]
         cls.gateway = Gateway(cls.server, cls.mock, mount=cls.mount, procs=2, threads=2,
                               accounts=cls.accounts, config={"adminApiKey": ADMIN_KEY})
         try:
@@ -105,7 +109,8 @@ class _UI:
 
     def run_driver(self) -> dict:
         import_file = self.tmp / "credentials.json"
-        import_file.write_text(json.dumps([a.credential() for a in self.imported]))
+        import_file.write_text(json.dumps([a.credential() for a in self.imported[:2]]))
+        form, pasted = self.imported[2], self.imported[3]
         srv = self.gateway.srv
         env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(self.tmp),
                "KIRO_NODE_MODULES": str(self.modules),
@@ -113,6 +118,9 @@ class _UI:
                "KIRO_API_PREFIX": "" if self.mount == "/" else self.mount,
                "KIRO_ADMIN_KEY": ADMIN_KEY, "KIRO_CLIENT_KEY": gw.API_KEY,
                "KIRO_MOCK_URL": self.mock.url, "KIRO_IMPORT_FILE": str(import_file),
+               "KIRO_ADD_FORM": json.dumps({"refreshToken": form.refresh_token,
+                                            "email": form.email}),
+               "KIRO_ADD_JSON": json.dumps(pasted.credential()),
                "KIRO_SECRETS": json.dumps(self.secrets()[1:])}
         if os.environ.get("KIRO_UI_SCREENSHOT"):
             env["KIRO_SCREENSHOT"] = os.environ["KIRO_UI_SCREENSHOT"]
@@ -130,8 +138,8 @@ class _UI:
 
     def test_ui(self):
         summary = self.run_driver()
-        for name in ("wrong_key", "client_key", "wrong_prefix", "log_in",
-                     "accounts_match_api", "disable", "enable", "priority", "import",
+        for name in ("prefix_guessed", "wrong_key", "client_key", "wrong_prefix", "log_in",
+                     "accounts_match_api", "disable", "enable", "priority", "import", "add_by_form", "add_by_json",
                      "history", "delete", "builder_id_login", "balance", "usage_page",
                      "load_balancing", "rate_limits", "no_secret_in_page", "log_out"):
             self.assertIn(name, summary)
@@ -152,10 +160,10 @@ class _UI:
         for account in self.imported:
             self.assertIn(account.email, emails)
         # The mock knows ui-two's token: its balance was fetched, and the
-        # usage page's "fetch every balance" went through all 4 accounts:
-        # the mock does not know the 2 imported ones' tokens.
+        # usage page's "fetch every balance" went through all 6 accounts:
+        # the mock does not know the 4 added ones' tokens.
         self.assertRegex(summary["balance"], r"\d+ / \d+")
-        self.assertRegex(summary["usage_page"], r"^2 of 4 fetched, 2 failed")
+        self.assertRegex(summary["usage_page"], r"^2 of 6 fetched, 4 failed")
 
 
 class Lighttpd(_UI, unittest.TestCase):

@@ -100,8 +100,14 @@ try {
 		await page.click("#login-form button[type=submit]");
 	}
 
-	await step("wrong_key", async () => {
+	await step("prefix_guessed", async () => {
 		await page.goto(uiURL);
+		/* /kiro or the root, whichever answers /health. */
+		await page.waitForFunction((p) => document.querySelector(
+		    "#login-base").value === p && document.querySelector(
+		    "#login-base").dataset.guessed === "1", prefix);
+	});
+	await step("wrong_key", async () => {
 		await login("sk-not-the-admin-key-0000000000", prefix);
 		return waitText("#login-error", /Wrong admin key/);
 	});
@@ -168,6 +174,40 @@ try {
 		assert.equal(after.total, before + 2);
 		await page.waitForFunction((n) => document.querySelectorAll(
 		    "#acct-table tbody tr[data-id]").length === n, after.total);
+		return msg;
+	});
+	await step("add_by_form", async () => {
+		const cred = JSON.parse(env("KIRO_ADD_FORM"));
+		const before = (await admin("GET", "credentials")).total;
+		await page.click("#acct-show-add");
+		await page.fill("#add-refresh", cred.refreshToken);
+		await page.selectOption("#add-method", "social");
+		await page.fill("#add-email", cred.email);
+		await page.fill("#add-priority", "3");
+		await page.click("#acct-add button[type=submit]");
+		const msg = await waitText("#notice", /credential added, ID: \d+/);
+		assert.equal(await page.isVisible("#acct-add"), false);
+		const after = await admin("GET", "credentials");
+		assert.equal(after.total, before + 1);
+		const added = after.credentials.find((c) => c.email === cred.email);
+		assert.equal(added.priority, 3);
+		await row(added.id).waitFor();
+		return msg;
+	});
+	await step("add_by_json", async () => {
+		const text = env("KIRO_ADD_JSON");
+		const before = (await admin("GET", "credentials")).total;
+		await page.click("#acct-show-add");
+		await page.fill("#add-json", text);
+		await page.click("#acct-add button[type=submit]");
+		const msg = await waitText("#notice", /1 added/);
+		assert.equal((await admin("GET", "credentials")).total, before + 1);
+		/* The same again: a duplicate, nothing added. */
+		await page.click("#acct-show-add");
+		await page.fill("#add-json", text);
+		await page.click("#acct-add button[type=submit]");
+		await waitText("#notice", /0 added, 1 already present/);
+		assert.equal((await admin("GET", "credentials")).total, before + 1);
 		return msg;
 	});
 	await step("history", async () => {
