@@ -623,6 +623,7 @@ class Apache(WebServer):
         """Create the IPC directory and make what the responder needs reachable by www-data."""
         assert self.tmpdir is not None
         tmp = self.tmpdir
+        self.ui_dir = UI_DIR
         for sub in ("fcgid", "htdocs"):
             (tmp / sub).mkdir()
         if os.geteuid() != 0:
@@ -632,6 +633,13 @@ class Apache(WebServer):
         tmp.chmod(0o755)
         for sub in ("fcgid", "trace"):
             os.chown(tmp / sub, uid, gid)
+        if subprocess.run(["test", "-r", str(UI_DIR / "index.html")], user=uid, group=gid,
+                          extra_groups=[], check=False).returncode != 0:
+            # The same for the web UI's files: a copy www-data can read.
+            self.ui_dir = tmp / "ui"
+            shutil.copytree(UI_DIR, self.ui_dir)
+            for path in [self.ui_dir, *self.ui_dir.iterdir()]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
         if not self._www_data_can_run(uid, gid):
             # A checkout under /root (CI, a user's home) is closed to
             # www-data; the responder is one self-contained executable
@@ -679,7 +687,7 @@ class Apache(WebServer):
             f'Define KIRO_FCGI_MOUNT "{mount_re}"',
             f"Define KIRO_FCGI_MAX_PROCS {self.procs}",
             f"Define KIRO_FCGI_MIN_PROCS {self.procs}",
-            f'Define KIRO_FCGI_UI_DIR "{_conf_value(UI_DIR, "UI directory")}"',
+            f'Define KIRO_FCGI_UI_DIR "{_conf_value(self.ui_dir, "UI directory")}"',
         ]
         env = dict(self.env)
         if "KIRO_FCGI_CONFIG" in env:
