@@ -17,7 +17,8 @@ Each class runs behind one server and one mount: lighttpd and Apache, each at
     polls once: pending before the interval is over (without asking the
     mock), pending / slow_down from the mock, then approved with the new
     account's id once the mock approves, and the same answer again; the
-    account is listed and serves; a denied login says denied; unknown ids
+    account is listed and serves; a denied login says denied, an expired
+    one expired (and stays so when approved too late); unknown ids
     404; the admin key is needed (401), and pending logins are capped.
 
 Run: KIRO_BUILDDIR=build /usr/bin/python3 tests/integration/test_webui.py
@@ -216,6 +217,21 @@ class _WebUI:
         self.assertIn("denied", answer["message"])
         self.assertNotIn("accountId", answer)
         self.assertEqual(self.poll(login["loginId"])["status"], "denied")
+
+    def test_login_expired(self):
+        MOCK.settings(device_expires_in=1)
+        try:
+            login = self.start_login()
+        finally:
+            MOCK.settings(device_expires_in=600)
+        answer = self.poll_until(login["loginId"], {"expired"}, "the expiry")
+        self.assertIn("expired", answer["message"])
+        self.assertEqual(self.poll(login["loginId"])["status"], "expired")
+        # Too late to approve: it stays expired, and no account is added.
+        before = self.admin("GET", "credentials").json()["total"]
+        MOCK.call("POST", "device/approve", {"userCode": login["userCode"]})
+        self.assertEqual(self.poll(login["loginId"])["status"], "expired")
+        self.assertEqual(self.admin("GET", "credentials").json()["total"], before)
 
     def test_login_unknown_bad_and_unauthorised(self):
         resp = self.admin("GET", "login/123456")
