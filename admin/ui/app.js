@@ -386,10 +386,24 @@
 		schedulePoll();
 	}
 
+	/* A failed check (Kiro's OIDC service down) is tried again. */
 	function schedulePoll() {
 		const mine = login;
-		mine.timer = setTimeout(() => guarded(() => pollLogin(mine)),
-		    mine.interval * 1000);
+		mine.timer = setTimeout(async () => {
+			try {
+				await pollLogin(mine);
+			} catch (e) {
+				if (e instanceof AuthError) {
+					logout(e.message);
+					return;
+				}
+				if (login !== mine)
+					return;
+				$("builder-status").textContent = "The last check " +
+				    "failed (" + e.message + "); trying again…";
+				schedulePoll();
+			}
+		}, mine.interval * 1000);
 	}
 
 	async function pollLogin(mine) {
