@@ -303,16 +303,20 @@ new_id(const struct login_entry *es, size_t n)
 	}
 }
 
-/* Drops finished logins, oldest first, until one more fits. */
+/*
+ * Drops finished logins (expired ones included), the soonest forgotten
+ * first, until one more fits.
+ */
 static void
-make_room(struct login_entry *es, size_t *n)
+make_room(struct login_entry *es, size_t *n, time_t now)
 {
 	size_t	i, oldest;
 
 	while (*n >= ADMIN_LOGIN_KEPT_MAX) {
 		oldest = *n;
 		for (i = 0; i < *n; i++)
-			if (es[i].status != LS_PENDING && (oldest == *n ||
+			if (status_now(&es[i], now) != LS_PENDING &&
+			    (oldest == *n ||
 			    es[i].keep_until < es[oldest].keep_until))
 				oldest = i;
 		if (oldest == *n)
@@ -392,7 +396,7 @@ admin_login_start(struct store *st, struct http *h, const struct config *cfg,
 		goto out;
 	if ((er = load(txn, now, &es, &n, cause)) == KF_OK &&
 	    (er = check_room(count_waiting(es, n, now), cause)) == KF_OK) {
-		make_room(es, &n);
+		make_room(es, &n, now);
 		fresh.id = new_id(es, n);
 		es[n++] = fresh;
 		memset(&fresh, 0, sizeof(fresh));
@@ -497,6 +501,7 @@ ask(struct store *st, struct http *h, const struct config *cfg,
 		*cause = why;
 		return er;
 	}
+	free(why);
 	e->next_poll_at = now + e->d.interval;
 	if (step == LOGIN_DONE) {
 		er = import_login(st, e, &c, now, cause);
