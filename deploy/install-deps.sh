@@ -8,7 +8,8 @@
 #                                   (deploy/build-deb.sh)
 #   deploy/install-deps.sh --test   build + run + the package + every test
 #                                   (Apache, clang, valgrind, Node.js for the
-#                                   real clients)
+#                                   real clients, Chromium for the web UI's
+#                                   tests)
 set -eu
 
 BUILD="build-essential autoconf automake libtool pkg-config
@@ -16,7 +17,7 @@ BUILD="build-essential autoconf automake libtool pkg-config
 	zlib1g-dev check"
 RUN="lighttpd ca-certificates"
 TEST="apache2 libapache2-mod-fcgid libfcgi-bin spawn-fcgi python3 curl
-	valgrind clang libclang-rt-14-dev wrk"
+	valgrind clang libclang-rt-14-dev wrk chromium"
 PACKAGE="debhelper dpkg-dev fakeroot lintian"
 # tests/package/test-deb.sh rotates the package's log with it.
 TEST="$TEST logrotate"

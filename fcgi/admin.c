@@ -12,6 +12,7 @@
 #include "admin-int.h"
 #include "admin-keys.h"
 #include "admin-flows.h"
+#include "admin-login.h"
 #include "buf.h"
 #include "config.h"
 #include "digest.h"
@@ -168,6 +169,48 @@ stats(struct admin_call *call)
 	admin_flows_stats(call->req, call->cfg);
 }
 
+/* The Builder ID login of the web UI lives in admin-login.c. */
+static void
+reply_login(struct admin_call *call, enum kf_err er, json_object *o,
+    char *why)
+{
+	/* KF_EPERM is too many logins waiting. */
+	if (er == KF_OK)
+		admin_reply(call->req, 200, o, NULL);
+	else
+		admin_error(call->req, er == KF_EPERM ? AE_CONFLICT :
+		    admin_err_of(er), "%s", why != NULL ? why :
+		    kf_strerror(er));
+	json_object_put(o);
+	free(why);
+}
+
+/* POST /login/builder-id */
+static void
+login_start(struct admin_call *call)
+{
+	json_object	*o = NULL;
+	char		*why = NULL;
+	enum kf_err	 er;
+
+	er = admin_login_start(call->store, call->req->relay->http, call->cfg,
+	    &o, &why);
+	reply_login(call, er, o, why);
+}
+
+/* GET /login/{id} */
+static void
+login_poll(struct admin_call *call)
+{
+	json_object	*o = NULL;
+	char		*why = NULL;
+	enum kf_err	 er;
+
+	er = admin_login_poll(call->store, call->req->relay->http, call->cfg,
+	    call->id, &o, &why);
+	reply_login(call, er, o, why);
+}
+
 static const struct admin_route admin_routes[] = {
 	{ "GET", "credentials", BODY_NONE, admin_accounts_list },
 	{ "POST", "credentials", BODY_OBJECT, admin_accounts_add },
@@ -197,6 +240,8 @@ static const struct admin_route admin_routes[] = {
 	    admin_settings_sticky_del },
 	{ "GET", "accounts/{id}/history", BODY_NONE, admin_accounts_history },
 	{ "GET", "usage", BODY_NONE, admin_accounts_usage },
+	{ "POST", "login/builder-id", BODY_NONE, login_start },
+	{ "GET", "login/{id}", BODY_NONE, login_poll },
 	{ "GET", "flows", BODY_NONE, flows },
 	{ "GET", "stats", BODY_NONE, stats },
 };

@@ -72,6 +72,8 @@ from typing import Iterable, Iterator, NamedTuple
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LIGHTTPD_INCLUDE = REPO_ROOT / "lighttpd" / "kiro-fcgi.conf"
 APACHE_INCLUDE = REPO_ROOT / "apache" / "kiro-fcgi.conf"
+# The web UI's static files, served from the source tree by both servers.
+UI_DIR = REPO_ROOT / "admin" / "ui"
 APACHE_MODULE_DIR = Path("/usr/lib/apache2/modules")
 APACHE_USER = "www-data"
 LOOPBACK = "127.0.0.1"
@@ -88,6 +90,9 @@ APACHE_MODULES = (
     ("authz_core_module", "mod_authz_core.so", "apache2"),
     ("alias_module", "mod_alias.so", "apache2"),
     ("fcgid_module", "mod_fcgid.so", "libapache2-mod-fcgid"),
+    # The web UI's index page and types, as in Debian's default set.
+    ("dir_module", "mod_dir.so", "apache2"),
+    ("mime_module", "mod_mime.so", "apache2"),
 )
 
 _MOUNT_RE = re.compile(r"^/(?:[A-Za-z0-9._~-]+(?:/[A-Za-z0-9._~-]+)*)?$")
@@ -527,6 +532,7 @@ class Lighttpd(WebServer):
             "var.kiro_fcgi_procs": str(self.procs),
             "var.kiro_fcgi_prefix": f'"{prefix}"',
             "var.kiro_fcgi_match": f'"{match}"',
+            "var.kiro_fcgi_ui_dir": f'"{_conf_value(UI_DIR, "UI directory")}"',
         }
         env = dict(self.env)
         if "KIRO_FCGI_CONFIG" in env:
@@ -617,6 +623,7 @@ class Apache(WebServer):
         """Create the IPC directory and make what the responder needs reachable by www-data."""
         assert self.tmpdir is not None
         tmp = self.tmpdir
+        self.ui_dir = UI_DIR
         for sub in ("fcgid", "htdocs"):
             (tmp / sub).mkdir()
         if os.geteuid() != 0:
@@ -626,6 +633,13 @@ class Apache(WebServer):
         tmp.chmod(0o755)
         for sub in ("fcgid", "trace"):
             os.chown(tmp / sub, uid, gid)
+        if subprocess.run(["test", "-r", str(UI_DIR / "index.html")], user=uid, group=gid,
+                          extra_groups=[], check=False).returncode != 0:
+            # The same for the web UI's files: a copy www-data can read.
+            self.ui_dir = tmp / "ui"
+            shutil.copytree(UI_DIR, self.ui_dir)
+            for path in [self.ui_dir, *self.ui_dir.iterdir()]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
         if not self._www_data_can_run(uid, gid):
             # A checkout under /root (CI, a user's home) is closed to
             # www-data; the responder is one self-contained executable
@@ -673,6 +687,7 @@ class Apache(WebServer):
             f'Define KIRO_FCGI_MOUNT "{mount_re}"',
             f"Define KIRO_FCGI_MAX_PROCS {self.procs}",
             f"Define KIRO_FCGI_MIN_PROCS {self.procs}",
+            f'Define KIRO_FCGI_UI_DIR "{_conf_value(self.ui_dir, "UI directory")}"',
         ]
         env = dict(self.env)
         if "KIRO_FCGI_CONFIG" in env:
@@ -700,6 +715,7 @@ LogLevel warn
 DocumentRoot "{tmp}/htdocs"
 FcgidIPCDir "{tmp}/fcgid"
 FcgidProcessTableFile "{tmp}/fcgid/shm"
+TypesConfig /dev/null
 {chr(10).join(lines)}
 Include "{APACHE_INCLUDE}"
 {wrapper}""")

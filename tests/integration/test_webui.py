@@ -1,0 +1,307 @@
+#!/usr/bin/python3
+"""The web UI's files and its Builder ID login routes, behind real servers.
+
+Each class runs behind one server and one mount: lighttpd and Apache, each at
+/kiro and at the root (where the UI's block must win over the API's). Covered:
+
+  - /kiro-admin/ is served by the web server itself from admin/ui (the
+    responder never sees it: no access-log line), index.html, app.js and
+    style.css with their types, /kiro-admin redirected or served;
+  - the page loads nothing from elsewhere: a Content-Security-Policy that
+    allows 'self' only, and no http(s):// or // reference in any file;
+  - the page's script never writes server data as HTML (no innerHTML,
+    outerHTML, insertAdjacentHTML or document.write);
+  - POST /api/admin/login/builder-id starts the mock's device flow and
+    answers the verification URL, the user code, the interval and a login
+    id, never the device code or the client secret; GET /api/admin/login/{id}
+    polls once: pending before the interval is over (without asking the
+    mock), pending / slow_down from the mock, then approved with the new
+    account's id once the mock approves, and the same answer again; the
+    account is listed and serves; a denied login says denied, an expired
+    one expired (and stays so when approved too late); unknown ids
+    404; the admin key is needed (401), and pending logins are capped.
+
+Run: KIRO_BUILDDIR=build /usr/bin/python3 tests/integration/test_webui.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import gateway as gw  # noqa: E402
+from gateway import Account, Gateway, Mock, request, wait_for  # noqa: E402
+
+MOCK: Mock | None = None
+ADMIN_KEY = "sk-admin-webui-" + "w" * 16 + "Q7"
+UI_DIR = Path(__file__).resolve().parents[2] / "admin" / "ui"
+UI_FILES = {"index.html": "text/html", "app.js": "text/javascript",
+            "style.css": "text/css"}
+
+
+def setUpModule() -> None:
+    global MOCK
+    MOCK = Mock().start()
+
+
+def tearDownModule() -> None:
+    if MOCK is not None:
+        MOCK.stop()
+
+
+class _WebUI:
+    server = "lighttpd"
+    mount = "/kiro"
+    gateway: Gateway | None = None
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        missing = gw.SERVERS[cls.server].missing()
+        if missing is not None:
+            raise AssertionError(missing)
+        cls.gateway = Gateway(cls.server, MOCK, mount=cls.mount, procs=1, threads=2,
+                              accounts=[Account("ui-social")],
+                              config={"adminApiKey": ADMIN_KEY})
+        cls.gateway.start()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        if cls.gateway is not None:
+            log = cls.gateway.log()
+            srv = cls.gateway.srv
+            cls.gateway.stop()
+            # Device codes and client secrets never reach the log.
+            assert "mockdevice-" not in log, "a device code is in the responder log"
+            assert "mocksecret-" not in log, "a client secret is in the responder log"
+            problems = getattr(srv, "_trace_problems", None)
+            assert not problems, "valgrind reported errors:\n" + "\n".join(problems)
+
+    def ui(self, path: str = "/kiro-admin/"):
+        return request(self.gateway.srv.root_url + path, "GET", None, {})
+
+    def admin(self, method: str, path: str, body=None, key: str | None = ADMIN_KEY):
+        hdrs = {"x-api-key": key} if key is not None else {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            hdrs["Content-Type"] = "application/json"
+        return request(self.gateway.url("/api/admin/" + path), method, data, hdrs)
+
+    # --- the static files -------------------------------------------------
+
+    def test_files_served_with_types(self):
+        for name, ctype in UI_FILES.items():
+            resp = self.ui("/kiro-admin/" + name)
+            self.assertEqual(resp.status, 200, name)
+            self.assertTrue(resp.headers.get("Content-Type", "").startswith(ctype),
+                            f"{name}: {resp.headers.get('Content-Type')}")
+            self.assertEqual(resp.body, (UI_DIR / name).read_bytes(), name)
+
+    def test_index_page_at_the_directory(self):
+        resp = self.ui("/kiro-admin/")
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.body, (UI_DIR / "index.html").read_bytes())
+        bare = self.ui("/kiro-admin")
+        self.assertIn(bare.status, (200, 301, 302))
+        if bare.status != 200:
+            self.assertTrue(bare.headers.get("Location", "").endswith("/kiro-admin/"))
+
+    def test_not_the_responder(self):
+        # A path under the UI that is no file is the server's own 404, not
+        # the gateway's JSON.
+        resp = self.ui("/kiro-admin/api/admin/credentials")
+        self.assertEqual(resp.status, 404)
+        self.assertNotIn(b'"error"', resp.body)
+
+    def test_api_still_served(self):
+        resp = self.admin("GET", "credentials")
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assertEqual(resp.json()["total"], 1)
+
+    # --- the Builder ID login routes --------------------------------------
+
+    def start_login(self) -> dict:
+        resp = self.admin("POST", "login/builder-id")
+        self.assertEqual(resp.status, 200, resp.body)
+        login = resp.json()
+        self.assert_no_device_secret(resp.body)
+        self.assertEqual(login["status"], "pending")
+        self.assertRegex(login["userCode"], r"^[A-Z0-9-]{4,}$")
+        self.assertIn("user_code=" + login["userCode"], login["verificationUriComplete"])
+        self.assertTrue(login["verificationUri"].startswith("https://"))
+        self.assertGreaterEqual(login["interval"], 1)
+        self.assertGreater(login["expiresIn"], 0)
+        self.assertIsInstance(login["loginId"], int)
+        return login
+
+    def device(self, user_code: str) -> dict:
+        for dev in MOCK.call("GET", "device"):
+            if dev["userCode"] == user_code:
+                return dev
+        raise AssertionError(f"the mock has no device for {user_code}")
+
+    def assert_no_device_secret(self, body: bytes) -> None:
+        self.assertNotIn(b"mockdevice-", body)
+        self.assertNotIn(b"mocksecret-", body)
+        self.assertNotIn(b"clientSecret", body)
+        self.assertNotIn(b"deviceCode", body)
+        for dev in MOCK.call("GET", "device"):
+            self.assertNotIn(dev["deviceCode"].encode(), body)
+
+    def token_polls(self, device_code: str) -> int:
+        return sum(1 for r in MOCK.requests(op=None)
+                   if r["path"].endswith("/token") and isinstance(r["body"], dict)
+                   and r["body"].get("deviceCode") == device_code)
+
+    def poll(self, login_id: int) -> dict:
+        resp = self.admin("GET", f"login/{login_id}")
+        self.assertEqual(resp.status, 200, resp.body)
+        self.assert_no_device_secret(resp.body)
+        return resp.json()
+
+    def poll_until(self, login_id: int, statuses: set[str], what: str) -> dict:
+        seen = []
+
+        def done():
+            answer = self.poll(login_id)
+            seen.append(answer["status"])
+            return answer if answer["status"] in statuses else None
+        answer = wait_for(done, timeout=30, what=what)
+        self.assertTrue(set(seen) <= statuses | {"pending", "slow_down"}, seen)
+        return answer
+
+    def test_login_approved_after_polls(self):
+        slow = self.server == "lighttpd" and self.mount == "/kiro"
+        if slow:
+            MOCK.settings(device_slow_down=1)
+        started = time.monotonic()
+        try:
+            login = self.start_login()
+        finally:
+            MOCK.settings(device_slow_down=0)
+        dev = self.device(login["userCode"])
+        # Within the service's interval a poll does not ask it.
+        first = self.poll(login["loginId"])
+        if time.monotonic() - started < login["interval"] * 0.8:
+            self.assertEqual(first["status"], "pending")
+            self.assertEqual(self.token_polls(dev["deviceCode"]), 0)
+        if slow:
+            answer = self.poll_until(login["loginId"], {"slow_down"}, "slow_down")
+            self.assertEqual(answer["interval"], login["interval"] + 5)
+        wait_for(lambda: self.poll(login["loginId"]) and
+                 self.token_polls(dev["deviceCode"]) >= 1, timeout=40, what="a poll")
+        self.assertEqual(self.poll(login["loginId"])["status"], "pending")
+        MOCK.call("POST", "device/approve", {"userCode": login["userCode"]})
+        answer = self.poll_until(login["loginId"], {"approved"}, "approval")
+        self.assertFalse(answer["duplicate"])
+        again = self.poll(login["loginId"])
+        self.assertEqual(again["status"], "approved")
+        self.assertEqual(again["accountId"], answer["accountId"])
+        listed = {c["id"]: c for c in self.admin("GET", "credentials").json()["credentials"]}
+        self.assertIn(answer["accountId"], listed)
+        self.assertEqual(listed[answer["accountId"]]["authMethod"], "idc")
+        # Its tokens work: Kiro's usage is fetched with them.
+        balance = self.admin("GET", f"credentials/{answer['accountId']}/balance")
+        self.assertEqual(balance.status, 200, balance.body)
+
+    def test_login_denied(self):
+        login = self.start_login()
+        MOCK.call("POST", "device/deny", {"userCode": login["userCode"]})
+        answer = self.poll_until(login["loginId"], {"denied"}, "the denial")
+        self.assertIn("denied", answer["message"])
+        self.assertNotIn("accountId", answer)
+        self.assertEqual(self.poll(login["loginId"])["status"], "denied")
+
+    def test_login_expired(self):
+        MOCK.settings(device_expires_in=1)
+        try:
+            login = self.start_login()
+        finally:
+            MOCK.settings(device_expires_in=600)
+        answer = self.poll_until(login["loginId"], {"expired"}, "the expiry")
+        self.assertIn("expired", answer["message"])
+        self.assertEqual(self.poll(login["loginId"])["status"], "expired")
+        # Too late to approve: it stays expired, and no account is added.
+        before = self.admin("GET", "credentials").json()["total"]
+        MOCK.call("POST", "device/approve", {"userCode": login["userCode"]})
+        self.assertEqual(self.poll(login["loginId"])["status"], "expired")
+        self.assertEqual(self.admin("GET", "credentials").json()["total"], before)
+
+    def test_login_unknown_bad_and_unauthorised(self):
+        resp = self.admin("GET", "login/123456")
+        self.assertEqual(resp.status, 404, resp.body)
+        self.assertEqual(resp.json()["error"]["type"], "not_found")
+        self.assertEqual(self.admin("GET", "login/abc").status, 400)
+        for method, path in (("POST", "login/builder-id"), ("GET", "login/1")):
+            resp = self.admin(method, path, key=None)
+            self.assertEqual(resp.status, 401, resp.body)
+            resp = self.admin(method, path, key=gw.API_KEY)
+            self.assertEqual(resp.status, 403, resp.body)
+        resp = self.admin("DELETE", "login/builder-id")
+        self.assertEqual(resp.status, 405, resp.body)
+
+    def test_waiting_logins_capped(self):
+        # Last in the class (alphabetical): it fills the waiting slots.
+        waiting = 0
+        while True:
+            resp = self.admin("POST", "login/builder-id")
+            if resp.status != 200:
+                break
+            waiting += 1
+            self.assertLessEqual(waiting, 8, "more than 8 logins waiting")
+        self.assertEqual(resp.status, 409, resp.body)
+        self.assertIn("waiting", resp.json()["error"]["message"])
+
+
+class StaticChecks(unittest.TestCase):
+    """What the files say, independent of the server."""
+
+    def test_csp_self_only(self):
+        html = (UI_DIR / "index.html").read_text()
+        m = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+        self.assertIsNotNone(m)
+        policy = dict(p.strip().split(" ", 1) for p in m.group(1).split(";"))
+        self.assertEqual(policy["default-src"], "'none'")
+        for directive in ("script-src", "style-src", "connect-src"):
+            self.assertEqual(policy[directive], "'self'", directive)
+
+    def test_nothing_from_elsewhere(self):
+        for name in UI_FILES:
+            text = (UI_DIR / name).read_text()
+            # A URL with a host, in quotes or url(...), anywhere.
+            for m in re.finditer(r"""["'(=]\s*(?:https?:)?//\w""", text):
+                self.fail(f"{name} refers to {m.group(0)}")
+            self.assertNotIn("@import", text, name)
+            self.assertNotIn("url(", text, name)
+
+    def test_no_html_from_data(self):
+        js = (UI_DIR / "app.js").read_text()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
+                     "eval(", "new Function"):
+            self.assertNotIn(sink, js)
+
+
+class LighttpdKiro(_WebUI, unittest.TestCase):
+    server, mount = "lighttpd", "/kiro"
+
+
+class LighttpdRoot(_WebUI, unittest.TestCase):
+    server, mount = "lighttpd", "/"
+
+
+class ApacheKiro(_WebUI, unittest.TestCase):
+    server, mount = "apache", "/kiro"
+
+
+class ApacheRoot(_WebUI, unittest.TestCase):
+    server, mount = "apache", "/"
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""The web UI in a real Chromium (Debian's), driven by playwright-core.
+
+Set-up, once per class: the mock Kiro upstream, kiro-fcgi with adminApiKey
+and two accounts behind lighttpd (mount /kiro) or Apache (mount /), the UI
+at /kiro-admin/ served by that server from admin/ui.  ui-driver.mjs (node,
+playwright-core from tests/clients' pinned packages, see
+tests/clients/clienthelp.py) launches /usr/bin/chromium headless with
+--no-sandbox --disable-background-networking and, checking each step
+against the admin API:
+
+  - the API prefix is guessed (/kiro or the root, by GET /health);
+  - a wrong key, the client apiKey and a prefix with no admin API behind it
+    each give their own message (401, 403, 404) and no login;
+  - logs in: the accounts table lists the API's accounts in its order with
+    their id, email, state, priority and auth method;
+  - disables and re-enables one, sets its priority, shows its history;
+  - imports a kiro.rs credentials.json through the file input (2 added);
+  - adds one through the form (priority set) and one as pasted kiro.rs
+    JSON, which a second time is a duplicate;
+  - disables and deletes one (after the confirmation);
+  - a Builder ID login from the page: the user code and link shown, the
+    mock approves after the page has polled twice, the new idc account
+    appears in the table and the API;
+  - one account's balance fetched from the row (the API's figures shown);
+  - the usage page lists every account and fetches every balance, with
+    its progress; the settings page changes the
+    load-balancing mode and a rate limit (read back through the API);
+  - no token, client secret, device code or the admin key in the page's
+    HTML; logging out forgets the key;
+  - nothing is fetched outside loopback and the console shows no error.
+Afterwards the mode is read back here too, and the responder log holds no
+secret.
+
+Run by `make check`; by hand from a build tree:
+  KIRO_BUILDDIR=build /usr/bin/python3 tests/ui/test_ui.py
+(KIRO_UI_SCREENSHOT=FILE.png keeps a screenshot of the accounts page.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "integration"))
+sys.path.insert(0, str(HERE.parent / "clients"))
+
+import gateway as gw  # noqa: E402
+from clienthelp import node_modules  # noqa: E402
+from gateway import Account, Gateway, Mock, request  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+ADMIN_KEY = "sk-admin-ui-" + "u" * 20 + "X4"
+DRIVER = HERE / "ui-driver.mjs"
+
+
+class _UI:
+    server = "lighttpd"
+    mount = "/kiro"
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        missing = gw.SERVERS[cls.server].missing()
+        if missing is not None:
+            raise AssertionError(missing)
+        if not CHROMIUM.is_file():
+            raise AssertionError(f"{CHROMIUM} not found: apt-get install chromium "
+                                 "(deploy/install-deps.sh --test)")
+        node = shutil.which("node")
+        if node is None:
+            raise AssertionError("node not found on PATH: install Node.js 20 or later")
+        cls.node = node
+        cls.modules = node_modules()
+        cls.tmp = Path(tempfile.mkdtemp(prefix="kiro-ui-"))
+        cls.mock = Mock().start()
+        cls.accounts = [Account("ui-one", priority=0), Account("ui-two", priority=1)]
+        cls.imported = [Account("ui-import-a"), Account("ui-import-b", auth_method="idc"),
+                        Account("ui-form"), Account("ui-pasted", auth_method="idc")]
+        cls.gateway = Gateway(cls.server, cls.mock, mount=cls.mount, procs=2, threads=2,
+                              accounts=cls.accounts, config={"adminApiKey": ADMIN_KEY})
+        try:
+            cls.gateway.start()
+        except BaseException:
+            cls.mock.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        log = cls.gateway.log()
+        cls.gateway.stop()
+        cls.mock.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        for secret in cls.secrets():
+            assert secret not in log, "a secret is in the responder log"
+
+    @classmethod
+    def secrets(cls) -> list[str]:
+        found = [ADMIN_KEY]
+        for account in cls.accounts + cls.imported:
+            found += account.secrets()
+        return found
+
+    def run_driver(self) -> dict:
+        import_file = self.tmp / "credentials.json"
+        import_file.write_text(json.dumps([a.credential() for a in self.imported[:2]]))
+        form, pasted = self.imported[2], self.imported[3]
+        srv = self.gateway.srv
+        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(self.tmp),
+               "KIRO_NODE_MODULES": str(self.modules),
+               "KIRO_UI_URL": srv.root_url + "/kiro-admin/",
+               "KIRO_API_PREFIX": "" if self.mount == "/" else self.mount,
+               "KIRO_ADMIN_KEY": ADMIN_KEY, "KIRO_CLIENT_KEY": gw.API_KEY,
+               "KIRO_MOCK_URL": self.mock.url, "KIRO_IMPORT_FILE": str(import_file),
+               "KIRO_ADD_FORM": json.dumps({"refreshToken": form.refresh_token,
+                                            "email": form.email}),
+               "KIRO_ADD_JSON": json.dumps(pasted.credential()),
+               "KIRO_SECRETS": json.dumps(self.secrets()[1:])}
+        if os.environ.get("KIRO_UI_SCREENSHOT"):
+            env["KIRO_SCREENSHOT"] = os.environ["KIRO_UI_SCREENSHOT"]
+        try:
+            done = subprocess.run([self.node, str(DRIVER)], env=env, cwd=self.tmp,
+                                  stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, timeout=300)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"ui-driver.mjs did not finish: {exc.stderr!r}") from None
+        self.assertEqual(done.returncode, 0,
+                         f"{done.stdout}\n{done.stderr}\n{self.gateway.log()[-3000:]}")
+        if os.environ.get("KIRO_UI_VERBOSE"):
+            print(done.stdout, done.stderr, file=sys.stderr)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def test_ui(self):
+        summary = self.run_driver()
+        for name in ("prefix_guessed", "wrong_key", "client_key", "wrong_prefix", "log_in",
+                     "accounts_match_api", "disable", "enable", "priority", "import", "add_by_form", "add_by_json",
+                     "history", "delete", "builder_id_login", "balance", "usage_page",
+                     "load_balancing", "rate_limits", "no_secret_in_page", "log_out"):
+            self.assertIn(name, summary)
+        self.assertIn("401", summary["wrong_key"])
+        self.assertIn("403", summary["client_key"])
+        self.assertIn("404", summary["wrong_prefix"])
+        self.assertEqual(summary["accounts_match_api"], 2)
+        # What the page changed is what the gateway serves with.
+        resp = request(self.gateway.url("/api/admin/config/load-balancing"), "GET", None,
+                       {"x-api-key": ADMIN_KEY})
+        self.assertEqual(resp.json()["mode"], "balanced")
+        listed = request(self.gateway.url("/api/admin/credentials"), "GET", None,
+                         {"x-api-key": ADMIN_KEY}).json()["credentials"]
+        ids = {c["id"] for c in listed}
+        self.assertIn(summary["builder_id_login"], ids)
+        self.assertNotIn(summary["delete"], ids)
+        emails = {c["email"] for c in listed}
+        for account in self.imported:
+            self.assertIn(account.email, emails)
+        # The mock knows ui-two's token: its balance was fetched, and the
+        # usage page's "fetch every balance" went through all 6 accounts:
+        # the mock does not know the 4 added ones' tokens.
+        self.assertRegex(summary["balance"], r"\d+ / \d+")
+        self.assertRegex(summary["usage_page"], r"^2 of 6 fetched, 4 failed")
+
+
+class Lighttpd(_UI, unittest.TestCase):
+    server, mount = "lighttpd", "/kiro"
+
+
+class Apache(_UI, unittest.TestCase):
+    server, mount = "apache", "/"
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
