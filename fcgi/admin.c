@@ -17,6 +17,7 @@
 #include "config.h"
 #include "digest.h"
 #include "json.h"
+#include "relay.h"
 #include "request.h"
 #include "router.h"
 
