@@ -763,7 +763,17 @@ remove_account(struct store *st, long id, int only_disabled, char **cause)
 	snprintf(key, sizeof(key), "cred-state/%ld", id);
 	if (er == KF_OK)
 		er = store_del(txn, key);
+	/* Every module's record of the id goes with it (store.h's list). */
 	snprintf(key, sizeof(key), "usage/%ld", id);
+	if (er == KF_OK)
+		er = store_del(txn, key);
+	snprintf(key, sizeof(key), "catalogue/%ld", id);
+	if (er == KF_OK)
+		er = store_del(txn, key);
+	snprintf(key, sizeof(key), "catalogue-claim/%ld", id);
+	if (er == KF_OK)
+		er = store_del(txn, key);
+	snprintf(key, sizeof(key), "cred-log/%ld", id);
 	if (er == KF_OK)
 		er = store_del(txn, key);
 	snprintf(key, sizeof(key), "cred/%ld", id);

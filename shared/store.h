@@ -9,7 +9,7 @@
 
 /*
  * <dir>/kiro.db holds every record as JSON text under a typed key prefix
- * (DESIGN.md §3); <dir>/kiro.db.lock is flock()ed shared by readers and
+ * (the list below); <dir>/kiro.db.lock is flock()ed shared by readers and
  * exclusive by writers.  GDBM is opened per transaction with GDBM_NOLOCK and
  * closed (after gdbm_sync, for writers) before the lock is released, so no
  * process ever holds a handle or a lock across requests or network I/O.
@@ -19,8 +19,26 @@
  * store_txn belongs to one thread.  Threads of one process exclude each
  * other too, because each transaction opens its own lock descriptor.
  *
- * Key prefixes, each owned by one module: ckey/<name>, ckey-hash/<sha256>
- * and ckey-use/<name> (clientkeys.h).
+ * Key prefixes, each owned by one module (only it reads or writes them):
+ *   meta/schema                        store.c: STORE_SCHEMA_VERSION
+ *   meta/cred-ids, meta/next-id        accounts.c: the ids in use, the next
+ *   meta/credfile/<sha256>             accounts.c: a credentials file seen
+ *   cred/<id>                          accounts.c: the credential (cred.h)
+ *   cred-state/<id>                    accounts.c: its state (accounts.h)
+ *   credhash/<sha256>                  accounts.c: refresh token -> id
+ *   cred-log/<id>                      pool.c: the last state changes
+ *   pool/index, pool/rr                pool.c: the pick index, round robin
+ *   rate/global, rate/<id>             pool.c: request windows (rate limits)
+ *   sticky/<session hash>              pool.c: session -> account
+ *   usage/<id>                         usage.c: cached getUsageLimits
+ *   catalogue/<id>, catalogue-claim/<id>  catalogue.c: ListAvailableModels
+ *   settings/<name>                    settings.c: what the admin API set
+ *   summary/<sha256>, summary-anchor/<sha256>  overflow.c: summaries
+ *   ckey/<name>, ckey-hash/<sha256>, ckey-use/<name>  clientkeys.c
+ *   admin-login/devices                fcgi/admin-login.c: device logins
+ * Removing an account (accounts.c) deletes every record of its id:
+ * cred/, cred-state/, credhash/, usage/, catalogue/, catalogue-claim/
+ * and cred-log/.
  */
 
 #define STORE_SCHEMA_VERSION	1

@@ -314,6 +314,11 @@ START_TEST(accounts_remove_drops_every_trace)
 	ck_assert_int_eq(accounts_txn_save_state(txn, 2, &a.state, NULL),
 	    KF_OK);
 	ck_assert_int_eq(store_put(txn, "usage/2", "{}", 2), KF_OK);
+	/* Other modules' records of the id (store.h's list). */
+	ck_assert_int_eq(store_put(txn, "catalogue/2", "{}", 2), KF_OK);
+	ck_assert_int_eq(store_put(txn, "catalogue-claim/2", "{}", 2), KF_OK);
+	ck_assert_int_eq(store_put(txn, "cred-log/2", "[]", 2), KF_OK);
+	ck_assert_int_eq(store_put(txn, "cred-log/1", "[]", 2), KF_OK);
 	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
 
 	ck_assert_msg(accounts_remove(st, 2, &why) == KF_OK, "%s", why);
@@ -327,6 +332,10 @@ START_TEST(accounts_remove_drops_every_trace)
 	ck_assert(!has_key("cred/2"));
 	ck_assert(!has_key("cred-state/2"));
 	ck_assert(!has_key("usage/2"));
+	ck_assert(!has_key("catalogue/2"));
+	ck_assert(!has_key("catalogue-claim/2"));
+	ck_assert(!has_key("cred-log/2"));
+	ck_assert(has_key("cred-log/1"));
 	cred_identity_hash(&in[0], hash);
 	snprintf(key, sizeof(key), "credhash/%s", hash);
 	ck_assert(has_key(key));
