@@ -110,9 +110,16 @@ class _Failures:
         state = g.state_dir
         mode = stat.S_IMODE(os.stat(state).st_mode)
         self.assertEqual(mode, 0o700, f"{state} is {oct(mode)}")
-        for entry in os.scandir(state):
-            mode = stat.S_IMODE(entry.stat().st_mode)
-            self.assertEqual(mode, 0o600, f"{entry.path} is {oct(mode)}")
+        # Every file 0600 and every directory (flows/) 0700, all the way down.
+        for root, dirs, files in os.walk(state):
+            for name in dirs:
+                path = os.path.join(root, name)
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+                self.assertEqual(mode, 0o700, f"{path} is {oct(mode)}")
+            for name in files:
+                path = os.path.join(root, name)
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+                self.assertEqual(mode, 0o600, f"{path} is {oct(mode)}")
         secrets = [g.api_key]
         for account in g.accounts:
             secrets += account.secrets()

@@ -136,8 +136,13 @@ class Kiroctl(unittest.TestCase):
 
     def assert_modes(self) -> None:
         self.assertEqual(stat.S_IMODE(os.stat(self.state).st_mode), 0o700)
-        for entry in os.scandir(self.state):
-            self.assertEqual(stat.S_IMODE(entry.stat().st_mode), 0o600, entry.path)
+        for root, dirs, files in os.walk(self.state):
+            for name in dirs:
+                path = os.path.join(root, name)
+                self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o700, path)
+            for name in files:
+                path = os.path.join(root, name)
+                self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600, path)
 
     # import
 
