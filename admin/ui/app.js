@@ -731,7 +731,7 @@
 		    el("td", {}, k.name),
 		    el("td", {}, el("span", { class: "state state-" +
 			String(k.state).replace(/[^a-z-]/g, "") }, k.state)),
-		    el("td", { class: "code" }, (k.keyPrefix || "") + "…"),
+		    el("td", { class: "mono" }, (k.keyPrefix || "") + "…"),
 		    el("td", {}, (k.models || []).join(", ") || "all"),
 		    el("td", {}, limitsText(k.limits)),
 		    el("td", {}, k.expires || ""),

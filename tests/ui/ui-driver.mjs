@@ -182,6 +182,13 @@ try {
 		return resp.status;
 	}
 	const clientKeys = [];
+	/* KIRO_SCREENSHOT=x.png: also x-flows.png, x-stats.png, x-keys.png. */
+	async function shot(name) {
+		const to = process.env.KIRO_SCREENSHOT;
+		if (to)
+			await page.screenshot({ path: to.replace(/(\.png)?$/,
+			    "-" + name + ".png"), fullPage: true });
+	}
 
 	await step("flows_page", async () => {
 		/* The login's wrong prefix is an API request (404) already. */
@@ -218,6 +225,7 @@ try {
 		}
 		assert.equal(recs[0].status, 529);
 		assert.equal(recs[0].errorType, "overloaded");
+		await shot("flows");
 		return recs.length - before;
 	});
 	await step("flows_filter", async () => {
@@ -302,6 +310,7 @@ try {
 		    Number(c.dataset.errors)]));
 		assert.deepEqual(cols, s.hourly.map((h) => [h.requests, h.errors]));
 		assert.equal(cols.reduce((a, [r]) => a + r, 0), s.total.requests);
+		await shot("stats");
 		/* Every request in the log so far, and no other. */
 		assert.equal(s.total.requests,
 		    (await admin("GET", "flows?limit=1000")).flows.length);
@@ -320,6 +329,7 @@ try {
 		await page.waitForSelector("#key-dialog[open]");
 		const value = await waitText("#key-value", /^kf-/);
 		clientKeys.push(value);
+		await shot("keys");
 		/* Shown in the dialog, kept nowhere. */
 		const stored = await page.evaluate(() => JSON.stringify(
 		    [Object.entries(sessionStorage), Object.entries(localStorage)]));
