@@ -17,14 +17,16 @@ against the admin API:
   - after three /v1/messages calls (one failing at the mock: 529), the
     Requests page lists their records newest first with every field as
     the API has it; the "5xx" status filter narrows it to the failing
-    one, a text filter to none; a row's detail is its full record; the
+    one, the account and API filters to the API's answer for them, a text
+    filter and a future time range to none; a row's detail is its full record; the
     JSON-lines and CSV exports download (fetched with the header, saved
     as a Blob) the same bytes as the API's exports;
   - the Stats page's totals, per account/model/API/key rows and 24
     hourly columns are the figures of GET /api/admin/stats;
   - the Keys page adds a key (shown once in a dialog, never stored, gone
     from the page once the dialog closes), which serves a /v1/messages
-    call, counts it, is disabled (401) and enabled, rotated (the old key
+    call, counts it (the Requests page finds the call by the key's
+    name), is disabled (401) and enabled, rotated (the old key
     401, the new one 200) and removed after the confirmation;
   - disables and re-enables one, sets its priority, shows its history;
   - imports a kiro.rs credentials.json through the file input (2 added);

@@ -241,6 +241,22 @@ try {
 		await page.fill("#ff-q", "no such error text");
 		await page.click("#flow-filter button[type=submit]");
 		await waitRows(flowRows, 0);
+		await page.fill("#ff-q", "");
+		/* The account and API filters, as the API narrows them. */
+		await page.fill("#ff-account", String(failed[0].account));
+		await page.selectOption("#ff-api", "anthropic");
+		const byAccount = (await admin("GET", "flows?api=anthropic&" +
+		    "account=" + failed[0].account)).flows.map((r) => r.id);
+		assert.ok(byAccount.length > 0 && byAccount.length < all);
+		await page.click("#flow-filter button[type=submit]");
+		await waitRows(flowRows, byAccount.length);
+		assert.deepEqual(await rowIds(flowRows, "data-id"), byAccount);
+		/* A time range in the future: nothing. */
+		await page.click("#ff-clear");
+		await waitRows(flowRows, all);
+		await page.fill("#ff-from", "2099-01-01T00:00");
+		await page.click("#flow-filter button[type=submit]");
+		await waitRows(flowRows, 0);
 		await page.click("#ff-clear");
 		await waitRows(flowRows, all);
 		return failed[0].id;
@@ -354,6 +370,19 @@ try {
 		await page.waitForFunction(() => /^1 requests/.test(
 		    document.querySelector('#key-table tr[data-name="ui-key"] ' +
 		    "td:nth-child(7)").textContent));
+		/* The Requests page finds its call by the key's name. */
+		for (let i = 0; i < 300 && (await admin("GET",
+		    "flows?key=ui-key")).flows.length === 0; i++)
+			await new Promise((res) => setTimeout(res, 100));
+		await page.click("nav .tab[data-page=flows]");
+		await page.fill("#ff-key", "ui-key");
+		await page.click("#flow-filter button[type=submit]");
+		await waitRows(flowRows, 1);
+		const c = await cellTexts(page.locator(flowRows));
+		assert.deepEqual([c[1], c[7]], ["ui-key", "200"]);
+		await page.click("#ff-clear");
+		await page.click("nav .tab[data-page=keys]");
+		await keyRow("ui-key").waitFor();
 	});
 	await step("key_disable", async () => {
 		await keyRow("ui-key").locator("button.disable").click();
