@@ -204,7 +204,6 @@ try {
 			await mock("scripts/clear", {});
 		}
 		const recs = await waitFlows(before + 3);
-		assert.equal(recs.length, before + 3);
 		await page.click("nav .tab[data-page=flows]");
 		await page.waitForSelector("#page-flows:not([hidden])");
 		await waitRows(flowRows, recs.length);
@@ -226,7 +225,7 @@ try {
 		assert.equal(recs[0].status, 529);
 		assert.equal(recs[0].errorType, "overloaded");
 		await shot("flows");
-		return recs.length - before;
+		return recs.filter((r) => r.route === "/v1/messages").length;
 	});
 	await step("flows_filter", async () => {
 		const all = (await admin("GET", "flows?limit=1000")).flows.length;
