@@ -134,6 +134,7 @@
 	/* --- pages ---------------------------------------------------------- */
 
 	const pages = { accounts: loadAccounts, usage: loadUsage,
+	    flows: loadFlows, stats: loadStats, keys: loadKeys,
 	    settings: loadSettings };
 
 	function show(page) {
@@ -149,6 +150,7 @@
 		key = null;
 		sessionStorage.removeItem(KEY_STORE);
 		stopLogin();
+		closeKey();
 		$("nav").hidden = true;
 		$("notice").textContent = "";
 		$("login-error").textContent = message || "";
@@ -490,6 +492,347 @@
 		await loadUsage();
 	}
 
+	/* --- requests (the flow log) ---------------------------------------- */
+
+	let flowOffset = 0;
+
+	/* The filters as the API's query, without paging. */
+	function flowFilters() {
+		const q = new URLSearchParams();
+		const text = { status: "ff-status", api: "ff-api",
+		    model: "ff-model", account: "ff-account", key: "ff-key",
+		    q: "ff-q" };
+
+		for (const [name, id] of [["from", "ff-from"], ["to", "ff-to"]]) {
+			const v = $(id).value;
+			if (v === "")
+				continue;
+			const ms = new Date(v).getTime();
+			if (!isNaN(ms))
+				q.set(name, String(ms));
+		}
+		for (const [name, id] of Object.entries(text)) {
+			const v = $(id).value.trim();
+			if (v !== "")
+				q.set(name, v);
+		}
+		return q;
+	}
+
+	function flowCell(text, cls) {
+		return el("td", cls ? { class: cls } : {}, text);
+	}
+
+	function pair(a, b) {
+		return (a === undefined ? "" : String(a)) + " / " +
+		    (b === undefined ? "" : String(b));
+	}
+
+	function flowRow(r) {
+		const model = r.model ? r.model + (r.kiroModel ? " → " +
+		    r.kiroModel : "") : "";
+		const status = typeof r.status === "number" ? r.status : 0;
+		const row = el("tr", { "data-id": String(r.id) },
+		    flowCell(r.t ? new Date(r.t).toLocaleString() : "", "nowrap"),
+		    flowCell(r.key || ""),
+		    flowCell(r.api || ""),
+		    flowCell(r.route || "", "wrap"),
+		    flowCell(model),
+		    flowCell(r.stream === true ? "yes" : r.stream === false ?
+			"no" : ""),
+		    flowCell(r.account ? String(r.account) : ""),
+		    flowCell(String(r.status), status >= 400 ? "bad" : "good"),
+		    flowCell((r.errorType ? r.errorType + ": " : "") +
+			(r.error || ""), "lasterr"),
+		    flowCell(num(r.attempts)),
+		    flowCell(num(r.latencyMs)),
+		    flowCell(num(r.ttfbMs)),
+		    flowCell(pair(r.inputTokens, r.outputTokens), "nowrap"),
+		    flowCell(pair(r.requestBytes, r.answerBytes), "nowrap"));
+		row.addEventListener("click", () => guarded(() =>
+		    flowDetail(r.id)));
+		return row;
+	}
+
+	async function loadFlows() {
+		const q = flowFilters();
+		q.set("limit", $("ff-limit").value);
+		q.set("offset", String(flowOffset));
+		const r = await api("GET", "flows?" + q.toString());
+		const list = r.flows || [];
+		const rows = list.map(flowRow);
+
+		if (rows.length === 0)
+			rows.push(el("tr", {}, el("td", { colSpan: 14,
+			    class: "muted" }, "No request matches.")));
+		$("flow-table").tBodies[0].replaceChildren(...rows);
+		$("flow-prev").disabled = flowOffset === 0;
+		$("flow-next").disabled = !r.more;
+		$("flow-page").textContent = list.length === 0 ? "" :
+		    (flowOffset + 1) + "–" + (flowOffset + list.length) +
+		    (r.more ? ", more older" : "");
+		$("flow-summary").textContent = "(newest first)";
+	}
+
+	async function flowDetail(id) {
+		const r = await api("GET", "flows?id=" + encodeURIComponent(id));
+		const rec = (r.flows || [])[0];
+
+		if (!rec) {
+			notice("request " + id + " is no longer in the log", true);
+			return;
+		}
+		$("flow-detail-id").textContent = String(id);
+		$("flow-detail-json").textContent = JSON.stringify(rec, null, 2);
+		$("flow-detail").hidden = false;
+		$("flow-detail").scrollIntoView({ block: "nearest" });
+	}
+
+	/*
+	 * An export needs the admin key, which never goes into a URL: fetch
+	 * it with the header and hand the browser the answer as a Blob.
+	 */
+	async function exportFlows(format) {
+		const q = flowFilters();
+		q.set("format", format);
+		let resp;
+
+		notice("exporting…", false);
+		try {
+			resp = await fetch(base + "/api/admin/flows?" +
+			    q.toString(), { headers: { "x-api-key": key },
+			    cache: "no-store", credentials: "omit" });
+		} catch (e) {
+			throw new Error("the gateway cannot be reached: " +
+			    e.message);
+		}
+		if (resp.status === 401 || resp.status === 403)
+			throw new AuthError(authMessage(resp.status, ""));
+		if (!resp.ok) {
+			let msg = "HTTP " + resp.status;
+			try {
+				msg = (await resp.json()).error.message || msg;
+			} catch (e) {
+				/* Not JSON: the status says it. */
+			}
+			throw new Error(msg);
+		}
+		const blob = await resp.blob();
+		const url = URL.createObjectURL(blob);
+		const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+		const a = el("a", { href: url, download: "kiro-flows-" + stamp +
+		    "." + format });
+		document.body.append(a);
+		a.click();
+		a.remove();
+		setTimeout(() => URL.revokeObjectURL(url), 60000);
+		notice("exported " + blob.size + " bytes as " + format, false);
+	}
+
+	/* --- stats ---------------------------------------------------------- */
+
+	function errorTypes(g) {
+		return Object.entries(g.errorTypes || {}).map(([t, n]) =>
+		    t + ": " + n).join(", ");
+	}
+
+	function statsTable(title, groups) {
+		const head = el("tr", {}, ...["Name", "Requests", "Errors",
+		    "Errors by type", "Tokens in", "Tokens out", "p50 ms",
+		    "p95 ms"].map((h) => el("th", {}, h)));
+		const rows = (groups || []).map((g) => el("tr",
+		    { "data-name": String(g.name) },
+		    el("td", {}, String(g.name)), el("td", {}, num(g.requests)),
+		    el("td", {}, num(g.errors)), el("td", {}, errorTypes(g)),
+		    el("td", {}, num(g.inputTokens)),
+		    el("td", {}, num(g.outputTokens)),
+		    el("td", {}, num(g.latencyP50Ms)),
+		    el("td", {}, num(g.latencyP95Ms))));
+		if (rows.length === 0)
+			rows.push(el("tr", {}, el("td", { colSpan: 8,
+			    class: "muted" }, "no requests")));
+		return el("div", { class: "panel" }, el("h3", {}, title),
+		    el("div", { class: "scroll" }, el("table", {},
+		    el("thead", {}, head), el("tbody", {}, ...rows))));
+	}
+
+	/* One column per hour: its height is requests, the red part errors. */
+	function drawTrend(hourly) {
+		const max = Math.max(1, ...hourly.map((h) => h.requests || 0));
+		const cols = hourly.map((h) => {
+			const col = el("div", { class: "col", title:
+			    new Date(h.start).toLocaleString() + ": " +
+			    (h.requests || 0) + " requests, " + (h.errors || 0) +
+			    " errors", "data-requests": String(h.requests || 0),
+			    "data-errors": String(h.errors || 0) });
+			const ok = el("span", { class: "ok" });
+			const bad = el("span", { class: "bad" });
+			ok.style.height = (100 * ((h.requests || 0) -
+			    (h.errors || 0)) / max) + "%";
+			bad.style.height = (100 * (h.errors || 0) / max) + "%";
+			col.append(bad, ok);
+			return col;
+		});
+		$("stats-trend").replaceChildren(...cols);
+		const first = hourly.length ? new Date(hourly[0].start) : null;
+		$("stats-trend-axis").replaceChildren(
+		    el("span", {}, first ? first.toLocaleString() : ""),
+		    el("span", {}, "peak " + max + " per hour"),
+		    el("span", {}, "now"));
+	}
+
+	async function loadStats() {
+		const r = await api("GET", "stats?hours=" + $("stats-hours").value);
+		const t = r.total || {};
+
+		$("stats-total").replaceChildren(el("dl", { class: "figures" },
+		    ...[["Requests", num(t.requests)], ["Errors", num(t.errors)],
+		    ["Errors by type", errorTypes(t) || "none"],
+		    ["Tokens in", num(t.inputTokens)],
+		    ["Tokens out", num(t.outputTokens)],
+		    ["Latency p50 ms", num(t.latencyP50Ms)],
+		    ["Latency p95 ms", num(t.latencyP95Ms)]].map(([k, v]) =>
+		    el("div", { "data-figure": k }, el("dt", {}, k),
+		    el("dd", {}, v)))));
+		drawTrend(r.hourly || []);
+		$("stats-tables").replaceChildren(
+		    statsTable("Per account", r.byAccount),
+		    statsTable("Per model", r.byModel),
+		    statsTable("Per API", r.byApi),
+		    statsTable("Per key", r.byKey));
+		$("stats-tables").dataset.hours = String(r.hours ||
+		    $("stats-hours").value);
+	}
+
+	/* --- client keys ---------------------------------------------------- */
+
+	function limitsText(l) {
+		const parts = [];
+		if (l && l.rpm)
+			parts.push(l.rpm + " rpm");
+		if (l && l.monthlyRequests)
+			parts.push(l.monthlyRequests + " req/month");
+		if (l && l.monthlyTokens)
+			parts.push(l.monthlyTokens + " tokens/month");
+		return parts.length ? parts.join(", ") : "none";
+	}
+
+	async function keyAct(method, path, body, what) {
+		const r = await api(method, path, body);
+		notice(what, false);
+		await loadKeys();
+		return r;
+	}
+
+	function keyRow(k) {
+		const name = encodeURIComponent(k.name);
+		const u = k.usage || {};
+		return el("tr", { "data-name": k.name },
+		    el("td", {}, k.name),
+		    el("td", {}, el("span", { class: "state state-" +
+			String(k.state).replace(/[^a-z-]/g, "") }, k.state)),
+		    el("td", { class: "mono" }, (k.keyPrefix || "") + "…"),
+		    el("td", {}, (k.models || []).join(", ") || "all"),
+		    el("td", {}, limitsText(k.limits)),
+		    el("td", {}, k.expires || ""),
+		    el("td", {}, num(u.requests) + " requests, " +
+			num(u.tokens) + " tokens"),
+		    el("td", { class: "actions" },
+			k.disabled ?
+			actionButton("Enable", () => keyAct("POST", "keys/" +
+			    name + "/disabled", { disabled: false },
+			    "key " + k.name + " enabled"), "enable") :
+			actionButton("Disable", () => keyAct("POST", "keys/" +
+			    name + "/disabled", { disabled: true },
+			    "key " + k.name + " disabled"), "disable"),
+			actionButton("Rotate", () => rotateKey(k.name), "rotate"),
+			actionButton("Remove", () => removeKey(k.name),
+			    "danger remove")));
+	}
+
+	async function loadKeys() {
+		const r = await api("GET", "keys");
+		const rows = (r.keys || []).map(keyRow);
+		if (rows.length === 0)
+			rows.push(el("tr", {}, el("td", { colSpan: 8,
+			    class: "muted" }, "No client keys: clients use " +
+			    "apiKey.")));
+		$("key-table").tBodies[0].replaceChildren(...rows);
+	}
+
+	/* The new key lives in the dialog only, and only until it closes. */
+	function showKey(name, value) {
+		$("key-dialog-name").textContent = name;
+		$("key-value").textContent = value;
+		$("key-copied").textContent = "";
+		$("key-dialog").showModal();
+	}
+
+	function closeKey() {
+		$("key-value").textContent = "";
+		$("key-copied").textContent = "";
+		if ($("key-dialog").open)
+			$("key-dialog").close();
+	}
+
+	async function copyKey() {
+		const value = $("key-value").textContent;
+		try {
+			await navigator.clipboard.writeText(value);
+			$("key-copied").textContent = "copied";
+		} catch (e) {
+			/* No clipboard access: select it for Ctrl-C. */
+			const range = document.createRange();
+			range.selectNodeContents($("key-value"));
+			getSelection().removeAllRanges();
+			getSelection().addRange(range);
+			$("key-copied").textContent = "selected: press Ctrl-C";
+		}
+	}
+
+	function count(id) {
+		return Number($(id).value || 0);
+	}
+
+	async function addKey(ev) {
+		ev.preventDefault();
+		const body = { name: $("key-name").value.trim(),
+		    rpm: count("key-rpm"), monthlyRequests: count("key-mreq"),
+		    monthlyTokens: count("key-mtok") };
+		const models = $("key-models").value.split(",")
+		    .map((m) => m.trim()).filter((m) => m !== "");
+
+		if (models.length)
+			body.models = models;
+		if ($("key-expires").value !== "")
+			body.expires = $("key-expires").value;
+		const r = await api("POST", "keys", body);
+		$("key-add").reset();
+		$("key-add").hidden = true;
+		notice("key " + r.name + " added", false);
+		showKey(r.name, r.key);
+		await loadKeys();
+	}
+
+	async function rotateKey(name) {
+		if (!window.confirm("Rotate key " + name + "? The current key " +
+		    "stops working at once."))
+			return;
+		const r = await api("POST", "keys/" + encodeURIComponent(name) +
+		    "/rotate");
+		notice("key " + name + " rotated", false);
+		showKey(r.name, r.key);
+		await loadKeys();
+	}
+
+	async function removeKey(name) {
+		if (!window.confirm("Remove key " + name + "? Clients using it " +
+		    "get 401 at once."))
+			return;
+		await keyAct("DELETE", "keys/" + encodeURIComponent(name),
+		    undefined, "key " + name + " removed");
+	}
+
 	/* --- settings ------------------------------------------------------- */
 
 	async function loadSettings() {
@@ -563,6 +906,45 @@
 		$("builder-cancel").addEventListener("click", stopLogin);
 		on("usage-reload", "click", loadUsage);
 		on("usage-fetch", "click", fetchAllUsage);
+		on("flow-filter", "submit", (ev) => {
+			ev.preventDefault();
+			flowOffset = 0;
+			return loadFlows();
+		});
+		on("ff-clear", "click", () => {
+			$("flow-filter").reset();
+			flowOffset = 0;
+			return loadFlows();
+		});
+		on("flow-prev", "click", () => {
+			flowOffset = Math.max(0, flowOffset -
+			    Number($("ff-limit").value));
+			return loadFlows();
+		});
+		on("flow-next", "click", () => {
+			flowOffset += Number($("ff-limit").value);
+			return loadFlows();
+		});
+		on("flow-export-jsonl", "click", () => exportFlows("jsonl"));
+		on("flow-export-csv", "click", () => exportFlows("csv"));
+		$("flow-detail-close").addEventListener("click", () => {
+			$("flow-detail").hidden = true;
+		});
+		on("stats-reload", "click", loadStats);
+		on("stats-hours", "change", loadStats);
+		on("keys-reload", "click", loadKeys);
+		$("keys-show-add").addEventListener("click", () => {
+			$("key-add").hidden = !$("key-add").hidden;
+		});
+		$("key-add-cancel").addEventListener("click", () => {
+			$("key-add").reset();
+			$("key-add").hidden = true;
+		});
+		on("key-add", "submit", addKey);
+		on("key-copy", "click", copyKey);
+		$("key-dialog-close").addEventListener("click", closeKey);
+		/* Esc closes it too: forget the key then as well. */
+		$("key-dialog").addEventListener("close", closeKey);
 		on("set-lb", "submit", (ev) => saveSetting(ev, "PUT",
 		    "config/load-balancing", { mode: $("lb-mode").value }));
 		on("set-limits", "submit", (ev) => saveSetting(ev, "PUT",

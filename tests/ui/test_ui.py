@@ -14,6 +14,20 @@ against the admin API:
     each give their own message (401, 403, 404) and no login;
   - logs in: the accounts table lists the API's accounts in its order with
     their id, email, state, priority and auth method;
+  - after three /v1/messages calls (one failing at the mock: 529), the
+    Requests page lists their records newest first with every field as
+    the API has it; the "5xx" status filter narrows it to the failing
+    one, the account and API filters to the API's answer for them, a text
+    filter and a future time range to none; a row's detail is its full record; the
+    JSON-lines and CSV exports download (fetched with the header, saved
+    as a Blob) the same bytes as the API's exports;
+  - the Stats page's totals, per account/model/API/key rows and 24
+    hourly columns are the figures of GET /api/admin/stats;
+  - the Keys page adds a key (shown once in a dialog, never stored, gone
+    from the page once the dialog closes), which serves a /v1/messages
+    call, counts it (the Requests page finds the call by the key's
+    name), is disabled (401) and enabled, rotated (the old key
+    401, the new one 200) and removed after the confirmation;
   - disables and re-enables one, sets its priority, shows its history;
   - imports a kiro.rs credentials.json through the file input (2 added);
   - adds one through the form (priority set) and one as pasted kiro.rs
@@ -26,8 +40,9 @@ against the admin API:
   - the usage page lists every account and fetches every balance, with
     its progress; the settings page changes the
     load-balancing mode and a rate limit (read back through the API);
-  - no token, client secret, device code or the admin key in the page's
-    HTML; logging out forgets the key;
+  - no token, client secret, device code, client key or the admin key in
+    the page's HTML or storage but the admin key in sessionStorage, and
+    the admin key in no URL fetched; logging out forgets the key;
   - nothing is fetched outside loopback and the console shows no error.
 Afterwards the mode is read back here too, and the responder log holds no
 secret.
@@ -117,7 +132,7 @@ class _UI:
                "KIRO_UI_URL": srv.root_url + "/kiro-admin/",
                "KIRO_API_PREFIX": "" if self.mount == "/" else self.mount,
                "KIRO_ADMIN_KEY": ADMIN_KEY, "KIRO_CLIENT_KEY": gw.API_KEY,
-               "KIRO_MOCK_URL": self.mock.url, "KIRO_IMPORT_FILE": str(import_file),
+               "KIRO_MOCK_URL": self.mock.url, "KIRO_MODEL": gw.MODEL, "KIRO_IMPORT_FILE": str(import_file),
                "KIRO_ADD_FORM": json.dumps({"refreshToken": form.refresh_token,
                                             "email": form.email}),
                "KIRO_ADD_JSON": json.dumps(pasted.credential()),
@@ -139,7 +154,9 @@ class _UI:
     def test_ui(self):
         summary = self.run_driver()
         for name in ("prefix_guessed", "wrong_key", "client_key", "wrong_prefix", "log_in",
-                     "accounts_match_api", "disable", "enable", "priority", "import", "add_by_form", "add_by_json",
+                     "accounts_match_api", "flows_page", "flows_filter", "flows_detail",
+                     "flows_export", "stats_page", "key_add", "key_works", "key_disable",
+                     "key_rotate", "key_remove", "disable", "enable", "priority", "import", "add_by_form", "add_by_json",
                      "history", "delete", "builder_id_login", "balance", "usage_page",
                      "load_balancing", "rate_limits", "no_secret_in_page", "log_out"):
             self.assertIn(name, summary)
@@ -147,6 +164,14 @@ class _UI:
         self.assertIn("403", summary["client_key"])
         self.assertIn("404", summary["wrong_prefix"])
         self.assertEqual(summary["accounts_match_api"], 2)
+        # Three requests made; the prefix guess and the wrong prefix at
+        # the login (404s) are in the log and the stats too.
+        self.assertEqual(summary["flows_page"], 3)
+        self.assertGreaterEqual(summary["stats_page"], 4)
+        self.assertGreater(summary["flows_export"]["csv"], 0)
+        keys = request(self.gateway.url("/api/admin/keys"), "GET", None,
+                       {"x-api-key": ADMIN_KEY}).json()["keys"]
+        self.assertEqual(keys, [])
         # What the page changed is what the gateway serves with.
         resp = request(self.gateway.url("/api/admin/config/load-balancing"), "GET", None,
                        {"x-api-key": ADMIN_KEY})

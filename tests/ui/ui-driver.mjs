@@ -17,6 +17,7 @@
 // and fails the run, as does any error in the page's console.
 
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -34,7 +35,8 @@ const clientKey = env("KIRO_CLIENT_KEY");
 const mockURL = env("KIRO_MOCK_URL");
 const importFile = env("KIRO_IMPORT_FILE");
 const secrets = JSON.parse(env("KIRO_SECRETS"));
-const apiBase = new URL(uiURL).origin + prefix + "/api/admin/";
+const gatewayBase = new URL(uiURL).origin + prefix;
+const apiBase = gatewayBase + "/api/admin/";
 
 const { chromium } = await import(pathToFileURL(join(env("KIRO_NODE_MODULES"),
     "playwright-core", "index.mjs")).href);
@@ -81,6 +83,8 @@ try {
 		if (msg.type() === "error" && !/status of (40[134]|502)/.test(msg.text()))
 			problems.push("console: " + msg.text());
 	});
+	const requested = [];
+	page.on("request", (r) => requested.push(r.url()));
 	page.on("pageerror", (err) => problems.push("page error: " + err.message));
 	page.on("dialog", (d) => d.accept());
 
@@ -140,6 +144,274 @@ try {
 			assert.equal(cells[4], c.authMethod);
 		}
 		return api.credentials.length;
+	});
+	/* --- the Requests, Stats and Keys pages ---------------------------- */
+	const fmt = (v) => typeof v !== "number" ? "" :
+	    Number.isInteger(v) ? String(v) : v.toFixed(2);
+	const both = (a, b) => (a === undefined ? "" : String(a)) + " / " +
+	    (b === undefined ? "" : String(b));
+	const cellTexts = (loc) => loc.locator("td").evaluateAll((tds) =>
+	    tds.map((td) => td.textContent));
+	const flowRows = "#flow-table tbody tr[data-id]";
+	async function rowIds(sel, attr) {
+		return page.locator(sel).evaluateAll((rows, a) =>
+		    rows.map((r) => r.getAttribute(a)), attr);
+	}
+	async function waitRows(sel, n) {
+		await page.waitForFunction(([s, k]) =>
+		    document.querySelectorAll(s).length === k, [sel, n]);
+	}
+	/* Records are written after the answer: wait for them. */
+	async function waitFlows(n) {
+		for (let i = 0; i < 300; i++) {
+			const r = await admin("GET", "flows?limit=1000");
+			if (r.flows.length >= n)
+				return r.flows;
+			await new Promise((res) => setTimeout(res, 100));
+		}
+		throw new Error(`fewer than ${n} flow records`);
+	}
+	async function messages(apiKey) {
+		const resp = await fetch(gatewayBase + "/v1/messages", {
+		    method: "POST", headers: { "x-api-key": apiKey,
+		    "content-type": "application/json" },
+		    body: JSON.stringify({ model: env("KIRO_MODEL"),
+		    max_tokens: 64, messages: [{ role: "user",
+		    content: "Say hello" }] }) });
+		await resp.arrayBuffer();
+		return resp.status;
+	}
+	const clientKeys = [];
+	/* KIRO_SCREENSHOT=x.png: also x-flows.png, x-stats.png, x-keys.png. */
+	async function shot(name) {
+		const to = process.env.KIRO_SCREENSHOT;
+		if (to)
+			await page.screenshot({ path: to.replace(/(\.png)?$/,
+			    "-" + name + ".png"), fullPage: true });
+	}
+
+	await step("flows_page", async () => {
+		/* The login's wrong prefix is an API request (404) already. */
+		const before = (await admin("GET", "flows?limit=1000")).flows.length;
+		assert.equal(await messages(clientKey), 200);
+		assert.equal(await messages(clientKey), 200);
+		/* Kiro fails every attempt: retried, then overloaded. */
+		await mock("script", { match: {}, times: -1,
+		    response: "server_error" });
+		try {
+			assert.equal(await messages(clientKey), 529);
+		} finally {
+			await mock("scripts/clear", {});
+		}
+		const recs = await waitFlows(before + 3);
+		await page.click("nav .tab[data-page=flows]");
+		await page.waitForSelector("#page-flows:not([hidden])");
+		await waitRows(flowRows, recs.length);
+		assert.deepEqual(await rowIds(flowRows, "data-id"),
+		    recs.map((r) => r.id));
+		for (const r of recs) {
+			const c = await cellTexts(page.locator(
+			    `${flowRows}[data-id="${r.id}"]`));
+			assert.deepEqual(c.slice(1), [r.key ?? "", r.api, r.route,
+			    r.model ? r.model + (r.kiroModel ? " → " + r.kiroModel :
+			    "") : "", r.stream === true ? "yes" :
+			    r.stream === false ? "no" : "",
+			    r.account ? String(r.account) : "", String(r.status),
+			    (r.errorType ? r.errorType + ": " : "") + (r.error ?? ""),
+			    fmt(r.attempts), fmt(r.latencyMs), fmt(r.ttfbMs),
+			    both(r.inputTokens, r.outputTokens),
+			    both(r.requestBytes, r.answerBytes)], r.id);
+		}
+		assert.equal(recs[0].status, 529);
+		assert.equal(recs[0].errorType, "overloaded");
+		await shot("flows");
+		return recs.filter((r) => r.route === "/v1/messages").length;
+	});
+	await step("flows_filter", async () => {
+		const all = (await admin("GET", "flows?limit=1000")).flows.length;
+		const failed = (await admin("GET", "flows?status=5xx")).flows;
+		assert.equal(failed.length, 1);
+		assert.equal(failed[0].status, 529);
+		await page.fill("#ff-status", "5xx");
+		await page.click("#flow-filter button[type=submit]");
+		await waitRows(flowRows, 1);
+		assert.deepEqual(await rowIds(flowRows, "data-id"), [failed[0].id]);
+		await page.fill("#ff-status", "");
+		await page.fill("#ff-q", "no such error text");
+		await page.click("#flow-filter button[type=submit]");
+		await waitRows(flowRows, 0);
+		await page.fill("#ff-q", "");
+		/* The account and API filters, as the API narrows them. */
+		await page.fill("#ff-account", String(failed[0].account));
+		await page.selectOption("#ff-api", "anthropic");
+		const byAccount = (await admin("GET", "flows?api=anthropic&" +
+		    "account=" + failed[0].account)).flows.map((r) => r.id);
+		assert.ok(byAccount.length > 0 && byAccount.length < all);
+		await page.click("#flow-filter button[type=submit]");
+		await waitRows(flowRows, byAccount.length);
+		assert.deepEqual(await rowIds(flowRows, "data-id"), byAccount);
+		/* A time range in the future: nothing. */
+		await page.click("#ff-clear");
+		await waitRows(flowRows, all);
+		await page.fill("#ff-from", "2099-01-01T00:00");
+		await page.click("#flow-filter button[type=submit]");
+		await waitRows(flowRows, 0);
+		await page.click("#ff-clear");
+		await waitRows(flowRows, all);
+		return failed[0].id;
+	});
+	await step("flows_detail", async () => {
+		const rec = (await admin("GET", "flows?limit=1")).flows[0];
+		await page.locator(`${flowRows}[data-id="${rec.id}"]`).click();
+		await page.waitForSelector("#flow-detail:not([hidden])");
+		const shown = JSON.parse(await page.locator("#flow-detail-json")
+		    .textContent());
+		const api = (await admin("GET", "flows?id=" + rec.id)).flows[0];
+		assert.deepEqual(shown, api);
+		await page.click("#flow-detail-close");
+		return rec.id;
+	});
+	await step("flows_export", async () => {
+		const sizes = {};
+		for (const format of ["jsonl", "csv"]) {
+			const [dl] = await Promise.all([page.waitForEvent("download"),
+			    page.click(`#flow-export-${format}`)]);
+			assert.match(dl.suggestedFilename(), new RegExp(
+			    `^kiro-flows-.*\\.${format}$`));
+			const got = await readFile(await dl.path(), "utf8");
+			const resp = await fetch(apiBase + "flows?format=" + format,
+			    { headers: { "x-api-key": adminKey } });
+			assert.equal(got, await resp.text(), format);
+			sizes[format] = got.length;
+		}
+		const lines = (await readFile(await (await Promise.all([
+		    page.waitForEvent("download"),
+		    page.click("#flow-export-jsonl")]))[0].path(), "utf8"))
+		    .trim().split("\n").map((l) => JSON.parse(l));
+		const listed = (await admin("GET", "flows?limit=1000")).flows;
+		assert.deepEqual(lines.map((r) => r.id), listed.map((r) => r.id));
+		return sizes;
+	});
+	await step("stats_page", async () => {
+		await page.click("nav .tab[data-page=stats]");
+		await page.waitForSelector("#page-stats:not([hidden])");
+		await page.waitForSelector("#stats-trend .col");
+		const s = await admin("GET", "stats?hours=24");
+		const figure = (k) => page.locator(
+		    `#stats-total [data-figure="${k}"] dd`).textContent();
+		assert.equal(await figure("Requests"), fmt(s.total.requests));
+		assert.equal(await figure("Errors"), fmt(s.total.errors));
+		assert.equal(await figure("Tokens in"), fmt(s.total.inputTokens));
+		assert.equal(await figure("Tokens out"), fmt(s.total.outputTokens));
+		assert.equal(await figure("Latency p95 ms"),
+		    fmt(s.total.latencyP95Ms));
+		const tables = await page.locator("#stats-tables .panel").all();
+		const groups = [s.byAccount, s.byModel, s.byApi, s.byKey];
+		assert.equal(tables.length, groups.length);
+		for (let i = 0; i < groups.length; i++) {
+			for (const g of groups[i]) {
+				const c = await cellTexts(tables[i].locator(
+				    `tbody tr[data-name="${g.name}"]`));
+				const types = Object.entries(g.errorTypes || {})
+				    .map(([t, n]) => t + ": " + n).join(", ");
+				assert.deepEqual(c, [String(g.name), fmt(g.requests),
+				    fmt(g.errors), types, fmt(g.inputTokens),
+				    fmt(g.outputTokens), fmt(g.latencyP50Ms),
+				    fmt(g.latencyP95Ms)], g.name);
+			}
+		}
+		const cols = await page.locator("#stats-trend .col").evaluateAll(
+		    (cs) => cs.map((c) => [Number(c.dataset.requests),
+		    Number(c.dataset.errors)]));
+		assert.deepEqual(cols, s.hourly.map((h) => [h.requests, h.errors]));
+		assert.equal(cols.reduce((a, [r]) => a + r, 0), s.total.requests);
+		await shot("stats");
+		/* Every request in the log so far, and no other. */
+		assert.equal(s.total.requests,
+		    (await admin("GET", "flows?limit=1000")).flows.length);
+		return s.total.requests;
+	});
+	const keyRow = (name) => page.locator(
+	    `#key-table tbody tr[data-name="${name}"]`);
+	await step("key_add", async () => {
+		await page.click("nav .tab[data-page=keys]");
+		await page.waitForSelector("#page-keys:not([hidden])");
+		await page.click("#keys-show-add");
+		await page.fill("#key-name", "ui-key");
+		await page.fill("#key-rpm", "60");
+		await page.fill("#key-mreq", "1000");
+		await page.click("#key-add button[type=submit]");
+		await page.waitForSelector("#key-dialog[open]");
+		const value = await waitText("#key-value", /^kf-/);
+		clientKeys.push(value);
+		await shot("keys");
+		/* Shown in the dialog, kept nowhere. */
+		const stored = await page.evaluate(() => JSON.stringify(
+		    [Object.entries(sessionStorage), Object.entries(localStorage)]));
+		assert.ok(!stored.includes(value), "the client key is stored");
+		await page.click("#key-dialog-close");
+		await page.waitForSelector("#key-dialog", { state: "hidden" });
+		assert.equal(await page.locator("#key-value").textContent(), "");
+		assert.ok(!(await page.content()).includes(value));
+		const k = (await admin("GET", "keys")).keys.find((x) =>
+		    x.name === "ui-key");
+		assert.ok(value.startsWith(k.keyPrefix));
+		await keyRow("ui-key").waitFor();
+		const c = await cellTexts(keyRow("ui-key"));
+		assert.deepEqual(c.slice(0, 7), ["ui-key", "active",
+		    k.keyPrefix + "…", "all", "60 rpm, 1000 req/month", "",
+		    "0 requests, 0 tokens"]);
+		return k.keyPrefix;
+	});
+	await step("key_works", async () => {
+		assert.equal(await messages(clientKeys[0]), 200);
+		await page.click("#keys-reload");
+		await page.waitForFunction(() => /^1 requests/.test(
+		    document.querySelector('#key-table tr[data-name="ui-key"] ' +
+		    "td:nth-child(7)").textContent));
+		/* The Requests page finds its call by the key's name. */
+		for (let i = 0; i < 300 && (await admin("GET",
+		    "flows?key=ui-key")).flows.length === 0; i++)
+			await new Promise((res) => setTimeout(res, 100));
+		await page.click("nav .tab[data-page=flows]");
+		await page.fill("#ff-key", "ui-key");
+		await page.click("#flow-filter button[type=submit]");
+		await waitRows(flowRows, 1);
+		const c = await cellTexts(page.locator(flowRows));
+		assert.deepEqual([c[1], c[7]], ["ui-key", "200"]);
+		await page.click("#ff-clear");
+		await page.click("nav .tab[data-page=keys]");
+		await keyRow("ui-key").waitFor();
+	});
+	await step("key_disable", async () => {
+		await keyRow("ui-key").locator("button.disable").click();
+		await keyRow("ui-key").locator("button.enable").waitFor();
+		const k = (await admin("GET", "keys")).keys.find((x) =>
+		    x.name === "ui-key");
+		assert.equal(k.state, "disabled");
+		assert.equal(await messages(clientKeys[0]), 401);
+		await keyRow("ui-key").locator("button.enable").click();
+		await keyRow("ui-key").locator("button.disable").waitFor();
+	});
+	await step("key_rotate", async () => {
+		await keyRow("ui-key").locator("button.rotate").click();
+		await page.waitForSelector("#key-dialog[open]");
+		const value = await waitText("#key-value", /^kf-/);
+		assert.notEqual(value, clientKeys[0]);
+		clientKeys.push(value);
+		await page.keyboard.press("Escape");
+		await page.waitForSelector("#key-dialog", { state: "hidden" });
+		assert.equal(await page.locator("#key-value").textContent(), "");
+		assert.equal(await messages(clientKeys[0]), 401);
+		assert.equal(await messages(value), 200);
+	});
+	await step("key_remove", async () => {
+		await keyRow("ui-key").locator("button.remove").click();
+		await keyRow("ui-key").waitFor({ state: "detached" });
+		assert.equal((await admin("GET", "keys")).keys.length, 0);
+		assert.equal(await messages(clientKeys[1]), 401);
+		await page.click("nav .tab[data-page=accounts]");
+		await page.waitForSelector("#acct-table tbody tr[data-id]");
 	});
 	const first = (await admin("GET", "credentials")).credentials[0].id;
 	await step("disable", async () => {
@@ -293,9 +565,20 @@ try {
 		await page.click("nav .tab[data-page=accounts]");
 		await page.waitForSelector("#acct-table tbody tr[data-id]");
 		const html = await page.content();
-		for (const s of secrets.concat([adminKey]))
+		for (const s of secrets.concat([adminKey], clientKeys))
 			assert.ok(!html.includes(s), "a secret is in the page: " +
 			    s.slice(0, 6) + "…");
+		/* Storage: the admin key in sessionStorage, nothing else. */
+		const stored = JSON.parse(await page.evaluate(() =>
+		    JSON.stringify([Object.entries(sessionStorage),
+		    Object.entries(localStorage)])));
+		assert.deepEqual(stored[0], [["kiroAdminKey", adminKey]]);
+		const rest = JSON.stringify(stored[1]);
+		for (const s of secrets.concat([adminKey], clientKeys))
+			assert.ok(!rest.includes(s), "a secret is in storage: " +
+			    s.slice(0, 6) + "…");
+		assert.ok(!requested.some((u) => u.includes(adminKey)),
+		    "the admin key went into a URL");
 		if (process.env.KIRO_SCREENSHOT)
 			await page.screenshot({ path: process.env.KIRO_SCREENSHOT,
 			    fullPage: true });
