@@ -520,7 +520,7 @@ refresh_verb(struct ctl *ctl, int argc, char **argv)
 	for (i = 0; i < n; i++) {
 		const struct account	*a = &accts[i];
 
-		/* No refresh endpoint takes a key (kiro-protocol.md §8.4). */
+		/* No refresh endpoint takes a key (doc/protocol.md §8.4). */
 		if (a->cred.auth_method == CRED_AUTH_API_KEY) {
 			printf("account %ld: API key, nothing to refresh\n",
 			    a->cred.id);

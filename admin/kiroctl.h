@@ -33,7 +33,7 @@ char	*term_clean(const char *s);
 void	open_store(struct ctl *);
 /*
  * A new social account without a profileArn gets one from
- * ListAvailableProfiles while its access token is valid (kiro-protocol.md
+ * ListAvailableProfiles while its access token is valid (doc/protocol.md
  * §12); else, or when that fails, the next refresh finds it.  Prints what
  * happened; never fails the verb.
  */

@@ -1,4 +1,4 @@
-/* admin-accounts.c: the admin API's credential routes (kiro-protocol §9.2). */
+/* admin-accounts.c: the admin API's credential routes (doc/protocol.md §9.2). */
 #include "autoconfig.h"
 
 #include <stdint.h>

@@ -22,7 +22,7 @@ struct admin_call {
 };
 
 
-/* Admin error types and their statuses (kiro-protocol.md §9.2, and ours). */
+/* Admin error types and their statuses (doc/protocol.md §9.2, and ours). */
 enum admin_err {
 	AE_INVALID,		/* 400 */
 	AE_AUTH,		/* 401 */

@@ -16,7 +16,7 @@ struct app;
 int	admin_path(const char *path);
 
 /*
- * Serves one admin request (kiro-protocol.md §9.2 and ours; the table is
+ * Serves one admin request (doc/protocol.md §9.2 and ours; the table is
  * in admin.c and README.md).  Every admin path is 404 unless adminApiKey
  * is set and differs from apiKey; then x-api-key or Authorization: Bearer
  * must carry it (401 when missing or wrong, 403 for the client apiKey),

@@ -29,7 +29,7 @@ char		*anthropic_session_id(const char *user_id);
 /* emit-anthropic.c: the three sinks of /v1/messages and /cc/v1/messages. */
 struct anthropic_emit;
 
-/* SSE exactly as kiro-protocol.md §6.1; writes the head at start. */
+/* SSE exactly as doc/protocol.md §6.1; writes the head at start. */
 struct anthropic_emit	*anthropic_emit_stream(struct out *, struct sink *);
 /* One JSON message at finish. */
 struct anthropic_emit	*anthropic_emit_json(struct out *, struct sink *);

@@ -18,7 +18,7 @@
 #include "xmalloc.h"
 
 /*
- * The event sequence is kiro-protocol.md §6.1 (kiro.rs stream.rs): one
+ * The event sequence is doc/protocol.md §6.1 (kiro.rs stream.rs): one
  * message_start, content blocks opened and closed in index order (text,
  * thinking, tool_use), one message_delta with the stop reason and usage,
  * one message_stop.  Events are written by hand rather than through json-c

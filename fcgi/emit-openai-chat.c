@@ -19,7 +19,7 @@
 #include "xmalloc.h"
 
 /*
- * The chunk sequence is kiro-protocol.md §6.4.  Chunks are written by hand
+ * The chunk sequence is doc/protocol.md §6.4.  Chunks are written by hand
  * rather than through json-c objects: a long answer is thousands of small
  * deltas, and each shares one prefix (id, object, created, model).
  */

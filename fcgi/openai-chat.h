@@ -35,7 +35,7 @@ enum kf_err	openai_chat_parse(const char *body, size_t len, struct http *h,
 struct openai_chat_emit;
 
 /*
- * chat.completion.chunk SSE as kiro-protocol.md §6.4: a role chunk, content
+ * chat.completion.chunk SSE as doc/protocol.md §6.4: a role chunk, content
  * / reasoning_content / tool_calls deltas, a finish_reason chunk, a usage
  * chunk (choices []) when include_usage, then "data: [DONE]".  An error
  * after the head is a data: {"error":...} chunk, then [DONE].

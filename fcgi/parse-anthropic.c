@@ -655,7 +655,7 @@ parse_search_domains(struct parse *p, json_object *tool, const char *key,
 /*
  * The web_search server tool (web_search_20250305, web_search_20260209):
  * the gateway runs it through Kiro (websearch.h); alone, it is the whole
- * answer (kiro-protocol.md §10).
+ * answer (doc/protocol.md §10).
  */
 static enum kf_err
 parse_web_search_tool(struct parse *p, json_object *tool, size_t n_tools)

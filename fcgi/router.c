@@ -42,7 +42,7 @@ struct route {
 	route_fn	 fn;
 };
 
-/* The dispatch table (cgit's cmd table): the API of DESIGN.md §4. */
+/* The dispatch table (cgit's cmd table): the API of doc/design.md §4. */
 static const struct route routes[] = {
 	{ "POST", "/v1/messages", MATCH_EXACT, 1, 0, 1, anthropic_messages },
 	{ "POST", "/v1/messages/count_tokens", MATCH_EXACT, 1, 0, 1,

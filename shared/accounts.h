@@ -14,7 +14,7 @@
 struct config;
 
 /*
- * Records (DESIGN.md §3): cred/<id> the credential with its secrets,
+ * Records (doc/design.md §3): cred/<id> the credential with its secrets,
  * cred-state/<id> what changes often (kept apart so counters never rewrite
  * secrets), credhash/<sha256 of a refresh token or key> -> id for every
  * token an account has had (so re-importing an old file finds it), and
@@ -56,7 +56,7 @@ struct account_state {
 	char			*subscription;
 	/*
 	 * The host and request style that last served, once the gateway
-	 * had to switch (kiro-protocol.md §12); while route_known is 0 the
+	 * had to switch (doc/protocol.md §12); while route_known is 0 the
 	 * configuration decides.
 	 */
 	int			 route_known;

@@ -43,7 +43,7 @@ const struct catalogue_model *catalogue_find(const struct catalogue *,
 		    const char *id);
 
 /*
- * Parses one ListAvailableModels page (kiro-protocol.md §3.2) into out,
+ * Parses one ListAvailableModels page (doc/protocol.md §3.2) into out,
  * appending after what it holds: models without a usable modelId, and
  * duplicates, are skipped; at most CATALOGUE_MAX_MODELS are kept.
  * *next_token is the page's nextToken (caller frees), NULL on the last.

@@ -17,7 +17,7 @@ enum lb_mode {
 };
 
 /*
- * The two Kiro hosts (kiro-protocol.md §12): runtime.{region}.kiro.dev,
+ * The two Kiro hosts (doc/protocol.md §12): runtime.{region}.kiro.dev,
  * and the legacy q.{region}.amazonaws.com being retired.
  */
 enum api_host {
@@ -66,7 +66,7 @@ struct history_config {
 };
 
 /*
- * Every key of DESIGN.md §4.  Strings are NULL when unset (defaults are
+ * Every key of doc/design.md §4.  Strings are NULL when unset (defaults are
  * filled in by config_load), numbers hold their defaults.  Paths are
  * absolute: relative ones in the file are taken from the file's directory.
  */
@@ -140,7 +140,7 @@ struct config {
 #define CONFIG_DEFAULT_MAX_REQUEST	(64L * 1024 * 1024)
 /*
  * The largest Kiro request body sent upstream.  Kiro refuses payloads over
- * about 615 KB (kiro-protocol.md §12; §3.3 item 16: peers trim history at
+ * about 615 KB (doc/protocol.md §12; §3.3 item 16: peers trim history at
  * 600,000 to stay clear of it, history.maxPayloadBytes here).  A refusal
  * here must not turn away what Kiro would serve, so the limit sits at the
  * refusal point and not below the peers' margin: a body just over Kiro's

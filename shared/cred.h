@@ -18,7 +18,7 @@ enum cred_auth {
 	CRED_AUTH__MAX
 };
 
-/* Every field of DESIGN.md §4; strings NULL when unset.  Owns them all. */
+/* Every field of doc/design.md §4; strings NULL when unset.  Owns them all. */
 struct cred {
 	long		 id;		/* 0 until stored */
 	enum cred_auth	 auth_method;
@@ -71,7 +71,7 @@ int		 cred_auth_parse(const char *, enum cred_auth *);
  * are KF_EINVAL naming the key).  authMethod missing: idc when clientId and
  * clientSecret are both present, else api_key when kiroApiKey is, else
  * social (kiro.rs).  An idc credential never keeps a profileArn: Kiro
- * refuses its token when one comes with it (kiro-protocol.md §12).
+ * refuses its token when one comes with it (doc/protocol.md §12).
  */
 enum kf_err	 cred_from_json(json_object *, struct cred *, char **cause);
 /* Returns a new object (one reference) in the given form. */
@@ -115,7 +115,7 @@ const char	*cred_auth_region(const struct cred *, const struct config *);
 const char	*cred_api_region(const struct cred *, const struct config *);
 
 /*
- * machineId per kiro-protocol.md §2.5: credential, then config (64 hex
+ * machineId per doc/protocol.md §2.5: credential, then config (64 hex
  * as is; a UUID without dashes, twice), else sha256("KiroAPIKey/" key) for
  * API keys, sha256("KotlinNativeAPI/" refresh token), else a random one.
  */

@@ -9,7 +9,7 @@
 
 /*
  * The body of generateAssistantResponse is a sequence of binary frames
- * (kiro-protocol.md §4): prelude (total length, headers length, CRC-32 of
+ * (doc/protocol.md §4): prelude (total length, headers length, CRC-32 of
  * the two), headers, payload, CRC-32 of everything before it.  Bytes arrive
  * in arbitrary pieces from libcurl's write callback; the decoder keeps what
  * it needs between calls and hands out each complete, verified frame.

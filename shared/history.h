@@ -1,4 +1,4 @@
-/* history.h: repair a conversation so Kiro accepts it (kiro-protocol.md §3.3). */
+/* history.h: repair a conversation so Kiro accepts it (doc/protocol.md §3.3). */
 #ifndef HISTORY_H
 #define HISTORY_H
 

@@ -8,7 +8,7 @@
 #include "eventstream.h"
 
 /*
- * The event types of kiro-protocol.md §5, reduced to what the relay acts on.
+ * The event types of doc/protocol.md §5, reduced to what the relay acts on.
  * Recognised events that carry nothing for a client (codeReferenceEvent,
  * followupPromptEvent, supplementaryWebLinksEvent, invalidStateEvent, ...)
  * and unknown event types are KIRO_EV_IGNORED, with their name in kind.
@@ -32,7 +32,7 @@ enum kiro_event_type {
 };
 
 /*
- * Kiro's own token figures (kiro-protocol.md §12).  Each count is -1 when
+ * Kiro's own token figures (doc/protocol.md §12).  Each count is -1 when
  * Kiro left it out (or sent a negative or absurd one), context_pct -1 too.
  * The input is split in three: uncached, read from the prompt cache and
  * written to it.

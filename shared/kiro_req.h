@@ -58,7 +58,7 @@ const char		*kiro_toolmap_original(const struct kiro_toolmap *,
 void	kiro_tool_name(const char *name, char out[KIRO_TOOL_NAME_MAX + 1]);
 
 /*
- * Appends the JSON body (kiro-protocol.md §3.1) for a conv that
+ * Appends the JSON body (doc/protocol.md §3.1) for a conv that
  * history_repair has prepared:
  *  - the system prompt, with the thinking prefix of §3.4 in front of it
  *    (unless it already has <thinking_mode> or <max_thinking_length>),
@@ -80,7 +80,7 @@ void	kiro_tool_name(const char *name, char out[KIRO_TOOL_NAME_MAX + 1]);
  *    entry follows each history message with cache_point set (after the
  *    system pair for system_cache_point), the last KIRO_MAX_CACHE_POINTS
  *    of them; never one in the tools array, which Kiro refuses, nor for
- *    the current message, which is not history (kiro-protocol.md §12).
+ *    the current message, which is not history (doc/protocol.md §12).
  * map (may be NULL) receives each shortened name.  KF_EINVAL with a cause
  * when the conv cannot be expressed (no user message, no model id); out is
  * then unchanged.

@@ -1,4 +1,4 @@
-/* login.c: new Kiro logins without the IDE (kiro-protocol.md §1.1). */
+/* login.c: new Kiro logins without the IDE (doc/protocol.md §1.1). */
 #include "autoconfig.h"
 
 #include <ctype.h>

@@ -1,4 +1,4 @@
-/* login.h: new Kiro logins without the IDE (kiro-protocol.md §1.1). */
+/* login.h: new Kiro logins without the IDE (doc/protocol.md §1.1). */
 #ifndef LOGIN_H
 #define LOGIN_H
 

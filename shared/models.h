@@ -50,7 +50,7 @@ void			 models_use_live(models_live_fn);
  *     then without a "-thinking" suffix; patterns are fnmatch(3) globs;
  *  2. catalogue ids as they are, the live lists' ids included (a model
  *     Kiro added since this build);
- *  3. Claude names by family and version (kiro-protocol.md §3.2): names
+ *  3. Claude names by family and version (doc/protocol.md §3.2): names
  *     containing "sonnet", "opus" or "haiku" ("claude-opus-4-8" to
  *     claude-opus-4.8, "claude-sonnet-5-20260630" to claude-sonnet-5,
  *     "claude-sonnet-4-20250514" to claude-sonnet-4; older and unversioned

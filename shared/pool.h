@@ -14,7 +14,7 @@ struct store;
 struct store_txn;
 
 /*
- * Records (DESIGN.md §3), besides cred-state/<id>:
+ * Records (doc/design.md §3), besides cred-state/<id>:
  *   pool/index     one compact line per account (priority, when it may
  *                  serve again, successes, plan, disabled reason) and a
  *                  copy of meta/cred-ids, so a pick reads two records and

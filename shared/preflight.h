@@ -8,7 +8,7 @@
 #include "err.h"
 
 /*
- * The rules Kiro is known to enforce (kiro-protocol.md §3.5, §12), each
+ * The rules Kiro is known to enforce (doc/protocol.md §3.5, §12), each
  * either repaired before the body is built or refused here:
  *
  *  ALTERNATION  history starts with user, alternates, ends with assistant:

@@ -1,4 +1,4 @@
-/* refresh.c: keep an account's access token fresh (kiro-protocol.md §8). */
+/* refresh.c: keep an account's access token fresh (doc/protocol.md §8). */
 #include "autoconfig.h"
 
 #include <limits.h>
@@ -60,7 +60,7 @@ refresh_needed(const struct cred *c, long ahead, time_t now)
 /*
  * When the gateway never refreshed the account (imported, logged in), its
  * access token is taken to be an hour old when it expires: Kiro's tokens
- * last an hour (kiro-protocol.md §8.1).
+ * last an hour (doc/protocol.md §8.1).
  */
 int
 refresh_idle(const struct cred *c, long idle_seconds, time_t now)
@@ -393,7 +393,7 @@ out:
 
 /*
  * An API key has nothing to refresh: no refresh endpoint accepts it
- * (kiro-protocol.md §8.4), so a refused key puts its account out of
+ * (doc/protocol.md §8.4), so a refused key puts its account out of
  * service until the operator replaces it.  Every request in flight with
  * the key sees it refused: the first one disables the account and says
  * so, the others find it done (one log line, one disabledAt).

@@ -1,4 +1,4 @@
-/* refresh.h: keep an account's access token fresh (kiro-protocol.md §8). */
+/* refresh.h: keep an account's access token fresh (doc/protocol.md §8). */
 #ifndef REFRESH_H
 #define REFRESH_H
 
@@ -59,7 +59,7 @@ int		refresh_needed(const struct cred *, long ahead, time_t now);
  * kiroctl refresh: refresh_ensure with REFRESH_AHEAD_CRON that also
  * refreshes a social account idle for idleRefreshHours (refresh_idle):
  * Kiro lets a social refresh token die after about 6 hours unused
- * (kiro-protocol.md §12), however long its access token is valid.
+ * (doc/protocol.md §12), however long its access token is valid.
  */
 enum kf_err	refresh_cron(struct store *, struct http *,
 		    const struct config *, long id, struct cred *out,

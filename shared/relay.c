@@ -1071,7 +1071,7 @@ check_preflight(const struct config *cfg, const struct conv *conv,
 }
 
 /*
- * Web search (issue 10, kiro-protocol.md §10).  The client's search tool
+ * Web search (issue 10, doc/protocol.md §10).  The client's search tool
  * is run by the gateway through Kiro's /mcp: alone in an Anthropic
  * request, the search is the whole answer (search_only: one /mcp call,
  * no model call); among other tools, the model gets a web_search tool of

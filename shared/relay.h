@@ -44,7 +44,7 @@ struct relay_result {
 
 /*
  * Serves conv (whose kiro_model the front end has resolved) through the
- * account pool, kiro-protocol.md §7.1:
+ * account pool, doc/protocol.md §7.1:
  *  - a conv whose estimate (tokens_count_conv) is over the model's input
  *    window gets history.onOverflow before any upstream call (overflow.h):
  *    error is KF_ECONTEXT ("Context window is full: about N tokens ...");

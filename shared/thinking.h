@@ -8,7 +8,7 @@
  * When thinking is on, Kiro's model writes its reasoning inline in the text
  * deltas: "<thinking>\n...</thinking>\n\nanswer".  The splitter is fed those
  * deltas as they arrive and emits text and thinking pieces, holding back only
- * the few bytes that might be the start of a tag (kiro-protocol.md §6.2):
+ * the few bytes that might be the start of a tag (doc/protocol.md §6.2):
  *
  *  - a start tag counts only when the characters on both sides of it are not
  *    quote-like or punctuation (` " ' \ # ! @ $ % ^ & * ( ) - _ = + [ ] { }

@@ -1,4 +1,4 @@
-/* tokens.c: token counts and estimates (kiro-protocol.md §5, §6.5). */
+/* tokens.c: token counts and estimates (doc/protocol.md §5, §6.5). */
 #include "autoconfig.h"
 
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* tokens.h: token counts and estimates (kiro-protocol.md §5, §6.5). */
+/* tokens.h: token counts and estimates (doc/protocol.md §5, §6.5). */
 #ifndef TOKENS_H
 #define TOKENS_H
 

@@ -10,7 +10,7 @@
 
 struct cred;
 
-/* What a non-2xx answer (or a failed transfer) means: kiro-protocol.md §7.1. */
+/* What a non-2xx answer (or a failed transfer) means: doc/protocol.md §7.1. */
 enum upstream_verdict {
 	UV_OK,
 	UV_BAD_REQUEST,		/* 400 Improperly formed: never retried */
@@ -40,7 +40,7 @@ enum upstream_verdict	 upstream_classify(long status, const char *body,
 char			*upstream_error_text(const char *body, size_t len);
 
 /*
- * The AWS SDK client a Kiro operation belongs to (kiro-protocol.md §2.1,
+ * The AWS SDK client a Kiro operation belongs to (doc/protocol.md §2.1,
  * §2.3): generateAssistantResponse is codewhispererstreaming 1.0.34,
  * getUsageLimits codewhispererruntime 1.0.0.
  */
@@ -90,7 +90,7 @@ void			 upstream_route_configured(const struct cred *,
 			    const struct config *, struct upstream_route *);
 /*
  * After route was refused, the other route worth one try, per the
- * refusals of kiro-protocol.md §12: REQUEST_BODY_INVALID (the other
+ * refusals of doc/protocol.md §12: REQUEST_BODY_INVALID (the other
  * style), "profileArn is required" (the legacy host), no answer or 404
  * from the legacy host (status 0: DNS or connection failure; the runtime
  * host).  1 with *next set; 0 when nothing else can help, including when
@@ -151,7 +151,7 @@ enum kf_err		 upstream_api(struct http *, const struct config *,
 			    char **cause);
 
 /*
- * ListAvailableProfiles on the runtime host (kiro-protocol.md §12): the
+ * ListAvailableProfiles on the runtime host (doc/protocol.md §12): the
  * profileArn of a social account, the first one in the credential's API
  * region if any, else the first one listed; *arn NULL when the list is
  * empty.  Only social accounts have one: for the others KF_OK with *arn

@@ -1,4 +1,4 @@
-/* usage.c: an account's quota from getUsageLimits (kiro-protocol.md §9.1). */
+/* usage.c: an account's quota from getUsageLimits (doc/protocol.md §9.1). */
 #include "autoconfig.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* usage.h: an account's quota from getUsageLimits (kiro-protocol.md §9.1). */
+/* usage.h: an account's quota from getUsageLimits (doc/protocol.md §9.1). */
 #ifndef USAGE_H
 #define USAGE_H
 

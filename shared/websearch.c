@@ -1,4 +1,4 @@
-/* websearch.c: a web search through Kiro's /mcp endpoint (kiro-protocol.md §10). */
+/* websearch.c: a web search through Kiro's /mcp endpoint (doc/protocol.md §10). */
 #include "autoconfig.h"
 
 #include <ctype.h>

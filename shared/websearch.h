@@ -1,4 +1,4 @@
-/* websearch.h: a web search through Kiro's /mcp endpoint (kiro-protocol.md §10). */
+/* websearch.h: a web search through Kiro's /mcp endpoint (doc/protocol.md §10). */
 #ifndef WEBSEARCH_H
 #define WEBSEARCH_H
 

@@ -7,7 +7,7 @@
  * keep-alive, 127.0.0.1 only.
  *
  *   POST .../generateAssistantResponse
- *       an event stream (kiro-protocol.md §4) made with es_encode_event:
+ *       an event stream (doc/protocol.md §4) made with es_encode_event:
  *       N assistantResponseEvent frames, then meteringEvent and
  *       contextUsageEvent.  Without a delay it is one canned response with
  *       Content-Length, built at startup and sent with one write.  The
@@ -26,7 +26,7 @@
  *                             upstream stream; no final chunk)
  *         "bench-throttle=N"  N text frames, then an exception frame
  *                             ThrottlingException (in-stream throttling,
- *                             kiro-protocol.md §5), then the end
+ *                             doc/protocol.md §5), then the end
  *   POST .../refreshToken, POST .../token
  *       {"accessToken":..., "refreshToken":..., "expiresIn":3600, ...}
  *   anything else

@@ -1,6 +1,6 @@
 /* fuzz-catalogue.c: libFuzzer target: the ListAvailableModels page parser. */
 /*
- * Input: the body of a ListAvailableModels answer (kiro-protocol.md §3.2),
+ * Input: the body of a ListAvailableModels answer (doc/protocol.md §3.2),
  * as the upstream (or something pretending to be it) sends it.  It goes
  * through catalogue_parse_page twice into one catalogue, as two pages
  * would.

@@ -1,6 +1,6 @@
 /* fuzz-usage.c: libFuzzer target: the getUsageLimits answer parser. */
 /*
- * Input: the body of a getUsageLimits answer (kiro-protocol.md §9.1), as
+ * Input: the body of a getUsageLimits answer (doc/protocol.md §9.1), as
  * the upstream (or something pretending to be it) sends it.  It goes
  * through usage_parse, then, when it parsed, through the cache record:
  * usage_to_json and usage_from_json.

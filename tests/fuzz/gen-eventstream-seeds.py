@@ -4,7 +4,7 @@
 # Each seed is what LLVMFuzzerTestOneInput takes: one byte with the largest
 # slice size (0: whole), one byte seeding the slice sizes (odd: the target
 # recomputes the CRCs before decoding), then an upstream body of AWS
-# event-stream frames (kiro-protocol.md §4 and §5).
+# event-stream frames (doc/protocol.md §4 and §5).
 #
 # Usage: gen-eventstream-seeds.py [outdir]
 #   (default: corpus/eventstream beside this script)

@@ -6,7 +6,7 @@
  * an object with conversationState.currentMessage.userInputMessage whose
  * modelId is the one given; every tool name in it is at most
  * KIRO_TOOL_NAME_MAX bytes and maps back to a name the client sent; and
- * the checks Kiro is known to make (kiro-protocol.md §3.5, as
+ * the checks Kiro is known to make (doc/protocol.md §3.5, as
  * tests/mock/kiro_mock.py implements them), which is what history.h and
  * kiro_req.h promise: chatTriggerType MANUAL, a conversationId, non-blank
  * current content, history non-empty when present, starting with user,

@@ -23,7 +23,7 @@
 void	fuzz_to_kiro(struct conv *, const char *);
 
 /*
- * The limits Kiro is known to enforce (kiro-protocol.md §3.3, §3.5, §12),
+ * The limits Kiro is known to enforce (doc/protocol.md §3.3, §3.5, §12),
  * written apart from shared/preflight.c and checked beyond the rules of
  * fuzz_to_kiro: the body at most KIRO_RULES_BODY_MAX bytes; at most
  * KIRO_RULES_TOOLS_MAX tools, each named 1-64 of [A-Za-z0-9_-] (once,

@@ -6,7 +6,7 @@ mock upstream shared by the module and reset before each test):
 
   - POST /v1/messages non-streaming: one JSON message, text from the mock,
     model echoed, stop_reason end_turn, usage.input_tokens from contextUsage;
-  - POST /v1/messages streaming: the exact event sequence of kiro-protocol.md
+  - POST /v1/messages streaming: the exact event sequence of doc/protocol.md
     section 6.1 (message_start, content_block_start/delta/stop, message_delta
     with stop_reason and usage, message_stop) and the SSE response headers;
   - tool use, streamed (input_json_delta fragments verbatim, stop_reason

@@ -2,7 +2,7 @@
 """Idle social accounts: `kiroctl refresh` refreshes them before their refresh token dies.
 
 Kiro lets a social refresh token die after about 6 hours unused
-(kiro-protocol.md §12), however long the access token is valid, so
+(doc/protocol.md §12), however long the access token is valid, so
 `kiroctl refresh` (cron, every 5 minutes) also refreshes a social account
 whose last refresh is idleRefreshHours old (default 4; 0 turns it off).  The
 last refresh is the account's `refreshedAt`, which the credentials file can

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The pre-flight check of Kiro bodies (shared/preflight.h), through a real lighttpd and a real Apache.
 
-The mock Kiro enforces every rule of kiro-protocol.md §3.5 and the limits of
+The mock Kiro enforces every rule of doc/protocol.md §3.5 and the limits of
 §3.3/§12 (tests/mock/README.md), answering 400 "Improperly formed request."
 like Kiro.  For each server (lighttpd at "/kiro", Apache at "/"), hostile but
 valid client conversations on all four APIs:

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Kiro's 2026 stream events in every API's usage, through a real lighttpd and a real Apache.
 
-kiro-protocol.md section 12: messageMetadataEvent carries tokenUsage
+doc/protocol.md section 12: messageMetadataEvent carries tokenUsage
 {outputTokens, totalTokens, uncachedInputTokens, cacheReadInputTokens,
 cacheWriteInputTokens, contextUsagePercentage} and meteringEvent {unit, usage}.
 For each server (the mock upstream shared by the module, reset before each test):

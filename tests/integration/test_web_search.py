@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Web search through Kiro's /mcp (issue 10, kiro-protocol.md §10, §2.2, §12).
+"""Web search through Kiro's /mcp (issue 10, doc/protocol.md §10, §2.2, §12).
 
 Each test starts its own gateway behind lighttpd, and again behind Apache (the
 *Apache class), with apiBaseUrl at the mock's /runtime host and

@@ -1,6 +1,6 @@
 """AWS event-stream (application/vnd.amazon.eventstream) encoder and decoder.
 
-Written from kiro-protocol.md section 4 for the Kiro mock upstream and its tests.
+Written from doc/protocol.md section 4 for the Kiro mock upstream and its tests.
 Python 3 standard library only.
 
 Frame layout (all integers big-endian)::

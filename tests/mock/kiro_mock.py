@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Mock Kiro / CodeWhisperer upstream for kiro-fcgi tests (Python 3 stdlib only).
 
-Built from kiro-protocol.md. Upstream operations are matched on the last path
+Built from doc/protocol.md. Upstream operations are matched on the last path
 segment, so they work at the root and under any prefix (``/api/...``):
 
   POST generateAssistantResponse   bearer auth, request validation (section 3.5),
@@ -256,7 +256,7 @@ VALIDATION_RULES = [
     ("tool-use-unanswered", "a toolUse has no toolResult in the next user message"),
     ("tool-missing-for-history-use", "a tool name used in history toolUses is not in the "
                                      "current tools (case-insensitive)"),
-    # The limits of kiro-protocol.md sections 3.3 and 12 (the gateway's pre-flight check).
+    # The limits of doc/protocol.md sections 3.3 and 12 (the gateway's pre-flight check).
     ("tool-count", "more than 128 tools"),
     ("tool-name-duplicate", "two tools share a name (case-insensitive)"),
     ("tool-description-invalid", "a tool description is blank or over 10240 characters"),
@@ -448,7 +448,7 @@ def _history_roles(state):
     roles = []
     for index, entry in enumerate(history):
         if is_cache_point(entry):
-            continue  # prompt-caching marker between entries (kiro-protocol.md section 12)
+            continue  # prompt-caching marker between entries (doc/protocol.md section 12)
         keys = [k for k in (USER, ASSISTANT) if _opt(entry, k) is not None]
         _require(len(keys) == 1 and isinstance(entry[keys[0]], dict), "history-entry-shape",
                  "history[%d] has %s" % (index, keys or "neither role"))
@@ -1262,7 +1262,7 @@ class BadRequest(Exception):
 
 # ------------------------------------------------------------------ 2026 stream events
 #
-# kiro-protocol.md section 12: messageMetadataEvent carries tokenUsage with real cache
+# doc/protocol.md section 12: messageMetadataEvent carries tokenUsage with real cache
 # figures, and prompt caching puts {"cachePoint":{"type":"default"}} entries in history.
 
 # messageMetadataEvent tokenUsage defaults; totalTokens is recomputed from the parts.
@@ -1307,7 +1307,7 @@ def emit_message_metadata(stream, spec):
 
 # ------------------------------------------------------------------ 2026 hosts and accounts
 #
-# kiro-protocol.md section 12 ("Upstream changes reported during 2026"). A base URL
+# doc/protocol.md section 12 ("Upstream changes reported during 2026"). A base URL
 # whose first path segment is /runtime or /legacy picks the host; any other base URL
 # keeps the behaviour above, so older tests are unaffected. README.md, "Two hosts".
 

@@ -19,7 +19,7 @@
 
 /*
  * Drives fcgi/emit-anthropic.c through its sink ops into a memory out and
- * checks what a client would receive (kiro-protocol.md §6.1-§6.3): the
+ * checks what a client would receive (doc/protocol.md §6.1-§6.3): the
  * exact bytes of a text answer and of thinking then text, the block
  * indices of text / tool / text and of interleaved tools, finish and
  * error exactly once, the ping bytes, the JSON message with its
@@ -868,7 +868,7 @@ check_usage(json_object *u, long in, long out, long created, long read)
 }
 
 /*
- * Kiro's cache figures (kiro-protocol.md §12) in Anthropic's terms:
+ * Kiro's cache figures (doc/protocol.md §12) in Anthropic's terms:
  * input_tokens is the uncached rest, as the real API counts it.
  */
 START_TEST(emit_cache_figures_in_every_mode)

@@ -20,7 +20,7 @@
 
 /*
  * Drives fcgi/emit-openai-chat.c through its sink ops into a memory out
- * and checks what a client receives (kiro-protocol.md §6.4): the exact
+ * and checks what a client receives (doc/protocol.md §6.4): the exact
  * chunks of a text answer, reasoning_content, tool calls with their
  * argument fragments (and a call with none), the finish_reason of every
  * stop, the usage chunk with include_usage, [DONE], errors before and

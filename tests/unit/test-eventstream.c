@@ -1,7 +1,7 @@
 /* test-eventstream.c: unit tests of the event-stream decoder and encoder. */
 /*
  * Covers: the CRC-32 check value; encode/decode round trip; the worked
- * example frame of kiro-protocol.md §4 (lengths and both CRCs); feeding one
+ * example frame of doc/protocol.md §4 (lengths and both CRCs); feeding one
  * byte at a time and in random slices; resynchronising after garbage; a bad
  * message CRC or header block skipping exactly one frame; impossible
  * lengths; ES_MAX_ERRORS consecutive errors giving ES_FATAL (and a good

@@ -291,7 +291,7 @@ START_TEST(token_usage)
 	struct kiro_event_parser	*kp = kiro_event_parser_new();
 	struct kiro_event		 ev;
 
-	/* kiro-protocol.md §12: the 2026 messageMetadataEvent. */
+	/* doc/protocol.md §12: the 2026 messageMetadataEvent. */
 	parse_ok(kp, "messageMetadataEvent", "{\"tokenUsage\":{"
 	    "\"outputTokens\":12,\"totalTokens\":112,"
 	    "\"uncachedInputTokens\":60,\"cacheReadInputTokens\":40,"

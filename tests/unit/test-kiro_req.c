@@ -618,7 +618,7 @@ START_TEST(kiro_req_system_prompt_is_history_pair_zero)
 }
 END_TEST
 
-/* ---- prompt caching (kiro-protocol.md §12) ---- */
+/* ---- prompt caching (doc/protocol.md §12) ---- */
 
 /*
  * The history as one letter per entry (U user, A assistant, P cachePoint

@@ -15,7 +15,7 @@
  * non-Claude models' own) and sane other fields;
  * models_find on every id and on unknown ids; models_resolve on catalogue
  * ids, dated and dashed Claude names of every family and version
- * (kiro-protocol.md section 3.2), Anthropic's "-0" aliases, upper case, the
+ * (doc/protocol.md section 3.2), Anthropic's "-0" aliases, upper case, the
  * "-thinking" suffix and its flag (also reset when absent), and names it
  * must refuse; models_list_text naming every id.
  */

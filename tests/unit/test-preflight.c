@@ -1,4 +1,4 @@
-/* test-preflight.c: the pre-flight check of Kiro bodies (kiro-protocol.md §3.5). */
+/* test-preflight.c: the pre-flight check of Kiro bodies (doc/protocol.md §3.5). */
 #include "autoconfig.h"
 
 #include <stdio.h>

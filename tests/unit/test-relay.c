@@ -1418,7 +1418,7 @@ START_TEST(relay_json_never_valid_is_an_error_after_thinking)
 }
 END_TEST
 
-/* ---- routes: the two hosts of the mock (kiro-protocol.md §12) ---- */
+/* ---- routes: the two hosts of the mock (doc/protocol.md §12) ---- */
 
 #define ROUTE_PROFILE	"arn:aws:codewhisperer:us-east-1:111112222233:" \
 	"profile/MOCK"

@@ -14,7 +14,7 @@
 #include "xmalloc.h"
 
 /*
- * Covers (kiro-protocol.md section 6.5): tokens_count_text's units (1 per
+ * Covers (doc/protocol.md section 6.5): tokens_count_text's units (1 per
  * Western code point, 4 per other code point, never per byte) and each
  * scaling band on both sides of its edge; tokens_count_conv (what Kiro
  * will report): Kiro's hidden overhead, the class weights (CJK, words with

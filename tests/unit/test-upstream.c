@@ -21,7 +21,7 @@
 
 /*
  * Covers shared/upstream.c: upstream_classify for every row of
- * kiro-protocol.md §7.1 (and that it reads only len bytes),
+ * doc/protocol.md §7.1 (and that it reads only len bytes),
  * upstream_error_text (JSON message and reason, nested error, non-JSON
  * truncated and cleaned, empty), upstream_proxy precedence, and
  * upstream_generate against the mock: the §2.1 headers exactly (and no
@@ -29,7 +29,7 @@
  * bearer and tokentype of API-key credentials, the URL built from
  * apiBaseUrl with {region} set to the API region, the stream handed to
  * on_data, and error answers classified end to end.  Routes
- * (kiro-protocol.md §12): the configured host and style per account kind,
+ * (doc/protocol.md §12): the configured host and style per account kind,
  * the fallback after each refusal, the target style's URL and headers on
  * the mock's runtime host, and no profile ever sent for an idc account.
  */
