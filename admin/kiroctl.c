@@ -31,6 +31,7 @@
 #include "ctl-pool.h"
 #include "kiroctl.h"
 #include "log.h"
+#include "modelmap.h"
 #include "models.h"
 #include "refresh.h"
 #include "settings.h"
@@ -104,7 +105,9 @@ usage(void)
 	    "(cached 5 minutes)\n"
 	    "  health-check                  probe every account, refresh "
 	    "model lists (cron)\n"
-	    "  models [--json]               the model list clients see\n"
+	    "  models [--json] [NAME ...]    the model list clients see, or "
+	    "what each NAME\n"
+	    "                                resolves to (modelMap in effect)\n"
 	    "  accounts enable|reset ID      back into service / clear "
 	    "failures and cooldown\n"
 	    "  accounts disable ID [REASON]  take out of service\n"
@@ -581,6 +584,29 @@ setting_stored(struct ctl *ctl, const char *name)
 	return stored;
 }
 
+/* The modelMap in effect, and whether the admin API set it. */
+static void
+print_model_map(struct ctl *ctl)
+{
+	struct model_alias	*a = NULL;
+	size_t			 n = 0, i;
+	char			*why = NULL, *shown;
+	int			 stored;
+
+	if (modelmap_effective(ctl->store, ctl->cfg, &a, &n, &stored,
+	    &why) != KF_OK)
+		die("%s", why);
+	printf("model map:     %zu entr%s%s\n", n, n == 1 ? "y" : "ies",
+	    stored ? " (set through the admin API)" : n > 0 ?
+	    " (config.json)" : "");
+	for (i = 0; i < n; i++) {
+		shown = term_clean(a[i].pattern);
+		printf("  %s -> %s\n", shown, a[i].target);
+		free(shown);
+	}
+	modelmap_free(a, n);
+}
+
 static int
 status_verb(struct ctl *ctl, int argc, char **argv)
 {
@@ -625,6 +651,7 @@ status_verb(struct ctl *ctl, int argc, char **argv)
 	    setting_stored(ctl, SETTING_ACCOUNT_RPM) ||
 	    setting_stored(ctl, SETTING_GLOBAL_RPM) ?
 	    " (set through the admin API)" : "");
+	print_model_map(ctl);
 	printf("accounts:      %zu (%zu usable)\n", n, usable);
 	for (i = 0; i < n; i++)
 		print_route(&accts[i], ctl->cfg);
@@ -1088,6 +1115,64 @@ next:
 }
 
 /*
+ * What each client model name resolves to, as a responder would now:
+ * with the modelMap in effect and the accounts' model lists.  Exit 1 when
+ * a name resolves to nothing.
+ */
+static int
+resolve_names(struct ctl *ctl, int n_names, char **names, int as_json)
+{
+	struct model_alias	*a = NULL;
+	const struct model_info	*m;
+	json_object		*o, *arr = json_object_new_array();
+	size_t			 n = 0;
+	char			*why = NULL, *shown;
+	int			 i, stored, thinking, unknown = 0;
+
+	for (i = 0; i < n_names; i++)
+		if (names[i][0] == '-')
+			bad_args("models [--json] [NAME ...]");
+	if (modelmap_effective(ctl->store, ctl->cfg, &a, &n, &stored,
+	    &why) != KF_OK)
+		die("%s", why);
+	models_use_map(a, n);
+	modelmap_free(a, n);
+	catalogue_live_install(ctl->store);
+	for (i = 0; i < n_names; i++) {
+		m = models_resolve(names[i], &thinking);
+		unknown |= m == NULL;
+		if (!as_json) {
+			shown = term_clean(names[i]);
+			if (m == NULL)
+				printf("%s: no Kiro model\n", shown);
+			else
+				printf("%s -> %s%s\n", shown, m->id,
+				    thinking ? " (thinking)" : "");
+			free(shown);
+			continue;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_str(names[i]));
+		json_object_object_add(o, "model", m != NULL ?
+		    json_str(m->id) : NULL);
+		json_object_object_add(o, "thinking",
+		    json_object_new_boolean(thinking));
+		json_object_array_add(arr, o);
+	}
+	if (as_json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "modelMapSource",
+		    json_str(stored ? "admin" : "config"));
+		json_object_object_add(o, "resolved", arr);
+		puts(json_object_to_json_string_ext(o,
+		    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else
+		json_object_put(arr);
+	return unknown ? 1 : 0;
+}
+
+/*
  * The model list clients see at /v1/models: the union of the accounts'
  * cached ListAvailableModels lists, else the built-in one.
  */
@@ -1102,8 +1187,9 @@ models_verb(struct ctl *ctl, int argc, char **argv)
 	int				 as_json = argc > 1 &&
 					    strcmp(argv[1], "--json") == 0;
 
-	if (argc > 2 || (argc == 2 && !as_json))
-		bad_args("models [--json]");
+	if (argc > (as_json ? 2 : 1))
+		return resolve_names(ctl, argc - (as_json ? 2 : 1),
+		    argv + (as_json ? 2 : 1), as_json);
 	if (catalogue_merged(ctl->store, &live, &why) != KF_OK)
 		die("%s", why);
 	builtin = models_catalogue(&n);

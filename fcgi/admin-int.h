@@ -80,5 +80,8 @@ void	admin_settings_sticky_del(struct admin_call *);
 void	admin_settings_limits_get(struct admin_call *);
 void	admin_settings_limits_put(struct admin_call *);
 void	admin_settings_limits_del(struct admin_call *);
+void	admin_settings_map_get(struct admin_call *);
+void	admin_settings_map_put(struct admin_call *);
+void	admin_settings_map_del(struct admin_call *);
 
 #endif

@@ -11,6 +11,8 @@
 #include "config.h"
 #include "json.h"
 #include "log.h"
+#include "modelmap.h"
+#include "models.h"
 #include "request.h"
 #include "settings.h"
 
@@ -241,4 +243,81 @@ admin_settings_limits_put(struct admin_call *call)
 		    (long long)v[i]);
 	}
 	admin_settings_limits_get(call);
+}
+
+/* GET /config/model-map: the map in effect, and where it comes from. */
+void
+admin_settings_map_get(struct admin_call *call)
+{
+	struct model_alias	*a = NULL;
+	size_t			 n = 0;
+	json_object		*o;
+	char			*why = NULL;
+	int			 stored;
+	enum kf_err		 er;
+
+	if ((er = modelmap_effective(call->store, call->cfg, &a, &n, &stored,
+	    &why)) != KF_OK) {
+		admin_failure(call->req, er, why);
+		free(why);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "modelMap", modelmap_to_json(a, n));
+	json_object_object_add(o, "source",
+	    json_str(stored ? "admin" : "config"));
+	admin_reply(call->req, 200, o, NULL);
+	json_object_put(o);
+	modelmap_free(a, n);
+}
+
+/* DELETE /config/model-map: config.json's map decides again. */
+void
+admin_settings_map_del(struct admin_call *call)
+{
+	char		*why = NULL;
+	enum kf_err	 er;
+
+	if ((er = modelmap_del(call->store, &why)) != KF_OK) {
+		admin_failure(call->req, er, why);
+		free(why);
+		return;
+	}
+	log_info("admin: modelMap forgotten: config.json decides");
+	admin_settings_map_get(call);
+}
+
+/*
+ * PUT /config/model-map {"modelMap":{...}}: the whole map, checked by
+ * config.json's rules, replaces config.json's ({} maps nothing).
+ */
+void
+admin_settings_map_put(struct admin_call *call)
+{
+	struct model_alias	*a = NULL;
+	json_object		*map;
+	size_t			 n = 0;
+	char			*why = NULL;
+	enum kf_err		 er;
+
+	if (!json_object_object_get_ex(call->body, "modelMap", &map)) {
+		admin_error(call->req, AE_INVALID, "field \"modelMap\" is "
+		    "missing: {\"modelMap\":{\"client-name\":"
+		    "\"kiro-model-id\",...}}");
+		return;
+	}
+	if (modelmap_parse(map, 1, NULL, &a, &n, &why) != KF_OK) {
+		admin_error(call->req, AE_INVALID, "%s", why);
+		free(why);
+		return;
+	}
+	if ((er = modelmap_put(call->store, a, n, &why)) != KF_OK) {
+		admin_failure(call->req, er, why);
+		free(why);
+		modelmap_free(a, n);
+		return;
+	}
+	log_info("admin: modelMap set (%zu entries)", n);
+	modelmap_free(a, n);
+	admin_settings_map_get(call);
 }

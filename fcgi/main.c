@@ -27,6 +27,7 @@
 #include "imgfetch.h"
 #include "log.h"
 #include "metrics.h"
+#include "modelmap.h"
 #include "models.h"
 #include "pool.h"
 #include "prom.h"
@@ -116,6 +117,8 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 	flows_begin(&req);
 	rand_hex(req.id, 8);
 	log_set_request(req.id);
+	/* The admin API's modelMap, if it changed: one memory read. */
+	modelmap_sync();
 	req.method = (v = request_param(&req, "REQUEST_METHOD")) != NULL ?
 	    v : "GET";
 	req.query = (v = request_param(&req, "QUERY_STRING")) != NULL ? v : "";
@@ -294,6 +297,8 @@ setup(const char *config_path)
 		free(why);	/* logged; other accounts still work */
 	/* Model ids and limits from the accounts' cached ListAvailableModels. */
 	catalogue_live_install(app.store);
+	/* The admin API's modelMap wins over config.json's (modelmap.h). */
+	modelmap_install(app.store, app.cfg);
 }
 
 int

@@ -17,6 +17,7 @@
 #include "fileio.h"
 #include "json.h"
 #include "log.h"
+#include "modelmap.h"
 #include "rand.h"
 #include "xmalloc.h"
 
@@ -260,43 +261,17 @@ absolute_path(const char *path, const char *basedir)
 	return xasprintf("%s/%s", basedir, path);
 }
 
-/* modelMap: every target must be a catalogue id; file order is kept. */
+/* modelMap: the rules of modelmap.h; file order is kept. */
 static enum kf_err
 parse_model_map(struct config *cfg, json_object *map, const char *where,
     char **cause)
 {
-	const struct model_info	*cat;
-	struct model_alias	*a;
-	struct buf		 ids = BUF_INIT;
-	const char		*target;
-	size_t			 n = 0, n_cat, i;
-
-	cfg->model_map = xcalloc(json_object_object_length(map) + 1,
-	    sizeof(*cfg->model_map));
-	json_object_object_foreach(map, pattern, v) {
-		if (!json_object_is_type(v, json_type_string)) {
-			xsetprintf(cause, "%s: key \"modelMap.%s\" must be a "
-			    "string (a Kiro model id), not %s", where, pattern,
-			    json_type_label(v));
-			return KF_ECONFIG;
-		}
-		target = json_object_get_string(v);
-		if (pattern[0] == '\0' || models_find(target) == NULL) {
-			cat = models_catalogue(&n_cat);
-			for (i = 0; i < n_cat; i++)
-				buf_printf(&ids, "%s%s", i > 0 ? ", " : "",
-				    cat[i].id);
-			xsetprintf(cause, "%s: key \"modelMap.%s\": \"%s\" is "
-			    "not a Kiro model id (one of: %s)", where, pattern,
-			    target, ids.ptr);
-			buf_free(&ids);
-			return KF_ECONFIG;
-		}
-		a = &cfg->model_map[n++];
-		a->pattern = xstrdup(pattern);
-		a->target = xstrdup(models_find(target)->id);
-		cfg->n_model_map = n;
-	}
+	modelmap_free(cfg->model_map, cfg->n_model_map);
+	cfg->model_map = NULL;
+	cfg->n_model_map = 0;
+	if (modelmap_parse(map, 1, where, &cfg->model_map, &cfg->n_model_map,
+	    cause) != KF_OK)
+		return KF_ECONFIG;
 	return KF_OK;
 }
 

@@ -3,11 +3,14 @@
 
 #include <ctype.h>
 #include <fnmatch.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "buf.h"
 #include "models.h"
+#include "xmalloc.h"
 
 /*
  * The fallback catalogue, used until an account's own ListAvailableModels
@@ -75,10 +78,21 @@ static const struct model_alias defaults[] = {
 };
 #define N_DEFAULTS (sizeof(defaults) / sizeof(defaults[0]))
 
-/* The operator's modelMap (models_use_map). */
-static const struct model_alias	*user_map;
-static size_t			 n_user_map;
-static char			 list_text[2048];
+/*
+ * The operator's modelMap (models_use_map): an immutable copy that each
+ * models_resolve holds a reference to, so that a new map can replace it
+ * while other threads resolve with the old one, which is freed by the
+ * last of them.
+ */
+struct user_map {
+	unsigned		 refs;		/* under map_lock */
+	size_t			 n;
+	struct model_alias	*a;
+};
+static pthread_mutex_t		 map_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct user_map		*user_map;	/* NULL: no map */
+/* Per thread: the map may change between two threads' errors. */
+static __thread char		 list_text[2048];
 /* The live lists (models_use_live), NULL: the built-in list alone. */
 static models_live_fn		 live_fn;
 
@@ -199,6 +213,53 @@ alias_lookup(const struct model_alias *map, size_t n, const char *name)
 	return NULL;
 }
 
+static struct user_map *
+map_hold(void)
+{
+	struct user_map	*um;
+
+	pthread_mutex_lock(&map_lock);
+	if ((um = user_map) != NULL)
+		um->refs++;
+	pthread_mutex_unlock(&map_lock);
+	return um;
+}
+
+static void
+map_release(struct user_map *um)
+{
+	size_t	i;
+	int	last;
+
+	if (um == NULL)
+		return;
+	pthread_mutex_lock(&map_lock);
+	last = --um->refs == 0;
+	pthread_mutex_unlock(&map_lock);
+	if (!last)
+		return;
+	for (i = 0; i < um->n; i++) {
+		free(um->a[i].pattern);
+		free(um->a[i].target);
+	}
+	free(um->a);
+	free(um);
+}
+
+/* Step 1 of models_resolve, with one whole map. */
+static const struct model_info *
+user_lookup(const char *name)
+{
+	struct user_map		*um;
+	const struct model_info	*m;
+
+	if ((um = map_hold()) == NULL)
+		return NULL;
+	m = alias_lookup(um->a, um->n, name);
+	map_release(um);
+	return m;
+}
+
 const struct model_info *
 models_resolve(const char *name, int *thinking)
 {
@@ -213,13 +274,13 @@ models_resolve(const char *name, int *thinking)
 	for (i = 0; i <= len; i++)
 		low[i] = (char)tolower((unsigned char)name[i]);
 	/* An explicit entry for the whole name wins over the suffix rule. */
-	if ((m = alias_lookup(user_map, n_user_map, low)) != NULL)
+	if ((m = user_lookup(low)) != NULL)
 		return m;
 	if (len > 9 && strcmp(low + len - 9, "-thinking") == 0) {
 		*thinking = 1;
 		low[len - 9] = '\0';
 	}
-	if ((m = alias_lookup(user_map, n_user_map, low)) != NULL)
+	if ((m = user_lookup(low)) != NULL)
 		return m;
 	if ((m = models_find(low)) != NULL)
 		return m;
@@ -258,13 +319,15 @@ models_resolve(const char *name, int *thinking)
 static void
 build_list_text(void)
 {
-	struct buf	b = BUF_INIT;
-	size_t		i;
+	struct buf	 b = BUF_INIT;
+	struct user_map	*um = map_hold();
+	size_t		 i;
 
 	for (i = 0; i < N_CATALOGUE; i++)
 		buf_printf(&b, "%s%s", i > 0 ? ", " : "", catalogue[i].id);
-	for (i = 0; i < n_user_map; i++)
-		buf_printf(&b, ", %s", user_map[i].pattern);
+	for (i = 0; um != NULL && i < um->n; i++)
+		buf_printf(&b, ", %s", um->a[i].pattern);
+	map_release(um);
 	buf_puts(&b, " (and Claude names such as claude-sonnet-4-5-20250929, "
 	    "claude-sonnet-5 or claude-opus-4-8, OpenAI names such as gpt-4o, "
 	    "gpt-4o-mini, o3, gpt-5.1-codex, Gemini names such as "
@@ -285,15 +348,45 @@ build_list_text(void)
 void
 models_use_map(const struct model_alias *map, size_t n)
 {
-	user_map = map;
-	n_user_map = n;
-	build_list_text();
+	struct user_map	*um = NULL, *old;
+	size_t		 i;
+
+	/* Allocate first: nothing is swapped until the copy is whole. */
+	if (n > 0) {
+		um = xcalloc(1, sizeof(*um));
+		um->refs = 1;
+		um->n = n;
+		um->a = xcalloc(n, sizeof(*um->a));
+		for (i = 0; i < n; i++) {
+			um->a[i].pattern = xstrdup(map[i].pattern);
+			um->a[i].target = xstrdup(map[i].target);
+		}
+	}
+	pthread_mutex_lock(&map_lock);
+	old = user_map;
+	user_map = um;
+	pthread_mutex_unlock(&map_lock);
+	map_release(old);
+}
+
+size_t
+models_map_copy(struct model_alias **out)
+{
+	struct user_map	*um = map_hold();
+	size_t		 i, n = um != NULL ? um->n : 0;
+
+	*out = n > 0 ? xcalloc(n, sizeof(**out)) : NULL;
+	for (i = 0; i < n; i++) {
+		(*out)[i].pattern = xstrdup(um->a[i].pattern);
+		(*out)[i].target = xstrdup(um->a[i].target);
+	}
+	map_release(um);
+	return n;
 }
 
 const char *
 models_list_text(void)
 {
-	if (list_text[0] == '\0')
-		build_list_text();
+	build_list_text();
 	return list_text;
 }

@@ -63,17 +63,24 @@ void			 models_use_live(models_live_fn);
 const struct model_info	*models_resolve(const char *name, int *thinking);
 
 /*
- * Installs the operator's modelMap (config.h; targets already checked to
- * be catalogue ids).  Called once at start, before any thread; the
- * entries must outlive every models_resolve call.
+ * Installs a copy of the operator's modelMap (targets already checked to
+ * be catalogue ids; map stays the caller's).  Safe while other threads
+ * resolve: each models_resolve uses one whole map, the old or the new
+ * (modelmap.h keeps it current).
  */
 void			 models_use_map(const struct model_alias *, size_t n);
+/*
+ * A copy of the map in use into *out (NULL when empty): the caller frees
+ * each pattern and target, then the array.  Returns the count.
+ */
+size_t			 models_map_copy(struct model_alias **out);
 /* The built-in map of step 4, in the order it is tried. */
 const struct model_alias *models_defaults(size_t *n);
 
 /*
  * What a client may ask for, for "unknown model" errors: the catalogue
  * ids, the operator's modelMap patterns and examples of the built-in ones.
+ * The text is the calling thread's, valid until its next call.
  */
 const char		*models_list_text(void);
 

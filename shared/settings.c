@@ -15,7 +15,8 @@
 #include "xmalloc.h"
 
 #define SETTINGS_PREFIX		"settings/"
-#define SETTINGS_RECORD_MAX	4096	/* a setting is a small value */
+/* A setting is a small value; the largest, modelMap, fits a 64 KiB body. */
+#define SETTINGS_RECORD_MAX	(96 * 1024)
 
 static int
 name_valid(const char *name)

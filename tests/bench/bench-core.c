@@ -75,6 +75,13 @@
  *             window (a request every 61 ms: 60 seconds of counts), and
  *             clientkeys_add_tokens after the answer: µs each.  A request
  *             with apiKey does none of it.
+ *   modelmap  what the admin API's modelMap adds to a request
+ *             (shared/modelmap.h) with the largest map (MODELMAP_MAX
+ *             globs, none matching): modelmap_sync while nothing changed
+ *             (ns), models_resolve through the whole map (µs), and the
+ *             reload after a change (modelmap_effective + models_use_map:
+ *             one read transaction, µs), which each request would pay
+ *             without the shared counter.
  * Each measurement runs for about -t seconds (default 1) after a warm-up
  * and reports the median of its rounds.  Output: one JSON object on stdout.
  *
@@ -116,6 +123,8 @@
 #include "kiro_req.h"
 #include "log.h"
 #include "metrics.h"
+#include "modelmap.h"
+#include "models.h"
 #include "openai-chat.h"
 #include "openai-responses.h"
 #include "out.h"
@@ -1159,6 +1168,105 @@ out:
 	free(dir);
 	free(why);
 	json_object_object_add(out, "clientkeys", o);
+}
+
+/* Median seconds per call of fn over 5 rounds. */
+static double
+per_call(void (*fn)(void))
+{
+	double	t0, took[MAX_ROUNDS];
+	size_t	n, rounds;
+
+	for (rounds = 0; rounds < 5; rounds++) {
+		t0 = now_s();
+		for (n = 0; n == 0 || now_s() - t0 < seconds_per_test / 10;
+		    n++)
+			fn();
+		took[rounds] = (now_s() - t0) / (double)n;
+	}
+	return median(took, rounds);
+}
+
+static struct store		*mm_store;
+static const struct config	*mm_cfg;
+
+static void
+mm_sync(void)
+{
+	modelmap_sync();
+}
+
+static void
+mm_resolve(void)
+{
+	int	thinking;
+
+	/* Through every glob of the map, then the built-in rules. */
+	(void)models_resolve("gpt-5.1-codex-max", &thinking);
+}
+
+static void
+mm_reload(void)
+{
+	struct model_alias	*a = NULL;
+	size_t			 n = 0;
+	int			 stored;
+
+	if (modelmap_effective(mm_store, mm_cfg, &a, &n, &stored, NULL) ==
+	    KF_OK)
+		models_use_map(a, n);
+	modelmap_free(a, n);
+}
+
+static void
+bench_modelmap(json_object *out, const char *parent)
+{
+	struct model_alias	 map[MODELMAP_MAX];
+	struct config		*cfg = NULL;
+	char			*dir, *why = NULL;
+	size_t			 i;
+	json_object		*o = json_object_new_object();
+
+	memset(map, 0, sizeof(map));
+	dir = xasprintf("%s/kiro-bench-modelmap.XXXXXX", parent);
+	if (mkdtemp(dir) == NULL || store_open(&mm_store, dir, &why) != KF_OK ||
+	    config_parse("{}", 2, NULL, &cfg, NULL, &why) != KF_OK)
+		goto fail;
+	mm_cfg = cfg;
+	for (i = 0; i < MODELMAP_MAX; i++) {
+		map[i].pattern = xasprintf("team-%zu-*-model", i);
+		map[i].target = xstrdup("claude-haiku-4.5");
+	}
+	if (modelmap_put(mm_store, map, MODELMAP_MAX, &why) != KF_OK)
+		goto fail;
+	modelmap_install(mm_store, cfg);
+	json_object_object_add(o, "entries", json_object_new_int(
+	    MODELMAP_MAX));
+	json_object_object_add(o, "sync_ns", json_object_new_double(
+	    per_call(mm_sync) * 1e9));
+	json_object_object_add(o, "resolve_us", json_object_new_double(
+	    per_call(mm_resolve) * 1e6));
+	json_object_object_add(o, "reload_us", json_object_new_double(
+	    per_call(mm_reload) * 1e6));
+	goto out;
+fail:
+	json_object_object_add(o, "error", json_object_new_string(
+	    why != NULL ? why : strerror(errno)));
+out:
+	modelmap_install(NULL, NULL);
+	models_use_map(NULL, 0);
+	for (i = 0; i < MODELMAP_MAX; i++) {
+		free(map[i].pattern);
+		free(map[i].target);
+	}
+	store_close(mm_store);
+	mm_store = NULL;
+	config_free(cfg);
+	if (dir != NULL)
+		tu_rmrf_dir(dir);
+	free(dir);
+	free(why);
+	json_object_object_add(out, "modelmap", o);
 }
 
 /* --- front ends: one conversation and one answer in each protocol ------- */
@@ -2886,6 +2994,7 @@ main(int argc, char *argv[])
 	bench_metrics(out, fixture, dirs[0]);
 	bench_overflow(out, dirs[0]);
 	bench_clientkeys(out, dirs[0]);
+	bench_modelmap(out, dirs[0]);
 print:
 	printf("%s\n", json_object_to_json_string_ext(out,
 	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));

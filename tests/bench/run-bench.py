@@ -46,7 +46,9 @@ baseline measured in the same run for each figure:
               trim row: a 5000-turn session trimmed to maxPayloadBytes
               600,000 (ms, builds, turns dropped); its overflow rows:
               history.onOverflow truncate on a 500-turn session against one
-              estimator pass, and the stored summary's lookup (ms).  Per front end, for the
+              estimator pass, and the stored summary's lookup (ms); its
+              modelmap row: the per-request check for a modelMap change,
+              resolving through a 256-glob map, and a reload (us).  Per front end, for the
               builder's Claude Code conversation translated into each
               protocol: request conversion
               (parse + repair + Kiro body build: us per request, MB/s of its
@@ -1281,6 +1283,18 @@ def core_clientkeys_rows(t: Table, k: dict) -> None:
            f"after the answer {k['add_tokens_us']:.0f} us; apiKey requests do neither")
 
 
+def core_modelmap_rows(t: Table, m: dict) -> None:
+    """bench-core's modelmap row: what the admin API's modelMap adds to a request."""
+    if "error" in m:
+        t.row("modelMap check per request", None, "us")
+        t.note(f"FAILED: {m['error']}")
+        return
+    t.row("modelMap check per request", m["sync_ns"] / 1e3, "us", fmt="{:.3f}")
+    t.note(f"one read of the shared change counter; resolving a name through "
+           f"{m['entries']} globs {m['resolve_us']:.1f} us; the reload after a change "
+           f"(one read transaction, once per process) {m['reload_us']:.0f} us")
+
+
 def core_metrics_rows(t: Table, m: dict) -> None:
     """bench-core's metrics row: prom_record, the Prometheus counters of one request."""
     if "error" in m:
@@ -1425,6 +1439,8 @@ def build_table(res: dict) -> str:
             core_estimate_rows(t, c["estimate"])
         if "clientkeys" in c:
             core_clientkeys_rows(t, c["clientkeys"])
+        if "modelmap" in c:
+            core_modelmap_rows(t, c["modelmap"])
         if "request_conversion" in c:
             core_frontend_rows(t, c)
         for st in c["store"]:

@@ -1,6 +1,7 @@
 /* test-models.c: unit tests for the model catalogue and name mapping. */
 #include "autoconfig.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <check.h>
 
 #include "models.h"
+#include "xmalloc.h"
 
 /*
  * Covers: the catalogue's exact ids in display order, their context
@@ -17,7 +19,9 @@
  * ids, dated and dashed Claude names of every family and version
  * (doc/protocol.md section 3.2), Anthropic's "-0" aliases, upper case, the
  * "-thinking" suffix and its flag (also reset when absent), and names it
- * must refuse; models_list_text naming every id.
+ * must refuse; models_list_text naming every id; a map replaced while
+ * four threads resolve (each lookup sees one whole map) and
+ * models_use_map keeping a copy of its own.
  */
 
 static const struct {
@@ -331,6 +335,89 @@ START_TEST(models_operator_map_comes_first)
 }
 END_TEST
 
+/* Threads resolving while the map is replaced (modelmap_sync's swap). */
+#define SWAP_THREADS	4
+#define SWAP_LOOKUPS	20000
+#define SWAP_CHANGES	2000
+
+static void *
+resolve_loop(void *arg)
+{
+	const struct model_info	*m;
+	long			*bad = arg;
+	int			 i, thinking;
+
+	for (i = 0; i < SWAP_LOOKUPS; i++) {
+		m = models_resolve("swap-coder", &thinking);
+		/* One whole map or the other, never a half or a freed one. */
+		if (m == NULL || (strcmp(m->id, "claude-haiku-4.5") != 0 &&
+		    strcmp(m->id, "claude-opus-4.6") != 0))
+			(*bad)++;
+	}
+	return NULL;
+}
+
+START_TEST(models_map_swaps_while_threads_resolve)
+{
+	struct model_alias	 a[2], b[3], *copy = NULL;
+	pthread_t		 t[SWAP_THREADS];
+	long			 bad[SWAP_THREADS] = { 0 };
+	size_t			 n, i;
+	int			 k;
+
+	a[0].pattern = xstrdup("swap-*");
+	a[0].target = xstrdup("claude-haiku-4.5");
+	a[1].pattern = xstrdup("other-*");
+	a[1].target = xstrdup("auto");
+	b[0].pattern = xstrdup("first-*");
+	b[0].target = xstrdup("auto");
+	b[1].pattern = xstrdup("swap-c*");
+	b[1].target = xstrdup("claude-opus-4.6");
+	b[2].pattern = xstrdup("swap-*");
+	b[2].target = xstrdup("claude-haiku-4.5");
+	models_use_map(a, 2);
+	/* A copy: the caller's entries may go at once. */
+	for (i = 0; i < 2; i++) {
+		free(a[i].pattern);
+		a[i].pattern = xstrdup("gone");
+	}
+	assert_resolves("swap-coder", "claude-haiku-4.5", 0);
+	free(a[0].pattern);
+	a[0].pattern = xstrdup("swap-*");
+	for (k = 0; k < SWAP_THREADS; k++)
+		ck_assert_int_eq(pthread_create(&t[k], NULL, resolve_loop,
+		    &bad[k]), 0);
+	for (k = 0; k < SWAP_CHANGES; k++)
+		models_use_map(k % 2 == 0 ? b : a, k % 2 == 0 ? 3 : 2);
+	models_use_map(b, 3);
+	for (k = 0; k < SWAP_THREADS; k++) {
+		ck_assert_int_eq(pthread_join(t[k], NULL), 0);
+		ck_assert_int_eq(bad[k], 0);
+	}
+	assert_resolves("swap-coder", "claude-opus-4.6", 0);
+	n = models_map_copy(&copy);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_str_eq(copy[1].pattern, "swap-c*");
+	ck_assert_str_eq(copy[1].target, "claude-opus-4.6");
+	for (i = 0; i < n; i++) {
+		free(copy[i].pattern);
+		free(copy[i].target);
+	}
+	free(copy);
+	models_use_map(NULL, 0);
+	ck_assert_uint_eq(models_map_copy(&copy), 0);
+	ck_assert_ptr_null(copy);
+	for (i = 0; i < 2; i++) {
+		free(a[i].pattern);
+		free(a[i].target);
+	}
+	for (i = 0; i < 3; i++) {
+		free(b[i].pattern);
+		free(b[i].target);
+	}
+}
+END_TEST
+
 START_TEST(models_every_default_targets_the_catalogue)
 {
 	const struct model_alias	*d;
@@ -381,6 +468,7 @@ models_suite(void)
 	tcase_add_test(tc, models_catalogue_is_exactly_the_seed_list);
 	tcase_add_test(tc, models_find_matches_catalogue_ids);
 	tcase_add_test(tc, models_list_text_names_every_id);
+	tcase_add_test(tc, models_map_swaps_while_threads_resolve);
 	tcase_add_test(tc, models_resolve_maps_openai_and_gemini_names);
 	tcase_add_test(tc, models_operator_map_comes_first);
 	tcase_add_test(tc, models_every_default_targets_the_catalogue);
