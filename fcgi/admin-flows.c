@@ -2,7 +2,6 @@
 #include "autoconfig.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <json-c/json.h>
 
 #include "admin-flows.h"
+#include "admin-int.h"
 #include "buf.h"
 #include "config.h"
 #include "flowlog.h"
@@ -54,33 +54,6 @@ params_free(struct params *p)
 
 	for (i = 0; i < p->n; i++)
 		free(p->values[i]);
-}
-
-/* {"error":{"type","message"}}, the admin API's error shape. */
-static void __attribute__((format(printf, 4, 5)))
-fail(struct request *req, int status, const char *type, const char *fmt, ...)
-{
-	struct buf	 b = BUF_INIT;
-	json_object	*o, *e;
-	va_list		 ap;
-	char		*msg;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1)
-		msg = NULL;
-	va_end(ap);
-	e = json_object_new_object();
-	json_object_object_add(e, "type", json_str(type));
-	json_object_object_add(e, "message", json_str(msg != NULL ? msg :
-	    "out of memory"));
-	o = json_object_new_object();
-	json_object_object_add(o, "error", e);
-	json_to_buf(o, &b);
-	(void)out_response(&req->out, status, "application/json", NULL,
-	    b.ptr, b.len);
-	json_object_put(o);
-	buf_free(&b);
-	free(msg);
 }
 
 /* A whole number in lo .. hi, or def when absent: 0, or -1 when bad. */
@@ -216,7 +189,7 @@ admin_flows_list(struct request *req, const struct config *cfg)
 		else if (strcmp(v, "csv") == 0)
 			format = EXPORT_CSV;
 		else if (strcmp(v, "json") != 0) {
-			fail(req, 400, "invalid_request", "format: json, jsonl "
+			admin_error(req, AE_INVALID, "format: json, jsonl "
 			    "or csv");
 			goto out;
 		}
@@ -224,16 +197,16 @@ admin_flows_list(struct request *req, const struct config *cfg)
 	max = format == EXPORT_NONE ? FLOWLOG_PAGE_MAX : FLOWLOG_EXPORT_MAX;
 	if (number(param(&p, "limit"), 1, max, format == EXPORT_NONE ?
 	    DEFAULT_PAGE : max, &limit) == -1) {
-		fail(req, 400, "invalid_request", "limit: 1 to %ld", max);
+		admin_error(req, AE_INVALID, "limit: 1 to %ld", max);
 		goto out;
 	}
 	if (number(param(&p, "offset"), 0, OFFSET_MAX, 0, &offset) == -1) {
-		fail(req, 400, "invalid_request", "offset: 0 to %ld",
+		admin_error(req, AE_INVALID, "offset: 0 to %ld",
 		    OFFSET_MAX);
 		goto out;
 	}
 	if (flowlog_filter_parse(&f, param, &p, &why) != KF_OK) {
-		fail(req, 400, "invalid_request", "%s", why);
+		admin_error(req, AE_INVALID, "%s", why);
 		goto out;
 	}
 	dir = flowlog_dir(cfg->state_dir);
@@ -247,7 +220,7 @@ admin_flows_list(struct request *req, const struct config *cfg)
 	if (flowlog_scan(dir, &f, (size_t)offset, (size_t)limit, page_add,
 	    &pg, &more, &why) != KF_OK) {
 		json_object_put(pg.arr);
-		fail(req, 500, "internal_error", "the request log: %s", why);
+		admin_error(req, AE_INTERNAL, "the request log: %s", why);
 		goto out;
 	}
 	o = json_object_new_object();
@@ -281,14 +254,14 @@ admin_flows_stats(struct request *req, const struct config *cfg)
 	p.req = req;
 	if (number(param(&p, "hours"), 1, FLOWLOG_HOURS_MAX, 24, &hours) ==
 	    -1) {
-		fail(req, 400, "invalid_request", "hours: 1 to %d",
+		admin_error(req, AE_INVALID, "hours: 1 to %d",
 		    FLOWLOG_HOURS_MAX);
 		goto out;
 	}
 	dir = flowlog_dir(cfg->state_dir);
 	if (flowlog_stats(dir, (int)hours, flowlog_now_ms(), &o, &why) !=
 	    KF_OK) {
-		fail(req, 500, "internal_error", "the request log: %s", why);
+		admin_error(req, AE_INTERNAL, "the request log: %s", why);
 		goto out;
 	}
 	json_to_buf(o, &b);

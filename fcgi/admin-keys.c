@@ -1,7 +1,6 @@
 /* admin-keys.c: the admin API's client key routes (/api/admin/keys...). */
 #include "autoconfig.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 
 #include "admin.h"
 #include "admin-keys.h"
+#include "admin-int.h"
 #include "buf.h"
 #include "clientkeys.h"
 #include "clock.h"
@@ -29,41 +29,6 @@ enum keys_action {
 };
 
 static void
-reply(struct request *req, int status, json_object *o)
-{
-	struct buf	b = BUF_INIT;
-
-	json_to_buf(o, &b);
-	(void)out_response(&req->out, status, "application/json", NULL,
-	    b.ptr, b.len);
-	buf_free(&b);
-}
-
-/* admin.c's error shape: {"error":{"type","message"}}. */
-static void __attribute__((format(printf, 4, 5)))
-reply_error(struct request *req, int status, const char *type,
-    const char *fmt, ...)
-{
-	json_object	*o, *e;
-	va_list		 ap;
-	char		*msg;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) == -1)
-		msg = NULL;
-	va_end(ap);
-	e = json_object_new_object();
-	json_object_object_add(e, "type", json_str(type));
-	json_object_object_add(e, "message", json_str(msg != NULL ? msg :
-	    "out of memory"));
-	o = json_object_new_object();
-	json_object_object_add(o, "error", e);
-	reply(req, status, o);
-	json_object_put(o);
-	free(msg);
-}
-
-static void
 reply_failure(struct request *req, enum kf_err er, const char *why)
 {
 	const char	*msg = why != NULL ? why : kf_strerror(er);
@@ -72,15 +37,15 @@ reply_failure(struct request *req, enum kf_err er, const char *why)
 	case KF_EINVAL:
 		/* clientkeys_add's only refusal that is not the body's. */
 		if (strstr(msg, " exists") != NULL)
-			reply_error(req, 409, "conflict", "%s", msg);
+			admin_error(req, AE_CONFLICT, "%s", msg);
 		else
-			reply_error(req, 400, "invalid_request", "%s", msg);
+			admin_error(req, AE_INVALID, "%s", msg);
 		break;
 	case KF_ENOTFOUND:
-		reply_error(req, 404, "not_found", "%s", msg);
+		admin_error(req, AE_NOT_FOUND, "%s", msg);
 		break;
 	default:
-		reply_error(req, 500, "internal_error", "%s", msg);
+		admin_error(req, AE_INTERNAL, "%s", msg);
 		break;
 	}
 }
@@ -144,27 +109,27 @@ read_object(struct request *req, request_read_fn reader, void *stream)
 	if ((er = request_read_body(req, reader, stream, ADMIN_MAX_BODY,
 	    &why)) != KF_OK) {
 		if (er == KF_ETOOLARGE)
-			reply_error(req, 413, "invalid_request", "the request "
+			admin_error(req, AE_TOO_LARGE, "the request "
 			    "body is over the admin API's limit");
 		else
-			reply_error(req, 400, "invalid_request", "%s", why);
+			admin_error(req, AE_INVALID, "%s", why);
 		free(why);
 		return NULL;
 	}
 	if (req->body.len == 0) {
-		reply_error(req, 400, "invalid_request", "the request needs a "
+		admin_error(req, AE_INVALID, "the request needs a "
 		    "JSON body");
 		return NULL;
 	}
 	if (json_parse(req->body.ptr, req->body.len, KEYS_JSON_DEPTH, &o,
 	    &why) != KF_OK) {
-		reply_error(req, 400, "invalid_request", "malformed JSON body: "
+		admin_error(req, AE_INVALID, "malformed JSON body: "
 		    "%s", why);
 		free(why);
 		return NULL;
 	}
 	if (!json_object_is_type(o, json_type_object)) {
-		reply_error(req, 400, "invalid_request", "the body must be a "
+		admin_error(req, AE_INVALID, "the body must be a "
 		    "JSON object, not %s", json_type_label(o));
 		json_object_put(o);
 		return NULL;
@@ -184,7 +149,7 @@ limit_field(struct request *req, json_object *body, const char *field,
 	if (got == 0)
 		return 0;
 	if (got == -1 || v < 0 || v > max) {
-		reply_error(req, 400, "invalid_request", "field \"%s\" must be "
+		admin_error(req, AE_INVALID, "field \"%s\" must be "
 		    "a whole number from 0 (no limit) to %lld", field, max);
 		return -1;
 	}
@@ -211,7 +176,7 @@ models_field(struct request *req, json_object *body, struct clientkey *k)
 			g = json_object_array_get_idx(v, i);
 			if (!json_object_is_type(g, json_type_string) ||
 			    strchr(json_object_get_string(g), ',') != NULL) {
-				reply_error(req, 400, "invalid_request",
+				admin_error(req, AE_INVALID,
 				    "field \"models\": item %zu must be a glob "
 				    "string without commas", i);
 				goto out;
@@ -221,12 +186,12 @@ models_field(struct request *req, json_object *body, struct clientkey *k)
 			buf_puts(&text, json_object_get_string(g));
 		}
 	} else {
-		reply_error(req, 400, "invalid_request", "field \"models\" must "
+		admin_error(req, AE_INVALID, "field \"models\" must "
 		    "be an array of globs");
 		goto out;
 	}
 	if (text.len > CLIENTKEYS_MODELS_MAX) {
-		reply_error(req, 400, "invalid_request", "field \"models\": "
+		admin_error(req, AE_INVALID, "field \"models\": "
 		    "over %d bytes", CLIENTKEYS_MODELS_MAX);
 		goto out;
 	}
@@ -259,7 +224,7 @@ spec_from_body(struct request *req, json_object *body, struct clientkey *k)
 			if (strcmp(field, add_fields[i]) == 0)
 				break;
 		if (add_fields[i] == NULL) {
-			reply_error(req, 400, "invalid_request", "unknown field "
+			admin_error(req, AE_INVALID, "unknown field "
 			    "\"%.40s\" (a key takes name, models, rpm, "
 			    "monthlyRequests, monthlyTokens and expires)",
 			    field);
@@ -268,7 +233,7 @@ spec_from_body(struct request *req, json_object *body, struct clientkey *k)
 	}
 	if (json_get_str(body, "name", &name) != 1 ||
 	    strlen(name) >= sizeof(k->name) || !clientkeys_name_ok(name)) {
-		reply_error(req, 400, "invalid_request", "field \"name\" must "
+		admin_error(req, AE_INVALID, "field \"name\" must "
 		    "be 1 to %d of [A-Za-z0-9._-], not \"%s\"",
 		    CLIENTKEYS_NAME_MAX, CLIENTKEYS_DEFAULT);
 		return -1;
@@ -284,7 +249,7 @@ spec_from_body(struct request *req, json_object *body, struct clientkey *k)
 	k->rpm = (long)rpm;
 	if ((got = json_get_str(body, "expires", &expires)) == -1 ||
 	    (got == 1 && clientkeys_parse_date(expires, &k->expires) == -1)) {
-		reply_error(req, 400, "invalid_request", "field \"expires\" "
+		admin_error(req, AE_INVALID, "field \"expires\" "
 		    "must be a date as YYYY-MM-DD, or null");
 		return -1;
 	}
@@ -333,7 +298,7 @@ reply_key_state(struct store *st, struct request *req, const char *name)
 		return;
 	}
 	o = clientkeys_public_json(&k, clock_now());
-	reply(req, 200, o);
+	admin_reply(req, 200, o, NULL);
 	json_object_put(o);
 }
 
@@ -356,7 +321,7 @@ list_keys(struct store *st, struct request *req)
 		json_object_array_add(arr, clientkeys_public_json(&keys[i], now));
 	o = json_object_new_object();
 	json_object_object_add(o, "keys", arr);
-	reply(req, 200, o);
+	admin_reply(req, 200, o, NULL);
 	json_object_put(o);
 	free(keys);
 }
@@ -389,7 +354,7 @@ set_disabled(struct store *st, struct request *req, const char *name,
 	enum kf_err	 er;
 
 	if (json_get_bool(body, "disabled", &disabled) != 1) {
-		reply_error(req, 400, "invalid_request", "field \"disabled\" "
+		admin_error(req, AE_INVALID, "field \"disabled\" "
 		    "must be true or false");
 		return;
 	}
@@ -436,7 +401,7 @@ remove_key(struct store *st, struct request *req, const char *name)
 	o = json_object_new_object();
 	json_object_object_add(o, "success", json_object_new_boolean(1));
 	json_object_object_add(o, "message", json_str("client key removed"));
-	reply(req, 200, o);
+	admin_reply(req, 200, o, NULL);
 	json_object_put(o);
 }
 
@@ -474,7 +439,7 @@ admin_keys_serve(struct store *st, struct request *req, const char *rest,
 	action = find_action(req->method, rest, name, sizeof(name), &allow);
 	if (action == KEYS__MAX) {
 		if (*allow == '\0') {
-			reply_error(req, 404, "not_found", "no admin route for "
+			admin_error(req, AE_NOT_FOUND, "no admin route for "
 			    "%s %s", req->method, req->path);
 			return;
 		}
