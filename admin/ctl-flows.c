@@ -62,23 +62,6 @@ number(const char *flag, const char *v, long lo, long hi)
 	return n;
 }
 
-/* "--flag value" or "--flag=value" at argv[*i]: the value, or NULL. */
-static const char *
-value_of(int argc, char **argv, int *i, const char *flag)
-{
-	size_t	n = strlen(flag);
-
-	if (strncmp(argv[*i], flag, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0')
-		return NULL;
-	if (*i + 1 >= argc)
-		die("%s needs a value", flag);
-	return argv[++*i];
-}
-
 enum flows_out {
 	OUT_TABLE,
 	OUT_JSON,
@@ -172,17 +155,17 @@ flows_verb(struct ctl *ctl, int argc, char **argv)
 			p.how = OUT_CSV;
 			continue;
 		}
-		if ((v = value_of(argc, argv, &i, "--limit")) != NULL) {
+		if ((v = ctl_flag_value(argc, argv, &i, "--limit")) != NULL) {
 			limit = number("--limit", v, 1, FLOWLOG_EXPORT_MAX);
 			continue;
 		}
-		if ((v = value_of(argc, argv, &i, "--offset")) != NULL) {
+		if ((v = ctl_flag_value(argc, argv, &i, "--offset")) != NULL) {
 			offset = number("--offset", v, 0, 100000000L);
 			continue;
 		}
 		matched = 0;
 		for (k = 0; k < N_FILTER_FLAGS && !matched; k++)
-			if ((v = value_of(argc, argv, &i,
+			if ((v = ctl_flag_value(argc, argv, &i,
 			    filter_flags[k].flag)) != NULL) {
 				flags.values[k] = v;
 				matched = 1;
@@ -276,7 +259,8 @@ stats_verb(struct ctl *ctl, int argc, char **argv)
 	for (j = 1; j < argc; j++) {
 		if (strcmp(argv[j], "--json") == 0)
 			as_json = 1;
-		else if ((v = value_of(argc, argv, &j, "--hours")) != NULL)
+		else if ((v = ctl_flag_value(argc, argv, &j, "--hours")) !=
+		    NULL)
 			hours = number("--hours", v, 1, FLOWLOG_HOURS_MAX);
 		else
 			die("usage: kiroctl " STATS_SYNOPSIS);

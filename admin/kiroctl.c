@@ -740,9 +740,8 @@ read_line(const char *prompt, const char *what, int hide)
 	return line;
 }
 
-/* "--flag value" or "--flag=value": the value, or NULL for another flag. */
-static const char *
-flag_value(int argc, char **argv, int *i, const char *name)
+const char *
+ctl_flag_value(int argc, char **argv, int *i, const char *name)
 {
 	size_t	n = strlen(name);
 
@@ -789,7 +788,7 @@ accounts_add_verb(struct ctl *ctl, int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		for (k = 0; k < sizeof(add_strings) / sizeof(add_strings[0]);
 		    k++)
-			if ((v = flag_value(argc, argv, &i,
+			if ((v = ctl_flag_value(argc, argv, &i,
 			    add_strings[k].flag)) != NULL)
 				break;
 		if (k < sizeof(add_strings) / sizeof(add_strings[0])) {
@@ -798,13 +797,13 @@ accounts_add_verb(struct ctl *ctl, int argc, char **argv)
 				die("%s is empty", add_strings[k].flag);
 			free(*field);
 			*field = xstrdup(v);
-		} else if ((v = flag_value(argc, argv, &i,
+		} else if ((v = ctl_flag_value(argc, argv, &i,
 		    "--auth-method")) != NULL) {
 			if (cred_auth_parse(v, &c.auth_method) == -1)
 				die("--auth-method must be social or idc, not "
 				    "\"%s\"", v);
 			auth_given = 1;
-		} else if ((v = flag_value(argc, argv, &i, "--priority")) !=
+		} else if ((v = ctl_flag_value(argc, argv, &i, "--priority")) !=
 		    NULL) {
 			errno = 0;
 			c.priority = strtol(v, &end, 10);
@@ -812,8 +811,8 @@ accounts_add_verb(struct ctl *ctl, int argc, char **argv)
 			    c.priority < 0 || c.priority > 1000000000)
 				die("--priority must be a whole number from 0, "
 				    "not \"%s\"", v);
-		} else if ((v = flag_value(argc, argv, &i, "--expires-at")) !=
-		    NULL) {
+		} else if ((v = ctl_flag_value(argc, argv, &i,
+		    "--expires-at")) != NULL) {
 			if (clock_parse_rfc3339(v, &c.expires_at) == -1)
 				die("--expires-at must be an RFC 3339 date "
 				    "such as 2026-01-01T00:00:00Z, not \"%s\"",

@@ -40,5 +40,12 @@ void	open_store(struct ctl *);
 void	ctl_resolve_profile(struct ctl *, long id);
 /* An expiry time for people: RFC 3339, or "unknown" for 0. */
 const char	*expiry_text(time_t, char out[CLOCK_RFC3339_LEN]);
+/*
+ * "--name value" or "--name=value" at argv[*i]: the value (advancing *i
+ * past a separate one), or NULL when argv[*i] is another flag; dies when
+ * the value is missing.
+ */
+const char	*ctl_flag_value(int argc, char **argv, int *i,
+		    const char *name);
 
 #endif
