@@ -23,23 +23,14 @@
 static int
 image_normalise(struct conv_block *b)
 {
-	static const char *const formats[] = { "jpeg", "png", "gif", "webp" };
-	const char		*sub;
-	size_t			 i;
+	const char	*format;
 
-	if (b->media_type == NULL || b->data == NULL || b->data[0] == '\0' ||
-	    strncasecmp(b->media_type, "image/", 6) != 0)
+	if (b->data == NULL || b->data[0] == '\0' ||
+	    (format = kiro_image_format(b->media_type)) == NULL)
 		return 0;
-	sub = b->media_type + 6;
-	if (strcasecmp(sub, "jpg") == 0)
-		sub = "jpeg";
-	for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++)
-		if (strcasecmp(sub, formats[i]) == 0) {
-			free(b->media_type);
-			b->media_type = xasprintf("image/%s", formats[i]);
-			return 1;
-		}
-	return 0;
+	free(b->media_type);
+	b->media_type = xasprintf("image/%s", format);
+	return 1;
 }
 
 /* Removes "" keys at every depth; Kiro rejects them (§3.3.12, AIC). */

@@ -128,8 +128,8 @@ kiro_tool_name(const char *name, char out[KIRO_TOOL_NAME_MAX + 1])
 	out[cut + 9] = '\0';
 }
 
-static int
-is_blank(const char *s)
+int
+kiro_text_blank(const char *s)
 {
 	if (s == NULL)
 		return 1;
@@ -145,9 +145,8 @@ add_str(json_object *obj, const char *key, const char *value)
 	json_object_object_add(obj, key, json_str(value));
 }
 
-/* Kiro's image format for a media type, or NULL when Kiro has none. */
-static const char *
-image_format(const char *media_type)
+const char *
+kiro_image_format(const char *media_type)
 {
 	static const char *const formats[] = { "jpeg", "png", "gif", "webp" };
 	const char		*sub;
@@ -171,7 +170,7 @@ add_image(json_object *images, const struct conv_block *b)
 	json_object	*img, *source;
 	const char	*format;
 
-	if ((format = image_format(b->media_type)) == NULL || b->data == NULL)
+	if ((format = kiro_image_format(b->media_type)) == NULL || b->data == NULL)
 		return;
 	img = json_object_new_object();
 	source = json_object_new_object();
@@ -245,7 +244,7 @@ user_message(const struct conv_msg *m, const char *model_id, int current,
 			json_object_array_add(results, tool_result(b, images));
 	}
 	text = conv_msg_text(m, "\n");
-	if (is_blank(text))
+	if (kiro_text_blank(text))
 		add_str(msg, "content",
 		    json_object_array_length(results) > 0 ?
 		    "Tool results provided." : "Continue");
@@ -316,14 +315,14 @@ assistant_message(const struct conv_msg *m, struct kiro_toolmap *map,
 		b = &m->blocks[i];
 		switch (b->type) {
 		case CONV_BLOCK_TEXT:
-			if (is_blank(b->text))
+			if (kiro_text_blank(b->text))
 				break;
 			if (text.len > 0)
 				buf_puts(&text, "\n\n");
 			buf_puts(&text, b->text);
 			break;
 		case CONV_BLOCK_THINKING:
-			if (is_blank(b->text))
+			if (kiro_text_blank(b->text))
 				break;
 			if (thinking.len > 0)
 				buf_puts(&thinking, "\n");
@@ -411,7 +410,7 @@ add_system_pair(const struct conv *c, const char *model_id,
 	char		*prefix, *content, *rules;
 	int		 has_system;
 
-	has_system = !is_blank(c->system);
+	has_system = !kiro_text_blank(c->system);
 	rules = constrain_instructions(c);
 	prefix = thinking_prefix(c);
 	if (prefix != NULL && has_system &&
@@ -449,7 +448,7 @@ cache_points_skipped(const struct conv *c, size_t last)
 {
 	size_t	i, n = 0;
 
-	if (c->system_cache_point && !is_blank(c->system))
+	if (c->system_cache_point && !kiro_text_blank(c->system))
 		n++;
 	for (i = 0; i < last; i++)
 		if (c->msgs[i].cache_point)
@@ -596,7 +595,7 @@ tools_array(const struct conv *c, const struct strset *used,
 		strset_add(&defined, name);
 		toolmap_add(map, name, t->name);
 		/* Peers report empty descriptions refused: use the name. */
-		desc = is_blank(t->description) ? t->name : t->description;
+		desc = kiro_text_blank(t->description) ? t->name : t->description;
 		json_object_array_add(tools, tool_spec(name, desc,
 		    utf8_cut(desc, strlen(desc), KIRO_TOOL_DESC_MAX),
 		    tool_schema(t->schema)));
@@ -664,7 +663,7 @@ kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
 	/* After the acknowledgement: the pair is the system prompt. */
 	if (json_object_array_length(history) > 0)
 		cache_point_push(history, opts->prompt_caching &&
-		    c->system_cache_point && !is_blank(c->system),
+		    c->system_cache_point && !kiro_text_blank(c->system),
 		    &skip_points);
 	/*
 	 * History alternates, starts with user and ends with assistant

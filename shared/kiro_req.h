@@ -58,6 +58,15 @@ const char		*kiro_toolmap_original(const struct kiro_toolmap *,
 void	kiro_tool_name(const char *name, char out[KIRO_TOOL_NAME_MAX + 1]);
 
 /*
+ * 1 when s is NULL or only whitespace: Kiro takes such content as empty,
+ * so the builder, the pre-flight check and the token estimate all treat
+ * it so.
+ */
+int		 kiro_text_blank(const char *s);
+/* Kiro's image format for a media type ("jpeg", ...), or NULL: none. */
+const char	*kiro_image_format(const char *media_type);
+
+/*
  * Appends the JSON body (doc/protocol.md §3.1) for a conv that
  * history_repair has prepared:
  *  - the system prompt, with the thinking prefix of §3.4 in front of it

@@ -281,15 +281,6 @@ fail_tool(struct pf *pf, enum preflight_rule rule, const char *fmt, ...)
 
 /* --- the rules -------------------------------------------------------- */
 
-static int
-is_blank(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (!isspace((unsigned char)*s))
-			return 0;
-	return 1;
-}
-
 /* Standard padded base64; *decoded gets the byte count it stands for. */
 static int
 std_base64(const char *s, size_t len, size_t *decoded)
@@ -525,7 +516,7 @@ check_user(struct pf *pf, json_object *uim, long k)
 	int		 rc;
 
 	if (json_get_str(uim, "content", &text) != 1 || *text == '\0' ||
-	    (k == CURRENT && is_blank(text)))
+	    (k == CURRENT && kiro_text_blank(text)))
 		return fail_at(pf, PREFLIGHT_EMPTY_CONTENT, k,
 		    CONV_BLOCK__MAX, 0, "a user message "
 		    "with empty content");
@@ -703,7 +694,7 @@ check_tool(struct pf *pf, json_object *entry, size_t i)
 		return fail_tool(pf, PREFLIGHT_TOOL_NAME, "tool %s is defined "
 		    "twice", name);
 	strset_add(&pf->defined, name);
-	if (json_get_str(spec, "description", &desc) != 1 || is_blank(desc))
+	if (json_get_str(spec, "description", &desc) != 1 || kiro_text_blank(desc))
 		return fail_tool(pf, PREFLIGHT_TOOL_DESCRIPTION, "tool %s has "
 		    "no description", name);
 	/* Characters are never more than bytes: count only when it may. */

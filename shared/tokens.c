@@ -590,31 +590,11 @@ tally_tokens(const struct tally *t)
 	return (long)((milli * (1000 + TALLY_BIAS) + 999999) / 1000000);
 }
 
-static int
-blank(const char *s)
-{
-	if (s == NULL)
-		return 1;
-	for (; *s != '\0'; s++)
-		if (strchr(" \t\r\n\f\v", *s) == NULL)
-			return 0;
-	return 1;
-}
-
 /* Kiro takes jpeg, png, gif and webp; kiro_req_build drops the rest. */
 static int
 image_sent(const struct conv_block *b)
 {
-	static const char *const types[] = { "image/jpeg", "image/jpg",
-	    "image/png", "image/gif", "image/webp" };
-	size_t			 i;
-
-	if (b->data == NULL || b->media_type == NULL)
-		return 0;
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (strcasecmp(b->media_type, types[i]) == 0)
-			return 1;
-	return 0;
+	return b->data != NULL && kiro_image_format(b->media_type) != NULL;
 }
 
 /* A tool result: its id and texts ("(no output)" when none), its images. */
@@ -652,7 +632,7 @@ tally_user(struct tally *t, const struct conv_msg *m)
 
 	for (i = 0; i < m->n_blocks; i++) {
 		b = &m->blocks[i];
-		if (b->type == CONV_BLOCK_TEXT && !blank(b->text))
+		if (b->type == CONV_BLOCK_TEXT && !kiro_text_blank(b->text))
 			words = 1;
 		else if (b->type == CONV_BLOCK_TOOL_RESULT)
 			results = 1;
@@ -684,7 +664,7 @@ tally_joined(struct tally *t, const struct conv_msg *m,
 	int	n = 0;
 
 	for (i = 0; i < m->n_blocks; i++) {
-		if (m->blocks[i].type != type || blank(m->blocks[i].text))
+		if (m->blocks[i].type != type || kiro_text_blank(m->blocks[i].text))
 			continue;
 		if (n++ > 0)
 			tally_str(t, sep);
@@ -699,7 +679,7 @@ has_text(const struct conv_msg *m, enum conv_block_type type)
 	size_t	i;
 
 	for (i = 0; i < m->n_blocks; i++)
-		if (m->blocks[i].type == type && !blank(m->blocks[i].text))
+		if (m->blocks[i].type == type && !kiro_text_blank(m->blocks[i].text))
 			return 1;
 	return 0;
 }
@@ -865,7 +845,7 @@ tally_tools(struct tally *t, const struct conv *c, const struct strset *used)
 		strset_add(&defined, name);
 		fixed += TOKENS_PER_TOOL;
 		tally_text(t, name);
-		desc = blank(tool->description) ? tool->name :
+		desc = kiro_text_blank(tool->description) ? tool->name :
 		    tool->description;
 		tally_bytes(t, desc, desc_len(desc));
 		tally_break(t);
@@ -891,7 +871,7 @@ static long
 tally_system(struct tally *t, const struct conv *c)
 {
 	char	*rules;
-	int	 has_system = !blank(c->system);
+	int	 has_system = !kiro_text_blank(c->system);
 
 	rules = constrain_instructions(c);
 	if (!has_system && rules == NULL && c->thinking == CONV_THINKING_OFF)

@@ -2155,6 +2155,24 @@ START_TEST(kiro_req_checker_rejects_bad_bodies)
 }
 END_TEST
 
+/* The two rules the builder, pre-flight check and estimate share. */
+START_TEST(blank_and_image_format)
+{
+	ck_assert(kiro_text_blank(NULL));
+	ck_assert(kiro_text_blank(""));
+	ck_assert(kiro_text_blank(" \t\r\n\f\v"));
+	ck_assert(!kiro_text_blank(" x "));
+	ck_assert_str_eq(kiro_image_format("image/jpeg"), "jpeg");
+	ck_assert_str_eq(kiro_image_format("IMAGE/JPG"), "jpeg");
+	ck_assert_str_eq(kiro_image_format("image/WebP"), "webp");
+	ck_assert_str_eq(kiro_image_format("image/gif"), "gif");
+	ck_assert_str_eq(kiro_image_format("image/png"), "png");
+	ck_assert_ptr_null(kiro_image_format("image/bmp"));
+	ck_assert_ptr_null(kiro_image_format("png"));
+	ck_assert_ptr_null(kiro_image_format(NULL));
+}
+END_TEST
+
 static Suite *
 kiro_req_suite(void)
 {
@@ -2165,6 +2183,7 @@ kiro_req_suite(void)
 	tc = tcase_create("rules");
 	tcase_add_test(tc, kiro_req_prefill_trailing_assistant_dropped);
 	tcase_add_test(tc, kiro_req_no_user_message_is_einval);
+	tcase_add_test(tc, blank_and_image_format);
 	tcase_add_test(tc, kiro_req_current_message_text_images_results);
 	tcase_add_test(tc, kiro_req_current_empty_content_gets_placeholder);
 	tcase_add_test(tc, kiro_req_system_prompt_is_history_pair_zero);
