@@ -286,7 +286,9 @@ setup(const char *config_path)
 	 * Counters shared by every process, mapped for the process's life;
 	 * without them the gateway serves and keeps none.
 	 */
-	if (metrics_open(&metrics, store_dir(app.store), &why) == KF_OK)
+	if (!app.cfg->metrics_enabled)
+		log_info("metrics are off: metricsEnabled is false");
+	else if (metrics_open(&metrics, store_dir(app.store), &why) == KF_OK)
 		metrics_install(metrics);
 	else {
 		log_warnx("metrics are off: %s", why);

@@ -128,6 +128,7 @@ static const struct key top_keys[] = {
 	{ "promptCaching", KEY_BOOL, OFF(prompt_caching), 0, NULL },
 	{ "toolContinuations", KEY_LONG, OFF(tool_continuations), 0, NULL },
 	{ "metricsKey", KEY_STRING, OFF(metrics_key), 0, NULL },
+	{ "metricsEnabled", KEY_BOOL, OFF(metrics_enabled), 0, NULL },
 	{ "flowLog", KEY_OBJECT, 0, 0, flow_log_keys },
 	/* kiro.rs keys: the web server listens, TLS is libcurl's. */
 	{ "host", KEY_IGNORED, 0, 0, NULL },
@@ -602,6 +603,7 @@ config_new(void)
 	cfg->prompt_caching = 1;
 	cfg->tool_continuations = 2;
 	cfg->flow_log.enabled = 1;
+	cfg->metrics_enabled = 1;
 	cfg->flow_log.max_records = 100000;
 	cfg->flow_log.max_age_days = 30;
 	cfg->flow_log.body_max_bytes = 16384;

@@ -117,6 +117,8 @@ struct config {
 	long			 tool_continuations;
 	/* metricsKey: opens GET /metrics (adminApiKey does too). */
 	char			*metrics_key;
+	/* metricsEnabled: keep the shared counters at all; default 1. */
+	int			 metrics_enabled;
 	/* The request log, flowLog.* (flowlog.h). */
 	struct flowlog_opts	 flow_log;
 

@@ -136,7 +136,8 @@ FIXTURE = SRCDIR / "tests" / "fixtures" / "claude-code-first-request.json"
 API_KEY = "sk-kiro-bench-" + "b" * 24
 MOUNT = "/kiro"
 MODEL = "claude-sonnet-4-5"
-SECTIONS = ("cpu", "frontends", "latency", "events", "throughput", "rss", "core", "flows")
+SECTIONS = ("cpu", "frontends", "latency", "events", "throughput", "rss", "core", "flows",
+            "console")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 GOAL_CPU_US = 200.0
@@ -150,6 +151,7 @@ GOAL_METRICS_SHARE = 0.01      # prom_record: under 1% of GOAL_CPU_US
 GOAL_OVERFLOW_MS = 2.0          # truncation and summary lookup, 500 turns (issue 10)
 GOAL_ESTIMATE_RATIO = 0.10
 GOAL_FLOWLOG_US = 20.0
+GOAL_CONSOLE_RATIO = 1.1          # flows + metrics on against off (issue 11)
 
 
 class BenchError(RuntimeError):
@@ -753,12 +755,15 @@ def section_frontends(gw: KiroGateway, n: int) -> dict:
     return out
 
 
-def section_flows(upstream: FastUpstream, n: int, state_parent: Path) -> dict:
-    """Responder CPU per request with the request log on and off (the baseline).
+def cpu_on_off(upstream: FastUpstream, n: int, state_parent: Path, off_config: dict,
+               what: str) -> tuple[dict, KiroGateway, KiroGateway]:
+    """Responder CPU per request of a default gateway and one with off_config.
 
     Two gateways (1 process, 1 thread each, so one pid holds all the work),
     measured in alternating rounds so that drift on a shared machine hits
-    both alike; each figure is the median of its rounds.
+    both alike; each figure is the median of its rounds.  Returns the
+    figures; the gateways are stopped (their state directories are read by
+    the caller through the returned objects before cleanup is final).
     """
     rounds = 5
     per = max(50, n // rounds)
@@ -766,7 +771,7 @@ def section_flows(upstream: FastUpstream, n: int, state_parent: Path) -> dict:
     samples: dict[str, list[float]] = {"on": [], "off": []}
     with KiroGateway(upstream, procs=1, threads=1, state_parent=state_parent) as on, \
             KiroGateway(upstream, procs=1, threads=1, state_parent=state_parent,
-                        config={"flowLog": {"enabled": False}}) as off:
+                        config=off_config) as off:
         gws = {"on": on, "off": off}
         clients = {k: Client(g.srv.port) for k, g in gws.items()}
         for k in gws:
@@ -777,20 +782,43 @@ def section_flows(upstream: FastUpstream, n: int, state_parent: Path) -> dict:
                 meter = CpuMeter(g.pids).start()
                 for _ in range(per):
                     check_reply(clients[k].request("POST", GW_TARGET, body, GW_HEADERS),
-                                f"flowLog {k}")
+                                f"{what} {k}")
                 samples[k].append(meter.stop()["sched_s"] / per * 1e6)
         for c in clients.values():
             c.close()
-        records = sum(len(p.read_text().splitlines())
-                      for p in (on.state_dir / "flows").glob("*.jsonl"))
-        if (off.state_dir / "flows").exists():
-            raise BenchError("flowLog.enabled false still wrote a request log")
+        extra = {"records": sum(len(p.read_text().splitlines())
+                                for p in (on.state_dir / "flows").glob("*.jsonl")),
+                 "off_flows": (off.state_dir / "flows").exists()}
     on_us, off_us = percentile(samples["on"], 50), percentile(samples["off"], 50)
     out = {"n": per * rounds, "on_us_per_request": on_us, "off_us_per_request": off_us,
            "added_us": on_us - off_us, "ratio": on_us / off_us if off_us else None,
-           "records": records, "rounds_us": samples}
-    log(f"flows: {on_us:.0f} us/request with the log, {off_us:.0f} without "
-        f"({on_us - off_us:+.1f} us, {records} records)")
+           "rounds_us": samples}
+    out.update(extra)
+    return out
+
+
+def section_flows(upstream: FastUpstream, n: int, state_parent: Path) -> dict:
+    """Responder CPU per request with the request log on and off (the baseline)."""
+    out = cpu_on_off(upstream, n, state_parent, {"flowLog": {"enabled": False}}, "flowLog")
+    if out.pop("off_flows"):
+        raise BenchError("flowLog.enabled false still wrote a request log")
+    log(f"flows: {out['on_us_per_request']:.0f} us/request with the log, "
+        f"{out['off_us_per_request']:.0f} without ({out['added_us']:+.1f} us, "
+        f"{out['records']} records)")
+    return out
+
+
+def section_console(upstream: FastUpstream, n: int, state_parent: Path) -> dict:
+    """The operator's console per request: the request log and the shared metrics
+    counters on (the defaults) against both off (flowLog.enabled and
+    metricsEnabled false); stats are computed from the log when asked, so they
+    cost a request nothing."""
+    out = cpu_on_off(upstream, n, state_parent,
+                     {"flowLog": {"enabled": False}, "metricsEnabled": False}, "console")
+    if out.pop("off_flows"):
+        raise BenchError("flowLog.enabled false still wrote a request log")
+    log(f"console: {out['on_us_per_request']:.0f} us/request with flows and metrics, "
+        f"{out['off_us_per_request']:.0f} without ({out['ratio']:.3f}x)")
     return out
 
 
@@ -1493,6 +1521,16 @@ def build_table(res: dict) -> str:
               f["added_us"] < GOAL_FLOWLOG_US, fmt="{:.0f}")
         t.note(f"{f['added_us']:+.1f} us per request, {f['ratio']:.3f}x; "
                f"{f['records']} records written")
+    if "console" in res:
+        f = res["console"]
+        t.section(f"operator's console: responder CPU per request (schedstat, N={f['n']}, "
+                  "1 process; baseline: flowLog.enabled and metricsEnabled false)")
+        t.row("non-stream, flows + metrics on", f["on_us_per_request"], "us",
+              f["off_us_per_request"], "both off", "< 1.1x",
+              f["ratio"] is not None and f["ratio"] < GOAL_CONSOLE_RATIO, fmt="{:.0f}")
+        t.note(f"{f['added_us']:+.1f} us per request, {f['ratio']:.3f}x; "
+               f"{f['records']} records written; stats cost a request nothing (read "
+               "from the log when asked)")
     return t.render()
 
 
@@ -1576,6 +1614,10 @@ def main() -> int:
                                                            args.state_parent))
             if flows is not None:
                 results["flows"] = flows
+            console = attempt("console", lambda: section_console(upstream, plan["cpu_n"],
+                                                                 args.state_parent))
+            if console is not None:
+                results["console"] = console
             core = attempt("core", lambda: section_core(plan["core_s"], args.state_parent))
             if core is not None:
                 results["core"] = core

@@ -591,6 +591,18 @@ START_TEST(config_metrics_key)
 	    &cfg, NULL, &why), KF_ECONFIG);
 	ck_assert_ptr_nonnull(strstr(why, "metricsKey"));
 	free(why);
+	why = NULL;
+	cfg = parse_ok("{}", NULL);
+	ck_assert_int_eq(cfg->metrics_enabled, 1);
+	config_free(cfg);
+	cfg = parse_ok("{\"metricsEnabled\":false}", NULL);
+	ck_assert_int_eq(cfg->metrics_enabled, 0);
+	config_free(cfg);
+	cfg = NULL;
+	ck_assert_int_eq(config_parse("{\"metricsEnabled\":\"no\"}", 23,
+	    "/etc/kf", &cfg, NULL, &why), KF_ECONFIG);
+	ck_assert_ptr_nonnull(strstr(why, "metricsEnabled"));
+	free(why);
 }
 END_TEST
 
