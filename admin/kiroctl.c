@@ -78,65 +78,7 @@ die(const char *fmt, ...)
 	buf_free(&reason);
 	exit(1);
 }
-
-static void
-usage(void)
-{
-	fprintf(stderr,
-	    "usage: kiroctl [-c config.json] VERB ...\n"
-	    "  accounts list [--json]        accounts, secrets masked\n"
-	    "  accounts import FILE          kiro.rs credentials.json "
-	    "(object or array)\n"
-	    "  accounts scan [--yes] [--sync] import the Kiro IDE's token "
-	    "(~/" IDE_TOKEN_PATH ");\n"
-	    "                                --sync writes rotated tokens "
-	    "back to it\n"
-	    "  accounts add [--refresh-token T|-] [--auth-method social|idc] "
-	    "[--client-id ID]\n"
-	    "               [--client-secret S|-] [--region R] "
-	    "[--priority N] [--email E] ...\n"
-	    "                                one credential: flags, prompts "
-	    "or stdin\n"
-	    "  accounts export [--with-secrets]  kiro.rs JSON on stdout "
-	    "(secrets masked)\n"
-	    "  accounts remove ID            delete an account\n"
-	    "  accounts priority ID N        lower N is preferred\n"
-	    "  usage [ID] [--json] [--refresh]  quota per account "
-	    "(cached 5 minutes)\n"
-	    "  health-check                  probe every account, refresh "
-	    "model lists (cron)\n"
-	    "  models [--json] [NAME ...]    the model list clients see, or "
-	    "what each NAME\n"
-	    "                                resolves to (modelMap in effect)\n"
-	    "  accounts enable|reset ID      back into service / clear "
-	    "failures and cooldown\n"
-	    "  accounts disable ID [REASON]  take out of service\n"
-	    "  accounts history ID [--json]  recorded state changes\n"
-	    "  refresh [--force]             refresh tokens expiring within "
-	    "15 minutes (cron)\n"
-	    "  status                        configuration and accounts at "
-	    "a glance\n"
-	    "  login builder-id|google|github|remote [...]\n"
-	    "                                log in without the IDE and add "
-	    "the account\n"
-	    "  keys add NAME [--models GLOB,...] [--rpm N] "
-	    "[--monthly-requests N]\n"
-	    "           [--monthly-tokens N] [--expires YYYY-MM-DD]\n"
-	    "                                a client key, printed once\n"
-	    "  keys list [--json]            client keys: limits, usage this "
-	    "month\n"
-	    "  keys enable|disable|remove|rotate NAME\n"
-	    "  flows [--status S] [--api A] [--model M] [--account ID] "
-	    "[--key K] [-q TEXT]\n"
-	    "        [--from T] [--to T] [--limit N] [--offset N] "
-	    "[--json|--csv]\n"
-	    "                                the request log, newest first\n"
-	    "  stats [--hours N] [--json]    requests, errors, tokens and "
-	    "latency per account,\n"
-	    "                                model, API and key; hourly "
-	    "trend\n");
-	exit(2);
-}
+static void	usage(void) __attribute__((noreturn));
 
 /* Wrong arguments to a known verb: one line with its synopsis. */
 static void __attribute__((noreturn))
@@ -1237,39 +1179,168 @@ models_verb(struct ctl *ctl, int argc, char **argv)
  * privileges (become_state_owner), and the files may be readable by root
  * alone (/root/creds.json, /root/.aws/sso/cache).
  */
+/*
+ * The verbs, and the usage text made from them, so that the two cannot
+ * drift (test_kiroctl.py also finds each in kiroctl(1) and README.md).
+ * args: what follows the verb; what: one line for usage.
+ */
 static const struct {
 	const char	*noun;
 	const char	*verb;
 	verb_fn		 fn;
 	int		 opens_store;
+	const char	*args;
+	const char	*what;
 } verbs[] = {
-	{ "accounts", "list", accounts_list_verb, 0 },
-	{ "accounts", "import", accounts_import_verb, 1 },
-	{ "accounts", "scan", accounts_scan_verb, 1 },
-	{ "accounts", "add", accounts_add_verb, 1 },
-	{ "accounts", "export", accounts_export_verb, 0 },
-	{ "accounts", "remove", accounts_remove_verb, 0 },
-	{ "accounts", "priority", accounts_priority_verb, 0 },
-	{ "accounts", "route", accounts_route_verb, 0 },
-	{ "usage", NULL, usage_verb, 0 },
-	{ "health-check", NULL, health_check_verb, 0 },
-	{ "models", NULL, models_verb, 0 },
-	{ "accounts", "enable", accounts_enable_verb, 0 },
-	{ "accounts", "disable", accounts_disable_verb, 0 },
-	{ "accounts", "reset", accounts_reset_verb, 0 },
-	{ "accounts", "history", accounts_history_verb, 0 },
-	{ "refresh", NULL, refresh_verb, 0 },
-	{ "status", NULL, status_verb, 0 },
-	{ "login", NULL, login_verb, 0 },
-	{ "keys", "add", keys_add_verb, 0 },
-	{ "keys", "list", keys_list_verb, 0 },
-	{ "keys", "enable", keys_enable_verb, 0 },
-	{ "keys", "disable", keys_disable_verb, 0 },
-	{ "keys", "remove", keys_remove_verb, 0 },
-	{ "keys", "rotate", keys_rotate_verb, 0 },
-	{ "flows", NULL, flows_verb, 0 },
-	{ "stats", NULL, stats_verb, 0 },
+	{ "accounts", "list", accounts_list_verb, 0, "[--json]",
+	    "accounts, secrets masked" },
+	{ "accounts", "import", accounts_import_verb, 1, "FILE",
+	    "kiro.rs credentials.json (object or array)" },
+	{ "accounts", "scan", accounts_scan_verb, 1, "[--yes] [--sync]",
+	    "import the Kiro IDE's token (~/" IDE_TOKEN_PATH "); --sync "
+	    "writes rotated tokens back to it" },
+	{ "accounts", "add", accounts_add_verb, 1, "[--refresh-token T|-] "
+	    "[--auth-method social|idc] [--client-id ID] [--client-secret S|-] "
+	    "[--region R] [--priority N] [--email E] [--kiro-api-key K|-] ...",
+	    "one credential: flags, prompts or stdin" },
+	{ "accounts", "export", accounts_export_verb, 0, "[--with-secrets]",
+	    "kiro.rs JSON on stdout (secrets masked)" },
+	{ "accounts", "remove", accounts_remove_verb, 0, "ID",
+	    "delete an account" },
+	{ "accounts", "priority", accounts_priority_verb, 0, "ID N",
+	    "lower N is preferred" },
+	{ "accounts", "route", accounts_route_verb, 0,
+	    "ID auto|runtime [path|target]|legacy",
+	    "pin an account's host and request style, or let it learn" },
+	{ "accounts", "enable", accounts_enable_verb, 0, "ID",
+	    "back into service" },
+	{ "accounts", "disable", accounts_disable_verb, 0, "ID [REASON]",
+	    "take out of service" },
+	{ "accounts", "reset", accounts_reset_verb, 0, "ID",
+	    "clear failures and cooldown" },
+	{ "accounts", "history", accounts_history_verb, 0, "ID [--json]",
+	    "recorded state changes" },
+	{ "usage", NULL, usage_verb, 0, "[ID] [--json] [--refresh]",
+	    "quota per account (cached 5 minutes)" },
+	{ "health-check", NULL, health_check_verb, 0, "",
+	    "probe every account, refresh model lists (cron)" },
+	{ "models", NULL, models_verb, 0, "[--json] [NAME ...]",
+	    "the model list clients see, or what each NAME resolves to" },
+	{ "refresh", NULL, refresh_verb, 0, "[--force]",
+	    "refresh tokens expiring within 15 minutes (cron)" },
+	{ "status", NULL, status_verb, 0, "",
+	    "configuration and accounts at a glance" },
+	{ "login", NULL, login_verb, 0, "builder-id|google|github|remote ...",
+	    "log in without the IDE and add the account" },
+	{ "keys", "add", keys_add_verb, 0, "NAME [--models GLOB,...] [--rpm N] "
+	    "[--monthly-requests N] [--monthly-tokens N] [--expires YYYY-MM-DD]",
+	    "a client key, printed once" },
+	{ "keys", "list", keys_list_verb, 0, "[--json]",
+	    "client keys: limits, usage this month" },
+	{ "keys", "enable", keys_enable_verb, 0, "NAME",
+	    "a disabled client key works again" },
+	{ "keys", "disable", keys_disable_verb, 0, "NAME",
+	    "a client key gets 401 until enabled" },
+	{ "keys", "remove", keys_remove_verb, 0, "NAME",
+	    "forget a client key" },
+	{ "keys", "rotate", keys_rotate_verb, 0, "NAME",
+	    "a new key for the name, printed once; the old one dies" },
+	{ "flows", NULL, flows_verb, 0, "[--status S] [--api A] [--model M] "
+	    "[--account ID] [--key K] [-q TEXT] [--from T] [--to T] [--limit N] "
+	    "[--offset N] [--json|--csv]",
+	    "the request log, newest first" },
+	{ "stats", NULL, stats_verb, 0, "[--hours N] [--json]",
+	    "requests, errors, tokens and latency per account, model, API and "
+	    "key; hourly trend" },
 };
+
+#define N_VERBS	(sizeof(verbs) / sizeof(verbs[0]))
+
+#define USAGE_WIDTH	79
+#define USAGE_TEXT_COL	34
+
+/*
+ * The length of the unit at p: a word, or a bracketed group ("[--rpm N]")
+ * with its spaces, so that a synopsis never breaks inside one.
+ */
+static size_t
+unit_len(const char *p)
+{
+	size_t	n = 0;
+	int	depth = 0;
+
+	for (; p[n] != '\0'; n++) {
+		if (p[n] == '[')
+			depth++;
+		else if (p[n] == ']' && depth > 0)
+			depth--;
+		else if (p[n] == ' ' && depth == 0)
+			break;
+	}
+	return n;
+}
+
+/*
+ * Writes text from column col, breaking between units before
+ * USAGE_WIDTH; continuation lines start at column indent.  Returns the
+ * column after.
+ */
+static size_t
+put_wrapped(const char *text, size_t col, size_t indent)
+{
+	const char	*p = text;
+	size_t		 n;
+	int		 first = 1;
+
+	while (*p != '\0') {
+		while (*p == ' ')
+			p++;
+		if ((n = unit_len(p)) == 0)
+			break;
+		if (!first && col + 1 + n > USAGE_WIDTH) {
+			fprintf(stderr, "\n%*s", (int)indent, "");
+			col = indent;
+		} else if (!first) {
+			fputc(' ', stderr);
+			col++;
+		}
+		fprintf(stderr, "%.*s", (int)n, p);
+		col += n;
+		p += n;
+		first = 0;
+	}
+	return col;
+}
+
+static void
+usage(void)
+{
+	char	syn[64];
+	size_t	i, col;
+
+	fprintf(stderr, "usage: kiroctl [-c config.json] VERB ...\n");
+	for (i = 0; i < N_VERBS; i++) {
+		snprintf(syn, sizeof(syn), "%s%s%s", verbs[i].noun,
+		    verbs[i].verb != NULL ? " " : "", verbs[i].verb != NULL ?
+		    verbs[i].verb : "");
+		fprintf(stderr, "  %s", syn);
+		col = 2 + strlen(syn);
+		if (*verbs[i].args != '\0') {
+			fputc(' ', stderr);
+			col = put_wrapped(verbs[i].args, col + 1, 6);
+		}
+		/* The text in its column, below when the synopsis is long. */
+		if (col + 2 > USAGE_TEXT_COL) {
+			fputc('\n', stderr);
+			col = 0;
+		}
+		fprintf(stderr, "%*s", (int)(USAGE_TEXT_COL - col), "");
+		(void)put_wrapped(verbs[i].what, USAGE_TEXT_COL,
+		    USAGE_TEXT_COL);
+		fputc('\n', stderr);
+	}
+	exit(2);
+}
 
 int
 main(int argc, char *argv[])
@@ -1301,7 +1372,7 @@ main(int argc, char *argv[])
 	umask(077);
 	if (config_load(config_path, &ctl.cfg, NULL, &why) != KF_OK)
 		die("%s", why);
-	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+	for (i = 0; i < N_VERBS; i++) {
 		if (strcmp(verbs[i].noun, argv[0]) != 0)
 			continue;
 		if (verbs[i].verb == NULL) {

@@ -30,7 +30,9 @@ shared by the module and reset before each test.  Covered:
     files and the IDE cache that only root can read, and leaves every state
     file owned by that user; root's supplementary groups are gone too (uid,
     gid and groups read from /proc while kiroctl waits in a login); a
-    symlinked state directory is refused, nothing written where it points.
+    symlinked state directory is refused, nothing written where it points;
+  - the usage text (made from the verb table) lists every verb, within 79
+    columns, and kiroctl(1) and README.md name each of them.
 
 Run: /usr/bin/python3 tests/integration/test_kiroctl.py
 """
@@ -41,6 +43,7 @@ import hashlib
 import json
 import os
 import pwd
+import re
 import shutil
 import stat
 import subprocess
@@ -145,6 +148,42 @@ class Kiroctl(unittest.TestCase):
                 self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600, path)
 
     # import
+
+    def test_usage_lists_every_verb_and_the_docs_have_them(self) -> None:
+        # The usage text is made from the verb table; kiroctl(1) and the
+        # README must name every verb it lists, so that they cannot drift.
+        proc = subprocess.run([str(gw.KIROCTL)], capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 2)
+        lines = proc.stderr.splitlines()
+        self.assertTrue(lines[0].startswith("usage: kiroctl"), lines[:2])
+        verbs = []
+        for line in lines[1:]:
+            self.assertLessEqual(len(line), 79, line)
+            if line.startswith("  ") and not line.startswith("   "):
+                words = line.split()
+                verb = words[0]
+                if len(words) > 1 and words[1][0].isalpha() and words[1].islower() \
+                        and words[0] in ("accounts", "keys"):
+                    verb += " " + words[1]
+                verbs.append(verb)
+        self.assertGreaterEqual(len(verbs), 25, verbs)
+        for want in ("accounts route", "keys rotate", "flows", "stats", "models"):
+            self.assertIn(want, verbs)
+        src = Path(__file__).resolve().parents[2]
+        man = (src / "man" / "kiroctl.1").read_text()
+        readme = (src / "README.md").read_text()
+        readme = re.sub(r"kiroctl -c \S+ ", "kiroctl ", readme)
+        for verb in verbs:
+            noun, _, sub = verb.partition(" ")
+            # "accounts enable | reset" and "keys enable|disable" name several.
+            alts = r"(?:[a-z-]+ ?\| ?)*" + re.escape(sub) + r"\b" if sub else ""
+            with self.subTest(verb=verb):
+                self.assertTrue(re.search(r"(?m)^\.(?:It )?Cm " + re.escape(noun)
+                                          + (" " + alts if sub else r"\b"), man),
+                                f"kiroctl(1) lacks {verb}")
+                self.assertTrue(re.search(r"kiroctl " + re.escape(noun)
+                                          + (" " + alts if sub else r"\b"), readme),
+                                f"README lacks {verb}")
 
     def test_import_single_object(self) -> None:
         account = Account("single", priority=3)
