@@ -4,9 +4,10 @@
 Each class runs behind one server and one mount: lighttpd and Apache, each at
 /kiro and at the root (where the UI's block must win over the API's). Covered:
 
-  - /kiro-admin/ is served by the web server itself from admin/ui (the
+  - /admin/ is served by the web server itself from admin/ui (the
     responder never sees it: no access-log line), index.html, app.js and
-    style.css with their types, /kiro-admin redirected or served;
+    style.css with their types, /admin redirected or served; /adminx
+    and /api/admin/ still reach the responder;
   - the page loads nothing from elsewhere: a Content-Security-Policy that
     allows 'self' only, and no http(s):// or // reference in any file;
   - the page's script never writes server data as HTML (no innerHTML,
@@ -82,7 +83,7 @@ class _WebUI:
             problems = getattr(srv, "_trace_problems", None)
             assert not problems, "valgrind reported errors:\n" + "\n".join(problems)
 
-    def ui(self, path: str = "/kiro-admin/"):
+    def ui(self, path: str = "/admin/"):
         return request(self.gateway.srv.root_url + path, "GET", None, {})
 
     def admin(self, method: str, path: str, body=None, key: str | None = ADMIN_KEY):
@@ -97,27 +98,34 @@ class _WebUI:
 
     def test_files_served_with_types(self):
         for name, ctype in UI_FILES.items():
-            resp = self.ui("/kiro-admin/" + name)
+            resp = self.ui("/admin/" + name)
             self.assertEqual(resp.status, 200, name)
             self.assertTrue(resp.headers.get("Content-Type", "").startswith(ctype),
                             f"{name}: {resp.headers.get('Content-Type')}")
             self.assertEqual(resp.body, (UI_DIR / name).read_bytes(), name)
 
     def test_index_page_at_the_directory(self):
-        resp = self.ui("/kiro-admin/")
+        resp = self.ui("/admin/")
         self.assertEqual(resp.status, 200)
         self.assertEqual(resp.body, (UI_DIR / "index.html").read_bytes())
-        bare = self.ui("/kiro-admin")
+        bare = self.ui("/admin")
         self.assertIn(bare.status, (200, 301, 302))
         if bare.status != 200:
-            self.assertTrue(bare.headers.get("Location", "").endswith("/kiro-admin/"))
+            self.assertTrue(bare.headers.get("Location", "").endswith("/admin/"))
 
     def test_not_the_responder(self):
         # A path under the UI that is no file is the server's own 404, not
         # the gateway's JSON.
-        resp = self.ui("/kiro-admin/api/admin/credentials")
+        resp = self.ui("/admin/api/admin/credentials")
         self.assertEqual(resp.status, 404)
         self.assertNotIn(b'"error"', resp.body)
+
+    def test_neighbours_reach_the_responder(self):
+        # Only /admin and /admin/... are the UI's: /adminx (at the root
+        # mount, a URL of the API's) is the responder's JSON 404.
+        resp = request(self.gateway.url("/adminx"), "GET", None, {})
+        self.assertEqual(resp.status, 404)
+        self.assertIn("error", resp.json())
 
     def test_api_still_served(self):
         resp = self.admin("GET", "credentials")

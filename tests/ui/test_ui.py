@@ -3,7 +3,7 @@
 
 Set-up, once per class: the mock Kiro upstream, kiro-fcgi with adminApiKey
 and two accounts behind lighttpd (mount /kiro) or Apache (mount /), the UI
-at /kiro-admin/ served by that server from admin/ui.  ui-driver.mjs (node,
+at /admin/ served by that server from admin/ui.  ui-driver.mjs (node,
 playwright-core from tests/clients' pinned packages, see
 tests/clients/clienthelp.py) launches /usr/bin/chromium headless with
 --no-sandbox --disable-background-networking and, checking each step
@@ -129,7 +129,7 @@ class _UI:
         srv = self.gateway.srv
         env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(self.tmp),
                "KIRO_NODE_MODULES": str(self.modules),
-               "KIRO_UI_URL": srv.root_url + "/kiro-admin/",
+               "KIRO_UI_URL": srv.root_url + "/admin/",
                "KIRO_API_PREFIX": "" if self.mount == "/" else self.mount,
                "KIRO_ADMIN_KEY": ADMIN_KEY, "KIRO_CLIENT_KEY": gw.API_KEY,
                "KIRO_MOCK_URL": self.mock.url, "KIRO_MODEL": gw.MODEL, "KIRO_IMPORT_FILE": str(import_file),

@@ -3,7 +3,7 @@
 // Run by tests/ui/test_ui.py, which starts the mock upstream and the gateway
 // behind a real server and passes (environment):
 //   KIRO_NODE_MODULES  node_modules holding playwright-core
-//   KIRO_UI_URL        the UI, e.g. http://127.0.0.1:PORT/kiro-admin/
+//   KIRO_UI_URL        the UI, e.g. http://127.0.0.1:PORT/admin/
 //   KIRO_API_PREFIX    the gateway's mount as typed in the login form
 //   KIRO_ADMIN_KEY     adminApiKey;  KIRO_CLIENT_KEY  apiKey
 //   KIRO_MOCK_URL      the mock's base URL (its /_mock/ control API)
