@@ -133,7 +133,7 @@
 
 	/* --- pages ---------------------------------------------------------- */
 
-	const pages = { accounts: loadAccounts, usage: loadUsage,
+	const pages = { overview: loadOverview, accounts: loadAccounts, usage: loadUsage,
 	    flows: loadFlows, stats: loadStats, keys: loadKeys,
 	    settings: loadSettings };
 
@@ -175,21 +175,153 @@
 		sessionStorage.setItem(KEY_STORE, key);
 		$("login-key").value = "";
 		$("nav").hidden = false;
-		show("accounts");
+		show("overview");
+	}
+
+	/* --- overview ------------------------------------------------------- */
+
+	const SVG_NS = "http://www.w3.org/2000/svg";
+
+	/* An SVG element; attrs are attributes (SVG has no properties). */
+	function svg(tag, attrs, text) {
+		const e = document.createElementNS(SVG_NS, tag);
+
+		for (const [k, v] of Object.entries(attrs || {}))
+			e.setAttribute(k, String(v));
+		if (text !== undefined)
+			e.textContent = text;
+		return e;
+	}
+
+	function figures(id, pairs) {
+		$(id).replaceChildren(...pairs.map(([k, label, v]) =>
+		    el("div", { "data-figure": k }, el("dt", {}, label),
+		    el("dd", {}, v))));
+	}
+
+	/*
+	 * GET /health with the admin key: the status for anyone, the version
+	 * and the account counts for the key.  A 500 (no state) still has
+	 * its JSON.
+	 */
+	async function health() {
+		let resp, data = null;
+
+		try {
+			resp = await fetch(base + "/health", { headers:
+			    { "x-api-key": key }, cache: "no-store",
+			    credentials: "omit" });
+			data = await resp.json();
+		} catch (e) {
+			return { status: "unreachable" };
+		}
+		return data && typeof data === "object" ? data :
+		    { status: "HTTP " + resp.status };
+	}
+
+	/* One bar per hour: its height is requests, the red part errors. */
+	function drawChart(hourly) {
+		const W = 720, H = 180, TOP = 10, BOTTOM = 22, LEFT = 34;
+		const plot = H - TOP - BOTTOM;
+		const step = (W - LEFT) / Math.max(1, hourly.length);
+		const max = Math.max(1, ...hourly.map((h) => h.requests || 0));
+		const chart = svg("svg", { viewBox: "0 0 " + W + " " + H,
+		    role: "img", "aria-label": "requests and errors per hour" });
+
+		chart.append(svg("line", { class: "axis", x1: LEFT, x2: W,
+		    y1: TOP + plot, y2: TOP + plot }));
+		chart.append(svg("text", { x: LEFT - 4, y: TOP + 8,
+		    "text-anchor": "end" }, String(max)));
+		chart.append(svg("text", { x: LEFT - 4, y: TOP + plot,
+		    "text-anchor": "end" }, "0"));
+		hourly.forEach((h, i) => {
+			const req = h.requests || 0, err = h.errors || 0;
+			const x = LEFT + i * step + 1, w = Math.max(1, step - 2);
+			const hReq = plot * req / max, hErr = plot * err / max;
+			const g = svg("g", { class: "hour", "data-requests": req,
+			    "data-errors": err });
+			g.append(svg("title", {}, new Date(h.start)
+			    .toLocaleString() + ": " + req + " requests, " + err +
+			    " errors"));
+			g.append(svg("rect", { class: "ok", x: x, width: w,
+			    y: TOP + plot - hReq, height: hReq }));
+			g.append(svg("rect", { class: "bad", x: x, width: w,
+			    y: TOP + plot - hErr, height: hErr }));
+			if (i % 6 === 0)
+				g.append(svg("text", { x: x, y: H - 6 },
+				    new Date(h.start).toLocaleTimeString([],
+				    { hour: "2-digit", minute: "2-digit" })));
+			chart.append(g);
+		});
+		$("ov-chart").replaceChildren(chart);
+	}
+
+	function quotaRows(list, usage) {
+		const byId = new Map();
+		for (const a of usage.accounts || [])
+			byId.set(a.id, a.usage);
+		const rows = (list.credentials || []).map((c) => el("div",
+		    { class: "qrow", "data-id": String(c.id) },
+		    el("span", { class: "qname" }, "#" + c.id + " " +
+			(c.email || "")),
+		    quotaBar(byId.get(c.id)),
+		    el("span", { class: "qtext" }, quotaText(byId.get(c.id)))));
+		if (rows.length === 0)
+			rows.push(el("p", { class: "muted" }, "No accounts yet."));
+		$("ov-quota").replaceChildren(...rows);
+	}
+
+	async function loadOverview() {
+		const [list, usage, stats, h] = await Promise.all([
+		    api("GET", "credentials"), api("GET", "usage"),
+		    api("GET", "stats?hours=24"), health()]);
+		const states = new Map();
+		for (const c of list.credentials || [])
+			states.set(c.state, (states.get(c.state) || 0) + 1);
+		const acc = h.accounts || {};
+		figures("ov-health", [["status", "Status", String(h.status)],
+		    ["version", "Version", h.version || ""],
+		    ["total", "Accounts", num(acc.total)],
+		    ["usable", "Usable now", num(acc.usable)]]);
+		const stateFigures = [...states.entries()].sort().map(([st, n]) =>
+		    [st, st, String(n)]);
+		if (stateFigures.length === 0)
+			stateFigures.push(["none", "Accounts", "0"]);
+		figures("ov-states", stateFigures);
+		const t = stats.total || {};
+		const hourly = stats.hourly || [];
+		figures("ov-totals", [["requests", "Requests", num(t.requests)],
+		    ["errors", "Errors", num(t.errors)],
+		    ["peak", "Busiest hour", String(Math.max(0,
+		    ...hourly.map((x) => x.requests || 0)))]]);
+		drawChart(hourly);
+		quotaRows(list, usage);
+		$("ov-updated").textContent = "as of " +
+		    new Date().toLocaleTimeString();
 	}
 
 	/* --- accounts ------------------------------------------------------- */
 
-	function quotaCell(u) {
-		if (!u)
-			return el("span", { class: "muted" }, "unknown");
-		const pct = Math.max(0, Math.min(100, u.usagePercentage || 0));
+	function quotaBar(u) {
+		const pct = u ? Math.max(0, Math.min(100,
+		    u.usagePercentage || 0)) : 0;
 		const bar = el("span", { class: "bar" });
 		bar.append(el("span", { class: pct >= 90 ? "fill high" :
 		    "fill" }));
 		bar.firstChild.style.width = pct + "%";
-		return el("span", { class: "quota" }, bar,
-		    num(u.currentUsage) + " / " + num(u.usageLimit));
+		return bar;
+	}
+
+	function quotaText(u) {
+		return u ? num(u.currentUsage) + " / " + num(u.usageLimit) :
+		    "unknown";
+	}
+
+	function quotaCell(u) {
+		if (!u)
+			return el("span", { class: "muted" }, quotaText(u));
+		return el("span", { class: "quota" }, quotaBar(u),
+		    quotaText(u));
 	}
 
 	function stateCell(c) {
@@ -892,6 +1024,7 @@
 		$("logout").addEventListener("click", () => logout(""));
 		for (const b of document.querySelectorAll("nav .tab"))
 			b.addEventListener("click", () => show(b.dataset.page));
+		on("ov-reload", "click", loadOverview);
 		on("acct-reload", "click", loadAccounts);
 		$("acct-show-add").addEventListener("click", () => {
 			$("acct-add").hidden = !$("acct-add").hidden;
@@ -960,7 +1093,7 @@
 			guessBase();
 		if (key) {
 			$("nav").hidden = false;
-			show("accounts");
+			show("overview");
 		} else
 			show("login");
 	});

@@ -8,6 +8,8 @@ Each class runs behind one server and one mount: lighttpd and Apache, each at
     responder never sees it: no access-log line), index.html, app.js and
     style.css with their types, /admin redirected or served; /adminx
     and /api/admin/ still reach the responder;
+  - GET /health with the admin key answers the version and account
+    counts (the overview page), without a key or with a wrong one not;
   - the page loads nothing from elsewhere: a Content-Security-Policy that
     allows 'self' only, and no http(s):// or // reference in any file;
   - the page's script never writes server data as HTML (no innerHTML,
@@ -126,6 +128,21 @@ class _WebUI:
         resp = request(self.gateway.url("/adminx"), "GET", None, {})
         self.assertEqual(resp.status, 404)
         self.assertIn("error", resp.json())
+
+    def test_health_counts_for_the_admin_key(self):
+        # The overview page shows the version and the counts with the
+        # admin key; without a key only the status.
+        url = self.gateway.url("/health")
+        resp = request(url, "GET", None, {"x-api-key": ADMIN_KEY})
+        self.assertEqual(resp.status, 200, resp.body)
+        body = resp.json()
+        self.assertEqual(body["accounts"], {"total": 1, "usable": 1})
+        self.assertTrue(body["version"])
+        bare = request(url, "GET", None, {}).json()
+        self.assertNotIn("version", bare)
+        self.assertNotIn("accounts", bare)
+        wrong = request(url, "GET", None, {"x-api-key": ADMIN_KEY + "x"}).json()
+        self.assertNotIn("accounts", wrong)
 
     def test_api_still_served(self):
         resp = self.admin("GET", "credentials")

@@ -12,7 +12,11 @@ against the admin API:
   - the API prefix is guessed (/kiro or the root, by GET /health);
   - a wrong key, the client apiKey and a prefix with no admin API behind it
     each give their own message (401, 403, 404) and no login;
-  - logs in: the accounts table lists the API's accounts in its order with
+  - logs in: the overview page (the first) shows GET /health's status,
+    version and account counts, the accounts by state, the 24 h totals
+    and one chart bar per hour with the figures of GET /api/admin/stats,
+    and one quota bar per account with its cached usage;
+  - the accounts table lists the API's accounts in its order with
     their id, email, state, priority and auth method;
   - after three /v1/messages calls (one failing at the mock: 529), the
     Requests page lists their records newest first with every field as
@@ -154,7 +158,7 @@ class _UI:
     def test_ui(self):
         summary = self.run_driver()
         for name in ("prefix_guessed", "wrong_key", "client_key", "wrong_prefix", "log_in",
-                     "accounts_match_api", "flows_page", "flows_filter", "flows_detail",
+                     "overview_matches_api", "accounts_match_api", "flows_page", "flows_filter", "flows_detail",
                      "flows_export", "stats_page", "key_add", "key_works", "key_disable",
                      "key_rotate", "key_remove", "disable", "enable", "priority", "import", "add_by_form", "add_by_json",
                      "history", "delete", "builder_id_login", "balance", "usage_page",

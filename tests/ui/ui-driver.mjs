@@ -125,11 +125,63 @@ try {
 	});
 	await step("log_in", async () => {
 		await login(adminKey, prefix);
-		await page.waitForSelector("#page-accounts:not([hidden])");
-		await page.waitForSelector("#acct-table tbody tr[data-id]");
+		/* The overview is the first page. */
+		await page.waitForSelector("#page-overview:not([hidden])");
+		await page.waitForSelector("#ov-quota .qrow[data-id]");
+		await page.waitForSelector("#ov-chart g.hour");
 		assert.equal(await page.isVisible("#page-login"), false);
 	});
+	const fmt = (v) => typeof v !== "number" ? "" :
+	    Number.isInteger(v) ? String(v) : v.toFixed(2);
+	async function rowIds(sel, attr) {
+		return page.locator(sel).evaluateAll((rows, a) =>
+		    rows.map((r) => r.getAttribute(a)), attr);
+	}
+	const figure = (box, k) => page.locator(
+	    `#${box} [data-figure="${k}"] dd`).innerText();
+	await step("overview_matches_api", async () => {
+		const [list, usage, stats] = await Promise.all([
+		    admin("GET", "credentials"), admin("GET", "usage"),
+		    admin("GET", "stats?hours=24")]);
+		const health = await (await fetch(gatewayBase + "/health",
+		    { headers: { "x-api-key": adminKey } })).json();
+		assert.equal(await figure("ov-health", "status"), health.status);
+		assert.ok(health.version, "/health gives the admin key a version");
+		assert.equal(await figure("ov-health", "version"), health.version);
+		assert.equal(await figure("ov-health", "total"),
+		    String(health.accounts.total));
+		assert.equal(await figure("ov-health", "usable"),
+		    String(health.accounts.usable));
+		const states = {};
+		for (const c of list.credentials)
+			states[c.state] = (states[c.state] || 0) + 1;
+		for (const [st, n] of Object.entries(states))
+			assert.equal(await figure("ov-states", st), String(n), st);
+		assert.equal(await page.locator("#ov-states [data-figure]")
+		    .count(), Object.keys(states).length);
+		assert.equal(await figure("ov-totals", "requests"),
+		    String(stats.total.requests));
+		assert.equal(await figure("ov-totals", "errors"),
+		    String(stats.total.errors));
+		const bars = await page.locator("#ov-chart g.hour").evaluateAll(
+		    (gs) => gs.map((g) => [Number(g.dataset.requests),
+		    Number(g.dataset.errors)]));
+		assert.deepEqual(bars, stats.hourly.map((h) => [h.requests,
+		    h.errors]));
+		const byId = new Map(usage.accounts.map((a) => [a.id, a.usage]));
+		const qids = await rowIds("#ov-quota .qrow", "data-id");
+		assert.deepEqual(qids.map(Number), list.credentials.map((c) => c.id));
+		for (const c of list.credentials) {
+			const u = byId.get(c.id);
+			const txt = await page.locator(`#ov-quota .qrow[data-id="${c.id}"] .qtext`).innerText();
+			assert.equal(txt, u ? fmt(u.currentUsage) + " / " +
+			    fmt(u.usageLimit) : "unknown", `quota of ${c.id}`);
+		}
+		return stats.total.requests;
+	});
 	await step("accounts_match_api", async () => {
+		await page.click("nav .tab[data-page=accounts]");
+		await page.waitForSelector("#acct-table tbody tr[data-id]");
 		const api = await admin("GET", "credentials");
 		const ids = await page.locator("#acct-table tbody tr[data-id]")
 		    .evaluateAll((rows) => rows.map((r) => Number(r.dataset.id)));
@@ -146,17 +198,11 @@ try {
 		return api.credentials.length;
 	});
 	/* --- the Requests, Stats and Keys pages ---------------------------- */
-	const fmt = (v) => typeof v !== "number" ? "" :
-	    Number.isInteger(v) ? String(v) : v.toFixed(2);
 	const both = (a, b) => (a === undefined ? "" : String(a)) + " / " +
 	    (b === undefined ? "" : String(b));
 	const cellTexts = (loc) => loc.locator("td").evaluateAll((tds) =>
 	    tds.map((td) => td.textContent));
 	const flowRows = "#flow-table tbody tr[data-id]";
-	async function rowIds(sel, attr) {
-		return page.locator(sel).evaluateAll((rows, a) =>
-		    rows.map((r) => r.getAttribute(a)), attr);
-	}
 	async function waitRows(sel, n) {
 		await page.waitForFunction(([s, k]) =>
 		    document.querySelectorAll(s).length === k, [sel, n]);
