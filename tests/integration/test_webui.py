@@ -12,6 +12,10 @@ Each class runs behind one server and one mount: lighttpd and Apache, each at
     counts (the overview page), without a key or with a wrong one not;
   - the page loads nothing from elsewhere: a Content-Security-Policy that
     allows 'self' only, and no http(s):// or // reference in any file;
+  - both language tables (lang-en.js, lang-zh-CN.js) have the same keys
+    and placeholders, every Chinese string is translated, every key the
+    page and app.js use is in them and every key is used, and the page
+    holds no text outside the tables;
   - the page's script never writes server data as HTML (no innerHTML,
     outerHTML, insertAdjacentHTML or document.write);
   - POST /api/admin/login/builder-id starts the mock's device flow and
@@ -45,7 +49,20 @@ MOCK: Mock | None = None
 ADMIN_KEY = "sk-admin-webui-" + "w" * 16 + "Q7"
 UI_DIR = Path(__file__).resolve().parents[2] / "admin" / "ui"
 UI_FILES = {"index.html": "text/html", "app.js": "text/javascript",
-            "style.css": "text/css"}
+            "style.css": "text/css", "lang-en.js": "text/javascript",
+            "lang-zh-CN.js": "text/javascript"}
+LANGS = ("en", "zh-CN")
+# Values that are the same in every language: names, not words.
+SAME_IN_EVERY_LANGUAGE = {"h.api", "lang.en", "lang.zh-CN"}
+SVG_NAMESPACE = '"http://www.w3.org/2000/svg"'
+
+
+def lang_table(name: str) -> dict:
+    """The table lang-NAME.js assigns, read as the JSON it is written in."""
+    text = (UI_DIR / f"lang-{name}.js").read_text()
+    head = f'window.KIRO_LANG["{name}"] = '
+    start = text.index(head) + len(head)
+    return json.loads(text[start:text.rindex("}") + 1])
 
 
 def setUpModule() -> None:
@@ -298,7 +315,8 @@ class StaticChecks(unittest.TestCase):
 
     def test_nothing_from_elsewhere(self):
         for name in UI_FILES:
-            text = (UI_DIR / name).read_text()
+            # The SVG namespace is a name (createElementNS), never fetched.
+            text = (UI_DIR / name).read_text().replace(SVG_NAMESPACE, '""')
             # A URL with a host, in quotes or url(...), anywhere.
             for m in re.finditer(r"""["'(=]\s*(?:https?:)?//\w""", text):
                 self.fail(f"{name} refers to {m.group(0)}")
@@ -306,10 +324,45 @@ class StaticChecks(unittest.TestCase):
             self.assertNotIn("url(", text, name)
 
     def test_no_html_from_data(self):
+        for name in ("app.js", "lang-en.js", "lang-zh-CN.js"):
+            js = (UI_DIR / name).read_text()
+            for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
+                         "eval(", "new Function"):
+                self.assertNotIn(sink, js, name)
+
+    def test_language_tables_match(self):
+        tables = {name: lang_table(name) for name in LANGS}
+        en, zh = tables["en"], tables["zh-CN"]
+        self.assertEqual(set(en), set(zh))
+        for key, text in en.items():
+            self.assertTrue(text and zh[key], key)
+            self.assertEqual(sorted(re.findall(r"\{\d+\}", text)),
+                             sorted(re.findall(r"\{\d+\}", zh[key])), key)
+            if key not in SAME_IN_EVERY_LANGUAGE:
+                # Translated: some Chinese in every Chinese string.
+                self.assertRegex(zh[key], r"[\u4e00-\u9fff]", key)
+
+    def test_every_string_in_the_tables(self):
+        en = lang_table("en")
+        html = (UI_DIR / "index.html").read_text()
         js = (UI_DIR / "app.js").read_text()
-        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
-                     "eval(", "new Function"):
-            self.assertNotIn(sink, js)
+        used = set(re.findall(r'data-i18n(?:-aria)?="([^"]+)"', html))
+        used |= set(re.findall(r'\bt\("([^"]+)"', js))
+        self.assertFalse(used - set(en), "keys missing from the tables")
+        # Each key is used: by the page, by name in app.js, or a state.
+        for key in en:
+            if key.startswith("state.") or key in ("title",):
+                continue
+            self.assertTrue(key in used or f'"{key}"' in js, f"{key} is not used")
+        # No text in the page's body outside the tables, but names.
+        body = re.sub(r"<(code|option value=\"[^\"]*\")[^>]*>[^<]*<", "<",
+                      html.split("<body>", 1)[1])
+        texts = {t.strip() for t in re.findall(r'>([^<]*[A-Za-z][^<]*)<', body)}
+        tagged = set(en.values())
+        names = {"kiro-fcgi", "x-api-key"}
+        for text in texts:
+            norm = " ".join(text.split())
+            self.assertTrue(norm in tagged or norm in names, f"untranslated: {norm!r}")
 
 
 class LighttpdKiro(_WebUI, unittest.TestCase):

@@ -10,6 +10,7 @@
 //   KIRO_IMPORT_FILE   a kiro.rs credentials.json to import through the page
 //   KIRO_SECRETS       a JSON array of strings the page must never hold
 //   KIRO_SCREENSHOT    where to save a screenshot of the accounts page
+//   KIRO_README_SHOT   where to save README's 1280x800 shot of the overview
 // Each step asserts what it sees against the admin API, read directly with
 // the admin key; the first failure ends the run with a non-zero exit and
 // the step's name.  The last stdout line is a JSON summary for the Python
@@ -178,6 +179,91 @@ try {
 			    fmt(u.usageLimit) : "unknown", `quota of ${c.id}`);
 		}
 		return stats.total.requests;
+	});
+	/* --- languages and a phone screen -------------------------------- */
+	const langTables = await page.evaluate(() => window.KIRO_LANG);
+	/* Text shown anywhere on the page: visible elements only. */
+	const shownText = () => page.evaluate(() => document.body.innerText);
+	await step("language", async () => {
+		const en = langTables.en, zh = langTables["zh-CN"];
+		assert.deepEqual(Object.keys(zh).sort(), Object.keys(en).sort());
+		assert.equal(await page.locator("#lang").inputValue(), "en");
+		await page.selectOption("#lang", "zh-CN");
+		await page.waitForFunction(() => document.documentElement.lang ===
+		    "zh-CN" && document.querySelector("#ov-updated")
+		    .textContent.startsWith("更新于"));
+		/* Every tagged element holds its Chinese string. */
+		const tagged = await page.locator("[data-i18n]").evaluateAll(
+		    (es) => es.map((e) => [e.dataset.i18n, e.textContent]));
+		for (const [k, txt] of tagged)
+			assert.equal(txt, zh[k], k);
+		/*
+		 * No English label from the table shows, on any page.  State
+		 * names and "none" are left out: the server's data (error
+		 * types, "(none)" groups) holds the same words.
+		 */
+		const english = Object.keys(en).filter((k) => en[k] !== zh[k] &&
+		    !k.startsWith("state.") && k !== "none")
+		    .flatMap((k) => en[k].split(/\{\d+\}/))
+		    .map((x) => x.trim()).filter((x) => /[A-Za-z]{3}/.test(x));
+		const found = [];
+		for (const p of ["overview", "accounts", "usage", "flows",
+		    "stats", "keys", "settings"]) {
+			await page.click(`nav .tab[data-page=${p}]`);
+			await page.waitForSelector(`#page-${p}:not([hidden])`);
+			await page.waitForLoadState("networkidle");
+			const shown = await shownText();
+			for (const e of english) {
+				const re = new RegExp("(^|[^A-Za-z])" + e.replace(
+				    /[.*+?^${}()|[\]\\]/g, "\\$&") + "($|[^A-Za-z])");
+				if (re.test(shown))
+					found.push(p + ": " + e);
+			}
+		}
+		assert.deepEqual(found, []);
+		assert.equal(await page.evaluate(() =>
+		    localStorage.getItem("kiroLang")), "zh-CN");
+		/* Kept across a reload; then back to English. */
+		await page.reload();
+		await page.waitForSelector("#page-overview:not([hidden])");
+		assert.equal(await page.locator("nav .tab[data-page=overview]")
+		    .innerText(), zh["h.overview"]);
+		await page.selectOption("#lang", "en");
+		await page.waitForFunction(() =>
+		    document.documentElement.lang === "en");
+		for (const [k, txt] of await page.locator("[data-i18n]")
+		    .evaluateAll((es) => es.map((e) => [e.dataset.i18n,
+		    e.textContent])))
+			assert.equal(txt, en[k], k);
+		return english.length;
+	});
+	await step("phone", async () => {
+		await page.setViewportSize({ width: 375, height: 812 });
+		await page.click("#menu");
+		await page.click("nav .tab[data-page=overview]");
+		await page.waitForSelector("#ov-quota .qrow[data-id]");
+		await page.waitForLoadState("networkidle");
+		/* Folded: the menu shows, the tabs do not until it is opened. */
+		assert.equal(await page.isVisible("#menu"), true);
+		assert.equal(await page.isVisible("nav .tab[data-page=stats]"),
+		    false);
+		const widths = {};
+		for (const p of ["overview", "accounts", "flows", "stats",
+		    "keys", "settings", "usage"]) {
+			await page.click("#menu");
+			assert.equal(await page.isVisible(
+			    `nav .tab[data-page=${p}]`), true);
+			await page.click(`nav .tab[data-page=${p}]`);
+			await page.waitForSelector(`#page-${p}:not([hidden])`);
+			await page.waitForLoadState("networkidle");
+			widths[p] = await page.evaluate(() =>
+			    document.documentElement.scrollWidth);
+			assert.ok(widths[p] <= 375, `${p} is ${widths[p]} px wide`);
+		}
+		await shot("phone");
+		await page.setViewportSize({ width: 1280, height: 800 });
+		assert.equal(await page.isVisible("#menu"), false);
+		return widths;
 	});
 	await step("accounts_match_api", async () => {
 		await page.click("nav .tab[data-page=accounts]");
@@ -630,6 +716,17 @@ try {
 			    fullPage: true });
 		return html.length;
 	});
+	/* KIRO_README_SHOT: the overview with this run's data, for README. */
+	if (process.env.KIRO_README_SHOT) {
+		await step("readme_screenshot", async () => {
+			await page.setViewportSize({ width: 1280, height: 800 });
+			await page.click("nav .tab[data-page=overview]");
+			await page.waitForSelector("#ov-chart g.hour");
+			await page.waitForLoadState("networkidle");
+			await page.screenshot({ path: process.env.KIRO_README_SHOT });
+			return process.env.KIRO_README_SHOT;
+		});
+	}
 	await step("log_out", async () => {
 		await page.click("#logout");
 		await page.waitForSelector("#page-login:not([hidden])");
