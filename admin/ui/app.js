@@ -201,6 +201,7 @@
 
 	function show(page) {
 		menu(false);
+		$("notice").textContent = "";
 		for (const s of document.querySelectorAll("main > section"))
 			s.hidden = s.id !== "page-" + page;
 		for (const b of document.querySelectorAll("nav .tab"))
@@ -286,7 +287,7 @@
 
 	/* One bar per hour: its height is requests, the red part errors. */
 	function drawChart(hourly) {
-		const W = 720, H = 180, TOP = 10, BOTTOM = 22, LEFT = 34;
+		const W = 720, H = 200, TOP = 10, BOTTOM = 22, LEFT = 34;
 		const plot = H - TOP - BOTTOM;
 		const step = (W - LEFT) / Math.max(1, hourly.length);
 		const max = Math.max(1, ...hourly.map((h) => h.requests || 0));

@@ -232,5 +232,6 @@ window.KIRO_LANG["en"] = {
 	"lang.en": "English",
 	"lang.zh-CN": "简体中文",
 	"h.requests_per_hour_aria": "requests per hour",
-	"menu": "Menu"
+	"menu": "Menu",
+	"state.needs-login": "needs-login"
 };

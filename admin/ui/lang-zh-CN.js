@@ -232,5 +232,6 @@ window.KIRO_LANG["zh-CN"] = {
 	"lang.en": "English",
 	"lang.zh-CN": "简体中文",
 	"h.requests_per_hour_aria": "每小时请求数",
-	"menu": "菜单"
+	"menu": "菜单",
+	"state.needs-login": "需要重新登录"
 };
