@@ -178,7 +178,7 @@
 			return "";
 		const d = typeof v === "number" ? new Date(v * 1000) :
 		    new Date(v);
-		return isNaN(d) ? String(v) : d.toLocaleString();
+		return isNaN(d) ? String(v) : d.toLocaleString(lang);
 	}
 
 	function num(v) {
@@ -307,14 +307,14 @@
 			const g = svg("g", { class: "hour", "data-requests": req,
 			    "data-errors": err });
 			g.append(svg("title", {}, t("ov.bar", new Date(h.start)
-			    .toLocaleString(), req, err)));
+			    .toLocaleString(lang), req, err)));
 			g.append(svg("rect", { class: "ok", x: x, width: w,
 			    y: TOP + plot - hReq, height: hReq }));
 			g.append(svg("rect", { class: "bad", x: x, width: w,
 			    y: TOP + plot - hErr, height: hErr }));
 			if (i % 6 === 0)
 				g.append(svg("text", { x: x, y: H - 6 },
-				    new Date(h.start).toLocaleTimeString([],
+				    new Date(h.start).toLocaleTimeString(lang,
 				    { hour: "2-digit", minute: "2-digit" })));
 			chart.append(g);
 		});
@@ -364,7 +364,7 @@
 		drawChart(hourly);
 		quotaRows(list, usage);
 		$("ov-updated").textContent = t("ov.asof",
-		    new Date().toLocaleTimeString());
+		    new Date().toLocaleTimeString(lang));
 	}
 
 	/* --- accounts ------------------------------------------------------- */
@@ -723,7 +723,7 @@
 		    r.kiroModel : "") : "";
 		const status = typeof r.status === "number" ? r.status : 0;
 		const row = el("tr", { "data-id": String(r.id) },
-		    flowCell(r.t ? new Date(r.t).toLocaleString() : "", "nowrap"),
+		    flowCell(r.t ? new Date(r.t).toLocaleString(lang) : "", "nowrap"),
 		    flowCell(r.key || ""),
 		    flowCell(r.api || ""),
 		    flowCell(r.route || "", "wrap"),
@@ -850,7 +850,7 @@
 		const max = Math.max(1, ...hourly.map((h) => h.requests || 0));
 		const cols = hourly.map((h) => {
 			const col = el("div", { class: "col", title:
-			    t("ov.bar", new Date(h.start).toLocaleString(),
+			    t("ov.bar", new Date(h.start).toLocaleString(lang),
 			    h.requests || 0, h.errors || 0),
 			    "data-requests": String(h.requests || 0),
 			    "data-errors": String(h.errors || 0) });
@@ -865,7 +865,7 @@
 		$("stats-trend").replaceChildren(...cols);
 		const first = hourly.length ? new Date(hourly[0].start) : null;
 		$("stats-trend-axis").replaceChildren(
-		    el("span", {}, first ? first.toLocaleString() : ""),
+		    el("span", {}, first ? first.toLocaleString(lang) : ""),
 		    el("span", {}, t("st.peak", max)),
 		    el("span", {}, t("st.now")));
 	}
