@@ -18,7 +18,8 @@ against the admin API:
     and one quota bar per account with its cached usage;
   - switches to Simplified Chinese: every tagged element holds the
     zh-CN table's string and no English string of the table shows on
-    any page; the choice survives a reload; and back to English;
+    any page; the choice survives a reload; and back to English; a
+    browser whose language is zh-CN gets Chinese without a choice;
   - at 375x812 (a phone) the navigation folds behind a Menu button and
     no page is wider than the screen (document width);
   - the accounts table lists the API's accounts in its order with
@@ -169,7 +170,7 @@ class _UI:
     def test_ui(self):
         summary = self.run_driver()
         for name in ("prefix_guessed", "wrong_key", "client_key", "wrong_prefix", "log_in",
-                     "overview_matches_api", "language", "phone", "accounts_match_api", "flows_page", "flows_filter", "flows_detail",
+                     "overview_matches_api", "language", "language_from_browser", "phone", "accounts_match_api", "flows_page", "flows_filter", "flows_detail",
                      "flows_export", "stats_page", "key_add", "key_works", "key_disable",
                      "key_rotate", "key_remove", "disable", "enable", "priority", "import", "add_by_form", "add_by_json",
                      "history", "delete", "builder_id_login", "balance", "usage_page",

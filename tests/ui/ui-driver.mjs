@@ -213,6 +213,8 @@ try {
 			await page.waitForSelector(`#page-${p}:not([hidden])`);
 			await page.waitForLoadState("networkidle");
 			const shown = await shownText();
+			if (p === "overview")
+				await shot("zh-overview");
 			for (const e of english) {
 				const re = new RegExp("(^|[^A-Za-z])" + e.replace(
 				    /[.*+?^${}()|[\]\\]/g, "\\$&") + "($|[^A-Za-z])");
@@ -236,6 +238,26 @@ try {
 		    e.textContent])))
 			assert.equal(txt, en[k], k);
 		return english.length;
+	});
+	await step("language_from_browser", async () => {
+		/* A Chinese browser with no choice stored gets Chinese. */
+		const zhContext = await browser.newContext({ locale: "zh-CN" });
+		try {
+			const zhPage = await zhContext.newPage();
+			await zhPage.goto(uiURL);
+			await zhPage.waitForFunction(() =>
+			    document.documentElement.lang === "zh-CN");
+			assert.equal(await zhPage.locator("#page-login h2")
+			    .innerText(), langTables["zh-CN"]["h.log_in"]);
+			assert.equal(await zhPage.locator("#lang").inputValue(),
+			    "zh-CN");
+			if (process.env.KIRO_SCREENSHOT)
+				await zhPage.screenshot({ path: process.env
+				    .KIRO_SCREENSHOT.replace(/(\.png)?$/,
+				    "-zh.png") });
+		} finally {
+			await zhContext.close();
+		}
 	});
 	await step("phone", async () => {
 		await page.setViewportSize({ width: 375, height: 812 });
