@@ -132,7 +132,7 @@ and logs in $run).
 Kiro accounts configured: ${accounts:-0}.  Add one with
   build/admin/kiroctl -c $run/config.json accounts import credentials.json
   build/admin/kiroctl -c $run/config.json accounts scan   (Kiro IDE login)
-Web UI: http://$host:$port/kiro-admin/ once "adminApiKey" is in
+Web UI: http://$host:$port/admin/ once "adminApiKey" is in
   $run/config.json (restart with deploy/quickstart.sh).
 Stop with: deploy/quickstart.sh --stop
 EOF

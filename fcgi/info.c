@@ -102,9 +102,12 @@ info_health(struct request *req)
 	o = json_object_new_object();
 	json_object_object_add(o, "status", json_str(h.er != KF_OK ? "error" :
 	    h.usable > 0 ? "ok" : "no_usable_account"));
-	/* Counts and version only for clients: a probe needs the status. */
-	if (req->cfg->api_key != NULL &&
-	    router_client_authorised(req, req->cfg->api_key)) {
+	/*
+	 * Counts and version only for clients and the operator (the web
+	 * UI's overview asks with the admin key): a probe needs the status.
+	 */
+	if (router_client_authorised(req, req->cfg->api_key) ||
+	    router_client_authorised(req, req->cfg->admin_api_key)) {
 		json_object_object_add(o, "version",
 		    json_str(PACKAGE_VERSION));
 		a = json_object_new_object();

@@ -23,6 +23,67 @@
 		return document.getElementById(id);
 	}
 
+	/* --- languages -------------------------------------------------------- */
+
+	/*
+	 * Every visible string comes from one table per language (lang-*.js,
+	 * loaded before this file), English being the fallback.  The choice
+	 * is kept in localStorage (not a secret); the first time it follows
+	 * the browser's language.
+	 */
+	const LANG_STORE = "kiroLang";
+	const LANGS = window.KIRO_LANG || {};
+	let lang = pickLang();
+
+	function pickLang() {
+		const saved = localStorage.getItem(LANG_STORE);
+		if (saved !== null && LANGS[saved])
+			return saved;
+		for (const l of navigator.languages || [navigator.language])
+			if (/^zh\b/i.test(l || ""))
+				return "zh-CN";
+		return "en";
+	}
+
+	/* The string named key, with {0}, {1}... replaced by args. */
+	function t(key, ...args) {
+		const table = LANGS[lang] || {};
+		const en = LANGS.en || {};
+		const text = key in table ? table[key] : key in en ? en[key] : key;
+		return text.replace(/\{(\d+)\}/g, (m, i) =>
+		    args[i] === undefined ? m : String(args[i]));
+	}
+
+	/* A state the server names (ok, cooldown...), in the language. */
+	function stateName(st) {
+		const table = LANGS[lang] || {};
+		return table["state." + st] !== undefined ? table["state." + st] :
+		    String(st);
+	}
+
+	/* The static page's strings; the page shown is drawn again. */
+	function applyLang() {
+		document.documentElement.lang = lang;
+		document.title = t("title");
+		for (const e of document.querySelectorAll("[data-i18n]"))
+			e.textContent = t(e.dataset.i18n);
+		for (const e of document.querySelectorAll("[data-i18n-aria]"))
+			e.setAttribute("aria-label", t(e.dataset.i18nAria));
+		$("lang").value = lang;
+	}
+
+	function setLang(l) {
+		if (!LANGS[l])
+			return;
+		lang = l;
+		localStorage.setItem(LANG_STORE, l);
+		applyLang();
+		const shown = document.querySelector("main > section:not([hidden])");
+		const page = shown ? shown.id.replace(/^page-/, "") : "";
+		if (key && pages[page])
+			guarded(pages[page]);
+	}
+
 	/* An element with text or child nodes; attrs are properties. */
 	function el(tag, attrs, ...children) {
 		const e = document.createElement(tag);
@@ -55,14 +116,10 @@
 
 	function authMessage(status, message) {
 		if (status === 401)
-			return "Wrong admin key: the gateway refused it (401).";
+			return t("auth.401");
 		if (status === 403)
-			return "This is the client API key (apiKey): the admin " +
-			    "pages need adminApiKey (403).";
-		return "The admin API is off or not at this prefix (404): set " +
-		    "adminApiKey in the gateway's config.json (it must differ " +
-		    "from apiKey), and check the API prefix." +
-		    (message ? " The gateway said: " + message : "");
+			return t("auth.403");
+		return t("auth.404") + (message ? t("auth.said", message) : "");
 	}
 
 	/*
@@ -84,8 +141,7 @@
 		try {
 			resp = await fetch(base + "/api/admin/" + path, opts);
 		} catch (e) {
-			throw new Error("the gateway cannot be reached: " +
-			    e.message);
+			throw new Error(t("err.unreachable", e.message));
 		}
 		try {
 			data = await resp.json();
@@ -122,7 +178,7 @@
 			return "";
 		const d = typeof v === "number" ? new Date(v * 1000) :
 		    new Date(v);
-		return isNaN(d) ? String(v) : d.toLocaleString();
+		return isNaN(d) ? String(v) : d.toLocaleString(lang);
 	}
 
 	function num(v) {
@@ -133,11 +189,19 @@
 
 	/* --- pages ---------------------------------------------------------- */
 
-	const pages = { accounts: loadAccounts, usage: loadUsage,
+	const pages = { overview: loadOverview, accounts: loadAccounts, usage: loadUsage,
 	    flows: loadFlows, stats: loadStats, keys: loadKeys,
 	    settings: loadSettings };
 
+	/* The folded navigation of a narrow screen. */
+	function menu(open) {
+		$("nav").classList.toggle("open", open);
+		$("menu").setAttribute("aria-expanded", String(open));
+	}
+
 	function show(page) {
+		menu(false);
+		$("notice").textContent = "";
 		for (const s of document.querySelectorAll("main > section"))
 			s.hidden = s.id !== "page-" + page;
 		for (const b of document.querySelectorAll("nav .tab"))
@@ -152,6 +216,7 @@
 		stopLogin();
 		closeKey();
 		$("nav").hidden = true;
+		$("menu").hidden = true;
 		$("notice").textContent = "";
 		$("login-error").textContent = message || "";
 		$("login-key").value = "";
@@ -175,32 +240,166 @@
 		sessionStorage.setItem(KEY_STORE, key);
 		$("login-key").value = "";
 		$("nav").hidden = false;
-		show("accounts");
+		$("menu").hidden = false;
+		show("overview");
+	}
+
+	/* --- overview ------------------------------------------------------- */
+
+	const SVG_NS = "http://www.w3.org/2000/svg";
+
+	/* An SVG element; attrs are attributes (SVG has no properties). */
+	function svg(tag, attrs, text) {
+		const e = document.createElementNS(SVG_NS, tag);
+
+		for (const [k, v] of Object.entries(attrs || {}))
+			e.setAttribute(k, String(v));
+		if (text !== undefined)
+			e.textContent = text;
+		return e;
+	}
+
+	function figures(id, pairs) {
+		$(id).replaceChildren(...pairs.map(([k, label, v]) =>
+		    el("div", { "data-figure": k }, el("dt", {}, label),
+		    el("dd", {}, v))));
+	}
+
+	/*
+	 * GET /health with the admin key: the status for anyone, the version
+	 * and the account counts for the key.  A 500 (no state) still has
+	 * its JSON.
+	 */
+	async function health() {
+		let resp, data = null;
+
+		try {
+			resp = await fetch(base + "/health", { headers:
+			    { "x-api-key": key }, cache: "no-store",
+			    credentials: "omit" });
+			data = await resp.json();
+		} catch (e) {
+			return { status: t("ov.unreachable") };
+		}
+		return data && typeof data === "object" ? data :
+		    { status: "HTTP " + resp.status };
+	}
+
+	/* One bar per hour: its height is requests, the red part errors. */
+	function drawChart(hourly) {
+		const W = 720, H = 200, TOP = 10, BOTTOM = 22, LEFT = 34;
+		const plot = H - TOP - BOTTOM;
+		const step = (W - LEFT) / Math.max(1, hourly.length);
+		const max = Math.max(1, ...hourly.map((h) => h.requests || 0));
+		const chart = svg("svg", { viewBox: "0 0 " + W + " " + H,
+		    role: "img", "aria-label": t("ov.chart") });
+
+		chart.append(svg("line", { class: "axis", x1: LEFT, x2: W,
+		    y1: TOP + plot, y2: TOP + plot }));
+		chart.append(svg("text", { x: LEFT - 4, y: TOP + 8,
+		    "text-anchor": "end" }, String(max)));
+		chart.append(svg("text", { x: LEFT - 4, y: TOP + plot,
+		    "text-anchor": "end" }, "0"));
+		hourly.forEach((h, i) => {
+			const req = h.requests || 0, err = h.errors || 0;
+			const x = LEFT + i * step + 1, w = Math.max(1, step - 2);
+			const hReq = plot * req / max, hErr = plot * err / max;
+			const g = svg("g", { class: "hour", "data-requests": req,
+			    "data-errors": err });
+			g.append(svg("title", {}, t("ov.bar", new Date(h.start)
+			    .toLocaleString(lang), req, err)));
+			g.append(svg("rect", { class: "ok", x: x, width: w,
+			    y: TOP + plot - hReq, height: hReq }));
+			g.append(svg("rect", { class: "bad", x: x, width: w,
+			    y: TOP + plot - hErr, height: hErr }));
+			if (i % 6 === 0)
+				g.append(svg("text", { x: x, y: H - 6 },
+				    new Date(h.start).toLocaleTimeString(lang,
+				    { hour: "2-digit", minute: "2-digit" })));
+			chart.append(g);
+		});
+		$("ov-chart").replaceChildren(chart);
+	}
+
+	function quotaRows(list, usage) {
+		const byId = new Map();
+		for (const a of usage.accounts || [])
+			byId.set(a.id, a.usage);
+		const rows = (list.credentials || []).map((c) => el("div",
+		    { class: "qrow", "data-id": String(c.id) },
+		    el("span", { class: "qname" }, "#" + c.id + " " +
+			(c.email || "")),
+		    quotaBar(byId.get(c.id)),
+		    el("span", { class: "qtext" }, quotaText(byId.get(c.id)))));
+		if (rows.length === 0)
+			rows.push(el("p", { class: "muted" }, t("ov.none")));
+		$("ov-quota").replaceChildren(...rows);
+	}
+
+	async function loadOverview() {
+		const [list, usage, stats, h] = await Promise.all([
+		    api("GET", "credentials"), api("GET", "usage"),
+		    api("GET", "stats?hours=24"), health()]);
+		const states = new Map();
+		for (const c of list.credentials || [])
+			states.set(c.state, (states.get(c.state) || 0) + 1);
+		const acc = h.accounts || {};
+		figures("ov-health", [["status", t("ov.status"),
+		    stateName(String(h.status))],
+		    ["version", t("ov.version"), h.version || ""],
+		    ["total", t("ov.accounts"), num(acc.total)],
+		    ["usable", t("ov.usable"), num(acc.usable)]]);
+		const stateFigures = [...states.entries()].sort().map(([st, n]) =>
+		    [st, stateName(st), String(n)]);
+		if (stateFigures.length === 0)
+			stateFigures.push(["none", t("ov.accounts"), "0"]);
+		figures("ov-states", stateFigures);
+		const tot = stats.total || {};
+		const hourly = stats.hourly || [];
+		figures("ov-totals", [["requests", t("ov.requests"),
+		    num(tot.requests)],
+		    ["errors", t("ov.errors"), num(tot.errors)],
+		    ["peak", t("ov.peak"), String(Math.max(0,
+		    ...hourly.map((x) => x.requests || 0)))]]);
+		drawChart(hourly);
+		quotaRows(list, usage);
+		$("ov-updated").textContent = t("ov.asof",
+		    new Date().toLocaleTimeString(lang));
 	}
 
 	/* --- accounts ------------------------------------------------------- */
 
-	function quotaCell(u) {
-		if (!u)
-			return el("span", { class: "muted" }, "unknown");
-		const pct = Math.max(0, Math.min(100, u.usagePercentage || 0));
+	function quotaBar(u) {
+		const pct = u ? Math.max(0, Math.min(100,
+		    u.usagePercentage || 0)) : 0;
 		const bar = el("span", { class: "bar" });
 		bar.append(el("span", { class: pct >= 90 ? "fill high" :
 		    "fill" }));
 		bar.firstChild.style.width = pct + "%";
-		return el("span", { class: "quota" }, bar,
-		    num(u.currentUsage) + " / " + num(u.usageLimit));
+		return bar;
+	}
+
+	function quotaText(u) {
+		return u ? num(u.currentUsage) + " / " + num(u.usageLimit) :
+		    t("q.unknown");
+	}
+
+	function quotaCell(u) {
+		if (!u)
+			return el("span", { class: "muted" }, quotaText(u));
+		return el("span", { class: "quota" }, quotaBar(u),
+		    quotaText(u));
 	}
 
 	function stateCell(c) {
 		const parts = [el("span", { class: "state state-" +
-		    String(c.state).replace(/[^a-z-]/g, "") }, c.state)];
+		    String(c.state).replace(/[^a-z-]/g, "") }, stateName(c.state))];
 
 		if (c.disabledReason)
 			parts.push(el("div", { class: "muted" }, c.disabledReason));
 		if (c.cooldownUntil)
-			parts.push(el("div", { class: "muted" }, "until " +
-			    when(c.cooldownUntil)));
+			parts.push(el("div", { class: "muted" }, t("acct.until",
+			    when(c.cooldownUntil))));
 		return parts;
 	}
 
@@ -211,7 +410,7 @@
 
 	async function act(method, path, body) {
 		const r = await api(method, path, body);
-		notice(r && r.message ? r.message : "done", false);
+		notice(r && r.message ? r.message : t("done"), false);
 		await loadAccounts();
 		return r;
 	}
@@ -220,51 +419,51 @@
 		const id = c.id;
 		const prio = el("input", { type: "number", min: 0,
 		    value: c.priority, class: "prio",
-		    "aria-label": "priority of account " + id });
+		    "aria-label": t("acct.prio_aria", id) });
 		const history = el("tr", { class: "history", hidden: true });
 		const row = el("tr", { "data-id": String(id) },
 		    el("td", {}, String(id)),
 		    el("td", {}, c.email || el("span", { class: "muted" },
-			"(no email)"), c.subscriptionTitle ?
+			t("acct.noemail")), c.subscriptionTitle ?
 			el("div", { class: "muted" }, c.subscriptionTitle) :
 			null),
 		    el("td", { class: "state-cell" }, ...stateCell(c)),
-		    el("td", {}, prio, actionButton("Set", () =>
+		    el("td", {}, prio, actionButton(t("b.set"), () =>
 			act("POST", "credentials/" + id + "/priority",
 			{ priority: Number(prio.value) }), "small set-prio")),
 		    el("td", {}, c.authMethod),
-		    el("td", {}, (c.hasProfileArn ? "profile" : "no profile") +
+		    el("td", {}, (c.hasProfileArn ? t("acct.profile") : t("acct.noprofile")) +
 			" / " + (c.endpoint || "")),
 		    el("td", { class: "quota-cell" }, quotaCell(usage)),
-		    el("td", {}, String(c.failureCount) + " / refresh " +
-			String(c.refreshFailureCount)),
+		    el("td", {}, t("acct.failures", c.failureCount,
+			c.refreshFailureCount)),
 		    el("td", { class: "lasterr" }, c.lastError || ""),
 		    el("td", { class: "actions" },
 			c.disabled ?
-			actionButton("Enable", () => act("POST", "credentials/" +
+			actionButton(t("b.enable"), () => act("POST", "credentials/" +
 			    id + "/disabled", { disabled: false }), "enable") :
-			actionButton("Disable", () => act("POST",
+			actionButton(t("b.disable"), () => act("POST",
 			    "credentials/" + id + "/disabled",
 			    { disabled: true }), "disable"),
-			actionButton("Reset", () => act("POST", "credentials/" +
+			actionButton(t("b.reset"), () => act("POST", "credentials/" +
 			    id + "/reset"), "reset"),
-			actionButton("Refresh token", () => act("POST",
+			actionButton(t("b.refresh_token"), () => act("POST",
 			    "credentials/" + id + "/refresh"), "refresh"),
-			actionButton("Balance", () => balance(id, row),
+			actionButton(t("b.balance"), () => balance(id, row),
 			    "balance"),
-			actionButton("History", () => toggleHistory(id,
+			actionButton(t("b.history"), () => toggleHistory(id,
 			    history), "history"),
-			actionButton("Delete", () => remove(c), "danger delete")));
+			actionButton(t("b.delete"), () => remove(c), "danger delete")));
 		return [row, history];
 	}
 
 	async function balance(id, row) {
-		notice("asking Kiro for account " + id + "'s balance…", false);
+		notice(t("acct.asking", id), false);
 		const u = await api("GET", "credentials/" + id + "/balance");
 		const cell = row.querySelector(".quota-cell");
 		cell.replaceChildren(quotaCell(u));
-		notice("account " + id + ": " + num(u.currentUsage) + " of " +
-		    num(u.usageLimit) + " used", false);
+		notice(t("acct.balance", id, num(u.currentUsage),
+		    num(u.usageLimit)), false);
 	}
 
 	async function toggleHistory(id, tr) {
@@ -281,20 +480,18 @@
 			    (h.reason ? " (" + h.reason + ")" : "")));
 		if (entries.length === 0)
 			list.append(el("li", { class: "muted" },
-			    "no state changes yet"));
+			    t("acct.nohistory")));
 		tr.replaceChildren(el("td", { colSpan: 10 }, list));
 		tr.hidden = false;
 	}
 
 	async function remove(c) {
-		const who = c.email ? c.email : "account " + c.id;
+		const who = c.email ? c.email : t("acct.who", c.id);
 		if (!c.disabled) {
-			notice("account " + c.id + " is in service: disable it " +
-			    "first", true);
+			notice(t("acct.inservice", c.id), true);
 			return;
 		}
-		if (!window.confirm("Delete " + who + " (id " + c.id + ")? Its " +
-		    "credential is removed from the gateway."))
+		if (!window.confirm(t("acct.confirm", who, c.id)))
 			return;
 		await act("DELETE", "credentials/" + c.id);
 	}
@@ -311,12 +508,10 @@
 			rows.push(...accountRow(c, byId.get(c.id)));
 		if (rows.length === 0)
 			rows.push(el("tr", {}, el("td", { colSpan: 10,
-			    class: "muted" }, "No accounts yet: add one, " +
-			    "import a credentials file or log in with " +
-			    "Builder ID.")));
+			    class: "muted" }, t("acct.empty"))));
 		body.replaceChildren(...rows);
-		$("acct-summary").textContent = "(" + list.total + " in all, " +
-		    list.available + " available)";
+		$("acct-summary").textContent = t("acct.summary", list.total,
+		    list.available);
 	}
 
 	async function addAccount(ev) {
@@ -383,8 +578,7 @@
 		$("builder").hidden = false;
 		login = { id: r.loginId, interval: r.interval || 5,
 		    started: Date.now(), polls: 0, timer: null };
-		$("builder-status").textContent = "Waiting for the approval " +
-		    "in the browser…";
+		$("builder-status").textContent = t("login.waiting");
 		schedulePoll();
 	}
 
@@ -401,8 +595,8 @@
 				}
 				if (login !== mine)
 					return;
-				$("builder-status").textContent = "The last check " +
-				    "failed (" + e.message + "); trying again…";
+				$("builder-status").textContent = t("login.retry",
+				    e.message);
 				schedulePoll();
 			}
 		}, mine.interval * 1000);
@@ -422,24 +616,21 @@
 		switch (r.status) {
 		case "pending":
 		case "slow_down":
-			status.textContent = "Waiting for the approval in the " +
-			    "browser… (" + secs + " s, " + mine.polls +
-			    " checks)";
+			status.textContent = t("login.polling", secs, mine.polls);
 			schedulePoll();
 			return;
 		case "approved":
 			login = null;
 			$("builder").hidden = true;
-			notice("Builder ID login approved: " + (r.duplicate ?
-			    "already account " : "added as account ") +
-			    r.accountId, false);
+			notice(t(r.duplicate ? "login.approved_dup" :
+			    "login.approved", r.accountId), false);
 			await loadAccounts();
 			return;
 		default:
 			login = null;
-			status.textContent = "The login " + (r.status === "denied" ?
-			    "was denied" : "expired") + (r.message ? ": " +
-			    r.message : "") + ". Start a new one.";
+			status.textContent = t(r.status === "denied" ?
+			    "login.denied" : "login.expired", r.message ? ": " +
+			    r.message : "");
 			notice(status.textContent, true);
 		}
 	}
@@ -459,7 +650,7 @@
 			    el("td", {}, u ? num(u.usageLimit) : ""),
 			    el("td", {}, u ? num(u.remaining) : ""),
 			    el("td", {}, u ? quotaCell(u) : el("span",
-				{ class: "muted" }, "not fetched yet")),
+				{ class: "muted" }, t("usage.notyet"))),
 			    el("td", {}, u ? when(u.nextResetAt) : ""),
 			    el("td", {}, u ? when(u.fetchedAt) : "")));
 		}
@@ -474,8 +665,8 @@
 		let failed = 0, last = "";
 
 		for (let i = 0; i < ids.length; i++) {
-			progress.textContent = "fetching " + (i + 1) + " of " +
-			    ids.length + "…";
+			progress.textContent = t("usage.fetching", i + 1,
+			    ids.length);
 			try {
 				await api("GET", "credentials/" + ids[i] +
 				    "/balance");
@@ -486,9 +677,8 @@
 				last = e.message;
 			}
 		}
-		progress.textContent = (ids.length - failed) + " of " +
-		    ids.length + " fetched" + (failed ? ", " + failed +
-		    " failed (last: " + last + ")" : "");
+		progress.textContent = t("usage.done", ids.length - failed,
+		    ids.length) + (failed ? t("usage.failed", failed, last) : "");
 		await loadUsage();
 	}
 
@@ -533,13 +723,13 @@
 		    r.kiroModel : "") : "";
 		const status = typeof r.status === "number" ? r.status : 0;
 		const row = el("tr", { "data-id": String(r.id) },
-		    flowCell(r.t ? new Date(r.t).toLocaleString() : "", "nowrap"),
+		    flowCell(r.t ? new Date(r.t).toLocaleString(lang) : "", "nowrap"),
 		    flowCell(r.key || ""),
 		    flowCell(r.api || ""),
 		    flowCell(r.route || "", "wrap"),
 		    flowCell(model),
-		    flowCell(r.stream === true ? "yes" : r.stream === false ?
-			"no" : ""),
+		    flowCell(r.stream === true ? t("yes") : r.stream === false ?
+			t("no") : ""),
 		    flowCell(r.account ? String(r.account) : ""),
 		    flowCell(String(r.status), status >= 400 ? "bad" : "good"),
 		    flowCell((r.errorType ? r.errorType + ": " : "") +
@@ -564,14 +754,14 @@
 
 		if (rows.length === 0)
 			rows.push(el("tr", {}, el("td", { colSpan: 14,
-			    class: "muted" }, "No request matches.")));
+			    class: "muted" }, t("flows.none"))));
 		$("flow-table").tBodies[0].replaceChildren(...rows);
 		$("flow-prev").disabled = flowOffset === 0;
 		$("flow-next").disabled = !r.more;
 		$("flow-page").textContent = list.length === 0 ? "" :
 		    (flowOffset + 1) + "–" + (flowOffset + list.length) +
-		    (r.more ? ", more older" : "");
-		$("flow-summary").textContent = "(newest first)";
+		    (r.more ? t("flows.more") : "");
+		$("flow-summary").textContent = t("flows.newest");
 	}
 
 	async function flowDetail(id) {
@@ -579,7 +769,7 @@
 		const rec = (r.flows || [])[0];
 
 		if (!rec) {
-			notice("request " + id + " is no longer in the log", true);
+			notice(t("flows.gone", id), true);
 			return;
 		}
 		$("flow-detail-id").textContent = String(id);
@@ -597,14 +787,13 @@
 		q.set("format", format);
 		let resp;
 
-		notice("exporting…", false);
+		notice(t("flows.exporting"), false);
 		try {
 			resp = await fetch(base + "/api/admin/flows?" +
 			    q.toString(), { headers: { "x-api-key": key },
 			    cache: "no-store", credentials: "omit" });
 		} catch (e) {
-			throw new Error("the gateway cannot be reached: " +
-			    e.message);
+			throw new Error(t("err.unreachable", e.message));
 		}
 		if (resp.status === 401 || resp.status === 403)
 			throw new AuthError(authMessage(resp.status, ""));
@@ -626,7 +815,7 @@
 		a.click();
 		a.remove();
 		setTimeout(() => URL.revokeObjectURL(url), 60000);
-		notice("exported " + blob.size + " bytes as " + format, false);
+		notice(t("flows.exported", blob.size, format), false);
 	}
 
 	/* --- stats ---------------------------------------------------------- */
@@ -637,9 +826,9 @@
 	}
 
 	function statsTable(title, groups) {
-		const head = el("tr", {}, ...["Name", "Requests", "Errors",
-		    "Errors by type", "Tokens in", "Tokens out", "p50 ms",
-		    "p95 ms"].map((h) => el("th", {}, h)));
+		const head = el("tr", {}, ...["st.name", "st.requests",
+		    "st.errors", "st.bytype", "st.tin", "st.tout", "st.p50",
+		    "st.p95"].map((h) => el("th", {}, t(h))));
 		const rows = (groups || []).map((g) => el("tr",
 		    { "data-name": String(g.name) },
 		    el("td", {}, String(g.name)), el("td", {}, num(g.requests)),
@@ -650,7 +839,7 @@
 		    el("td", {}, num(g.latencyP95Ms))));
 		if (rows.length === 0)
 			rows.push(el("tr", {}, el("td", { colSpan: 8,
-			    class: "muted" }, "no requests")));
+			    class: "muted" }, t("st.none"))));
 		return el("div", { class: "panel" }, el("h3", {}, title),
 		    el("div", { class: "scroll" }, el("table", {},
 		    el("thead", {}, head), el("tbody", {}, ...rows))));
@@ -661,9 +850,9 @@
 		const max = Math.max(1, ...hourly.map((h) => h.requests || 0));
 		const cols = hourly.map((h) => {
 			const col = el("div", { class: "col", title:
-			    new Date(h.start).toLocaleString() + ": " +
-			    (h.requests || 0) + " requests, " + (h.errors || 0) +
-			    " errors", "data-requests": String(h.requests || 0),
+			    t("ov.bar", new Date(h.start).toLocaleString(lang),
+			    h.requests || 0, h.errors || 0),
+			    "data-requests": String(h.requests || 0),
 			    "data-errors": String(h.errors || 0) });
 			const ok = el("span", { class: "ok" });
 			const bad = el("span", { class: "bad" });
@@ -676,30 +865,32 @@
 		$("stats-trend").replaceChildren(...cols);
 		const first = hourly.length ? new Date(hourly[0].start) : null;
 		$("stats-trend-axis").replaceChildren(
-		    el("span", {}, first ? first.toLocaleString() : ""),
-		    el("span", {}, "peak " + max + " per hour"),
-		    el("span", {}, "now"));
+		    el("span", {}, first ? first.toLocaleString(lang) : ""),
+		    el("span", {}, t("st.peak", max)),
+		    el("span", {}, t("st.now")));
 	}
 
 	async function loadStats() {
 		const r = await api("GET", "stats?hours=" + $("stats-hours").value);
-		const t = r.total || {};
+		const tot = r.total || {};
 
+		/* data-figure names a figure whatever the language. */
 		$("stats-total").replaceChildren(el("dl", { class: "figures" },
-		    ...[["Requests", num(t.requests)], ["Errors", num(t.errors)],
-		    ["Errors by type", errorTypes(t) || "none"],
-		    ["Tokens in", num(t.inputTokens)],
-		    ["Tokens out", num(t.outputTokens)],
-		    ["Latency p50 ms", num(t.latencyP50Ms)],
-		    ["Latency p95 ms", num(t.latencyP95Ms)]].map(([k, v]) =>
-		    el("div", { "data-figure": k }, el("dt", {}, k),
-		    el("dd", {}, v)))));
+		    ...[["Requests", "st.requests", num(tot.requests)],
+		    ["Errors", "st.errors", num(tot.errors)],
+		    ["Errors by type", "st.bytype", errorTypes(tot) || t("none")],
+		    ["Tokens in", "st.tin", num(tot.inputTokens)],
+		    ["Tokens out", "st.tout", num(tot.outputTokens)],
+		    ["Latency p50 ms", "st.lp50", num(tot.latencyP50Ms)],
+		    ["Latency p95 ms", "st.lp95", num(tot.latencyP95Ms)]].map(
+		    ([k, label, v]) => el("div", { "data-figure": k },
+		    el("dt", {}, t(label)), el("dd", {}, v)))));
 		drawTrend(r.hourly || []);
 		$("stats-tables").replaceChildren(
-		    statsTable("Per account", r.byAccount),
-		    statsTable("Per model", r.byModel),
-		    statsTable("Per API", r.byApi),
-		    statsTable("Per key", r.byKey));
+		    statsTable(t("st.pacct"), r.byAccount),
+		    statsTable(t("st.pmodel"), r.byModel),
+		    statsTable(t("st.papi"), r.byApi),
+		    statsTable(t("st.pkey"), r.byKey));
 		$("stats-tables").dataset.hours = String(r.hours ||
 		    $("stats-hours").value);
 	}
@@ -709,12 +900,12 @@
 	function limitsText(l) {
 		const parts = [];
 		if (l && l.rpm)
-			parts.push(l.rpm + " rpm");
+			parts.push(t("k.rpm", l.rpm));
 		if (l && l.monthlyRequests)
-			parts.push(l.monthlyRequests + " req/month");
+			parts.push(t("k.mreq", l.monthlyRequests));
 		if (l && l.monthlyTokens)
-			parts.push(l.monthlyTokens + " tokens/month");
-		return parts.length ? parts.join(", ") : "none";
+			parts.push(t("k.mtok", l.monthlyTokens));
+		return parts.length ? parts.join(", ") : t("none");
 	}
 
 	async function keyAct(method, path, body, what) {
@@ -730,23 +921,22 @@
 		return el("tr", { "data-name": k.name },
 		    el("td", {}, k.name),
 		    el("td", {}, el("span", { class: "state state-" +
-			String(k.state).replace(/[^a-z-]/g, "") }, k.state)),
+			String(k.state).replace(/[^a-z-]/g, "") }, stateName(k.state))),
 		    el("td", { class: "mono" }, (k.keyPrefix || "") + "…"),
-		    el("td", {}, (k.models || []).join(", ") || "all"),
+		    el("td", {}, (k.models || []).join(", ") || t("k.all")),
 		    el("td", {}, limitsText(k.limits)),
 		    el("td", {}, k.expires || ""),
-		    el("td", {}, num(u.requests) + " requests, " +
-			num(u.tokens) + " tokens"),
+		    el("td", {}, t("k.usage", num(u.requests), num(u.tokens))),
 		    el("td", { class: "actions" },
 			k.disabled ?
-			actionButton("Enable", () => keyAct("POST", "keys/" +
+			actionButton(t("b.enable"), () => keyAct("POST", "keys/" +
 			    name + "/disabled", { disabled: false },
-			    "key " + k.name + " enabled"), "enable") :
-			actionButton("Disable", () => keyAct("POST", "keys/" +
+			    t("k.enabled", k.name)), "enable") :
+			actionButton(t("b.disable"), () => keyAct("POST", "keys/" +
 			    name + "/disabled", { disabled: true },
-			    "key " + k.name + " disabled"), "disable"),
-			actionButton("Rotate", () => rotateKey(k.name), "rotate"),
-			actionButton("Remove", () => removeKey(k.name),
+			    t("k.disabled", k.name)), "disable"),
+			actionButton(t("b.rotate"), () => rotateKey(k.name), "rotate"),
+			actionButton(t("b.remove"), () => removeKey(k.name),
 			    "danger remove")));
 	}
 
@@ -755,8 +945,7 @@
 		const rows = (r.keys || []).map(keyRow);
 		if (rows.length === 0)
 			rows.push(el("tr", {}, el("td", { colSpan: 8,
-			    class: "muted" }, "No client keys: clients use " +
-			    "apiKey.")));
+			    class: "muted" }, t("k.none"))));
 		$("key-table").tBodies[0].replaceChildren(...rows);
 	}
 
@@ -779,14 +968,14 @@
 		const value = $("key-value").textContent;
 		try {
 			await navigator.clipboard.writeText(value);
-			$("key-copied").textContent = "copied";
+			$("key-copied").textContent = t("k.copied");
 		} catch (e) {
 			/* No clipboard access: select it for Ctrl-C. */
 			const range = document.createRange();
 			range.selectNodeContents($("key-value"));
 			getSelection().removeAllRanges();
 			getSelection().addRange(range);
-			$("key-copied").textContent = "selected: press Ctrl-C";
+			$("key-copied").textContent = t("k.selected");
 		}
 	}
 
@@ -809,28 +998,26 @@
 		const r = await api("POST", "keys", body);
 		$("key-add").reset();
 		$("key-add").hidden = true;
-		notice("key " + r.name + " added", false);
+		notice(t("k.added", r.name), false);
 		showKey(r.name, r.key);
 		await loadKeys();
 	}
 
 	async function rotateKey(name) {
-		if (!window.confirm("Rotate key " + name + "? The current key " +
-		    "stops working at once."))
+		if (!window.confirm(t("k.confirm_rotate", name)))
 			return;
 		const r = await api("POST", "keys/" + encodeURIComponent(name) +
 		    "/rotate");
-		notice("key " + name + " rotated", false);
+		notice(t("k.rotated", name), false);
 		showKey(r.name, r.key);
 		await loadKeys();
 	}
 
 	async function removeKey(name) {
-		if (!window.confirm("Remove key " + name + "? Clients using it " +
-		    "get 401 at once."))
+		if (!window.confirm(t("k.confirm_remove", name)))
 			return;
 		await keyAct("DELETE", "keys/" + encodeURIComponent(name),
-		    undefined, "key " + name + " removed");
+		    undefined, t("k.removed", name));
 	}
 
 	/* --- settings ------------------------------------------------------- */
@@ -850,7 +1037,7 @@
 	async function saveSetting(ev, method, path, body) {
 		ev.preventDefault();
 		await api(method, path, body);
-		notice("saved", false);
+		notice(t("saved"), false);
 		await loadSettings();
 	}
 
@@ -888,10 +1075,15 @@
 	}
 
 	document.addEventListener("DOMContentLoaded", () => {
+		applyLang();
+		$("lang").addEventListener("change", () => setLang($("lang").value));
 		$("login-form").addEventListener("submit", doLogin);
 		$("logout").addEventListener("click", () => logout(""));
+		$("menu").addEventListener("click", () =>
+		    menu(!$("nav").classList.contains("open")));
 		for (const b of document.querySelectorAll("nav .tab"))
 			b.addEventListener("click", () => show(b.dataset.page));
+		on("ov-reload", "click", loadOverview);
 		on("acct-reload", "click", loadAccounts);
 		$("acct-show-add").addEventListener("click", () => {
 			$("acct-add").hidden = !$("acct-add").hidden;
@@ -960,7 +1152,8 @@
 			guessBase();
 		if (key) {
 			$("nav").hidden = false;
-			show("accounts");
+			$("menu").hidden = false;
+			show("overview");
 		} else
 			show("login");
 	});

@@ -4,11 +4,18 @@
 Each class runs behind one server and one mount: lighttpd and Apache, each at
 /kiro and at the root (where the UI's block must win over the API's). Covered:
 
-  - /kiro-admin/ is served by the web server itself from admin/ui (the
+  - /admin/ is served by the web server itself from admin/ui (the
     responder never sees it: no access-log line), index.html, app.js and
-    style.css with their types, /kiro-admin redirected or served;
+    style.css with their types, /admin redirected or served; /adminx
+    and /api/admin/ still reach the responder;
+  - GET /health with the admin key answers the version and account
+    counts (the overview page), without a key or with a wrong one not;
   - the page loads nothing from elsewhere: a Content-Security-Policy that
     allows 'self' only, and no http(s):// or // reference in any file;
+  - both language tables (lang-en.js, lang-zh-CN.js) have the same keys
+    and placeholders, every Chinese string is translated, every key the
+    page and app.js use is in them and every key is used, and the page
+    holds no text outside the tables;
   - the page's script never writes server data as HTML (no innerHTML,
     outerHTML, insertAdjacentHTML or document.write);
   - POST /api/admin/login/builder-id starts the mock's device flow and
@@ -42,7 +49,20 @@ MOCK: Mock | None = None
 ADMIN_KEY = "sk-admin-webui-" + "w" * 16 + "Q7"
 UI_DIR = Path(__file__).resolve().parents[2] / "admin" / "ui"
 UI_FILES = {"index.html": "text/html", "app.js": "text/javascript",
-            "style.css": "text/css"}
+            "style.css": "text/css", "lang-en.js": "text/javascript",
+            "lang-zh-CN.js": "text/javascript"}
+LANGS = ("en", "zh-CN")
+# Values that are the same in every language: names, not words.
+SAME_IN_EVERY_LANGUAGE = {"h.api", "lang.en", "lang.zh-CN"}
+SVG_NAMESPACE = '"http://www.w3.org/2000/svg"'
+
+
+def lang_table(name: str) -> dict:
+    """The table lang-NAME.js assigns, read as the JSON it is written in."""
+    text = (UI_DIR / f"lang-{name}.js").read_text()
+    head = f'window.KIRO_LANG["{name}"] = '
+    start = text.index(head) + len(head)
+    return json.loads(text[start:text.rindex("}") + 1])
 
 
 def setUpModule() -> None:
@@ -82,7 +102,7 @@ class _WebUI:
             problems = getattr(srv, "_trace_problems", None)
             assert not problems, "valgrind reported errors:\n" + "\n".join(problems)
 
-    def ui(self, path: str = "/kiro-admin/"):
+    def ui(self, path: str = "/admin/"):
         return request(self.gateway.srv.root_url + path, "GET", None, {})
 
     def admin(self, method: str, path: str, body=None, key: str | None = ADMIN_KEY):
@@ -97,27 +117,49 @@ class _WebUI:
 
     def test_files_served_with_types(self):
         for name, ctype in UI_FILES.items():
-            resp = self.ui("/kiro-admin/" + name)
+            resp = self.ui("/admin/" + name)
             self.assertEqual(resp.status, 200, name)
             self.assertTrue(resp.headers.get("Content-Type", "").startswith(ctype),
                             f"{name}: {resp.headers.get('Content-Type')}")
             self.assertEqual(resp.body, (UI_DIR / name).read_bytes(), name)
 
     def test_index_page_at_the_directory(self):
-        resp = self.ui("/kiro-admin/")
+        resp = self.ui("/admin/")
         self.assertEqual(resp.status, 200)
         self.assertEqual(resp.body, (UI_DIR / "index.html").read_bytes())
-        bare = self.ui("/kiro-admin")
+        bare = self.ui("/admin")
         self.assertIn(bare.status, (200, 301, 302))
         if bare.status != 200:
-            self.assertTrue(bare.headers.get("Location", "").endswith("/kiro-admin/"))
+            self.assertTrue(bare.headers.get("Location", "").endswith("/admin/"))
 
     def test_not_the_responder(self):
         # A path under the UI that is no file is the server's own 404, not
         # the gateway's JSON.
-        resp = self.ui("/kiro-admin/api/admin/credentials")
+        resp = self.ui("/admin/api/admin/credentials")
         self.assertEqual(resp.status, 404)
         self.assertNotIn(b'"error"', resp.body)
+
+    def test_neighbours_reach_the_responder(self):
+        # Only /admin and /admin/... are the UI's: /adminx (at the root
+        # mount, a URL of the API's) is the responder's JSON 404.
+        resp = request(self.gateway.url("/adminx"), "GET", None, {})
+        self.assertEqual(resp.status, 404)
+        self.assertIn("error", resp.json())
+
+    def test_health_counts_for_the_admin_key(self):
+        # The overview page shows the version and the counts with the
+        # admin key; without a key only the status.
+        url = self.gateway.url("/health")
+        resp = request(url, "GET", None, {"x-api-key": ADMIN_KEY})
+        self.assertEqual(resp.status, 200, resp.body)
+        body = resp.json()
+        self.assertEqual(body["accounts"], {"total": 1, "usable": 1})
+        self.assertTrue(body["version"])
+        bare = request(url, "GET", None, {}).json()
+        self.assertNotIn("version", bare)
+        self.assertNotIn("accounts", bare)
+        wrong = request(url, "GET", None, {"x-api-key": ADMIN_KEY + "x"}).json()
+        self.assertNotIn("accounts", wrong)
 
     def test_api_still_served(self):
         resp = self.admin("GET", "credentials")
@@ -273,7 +315,8 @@ class StaticChecks(unittest.TestCase):
 
     def test_nothing_from_elsewhere(self):
         for name in UI_FILES:
-            text = (UI_DIR / name).read_text()
+            # The SVG namespace is a name (createElementNS), never fetched.
+            text = (UI_DIR / name).read_text().replace(SVG_NAMESPACE, '""')
             # A URL with a host, in quotes or url(...), anywhere.
             for m in re.finditer(r"""["'(=]\s*(?:https?:)?//\w""", text):
                 self.fail(f"{name} refers to {m.group(0)}")
@@ -281,10 +324,45 @@ class StaticChecks(unittest.TestCase):
             self.assertNotIn("url(", text, name)
 
     def test_no_html_from_data(self):
+        for name in ("app.js", "lang-en.js", "lang-zh-CN.js"):
+            js = (UI_DIR / name).read_text()
+            for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
+                         "eval(", "new Function"):
+                self.assertNotIn(sink, js, name)
+
+    def test_language_tables_match(self):
+        tables = {name: lang_table(name) for name in LANGS}
+        en, zh = tables["en"], tables["zh-CN"]
+        self.assertEqual(set(en), set(zh))
+        for key, text in en.items():
+            self.assertTrue(text and zh[key], key)
+            self.assertEqual(sorted(re.findall(r"\{\d+\}", text)),
+                             sorted(re.findall(r"\{\d+\}", zh[key])), key)
+            if key not in SAME_IN_EVERY_LANGUAGE:
+                # Translated: some Chinese in every Chinese string.
+                self.assertRegex(zh[key], r"[\u4e00-\u9fff]", key)
+
+    def test_every_string_in_the_tables(self):
+        en = lang_table("en")
+        html = (UI_DIR / "index.html").read_text()
         js = (UI_DIR / "app.js").read_text()
-        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write",
-                     "eval(", "new Function"):
-            self.assertNotIn(sink, js)
+        used = set(re.findall(r'data-i18n(?:-aria)?="([^"]+)"', html))
+        used |= set(re.findall(r'\bt\("([^"]+)"', js))
+        self.assertFalse(used - set(en), "keys missing from the tables")
+        # Each key is used: by the page, by name in app.js, or a state.
+        for key in en:
+            if key.startswith("state.") or key in ("title",):
+                continue
+            self.assertTrue(key in used or f'"{key}"' in js, f"{key} is not used")
+        # No text in the page's body outside the tables, but names.
+        body = re.sub(r"<(code|option value=\"[^\"]*\")[^>]*>[^<]*<", "<",
+                      html.split("<body>", 1)[1])
+        texts = {t.strip() for t in re.findall(r'>([^<]*[A-Za-z][^<]*)<', body)}
+        tagged = set(en.values())
+        names = {"kiro-fcgi", "x-api-key"}
+        for text in texts:
+            norm = " ".join(text.split())
+            self.assertTrue(norm in tagged or norm in names, f"untranslated: {norm!r}")
 
 
 class LighttpdKiro(_WebUI, unittest.TestCase):

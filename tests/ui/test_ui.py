@@ -3,7 +3,7 @@
 
 Set-up, once per class: the mock Kiro upstream, kiro-fcgi with adminApiKey
 and two accounts behind lighttpd (mount /kiro) or Apache (mount /), the UI
-at /kiro-admin/ served by that server from admin/ui.  ui-driver.mjs (node,
+at /admin/ served by that server from admin/ui.  ui-driver.mjs (node,
 playwright-core from tests/clients' pinned packages, see
 tests/clients/clienthelp.py) launches /usr/bin/chromium headless with
 --no-sandbox --disable-background-networking and, checking each step
@@ -12,7 +12,17 @@ against the admin API:
   - the API prefix is guessed (/kiro or the root, by GET /health);
   - a wrong key, the client apiKey and a prefix with no admin API behind it
     each give their own message (401, 403, 404) and no login;
-  - logs in: the accounts table lists the API's accounts in its order with
+  - logs in: the overview page (the first) shows GET /health's status,
+    version and account counts, the accounts by state, the 24 h totals
+    and one chart bar per hour with the figures of GET /api/admin/stats,
+    and one quota bar per account with its cached usage;
+  - switches to Simplified Chinese: every tagged element holds the
+    zh-CN table's string and no English string of the table shows on
+    any page; the choice survives a reload; and back to English; a
+    browser whose language is zh-CN gets Chinese without a choice;
+  - at 375x812 (a phone) the navigation folds behind a Menu button and
+    no page is wider than the screen (document width);
+  - the accounts table lists the API's accounts in its order with
     their id, email, state, priority and auth method;
   - after three /v1/messages calls (one failing at the mock: 529), the
     Requests page lists their records newest first with every field as
@@ -49,7 +59,9 @@ secret.
 
 Run by `make check`; by hand from a build tree:
   KIRO_BUILDDIR=build /usr/bin/python3 tests/ui/test_ui.py
-(KIRO_UI_SCREENSHOT=FILE.png keeps a screenshot of the accounts page.)
+(KIRO_UI_SCREENSHOT=FILE.png keeps a screenshot of the accounts page;
+KIRO_UI_SCREENSHOT_README=1 writes doc/console.png, README's 1280x800 shot
+of the overview, from the lighttpd run.)
 """
 
 from __future__ import annotations
@@ -74,11 +86,13 @@ from gateway import Account, Gateway, Mock, request  # noqa: E402
 CHROMIUM = Path("/usr/bin/chromium")
 ADMIN_KEY = "sk-admin-ui-" + "u" * 20 + "X4"
 DRIVER = HERE / "ui-driver.mjs"
+README_SHOT = HERE.parents[1] / "doc" / "console.png"
 
 
 class _UI:
     server = "lighttpd"
     mount = "/kiro"
+    readme_shot = False
 
     @classmethod
     def setUpClass(cls) -> None:
@@ -129,7 +143,7 @@ class _UI:
         srv = self.gateway.srv
         env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(self.tmp),
                "KIRO_NODE_MODULES": str(self.modules),
-               "KIRO_UI_URL": srv.root_url + "/kiro-admin/",
+               "KIRO_UI_URL": srv.root_url + "/admin/",
                "KIRO_API_PREFIX": "" if self.mount == "/" else self.mount,
                "KIRO_ADMIN_KEY": ADMIN_KEY, "KIRO_CLIENT_KEY": gw.API_KEY,
                "KIRO_MOCK_URL": self.mock.url, "KIRO_MODEL": gw.MODEL, "KIRO_IMPORT_FILE": str(import_file),
@@ -139,6 +153,8 @@ class _UI:
                "KIRO_SECRETS": json.dumps(self.secrets()[1:])}
         if os.environ.get("KIRO_UI_SCREENSHOT"):
             env["KIRO_SCREENSHOT"] = os.environ["KIRO_UI_SCREENSHOT"]
+        if os.environ.get("KIRO_UI_SCREENSHOT_README") == "1" and self.readme_shot:
+            env["KIRO_README_SHOT"] = str(README_SHOT)
         try:
             done = subprocess.run([self.node, str(DRIVER)], env=env, cwd=self.tmp,
                                   stdin=subprocess.DEVNULL, capture_output=True,
@@ -154,7 +170,7 @@ class _UI:
     def test_ui(self):
         summary = self.run_driver()
         for name in ("prefix_guessed", "wrong_key", "client_key", "wrong_prefix", "log_in",
-                     "accounts_match_api", "flows_page", "flows_filter", "flows_detail",
+                     "overview_matches_api", "language", "language_from_browser", "phone", "accounts_match_api", "flows_page", "flows_filter", "flows_detail",
                      "flows_export", "stats_page", "key_add", "key_works", "key_disable",
                      "key_rotate", "key_remove", "disable", "enable", "priority", "import", "add_by_form", "add_by_json",
                      "history", "delete", "builder_id_login", "balance", "usage_page",
@@ -164,6 +180,9 @@ class _UI:
         self.assertIn("403", summary["client_key"])
         self.assertIn("404", summary["wrong_prefix"])
         self.assertEqual(summary["accounts_match_api"], 2)
+        self.assertGreater(summary["language"], 100)
+        for page, width in summary["phone"].items():
+            self.assertLessEqual(width, 375, page)
         # Three requests made; the prefix guess and the wrong prefix at
         # the login (404s) are in the log and the stats too.
         self.assertEqual(summary["flows_page"], 3)
@@ -193,6 +212,7 @@ class _UI:
 
 class Lighttpd(_UI, unittest.TestCase):
     server, mount = "lighttpd", "/kiro"
+    readme_shot = True
 
 
 class Apache(_UI, unittest.TestCase):

@@ -3,13 +3,14 @@
 // Run by tests/ui/test_ui.py, which starts the mock upstream and the gateway
 // behind a real server and passes (environment):
 //   KIRO_NODE_MODULES  node_modules holding playwright-core
-//   KIRO_UI_URL        the UI, e.g. http://127.0.0.1:PORT/kiro-admin/
+//   KIRO_UI_URL        the UI, e.g. http://127.0.0.1:PORT/admin/
 //   KIRO_API_PREFIX    the gateway's mount as typed in the login form
 //   KIRO_ADMIN_KEY     adminApiKey;  KIRO_CLIENT_KEY  apiKey
 //   KIRO_MOCK_URL      the mock's base URL (its /_mock/ control API)
 //   KIRO_IMPORT_FILE   a kiro.rs credentials.json to import through the page
 //   KIRO_SECRETS       a JSON array of strings the page must never hold
 //   KIRO_SCREENSHOT    where to save a screenshot of the accounts page
+//   KIRO_README_SHOT   where to save README's 1280x800 shot of the overview
 // Each step asserts what it sees against the admin API, read directly with
 // the admin key; the first failure ends the run with a non-zero exit and
 // the step's name.  The last stdout line is a JSON summary for the Python
@@ -125,11 +126,170 @@ try {
 	});
 	await step("log_in", async () => {
 		await login(adminKey, prefix);
-		await page.waitForSelector("#page-accounts:not([hidden])");
-		await page.waitForSelector("#acct-table tbody tr[data-id]");
+		/* The overview is the first page. */
+		await page.waitForSelector("#page-overview:not([hidden])");
+		await page.waitForSelector("#ov-quota .qrow[data-id]");
+		await page.waitForSelector("#ov-chart g.hour");
 		assert.equal(await page.isVisible("#page-login"), false);
 	});
+	const fmt = (v) => typeof v !== "number" ? "" :
+	    Number.isInteger(v) ? String(v) : v.toFixed(2);
+	async function rowIds(sel, attr) {
+		return page.locator(sel).evaluateAll((rows, a) =>
+		    rows.map((r) => r.getAttribute(a)), attr);
+	}
+	const figure = (box, k) => page.locator(
+	    `#${box} [data-figure="${k}"] dd`).innerText();
+	await step("overview_matches_api", async () => {
+		const [list, usage, stats] = await Promise.all([
+		    admin("GET", "credentials"), admin("GET", "usage"),
+		    admin("GET", "stats?hours=24")]);
+		const health = await (await fetch(gatewayBase + "/health",
+		    { headers: { "x-api-key": adminKey } })).json();
+		assert.equal(await figure("ov-health", "status"), health.status);
+		assert.ok(health.version, "/health gives the admin key a version");
+		assert.equal(await figure("ov-health", "version"), health.version);
+		assert.equal(await figure("ov-health", "total"),
+		    String(health.accounts.total));
+		assert.equal(await figure("ov-health", "usable"),
+		    String(health.accounts.usable));
+		const states = {};
+		for (const c of list.credentials)
+			states[c.state] = (states[c.state] || 0) + 1;
+		for (const [st, n] of Object.entries(states))
+			assert.equal(await figure("ov-states", st), String(n), st);
+		assert.equal(await page.locator("#ov-states [data-figure]")
+		    .count(), Object.keys(states).length);
+		assert.equal(await figure("ov-totals", "requests"),
+		    String(stats.total.requests));
+		assert.equal(await figure("ov-totals", "errors"),
+		    String(stats.total.errors));
+		const bars = await page.locator("#ov-chart g.hour").evaluateAll(
+		    (gs) => gs.map((g) => [Number(g.dataset.requests),
+		    Number(g.dataset.errors)]));
+		assert.deepEqual(bars, stats.hourly.map((h) => [h.requests,
+		    h.errors]));
+		const byId = new Map(usage.accounts.map((a) => [a.id, a.usage]));
+		const qids = await rowIds("#ov-quota .qrow", "data-id");
+		assert.deepEqual(qids.map(Number), list.credentials.map((c) => c.id));
+		for (const c of list.credentials) {
+			const u = byId.get(c.id);
+			const txt = await page.locator(`#ov-quota .qrow[data-id="${c.id}"] .qtext`).innerText();
+			assert.equal(txt, u ? fmt(u.currentUsage) + " / " +
+			    fmt(u.usageLimit) : "unknown", `quota of ${c.id}`);
+		}
+		return stats.total.requests;
+	});
+	/* --- languages and a phone screen -------------------------------- */
+	const langTables = await page.evaluate(() => window.KIRO_LANG);
+	/* Text shown anywhere on the page: visible elements only. */
+	const shownText = () => page.evaluate(() => document.body.innerText);
+	await step("language", async () => {
+		const en = langTables.en, zh = langTables["zh-CN"];
+		assert.deepEqual(Object.keys(zh).sort(), Object.keys(en).sort());
+		assert.equal(await page.locator("#lang").inputValue(), "en");
+		await page.selectOption("#lang", "zh-CN");
+		await page.waitForFunction(() => document.documentElement.lang ===
+		    "zh-CN" && document.querySelector("#ov-updated")
+		    .textContent.startsWith("更新于"));
+		/* Every tagged element holds its Chinese string. */
+		const tagged = await page.locator("[data-i18n]").evaluateAll(
+		    (es) => es.map((e) => [e.dataset.i18n, e.textContent]));
+		for (const [k, txt] of tagged)
+			assert.equal(txt, zh[k], k);
+		/*
+		 * No English label from the table shows, on any page.  State
+		 * names and "none" are left out: the server's data (error
+		 * types, "(none)" groups) holds the same words.
+		 */
+		const english = Object.keys(en).filter((k) => en[k] !== zh[k] &&
+		    !k.startsWith("state.") && k !== "none")
+		    .flatMap((k) => en[k].split(/\{\d+\}/))
+		    .map((x) => x.trim()).filter((x) => /[A-Za-z]{3}/.test(x));
+		const found = [];
+		for (const p of ["overview", "accounts", "usage", "flows",
+		    "stats", "keys", "settings"]) {
+			await page.click(`nav .tab[data-page=${p}]`);
+			await page.waitForSelector(`#page-${p}:not([hidden])`);
+			await page.waitForLoadState("networkidle");
+			const shown = await shownText();
+			if (p === "overview")
+				await shot("zh-overview");
+			for (const e of english) {
+				const re = new RegExp("(^|[^A-Za-z])" + e.replace(
+				    /[.*+?^${}()|[\]\\]/g, "\\$&") + "($|[^A-Za-z])");
+				if (re.test(shown))
+					found.push(p + ": " + e);
+			}
+		}
+		assert.deepEqual(found, []);
+		assert.equal(await page.evaluate(() =>
+		    localStorage.getItem("kiroLang")), "zh-CN");
+		/* Kept across a reload; then back to English. */
+		await page.reload();
+		await page.waitForSelector("#page-overview:not([hidden])");
+		assert.equal(await page.locator("nav .tab[data-page=overview]")
+		    .innerText(), zh["h.overview"]);
+		await page.selectOption("#lang", "en");
+		await page.waitForFunction(() =>
+		    document.documentElement.lang === "en");
+		for (const [k, txt] of await page.locator("[data-i18n]")
+		    .evaluateAll((es) => es.map((e) => [e.dataset.i18n,
+		    e.textContent])))
+			assert.equal(txt, en[k], k);
+		return english.length;
+	});
+	await step("language_from_browser", async () => {
+		/* A Chinese browser with no choice stored gets Chinese. */
+		const zhContext = await browser.newContext({ locale: "zh-CN" });
+		try {
+			const zhPage = await zhContext.newPage();
+			await zhPage.goto(uiURL);
+			await zhPage.waitForFunction(() =>
+			    document.documentElement.lang === "zh-CN");
+			assert.equal(await zhPage.locator("#page-login h2")
+			    .innerText(), langTables["zh-CN"]["h.log_in"]);
+			assert.equal(await zhPage.locator("#lang").inputValue(),
+			    "zh-CN");
+			if (process.env.KIRO_SCREENSHOT)
+				await zhPage.screenshot({ path: process.env
+				    .KIRO_SCREENSHOT.replace(/(\.png)?$/,
+				    "-zh.png") });
+		} finally {
+			await zhContext.close();
+		}
+	});
+	await step("phone", async () => {
+		await page.setViewportSize({ width: 375, height: 812 });
+		await page.click("#menu");
+		await page.click("nav .tab[data-page=overview]");
+		await page.waitForSelector("#ov-quota .qrow[data-id]");
+		await page.waitForLoadState("networkidle");
+		/* Folded: the menu shows, the tabs do not until it is opened. */
+		assert.equal(await page.isVisible("#menu"), true);
+		assert.equal(await page.isVisible("nav .tab[data-page=stats]"),
+		    false);
+		const widths = {};
+		for (const p of ["overview", "accounts", "flows", "stats",
+		    "keys", "settings", "usage"]) {
+			await page.click("#menu");
+			assert.equal(await page.isVisible(
+			    `nav .tab[data-page=${p}]`), true);
+			await page.click(`nav .tab[data-page=${p}]`);
+			await page.waitForSelector(`#page-${p}:not([hidden])`);
+			await page.waitForLoadState("networkidle");
+			widths[p] = await page.evaluate(() =>
+			    document.documentElement.scrollWidth);
+			assert.ok(widths[p] <= 375, `${p} is ${widths[p]} px wide`);
+		}
+		await shot("phone");
+		await page.setViewportSize({ width: 1280, height: 800 });
+		assert.equal(await page.isVisible("#menu"), false);
+		return widths;
+	});
 	await step("accounts_match_api", async () => {
+		await page.click("nav .tab[data-page=accounts]");
+		await page.waitForSelector("#acct-table tbody tr[data-id]");
 		const api = await admin("GET", "credentials");
 		const ids = await page.locator("#acct-table tbody tr[data-id]")
 		    .evaluateAll((rows) => rows.map((r) => Number(r.dataset.id)));
@@ -146,17 +306,11 @@ try {
 		return api.credentials.length;
 	});
 	/* --- the Requests, Stats and Keys pages ---------------------------- */
-	const fmt = (v) => typeof v !== "number" ? "" :
-	    Number.isInteger(v) ? String(v) : v.toFixed(2);
 	const both = (a, b) => (a === undefined ? "" : String(a)) + " / " +
 	    (b === undefined ? "" : String(b));
 	const cellTexts = (loc) => loc.locator("td").evaluateAll((tds) =>
 	    tds.map((td) => td.textContent));
 	const flowRows = "#flow-table tbody tr[data-id]";
-	async function rowIds(sel, attr) {
-		return page.locator(sel).evaluateAll((rows, a) =>
-		    rows.map((r) => r.getAttribute(a)), attr);
-	}
 	async function waitRows(sel, n) {
 		await page.waitForFunction(([s, k]) =>
 		    document.querySelectorAll(s).length === k, [sel, n]);
@@ -584,6 +738,17 @@ try {
 			    fullPage: true });
 		return html.length;
 	});
+	/* KIRO_README_SHOT: the overview with this run's data, for README. */
+	if (process.env.KIRO_README_SHOT) {
+		await step("readme_screenshot", async () => {
+			await page.setViewportSize({ width: 1280, height: 800 });
+			await page.click("nav .tab[data-page=overview]");
+			await page.waitForSelector("#ov-chart g.hour");
+			await page.waitForLoadState("networkidle");
+			await page.screenshot({ path: process.env.KIRO_README_SHOT });
+			return process.env.KIRO_README_SHOT;
+		});
+	}
 	await step("log_out", async () => {
 		await page.click("#logout");
 		await page.waitForSelector("#page-login:not([hidden])");
