@@ -1023,15 +1023,70 @@
 	/* --- settings ------------------------------------------------------- */
 
 	async function loadSettings() {
-		const [lb, lim, sticky] = await Promise.all([
+		const [lb, lim, sticky, mm] = await Promise.all([
 		    api("GET", "config/load-balancing"),
 		    api("GET", "config/rate-limits"),
-		    api("GET", "config/sticky-seconds")]);
+		    api("GET", "config/sticky-seconds"),
+		    api("GET", "config/model-map")]);
 		$("lb-mode").value = lb.mode;
 		$("lim-interval").value = lim.minIntervalMs;
 		$("lim-account").value = lim.perAccountRpm;
 		$("lim-global").value = lim.globalRpm;
 		$("sticky-seconds").value = sticky.stickySeconds;
+		showModelMap(mm);
+	}
+
+	/* --- the model map: client name -> Kiro model, kept in order ------- */
+
+	let modelMap = [];
+
+	function modelMapRows() {
+		$("mm-rows").replaceChildren(...modelMap.map(([name, target], i) =>
+		    el("tr", { "data-name": name },
+			el("td", { class: "mono" }, name),
+			el("td", { class: "mono" }, target),
+			el("td", { class: "actions" },
+			    actionButton(t("b.remove"), () => {
+				modelMap.splice(i, 1);
+				modelMapRows();
+			    }, "danger remove")))));
+		if (modelMap.length === 0)
+			$("mm-rows").append(el("tr", {}, el("td",
+			    { colSpan: 3, class: "muted" }, t("mm.empty"))));
+	}
+
+	function showModelMap(mm) {
+		modelMap = Object.entries(mm.modelMap || {});
+		$("mm-source").textContent = t(mm.source === "admin" ?
+		    "mm.source_admin" : "mm.source_config");
+		modelMapRows();
+	}
+
+	function addModelName() {
+		const name = $("mm-name").value.trim();
+		const target = $("mm-target").value.trim();
+
+		if (name === "" || target === "")
+			return;
+		modelMap = modelMap.filter(([n]) => n !== name);
+		modelMap.push([name, target]);
+		$("mm-name").value = "";
+		$("mm-target").value = "";
+		modelMapRows();
+	}
+
+	async function saveModelMap(ev) {
+		ev.preventDefault();
+		await api("PUT", "config/model-map",
+		    { modelMap: Object.fromEntries(modelMap) });
+		notice(t("saved"), false);
+		await loadSettings();
+	}
+
+	async function resetModelMap() {
+		await api("DELETE", "config/model-map");
+		notice(t("mm.reset"), false);
+		await loadSettings();
 	}
 
 	async function saveSetting(ev, method, path, body) {
@@ -1147,6 +1202,9 @@
 		on("set-sticky", "submit", (ev) => saveSetting(ev, "PUT",
 		    "config/sticky-seconds",
 		    { stickySeconds: Number($("sticky-seconds").value) }));
+		$("mm-add").addEventListener("click", addModelName);
+		on("set-modelmap", "submit", saveModelMap);
+		on("mm-reset", "click", resetModelMap);
 		$("login-base").value = base;
 		if (localStorage.getItem(BASE_STORE) === null)
 			guessBase();

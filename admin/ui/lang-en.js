@@ -233,5 +233,14 @@ window.KIRO_LANG["en"] = {
 	"lang.zh-CN": "简体中文",
 	"h.requests_per_hour_aria": "requests per hour",
 	"menu": "Menu",
-	"state.needs-login": "needs-login"
+	"state.needs-login": "needs-login",
+	"h.model_names": "Model names",
+	"h.model_names_note": "The names clients may use for a Kiro model, tried before the built-in names.",
+	"h.client_name": "Client name",
+	"h.kiro_model": "Kiro model",
+	"h.use_config_json": "Use config.json's",
+	"mm.source_admin": "Set here (it wins over config.json's modelMap).",
+	"mm.source_config": "From config.json.",
+	"mm.empty": "No names: the built-in ones only.",
+	"mm.reset": "config.json's modelMap is in effect again"
 };

@@ -233,5 +233,14 @@ window.KIRO_LANG["zh-CN"] = {
 	"lang.zh-CN": "简体中文",
 	"h.requests_per_hour_aria": "每小时请求数",
 	"menu": "菜单",
-	"state.needs-login": "需要重新登录"
+	"state.needs-login": "需要重新登录",
+	"h.model_names": "模型名称",
+	"h.model_names_note": "客户端可用来指代某个 Kiro 模型的名称，优先于内置名称。",
+	"h.client_name": "客户端名称",
+	"h.kiro_model": "Kiro 模型",
+	"h.use_config_json": "改用 config.json 的设置",
+	"mm.source_admin": "在此设置（优先于 config.json 的 modelMap）。",
+	"mm.source_config": "来自 config.json。",
+	"mm.empty": "没有名称：仅使用内置名称。",
+	"mm.reset": "已恢复使用 config.json 的 modelMap"
 };

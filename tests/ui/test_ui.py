@@ -49,7 +49,9 @@ against the admin API:
   - one account's balance fetched from the row (the API's figures shown);
   - the usage page lists every account and fetches every balance, with
     its progress; the settings page changes the
-    load-balancing mode and a rate limit (read back through the API);
+    load-balancing mode, a rate limit and the model names (a name added and
+    saved, one removed before saving, config.json's map back), each read
+    back through the API;
   - no token, client secret, device code, client key or the admin key in
     the page's HTML or storage but the admin key in sessionStorage, and
     the admin key in no URL fetched; logging out forgets the key;
@@ -174,12 +176,14 @@ class _UI:
                      "flows_export", "stats_page", "key_add", "key_works", "key_disable",
                      "key_rotate", "key_remove", "disable", "enable", "priority", "import", "add_by_form", "add_by_json",
                      "history", "delete", "builder_id_login", "balance", "usage_page",
-                     "load_balancing", "rate_limits", "no_secret_in_page", "log_out"):
+                     "load_balancing", "rate_limits", "model_map", "no_secret_in_page",
+                     "log_out"):
             self.assertIn(name, summary)
         self.assertIn("401", summary["wrong_key"])
         self.assertIn("403", summary["client_key"])
         self.assertIn("404", summary["wrong_prefix"])
         self.assertEqual(summary["accounts_match_api"], 2)
+        self.assertEqual(summary["model_map"], 0)
         self.assertGreater(summary["language"], 100)
         for page, width in summary["phone"].items():
             self.assertLessEqual(width, 375, page)

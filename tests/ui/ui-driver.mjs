@@ -555,7 +555,10 @@ try {
 		clientKeys.push(value);
 		await page.keyboard.press("Escape");
 		await page.waitForSelector("#key-dialog", { state: "hidden" });
-		assert.equal(await page.locator("#key-value").textContent(), "");
+		/* The dialog's close event clears it; it comes just after. */
+		await page.waitForFunction(() =>
+		    document.querySelector("#key-value").textContent === "",
+		    null, { timeout: 5000 });
 		assert.equal(await messages(clientKeys[0]), 401);
 		assert.equal(await messages(value), 200);
 	});
@@ -714,6 +717,38 @@ try {
 		    document.querySelector("#lim-global").value === "600");
 		assert.equal((await admin("GET", "config/rate-limits")).globalRpm,
 		    600);
+	});
+	await step("model_map", async () => {
+		/* A name added on the page is what the gateway maps with. */
+		await page.fill("#mm-name", "ui-fast-model");
+		await page.fill("#mm-target", "claude-haiku-4.5");
+		await page.click("#mm-add");
+		await page.waitForSelector("#mm-rows tr[data-name='ui-fast-model']");
+		await page.click("#set-modelmap button[type=submit]");
+		await waitText("#notice", /saved/);
+		let mm = await admin("GET", "config/model-map");
+		assert.equal(mm.source, "admin");
+		assert.deepEqual(mm.modelMap, { "ui-fast-model": "claude-haiku-4.5" });
+		await page.waitForFunction(() => document.querySelector(
+		    "#mm-source").textContent.length > 0);
+		/* The row's Remove button takes a name out before saving. */
+		await page.fill("#mm-name", "ui-gone");
+		await page.fill("#mm-target", "claude-haiku-4.5");
+		await page.click("#mm-add");
+		await page.locator("#mm-rows tr[data-name='ui-gone'] button.remove")
+		    .click();
+		await page.waitForSelector("#mm-rows tr[data-name='ui-gone']",
+		    { state: "detached" });
+		mm = await admin("GET", "config/model-map");
+		assert.deepEqual(mm.modelMap, { "ui-fast-model": "claude-haiku-4.5" });
+		/* Back to config.json's (none here). */
+		await page.click("#mm-reset");
+		await waitText("#notice", /modelMap/);
+		mm = await admin("GET", "config/model-map");
+		assert.equal(mm.source, "config");
+		assert.deepEqual(mm.modelMap, {});
+		await page.waitForSelector("#mm-rows tr:not([data-name])");
+		return Object.keys(mm.modelMap).length;
 	});
 	await step("no_secret_in_page", async () => {
 		await page.click("nav .tab[data-page=accounts]");
