@@ -240,7 +240,7 @@ class _BadInput:
 
     def test_unknown_route_404(self) -> None:
         for method, path in (("GET", "/v1/nothing"), ("POST", "/v2/messages"),
-                             ("POST", "/v1/messages/extra"), ("GET", "/admin"),
+                             ("POST", "/v1/messages/extra"), ("GET", "/administrator"),
                              ("POST", "/v1/complete")):
             with self.subTest(method=method, path=path):
                 if method == "GET":
