@@ -209,7 +209,7 @@ add_route_json(json_object *o, const struct account *a,
 	    json_str(config_api_host_name(route.host)));
 	json_object_object_add(o, "style",
 	    json_str(config_api_style_name(route.style)));
-	/* Switched by the gateway itself after a refusal (README). */
+	/* Switched by the gateway itself after a refusal (kiro-fcgi(8)). */
 	json_object_object_add(o, "routeSwitched",
 	    json_object_new_boolean(a->state.route_known));
 	json_object_object_add(o, "profileArn", a->cred.profile_arn != NULL ?
@@ -846,7 +846,7 @@ accounts_priority_verb(struct ctl *ctl, int argc, char **argv)
 
 /*
  * accounts route ID auto | runtime [path|target] | legacy: what the
- * gateway remembers after a switch (README, Kiro hosts and request
+ * gateway remembers after a switch (kiro-fcgi(8), Kiro hosts and request
  * styles), set or forgotten by hand.
  */
 static int

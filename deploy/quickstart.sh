@@ -127,7 +127,7 @@ and logs in $run).
   Claude Code:  ANTHROPIC_BASE_URL=http://$host:$port ANTHROPIC_API_KEY=$key claude
   Gemini CLI:   GOOGLE_GEMINI_BASE_URL=http://$host:$port GEMINI_API_KEY=$key gemini
   OpenAI SDKs and Cherry Studio: base URL http://$host:$port/v1, API key $key
-  Codex CLI:    a provider in ~/.codex/config.toml (README, "OpenAI Responses and Codex CLI")
+  Codex CLI:    a provider in ~/.codex/config.toml (README.md, "Setting up clients")
 
 Kiro accounts configured: ${accounts:-0}.  Add one with
   build/admin/kiroctl -c $run/config.json accounts import credentials.json

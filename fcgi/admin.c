@@ -156,7 +156,7 @@ admin_success(struct request *req, const char *fmt, ...)
 	free(msg);
 }
 
-/* The API; README.md's "Admin API" table lists the same. */
+/* The API; kiro-fcgi(8), ADMIN API, lists the same. */
 /* The request log and its statistics live in admin-flows.c. */
 static void
 flows(struct admin_call *call)

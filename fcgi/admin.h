@@ -17,7 +17,7 @@ int	admin_path(const char *path);
 
 /*
  * Serves one admin request (doc/protocol.md §9.2 and ours; the table is
- * in admin.c and README.md).  Every admin path is 404 unless adminApiKey
+ * in admin.c and kiro-fcgi(8), ADMIN API).  Every admin path is 404 unless adminApiKey
  * is set and differs from apiKey; then x-api-key or Authorization: Bearer
  * must carry it (401 when missing or wrong, 403 for the client apiKey),
  * compared in constant time, before the body is read (capped,

@@ -56,7 +56,7 @@ usage(void)
 	fprintf(stderr, "usage: kiro-fcgi [-c config.json] [-t threads]\n"
 	    "kiro-fcgi is a FastCGI responder: start it from lighttpd "
 	    "(mod_fastcgi bin-path),\nApache (mod_fcgid) or spawn-fcgi; "
-	    "see README.md.\n");
+	    "see kiro-fcgi(8).\n");
 	exit(1);
 }
 

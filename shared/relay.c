@@ -944,7 +944,7 @@ backoff(int n)
 /*
  * profileArn goes in the body except in the target style, which carries
  * it in its header (upstream.c) and refuses top-level fields it does not
- * know (§12: agentMode, systemPrompt): README "Kiro hosts".
+ * know (§12: agentMode, systemPrompt): kiro-fcgi(8), "Kiro hosts".
  */
 static const char *
 body_profile(const struct upstream_route *route, const struct cred *cred)

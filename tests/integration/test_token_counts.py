@@ -252,7 +252,7 @@ class _TokenCounts:
 
     def test_session_99_is_over_the_edge(self) -> None:
         # The estimate runs about 2% high and the pre-estimate keeps 2% for
-        # its error (history.onOverflow, README "Long sessions"): a session
+        # its error (history.onOverflow, kiro-fcgi(8), LONG SESSIONS): a session
         # at 99% of the window is refused before any upstream call, as the
         # "Context window is full" 400 Claude Code compacts on, and
         # count_tokens never reports it under the window's 99%.

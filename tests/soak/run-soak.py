@@ -22,7 +22,7 @@ fixed rotation until --seconds (default 60, at most 3600) have passed:
 Every request opens a new conversation (its prompt carries a counter), as
 real clients do, so each has its own session and sticky record in the state
 file; expired ones are pruned once a minute, and that is the work whose
-memory the responders kept (README.md, "Soak", has the figures).
+memory the responders kept (tests/bench/README.md, "Soak", has the figures).
 
 Memory: VmRSS and RssAnon (the private heap and stacks) of the responder
 processes, summed, at start (after one request each), after the warm-up

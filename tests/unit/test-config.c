@@ -258,7 +258,7 @@ START_TEST(config_model_map_keeps_order_and_checks_targets)
 }
 END_TEST
 
-/* promptCaching: on by default (README says why), off when asked. */
+/* promptCaching: on by default (kiro-fcgi(8) says why), off if asked. */
 START_TEST(config_prompt_caching_switch)
 {
 	struct config	*cfg;
