@@ -49,7 +49,9 @@ enum key_type {
  * One key of the file.  def and text document it for kiro-fcgi.conf(5)
  * (config_doc_walk): text uses `backquotes` for literals; def is the
  * default as text, or NULL to print the value config_new sets (numbers,
- * booleans and the enumerations) or "none" (strings).
+ * booleans and the enumerations) or "none" (strings).  A new key is a row
+ * with its text, then `make man` and a commit of man/kiro-fcgi.conf.5:
+ * test-confman fails until the page matches.
  */
 struct key {
 	const char		*name;
