@@ -45,97 +45,283 @@ enum key_type {
 	KEY_IGNORED,		/* a kiro.rs key that means nothing here */
 };
 
+/*
+ * One key of the file.  def and text document it for kiro-fcgi.conf(5)
+ * (config_doc_walk): text uses `backquotes` for literals; def is the
+ * default as text, or NULL to print the value config_new sets (numbers,
+ * booleans and the enumerations) or "none" (strings).  A new key is a row
+ * with its text, then `make man` and a commit of man/kiro-fcgi.conf.5:
+ * test-confman fails until the page matches.
+ */
 struct key {
 	const char		*name;
 	enum key_type		 type;
 	size_t			 offset;
 	long			 min;	/* KEY_LONG */
 	const struct key	*sub;	/* KEY_OBJECT */
+	const char		*def;
+	const char		*text;
 };
 
 #define OFF(f)	offsetof(struct config, f)
 
 static const struct key rate_keys[] = {
-	{ "minIntervalMs", KEY_LONG, OFF(rate_limits.min_interval_ms), 0, NULL },
-	{ "perAccountRpm", KEY_LONG, OFF(rate_limits.per_account_rpm), 0, NULL },
-	{ "globalRpm", KEY_LONG, OFF(rate_limits.global_rpm), 0, NULL },
-	{ NULL, 0, 0, 0, NULL }
+	{ .name = "minIntervalMs", .type = KEY_LONG,
+	  .offset = OFF(rate_limits.min_interval_ms),
+	  .text = "The least time between two requests on one account, in "
+	  "milliseconds, across every responder process; `0` is no limit." },
+	{ .name = "perAccountRpm", .type = KEY_LONG,
+	  .offset = OFF(rate_limits.per_account_rpm),
+	  .text = "Requests per minute on one account; `0` is no limit." },
+	{ .name = "globalRpm", .type = KEY_LONG,
+	  .offset = OFF(rate_limits.global_rpm),
+	  .text = "Requests per minute over the whole gateway; `0` is no "
+	  "limit." },
+	{ .name = NULL }
 };
 
 static const struct key history_keys[] = {
-	{ "maxImageMessages", KEY_LONG, OFF(history.max_image_msgs), 0, NULL },
-	{ "maxPayloadBytes", KEY_LONG, OFF(history.max_payload_bytes), 0,
-	    NULL },
-	{ "onOverflow", KEY_OVERFLOW, OFF(history.on_overflow), 0, NULL },
-	{ NULL, 0, 0, 0, NULL }
+	{ .name = "maxImageMessages", .type = KEY_LONG,
+	  .offset = OFF(history.max_image_msgs),
+	  .text = "Images are kept in the last N messages only; older ones "
+	  "become a note in the text." },
+	{ .name = "maxPayloadBytes", .type = KEY_LONG,
+	  .offset = OFF(history.max_payload_bytes),
+	  .text = "When above `0`, the oldest turns are dropped until the Kiro "
+	  "request fits in this many bytes: as many at once as the excess "
+	  "covers by their estimated size, then the request is rebuilt, so a "
+	  "very long session is trimmed in a few builds.  `0` never trims." },
+	{ .name = "onOverflow", .type = KEY_OVERFLOW,
+	  .offset = OFF(history.on_overflow),
+	  .text = "What happens to a conversation larger than the model's "
+	  "input window: `error` refuses it with \"Context window is full\", "
+	  "`truncate` drops its oldest turns, `summarize` has the model "
+	  "summarise its oldest part." },
+	{ .name = NULL }
 };
 
 static const struct key image_fetch_keys[] = {
-	{ "allowPrivate", KEY_BOOL, OFF(image_fetch.allow_private), 0, NULL },
-	{ NULL, 0, 0, 0, NULL }
+	{ .name = "allowPrivate", .type = KEY_BOOL,
+	  .offset = OFF(image_fetch.allow_private),
+	  .text = "Image URLs (http or https) in client requests may only "
+	  "reach public addresses; `true` lets them reach loopback, private "
+	  "and link-local addresses too.  Images are fetched directly, never "
+	  "through `proxyUrl`." },
+	{ .name = NULL }
 };
 
 static const struct key flow_log_keys[] = {
-	{ "enabled", KEY_BOOL, OFF(flow_log.enabled), 0, NULL },
-	{ "bodies", KEY_BOOL, OFF(flow_log.bodies), 0, NULL },
-	{ "maxRecords", KEY_LONG, OFF(flow_log.max_records), 1, NULL },
-	{ "maxAgeDays", KEY_LONG, OFF(flow_log.max_age_days), 1, NULL },
-	{ "bodyMaxBytes", KEY_LONG, OFF(flow_log.body_max_bytes), 1, NULL },
-	{ NULL, 0, 0, 0, NULL }
+	{ .name = "enabled", .type = KEY_BOOL, .offset = OFF(flow_log.enabled),
+	  .text = "Record every API request when it ends, as JSON lines under "
+	  "`stateDir/flows/` (directory 0700, files 0600), for `GET /flows`, "
+	  "`GET /stats`, `kiroctl flows` and `kiroctl stats`." },
+	{ .name = "bodies", .type = KEY_BOOL, .offset = OFF(flow_log.bodies),
+	  .text = "Also keep each request and answer body, for debugging a "
+	  "client; the disk then holds up to `maxRecords` x 2 x "
+	  "`bodyMaxBytes`.  Without it no content and no header is stored." },
+	{ .name = "maxRecords", .type = KEY_LONG, .offset =
+	  OFF(flow_log.max_records), .min = 1,
+	  .text = "Records kept; the segment that crosses the count is kept "
+	  "whole." },
+	{ .name = "maxAgeDays", .type = KEY_LONG, .offset =
+	  OFF(flow_log.max_age_days), .min = 1,
+	  .text = "Segments closed longer ago than this are deleted." },
+	{ .name = "bodyMaxBytes", .type = KEY_LONG, .offset =
+	  OFF(flow_log.body_max_bytes), .min = 1,
+	  .text = "Each kept body is cut there (at most 262144).  The values of "
+	  "`x-api-key`, `authorization`, `key`, `api_key`, `apiKey`, token "
+	  "and client-secret fields are replaced by `[redacted]`." },
+	{ .name = NULL }
 };
 
 static const struct key top_keys[] = {
-	{ "apiKey", KEY_STRING, OFF(api_key), 0, NULL },
-	{ "adminApiKey", KEY_STRING, OFF(admin_api_key), 0, NULL },
-	{ "region", KEY_STRING, OFF(region), 0, NULL },
-	{ "authRegion", KEY_STRING, OFF(auth_region), 0, NULL },
-	{ "apiRegion", KEY_STRING, OFF(api_region), 0, NULL },
-	{ "kiroVersion", KEY_STRING, OFF(kiro_version), 0, NULL },
-	{ "machineId", KEY_STRING, OFF(machine_id), 0, NULL },
-	{ "systemVersion", KEY_STRING, OFF(system_version), 0, NULL },
-	{ "nodeVersion", KEY_STRING, OFF(node_version), 0, NULL },
-	{ "proxyUrl", KEY_STRING, OFF(proxy_url), 0, NULL },
-	{ "proxyUsername", KEY_STRING, OFF(proxy_username), 0, NULL },
-	{ "proxyPassword", KEY_STRING, OFF(proxy_password), 0, NULL },
-	{ "loadBalancingMode", KEY_LB_MODE, OFF(load_balancing_mode), 0, NULL },
-	{ "countTokensApiUrl", KEY_STRING, OFF(count_tokens_api_url), 0, NULL },
-	{ "countTokensApiKey", KEY_STRING, OFF(count_tokens_api_key), 0, NULL },
-	{ "countTokensAuthType", KEY_STRING, OFF(count_tokens_auth_type), 0,
-	    NULL },
-	{ "stateDir", KEY_PATH, OFF(state_dir), 0, NULL },
-	{ "credentialsFile", KEY_PATH, OFF(credentials_file), 0, NULL },
-	{ "apiBaseUrl", KEY_STRING, OFF(api_base_url), 0, NULL },
-	{ "legacyApiBaseUrl", KEY_STRING, OFF(legacy_api_base_url), 0, NULL },
-	{ "apiStyle", KEY_API_STYLE, OFF(api_style), 0, NULL },
-	{ "idcApiHost", KEY_API_HOST, OFF(idc_api_host), 0, NULL },
-	{ "authBaseUrl", KEY_STRING, OFF(auth_base_url), 0, NULL },
-	{ "oidcBaseUrl", KEY_STRING, OFF(oidc_base_url), 0, NULL },
-	{ "stickySeconds", KEY_LONG, OFF(sticky_seconds), 0, NULL },
-	{ "cooldownMaxSeconds", KEY_LONG, OFF(cooldown_max_seconds), 60, NULL },
-	{ "rateLimits", KEY_OBJECT, 0, 0, rate_keys },
-	{ "maxRequestBytes", KEY_LONG, OFF(max_request_bytes), 1, NULL },
-	{ "maxKiroBodyBytes", KEY_LONG, OFF(max_kiro_body_bytes), 1, NULL },
-	{ "logLevel", KEY_LOG_LEVEL, OFF(log_level), 0, NULL },
-	{ "history", KEY_OBJECT, 0, 0, history_keys },
-	{ "modelMap", KEY_MODEL_MAP, 0, 0, NULL },
-	{ "pingIntervalSeconds", KEY_LONG, OFF(ping_interval_seconds), 1,
-	    NULL },
-	{ "connectTimeoutMs", KEY_LONG, OFF(connect_timeout_ms), 1, NULL },
-	{ "streamIdleTimeoutSeconds", KEY_LONG,
-	    OFF(stream_idle_timeout_seconds), 1, NULL },
-	{ "imageFetch", KEY_OBJECT, 0, 0, image_fetch_keys },
-	{ "idleRefreshHours", KEY_LONG, OFF(idle_refresh_hours), 0, NULL },
-	{ "promptCaching", KEY_BOOL, OFF(prompt_caching), 0, NULL },
-	{ "toolContinuations", KEY_LONG, OFF(tool_continuations), 0, NULL },
-	{ "metricsKey", KEY_STRING, OFF(metrics_key), 0, NULL },
-	{ "metricsEnabled", KEY_BOOL, OFF(metrics_enabled), 0, NULL },
-	{ "flowLog", KEY_OBJECT, 0, 0, flow_log_keys },
+	{ .name = "apiKey", .type = KEY_STRING, .offset = OFF(api_key),
+	  .def = "none (required)",
+	  .text = "The key clients send as `x-api-key`, `Authorization: Bearer`, "
+	  "`x-goog-api-key` or `?key=` (Gemini routes).  Without it no client "
+	  "is let in, named client keys (`kiroctl keys`) included." },
+	{ .name = "adminApiKey", .type = KEY_STRING, .offset =
+	  OFF(admin_api_key),
+	  .text = "Turns on the admin API and the web UI, and is their only "
+	  "key.  It also opens `GET /metrics`." },
+	{ .name = "region", .type = KEY_STRING, .offset = OFF(region),
+	  .def = "`" CONFIG_DEFAULT_REGION "`",
+	  .text = "The AWS region for everything `authRegion` and `apiRegion` "
+	  "do not set.  Every region must be an AWS region name such as "
+	  "`us-east-1`: it goes into upstream host names, so anything else is "
+	  "refused with an error that names the key." },
+	{ .name = "authRegion", .type = KEY_STRING, .offset = OFF(auth_region),
+	  .def = "the value of `region`",
+	  .text = "The region of token refreshes; a credential's own "
+	  "`authRegion` or `region` wins." },
+	{ .name = "apiRegion", .type = KEY_STRING, .offset = OFF(api_region),
+	  .def = "the value of `region`",
+	  .text = "The region of API calls; a credential's own `apiRegion` "
+	  "wins." },
+	{ .name = "kiroVersion", .type = KEY_STRING, .offset =
+	  OFF(kiro_version), .def = "`" CONFIG_DEFAULT_KIRO_VERSION "`",
+	  .text = "The IDE version sent in the User-Agent." },
+	{ .name = "machineId", .type = KEY_STRING, .offset = OFF(machine_id),
+	  .def = "derived per credential",
+	  .text = "64 hex digits or a UUID, sent in the User-Agent; a "
+	  "credential's own `machineId` wins.  Unset, it is derived from each "
+	  "credential's refresh token or Kiro API key." },
+	{ .name = "systemVersion", .type = KEY_STRING, .offset =
+	  OFF(system_version),
+	  .def = "`darwin#24.6.0` or `win32#10.0.22631`",
+	  .text = "The operating system sent in the User-Agent; unset, one of "
+	  "the two is chosen per process." },
+	{ .name = "nodeVersion", .type = KEY_STRING, .offset =
+	  OFF(node_version), .def = "`" CONFIG_DEFAULT_NODE_VERSION "`",
+	  .text = "The Node version sent in the User-Agent." },
+	{ .name = "proxyUrl", .type = KEY_STRING, .offset = OFF(proxy_url),
+	  .text = "An HTTP or SOCKS5 proxy for every upstream call; a "
+	  "credential's own `proxyUrl` wins, and `direct` there means no "
+	  "proxy." },
+	{ .name = "proxyUsername", .type = KEY_STRING, .offset =
+	  OFF(proxy_username),
+	  .text = "The user name for `proxyUrl`." },
+	{ .name = "proxyPassword", .type = KEY_STRING, .offset =
+	  OFF(proxy_password),
+	  .text = "The password for `proxyUrl`." },
+	{ .name = "loadBalancingMode", .type = KEY_LB_MODE, .offset =
+	  OFF(load_balancing_mode),
+	  .text = "How an account is chosen for a new conversation: `priority` "
+	  "(lowest priority number first), `balanced` (fewest successful "
+	  "requests first) or `round-robin`.  A value set through the admin "
+	  "API wins." },
+	{ .name = "countTokensApiUrl", .type = KEY_STRING, .offset =
+	  OFF(count_tokens_api_url),
+	  .text = "Forward Anthropic `count_tokens` requests to this "
+	  "Anthropic-compatible endpoint; the local estimate is the fallback "
+	  "when it fails.  Unset, the local estimate answers." },
+	{ .name = "countTokensApiKey", .type = KEY_STRING, .offset =
+	  OFF(count_tokens_api_key),
+	  .text = "The key sent to `countTokensApiUrl`." },
+	{ .name = "countTokensAuthType", .type = KEY_STRING, .offset =
+	  OFF(count_tokens_auth_type), .def = "`x-api-key`",
+	  .text = "How `countTokensApiKey` is sent: `bearer` as "
+	  "`Authorization: Bearer`, anything else as `x-api-key`." },
+	{ .name = "stateDir", .type = KEY_PATH, .offset = OFF(state_dir),
+	  .def = "`$localstatedir/lib/kiro-fcgi`",
+	  .text = "The directory of the GDBM state file (accounts, "
+	  "stickiness, counters, client keys), its locks and the request log "
+	  "(directory 0700, files 0600).  The web server's user must own it." },
+	{ .name = "credentialsFile", .type = KEY_PATH, .offset =
+	  OFF(credentials_file),
+	  .text = "A kiro.rs `credentials.json` imported on first start; "
+	  "rotated tokens are written back to it." },
+	{ .name = "apiBaseUrl", .type = KEY_STRING, .offset = OFF(api_base_url),
+	  .def = "`" CONFIG_DEFAULT_API_BASE "`",
+	  .text = "Kiro's runtime host (inference, `getUsageLimits`, "
+	  "`ListAvailableProfiles`).  `/generateAssistantResponse` (or `/` in "
+	  "the target style) is appended, `{region}` is replaced by the "
+	  "region, and a path prefix is kept." },
+	{ .name = "legacyApiBaseUrl", .type = KEY_STRING, .offset =
+	  OFF(legacy_api_base_url),
+	  .def = "the value of `apiBaseUrl` when set, else `"
+	  CONFIG_DEFAULT_LEGACY_API_BASE "`",
+	  .text = "The legacy host, for Builder ID accounts and as the "
+	  "fallback." },
+	{ .name = "apiStyle", .type = KEY_API_STYLE, .offset = OFF(api_style),
+	  .text = "How generateAssistantResponse is asked for: `path` (`POST "
+	  ".../generateAssistantResponse`) or `target` (`POST .../` with an "
+	  "`x-amz-target` header, runtime host only); a credential's own "
+	  "`apiStyle` wins." },
+	{ .name = "idcApiHost", .type = KEY_API_HOST, .offset =
+	  OFF(idc_api_host),
+	  .text = "The host of Builder ID and IdC accounts, `legacy` or "
+	  "`runtime`: the runtime host refuses their tokens today.  A "
+	  "credential's own `apiHost` wins." },
+	{ .name = "authBaseUrl", .type = KEY_STRING, .offset =
+	  OFF(auth_base_url), .def = "`" CONFIG_DEFAULT_AUTH_BASE "`",
+	  .text = "The token refresh of social accounts (`/refreshToken` is "
+	  "appended)." },
+	{ .name = "oidcBaseUrl", .type = KEY_STRING, .offset =
+	  OFF(oidc_base_url), .def = "`" CONFIG_DEFAULT_OIDC_BASE "`",
+	  .text = "The token refresh of IdC and Builder ID accounts (`/token` "
+	  "is appended)." },
+	{ .name = "stickySeconds", .type = KEY_LONG, .offset =
+	  OFF(sticky_seconds),
+	  .text = "A conversation stays on its account this long after its "
+	  "last request; `0` turns stickiness off.  A value set through the "
+	  "admin API wins." },
+	{ .name = "cooldownMaxSeconds", .type = KEY_LONG, .offset =
+	  OFF(cooldown_max_seconds), .min = 60,
+	  .text = "The cap of the cooldown after Kiro throttles an account: 60 "
+	  "seconds, doubled for each consecutive 429." },
+	{ .name = "rateLimits", .type = KEY_OBJECT, .sub = rate_keys,
+	  .def = "no limits",
+	  .text = "Request rates enforced across every responder process; a "
+	  "value set through the admin API wins." },
+	{ .name = "maxRequestBytes", .type = KEY_LONG, .offset =
+	  OFF(max_request_bytes), .min = 1,
+	  .text = "Larger request bodies get 413." },
+	{ .name = "maxKiroBodyBytes", .type = KEY_LONG, .offset =
+	  OFF(max_kiro_body_bytes), .min = 1,
+	  .text = "A request whose Kiro body (after any "
+	  "`history.maxPayloadBytes` trimming) is larger gets 400 \"Input is "
+	  "too long\" in the client's format, without an upstream call.  The "
+	  "default is where Kiro is reported to refuse a payload; a refusal "
+	  "here must not turn away what Kiro would serve." },
+	{ .name = "logLevel", .type = KEY_LOG_LEVEL, .offset = OFF(log_level),
+	  .text = "The least severe level written to the web server's error "
+	  "log." },
+	{ .name = "history", .type = KEY_OBJECT, .sub = history_keys,
+	  .def = "the defaults below",
+	  .text = "How long conversations are fitted into a Kiro request." },
+	{ .name = "modelMap", .type = KEY_MODEL_MAP,
+	  .def = "the built-in names",
+	  .text = "Client model names or `fnmatch` globs mapped to Kiro model "
+	  "ids, as `{\"name or glob\": \"kiro id\"}`, tried first, in file "
+	  "order, before the built-in names." },
+	{ .name = "pingIntervalSeconds", .type = KEY_LONG, .offset =
+	  OFF(ping_interval_seconds), .min = 1,
+	  .text = "The interval of keep-alive pings in a streamed answer." },
+	{ .name = "connectTimeoutMs", .type = KEY_LONG, .offset =
+	  OFF(connect_timeout_ms), .min = 1,
+	  .text = "The time allowed for connecting to Kiro, in milliseconds." },
+	{ .name = "streamIdleTimeoutSeconds", .type = KEY_LONG, .offset =
+	  OFF(stream_idle_timeout_seconds), .min = 1,
+	  .text = "A Kiro stream silent this long is a failure." },
+	{ .name = "imageFetch", .type = KEY_OBJECT, .sub = image_fetch_keys,
+	  .def = "the defaults below",
+	  .text = "How image URLs in client requests are fetched." },
+	{ .name = "idleRefreshHours", .type = KEY_LONG, .offset =
+	  OFF(idle_refresh_hours),
+	  .text = "`kiroctl refresh` also refreshes a social account whose "
+	  "last refresh is this many hours old, however long its token is "
+	  "valid: Kiro lets an unused social refresh token die after about 6 "
+	  "hours.  `0` turns it off." },
+	{ .name = "promptCaching", .type = KEY_BOOL, .offset =
+	  OFF(prompt_caching),
+	  .text = "Anthropic `cache_control` marks become Kiro `cachePoint`s "
+	  "between history entries; `false` sends none." },
+	{ .name = "toolContinuations", .type = KEY_LONG, .offset =
+	  OFF(tool_continuations),
+	  .text = "A tool call cut off in the middle of its input is continued "
+	  "up to this many times (at most 8); `0` ends such an answer with "
+	  "`max_tokens` at once." },
+	{ .name = "metricsKey", .type = KEY_STRING, .offset = OFF(metrics_key),
+	  .text = "Opens `GET /metrics` to a scraper that sends it." },
+	{ .name = "metricsEnabled", .type = KEY_BOOL, .offset =
+	  OFF(metrics_enabled),
+	  .text = "`false`: the responders keep no shared counters, and "
+	  "`/metrics` reports `kiro_fcgi_metrics_shared 0`; for measuring what "
+	  "the counters cost." },
+	{ .name = "flowLog", .type = KEY_OBJECT, .sub = flow_log_keys,
+	  .def = "the defaults below",
+	  .text = "The request log." },
 	/* kiro.rs keys: the web server listens, TLS is libcurl's. */
-	{ "host", KEY_IGNORED, 0, 0, NULL },
-	{ "port", KEY_IGNORED, 0, 0, NULL },
-	{ "tlsBackend", KEY_IGNORED, 0, 0, NULL },
-	{ "defaultEndpoint", KEY_IGNORED, 0, 0, NULL },
-	{ NULL, 0, 0, 0, NULL }
+	{ .name = "host", .type = KEY_IGNORED,
+	  .text = "A kiro.rs key: the web server listens here." },
+	{ .name = "port", .type = KEY_IGNORED,
+	  .text = "A kiro.rs key: the web server listens here." },
+	{ .name = "tlsBackend", .type = KEY_IGNORED,
+	  .text = "A kiro.rs key: TLS is libcurl's." },
+	{ .name = "defaultEndpoint", .type = KEY_IGNORED,
+	  .text = "A kiro.rs key with no meaning here." },
+	{ .name = NULL }
 };
 
 static const char *const lb_names[LB__MAX] = {
@@ -519,27 +705,56 @@ check_file_regions(const struct config *cfg, const char *where,
 	return KF_OK;
 }
 
+/*
+ * The variables that override the file (containers), in the order they
+ * apply.  REGION sets two fields: the second row has no text.
+ */
+struct env_key {
+	const char	*name;
+	size_t		 offset;	/* the string field it sets */
+	const char	*text;		/* NULL: documented on an earlier row */
+};
+
+static const struct env_key env_keys[] = {
+	{ "API_KEY", OFF(api_key), "Overrides `apiKey`." },
+	{ "ADMIN_API_KEY", OFF(admin_api_key), "Overrides `adminApiKey`." },
+	{ "REGION", OFF(region), "Overrides `region`, and is the region of "
+	    "the credential `REFRESH_TOKEN` seeds.  It must be an AWS region "
+	    "name." },
+	{ "REFRESH_TOKEN", OFF(env_refresh_token), "A refresh token seeded "
+	    "into the state at start, idempotently, with `AUTH_METHOD`, "
+	    "`CLIENT_ID`, `CLIENT_SECRET`, `EXPIRES_AT` and `REGION`." },
+	{ "AUTH_METHOD", OFF(env_auth_method), "The auth method of "
+	    "`REFRESH_TOKEN`, `social` or `idc`; unset, `idc` when "
+	    "`CLIENT_ID` and `CLIENT_SECRET` are set, else `social`." },
+	{ "CLIENT_ID", OFF(env_client_id), "The OIDC client id of an IdC "
+	    "`REFRESH_TOKEN`." },
+	{ "CLIENT_SECRET", OFF(env_client_secret), "The OIDC client secret "
+	    "of an IdC `REFRESH_TOKEN`." },
+	{ "EXPIRES_AT", OFF(env_expires_at), "When the access token of "
+	    "`REFRESH_TOKEN` expires (RFC 3339)." },
+	{ "CREDENTIALS_JSON", OFF(env_credentials_json), "A kiro.rs "
+	    "credentials document (one object or an array) seeded at start." },
+	{ "KIRO_ACCESS_TOKEN", OFF(env_access_token), "An access token "
+	    "seeded with the refresh token." },
+	{ "KIRO_REFRESH_TOKEN", OFF(env_kiro_refresh_token), "The refresh "
+	    "token to seed when `REFRESH_TOKEN` is unset." },
+	{ "REGION", OFF(env_region), NULL },
+	{ "METRICS_KEY", OFF(metrics_key), "Overrides `metricsKey`." },
+	{ NULL, 0, NULL }
+};
+
 static enum kf_err
 apply_env(struct config *cfg, char **cause)
 {
-	const char	*region = getenv("REGION");
+	const struct env_key	*e;
+	const char		*region = getenv("REGION");
 
 	if (region != NULL && *region != '\0' &&
 	    config_region_check("REGION", region, cause) != KF_OK)
 		return KF_ECONFIG;
-	setenv_str(&cfg->api_key, "API_KEY");
-	setenv_str(&cfg->admin_api_key, "ADMIN_API_KEY");
-	setenv_str(&cfg->region, "REGION");
-	setenv_str(&cfg->env_refresh_token, "REFRESH_TOKEN");
-	setenv_str(&cfg->env_auth_method, "AUTH_METHOD");
-	setenv_str(&cfg->env_client_id, "CLIENT_ID");
-	setenv_str(&cfg->env_client_secret, "CLIENT_SECRET");
-	setenv_str(&cfg->env_expires_at, "EXPIRES_AT");
-	setenv_str(&cfg->env_credentials_json, "CREDENTIALS_JSON");
-	setenv_str(&cfg->env_access_token, "KIRO_ACCESS_TOKEN");
-	setenv_str(&cfg->env_kiro_refresh_token, "KIRO_REFRESH_TOKEN");
-	setenv_str(&cfg->env_region, "REGION");
-	setenv_str(&cfg->metrics_key, "METRICS_KEY");
+	for (e = env_keys; e->name != NULL; e++)
+		setenv_str((char **)((char *)cfg + e->offset), e->name);
 	return KF_OK;
 }
 
@@ -556,8 +771,8 @@ apply_defaults(struct config *cfg)
 	unsigned char	coin;
 
 	default_str(&cfg->region, CONFIG_DEFAULT_REGION);
-	default_str(&cfg->kiro_version, "0.11.107");
-	default_str(&cfg->node_version, "22.22.0");
+	default_str(&cfg->kiro_version, CONFIG_DEFAULT_KIRO_VERSION);
+	default_str(&cfg->node_version, CONFIG_DEFAULT_NODE_VERSION);
 	if (cfg->system_version == NULL) {
 		/* kiro.rs picks one of two real IDE platforms per process. */
 		rand_bytes(&coin, 1);
@@ -670,7 +885,7 @@ config_load(const char *path, struct config **out, char **warnings,
 	enum kf_err	 er = KF_OK;
 
 	*out = NULL;
-	if (path == NULL && (env = getenv("KIRO_FCGI_CONFIG")) != NULL &&
+	if (path == NULL && (env = getenv(CONFIG_ENV_PATH)) != NULL &&
 	    *env != '\0')
 		path = env;
 	if (path == NULL) {
@@ -761,6 +976,179 @@ config_free(struct config *cfg)
 	free(cfg->env_kiro_refresh_token);
 	free(cfg->env_region);
 	free(cfg);
+}
+
+/* A key's type as the page shows it: the parser's own names. */
+static void
+doc_type(const struct key *k, struct buf *out)
+{
+	const char *const	*names = NULL;
+	size_t			 i, n = 0;
+
+	switch (k->type) {
+	case KEY_STRING:
+		buf_puts(out, "string");
+		return;
+	case KEY_PATH:
+		buf_puts(out, "path");
+		return;
+	case KEY_LONG:
+		buf_printf(out, "integer, at least %ld", k->min);
+		return;
+	case KEY_BOOL:
+		buf_puts(out, "boolean");
+		return;
+	case KEY_LOG_LEVEL:
+		buf_puts(out, "debug | info | warn | error");
+		return;
+	case KEY_OBJECT:
+		buf_puts(out, "object");
+		return;
+	case KEY_MODEL_MAP:
+		buf_puts(out, "object of strings");
+		return;
+	case KEY_IGNORED:
+		buf_puts(out, "any, ignored with a warning");
+		return;
+	case KEY_LB_MODE:
+		names = lb_names;
+		n = LB__MAX;
+		break;
+	case KEY_API_STYLE:
+		names = api_style_names;
+		n = API_STYLE__MAX;
+		break;
+	case KEY_API_HOST:
+		names = api_host_names;
+		n = API_HOST__MAX;
+		break;
+	case KEY_OVERFLOW:
+		names = overflow_names;
+		n = OVERFLOW__MAX;
+		break;
+	}
+	for (i = 0; i < n; i++)
+		buf_printf(out, "%s%s", i > 0 ? " | " : "", names[i]);
+}
+
+/*
+ * A key's default: its row's text, else the value config_new sets, as a
+ * literal, or "none".
+ */
+static void
+doc_default(const struct key *k, const struct config *defaults,
+    struct buf *out)
+{
+	const char	*field = (const char *)defaults + k->offset;
+	int		 i;
+
+	if (k->def != NULL) {
+		buf_puts(out, k->def);
+		return;
+	}
+	if (k->type == KEY_STRING || k->type == KEY_PATH ||
+	    k->type == KEY_OBJECT || k->type == KEY_MODEL_MAP ||
+	    k->type == KEY_IGNORED) {
+		buf_puts(out, "none");
+		return;
+	}
+	buf_puts(out, "`");
+	switch (k->type) {
+	case KEY_LONG:
+		buf_printf(out, "%ld", *(const long *)(const void *)field);
+		break;
+	case KEY_BOOL:
+		buf_puts(out, *(const int *)(const void *)field ? "true" :
+		    "false");
+		break;
+	case KEY_LB_MODE:
+		buf_puts(out, config_lb_mode_name(
+		    *(const enum lb_mode *)(const void *)field));
+		break;
+	case KEY_API_STYLE:
+		buf_puts(out, config_api_style_name(
+		    *(const enum api_style *)(const void *)field));
+		break;
+	case KEY_API_HOST:
+		buf_puts(out, config_api_host_name(
+		    *(const enum api_host *)(const void *)field));
+		break;
+	case KEY_OVERFLOW:
+		buf_puts(out, config_overflow_name(
+		    *(const enum overflow_mode *)(const void *)field));
+		break;
+	case KEY_LOG_LEVEL:
+		i = *(const enum log_level *)(const void *)field;
+		buf_puts(out, i == LOG_LEVEL_DEBUG ? "debug" :
+		    i == LOG_LEVEL_WARN ? "warn" :
+		    i == LOG_LEVEL_ERROR ? "error" : "info");
+		break;
+	default:
+		break;
+	}
+	buf_puts(out, "`");
+}
+
+static void
+doc_walk_table(const struct key *keys, const char *prefix,
+    const struct config *defaults, config_doc_fn fn, void *arg)
+{
+	const struct key	*k;
+	struct config_doc	 doc;
+	struct buf		 name = BUF_INIT, type = BUF_INIT;
+	struct buf		 def = BUF_INIT;
+
+	for (k = keys; k->name != NULL; k++) {
+		buf_reset(&name);
+		buf_reset(&type);
+		buf_reset(&def);
+		buf_printf(&name, "%s%s", prefix, k->name);
+		doc_type(k, &type);
+		doc_default(k, defaults, &def);
+		doc.name = buf_cstr(&name);
+		doc.type = buf_cstr(&type);
+		doc.def = buf_cstr(&def);
+		doc.text = k->text;
+		doc.ignored = k->type == KEY_IGNORED;
+		fn(&doc, arg);
+		if (k->type == KEY_OBJECT) {
+			buf_puts(&name, ".");
+			doc_walk_table(k->sub, buf_cstr(&name), defaults, fn,
+			    arg);
+		}
+	}
+	buf_free(&name);
+	buf_free(&type);
+	buf_free(&def);
+}
+
+void
+config_doc_walk(config_doc_fn fn, void *arg)
+{
+	struct config	*defaults = config_new();
+
+	doc_walk_table(top_keys, "", defaults, fn, arg);
+	config_free(defaults);
+}
+
+void
+config_env_walk(config_doc_fn fn, void *arg)
+{
+	const struct env_key	*e;
+	struct config_doc	 doc;
+
+	memset(&doc, 0, sizeof(doc));
+	doc.name = CONFIG_ENV_PATH;
+	doc.type = doc.def = "";
+	doc.text = "The configuration file, when `-c` does not name one.";
+	fn(&doc, arg);
+	for (e = env_keys; e->name != NULL; e++) {
+		if (e->text == NULL)
+			continue;
+		doc.name = e->name;
+		doc.text = e->text;
+		fn(&doc, arg);
+	}
 }
 
 char *

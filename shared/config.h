@@ -135,6 +135,8 @@ struct config {
 };
 
 #define CONFIG_DEFAULT_REGION		"us-east-1"
+#define CONFIG_DEFAULT_KIRO_VERSION	"0.11.107"
+#define CONFIG_DEFAULT_NODE_VERSION	"22.22.0"
 #define CONFIG_DEFAULT_API_BASE		"https://runtime.{region}.kiro.dev"
 #define CONFIG_DEFAULT_LEGACY_API_BASE	"https://q.{region}.amazonaws.com"
 #define CONFIG_DEFAULT_AUTH_BASE	"https://prod.{region}.auth.desktop.kiro.dev"
@@ -165,6 +167,29 @@ enum kf_err	 config_load(const char *path, struct config **out,
 enum kf_err	 config_parse(const char *json, size_t len, const char *basedir,
 		    struct config **out, char **warnings, char **cause);
 void		 config_free(struct config *);	/* NULL is fine */
+
+/* The variable that names the file when the caller does not. */
+#define CONFIG_ENV_PATH	"KIRO_FCGI_CONFIG"
+
+/*
+ * One key of the file or one environment variable, documented from the
+ * table the parser reads (kiro-fcgi.conf(5) is generated from it).  name
+ * is "parent.child" for a nested key; type and def are text ("integer, at
+ * least 1", "3600"), empty for a variable; text uses `backquotes` around
+ * literals.  Everything is borrowed, valid only during the call.
+ */
+struct config_doc {
+	const char	*name;
+	const char	*type;
+	const char	*def;
+	const char	*text;
+	int		 ignored;	/* accepted with a warning, no effect */
+};
+typedef void	 (*config_doc_fn)(const struct config_doc *, void *);
+/* Calls fn for every key in the parser's order, each object before its keys. */
+void		 config_doc_walk(config_doc_fn fn, void *arg);
+/* Calls fn for CONFIG_ENV_PATH, then every variable that overrides the file. */
+void		 config_env_walk(config_doc_fn fn, void *arg);
 
 /* The default config path ($sysconfdir/kiro-fcgi/config.json). */
 const char	*config_default_path(void);

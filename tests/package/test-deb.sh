@@ -178,6 +178,7 @@ mode_is /usr/sbin/kiro-fcgi 755 root root
 mode_is /usr/bin/kiroctl 755 root root
 exists /usr/share/man/man8/kiro-fcgi.8.gz
 exists /usr/share/man/man1/kiroctl.1.gz
+exists /usr/share/man/man5/kiro-fcgi.conf.5.gz
 mode_is /etc/kiro-fcgi 755 root root
 mode_is "$config" 640 root www-data
 mode_is "$state" 700 www-data www-data
