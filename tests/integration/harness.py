@@ -172,12 +172,23 @@ def traced_command(argv: list[str], trace_dir: Path) -> list[str]:
     return list(argv)
 
 
-def valgrind_problems(trace_dir: Path) -> list[str]:
-    """One line per valgrind log in trace_dir that reports errors."""
+def valgrind_problems(trace_dir: Path, wait: float = 15.0) -> list[str]:
+    """One line per valgrind log in trace_dir that reports errors.
+
+    A responder the server started while it was stopping can still be
+    writing its report when the others are gone: a log without its ERROR
+    SUMMARY gets up to `wait` seconds to finish before it counts as a
+    killed process.
+    """
     problems = []
+    deadline = time.monotonic() + wait
     for log in sorted(trace_dir.glob("vg.*")):
-        text = log.read_text(errors="replace")
-        match = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+        while True:
+            text = log.read_text(errors="replace")
+            match = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+            if match is not None or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
         if match is None:
             problems.append(f"{log}: no ERROR SUMMARY (process killed?)")
         elif int(match.group(1)) > 0:
