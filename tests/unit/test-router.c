@@ -22,7 +22,7 @@
  * (/v1beta Gemini, else Anthropic); a wrong method (405) answers in the
  * API of the path's route with Allow; 401, 413 and the admin sub-router
  * each answer in their route's format, through router_dispatch into
- * memory.
+ * memory; kiro-fcgi(8) names every route with its method.
  */
 
 #define KEY	"sk-router-test-key-0123456789"
@@ -528,6 +528,51 @@ START_TEST(admin_subtree_answers_for_itself)
 }
 END_TEST
 
+/*
+ * "Cm METHOD PATH" or ", METHOD PATH" (".Cm GET /a , GET /b"), as a
+ * whole word; "Pa PATH" for the admin subtree.
+ */
+static int
+names_route(const char *page, const char *method, const char *path)
+{
+	const char	*at;
+	char		*want;
+	size_t		 len;
+	int		 found = 0;
+
+	want = method != NULL ? xasprintf("%s %s", method, path) :
+	    xasprintf("Pa %s", path);
+	len = strlen(want);
+	for (at = page; !found && (at = strstr(at, want)) != NULL; at++)
+		found = (at[len] == ' ' || at[len] == '\n') &&
+		    (method == NULL || (at - page >= 3 &&
+		    (strncmp(at - 3, "Cm ", 3) == 0 ||
+		    strncmp(at - 2, ", ", 2) == 0)));
+	free(want);
+	return found;
+}
+
+/* The committed man/kiro-fcgi.8 (from KIRO_SRCDIR) is the reference. */
+START_TEST(man_page_names_every_route)
+{
+	const char	*src = getenv("KIRO_SRCDIR"), *method, *path;
+	enum route_api	 api;
+	char		*file, *page;
+	size_t		 i;
+
+	file = xasprintf("%s/man/kiro-fcgi.8", src != NULL ? src : ".");
+	page = tu_read_file(file);
+	ck_assert_msg(page != NULL, "cannot read %s (is KIRO_SRCDIR set?)",
+	    file);
+	for (i = 0; router_route(i, &method, &path, &api); i++)
+		ck_assert_msg(names_route(page, method, path), "kiro-fcgi(8) "
+		    "does not name %s %s", method != NULL ? method : "*", path);
+	ck_assert(!names_route(page, "PUT", "/v1/messages"));
+	free(page);
+	free(file);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -543,6 +588,7 @@ main(void)
 	tcase_add_test(tc, auth_401_in_the_routes_api);
 	tcase_add_test(tc, too_large_413_in_the_routes_api);
 	tcase_add_test(tc, admin_subtree_answers_for_itself);
+	tcase_add_test(tc, man_page_names_every_route);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }
