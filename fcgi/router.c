@@ -8,6 +8,7 @@
 
 #include "admin.h"
 #include "anthropic.h"
+#include "apierr.h"
 #include "buf.h"
 #include "clientkeys.h"
 #include "clock.h"
@@ -21,85 +22,130 @@
 #include "openai-responses.h"
 #include "prom.h"
 #include "router.h"
+#include "serve.h"
 #include "xmalloc.h"
 
 typedef void (*route_fn)(struct request *);
-/* A complete error response in the route's client format. */
 
 enum route_match {
 	MATCH_EXACT,
 	MATCH_PREFIX,		/* path starts with the pattern */
 	MATCH_METHOD,		/* prefix, then "name:method" (Gemini) */
+	MATCH_SUBTREE,		/* the pattern, or it and "/..." */
 };
+
+#define R_AUTH		0x01	/* needs the client key */
+#define R_QUERY_KEY	0x02	/* ?key= may carry it (Gemini only) */
+#define R_BODY		0x04	/* reads a request body */
+#define R_BY_CLIENT	0x08	/* shared: the client picks the API */
 
 struct route {
-	const char	*method;
+	const char	*method;	/* NULL: any */
 	const char	*path;
 	enum route_match match;
-	int		 auth;		/* needs the client key */
-	int		 query_key;	/* ?key= may carry it (Gemini only) */
-	int		 body;		/* reads a request body */
-	route_fn	 fn;
+	enum route_api	 api;		/* R_BY_CLIENT: when no header says */
+	int		 flags;
+	route_fn	 fn;		/* NULL for ROUTE_ADMIN */
+	route_fn	 gemini_fn;	/* R_BY_CLIENT: for a Gemini client */
 };
 
-/* The dispatch table (cgit's cmd table): the API of doc/design.md §4. */
+/*
+ * The dispatch table (cgit's cmd table): the API of doc/design.md §4.
+ * A path matched by several entries takes the first whose method fits.
+ */
 static const struct route routes[] = {
-	{ "POST", "/v1/messages", MATCH_EXACT, 1, 0, 1, anthropic_messages },
-	{ "POST", "/v1/messages/count_tokens", MATCH_EXACT, 1, 0, 1,
-	    anthropic_count_tokens },
-	{ "POST", "/cc/v1/messages", MATCH_EXACT, 1, 0, 1,
-	    anthropic_cc_messages },
-	{ "POST", "/cc/v1/messages/count_tokens", MATCH_EXACT, 1, 0, 1,
-	    anthropic_count_tokens },
-	{ "POST", "/v1/chat/completions", MATCH_EXACT, 1, 0, 1,
-	    openai_chat_completions },
-	{ "POST", "/v1/responses", MATCH_EXACT, 1, 0, 1, openai_responses },
-	/* The GenAI SDK lists here too: ?key= makes it a Gemini answer. */
-	{ "GET", "/v1/models", MATCH_EXACT, 1, 1, 0, info_models },
-	{ "GET", "/v1/models/", MATCH_PREFIX, 1, 1, 0, info_model },
+	/* Its own auth, body limits and errors. */
+	{ NULL, "/api/admin", MATCH_SUBTREE, ROUTE_ADMIN, 0, NULL, NULL },
+	{ "POST", "/v1/messages", MATCH_EXACT, ROUTE_ANTHROPIC,
+	    R_AUTH | R_BODY, anthropic_messages, NULL },
+	{ "POST", "/v1/messages/count_tokens", MATCH_EXACT, ROUTE_ANTHROPIC,
+	    R_AUTH | R_BODY, anthropic_count_tokens, NULL },
+	{ "POST", "/cc/v1/messages", MATCH_EXACT, ROUTE_ANTHROPIC,
+	    R_AUTH | R_BODY, anthropic_cc_messages, NULL },
+	{ "POST", "/cc/v1/messages/count_tokens", MATCH_EXACT,
+	    ROUTE_ANTHROPIC, R_AUTH | R_BODY, anthropic_count_tokens, NULL },
+	{ "POST", "/v1/chat/completions", MATCH_EXACT, ROUTE_OPENAI,
+	    R_AUTH | R_BODY, openai_chat_completions, NULL },
+	{ "POST", "/v1/responses", MATCH_EXACT, ROUTE_OPENAI,
+	    R_AUTH | R_BODY, openai_responses, NULL },
+	/*
+	 * Anthropic's and OpenAI's SDKs list models here, and so does the
+	 * GenAI SDK (client_api says which one is asking).
+	 */
+	{ "GET", "/v1/models", MATCH_EXACT, ROUTE_OPENAI,
+	    R_AUTH | R_QUERY_KEY | R_BY_CLIENT, info_models, gemini_models },
+	{ "GET", "/v1/models/", MATCH_PREFIX, ROUTE_OPENAI,
+	    R_AUTH | R_QUERY_KEY | R_BY_CLIENT, info_model, gemini_model },
 	/* Gemini: models/{model}:method, also under /v1 for POST. */
-	{ "POST", "/v1beta/models/", MATCH_METHOD, 1, 1, 1, gemini_post },
-	{ "GET", "/v1beta/models", MATCH_EXACT, 1, 1, 0, gemini_models },
-	{ "GET", "/v1beta/models/", MATCH_PREFIX, 1, 1, 0, gemini_model },
-	{ "POST", "/v1/models/", MATCH_METHOD, 1, 1, 1, gemini_post },
-	{ "GET", "/health", MATCH_EXACT, 0, 0, 0, info_health },
+	{ "POST", "/v1beta/models/", MATCH_METHOD, ROUTE_GEMINI,
+	    R_AUTH | R_QUERY_KEY | R_BODY, gemini_post, NULL },
+	{ "GET", "/v1beta/models", MATCH_EXACT, ROUTE_GEMINI,
+	    R_AUTH | R_QUERY_KEY, gemini_models, NULL },
+	{ "GET", "/v1beta/models/", MATCH_PREFIX, ROUTE_GEMINI,
+	    R_AUTH | R_QUERY_KEY, gemini_model, NULL },
+	{ "POST", "/v1/models/", MATCH_METHOD, ROUTE_GEMINI,
+	    R_AUTH | R_QUERY_KEY | R_BODY, gemini_post, NULL },
+	{ "GET", "/health", MATCH_EXACT, ROUTE_PLAIN, 0, info_health, NULL },
 	/* Prometheus: its own keys (prom.h), so no client auth here. */
-	{ "GET", "/metrics", MATCH_EXACT, 0, 0, 0, prom_page },
-	{ "GET", "/", MATCH_EXACT, 0, 0, 0, info_root },
-	{ NULL, NULL, 0, 0, 0, 0, NULL }
+	{ "GET", "/metrics", MATCH_EXACT, ROUTE_PLAIN, 0, prom_page, NULL },
+	{ "GET", "/", MATCH_EXACT, ROUTE_PLAIN, 0, info_root, NULL },
+	{ NULL, NULL, 0, 0, 0, NULL, NULL }
+};
+
+/*
+ * A path no route has (404) answers in the format of the API that owns
+ * its first segment; Anthropic's is the gateway's first.  Every path
+ * under /v1/models has a route (405 at worst), so only /v1beta is here.
+ */
+static const struct {
+	const char	*prefix;	/* matched as MATCH_SUBTREE */
+	enum route_api	 api;
+} unrouted[] = {
+	{ "/v1beta", ROUTE_GEMINI },
+	{ NULL, ROUTE_ANTHROPIC }
 };
 
 static int
-path_matches(const struct route *r, const char *path)
+path_matches(enum route_match match, const char *pattern, const char *path)
 {
-	size_t	len;
+	size_t	len = strlen(pattern);
 
-	if (r->match == MATCH_PREFIX || r->match == MATCH_METHOD) {
-		len = strlen(r->path);
-		if (strncmp(path, r->path, len) != 0 || path[len] == '\0')
+	switch (match) {
+	case MATCH_EXACT:
+		break;
+	case MATCH_SUBTREE:
+		return strncmp(path, pattern, len) == 0 &&
+		    (path[len] == '\0' || path[len] == '/');
+	case MATCH_PREFIX:
+	case MATCH_METHOD:
+		if (strncmp(path, pattern, len) != 0 || path[len] == '\0')
 			return 0;
-		return r->match == MATCH_PREFIX || strchr(path + len, ':') !=
+		return match == MATCH_PREFIX || strchr(path + len, ':') !=
 		    NULL;
 	}
-	return strcmp(path, r->path) == 0;
+	return strcmp(path, pattern) == 0;
 }
 
-/* Finds the route; *other_method is set when only the method differs. */
+/*
+ * Finds the route for method and path; when none fits, *near is the
+ * first route for the path with another method (405), or NULL (404).
+ */
 static const struct route *
-find_route(const char *method, const char *path, int *other_method)
+find_route(const char *method, const char *path, const struct route **near)
 {
 	const struct route	*r;
 	int			 head = strcmp(method, "HEAD") == 0;
 
-	*other_method = 0;
-	for (r = routes; r->method != NULL; r++) {
-		if (!path_matches(r, path))
+	*near = NULL;
+	for (r = routes; r->path != NULL; r++) {
+		if (!path_matches(r->match, r->path, path))
 			continue;
 		/* HEAD is GET without the body. */
-		if (strcmp(r->method, method) == 0 ||
+		if (r->method == NULL || strcmp(r->method, method) == 0 ||
 		    (head && strcmp(r->method, "GET") == 0))
 			return r;
-		*other_method = 1;
+		if (*near == NULL)
+			*near = r;
 	}
 	return NULL;
 }
@@ -112,8 +158,9 @@ allowed_methods(const char *path, struct buf *out)
 	size_t			 n = 0;
 
 	buf_puts(out, "Allow: ");
-	for (r = routes; r->method != NULL; r++) {
-		if (!path_matches(r, path))
+	for (r = routes; r->path != NULL; r++) {
+		if (r->method == NULL ||
+		    !path_matches(r->match, r->path, path))
 			continue;
 		buf_printf(out, "%s%s", n++ > 0 ? ", " : "", r->method);
 		if (strcmp(r->method, "GET") == 0)
@@ -132,59 +179,137 @@ normalise_path(char *path)
 		path[--len] = '\0';
 }
 
-enum err_format {
-	FORMAT_ANTHROPIC,
-	FORMAT_OPENAI,
-	FORMAT_GEMINI,
-};
-
-/*
- * The error format of the API a request speaks, for errors before (or
- * instead of) its handler: by path, since a 404 or 405 has no route.
- * /v1/models is both Anthropic's and OpenAI's: Anthropic's SDKs and
- * Claude Code send anthropic-version (and x-api-key unless given a
- * bearer token); OpenAI's SDKs send neither.
- */
-static enum err_format
-error_format(const struct request *req)
+static int
+has_param(const struct request *req, const char *name)
 {
 	const char	*v;
 
-	if (gemini_is_path(req->method, req->path))
-		return FORMAT_GEMINI;
-	if (strcmp(req->path, "/v1/chat/completions") == 0 ||
-	    strcmp(req->path, "/v1/responses") == 0)
-		return FORMAT_OPENAI;
-	if ((strcmp(req->path, "/v1/models") == 0 ||
-	    strncmp(req->path, "/v1/models/", 11) == 0) &&
-	    ((v = request_param(req, "HTTP_ANTHROPIC_VERSION")) == NULL ||
-	    *v == '\0') &&
-	    ((v = request_param(req, "HTTP_X_API_KEY")) == NULL || *v == '\0'))
-		return FORMAT_OPENAI;
-	return FORMAT_ANTHROPIC;
+	return (v = request_param(req, name)) != NULL && *v != '\0';
 }
 
-/* router_error, with Retry-After when retry_after > 0. */
-static int
-error_retry(struct request *req, enum kf_err er, const char *msg,
-    long retry_after)
+/*
+ * The API of a request on route r.  On the shared model routes the
+ * client's headers say: x-api-key is Anthropic's (Claude Code sends it
+ * unless given a bearer token), x-goog-api-key and ?key= the GenAI
+ * SDK's (gemini_client), anthropic-version Anthropic's SDKs'; OpenAI's
+ * SDKs send none of them.
+ */
+static enum route_api
+client_api(const struct route *r, const struct request *req)
 {
-	switch (error_format(req)) {
-	case FORMAT_GEMINI:
-		return gemini_error_response(&req->out, er, msg, retry_after);
-	case FORMAT_OPENAI:
-		return openai_error_response(&req->out, er, msg, NULL,
-		    retry_after);
-	case FORMAT_ANTHROPIC:
-		break;
-	}
-	return anthropic_error_response(&req->out, er, msg, retry_after);
+	if (!(r->flags & R_BY_CLIENT))
+		return r->api;
+	if (has_param(req, "HTTP_X_API_KEY"))
+		return ROUTE_ANTHROPIC;
+	if (gemini_client(req))
+		return ROUTE_GEMINI;
+	if (has_param(req, "HTTP_ANTHROPIC_VERSION"))
+		return ROUTE_ANTHROPIC;
+	return r->api;
+}
+
+enum route_api
+router_api(const struct request *req)
+{
+	const struct route	*r, *near;
+	size_t			 i;
+
+	if ((r = find_route(req->method, req->path, &near)) == NULL)
+		r = near;
+	if (r != NULL)
+		return client_api(r, req);
+	for (i = 0; unrouted[i].prefix != NULL; i++)
+		if (path_matches(MATCH_SUBTREE, unrouted[i].prefix, req->path))
+			break;
+	return unrouted[i].api;
+}
+
+int
+router_route(size_t i, const char **method, const char **path,
+    enum route_api *api)
+{
+	if (i >= sizeof(routes) / sizeof(routes[0]) - 1)
+		return 0;
+	*method = routes[i].method;
+	*path = routes[i].path;
+	*api = routes[i].api;
+	return 1;
+}
+
+/*
+ * Each API's error writers: a complete response, and the body alone
+ * for the 405, whose status no enum kf_err has (Gemini's body repeats
+ * the status).  The statuses and types come from apierr.c's table.
+ */
+struct api_writer {
+	serve_error_fn	  response;
+	void		(*body)(struct buf *, int status, enum kf_err,
+			    const char *message);
+};
+
+static void
+anthropic_body(struct buf *b, int status, enum kf_err er, const char *msg)
+{
+	(void)status;
+	anthropic_error_json(b, er, msg);
+}
+
+static void
+openai_body(struct buf *b, int status, enum kf_err er, const char *msg)
+{
+	(void)status;
+	openai_error_json(b, er, msg, NULL);
+}
+
+static void
+gemini_body(struct buf *b, int status, enum kf_err er, const char *msg)
+{
+	gemini_error_body(b, status, api_error(API_GEMINI, er)->type, msg);
+}
+
+/*
+ * The admin routes never reach these: admin_serve answers for itself.
+ * The plain routes have no client API of their own; Anthropic's shape,
+ * the gateway's first, is what they always answered.
+ */
+static const struct api_writer	writers[ROUTE__MAX] = {
+	[ROUTE_ANTHROPIC] = { anthropic_error_response, anthropic_body },
+	[ROUTE_OPENAI] = { openai_relay_error, openai_body },
+	[ROUTE_GEMINI] = { gemini_error_response, gemini_body },
+	[ROUTE_ADMIN] = { anthropic_error_response, anthropic_body },
+	[ROUTE_PLAIN] = { anthropic_error_response, anthropic_body },
+};
+
+/* An error in api's format, with Retry-After when retry_after > 0. */
+static int
+error_in(struct request *req, enum route_api api, enum kf_err er,
+    const char *msg, long retry_after)
+{
+	return writers[api].response(&req->out, er, msg, retry_after);
 }
 
 int
 router_error(struct request *req, enum kf_err er, const char *msg)
 {
-	return error_retry(req, er, msg, 0);
+	return error_in(req, router_api(req), er, msg, 0);
+}
+
+/* 405, listing what is allowed (RFC 9110 15.5.6). */
+static void
+method_not_allowed(struct request *req, enum route_api api)
+{
+	struct buf	 body = BUF_INIT, allow = BUF_INIT;
+	char		*msg;
+
+	msg = xasprintf("method %s is not allowed for %s", req->method,
+	    req->path);
+	writers[api].body(&body, 405, KF_EINVAL, msg);
+	allowed_methods(req->path, &allow);
+	(void)out_response(&req->out, 405, "application/json", allow.ptr,
+	    body.ptr, body.len);
+	buf_free(&allow);
+	buf_free(&body);
+	free(msg);
 }
 
 /*
@@ -273,7 +398,7 @@ static int
 route_authorised(const struct route *r, const struct request *req,
     const char *key)
 {
-	if (!r->query_key && !has_header_credentials(req))
+	if (!(r->flags & R_QUERY_KEY) && !has_header_credentials(req))
 		return 0;
 	return router_client_authorised(req, key);
 }
@@ -301,7 +426,7 @@ client_auth(const struct app *app, const struct route *r,
 		    CLIENTKEYS_DEFAULT);
 		return 0;
 	}
-	if ((r->query_key || has_header_credentials(req)) &&
+	if (((r->flags & R_QUERY_KEY) || has_header_credentials(req)) &&
 	    (given = given_client_key(req)) != NULL &&
 	    clientkeys_is_key(given) && app->store != NULL)
 		er = clientkeys_authorise(app->store, given,
@@ -310,8 +435,8 @@ client_auth(const struct app *app, const struct route *r,
 	wipe(given);
 	if (er == KF_OK)
 		return 0;
-	(void)error_retry(req, er, why != NULL ? why : auth_failure(r, req),
-	    retry_after);
+	(void)error_in(req, client_api(r, req), er, why != NULL ? why :
+	    auth_failure(r, req), retry_after);
 	free(why);
 	return -1;
 }
@@ -321,7 +446,7 @@ auth_failure(const struct route *r, const struct request *req)
 {
 	if (has_header_credentials(req))
 		return "invalid API key";
-	if (r->query_key)
+	if (r->flags & R_QUERY_KEY)
 		return has_query_key(req) ? "invalid API key" :
 		    "missing API key: send it as x-goog-api-key, ?key=, "
 		    "x-api-key or Authorization: Bearer";
@@ -336,94 +461,71 @@ void
 router_dispatch(const struct app *app, struct request *req,
     request_read_fn reader, void *stream)
 {
-	const struct route	*r;
-	route_fn		 fn;
+	const struct route	*r, *near;
+	enum route_api		 api;
 	const char		*script;
 	char			*why = NULL, *msg;
-	int			 other_method;
 	enum kf_err		 er;
 
 	normalise_path(req->path);
-	/* The admin API has its own auth, body limits and error format. */
-	if (admin_path(req->path)) {
-		admin_serve(app, req, reader, stream);
-		return;
-	}
-	r = find_route(req->method, req->path, &other_method);
+	r = find_route(req->method, req->path, &near);
 	/*
 	 * Mounted at a prefix, a request for the prefix itself ("/kiro")
 	 * arrives with the prefix as SCRIPT_NAME and no PATH_INFO: it is
 	 * the root.
 	 */
-	if (r == NULL && !other_method &&
+	if (r == NULL && near == NULL &&
 	    (script = request_param(req, "SCRIPT_NAME")) != NULL &&
 	    strcmp(script, req->path) == 0) {
 		free(req->path);
 		req->path = xstrdup("/");
-		r = find_route(req->method, req->path, &other_method);
+		r = find_route(req->method, req->path, &near);
+	}
+	if (r == NULL && near != NULL) {
+		method_not_allowed(req, client_api(near, req));
+		return;
 	}
 	if (r == NULL) {
-		if (other_method) {
-			struct buf	body = BUF_INIT, allow = BUF_INIT;
-
-			msg = xasprintf("method %s is not allowed for %s",
-			    req->method, req->path);
-			switch (error_format(req)) {
-			case FORMAT_GEMINI:
-				gemini_error_body(&body, 405, "INVALID_ARGUMENT",
-				    msg);
-				break;
-			case FORMAT_OPENAI:
-				openai_error_json(&body, KF_EINVAL, msg, NULL);
-				break;
-			case FORMAT_ANTHROPIC:
-				anthropic_error_json(&body, KF_EINVAL, msg);
-				break;
-			}
-			/* RFC 9110 15.5.6: a 405 must list what is allowed. */
-			allowed_methods(req->path, &allow);
-			(void)out_response(&req->out, 405, "application/json",
-			    allow.ptr, body.ptr, body.len);
-			buf_free(&allow);
-			buf_free(&body);
-		} else {
-			msg = xasprintf("no route for %s %s", req->method,
-			    req->path);
-			(void)router_error(req, KF_ENOTFOUND, msg);
-		}
+		msg = xasprintf("no route for %s %s", req->method, req->path);
+		(void)router_error(req, KF_ENOTFOUND, msg);
 		free(msg);
 		return;
 	}
+	if (r->api == ROUTE_ADMIN) {
+		admin_serve(app, req, reader, stream);
+		return;
+	}
+	api = client_api(r, req);
 	if (app->startup_error != NULL && r->fn != info_root) {
 		/* The reason names paths and keys: only for the client. */
-		(void)router_error(req, KF_ECONFIG, app->cfg != NULL &&
+		(void)error_in(req, api, KF_ECONFIG, app->cfg != NULL &&
 		    app->cfg->api_key != NULL &&
 		    router_client_authorised(req, app->cfg->api_key) ?
 		    app->startup_error : "kiro-fcgi could not start (its "
 		    "configuration or state directory): the web server's "
-		    "error log says why");
+		    "error log says why", 0);
 		return;
 	}
-	if (r->auth) {
+	if (r->flags & R_AUTH) {
 		if (app->cfg->api_key == NULL) {
-			(void)router_error(req, KF_ECONFIG,
+			(void)error_in(req, api, KF_ECONFIG,
 			    "the gateway has no apiKey configured, so no "
 			    "client can be authenticated: set apiKey in the "
-			    "configuration (or API_KEY in the environment)");
+			    "configuration (or API_KEY in the environment)", 0);
 			return;
 		}
 		if (client_auth(app, r, req) == -1)
 			return;
 	}
-	/* The GenAI SDK lists models at /v1/models too: answer in its shape. */
-	fn = r->fn;
-	if ((fn == info_models || fn == info_model) && gemini_client(req))
-		fn = fn == info_models ? gemini_models : gemini_model;
-	if (r->body && (er = request_read_body(req, reader, stream,
-	    (size_t)app->cfg->max_request_bytes, &why)) != KF_OK) {
-		(void)router_error(req, er, why);
+	if ((r->flags & R_BODY) && (er = request_read_body(req, reader,
+	    stream, (size_t)app->cfg->max_request_bytes, &why)) != KF_OK) {
+		(void)error_in(req, api, er, why, 0);
 		free(why);
 		return;
 	}
-	fn(req);
+	/* A shared route answers a Gemini client in Gemini's shape. */
+	if (api == ROUTE_GEMINI && r->gemini_fn != NULL)
+		r->gemini_fn(req);
+	else
+		r->fn(req);
 }

@@ -20,10 +20,14 @@ maxRequestBytes = 100000, for each server:
     while Claude Code-like nesting (tool schemas ~60 levels) works;
   - missing, wrong, and malformed credentials (x-api-key, Authorization:
     Bearer, Basic) get 401 authentication_error, and no key is echoed;
-  - unknown routes get 404, known routes with the wrong method 405 with an
-    Allow header listing the right ones, an
+  - unknown routes get 404 (in Gemini's shape under /v1beta, Anthropic's
+    elsewhere), known routes with the wrong method 405 in their route's API
+    with an Allow header listing the right ones, an
     unknown model under /v1/models/ 404 listing the available models, in OpenAI's
     shape for a client that sends neither anthropic-version nor x-api-key;
+  - /v1/models, shared by three APIs, answers a 401 or 405 in the shape of
+    the client asking: Anthropic's for x-api-key or anthropic-version,
+    Gemini's for x-goog-api-key or ?key=, OpenAI's otherwise;
   - after every test the same responder processes (same pids and start
     times, no new "ready" line in the responder log) still answer a normal
     request, and the mock received nothing from the refused requests.
@@ -59,6 +63,19 @@ def setUpModule() -> None:
 def tearDownModule() -> None:
     if MOCK is not None:
         MOCK.stop()
+
+
+def assert_gemini_error(case, resp, status: int, name: str,
+                        contains: tuple[str, ...] = ()) -> dict:
+    """Assert resp is a Gemini error: {"error": {"code", "message", "status"}}."""
+    case.assertEqual(resp.status, status, resp.body[:500])
+    doc = resp.json()
+    case.assertEqual(set(doc), {"error"}, doc)
+    case.assertEqual(doc["error"].get("code"), status, doc)
+    case.assertEqual(doc["error"].get("status"), name, doc)
+    for text in contains:
+        case.assertIn(text, doc["error"].get("message", ""), doc)
+    return doc
 
 
 def deep_array(levels: int) -> str:
@@ -234,6 +251,14 @@ class _BadInput:
                 resp = self.gw.get("/v1/models", auth=None, headers=dict(
                     headers, **{"anthropic-version": "2023-06-01"}))
                 assert_anthropic_error(self, resp, 401, "authentication_error")
+        # The GenAI SDK lists models here too: its 401 is Gemini's.
+        for path, headers in (("/v1/models?key=wrong-key-789", {}),
+                              ("/v1/models", {"x-goog-api-key": "wrong-key-789"}),
+                              ("/v1/models/claude-sonnet-4-5", {"x-goog-api-key": "wrong"})):
+            with self.subTest("gemini client", path=path):
+                resp = self.gw.get(path, auth=None, headers=headers)
+                doc = assert_gemini_error(self, resp, 401, "UNAUTHENTICATED")
+                self.assertNotIn("wrong-key-789", doc["error"]["message"])
         self.assertNotIn(key, self.gw.log())
 
     # routes and methods
@@ -248,6 +273,11 @@ class _BadInput:
                 else:
                     resp = self.gw.post(path, body("hi"))
                 assert_anthropic_error(self, resp, 404, "not_found_error", [path])
+        # Under /v1beta every answer is Gemini's, a 404 too.
+        for path in ("/v1beta/files", "/v1beta/tunedModels/x:generateContent"):
+            with self.subTest(path=path):
+                assert_gemini_error(self, self.gw.post(path, body("hi")), 404, "NOT_FOUND",
+                                    (path,))
 
     def test_wrong_method_405(self) -> None:
         for method, path, allow in (("GET", "/v1/messages", "POST"),
@@ -264,6 +294,19 @@ class _BadInput:
                 assert_anthropic_error(self, resp, 405, "invalid_request_error",
                                        [method, path])
                 self.assertEqual(resp.headers.get("Allow"), allow)
+        # Each in its route's API.
+        resp = gw.request(self.gw.url("/v1/chat/completions"), "GET", None, self.gw.auth("bearer"))
+        assert_openai_error(self, resp, 405, "invalid_request_error", ["GET"])
+        self.assertEqual(resp.headers.get("Allow"), "POST")
+        resp = gw.request(self.gw.url("/v1beta/models"), "PUT", b"{}",
+                          {"x-goog-api-key": self.gw.api_key})
+        assert_gemini_error(self, resp, 405, "INVALID_ARGUMENT", ("PUT",))
+        self.assertEqual(resp.headers.get("Allow"), "GET, HEAD")
+        resp = gw.request(self.gw.url("/v1/models"), "DELETE", None,
+                          {"x-goog-api-key": self.gw.api_key})
+        assert_gemini_error(self, resp, 405, "INVALID_ARGUMENT", ("DELETE",))
+        resp = gw.request(self.gw.url("/v1/models"), "DELETE", None, self.gw.auth("bearer"))
+        assert_openai_error(self, resp, 405, "invalid_request_error", ["DELETE"])
 
     def test_unknown_model_lists_available(self) -> None:
         resp = self.gw.get("/v1/models/llama-3-70b")
