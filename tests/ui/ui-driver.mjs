@@ -99,6 +99,12 @@ try {
 		}, [sel, re.source]);
 		return text(sel);
 	}
+	/* A "saved" left by an earlier step must not pass for this one's. */
+	async function clearNotice() {
+		await page.evaluate(() => {
+			document.querySelector("#notice").textContent = "";
+		});
+	}
 	async function login(key, base) {
 		await page.fill("#login-key", key);
 		await page.fill("#login-base", base);
@@ -705,6 +711,7 @@ try {
 		await page.waitForFunction(() =>
 		    document.querySelector("#lim-global").value !== "");
 		await page.selectOption("#lb-mode", "balanced");
+		await clearNotice();
 		await page.click("#set-lb button[type=submit]");
 		await waitText("#notice", /saved/);
 		assert.equal((await admin("GET", "config/load-balancing")).mode,
@@ -712,9 +719,10 @@ try {
 	});
 	await step("rate_limits", async () => {
 		await page.fill("#lim-global", "600");
+		await clearNotice();
 		await page.click("#set-limits button[type=submit]");
-		await page.waitForFunction(() =>
-		    document.querySelector("#lim-global").value === "600");
+		/* The field reads 600 at once; "saved" comes after the PUT. */
+		await waitText("#notice", /saved/);
 		assert.equal((await admin("GET", "config/rate-limits")).globalRpm,
 		    600);
 	});
@@ -724,6 +732,7 @@ try {
 		await page.fill("#mm-target", "claude-haiku-4.5");
 		await page.click("#mm-add");
 		await page.waitForSelector("#mm-rows tr[data-name='ui-fast-model']");
+		await clearNotice();
 		await page.click("#set-modelmap button[type=submit]");
 		await waitText("#notice", /saved/);
 		let mm = await admin("GET", "config/model-map");
@@ -742,6 +751,7 @@ try {
 		mm = await admin("GET", "config/model-map");
 		assert.deepEqual(mm.modelMap, { "ui-fast-model": "claude-haiku-4.5" });
 		/* Back to config.json's (none here). */
+		await clearNotice();
 		await page.click("#mm-reset");
 		await waitText("#notice", /modelMap/);
 		mm = await admin("GET", "config/model-map");
