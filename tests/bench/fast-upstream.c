@@ -36,6 +36,10 @@
  *       With -P every answer is paced (markers may still change it).
  *   POST .../refreshToken, POST .../token
  *       {"accessToken":..., "refreshToken":..., "expiresIn":3600, ...}
+ *   POST .../ListAvailableProfiles
+ *       one profile in us-east-1, as Kiro answers a social account: the
+ *       gateway stores it once.  Without it (a 404) the gateway asks again
+ *       on every request, which cost a quarter of its CPU per request here.
  *   anything else
  *       404
  *
@@ -360,6 +364,26 @@ answer_token(int fd)
 }
 
 static int
+answer_profiles(int fd)
+{
+	static const char	 body[] =
+	    "{\"profiles\":[{\"arn\":\"arn:aws:codewhisperer:us-east-1:"
+	    "000000000000:profile/FASTUPSTREAM\",\"profileName\":"
+	    "\"KiroProfile-us-east-1\"}],\"nextToken\":null}";
+	char			 head[256];
+	int			 n;
+
+	n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n\r\n", sizeof(body) - 1);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return -1;
+	if (write_all(fd, head, (size_t)n) == -1)
+		return -1;
+	return write_all(fd, body, sizeof(body) - 1);
+}
+
+static int
 answer_404(int fd)
 {
 	static const char	 resp[] = "HTTP/1.1 404 Not Found\r\n"
@@ -534,6 +558,8 @@ serve_conn(void *arg)
 			else if (ENDS_WITH("/refreshToken") ||
 			    ENDS_WITH("/token"))
 				rc = answer_token(fd);
+			else if (ENDS_WITH("/ListAvailableProfiles"))
+				rc = answer_profiles(fd);
 			else
 				rc = answer_404(fd);
 #undef ENDS_WITH
