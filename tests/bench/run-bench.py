@@ -11,6 +11,25 @@ baseline measured in the same run for each figure:
               sequential requests through lighttpd, divided by N; non-stream
               and stream; baseline: the stub responder
               (tests/integration/stub-fcgi) under the same lighttpd config.
+  paced       issue 13: responder CPU per small request (utime+stime, and
+              schedstat) and lighttpd's, non-stream and stream, against the
+              fast stub and against the paced one (fast-upstream's
+              bench-head-us / bench-gap-us: 2 ms before the headers, 1 ms
+              between frames, a chunk per frame); baseline:
+              tests/bench/relay-responder, a libfcgi + libcurl byte relay
+              (goals: < 100 / < 150 us, <= 2x the relay).  Then a stream of
+              300 events 100 ms apart (30 s; --quick 100 events 50 ms apart)
+              against the same events 10 ms apart: CPU per event, per second,
+              and beyond the short one per second of the long one's duration
+              (a periodic wake-up would show there); the relay's per event.
+  syscalls    system calls per request by name (strace -f on one process, one
+              thread, of the gateway and of the relay) against both stubs;
+              store transactions per request (opens of kiro.db.lock, one per
+              store_begin; goal <= 2); calls per second of an idle gateway.
+  profile     only with --only profile: perf with call graphs on one gateway
+              process serving small requests against each stub; its samples
+              by part (FastCGI, JSON parse, conversion, store, libcurl,
+              decoding, emission, logging, ...) as us per request.
   frontends   responder CPU per request for the same conversation (system
               prompt, a user turn, a tool call and its result, a follow-up)
               through each front end: Anthropic Messages, OpenAI Chat
@@ -28,8 +47,9 @@ baseline measured in the same run for each figure:
   throughput  wrk (tests/bench/post.lua, small POST) at -c2 and -c4, 10 s each
               after a warm-up, through lighttpd (2 processes, unix sockets, the
               shipped lighttpd/kiro-fcgi.conf) to kiro-fcgi + fast-upstream, vs
-              the stub responder under the same config (the ceiling); with
-              the CPU used by each process during the run.
+              the stub responder under the same config (the ceiling), and vs
+              the relay responder (goals >= 0.7x its req/s, <= 2x its CPU per
+              request); with the CPU used by each process during the run.
   rss         VmRSS of each responder process idle (after start and one
               request), baseline the stub; and the maximum during 50
               concurrent streams (2 processes x 25 threads, streams that
@@ -82,12 +102,13 @@ status 0 unless something failed to run (a missing program, a server that
 does not start, requests that fail).
 
 Environment (`make bench` sets it like AM_TESTS_ENVIRONMENT): KIRO_FCGI,
-STUB_FCGI, KIRO_SRCDIR, KIRO_BUILDDIR, FAST_UPSTREAM, BENCH_CORE.  By hand,
+STUB_FCGI, KIRO_SRCDIR, KIRO_BUILDDIR, FAST_UPSTREAM, BENCH_CORE, RELAY_FCGI.  By hand,
 after `make check TESTS=` and building the two bench programs:
 
     KIRO_BUILDDIR=/path/to/build /usr/bin/python3 tests/bench/run-bench.py
     ... --quick                 shorter runs, for trying the script out
-    ... --only cpu latency      some sections (cpu latency events throughput rss core)
+    ... --only cpu latency      some sections (cpu paced syscalls latency events
+                                throughput rss core ...; profile only this way)
     ... --state-parent /dev/shm the gateway's state directory on tmpfs (default: the
                                 system temporary directory), to see what the store's
                                 fsync costs; bench-core measures the store in both
@@ -165,6 +186,7 @@ GOAL_TXNS = 2.0                   # issue 13: store transactions per successful 
 PACE_HEAD_US = 2000
 PACE_GAP_US = 1000
 PACE = f" bench-head-us={PACE_HEAD_US} bench-gap-us={PACE_GAP_US}"
+SHORT_GAP_US = 10000              # the long stream's events, closer together
 
 
 class BenchError(RuntimeError):
@@ -739,31 +761,36 @@ def cpu_rounds(cases: dict, rounds: int, warm: int) -> dict:
     return out
 
 
-def sse_deltas(body: bytes) -> int:
+def stream_events(body: bytes, relayed: bool) -> int:
+    """Text events in an answer: SSE deltas, or the relay's raw frames."""
+    if relayed:
+        return body.count(b"assistantResponseEvent")
     return body.count(b"event: content_block_delta")
 
 
-def one_stream_cpu(gw: KiroGateway, events: int, gap_us: int) -> dict:
-    """CPU of the gateway's processes (all of them, idle ones too: a periodic
-    wake-up anywhere counts) and of lighttpd over one streamed answer of
-    `events` text events `gap_us` apart."""
+def one_stream_cpu(server, events: int, gap_us: int) -> dict:
+    """CPU of the server's responder processes (all of them, idle ones too: a
+    periodic wake-up anywhere counts) and of its lighttpd over one streamed
+    answer of `events` text events `gap_us` apart."""
+    relayed = isinstance(server, RelayServer)
+    headers = RELAY_HEADERS if relayed else GW_HEADERS
     prompt = (f"{SMALL_PROMPT} bench-events={events} bench-head-us={PACE_HEAD_US} "
               f"bench-gap-us={gap_us}")
     body = anthropic_body(prompt, True)
-    client = Client(gw.srv.port, timeout=events * gap_us / 1e6 + 60)
+    client = Client(server.srv.port, timeout=events * gap_us / 1e6 + 60)
     try:
         check_reply(client.request("POST", GW_TARGET, anthropic_body(SMALL_PROMPT, True),
-                                   GW_HEADERS), "long stream warm-up")
-        meter = CpuMeter(gw.pids).start()
-        lmeter = CpuMeter([gw.srv.proc.pid]).start()
-        reply = client.request("POST", GW_TARGET, body, GW_HEADERS)
+                                   headers), "long stream warm-up")
+        meter = CpuMeter(server.pids).start()
+        lmeter = CpuMeter([server.srv.proc.pid]).start()
+        reply = client.request("POST", GW_TARGET, body, headers)
         used, lused = meter.stop(), lmeter.stop()
     finally:
         client.close()
     check_reply(reply, f"stream of {events} events")
-    got = sse_deltas(reply.body)
+    got = stream_events(reply.body, relayed)
     if got < events:
-        raise BenchError(f"stream of {events} events: {got} text deltas arrived")
+        raise BenchError(f"stream of {events} events: {got} text events arrived")
     return {"events": events, "gap_us": gap_us, "wall_s": used["wall_s"],
             "sched_us": used["sched_s"] * 1e6, "stat_us": used["stat_s"] * 1e6,
             "lighttpd_us": lused["sched_s"] * 1e6,
@@ -773,7 +800,7 @@ def one_stream_cpu(gw: KiroGateway, events: int, gap_us: int) -> dict:
 def section_paced(gw: KiroGateway, relay: RelayServer, n_fast: int, n_paced: int,
                   long_events: int, long_gap_us: int) -> dict:
     """CPU per request against the fast and the paced stub, with the relay
-    baseline; and one long stream against the same events 10x closer."""
+    baseline; and one long stream against the same events 10 ms apart."""
     cases = {}
     for up, n in (("fast", n_fast), ("paced", n_paced)):
         pace = PACE if up == "paced" else ""
@@ -785,10 +812,10 @@ def section_paced(gw: KiroGateway, relay: RelayServer, n_fast: int, n_paced: int
                                 anthropic_body(SMALL_PROMPT + pace, False), RELAY_HEADERS, n)
     out: dict = {"pace_head_us": PACE_HEAD_US, "pace_gap_us": PACE_GAP_US}
     out.update(cpu_rounds(cases, rounds=3, warm=20))
-    # The same events 10x closer together: what the long stream costs beyond
-    # them is what its duration costs (both far enough apart that each event
-    # is its own wake-up: at 1 ms the upstream's frames come in batches).
-    short = one_stream_cpu(gw, long_events, long_gap_us // 10)
+    # The same events 10 ms apart: what the long stream costs beyond them is
+    # what its duration costs.  Both gaps are long enough that each event
+    # wakes a cold process: at 1-2 ms apart an event costs a third as much.
+    short = one_stream_cpu(gw, long_events, SHORT_GAP_US)
     log(f"paced short stream: {short['events']} events in {short['wall_s']:.1f} s, "
         f"{short['sched_us']:.0f} us")
     long = one_stream_cpu(gw, long_events, long_gap_us)
@@ -796,6 +823,7 @@ def section_paced(gw: KiroGateway, relay: RelayServer, n_fast: int, n_paced: int
         f"{long['sched_us']:.0f} us")
     extra_s = max(1e-3, long["wall_s"] - short["wall_s"])
     out["short"] = short
+    out["relay_short"] = one_stream_cpu(relay, long_events, SHORT_GAP_US)
     out["long"] = long
     out["long_extra_us_per_s"] = (long["sched_us"] - short["sched_us"]) / extra_s
     out["long_sched_us_per_s"] = long["sched_us"] / long["wall_s"]
@@ -805,7 +833,11 @@ def section_paced(gw: KiroGateway, relay: RelayServer, n_fast: int, n_paced: int
 # --- syscalls and store transactions (strace) ------------------------------------------------
 
 
-SYSCALL_LINE = re.compile(r"^\d+\s+(?!<\.\.\.)([a-z_0-9]+)\(")
+# A call counts when it returns: on its line, or on its "resumed" line when
+# another thread's line came in between.  So the accept() a thread sat in
+# when strace attached counts once it returns, and the one it sits in at
+# the end does not.
+SYSCALL_LINE = re.compile(r"^\d+\s+(?:<\.\.\. ([a-z_0-9]+) resumed>|([a-z_0-9]+)\()")
 
 
 def strace_attached(tids: list[str]) -> bool:
@@ -852,9 +884,9 @@ def strace_requests(pid: int, run, trace_file: Path) -> dict:
     with open(trace_file, errors="replace") as f:
         for line in f:
             m = SYSCALL_LINE.match(line)
-            if m is None:
+            if m is None or line.rstrip().endswith("<unfinished ...>"):
                 continue
-            name = m.group(1)
+            name = m.group(1) or m.group(2)
             calls[name] = calls.get(name, 0) + 1
             if name in ("open", "openat") and '.db.lock"' in line:
                 lock_opens += 1
@@ -900,32 +932,83 @@ def section_syscalls(upstream: FastUpstream, n: int, state_parent: Path, tmp: Pa
             log(f"syscalls {name}: {total / n:.1f} per request ("
                 + ", ".join(f"{k} {v / n:.1f}" for k, v in top[:8])
                 + f"); store transactions {traced['lock_opens'] / n:.2f}")
+        # An idle responder should make no calls at all: a timer or a
+        # polling thread would show here as calls per second.
+        idle_s = 3.0
+        traced = strace_requests(gw.pids[0], lambda: time.sleep(idle_s),
+                                 tmp / "strace-idle.txt")
+        out["idle_calls_per_s"] = sum(traced["calls"].values()) / idle_s
+        out["idle_calls"] = traced["calls"]
+        log(f"syscalls idle: {out['idle_calls_per_s']:.1f} per second {traced['calls']}")
     return out
 
 
-def perf_top(report: str, limit: int) -> list[dict]:
-    """The first `limit` rows of `perf report --stdio --sort dso,sym`."""
-    rows = []
-    for line in report.splitlines():
-        m = re.match(r"^\s+([\d.]+)%\s+(\S+)\s+\[([.k])\]\s+(.+?)\s*$", line)
-        if m is None:
+# Where a sample's CPU goes: the innermost frame of its stack that matches
+# one of these (checked in this order) names the part; none: "other".
+PROFILE_PARTS = [
+    ("store transactions", r"store_(begin|end|get|put|del|each)|_?gdbm_\w+"),
+    ("logging (log lines, flow log)", r"log_(emit|info|warnx?|debug)|flowlog_\w+"),
+    ("metrics (prom_record)", r"prom_record|metrics_add"),
+    ("event decoding (es_decoder_feed, kiro_event_parse)",
+     r"es_decoder_feed|kiro_event_parse|frame_deliver"),
+    ("emission (the answer in the client's format)",
+     r"emit_\w+|e_\w+|write_json_message|on_frame"),
+    ("FastCGI write, finish, close (libfcgi)",
+     r"fcgx_flush|FCGX_(FFlush|PutStr|FPrintF|Finish_r|Free|FClose)|OS_(Write|Close)|"
+     r"out_(flush|response)"),
+    ("FastCGI accept, read (libfcgi)", r"FCGX_(Accept_r|GetStr|GetParam)|OS_(Read|Accept)"),
+    ("request JSON parse", r"anthropic_parse|json_parse"),
+    ("conversion (Kiro body, repair, estimate, pre-flight)",
+     r"kiro_req_build|build_body|history_build_within|conv_\w+|preflight_\w+|"
+     r"tokens_count_\w+|repair_\w+"),
+    ("client key check", r"router_client_authorised|secret_equal|client_auth"),
+    ("libcurl transfer (curl_easy_perform)", r"curl_easy_perform"),
+    ("upstream set-up (headers, handle reset, URL)",
+     r"http_do|upstream_generate|upstream_auth_headers|curl_easy_reset"),
+    ("account pick (outside the store)", r"pool_pick|pick|pick_in"),
+]
+PROFILE_OTHER = "other (router, main loop, libc in between)"
+PERF_FRAME = re.compile(r"^[0-9a-f]+\s+(\S+?)(?:\+0x[0-9a-f]+)?\s+\((.*)\)$")
+
+
+def perf_parts(script: str) -> dict:
+    """Samples of `perf script -F ip,sym,dso` (call graphs) by part, with the
+    share of each part's samples that were in the kernel."""
+    parts = [(name, re.compile(f"^(?:{rx})$")) for name, rx in PROFILE_PARTS]
+    count: dict[str, int] = {}
+    kernel: dict[str, int] = {}
+    total = 0
+    for sample in script.split("\n\n"):
+        frames = [PERF_FRAME.match(f.strip()) for f in sample.strip().splitlines()
+                  if f.strip()]
+        frames = [f for f in frames if f is not None]
+        if not frames:
             continue
-        rows.append({"percent": float(m.group(1)), "dso": m.group(2),
-                     "kernel": m.group(3) == "k", "symbol": m.group(4)})
-        if len(rows) >= limit:
-            break
-    return rows
+        total += 1
+        part = PROFILE_OTHER
+        for f in frames:
+            hit = next((name for name, rx in parts if rx.match(f.group(1))), None)
+            if hit is not None:
+                part = hit
+                break
+        count[part] = count.get(part, 0) + 1
+        if "kernel" in frames[0].group(2):
+            kernel[part] = kernel.get(part, 0) + 1
+    return {"samples": total,
+            "kernel_share": sum(kernel.values()) / total if total else 0.0,
+            "parts": {name: {"share": n / total, "kernel_share": kernel.get(name, 0) / n}
+                      for name, n in sorted(count.items(), key=lambda kv: -kv[1])}}
 
 
 def perf_profile(pid: int, run, data: Path) -> dict:
-    """perf record (all threads of pid, 10 kHz) while run() runs; the top
-    symbols and the share of the kernel."""
+    """perf record with call graphs (all threads of pid) while run() runs;
+    its samples by part, and the top symbols by their own samples."""
     perf = harness.find_program("perf")
     if perf is None:
         raise BenchError("perf not found: apt-get install linux-perf")
-    proc = subprocess.Popen([perf, "record", "-q", "-F", "10000", "-p", str(pid), "-o",
-                             str(data)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen([perf, "record", "-q", "--call-graph", "dwarf,16384", "-F", "4000",
+                             "-p", str(pid), "-o", str(data)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(0.5)      # perf has no ready signal; a few early requests lost is harmless
     if proc.poll() is not None:
         raise BenchError(f"perf record exited with {proc.returncode}: "
@@ -935,40 +1018,51 @@ def perf_profile(pid: int, run, data: Path) -> dict:
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(30)
+            proc.wait(60)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    rep = subprocess.run([perf, "report", "-i", str(data), "--stdio", "--sort", "dso,sym",
-                          "--percent-limit", "0.3"], capture_output=True, text=True)
-    dso = subprocess.run([perf, "report", "-i", str(data), "--stdio", "--sort", "dso"],
-                         capture_output=True, text=True)
-    by_dso = [{"percent": float(m.group(1)), "dso": m.group(2)}
-              for m in re.finditer(r"^\s+([\d.]+)%\s+(\S+)\s*$", dso.stdout, re.MULTILINE)]
-    return {"top": perf_top(rep.stdout, 40), "by_dso": by_dso}
+    script = subprocess.run([perf, "script", "-i", str(data), "-F", "ip,sym,dso"],
+                            capture_output=True, text=True, errors="replace").stdout
+    out = perf_parts(script)
+    rep = subprocess.run([perf, "report", "-i", str(data), "--stdio", "--no-children",
+                          "--sort", "sym", "-g", "none", "--percent-limit", "0.5"],
+                         capture_output=True, text=True, errors="replace").stdout
+    out["top"] = [{"percent": float(m.group(1)), "kernel": m.group(2) == "k",
+                   "symbol": m.group(3)}
+                  for m in re.finditer(r"^\s+([\d.]+)%\s+\[([.k])\]\s+(.+?)\s*$", rep,
+                                       re.MULTILINE)][:20]
+    data.unlink(missing_ok=True)
+    return out
 
 
 def section_profile(upstream: FastUpstream, n: int, state_parent: Path, tmp: Path) -> dict:
-    """perf profile of one gateway process (1 thread) serving n small
-    non-stream requests against the fast and against the paced stub."""
+    """Where one gateway process's CPU goes (perf, call graphs) serving n
+    small non-stream requests against the fast and against the paced stub;
+    its CPU per request measured first without perf."""
     out: dict = {"n": n}
     with KiroGateway(upstream, procs=1, threads=1, state_parent=state_parent) as gw:
         for up in ("fast", "paced"):
             body = anthropic_body(SMALL_PROMPT + (PACE if up == "paced" else ""), False)
             client = Client(gw.srv.port)
+
+            def run():
+                for _ in range(n):
+                    check_reply(client.request("POST", GW_TARGET, body, GW_HEADERS), up)
+
             try:
                 for _ in range(20):                 # warm-up
                     check_reply(client.request("POST", GW_TARGET, body, GW_HEADERS), up)
-
-                def run():
-                    for _ in range(n):
-                        check_reply(client.request("POST", GW_TARGET, body, GW_HEADERS), up)
-
+                meter = CpuMeter(gw.pids).start()
+                run()
+                us = meter.stop()["sched_s"] / n * 1e6
                 out[up] = perf_profile(gw.pids[0], run, tmp / f"perf-{up}.data")
+                out[up]["us_per_request"] = us
             finally:
                 client.close()
-            log(f"profile {up}: " + ", ".join(f"{r['symbol']} {r['percent']:.1f}%"
-                                               for r in out[up]["top"][:6]))
+            log(f"profile {up}: {us:.0f} us/request, " + ", ".join(
+                f"{name} {v['share'] * 100:.0f}%" for name, v in
+                list(out[up]["parts"].items())[:5]))
     return out
 
 
@@ -1712,6 +1806,10 @@ def paced_rows(t: Table, p: dict) -> None:
     t.row(f"stream of {lg['events']} events over {lg['wall_s']:.1f} s, per event",
           lg["sched_us_per_event"], "us", d["sched_us_per_event"],
           f"over {d['wall_s']:.1f} s", fmt="{:.1f}")
+    if "relay_short" in p:
+        rs = p["relay_short"]
+        t.row(f"  the {d['wall_s']:.1f} s stream, per event", d["sched_us_per_event"], "us",
+              rs["sched_us_per_event"], "relay", fmt="{:.1f}")
     t.row("  the same, per second of stream", p["long_sched_us_per_s"], "us/s", None, "",
           fmt="{:.0f}")
     t.row(f"  beyond the {d['wall_s']:.1f} s stream, per second", p["long_extra_us_per_s"],
@@ -1738,16 +1836,30 @@ def syscalls_rows(t: Table, sc: dict) -> None:
           "<= 2", k["store_txns_per_request"] <= GOAL_TXNS, fmt="{:.2f}")
     t.note("opens of kiro.db.lock, one per store_begin (stream: "
            f"{sc['kiro_stream_fast']['store_txns_per_request']:.2f})")
+    if "idle_calls_per_s" in sc:
+        t.row("syscalls per second, idle", sc["idle_calls_per_s"], "/s", None, "", "0",
+              sc["idle_calls_per_s"] < 1.0, fmt="{:.1f}")
 
 
 def profile_rows(t: Table, p: dict) -> None:
-    t.section(f"perf profile of one responder process, N={p['n']} small non-stream requests "
-              "(share of its samples)")
+    t.section(f"where one responder process's CPU goes: perf with call graphs, N={p['n']} "
+              "small non-stream requests (us: share x CPU per request without perf)")
+    fast, paced = p["fast"], p["paced"]
+    t.row("CPU per request, fast / paced stub", fast["us_per_request"], "us",
+          None, "", fmt="{:.0f}")
+    t.note(f"paced: {paced['us_per_request']:.0f} us; samples {fast['samples']} / "
+           f"{paced['samples']}, in the kernel {fast['kernel_share'] * 100:.0f}% / "
+           f"{paced['kernel_share'] * 100:.0f}%")
+    for name in fast["parts"]:
+        f = fast["parts"][name]
+        q = paced["parts"].get(name, {"share": 0.0, "kernel_share": 0.0})
+        t.row(f"  {name}", f["share"] * fast["us_per_request"], "us", None, "", fmt="{:.0f}")
+        t.note(f"{f['share'] * 100:.1f}% ({f['kernel_share'] * 100:.0f}% of it in the "
+               f"kernel); paced {q['share'] * paced['us_per_request']:.0f} us, "
+               f"{q['share'] * 100:.1f}%")
     for up in ("fast", "paced"):
-        t.note(f"{up} stub, by object: " + ", ".join(
-            f"{r['dso']} {r['percent']:.1f}%" for r in p[up]["by_dso"][:8]))
-        t.note(f"{up} stub, top symbols: " + ", ".join(
-            f"{r['symbol']} {r['percent']:.1f}%" for r in p[up]["top"][:15]))
+        t.note(f"{up}, top symbols by own samples: " + ", ".join(
+            f"{r['symbol']} {r['percent']:.1f}%" for r in p[up]["top"][:12]))
 
 
 def build_table(res: dict) -> str:
@@ -1970,9 +2082,9 @@ def main() -> int:
             "lat_warm": 20 if quick else 50, "events_k": 50 if quick else 100,
             "events_runs": 1 if quick else 2, "wrk_s": 3.0 if quick else 10.0,
             "wrk_warm": 1.0 if quick else 2.0, "core_s": 0.3 if quick else 1.0,
-            "paced_n": 120 if quick else 300, "long_events": 300,
-            "long_gap_us": 20000 if quick else 100000, "sys_n": 30 if quick else 100,
-            "prof_n": 300 if quick else 2000}
+            "paced_n": 120 if quick else 300, "long_events": 100 if quick else 300,
+            "long_gap_us": 50000 if quick else 100000, "sys_n": 30 if quick else 100,
+            "prof_n": 500 if quick else 3000}
 
     results: dict = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                      "host": {"cpus": os.cpu_count(), "kernel": platform.release(),
