@@ -1038,12 +1038,14 @@ def perf_profile(pid: int, run, data: Path) -> dict:
 
 def section_profile(upstream: FastUpstream, n: int, state_parent: Path, tmp: Path) -> dict:
     """Where one gateway process's CPU goes (perf, call graphs) serving n
-    small non-stream requests against the fast and against the paced stub;
-    its CPU per request measured first without perf."""
+    small requests: non-stream against the fast and against the paced stub,
+    and streamed against the paced one; its CPU per request measured first
+    without perf."""
     out: dict = {"n": n}
     with KiroGateway(upstream, procs=1, threads=1, state_parent=state_parent) as gw:
-        for up in ("fast", "paced"):
-            body = anthropic_body(SMALL_PROMPT + (PACE if up == "paced" else ""), False)
+        for up in ("fast", "paced", "paced_stream"):
+            body = anthropic_body(SMALL_PROMPT + (PACE if up != "fast" else ""),
+                                  up == "paced_stream")
             client = Client(gw.srv.port)
 
             def run():
@@ -1845,6 +1847,7 @@ def profile_rows(t: Table, p: dict) -> None:
     t.section(f"where one responder process's CPU goes: perf with call graphs, N={p['n']} "
               "small non-stream requests (us: share x CPU per request without perf)")
     fast, paced = p["fast"], p["paced"]
+    stream = p.get("paced_stream", {"parts": {}, "us_per_request": 0.0})
     t.row("CPU per request, fast / paced stub", fast["us_per_request"], "us",
           None, "", fmt="{:.0f}")
     t.note(f"paced: {paced['us_per_request']:.0f} us; samples {fast['samples']} / "
@@ -1854,10 +1857,16 @@ def profile_rows(t: Table, p: dict) -> None:
         f = fast["parts"][name]
         q = paced["parts"].get(name, {"share": 0.0, "kernel_share": 0.0})
         t.row(f"  {name}", f["share"] * fast["us_per_request"], "us", None, "", fmt="{:.0f}")
+        r = stream["parts"].get(name, {"share": 0.0})
         t.note(f"{f['share'] * 100:.1f}% ({f['kernel_share'] * 100:.0f}% of it in the "
                f"kernel); paced {q['share'] * paced['us_per_request']:.0f} us, "
-               f"{q['share'] * 100:.1f}%")
-    for up in ("fast", "paced"):
+               f"{q['share'] * 100:.1f}%; paced stream "
+               f"{r['share'] * stream['us_per_request']:.0f} us")
+    if "paced_stream" in p:
+        t.note(f"paced stream: {stream['us_per_request']:.0f} us per request")
+    for up in ("fast", "paced", "paced_stream"):
+        if up not in p:
+            continue
         t.note(f"{up}, top symbols by own samples: " + ", ".join(
             f"{r['symbol']} {r['percent']:.1f}%" for r in p[up]["top"][:12]))
 
