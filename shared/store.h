@@ -66,6 +66,11 @@ const char	*store_dir(const struct store *);
 enum kf_err	 store_begin(struct store *, enum store_mode,
 		    struct store_txn **, char **cause);
 /*
+ * Transactions store_begin has opened in this process, all stores and
+ * threads together (the benchmarks count them per request).
+ */
+unsigned long	 store_txn_count(void);
+/*
  * Syncs (STORE_WRITE), closes and unlocks.  Always releases everything,
  * even when it returns an error (KF_ESTORE if the sync failed).  NULL is
  * fine.

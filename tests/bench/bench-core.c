@@ -2150,6 +2150,7 @@ bench_store_in(const char *parent, size_t n)
 	struct series		 s_pick, s_read, s_report, s_all;
 	char			*dir, *why = NULL;
 	double			 t0, t1, t2, t3, t_start;
+	unsigned long		 txn0, txns = 0;
 	size_t			 i;
 	json_object		*o = json_object_new_object();
 
@@ -2188,6 +2189,7 @@ bench_store_in(const char *parent, size_t n)
 		}
 		memset(&pick, 0, sizeof(pick));
 		pick.model_id = "claude-sonnet-4.5";
+		txn0 = store_txn_count();
 		t0 = now_s();
 		if (pool_pick(st, cfg, &pick, &acct, &why) != KF_OK)
 			goto fail;
@@ -2206,6 +2208,7 @@ bench_store_in(const char *parent, size_t n)
 		cred_free(&got);
 		if (i < 20)
 			continue;	/* warm-up */
+		txns += store_txn_count() - txn0;
 		s_pick.v[i - 20] = t1 - t0;
 		s_read.v[i - 20] = t2 - t1;
 		s_report.v[i - 20] = t3 - t2;
@@ -2218,6 +2221,8 @@ bench_store_in(const char *parent, size_t n)
 	json_object_object_add(o, "refresh_read", series_json(&s_read));
 	json_object_object_add(o, "pool_report", series_json(&s_report));
 	json_object_object_add(o, "per_request", series_json(&s_all));
+	json_object_object_add(o, "txns_per_request", json_object_new_double(
+	    n > 0 ? (double)txns / (double)n : 0));
 	free(s_pick.v);
 	free(s_read.v);
 	free(s_report.v);

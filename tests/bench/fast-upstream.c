@@ -27,12 +27,26 @@
  *         "bench-throttle=N"  N text frames, then an exception frame
  *                             ThrottlingException (in-stream throttling,
  *                             doc/protocol.md §5), then the end
+ *         "bench-head-us=H"   paced like a real server: H µs before the
+ *         "bench-gap-us=G"    headers, G µs between frames (0..60 s
+ *                             each); each frame, the closing frames and
+ *                             the last chunk are written as chunks of
+ *                             their own.  One marker is enough: the other
+ *                             takes the server's pace (-w, -g).
+ *       With -P every answer is paced (markers may still change it).
  *   POST .../refreshToken, POST .../token
  *       {"accessToken":..., "refreshToken":..., "expiresIn":3600, ...}
+ *   POST .../ListAvailableProfiles
+ *       one profile in us-east-1, as Kiro answers a social account: the
+ *       gateway stores it once.  Without it (a 404) the gateway asks again
+ *       on every request, which cost a quarter of its CPU per request here.
  *   anything else
  *       404
  *
- * Usage: fast-upstream [-p port] [-f port-file] [-e events] [-d delay-ms]
+ * Usage: fast-upstream [-P] [-p port] [-f port-file] [-e events]
+ *            [-d delay-ms] [-w head-us] [-g gap-us]
+ * -w and -g set the pace (default 2000 µs before the headers, 1000 µs
+ * between frames: a small answer from a real server takes a few ms).
  * With port 0 (the default) the kernel picks the port; it is written to
  * the port file (atomically: a temporary file renamed) once the socket
  * listens, as tests/mock/kiro_mock.py does.  SIGTERM ends it.
@@ -66,6 +80,7 @@
 #define MAX_BODY	(64L * 1024 * 1024)
 #define MAX_EVENTS	100000
 #define MAX_DELAY_MS	60000
+#define MAX_PACE_US	60000000L
 
 static const char *const	 words[] = {
 	"Hello", " from", " the fast", " upstream", " stub", ", which",
@@ -74,14 +89,18 @@ static const char *const	 words[] = {
 
 static long		 default_events = 4;
 static long		 default_delay_ms;
+static int		 paced;		/* -P: pace every answer */
+static long		 pace_head_us = 2000;
+static long		 pace_gap_us = 1000;
 static struct buf	 canned;	/* the whole default response */
 static struct buf	 tail;		/* metering + context usage frames */
+static size_t		 tail_split;	/* where the second one starts */
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: fast-upstream [-p port] [-f port-file] "
-	    "[-e events] [-d delay-ms]\n");
+	fprintf(stderr, "usage: fast-upstream [-P] [-p port] [-f port-file] "
+	    "[-e events] [-d delay-ms] [-w head-us] [-g gap-us]\n");
 	exit(2);
 }
 
@@ -147,6 +166,7 @@ build_canned(void)
 
 	es_encode_event(&tail, "meteringEvent",
 	    "{\"unit\":\"credit\",\"unitPlural\":\"credits\",\"usage\":0.01}");
+	tail_split = tail.len;
 	es_encode_event(&tail, "contextUsageEvent",
 	    "{\"contextUsagePercentage\":1.5}");
 	for (i = 0; i < default_events; i++)
@@ -221,6 +241,23 @@ sleep_until(int64_t ns)
 		;
 }
 
+/*
+ * The frames every answer ends with, each its own chunk when paced (a real
+ * server flushes every event), then the last chunk.
+ */
+static int
+put_end(int fd, struct buf *scratch, int paced_end)
+{
+	if (!paced_end)
+		return put_chunk(fd, scratch, tail.ptr, tail.len) == -1 ||
+		    write_all(fd, "0\r\n\r\n", 5) == -1 ? -1 : 0;
+	if (put_chunk(fd, scratch, tail.ptr, tail_split) == -1 ||
+	    put_chunk(fd, scratch, tail.ptr + tail_split, tail.len -
+	    tail_split) == -1)
+		return -1;
+	return write_all(fd, "0\r\n\r\n", 5);
+}
+
 static int
 answer_generate(int fd, const char *body, size_t len)
 {
@@ -230,9 +267,9 @@ answer_generate(int fd, const char *body, size_t len)
 	    "Transfer-Encoding: chunked\r\n\r\n";
 	struct buf	 frame = BUF_INIT, scratch = BUF_INIT;
 	char		 text[64];
-	long		 events, delay_ms, cut, throttle, i;
-	int64_t		 t0;
-	int		 rc = -1;
+	long		 events, delay_ms, cut, throttle, head_us, gap_us, i;
+	int64_t		 t0, due;
+	int		 pace, rc = -1;
 
 	events = marker(body, len, "bench-events=", default_events, 1,
 	    MAX_EVENTS);
@@ -240,17 +277,33 @@ answer_generate(int fd, const char *body, size_t len)
 	    MAX_DELAY_MS);
 	cut = marker(body, len, "bench-cut=", -1, 0, MAX_EVENTS);
 	throttle = marker(body, len, "bench-throttle=", -1, 0, MAX_EVENTS);
+	head_us = marker(body, len, "bench-head-us=", -1, 0, MAX_PACE_US);
+	gap_us = marker(body, len, "bench-gap-us=", -1, 0, MAX_PACE_US);
+	pace = paced || head_us >= 0 || gap_us >= 0;
+	if (head_us < 0)
+		head_us = pace_head_us;
+	if (gap_us < 0)
+		gap_us = pace_gap_us;
 	if (cut >= 0)
 		events = cut;
 	else if (throttle >= 0)
 		events = throttle;
 	if (events == default_events && delay_ms == 0 && cut < 0 &&
-	    throttle < 0)
+	    throttle < 0 && !pace)
 		return write_all(fd, canned.ptr, canned.len);
 
+	/*
+	 * Paced: every wait is to an absolute time from the request's start,
+	 * so a 300-frame answer 100 ms apart lasts 30 s and not 30 s plus
+	 * the time spent writing.
+	 */
+	t0 = mono_ns();
+	if (pace)
+		sleep_until(t0 + (int64_t)head_us * 1000);
 	if (write_all(fd, chunked_head, sizeof(chunked_head) - 1) == -1)
 		goto out;
-	t0 = mono_ns();
+	if (!pace)
+		t0 = mono_ns();
 	for (i = 0; i < events; i++) {
 		buf_reset(&frame);
 		if (delay_ms > 0) {
@@ -258,9 +311,15 @@ answer_generate(int fd, const char *body, size_t len)
 			snprintf(text, sizeof(text), "t=%lld ",
 			    (long long)mono_ns());
 			text_frame(&frame, text);
-		} else
+		} else {
+			if (pace && i > 0) {
+				due = t0 + (int64_t)head_us * 1000 +
+				    (int64_t)i * gap_us * 1000;
+				sleep_until(due);
+			}
 			text_frame(&frame, words[i % (long)(sizeof(words) /
 			    sizeof(words[0]))]);
+		}
 		if (put_chunk(fd, &scratch, frame.ptr, frame.len) == -1)
 			goto out;
 	}
@@ -273,8 +332,7 @@ answer_generate(int fd, const char *body, size_t len)
 		if (put_chunk(fd, &scratch, frame.ptr, frame.len) == -1)
 			goto out;
 	}
-	if (put_chunk(fd, &scratch, tail.ptr, tail.len) == -1 ||
-	    write_all(fd, "0\r\n\r\n", 5) == -1)
+	if (put_end(fd, &scratch, pace) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -292,6 +350,26 @@ answer_token(int fd)
 	    "\"expiresIn\":3600,\"tokenType\":\"Bearer\","
 	    "\"profileArn\":\"arn:aws:codewhisperer:us-east-1:000000000000:"
 	    "profile/FASTUPSTREAM\"}";
+	char			 head[256];
+	int			 n;
+
+	n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\n\r\n", sizeof(body) - 1);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return -1;
+	if (write_all(fd, head, (size_t)n) == -1)
+		return -1;
+	return write_all(fd, body, sizeof(body) - 1);
+}
+
+static int
+answer_profiles(int fd)
+{
+	static const char	 body[] =
+	    "{\"profiles\":[{\"arn\":\"arn:aws:codewhisperer:us-east-1:"
+	    "000000000000:profile/FASTUPSTREAM\",\"profileName\":"
+	    "\"KiroProfile-us-east-1\"}],\"nextToken\":null}";
 	char			 head[256];
 	int			 n;
 
@@ -480,6 +558,8 @@ serve_conn(void *arg)
 			else if (ENDS_WITH("/refreshToken") ||
 			    ENDS_WITH("/token"))
 				rc = answer_token(fd);
+			else if (ENDS_WITH("/ListAvailableProfiles"))
+				rc = answer_profiles(fd);
 			else
 				rc = answer_404(fd);
 #undef ENDS_WITH
@@ -526,8 +606,17 @@ main(int argc, char *argv[])
 	long			 port = 0;
 	int			 ch, lfd, fd, one = 1;
 
-	while ((ch = getopt(argc, argv, "p:f:e:d:")) != -1) {
+	while ((ch = getopt(argc, argv, "Pp:f:e:d:w:g:")) != -1) {
 		switch (ch) {
+		case 'P':
+			paced = 1;
+			break;
+		case 'w':
+			pace_head_us = number(optarg, 0, MAX_PACE_US);
+			break;
+		case 'g':
+			pace_gap_us = number(optarg, 0, MAX_PACE_US);
+			break;
 		case 'p':
 			port = number(optarg, 0, 65535);
 			break;

@@ -11,6 +11,25 @@ baseline measured in the same run for each figure:
               sequential requests through lighttpd, divided by N; non-stream
               and stream; baseline: the stub responder
               (tests/integration/stub-fcgi) under the same lighttpd config.
+  paced       issue 13: responder CPU per small request (utime+stime, and
+              schedstat) and lighttpd's, non-stream and stream, against the
+              fast stub and against the paced one (fast-upstream's
+              bench-head-us / bench-gap-us: 2 ms before the headers, 1 ms
+              between frames, a chunk per frame); baseline:
+              tests/bench/relay-responder, a libfcgi + libcurl byte relay
+              (goals: < 100 / < 150 us, <= 2x the relay).  Then a stream of
+              300 events 100 ms apart (30 s; --quick 100 events 50 ms apart)
+              against the same events 10 ms apart: CPU per event, per second,
+              and beyond the short one per second of the long one's duration
+              (a periodic wake-up would show there); the relay's per event.
+  syscalls    system calls per request by name (strace -f on one process, one
+              thread, of the gateway and of the relay) against both stubs;
+              store transactions per request (opens of kiro.db.lock, one per
+              store_begin; goal <= 2); calls per second of an idle gateway.
+  profile     only with --only profile: perf with call graphs on one gateway
+              process serving small requests against each stub; its samples
+              by part (FastCGI, JSON parse, conversion, store, libcurl,
+              decoding, emission, logging, ...) as us per request.
   frontends   responder CPU per request for the same conversation (system
               prompt, a user turn, a tool call and its result, a follow-up)
               through each front end: Anthropic Messages, OpenAI Chat
@@ -28,8 +47,9 @@ baseline measured in the same run for each figure:
   throughput  wrk (tests/bench/post.lua, small POST) at -c2 and -c4, 10 s each
               after a warm-up, through lighttpd (2 processes, unix sockets, the
               shipped lighttpd/kiro-fcgi.conf) to kiro-fcgi + fast-upstream, vs
-              the stub responder under the same config (the ceiling); with
-              the CPU used by each process during the run.
+              the stub responder under the same config (the ceiling), and vs
+              the relay responder (goals >= 0.7x its req/s, <= 2x its CPU per
+              request); with the CPU used by each process during the run.
   rss         VmRSS of each responder process idle (after start and one
               request), baseline the stub; and the maximum during 50
               concurrent streams (2 processes x 25 threads, streams that
@@ -82,12 +102,13 @@ status 0 unless something failed to run (a missing program, a server that
 does not start, requests that fail).
 
 Environment (`make bench` sets it like AM_TESTS_ENVIRONMENT): KIRO_FCGI,
-STUB_FCGI, KIRO_SRCDIR, KIRO_BUILDDIR, FAST_UPSTREAM, BENCH_CORE.  By hand,
+STUB_FCGI, KIRO_SRCDIR, KIRO_BUILDDIR, FAST_UPSTREAM, BENCH_CORE, RELAY_FCGI.  By hand,
 after `make check TESTS=` and building the two bench programs:
 
     KIRO_BUILDDIR=/path/to/build /usr/bin/python3 tests/bench/run-bench.py
     ... --quick                 shorter runs, for trying the script out
-    ... --only cpu latency      some sections (cpu latency events throughput rss core)
+    ... --only cpu latency      some sections (cpu paced syscalls latency events
+                                throughput rss core ...; profile only this way)
     ... --state-parent /dev/shm the gateway's state directory on tmpfs (default: the
                                 system temporary directory), to see what the store's
                                 fsync costs; bench-core measures the store in both
@@ -130,14 +151,17 @@ KIRO_FCGI = Path(os.environ.get("KIRO_FCGI") or BUILDDIR / "fcgi" / "kiro-fcgi")
 STUB_FCGI = Path(os.environ.get("STUB_FCGI") or BUILDDIR / "tests" / "integration" / "stub-fcgi")
 FAST_UPSTREAM = Path(os.environ.get("FAST_UPSTREAM") or BUILDDIR / "tests" / "bench" / "fast-upstream")
 BENCH_CORE = Path(os.environ.get("BENCH_CORE") or BUILDDIR / "tests" / "bench" / "bench-core")
+RELAY_FCGI = Path(os.environ.get("RELAY_FCGI") or BUILDDIR / "tests" / "bench" / "relay-responder")
 POST_LUA = HERE / "post.lua"
 FIXTURE = SRCDIR / "tests" / "fixtures" / "claude-code-first-request.json"
 
 API_KEY = "sk-kiro-bench-" + "b" * 24
 MOUNT = "/kiro"
 MODEL = "claude-sonnet-4-5"
-SECTIONS = ("cpu", "frontends", "latency", "events", "throughput", "rss", "core", "flows",
-            "console")
+SECTIONS = ("cpu", "paced", "syscalls", "frontends", "latency", "events", "throughput", "rss",
+            "core", "flows", "console")
+# Only when asked for (--only profile): perf, and it slows what it watches.
+EXTRA_SECTIONS = ("profile",)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 GOAL_CPU_US = 200.0
@@ -152,6 +176,17 @@ GOAL_OVERFLOW_MS = 2.0          # truncation and summary lookup, 500 turns (issu
 GOAL_ESTIMATE_RATIO = 0.10
 GOAL_FLOWLOG_US = 20.0
 GOAL_CONSOLE_RATIO = 1.1          # flows + metrics on against off (issue 11)
+GOAL_FAST_US = 100.0              # issue 13: small request, fast stub
+GOAL_PACED_US = 150.0             # issue 13: small request, paced stub
+GOAL_RELAY_THROUGHPUT = 0.70      # issue 13: at least 0.7x the relay's req/s
+GOAL_RELAY_CPU = 2.0              # issue 13: at most 2x the relay's CPU per request
+GOAL_TXNS = 2.0                   # issue 13: store transactions per successful request
+# The paced upstream (fast-upstream's bench-head-us / bench-gap-us markers):
+# 2 ms before the headers, 1 ms between frames, each frame its own chunk.
+PACE_HEAD_US = 2000
+PACE_GAP_US = 1000
+PACE = f" bench-head-us={PACE_HEAD_US} bench-gap-us={PACE_GAP_US}"
+SHORT_GAP_US = 10000              # the long stream's events, closer together
 
 
 class BenchError(RuntimeError):
@@ -438,6 +473,34 @@ class StubServer:
             self.srv.stop()
 
 
+class RelayServer:
+    """tests/bench/relay-responder (a byte relay to fast-upstream) behind the same lighttpd."""
+
+    def __init__(self, upstream: FastUpstream, procs: int = 2, threads: int = 4):
+        self.upstream = upstream
+        self.procs = procs
+        self.threads = threads
+        self.srv: Lighttpd | None = None
+
+    def __enter__(self) -> "RelayServer":
+        if not (RELAY_FCGI.is_file() and os.access(RELAY_FCGI, os.X_OK)):
+            raise BenchError(f"{RELAY_FCGI} is not built: run make bench "
+                             "(or set RELAY_FCGI)")
+        self.srv = Lighttpd(RELAY_FCGI, ["-t", str(self.threads), "-u", self.upstream.url],
+                            mount=MOUNT, procs=self.procs)
+        try:
+            self.srv.start()
+            self.pids = wait_children(self.srv, RELAY_FCGI, self.procs)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.srv is not None:
+            self.srv.stop()
+
+
 # --- A small HTTP/1.1 keep-alive client -------------------------------------------------
 
 
@@ -644,6 +707,364 @@ def section_cpu(gw: KiroGateway, stub: StubServer, n: int) -> dict:
             "wall_us_per_request": used["wall_s"] / n * 1e6}
         log(f"cpu {who} {kind}: {out[f'{who}_{kind}']['us_per_request']:.0f} us/request "
             f"(schedstat {out[f'{who}_{kind}']['sched_us_per_request']:.0f})")
+    return out
+
+
+RELAY_HEADERS = {"Content-Type": "application/json"}
+
+
+def cpu_rounds(cases: dict, rounds: int, warm: int) -> dict:
+    """Responder and lighttpd CPU per request of each case, measured in turn.
+
+    cases: {name: (server, pids, target, body, headers, n)}.  Each round
+    runs every case n // rounds times, so that drift on a shared machine
+    hits them alike; the figures add up all rounds (utime+stime counts in
+    ticks of 10 ms: the sum keeps its resolution).
+    """
+    clients = {name: Client(c[0].srv.port) for name, c in cases.items()}
+    acc = {name: {"ticks_s": 0.0, "sched_s": 0.0, "l_sched_s": 0.0, "l_stat_s": 0.0,
+                  "wall_s": 0.0, "n": 0} for name in cases}
+    try:
+        for name, (server, pids, target, body, headers, n) in cases.items():
+            for _ in range(warm):
+                check_reply(clients[name].request("POST", target, body, headers), name)
+        for _ in range(rounds):
+            for name, (server, pids, target, body, headers, n) in cases.items():
+                per = max(1, n // rounds)
+                meter = CpuMeter(pids).start()
+                lmeter = CpuMeter([server.srv.proc.pid]).start()
+                for _ in range(per):
+                    check_reply(clients[name].request("POST", target, body, headers), name)
+                used, lused = meter.stop(), lmeter.stop()
+                a = acc[name]
+                a["ticks_s"] += used["stat_s"]
+                a["sched_s"] += used["sched_s"]
+                a["l_sched_s"] += lused["sched_s"]
+                a["l_stat_s"] += lused["stat_s"]
+                a["wall_s"] += used["wall_s"]
+                a["n"] += per
+    finally:
+        for c in clients.values():
+            c.close()
+    out = {}
+    for name, a in acc.items():
+        n = a["n"]
+        out[name] = {"n": n, "us_per_request": a["ticks_s"] / n * 1e6,
+                     "sched_us_per_request": a["sched_s"] / n * 1e6,
+                     "lighttpd_us_per_request": a["l_sched_s"] / n * 1e6,
+                     "lighttpd_stat_us_per_request": a["l_stat_s"] / n * 1e6,
+                     "wall_us_per_request": a["wall_s"] / n * 1e6}
+        log(f"paced {name}: {out[name]['us_per_request']:.0f} us/request (schedstat "
+            f"{out[name]['sched_us_per_request']:.0f}), lighttpd "
+            f"{out[name]['lighttpd_us_per_request']:.0f} us, wall "
+            f"{out[name]['wall_us_per_request']:.0f} us")
+    return out
+
+
+def stream_events(body: bytes, relayed: bool) -> int:
+    """Text events in an answer: SSE deltas, or the relay's raw frames."""
+    if relayed:
+        return body.count(b"assistantResponseEvent")
+    return body.count(b"event: content_block_delta")
+
+
+def one_stream_cpu(server, events: int, gap_us: int) -> dict:
+    """CPU of the server's responder processes (all of them, idle ones too: a
+    periodic wake-up anywhere counts) and of its lighttpd over one streamed
+    answer of `events` text events `gap_us` apart."""
+    relayed = isinstance(server, RelayServer)
+    headers = RELAY_HEADERS if relayed else GW_HEADERS
+    prompt = (f"{SMALL_PROMPT} bench-events={events} bench-head-us={PACE_HEAD_US} "
+              f"bench-gap-us={gap_us}")
+    body = anthropic_body(prompt, True)
+    client = Client(server.srv.port, timeout=events * gap_us / 1e6 + 60)
+    try:
+        check_reply(client.request("POST", GW_TARGET, anthropic_body(SMALL_PROMPT, True),
+                                   headers), "long stream warm-up")
+        meter = CpuMeter(server.pids).start()
+        lmeter = CpuMeter([server.srv.proc.pid]).start()
+        reply = client.request("POST", GW_TARGET, body, headers)
+        used, lused = meter.stop(), lmeter.stop()
+    finally:
+        client.close()
+    check_reply(reply, f"stream of {events} events")
+    got = stream_events(reply.body, relayed)
+    if got < events:
+        raise BenchError(f"stream of {events} events: {got} text events arrived")
+    return {"events": events, "gap_us": gap_us, "wall_s": used["wall_s"],
+            "sched_us": used["sched_s"] * 1e6, "stat_us": used["stat_s"] * 1e6,
+            "lighttpd_us": lused["sched_s"] * 1e6,
+            "sched_us_per_event": used["sched_s"] * 1e6 / events}
+
+
+def section_paced(gw: KiroGateway, relay: RelayServer, n_fast: int, n_paced: int,
+                  long_events: int, long_gap_us: int) -> dict:
+    """CPU per request against the fast and the paced stub, with the relay
+    baseline; and one long stream against the same events 10 ms apart."""
+    cases = {}
+    for up, n in (("fast", n_fast), ("paced", n_paced)):
+        pace = PACE if up == "paced" else ""
+        for kind in ("nonstream", "stream"):
+            cases[f"kiro_{kind}_{up}"] = (gw, gw.pids, GW_TARGET,
+                                          anthropic_body(SMALL_PROMPT + pace, kind == "stream"),
+                                          GW_HEADERS, n)
+        cases[f"relay_{up}"] = (relay, relay.pids, GW_TARGET,
+                                anthropic_body(SMALL_PROMPT + pace, False), RELAY_HEADERS, n)
+    out: dict = {"pace_head_us": PACE_HEAD_US, "pace_gap_us": PACE_GAP_US}
+    out.update(cpu_rounds(cases, rounds=3, warm=20))
+    # The same events 10 ms apart: what the long stream costs beyond them is
+    # what its duration costs.  Both gaps are long enough that each event
+    # wakes a cold process: at 1-2 ms apart an event costs a third as much.
+    short = one_stream_cpu(gw, long_events, SHORT_GAP_US)
+    log(f"paced short stream: {short['events']} events in {short['wall_s']:.1f} s, "
+        f"{short['sched_us']:.0f} us")
+    long = one_stream_cpu(gw, long_events, long_gap_us)
+    log(f"paced long stream: {long['events']} events in {long['wall_s']:.1f} s, "
+        f"{long['sched_us']:.0f} us")
+    extra_s = max(1e-3, long["wall_s"] - short["wall_s"])
+    out["short"] = short
+    out["relay_short"] = one_stream_cpu(relay, long_events, SHORT_GAP_US)
+    out["long"] = long
+    out["long_extra_us_per_s"] = (long["sched_us"] - short["sched_us"]) / extra_s
+    out["long_sched_us_per_s"] = long["sched_us"] / long["wall_s"]
+    return out
+
+
+# --- syscalls and store transactions (strace) ------------------------------------------------
+
+
+# A call counts when it returns: on its line, or on its "resumed" line when
+# another thread's line came in between.  So the accept() a thread sat in
+# when strace attached counts once it returns, and the one it sits in at
+# the end does not.
+SYSCALL_LINE = re.compile(r"^\d+\s+(?:<\.\.\. ([a-z_0-9]+) resumed>|([a-z_0-9]+)\()")
+
+
+def strace_attached(tids: list[str]) -> bool:
+    for tid in tids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{tid}/status").read_text().splitlines():
+                if line.startswith("TracerPid:") and line.split()[1] == "0":
+                    return False
+    return True
+
+
+def strace_requests(pid: int, run, trace_file: Path) -> dict:
+    """Runs run() with strace following every thread of pid; the calls made,
+    by name, and the opens of the state file's lock (kiro.db.lock: store.c
+    opens it afresh in each store_begin, and nothing else opens it)."""
+    strace = harness.find_program("strace")
+    if strace is None:
+        raise BenchError("strace not found: apt-get install strace")
+    tids = sorted(os.listdir(f"/proc/{pid}/task"))
+    argv = [strace, "-f", "-qq", "-s", "256", "-o", str(trace_file)]
+    for tid in tids:
+        argv += ["-p", tid]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while not strace_attached(tids):
+            if proc.poll() is not None:
+                raise BenchError(f"strace exited with {proc.returncode}: "
+                                 f"{proc.stderr.read().decode(errors='replace')[:500]}")
+            if time.monotonic() > deadline:
+                raise BenchError("strace did not attach in 10 s")
+            time.sleep(0.02)
+        run()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    calls: dict[str, int] = {}
+    lock_opens = 0
+    with open(trace_file, errors="replace") as f:
+        for line in f:
+            m = SYSCALL_LINE.match(line)
+            if m is None or line.rstrip().endswith("<unfinished ...>"):
+                continue
+            name = m.group(1) or m.group(2)
+            calls[name] = calls.get(name, 0) + 1
+            if name in ("open", "openat") and '.db.lock"' in line:
+                lock_opens += 1
+    return {"calls": calls, "lock_opens": lock_opens}
+
+
+def section_syscalls(upstream: FastUpstream, n: int, state_parent: Path, tmp: Path) -> dict:
+    """System calls and store transactions per request: one gateway process
+    (1 thread) and one relay process, each traced by strace over n requests."""
+    out: dict = {"n": n}
+    with KiroGateway(upstream, procs=1, threads=1, state_parent=state_parent) as gw, \
+            RelayServer(upstream, procs=1, threads=1) as relay:
+        cases = [
+            ("kiro_nonstream_fast", gw, GW_TARGET, anthropic_body(SMALL_PROMPT, False),
+             GW_HEADERS),
+            ("kiro_stream_fast", gw, GW_TARGET, anthropic_body(SMALL_PROMPT, True), GW_HEADERS),
+            ("kiro_nonstream_paced", gw, GW_TARGET,
+             anthropic_body(SMALL_PROMPT + PACE, False), GW_HEADERS),
+            ("kiro_stream_paced", gw, GW_TARGET, anthropic_body(SMALL_PROMPT + PACE, True),
+             GW_HEADERS),
+            ("relay_fast", relay, GW_TARGET, anthropic_body(SMALL_PROMPT, False), RELAY_HEADERS),
+            ("relay_paced", relay, GW_TARGET, anthropic_body(SMALL_PROMPT + PACE, False),
+             RELAY_HEADERS),
+        ]
+        for name, server, target, body, headers in cases:
+            client = Client(server.srv.port)
+            try:
+                for _ in range(20):                 # warm-up
+                    check_reply(client.request("POST", target, body, headers), name)
+
+                def run():
+                    for _ in range(n):
+                        check_reply(client.request("POST", target, body, headers), name)
+
+                traced = strace_requests(server.pids[0], run, tmp / f"strace-{name}.txt")
+            finally:
+                client.close()
+            total = sum(traced["calls"].values())
+            top = sorted(traced["calls"].items(), key=lambda kv: -kv[1])
+            out[name] = {"per_request": total / n,
+                         "by_call": {k: v / n for k, v in top},
+                         "store_txns_per_request": traced["lock_opens"] / n}
+            log(f"syscalls {name}: {total / n:.1f} per request ("
+                + ", ".join(f"{k} {v / n:.1f}" for k, v in top[:8])
+                + f"); store transactions {traced['lock_opens'] / n:.2f}")
+        # An idle responder should make no calls at all: a timer or a
+        # polling thread would show here as calls per second.
+        idle_s = 3.0
+        traced = strace_requests(gw.pids[0], lambda: time.sleep(idle_s),
+                                 tmp / "strace-idle.txt")
+        out["idle_calls_per_s"] = sum(traced["calls"].values()) / idle_s
+        out["idle_calls"] = traced["calls"]
+        log(f"syscalls idle: {out['idle_calls_per_s']:.1f} per second {traced['calls']}")
+    return out
+
+
+# Where a sample's CPU goes: the innermost frame of its stack that matches
+# one of these (checked in this order) names the part; none: "other".
+PROFILE_PARTS = [
+    ("store transactions", r"store_(begin|end|get|put|del|each)|_?gdbm_\w+"),
+    ("logging (log lines, flow log)", r"log_(emit|info|warnx?|debug)|flowlog_\w+"),
+    ("metrics (prom_record)", r"prom_record|metrics_add"),
+    ("event decoding (es_decoder_feed, kiro_event_parse)",
+     r"es_decoder_feed|kiro_event_parse|frame_deliver"),
+    ("emission (the answer in the client's format)",
+     r"emit_\w+|e_\w+|write_json_message|on_frame"),
+    ("FastCGI write, finish, close (libfcgi)",
+     r"fcgx_flush|FCGX_(FFlush|PutStr|FPrintF|Finish_r|Free|FClose)|OS_(Write|Close)|"
+     r"out_(flush|response)"),
+    ("FastCGI accept, read (libfcgi)", r"FCGX_(Accept_r|GetStr|GetParam)|OS_(Read|Accept)"),
+    ("request JSON parse", r"anthropic_parse|json_parse"),
+    ("conversion (Kiro body, repair, estimate, pre-flight)",
+     r"kiro_req_build|build_body|history_build_within|conv_\w+|preflight_\w+|"
+     r"tokens_count_\w+|repair_\w+"),
+    ("client key check", r"router_client_authorised|secret_equal|client_auth"),
+    ("libcurl transfer (curl_easy_perform)", r"curl_easy_perform"),
+    ("upstream set-up (headers, handle reset, URL)",
+     r"http_do|upstream_generate|upstream_auth_headers|curl_easy_reset"),
+    ("account pick (outside the store)", r"pool_pick|pick|pick_in"),
+]
+PROFILE_OTHER = "other (router, main loop, libc in between)"
+PERF_FRAME = re.compile(r"^[0-9a-f]+\s+(\S+?)(?:\+0x[0-9a-f]+)?\s+\((.*)\)$")
+
+
+def perf_parts(script: str) -> dict:
+    """Samples of `perf script -F ip,sym,dso` (call graphs) by part, with the
+    share of each part's samples that were in the kernel."""
+    parts = [(name, re.compile(f"^(?:{rx})$")) for name, rx in PROFILE_PARTS]
+    count: dict[str, int] = {}
+    kernel: dict[str, int] = {}
+    total = 0
+    for sample in script.split("\n\n"):
+        frames = [PERF_FRAME.match(f.strip()) for f in sample.strip().splitlines()
+                  if f.strip()]
+        frames = [f for f in frames if f is not None]
+        if not frames:
+            continue
+        total += 1
+        part = PROFILE_OTHER
+        for f in frames:
+            hit = next((name for name, rx in parts if rx.match(f.group(1))), None)
+            if hit is not None:
+                part = hit
+                break
+        count[part] = count.get(part, 0) + 1
+        if "kernel" in frames[0].group(2):
+            kernel[part] = kernel.get(part, 0) + 1
+    return {"samples": total,
+            "kernel_share": sum(kernel.values()) / total if total else 0.0,
+            "parts": {name: {"share": n / total, "kernel_share": kernel.get(name, 0) / n}
+                      for name, n in sorted(count.items(), key=lambda kv: -kv[1])}}
+
+
+def perf_profile(pid: int, run, data: Path) -> dict:
+    """perf record with call graphs (all threads of pid) while run() runs;
+    its samples by part, and the top symbols by their own samples."""
+    perf = harness.find_program("perf")
+    if perf is None:
+        raise BenchError("perf not found: apt-get install linux-perf")
+    proc = subprocess.Popen([perf, "record", "-q", "--call-graph", "dwarf,16384", "-F", "4000",
+                             "-p", str(pid), "-o", str(data)], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.5)      # perf has no ready signal; a few early requests lost is harmless
+    if proc.poll() is not None:
+        raise BenchError(f"perf record exited with {proc.returncode}: "
+                         f"{proc.stderr.read().decode(errors='replace')[:500]}")
+    try:
+        run()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    script = subprocess.run([perf, "script", "-i", str(data), "-F", "ip,sym,dso"],
+                            capture_output=True, text=True, errors="replace").stdout
+    out = perf_parts(script)
+    rep = subprocess.run([perf, "report", "-i", str(data), "--stdio", "--no-children",
+                          "--sort", "sym", "-g", "none", "--percent-limit", "0.5"],
+                         capture_output=True, text=True, errors="replace").stdout
+    out["top"] = [{"percent": float(m.group(1)), "kernel": m.group(2) == "k",
+                   "symbol": m.group(3)}
+                  for m in re.finditer(r"^\s+([\d.]+)%\s+\[([.k])\]\s+(.+?)\s*$", rep,
+                                       re.MULTILINE)][:20]
+    data.unlink(missing_ok=True)
+    return out
+
+
+def section_profile(upstream: FastUpstream, n: int, state_parent: Path, tmp: Path) -> dict:
+    """Where one gateway process's CPU goes (perf, call graphs) serving n
+    small requests: non-stream against the fast and against the paced stub,
+    and streamed against the paced one; its CPU per request measured first
+    without perf."""
+    out: dict = {"n": n}
+    with KiroGateway(upstream, procs=1, threads=1, state_parent=state_parent) as gw:
+        for up in ("fast", "paced", "paced_stream"):
+            body = anthropic_body(SMALL_PROMPT + (PACE if up != "fast" else ""),
+                                  up == "paced_stream")
+            client = Client(gw.srv.port)
+
+            def run():
+                for _ in range(n):
+                    check_reply(client.request("POST", GW_TARGET, body, GW_HEADERS), up)
+
+            try:
+                for _ in range(20):                 # warm-up
+                    check_reply(client.request("POST", GW_TARGET, body, GW_HEADERS), up)
+                meter = CpuMeter(gw.pids).start()
+                run()
+                us = meter.stop()["sched_s"] / n * 1e6
+                out[up] = perf_profile(gw.pids[0], run, tmp / f"perf-{up}.data")
+                out[up]["us_per_request"] = us
+            finally:
+                client.close()
+            log(f"profile {up}: {us:.0f} us/request, " + ", ".join(
+                f"{name} {v['share'] * 100:.0f}%" for name, v in
+                list(out[up]["parts"].items())[:5]))
     return out
 
 
@@ -940,11 +1361,12 @@ def wrk_run(url: str, conns: int, seconds: float, body_file: Path, headers: list
             "requests": int(total.group(1)),
             "non2xx": int(non2xx.group(1)) if non2xx else 0,
             "socket_errors": sum(map(int, sockerr.groups())) if sockerr else 0,
-            "latency": lat, "cpu_share": cpu}
+            "latency": lat, "cpu_share": cpu,
+            "cpu_s": {name: u["sched_s"] for name, u in used.items()}}
 
 
-def section_throughput(gw: KiroGateway, stub: StubServer, upstream: FastUpstream,
-                       seconds: float, warm: float, tmp: Path) -> dict:
+def section_throughput(gw: KiroGateway, stub: StubServer, relay: RelayServer | None,
+                       upstream: FastUpstream, seconds: float, warm: float, tmp: Path) -> dict:
     if harness.find_program("wrk") is None:
         raise BenchError("wrk not found: apt-get install wrk "
                          "(deploy/install-deps.sh --test installs it)")
@@ -961,10 +1383,17 @@ def section_throughput(gw: KiroGateway, stub: StubServer, upstream: FastUpstream
          {"responders": gw.pids, "lighttpd": [gw.srv.proc.pid],
           "fast-upstream": [upstream.proc.pid]}),
     ]
+    if relay is not None:
+        # The ceiling a proxy can reach: the same upstream call, nothing parsed.
+        plans.append(("relay", relay.srv.url("/v1/messages"), small, [],
+                      {"responders": relay.pids, "lighttpd": [relay.srv.proc.pid],
+                       "fast-upstream": [upstream.proc.pid]}))
     for who, url, body, headers, meters in plans:
         wrk_run(url, 4, warm, body, headers, meters)
         for conns in (2, 4):
             res = wrk_run(url, conns, seconds, body, headers, meters)
+            res["responder_us_per_request"] = (res["cpu_s"]["responders"]
+                                               / max(1, res["requests"]) * 1e6)
             out[f"{who}_c{conns}"] = res
             log(f"throughput {who} -c{conns}: {res['rps']:.0f} req/s "
                 f"(non-2xx {res['non2xx']}, socket errors {res['socket_errors']}) cpu "
@@ -979,6 +1408,11 @@ def section_throughput(gw: KiroGateway, stub: StubServer, upstream: FastUpstream
     log(f"throughput kiro stream -c4: {res['rps']:.0f} req/s")
     for conns in (2, 4):
         out[f"ratio_c{conns}"] = out[f"kiro_c{conns}"]["rps"] / out[f"stub_c{conns}"]["rps"]
+        if relay is not None:
+            k, r = out[f"kiro_c{conns}"], out[f"relay_c{conns}"]
+            out[f"relay_ratio_c{conns}"] = k["rps"] / r["rps"]
+            out[f"relay_cpu_ratio_c{conns}"] = (k["responder_us_per_request"]
+                                                / r["responder_us_per_request"])
     return out
 
 
@@ -1353,6 +1787,90 @@ def core_estimate_rows(t: Table, est: dict) -> None:
                f"{e['estimate_mb_s']:.0f} MB/s of request")
 
 
+def paced_rows(t: Table, p: dict) -> None:
+    t.section(f"responder CPU per small request, fast stub vs paced stub ({p['pace_head_us']} "
+              f"us before the headers, {p['pace_gap_us']} us between frames; utime+stime; "
+              "baseline: the relay responder)")
+    for up, goal_us in (("fast", GOAL_FAST_US), ("paced", GOAL_PACED_US)):
+        r = p[f"relay_{up}"]
+        for kind in ("nonstream", "stream"):
+            k = p[f"kiro_{kind}_{up}"]
+            ratio = k["sched_us_per_request"] / r["sched_us_per_request"]
+            t.row(f"{kind.replace('nonstream', 'non-stream')}, {up} stub", k["us_per_request"],
+                  "us", r["us_per_request"], "relay", f"< {goal_us:.0f} us",
+                  k["us_per_request"] < goal_us, fmt="{:.0f}", ratio=ratio)
+            t.note(f"N={k['n']}; schedstat kiro {k['sched_us_per_request']:.0f} us, relay "
+                   f"{r['sched_us_per_request']:.0f} us (ratio {ratio:.2f}x of schedstat, goal "
+                   f"<= 2x); lighttpd {k['lighttpd_us_per_request']:.0f} us (relay run "
+                   f"{r['lighttpd_us_per_request']:.0f} us); wall "
+                   f"{k['wall_us_per_request']:.0f} us")
+    d, lg = p["short"], p["long"]
+    t.row(f"stream of {lg['events']} events over {lg['wall_s']:.1f} s, per event",
+          lg["sched_us_per_event"], "us", d["sched_us_per_event"],
+          f"over {d['wall_s']:.1f} s", fmt="{:.1f}")
+    if "relay_short" in p:
+        rs = p["relay_short"]
+        t.row(f"  the {d['wall_s']:.1f} s stream, per event", d["sched_us_per_event"], "us",
+              rs["sched_us_per_event"], "relay", fmt="{:.1f}")
+    t.row("  the same, per second of stream", p["long_sched_us_per_s"], "us/s", None, "",
+          fmt="{:.0f}")
+    t.row(f"  beyond the {d['wall_s']:.1f} s stream, per second", p["long_extra_us_per_s"],
+          "us/s", None, "", "a few us/s", fmt="{:.1f}")
+    t.note(f"schedstat of all responder processes: long {lg['sched_us']:.0f} us, short "
+           f"{d['sched_us']:.0f} us (utime+stime {lg['stat_us']:.0f} / {d['stat_us']:.0f} us); "
+           f"lighttpd {lg['lighttpd_us']:.0f} / {d['lighttpd_us']:.0f} us")
+
+
+def syscalls_rows(t: Table, sc: dict) -> None:
+    t.section(f"system calls and store transactions per request (strace -f, N={sc['n']}, "
+              "1 process, 1 thread; baseline: the relay responder)")
+    for up in ("fast", "paced"):
+        r = sc[f"relay_{up}"]
+        for kind in ("nonstream", "stream"):
+            k = sc[f"kiro_{kind}_{up}"]
+            t.row(f"syscalls, {kind.replace('nonstream', 'non-stream')}, {up} stub",
+                  k["per_request"], "", r["per_request"], "relay", fmt="{:.1f}")
+            t.note(", ".join(f"{n} {v:.1f}" for n, v in list(k["by_call"].items())[:10]))
+        t.note(f"relay ({up}): " + ", ".join(f"{n} {v:.1f}"
+                                             for n, v in list(r["by_call"].items())[:8]))
+    k = sc["kiro_nonstream_fast"]
+    t.row("store transactions per request", k["store_txns_per_request"], "", None, "",
+          "<= 2", k["store_txns_per_request"] <= GOAL_TXNS, fmt="{:.2f}")
+    t.note("opens of kiro.db.lock, one per store_begin (stream: "
+           f"{sc['kiro_stream_fast']['store_txns_per_request']:.2f})")
+    if "idle_calls_per_s" in sc:
+        t.row("syscalls per second, idle", sc["idle_calls_per_s"], "/s", None, "", "0",
+              sc["idle_calls_per_s"] < 1.0, fmt="{:.1f}")
+
+
+def profile_rows(t: Table, p: dict) -> None:
+    t.section(f"where one responder process's CPU goes: perf with call graphs, N={p['n']} "
+              "small non-stream requests (us: share x CPU per request without perf)")
+    fast, paced = p["fast"], p["paced"]
+    stream = p.get("paced_stream", {"parts": {}, "us_per_request": 0.0})
+    t.row("CPU per request, fast / paced stub", fast["us_per_request"], "us",
+          None, "", fmt="{:.0f}")
+    t.note(f"paced: {paced['us_per_request']:.0f} us; samples {fast['samples']} / "
+           f"{paced['samples']}, in the kernel {fast['kernel_share'] * 100:.0f}% / "
+           f"{paced['kernel_share'] * 100:.0f}%")
+    for name in fast["parts"]:
+        f = fast["parts"][name]
+        q = paced["parts"].get(name, {"share": 0.0, "kernel_share": 0.0})
+        t.row(f"  {name}", f["share"] * fast["us_per_request"], "us", None, "", fmt="{:.0f}")
+        r = stream["parts"].get(name, {"share": 0.0})
+        t.note(f"{f['share'] * 100:.1f}% ({f['kernel_share'] * 100:.0f}% of it in the "
+               f"kernel); paced {q['share'] * paced['us_per_request']:.0f} us, "
+               f"{q['share'] * 100:.1f}%; paced stream "
+               f"{r['share'] * stream['us_per_request']:.0f} us")
+    if "paced_stream" in p:
+        t.note(f"paced stream: {stream['us_per_request']:.0f} us per request")
+    for up in ("fast", "paced", "paced_stream"):
+        if up not in p:
+            continue
+        t.note(f"{up}, top symbols by own samples: " + ", ".join(
+            f"{r['symbol']} {r['percent']:.1f}%" for r in p[up]["top"][:12]))
+
+
 def build_table(res: dict) -> str:
     t = Table()
     if "cpu" in res:
@@ -1367,6 +1885,12 @@ def build_table(res: dict) -> str:
                    f"{s['sched_us_per_request']:.0f} us; lighttpd {k['lighttpd_us_per_request']:.0f}"
                    f" us (stub run {s['lighttpd_us_per_request']:.0f} us); wall "
                    f"{k['wall_us_per_request']:.0f} us/request")
+    if "paced" in res:
+        paced_rows(t, res["paced"])
+    if "syscalls" in res:
+        syscalls_rows(t, res["syscalls"])
+    if "profile" in res:
+        profile_rows(t, res["profile"])
     if "frontends" in res:
         f = res["frontends"]
         t.section(f"responder CPU per request by front end, same conversation with a tool "
@@ -1418,6 +1942,18 @@ def build_table(res: dict) -> str:
             t.note("cpu during run: " + ", ".join(
                 f"{n} {v * 100:.0f}%" for n, v in k["cpu_share"].items())
                 + f"; p50/p99 {k['latency'].get('50', '?')}/{k['latency'].get('99', '?')}")
+        if "relay_c2" in th:
+            for conns in (2, 4):
+                k, r = th[f"kiro_c{conns}"], th[f"relay_c{conns}"]
+                ratio = th[f"relay_ratio_c{conns}"]
+                t.row(f"non-stream -c{conns} vs relay", k["rps"], "req/s", r["rps"], "relay",
+                      ">= 0.70x", ratio >= GOAL_RELAY_THROUGHPUT, fmt="{:.0f}", ratio=ratio)
+                cratio = th[f"relay_cpu_ratio_c{conns}"]
+                t.row(f"  responder CPU/request -c{conns}", k["responder_us_per_request"], "us",
+                      r["responder_us_per_request"], "relay", "<= 2x",
+                      cratio <= GOAL_RELAY_CPU, fmt="{:.0f}", ratio=cratio)
+                t.note("relay cpu during run: " + ", ".join(
+                    f"{n} {v * 100:.0f}%" for n, v in r["cpu_share"].items()))
         s4 = th["kiro_stream_c4"]
         t.row("stream -c4 (info)", s4["rps"], "req/s", th["stub_c4"]["rps"], "stub",
               fmt="{:.0f}")
@@ -1475,6 +2011,8 @@ def build_table(res: dict) -> str:
             pr = st["per_request"]
             t.row(f"store txns/request, {st['fs']} p50", pr["p50_us"], "us", fmt="{:.0f}")
             t.note(f"{st['dir']}: mean {pr['mean_us']:.0f} us, p99 {pr['p99_us']:.0f} us; "
+                   f"{st.get('txns_per_request', float('nan')):.2f} transactions "
+                   "(store_txn_count); "
                    f"pool_pick {st['pool_pick']['p50_us']:.0f}, refresh read "
                    f"{st['refresh_read']['p50_us']:.0f}, pool_report "
                    f"{st['pool_report']['p50_us']:.0f} us (p50)")
@@ -1541,7 +2079,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--quick", action="store_true", help="short runs (trying it out)")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run these sections")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS + EXTRA_SECTIONS,
+                        help="run these sections")
     parser.add_argument("--state-parent", type=Path, default=Path(tempfile.gettempdir()),
                         help="where the gateway's state directory goes (default: %(default)s;"
                              " try /dev/shm to take the disk's fsync out)")
@@ -1551,7 +2090,10 @@ def main() -> int:
     plan = {"cpu_n": 200 if quick else 1000, "lat_n": 100 if quick else 500,
             "lat_warm": 20 if quick else 50, "events_k": 50 if quick else 100,
             "events_runs": 1 if quick else 2, "wrk_s": 3.0 if quick else 10.0,
-            "wrk_warm": 1.0 if quick else 2.0, "core_s": 0.3 if quick else 1.0}
+            "wrk_warm": 1.0 if quick else 2.0, "core_s": 0.3 if quick else 1.0,
+            "paced_n": 120 if quick else 300, "long_events": 100 if quick else 300,
+            "long_gap_us": 50000 if quick else 100000, "sys_n": 30 if quick else 100,
+            "prof_n": 500 if quick else 3000}
 
     results: dict = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                      "host": {"cpus": os.cpu_count(), "kernel": platform.release(),
@@ -1577,9 +2119,11 @@ def main() -> int:
     try:
         with contextlib.ExitStack() as stack:
             upstream = stack.enter_context(FastUpstream())
-            need_servers = only & {"cpu", "frontends", "latency", "events", "throughput",
-                                   "rss"}
-            stub = gw = None
+            need_servers = only & {"cpu", "paced", "frontends", "latency", "events",
+                                   "throughput", "rss"}
+            stub = gw = relay = None
+            if only & {"paced", "throughput"}:
+                relay = stack.enter_context(RelayServer(upstream, procs=2, threads=4))
             if need_servers:
                 stub = stack.enter_context(StubServer(procs=2))
                 gw = stack.enter_context(KiroGateway(upstream, procs=2, threads=4,
@@ -1592,12 +2136,18 @@ def main() -> int:
                     results["rss"] = {"idle": idle, "stub_idle": stub_idle or {}}
             for name, fn in (
                 ("cpu", lambda: section_cpu(gw, stub, plan["cpu_n"])),
+                ("paced", lambda: section_paced(gw, relay, plan["cpu_n"], plan["paced_n"],
+                                                plan["long_events"], plan["long_gap_us"])),
+                ("syscalls", lambda: section_syscalls(upstream, plan["sys_n"],
+                                                      args.state_parent, tmp)),
+                ("profile", lambda: section_profile(upstream, plan["prof_n"],
+                                                    args.state_parent, tmp)),
                 ("frontends", lambda: section_frontends(gw, plan["cpu_n"])),
                 ("latency", lambda: section_latency(gw, upstream, plan["lat_n"],
                                                     plan["lat_warm"])),
                 ("events", lambda: section_events(gw, upstream, plan["events_k"],
                                                   plan["events_runs"])),
-                ("throughput", lambda: section_throughput(gw, stub, upstream, plan["wrk_s"],
+                ("throughput", lambda: section_throughput(gw, stub, relay, upstream, plan["wrk_s"],
                                                           plan["wrk_warm"], tmp)),
             ):
                 value = attempt(name, fn)

@@ -477,6 +477,31 @@ START_TEST(store_rejects_bad_arguments)
 }
 END_TEST
 
+/* Counts the transactions opened, of every mode, and no refused one. */
+START_TEST(store_txn_count_counts_each_opened_txn)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	char			*cause = NULL;
+	unsigned long		 before;
+
+	st = open_store();
+	before = store_txn_count();
+	put_one(st, "k", "v", 1);
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, &cause), KF_OK);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	ck_assert_int_eq(store_begin(st, STORE_WRITE_NOSYNC, &txn, &cause),
+	    KF_OK);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	ck_assert_uint_eq(store_txn_count() - before, 3);
+	ck_assert_int_eq(store_begin(st, STORE__MAX, &txn, &cause),
+	    KF_EINVAL);
+	ck_assert_uint_eq(store_txn_count() - before, 3);
+	free(cause);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(store_each_visits_exactly_the_prefix)
 {
 	struct store		*st;
@@ -1268,6 +1293,7 @@ store_suite(void)
 	tcase_add_test(tc, store_del_removes_and_absent_del_is_ok);
 	tcase_add_test(tc, store_put_in_read_txn_is_einval);
 	tcase_add_test(tc, store_rejects_bad_arguments);
+	tcase_add_test(tc, store_txn_count_counts_each_opened_txn);
 	tcase_add_test(tc, store_each_visits_exactly_the_prefix);
 	tcase_add_test(tc, store_each_stops_when_callback_says_so);
 	tcase_add_test(tc, store_each_heap_does_not_grow_with_the_file);
