@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +338,57 @@ read_account(struct store *st, long id, struct account *a, char **cause)
 }
 
 /*
+ * A lookup that found no profile is not asked again for a while, in this
+ * process: otherwise every request of such an account would pay a named
+ * lock, a store read, one more upstream call and a warning.  Another
+ * process or kiroctl that stores a profile meanwhile still wins, since
+ * the credential then arrives with it.  A clock that went back forgets.
+ */
+#define PROFILE_RETRY_SECONDS	600
+#define PROFILE_MISSES		32
+
+static struct profile_miss {
+	long	id;
+	time_t	at;
+}			 profile_misses[PROFILE_MISSES];
+static pthread_mutex_t	 profile_misses_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+profile_missed_lately(long id, time_t now)
+{
+	size_t	i;
+	int	found = 0;
+
+	pthread_mutex_lock(&profile_misses_lock);
+	for (i = 0; i < PROFILE_MISSES && !found; i++)
+		found = profile_misses[i].id == id &&
+		    now >= profile_misses[i].at &&
+		    now - profile_misses[i].at < PROFILE_RETRY_SECONDS;
+	pthread_mutex_unlock(&profile_misses_lock);
+	return found;
+}
+
+/* The account's own slot, else a free one, else the oldest miss. */
+static void
+profile_miss_note(long id, time_t now)
+{
+	size_t	i, slot = 0;
+
+	pthread_mutex_lock(&profile_misses_lock);
+	for (i = 0; i < PROFILE_MISSES; i++) {
+		if (profile_misses[i].id == id || profile_misses[i].id == 0) {
+			slot = i;
+			break;
+		}
+		if (profile_misses[i].at < profile_misses[slot].at)
+			slot = i;
+	}
+	profile_misses[slot].id = id;
+	profile_misses[slot].at = now;
+	pthread_mutex_unlock(&profile_misses_lock);
+}
+
+/*
  * Requests in flight for one account all miss its profile: one asks
  * ListAvailableProfiles (under the account's profile lock), the others
  * wait and read what it stored.
@@ -352,6 +404,12 @@ refresh_resolve_profile(struct store *st, struct http *h,
 
 	if (c->auth_method != CRED_AUTH_SOCIAL || c->profile_arn != NULL)
 		return KF_OK;
+	if (c->id > 0 && profile_missed_lately(c->id, clock_now())) {
+		xsetprintf(cause, "no profileArn found: ListAvailableProfiles "
+		    "found none less than %d minutes ago",
+		    PROFILE_RETRY_SECONDS / 60);
+		return KF_EUPSTREAM;
+	}
 	if (c->id > 0) {
 		snprintf(lockname, sizeof(lockname), "profile-%ld", c->id);
 		if ((fd = store_lock_named(st, lockname, cause)) == -1)
@@ -385,6 +443,8 @@ refresh_resolve_profile(struct store *st, struct http *h,
 	c->profile_arn = arn;
 	arn = NULL;
 out:
+	if (er != KF_OK && er != KF_ESTORE && er != KF_EAUTH && c->id > 0)
+		profile_miss_note(c->id, clock_now());
 	store_unlock_named(fd);
 	free(arn);
 	free(why);

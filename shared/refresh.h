@@ -47,7 +47,10 @@ enum kf_err	refresh_ensure(struct store *, struct http *,
  * A social account without a profileArn gets one from
  * ListAvailableProfiles (upstream_list_profiles), stored with account
  * c->id and set in *c.  Nothing happens for other accounts or a known
- * profile.  A failure leaves the account as it was.
+ * profile.  A failure leaves the account as it was, and this process
+ * does not ask again for that account for 10 minutes (the call fails at
+ * once with KF_EUPSTREAM), so requests of an account Kiro lists no
+ * profile for do not each pay for the lookup.
  */
 enum kf_err	refresh_resolve_profile(struct store *, struct http *,
 		    const struct config *, struct cred *c, char **cause);

@@ -182,6 +182,37 @@ START_TEST(refresh_resolve_profile_asks_list_available_profiles_once)
 }
 END_TEST
 
+START_TEST(refresh_resolve_profile_does_not_repeat_a_miss_at_once)
+{
+	struct account	 a;
+	long		 id;
+	char		*why = NULL;
+
+	/* Kiro lists no profile: the next requests must not each ask. */
+	mock_post("/_mock/accounts", "{\"refreshToken\":\"" RT_SOCIAL "\","
+	    "\"accessToken\":\"aoaFRESH\",\"authMethod\":\"social\","
+	    "\"profiles\":[]}");
+	id = import(RT_SOCIAL, CRED_AUTH_SOCIAL, 1, NULL);
+	ck_assert_int_eq(accounts_get(st, id, &a, NULL), KF_OK);
+	ck_assert_int_eq(refresh_resolve_profile(st, h, cfg, &a.cred, &why),
+	    KF_EUPSTREAM);
+	ck_assert_ptr_nonnull(strstr(why, "listed none"));
+	ck_assert_int_eq(refresh_resolve_profile(st, h, cfg, &a.cred, &why),
+	    KF_EUPSTREAM);
+	ck_assert_ptr_nonnull(strstr(why, "minutes ago"));
+	ck_assert_int_eq(tu_mock_stat(&mock, "profiles"), 1);
+	/* Ten minutes on, it is asked again. */
+	clock_set_offset(601);
+	ck_assert_int_eq(refresh_resolve_profile(st, h, cfg, &a.cred, &why),
+	    KF_EUPSTREAM);
+	clock_set_offset(0);
+	ck_assert_int_eq(tu_mock_stat(&mock, "profiles"), 2);
+	ck_assert_ptr_null(a.cred.profile_arn);
+	account_free(&a);
+	free(why);
+}
+END_TEST
+
 START_TEST(refresh_resolve_profile_never_asks_for_builder_id)
 {
 	struct account	 a;
@@ -628,6 +659,7 @@ main(void)
 	tcase_add_test(tc, refresh_social_rotates_and_stores);
 	tcase_add_test(tc, refresh_idc_uses_the_oidc_token_endpoint);
 	tcase_add_test(tc, refresh_resolve_profile_asks_list_available_profiles_once);
+	tcase_add_test(tc, refresh_resolve_profile_does_not_repeat_a_miss_at_once);
 	tcase_add_test(tc, refresh_resolve_profile_never_asks_for_builder_id);
 	tcase_add_test(tc, refresh_concurrent_processes_refresh_once);
 	tcase_add_test(tc, refresh_forced_only_for_the_failed_token);
