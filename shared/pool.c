@@ -26,27 +26,10 @@
 #include "store.h"
 #include "xmalloc.h"
 
-#define INDEX_KEY	"pool/index"
-#define IDS_KEY		"meta/cred-ids"
 #define RR_KEY		"pool/rr"
 #define RATE_GLOBAL_KEY	"rate/global"
 #define RATE_WINDOW_MS	60000
 #define PRUNE_EVERY_SECONDS	60
-
-/* One account as the index has it: what a pick needs, nothing more. */
-struct entry {
-	long	id;
-	long	priority;
-	time_t	until;		/* 0: may serve; -1: disabled; else from then */
-	long	successes;
-	int	free_plan;
-	int	reason;		/* enum account_reason */
-};
-
-struct pindex {
-	struct entry	*e;
-	size_t		 n;
-};
 
 /* Request times of the last minute, oldest first. */
 struct ratelog {
@@ -68,15 +51,7 @@ static size_t		 n_tallies;
 static int64_t		 last_flush_ms;
 static time_t		 last_prune;
 
-/*
- * Why the next state save happens, for the history (set by this file
- * around its own saves; other writers leave it NULL), and whether the
- * save is an operator action, which is recorded even when the state word
- * stays the same.
- */
-static __thread const char	*note_reason;
 static __thread int		 pick_txns;
-static __thread int		 note_force;
 
 static int64_t
 now_ms(void)
@@ -96,342 +71,9 @@ now_ms(void)
 }
 
 static int
-is_free_plan(const char *subscription)
-{
-	return subscription != NULL && strcasestr(subscription, "FREE") != NULL;
-}
-
-static int
 is_opus(const char *model)
 {
 	return model != NULL && strcasestr(model, "opus") != NULL;
-}
-
-const char *
-pool_state_label(const struct account_state *s, time_t now)
-{
-	if (s->disabled != ACCOUNT_OK)
-		return account_reason_name(s->disabled);
-	if (s->cooldown_until > now)
-		return "cooldown";
-	return "ok";
-}
-
-static void
-entry_from_state(struct entry *e, const struct account_state *s)
-{
-	e->until = 0;
-	if (s->disabled != ACCOUNT_OK)
-		e->until = s->disabled_until == 0 ? -1 : s->disabled_until;
-	if (e->until != -1 && s->cooldown_until > e->until)
-		e->until = s->cooldown_until;
-	e->successes = s->success_count;
-	e->free_plan = is_free_plan(s->subscription);
-	e->reason = s->disabled;
-}
-
-static int
-entry_usable(const struct entry *e, time_t now)
-{
-	return e->until == 0 || (e->until != -1 && e->until <= now);
-}
-
-/* The fingerprint of meta/cred-ids that tells a stale index. */
-static void
-ids_stamp(struct store_txn *txn, char out[32])
-{
-	struct buf	raw = BUF_INIT;
-
-	if (store_get(txn, IDS_KEY, &raw) != KF_OK)
-		snprintf(out, 32, "none");
-	else
-		snprintf(out, 32, "%08" PRIx32 "-%zu",
-		    crc32_update(0, raw.ptr, raw.len), raw.len);
-	buf_free(&raw);
-}
-
-static void
-index_free(struct pindex *idx)
-{
-	free(idx->e);
-	idx->e = NULL;
-	idx->n = 0;
-}
-
-static enum kf_err
-index_put(struct store_txn *txn, const struct pindex *idx)
-{
-	struct buf	out = BUF_INIT;
-	char		stamp[32];
-	size_t		i;
-	enum kf_err	er;
-
-	ids_stamp(txn, stamp);
-	buf_printf(&out, "{\"v\":1,\"ids\":\"%s\",\"a\":[", stamp);
-	for (i = 0; i < idx->n; i++)
-		buf_printf(&out, "%s[%ld,%ld,%lld,%ld,%d,%d]", i > 0 ? "," : "",
-		    idx->e[i].id, idx->e[i].priority,
-		    (long long)idx->e[i].until, idx->e[i].successes,
-		    idx->e[i].free_plan, idx->e[i].reason);
-	buf_puts(&out, "]}");
-	er = store_put(txn, INDEX_KEY, out.ptr, out.len);
-	buf_free(&out);
-	return er;
-}
-
-/*
- * Reads our own compact record without a general JSON parser: this runs
- * on every request, and the shape is fixed by index_put.
- */
-static int
-index_parse(const char *p, struct pindex *idx, char stamp[32])
-{
-	const char	*q;
-	long long	 f[6];
-	char		*end;
-	size_t		 len, k;
-
-	if ((p = strstr(p, "\"ids\":\"")) == NULL)
-		return -1;
-	p += 7;
-	if ((q = strchr(p, '"')) == NULL || (len = (size_t)(q - p)) >= 32)
-		return -1;
-	memcpy(stamp, p, len);
-	stamp[len] = '\0';
-	if ((p = strstr(q, "\"a\":[")) == NULL)
-		return -1;
-	p += 5;
-	while (*p == '[') {
-		p++;
-		for (k = 0; k < 6; k++) {
-			errno = 0;
-			f[k] = strtoll(p, &end, 10);
-			if (end == p || errno != 0)
-				return -1;
-			p = end;
-			if (*p != (k < 5 ? ',' : ']'))
-				return -1;
-			p++;
-		}
-		idx->e = xreallocarray(idx->e, idx->n + 1, sizeof(*idx->e));
-		idx->e[idx->n].id = (long)f[0];
-		idx->e[idx->n].priority = (long)f[1];
-		idx->e[idx->n].until = (time_t)f[2];
-		idx->e[idx->n].successes = (long)f[3];
-		idx->e[idx->n].free_plan = (int)f[4];
-		idx->e[idx->n].reason = (int)f[5];
-		idx->n++;
-		if (*p == ',')
-			p++;
-	}
-	return *p == ']' ? 0 : -1;
-}
-
-/* KF_ENOTFOUND when the index is missing, stale or unreadable. */
-static enum kf_err
-index_load(struct store_txn *txn, struct pindex *idx)
-{
-	struct buf	raw = BUF_INIT;
-	char		stamp[32], want[32];
-	enum kf_err	er;
-
-	memset(idx, 0, sizeof(*idx));
-	if ((er = store_get(txn, INDEX_KEY, &raw)) != KF_OK)
-		goto out;
-	if (index_parse(raw.ptr, idx, stamp) == -1) {
-		er = KF_ENOTFOUND;
-		goto out;
-	}
-	ids_stamp(txn, want);
-	if (strcmp(stamp, want) != 0)
-		er = KF_ENOTFOUND;
-out:
-	if (er != KF_OK)
-		index_free(idx);
-	buf_free(&raw);
-	return er;
-}
-
-/* Reads every account and writes the index (a write transaction). */
-static enum kf_err
-index_build(struct store_txn *txn, struct pindex *idx, char **cause)
-{
-	struct account	 a;
-	long		*ids = NULL;
-	size_t		 n = 0, i;
-	enum kf_err	 er;
-
-	memset(idx, 0, sizeof(*idx));
-	if ((er = accounts_txn_ids(txn, &ids, &n, cause)) != KF_OK)
-		return er;
-	idx->e = xcalloc(n == 0 ? 1 : n, sizeof(*idx->e));
-	for (i = 0; i < n; i++) {
-		if (accounts_txn_load(txn, ids[i], &a, NULL) != KF_OK)
-			continue;
-		idx->e[idx->n].id = a.cred.id;
-		idx->e[idx->n].priority = a.cred.priority;
-		entry_from_state(&idx->e[idx->n], &a.state);
-		idx->n++;
-		account_free(&a);
-	}
-	free(ids);
-	if ((er = index_put(txn, idx)) != KF_OK)
-		xsetprintf(cause, "cannot write the account index");
-	return er;
-}
-
-void
-pool_txn_index_stale(struct store_txn *txn)
-{
-	(void)store_del(txn, INDEX_KEY);
-}
-
-void
-pool_txn_cred_saving(struct store_txn *txn, const struct cred *c)
-{
-	struct pindex	idx;
-	struct buf	raw = BUF_INIT;
-	char		stamp[32];
-	size_t		i;
-
-	/* Credentials must last, whatever transaction saves them. */
-	store_need_sync(txn);
-	/*
-	 * Token refreshes save credentials all the time: only a changed
-	 * priority touches the index.  A new id changes meta/cred-ids,
-	 * which makes the index stale by itself.
-	 */
-	memset(&idx, 0, sizeof(idx));
-	if (store_get(txn, INDEX_KEY, &raw) != KF_OK)
-		goto out;
-	if (index_parse(raw.ptr, &idx, stamp) == -1) {
-		pool_txn_index_stale(txn);
-		goto out;
-	}
-	for (i = 0; i < idx.n; i++)
-		if (idx.e[i].id == c->id)
-			break;
-	if (i == idx.n || idx.e[i].priority == c->priority)
-		goto out;
-	idx.e[i].priority = c->priority;
-	if (index_put(txn, &idx) != KF_OK)
-		pool_txn_index_stale(txn);
-out:
-	index_free(&idx);
-	buf_free(&raw);
-}
-
-/* Appends one entry to cred-log/<id>, keeping the last POOL_HISTORY_MAX. */
-static void
-history_add(struct store_txn *txn, long id, time_t at, const char *from,
-    const char *to, const char *reason)
-{
-	struct buf	 raw = BUF_INIT;
-	json_object	*arr = NULL, *kept, *ent;
-	char		 key[64], *text;
-	size_t		 len, i;
-
-	snprintf(key, sizeof(key), "cred-log/%ld", id);
-	if (store_get(txn, key, &raw) != KF_OK || json_parse(raw.ptr, raw.len,
-	    8, &arr, NULL) != KF_OK || !json_object_is_type(arr,
-	    json_type_array)) {
-		json_object_put(arr);
-		arr = json_object_new_array();
-	}
-	ent = json_object_new_object();
-	json_object_object_add(ent, "at", json_object_new_int64(at));
-	json_object_object_add(ent, "from", json_str(from));
-	json_object_object_add(ent, "to", json_str(to));
-	json_object_object_add(ent, "reason", json_str(reason != NULL ?
-	    reason : ""));
-	json_object_array_add(arr, ent);
-	len = json_object_array_length(arr);
-	kept = json_object_new_array();
-	for (i = len > POOL_HISTORY_MAX ? len - POOL_HISTORY_MAX : 0; i < len;
-	    i++)
-		json_object_array_add(kept, json_object_get(
-		    json_object_array_get_idx(arr, i)));
-	text = json_to_str(kept);
-	if (store_put(txn, key, text, strlen(text)) != KF_OK)
-		log_warnx("account %ld: cannot record a state change", id);
-	free(text);
-	json_object_put(kept);
-	json_object_put(arr);
-	buf_free(&raw);
-}
-
-void
-pool_txn_state_saving(struct store_txn *txn, long id,
-    const struct account_state *s)
-{
-	struct account_state	 old;
-	struct pindex		 idx;
-	struct buf		 raw = BUF_INIT;
-	json_object		*obj = NULL;
-	const char		*from, *to, *why;
-	char			 key[64], stamp[32];
-	time_t			 now = clock_now();
-	size_t			 i;
-
-	/*
-	 * Account state (disables, cooldowns, failure counts, history) must
-	 * last: a pick's unsynced transaction that heals accounts syncs.
-	 */
-	store_need_sync(txn);
-	memset(&old, 0, sizeof(old));
-	snprintf(key, sizeof(key), "cred-state/%ld", id);
-	if (store_get(txn, key, &raw) == KF_OK && json_parse(raw.ptr, raw.len,
-	    8, &obj, NULL) == KF_OK)
-		(void)account_state_from_json(obj, &old, NULL);
-	json_object_put(obj);
-	from = pool_state_label(&old, now);
-	to = pool_state_label(s, now);
-	if (note_force || strcmp(from, to) != 0) {
-		why = note_reason;
-		if (why == NULL)
-			why = s->disabled_detail != NULL ? s->disabled_detail :
-			    s->last_error != NULL ? s->last_error : "";
-		history_add(txn, id, now, from, to, why);
-	}
-	account_state_free(&old);
-
-	/* The index line follows; an index without the id is rebuilt. */
-	memset(&idx, 0, sizeof(idx));
-	buf_reset(&raw);
-	if (store_get(txn, INDEX_KEY, &raw) != KF_OK)
-		goto out;
-	if (index_parse(raw.ptr, &idx, stamp) == -1) {
-		pool_txn_index_stale(txn);
-		goto out;
-	}
-	for (i = 0; i < idx.n; i++)
-		if (idx.e[i].id == id)
-			break;
-	if (i == idx.n) {
-		pool_txn_index_stale(txn);
-		goto out;
-	}
-	entry_from_state(&idx.e[i], s);
-	if (index_put(txn, &idx) != KF_OK)
-		pool_txn_index_stale(txn);
-out:
-	index_free(&idx);
-	buf_free(&raw);
-}
-
-/* Saves a state with a reason for the history. */
-static enum kf_err
-save_noted(struct store_txn *txn, long id, const struct account_state *s,
-    const char *reason, int force, char **cause)
-{
-	enum kf_err	er;
-
-	note_reason = reason;
-	note_force = force;
-	er = accounts_txn_save_state(txn, id, s, cause);
-	note_reason = NULL;
-	note_force = 0;
-	return er;
 }
 
 static long
@@ -642,14 +284,14 @@ sticky_prune(struct store_txn *txn, time_t now)
 
 /* What one pass over the index decided. */
 struct choice {
-	const struct entry	*chosen;
+	const struct account_entry *chosen;
 	long			 wait;	/* s until one may serve, 0: none */
 	int			 heal;
 	int			 per_account_rate;
 	struct ratelog		 acct_rate;	/* the chosen one's */
 	struct ratelog		 global_rate;
 	struct buf		 why;	/* per account, for the log */
-	struct buf		 kinds;	/* the same without ids, for a client */
+	struct buf		 kinds;	/* the same without ids: for a client */
 	size_t			 n_lacking;	/* skipped: model not listed */
 	size_t			 n_other;	/* skipped for other reasons */
 };
@@ -693,8 +335,8 @@ static __thread enum lb_mode	sort_mode;
 static int
 entry_cmp(const void *pa, const void *pb)
 {
-	const struct entry	*a = *(const struct entry *const *)pa;
-	const struct entry	*b = *(const struct entry *const *)pb;
+	const struct account_entry *a = *(const struct account_entry *const *)pa;
+	const struct account_entry *b = *(const struct account_entry *const *)pb;
 
 	if (sort_mode == LB_BALANCED && a->successes != b->successes)
 		return a->successes < b->successes ? -1 : 1;
@@ -715,7 +357,7 @@ note_wait(struct choice *c, int64_t wait_s)
 /* 1 if e may take this request now; otherwise notes why not. */
 static int
 candidate_ok(struct store_txn *txn, const struct config *cfg,
-    const struct pool_pick_req *req, const struct entry *e, time_t now,
+    const struct pool_pick_req *req, const struct account_entry *e, time_t now,
     int64_t nms, struct choice *c)
 {
 	const struct rate_limits	*rl = &cfg->rate_limits;
@@ -723,7 +365,7 @@ candidate_ok(struct store_txn *txn, const struct config *cfg,
 	int64_t				 w;
 	char				 key[64];
 
-	if (!entry_usable(e, now)) {
+	if (!account_entry_usable(e, now)) {
 		buf_printf(&c->why, "%saccount %ld is %s", c->why.len > 0 ?
 		    "; " : "", e->id, e->reason == ACCOUNT_OK ? "cooling down" :
 		    e->reason == ACCOUNT_INVALID_REFRESH_TOKEN ?
@@ -785,11 +427,11 @@ candidate_ok(struct store_txn *txn, const struct config *cfg,
 
 static void
 decide(struct store_txn *txn, const struct config *cfg,
-    const struct pool_pick_req *req, const struct pindex *idx,
+    const struct pool_pick_req *req, const struct account_index *idx,
     const struct sticky *sk, long rr_last, time_t now, int64_t nms,
     struct choice *c)
 {
-	const struct entry	**order;
+	const struct account_entry	**order;
 	size_t			  n = 0, i, start = 0, k;
 	int64_t			  w;
 	int			  all_failed = idx->n > 0;
@@ -845,35 +487,6 @@ decide(struct store_txn *txn, const struct config *cfg,
 		c->heal = 1;
 }
 
-/* Re-enables every account that TooManyFailures alone took out. */
-static enum kf_err
-heal(struct store_txn *txn, const struct pindex *idx, char **cause)
-{
-	struct account	a;
-	size_t		i;
-	enum kf_err	er = KF_OK;
-
-	log_warnx("every account was disabled after failures: re-enabling "
-	    "all of them");
-	for (i = 0; i < idx->n && er == KF_OK; i++) {
-		if (accounts_txn_load(txn, idx->e[i].id, &a, NULL) != KF_OK)
-			continue;
-		if (a.state.disabled == ACCOUNT_TOO_MANY_FAILURES) {
-			a.state.disabled = ACCOUNT_OK;
-			a.state.failures = 0;
-			a.state.disabled_at = 0;
-			a.state.disabled_until = 0;
-			free(a.state.disabled_detail);
-			a.state.disabled_detail = NULL;
-			er = save_noted(txn, a.cred.id, &a.state, "every "
-			    "account had failed: all re-enabled together", 0,
-			    cause);
-		}
-		account_free(&a);
-	}
-	return er;
-}
-
 static long
 rr_load(struct store_txn *txn)
 {
@@ -904,7 +517,7 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *conf,
     const struct pool_pick_req *req, struct account *out, int *need_write,
     char **cause)
 {
-	struct pindex		 idx;
+	struct account_index		 idx;
 	struct sticky		 sk;
 	struct choice		 c;
 	struct config		 eff;
@@ -937,12 +550,12 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *conf,
 		local.session = NULL;
 		req = &local;
 	}
-	if ((er = index_load(txn, &idx)) == KF_ENOTFOUND) {
+	if ((er = accounts_txn_index_load(txn, &idx)) == KF_ENOTFOUND) {
 		if (mode != PICK_WRITE) {
 			*need_write = 1;
 			return KF_OK;
 		}
-		er = index_build(txn, &idx, cause);
+		er = accounts_txn_index_build(txn, &idx, cause);
 	}
 	if (er != KF_OK)
 		goto out;
@@ -971,12 +584,11 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *conf,
 			*need_write = 1;
 			goto out;
 		}
-		if ((er = heal(txn, &idx, cause)) != KF_OK)
-			goto out;
-		index_free(&idx);
-		if ((er = index_load(txn, &idx)) == KF_ENOTFOUND)
-			er = index_build(txn, &idx, cause);
-		if (er != KF_OK)
+		log_warnx("every account was disabled after failures: "
+		    "re-enabling all of them");
+		if ((er = accounts_txn_reenable_failed(txn, &idx, "every "
+		    "account had failed: all re-enabled together", cause)) !=
+		    KF_OK)
 			goto out;
 	}
 	if (c.chosen == NULL) {
@@ -1059,7 +671,7 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *conf,
 out:
 	buf_free(&out_text);
 	choice_free(&c);
-	index_free(&idx);
+	accounts_index_free(&idx);
 	return er;
 }
 
@@ -1083,7 +695,7 @@ pick(struct store *st, const struct config *cfg,
 	 * unsynced: rate/<id>, rate/global, pool/rr, sticky/<hash> and the
 	 * derived pool/index are soft state (store.h).  A pick that heals
 	 * accounts saves their state, and that makes the transaction sync
-	 * (pool_txn_state_saving).
+	 * (accounts_txn_save_state).
 	 */
 	mode = dry ? PICK_DRY : cfg->rate_limits.min_interval_ms > 0 ||
 	    cfg->rate_limits.per_account_rpm > 0 ||
@@ -1422,7 +1034,7 @@ pool_report(struct store *st, const struct config *cfg,
 		a.state.last_error = xstrdup(detail);
 		a.state.last_error_at = now;
 	}
-	er = save_noted(txn, id, &a.state, note, 0, cause);
+	er = accounts_txn_save_state_noted(txn, id, &a.state, note, 0, cause);
 	account_free(&a);
 out:
 	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK && er == KF_OK)
@@ -1476,7 +1088,7 @@ admin(struct store *st, long id, enum admin_op op, const char *detail,
 		note = "reset by the operator";
 		break;
 	}
-	er = save_noted(txn, id, &a.state, note, 1, cause);
+	er = accounts_txn_save_state_noted(txn, id, &a.state, note, 1, cause);
 	account_free(&a);
 out:
 	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK && er == KF_OK)
@@ -1500,32 +1112,4 @@ enum kf_err
 pool_reset(struct store *st, long id, char **cause)
 {
 	return admin(st, id, ADMIN_RESET, NULL, cause);
-}
-
-enum kf_err
-pool_history(struct store *st, long id, json_object **out, char **cause)
-{
-	struct store_txn	*txn = NULL;
-	struct account		 a;
-	struct buf		 raw = BUF_INIT;
-	char			 key[64];
-	enum kf_err		 er;
-
-	*out = NULL;
-	if ((er = store_begin(st, STORE_READ, &txn, cause)) != KF_OK)
-		return er;
-	if ((er = accounts_txn_load(txn, id, &a, cause)) != KF_OK)
-		goto out;
-	account_free(&a);
-	snprintf(key, sizeof(key), "cred-log/%ld", id);
-	if (store_get(txn, key, &raw) != KF_OK || json_parse(raw.ptr, raw.len,
-	    8, out, NULL) != KF_OK || !json_object_is_type(*out,
-	    json_type_array)) {
-		json_object_put(*out);
-		*out = json_object_new_array();
-	}
-out:
-	buf_free(&raw);
-	(void)store_end(txn, NULL);
-	return er;
 }

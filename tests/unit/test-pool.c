@@ -674,7 +674,7 @@ START_TEST(pool_quota_disables_until_the_reset_date)
 	s = state_of(2);
 	ck_assert_int_eq(s.disabled, ACCOUNT_OK);
 	account_state_free(&s);
-	ck_assert_int_eq(pool_history(st, 2, &h, NULL), KF_OK);
+	ck_assert_int_eq(accounts_history(st, 2, &h, NULL), KF_OK);
 	n = json_object_array_length(h);
 	ck_assert_int_eq(n, 2);
 	ck_assert_int_eq(json_get_str(json_object_array_get_idx(h, 0), "to",
@@ -889,7 +889,7 @@ START_TEST(pool_admin_operations_are_recorded)
 	account_state_free(&s);
 	ck_assert_int_eq(pick(NULL, 0), 2);
 
-	ck_assert_int_eq(pool_history(st, 2, &h, NULL), KF_OK);
+	ck_assert_int_eq(accounts_history(st, 2, &h, NULL), KF_OK);
 	ck_assert_int_eq(json_object_array_length(h), 4);
 	e = json_object_array_get_idx(h, 0);
 	ck_assert_int_eq(json_get_str(e, "from", &v), 1);
@@ -913,7 +913,7 @@ START_TEST(pool_admin_operations_are_recorded)
 	why = NULL;
 	ck_assert_int_eq(pool_enable(st, 99, &why), KF_ENOTFOUND);
 	free(why);
-	ck_assert_int_eq(pool_history(st, 99, &h, NULL), KF_ENOTFOUND);
+	ck_assert_int_eq(accounts_history(st, 99, &h, NULL), KF_ENOTFOUND);
 	ck_assert_ptr_null(h);
 }
 END_TEST
@@ -923,10 +923,10 @@ START_TEST(pool_history_is_bounded)
 	json_object	*h;
 	int		 i;
 
-	for (i = 0; i < POOL_HISTORY_MAX + 5; i++)
+	for (i = 0; i < ACCOUNTS_HISTORY_MAX + 5; i++)
 		ck_assert_int_eq(pool_reset(st, 1, NULL), KF_OK);
-	ck_assert_int_eq(pool_history(st, 1, &h, NULL), KF_OK);
-	ck_assert_int_eq(json_object_array_length(h), POOL_HISTORY_MAX);
+	ck_assert_int_eq(accounts_history(st, 1, &h, NULL), KF_OK);
+	ck_assert_int_eq(json_object_array_length(h), ACCOUNTS_HISTORY_MAX);
 	json_object_put(h);
 }
 END_TEST
