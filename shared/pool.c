@@ -296,6 +296,27 @@ struct choice {
 	size_t			 n_other;	/* skipped for other reasons */
 };
 
+/* What pick_in is asked to do. */
+enum pick_mode {
+	PICK_READ,		/* a read transaction: may ask for a write */
+	PICK_WRITE,
+	PICK_DRY,		/* read, decide, change nothing */
+};
+
+/* One pick inside its transaction: what each of its steps reads. */
+struct pick {
+	struct store_txn	*txn;
+	enum pick_mode		 mode;
+	struct config		 cfg;	/* with the admin API's settings */
+	struct pool_pick_req	 req;	/* no session when not sticky */
+	time_t			 now;
+	int64_t			 nms;	/* now in ms, for rate windows */
+	struct account_index	 idx;
+	struct sticky		 sk;	/* the session's record */
+	long			 rr_last;	/* round robin: the last id */
+	struct choice		 c;
+};
+
 static void
 choice_free(struct choice *c)
 {
@@ -354,39 +375,73 @@ note_wait(struct choice *c, int64_t wait_s)
 		c->wait = (long)wait_s;
 }
 
-/* 1 if e may take this request now; otherwise notes why not. */
-static int
-candidate_ok(struct store_txn *txn, const struct config *cfg,
-    const struct pool_pick_req *req, const struct account_entry *e, time_t now,
-    int64_t nms, struct choice *c)
+/* Notes why a disabled or cooling-down account cannot serve. */
+static void
+skip_unusable(struct choice *c, const struct account_entry *e, time_t now)
 {
-	const struct rate_limits	*rl = &cfg->rate_limits;
+	buf_printf(&c->why, "%saccount %ld is %s", c->why.len > 0 ? "; " : "",
+	    e->id, e->reason == ACCOUNT_OK ? "cooling down" :
+	    e->reason == ACCOUNT_INVALID_REFRESH_TOKEN ?
+	    "needs-login (run kiroctl login): " : "disabled: ");
+	if (e->reason != ACCOUNT_OK)
+		buf_puts(&c->why, account_reason_name(
+		    (enum account_reason)e->reason));
+	/* Only a refused API key is InvalidConfig (refresh.c). */
+	note_kind(c, e->reason == ACCOUNT_OK ? "cooling down" :
+	    e->reason == ACCOUNT_INVALID_REFRESH_TOKEN ? "needs a new login" :
+	    e->reason == ACCOUNT_INVALID_CONFIG ? "InvalidConfig (Kiro "
+	    "refused the API key; the gateway's operator must add a new one)" :
+	    account_reason_name((enum account_reason)e->reason));
+	/* A cooldown ends soon; a disable waits for people or dates. */
+	if (e->reason == ACCOUNT_OK && e->until > now)
+		note_wait(c, e->until - now);
+	c->n_other++;
+}
+
+/*
+ * 1 if e is within its own rate limits (minIntervalMs, perAccountRpm);
+ * its window is kept in the choice, for the write that follows a pick.
+ */
+static int
+account_rate_ok(struct pick *p, const struct account_entry *e)
+{
+	const struct rate_limits	*rl = &p->cfg.rate_limits;
+	struct choice			*c = &p->c;
 	struct ratelog			 r;
 	int64_t				 w;
 	char				 key[64];
 
-	if (!account_entry_usable(e, now)) {
-		buf_printf(&c->why, "%saccount %ld is %s", c->why.len > 0 ?
-		    "; " : "", e->id, e->reason == ACCOUNT_OK ? "cooling down" :
-		    e->reason == ACCOUNT_INVALID_REFRESH_TOKEN ?
-		    "needs-login (run kiroctl login): " : "disabled: ");
-		if (e->reason != ACCOUNT_OK)
-			buf_puts(&c->why, account_reason_name(
-			    (enum account_reason)e->reason));
-		/* Only a refused API key is InvalidConfig (refresh.c). */
-		note_kind(c, e->reason == ACCOUNT_OK ? "cooling down" :
-		    e->reason == ACCOUNT_INVALID_REFRESH_TOKEN ?
-		    "needs a new login" : e->reason == ACCOUNT_INVALID_CONFIG ?
-		    "InvalidConfig (Kiro refused the API key; the gateway's "
-		    "operator must add a new one)" : account_reason_name(
-		    (enum account_reason)e->reason));
-		/* A cooldown ends soon; a disable waits for people or dates. */
-		if (e->reason == ACCOUNT_OK && e->until > now)
-			note_wait(c, e->until - now);
+	if (rl->min_interval_ms <= 0 && rl->per_account_rpm <= 0)
+		return 1;
+	snprintf(key, sizeof(key), "rate/%ld", e->id);
+	ratelog_load(p->txn, key, &r);
+	if ((w = ratelog_wait(&r, p->nms, rl->min_interval_ms,
+	    rl->per_account_rpm)) > 0) {
+		buf_printf(&c->why, "%saccount %ld is at its rate limit",
+		    c->why.len > 0 ? "; " : "", e->id);
+		note_kind(c, "at its rate limit");
+		note_wait(c, (w + 999) / 1000);
+		ratelog_free(&r);
 		c->n_other++;
 		return 0;
 	}
-	if (e->free_plan && is_opus(req->model_id)) {
+	ratelog_free(&c->acct_rate);
+	c->acct_rate = r;
+	c->per_account_rate = 1;
+	return 1;
+}
+
+/* 1 if e may take this request now; otherwise notes why not. */
+static int
+candidate_ok(struct pick *p, const struct account_entry *e)
+{
+	struct choice	*c = &p->c;
+
+	if (!account_entry_usable(e, p->now)) {
+		skip_unusable(c, e, p->now);
+		return 0;
+	}
+	if (e->free_plan && is_opus(p->req.model_id)) {
 		buf_printf(&c->why, "%saccount %ld is on a FREE plan, which "
 		    "cannot use opus models", c->why.len > 0 ? "; " : "",
 		    e->id);
@@ -398,93 +453,110 @@ candidate_ok(struct store_txn *txn, const struct config *cfg,
 	 * The account's own model list (catalogue.h), read in this
 	 * transaction: one record, and only for accounts still in the race.
 	 */
-	if (catalogue_txn_lacks(txn, e->id, req->model_id)) {
+	if (catalogue_txn_lacks(p->txn, e->id, p->req.model_id)) {
 		buf_printf(&c->why, "%saccount %ld does not offer %s",
-		    c->why.len > 0 ? "; " : "", e->id, req->model_id);
+		    c->why.len > 0 ? "; " : "", e->id, p->req.model_id);
 		note_kind(c, "model not in the account's Kiro model list");
 		c->n_lacking++;
 		return 0;
 	}
-	if (rl->min_interval_ms > 0 || rl->per_account_rpm > 0) {
-		snprintf(key, sizeof(key), "rate/%ld", e->id);
-		ratelog_load(txn, key, &r);
-		if ((w = ratelog_wait(&r, nms, rl->min_interval_ms,
-		    rl->per_account_rpm)) > 0) {
-			buf_printf(&c->why, "%saccount %ld is at its rate "
-			    "limit", c->why.len > 0 ? "; " : "", e->id);
-			note_kind(c, "at its rate limit");
-			note_wait(c, (w + 999) / 1000);
-			ratelog_free(&r);
-			c->n_other++;
-			return 0;
-		}
-		ratelog_free(&c->acct_rate);
-		c->acct_rate = r;
-		c->per_account_rate = 1;
-	}
+	return account_rate_ok(p, e);
+}
+
+/* 1 when the gateway's own rate limit (globalRpm) stops every account. */
+static int
+global_rate_full(struct pick *p)
+{
+	struct choice	*c = &p->c;
+	long		 rpm = p->cfg.rate_limits.global_rpm;
+	int64_t		 w;
+
+	if (rpm <= 0)
+		return 0;
+	ratelog_load(p->txn, RATE_GLOBAL_KEY, &c->global_rate);
+	if ((w = ratelog_wait(&c->global_rate, p->nms, 0, rpm)) <= 0)
+		return 0;
+	buf_printf(&c->why, "the gateway is at its global rate limit (%ld "
+	    "requests per minute)", rpm);
+	buf_puts(&c->kinds, c->why.ptr);
+	note_wait(c, (w + 999) / 1000);
 	return 1;
 }
 
+/* The session's account first, while it may serve: 1 when it does. */
+static int
+sticky_first(struct pick *p)
+{
+	const struct sticky	*sk = &p->sk;
+	size_t			 i;
+
+	if (!sk->found || sk->until <= p->now || excluded(&p->req, sk->id))
+		return 0;
+	for (i = 0; i < p->idx.n; i++)
+		if (p->idx.e[i].id == sk->id &&
+		    candidate_ok(p, &p->idx.e[i])) {
+			p->c.chosen = &p->idx.e[i];
+			return 1;
+		}
+	buf_reset(&p->c.why);	/* candidates_by_mode says it again */
+	return 0;
+}
+
+/*
+ * The others in the mode's order (priority, balanced or round robin,
+ * which starts after the last id picked): the first that may serve.
+ */
 static void
-decide(struct store_txn *txn, const struct config *cfg,
-    const struct pool_pick_req *req, const struct account_index *idx,
-    const struct sticky *sk, long rr_last, time_t now, int64_t nms,
-    struct choice *c)
+candidates_by_mode(struct pick *p)
 {
 	const struct account_entry	**order;
-	size_t			  n = 0, i, start = 0, k;
-	int64_t			  w;
-	int			  all_failed = idx->n > 0;
+	size_t				  n = 0, i, start = 0, k;
 
-	memset(c, 0, sizeof(*c));
-	for (i = 0; i < idx->n; i++)
-		if (idx->e[i].reason != ACCOUNT_TOO_MANY_FAILURES)
-			all_failed = 0;
-	if (cfg->rate_limits.global_rpm > 0) {
-		ratelog_load(txn, RATE_GLOBAL_KEY, &c->global_rate);
-		if ((w = ratelog_wait(&c->global_rate, nms, 0,
-		    cfg->rate_limits.global_rpm)) > 0) {
-			buf_printf(&c->why, "the gateway is at its global rate "
-			    "limit (%ld requests per minute)",
-			    cfg->rate_limits.global_rpm);
-			buf_puts(&c->kinds, c->why.ptr);
-			note_wait(c, (w + 999) / 1000);
-			return;
-		}
-	}
-	/* The session's account first, while it may serve. */
-	if (sk != NULL && sk->found && sk->until > now &&
-	    !excluded(req, sk->id)) {
-		for (i = 0; i < idx->n; i++)
-			if (idx->e[i].id == sk->id && candidate_ok(txn, cfg,
-			    req, &idx->e[i], now, nms, c)) {
-				c->chosen = &idx->e[i];
-				return;
-			}
-		buf_reset(&c->why);	/* the loop below says it again */
-	}
-	order = xcalloc(idx->n == 0 ? 1 : idx->n, sizeof(*order));
-	for (i = 0; i < idx->n; i++) {
-		if (excluded(req, idx->e[i].id))
+	order = xcalloc(p->idx.n == 0 ? 1 : p->idx.n, sizeof(*order));
+	for (i = 0; i < p->idx.n; i++) {
+		if (excluded(&p->req, p->idx.e[i].id))
 			continue;
-		order[n++] = &idx->e[i];
+		order[n++] = &p->idx.e[i];
 	}
-	sort_mode = cfg->load_balancing_mode;
+	sort_mode = p->cfg.load_balancing_mode;
 	qsort(order, n, sizeof(*order), entry_cmp);
-	if (cfg->load_balancing_mode == LB_ROUND_ROBIN)
+	if (p->cfg.load_balancing_mode == LB_ROUND_ROBIN)
 		for (start = 0; start < n; start++)
-			if (order[start]->id > rr_last)
+			if (order[start]->id > p->rr_last)
 				break;
 	for (k = 0; k < n; k++) {
 		i = (start + k) % n;
-		if (candidate_ok(txn, cfg, req, order[i], now, nms, c)) {
-			c->chosen = order[i];
+		if (candidate_ok(p, order[i])) {
+			p->c.chosen = order[i];
 			break;
 		}
 	}
 	free(order);
-	if (c->chosen == NULL && all_failed)
-		c->heal = 1;
+}
+
+/* 1 when every account is out for TooManyFailures alone. */
+static int
+all_failed(const struct account_index *idx)
+{
+	size_t	i;
+
+	for (i = 0; i < idx->n; i++)
+		if (idx->e[i].reason != ACCOUNT_TOO_MANY_FAILURES)
+			return 0;
+	return idx->n > 0;
+}
+
+/* One pass over the index; p->c says what it found. */
+static void
+decide(struct pick *p)
+{
+	choice_free(&p->c);
+	memset(&p->c, 0, sizeof(p->c));
+	if (global_rate_full(p) || sticky_first(p))
+		return;
+	candidates_by_mode(p);
+	if (p->c.chosen == NULL && all_failed(&p->idx))
+		p->c.heal = 1;
 }
 
 static long
@@ -501,133 +573,236 @@ rr_load(struct store_txn *txn)
 	return last;
 }
 
-/* What pick_in is asked to do. */
-enum pick_mode {
-	PICK_READ,		/* a read transaction: may ask for a write */
-	PICK_WRITE,
-	PICK_DRY,		/* read, decide, change nothing */
-};
+/* Rate limits and round robin write on every pick. */
+static int
+writes_every_pick(const struct config *cfg)
+{
+	const struct rate_limits	*rl = &cfg->rate_limits;
+
+	return rl->min_interval_ms > 0 || rl->per_account_rpm > 0 ||
+	    rl->global_rpm > 0 || cfg->load_balancing_mode == LB_ROUND_ROBIN;
+}
 
 /*
- * One attempt at a pick inside txn.  Sets *need_write (and returns KF_OK
- * with out untouched) when the decision needs a write transaction.
+ * What the admin API set (settings.h) wins over config.json; read here,
+ * in the pick's own transaction, so that every process sees a change at
+ * its next pick.  stickySeconds 0 turns stickiness off, whatever the
+ * caller asks.
+ */
+static void
+pick_begin(struct pick *p, struct store_txn *txn, enum pick_mode mode,
+    const struct config *conf, const struct pool_pick_req *req)
+{
+	memset(p, 0, sizeof(*p));
+	p->now = clock_now();
+	p->nms = now_ms();
+	p->txn = txn;
+	p->mode = mode;
+	p->cfg = *conf;
+	settings_txn_apply(txn, &p->cfg);
+	p->req = *req;
+	if (p->cfg.sticky_seconds <= 0)
+		p->req.session = NULL;
+}
+
+static void
+pick_end(struct pick *p)
+{
+	choice_free(&p->c);
+	accounts_index_free(&p->idx);
+}
+
+/*
+ * The index; a stale one is rebuilt, which only a write pick may do (a
+ * read one asks for a write).  No account at all is KF_ENOACCOUNT.
+ */
+static enum kf_err
+pick_index(struct pick *p, int *need_write, char **cause)
+{
+	enum kf_err	er;
+
+	if ((er = accounts_txn_index_load(p->txn, &p->idx)) == KF_ENOTFOUND) {
+		if (p->mode != PICK_WRITE) {
+			*need_write = 1;
+			return KF_OK;
+		}
+		er = accounts_txn_index_build(p->txn, &p->idx, cause);
+	}
+	if (er != KF_OK)
+		return er;
+	if (p->idx.n == 0) {
+		xsetprintf(cause, "no Kiro account is configured: import one "
+		    "with \"kiroctl accounts import FILE\" (kiro.rs "
+		    "credentials.json) or set credentialsFile in the "
+		    "configuration");
+		return KF_ENOACCOUNT;
+	}
+	return KF_OK;
+}
+
+/* What the mode reads besides the index: tallies, session, cursor. */
+static void
+pick_load_inputs(struct pick *p)
+{
+	size_t	i;
+
+	/* This process's unwritten successes count too. */
+	if (p->cfg.load_balancing_mode == LB_BALANCED)
+		for (i = 0; i < p->idx.n; i++)
+			p->idx.e[i].successes += tally_pending(p->idx.e[i].id);
+	if (p->req.session != NULL)
+		sticky_load(p->txn, p->req.session, &p->sk);
+	if (p->cfg.load_balancing_mode == LB_ROUND_ROBIN)
+		p->rr_last = rr_load(p->txn);
+}
+
+/*
+ * Decides; when every account is out for TooManyFailures alone, a write
+ * pick re-enables them all and decides once more (a read pick asks for a
+ * write, a dry one reports what it found).
+ */
+static enum kf_err
+decide_or_heal(struct pick *p, int *need_write, char **cause)
+{
+	enum kf_err	er;
+
+	decide(p);
+	if (!p->c.heal || p->mode == PICK_DRY)
+		return KF_OK;
+	if (p->mode == PICK_READ) {
+		*need_write = 1;
+		return KF_OK;
+	}
+	log_warnx("every account was disabled after failures: re-enabling "
+	    "all of them");
+	if ((er = accounts_txn_reenable_failed(p->txn, &p->idx, "every "
+	    "account had failed: all re-enabled together", cause)) != KF_OK)
+		return er;
+	decide(p);
+	return KF_OK;
+}
+
+/* Why no account may take the request: the cause is fit for a client. */
+static enum kf_err
+refusal(const struct pick *p, char **cause)
+{
+	const struct choice		*c = &p->c;
+	const struct pool_pick_req	*req = &p->req;
+
+	if (req->retry_after != NULL)
+		*req->retry_after = c->wait;
+	if (cause != NULL && c->why.len > 0)
+		log_info("no account may take the request: %s", c->why.ptr);
+	if (c->n_lacking > 0 && c->n_other == 0 && req->n_exclude == 0) {
+		/* Not a passing state: no retry will change it. */
+		xsetprintf(cause, "model %s is not offered by any Kiro account "
+		    "(not in their ListAvailableModels lists)", req->model_id);
+		return KF_ENOTFOUND;
+	}
+	if (c->wait > 0) {
+		xsetprintf(cause, "no Kiro account may serve now (%s); retry "
+		    "in %ld s", c->kinds.len > 0 ? c->kinds.ptr :
+		    "rate limited", c->wait);
+		return KF_ERATE;
+	}
+	if (req->n_exclude > 0)
+		xsetprintf(cause, "every usable Kiro account failed this "
+		    "request%s%s", c->kinds.len > 0 ? "; others: " : "",
+		    c->kinds.len > 0 ? c->kinds.ptr : "");
+	else
+		xsetprintf(cause, "no usable Kiro account: %s",
+		    c->kinds.len > 0 ? c->kinds.ptr : "all are disabled");
+	return KF_ENOACCOUNT;
+}
+
+/* 1 when the session's record must be written: new, moved or aging. */
+static int
+sticky_due(const struct pick *p, long id)
+{
+	const struct sticky	*sk = &p->sk;
+
+	return p->req.session != NULL && (!sk->found || sk->id != id ||
+	    sk->until <= p->now || p->now - sk->at >= POOL_STICKY_TOUCH ||
+	    sk->conv[0] == '\0');
+}
+
+/* The session now goes to id; a new or expired one gets a new Kiro id. */
+static enum kf_err
+sticky_update(struct pick *p, long id)
+{
+	struct sticky	*sk = &p->sk;
+	enum kf_err	 er;
+
+	if (sk->conv[0] == '\0' || !sk->found || sk->until <= p->now)
+		rand_uuid(sk->conv);
+	sk->id = id;
+	sk->at = p->now;
+	sk->until = p->now + p->cfg.sticky_seconds;
+	er = sticky_put(p->txn, p->req.session, sk);
+	sticky_prune(p->txn, p->now);
+	return er;
+}
+
+/* A write pick's records: rate windows, round-robin cursor, session. */
+static enum kf_err
+pick_record(struct pick *p, long id, int sticky_write, char **cause)
+{
+	const struct rate_limits	*rl = &p->cfg.rate_limits;
+	struct buf			 text = BUF_INIT;
+	char				 key[64];
+	enum kf_err			 er = KF_OK;
+
+	if (p->c.per_account_rate) {
+		snprintf(key, sizeof(key), "rate/%ld", id);
+		er = ratelog_push(p->txn, key, &p->c.acct_rate, p->nms,
+		    rl->per_account_rpm);
+	}
+	if (er == KF_OK && rl->global_rpm > 0)
+		er = ratelog_push(p->txn, RATE_GLOBAL_KEY, &p->c.global_rate,
+		    p->nms, rl->global_rpm);
+	if (er == KF_OK && p->cfg.load_balancing_mode == LB_ROUND_ROBIN) {
+		buf_printf(&text, "{\"v\":1,\"last\":%ld}", id);
+		er = store_put(p->txn, RR_KEY, text.ptr, text.len);
+	}
+	if (er == KF_OK && sticky_write)
+		er = sticky_update(p, id);
+	buf_free(&text);
+	if (er != KF_OK)
+		xsetprintf(cause, "cannot write the pool's records");
+	return er;
+}
+
+/*
+ * One attempt at a pick inside txn: the index, the mode's inputs, the
+ * decision (healing when every account failed), then the account and a
+ * write pick's records.  Sets *need_write (and returns KF_OK with out
+ * untouched) when the decision needs a write transaction.
  */
 static enum kf_err
 pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *conf,
     const struct pool_pick_req *req, struct account *out, int *need_write,
     char **cause)
 {
-	struct account_index		 idx;
-	struct sticky		 sk;
-	struct choice		 c;
-	struct config		 eff;
-	const struct config	*cfg = &eff;
-	const struct rate_limits *rl = &eff.rate_limits;
-	struct pool_pick_req	 local;
-	time_t			 now = clock_now();
-	int64_t			 nms = now_ms();
-	long			 rr_last = 0, id;
-	size_t			 i;
-	int			 sticky_write = 0, round;
-	struct buf		 out_text = BUF_INIT;
-	char			 key[64];
-	enum kf_err		 er;
+	struct pick	p;
+	long		id;
+	int		sticky_write;
+	enum kf_err	er;
 
 	*need_write = 0;
-	memset(&sk, 0, sizeof(sk));
-	memset(&c, 0, sizeof(c));
-	/*
-	 * What the admin API set (settings.h) wins over config.json; read
-	 * here, in the pick's own transaction, so that every process sees a
-	 * change at its next pick.  A setting that makes a read pick need a
-	 * write (round-robin, rate limits) asks for one below.
-	 */
-	eff = *conf;
-	settings_txn_apply(txn, &eff);
-	/* stickySeconds 0 turns stickiness off, whatever the caller asks. */
-	if (eff.sticky_seconds <= 0 && req->session != NULL) {
-		local = *req;
-		local.session = NULL;
-		req = &local;
-	}
-	if ((er = accounts_txn_index_load(txn, &idx)) == KF_ENOTFOUND) {
-		if (mode != PICK_WRITE) {
-			*need_write = 1;
-			return KF_OK;
-		}
-		er = accounts_txn_index_build(txn, &idx, cause);
-	}
-	if (er != KF_OK)
+	pick_begin(&p, txn, mode, conf, req);
+	if ((er = pick_index(&p, need_write, cause)) != KF_OK || *need_write)
 		goto out;
-	if (idx.n == 0) {
-		xsetprintf(cause, "no Kiro account is configured: import one "
-		    "with \"kiroctl accounts import FILE\" (kiro.rs "
-		    "credentials.json) or set credentialsFile in the "
-		    "configuration");
-		er = KF_ENOACCOUNT;
+	pick_load_inputs(&p);
+	if ((er = decide_or_heal(&p, need_write, cause)) != KF_OK ||
+	    *need_write)
+		goto out;
+	if (p.c.chosen == NULL) {
+		er = refusal(&p, cause);
 		goto out;
 	}
-	/* This process's unwritten successes count too. */
-	if (cfg->load_balancing_mode == LB_BALANCED)
-		for (i = 0; i < idx.n; i++)
-			idx.e[i].successes += tally_pending(idx.e[i].id);
-	if (req->session != NULL)
-		sticky_load(txn, req->session, &sk);
-	if (cfg->load_balancing_mode == LB_ROUND_ROBIN)
-		rr_last = rr_load(txn);
-	for (round = 0; round < 2; round++) {
-		choice_free(&c);
-		decide(txn, cfg, req, &idx, &sk, rr_last, now, nms, &c);
-		if (!c.heal || round > 0 || mode == PICK_DRY)
-			break;
-		if (mode == PICK_READ) {
-			*need_write = 1;
-			goto out;
-		}
-		log_warnx("every account was disabled after failures: "
-		    "re-enabling all of them");
-		if ((er = accounts_txn_reenable_failed(txn, &idx, "every "
-		    "account had failed: all re-enabled together", cause)) !=
-		    KF_OK)
-			goto out;
-	}
-	if (c.chosen == NULL) {
-		if (req->retry_after != NULL)
-			*req->retry_after = c.wait;
-		if (cause != NULL && c.why.len > 0)
-			log_info("no account may take the request: %s",
-			    c.why.ptr);
-		if (c.n_lacking > 0 && c.n_other == 0 && req->n_exclude == 0) {
-			/* Not a passing state: no retry will change it. */
-			xsetprintf(cause, "model %s is not offered by any Kiro "
-			    "account (not in their ListAvailableModels lists)",
-			    req->model_id);
-			er = KF_ENOTFOUND;
-		} else if (c.wait > 0) {
-			xsetprintf(cause, "no Kiro account may serve now (%s); "
-			    "retry in %ld s", c.kinds.len > 0 ? c.kinds.ptr :
-			    "rate limited", c.wait);
-			er = KF_ERATE;
-		} else if (req->n_exclude > 0) {
-			xsetprintf(cause, "every usable Kiro account failed "
-			    "this request%s%s", c.kinds.len > 0 ? "; others: " :
-			    "", c.kinds.len > 0 ? c.kinds.ptr : "");
-			er = KF_ENOACCOUNT;
-		} else {
-			xsetprintf(cause, "no usable Kiro account: %s",
-			    c.kinds.len > 0 ? c.kinds.ptr : "all are disabled");
-			er = KF_ENOACCOUNT;
-		}
-		goto out;
-	}
-	id = c.chosen->id;
-	if (req->session != NULL && (!sk.found || sk.id != id ||
-	    sk.until <= now || now - sk.at >= POOL_STICKY_TOUCH ||
-	    sk.conv[0] == '\0'))
-		sticky_write = 1;
-	if (mode == PICK_READ && (sticky_write || rl->min_interval_ms > 0 ||
-	    rl->per_account_rpm > 0 || rl->global_rpm > 0 ||
-	    cfg->load_balancing_mode == LB_ROUND_ROBIN)) {
+	id = p.c.chosen->id;
+	sticky_write = sticky_due(&p, id);
+	if (mode == PICK_READ && (sticky_write || writes_every_pick(&p.cfg))) {
 		*need_write = 1;
 		goto out;
 	}
@@ -635,43 +810,16 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *conf,
 		goto out;
 	if ((er = accounts_txn_load(txn, id, out, cause)) != KF_OK)
 		goto out;
-	if (mode == PICK_WRITE) {
-		if (c.per_account_rate) {
-			snprintf(key, sizeof(key), "rate/%ld", id);
-			er = ratelog_push(txn, key, &c.acct_rate, nms,
-			    rl->per_account_rpm);
-		}
-		if (er == KF_OK && rl->global_rpm > 0)
-			er = ratelog_push(txn, RATE_GLOBAL_KEY, &c.global_rate,
-			    nms, rl->global_rpm);
-		if (er == KF_OK && cfg->load_balancing_mode ==
-		    LB_ROUND_ROBIN) {
-			buf_printf(&out_text, "{\"v\":1,\"last\":%ld}", id);
-			er = store_put(txn, RR_KEY, out_text.ptr,
-			    out_text.len);
-		}
-		if (er == KF_OK && sticky_write) {
-			if (sk.conv[0] == '\0' || !sk.found || sk.until <= now)
-				rand_uuid(sk.conv);
-			sk.id = id;
-			sk.at = now;
-			sk.until = now + cfg->sticky_seconds;
-			er = sticky_put(txn, req->session, &sk);
-			sticky_prune(txn, now);
-		}
-		if (er != KF_OK) {
-			xsetprintf(cause, "cannot write the pool's records");
-			account_free(out);
-			goto out;
-		}
+	if (mode == PICK_WRITE &&
+	    (er = pick_record(&p, id, sticky_write, cause)) != KF_OK) {
+		account_free(out);
+		goto out;
 	}
-	if (req->conversation_id != NULL)
-		snprintf(req->conversation_id, POOL_CONV_ID_LEN + 1, "%s",
-		    sk.conv);
+	if (p.req.conversation_id != NULL)
+		snprintf(p.req.conversation_id, POOL_CONV_ID_LEN + 1, "%s",
+		    p.sk.conv);
 out:
-	buf_free(&out_text);
-	choice_free(&c);
-	accounts_index_free(&idx);
+	pick_end(&p);
 	return er;
 }
 
@@ -697,10 +845,7 @@ pick(struct store *st, const struct config *cfg,
 	 * accounts saves their state, and that makes the transaction sync
 	 * (accounts_txn_save_state).
 	 */
-	mode = dry ? PICK_DRY : cfg->rate_limits.min_interval_ms > 0 ||
-	    cfg->rate_limits.per_account_rpm > 0 ||
-	    cfg->rate_limits.global_rpm > 0 ||
-	    cfg->load_balancing_mode == LB_ROUND_ROBIN ? PICK_WRITE :
+	mode = dry ? PICK_DRY : writes_every_pick(cfg) ? PICK_WRITE :
 	    PICK_READ;
 	pick_txns = 0;
 	for (;;) {

@@ -211,6 +211,29 @@ START_TEST(pool_none_usable_says_why)
 }
 END_TEST
 
+START_TEST(pool_all_tried_says_so_and_names_the_rest)
+{
+	struct pool_pick_req	req;
+	struct account		a;
+	const long		ex[2] = { 2, 3 };
+	char			*why = NULL;
+
+	/* 2 and 3 failed this request; 1 is out for another reason. */
+	ck_assert_int_eq(report(1, POOL_SUSPENDED, "s", NULL), KF_OK);
+	memset(&req, 0, sizeof(req));
+	req.model_id = "claude-sonnet-4.5";
+	req.exclude = ex;
+	req.n_exclude = 2;
+	ck_assert_int_eq(pool_pick(st, cfg, &req, &a, &why), KF_ENOACCOUNT);
+	ck_assert_msg(strcmp(why, "every usable Kiro account failed this "
+	    "request; others: Suspended") == 0, "%s", why);
+	free(why);
+	ck_assert(!pool_can_serve(st, cfg, &req));
+	req.n_exclude = 1;
+	ck_assert(pool_can_serve(st, cfg, &req));
+}
+END_TEST
+
 START_TEST(pool_cooling_down_cause_names_no_account)
 {
 	struct pool_pick_req	req;
@@ -1109,6 +1132,7 @@ main(void)
 	tcase_add_test(tc, pool_successes_are_tallied_then_written);
 	tcase_add_test(tc, pool_throttling_does_not_count_as_failure);
 	tcase_add_test(tc, pool_none_usable_says_why);
+	tcase_add_test(tc, pool_all_tried_says_so_and_names_the_rest);
 	tcase_add_test(tc, pool_cooling_down_cause_names_no_account);
 	tcase_add_test(tc, pool_empty_store_tells_how_to_add_one);
 	tcase_add_test(tc, pool_balanced_picks_fewest_successes);
