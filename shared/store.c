@@ -480,6 +480,15 @@ store_dir(const struct store *st)
 	return st->dir;
 }
 
+/* Transactions begun in this process (store_txn_count). */
+static long	n_txns;
+
+long
+store_txn_count(void)
+{
+	return __atomic_load_n(&n_txns, __ATOMIC_RELAXED);
+}
+
 enum kf_err
 store_begin(struct store *st, enum store_mode mode, struct store_txn **txnp,
     char **cause)
@@ -489,6 +498,7 @@ store_begin(struct store *st, enum store_mode mode, struct store_txn **txnp,
 	enum kf_err		 er = KF_ESTORE;
 
 	*txnp = NULL;
+	__atomic_add_fetch(&n_txns, 1, __ATOMIC_RELAXED);
 	if (mode != STORE_READ && mode != STORE_WRITE &&
 	    mode != STORE_WRITE_NOSYNC) {
 		xsetprintf(cause, "store: bad transaction mode %d", (int)mode);

@@ -69,6 +69,11 @@ const char	*store_dir(const struct store *);
 enum kf_err	 store_begin(struct store *, enum store_mode,
 		    struct store_txn **, char **cause);
 /*
+ * How many times this process has called store_begin, on any store, in
+ * any thread: each is a flock and a GDBM open (tests, the benchmark).
+ */
+long		 store_txn_count(void);
+/*
  * Syncs (STORE_WRITE), closes and unlocks.  Always releases everything,
  * even when it returns an error (KF_ESTORE if the sync failed).  NULL is
  * fine.
