@@ -479,22 +479,22 @@ index_stale(struct store_txn *txn)
 	(void)store_del(txn, INDEX_KEY);
 }
 
-/* Before cred/<id> is saved: its priority in the index. */
+/*
+ * Changes account id's line of pool/index in place (change returns 0 when
+ * it changed nothing: no write).  With no index there is nothing to do:
+ * the next pick builds one.  An unreadable index, or one that cannot be
+ * written, is made stale, and so is one without the id when
+ * stale_if_missing.
+ */
 static void
-cred_saving(struct store_txn *txn, const struct cred *c)
+index_line_update(struct store_txn *txn, long id, int stale_if_missing,
+    int (*change)(struct account_entry *, const void *), const void *arg)
 {
 	struct account_index	idx;
 	struct buf		raw = BUF_INIT;
 	char			stamp[32];
 	size_t			i;
 
-	/* Credentials must last, whatever transaction saves them. */
-	store_need_sync(txn);
-	/*
-	 * Token refreshes save credentials all the time: only a changed
-	 * priority touches the index.  A new id changes meta/cred-ids,
-	 * which makes the index stale by itself.
-	 */
 	memset(&idx, 0, sizeof(idx));
 	if (store_get(txn, INDEX_KEY, &raw) != KF_OK)
 		goto out;
@@ -503,16 +503,50 @@ cred_saving(struct store_txn *txn, const struct cred *c)
 		goto out;
 	}
 	for (i = 0; i < idx.n; i++)
-		if (idx.e[i].id == c->id)
+		if (idx.e[i].id == id)
 			break;
-	if (i == idx.n || idx.e[i].priority == c->priority)
+	if (i == idx.n) {
+		if (stale_if_missing)
+			index_stale(txn);
 		goto out;
-	idx.e[i].priority = c->priority;
-	if (index_put(txn, &idx) != KF_OK)
+	}
+	if (change(&idx.e[i], arg) && index_put(txn, &idx) != KF_OK)
 		index_stale(txn);
 out:
 	accounts_index_free(&idx);
 	buf_free(&raw);
+}
+
+static int
+entry_set_priority(struct account_entry *e, const void *arg)
+{
+	const struct cred	*c = arg;
+
+	if (e->priority == c->priority)
+		return 0;
+	e->priority = c->priority;
+	return 1;
+}
+
+static int
+entry_set_state(struct account_entry *e, const void *arg)
+{
+	entry_from_state(e, arg);
+	return 1;
+}
+
+/* Before cred/<id> is saved: its priority in the index. */
+static void
+cred_saving(struct store_txn *txn, const struct cred *c)
+{
+	/* Credentials must last, whatever transaction saves them. */
+	store_need_sync(txn);
+	/*
+	 * Token refreshes save credentials all the time: only a changed
+	 * priority touches the index.  A new id changes meta/cred-ids,
+	 * which makes the index stale by itself.
+	 */
+	index_line_update(txn, c->id, 0, entry_set_priority, c);
 }
 
 /*
@@ -567,13 +601,11 @@ state_saving(struct store_txn *txn, long id, const struct account_state *s,
     const char *reason, int force)
 {
 	struct account_state	 old;
-	struct account_index	 idx;
 	struct buf		 raw = BUF_INIT;
 	json_object		*obj = NULL;
 	const char		*from, *to, *why;
-	char			 key[64], stamp[32];
+	char			 key[64];
 	time_t			 now = clock_now();
-	size_t			 i;
 
 	/*
 	 * Account state (disables, cooldowns, failure counts, history) must
@@ -596,29 +628,9 @@ state_saving(struct store_txn *txn, long id, const struct account_state *s,
 		history_add(txn, id, now, from, to, why);
 	}
 	account_state_free(&old);
-
-	/* The index line follows; an index without the id is rebuilt. */
-	memset(&idx, 0, sizeof(idx));
-	buf_reset(&raw);
-	if (store_get(txn, INDEX_KEY, &raw) != KF_OK)
-		goto out;
-	if (index_parse(raw.ptr, &idx, stamp) == -1) {
-		index_stale(txn);
-		goto out;
-	}
-	for (i = 0; i < idx.n; i++)
-		if (idx.e[i].id == id)
-			break;
-	if (i == idx.n) {
-		index_stale(txn);
-		goto out;
-	}
-	entry_from_state(&idx.e[i], s);
-	if (index_put(txn, &idx) != KF_OK)
-		index_stale(txn);
-out:
-	accounts_index_free(&idx);
 	buf_free(&raw);
+	/* The index line follows; an index without the id is rebuilt. */
+	index_line_update(txn, id, 1, entry_set_state, s);
 }
 
 enum kf_err
