@@ -85,7 +85,7 @@ accounts_history_verb(struct ctl *ctl, int argc, char **argv)
 		fprintf(stderr, "usage: kiroctl accounts history ID [--json]\n");
 		exit(2);
 	}
-	if (pool_history(ctl->store, id, &h, &why) != KF_OK)
+	if (accounts_history(ctl->store, id, &h, &why) != KF_OK)
 		die("%s", why);
 	if (argc == 3) {
 		puts(json_object_to_json_string_ext(h, JSON_C_TO_STRING_PRETTY |

@@ -454,7 +454,7 @@ admin_accounts_history(struct admin_call *call)
 	char		*why = NULL;
 	enum kf_err	 er;
 
-	if ((er = pool_history(call->store, call->id, &h, &why)) != KF_OK) {
+	if ((er = accounts_history(call->store, call->id, &h, &why)) != KF_OK) {
 		admin_failure(call->req, er, why);
 		free(why);
 		return;

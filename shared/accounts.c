@@ -1,6 +1,8 @@
 /* accounts.c: credentials and their runtime state, kept in the store. */
 #include "autoconfig.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +17,10 @@
 #include "fileio.h"
 #include "json.h"
 #include "log.h"
-#include "pool.h"
 #include "xmalloc.h"
 
 #define IDS_KEY		"meta/cred-ids"
+#define INDEX_KEY	"pool/index"
 #define NEXT_ID_KEY	"meta/next-id"
 #define MAX_IMPORT_FILE	(4 * 1024 * 1024)
 
@@ -291,6 +293,346 @@ txn_put_ids(struct store_txn *txn, const long *ids, size_t n, char **cause)
 	return er;
 }
 
+static int
+is_free_plan(const char *subscription)
+{
+	return subscription != NULL && strcasestr(subscription, "FREE") != NULL;
+}
+
+/* The state as the history names it: "ok", "cooldown" or a reason. */
+static const char *
+state_label(const struct account_state *s, time_t now)
+{
+	if (s->disabled != ACCOUNT_OK)
+		return account_reason_name(s->disabled);
+	if (s->cooldown_until > now)
+		return "cooldown";
+	return "ok";
+}
+
+static void
+entry_from_state(struct account_entry *e, const struct account_state *s)
+{
+	e->until = 0;
+	if (s->disabled != ACCOUNT_OK)
+		e->until = s->disabled_until == 0 ? -1 : s->disabled_until;
+	if (e->until != -1 && s->cooldown_until > e->until)
+		e->until = s->cooldown_until;
+	e->successes = s->success_count;
+	e->free_plan = is_free_plan(s->subscription);
+	e->reason = s->disabled;
+}
+
+int
+account_entry_usable(const struct account_entry *e, time_t now)
+{
+	return e->until == 0 || (e->until != -1 && e->until <= now);
+}
+
+/* The fingerprint of meta/cred-ids that tells a stale index. */
+static void
+ids_stamp(struct store_txn *txn, char out[32])
+{
+	struct buf	raw = BUF_INIT;
+
+	if (store_get(txn, IDS_KEY, &raw) != KF_OK)
+		snprintf(out, 32, "none");
+	else
+		snprintf(out, 32, "%08" PRIx32 "-%zu",
+		    crc32_update(0, raw.ptr, raw.len), raw.len);
+	buf_free(&raw);
+}
+
+void
+accounts_index_free(struct account_index *idx)
+{
+	free(idx->e);
+	idx->e = NULL;
+	idx->n = 0;
+}
+
+static enum kf_err
+index_put(struct store_txn *txn, const struct account_index *idx)
+{
+	struct buf	out = BUF_INIT;
+	char		stamp[32];
+	size_t		i;
+	enum kf_err	er;
+
+	ids_stamp(txn, stamp);
+	buf_printf(&out, "{\"v\":1,\"ids\":\"%s\",\"a\":[", stamp);
+	for (i = 0; i < idx->n; i++)
+		buf_printf(&out, "%s[%ld,%ld,%lld,%ld,%d,%d]", i > 0 ? "," : "",
+		    idx->e[i].id, idx->e[i].priority,
+		    (long long)idx->e[i].until, idx->e[i].successes,
+		    idx->e[i].free_plan, idx->e[i].reason);
+	buf_puts(&out, "]}");
+	er = store_put(txn, INDEX_KEY, out.ptr, out.len);
+	buf_free(&out);
+	return er;
+}
+
+/*
+ * Reads our own compact record without a general JSON parser: this runs
+ * on every request, and the shape is fixed by index_put.
+ */
+static int
+index_parse(const char *p, struct account_index *idx, char stamp[32])
+{
+	const char	*q;
+	long long	 f[6];
+	char		*end;
+	size_t		 len, k;
+
+	if ((p = strstr(p, "\"ids\":\"")) == NULL)
+		return -1;
+	p += 7;
+	if ((q = strchr(p, '"')) == NULL || (len = (size_t)(q - p)) >= 32)
+		return -1;
+	memcpy(stamp, p, len);
+	stamp[len] = '\0';
+	if ((p = strstr(q, "\"a\":[")) == NULL)
+		return -1;
+	p += 5;
+	while (*p == '[') {
+		p++;
+		for (k = 0; k < 6; k++) {
+			errno = 0;
+			f[k] = strtoll(p, &end, 10);
+			if (end == p || errno != 0)
+				return -1;
+			p = end;
+			if (*p != (k < 5 ? ',' : ']'))
+				return -1;
+			p++;
+		}
+		idx->e = xreallocarray(idx->e, idx->n + 1, sizeof(*idx->e));
+		idx->e[idx->n].id = (long)f[0];
+		idx->e[idx->n].priority = (long)f[1];
+		idx->e[idx->n].until = (time_t)f[2];
+		idx->e[idx->n].successes = (long)f[3];
+		idx->e[idx->n].free_plan = (int)f[4];
+		idx->e[idx->n].reason = (int)f[5];
+		idx->n++;
+		if (*p == ',')
+			p++;
+	}
+	return *p == ']' ? 0 : -1;
+}
+
+enum kf_err
+accounts_txn_index_load(struct store_txn *txn, struct account_index *idx)
+{
+	struct buf	raw = BUF_INIT;
+	char		stamp[32], want[32];
+	enum kf_err	er;
+
+	memset(idx, 0, sizeof(*idx));
+	if ((er = store_get(txn, INDEX_KEY, &raw)) != KF_OK)
+		goto out;
+	if (index_parse(raw.ptr, idx, stamp) == -1) {
+		er = KF_ENOTFOUND;
+		goto out;
+	}
+	ids_stamp(txn, want);
+	if (strcmp(stamp, want) != 0)
+		er = KF_ENOTFOUND;
+out:
+	if (er != KF_OK)
+		accounts_index_free(idx);
+	buf_free(&raw);
+	return er;
+}
+
+enum kf_err
+accounts_txn_index_build(struct store_txn *txn, struct account_index *idx,
+    char **cause)
+{
+	struct account	 a;
+	long		*ids = NULL;
+	size_t		 n = 0, i;
+	enum kf_err	 er;
+
+	memset(idx, 0, sizeof(*idx));
+	if ((er = accounts_txn_ids(txn, &ids, &n, cause)) != KF_OK)
+		return er;
+	idx->e = xcalloc(n == 0 ? 1 : n, sizeof(*idx->e));
+	for (i = 0; i < n; i++) {
+		if (accounts_txn_load(txn, ids[i], &a, NULL) != KF_OK)
+			continue;
+		idx->e[idx->n].id = a.cred.id;
+		idx->e[idx->n].priority = a.cred.priority;
+		entry_from_state(&idx->e[idx->n], &a.state);
+		idx->n++;
+		account_free(&a);
+	}
+	free(ids);
+	if ((er = index_put(txn, idx)) != KF_OK)
+		xsetprintf(cause, "cannot write the account index");
+	return er;
+}
+
+/* Makes the next pick rebuild the index. */
+static void
+index_stale(struct store_txn *txn)
+{
+	(void)store_del(txn, INDEX_KEY);
+}
+
+/*
+ * Changes account id's line of pool/index in place (change returns 0 when
+ * it changed nothing: no write).  With no index there is nothing to do:
+ * the next pick builds one.  An unreadable index, or one that cannot be
+ * written, is made stale, and so is one without the id when
+ * stale_if_missing.
+ */
+static void
+index_line_update(struct store_txn *txn, long id, int stale_if_missing,
+    int (*change)(struct account_entry *, const void *), const void *arg)
+{
+	struct account_index	idx;
+	struct buf		raw = BUF_INIT;
+	char			stamp[32];
+	size_t			i;
+
+	memset(&idx, 0, sizeof(idx));
+	if (store_get(txn, INDEX_KEY, &raw) != KF_OK)
+		goto out;
+	if (index_parse(raw.ptr, &idx, stamp) == -1) {
+		index_stale(txn);
+		goto out;
+	}
+	for (i = 0; i < idx.n; i++)
+		if (idx.e[i].id == id)
+			break;
+	if (i == idx.n) {
+		if (stale_if_missing)
+			index_stale(txn);
+		goto out;
+	}
+	if (change(&idx.e[i], arg) && index_put(txn, &idx) != KF_OK)
+		index_stale(txn);
+out:
+	accounts_index_free(&idx);
+	buf_free(&raw);
+}
+
+static int
+entry_set_priority(struct account_entry *e, const void *arg)
+{
+	const struct cred	*c = arg;
+
+	if (e->priority == c->priority)
+		return 0;
+	e->priority = c->priority;
+	return 1;
+}
+
+static int
+entry_set_state(struct account_entry *e, const void *arg)
+{
+	entry_from_state(e, arg);
+	return 1;
+}
+
+/* Before cred/<id> is saved: its priority in the index. */
+static void
+cred_saving(struct store_txn *txn, const struct cred *c)
+{
+	/* Credentials must last, whatever transaction saves them. */
+	store_need_sync(txn);
+	/*
+	 * Token refreshes save credentials all the time: only a changed
+	 * priority touches the index.  A new id changes meta/cred-ids,
+	 * which makes the index stale by itself.
+	 */
+	index_line_update(txn, c->id, 0, entry_set_priority, c);
+}
+
+/*
+ * Appends one entry to cred-log/<id>, keeping the newest
+ * ACCOUNTS_HISTORY_MAX.
+ */
+static void
+history_add(struct store_txn *txn, long id, time_t at, const char *from,
+    const char *to, const char *reason)
+{
+	struct buf	 raw = BUF_INIT;
+	json_object	*arr = NULL, *kept, *ent;
+	char		 key[64], *text;
+	size_t		 len, i;
+
+	snprintf(key, sizeof(key), "cred-log/%ld", id);
+	if (store_get(txn, key, &raw) != KF_OK || json_parse(raw.ptr, raw.len,
+	    8, &arr, NULL) != KF_OK || !json_object_is_type(arr,
+	    json_type_array)) {
+		json_object_put(arr);
+		arr = json_object_new_array();
+	}
+	ent = json_object_new_object();
+	json_object_object_add(ent, "at", json_object_new_int64(at));
+	json_object_object_add(ent, "from", json_str(from));
+	json_object_object_add(ent, "to", json_str(to));
+	json_object_object_add(ent, "reason", json_str(reason != NULL ?
+	    reason : ""));
+	json_object_array_add(arr, ent);
+	len = json_object_array_length(arr);
+	kept = json_object_new_array();
+	for (i = len > ACCOUNTS_HISTORY_MAX ? len - ACCOUNTS_HISTORY_MAX : 0;
+	    i < len; i++)
+		json_object_array_add(kept, json_object_get(
+		    json_object_array_get_idx(arr, i)));
+	text = json_to_str(kept);
+	if (store_put(txn, key, text, strlen(text)) != KF_OK)
+		log_warnx("account %ld: cannot record a state change", id);
+	free(text);
+	json_object_put(kept);
+	json_object_put(arr);
+	buf_free(&raw);
+}
+
+/*
+ * Before cred-state/<id> is saved: a history entry when the state word
+ * changes (always when force: an operator action), with reason or else
+ * upstream's words, and the index line.
+ */
+static void
+state_saving(struct store_txn *txn, long id, const struct account_state *s,
+    const char *reason, int force)
+{
+	struct account_state	 old;
+	struct buf		 raw = BUF_INIT;
+	json_object		*obj = NULL;
+	const char		*from, *to, *why;
+	char			 key[64];
+	time_t			 now = clock_now();
+
+	/*
+	 * Account state (disables, cooldowns, failure counts, history) must
+	 * last: a pick's unsynced transaction that heals accounts syncs.
+	 */
+	store_need_sync(txn);
+	memset(&old, 0, sizeof(old));
+	snprintf(key, sizeof(key), "cred-state/%ld", id);
+	if (store_get(txn, key, &raw) == KF_OK && json_parse(raw.ptr, raw.len,
+	    8, &obj, NULL) == KF_OK)
+		(void)account_state_from_json(obj, &old, NULL);
+	json_object_put(obj);
+	from = state_label(&old, now);
+	to = state_label(s, now);
+	if (force || strcmp(from, to) != 0) {
+		why = reason;
+		if (why == NULL)
+			why = s->disabled_detail != NULL ? s->disabled_detail :
+			    s->last_error != NULL ? s->last_error : "";
+		history_add(txn, id, now, from, to, why);
+	}
+	account_state_free(&old);
+	buf_free(&raw);
+	/* The index line follows; an index without the id is rebuilt. */
+	index_line_update(txn, id, 1, entry_set_state, s);
+}
+
 enum kf_err
 accounts_txn_load(struct store_txn *txn, long id, struct account *out,
     char **cause)
@@ -332,7 +674,7 @@ accounts_txn_save_cred(struct store_txn *txn, const struct cred *c,
 	char		 key[128], hash[65], idtext[32];
 	enum kf_err	 er;
 
-	pool_txn_cred_saving(txn, c);	/* the pool's index: priority */
+	cred_saving(txn, c);
 	snprintf(key, sizeof(key), "cred/%ld", c->id);
 	obj = cred_to_json(c, CRED_JSON_STORE);
 	er = txn_put_json(txn, key, obj, cause);
@@ -351,16 +693,84 @@ enum kf_err
 accounts_txn_save_state(struct store_txn *txn, long id,
     const struct account_state *s, char **cause)
 {
+	return accounts_txn_save_state_noted(txn, id, s, NULL, 0, cause);
+}
+
+enum kf_err
+accounts_txn_save_state_noted(struct store_txn *txn, long id,
+    const struct account_state *s, const char *reason, int force,
+    char **cause)
+{
 	json_object	*obj;
 	char		 key[64];
 	enum kf_err	 er;
 
-	/* History and the pool's index follow every state change. */
-	pool_txn_state_saving(txn, id, s);
+	/* History and the pick index follow every state change. */
+	state_saving(txn, id, s, reason, force);
 	snprintf(key, sizeof(key), "cred-state/%ld", id);
 	obj = account_state_to_json(s);
 	er = txn_put_json(txn, key, obj, cause);
 	json_object_put(obj);
+	return er;
+}
+
+enum kf_err
+accounts_txn_reenable_failed(struct store_txn *txn, struct account_index *idx,
+    const char *reason, char **cause)
+{
+	struct account	a;
+	size_t		i;
+	enum kf_err	er = KF_OK;
+
+	for (i = 0; i < idx->n && er == KF_OK; i++) {
+		if (accounts_txn_load(txn, idx->e[i].id, &a, NULL) != KF_OK)
+			continue;
+		if (a.state.disabled == ACCOUNT_TOO_MANY_FAILURES) {
+			a.state.disabled = ACCOUNT_OK;
+			a.state.failures = 0;
+			a.state.disabled_at = 0;
+			a.state.disabled_until = 0;
+			free(a.state.disabled_detail);
+			a.state.disabled_detail = NULL;
+			er = accounts_txn_save_state_noted(txn, a.cred.id,
+			    &a.state, reason, 0, cause);
+		}
+		account_free(&a);
+	}
+	if (er != KF_OK)
+		return er;
+	/* The saves kept the index current; a stale one is rebuilt. */
+	accounts_index_free(idx);
+	if ((er = accounts_txn_index_load(txn, idx)) == KF_ENOTFOUND)
+		er = accounts_txn_index_build(txn, idx, cause);
+	return er;
+}
+
+enum kf_err
+accounts_history(struct store *st, long id, json_object **out, char **cause)
+{
+	struct store_txn	*txn = NULL;
+	struct account		 a;
+	struct buf		 raw = BUF_INIT;
+	char			 key[64];
+	enum kf_err		 er;
+
+	*out = NULL;
+	if ((er = store_begin(st, STORE_READ, &txn, cause)) != KF_OK)
+		return er;
+	if ((er = accounts_txn_load(txn, id, &a, cause)) != KF_OK)
+		goto out;
+	account_free(&a);
+	snprintf(key, sizeof(key), "cred-log/%ld", id);
+	if (store_get(txn, key, &raw) != KF_OK || json_parse(raw.ptr, raw.len,
+	    8, out, NULL) != KF_OK || !json_object_is_type(*out,
+	    json_type_array)) {
+		json_object_put(*out);
+		*out = json_object_new_array();
+	}
+out:
+	buf_free(&raw);
+	(void)store_end(txn, NULL);
 	return er;
 }
 

@@ -19,7 +19,22 @@ struct config;
  * secrets), credhash/<sha256 of a refresh token or key> -> id for every
  * token an account has had (so re-importing an old file finds it), and
  * meta/cred-ids, the list of ids, so listing needs no scan.
+ * Two records follow every save, so that no other module has to hook
+ * into them:
+ *   cred-log/<id>  the last ACCOUNTS_HISTORY_MAX state changes of an
+ *                  account (when its state word changes, or always for
+ *                  an operator's action).
+ *   pool/index     one compact line per account (priority, when it may
+ *                  serve again, successes, plan, disabled reason) and a
+ *                  fingerprint of meta/cred-ids, so a pick (pool.h) reads
+ *                  two records and not two per account.  A state save
+ *                  updates its line, a cred save its priority; a changed
+ *                  id list makes it stale and the next pick rebuilds it.
+ * Every save of credentials or state syncs, even in a transaction begun
+ * STORE_WRITE_NOSYNC (store_need_sync).
  */
+
+#define ACCOUNTS_HISTORY_MAX	20
 
 /* Why an account is out of service; the names are stable (admin API). */
 enum account_reason {
@@ -171,6 +186,13 @@ enum kf_err	 accounts_set_ide_sync(struct store *, long id,
 enum kf_err	 accounts_export(struct store *, int with_secrets,
 		    json_object **out, char **cause);
 
+/*
+ * The account's state changes, oldest first: an array of {"at", "from",
+ * "to", "reason"}.  KF_ENOTFOUND for an unknown id.  The caller puts *out.
+ */
+enum kf_err	 accounts_history(struct store *, long id, json_object **out,
+		    char **cause);
+
 /* Within a transaction the caller holds (read-modify-write). */
 enum kf_err	 accounts_txn_ids(struct store_txn *, long **ids, size_t *n,
 		    char **cause);
@@ -181,5 +203,47 @@ enum kf_err	 accounts_txn_save_cred(struct store_txn *, const struct cred *,
 		    char **cause);
 enum kf_err	 accounts_txn_save_state(struct store_txn *, long id,
 		    const struct account_state *, char **cause);
+/*
+ * The same with reason for the history entry (NULL: upstream's words in
+ * the state), recorded even when the state word stays when force is set.
+ */
+enum kf_err	 accounts_txn_save_state_noted(struct store_txn *, long id,
+		    const struct account_state *, const char *reason,
+		    int force, char **cause);
+
+/* One account as the pick index has it: what a pick needs, nothing more. */
+struct account_entry {
+	long	id;
+	long	priority;
+	time_t	until;		/* 0: may serve; -1: disabled; else from then */
+	long	successes;
+	int	free_plan;	/* its plan is a FREE one */
+	int	reason;		/* enum account_reason */
+};
+
+/* The pick index; e is the holder's (accounts_index_free). */
+struct account_index {
+	struct account_entry	*e;
+	size_t			 n;
+};
+
+/* 1 if the entry's account may serve at time now. */
+int		 account_entry_usable(const struct account_entry *, time_t now);
+void		 accounts_index_free(struct account_index *);	/* NULL e fine */
+/*
+ * Reads pool/index into idx: KF_ENOTFOUND (idx empty) when it is missing,
+ * stale or unreadable.  idx is the caller's either way.
+ */
+enum kf_err	 accounts_txn_index_load(struct store_txn *,
+		    struct account_index *);
+/* Reads every account and writes pool/index (a write transaction). */
+enum kf_err	 accounts_txn_index_build(struct store_txn *,
+		    struct account_index *, char **cause);
+/*
+ * Re-enables every account of idx that TooManyFailures alone took out,
+ * with reason in their history, and reloads idx (rebuilt when stale).
+ */
+enum kf_err	 accounts_txn_reenable_failed(struct store_txn *,
+		    struct account_index *, const char *reason, char **cause);
 
 #endif

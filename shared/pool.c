@@ -26,27 +26,10 @@
 #include "store.h"
 #include "xmalloc.h"
 
-#define INDEX_KEY	"pool/index"
-#define IDS_KEY		"meta/cred-ids"
 #define RR_KEY		"pool/rr"
 #define RATE_GLOBAL_KEY	"rate/global"
 #define RATE_WINDOW_MS	60000
 #define PRUNE_EVERY_SECONDS	60
-
-/* One account as the index has it: what a pick needs, nothing more. */
-struct entry {
-	long	id;
-	long	priority;
-	time_t	until;		/* 0: may serve; -1: disabled; else from then */
-	long	successes;
-	int	free_plan;
-	int	reason;		/* enum account_reason */
-};
-
-struct pindex {
-	struct entry	*e;
-	size_t		 n;
-};
 
 /* Request times of the last minute, oldest first. */
 struct ratelog {
@@ -68,15 +51,7 @@ static size_t		 n_tallies;
 static int64_t		 last_flush_ms;
 static time_t		 last_prune;
 
-/*
- * Why the next state save happens, for the history (set by this file
- * around its own saves; other writers leave it NULL), and whether the
- * save is an operator action, which is recorded even when the state word
- * stays the same.
- */
-static __thread const char	*note_reason;
 static __thread int		 pick_txns;
-static __thread int		 note_force;
 
 static int64_t
 now_ms(void)
@@ -96,342 +71,9 @@ now_ms(void)
 }
 
 static int
-is_free_plan(const char *subscription)
-{
-	return subscription != NULL && strcasestr(subscription, "FREE") != NULL;
-}
-
-static int
 is_opus(const char *model)
 {
 	return model != NULL && strcasestr(model, "opus") != NULL;
-}
-
-const char *
-pool_state_label(const struct account_state *s, time_t now)
-{
-	if (s->disabled != ACCOUNT_OK)
-		return account_reason_name(s->disabled);
-	if (s->cooldown_until > now)
-		return "cooldown";
-	return "ok";
-}
-
-static void
-entry_from_state(struct entry *e, const struct account_state *s)
-{
-	e->until = 0;
-	if (s->disabled != ACCOUNT_OK)
-		e->until = s->disabled_until == 0 ? -1 : s->disabled_until;
-	if (e->until != -1 && s->cooldown_until > e->until)
-		e->until = s->cooldown_until;
-	e->successes = s->success_count;
-	e->free_plan = is_free_plan(s->subscription);
-	e->reason = s->disabled;
-}
-
-static int
-entry_usable(const struct entry *e, time_t now)
-{
-	return e->until == 0 || (e->until != -1 && e->until <= now);
-}
-
-/* The fingerprint of meta/cred-ids that tells a stale index. */
-static void
-ids_stamp(struct store_txn *txn, char out[32])
-{
-	struct buf	raw = BUF_INIT;
-
-	if (store_get(txn, IDS_KEY, &raw) != KF_OK)
-		snprintf(out, 32, "none");
-	else
-		snprintf(out, 32, "%08" PRIx32 "-%zu",
-		    crc32_update(0, raw.ptr, raw.len), raw.len);
-	buf_free(&raw);
-}
-
-static void
-index_free(struct pindex *idx)
-{
-	free(idx->e);
-	idx->e = NULL;
-	idx->n = 0;
-}
-
-static enum kf_err
-index_put(struct store_txn *txn, const struct pindex *idx)
-{
-	struct buf	out = BUF_INIT;
-	char		stamp[32];
-	size_t		i;
-	enum kf_err	er;
-
-	ids_stamp(txn, stamp);
-	buf_printf(&out, "{\"v\":1,\"ids\":\"%s\",\"a\":[", stamp);
-	for (i = 0; i < idx->n; i++)
-		buf_printf(&out, "%s[%ld,%ld,%lld,%ld,%d,%d]", i > 0 ? "," : "",
-		    idx->e[i].id, idx->e[i].priority,
-		    (long long)idx->e[i].until, idx->e[i].successes,
-		    idx->e[i].free_plan, idx->e[i].reason);
-	buf_puts(&out, "]}");
-	er = store_put(txn, INDEX_KEY, out.ptr, out.len);
-	buf_free(&out);
-	return er;
-}
-
-/*
- * Reads our own compact record without a general JSON parser: this runs
- * on every request, and the shape is fixed by index_put.
- */
-static int
-index_parse(const char *p, struct pindex *idx, char stamp[32])
-{
-	const char	*q;
-	long long	 f[6];
-	char		*end;
-	size_t		 len, k;
-
-	if ((p = strstr(p, "\"ids\":\"")) == NULL)
-		return -1;
-	p += 7;
-	if ((q = strchr(p, '"')) == NULL || (len = (size_t)(q - p)) >= 32)
-		return -1;
-	memcpy(stamp, p, len);
-	stamp[len] = '\0';
-	if ((p = strstr(q, "\"a\":[")) == NULL)
-		return -1;
-	p += 5;
-	while (*p == '[') {
-		p++;
-		for (k = 0; k < 6; k++) {
-			errno = 0;
-			f[k] = strtoll(p, &end, 10);
-			if (end == p || errno != 0)
-				return -1;
-			p = end;
-			if (*p != (k < 5 ? ',' : ']'))
-				return -1;
-			p++;
-		}
-		idx->e = xreallocarray(idx->e, idx->n + 1, sizeof(*idx->e));
-		idx->e[idx->n].id = (long)f[0];
-		idx->e[idx->n].priority = (long)f[1];
-		idx->e[idx->n].until = (time_t)f[2];
-		idx->e[idx->n].successes = (long)f[3];
-		idx->e[idx->n].free_plan = (int)f[4];
-		idx->e[idx->n].reason = (int)f[5];
-		idx->n++;
-		if (*p == ',')
-			p++;
-	}
-	return *p == ']' ? 0 : -1;
-}
-
-/* KF_ENOTFOUND when the index is missing, stale or unreadable. */
-static enum kf_err
-index_load(struct store_txn *txn, struct pindex *idx)
-{
-	struct buf	raw = BUF_INIT;
-	char		stamp[32], want[32];
-	enum kf_err	er;
-
-	memset(idx, 0, sizeof(*idx));
-	if ((er = store_get(txn, INDEX_KEY, &raw)) != KF_OK)
-		goto out;
-	if (index_parse(raw.ptr, idx, stamp) == -1) {
-		er = KF_ENOTFOUND;
-		goto out;
-	}
-	ids_stamp(txn, want);
-	if (strcmp(stamp, want) != 0)
-		er = KF_ENOTFOUND;
-out:
-	if (er != KF_OK)
-		index_free(idx);
-	buf_free(&raw);
-	return er;
-}
-
-/* Reads every account and writes the index (a write transaction). */
-static enum kf_err
-index_build(struct store_txn *txn, struct pindex *idx, char **cause)
-{
-	struct account	 a;
-	long		*ids = NULL;
-	size_t		 n = 0, i;
-	enum kf_err	 er;
-
-	memset(idx, 0, sizeof(*idx));
-	if ((er = accounts_txn_ids(txn, &ids, &n, cause)) != KF_OK)
-		return er;
-	idx->e = xcalloc(n == 0 ? 1 : n, sizeof(*idx->e));
-	for (i = 0; i < n; i++) {
-		if (accounts_txn_load(txn, ids[i], &a, NULL) != KF_OK)
-			continue;
-		idx->e[idx->n].id = a.cred.id;
-		idx->e[idx->n].priority = a.cred.priority;
-		entry_from_state(&idx->e[idx->n], &a.state);
-		idx->n++;
-		account_free(&a);
-	}
-	free(ids);
-	if ((er = index_put(txn, idx)) != KF_OK)
-		xsetprintf(cause, "cannot write the account index");
-	return er;
-}
-
-void
-pool_txn_index_stale(struct store_txn *txn)
-{
-	(void)store_del(txn, INDEX_KEY);
-}
-
-void
-pool_txn_cred_saving(struct store_txn *txn, const struct cred *c)
-{
-	struct pindex	idx;
-	struct buf	raw = BUF_INIT;
-	char		stamp[32];
-	size_t		i;
-
-	/* Credentials must last, whatever transaction saves them. */
-	store_need_sync(txn);
-	/*
-	 * Token refreshes save credentials all the time: only a changed
-	 * priority touches the index.  A new id changes meta/cred-ids,
-	 * which makes the index stale by itself.
-	 */
-	memset(&idx, 0, sizeof(idx));
-	if (store_get(txn, INDEX_KEY, &raw) != KF_OK)
-		goto out;
-	if (index_parse(raw.ptr, &idx, stamp) == -1) {
-		pool_txn_index_stale(txn);
-		goto out;
-	}
-	for (i = 0; i < idx.n; i++)
-		if (idx.e[i].id == c->id)
-			break;
-	if (i == idx.n || idx.e[i].priority == c->priority)
-		goto out;
-	idx.e[i].priority = c->priority;
-	if (index_put(txn, &idx) != KF_OK)
-		pool_txn_index_stale(txn);
-out:
-	index_free(&idx);
-	buf_free(&raw);
-}
-
-/* Appends one entry to cred-log/<id>, keeping the last POOL_HISTORY_MAX. */
-static void
-history_add(struct store_txn *txn, long id, time_t at, const char *from,
-    const char *to, const char *reason)
-{
-	struct buf	 raw = BUF_INIT;
-	json_object	*arr = NULL, *kept, *ent;
-	char		 key[64], *text;
-	size_t		 len, i;
-
-	snprintf(key, sizeof(key), "cred-log/%ld", id);
-	if (store_get(txn, key, &raw) != KF_OK || json_parse(raw.ptr, raw.len,
-	    8, &arr, NULL) != KF_OK || !json_object_is_type(arr,
-	    json_type_array)) {
-		json_object_put(arr);
-		arr = json_object_new_array();
-	}
-	ent = json_object_new_object();
-	json_object_object_add(ent, "at", json_object_new_int64(at));
-	json_object_object_add(ent, "from", json_str(from));
-	json_object_object_add(ent, "to", json_str(to));
-	json_object_object_add(ent, "reason", json_str(reason != NULL ?
-	    reason : ""));
-	json_object_array_add(arr, ent);
-	len = json_object_array_length(arr);
-	kept = json_object_new_array();
-	for (i = len > POOL_HISTORY_MAX ? len - POOL_HISTORY_MAX : 0; i < len;
-	    i++)
-		json_object_array_add(kept, json_object_get(
-		    json_object_array_get_idx(arr, i)));
-	text = json_to_str(kept);
-	if (store_put(txn, key, text, strlen(text)) != KF_OK)
-		log_warnx("account %ld: cannot record a state change", id);
-	free(text);
-	json_object_put(kept);
-	json_object_put(arr);
-	buf_free(&raw);
-}
-
-void
-pool_txn_state_saving(struct store_txn *txn, long id,
-    const struct account_state *s)
-{
-	struct account_state	 old;
-	struct pindex		 idx;
-	struct buf		 raw = BUF_INIT;
-	json_object		*obj = NULL;
-	const char		*from, *to, *why;
-	char			 key[64], stamp[32];
-	time_t			 now = clock_now();
-	size_t			 i;
-
-	/*
-	 * Account state (disables, cooldowns, failure counts, history) must
-	 * last: a pick's unsynced transaction that heals accounts syncs.
-	 */
-	store_need_sync(txn);
-	memset(&old, 0, sizeof(old));
-	snprintf(key, sizeof(key), "cred-state/%ld", id);
-	if (store_get(txn, key, &raw) == KF_OK && json_parse(raw.ptr, raw.len,
-	    8, &obj, NULL) == KF_OK)
-		(void)account_state_from_json(obj, &old, NULL);
-	json_object_put(obj);
-	from = pool_state_label(&old, now);
-	to = pool_state_label(s, now);
-	if (note_force || strcmp(from, to) != 0) {
-		why = note_reason;
-		if (why == NULL)
-			why = s->disabled_detail != NULL ? s->disabled_detail :
-			    s->last_error != NULL ? s->last_error : "";
-		history_add(txn, id, now, from, to, why);
-	}
-	account_state_free(&old);
-
-	/* The index line follows; an index without the id is rebuilt. */
-	memset(&idx, 0, sizeof(idx));
-	buf_reset(&raw);
-	if (store_get(txn, INDEX_KEY, &raw) != KF_OK)
-		goto out;
-	if (index_parse(raw.ptr, &idx, stamp) == -1) {
-		pool_txn_index_stale(txn);
-		goto out;
-	}
-	for (i = 0; i < idx.n; i++)
-		if (idx.e[i].id == id)
-			break;
-	if (i == idx.n) {
-		pool_txn_index_stale(txn);
-		goto out;
-	}
-	entry_from_state(&idx.e[i], s);
-	if (index_put(txn, &idx) != KF_OK)
-		pool_txn_index_stale(txn);
-out:
-	index_free(&idx);
-	buf_free(&raw);
-}
-
-/* Saves a state with a reason for the history. */
-static enum kf_err
-save_noted(struct store_txn *txn, long id, const struct account_state *s,
-    const char *reason, int force, char **cause)
-{
-	enum kf_err	er;
-
-	note_reason = reason;
-	note_force = force;
-	er = accounts_txn_save_state(txn, id, s, cause);
-	note_reason = NULL;
-	note_force = 0;
-	return er;
 }
 
 static long
@@ -642,16 +284,37 @@ sticky_prune(struct store_txn *txn, time_t now)
 
 /* What one pass over the index decided. */
 struct choice {
-	const struct entry	*chosen;
+	const struct account_entry *chosen;
 	long			 wait;	/* s until one may serve, 0: none */
 	int			 heal;
 	int			 per_account_rate;
 	struct ratelog		 acct_rate;	/* the chosen one's */
 	struct ratelog		 global_rate;
 	struct buf		 why;	/* per account, for the log */
-	struct buf		 kinds;	/* the same without ids, for a client */
+	struct buf		 kinds;	/* the same without ids: for a client */
 	size_t			 n_lacking;	/* skipped: model not listed */
 	size_t			 n_other;	/* skipped for other reasons */
+};
+
+/* What pick_in is asked to do. */
+enum pick_mode {
+	PICK_READ,		/* a read transaction: may ask for a write */
+	PICK_WRITE,
+	PICK_DRY,		/* read, decide, change nothing */
+};
+
+/* One pick inside its transaction: what each of its steps reads. */
+struct pick {
+	struct store_txn	*txn;
+	enum pick_mode		 mode;
+	struct config		 cfg;	/* with the admin API's settings */
+	struct pool_pick_req	 req;	/* no session when not sticky */
+	time_t			 now;
+	int64_t			 nms;	/* now in ms, for rate windows */
+	struct account_index	 idx;
+	struct sticky		 sk;	/* the session's record */
+	long			 rr_last;	/* round robin: the last id */
+	struct choice		 c;
 };
 
 static void
@@ -693,8 +356,8 @@ static __thread enum lb_mode	sort_mode;
 static int
 entry_cmp(const void *pa, const void *pb)
 {
-	const struct entry	*a = *(const struct entry *const *)pa;
-	const struct entry	*b = *(const struct entry *const *)pb;
+	const struct account_entry *a = *(const struct account_entry *const *)pa;
+	const struct account_entry *b = *(const struct account_entry *const *)pb;
 
 	if (sort_mode == LB_BALANCED && a->successes != b->successes)
 		return a->successes < b->successes ? -1 : 1;
@@ -712,39 +375,73 @@ note_wait(struct choice *c, int64_t wait_s)
 		c->wait = (long)wait_s;
 }
 
-/* 1 if e may take this request now; otherwise notes why not. */
-static int
-candidate_ok(struct store_txn *txn, const struct config *cfg,
-    const struct pool_pick_req *req, const struct entry *e, time_t now,
-    int64_t nms, struct choice *c)
+/* Notes why a disabled or cooling-down account cannot serve. */
+static void
+skip_unusable(struct choice *c, const struct account_entry *e, time_t now)
 {
-	const struct rate_limits	*rl = &cfg->rate_limits;
+	buf_printf(&c->why, "%saccount %ld is %s", c->why.len > 0 ? "; " : "",
+	    e->id, e->reason == ACCOUNT_OK ? "cooling down" :
+	    e->reason == ACCOUNT_INVALID_REFRESH_TOKEN ?
+	    "needs-login (run kiroctl login): " : "disabled: ");
+	if (e->reason != ACCOUNT_OK)
+		buf_puts(&c->why, account_reason_name(
+		    (enum account_reason)e->reason));
+	/* Only a refused API key is InvalidConfig (refresh.c). */
+	note_kind(c, e->reason == ACCOUNT_OK ? "cooling down" :
+	    e->reason == ACCOUNT_INVALID_REFRESH_TOKEN ? "needs a new login" :
+	    e->reason == ACCOUNT_INVALID_CONFIG ? "InvalidConfig (Kiro "
+	    "refused the API key; the gateway's operator must add a new one)" :
+	    account_reason_name((enum account_reason)e->reason));
+	/* A cooldown ends soon; a disable waits for people or dates. */
+	if (e->reason == ACCOUNT_OK && e->until > now)
+		note_wait(c, e->until - now);
+	c->n_other++;
+}
+
+/*
+ * 1 if e is within its own rate limits (minIntervalMs, perAccountRpm);
+ * its window is kept in the choice, for the write that follows a pick.
+ */
+static int
+account_rate_ok(struct pick *p, const struct account_entry *e)
+{
+	const struct rate_limits	*rl = &p->cfg.rate_limits;
+	struct choice			*c = &p->c;
 	struct ratelog			 r;
 	int64_t				 w;
 	char				 key[64];
 
-	if (!entry_usable(e, now)) {
-		buf_printf(&c->why, "%saccount %ld is %s", c->why.len > 0 ?
-		    "; " : "", e->id, e->reason == ACCOUNT_OK ? "cooling down" :
-		    e->reason == ACCOUNT_INVALID_REFRESH_TOKEN ?
-		    "needs-login (run kiroctl login): " : "disabled: ");
-		if (e->reason != ACCOUNT_OK)
-			buf_puts(&c->why, account_reason_name(
-			    (enum account_reason)e->reason));
-		/* Only a refused API key is InvalidConfig (refresh.c). */
-		note_kind(c, e->reason == ACCOUNT_OK ? "cooling down" :
-		    e->reason == ACCOUNT_INVALID_REFRESH_TOKEN ?
-		    "needs a new login" : e->reason == ACCOUNT_INVALID_CONFIG ?
-		    "InvalidConfig (Kiro refused the API key; the gateway's "
-		    "operator must add a new one)" : account_reason_name(
-		    (enum account_reason)e->reason));
-		/* A cooldown ends soon; a disable waits for people or dates. */
-		if (e->reason == ACCOUNT_OK && e->until > now)
-			note_wait(c, e->until - now);
+	if (rl->min_interval_ms <= 0 && rl->per_account_rpm <= 0)
+		return 1;
+	snprintf(key, sizeof(key), "rate/%ld", e->id);
+	ratelog_load(p->txn, key, &r);
+	if ((w = ratelog_wait(&r, p->nms, rl->min_interval_ms,
+	    rl->per_account_rpm)) > 0) {
+		buf_printf(&c->why, "%saccount %ld is at its rate limit",
+		    c->why.len > 0 ? "; " : "", e->id);
+		note_kind(c, "at its rate limit");
+		note_wait(c, (w + 999) / 1000);
+		ratelog_free(&r);
 		c->n_other++;
 		return 0;
 	}
-	if (e->free_plan && is_opus(req->model_id)) {
+	ratelog_free(&c->acct_rate);
+	c->acct_rate = r;
+	c->per_account_rate = 1;
+	return 1;
+}
+
+/* 1 if e may take this request now; otherwise notes why not. */
+static int
+candidate_ok(struct pick *p, const struct account_entry *e)
+{
+	struct choice	*c = &p->c;
+
+	if (!account_entry_usable(e, p->now)) {
+		skip_unusable(c, e, p->now);
+		return 0;
+	}
+	if (e->free_plan && is_opus(p->req.model_id)) {
 		buf_printf(&c->why, "%saccount %ld is on a FREE plan, which "
 		    "cannot use opus models", c->why.len > 0 ? "; " : "",
 		    e->id);
@@ -756,122 +453,110 @@ candidate_ok(struct store_txn *txn, const struct config *cfg,
 	 * The account's own model list (catalogue.h), read in this
 	 * transaction: one record, and only for accounts still in the race.
 	 */
-	if (catalogue_txn_lacks(txn, e->id, req->model_id)) {
+	if (catalogue_txn_lacks(p->txn, e->id, p->req.model_id)) {
 		buf_printf(&c->why, "%saccount %ld does not offer %s",
-		    c->why.len > 0 ? "; " : "", e->id, req->model_id);
+		    c->why.len > 0 ? "; " : "", e->id, p->req.model_id);
 		note_kind(c, "model not in the account's Kiro model list");
 		c->n_lacking++;
 		return 0;
 	}
-	if (rl->min_interval_ms > 0 || rl->per_account_rpm > 0) {
-		snprintf(key, sizeof(key), "rate/%ld", e->id);
-		ratelog_load(txn, key, &r);
-		if ((w = ratelog_wait(&r, nms, rl->min_interval_ms,
-		    rl->per_account_rpm)) > 0) {
-			buf_printf(&c->why, "%saccount %ld is at its rate "
-			    "limit", c->why.len > 0 ? "; " : "", e->id);
-			note_kind(c, "at its rate limit");
-			note_wait(c, (w + 999) / 1000);
-			ratelog_free(&r);
-			c->n_other++;
-			return 0;
-		}
-		ratelog_free(&c->acct_rate);
-		c->acct_rate = r;
-		c->per_account_rate = 1;
-	}
+	return account_rate_ok(p, e);
+}
+
+/* 1 when the gateway's own rate limit (globalRpm) stops every account. */
+static int
+global_rate_full(struct pick *p)
+{
+	struct choice	*c = &p->c;
+	long		 rpm = p->cfg.rate_limits.global_rpm;
+	int64_t		 w;
+
+	if (rpm <= 0)
+		return 0;
+	ratelog_load(p->txn, RATE_GLOBAL_KEY, &c->global_rate);
+	if ((w = ratelog_wait(&c->global_rate, p->nms, 0, rpm)) <= 0)
+		return 0;
+	buf_printf(&c->why, "the gateway is at its global rate limit (%ld "
+	    "requests per minute)", rpm);
+	buf_puts(&c->kinds, c->why.ptr);
+	note_wait(c, (w + 999) / 1000);
 	return 1;
 }
 
-static void
-decide(struct store_txn *txn, const struct config *cfg,
-    const struct pool_pick_req *req, const struct pindex *idx,
-    const struct sticky *sk, long rr_last, time_t now, int64_t nms,
-    struct choice *c)
+/* The session's account first, while it may serve: 1 when it does. */
+static int
+sticky_first(struct pick *p)
 {
-	const struct entry	**order;
-	size_t			  n = 0, i, start = 0, k;
-	int64_t			  w;
-	int			  all_failed = idx->n > 0;
+	const struct sticky	*sk = &p->sk;
+	size_t			 i;
 
-	memset(c, 0, sizeof(*c));
-	for (i = 0; i < idx->n; i++)
-		if (idx->e[i].reason != ACCOUNT_TOO_MANY_FAILURES)
-			all_failed = 0;
-	if (cfg->rate_limits.global_rpm > 0) {
-		ratelog_load(txn, RATE_GLOBAL_KEY, &c->global_rate);
-		if ((w = ratelog_wait(&c->global_rate, nms, 0,
-		    cfg->rate_limits.global_rpm)) > 0) {
-			buf_printf(&c->why, "the gateway is at its global rate "
-			    "limit (%ld requests per minute)",
-			    cfg->rate_limits.global_rpm);
-			buf_puts(&c->kinds, c->why.ptr);
-			note_wait(c, (w + 999) / 1000);
-			return;
+	if (!sk->found || sk->until <= p->now || excluded(&p->req, sk->id))
+		return 0;
+	for (i = 0; i < p->idx.n; i++)
+		if (p->idx.e[i].id == sk->id &&
+		    candidate_ok(p, &p->idx.e[i])) {
+			p->c.chosen = &p->idx.e[i];
+			return 1;
 		}
-	}
-	/* The session's account first, while it may serve. */
-	if (sk != NULL && sk->found && sk->until > now &&
-	    !excluded(req, sk->id)) {
-		for (i = 0; i < idx->n; i++)
-			if (idx->e[i].id == sk->id && candidate_ok(txn, cfg,
-			    req, &idx->e[i], now, nms, c)) {
-				c->chosen = &idx->e[i];
-				return;
-			}
-		buf_reset(&c->why);	/* the loop below says it again */
-	}
-	order = xcalloc(idx->n == 0 ? 1 : idx->n, sizeof(*order));
-	for (i = 0; i < idx->n; i++) {
-		if (excluded(req, idx->e[i].id))
+	buf_reset(&p->c.why);	/* candidates_by_mode says it again */
+	return 0;
+}
+
+/*
+ * The others in the mode's order (priority, balanced or round robin,
+ * which starts after the last id picked): the first that may serve.
+ */
+static void
+candidates_by_mode(struct pick *p)
+{
+	const struct account_entry	**order;
+	size_t				  n = 0, i, start = 0, k;
+
+	order = xcalloc(p->idx.n == 0 ? 1 : p->idx.n, sizeof(*order));
+	for (i = 0; i < p->idx.n; i++) {
+		if (excluded(&p->req, p->idx.e[i].id))
 			continue;
-		order[n++] = &idx->e[i];
+		order[n++] = &p->idx.e[i];
 	}
-	sort_mode = cfg->load_balancing_mode;
+	sort_mode = p->cfg.load_balancing_mode;
 	qsort(order, n, sizeof(*order), entry_cmp);
-	if (cfg->load_balancing_mode == LB_ROUND_ROBIN)
+	if (p->cfg.load_balancing_mode == LB_ROUND_ROBIN)
 		for (start = 0; start < n; start++)
-			if (order[start]->id > rr_last)
+			if (order[start]->id > p->rr_last)
 				break;
 	for (k = 0; k < n; k++) {
 		i = (start + k) % n;
-		if (candidate_ok(txn, cfg, req, order[i], now, nms, c)) {
-			c->chosen = order[i];
+		if (candidate_ok(p, order[i])) {
+			p->c.chosen = order[i];
 			break;
 		}
 	}
 	free(order);
-	if (c->chosen == NULL && all_failed)
-		c->heal = 1;
 }
 
-/* Re-enables every account that TooManyFailures alone took out. */
-static enum kf_err
-heal(struct store_txn *txn, const struct pindex *idx, char **cause)
+/* 1 when every account is out for TooManyFailures alone. */
+static int
+all_failed(const struct account_index *idx)
 {
-	struct account	a;
-	size_t		i;
-	enum kf_err	er = KF_OK;
+	size_t	i;
 
-	log_warnx("every account was disabled after failures: re-enabling "
-	    "all of them");
-	for (i = 0; i < idx->n && er == KF_OK; i++) {
-		if (accounts_txn_load(txn, idx->e[i].id, &a, NULL) != KF_OK)
-			continue;
-		if (a.state.disabled == ACCOUNT_TOO_MANY_FAILURES) {
-			a.state.disabled = ACCOUNT_OK;
-			a.state.failures = 0;
-			a.state.disabled_at = 0;
-			a.state.disabled_until = 0;
-			free(a.state.disabled_detail);
-			a.state.disabled_detail = NULL;
-			er = save_noted(txn, a.cred.id, &a.state, "every "
-			    "account had failed: all re-enabled together", 0,
-			    cause);
-		}
-		account_free(&a);
-	}
-	return er;
+	for (i = 0; i < idx->n; i++)
+		if (idx->e[i].reason != ACCOUNT_TOO_MANY_FAILURES)
+			return 0;
+	return idx->n > 0;
+}
+
+/* One pass over the index; p->c says what it found. */
+static void
+decide(struct pick *p)
+{
+	choice_free(&p->c);
+	memset(&p->c, 0, sizeof(p->c));
+	if (global_rate_full(p) || sticky_first(p))
+		return;
+	candidates_by_mode(p);
+	if (p->c.chosen == NULL && all_failed(&p->idx))
+		p->c.heal = 1;
 }
 
 static long
@@ -888,134 +573,236 @@ rr_load(struct store_txn *txn)
 	return last;
 }
 
-/* What pick_in is asked to do. */
-enum pick_mode {
-	PICK_READ,		/* a read transaction: may ask for a write */
-	PICK_WRITE,
-	PICK_DRY,		/* read, decide, change nothing */
-};
+/* Rate limits and round robin write on every pick. */
+static int
+writes_every_pick(const struct config *cfg)
+{
+	const struct rate_limits	*rl = &cfg->rate_limits;
+
+	return rl->min_interval_ms > 0 || rl->per_account_rpm > 0 ||
+	    rl->global_rpm > 0 || cfg->load_balancing_mode == LB_ROUND_ROBIN;
+}
 
 /*
- * One attempt at a pick inside txn.  Sets *need_write (and returns KF_OK
- * with out untouched) when the decision needs a write transaction.
+ * What the admin API set (settings.h) wins over config.json; read here,
+ * in the pick's own transaction, so that every process sees a change at
+ * its next pick.  stickySeconds 0 turns stickiness off, whatever the
+ * caller asks.
+ */
+static void
+pick_begin(struct pick *p, struct store_txn *txn, enum pick_mode mode,
+    const struct config *conf, const struct pool_pick_req *req)
+{
+	memset(p, 0, sizeof(*p));
+	p->now = clock_now();
+	p->nms = now_ms();
+	p->txn = txn;
+	p->mode = mode;
+	p->cfg = *conf;
+	settings_txn_apply(txn, &p->cfg);
+	p->req = *req;
+	if (p->cfg.sticky_seconds <= 0)
+		p->req.session = NULL;
+}
+
+static void
+pick_end(struct pick *p)
+{
+	choice_free(&p->c);
+	accounts_index_free(&p->idx);
+}
+
+/*
+ * The index; a stale one is rebuilt, which only a write pick may do (a
+ * read one asks for a write).  No account at all is KF_ENOACCOUNT.
+ */
+static enum kf_err
+pick_index(struct pick *p, int *need_write, char **cause)
+{
+	enum kf_err	er;
+
+	if ((er = accounts_txn_index_load(p->txn, &p->idx)) == KF_ENOTFOUND) {
+		if (p->mode != PICK_WRITE) {
+			*need_write = 1;
+			return KF_OK;
+		}
+		er = accounts_txn_index_build(p->txn, &p->idx, cause);
+	}
+	if (er != KF_OK)
+		return er;
+	if (p->idx.n == 0) {
+		xsetprintf(cause, "no Kiro account is configured: import one "
+		    "with \"kiroctl accounts import FILE\" (kiro.rs "
+		    "credentials.json) or set credentialsFile in the "
+		    "configuration");
+		return KF_ENOACCOUNT;
+	}
+	return KF_OK;
+}
+
+/* What the mode reads besides the index: tallies, session, cursor. */
+static void
+pick_load_inputs(struct pick *p)
+{
+	size_t	i;
+
+	/* This process's unwritten successes count too. */
+	if (p->cfg.load_balancing_mode == LB_BALANCED)
+		for (i = 0; i < p->idx.n; i++)
+			p->idx.e[i].successes += tally_pending(p->idx.e[i].id);
+	if (p->req.session != NULL)
+		sticky_load(p->txn, p->req.session, &p->sk);
+	if (p->cfg.load_balancing_mode == LB_ROUND_ROBIN)
+		p->rr_last = rr_load(p->txn);
+}
+
+/*
+ * Decides; when every account is out for TooManyFailures alone, a write
+ * pick re-enables them all and decides once more (a read pick asks for a
+ * write, a dry one reports what it found).
+ */
+static enum kf_err
+decide_or_heal(struct pick *p, int *need_write, char **cause)
+{
+	enum kf_err	er;
+
+	decide(p);
+	if (!p->c.heal || p->mode == PICK_DRY)
+		return KF_OK;
+	if (p->mode == PICK_READ) {
+		*need_write = 1;
+		return KF_OK;
+	}
+	log_warnx("every account was disabled after failures: re-enabling "
+	    "all of them");
+	if ((er = accounts_txn_reenable_failed(p->txn, &p->idx, "every "
+	    "account had failed: all re-enabled together", cause)) != KF_OK)
+		return er;
+	decide(p);
+	return KF_OK;
+}
+
+/* Why no account may take the request: the cause is fit for a client. */
+static enum kf_err
+refusal(const struct pick *p, char **cause)
+{
+	const struct choice		*c = &p->c;
+	const struct pool_pick_req	*req = &p->req;
+
+	if (req->retry_after != NULL)
+		*req->retry_after = c->wait;
+	if (cause != NULL && c->why.len > 0)
+		log_info("no account may take the request: %s", c->why.ptr);
+	if (c->n_lacking > 0 && c->n_other == 0 && req->n_exclude == 0) {
+		/* Not a passing state: no retry will change it. */
+		xsetprintf(cause, "model %s is not offered by any Kiro account "
+		    "(not in their ListAvailableModels lists)", req->model_id);
+		return KF_ENOTFOUND;
+	}
+	if (c->wait > 0) {
+		xsetprintf(cause, "no Kiro account may serve now (%s); retry "
+		    "in %ld s", c->kinds.len > 0 ? c->kinds.ptr :
+		    "rate limited", c->wait);
+		return KF_ERATE;
+	}
+	if (req->n_exclude > 0)
+		xsetprintf(cause, "every usable Kiro account failed this "
+		    "request%s%s", c->kinds.len > 0 ? "; others: " : "",
+		    c->kinds.len > 0 ? c->kinds.ptr : "");
+	else
+		xsetprintf(cause, "no usable Kiro account: %s",
+		    c->kinds.len > 0 ? c->kinds.ptr : "all are disabled");
+	return KF_ENOACCOUNT;
+}
+
+/* 1 when the session's record must be written: new, moved or aging. */
+static int
+sticky_due(const struct pick *p, long id)
+{
+	const struct sticky	*sk = &p->sk;
+
+	return p->req.session != NULL && (!sk->found || sk->id != id ||
+	    sk->until <= p->now || p->now - sk->at >= POOL_STICKY_TOUCH ||
+	    sk->conv[0] == '\0');
+}
+
+/* The session now goes to id; a new or expired one gets a new Kiro id. */
+static enum kf_err
+sticky_update(struct pick *p, long id)
+{
+	struct sticky	*sk = &p->sk;
+	enum kf_err	 er;
+
+	if (sk->conv[0] == '\0' || !sk->found || sk->until <= p->now)
+		rand_uuid(sk->conv);
+	sk->id = id;
+	sk->at = p->now;
+	sk->until = p->now + p->cfg.sticky_seconds;
+	er = sticky_put(p->txn, p->req.session, sk);
+	sticky_prune(p->txn, p->now);
+	return er;
+}
+
+/* A write pick's records: rate windows, round-robin cursor, session. */
+static enum kf_err
+pick_record(struct pick *p, long id, int sticky_write, char **cause)
+{
+	const struct rate_limits	*rl = &p->cfg.rate_limits;
+	struct buf			 text = BUF_INIT;
+	char				 key[64];
+	enum kf_err			 er = KF_OK;
+
+	if (p->c.per_account_rate) {
+		snprintf(key, sizeof(key), "rate/%ld", id);
+		er = ratelog_push(p->txn, key, &p->c.acct_rate, p->nms,
+		    rl->per_account_rpm);
+	}
+	if (er == KF_OK && rl->global_rpm > 0)
+		er = ratelog_push(p->txn, RATE_GLOBAL_KEY, &p->c.global_rate,
+		    p->nms, rl->global_rpm);
+	if (er == KF_OK && p->cfg.load_balancing_mode == LB_ROUND_ROBIN) {
+		buf_printf(&text, "{\"v\":1,\"last\":%ld}", id);
+		er = store_put(p->txn, RR_KEY, text.ptr, text.len);
+	}
+	if (er == KF_OK && sticky_write)
+		er = sticky_update(p, id);
+	buf_free(&text);
+	if (er != KF_OK)
+		xsetprintf(cause, "cannot write the pool's records");
+	return er;
+}
+
+/*
+ * One attempt at a pick inside txn: the index, the mode's inputs, the
+ * decision (healing when every account failed), then the account and a
+ * write pick's records.  Sets *need_write (and returns KF_OK with out
+ * untouched) when the decision needs a write transaction.
  */
 static enum kf_err
 pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *conf,
     const struct pool_pick_req *req, struct account *out, int *need_write,
     char **cause)
 {
-	struct pindex		 idx;
-	struct sticky		 sk;
-	struct choice		 c;
-	struct config		 eff;
-	const struct config	*cfg = &eff;
-	const struct rate_limits *rl = &eff.rate_limits;
-	struct pool_pick_req	 local;
-	time_t			 now = clock_now();
-	int64_t			 nms = now_ms();
-	long			 rr_last = 0, id;
-	size_t			 i;
-	int			 sticky_write = 0, round;
-	struct buf		 out_text = BUF_INIT;
-	char			 key[64];
-	enum kf_err		 er;
+	struct pick	p;
+	long		id;
+	int		sticky_write;
+	enum kf_err	er;
 
 	*need_write = 0;
-	memset(&sk, 0, sizeof(sk));
-	memset(&c, 0, sizeof(c));
-	/*
-	 * What the admin API set (settings.h) wins over config.json; read
-	 * here, in the pick's own transaction, so that every process sees a
-	 * change at its next pick.  A setting that makes a read pick need a
-	 * write (round-robin, rate limits) asks for one below.
-	 */
-	eff = *conf;
-	settings_txn_apply(txn, &eff);
-	/* stickySeconds 0 turns stickiness off, whatever the caller asks. */
-	if (eff.sticky_seconds <= 0 && req->session != NULL) {
-		local = *req;
-		local.session = NULL;
-		req = &local;
-	}
-	if ((er = index_load(txn, &idx)) == KF_ENOTFOUND) {
-		if (mode != PICK_WRITE) {
-			*need_write = 1;
-			return KF_OK;
-		}
-		er = index_build(txn, &idx, cause);
-	}
-	if (er != KF_OK)
+	pick_begin(&p, txn, mode, conf, req);
+	if ((er = pick_index(&p, need_write, cause)) != KF_OK || *need_write)
 		goto out;
-	if (idx.n == 0) {
-		xsetprintf(cause, "no Kiro account is configured: import one "
-		    "with \"kiroctl accounts import FILE\" (kiro.rs "
-		    "credentials.json) or set credentialsFile in the "
-		    "configuration");
-		er = KF_ENOACCOUNT;
+	pick_load_inputs(&p);
+	if ((er = decide_or_heal(&p, need_write, cause)) != KF_OK ||
+	    *need_write)
+		goto out;
+	if (p.c.chosen == NULL) {
+		er = refusal(&p, cause);
 		goto out;
 	}
-	/* This process's unwritten successes count too. */
-	if (cfg->load_balancing_mode == LB_BALANCED)
-		for (i = 0; i < idx.n; i++)
-			idx.e[i].successes += tally_pending(idx.e[i].id);
-	if (req->session != NULL)
-		sticky_load(txn, req->session, &sk);
-	if (cfg->load_balancing_mode == LB_ROUND_ROBIN)
-		rr_last = rr_load(txn);
-	for (round = 0; round < 2; round++) {
-		choice_free(&c);
-		decide(txn, cfg, req, &idx, &sk, rr_last, now, nms, &c);
-		if (!c.heal || round > 0 || mode == PICK_DRY)
-			break;
-		if (mode == PICK_READ) {
-			*need_write = 1;
-			goto out;
-		}
-		if ((er = heal(txn, &idx, cause)) != KF_OK)
-			goto out;
-		index_free(&idx);
-		if ((er = index_load(txn, &idx)) == KF_ENOTFOUND)
-			er = index_build(txn, &idx, cause);
-		if (er != KF_OK)
-			goto out;
-	}
-	if (c.chosen == NULL) {
-		if (req->retry_after != NULL)
-			*req->retry_after = c.wait;
-		if (cause != NULL && c.why.len > 0)
-			log_info("no account may take the request: %s",
-			    c.why.ptr);
-		if (c.n_lacking > 0 && c.n_other == 0 && req->n_exclude == 0) {
-			/* Not a passing state: no retry will change it. */
-			xsetprintf(cause, "model %s is not offered by any Kiro "
-			    "account (not in their ListAvailableModels lists)",
-			    req->model_id);
-			er = KF_ENOTFOUND;
-		} else if (c.wait > 0) {
-			xsetprintf(cause, "no Kiro account may serve now (%s); "
-			    "retry in %ld s", c.kinds.len > 0 ? c.kinds.ptr :
-			    "rate limited", c.wait);
-			er = KF_ERATE;
-		} else if (req->n_exclude > 0) {
-			xsetprintf(cause, "every usable Kiro account failed "
-			    "this request%s%s", c.kinds.len > 0 ? "; others: " :
-			    "", c.kinds.len > 0 ? c.kinds.ptr : "");
-			er = KF_ENOACCOUNT;
-		} else {
-			xsetprintf(cause, "no usable Kiro account: %s",
-			    c.kinds.len > 0 ? c.kinds.ptr : "all are disabled");
-			er = KF_ENOACCOUNT;
-		}
-		goto out;
-	}
-	id = c.chosen->id;
-	if (req->session != NULL && (!sk.found || sk.id != id ||
-	    sk.until <= now || now - sk.at >= POOL_STICKY_TOUCH ||
-	    sk.conv[0] == '\0'))
-		sticky_write = 1;
-	if (mode == PICK_READ && (sticky_write || rl->min_interval_ms > 0 ||
-	    rl->per_account_rpm > 0 || rl->global_rpm > 0 ||
-	    cfg->load_balancing_mode == LB_ROUND_ROBIN)) {
+	id = p.c.chosen->id;
+	sticky_write = sticky_due(&p, id);
+	if (mode == PICK_READ && (sticky_write || writes_every_pick(&p.cfg))) {
 		*need_write = 1;
 		goto out;
 	}
@@ -1023,43 +810,16 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *conf,
 		goto out;
 	if ((er = accounts_txn_load(txn, id, out, cause)) != KF_OK)
 		goto out;
-	if (mode == PICK_WRITE) {
-		if (c.per_account_rate) {
-			snprintf(key, sizeof(key), "rate/%ld", id);
-			er = ratelog_push(txn, key, &c.acct_rate, nms,
-			    rl->per_account_rpm);
-		}
-		if (er == KF_OK && rl->global_rpm > 0)
-			er = ratelog_push(txn, RATE_GLOBAL_KEY, &c.global_rate,
-			    nms, rl->global_rpm);
-		if (er == KF_OK && cfg->load_balancing_mode ==
-		    LB_ROUND_ROBIN) {
-			buf_printf(&out_text, "{\"v\":1,\"last\":%ld}", id);
-			er = store_put(txn, RR_KEY, out_text.ptr,
-			    out_text.len);
-		}
-		if (er == KF_OK && sticky_write) {
-			if (sk.conv[0] == '\0' || !sk.found || sk.until <= now)
-				rand_uuid(sk.conv);
-			sk.id = id;
-			sk.at = now;
-			sk.until = now + cfg->sticky_seconds;
-			er = sticky_put(txn, req->session, &sk);
-			sticky_prune(txn, now);
-		}
-		if (er != KF_OK) {
-			xsetprintf(cause, "cannot write the pool's records");
-			account_free(out);
-			goto out;
-		}
+	if (mode == PICK_WRITE &&
+	    (er = pick_record(&p, id, sticky_write, cause)) != KF_OK) {
+		account_free(out);
+		goto out;
 	}
-	if (req->conversation_id != NULL)
-		snprintf(req->conversation_id, POOL_CONV_ID_LEN + 1, "%s",
-		    sk.conv);
+	if (p.req.conversation_id != NULL)
+		snprintf(p.req.conversation_id, POOL_CONV_ID_LEN + 1, "%s",
+		    p.sk.conv);
 out:
-	buf_free(&out_text);
-	choice_free(&c);
-	index_free(&idx);
+	pick_end(&p);
 	return er;
 }
 
@@ -1083,12 +843,9 @@ pick(struct store *st, const struct config *cfg,
 	 * unsynced: rate/<id>, rate/global, pool/rr, sticky/<hash> and the
 	 * derived pool/index are soft state (store.h).  A pick that heals
 	 * accounts saves their state, and that makes the transaction sync
-	 * (pool_txn_state_saving).
+	 * (accounts_txn_save_state).
 	 */
-	mode = dry ? PICK_DRY : cfg->rate_limits.min_interval_ms > 0 ||
-	    cfg->rate_limits.per_account_rpm > 0 ||
-	    cfg->rate_limits.global_rpm > 0 ||
-	    cfg->load_balancing_mode == LB_ROUND_ROBIN ? PICK_WRITE :
+	mode = dry ? PICK_DRY : writes_every_pick(cfg) ? PICK_WRITE :
 	    PICK_READ;
 	pick_txns = 0;
 	for (;;) {
@@ -1422,7 +1179,7 @@ pool_report(struct store *st, const struct config *cfg,
 		a.state.last_error = xstrdup(detail);
 		a.state.last_error_at = now;
 	}
-	er = save_noted(txn, id, &a.state, note, 0, cause);
+	er = accounts_txn_save_state_noted(txn, id, &a.state, note, 0, cause);
 	account_free(&a);
 out:
 	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK && er == KF_OK)
@@ -1476,7 +1233,7 @@ admin(struct store *st, long id, enum admin_op op, const char *detail,
 		note = "reset by the operator";
 		break;
 	}
-	er = save_noted(txn, id, &a.state, note, 1, cause);
+	er = accounts_txn_save_state_noted(txn, id, &a.state, note, 1, cause);
 	account_free(&a);
 out:
 	if (store_end(txn, er == KF_OK ? cause : NULL) != KF_OK && er == KF_OK)
@@ -1500,32 +1257,4 @@ enum kf_err
 pool_reset(struct store *st, long id, char **cause)
 {
 	return admin(st, id, ADMIN_RESET, NULL, cause);
-}
-
-enum kf_err
-pool_history(struct store *st, long id, json_object **out, char **cause)
-{
-	struct store_txn	*txn = NULL;
-	struct account		 a;
-	struct buf		 raw = BUF_INIT;
-	char			 key[64];
-	enum kf_err		 er;
-
-	*out = NULL;
-	if ((er = store_begin(st, STORE_READ, &txn, cause)) != KF_OK)
-		return er;
-	if ((er = accounts_txn_load(txn, id, &a, cause)) != KF_OK)
-		goto out;
-	account_free(&a);
-	snprintf(key, sizeof(key), "cred-log/%ld", id);
-	if (store_get(txn, key, &raw) != KF_OK || json_parse(raw.ptr, raw.len,
-	    8, out, NULL) != KF_OK || !json_object_is_type(*out,
-	    json_type_array)) {
-		json_object_put(*out);
-		*out = json_object_new_array();
-	}
-out:
-	buf_free(&raw);
-	(void)store_end(txn, NULL);
-	return er;
 }

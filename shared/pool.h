@@ -14,18 +14,12 @@ struct store;
 struct store_txn;
 
 /*
- * Records (doc/design.md §3), besides cred-state/<id>:
- *   pool/index     one compact line per account (priority, when it may
- *                  serve again, successes, plan, disabled reason) and a
- *                  copy of meta/cred-ids, so a pick reads two records and
- *                  not two per account.  Kept current by every state save
- *                  (pool_txn_state_saving); a cred save or a changed id
- *                  list makes it stale and the next pick rebuilds it.
+ * Records (doc/design.md §3), besides cred-state/<id> and the pick index
+ * pool/index that accounts.c keeps (accounts.h):
  *   sticky/<hash>  session -> account, expiry, Kiro conversationId.
  *   rate/<id>, rate/global   request times (ms) of the last minute, when
  *                  rateLimits are configured.
  *   pool/rr        the round-robin cursor.
- *   cred-log/<id>  the last POOL_HISTORY_MAX state changes of an account.
  * The load-balancing mode, stickySeconds and rateLimits are the
  * configuration's unless the admin API stored them (settings.h), read in
  * each pick's own transaction.
@@ -38,7 +32,6 @@ struct store_txn;
 #define POOL_MAX_FAILURES	3
 #define POOL_FLUSH_SECONDS	5
 #define POOL_COOLDOWN_BASE	60	/* s, doubled per consecutive 429 */
-#define POOL_HISTORY_MAX	20
 #define POOL_STICKY_TOUCH	5	/* s between rewrites of a sticky record */
 #define POOL_SESSION_LEN	64	/* hex digits of a session hash */
 #define POOL_CONV_ID_LEN	36	/* a UUID */
@@ -118,7 +111,8 @@ enum kf_err	pool_flush(struct store *, char **cause);
 void		pool_flush_due(struct store *);
 
 /*
- * Operator actions (kiroctl, admin API), each recorded in the history.
+ * Operator actions (kiroctl, admin API), each recorded in the history
+ * (accounts_history).
  * KF_ENOTFOUND for an unknown id, and then nothing changes.
  * enable: clears a disabled state; disable: Manual, with detail (may be
  * NULL); reset: clears failures, cooldown and any disabled state.
@@ -127,24 +121,5 @@ enum kf_err	pool_enable(struct store *, long id, char **cause);
 enum kf_err	pool_disable(struct store *, long id, const char *detail,
 		    char **cause);
 enum kf_err	pool_reset(struct store *, long id, char **cause);
-/*
- * The account's state changes, oldest first: an array of {"at", "from",
- * "to", "reason"}.  The caller puts *out.
- */
-enum kf_err	pool_history(struct store *, long id, json_object **out,
-		    char **cause);
-
-/*
- * Hooks for accounts.c, inside the caller's write transaction: before a
- * cred-state/<id> is saved (history entry when the state word changes,
- * index line updated), and before a cred/<id> is saved (its priority).
- * pool_txn_index_stale makes the next pick rebuild the index.
- */
-void		pool_txn_state_saving(struct store_txn *, long id,
-		    const struct account_state *);
-void		pool_txn_cred_saving(struct store_txn *, const struct cred *);
-void		pool_txn_index_stale(struct store_txn *);
-/* The state as history names it: "ok", "cooldown" or a reason name. */
-const char	*pool_state_label(const struct account_state *, time_t now);
 
 #endif

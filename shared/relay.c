@@ -1033,6 +1033,102 @@ refresh_failed(const struct account *seen, enum kf_err er, const char *why,
 	}
 }
 
+/* An attempt's parts that live for the whole request. */
+static void
+attempt_init(struct attempt *a, struct relay_env *env, struct conv *conv,
+    struct sink *sink, const char *note)
+{
+	a->env = env;
+	a->conv = conv;
+	a->sink = sink;
+	a->input_estimate = tokens_count_conv(conv);
+	a->context_note = note;
+	memcpy(a->message_id, "msg_", 4);
+	rand_hex(a->message_id + 4, 32);
+}
+
+/*
+ * The account serving a request and what its calls use: the one owner of
+ * both, from the pick to the next pick or the end of the request.  seen
+ * is the account as the pick read it (what pool_report compares with);
+ * cred is a copy of its credential, or a refreshed one.
+ */
+struct lease {
+	struct account		 seen;
+	struct cred		 cred;
+	struct upstream_route	 route;
+	int			 forced;	/* cred came after a refusal */
+	int			 switched;	/* route_switch moved route */
+};
+
+static void
+lease_init(struct lease *l)
+{
+	memset(l, 0, sizeof(*l));
+	cred_init(&l->cred);
+}
+
+static void
+lease_free(struct lease *l)
+{
+	account_free(&l->seen);
+	cred_free(&l->cred);
+	lease_init(l);
+}
+
+/* Takes the account a pick returned; the previous one goes. */
+static void
+lease_take(struct lease *l, struct account *acct)
+{
+	lease_free(l);
+	l->seen = *acct;
+	memset(acct, 0, sizeof(*acct));
+}
+
+/*
+ * Ready to call: the token (the pick read the account, so only a stale
+ * token costs a refresh), then the route and the profile it needs.
+ */
+static enum kf_err
+lease_ready(struct relay_env *env, struct lease *l, char **why)
+{
+	enum kf_err	er;
+
+	cred_free(&l->cred);
+	if (!refresh_needed(&l->seen.cred, REFRESH_AHEAD_REQUEST, clock_now()))
+		cred_copy(&l->cred, &l->seen.cred);
+	else if ((er = refresh_ensure(env->store, env->http, env->cfg,
+	    l->seen.cred.id, REFRESH_AHEAD_REQUEST, NULL, &l->cred, why)) !=
+	    KF_OK)
+		return er;
+	account_route(&l->seen, env->cfg, &l->route);
+	ensure_profile(env, &l->route, &l->cred);
+	return KF_OK;
+}
+
+/*
+ * Kiro refused cred's access token: cred gets the account's current
+ * token, or a new one when the refused one is still current (refresh.h).
+ * On error cred stays as it was.
+ */
+static enum kf_err
+token_after_refusal(struct relay_env *env, struct cred *cred, char **why)
+{
+	struct cred	fresh;
+	enum kf_err	er;
+
+	cred_init(&fresh);
+	if ((er = refresh_ensure(env->store, env->http, env->cfg, cred->id,
+	    REFRESH_AHEAD_REQUEST, cred->access_token != NULL ?
+	    cred->access_token : "", &fresh, why)) != KF_OK) {
+		cred_free(&fresh);
+		return er;
+	}
+	cred_free(cred);	/* wipes the refused token */
+	*cred = fresh;
+	return KF_OK;
+}
+
 /*
  * A Kiro body over maxKiroBodyBytes would only come back refused (and as
  * a 5xx SDKs retry): refuse it here, in the client's terms.
@@ -1095,9 +1191,8 @@ search_upstream(struct relay_env *env, struct cred *cred,
     const struct upstream_route *route, const char *query,
     struct websearch *ws)
 {
-	struct cred	 fresh;
-	char		*why = NULL, *failed;
-	int		 refused = 0;
+	char	*why = NULL;
+	int	 refused = 0;
 
 	if (websearch_run(env->http, env->cfg, cred, route->host, query, ws,
 	    &refused, &why) == KF_OK)
@@ -1105,17 +1200,10 @@ search_upstream(struct relay_env *env, struct cred *cred,
 	if (refused && cred->auth_method != CRED_AUTH_API_KEY) {
 		log_info("account %ld: web search: the token was refused; "
 		    "refreshing it once", cred->id);
-		cred_init(&fresh);
-		failed = cred->access_token != NULL ? cred->access_token : "";
 		free(why);
 		why = NULL;
-		if (refresh_ensure(env->store, env->http, env->cfg, cred->id,
-		    REFRESH_AHEAD_REQUEST, failed, &fresh, &why) != KF_OK) {
-			cred_free(&fresh);
+		if (token_after_refusal(env, cred, &why) != KF_OK)
 			goto out;
-		}
-		cred_free(cred);
-		*cred = fresh;
 		if (websearch_run(env->http, env->cfg, cred, route->host,
 		    query, ws, NULL, &why) == KF_OK)
 			goto out;
@@ -1245,9 +1333,8 @@ search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
 {
 	struct attempt		 a;
 	struct account		 acct;
-	struct cred		 cred;
+	struct lease		 lease;
 	struct pool_pick_req	 pick;
-	struct upstream_route	 route;
 	struct sink_usage	 usage;
 	struct websearch	 ws;
 	char			 session[POOL_SESSION_LEN + 1];
@@ -1258,7 +1345,7 @@ search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
 	memset(&a, 0, sizeof(a));
 	memset(&ws, 0, sizeof(ws));
 	memset(&acct, 0, sizeof(acct));
-	cred_init(&cred);
+	lease_init(&lease);
 	if ((query = websearch_query(conv)) == NULL) {
 		xsetprintf(cause, "web search: the first user message names "
 		    "no query");
@@ -1273,25 +1360,14 @@ search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
 	    KF_OK)
 		goto out;
 	res->account_id = acct.cred.id;
-	if (!refresh_needed(&acct.cred, REFRESH_AHEAD_REQUEST, clock_now()))
-		cred_copy(&cred, &acct.cred);
-	else if ((er = refresh_ensure(env->store, env->http, env->cfg,
-	    acct.cred.id, REFRESH_AHEAD_REQUEST, NULL, &cred, &why)) !=
-	    KF_OK) {
-		refresh_failed(&acct, er, why, &er, cause);
+	lease_take(&lease, &acct);
+	if ((er = lease_ready(env, &lease, &why)) != KF_OK) {
+		refresh_failed(&lease.seen, er, why, &er, cause);
 		goto out;
 	}
-	account_route(&acct, env->cfg, &route);
-	ensure_profile(env, &route, &cred);
 	res->attempts = 1;
 
-	a.env = env;
-	a.conv = conv;
-	a.sink = sink;
-	a.input_estimate = tokens_count_conv(conv);
-	a.context_note = note;
-	memcpy(a.message_id, "msg_", 4);
-	rand_hex(a.message_id + 4, 32);
+	attempt_init(&a, env, conv, sink, note);
 	text = xasprintf("I'll search for \"%s\".", query);
 	a.content_seen = 1;
 	if ((rc = ensure_started(&a)) == 0)
@@ -1299,7 +1375,7 @@ search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
 	free(text);
 	if (rc == 0) {
 		a.searches = 1;
-		search_upstream(env, &cred, &route, query, &ws);
+		search_upstream(env, &lease.cred, &lease.route, query, &ws);
 		websearch_filter(&ws, &conv->web_search);
 		if (sink->ops->web_search != NULL) {
 			char	id[9 + 32 + 1];
@@ -1332,43 +1408,365 @@ out:
 	free(query);
 	websearch_free(&ws);
 	account_free(&acct);
-	cred_free(&cred);
+	lease_free(&lease);
 	return er;
 }
 
 /*
- * After search_turn: the answer ends (*done), or the follow-up call's
- * body is built, with the turn in it.
+ * One request's way down the retry ladder (relay.h): pick an account,
+ * make its token ready, call, classify the failure, let the account
+ * cool down, be disabled or fail over, back off, and report.  Every rung
+ * reads and writes this; ladder_end frees it.
+ */
+struct ladder {
+	struct relay_env	*env;
+	struct conv		*conv;
+	struct sink		*sink;
+	struct relay_result	*res;
+	struct attempt		 a;
+	struct lease		 lease;		/* the account serving now */
+	struct buf		 body;
+	struct kiro_toolmap	*map;
+	json_object		*tree;		/* the body's */
+	struct outcome		 o;		/* of the last call */
+	char			 session[POOL_SESSION_LEN + 1];
+	char			 conversation_id[POOL_CONV_ID_LEN + 1];
+	long			*tried;		/* every account picked */
+	size_t			 n_tried;
+	int			 total;		/* calls made */
+	long			 pick_wait;	/* the pool's retry_after */
+	enum kf_err		 last_err;	/* the last real failure */
+	char			*last_msg;
+};
+
+/* Where a rung sends the request next. */
+enum rung {
+	RUNG_AGAIN,		/* the same account again */
+	RUNG_NEXT,		/* the next account */
+	RUNG_OUT,		/* over: answered, or an error with its cause */
+	RUNG_FAIL,		/* over: the last failure is the answer */
+};
+
+static void
+ladder_begin(struct ladder *l, struct relay_env *env, struct conv *conv,
+    struct sink *sink, const char *note, struct relay_result *res)
+{
+	memset(l, 0, sizeof(*l));
+	l->env = env;
+	l->conv = conv;
+	l->sink = sink;
+	l->res = res;
+	l->last_err = KF_ENOACCOUNT;
+	lease_init(&l->lease);
+	attempt_init(&l->a, env, conv, sink, note);
+	l->a.parser = kiro_event_parser_new();
+	l->a.decoder = es_decoder_new(on_frame, &l->a);
+	l->a.last_emit_ms = clock_mono_ms();
+	pool_session_hash(conv, l->session);
+}
+
+static void
+ladder_end(struct ladder *l)
+{
+	l->res->credits = l->a.credits;
+	l->res->metered = l->a.metered;
+	lease_free(&l->lease);
+	attempt_clear(&l->a);
+	es_decoder_free(l->a.decoder);
+	kiro_event_parser_free(l->a.parser);
+	kiro_toolmap_free(l->map);
+	json_object_put(l->tree);
+	buf_free(&l->body);
+	free(l->tried);
+	free(l->last_msg);
+	free(l->o.msg);
+	free(l->o.detail);
+}
+
+/* The last failure becomes the answer's message; *why is taken. */
+static void
+ladder_failed(struct ladder *l, enum kf_err er, char **why)
+{
+	l->last_err = er;
+	free(l->last_msg);
+	l->last_msg = *why;
+	*why = NULL;
+}
+
+/* What the pool is asked: this conversation, minus the accounts tried. */
+static void
+pick_req(struct ladder *l, struct pool_pick_req *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->model_id = l->conv->kiro_model;
+	req->session = l->session;	/* the pool drops it when not sticky */
+	req->exclude = l->tried;
+	req->n_exclude = l->n_tried;
+}
+
+/*
+ * The pick: the next account, leased.  When none may serve, an attempt
+ * that failed otherwise stays the answer, not another account's
+ * cooldown: 429 only when throttling is what stopped the request.
  */
 static enum kf_err
-search_step(struct relay_env *env, struct attempt *a, struct conv *conv,
-    struct cred *cred, const struct upstream_route *route,
-    const char *conversation_id, struct buf *body, struct kiro_toolmap **map,
-    json_object **tree, struct relay_result *res, int *done, char **cause)
+ladder_pick(struct ladder *l)
+{
+	struct pool_pick_req	 req;
+	struct account		 acct;
+	long			 retry_after = 0;
+	char			*why = NULL;
+	enum kf_err		 er;
+
+	pick_req(l, &req);
+	req.conversation_id = l->conversation_id;
+	req.retry_after = &retry_after;
+	if ((er = pool_pick(l->env->store, l->env->cfg, &req, &acct,
+	    &why)) != KF_OK) {
+		/* No account offers the model: say which ones do. */
+		if (er == KF_ENOTFOUND)
+			catalogue_cause_add_list(&why);
+		if (l->last_msg == NULL || (l->last_err == KF_ERATE &&
+		    er == KF_ERATE)) {
+			ladder_failed(l, er, &why);
+			if (er == KF_ERATE)
+				l->pick_wait = retry_after;
+		}
+		free(why);
+		return er;
+	}
+	/* Metrics: another account takes over from a failed one. */
+	if (l->n_tried > 0)
+		metrics_add(metrics_global(), METRIC_FAILOVERS, NULL, 1);
+	l->tried = xreallocarray(l->tried, l->n_tried + 1, sizeof(*l->tried));
+	l->tried[l->n_tried++] = acct.cred.id;
+	l->res->account_id = acct.cred.id;
+	lease_take(&l->lease, &acct);
+	return KF_OK;
+}
+
+/* The leased account's token; a failed refresh is the last failure. */
+static enum kf_err
+ladder_token(struct ladder *l)
+{
+	char		*why = NULL;
+	enum kf_err	 er;
+
+	if ((er = lease_ready(l->env, &l->lease, &why)) != KF_OK)
+		refresh_failed(&l->lease.seen, er, why, &l->last_err,
+		    &l->last_msg);
+	free(why);
+	return er;
+}
+
+/* The Kiro body for the leased account and its route, with a new map. */
+static enum kf_err
+ladder_build(struct ladder *l, char **cause)
+{
+	kiro_toolmap_free(l->map);
+	l->map = kiro_toolmap_new();
+	l->a.map = l->map;
+	return build_body(l->env, l->conv, &l->lease.cred, &l->lease.route,
+	    l->conversation_id, &l->body, l->map, &l->tree, cause);
+}
+
+/* What Kiro would refuse anyway: the body's size, its pre-flight rules. */
+static enum kf_err
+ladder_check(struct ladder *l, char **cause)
 {
 	enum kf_err	er;
-	int		more;
 
-	*done = 0;
-	if (search_turn(a, conv, cred, route, &more) != 0 ||
-	    (!more && finalize(a, res) != 0)) {
+	if ((er = check_body_size(l->env->cfg, &l->body, cause)) != KF_OK)
+		return er;
+	return check_preflight(l->env->cfg, l->conv, l->tree, &l->body,
+	    cause);
+}
+
+/* The call: a fresh decoder and state; the message id stays. */
+static void
+ladder_call(struct ladder *l)
+{
+	struct attempt	*a = &l->a;
+
+	attempt_clear(a);
+	es_decoder_reset(a->decoder);
+	a->started = a->native_open = a->thinking_seen = 0;
+	/* After a search turn the answer goes on. */
+	if (a->rounds > 0)
+		a->started = 1;
+	a->content_seen = a->have_stop = 0;
+	a->output_tokens = a->metrics_in = a->metrics_out = 0;
+	a->context_pct = 0;
+	a->have_kiro_usage = 0;
+	if (l->conv->thinking != CONV_THINKING_OFF)
+		a->splitter = thinking_new(splitter_emit, a);
+	run_attempt(a, &l->lease.cred, &l->lease.route, &l->body, l->res,
+	    &l->o);
+}
+
+/*
+ * What the failure means for the account (judge_http classified it):
+ * throttled, it cools down and another one serves when one can, else it
+ * is retried as before; a refused token counts against it only when it
+ * was fetched after a refusal (the first may just be stale: another
+ * request refreshed, or one refresh cures it).
+ */
+static void
+ladder_weigh(struct ladder *l)
+{
+	struct pool_pick_req	 req;
+	struct outcome		*o = &l->o;
+
+	if (o->step == STEP_RETRY && o->err == KF_ERATE) {
+		pick_req(l, &req);	/* this account is in tried too */
+		if (pool_can_serve(l->env->store, l->env->cfg, &req)) {
+			o->report = POOL_THROTTLED;
+			o->step = STEP_NEXT;
+		} else
+			o->report = POOL_OUTCOME__MAX;
+	}
+	if (o->step == STEP_REFRESH && l->lease.forced) {
+		o->step = STEP_NEXT;
+		o->report = POOL_FAILURE;
+	}
+}
+
+/* The account learns the outcome: cooldown, failure, disable (pool.h). */
+static void
+ladder_report(struct ladder *l)
+{
+	const struct outcome	*o = &l->o;
+
+	if (o->report != POOL_OUTCOME__MAX)
+		(void)pool_report(l->env->store, l->env->cfg, &l->lease.seen,
+		    o->report, o->detail != NULL ? o->detail : o->msg, NULL);
+}
+
+/*
+ * The model called the search tool (search_turn): the answer ends, or
+ * the follow-up call's body is built with the turn in it.
+ */
+static enum rung
+ladder_search(struct ladder *l, enum kf_err *er, char **cause)
+{
+	int	more;
+
+	if (search_turn(&l->a, l->conv, &l->lease.cred, &l->lease.route,
+	    &more) != 0 || (!more && finalize(&l->a, l->res) != 0)) {
 		xsetprintf(cause, "the client went away");
-		return KF_ECLIENTGONE;
+		*er = KF_ECLIENTGONE;
+		return RUNG_OUT;
 	}
 	if (!more) {
-		*done = 1;
-		return KF_OK;
+		*er = KF_OK;
+		return RUNG_OUT;
 	}
-	kiro_toolmap_free(*map);
-	*map = kiro_toolmap_new();
-	a->map = *map;
-	buf_reset(body);
-	if ((er = build_body(env, conv, cred, route, conversation_id, body,
-	    *map, tree, cause)) != KF_OK)
-		return er;
-	if ((er = check_body_size(env->cfg, body, cause)) != KF_OK)
-		return er;
-	return check_preflight(env->cfg, conv, *tree, body, cause);
+	if ((*er = ladder_build(l, cause)) != KF_OK ||
+	    (*er = ladder_check(l, cause)) != KF_OK) {
+		fail_committed(&l->a, *er, *cause);
+		return RUNG_OUT;
+	}
+	return RUNG_AGAIN;
+}
+
+/*
+ * A failed call: it is the last failure.  Nothing may be retried once
+ * the client has bytes, or has had search results; a started answer
+ * the sink can take back is reset.
+ */
+static enum rung
+ladder_failure(struct ladder *l)
+{
+	struct sink	*sink = l->sink;
+	struct outcome	*o = &l->o;
+
+	l->last_err = o->err;
+	free(l->last_msg);
+	l->last_msg = xstrdup(o->msg);
+	if (sink->committed || o->step == STEP_FAIL || l->a.rounds > 0) {
+		l->res->context_refused = o->err == KF_ECONTEXT &&
+		    !sink->committed && !l->a.started && l->a.rounds == 0;
+		if (sink->committed)
+			fail_committed(&l->a, o->err, o->msg);
+		return RUNG_FAIL;
+	}
+	if (l->a.started) {
+		if (sink->ops->reset == NULL)
+			return RUNG_FAIL;
+		sink->ops->reset(sink->arg);
+	}
+	return o->step == STEP_NEXT ? RUNG_NEXT : RUNG_AGAIN;
+}
+
+/* The token was refused: the current one, or a new one, and again. */
+static enum rung
+ladder_refresh(struct ladder *l)
+{
+	char		*why = NULL;
+	enum kf_err	 er;
+
+	l->lease.forced = 1;
+	if ((er = token_after_refusal(l->env, &l->lease.cred, &why)) !=
+	    KF_OK)
+		refresh_failed(&l->lease.seen, er, why, &l->last_err,
+		    &l->last_msg);
+	free(why);
+	return er == KF_OK ? RUNG_AGAIN : RUNG_NEXT;
+}
+
+/*
+ * The leased account's calls: at most RELAY_MAX_ATTEMPTS_PER_ACCOUNT,
+ * within the request's RELAY_MAX_ATTEMPTS.  A route switch and a
+ * refreshed token try again at once, a search turn's follow-up is no
+ * retry, anything else retryable backs off first.
+ */
+static enum rung
+ladder_account(struct ladder *l, enum kf_err *er, char **cause)
+{
+	enum rung	rung;
+	int		per_account;
+
+	for (per_account = 0; per_account < RELAY_MAX_ATTEMPTS_PER_ACCOUNT &&
+	    l->total < RELAY_MAX_ATTEMPTS; per_account++) {
+		l->res->attempts = ++l->total;
+		/* Metrics: the same account asked again. */
+		if (per_account > 0)
+			metrics_add(metrics_global(), METRIC_UPSTREAM_RETRIES,
+			    NULL, 1);
+		ladder_call(l);
+		if (route_switch(l->env, &l->a, l->res->account_id, &l->o,
+		    &l->lease.route, &l->lease.switched)) {
+			/* The other style: the profile elsewhere. */
+			if ((*er = ladder_build(l, cause)) != KF_OK)
+				return RUNG_OUT;
+			continue;
+		}
+		ladder_weigh(l);
+		ladder_report(l);
+		if (l->o.step == STEP_DONE) {
+			route_served(l->env, l->res->account_id, &l->lease.route,
+			    l->lease.switched);
+			*er = KF_OK;
+			return RUNG_OUT;
+		}
+		if (l->o.step == STEP_SEARCH) {
+			if ((rung = ladder_search(l, er, cause)) != RUNG_AGAIN)
+				return rung;
+			per_account = -1;
+			l->total--;
+			continue;
+		}
+		if ((rung = ladder_failure(l)) != RUNG_AGAIN)
+			return rung;
+		if (l->o.step == STEP_REFRESH) {
+			if (ladder_refresh(l) != RUNG_AGAIN)
+				return RUNG_NEXT;
+			continue;
+		}
+		if (per_account + 1 < RELAY_MAX_ATTEMPTS_PER_ACCOUNT)
+			backoff(per_account);
+	}
+	return RUNG_NEXT;
 }
 
 static enum kf_err
@@ -1376,36 +1774,16 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
     const char *note, struct relay_result *res, char **cause)
 {
 	struct history_opts	 hopts;
-	struct attempt		 a;
-	struct account		 acct, seen;
-	struct cred		 cred;
-	struct buf		 body = BUF_INIT;
-	struct kiro_toolmap	*map = NULL;
-	json_object		*tree = NULL;	/* the body's */
-	struct pool_pick_req	 pick;
-	struct upstream_route	 route;
-	struct outcome		 o;
-	char			 session[POOL_SESSION_LEN + 1];
-	char			 conversation_id[POOL_CONV_ID_LEN + 1];
-	long			 retry_after = 0, pick_wait = 0;
-	long			*tried = NULL;
-	size_t			 n_tried = 0;
-	int			 total = 0, per_account, forced, switched;
-	int			 done;
-	char			*why = NULL, *last_msg = NULL, *failed;
-	enum kf_err		 er, last_err = KF_ENOACCOUNT;
-	const struct model_info	*model;
+	struct ladder		 l;
+	enum rung		 rung = RUNG_NEXT;
+	enum kf_err		 er = KF_OK;
 
 	memset(res, 0, sizeof(*res));
-	memset(&a, 0, sizeof(a));
-	memset(&o, 0, sizeof(o));
-	memset(&seen, 0, sizeof(seen));
-	cred_init(&cred);
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
 	if ((er = history_repair(conv, &hopts, cause)) != KF_OK)
 		return er;
-	if ((model = models_find(conv->kiro_model)) == NULL) {
+	if (models_find(conv->kiro_model) == NULL) {
 		xsetprintf(cause, "no Kiro model chosen for the request");
 		return KF_EINVAL;
 	}
@@ -1415,242 +1793,30 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 		return search_only(env, conv, sink, note, res, cause);
 	websearch_offer(conv);
 
-	a.env = env;
-	a.conv = conv;
-	a.sink = sink;
-	a.input_estimate = tokens_count_conv(conv);
-	a.context_note = note;
-	a.parser = kiro_event_parser_new();
-	a.decoder = es_decoder_new(on_frame, &a);
-	memcpy(a.message_id, "msg_", 4);
-	rand_hex(a.message_id + 4, 32);
-	a.last_emit_ms = clock_mono_ms();
-	pool_session_hash(conv, session);
-
-	while (total < RELAY_MAX_ATTEMPTS) {
-		memset(&pick, 0, sizeof(pick));
-		pick.model_id = conv->kiro_model;
-		pick.session = session;	/* the pool drops it when not sticky */
-		pick.exclude = tried;
-		pick.n_exclude = n_tried;
-		pick.conversation_id = conversation_id;
-		pick.retry_after = &retry_after;
-		if ((er = pool_pick(env->store, env->cfg, &pick, &acct,
-		    &why)) != KF_OK) {
-			/* No account offers the model: say which ones do. */
-			if (er == KF_ENOTFOUND)
-				catalogue_cause_add_list(&why);
-			/*
-			 * Once an attempt failed, that failure is the answer,
-			 * not another account's cooldown: 429 only when
-			 * throttling is what stopped the request.
-			 */
-			if (last_msg == NULL || (last_err == KF_ERATE &&
-			    er == KF_ERATE)) {
-				last_err = er;
-				free(last_msg);
-				last_msg = why;
-				why = NULL;
-				if (er == KF_ERATE)
-					pick_wait = retry_after;
-			}
+	ladder_begin(&l, env, conv, sink, note, res);
+	while (l.total < RELAY_MAX_ATTEMPTS && rung == RUNG_NEXT) {
+		if (ladder_pick(&l) != KF_OK)
 			break;
-		}
-		/* Metrics: another account takes over from a failed one. */
-		if (n_tried > 0)
-			metrics_add(metrics_global(), METRIC_FAILOVERS, NULL,
-			    1);
-		tried = xreallocarray(tried, n_tried + 1, sizeof(*tried));
-		tried[n_tried++] = acct.cred.id;
-		res->account_id = acct.cred.id;
-		account_free(&seen);
-		seen = acct;
-
-		/* The pick read the account: only a stale token costs more. */
-		cred_free(&cred);
-		if (!refresh_needed(&seen.cred, REFRESH_AHEAD_REQUEST,
-		    clock_now()))
-			cred_copy(&cred, &seen.cred);
-		else if ((er = refresh_ensure(env->store, env->http, env->cfg,
-		    res->account_id, REFRESH_AHEAD_REQUEST, NULL, &cred,
-		    &why)) != KF_OK) {
-			refresh_failed(&seen, er, why, &last_err, &last_msg);
+		if (ladder_token(&l) != KF_OK)
 			continue;
-		}
-		account_route(&seen, env->cfg, &route);
-		ensure_profile(env, &route, &cred);
-		kiro_toolmap_free(map);
-		map = kiro_toolmap_new();
-		a.map = map;
-		if ((er = build_body(env, conv, &cred, &route, conversation_id,
-		    &body, map, &tree, cause)) != KF_OK)
+		if ((er = ladder_build(&l, cause)) != KF_OK)
 			goto out;
-		if ((er = check_body_size(env->cfg, &body, cause)) != KF_OK ||
-		    (er = check_preflight(env->cfg, conv, tree, &body,
-		    cause)) != KF_OK) {
+		if ((er = ladder_check(&l, cause)) != KF_OK) {
+			/* The request's own doing: no account answered. */
 			res->account_id = 0;
 			goto out;
 		}
-
-		for (per_account = 0, forced = 0, switched = 0;
-		    per_account < RELAY_MAX_ATTEMPTS_PER_ACCOUNT &&
-		    total < RELAY_MAX_ATTEMPTS; per_account++) {
-			total++;
-			res->attempts = total;
-			/* Metrics: the same account asked again. */
-			if (per_account > 0)
-				metrics_add(metrics_global(),
-				    METRIC_UPSTREAM_RETRIES, NULL, 1);
-			/* A fresh decoder and state; the message id stays. */
-			attempt_clear(&a);
-			es_decoder_reset(a.decoder);
-			a.started = a.native_open = a.thinking_seen = 0;
-			/* After a search turn the answer goes on. */
-			if (a.rounds > 0)
-				a.started = 1;
-			a.content_seen = a.have_stop = 0;
-			a.output_tokens = a.metrics_in = a.metrics_out = 0;
-			a.context_pct = 0;
-			a.have_kiro_usage = 0;
-			if (conv->thinking != CONV_THINKING_OFF)
-				a.splitter = thinking_new(splitter_emit, &a);
-			run_attempt(&a, &cred, &route, &body, res, &o);
-			if (route_switch(env, &a, res->account_id, &o, &route,
-			    &switched)) {
-				/* The other style: the profile elsewhere. */
-				kiro_toolmap_free(map);
-				map = kiro_toolmap_new();
-				a.map = map;
-				if ((er = build_body(env, conv, &cred, &route,
-				    conversation_id, &body, map, &tree,
-				    cause)) != KF_OK)
-					goto out;
-				continue;
-			}
-			/*
-			 * Throttled: the account cools down and another one
-			 * serves, when one can; else retry this one as before.
-			 */
-			if (o.step == STEP_RETRY && o.err == KF_ERATE) {
-				pick.exclude = tried;	/* this one too */
-				pick.n_exclude = n_tried;
-				pick.conversation_id = NULL;
-				pick.retry_after = NULL;
-				if (pool_can_serve(env->store, env->cfg, &pick)) {
-					o.report = POOL_THROTTLED;
-					o.step = STEP_NEXT;
-				} else
-					o.report = POOL_OUTCOME__MAX;
-			}
-			/*
-			 * A refused token counts against the account only
-			 * when it was fetched after a refusal: the first one
-			 * may just be stale (another request refreshed, or
-			 * one refresh cures it).
-			 */
-			if (o.step == STEP_REFRESH && forced) {
-				o.step = STEP_NEXT;
-				o.report = POOL_FAILURE;
-			}
-			if (o.report != POOL_OUTCOME__MAX)
-				(void)pool_report(env->store, env->cfg, &seen,
-				    o.report, o.detail != NULL ? o.detail :
-				    o.msg, NULL);
-			if (o.step == STEP_DONE) {
-				route_served(env, res->account_id, &route,
-				    switched);
-				er = KF_OK;
-				goto out;
-			}
-			if (o.step == STEP_SEARCH) {
-				er = search_step(env, &a, conv, &cred, &route,
-				    conversation_id, &body, &map, &tree, res,
-				    &done, cause);
-				if (er != KF_OK)
-					fail_committed(&a, er, *cause);
-				if (er != KF_OK || done)
-					goto out;
-				/* The follow-up is no retry. */
-				per_account = -1;
-				total--;
-				continue;
-			}
-			last_err = o.err;
-			free(last_msg);
-			last_msg = xstrdup(o.msg);
-			/*
-			 * Nothing may be retried once the client has bytes,
-			 * or has had search results.
-			 */
-			if (sink->committed || o.step == STEP_FAIL ||
-			    a.rounds > 0) {
-				er = o.err;
-				res->context_refused = o.err == KF_ECONTEXT &&
-				    !sink->committed && !a.started &&
-				    a.rounds == 0;
-				if (sink->committed)
-					fail_committed(&a, o.err, o.msg);
-				goto fail;
-			}
-			if (a.started) {
-				if (sink->ops->reset == NULL) {
-					er = o.err;
-					goto fail;
-				}
-				sink->ops->reset(sink->arg);
-			}
-			if (o.step == STEP_NEXT)
-				break;
-			if (o.step == STEP_REFRESH) {
-				/*
-				 * The current token, or a new one when the
-				 * refused one is still current (refresh.h).
-				 */
-				forced = 1;
-				failed = cred.access_token;
-				cred.access_token = NULL;
-				cred_free(&cred);
-				er = refresh_ensure(env->store, env->http,
-				    env->cfg, res->account_id,
-				    REFRESH_AHEAD_REQUEST,
-				    failed != NULL ? failed : "", &cred, &why);
-				if (failed != NULL)
-					explicit_bzero(failed, strlen(failed));
-				free(failed);
-				if (er != KF_OK) {
-					refresh_failed(&seen, er, why,
-					    &last_err, &last_msg);
-					break;
-				}
-				continue;
-			}
-			if (per_account + 1 < RELAY_MAX_ATTEMPTS_PER_ACCOUNT)
-				backoff(per_account);
-		}
+		if ((rung = ladder_account(&l, &er, cause)) == RUNG_OUT)
+			goto out;
 	}
-	er = last_err;
-fail:
-	xsetprintf(cause, "%s", last_msg != NULL ? last_msg :
+	er = l.last_err;
+	xsetprintf(cause, "%s", l.last_msg != NULL ? l.last_msg :
 	    kf_strerror(er));
 	/* Retry-After only with the 429 itself. */
 	if (er == KF_ERATE)
-		res->retry_after = pick_wait > 0 ? pick_wait : 5;
+		res->retry_after = l.pick_wait > 0 ? l.pick_wait : 5;
 out:
-	res->credits = a.credits;
-	res->metered = a.metered;
-	account_free(&seen);
-	attempt_clear(&a);
-	es_decoder_free(a.decoder);
-	kiro_event_parser_free(a.parser);
-	kiro_toolmap_free(map);
-	json_object_put(tree);
-	cred_free(&cred);
-	buf_free(&body);
-	free(tried);
-	free(why);
-	free(last_msg);
-	free(o.msg);
-	free(o.detail);
+	ladder_end(&l);
 	return er;
 }
 

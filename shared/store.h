@@ -26,11 +26,14 @@
  *   cred/<id>                          accounts.c: the credential (cred.h)
  *   cred-state/<id>                    accounts.c: its state (accounts.h)
  *   credhash/<sha256>                  accounts.c: refresh token -> id
- *   cred-log/<id>                      pool.c: the last state changes
- *   pool/index, pool/rr                pool.c: the pick index, round robin
+ *   cred-log/<id>                      accounts.c: the last state changes
+ *   pool/index                         accounts.c: the pick index (pool.c
+ *                                      reads it through accounts.h)
+ *   pool/rr                            pool.c: the round-robin cursor
  *   rate/global, rate/<id>             pool.c: request windows (rate limits)
  *   sticky/<session hash>              pool.c: session -> account
  *   usage/<id>                         usage.c: cached getUsageLimits
+ *                                      (pool.c reads its nextResetAt)
  *   catalogue/<id>, catalogue-claim/<id>  catalogue.c: ListAvailableModels
  *   settings/<name>                    settings.c: what the admin API set
  *   summary/<sha256>, summary-anchor/<sha256>  overflow.c: summaries

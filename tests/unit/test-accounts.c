@@ -8,6 +8,7 @@
 
 #include "accounts.h"
 #include "buf.h"
+#include "clock.h"
 #include "config.h"
 #include "cred.h"
 #include "json.h"
@@ -294,6 +295,108 @@ has_key(const char *key)
 	buf_free(&raw);
 	return found;
 }
+
+/* The entry of id in idx, or NULL. */
+static const struct account_entry *
+entry_of(const struct account_index *idx, long id)
+{
+	size_t	i;
+
+	for (i = 0; i < idx->n; i++)
+		if (idx->e[i].id == id)
+			return &idx->e[i];
+	return NULL;
+}
+
+START_TEST(accounts_saves_keep_the_index_and_history)
+{
+	struct cred			 in[3];
+	struct import_result		 res[3];
+	struct account_index		 idx;
+	struct account			 a;
+	struct store_txn		*txn = NULL;
+	const struct account_entry	*e;
+	json_object			*h = NULL;
+	const char			*v;
+
+	make(&in[0], "aixA", 0);
+	make(&in[1], "aixB", 0);
+	make(&in[2], "aixC", 0);
+	ck_assert_int_eq(accounts_import(st, in, 2, res, NULL), KF_OK);
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_index_load(txn, &idx), KF_ENOTFOUND);
+	ck_assert_int_eq(accounts_txn_index_build(txn, &idx, NULL), KF_OK);
+	ck_assert_uint_eq(idx.n, 2);
+	accounts_index_free(&idx);
+
+	/* A state save and a priority change update the index in place. */
+	ck_assert_int_eq(accounts_txn_load(txn, 2, &a, NULL), KF_OK);
+	a.cred.priority = 7;
+	a.state.disabled = ACCOUNT_MANUAL;
+	ck_assert_int_eq(accounts_txn_save_cred(txn, &a.cred, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_save_state_noted(txn, 2, &a.state,
+	    "by hand", 0, NULL), KF_OK);
+	/* Unchanged: no entry; forced (an operator's action): one. */
+	ck_assert_int_eq(accounts_txn_save_state_noted(txn, 2, &a.state,
+	    "again", 0, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_save_state_noted(txn, 2, &a.state,
+	    "forced", 1, NULL), KF_OK);
+	account_free(&a);
+	ck_assert_int_eq(accounts_txn_load(txn, 1, &a, NULL), KF_OK);
+	a.state.disabled = ACCOUNT_TOO_MANY_FAILURES;
+	a.state.failures = 3;
+	ck_assert_int_eq(accounts_txn_save_state(txn, 1, &a.state, NULL),
+	    KF_OK);
+	account_free(&a);
+	ck_assert_int_eq(accounts_txn_index_load(txn, &idx), KF_OK);
+	ck_assert_ptr_nonnull(e = entry_of(&idx, 2));
+	ck_assert_int_eq(e->priority, 7);
+	ck_assert_int_eq(e->reason, ACCOUNT_MANUAL);
+	ck_assert(!account_entry_usable(e, clock_now()));
+	ck_assert_ptr_nonnull(e = entry_of(&idx, 1));
+	ck_assert(!account_entry_usable(e, clock_now()));
+
+	/* Only TooManyFailures comes back, and idx says so. */
+	ck_assert_int_eq(accounts_txn_reenable_failed(txn, &idx, "together",
+	    NULL), KF_OK);
+	ck_assert_ptr_nonnull(e = entry_of(&idx, 1));
+	ck_assert(account_entry_usable(e, clock_now()));
+	ck_assert_ptr_nonnull(e = entry_of(&idx, 2));
+	ck_assert(!account_entry_usable(e, clock_now()));
+	accounts_index_free(&idx);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+
+	ck_assert_int_eq(accounts_history(st, 2, &h, NULL), KF_OK);
+	ck_assert_uint_eq(json_object_array_length(h), 2);
+	ck_assert_int_eq(json_get_str(json_object_array_get_idx(h, 0), "to",
+	    &v), 1);
+	ck_assert_str_eq(v, "Manual");
+	ck_assert_int_eq(json_get_str(json_object_array_get_idx(h, 0),
+	    "reason", &v), 1);
+	ck_assert_str_eq(v, "by hand");
+	ck_assert_int_eq(json_get_str(json_object_array_get_idx(h, 1),
+	    "reason", &v), 1);
+	ck_assert_str_eq(v, "forced");
+	json_object_put(h);
+	ck_assert_int_eq(accounts_history(st, 1, &h, NULL), KF_OK);
+	ck_assert_uint_eq(json_object_array_length(h), 2);
+	ck_assert_int_eq(json_get_str(json_object_array_get_idx(h, 1),
+	    "reason", &v), 1);
+	ck_assert_str_eq(v, "together");
+	json_object_put(h);
+
+	/* A new id changes meta/cred-ids: the index is stale. */
+	ck_assert_int_eq(accounts_import(st, &in[2], 1, res, NULL), KF_OK);
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_index_load(txn, &idx), KF_ENOTFOUND);
+	ck_assert_uint_eq(idx.n, 0);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_history(st, 9, &h, NULL), KF_ENOTFOUND);
+	cred_free(&in[0]);
+	cred_free(&in[1]);
+	cred_free(&in[2]);
+}
+END_TEST
 
 START_TEST(accounts_remove_drops_every_trace)
 {
@@ -655,6 +758,7 @@ main(void)
 	tcase_add_test(tc, accounts_disabled_until_passes);
 	tcase_add_test(tc, accounts_seed_imports_file_once_and_env_idempotently);
 	tcase_add_test(tc, accounts_seed_reports_a_bad_file);
+	tcase_add_test(tc, accounts_saves_keep_the_index_and_history);
 	tcase_add_test(tc, accounts_remove_drops_every_trace);
 	tcase_add_test(tc, accounts_remove_disabled_keeps_accounts_in_service);
 	tcase_add_test(tc, accounts_route_and_profile_are_remembered);

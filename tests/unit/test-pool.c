@@ -211,6 +211,29 @@ START_TEST(pool_none_usable_says_why)
 }
 END_TEST
 
+START_TEST(pool_all_tried_says_so_and_names_the_rest)
+{
+	struct pool_pick_req	req;
+	struct account		a;
+	const long		ex[2] = { 2, 3 };
+	char			*why = NULL;
+
+	/* 2 and 3 failed this request; 1 is out for another reason. */
+	ck_assert_int_eq(report(1, POOL_SUSPENDED, "s", NULL), KF_OK);
+	memset(&req, 0, sizeof(req));
+	req.model_id = "claude-sonnet-4.5";
+	req.exclude = ex;
+	req.n_exclude = 2;
+	ck_assert_int_eq(pool_pick(st, cfg, &req, &a, &why), KF_ENOACCOUNT);
+	ck_assert_msg(strcmp(why, "every usable Kiro account failed this "
+	    "request; others: Suspended") == 0, "%s", why);
+	free(why);
+	ck_assert(!pool_can_serve(st, cfg, &req));
+	req.n_exclude = 1;
+	ck_assert(pool_can_serve(st, cfg, &req));
+}
+END_TEST
+
 START_TEST(pool_cooling_down_cause_names_no_account)
 {
 	struct pool_pick_req	req;
@@ -674,7 +697,7 @@ START_TEST(pool_quota_disables_until_the_reset_date)
 	s = state_of(2);
 	ck_assert_int_eq(s.disabled, ACCOUNT_OK);
 	account_state_free(&s);
-	ck_assert_int_eq(pool_history(st, 2, &h, NULL), KF_OK);
+	ck_assert_int_eq(accounts_history(st, 2, &h, NULL), KF_OK);
 	n = json_object_array_length(h);
 	ck_assert_int_eq(n, 2);
 	ck_assert_int_eq(json_get_str(json_object_array_get_idx(h, 0), "to",
@@ -889,7 +912,7 @@ START_TEST(pool_admin_operations_are_recorded)
 	account_state_free(&s);
 	ck_assert_int_eq(pick(NULL, 0), 2);
 
-	ck_assert_int_eq(pool_history(st, 2, &h, NULL), KF_OK);
+	ck_assert_int_eq(accounts_history(st, 2, &h, NULL), KF_OK);
 	ck_assert_int_eq(json_object_array_length(h), 4);
 	e = json_object_array_get_idx(h, 0);
 	ck_assert_int_eq(json_get_str(e, "from", &v), 1);
@@ -913,7 +936,7 @@ START_TEST(pool_admin_operations_are_recorded)
 	why = NULL;
 	ck_assert_int_eq(pool_enable(st, 99, &why), KF_ENOTFOUND);
 	free(why);
-	ck_assert_int_eq(pool_history(st, 99, &h, NULL), KF_ENOTFOUND);
+	ck_assert_int_eq(accounts_history(st, 99, &h, NULL), KF_ENOTFOUND);
 	ck_assert_ptr_null(h);
 }
 END_TEST
@@ -923,10 +946,10 @@ START_TEST(pool_history_is_bounded)
 	json_object	*h;
 	int		 i;
 
-	for (i = 0; i < POOL_HISTORY_MAX + 5; i++)
+	for (i = 0; i < ACCOUNTS_HISTORY_MAX + 5; i++)
 		ck_assert_int_eq(pool_reset(st, 1, NULL), KF_OK);
-	ck_assert_int_eq(pool_history(st, 1, &h, NULL), KF_OK);
-	ck_assert_int_eq(json_object_array_length(h), POOL_HISTORY_MAX);
+	ck_assert_int_eq(accounts_history(st, 1, &h, NULL), KF_OK);
+	ck_assert_int_eq(json_object_array_length(h), ACCOUNTS_HISTORY_MAX);
 	json_object_put(h);
 }
 END_TEST
@@ -1109,6 +1132,7 @@ main(void)
 	tcase_add_test(tc, pool_successes_are_tallied_then_written);
 	tcase_add_test(tc, pool_throttling_does_not_count_as_failure);
 	tcase_add_test(tc, pool_none_usable_says_why);
+	tcase_add_test(tc, pool_all_tried_says_so_and_names_the_rest);
 	tcase_add_test(tc, pool_cooling_down_cause_names_no_account);
 	tcase_add_test(tc, pool_empty_store_tells_how_to_add_one);
 	tcase_add_test(tc, pool_balanced_picks_fewest_successes);

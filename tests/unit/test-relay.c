@@ -237,6 +237,50 @@ START_TEST(relay_text_reaches_the_sink)
 }
 END_TEST
 
+/* Store transactions (store_begin calls) one successful request took. */
+static long
+request_txns(const char *prompt)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+	long			before;
+
+	simple_conv(&c, prompt);
+	rec_init(&r, &s, 0);
+	before = (long)store_txn_count();
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	before = (long)store_txn_count() - before;
+	ck_assert_int_eq(res.account_id, 1);
+	conv_free(&c);
+	buf_free(&r.log);
+	return before;
+}
+
+/*
+ * Every transaction is a flock and a GDBM open: once the account is
+ * known (the first request rebuilds the pick index and learns the
+ * account's profileArn, with a call to Kiro between its read and its
+ * write), a request takes at most two, the pick's read and, for a new
+ * session, its sticky write; the success itself is only a tally.
+ */
+START_TEST(relay_success_takes_at_most_two_store_transactions)
+{
+	long	n;
+
+	add_account("A", 0);
+	add_account("B", 1);
+	script("{\"times\":3,\"response\":{\"kind\":\"text\"}}");
+	(void)request_txns("hi");
+	n = request_txns("a new session");
+	ck_assert_msg(n <= 2, "a new session's request took %ld", n);
+	n = request_txns("a new session");
+	ck_assert_msg(n <= 2, "its next request took %ld", n);
+}
+END_TEST
+
 START_TEST(relay_tool_names_are_mapped_back)
 {
 	struct conv		 c;
@@ -1699,6 +1743,7 @@ main(void)
 	tcase_add_test(tc, relay_unresolvable_legacy_host_falls_back_to_runtime);
 	tcase_add_test(tc, relay_learns_a_missing_profile_before_the_runtime_host);
 	tcase_add_test(tc, relay_a_plain_bad_request_switches_nothing);
+	tcase_add_test(tc, relay_success_takes_at_most_two_store_transactions);
 	tcase_add_test(tc, relay_tool_names_are_mapped_back);
 	tcase_add_test(tc, relay_thinking_tags_become_thinking);
 	tcase_add_test(tc, relay_native_reasoning_with_signature);
