@@ -18,8 +18,18 @@ utf8_check(const unsigned char *s, size_t len)
 {
 	size_t		i = 0, n, k;
 	unsigned long	cp, min;
+	uint64_t	word;
 
 	while (i < len) {
+		/* Requests are mostly ASCII: step over it 8 bytes at a time. */
+		while (len - i >= 8) {
+			memcpy(&word, s + i, 8);
+			if ((word & UINT64_C(0x8080808080808080)) != 0)
+				break;
+			i += 8;
+		}
+		if (i == len)
+			break;
 		if (s[i] < 0x80) {
 			i++;
 			continue;
@@ -52,16 +62,418 @@ utf8_check(const unsigned char *s, size_t len)
 	return len;
 }
 
+/*
+ * A fast path in front of json-c's tokener, which goes one byte at a time
+ * through a state machine, and sets up a locale for every call (a cost
+ * that dominates a short Kiro event).  It builds the same json-c tree
+ * from the plainest JSON only: RFC 8259 syntax, the four RFC white space
+ * bytes, integers of at most 18 digits (no "-0"), doubles kept with their
+ * text as json-c keeps them, no raw control bytes or lone surrogates in
+ * strings, no NUL in keys, nesting well inside max_depth.  Anything else
+ * (including every error) gives up, and json-c parses the text from the
+ * start, so what is accepted, the tree and every error message stay
+ * json-c's.  The text's UTF-8 is checked before.
+ */
+#define FAST_MAX_NUMBER	64	/* longer number tokens are json-c's */
+
+struct fast {
+	const char	*p;
+	const char	*end;
+	int		 depth;
+	int		 max_depth;
+	int		 failed;
+	struct buf	 str;		/* an unescaped string or key */
+};
+
+static json_object	*fast_value(struct fast *);
+
+/* Bytes that end a plain run inside a string: quote, backslash, controls. */
+static const unsigned char	fast_str_stop[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	['"'] = 1, ['\\'] = 1,
+};
+
+static void
+fast_ws(struct fast *f)
+{
+	while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' ||
+	    *f->p == '\r' || *f->p == '\t'))
+		f->p++;
+}
+
+static int
+fast_hex4(const char *p, unsigned int *out)
+{
+	unsigned int	v = 0, d;
+	int		i;
+
+	for (i = 0; i < 4; i++) {
+		if (p[i] >= '0' && p[i] <= '9')
+			d = (unsigned int)(p[i] - '0');
+		else if (p[i] >= 'a' && p[i] <= 'f')
+			d = (unsigned int)(p[i] - 'a' + 10);
+		else if (p[i] >= 'A' && p[i] <= 'F')
+			d = (unsigned int)(p[i] - 'A' + 10);
+		else
+			return -1;
+		v = v << 4 | d;
+	}
+	*out = v;
+	return 0;
+}
+
+static void
+fast_utf8(struct buf *b, unsigned long cp)
+{
+	char	u[4];
+	size_t	n;
+
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | cp >> 6);
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | cp >> 12);
+		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (char)(0xf0 | cp >> 18);
+		u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+		u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	buf_append(b, u, n);
+}
+
+/* One escape after the backslash at *p: 0, or -1 to give up. */
+static int
+fast_escape(struct fast *f)
+{
+	unsigned int	hi, lo;
+	char		c;
+
+	if (f->end - f->p < 2)
+		return -1;
+	switch (f->p[1]) {
+	case '"':	c = '"';	break;
+	case '\\':	c = '\\';	break;
+	case '/':	c = '/';	break;
+	case 'b':	c = '\b';	break;
+	case 'f':	c = '\f';	break;
+	case 'n':	c = '\n';	break;
+	case 'r':	c = '\r';	break;
+	case 't':	c = '\t';	break;
+	case 'u':
+		if (f->end - f->p < 6 || fast_hex4(f->p + 2, &hi) == -1)
+			return -1;
+		if (hi >= 0xdc00 && hi <= 0xdfff)
+			return -1;
+		if (hi < 0xd800 || hi > 0xdbff) {
+			fast_utf8(&f->str, hi);
+			f->p += 6;
+			return 0;
+		}
+		/* A high surrogate: only a low one after it is plain. */
+		if (f->end - f->p < 12 || f->p[6] != '\\' || f->p[7] != 'u' ||
+		    fast_hex4(f->p + 8, &lo) == -1 || lo < 0xdc00 ||
+		    lo > 0xdfff)
+			return -1;
+		fast_utf8(&f->str, 0x10000 + ((unsigned long)(hi - 0xd800) <<
+		    10) + (lo - 0xdc00));
+		f->p += 12;
+		return 0;
+	default:
+		return -1;
+	}
+	buf_append(&f->str, &c, 1);
+	f->p += 2;
+	return 0;
+}
+
+/*
+ * The string whose opening quote is at *p.  Without escapes, *out and
+ * *len point into the text; else into f->str.  0, or -1 to give up.
+ */
+static int
+fast_string(struct fast *f, const char **out, size_t *len)
+{
+	const char	*start = ++f->p, *run;
+
+	while (f->p < f->end && !fast_str_stop[(unsigned char)*f->p])
+		f->p++;
+	if (f->p < f->end && *f->p == '"') {
+		*out = start;
+		*len = (size_t)(f->p++ - start);
+		return 0;
+	}
+	buf_reset(&f->str);
+	buf_append(&f->str, start, (size_t)(f->p - start));
+	while (f->p < f->end) {
+		if (*f->p == '"') {
+			f->p++;
+			*out = f->str.ptr;
+			*len = f->str.len;
+			return 0;
+		}
+		if (*f->p != '\\' || fast_escape(f) == -1)
+			return -1;	/* a control byte, or a rare escape */
+		for (run = f->p; f->p < f->end &&
+		    !fast_str_stop[(unsigned char)*f->p]; f->p++)
+			;
+		buf_append(&f->str, run, (size_t)(f->p - run));
+	}
+	return -1;
+}
+
+static json_object *
+fast_number(struct fast *f)
+{
+	const char	*start = f->p, *digits;
+	char		 text[FAST_MAX_NUMBER + 1];
+	int64_t		 v = 0;
+	size_t		 n;
+	int		 is_double = 0;
+
+	if (f->p < f->end && *f->p == '-')
+		f->p++;
+	digits = f->p;
+	if (f->p < f->end && *f->p == '0')
+		f->p++;
+	else
+		while (f->p < f->end && *f->p >= '0' && *f->p <= '9')
+			v = v * 10 + (*f->p++ - '0');
+	n = (size_t)(f->p - digits);
+	if (n == 0 || n > 18)
+		return NULL;
+	if (f->p < f->end && *f->p == '.') {
+		is_double = 1;
+		for (digits = ++f->p; f->p < f->end && *f->p >= '0' &&
+		    *f->p <= '9'; f->p++)
+			;
+		if (f->p == digits)
+			return NULL;
+	}
+	if (f->p < f->end && (*f->p == 'e' || *f->p == 'E')) {
+		is_double = 1;
+		f->p++;
+		if (f->p < f->end && (*f->p == '+' || *f->p == '-'))
+			f->p++;
+		for (digits = f->p; f->p < f->end && *f->p >= '0' &&
+		    *f->p <= '9'; f->p++)
+			;
+		if (f->p == digits)
+			return NULL;
+	}
+	n = (size_t)(f->p - start);
+	if (!is_double) {
+		if (*start == '-' && v == 0)
+			return NULL;	/* "-0": json-c's business */
+		return json_object_new_int64(*start == '-' ? -v : v);
+	}
+	if (n > FAST_MAX_NUMBER)
+		return NULL;
+	memcpy(text, start, n);
+	text[n] = '\0';
+	/* As json-c: the value by strtod, the text kept for output. */
+	return json_object_new_double_s(strtod(text, NULL), text);
+}
+
+static int
+fast_literal(struct fast *f, const char *word, size_t len)
+{
+	if ((size_t)(f->end - f->p) < len || memcmp(f->p, word, len) != 0)
+		return -1;
+	f->p += len;
+	return 0;
+}
+
+static json_object *
+fast_object(struct fast *f)
+{
+	json_object	*obj, *v;
+	const char	*key;
+	char		 small[64], *k;
+	size_t		 len;
+
+	obj = json_object_new_object();
+	f->p++;
+	fast_ws(f);
+	if (f->p < f->end && *f->p == '}') {
+		f->p++;
+		return obj;
+	}
+	for (;;) {
+		if (f->p >= f->end || *f->p != '"' ||
+		    fast_string(f, &key, &len) == -1 ||
+		    memchr(key, '\0', len) != NULL)
+			break;
+		/* json-c takes the key as a C string: terminate a copy. */
+		k = len < sizeof(small) ? small : xmalloc(len + 1);
+		memcpy(k, key, len);
+		k[len] = '\0';
+		fast_ws(f);
+		if (f->p >= f->end || *f->p != ':') {
+			if (k != small)
+				free(k);
+			break;
+		}
+		f->p++;
+		v = fast_value(f);
+		if (f->failed) {
+			if (k != small)
+				free(k);
+			break;
+		}
+		json_object_object_add(obj, k, v);
+		if (k != small)
+			free(k);
+		fast_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			fast_ws(f);
+			continue;
+		}
+		if (f->p < f->end && *f->p == '}') {
+			f->p++;
+			return obj;
+		}
+		break;
+	}
+	f->failed = 1;
+	json_object_put(obj);
+	return NULL;
+}
+
+static json_object *
+fast_array(struct fast *f)
+{
+	json_object	*arr, *v;
+
+	arr = json_object_new_array();
+	f->p++;
+	fast_ws(f);
+	if (f->p < f->end && *f->p == ']') {
+		f->p++;
+		return arr;
+	}
+	for (;;) {
+		v = fast_value(f);
+		if (f->failed)
+			break;
+		json_object_array_add(arr, v);
+		fast_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			continue;
+		}
+		if (f->p < f->end && *f->p == ']') {
+			f->p++;
+			return arr;
+		}
+		break;
+	}
+	f->failed = 1;
+	json_object_put(arr);
+	return NULL;
+}
+
+/* One value; NULL is null, or a failure when f->failed is set. */
+static json_object *
+fast_value(struct fast *f)
+{
+	json_object	*v = NULL;
+	const char	*s;
+	size_t		 len;
+
+	fast_ws(f);
+	if (f->p >= f->end) {
+		f->failed = 1;
+		return NULL;
+	}
+	switch (*f->p) {
+	case '{':
+	case '[':
+		/* json-c refuses at max_depth - 1: stay well inside. */
+		if (++f->depth >= f->max_depth - 2) {
+			f->failed = 1;
+			return NULL;
+		}
+		v = *f->p == '{' ? fast_object(f) : fast_array(f);
+		f->depth--;
+		return v;
+	case '"':
+		if (fast_string(f, &s, &len) == 0 && len <= INT32_MAX)
+			return json_strn(s, len);
+		break;
+	case 't':
+		if (fast_literal(f, "true", 4) == 0)
+			return json_object_new_boolean(1);
+		break;
+	case 'f':
+		if (fast_literal(f, "false", 5) == 0)
+			return json_object_new_boolean(0);
+		break;
+	case 'n':
+		if (fast_literal(f, "null", 4) == 0)
+			return NULL;
+		break;
+	default:
+		if ((v = fast_number(f)) != NULL)
+			return v;
+		break;
+	}
+	f->failed = 1;
+	return NULL;
+}
+
+/* The tree of an object or array text, or NULL: leave it to json-c. */
+static json_object *
+fast_parse(const char *text, size_t len, int max_depth)
+{
+	struct fast	 f;
+	json_object	*v;
+
+	memset(&f, 0, sizeof(f));
+	f.p = text;
+	f.end = text + len;
+	f.max_depth = max_depth;
+	fast_ws(&f);
+	if (f.p >= f.end || (*f.p != '{' && *f.p != '['))
+		return NULL;
+	v = fast_value(&f);
+	if (!f.failed) {
+		fast_ws(&f);
+		if (f.p != f.end) {
+			json_object_put(v);
+			v = NULL;
+		}
+	}
+	buf_free(&f.str);
+	return f.failed ? NULL : v;
+}
+
 struct json_parser {
 	json_tokener	*tok;
 	int		 max_depth;
 };
 
-/* One parse with a tokener that is fresh or reset. */
+static json_tokener	*tokener_new(int);
+
+/*
+ * One parse: the fast path, else json-c with *tokp, which is made when
+ * NULL (the fast path needs none) and reset before use.
+ */
 static enum kf_err
-parse_with(json_tokener *tok, int max_depth, const char *text, size_t len,
-    json_object **out, char **cause)
+parse_with(json_tokener **tokp, int max_depth, int fast, const char *text,
+    size_t len, json_object **out, char **cause)
 {
+	json_tokener		*tok;
 	json_object		*v;
 	enum json_tokener_error	 jerr;
 	size_t			 end;
@@ -76,6 +488,13 @@ parse_with(json_tokener *tok, int max_depth, const char *text, size_t len,
 		    end);
 		return KF_EINVAL;
 	}
+	if (fast && (*out = fast_parse(text, len, max_depth)) != NULL)
+		return KF_OK;
+	if (*tokp == NULL)
+		*tokp = tokener_new(max_depth);
+	else
+		json_tokener_reset(*tokp);
+	tok = *tokp;
 	v = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
@@ -138,12 +557,25 @@ enum kf_err
 json_parse(const char *text, size_t len, int max_depth, json_object **out,
     char **cause)
 {
-	json_tokener	*tok;
+	json_tokener	*tok = NULL;
 	enum kf_err	 er;
 
-	tok = tokener_new(max_depth);
-	er = parse_with(tok, max_depth, text, len, out, cause);
-	json_tokener_free(tok);
+	er = parse_with(&tok, max_depth, 1, text, len, out, cause);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return er;
+}
+
+enum kf_err
+json_parse_jsonc(const char *text, size_t len, int max_depth,
+    json_object **out, char **cause)
+{
+	json_tokener	*tok = NULL;
+	enum kf_err	 er;
+
+	er = parse_with(&tok, max_depth, 0, text, len, out, cause);
+	if (tok != NULL)
+		json_tokener_free(tok);
 	return er;
 }
 
@@ -153,7 +585,6 @@ json_parser_new(int max_depth)
 	struct json_parser	*p;
 
 	p = xcalloc(1, sizeof(*p));
-	p->tok = tokener_new(max_depth);
 	p->max_depth = max_depth;
 	return p;
 }
@@ -163,7 +594,8 @@ json_parser_free(struct json_parser *p)
 {
 	if (p == NULL)
 		return;
-	json_tokener_free(p->tok);
+	if (p->tok != NULL)
+		json_tokener_free(p->tok);
 	free(p);
 }
 
@@ -171,8 +603,7 @@ enum kf_err
 json_parser_parse(struct json_parser *p, const char *text, size_t len,
     json_object **out, char **cause)
 {
-	json_tokener_reset(p->tok);
-	return parse_with(p->tok, p->max_depth, text, len, out, cause);
+	return parse_with(&p->tok, p->max_depth, 1, text, len, out, cause);
 }
 
 static int

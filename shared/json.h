@@ -22,9 +22,18 @@
  * Parses exactly len bytes (NULs included) as one JSON value.  Trailing
  * non-space bytes, depth beyond max_depth and invalid UTF-8 are KF_EINVAL
  * with a cause that says what and where.  *out gets one reference; a bare
- * null, for which json-c has no object, is KF_EINVAL too.
+ * null, for which json-c has no object, is KF_EINVAL too.  Plain objects
+ * and arrays take a fast path that builds the same tree as json-c's
+ * tokener, which parses whatever the fast path leaves (json.c).
  */
 enum kf_err	 json_parse(const char *text, size_t len, int max_depth,
+		    json_object **out, char **cause);
+
+/*
+ * json_parse without its fast path (json.c): json-c's tokener alone, for
+ * the tests that check both give the same tree and the same errors.
+ */
+enum kf_err	 json_parse_jsonc(const char *text, size_t len, int max_depth,
 		    json_object **out, char **cause);
 
 /*

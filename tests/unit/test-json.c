@@ -19,7 +19,9 @@
  * empty and truncated input, the depth limit exactly at JSON_MAX_DEPTH and
  * one past it (arrays and objects) and at a small custom limit, invalid
  * UTF-8 of every kind RFC 3629 forbids, NUL bytes inside and around the
- * text, a NULL cause pointer; json_get_* return codes 1/0/-1 with null as
+ * text, a NULL cause pointer; the fast path against json-c's tokener alone
+ * on plain and awkward inputs (numbers, escapes, surrogates, duplicate
+ * keys, NUL in keys, depth limits): the same tree or the same error; json_get_* return codes 1/0/-1 with null as
  * absent and 64000.0 as an integer but 1.5 not; json_type_label; json_to_buf
  * and json_to_str compact output without "\/"; json_str and json_strn.
  *
@@ -599,6 +601,109 @@ START_TEST(json_str_and_strn_copy_their_bytes)
 }
 END_TEST
 
+/* A type-tagged dump of v: json-c's text hides int 1 against double 1. */
+static void
+dump_tree(json_object *v, struct buf *out)
+{
+	size_t	i, n;
+
+	buf_putc(out, "nbdioas"[json_object_get_type(v)]);
+	switch (json_object_get_type(v)) {
+	case json_type_object:
+		buf_putc(out, '{');
+		json_object_object_foreach(v, key, val) {
+			buf_json_str(out, key, strlen(key));
+			buf_putc(out, ':');
+			dump_tree(val, out);
+			buf_putc(out, ',');
+		}
+		buf_putc(out, '}');
+		break;
+	case json_type_array:
+		buf_putc(out, '[');
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++) {
+			dump_tree(json_object_array_get_idx(v, i), out);
+			buf_putc(out, ',');
+		}
+		buf_putc(out, ']');
+		break;
+	default:
+		json_to_buf(v, out);
+		break;
+	}
+}
+
+/* json_parse (fast path) and json-c alone agree on s: tree or error. */
+static void
+assert_same_as_jsonc(const char *s, size_t n, int depth)
+{
+	json_object	*a = NULL, *b = NULL;
+	char		*ca = NULL, *cb = NULL;
+	struct buf	 da = BUF_INIT, db = BUF_INIT;
+	enum kf_err	 ea, eb;
+
+	ea = json_parse(s, n, depth, &a, &ca);
+	eb = json_parse_jsonc(s, n, depth, &b, &cb);
+	ck_assert_msg(ea == eb, "%.*s: %d vs json-c %d", (int)n, s, ea, eb);
+	if (ea == KF_OK) {
+		dump_tree(a, &da);
+		dump_tree(b, &db);
+		ck_assert_msg(da.len == db.len && memcmp(da.ptr, db.ptr,
+		    da.len) == 0, "%.*s: %s vs json-c %s", (int)n, s, da.ptr,
+		    db.ptr);
+	} else
+		ck_assert_str_eq(ca, cb);
+	json_object_put(a);
+	json_object_put(b);
+	free(ca);
+	free(cb);
+	buf_free(&da);
+	buf_free(&db);
+}
+
+START_TEST(json_parse_fast_path_matches_jsonc)
+{
+	static const char *const cases[] = {
+		"{}", "[]", " { } ", "[1,2,3]", "{\"a\":1,\"a\":2}",
+		"{\"a\":{\"b\":[true,false,null,{}]},\"c\":\"d\"}",
+		"[0,-1,123456789012345678,1234567890123456789,-0,-0.0]",
+		"[1.5,1e3,1E+3,1e-3,-2.50,0.1e1,6.02214076e23,1.,.5,01,1e]",
+		"[9223372036854775807,-9223372036854775808,"
+		    "18446744073709551616]",
+		"[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]",
+		"[\"\\u0041\\u00e9\\u20ac\\ud83d\\ude00\\u0000x\"]",
+		"[\"\\ud83d\"]", "[\"\\ude00\"]", "[\"\\ud83dx\"]",
+		"[\"\\ud83d\\u0041\"]", "[\"\\u12\"]", "[\"\\x\"]",
+		"{\"k\\u0000ey\":1}", "{\"\":\"\"}", "{\"\\u00e9\":2}",
+		"[\"a\tb\"]", "[\"a\nb\"]", "[\"\x7f\"]",
+		"[\"ünïcödé 日本語\"]", "{\"a\":1,}", "[1,]", "[,1]",
+		"{\"a\" 1}", "{a:1}", "{'a':1}", "[tru]", "[nul]", "[NaN]",
+		"[Infinity]", "[1]x", "[1] ", "[1]\v", "\f[1]", "[1 2]",
+		"{\"a\":1 \"b\":2}", "[\"abc", "[\"abc\\", "{\"a\":", "{",
+		"[-]", "[--1]", "[+1]", "[1e+]", "[0x10]", "[1.5e309]",
+		"{\"a\":[{\"b\":[{\"c\":[]}]}]}", "\"str\"", "42", "true",
+		"null", "[null]", "{\"n\":null}",
+	};
+	char		 deep[600];
+	size_t		 i, d;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_same_as_jsonc(cases[i], strlen(cases[i]),
+		    JSON_MAX_DEPTH);
+	/* A NUL byte inside a string, and around the depth limits. */
+	assert_same_as_jsonc("[\"a\0b\"]", 7, JSON_MAX_DEPTH);
+	for (d = 1; d < 12; d++) {
+		for (i = 0; i < d; i++)
+			deep[i] = '[';
+		for (i = 0; i < d; i++)
+			deep[d + i] = ']';
+		for (i = 1; i < 10; i++)
+			assert_same_as_jsonc(deep, 2 * d, (int)i);
+	}
+}
+END_TEST
+
 static Suite *
 json_suite(void)
 {
@@ -624,6 +729,7 @@ json_suite(void)
 	tcase_add_test(tc, json_parse_handles_embedded_nul);
 	tcase_add_test(tc, json_parse_rejects_non_json_syntax);
 	tcase_add_test(tc, json_parse_accepts_null_cause);
+	tcase_add_test(tc, json_parse_fast_path_matches_jsonc);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("get");
