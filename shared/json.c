@@ -1,6 +1,8 @@
 /* json.c: json-c helpers: bounded parsing, typed field access, output. */
 #include "autoconfig.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +95,32 @@ static const unsigned char	fast_str_stop[256] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 	['"'] = 1, ['\\'] = 1,
 };
+
+/*
+ * Steps over plain string bytes: 8 at a time while none is a quote, a
+ * backslash or a control byte (the classic "has zero byte" word tricks),
+ * then one at a time up to the stop.
+ */
+static const char *
+fast_str_run(const char *p, const char *end)
+{
+	const uint64_t	ones = UINT64_C(0x0101010101010101);
+	const uint64_t	highs = UINT64_C(0x8080808080808080);
+	uint64_t	w, q, b;
+
+	while (end - p >= 8) {
+		memcpy(&w, p, 8);
+		q = w ^ (ones * '"');
+		b = w ^ (ones * '\\');
+		if ((((q - ones) & ~q) | ((b - ones) & ~b) |
+		    ((w - ones * 0x20) & ~w)) & highs)
+			break;
+		p += 8;
+	}
+	while (p < end && !fast_str_stop[(unsigned char)*p])
+		p++;
+	return p;
+}
 
 static void
 fast_ws(struct fast *f)
@@ -205,8 +233,7 @@ fast_string(struct fast *f, const char **out, size_t *len)
 {
 	const char	*start = ++f->p, *run;
 
-	while (f->p < f->end && !fast_str_stop[(unsigned char)*f->p])
-		f->p++;
+	f->p = fast_str_run(f->p, f->end);
 	if (f->p < f->end && *f->p == '"') {
 		*out = start;
 		*len = (size_t)(f->p++ - start);
@@ -223,9 +250,8 @@ fast_string(struct fast *f, const char **out, size_t *len)
 		}
 		if (*f->p != '\\' || fast_escape(f) == -1)
 			return -1;	/* a control byte, or a rare escape */
-		for (run = f->p; f->p < f->end &&
-		    !fast_str_stop[(unsigned char)*f->p]; f->p++)
-			;
+		run = f->p;
+		f->p = fast_str_run(f->p, f->end);
 		buf_append(&f->str, run, (size_t)(f->p - run));
 	}
 	return -1;
@@ -712,8 +738,58 @@ json_type_label(json_object *v)
 	return "value";
 }
 
-void
-json_to_buf(json_object *v, struct buf *out)
+/*
+ * json-c's serialiser escapes one byte at a time into a printbuf and then
+ * it is copied out; the Kiro body (every tool schema, every tool result)
+ * goes through here once per request.  This writes the same bytes as
+ * json_object_to_json_string_ext(PLAIN | NOSLASHESCAPE) straight into
+ * out: json-c's escapes ("\u00XX" in lower case for other control
+ * bytes, DEL and non-ASCII as they are), insertion order, null for NULL.
+ * Doubles keep json-c's own output (the parsed text, or its formatting),
+ * and so does an integer json-c may hold unsigned.
+ */
+static const unsigned char	jsonc_esc[256] = {
+	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+	'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
+	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+	['"'] = '"', ['\\'] = '\\',
+};
+
+static void
+jsonc_str(struct buf *out, const char *s, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)s;
+	char			 esc[6] = { '\\', 'u', '0', '0' };
+	size_t			 i = 0, run;
+
+	buf_reserve(out, len + 2);
+	buf_putc(out, '"');
+	while (i < len) {
+		for (run = i; run < len && jsonc_esc[p[run]] == 0; run++)
+			;
+		if (run > i) {
+			buf_append(out, s + i, run - i);
+			if ((i = run) == len)
+				break;
+		}
+		if (jsonc_esc[p[i]] == 'u') {
+			esc[4] = hex[p[i] >> 4];
+			esc[5] = hex[p[i] & 0xf];
+			buf_append(out, esc, 6);
+		} else {
+			esc[1] = (char)jsonc_esc[p[i]];
+			buf_append(out, esc, 2);
+			esc[1] = 'u';
+		}
+		i++;
+	}
+	buf_putc(out, '"');
+}
+
+static void
+jsonc_leaf(json_object *v, struct buf *out)
 {
 	const char	*s;
 	size_t		 len;
@@ -721,6 +797,70 @@ json_to_buf(json_object *v, struct buf *out)
 	s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	buf_append(out, s, len);
+}
+
+static void
+write_value(json_object *v, struct buf *out)
+{
+	char		 num[24];
+	int64_t		 i;
+	size_t		 k, n;
+	int		 first = 1;
+
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+		buf_append(out, "null", 4);
+		break;
+	case json_type_boolean:
+		if (json_object_get_boolean(v))
+			buf_append(out, "true", 4);
+		else
+			buf_append(out, "false", 5);
+		break;
+	case json_type_int:
+		if ((i = json_object_get_int64(v)) == INT64_MAX) {
+			jsonc_leaf(v, out);	/* maybe an unsigned one */
+			break;
+		}
+		n = (size_t)snprintf(num, sizeof(num), "%" PRId64, i);
+		buf_append(out, num, n);
+		break;
+	case json_type_double:
+		jsonc_leaf(v, out);
+		break;
+	case json_type_string:
+		jsonc_str(out, json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+		break;
+	case json_type_array:
+		buf_putc(out, '[');
+		n = json_object_array_length(v);
+		for (k = 0; k < n; k++) {
+			if (k > 0)
+				buf_putc(out, ',');
+			write_value(json_object_array_get_idx(v, k), out);
+		}
+		buf_putc(out, ']');
+		break;
+	case json_type_object:
+		buf_putc(out, '{');
+		json_object_object_foreach(v, key, val) {
+			if (!first)
+				buf_putc(out, ',');
+			first = 0;
+			jsonc_str(out, key, strlen(key));
+			buf_putc(out, ':');
+			write_value(val, out);
+		}
+		buf_putc(out, '}');
+		break;
+	}
+}
+
+void
+json_to_buf(json_object *v, struct buf *out)
+{
+	write_value(v, out);
 }
 
 char *

@@ -23,7 +23,8 @@
  * on plain and awkward inputs (numbers, escapes, surrogates, duplicate
  * keys, NUL in keys, depth limits): the same tree or the same error; json_get_* return codes 1/0/-1 with null as
  * absent and 64000.0 as an integer but 1.5 not; json_type_label; json_to_buf
- * and json_to_str compact output without "\/"; json_str and json_strn.
+ * and json_to_str compact output without "\/", byte for byte json-c's
+ * (every byte value, keys, integer and double limits, parsed doubles); json_str and json_strn.
  *
  * Not covered, because json-c's strict mode lets them through and
  * json_parse does not check for them: NaN, Infinity, single-quoted strings,
@@ -693,6 +694,15 @@ START_TEST(json_parse_fast_path_matches_jsonc)
 		    JSON_MAX_DEPTH);
 	/* A NUL byte inside a string, and around the depth limits. */
 	assert_same_as_jsonc("[\"a\0b\"]", 7, JSON_MAX_DEPTH);
+	/* Each stop byte at every offset of the word-at-a-time scan. */
+	for (i = 0; i < 3 * 24; i++) {
+		static const char *const stops[] = { "\\\"", "\\n", "\t" };
+
+		d = (size_t)snprintf(deep, sizeof(deep), "[\"%.*s%s%s\"]",
+		    (int)(i / 3), "abcdefghijklmnopqrstuvwxyz", stops[i % 3],
+		    "\\u00e9 \xc3\xa9 ABCDEFGHIJKLMNOP");
+		assert_same_as_jsonc(deep, d, JSON_MAX_DEPTH);
+	}
 	for (d = 1; d < 12; d++) {
 		for (i = 0; i < d; i++)
 			deep[i] = '[';
@@ -701,6 +711,58 @@ START_TEST(json_parse_fast_path_matches_jsonc)
 		for (i = 1; i < 10; i++)
 			assert_same_as_jsonc(deep, 2 * d, (int)i);
 	}
+}
+END_TEST
+
+/* json_to_buf writes what json-c's own serialiser writes, byte for byte. */
+START_TEST(json_to_buf_matches_jsonc_output)
+{
+	json_object	*root, *arr, *obj, *parsed = NULL;
+	char		 all[256], key[3] = { 'k', 0, 0 };
+	const char	*want;
+	struct buf	 got = BUF_INIT;
+	size_t		 i, len;
+	static const char	 text[] = "{\"d\":1.50,\"e\":-2E+3,\"u\":"
+	    "18446744073709551615,\"i\":-9223372036854775808,\"s\":\"a/b\"}";
+
+	for (i = 0; i < sizeof(all); i++)
+		all[i] = (char)i;
+	root = json_object_new_object();
+	json_object_object_add(root, "all", json_strn(all, sizeof(all)));
+	arr = json_object_new_array();
+	json_object_array_add(arr, NULL);
+	json_object_array_add(arr, json_object_new_boolean(1));
+	json_object_array_add(arr, json_object_new_boolean(0));
+	json_object_array_add(arr, json_object_new_int64(INT64_MAX));
+	json_object_array_add(arr, json_object_new_int64(INT64_MIN));
+	json_object_array_add(arr, json_object_new_int64(0));
+	json_object_array_add(arr, json_object_new_uint64(UINT64_MAX));
+	json_object_array_add(arr, json_object_new_double(0.1));
+	json_object_array_add(arr, json_object_new_double(1e300));
+	json_object_array_add(arr, json_object_new_double(-0.0));
+	json_object_array_add(arr, json_object_new_double(3.0));
+	json_object_array_add(arr, json_object_new_array());
+	json_object_array_add(arr, json_object_new_object());
+	json_object_object_add(root, "arr", arr);
+	obj = json_object_new_object();
+	for (i = 1; i < 256; i += 7) {
+		key[1] = (char)i;
+		json_object_object_add(obj, key, json_object_new_int((int)i));
+	}
+	json_object_object_add(obj, "\"q\\/", NULL);
+	json_object_object_add(root, "keys", obj);
+	ck_assert_int_eq(json_parse(text, strlen(text), 8, &parsed, NULL),
+	    KF_OK);
+	json_object_object_add(root, "parsed", parsed);
+
+	json_to_buf(root, &got);
+	want = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	ck_assert_uint_eq(got.len, len);
+	ck_assert_msg(memcmp(got.ptr, want, len) == 0, "%s\nvs json-c\n%s",
+	    got.ptr, want);
+	json_object_put(root);
+	buf_free(&got);
 }
 END_TEST
 
@@ -744,6 +806,7 @@ json_suite(void)
 	tc = tcase_create("output");
 	tcase_add_test(tc, json_to_buf_is_compact_and_keeps_slashes);
 	tcase_add_test(tc, json_to_buf_output_parses_back);
+	tcase_add_test(tc, json_to_buf_matches_jsonc_output);
 	tcase_add_test(tc, json_str_and_strn_copy_their_bytes);
 	suite_add_tcase(s, tc);
 	return s;
