@@ -9,6 +9,10 @@
 #include "json.h"
 #include "xmalloc.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /*
  * RFC 3629 UTF-8.  json-c's JSON_TOKENER_VALIDATE_UTF8 checks only the byte
  * pattern, so overlong forms, UTF-16 surrogates and code points past
@@ -97,9 +101,10 @@ static const unsigned char	fast_str_stop[256] = {
 };
 
 /*
- * Steps over plain string bytes: 8 at a time while none is a quote, a
- * backslash or a control byte (the classic "has zero byte" word tricks),
- * then one at a time up to the stop.
+ * Steps over plain string bytes: 16 at a time with SSE2 (every x86-64
+ * has it), then 8 at a time while none is a quote, a backslash or a
+ * control byte (the classic "has zero byte" word tricks), then one at a
+ * time up to the stop.
  */
 static const char *
 fast_str_run(const char *p, const char *end)
@@ -108,6 +113,24 @@ fast_str_run(const char *p, const char *end)
 	const uint64_t	highs = UINT64_C(0x8080808080808080);
 	uint64_t	w, q, b;
 
+#ifdef __SSE2__
+	const __m128i	quote = _mm_set1_epi8('"');
+	const __m128i	bslash = _mm_set1_epi8('\\');
+	const __m128i	ctl = _mm_set1_epi8(0x1f);
+	__m128i		v, hit;
+	int		mask;
+
+	while (end - p >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		/* v <= 0x1f unsigned: saturating v - 0x1f is 0. */
+		hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+		    _mm_cmpeq_epi8(v, bslash)), _mm_cmpeq_epi8(
+		    _mm_subs_epu8(v, ctl), _mm_setzero_si128()));
+		if ((mask = _mm_movemask_epi8(hit)) != 0)
+			return p + __builtin_ctz((unsigned int)mask);
+		p += 16;
+	}
+#endif
 	while (end - p >= 8) {
 		memcpy(&w, p, 8);
 		q = w ^ (ones * '"');
@@ -767,8 +790,8 @@ jsonc_str(struct buf *out, const char *s, size_t len)
 	buf_reserve(out, len + 2);
 	buf_putc(out, '"');
 	while (i < len) {
-		for (run = i; run < len && jsonc_esc[p[run]] == 0; run++)
-			;
+		/* jsonc_esc marks the bytes fast_str_stop does. */
+		run = (size_t)(fast_str_run(s + i, s + len) - s);
 		if (run > i) {
 			buf_append(out, s + i, run - i);
 			if ((i = run) == len)
