@@ -507,6 +507,142 @@ fast_parse(const char *text, size_t len, int max_depth)
 	return f.failed ? NULL : v;
 }
 
+/*
+ * One string into the arena, terminated; the arena was reserved for the
+ * whole text, so earlier strings do not move.
+ */
+static int
+flat_string(struct fast *f, struct buf *arena, const char **out, size_t *len)
+{
+	const char	*s;
+
+	if (f->p >= f->end || *f->p != '"' || fast_string(f, &s, len) == -1)
+		return -1;
+	*out = arena->ptr + arena->len;
+	memcpy(arena->ptr + arena->len, s, *len);
+	arena->len += *len;
+	arena->ptr[arena->len++] = '\0';
+	return 0;
+}
+
+int
+json_flat_parse(struct json_flat *fl, const char *text, size_t len)
+{
+	struct fast		 f;
+	struct json_flat_member	*m;
+	json_object		*num;
+	int			 rc = -1;
+
+	fl->n = 0;
+	if (len > INT32_MAX || utf8_check((const unsigned char *)text, len) !=
+	    len)
+		return -1;
+	/* Unescaped strings and their NULs never outgrow the text. */
+	buf_reset(&fl->arena);
+	buf_reserve(&fl->arena, len + 1);
+	memset(&f, 0, sizeof(f));
+	f.p = text;
+	f.end = text + len;
+	f.str = fl->scratch;		/* its allocation, kept for the next */
+	fast_ws(&f);
+	if (f.p >= f.end || *f.p++ != '{')
+		goto out;
+	fast_ws(&f);
+	if (f.p < f.end && *f.p == '}') {
+		f.p++;
+		goto end;
+	}
+	for (;;) {
+		if (fl->n == JSON_FLAT_MAX)
+			goto out;
+		m = &fl->m[fl->n];
+		if (flat_string(&f, &fl->arena, &m->key, &m->key_len) == -1 ||
+		    memchr(m->key, '\0', m->key_len) != NULL)
+			goto out;
+		fast_ws(&f);
+		if (f.p >= f.end || *f.p++ != ':')
+			goto out;
+		fast_ws(&f);
+		if (f.p >= f.end)
+			goto out;
+		m->str = NULL;
+		m->len = 0;
+		m->i = 0;
+		m->d = 0;
+		switch (*f.p) {
+		case '"':
+			m->type = JSON_FLAT_STRING;
+			if (flat_string(&f, &fl->arena, &m->str, &m->len) == -1)
+				goto out;
+			break;
+		case 't':
+		case 'f':
+			m->type = JSON_FLAT_BOOL;
+			m->i = *f.p == 't';
+			if (fast_literal(&f, m->i ? "true" : "false",
+			    m->i ? 4 : 5) == -1)
+				goto out;
+			break;
+		case 'n':
+			m->type = JSON_FLAT_NULL;
+			if (fast_literal(&f, "null", 4) == -1)
+				goto out;
+			break;
+		default:
+			/* The fast path's own numbers, so json-c's values. */
+			if ((num = fast_number(&f)) == NULL)
+				goto out;
+			m->type = json_object_is_type(num, json_type_int) ?
+			    JSON_FLAT_INT : JSON_FLAT_DOUBLE;
+			m->i = json_object_get_int64(num);
+			m->d = json_object_get_double(num);
+			json_object_put(num);
+			break;
+		}
+		fl->n++;
+		fast_ws(&f);
+		if (f.p < f.end && *f.p == ',') {
+			f.p++;
+			fast_ws(&f);
+			continue;
+		}
+		if (f.p < f.end && *f.p == '}') {
+			f.p++;
+			break;
+		}
+		goto out;
+	}
+end:
+	fast_ws(&f);
+	if (f.p == f.end)
+		rc = 0;
+out:
+	fl->scratch = f.str;
+	if (rc == -1)
+		fl->n = 0;
+	return rc;
+}
+
+const struct json_flat_member *
+json_flat_get(const struct json_flat *fl, const char *key)
+{
+	size_t	len = strlen(key), i;
+
+	for (i = fl->n; i > 0; i--)
+		if (fl->m[i - 1].key_len == len &&
+		    memcmp(fl->m[i - 1].key, key, len) == 0)
+			return &fl->m[i - 1];
+	return NULL;
+}
+
+void
+json_flat_free(struct json_flat *fl)
+{
+	buf_free(&fl->arena);
+	buf_free(&fl->scratch);
+	fl->n = 0;
+}
+
 struct json_parser {
 	json_tokener	*tok;
 	int		 max_depth;

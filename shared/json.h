@@ -49,6 +49,51 @@ enum kf_err		 json_parser_parse(struct json_parser *,
 			    char **cause);
 
 /*
+ * A flat object's members without a json-c tree, for a hot path such as
+ * Kiro's events (one small object per frame): json_flat_parse fills f
+ * when text is one object whose values are all strings, numbers, true,
+ * false or null, within the fast path's limits (json.c), at most
+ * JSON_FLAT_MAX members, and returns 0; else -1, and the caller parses it
+ * with json_parse (which also says what is wrong).  Strings are
+ * NUL-terminated (they may hold NULs: use len) and borrowed from f until
+ * the next json_flat_parse or json_flat_free.  Values are what json_parse
+ * would make: an integer of json-c's int type, a double of its double.
+ */
+#define JSON_FLAT_MAX	16
+
+enum json_flat_type {
+	JSON_FLAT_NULL,
+	JSON_FLAT_BOOL,
+	JSON_FLAT_INT,
+	JSON_FLAT_DOUBLE,
+	JSON_FLAT_STRING,
+	JSON_FLAT__MAX
+};
+
+struct json_flat_member {
+	const char		*key;
+	size_t			 key_len;
+	enum json_flat_type	 type;
+	const char		*str;		/* STRING */
+	size_t			 len;		/* STRING */
+	int64_t			 i;		/* INT; BOOL: 0 or 1 */
+	double			 d;		/* DOUBLE, and INT as a double */
+};
+
+struct json_flat {
+	struct json_flat_member	 m[JSON_FLAT_MAX];
+	size_t			 n;
+	struct buf		 arena;		/* the strings */
+	struct buf		 scratch;	/* unescaping */
+};
+
+int	 json_flat_parse(struct json_flat *f, const char *text, size_t len);
+/* The member of that key, the last one as json-c keeps it; NULL: none. */
+const struct json_flat_member *json_flat_get(const struct json_flat *,
+	    const char *key);
+void	 json_flat_free(struct json_flat *);	/* the arena; f stays usable */
+
+/*
  * Typed field access: each returns 1 when the key is present with the right
  * type (null counts as absent), 0 when absent, -1 when present with another
  * type.  Pointers are borrowed from obj.
