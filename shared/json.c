@@ -69,6 +69,27 @@ utf8_check(const unsigned char *s, size_t len)
 }
 
 /*
+ * buf_append inline when the bytes fit: the parser's escapes and the
+ * writer's punctuation are a byte or two each, too small for a call.
+ */
+static inline void
+put_bytes(struct buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len > n) {
+		memcpy(b->ptr + b->len, p, n);
+		b->len += n;
+		b->ptr[b->len] = '\0';
+	} else
+		buf_append(b, p, n);
+}
+
+static inline void
+put_char(struct buf *b, char c)
+{
+	put_bytes(b, &c, 1);
+}
+
+/*
  * A fast path in front of json-c's tokener, which goes one byte at a time
  * through a state machine, and sets up a locale for every call (a cost
  * that dominates a short Kiro event).  It builds the same json-c tree
@@ -199,7 +220,7 @@ fast_utf8(struct buf *b, unsigned long cp)
 		u[3] = (char)(0x80 | (cp & 0x3f));
 		n = 4;
 	}
-	buf_append(b, u, n);
+	put_bytes(b, u, n);
 }
 
 /* One escape after the backslash at *p: 0, or -1 to give up. */
@@ -242,7 +263,7 @@ fast_escape(struct fast *f)
 	default:
 		return -1;
 	}
-	buf_append(&f->str, &c, 1);
+	put_char(&f->str, c);
 	f->p += 2;
 	return 0;
 }
@@ -275,7 +296,7 @@ fast_string(struct fast *f, const char **out, size_t *len)
 			return -1;	/* a control byte, or a rare escape */
 		run = f->p;
 		f->p = fast_str_run(f->p, f->end);
-		buf_append(&f->str, run, (size_t)(f->p - run));
+		put_bytes(&f->str, run, (size_t)(f->p - run));
 	}
 	return -1;
 }
@@ -924,27 +945,27 @@ jsonc_str(struct buf *out, const char *s, size_t len)
 	size_t			 i = 0, run;
 
 	buf_reserve(out, len + 2);
-	buf_putc(out, '"');
+	put_char(out, '"');
 	while (i < len) {
 		/* jsonc_esc marks the bytes fast_str_stop does. */
 		run = (size_t)(fast_str_run(s + i, s + len) - s);
 		if (run > i) {
-			buf_append(out, s + i, run - i);
+			put_bytes(out, s + i, run - i);
 			if ((i = run) == len)
 				break;
 		}
 		if (jsonc_esc[p[i]] == 'u') {
 			esc[4] = hex[p[i] >> 4];
 			esc[5] = hex[p[i] & 0xf];
-			buf_append(out, esc, 6);
+			put_bytes(out, esc, 6);
 		} else {
 			esc[1] = (char)jsonc_esc[p[i]];
-			buf_append(out, esc, 2);
+			put_bytes(out, esc, 2);
 			esc[1] = 'u';
 		}
 		i++;
 	}
-	buf_putc(out, '"');
+	put_char(out, '"');
 }
 
 static void
@@ -968,13 +989,13 @@ write_value(json_object *v, struct buf *out)
 
 	switch (json_object_get_type(v)) {
 	case json_type_null:
-		buf_append(out, "null", 4);
+		put_bytes(out, "null", 4);
 		break;
 	case json_type_boolean:
 		if (json_object_get_boolean(v))
-			buf_append(out, "true", 4);
+			put_bytes(out, "true", 4);
 		else
-			buf_append(out, "false", 5);
+			put_bytes(out, "false", 5);
 		break;
 	case json_type_int:
 		if ((i = json_object_get_int64(v)) == INT64_MAX) {
@@ -982,7 +1003,7 @@ write_value(json_object *v, struct buf *out)
 			break;
 		}
 		n = (size_t)snprintf(num, sizeof(num), "%" PRId64, i);
-		buf_append(out, num, n);
+		put_bytes(out, num, n);
 		break;
 	case json_type_double:
 		jsonc_leaf(v, out);
@@ -992,26 +1013,26 @@ write_value(json_object *v, struct buf *out)
 		    (size_t)json_object_get_string_len(v));
 		break;
 	case json_type_array:
-		buf_putc(out, '[');
+		put_char(out, '[');
 		n = json_object_array_length(v);
 		for (k = 0; k < n; k++) {
 			if (k > 0)
-				buf_putc(out, ',');
+				put_char(out, ',');
 			write_value(json_object_array_get_idx(v, k), out);
 		}
-		buf_putc(out, ']');
+		put_char(out, ']');
 		break;
 	case json_type_object:
-		buf_putc(out, '{');
+		put_char(out, '{');
 		json_object_object_foreach(v, key, val) {
 			if (!first)
-				buf_putc(out, ',');
+				put_char(out, ',');
 			first = 0;
 			jsonc_str(out, key, strlen(key));
-			buf_putc(out, ':');
+			put_char(out, ':');
 			write_value(val, out);
 		}
-		buf_putc(out, '}');
+		put_char(out, '}');
 		break;
 	}
 }
