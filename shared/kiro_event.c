@@ -17,8 +17,8 @@
 
 /*
  * Everything a struct kiro_event points to lives here until the next parse:
- * strings from the payload stay inside last, strings from headers or raw
- * payloads are copied into the bufs.
+ * strings from the payload stay inside last (or flat's arena), strings
+ * from headers or raw payloads are copied into the bufs.
  */
 /*
  * Tool inputs arrive as strings, so event payloads are shallow; a small
