@@ -25,6 +25,8 @@
  * depth keeps the reused tokener's stack small.
  */
 #define EVENT_MAX_DEPTH	64
+/* A flat arena bigger than this is freed before the next frame. */
+#define FLAT_KEEP	(64u * 1024)
 
 struct kiro_event_parser {
 	struct json_parser *json;	/* one tokener for the whole stream */
@@ -647,6 +649,9 @@ kiro_event_parse(struct kiro_event_parser *kp, const struct es_frame *f,
 	/* What the previous event borrowed is released only now. */
 	json_object_put(kp->last);
 	kp->last = NULL;
+	/* As the decoder's held frame: one huge payload is not kept. */
+	if (kp->flat.arena.cap > FLAT_KEEP)
+		json_flat_free(&kp->flat);
 	buf_reset(&kp->kind);
 	buf_reset(&kp->text);
 	buf_reset(&kp->input);

@@ -9,7 +9,8 @@
  * __type, raw text) and error frames; bad JSON and wrong field types giving
  * KF_EUPSTREAM with a cause; flat payloads (read without a json-c tree)
  * and the same wrapped (read from the tree) giving the same event or error
- * for every event type and field type; strings outliving the frame; a whole encoded
+ * for every event type and field type; a huge flat payload followed by
+ * small ones; strings outliving the frame; a whole encoded
  * stream through the decoder.
  */
 #include "autoconfig.h"
@@ -780,6 +781,30 @@ START_TEST(flat_and_tree_payloads_agree)
 }
 END_TEST
 
+/* A huge flat payload, then small ones: the arena is let go, not reused. */
+START_TEST(huge_flat_payload_then_small)
+{
+	struct kiro_event_parser	*kp = kiro_event_parser_new();
+	struct kiro_event		 ev;
+	struct buf			 payload = BUF_INIT;
+	size_t				 i;
+
+	buf_puts(&payload, "{\"content\":\"");
+	for (i = 0; i < 100000; i++)
+		buf_putc(&payload, (char)('a' + i % 26));
+	buf_puts(&payload, "\"}");
+	parse_ok(kp, "assistantResponseEvent", payload.ptr, &ev);
+	ck_assert_uint_eq(ev.text_len, 100000);
+	ck_assert_int_eq(ev.text[99999], 'a' + 99999 % 26);
+	parse_ok(kp, "assistantResponseEvent", "{\"content\":\"small\"}", &ev);
+	ck_assert_str_eq(ev.text, "small");
+	parse_ok(kp, "codeEvent", "{\"content\":\"again\"}", &ev);
+	ck_assert_str_eq(ev.text, "again");
+	buf_free(&payload);
+	kiro_event_parser_free(kp);
+}
+END_TEST
+
 static Suite *
 kiro_event_suite(void)
 {
@@ -801,6 +826,7 @@ kiro_event_suite(void)
 	tcase_add_test(tc, message_stop);
 	tcase_add_test(tc, wrapped_payloads);
 	tcase_add_test(tc, flat_and_tree_payloads_agree);
+	tcase_add_test(tc, huge_flat_payload_then_small);
 	tcase_add_test(tc, ignored_types);
 	tcase_add_test(tc, exception_frames);
 	tcase_add_test(tc, error_frames);
