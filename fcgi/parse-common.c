@@ -68,23 +68,25 @@ pc_want(char **cause, char **param, json_object *obj, const char *base,
 	char		 field[256];
 
 	*out = NULL;
-	snprintf(field, sizeof(field), "%s%s%s", base, *base != '\0' ? "." :
-	    "", key);
-	if (!json_object_object_get_ex(obj, key, &v) || v == NULL) {
-		if (flags & PC_REQUIRED)
-			return pc_bad(cause, param, field, "field required");
+	if (!json_object_object_get_ex(obj, key, &v))
+		v = NULL;
+	if (v != NULL && json_object_is_type(v, type)) {
+		*out = v;
 		return KF_OK;
 	}
-	if (!json_object_is_type(v, type)) {
-		what = type == json_type_string ? "a string" :
-		    type == json_type_object ? "an object" : "an array";
-		if (flags & PC_TYPE_LABEL)
-			return pc_bad(cause, param, field, "must be %s, not %s",
-			    what, json_type_label(v));
-		return pc_bad(cause, param, field, "must be %s", what);
-	}
-	*out = v;
-	return KF_OK;
+	if (v == NULL && !(flags & PC_REQUIRED))
+		return KF_OK;
+	/* The field's path only for the error: most fields are fine. */
+	snprintf(field, sizeof(field), "%s%s%s", base, *base != '\0' ? "." :
+	    "", key);
+	if (v == NULL)
+		return pc_bad(cause, param, field, "field required");
+	what = type == json_type_string ? "a string" :
+	    type == json_type_object ? "an object" : "an array";
+	if (flags & PC_TYPE_LABEL)
+		return pc_bad(cause, param, field, "must be %s, not %s",
+		    what, json_type_label(v));
+	return pc_bad(cause, param, field, "must be %s", what);
 }
 
 enum kf_err

@@ -10,7 +10,7 @@
 #include "buf.h"
 #include "xmalloc.h"
 
-static void
+void
 buf_reserve(struct buf *b, size_t extra)
 {
 	size_t	need, cap;

@@ -19,6 +19,8 @@ struct buf {
 #define BUF_INIT { NULL, 0, 0 }
 
 void	 buf_append(struct buf *, const void *, size_t);
+/* Makes room for extra more bytes at once (len and contents unchanged). */
+void	 buf_reserve(struct buf *, size_t extra);
 void	 buf_puts(struct buf *, const char *);
 void	 buf_putc(struct buf *, char);
 void	 buf_printf(struct buf *, const char *, ...)

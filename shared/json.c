@@ -1,11 +1,17 @@
 /* json.c: json-c helpers: bounded parsing, typed field access, output. */
 #include "autoconfig.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
 #include "xmalloc.h"
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /*
  * RFC 3629 UTF-8.  json-c's JSON_TOKENER_VALIDATE_UTF8 checks only the byte
@@ -18,8 +24,18 @@ utf8_check(const unsigned char *s, size_t len)
 {
 	size_t		i = 0, n, k;
 	unsigned long	cp, min;
+	uint64_t	word;
 
 	while (i < len) {
+		/* Requests are mostly ASCII: step over it 8 bytes at a time. */
+		while (len - i >= 8) {
+			memcpy(&word, s + i, 8);
+			if ((word & UINT64_C(0x8080808080808080)) != 0)
+				break;
+			i += 8;
+		}
+		if (i == len)
+			break;
 		if (s[i] < 0x80) {
 			i++;
 			continue;
@@ -52,16 +68,618 @@ utf8_check(const unsigned char *s, size_t len)
 	return len;
 }
 
+/*
+ * buf_append inline when the bytes fit: the parser's escapes and the
+ * writer's punctuation are a byte or two each, too small for a call.
+ */
+static inline void
+put_bytes(struct buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len > n) {
+		memcpy(b->ptr + b->len, p, n);
+		b->len += n;
+		b->ptr[b->len] = '\0';
+	} else
+		buf_append(b, p, n);
+}
+
+static inline void
+put_char(struct buf *b, char c)
+{
+	put_bytes(b, &c, 1);
+}
+
+/*
+ * A fast path in front of json-c's tokener, which goes one byte at a time
+ * through a state machine, and sets up a locale for every call (a cost
+ * that dominates a short Kiro event).  It builds the same json-c tree
+ * from the plainest JSON only: RFC 8259 syntax, the four RFC white space
+ * bytes, integers of at most 18 digits (no "-0"), doubles kept with their
+ * text as json-c keeps them, no raw control bytes or lone surrogates in
+ * strings, no NUL in keys, nesting well inside max_depth.  Anything else
+ * (including every error) gives up, and json-c parses the text from the
+ * start, so what is accepted, the tree and every error message stay
+ * json-c's.  The text's UTF-8 is checked before.
+ */
+#define FAST_MAX_NUMBER	64	/* longer number tokens are json-c's */
+
+struct fast {
+	const char	*p;
+	const char	*end;
+	int		 depth;
+	int		 max_depth;
+	int		 failed;
+	struct buf	 str;		/* an unescaped string or key */
+};
+
+static json_object	*fast_value(struct fast *);
+
+/* Bytes that end a plain run inside a string: quote, backslash, controls. */
+static const unsigned char	fast_str_stop[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	['"'] = 1, ['\\'] = 1,
+};
+
+/*
+ * Steps over plain string bytes: 16 at a time with SSE2 (every x86-64
+ * has it), then 8 at a time while none is a quote, a backslash or a
+ * control byte (the classic "has zero byte" word tricks), then one at a
+ * time up to the stop.
+ */
+static const char *
+fast_str_run(const char *p, const char *end)
+{
+	const uint64_t	ones = UINT64_C(0x0101010101010101);
+	const uint64_t	highs = UINT64_C(0x8080808080808080);
+	uint64_t	w, q, b;
+
+#ifdef __SSE2__
+	const __m128i	quote = _mm_set1_epi8('"');
+	const __m128i	bslash = _mm_set1_epi8('\\');
+	const __m128i	ctl = _mm_set1_epi8(0x1f);
+	__m128i		v, hit;
+	int		mask;
+
+	while (end - p >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		/* v <= 0x1f unsigned: saturating v - 0x1f is 0. */
+		hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
+		    _mm_cmpeq_epi8(v, bslash)), _mm_cmpeq_epi8(
+		    _mm_subs_epu8(v, ctl), _mm_setzero_si128()));
+		if ((mask = _mm_movemask_epi8(hit)) != 0)
+			return p + __builtin_ctz((unsigned int)mask);
+		p += 16;
+	}
+#endif
+	while (end - p >= 8) {
+		memcpy(&w, p, 8);
+		q = w ^ (ones * '"');
+		b = w ^ (ones * '\\');
+		if ((((q - ones) & ~q) | ((b - ones) & ~b) |
+		    ((w - ones * 0x20) & ~w)) & highs)
+			break;
+		p += 8;
+	}
+	while (p < end && !fast_str_stop[(unsigned char)*p])
+		p++;
+	return p;
+}
+
+static void
+fast_ws(struct fast *f)
+{
+	while (f->p < f->end && (*f->p == ' ' || *f->p == '\n' ||
+	    *f->p == '\r' || *f->p == '\t'))
+		f->p++;
+}
+
+static int
+fast_hex4(const char *p, unsigned int *out)
+{
+	unsigned int	v = 0, d;
+	int		i;
+
+	for (i = 0; i < 4; i++) {
+		if (p[i] >= '0' && p[i] <= '9')
+			d = (unsigned int)(p[i] - '0');
+		else if (p[i] >= 'a' && p[i] <= 'f')
+			d = (unsigned int)(p[i] - 'a' + 10);
+		else if (p[i] >= 'A' && p[i] <= 'F')
+			d = (unsigned int)(p[i] - 'A' + 10);
+		else
+			return -1;
+		v = v << 4 | d;
+	}
+	*out = v;
+	return 0;
+}
+
+static void
+fast_utf8(struct buf *b, unsigned long cp)
+{
+	char	u[4];
+	size_t	n;
+
+	if (cp < 0x80) {
+		u[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | cp >> 6);
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		n = 2;
+	} else if (cp < 0x10000) {
+		u[0] = (char)(0xe0 | cp >> 12);
+		u[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (char)(0xf0 | cp >> 18);
+		u[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+		u[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+		u[3] = (char)(0x80 | (cp & 0x3f));
+		n = 4;
+	}
+	put_bytes(b, u, n);
+}
+
+/* One escape after the backslash at *p: 0, or -1 to give up. */
+static int
+fast_escape(struct fast *f)
+{
+	unsigned int	hi, lo;
+	char		c;
+
+	if (f->end - f->p < 2)
+		return -1;
+	switch (f->p[1]) {
+	case '"':	c = '"';	break;
+	case '\\':	c = '\\';	break;
+	case '/':	c = '/';	break;
+	case 'b':	c = '\b';	break;
+	case 'f':	c = '\f';	break;
+	case 'n':	c = '\n';	break;
+	case 'r':	c = '\r';	break;
+	case 't':	c = '\t';	break;
+	case 'u':
+		if (f->end - f->p < 6 || fast_hex4(f->p + 2, &hi) == -1)
+			return -1;
+		if (hi >= 0xdc00 && hi <= 0xdfff)
+			return -1;
+		if (hi < 0xd800 || hi > 0xdbff) {
+			fast_utf8(&f->str, hi);
+			f->p += 6;
+			return 0;
+		}
+		/* A high surrogate: only a low one after it is plain. */
+		if (f->end - f->p < 12 || f->p[6] != '\\' || f->p[7] != 'u' ||
+		    fast_hex4(f->p + 8, &lo) == -1 || lo < 0xdc00 ||
+		    lo > 0xdfff)
+			return -1;
+		fast_utf8(&f->str, 0x10000 + ((unsigned long)(hi - 0xd800) <<
+		    10) + (lo - 0xdc00));
+		f->p += 12;
+		return 0;
+	default:
+		return -1;
+	}
+	put_char(&f->str, c);
+	f->p += 2;
+	return 0;
+}
+
+/*
+ * The string whose opening quote is at *p.  Without escapes, *out and
+ * *len point into the text; else into f->str.  0, or -1 to give up.
+ */
+static int
+fast_string(struct fast *f, const char **out, size_t *len)
+{
+	const char	*start = ++f->p, *run;
+
+	f->p = fast_str_run(f->p, f->end);
+	if (f->p < f->end && *f->p == '"') {
+		*out = start;
+		*len = (size_t)(f->p++ - start);
+		return 0;
+	}
+	buf_reset(&f->str);
+	buf_append(&f->str, start, (size_t)(f->p - start));
+	while (f->p < f->end) {
+		if (*f->p == '"') {
+			f->p++;
+			*out = f->str.ptr;
+			*len = f->str.len;
+			return 0;
+		}
+		if (*f->p != '\\' || fast_escape(f) == -1)
+			return -1;	/* a control byte, or a rare escape */
+		run = f->p;
+		f->p = fast_str_run(f->p, f->end);
+		put_bytes(&f->str, run, (size_t)(f->p - run));
+	}
+	return -1;
+}
+
+static json_object *
+fast_number(struct fast *f)
+{
+	const char	*start = f->p, *digits;
+	char		 text[FAST_MAX_NUMBER + 1];
+	int64_t		 v = 0;
+	size_t		 n;
+	int		 is_double = 0;
+
+	if (f->p < f->end && *f->p == '-')
+		f->p++;
+	digits = f->p;
+	if (f->p < f->end && *f->p == '0')
+		f->p++;
+	else
+		while (f->p < f->end && *f->p >= '0' && *f->p <= '9')
+			v = v * 10 + (*f->p++ - '0');
+	n = (size_t)(f->p - digits);
+	if (n == 0 || n > 18)
+		return NULL;
+	if (f->p < f->end && *f->p == '.') {
+		is_double = 1;
+		for (digits = ++f->p; f->p < f->end && *f->p >= '0' &&
+		    *f->p <= '9'; f->p++)
+			;
+		if (f->p == digits)
+			return NULL;
+	}
+	if (f->p < f->end && (*f->p == 'e' || *f->p == 'E')) {
+		is_double = 1;
+		f->p++;
+		if (f->p < f->end && (*f->p == '+' || *f->p == '-'))
+			f->p++;
+		for (digits = f->p; f->p < f->end && *f->p >= '0' &&
+		    *f->p <= '9'; f->p++)
+			;
+		if (f->p == digits)
+			return NULL;
+	}
+	n = (size_t)(f->p - start);
+	if (!is_double) {
+		if (*start == '-' && v == 0)
+			return NULL;	/* "-0": json-c's business */
+		return json_object_new_int64(*start == '-' ? -v : v);
+	}
+	if (n > FAST_MAX_NUMBER)
+		return NULL;
+	memcpy(text, start, n);
+	text[n] = '\0';
+	/* As json-c: the value by strtod, the text kept for output. */
+	return json_object_new_double_s(strtod(text, NULL), text);
+}
+
+static int
+fast_literal(struct fast *f, const char *word, size_t len)
+{
+	if ((size_t)(f->end - f->p) < len || memcmp(f->p, word, len) != 0)
+		return -1;
+	f->p += len;
+	return 0;
+}
+
+static json_object *
+fast_object(struct fast *f)
+{
+	json_object	*obj, *v;
+	const char	*key;
+	char		 small[64], *k;
+	size_t		 len;
+
+	obj = json_object_new_object();
+	f->p++;
+	fast_ws(f);
+	if (f->p < f->end && *f->p == '}') {
+		f->p++;
+		return obj;
+	}
+	for (;;) {
+		if (f->p >= f->end || *f->p != '"' ||
+		    fast_string(f, &key, &len) == -1 ||
+		    memchr(key, '\0', len) != NULL)
+			break;
+		/* json-c takes the key as a C string: terminate a copy. */
+		k = len < sizeof(small) ? small : xmalloc(len + 1);
+		memcpy(k, key, len);
+		k[len] = '\0';
+		fast_ws(f);
+		if (f->p >= f->end || *f->p != ':') {
+			if (k != small)
+				free(k);
+			break;
+		}
+		f->p++;
+		v = fast_value(f);
+		if (f->failed) {
+			if (k != small)
+				free(k);
+			break;
+		}
+		json_object_object_add(obj, k, v);
+		if (k != small)
+			free(k);
+		fast_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			fast_ws(f);
+			continue;
+		}
+		if (f->p < f->end && *f->p == '}') {
+			f->p++;
+			return obj;
+		}
+		break;
+	}
+	f->failed = 1;
+	json_object_put(obj);
+	return NULL;
+}
+
+static json_object *
+fast_array(struct fast *f)
+{
+	json_object	*arr, *v;
+
+	arr = json_object_new_array();
+	f->p++;
+	fast_ws(f);
+	if (f->p < f->end && *f->p == ']') {
+		f->p++;
+		return arr;
+	}
+	for (;;) {
+		v = fast_value(f);
+		if (f->failed)
+			break;
+		json_object_array_add(arr, v);
+		fast_ws(f);
+		if (f->p < f->end && *f->p == ',') {
+			f->p++;
+			continue;
+		}
+		if (f->p < f->end && *f->p == ']') {
+			f->p++;
+			return arr;
+		}
+		break;
+	}
+	f->failed = 1;
+	json_object_put(arr);
+	return NULL;
+}
+
+/* One value; NULL is null, or a failure when f->failed is set. */
+static json_object *
+fast_value(struct fast *f)
+{
+	json_object	*v = NULL;
+	const char	*s;
+	size_t		 len;
+
+	fast_ws(f);
+	if (f->p >= f->end) {
+		f->failed = 1;
+		return NULL;
+	}
+	switch (*f->p) {
+	case '{':
+	case '[':
+		/* json-c refuses at max_depth - 1: stay well inside. */
+		if (++f->depth >= f->max_depth - 2) {
+			f->failed = 1;
+			return NULL;
+		}
+		v = *f->p == '{' ? fast_object(f) : fast_array(f);
+		f->depth--;
+		return v;
+	case '"':
+		if (fast_string(f, &s, &len) == 0 && len <= INT32_MAX)
+			return json_strn(s, len);
+		break;
+	case 't':
+		if (fast_literal(f, "true", 4) == 0)
+			return json_object_new_boolean(1);
+		break;
+	case 'f':
+		if (fast_literal(f, "false", 5) == 0)
+			return json_object_new_boolean(0);
+		break;
+	case 'n':
+		if (fast_literal(f, "null", 4) == 0)
+			return NULL;
+		break;
+	default:
+		if ((v = fast_number(f)) != NULL)
+			return v;
+		break;
+	}
+	f->failed = 1;
+	return NULL;
+}
+
+/* The tree of an object or array text, or NULL: leave it to json-c. */
+static json_object *
+fast_parse(const char *text, size_t len, int max_depth)
+{
+	struct fast	 f;
+	json_object	*v;
+
+	memset(&f, 0, sizeof(f));
+	f.p = text;
+	f.end = text + len;
+	f.max_depth = max_depth;
+	fast_ws(&f);
+	if (f.p >= f.end || (*f.p != '{' && *f.p != '['))
+		return NULL;
+	v = fast_value(&f);
+	if (!f.failed) {
+		fast_ws(&f);
+		if (f.p != f.end) {
+			json_object_put(v);
+			v = NULL;
+		}
+	}
+	buf_free(&f.str);
+	return f.failed ? NULL : v;
+}
+
+/*
+ * One string into the arena, terminated; the arena was reserved for the
+ * whole text, so earlier strings do not move.
+ */
+static int
+flat_string(struct fast *f, struct buf *arena, const char **out, size_t *len)
+{
+	const char	*s;
+
+	if (f->p >= f->end || *f->p != '"' || fast_string(f, &s, len) == -1)
+		return -1;
+	*out = arena->ptr + arena->len;
+	memcpy(arena->ptr + arena->len, s, *len);
+	arena->len += *len;
+	arena->ptr[arena->len++] = '\0';
+	return 0;
+}
+
+int
+json_flat_parse(struct json_flat *fl, const char *text, size_t len)
+{
+	struct fast		 f;
+	struct json_flat_member	*m;
+	json_object		*num;
+	int			 rc = -1;
+
+	fl->n = 0;
+	if (len > INT32_MAX || utf8_check((const unsigned char *)text, len) !=
+	    len)
+		return -1;
+	/* Unescaped strings and their NULs never outgrow the text. */
+	buf_reset(&fl->arena);
+	buf_reserve(&fl->arena, len + 1);
+	memset(&f, 0, sizeof(f));
+	f.p = text;
+	f.end = text + len;
+	f.str = fl->scratch;		/* its allocation, kept for the next */
+	fast_ws(&f);
+	if (f.p >= f.end || *f.p++ != '{')
+		goto out;
+	fast_ws(&f);
+	if (f.p < f.end && *f.p == '}') {
+		f.p++;
+		goto end;
+	}
+	for (;;) {
+		if (fl->n == JSON_FLAT_MAX)
+			goto out;
+		m = &fl->m[fl->n];
+		if (flat_string(&f, &fl->arena, &m->key, &m->key_len) == -1 ||
+		    memchr(m->key, '\0', m->key_len) != NULL)
+			goto out;
+		fast_ws(&f);
+		if (f.p >= f.end || *f.p++ != ':')
+			goto out;
+		fast_ws(&f);
+		if (f.p >= f.end)
+			goto out;
+		m->str = NULL;
+		m->len = 0;
+		m->i = 0;
+		m->d = 0;
+		switch (*f.p) {
+		case '"':
+			m->type = JSON_FLAT_STRING;
+			if (flat_string(&f, &fl->arena, &m->str, &m->len) == -1)
+				goto out;
+			break;
+		case 't':
+		case 'f':
+			m->type = JSON_FLAT_BOOL;
+			m->i = *f.p == 't';
+			if (fast_literal(&f, m->i ? "true" : "false",
+			    m->i ? 4 : 5) == -1)
+				goto out;
+			break;
+		case 'n':
+			m->type = JSON_FLAT_NULL;
+			if (fast_literal(&f, "null", 4) == -1)
+				goto out;
+			break;
+		default:
+			/* The fast path's own numbers, so json-c's values. */
+			if ((num = fast_number(&f)) == NULL)
+				goto out;
+			m->type = json_object_is_type(num, json_type_int) ?
+			    JSON_FLAT_INT : JSON_FLAT_DOUBLE;
+			m->i = json_object_get_int64(num);
+			m->d = json_object_get_double(num);
+			json_object_put(num);
+			break;
+		}
+		fl->n++;
+		fast_ws(&f);
+		if (f.p < f.end && *f.p == ',') {
+			f.p++;
+			fast_ws(&f);
+			continue;
+		}
+		if (f.p < f.end && *f.p == '}') {
+			f.p++;
+			break;
+		}
+		goto out;
+	}
+end:
+	fast_ws(&f);
+	if (f.p == f.end)
+		rc = 0;
+out:
+	fl->scratch = f.str;
+	if (rc == -1)
+		fl->n = 0;
+	return rc;
+}
+
+const struct json_flat_member *
+json_flat_get(const struct json_flat *fl, const char *key)
+{
+	size_t	len = strlen(key), i;
+
+	for (i = fl->n; i > 0; i--)
+		if (fl->m[i - 1].key_len == len &&
+		    memcmp(fl->m[i - 1].key, key, len) == 0)
+			return &fl->m[i - 1];
+	return NULL;
+}
+
+void
+json_flat_free(struct json_flat *fl)
+{
+	buf_free(&fl->arena);
+	buf_free(&fl->scratch);
+	fl->n = 0;
+}
+
 struct json_parser {
 	json_tokener	*tok;
 	int		 max_depth;
 };
 
-/* One parse with a tokener that is fresh or reset. */
+static json_tokener	*tokener_new(int);
+
+/*
+ * One parse: the fast path, else json-c with *tokp, which is made when
+ * NULL (the fast path needs none) and reset before use.
+ */
 static enum kf_err
-parse_with(json_tokener *tok, int max_depth, const char *text, size_t len,
-    json_object **out, char **cause)
+parse_with(json_tokener **tokp, int max_depth, int fast, const char *text,
+    size_t len, json_object **out, char **cause)
 {
+	json_tokener		*tok;
 	json_object		*v;
 	enum json_tokener_error	 jerr;
 	size_t			 end;
@@ -76,6 +694,13 @@ parse_with(json_tokener *tok, int max_depth, const char *text, size_t len,
 		    end);
 		return KF_EINVAL;
 	}
+	if (fast && (*out = fast_parse(text, len, max_depth)) != NULL)
+		return KF_OK;
+	if (*tokp == NULL)
+		*tokp = tokener_new(max_depth);
+	else
+		json_tokener_reset(*tokp);
+	tok = *tokp;
 	v = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
@@ -138,12 +763,25 @@ enum kf_err
 json_parse(const char *text, size_t len, int max_depth, json_object **out,
     char **cause)
 {
-	json_tokener	*tok;
+	json_tokener	*tok = NULL;
 	enum kf_err	 er;
 
-	tok = tokener_new(max_depth);
-	er = parse_with(tok, max_depth, text, len, out, cause);
-	json_tokener_free(tok);
+	er = parse_with(&tok, max_depth, 1, text, len, out, cause);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return er;
+}
+
+enum kf_err
+json_parse_jsonc(const char *text, size_t len, int max_depth,
+    json_object **out, char **cause)
+{
+	json_tokener	*tok = NULL;
+	enum kf_err	 er;
+
+	er = parse_with(&tok, max_depth, 0, text, len, out, cause);
+	if (tok != NULL)
+		json_tokener_free(tok);
 	return er;
 }
 
@@ -153,7 +791,6 @@ json_parser_new(int max_depth)
 	struct json_parser	*p;
 
 	p = xcalloc(1, sizeof(*p));
-	p->tok = tokener_new(max_depth);
 	p->max_depth = max_depth;
 	return p;
 }
@@ -163,7 +800,8 @@ json_parser_free(struct json_parser *p)
 {
 	if (p == NULL)
 		return;
-	json_tokener_free(p->tok);
+	if (p->tok != NULL)
+		json_tokener_free(p->tok);
 	free(p);
 }
 
@@ -171,8 +809,7 @@ enum kf_err
 json_parser_parse(struct json_parser *p, const char *text, size_t len,
     json_object **out, char **cause)
 {
-	json_tokener_reset(p->tok);
-	return parse_with(p->tok, p->max_depth, text, len, out, cause);
+	return parse_with(&p->tok, p->max_depth, 1, text, len, out, cause);
 }
 
 static int
@@ -281,8 +918,58 @@ json_type_label(json_object *v)
 	return "value";
 }
 
-void
-json_to_buf(json_object *v, struct buf *out)
+/*
+ * json-c's serialiser escapes one byte at a time into a printbuf and then
+ * it is copied out; the Kiro body (every tool schema, every tool result)
+ * goes through here once per request.  This writes the same bytes as
+ * json_object_to_json_string_ext(PLAIN | NOSLASHESCAPE) straight into
+ * out: json-c's escapes ("\u00XX" in lower case for other control
+ * bytes, DEL and non-ASCII as they are), insertion order, null for NULL.
+ * Doubles keep json-c's own output (the parsed text, or its formatting),
+ * and so does an integer json-c may hold unsigned.
+ */
+static const unsigned char	jsonc_esc[256] = {
+	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+	'b', 't', 'n', 'u', 'f', 'r', 'u', 'u',
+	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
+	['"'] = '"', ['\\'] = '\\',
+};
+
+static void
+jsonc_str(struct buf *out, const char *s, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const unsigned char	*p = (const unsigned char *)s;
+	char			 esc[6] = { '\\', 'u', '0', '0' };
+	size_t			 i = 0, run;
+
+	buf_reserve(out, len + 2);
+	put_char(out, '"');
+	while (i < len) {
+		/* jsonc_esc marks the bytes fast_str_stop does. */
+		run = (size_t)(fast_str_run(s + i, s + len) - s);
+		if (run > i) {
+			put_bytes(out, s + i, run - i);
+			if ((i = run) == len)
+				break;
+		}
+		if (jsonc_esc[p[i]] == 'u') {
+			esc[4] = hex[p[i] >> 4];
+			esc[5] = hex[p[i] & 0xf];
+			put_bytes(out, esc, 6);
+		} else {
+			esc[1] = (char)jsonc_esc[p[i]];
+			put_bytes(out, esc, 2);
+			esc[1] = 'u';
+		}
+		i++;
+	}
+	put_char(out, '"');
+}
+
+static void
+jsonc_leaf(json_object *v, struct buf *out)
 {
 	const char	*s;
 	size_t		 len;
@@ -290,6 +977,70 @@ json_to_buf(json_object *v, struct buf *out)
 	s = json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	buf_append(out, s, len);
+}
+
+static void
+write_value(json_object *v, struct buf *out)
+{
+	char		 num[24];
+	int64_t		 i;
+	size_t		 k, n;
+	int		 first = 1;
+
+	switch (json_object_get_type(v)) {
+	case json_type_null:
+		put_bytes(out, "null", 4);
+		break;
+	case json_type_boolean:
+		if (json_object_get_boolean(v))
+			put_bytes(out, "true", 4);
+		else
+			put_bytes(out, "false", 5);
+		break;
+	case json_type_int:
+		if ((i = json_object_get_int64(v)) == INT64_MAX) {
+			jsonc_leaf(v, out);	/* maybe an unsigned one */
+			break;
+		}
+		n = (size_t)snprintf(num, sizeof(num), "%" PRId64, i);
+		put_bytes(out, num, n);
+		break;
+	case json_type_double:
+		jsonc_leaf(v, out);
+		break;
+	case json_type_string:
+		jsonc_str(out, json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v));
+		break;
+	case json_type_array:
+		put_char(out, '[');
+		n = json_object_array_length(v);
+		for (k = 0; k < n; k++) {
+			if (k > 0)
+				put_char(out, ',');
+			write_value(json_object_array_get_idx(v, k), out);
+		}
+		put_char(out, ']');
+		break;
+	case json_type_object:
+		put_char(out, '{');
+		json_object_object_foreach(v, key, val) {
+			if (!first)
+				put_char(out, ',');
+			first = 0;
+			jsonc_str(out, key, strlen(key));
+			put_char(out, ':');
+			write_value(val, out);
+		}
+		put_char(out, '}');
+		break;
+	}
+}
+
+void
+json_to_buf(json_object *v, struct buf *out)
+{
+	write_value(v, out);
 }
 
 char *

@@ -22,9 +22,18 @@
  * Parses exactly len bytes (NULs included) as one JSON value.  Trailing
  * non-space bytes, depth beyond max_depth and invalid UTF-8 are KF_EINVAL
  * with a cause that says what and where.  *out gets one reference; a bare
- * null, for which json-c has no object, is KF_EINVAL too.
+ * null, for which json-c has no object, is KF_EINVAL too.  Plain objects
+ * and arrays take a fast path that builds the same tree as json-c's
+ * tokener, which parses whatever the fast path leaves (json.c).
  */
 enum kf_err	 json_parse(const char *text, size_t len, int max_depth,
+		    json_object **out, char **cause);
+
+/*
+ * json_parse without its fast path (json.c): json-c's tokener alone, for
+ * the tests that check both give the same tree and the same errors.
+ */
+enum kf_err	 json_parse_jsonc(const char *text, size_t len, int max_depth,
 		    json_object **out, char **cause);
 
 /*
@@ -38,6 +47,51 @@ void			 json_parser_free(struct json_parser *);	/* NULL ok */
 enum kf_err		 json_parser_parse(struct json_parser *,
 			    const char *text, size_t len, json_object **out,
 			    char **cause);
+
+/*
+ * A flat object's members without a json-c tree, for a hot path such as
+ * Kiro's events (one small object per frame): json_flat_parse fills f
+ * when text is one object whose values are all strings, numbers, true,
+ * false or null, within the fast path's limits (json.c), at most
+ * JSON_FLAT_MAX members, and returns 0; else -1, and the caller parses it
+ * with json_parse (which also says what is wrong).  Strings are
+ * NUL-terminated (they may hold NULs: use len) and borrowed from f until
+ * the next json_flat_parse or json_flat_free.  Values are what json_parse
+ * would make: an integer of json-c's int type, a double of its double.
+ */
+#define JSON_FLAT_MAX	16
+
+enum json_flat_type {
+	JSON_FLAT_NULL,
+	JSON_FLAT_BOOL,
+	JSON_FLAT_INT,
+	JSON_FLAT_DOUBLE,
+	JSON_FLAT_STRING,
+	JSON_FLAT__MAX
+};
+
+struct json_flat_member {
+	const char		*key;
+	size_t			 key_len;
+	enum json_flat_type	 type;
+	const char		*str;		/* STRING */
+	size_t			 len;		/* STRING */
+	int64_t			 i;		/* INT; BOOL: 0 or 1 */
+	double			 d;		/* DOUBLE, and INT as a double */
+};
+
+struct json_flat {
+	struct json_flat_member	 m[JSON_FLAT_MAX];
+	size_t			 n;
+	struct buf		 arena;		/* the strings */
+	struct buf		 scratch;	/* unescaping */
+};
+
+int	 json_flat_parse(struct json_flat *f, const char *text, size_t len);
+/* The member of that key, the last one as json-c keeps it; NULL: none. */
+const struct json_flat_member *json_flat_get(const struct json_flat *,
+	    const char *key);
+void	 json_flat_free(struct json_flat *);	/* the arena; f stays usable */
 
 /*
  * Typed field access: each returns 1 when the key is present with the right

@@ -17,42 +17,56 @@
 
 /*
  * Everything a struct kiro_event points to lives here until the next parse:
- * strings from the payload stay inside last, strings from headers or raw
- * payloads are copied into the bufs.
+ * strings from the payload stay inside last (or flat's arena), strings
+ * from headers or raw payloads are copied into the bufs.
  */
 /*
  * Tool inputs arrive as strings, so event payloads are shallow; a small
  * depth keeps the reused tokener's stack small.
  */
 #define EVENT_MAX_DEPTH	64
+/* A flat arena bigger than this is freed before the next frame. */
+#define FLAT_KEEP	(64u * 1024)
 
 struct kiro_event_parser {
 	struct json_parser *json;	/* one tokener for the whole stream */
 	json_object	*last;		/* the last payload parsed */
+	struct json_flat flat;		/* or its members, when it is flat */
 	struct buf	 kind;		/* event, exception or error type */
 	struct buf	 text;		/* message from a header or raw payload */
 	struct buf	 input;		/* a tool input object, serialised */
 };
 
-typedef enum kf_err (*event_fn)(struct kiro_event_parser *, json_object *,
-    struct kiro_event *, char **);
+/*
+ * A payload object: most frames are one flat object (a text delta, a tool
+ * input fragment), read from its members without a json-c tree
+ * (json_flat_parse); the others are a json-c tree.  The handlers read
+ * either through the obj_* accessors, with json_get_*'s rules.
+ */
+struct ev_obj {
+	json_object		*jo;	/* NULL: flat */
+	const struct json_flat	*flat;
+};
 
-static enum kf_err	ev_assistant(struct kiro_event_parser *, json_object *,
-			    struct kiro_event *, char **);
-static enum kf_err	ev_code(struct kiro_event_parser *, json_object *,
-			    struct kiro_event *, char **);
-static enum kf_err	ev_tool_use(struct kiro_event_parser *, json_object *,
-			    struct kiro_event *, char **);
-static enum kf_err	ev_reasoning(struct kiro_event_parser *, json_object *,
-			    struct kiro_event *, char **);
-static enum kf_err	ev_metering(struct kiro_event_parser *, json_object *,
-			    struct kiro_event *, char **);
+typedef enum kf_err (*event_fn)(struct kiro_event_parser *,
+    const struct ev_obj *, struct kiro_event *, char **);
+
+static enum kf_err	ev_assistant(struct kiro_event_parser *,
+			    const struct ev_obj *, struct kiro_event *, char **);
+static enum kf_err	ev_code(struct kiro_event_parser *,
+			    const struct ev_obj *, struct kiro_event *, char **);
+static enum kf_err	ev_tool_use(struct kiro_event_parser *,
+			    const struct ev_obj *, struct kiro_event *, char **);
+static enum kf_err	ev_reasoning(struct kiro_event_parser *,
+			    const struct ev_obj *, struct kiro_event *, char **);
+static enum kf_err	ev_metering(struct kiro_event_parser *,
+			    const struct ev_obj *, struct kiro_event *, char **);
 static enum kf_err	ev_context_usage(struct kiro_event_parser *,
-			    json_object *, struct kiro_event *, char **);
-static enum kf_err	ev_metadata(struct kiro_event_parser *, json_object *,
-			    struct kiro_event *, char **);
-static enum kf_err	ev_metrics(struct kiro_event_parser *, json_object *,
-			    struct kiro_event *, char **);
+			    const struct ev_obj *, struct kiro_event *, char **);
+static enum kf_err	ev_metadata(struct kiro_event_parser *,
+			    const struct ev_obj *, struct kiro_event *, char **);
+static enum kf_err	ev_metrics(struct kiro_event_parser *,
+			    const struct ev_obj *, struct kiro_event *, char **);
 
 /*
  * The event types with a payload worth reading.  Anything else, known to be
@@ -106,6 +120,7 @@ kiro_event_parser_free(struct kiro_event_parser *kp)
 		return;
 	json_object_put(kp->last);
 	json_parser_free(kp->json);
+	json_flat_free(&kp->flat);
 	buf_free(&kp->kind);
 	buf_free(&kp->text);
 	buf_free(&kp->input);
@@ -122,16 +137,49 @@ slice_copy(struct buf *b, struct es_str s)
 	return buf_cstr(b);
 }
 
+/* The flat member of key that is not null, or NULL. */
+static const struct json_flat_member *
+flat_member(const struct ev_obj *o, const char *key)
+{
+	const struct json_flat_member	*m;
+
+	m = json_flat_get(o->flat, key);
+	return m != NULL && m->type != JSON_FLAT_NULL ? m : NULL;
+}
+
+/* 1 when key is there and not null. */
+static int
+obj_present(const struct ev_obj *o, const char *key)
+{
+	json_object	*v;
+
+	if (o->jo == NULL)
+		return flat_member(o, key) != NULL;
+	return json_object_object_get_ex(o->jo, key, &v) && v != NULL;
+}
+
 /*
  * As json_get_str, with the length (strings may hold "\u0000"): 1 when a
  * string, 0 when absent or null, -1 when another type.
  */
 static int
-str_field(json_object *obj, const char *key, const char **out, size_t *len)
+obj_str(const struct ev_obj *o, const char *key, const char **out,
+    size_t *len)
 {
-	json_object	*v;
+	const struct json_flat_member	*m;
+	json_object			*v;
 
-	if (!json_object_object_get_ex(obj, key, &v) || v == NULL)
+	if (o->jo == NULL) {
+		if ((m = flat_member(o, key)) == NULL)
+			return 0;
+		if (m->type != JSON_FLAT_STRING)
+			return -1;
+		*out = m->str;
+		if (len != NULL)
+			*len = m->len;
+		return 1;
+	}
+	if (!json_object_object_get_ex(o->jo, key, &v) || v == NULL)
 		return 0;
 	if (!json_object_is_type(v, json_type_string))
 		return -1;
@@ -141,25 +189,104 @@ str_field(json_object *obj, const char *key, const char **out, size_t *len)
 	return 1;
 }
 
-static enum kf_err
-wrong_type(char **cause, const char *event, const char *key, json_object *obj)
+/* json_get_num. */
+static int
+obj_num(const struct ev_obj *o, const char *key, double *out)
 {
-	json_object	*v = NULL;
+	const struct json_flat_member	*m;
 
-	json_object_object_get_ex(obj, key, &v);
+	if (o->jo != NULL)
+		return json_get_num(o->jo, key, out);
+	if ((m = flat_member(o, key)) == NULL)
+		return 0;
+	if (m->type != JSON_FLAT_INT && m->type != JSON_FLAT_DOUBLE)
+		return -1;
+	*out = m->d;
+	return 1;
+}
+
+/* json_get_int: an integer, or a double with an integral value. */
+static int
+obj_int(const struct ev_obj *o, const char *key, int64_t *out)
+{
+	const struct json_flat_member	*m;
+
+	if (o->jo != NULL)
+		return json_get_int(o->jo, key, out);
+	if ((m = flat_member(o, key)) == NULL)
+		return 0;
+	if (m->type == JSON_FLAT_INT) {
+		*out = m->i;
+		return 1;
+	}
+	if (m->type == JSON_FLAT_DOUBLE && m->d >= -9.0e18 &&
+	    m->d <= 9.0e18 && m->d == (double)(int64_t)m->d) {
+		*out = (int64_t)m->d;
+		return 1;
+	}
+	return -1;
+}
+
+/* json_get_bool. */
+static int
+obj_bool(const struct ev_obj *o, const char *key, int *out)
+{
+	const struct json_flat_member	*m;
+
+	if (o->jo != NULL)
+		return json_get_bool(o->jo, key, out);
+	if ((m = flat_member(o, key)) == NULL)
+		return 0;
+	if (m->type != JSON_FLAT_BOOL)
+		return -1;
+	*out = (int)m->i;
+	return 1;
+}
+
+/* json_get_obj: a flat object holds none, so -1 when key is there. */
+static int
+obj_obj(const struct ev_obj *o, const char *key, json_object **out)
+{
+	if (o->jo != NULL)
+		return json_get_obj(o->jo, key, out);
+	return flat_member(o, key) != NULL ? -1 : 0;
+}
+
+/* json_type_label of key's value ("null" when absent). */
+static const char *
+obj_label(const struct ev_obj *o, const char *key)
+{
+	static const char *const	 labels[JSON_FLAT__MAX] = {
+		"null", "boolean", "number", "number", "string"
+	};
+	const struct json_flat_member	*m;
+	json_object			*v = NULL;
+
+	if (o->jo == NULL)
+		return (m = json_flat_get(o->flat, key)) == NULL ? "null" :
+		    labels[m->type];
+	json_object_object_get_ex(o->jo, key, &v);
+	return json_type_label(v);
+}
+
+static enum kf_err
+wrong_type(char **cause, const char *event, const char *key,
+    const struct ev_obj *o)
+{
+	const char	*label = obj_label(o, key);
+
 	xsetprintf(cause, "%s: %s is %s %s", event, key,
-	    json_object_is_type(v, json_type_array) ||
-	    json_object_is_type(v, json_type_object) ? "an" : "a",
-	    json_type_label(v));
+	    strcmp(label, "array") == 0 || strcmp(label, "object") == 0 ?
+	    "an" : "a", label);
 	return KF_EUPSTREAM;
 }
 
 /* content as the text; absent is an empty delta, which the relay skips. */
 static enum kf_err
-text_content(json_object *jo, const char *event, struct kiro_event *ev,
+text_content(const struct ev_obj *jo, const char *event, struct kiro_event *ev,
     char **cause)
 {
-	switch (str_field(jo, "content", &ev->text, &ev->text_len)) {
+	switch (obj_str(jo, "content", &ev->text, &ev->text_len)) {
 	case 1:
 		break;
 	case 0:
@@ -174,13 +301,11 @@ text_content(json_object *jo, const char *event, struct kiro_event *ev,
 }
 
 static enum kf_err
-ev_assistant(struct kiro_event_parser *kp, json_object *jo,
+ev_assistant(struct kiro_event_parser *kp, const struct ev_obj *jo,
     struct kiro_event *ev, char **cause)
 {
-	json_object	*v;
-
 	/* IDE suggestions, not the answer (AIC and a Go peer drop them). */
-	if (json_object_object_get_ex(jo, "followupPrompt", &v) && v != NULL) {
+	if (obj_present(jo, "followupPrompt")) {
 		ev->type = KIRO_EV_IGNORED;
 		ev->kind = kp->kind.ptr;
 		return KF_OK;
@@ -189,8 +314,8 @@ ev_assistant(struct kiro_event_parser *kp, json_object *jo,
 }
 
 static enum kf_err
-ev_code(struct kiro_event_parser *kp, json_object *jo, struct kiro_event *ev,
-    char **cause)
+ev_code(struct kiro_event_parser *kp, const struct ev_obj *jo,
+    struct kiro_event *ev, char **cause)
 {
 	return text_content(jo, "codeEvent", ev, cause);
 }
@@ -201,43 +326,43 @@ ev_code(struct kiro_event_parser *kp, json_object *jo, struct kiro_event *ev,
  * every frame by RS but AIC has seen continuation frames without it.
  */
 static enum kf_err
-ev_tool_use(struct kiro_event_parser *kp, json_object *jo,
+ev_tool_use(struct kiro_event_parser *kp, const struct ev_obj *jo,
     struct kiro_event *ev, char **cause)
 {
 	json_object	*v;
 	int		 rc;
 
-	rc = str_field(jo, "toolUseId", &ev->tool_use_id, NULL);
+	rc = obj_str(jo, "toolUseId", &ev->tool_use_id, NULL);
 	if (rc == 0) {
 		xsetprintf(cause, "toolUseEvent: no toolUseId");
 		return KF_EUPSTREAM;
 	}
 	if (rc == -1)
 		return wrong_type(cause, "toolUseEvent", "toolUseId", jo);
-	if (str_field(jo, "name", &ev->tool_name, NULL) == -1)
+	if (obj_str(jo, "name", &ev->tool_name, NULL) == -1)
 		return wrong_type(cause, "toolUseEvent", "name", jo);
 
-	if (!json_object_object_get_ex(jo, "input", &v) || v == NULL) {
+	/* A flat payload's input is a string or null (kiro_event_parse). */
+	rc = obj_str(jo, "input", &ev->tool_input, &ev->tool_input_len);
+	if (rc == 0) {
 		ev->tool_input = "";
 		ev->tool_input_len = 0;
-	} else if (json_object_is_type(v, json_type_string)) {
-		ev->tool_input = json_object_get_string(v);
-		ev->tool_input_len = (size_t)json_object_get_string_len(v);
-	} else {
+	} else if (rc == -1 && jo->jo != NULL &&
+	    json_object_object_get_ex(jo->jo, "input", &v)) {
 		/* K2A and a Go peer accept an already decoded object. */
 		json_to_buf(v, &kp->input);
 		ev->tool_input = kp->input.ptr;
 		ev->tool_input_len = kp->input.len;
 	}
 
-	if (json_get_bool(jo, "stop", &ev->tool_stop) == -1)
+	if (obj_bool(jo, "stop", &ev->tool_stop) == -1)
 		return wrong_type(cause, "toolUseEvent", "stop", jo);
 	ev->type = KIRO_EV_TOOL_USE;
 	return KF_OK;
 }
 
 static enum kf_err
-ev_reasoning(struct kiro_event_parser *kp, json_object *jo,
+ev_reasoning(struct kiro_event_parser *kp, const struct ev_obj *jo,
     struct kiro_event *ev, char **cause)
 {
 	static const char *const	 keys[] = { "text", "content" };
@@ -247,14 +372,14 @@ ev_reasoning(struct kiro_event_parser *kp, json_object *jo,
 	ev->text = "";
 	ev->text_len = 0;
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		rc = str_field(jo, keys[i], &ev->text, &ev->text_len);
+		rc = obj_str(jo, keys[i], &ev->text, &ev->text_len);
 		if (rc == -1)
 			return wrong_type(cause, "reasoningContentEvent",
 			    keys[i], jo);
 		if (rc == 1)
 			break;
 	}
-	if (str_field(jo, "signature", &ev->signature, NULL) == -1)
+	if (obj_str(jo, "signature", &ev->signature, NULL) == -1)
 		return wrong_type(cause, "reasoningContentEvent", "signature",
 		    jo);
 	ev->type = KIRO_EV_REASONING;
@@ -262,10 +387,10 @@ ev_reasoning(struct kiro_event_parser *kp, json_object *jo,
 }
 
 static enum kf_err
-number(json_object *jo, const char *event, const char *key, double *out,
-    char **cause)
+number(const struct ev_obj *jo, const char *event, const char *key,
+    double *out, char **cause)
 {
-	switch (json_get_num(jo, key, out)) {
+	switch (obj_num(jo, key, out)) {
 	case 1:
 		return KF_OK;
 	case 0:
@@ -278,7 +403,7 @@ number(json_object *jo, const char *event, const char *key, double *out,
 
 /* Credits charged: {unit, unitPlural?, usage} (§5; the 2026 form of §12). */
 static enum kf_err
-ev_metering(struct kiro_event_parser *kp, json_object *jo,
+ev_metering(struct kiro_event_parser *kp, const struct ev_obj *jo,
     struct kiro_event *ev, char **cause)
 {
 	enum kf_err	er;
@@ -291,13 +416,13 @@ ev_metering(struct kiro_event_parser *kp, json_object *jo,
 		xsetprintf(cause, "meteringEvent: usage is negative");
 		return KF_EUPSTREAM;
 	}
-	if (str_field(jo, "unit", &ev->kind, NULL) == -1)
+	if (obj_str(jo, "unit", &ev->kind, NULL) == -1)
 		return wrong_type(cause, "meteringEvent", "unit", jo);
 	return KF_OK;
 }
 
 static enum kf_err
-ev_context_usage(struct kiro_event_parser *kp, json_object *jo,
+ev_context_usage(struct kiro_event_parser *kp, const struct ev_obj *jo,
     struct kiro_event *ev, char **cause)
 {
 	ev->type = KIRO_EV_CONTEXT_USAGE;
@@ -306,17 +431,18 @@ ev_context_usage(struct kiro_event_parser *kp, json_object *jo,
 }
 
 /* A token count, or -1 when absent or not a count. */
-static enum kf_err	token_count(json_object *, const char *, const char *,
-			    long *, char **);
+static enum kf_err	token_count(const struct ev_obj *, const char *,
+			    const char *, long *, char **);
 
 /*
  * messageMetadataEvent.tokenUsage (§12, CLIProxyAPIPlus kiro_executor.go):
  * every figure is optional, a wrong type makes the frame unusable.
  */
 static enum kf_err
-token_usage(const char *event, json_object *tu, struct kiro_token_usage *u,
+token_usage(const char *event, json_object *tree, struct kiro_token_usage *u,
     char **cause)
 {
+	const struct ev_obj		 tu_obj = { tree, NULL }, *tu = &tu_obj;
 	const struct {
 		const char	*key;
 		long		*out;
@@ -334,7 +460,7 @@ token_usage(const char *event, json_object *tu, struct kiro_token_usage *u,
 		if ((er = token_count(tu, event, counts[i].key, counts[i].out,
 		    cause)) != KF_OK)
 			return er;
-	switch (json_get_num(tu, "contextUsagePercentage", &u->context_pct)) {
+	switch (obj_num(tu, "contextUsagePercentage", &u->context_pct)) {
 	case 1:
 		if (u->context_pct < 0)
 			u->context_pct = -1;
@@ -352,17 +478,17 @@ token_usage(const char *event, json_object *tu, struct kiro_token_usage *u,
  * (§12); anything else in it is ignored.
  */
 static enum kf_err
-ev_metadata(struct kiro_event_parser *kp, json_object *jo,
+ev_metadata(struct kiro_event_parser *kp, const struct ev_obj *jo,
     struct kiro_event *ev, char **cause)
 {
 	json_object	*tu;
 	const char	*reason = NULL;
 
-	if ((str_field(jo, "stopReason", &reason, NULL) != 1 &&
-	    str_field(jo, "stop_reason", &reason, NULL) != 1) ||
+	if ((obj_str(jo, "stopReason", &reason, NULL) != 1 &&
+	    obj_str(jo, "stop_reason", &reason, NULL) != 1) ||
 	    *reason == '\0')
 		reason = NULL;
-	switch (json_get_obj(jo, "tokenUsage", &tu)) {
+	switch (obj_obj(jo, "tokenUsage", &tu)) {
 	case 1:
 		ev->type = KIRO_EV_TOKEN_USAGE;
 		ev->kind = reason;
@@ -384,12 +510,12 @@ ev_metadata(struct kiro_event_parser *kp, json_object *jo,
 
 /* A token count, or -1 when absent or not a count. */
 static enum kf_err
-token_count(json_object *jo, const char *event, const char *key, long *out,
-    char **cause)
+token_count(const struct ev_obj *jo, const char *event, const char *key,
+    long *out, char **cause)
 {
 	int64_t	v;
 
-	switch (json_get_int(jo, key, &v)) {
+	switch (obj_int(jo, key, &v)) {
 	case 1:
 		*out = v < 0 || v > LONG_MAX ? -1 : (long)v;
 		return KF_OK;
@@ -402,7 +528,7 @@ token_count(json_object *jo, const char *event, const char *key, long *out,
 }
 
 static enum kf_err
-ev_metrics(struct kiro_event_parser *kp, json_object *jo,
+ev_metrics(struct kiro_event_parser *kp, const struct ev_obj *jo,
     struct kiro_event *ev, char **cause)
 {
 	enum kf_err	er;
@@ -440,17 +566,20 @@ static enum kf_err
 parse_exception(struct kiro_event_parser *kp, const struct es_frame *f,
     struct kiro_event *ev)
 {
-	json_object	*jo;
+	json_object	*tree;
+	struct ev_obj	 obj = { NULL, NULL }, *jo = NULL;
 	const char	*s, *hash;
 
 	ev->type = KIRO_EV_EXCEPTION;
-	jo = payload_json(kp, f->payload, NULL);
-	if (jo != NULL && !json_object_is_type(jo, json_type_object))
-		jo = NULL;
+	tree = payload_json(kp, f->payload, NULL);
+	if (tree != NULL && json_object_is_type(tree, json_type_object)) {
+		obj.jo = tree;
+		jo = &obj;
+	}
 
 	if (f->exception_type.len > 0)
 		ev->kind = slice_copy(&kp->kind, f->exception_type);
-	else if (jo != NULL && str_field(jo, "__type", &s, NULL) == 1 &&
+	else if (jo != NULL && obj_str(jo, "__type", &s, NULL) == 1 &&
 	    *s != '\0') {
 		if ((hash = strrchr(s, '#')) != NULL && hash[1] != '\0')
 			s = hash + 1;
@@ -458,8 +587,8 @@ parse_exception(struct kiro_event_parser *kp, const struct es_frame *f,
 	} else
 		ev->kind = "UnknownException";
 
-	if (jo != NULL && (str_field(jo, "message", &ev->text,
-	    &ev->text_len) == 1 || str_field(jo, "Message", &ev->text,
+	if (jo != NULL && (obj_str(jo, "message", &ev->text,
+	    &ev->text_len) == 1 || obj_str(jo, "Message", &ev->text,
 	    &ev->text_len) == 1))
 		return KF_OK;
 	ev->text = slice_copy(&kp->text, f->payload);
@@ -485,10 +614,32 @@ parse_error(struct kiro_event_parser *kp, const struct es_frame *f,
 	return KF_OK;
 }
 
+/*
+ * 1 when the payload is a flat object (json_flat_parse) that the handler
+ * can read as it is: a tool input that is not a string or null is written
+ * out as JSON text from the tree, so such a payload takes the tree path.
+ * A flat object is never a {"<eventType>":{...}} wrapper.
+ */
+static int
+flat_payload(struct kiro_event_parser *kp, struct es_str payload,
+    event_fn fn)
+{
+	const struct json_flat_member	*m;
+
+	if (payload.len == 0 ||
+	    json_flat_parse(&kp->flat, payload.ptr, payload.len) == -1)
+		return 0;
+	if (fn == ev_tool_use && (m = json_flat_get(&kp->flat, "input")) !=
+	    NULL && m->type != JSON_FLAT_STRING && m->type != JSON_FLAT_NULL)
+		return 0;
+	return 1;
+}
+
 enum kf_err
 kiro_event_parse(struct kiro_event_parser *kp, const struct es_frame *f,
     struct kiro_event *ev, char **cause)
 {
+	struct ev_obj	 obj = { NULL, NULL };
 	json_object	*jo, *inner;
 	const char	*name = NULL;
 	event_fn	 fn = NULL;
@@ -498,6 +649,9 @@ kiro_event_parse(struct kiro_event_parser *kp, const struct es_frame *f,
 	/* What the previous event borrowed is released only now. */
 	json_object_put(kp->last);
 	kp->last = NULL;
+	/* As the decoder's held frame: one huge payload is not kept. */
+	if (kp->flat.arena.cap > FLAT_KEEP)
+		json_flat_free(&kp->flat);
 	buf_reset(&kp->kind);
 	buf_reset(&kp->text);
 	buf_reset(&kp->input);
@@ -531,6 +685,10 @@ kiro_event_parse(struct kiro_event_parser *kp, const struct es_frame *f,
 		return KF_OK;
 	}
 
+	if (flat_payload(kp, f->payload, fn)) {
+		obj.flat = &kp->flat;
+		goto parsed;
+	}
 	if ((jo = payload_json(kp, f->payload, cause)) == NULL) {
 		if (cause != NULL)
 			xsetprintf(cause, "%s: %s", name,
@@ -547,8 +705,9 @@ kiro_event_parse(struct kiro_event_parser *kp, const struct es_frame *f,
 	if (json_object_object_length(jo) == 1 &&
 	    json_get_obj(jo, name, &inner) == 1)
 		jo = inner;
-
-	if ((er = fn(kp, jo, ev, cause)) != KF_OK) {
+	obj.jo = jo;
+parsed:
+	if ((er = fn(kp, &obj, ev, cause)) != KF_OK) {
 		memset(ev, 0, sizeof(*ev));
 		return er;
 	}

@@ -4,7 +4,8 @@
  * example frame of doc/protocol.md §4 (lengths and both CRCs); feeding one
  * byte at a time and in random slices; resynchronising after garbage; a bad
  * message CRC or header block skipping exactly one frame; impossible
- * lengths; ES_MAX_ERRORS consecutive errors giving ES_FATAL (and a good
+ * lengths; the decoder's CRC against zlib's at every short payload length
+ * and a flipped bit caught; ES_MAX_ERRORS consecutive errors giving ES_FATAL (and a good
  * frame resetting the count); the callback stopping the decoder; pending
  * bytes on a cut stream; every header value type stepped over; many frames
  * in one slice decoded in place; a frame of exactly ES_MAX_FRAME bytes.
@@ -338,6 +339,50 @@ START_TEST(bad_message_crc_skips_frame)
 	ck_assert_uint_eq(es_decoder_errors(d), 1);
 	es_decoder_free(d);
 	buf_free(&s.log);
+	buf_free(&b);
+}
+END_TEST
+
+/*
+ * The decoder's own CRC (slice-by-8 for short frames, zlib from 1 KiB)
+ * agrees with zlib's, which es_encode uses, at every payload length
+ * around its word and size boundaries; one flipped bit anywhere in the
+ * payload is caught.
+ */
+START_TEST(crc_agrees_with_zlib_at_every_length)
+{
+	struct buf		 b = BUF_INIT;
+	struct seen		 s;
+	struct es_decoder	*d;
+	const char *const	 names[] = { ":event-type" };
+	const char *const	 values[] = { "e" };
+	char			 payload[2100];
+	size_t			 len, flip;
+
+	for (len = 0; len < sizeof(payload); len++)
+		payload[len] = (char)(len * 31 + 7);
+	for (len = 0; len < sizeof(payload); len += len < 80 ||
+	    (len > 990 && len < 1060) ? 1 : 37) {
+		buf_reset(&b);
+		es_encode(&b, names, values, 1, payload, len);
+		seen_init(&s);
+		d = es_decoder_new(record, &s);
+		ck_assert_int_eq(es_decoder_feed(d, b.ptr, b.len), ES_OK);
+		ck_assert_msg(s.n_frames == 1, "payload of %zu bytes", len);
+		es_decoder_free(d);
+		buf_free(&s.log);
+		if (len == 0)
+			continue;
+		flip = b.len - 5 - (len * 7 / 3) % len;	/* inside the payload */
+		b.ptr[flip] ^= 0x01;
+		seen_init(&s);
+		d = es_decoder_new(record, &s);
+		ck_assert_int_eq(es_decoder_feed(d, b.ptr, b.len), ES_OK);
+		ck_assert_msg(s.n_frames == 0 && es_decoder_errors(d) == 1,
+		    "flipped bit in a payload of %zu bytes", len);
+		es_decoder_free(d);
+		buf_free(&s.log);
+	}
 	buf_free(&b);
 }
 END_TEST
@@ -818,6 +863,7 @@ eventstream_suite(void)
 	tcase_add_test(tc, random_slices_give_same_frames);
 	tcase_add_test(tc, resync_after_garbage);
 	tcase_add_test(tc, bad_message_crc_skips_frame);
+	tcase_add_test(tc, crc_agrees_with_zlib_at_every_length);
 	tcase_add_test(tc, bad_header_block_skips_frame);
 	tcase_add_test(tc, impossible_lengths);
 	tcase_add_test(tc, max_size_frame_decodes);

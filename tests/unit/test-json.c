@@ -19,9 +19,12 @@
  * empty and truncated input, the depth limit exactly at JSON_MAX_DEPTH and
  * one past it (arrays and objects) and at a small custom limit, invalid
  * UTF-8 of every kind RFC 3629 forbids, NUL bytes inside and around the
- * text, a NULL cause pointer; json_get_* return codes 1/0/-1 with null as
+ * text, a NULL cause pointer; the fast path against json-c's tokener alone
+ * on plain and awkward inputs (numbers, escapes, surrogates, duplicate
+ * keys, NUL in keys, depth limits): the same tree or the same error; json_get_* return codes 1/0/-1 with null as
  * absent and 64000.0 as an integer but 1.5 not; json_type_label; json_to_buf
- * and json_to_str compact output without "\/"; json_str and json_strn.
+ * and json_to_str compact output without "\/", byte for byte json-c's
+ * (every byte value, keys, integer and double limits, parsed doubles); json_str and json_strn.
  *
  * Not covered, because json-c's strict mode lets them through and
  * json_parse does not check for them: NaN, Infinity, single-quoted strings,
@@ -599,6 +602,170 @@ START_TEST(json_str_and_strn_copy_their_bytes)
 }
 END_TEST
 
+/* A type-tagged dump of v: json-c's text hides int 1 against double 1. */
+static void
+dump_tree(json_object *v, struct buf *out)
+{
+	size_t	i, n;
+
+	buf_putc(out, "nbdioas"[json_object_get_type(v)]);
+	switch (json_object_get_type(v)) {
+	case json_type_object:
+		buf_putc(out, '{');
+		json_object_object_foreach(v, key, val) {
+			buf_json_str(out, key, strlen(key));
+			buf_putc(out, ':');
+			dump_tree(val, out);
+			buf_putc(out, ',');
+		}
+		buf_putc(out, '}');
+		break;
+	case json_type_array:
+		buf_putc(out, '[');
+		n = json_object_array_length(v);
+		for (i = 0; i < n; i++) {
+			dump_tree(json_object_array_get_idx(v, i), out);
+			buf_putc(out, ',');
+		}
+		buf_putc(out, ']');
+		break;
+	default:
+		json_to_buf(v, out);
+		break;
+	}
+}
+
+/* json_parse (fast path) and json-c alone agree on s: tree or error. */
+static void
+assert_same_as_jsonc(const char *s, size_t n, int depth)
+{
+	json_object	*a = NULL, *b = NULL;
+	char		*ca = NULL, *cb = NULL;
+	struct buf	 da = BUF_INIT, db = BUF_INIT;
+	enum kf_err	 ea, eb;
+
+	ea = json_parse(s, n, depth, &a, &ca);
+	eb = json_parse_jsonc(s, n, depth, &b, &cb);
+	ck_assert_msg(ea == eb, "%.*s: %d vs json-c %d", (int)n, s, ea, eb);
+	if (ea == KF_OK) {
+		dump_tree(a, &da);
+		dump_tree(b, &db);
+		ck_assert_msg(da.len == db.len && memcmp(da.ptr, db.ptr,
+		    da.len) == 0, "%.*s: %s vs json-c %s", (int)n, s, da.ptr,
+		    db.ptr);
+	} else
+		ck_assert_str_eq(ca, cb);
+	json_object_put(a);
+	json_object_put(b);
+	free(ca);
+	free(cb);
+	buf_free(&da);
+	buf_free(&db);
+}
+
+START_TEST(json_parse_fast_path_matches_jsonc)
+{
+	static const char *const cases[] = {
+		"{}", "[]", " { } ", "[1,2,3]", "{\"a\":1,\"a\":2}",
+		"{\"a\":{\"b\":[true,false,null,{}]},\"c\":\"d\"}",
+		"[0,-1,123456789012345678,1234567890123456789,-0,-0.0]",
+		"[1.5,1e3,1E+3,1e-3,-2.50,0.1e1,6.02214076e23,1.,.5,01,1e]",
+		"[9223372036854775807,-9223372036854775808,"
+		    "18446744073709551616]",
+		"[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"]",
+		"[\"\\u0041\\u00e9\\u20ac\\ud83d\\ude00\\u0000x\"]",
+		"[\"\\ud83d\"]", "[\"\\ude00\"]", "[\"\\ud83dx\"]",
+		"[\"\\ud83d\\u0041\"]", "[\"\\u12\"]", "[\"\\x\"]",
+		"{\"k\\u0000ey\":1}", "{\"\":\"\"}", "{\"\\u00e9\":2}",
+		"[\"a\tb\"]", "[\"a\nb\"]", "[\"\x7f\"]",
+		"[\"ünïcödé 日本語\"]", "{\"a\":1,}", "[1,]", "[,1]",
+		"{\"a\" 1}", "{a:1}", "{'a':1}", "[tru]", "[nul]", "[NaN]",
+		"[Infinity]", "[1]x", "[1] ", "[1]\v", "\f[1]", "[1 2]",
+		"{\"a\":1 \"b\":2}", "[\"abc", "[\"abc\\", "{\"a\":", "{",
+		"[-]", "[--1]", "[+1]", "[1e+]", "[0x10]", "[1.5e309]",
+		"{\"a\":[{\"b\":[{\"c\":[]}]}]}", "\"str\"", "42", "true",
+		"null", "[null]", "{\"n\":null}",
+	};
+	char		 deep[600];
+	size_t		 i, d;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_same_as_jsonc(cases[i], strlen(cases[i]),
+		    JSON_MAX_DEPTH);
+	/* A NUL byte inside a string, and around the depth limits. */
+	assert_same_as_jsonc("[\"a\0b\"]", 7, JSON_MAX_DEPTH);
+	/* Each stop byte at every offset of the word-at-a-time scan. */
+	for (i = 0; i < 3 * 24; i++) {
+		static const char *const stops[] = { "\\\"", "\\n", "\t" };
+
+		d = (size_t)snprintf(deep, sizeof(deep), "[\"%.*s%s%s\"]",
+		    (int)(i / 3), "abcdefghijklmnopqrstuvwxyz", stops[i % 3],
+		    "\\u00e9 \xc3\xa9 ABCDEFGHIJKLMNOP");
+		assert_same_as_jsonc(deep, d, JSON_MAX_DEPTH);
+	}
+	for (d = 1; d < 12; d++) {
+		for (i = 0; i < d; i++)
+			deep[i] = '[';
+		for (i = 0; i < d; i++)
+			deep[d + i] = ']';
+		for (i = 1; i < 10; i++)
+			assert_same_as_jsonc(deep, 2 * d, (int)i);
+	}
+}
+END_TEST
+
+/* json_to_buf writes what json-c's own serialiser writes, byte for byte. */
+START_TEST(json_to_buf_matches_jsonc_output)
+{
+	json_object	*root, *arr, *obj, *parsed = NULL;
+	char		 all[256], key[3] = { 'k', 0, 0 };
+	const char	*want;
+	struct buf	 got = BUF_INIT;
+	size_t		 i, len;
+	static const char	 text[] = "{\"d\":1.50,\"e\":-2E+3,\"u\":"
+	    "18446744073709551615,\"i\":-9223372036854775808,\"s\":\"a/b\"}";
+
+	for (i = 0; i < sizeof(all); i++)
+		all[i] = (char)i;
+	root = json_object_new_object();
+	json_object_object_add(root, "all", json_strn(all, sizeof(all)));
+	arr = json_object_new_array();
+	json_object_array_add(arr, NULL);
+	json_object_array_add(arr, json_object_new_boolean(1));
+	json_object_array_add(arr, json_object_new_boolean(0));
+	json_object_array_add(arr, json_object_new_int64(INT64_MAX));
+	json_object_array_add(arr, json_object_new_int64(INT64_MIN));
+	json_object_array_add(arr, json_object_new_int64(0));
+	json_object_array_add(arr, json_object_new_uint64(UINT64_MAX));
+	json_object_array_add(arr, json_object_new_double(0.1));
+	json_object_array_add(arr, json_object_new_double(1e300));
+	json_object_array_add(arr, json_object_new_double(-0.0));
+	json_object_array_add(arr, json_object_new_double(3.0));
+	json_object_array_add(arr, json_object_new_array());
+	json_object_array_add(arr, json_object_new_object());
+	json_object_object_add(root, "arr", arr);
+	obj = json_object_new_object();
+	for (i = 1; i < 256; i += 7) {
+		key[1] = (char)i;
+		json_object_object_add(obj, key, json_object_new_int((int)i));
+	}
+	json_object_object_add(obj, "\"q\\/", NULL);
+	json_object_object_add(root, "keys", obj);
+	ck_assert_int_eq(json_parse(text, strlen(text), 8, &parsed, NULL),
+	    KF_OK);
+	json_object_object_add(root, "parsed", parsed);
+
+	json_to_buf(root, &got);
+	want = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	ck_assert_uint_eq(got.len, len);
+	ck_assert_msg(memcmp(got.ptr, want, len) == 0, "%s\nvs json-c\n%s",
+	    got.ptr, want);
+	json_object_put(root);
+	buf_free(&got);
+}
+END_TEST
+
 static Suite *
 json_suite(void)
 {
@@ -624,6 +791,7 @@ json_suite(void)
 	tcase_add_test(tc, json_parse_handles_embedded_nul);
 	tcase_add_test(tc, json_parse_rejects_non_json_syntax);
 	tcase_add_test(tc, json_parse_accepts_null_cause);
+	tcase_add_test(tc, json_parse_fast_path_matches_jsonc);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("get");
@@ -638,6 +806,7 @@ json_suite(void)
 	tc = tcase_create("output");
 	tcase_add_test(tc, json_to_buf_is_compact_and_keeps_slashes);
 	tcase_add_test(tc, json_to_buf_output_parses_back);
+	tcase_add_test(tc, json_to_buf_matches_jsonc_output);
 	tcase_add_test(tc, json_str_and_strn_copy_their_bytes);
 	suite_add_tcase(s, tc);
 	return s;

@@ -7,7 +7,10 @@
  * payloads; followupPrompt frames ignored; recognised-but-useless and
  * unknown types ignored with their name; exception frames (header,
  * __type, raw text) and error frames; bad JSON and wrong field types giving
- * KF_EUPSTREAM with a cause; strings outliving the frame; a whole encoded
+ * KF_EUPSTREAM with a cause; flat payloads (read without a json-c tree)
+ * and the same wrapped (read from the tree) giving the same event or error
+ * for every event type and field type; a huge flat payload followed by
+ * small ones; strings outliving the frame; a whole encoded
  * stream through the decoder.
  */
 #include "autoconfig.h"
@@ -672,6 +675,136 @@ START_TEST(type_names)
 }
 END_TEST
 
+/* One event as text, every field, so two parses can be compared. */
+static void
+describe(struct buf *b, enum kf_err er, const struct kiro_event *ev,
+    const char *cause)
+{
+	buf_printf(b, "er=%d type=%d len=%zu/%zu stop=%d v=%.17g in=%ld "
+	    "out=%ld u=%ld,%ld,%ld,%ld,%ld,%.17g cause=%s", er, ev->type,
+	    ev->text_len, ev->tool_input_len, ev->tool_stop, ev->value,
+	    ev->input_tokens, ev->output_tokens, ev->usage.output_tokens,
+	    ev->usage.total_tokens, ev->usage.uncached_input_tokens,
+	    ev->usage.cache_read_input_tokens,
+	    ev->usage.cache_write_input_tokens, ev->usage.context_pct,
+	    cause != NULL ? cause : "-");
+	buf_puts(b, " text=");
+	if (ev->text != NULL)
+		buf_append(b, ev->text, ev->text_len + 1);
+	buf_printf(b, " input=");
+	if (ev->tool_input != NULL)
+		buf_append(b, ev->tool_input, ev->tool_input_len + 1);
+	buf_printf(b, " id=%s name=%s sig=%s kind=%s",
+	    ev->tool_use_id != NULL ? ev->tool_use_id : "(null)",
+	    ev->tool_name != NULL ? ev->tool_name : "(null)",
+	    ev->signature != NULL ? ev->signature : "(null)",
+	    ev->kind != NULL ? ev->kind : "(null)");
+}
+
+/*
+ * Flat payloads are read without a json-c tree; the same payload wrapped
+ * as {"<eventType>":{...}} goes through the tree.  Both must give the same
+ * event, or the same error, for every field type and awkward value.
+ */
+START_TEST(flat_and_tree_payloads_agree)
+{
+	static const char *const types[] = {
+		"assistantResponseEvent", "codeEvent", "toolUseEvent",
+		"reasoningContentEvent", "meteringEvent", "contextUsageEvent",
+		"metadataEvent", "messageMetadataEvent", "metricsEvent",
+	};
+	static const char *const bodies[] = {
+		"", "\"content\":\"Hi \\\"there\\\"\\n\\u00e9\\ud83d\\ude00\"",
+		"\"content\":\"a\\u0000b\"", "\"content\":null",
+		"\"content\":5", "\"content\":true", "\"content\":\"x\","
+		    "\"content\":\"y\"", "\"content\":\"x\",\"followupPrompt\":"
+		    "\"p\"", "\"content\":\"x\",\"followupPrompt\":null",
+		"\"toolUseId\":\"t1\",\"name\":\"Read\",\"input\":\"{\\\"a\\\"\","
+		    "\"stop\":false", "\"toolUseId\":\"t1\",\"stop\":true",
+		"\"toolUseId\":\"t1\",\"input\":null,\"stop\":1",
+		"\"toolUseId\":\"t1\",\"name\":7", "\"toolUseId\":5",
+		"\"toolUseId\":\"t1\",\"input\":12", "\"toolUseId\":\"t1\","
+		    "\"input\":1.50", "\"toolUseId\":\"t1\",\"input\":false",
+		"\"text\":\"think\",\"signature\":\"sig\"",
+		"\"text\":null,\"content\":\"c\"", "\"text\":1",
+		"\"signature\":false", "\"unit\":\"credit\",\"usage\":0.01",
+		"\"usage\":3", "\"usage\":-1", "\"usage\":\"1\"",
+		"\"unit\":2,\"usage\":1", "\"usage\":1e-2",
+		"\"contextUsagePercentage\":12.5",
+		"\"contextUsagePercentage\":null", "\"stopReason\":\"end_turn\"",
+		"\"stop_reason\":\"max_tokens\"", "\"stopReason\":\"\"",
+		"\"stopReason\":3", "\"tokenUsage\":4", "\"tokenUsage\":null",
+		"\"inputTokens\":10,\"outputTokens\":20",
+		"\"inputTokens\":10.0,\"outputTokens\":-3",
+		"\"inputTokens\":1.5", "\"inputTokens\":\"10\"",
+		"\"inputTokens\":123456789012345678",
+		"\"inputTokens\":1e3,\"outputTokens\":-0.0",
+	};
+	struct kiro_event_parser	*kp = kiro_event_parser_new();
+	struct kiro_event		 ev;
+	struct es_frame			 f;
+	struct buf			 flat = BUF_INIT, tree = BUF_INIT;
+	struct buf			 payload = BUF_INIT;
+	char				*cause;
+	enum kf_err			 er;
+	size_t				 t, i;
+
+	for (t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+		for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+			buf_reset(&flat);
+			buf_reset(&tree);
+			buf_reset(&payload);
+			buf_printf(&payload, "{%s}", bodies[i]);
+			f = event_frame(types[t], payload.ptr);
+			cause = NULL;
+			er = kiro_event_parse(kp, &f, &ev, &cause);
+			describe(&flat, er, &ev, cause);
+			free(cause);
+
+			/* Wrapped: the tree path, unwrapped to the same. */
+			buf_reset(&payload);
+			buf_printf(&payload, "{\"%s\":{%s}}", types[t],
+			    bodies[i]);
+			f = event_frame(types[t], payload.ptr);
+			cause = NULL;
+			er = kiro_event_parse(kp, &f, &ev, &cause);
+			describe(&tree, er, &ev, cause);
+			free(cause);
+			ck_assert_msg(flat.len == tree.len && memcmp(flat.ptr,
+			    tree.ptr, flat.len) == 0, "%s {%s}:\n%s\nvs tree\n%s",
+			    types[t], bodies[i], flat.ptr, tree.ptr);
+		}
+	buf_free(&flat);
+	buf_free(&tree);
+	buf_free(&payload);
+	kiro_event_parser_free(kp);
+}
+END_TEST
+
+/* A huge flat payload, then small ones: the arena is let go, not reused. */
+START_TEST(huge_flat_payload_then_small)
+{
+	struct kiro_event_parser	*kp = kiro_event_parser_new();
+	struct kiro_event		 ev;
+	struct buf			 payload = BUF_INIT;
+	size_t				 i;
+
+	buf_puts(&payload, "{\"content\":\"");
+	for (i = 0; i < 100000; i++)
+		buf_putc(&payload, (char)('a' + i % 26));
+	buf_puts(&payload, "\"}");
+	parse_ok(kp, "assistantResponseEvent", payload.ptr, &ev);
+	ck_assert_uint_eq(ev.text_len, 100000);
+	ck_assert_int_eq(ev.text[99999], 'a' + 99999 % 26);
+	parse_ok(kp, "assistantResponseEvent", "{\"content\":\"small\"}", &ev);
+	ck_assert_str_eq(ev.text, "small");
+	parse_ok(kp, "codeEvent", "{\"content\":\"again\"}", &ev);
+	ck_assert_str_eq(ev.text, "again");
+	buf_free(&payload);
+	kiro_event_parser_free(kp);
+}
+END_TEST
+
 static Suite *
 kiro_event_suite(void)
 {
@@ -692,6 +825,8 @@ kiro_event_suite(void)
 	tcase_add_test(tc, metering_unit);
 	tcase_add_test(tc, message_stop);
 	tcase_add_test(tc, wrapped_payloads);
+	tcase_add_test(tc, flat_and_tree_payloads_agree);
+	tcase_add_test(tc, huge_flat_payload_then_small);
 	tcase_add_test(tc, ignored_types);
 	tcase_add_test(tc, exception_frames);
 	tcase_add_test(tc, error_frames);
