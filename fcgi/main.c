@@ -137,6 +137,7 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 {
 	struct request	 req;
 	const char	*v;
+	char		 method[32];
 
 	memset(&req, 0, sizeof(req));
 	req.envp = fcgx->envp;
@@ -163,6 +164,20 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 	if (!req.out.committed)
 		(void)out_response(&req.out, 500, "text/plain", NULL,
 		    "no response\n", 12);
+	/*
+	 * The request log's record first, so that it is written before the
+	 * client has the answer (a complete answer leaves with the end of
+	 * the request, out.h), then the end of the request, then the rest
+	 * of the bookkeeping.  The parameters go with the request: keep the
+	 * method (req.path is a copy).
+	 */
+	flows_end(&req);
+	(void)snprintf(method, sizeof(method), "%s", req.method);
+	req.method = method;
+	req.query = "";
+	req.envp = NULL;
+	req.ipc_fd = -1;
+	FCGX_Finish_r(fcgx);
 
 	{
 		struct buf	line = BUF_INIT;
@@ -184,7 +199,6 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 		buf_free(&line);
 	}
 	prom_record(&req, clock_mono_ms());
-	flows_end(&req);
 	log_set_request(NULL);
 	free(req.path);
 	buf_free(&req.body);
@@ -260,6 +274,7 @@ accept_loop(void *arg)
 		if (rc < 0)
 			break;
 		atomic_fetch_add(&active_requests, 1);
+		/* Ends the request itself; FCGX_Finish_r again is a no-op. */
 		served = serve_one(&fcgx, &relay);
 		FCGX_Finish_r(&fcgx);
 		/* Off the client's path: success tallies, now and then. */
