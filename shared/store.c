@@ -48,7 +48,9 @@
  * has begun since it was opened: every writer, holding LOCK_EX, adds one
  * to a generation number kept in the first 8 bytes of the lock file
  * before it writes anything (a writer that dies half way has bumped it
- * too), and a reader, holding LOCK_SH, compares it with its handle's.  A
+ * too), and a reader, holding LOCK_SH, compares it with its handle's
+ * (small records read through the reader are kept with it, since GDBM
+ * caches the data of only one record per bucket).  A
  * lock file that lost its last link is reopened by path, and a child
  * process drops what its parent kept (pthread_atfork), since a shared
  * open file description would share the parent's flock.  Writers open
@@ -142,12 +144,28 @@ struct store {
 	int		 sync_always;
 };
 
+/*
+ * Records a thread read through its kept reader, valid as long as the
+ * reader is: GDBM keeps the data of one record per cached bucket, so the
+ * few records every request reads (all in one bucket of a small file)
+ * cost a seek and a read each, every time.  Small records only.
+ */
+#define STORE_VALUES		8
+#define STORE_VALUE_MAX		4096
+
+struct store_value {
+	char		*key;		/* NULL: free */
+	struct buf	 val;
+};
+
 /* What one thread keeps of one store between transactions (see the top). */
 struct store_cache {
-	uint64_t	 serial;	/* the store's; 0: nothing kept */
-	int		 lock_fd;
-	GDBM_FILE	 reader;
-	uint64_t	 reader_gen;	/* the generation it was opened at */
+	uint64_t		 serial;	/* the store's; 0: nothing kept */
+	int			 lock_fd;
+	GDBM_FILE		 reader;
+	uint64_t		 reader_gen;	/* the generation it was opened at */
+	struct store_value	 values[STORE_VALUES];	/* the reader's */
+	size_t			 next_value;	/* the one replaced next */
 };
 
 /* One thread's transaction: the lock descriptor and the GDBM handle. */
@@ -245,13 +263,62 @@ store_gdbm_open(const char *path, int flags, char **cause)
 }
 
 static void
-cache_drop(struct store_cache *c)
+values_clear(struct store_cache *c)
+{
+	size_t	i;
+
+	for (i = 0; i < STORE_VALUES; i++) {
+		free(c->values[i].key);
+		c->values[i].key = NULL;
+		buf_free(&c->values[i].val);
+	}
+	c->next_value = 0;
+}
+
+/* The kept reader closed, and what was read through it forgotten. */
+static void
+reader_close(struct store_cache *c)
 {
 	if (c->reader != NULL)
 		(void)gdbm_close(c->reader);
+	c->reader = NULL;
+	values_clear(c);
+}
+
+static const struct buf *
+values_find(const struct store_cache *c, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < STORE_VALUES; i++)
+		if (c->values[i].key != NULL &&
+		    strcmp(c->values[i].key, key) == 0)
+			return &c->values[i].val;
+	return NULL;
+}
+
+static void
+values_add(struct store_cache *c, const char *key, const char *val,
+    size_t len)
+{
+	struct store_value	*v;
+
+	if (len > STORE_VALUE_MAX)
+		return;
+	v = &c->values[c->next_value];
+	c->next_value = (c->next_value + 1) % STORE_VALUES;
+	free(v->key);
+	v->key = xstrdup(key);
+	buf_reset(&v->val);
+	buf_append(&v->val, val, len);
+}
+
+static void
+cache_drop(struct store_cache *c)
+{
+	reader_close(c);
 	if (c->lock_fd != -1)
 		(void)close(c->lock_fd);
-	c->reader = NULL;
 	c->lock_fd = -1;
 	c->serial = 0;
 }
@@ -639,10 +706,8 @@ begin_read(struct store_txn *txn, char **cause)
 	struct store_cache	*c = txn->cache;
 	uint64_t		 gen = store_generation(txn->lock_fd);
 
-	if (c->reader != NULL && c->reader_gen != gen) {
-		(void)gdbm_close(c->reader);
-		c->reader = NULL;
-	}
+	if (c->reader != NULL && c->reader_gen != gen)
+		reader_close(c);
 	if (c->reader == NULL) {
 		if ((c->reader = store_gdbm_open(txn->st->db_path,
 		    GDBM_READER, cause)) == NULL)
@@ -762,10 +827,8 @@ store_end(struct store_txn *txn, char **cause)
 	 */
 	if (txn->mode == STORE_READ) {
 		/* Kept for the next read, unless GDBM reported trouble. */
-		if (txn->failed) {
-			(void)gdbm_close(txn->cache->reader);
-			txn->cache->reader = NULL;
-		}
+		if (txn->failed)
+			reader_close(txn->cache);
 	} else {
 		if (txn->mode == STORE_WRITE_NOSYNC && !txn->sync &&
 		    store_divert_sync(txn->db) == -1)
@@ -797,11 +860,17 @@ store_end(struct store_txn *txn, char **cause)
 enum kf_err
 store_get(struct store_txn *txn, const char *key, struct buf *out)
 {
-	datum	k, v;
+	const struct buf	*hit;
+	datum			 k, v;
 
 	buf_reset(out);
 	if (store_key(key, &k) == -1)
 		return KF_EINVAL;
+	if (txn->mode == STORE_READ &&
+	    (hit = values_find(txn->cache, key)) != NULL) {
+		buf_append(out, hit->ptr, hit->len);
+		return KF_OK;
+	}
 	v = gdbm_fetch(txn->db, k);
 	if (v.dptr == NULL) {
 		if (gdbm_last_errno(txn->db) == GDBM_ITEM_NOT_FOUND)
@@ -812,6 +881,8 @@ store_get(struct store_txn *txn, const char *key, struct buf *out)
 		return KF_ESTORE;
 	}
 	buf_append(out, v.dptr, (size_t)v.dsize);
+	if (txn->mode == STORE_READ)
+		values_add(txn->cache, key, v.dptr, (size_t)v.dsize);
 	free(v.dptr);
 	return KF_OK;
 }
