@@ -131,6 +131,23 @@ fcgx_read(void *stream, char *buf, int len)
 	return FCGX_GetStr(buf, len, stream);
 }
 
+/* Appends prefix and v in decimal. */
+static void
+put_number(struct buf *b, const char *prefix, long long v)
+{
+	char			 digits[24], *p = digits + sizeof(digits);
+	unsigned long long	 u = v < 0 ? 0 - (unsigned long long)v :
+				    (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	buf_puts(b, prefix);
+	buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
 /* Returns the account that answered the request, 0 when none did. */
 static long
 serve_one(FCGX_Request *fcgx, struct relay_env *relay)
@@ -182,15 +199,24 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 	{
 		struct buf	line = BUF_INIT;
 
-		buf_printf(&line, "%s %s %d %zuB %lldms", req.method,
-		    req.path, req.out.status, req.out.bytes,
-		    (long long)(clock_mono_ms() - req.started_ms));
+		/* Without printf but for the credits: one line per request. */
+		buf_puts(&line, req.method);
+		buf_putc(&line, ' ');
+		buf_puts(&line, req.path);
+		put_number(&line, " ", req.out.status);
+		put_number(&line, " ", (long long)req.out.bytes);
+		put_number(&line, "B ", clock_mono_ms() - req.started_ms);
+		buf_puts(&line, "ms");
 		if (req.account_id > 0)
-			buf_printf(&line, " account=%ld", req.account_id);
-		if (req.model != NULL)
-			buf_printf(&line, " model=%s", req.model);
-		if (req.key.name[0] != '\0')
-			buf_printf(&line, " key=%s", req.key.name);
+			put_number(&line, " account=", req.account_id);
+		if (req.model != NULL) {
+			buf_puts(&line, " model=");
+			buf_puts(&line, req.model);
+		}
+		if (req.key.name[0] != '\0') {
+			buf_puts(&line, " key=");
+			buf_puts(&line, req.key.name);
+		}
 		if (req.metered)
 			buf_printf(&line, " credits=%.6g", req.credits);
 		if (req.out.failed)
