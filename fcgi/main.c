@@ -50,6 +50,39 @@ static atomic_int		 active_requests;
 static volatile sig_atomic_t	 stopping;
 static _Atomic int64_t		 last_trim_ms;
 
+/*
+ * Debian's libcurl links GnuTLS (through librtmp), whose constructor
+ * initialises it as the library loads, before main: its priority file and
+ * p11-kit's trust modules, 0.6-1 MB of RSS per process, though the
+ * responder only uses OpenSSL.  GNUTLS_NO_IMPLICIT_INIT=1 skips that but
+ * must be in the environment at exec time, so the responder sets it and
+ * executes itself again: the same pid, arguments and descriptors (fd 0
+ * stays the FastCGI socket).  Not when the operator set the variable (to
+ * anything: GnuTLS skips only for "1"), nor under valgrind, which would
+ * lose the process across the exec.  Returns errno when the exec failed.
+ */
+static int
+reexec_quiet_gnutls(char *argv[])
+{
+	char		 self[PATH_MAX];
+	const char	*preload;
+	ssize_t		 n;
+
+	if (getenv("GNUTLS_NO_IMPLICIT_INIT") != NULL)
+		return 0;
+	if ((preload = getenv("LD_PRELOAD")) != NULL &&
+	    strstr(preload, "vgpreload") != NULL)
+		return 0;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(self) - 1)
+		return 0;	/* no /proc: run as we are */
+	self[n] = '\0';
+	if (setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 1) == -1)
+		return errno;
+	(void)execv(self, argv);
+	return errno;
+}
+
 static void
 usage(void)
 {
@@ -98,12 +131,30 @@ fcgx_read(void *stream, char *buf, int len)
 	return FCGX_GetStr(buf, len, stream);
 }
 
+/* Appends prefix and v in decimal. */
+static void
+put_number(struct buf *b, const char *prefix, long long v)
+{
+	char			 digits[24], *p = digits + sizeof(digits);
+	unsigned long long	 u = v < 0 ? 0 - (unsigned long long)v :
+				    (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	buf_puts(b, prefix);
+	buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
 /* Returns the account that answered the request, 0 when none did. */
 static long
 serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 {
 	struct request	 req;
 	const char	*v;
+	char		 method[32];
 
 	memset(&req, 0, sizeof(req));
 	req.envp = fcgx->envp;
@@ -130,19 +181,42 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 	if (!req.out.committed)
 		(void)out_response(&req.out, 500, "text/plain", NULL,
 		    "no response\n", 12);
+	/*
+	 * The request log's record first, so that it is written before the
+	 * client has the answer (a complete answer leaves with the end of
+	 * the request, out.h), then the end of the request, then the rest
+	 * of the bookkeeping.  The parameters go with the request: keep the
+	 * method (req.path is a copy).
+	 */
+	flows_end(&req);
+	(void)snprintf(method, sizeof(method), "%s", req.method);
+	req.method = method;
+	req.query = "";
+	req.envp = NULL;
+	req.ipc_fd = -1;
+	FCGX_Finish_r(fcgx);
 
 	{
 		struct buf	line = BUF_INIT;
 
-		buf_printf(&line, "%s %s %d %zuB %lldms", req.method,
-		    req.path, req.out.status, req.out.bytes,
-		    (long long)(clock_mono_ms() - req.started_ms));
+		/* Without printf but for the credits: one line per request. */
+		buf_puts(&line, req.method);
+		buf_putc(&line, ' ');
+		buf_puts(&line, req.path);
+		put_number(&line, " ", req.out.status);
+		put_number(&line, " ", (long long)req.out.bytes);
+		put_number(&line, "B ", clock_mono_ms() - req.started_ms);
+		buf_puts(&line, "ms");
 		if (req.account_id > 0)
-			buf_printf(&line, " account=%ld", req.account_id);
-		if (req.model != NULL)
-			buf_printf(&line, " model=%s", req.model);
-		if (req.key.name[0] != '\0')
-			buf_printf(&line, " key=%s", req.key.name);
+			put_number(&line, " account=", req.account_id);
+		if (req.model != NULL) {
+			buf_puts(&line, " model=");
+			buf_puts(&line, req.model);
+		}
+		if (req.key.name[0] != '\0') {
+			buf_puts(&line, " key=");
+			buf_puts(&line, req.key.name);
+		}
 		if (req.metered)
 			buf_printf(&line, " credits=%.6g", req.credits);
 		if (req.out.failed)
@@ -151,7 +225,6 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 		buf_free(&line);
 	}
 	prom_record(&req, clock_mono_ms());
-	flows_end(&req);
 	log_set_request(NULL);
 	free(req.path);
 	buf_free(&req.body);
@@ -227,6 +300,7 @@ accept_loop(void *arg)
 		if (rc < 0)
 			break;
 		atomic_fetch_add(&active_requests, 1);
+		/* Ends the request itself; FCGX_Finish_r again is a no-op. */
 		served = serve_one(&fcgx, &relay);
 		FCGX_Finish_r(&fcgx);
 		/* Off the client's path: success tallies, now and then. */
@@ -312,10 +386,15 @@ main(int argc, char *argv[])
 	const char		*config_path = NULL, *env;
 	char			*end;
 	long			 n_threads = DEFAULT_THREADS;
-	int			 ch, i;
+	int			 ch, i, exec_errno;
 
+	exec_errno = reexec_quiet_gnutls(argv);
 	umask(077);
 	log_init("kiro-fcgi", LOG_LEVEL_INFO);
+	if (exec_errno != 0)
+		log_warnx("could not run again with GNUTLS_NO_IMPLICIT_INIT=1 "
+		    "(GnuTLS stays initialised, ~0.5 MB): %s",
+		    strerror(exec_errno));
 	malloc_setup();
 	if ((env = getenv("KIRO_FCGI_THREADS")) != NULL && *env != '\0') {
 		n_threads = strtol(env, &end, 10);

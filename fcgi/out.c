@@ -65,6 +65,9 @@ out_flush(struct out *o)
 {
 	if (o->failed)
 		return -1;
+	/* Its bytes go with the end of the request: one write, not two. */
+	if (o->complete)
+		return 0;
 	if (o->flush(o->arg) != 0) {
 		o->failed = 1;
 		return -1;
@@ -147,6 +150,8 @@ out_response(struct out *o, int status, const char *content_type,
 	rc = out_head(o, status, content_type, hdrs.ptr);
 	if (rc == 0)
 		rc = out_write(o, body, len);
+	if (rc == 0)
+		o->complete = 1;
 	buf_free(&hdrs);
 	return rc;
 }

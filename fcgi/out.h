@@ -17,6 +17,7 @@ struct out {
 	int	(*flush)(void *);			/* 0 or -1 */
 	void	*arg;
 	int	 committed;	/* headers (or any byte) have been written */
+	int	 complete;	/* out_response wrote it all: flushes wait */
 	int	 failed;
 	size_t	 bytes;		/* body bytes written, for the access log */
 	int	 status;	/* the status sent, for the access log */
@@ -38,6 +39,12 @@ void	out_context(struct out *, const char *value);
 int	out_write(struct out *, const char *, size_t);
 int	out_puts(struct out *, const char *);
 int	out_buf(struct out *, const struct buf *);
+/*
+ * Pushes what was written to the client, for streams.  After out_response
+ * it does nothing: the whole answer leaves with the end of the request,
+ * in the same write (main.c ends the request as soon as the route
+ * returns).
+ */
 int	out_flush(struct out *);
 /*
  * Writes the CGI-style head: "Status: <status>", Content-Type and any

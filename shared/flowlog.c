@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,22 @@
 #define REC_DEPTH		8
 
 static _Atomic int64_t	last_age_check_ms;
+
+/*
+ * The active segment stays open between appends, one descriptor per
+ * process for the directory last written, so that an append costs an
+ * fstat and a write instead of open, write, fstat and close.  A writer
+ * that rotates the segment makes it read-only (0400) once renamed: other
+ * processes that hold it open see that on their next fstat and open the
+ * path again, as they do when it was removed (no links left).  A record
+ * that races a rotation lands at the end of the renamed segment, as it
+ * did when each append opened the file.
+ */
+static struct {
+	pthread_mutex_t	 lock;
+	int		 fd;
+	char		 dir[PATH_MAX];
+} appender = { PTHREAD_MUTEX_INITIALIZER, -1, "" };
 
 int64_t
 flowlog_now_ms(void)
@@ -112,6 +129,35 @@ put_text(struct buf *b, const char *s, size_t len)
 	buf_free(&clean);
 }
 
+/*
+ * ,"name": and a decimal number: a record is a fixed sequence of these,
+ * written without printf (a dozen vsnprintf calls were most of its cost).
+ */
+static void
+put_name(struct buf *b, const char *name)
+{
+	buf_puts(b, ",\"");
+	buf_puts(b, name);
+	buf_puts(b, "\":");
+}
+
+static void
+put_num(struct buf *b, const char *name, long long v)
+{
+	char			 digits[24], *p = digits + sizeof(digits);
+	unsigned long long	 u = v < 0 ? 0 - (unsigned long long)v :
+				    (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	if (name != NULL)
+		put_name(b, name);
+	buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
 static void
 put_str(struct buf *b, const char *name, const char *s)
 {
@@ -124,7 +170,7 @@ put_str(struct buf *b, const char *name, const char *s)
 	while (len > 0 && len == FLOWLOG_TEXT_MAX &&
 	    ((unsigned char)s[len] & 0xc0) == 0x80)
 		len--;
-	buf_printf(b, ",\"%s\":", name);
+	put_name(b, name);
 	put_text(b, s, len);
 }
 
@@ -202,7 +248,8 @@ void
 flowlog_format(const struct flowlog_opts *o, const struct flowrec *r,
     struct buf *b)
 {
-	buf_printf(b, "{\"t\":%lld", (long long)r->t_ms);
+	buf_puts(b, "{\"t\":");
+	put_num(b, NULL, r->t_ms);
 	put_str(b, "id", r->id);
 	put_str(b, "key", r->key);
 	put_str(b, "api", r->api);
@@ -210,19 +257,20 @@ flowlog_format(const struct flowlog_opts *o, const struct flowrec *r,
 	put_str(b, "route", r->route);
 	put_str(b, "model", r->model);
 	put_str(b, "kiroModel", r->kiro_model);
-	buf_printf(b, ",\"stream\":%s", r->stream ? "true" : "false");
+	buf_puts(b, r->stream ? ",\"stream\":true" : ",\"stream\":false");
 	if (r->account_id > 0)
-		buf_printf(b, ",\"account\":%ld", r->account_id);
-	buf_printf(b, ",\"status\":%d", r->status);
+		put_num(b, "account", r->account_id);
+	put_num(b, "status", r->status);
 	put_str(b, "errorType", r->error_type);
 	put_str(b, "error", r->error);
-	buf_printf(b, ",\"attempts\":%d,\"latencyMs\":%ld", r->attempts,
-	    r->latency_ms);
+	put_num(b, "attempts", r->attempts);
+	put_num(b, "latencyMs", r->latency_ms);
 	if (r->ttfb_ms >= 0)
-		buf_printf(b, ",\"ttfbMs\":%ld", r->ttfb_ms);
-	buf_printf(b, ",\"inputTokens\":%ld,\"outputTokens\":%ld"
-	    ",\"requestBytes\":%zu,\"answerBytes\":%zu", r->input_tokens,
-	    r->output_tokens, r->request_bytes, r->answer_bytes);
+		put_num(b, "ttfbMs", r->ttfb_ms);
+	put_num(b, "inputTokens", r->input_tokens);
+	put_num(b, "outputTokens", r->output_tokens);
+	put_num(b, "requestBytes", (long long)r->request_bytes);
+	put_num(b, "answerBytes", (long long)r->answer_bytes);
 	if (o->bodies) {
 		put_body(b, "requestBody", r->request_body,
 		    r->request_body_len, o->body_max_bytes);
@@ -406,7 +454,6 @@ rotate(const char *dir, const struct flowlog_opts *o, ino_t ino,
 	if ((fd = open(active, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
 		goto out;
 	records = count_lines(fd);
-	close(fd);
 	/* One rotation per millisecond at most keeps the names unique. */
 	for (;;) {
 		(void)snprintf(name, sizeof(name), SEG_PREFIX
@@ -419,8 +466,12 @@ rotate(const char *dir, const struct flowlog_opts *o, ino_t ino,
 	if (rename(active, seg) == -1) {
 		xsetprintf(cause, "rename %s: %s", active, strerror(errno));
 		er = KF_ESTORE;
+		close(fd);
 		goto out;
 	}
+	/* Tells the processes that keep it open to reopen the path. */
+	(void)fchmod(fd, 0400);
+	close(fd);
 	prune(dir, o, now);
 out:
 	if (flock(lockfd, LOCK_UN) == -1 && er == KF_OK) {
@@ -460,6 +511,58 @@ age_due(int fd, int64_t now)
 	return first > 0 && now - first > SEGMENT_AGE_MS;
 }
 
+/* Opens dir's active segment, creating the directory if need be. */
+static int
+active_open(const char *dir, const char *path)
+{
+	int	fd;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+	/* Another process may be creating the directory too. */
+	if (fd == -1 && errno == ENOENT && (mkdir(dir, 0700) == 0 ||
+	    errno == EEXIST))
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+	return fd;
+}
+
+/*
+ * The descriptor of dir's active segment and its state before the append,
+ * with appender.lock held: the cached one while it is still the active file,
+ * else a new one.  -1 with errno set when the file cannot be opened.
+ */
+static int
+active_get(const char *dir, const char *path, struct stat *st)
+{
+	int	tries;
+
+	if (appender.fd != -1 && strcmp(appender.dir, dir) != 0) {
+		close(appender.fd);
+		appender.fd = -1;
+	}
+	for (tries = 0; tries < 2; tries++) {
+		if (appender.fd == -1) {
+			if ((appender.fd = active_open(dir, path)) == -1)
+				return -1;
+			(void)snprintf(appender.dir, sizeof(appender.dir), "%s",
+			    dir);
+		}
+		if (fstat(appender.fd, st) == -1)
+			return -1;
+		/* Renamed by a rotation (0400) or removed: not active. */
+		if (st->st_nlink > 0 && (st->st_mode & S_IWUSR) != 0)
+			return appender.fd;
+		close(appender.fd);
+		appender.fd = -1;
+	}
+	/* A umask that took the owner's write bit: write, keep nothing. */
+	if ((appender.fd = active_open(dir, path)) == -1 ||
+	    fstat(appender.fd, st) == -1)
+		return -1;
+	return appender.fd;
+}
+
 enum kf_err
 flowlog_append(const char *dir, const struct flowlog_opts *o,
     const struct flowrec *r, char **cause)
@@ -468,7 +571,7 @@ flowlog_append(const char *dir, const struct flowlog_opts *o,
 	char		 path[PATH_MAX];
 	struct stat	 st;
 	ssize_t		 n;
-	int		 fd = -1, rotate_now;
+	int		 fd, rotate_now = 0;
 	enum kf_err	 er = KF_OK;
 
 	if (!o->enabled)
@@ -478,14 +581,9 @@ flowlog_append(const char *dir, const struct flowlog_opts *o,
 		return KF_ESTORE;
 	}
 	flowlog_format(o, r, &line);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	/* Another process may be creating the directory too. */
-	if (fd == -1 && errno == ENOENT && (mkdir(dir, 0700) == 0 ||
-	    errno == EEXIST))
-		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
-		    O_NOFOLLOW, 0600);
-	if (fd == -1) {
+	memset(&st, 0, sizeof(st));
+	pthread_mutex_lock(&appender.lock);
+	if ((fd = active_get(dir, path, &st)) == -1) {
 		xsetprintf(cause, "%s: %s", path, strerror(errno));
 		er = KF_ESTORE;
 		goto out;
@@ -505,20 +603,22 @@ flowlog_append(const char *dir, const struct flowlog_opts *o,
 		er = KF_ESTORE;
 		goto out;
 	}
-	if (fstat(fd, &st) == -1) {
-		xsetprintf(cause, "%s: %s", path, strerror(errno));
-		er = KF_ESTORE;
-		goto out;
-	}
-	rotate_now = st.st_size >= o->segment_bytes ||
+	/* Other processes' appends since the fstat count at the next one. */
+	rotate_now = st.st_size + (off_t)line.len >= o->segment_bytes ||
 	    age_due(fd, r->t_ms);
-	close(fd);
-	fd = -1;
+out:
+	/*
+	 * Rotation is rare: reopen the path afterwards whoever renamed it,
+	 * and after a failure.
+	 */
+	if (appender.fd != -1 && (rotate_now || er != KF_OK ||
+	    (st.st_mode & S_IWUSR) == 0)) {
+		close(appender.fd);
+		appender.fd = -1;
+	}
+	pthread_mutex_unlock(&appender.lock);
 	if (rotate_now)
 		er = rotate(dir, o, st.st_ino, cause);
-out:
-	if (fd != -1)
-		close(fd);
 	buf_free(&line);
 	return er;
 }

@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,25 @@ static const char *const level_names[LOG_LEVEL__MAX] = {
 static char		 log_prog[32] = "kiro-fcgi";
 static enum log_level	 log_min = LOG_LEVEL_INFO;
 static __thread char	 log_req[40];
+/* "[pid] ", made once per process (and again in a forked child). */
+static char		 log_pid[24];
+static pthread_once_t	 log_pid_once = PTHREAD_ONCE_INIT;
+/* Each thread formats the time stamp once per second it logs in. */
+static __thread time_t	 stamp_at = -1;
+static __thread char	 stamp_text[24];
+
+static void
+log_pid_reset(void)
+{
+	(void)snprintf(log_pid, sizeof(log_pid), "[%ld] ", (long)getpid());
+}
+
+static void
+log_pid_init(void)
+{
+	log_pid_reset();
+	(void)pthread_atfork(NULL, NULL, log_pid_reset);
+}
 
 void
 log_init(const char *progname, enum log_level level)
@@ -72,9 +92,16 @@ log_set_request(const char *id)
 static void
 log_escape(struct buf *out, const char *s)
 {
-	const unsigned char	*p;
+	const unsigned char	*p, *run;
 
 	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		/* Most of a line needs no escape: copy it in runs. */
+		for (run = p; *p >= 0x20 && *p != 0x7f && *p != '\\'; p++)
+			;
+		if (p > run)
+			buf_append(out, run, (size_t)(p - run));
+		if (*p == '\0')
+			break;
 		if (*p == '\\')
 			buf_puts(out, "\\\\");
 		else if (*p == '\n')
@@ -83,10 +110,8 @@ log_escape(struct buf *out, const char *s)
 			buf_puts(out, "\\r");
 		else if (*p == '\t')
 			buf_puts(out, "\\t");
-		else if (*p < 0x20 || *p == 0x7f)
-			buf_printf(out, "\\x%02x", *p);
 		else
-			buf_putc(out, (char)*p);
+			buf_printf(out, "\\x%02x", *p);
 	}
 }
 
@@ -94,7 +119,6 @@ static void
 log_emit(enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
 	struct buf	 msg = BUF_INIT, line = BUF_INIT;
-	char		 stamp[32];
 	struct tm	 tm;
 	time_t		 now;
 	int		 saved_errno = errno;
@@ -106,12 +130,25 @@ log_emit(enum log_level level, int with_errno, const char *fmt, va_list ap)
 		buf_printf(&msg, ": %s", strerror(saved_errno));
 
 	now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	buf_printf(&line, "%s %s[%ld] %s ", stamp, log_prog, (long)getpid(),
-	    level_names[level]);
-	if (log_req[0] != '\0')
-		buf_printf(&line, "req=%s ", log_req);
+	if (now != stamp_at) {
+		gmtime_r(&now, &tm);
+		if (strftime(stamp_text, sizeof(stamp_text),
+		    "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			stamp_text[0] = '\0';
+		stamp_at = now;
+	}
+	(void)pthread_once(&log_pid_once, log_pid_init);
+	buf_puts(&line, stamp_text);
+	buf_putc(&line, ' ');
+	buf_puts(&line, log_prog);
+	buf_puts(&line, log_pid);
+	buf_puts(&line, level_names[level]);
+	buf_putc(&line, ' ');
+	if (log_req[0] != '\0') {
+		buf_puts(&line, "req=");
+		buf_puts(&line, log_req);
+		buf_putc(&line, ' ');
+	}
 	log_escape(&line, buf_cstr(&msg));
 	buf_putc(&line, '\n');
 	/* One write per line keeps lines whole between threads and processes. */

@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,6 +38,23 @@
  * GDBM_NOMMAP because a mapping made and torn down per transaction costs
  * more than the few reads it saves (page faults, and TLB shootdowns in a
  * threaded process): a read transaction costs about half as much without.
+ *
+ * Kept handles.  Opening the lock file and GDBM for every transaction was
+ * most of a read's cost (a dozen syscalls: open, header, directory and
+ * bucket reads, closes).  Each thread therefore keeps, between its
+ * transactions, its own descriptor of the lock file (an open file
+ * description of its own, so threads still exclude each other) and a GDBM
+ * reader handle, and reuses the reader only when no write transaction
+ * has begun since it was opened: every writer, holding LOCK_EX, adds one
+ * to a generation number kept in the first 8 bytes of the lock file
+ * before it writes anything (a writer that dies half way has bumped it
+ * too), and a reader, holding LOCK_SH, compares it with its handle's
+ * (small records read through the reader are kept with it, since GDBM
+ * caches the data of only one record per bucket).  A
+ * lock file that lost its last link is reopened by path, and a child
+ * process drops what its parent kept (pthread_atfork), since a shared
+ * open file description would share the parent's flock.  Writers open
+ * GDBM for each transaction as before.
  *
  * Fairness.  Linux grants LOCK_SH whenever no LOCK_EX is held, even while a
  * writer waits, so readers that overlap without pause can starve a writer:
@@ -118,20 +137,51 @@
 
 /* Immutable after store_open, so threads may share it freely. */
 struct store {
-	char	*dir;
-	char	*db_path;
-	char	*lock_path;
-	int	 sync_always;
+	char		*dir;
+	char		*db_path;
+	char		*lock_path;
+	uint64_t	 serial;	/* this open, for the thread caches */
+	int		 sync_always;
+};
+
+/*
+ * Records a thread read through its kept reader, valid as long as the
+ * reader is: GDBM keeps the data of one record per cached bucket, so the
+ * few records every request reads (all in one bucket of a small file)
+ * cost a seek and a read each, every time.  Small records only.
+ */
+#define STORE_VALUES		8
+#define STORE_VALUE_MAX		4096
+
+struct store_value {
+	char		*key;		/* NULL: free */
+	struct buf	 val;
+};
+
+/* What one thread keeps of one store between transactions (see the top). */
+struct store_cache {
+	uint64_t		 serial;	/* the store's; 0: nothing kept */
+	int			 lock_fd;
+	GDBM_FILE		 reader;
+	uint64_t		 reader_gen;	/* the generation it was opened at */
+	struct store_value	 values[STORE_VALUES];	/* the reader's */
+	size_t			 next_value;	/* the one replaced next */
 };
 
 /* One thread's transaction: the lock descriptor and the GDBM handle. */
 struct store_txn {
 	const struct store	*st;
-	GDBM_FILE		 db;
-	int			 lock_fd;
+	struct store_cache	*cache;
+	GDBM_FILE		 db;	/* cache->reader for STORE_READ */
+	int			 lock_fd;	/* cache->lock_fd */
 	enum store_mode		 mode;
 	int			 sync;	/* store_end fsyncs */
+	int			 failed;	/* a GDBM call failed */
 };
+
+static pthread_once_t	 cache_once = PTHREAD_ONCE_INIT;
+static pthread_key_t	 cache_key;
+static uint64_t		 store_serials;
 
 static int
 store_flock(int fd, int op)
@@ -210,6 +260,159 @@ store_gdbm_open(const char *path, int flags, char **cause)
 		log_warnx("store: %s: cannot bound the GDBM cache: %s", path,
 		    gdbm_db_strerror(db));
 	return db;
+}
+
+static void
+values_clear(struct store_cache *c)
+{
+	size_t	i;
+
+	for (i = 0; i < STORE_VALUES; i++) {
+		free(c->values[i].key);
+		c->values[i].key = NULL;
+		buf_free(&c->values[i].val);
+	}
+	c->next_value = 0;
+}
+
+/* The kept reader closed, and what was read through it forgotten. */
+static void
+reader_close(struct store_cache *c)
+{
+	if (c->reader != NULL)
+		(void)gdbm_close(c->reader);
+	c->reader = NULL;
+	values_clear(c);
+}
+
+static const struct buf *
+values_find(const struct store_cache *c, const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < STORE_VALUES; i++)
+		if (c->values[i].key != NULL &&
+		    strcmp(c->values[i].key, key) == 0)
+			return &c->values[i].val;
+	return NULL;
+}
+
+static void
+values_add(struct store_cache *c, const char *key, const char *val,
+    size_t len)
+{
+	struct store_value	*v;
+
+	if (len > STORE_VALUE_MAX)
+		return;
+	v = &c->values[c->next_value];
+	c->next_value = (c->next_value + 1) % STORE_VALUES;
+	free(v->key);
+	v->key = xstrdup(key);
+	buf_reset(&v->val);
+	buf_append(&v->val, val, len);
+}
+
+static void
+cache_drop(struct store_cache *c)
+{
+	reader_close(c);
+	if (c->lock_fd != -1)
+		(void)close(c->lock_fd);
+	c->lock_fd = -1;
+	c->serial = 0;
+}
+
+static void
+cache_free(void *arg)
+{
+	cache_drop(arg);
+	free(arg);
+}
+
+/* The child's descriptors share the parent's flocks: keep none of them. */
+static void
+cache_forget_in_child(void)
+{
+	struct store_cache	*c;
+
+	if ((c = pthread_getspecific(cache_key)) != NULL)
+		cache_drop(c);
+}
+
+static void
+cache_init(void)
+{
+	if (pthread_key_create(&cache_key, cache_free) != 0)
+		abort();
+	(void)pthread_atfork(NULL, NULL, cache_forget_in_child);
+}
+
+/* The calling thread's cache, emptied first if it held another store. */
+static struct store_cache *
+cache_get(const struct store *st)
+{
+	struct store_cache	*c;
+
+	(void)pthread_once(&cache_once, cache_init);
+	if ((c = pthread_getspecific(cache_key)) == NULL) {
+		c = xcalloc(1, sizeof(*c));
+		c->lock_fd = -1;
+		if (pthread_setspecific(cache_key, c) != 0)
+			abort();
+	}
+	if (c->serial != st->serial) {
+		cache_drop(c);
+		c->serial = st->serial;
+	}
+	return c;
+}
+
+/*
+ * The thread's descriptor of the lock file, opened again when the file
+ * it refers to has lost its last link (others would lock a new one).
+ */
+static int
+cache_lock_fd(struct store_cache *c, const struct store *st, char **cause)
+{
+	struct stat	sb;
+
+	if (c->lock_fd != -1 && (fstat(c->lock_fd, &sb) == -1 ||
+	    sb.st_nlink == 0)) {
+		cache_drop(c);
+		c->serial = st->serial;
+	}
+	if (c->lock_fd != -1)
+		return c->lock_fd;
+	/*
+	 * A plain O_CREAT open: store_open made the file 0600, and if it has
+	 * gone since, the umask can only make the new one stricter.
+	 */
+	c->lock_fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (c->lock_fd == -1)
+		xsetprintf(cause, "%s: %s", st->lock_path, strerror(errno));
+	return c->lock_fd;
+}
+
+/* The writers' generation in the lock file; 0 when none was written. */
+static uint64_t
+store_generation(int lock_fd)
+{
+	uint64_t	gen;
+
+	if (pread(lock_fd, &gen, sizeof(gen), 0) != (ssize_t)sizeof(gen))
+		return 0;
+	return gen;
+}
+
+/* With LOCK_EX held, before any write: every kept reader is now stale. */
+static int
+store_generation_bump(int lock_fd)
+{
+	uint64_t	gen = store_generation(lock_fd) + 1;
+
+	return pwrite(lock_fd, &gen, sizeof(gen), 0) == (ssize_t)sizeof(gen) ?
+	    0 : -1;
 }
 
 /* Keys are C strings stored without their NUL; empty keys are refused. */
@@ -430,6 +633,7 @@ store_open(struct store **stp, const char *dir, char **cause)
 		goto out;
 
 	st = xcalloc(1, sizeof(*st));
+	st->serial = __atomic_add_fetch(&store_serials, 1, __ATOMIC_RELAXED);
 	st->dir = xstrdup(dir);
 	st->db_path = xasprintf("%s/%s", dir, STORE_DB_NAME);
 	st->lock_path = xasprintf("%s/%s%s", dir, STORE_DB_NAME,
@@ -444,6 +648,11 @@ store_open(struct store **stp, const char *dir, char **cause)
 		goto out;
 	}
 	er = store_prepare_db(st, cause);
+	/* It may have written: readers kept by other processes reopen. */
+	if (er == KF_OK && store_generation_bump(lock_fd) == -1) {
+		xsetprintf(cause, "%s: %s", st->lock_path, strerror(errno));
+		er = KF_ESTORE;
+	}
 	if (store_flock(lock_fd, LOCK_UN) == -1 && er == KF_OK) {
 		xsetprintf(cause, "flock %s: %s", st->lock_path,
 		    strerror(errno));
@@ -466,8 +675,15 @@ out:
 void
 store_close(struct store *st)
 {
+	struct store_cache	*c;
+
 	if (st == NULL)
 		return;
+	/* Other threads' caches go when they next use another store. */
+	(void)pthread_once(&cache_once, cache_init);
+	if ((c = pthread_getspecific(cache_key)) != NULL &&
+	    c->serial == st->serial)
+		cache_drop(c);
 	free(st->dir);
 	free(st->db_path);
 	free(st->lock_path);
@@ -489,12 +705,33 @@ store_txn_count(void)
 	return __atomic_load_n(&txn_count, __ATOMIC_RELAXED);
 }
 
+/*
+ * With LOCK_SH held: the kept reader if no writer has begun since it was
+ * opened, else a new one, kept in its place.
+ */
+static enum kf_err
+begin_read(struct store_txn *txn, char **cause)
+{
+	struct store_cache	*c = txn->cache;
+	uint64_t		 gen = store_generation(txn->lock_fd);
+
+	if (c->reader != NULL && c->reader_gen != gen)
+		reader_close(c);
+	if (c->reader == NULL) {
+		if ((c->reader = store_gdbm_open(txn->st->db_path,
+		    GDBM_READER, cause)) == NULL)
+			return KF_ESTORE;
+		c->reader_gen = gen;
+	}
+	txn->db = c->reader;
+	return KF_OK;
+}
+
 enum kf_err
 store_begin(struct store *st, enum store_mode mode, struct store_txn **txnp,
     char **cause)
 {
 	struct store_txn	*txn;
-	int			 flags;
 	enum kf_err		 er = KF_ESTORE;
 
 	*txnp = NULL;
@@ -504,42 +741,40 @@ store_begin(struct store *st, enum store_mode mode, struct store_txn **txnp,
 		return KF_EINVAL;
 	}
 
-	txn = xmalloc(sizeof(*txn));
+	txn = xcalloc(1, sizeof(*txn));
 	txn->st = st;
-	txn->db = NULL;
 	txn->mode = mode;
 	txn->sync = mode == STORE_WRITE || (mode == STORE_WRITE_NOSYNC &&
 	    (st->sync_always || !STORE_CAN_SKIP_SYNC));
-	/*
-	 * A plain O_CREAT open: store_open made the file 0600, and if it has
-	 * gone since, the umask can only make the new one stricter.
-	 */
-	txn->lock_fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (txn->lock_fd == -1) {
-		xsetprintf(cause, "%s: %s", st->lock_path, strerror(errno));
+	txn->cache = cache_get(st);
+	if ((txn->lock_fd = cache_lock_fd(txn->cache, st, cause)) == -1)
 		goto out;
-	}
 	if (store_flock(txn->lock_fd,
 	    mode == STORE_READ ? LOCK_SH : LOCK_EX) == -1) {
 		xsetprintf(cause, "flock %s: %s", st->lock_path,
 		    strerror(errno));
 		goto out;
 	}
-	flags = mode == STORE_READ ? GDBM_READER : GDBM_WRITER;
-	if ((txn->db = store_gdbm_open(st->db_path, flags, cause)) == NULL)
-		goto out;
-	er = KF_OK;
-out:
-	if (er != KF_OK) {
-		/* Closing the only descriptor releases the flock. */
-		if (txn->lock_fd != -1 && close(txn->lock_fd) == -1)
-			log_warn("store: close %s", st->lock_path);
-		free(txn);
-		return er;
+	if (mode == STORE_READ)
+		er = begin_read(txn, cause);
+	else if (store_generation_bump(txn->lock_fd) == -1)
+		xsetprintf(cause, "%s: %s", st->lock_path, strerror(errno));
+	else if ((txn->db = store_gdbm_open(st->db_path, GDBM_WRITER,
+	    cause)) != NULL)
+		er = KF_OK;
+	if (er == KF_OK) {
+		(void)__atomic_fetch_add(&txn_count, 1, __ATOMIC_RELAXED);
+		*txnp = txn;
+		return KF_OK;
 	}
-	(void)__atomic_fetch_add(&txn_count, 1, __ATOMIC_RELAXED);
-	*txnp = txn;
-	return KF_OK;
+	if (store_flock(txn->lock_fd, LOCK_UN) == -1) {
+		/* A lock we cannot drop: closing the descriptor does. */
+		log_warn("store: unlock %s", st->lock_path);
+		cache_drop(txn->cache);
+	}
+out:
+	free(txn);
+	return er;
 }
 
 void
@@ -600,22 +835,28 @@ store_end(struct store_txn *txn, char **cause)
 	 * gdbm_sync first would only fsync a second time (~50 us a write).
 	 * An unsynced writer diverts that fsync; if it cannot, it syncs.
 	 */
-	if (txn->mode == STORE_WRITE_NOSYNC && !txn->sync &&
-	    store_divert_sync(txn->db) == -1)
-		log_warn("store: cannot skip the sync of %s", st->db_path);
-	if (gdbm_close(txn->db) != 0 && er == KF_OK) {
-		store_gdbm_cause(cause, "gdbm_close", st->db_path);
-		er = KF_ESTORE;
+	if (txn->mode == STORE_READ) {
+		/* Kept for the next read, unless GDBM reported trouble. */
+		if (txn->failed)
+			reader_close(txn->cache);
+	} else {
+		if (txn->mode == STORE_WRITE_NOSYNC && !txn->sync &&
+		    store_divert_sync(txn->db) == -1)
+			log_warn("store: cannot skip the sync of %s",
+			    st->db_path);
+		if (gdbm_close(txn->db) != 0 && er == KF_OK) {
+			store_gdbm_cause(cause, "gdbm_close", st->db_path);
+			er = KF_ESTORE;
+		}
 	}
-	if (store_flock(txn->lock_fd, LOCK_UN) == -1 && er == KF_OK) {
-		xsetprintf(cause, "flock %s: %s", st->lock_path,
-		    strerror(errno));
-		er = KF_ESTORE;
-	}
-	if (close(txn->lock_fd) == -1 && er == KF_OK) {
-		xsetprintf(cause, "close %s: %s", st->lock_path,
-		    strerror(errno));
-		er = KF_ESTORE;
+	if (store_flock(txn->lock_fd, LOCK_UN) == -1) {
+		if (er == KF_OK) {
+			xsetprintf(cause, "flock %s: %s", st->lock_path,
+			    strerror(errno));
+			er = KF_ESTORE;
+		}
+		/* A lock we cannot drop: closing the descriptor does. */
+		cache_drop(txn->cache);
 	}
 	free(txn);
 	return er;
@@ -629,20 +870,29 @@ store_end(struct store_txn *txn, char **cause)
 enum kf_err
 store_get(struct store_txn *txn, const char *key, struct buf *out)
 {
-	datum	k, v;
+	const struct buf	*hit;
+	datum			 k, v;
 
 	buf_reset(out);
 	if (store_key(key, &k) == -1)
 		return KF_EINVAL;
+	if (txn->mode == STORE_READ &&
+	    (hit = values_find(txn->cache, key)) != NULL) {
+		buf_append(out, hit->ptr, hit->len);
+		return KF_OK;
+	}
 	v = gdbm_fetch(txn->db, k);
 	if (v.dptr == NULL) {
 		if (gdbm_last_errno(txn->db) == GDBM_ITEM_NOT_FOUND)
 			return KF_ENOTFOUND;
 		log_errorx("store: gdbm_fetch %s from %s: %s", key,
 		    txn->st->db_path, gdbm_db_strerror(txn->db));
+		txn->failed = 1;
 		return KF_ESTORE;
 	}
 	buf_append(out, v.dptr, (size_t)v.dsize);
+	if (txn->mode == STORE_READ)
+		values_add(txn->cache, key, v.dptr, (size_t)v.dsize);
 	free(v.dptr);
 	return KF_OK;
 }
@@ -716,6 +966,7 @@ store_each(struct store_txn *txn, const char *prefix, store_each_fn fn,
 				log_errorx("store: gdbm_fetch during scan of "
 				    "%s: %s", txn->st->db_path,
 				    gdbm_db_strerror(txn->db));
+				txn->failed = 1;
 				goto out;
 			}
 			buf_reset(&kb);
@@ -735,6 +986,7 @@ store_each(struct store_txn *txn, const char *prefix, store_each_fn fn,
 	if (gdbm_last_errno(txn->db) != GDBM_ITEM_NOT_FOUND) {
 		log_errorx("store: scan of %s: %s", txn->st->db_path,
 		    gdbm_db_strerror(txn->db));
+		txn->failed = 1;
 		goto out;
 	}
 	er = KF_OK;

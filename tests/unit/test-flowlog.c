@@ -28,7 +28,9 @@
  * in the error in any case, time range) and the parsing of their query
  * values, bad ones refused with a cause; paging newest first with "more";
  * rotation by size into numbered segments and pruning by count and by
- * age, the newest records kept; several fork()ed processes appending and
+ * age, the newest records kept; the active segment kept open between
+ * appends but never written once another process rotated it (renamed and
+ * made 0400) or removed it; several fork()ed processes appending and
  * rotating at once with no torn or lost line; bodies absent by default,
  * kept when asked, cut to their cap, secret fields redacted at any depth;
  * CSV quoting and the spreadsheet-formula guard; statistics per group
@@ -501,6 +503,64 @@ START_TEST(flowlog_rotation_keeps_count_bound)
 }
 END_TEST
 
+/* The lines of one file (0 when it is missing). */
+static long
+file_lines(const char *path)
+{
+	struct buf	 raw = BUF_INIT;
+	long		 lines = 0;
+	size_t		 i;
+
+	if (fileio_read(path, 1 << 20, &raw, NULL) != KF_OK)
+		return 0;
+	for (i = 0; i < raw.len; i++)
+		lines += raw.ptr[i] == '\n';
+	buf_free(&raw);
+	return lines;
+}
+
+/*
+ * The appender keeps the active segment open: what another process does
+ * to it between two appends (a rotation renames it and makes it 0400; an
+ * operator may delete it) must send the next record to a new active file.
+ */
+START_TEST(flowlog_reopens_after_foreign_rotation)
+{
+	struct flowlog_opts	 o = opts();
+	struct flowrec		 r;
+	char			*base = tu_tmpdir(), *dir = dir_of(base);
+	char			 active[PATH_MAX], seg[PATH_MAX];
+
+	snprintf(active, sizeof(active), "%s/active.jsonl", dir);
+	snprintf(seg, sizeof(seg), "%s/seg-%013lld-1.jsonl", dir,
+	    (long long)flowlog_now_ms());
+	r = rec(flowlog_now_ms(), "first");
+	append(dir, &o, &r);
+	/* Another process's rotation, as rotate() does it. */
+	ck_assert_int_eq(rename(active, seg), 0);
+	ck_assert_int_eq(chmod(seg, 0400), 0);
+	r = rec(flowlog_now_ms(), "second");
+	append(dir, &o, &r);
+	ck_assert_int_eq(file_lines(seg), 1);
+	ck_assert_int_eq(file_lines(active), 1);
+	/* Deleted under the appender: recreated. */
+	ck_assert_int_eq(unlink(active), 0);
+	r = rec(flowlog_now_ms(), "third");
+	append(dir, &o, &r);
+	ck_assert_int_eq(file_lines(active), 1);
+	ck_assert_int_eq(file_lines(seg), 1);
+	/* A new directory (another state dir) gets its own file. */
+	tu_rmrf(base);
+	ck_assert_int_eq(mkdir(base, 0700), 0);
+	r = rec(flowlog_now_ms(), "fourth");
+	append(dir, &o, &r);
+	ck_assert_int_eq(file_lines(active), 1);
+	tu_rmrf(base);
+	free(base);
+	free(dir);
+}
+END_TEST
+
 #define WRITERS		4
 #define PER_WRITER	400
 
@@ -822,6 +882,7 @@ flowlog_suite(void)
 	tcase_add_test(tc, flowlog_filter_refuses_bad_values);
 	tcase_add_test(tc, flowlog_paging_newest_first);
 	tcase_add_test(tc, flowlog_rotation_keeps_count_bound);
+	tcase_add_test(tc, flowlog_reopens_after_foreign_rotation);
 	tcase_add_test(tc, flowlog_concurrent_writers_no_torn_line);
 	tcase_add_test(tc, flowlog_bodies_opt_in_capped_redacted);
 	tcase_add_test(tc, flowlog_csv_quotes_and_guards);

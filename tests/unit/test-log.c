@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +22,9 @@
 
 /*
  * Covers: the line format (RFC 3339 UTC time within the call, program
- * name, pid, level), each level's name, levels below the minimum dropped
- * and log_get_level/log_set_level, log_level_parse; escaping of \n \r \t,
+ * name, pid, level), a forked child's own pid, each level's name, levels
+ * below the minimum dropped and log_get_level/log_set_level,
+ * log_level_parse; escaping of \n \r \t,
  * every other control character, DEL and backslash so one event is one
  * line, UTF-8 kept, long messages whole; log_warn and log_error appending
  * strerror(errno) and keeping errno, the x forms not; log_set_request's
@@ -163,6 +165,34 @@ START_TEST(log_line_has_time_program_pid_and_level)
 	ck_assert_int_ge(t, t0);
 	ck_assert_int_le(t, t1);
 	regfree(&re);
+	buf_free(&b);
+}
+END_TEST
+
+/* The pid is made once per process: a forked child must show its own. */
+START_TEST(log_line_in_forked_child_has_its_pid)
+{
+	struct buf	b = BUF_INIT;
+	char		want[64];
+	pid_t		pid;
+	int		status;
+
+	reset(LOG_LEVEL_DEBUG);
+	capture_start();
+	log_info("parent");
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		log_info("child");
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	capture_end(&b);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	snprintf(want, sizeof(want), PROG "[%ld] INFO parent\n",
+	    (long)getpid());
+	ck_assert_msg(strstr(b.ptr, want) != NULL, "log: %s", b.ptr);
+	snprintf(want, sizeof(want), PROG "[%ld] INFO child\n", (long)pid);
+	ck_assert_msg(strstr(b.ptr, want) != NULL, "log: %s", b.ptr);
 	buf_free(&b);
 }
 END_TEST
@@ -478,6 +508,7 @@ log_suite(void)
 	tc = tcase_create("lines");
 	tcase_add_unchecked_fixture(tc, capture_setup, capture_teardown);
 	tcase_add_test(tc, log_line_has_time_program_pid_and_level);
+	tcase_add_test(tc, log_line_in_forked_child_has_its_pid);
 	tcase_add_test(tc, log_levels_are_named);
 	tcase_add_test(tc, log_drops_levels_below_minimum);
 	tcase_add_test(tc, log_escapes_control_characters);

@@ -28,7 +28,9 @@
  * and router_dispatch end to end into a memory out: 404, 405, 401, 413,
  * HEAD / without auth, /v1/models, count_tokens, the "/kiro" mount root,
  * /health (the status for anyone, counts with the key), a startup error
- * (its reason only with the key) and a missing apiKey).
+ * (its reason only with the key) and a missing apiKey).  fcgi/out.c: a
+ * flush after a whole out_response waits for the end of the request (one
+ * write), while a flush of a head and body written apart goes out.
  */
 
 #define KEY	"sk-kiro-test-key"
@@ -44,6 +46,57 @@ req_init(struct request *req, char **env, struct buf *raw)
 }
 
 /* ---- request_param ---- */
+
+struct counted {
+	struct buf	bytes;
+	int		flushes;
+};
+
+static int
+counted_write(void *arg, const char *p, size_t len)
+{
+	buf_append(&((struct counted *)arg)->bytes, p, len);
+	return 0;
+}
+
+static int
+counted_flush(void *arg)
+{
+	((struct counted *)arg)->flushes++;
+	return 0;
+}
+
+START_TEST(out_flush_waits_after_a_whole_response)
+{
+	struct counted	c;
+	struct out	o;
+
+	memset(&c, 0, sizeof(c));
+	memset(&o, 0, sizeof(o));
+	o.write = counted_write;
+	o.flush = counted_flush;
+	o.arg = &c;
+	ck_assert_int_eq(out_response(&o, 200, "application/json", NULL,
+	    "{}", 2), 0);
+	ck_assert_int_eq(out_flush(&o), 0);
+	ck_assert_int_eq(c.flushes, 0);
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&c.bytes),
+	    "Content-Length: 2\r\n\r\n{}"));
+	ck_assert_int_eq(o.bytes, 2);
+
+	/* A stream: head, then events, each flush pushed. */
+	memset(&o, 0, sizeof(o));
+	o.write = counted_write;
+	o.flush = counted_flush;
+	o.arg = &c;
+	ck_assert_int_eq(out_head(&o, 200, "text/event-stream", NULL), 0);
+	ck_assert_int_eq(out_flush(&o), 0);
+	ck_assert_int_eq(out_puts(&o, "data: x\n\n"), 0);
+	ck_assert_int_eq(out_flush(&o), 0);
+	ck_assert_int_eq(c.flushes, 2);
+	buf_free(&c.bytes);
+}
+END_TEST
 
 START_TEST(request_param_exact_names)
 {
@@ -1069,6 +1122,7 @@ main(void)
 	int	 rc;
 
 	http_global_init();
+	tcase_add_test(rq, out_flush_waits_after_a_whole_response);
 	tcase_add_test(rq, request_param_exact_names);
 	tcase_add_test(rq, request_header_key_sources);
 	tcase_add_test(rq, request_query_decodes_values);

@@ -38,7 +38,11 @@
  * either; and it makes no sync call at all, where STORE_WRITE,
  * store_need_sync and store_sync_always do (synccount.h counts them).
  * A scan of a big file holds no more heap than a small one does (GDBM's
- * bucket cache is bounded; glibc's mallinfo2 measures it).
+ * bucket cache is bounded; glibc's mallinfo2 measures it).  The reader a
+ * thread keeps between transactions: a write by another process (or this
+ * one) is seen by the next read, and a lock file removed under it is
+ * made again and locked (a child process dropping what its parent kept is
+ * what the cross-process counters rely on).
  *
  * Every test gets its own mkdtemp directory; the store lives in its "state"
  * subdirectory, which store_open must create.  Concurrency tests order
@@ -743,6 +747,76 @@ START_TEST(store_txn_holds_flock_until_end)
 }
 END_TEST
 
+/* k = "two", then enough new keys to split buckets and grow the directory. */
+static void
+write_and_grow(void)
+{
+	struct store	*mine = open_store();
+	char		 key[32];
+	int		 i;
+
+	put_one(mine, "k", "two", 3);
+	for (i = 0; i < 2000; i++) {
+		snprintf(key, sizeof(key), "grow/%d", i);
+		put_one(mine, key, "x", 1);
+	}
+	store_close(mine);
+}
+
+/* A read, then another process writes: the next read must see it. */
+START_TEST(store_kept_reader_sees_other_process_write)
+{
+	struct store	*st;
+	struct buf	 b = BUF_INIT;
+	pid_t		 pid;
+
+	st = open_store();
+	put_one(st, "k", "one", 3);
+	ck_assert_int_eq(get_one(st, "k", &b), KF_OK);
+	ck_assert_int_eq(b.len, 3);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		write_and_grow();
+		child_exit(st, 0);
+	}
+	check_exit(wait_status(pid), "writer");
+	ck_assert_int_eq(get_one(st, "k", &b), KF_OK);
+	ck_assert_int_eq(b.len, 3);
+	ck_assert_int_eq(memcmp(b.ptr, "two", 3), 0);
+	ck_assert_int_eq(get_one(st, "grow/1999", &b), KF_OK);
+	/* And this process's own writes. */
+	put_one(st, "k", "three", 5);
+	ck_assert_int_eq(get_one(st, "k", &b), KF_OK);
+	ck_assert_int_eq(b.len, 5);
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
+/* The lock file removed between transactions: made again, and locked. */
+START_TEST(store_lock_file_removed_is_recreated)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	struct buf		 b = BUF_INIT;
+	char			*cause = NULL, *lock;
+
+	st = open_store();
+	put_one(st, "k", "v", 1);
+	ck_assert_int_eq(get_one(st, "k", &b), KF_OK);
+	lock = path_in_store("kiro.db.lock");
+	ck_assert_int_eq(unlink(lock), 0);
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, &cause), KF_OK);
+	ck_assert_int_eq(probe_lock(lock, LOCK_EX), -1);
+	ck_assert_int_eq(store_get(txn, "k", &b), KF_OK);
+	ck_assert_int_eq(store_end(txn, &cause), KF_OK);
+	ck_assert_int_eq(probe_lock(lock, LOCK_EX), 0);
+	free(cause);
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
 /*
  * Reads once per tick, then once more after the last writer has gone,
  * when the total must be there.  0 or -1.
@@ -1305,6 +1379,8 @@ store_suite(void)
 	tcase_add_test(tc, store_new_db_has_schema_1);
 	tcase_add_test(tc, store_refuses_newer_schema);
 	tcase_add_test(tc, store_txn_holds_flock_until_end);
+	tcase_add_test(tc, store_kept_reader_sees_other_process_write);
+	tcase_add_test(tc, store_lock_file_removed_is_recreated);
 	tcase_add_test(tc, store_counter_has_no_lost_updates_across_processes);
 	tcase_add_test(tc, store_counter_has_no_lost_updates_across_threads);
 	tcase_add_test(tc,
