@@ -348,20 +348,35 @@ read_account(struct store *st, long id, struct account *a, char **cause)
 #define PROFILE_MISSES		32
 
 static struct profile_miss {
-	long	id;
-	time_t	at;
+	uint64_t	store;	/* store_key: ids are per state file */
+	long		id;
+	time_t		at;
 }			 profile_misses[PROFILE_MISSES];
 static pthread_mutex_t	 profile_misses_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int
-profile_missed_lately(long id, time_t now)
+/* FNV-1a of the state directory: which store an account id belongs to. */
+static uint64_t
+store_key(struct store *st)
 {
-	size_t	i;
-	int	found = 0;
+	const unsigned char	*p = (const unsigned char *)store_dir(st);
+	uint64_t		 h = 14695981039346656037ULL;
+
+	while (*p != '\0')
+		h = (h ^ *p++) * 1099511628211ULL;
+	return h;
+}
+
+static int
+profile_missed_lately(struct store *st, long id, time_t now)
+{
+	uint64_t	key = store_key(st);
+	size_t		i;
+	int		found = 0;
 
 	pthread_mutex_lock(&profile_misses_lock);
 	for (i = 0; i < PROFILE_MISSES && !found; i++)
 		found = profile_misses[i].id == id &&
+		    profile_misses[i].store == key &&
 		    now >= profile_misses[i].at &&
 		    now - profile_misses[i].at < PROFILE_RETRY_SECONDS;
 	pthread_mutex_unlock(&profile_misses_lock);
@@ -370,19 +385,23 @@ profile_missed_lately(long id, time_t now)
 
 /* The account's own slot, else a free one, else the oldest miss. */
 static void
-profile_miss_note(long id, time_t now)
+profile_miss_note(struct store *st, long id, time_t now)
 {
-	size_t	i, slot = 0;
+	uint64_t	key = store_key(st);
+	size_t		i, slot = 0;
 
 	pthread_mutex_lock(&profile_misses_lock);
 	for (i = 0; i < PROFILE_MISSES; i++) {
-		if (profile_misses[i].id == id || profile_misses[i].id == 0) {
+		if ((profile_misses[i].id == id &&
+		    profile_misses[i].store == key) ||
+		    profile_misses[i].id == 0) {
 			slot = i;
 			break;
 		}
 		if (profile_misses[i].at < profile_misses[slot].at)
 			slot = i;
 	}
+	profile_misses[slot].store = key;
 	profile_misses[slot].id = id;
 	profile_misses[slot].at = now;
 	pthread_mutex_unlock(&profile_misses_lock);
@@ -404,7 +423,7 @@ refresh_resolve_profile(struct store *st, struct http *h,
 
 	if (c->auth_method != CRED_AUTH_SOCIAL || c->profile_arn != NULL)
 		return KF_OK;
-	if (c->id > 0 && profile_missed_lately(c->id, clock_now())) {
+	if (c->id > 0 && profile_missed_lately(st, c->id, clock_now())) {
 		xsetprintf(cause, "no profileArn found: ListAvailableProfiles "
 		    "found none less than %d minutes ago",
 		    PROFILE_RETRY_SECONDS / 60);
@@ -444,7 +463,7 @@ refresh_resolve_profile(struct store *st, struct http *h,
 	arn = NULL;
 out:
 	if (er != KF_OK && er != KF_ESTORE && er != KF_EAUTH && c->id > 0)
-		profile_miss_note(c->id, clock_now());
+		profile_miss_note(st, c->id, clock_now());
 	store_unlock_named(fd);
 	free(arn);
 	free(why);
