@@ -22,6 +22,7 @@
 #define PATH_MAX_LEN	160
 #define CURRENT		(-1L)	/* currentMessage's "entry index" */
 #define USES_LINEAR	16	/* up to this many uses: found by a scan */
+#define NAMES_LINEAR	8	/* up to this many tool names: the same */
 
 static const char *const rule_names[PREFLIGHT__MAX] = {
 	"ok", "body shape", "history alternation", "tool pairing",
@@ -418,11 +419,9 @@ input_clean(json_object *v)
 	}
 	if (!json_object_is_type(v, json_type_object))
 		return 1;
-	if (json_object_object_get_ex(v, "", NULL))
-		return 0;
+	/* The walk sees every key: no lookup of "" besides. */
 	json_object_object_foreach(v, key, val) {
-		(void)key;
-		if (!input_clean(val))
+		if (key[0] == '\0' || !input_clean(val))
 			return 0;
 	}
 	return 1;
@@ -470,6 +469,41 @@ uses_find(const struct pf *pf, const char *id)
 	return STRSET_NONE;
 }
 
+/* Whether two names are one, ASCII case folded (as a nocase strset). */
+static int
+same_name(const char *a, const char *b)
+{
+	unsigned char	ca, cb;
+
+	do {
+		ca = (unsigned char)*a++;
+		cb = (unsigned char)*b++;
+		if (ca >= 'A' && ca <= 'Z')
+			ca += 'a' - 'A';
+		if (cb >= 'A' && cb <= 'Z')
+			cb += 'a' - 'A';
+	} while (ca == cb && ca != '\0');
+	return ca == cb;
+}
+
+/*
+ * Whether a tool use's name is in used_names.  A session uses a few tools
+ * hundreds of times: comparing with a few names costs less than hashing
+ * the name for every use; past NAMES_LINEAR the set's hash does it.
+ */
+static int
+name_used(const struct pf *pf, const char *name)
+{
+	size_t	i;
+
+	if (pf->used_names.n > NAMES_LINEAR)
+		return strset_has(&pf->used_names, name);
+	for (i = 0; i < pf->used_names.n; i++)
+		if (same_name(pf->used_names.items[i], name))
+			return 1;
+	return 0;
+}
+
 /* An assistantResponseMessage; its uses become the ones to answer. */
 static int
 check_assistant(struct pf *pf, json_object *arm, long k)
@@ -509,7 +543,7 @@ check_assistant(struct pf *pf, json_object *arm, long k)
 			    "twice", id);
 		strset_add(&pf->ids, id);
 		uses_push(pf, id);
-		if (!strset_has(&pf->used_names, name))
+		if (!name_used(pf, name))
 			strset_add(&pf->used_names, name);
 	}
 	if (rc == 1)
