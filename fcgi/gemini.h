@@ -40,7 +40,8 @@ enum kf_err	gemini_parse(const char *body, size_t len, const char *model,
  * gemini-schema.c: a Gemini schema (OpenAPI subset, upper-case types,
  * "nullable") as a JSON Schema object; a JSON Schema comes back the same
  * except for upper-case type names, which Gemini CLI also sends there.
- * Returns a new reference.
+ * Returns a new reference; what needs no change is shared with schema,
+ * not copied, so change neither in place (as with Anthropic's schemas).
  */
 json_object	*gemini_schema_to_json(json_object *schema);
 

@@ -22,6 +22,7 @@
 #define PATH_MAX_LEN	160
 #define CURRENT		(-1L)	/* currentMessage's "entry index" */
 #define USES_LINEAR	16	/* up to this many uses: found by a scan */
+#define NAMES_LINEAR	8	/* up to this many tool names: the same */
 
 static const char *const rule_names[PREFLIGHT__MAX] = {
 	"ok", "body shape", "history alternation", "tool pairing",
@@ -79,6 +80,53 @@ static int
 is_cache_point(json_object *entry)
 {
 	return json_object_object_get_ex(entry, "cachePoint", NULL);
+}
+
+/* --- reading the tree ------------------------------------------------- */
+
+/*
+ * The values of keys[0 .. n) in obj (NULL when absent, and all NULL when
+ * obj is no object), in one walk of its entries.  A Kiro message has a
+ * handful of keys: one walk costs less than a hash lookup per key, and
+ * those lookups were half the check of a long session.
+ */
+static void
+get_fields(json_object *obj, const char *const keys[], size_t n,
+    json_object *vals[])
+{
+	struct lh_entry	*e;
+	const char	*key;
+	size_t		 j;
+
+	for (j = 0; j < n; j++)
+		vals[j] = NULL;
+	if (!json_object_is_type(obj, json_type_object))
+		return;
+	for (e = json_object_get_object(obj)->head; e != NULL; e = e->next) {
+		key = (const char *)lh_entry_k(e);
+		for (j = 0; j < n; j++)
+			if (key[0] == keys[j][0] && strcmp(key, keys[j]) == 0) {
+				vals[j] = (json_object *)lh_entry_v(e);
+				break;
+			}
+	}
+}
+
+/* As json_get_obj and its kin: 1 of type, 0 absent or null, -1 else. */
+static int
+typed(json_object *v, enum json_type type)
+{
+	if (v == NULL)
+		return 0;
+	return json_object_is_type(v, type) ? 1 : -1;
+}
+
+/* v's string when it is one, else NULL. */
+static const char *
+str_of(json_object *v)
+{
+	return typed(v, json_type_string) == 1 ? json_object_get_string(v) :
+	    NULL;
 }
 
 /*
@@ -299,7 +347,7 @@ std_base64(const char *s, size_t len, size_t *decoded)
 }
 
 static int
-check_images(struct pf *pf, json_object *msg, long k)
+check_images(struct pf *pf, json_object *images_value, long k)
 {
 	static const char *const formats[] = { "jpeg", "png", "gif", "webp" };
 	json_object	*images, *img, *src, *bytes;
@@ -308,8 +356,9 @@ check_images(struct pf *pf, json_object *msg, long k)
 	size_t		 i, j, n, decoded;
 	int		 rc;
 
-	if ((rc = json_get_arr(msg, "images", &images)) == 0)
+	if ((rc = typed(images_value, json_type_array)) == 0)
 		return 0;
+	images = images_value;
 	n = rc == 1 ? json_object_array_length(images) : 0;
 	for (i = 0; rc == 1 && i < n; i++) {
 		img = json_object_array_get_idx(images, i);
@@ -370,11 +419,9 @@ input_clean(json_object *v)
 	}
 	if (!json_object_is_type(v, json_type_object))
 		return 1;
-	if (json_object_object_get_ex(v, "", NULL))
-		return 0;
+	/* The walk sees every key: no lookup of "" besides. */
 	json_object_object_foreach(v, key, val) {
-		(void)key;
-		if (!input_clean(val))
+		if (key[0] == '\0' || !input_clean(val))
 			return 0;
 	}
 	return 1;
@@ -422,31 +469,70 @@ uses_find(const struct pf *pf, const char *id)
 	return STRSET_NONE;
 }
 
+/* Whether two names are one, ASCII case folded (as a nocase strset). */
+static int
+same_name(const char *a, const char *b)
+{
+	unsigned char	ca, cb;
+
+	do {
+		ca = (unsigned char)*a++;
+		cb = (unsigned char)*b++;
+		if (ca >= 'A' && ca <= 'Z')
+			ca += 'a' - 'A';
+		if (cb >= 'A' && cb <= 'Z')
+			cb += 'a' - 'A';
+	} while (ca == cb && ca != '\0');
+	return ca == cb;
+}
+
+/*
+ * Whether a tool use's name is in used_names.  A session uses a few tools
+ * hundreds of times: comparing with a few names costs less than hashing
+ * the name for every use; past NAMES_LINEAR the set's hash does it.
+ */
+static int
+name_used(const struct pf *pf, const char *name)
+{
+	size_t	i;
+
+	if (pf->used_names.n > NAMES_LINEAR)
+		return strset_has(&pf->used_names, name);
+	for (i = 0; i < pf->used_names.n; i++)
+		if (same_name(pf->used_names.items[i], name))
+			return 1;
+	return 0;
+}
+
 /* An assistantResponseMessage; its uses become the ones to answer. */
 static int
 check_assistant(struct pf *pf, json_object *arm, long k)
 {
-	json_object	*arr, *use, *input;
-	const char	*text, *id, *name;
-	size_t		 i, n;
-	int		 rc;
+	static const char *const	 arm_keys[] = { "content", "toolUses" };
+	static const char *const	 use_keys[] = { "toolUseId", "name",
+	    "input" };
+	json_object			*f[3], *arr, *input;
+	const char			*text, *id, *name;
+	size_t				 i, n;
+	int				 rc;
 
 	pf->n_uses = 0;
 	pf->uses_entry = k;
-	if (json_get_str(arm, "content", &text) != 1 || *text == '\0')
+	get_fields(arm, arm_keys, 2, f);
+	if ((text = str_of(f[0])) == NULL || *text == '\0')
 		return fail_at(pf, PREFLIGHT_EMPTY_CONTENT, k, CONV_BLOCK__MAX,
 		    0, "an assistant message with empty content");
-	if ((rc = json_get_arr(arm, "toolUses", &arr)) == 0)
+	if ((rc = typed(arr = f[1], json_type_array)) == 0)
 		return 0;
 	n = rc == 1 ? json_object_array_length(arr) : 0;
 	for (i = 0; i < n; i++) {
-		use = json_object_array_get_idx(arr, i);
-		if (json_get_str(use, "toolUseId", &id) != 1 || *id == '\0' ||
-		    json_get_str(use, "name", &name) != 1 || *name == '\0')
+		get_fields(json_object_array_get_idx(arr, i), use_keys, 3, f);
+		if ((id = str_of(f[0])) == NULL || *id == '\0' ||
+		    (name = str_of(f[1])) == NULL || *name == '\0')
 			return fail_at(pf, PREFLIGHT_SHAPE, k,
 			    CONV_BLOCK_TOOL_USE, i, "a tool use needs a "
 			    "toolUseId and a name");
-		if (json_get_obj(use, "input", &input) != 1 ||
+		if (typed(input = f[2], json_type_object) != 1 ||
 		    !input_clean(input))
 			return fail_at(pf, PREFLIGHT_TOOL_INPUT, k,
 			    CONV_BLOCK_TOOL_USE, i, "the input of tool use %s "
@@ -457,7 +543,7 @@ check_assistant(struct pf *pf, json_object *arm, long k)
 			    "twice", id);
 		strset_add(&pf->ids, id);
 		uses_push(pf, id);
-		if (!strset_has(&pf->used_names, name))
+		if (!name_used(pf, name))
 			strset_add(&pf->used_names, name);
 	}
 	if (rc == 1)
@@ -469,25 +555,28 @@ check_assistant(struct pf *pf, json_object *arm, long k)
 static int
 check_results(struct pf *pf, json_object *results, long k)
 {
-	json_object	*res, *content;
-	const char	*id, *status;
-	size_t		 i, j, n;
+	static const char *const	 res_keys[] = { "toolUseId", "status",
+	    "content" };
+	json_object			*f[3];
+	const char			*id, *status;
+	size_t				 i, j, n;
 
 	n = json_object_array_length(results);
 	for (i = 0; i < n; i++) {
-		res = json_object_array_get_idx(results, i);
-		if (json_get_str(res, "toolUseId", &id) != 1 || *id == '\0')
+		get_fields(json_object_array_get_idx(results, i), res_keys, 3,
+		    f);
+		if ((id = str_of(f[0])) == NULL || *id == '\0')
 			return fail_at(pf, PREFLIGHT_SHAPE, k,
 			    CONV_BLOCK_TOOL_RESULT, i, "a tool result "
 			    "needs a toolUseId");
-		if (json_get_str(res, "status", &status) != 1 ||
+		if ((status = str_of(f[1])) == NULL ||
 		    (strcmp(status, "success") != 0 &&
 		    strcmp(status, "error") != 0))
 			return fail_at(pf, PREFLIGHT_SHAPE, k,
 			    CONV_BLOCK_TOOL_RESULT, i, "tool result "
 			    "status must be success or error");
-		if (json_get_arr(res, "content", &content) != 1 ||
-		    json_object_array_length(content) == 0)
+		if (typed(f[2], json_type_array) != 1 ||
+		    json_object_array_length(f[2]) == 0)
 			return fail_at(pf, PREFLIGHT_EMPTY_CONTENT, k,
 			    CONV_BLOCK_TOOL_RESULT, i, "tool "
 			    "result for %s has no content", id);
@@ -510,24 +599,32 @@ check_results(struct pf *pf, json_object *results, long k)
 static int
 check_user(struct pf *pf, json_object *uim, long k)
 {
-	json_object	*ctx = NULL, *results, *tools;
-	const char	*text;
-	size_t		 i;
-	int		 rc;
+	static const char *const	 uim_keys[] = { "content", "images",
+	    "userInputMessageContext" };
+	static const char *const	 ctx_keys[] = { "toolResults", "tools" };
+	json_object			*f[3], *c[2], *ctx = NULL, *results;
+	const char			*text;
+	size_t				 i;
+	int				 rc;
 
-	if (json_get_str(uim, "content", &text) != 1 || *text == '\0' ||
+	get_fields(uim, uim_keys, 3, f);
+	if ((text = str_of(f[0])) == NULL || *text == '\0' ||
 	    (k == CURRENT && kiro_text_blank(text)))
 		return fail_at(pf, PREFLIGHT_EMPTY_CONTENT, k,
 		    CONV_BLOCK__MAX, 0, "a user message "
 		    "with empty content");
-	if (check_images(pf, uim, k) != 0)
+	if (check_images(pf, f[1], k) != 0)
 		return -1;
 	uses_prepare(pf);
-	if ((rc = json_get_obj(uim, "userInputMessageContext", &ctx)) == -1)
+	if ((rc = typed(f[2], json_type_object)) == -1)
 		return fail_at(pf, PREFLIGHT_SHAPE, k,
 		    CONV_BLOCK__MAX, 0, "userInputMessageContext "
 		    "must be an object");
-	if (rc == 1 && (rc = json_get_arr(ctx, "toolResults", &results)) != 0) {
+	if (rc == 1)
+		ctx = f[2];
+	get_fields(ctx, ctx_keys, 2, c);
+	results = c[0];
+	if (rc == 1 && (rc = typed(results, json_type_array)) != 0) {
 		if (rc == -1)
 			return fail_at(pf, PREFLIGHT_SHAPE, k,
 		    CONV_BLOCK__MAX, 0, "toolResults "
@@ -543,9 +640,8 @@ check_user(struct pf *pf, json_object *uim, long k)
 			    "user message", pf->uses[i]);
 		}
 	pf->n_uses = 0;
-	if (k != CURRENT && ctx != NULL &&
-	    json_get_arr(ctx, "tools", &tools) == 1 &&
-	    json_object_array_length(tools) > 0)
+	if (k != CURRENT && typed(c[1], json_type_array) == 1 &&
+	    json_object_array_length(c[1]) > 0)
 		return fail_at(pf, PREFLIGHT_SHAPE, k,
 		    CONV_BLOCK__MAX, 0, "only the current "
 		    "message may carry tools");
@@ -556,6 +652,8 @@ static int
 check_history(struct pf *pf)
 {
 	json_object		*entry, *msg;
+	struct lh_entry		*head;
+	const char		*key;
 	enum conv_role		 prev = CONV_ROLE__MAX;
 	char			 path[PATH_MAX_LEN];
 	size_t			 i, n;
@@ -579,11 +677,16 @@ check_history(struct pf *pf)
 			return fail(pf, PREFLIGHT_SHAPE, path, "a history "
 			    "entry is one message");
 		}
-		if (is_cache_point(entry))
+		/* One key: read it, not looked up three times. */
+		head = json_object_get_object(entry)->head;
+		key = (const char *)lh_entry_k(head);
+		msg = (json_object *)lh_entry_v(head);
+		if (strcmp(key, "cachePoint") == 0)
 			continue;
-		user = json_get_obj(entry, "userInputMessage", &msg) == 1;
-		assistant = !user && json_get_obj(entry,
-		    "assistantResponseMessage", &msg) == 1;
+		user = strcmp(key, "userInputMessage") == 0 &&
+		    json_object_is_type(msg, json_type_object);
+		assistant = strcmp(key, "assistantResponseMessage") == 0 &&
+		    json_object_is_type(msg, json_type_object);
 		if (!user && !assistant)
 			return fail_at(pf, PREFLIGHT_SHAPE, (long)i,
 			    CONV_BLOCK__MAX, 0, "a history entry is a user or "

@@ -938,6 +938,45 @@ START_TEST(echo_text_is_the_request_spelling)
 }
 END_TEST
 
+/*
+ * The string scan that finds where each field ends reads 8 bytes at a
+ * time: a quote, a backslash or a raw control byte is seen at every
+ * offset in a word, next to UTF-8 bytes too.
+ */
+START_TEST(echo_text_stops_at_every_offset)
+{
+	struct conv		 c;
+	struct openai_responses_req	 r;
+	static const char *const	 stops[] = { "\\'", "\\\\", "\x01",
+	    "\x1f" };
+	struct buf		 body = BUF_INIT, want = BUF_INIT;
+	size_t			 k, s;
+	int			 loose;
+
+	for (s = 0; s < sizeof(stops) / sizeof(stops[0]); s++)
+		for (k = 0; k < 24; k++) {
+			loose = stops[s][0] != '\\';
+			buf_reset(&want);
+			buf_printf(&want, "'%.*s%s\xc3\xa9%.*s'", (int)k,
+			    "aaaaaaaaaaaaaaaaaaaaaaaa", stops[s],
+			    (int)(23 - k), "bbbbbbbbbbbbbbbbbbbbbbb");
+			buf_reset(&body);
+			buf_printf(&body, "{" M "'input':'x','instructions':%s,"
+			    "'user':'u'}", want.ptr);
+			parse_ok(body.ptr, &c, &r);
+			if (loose)
+				ck_assert_ptr_null(echo_text(&r,
+				    "instructions"));
+			else
+				echo_text_is(&r, "instructions", want.ptr);
+			echo_text_is(&r, "user", "'u'");
+			done(&c, &r);
+		}
+	buf_free(&body);
+	buf_free(&want);
+}
+END_TEST
+
 START_TEST(previous_response_id_refused)
 {
 	struct conv		c;
@@ -1170,6 +1209,7 @@ main(void)
 	tcase_add_test(tc, tool_choice_forms);
 	tcase_add_test(tc, fields_parallel_reasoning_format_session);
 	tcase_add_test(tc, echo_text_is_the_request_spelling);
+	tcase_add_test(tc, echo_text_stops_at_every_offset);
 	tcase_add_test(tc, previous_response_id_refused);
 	tcase_add_test(tc, bad_fields_named);
 	tcase_add_test(tc, cause_and_param_may_be_null);

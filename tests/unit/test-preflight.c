@@ -382,6 +382,51 @@ START_TEST(preflight_shape)
 }
 END_TEST
 
+/*
+ * Each message's fields are read in one walk of its keys: a field of the
+ * wrong type, a null one and a cachePoint entry still read as before.
+ */
+START_TEST(message_fields_by_type)
+{
+	expect_rule(HEAD HIST(U("a"), "{\"cachePoint\":{\"type\":\"default\"}}",
+	    A("b")) CUR("hi", ""), PREFLIGHT_OK, NULL);
+	expect_rule(HEAD HIST("{\"userInputMessage\":[]}", A("b"))
+	    CUR("hi", ""), PREFLIGHT_SHAPE, "a user or an assistant");
+	expect_rule(HEAD HIST("{\"userInputMessage\":{\"content\":1}}",
+	    A("b")) CUR("hi", ""), PREFLIGHT_EMPTY_CONTENT, "empty content");
+	expect_rule(HEAD HIST("{\"userInputMessage\":" UM("a")
+	    ",\"images\":{}}}", A("b")) CUR("hi", ""), PREFLIGHT_SHAPE,
+	    "images must be an array");
+	expect_rule(HEAD HIST("{\"userInputMessage\":" UM("a")
+	    ",\"images\":null}}", A("b")) CUR("hi", ""), PREFLIGHT_OK, NULL);
+	expect_rule(HEAD HIST("{\"userInputMessage\":" UM("a")
+	    ",\"userInputMessageContext\":[]}}", A("b")) CUR("hi", ""),
+	    PREFLIGHT_SHAPE, "userInputMessageContext must be an object");
+	expect_rule(HEAD HIST(U("a"), "{\"assistantResponseMessage\":"
+	    "{\"content\":\"b\",\"toolUses\":{}}}") CUR("hi", ""),
+	    PREFLIGHT_SHAPE, "toolUses must be an array");
+	expect_rule(HEAD HIST(U("a"), "{\"assistantResponseMessage\":"
+	    "{\"content\":\"b\",\"toolUses\":null}}") CUR("hi", ""),
+	    PREFLIGHT_OK, NULL);
+	expect_rule(HEAD HIST(U("a"), AU("b", "7")) CUR("hi", ""),
+	    PREFLIGHT_SHAPE, "needs a toolUseId and a name");
+	expect_rule(HEAD HIST(U("a"), AU("b", "{\"toolUseId\":\"t1\","
+	    "\"name\":\"Bash\",\"input\":null}")) CUR("hi", ""),
+	    PREFLIGHT_TOOL_INPUT, "t1");
+	expect_rule(HEAD HIST(U("a"), AU("b", USE("t1", "Bash")))
+	    CUR("hi", "\"toolResults\":[7]," TOOLS(TOOL("Bash", "d", SCHEMA))),
+	    PREFLIGHT_SHAPE, "needs a toolUseId");
+	expect_rule(HEAD HIST(U("a"), AU("b", USE("t1", "Bash")))
+	    CUR("hi", "\"toolResults\":[{\"toolUseId\":\"t1\","
+	    "\"content\":[{\"text\":\"r\"}],\"status\":null}],"
+	    TOOLS(TOOL("Bash", "d", SCHEMA))), PREFLIGHT_SHAPE,
+	    "status must be success or error");
+	expect_rule(HEAD HIST(U("a"), AU("b", USE("t1", "Bash")))
+	    CUR("hi", "\"toolResults\":{}," TOOLS(TOOL("Bash", "d", SCHEMA))),
+	    PREFLIGHT_SHAPE, "toolResults must be an array");
+}
+END_TEST
+
 /* The Kiro body for a client request as the relay makes it. */
 static enum preflight_rule
 run_anthropic(const char *request, int repair, char **cause)
@@ -601,6 +646,7 @@ main(void)
 	tcase_add_test(tc, preflight_passes_a_well_formed_body);
 	tcase_add_test(tc, preflight_alternation);
 	tcase_add_test(tc, preflight_tool_pairing);
+	tcase_add_test(tc, message_fields_by_type);
 	tcase_add_test(tc, preflight_empty_content);
 	tcase_add_test(tc, preflight_tool_defined);
 	tcase_add_test(tc, preflight_tool_count);
