@@ -7,9 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "buf.h"
 #include "conv.h"
@@ -1479,59 +1476,13 @@ static const char *const echo_keys[] = {
 	"temperature", "top_p", "truncation", "user", "prompt_cache_key", NULL
 };
 
-/* Bytes that end a run inside a JSON string: a quote, an escape, a control. */
-static const unsigned char str_stop[256] = {
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-};
-
-#define BYTES_ONES	UINT64_C(0x0101010101010101)
-#define BYTES_HIGHS	UINT64_C(0x8080808080808080)
-
-/*
- * The first quote, backslash or control byte from s[i] on, or len.  The
- * input's strings (message texts, tool results) and the tool schemas are
- * nearly all of a Codex request: a byte at a time, skipping them cost a
- * third of the parse.  16 bytes at a time with SSE2, else 8 (the classic
- * "has a zero byte" and "has a byte below n" word tests, which never miss
- * one), as shared/json.c's string scan.
- */
+/* The first quote, backslash or control byte from s[i] on, or len. */
 static size_t
 str_run(const unsigned char *s, size_t len, size_t i)
 {
-	uint64_t	word, quote, slash;
-#ifdef __SSE2__
-	__m128i		v, hit;
-	int		mask;
+	const char	*p = (const char *)s;
 
-	for (; len - i >= 16; i += 16) {
-		v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-		/* v <= 0x1f unsigned: saturating v - 0x1f is 0. */
-		hit = _mm_or_si128(_mm_or_si128(
-		    _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-		    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-		    _mm_cmpeq_epi8(_mm_subs_epu8(v, _mm_set1_epi8(0x1f)),
-		    _mm_setzero_si128()));
-		if ((mask = _mm_movemask_epi8(hit)) != 0)
-			return i + (size_t)__builtin_ctz((unsigned int)mask);
-	}
-#endif
-	for (; len - i >= sizeof(word); i += sizeof(word)) {
-		memcpy(&word, s + i, sizeof(word));
-		quote = word ^ (BYTES_ONES * '"');
-		slash = word ^ (BYTES_ONES * '\\');
-		if ((((quote - BYTES_ONES) & ~quote) |
-		    ((slash - BYTES_ONES) & ~slash) |
-		    ((word - BYTES_ONES * 0x20) & ~word)) & BYTES_HIGHS)
-			break;
-	}
-	while (i < len && !str_stop[s[i]])
-		i++;
-	return i;
+	return (size_t)(json_str_run(p + i, p + len) - p);
 }
 
 /*

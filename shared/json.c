@@ -127,8 +127,8 @@ static const unsigned char	fast_str_stop[256] = {
  * control byte (the classic "has zero byte" word tricks), then one at a
  * time up to the stop.
  */
-static const char *
-fast_str_run(const char *p, const char *end)
+const char *
+json_str_run(const char *p, const char *end)
 {
 	const uint64_t	ones = UINT64_C(0x0101010101010101);
 	const uint64_t	highs = UINT64_C(0x8080808080808080);
@@ -277,7 +277,7 @@ fast_string(struct fast *f, const char **out, size_t *len)
 {
 	const char	*start = ++f->p, *run;
 
-	f->p = fast_str_run(f->p, f->end);
+	f->p = json_str_run(f->p, f->end);
 	if (f->p < f->end && *f->p == '"') {
 		*out = start;
 		*len = (size_t)(f->p++ - start);
@@ -295,7 +295,7 @@ fast_string(struct fast *f, const char **out, size_t *len)
 		if (*f->p != '\\' || fast_escape(f) == -1)
 			return -1;	/* a control byte, or a rare escape */
 		run = f->p;
-		f->p = fast_str_run(f->p, f->end);
+		f->p = json_str_run(f->p, f->end);
 		put_bytes(&f->str, run, (size_t)(f->p - run));
 	}
 	return -1;
@@ -948,7 +948,7 @@ jsonc_str(struct buf *out, const char *s, size_t len)
 	put_char(out, '"');
 	while (i < len) {
 		/* jsonc_esc marks the bytes fast_str_stop does. */
-		run = (size_t)(fast_str_run(s + i, s + len) - s);
+		run = (size_t)(json_str_run(s + i, s + len) - s);
 		if (run > i) {
 			put_bytes(out, s + i, run - i);
 			if ((i = run) == len)

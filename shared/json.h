@@ -108,6 +108,13 @@ int	 json_get_arr(json_object *obj, const char *key, json_object **out);
 /* The name of a value's JSON type ("string", "object", ...) for messages. */
 const char	*json_type_label(json_object *);
 
+/*
+ * The first byte in [p, end) that ends a run inside a JSON string (a
+ * quote, a backslash or a control byte), or end: scanned 16 bytes at a
+ * time with SSE2, else 8, for parsers that step over strings.
+ */
+const char	*json_str_run(const char *p, const char *end);
+
 /* Appends the compact serialisation ("/" unescaped) of v to out. */
 void	 json_to_buf(json_object *v, struct buf *out);
 /* Returns a heap copy of the compact serialisation; caller frees. */
