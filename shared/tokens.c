@@ -234,6 +234,7 @@ enum tally_isa {
 	TALLY_ISA_SSE2,		/* x86-64's baseline */
 	TALLY_ISA_POPCNT,	/* SSE2 and the popcnt instruction */
 	TALLY_ISA_AVX2,		/* 32 bytes at a time, popcnt, andn */
+	TALLY_ISA_AVX512,	/* AVX-512BW: a mask per class, no shuffle */
 	TALLY_ISA__MAX
 };
 
@@ -306,6 +307,28 @@ block_masks_avx2(const unsigned char *p, struct tally_masks *m)
 }
 #undef AVX2_MASK
 #undef H
+
+/* The block at once: AVX-512BW compares give the masks themselves. */
+static inline __attribute__((always_inline, target("avx512bw"))) void
+block_masks_avx512(const unsigned char *p, struct tally_masks *m)
+{
+	__m512i	v;
+
+#define B(c)	_mm512_set1_epi8((char)(c))
+#define UNDER_N(x, lo, n)	_mm512_cmplt_epu8_mask(_mm512_sub_epi8((x), \
+    B(lo)), B(n))
+	v = _mm512_loadu_si512((const void *)p);
+	m->letter = UNDER_N(_mm512_or_si512(v, B(0x20)), 'a', 26);
+	m->bit5 = _mm512_test_epi8_mask(v, B(0x20));
+	m->bit6 = _mm512_test_epi8_mask(v, B(0x40));
+	m->high = _mm512_movepi8_mask(v);
+	m->digit = UNDER_N(v, '0', 10);
+	m->under = _mm512_cmpeq_epi8_mask(v, B('_'));
+	m->blank = _mm512_cmpeq_epi8_mask(v, B(' '));
+	m->ws = UNDER_N(v, '\t', 5);
+#undef UNDER_N
+#undef B
+}
 #undef LETTER
 #undef BIT5
 #undef BIT6
@@ -444,6 +467,13 @@ tally_run_avx2(struct tally *t, const unsigned char *p, size_t n,
 {
 	tally_run(t, p, n, valid, block_masks_avx2, 1);
 }
+
+__attribute__((target("avx512bw,avx2,popcnt,bmi"))) static void
+tally_run_avx512(struct tally *t, const unsigned char *p, size_t n,
+    uint64_t valid)
+{
+	tally_run(t, p, n, valid, block_masks_avx512, 1);
+}
 #endif
 
 /* The copy tally_blocks uses; TALLY_ISA__MAX: the best the CPU has. */
@@ -464,6 +494,9 @@ tally_isa_usable(enum tally_isa isa)
 		return __builtin_cpu_supports("avx2") &&
 		    __builtin_cpu_supports("popcnt") &&
 		    __builtin_cpu_supports("bmi");
+	case TALLY_ISA_AVX512:
+		return __builtin_cpu_supports("avx512bw") &&
+		    tally_isa_usable(TALLY_ISA_AVX2);
 #endif
 	default:
 		return 0;
@@ -483,6 +516,9 @@ tally_blocks(struct tally *t, const unsigned char *p, size_t n,
 			;
 	switch (isa) {
 #if defined(TALLY_X86)
+	case TALLY_ISA_AVX512:
+		tally_run_avx512(t, p, n, last_valid);
+		break;
 	case TALLY_ISA_AVX2:
 		tally_run_avx2(t, p, n, last_valid);
 		break;

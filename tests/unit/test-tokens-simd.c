@@ -3,9 +3,9 @@
 
 /*
  * shared/tokens.c compiled in, so that each copy of the block counting
- * (plain C, SSE2, SSE2 with popcnt, AVX2) can be forced in turn; those the
- * CPU lacks are skipped, and the plain C one is the oracle (as in
- * test-tokens-portable, which tests it by hand).
+ * (plain C, SSE2, SSE2 with popcnt, AVX2, AVX-512BW) can be forced in
+ * turn; those the CPU lacks are skipped, and the plain C one is the
+ * oracle (as in test-tokens-portable, which tests it by hand).
  * Covers: the vector classes for every byte value at every position of a
  * block; the counts and the carry of every copy on random texts of every
  * class, fed in random pieces (staged and in place, short and long, runs
@@ -24,11 +24,17 @@
 #include "xmalloc.h"
 
 #if defined(TALLY_X86)
-/* block_masks_avx2 from a function that may use AVX2. */
+/* block_masks_avx2 and _avx512 from functions that may use them. */
 __attribute__((target("avx2"))) static void
-tally_run_avx2_masks(const unsigned char *p, struct tally_masks *m)
+masks_avx2(const unsigned char *p, struct tally_masks *m)
 {
 	block_masks_avx2(p, m);
+}
+
+__attribute__((target("avx512bw"))) static void
+masks_avx512(const unsigned char *p, struct tally_masks *m)
+{
+	block_masks_avx512(p, m);
 }
 #endif
 
@@ -101,6 +107,7 @@ START_TEST(vector_classes_every_byte_everywhere)
 	unsigned char		block[64];
 	unsigned		c, pos, i;
 	int			avx2 = usable(TALLY_ISA_AVX2);
+	int			avx512 = usable(TALLY_ISA_AVX512);
 
 	for (c = 0; c < 256; c++)
 		for (pos = 0; pos < 64; pos++) {
@@ -110,10 +117,16 @@ START_TEST(vector_classes_every_byte_everywhere)
 			block_masks_c(block, &want);
 			block_masks_sse2(block, &got);
 			ck_assert(memcmp(&got, &want, sizeof(got)) == 0);
-			if (!avx2)
-				continue;
-			tally_run_avx2_masks(block, &got);
-			ck_assert(memcmp(&got, &want, sizeof(got)) == 0);
+			if (avx2) {
+				masks_avx2(block, &got);
+				ck_assert(memcmp(&got, &want, sizeof(got)) ==
+				    0);
+			}
+			if (avx512) {
+				masks_avx512(block, &got);
+				ck_assert(memcmp(&got, &want, sizeof(got)) ==
+				    0);
+			}
 		}
 #endif
 }
