@@ -112,9 +112,9 @@ tokens_count_text(const char *s, size_t len)
  * last bits, so that branches do not follow the runs of the text.  Classes
  * go by byte; UTF-8 characters by their lead byte.  Blocks are counted in
  * runs (a long text in place, JSON pieces through a 2 KiB stage) by the
- * best copy of the counting the CPU runs (AVX2, SSE2, plain C: equal
- * counts, test-tokens-simd), and JSON strings go into the stage 16 bytes
- * at a time up to an escape.
+ * best copy of the counting the CPU runs (AVX-512 with 8 blocks side by
+ * side, AVX2, SSE2, plain C: equal counts, test-tokens-simd), and JSON
+ * strings go into the stage 16 bytes at a time up to an escape.
  */
 enum tally_feature {
 	TF_WORDS,		/* letter runs and camelCase humps */
@@ -166,6 +166,20 @@ struct tally_carry {
  * staged, and counted when many blocks are (a run costs some work
  * besides its blocks).
  */
+/*
+ * The instruction sets a run of blocks can be counted with, best last:
+ * each is a copy of the same counting (tally_run) compiled for it.
+ */
+enum tally_isa {
+	TALLY_ISA_C,		/* plain C, software popcount */
+	TALLY_ISA_SSE2,		/* x86-64's baseline */
+	TALLY_ISA_POPCNT,	/* SSE2 and the popcnt instruction */
+	TALLY_ISA_AVX2,		/* 32 bytes at a time, popcnt, andn */
+	TALLY_ISA_AVX512,	/* AVX-512BW: a mask per class, no shuffle */
+	TALLY_ISA_AVX512_X8,	/* and VPOPCNTQ: 8 blocks side by side */
+	TALLY_ISA__MAX
+};
+
 #define TALLY_STAGE	2048
 
 struct tally {
@@ -173,12 +187,14 @@ struct tally {
 	unsigned char		 stage[TALLY_STAGE];
 	size_t			 staged;
 	struct tally_carry	 last;
+	enum tally_isa		 isa;	/* __MAX: not chosen yet */
 };
 
 static void
 tally_init(struct tally *t)
 {
 	memset(t, 0, sizeof(*t));
+	t->isa = TALLY_ISA__MAX;
 }
 
 static unsigned long long
@@ -224,19 +240,6 @@ block_masks_c(const unsigned char *p, struct tally_masks *m)
 			m->ws |= bit;
 	}
 }
-
-/*
- * The instruction sets a run of blocks can be counted with, best last:
- * each is a copy of the same counting (tally_run) compiled for it.
- */
-enum tally_isa {
-	TALLY_ISA_C,		/* plain C, software popcount */
-	TALLY_ISA_SSE2,		/* x86-64's baseline */
-	TALLY_ISA_POPCNT,	/* SSE2 and the popcnt instruction */
-	TALLY_ISA_AVX2,		/* 32 bytes at a time, popcnt, andn */
-	TALLY_ISA_AVX512,	/* AVX-512BW: a mask per class, no shuffle */
-	TALLY_ISA__MAX
-};
 
 /* TOKENS_PORTABLE: the plain C paths only (test-tokens-portable). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(TOKENS_PORTABLE)
@@ -474,6 +477,153 @@ tally_run_avx512(struct tally *t, const unsigned char *p, size_t n,
 {
 	tally_run(t, p, n, valid, block_masks_avx512, 1);
 }
+
+/*
+ * tally_run's counting for 8 whole blocks at once, one block per 64-bit
+ * lane: a class's masks of the 8 blocks make one vector (through memory,
+ * where the compares leave them), the previous block's bits come from
+ * the lane below (the carry's lane 7 for lane 0), and VPOPCNTQ counts
+ * all lanes.  Then tally_run does the rest, the last block always.
+ */
+#define X8_TARGET	"avx512f,avx512bw,avx512vpopcntdq,avx2,popcnt,bmi"
+#define X8_AFTER(x, c, k)	_mm512_or_si512(_mm512_slli_epi64((x), (k)), \
+    _mm512_srli_epi64(_mm512_alignr_epi64((x), (c), 7), 64 - (k)))
+#define X8_ANDN(a, b)		_mm512_andnot_si512((a), (b))	/* ~a & b */
+#define X8_POP(x)		_mm512_popcnt_epi64(x)
+
+__attribute__((target(X8_TARGET))) static void
+tally_run_x8(struct tally *t, const unsigned char *p, size_t n,
+    uint64_t valid)
+{
+	uint64_t __attribute__((aligned(64)))	 cls[8][8], lane[8];
+	struct tally_masks	 m;
+	__m512i		 letter, bit5, bit6, high, digit, under, blank, ws;
+	__m512i		 lower, upper, space, punct, lead, w1, w2, w4, w8;
+	__m512i		 start, blank1, wordish, lone, v;
+	__m512i		 c_letter, c_lower, c_upper, c_digit, c_punct;
+	__m512i		 c_under, c_space, c_w1, c_w2, c_w4, c_blank1;
+	__m512i		 acc[TF__MAX];
+	const __m512i	 one = _mm512_set1_epi64(1);
+	size_t		 b, j, i;
+
+	if (n <= 8) {
+		tally_run(t, p, n, valid, block_masks_avx512, 1);
+		return;
+	}
+	c_letter = _mm512_set1_epi64((long long)t->last.letter);
+	c_lower = _mm512_set1_epi64((long long)t->last.lower);
+	c_upper = _mm512_set1_epi64((long long)t->last.upper);
+	c_digit = _mm512_set1_epi64((long long)t->last.digit);
+	c_punct = _mm512_set1_epi64((long long)t->last.punct);
+	c_under = _mm512_set1_epi64((long long)t->last.under);
+	c_space = _mm512_set1_epi64((long long)t->last.space);
+	c_w1 = _mm512_set1_epi64((long long)t->last.word1);
+	c_w2 = _mm512_set1_epi64((long long)t->last.word2);
+	c_w4 = _mm512_set1_epi64((long long)t->last.word4);
+	/* What tally_run keeps of the last blank1: its top bit. */
+	c_blank1 = _mm512_set1_epi64((long long)(t->last.lone << 63));
+	for (i = 0; i < TF__MAX; i++)
+		acc[i] = _mm512_setzero_si512();
+	/* Groups of 8 that leave the last block to tally_run. */
+	for (b = 0; b + 8 < n; b += 8, p += 512) {
+		for (j = 0; j < 8; j++) {
+			block_masks_avx512(p + 64 * j, &m);
+			cls[0][j] = m.letter;
+			cls[1][j] = m.bit5;
+			cls[2][j] = m.bit6;
+			cls[3][j] = m.high;
+			cls[4][j] = m.digit;
+			cls[5][j] = m.under;
+			cls[6][j] = m.blank;
+			cls[7][j] = m.ws;
+		}
+		letter = _mm512_load_si512(cls[0]);
+		bit5 = _mm512_load_si512(cls[1]);
+		bit6 = _mm512_load_si512(cls[2]);
+		high = _mm512_load_si512(cls[3]);
+		digit = _mm512_load_si512(cls[4]);
+		under = _mm512_load_si512(cls[5]);
+		blank = _mm512_load_si512(cls[6]);
+		ws = _mm512_load_si512(cls[7]);
+
+		lower = _mm512_and_si512(letter, bit5);
+		upper = X8_ANDN(bit5, letter);
+		space = _mm512_or_si512(blank, ws);
+		punct = X8_ANDN(_mm512_or_si512(_mm512_or_si512(high, letter),
+		    _mm512_or_si512(_mm512_or_si512(digit, under), space)),
+		    _mm512_set1_epi64(-1));
+		lead = _mm512_and_si512(high, bit6);
+
+		acc[TF_WORDS] = _mm512_add_epi64(acc[TF_WORDS], _mm512_add_epi64(
+		    X8_POP(X8_ANDN(X8_AFTER(letter, c_letter, 1), letter)),
+		    X8_POP(_mm512_and_si512(upper, X8_AFTER(lower, c_lower,
+		    1)))));
+		acc[TF_LETTERS] = _mm512_add_epi64(acc[TF_LETTERS],
+		    X8_POP(letter));
+		w1 = _mm512_or_si512(_mm512_and_si512(lower, X8_AFTER(letter,
+		    c_letter, 1)), _mm512_and_si512(upper, X8_AFTER(upper,
+		    c_upper, 1)));
+		w2 = _mm512_and_si512(w1, X8_AFTER(w1, c_w1, 1));
+		w4 = _mm512_and_si512(w2, X8_AFTER(w2, c_w2, 2));
+		w8 = _mm512_and_si512(w4, X8_AFTER(w4, c_w4, 4));
+		acc[TF_LONG] = _mm512_add_epi64(acc[TF_LONG], X8_POP(w8));
+		acc[TF_NUMBERS] = _mm512_add_epi64(acc[TF_NUMBERS], X8_POP(
+		    X8_ANDN(X8_AFTER(digit, c_digit, 1), digit)));
+		acc[TF_DIGITS] = _mm512_add_epi64(acc[TF_DIGITS], X8_POP(digit));
+		acc[TF_PUNCTS] = _mm512_add_epi64(acc[TF_PUNCTS], X8_POP(
+		    X8_ANDN(X8_AFTER(punct, c_punct, 1), punct)));
+		acc[TF_PUNCT] = _mm512_add_epi64(acc[TF_PUNCT], X8_POP(punct));
+		acc[TF_UNDERSCORES] = _mm512_add_epi64(acc[TF_UNDERSCORES],
+		    X8_POP(X8_ANDN(X8_AFTER(under, c_under, 1), under)));
+		start = X8_ANDN(X8_AFTER(space, c_space, 1), space);
+		blank1 = _mm512_and_si512(blank, start);
+		wordish = _mm512_or_si512(_mm512_or_si512(letter, punct), lead);
+		v = _mm512_srli_epi64(_mm512_alignr_epi64(blank1, c_blank1, 7),
+		    63);
+		lone = _mm512_add_epi64(X8_POP(_mm512_and_si512(blank1,
+		    _mm512_srli_epi64(wordish, 1))), _mm512_and_si512(
+		    _mm512_and_si512(v, wordish), one));
+		acc[TF_SPACES] = _mm512_add_epi64(acc[TF_SPACES],
+		    _mm512_sub_epi64(X8_POP(start), lone));
+		acc[TF_SPACE] = _mm512_add_epi64(acc[TF_SPACE],
+		    _mm512_sub_epi64(X8_POP(space), lone));
+		acc[TF_OTHER] = _mm512_add_epi64(acc[TF_OTHER],
+		    X8_POP(X8_ANDN(bit5, lead)));
+		acc[TF_WIDE] = _mm512_add_epi64(acc[TF_WIDE],
+		    X8_POP(_mm512_and_si512(lead, bit5)));
+
+		c_letter = letter;
+		c_lower = lower;
+		c_upper = upper;
+		c_digit = digit;
+		c_punct = punct;
+		c_under = under;
+		c_space = space;
+		c_w1 = w1;
+		c_w2 = w2;
+		c_w4 = w4;
+		c_blank1 = blank1;
+	}
+	for (i = 0; i < TF__MAX; i++)
+		t->n[i] += (unsigned long long)_mm512_reduce_add_epi64(acc[i]);
+#define LAST(x)	(_mm512_store_si512(lane, (x)), lane[7])
+	t->last.letter = LAST(c_letter);
+	t->last.lower = LAST(c_lower);
+	t->last.upper = LAST(c_upper);
+	t->last.digit = LAST(c_digit);
+	t->last.punct = LAST(c_punct);
+	t->last.under = LAST(c_under);
+	t->last.space = LAST(c_space);
+	t->last.word1 = LAST(c_w1);
+	t->last.word2 = LAST(c_w2);
+	t->last.word4 = LAST(c_w4);
+	t->last.lone = LAST(c_blank1) >> 63;
+#undef LAST
+	tally_run(t, p, n - b, valid, block_masks_avx512, 1);
+}
+#undef X8_POP
+#undef X8_ANDN
+#undef X8_AFTER
 #endif
 
 /* The copy tally_blocks uses; TALLY_ISA__MAX: the best the CPU has. */
@@ -497,6 +647,10 @@ tally_isa_usable(enum tally_isa isa)
 	case TALLY_ISA_AVX512:
 		return __builtin_cpu_supports("avx512bw") &&
 		    tally_isa_usable(TALLY_ISA_AVX2);
+	case TALLY_ISA_AVX512_X8:
+		return __builtin_cpu_supports("avx512f") &&
+		    __builtin_cpu_supports("avx512vpopcntdq") &&
+		    tally_isa_usable(TALLY_ISA_AVX512);
 #endif
 	default:
 		return 0;
@@ -508,14 +662,22 @@ static void
 tally_blocks(struct tally *t, const unsigned char *p, size_t n,
     uint64_t last_valid)
 {
-	enum tally_isa	isa = tally_isa_forced;
+	enum tally_isa	isa = t->isa;
 
-	if (isa == TALLY_ISA__MAX)
-		for (isa = TALLY_ISA__MAX - 1; isa > TALLY_ISA_C &&
-		    !tally_isa_usable(isa); isa--)
-			;
+	/* Once per estimate: the CPU checks cost as much as a short run. */
+	if (isa == TALLY_ISA__MAX) {
+		isa = tally_isa_forced;
+		if (isa == TALLY_ISA__MAX)
+			for (isa = TALLY_ISA__MAX - 1; isa > TALLY_ISA_C &&
+			    !tally_isa_usable(isa); isa--)
+				;
+		t->isa = isa;
+	}
 	switch (isa) {
 #if defined(TALLY_X86)
+	case TALLY_ISA_AVX512_X8:
+		tally_run_x8(t, p, n, last_valid);
+		break;
 	case TALLY_ISA_AVX512:
 		tally_run_avx512(t, p, n, last_valid);
 		break;

@@ -3,9 +3,10 @@
 
 /*
  * shared/tokens.c compiled in, so that each copy of the block counting
- * (plain C, SSE2, SSE2 with popcnt, AVX2, AVX-512BW) can be forced in
- * turn; those the CPU lacks are skipped, and the plain C one is the
- * oracle (as in test-tokens-portable, which tests it by hand).
+ * (plain C, SSE2, SSE2 with popcnt, AVX2, AVX-512BW, AVX-512 with 8
+ * blocks side by side) can be forced in turn; those the CPU lacks are
+ * skipped, and the plain C one is the oracle (as in test-tokens-portable,
+ * which tests it by hand).
  * Covers: the vector classes for every byte value at every position of a
  * block; the counts and the carry of every copy on random texts of every
  * class, fed in random pieces (staged and in place, short and long, runs
