@@ -187,14 +187,16 @@ struct tally {
 	unsigned char		 stage[TALLY_STAGE];
 	size_t			 staged;
 	struct tally_carry	 last;
-	enum tally_isa		 isa;	/* __MAX: not chosen yet */
+	enum tally_isa		 isa;	/* the copy that counts */
 };
+
+static enum tally_isa	tally_isa_choose(void);
 
 static void
 tally_init(struct tally *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->isa = TALLY_ISA__MAX;
+	t->isa = tally_isa_choose();
 }
 
 static unsigned long long
@@ -657,23 +659,28 @@ tally_isa_usable(enum tally_isa isa)
 	}
 }
 
-/* Counts n blocks (see tally_run) with the best copy for this CPU. */
+/*
+ * The best copy for this CPU, once per tally: the CPU checks cost as
+ * much as a short run.
+ */
+static enum tally_isa
+tally_isa_choose(void)
+{
+	enum tally_isa	isa = tally_isa_forced;
+
+	if (isa == TALLY_ISA__MAX)
+		for (isa = TALLY_ISA__MAX - 1; isa > TALLY_ISA_C &&
+		    !tally_isa_usable(isa); isa--)
+			;
+	return isa;
+}
+
+/* Counts n blocks (see tally_run) with the tally's copy. */
 static void
 tally_blocks(struct tally *t, const unsigned char *p, size_t n,
     uint64_t last_valid)
 {
-	enum tally_isa	isa = t->isa;
-
-	/* Once per estimate: the CPU checks cost as much as a short run. */
-	if (isa == TALLY_ISA__MAX) {
-		isa = tally_isa_forced;
-		if (isa == TALLY_ISA__MAX)
-			for (isa = TALLY_ISA__MAX - 1; isa > TALLY_ISA_C &&
-			    !tally_isa_usable(isa); isa--)
-				;
-		t->isa = isa;
-	}
-	switch (isa) {
+	switch (t->isa) {
 #if defined(TALLY_X86)
 	case TALLY_ISA_AVX512_X8:
 		tally_run_x8(t, p, n, last_valid);
@@ -854,6 +861,35 @@ json_plain_copy(unsigned char *out, const unsigned char *p, size_t n)
 	return i;
 }
 
+#if defined(TALLY_X86)
+/*
+ * json_plain_copy with AVX-512BW/VL: most strings of a schema are a few
+ * bytes, and a masked load and store takes them (or a long one's tail)
+ * whole, with no loop whose end depends on their length.
+ */
+__attribute__((target("avx512bw,avx512vl"))) static size_t
+json_plain_copy_avx512(unsigned char *out, const unsigned char *p, size_t n)
+{
+	__m128i		v;
+	__mmask16	k, esc;
+	size_t		i;
+
+	for (i = 0;; i += 16) {
+		k = n - i >= 16 ? (__mmask16)0xffff :
+		    (__mmask16)((1u << (n - i)) - 1);
+		v = _mm_maskz_loadu_epi8(k, p + i);
+		_mm_mask_storeu_epi8(out + i, k, v);
+		esc = _mm_mask_cmple_epu8_mask(k, v, _mm_set1_epi8(0x1f)) |
+		    _mm_mask_cmpeq_epi8_mask(k, v, _mm_set1_epi8('"')) |
+		    _mm_mask_cmpeq_epi8_mask(k, v, _mm_set1_epi8('\\'));
+		if (esc != 0)
+			return i + (size_t)__builtin_ctz(esc);
+		if (n - i <= 16)
+			return n;
+	}
+}
+#endif
+
 /* A JSON string as compact JSON writes it: quoted, escaped. */
 static void
 tally_json_string(struct tally *t, const char *s, size_t len)
@@ -866,7 +902,13 @@ tally_json_string(struct tally *t, const char *s, size_t len)
 	while (len > 0) {
 		n = TALLY_STAGE - t->staged < len ? TALLY_STAGE - t->staged :
 		    len;
-		plain = json_plain_copy(t->stage + t->staged, p, n);
+#if defined(TALLY_X86)
+		if (t->isa >= TALLY_ISA_AVX512)
+			plain = json_plain_copy_avx512(t->stage + t->staged, p,
+			    n);
+		else
+#endif
+			plain = json_plain_copy(t->stage + t->staged, p, n);
 		t->staged += plain;
 		p += plain;
 		len -= plain;
