@@ -162,11 +162,6 @@ struct tally_carry {
 };
 
 /*
- * A text may come in pieces (JSON is walked piece by piece): they are
- * staged, and counted when many blocks are (a run costs some work
- * besides its blocks).
- */
-/*
  * The instruction sets a run of blocks can be counted with, best last:
  * each is a copy of the same counting (tally_run) compiled for it.
  */
@@ -180,6 +175,11 @@ enum tally_isa {
 	TALLY_ISA__MAX
 };
 
+/*
+ * A text may come in pieces (JSON is walked piece by piece): they are
+ * staged, and counted when many blocks are (a run costs some work
+ * besides its blocks).
+ */
 #define TALLY_STAGE	2048
 
 struct tally {
@@ -626,6 +626,7 @@ tally_run_x8(struct tally *t, const unsigned char *p, size_t n,
 #undef X8_POP
 #undef X8_ANDN
 #undef X8_AFTER
+#undef X8_TARGET
 #endif
 
 /* The copy tally_blocks uses; TALLY_ISA__MAX: the best the CPU has. */
