@@ -497,7 +497,7 @@ __attribute__((target(X8_TARGET))) static void
 tally_run_x8(struct tally *t, const unsigned char *p, size_t n,
     uint64_t valid)
 {
-	uint64_t __attribute__((aligned(64)))	 cls[8][8], lane[8];
+	uint64_t __attribute__((aligned(64)))	 lane[8];
 	struct tally_masks	 m;
 	__m512i		 letter, bit5, bit6, high, digit, under, blank, ws;
 	__m512i		 lower, upper, space, punct, lead, w1, w2, w4, w8;
@@ -528,25 +528,27 @@ tally_run_x8(struct tally *t, const unsigned char *p, size_t n,
 		acc[i] = _mm512_setzero_si512();
 	/* Groups of 8 that leave the last block to tally_run. */
 	for (b = 0; b + 8 < n; b += 8, p += 512) {
+		/*
+		 * Each mask into its lane with a masked broadcast: through
+		 * memory, 8 stores read back as one vector would wait for
+		 * the stores to retire.
+		 */
+		letter = bit5 = bit6 = high = _mm512_setzero_si512();
+		digit = under = blank = ws = _mm512_setzero_si512();
 		for (j = 0; j < 8; j++) {
+#define INTO(x, f)	(x) = _mm512_mask_set1_epi64((x), (__mmask8)(1u << j), \
+    (long long)m.f)
 			block_masks_avx512(p + 64 * j, &m);
-			cls[0][j] = m.letter;
-			cls[1][j] = m.bit5;
-			cls[2][j] = m.bit6;
-			cls[3][j] = m.high;
-			cls[4][j] = m.digit;
-			cls[5][j] = m.under;
-			cls[6][j] = m.blank;
-			cls[7][j] = m.ws;
+			INTO(letter, letter);
+			INTO(bit5, bit5);
+			INTO(bit6, bit6);
+			INTO(high, high);
+			INTO(digit, digit);
+			INTO(under, under);
+			INTO(blank, blank);
+			INTO(ws, ws);
+#undef INTO
 		}
-		letter = _mm512_load_si512(cls[0]);
-		bit5 = _mm512_load_si512(cls[1]);
-		bit6 = _mm512_load_si512(cls[2]);
-		high = _mm512_load_si512(cls[3]);
-		digit = _mm512_load_si512(cls[4]);
-		under = _mm512_load_si512(cls[5]);
-		blank = _mm512_load_si512(cls[6]);
-		ws = _mm512_load_si512(cls[7]);
 
 		lower = _mm512_and_si512(letter, bit5);
 		upper = X8_ANDN(bit5, letter);
