@@ -481,11 +481,11 @@ tally_run_avx512(struct tally *t, const unsigned char *p, size_t n,
 }
 
 /*
- * tally_run's counting for 8 whole blocks at once, one block per 64-bit
- * lane: a class's masks of the 8 blocks make one vector (through memory,
- * where the compares leave them), the previous block's bits come from
- * the lane below (the carry's lane 7 for lane 0), and VPOPCNTQ counts
- * all lanes.  Then tally_run does the rest, the last block always.
+ * tally_run's counting for 8 blocks at once, one block per 64-bit lane:
+ * a class's masks of the 8 blocks make one vector, the previous block's
+ * bits come from the lane below (the carry's lane 7 for lane 0), and
+ * VPOPCNTQ counts all lanes.  Runs of up to 8 blocks go to tally_run
+ * (setting up the vectors costs more).
  */
 #define X8_TARGET	"avx512f,avx512bw,avx512vpopcntdq,avx2,popcnt,bmi"
 #define X8_AFTER(x, c, k)	_mm512_or_si512(_mm512_slli_epi64((x), (k)), \
@@ -506,7 +506,8 @@ tally_run_x8(struct tally *t, const unsigned char *p, size_t n,
 	__m512i		 c_under, c_space, c_w1, c_w2, c_w4, c_blank1;
 	__m512i		 acc[TF__MAX];
 	const __m512i	 one = _mm512_set1_epi64(1);
-	size_t		 b, j, i;
+	__m512i		 vvalid = _mm512_set1_epi64(-1);
+	size_t		 b, j, i, r = 8;
 
 	if (n <= 8) {
 		tally_run(t, p, n, valid, block_masks_avx512, 1);
@@ -526,8 +527,12 @@ tally_run_x8(struct tally *t, const unsigned char *p, size_t n,
 	c_blank1 = _mm512_set1_epi64((long long)(t->last.lone << 63));
 	for (i = 0; i < TF__MAX; i++)
 		acc[i] = _mm512_setzero_si512();
-	/* Groups of 8 that leave the last block to tally_run. */
-	for (b = 0; b + 8 < n; b += 8, p += 512) {
+	/*
+	 * Groups of 8 blocks; the last may have fewer (its empty lanes
+	 * count nothing) and its last block has last_valid's bytes.
+	 */
+	for (b = 0; b < n; b += 8, p += 512) {
+		r = n - b < 8 ? n - b : 8;
 		/*
 		 * Each mask into its lane with a masked broadcast: through
 		 * memory, 8 stores read back as one vector would wait for
@@ -535,7 +540,7 @@ tally_run_x8(struct tally *t, const unsigned char *p, size_t n,
 		 */
 		letter = bit5 = bit6 = high = _mm512_setzero_si512();
 		digit = under = blank = ws = _mm512_setzero_si512();
-		for (j = 0; j < 8; j++) {
+		for (j = 0; j < r; j++) {
 #define INTO(x, f)	(x) = _mm512_mask_set1_epi64((x), (__mmask8)(1u << j), \
     (long long)m.f)
 			block_masks_avx512(p + 64 * j, &m);
@@ -549,13 +554,24 @@ tally_run_x8(struct tally *t, const unsigned char *p, size_t n,
 			INTO(ws, ws);
 #undef INTO
 		}
+		if (b + r == n) {
+			vvalid = _mm512_mask_set1_epi64(_mm512_maskz_set1_epi64(
+			    (__mmask8)((1u << (r - 1)) - 1), -1),
+			    (__mmask8)(1u << (r - 1)), (long long)valid);
+			letter = _mm512_and_si512(letter, vvalid);
+			high = _mm512_and_si512(high, vvalid);
+			digit = _mm512_and_si512(digit, vvalid);
+			under = _mm512_and_si512(under, vvalid);
+			blank = _mm512_and_si512(blank, vvalid);
+			ws = _mm512_and_si512(ws, vvalid);
+		}
 
 		lower = _mm512_and_si512(letter, bit5);
 		upper = X8_ANDN(bit5, letter);
 		space = _mm512_or_si512(blank, ws);
 		punct = X8_ANDN(_mm512_or_si512(_mm512_or_si512(high, letter),
 		    _mm512_or_si512(_mm512_or_si512(digit, under), space)),
-		    _mm512_set1_epi64(-1));
+		    vvalid);
 		lead = _mm512_and_si512(high, bit6);
 
 		acc[TF_WORDS] = _mm512_add_epi64(acc[TF_WORDS], _mm512_add_epi64(
@@ -610,7 +626,7 @@ tally_run_x8(struct tally *t, const unsigned char *p, size_t n,
 	}
 	for (i = 0; i < TF__MAX; i++)
 		t->n[i] += (unsigned long long)_mm512_reduce_add_epi64(acc[i]);
-#define LAST(x)	(_mm512_store_si512(lane, (x)), lane[7])
+#define LAST(x)	(_mm512_store_si512(lane, (x)), lane[r - 1])
 	t->last.letter = LAST(c_letter);
 	t->last.lower = LAST(c_lower);
 	t->last.upper = LAST(c_upper);
@@ -623,7 +639,6 @@ tally_run_x8(struct tally *t, const unsigned char *p, size_t n,
 	t->last.word4 = LAST(c_w4);
 	t->last.lone = LAST(c_blank1) >> 63;
 #undef LAST
-	tally_run(t, p, n - b, valid, block_masks_avx512, 1);
 }
 #undef X8_POP
 #undef X8_ANDN
