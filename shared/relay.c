@@ -1033,15 +1033,18 @@ refresh_failed(const struct account *seen, enum kf_err er, const char *why,
 	}
 }
 
-/* An attempt's parts that live for the whole request. */
+/*
+ * An attempt's parts that live for the whole request; estimate is
+ * tokens_count_conv(conv).
+ */
 static void
 attempt_init(struct attempt *a, struct relay_env *env, struct conv *conv,
-    struct sink *sink, const char *note)
+    struct sink *sink, const char *note, long estimate)
 {
 	a->env = env;
 	a->conv = conv;
 	a->sink = sink;
-	a->input_estimate = tokens_count_conv(conv);
+	a->input_estimate = estimate;
 	a->context_note = note;
 	memcpy(a->message_id, "msg_", 4);
 	rand_hex(a->message_id + 4, 32);
@@ -1329,7 +1332,7 @@ search_turn(struct attempt *a, struct conv *conv, struct cred *cred,
  */
 static enum kf_err
 search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
-    const char *note, struct relay_result *res, char **cause)
+    const char *note, long estimate, struct relay_result *res, char **cause)
 {
 	struct attempt		 a;
 	struct account		 acct;
@@ -1367,7 +1370,7 @@ search_only(struct relay_env *env, struct conv *conv, struct sink *sink,
 	}
 	res->attempts = 1;
 
-	attempt_init(&a, env, conv, sink, note);
+	attempt_init(&a, env, conv, sink, note, estimate);
 	text = xasprintf("I'll search for \"%s\".", query);
 	a.content_seen = 1;
 	if ((rc = ensure_started(&a)) == 0)
@@ -1449,7 +1452,8 @@ enum rung {
 
 static void
 ladder_begin(struct ladder *l, struct relay_env *env, struct conv *conv,
-    struct sink *sink, const char *note, struct relay_result *res)
+    struct sink *sink, const char *note, long estimate,
+    struct relay_result *res)
 {
 	memset(l, 0, sizeof(*l));
 	l->env = env;
@@ -1458,7 +1462,7 @@ ladder_begin(struct ladder *l, struct relay_env *env, struct conv *conv,
 	l->res = res;
 	l->last_err = KF_ENOACCOUNT;
 	lease_init(&l->lease);
-	attempt_init(&l->a, env, conv, sink, note);
+	attempt_init(&l->a, env, conv, sink, note, estimate);
 	l->a.parser = kiro_event_parser_new();
 	l->a.decoder = es_decoder_new(on_frame, &l->a);
 	l->a.last_emit_ms = clock_mono_ms();
@@ -1769,14 +1773,19 @@ ladder_account(struct ladder *l, enum kf_err *er, char **cause)
 	return RUNG_NEXT;
 }
 
+/*
+ * One request upstream: known is the conv's estimate when the caller
+ * counted it as it is (fit_window), else 0.
+ */
 static enum kf_err
 relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
-    const char *note, struct relay_result *res, char **cause)
+    const char *note, long known, struct relay_result *res, char **cause)
 {
 	struct history_opts	 hopts;
 	struct ladder		 l;
 	enum rung		 rung = RUNG_NEXT;
 	enum kf_err		 er = KF_OK;
+	size_t			 n_tools;
 
 	memset(res, 0, sizeof(*res));
 	memset(&hopts, 0, sizeof(hopts));
@@ -1790,10 +1799,19 @@ relay_serve(struct relay_env *env, struct conv *conv, struct sink *sink,
 	/* tool_choice none: the client wants no tool, no search either. */
 	if (conv->web_search.only &&
 	    conv->tool_choice != CONV_TOOL_CHOICE_NONE)
-		return search_only(env, conv, sink, note, res, cause);
+		return search_only(env, conv, sink, note, known > 0 ? known :
+		    tokens_count_conv(conv), res, cause);
+	n_tools = conv->n_tools;
 	websearch_offer(conv);
+	/*
+	 * The repair above changes nothing fit_window repaired
+	 * (history_repair is idempotent): its count holds unless the search
+	 * tool was just added.
+	 */
+	if (known <= 0 || conv->n_tools != n_tools)
+		known = tokens_count_conv(conv);
 
-	ladder_begin(&l, env, conv, sink, note, res);
+	ladder_begin(&l, env, conv, sink, note, known, res);
 	while (l.total < RELAY_MAX_ATTEMPTS && rung == RUNG_NEXT) {
 		if (ladder_pick(&l) != KF_OK)
 			break;
@@ -1823,11 +1841,12 @@ out:
 /*
  * A tool call cut off mid-input (toolcont.h): up to toolContinuations
  * more upstream calls finish it, each with the conversation plus the
- * partial input; res adds up every call's attempts and credits.
+ * partial input; res adds up every call's attempts and credits.  known:
+ * as relay_serve's, for the first call (the others add turns).
  */
 static enum kf_err
 serve_continuing(struct relay_env *env, struct conv *conv, struct sink *sink,
-    const char *note, struct relay_result *res, char **cause)
+    const char *note, long known, struct relay_result *res, char **cause)
 {
 	struct toolcont	*tc;
 	double		 credits = 0;
@@ -1841,8 +1860,9 @@ serve_continuing(struct relay_env *env, struct conv *conv, struct sink *sink,
 	tc = toolcont_new(sink, env->cfg->ping_interval_seconds * 1000,
 	    max_cont > 0);
 	for (;;) {
-		er = relay_serve(env, conv, toolcont_sink(tc), note, res,
-		    cause);
+		er = relay_serve(env, conv, toolcont_sink(tc), note, known,
+		    res, cause);
+		known = 0;
 		if (added) {
 			toolcont_remove_turns(conv, base);
 			added = 0;
@@ -1895,10 +1915,12 @@ serve_continuing(struct relay_env *env, struct conv *conv, struct sink *sink,
  * Answer constraints (constrain.h): an answer that misses one gets one
  * more upstream call with a firmer instruction while nothing but
  * thinking and pings has reached the client; then it is an error.
+ * known: as relay_serve's, for the first call (a retry adds to the
+ * system prompt).
  */
 static enum kf_err
 serve_constrained(struct relay_env *env, struct conv *conv, struct sink *sink,
-    const char *context, struct relay_result *res, char **cause)
+    const char *context, long known, struct relay_result *res, char **cause)
 {
 	struct constrain	*c;
 	char			*note;
@@ -1908,10 +1930,12 @@ serve_constrained(struct relay_env *env, struct conv *conv, struct sink *sink,
 
 	c = constrain_new(conv, sink, env->cfg->ping_interval_seconds * 1000);
 	if (c == NULL)
-		return serve_continuing(env, conv, sink, context, res, cause);
+		return serve_continuing(env, conv, sink, context, known, res,
+		    cause);
 	for (;;) {
 		er = serve_continuing(env, conv, constrain_sink(c), context,
-		    res, cause);
+		    known, res, cause);
+		known = 0;
 		attempts += res->attempts;
 		res->attempts = attempts;
 		credits += res->credits;
@@ -2097,7 +2121,7 @@ summary_call(struct relay_env *env, const struct conv *conv,
 	sink.ops = &collect_ops;
 	sink.arg = &col;
 	memset(&res, 0, sizeof(res));
-	er = relay_serve(env, &sc, &sink, NULL, &res, cause);
+	er = relay_serve(env, &sc, &sink, NULL, 0, &res, cause);
 	extra->attempts += res.attempts;
 	extra->credits += res.credits;
 	extra->metered |= res.metered;
@@ -2200,12 +2224,14 @@ out:
  * any upstream call.  budget 0: the window's own (overflow_budget), and
  * nothing happens to a conv within it; else Kiro refused the conv and
  * the strategy (mode) must bring it under budget.  rep says what was
- * done; a summary call's attempts and credits go to extra.
+ * done; a summary call's attempts and credits go to extra.  *known: the
+ * estimate of the conv as it is left, when it was not cut (else 0), so
+ * that the request counts it once.
  */
 static enum kf_err
 fit_window(struct relay_env *env, struct conv *conv, enum overflow_mode mode,
     long budget, struct overflow_report *rep, struct relay_result *extra,
-    char **cause)
+    long *known, char **cause)
 {
 	struct history_opts	 hopts;
 	const struct model_info	*model;
@@ -2213,17 +2239,13 @@ fit_window(struct relay_env *env, struct conv *conv, enum overflow_mode mode,
 	size_t			 dropped = 0;
 	long			 estimate, after = 0;
 
+	*known = 0;
 	if ((model = models_find(conv->kiro_model)) == NULL)
 		return KF_OK;	/* relay_serve says so */
 	/*
-	 * Repair only drops and merges, so the count before it is an upper
-	 * bound: a conversation within the window is left to relay_serve's
-	 * repair, and only one over it (or refused) is repaired and counted
-	 * again before a strategy cuts it.
+	 * Counted once, as relay_serve will send it: repaired first (what
+	 * relay_serve's repair then finds to do is nothing).
 	 */
-	estimate = tokens_count_conv(conv);
-	if (budget == 0 && !overflow_exceeds(estimate, model->context_window))
-		return KF_OK;
 	memset(&hopts, 0, sizeof(hopts));
 	hopts.max_image_msgs = (size_t)env->cfg->history.max_image_msgs;
 	if ((er = history_repair(conv, &hopts, cause)) != KF_OK)
@@ -2231,8 +2253,10 @@ fit_window(struct relay_env *env, struct conv *conv, enum overflow_mode mode,
 	estimate = tokens_count_conv(conv);
 	rep->window = model->context_window;
 	if (budget == 0) {
-		if (!overflow_exceeds(estimate, model->context_window))
+		if (!overflow_exceeds(estimate, model->context_window)) {
+			*known = estimate;
 			return KF_OK;
+		}
 		budget = overflow_budget(model->context_window);
 	}
 	if (mode == OVERFLOW_ERROR) {
@@ -2301,17 +2325,17 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 	struct relay_result	 extra;
 	enum overflow_mode	 mode = env->cfg->history.on_overflow;
 	char			 note[96];
-	long			 estimate;
+	long			 estimate, known;
 	enum kf_err		 er;
 
 	memset(&rep, 0, sizeof(rep));
 	memset(&extra, 0, sizeof(extra));
 	memset(res, 0, sizeof(*res));
-	er = fit_window(env, conv, mode, 0, &rep, &extra, cause);
+	er = fit_window(env, conv, mode, 0, &rep, &extra, &known, cause);
 	if (er == KF_OK) {
 		overflow_describe(&rep, note, sizeof(note));
 		er = serve_constrained(env, conv, sink, note[0] != '\0' ?
-		    note : NULL, res, cause);
+		    note : NULL, known, res, cause);
 	}
 	if (er == KF_ECONTEXT && res->context_refused && !sink->committed &&
 	    mode != OVERFLOW_ERROR) {
@@ -2325,10 +2349,11 @@ relay_run(struct relay_env *env, struct conv *conv, struct sink *sink,
 		free(*cause);
 		*cause = NULL;
 		er = fit_window(env, conv, OVERFLOW_TRUNCATE,
-		    estimate / 100 * OVERFLOW_RETRY_PCT, &rep, &extra, cause);
+		    estimate / 100 * OVERFLOW_RETRY_PCT, &rep, &extra, &known,
+		    cause);
 		if (er == KF_OK) {
 			overflow_describe(&rep, note, sizeof(note));
-			er = serve_constrained(env, conv, sink, note, res,
+			er = serve_constrained(env, conv, sink, note, known, res,
 			    cause);
 		}
 	}

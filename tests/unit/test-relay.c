@@ -237,6 +237,67 @@ START_TEST(relay_text_reaches_the_sink)
 }
 END_TEST
 
+/*
+ * Every estimate the relay makes: the test is linked with
+ * -Wl,--wrap=tokens_count_conv (Makefile.am).
+ */
+static long	estimates;
+
+long	__real_tokens_count_conv(const struct conv *);
+long	__wrap_tokens_count_conv(const struct conv *);
+
+long
+__wrap_tokens_count_conv(const struct conv *c)
+{
+	estimates++;
+	return __real_tokens_count_conv(c);
+}
+
+/*
+ * The window check and the usage both need the estimate: one count,
+ * also when the conversation needed repairs first (a trailing assistant
+ * turn, an empty text), and the usage is still the estimate of what was
+ * sent.
+ */
+START_TEST(relay_estimates_a_request_once)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL, want[64];
+	long			tokens;
+	int			repair;
+
+	add_account("A", 0);
+	for (repair = 0; repair < 2; repair++) {
+		/* No contextUsageEvent: the usage is the estimate. */
+		script("{\"times\":1,\"response\":{\"kind\":\"text\","
+		    "\"context_usage\":null}}");
+		simple_conv(&c, "hi");
+		if (repair) {
+			conv_msg_add_block(conv_add_msg(&c,
+			    CONV_ROLE_ASSISTANT), CONV_BLOCK_TEXT)->text =
+			    xstrdup("a prefill Kiro cannot take");
+			conv_msg_add_block(&c.msgs[0], CONV_BLOCK_TEXT)->text =
+			    xstrdup("");
+		}
+		rec_init(&r, &s, 1);
+		estimates = 0;
+		ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+		ck_assert_int_eq(estimates, 1);
+		/* What was sent: the repaired conv, counted again here. */
+		tokens = __real_tokens_count_conv(&c);
+		(void)snprintf(want, sizeof(want), "finish end_turn in=%ld ",
+		    tokens);
+		ck_assert_msg(strstr(r.log.ptr, want) != NULL, "%s not in %s",
+		    want, r.log.ptr);
+		conv_free(&c);
+		buf_free(&r.log);
+	}
+}
+END_TEST
+
 /* Store transactions (store_begin calls) one successful request took. */
 static long
 request_txns(const char *prompt)
@@ -1738,6 +1799,7 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, mock_setup, mock_teardown);
 	tcase_add_test(tc, relay_text_reaches_the_sink);
+	tcase_add_test(tc, relay_estimates_a_request_once);
 	tcase_add_test(tc, relay_path_style_refused_switches_to_target_and_remembers);
 	tcase_add_test(tc, relay_profile_required_falls_back_to_the_legacy_host);
 	tcase_add_test(tc, relay_unresolvable_legacy_host_falls_back_to_runtime);

@@ -4,7 +4,7 @@
 /*
  * shared/tokens.c compiled again without SSE2 and popcnt, as on CPUs
  * that have neither, so that those paths are tested here too.
- * Covers: block_masks' classes for every byte value at every position of
+ * Covers: block_masks_c's classes for every byte value at every position of
  * a block, pop64 against a bit loop, and tokens_count_conv giving the
  * values test-tokens works out by hand (CJK, words with a free space,
  * dense punctuation, a long word and a lone space across blocks).
@@ -54,7 +54,7 @@ START_TEST(block_masks_every_byte_everywhere)
 				expect_classes(block[i], (uint64_t)1 << i,
 				    &want);
 			}
-			block_masks(block, &got);
+			block_masks_c(block, &got);
 			ck_assert_uint_eq(got.letter, want.letter);
 			ck_assert_uint_eq(got.bit5, want.bit5);
 			ck_assert_uint_eq(got.high, want.high);
