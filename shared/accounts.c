@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,26 +212,43 @@ account_state_from_json(json_object *obj, struct account_state *s,
 	return KF_OK;
 }
 
+/* Parses the text of the record under key into *out (one reference). */
+static enum kf_err
+record_parse(const char *key, const struct buf *raw, json_object **out,
+    char **cause)
+{
+	char		*why = NULL;
+	enum kf_err	 er = KF_OK;
+
+	*out = NULL;
+	if (json_parse(raw->ptr, raw->len, 64, out, &why) != KF_OK) {
+		xsetprintf(cause, "state record %s is corrupt: %s", key, why);
+		er = KF_ESTORE;
+	}
+	free(why);
+	return er;
+}
+
+/* Records hold tokens: what was read is wiped before it is freed. */
+static void
+raw_free(struct buf *raw)
+{
+	if (raw->ptr != NULL)
+		explicit_bzero(raw->ptr, raw->len);
+	buf_free(raw);
+}
+
 static enum kf_err
 txn_get_json(struct store_txn *txn, const char *key, json_object **out,
     char **cause)
 {
 	struct buf	 raw = BUF_INIT;
-	char		*why = NULL;
 	enum kf_err	 er;
 
 	*out = NULL;
-	if ((er = store_get(txn, key, &raw)) != KF_OK)
-		goto out;
-	if (json_parse(raw.ptr, raw.len, 64, out, &why) != KF_OK) {
-		xsetprintf(cause, "state record %s is corrupt: %s", key, why);
-		er = KF_ESTORE;
-	}
-out:
-	free(why);
-	if (raw.ptr != NULL)
-		explicit_bzero(raw.ptr, raw.len);
-	buf_free(&raw);
+	if ((er = store_get(txn, key, &raw)) == KF_OK)
+		er = record_parse(key, &raw, out, cause);
+	raw_free(&raw);
 	return er;
 }
 
@@ -633,36 +651,177 @@ state_saving(struct store_txn *txn, long id, const struct account_state *s,
 	index_line_update(txn, id, 1, entry_set_state, s);
 }
 
-enum kf_err
-accounts_txn_load(struct store_txn *txn, long id, struct account *out,
-    char **cause)
+/*
+ * Every request loads the account it picked, and its two records rarely
+ * change: parsing them (json-c objects, then each field) was half of the
+ * pick's work.  The last parse per slot is kept with the exact bytes it
+ * came from; the same bytes give a copy of the same result, and any other
+ * bytes parse afresh, so nothing can go stale.  The kept bytes hold
+ * tokens, as the account does: they are wiped when the slot is reused.
+ * Per process under a lock, taken around fork (pthread_atfork).
+ */
+#define PARSED_SLOTS	16
+
+struct parsed {
+	long		 id;		/* 0: an empty slot */
+	struct buf	 cred_raw;
+	struct buf	 state_raw;
+	int		 has_state;
+	struct account	 account;
+};
+
+static pthread_mutex_t	 parsed_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t	 parsed_once = PTHREAD_ONCE_INIT;
+static struct parsed	 parsed[PARSED_SLOTS];
+
+static void
+parsed_lock_take(void)
+{
+	pthread_mutex_lock(&parsed_lock);
+}
+
+static void
+parsed_lock_drop(void)
+{
+	pthread_mutex_unlock(&parsed_lock);
+}
+
+static void
+parsed_register(void)
+{
+	(void)pthread_atfork(parsed_lock_take, parsed_lock_drop,
+	    parsed_lock_drop);
+}
+
+static struct parsed *
+parsed_slot(long id)
+{
+	return &parsed[(unsigned long)id % PARSED_SLOTS];
+}
+
+static int
+raw_equal(const struct buf *a, const struct buf *b)
+{
+	return a->len == b->len && (a->len == 0 ||
+	    memcmp(a->ptr, b->ptr, a->len) == 0);
+}
+
+static void
+state_copy(struct account_state *dst, const struct account_state *src)
+{
+	*dst = *src;
+	dst->disabled_detail = xstrdup(src->disabled_detail);
+	dst->last_error = xstrdup(src->last_error);
+	dst->subscription = xstrdup(src->subscription);
+}
+
+/* 1 with a copy in *out when the slot holds this parse of these bytes. */
+static int
+parsed_find(long id, const struct buf *cred_raw, const struct buf *state_raw,
+    struct account *out)
+{
+	struct parsed	*p;
+	int		 hit;
+
+	pthread_once(&parsed_once, parsed_register);
+	pthread_mutex_lock(&parsed_lock);
+	p = parsed_slot(id);
+	hit = p->id == id && id != 0 && raw_equal(&p->cred_raw, cred_raw) &&
+	    p->has_state == (state_raw != NULL) &&
+	    (state_raw == NULL || raw_equal(&p->state_raw, state_raw));
+	if (hit) {
+		cred_copy(&out->cred, &p->account.cred);
+		state_copy(&out->state, &p->account.state);
+	}
+	pthread_mutex_unlock(&parsed_lock);
+	return hit;
+}
+
+static void
+parsed_keep(long id, const struct buf *cred_raw, const struct buf *state_raw,
+    const struct account *a)
+{
+	struct parsed	*p;
+
+	pthread_mutex_lock(&parsed_lock);
+	p = parsed_slot(id);
+	raw_free(&p->cred_raw);
+	raw_free(&p->state_raw);
+	account_free(&p->account);
+	p->id = id;
+	buf_append(&p->cred_raw, cred_raw->ptr, cred_raw->len);
+	p->has_state = state_raw != NULL;
+	if (state_raw != NULL)
+		buf_append(&p->state_raw, state_raw->ptr, state_raw->len);
+	cred_copy(&p->account.cred, &a->cred);
+	state_copy(&p->account.state, &a->state);
+	pthread_mutex_unlock(&parsed_lock);
+}
+
+/*
+ * The records' text to an account: the credential first, then the state
+ * record, whose read error (state_er other than KF_ENOTFOUND) is returned
+ * once the credential parsed, as when the state was read after it.
+ */
+static enum kf_err
+account_parse(long id, const struct buf *cred_raw, const struct buf *state_raw,
+    enum kf_err state_er, struct account *out, char **cause)
 {
 	json_object	*obj = NULL;
 	char		 key[64];
 	enum kf_err	 er;
 
-	memset(out, 0, sizeof(*out));
 	snprintf(key, sizeof(key), "cred/%ld", id);
-	if ((er = txn_get_json(txn, key, &obj, cause)) != KF_OK) {
-		if (er == KF_ENOTFOUND)
-			xsetprintf(cause, "no account with id %ld", id);
+	if ((er = record_parse(key, cred_raw, &obj, cause)) != KF_OK)
 		return er;
-	}
 	er = cred_from_json(obj, &out->cred, cause);
 	json_object_put(obj);
 	obj = NULL;
 	if (er != KF_OK)
 		return KF_ESTORE;
 	out->cred.id = id;
-	snprintf(key, sizeof(key), "cred-state/%ld", id);
-	er = txn_get_json(txn, key, &obj, cause);
-	if (er == KF_ENOTFOUND)
+	if (state_er == KF_ENOTFOUND)
 		return KF_OK;
+	snprintf(key, sizeof(key), "cred-state/%ld", id);
+	er = state_er;
+	if (er == KF_OK)
+		er = record_parse(key, state_raw, &obj, cause);
 	if (er == KF_OK)
 		er = account_state_from_json(obj, &out->state, cause);
 	json_object_put(obj);
 	if (er != KF_OK)
 		account_free(out);
+	return er;
+}
+
+enum kf_err
+accounts_txn_load(struct store_txn *txn, long id, struct account *out,
+    char **cause)
+{
+	struct buf	 cred_raw = BUF_INIT, state_raw = BUF_INIT;
+	const struct buf *state;
+	char		 key[64];
+	enum kf_err	 er, state_er;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(key, sizeof(key), "cred/%ld", id);
+	if ((er = store_get(txn, key, &cred_raw)) != KF_OK) {
+		if (er == KF_ENOTFOUND)
+			xsetprintf(cause, "no account with id %ld", id);
+		goto out;
+	}
+	snprintf(key, sizeof(key), "cred-state/%ld", id);
+	state_er = store_get(txn, key, &state_raw);
+	state = state_er == KF_OK ? &state_raw : NULL;
+	if ((state_er == KF_OK || state_er == KF_ENOTFOUND) &&
+	    parsed_find(id, &cred_raw, state, out))
+		goto out;
+	er = account_parse(id, &cred_raw, &state_raw, state_er, out, cause);
+	if (er == KF_OK)
+		parsed_keep(id, &cred_raw, state, out);
+out:
+	raw_free(&cred_raw);
+	raw_free(&state_raw);
 	return er;
 }
 

@@ -628,6 +628,56 @@ static struct {
 }			 fallbacks[64];
 static size_t		 n_fallbacks;
 
+/*
+ * A derived machineId is a pure function of its seed, and hashing a
+ * refresh token on every request cost as much as the rest of the header
+ * set-up: the last few per process, keyed by the seed itself (compared
+ * exactly, so a rotated token derives afresh).  A seed leaving the cache
+ * is wiped, as the one built for the hash is.
+ */
+#define DERIVED_CACHE	16
+static pthread_mutex_t	 derived_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	const char	*prefix;	/* static: compared by address */
+	char		*secret;	/* NULL: a free slot */
+	char		 machine_id[65];
+}			 derived[DERIVED_CACHE];
+static size_t		 derived_next;
+
+static void
+derive_machine_id(const char *prefix, const char *secret, char out[65])
+{
+	struct buf	seed = BUF_INIT;
+	size_t		i;
+
+	pthread_mutex_lock(&derived_lock);
+	for (i = 0; i < DERIVED_CACHE; i++)
+		if (derived[i].prefix == prefix && derived[i].secret != NULL &&
+		    strcmp(derived[i].secret, secret) == 0) {
+			memcpy(out, derived[i].machine_id, 65);
+			pthread_mutex_unlock(&derived_lock);
+			return;
+		}
+	pthread_mutex_unlock(&derived_lock);
+
+	buf_append(&seed, prefix, strlen(prefix));
+	buf_append(&seed, secret, strlen(secret));
+	sha256_hex(seed.ptr, seed.len, out);
+	explicit_bzero(seed.ptr, seed.len);
+	buf_free(&seed);
+
+	pthread_mutex_lock(&derived_lock);
+	i = derived_next++ % DERIVED_CACHE;
+	if (derived[i].secret != NULL) {
+		explicit_bzero(derived[i].secret, strlen(derived[i].secret));
+		free(derived[i].secret);
+	}
+	derived[i].prefix = prefix;
+	derived[i].secret = xstrdup(secret);
+	memcpy(derived[i].machine_id, out, 65);
+	pthread_mutex_unlock(&derived_lock);
+}
+
 void
 cred_machine_id(const struct cred *c, const struct config *cfg,
     char out[65])
@@ -641,31 +691,29 @@ cred_machine_id(const struct cred *c, const struct config *cfg,
 	    cred_normalise_machine_id(cfg->machine_id, out) == 0))
 		return;
 	if (c->auth_method == CRED_AUTH_API_KEY && c->kiro_api_key != NULL) {
-		buf_printf(&seed, "KiroAPIKey/%s", c->kiro_api_key);
-		sha256_hex(seed.ptr, seed.len, out);
-	} else if (c->refresh_token != NULL) {
-		buf_printf(&seed, "KotlinNativeAPI/%s", c->refresh_token);
-		sha256_hex(seed.ptr, seed.len, out);
-	} else {
-		pthread_mutex_lock(&fallback_lock);
-		for (i = 0; i < n_fallbacks; i++)
-			if (fallbacks[i].id == c->id) {
-				memcpy(out, fallbacks[i].machine_id, 65);
-				pthread_mutex_unlock(&fallback_lock);
-				return;
-			}
-		rand_uuid(uuid);
-		buf_printf(&seed, "KiroFallback/%s", uuid);
-		sha256_hex(seed.ptr, seed.len, out);
-		if (n_fallbacks < sizeof(fallbacks) / sizeof(fallbacks[0])) {
-			fallbacks[n_fallbacks].id = c->id;
-			memcpy(fallbacks[n_fallbacks].machine_id, out, 65);
-			n_fallbacks++;
-		}
-		pthread_mutex_unlock(&fallback_lock);
+		derive_machine_id("KiroAPIKey/", c->kiro_api_key, out);
+		return;
 	}
-	if (seed.ptr != NULL)
-		explicit_bzero(seed.ptr, seed.len);
+	if (c->refresh_token != NULL) {
+		derive_machine_id("KotlinNativeAPI/", c->refresh_token, out);
+		return;
+	}
+	pthread_mutex_lock(&fallback_lock);
+	for (i = 0; i < n_fallbacks; i++)
+		if (fallbacks[i].id == c->id) {
+			memcpy(out, fallbacks[i].machine_id, 65);
+			pthread_mutex_unlock(&fallback_lock);
+			return;
+		}
+	rand_uuid(uuid);
+	buf_printf(&seed, "KiroFallback/%s", uuid);
+	sha256_hex(seed.ptr, seed.len, out);
+	if (n_fallbacks < sizeof(fallbacks) / sizeof(fallbacks[0])) {
+		fallbacks[n_fallbacks].id = c->id;
+		memcpy(fallbacks[n_fallbacks].machine_id, out, 65);
+		n_fallbacks++;
+	}
+	pthread_mutex_unlock(&fallback_lock);
 	buf_free(&seed);
 }
 

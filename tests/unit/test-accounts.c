@@ -185,6 +185,80 @@ START_TEST(accounts_state_round_trips)
 }
 END_TEST
 
+/* Loads reuse a parse only for the very same bytes of both records. */
+START_TEST(accounts_load_follows_every_record_change)
+{
+	struct cred		 in;
+	struct import_result	 res;
+	struct account		 a, b;
+	struct account_state	 st8;
+	struct store_txn	*txn;
+	struct buf		 saved = BUF_INIT;
+	char			*why = NULL;
+
+	make(&in, "aorL", 0);
+	ck_assert_int_eq(accounts_import(st, &in, 1, &res, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, res.id, &a, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, res.id, &b, NULL), KF_OK);
+	ck_assert_str_eq(a.cred.refresh_token, b.cred.refresh_token);
+	ck_assert_ptr_ne(a.cred.refresh_token, b.cred.refresh_token);
+	ck_assert_int_eq(b.cred.id, res.id);
+	account_free(&b);
+
+	/* A rotated token. */
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_get(txn, "cred/1", &saved), KF_OK);
+	free(a.cred.refresh_token);
+	a.cred.refresh_token = xstrdup("aorRotated" LONG_TAIL);
+	ck_assert_int_eq(accounts_txn_save_cred(txn, &a.cred, NULL), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, res.id, &b, NULL), KF_OK);
+	ck_assert_str_eq(b.cred.refresh_token, "aorRotated" LONG_TAIL);
+	account_free(&b);
+
+	/* State written, then gone. */
+	memset(&st8, 0, sizeof(st8));
+	st8.failures = 3;
+	st8.last_error = xstrdup("boom");
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_save_state(txn, res.id, &st8, NULL),
+	    KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, res.id, &b, NULL), KF_OK);
+	ck_assert_int_eq(b.state.failures, 3);
+	ck_assert_str_eq(b.state.last_error, "boom");
+	account_free(&b);
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_del(txn, "cred-state/1"), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, res.id, &b, NULL), KF_OK);
+	ck_assert_int_eq(b.state.failures, 0);
+	ck_assert_ptr_null(b.state.last_error);
+	account_free(&b);
+
+	/* A corrupt record is an error even after good parses... */
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_put(txn, "cred/1", "{\"refreshToken\":", 16),
+	    KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, res.id, &b, &why), KF_ESTORE);
+	ck_assert_ptr_nonnull(strstr(why, "corrupt"));
+	free(why);
+	/* ... and the first bytes again give the first account. */
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_put(txn, "cred/1", saved.ptr, saved.len), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_get(st, res.id, &b, NULL), KF_OK);
+	ck_assert_str_eq(b.cred.refresh_token, in.refresh_token);
+	account_free(&b);
+
+	account_state_free(&st8);
+	account_free(&a);
+	buf_free(&saved);
+	cred_free(&in);
+}
+END_TEST
+
 START_TEST(accounts_disabled_until_passes)
 {
 	struct account	a;
@@ -755,6 +829,7 @@ main(void)
 	tcase_add_test(tc, accounts_disabled_import_starts_disabled);
 	tcase_add_test(tc, accounts_unknown_id_is_not_found);
 	tcase_add_test(tc, accounts_state_round_trips);
+	tcase_add_test(tc, accounts_load_follows_every_record_change);
 	tcase_add_test(tc, accounts_disabled_until_passes);
 	tcase_add_test(tc, accounts_seed_imports_file_once_and_env_idempotently);
 	tcase_add_test(tc, accounts_seed_reports_a_bad_file);

@@ -384,6 +384,45 @@ START_TEST(cred_stored_bad_region_never_reaches_a_host_name)
 }
 END_TEST
 
+/* The per-process cache of derived ids: a rotated token derives afresh. */
+START_TEST(cred_machine_id_follows_rotation)
+{
+	struct cred	 c;
+	char		 id[65], expect[65], name[32];
+	int		 i;
+
+	cred_init(&c);
+	c.refresh_token = xstrdup("rt-before");
+	cred_machine_id(&c, NULL, id);
+	cred_machine_id(&c, NULL, id);
+	sha256_hex("KotlinNativeAPI/rt-before", 25, expect);
+	ck_assert_str_eq(id, expect);
+	free(c.refresh_token);
+	c.refresh_token = xstrdup("rt-after");
+	cred_machine_id(&c, NULL, id);
+	sha256_hex("KotlinNativeAPI/rt-after", 24, expect);
+	ck_assert_str_eq(id, expect);
+	/* The same text as an API key has its own prefix. */
+	c.auth_method = CRED_AUTH_API_KEY;
+	c.kiro_api_key = xstrdup("rt-after");
+	cred_machine_id(&c, NULL, id);
+	sha256_hex("KiroAPIKey/rt-after", 19, expect);
+	ck_assert_str_eq(id, expect);
+	/* More secrets than the cache holds: each still gets its own. */
+	c.auth_method = CRED_AUTH_SOCIAL;
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "rt-%d", i % 20);
+		free(c.refresh_token);
+		c.refresh_token = xstrdup(name);
+		cred_machine_id(&c, NULL, id);
+		snprintf(name, sizeof(name), "KotlinNativeAPI/rt-%d", i % 20);
+		sha256_hex(name, strlen(name), expect);
+		ck_assert_str_eq(id, expect);
+	}
+	cred_free(&c);
+}
+END_TEST
+
 START_TEST(cred_machine_id_rules)
 {
 	struct config	*cfg = NULL;
@@ -584,6 +623,7 @@ main(void)
 	tcase_add_test(tc, cred_import_refuses_a_region_that_is_not_aws);
 	tcase_add_test(tc, cred_stored_bad_region_never_reaches_a_host_name);
 	tcase_add_test(tc, cred_machine_id_rules);
+	tcase_add_test(tc, cred_machine_id_follows_rotation);
 	tcase_add_test(tc, cred_ide_cache_social_and_idc);
 	tcase_add_test(tc, cred_identity_hash_is_the_token_hash);
 	tcase_add_test(tc, cred_refreshed_at_is_stored_not_exported);

@@ -22,7 +22,8 @@
 #include "xmalloc.h"
 
 /*
- * Covers shared/http.c: GET and POST with headers and an exact body length
+ * Covers shared/http.c: GET and POST with headers (41 of them too, past
+ * the list on the stack, twice on one handle) and an exact body length
  * as the mock sees them (/_mock/requests), error bodies collected and
  * capped at max_body, a 200 event stream handed to on_data (decoded here),
  * on_data and on_tick aborting (KF_ECLIENTGONE), on_tick during a slow
@@ -174,6 +175,54 @@ START_TEST(http_get_with_headers_reaches_mock)
 	ck_assert_str_eq(entry_header(e, "authorization"), "Bearer " TOKEN);
 	json_object_put(log);
 	http_resp_free(&resp);
+	http_free(h);
+	free(url);
+}
+END_TEST
+
+/* More headers than http_do keeps on its stack: every one is sent. */
+START_TEST(http_many_headers_all_reach_mock)
+{
+	const char		*headers[42];
+	char			 lines[40][32], name[16], value[16];
+	struct http		*h = http_new();
+	struct http_req		 req;
+	struct http_resp	 resp;
+	json_object		*log, *e;
+	char			*url, *why = NULL;
+	size_t			 i;
+	int			 round;
+
+	headers[0] = AUTH;
+	for (i = 0; i < 40; i++) {
+		snprintf(lines[i], sizeof(lines[i]), "X-Many-%zu: value %zu",
+		    i, i);
+		headers[i + 1] = lines[i];
+	}
+	headers[41] = NULL;
+	url = mock_url("/getUsageLimits?origin=AI_EDITOR");
+	/* Twice on one handle: the second transfer sends them all again. */
+	for (round = 0; round < 2; round++) {
+		req_init(&req, "GET", url, headers);
+		ck_assert_int_eq(http_do(h, &req, &resp, &why), KF_OK);
+		ck_assert_int_eq(resp.status, 200);
+		http_resp_free(&resp);
+	}
+	log = mock_log("getUsageLimits");
+	ck_assert_uint_eq(json_object_array_length(log), 2);
+	for (round = 0; round < 2; round++) {
+		e = json_object_array_get_idx(log, round);
+		for (i = 0; i < 40; i++) {
+			snprintf(name, sizeof(name), "x-many-%zu", i);
+			snprintf(value, sizeof(value), "value %zu", i);
+			ck_assert_ptr_nonnull(entry_header(e, name));
+			ck_assert_str_eq(entry_header(e, name), value);
+		}
+		ck_assert_str_eq(entry_header(e, "authorization"),
+		    "Bearer " TOKEN);
+		ck_assert_ptr_null(entry_header(e, "expect"));
+	}
+	json_object_put(log);
 	http_free(h);
 	free(url);
 }
@@ -992,6 +1041,7 @@ main(void)
 	tcase_add_test(tc, http_get_with_headers_reaches_mock);
 	tcase_add_test(tc, http_query_escape_keeps_only_unreserved);
 	tcase_add_test(tc, http_post_body_and_headers_reach_mock);
+	tcase_add_test(tc, http_many_headers_all_reach_mock);
 	tcase_add_test(tc, http_error_body_collected_and_capped);
 	tcase_add_test(tc, http_on_data_streams_the_event_stream);
 	tcase_add_test(tc, http_on_data_abort_is_client_gone);

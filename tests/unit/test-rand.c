@@ -1,9 +1,13 @@
 /* test-rand.c: unit tests for random identifiers. */
 #include "autoconfig.h"
 
+#include <sys/wait.h>
+
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -13,7 +17,9 @@
  * Covers: rand_uuid's format (36 characters, dashes at 8/13/18/23,
  * lowercase hex, version nibble 4, variant 8-b) and uniqueness over 1000
  * calls; rand_hex and rand_alnum lengths 0..300, their alphabets, the NUL
- * and no write past it; rand_bytes for zero and large sizes.  The
+ * and no write past it; rand_bytes for zero and large sizes, small draws
+ * across refills of the per-thread buffer, and different bytes in a
+ * forked child and its parent, and in two threads.  The
  * statistical checks (every digit and variant seen) fail by chance with
  * probability below 1e-100.
  */
@@ -171,6 +177,74 @@ START_TEST(rand_bytes_fills_buffers)
 }
 END_TEST
 
+/* Small draws come from a per-thread buffer: across its refills too. */
+START_TEST(rand_small_draws_cross_refills)
+{
+	unsigned char	draws[400][16];
+	size_t		i, j, zeros = 0;
+
+	for (i = 0; i < 400; i++) {
+		memset(draws[i], 0, sizeof(draws[i]));
+		rand_bytes(draws[i], 1 + i % 16);
+		for (j = 0; j < 1 + i % 16; j++)
+			zeros += draws[i][j] == 0;
+	}
+	/* 3400 bytes, about 13 zeros expected: a stale or empty tail shows. */
+	ck_assert_uint_lt(zeros, 60);
+	/* Draws 15, 31, ... are 16 bytes long. */
+	for (i = 15; i < 400; i += 16)
+		for (j = i + 16; j < 400; j += 16)
+			ck_assert_int_ne(memcmp(draws[i], draws[j], 16), 0);
+}
+END_TEST
+
+/* A forked child must not hand out what its parent hands out next. */
+START_TEST(rand_fork_child_draws_differ)
+{
+	unsigned char	parent[32], child[32], first;
+	int		fds[2], status;
+	pid_t		pid;
+
+	rand_bytes(&first, 1);		/* the buffer is full now */
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		rand_bytes(child, sizeof(child));
+		_exit(write(fds[1], child, sizeof(child)) ==
+		    (ssize_t)sizeof(child) ? 0 : 1);
+	}
+	rand_bytes(parent, sizeof(parent));
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(read(fds[0], child, sizeof(child)),
+	    (ssize_t)sizeof(child));
+	close(fds[0]);
+	close(fds[1]);
+	ck_assert_int_ne(memcmp(parent, child, sizeof(child)), 0);
+}
+END_TEST
+
+static void *
+draw_in_thread(void *arg)
+{
+	rand_bytes(arg, 32);
+	return NULL;
+}
+
+START_TEST(rand_threads_draw_differ)
+{
+	unsigned char	a[32], b[32];
+	pthread_t	ta, tb;
+
+	ck_assert_int_eq(pthread_create(&ta, NULL, draw_in_thread, a), 0);
+	ck_assert_int_eq(pthread_create(&tb, NULL, draw_in_thread, b), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	ck_assert_int_ne(memcmp(a, b, sizeof(a)), 0);
+}
+END_TEST
+
 START_TEST(rand_is_uuid_checks_the_shape)
 {
 	char	u[UUID_LEN + 1];
@@ -210,6 +284,9 @@ rand_suite(void)
 	tcase_add_test(tc, rand_alnum_lengths_and_alphabet);
 	tcase_add_test(tc, rand_hex_values_differ);
 	tcase_add_test(tc, rand_bytes_fills_buffers);
+	tcase_add_test(tc, rand_small_draws_cross_refills);
+	tcase_add_test(tc, rand_fork_child_draws_differ);
+	tcase_add_test(tc, rand_threads_draw_differ);
 	tcase_add_test(tc, rand_is_uuid_checks_the_shape);
 	suite_add_tcase(s, tc);
 	return s;
