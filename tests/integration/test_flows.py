@@ -178,8 +178,11 @@ class _Flows:
         ends = [r["t"] + r["latencyMs"] for r in got]
         for newer, older in zip(ends, ends[1:]):
             self.assertGreaterEqual(newer, older - 1000, f"not newest first: {ends}")
-        # The requests were made one after another: by start, the order made.
-        got = sorted(got, key=lambda r: r["t"], reverse=True)
+        # The requests were made one after another: by start, the order made
+        # (two may start in the same millisecond: then the one that ended
+        # later, nearer the front of the log, is the newer).
+        got = [r for _, r in sorted(enumerate(got), key=lambda p: (p[1]["t"], -p[0]),
+                                    reverse=True)]
         account_id = self.g.account_by_email(self.account.email)["id"]
         for want, rec in zip(self.made, reversed(got)):
             with self.subTest(request=want["name"]):

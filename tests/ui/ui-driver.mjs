@@ -147,6 +147,15 @@ try {
 	const figure = (box, k) => page.locator(
 	    `#${box} [data-figure="${k}"] dd`).innerText();
 	await step("overview_matches_api", async () => {
+		/*
+		 * The page's figures and the API's from one moment: the overview
+		 * is shown again (it loads afresh) and then the API is asked.
+		 */
+		await Promise.all([page.waitForResponse((r) =>
+		    r.url().includes("/api/admin/stats?hours=24")),
+		    page.click("nav .tab[data-page=overview]")]);
+		/* Drawn once every fetch of the page is over. */
+		await page.waitForLoadState("networkidle");
 		const [list, usage, stats] = await Promise.all([
 		    admin("GET", "credentials"), admin("GET", "usage"),
 		    admin("GET", "stats?hours=24")]);
