@@ -104,16 +104,11 @@ push(struct openai_responses_emit *e)
 	return emit_push(e->out, e->sink, &e->events);
 }
 
-/* A non-negative number, without printf's cost on the delta path. */
+/* A number, without printf's cost on the delta path. */
 static void
 put_num(struct buf *d, long n)
 {
-	char	digits[24], *p = digits + sizeof(digits);
-
-	do
-		*--p = (char)('0' + n % 10);
-	while ((n /= 10) > 0);
-	buf_append(d, p, (size_t)(digits + sizeof(digits) - p));
+	buf_put_int(d, n);
 }
 
 /*

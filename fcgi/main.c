@@ -135,17 +135,8 @@ fcgx_read(void *stream, char *buf, int len)
 static void
 put_number(struct buf *b, const char *prefix, long long v)
 {
-	char			 digits[24], *p = digits + sizeof(digits);
-	unsigned long long	 u = v < 0 ? 0 - (unsigned long long)v :
-				    (unsigned long long)v;
-
-	do
-		*--p = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
-	if (v < 0)
-		*--p = '-';
 	buf_puts(b, prefix);
-	buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
+	buf_put_int(b, v);
 }
 
 /* Returns the account that answered the request, 0 when none did. */

@@ -186,3 +186,30 @@ buf_free(struct buf *b)
 	b->ptr = NULL;
 	b->len = b->cap = 0;
 }
+
+const char *
+buf_decimal(long long v, char digits[BUF_DECIMAL_LEN], size_t *len)
+{
+	char			*p = digits + BUF_DECIMAL_LEN;
+	unsigned long long	 u = v < 0 ? 0 - (unsigned long long)v :
+				    (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	*len = (size_t)(digits + BUF_DECIMAL_LEN - p);
+	return p;
+}
+
+void
+buf_put_int(struct buf *b, long long v)
+{
+	char		 digits[BUF_DECIMAL_LEN];
+	const char	*p;
+	size_t		 len;
+
+	p = buf_decimal(v, digits, &len);
+	buf_append(b, p, len);
+}

@@ -28,6 +28,16 @@ void	 buf_printf(struct buf *, const char *, ...)
 void	 buf_vprintf(struct buf *, const char *, va_list);
 /* Appends unless the result would exceed max bytes: 0, or -1 (unchanged). */
 int	 buf_append_capped(struct buf *, const void *, size_t, size_t max);
+/*
+ * v in decimal, written at the end of digits[BUF_DECIMAL_LEN]: returns
+ * where it starts and sets *len (no terminator).  printf's work without
+ * its cost, for the hot paths that write numbers.
+ */
+#define BUF_DECIMAL_LEN	24
+const char *buf_decimal(long long v, char digits[BUF_DECIMAL_LEN],
+		    size_t *len);
+/* Appends v in decimal. */
+void	 buf_put_int(struct buf *, long long v);
 /* Appends s as a JSON string literal, quotes included. */
 void	 buf_json_str(struct buf *, const char *s, size_t len);
 /* Removes the first n bytes (n > len empties the buffer). */

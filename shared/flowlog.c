@@ -144,18 +144,9 @@ put_name(struct buf *b, const char *name)
 static void
 put_num(struct buf *b, const char *name, long long v)
 {
-	char			 digits[24], *p = digits + sizeof(digits);
-	unsigned long long	 u = v < 0 ? 0 - (unsigned long long)v :
-				    (unsigned long long)v;
-
-	do
-		*--p = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
-	if (v < 0)
-		*--p = '-';
 	if (name != NULL)
 		put_name(b, name);
-	buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
+	buf_put_int(b, v);
 }
 
 static void

@@ -9,6 +9,7 @@
 
 #include <json-c/json.h>
 
+#include "buf.h"
 #include "constrain.h"
 #include "conv.h"
 #include "kiro_req.h"
@@ -944,16 +945,12 @@ tally_json_string(struct tally *t, const char *s, size_t len)
 static void
 tally_json_int(struct tally *t, int64_t v)
 {
-	char		num[24], *p = num + sizeof(num);
-	uint64_t	u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	char		 num[BUF_DECIMAL_LEN];
+	const char	*p;
+	size_t		 len;
 
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u > 0);
-	if (v < 0)
-		*--p = '-';
-	tally_bytes(t, p, (size_t)(num + sizeof(num) - p));
+	p = buf_decimal((long long)v, num, &len);
+	tally_bytes(t, p, len);
 }
 
 /* A JSON value as compact JSON reads; depth is bounded by the parser. */

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -566,6 +567,29 @@ START_TEST(buf_free_accepts_null_and_empties)
 }
 END_TEST
 
+START_TEST(buf_decimal_writes_every_long_long)
+{
+	static const long long	 vs[] = { 0, 7, -7, 10, -10, 1234567890123LL,
+	    LLONG_MAX, LLONG_MIN, LLONG_MIN + 1 };
+	struct buf		 b = BUF_INIT;
+	char			 digits[BUF_DECIMAL_LEN], want[32];
+	const char		*p;
+	size_t			 i, len;
+
+	for (i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+		(void)snprintf(want, sizeof(want), "%lld", vs[i]);
+		p = buf_decimal(vs[i], digits, &len);
+		ck_assert_uint_eq(len, strlen(want));
+		ck_assert_int_eq(memcmp(p, want, len), 0);
+		buf_reset(&b);
+		buf_puts(&b, "n=");
+		buf_put_int(&b, vs[i]);
+		ck_assert_str_eq(buf_cstr(&b) + 2, want);
+	}
+	buf_free(&b);
+}
+END_TEST
+
 static Suite *
 buf_suite(void)
 {
@@ -607,6 +631,7 @@ buf_suite(void)
 	tcase_add_test(tc, buf_detach_hands_over_bytes);
 	tcase_add_test(tc, buf_reset_keeps_capacity);
 	tcase_add_test(tc, buf_free_accepts_null_and_empties);
+	tcase_add_test(tc, buf_decimal_writes_every_long_long);
 	suite_add_tcase(s, tc);
 	return s;
 }
