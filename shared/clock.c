@@ -45,6 +45,17 @@ clock_set_offset(time_t offset)
 }
 
 int64_t
+clock_now_ms(void)
+{
+	struct timespec	ts;
+
+	pthread_once(&clock_once, clock_init);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec + (int64_t)clock_offset) * 1000 +
+	    ts.tv_nsec / 1000000;
+}
+
+int64_t
 clock_mono_ms(void)
 {
 	struct timespec	ts;

@@ -13,6 +13,14 @@
  * reset date or past a token's expiry without waiting.
  */
 time_t	 clock_now(void);
+/*
+ * Wall-clock milliseconds since the epoch (with the same offset as
+ * clock_now).  One clock_gettime: not time(NULL)'s seconds with another
+ * clock's milliseconds, for time(2) reads a coarser clock that lags a
+ * few ms behind at each second, which made such a sum jump back by
+ * almost a second there.
+ */
+int64_t	 clock_now_ms(void);
 /* Monotonic milliseconds, for durations and timeouts. */
 int64_t	 clock_mono_ms(void);
 /* Sets an offset in seconds added to clock_now (tests). */

@@ -53,10 +53,7 @@ static struct {
 int64_t
 flowlog_now_ms(void)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)clock_now() * 1000 + ts.tv_nsec / 1000000;
+	return clock_now_ms();
 }
 
 char *

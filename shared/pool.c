@@ -56,18 +56,7 @@ static __thread int		 pick_txns;
 static int64_t
 now_ms(void)
 {
-	struct timespec	ts;
-	time_t		t0, t1, fake;
-
-	/* clock_now's offset (tests' fake clock), read between two ticks. */
-	do {
-		t0 = time(NULL);
-		fake = clock_now();
-		t1 = time(NULL);
-	} while (t0 != t1);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((int64_t)ts.tv_sec + (fake - t0)) * 1000 +
-	    ts.tv_nsec / 1000000;
+	return clock_now_ms();
 }
 
 static int

@@ -307,6 +307,29 @@ START_TEST(clock_parse_rejects_days_past_month_end)
 }
 END_TEST
 
+START_TEST(clock_now_ms_never_jumps_back_at_a_second)
+{
+	int64_t	start, prev, now;
+
+	/*
+	 * Over a second boundary or two: a sum of time(NULL) (a coarse clock)
+	 * and clock_gettime's milliseconds fell back by almost a second in
+	 * the first milliseconds of each second.
+	 */
+	start = prev = clock_now_ms();
+	do {
+		now = clock_now_ms();
+		ck_assert_msg(now >= prev - 5, "%lld after %lld",
+		    (long long)now, (long long)prev);
+		prev = now;
+	} while (now - start < 1300);
+	ck_assert_int_ge(clock_now_ms() / 1000, (int64_t)clock_now() - 1);
+	clock_set_offset(3600);
+	ck_assert_int_ge(clock_now_ms() - now, 3600 * 1000);
+	clock_set_offset(0);
+}
+END_TEST
+
 static Suite *
 clock_suite(void)
 {
@@ -332,6 +355,7 @@ clock_suite(void)
 	tcase_add_test(tc, clock_parse_rejects_garbage);
 	tcase_add_test(tc, clock_parse_rejects_impossible_fields);
 	tcase_add_test(tc, clock_parse_rejects_days_past_month_end);
+	tcase_add_test(tc, clock_now_ms_never_jumps_back_at_a_second);
 	suite_add_tcase(s, tc);
 	return s;
 }
