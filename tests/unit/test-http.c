@@ -1027,6 +1027,67 @@ START_TEST(http_query_escape_keeps_only_unreserved)
 	buf_free(&b);
 }
 END_TEST
+/* A plain HTTP server where TLS is expected: it talks first, then hangs up. */
+static void *
+plain_talker(void *arg)
+{
+	static const char	 talk[] = "HTTP/1.1 400 Bad Request\r\n"
+	    "Content-Length: 0\r\n\r\n";
+	int			*fd = arg;
+	int			 c;
+
+	if ((c = accept(*fd, NULL, NULL)) < 0)
+		return NULL;
+	/* A failed write fails the handshake too, as "connection reset". */
+	if (write(c, talk, sizeof(talk) - 1) == (ssize_t)sizeof(talk) - 1)
+		sleep(1);	/* let the handshake read it */
+	close(c);
+	return NULL;
+}
+
+START_TEST(http_tls_failure_names_the_command_that_words_it)
+{
+	struct http		*h = http_new();
+	struct http_req		 req;
+	struct http_resp	 resp;
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	pthread_t		 th;
+	char			*url, *why = NULL, *at;
+	int			 fd;
+
+	ck_assert_int_ge(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 1), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, plain_talker, &fd), 0);
+	url = xasprintf("https://127.0.0.1:%d/", ntohs(sin.sin_port));
+	req_init(&req, "GET", url, NULL);
+	ck_assert_int_eq(http_do(h, &req, &resp, &why), KF_EUPSTREAM);
+	ck_assert_int_eq(resp.network, 1);
+	/*
+	 * OpenSSL's strings are not loaded (1.1 MB per process): the error
+	 * is a number, and the words say how to read it.
+	 */
+	ck_assert_msg((at = strstr(resp.error, "error:")) != NULL, "%s",
+	    resp.error);
+	ck_assert_msg(strstr(resp.error, ":lib(") != NULL, "%s", resp.error);
+	ck_assert_msg(strstr(resp.error, "(`openssl errstr ") != NULL &&
+	    strncmp(strstr(resp.error, "errstr ") + 7, at + 6, 8) == 0,
+	    "%s", resp.error);
+	ck_assert_ptr_nonnull(strstr(why, "openssl errstr"));
+	pthread_join(th, NULL);
+	close(fd);
+	http_resp_free(&resp);
+	http_free(h);
+	free(url);
+	free(why);
+}
+END_TEST
+
 
 int
 main(void)
@@ -1058,6 +1119,7 @@ main(void)
 	tcase_add_test(local,
 	    http_allow_addr_checks_every_hop_and_reused_connections);
 	tcase_add_test(local, http_free_null_is_fine);
+	tcase_add_test(local, http_tls_failure_names_the_command_that_words_it);
 	tcase_set_timeout(local, 60);
 	suite_add_tcase(s, local);
 	rc = tu_run(s);
