@@ -60,9 +60,12 @@ request_read_body(struct request *req, request_read_fn reader, void *stream,
 	/* A new body, a new request: its image fetches count afresh. */
 	imgfetch_new_request();
 	buf_reset(&req->body);
+	req->body_whole = 0;
 	cl = request_param(req, "CONTENT_LENGTH");
-	if (cl == NULL || *cl == '\0')
+	if (cl == NULL || *cl == '\0') {
+		req->body_whole = 1;
 		return KF_OK;	/* no body */
+	}
 	errno = 0;
 	len = strtoull(cl, &end, 10);
 	if (errno != 0 || *end != '\0' || !isdigit((unsigned char)*cl)) {
@@ -86,6 +89,7 @@ request_read_body(struct request *req, request_read_fn reader, void *stream,
 		buf_append(&req->body, chunk, (size_t)n);
 	}
 	buf_cstr(&req->body);
+	req->body_whole = 1;
 	return KF_OK;
 }
 

@@ -52,6 +52,7 @@ struct request {
 	char			*path;		/* route path, mount prefix removed */
 	const char		*query;		/* "" when none */
 	struct buf		 body;
+	int			 body_whole;	/* all of CONTENT_LENGTH read */
 	struct out		 out;
 	int			 ipc_fd;	/* the web server's connection, or -1 */
 	char			 id[17];	/* request id for logs */
@@ -85,6 +86,7 @@ const char	*request_header_key(const struct request *);
 /*
  * Reads the body (CONTENT_LENGTH bytes): KF_ETOOLARGE beyond max,
  * KF_EINVAL for a bad length or a short body.  reader is the stream.
+ * Sets body_whole once every byte of it is read (none declared: at once).
  * Starts the thread's per-request image fetch count (imgfetch_new_request),
  * since every route that can fetch images reads its body first.
  */
