@@ -407,10 +407,20 @@ profile_miss_note(struct store *st, long id, time_t now)
 	pthread_mutex_unlock(&profile_misses_lock);
 }
 
+/* The answer for a miss remembered: no call, and nothing new to log. */
+static enum kf_err
+profile_miss_again(char **cause)
+{
+	xsetprintf(cause, "no profileArn found: ListAvailableProfiles "
+	    "found none less than %d minutes ago", PROFILE_RETRY_SECONDS / 60);
+	return KF_ENOTFOUND;
+}
+
 /*
  * Requests in flight for one account all miss its profile: one asks
  * ListAvailableProfiles (under the account's profile lock), the others
- * wait and read what it stored.
+ * wait and read what it stored, or, when it found none, the miss it
+ * noted: one call per process, not one per request that waited.
  */
 enum kf_err
 refresh_resolve_profile(struct store *st, struct http *h,
@@ -423,12 +433,8 @@ refresh_resolve_profile(struct store *st, struct http *h,
 
 	if (c->auth_method != CRED_AUTH_SOCIAL || c->profile_arn != NULL)
 		return KF_OK;
-	if (c->id > 0 && profile_missed_lately(st, c->id, clock_now())) {
-		xsetprintf(cause, "no profileArn found: ListAvailableProfiles "
-		    "found none less than %d minutes ago",
-		    PROFILE_RETRY_SECONDS / 60);
-		return KF_EUPSTREAM;
-	}
+	if (c->id > 0 && profile_missed_lately(st, c->id, clock_now()))
+		return profile_miss_again(cause);
 	if (c->id > 0) {
 		snprintf(lockname, sizeof(lockname), "profile-%ld", c->id);
 		if ((fd = store_lock_named(st, lockname, cause)) == -1)
@@ -441,6 +447,11 @@ refresh_resolve_profile(struct store *st, struct http *h,
 			goto out;
 		}
 		account_free(&a);
+		/* The thread we waited for may have just missed. */
+		if (profile_missed_lately(st, c->id, clock_now())) {
+			store_unlock_named(fd);
+			return profile_miss_again(cause);
+		}
 	}
 	if ((er = upstream_list_profiles(h, cfg, c, &arn, &why)) != KF_OK) {
 		xsetprintf(cause, "no profileArn found: %s", why);
@@ -547,7 +558,7 @@ ensure(struct store *st, struct http *h, const struct config *cfg, long id,
 	struct grant	 g;
 	char		 lockname[64], *why = NULL;
 	int		 fd = -1, dead = 0;
-	enum kf_err	 er;
+	enum kf_err	 er, profile_er;
 
 	cred_init(out);
 	if ((er = read_account(st, id, &a, cause)) != KF_OK)
@@ -611,7 +622,8 @@ ensure(struct store *st, struct http *h, const struct config *cfg, long id,
 		    " (refresh token rotated)" : "");
 		write_back(st, &a.cred, out);
 		/* The runtime host wants a profile (§12): find it now. */
-		if (refresh_resolve_profile(st, h, cfg, out, &why) != KF_OK)
+		profile_er = refresh_resolve_profile(st, h, cfg, out, &why);
+		if (profile_er != KF_OK && profile_er != KF_ENOTFOUND)
 			log_warnx("account %ld: %s", id, why);
 	}
 	grant_free(&g);

@@ -48,9 +48,10 @@ enum kf_err	refresh_ensure(struct store *, struct http *,
  * ListAvailableProfiles (upstream_list_profiles), stored with account
  * c->id and set in *c.  Nothing happens for other accounts or a known
  * profile.  A failure leaves the account as it was, and this process
- * does not ask again for that account for 10 minutes (the call fails at
- * once with KF_EUPSTREAM), so requests of an account Kiro lists no
- * profile for do not each pay for the lookup.
+ * does not ask again for that account for 10 minutes: the call then
+ * fails at once with KF_ENOTFOUND, also for a request that waited on the
+ * lookup which missed, so requests of an account Kiro lists no profile
+ * for do not each pay for the lookup, nor log its warning again.
  */
 enum kf_err	refresh_resolve_profile(struct store *, struct http *,
 		    const struct config *, struct cred *c, char **cause);

@@ -884,18 +884,21 @@ route_switch(const struct relay_env *env, const struct attempt *a,
  * The runtime host refuses a social account without its profile (§12):
  * one imported without it learns it here, once (then it is stored).  A
  * failure is no error: the legacy host may still serve (route_switch).
+ * A miss this process already warned about (KF_ENOTFOUND) is not news.
  */
 static void
 ensure_profile(const struct relay_env *env, const struct upstream_route *route,
     struct cred *cred)
 {
-	char	*why = NULL;
+	char		*why = NULL;
+	enum kf_err	 er;
 
 	if (route->host != API_HOST_RUNTIME || cred->profile_arn != NULL ||
 	    cred->auth_method != CRED_AUTH_SOCIAL)
 		return;
-	if (refresh_resolve_profile(env->store, env->http, env->cfg, cred,
-	    &why) != KF_OK)
+	er = refresh_resolve_profile(env->store, env->http, env->cfg, cred,
+	    &why);
+	if (er != KF_OK && er != KF_ENOTFOUND)
 		log_warnx("account %ld: %s", cred->id, why);
 	free(why);
 }

@@ -1,10 +1,13 @@
 /* test-refresh.c: token refresh against the mock: rotation, locking, failures. */
 #include "autoconfig.h"
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -198,7 +201,7 @@ START_TEST(refresh_resolve_profile_does_not_repeat_a_miss_at_once)
 	    KF_EUPSTREAM);
 	ck_assert_ptr_nonnull(strstr(why, "listed none"));
 	ck_assert_int_eq(refresh_resolve_profile(st, h, cfg, &a.cred, &why),
-	    KF_EUPSTREAM);
+	    KF_ENOTFOUND);
 	ck_assert_ptr_nonnull(strstr(why, "minutes ago"));
 	ck_assert_int_eq(tu_mock_stat(&mock, "profiles"), 1);
 	/* Ten minutes on, it is asked again. */
@@ -210,6 +213,90 @@ START_TEST(refresh_resolve_profile_does_not_repeat_a_miss_at_once)
 	ck_assert_ptr_null(a.cred.profile_arn);
 	account_free(&a);
 	free(why);
+}
+END_TEST
+
+/* One request in flight: its own http handle, as each responder thread. */
+struct profile_waiter {
+	pthread_t	 thread;
+	long		 id;
+	enum kf_err	 er;
+	char		*why;
+};
+
+static void *
+profile_waiter_main(void *arg)
+{
+	struct profile_waiter	*w = arg;
+	struct http		*wh = http_new();
+	struct account		 a;
+
+	ck_assert_int_eq(accounts_get(st, w->id, &a, NULL), KF_OK);
+	w->er = refresh_resolve_profile(st, wh, cfg, &a.cred, &w->why);
+	account_free(&a);
+	http_free(wh);
+	return NULL;
+}
+
+/* Requests blocked on the flock of path, as /proc/locks lists them. */
+static int
+lock_waiters(const char *path)
+{
+	struct stat	 sb;
+	FILE		*f;
+	char		 line[256], ino[32];
+	int		 n = 0;
+
+	ck_assert_int_eq(stat(path, &sb), 0);
+	snprintf(ino, sizeof(ino), ":%lu ", (unsigned long)sb.st_ino);
+	ck_assert_ptr_nonnull(f = fopen("/proc/locks", "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, "->") != NULL && strstr(line, ino) != NULL)
+			n++;
+	fclose(f);
+	return n;
+}
+
+START_TEST(refresh_resolve_profile_waiters_do_not_repeat_a_miss)
+{
+	struct profile_waiter	 w[2];
+	char			 name[64], *path;
+	long			 id;
+	int			 fd, i;
+
+	/*
+	 * Two requests wait on the profile lock while a third holds it;
+	 * the first to get it asks and finds none, the other must take
+	 * that miss and not ask again (it did, before).
+	 */
+	mock_post("/_mock/accounts", "{\"refreshToken\":\"" RT_SOCIAL "\","
+	    "\"accessToken\":\"aoaFRESH\",\"authMethod\":\"social\","
+	    "\"profiles\":[]}");
+	id = import(RT_SOCIAL, CRED_AUTH_SOCIAL, 1, NULL);
+	snprintf(name, sizeof(name), "profile-%ld", id);
+	path = xasprintf("%s/%s.lock", store_dir(st), name);
+	ck_assert_int_ne(fd = store_lock_named(st, name, NULL), -1);
+	for (i = 0; i < 2; i++) {
+		w[i].id = id;
+		w[i].why = NULL;
+		ck_assert_int_eq(pthread_create(&w[i].thread, NULL,
+		    profile_waiter_main, &w[i]), 0);
+	}
+	/* Both past the first look at the misses, blocked in flock. */
+	while (lock_waiters(path) < 2)
+		usleep(1000);
+	store_unlock_named(fd);
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_join(w[i].thread, NULL), 0);
+	ck_assert_int_eq(tu_mock_stat(&mock, "profiles"), 1);
+	/* One reports the lookup, the other the remembered miss. */
+	ck_assert_int_eq(w[0].er == KF_EUPSTREAM ? w[1].er : w[0].er,
+	    KF_ENOTFOUND);
+	ck_assert_int_eq(w[0].er == KF_ENOTFOUND ? w[1].er : w[0].er,
+	    KF_EUPSTREAM);
+	for (i = 0; i < 2; i++)
+		free(w[i].why);
+	free(path);
 }
 END_TEST
 
@@ -660,6 +747,7 @@ main(void)
 	tcase_add_test(tc, refresh_idc_uses_the_oidc_token_endpoint);
 	tcase_add_test(tc, refresh_resolve_profile_asks_list_available_profiles_once);
 	tcase_add_test(tc, refresh_resolve_profile_does_not_repeat_a_miss_at_once);
+	tcase_add_test(tc, refresh_resolve_profile_waiters_do_not_repeat_a_miss);
 	tcase_add_test(tc, refresh_resolve_profile_never_asks_for_builder_id);
 	tcase_add_test(tc, refresh_concurrent_processes_refresh_once);
 	tcase_add_test(tc, refresh_forced_only_for_the_failed_token);
