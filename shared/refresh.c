@@ -455,6 +455,9 @@ refresh_resolve_profile(struct store *st, struct http *h,
 	}
 	if ((er = upstream_list_profiles(h, cfg, c, &arn, &why)) != KF_OK) {
 		xsetprintf(cause, "no profileArn found: %s", why);
+		/* KF_ENOTFOUND says "remembered miss": a first one is news. */
+		if (er == KF_ENOTFOUND)
+			er = KF_EUPSTREAM;
 		goto out;
 	}
 	if (arn == NULL) {
