@@ -106,6 +106,19 @@ put_text(struct buf *b, const char *s, size_t len)
 	struct buf		 clean = BUF_INIT;
 	size_t			 i, n;
 
+	/*
+	 * Most text (ids, routes, models) is printable ASCII with nothing to
+	 * escape: it is its own JSON string, copied once between quotes.
+	 */
+	for (i = 0; i < len; i++)
+		if (p[i] < 0x20 || p[i] >= 0x7f || p[i] == '"' || p[i] == '\\')
+			break;
+	if (i == len) {
+		buf_append(b, "\"", 1);
+		buf_append(b, s, len);
+		buf_append(b, "\"", 1);
+		return;
+	}
 	for (i = 0; i < len; i += n)
 		if ((n = utf8_seq(p + i, len - i)) == 0)
 			break;
@@ -127,27 +140,21 @@ put_text(struct buf *b, const char *s, size_t len)
 }
 
 /*
- * ,"name": and a decimal number: a record is a fixed sequence of these,
- * written without printf (a dozen vsnprintf calls were most of its cost).
+ * A record is a fixed sequence of ,"name": and a value, written without
+ * printf (a dozen vsnprintf calls were most of its cost).  KEY gives the
+ * whole ,"name": and its length, counted by the compiler.
  */
-static void
-put_name(struct buf *b, const char *name)
-{
-	buf_puts(b, ",\"");
-	buf_puts(b, name);
-	buf_puts(b, "\":");
-}
+#define KEY(name)	",\"" name "\":", sizeof(",\"" name "\":") - 1
 
 static void
-put_num(struct buf *b, const char *name, long long v)
+put_num(struct buf *b, const char *key, size_t key_len, long long v)
 {
-	if (name != NULL)
-		put_name(b, name);
+	buf_append(b, key, key_len);
 	buf_put_int(b, v);
 }
 
 static void
-put_str(struct buf *b, const char *name, const char *s)
+put_str(struct buf *b, const char *key, size_t key_len, const char *s)
 {
 	size_t	len;
 
@@ -158,7 +165,7 @@ put_str(struct buf *b, const char *name, const char *s)
 	while (len > 0 && len == FLOWLOG_TEXT_MAX &&
 	    ((unsigned char)s[len] & 0xc0) == 0x80)
 		len--;
-	put_name(b, name);
+	buf_append(b, key, key_len);
 	put_text(b, s, len);
 }
 
@@ -236,36 +243,38 @@ void
 flowlog_format(const struct flowlog_opts *o, const struct flowrec *r,
     struct buf *b)
 {
-	buf_puts(b, "{\"t\":");
-	put_num(b, NULL, r->t_ms);
-	put_str(b, "id", r->id);
-	put_str(b, "key", r->key);
-	put_str(b, "api", r->api);
-	put_str(b, "method", r->method);
-	put_str(b, "route", r->route);
-	put_str(b, "model", r->model);
-	put_str(b, "kiroModel", r->kiro_model);
+	/* Room for a small record at once, not four reallocations. */
+	buf_reserve(b, 512);
+	buf_append(b, "{\"t\":", 5);
+	buf_put_int(b, r->t_ms);
+	put_str(b, KEY("id"), r->id);
+	put_str(b, KEY("key"), r->key);
+	put_str(b, KEY("api"), r->api);
+	put_str(b, KEY("method"), r->method);
+	put_str(b, KEY("route"), r->route);
+	put_str(b, KEY("model"), r->model);
+	put_str(b, KEY("kiroModel"), r->kiro_model);
 	buf_puts(b, r->stream ? ",\"stream\":true" : ",\"stream\":false");
 	if (r->account_id > 0)
-		put_num(b, "account", r->account_id);
-	put_num(b, "status", r->status);
-	put_str(b, "errorType", r->error_type);
-	put_str(b, "error", r->error);
-	put_num(b, "attempts", r->attempts);
-	put_num(b, "latencyMs", r->latency_ms);
+		put_num(b, KEY("account"), r->account_id);
+	put_num(b, KEY("status"), r->status);
+	put_str(b, KEY("errorType"), r->error_type);
+	put_str(b, KEY("error"), r->error);
+	put_num(b, KEY("attempts"), r->attempts);
+	put_num(b, KEY("latencyMs"), r->latency_ms);
 	if (r->ttfb_ms >= 0)
-		put_num(b, "ttfbMs", r->ttfb_ms);
-	put_num(b, "inputTokens", r->input_tokens);
-	put_num(b, "outputTokens", r->output_tokens);
-	put_num(b, "requestBytes", (long long)r->request_bytes);
-	put_num(b, "answerBytes", (long long)r->answer_bytes);
+		put_num(b, KEY("ttfbMs"), r->ttfb_ms);
+	put_num(b, KEY("inputTokens"), r->input_tokens);
+	put_num(b, KEY("outputTokens"), r->output_tokens);
+	put_num(b, KEY("requestBytes"), (long long)r->request_bytes);
+	put_num(b, KEY("answerBytes"), (long long)r->answer_bytes);
 	if (o->bodies) {
 		put_body(b, "requestBody", r->request_body,
 		    r->request_body_len, o->body_max_bytes);
 		put_body(b, "answerBody", r->answer_body, r->answer_body_len,
 		    o->body_max_bytes);
 	}
-	buf_puts(b, "}\n");
+	buf_append(b, "}\n", 2);
 }
 
 static int

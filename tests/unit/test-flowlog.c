@@ -223,6 +223,44 @@ START_TEST(flowlog_round_trip)
 END_TEST
 
 /* Bytes that are not UTF-8 become U+FFFD: the record is still read back. */
+/*
+ * Text is written as a JSON string by a copy when it is printable ASCII
+ * with nothing to escape, else by the escaping writer: both must give
+ * what the escaping writer gives, for every byte next to the boundary.
+ */
+START_TEST(flowlog_plain_text_written_as_escaped)
+{
+	static const char *const texts[] = { "", "claude-sonnet-4",
+	    "/v1/messages", " !#$%&'()*+,-./0123456789:;<=>?@AZ[]^_`az{|}~",
+	    "a\"b", "a\\b", "a\x1f" "b", "a\x7f", "\x01", "tab\there",
+	    "caf\xc3\xa9", "\xe2\x82\xac end", "\xf0\x9f\x98\x80", NULL };
+	struct flowlog_opts	 o = opts();
+	struct flowrec		 r = rec(1000, "p1");
+	struct buf		 line = BUF_INIT, want = BUF_INIT;
+	const char		*from, *to;
+	size_t			 i;
+
+	for (i = 0; texts[i] != NULL; i++) {
+		r.error = texts[i];
+		buf_reset(&line);
+		buf_reset(&want);
+		flowlog_format(&o, &r, &line);
+		buf_json_str(&want, texts[i], strlen(texts[i]));
+		from = strstr(buf_cstr(&line), ",\"error\":");
+		to = strstr(buf_cstr(&line), ",\"attempts\":");
+		ck_assert_ptr_nonnull(from);
+		ck_assert_ptr_nonnull(to);
+		from += strlen(",\"error\":");
+		ck_assert_uint_eq((size_t)(to - from), want.len);
+		ck_assert_msg(memcmp(from, want.ptr, want.len) == 0,
+		    "text %zu: %.*s, not %s", i, (int)(to - from), from,
+		    want.ptr);
+	}
+	buf_free(&line);
+	buf_free(&want);
+}
+END_TEST
+
 START_TEST(flowlog_keeps_records_with_bad_utf8)
 {
 	struct flowlog_opts	 o = opts();
@@ -878,6 +916,7 @@ flowlog_suite(void)
 	tcase_add_test(tc, flowlog_round_trip);
 	tcase_add_test(tc, flowlog_missing_dir_is_empty);
 	tcase_add_test(tc, flowlog_keeps_records_with_bad_utf8);
+	tcase_add_test(tc, flowlog_plain_text_written_as_escaped);
 	tcase_add_test(tc, flowlog_filters);
 	tcase_add_test(tc, flowlog_filter_refuses_bad_values);
 	tcase_add_test(tc, flowlog_paging_newest_first);
