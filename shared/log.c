@@ -115,19 +115,29 @@ log_escape(struct buf *out, const char *s)
 	}
 }
 
+/* The most a line's head can take: time, program, pid, level, request. */
+#define LOG_HEAD_MAX	(sizeof(stamp_text) + sizeof(log_prog) + \
+			    sizeof(log_pid) + 8 + 6 + sizeof(log_req))
+
 static void
 log_emit(enum log_level level, int with_errno, const char *fmt, va_list ap)
 {
 	struct buf	 msg = BUF_INIT, line = BUF_INIT;
 	struct tm	 tm;
+	const char	*text;
 	time_t		 now;
 	int		 saved_errno = errno;
 
 	if (level < log_min)
 		return;
-	buf_vprintf(&msg, fmt, ap);
-	if (with_errno)
-		buf_printf(&msg, ": %s", strerror(saved_errno));
+	/* A line made by the caller (the access log's) needs no printf. */
+	if (strcmp(fmt, "%s") == 0) {
+		if ((text = va_arg(ap, const char *)) == NULL)
+			text = "(null)";
+	} else {
+		buf_vprintf(&msg, fmt, ap);
+		text = buf_cstr(&msg);
+	}
 
 	now = time(NULL);
 	if (now != stamp_at) {
@@ -138,6 +148,8 @@ log_emit(enum log_level level, int with_errno, const char *fmt, va_list ap)
 		stamp_at = now;
 	}
 	(void)pthread_once(&log_pid_once, log_pid_init);
+	/* One allocation for a line with nothing to escape. */
+	buf_reserve(&line, LOG_HEAD_MAX + strlen(text) + 1);
 	buf_puts(&line, stamp_text);
 	buf_putc(&line, ' ');
 	buf_puts(&line, log_prog);
@@ -149,7 +161,12 @@ log_emit(enum log_level level, int with_errno, const char *fmt, va_list ap)
 		buf_puts(&line, log_req);
 		buf_putc(&line, ' ');
 	}
-	log_escape(&line, buf_cstr(&msg));
+	/* Escaping works byte by byte: the parts one by one are the whole. */
+	log_escape(&line, text);
+	if (with_errno) {
+		buf_puts(&line, ": ");
+		log_escape(&line, strerror(saved_errno));
+	}
 	buf_putc(&line, '\n');
 	/* One write per line keeps lines whole between threads and processes. */
 	if (write(STDERR_FILENO, line.ptr, line.len) < 0) {

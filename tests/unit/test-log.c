@@ -366,6 +366,50 @@ START_TEST(log_warn_appends_strerror)
 }
 END_TEST
 
+/*
+ * A "%s" message is taken as it is, any other format goes through printf:
+ * both must log the same line for the same text, errno's too.
+ */
+START_TEST(log_plain_string_same_as_formatted)
+{
+	static const char *const texts[] = { "", "POST /v1/messages 200 "
+	    "512B 3ms model=m key=default", "100% \\ \"q\"", "a\nb\x01\x7f",
+	    "caf\xc3\xa9", NULL };
+	struct buf	 b = BUF_INIT;
+	const char	*first, *second, *end;
+	size_t		 i;
+
+	reset(LOG_LEVEL_DEBUG);
+	log_set_request("ab12");
+	for (i = 0; texts[i] != NULL; i++) {
+		buf_reset(&b);
+		capture_start();
+		errno = ENOENT;
+		if (i % 2 == 0) {
+			log_info("%s", texts[i]);
+			log_info("%s%s", texts[i], "");
+		} else {
+			log_warn("%s", texts[i]);
+			log_warn("%s%s", texts[i], "");
+		}
+		ck_assert_int_eq(errno, ENOENT);
+		capture_end(&b);
+		ck_assert_uint_eq(count_lines(&b), 2);
+		/* The lines after their time stamps. */
+		first = strchr(b.ptr, ' ');
+		end = strchr(b.ptr, '\n');
+		second = strchr(end + 1, ' ');
+		ck_assert_ptr_nonnull(first);
+		ck_assert_ptr_nonnull(second);
+		ck_assert_msg(strncmp(first, second, (size_t)(end + 1 -
+		    first)) == 0, "text %zu: %s", i, b.ptr);
+		ck_assert_ptr_nonnull(strstr(first, " req=ab12 "));
+	}
+	log_set_request(NULL);
+	buf_free(&b);
+}
+END_TEST
+
 static void *
 thread_logs(void *arg)
 {
@@ -515,6 +559,7 @@ log_suite(void)
 	tcase_add_test(tc, log_escapes_every_control_byte);
 	tcase_add_test(tc, log_keeps_utf8_and_long_messages_whole);
 	tcase_add_test(tc, log_warn_appends_strerror);
+	tcase_add_test(tc, log_plain_string_same_as_formatted);
 	tcase_add_test(tc, log_set_request_tags_this_thread);
 	tcase_add_test(tc, log_init_keeps_name_when_null);
 	tcase_add_test(tc, log_level_parse_names);
