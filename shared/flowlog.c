@@ -56,10 +56,17 @@ flowlog_now_ms(void)
 	return clock_now_ms();
 }
 
+/* Made for every request: without printf (and so in join below). */
 char *
 flowlog_dir(const char *state_dir)
 {
-	return xasprintf("%s/%s", state_dir, FLOWLOG_DIR);
+	size_t	 len = strlen(state_dir);
+	char	*dir;
+
+	dir = xmalloc(len + sizeof("/" FLOWLOG_DIR));
+	memcpy(dir, state_dir, len);
+	memcpy(dir + len, "/" FLOWLOG_DIR, sizeof("/" FLOWLOG_DIR));
+	return dir;
 }
 
 /* --- writing -------------------------------------------------------------- */
@@ -277,13 +284,18 @@ flowlog_format(const struct flowlog_opts *o, const struct flowrec *r,
 	buf_append(b, "}\n", 2);
 }
 
+/* dir/name into out (size bytes): 0, or -1 when it does not fit. */
 static int
 join(char *out, size_t size, const char *dir, const char *name)
 {
-	int	n;
+	size_t	dir_len = strlen(dir), name_len = strlen(name);
 
-	n = snprintf(out, size, "%s/%s", dir, name);
-	return n < 0 || (size_t)n >= size ? -1 : 0;
+	if (dir_len + 1 + name_len >= size)
+		return -1;
+	memcpy(out, dir, dir_len);
+	out[dir_len] = '/';
+	memcpy(out + dir_len + 1, name, name_len + 1);
+	return 0;
 }
 
 /* seg-<ms>-<records>.jsonl: when it was closed, and how many it holds. */
