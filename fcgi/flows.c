@@ -79,13 +79,23 @@ flows_begin(struct request *req)
 	req->out.arg = req;
 }
 
+/* src into dst (size bytes), cut as snprintf would cut it, without printf. */
+static void
+copy_cut(char *dst, size_t size, const char *src)
+{
+	size_t	len = strnlen(src, size - 1);
+
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
 void
 flows_note(struct request *req, const struct conv *conv,
     const struct relay_result *res, enum kf_err er, const char *why)
 {
 	struct flow_note	*fn = &req->flow;
 
-	(void)snprintf(fn->client_model, sizeof(fn->client_model), "%s",
+	copy_cut(fn->client_model, sizeof(fn->client_model),
 	    conv->model != NULL ? conv->model : "");
 	fn->stream = conv->stream;
 	fn->attempts = res->attempts;
@@ -95,7 +105,7 @@ flows_note(struct request *req, const struct conv *conv,
 	fn->error[0] = '\0';
 	if (er != KF_OK) {
 		fn->error_type = kf_err_name(er);
-		(void)snprintf(fn->error, sizeof(fn->error), "%s",
+		copy_cut(fn->error, sizeof(fn->error),
 		    why != NULL ? why : kf_strerror(er));
 	}
 }

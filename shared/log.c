@@ -79,13 +79,16 @@ log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
+/* Twice a request: a bounded copy, cut as snprintf would, not printf. */
 void
 log_set_request(const char *id)
 {
-	if (id == NULL)
-		log_req[0] = '\0';
-	else
-		snprintf(log_req, sizeof(log_req), "%s", id);
+	size_t	len;
+
+	len = id != NULL ? strnlen(id, sizeof(log_req) - 1) : 0;
+	if (len > 0)
+		memcpy(log_req, id, len);
+	log_req[len] = '\0';
 }
 
 /* Escape so that one event is always one line (kcgi logmsg). */

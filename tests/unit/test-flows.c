@@ -10,10 +10,12 @@
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
+#include "conv.h"
 #include "fileio.h"
 #include "flowlog.h"
 #include "flows.h"
 #include "out.h"
+#include "relay.h"
 #include "request.h"
 #include "testutil.h"
 #include "xmalloc.h"
@@ -26,7 +28,9 @@
  * flowLog.bodies; flows_end writes one record with the status, the error
  * type and message read from an error answer, the request size and the
  * time to first byte; admin and health requests are not recorded; with
- * the log off there is no tap and nothing on disk.
+ * the log off there is no tap and nothing on disk; flows_note keeps the
+ * client's model and the failure's cause cut to their arrays, and the
+ * error's own text when no cause is given.
  */
 
 struct sinkout {
@@ -222,6 +226,45 @@ START_TEST(flows_admin_health_and_off_not_recorded)
 }
 END_TEST
 
+START_TEST(flows_note_cuts_model_and_cause)
+{
+	struct request		 req;
+	struct conv		 conv;
+	struct relay_result	 res;
+	char			 model[FLOW_MODEL_MAX + 10];
+	char			 why[FLOW_ERROR_MAX + 10];
+
+	memset(&req, 0, sizeof(req));
+	memset(&conv, 0, sizeof(conv));
+	memset(&res, 0, sizeof(res));
+	memset(model, 'm', sizeof(model) - 1);
+	model[sizeof(model) - 1] = '\0';
+	model[FLOW_MODEL_MAX - 2] = 'z';
+	memset(why, 'w', sizeof(why) - 1);
+	why[sizeof(why) - 1] = '\0';
+	conv.model = model;
+	conv.stream = 1;
+	res.attempts = 2;
+	flows_note(&req, &conv, &res, KF_EUPSTREAM, why);
+	ck_assert_uint_eq(strlen(req.flow.client_model), FLOW_MODEL_MAX - 1);
+	ck_assert_int_eq(req.flow.client_model[FLOW_MODEL_MAX - 2], 'z');
+	ck_assert_int_eq(strncmp(req.flow.client_model, model,
+	    FLOW_MODEL_MAX - 1), 0);
+	ck_assert_uint_eq(strlen(req.flow.error), FLOW_ERROR_MAX - 1);
+	ck_assert_str_eq(req.flow.error_type, kf_err_name(KF_EUPSTREAM));
+	ck_assert_int_eq(req.flow.stream, 1);
+	ck_assert_int_eq(req.flow.attempts, 2);
+
+	conv.model = NULL;
+	flows_note(&req, &conv, &res, KF_ETIMEOUT, NULL);
+	ck_assert_str_eq(req.flow.client_model, "");
+	ck_assert_str_eq(req.flow.error, kf_strerror(KF_ETIMEOUT));
+	flows_note(&req, &conv, &res, KF_OK, NULL);
+	ck_assert_str_eq(req.flow.error, "");
+	ck_assert_ptr_null(req.flow.error_type);
+}
+END_TEST
+
 START_TEST(flows_api_names)
 {
 	ck_assert_str_eq(flows_api("POST", "/v1/messages"), "anthropic");
@@ -248,6 +291,7 @@ flows_suite(void)
 	tcase_add_test(tc, flows_success_body_only_when_asked);
 	tcase_add_test(tc, flows_admin_health_and_off_not_recorded);
 	tcase_add_test(tc, flows_api_names);
+	tcase_add_test(tc, flows_note_cuts_model_and_cause);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -449,6 +449,30 @@ START_TEST(log_set_request_tags_this_thread)
 }
 END_TEST
 
+/* An id longer than the tag's room is cut to its first 39 bytes; "" clears. */
+START_TEST(log_set_request_cuts_long_ids)
+{
+	struct buf	b = BUF_INIT;
+	char		id[64], want[64];
+
+	reset(LOG_LEVEL_DEBUG);
+	memset(id, 'a', sizeof(id) - 1);
+	id[sizeof(id) - 1] = '\0';
+	id[38] = 'z';
+	capture_start();
+	log_set_request(id);
+	log_info("long");
+	log_set_request("");
+	log_info("empty");
+	capture_end(&b);
+	log_set_request(NULL);
+	snprintf(want, sizeof(want), "] INFO req=%.39s long\n", id);
+	ck_assert_msg(strstr(b.ptr, want) != NULL, "%s", b.ptr);
+	ck_assert_ptr_nonnull(strstr(b.ptr, "] INFO empty\n"));
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(log_init_keeps_name_when_null)
 {
 	struct buf	b = BUF_INIT;
@@ -561,6 +585,7 @@ log_suite(void)
 	tcase_add_test(tc, log_warn_appends_strerror);
 	tcase_add_test(tc, log_plain_string_same_as_formatted);
 	tcase_add_test(tc, log_set_request_tags_this_thread);
+	tcase_add_test(tc, log_set_request_cuts_long_ids);
 	tcase_add_test(tc, log_init_keeps_name_when_null);
 	tcase_add_test(tc, log_level_parse_names);
 	suite_add_tcase(s, tc);
