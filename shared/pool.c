@@ -184,6 +184,7 @@ struct sticky {
  * about 130 bytes; a longer one is parsed every time.
  */
 #define STICKY_MEMO_MAX	256
+#define STICKY_KEY_LEN	128
 
 struct sticky_memo {
 	size_t		len;	/* 0: empty */
@@ -192,6 +193,17 @@ struct sticky_memo {
 };
 
 static __thread struct sticky_memo	sticky_memo;
+
+/* sticky/<session>, as snprintf would truncate it, at a tenth of its cost. */
+static void
+sticky_key(char key[STICKY_KEY_LEN], const char *session)
+{
+	size_t	len = strnlen(session, STICKY_KEY_LEN - 8);
+
+	memcpy(key, "sticky/", 7);
+	memcpy(key + 7, session, len);
+	key[7 + len] = '\0';
+}
 
 static void
 sticky_parse(const struct buf *raw, struct sticky *sk)
@@ -219,10 +231,10 @@ sticky_load(struct store_txn *txn, const char *session, struct sticky *sk)
 {
 	struct sticky_memo	*m = &sticky_memo;
 	struct buf		 raw = BUF_INIT;
-	char			 key[128];
+	char			 key[STICKY_KEY_LEN];
 
 	memset(sk, 0, sizeof(*sk));
-	snprintf(key, sizeof(key), "sticky/%s", session);
+	sticky_key(key, session);
 	if (store_get(txn, key, &raw) != KF_OK)
 		goto out;
 	if (m->len != 0 && m->len == raw.len &&
@@ -245,10 +257,10 @@ static enum kf_err
 sticky_put(struct store_txn *txn, const char *session, const struct sticky *sk)
 {
 	struct buf	out = BUF_INIT;
-	char		key[128];
+	char		key[STICKY_KEY_LEN];
 	enum kf_err	er;
 
-	snprintf(key, sizeof(key), "sticky/%s", session);
+	sticky_key(key, session);
 	buf_printf(&out, "{\"v\":1,\"id\":%ld,\"until\":%lld,\"at\":%lld,"
 	    "\"conv\":\"%s\"}", sk->id, (long long)sk->until,
 	    (long long)sk->at, sk->conv);
