@@ -811,7 +811,8 @@ START_TEST(store_kept_reader_sees_key_another_process_adds)
 	put_one(st, "present", "p", 1);
 	/* More keys than the reader keeps, absent and present, twice over. */
 	for (i = 0; i < 2; i++) {
-		ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL), KF_OK);
+		ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL),
+		    KF_OK);
 		ck_assert_int_eq(store_get(txn, "later", &b), KF_ENOTFOUND);
 		ck_assert_int_eq(store_get(txn, "later", &b), KF_ENOTFOUND);
 		ck_assert_int_eq(store_get(txn, "present", &b), KF_OK);
