@@ -175,20 +175,45 @@ struct sticky {
 	char	conv[POOL_CONV_ID_LEN + 1];
 };
 
+/*
+ * A session's record is read on every request of the session and
+ * rewritten every few seconds at most, so each thread keeps its last
+ * parse with the exact bytes it came from: the same bytes give the same
+ * result without json-c, and any other bytes (another session, another
+ * process's write) parse afresh, so nothing can go stale.  A record is
+ * about 130 bytes; a longer one is parsed every time.
+ */
+#define STICKY_MEMO_MAX	256
+#define STICKY_KEY_LEN	128
+
+struct sticky_memo {
+	size_t		len;	/* 0: empty */
+	char		raw[STICKY_MEMO_MAX];
+	struct sticky	sk;
+};
+
+static __thread struct sticky_memo	sticky_memo;
+
+/* sticky/<session>, as snprintf would truncate it, at a tenth of its cost. */
 static void
-sticky_load(struct store_txn *txn, const char *session, struct sticky *sk)
+sticky_key(char key[STICKY_KEY_LEN], const char *session)
 {
-	struct buf	 raw = BUF_INIT;
+	size_t	len = strnlen(session, STICKY_KEY_LEN - 8);
+
+	memcpy(key, "sticky/", 7);
+	memcpy(key + 7, session, len);
+	key[7 + len] = '\0';
+}
+
+static void
+sticky_parse(const struct buf *raw, struct sticky *sk)
+{
 	json_object	*obj = NULL;
 	const char	*conv;
 	int64_t		 v;
-	char		 key[128];
 
-	memset(sk, 0, sizeof(*sk));
-	snprintf(key, sizeof(key), "sticky/%s", session);
-	if (store_get(txn, key, &raw) != KF_OK ||
-	    json_parse(raw.ptr, raw.len, 4, &obj, NULL) != KF_OK)
-		goto out;
+	if (json_parse(raw->ptr, raw->len, 4, &obj, NULL) != KF_OK)
+		return;
 	sk->found = 1;
 	if (json_get_int(obj, "id", &v) == 1)
 		sk->id = (long)v;
@@ -198,8 +223,33 @@ sticky_load(struct store_txn *txn, const char *session, struct sticky *sk)
 		sk->at = (time_t)v;
 	if (json_get_str(obj, "conv", &conv) == 1 && rand_is_uuid(conv))
 		snprintf(sk->conv, sizeof(sk->conv), "%s", conv);
-out:
 	json_object_put(obj);
+}
+
+static void
+sticky_load(struct store_txn *txn, const char *session, struct sticky *sk)
+{
+	struct sticky_memo	*m = &sticky_memo;
+	struct buf		 raw = BUF_INIT;
+	char			 key[STICKY_KEY_LEN];
+
+	memset(sk, 0, sizeof(*sk));
+	sticky_key(key, session);
+	if (store_get(txn, key, &raw) != KF_OK)
+		goto out;
+	if (m->len != 0 && m->len == raw.len &&
+	    memcmp(m->raw, raw.ptr, raw.len) == 0) {
+		*sk = m->sk;
+		goto out;
+	}
+	sticky_parse(&raw, sk);
+	m->len = 0;
+	if (raw.len > 0 && raw.len <= sizeof(m->raw)) {
+		memcpy(m->raw, raw.ptr, raw.len);
+		m->len = raw.len;
+		m->sk = *sk;
+	}
+out:
 	buf_free(&raw);
 }
 
@@ -207,10 +257,10 @@ static enum kf_err
 sticky_put(struct store_txn *txn, const char *session, const struct sticky *sk)
 {
 	struct buf	out = BUF_INIT;
-	char		key[128];
+	char		key[STICKY_KEY_LEN];
 	enum kf_err	er;
 
-	snprintf(key, sizeof(key), "sticky/%s", session);
+	sticky_key(key, session);
 	buf_printf(&out, "{\"v\":1,\"id\":%ld,\"until\":%lld,\"at\":%lld,"
 	    "\"conv\":\"%s\"}", sk->id, (long long)sk->until,
 	    (long long)sk->at, sk->conv);
@@ -805,8 +855,7 @@ pick_in(struct store_txn *txn, enum pick_mode mode, const struct config *conf,
 		goto out;
 	}
 	if (p.req.conversation_id != NULL)
-		snprintf(p.req.conversation_id, POOL_CONV_ID_LEN + 1, "%s",
-		    p.sk.conv);
+		memcpy(p.req.conversation_id, p.sk.conv, sizeof(p.sk.conv));
 out:
 	pick_end(&p);
 	return er;

@@ -148,13 +148,19 @@ struct store {
  * Records a thread read through its kept reader, valid as long as the
  * reader is: GDBM keeps the data of one record per cached bucket, so the
  * few records every request reads (all in one bucket of a small file)
- * cost a seek and a read each, every time.  Small records only.
+ * cost a seek and a read each, every time.  Small records only, and keys
+ * found absent, which cost as much to look up again: a request reads
+ * about a dozen keys, half of them absent (settings nobody set, a new
+ * account's state and model list).  A hash of the key spares most
+ * string compares.
  */
-#define STORE_VALUES		8
+#define STORE_VALUES		16
 #define STORE_VALUE_MAX		4096
 
 struct store_value {
 	char		*key;		/* NULL: free */
+	uint32_t	 hash;		/* of key */
+	int		 absent;	/* the key has no record */
 	struct buf	 val;
 };
 
@@ -285,21 +291,33 @@ reader_close(struct store_cache *c)
 	values_clear(c);
 }
 
-static const struct buf *
-values_find(const struct store_cache *c, const char *key)
+/* FNV-1a: keys are short, and only need to differ from a few others. */
+static uint32_t
+values_hash(const char *key)
+{
+	uint32_t	h = 2166136261u;
+
+	for (; *key != '\0'; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h;
+}
+
+static const struct store_value *
+values_find(const struct store_cache *c, const char *key, uint32_t hash)
 {
 	size_t	i;
 
 	for (i = 0; i < STORE_VALUES; i++)
-		if (c->values[i].key != NULL &&
+		if (c->values[i].key != NULL && c->values[i].hash == hash &&
 		    strcmp(c->values[i].key, key) == 0)
-			return &c->values[i].val;
+			return &c->values[i];
 	return NULL;
 }
 
+/* val NULL: the key has no record. */
 static void
-values_add(struct store_cache *c, const char *key, const char *val,
-    size_t len)
+values_add(struct store_cache *c, const char *key, uint32_t hash,
+    const char *val, size_t len)
 {
 	struct store_value	*v;
 
@@ -309,8 +327,11 @@ values_add(struct store_cache *c, const char *key, const char *val,
 	c->next_value = (c->next_value + 1) % STORE_VALUES;
 	free(v->key);
 	v->key = xstrdup(key);
+	v->hash = hash;
+	v->absent = val == NULL;
 	buf_reset(&v->val);
-	buf_append(&v->val, val, len);
+	if (val != NULL)
+		buf_append(&v->val, val, len);
 }
 
 static void
@@ -870,21 +891,29 @@ store_end(struct store_txn *txn, char **cause)
 enum kf_err
 store_get(struct store_txn *txn, const char *key, struct buf *out)
 {
-	const struct buf	*hit;
-	datum			 k, v;
+	const struct store_value *hit;
+	datum			  k, v;
+	uint32_t		  hash = 0;
 
 	buf_reset(out);
 	if (store_key(key, &k) == -1)
 		return KF_EINVAL;
-	if (txn->mode == STORE_READ &&
-	    (hit = values_find(txn->cache, key)) != NULL) {
-		buf_append(out, hit->ptr, hit->len);
-		return KF_OK;
+	if (txn->mode == STORE_READ) {
+		hash = values_hash(key);
+		if ((hit = values_find(txn->cache, key, hash)) != NULL) {
+			if (hit->absent)
+				return KF_ENOTFOUND;
+			buf_append(out, hit->val.ptr, hit->val.len);
+			return KF_OK;
+		}
 	}
 	v = gdbm_fetch(txn->db, k);
 	if (v.dptr == NULL) {
-		if (gdbm_last_errno(txn->db) == GDBM_ITEM_NOT_FOUND)
+		if (gdbm_last_errno(txn->db) == GDBM_ITEM_NOT_FOUND) {
+			if (txn->mode == STORE_READ)
+				values_add(txn->cache, key, hash, NULL, 0);
 			return KF_ENOTFOUND;
+		}
 		log_errorx("store: gdbm_fetch %s from %s: %s", key,
 		    txn->st->db_path, gdbm_db_strerror(txn->db));
 		txn->failed = 1;
@@ -892,7 +921,7 @@ store_get(struct store_txn *txn, const char *key, struct buf *out)
 	}
 	buf_append(out, v.dptr, (size_t)v.dsize);
 	if (txn->mode == STORE_READ)
-		values_add(txn->cache, key, v.dptr, (size_t)v.dsize);
+		values_add(txn->cache, key, hash, v.dptr, (size_t)v.dsize);
 	free(v.dptr);
 	return KF_OK;
 }

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -472,6 +474,113 @@ START_TEST(accounts_saves_keep_the_index_and_history)
 }
 END_TEST
 
+/* Runs change in a forked process with its own store handle. */
+static void
+in_other_process(void (*change)(struct store *))
+{
+	struct store	*mine;
+	pid_t		 pid;
+	int		 status;
+
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		if (store_open(&mine, dir, NULL) != KF_OK)
+			_exit(100);
+		change(mine);
+		store_close(mine);
+		store_close(st);
+		free(dir);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void
+disable_two(struct store *mine)
+{
+	struct store_txn	*txn;
+	struct account		 a;
+
+	ck_assert_int_eq(store_begin(mine, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_load(txn, 2, &a, NULL), KF_OK);
+	a.state.disabled = ACCOUNT_MANUAL;
+	ck_assert_int_eq(accounts_txn_save_state(txn, 2, &a.state, NULL),
+	    KF_OK);
+	account_free(&a);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+}
+
+/* The id list in another order: same length, other bytes, index kept. */
+static void
+reorder_ids(struct store *mine)
+{
+	struct store_txn	*txn;
+
+	ck_assert_int_eq(store_begin(mine, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_put(txn, "meta/cred-ids", "[2,1]", 5), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+}
+
+static enum kf_err
+index_load(struct account_index *idx)
+{
+	struct store_txn	*txn;
+	enum kf_err		 er;
+
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL), KF_OK);
+	er = accounts_txn_index_load(txn, idx);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	return er;
+}
+
+/*
+ * Each thread keeps its last index load (accounts.c): what it gives must
+ * be what loading gives, and another process's change to either record
+ * must be seen by the next load.
+ */
+START_TEST(accounts_kept_index_follows_other_processes)
+{
+	struct cred			 in[2];
+	struct import_result		 res[2];
+	struct account_index		 idx, again;
+	struct store_txn		*txn;
+	const struct account_entry	*e;
+
+	make(&in[0], "akiA", 3);
+	make(&in[1], "akiB", 5);
+	ck_assert_int_eq(accounts_import(st, in, 2, res, NULL), KF_OK);
+	cred_free(&in[0]);
+	cred_free(&in[1]);
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(accounts_txn_index_build(txn, &idx, NULL), KF_OK);
+	accounts_index_free(&idx);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+
+	ck_assert_int_eq(index_load(&idx), KF_OK);
+	ck_assert_int_eq(index_load(&again), KF_OK);
+	ck_assert_uint_eq(idx.n, 2);
+	ck_assert_uint_eq(again.n, 2);
+	ck_assert_int_eq(memcmp(idx.e, again.e, 2 * sizeof(*idx.e)), 0);
+	ck_assert_ptr_nonnull(e = entry_of(&again, 2));
+	ck_assert_int_eq(e->priority, 5);
+	ck_assert(account_entry_usable(e, clock_now()));
+	accounts_index_free(&idx);
+	accounts_index_free(&again);
+
+	in_other_process(disable_two);
+	ck_assert_int_eq(index_load(&idx), KF_OK);
+	ck_assert_ptr_nonnull(e = entry_of(&idx, 2));
+	ck_assert_int_eq(e->reason, ACCOUNT_MANUAL);
+	ck_assert(!account_entry_usable(e, clock_now()));
+	accounts_index_free(&idx);
+
+	in_other_process(reorder_ids);
+	ck_assert_int_eq(index_load(&idx), KF_ENOTFOUND);
+	ck_assert_uint_eq(idx.n, 0);
+}
+END_TEST
+
 START_TEST(accounts_remove_drops_every_trace)
 {
 	struct cred		 in[2];
@@ -834,6 +943,7 @@ main(void)
 	tcase_add_test(tc, accounts_seed_imports_file_once_and_env_idempotently);
 	tcase_add_test(tc, accounts_seed_reports_a_bad_file);
 	tcase_add_test(tc, accounts_saves_keep_the_index_and_history);
+	tcase_add_test(tc, accounts_kept_index_follows_other_processes);
 	tcase_add_test(tc, accounts_remove_drops_every_trace);
 	tcase_add_test(tc, accounts_remove_disabled_keeps_accounts_in_service);
 	tcase_add_test(tc, accounts_route_and_profile_are_remembered);

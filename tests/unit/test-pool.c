@@ -1,6 +1,7 @@
 /* test-pool.c: which account serves, and what outcomes do to accounts. */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -541,6 +542,72 @@ START_TEST(pool_sticky_is_shared_across_processes)
 		ck_assert(WIFEXITED(status));
 		ck_assert_int_eq(WEXITSTATUS(status), 1);
 	}
+}
+END_TEST
+
+/* Writes sticky/<session> as another process would (sticky_put's shape). */
+static void
+put_sticky(const char *session, long id, const char *conv)
+{
+	struct store_txn	*txn;
+	char			 key[64], *text;
+
+	snprintf(key, sizeof(key), "sticky/%s", session);
+	text = xasprintf("{\"v\":1,\"id\":%ld,\"until\":%lld,\"at\":%lld,"
+	    "\"conv\":\"%s\"}", id, (long long)clock_now() + 100,
+	    (long long)clock_now(), conv);
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_int_eq(store_put(txn, key, text, strlen(text)), KF_OK);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	free(text);
+}
+
+/*
+ * The thread keeps its last parse of a session's record (pool.c): a
+ * record another process rewrote must be parsed again, and what the kept
+ * parse gives must be what parsing gives.
+ */
+START_TEST(pool_sticky_record_rewritten_elsewhere_is_seen)
+{
+	const char	*conv_a = "11111111-2222-4333-8444-555555555555";
+	const char	*conv_b = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+	char		 conv[POOL_CONV_ID_LEN + 1];
+	pid_t		 pid;
+	int		 status;
+
+	put_sticky("memo", 3, conv_a);
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "memo", conv, NULL,
+	    NULL), 3);
+	ck_assert_str_eq(conv, conv_a);
+	/* Again: now from what the thread kept. */
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "memo", conv, NULL,
+	    NULL), 3);
+	ck_assert_str_eq(conv, conv_a);
+	/* Another process moves the session: same length, other bytes. */
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		struct store	*st2;
+
+		if (store_open(&st2, dir, NULL) != KF_OK)
+			_exit(100);
+		store_close(st);
+		st = st2;
+		put_sticky("memo", 1, conv_b);
+		child_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "memo", conv, NULL,
+	    NULL), 1);
+	ck_assert_str_eq(conv, conv_b);
+	/* Another session whose record has the first bytes: the same parse. */
+	put_sticky("memo2", 3, conv_a);
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "memo2", conv, NULL,
+	    NULL), 3);
+	ck_assert_str_eq(conv, conv_a);
+	ck_assert_int_eq(pick_full("claude-sonnet-4.5", "memo", conv, NULL,
+	    NULL), 1);
+	ck_assert_str_eq(conv, conv_b);
 }
 END_TEST
 
@@ -1142,6 +1209,7 @@ main(void)
 	tcase_add_test(tc, pool_sticky_session_keeps_its_account_and_conversation);
 	tcase_add_test(tc, pool_settings_win_over_the_configuration);
 	tcase_add_test(tc, pool_sticky_is_shared_across_processes);
+	tcase_add_test(tc, pool_sticky_record_rewritten_elsewhere_is_seen);
 	tcase_add_test(tc, pool_opus_never_goes_to_a_free_plan);
 	tcase_add_test(tc, pool_skips_an_account_whose_catalogue_lacks_the_model);
 	tcase_add_test(tc, pool_cooldown_doubles_up_to_the_cap_and_success_resets);

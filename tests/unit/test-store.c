@@ -793,6 +793,66 @@ START_TEST(store_kept_reader_sees_other_process_write)
 }
 END_TEST
 
+/*
+ * The kept reader remembers keys it found absent, as it does values:
+ * another process adding or deleting one must be seen by the next read,
+ * and each read must say what GDBM would.
+ */
+START_TEST(store_kept_reader_sees_key_another_process_adds)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	struct buf		 b = BUF_INIT;
+	char			 key[32];
+	pid_t			 pid;
+	int			 i, k;
+
+	st = open_store();
+	put_one(st, "present", "p", 1);
+	/* More keys than the reader keeps, absent and present, twice over. */
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL),
+		    KF_OK);
+		ck_assert_int_eq(store_get(txn, "later", &b), KF_ENOTFOUND);
+		ck_assert_int_eq(store_get(txn, "later", &b), KF_ENOTFOUND);
+		ck_assert_int_eq(store_get(txn, "present", &b), KF_OK);
+		ck_assert_int_eq(b.len, 1);
+		for (k = 0; k < 40; k++) {
+			snprintf(key, sizeof(key), "none/%d", k);
+			ck_assert_int_eq(store_get(txn, key, &b), KF_ENOTFOUND);
+		}
+		ck_assert_int_eq(store_get(txn, "later", &b), KF_ENOTFOUND);
+		ck_assert_int_eq(store_get(txn, "present", &b), KF_OK);
+		ck_assert_int_eq(memcmp(b.ptr, "p", 1), 0);
+		ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	}
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		struct store	*mine = open_store();
+		struct store_txn *w;
+
+		put_one(mine, "later", "here", 4);
+		if (store_begin(mine, STORE_WRITE, &w, NULL) != KF_OK ||
+		    store_del(w, "present") != KF_OK ||
+		    store_end(w, NULL) != KF_OK)
+			_exit(1);
+		store_close(mine);
+		child_exit(st, 0);
+	}
+	check_exit(wait_status(pid), "writer");
+	ck_assert_int_eq(get_one(st, "later", &b), KF_OK);
+	ck_assert_int_eq(b.len, 4);
+	ck_assert_int_eq(memcmp(b.ptr, "here", 4), 0);
+	ck_assert_int_eq(get_one(st, "present", &b), KF_ENOTFOUND);
+	/* And this process's own writes. */
+	put_one(st, "present", "again", 5);
+	ck_assert_int_eq(get_one(st, "present", &b), KF_OK);
+	ck_assert_int_eq(b.len, 5);
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
 /* The lock file removed between transactions: made again, and locked. */
 START_TEST(store_lock_file_removed_is_recreated)
 {
@@ -1380,6 +1440,7 @@ store_suite(void)
 	tcase_add_test(tc, store_refuses_newer_schema);
 	tcase_add_test(tc, store_txn_holds_flock_until_end);
 	tcase_add_test(tc, store_kept_reader_sees_other_process_write);
+	tcase_add_test(tc, store_kept_reader_sees_key_another_process_adds);
 	tcase_add_test(tc, store_lock_file_removed_is_recreated);
 	tcase_add_test(tc, store_counter_has_no_lost_updates_across_processes);
 	tcase_add_test(tc, store_counter_has_no_lost_updates_across_threads);
