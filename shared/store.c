@@ -718,7 +718,8 @@ store_txn_count(void)
 
 /*
  * With LOCK_SH held: the kept reader if no writer has begun since it was
- * opened, else a new one, kept in its place.  *gen gets the generation.
+ * opened, else a new one, kept in its place.  *gen_out gets the
+ * generation.
  */
 static enum kf_err
 begin_read(struct store_txn *txn, uint64_t *gen_out, char **cause)
@@ -727,7 +728,6 @@ begin_read(struct store_txn *txn, uint64_t *gen_out, char **cause)
 	uint64_t		 gen = store_generation(txn->lock_fd);
 
 	*gen_out = gen;
-
 	if (c->reader != NULL && c->reader_gen != gen)
 		reader_close(c);
 	if (c->reader == NULL) {
