@@ -41,24 +41,44 @@ prom_api(const char *method, const char *path)
 	return "other";
 }
 
+/*
+ * The decimal digits of a positive n, as "%ld" writes them, at the end of
+ * out; returns the first.  Not snprintf: this runs for every request.
+ */
+static const char *
+digits(long n, char *out, size_t size)
+{
+	char	*p = out + size - 1;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + n % 10);
+		n /= 10;
+	} while (n > 0 && p > out);
+	return p;
+}
+
 void
 prom_record(const struct request *req, int64_t now_ms)
 {
 	struct metrics	*m = metrics_global();
 	const char	*labels[5];
-	char		 account[24], status_class[8];
+	char		 account[24], status_class[4];
 	int64_t		 took;
+	int		 hundreds;
 
 	if (m == NULL || req->path == NULL || strcmp(req->path, PROM_PATH) == 0)
 		return;
-	snprintf(account, sizeof(account), "%ld", req->account_id);
-	snprintf(status_class, sizeof(status_class), "%dxx",
-	    req->out.status / 100 % 10);
+	/* A status is 0 (none sent) or three digits: "0xx" .. "5xx". */
+	hundreds = req->out.status / 100 % 10;
+	status_class[0] = (char)('0' + (hundreds < 0 ? 0 : hundreds));
+	memcpy(status_class + 1, "xx", 3);
 	/*
 	 * account, api, key, model, status_class: metrics.h's order; the
 	 * token families take the first four.
 	 */
-	labels[0] = req->account_id > 0 ? account : NULL;
+	labels[0] = req->account_id > 0 ?
+	    digits(req->account_id, account, sizeof(account)) : NULL;
 	labels[1] = prom_api(req->method, req->path);
 	labels[2] = req->key.name;
 	labels[3] = req->model;

@@ -16,23 +16,65 @@
 /*
  * OpenSSL 3 looks the algorithm up by name on every one-shot SHA256()
  * call; fetching it once saves that on every request (client key check).
+ * Each thread also keeps its digest context (EVP_Digest makes and frees
+ * one per call) and the digest of the last secret secret_equal compared
+ * against (the configured key, the same on every request).
  */
+#define SECRET_MEMO_MAX	256	/* longer secrets are hashed each time */
+
+struct sha_thread {
+	EVP_MD_CTX	*ctx;
+	size_t		 secret_len;	/* 0: nothing remembered */
+	char		 secret[SECRET_MEMO_MAX];
+	unsigned char	 secret_md[SHA256_DIGEST_LENGTH];
+};
+
 static pthread_once_t	 sha256_once = PTHREAD_ONCE_INIT;
 static EVP_MD		*sha256_md;
+static pthread_key_t	 sha_key;
+
+static void
+sha_thread_free(void *arg)
+{
+	struct sha_thread	*t = arg;
+
+	EVP_MD_CTX_free(t->ctx);
+	explicit_bzero(t, sizeof(*t));
+	free(t);
+}
 
 static void
 sha256_fetch(void)
 {
-	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+	if ((sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	    pthread_key_create(&sha_key, sha_thread_free) != 0)
 		abort();
+}
+
+static struct sha_thread *
+sha_thread(void)
+{
+	struct sha_thread	*t;
+
+	pthread_once(&sha256_once, sha256_fetch);
+	if ((t = pthread_getspecific(sha_key)) == NULL) {
+		t = xcalloc(1, sizeof(*t));
+		if ((t->ctx = EVP_MD_CTX_new()) == NULL ||
+		    pthread_setspecific(sha_key, t) != 0)
+			abort();
+	}
+	return t;
 }
 
 static void
 sha256_raw(const void *data, size_t len,
     unsigned char md[SHA256_DIGEST_LENGTH])
 {
-	pthread_once(&sha256_once, sha256_fetch);
-	if (EVP_Digest(data, len, md, NULL, sha256_md, NULL) != 1)
+	EVP_MD_CTX	*ctx = sha_thread()->ctx;
+
+	if (EVP_DigestInit_ex(ctx, sha256_md, NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, data, len) != 1 ||
+	    EVP_DigestFinal_ex(ctx, md, NULL) != 1)
 		abort();
 }
 
@@ -77,12 +119,30 @@ crc32_update(uint32_t crc, const void *data, size_t len)
 int
 secret_equal(const char *a, const char *b)
 {
-	unsigned char	ha[SHA256_DIGEST_LENGTH], hb[SHA256_DIGEST_LENGTH];
+	struct sha_thread	*t;
+	unsigned char		 ha[SHA256_DIGEST_LENGTH];
+	unsigned char		 hb[SHA256_DIGEST_LENGTH];
+	size_t			 len;
 
 	if (a == NULL || b == NULL)
 		return 0;
 	sha256_raw(a, strlen(a), ha);
-	sha256_raw(b, strlen(b), hb);
+	/*
+	 * b is the configured secret: comparing it with the remembered
+	 * one takes time that says nothing about a, the client's.
+	 */
+	t = sha_thread();
+	len = strlen(b);
+	if (len == 0 || len != t->secret_len ||
+	    memcmp(t->secret, b, len) != 0) {
+		sha256_raw(b, len, hb);
+		if (len <= SECRET_MEMO_MAX) {
+			memcpy(t->secret, b, len);
+			memcpy(t->secret_md, hb, sizeof(hb));
+			t->secret_len = len;
+		}
+	} else
+		memcpy(hb, t->secret_md, sizeof(hb));
 	return CRYPTO_memcmp(ha, hb, sizeof(ha)) == 0;
 }
 

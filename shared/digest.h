@@ -18,7 +18,10 @@ void	 sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1]);
 uint32_t crc32_update(uint32_t crc, const void *data, size_t len);
 /*
  * Compares two secrets in time that depends on neither their contents nor
- * where they differ (both are hashed first): 1 when equal, else 0.
+ * where they differ (both are hashed first): 1 when equal, else 0.  a is
+ * the one a client sent, b ours (the configured key): each thread
+ * remembers the digest of the last b, so a check against the same key
+ * hashes only a.
  */
 int	 secret_equal(const char *a, const char *b);
 /* Base64 (standard alphabet, padded) of len bytes, appended to out. */

@@ -525,15 +525,86 @@ key_append(struct key *k, const char *s, size_t len)
 	k->len += len;
 }
 
+/*
+ * The last series each family found in this thread, by its label values
+ * as given (before escaping and capping): a request counts the same
+ * series as the last one did, and finding a slot again costs escaping,
+ * the key, its hash and the probe.  Kept only when every capped value
+ * showed as itself (one shown as "other" may show as itself later, once
+ * another process has claimed its name).  A claimed slot never moves
+ * nor changes its key, so the pointer is good for as long as the mapping
+ * it was found in (the generation).
+ */
+#define RECENT_VALUES_MAX	256	/* the values, each with its NUL */
+
+struct recent {
+	uint64_t	 in;		/* struct metrics generation; 0: none */
+	struct slot	*slot;
+	size_t		 len;
+	char		 values[RECENT_VALUES_MAX];
+};
+static __thread struct recent	recent[METRIC__MAX];
+
+static const char *
+label_value(const char *const *values, size_t i)
+{
+	return values != NULL && values[i] != NULL ? values[i] : "";
+}
+
+/* Bounded by what r holds, whatever the length of a value. */
+static int
+recent_matches(const struct recent *r, const struct family *f,
+    const char *const *values)
+{
+	const char	*v;
+	size_t		 i, off = 0, len;
+
+	for (i = 0; i < f->n_labels; i++) {
+		v = label_value(values, i);
+		len = strnlen(v, r->len - off);
+		if (len == r->len - off ||
+		    memcmp(r->values + off, v, len + 1) != 0)
+			return 0;
+		off += len + 1;
+	}
+	return off == r->len;
+}
+
+static void
+recent_keep(struct recent *r, const struct metrics *m,
+    const struct family *f, const char *const *values, struct slot *s)
+{
+	const char	*v;
+	size_t		 i, off = 0, len;
+
+	r->in = 0;
+	for (i = 0; i < f->n_labels; i++) {
+		v = label_value(values, i);
+		len = strnlen(v, RECENT_VALUES_MAX - off);
+		if (len == RECENT_VALUES_MAX - off)
+			return;		/* too long to keep */
+		memcpy(r->values + off, v, len + 1);
+		off += len + 1;
+	}
+	r->len = off;
+	r->slot = s;
+	r->in = m->generation;
+}
+
 static struct slot *
 series(struct metrics *m, enum metric id, const char *const *values,
     int create)
 {
 	const struct family	*f = &families[id];
+	struct recent		*r = &recent[id];
+	struct slot		*s;
 	struct key		 k;
 	char			 value[METRICS_VALUE_MAX];
 	size_t			 i, len;
+	int			 all_shown = 1;
 
+	if (r->in == m->generation && recent_matches(r, f, values))
+		return r->slot;
 	k.len = 0;
 	k.too_long = 0;
 	for (i = 0; i < f->n_labels; i++) {
@@ -544,6 +615,7 @@ series(struct metrics *m, enum metric id, const char *const *values,
 		    !value_known(m, CAPPED_KEY, value, len))) {
 			memcpy(value, "other", 5);
 			len = 5;
+			all_shown = 0;
 		}
 		if (i > 0)
 			key_append(&k, ",", 1);
@@ -554,7 +626,9 @@ series(struct metrics *m, enum metric id, const char *const *values,
 	}
 	if (k.too_long)
 		return NULL;
-	return find_slot(m, id, k.text, k.len, create);
+	if ((s = find_slot(m, id, k.text, k.len, create)) != NULL && all_shown)
+		recent_keep(r, m, f, values, s);
+	return s;
 }
 
 void

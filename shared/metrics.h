@@ -23,7 +23,9 @@
  * METRICS_MAX_MODELS distinct ones becomes "other" (a "key" value beyond
  * METRICS_MAX_KEYS likewise), and once the table is
  * METRICS_FILL_PERCENT full new series are dropped (counted, and logged
- * once per process).
+ * once per process).  Each thread remembers the last series of each
+ * family by its label values, so counting the same series again skips
+ * the key and the table.
  */
 
 #define METRICS_FILE		"metrics"

@@ -43,8 +43,9 @@ setting_key(const char *name, char key[sizeof(SETTINGS_PREFIX) +
 		    "and \"-\", at most %d)", SETTINGS_NAME_MAX);
 		return KF_EINVAL;
 	}
-	snprintf(key, sizeof(SETTINGS_PREFIX) + SETTINGS_NAME_MAX, "%s%s",
-	    SETTINGS_PREFIX, name);
+	/* name_valid bounded it: the key fits. */
+	memcpy(key, SETTINGS_PREFIX, sizeof(SETTINGS_PREFIX) - 1);
+	memcpy(key + sizeof(SETTINGS_PREFIX) - 1, name, strlen(name) + 1);
 	return KF_OK;
 }
 
@@ -233,53 +234,144 @@ settings_lb_mode_parse(const char *s, enum lb_mode *out)
 	return -1;
 }
 
-/* A stored number into *field when set and sane (0 .. max). */
-static void
-apply_long(struct store_txn *txn, const char *name, long max, long *field)
-{
-	json_object	*v = NULL;
-	int64_t		 n;
-	enum kf_err	 er;
+/*
+ * The settings settings_txn_apply reads, and what it found of each.  A
+ * pick reads them on every request, nearly always unchanged (usually
+ * unset), so each thread remembers what it found for the store view it
+ * read (store_txn_view): the same view reads the same records.  What was
+ * found, not the config it made, is remembered, so the warnings of a
+ * record that config.json overrules are logged at every apply, as when
+ * it is read.  A record that could not be read at all (corrupt, or the
+ * store failing) is never remembered: it is read again next time.
+ */
+enum applied {
+	APPLIED_LB_MODE,
+	APPLIED_STICKY_SECONDS,
+	APPLIED_MIN_INTERVAL,
+	APPLIED_ACCOUNT_RPM,
+	APPLIED_GLOBAL_RPM,
+	APPLIED__MAX
+};
 
-	if ((er = settings_txn_get(txn, name, &v, NULL)) != KF_OK) {
-		if (er != KF_ENOTFOUND)
-			log_warnx("setting %s: corrupt record: config.json "
-			    "decides", name);
-		return;
+static const struct {
+	const char	*name;
+	long		 max;	/* integers 0 .. max; 0 for the mode */
+} applied_settings[APPLIED__MAX] = {
+	{ SETTING_LB_MODE, 0 },
+	{ SETTING_STICKY_SECONDS, SETTINGS_STICKY_MAX },
+	{ SETTING_MIN_INTERVAL, SETTINGS_LIMIT_MAX },
+	{ SETTING_ACCOUNT_RPM, SETTINGS_LIMIT_MAX },
+	{ SETTING_GLOBAL_RPM, SETTINGS_LIMIT_MAX },
+};
+
+enum found {
+	FOUND_UNSET,
+	FOUND_VALUE,		/* value holds it */
+	FOUND_UNUSABLE,		/* a record of the wrong type or range */
+	FOUND_UNREADABLE,	/* corrupt, or the store failed */
+};
+
+struct found_setting {
+	enum found	found;
+	long		value;	/* an integer, or an enum lb_mode */
+};
+
+struct found_settings {
+	uint64_t		view;	/* store_txn_view; 0: nothing kept */
+	struct found_setting	settings[APPLIED__MAX];
+};
+
+static __thread struct found_settings	remembered;
+
+static struct found_setting
+find_setting(struct store_txn *txn, enum applied which)
+{
+	struct found_setting	 f = { FOUND_UNUSABLE, 0 };
+	json_object		*v = NULL;
+	enum lb_mode		 mode;
+	int64_t			 n;
+	enum kf_err		 er;
+
+	if ((er = settings_txn_get(txn, applied_settings[which].name, &v,
+	    NULL)) != KF_OK) {
+		f.found = er == KF_ENOTFOUND ? FOUND_UNSET : FOUND_UNREADABLE;
+		return f;
 	}
-	if (json_object_is_type(v, json_type_int) &&
-	    (n = json_object_get_int64(v)) >= 0 && n <= max)
-		*field = (long)n;
-	else
-		log_warnx("setting %s is not an integer from 0 to %ld: "
-		    "config.json decides", name, max);
+	if (which == APPLIED_LB_MODE) {
+		if (json_object_is_type(v, json_type_string) &&
+		    settings_lb_mode_parse(json_object_get_string(v),
+		    &mode) == 0) {
+			f.found = FOUND_VALUE;
+			f.value = (long)mode;
+		}
+	} else if (json_object_is_type(v, json_type_int) &&
+	    (n = json_object_get_int64(v)) >= 0 &&
+	    n <= applied_settings[which].max) {
+		f.found = FOUND_VALUE;
+		f.value = (long)n;
+	}
 	json_object_put(v);
+	return f;
+}
+
+/* A found setting into its field of eff, or the warning it is worth. */
+static void
+apply_found(enum applied which, const struct found_setting *f,
+    struct config *eff)
+{
+	long	*field = NULL;
+
+	switch (which) {
+	case APPLIED_LB_MODE:
+		if (f->found == FOUND_VALUE)
+			eff->load_balancing_mode = (enum lb_mode)f->value;
+		else if (f->found == FOUND_UNUSABLE)
+			log_warnx("setting %s is not a load-balancing mode: "
+			    "config.json decides", SETTING_LB_MODE);
+		/* An unreadable mode record was always silent. */
+		return;
+	case APPLIED_STICKY_SECONDS:
+		field = &eff->sticky_seconds;
+		break;
+	case APPLIED_MIN_INTERVAL:
+		field = &eff->rate_limits.min_interval_ms;
+		break;
+	case APPLIED_ACCOUNT_RPM:
+		field = &eff->rate_limits.per_account_rpm;
+		break;
+	case APPLIED_GLOBAL_RPM:
+	case APPLIED__MAX:
+		field = &eff->rate_limits.global_rpm;
+		break;
+	}
+	if (f->found == FOUND_VALUE)
+		*field = f->value;
+	else if (f->found == FOUND_UNREADABLE)
+		log_warnx("setting %s: corrupt record: config.json decides",
+		    applied_settings[which].name);
+	else if (f->found == FOUND_UNUSABLE)
+		log_warnx("setting %s is not an integer from 0 to %ld: "
+		    "config.json decides", applied_settings[which].name,
+		    applied_settings[which].max);
 }
 
 void
 settings_txn_apply(struct store_txn *txn, struct config *eff)
 {
-	json_object	*v = NULL;
-	enum lb_mode	 mode;
+	struct found_settings	*r = &remembered;
+	uint64_t		 view = store_txn_view(txn);
+	int			 i;
 
-	if (settings_txn_get(txn, SETTING_LB_MODE, &v, NULL) == KF_OK) {
-		if (json_object_is_type(v, json_type_string) &&
-		    settings_lb_mode_parse(json_object_get_string(v),
-		    &mode) == 0)
-			eff->load_balancing_mode = mode;
-		else
-			log_warnx("setting %s is not a load-balancing mode: "
-			    "config.json decides", SETTING_LB_MODE);
-		json_object_put(v);
+	if (view == 0 || r->view != view) {
+		r->view = view;
+		for (i = 0; i < APPLIED__MAX; i++) {
+			r->settings[i] = find_setting(txn, (enum applied)i);
+			if (r->settings[i].found == FOUND_UNREADABLE)
+				r->view = 0;
+		}
 	}
-	apply_long(txn, SETTING_STICKY_SECONDS, SETTINGS_STICKY_MAX,
-	    &eff->sticky_seconds);
-	apply_long(txn, SETTING_MIN_INTERVAL, SETTINGS_LIMIT_MAX,
-	    &eff->rate_limits.min_interval_ms);
-	apply_long(txn, SETTING_ACCOUNT_RPM, SETTINGS_LIMIT_MAX,
-	    &eff->rate_limits.per_account_rpm);
-	apply_long(txn, SETTING_GLOBAL_RPM, SETTINGS_LIMIT_MAX,
-	    &eff->rate_limits.global_rpm);
+	for (i = 0; i < APPLIED__MAX; i++)
+		apply_found((enum applied)i, &r->settings[i], eff);
 }
 
 enum kf_err

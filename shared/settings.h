@@ -63,6 +63,8 @@ int		settings_lb_mode_parse(const char *, enum lb_mode *out);
  * stay borrowed from the original) that stored settings set: the
  * load-balancing mode, stickySeconds and the rate limits.  A corrupt or
  * unusable record is logged and skipped: config.json decides for it.
+ * Each thread remembers what it found for the store's view
+ * (store_txn_view), so while nobody writes it reads no record.
  */
 void		settings_txn_apply(struct store_txn *, struct config *eff);
 /* The same in a read transaction of its own (admin answers, kiroctl). */

@@ -172,6 +172,8 @@ struct store_cache {
 	uint64_t		 reader_gen;	/* the generation it was opened at */
 	struct store_value	 values[STORE_VALUES];	/* the reader's */
 	size_t			 next_value;	/* the one replaced next */
+	uint64_t		 view;		/* store_txn_view; 0: none */
+	uint64_t		 view_gen;	/* the generation it stands for */
 };
 
 /* One thread's transaction: the lock descriptor and the GDBM handle. */
@@ -183,11 +185,13 @@ struct store_txn {
 	enum store_mode		 mode;
 	int			 sync;	/* store_end fsyncs */
 	int			 failed;	/* a GDBM call failed */
+	uint64_t		 view;	/* store_txn_view */
 };
 
 static pthread_once_t	 cache_once = PTHREAD_ONCE_INIT;
 static pthread_key_t	 cache_key;
 static uint64_t		 store_serials;
+static uint64_t		 store_views;	/* the last view handed out */
 
 static int
 store_flock(int fd, int op)
@@ -342,6 +346,7 @@ cache_drop(struct store_cache *c)
 		(void)close(c->lock_fd);
 	c->lock_fd = -1;
 	c->serial = 0;
+	c->view = 0;
 }
 
 static void
@@ -426,12 +431,18 @@ store_generation(int lock_fd)
 	return gen;
 }
 
-/* With LOCK_EX held, before any write: every kept reader is now stale. */
+/*
+ * With LOCK_EX held, before any write: every kept reader is now stale.
+ * *before (NULL is fine) gets the generation the writer found.
+ */
 static int
-store_generation_bump(int lock_fd)
+store_generation_bump(int lock_fd, uint64_t *before)
 {
-	uint64_t	gen = store_generation(lock_fd) + 1;
+	uint64_t	gen = store_generation(lock_fd);
 
+	if (before != NULL)
+		*before = gen;
+	gen++;
 	return pwrite(lock_fd, &gen, sizeof(gen), 0) == (ssize_t)sizeof(gen) ?
 	    0 : -1;
 }
@@ -670,7 +681,7 @@ store_open(struct store **stp, const char *dir, char **cause)
 	}
 	er = store_prepare_db(st, cause);
 	/* It may have written: readers kept by other processes reopen. */
-	if (er == KF_OK && store_generation_bump(lock_fd) == -1) {
+	if (er == KF_OK && store_generation_bump(lock_fd, NULL) == -1) {
 		xsetprintf(cause, "%s: %s", st->lock_path, strerror(errno));
 		er = KF_ESTORE;
 	}
@@ -728,14 +739,16 @@ store_txn_count(void)
 
 /*
  * With LOCK_SH held: the kept reader if no writer has begun since it was
- * opened, else a new one, kept in its place.
+ * opened, else a new one, kept in its place.  *gen_out gets the
+ * generation.
  */
 static enum kf_err
-begin_read(struct store_txn *txn, char **cause)
+begin_read(struct store_txn *txn, uint64_t *gen_out, char **cause)
 {
 	struct store_cache	*c = txn->cache;
 	uint64_t		 gen = store_generation(txn->lock_fd);
 
+	*gen_out = gen;
 	if (c->reader != NULL && c->reader_gen != gen)
 		reader_close(c);
 	if (c->reader == NULL) {
@@ -748,11 +761,35 @@ begin_read(struct store_txn *txn, char **cause)
 	return KF_OK;
 }
 
+/*
+ * The view of generation gen (read with the lock held) for the thread's
+ * cache: the same number while the generation stays, a new one, never
+ * handed out before in this process, when it moves or the lock file
+ * was reopened (cache_drop), so a view never stands for two states.
+ */
+static uint64_t
+cache_view(struct store_cache *c, uint64_t gen)
+{
+	if (c->view == 0 || c->view_gen != gen) {
+		c->view = __atomic_add_fetch(&store_views, 1,
+		    __ATOMIC_RELAXED);
+		c->view_gen = gen;
+	}
+	return c->view;
+}
+
+uint64_t
+store_txn_view(const struct store_txn *txn)
+{
+	return txn->view;
+}
+
 enum kf_err
 store_begin(struct store *st, enum store_mode mode, struct store_txn **txnp,
     char **cause)
 {
 	struct store_txn	*txn;
+	uint64_t		 gen = 0;
 	enum kf_err		 er = KF_ESTORE;
 
 	*txnp = NULL;
@@ -777,13 +814,14 @@ store_begin(struct store *st, enum store_mode mode, struct store_txn **txnp,
 		goto out;
 	}
 	if (mode == STORE_READ)
-		er = begin_read(txn, cause);
-	else if (store_generation_bump(txn->lock_fd) == -1)
+		er = begin_read(txn, &gen, cause);
+	else if (store_generation_bump(txn->lock_fd, &gen) == -1)
 		xsetprintf(cause, "%s: %s", st->lock_path, strerror(errno));
 	else if ((txn->db = store_gdbm_open(st->db_path, GDBM_WRITER,
 	    cause)) != NULL)
 		er = KF_OK;
 	if (er == KF_OK) {
+		txn->view = cache_view(txn->cache, gen);
 		(void)__atomic_fetch_add(&txn_count, 1, __ATOMIC_RELAXED);
 		*txnp = txn;
 		return KF_OK;
@@ -940,6 +978,7 @@ store_put(struct store_txn *txn, const char *key, const void *val,
 	/* GDBM refuses a NULL dptr even for an empty value. */
 	v.dptr = len == 0 ? (char *)"" : (char *)val;
 	v.dsize = (int)len;
+	txn->view = 0;
 	if (gdbm_store(txn->db, k, v, GDBM_REPLACE) != 0) {
 		log_errorx("store: gdbm_store %s in %s: %s", key,
 		    txn->st->db_path, gdbm_db_strerror(txn->db));
@@ -958,6 +997,7 @@ store_del(struct store_txn *txn, const char *key)
 		return KF_EINVAL;
 	if (store_key(key, &k) == -1)
 		return KF_EINVAL;
+	txn->view = 0;
 	if (gdbm_delete(txn->db, k) != 0) {
 		if (gdbm_last_errno(txn->db) == GDBM_ITEM_NOT_FOUND)
 			return KF_OK;

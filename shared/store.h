@@ -99,6 +99,14 @@ int		 store_will_sync(const struct store_txn *);
  */
 void		 store_sync_always(struct store *, int on);
 
+/*
+ * What txn reads, as a number for caches of it: two transactions of this
+ * process with the same view (not 0) read the same records, since a write
+ * transaction begun in any process after the first gives the second a new
+ * one.  0 once txn has put or deleted: its own writes are in no view.
+ */
+uint64_t	 store_txn_view(const struct store_txn *);
+
 /* Replaces out's contents with the value: KF_OK or KF_ENOTFOUND. */
 enum kf_err	 store_get(struct store_txn *, const char *key, struct buf *out);
 /* Inserts or replaces.  KF_EINVAL in a read transaction. */

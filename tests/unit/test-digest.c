@@ -16,7 +16,8 @@
  * "test", binary with a NUL, a million "a"), lowercase output and no write
  * past the 65 bytes; crc32_update's check value, known strings, the empty
  * input, and incremental updates at every split point equal to one shot;
- * secret_equal for equal, unequal, prefix, empty and NULL arguments; the
+ * secret_equal for equal, unequal, prefix, empty and NULL arguments, and
+ * its remembered key changed in place, replaced and too long to keep; the
  * RFC 4648 section 10 base64 vectors, every byte value, appending to a
  * non-empty buf, base64url's alphabet and missing padding; and
  * base64_decoded_len on valid text with and without padding, both
@@ -178,6 +179,38 @@ START_TEST(secret_equal_null_is_never_equal)
 	ck_assert_int_eq(secret_equal(NULL, ""), 0);
 	ck_assert_int_eq(secret_equal("", NULL), 0);
 	ck_assert_int_eq(secret_equal(NULL, NULL), 0);
+}
+END_TEST
+
+/*
+ * The digest of b is remembered per thread: a key changed in place (same
+ * buffer, same length), another key, and a key too long to remember must
+ * each give what a fresh comparison gives.
+ */
+START_TEST(secret_equal_remembered_key_follows_changes)
+{
+	char	key[] = "sk-configured-key-1";
+	char	long_key[600];
+	int	i;
+
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(secret_equal("sk-configured-key-1", key), 1);
+		ck_assert_int_eq(secret_equal("sk-configured-key-2", key), 0);
+	}
+	key[sizeof(key) - 2] = '2';
+	ck_assert_int_eq(secret_equal("sk-configured-key-1", key), 0);
+	ck_assert_int_eq(secret_equal("sk-configured-key-2", key), 1);
+	ck_assert_int_eq(secret_equal("sk-configured-key-2", "other"), 0);
+	ck_assert_int_eq(secret_equal("other", "other"), 1);
+	ck_assert_int_eq(secret_equal("sk-configured-key-2", key), 1);
+
+	memset(long_key, 'k', sizeof(long_key) - 1);
+	long_key[sizeof(long_key) - 1] = '\0';
+	ck_assert_int_eq(secret_equal(long_key, long_key), 1);
+	long_key[300] = 'x';
+	ck_assert_int_eq(secret_equal(long_key, long_key), 1);
+	ck_assert_int_eq(secret_equal("sk-configured-key-2", long_key), 0);
+	ck_assert_int_eq(secret_equal("sk-configured-key-2", key), 1);
 }
 END_TEST
 
@@ -375,6 +408,7 @@ digest_suite(void)
 	tcase_add_test(tc, secret_equal_compares_whole_secrets);
 	tcase_add_test(tc, secret_equal_different_lengths_differ);
 	tcase_add_test(tc, secret_equal_null_is_never_equal);
+	tcase_add_test(tc, secret_equal_remembered_key_follows_changes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("base64");

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,11 @@
  * whole; more than METRICS_MAX_MODELS models folded
  * into "other"; histograms rendered as cumulative buckets with +Inf,
  * _sum and _count, and label-less counters shown as 0 before any use.
+ * The series a thread remembers per family: what it counts is what a
+ * thread that remembers nothing reads back, for values that run
+ * together without their separators, NULL and "", values changed in
+ * place and values too long to remember; and nothing is remembered
+ * across two opens.
  */
 
 static char	*dir;
@@ -369,6 +375,113 @@ START_TEST(models_beyond_cap_are_other)
 }
 END_TEST
 
+struct fresh_get {
+	struct metrics		*m;
+	enum metric		 id;
+	const char *const	*values;
+	uint64_t		 got;
+};
+
+static void *
+fresh_get_thread(void *arg)
+{
+	struct fresh_get	*g = arg;
+
+	g->got = metrics_get(g->m, g->id, g->values);
+	return NULL;
+}
+
+/* metrics_get in a new thread, which remembers no series. */
+static uint64_t
+fresh_get(struct metrics *m, enum metric id, const char *const *values)
+{
+	struct fresh_get	g = { m, id, values, 0 };
+	pthread_t		t;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, fresh_get_thread, &g), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	return g.got;
+}
+
+START_TEST(remembered_series_follow_the_values)
+{
+	struct metrics		*m = open_ok();
+	const char *const	 a_bc[] = { "a", "bc" };
+	const char *const	 ab_c[] = { "ab", "c" };
+	const char *const	 null_x[] = { NULL, "x" };
+	const char *const	 empty_x[] = { "", "x" };
+	const char *const	 none_x[] = { "none", "x" };
+	char			 changing[8] = "k1";
+	const char *const	 c[] = { "1", "api", changing, "m", "2xx" };
+	const char		*l[2];
+	char			 long1[200], long2[200];
+	int			 i;
+
+	for (i = 0; i < 3; i++) {
+		metrics_add(m, METRIC_UPSTREAM_ATTEMPTS, a_bc, 1);
+		metrics_add(m, METRIC_UPSTREAM_ATTEMPTS, ab_c, 10);
+		metrics_add(m, METRIC_UPSTREAM_ATTEMPTS, null_x, 100);
+		metrics_add(m, METRIC_UPSTREAM_ATTEMPTS, empty_x, 1000);
+	}
+	ck_assert_uint_eq(fresh_get(m, METRIC_UPSTREAM_ATTEMPTS, a_bc), 3);
+	ck_assert_uint_eq(fresh_get(m, METRIC_UPSTREAM_ATTEMPTS, ab_c), 30);
+	/* NULL and "" are both "none". */
+	ck_assert_uint_eq(fresh_get(m, METRIC_UPSTREAM_ATTEMPTS, none_x),
+	    3300);
+
+	metrics_add(m, METRIC_REQUESTS, c, 1);
+	metrics_add(m, METRIC_REQUESTS, c, 1);
+	changing[1] = '2';
+	metrics_add(m, METRIC_REQUESTS, c, 5);
+	ck_assert_uint_eq(fresh_get(m, METRIC_REQUESTS, c), 5);
+	changing[1] = '1';
+	ck_assert_uint_eq(fresh_get(m, METRIC_REQUESTS, c), 2);
+
+	/* Over what a thread remembers: counted all the same. */
+	memset(long1, 'p', sizeof(long1) - 1);
+	long1[sizeof(long1) - 1] = '\0';
+	memcpy(long2, long1, sizeof(long2));
+	long2[0] = 'q';
+	l[0] = long1;
+	l[1] = long1;
+	metrics_add(m, METRIC_UPSTREAM_ATTEMPTS, l, 1);
+	l[1] = long2;
+	metrics_add(m, METRIC_UPSTREAM_ATTEMPTS, l, 2);
+	metrics_add(m, METRIC_UPSTREAM_ATTEMPTS, l, 2);
+	ck_assert_uint_eq(fresh_get(m, METRIC_UPSTREAM_ATTEMPTS, l), 4);
+	l[1] = long1;
+	ck_assert_uint_eq(fresh_get(m, METRIC_UPSTREAM_ATTEMPTS, l), 1);
+	metrics_close(m);
+}
+END_TEST
+
+/* A series remembered in one open is found again in the next's file. */
+START_TEST(remembered_series_end_with_their_open)
+{
+	struct metrics		*m, *m2;
+	const char *const	 v[] = { "1", "api" };
+	char			*other, *why = NULL;
+
+	if (asprintf(&other, "%s/other", dir) == -1)
+		abort();
+	ck_assert_int_eq(mkdir(other, 0700), 0);
+	m = open_ok();
+	metrics_add(m, METRIC_UPSTREAM_ATTEMPTS, v, 1);
+	metrics_close(m);
+	ck_assert_int_eq(metrics_open(&m2, other, &why), KF_OK);
+	metrics_add(m2, METRIC_UPSTREAM_ATTEMPTS, v, 2);
+	ck_assert_uint_eq(fresh_get(m2, METRIC_UPSTREAM_ATTEMPTS, v), 2);
+	m = open_ok();
+	ck_assert_uint_eq(fresh_get(m, METRIC_UPSTREAM_ATTEMPTS, v), 1);
+	metrics_add(m, METRIC_UPSTREAM_ATTEMPTS, v, 4);
+	ck_assert_uint_eq(fresh_get(m, METRIC_UPSTREAM_ATTEMPTS, v), 5);
+	ck_assert_uint_eq(fresh_get(m2, METRIC_UPSTREAM_ATTEMPTS, v), 2);
+	metrics_close(m);
+	metrics_close(m2);
+	free(other);
+}
+END_TEST
+
 START_TEST(keys_beyond_cap_are_other)
 {
 	struct metrics		*m = open_ok();
@@ -460,6 +573,8 @@ suite(void)
 	tcase_add_test(tc, too_long_key_dropped_not_cut);
 	tcase_add_test(tc, models_beyond_cap_are_other);
 	tcase_add_test(tc, histograms_and_empty_counters_rendered);
+	tcase_add_test(tc, remembered_series_follow_the_values);
+	tcase_add_test(tc, remembered_series_end_with_their_open);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,7 +4,9 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +28,11 @@
  * settings_txn_apply overriding the load-balancing mode and rate limits in
  * a copy and leaving the configuration alone, corrupt or out-of-range
  * records ignored, the mode names, and a change written by one process
- * seen by another.
+ * seen by another.  What a thread remembers of settings_txn_apply (by
+ * store view): the same as a thread that remembers nothing, for every
+ * kind of record; a change by this process, another process, or the
+ * transaction itself seen at once; the warnings of unusable records
+ * logged at every apply, remembered or not.
  */
 
 #define CONFIG_TEXT \
@@ -257,6 +263,180 @@ START_TEST(settings_change_seen_by_another_process)
 }
 END_TEST
 
+/* Another thread, so nothing is remembered: what a fresh read gives. */
+static void *
+apply_fresh(void *arg)
+{
+	struct config	*eff = arg;
+
+	*eff = *cfg;
+	if (settings_effective(st, cfg, eff, NULL) != KF_OK)
+		eff->sticky_seconds = -1;
+	return NULL;
+}
+
+static void
+assert_same_config(const struct config *a, const struct config *b)
+{
+	ck_assert_int_eq(a->load_balancing_mode, b->load_balancing_mode);
+	ck_assert_int_eq(a->sticky_seconds, b->sticky_seconds);
+	ck_assert_int_eq(a->rate_limits.min_interval_ms,
+	    b->rate_limits.min_interval_ms);
+	ck_assert_int_eq(a->rate_limits.per_account_rpm,
+	    b->rate_limits.per_account_rpm);
+	ck_assert_int_eq(a->rate_limits.global_rpm,
+	    b->rate_limits.global_rpm);
+}
+
+#define RECORD(value)	"{\"v\":1,\"value\":" value "}"
+
+/*
+ * For each state of the records (unset, set, unusable, corrupt), the
+ * second apply in this thread (remembered) gives what a thread that
+ * remembers nothing reads.
+ */
+START_TEST(settings_remembered_apply_matches_a_fresh_read)
+{
+	static const char *const states[][2] = {
+		{ NULL, NULL },
+		{ "settings/loadBalancingMode", RECORD("\"priority\"") },
+		{ "settings/stickySeconds", RECORD("17") },
+		{ "settings/rateLimits.globalRpm", RECORD("3") },
+		{ "settings/rateLimits.perAccountRpm", RECORD("4") },
+		{ "settings/rateLimits.minIntervalMs", RECORD("5") },
+		{ "settings/loadBalancingMode", RECORD("\"fastest\"") },
+		{ "settings/stickySeconds", RECORD("-1") },
+		{ "settings/rateLimits.globalRpm", "not json" },
+		{ "settings/loadBalancingMode", "{\"v\":1}" },
+		{ "settings/loadBalancingMode", RECORD("\"round-robin\"") },
+		{ "settings/rateLimits.globalRpm", RECORD("0") },
+	};
+	struct config	eff1, eff2, fresh;
+	pthread_t	t;
+	size_t		i;
+
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+		if (states[i][0] != NULL)
+			put_raw(states[i][0], states[i][1]);
+		ck_assert_int_eq(settings_effective(st, cfg, &eff1, NULL),
+		    KF_OK);
+		ck_assert_int_eq(settings_effective(st, cfg, &eff2, NULL),
+		    KF_OK);
+		ck_assert_int_eq(pthread_create(&t, NULL, apply_fresh,
+		    &fresh), 0);
+		ck_assert_int_eq(pthread_join(t, NULL), 0);
+		assert_same_config(&eff1, &fresh);
+		assert_same_config(&eff2, &fresh);
+	}
+	ck_assert_int_eq(eff2.load_balancing_mode, LB_ROUND_ROBIN);
+	ck_assert_int_eq(eff2.sticky_seconds, 60);
+	ck_assert_int_eq(eff2.rate_limits.global_rpm, 0);
+	ck_assert_int_eq(eff2.rate_limits.min_interval_ms, 5);
+}
+END_TEST
+
+/* Remembered, then changed: by this process, another, the txn itself. */
+START_TEST(settings_remembered_apply_sees_every_change)
+{
+	struct store_txn	*txn;
+	struct config		 eff;
+	json_object		*v;
+	pid_t			 pid;
+	int			 status;
+
+	ck_assert_int_eq(settings_effective(st, cfg, &eff, NULL), KF_OK);
+	ck_assert_int_eq(settings_effective(st, cfg, &eff, NULL), KF_OK);
+	ck_assert_int_eq(eff.sticky_seconds, 60);
+	ck_assert_int_eq(settings_put_int(st, SETTING_STICKY_SECONDS, 9,
+	    NULL), KF_OK);
+	ck_assert_int_eq(settings_effective(st, cfg, &eff, NULL), KF_OK);
+	ck_assert_int_eq(eff.sticky_seconds, 9);
+
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		struct store	*child = NULL;
+
+		if (store_open(&child, test_dir, NULL) != KF_OK ||
+		    settings_put_int(child, SETTING_STICKY_SECONDS, 8,
+		    NULL) != KF_OK)
+			_exit(1);
+		store_close(child);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(settings_effective(st, cfg, &eff, NULL), KF_OK);
+	ck_assert_int_eq(eff.sticky_seconds, 8);
+
+	/* A write transaction sees what it has just put. */
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	eff = *cfg;
+	settings_txn_apply(txn, &eff);
+	ck_assert_int_eq(eff.sticky_seconds, 8);
+	v = json_object_new_int64(7);
+	ck_assert_int_eq(settings_txn_put(txn, SETTING_STICKY_SECONDS, v,
+	    NULL), KF_OK);
+	json_object_put(v);
+	eff = *cfg;
+	settings_txn_apply(txn, &eff);
+	ck_assert_int_eq(eff.sticky_seconds, 7);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	ck_assert_int_eq(settings_effective(st, cfg, &eff, NULL), KF_OK);
+	ck_assert_int_eq(eff.sticky_seconds, 7);
+}
+END_TEST
+
+static size_t
+count_in(const char *text, const char *what)
+{
+	size_t		 n = 0;
+	const char	*p = text;
+
+	while ((p = strstr(p, what)) != NULL) {
+		n++;
+		p += strlen(what);
+	}
+	return n;
+}
+
+/*
+ * Remembered or read, an unusable record is logged at each apply.  (A
+ * corrupt one is never remembered: read again, it warns again.)
+ */
+START_TEST(settings_remembered_apply_warns_every_time)
+{
+	struct config	 eff;
+	char		 path[PATH_MAX];
+	char		*text;
+	int		 fd, saved, i, n;
+
+	put_raw("settings/loadBalancingMode",
+	    "{\"v\":1,\"value\":\"fastest\"}");
+	put_raw("settings/rateLimits.globalRpm", "{\"v\":1,\"value\":-5}");
+	n = snprintf(path, sizeof(path), "%s/log", test_root);
+	ck_assert(n > 0 && (size_t)n < sizeof(path));
+	ck_assert_int_ne(fd = open(path, O_WRONLY | O_CREAT | O_TRUNC,
+	    0600), -1);
+	fflush(stderr);
+	ck_assert_int_ne(saved = dup(STDERR_FILENO), -1);
+	ck_assert_int_ne(dup2(fd, STDERR_FILENO), -1);
+	close(fd);
+	for (i = 0; i < 3; i++)
+		(void)settings_effective(st, cfg, &eff, NULL);
+	fflush(stderr);
+	ck_assert_int_ne(dup2(saved, STDERR_FILENO), -1);
+	close(saved);
+	ck_assert_ptr_nonnull(text = tu_read_file(path));
+	ck_assert_uint_eq(count_in(text, "setting loadBalancingMode is not "
+	    "a load-balancing mode: config.json decides"), 3);
+	ck_assert_uint_eq(count_in(text, "setting rateLimits.globalRpm is "
+	    "not an integer from 0 to 1000000: config.json decides"), 3);
+	ck_assert_uint_eq(count_in(text, "\n"), 6);
+	free(text);
+}
+END_TEST
+
 static Suite *
 settings_suite(void)
 {
@@ -272,6 +452,9 @@ settings_suite(void)
 	tcase_add_test(tc, settings_corrupt_record_is_a_store_error);
 	tcase_add_test(tc, settings_mode_names);
 	tcase_add_test(tc, settings_change_seen_by_another_process);
+	tcase_add_test(tc, settings_remembered_apply_matches_a_fresh_read);
+	tcase_add_test(tc, settings_remembered_apply_sees_every_change);
+	tcase_add_test(tc, settings_remembered_apply_warns_every_time);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -42,7 +42,10 @@
  * thread keeps between transactions: a write by another process (or this
  * one) is seen by the next read, and a lock file removed under it is
  * made again and locked (a child process dropping what its parent kept is
- * what the cross-process counters rely on).
+ * what the cross-process counters rely on).  store_txn_view: unchanged
+ * while nobody writes, new after any writer of any process and with a
+ * lock file made again at the old generation, 0 once a transaction
+ * writes.
  *
  * Every test gets its own mkdtemp directory; the store lives in its "state"
  * subdirectory, which store_open must create.  Concurrency tests order
@@ -877,6 +880,104 @@ START_TEST(store_lock_file_removed_is_recreated)
 }
 END_TEST
 
+/* The view of a read transaction begun now. */
+static uint64_t
+read_view(struct store *st)
+{
+	struct store_txn	*txn;
+	uint64_t		 view;
+
+	ck_assert_int_eq(store_begin(st, STORE_READ, &txn, NULL), KF_OK);
+	view = store_txn_view(txn);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	return view;
+}
+
+/*
+ * store_txn_view: the same while nobody writes, new after any write
+ * transaction (this process's, another's, one that wrote nothing), from
+ * a write transaction the view it read until it puts or deletes, then 0.
+ */
+START_TEST(store_view_changes_with_every_writer)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	uint64_t		 v1, v2, v3;
+	pid_t			 pid;
+
+	st = open_store();
+	v1 = read_view(st);
+	ck_assert_uint_ne(v1, 0);
+	ck_assert_uint_eq(read_view(st), v1);
+
+	ck_assert_int_eq(store_begin(st, STORE_WRITE_NOSYNC, &txn, NULL),
+	    KF_OK);
+	ck_assert_uint_eq(store_txn_view(txn), v1);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	v2 = read_view(st);
+	ck_assert_uint_ne(v2, v1);
+	ck_assert_uint_ne(v2, 0);
+
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_uint_eq(store_txn_view(txn), v2);
+	ck_assert_int_eq(store_del(txn, "absent"), KF_OK);
+	ck_assert_uint_eq(store_txn_view(txn), 0);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	ck_assert_int_eq(store_begin(st, STORE_WRITE, &txn, NULL), KF_OK);
+	ck_assert_uint_ne(store_txn_view(txn), 0);
+	ck_assert_int_eq(store_put(txn, "k", "v", 1), KF_OK);
+	ck_assert_uint_eq(store_txn_view(txn), 0);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	v3 = read_view(st);
+	ck_assert_uint_ne(v3, v2);
+
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		struct store	*other = NULL;
+		struct store_txn *w = NULL;
+
+		/* Another process, with a handle of its own. */
+		if (store_open(&other, test_dir, NULL) != KF_OK ||
+		    store_begin(other, STORE_WRITE, &w, NULL) != KF_OK ||
+		    store_put(w, "k", "w", 1) != KF_OK ||
+		    store_end(w, NULL) != KF_OK)
+			_exit(1);
+		store_close(other);
+		_exit(0);
+	}
+	check_exit(wait_status(pid), "writer");
+	ck_assert_uint_ne(read_view(st), v3);
+	store_close(st);
+}
+END_TEST
+
+/*
+ * A lock file made again starts its generation anew, and may reach the
+ * old one's number: the view must change all the same.
+ */
+START_TEST(store_view_changes_with_a_new_lock_file)
+{
+	struct store	*st;
+	uint64_t	 view, gen;
+	char		*lock;
+	int		 fd;
+
+	st = open_store();
+	put_one(st, "k", "v", 1);
+	view = read_view(st);
+	lock = path_in_store("kiro.db.lock");
+	ck_assert_int_ne(fd = open(lock, O_RDONLY), -1);
+	ck_assert_int_eq(pread(fd, &gen, sizeof(gen), 0), sizeof(gen));
+	close(fd);
+	ck_assert_int_eq(unlink(lock), 0);
+	ck_assert_int_ne(fd = open(lock, O_RDWR | O_CREAT, 0600), -1);
+	ck_assert_int_eq(pwrite(fd, &gen, sizeof(gen), 0), sizeof(gen));
+	close(fd);
+	ck_assert_uint_ne(read_view(st), view);
+	store_close(st);
+}
+END_TEST
+
 /*
  * Reads once per tick, then once more after the last writer has gone,
  * when the total must be there.  0 or -1.
@@ -1453,6 +1554,8 @@ store_suite(void)
 	tcase_add_test(tc, store_nosync_writes_are_seen_by_other_processes);
 	tcase_add_test(tc, store_nosync_txn_makes_no_sync_call);
 	tcase_add_test(tc, store_nosync_put_in_read_txn_is_still_einval);
+	tcase_add_test(tc, store_view_changes_with_every_writer);
+	tcase_add_test(tc, store_view_changes_with_a_new_lock_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
