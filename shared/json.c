@@ -982,7 +982,8 @@ jsonc_leaf(json_object *v, struct buf *out)
 static void
 write_value(json_object *v, struct buf *out)
 {
-	char		 num[24];
+	char		 num[BUF_DECIMAL_LEN];
+	const char	*p;
 	int64_t		 i;
 	size_t		 k, n;
 	int		 first = 1;
@@ -1002,8 +1003,8 @@ write_value(json_object *v, struct buf *out)
 			jsonc_leaf(v, out);	/* maybe an unsigned one */
 			break;
 		}
-		n = (size_t)snprintf(num, sizeof(num), "%" PRId64, i);
-		put_bytes(out, num, n);
+		p = buf_decimal(i, num, &n);
+		put_bytes(out, p, n);
 		break;
 	case json_type_double:
 		jsonc_leaf(v, out);
