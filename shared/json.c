@@ -936,8 +936,8 @@ static const unsigned char	jsonc_esc[256] = {
 	['"'] = '"', ['\\'] = '\\',
 };
 
-static void
-jsonc_str(struct buf *out, const char *s, size_t len)
+void
+json_put_str(struct buf *out, const char *s, size_t len)
 {
 	static const char	 hex[] = "0123456789abcdef";
 	const unsigned char	*p = (const unsigned char *)s;
@@ -1010,7 +1010,7 @@ write_value(json_object *v, struct buf *out)
 		jsonc_leaf(v, out);
 		break;
 	case json_type_string:
-		jsonc_str(out, json_object_get_string(v),
+		json_put_str(out, json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v));
 		break;
 	case json_type_array:
@@ -1029,7 +1029,7 @@ write_value(json_object *v, struct buf *out)
 			if (!first)
 				put_char(out, ',');
 			first = 0;
-			jsonc_str(out, key, strlen(key));
+			json_put_str(out, key, strlen(key));
 			put_char(out, ':');
 			write_value(val, out);
 		}
