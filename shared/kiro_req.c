@@ -139,10 +139,23 @@ kiro_text_blank(const char *s)
 	return 1;
 }
 
+/*
+ * Adds a key the object does not have yet, a literal (or as long-lived):
+ * json-c then neither looks it up nor copies it.  The body is built anew
+ * for every request (#13); tool_schema, which copies a client's keys and
+ * replaces some, adds the usual way.
+ */
+static void
+add_new(json_object *obj, const char *key, json_object *value)
+{
+	json_object_object_add_ex(obj, key, value,
+	    JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY);
+}
+
 static void
 add_str(json_object *obj, const char *key, const char *value)
 {
-	json_object_object_add(obj, key, json_str(value));
+	add_new(obj, key, json_str(value));
 }
 
 const char *
@@ -176,7 +189,7 @@ add_image(json_object *images, const struct conv_block *b)
 	source = json_object_new_object();
 	add_str(img, "format", format);
 	add_str(source, "bytes", b->data);
-	json_object_object_add(img, "source", source);
+	add_new(img, "source", source);
 	json_object_array_add(images, img);
 }
 
@@ -208,10 +221,10 @@ tool_result(const struct conv_block *b, json_object *images)
 		json_object_array_add(content, text);
 	}
 	add_str(res, "toolUseId", b->id != NULL ? b->id : "");
-	json_object_object_add(res, "content", content);
+	add_new(res, "content", content);
 	if (b->is_error) {
 		add_str(res, "status", "error");
-		json_object_object_add(res, "isError",
+		add_new(res, "isError",
 		    json_object_new_boolean(1));
 	} else
 		add_str(res, "status", "success");
@@ -254,16 +267,16 @@ user_message(const struct conv_msg *m, const char *model_id, int current,
 	add_str(msg, "modelId", model_id);
 	add_str(msg, "origin", "AI_EDITOR");
 	if (json_object_array_length(images) > 0)
-		json_object_object_add(msg, "images", images);
+		add_new(msg, "images", images);
 	else
 		json_object_put(images);
 	ctx = NULL;
 	if (current || json_object_array_length(results) > 0) {
 		ctx = json_object_new_object();
-		json_object_object_add(msg, "userInputMessageContext", ctx);
+		add_new(msg, "userInputMessageContext", ctx);
 	}
 	if (ctx != NULL && json_object_array_length(results) > 0)
-		json_object_object_add(ctx, "toolResults", results);
+		add_new(ctx, "toolResults", results);
 	else
 		json_object_put(results);
 	if (ctxp != NULL)
@@ -342,7 +355,7 @@ assistant_message(const struct conv_msg *m, struct kiro_toolmap *map,
 				input = json_object_get(b->input);
 			else
 				input = json_object_new_object();
-			json_object_object_add(use, "input", input);
+			add_new(use, "input", input);
 			json_object_array_add(uses, use);
 			break;
 		default:
@@ -360,7 +373,7 @@ assistant_message(const struct conv_msg *m, struct kiro_toolmap *map,
 		    " " : "I understand.");
 	msg = assistant_text(content.ptr);
 	if (json_object_array_length(uses) > 0)
-		json_object_object_add(msg, "toolUses", uses);
+		add_new(msg, "toolUses", uses);
 	else
 		json_object_put(uses);
 	buf_free(&thinking);
@@ -427,11 +440,11 @@ add_system_pair(const struct conv *c, const char *model_id,
 	    "\n\n" : "", rules != NULL ? rules : "");
 	free(rules);
 	entry = json_object_new_object();
-	json_object_object_add(entry, "userInputMessage",
+	add_new(entry, "userInputMessage",
 	    user_text(content, model_id));
 	json_object_array_add(history, entry);
 	entry = json_object_new_object();
-	json_object_object_add(entry, "assistantResponseMessage",
+	add_new(entry, "assistantResponseMessage",
 	    assistant_text(KIRO_SYSTEM_ACK));
 	json_object_array_add(history, entry);
 	free(prefix);
@@ -471,7 +484,7 @@ cache_point_push(json_object *history, int marked, size_t *skip)
 	point = json_object_new_object();
 	add_str(point, "type", "default");
 	entry = json_object_new_object();
-	json_object_object_add(entry, "cachePoint", point);
+	add_new(entry, "cachePoint", point);
 	json_object_array_add(history, entry);
 }
 
@@ -482,7 +495,7 @@ history_push(json_object *history, const char *key, json_object *msg)
 	json_object	*entry;
 
 	entry = json_object_new_object();
-	json_object_object_add(entry, key, msg);
+	add_new(entry, key, msg);
 	json_object_array_add(history, entry);
 }
 
@@ -505,7 +518,7 @@ tool_schema(json_object *schema)
 	if (!json_object_object_get_ex(out, "type", &v) ||
 	    !json_object_is_type(v, json_type_string) ||
 	    json_object_get_string_len(v) == 0)
-		add_str(out, "type", "object");
+		json_object_object_add(out, "type", json_str("object"));
 	if (!json_object_object_get_ex(out, "properties", &v) ||
 	    !json_object_is_type(v, json_type_object))
 		json_object_object_add(out, "properties",
@@ -538,13 +551,13 @@ tool_spec(const char *name, const char *description, size_t desc_len,
 
 	spec = json_object_new_object();
 	add_str(spec, "name", name);
-	json_object_object_add(spec, "description",
+	add_new(spec, "description",
 	    json_strn(description, desc_len));
 	input_schema = json_object_new_object();
-	json_object_object_add(input_schema, "json", schema);
-	json_object_object_add(spec, "inputSchema", input_schema);
+	add_new(input_schema, "json", schema);
+	add_new(spec, "inputSchema", input_schema);
 	tool = json_object_new_object();
-	json_object_object_add(tool, "toolSpecification", spec);
+	add_new(tool, "toolSpecification", spec);
 	return tool;
 }
 
@@ -556,9 +569,9 @@ placeholder_schema(void)
 	schema = json_object_new_object();
 	add_str(schema, "$schema", "http://json-schema.org/draft-07/schema#");
 	add_str(schema, "type", "object");
-	json_object_object_add(schema, "properties", json_object_new_object());
-	json_object_object_add(schema, "required", json_object_new_array());
-	json_object_object_add(schema, "additionalProperties",
+	add_new(schema, "properties", json_object_new_object());
+	add_new(schema, "required", json_object_new_array());
+	add_new(schema, "additionalProperties",
 	    json_object_new_boolean(1));
 	return schema;
 }
@@ -645,7 +658,7 @@ kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
 
 	root = json_object_new_object();
 	state = json_object_new_object();
-	json_object_object_add(root, "conversationState", state);
+	add_new(root, "conversationState", state);
 	rand_uuid(uuid);
 	add_str(state, "agentContinuationId", uuid);
 	add_str(state, "agentTaskType", "vibe");
@@ -695,19 +708,19 @@ kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
 		history_push(history, "assistantResponseMessage",
 		    assistant_text("OK"));
 	if (json_object_array_length(history) > 0)
-		json_object_object_add(state, "history", history);
+		add_new(state, "history", history);
 	else
 		json_object_put(history);
 
 	msg = user_message(&c->msgs[last], opts->model_id, 1, &ctx);
 	tools = tools_array(c, &used, map);
 	if (json_object_array_length(tools) > 0)
-		json_object_object_add(ctx, "tools", tools);
+		add_new(ctx, "tools", tools);
 	else
 		json_object_put(tools);
 	current = json_object_new_object();
-	json_object_object_add(current, "userInputMessage", msg);
-	json_object_object_add(state, "currentMessage", current);
+	add_new(current, "userInputMessage", msg);
+	add_new(state, "currentMessage", current);
 
 	if (opts->profile_arn != NULL && opts->profile_arn[0] != '\0')
 		add_str(root, "profileArn", opts->profile_arn);
