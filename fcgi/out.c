@@ -181,8 +181,12 @@ out_response(struct out *o, int status, const char *content_type,
 void
 sse_event(struct buf *b, const char *name, const char *data, size_t len)
 {
-	if (name != NULL)
-		buf_printf(b, "event: %s\n", name);
+	/* No printf: this runs for every delta of every stream (#13). */
+	if (name != NULL) {
+		buf_puts(b, "event: ");
+		buf_puts(b, name);
+		buf_putc(b, '\n');
+	}
 	buf_puts(b, "data: ");
 	buf_append(b, data, len);
 	buf_puts(b, "\n\n");
