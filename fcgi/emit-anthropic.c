@@ -107,40 +107,73 @@ event(struct anthropic_emit *e, const char *name, const struct buf *data)
 	sse_event(&e->events, name, data->ptr, data->len);
 }
 
+/*
+ * The block events are written in place, framed as sse_event() frames
+ * one: no buffer, copy or printf per delta (#13).  ev_begin writes up to
+ * the data's first byte and returns the pending events to write it to.
+ */
+static struct buf *
+ev_begin(struct anthropic_emit *e, const char *name)
+{
+	buf_puts(&e->events, "event: ");
+	buf_puts(&e->events, name);
+	buf_puts(&e->events, "\ndata: ");
+	return &e->events;
+}
+
+static void
+ev_end(struct anthropic_emit *e)
+{
+	buf_puts(&e->events, "\n\n");
+}
+
+/* {"type":"<type>","index":N, of a block event. */
+static struct buf *
+block_event(struct anthropic_emit *e, const char *type, int index)
+{
+	struct buf	*d = ev_begin(e, type);
+
+	buf_puts(d, "{\"type\":\"");
+	buf_puts(d, type);
+	buf_puts(d, "\",\"index\":");
+	buf_put_int(d, index);
+	return d;
+}
+
 static void
 block_start(struct anthropic_emit *e, int index, const char *block_json)
 {
-	struct buf	d = BUF_INIT;
+	struct buf	*d = block_event(e, "content_block_start", index);
 
-	buf_printf(&d, "{\"type\":\"content_block_start\",\"index\":%d,"
-	    "\"content_block\":%s}", index, block_json);
-	event(e, "content_block_start", &d);
-	buf_free(&d);
+	buf_puts(d, ",\"content_block\":");
+	buf_puts(d, block_json);
+	buf_putc(d, '}');
+	ev_end(e);
 }
 
 static void
 block_stop(struct anthropic_emit *e, int index)
 {
-	struct buf	d = BUF_INIT;
+	struct buf	*d = block_event(e, "content_block_stop", index);
 
-	buf_printf(&d, "{\"type\":\"content_block_stop\",\"index\":%d}",
-	    index);
-	event(e, "content_block_stop", &d);
-	buf_free(&d);
+	buf_putc(d, '}');
+	ev_end(e);
 }
 
 static void
 block_delta(struct anthropic_emit *e, int index, const char *delta_type,
     const char *field, const char *s, size_t len)
 {
-	struct buf	d = BUF_INIT;
+	struct buf	*d = block_event(e, "content_block_delta", index);
 
-	buf_printf(&d, "{\"type\":\"content_block_delta\",\"index\":%d,"
-	    "\"delta\":{\"type\":\"%s\",\"%s\":", index, delta_type, field);
-	buf_json_str(&d, s, len);
-	buf_puts(&d, "}}");
-	event(e, "content_block_delta", &d);
-	buf_free(&d);
+	buf_puts(d, ",\"delta\":{\"type\":\"");
+	buf_puts(d, delta_type);
+	buf_puts(d, "\",\"");
+	buf_puts(d, field);
+	buf_puts(d, "\":");
+	buf_json_str(d, s, len);
+	buf_puts(d, "}}");
+	ev_end(e);
 }
 
 static struct block *
@@ -703,9 +736,10 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 			block_stop(e, (int)b);
 			emit_calls_close(&e->tool_blocks, i);
 		}
-	buf_printf(&d, "{\"type\":\"message_delta\",\"delta\":"
-	    "{\"stop_reason\":\"%s\",\"stop_sequence\":",
-	    sink_stop_name(stop));
+	buf_puts(&d, "{\"type\":\"message_delta\",\"delta\":"
+	    "{\"stop_reason\":\"");
+	buf_puts(&d, sink_stop_name(stop));
+	buf_puts(&d, "\",\"stop_sequence\":");
 	if (usage->stop_sequence != NULL)
 		buf_json_str(&d, usage->stop_sequence,
 		    strlen(usage->stop_sequence));
