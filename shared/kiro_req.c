@@ -176,9 +176,12 @@ kiro_image_format(const char *media_type)
 	return NULL;
 }
 
-/* Appends {"format","source":{"bytes"}} to images (§3.3.13). */
+/*
+ * Appends {"format","source":{"bytes"}} to *images (§3.3.13), made on
+ * the first: most messages have none, and an empty array is never sent.
+ */
 static void
-add_image(json_object *images, const struct conv_block *b)
+add_image(json_object **images, const struct conv_block *b)
 {
 	json_object	*img, *source;
 	const char	*format;
@@ -190,12 +193,14 @@ add_image(json_object *images, const struct conv_block *b)
 	add_str(img, "format", format);
 	add_str(source, "bytes", b->data);
 	add_new(img, "source", source);
-	json_object_array_add(images, img);
+	if (*images == NULL)
+		*images = json_object_new_array();
+	json_object_array_add(*images, img);
 }
 
-/* One toolResults entry; its images go to images (§3.1). */
+/* One toolResults entry; its images go to *images (§3.1). */
 static json_object *
-tool_result(const struct conv_block *b, json_object *images)
+tool_result(const struct conv_block *b, json_object **images)
 {
 	json_object		*res, *content, *text;
 	const struct conv_block	*c;
@@ -247,38 +252,36 @@ user_message(const struct conv_msg *m, const char *model_id, int current,
 	size_t			 i;
 
 	msg = json_object_new_object();
-	images = json_object_new_array();
-	results = json_object_new_array();
+	images = results = NULL;	/* made on the first entry */
 	for (i = 0; i < m->n_blocks; i++) {
 		b = &m->blocks[i];
 		if (b->type == CONV_BLOCK_IMAGE)
-			add_image(images, b);
-		else if (b->type == CONV_BLOCK_TOOL_RESULT)
-			json_object_array_add(results, tool_result(b, images));
+			add_image(&images, b);
+		else if (b->type == CONV_BLOCK_TOOL_RESULT) {
+			if (results == NULL)
+				results = json_object_new_array();
+			json_object_array_add(results,
+			    tool_result(b, &images));
+		}
 	}
 	text = conv_msg_text(m, "\n");
 	if (kiro_text_blank(text))
 		add_str(msg, "content",
-		    json_object_array_length(results) > 0 ?
-		    "Tool results provided." : "Continue");
+		    results != NULL ? "Tool results provided." : "Continue");
 	else
 		add_str(msg, "content", text);
 	free(text);
 	add_str(msg, "modelId", model_id);
 	add_str(msg, "origin", "AI_EDITOR");
-	if (json_object_array_length(images) > 0)
+	if (images != NULL)
 		add_new(msg, "images", images);
-	else
-		json_object_put(images);
 	ctx = NULL;
-	if (current || json_object_array_length(results) > 0) {
+	if (current || results != NULL) {
 		ctx = json_object_new_object();
 		add_new(msg, "userInputMessageContext", ctx);
 	}
-	if (ctx != NULL && json_object_array_length(results) > 0)
+	if (results != NULL)	/* then ctx is there */
 		add_new(ctx, "toolResults", results);
-	else
-		json_object_put(results);
 	if (ctxp != NULL)
 		*ctxp = ctx;
 	return msg;
@@ -323,7 +326,7 @@ assistant_message(const struct conv_msg *m, struct kiro_toolmap *map,
 	char			 name[KIRO_TOOL_NAME_MAX + 1];
 	size_t			 i;
 
-	uses = json_object_new_array();
+	uses = NULL;	/* made on the first */
 	for (i = 0; i < m->n_blocks; i++) {
 		b = &m->blocks[i];
 		switch (b->type) {
@@ -356,6 +359,8 @@ assistant_message(const struct conv_msg *m, struct kiro_toolmap *map,
 			else
 				input = json_object_new_object();
 			add_new(use, "input", input);
+			if (uses == NULL)
+				uses = json_object_new_array();
 			json_object_array_add(uses, use);
 			break;
 		default:
@@ -369,13 +374,10 @@ assistant_message(const struct conv_msg *m, struct kiro_toolmap *map,
 	} else if (text.len > 0)
 		buf_puts(&content, text.ptr);
 	else
-		buf_puts(&content, json_object_array_length(uses) > 0 ?
-		    " " : "I understand.");
+		buf_puts(&content, uses != NULL ? " " : "I understand.");
 	msg = assistant_text(content.ptr);
-	if (json_object_array_length(uses) > 0)
+	if (uses != NULL)
 		add_new(msg, "toolUses", uses);
-	else
-		json_object_put(uses);
 	buf_free(&thinking);
 	buf_free(&text);
 	buf_free(&content);
