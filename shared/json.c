@@ -1,8 +1,6 @@
 /* json.c: json-c helpers: bounded parsing, typed field access, output. */
 #include "autoconfig.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
