@@ -107,40 +107,73 @@ event(struct anthropic_emit *e, const char *name, const struct buf *data)
 	sse_event(&e->events, name, data->ptr, data->len);
 }
 
+/*
+ * The block events are written in place, framed as sse_event() frames
+ * one: no buffer, copy or printf per delta (#13).  ev_begin writes up to
+ * the data's first byte and returns the pending events to write it to.
+ */
+static struct buf *
+ev_begin(struct anthropic_emit *e, const char *name)
+{
+	buf_puts(&e->events, "event: ");
+	buf_puts(&e->events, name);
+	buf_puts(&e->events, "\ndata: ");
+	return &e->events;
+}
+
+static void
+ev_end(struct anthropic_emit *e)
+{
+	buf_puts(&e->events, "\n\n");
+}
+
+/* {"type":"<type>","index":N, of a block event. */
+static struct buf *
+block_event(struct anthropic_emit *e, const char *type, int index)
+{
+	struct buf	*d = ev_begin(e, type);
+
+	buf_puts(d, "{\"type\":\"");
+	buf_puts(d, type);
+	buf_puts(d, "\",\"index\":");
+	buf_put_int(d, index);
+	return d;
+}
+
 static void
 block_start(struct anthropic_emit *e, int index, const char *block_json)
 {
-	struct buf	d = BUF_INIT;
+	struct buf	*d = block_event(e, "content_block_start", index);
 
-	buf_printf(&d, "{\"type\":\"content_block_start\",\"index\":%d,"
-	    "\"content_block\":%s}", index, block_json);
-	event(e, "content_block_start", &d);
-	buf_free(&d);
+	buf_puts(d, ",\"content_block\":");
+	buf_puts(d, block_json);
+	buf_putc(d, '}');
+	ev_end(e);
 }
 
 static void
 block_stop(struct anthropic_emit *e, int index)
 {
-	struct buf	d = BUF_INIT;
+	struct buf	*d = block_event(e, "content_block_stop", index);
 
-	buf_printf(&d, "{\"type\":\"content_block_stop\",\"index\":%d}",
-	    index);
-	event(e, "content_block_stop", &d);
-	buf_free(&d);
+	buf_putc(d, '}');
+	ev_end(e);
 }
 
 static void
 block_delta(struct anthropic_emit *e, int index, const char *delta_type,
     const char *field, const char *s, size_t len)
 {
-	struct buf	d = BUF_INIT;
+	struct buf	*d = block_event(e, "content_block_delta", index);
 
-	buf_printf(&d, "{\"type\":\"content_block_delta\",\"index\":%d,"
-	    "\"delta\":{\"type\":\"%s\",\"%s\":", index, delta_type, field);
-	buf_json_str(&d, s, len);
-	buf_puts(&d, "}}");
-	event(e, "content_block_delta", &d);
-	buf_free(&d);
+	buf_puts(d, ",\"delta\":{\"type\":\"");
+	buf_puts(d, delta_type);
+	buf_puts(d, "\",\"");
+	buf_puts(d, field);
+	buf_puts(d, "\":");
+	buf_json_str(d, s, len);
+	buf_puts(d, "}}");
+	ev_end(e);
 }
 
 static struct block *
@@ -280,13 +313,19 @@ uncached_input(const struct sink_usage *u)
 static void
 usage_put(struct buf *d, const struct sink_usage *u, long output_tokens)
 {
-	buf_printf(d, "{\"input_tokens\":%ld,\"output_tokens\":%ld,"
-	    "\"cache_creation_input_tokens\":%ld,"
-	    "\"cache_read_input_tokens\":%ld", uncached_input(u),
-	    output_tokens, u->cache_write_tokens, u->cache_read_tokens);
-	if (u->web_search_requests > 0)
-		buf_printf(d, ",\"server_tool_use\":{\"web_search_requests\":"
-		    "%ld}", u->web_search_requests);
+	buf_puts(d, "{\"input_tokens\":");
+	buf_put_int(d, uncached_input(u));
+	buf_puts(d, ",\"output_tokens\":");
+	buf_put_int(d, output_tokens);
+	buf_puts(d, ",\"cache_creation_input_tokens\":");
+	buf_put_int(d, u->cache_write_tokens);
+	buf_puts(d, ",\"cache_read_input_tokens\":");
+	buf_put_int(d, u->cache_read_tokens);
+	if (u->web_search_requests > 0) {
+		buf_puts(d, ",\"server_tool_use\":{\"web_search_requests\":");
+		buf_put_int(d, u->web_search_requests);
+		buf_putc(d, '}');
+	}
 	buf_putc(d, '}');
 }
 
@@ -567,90 +606,108 @@ e_web_search(void *arg, const char *id, const struct websearch *ws)
 	return e->mode == EMIT_JSON ? 0 : push(e);
 }
 
+/* A parsed JSON text written back out; fallback when it does not parse. */
+static void
+json_text_put(struct buf *body, const struct buf *text, const char *fallback)
+{
+	json_object	*v = NULL;
+
+	if (text->len == 0 || json_parse(text->ptr, text->len, JSON_MAX_DEPTH,
+	    &v, NULL) != KF_OK) {
+		buf_puts(body, fallback);
+		return;
+	}
+	json_to_buf(v, body);
+	json_object_put(v);
+}
+
+static void
+str_put(struct buf *body, const char *s)
+{
+	json_put_str(body, s, strlen(s));
+}
+
+/*
+ * One content block of the JSON message, after a comma unless it is the
+ * first: 1, or 0 when it has none (a whole block that does not parse).
+ */
+static int
+block_put(struct buf *body, const struct block *b, int first)
+{
+	json_object	*v = NULL;
+
+	if (b->type == BLOCK_JSON && json_parse(b->text.ptr, b->text.len,
+	    JSON_MAX_DEPTH, &v, NULL) != KF_OK)
+		return 0;
+	if (!first)
+		buf_putc(body, ',');
+	switch (b->type) {
+	case BLOCK_TEXT:
+		buf_puts(body, "{\"type\":\"text\",\"text\":");
+		json_put_str(body, b->text.ptr != NULL ? b->text.ptr : "",
+		    b->text.len);
+		if (b->citations != NULL) {
+			buf_puts(body, ",\"citations\":");
+			json_to_buf(b->citations, body);
+		}
+		break;
+	case BLOCK_THINKING:
+		buf_puts(body, "{\"type\":\"thinking\",\"thinking\":");
+		json_put_str(body, b->text.ptr != NULL ? b->text.ptr : "",
+		    b->text.len);
+		buf_puts(body, ",\"signature\":");
+		str_put(body, b->signature != NULL ? b->signature : "");
+		break;
+	case BLOCK_TOOL_USE:
+		buf_puts(body, "{\"type\":\"tool_use\",\"id\":");
+		str_put(body, b->id);
+		buf_puts(body, ",\"name\":");
+		str_put(body, b->name);
+		buf_puts(body, ",\"input\":");
+		json_text_put(body, &b->text, "{}");
+		break;
+	case BLOCK_JSON:
+		json_to_buf(v, body);
+		json_object_put(v);
+		return 1;
+	}
+	buf_putc(body, '}');
+	return 1;
+}
+
+/*
+ * The whole message, written straight into its buffer rather than built
+ * as a json-c tree and then serialised (#13): the same bytes, since the
+ * strings go through json_put_str and the tool inputs, citations and
+ * whole blocks (JSON already) through json_to_buf.
+ */
 static int
 write_json_message(struct anthropic_emit *e, enum sink_stop stop,
     const struct sink_usage *usage)
 {
-	json_object	*msg, *content, *blk, *input, *u;
 	struct buf	 body = BUF_INIT;
-	struct block	*b;
-	size_t		 i;
+	size_t		 i, n = 0;
 	int		 rc;
 
-	msg = json_object_new_object();
-	json_object_object_add(msg, "id", json_str(e->message_id));
-	json_object_object_add(msg, "type", json_str("message"));
-	json_object_object_add(msg, "role", json_str("assistant"));
-	content = json_object_new_array();
-	for (i = 0; i < e->n_blocks; i++) {
-		b = &e->blocks[i];
-		blk = json_object_new_object();
-		switch (b->type) {
-		case BLOCK_TEXT:
-			json_object_object_add(blk, "type", json_str("text"));
-			json_object_object_add(blk, "text", json_strn(
-			    b->text.ptr != NULL ? b->text.ptr : "",
-			    b->text.len));
-			if (b->citations != NULL)
-				json_object_object_add(blk, "citations",
-				    json_object_get(b->citations));
-			break;
-		case BLOCK_THINKING:
-			json_object_object_add(blk, "type",
-			    json_str("thinking"));
-			json_object_object_add(blk, "thinking", json_strn(
-			    b->text.ptr != NULL ? b->text.ptr : "",
-			    b->text.len));
-			json_object_object_add(blk, "signature", json_str(
-			    b->signature != NULL ? b->signature : ""));
-			break;
-		case BLOCK_TOOL_USE:
-			json_object_object_add(blk, "type",
-			    json_str("tool_use"));
-			json_object_object_add(blk, "id", json_str(b->id));
-			json_object_object_add(blk, "name", json_str(b->name));
-			input = NULL;
-			if (b->text.len == 0 || json_parse(b->text.ptr,
-			    b->text.len, JSON_MAX_DEPTH, &input, NULL) != KF_OK)
-				input = json_object_new_object();
-			json_object_object_add(blk, "input", input);
-			break;
-		case BLOCK_JSON:
-			json_object_put(blk);
-			blk = NULL;
-			if (json_parse(b->text.ptr, b->text.len,
-			    JSON_MAX_DEPTH, &blk, NULL) != KF_OK)
-				continue;
-			break;
-		}
-		json_object_array_add(content, blk);
-	}
-	json_object_object_add(msg, "content", content);
-	json_object_object_add(msg, "model", json_str(e->model));
-	json_object_object_add(msg, "stop_reason",
-	    json_str(sink_stop_name(stop)));
-	json_object_object_add(msg, "stop_sequence",
-	    usage->stop_sequence != NULL ? json_str(usage->stop_sequence) :
-	    NULL);
-	u = json_object_new_object();
-	json_object_object_add(u, "input_tokens",
-	    json_object_new_int64(uncached_input(usage)));
-	json_object_object_add(u, "output_tokens",
-	    json_object_new_int64(usage->output_tokens));
-	json_object_object_add(u, "cache_creation_input_tokens",
-	    json_object_new_int64(usage->cache_write_tokens));
-	json_object_object_add(u, "cache_read_input_tokens",
-	    json_object_new_int64(usage->cache_read_tokens));
-	if (usage->web_search_requests > 0) {
-		json_object	*server = json_object_new_object();
-
-		json_object_object_add(server, "web_search_requests",
-		    json_object_new_int64(usage->web_search_requests));
-		json_object_object_add(u, "server_tool_use", server);
-	}
-	json_object_object_add(msg, "usage", u);
-	json_to_buf(msg, &body);
-	json_object_put(msg);
+	buf_reserve(&body, 512);
+	buf_puts(&body, "{\"id\":");
+	str_put(&body, e->message_id);
+	buf_puts(&body, ",\"type\":\"message\",\"role\":\"assistant\","
+	    "\"content\":[");
+	for (i = 0; i < e->n_blocks; i++)
+		n += block_put(&body, &e->blocks[i], n == 0);
+	buf_puts(&body, "],\"model\":");
+	str_put(&body, e->model);
+	buf_puts(&body, ",\"stop_reason\":");
+	str_put(&body, sink_stop_name(stop));
+	buf_puts(&body, ",\"stop_sequence\":");
+	if (usage->stop_sequence != NULL)
+		str_put(&body, usage->stop_sequence);
+	else
+		buf_puts(&body, "null");
+	buf_puts(&body, ",\"usage\":");
+	usage_put(&body, usage, usage->output_tokens);
+	buf_putc(&body, '}');
 	rc = emit_json_answer(e->out, e->sink, &body);
 	buf_free(&body);
 	return rc;
@@ -679,9 +736,10 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 			block_stop(e, (int)b);
 			emit_calls_close(&e->tool_blocks, i);
 		}
-	buf_printf(&d, "{\"type\":\"message_delta\",\"delta\":"
-	    "{\"stop_reason\":\"%s\",\"stop_sequence\":",
-	    sink_stop_name(stop));
+	buf_puts(&d, "{\"type\":\"message_delta\",\"delta\":"
+	    "{\"stop_reason\":\"");
+	buf_puts(&d, sink_stop_name(stop));
+	buf_puts(&d, "\",\"stop_sequence\":");
 	if (usage->stop_sequence != NULL)
 		buf_json_str(&d, usage->stop_sequence,
 		    strlen(usage->stop_sequence));

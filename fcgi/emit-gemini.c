@@ -55,6 +55,7 @@ struct gemini_emit {
 	long			 input_tokens;
 	long			 thought_tokens;
 	struct buf		 tail;		/* see chunk_end() */
+	struct buf		 chunk;		/* the stream chunk being written */
 	struct part		*parts;		/* JSON mode, and open calls */
 	size_t			 n_parts;
 	struct emit_calls	 calls;		/* tool index -> part */
@@ -254,8 +255,24 @@ chunk_end(struct gemini_emit *e, struct buf *b, const char *finish,
 	if ((rc = send_head(e)) == 0)
 		rc = emit_push(e->out, e->sink, b);
 	mark_committed(e);
-	buf_free(b);
+	buf_reset(b);	/* e->chunk keeps its allocation for the next */
 	return rc;
+}
+
+/* A text or thought part; signature NULL: none. */
+static void
+text_put(struct buf *b, enum part_kind kind, const char *s, size_t len,
+    const char *signature)
+{
+	buf_puts(b, "{\"text\":");
+	buf_json_str(b, s, len);
+	if (kind == PART_THOUGHT)
+		buf_puts(b, ",\"thought\":true");
+	if (signature != NULL) {
+		buf_puts(b, ",\"thoughtSignature\":");
+		buf_json_str(b, signature, strlen(signature));
+	}
+	buf_putc(b, '}');
 }
 
 static void
@@ -266,16 +283,8 @@ part_put(struct buf *b, const struct part *p)
 	switch (p->kind) {
 	case PART_TEXT:
 	case PART_THOUGHT:
-		buf_puts(b, "{\"text\":");
-		buf_json_str(b, p->text.ptr != NULL ? p->text.ptr : "",
-		    p->text.len);
-		if (p->kind == PART_THOUGHT)
-			buf_puts(b, ",\"thought\":true");
-		if (p->signature != NULL) {
-			buf_puts(b, ",\"thoughtSignature\":");
-			buf_json_str(b, p->signature, strlen(p->signature));
-		}
-		buf_putc(b, '}');
+		text_put(b, p->kind, p->text.ptr != NULL ? p->text.ptr : "",
+		    p->text.len, p->signature);
 		break;
 	case PART_CALL:
 		if (p->text.len == 0 || json_parse(p->text.ptr, p->text.len,
@@ -300,11 +309,9 @@ part_put(struct buf *b, const struct part *p)
 static int
 stream_part(struct gemini_emit *e, const struct part *p)
 {
-	struct buf	b = BUF_INIT;
-
-	chunk_begin(e, &b);
-	part_put(&b, p);
-	return chunk_end(e, &b, NULL, NULL);
+	chunk_begin(e, &e->chunk);
+	part_put(&e->chunk, p);
+	return chunk_end(e, &e->chunk, NULL, NULL);
 }
 
 static struct part *
@@ -340,18 +347,15 @@ parts_free(struct gemini_emit *e)
 static int
 piece(struct gemini_emit *e, enum part_kind kind, const char *s, size_t len)
 {
-	struct part	 tmp, *p;
-	int		 rc;
+	struct part	*p;
 
 	if (len == 0)
 		return 0;
+	/* Streamed as it comes, without a copy into a part (#13). */
 	if (e->mode != GEMINI_EMIT_JSON) {
-		memset(&tmp, 0, sizeof(tmp));
-		tmp.kind = kind;
-		buf_append(&tmp.text, s, len);
-		rc = stream_part(e, &tmp);
-		buf_free(&tmp.text);
-		return rc;
+		chunk_begin(e, &e->chunk);
+		text_put(&e->chunk, kind, s, len, NULL);
+		return chunk_end(e, &e->chunk, NULL, NULL);
 	}
 	p = e->n_parts > 0 ? &e->parts[e->n_parts - 1] : NULL;
 	if (p == NULL || p->kind != kind || p->signature != NULL)
@@ -484,8 +488,8 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 		buf_free(&body);
 		return rc;
 	}
-	chunk_begin(e, &body);
-	rc = chunk_end(e, &body, finish_reason(stop), usage);
+	chunk_begin(e, &e->chunk);
+	rc = chunk_end(e, &e->chunk, finish_reason(stop), usage);
 	if (rc == 0 && e->mode == GEMINI_EMIT_ARRAY &&
 	    (rc = out_puts(e->out, "]")) == 0)
 		rc = out_flush(e->out);
@@ -613,6 +617,7 @@ gemini_emit_free(struct gemini_emit *e)
 		return;
 	parts_free(e);
 	buf_free(&e->tail);
+	buf_free(&e->chunk);
 	buf_free(&e->search_queries);
 	buf_free(&e->search_chunks);
 	search_uris_free(e);

@@ -107,22 +107,41 @@ finish_reason(struct openai_chat_emit *e, enum sink_stop stop)
 	return openai_chat_finish_reason(stop);
 }
 
+/*
+ * A chunk is written in place into the pending events, framed as
+ * sse_event() frames one: no buffers, copies or printf per delta (#13).
+ * chunk_begin writes up to the delta's first byte and returns the events
+ * to write the delta (JSON) to; chunk_end closes it with finish_reason
+ * (NULL: null).
+ */
+static struct buf *
+chunk_begin(struct openai_chat_emit *e)
+{
+	buf_puts(&e->events, "data: ");
+	buf_append(&e->events, e->prefix.ptr, e->prefix.len);
+	buf_puts(&e->events, "{\"index\":0,\"delta\":");
+	return &e->events;
+}
+
+static void
+chunk_end(struct openai_chat_emit *e, const char *finish)
+{
+	buf_puts(&e->events, ",\"logprobs\":null,\"finish_reason\":");
+	if (finish != NULL) {
+		buf_putc(&e->events, '"');
+		buf_puts(&e->events, finish);
+		buf_putc(&e->events, '"');
+	} else
+		buf_puts(&e->events, "null");
+	buf_puts(&e->events, "}]}\n\n");
+}
+
 /* One chunk whose only choice has this delta (JSON) and finish_reason. */
 static void
 chunk(struct openai_chat_emit *e, const char *delta, const char *finish)
 {
-	struct buf	d = BUF_INIT;
-
-	buf_append(&d, e->prefix.ptr, e->prefix.len);
-	buf_printf(&d, "{\"index\":0,\"delta\":%s,\"logprobs\":null,"
-	    "\"finish_reason\":", delta);
-	if (finish != NULL)
-		buf_printf(&d, "\"%s\"", finish);
-	else
-		buf_puts(&d, "null");
-	buf_puts(&d, "}]}");
-	sse_event(&e->events, NULL, d.ptr, d.len);
-	buf_free(&d);
+	buf_puts(chunk_begin(e), delta);
+	chunk_end(e, finish);
 }
 
 /* A delta with one string member: {"content":"..."}. */
@@ -130,13 +149,14 @@ static void
 string_delta(struct openai_chat_emit *e, const char *key, const char *s,
     size_t len)
 {
-	struct buf	d = BUF_INIT;
+	struct buf	*d = chunk_begin(e);
 
-	buf_printf(&d, "{\"%s\":", key);
-	buf_json_str(&d, s, len);
-	buf_putc(&d, '}');
-	chunk(e, d.ptr, NULL);
-	buf_free(&d);
+	buf_puts(d, "{\"");
+	buf_puts(d, key);
+	buf_puts(d, "\":");
+	buf_json_str(d, s, len);
+	buf_putc(d, '}');
+	chunk_end(e, NULL);
 }
 
 static struct tool_call *
@@ -156,14 +176,14 @@ static void
 args_delta(struct openai_chat_emit *e, size_t index, const char *s,
     size_t len)
 {
-	struct buf	d = BUF_INIT;
+	struct buf	*d = chunk_begin(e);
 
-	buf_printf(&d, "{\"tool_calls\":[{\"index\":%zu,\"function\":"
-	    "{\"arguments\":", index);
-	buf_json_str(&d, s, len);
-	buf_puts(&d, "}}]}");
-	chunk(e, d.ptr, NULL);
-	buf_free(&d);
+	buf_puts(d, "{\"tool_calls\":[{\"index\":");
+	buf_put_int(d, (long long)index);
+	buf_puts(d, ",\"function\":{\"arguments\":");
+	buf_json_str(d, s, len);
+	buf_puts(d, "}}]}");
+	chunk_end(e, NULL);
 }
 
 static int

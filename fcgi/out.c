@@ -113,21 +113,41 @@ out_context(struct out *o, const char *value)
 	(void)snprintf(o->context, sizeof(o->context), "%s", value);
 }
 
-int
-out_head(struct out *o, int status, const char *content_type,
-    const char *extra)
+/*
+ * The head in one buffer, without printf: it is written once per request
+ * (#13).  content_length < 0 is none.
+ */
+static int
+head_write(struct out *o, int status, const char *content_type,
+    long long content_length, const char *extra)
 {
 	struct buf	head = BUF_INIT;
 	int		rc;
 
 	o->status = status;
-	buf_printf(&head, "Status: %d %s\r\n", status, reason_phrase(status));
-	if (content_type != NULL)
-		buf_printf(&head, "Content-Type: %s\r\n", content_type);
+	buf_reserve(&head, 128);
+	buf_puts(&head, "Status: ");
+	buf_put_int(&head, status);
+	buf_putc(&head, ' ');
+	buf_puts(&head, reason_phrase(status));
+	buf_puts(&head, "\r\n");
+	if (content_type != NULL) {
+		buf_puts(&head, "Content-Type: ");
+		buf_puts(&head, content_type);
+		buf_puts(&head, "\r\n");
+	}
+	if (content_length >= 0) {
+		buf_puts(&head, "Content-Length: ");
+		buf_put_int(&head, content_length);
+		buf_puts(&head, "\r\n");
+	}
 	if (extra != NULL)
 		buf_puts(&head, extra);
-	if (o->context[0] != '\0')
-		buf_printf(&head, "x-kiro-context: %s\r\n", o->context);
+	if (o->context[0] != '\0') {
+		buf_puts(&head, "x-kiro-context: ");
+		buf_puts(&head, o->context);
+		buf_puts(&head, "\r\n");
+	}
 	buf_puts(&head, "\r\n");
 	rc = out_write(o, head.ptr, head.len);
 	/* Only the body counts in the access log. */
@@ -138,29 +158,35 @@ out_head(struct out *o, int status, const char *content_type,
 }
 
 int
+out_head(struct out *o, int status, const char *content_type,
+    const char *extra)
+{
+	return head_write(o, status, content_type, -1, extra);
+}
+
+int
 out_response(struct out *o, int status, const char *content_type,
     const char *extra, const char *body, size_t len)
 {
-	struct buf	hdrs = BUF_INIT;
-	int		rc;
+	int	rc;
 
-	buf_printf(&hdrs, "Content-Length: %zu\r\n", len);
-	if (extra != NULL)
-		buf_puts(&hdrs, extra);
-	rc = out_head(o, status, content_type, hdrs.ptr);
+	rc = head_write(o, status, content_type, (long long)len, extra);
 	if (rc == 0)
 		rc = out_write(o, body, len);
 	if (rc == 0)
 		o->complete = 1;
-	buf_free(&hdrs);
 	return rc;
 }
 
 void
 sse_event(struct buf *b, const char *name, const char *data, size_t len)
 {
-	if (name != NULL)
-		buf_printf(b, "event: %s\n", name);
+	/* No printf: this runs for every delta of every stream (#13). */
+	if (name != NULL) {
+		buf_puts(b, "event: ");
+		buf_puts(b, name);
+		buf_putc(b, '\n');
+	}
 	buf_puts(b, "data: ");
 	buf_append(b, data, len);
 	buf_puts(b, "\n\n");

@@ -1,8 +1,6 @@
 /* json.c: json-c helpers: bounded parsing, typed field access, output. */
 #include "autoconfig.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -936,8 +934,8 @@ static const unsigned char	jsonc_esc[256] = {
 	['"'] = '"', ['\\'] = '\\',
 };
 
-static void
-jsonc_str(struct buf *out, const char *s, size_t len)
+void
+json_put_str(struct buf *out, const char *s, size_t len)
 {
 	static const char	 hex[] = "0123456789abcdef";
 	const unsigned char	*p = (const unsigned char *)s;
@@ -982,7 +980,8 @@ jsonc_leaf(json_object *v, struct buf *out)
 static void
 write_value(json_object *v, struct buf *out)
 {
-	char		 num[24];
+	char		 num[BUF_DECIMAL_LEN];
+	const char	*p;
 	int64_t		 i;
 	size_t		 k, n;
 	int		 first = 1;
@@ -1002,14 +1001,14 @@ write_value(json_object *v, struct buf *out)
 			jsonc_leaf(v, out);	/* maybe an unsigned one */
 			break;
 		}
-		n = (size_t)snprintf(num, sizeof(num), "%" PRId64, i);
-		put_bytes(out, num, n);
+		p = buf_decimal(i, num, &n);
+		put_bytes(out, p, n);
 		break;
 	case json_type_double:
 		jsonc_leaf(v, out);
 		break;
 	case json_type_string:
-		jsonc_str(out, json_object_get_string(v),
+		json_put_str(out, json_object_get_string(v),
 		    (size_t)json_object_get_string_len(v));
 		break;
 	case json_type_array:
@@ -1028,7 +1027,7 @@ write_value(json_object *v, struct buf *out)
 			if (!first)
 				put_char(out, ',');
 			first = 0;
-			jsonc_str(out, key, strlen(key));
+			json_put_str(out, key, strlen(key));
 			put_char(out, ':');
 			write_value(val, out);
 		}

@@ -117,6 +117,11 @@ const char	*json_str_run(const char *p, const char *end);
 
 /* Appends the compact serialisation ("/" unescaped) of v to out. */
 void	 json_to_buf(json_object *v, struct buf *out);
+/*
+ * Appends s as a JSON string, quotes included, exactly as json_to_buf
+ * writes one (json-c's escapes), for answers written without a tree.
+ */
+void	 json_put_str(struct buf *out, const char *s, size_t len);
 /* Returns a heap copy of the compact serialisation; caller frees. */
 char	*json_to_str(json_object *v);
 /* Convenience constructors that never return NULL (abort on ENOMEM). */

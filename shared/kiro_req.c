@@ -139,10 +139,23 @@ kiro_text_blank(const char *s)
 	return 1;
 }
 
+/*
+ * Adds a key the object does not have yet, a literal (or as long-lived):
+ * json-c then neither looks it up nor copies it.  The body is built anew
+ * for every request (#13); tool_schema, which copies a client's keys and
+ * replaces some, adds the usual way.
+ */
+static void
+add_new(json_object *obj, const char *key, json_object *value)
+{
+	json_object_object_add_ex(obj, key, value,
+	    JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_ADD_CONSTANT_KEY);
+}
+
 static void
 add_str(json_object *obj, const char *key, const char *value)
 {
-	json_object_object_add(obj, key, json_str(value));
+	add_new(obj, key, json_str(value));
 }
 
 const char *
@@ -163,9 +176,12 @@ kiro_image_format(const char *media_type)
 	return NULL;
 }
 
-/* Appends {"format","source":{"bytes"}} to images (§3.3.13). */
+/*
+ * Appends {"format","source":{"bytes"}} to *images (§3.3.13), made on
+ * the first: most messages have none, and an empty array is never sent.
+ */
 static void
-add_image(json_object *images, const struct conv_block *b)
+add_image(json_object **images, const struct conv_block *b)
 {
 	json_object	*img, *source;
 	const char	*format;
@@ -176,13 +192,15 @@ add_image(json_object *images, const struct conv_block *b)
 	source = json_object_new_object();
 	add_str(img, "format", format);
 	add_str(source, "bytes", b->data);
-	json_object_object_add(img, "source", source);
-	json_object_array_add(images, img);
+	add_new(img, "source", source);
+	if (*images == NULL)
+		*images = json_object_new_array();
+	json_object_array_add(*images, img);
 }
 
-/* One toolResults entry; its images go to images (§3.1). */
+/* One toolResults entry; its images go to *images (§3.1). */
 static json_object *
-tool_result(const struct conv_block *b, json_object *images)
+tool_result(const struct conv_block *b, json_object **images)
 {
 	json_object		*res, *content, *text;
 	const struct conv_block	*c;
@@ -208,10 +226,10 @@ tool_result(const struct conv_block *b, json_object *images)
 		json_object_array_add(content, text);
 	}
 	add_str(res, "toolUseId", b->id != NULL ? b->id : "");
-	json_object_object_add(res, "content", content);
+	add_new(res, "content", content);
 	if (b->is_error) {
 		add_str(res, "status", "error");
-		json_object_object_add(res, "isError",
+		add_new(res, "isError",
 		    json_object_new_boolean(1));
 	} else
 		add_str(res, "status", "success");
@@ -234,38 +252,36 @@ user_message(const struct conv_msg *m, const char *model_id, int current,
 	size_t			 i;
 
 	msg = json_object_new_object();
-	images = json_object_new_array();
-	results = json_object_new_array();
+	images = results = NULL;	/* made on the first entry */
 	for (i = 0; i < m->n_blocks; i++) {
 		b = &m->blocks[i];
 		if (b->type == CONV_BLOCK_IMAGE)
-			add_image(images, b);
-		else if (b->type == CONV_BLOCK_TOOL_RESULT)
-			json_object_array_add(results, tool_result(b, images));
+			add_image(&images, b);
+		else if (b->type == CONV_BLOCK_TOOL_RESULT) {
+			if (results == NULL)
+				results = json_object_new_array();
+			json_object_array_add(results,
+			    tool_result(b, &images));
+		}
 	}
 	text = conv_msg_text(m, "\n");
 	if (kiro_text_blank(text))
 		add_str(msg, "content",
-		    json_object_array_length(results) > 0 ?
-		    "Tool results provided." : "Continue");
+		    results != NULL ? "Tool results provided." : "Continue");
 	else
 		add_str(msg, "content", text);
 	free(text);
 	add_str(msg, "modelId", model_id);
 	add_str(msg, "origin", "AI_EDITOR");
-	if (json_object_array_length(images) > 0)
-		json_object_object_add(msg, "images", images);
-	else
-		json_object_put(images);
+	if (images != NULL)
+		add_new(msg, "images", images);
 	ctx = NULL;
-	if (current || json_object_array_length(results) > 0) {
+	if (current || results != NULL) {
 		ctx = json_object_new_object();
-		json_object_object_add(msg, "userInputMessageContext", ctx);
+		add_new(msg, "userInputMessageContext", ctx);
 	}
-	if (ctx != NULL && json_object_array_length(results) > 0)
-		json_object_object_add(ctx, "toolResults", results);
-	else
-		json_object_put(results);
+	if (results != NULL)	/* then ctx is there */
+		add_new(ctx, "toolResults", results);
 	if (ctxp != NULL)
 		*ctxp = ctx;
 	return msg;
@@ -310,7 +326,7 @@ assistant_message(const struct conv_msg *m, struct kiro_toolmap *map,
 	char			 name[KIRO_TOOL_NAME_MAX + 1];
 	size_t			 i;
 
-	uses = json_object_new_array();
+	uses = NULL;	/* made on the first */
 	for (i = 0; i < m->n_blocks; i++) {
 		b = &m->blocks[i];
 		switch (b->type) {
@@ -342,7 +358,9 @@ assistant_message(const struct conv_msg *m, struct kiro_toolmap *map,
 				input = json_object_get(b->input);
 			else
 				input = json_object_new_object();
-			json_object_object_add(use, "input", input);
+			add_new(use, "input", input);
+			if (uses == NULL)
+				uses = json_object_new_array();
 			json_object_array_add(uses, use);
 			break;
 		default:
@@ -356,13 +374,10 @@ assistant_message(const struct conv_msg *m, struct kiro_toolmap *map,
 	} else if (text.len > 0)
 		buf_puts(&content, text.ptr);
 	else
-		buf_puts(&content, json_object_array_length(uses) > 0 ?
-		    " " : "I understand.");
+		buf_puts(&content, uses != NULL ? " " : "I understand.");
 	msg = assistant_text(content.ptr);
-	if (json_object_array_length(uses) > 0)
-		json_object_object_add(msg, "toolUses", uses);
-	else
-		json_object_put(uses);
+	if (uses != NULL)
+		add_new(msg, "toolUses", uses);
 	buf_free(&thinking);
 	buf_free(&text);
 	buf_free(&content);
@@ -427,11 +442,11 @@ add_system_pair(const struct conv *c, const char *model_id,
 	    "\n\n" : "", rules != NULL ? rules : "");
 	free(rules);
 	entry = json_object_new_object();
-	json_object_object_add(entry, "userInputMessage",
+	add_new(entry, "userInputMessage",
 	    user_text(content, model_id));
 	json_object_array_add(history, entry);
 	entry = json_object_new_object();
-	json_object_object_add(entry, "assistantResponseMessage",
+	add_new(entry, "assistantResponseMessage",
 	    assistant_text(KIRO_SYSTEM_ACK));
 	json_object_array_add(history, entry);
 	free(prefix);
@@ -471,7 +486,7 @@ cache_point_push(json_object *history, int marked, size_t *skip)
 	point = json_object_new_object();
 	add_str(point, "type", "default");
 	entry = json_object_new_object();
-	json_object_object_add(entry, "cachePoint", point);
+	add_new(entry, "cachePoint", point);
 	json_object_array_add(history, entry);
 }
 
@@ -482,7 +497,7 @@ history_push(json_object *history, const char *key, json_object *msg)
 	json_object	*entry;
 
 	entry = json_object_new_object();
-	json_object_object_add(entry, key, msg);
+	add_new(entry, key, msg);
 	json_object_array_add(history, entry);
 }
 
@@ -505,7 +520,7 @@ tool_schema(json_object *schema)
 	if (!json_object_object_get_ex(out, "type", &v) ||
 	    !json_object_is_type(v, json_type_string) ||
 	    json_object_get_string_len(v) == 0)
-		add_str(out, "type", "object");
+		json_object_object_add(out, "type", json_str("object"));
 	if (!json_object_object_get_ex(out, "properties", &v) ||
 	    !json_object_is_type(v, json_type_object))
 		json_object_object_add(out, "properties",
@@ -538,13 +553,13 @@ tool_spec(const char *name, const char *description, size_t desc_len,
 
 	spec = json_object_new_object();
 	add_str(spec, "name", name);
-	json_object_object_add(spec, "description",
+	add_new(spec, "description",
 	    json_strn(description, desc_len));
 	input_schema = json_object_new_object();
-	json_object_object_add(input_schema, "json", schema);
-	json_object_object_add(spec, "inputSchema", input_schema);
+	add_new(input_schema, "json", schema);
+	add_new(spec, "inputSchema", input_schema);
 	tool = json_object_new_object();
-	json_object_object_add(tool, "toolSpecification", spec);
+	add_new(tool, "toolSpecification", spec);
 	return tool;
 }
 
@@ -556,9 +571,9 @@ placeholder_schema(void)
 	schema = json_object_new_object();
 	add_str(schema, "$schema", "http://json-schema.org/draft-07/schema#");
 	add_str(schema, "type", "object");
-	json_object_object_add(schema, "properties", json_object_new_object());
-	json_object_object_add(schema, "required", json_object_new_array());
-	json_object_object_add(schema, "additionalProperties",
+	add_new(schema, "properties", json_object_new_object());
+	add_new(schema, "required", json_object_new_array());
+	add_new(schema, "additionalProperties",
 	    json_object_new_boolean(1));
 	return schema;
 }
@@ -645,7 +660,7 @@ kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
 
 	root = json_object_new_object();
 	state = json_object_new_object();
-	json_object_object_add(root, "conversationState", state);
+	add_new(root, "conversationState", state);
 	rand_uuid(uuid);
 	add_str(state, "agentContinuationId", uuid);
 	add_str(state, "agentTaskType", "vibe");
@@ -695,19 +710,19 @@ kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
 		history_push(history, "assistantResponseMessage",
 		    assistant_text("OK"));
 	if (json_object_array_length(history) > 0)
-		json_object_object_add(state, "history", history);
+		add_new(state, "history", history);
 	else
 		json_object_put(history);
 
 	msg = user_message(&c->msgs[last], opts->model_id, 1, &ctx);
 	tools = tools_array(c, &used, map);
 	if (json_object_array_length(tools) > 0)
-		json_object_object_add(ctx, "tools", tools);
+		add_new(ctx, "tools", tools);
 	else
 		json_object_put(tools);
 	current = json_object_new_object();
-	json_object_object_add(current, "userInputMessage", msg);
-	json_object_object_add(state, "currentMessage", current);
+	add_new(current, "userInputMessage", msg);
+	add_new(state, "currentMessage", current);
 
 	if (opts->profile_arn != NULL && opts->profile_arn[0] != '\0')
 		add_str(root, "profileArn", opts->profile_arn);

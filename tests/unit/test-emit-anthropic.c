@@ -811,6 +811,79 @@ START_TEST(emit_json_text_tool_text_keeps_order)
 }
 END_TEST
 
+/*
+ * The JSON message is written straight into the answer (#13); it must be
+ * byte for byte what json-c writes for the same tree (the writer it
+ * replaced): the body is parsed and written back by json-c itself and
+ * must not change, over text that needs every kind of escape, DEL,
+ * UTF-8 and "/", thinking, tool inputs good, bad and with doubles, a
+ * stop sequence and cache figures.  One answer is pinned exactly too.
+ */
+static void
+check_jsonc_bytes(const char *raw)
+{
+	const char	*body = body_of(raw), *len, *again;
+	json_object	*v;
+
+	len = strstr(raw, "Content-Length: ");
+	ck_assert_ptr_nonnull(len);
+	ck_assert_int_eq(strtol(len + 16, NULL, 10), (long)strlen(body));
+	v = json_tokener_parse(body);
+	ck_assert_ptr_nonnull(v);
+	again = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	ck_assert_str_eq(again, body);
+	json_object_put(v);
+}
+
+START_TEST(emit_json_bytes_are_json_c_serialisation)
+{
+	static const char	*odd = "q\"b\\s/n\nt\tr\rb\bf\f\x01\x1f"
+	    "\x7f \xc3\xa9 \xe2\x82\xac </script>";
+	struct harness		 h;
+	struct sink_usage	 u;
+
+	h_init(&h, M_JSON);
+	h_start(&h, 1, 7);
+	h_thinking(&h, odd);
+	h_thinking_end(&h, odd);
+	h_text(&h, odd);
+	h_tool_start(&h, 0, "toolu_\"1", "n/a\x7f");
+	h_tool_end(&h, 0, "{\"x\":1.50,\"y\":[true,null,-0,1e3],"
+	    "\"z\":\"\\u00e9\\/\\u007f\"}");
+	h_tool_start(&h, 1, "toolu_2", "bad");
+	h_tool_end(&h, 1, "{\"unfinished\":");
+	h_tool_start(&h, 2, "toolu_3", "empty");
+	h_tool_end(&h, 2, "");
+	memset(&u, 0, sizeof(u));
+	u.input_tokens = 1234567890123LL;
+	u.output_tokens = 9;
+	u.cache_read_tokens = 5;
+	u.cache_write_tokens = 6;
+	u.stop_sequence = odd;
+	ck_assert_int_eq(h.sink.ops->finish(h.sink.arg,
+	    SINK_STOP_STOP_SEQUENCE, &u), 0);
+	check_jsonc_bytes(h_raw(&h));
+	h_free(&h);
+
+	/* The small answer of every request, exactly. */
+	h_init(&h, M_JSON);
+	h_start(&h, 0, 3);
+	h_text(&h, "Hello there, how are you?");
+	h_finish_cached(&h, SINK_STOP_END_TURN, 13, 8, 2, 1);
+	check_jsonc_bytes(h_raw(&h));
+	ck_assert_str_eq(h_raw(&h), "Status: 200 OK\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 324\r\n\r\n"
+	    "{\"id\":\"" MSG_ID "\",\"type\":\"message\",\"role\":"
+	    "\"assistant\",\"content\":[{\"type\":\"text\",\"text\":"
+	    "\"Hello there, how are you?\"}],\"model\":\"" MODEL "\","
+	    "\"stop_reason\":\"end_turn\",\"stop_sequence\":null,\"usage\":"
+	    "{\"input_tokens\":10,\"output_tokens\":8,"
+	    "\"cache_creation_input_tokens\":1,\"cache_read_input_tokens\":2}}");
+	h_free(&h);
+}
+END_TEST
+
 START_TEST(emit_json_error_is_a_complete_error_response)
 {
 	struct harness	 h;
@@ -1238,6 +1311,7 @@ main(void)
 	tcase_add_test(js, emit_json_stop_reasons_and_empty_answer);
 	tcase_add_test(js, emit_json_text_tool_text_keeps_order);
 	tcase_add_test(js, emit_stop_sequence_is_named);
+	tcase_add_test(js, emit_json_bytes_are_json_c_serialisation);
 	tcase_add_test(js, emit_json_error_is_a_complete_error_response);
 	suite_add_tcase(s, js);
 

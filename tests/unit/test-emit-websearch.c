@@ -115,6 +115,8 @@ START_TEST(emit_anthropic_json_search_blocks_and_usage)
 	e = anthropic_emit_json(&out, &s);
 	drive(&s, &ws);
 	v = body_of(&raw);
+	/* Written without a tree (#13): json-c's own bytes all the same. */
+	ck_assert_str_eq(at(v, ""), strstr(raw.ptr, "\r\n\r\n") + 4);
 	ck_assert_str_eq(at(v, "content.0.text"), "\"Looking.\"");
 	ck_assert_str_eq(at(v, "content.1"), "{\"type\":\"server_tool_use\","
 	    "\"id\":\"srvtoolu_01\",\"name\":\"web_search\",\"input\":"
