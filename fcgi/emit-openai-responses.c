@@ -548,14 +548,39 @@ echo_cache(struct openai_responses_emit *e)
 	e->echo_extra_len = e->echo.len - start;
 }
 
+/*
+ * A slice of the cached echo into the event being written.  While
+ * streaming, a long one goes to the client straight from the cache: what
+ * the pending events hold so far first, then the slice, so the three
+ * events that repeat tens of KB of instructions and tools copy them once
+ * each instead of twice.  A failed write shows at the next push.
+ */
+#define ECHO_DIRECT_MIN	4096
+
+static void
+echo_slice(struct openai_responses_emit *e, struct buf *d, size_t off,
+    size_t len)
+{
+	if (!e->stream || !e->head_sent || len < ECHO_DIRECT_MIN) {
+		buf_append(d, e->echo.ptr + off, len);
+		return;
+	}
+	(void)out_buf(e->out, d);
+	buf_reset(d);
+	(void)out_write(e->out, e->echo.ptr + off, len);
+}
+
 static void
 echo_put(struct openai_responses_emit *e, struct buf *d, enum echo_field f)
 {
-	buf_printf(d, ",\"%s\":", echo_keys[f]);
+	buf_putc(d, ',');
+	buf_putc(d, '"');
+	buf_puts(d, echo_keys[f]);
+	buf_puts(d, "\":");
 	if (e->echo_len[f] == (size_t)-1)
 		buf_puts(d, echo_defaults[f]);
 	else
-		buf_append(d, e->echo.ptr + e->echo_off[f], e->echo_len[f]);
+		echo_slice(e, d, e->echo_off[f], e->echo_len[f]);
 }
 
 /*
@@ -602,7 +627,7 @@ response_put(struct openai_responses_emit *e, struct buf *d,
 	echo_put(e, d, ECHO_TOOL_CHOICE);
 	echo_put(e, d, ECHO_TOOLS);
 	echo_put(e, d, ECHO_METADATA);
-	buf_append(d, e->echo.ptr + e->echo_extra_off, e->echo_extra_len);
+	echo_slice(e, d, e->echo_extra_off, e->echo_extra_len);
 	buf_puts(d, ",\"usage\":");
 	if (usage != NULL)
 		buf_printf(d, "{\"input_tokens\":%ld,\"input_tokens_details\":"

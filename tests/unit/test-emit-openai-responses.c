@@ -747,6 +747,68 @@ END_TEST
  * serialised as json-c would (every JSON type, escapes, a double's
  * spelling); known fields in their place, others before usage.
  */
+/*
+ * Long echoed fields (over the 4 KB the emitter writes straight from its
+ * cache while streaming) come out whole, in place and in order, in each
+ * of the three response events, between the events around them.
+ */
+START_TEST(echo_long_fields_whole_in_each_event)
+{
+	struct harness	 h;
+	json_object	*ev, *r, *v, *tools = NULL;
+	struct buf	 instr = BUF_INIT, quoted = BUF_INIT, tools_json = BUF_INIT;
+	const char	*raw, *at;
+	char		*n;
+	int		 i, seen = 0;
+
+	for (i = 0; i < 600; i++)
+		buf_printf(&instr, "rule %d: be \"brief\". ", i);
+	buf_json_str(&quoted, instr.ptr, instr.len);
+	buf_putc(&tools_json, '[');
+	for (i = 0; i < 60; i++)
+		buf_printf(&tools_json, "%s{\"type\":\"function\",\"name\":"
+		    "\"tool_%d\",\"parameters\":{\"type\":\"object\"}}",
+		    i > 0 ? "," : "", i);
+	buf_putc(&tools_json, ']');
+	h_init(&h, 1);
+	ck_assert_int_eq(json_parse(tools_json.ptr, tools_json.len, 64, &tools,
+	    NULL), KF_OK);
+	json_object_object_add(h.req.echo, "tools", tools);
+	json_object_object_add(h.req.echo, "user", json_str(instr.ptr));
+	h.req.echo_text = json_object_new_object();
+	json_object_object_add(h.req.echo_text, "instructions",
+	    json_str(quoted.ptr));
+	ck_assert_uint_gt(quoted.len, 4096);
+	h_start(&h, 0);
+	TEXT(&h, "Hi");
+	h_finish(&h, SINK_STOP_END_TURN, 3, 1);
+	ev = h_events(&h);
+	n = names(ev);
+	ck_assert_str_eq(n, "created in_progress output_item.added "
+	    "content_part.added output_text.delta output_text.done "
+	    "content_part.done output_item.done completed");
+	free(n);
+	for (i = 0; i < 3; i++) {
+		r = NULL;
+		ck_assert_int_eq(json_get_obj(data_at(ev, i < 2 ? i : 8),
+		    "response", &r), 1);
+		ck_assert(json_object_object_get_ex(r, "instructions", &v));
+		ck_assert(strcmp(json_object_get_string(v), instr.ptr) == 0);
+		ck_assert(json_object_object_get_ex(r, "user", &v));
+		ck_assert(strcmp(json_object_get_string(v), instr.ptr) == 0);
+		ck_assert_str_eq(str_at(r, "tools.59.name"), "tool_59");
+	}
+	raw = buf_cstr(&h.raw);
+	for (at = raw; (at = strstr(at, quoted.ptr)) != NULL; at += quoted.len)
+		seen++;
+	ck_assert_int_eq(seen, 6);	/* instructions and user, thrice */
+	buf_free(&instr);
+	buf_free(&quoted);
+	buf_free(&tools_json);
+	h_free(&h);
+}
+END_TEST
+
 START_TEST(echo_text_then_tree)
 {
 	struct harness	 h;
@@ -819,6 +881,7 @@ main(void)
 	tcase_add_test(tc, ping_and_reset);
 	tcase_add_test(tc, stop_sequence_is_completed);
 	tcase_add_test(tc, echo_text_then_tree);
+	tcase_add_test(tc, echo_long_fields_whole_in_each_event);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
