@@ -68,11 +68,31 @@ out_flush(struct out *o)
 	/* Its bytes go with the end of the request: one write, not two. */
 	if (o->complete)
 		return 0;
+	if (o->batching) {
+		o->flush_due = 1;
+		return 0;
+	}
 	if (o->flush(o->arg) != 0) {
 		o->failed = 1;
 		return -1;
 	}
 	return 0;
+}
+
+int
+out_batch(void *arg, int begin)
+{
+	struct out	*o = arg;
+
+	if (begin) {
+		o->batching = 1;
+		return 0;
+	}
+	o->batching = 0;
+	if (!o->flush_due)
+		return o->failed ? -1 : 0;
+	o->flush_due = 0;
+	return out_flush(o);
 }
 
 static const char *

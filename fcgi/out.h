@@ -18,6 +18,8 @@ struct out {
 	void	*arg;
 	int	 committed;	/* headers (or any byte) have been written */
 	int	 complete;	/* out_response wrote it all: flushes wait */
+	int	 batching;	/* out_batch(1): flushes wait for out_batch(0) */
+	int	 flush_due;	/* a flush waited */
 	int	 failed;
 	size_t	 bytes;		/* body bytes written, for the access log */
 	int	 status;	/* the status sent, for the access log */
@@ -46,6 +48,13 @@ int	out_buf(struct out *, const struct buf *);
  * returns).
  */
 int	out_flush(struct out *);
+/*
+ * Between out_batch(o, 1) and out_batch(o, 0) flushes wait, and the last
+ * one happens at out_batch(o, 0): the events made from one piece of the
+ * upstream's stream leave in one write.  out_batch(o, 0) returns -1 when
+ * that flush failed (the client is gone).  For sink.batch (arg: the out).
+ */
+int	out_batch(void *out, int begin);
 /*
  * Writes the CGI-style head: "Status: <status>", Content-Type and any
  * extra header lines (each ending in "\r\n"), then the blank line.

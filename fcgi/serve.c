@@ -46,6 +46,8 @@ serve_relay(struct request *req, struct conv *conv, struct sink *sink,
 		conv->client_key = req->key.name;
 	sink->gone = request_client_gone;
 	sink->gone_arg = req;
+	sink->batch = out_batch;
+	sink->batch_arg = &req->out;
 	er = relay_run(req->relay, conv, sink, &res, &why);
 	req->account_id = res.account_id;
 	req->credits = res.credits;

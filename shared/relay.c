@@ -492,8 +492,19 @@ static int
 on_data(void *arg, const char *data, size_t len)
 {
 	struct attempt	*a = arg;
+	struct sink	*s = a->sink;
+	enum es_status	 st;
 
-	switch (es_decoder_feed(a->decoder, data, len)) {
+	/* The events of one piece of the stream leave in one write. */
+	if (s->batch != NULL)
+		(void)s->batch(s->batch_arg, 1);
+	st = es_decoder_feed(a->decoder, data, len);
+	if (s->batch != NULL && s->batch(s->batch_arg, 0) != 0 &&
+	    st == ES_OK) {
+		a->client_gone = 1;
+		return 1;
+	}
+	switch (st) {
 	case ES_OK:
 		return 0;
 	case ES_FATAL:

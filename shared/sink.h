@@ -114,6 +114,15 @@ struct sink {
 	 */
 	int			(*gone)(void *);
 	void			*gone_arg;
+	/*
+	 * Optional: the relay brackets the events made from one piece of
+	 * Kiro's stream (one read) with batch(arg, 1) and batch(arg, 0), so
+	 * that they leave in one write instead of one per event; nothing is
+	 * held past the piece.  batch(arg, 0) returns non-zero when the
+	 * client is gone.  Wrapping sinks copy it with the struct.
+	 */
+	int			(*batch)(void *, int begin);
+	void			*batch_arg;
 };
 
 const char	*sink_stop_name(enum sink_stop);

@@ -80,6 +80,56 @@ START_TEST(push_writes_and_empties_the_pending_bytes)
 }
 END_TEST
 
+/* An out that counts its flushes, and can refuse them (a gone client). */
+static int	flushes, refuse_flush;
+
+static int
+counting_flush(void *arg)
+{
+	(void)arg;
+	flushes++;
+	return refuse_flush ? -1 : 0;
+}
+
+START_TEST(batch_makes_the_pushes_one_flush)
+{
+	struct buf	pending = BUF_INIT;
+	int		i;
+
+	out.flush = counting_flush;
+	flushes = refuse_flush = 0;
+	/* Unbatched: a flush per push. */
+	buf_puts(&pending, "data: 0\n\n");
+	ck_assert_int_eq(emit_push(&out, &sink, &pending), 0);
+	ck_assert_int_eq(flushes, 1);
+	/* Batched: the bytes are written at once, the flush waits. */
+	ck_assert_int_eq(out_batch(&out, 1), 0);
+	for (i = 1; i <= 3; i++) {
+		buf_printf(&pending, "data: %d\n\n", i);
+		ck_assert_int_eq(emit_push(&out, &sink, &pending), 0);
+	}
+	ck_assert_int_eq(flushes, 1);
+	ck_assert_str_eq(buf_cstr(&raw), "data: 0\n\ndata: 1\n\ndata: 2\n\n"
+	    "data: 3\n\n");
+	ck_assert_int_eq(out_batch(&out, 0), 0);
+	ck_assert_int_eq(flushes, 2);
+	/* A batch with nothing pushed flushes nothing. */
+	ck_assert_int_eq(out_batch(&out, 1), 0);
+	ck_assert_int_eq(out_batch(&out, 0), 0);
+	ck_assert_int_eq(flushes, 2);
+	/* The batch's flush fails: the client is gone, and stays so. */
+	refuse_flush = 1;
+	ck_assert_int_eq(out_batch(&out, 1), 0);
+	buf_puts(&pending, "data: 4\n\n");
+	ck_assert_int_eq(emit_push(&out, &sink, &pending), 0);
+	ck_assert_int_eq(out_batch(&out, 0), -1);
+	ck_assert_int_eq(out.failed, 1);
+	ck_assert_int_eq(out_batch(&out, 1), 0);
+	ck_assert_int_eq(out_batch(&out, 0), -1);
+	buf_free(&pending);
+}
+END_TEST
+
 START_TEST(puts_flush_writes_a_keepalive)
 {
 	ck_assert_int_eq(emit_puts_flush(&out, &sink, ": keep-alive\n\n"), 0);
@@ -213,6 +263,7 @@ main(void)
 	tcase_add_test(tc, head_is_written_once_and_commits);
 	tcase_add_test(tc, head_to_a_gone_client_fails_uncommitted);
 	tcase_add_test(tc, push_writes_and_empties_the_pending_bytes);
+	tcase_add_test(tc, batch_makes_the_pushes_one_flush);
 	tcase_add_test(tc, puts_flush_writes_a_keepalive);
 	tcase_add_test(tc, json_answer_is_a_whole_response);
 	tcase_add_test(tc, json_response_adds_retry_after_when_positive);

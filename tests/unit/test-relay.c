@@ -33,6 +33,7 @@ struct rec {
 	int		commit_on_start;	/* behave like a streaming sink */
 	int		commit_on_ping;		/* like a buffered one */
 	int		resets;
+	int		refuse_batch;	/* batch(0) says the client is gone */
 	struct sink	*sink;
 };
 
@@ -234,6 +235,84 @@ START_TEST(relay_text_reaches_the_sink)
 	ck_assert_int_eq(generate_calls(), 1);
 	conv_free(&c);
 	buf_free(&r.log);
+}
+END_TEST
+
+/* sink.batch for the recording sink: "[" and "]" lines around a piece. */
+static int
+r_batch(void *arg, int begin)
+{
+	struct rec	*r = arg;
+
+	buf_puts(&r->log, begin ? "[\n" : "]\n");
+	return !begin && r->refuse_batch;
+}
+
+/*
+ * Each piece of Kiro's stream is a batch: every event the sink gets
+ * while the stream is read comes between a "[" and its "]", never
+ * nested, so the front end can send them in one write.
+ */
+START_TEST(relay_brackets_each_piece_of_the_stream)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL, *text;
+	const char		*p;
+	int			 depth = 0, batches = 0, inside = 0;
+
+	add_account("A", 0);
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	s.batch = r_batch;
+	s.batch_arg = &r;
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_OK);
+	for (p = buf_cstr(&r.log); *p != '\0'; p += strcspn(p, "\n") + 1) {
+		if (*p == '[') {
+			ck_assert_int_eq(depth++, 0);
+			batches++;
+		} else if (*p == ']')
+			ck_assert_int_eq(--depth, 0);
+		else if (strncmp(p, "text ", 5) == 0) {
+			ck_assert_int_eq(depth, 1);
+			inside++;
+		}
+	}
+	ck_assert_int_eq(depth, 0);
+	ck_assert_int_ge(batches, 1);
+	ck_assert_int_ge(inside, 1);
+	text = joined_text(&r);
+	ck_assert_str_eq(text, "Hello from mock Kiro. You said: hi");
+	free(text);
+	conv_free(&c);
+	buf_free(&r.log);
+	free(why);
+}
+END_TEST
+
+/* A batch whose flush finds the client gone stops the answer there. */
+START_TEST(relay_stops_when_a_batch_finds_the_client_gone)
+{
+	struct conv		c;
+	struct sink		s;
+	struct rec		r;
+	struct relay_result	res;
+	char			*why = NULL;
+
+	add_account("A", 0);
+	simple_conv(&c, "hi");
+	rec_init(&r, &s, 1);
+	s.batch = r_batch;
+	s.batch_arg = &r;
+	r.refuse_batch = 1;
+	ck_assert_int_eq(run(&c, &s, &res, &why), KF_ECLIENTGONE);
+	ck_assert_ptr_null(strstr(buf_cstr(&r.log), "finish "));
+	ck_assert_int_eq(account_disabled(1), 0);
+	conv_free(&c);
+	buf_free(&r.log);
+	free(why);
 }
 END_TEST
 
@@ -1799,6 +1878,8 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, mock_setup, mock_teardown);
 	tcase_add_test(tc, relay_text_reaches_the_sink);
+	tcase_add_test(tc, relay_brackets_each_piece_of_the_stream);
+	tcase_add_test(tc, relay_stops_when_a_batch_finds_the_client_gone);
 	tcase_add_test(tc, relay_estimates_a_request_once);
 	tcase_add_test(tc, relay_path_style_refused_switches_to_target_and_remembers);
 	tcase_add_test(tc, relay_profile_required_falls_back_to_the_legacy_host);
