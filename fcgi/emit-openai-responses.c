@@ -39,6 +39,8 @@ enum item_type {
 struct item {
 	enum item_type	 type;
 	char		 id[40];
+	char		 head[80];	/* ,"item_id":"<id>","output_index":N */
+	size_t		 head_len;
 	struct buf	 text;		/* summary, text, arguments or input */
 	json_object	*action;	/* LOCAL_SHELL, WEB_SEARCH */
 	json_object	*annotations;	/* MESSAGE: url_citation */
@@ -60,6 +62,73 @@ enum echo_field {
 	ECHO_TOOLS,
 	ECHO_METADATA,
 	ECHO__MAX,
+};
+
+/*
+ * The events, each with its frame up to the data's sequence number
+ * written out once at compile time: "event: T\ndata: {"type":"T",
+ * "sequence_number":" as sse_event() frames it.
+ */
+enum ev_type {
+	EV_CREATED,
+	EV_IN_PROGRESS,
+	EV_COMPLETED,
+	EV_INCOMPLETE,
+	EV_FAILED,
+	EV_ITEM_ADDED,
+	EV_ITEM_DONE,
+	EV_PART_ADDED,
+	EV_PART_DONE,
+	EV_TEXT_DELTA,
+	EV_TEXT_DONE,
+	EV_ANNOTATION_ADDED,
+	EV_SUMMARY_PART_ADDED,
+	EV_SUMMARY_PART_DONE,
+	EV_SUMMARY_DELTA,
+	EV_SUMMARY_DONE,
+	EV_ARGUMENTS_DELTA,
+	EV_ARGUMENTS_DONE,
+	EV_CUSTOM_DELTA,
+	EV_CUSTOM_DONE,
+	EV_SEARCH_IN_PROGRESS,
+	EV_SEARCH_SEARCHING,
+	EV_SEARCH_COMPLETED,
+	EV__MAX,
+};
+
+struct ev_head {
+	const char	*frame;
+	size_t		 len;
+};
+
+#define EV_FRAME(t)	"event: response." t "\ndata: {\"type\":\"response." t \
+	"\",\"sequence_number\":"
+#define EV(t)		{ EV_FRAME(t), sizeof(EV_FRAME(t)) - 1 }
+
+static const struct ev_head ev_heads[EV__MAX] = {
+	[EV_CREATED] = EV("created"),
+	[EV_IN_PROGRESS] = EV("in_progress"),
+	[EV_COMPLETED] = EV("completed"),
+	[EV_INCOMPLETE] = EV("incomplete"),
+	[EV_FAILED] = EV("failed"),
+	[EV_ITEM_ADDED] = EV("output_item.added"),
+	[EV_ITEM_DONE] = EV("output_item.done"),
+	[EV_PART_ADDED] = EV("content_part.added"),
+	[EV_PART_DONE] = EV("content_part.done"),
+	[EV_TEXT_DELTA] = EV("output_text.delta"),
+	[EV_TEXT_DONE] = EV("output_text.done"),
+	[EV_ANNOTATION_ADDED] = EV("output_text.annotation.added"),
+	[EV_SUMMARY_PART_ADDED] = EV("reasoning_summary_part.added"),
+	[EV_SUMMARY_PART_DONE] = EV("reasoning_summary_part.done"),
+	[EV_SUMMARY_DELTA] = EV("reasoning_summary_text.delta"),
+	[EV_SUMMARY_DONE] = EV("reasoning_summary_text.done"),
+	[EV_ARGUMENTS_DELTA] = EV("function_call_arguments.delta"),
+	[EV_ARGUMENTS_DONE] = EV("function_call_arguments.done"),
+	[EV_CUSTOM_DELTA] = EV("custom_tool_call_input.delta"),
+	[EV_CUSTOM_DONE] = EV("custom_tool_call_input.done"),
+	[EV_SEARCH_IN_PROGRESS] = EV("web_search_call.in_progress"),
+	[EV_SEARCH_SEARCHING] = EV("web_search_call.searching"),
+	[EV_SEARCH_COMPLETED] = EV("web_search_call.completed"),
 };
 
 struct openai_responses_emit {
@@ -104,47 +173,78 @@ push(struct openai_responses_emit *e)
 	return emit_push(e->out, e->sink, &e->events);
 }
 
+/*
+ * Appends n bytes: buf_append's work, inline, for the many short pieces
+ * of an event (json.c's put_bytes does the same).
+ */
+static inline void
+put(struct buf *d, const char *s, size_t n)
+{
+	if (d->cap - d->len > n) {
+		memcpy(d->ptr + d->len, s, n);
+		d->len += n;
+		d->ptr[d->len] = '\0';
+	} else
+		buf_append(d, s, n);
+}
+
+#define PUT_LIT(d, lit)	put((d), (lit), sizeof(lit) - 1)
+
 /* A number, without printf's cost on the delta path. */
 static void
 put_num(struct buf *d, long n)
 {
-	buf_put_int(d, n);
+	char		 digits[BUF_DECIMAL_LEN];
+	const char	*p;
+	size_t		 len;
+
+	p = buf_decimal(n, digits, &len);
+	put(d, p, len);
 }
 
 /*
- * Opens an event (as sse_event() frames it) and its data up to
- * {"type":...,"sequence_number":N.  The event is written in place: d
- * borrows the pending events until ev_end() hands them back, which saves
- * a buffer and a copy per delta.
+ * s as a JSON string exactly as buf_json_str writes it, which the events
+ * outside the items have always used: it escapes DEL, json-c does not.
+ * Without a DEL the two agree, and json_put_str steps over plain runs
+ * 16 bytes at a time where buf_json_str goes byte by byte.
  */
 static void
-ev_begin(struct openai_responses_emit *e, struct buf *d, const char *type)
+put_str(struct buf *d, const char *s, size_t len)
 {
-	*d = e->events;
-	e->events = (struct buf)BUF_INIT;
-	buf_puts(d, "event: ");
-	buf_puts(d, type);
-	buf_puts(d, "\ndata: {\"type\":\"");
-	buf_puts(d, type);
-	buf_puts(d, "\",\"sequence_number\":");
+	if (memchr(s, 0x7f, len) == NULL)
+		json_put_str(d, s, len);
+	else
+		buf_json_str(d, s, len);
+}
+
+/*
+ * Opens an event (as sse_event() frames it) in the pending events and
+ * writes its data up to {"type":...,"sequence_number":N; ev_end() closes
+ * it.  Written in place: no buffer or copy per delta.
+ */
+static struct buf *
+ev_begin(struct openai_responses_emit *e, enum ev_type type)
+{
+	struct buf	*d = &e->events;
+
+	put(d, ev_heads[type].frame, ev_heads[type].len);
 	put_num(d, e->seq++);
+	return d;
 }
 
 static void
-ev_end(struct openai_responses_emit *e, struct buf *d, const char *type)
+ev_end(struct buf *d)
 {
-	(void)type;	/* written by ev_begin() */
-	buf_puts(d, "}\n\n");
-	e->events = *d;
-	*d = (struct buf)BUF_INIT;
+	PUT_LIT(d, "}\n\n");
 }
 
+/* ,"part": and the part, which it puts. */
 static void
-add_json(struct buf *d, const char *key, json_object *v)
+add_part(struct buf *d, json_object *part)
 {
-	buf_printf(d, ",\"%s\":", key);
-	json_to_buf(v, d);
-	json_object_put(v);
+	PUT_LIT(d, ",\"part\":");
+	json_to_buf(part, d);
+	json_object_put(part);
 }
 
 static json_object *
@@ -286,45 +386,61 @@ item_json(const struct item *it)
 
 /* An item event: output_item.added or .done. */
 static void
-ev_item(struct openai_responses_emit *e, const char *type, size_t index)
+ev_item(struct openai_responses_emit *e, enum ev_type type, size_t index)
 {
-	struct buf	d = BUF_INIT;
+	struct buf	*d = ev_begin(e, type);
+	json_object	*item;
 
-	ev_begin(e, &d, type);
-	buf_printf(&d, ",\"output_index\":%zu", index);
-	add_json(&d, "item", item_json(&e->items[index]));
-	ev_end(e, &d, type);
+	PUT_LIT(d, ",\"output_index\":");
+	put_num(d, (long)index);
+	PUT_LIT(d, ",\"item\":");
+	item = item_json(&e->items[index]);
+	json_to_buf(item, d);
+	json_object_put(item);
+	ev_end(d);
 }
 
-/* Events about one part of an item: item_id, output_index, then more. */
-static void
-ev_part_begin(struct openai_responses_emit *e, struct buf *d, const char *type,
+/*
+ * Events about one part of an item: item_id, output_index (the item's
+ * head, written once by item_new), then more.
+ */
+static struct buf *
+ev_part_begin(struct openai_responses_emit *e, enum ev_type type,
     size_t index)
 {
-	ev_begin(e, d, type);
-	buf_puts(d, ",\"item_id\":\"");
-	buf_puts(d, e->items[index].id);
-	buf_puts(d, "\",\"output_index\":");
-	put_num(d, (long)index);
+	struct buf	*d = ev_begin(e, type);
+
+	put(d, e->items[index].head, e->items[index].head_len);
+	return d;
 }
 
-static void
-ev_delta(struct openai_responses_emit *e, const char *type, size_t index,
-    const char *extra, const char *s, size_t len)
-{
-	struct buf	d = BUF_INIT;
+/*
+ * A delta: extra (the fields before it, with the key "delta") is a
+ * literal, so the event's every piece but the number and the delta
+ * itself is a copy of known length.
+ */
+#define EV_DELTA(e, type, index, extra, s, len) \
+	ev_delta((e), (type), (index), (extra), sizeof(extra) - 1, (s), (len))
 
-	ev_part_begin(e, &d, type, index);
-	buf_puts(&d, extra);
-	buf_puts(&d, ",\"delta\":");
-	buf_json_str(&d, s, len);
-	ev_end(e, &d, type);
+static void
+ev_delta(struct openai_responses_emit *e, enum ev_type type, size_t index,
+    const char *extra, size_t extra_len, const char *s, size_t len)
+{
+	struct buf	*d = &e->events;
+
+	buf_reserve(d, ev_heads[type].len + BUF_DECIMAL_LEN +
+	    e->items[index].head_len + extra_len + len + 8);
+	d = ev_part_begin(e, type, index);
+	put(d, extra, extra_len);
+	put_str(d, s, len);
+	ev_end(d);
 }
 
 static size_t
 item_new(struct openai_responses_emit *e, enum item_type type)
 {
 	struct item	*it;
+	struct buf	 head;
 	static const char *const prefix[] = { "rs", "msg", "fc", "ctc",
 	    "lsh", "ws" };
 
@@ -333,13 +449,23 @@ item_new(struct openai_responses_emit *e, enum item_type type)
 	memset(it, 0, sizeof(*it));
 	it->type = type;
 	new_id(it->id, sizeof(it->id), prefix[type]);
+	head = (struct buf)BUF_INIT;
+	PUT_LIT(&head, ",\"item_id\":\"");
+	buf_puts(&head, it->id);
+	PUT_LIT(&head, "\",\"output_index\":");
+	put_num(&head, (long)e->n_items);
+	if (head.len >= sizeof(it->head))
+		abort();	/* an id has 36 bytes, an index 20 */
+	memcpy(it->head, head.ptr, head.len);
+	it->head_len = head.len;
+	buf_free(&head);
 	return e->n_items++;
 }
 
 static void
 close_reasoning(struct openai_responses_emit *e)
 {
-	struct buf	 d = BUF_INIT;
+	struct buf	*d;
 	struct item	*it;
 	size_t		 i;
 
@@ -351,15 +477,15 @@ close_reasoning(struct openai_responses_emit *e)
 	it->done = 1;
 	if (!e->stream)
 		return;
-	ev_part_begin(e, &d, "response.reasoning_summary_text.done", i);
-	buf_puts(&d, ",\"summary_index\":0,\"text\":");
-	buf_json_str(&d, buf_cstr(&it->text), it->text.len);
-	ev_end(e, &d, "response.reasoning_summary_text.done");
-	ev_part_begin(e, &d, "response.reasoning_summary_part.done", i);
-	buf_puts(&d, ",\"summary_index\":0");
-	add_json(&d, "part", summary_part(it));
-	ev_end(e, &d, "response.reasoning_summary_part.done");
-	ev_item(e, "response.output_item.done", i);
+	d = ev_part_begin(e, EV_SUMMARY_DONE, i);
+	PUT_LIT(d, ",\"summary_index\":0,\"text\":");
+	put_str(d, buf_cstr(&it->text), it->text.len);
+	ev_end(d);
+	d = ev_part_begin(e, EV_SUMMARY_PART_DONE, i);
+	PUT_LIT(d, ",\"summary_index\":0");
+	add_part(d, summary_part(it));
+	ev_end(d);
+	ev_item(e, EV_ITEM_DONE, i);
 }
 
 /*
@@ -396,7 +522,7 @@ citations(const struct openai_responses_emit *e, const struct item *msg)
 static void
 close_text(struct openai_responses_emit *e)
 {
-	struct buf	 d = BUF_INIT;
+	struct buf	*d;
 	struct item	*it;
 	size_t		 i, k, n;
 
@@ -412,23 +538,22 @@ close_text(struct openai_responses_emit *e)
 		return;
 	n = json_object_array_length(it->annotations);
 	for (k = 0; k < n; k++) {
-		ev_part_begin(e, &d, "response.output_text.annotation.added",
-		    i);
-		buf_printf(&d, ",\"content_index\":0,\"annotation_index\":%zu",
-		    k);
-		add_json(&d, "annotation", json_object_get(
-		    json_object_array_get_idx(it->annotations, k)));
-		ev_end(e, &d, "response.output_text.annotation.added");
+		d = ev_part_begin(e, EV_ANNOTATION_ADDED, i);
+		PUT_LIT(d, ",\"content_index\":0,\"annotation_index\":");
+		put_num(d, (long)k);
+		PUT_LIT(d, ",\"annotation\":");
+		json_to_buf(json_object_array_get_idx(it->annotations, k), d);
+		ev_end(d);
 	}
-	ev_part_begin(e, &d, "response.output_text.done", i);
-	buf_puts(&d, ",\"content_index\":0,\"logprobs\":[],\"text\":");
-	buf_json_str(&d, buf_cstr(&it->text), it->text.len);
-	ev_end(e, &d, "response.output_text.done");
-	ev_part_begin(e, &d, "response.content_part.done", i);
-	buf_puts(&d, ",\"content_index\":0");
-	add_json(&d, "part", text_part(it));
-	ev_end(e, &d, "response.content_part.done");
-	ev_item(e, "response.output_item.done", i);
+	d = ev_part_begin(e, EV_TEXT_DONE, i);
+	PUT_LIT(d, ",\"content_index\":0,\"logprobs\":[],\"text\":");
+	put_str(d, buf_cstr(&it->text), it->text.len);
+	ev_end(d);
+	d = ev_part_begin(e, EV_PART_DONE, i);
+	PUT_LIT(d, ",\"content_index\":0");
+	add_part(d, text_part(it));
+	ev_end(d);
+	ev_item(e, EV_ITEM_DONE, i);
 }
 
 static const char *const echo_keys[ECHO__MAX] = {
@@ -642,16 +767,15 @@ response_put(struct openai_responses_emit *e, struct buf *d,
 }
 
 static void
-ev_response(struct openai_responses_emit *e, const char *type,
+ev_response(struct openai_responses_emit *e, enum ev_type type,
     const char *status, const struct sink_usage *usage, enum sink_stop stop,
     json_object *error)
 {
-	struct buf	d = BUF_INIT;
+	struct buf	*d = ev_begin(e, type);
 
-	ev_begin(e, &d, type);
-	buf_puts(&d, ",\"response\":");
-	response_put(e, &d, status, usage, stop, error);
-	ev_end(e, &d, type);
+	PUT_LIT(d, ",\"response\":");
+	response_put(e, d, status, usage, stop, error);
+	ev_end(d);
 	json_object_put(error);
 }
 
@@ -669,10 +793,10 @@ r_start(void *arg, const struct sink_start *st)
 	if (emit_stream_head(e->out, e->sink, &e->head_sent,
 	    "text/event-stream") != 0)
 		return -1;
-	ev_response(e, "response.created", "in_progress", NULL,
-	    SINK_STOP_END_TURN, NULL);
-	ev_response(e, "response.in_progress", "in_progress", NULL,
-	    SINK_STOP_END_TURN, NULL);
+	ev_response(e, EV_CREATED, "in_progress", NULL, SINK_STOP_END_TURN,
+	    NULL);
+	ev_response(e, EV_IN_PROGRESS, "in_progress", NULL, SINK_STOP_END_TURN,
+	    NULL);
 	return push(e);
 }
 
@@ -680,7 +804,7 @@ static int
 r_text(void *arg, const char *s, size_t len)
 {
 	struct openai_responses_emit	*e = arg;
-	struct buf		 d = BUF_INIT;
+	struct buf		*d;
 	size_t			 i;
 
 	if (e->open_text < 0) {
@@ -688,19 +812,19 @@ r_text(void *arg, const char *s, size_t len)
 		i = item_new(e, ITEM_MESSAGE);
 		e->open_text = (int)i;
 		if (e->stream) {
-			ev_item(e, "response.output_item.added", i);
-			ev_part_begin(e, &d, "response.content_part.added", i);
-			buf_puts(&d, ",\"content_index\":0");
-			add_json(&d, "part", text_part(&e->items[i]));
-			ev_end(e, &d, "response.content_part.added");
+			ev_item(e, EV_ITEM_ADDED, i);
+			d = ev_part_begin(e, EV_PART_ADDED, i);
+			PUT_LIT(d, ",\"content_index\":0");
+			add_part(d, text_part(&e->items[i]));
+			ev_end(d);
 		}
 	}
 	i = (size_t)e->open_text;
 	buf_append(&e->items[i].text, s, len);
 	if (!e->stream)
 		return 0;
-	ev_delta(e, "response.output_text.delta", i,
-	    ",\"content_index\":0,\"logprobs\":[]", s, len);
+	EV_DELTA(e, EV_TEXT_DELTA, i,
+	    ",\"content_index\":0,\"logprobs\":[],\"delta\":", s, len);
 	return push(e);
 }
 
@@ -708,7 +832,7 @@ static int
 r_thinking(void *arg, const char *s, size_t len)
 {
 	struct openai_responses_emit	*e = arg;
-	struct buf		 d = BUF_INIT;
+	struct buf		*d;
 	size_t			 i;
 
 	if (e->open_reasoning < 0) {
@@ -716,20 +840,19 @@ r_thinking(void *arg, const char *s, size_t len)
 		i = item_new(e, ITEM_REASONING);
 		e->open_reasoning = (int)i;
 		if (e->stream) {
-			ev_item(e, "response.output_item.added", i);
-			ev_part_begin(e, &d,
-			    "response.reasoning_summary_part.added", i);
-			buf_puts(&d, ",\"summary_index\":0");
-			add_json(&d, "part", summary_part(&e->items[i]));
-			ev_end(e, &d, "response.reasoning_summary_part.added");
+			ev_item(e, EV_ITEM_ADDED, i);
+			d = ev_part_begin(e, EV_SUMMARY_PART_ADDED, i);
+			PUT_LIT(d, ",\"summary_index\":0");
+			add_part(d, summary_part(&e->items[i]));
+			ev_end(d);
 		}
 	}
 	i = (size_t)e->open_reasoning;
 	buf_append(&e->items[i].text, s, len);
 	if (!e->stream)
 		return 0;
-	ev_delta(e, "response.reasoning_summary_text.delta", i,
-	    ",\"summary_index\":0", s, len);
+	EV_DELTA(e, EV_SUMMARY_DELTA, i, ",\"summary_index\":0,\"delta\":", s,
+	    len);
 	return push(e);
 }
 
@@ -773,7 +896,7 @@ r_tool_start(void *arg, size_t index, const char *id, const char *name)
 	emit_calls_set(&e->tool_items, index, (long)i);
 	if (!e->stream)
 		return 0;
-	ev_item(e, "response.output_item.added", i);
+	ev_item(e, EV_ITEM_ADDED, i);
 	return push(e);
 }
 
@@ -793,7 +916,7 @@ r_tool_input(void *arg, size_t index, const char *s, size_t len)
 	 */
 	if (!e->stream || e->items[i].type != ITEM_FUNCTION_CALL)
 		return 0;
-	ev_delta(e, "response.function_call_arguments.delta", i, "", s, len);
+	EV_DELTA(e, EV_ARGUMENTS_DELTA, i, ",\"delta\":", s, len);
 	return push(e);
 }
 
@@ -833,7 +956,7 @@ r_tool_end(void *arg, size_t index, const char *input)
 {
 	struct openai_responses_emit	*e = arg;
 	struct item		*it;
-	struct buf		 d = BUF_INIT;
+	struct buf		*d;
 	long			 at;
 	size_t			 i;
 
@@ -855,21 +978,19 @@ r_tool_end(void *arg, size_t index, const char *input)
 	if (it->type == ITEM_LOCAL_SHELL_CALL)
 		;	/* the whole action is in output_item.done */
 	else if (it->type == ITEM_CUSTOM_CALL) {
-		ev_delta(e, "response.custom_tool_call_input.delta", i, "",
+		EV_DELTA(e, EV_CUSTOM_DELTA, i, ",\"delta\":",
 		    buf_cstr(&it->text), it->text.len);
-		ev_part_begin(e, &d, "response.custom_tool_call_input.done",
-		    i);
-		buf_puts(&d, ",\"input\":");
-		buf_json_str(&d, buf_cstr(&it->text), it->text.len);
-		ev_end(e, &d, "response.custom_tool_call_input.done");
+		d = ev_part_begin(e, EV_CUSTOM_DONE, i);
+		PUT_LIT(d, ",\"input\":");
+		put_str(d, buf_cstr(&it->text), it->text.len);
+		ev_end(d);
 	} else {
-		ev_part_begin(e, &d, "response.function_call_arguments.done",
-		    i);
-		buf_puts(&d, ",\"arguments\":");
-		buf_json_str(&d, buf_cstr(&it->text), it->text.len);
-		ev_end(e, &d, "response.function_call_arguments.done");
+		d = ev_part_begin(e, EV_ARGUMENTS_DONE, i);
+		PUT_LIT(d, ",\"arguments\":");
+		put_str(d, buf_cstr(&it->text), it->text.len);
+		ev_end(d);
 	}
-	ev_item(e, "response.output_item.done", i);
+	ev_item(e, EV_ITEM_DONE, i);
 	return push(e);
 }
 
@@ -889,7 +1010,7 @@ close_all(struct openai_responses_emit *e)
 		emit_calls_close(&e->tool_items, i);
 		e->items[j].done = 1;
 		if (e->stream)
-			ev_item(e, "response.output_item.done", j);
+			ev_item(e, EV_ITEM_DONE, j);
 	}
 }
 
@@ -909,8 +1030,7 @@ r_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 		status = "incomplete";
 	if (e->stream) {
 		ev_response(e, strcmp(status, "completed") == 0 ?
-		    "response.completed" : "response.incomplete", status, usage,
-		    stop, NULL);
+		    EV_COMPLETED : EV_INCOMPLETE, status, usage, stop, NULL);
 		return push(e);
 	}
 	response_put(e, &body, status, usage, stop, NULL);
@@ -939,8 +1059,7 @@ r_error(void *arg, enum kf_err er, const char *message)
 	json_object_object_add(err, "code", json_str(code != NULL ? code :
 	    type));
 	json_object_object_add(err, "message", json_str(message));
-	ev_response(e, "response.failed", "failed", NULL, SINK_STOP_END_TURN,
-	    err);
+	ev_response(e, EV_FAILED, "failed", NULL, SINK_STOP_END_TURN, err);
 	return push(e);
 }
 
@@ -965,13 +1084,12 @@ static int
 r_web_search(void *arg, const char *id, const struct websearch *ws)
 {
 	struct openai_responses_emit	*e = arg;
-	static const char *const steps[] = {
-		"response.web_search_call.in_progress",
-		"response.web_search_call.searching",
-		"response.web_search_call.completed",
+	static const enum ev_type steps[] = {
+		EV_SEARCH_IN_PROGRESS,
+		EV_SEARCH_SEARCHING,
+		EV_SEARCH_COMPLETED,
 	};
 	json_object		*action, *sources, *src;
-	struct buf		 d = BUF_INIT;
 	struct item		*it;
 	size_t			 i, k;
 
@@ -1003,13 +1121,11 @@ r_web_search(void *arg, const char *id, const struct websearch *ws)
 		it->done = 1;
 		return 0;
 	}
-	ev_item(e, "response.output_item.added", i);
-	for (k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
-		ev_part_begin(e, &d, steps[k], i);
-		ev_end(e, &d, steps[k]);
-	}
+	ev_item(e, EV_ITEM_ADDED, i);
+	for (k = 0; k < sizeof(steps) / sizeof(steps[0]); k++)
+		ev_end(ev_part_begin(e, steps[k], i));
 	it->done = 1;
-	ev_item(e, "response.output_item.done", i);
+	ev_item(e, EV_ITEM_DONE, i);
 	return push(e);
 }
 
