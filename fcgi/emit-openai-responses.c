@@ -23,8 +23,9 @@
  * Output items are opened as the answer needs them (reasoning for
  * thinking, a message for text, one item per tool call) and numbered by
  * output_index in that order.  Every item is kept whole, since the
- * closing events and the final response object repeat it; events and
- * the response object are written by hand, the items through json-c.
+ * closing events and the final response object repeat it.  Everything is
+ * written by hand, straight into the pending events: a done item's JSON
+ * once, then copied wherever it is repeated.
  */
 
 enum item_type {
@@ -47,6 +48,12 @@ struct item {
 	char		*call_id;
 	char		*name;
 	int		 done;
+	struct buf	 json;		/* once done: see item_done() */
+	size_t		 part_off;	/* in json: the content or summary part */
+	size_t		 part_len;
+	size_t		 str_off;	/* in json: text as a JSON string */
+	size_t		 str_len;
+	int		 text_del;	/* text holds a DEL (put_str) */
 };
 
 /*
@@ -238,42 +245,6 @@ ev_end(struct buf *d)
 	PUT_LIT(d, "}\n\n");
 }
 
-/* ,"part": and the part, which it puts. */
-static void
-add_part(struct buf *d, json_object *part)
-{
-	PUT_LIT(d, ",\"part\":");
-	json_to_buf(part, d);
-	json_object_put(part);
-}
-
-static json_object *
-summary_part(const struct item *it)
-{
-	json_object	*part;
-
-	part = json_object_new_object();
-	json_object_object_add(part, "type", json_str("summary_text"));
-	json_object_object_add(part, "text", json_strn(buf_cstr(
-	    (struct buf *)&it->text), it->text.len));
-	return part;
-}
-
-static json_object *
-text_part(const struct item *it)
-{
-	json_object	*part;
-
-	part = json_object_new_object();
-	json_object_object_add(part, "type", json_str("output_text"));
-	json_object_object_add(part, "annotations", it->annotations != NULL ?
-	    json_object_get(it->annotations) : json_object_new_array());
-	json_object_object_add(part, "logprobs", json_object_new_array());
-	json_object_object_add(part, "text", json_strn(buf_cstr(
-	    (struct buf *)&it->text), it->text.len));
-	return part;
-}
-
 /*
  * A local_shell call's action from the arguments the model gave the
  * function (openai-responses.h): {"type":"exec","command":[...],"env":{}}
@@ -322,66 +293,180 @@ exec_action(json_object *input)
 	return action;
 }
 
-/* The item as the client sees it; while open, without its content. */
-static json_object *
-item_json(const struct item *it)
-{
-	json_object	*o, *arr;
-	const char	*status = it->done ? "completed" : "in_progress";
-	const char	*text = buf_cstr((struct buf *)&it->text);
+/* Where an item's part and text lie in what item_write() wrote. */
+struct item_marks {
+	size_t	part_off;
+	size_t	part_len;
+	size_t	str_off;
+	size_t	str_len;
+};
 
-	o = json_object_new_object();
-	json_object_object_add(o, "id", json_str(it->id));
+static void
+put_status(struct buf *d, const struct item *it)
+{
+	if (it->done)
+		PUT_LIT(d, ",\"status\":\"completed\"");
+	else
+		PUT_LIT(d, ",\"status\":\"in_progress\"");
+}
+
+/* A JSON string of a C string, as json-c writes one. */
+static void
+put_cstr(struct buf *d, const char *s)
+{
+	json_put_str(d, s, strlen(s));
+}
+
+/* The text as json-c writes it, marked in m. */
+static void
+put_text(struct buf *d, const struct item *it, struct item_marks *m)
+{
+	m->str_off = d->len;
+	json_put_str(d, it->text.ptr != NULL ? it->text.ptr : "",
+	    it->text.len);
+	m->str_len = d->len - m->str_off;
+}
+
+/*
+ * The item as the client sees it; while open, without its content.  The
+ * bytes are those json-c wrote for the tree this was once built as (the
+ * test "items_are_json_c_serialisation" holds them to it): its members in
+ * that order, strings through json_put_str, the action, annotations
+ * through json_to_buf.  m gets where the part and the text are.
+ */
+static void
+item_write(struct buf *d, const struct item *it, struct item_marks *m)
+{
+	PUT_LIT(d, "{\"id\":");
+	put_cstr(d, it->id);
 	switch (it->type) {
 	case ITEM_REASONING:
-		json_object_object_add(o, "type", json_str("reasoning"));
-		arr = json_object_new_array();
-		if (it->done)
-			json_object_array_add(arr, summary_part(it));
-		json_object_object_add(o, "summary", arr);
+		PUT_LIT(d, ",\"type\":\"reasoning\",\"summary\":[");
+		if (it->done) {
+			m->part_off = d->len;
+			PUT_LIT(d, "{\"type\":\"summary_text\",\"text\":");
+			put_text(d, it, m);
+			PUT_LIT(d, "}");
+			m->part_len = d->len - m->part_off;
+		}
+		PUT_LIT(d, "]}");
 		break;
 	case ITEM_MESSAGE:
-		json_object_object_add(o, "type", json_str("message"));
-		json_object_object_add(o, "status", json_str(status));
-		json_object_object_add(o, "role", json_str("assistant"));
-		arr = json_object_new_array();
-		if (it->done)
-			json_object_array_add(arr, text_part(it));
-		json_object_object_add(o, "content", arr);
+		PUT_LIT(d, ",\"type\":\"message\"");
+		put_status(d, it);
+		PUT_LIT(d, ",\"role\":\"assistant\",\"content\":[");
+		if (it->done) {
+			m->part_off = d->len;
+			PUT_LIT(d, "{\"type\":\"output_text\",\"annotations\":");
+			if (it->annotations != NULL)
+				json_to_buf(it->annotations, d);
+			else
+				PUT_LIT(d, "[]");
+			PUT_LIT(d, ",\"logprobs\":[],\"text\":");
+			put_text(d, it, m);
+			PUT_LIT(d, "}");
+			m->part_len = d->len - m->part_off;
+		}
+		PUT_LIT(d, "]}");
 		break;
 	case ITEM_FUNCTION_CALL:
-		json_object_object_add(o, "type", json_str("function_call"));
-		json_object_object_add(o, "status", json_str(status));
-		json_object_object_add(o, "call_id", json_str(it->call_id));
-		json_object_object_add(o, "name", json_str(it->name));
-		json_object_object_add(o, "arguments", json_strn(
-		    it->done ? text : "", it->done ? it->text.len : 0));
-		break;
 	case ITEM_CUSTOM_CALL:
-		json_object_object_add(o, "type",
-		    json_str("custom_tool_call"));
-		json_object_object_add(o, "status", json_str(status));
-		json_object_object_add(o, "call_id", json_str(it->call_id));
-		json_object_object_add(o, "name", json_str(it->name));
-		json_object_object_add(o, "input", json_strn(
-		    it->done ? text : "", it->done ? it->text.len : 0));
+		if (it->type == ITEM_FUNCTION_CALL)
+			PUT_LIT(d, ",\"type\":\"function_call\"");
+		else
+			PUT_LIT(d, ",\"type\":\"custom_tool_call\"");
+		put_status(d, it);
+		PUT_LIT(d, ",\"call_id\":");
+		put_cstr(d, it->call_id);
+		PUT_LIT(d, ",\"name\":");
+		put_cstr(d, it->name);
+		if (it->type == ITEM_FUNCTION_CALL)
+			PUT_LIT(d, ",\"arguments\":");
+		else
+			PUT_LIT(d, ",\"input\":");
+		if (it->done)
+			put_text(d, it, m);
+		else
+			PUT_LIT(d, "\"\"");
+		PUT_LIT(d, "}");
 		break;
 	case ITEM_LOCAL_SHELL_CALL:
-		json_object_object_add(o, "type",
-		    json_str("local_shell_call"));
-		json_object_object_add(o, "status", json_str(status));
-		json_object_object_add(o, "call_id", json_str(it->call_id));
-		json_object_object_add(o, "action", it->action != NULL ?
-		    json_object_get(it->action) : exec_action(NULL));
+		PUT_LIT(d, ",\"type\":\"local_shell_call\"");
+		put_status(d, it);
+		PUT_LIT(d, ",\"call_id\":");
+		put_cstr(d, it->call_id);
+		PUT_LIT(d, ",\"action\":");
+		if (it->action != NULL)
+			json_to_buf(it->action, d);
+		else	/* exec_action(NULL): the call is not finished */
+			PUT_LIT(d, "{\"type\":\"exec\",\"command\":[],"
+			    "\"env\":{}}");
+		PUT_LIT(d, "}");
 		break;
 	case ITEM_WEB_SEARCH_CALL:
-		json_object_object_add(o, "type", json_str("web_search_call"));
-		json_object_object_add(o, "status", json_str(status));
-		json_object_object_add(o, "action",
-		    json_object_get(it->action));
+		PUT_LIT(d, ",\"type\":\"web_search_call\"");
+		put_status(d, it);
+		PUT_LIT(d, ",\"action\":");
+		json_to_buf(it->action, d);
+		PUT_LIT(d, "}");
 		break;
 	}
-	return o;
+}
+
+/*
+ * A done item's JSON, written once: a done item does not change, and
+ * output_item.done, the content or summary part's done event, the text's
+ * done event and the final response object all repeat it.
+ */
+static struct item *
+item_done(struct item *it)
+{
+	struct item_marks	m = { 0, 0, 0, 0 };
+
+	if (it->json.len > 0)
+		return it;
+	item_write(&it->json, it, &m);
+	it->part_off = m.part_off;
+	it->part_len = m.part_len;
+	it->str_off = m.str_off;
+	it->str_len = m.str_len;
+	it->text_del = it->text.len > 0 &&
+	    memchr(it->text.ptr, 0x7f, it->text.len) != NULL;
+	return it;
+}
+
+/* The item: a copy once it is done. */
+static void
+item_put(struct buf *d, struct item *it)
+{
+	struct item_marks	m;
+
+	if (!it->done) {
+		item_write(d, it, &m);
+		return;
+	}
+	item_done(it);
+	put(d, it->json.ptr, it->json.len);
+}
+
+/* ,"part": and a done item's content or summary part. */
+static void
+part_put(struct buf *d, struct item *it)
+{
+	item_done(it);
+	PUT_LIT(d, ",\"part\":");
+	put(d, it->json.ptr + it->part_off, it->part_len);
+}
+
+/* A done item's text as put_str writes it: the item's copy, but a DEL. */
+static void
+text_put(struct buf *d, struct item *it)
+{
+	item_done(it);
+	if (it->text_del)
+		buf_json_str(d, it->text.ptr, it->text.len);
+	else
+		put(d, it->json.ptr + it->str_off, it->str_len);
 }
 
 /* An item event: output_item.added or .done. */
@@ -389,14 +474,11 @@ static void
 ev_item(struct openai_responses_emit *e, enum ev_type type, size_t index)
 {
 	struct buf	*d = ev_begin(e, type);
-	json_object	*item;
 
 	PUT_LIT(d, ",\"output_index\":");
 	put_num(d, (long)index);
 	PUT_LIT(d, ",\"item\":");
-	item = item_json(&e->items[index]);
-	json_to_buf(item, d);
-	json_object_put(item);
+	item_put(d, &e->items[index]);
 	ev_end(d);
 }
 
@@ -479,11 +561,11 @@ close_reasoning(struct openai_responses_emit *e)
 		return;
 	d = ev_part_begin(e, EV_SUMMARY_DONE, i);
 	PUT_LIT(d, ",\"summary_index\":0,\"text\":");
-	put_str(d, buf_cstr(&it->text), it->text.len);
+	text_put(d, it);
 	ev_end(d);
 	d = ev_part_begin(e, EV_SUMMARY_PART_DONE, i);
 	PUT_LIT(d, ",\"summary_index\":0");
-	add_part(d, summary_part(it));
+	part_put(d, it);
 	ev_end(d);
 	ev_item(e, EV_ITEM_DONE, i);
 }
@@ -547,11 +629,11 @@ close_text(struct openai_responses_emit *e)
 	}
 	d = ev_part_begin(e, EV_TEXT_DONE, i);
 	PUT_LIT(d, ",\"content_index\":0,\"logprobs\":[],\"text\":");
-	put_str(d, buf_cstr(&it->text), it->text.len);
+	text_put(d, it);
 	ev_end(d);
 	d = ev_part_begin(e, EV_PART_DONE, i);
 	PUT_LIT(d, ",\"content_index\":0");
-	add_part(d, text_part(it));
+	part_put(d, it);
 	ev_end(d);
 	ev_item(e, EV_ITEM_DONE, i);
 }
@@ -717,7 +799,6 @@ response_put(struct openai_responses_emit *e, struct buf *d,
     const char *status, const struct sink_usage *usage, enum sink_stop stop,
     json_object *error)
 {
-	json_object	*v;
 	size_t		 i;
 
 	echo_cache(e);
@@ -741,9 +822,7 @@ response_put(struct openai_responses_emit *e, struct buf *d,
 		for (i = 0; i < e->n_items; i++) {
 			if (i > 0)
 				buf_putc(d, ',');
-			v = item_json(&e->items[i]);
-			json_to_buf(v, d);
-			json_object_put(v);
+			item_put(d, &e->items[i]);
 		}
 	buf_putc(d, ']');
 	echo_put(e, d, ECHO_PARALLEL_TOOL_CALLS);
@@ -813,9 +892,11 @@ r_text(void *arg, const char *s, size_t len)
 		e->open_text = (int)i;
 		if (e->stream) {
 			ev_item(e, EV_ITEM_ADDED, i);
+			/* The part as it starts: no text, no annotations. */
 			d = ev_part_begin(e, EV_PART_ADDED, i);
-			PUT_LIT(d, ",\"content_index\":0");
-			add_part(d, text_part(&e->items[i]));
+			PUT_LIT(d, ",\"content_index\":0,\"part\":{\"type\":"
+			    "\"output_text\",\"annotations\":[],\"logprobs\":[],"
+			    "\"text\":\"\"}");
 			ev_end(d);
 		}
 	}
@@ -842,8 +923,8 @@ r_thinking(void *arg, const char *s, size_t len)
 		if (e->stream) {
 			ev_item(e, EV_ITEM_ADDED, i);
 			d = ev_part_begin(e, EV_SUMMARY_PART_ADDED, i);
-			PUT_LIT(d, ",\"summary_index\":0");
-			add_part(d, summary_part(&e->items[i]));
+			PUT_LIT(d, ",\"summary_index\":0,\"part\":{\"type\":"
+			    "\"summary_text\",\"text\":\"\"}");
 			ev_end(d);
 		}
 	}
@@ -978,16 +1059,19 @@ r_tool_end(void *arg, size_t index, const char *input)
 	if (it->type == ITEM_LOCAL_SHELL_CALL)
 		;	/* the whole action is in output_item.done */
 	else if (it->type == ITEM_CUSTOM_CALL) {
-		EV_DELTA(e, EV_CUSTOM_DELTA, i, ",\"delta\":",
-		    buf_cstr(&it->text), it->text.len);
+		/* The whole input in one delta. */
+		d = ev_part_begin(e, EV_CUSTOM_DELTA, i);
+		PUT_LIT(d, ",\"delta\":");
+		text_put(d, it);
+		ev_end(d);
 		d = ev_part_begin(e, EV_CUSTOM_DONE, i);
 		PUT_LIT(d, ",\"input\":");
-		put_str(d, buf_cstr(&it->text), it->text.len);
+		text_put(d, it);
 		ev_end(d);
 	} else {
 		d = ev_part_begin(e, EV_ARGUMENTS_DONE, i);
 		PUT_LIT(d, ",\"arguments\":");
-		put_str(d, buf_cstr(&it->text), it->text.len);
+		text_put(d, it);
 		ev_end(d);
 	}
 	ev_item(e, EV_ITEM_DONE, i);
@@ -1136,6 +1220,7 @@ items_free(struct openai_responses_emit *e)
 
 	for (i = 0; i < e->n_items; i++) {
 		buf_free(&e->items[i].text);
+		buf_free(&e->items[i].json);
 		json_object_put(e->items[i].action);
 		json_object_put(e->items[i].annotations);
 		free(e->items[i].call_id);
