@@ -156,9 +156,9 @@ struct openai_responses_emit {
 	struct emit_calls	 tool_items;	/* relay tool index -> item */
 	int			 finished;
 	struct buf		 echo;		/* see echo_cache() */
-	size_t			 echo_off[ECHO__MAX];
-	size_t			 echo_len[ECHO__MAX];	/* -1: absent */
-	size_t			 echo_extra_off;
+	const char		*echo_at[ECHO__MAX];	/* NULL: absent */
+	size_t			 echo_len[ECHO__MAX];
+	const char		*echo_extra;
 	size_t			 echo_extra_len;
 	int			 echo_cached;
 };
@@ -699,34 +699,23 @@ echo_json(struct buf *d, json_object *v)
 
 /*
  * The echoed request fields' JSON once per answer: the instructions and
- * tool schemas run to tens of KB and three events repeat them.  The
- * request's own text where the parser kept it, else the value serialised.
+ * tool schemas run to tens of KB and three events repeat them.  A known
+ * field the parser kept as text is the request's own (borrowed: req
+ * outlives the emitter), any other field is serialised into e->echo:
+ * each known one alone, then the others as ,"key":value in order.
  */
-static void
-echo_value(struct openai_responses_emit *e, const char *key, json_object *v)
-{
-	json_object	*text;
-
-	if (e->req->echo_text != NULL &&
-	    json_object_object_get_ex(e->req->echo_text, key, &text))
-		buf_append(&e->echo, json_object_get_string(text),
-		    (size_t)json_object_get_string_len(text));
-	else
-		echo_json(&e->echo, v);
-}
-
-/* Each known field's value, then the others as ,"key":value in order. */
 static void
 echo_cache(struct openai_responses_emit *e)
 {
 	struct json_object_iter	 it;
-	size_t			 i, start;
+	json_object		*text;
+	size_t			 i, off[ECHO__MAX], start;
 
 	if (e->echo_cached)
 		return;
 	e->echo_cached = 1;
 	for (i = 0; i < ECHO__MAX; i++)
-		e->echo_len[i] = (size_t)-1;
+		off[i] = (size_t)-1;
 	if (e->req == NULL || e->req->echo == NULL)
 		return;
 	json_object_object_foreachC(e->req->echo, it) {
@@ -735,9 +724,17 @@ echo_cache(struct openai_responses_emit *e)
 				break;
 		if (i == ECHO__MAX)
 			continue;
-		e->echo_off[i] = e->echo.len;
-		echo_value(e, it.key, it.val);
-		e->echo_len[i] = e->echo.len - e->echo_off[i];
+		if (e->req->echo_text != NULL && json_object_object_get_ex(
+		    e->req->echo_text, it.key, &text)) {
+			e->echo_at[i] = json_object_get_string(text);
+			e->echo_len[i] =
+			    (size_t)json_object_get_string_len(text);
+			off[i] = (size_t)-1;
+			continue;
+		}
+		off[i] = e->echo.len;
+		echo_json(&e->echo, it.val);
+		e->echo_len[i] = e->echo.len - off[i];
 	}
 	start = e->echo.len;
 	json_object_object_foreachC(e->req->echo, it) {
@@ -749,10 +746,20 @@ echo_cache(struct openai_responses_emit *e)
 		buf_putc(&e->echo, ',');
 		buf_json_str(&e->echo, it.key, strlen(it.key));
 		buf_putc(&e->echo, ':');
-		echo_value(e, it.key, it.val);
+		if (e->req->echo_text != NULL && json_object_object_get_ex(
+		    e->req->echo_text, it.key, &text))
+			buf_append(&e->echo, json_object_get_string(text),
+			    (size_t)json_object_get_string_len(text));
+		else
+			echo_json(&e->echo, it.val);
 	}
-	e->echo_extra_off = start;
+	/* e->echo is whole: its pieces' places hold from here on. */
+	for (i = 0; i < ECHO__MAX; i++)
+		if (off[i] != (size_t)-1)
+			e->echo_at[i] = e->echo.ptr + off[i];
 	e->echo_extra_len = e->echo.len - start;
+	if (e->echo_extra_len > 0)
+		e->echo_extra = e->echo.ptr + start;
 }
 
 /*
@@ -765,29 +772,28 @@ echo_cache(struct openai_responses_emit *e)
 #define ECHO_DIRECT_MIN	4096
 
 static void
-echo_slice(struct openai_responses_emit *e, struct buf *d, size_t off,
+echo_slice(struct openai_responses_emit *e, struct buf *d, const char *s,
     size_t len)
 {
 	if (!e->stream || !e->head_sent || len < ECHO_DIRECT_MIN) {
-		buf_append(d, e->echo.ptr + off, len);
+		put(d, s, len);
 		return;
 	}
 	(void)out_buf(e->out, d);
 	buf_reset(d);
-	(void)out_write(e->out, e->echo.ptr + off, len);
+	(void)out_write(e->out, s, len);
 }
 
 static void
 echo_put(struct openai_responses_emit *e, struct buf *d, enum echo_field f)
 {
-	buf_putc(d, ',');
-	buf_putc(d, '"');
+	PUT_LIT(d, ",\"");
 	buf_puts(d, echo_keys[f]);
-	buf_puts(d, "\":");
-	if (e->echo_len[f] == (size_t)-1)
+	PUT_LIT(d, "\":");
+	if (e->echo_at[f] == NULL)
 		buf_puts(d, echo_defaults[f]);
 	else
-		echo_slice(e, d, e->echo_off[f], e->echo_len[f]);
+		echo_slice(e, d, e->echo_at[f], e->echo_len[f]);
 }
 
 /*
@@ -802,22 +808,27 @@ response_put(struct openai_responses_emit *e, struct buf *d,
 	size_t		 i;
 
 	echo_cache(e);
-	buf_printf(d, "{\"id\":\"%s\",\"object\":\"response\","
-	    "\"created_at\":%ld,\"status\":\"%s\",\"background\":false,"
-	    "\"error\":", e->id, e->created_at, status);
+	PUT_LIT(d, "{\"id\":\"");
+	buf_puts(d, e->id);
+	PUT_LIT(d, "\",\"object\":\"response\",\"created_at\":");
+	put_num(d, e->created_at);
+	PUT_LIT(d, ",\"status\":\"");
+	buf_puts(d, status);
+	PUT_LIT(d, "\",\"background\":false,\"error\":");
 	json_to_buf(error, d);
-	buf_puts(d, ",\"incomplete_details\":");
-	if (strcmp(status, "incomplete") == 0)
-		buf_printf(d, "{\"reason\":\"%s\"}",
-		    stop == SINK_STOP_CONTEXT_WINDOW ? "max_input_tokens" :
-		    "max_output_tokens");
+	PUT_LIT(d, ",\"incomplete_details\":");
+	if (strcmp(status, "incomplete") == 0 &&
+	    stop == SINK_STOP_CONTEXT_WINDOW)
+		PUT_LIT(d, "{\"reason\":\"max_input_tokens\"}");
+	else if (strcmp(status, "incomplete") == 0)
+		PUT_LIT(d, "{\"reason\":\"max_output_tokens\"}");
 	else
-		buf_puts(d, "null");
+		PUT_LIT(d, "null");
 	echo_put(e, d, ECHO_INSTRUCTIONS);
 	echo_put(e, d, ECHO_MAX_OUTPUT_TOKENS);
-	buf_puts(d, ",\"model\":");
-	buf_json_str(d, e->model, strlen(e->model));
-	buf_puts(d, ",\"output\":[");
+	PUT_LIT(d, ",\"model\":");
+	put_str(d, e->model, strlen(e->model));
+	PUT_LIT(d, ",\"output\":[");
 	if (usage != NULL || error != NULL)
 		for (i = 0; i < e->n_items; i++) {
 			if (i > 0)
@@ -831,18 +842,22 @@ response_put(struct openai_responses_emit *e, struct buf *d,
 	echo_put(e, d, ECHO_TOOL_CHOICE);
 	echo_put(e, d, ECHO_TOOLS);
 	echo_put(e, d, ECHO_METADATA);
-	echo_slice(e, d, e->echo_extra_off, e->echo_extra_len);
-	buf_puts(d, ",\"usage\":");
-	if (usage != NULL)
-		buf_printf(d, "{\"input_tokens\":%ld,\"input_tokens_details\":"
-		    "{\"cached_tokens\":%ld},\"output_tokens\":%ld,"
-		    "\"output_tokens_details\":{\"reasoning_tokens\":0},"
-		    "\"total_tokens\":%ld}", usage->input_tokens,
-		    usage->cache_read_tokens, usage->output_tokens,
-		    usage->input_tokens + usage->output_tokens);
-	else
-		buf_puts(d, "null");
-	buf_putc(d, '}');
+	if (e->echo_extra_len > 0)
+		echo_slice(e, d, e->echo_extra, e->echo_extra_len);
+	PUT_LIT(d, ",\"usage\":");
+	if (usage != NULL) {
+		PUT_LIT(d, "{\"input_tokens\":");
+		put_num(d, usage->input_tokens);
+		PUT_LIT(d, ",\"input_tokens_details\":{\"cached_tokens\":");
+		put_num(d, usage->cache_read_tokens);
+		PUT_LIT(d, "},\"output_tokens\":");
+		put_num(d, usage->output_tokens);
+		PUT_LIT(d, ",\"output_tokens_details\":{\"reasoning_tokens\":0},"
+		    "\"total_tokens\":");
+		put_num(d, usage->input_tokens + usage->output_tokens);
+		PUT_LIT(d, "}}");
+	} else
+		PUT_LIT(d, "null}");
 }
 
 static void
