@@ -37,6 +37,14 @@ enum item_type {
 	ITEM_WEB_SEARCH_CALL,		/* a search the gateway ran */
 };
 
+/* Where an item's part and text lie in what item_write() wrote. */
+struct item_marks {
+	size_t	part_off;	/* the content or summary part */
+	size_t	part_len;
+	size_t	str_off;	/* the text as a JSON string */
+	size_t	str_len;
+};
+
 struct item {
 	enum item_type	 type;
 	char		 id[40];
@@ -49,10 +57,7 @@ struct item {
 	char		*name;
 	int		 done;
 	struct buf	 json;		/* once done: see item_done() */
-	size_t		 part_off;	/* in json: the content or summary part */
-	size_t		 part_len;
-	size_t		 str_off;	/* in json: text as a JSON string */
-	size_t		 str_len;
+	struct item_marks marks;	/* in json */
 	int		 text_del;	/* text holds a DEL (put_str) */
 };
 
@@ -293,14 +298,6 @@ exec_action(json_object *input)
 	return action;
 }
 
-/* Where an item's part and text lie in what item_write() wrote. */
-struct item_marks {
-	size_t	part_off;
-	size_t	part_len;
-	size_t	str_off;
-	size_t	str_len;
-};
-
 static void
 put_status(struct buf *d, const struct item *it)
 {
@@ -418,21 +415,17 @@ item_write(struct buf *d, const struct item *it, struct item_marks *m)
  * output_item.done, the content or summary part's done event, the text's
  * done event and the final response object all repeat it.
  */
-static struct item *
+static void
 item_done(struct item *it)
 {
 	struct item_marks	m = { 0, 0, 0, 0 };
 
 	if (it->json.len > 0)
-		return it;
+		return;
 	item_write(&it->json, it, &m);
-	it->part_off = m.part_off;
-	it->part_len = m.part_len;
-	it->str_off = m.str_off;
-	it->str_len = m.str_len;
+	it->marks = m;
 	it->text_del = it->text.len > 0 &&
 	    memchr(it->text.ptr, 0x7f, it->text.len) != NULL;
-	return it;
 }
 
 /* The item: a copy once it is done. */
@@ -455,7 +448,7 @@ part_put(struct buf *d, struct item *it)
 {
 	item_done(it);
 	PUT_LIT(d, ",\"part\":");
-	put(d, it->json.ptr + it->part_off, it->part_len);
+	put(d, it->json.ptr + it->marks.part_off, it->marks.part_len);
 }
 
 /* A done item's text as put_str writes it: the item's copy, but a DEL. */
@@ -466,7 +459,7 @@ text_put(struct buf *d, struct item *it)
 	if (it->text_del)
 		buf_json_str(d, it->text.ptr, it->text.len);
 	else
-		put(d, it->json.ptr + it->str_off, it->str_len);
+		put(d, it->json.ptr + it->marks.str_off, it->marks.str_len);
 }
 
 /* An item event: output_item.added or .done. */
