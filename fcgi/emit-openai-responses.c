@@ -23,8 +23,9 @@
  * Output items are opened as the answer needs them (reasoning for
  * thinking, a message for text, one item per tool call) and numbered by
  * output_index in that order.  Every item is kept whole, since the
- * closing events and the final response object repeat it; events and
- * the response object are written by hand, the items through json-c.
+ * closing events and the final response object repeat it.  Everything is
+ * written by hand, straight into the pending events: a done item's JSON
+ * once, then copied wherever it is repeated.
  */
 
 enum item_type {
@@ -36,15 +37,28 @@ enum item_type {
 	ITEM_WEB_SEARCH_CALL,		/* a search the gateway ran */
 };
 
+/* Where an item's part and text lie in what item_write() wrote. */
+struct item_marks {
+	size_t	part_off;	/* the content or summary part */
+	size_t	part_len;
+	size_t	str_off;	/* the text as a JSON string */
+	size_t	str_len;
+};
+
 struct item {
 	enum item_type	 type;
 	char		 id[40];
+	char		 head[80];	/* ,"item_id":"<id>","output_index":N */
+	size_t		 head_len;
 	struct buf	 text;		/* summary, text, arguments or input */
 	json_object	*action;	/* LOCAL_SHELL, WEB_SEARCH */
 	json_object	*annotations;	/* MESSAGE: url_citation */
 	char		*call_id;
 	char		*name;
 	int		 done;
+	struct buf	 json;		/* once done: see item_done() */
+	struct item_marks marks;	/* in json */
+	int		 text_del;	/* text holds a DEL (put_str) */
 };
 
 /*
@@ -60,6 +74,73 @@ enum echo_field {
 	ECHO_TOOLS,
 	ECHO_METADATA,
 	ECHO__MAX,
+};
+
+/*
+ * The events, each with its frame up to the data's sequence number
+ * written out once at compile time: "event: T\ndata: {"type":"T",
+ * "sequence_number":" as sse_event() frames it.
+ */
+enum ev_type {
+	EV_CREATED,
+	EV_IN_PROGRESS,
+	EV_COMPLETED,
+	EV_INCOMPLETE,
+	EV_FAILED,
+	EV_ITEM_ADDED,
+	EV_ITEM_DONE,
+	EV_PART_ADDED,
+	EV_PART_DONE,
+	EV_TEXT_DELTA,
+	EV_TEXT_DONE,
+	EV_ANNOTATION_ADDED,
+	EV_SUMMARY_PART_ADDED,
+	EV_SUMMARY_PART_DONE,
+	EV_SUMMARY_DELTA,
+	EV_SUMMARY_DONE,
+	EV_ARGUMENTS_DELTA,
+	EV_ARGUMENTS_DONE,
+	EV_CUSTOM_DELTA,
+	EV_CUSTOM_DONE,
+	EV_SEARCH_IN_PROGRESS,
+	EV_SEARCH_SEARCHING,
+	EV_SEARCH_COMPLETED,
+	EV__MAX,
+};
+
+struct ev_head {
+	const char	*frame;
+	size_t		 len;
+};
+
+#define EV_FRAME(t)	"event: response." t "\ndata: {\"type\":\"response." t \
+	"\",\"sequence_number\":"
+#define EV(t)		{ EV_FRAME(t), sizeof(EV_FRAME(t)) - 1 }
+
+static const struct ev_head ev_heads[EV__MAX] = {
+	[EV_CREATED] = EV("created"),
+	[EV_IN_PROGRESS] = EV("in_progress"),
+	[EV_COMPLETED] = EV("completed"),
+	[EV_INCOMPLETE] = EV("incomplete"),
+	[EV_FAILED] = EV("failed"),
+	[EV_ITEM_ADDED] = EV("output_item.added"),
+	[EV_ITEM_DONE] = EV("output_item.done"),
+	[EV_PART_ADDED] = EV("content_part.added"),
+	[EV_PART_DONE] = EV("content_part.done"),
+	[EV_TEXT_DELTA] = EV("output_text.delta"),
+	[EV_TEXT_DONE] = EV("output_text.done"),
+	[EV_ANNOTATION_ADDED] = EV("output_text.annotation.added"),
+	[EV_SUMMARY_PART_ADDED] = EV("reasoning_summary_part.added"),
+	[EV_SUMMARY_PART_DONE] = EV("reasoning_summary_part.done"),
+	[EV_SUMMARY_DELTA] = EV("reasoning_summary_text.delta"),
+	[EV_SUMMARY_DONE] = EV("reasoning_summary_text.done"),
+	[EV_ARGUMENTS_DELTA] = EV("function_call_arguments.delta"),
+	[EV_ARGUMENTS_DONE] = EV("function_call_arguments.done"),
+	[EV_CUSTOM_DELTA] = EV("custom_tool_call_input.delta"),
+	[EV_CUSTOM_DONE] = EV("custom_tool_call_input.done"),
+	[EV_SEARCH_IN_PROGRESS] = EV("web_search_call.in_progress"),
+	[EV_SEARCH_SEARCHING] = EV("web_search_call.searching"),
+	[EV_SEARCH_COMPLETED] = EV("web_search_call.completed"),
 };
 
 struct openai_responses_emit {
@@ -80,9 +161,9 @@ struct openai_responses_emit {
 	struct emit_calls	 tool_items;	/* relay tool index -> item */
 	int			 finished;
 	struct buf		 echo;		/* see echo_cache() */
-	size_t			 echo_off[ECHO__MAX];
-	size_t			 echo_len[ECHO__MAX];	/* -1: absent */
-	size_t			 echo_extra_off;
+	const char		*echo_at[ECHO__MAX];	/* NULL: absent */
+	size_t			 echo_len[ECHO__MAX];
+	const char		*echo_extra;
 	size_t			 echo_extra_len;
 	int			 echo_cached;
 };
@@ -104,74 +185,69 @@ push(struct openai_responses_emit *e)
 	return emit_push(e->out, e->sink, &e->events);
 }
 
+/*
+ * Appends n bytes: buf_append's work, inline, for the many short pieces
+ * of an event (json.c's put_bytes does the same).
+ */
+static inline void
+put(struct buf *d, const char *s, size_t n)
+{
+	if (d->cap - d->len > n) {
+		memcpy(d->ptr + d->len, s, n);
+		d->len += n;
+		d->ptr[d->len] = '\0';
+	} else
+		buf_append(d, s, n);
+}
+
+#define PUT_LIT(d, lit)	put((d), (lit), sizeof(lit) - 1)
+
 /* A number, without printf's cost on the delta path. */
 static void
 put_num(struct buf *d, long n)
 {
-	buf_put_int(d, n);
+	char		 digits[BUF_DECIMAL_LEN];
+	const char	*p;
+	size_t		 len;
+
+	p = buf_decimal(n, digits, &len);
+	put(d, p, len);
 }
 
 /*
- * Opens an event (as sse_event() frames it) and its data up to
- * {"type":...,"sequence_number":N.  The event is written in place: d
- * borrows the pending events until ev_end() hands them back, which saves
- * a buffer and a copy per delta.
+ * s as a JSON string exactly as buf_json_str writes it, which the events
+ * outside the items have always used: it escapes DEL, json-c does not.
+ * Without a DEL the two agree, and json_put_str steps over plain runs
+ * 16 bytes at a time where buf_json_str goes byte by byte.
  */
 static void
-ev_begin(struct openai_responses_emit *e, struct buf *d, const char *type)
+put_str(struct buf *d, const char *s, size_t len)
 {
-	*d = e->events;
-	e->events = (struct buf)BUF_INIT;
-	buf_puts(d, "event: ");
-	buf_puts(d, type);
-	buf_puts(d, "\ndata: {\"type\":\"");
-	buf_puts(d, type);
-	buf_puts(d, "\",\"sequence_number\":");
+	if (memchr(s, 0x7f, len) == NULL)
+		json_put_str(d, s, len);
+	else
+		buf_json_str(d, s, len);
+}
+
+/*
+ * Opens an event (as sse_event() frames it) in the pending events and
+ * writes its data up to {"type":...,"sequence_number":N; ev_end() closes
+ * it.  Written in place: no buffer or copy per delta.
+ */
+static struct buf *
+ev_begin(struct openai_responses_emit *e, enum ev_type type)
+{
+	struct buf	*d = &e->events;
+
+	put(d, ev_heads[type].frame, ev_heads[type].len);
 	put_num(d, e->seq++);
+	return d;
 }
 
 static void
-ev_end(struct openai_responses_emit *e, struct buf *d, const char *type)
+ev_end(struct buf *d)
 {
-	(void)type;	/* written by ev_begin() */
-	buf_puts(d, "}\n\n");
-	e->events = *d;
-	*d = (struct buf)BUF_INIT;
-}
-
-static void
-add_json(struct buf *d, const char *key, json_object *v)
-{
-	buf_printf(d, ",\"%s\":", key);
-	json_to_buf(v, d);
-	json_object_put(v);
-}
-
-static json_object *
-summary_part(const struct item *it)
-{
-	json_object	*part;
-
-	part = json_object_new_object();
-	json_object_object_add(part, "type", json_str("summary_text"));
-	json_object_object_add(part, "text", json_strn(buf_cstr(
-	    (struct buf *)&it->text), it->text.len));
-	return part;
-}
-
-static json_object *
-text_part(const struct item *it)
-{
-	json_object	*part;
-
-	part = json_object_new_object();
-	json_object_object_add(part, "type", json_str("output_text"));
-	json_object_object_add(part, "annotations", it->annotations != NULL ?
-	    json_object_get(it->annotations) : json_object_new_array());
-	json_object_object_add(part, "logprobs", json_object_new_array());
-	json_object_object_add(part, "text", json_strn(buf_cstr(
-	    (struct buf *)&it->text), it->text.len));
-	return part;
+	PUT_LIT(d, "}\n\n");
 }
 
 /*
@@ -222,109 +298,224 @@ exec_action(json_object *input)
 	return action;
 }
 
-/* The item as the client sees it; while open, without its content. */
-static json_object *
-item_json(const struct item *it)
+static void
+put_status(struct buf *d, const struct item *it)
 {
-	json_object	*o, *arr;
-	const char	*status = it->done ? "completed" : "in_progress";
-	const char	*text = buf_cstr((struct buf *)&it->text);
+	if (it->done)
+		PUT_LIT(d, ",\"status\":\"completed\"");
+	else
+		PUT_LIT(d, ",\"status\":\"in_progress\"");
+}
 
-	o = json_object_new_object();
-	json_object_object_add(o, "id", json_str(it->id));
+/* A JSON string of a C string, as json-c writes one. */
+static void
+put_cstr(struct buf *d, const char *s)
+{
+	json_put_str(d, s, strlen(s));
+}
+
+/* The text as json-c writes it, marked in m. */
+static void
+put_text(struct buf *d, const struct item *it, struct item_marks *m)
+{
+	m->str_off = d->len;
+	json_put_str(d, it->text.ptr != NULL ? it->text.ptr : "",
+	    it->text.len);
+	m->str_len = d->len - m->str_off;
+}
+
+/*
+ * The item as the client sees it; while open, without its content.  The
+ * bytes are those json-c wrote for the tree this was once built as (the
+ * test "items_are_json_c_serialisation" holds them to it): its members in
+ * that order, strings through json_put_str, the action, annotations
+ * through json_to_buf.  m gets where the part and the text are.
+ */
+static void
+item_write(struct buf *d, const struct item *it, struct item_marks *m)
+{
+	PUT_LIT(d, "{\"id\":");
+	put_cstr(d, it->id);
 	switch (it->type) {
 	case ITEM_REASONING:
-		json_object_object_add(o, "type", json_str("reasoning"));
-		arr = json_object_new_array();
-		if (it->done)
-			json_object_array_add(arr, summary_part(it));
-		json_object_object_add(o, "summary", arr);
+		PUT_LIT(d, ",\"type\":\"reasoning\",\"summary\":[");
+		if (it->done) {
+			m->part_off = d->len;
+			PUT_LIT(d, "{\"type\":\"summary_text\",\"text\":");
+			put_text(d, it, m);
+			PUT_LIT(d, "}");
+			m->part_len = d->len - m->part_off;
+		}
+		PUT_LIT(d, "]}");
 		break;
 	case ITEM_MESSAGE:
-		json_object_object_add(o, "type", json_str("message"));
-		json_object_object_add(o, "status", json_str(status));
-		json_object_object_add(o, "role", json_str("assistant"));
-		arr = json_object_new_array();
-		if (it->done)
-			json_object_array_add(arr, text_part(it));
-		json_object_object_add(o, "content", arr);
+		PUT_LIT(d, ",\"type\":\"message\"");
+		put_status(d, it);
+		PUT_LIT(d, ",\"role\":\"assistant\",\"content\":[");
+		if (it->done) {
+			m->part_off = d->len;
+			PUT_LIT(d, "{\"type\":\"output_text\",\"annotations\":");
+			if (it->annotations != NULL)
+				json_to_buf(it->annotations, d);
+			else
+				PUT_LIT(d, "[]");
+			PUT_LIT(d, ",\"logprobs\":[],\"text\":");
+			put_text(d, it, m);
+			PUT_LIT(d, "}");
+			m->part_len = d->len - m->part_off;
+		}
+		PUT_LIT(d, "]}");
 		break;
 	case ITEM_FUNCTION_CALL:
-		json_object_object_add(o, "type", json_str("function_call"));
-		json_object_object_add(o, "status", json_str(status));
-		json_object_object_add(o, "call_id", json_str(it->call_id));
-		json_object_object_add(o, "name", json_str(it->name));
-		json_object_object_add(o, "arguments", json_strn(
-		    it->done ? text : "", it->done ? it->text.len : 0));
-		break;
 	case ITEM_CUSTOM_CALL:
-		json_object_object_add(o, "type",
-		    json_str("custom_tool_call"));
-		json_object_object_add(o, "status", json_str(status));
-		json_object_object_add(o, "call_id", json_str(it->call_id));
-		json_object_object_add(o, "name", json_str(it->name));
-		json_object_object_add(o, "input", json_strn(
-		    it->done ? text : "", it->done ? it->text.len : 0));
+		if (it->type == ITEM_FUNCTION_CALL)
+			PUT_LIT(d, ",\"type\":\"function_call\"");
+		else
+			PUT_LIT(d, ",\"type\":\"custom_tool_call\"");
+		put_status(d, it);
+		PUT_LIT(d, ",\"call_id\":");
+		put_cstr(d, it->call_id);
+		PUT_LIT(d, ",\"name\":");
+		put_cstr(d, it->name);
+		if (it->type == ITEM_FUNCTION_CALL)
+			PUT_LIT(d, ",\"arguments\":");
+		else
+			PUT_LIT(d, ",\"input\":");
+		if (it->done)
+			put_text(d, it, m);
+		else
+			PUT_LIT(d, "\"\"");
+		PUT_LIT(d, "}");
 		break;
 	case ITEM_LOCAL_SHELL_CALL:
-		json_object_object_add(o, "type",
-		    json_str("local_shell_call"));
-		json_object_object_add(o, "status", json_str(status));
-		json_object_object_add(o, "call_id", json_str(it->call_id));
-		json_object_object_add(o, "action", it->action != NULL ?
-		    json_object_get(it->action) : exec_action(NULL));
+		PUT_LIT(d, ",\"type\":\"local_shell_call\"");
+		put_status(d, it);
+		PUT_LIT(d, ",\"call_id\":");
+		put_cstr(d, it->call_id);
+		PUT_LIT(d, ",\"action\":");
+		if (it->action != NULL)
+			json_to_buf(it->action, d);
+		else	/* exec_action(NULL): the call is not finished */
+			PUT_LIT(d, "{\"type\":\"exec\",\"command\":[],"
+			    "\"env\":{}}");
+		PUT_LIT(d, "}");
 		break;
 	case ITEM_WEB_SEARCH_CALL:
-		json_object_object_add(o, "type", json_str("web_search_call"));
-		json_object_object_add(o, "status", json_str(status));
-		json_object_object_add(o, "action",
-		    json_object_get(it->action));
+		PUT_LIT(d, ",\"type\":\"web_search_call\"");
+		put_status(d, it);
+		PUT_LIT(d, ",\"action\":");
+		json_to_buf(it->action, d);
+		PUT_LIT(d, "}");
 		break;
 	}
-	return o;
+}
+
+/*
+ * A done item's JSON, written once: a done item does not change, and
+ * output_item.done, the content or summary part's done event, the text's
+ * done event and the final response object all repeat it.
+ */
+static void
+item_done(struct item *it)
+{
+	struct item_marks	m = { 0, 0, 0, 0 };
+
+	if (it->json.len > 0)
+		return;
+	item_write(&it->json, it, &m);
+	it->marks = m;
+	it->text_del = it->text.len > 0 &&
+	    memchr(it->text.ptr, 0x7f, it->text.len) != NULL;
+}
+
+/* The item: a copy once it is done. */
+static void
+item_put(struct buf *d, struct item *it)
+{
+	struct item_marks	m;
+
+	if (!it->done) {
+		item_write(d, it, &m);
+		return;
+	}
+	item_done(it);
+	put(d, it->json.ptr, it->json.len);
+}
+
+/* ,"part": and a done item's content or summary part. */
+static void
+part_put(struct buf *d, struct item *it)
+{
+	item_done(it);
+	PUT_LIT(d, ",\"part\":");
+	put(d, it->json.ptr + it->marks.part_off, it->marks.part_len);
+}
+
+/* A done item's text as put_str writes it: the item's copy, but a DEL. */
+static void
+text_put(struct buf *d, struct item *it)
+{
+	item_done(it);
+	if (it->text_del)
+		buf_json_str(d, it->text.ptr, it->text.len);
+	else
+		put(d, it->json.ptr + it->marks.str_off, it->marks.str_len);
 }
 
 /* An item event: output_item.added or .done. */
 static void
-ev_item(struct openai_responses_emit *e, const char *type, size_t index)
+ev_item(struct openai_responses_emit *e, enum ev_type type, size_t index)
 {
-	struct buf	d = BUF_INIT;
+	struct buf	*d = ev_begin(e, type);
 
-	ev_begin(e, &d, type);
-	buf_printf(&d, ",\"output_index\":%zu", index);
-	add_json(&d, "item", item_json(&e->items[index]));
-	ev_end(e, &d, type);
+	PUT_LIT(d, ",\"output_index\":");
+	put_num(d, (long)index);
+	PUT_LIT(d, ",\"item\":");
+	item_put(d, &e->items[index]);
+	ev_end(d);
 }
 
-/* Events about one part of an item: item_id, output_index, then more. */
-static void
-ev_part_begin(struct openai_responses_emit *e, struct buf *d, const char *type,
+/*
+ * Events about one part of an item: item_id, output_index (the item's
+ * head, written once by item_new), then more.
+ */
+static struct buf *
+ev_part_begin(struct openai_responses_emit *e, enum ev_type type,
     size_t index)
 {
-	ev_begin(e, d, type);
-	buf_puts(d, ",\"item_id\":\"");
-	buf_puts(d, e->items[index].id);
-	buf_puts(d, "\",\"output_index\":");
-	put_num(d, (long)index);
+	struct buf	*d = ev_begin(e, type);
+
+	put(d, e->items[index].head, e->items[index].head_len);
+	return d;
 }
 
-static void
-ev_delta(struct openai_responses_emit *e, const char *type, size_t index,
-    const char *extra, const char *s, size_t len)
-{
-	struct buf	d = BUF_INIT;
+/*
+ * A delta: extra (the fields before it, with the key "delta") is a
+ * literal, so the event's every piece but the number and the delta
+ * itself is a copy of known length.
+ */
+#define EV_DELTA(e, type, index, extra, s, len) \
+	ev_delta((e), (type), (index), (extra), sizeof(extra) - 1, (s), (len))
 
-	ev_part_begin(e, &d, type, index);
-	buf_puts(&d, extra);
-	buf_puts(&d, ",\"delta\":");
-	buf_json_str(&d, s, len);
-	ev_end(e, &d, type);
+static void
+ev_delta(struct openai_responses_emit *e, enum ev_type type, size_t index,
+    const char *extra, size_t extra_len, const char *s, size_t len)
+{
+	struct buf	*d = &e->events;
+
+	buf_reserve(d, ev_heads[type].len + BUF_DECIMAL_LEN +
+	    e->items[index].head_len + extra_len + len + 8);
+	d = ev_part_begin(e, type, index);
+	put(d, extra, extra_len);
+	put_str(d, s, len);
+	ev_end(d);
 }
 
 static size_t
 item_new(struct openai_responses_emit *e, enum item_type type)
 {
 	struct item	*it;
+	struct buf	 head;
 	static const char *const prefix[] = { "rs", "msg", "fc", "ctc",
 	    "lsh", "ws" };
 
@@ -333,13 +524,23 @@ item_new(struct openai_responses_emit *e, enum item_type type)
 	memset(it, 0, sizeof(*it));
 	it->type = type;
 	new_id(it->id, sizeof(it->id), prefix[type]);
+	head = (struct buf)BUF_INIT;
+	PUT_LIT(&head, ",\"item_id\":\"");
+	buf_puts(&head, it->id);
+	PUT_LIT(&head, "\",\"output_index\":");
+	put_num(&head, (long)e->n_items);
+	if (head.len >= sizeof(it->head))
+		abort();	/* an id has 36 bytes, an index 20 */
+	memcpy(it->head, head.ptr, head.len);
+	it->head_len = head.len;
+	buf_free(&head);
 	return e->n_items++;
 }
 
 static void
 close_reasoning(struct openai_responses_emit *e)
 {
-	struct buf	 d = BUF_INIT;
+	struct buf	*d;
 	struct item	*it;
 	size_t		 i;
 
@@ -351,15 +552,15 @@ close_reasoning(struct openai_responses_emit *e)
 	it->done = 1;
 	if (!e->stream)
 		return;
-	ev_part_begin(e, &d, "response.reasoning_summary_text.done", i);
-	buf_puts(&d, ",\"summary_index\":0,\"text\":");
-	buf_json_str(&d, buf_cstr(&it->text), it->text.len);
-	ev_end(e, &d, "response.reasoning_summary_text.done");
-	ev_part_begin(e, &d, "response.reasoning_summary_part.done", i);
-	buf_puts(&d, ",\"summary_index\":0");
-	add_json(&d, "part", summary_part(it));
-	ev_end(e, &d, "response.reasoning_summary_part.done");
-	ev_item(e, "response.output_item.done", i);
+	d = ev_part_begin(e, EV_SUMMARY_DONE, i);
+	PUT_LIT(d, ",\"summary_index\":0,\"text\":");
+	text_put(d, it);
+	ev_end(d);
+	d = ev_part_begin(e, EV_SUMMARY_PART_DONE, i);
+	PUT_LIT(d, ",\"summary_index\":0");
+	part_put(d, it);
+	ev_end(d);
+	ev_item(e, EV_ITEM_DONE, i);
 }
 
 /*
@@ -396,7 +597,7 @@ citations(const struct openai_responses_emit *e, const struct item *msg)
 static void
 close_text(struct openai_responses_emit *e)
 {
-	struct buf	 d = BUF_INIT;
+	struct buf	*d;
 	struct item	*it;
 	size_t		 i, k, n;
 
@@ -412,23 +613,22 @@ close_text(struct openai_responses_emit *e)
 		return;
 	n = json_object_array_length(it->annotations);
 	for (k = 0; k < n; k++) {
-		ev_part_begin(e, &d, "response.output_text.annotation.added",
-		    i);
-		buf_printf(&d, ",\"content_index\":0,\"annotation_index\":%zu",
-		    k);
-		add_json(&d, "annotation", json_object_get(
-		    json_object_array_get_idx(it->annotations, k)));
-		ev_end(e, &d, "response.output_text.annotation.added");
+		d = ev_part_begin(e, EV_ANNOTATION_ADDED, i);
+		PUT_LIT(d, ",\"content_index\":0,\"annotation_index\":");
+		put_num(d, (long)k);
+		PUT_LIT(d, ",\"annotation\":");
+		json_to_buf(json_object_array_get_idx(it->annotations, k), d);
+		ev_end(d);
 	}
-	ev_part_begin(e, &d, "response.output_text.done", i);
-	buf_puts(&d, ",\"content_index\":0,\"logprobs\":[],\"text\":");
-	buf_json_str(&d, buf_cstr(&it->text), it->text.len);
-	ev_end(e, &d, "response.output_text.done");
-	ev_part_begin(e, &d, "response.content_part.done", i);
-	buf_puts(&d, ",\"content_index\":0");
-	add_json(&d, "part", text_part(it));
-	ev_end(e, &d, "response.content_part.done");
-	ev_item(e, "response.output_item.done", i);
+	d = ev_part_begin(e, EV_TEXT_DONE, i);
+	PUT_LIT(d, ",\"content_index\":0,\"logprobs\":[],\"text\":");
+	text_put(d, it);
+	ev_end(d);
+	d = ev_part_begin(e, EV_PART_DONE, i);
+	PUT_LIT(d, ",\"content_index\":0");
+	part_put(d, it);
+	ev_end(d);
+	ev_item(e, EV_ITEM_DONE, i);
 }
 
 static const char *const echo_keys[ECHO__MAX] = {
@@ -492,34 +692,23 @@ echo_json(struct buf *d, json_object *v)
 
 /*
  * The echoed request fields' JSON once per answer: the instructions and
- * tool schemas run to tens of KB and three events repeat them.  The
- * request's own text where the parser kept it, else the value serialised.
+ * tool schemas run to tens of KB and three events repeat them.  A known
+ * field the parser kept as text is the request's own (borrowed: req
+ * outlives the emitter), any other field is serialised into e->echo:
+ * each known one alone, then the others as ,"key":value in order.
  */
-static void
-echo_value(struct openai_responses_emit *e, const char *key, json_object *v)
-{
-	json_object	*text;
-
-	if (e->req->echo_text != NULL &&
-	    json_object_object_get_ex(e->req->echo_text, key, &text))
-		buf_append(&e->echo, json_object_get_string(text),
-		    (size_t)json_object_get_string_len(text));
-	else
-		echo_json(&e->echo, v);
-}
-
-/* Each known field's value, then the others as ,"key":value in order. */
 static void
 echo_cache(struct openai_responses_emit *e)
 {
 	struct json_object_iter	 it;
-	size_t			 i, start;
+	json_object		*text;
+	size_t			 i, off[ECHO__MAX], start;
 
 	if (e->echo_cached)
 		return;
 	e->echo_cached = 1;
 	for (i = 0; i < ECHO__MAX; i++)
-		e->echo_len[i] = (size_t)-1;
+		off[i] = (size_t)-1;
 	if (e->req == NULL || e->req->echo == NULL)
 		return;
 	json_object_object_foreachC(e->req->echo, it) {
@@ -528,9 +717,17 @@ echo_cache(struct openai_responses_emit *e)
 				break;
 		if (i == ECHO__MAX)
 			continue;
-		e->echo_off[i] = e->echo.len;
-		echo_value(e, it.key, it.val);
-		e->echo_len[i] = e->echo.len - e->echo_off[i];
+		if (e->req->echo_text != NULL && json_object_object_get_ex(
+		    e->req->echo_text, it.key, &text)) {
+			e->echo_at[i] = json_object_get_string(text);
+			e->echo_len[i] =
+			    (size_t)json_object_get_string_len(text);
+			off[i] = (size_t)-1;
+			continue;
+		}
+		off[i] = e->echo.len;
+		echo_json(&e->echo, it.val);
+		e->echo_len[i] = e->echo.len - off[i];
 	}
 	start = e->echo.len;
 	json_object_object_foreachC(e->req->echo, it) {
@@ -542,10 +739,20 @@ echo_cache(struct openai_responses_emit *e)
 		buf_putc(&e->echo, ',');
 		buf_json_str(&e->echo, it.key, strlen(it.key));
 		buf_putc(&e->echo, ':');
-		echo_value(e, it.key, it.val);
+		if (e->req->echo_text != NULL && json_object_object_get_ex(
+		    e->req->echo_text, it.key, &text))
+			buf_append(&e->echo, json_object_get_string(text),
+			    (size_t)json_object_get_string_len(text));
+		else
+			echo_json(&e->echo, it.val);
 	}
-	e->echo_extra_off = start;
+	/* e->echo is whole: its pieces' places hold from here on. */
+	for (i = 0; i < ECHO__MAX; i++)
+		if (off[i] != (size_t)-1)
+			e->echo_at[i] = e->echo.ptr + off[i];
 	e->echo_extra_len = e->echo.len - start;
+	if (e->echo_extra_len > 0)
+		e->echo_extra = e->echo.ptr + start;
 }
 
 /*
@@ -558,29 +765,28 @@ echo_cache(struct openai_responses_emit *e)
 #define ECHO_DIRECT_MIN	4096
 
 static void
-echo_slice(struct openai_responses_emit *e, struct buf *d, size_t off,
+echo_slice(struct openai_responses_emit *e, struct buf *d, const char *s,
     size_t len)
 {
 	if (!e->stream || !e->head_sent || len < ECHO_DIRECT_MIN) {
-		buf_append(d, e->echo.ptr + off, len);
+		put(d, s, len);
 		return;
 	}
 	(void)out_buf(e->out, d);
 	buf_reset(d);
-	(void)out_write(e->out, e->echo.ptr + off, len);
+	(void)out_write(e->out, s, len);
 }
 
 static void
 echo_put(struct openai_responses_emit *e, struct buf *d, enum echo_field f)
 {
-	buf_putc(d, ',');
-	buf_putc(d, '"');
+	PUT_LIT(d, ",\"");
 	buf_puts(d, echo_keys[f]);
-	buf_puts(d, "\":");
-	if (e->echo_len[f] == (size_t)-1)
+	PUT_LIT(d, "\":");
+	if (e->echo_at[f] == NULL)
 		buf_puts(d, echo_defaults[f]);
 	else
-		echo_slice(e, d, e->echo_off[f], e->echo_len[f]);
+		echo_slice(e, d, e->echo_at[f], e->echo_len[f]);
 }
 
 /*
@@ -592,33 +798,35 @@ response_put(struct openai_responses_emit *e, struct buf *d,
     const char *status, const struct sink_usage *usage, enum sink_stop stop,
     json_object *error)
 {
-	json_object	*v;
 	size_t		 i;
 
 	echo_cache(e);
-	buf_printf(d, "{\"id\":\"%s\",\"object\":\"response\","
-	    "\"created_at\":%ld,\"status\":\"%s\",\"background\":false,"
-	    "\"error\":", e->id, e->created_at, status);
+	PUT_LIT(d, "{\"id\":\"");
+	buf_puts(d, e->id);
+	PUT_LIT(d, "\",\"object\":\"response\",\"created_at\":");
+	put_num(d, e->created_at);
+	PUT_LIT(d, ",\"status\":\"");
+	buf_puts(d, status);
+	PUT_LIT(d, "\",\"background\":false,\"error\":");
 	json_to_buf(error, d);
-	buf_puts(d, ",\"incomplete_details\":");
-	if (strcmp(status, "incomplete") == 0)
-		buf_printf(d, "{\"reason\":\"%s\"}",
-		    stop == SINK_STOP_CONTEXT_WINDOW ? "max_input_tokens" :
-		    "max_output_tokens");
+	PUT_LIT(d, ",\"incomplete_details\":");
+	if (strcmp(status, "incomplete") == 0 &&
+	    stop == SINK_STOP_CONTEXT_WINDOW)
+		PUT_LIT(d, "{\"reason\":\"max_input_tokens\"}");
+	else if (strcmp(status, "incomplete") == 0)
+		PUT_LIT(d, "{\"reason\":\"max_output_tokens\"}");
 	else
-		buf_puts(d, "null");
+		PUT_LIT(d, "null");
 	echo_put(e, d, ECHO_INSTRUCTIONS);
 	echo_put(e, d, ECHO_MAX_OUTPUT_TOKENS);
-	buf_puts(d, ",\"model\":");
-	buf_json_str(d, e->model, strlen(e->model));
-	buf_puts(d, ",\"output\":[");
+	PUT_LIT(d, ",\"model\":");
+	put_str(d, e->model, strlen(e->model));
+	PUT_LIT(d, ",\"output\":[");
 	if (usage != NULL || error != NULL)
 		for (i = 0; i < e->n_items; i++) {
 			if (i > 0)
 				buf_putc(d, ',');
-			v = item_json(&e->items[i]);
-			json_to_buf(v, d);
-			json_object_put(v);
+			item_put(d, &e->items[i]);
 		}
 	buf_putc(d, ']');
 	echo_put(e, d, ECHO_PARALLEL_TOOL_CALLS);
@@ -627,31 +835,34 @@ response_put(struct openai_responses_emit *e, struct buf *d,
 	echo_put(e, d, ECHO_TOOL_CHOICE);
 	echo_put(e, d, ECHO_TOOLS);
 	echo_put(e, d, ECHO_METADATA);
-	echo_slice(e, d, e->echo_extra_off, e->echo_extra_len);
-	buf_puts(d, ",\"usage\":");
-	if (usage != NULL)
-		buf_printf(d, "{\"input_tokens\":%ld,\"input_tokens_details\":"
-		    "{\"cached_tokens\":%ld},\"output_tokens\":%ld,"
-		    "\"output_tokens_details\":{\"reasoning_tokens\":0},"
-		    "\"total_tokens\":%ld}", usage->input_tokens,
-		    usage->cache_read_tokens, usage->output_tokens,
-		    usage->input_tokens + usage->output_tokens);
-	else
-		buf_puts(d, "null");
-	buf_putc(d, '}');
+	if (e->echo_extra_len > 0)
+		echo_slice(e, d, e->echo_extra, e->echo_extra_len);
+	PUT_LIT(d, ",\"usage\":");
+	if (usage != NULL) {
+		PUT_LIT(d, "{\"input_tokens\":");
+		put_num(d, usage->input_tokens);
+		PUT_LIT(d, ",\"input_tokens_details\":{\"cached_tokens\":");
+		put_num(d, usage->cache_read_tokens);
+		PUT_LIT(d, "},\"output_tokens\":");
+		put_num(d, usage->output_tokens);
+		PUT_LIT(d, ",\"output_tokens_details\":{\"reasoning_tokens\":0},"
+		    "\"total_tokens\":");
+		put_num(d, usage->input_tokens + usage->output_tokens);
+		PUT_LIT(d, "}}");
+	} else
+		PUT_LIT(d, "null}");
 }
 
 static void
-ev_response(struct openai_responses_emit *e, const char *type,
+ev_response(struct openai_responses_emit *e, enum ev_type type,
     const char *status, const struct sink_usage *usage, enum sink_stop stop,
     json_object *error)
 {
-	struct buf	d = BUF_INIT;
+	struct buf	*d = ev_begin(e, type);
 
-	ev_begin(e, &d, type);
-	buf_puts(&d, ",\"response\":");
-	response_put(e, &d, status, usage, stop, error);
-	ev_end(e, &d, type);
+	PUT_LIT(d, ",\"response\":");
+	response_put(e, d, status, usage, stop, error);
+	ev_end(d);
 	json_object_put(error);
 }
 
@@ -669,10 +880,10 @@ r_start(void *arg, const struct sink_start *st)
 	if (emit_stream_head(e->out, e->sink, &e->head_sent,
 	    "text/event-stream") != 0)
 		return -1;
-	ev_response(e, "response.created", "in_progress", NULL,
-	    SINK_STOP_END_TURN, NULL);
-	ev_response(e, "response.in_progress", "in_progress", NULL,
-	    SINK_STOP_END_TURN, NULL);
+	ev_response(e, EV_CREATED, "in_progress", NULL, SINK_STOP_END_TURN,
+	    NULL);
+	ev_response(e, EV_IN_PROGRESS, "in_progress", NULL, SINK_STOP_END_TURN,
+	    NULL);
 	return push(e);
 }
 
@@ -680,7 +891,7 @@ static int
 r_text(void *arg, const char *s, size_t len)
 {
 	struct openai_responses_emit	*e = arg;
-	struct buf		 d = BUF_INIT;
+	struct buf		*d;
 	size_t			 i;
 
 	if (e->open_text < 0) {
@@ -688,19 +899,21 @@ r_text(void *arg, const char *s, size_t len)
 		i = item_new(e, ITEM_MESSAGE);
 		e->open_text = (int)i;
 		if (e->stream) {
-			ev_item(e, "response.output_item.added", i);
-			ev_part_begin(e, &d, "response.content_part.added", i);
-			buf_puts(&d, ",\"content_index\":0");
-			add_json(&d, "part", text_part(&e->items[i]));
-			ev_end(e, &d, "response.content_part.added");
+			ev_item(e, EV_ITEM_ADDED, i);
+			/* The part as it starts: no text, no annotations. */
+			d = ev_part_begin(e, EV_PART_ADDED, i);
+			PUT_LIT(d, ",\"content_index\":0,\"part\":{\"type\":"
+			    "\"output_text\",\"annotations\":[],\"logprobs\":[],"
+			    "\"text\":\"\"}");
+			ev_end(d);
 		}
 	}
 	i = (size_t)e->open_text;
 	buf_append(&e->items[i].text, s, len);
 	if (!e->stream)
 		return 0;
-	ev_delta(e, "response.output_text.delta", i,
-	    ",\"content_index\":0,\"logprobs\":[]", s, len);
+	EV_DELTA(e, EV_TEXT_DELTA, i,
+	    ",\"content_index\":0,\"logprobs\":[],\"delta\":", s, len);
 	return push(e);
 }
 
@@ -708,7 +921,7 @@ static int
 r_thinking(void *arg, const char *s, size_t len)
 {
 	struct openai_responses_emit	*e = arg;
-	struct buf		 d = BUF_INIT;
+	struct buf		*d;
 	size_t			 i;
 
 	if (e->open_reasoning < 0) {
@@ -716,20 +929,19 @@ r_thinking(void *arg, const char *s, size_t len)
 		i = item_new(e, ITEM_REASONING);
 		e->open_reasoning = (int)i;
 		if (e->stream) {
-			ev_item(e, "response.output_item.added", i);
-			ev_part_begin(e, &d,
-			    "response.reasoning_summary_part.added", i);
-			buf_puts(&d, ",\"summary_index\":0");
-			add_json(&d, "part", summary_part(&e->items[i]));
-			ev_end(e, &d, "response.reasoning_summary_part.added");
+			ev_item(e, EV_ITEM_ADDED, i);
+			d = ev_part_begin(e, EV_SUMMARY_PART_ADDED, i);
+			PUT_LIT(d, ",\"summary_index\":0,\"part\":{\"type\":"
+			    "\"summary_text\",\"text\":\"\"}");
+			ev_end(d);
 		}
 	}
 	i = (size_t)e->open_reasoning;
 	buf_append(&e->items[i].text, s, len);
 	if (!e->stream)
 		return 0;
-	ev_delta(e, "response.reasoning_summary_text.delta", i,
-	    ",\"summary_index\":0", s, len);
+	EV_DELTA(e, EV_SUMMARY_DELTA, i, ",\"summary_index\":0,\"delta\":", s,
+	    len);
 	return push(e);
 }
 
@@ -773,7 +985,7 @@ r_tool_start(void *arg, size_t index, const char *id, const char *name)
 	emit_calls_set(&e->tool_items, index, (long)i);
 	if (!e->stream)
 		return 0;
-	ev_item(e, "response.output_item.added", i);
+	ev_item(e, EV_ITEM_ADDED, i);
 	return push(e);
 }
 
@@ -793,7 +1005,7 @@ r_tool_input(void *arg, size_t index, const char *s, size_t len)
 	 */
 	if (!e->stream || e->items[i].type != ITEM_FUNCTION_CALL)
 		return 0;
-	ev_delta(e, "response.function_call_arguments.delta", i, "", s, len);
+	EV_DELTA(e, EV_ARGUMENTS_DELTA, i, ",\"delta\":", s, len);
 	return push(e);
 }
 
@@ -833,7 +1045,7 @@ r_tool_end(void *arg, size_t index, const char *input)
 {
 	struct openai_responses_emit	*e = arg;
 	struct item		*it;
-	struct buf		 d = BUF_INIT;
+	struct buf		*d;
 	long			 at;
 	size_t			 i;
 
@@ -855,21 +1067,22 @@ r_tool_end(void *arg, size_t index, const char *input)
 	if (it->type == ITEM_LOCAL_SHELL_CALL)
 		;	/* the whole action is in output_item.done */
 	else if (it->type == ITEM_CUSTOM_CALL) {
-		ev_delta(e, "response.custom_tool_call_input.delta", i, "",
-		    buf_cstr(&it->text), it->text.len);
-		ev_part_begin(e, &d, "response.custom_tool_call_input.done",
-		    i);
-		buf_puts(&d, ",\"input\":");
-		buf_json_str(&d, buf_cstr(&it->text), it->text.len);
-		ev_end(e, &d, "response.custom_tool_call_input.done");
+		/* The whole input in one delta. */
+		d = ev_part_begin(e, EV_CUSTOM_DELTA, i);
+		PUT_LIT(d, ",\"delta\":");
+		text_put(d, it);
+		ev_end(d);
+		d = ev_part_begin(e, EV_CUSTOM_DONE, i);
+		PUT_LIT(d, ",\"input\":");
+		text_put(d, it);
+		ev_end(d);
 	} else {
-		ev_part_begin(e, &d, "response.function_call_arguments.done",
-		    i);
-		buf_puts(&d, ",\"arguments\":");
-		buf_json_str(&d, buf_cstr(&it->text), it->text.len);
-		ev_end(e, &d, "response.function_call_arguments.done");
+		d = ev_part_begin(e, EV_ARGUMENTS_DONE, i);
+		PUT_LIT(d, ",\"arguments\":");
+		text_put(d, it);
+		ev_end(d);
 	}
-	ev_item(e, "response.output_item.done", i);
+	ev_item(e, EV_ITEM_DONE, i);
 	return push(e);
 }
 
@@ -889,7 +1102,7 @@ close_all(struct openai_responses_emit *e)
 		emit_calls_close(&e->tool_items, i);
 		e->items[j].done = 1;
 		if (e->stream)
-			ev_item(e, "response.output_item.done", j);
+			ev_item(e, EV_ITEM_DONE, j);
 	}
 }
 
@@ -909,8 +1122,7 @@ r_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 		status = "incomplete";
 	if (e->stream) {
 		ev_response(e, strcmp(status, "completed") == 0 ?
-		    "response.completed" : "response.incomplete", status, usage,
-		    stop, NULL);
+		    EV_COMPLETED : EV_INCOMPLETE, status, usage, stop, NULL);
 		return push(e);
 	}
 	response_put(e, &body, status, usage, stop, NULL);
@@ -939,8 +1151,7 @@ r_error(void *arg, enum kf_err er, const char *message)
 	json_object_object_add(err, "code", json_str(code != NULL ? code :
 	    type));
 	json_object_object_add(err, "message", json_str(message));
-	ev_response(e, "response.failed", "failed", NULL, SINK_STOP_END_TURN,
-	    err);
+	ev_response(e, EV_FAILED, "failed", NULL, SINK_STOP_END_TURN, err);
 	return push(e);
 }
 
@@ -965,13 +1176,12 @@ static int
 r_web_search(void *arg, const char *id, const struct websearch *ws)
 {
 	struct openai_responses_emit	*e = arg;
-	static const char *const steps[] = {
-		"response.web_search_call.in_progress",
-		"response.web_search_call.searching",
-		"response.web_search_call.completed",
+	static const enum ev_type steps[] = {
+		EV_SEARCH_IN_PROGRESS,
+		EV_SEARCH_SEARCHING,
+		EV_SEARCH_COMPLETED,
 	};
 	json_object		*action, *sources, *src;
-	struct buf		 d = BUF_INIT;
 	struct item		*it;
 	size_t			 i, k;
 
@@ -1003,13 +1213,11 @@ r_web_search(void *arg, const char *id, const struct websearch *ws)
 		it->done = 1;
 		return 0;
 	}
-	ev_item(e, "response.output_item.added", i);
-	for (k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
-		ev_part_begin(e, &d, steps[k], i);
-		ev_end(e, &d, steps[k]);
-	}
+	ev_item(e, EV_ITEM_ADDED, i);
+	for (k = 0; k < sizeof(steps) / sizeof(steps[0]); k++)
+		ev_end(ev_part_begin(e, steps[k], i));
 	it->done = 1;
-	ev_item(e, "response.output_item.done", i);
+	ev_item(e, EV_ITEM_DONE, i);
 	return push(e);
 }
 
@@ -1020,6 +1228,7 @@ items_free(struct openai_responses_emit *e)
 
 	for (i = 0; i < e->n_items; i++) {
 		buf_free(&e->items[i].text);
+		buf_free(&e->items[i].json);
 		json_object_put(e->items[i].action);
 		json_object_put(e->items[i].annotations);
 		free(e->items[i].call_id);

@@ -12,10 +12,12 @@
 #include "buf.h"
 #include "err.h"
 #include "json.h"
+#include "openai-common.h"
 #include "openai-responses.h"
 #include "out.h"
 #include "sink.h"
 #include "testutil.h"
+#include "websearch.h"
 #include "xmalloc.h"
 
 /*
@@ -28,7 +30,8 @@
  * their prefixes, output_index / item_id / content_index agreeing; the
  * final response object (completed, or incomplete for max_tokens) with
  * the whole output and usage; the JSON mode body; response.failed after
- * the stream started and an OpenAI error before; ping; reset.
+ * the stream started and an OpenAI error before; ping; reset; every item
+ * type, open and done, byte for byte what json-c writes for its tree.
  */
 
 #define MODEL	"gpt-5.1-codex"
@@ -861,6 +864,375 @@ START_TEST(echo_text_then_tree)
 }
 END_TEST
 
+/*
+ * The items are written straight into the answer, each once when done
+ * (#13); they must be byte for byte what json-c writes for the tree the
+ * emitter once built for them (item_json, kept here as ref_*), open and
+ * done, in output_item.added/.done, in the parts' events, in the final
+ * response object and in the JSON body, for every item type: reasoning,
+ * a web_search_call, a message citing it, a function_call, a
+ * custom_tool_call, a local_shell_call and a call cut short.  The text
+ * needs every escape, DEL (raw in json-c's strings, \u007f in the text
+ * events' own), UTF-8 and "/", and the call input a double.
+ */
+#define ODD	"q\"b\\s/n\nt\tr\rb\bf\f\x01\x1f\x7f \xc3\xa9 \xe2\x82\xac " \
+	"</script>"
+#define URL_A	"https://example.com/a"
+#define URL_B	"https://ex.org/b"
+#define CITING	"see " URL_A " and " URL_B " "
+#define ARGS	"{\"x\":1.50,\"y\":[true,null,-0,1e3],\"z\":\"\\u00e9\\/" \
+	"\\u007f\x7f\"}"
+#define SHELL	"{\"command\":[\"ls\",\"a\\u007f\"],\"env\":{\"n\":1.50}," \
+	"\"timeout_ms\":5000,\"working_directory\":\"/s\",\"user\":\"me\"}"
+#define N_ITEMS	7
+
+static const char *
+jsonc_bytes(json_object *v)
+{
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+static json_object *
+ref_item(const char *id, const char *type, const char *status)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "id", json_str(id));
+	json_object_object_add(o, "type", json_str(type));
+	if (status != NULL)
+		json_object_object_add(o, "status", json_str(status));
+	return o;
+}
+
+static json_object *
+ref_part(const char *type, json_object *annotations, const char *text)
+{
+	json_object	*o = json_object_new_object();
+
+	json_object_object_add(o, "type", json_str(type));
+	if (annotations != NULL) {
+		json_object_object_add(o, "annotations", annotations);
+		json_object_object_add(o, "logprobs",
+		    json_object_new_array());
+	}
+	json_object_object_add(o, "text", json_str(text));
+	return o;
+}
+
+static json_object *
+ref_source(const char *url, const char *title, const char *snippet)
+{
+	json_object	*src = json_object_new_object();
+
+	json_object_object_add(src, "type", json_str("url"));
+	json_object_object_add(src, "url", json_str(url));
+	json_object_object_add(src, "title", json_str(title));
+	if (snippet != NULL)
+		json_object_object_add(src, "snippet", json_str(snippet));
+	return src;
+}
+
+static json_object *
+ref_action(void)
+{
+	json_object	*a = json_object_new_object(), *sources;
+
+	json_object_object_add(a, "type", json_str("search"));
+	json_object_object_add(a, "query", json_str(ODD));
+	sources = json_object_new_array();
+	json_object_array_add(sources, ref_source(URL_A, ODD, ODD));
+	json_object_array_add(sources, ref_source(URL_B, "B", NULL));
+	json_object_object_add(a, "sources", sources);
+	return a;
+}
+
+static json_object *
+ref_annotations(void)
+{
+	json_object	*arr = json_object_new_array();
+
+	openai_url_citations(arr, CITING ODD, strlen(CITING ODD), 0, URL_A,
+	    ODD, OPENAI_CITATION_FLAT);
+	openai_url_citations(arr, CITING ODD, strlen(CITING ODD), 0, URL_B,
+	    "B", OPENAI_CITATION_FLAT);
+	ck_assert_uint_eq(json_object_array_length(arr), 2);
+	return arr;
+}
+
+/* The item at output index k as the old tree was; ids[k] its id. */
+static json_object *
+ref_at(size_t k, int done, char *const ids[N_ITEMS])
+{
+	static const char *const call_ids[N_ITEMS] = { NULL, NULL, NULL,
+	    "call_\"1", "call_2", "call_ls", "call_4" };
+	static const char *const tool_names[N_ITEMS] = { NULL, NULL, NULL,
+	    "n/a\x7f", "apply_patch", NULL, "read" };
+	const char	*status = done ? "completed" : "in_progress";
+	json_object	*o, *arr;
+
+	switch (k) {
+	case 0:
+		o = ref_item(ids[k], "reasoning", NULL);
+		arr = json_object_new_array();
+		if (done)
+			json_object_array_add(arr, ref_part("summary_text",
+			    NULL, ODD " more"));
+		json_object_object_add(o, "summary", arr);
+		return o;
+	case 1:
+		o = ref_item(ids[k], "web_search_call", status);
+		json_object_object_add(o, "action", ref_action());
+		return o;
+	case 2:
+		o = ref_item(ids[k], "message", status);
+		json_object_object_add(o, "role", json_str("assistant"));
+		arr = json_object_new_array();
+		if (done)
+			json_object_array_add(arr, ref_part("output_text",
+			    ref_annotations(), CITING ODD));
+		json_object_object_add(o, "content", arr);
+		return o;
+	case 5:
+		o = ref_item(ids[k], "local_shell_call", status);
+		json_object_object_add(o, "call_id", json_str(call_ids[k]));
+		json_object_object_add(o, "action", json_tokener_parse(done ?
+		    "{\"type\":\"exec\",\"command\":[\"ls\",\"a\\u007f\"],"
+		    "\"env\":{\"n\":1.50},\"timeout_ms\":5000,"
+		    "\"working_directory\":\"/s\",\"user\":\"me\"}" :
+		    "{\"type\":\"exec\",\"command\":[],\"env\":{}}"));
+		return o;
+	default:
+		o = ref_item(ids[k], k == 4 ? "custom_tool_call" :
+		    "function_call", status);
+		json_object_object_add(o, "call_id", json_str(call_ids[k]));
+		json_object_object_add(o, "name", json_str(tool_names[k]));
+		json_object_object_add(o, k == 4 ? "input" : "arguments",
+		    json_str(!done || k == 6 ? "" : k == 4 ? ODD : ARGS));
+		return o;
+	}
+}
+
+/* Every item type, and a call the finish cuts short. */
+static void
+play_items(struct harness *h)
+{
+	struct websearch_result	 res[2];
+	struct websearch	 ws;
+	struct buf		 custom = BUF_INIT;
+
+	memset(res, 0, sizeof(res));
+	res[0].url = URL_A;
+	res[0].title = ODD;
+	res[0].snippet = ODD;
+	res[1].url = URL_B;
+	res[1].title = "B";
+	memset(&ws, 0, sizeof(ws));
+	ws.query = ODD;
+	ws.results = res;
+	ws.n_results = 2;
+	buf_puts(&custom, "{\"input\":");
+	buf_json_str(&custom, ODD, strlen(ODD));
+	buf_putc(&custom, '}');
+	h->req.local_shell = 1;
+	h_start(h, 1);
+	THINK(h, ODD);
+	THINK(h, " more");
+	OK(h->sink.ops->thinking_end(h->sink.arg, NULL));
+	OK(h->sink.ops->web_search(h->sink.arg, "srvtoolu_1", &ws));
+	TEXT(h, CITING);
+	TEXT(h, ODD);
+	OK(h->sink.ops->tool_start(h->sink.arg, 0, "call_\"1", "n/a\x7f"));
+	OK(h->sink.ops->tool_input(h->sink.arg, 0, ARGS, strlen(ARGS)));
+	OK(h->sink.ops->tool_end(h->sink.arg, 0, ARGS));
+	OK(h->sink.ops->tool_start(h->sink.arg, 1, "call_2", "apply_patch"));
+	OK(h->sink.ops->tool_end(h->sink.arg, 1, custom.ptr));
+	OK(h->sink.ops->tool_start(h->sink.arg, 2, "call_ls", "local_shell"));
+	OK(h->sink.ops->tool_end(h->sink.arg, 2, SHELL));
+	OK(h->sink.ops->tool_start(h->sink.arg, 3, "call_4", "read"));
+	h_finish(h, SINK_STOP_TOOL_USE, 5, 6);
+	buf_free(&custom);
+}
+
+/* The raw data of each event, in order (h_events has checked them). */
+static char **
+raw_datas(struct harness *h, size_t *n)
+{
+	const char	*p = body_of(h), *nl, *end;
+	char		**out = NULL;
+
+	*n = 0;
+	while (*p != '\0') {
+		ck_assert_msg(strncmp(p, "event: ", 7) == 0, "at %s", p);
+		nl = strchr(p, '\n');
+		ck_assert_ptr_nonnull(nl);
+		end = strstr(nl, "\n\n");
+		ck_assert_ptr_nonnull(end);
+		out = xreallocarray(out, *n + 1, sizeof(*out));
+		out[(*n)++] = xstrndup(nl + 7, (size_t)(end - nl - 7));
+		p = end + 2;
+	}
+	return out;
+}
+
+/* data ends with ,"key":want} */
+static void
+assert_ends(const char *data, const char *key, const char *want)
+{
+	struct buf	tail = BUF_INIT;
+	size_t		len = strlen(data);
+
+	buf_printf(&tail, ",\"%s\":%s}", key, want);
+	ck_assert_uint_ge(len, tail.len);
+	ck_assert_str_eq(data + len - tail.len, tail.ptr);
+	buf_free(&tail);
+}
+
+/* "output":[...],"parallel_tool_calls": with the old trees, all done. */
+static char *
+ref_output(char *const ids[N_ITEMS])
+{
+	json_object	*arr = json_object_new_array();
+	struct buf	 b = BUF_INIT;
+	size_t		 k;
+
+	for (k = 0; k < N_ITEMS; k++)
+		json_object_array_add(arr, ref_at(k, 1, ids));
+	buf_puts(&b, "\"output\":");
+	buf_puts(&b, jsonc_bytes(arr));
+	buf_puts(&b, ",\"parallel_tool_calls\":");
+	json_object_put(arr);
+	return buf_detach(&b);
+}
+
+/* A part event's part: the open one, or the done item's first. */
+static void
+check_part(const char *name, const char *raw, char *const ids[N_ITEMS])
+{
+	json_object	*ref, *v;
+	int		 text = strstr(name, "content_part") != NULL;
+
+	if (strstr(name, ".added") != NULL) {
+		ref = text ? ref_part("output_text", json_object_new_array(),
+		    "") : ref_part("summary_text", NULL, "");
+		assert_ends(raw, "part", jsonc_bytes(ref));
+	} else {
+		ref = ref_at(text ? 2 : 0, 1, ids);
+		ck_assert(json_object_object_get_ex(ref, text ? "content" :
+		    "summary", &v));
+		assert_ends(raw, "part", jsonc_bytes(
+		    json_object_array_get_idx(v, 0)));
+	}
+	json_object_put(ref);
+}
+
+START_TEST(items_are_json_c_serialisation)
+{
+	struct harness	 h;
+	json_object	*ev, *data, *v, *ref;
+	char		*ids[N_ITEMS], **raw, *n, *want;
+	const char	*name, *id;
+	size_t		 i, k, n_raw, added = 0, done = 0, parts = 0;
+	int64_t		 idx;
+	int		 is_done;
+
+	h_init(&h, 1);
+	play_items(&h);
+	ev = h_events(&h);
+	n = names(ev);
+	ck_assert_str_eq(n, "created in_progress output_item.added "
+	    "reasoning_summary_part.added reasoning_summary_text.delta "
+	    "reasoning_summary_text.delta reasoning_summary_text.done "
+	    "reasoning_summary_part.done output_item.done output_item.added "
+	    "web_search_call.in_progress web_search_call.searching "
+	    "web_search_call.completed output_item.done output_item.added "
+	    "content_part.added output_text.delta output_text.delta "
+	    "output_text.annotation.added output_text.annotation.added "
+	    "output_text.done content_part.done output_item.done "
+	    "output_item.added function_call_arguments.delta "
+	    "function_call_arguments.done output_item.done output_item.added "
+	    "custom_tool_call_input.delta custom_tool_call_input.done "
+	    "output_item.done output_item.added output_item.done "
+	    "output_item.added output_item.done completed");
+	free(n);
+	raw = raw_datas(&h, &n_raw);
+	ck_assert_uint_eq(n_raw, json_object_array_length(ev));
+	memset(ids, 0, sizeof(ids));
+	for (i = 0; i < n_raw; i++) {
+		data = data_at(ev, i);
+		ck_assert_int_eq(json_get_str(data, "type", &name), 1);
+		is_done = strstr(name, ".done") != NULL;
+		if (strncmp(name, "response.output_item.", 21) == 0) {
+			ck_assert_int_eq(json_get_int(data, "output_index",
+			    &idx), 1);
+			k = (size_t)idx;
+			ck_assert_uint_lt(k, N_ITEMS);
+			ck_assert_int_eq(json_get_obj(data, "item", &v), 1);
+			ck_assert_int_eq(json_get_str(v, "id", &id), 1);
+			if (ids[k] == NULL)
+				ids[k] = xstrdup(id);
+			ref = ref_at(k, is_done, ids);
+			assert_ends(raw[i], "item", jsonc_bytes(ref));
+			json_object_put(ref);
+			if (is_done)
+				done++;
+			else
+				added++;
+		} else if (strstr(name, "_part.") != NULL) {
+			check_part(name, raw[i], ids);
+			parts++;
+		} else if (strcmp(name, "response.completed") == 0) {
+			want = ref_output(ids);
+			ck_assert_ptr_nonnull(strstr(raw[i], want));
+			free(want);
+		} else {
+			/* The text events keep their own DEL escape. */
+			if (is_done || strcmp(name,
+			    "response.custom_tool_call_input.delta") == 0)
+				ck_assert_msg(strstr(raw[i], "\\u007f") !=
+				    NULL && strchr(raw[i], 0x7f) == NULL,
+				    "%s", raw[i]);
+			continue;
+		}
+		/* And the event as a whole is json-c's bytes. */
+		v = json_tokener_parse(raw[i]);
+		ck_assert_ptr_nonnull(v);
+		ck_assert_str_eq(jsonc_bytes(v), raw[i]);
+		json_object_put(v);
+	}
+	ck_assert_uint_eq(added, N_ITEMS);
+	ck_assert_uint_eq(done, N_ITEMS);
+	ck_assert_uint_eq(parts, 4);
+	for (i = 0; i < n_raw; i++)
+		free(raw[i]);
+	free(raw);
+	h_free(&h);
+
+	for (k = 0; k < N_ITEMS; k++)
+		free(ids[k]);
+
+	/* The JSON body's output: the same bytes, with its own ids. */
+	h_init(&h, 0);
+	play_items(&h);
+	ck_assert_int_eq(json_parse(body_of(&h), strlen(body_of(&h)), 64,
+	    &data, NULL), KF_OK);
+	ck_assert_int_eq(json_get_arr(data, "output", &v), 1);
+	ck_assert_uint_eq(json_object_array_length(v), N_ITEMS);
+	for (k = 0; k < N_ITEMS; k++) {
+		ck_assert_int_eq(json_get_str(json_object_array_get_idx(v, k),
+		    "id", &id), 1);
+		ids[k] = xstrdup(id);
+	}
+	json_object_put(data);
+	want = ref_output(ids);
+	ck_assert_ptr_nonnull(strstr(body_of(&h), want));
+	free(want);
+	h_free(&h);
+	for (k = 0; k < N_ITEMS; k++)
+		free(ids[k]);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -882,6 +1254,7 @@ main(void)
 	tcase_add_test(tc, stop_sequence_is_completed);
 	tcase_add_test(tc, echo_text_then_tree);
 	tcase_add_test(tc, echo_long_fields_whole_in_each_event);
+	tcase_add_test(tc, items_are_json_c_serialisation);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
