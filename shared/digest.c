@@ -100,6 +100,26 @@ sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1])
 }
 
 uint32_t
+fnv1a32(const char *s)
+{
+	uint32_t	h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+uint64_t
+fnv1a64(const char *s)
+{
+	uint64_t	h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+uint32_t
 crc32_update(uint32_t crc, const void *data, size_t len)
 {
 	const unsigned char	*p = data;

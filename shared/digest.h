@@ -14,6 +14,9 @@
 void	 sha256(const void *data, size_t len, unsigned char out[SHA256_LEN]);
 /* Writes 64 lowercase hex digits and a NUL into out. */
 void	 sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1]);
+/* FNV-1a of a string: hash tables and cache keys, never secrets. */
+uint32_t fnv1a32(const char *);
+uint64_t fnv1a64(const char *);
 /* CRC-32 (ISO-HDLC, as zlib): crc32_update(0, "123456789", 9) = 0xCBF43926. */
 uint32_t crc32_update(uint32_t crc, const void *data, size_t len);
 /*

@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "digest.h"
 #include "flowlog.h"
 #include "json.h"
 #include "xmalloc.h"
@@ -1034,16 +1035,6 @@ struct stats {
 static const char *const dim_names[4] = { "byAccount", "byModel", "byApi",
     "byKey" };
 
-static uint32_t
-fnv1a(const char *s)
-{
-	uint32_t	h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 static struct group *
 group_new(const char *name)
 {
@@ -1058,7 +1049,7 @@ dim_find(struct dim *d, const char *name)
 {
 	size_t	i;
 
-	i = fnv1a(name) % TABLE_SLOTS;
+	i = fnv1a32(name) % TABLE_SLOTS;
 	while (d->slots[i] != NULL) {
 		if (strcmp(d->slots[i]->name, name) == 0)
 			return d->slots[i];

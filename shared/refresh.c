@@ -14,6 +14,7 @@
 #include "config.h"
 #include "cred.h"
 #include "credfile.h"
+#include "digest.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -354,16 +355,11 @@ static struct profile_miss {
 }			 profile_misses[PROFILE_MISSES];
 static pthread_mutex_t	 profile_misses_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* FNV-1a of the state directory: which store an account id belongs to. */
+/* The state directory's hash: which store an account id belongs to. */
 static uint64_t
 store_key(struct store *st)
 {
-	const unsigned char	*p = (const unsigned char *)store_dir(st);
-	uint64_t		 h = 14695981039346656037ULL;
-
-	while (*p != '\0')
-		h = (h ^ *p++) * 1099511628211ULL;
-	return h;
+	return fnv1a64(store_dir(st));
 }
 
 static int

@@ -20,6 +20,7 @@
 #include <gdbm.h>
 
 #include "buf.h"
+#include "digest.h"
 #include "err.h"
 #include "log.h"
 #include "store.h"
@@ -293,17 +294,6 @@ reader_close(struct store_cache *c)
 		(void)gdbm_close(c->reader);
 	c->reader = NULL;
 	values_clear(c);
-}
-
-/* FNV-1a: keys are short, and only need to differ from a few others. */
-static uint32_t
-values_hash(const char *key)
-{
-	uint32_t	h = 2166136261u;
-
-	for (; *key != '\0'; key++)
-		h = (h ^ (unsigned char)*key) * 16777619u;
-	return h;
 }
 
 static const struct store_value *
@@ -937,7 +927,7 @@ store_get(struct store_txn *txn, const char *key, struct buf *out)
 	if (store_key(key, &k) == -1)
 		return KF_EINVAL;
 	if (txn->mode == STORE_READ) {
-		hash = values_hash(key);
+		hash = fnv1a32(key);
 		if ((hit = values_find(txn->cache, key, hash)) != NULL) {
 			if (hit->absent)
 				return KF_ENOTFOUND;

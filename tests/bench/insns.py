@@ -31,7 +31,7 @@ from pathlib import Path
 SRCDIR = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(SRCDIR / "tests" / "integration"))
 
-from test_fcgi_close import read_answer, request_bytes  # noqa: E402
+from fcgiclient import read_answer, request_bytes  # noqa: E402
 
 API_KEY = "sk-insns-" + "k" * 30
 LINE = re.compile(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S.*)$")

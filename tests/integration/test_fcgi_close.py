@@ -32,7 +32,6 @@ import json
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -43,56 +42,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from fcgiclient import read_answer, request_bytes  # noqa: E402
 from gateway import KIRO_FCGI, require_binaries  # noqa: E402
-from test_responder_start import (FCGI_BEGIN_REQUEST, FCGI_END_REQUEST,  # noqa: E402
-                                  FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT, name_value,
-                                  record)
 
-FCGI_ABORT_REQUEST = 2
 API_KEY = "sk-close-" + "c" * 24
-
-
-def request_bytes(method: str, path: str, body: bytes = b"", headers: dict | None = None,
-                  abort: bool = False) -> bytes:
-    params = {"REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": path,
-              "REQUEST_URI": path, "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1"}
-    if body:
-        params["CONTENT_LENGTH"] = str(len(body))
-        params["CONTENT_TYPE"] = "application/json"
-    params.update(headers or {})
-    out = record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", 1, 0))
-    out += record(FCGI_PARAMS, b"".join(name_value(k, v) for k, v in params.items()))
-    out += record(FCGI_PARAMS, b"")
-    for at in range(0, len(body), 32768):
-        out += record(FCGI_STDIN, body[at:at + 32768])
-    out += record(FCGI_STDIN, b"")
-    if abort:
-        # More than libfcgi reads at once (8 KB): some of it stays unread.
-        out += record(FCGI_ABORT_REQUEST, b"") + record(FCGI_STDIN, b"x" * 16000) * 2
-    return out
-
-
-def read_answer(s: socket.socket) -> bytes:
-    """STDOUT up to END_REQUEST; then the end of the stream must follow."""
-    data, stdout = b"", b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise AssertionError(f"connection closed before END_REQUEST: {stdout!r}")
-        data += chunk
-        while len(data) >= 8:
-            _, kind, _, length, padding = struct.unpack(">BBHHBx", data[:8])
-            if len(data) < 8 + length + padding:
-                break
-            content, data = data[8:8 + length], data[8 + length + padding:]
-            if kind == FCGI_STDOUT:
-                stdout += content
-            elif kind == FCGI_END_REQUEST:
-                if data:
-                    raise AssertionError(f"bytes after END_REQUEST: {data!r}")
-                if s.recv(1) != b"":
-                    raise AssertionError("no end of stream after END_REQUEST")
-                return stdout
 
 
 def write_after_end(s: socket.socket) -> bool:

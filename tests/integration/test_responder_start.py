@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -33,49 +32,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from fcgiclient import read_answer, request_bytes  # noqa: E402
 from gateway import KIRO_FCGI, require_binaries  # noqa: E402
-
-FCGI_BEGIN_REQUEST, FCGI_END_REQUEST, FCGI_PARAMS, FCGI_STDIN, FCGI_STDOUT = 1, 3, 4, 5, 6
-
-
-def record(kind: int, content: bytes, request_id: int = 1) -> bytes:
-    return struct.pack(">BBHHBx", 1, kind, request_id, len(content), 0) + content
-
-
-def name_value(name: str, value: str) -> bytes:
-    out = b""
-    for part in (name.encode(), value.encode()):
-        out += struct.pack(">B", len(part)) if len(part) < 128 else \
-            struct.pack(">I", len(part) | 0x80000000)
-    return out + name.encode() + value.encode()
 
 
 def fcgi_get(path: str, sock_path: str, timeout: float = 10.0) -> bytes:
     """One FastCGI GET request; its STDOUT stream."""
-    params = b"".join(name_value(k, v) for k, v in {
-        "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": path,
-        "REQUEST_URI": path, "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1"}.items())
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(timeout)
         s.connect(sock_path)
-        s.sendall(record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", 1, 0))
-                  + record(FCGI_PARAMS, params) + record(FCGI_PARAMS, b"")
-                  + record(FCGI_STDIN, b""))
-        data, stdout = b"", b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                raise AssertionError(f"connection closed before END_REQUEST: {stdout!r}")
-            data += chunk
-            while len(data) >= 8:
-                _, kind, _, length, padding = struct.unpack(">BBHHBx", data[:8])
-                if len(data) < 8 + length + padding:
-                    break
-                content, data = data[8:8 + length], data[8 + length + padding:]
-                if kind == FCGI_STDOUT:
-                    stdout += content
-                elif kind == FCGI_END_REQUEST:
-                    return stdout
+        s.sendall(request_bytes("GET", path))
+        return read_answer(s)
 
 
 def environ_of(pid: int) -> dict[str, str]:

@@ -50,6 +50,18 @@ assert_sha256(const void *data, size_t len, const char *want)
 	ck_assert_int_eq(out[SHA256_HEX_LEN + 2], 'X');
 }
 
+/* The published FNV-1a test vectors. */
+START_TEST(fnv1a_known_values)
+{
+	ck_assert_uint_eq(fnv1a32(""), 0x811c9dc5u);
+	ck_assert_uint_eq(fnv1a32("a"), 0xe40c292cu);
+	ck_assert_uint_eq(fnv1a32("foobar"), 0xbf9cf968u);
+	ck_assert_uint_eq(fnv1a64(""), 0xcbf29ce484222325ULL);
+	ck_assert_uint_eq(fnv1a64("a"), 0xaf63dc4c8601ec8cULL);
+	ck_assert_uint_eq(fnv1a64("foobar"), 0x85944171f73967e8ULL);
+}
+END_TEST
+
 START_TEST(sha256_hex_known_vectors)
 {
 	char	*million;
@@ -394,6 +406,7 @@ digest_suite(void)
 	s = suite_create("digest");
 	tc = tcase_create("sha256");
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, fnv1a_known_values);
 	tcase_add_test(tc, sha256_hex_known_vectors);
 	tcase_add_test(tc, sha256_hex_is_lowercase_hex);
 	tcase_add_test(tc, sha256_raw_matches_hex);
