@@ -147,7 +147,8 @@ class FastCGIClose(unittest.TestCase):
         deadline = time.monotonic() + 10
         while True:
             log = (self.dir / "stderr-0.log").read_text(errors="replace")
-            if log.count("GET /health 200") >= 2 or time.monotonic() > deadline:
+            if (log.count("GET /health 200") >= 2 and "POST /v1/messages 401" in log) \
+                    or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
         self.assertEqual(log.count("GET /health 200"), 2, log)
