@@ -30,6 +30,11 @@ pingIntervalSeconds=1.  For each server:
     after half a frame) is retried transparently: the client sees a normal
     stream and the mock saw two calls.
 
+With 2 processes of 4 threads per server (the Burst classes): 8 streams in
+flight, 4 of whose clients leave after 2 deltas; the other 4 arrive whole,
+the mock saw exactly the 4 left transfers aborted early, the access log has 4
+"(client gone)", and the processes that served the burst go on serving.
+
 Run: /usr/bin/python3 tests/integration/test_gateway_streaming.py
 """
 
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -231,11 +237,97 @@ class _Streaming:
                 self.assertEqual([e["cutoff"] for e in log], [True, False])
 
 
+class _StreamingBurst:
+    """Streams in flight over two processes while some of their clients leave."""
+    server: str
+    mount: str
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.missing = gw.SERVERS[cls.server].missing()
+        if cls.missing is None:
+            cls.account = Account("burst")
+            cls.gw = cls.enterClassContext(Gateway(
+                cls.server, MOCK, mount=cls.mount, procs=2, threads=4,
+                accounts=[cls.account]))
+
+    def setUp(self) -> None:
+        if self.missing is not None:
+            self.fail(self.missing)
+        MOCK.reset()
+        self.gw.register_accounts()
+
+    def test_clients_leaving_mid_stream_among_others_that_stay(self) -> None:
+        """Each piece of Kiro's stream leaves in one write, and a write that
+        finds the client gone stops that transfer: 4 of 8 streams in flight
+        over 2 processes are left after 2 deltas; the other 4 arrive whole."""
+        count, delay_ms, n = 20, 100, 8
+        MOCK.script({"kind": "slow", "count": count, "delay_ms": delay_ms}, times=n)
+        results: list = [None] * n
+
+        def client(i: int) -> None:
+            try:
+                with open_stream(self.gw.url("/v1/messages"), "POST",
+                                 json.dumps(body(f"burst {i}", stream=True)).encode(),
+                                 dict(self.gw.auth(),
+                                      **{"Content-Type": "application/json"})) as resp:
+                    events, deltas = [], 0
+                    for event in sse_events(resp):
+                        events.append(event)
+                        if event.event == "content_block_delta":
+                            deltas += 1
+                            if i % 2 == 0 and deltas == 2:
+                                break
+                    results[i] = (resp.status, events)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                results[i] = exc
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        # mod_fcgid starts its processes on demand: those that served the burst.
+        pids = self.gw.responder_pids()
+        for i, r in enumerate(results):
+            self.assertIsInstance(r, tuple, f"client {i}: {r!r}")
+            self.assertEqual(r[0], 200, i)
+            if i % 2:
+                self.assertEqual(event_names(r[1])[-1], "message_stop", i)
+                self.assertEqual(text_of(r[1]),
+                                 "".join(f"chunk {k} " for k in range(count)), i)
+        done = wait_for(lambda: (lambda log: log if len(log) == n and
+                                 all(e["complete"] for e in log) else None)(MOCK.requests()),
+                        what="the mock to finish all 8 requests", timeout=30)
+        aborted = [e for e in done if e["client_aborted"]]
+        self.assertEqual(len(aborted), n // 2, done)
+        scripted_ms = (count - 1) * delay_ms
+        for e in aborted:
+            self.assertLess(e["duration_ms"], 0.6 * scripted_ms,
+                            "the upstream transfer ran on after the client left")
+        wait_for(lambda: self.gw.log().count("(client gone)") >= n // 2 or None,
+                 what="the access lines of the clients that left")
+        self.assertEqual(self.gw.log().count("(client gone)"), n // 2)
+        for i in range(2):
+            after = self.gw.messages(body(f"after {i}"))
+            self.assertEqual(after.status, 200, after.body[:300])
+        self.assertLessEqual(pids.items(), self.gw.responder_pids().items(),
+                             "a responder that served the burst is gone")
+
+
 class Lighttpd(_Streaming, unittest.TestCase):
     server, mount = "lighttpd", "/kiro"
 
 
 class Apache(_Streaming, unittest.TestCase):
+    server, mount = "apache", "/"
+
+
+class LighttpdBurst(_StreamingBurst, unittest.TestCase):
+    server, mount = "lighttpd", "/kiro"
+
+
+class ApacheBurst(_StreamingBurst, unittest.TestCase):
     server, mount = "apache", "/"
 
 
