@@ -185,22 +185,7 @@ push(struct openai_responses_emit *e)
 	return emit_push(e->out, e->sink, &e->events);
 }
 
-/*
- * Appends n bytes: buf_append's work, inline, for the many short pieces
- * of an event (json.c's put_bytes does the same).
- */
-static inline void
-put(struct buf *d, const char *s, size_t n)
-{
-	if (d->cap - d->len > n) {
-		memcpy(d->ptr + d->len, s, n);
-		d->len += n;
-		d->ptr[d->len] = '\0';
-	} else
-		buf_append(d, s, n);
-}
-
-#define PUT_LIT(d, lit)	put((d), (lit), sizeof(lit) - 1)
+#define PUT_LIT(d, lit)	buf_add((d), (lit), sizeof(lit) - 1)
 
 /* A number, without printf's cost on the delta path. */
 static void
@@ -211,22 +196,7 @@ put_num(struct buf *d, long n)
 	size_t		 len;
 
 	p = buf_decimal(n, digits, &len);
-	put(d, p, len);
-}
-
-/*
- * s as a JSON string exactly as buf_json_str writes it, which the events
- * outside the items have always used: it escapes DEL, json-c does not.
- * Without a DEL the two agree, and json_put_str steps over plain runs
- * 16 bytes at a time where buf_json_str goes byte by byte.
- */
-static void
-put_str(struct buf *d, const char *s, size_t len)
-{
-	if (memchr(s, 0x7f, len) == NULL)
-		json_put_str(d, s, len);
-	else
-		buf_json_str(d, s, len);
+	buf_add(d, p, len);
 }
 
 /*
@@ -239,7 +209,7 @@ ev_begin(struct openai_responses_emit *e, enum ev_type type)
 {
 	struct buf	*d = &e->events;
 
-	put(d, ev_heads[type].frame, ev_heads[type].len);
+	buf_add(d, ev_heads[type].frame, ev_heads[type].len);
 	put_num(d, e->seq++);
 	return d;
 }
@@ -439,7 +409,7 @@ item_put(struct buf *d, struct item *it)
 		return;
 	}
 	item_done(it);
-	put(d, it->json.ptr, it->json.len);
+	buf_add(d, it->json.ptr, it->json.len);
 }
 
 /* ,"part": and a done item's content or summary part. */
@@ -448,7 +418,7 @@ part_put(struct buf *d, struct item *it)
 {
 	item_done(it);
 	PUT_LIT(d, ",\"part\":");
-	put(d, it->json.ptr + it->marks.part_off, it->marks.part_len);
+	buf_add(d, it->json.ptr + it->marks.part_off, it->marks.part_len);
 }
 
 /* A done item's text as put_str writes it: the item's copy, but a DEL. */
@@ -459,7 +429,7 @@ text_put(struct buf *d, struct item *it)
 	if (it->text_del)
 		buf_json_str(d, it->text.ptr, it->text.len);
 	else
-		put(d, it->json.ptr + it->marks.str_off, it->marks.str_len);
+		buf_add(d, it->json.ptr + it->marks.str_off, it->marks.str_len);
 }
 
 /* An item event: output_item.added or .done. */
@@ -485,7 +455,7 @@ ev_part_begin(struct openai_responses_emit *e, enum ev_type type,
 {
 	struct buf	*d = ev_begin(e, type);
 
-	put(d, e->items[index].head, e->items[index].head_len);
+	buf_add(d, e->items[index].head, e->items[index].head_len);
 	return d;
 }
 
@@ -506,8 +476,8 @@ ev_delta(struct openai_responses_emit *e, enum ev_type type, size_t index,
 	buf_reserve(d, ev_heads[type].len + BUF_DECIMAL_LEN +
 	    e->items[index].head_len + extra_len + len + 8);
 	d = ev_part_begin(e, type, index);
-	put(d, extra, extra_len);
-	put_str(d, s, len);
+	buf_add(d, extra, extra_len);
+	buf_json_str(d, s, len);
 	ev_end(d);
 }
 
@@ -769,7 +739,7 @@ echo_slice(struct openai_responses_emit *e, struct buf *d, const char *s,
     size_t len)
 {
 	if (!e->stream || !e->head_sent || len < ECHO_DIRECT_MIN) {
-		put(d, s, len);
+		buf_add(d, s, len);
 		return;
 	}
 	(void)out_buf(e->out, d);
@@ -820,7 +790,7 @@ response_put(struct openai_responses_emit *e, struct buf *d,
 	echo_put(e, d, ECHO_INSTRUCTIONS);
 	echo_put(e, d, ECHO_MAX_OUTPUT_TOKENS);
 	PUT_LIT(d, ",\"model\":");
-	put_str(d, e->model, strlen(e->model));
+	buf_json_str(d, e->model, strlen(e->model));
 	PUT_LIT(d, ",\"output\":[");
 	if (usage != NULL || error != NULL)
 		for (i = 0; i < e->n_items; i++) {

@@ -85,6 +85,35 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * How many bytes from p on need no escaping: 8 at a time while none of
+ * them is a control byte, '"', '\\' or DEL (a word that may hold one,
+ * falsely too, is left to the byte loop).
+ */
+static size_t
+plain_run(const unsigned char *p, size_t len)
+{
+	const uint64_t	ones = UINT64_C(0x0101010101010101);
+	const uint64_t	highs = UINT64_C(0x8080808080808080);
+	uint64_t	w, q, bs, del;
+	size_t		i = 0;
+
+	while (len - i >= 8) {
+		memcpy(&w, p + i, 8);
+		q = w ^ (ones * '"');
+		bs = w ^ (ones * '\\');
+		del = w ^ (ones * 0x7f);
+		if ((((q - ones) & ~q) | ((bs - ones) & ~bs) |
+		    ((del - ones) & ~del) | ((w - ones * 0x20) & ~w)) & highs)
+			break;
+		i += 8;
+	}
+	while (i < len && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\' &&
+	    p[i] != 0x7f)
+		i++;
+	return i;
+}
+
 void
 buf_json_str(struct buf *b, const char *s, size_t len)
 {
@@ -96,11 +125,8 @@ buf_json_str(struct buf *b, const char *s, size_t len)
 	buf_putc(b, '"');
 	for (i = 0; i < len; i = run) {
 		/* Copy the longest run that needs no escaping in one go. */
-		for (run = i; run < len && p[run] >= 0x20 && p[run] != '"' &&
-		    p[run] != '\\' && p[run] != 0x7f; run++)
-			;
-		if (run > i) {
-			buf_append(b, s + i, run - i);
+		if ((run = i + plain_run(p + i, len - i)) > i) {
+			buf_add(b, s + i, run - i);
 			continue;
 		}
 		switch (p[i]) {

@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 /*
  * Caller-owned: the struct lives wherever the caller puts it, and its handle
@@ -19,6 +20,20 @@ struct buf {
 #define BUF_INIT { NULL, 0, 0 }
 
 void	 buf_append(struct buf *, const void *, size_t);
+/*
+ * buf_append inline when the bytes fit, for writers that add many short
+ * pieces (JSON punctuation, escapes, event frames): no call per piece.
+ */
+static inline void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len > n) {
+		memcpy(b->ptr + b->len, p, n);
+		b->len += n;
+		b->ptr[b->len] = '\0';
+	} else
+		buf_append(b, p, n);
+}
 /* Makes room for extra more bytes at once (len and contents unchanged). */
 void	 buf_reserve(struct buf *, size_t extra);
 void	 buf_puts(struct buf *, const char *);

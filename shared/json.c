@@ -66,25 +66,10 @@ utf8_check(const unsigned char *s, size_t len)
 	return len;
 }
 
-/*
- * buf_append inline when the bytes fit: the parser's escapes and the
- * writer's punctuation are a byte or two each, too small for a call.
- */
-static inline void
-put_bytes(struct buf *b, const void *p, size_t n)
-{
-	if (b->cap - b->len > n) {
-		memcpy(b->ptr + b->len, p, n);
-		b->len += n;
-		b->ptr[b->len] = '\0';
-	} else
-		buf_append(b, p, n);
-}
-
 static inline void
 put_char(struct buf *b, char c)
 {
-	put_bytes(b, &c, 1);
+	buf_add(b, &c, 1);
 }
 
 /*
@@ -218,7 +203,7 @@ fast_utf8(struct buf *b, unsigned long cp)
 		u[3] = (char)(0x80 | (cp & 0x3f));
 		n = 4;
 	}
-	put_bytes(b, u, n);
+	buf_add(b, u, n);
 }
 
 /* One escape after the backslash at *p: 0, or -1 to give up. */
@@ -294,7 +279,7 @@ fast_string(struct fast *f, const char **out, size_t *len)
 			return -1;	/* a control byte, or a rare escape */
 		run = f->p;
 		f->p = json_str_run(f->p, f->end);
-		put_bytes(&f->str, run, (size_t)(f->p - run));
+		buf_add(&f->str, run, (size_t)(f->p - run));
 	}
 	return -1;
 }
@@ -948,17 +933,17 @@ json_put_str(struct buf *out, const char *s, size_t len)
 		/* jsonc_esc marks the bytes fast_str_stop does. */
 		run = (size_t)(json_str_run(s + i, s + len) - s);
 		if (run > i) {
-			put_bytes(out, s + i, run - i);
+			buf_add(out, s + i, run - i);
 			if ((i = run) == len)
 				break;
 		}
 		if (jsonc_esc[p[i]] == 'u') {
 			esc[4] = hex[p[i] >> 4];
 			esc[5] = hex[p[i] & 0xf];
-			put_bytes(out, esc, 6);
+			buf_add(out, esc, 6);
 		} else {
 			esc[1] = (char)jsonc_esc[p[i]];
-			put_bytes(out, esc, 2);
+			buf_add(out, esc, 2);
 			esc[1] = 'u';
 		}
 		i++;
@@ -988,13 +973,13 @@ write_value(json_object *v, struct buf *out)
 
 	switch (json_object_get_type(v)) {
 	case json_type_null:
-		put_bytes(out, "null", 4);
+		buf_add(out, "null", 4);
 		break;
 	case json_type_boolean:
 		if (json_object_get_boolean(v))
-			put_bytes(out, "true", 4);
+			buf_add(out, "true", 4);
 		else
-			put_bytes(out, "false", 5);
+			buf_add(out, "false", 5);
 		break;
 	case json_type_int:
 		if ((i = json_object_get_int64(v)) == INT64_MAX) {
@@ -1002,7 +987,7 @@ write_value(json_object *v, struct buf *out)
 			break;
 		}
 		p = buf_decimal(i, num, &n);
-		put_bytes(out, p, n);
+		buf_add(out, p, n);
 		break;
 	case json_type_double:
 		jsonc_leaf(v, out);

@@ -320,6 +320,43 @@ START_TEST(buf_json_str_escapes_every_control_char)
 }
 END_TEST
 
+/*
+ * Runs are scanned 8 bytes at a time: every byte value at every place of
+ * a 24-byte string, in words of plain bytes, high bytes and near-misses
+ * (0x20, 0x7e, 0x80), comes out as the byte-by-byte escape says.
+ */
+START_TEST(buf_json_str_word_scan_misses_no_byte)
+{
+	static const unsigned char	fill[] = { 'a', 0x20, 0x7e, 0x80, 0xff };
+	struct buf	b = BUF_INIT, want = BUF_INIT;
+	unsigned char	in[24];
+	char		tmp[8];
+	unsigned	c;
+	size_t		f, at, i;
+
+	for (f = 0; f < sizeof(fill); f++)
+		for (c = 0; c < 0x100; c++)
+			for (at = 0; at < sizeof(in); at++) {
+				memset(in, fill[f], sizeof(in));
+				in[at] = (unsigned char)c;
+				buf_reset(&want);
+				buf_putc(&want, '"');
+				for (i = 0; i < sizeof(in); i++)
+					buf_puts(&want,
+					    expected_escape(in[i], tmp));
+				buf_putc(&want, '"');
+				buf_reset(&b);
+				buf_json_str(&b, (const char *)in, sizeof(in));
+				ck_assert_msg(b.len == want.len &&
+				    memcmp(b.ptr, want.ptr, b.len) == 0,
+				    "byte 0x%02x at %zu in 0x%02x: %s", c, at,
+				    fill[f], b.ptr);
+			}
+	buf_free(&b);
+	buf_free(&want);
+}
+END_TEST
+
 START_TEST(buf_json_str_escapes_inside_runs)
 {
 	struct buf	b = BUF_INIT;
@@ -619,6 +656,7 @@ buf_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, buf_json_str_escapes_every_control_char);
 	tcase_add_test(tc, buf_json_str_escapes_inside_runs);
+	tcase_add_test(tc, buf_json_str_word_scan_misses_no_byte);
 	tcase_add_test(tc, buf_json_str_keeps_utf8_untouched);
 	tcase_add_test(tc, buf_json_str_empty_and_appended);
 	tcase_add_test(tc, buf_json_str_parses_back_to_same_bytes);
