@@ -34,6 +34,10 @@
  *                             their own.  One marker is enough: the other
  *                             takes the server's pace (-w, -g).
  *       With -P every answer is paced (markers may still change it).
+ *       With -C file, a request whose body holds "bench-capture-head" has
+ *       its head (request line and headers, as received) written to file
+ *       (atomically) before it is answered: `make bench` compares the
+ *       header block of kiro-fcgi's request with the relay's.
  *   POST .../refreshToken, POST .../token
  *       {"accessToken":..., "refreshToken":..., "expiresIn":3600, ...}
  *   POST .../ListAvailableProfiles
@@ -44,7 +48,7 @@
  *       404
  *
  * Usage: fast-upstream [-P] [-p port] [-f port-file] [-e events]
- *            [-d delay-ms] [-w head-us] [-g gap-us]
+ *            [-d delay-ms] [-w head-us] [-g gap-us] [-C capture-file]
  * -w and -g set the pace (default 2000 µs before the headers, 1000 µs
  * between frames: a small answer from a real server takes a few ms).
  * With port 0 (the default) the kernel picks the port; it is written to
@@ -81,6 +85,7 @@
 #define MAX_EVENTS	100000
 #define MAX_DELAY_MS	60000
 #define MAX_PACE_US	60000000L
+#define CAPTURE_MARKER	"bench-capture-head"
 
 static const char *const	 words[] = {
 	"Hello", " from", " the fast", " upstream", " stub", ", which",
@@ -95,12 +100,15 @@ static long		 pace_gap_us = 1000;
 static struct buf	 canned;	/* the whole default response */
 static struct buf	 tail;		/* metering + context usage frames */
 static size_t		 tail_split;	/* where the second one starts */
+static const char	*capture_path;	/* -C */
+static pthread_mutex_t	 capture_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: fast-upstream [-P] [-p port] [-f port-file] "
-	    "[-e events] [-d delay-ms] [-w head-us] [-g gap-us]\n");
+	    "[-e events] [-d delay-ms] [-w head-us] [-g gap-us] "
+	    "[-C capture-file]\n");
 	exit(2);
 }
 
@@ -393,6 +401,35 @@ answer_404(int fd)
 	return write_all(fd, resp, sizeof(resp) - 1);
 }
 
+/*
+ * -C: the request's head into capture_path, through a temporary file
+ * renamed, so a reader never sees half of it.  A failure is only reported:
+ * the bench then finds no file and says so.
+ */
+static void
+capture_head(const char *head, size_t len)
+{
+	char	tmp[PATH_MAX];
+	FILE	*f;
+	int	 n, ok = 0;
+
+	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", capture_path,
+	    (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		fprintf(stderr, "fast-upstream: capture path too long\n");
+		return;
+	}
+	pthread_mutex_lock(&capture_lock);
+	if ((f = fopen(tmp, "w")) != NULL) {
+		ok = fwrite(head, 1, len, f) == len;
+		ok = fclose(f) == 0 && ok && rename(tmp, capture_path) == 0;
+	}
+	if (!ok)
+		fprintf(stderr, "fast-upstream: %s: %s\n", capture_path,
+		    strerror(errno));
+	pthread_mutex_unlock(&capture_lock);
+}
+
 /* Reads more into in; 0 on EOF or error. */
 static int
 fill(int fd, struct buf *in)
@@ -543,6 +580,11 @@ serve_conn(void *arg)
 			    (size_t)content_length);
 		}
 
+		if (capture_path != NULL && body.len > 0 && memmem(body.ptr,
+		    body.len, CAPTURE_MARKER, sizeof(CAPTURE_MARKER) - 1) !=
+		    NULL)
+			capture_head(in.ptr, head_len);
+
 		/* The answer; the target's path decides. */
 		{
 			size_t		 tlen = (size_t)(target_end - target);
@@ -606,8 +648,11 @@ main(int argc, char *argv[])
 	long			 port = 0;
 	int			 ch, lfd, fd, one = 1;
 
-	while ((ch = getopt(argc, argv, "Pp:f:e:d:w:g:")) != -1) {
+	while ((ch = getopt(argc, argv, "C:Pp:f:e:d:w:g:")) != -1) {
 		switch (ch) {
+		case 'C':
+			capture_path = optarg;
+			break;
 		case 'P':
 			paced = 1;
 			break;

@@ -9,11 +9,20 @@
  * handle, set up once and reused for all its requests, so the connection
  * to the upstream is kept alive; only the body changes per request.
  *
- * Usage: relay-responder -u upstream-url [-t threads]
+ * Usage: relay-responder -u upstream-url [-t threads] [-H header-file]
  * (RELAY_UPSTREAM in the environment stands for -u).  lighttpd or any
  * FastCGI server starts it with the listening socket on descriptor 0.
  * The answer's status is the upstream's; 502 when the upstream cannot be
  * reached.  Request bodies over 16 MB get a 413.
+ *
+ * -H sends the file's request headers ("Name: value", one a line, at most
+ * 64 and 64 KB; blank lines skipped) with every upstream call instead of
+ * the three short default ones, passed as kiro-fcgi passes its own
+ * (shared/http.c): a list of nodes this program owns, ended by "Expect:".
+ * `make bench` gives it the header block kiro-fcgi sends to Kiro, so that
+ * libcurl's per-byte header formatting, which the gateway cannot avoid,
+ * is measured rather than claimed (tests/bench/README.md, issue 13).
+ * Bad input in the file: a message naming the line, and exit 2.
  */
 
 #include <errno.h>
@@ -22,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -29,6 +39,8 @@
 
 #define MAX_BODY	(16L * 1024 * 1024)
 #define MAX_THREADS	64
+#define MAX_HDR_FILE	(64 * 1024)
+#define MAX_HEADERS	64
 
 struct relay_call {
 	FCGX_Request	*req;
@@ -38,6 +50,9 @@ struct relay_call {
 };
 
 static char			 url[4096];
+/* -H: the file's text (lines cut in place) and the list over it. */
+static char			*header_text;
+static struct curl_slist	*header_nodes;
 
 /*
  * The other threads sit in accept() and would not see a flag: nothing is
@@ -54,8 +69,108 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: relay-responder -u upstream-url "
-	    "[-t threads]\n");
+	    "[-t threads] [-H header-file]\n");
 	exit(2);
+}
+
+static void
+bad_header_file(const char *path, long line, const char *why)
+{
+	if (line > 0)
+		fprintf(stderr, "relay-responder: %s, line %ld: %s\n", path,
+		    line, why);
+	else
+		fprintf(stderr, "relay-responder: %s: %s\n", path, why);
+	exit(2);
+}
+
+/* A header name: RFC 9110 token characters. */
+static int
+is_token_char(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	    (c >= 'A' && c <= 'Z') || (c != '\0' &&
+	    strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Checks one header line; NULL when good, else what is wrong. */
+static const char *
+header_line_error(const char *line)
+{
+	const unsigned char	*p = (const unsigned char *)line;
+	size_t			 name_len;
+
+	while (*p != '\0' && *p != ':' && is_token_char(*p))
+		p++;
+	name_len = (size_t)(p - (const unsigned char *)line);
+	if (*p != ':' || name_len == 0)
+		return "not a \"Name: value\" header";
+	/* libcurl frames the body itself; a second length would break it. */
+	if ((name_len == 14 && strncasecmp(line, "Content-Length", 14) ==
+	    0) || (name_len == 17 && strncasecmp(line, "Transfer-Encoding",
+	    17) == 0))
+		return "Content-Length and Transfer-Encoding are libcurl's";
+	for (p++; *p != '\0'; p++)
+		if ((*p < ' ' && *p != '\t') || *p == 0x7f)
+			return "control character in the value";
+	return NULL;
+}
+
+/*
+ * Reads -H's file into header_text and header_nodes: one node per line
+ * and "Expect:" last, as shared/http.c builds kiro-fcgi's list (libcurl
+ * only reads it).  Exits 2 on anything it would not send as it is.
+ */
+static void
+load_headers(const char *path)
+{
+	FILE		*f;
+	char		*line, *next, *end;
+	const char	*why;
+	size_t		 len, n = 0;
+	long		 lineno = 0;
+
+	if ((f = fopen(path, "r")) == NULL)
+		bad_header_file(path, 0, strerror(errno));
+	if ((header_text = malloc(MAX_HDR_FILE + 1)) == NULL ||
+	    (header_nodes = calloc(MAX_HEADERS + 1,
+	    sizeof(*header_nodes))) == NULL) {
+		fprintf(stderr, "relay-responder: out of memory\n");
+		exit(1);
+	}
+	len = fread(header_text, 1, MAX_HDR_FILE + 1, f);
+	if (ferror(f))
+		bad_header_file(path, 0, "read error");
+	fclose(f);
+	if (len > MAX_HDR_FILE)
+		bad_header_file(path, 0, "more than 64 KB");
+	if (memchr(header_text, '\0', len) != NULL)
+		bad_header_file(path, 0, "a NUL byte");
+	header_text[len] = '\0';
+	for (line = header_text; line < header_text + len; line = next) {
+		lineno++;
+		if ((end = strchr(line, '\n')) != NULL) {
+			*end = '\0';
+			next = end + 1;
+		} else
+			next = end = header_text + len;
+		if (end > line && end[-1] == '\r')
+			*--end = '\0';
+		if (end == line)
+			continue;
+		if ((why = header_line_error(line)) != NULL)
+			bad_header_file(path, lineno, why);
+		if (n == MAX_HEADERS)
+			bad_header_file(path, lineno, "more than 64 headers");
+		header_nodes[n].data = line;
+		header_nodes[n].next = &header_nodes[n + 1];
+		n++;
+	}
+	if (n == 0)
+		bad_header_file(path, 0, "no headers");
+	/* No "Expect: 100-continue" round trip on larger bodies. */
+	header_nodes[n].data = (char *)"Expect:";
+	header_nodes[n].next = NULL;
 }
 
 /* The status line and headers, before the first byte of the answer. */
@@ -158,17 +273,21 @@ serve(void *arg)
 		    (long)getpid());
 		exit(1);
 	}
-	headers = curl_slist_append(headers, "Content-Type: application/json");
-	headers = curl_slist_append(headers,
-	    "Authorization: Bearer relay-responder");
-	/* No "Expect: 100-continue" round trip on larger bodies. */
-	headers = curl_slist_append(headers, "Expect:");
-	if (headers == NULL) {
-		fprintf(stderr, "relay-responder: out of memory\n");
-		exit(1);
+	if (header_nodes == NULL) {
+		headers = curl_slist_append(headers,
+		    "Content-Type: application/json");
+		headers = curl_slist_append(headers,
+		    "Authorization: Bearer relay-responder");
+		/* No "Expect: 100-continue" round trip on larger bodies. */
+		headers = curl_slist_append(headers, "Expect:");
+		if (headers == NULL) {
+			fprintf(stderr, "relay-responder: out of memory\n");
+			exit(1);
+		}
 	}
 	(void)curl_easy_setopt(curl, CURLOPT_URL, url);
-	(void)curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	(void)curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_nodes != NULL ?
+	    header_nodes : headers);
 	(void)curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
 	(void)curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	(void)curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
@@ -191,12 +310,16 @@ main(int argc, char **argv)
 	struct sigaction	 sa;
 	pthread_t		 tids[MAX_THREADS];
 	const char		*up = getenv("RELAY_UPSTREAM");
+	const char		*header_file = NULL;
 	char			*end;
 	long			 threads = 1, i;
 	int			 ch, n;
 
-	while ((ch = getopt(argc, argv, "t:u:")) != -1) {
+	while ((ch = getopt(argc, argv, "H:t:u:")) != -1) {
 		switch (ch) {
+		case 'H':
+			header_file = optarg;
+			break;
 		case 't':
 			errno = 0;
 			threads = strtol(optarg, &end, 10);
@@ -216,6 +339,8 @@ main(int argc, char **argv)
 	n = snprintf(url, sizeof(url), "%s/generateAssistantResponse", up);
 	if (n < 0 || (size_t)n >= sizeof(url))
 		usage();
+	if (header_file != NULL)
+		load_headers(header_file);
 
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	memset(&sa, 0, sizeof(sa));
@@ -239,5 +364,7 @@ main(int argc, char **argv)
 	for (i = 1; i < threads; i++)
 		pthread_join(tids[i], NULL);
 	curl_global_cleanup();
+	free(header_nodes);
+	free(header_text);
 	return 0;
 }
