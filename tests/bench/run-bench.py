@@ -22,6 +22,13 @@ baseline measured in the same run for each figure:
               against the same events 10 ms apart: CPU per event, per second,
               and beyond the short one per second of the long one's duration
               (a periodic wake-up would show there); the relay over both.
+              Beside the relay, for information: "relay + Kiro's headers",
+              the relay sending (-H) the request headers the gateway sends
+              to Kiro, captured from one gateway request by fast-upstream -C
+              and checked to make a header block of the same size
+              (kiroheaders.py; the section fails otherwise): libcurl 7.88
+              formats headers a byte at a time, a floor the gateway cannot
+              go under.  The goals stay against the plain relay.
   syscalls    system calls per request by name (strace -f on one process, one
               thread, of the gateway and of the relay) against both stubs;
               store transactions per request (locks taken with flock, one per
@@ -49,7 +56,8 @@ baseline measured in the same run for each figure:
               shipped lighttpd/kiro-fcgi.conf) to kiro-fcgi + fast-upstream, vs
               the stub responder under the same config (the ceiling), and vs
               the relay responder (goals >= 0.7x its req/s, <= 2x its CPU per
-              request); with the CPU used by each process during the run.
+              request), and for information vs relay + Kiro's headers (see
+              paced); with the CPU used by each process during the run.
   rss         VmRSS of each responder process idle (after start and one
               request), baseline the stub; and the maximum during 50
               concurrent streams (2 processes x 25 threads, streams that
@@ -146,6 +154,9 @@ sys.path.insert(0, str(SRCDIR / "tests" / "integration"))
 
 import harness  # noqa: E402
 from harness import Lighttpd  # noqa: E402
+
+sys.path.insert(0, str(HERE))
+import kiroheaders  # noqa: E402
 
 KIRO_FCGI = Path(os.environ.get("KIRO_FCGI") or BUILDDIR / "fcgi" / "kiro-fcgi")
 STUB_FCGI = Path(os.environ.get("STUB_FCGI") or BUILDDIR / "tests" / "integration" / "stub-fcgi")
@@ -364,7 +375,8 @@ class FastUpstream:
             raise BenchError(f"{FAST_UPSTREAM} is not built: run make bench "
                              "(or set FAST_UPSTREAM)")
         port_file = self.dir / "port"
-        self.proc = subprocess.Popen([str(FAST_UPSTREAM), "-p", "0", "-f", str(port_file)],
+        self.proc = subprocess.Popen([str(FAST_UPSTREAM), "-p", "0", "-f", str(port_file),
+                                      "-C", str(self.capture_file)],
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(self.dir / "stderr.log", "wb"),
                                      start_new_session=True)
@@ -392,6 +404,25 @@ class FastUpstream:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def capture_file(self) -> Path:
+        return self.dir / "captured-head"
+
+    def capture(self, server, headers: dict, what: str) -> bytes:
+        """The head of the upstream request that one small request to server
+        (a gateway or a relay) makes, as fast-upstream received it."""
+        self.capture_file.unlink(missing_ok=True)
+        client = Client(server.srv.port)
+        try:
+            check_reply(client.request("POST", GW_TARGET, anthropic_body(
+                f"{SMALL_PROMPT} {kiroheaders.CAPTURE_MARKER}", False), headers), what)
+        finally:
+            client.close()
+        if not self.capture_file.exists():
+            raise BenchError(f"{what}: fast-upstream captured no request head: "
+                             + (self.dir / "stderr.log").read_text(errors="replace")[-500:])
+        return self.capture_file.read_bytes()
 
 
 # --- Servers -----------------------------------------------------------------------------
@@ -476,18 +507,22 @@ class StubServer:
 class RelayServer:
     """tests/bench/relay-responder (a byte relay to fast-upstream) behind the same lighttpd."""
 
-    def __init__(self, upstream: FastUpstream, procs: int = 2, threads: int = 4):
+    def __init__(self, upstream: FastUpstream, procs: int = 2, threads: int = 4,
+                 header_file: Path | None = None):
         self.upstream = upstream
         self.procs = procs
         self.threads = threads
+        self.header_file = header_file      # -H: the gateway's request headers
         self.srv: Lighttpd | None = None
 
     def __enter__(self) -> "RelayServer":
         if not (RELAY_FCGI.is_file() and os.access(RELAY_FCGI, os.X_OK)):
             raise BenchError(f"{RELAY_FCGI} is not built: run make bench "
                              "(or set RELAY_FCGI)")
-        self.srv = Lighttpd(RELAY_FCGI, ["-t", str(self.threads), "-u", self.upstream.url],
-                            mount=MOUNT, procs=self.procs)
+        argv = ["-t", str(self.threads), "-u", self.upstream.url]
+        if self.header_file is not None:
+            argv += ["-H", str(self.header_file)]
+        self.srv = Lighttpd(RELAY_FCGI, argv, mount=MOUNT, procs=self.procs)
         try:
             self.srv.start()
             self.pids = wait_children(self.srv, RELAY_FCGI, self.procs)
@@ -713,6 +748,31 @@ def section_cpu(gw: KiroGateway, stub: StubServer, n: int) -> dict:
 RELAY_HEADERS = {"Content-Type": "application/json"}
 
 
+def kiro_headers_relay(gw: KiroGateway, upstream: FastUpstream, tmp: Path) -> RelayServer:
+    """The relay responder (2 processes, 4 threads, as the relay) sending the
+    request headers the gateway sends to Kiro: captured from one gateway
+    request, checked against one of its own (kiroheaders.py).  Entered: the
+    caller exits it."""
+    head = upstream.capture(gw, GW_HEADERS, "header capture through the gateway")
+    header_file = tmp / "kiro-headers"
+    count = kiroheaders.write_header_file(head, header_file)
+    relay = RelayServer(upstream, procs=2, threads=4, header_file=header_file)
+    relay.__enter__()
+    try:
+        own = upstream.capture(relay, RELAY_HEADERS, "header capture through the relay")
+        try:
+            relay.sizes = kiroheaders.check_sizes(head, own)
+        except kiroheaders.HeaderMismatch as exc:
+            raise BenchError(str(exc)) from None
+    except BaseException:
+        relay.__exit__()
+        raise
+    log(f"relay + Kiro's headers: {count} headers from the gateway's request; header block "
+        f"{relay.sizes['relay_head_bytes']} bytes, the gateway's "
+        f"{relay.sizes['gateway_head_bytes']}")
+    return relay
+
+
 def cpu_rounds(cases: dict, rounds: int, warm: int) -> dict:
     """Responder and lighttpd CPU per request of each case, measured in turn.
 
@@ -798,9 +858,11 @@ def one_stream_cpu(server, events: int, gap_us: int) -> dict:
 
 
 def section_paced(gw: KiroGateway, relay: RelayServer, n_fast: int, n_paced: int,
-                  long_events: int, long_gap_us: int) -> dict:
+                  long_events: int, long_gap_us: int, relay_kh) -> dict:
     """CPU per request against the fast and the paced stub, with the relay
-    baseline; and one long stream against the same events 10 ms apart."""
+    baseline and the relay with Kiro's headers (relay_kh() starts it); and
+    one long stream against the same events 10 ms apart."""
+    kh = relay_kh()
     cases = {}
     for up, n in (("fast", n_fast), ("paced", n_paced)):
         pace = PACE if up == "paced" else ""
@@ -810,7 +872,10 @@ def section_paced(gw: KiroGateway, relay: RelayServer, n_fast: int, n_paced: int
                                           GW_HEADERS, n)
         cases[f"relay_{up}"] = (relay, relay.pids, GW_TARGET,
                                 anthropic_body(SMALL_PROMPT + pace, False), RELAY_HEADERS, n)
-    out: dict = {"pace_head_us": PACE_HEAD_US, "pace_gap_us": PACE_GAP_US}
+        cases[f"relaykh_{up}"] = (kh, kh.pids, GW_TARGET,
+                                  anthropic_body(SMALL_PROMPT + pace, False), RELAY_HEADERS, n)
+    out: dict = {"pace_head_us": PACE_HEAD_US, "pace_gap_us": PACE_GAP_US,
+                 "kiro_headers": kh.sizes}
     out.update(cpu_rounds(cases, rounds=3, warm=20))
     # The same events 10 ms apart: what the long stream costs beyond them is
     # what its duration costs.  Both gaps are long enough that each event
@@ -1375,7 +1440,8 @@ def wrk_run(url: str, conns: int, seconds: float, body_file: Path, headers: list
 
 
 def section_throughput(gw: KiroGateway, stub: StubServer, relay: RelayServer | None,
-                       upstream: FastUpstream, seconds: float, warm: float, tmp: Path) -> dict:
+                       upstream: FastUpstream, seconds: float, warm: float, tmp: Path,
+                       relay_kh=None) -> dict:
     if harness.find_program("wrk") is None:
         raise BenchError("wrk not found: apt-get install wrk "
                          "(deploy/install-deps.sh --test installs it)")
@@ -1396,6 +1462,14 @@ def section_throughput(gw: KiroGateway, stub: StubServer, relay: RelayServer | N
         # The ceiling a proxy can reach: the same upstream call, nothing parsed.
         plans.append(("relay", relay.srv.url("/v1/messages"), small, [],
                       {"responders": relay.pids, "lighttpd": [relay.srv.proc.pid],
+                       "fast-upstream": [upstream.proc.pid]}))
+    if relay_kh is not None:
+        # The same relay sending the gateway's request headers: libcurl's
+        # formatting of them is a floor the gateway cannot go under.
+        kh = relay_kh()
+        out["kiro_headers"] = kh.sizes
+        plans.append(("relaykh", kh.srv.url("/v1/messages"), small, [],
+                      {"responders": kh.pids, "lighttpd": [kh.srv.proc.pid],
                        "fast-upstream": [upstream.proc.pid]}))
     for who, url, body, headers, meters in plans:
         wrk_run(url, 4, warm, body, headers, meters)
@@ -1422,6 +1496,11 @@ def section_throughput(gw: KiroGateway, stub: StubServer, relay: RelayServer | N
             out[f"relay_ratio_c{conns}"] = k["rps"] / r["rps"]
             out[f"relay_cpu_ratio_c{conns}"] = (k["responder_us_per_request"]
                                                 / r["responder_us_per_request"])
+        if relay_kh is not None:
+            k, r = out[f"kiro_c{conns}"], out[f"relaykh_c{conns}"]
+            out[f"relaykh_ratio_c{conns}"] = k["rps"] / r["rps"]
+            out[f"relaykh_cpu_ratio_c{conns}"] = (k["responder_us_per_request"]
+                                                  / r["responder_us_per_request"])
     return out
 
 
@@ -1813,6 +1892,8 @@ def paced_rows(t: Table, p: dict) -> None:
                    f"<= 2x); lighttpd {k['lighttpd_us_per_request']:.0f} us (relay run "
                    f"{r['lighttpd_us_per_request']:.0f} us); wall "
                    f"{k['wall_us_per_request']:.0f} us")
+        if f"relaykh_{up}" in p:
+            kiro_headers_paced_rows(t, p, up)
     d, lg = p["short"], p["long"]
     t.row(f"stream of {lg['events']} events over {lg['wall_s']:.1f} s, per event",
           lg["sched_us_per_event"], "us", d["sched_us_per_event"],
@@ -1836,6 +1917,27 @@ def paced_rows(t: Table, p: dict) -> None:
     t.note(f"schedstat of all responder processes: long {lg['sched_us']:.0f} us, short "
            f"{d['sched_us']:.0f} us (utime+stime {lg['stat_us']:.0f} / {d['stat_us']:.0f} us); "
            f"lighttpd {lg['lighttpd_us']:.0f} / {d['lighttpd_us']:.0f} us")
+
+
+def kiro_headers_note(sizes: dict) -> str:
+    return (f"relay + Kiro's headers: the gateway's {sizes['headers']} request headers, "
+            f"header block {sizes['relay_head_bytes']} bytes (the gateway's "
+            f"{sizes['gateway_head_bytes']}); information, the goals stay against the relay")
+
+
+def kiro_headers_paced_rows(t: Table, p: dict, up: str) -> None:
+    """The relay sending the gateway's headers, and the gateway against it."""
+    r, kh = p[f"relay_{up}"], p[f"relaykh_{up}"]
+    t.row(f"  relay + Kiro's headers, {up} stub", kh["us_per_request"], "us",
+          r["us_per_request"], "relay", fmt="{:.0f}",
+          ratio=kh["sched_us_per_request"] / r["sched_us_per_request"])
+    for kind in ("nonstream", "stream"):
+        k = p[f"kiro_{kind}_{up}"]
+        t.row(f"  {kind.replace('nonstream', 'non-stream')}, {up} stub vs relay + headers",
+              k["us_per_request"], "us", kh["us_per_request"], "relay+hdrs", "(info)",
+              fmt="{:.0f}", ratio=k["sched_us_per_request"] / kh["sched_us_per_request"])
+    t.note(f"schedstat relay + Kiro's headers {kh['sched_us_per_request']:.0f} us, relay "
+           f"{r['sched_us_per_request']:.0f} us; " + kiro_headers_note(p["kiro_headers"]))
 
 
 def syscalls_rows(t: Table, sc: dict) -> None:
@@ -1971,6 +2073,20 @@ def build_table(res: dict) -> str:
                       cratio <= GOAL_RELAY_CPU, fmt="{:.0f}", ratio=cratio)
                 t.note("relay cpu during run: " + ", ".join(
                     f"{n} {v * 100:.0f}%" for n, v in r["cpu_share"].items()))
+        if "relaykh_c2" in th:
+            for conns in (2, 4):
+                k, r, kh = th[f"kiro_c{conns}"], th[f"relay_c{conns}"], th[f"relaykh_c{conns}"]
+                t.row(f"non-stream -c{conns} vs relay + Kiro's headers", k["rps"], "req/s",
+                      kh["rps"], "relay+hdrs", "(info)", fmt="{:.0f}",
+                      ratio=th[f"relaykh_ratio_c{conns}"])
+                t.row(f"  responder CPU/request -c{conns}", k["responder_us_per_request"], "us",
+                      kh["responder_us_per_request"], "relay+hdrs", "(info)", fmt="{:.0f}",
+                      ratio=th[f"relaykh_cpu_ratio_c{conns}"])
+                t.note(f"relay + Kiro's headers against the relay: {kh['rps'] / r['rps']:.2f}x "
+                       f"req/s, {kh['responder_us_per_request'] / r['responder_us_per_request']:.2f}x"
+                       " CPU per request; cpu during run: " + ", ".join(
+                           f"{n} {v * 100:.0f}%" for n, v in kh["cpu_share"].items()))
+            t.note(kiro_headers_note(th["kiro_headers"]))
         s4 = th["kiro_stream_c4"]
         t.row("stream -c4 (info)", s4["rps"], "req/s", th["stub_c4"]["rps"], "stub",
               fmt="{:.0f}")
@@ -2151,10 +2267,21 @@ def main() -> int:
                 stub_idle = attempt("rss.stub", lambda: stub_idle_rss(stub))
                 if idle is not None:
                     results["rss"] = {"idle": idle, "stub_idle": stub_idle or {}}
+            kh_box: dict = {}
+
+            def relay_kh() -> RelayServer:
+                # Started on first use, by the section that needs it: a
+                # header block that does not match fails that section.
+                if "server" not in kh_box:
+                    kh_box["server"] = kiro_headers_relay(gw, upstream, tmp)
+                    stack.callback(kh_box["server"].__exit__)
+                return kh_box["server"]
+
             for name, fn in (
                 ("cpu", lambda: section_cpu(gw, stub, plan["cpu_n"])),
                 ("paced", lambda: section_paced(gw, relay, plan["cpu_n"], plan["paced_n"],
-                                                plan["long_events"], plan["long_gap_us"])),
+                                                plan["long_events"], plan["long_gap_us"],
+                                                relay_kh)),
                 ("syscalls", lambda: section_syscalls(upstream, plan["sys_n"],
                                                       args.state_parent, tmp)),
                 ("profile", lambda: section_profile(upstream, plan["prof_n"],
@@ -2165,7 +2292,7 @@ def main() -> int:
                 ("events", lambda: section_events(gw, upstream, plan["events_k"],
                                                   plan["events_runs"])),
                 ("throughput", lambda: section_throughput(gw, stub, relay, upstream, plan["wrk_s"],
-                                                          plan["wrk_warm"], tmp)),
+                                                          plan["wrk_warm"], tmp, relay_kh)),
             ):
                 value = attempt(name, fn)
                 if value is not None:
