@@ -11,11 +11,21 @@ cancelled out: in total and for the functions that cost the most, inclusive
 (with what they call) and self.  Instruction counts are the same from run
 to run within about 1%, also on a loaded machine, which CPU times are not:
 measure a cut with this, and its time with `make bench`.
+
+--relay measures tests/bench/relay-responder (1 thread, the baseline of
+issue 13) the same way, serving the same request against the same stub;
+--relay --kiro-headers gives it (-H) the request headers kiro-fcgi sends
+to Kiro, captured from one request of kiro-fcgi run without callgrind and
+checked against one of the relay's (tests/bench/kiroheaders.py: the header
+blocks must be the same size within a few bytes, or it stops).  The three
+figures side by side: what a bare relay costs, what libcurl's formatting
+of Kiro's headers adds to it, and the gateway.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -33,6 +43,9 @@ sys.path.insert(0, str(SRCDIR / "tests" / "integration"))
 
 from fcgiclient import read_answer, request_bytes  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kiroheaders  # noqa: E402
+
 API_KEY = "sk-insns-" + "k" * 30
 LINE = re.compile(r"\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S.*)$")
 
@@ -46,7 +59,7 @@ def build_path(env: str, rel: str) -> Path:
 def start_upstream(tmp: Path) -> tuple[subprocess.Popen, str]:
     port_file = tmp / "port"
     proc = subprocess.Popen([str(build_path("FAST_UPSTREAM", "tests/bench/fast-upstream")),
-                             "-p", "0", "-f", str(port_file)],
+                             "-p", "0", "-f", str(port_file), "-C", str(tmp / "head")],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while not port_file.exists():
@@ -70,16 +83,19 @@ def write_config(tmp: Path, url: str) -> Path:
     return config
 
 
-def serve(tmp: Path, config: Path, raw: bytes, n: int) -> Path:
-    """n requests to one responder under callgrind; its output file."""
+def serve(tmp: Path, argv: list[str], env: dict, raw: bytes, n: int,
+          callgrind: bool = True) -> Path:
+    """n requests to one responder (argv), under callgrind unless told not
+    to; its output file."""
     sock, out = str(tmp / f"sock{n}"), tmp / f"callgrind.{n}"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(sock)
     listener = socket.socket(socket.AF_UNIX)
     listener.bind(sock)
     listener.listen(8)
-    env = dict(os.environ, KIRO_FCGI_CONFIG=str(config), GNUTLS_NO_IMPLICIT_INIT="1")
-    proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                             str(build_path("KIRO_FCGI", "fcgi/kiro-fcgi")), "-t", "1"],
-                            stdin=listener.fileno(), env=env, stdout=subprocess.DEVNULL,
+    if callgrind:
+        argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv]
+    proc = subprocess.Popen(argv, stdin=listener.fileno(), env=env, stdout=subprocess.DEVNULL,
                             stderr=open(tmp / f"stderr.{n}", "wb"))
     listener.close()
     done, deadline = 0, time.monotonic() + 120
@@ -103,6 +119,17 @@ def serve(tmp: Path, config: Path, raw: bytes, n: int) -> Path:
     proc.send_signal(signal.SIGTERM)
     proc.wait(120)
     return out
+
+
+def capture_head(tmp: Path, argv: list[str], env: dict, raw: bytes) -> bytes:
+    """The head of the upstream request one request to the responder makes
+    (fast-upstream -C), the responder run without callgrind."""
+    head = tmp / "head"
+    head.unlink(missing_ok=True)
+    serve(tmp, argv, env, raw, 1, callgrind=False)
+    if not head.exists():
+        raise SystemExit(f"insns: fast-upstream captured no request head from {argv[0]}")
+    return head.read_bytes()
 
 
 def annotate(path: Path, inclusive: bool) -> tuple[int, dict[str, int]]:
@@ -130,7 +157,15 @@ def main() -> int:
     ap.add_argument("--top", type=int, default=30, help="functions listed (default 30)")
     ap.add_argument("--n1", type=int, default=30)
     ap.add_argument("--n2", type=int, default=230)
+    ap.add_argument("--relay", action="store_true",
+                    help="tests/bench/relay-responder instead of kiro-fcgi")
+    ap.add_argument("--kiro-headers", action="store_true",
+                    help="with --relay: send the request headers kiro-fcgi sends (-H)")
     args = ap.parse_args()
+    if args.kiro_headers and not args.relay:
+        ap.error("--kiro-headers goes with --relay")
+    if not 0 < args.n1 < args.n2 <= 100000:
+        ap.error("need 0 < --n1 < --n2 <= 100000")
     if shutil.which("valgrind") is None or shutil.which("callgrind_annotate") is None:
         raise SystemExit("insns: valgrind is needed: apt-get install valgrind")
     tmp = Path(tempfile.mkdtemp(prefix="kiro-insns-"))
@@ -141,13 +176,35 @@ def main() -> int:
         body = json.dumps({"model": "claude-sonnet-4-5", "max_tokens": 64,
                            "stream": args.stream, "messages": [
                                {"role": "user", "content": "Say hello in five words."}]})
-        raw = request_bytes("POST", "/v1/messages", body.encode(),
-                            {"HTTP_X_API_KEY": API_KEY,
-                             "HTTP_ANTHROPIC_VERSION": "2023-06-01"})
-        first, second = serve(tmp, config, raw, args.n1), serve(tmp, config, raw, args.n2)
+        headers = {"HTTP_X_API_KEY": API_KEY, "HTTP_ANTHROPIC_VERSION": "2023-06-01"}
+        raw = request_bytes("POST", "/v1/messages", body.encode(), headers)
+        gw_argv = [str(build_path("KIRO_FCGI", "fcgi/kiro-fcgi")), "-t", "1"]
+        gw_env = dict(os.environ, KIRO_FCGI_CONFIG=str(config), GNUTLS_NO_IMPLICIT_INIT="1")
+        argv, env, who = gw_argv, gw_env, "kiro-fcgi"
+        if args.relay:
+            argv = [str(build_path("RELAY_FCGI", "tests/bench/relay-responder")),
+                    "-t", "1", "-u", url]
+            env, who = dict(os.environ), "relay-responder"
+        if args.kiro_headers:
+            marked = json.loads(body)
+            marked["messages"][0]["content"] += " " + kiroheaders.CAPTURE_MARKER
+            marked_raw = request_bytes("POST", "/v1/messages", json.dumps(marked).encode(),
+                                       headers)
+            gw_head = capture_head(tmp, gw_argv, gw_env, marked_raw)
+            count = kiroheaders.write_header_file(gw_head, tmp / "kiro-headers")
+            argv += ["-H", str(tmp / "kiro-headers")]
+            try:
+                sizes = kiroheaders.check_sizes(gw_head, capture_head(tmp, argv, env,
+                                                                      marked_raw))
+            except kiroheaders.HeaderMismatch as exc:
+                raise SystemExit(f"insns: {exc}") from None
+            who = (f"relay-responder + Kiro's headers ({count} headers, header block "
+                   f"{sizes['relay_head_bytes']} bytes, kiro-fcgi's "
+                   f"{sizes['gateway_head_bytes']})")
+        first, second = serve(tmp, argv, env, raw, args.n1), serve(tmp, argv, env, raw, args.n2)
         n = args.n2 - args.n1
         total = (annotate(second, False)[0] - annotate(first, False)[0]) / n
-        print(f"kiro-fcgi, one small {'streamed' if args.stream else 'non-stream'} "
+        print(f"{who}, one small {'streamed' if args.stream else 'non-stream'} "
               f"/v1/messages request: {total:,.0f} instructions (callgrind, runs of "
               f"{args.n1} and {args.n2} requests)")
         for inclusive in (True, False):
