@@ -44,6 +44,7 @@
 #define TRIM_EVERY_MS	5000
 #define MMAP_THRESHOLD	(256 * 1024)
 #define TRIM_THRESHOLD	(512 * 1024)
+#define ACCESS_LINE_ROOM	256	/* an access line's usual most */
 
 static struct app		 app;
 static pthread_mutex_t		 accept_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -174,6 +175,7 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 	struct request	 req;
 	const char	*v;
 	char		 method[32];
+	size_t		 method_len;
 
 	memset(&req, 0, sizeof(req));
 	req.envp = fcgx->envp;
@@ -209,7 +211,10 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 	 */
 	flows_end(&req);
 	close_plainly_when_read(fcgx, &req);
-	(void)snprintf(method, sizeof(method), "%s", req.method);
+	/* Cut as snprintf would, without printf. */
+	method_len = strnlen(req.method, sizeof(method) - 1);
+	memcpy(method, req.method, method_len);
+	method[method_len] = '\0';
 	req.method = method;
 	req.query = "";
 	req.envp = NULL;
@@ -221,7 +226,11 @@ serve_one(FCGX_Request *fcgx, struct relay_env *relay)
 		char		credits[32];
 		int		n;
 
-		/* Without printf but for the credits: one line per request. */
+		/*
+		 * Without printf but for the credits: one line per request,
+		 * in one allocation when it is of the usual size.
+		 */
+		buf_reserve(&line, ACCESS_LINE_ROOM);
 		buf_puts(&line, req.method);
 		buf_putc(&line, ' ');
 		buf_puts(&line, req.path);

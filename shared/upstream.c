@@ -315,8 +315,10 @@ upstream_auth_headers(struct upstream_auth *a, const struct cred *cred,
     const struct config *cfg, const struct upstream_sdk *sdk,
     const char **headers, size_t *n)
 {
-	const char	*token;
+	const char	*token, *max;
 	char		 machine_id[65], uuid[UUID_LEN + 1];
+	char		 digits[BUF_DECIMAL_LEN + 1];
+	size_t		 max_len;
 
 	cred_machine_id(cred, cfg, machine_id);
 	rand_uuid(uuid);
@@ -329,8 +331,10 @@ upstream_auth_headers(struct upstream_auth *a, const struct cred *cred,
 	    " api/", sdk->api, "#", sdk->version, " m/", sdk->metrics,
 	    " KiroIDE-", cfg->kiro_version, "-", machine_id);
 	a->invocation = JOIN("amz-sdk-invocation-id: ", uuid);
-	a->request = xasprintf("amz-sdk-request: attempt=1; max=%d",
-	    sdk->max_attempts);
+	/* buf_decimal writes up to digits[BUF_DECIMAL_LEN]: a string. */
+	digits[BUF_DECIMAL_LEN] = '\0';
+	max = buf_decimal(sdk->max_attempts, digits, &max_len);
+	a->request = JOIN("amz-sdk-request: attempt=1; max=", max);
 	a->auth = JOIN("Authorization: Bearer ", token);
 	headers[(*n)++] = a->xua;
 	headers[(*n)++] = a->ua;
