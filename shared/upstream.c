@@ -282,33 +282,43 @@ upstream_proxy(const struct cred *c, const struct config *cfg,
 	return NULL;
 }
 
-/*
- * The n parts joined, allocated; a NULL part counts as "".  Every upstream
- * call makes these headers, and printf cost ten times as much.
- */
-static char *
-join_parts(const char *const *parts, size_t n)
-{
-	size_t	len = 0, part, i;
-	char	*out, *p;
+/* A header line as its parts; a NULL part counts as "". */
+struct line_parts {
+	const char *const	*parts;
+	size_t			 n;
+};
 
-	for (i = 0; i < n; i++)
-		len += parts[i] != NULL ? strlen(parts[i]) : 0;
-	p = out = xmalloc(len + 1);
-	for (i = 0; i < n; i++) {
-		if (parts[i] == NULL)
-			continue;
-		part = strlen(parts[i]);
-		memcpy(p, parts[i], part);
-		p += part;
-	}
-	*p = '\0';
-	return out;
+#define PARTS(...)	{ (const char *const[]){ __VA_ARGS__ },		\
+			    sizeof((const char *const[]){ __VA_ARGS__ }) /	\
+			    sizeof(const char *) }
+
+/* The bytes of a line's parts joined, without the terminator. */
+static size_t
+line_len(const struct line_parts *l)
+{
+	size_t	len = 0, i;
+
+	for (i = 0; i < l->n; i++)
+		len += l->parts[i] != NULL ? strlen(l->parts[i]) : 0;
+	return len;
 }
 
-#define JOIN(...)	join_parts((const char *const[]){ __VA_ARGS__ },	\
-			    sizeof((const char *const[]){ __VA_ARGS__ }) /	\
-			    sizeof(const char *))
+/* Writes the line, terminated, at p; returns where the next one goes. */
+static char *
+line_put(char *p, const struct line_parts *l)
+{
+	size_t	len, i;
+
+	for (i = 0; i < l->n; i++) {
+		if (l->parts[i] == NULL)
+			continue;
+		len = strlen(l->parts[i]);
+		memcpy(p, l->parts[i], len);
+		p += len;
+	}
+	*p++ = '\0';
+	return p;
+}
 
 void
 upstream_auth_headers(struct upstream_auth *a, const struct cred *cred,
@@ -318,29 +328,46 @@ upstream_auth_headers(struct upstream_auth *a, const struct cred *cred,
 	const char	*token, *max;
 	char		 machine_id[65], uuid[UUID_LEN + 1];
 	char		 digits[BUF_DECIMAL_LEN + 1];
-	size_t		 max_len;
+	char		*p;
+	size_t		 max_len, len, i;
 
 	cred_machine_id(cred, cfg, machine_id);
 	rand_uuid(uuid);
 	token = cred->auth_method == CRED_AUTH_API_KEY ? cred->kiro_api_key :
 	    cred->access_token;
-	a->xua = JOIN("x-amz-user-agent: aws-sdk-js/", sdk->version,
-	    " KiroIDE-", cfg->kiro_version, "-", machine_id);
-	a->ua = JOIN("User-Agent: aws-sdk-js/", sdk->version, " ua/2.1 os/",
-	    cfg->system_version, " lang/js md/nodejs#", cfg->node_version,
-	    " api/", sdk->api, "#", sdk->version, " m/", sdk->metrics,
-	    " KiroIDE-", cfg->kiro_version, "-", machine_id);
-	a->invocation = JOIN("amz-sdk-invocation-id: ", uuid);
 	/* buf_decimal writes up to digits[BUF_DECIMAL_LEN]: a string. */
 	digits[BUF_DECIMAL_LEN] = '\0';
 	max = buf_decimal(sdk->max_attempts, digits, &max_len);
-	a->request = JOIN("amz-sdk-request: attempt=1; max=", max);
-	a->auth = JOIN("Authorization: Bearer ", token);
-	headers[(*n)++] = a->xua;
-	headers[(*n)++] = a->ua;
-	headers[(*n)++] = a->invocation;
-	headers[(*n)++] = a->request;
-	headers[(*n)++] = a->auth;
+	{
+		/*
+		 * Every upstream call makes these lines: joined without
+		 * printf, into one allocation rather than one each.
+		 */
+		const struct line_parts	lines[UPSTREAM_AUTH_LINES] = {
+			PARTS("x-amz-user-agent: aws-sdk-js/", sdk->version,
+			    " KiroIDE-", cfg->kiro_version, "-", machine_id),
+			PARTS("User-Agent: aws-sdk-js/", sdk->version,
+			    " ua/2.1 os/", cfg->system_version,
+			    " lang/js md/nodejs#", cfg->node_version, " api/",
+			    sdk->api, "#", sdk->version, " m/", sdk->metrics,
+			    " KiroIDE-", cfg->kiro_version, "-", machine_id),
+			PARTS("amz-sdk-invocation-id: ", uuid),
+			PARTS("amz-sdk-request: attempt=1; max=", max),
+			PARTS("Authorization: Bearer ", token),
+		};
+
+		len = 0;
+		for (i = 0; i < UPSTREAM_AUTH_LINES; i++)
+			len += line_len(&lines[i]) + 1;
+		p = a->block = xmalloc(len);
+		a->block_len = len;
+		for (i = 0; i < UPSTREAM_AUTH_LINES; i++) {
+			a->line[i] = p;
+			p = line_put(p, &lines[i]);
+		}
+	}
+	for (i = 0; i < UPSTREAM_AUTH_LINES; i++)
+		headers[(*n)++] = a->line[i];
 	if (cred->auth_method == CRED_AUTH_API_KEY)
 		headers[(*n)++] = "tokentype: API_KEY";
 }
@@ -348,13 +375,10 @@ upstream_auth_headers(struct upstream_auth *a, const struct cred *cred,
 void
 upstream_auth_free(struct upstream_auth *a)
 {
-	if (a->auth != NULL)
-		explicit_bzero(a->auth, strlen(a->auth));
-	free(a->auth);
-	free(a->xua);
-	free(a->ua);
-	free(a->invocation);
-	free(a->request);
+	/* The block ends with the Authorization line: wipe it all. */
+	if (a->block != NULL)
+		explicit_bzero(a->block, a->block_len);
+	free(a->block);
 	memset(a, 0, sizeof(*a));
 }
 
