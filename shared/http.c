@@ -96,38 +96,6 @@ http_global_cleanup(void)
 	curl_global_cleanup();
 }
 
-/* Forward: the callbacks are set once per handle, their data per call. */
-static size_t	on_write(char *, size_t, size_t, void *);
-static int	on_progress(void *, curl_off_t, curl_off_t, curl_off_t,
-		    curl_off_t);
-
-/*
- * The options that are the same for every call, set once per handle:
- * http_do sets each of the others on every call, to the call's value or
- * libcurl's default, so the handle needs no curl_easy_reset between calls
- * (which cleared and set again some twenty options per request).
- */
-static void
-handle_setup(struct http *h)
-{
-	CURL	*c = h->curl;
-
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	/* Used only where a call follows redirects (FOLLOWLOCATION). */
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	if (http_share != NULL)
-		curl_easy_setopt(c, CURLOPT_SHARE, http_share);
-	/* A stream that stalls (no byte for LOW_SPEED_TIME) is a failure. */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-}
-
 struct http *
 http_new(void)
 {
@@ -138,7 +106,6 @@ http_new(void)
 		log_errorx("curl_easy_init failed");
 		abort();
 	}
-	handle_setup(h);
 	return h;
 }
 
@@ -314,94 +281,6 @@ url_shown(const char *url)
 	return n > INT_MAX ? INT_MAX : (int)n;
 }
 
-/*
- * The header list is ours, not curl_slist_append's: libcurl only reads
- * CURLOPT_HTTPHEADER's list during the transfer (it neither copies,
- * changes nor frees it), and two allocations per header on every request
- * bought nothing.  curl adds "Expect: 100-continue" to large POSTs, a
- * wasted RTT: the empty "Expect:" removes it.  *nodes is stack_nodes, or
- * allocated when the headers do not fit there (the caller frees it).
- */
-static void
-header_list(const char *const *headers,
-    struct curl_slist stack_nodes[HTTP_STACK_HEADERS],
-    struct curl_slist **nodes)
-{
-	struct curl_slist	*list;
-	size_t			 i, n_headers = 0;
-
-	while (headers != NULL && headers[n_headers] != NULL)
-		n_headers++;
-	list = n_headers + 1 <= HTTP_STACK_HEADERS ? stack_nodes :
-	    xcalloc(n_headers + 1, sizeof(*list));
-	for (i = 0; i < n_headers; i++) {
-		list[i].data = (char *)headers[i];
-		list[i].next = &list[i + 1];
-	}
-	list[n_headers].data = (char *)"Expect:";
-	list[n_headers].next = NULL;
-	*nodes = list;
-}
-
-/*
- * Every option a call may change, set on every call to its value or to
- * libcurl's default (libcurl 7.88's curl_easy_setopt(3) pages): nothing
- * of an earlier call (a proxy, redirects, a timeout, allow_addr's
- * callbacks, a POST body) reaches the next one.  The rest is set once
- * per handle (handle_setup).
- */
-static void
-call_options(CURL *c, const struct http_req *req, struct curl_slist *nodes,
-    struct transfer *t)
-{
-	int	post = req->method != NULL && strcmp(req->method, "POST") == 0;
-	int	proxied = req->proxy_url != NULL &&
-		    strcmp(req->proxy_url, "direct") != 0;
-
-	curl_easy_setopt(c, CURLOPT_URL, req->url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, nodes);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-	    req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-	    req->timeout_ms > 0 ? req->timeout_ms : 0L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
-	    req->idle_timeout_s > 0 ? req->idle_timeout_s : 300L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION,
-	    req->max_redirects > 0 ? 1L : 0L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS,
-	    req->max_redirects > 0 ? req->max_redirects : -1L);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION,
-	    req->allow_addr != NULL ? on_open_socket : NULL);
-	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA,
-	    req->allow_addr != NULL ? t : NULL);
-	curl_easy_setopt(c, CURLOPT_PREREQFUNCTION,
-	    req->allow_addr != NULL ? on_prereq : NULL);
-	curl_easy_setopt(c, CURLOPT_PREREQDATA,
-	    req->allow_addr != NULL ? t : NULL);
-	if (post) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)req->body_len);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS,
-		    req->body != NULL ? req->body : "");
-	} else {
-		/* POSTFIELDS implies POST: cleared first, then GET. */
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-		    (curl_off_t)-1);
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-	}
-	/* NULL: libcurl's default (the environment's proxy); "": none. */
-	curl_easy_setopt(c, CURLOPT_PROXY, req->proxy_url == NULL ? NULL :
-	    proxied ? req->proxy_url : "");
-	curl_easy_setopt(c, CURLOPT_PROXYUSERNAME,
-	    proxied ? req->proxy_username : NULL);
-	curl_easy_setopt(c, CURLOPT_PROXYPASSWORD,
-	    proxied ? req->proxy_password : NULL);
-}
-
 enum kf_err
 http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
     char **cause)
@@ -410,6 +289,7 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 	struct transfer		 t;
 	CURL			*c = h->curl;
 	CURLcode		 rc;
+	size_t			 i, n_headers = 0;
 	enum kf_err		 er;
 
 	memset(resp, 0, sizeof(*resp));
@@ -420,9 +300,91 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 	t.max_body = req->max_body != 0 ? req->max_body : HTTP_DEFAULT_MAX_BODY;
 	t.last_tick = clock_mono_ms();
 
+	/*
+	 * Reset clears options but keeps connections, DNS and TLS caches.
+	 * Setting the options that never change once per handle would save
+	 * the reset, but libcurl 7.88 zeroes its count of retries on dead
+	 * keep-alive connections only here: without it the count grows over
+	 * the handle's life, and the sixth stale connection fails a call
+	 * ("Connection died, tried 5 times"; test-relay-websearch's 20 MCP
+	 * calls in a row met it).
+	 */
+	curl_easy_reset(c);
 	h->errbuf[0] = '\0';
-	header_list(req->headers, stack_nodes, &nodes);
-	call_options(c, req, nodes, &t);
+
+	/*
+	 * The header list is ours, not curl_slist_append's: libcurl only
+	 * reads CURLOPT_HTTPHEADER's list during the transfer (it neither
+	 * copies, changes nor frees it), and two allocations per header on
+	 * every request bought nothing.  curl adds "Expect: 100-continue"
+	 * to large POSTs, a wasted RTT: the empty "Expect:" removes it.
+	 */
+	while (req->headers != NULL && req->headers[n_headers] != NULL)
+		n_headers++;
+	nodes = n_headers + 1 <= HTTP_STACK_HEADERS ? stack_nodes :
+	    xcalloc(n_headers + 1, sizeof(*nodes));
+	for (i = 0; i < n_headers; i++) {
+		nodes[i].data = (char *)req->headers[i];
+		nodes[i].next = &nodes[i + 1];
+	}
+	nodes[n_headers].data = (char *)"Expect:";
+	nodes[n_headers].next = NULL;
+
+	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, nodes);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (http_share != NULL)
+		curl_easy_setopt(c, CURLOPT_SHARE, http_share);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000L);
+	if (req->timeout_ms > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	/* A stream that stalls (no byte for this long) is a failure. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
+	    req->idle_timeout_s > 0 ? req->idle_timeout_s : 300L);
+	if (req->max_redirects > 0) {
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(c, CURLOPT_MAXREDIRS, req->max_redirects);
+		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	}
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	if (req->allow_addr != NULL) {
+		curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+		curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &t);
+		curl_easy_setopt(c, CURLOPT_PREREQFUNCTION, on_prereq);
+		curl_easy_setopt(c, CURLOPT_PREREQDATA, &t);
+	}
+	if (req->method != NULL && strcmp(req->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)req->body_len);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+		    req->body != NULL ? req->body : "");
+	} else
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	if (req->proxy_url != NULL) {
+		if (strcmp(req->proxy_url, "direct") == 0)
+			curl_easy_setopt(c, CURLOPT_PROXY, "");
+		else {
+			curl_easy_setopt(c, CURLOPT_PROXY, req->proxy_url);
+			if (req->proxy_username != NULL)
+				curl_easy_setopt(c, CURLOPT_PROXYUSERNAME,
+				    req->proxy_username);
+			if (req->proxy_password != NULL)
+				curl_easy_setopt(c, CURLOPT_PROXYPASSWORD,
+				    req->proxy_password);
+		}
+	}
+
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	curl_easy_getinfo(c, CURLINFO_REDIRECT_COUNT, &resp->redirects);

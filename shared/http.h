@@ -19,11 +19,6 @@ struct sockaddr;
 void		 http_global_init(void);
 void		 http_global_cleanup(void);
 
-/*
- * A handle, after http_global_init (it takes the process's share then).
- * Its options are set once, and each call sets all of its own: a call
- * gets exactly its options, whatever the calls before it set.
- */
 struct http	*http_new(void);
 void		 http_free(struct http *);	/* NULL is fine */
 
