@@ -107,6 +107,16 @@ utf8_seq(const unsigned char *p, size_t left)
  * UTF-8, and a reader refuses a line that is not: each bad byte becomes
  * U+FFFD, so the record is kept.
  */
+/*
+ * The bytes that are their own JSON string: printable ASCII but the quote
+ * and the backslash.  A table: one load per byte instead of four tests.
+ */
+static const unsigned char json_plain[256] = {
+	[0x20 ... 0x21] = 1,	/* 0x22 is the quote */
+	[0x23 ... 0x5b] = 1,	/* 0x5c is the backslash */
+	[0x5d ... 0x7e] = 1,
+};
+
 static void
 put_text(struct buf *b, const char *s, size_t len)
 {
@@ -119,7 +129,7 @@ put_text(struct buf *b, const char *s, size_t len)
 	 * escape: it is its own JSON string, copied once between quotes.
 	 */
 	for (i = 0; i < len; i++)
-		if (p[i] < 0x20 || p[i] >= 0x7f || p[i] == '"' || p[i] == '\\')
+		if (!json_plain[p[i]])
 			break;
 	if (i == len) {
 		buf_add(b, "\"", 1);
