@@ -551,30 +551,21 @@ label_value(const char *const *values, size_t i)
 	return values != NULL && values[i] != NULL ? values[i] : "";
 }
 
-/*
- * Bounded by what r holds, whatever the length of a value.  Values are
- * short (an id, an api, a model): one byte loop that stops at the first
- * difference costs less than a strnlen and a memcmp call per label.
- */
+/* Bounded by what r holds, whatever the length of a value. */
 static int
 recent_matches(const struct recent *r, const struct family *f,
     const char *const *values)
 {
 	const char	*v;
-	size_t		 i, j, off = 0;
+	size_t		 i, off = 0, len;
 
 	for (i = 0; i < f->n_labels; i++) {
 		v = label_value(values, i);
-		/* Each value and its terminator, as recent_keep stored them. */
-		for (j = 0; off + j < r->len; j++) {
-			if (r->values[off + j] != v[j])
-				return 0;
-			if (v[j] == '\0')
-				break;
-		}
-		if (off + j == r->len)
-			return 0;	/* longer than what r holds */
-		off += j + 1;
+		len = strnlen(v, r->len - off);
+		if (len == r->len - off ||
+		    memcmp(r->values + off, v, len + 1) != 0)
+			return 0;
+		off += len + 1;
 	}
 	return off == r->len;
 }
