@@ -292,29 +292,35 @@ struct line_parts {
 			    sizeof((const char *const[]){ __VA_ARGS__ }) /	\
 			    sizeof(const char *) }
 
-/* The bytes of a line's parts joined, without the terminator. */
+#define AUTH_PARTS_MAX	32	/* the parts of all the credential lines */
+
+/*
+ * The bytes of a line's parts joined, without the terminator; each part's
+ * length goes to lens[], so that line_put copies without measuring again.
+ */
 static size_t
-line_len(const struct line_parts *l)
+line_measure(const struct line_parts *l, size_t *lens)
 {
 	size_t	len = 0, i;
 
-	for (i = 0; i < l->n; i++)
-		len += l->parts[i] != NULL ? strlen(l->parts[i]) : 0;
+	for (i = 0; i < l->n; i++) {
+		lens[i] = l->parts[i] != NULL ? strlen(l->parts[i]) : 0;
+		len += lens[i];
+	}
 	return len;
 }
 
 /* Writes the line, terminated, at p; returns where the next one goes. */
 static char *
-line_put(char *p, const struct line_parts *l)
+line_put(char *p, const struct line_parts *l, const size_t *lens)
 {
-	size_t	len, i;
+	size_t	i;
 
 	for (i = 0; i < l->n; i++) {
-		if (l->parts[i] == NULL)
+		if (lens[i] == 0)
 			continue;
-		len = strlen(l->parts[i]);
-		memcpy(p, l->parts[i], len);
-		p += len;
+		memcpy(p, l->parts[i], lens[i]);
+		p += lens[i];
 	}
 	*p++ = '\0';
 	return p;
@@ -329,7 +335,7 @@ upstream_auth_headers(struct upstream_auth *a, const struct cred *cred,
 	char		 machine_id[65], uuid[UUID_LEN + 1];
 	char		 digits[BUF_DECIMAL_LEN + 1];
 	char		*p;
-	size_t		 max_len, len, i;
+	size_t		 lens[AUTH_PARTS_MAX], max_len, len, i, at;
 
 	cred_machine_id(cred, cfg, machine_id);
 	rand_uuid(uuid);
@@ -357,13 +363,18 @@ upstream_auth_headers(struct upstream_auth *a, const struct cred *cred,
 		};
 
 		len = 0;
-		for (i = 0; i < UPSTREAM_AUTH_LINES; i++)
-			len += line_len(&lines[i]) + 1;
+		for (i = at = 0; i < UPSTREAM_AUTH_LINES; i++) {
+			if (at + lines[i].n > AUTH_PARTS_MAX)
+				abort();	/* a line grew: raise the max */
+			len += line_measure(&lines[i], lens + at) + 1;
+			at += lines[i].n;
+		}
 		p = a->block = xmalloc(len);
 		a->block_len = len;
-		for (i = 0; i < UPSTREAM_AUTH_LINES; i++) {
+		for (i = at = 0; i < UPSTREAM_AUTH_LINES; i++) {
 			a->line[i] = p;
-			p = line_put(p, &lines[i]);
+			p = line_put(p, &lines[i], lens + at);
+			at += lines[i].n;
 		}
 	}
 	for (i = 0; i < UPSTREAM_AUTH_LINES; i++)
