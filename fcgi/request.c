@@ -23,8 +23,13 @@ request_param(const struct request *req, const char *name)
 
 	if (req->envp == NULL)
 		return NULL;
+	/*
+	 * A request looks up a dozen names among some thirty parameters:
+	 * the first byte turns most of them away without a call.
+	 */
 	for (p = req->envp; *p != NULL; p++)
-		if (strncmp(*p, name, len) == 0 && (*p)[len] == '=')
+		if ((*p)[0] == name[0] && strncmp(*p, name, len) == 0 &&
+		    (*p)[len] == '=')
 			return *p + len + 1;
 	return NULL;
 }

@@ -300,7 +300,15 @@ http_do(struct http *h, const struct http_req *req, struct http_resp *resp,
 	t.max_body = req->max_body != 0 ? req->max_body : HTTP_DEFAULT_MAX_BODY;
 	t.last_tick = clock_mono_ms();
 
-	/* Reset clears options but keeps connections, DNS and TLS caches. */
+	/*
+	 * Reset clears options but keeps connections, DNS and TLS caches.
+	 * Setting the options that never change once per handle would save
+	 * the reset, but libcurl 7.88 zeroes its count of retries on dead
+	 * keep-alive connections only here: without it the count grows over
+	 * the handle's life, and the sixth stale connection fails a call
+	 * ("Connection died, tried 5 times"; test-relay-websearch's 20 MCP
+	 * calls in a row met it).
+	 */
 	curl_easy_reset(c);
 	h->errbuf[0] = '\0';
 

@@ -282,61 +282,103 @@ upstream_proxy(const struct cred *c, const struct config *cfg,
 	return NULL;
 }
 
-/*
- * The n parts joined, allocated; a NULL part counts as "".  Every upstream
- * call makes these headers, and printf cost ten times as much.
- */
-static char *
-join_parts(const char *const *parts, size_t n)
-{
-	size_t	len = 0, part, i;
-	char	*out, *p;
+/* A header line as its parts; a NULL part counts as "". */
+struct line_parts {
+	const char *const	*parts;
+	size_t			 n;
+};
 
-	for (i = 0; i < n; i++)
-		len += parts[i] != NULL ? strlen(parts[i]) : 0;
-	p = out = xmalloc(len + 1);
-	for (i = 0; i < n; i++) {
-		if (parts[i] == NULL)
-			continue;
-		part = strlen(parts[i]);
-		memcpy(p, parts[i], part);
-		p += part;
+#define PARTS(...)	{ (const char *const[]){ __VA_ARGS__ },		\
+			    sizeof((const char *const[]){ __VA_ARGS__ }) /	\
+			    sizeof(const char *) }
+
+#define AUTH_PARTS_MAX	32	/* the parts of all the credential lines */
+
+/*
+ * The bytes of a line's parts joined, without the terminator; each part's
+ * length goes to lens[], so that line_put copies without measuring again.
+ */
+static size_t
+line_measure(const struct line_parts *l, size_t *lens)
+{
+	size_t	len = 0, i;
+
+	for (i = 0; i < l->n; i++) {
+		lens[i] = l->parts[i] != NULL ? strlen(l->parts[i]) : 0;
+		len += lens[i];
 	}
-	*p = '\0';
-	return out;
+	return len;
 }
 
-#define JOIN(...)	join_parts((const char *const[]){ __VA_ARGS__ },	\
-			    sizeof((const char *const[]){ __VA_ARGS__ }) /	\
-			    sizeof(const char *))
+/* Writes the line, terminated, at p; returns where the next one goes. */
+static char *
+line_put(char *p, const struct line_parts *l, const size_t *lens)
+{
+	size_t	i;
+
+	for (i = 0; i < l->n; i++) {
+		if (lens[i] == 0)
+			continue;
+		memcpy(p, l->parts[i], lens[i]);
+		p += lens[i];
+	}
+	*p++ = '\0';
+	return p;
+}
 
 void
 upstream_auth_headers(struct upstream_auth *a, const struct cred *cred,
     const struct config *cfg, const struct upstream_sdk *sdk,
     const char **headers, size_t *n)
 {
-	const char	*token;
+	const char	*token, *max;
 	char		 machine_id[65], uuid[UUID_LEN + 1];
+	char		 digits[BUF_DECIMAL_LEN + 1];
+	char		*p;
+	size_t		 lens[AUTH_PARTS_MAX], max_len, len, i, at;
 
 	cred_machine_id(cred, cfg, machine_id);
 	rand_uuid(uuid);
 	token = cred->auth_method == CRED_AUTH_API_KEY ? cred->kiro_api_key :
 	    cred->access_token;
-	a->xua = JOIN("x-amz-user-agent: aws-sdk-js/", sdk->version,
-	    " KiroIDE-", cfg->kiro_version, "-", machine_id);
-	a->ua = JOIN("User-Agent: aws-sdk-js/", sdk->version, " ua/2.1 os/",
-	    cfg->system_version, " lang/js md/nodejs#", cfg->node_version,
-	    " api/", sdk->api, "#", sdk->version, " m/", sdk->metrics,
-	    " KiroIDE-", cfg->kiro_version, "-", machine_id);
-	a->invocation = JOIN("amz-sdk-invocation-id: ", uuid);
-	a->request = xasprintf("amz-sdk-request: attempt=1; max=%d",
-	    sdk->max_attempts);
-	a->auth = JOIN("Authorization: Bearer ", token);
-	headers[(*n)++] = a->xua;
-	headers[(*n)++] = a->ua;
-	headers[(*n)++] = a->invocation;
-	headers[(*n)++] = a->request;
-	headers[(*n)++] = a->auth;
+	/* buf_decimal writes up to digits[BUF_DECIMAL_LEN]: a string. */
+	digits[BUF_DECIMAL_LEN] = '\0';
+	max = buf_decimal(sdk->max_attempts, digits, &max_len);
+	{
+		/*
+		 * Every upstream call makes these lines: joined without
+		 * printf, into one allocation rather than one each.
+		 */
+		const struct line_parts	lines[UPSTREAM_AUTH_LINES] = {
+			PARTS("x-amz-user-agent: aws-sdk-js/", sdk->version,
+			    " KiroIDE-", cfg->kiro_version, "-", machine_id),
+			PARTS("User-Agent: aws-sdk-js/", sdk->version,
+			    " ua/2.1 os/", cfg->system_version,
+			    " lang/js md/nodejs#", cfg->node_version, " api/",
+			    sdk->api, "#", sdk->version, " m/", sdk->metrics,
+			    " KiroIDE-", cfg->kiro_version, "-", machine_id),
+			PARTS("amz-sdk-invocation-id: ", uuid),
+			PARTS("amz-sdk-request: attempt=1; max=", max),
+			PARTS("Authorization: Bearer ", token),
+		};
+
+		len = 0;
+		for (i = at = 0; i < UPSTREAM_AUTH_LINES; i++) {
+			if (at + lines[i].n > AUTH_PARTS_MAX)
+				abort();	/* a line grew: raise the max */
+			len += line_measure(&lines[i], lens + at) + 1;
+			at += lines[i].n;
+		}
+		p = a->block = xmalloc(len);
+		a->block_len = len;
+		for (i = at = 0; i < UPSTREAM_AUTH_LINES; i++) {
+			a->line[i] = p;
+			p = line_put(p, &lines[i], lens + at);
+			at += lines[i].n;
+		}
+	}
+	for (i = 0; i < UPSTREAM_AUTH_LINES; i++)
+		headers[(*n)++] = a->line[i];
 	if (cred->auth_method == CRED_AUTH_API_KEY)
 		headers[(*n)++] = "tokentype: API_KEY";
 }
@@ -344,13 +386,10 @@ upstream_auth_headers(struct upstream_auth *a, const struct cred *cred,
 void
 upstream_auth_free(struct upstream_auth *a)
 {
-	if (a->auth != NULL)
-		explicit_bzero(a->auth, strlen(a->auth));
-	free(a->auth);
-	free(a->xua);
-	free(a->ua);
-	free(a->invocation);
-	free(a->request);
+	/* The block ends with the Authorization line: wipe it all. */
+	if (a->block != NULL)
+		explicit_bzero(a->block, a->block_len);
+	free(a->block);
 	memset(a, 0, sizeof(*a));
 }
 

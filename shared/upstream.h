@@ -51,13 +51,17 @@ struct upstream_sdk {
 	int		 max_attempts;	/* amz-sdk-request's max= */
 };
 
-/* The header lines of one call that depend on the credential. */
+/*
+ * The header lines of one call that depend on the credential, in this
+ * order: x-amz-user-agent, User-Agent, amz-sdk-invocation-id (new per
+ * call), amz-sdk-request, Authorization: Bearer (token or API key).
+ * They live in one allocation, block.
+ */
+#define UPSTREAM_AUTH_LINES	5
 struct upstream_auth {
-	char	*xua;		/* x-amz-user-agent */
-	char	*ua;		/* User-Agent */
-	char	*invocation;	/* amz-sdk-invocation-id, new per call */
-	char	*request;	/* amz-sdk-request */
-	char	*auth;		/* Authorization: Bearer (token or API key) */
+	char	*block;
+	size_t	 block_len;
+	char	*line[UPSTREAM_AUTH_LINES];	/* into block */
 };
 
 /*

@@ -256,6 +256,25 @@ START_TEST(flowlog_plain_text_written_as_escaped)
 		    "text %zu: %.*s, not %s", i, (int)(to - from), from,
 		    want.ptr);
 	}
+	/* Every ASCII byte, between letters. */
+	for (i = 1; i < 0x80; i++) {
+		char	text[4] = { 'a', (char)i, 'b', '\0' };
+
+		r.error = text;
+		buf_reset(&line);
+		buf_reset(&want);
+		flowlog_format(&o, &r, &line);
+		buf_json_str(&want, text, 3);
+		from = strstr(buf_cstr(&line), ",\"error\":");
+		to = strstr(buf_cstr(&line), ",\"attempts\":");
+		ck_assert_ptr_nonnull(from);
+		ck_assert_ptr_nonnull(to);
+		from += strlen(",\"error\":");
+		ck_assert_msg((size_t)(to - from) == want.len &&
+		    memcmp(from, want.ptr, want.len) == 0,
+		    "byte 0x%02zx: %.*s, not %s", i, (int)(to - from), from,
+		    want.ptr);
+	}
 	buf_free(&line);
 	buf_free(&want);
 }

@@ -917,6 +917,55 @@ START_TEST(http_allow_addr_checks_every_hop_and_reused_connections)
 }
 END_TEST
 
+/* Redirects and allow_addr of one call do not reach the next on the handle. */
+START_TEST(http_redirects_and_allow_addr_do_not_reach_the_next_call)
+{
+	struct counting_server	 a, b;
+	struct http		*h = http_new();
+	struct http_req		 req;
+	struct http_resp	 resp;
+	char			*url_a, *redirect, *why = NULL;
+
+	server_start(&b);
+	redirect = xasprintf("HTTP/1.1 302 Found\r\nLocation: "
+	    "http://127.0.0.1:%d/x\r\nContent-Length: 0\r\n\r\n", b.port);
+	server_start_replying(&a, redirect);
+	url_a = xasprintf("http://127.0.0.1:%d/start", a.port);
+
+	allowed_port = a.port;
+	allowed_port2 = b.port;
+	ck_assert_msg(get_checked(h, url_a, &resp, &why) == KF_OK, "%s", why);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_int_eq(resp.redirects, 1);
+	http_resp_free(&resp);
+
+	/* No max_redirects: the 302 is the answer. */
+	req_init(&req, "GET", url_a, NULL);
+	ck_assert_msg(http_do(h, &req, &resp, &why) == KF_OK, "%s", why);
+	ck_assert_int_eq(resp.status, 302);
+	ck_assert_int_eq(resp.redirects, 0);
+	http_resp_free(&resp);
+
+	/* No allow_addr: an address the last check refused is dialled. */
+	allowed_port = allowed_port2 = 1;
+	ck_assert_int_eq(get_checked(h, url_a, &resp, &why), KF_EPERM);
+	http_resp_free(&resp);
+	free(why);
+	why = NULL;
+	req_init(&req, "GET", url_a, NULL);
+	ck_assert_msg(http_do(h, &req, &resp, &why) == KF_OK, "%s", why);
+	ck_assert_int_eq(resp.status, 302);
+	ck_assert_int_eq(resp.refused, 0);
+	http_resp_free(&resp);
+
+	http_free(h);
+	server_stop(&a);
+	server_stop(&b);
+	free(url_a);
+	free(redirect);
+}
+END_TEST
+
 /* ---- proxies ---- */
 
 START_TEST(http_direct_ignores_env_proxy_and_null_honours_it)
@@ -997,6 +1046,78 @@ START_TEST(http_explicit_proxy_gets_the_request_and_credentials)
 	close(fd);
 	http_free(h);
 	free(url);
+}
+END_TEST
+
+/*
+ * The handle is reused without curl_easy_reset: what one call sets (a
+ * POST body, proxy credentials) must not reach the next call.
+ */
+START_TEST(http_post_and_proxy_credentials_do_not_reach_the_next_call)
+{
+	const char *const	 headers[] = { AUTH, NULL };
+	struct http		*h = http_new();
+	struct http_req		 req;
+	struct http_resp	 resp;
+	json_object		*log, *e;
+	const char		*s;
+	char			*post_url, *get_url, *far_url, *body;
+	char			*why = NULL;
+	int64_t			 n;
+	int			 fd, port;
+
+	body = gen_body("first");
+	post_url = mock_url("/generateAssistantResponse");
+	req_init(&req, "POST", post_url, headers);
+	req.body = body;
+	req.body_len = strlen(body);
+	ck_assert_msg(http_do(h, &req, &resp, &why) == KF_OK, "%s", why);
+	http_resp_free(&resp);
+
+	/* A GET after the POST: no body, no POST. */
+	get_url = mock_url("/getUsageLimits");
+	req_init(&req, "GET", get_url, headers);
+	ck_assert_msg(http_do(h, &req, &resp, &why) == KF_OK, "%s", why);
+	ck_assert_int_eq(resp.status, 200);
+	http_resp_free(&resp);
+	log = mock_log("getUsageLimits");
+	ck_assert_uint_eq(json_object_array_length(log), 1);
+	e = json_object_array_get_idx(log, 0);
+	ck_assert_int_eq(json_get_str(e, "method", &s), 1);
+	ck_assert_str_eq(s, "GET");
+	ck_assert_int_eq(json_get_int(e, "body_bytes", &n), 1);
+	ck_assert_int_eq(n, 0);
+	json_object_put(log);
+
+	/* Through the mock as a proxy, with credentials, then without. */
+	port = refusing_port(&fd);
+	far_url = xasprintf("http://127.0.0.1:%d/getUsageLimits", port);
+	req_init(&req, "GET", far_url, headers);
+	req.proxy_url = mock.base;
+	req.proxy_username = "user";
+	req.proxy_password = "pass";
+	ck_assert_msg(http_do(h, &req, &resp, &why) == KF_OK, "%s", why);
+	http_resp_free(&resp);
+	req.proxy_username = NULL;
+	req.proxy_password = NULL;
+	ck_assert_msg(http_do(h, &req, &resp, &why) == KF_OK, "%s", why);
+	ck_assert_int_eq(resp.status, 200);
+	http_resp_free(&resp);
+	log = mock_log("getUsageLimits");
+	ck_assert_uint_eq(json_object_array_length(log), 3);
+	ck_assert_str_eq(entry_header(json_object_array_get_idx(log, 1),
+	    "proxy-authorization"), "Basic dXNlcjpwYXNz");
+	ck_assert_ptr_null(entry_header(json_object_array_get_idx(log, 2),
+	    "proxy-authorization"));
+	json_object_put(log);
+
+	close(fd);
+	http_free(h);
+	free(far_url);
+	free(get_url);
+	free(post_url);
+	free(body);
+	free(why);
 }
 END_TEST
 
@@ -1111,6 +1232,8 @@ main(void)
 	tcase_add_test(tc, http_timeouts_are_etimeout);
 	tcase_add_test(tc, http_direct_ignores_env_proxy_and_null_honours_it);
 	tcase_add_test(tc, http_explicit_proxy_gets_the_request_and_credentials);
+	tcase_add_test(tc,
+	    http_post_and_proxy_credentials_do_not_reach_the_next_call);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 
@@ -1118,6 +1241,8 @@ main(void)
 	tcase_add_test(local, http_connection_reused_on_one_handle);
 	tcase_add_test(local,
 	    http_allow_addr_checks_every_hop_and_reused_connections);
+	tcase_add_test(local,
+	    http_redirects_and_allow_addr_do_not_reach_the_next_call);
 	tcase_add_test(local, http_free_null_is_fine);
 	tcase_add_test(local, http_tls_failure_names_the_command_that_words_it);
 	tcase_set_timeout(local, 60);

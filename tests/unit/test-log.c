@@ -304,6 +304,41 @@ START_TEST(log_escapes_every_control_byte)
 }
 END_TEST
 
+/* Every byte 1..255, against the rule written out: escapes or kept whole. */
+START_TEST(log_escape_matches_the_rule_for_every_byte)
+{
+	struct buf	 b = BUF_INIT, want = BUF_INIT;
+	char		 raw[256];
+	const char	*msg;
+	unsigned	 c;
+
+	for (c = 1; c < 256; c++) {
+		raw[c - 1] = (char)c;
+		if (c == '\\')
+			buf_puts(&want, "\\\\");
+		else if (c == '\n')
+			buf_puts(&want, "\\n");
+		else if (c == '\r')
+			buf_puts(&want, "\\r");
+		else if (c == '\t')
+			buf_puts(&want, "\\t");
+		else if (c < 0x20 || c == 0x7f)
+			buf_printf(&want, "\\x%02x", c);
+		else
+			buf_putc(&want, (char)c);
+	}
+	raw[255] = '\0';
+	reset(LOG_LEVEL_DEBUG);
+	capture_start();
+	log_info("%s", raw);
+	capture_end(&b);
+	msg = message_of(&b, "INFO");
+	ck_assert_str_eq(msg, buf_cstr(&want));
+	buf_free(&want);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(log_keeps_utf8_and_long_messages_whole)
 {
 	struct buf	 b = BUF_INIT;
@@ -581,6 +616,7 @@ log_suite(void)
 	tcase_add_test(tc, log_drops_levels_below_minimum);
 	tcase_add_test(tc, log_escapes_control_characters);
 	tcase_add_test(tc, log_escapes_every_control_byte);
+	tcase_add_test(tc, log_escape_matches_the_rule_for_every_byte);
 	tcase_add_test(tc, log_keeps_utf8_and_long_messages_whole);
 	tcase_add_test(tc, log_warn_appends_strerror);
 	tcase_add_test(tc, log_plain_string_same_as_formatted);

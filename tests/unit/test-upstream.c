@@ -217,6 +217,8 @@ START_TEST(upstream_auth_headers_follow_the_sdk)
 {
 	static const struct upstream_sdk runtime = {
 		"1.0.0", "codewhispererruntime", "N,E", 1
+	}, many = {
+		"1.0.0", "codewhispererruntime", "N,E", 12
 	};
 	struct upstream_auth	 a;
 	struct config		*cfg = NULL;
@@ -246,7 +248,7 @@ START_TEST(upstream_auth_headers_follow_the_sdk)
 	ck_assert_str_eq(h[4], "amz-sdk-request: attempt=1; max=1");
 	ck_assert_str_eq(h[5], "Authorization: Bearer aoaSECRET");
 	upstream_auth_free(&a);
-	ck_assert_ptr_null(a.auth);
+	ck_assert_ptr_null(a.block);
 
 	/* An API-key credential sends the key and says so. */
 	c.auth_method = CRED_AUTH_API_KEY;
@@ -256,6 +258,16 @@ START_TEST(upstream_auth_headers_follow_the_sdk)
 	ck_assert_uint_eq(n, 6);
 	ck_assert_str_eq(h[4], "Authorization: Bearer ksk_KEY");
 	ck_assert_str_eq(h[5], "tokentype: API_KEY");
+	upstream_auth_free(&a);
+
+	/* The lines live in one block; a count of two digits. */
+	n = 0;
+	upstream_auth_headers(&a, &c, cfg, &many, h, &n);
+	ck_assert_str_eq(h[3], "amz-sdk-request: attempt=1; max=12");
+	ck_assert_str_eq(h[4], "Authorization: Bearer ksk_KEY");
+	ck_assert_ptr_eq(h[0], a.block);
+	ck_assert_uint_eq(a.block_len, strlen(h[0]) + strlen(h[1]) +
+	    strlen(h[2]) + strlen(h[3]) + strlen(h[4]) + 5);
 	upstream_auth_free(&a);
 	cred_free(&c);
 	config_free(cfg);
