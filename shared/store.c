@@ -212,6 +212,8 @@ struct store_cache {
 	const uint64_t		*gen_map;	/* the lock file's; NULL: none */
 	struct store_value	 values[STORE_VALUES];	/* the reader's */
 	size_t			 next_value;	/* the one replaced next */
+	size_t			 values_used;	/* values past it are all free */
+	size_t			 last_found;	/* where values_find looks after */
 	size_t			 values_bytes;	/* held in values */
 	uint64_t		 view;		/* store_txn_view; 0: none */
 	uint64_t		 view_gen;	/* the generation it stands for */
@@ -357,6 +359,8 @@ values_clear(struct store_cache *c)
 	for (i = 0; i < STORE_VALUES; i++)
 		value_drop(c, &c->values[i]);
 	c->next_value = 0;
+	c->values_used = 0;
+	c->last_found = 0;
 }
 
 /* The kept reader closed, and what was read through it forgotten. */
@@ -369,16 +373,32 @@ reader_close(struct store_cache *c)
 	values_clear(c);
 }
 
+static int
+value_is(const struct store_value *v, const char *key, uint32_t hash)
+{
+	return v->key != NULL && v->hash == hash && strcmp(v->key, key) == 0;
+}
+
+/*
+ * Looks from the slot after the last one found: a request reads its keys
+ * in the same order every time, and they were kept in the order first
+ * read, so the next one is nearly always the first looked at.
+ */
 static const struct store_value *
-values_find(const struct store_cache *c, const char *key, uint32_t hash)
+values_find(struct store_cache *c, const char *key, uint32_t hash)
 {
 	size_t	i;
 
-	for (i = 0; i < STORE_VALUES; i++)
-		if (c->values[i].key != NULL && c->values[i].hash == hash &&
-		    strcmp(c->values[i].key, key) == 0)
-			return &c->values[i];
+	for (i = c->last_found + 1; i < c->values_used; i++)
+		if (value_is(&c->values[i], key, hash))
+			goto found;
+	for (i = 0; i <= c->last_found && i < c->values_used; i++)
+		if (value_is(&c->values[i], key, hash))
+			goto found;
 	return NULL;
+found:
+	c->last_found = i;
+	return &c->values[i];
 }
 
 /*
@@ -407,6 +427,8 @@ values_add(struct store_cache *c, const char *key, uint32_t hash,
 	if (val != NULL)
 		buf_append(&v->val, val, len);
 	c->values_bytes += v->bytes;
+	if (c->values_used < (size_t)(v - c->values) + 1)
+		c->values_used = (size_t)(v - c->values) + 1;
 }
 
 static void
