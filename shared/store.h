@@ -73,7 +73,10 @@ enum kf_err	 store_open(struct store **, const char *dir, char **cause);
 void		 store_close(struct store *);	/* NULL is fine */
 const char	*store_dir(const struct store *);
 
-/* Locks and opens; on error nothing is held. */
+/*
+ * Locks (a STORE_READ_CACHED transaction perhaps only at a later read)
+ * and opens; on error nothing is held.
+ */
 enum kf_err	 store_begin(struct store *, enum store_mode,
 		    struct store_txn **, char **cause);
 /*
