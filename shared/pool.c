@@ -861,6 +861,31 @@ out:
 	return er;
 }
 
+/* What a pick hands back, as it is before the pick. */
+static void
+pick_outputs_clear(const struct pool_pick_req *req, struct account *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (req->conversation_id != NULL)
+		req->conversation_id[0] = '\0';
+	if (req->retry_after != NULL)
+		*req->retry_after = 0;
+}
+
+/*
+ * The store mode of a pick's transaction.  A read pick first tries one
+ * without the lock (STORE_READ_CACHED), which may find that its reads
+ * were not one snapshot; it then decides again under the lock, where that
+ * cannot happen, so a writer that never pauses cannot keep it looping.
+ */
+static enum store_mode
+pick_store_mode(enum pick_mode mode, int locked)
+{
+	if (mode == PICK_WRITE)
+		return STORE_WRITE_NOSYNC;
+	return locked ? STORE_READ : STORE_READ_CACHED;
+}
+
 static enum kf_err
 pick(struct store *st, const struct config *cfg,
     const struct pool_pick_req *req, struct account *out, int dry,
@@ -868,14 +893,11 @@ pick(struct store *st, const struct config *cfg,
 {
 	struct store_txn	*txn = NULL;
 	enum pick_mode		 mode;
-	int			 need_write = 0;
+	char			*why;
+	int			 need_write = 0, stale;
 	enum kf_err		 er, er2;
 
-	memset(out, 0, sizeof(*out));
-	if (req->conversation_id != NULL)
-		req->conversation_id[0] = '\0';
-	if (req->retry_after != NULL)
-		*req->retry_after = 0;
+	pick_outputs_clear(req, out);
 	/*
 	 * Rate limits and round-robin write on every pick, so that write is
 	 * unsynced: rate/<id>, rate/global, pool/rr, sticky/<hash> and the
@@ -888,15 +910,31 @@ pick(struct store *st, const struct config *cfg,
 	pick_txns = 0;
 	for (;;) {
 		pick_txns++;
-		if ((er = store_begin(st, mode == PICK_WRITE ?
-		    STORE_WRITE_NOSYNC : STORE_READ, &txn, cause)) != KF_OK)
+		if ((er = store_begin(st, pick_store_mode(mode, pick_txns > 1),
+		    &txn, cause)) != KF_OK)
 			return er;
-		er = pick_in(txn, mode, cfg, req, out, &need_write, cause);
+		/* A round thrown away must leave no cause behind. */
+		why = NULL;
+		er = pick_in(txn, mode, cfg, req, out, &need_write,
+		    cause != NULL ? &why : NULL);
+		if ((stale = store_txn_stale(txn))) {
+			/* Decided on reads of two states: none of it stands. */
+			if (er == KF_OK)
+				account_free(out);
+			pick_outputs_clear(req, out);
+			free(why);
+			er = KF_OK;
+		} else if (why != NULL) {
+			free(*cause);
+			*cause = why;
+		}
 		er2 = store_end(txn, er == KF_OK ? cause : NULL);
 		if (er == KF_OK && er2 != KF_OK) {
 			account_free(out);
-			er = er2;
+			return er2;
 		}
+		if (stale)
+			continue;
 		if (er != KF_OK || !need_write)
 			return er;
 		if (mode == PICK_DRY)

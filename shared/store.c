@@ -2,9 +2,7 @@
 #include "autoconfig.h"
 
 #include <sys/file.h>
-#ifdef HAVE_MEMFD_CREATE
 #include <sys/mman.h>
-#endif
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -23,12 +21,15 @@
 #include "digest.h"
 #include "err.h"
 #include "log.h"
+#include "rand.h"
 #include "store.h"
 #include "xmalloc.h"
 
 /*
- * Locking.  Every transaction opens <dir>/kiro.db.lock afresh and flock()s
- * it: shared for readers, exclusive for writers.  flock locks belong to the
+ * Locking.  Every transaction flock()s <dir>/kiro.db.lock through its
+ * thread's own descriptor (see Kept handles): shared for readers,
+ * exclusive for writers; a STORE_READ_CACHED transaction may take none
+ * (see Reading without the lock).  flock locks belong to the
  * open file description, so two transactions in two threads of one process
  * exclude each other exactly as two processes do.  The corollary is that a
  * thread must never begin a transaction while it holds one: the second
@@ -51,11 +52,34 @@
  * before it writes anything (a writer that dies half way has bumped it
  * too), and a reader, holding LOCK_SH, compares it with its handle's
  * (small records read through the reader are kept with it, since GDBM
- * caches the data of only one record per bucket).  A
+ * caches the data of only one record per bucket).  A lock file without
+ * the number (made again, or cut short) reads as generation 0 until a
+ * writer gives it one, and the writer starts it at a random number, not
+ * at 1, so that a file cut short never counts again through a
+ * generation some thread's reader was opened at.  A
  * lock file that lost its last link is reopened by path, and a child
  * process drops what its parent kept (pthread_atfork), since a shared
  * open file description would share the parent's flock.  Writers open
  * GDBM for each transaction as before.
+ *
+ * Reading without the lock.  A read transaction took four system calls
+ * for its lock and the generation check (fstat, flock, pread, flock), and
+ * every thread of every responder contended on the one lock.  Each thread
+ * therefore also maps the lock file's first page (read-only, shared, so
+ * it sees writers' bumps at once), and a STORE_READ_CACHED transaction
+ * that finds the generation where its thread's reader was opened takes
+ * no lock: since a writer bumps the number before it writes, every record
+ * kept with the reader is still what the file holds when the transaction
+ * begins, and its reads of them are one snapshot of that moment.  Its
+ * first read of anything else (a record not kept, a scan) takes LOCK_SH
+ * and checks the generation again: unchanged, the transaction goes on as
+ * a locked one; moved, the reader is opened again and each record the
+ * transaction returned so far is read again and compared, and if any
+ * differs the transaction is stale (store_txn_stale).  Reading a mapping
+ * past the end of its file faults (SIGBUS), so the mapping is only read
+ * when the fstat each transaction makes anyway found the 8 bytes; a
+ * file cut short between that fstat and the read (nothing of ours
+ * truncates it) is the one case this cannot cover.
  *
  * Fairness.  Linux grants LOCK_SH whenever no LOCK_EX is held, even while a
  * writer waits, so readers that overlap without pause can starve a writer:
@@ -153,15 +177,29 @@ struct store {
  * found absent, which cost as much to look up again: a request reads
  * about a dozen keys, half of them absent (settings nobody set, a new
  * account's state and model list).  A hash of the key spares most
- * string compares.
+ * string compares.  They are also all a STORE_READ_CACHED transaction
+ * reads without the lock, so there is room for every record of a pick
+ * and the few other reads of a request (16 were too few: a request that
+ * reads more keys than are kept, in the same order every time, replaces
+ * each before it is read again).
  */
-#define STORE_VALUES		16
+#define STORE_VALUES		32
 #define STORE_VALUE_MAX		4096
+#define STORE_VALUE_KEY_MAX	256
+#define STORE_VALUES_BYTES	65536	/* keys and values together */
 
+/* A STORE_READ_CACHED transaction notes in a bit mask what it returned. */
+_Static_assert(STORE_VALUES <= 32, "store_txn.returned has 32 bits");
+
+/*
+ * Values may be credentials: their bytes are wiped when dropped, and
+ * never logged.
+ */
 struct store_value {
 	char		*key;		/* NULL: free */
 	uint32_t	 hash;		/* of key */
 	int		 absent;	/* the key has no record */
+	size_t		 bytes;		/* key and value: counted in the cache */
 	struct buf	 val;
 };
 
@@ -171,8 +209,12 @@ struct store_cache {
 	int			 lock_fd;
 	GDBM_FILE		 reader;
 	uint64_t		 reader_gen;	/* the generation it was opened at */
+	const uint64_t		*gen_map;	/* the lock file's; NULL: none */
 	struct store_value	 values[STORE_VALUES];	/* the reader's */
 	size_t			 next_value;	/* the one replaced next */
+	size_t			 values_used;	/* values past it are all free */
+	size_t			 last_found;	/* where values_find looks after */
+	size_t			 values_bytes;	/* held in values */
 	uint64_t		 view;		/* store_txn_view; 0: none */
 	uint64_t		 view_gen;	/* the generation it stands for */
 };
@@ -181,9 +223,13 @@ struct store_cache {
 struct store_txn {
 	const struct store	*st;
 	struct store_cache	*cache;
-	GDBM_FILE		 db;	/* cache->reader for STORE_READ */
+	GDBM_FILE		 db;	/* cache->reader for reads; NULL: lost */
 	int			 lock_fd;	/* cache->lock_fd */
 	enum store_mode		 mode;
+	int			 locked;	/* holds its flock */
+	int			 optimistic;	/* no lock yet: values only */
+	uint32_t		 returned;	/* values it returned then */
+	int			 stale;		/* store_txn_stale */
 	int			 sync;	/* store_end fsyncs */
 	int			 failed;	/* a GDBM call failed */
 	uint64_t		 view;	/* store_txn_view */
@@ -273,17 +319,48 @@ store_gdbm_open(const char *path, int flags, char **cause)
 	return db;
 }
 
+/* Frees v's key, and wipes and frees its value. */
+static void
+value_free(struct store_value *v)
+{
+	free(v->key);
+	v->key = NULL;
+	/* Written by one append, so nothing lies beyond len. */
+	if (v->val.ptr != NULL)
+		explicit_bzero(v->val.ptr, v->val.len);
+	buf_free(&v->val);
+}
+
+/* value_free, for one of c's values. */
+static void
+value_drop(struct store_cache *c, struct store_value *v)
+{
+	if (v->key == NULL)
+		return;
+	c->values_bytes -= v->bytes;
+	value_free(v);
+}
+
+/* 1 if a read that gave er and now found what v holds. */
+static int
+value_same(const struct store_value *v, enum kf_err er, const struct buf *now)
+{
+	if (v->absent)
+		return er == KF_ENOTFOUND;
+	return er == KF_OK && now->len == v->val.len && (now->len == 0 ||
+	    memcmp(now->ptr, v->val.ptr, now->len) == 0);
+}
+
 static void
 values_clear(struct store_cache *c)
 {
 	size_t	i;
 
-	for (i = 0; i < STORE_VALUES; i++) {
-		free(c->values[i].key);
-		c->values[i].key = NULL;
-		buf_free(&c->values[i].val);
-	}
+	for (i = 0; i < STORE_VALUES; i++)
+		value_drop(c, &c->values[i]);
 	c->next_value = 0;
+	c->values_used = 0;
+	c->last_found = 0;
 }
 
 /* The kept reader closed, and what was read through it forgotten. */
@@ -296,42 +373,71 @@ reader_close(struct store_cache *c)
 	values_clear(c);
 }
 
+static int
+value_is(const struct store_value *v, const char *key, uint32_t hash)
+{
+	return v->key != NULL && v->hash == hash && strcmp(v->key, key) == 0;
+}
+
+/*
+ * Looks from the slot after the last one found: a request reads its keys
+ * in the same order every time, and they were kept in the order first
+ * read, so the next one is nearly always the first looked at.
+ */
 static const struct store_value *
-values_find(const struct store_cache *c, const char *key, uint32_t hash)
+values_find(struct store_cache *c, const char *key, uint32_t hash)
 {
 	size_t	i;
 
-	for (i = 0; i < STORE_VALUES; i++)
-		if (c->values[i].key != NULL && c->values[i].hash == hash &&
-		    strcmp(c->values[i].key, key) == 0)
-			return &c->values[i];
+	for (i = c->last_found + 1; i < c->values_used; i++)
+		if (value_is(&c->values[i], key, hash))
+			goto found;
+	for (i = 0; i <= c->last_found && i < c->values_used; i++)
+		if (value_is(&c->values[i], key, hash))
+			goto found;
 	return NULL;
+found:
+	c->last_found = i;
+	return &c->values[i];
 }
 
-/* val NULL: the key has no record. */
+/*
+ * val NULL: the key has no record.  Replaces the oldest, and older ones
+ * still while the bytes held would pass STORE_VALUES_BYTES.
+ */
 static void
 values_add(struct store_cache *c, const char *key, uint32_t hash,
     const char *val, size_t len)
 {
 	struct store_value	*v;
+	size_t			 key_len = strlen(key), i;
 
-	if (len > STORE_VALUE_MAX)
+	if (len > STORE_VALUE_MAX || key_len > STORE_VALUE_KEY_MAX)
 		return;
 	v = &c->values[c->next_value];
+	value_drop(c, v);
+	for (i = 1; i < STORE_VALUES &&
+	    c->values_bytes + key_len + len > STORE_VALUES_BYTES; i++)
+		value_drop(c, &c->values[(c->next_value + i) % STORE_VALUES]);
 	c->next_value = (c->next_value + 1) % STORE_VALUES;
-	free(v->key);
 	v->key = xstrdup(key);
 	v->hash = hash;
 	v->absent = val == NULL;
-	buf_reset(&v->val);
+	v->bytes = key_len + len;
 	if (val != NULL)
 		buf_append(&v->val, val, len);
+	c->values_bytes += v->bytes;
+	if (c->values_used < (size_t)(v - c->values) + 1)
+		c->values_used = (size_t)(v - c->values) + 1;
 }
 
 static void
 cache_drop(struct store_cache *c)
 {
 	reader_close(c);
+	if (c->gen_map != NULL)
+		(void)munmap((void *)c->gen_map, sizeof(*c->gen_map));
+	c->gen_map = NULL;
 	if (c->lock_fd != -1)
 		(void)close(c->lock_fd);
 	c->lock_fd = -1;
@@ -385,24 +491,52 @@ cache_get(const struct store *st)
 }
 
 /*
- * The thread's descriptor of the lock file, opened again when the file
- * it refers to has lost its last link (others would lock a new one).
+ * The lock file's generation, mapped once per descriptor; 1 if c->gen_map
+ * may be read (see the top of the file).  Without a mapping every read
+ * locks, as it did before.
  */
 static int
-cache_lock_fd(struct store_cache *c, const struct store *st, char **cause)
+cache_map_gen(struct store_cache *c, const struct stat *sb)
+{
+	void	*p;
+
+	if (sb->st_size < (off_t)sizeof(*c->gen_map))
+		return 0;
+	if (c->gen_map == NULL) {
+		p = mmap(NULL, sizeof(*c->gen_map), PROT_READ, MAP_SHARED,
+		    c->lock_fd, 0);
+		if (p == MAP_FAILED)
+			return 0;
+		c->gen_map = p;
+	}
+	return 1;
+}
+
+/*
+ * The thread's descriptor of the lock file, opened again when the file
+ * it refers to has lost its last link (others would lock a new one).
+ * *gen_mapped is 1 when c->gen_map may be read during this transaction.
+ */
+static int
+cache_lock_fd(struct store_cache *c, const struct store *st, int *gen_mapped,
+    char **cause)
 {
 	struct stat	sb;
 
+	*gen_mapped = 0;
 	if (c->lock_fd != -1 && (fstat(c->lock_fd, &sb) == -1 ||
 	    sb.st_nlink == 0)) {
 		cache_drop(c);
 		c->serial = st->serial;
 	}
-	if (c->lock_fd != -1)
+	if (c->lock_fd != -1) {
+		*gen_mapped = cache_map_gen(c, &sb);
 		return c->lock_fd;
+	}
 	/*
 	 * A plain O_CREAT open: store_open made the file 0600, and if it has
-	 * gone since, the umask can only make the new one stricter.
+	 * gone since, the umask can only make the new one stricter.  Nothing
+	 * is kept with a new descriptor, so it is mapped at its next use.
 	 */
 	c->lock_fd = open(st->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (c->lock_fd == -1)
@@ -423,18 +557,29 @@ store_generation(int lock_fd)
 
 /*
  * With LOCK_EX held, before any write: every kept reader is now stale.
- * *before (NULL is fine) gets the generation the writer found.
+ * *before (NULL is fine) gets the generation the writer found.  A file
+ * without one starts at a random number (see the top of the file).
  */
 static int
 store_generation_bump(int lock_fd, uint64_t *before)
 {
-	uint64_t	gen = store_generation(lock_fd);
+	uint64_t	gen = 0, next;
+	ssize_t		n;
 
+	if ((n = pread(lock_fd, &gen, sizeof(gen), 0)) == -1)
+		return -1;
+	if (n == (ssize_t)sizeof(gen))
+		next = gen + 1;
+	else {
+		gen = 0;
+		do {
+			rand_bytes(&next, sizeof(next));
+		} while (next == 0);
+	}
 	if (before != NULL)
 		*before = gen;
-	gen++;
-	return pwrite(lock_fd, &gen, sizeof(gen), 0) == (ssize_t)sizeof(gen) ?
-	    0 : -1;
+	return pwrite(lock_fd, &next, sizeof(next), 0) ==
+	    (ssize_t)sizeof(next) ? 0 : -1;
 }
 
 /* Keys are C strings stored without their NUL; empty keys are refused. */
@@ -718,8 +863,9 @@ store_dir(const struct store *st)
 	return st->dir;
 }
 
-/* Relaxed: a tally read by the benchmarks, ordering nothing. */
+/* Relaxed: tallies read by tests and benchmarks, ordering nothing. */
 static unsigned long	 txn_count;
+static unsigned long	 txn_flocks;
 
 unsigned long
 store_txn_count(void)
@@ -727,18 +873,36 @@ store_txn_count(void)
 	return __atomic_load_n(&txn_count, __ATOMIC_RELAXED);
 }
 
+unsigned long
+store_txn_flocks(void)
+{
+	return __atomic_load_n(&txn_flocks, __ATOMIC_RELAXED);
+}
+
+/* store_flock for transactions, which store_txn_flocks counts. */
+static int
+txn_flock(const struct store_txn *txn, int op)
+{
+	(void)__atomic_fetch_add(&txn_flocks, 1, __ATOMIC_RELAXED);
+	return store_flock(txn->lock_fd, op);
+}
+
+static int
+txn_reads(const struct store_txn *txn)
+{
+	return txn->mode == STORE_READ || txn->mode == STORE_READ_CACHED;
+}
+
 /*
- * With LOCK_SH held: the kept reader if no writer has begun since it was
- * opened, else a new one, kept in its place.  *gen_out gets the
- * generation.
+ * With LOCK_SH held: the kept reader if it was opened at generation gen
+ * (no writer has begun since), else a new one, kept in its place.
  */
 static enum kf_err
-begin_read(struct store_txn *txn, uint64_t *gen_out, char **cause)
+begin_read(struct store_txn *txn, uint64_t gen, char **cause)
 {
 	struct store_cache	*c = txn->cache;
-	uint64_t		 gen = store_generation(txn->lock_fd);
 
-	*gen_out = gen;
+	txn->db = NULL;
 	if (c->reader != NULL && c->reader_gen != gen)
 		reader_close(c);
 	if (c->reader == NULL) {
@@ -774,17 +938,69 @@ store_txn_view(const struct store_txn *txn)
 	return txn->view;
 }
 
+/*
+ * A STORE_READ_CACHED transaction without the lock, when the generation
+ * is the kept reader's: no writer has begun since its values were read
+ * (see the top of the file).  *gen gets it.
+ */
+static int
+begin_optimistic(struct store_txn *txn, uint64_t *gen)
+{
+	struct store_cache	*c = txn->cache;
+
+	if (c->reader == NULL ||
+	    __atomic_load_n(c->gen_map, __ATOMIC_ACQUIRE) != c->reader_gen)
+		return 0;
+	txn->db = c->reader;
+	txn->optimistic = 1;
+	*gen = c->reader_gen;
+	return 1;
+}
+
+/* Locks and opens; on error nothing is held.  *gen gets the generation. */
+static enum kf_err
+begin_locked(struct store_txn *txn, uint64_t *gen, char **cause)
+{
+	const struct store	*st = txn->st;
+	enum kf_err		 er = KF_ESTORE;
+
+	if (txn_flock(txn, txn_reads(txn) ? LOCK_SH : LOCK_EX) == -1) {
+		xsetprintf(cause, "flock %s: %s", st->lock_path,
+		    strerror(errno));
+		return KF_ESTORE;
+	}
+	if (txn_reads(txn)) {
+		*gen = store_generation(txn->lock_fd);
+		er = begin_read(txn, *gen, cause);
+	} else if (store_generation_bump(txn->lock_fd, gen) == -1)
+		xsetprintf(cause, "%s: %s", st->lock_path, strerror(errno));
+	else if ((txn->db = store_gdbm_open(st->db_path, GDBM_WRITER,
+	    cause)) != NULL)
+		er = KF_OK;
+	if (er == KF_OK) {
+		txn->locked = 1;
+		return KF_OK;
+	}
+	if (txn_flock(txn, LOCK_UN) == -1) {
+		/* A lock we cannot drop: closing the descriptor does. */
+		log_warn("store: unlock %s", st->lock_path);
+		cache_drop(txn->cache);
+	}
+	return er;
+}
+
 enum kf_err
 store_begin(struct store *st, enum store_mode mode, struct store_txn **txnp,
     char **cause)
 {
 	struct store_txn	*txn;
 	uint64_t		 gen = 0;
+	int			 gen_mapped;
 	enum kf_err		 er = KF_ESTORE;
 
 	*txnp = NULL;
 	if (mode != STORE_READ && mode != STORE_WRITE &&
-	    mode != STORE_WRITE_NOSYNC) {
+	    mode != STORE_WRITE_NOSYNC && mode != STORE_READ_CACHED) {
 		xsetprintf(cause, "store: bad transaction mode %d", (int)mode);
 		return KF_EINVAL;
 	}
@@ -795,41 +1011,101 @@ store_begin(struct store *st, enum store_mode mode, struct store_txn **txnp,
 	txn->sync = mode == STORE_WRITE || (mode == STORE_WRITE_NOSYNC &&
 	    (st->sync_always || !STORE_CAN_SKIP_SYNC));
 	txn->cache = cache_get(st);
-	if ((txn->lock_fd = cache_lock_fd(txn->cache, st, cause)) == -1)
+	if ((txn->lock_fd = cache_lock_fd(txn->cache, st, &gen_mapped,
+	    cause)) == -1)
 		goto out;
-	if (store_flock(txn->lock_fd,
-	    mode == STORE_READ ? LOCK_SH : LOCK_EX) == -1) {
-		xsetprintf(cause, "flock %s: %s", st->lock_path,
-		    strerror(errno));
+	if (!(mode == STORE_READ_CACHED && gen_mapped &&
+	    begin_optimistic(txn, &gen)) &&
+	    (er = begin_locked(txn, &gen, cause)) != KF_OK)
 		goto out;
-	}
-	if (mode == STORE_READ)
-		er = begin_read(txn, &gen, cause);
-	else if (store_generation_bump(txn->lock_fd, &gen) == -1)
-		xsetprintf(cause, "%s: %s", st->lock_path, strerror(errno));
-	else if ((txn->db = store_gdbm_open(st->db_path, GDBM_WRITER,
-	    cause)) != NULL)
-		er = KF_OK;
-	if (er == KF_OK) {
-		txn->view = cache_view(txn->cache, gen);
-		(void)__atomic_fetch_add(&txn_count, 1, __ATOMIC_RELAXED);
-		*txnp = txn;
-		return KF_OK;
-	}
-	if (store_flock(txn->lock_fd, LOCK_UN) == -1) {
-		/* A lock we cannot drop: closing the descriptor does. */
-		log_warn("store: unlock %s", st->lock_path);
-		cache_drop(txn->cache);
-	}
+	txn->view = cache_view(txn->cache, gen);
+	(void)__atomic_fetch_add(&txn_count, 1, __ATOMIC_RELAXED);
+	*txnp = txn;
+	return KF_OK;
 out:
 	free(txn);
 	return er;
 }
 
+static store_hook_fn	 miss_hook;
+static void		*miss_hook_arg;
+
+void
+store_set_miss_hook(store_hook_fn fn, void *arg)
+{
+	miss_hook = fn;
+	miss_hook_arg = arg;
+}
+
+/*
+ * An optimistic transaction's first read of a record it has not kept:
+ * from here on it reads under LOCK_SH like any other.  If a writer has
+ * begun since, the reader is opened again and every record returned so
+ * far read again (see the top of the file).  KF_ESTORE if the lock or
+ * the file fails; the transaction is then stale too, when it moved.
+ */
+static enum kf_err
+txn_lock(struct store_txn *txn)
+{
+	struct store_cache	*c = txn->cache;
+	struct store_value	 seen[STORE_VALUES];
+	struct buf		 now = BUF_INIT;
+	uint64_t		 gen;
+	size_t			 i, n = 0;
+	char			*cause = NULL;
+	enum kf_err		 er;
+
+	if (miss_hook != NULL)
+		miss_hook(miss_hook_arg);
+	if (txn_flock(txn, LOCK_SH) == -1) {
+		log_warn("store: flock %s", txn->st->lock_path);
+		return KF_ESTORE;
+	}
+	txn->locked = 1;
+	txn->optimistic = 0;
+	if ((gen = store_generation(txn->lock_fd)) == c->reader_gen)
+		return KF_OK;
+
+	/* What it returned leaves the memo, which the new reader empties. */
+	for (i = 0; i < STORE_VALUES; i++) {
+		if ((txn->returned & (UINT32_C(1) << i)) == 0)
+			continue;
+		seen[n] = c->values[i];
+		c->values_bytes -= seen[n++].bytes;
+		memset(&c->values[i], 0, sizeof(c->values[i]));
+	}
+	txn->view = 0;
+	if ((er = begin_read(txn, gen, &cause)) != KF_OK) {
+		log_errorx("store: %s", cause);
+		txn->stale = n > 0;
+		txn->failed = 1;
+		goto out;
+	}
+	for (i = 0; i < n && !txn->stale; i++)
+		if (!value_same(&seen[i], store_get(txn, seen[i].key, &now),
+		    &now))
+			txn->stale = 1;
+	er = KF_OK;
+out:
+	for (i = 0; i < n; i++)
+		value_free(&seen[i]);
+	if (now.ptr != NULL)
+		explicit_bzero(now.ptr, now.len);
+	buf_free(&now);
+	free(cause);
+	return er;
+}
+
+int
+store_txn_stale(const struct store_txn *txn)
+{
+	return txn->stale;
+}
+
 void
 store_need_sync(struct store_txn *txn)
 {
-	if (txn->mode != STORE_READ)
+	if (!txn_reads(txn))
 		txn->sync = 1;
 }
 
@@ -884,7 +1160,7 @@ store_end(struct store_txn *txn, char **cause)
 	 * gdbm_sync first would only fsync a second time (~50 us a write).
 	 * An unsynced writer diverts that fsync; if it cannot, it syncs.
 	 */
-	if (txn->mode == STORE_READ) {
+	if (txn_reads(txn)) {
 		/* Kept for the next read, unless GDBM reported trouble. */
 		if (txn->failed)
 			reader_close(txn->cache);
@@ -898,7 +1174,7 @@ store_end(struct store_txn *txn, char **cause)
 			er = KF_ESTORE;
 		}
 	}
-	if (store_flock(txn->lock_fd, LOCK_UN) == -1) {
+	if (txn->locked && txn_flock(txn, LOCK_UN) == -1) {
 		if (er == KF_OK) {
 			xsetprintf(cause, "flock %s: %s", st->lock_path,
 			    strerror(errno));
@@ -926,19 +1202,26 @@ store_get(struct store_txn *txn, const char *key, struct buf *out)
 	buf_reset(out);
 	if (store_key(key, &k) == -1)
 		return KF_EINVAL;
-	if (txn->mode == STORE_READ) {
+	if (txn_reads(txn)) {
 		hash = fnv1a32(key);
 		if ((hit = values_find(txn->cache, key, hash)) != NULL) {
+			if (txn->optimistic)
+				txn->returned |= UINT32_C(1) <<
+				    (hit - txn->cache->values);
 			if (hit->absent)
 				return KF_ENOTFOUND;
 			buf_append(out, hit->val.ptr, hit->val.len);
 			return KF_OK;
 		}
+		if (txn->optimistic && txn_lock(txn) != KF_OK)
+			return KF_ESTORE;
 	}
+	if (txn->db == NULL)
+		return KF_ESTORE;
 	v = gdbm_fetch(txn->db, k);
 	if (v.dptr == NULL) {
 		if (gdbm_last_errno(txn->db) == GDBM_ITEM_NOT_FOUND) {
-			if (txn->mode == STORE_READ)
+			if (txn_reads(txn))
 				values_add(txn->cache, key, hash, NULL, 0);
 			return KF_ENOTFOUND;
 		}
@@ -948,7 +1231,7 @@ store_get(struct store_txn *txn, const char *key, struct buf *out)
 		return KF_ESTORE;
 	}
 	buf_append(out, v.dptr, (size_t)v.dsize);
-	if (txn->mode == STORE_READ)
+	if (txn_reads(txn))
 		values_add(txn->cache, key, hash, v.dptr, (size_t)v.dsize);
 	free(v.dptr);
 	return KF_OK;
@@ -960,7 +1243,7 @@ store_put(struct store_txn *txn, const char *key, const void *val,
 {
 	datum	k, v;
 
-	if (txn->mode == STORE_READ)
+	if (txn_reads(txn))
 		return KF_EINVAL;
 	if (store_key(key, &k) == -1 || (val == NULL && len > 0) ||
 	    len > (size_t)(INT_MAX - k.dsize))
@@ -983,7 +1266,7 @@ store_del(struct store_txn *txn, const char *key)
 {
 	datum	k;
 
-	if (txn->mode == STORE_READ)
+	if (txn_reads(txn))
 		return KF_EINVAL;
 	if (store_key(key, &k) == -1)
 		return KF_EINVAL;
@@ -1016,6 +1299,11 @@ store_each(struct store_txn *txn, const char *prefix, store_each_fn fn,
 	if (prefix == NULL)
 		prefix = "";
 	plen = strlen(prefix);
+	/* The values kept are not all there is: a scan reads the file. */
+	if (txn->optimistic && txn_lock(txn) != KF_OK)
+		return KF_ESTORE;
+	if (txn->db == NULL)
+		return KF_ESTORE;
 	key = gdbm_firstkey(txn->db);
 	while (key.dptr != NULL) {
 		if ((size_t)key.dsize >= plen &&

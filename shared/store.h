@@ -17,7 +17,14 @@
  *
  * A struct store holds paths only and may be shared by threads; a struct
  * store_txn belongs to one thread.  Threads of one process exclude each
- * other too, because each transaction opens its own lock descriptor.
+ * other too, because each thread locks through a descriptor of its own.
+ *
+ * The first 8 bytes of the lock file count the write transactions ever
+ * begun: a writer adds one under LOCK_EX before it writes anything.  A
+ * STORE_READ_CACHED transaction that finds the count where it was when its
+ * thread last read under the lock takes no lock at all, and answers from
+ * what that thread read then; it locks at its first read of anything
+ * else (see store_txn_stale).
  *
  * Key prefixes, each owned by one module (only it reads or writes them):
  *   meta/schema                        store.c: STORE_SCHEMA_VERSION
@@ -53,6 +60,7 @@ enum store_mode {
 	STORE_READ,		/* LOCK_SH */
 	STORE_WRITE,		/* LOCK_EX, synced to disk at store_end */
 	STORE_WRITE_NOSYNC,	/* LOCK_EX, not synced: soft state only */
+	STORE_READ_CACHED,	/* STORE_READ, lock-free while nothing changed */
 	STORE__MAX
 };
 
@@ -65,7 +73,10 @@ enum kf_err	 store_open(struct store **, const char *dir, char **cause);
 void		 store_close(struct store *);	/* NULL is fine */
 const char	*store_dir(const struct store *);
 
-/* Locks and opens; on error nothing is held. */
+/*
+ * Locks (a STORE_READ_CACHED transaction perhaps only at a later read)
+ * and opens; on error nothing is held.
+ */
 enum kf_err	 store_begin(struct store *, enum store_mode,
 		    struct store_txn **, char **cause);
 /*
@@ -73,6 +84,34 @@ enum kf_err	 store_begin(struct store *, enum store_mode,
  * threads together (the benchmarks count them per request).
  */
 unsigned long	 store_txn_count(void);
+/*
+ * flock calls transactions have made in this process (to lock and to
+ * unlock), all stores and threads together: for tests and benchmarks.
+ */
+unsigned long	 store_txn_flocks(void);
+
+/*
+ * 1 when what a STORE_READ_CACHED transaction read may not be one
+ * snapshot; ask before store_end.  Such a transaction begins without the
+ * lock when no write transaction has begun since its thread last read,
+ * and answers from the records its thread read then (at most 32 of up
+ * to 4 KB each).  At its first read of anything else it takes LOCK_SH,
+ * and if a writer has been at work meanwhile it reads again each record
+ * it has already returned: any that changed makes it stale.  A stale
+ * transaction goes on reading, under the lock, what is there now (never
+ * half a write), so its reads mix two states: a caller that needs them
+ * consistent throws its result away and reads again (a STORE_READ
+ * transaction cannot be stale).  Always 0 for the other modes.
+ */
+int		 store_txn_stale(const struct store_txn *);
+/*
+ * For tests: fn(arg) runs in a STORE_READ_CACHED transaction that reads
+ * what it has not kept, just before it takes the lock, where another
+ * process's write may land.  NULL removes it; set it while no other
+ * thread uses a store.
+ */
+typedef void	(*store_hook_fn)(void *arg);
+void		 store_set_miss_hook(store_hook_fn, void *arg);
 /*
  * Syncs (STORE_WRITE), closes and unlocks.  Always releases everything,
  * even when it returns an error (KF_ESTORE if the sync failed).  NULL is
@@ -103,11 +142,17 @@ void		 store_sync_always(struct store *, int on);
  * What txn reads, as a number for caches of it: two transactions of this
  * process with the same view (not 0) read the same records, since a write
  * transaction begun in any process after the first gives the second a new
- * one.  0 once txn has put or deleted: its own writes are in no view.
+ * one.  0 once txn has put or deleted: its own writes are in no view; 0
+ * too once a STORE_READ_CACHED transaction has found that a writer began
+ * after it did (store_txn_stale): its reads from then on are of a newer
+ * state.
  */
 uint64_t	 store_txn_view(const struct store_txn *);
 
-/* Replaces out's contents with the value: KF_OK or KF_ENOTFOUND. */
+/*
+ * Replaces out's contents with the value: KF_OK or KF_ENOTFOUND (KF_ESTORE
+ * when the file or its lock fails).
+ */
 enum kf_err	 store_get(struct store_txn *, const char *key, struct buf *out);
 /* Inserts or replaces.  KF_EINVAL in a read transaction. */
 enum kf_err	 store_put(struct store_txn *, const char *key,

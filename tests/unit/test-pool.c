@@ -1186,6 +1186,171 @@ START_TEST(pool_round_robin_unsynced_is_exact_across_processes)
 }
 END_TEST
 
+/*
+ * Model lists too long for the store to keep between transactions (over
+ * 4 KB), so that every pick reads one under the lock after reading the
+ * index without it: where another process's write can fall between.
+ */
+static void
+set_long_catalogues(void)
+{
+	static char		 names[120][48];
+	const char		*models[120];
+	long			 id;
+	size_t			 i;
+
+	models[0] = "claude-sonnet-4.5";
+	for (i = 1; i < 120; i++) {
+		snprintf(names[i], sizeof(names[i]),
+		    "some-model-with-a-long-name-%03zu", i);
+		models[i] = names[i];
+	}
+	for (id = 1; id <= 3; id++)
+		set_catalogue(id, models, 120);
+}
+
+static int	disable_armed;
+
+/* The miss hook: once, another process disables account 2. */
+static void
+disable_two_in_child(void *arg)
+{
+	pid_t	pid;
+	int	status;
+
+	(void)arg;
+	if (!disable_armed)
+		return;
+	disable_armed = 0;
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0)
+		child_exit(pool_disable(st, 2, NULL, NULL) == KF_OK ? 0 : 1);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/*
+ * A pick that read the index (account 2 usable) without the lock, then
+ * found that account 2 was disabled before it locked: it must decide
+ * again, and not hand out account 2 with its disabled state.
+ */
+START_TEST(pool_pick_decides_again_when_its_reads_went_stale)
+{
+	struct pool_pick_req	req;
+	struct account		a;
+	struct account_state	s;
+	unsigned long		flocks;
+
+	set_long_catalogues();
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pool_pick_txns(), 1);
+
+	disable_armed = 1;
+	store_set_miss_hook(disable_two_in_child, NULL);
+	memset(&req, 0, sizeof(req));
+	req.model_id = "claude-sonnet-4.5";
+	flocks = store_txn_flocks();
+	ck_assert_int_eq(pool_pick(st, cfg, &req, &a, NULL), KF_OK);
+	store_set_miss_hook(NULL, NULL);
+	ck_assert_int_eq(disable_armed, 0);
+	ck_assert_int_eq(a.cred.id, 3);
+	ck_assert_int_eq(a.state.disabled, ACCOUNT_OK);
+	account_free(&a);
+	/* The stale round, then one under the lock from its start. */
+	ck_assert_int_eq(pool_pick_txns(), 2);
+	ck_assert_uint_eq(store_txn_flocks() - flocks, 4);
+	s = state_of(2);
+	ck_assert_int_eq(s.disabled, ACCOUNT_MANUAL);
+	account_state_free(&s);
+}
+END_TEST
+
+/* The writer process's pipes: a byte on go asks for a flip, done acks. */
+struct flipper {
+	int	go;
+	int	done;
+	int	flips;
+};
+
+static void
+flip_on_cue(void *arg)
+{
+	struct flipper	*f = arg;
+	char		 c = 'f';
+
+	ck_assert_int_eq(write(f->go, &c, 1), 1);
+	ck_assert_int_eq(read(f->done, &c, 1), 1);
+	f->flips++;
+}
+
+/* Disables account 2, enables it, and so on, once per byte on go. */
+static void
+flipper_run(int go, int done)
+{
+	char	c;
+	int	n = 0;
+
+	while (read(go, &c, 1) == 1) {
+		if ((n++ % 2 == 0 ? pool_disable(st, 2, NULL, NULL) :
+		    pool_enable(st, 2, NULL)) != KF_OK)
+			child_exit(1);
+		if (write(done, &c, 1) != 1)
+			child_exit(1);
+	}
+	child_exit(0);
+}
+
+/*
+ * Another process flips account 2 between disabled and enabled inside
+ * every pick, after it read the index without the lock: each pick must
+ * answer as the state after that flip says (2 when enabled, else 3),
+ * with the account's state as of then.
+ */
+START_TEST(pool_picks_stay_consistent_under_a_flipping_writer)
+{
+	struct flipper	f;
+	struct account	a;
+	struct pool_pick_req req;
+	int		go[2], done[2], i, status;
+	pid_t		pid;
+
+	set_long_catalogues();
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pick(NULL, 0), 2);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(done), 0);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		close(go[1]);
+		close(done[0]);
+		flipper_run(go[0], done[1]);
+	}
+	close(go[0]);
+	close(done[1]);
+	f.go = go[1];
+	f.done = done[0];
+	f.flips = 0;
+	store_set_miss_hook(flip_on_cue, &f);
+	memset(&req, 0, sizeof(req));
+	req.model_id = "claude-sonnet-4.5";
+	for (i = 0; i < 100; i++) {
+		ck_assert_int_eq(pool_pick(st, cfg, &req, &a, NULL), KF_OK);
+		/* One flip in the lock-free round; none under the lock. */
+		ck_assert_int_eq(f.flips, i + 1);
+		ck_assert_int_eq(pool_pick_txns(), 2);
+		ck_assert_int_eq(a.cred.id, f.flips % 2 == 1 ? 3 : 2);
+		ck_assert_int_eq(a.state.disabled, ACCOUNT_OK);
+		account_free(&a);
+	}
+	store_set_miss_hook(NULL, NULL);
+	close(go[1]);
+	close(done[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1226,6 +1391,8 @@ main(void)
 	tcase_add_test(tc, pool_expired_sessions_are_pruned);
 	tcase_add_test(tc, pool_soft_records_are_written_without_sync);
 	tcase_add_test(tc, pool_round_robin_unsynced_is_exact_across_processes);
+	tcase_add_test(tc, pool_pick_decides_again_when_its_reads_went_stale);
+	tcase_add_test(tc, pool_picks_stay_consistent_under_a_flipping_writer);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

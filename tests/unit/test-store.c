@@ -45,7 +45,13 @@
  * what the cross-process counters rely on).  store_txn_view: unchanged
  * while nobody writes, new after any writer of any process and with a
  * lock file made again at the old generation, 0 once a transaction
- * writes.
+ * writes.  STORE_READ_CACHED: no flock while nothing was written since
+ * the thread last read under the lock (store_txn_flocks counts them), a
+ * write by another process seen by the next one, stale exactly when a
+ * record it returned changed before it locked (absent ones too, scans
+ * too), a lock file made again or cut to 0 bytes (no SIGBUS, right
+ * values, and a cut file never counting again through an old
+ * generation), and what a thread keeps bounded in bytes.
  *
  * Every test gets its own mkdtemp directory; the store lives in its "state"
  * subdirectory, which store_open must create.  Concurrency tests order
@@ -1512,6 +1518,426 @@ START_TEST(store_nosync_put_in_read_txn_is_still_einval)
 }
 END_TEST
 
+/*
+ * STORE_READ_CACHED.  cached_get reads one key in a transaction of its
+ * own; *flocks (NULL is fine) gets the flock calls it made, which are 0
+ * when it read without the lock.
+ */
+static enum kf_err
+cached_get(struct store *st, const char *key, struct buf *out,
+    unsigned long *flocks)
+{
+	struct store_txn	*txn;
+	unsigned long		 before = store_txn_flocks();
+	enum kf_err		 er;
+
+	ck_assert_int_eq(store_begin(st, STORE_READ_CACHED, &txn, NULL),
+	    KF_OK);
+	er = store_get(txn, key, out);
+	ck_assert_int_eq(store_txn_stale(txn), 0);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	if (flocks != NULL)
+		*flocks = store_txn_flocks() - before;
+	return er;
+}
+
+static void
+assert_value(const struct buf *b, const char *want)
+{
+	ck_assert_uint_eq(b->len, strlen(want));
+	ck_assert_int_eq(memcmp(b->ptr, want, b->len), 0);
+}
+
+/* What another process writes, with the store it inherited. */
+static void
+put_in_child(struct store *st, const char *key, const char *val)
+{
+	pid_t	pid;
+
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		struct store_txn	*txn;
+
+		if (store_begin(st, STORE_WRITE, &txn, NULL) != KF_OK ||
+		    store_put(txn, key, val, strlen(val)) != KF_OK ||
+		    store_end(txn, NULL) != KF_OK)
+			child_exit(st, 1);
+		child_exit(st, 0);
+	}
+	wait_ok(pid, "writer");
+}
+
+/*
+ * Nothing written since the thread read under the lock: no flock at all,
+ * the same values (absent keys too), the same view, and the lock is free
+ * all along.  A miss takes it, until store_end.  STORE_READ locks always.
+ */
+START_TEST(store_cached_read_takes_no_lock_while_nothing_changed)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	struct buf		 b = BUF_INIT;
+	unsigned long		 flocks, txns;
+	uint64_t		 view;
+	char			*lock;
+
+	st = open_store();
+	lock = path_in_store("kiro.db.lock");
+	put_one(st, "k", "v", 1);
+	/* The first read locks: nothing is kept yet. */
+	ck_assert_int_eq(cached_get(st, "k", &b, &flocks), KF_OK);
+	ck_assert_uint_eq(flocks, 2);
+	ck_assert_int_eq(cached_get(st, "none", &b, &flocks), KF_ENOTFOUND);
+	ck_assert_uint_eq(flocks, 2);
+	view = read_view(st);
+
+	flocks = store_txn_flocks();
+	txns = store_txn_count();
+	ck_assert_int_eq(store_begin(st, STORE_READ_CACHED, &txn, NULL),
+	    KF_OK);
+	ck_assert_int_eq(probe_lock(lock, LOCK_EX), 0);
+	ck_assert_int_eq(store_get(txn, "k", &b), KF_OK);
+	assert_value(&b, "v");
+	ck_assert_int_eq(store_get(txn, "none", &b), KF_ENOTFOUND);
+	ck_assert_uint_eq(store_txn_view(txn), view);
+	ck_assert_int_eq(store_put(txn, "k", "w", 1), KF_EINVAL);
+	ck_assert_int_eq(store_del(txn, "k"), KF_EINVAL);
+	ck_assert_int_eq(probe_lock(lock, LOCK_EX), 0);
+	ck_assert_uint_eq(store_txn_flocks(), flocks);
+	/* A key it has not kept: read under the lock from here on. */
+	ck_assert_int_eq(store_get(txn, "other", &b), KF_ENOTFOUND);
+	ck_assert_int_eq(probe_lock(lock, LOCK_EX), -1);
+	ck_assert_int_eq(probe_lock(lock, LOCK_SH), 0);
+	ck_assert_int_eq(store_txn_stale(txn), 0);
+	ck_assert_uint_eq(store_txn_view(txn), view);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	ck_assert_int_eq(probe_lock(lock, LOCK_EX), 0);
+	ck_assert_uint_eq(store_txn_flocks() - flocks, 2);
+	ck_assert_uint_eq(store_txn_count() - txns, 1);
+
+	/* Counted as a transaction, like every other. */
+	ck_assert_int_eq(cached_get(st, "k", &b, &flocks), KF_OK);
+	ck_assert_uint_eq(flocks, 0);
+	ck_assert_uint_eq(store_txn_count() - txns, 2);
+	/* STORE_READ keeps its lock. */
+	flocks = store_txn_flocks();
+	ck_assert_int_eq(get_one(st, "k", &b), KF_OK);
+	ck_assert_uint_eq(store_txn_flocks() - flocks, 2);
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
+/* Another process writes between two lock-free reads: the second sees it. */
+START_TEST(store_cached_read_sees_other_process_write)
+{
+	struct store	*st;
+	struct buf	 b = BUF_INIT;
+	unsigned long	 flocks;
+
+	st = open_store();
+	put_one(st, "k", "one", 3);
+	ck_assert_int_eq(cached_get(st, "k", &b, NULL), KF_OK);
+	ck_assert_int_eq(cached_get(st, "k", &b, &flocks), KF_OK);
+	ck_assert_uint_eq(flocks, 0);
+	assert_value(&b, "one");
+	put_in_child(st, "k", "two");
+	ck_assert_int_eq(cached_get(st, "k", &b, &flocks), KF_OK);
+	assert_value(&b, "two");
+	ck_assert_uint_eq(flocks, 2);
+	ck_assert_int_eq(cached_get(st, "k", &b, &flocks), KF_OK);
+	assert_value(&b, "two");
+	ck_assert_uint_eq(flocks, 0);
+	/* And this process's own writes. */
+	put_one(st, "k", "three", 5);
+	ck_assert_int_eq(cached_get(st, "k", &b, NULL), KF_OK);
+	assert_value(&b, "three");
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
+/* Keeps "a" (= "A") and "gone" (absent) with the thread's reader. */
+static struct store *
+open_with_kept_reads(void)
+{
+	struct store	*st;
+	struct buf	 b = BUF_INIT;
+
+	st = open_store();
+	put_one(st, "a", "A", 1);
+	put_one(st, "b", "B", 1);
+	put_one(st, "c", "C", 1);
+	ck_assert_int_eq(cached_get(st, "a", &b, NULL), KF_OK);
+	ck_assert_int_eq(cached_get(st, "gone", &b, NULL), KF_ENOTFOUND);
+	buf_free(&b);
+	return st;
+}
+
+/*
+ * A lock-free transaction returns "a" and "gone"; another process writes
+ * key, then the transaction reads "b", which it has not kept.  1 if it
+ * is stale then; "b" must read right either way, and "c" afterwards.
+ */
+static int
+write_between_hit_and_miss(const char *key, const char *val)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	struct buf		 b = BUF_INIT;
+	unsigned long		 flocks;
+	int			 stale;
+
+	st = open_with_kept_reads();
+	flocks = store_txn_flocks();
+	ck_assert_int_eq(store_begin(st, STORE_READ_CACHED, &txn, NULL),
+	    KF_OK);
+	ck_assert_int_eq(store_get(txn, "a", &b), KF_OK);
+	assert_value(&b, "A");
+	ck_assert_int_eq(store_get(txn, "gone", &b), KF_ENOTFOUND);
+	ck_assert_uint_eq(store_txn_flocks(), flocks);
+	put_in_child(st, key, val);
+	ck_assert_int_eq(store_get(txn, "b", &b), KF_OK);
+	assert_value(&b, strcmp(key, "b") == 0 ? val : "B");
+	ck_assert_int_eq(store_get(txn, "c", &b), KF_OK);
+	assert_value(&b, strcmp(key, "c") == 0 ? val : "C");
+	stale = store_txn_stale(txn);
+	/* Its reads are of a newer state than its view said. */
+	ck_assert_uint_eq(store_txn_view(txn), 0);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	ck_assert_uint_eq(store_txn_flocks() - flocks, 2);
+	/* What the next one reads is the new state, and not stale. */
+	ck_assert_int_eq(cached_get(st, key, &b, NULL), KF_OK);
+	assert_value(&b, val);
+	buf_free(&b);
+	store_close(st);
+	return stale;
+}
+
+START_TEST(store_cached_txn_is_stale_when_a_key_it_returned_changed)
+{
+	ck_assert_int_eq(write_between_hit_and_miss("a", "A2"), 1);
+	/* A key it found absent, added: as much a change. */
+	ck_assert_int_eq(write_between_hit_and_miss("gone", "here"), 1);
+}
+END_TEST
+
+START_TEST(store_cached_txn_is_not_stale_when_other_keys_changed)
+{
+	ck_assert_int_eq(write_between_hit_and_miss("b", "B2"), 0);
+	ck_assert_int_eq(write_between_hit_and_miss("c", "C2"), 0);
+	ck_assert_int_eq(write_between_hit_and_miss("new", "N"), 0);
+	/* The same bytes written again: not a change. */
+	ck_assert_int_eq(write_between_hit_and_miss("a", "A"), 0);
+}
+END_TEST
+
+/* A scan is never served from what was kept: it locks, and checks. */
+START_TEST(store_cached_scan_locks_and_checks)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	struct buf		 b = BUF_INIT;
+	struct each_seen	 seen;
+
+	st = open_with_kept_reads();
+	ck_assert_int_eq(store_begin(st, STORE_READ_CACHED, &txn, NULL),
+	    KF_OK);
+	ck_assert_int_eq(store_get(txn, "a", &b), KF_OK);
+	put_in_child(st, "a", "A2");
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(store_each(txn, "", each_collect, &seen), KF_OK);
+	ck_assert_int_eq(seen.bad, 0);
+	ck_assert(seen_has(&seen, "a", "A2"));
+	ck_assert(seen_has(&seen, "b", "B"));
+	ck_assert_int_eq(store_txn_stale(txn), 1);
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
+/* The lock file's generation, as the file holds it; 0 if it has none. */
+static uint64_t
+lock_generation(void)
+{
+	uint64_t	gen = 0;
+	int		fd;
+
+	ck_assert_int_ne(fd = open(path_in_store("kiro.db.lock"), O_RDONLY),
+	    -1);
+	if (pread(fd, &gen, sizeof(gen), 0) != (ssize_t)sizeof(gen))
+		gen = 0;
+	close(fd);
+	return gen;
+}
+
+static void
+truncate_in_child(struct store *st)
+{
+	pid_t	pid;
+
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		if (truncate(path_in_store("kiro.db.lock"), 0) == -1)
+			child_exit(st, 1);
+		child_exit(st, 0);
+	}
+	wait_ok(pid, "truncate");
+}
+
+/*
+ * The lock file removed and made again by another process, which then
+ * writes: the new value, and lock-free reads again after that.
+ */
+START_TEST(store_cached_read_follows_a_lock_file_made_again)
+{
+	struct store	*st;
+	struct buf	 b = BUF_INIT;
+	unsigned long	 flocks;
+	pid_t		 pid;
+
+	st = open_store();
+	put_one(st, "k", "one", 3);
+	ck_assert_int_eq(cached_get(st, "k", &b, NULL), KF_OK);
+	ck_assert_int_eq(cached_get(st, "k", &b, &flocks), KF_OK);
+	ck_assert_uint_eq(flocks, 0);
+	ck_assert_int_ne(pid = fork(), -1);
+	if (pid == 0) {
+		struct store_txn	*txn;
+
+		if (unlink(path_in_store("kiro.db.lock")) == -1 ||
+		    store_begin(st, STORE_WRITE, &txn, NULL) != KF_OK ||
+		    store_put(txn, "k", "two", 3) != KF_OK ||
+		    store_end(txn, NULL) != KF_OK)
+			child_exit(st, 1);
+		child_exit(st, 0);
+	}
+	wait_ok(pid, "writer");
+	ck_assert_uint_ne(lock_generation(), 0);
+	ck_assert_int_eq(cached_get(st, "k", &b, &flocks), KF_OK);
+	assert_value(&b, "two");
+	ck_assert_uint_eq(flocks, 2);
+	ck_assert_int_eq(cached_get(st, "k", &b, &flocks), KF_OK);
+	assert_value(&b, "two");
+	ck_assert_uint_eq(flocks, 0);
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
+/*
+ * The lock file cut to 0 bytes under a mapping of it: reading the mapping
+ * would fault, so reads lock until a writer numbers it again, and then
+ * see what it wrote.
+ */
+START_TEST(store_cached_read_survives_a_truncated_lock_file)
+{
+	struct store	*st;
+	struct buf	 b = BUF_INIT;
+	unsigned long	 flocks;
+
+	st = open_store();
+	put_one(st, "k", "one", 3);
+	ck_assert_int_eq(cached_get(st, "k", &b, NULL), KF_OK);
+	ck_assert_int_eq(cached_get(st, "k", &b, &flocks), KF_OK);
+	ck_assert_uint_eq(flocks, 0);
+	truncate_in_child(st);
+	ck_assert_int_eq(cached_get(st, "k", &b, &flocks), KF_OK);
+	assert_value(&b, "one");
+	ck_assert_uint_eq(flocks, 2);
+	ck_assert_int_eq(cached_get(st, "k", &b, &flocks), KF_OK);
+	ck_assert_uint_eq(flocks, 2);
+	put_in_child(st, "k", "two");
+	ck_assert_uint_ne(lock_generation(), 0);
+	ck_assert_int_eq(cached_get(st, "k", &b, &flocks), KF_OK);
+	assert_value(&b, "two");
+	ck_assert_int_eq(cached_get(st, "k", &b, &flocks), KF_OK);
+	assert_value(&b, "two");
+	ck_assert_uint_eq(flocks, 0);
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
+/*
+ * A lock file cut short and numbered again by one write must not reach
+ * the generation a reader was opened at after the last cut (counting
+ * from 1 again would, and the reader would answer from the old state).
+ */
+START_TEST(store_truncated_lock_file_never_repeats_a_generation)
+{
+	struct store	*st;
+	struct buf	 b = BUF_INIT;
+	uint64_t	 first;
+
+	st = open_store();
+	ck_assert_int_eq(truncate(path_in_store("kiro.db.lock"), 0), 0);
+	put_one(st, "k", "one", 3);
+	first = lock_generation();
+	ck_assert_uint_ne(first, 0);
+	ck_assert_int_eq(cached_get(st, "k", &b, NULL), KF_OK);
+	assert_value(&b, "one");
+	truncate_in_child(st);
+	put_in_child(st, "k", "two");
+	ck_assert_uint_ne(lock_generation(), first);
+	ck_assert_int_eq(cached_get(st, "k", &b, NULL), KF_OK);
+	assert_value(&b, "two");
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
+/*
+ * What a thread keeps is bounded in bytes as well as in records: twenty
+ * values of 4000 bytes are more than it keeps, so reading them all again
+ * must lock, where four of them are kept and need not.
+ */
+START_TEST(store_cached_values_are_bounded)
+{
+	struct store		*st;
+	struct store_txn	*txn;
+	struct buf		 b = BUF_INIT;
+	char			 key[32], val[4000];
+	unsigned long		 flocks;
+	int			 i, round;
+
+	st = open_store();
+	for (i = 0; i < 20; i++) {
+		memset(val, 'a' + i, sizeof(val));
+		snprintf(key, sizeof(key), "big/%d", i);
+		put_one(st, key, val, sizeof(val));
+	}
+	for (round = 0; round < 2; round++) {
+		flocks = store_txn_flocks();
+		ck_assert_int_eq(store_begin(st, STORE_READ_CACHED, &txn,
+		    NULL), KF_OK);
+		for (i = 0; i < (round == 0 ? 20 : 4); i++) {
+			snprintf(key, sizeof(key), "big/%d", i);
+			ck_assert_int_eq(store_get(txn, key, &b), KF_OK);
+			ck_assert_uint_eq(b.len, sizeof(val));
+			ck_assert_int_eq(b.ptr[0], 'a' + i);
+			ck_assert_int_eq(b.ptr[sizeof(val) - 1], 'a' + i);
+		}
+		ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+		/* Round 0 starts with nothing kept; the last ones stay. */
+		ck_assert_uint_eq(store_txn_flocks() - flocks, 2);
+	}
+	flocks = store_txn_flocks();
+	ck_assert_int_eq(store_begin(st, STORE_READ_CACHED, &txn, NULL),
+	    KF_OK);
+	for (i = 0; i < 4; i++) {
+		snprintf(key, sizeof(key), "big/%d", i);
+		ck_assert_int_eq(store_get(txn, key, &b), KF_OK);
+		ck_assert_int_eq(b.ptr[0], 'a' + i);
+	}
+	ck_assert_int_eq(store_end(txn, NULL), KF_OK);
+	ck_assert_uint_eq(store_txn_flocks() - flocks, 0);
+	buf_free(&b);
+	store_close(st);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1556,6 +1982,19 @@ store_suite(void)
 	tcase_add_test(tc, store_nosync_put_in_read_txn_is_still_einval);
 	tcase_add_test(tc, store_view_changes_with_every_writer);
 	tcase_add_test(tc, store_view_changes_with_a_new_lock_file);
+	tcase_add_test(tc,
+	    store_cached_read_takes_no_lock_while_nothing_changed);
+	tcase_add_test(tc, store_cached_read_sees_other_process_write);
+	tcase_add_test(tc,
+	    store_cached_txn_is_stale_when_a_key_it_returned_changed);
+	tcase_add_test(tc,
+	    store_cached_txn_is_not_stale_when_other_keys_changed);
+	tcase_add_test(tc, store_cached_scan_locks_and_checks);
+	tcase_add_test(tc, store_cached_read_follows_a_lock_file_made_again);
+	tcase_add_test(tc, store_cached_read_survives_a_truncated_lock_file);
+	tcase_add_test(tc,
+	    store_truncated_lock_file_never_repeats_a_generation);
+	tcase_add_test(tc, store_cached_values_are_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
