@@ -329,24 +329,24 @@ usage_put(struct buf *d, const struct sink_usage *u, long output_tokens)
 	buf_putc(d, '}');
 }
 
-/* usage is the estimate at start, the real figures in buffered mode. */
+/*
+ * usage is the estimate at start, the real figures in buffered mode.
+ * Written in place, framed as sse_event() frames it (as ev_begin).
+ */
 static void
 message_start(struct anthropic_emit *e, struct buf *out,
     const struct sink_usage *usage)
 {
-	struct buf	d = BUF_INIT;
-
-	buf_puts(&d, "{\"type\":\"message_start\",\"message\":{\"id\":");
-	buf_json_str(&d, e->message_id, strlen(e->message_id));
-	buf_puts(&d, ",\"type\":\"message\",\"role\":\"assistant\","
+	buf_puts(out, "event: message_start\ndata: ");
+	buf_puts(out, "{\"type\":\"message_start\",\"message\":{\"id\":");
+	buf_json_str(out, e->message_id, strlen(e->message_id));
+	buf_puts(out, ",\"type\":\"message\",\"role\":\"assistant\","
 	    "\"content\":[],\"model\":");
-	buf_json_str(&d, e->model, strlen(e->model));
-	buf_puts(&d, ",\"stop_reason\":null,\"stop_sequence\":null,"
+	buf_json_str(out, e->model, strlen(e->model));
+	buf_puts(out, ",\"stop_reason\":null,\"stop_sequence\":null,"
 	    "\"usage\":");
-	usage_put(&d, usage, 1);
-	buf_puts(&d, "}}");
-	sse_event(out, "message_start", d.ptr, d.len);
-	buf_free(&d);
+	usage_put(out, usage, 1);
+	buf_puts(out, "}}\n\n");
 }
 
 static int
@@ -368,6 +368,8 @@ e_start(void *arg, const struct sink_start *st)
 		return -1;
 	memset(&estimate, 0, sizeof(estimate));
 	estimate.input_tokens = st->input_tokens;
+	/* Room for message_start and the first block: one allocation. */
+	buf_reserve(&e->events, 1024);
 	message_start(e, &e->events, &estimate);
 	e->start_len = e->events.len;
 	if (!e->thinking)
@@ -717,7 +719,7 @@ static int
 e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 {
 	struct anthropic_emit	*e = arg;
-	struct buf		 d = BUF_INIT, start = BUF_INIT;
+	struct buf		*d, start = BUF_INIT;
 	size_t			 i;
 	long			 b;
 	int			 rc;
@@ -736,23 +738,22 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 			block_stop(e, (int)b);
 			emit_calls_close(&e->tool_blocks, i);
 		}
-	buf_puts(&d, "{\"type\":\"message_delta\",\"delta\":"
+	d = ev_begin(e, "message_delta");
+	buf_puts(d, "{\"type\":\"message_delta\",\"delta\":"
 	    "{\"stop_reason\":\"");
-	buf_puts(&d, sink_stop_name(stop));
-	buf_puts(&d, "\",\"stop_sequence\":");
+	buf_puts(d, sink_stop_name(stop));
+	buf_puts(d, "\",\"stop_sequence\":");
 	if (usage->stop_sequence != NULL)
-		buf_json_str(&d, usage->stop_sequence,
+		buf_json_str(d, usage->stop_sequence,
 		    strlen(usage->stop_sequence));
 	else
-		buf_puts(&d, "null");
-	buf_puts(&d, "},\"usage\":");
-	usage_put(&d, usage, usage->output_tokens);
-	buf_putc(&d, '}');
-	event(e, "message_delta", &d);
-	buf_reset(&d);
-	buf_puts(&d, "{\"type\":\"message_stop\"}");
-	event(e, "message_stop", &d);
-	buf_free(&d);
+		buf_puts(d, "null");
+	buf_puts(d, "},\"usage\":");
+	usage_put(d, usage, usage->output_tokens);
+	buf_putc(d, '}');
+	ev_end(e);
+	buf_puts(&e->events, "event: message_stop\n"
+	    "data: {\"type\":\"message_stop\"}\n\n");
 	if (e->mode == EMIT_STREAM)
 		return push(e);
 
