@@ -160,20 +160,27 @@ block_stop(struct anthropic_emit *e, int index)
 	ev_end(e);
 }
 
-static void
-block_delta(struct anthropic_emit *e, int index, const char *delta_type,
-    const char *field, const char *s, size_t len)
-{
-	struct buf	*d = block_event(e, "content_block_delta", index);
+/*
+ * A content_block_delta event is its framing and type up to the index,
+ * the index, the delta's type and field up to the value (one literal per
+ * kind of delta, DELTA), the value, and the closing bytes: four appends
+ * per delta of a long answer (#13).
+ */
+#define DELTA_HEAD	"event: content_block_delta\ndata: {\"type\":" \
+	"\"content_block_delta\",\"index\":"
+#define DELTA(type, field)	",\"delta\":{\"type\":\"" type "\",\"" \
+	field "\":", sizeof(",\"delta\":{\"type\":\"" type "\",\"" field \
+	"\":") - 1
 
-	buf_puts(d, ",\"delta\":{\"type\":\"");
-	buf_puts(d, delta_type);
-	buf_puts(d, "\",\"");
-	buf_puts(d, field);
-	buf_puts(d, "\":");
-	buf_json_str(d, s, len);
-	buf_puts(d, "}}");
-	ev_end(e);
+static void
+block_delta(struct anthropic_emit *e, int index, const char *delta,
+    size_t delta_len, const char *s, size_t len)
+{
+	buf_append(&e->events, DELTA_HEAD, sizeof(DELTA_HEAD) - 1);
+	buf_put_int(&e->events, index);
+	buf_append(&e->events, delta, delta_len);
+	buf_json_str(&e->events, s, len);
+	buf_append(&e->events, "}}\n\n", 4);
 }
 
 static struct block *
@@ -265,11 +272,12 @@ close_thinking(struct anthropic_emit *e, const char *signature)
 		return;
 	if (e->mode != EMIT_JSON) {
 		/* kiro.rs ends thinking with an empty delta, then stops. */
-		block_delta(e, e->thinking_index, "thinking_delta", "thinking",
-		    "", 0);
+		block_delta(e, e->thinking_index,
+		    DELTA("thinking_delta", "thinking"), "", 0);
 		if (signature != NULL)
-			block_delta(e, e->thinking_index, "signature_delta",
-			    "signature", signature, strlen(signature));
+			block_delta(e, e->thinking_index,
+			    DELTA("signature_delta", "signature"), signature,
+			    strlen(signature));
 		block_stop(e, e->thinking_index);
 	} else if (signature != NULL) {
 		struct block	*b = &e->blocks[e->thinking_index];
@@ -390,7 +398,7 @@ e_text(void *arg, const char *s, size_t len)
 	}
 	if (e->sources != NULL)
 		buf_append(&e->open_text, s, len);
-	block_delta(e, index, "text_delta", "text", s, len);
+	block_delta(e, index, DELTA("text_delta", "text"), s, len);
 	return push(e);
 }
 
@@ -414,7 +422,8 @@ e_thinking(void *arg, const char *s, size_t len)
 		buf_append(&e->blocks[e->thinking_index].text, s, len);
 		return 0;
 	}
-	block_delta(e, e->thinking_index, "thinking_delta", "thinking", s, len);
+	block_delta(e, e->thinking_index, DELTA("thinking_delta", "thinking"),
+	    s, len);
 	return push(e);
 }
 
@@ -466,7 +475,8 @@ e_tool_input(void *arg, size_t index, const char *s, size_t len)
 		return 0;
 	if (e->mode == EMIT_JSON)
 		return 0;	/* the whole input comes at tool_end */
-	block_delta(e, (int)b, "input_json_delta", "partial_json", s, len);
+	block_delta(e, (int)b, DELTA("input_json_delta", "partial_json"), s,
+	    len);
 	return push(e);
 }
 
