@@ -131,6 +131,21 @@ kiro_event_parser_free(struct kiro_event_parser *kp)
 	free(kp);
 }
 
+void
+kiro_event_parser_reset(struct kiro_event_parser *kp)
+{
+	json_object_put(kp->last);
+	kp->last = NULL;
+	if (kp->flat.arena.cap > FLAT_KEEP)
+		json_flat_free(&kp->flat);
+	buf_reset(&kp->kind);
+	buf_reset(&kp->text);
+	buf_free(&kp->input);
+	kp->have_kind = 0;
+	kp->event_type.ptr = NULL;
+	kp->event_type.len = 0;
+}
+
 /* Copies a header or payload slice into b and returns it terminated. */
 static const char *
 slice_copy(struct buf *b, struct es_str s)

@@ -501,6 +501,37 @@ START_TEST(event_type_names_exact)
 }
 END_TEST
 
+/*
+ * A parser reset between streams (the relay keeps one per thread) reads
+ * the next stream as a new one would: a tree, a serialised input and a
+ * copied kind are released, and nothing of the old frame shows.
+ */
+START_TEST(reset_parser_reads_like_a_new_one)
+{
+	struct kiro_event_parser	*kp = kiro_event_parser_new();
+	struct kiro_event		 ev;
+	int				 round;
+
+	for (round = 0; round < 3; round++) {
+		parse_ok(kp, "toolUseEvent", "{\"toolUseId\":\"t1\","
+		    "\"name\":\"n\",\"input\":{\"a\":[1,2]},\"x\":{}}", &ev);
+		ck_assert_int_eq(ev.type, KIRO_EV_TOOL_USE);
+		ck_assert_str_eq(ev.tool_input, "{\"a\":[1,2]}");
+		parse_ok(kp, "brandNewEvent", "{}", &ev);
+		ck_assert_str_eq(ev.kind, "brandNewEvent");
+		kiro_event_parser_reset(kp);
+		parse_ok(kp, "assistantResponseEvent", "{\"content\":\"hi\"}",
+		    &ev);
+		ck_assert_int_eq(ev.type, KIRO_EV_TEXT);
+		ck_assert_str_eq(ev.text, "hi");
+		parse_ok(kp, "otherEvent", "{}", &ev);
+		ck_assert_str_eq(ev.kind, "otherEvent");
+		kiro_event_parser_reset(kp);
+	}
+	kiro_event_parser_free(kp);
+}
+END_TEST
+
 START_TEST(exception_frames)
 {
 	struct kiro_event_parser	*kp = kiro_event_parser_new();
@@ -905,6 +936,7 @@ kiro_event_suite(void)
 	tcase_add_test(tc, huge_flat_payload_then_small);
 	tcase_add_test(tc, ignored_types);
 	tcase_add_test(tc, event_type_names_exact);
+	tcase_add_test(tc, reset_parser_reads_like_a_new_one);
 	tcase_add_test(tc, exception_frames);
 	tcase_add_test(tc, error_frames);
 	tcase_add_test(tc, bad_json_is_upstream_error);
