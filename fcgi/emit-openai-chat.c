@@ -44,7 +44,7 @@ struct openai_chat_emit {
 	int		 include_usage;
 	struct buf	 events;	/* pending SSE bytes */
 	struct buf	 prefix;	/* {"id":...,"model":...,"choices":[ */
-	struct buf	 chunk_head;	/* data: prefix{"index":0,"delta": */
+	struct buf	 chunk_head;	/* data: prefix {"index":0,"delta": */
 	int		 head_sent;
 	char		*id;		/* chatcmpl-... */
 	char		*model;

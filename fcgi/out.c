@@ -162,8 +162,8 @@ head_write(struct out *o, int status, const char *content_type,
 	char		 stack[HEAD_STACK], digits[BUF_DECIMAL_LEN];
 	char		*head, *at;
 	const char	*reason = reason_phrase(status), *num;
-	size_t		 reason_len, type_len, extra_len, context_len, max;
-	size_t		 len;
+	size_t		 reason_len, type_len, extra_len, context_len;
+	size_t		 max, len;
 	int		 rc;
 
 	o->status = status;

@@ -65,8 +65,9 @@ static int		crc_clmul;	/* crc_fold may be used */
  * The CRC register (not inverted) of len bytes, len >= ES_CRC_CLMUL and a
  * multiple of 16: from 64 bytes, four lanes of 16 bytes folded 64 bytes at
  * a time, then into one lane; then 16 bytes at a time; then 128 bits
- * reduced to 64 and to the 32-bit remainder (Barrett).  The constants are x^n mod P for the
- * bit-reflected polynomial, as in the paper and zlib's copies of it.
+ * reduced to 64 and to the 32-bit remainder (Barrett).  The constants
+ * are x^n mod P for the bit-reflected polynomial, as in the paper and
+ * zlib's copies of it.
  */
 __attribute__((target("pclmul,sse4.1"))) static uint32_t
 crc_fold(uint32_t crc, const unsigned char *p, size_t len)

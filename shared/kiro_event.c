@@ -33,7 +33,7 @@ struct kiro_event_parser {
 	json_object	*last;		/* the last payload parsed */
 	struct json_flat flat;		/* or its members, when it is flat */
 	struct es_str	 event_type;	/* the frame's, borrowed */
-	int		 have_kind;	/* kind holds event_type already */
+	int		 have_kind;	/* kind holds event_type */
 	struct buf	 kind;		/* event, exception or error type */
 	struct buf	 text;		/* message from a header or raw payload */
 	struct buf	 input;		/* a tool input object, serialised */

@@ -1,4 +1,4 @@
-/* test-eventstream-crc.c: the decoder's CRC-32 paths against zlib and each other. */
+/* test-eventstream-crc.c: the decoder's CRC-32 paths against zlib. */
 #include "autoconfig.h"
 
 /*
@@ -58,20 +58,22 @@ END_TEST
 
 START_TEST(both_paths_agree_with_zlib)
 {
-	static const uint32_t	 starts[] = { 0, 0xffffffffu, 0x12345678u };
+	static const uint32_t	 starts[] = { 0, 0xffffffffu, 0x1234u };
 	unsigned char		*buf = pattern(70000, 7);
-	size_t			 len, align, i;
+	size_t			 len, align, i, n_starts;
 	uint32_t		 want;
 
 	(void)pthread_once(&crc_once, crc_init);
 	if (!crc_clmul)
 		fprintf(stderr, "test-eventstream-crc: no PCLMULQDQ here, "
 		    "the tables alone are tested\n");
+	n_starts = sizeof(starts) / sizeof(starts[0]);
 	for (len = 0; len <= 70000; len += len < 1100 ? 1 :
 	    len < 5000 ? 97 : 4099)
 		for (align = 0; align < 16; align++)
-			for (i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
-				want = crc32_update(starts[i], buf + align, len);
+			for (i = 0; i < n_starts; i++) {
+				want = crc32_update(starts[i], buf + align,
+				    len);
 				ck_assert_msg(crc_by(1, starts[i], buf + align,
 				    len) == want, "fold: %zu bytes at +%zu",
 				    len, align);

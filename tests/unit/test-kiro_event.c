@@ -467,12 +467,12 @@ START_TEST(event_type_names_exact)
 		ck_assert_uint_lt(len + 2, sizeof(near));
 
 		memcpy(near, known[i].name, len + 1);
-		near[len - 1] = 'X';			/* last byte changed */
+		near[len - 1] = 'X';		/* last byte changed */
 		parse_ok(kp, near, known[i].payload, &ev);
 		ck_assert_int_eq(ev.type, KIRO_EV_IGNORED);
 		ck_assert_str_eq(ev.kind, near);
 
-		near[0] ^= 0x20;			/* and the first's case */
+		near[0] ^= 0x20;		/* the first's case */
 		near[len - 1] = known[i].name[len - 1];
 		parse_ok(kp, near, known[i].payload, &ev);
 		ck_assert_int_eq(ev.type, KIRO_EV_IGNORED);
