@@ -160,20 +160,27 @@ block_stop(struct anthropic_emit *e, int index)
 	ev_end(e);
 }
 
-static void
-block_delta(struct anthropic_emit *e, int index, const char *delta_type,
-    const char *field, const char *s, size_t len)
-{
-	struct buf	*d = block_event(e, "content_block_delta", index);
+/*
+ * A content_block_delta event is its framing and type up to the index,
+ * the index, the delta's type and field up to the value (one literal per
+ * kind of delta, DELTA), the value, and the closing bytes: four appends
+ * per delta of a long answer (#13).
+ */
+#define DELTA_HEAD	"event: content_block_delta\ndata: {\"type\":" \
+	"\"content_block_delta\",\"index\":"
+#define DELTA(type, field)	",\"delta\":{\"type\":\"" type "\",\"" \
+	field "\":", sizeof(",\"delta\":{\"type\":\"" type "\",\"" field \
+	"\":") - 1
 
-	buf_puts(d, ",\"delta\":{\"type\":\"");
-	buf_puts(d, delta_type);
-	buf_puts(d, "\",\"");
-	buf_puts(d, field);
-	buf_puts(d, "\":");
-	buf_json_str(d, s, len);
-	buf_puts(d, "}}");
-	ev_end(e);
+static void
+block_delta(struct anthropic_emit *e, int index, const char *delta,
+    size_t delta_len, const char *s, size_t len)
+{
+	buf_append(&e->events, DELTA_HEAD, sizeof(DELTA_HEAD) - 1);
+	buf_put_int(&e->events, index);
+	buf_append(&e->events, delta, delta_len);
+	buf_json_str(&e->events, s, len);
+	buf_append(&e->events, "}}\n\n", 4);
 }
 
 static struct block *
@@ -265,11 +272,12 @@ close_thinking(struct anthropic_emit *e, const char *signature)
 		return;
 	if (e->mode != EMIT_JSON) {
 		/* kiro.rs ends thinking with an empty delta, then stops. */
-		block_delta(e, e->thinking_index, "thinking_delta", "thinking",
-		    "", 0);
+		block_delta(e, e->thinking_index,
+		    DELTA("thinking_delta", "thinking"), "", 0);
 		if (signature != NULL)
-			block_delta(e, e->thinking_index, "signature_delta",
-			    "signature", signature, strlen(signature));
+			block_delta(e, e->thinking_index,
+			    DELTA("signature_delta", "signature"), signature,
+			    strlen(signature));
 		block_stop(e, e->thinking_index);
 	} else if (signature != NULL) {
 		struct block	*b = &e->blocks[e->thinking_index];
@@ -329,24 +337,24 @@ usage_put(struct buf *d, const struct sink_usage *u, long output_tokens)
 	buf_putc(d, '}');
 }
 
-/* usage is the estimate at start, the real figures in buffered mode. */
+/*
+ * usage is the estimate at start, the real figures in buffered mode.
+ * Written in place, framed as sse_event() frames it (as ev_begin).
+ */
 static void
 message_start(struct anthropic_emit *e, struct buf *out,
     const struct sink_usage *usage)
 {
-	struct buf	d = BUF_INIT;
-
-	buf_puts(&d, "{\"type\":\"message_start\",\"message\":{\"id\":");
-	buf_json_str(&d, e->message_id, strlen(e->message_id));
-	buf_puts(&d, ",\"type\":\"message\",\"role\":\"assistant\","
+	buf_puts(out, "event: message_start\ndata: ");
+	buf_puts(out, "{\"type\":\"message_start\",\"message\":{\"id\":");
+	buf_json_str(out, e->message_id, strlen(e->message_id));
+	buf_puts(out, ",\"type\":\"message\",\"role\":\"assistant\","
 	    "\"content\":[],\"model\":");
-	buf_json_str(&d, e->model, strlen(e->model));
-	buf_puts(&d, ",\"stop_reason\":null,\"stop_sequence\":null,"
+	buf_json_str(out, e->model, strlen(e->model));
+	buf_puts(out, ",\"stop_reason\":null,\"stop_sequence\":null,"
 	    "\"usage\":");
-	usage_put(&d, usage, 1);
-	buf_puts(&d, "}}");
-	sse_event(out, "message_start", d.ptr, d.len);
-	buf_free(&d);
+	usage_put(out, usage, 1);
+	buf_puts(out, "}}\n\n");
 }
 
 static int
@@ -368,6 +376,8 @@ e_start(void *arg, const struct sink_start *st)
 		return -1;
 	memset(&estimate, 0, sizeof(estimate));
 	estimate.input_tokens = st->input_tokens;
+	/* Room for message_start and the first block: one allocation. */
+	buf_reserve(&e->events, 1024);
 	message_start(e, &e->events, &estimate);
 	e->start_len = e->events.len;
 	if (!e->thinking)
@@ -388,7 +398,7 @@ e_text(void *arg, const char *s, size_t len)
 	}
 	if (e->sources != NULL)
 		buf_append(&e->open_text, s, len);
-	block_delta(e, index, "text_delta", "text", s, len);
+	block_delta(e, index, DELTA("text_delta", "text"), s, len);
 	return push(e);
 }
 
@@ -412,7 +422,8 @@ e_thinking(void *arg, const char *s, size_t len)
 		buf_append(&e->blocks[e->thinking_index].text, s, len);
 		return 0;
 	}
-	block_delta(e, e->thinking_index, "thinking_delta", "thinking", s, len);
+	block_delta(e, e->thinking_index, DELTA("thinking_delta", "thinking"),
+	    s, len);
 	return push(e);
 }
 
@@ -464,7 +475,8 @@ e_tool_input(void *arg, size_t index, const char *s, size_t len)
 		return 0;
 	if (e->mode == EMIT_JSON)
 		return 0;	/* the whole input comes at tool_end */
-	block_delta(e, (int)b, "input_json_delta", "partial_json", s, len);
+	block_delta(e, (int)b, DELTA("input_json_delta", "partial_json"), s,
+	    len);
 	return push(e);
 }
 
@@ -717,7 +729,7 @@ static int
 e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 {
 	struct anthropic_emit	*e = arg;
-	struct buf		 d = BUF_INIT, start = BUF_INIT;
+	struct buf		*d, start = BUF_INIT;
 	size_t			 i;
 	long			 b;
 	int			 rc;
@@ -736,23 +748,22 @@ e_finish(void *arg, enum sink_stop stop, const struct sink_usage *usage)
 			block_stop(e, (int)b);
 			emit_calls_close(&e->tool_blocks, i);
 		}
-	buf_puts(&d, "{\"type\":\"message_delta\",\"delta\":"
+	d = ev_begin(e, "message_delta");
+	buf_puts(d, "{\"type\":\"message_delta\",\"delta\":"
 	    "{\"stop_reason\":\"");
-	buf_puts(&d, sink_stop_name(stop));
-	buf_puts(&d, "\",\"stop_sequence\":");
+	buf_puts(d, sink_stop_name(stop));
+	buf_puts(d, "\",\"stop_sequence\":");
 	if (usage->stop_sequence != NULL)
-		buf_json_str(&d, usage->stop_sequence,
+		buf_json_str(d, usage->stop_sequence,
 		    strlen(usage->stop_sequence));
 	else
-		buf_puts(&d, "null");
-	buf_puts(&d, "},\"usage\":");
-	usage_put(&d, usage, usage->output_tokens);
-	buf_putc(&d, '}');
-	event(e, "message_delta", &d);
-	buf_reset(&d);
-	buf_puts(&d, "{\"type\":\"message_stop\"}");
-	event(e, "message_stop", &d);
-	buf_free(&d);
+		buf_puts(d, "null");
+	buf_puts(d, "},\"usage\":");
+	usage_put(d, usage, usage->output_tokens);
+	buf_putc(d, '}');
+	ev_end(e);
+	buf_puts(&e->events, "event: message_stop\n"
+	    "data: {\"type\":\"message_stop\"}\n\n");
 	if (e->mode == EMIT_STREAM)
 		return push(e);
 

@@ -109,18 +109,20 @@ send_head(struct gemini_emit *e)
 }
 
 /* A GenerateContentResponse up to its parts; chunk_end() closes it. */
-static const char	chunk_head[] =
-    "{\"candidates\":[{\"content\":{\"parts\":[";
+#define CHUNK_HEAD	"{\"candidates\":[{\"content\":{\"parts\":["
+static const char	chunk_head[] = CHUNK_HEAD;
+static const char	sse_chunk_head[] = "data: " CHUNK_HEAD;
 
 /* Opens one stream chunk in the stream's framing. */
 static void
 chunk_begin(struct gemini_emit *e, struct buf *b)
 {
-	if (e->mode == GEMINI_EMIT_SSE)
-		buf_puts(b, "data: ");
-	else
-		buf_puts(b, e->chunks == 0 ? "[" : ",\r\n");
 	e->chunks++;
+	if (e->mode == GEMINI_EMIT_SSE) {
+		buf_append(b, sse_chunk_head, sizeof(sse_chunk_head) - 1);
+		return;
+	}
+	buf_puts(b, e->chunks == 1 ? "[" : ",\r\n");
 	buf_append(b, chunk_head, sizeof(chunk_head) - 1);
 }
 
@@ -244,14 +246,19 @@ chunk_end(struct gemini_emit *e, struct buf *b, const char *finish,
 {
 	int	rc;
 
+	/* Every chunk but the last ends alike: made once, framing too. */
 	if (finish == NULL && u == NULL) {
-		if (e->tail.len == 0)
+		if (e->tail.len == 0) {
 			tail_put(e, &e->tail, NULL, NULL);
+			if (e->mode == GEMINI_EMIT_SSE)
+				buf_puts(&e->tail, "\r\n\r\n");
+		}
 		buf_append(b, e->tail.ptr, e->tail.len);
-	} else
+	} else {
 		tail_put(e, b, finish, u);
-	if (e->mode == GEMINI_EMIT_SSE)
-		buf_puts(b, "\r\n\r\n");
+		if (e->mode == GEMINI_EMIT_SSE)
+			buf_puts(b, "\r\n\r\n");
+	}
 	if ((rc = send_head(e)) == 0)
 		rc = emit_push(e->out, e->sink, b);
 	mark_committed(e);
@@ -264,7 +271,7 @@ static void
 text_put(struct buf *b, enum part_kind kind, const char *s, size_t len,
     const char *signature)
 {
-	buf_puts(b, "{\"text\":");
+	buf_append(b, "{\"text\":", sizeof("{\"text\":") - 1);
 	buf_json_str(b, s, len);
 	if (kind == PART_THOUGHT)
 		buf_puts(b, ",\"thought\":true");

@@ -44,6 +44,7 @@ struct openai_chat_emit {
 	int		 include_usage;
 	struct buf	 events;	/* pending SSE bytes */
 	struct buf	 prefix;	/* {"id":...,"model":...,"choices":[ */
+	struct buf	 chunk_head;	/* data: prefix {"index":0,"delta": */
 	int		 head_sent;
 	char		*id;		/* chatcmpl-... */
 	char		*model;
@@ -110,30 +111,30 @@ finish_reason(struct openai_chat_emit *e, enum sink_stop stop)
 /*
  * A chunk is written in place into the pending events, framed as
  * sse_event() frames one: no buffers, copies or printf per delta (#13).
- * chunk_begin writes up to the delta's first byte and returns the events
- * to write the delta (JSON) to; chunk_end closes it with finish_reason
- * (NULL: null).
+ * chunk_begin writes up to the delta's first byte (chunk_head, made once
+ * per answer) and returns the events to write the delta (JSON) to;
+ * chunk_end closes it with finish_reason (NULL: null, CHUNK_TAIL).
  */
+#define CHUNK_TAIL	",\"logprobs\":null,\"finish_reason\":null}]}\n\n"
+
 static struct buf *
 chunk_begin(struct openai_chat_emit *e)
 {
-	buf_puts(&e->events, "data: ");
-	buf_append(&e->events, e->prefix.ptr, e->prefix.len);
-	buf_puts(&e->events, "{\"index\":0,\"delta\":");
+	buf_append(&e->events, e->chunk_head.ptr, e->chunk_head.len);
 	return &e->events;
 }
 
 static void
 chunk_end(struct openai_chat_emit *e, const char *finish)
 {
+	if (finish == NULL) {
+		buf_append(&e->events, CHUNK_TAIL, sizeof(CHUNK_TAIL) - 1);
+		return;
+	}
 	buf_puts(&e->events, ",\"logprobs\":null,\"finish_reason\":");
-	if (finish != NULL) {
-		buf_putc(&e->events, '"');
-		buf_puts(&e->events, finish);
-		buf_putc(&e->events, '"');
-	} else
-		buf_puts(&e->events, "null");
-	buf_puts(&e->events, "}]}\n\n");
+	buf_putc(&e->events, '"');
+	buf_puts(&e->events, finish);
+	buf_puts(&e->events, "\"}]}\n\n");
 }
 
 /* One chunk whose only choice has this delta (JSON) and finish_reason. */
@@ -144,19 +145,22 @@ chunk(struct openai_chat_emit *e, const char *delta, const char *finish)
 	chunk_end(e, finish);
 }
 
-/* A delta with one string member: {"content":"..."}. */
+/*
+ * A delta with one string member, {"content":"..."}: open is its start,
+ * a literal (STRING_DELTA), and the rest of the chunk one literal too, so
+ * that a delta is four appends.
+ */
+#define STRING_DELTA(key)	"{\"" key "\":", sizeof("{\"" key "\":") - 1
+
 static void
-string_delta(struct openai_chat_emit *e, const char *key, const char *s,
-    size_t len)
+string_delta(struct openai_chat_emit *e, const char *open, size_t open_len,
+    const char *s, size_t len)
 {
 	struct buf	*d = chunk_begin(e);
 
-	buf_puts(d, "{\"");
-	buf_puts(d, key);
-	buf_puts(d, "\":");
+	buf_append(d, open, open_len);
 	buf_json_str(d, s, len);
-	buf_putc(d, '}');
-	chunk_end(e, NULL);
+	buf_append(d, "}" CHUNK_TAIL, sizeof("}" CHUNK_TAIL) - 1);
 }
 
 static struct tool_call *
@@ -208,6 +212,10 @@ e_start(void *arg, const struct sink_start *st)
 	    "\"created\":%ld,\"model\":", e->created);
 	buf_json_str(&e->prefix, e->model, strlen(e->model));
 	buf_puts(&e->prefix, ",\"system_fingerprint\":null,\"choices\":[");
+	buf_reset(&e->chunk_head);
+	buf_puts(&e->chunk_head, "data: ");
+	buf_append(&e->chunk_head, e->prefix.ptr, e->prefix.len);
+	buf_puts(&e->chunk_head, "{\"index\":0,\"delta\":");
 	if (e->mode == EMIT_JSON)
 		return 0;
 	if (send_head(e) != 0)
@@ -230,7 +238,7 @@ e_text(void *arg, const char *s, size_t len)
 		buf_append(&e->content, s, len);
 	else
 		e->streamed_chars += openai_utf8_chars(s, len);
-	string_delta(e, "content", s, len);
+	string_delta(e, STRING_DELTA("content"), s, len);
 	return push(e);
 }
 
@@ -244,7 +252,7 @@ e_thinking(void *arg, const char *s, size_t len)
 		buf_append(&e->reasoning, s, len);
 		return 0;
 	}
-	string_delta(e, "reasoning_content", s, len);
+	string_delta(e, STRING_DELTA("reasoning_content"), s, len);
 	return push(e);
 }
 
@@ -598,6 +606,7 @@ openai_chat_emit_free(struct openai_chat_emit *e)
 	tools_free(e);
 	buf_free(&e->events);
 	buf_free(&e->prefix);
+	buf_free(&e->chunk_head);
 	buf_free(&e->content);
 	buf_free(&e->reasoning);
 	json_object_put(e->sources);

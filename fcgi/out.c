@@ -2,11 +2,13 @@
 #include "autoconfig.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
 #include "clock.h"
 #include "out.h"
+#include "xmalloc.h"
 
 static int
 buf_write(void *arg, const char *p, size_t len)
@@ -133,47 +135,79 @@ out_context(struct out *o, const char *value)
 	(void)snprintf(o->context, sizeof(o->context), "%s", value);
 }
 
+/* Copies len bytes to at and returns the end of the copy. */
+static char *
+put(char *at, const char *s, size_t len)
+{
+	memcpy(at, s, len);
+	return at + len;
+}
+
+#define PUT_LIT(at, lit)	put(at, lit, sizeof(lit) - 1)
+
+/* The head's literals and numbers, at most; heads that fit go on the stack. */
+#define HEAD_FIXED_MAX	(sizeof("Status:  \r\nContent-Type: \r\n" \
+	"Content-Length: \r\nx-kiro-context: \r\n\r\n") + 2 * BUF_DECIMAL_LEN)
+#define HEAD_STACK	512
+
 /*
- * The head in one buffer, without printf: it is written once per request
- * (#13).  content_length < 0 is none.
+ * The head in one piece, without printf, and without an allocation when
+ * it fits HEAD_STACK (the emitters' heads all do): it is written once per
+ * request (#13).  content_length < 0 is none.
  */
 static int
 head_write(struct out *o, int status, const char *content_type,
     long long content_length, const char *extra)
 {
-	struct buf	head = BUF_INIT;
-	int		rc;
+	char		 stack[HEAD_STACK], digits[BUF_DECIMAL_LEN];
+	char		*head, *at;
+	const char	*reason = reason_phrase(status), *num;
+	size_t		 reason_len, type_len, extra_len, context_len;
+	size_t		 max, len;
+	int		 rc;
 
 	o->status = status;
-	buf_reserve(&head, 128);
-	buf_puts(&head, "Status: ");
-	buf_put_int(&head, status);
-	buf_putc(&head, ' ');
-	buf_puts(&head, reason_phrase(status));
-	buf_puts(&head, "\r\n");
+	reason_len = strlen(reason);
+	type_len = content_type != NULL ? strlen(content_type) : 0;
+	extra_len = extra != NULL ? strlen(extra) : 0;
+	context_len = strlen(o->context);
+	max = HEAD_FIXED_MAX + reason_len + type_len + extra_len +
+	    context_len;
+	head = max <= sizeof(stack) ? stack : xmalloc(max);
+
+	at = PUT_LIT(head, "Status: ");
+	num = buf_decimal(status, digits, &len);
+	at = put(at, num, len);
+	at = PUT_LIT(at, " ");
+	at = put(at, reason, reason_len);
+	at = PUT_LIT(at, "\r\n");
 	if (content_type != NULL) {
-		buf_puts(&head, "Content-Type: ");
-		buf_puts(&head, content_type);
-		buf_puts(&head, "\r\n");
+		at = PUT_LIT(at, "Content-Type: ");
+		at = put(at, content_type, type_len);
+		at = PUT_LIT(at, "\r\n");
 	}
 	if (content_length >= 0) {
-		buf_puts(&head, "Content-Length: ");
-		buf_put_int(&head, content_length);
-		buf_puts(&head, "\r\n");
+		at = PUT_LIT(at, "Content-Length: ");
+		num = buf_decimal(content_length, digits, &len);
+		at = put(at, num, len);
+		at = PUT_LIT(at, "\r\n");
 	}
 	if (extra != NULL)
-		buf_puts(&head, extra);
-	if (o->context[0] != '\0') {
-		buf_puts(&head, "x-kiro-context: ");
-		buf_puts(&head, o->context);
-		buf_puts(&head, "\r\n");
+		at = put(at, extra, extra_len);
+	if (context_len > 0) {
+		at = PUT_LIT(at, "x-kiro-context: ");
+		at = put(at, o->context, context_len);
+		at = PUT_LIT(at, "\r\n");
 	}
-	buf_puts(&head, "\r\n");
-	rc = out_write(o, head.ptr, head.len);
+	at = PUT_LIT(at, "\r\n");
+
+	len = (size_t)(at - head);
+	rc = out_write(o, head, len);
 	/* Only the body counts in the access log. */
 	if (rc == 0)
-		o->bytes -= head.len;
-	buf_free(&head);
+		o->bytes -= len;
+	if (head != stack)
+		free(head);
 	return rc;
 }
 

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "buf.h"
 
@@ -79,8 +80,17 @@ size_t			 es_decoder_pending(const struct es_decoder *);
 /* Frames or bytes skipped as bad since creation or reset. */
 unsigned long		 es_decoder_errors(const struct es_decoder *);
 
-/* 1 when the slice equals the NUL-terminated string s. */
-int			 es_str_eq(struct es_str, const char *s);
+/*
+ * 1 when the slice equals the NUL-terminated string s.  Inline, so that
+ * a literal's length is known when compiling: no strlen per frame (#13).
+ */
+static inline int
+es_str_eq(struct es_str str, const char *s)
+{
+	size_t	len = strlen(s);
+
+	return str.len == len && (len == 0 || memcmp(str.ptr, s, len) == 0);
+}
 
 /*
  * Encoder, for the mock-free unit tests and benchmarks: appends one frame

@@ -32,6 +32,8 @@ struct kiro_event_parser {
 	struct json_parser *json;	/* one tokener for the whole stream */
 	json_object	*last;		/* the last payload parsed */
 	struct json_flat flat;		/* or its members, when it is flat */
+	struct es_str	 event_type;	/* the frame's, borrowed */
+	int		 have_kind;	/* kind holds event_type */
 	struct buf	 kind;		/* event, exception or error type */
 	struct buf	 text;		/* message from a header or raw payload */
 	struct buf	 input;		/* a tool input object, serialised */
@@ -74,19 +76,21 @@ static enum kf_err	ev_metrics(struct kiro_event_parser *,
  * IGNORED without looking at the payload.  messageStopEvent may have an
  * empty payload, so it is decided on its name alone.
  */
+#define EV_NAME(s)	s, sizeof(s) - 1
 static const struct {
 	const char	*name;
+	size_t		 len;	/* no strlen per frame (#13) */
 	event_fn	 fn;
 } event_types[] = {
-	{ "assistantResponseEvent",	ev_assistant },
-	{ "codeEvent",			ev_code },
-	{ "toolUseEvent",		ev_tool_use },
-	{ "reasoningContentEvent",	ev_reasoning },
-	{ "meteringEvent",		ev_metering },
-	{ "contextUsageEvent",		ev_context_usage },
-	{ "metadataEvent",		ev_metadata },
-	{ "messageMetadataEvent",	ev_metadata },
-	{ "metricsEvent",		ev_metrics },
+	{ EV_NAME("assistantResponseEvent"),	ev_assistant },
+	{ EV_NAME("codeEvent"),			ev_code },
+	{ EV_NAME("toolUseEvent"),		ev_tool_use },
+	{ EV_NAME("reasoningContentEvent"),	ev_reasoning },
+	{ EV_NAME("meteringEvent"),		ev_metering },
+	{ EV_NAME("contextUsageEvent"),		ev_context_usage },
+	{ EV_NAME("metadataEvent"),		ev_metadata },
+	{ EV_NAME("messageMetadataEvent"),	ev_metadata },
+	{ EV_NAME("metricsEvent"),		ev_metrics },
 };
 
 static const char *const event_type_names[KIRO_EV__MAX] = {
@@ -127,6 +131,21 @@ kiro_event_parser_free(struct kiro_event_parser *kp)
 	free(kp);
 }
 
+void
+kiro_event_parser_reset(struct kiro_event_parser *kp)
+{
+	json_object_put(kp->last);
+	kp->last = NULL;
+	if (kp->flat.arena.cap > FLAT_KEEP)
+		json_flat_free(&kp->flat);
+	buf_reset(&kp->kind);
+	buf_reset(&kp->text);
+	buf_free(&kp->input);
+	kp->have_kind = 0;
+	kp->event_type.ptr = NULL;
+	kp->event_type.len = 0;
+}
+
 /* Copies a header or payload slice into b and returns it terminated. */
 static const char *
 slice_copy(struct buf *b, struct es_str s)
@@ -135,6 +154,20 @@ slice_copy(struct buf *b, struct es_str s)
 	if (s.len > 0)
 		buf_append(b, s.ptr, s.len);
 	return buf_cstr(b);
+}
+
+/*
+ * The frame's event type as a string, for the events that name it
+ * (IGNORED, a metadata cause): copied on first use, not for every frame.
+ */
+static const char *
+event_kind(struct kiro_event_parser *kp)
+{
+	if (!kp->have_kind) {
+		slice_copy(&kp->kind, kp->event_type);
+		kp->have_kind = 1;
+	}
+	return kp->kind.ptr;
 }
 
 /* The flat member of key that is not null, or NULL. */
@@ -307,7 +340,7 @@ ev_assistant(struct kiro_event_parser *kp, const struct ev_obj *jo,
 	/* IDE suggestions, not the answer (AIC and a Go peer drop them). */
 	if (obj_present(jo, "followupPrompt")) {
 		ev->type = KIRO_EV_IGNORED;
-		ev->kind = kp->kind.ptr;
+		ev->kind = event_kind(kp);
 		return KF_OK;
 	}
 	return text_content(jo, "assistantResponseEvent", ev, cause);
@@ -492,11 +525,11 @@ ev_metadata(struct kiro_event_parser *kp, const struct ev_obj *jo,
 	case 1:
 		ev->type = KIRO_EV_TOKEN_USAGE;
 		ev->kind = reason;
-		return token_usage(kp->kind.ptr, tu, &ev->usage, cause);
+		return token_usage(event_kind(kp), tu, &ev->usage, cause);
 	case 0:
 		break;
 	default:
-		return wrong_type(cause, kp->kind.ptr, "tokenUsage", jo);
+		return wrong_type(cause, event_kind(kp), "tokenUsage", jo);
 	}
 	if (reason != NULL) {
 		ev->type = KIRO_EV_STOP_REASON;
@@ -504,7 +537,7 @@ ev_metadata(struct kiro_event_parser *kp, const struct ev_obj *jo,
 		return KF_OK;
 	}
 	ev->type = KIRO_EV_IGNORED;
-	ev->kind = kp->kind.ptr;
+	ev->kind = event_kind(kp);
 	return KF_OK;
 }
 
@@ -653,6 +686,8 @@ kiro_event_parse(struct kiro_event_parser *kp, const struct es_frame *f,
 	if (kp->flat.arena.cap > FLAT_KEEP)
 		json_flat_free(&kp->flat);
 	buf_reset(&kp->kind);
+	kp->have_kind = 0;
+	kp->event_type = f->event_type;
 	buf_reset(&kp->text);
 	buf_reset(&kp->input);
 	memset(ev, 0, sizeof(*ev));
@@ -670,9 +705,10 @@ kiro_event_parse(struct kiro_event_parser *kp, const struct es_frame *f,
 		return KF_OK;
 	}
 
-	slice_copy(&kp->kind, f->event_type);
 	for (i = 0; i < sizeof(event_types) / sizeof(event_types[0]); i++)
-		if (es_str_eq(f->event_type, event_types[i].name)) {
+		if (f->event_type.len == event_types[i].len &&
+		    memcmp(f->event_type.ptr, event_types[i].name,
+		    event_types[i].len) == 0) {
 			name = event_types[i].name;
 			fn = event_types[i].fn;
 			break;
@@ -681,7 +717,7 @@ kiro_event_parse(struct kiro_event_parser *kp, const struct es_frame *f,
 		ev->type = es_str_eq(f->event_type, "messageStopEvent") ?
 		    KIRO_EV_END : KIRO_EV_IGNORED;
 		if (ev->type == KIRO_EV_IGNORED)
-			ev->kind = kp->kind.ptr;
+			ev->kind = event_kind(kp);
 		return KF_OK;
 	}
 

@@ -76,6 +76,12 @@ struct kiro_event_parser;
 struct kiro_event_parser	*kiro_event_parser_new(void);
 void				 kiro_event_parser_free(
 				    struct kiro_event_parser *);
+/*
+ * Ready for another stream: what the last event borrowed is released and
+ * a large arena freed; the rest of the memory is kept for reuse.
+ */
+void				 kiro_event_parser_reset(
+				    struct kiro_event_parser *);
 
 /*
  * Decodes one frame.  A payload that is not the JSON its event type needs

@@ -205,6 +205,50 @@ START_TEST(context_header_goes_in_the_head)
 }
 END_TEST
 
+/*
+ * The head, piece by piece: status and reason, type, length, extra lines
+ * and the context, in that order, the body counted without it; an extra
+ * longer than head_write's stack room (out.c) gives the same bytes.
+ */
+START_TEST(head_has_every_piece_in_order)
+{
+	struct buf	 want = BUF_INIT, extra = BUF_INIT;
+	char		 context[200];
+	size_t		 i;
+
+	memset(context, 'c', sizeof(context) - 1);
+	context[sizeof(context) - 1] = '\0';
+	out_context(&out, context);	/* cut to out.context's 95 bytes */
+	ck_assert_int_eq(out_response(&out, 529, "application/json; x=1",
+	    "A: 1\r\nB: 2\r\n", "{}", 2), 0);
+	buf_puts(&want, "Status: 529 Overloaded\r\n"
+	    "Content-Type: application/json; x=1\r\nContent-Length: 2\r\n"
+	    "A: 1\r\nB: 2\r\nx-kiro-context: ");
+	buf_append(&want, context, sizeof(out.context) - 1);
+	buf_puts(&want, "\r\n\r\n{}");
+	ck_assert_str_eq(buf_cstr(&raw), want.ptr);
+	ck_assert_uint_eq(out.bytes, 2);
+	ck_assert_int_eq(out.status, 529);
+
+	/* No type, no length, an unknown status, 40 extra lines. */
+	buf_reset(&raw);
+	buf_reset(&want);
+	out_init_buf(&out, &raw);
+	for (i = 0; i < 40; i++)
+		buf_printf(&extra, "X-Long-Header-%02zu: %s\r\n", i,
+		    "0123456789abcdef");
+	ck_assert_uint_gt(extra.len, 1024);
+	ck_assert_int_eq(out_head(&out, 299, NULL, extra.ptr), 0);
+	buf_puts(&want, "Status: 299 Status\r\n");
+	buf_append(&want, extra.ptr, extra.len);
+	buf_puts(&want, "\r\n");
+	ck_assert_str_eq(buf_cstr(&raw), want.ptr);
+	ck_assert_uint_eq(out.bytes, 0);
+	buf_free(&want);
+	buf_free(&extra);
+}
+END_TEST
+
 START_TEST(sink_init_clears_the_rest)
 {
 	static const struct sink_ops	ops;
@@ -270,6 +314,7 @@ main(void)
 	tcase_add_test(tc, calls_map_open_tool_calls);
 	tcase_add_test(tc, sink_init_clears_the_rest);
 	tcase_add_test(tc, context_header_goes_in_the_head);
+	tcase_add_test(tc, head_has_every_piece_in_order);
 	suite_add_tcase(s, tc);
 	return tu_run(s);
 }

@@ -796,6 +796,44 @@ START_TEST(message_types)
 }
 END_TEST
 
+/*
+ * Each string header the decoder keeps lands in its own slot, and a name
+ * that differs from a kept one by a byte, a missing or an extra byte is
+ * stepped over (header_slot compares literal names).
+ */
+START_TEST(kept_headers_by_exact_name)
+{
+	const char *const	 names[] = { ":event-type", ":content-type",
+	    ":exception-type", ":error-code", ":error-message",
+	    ":event-typf", ":event-typ", ":event-types", ";error-code",
+	    ":content-typE", ":error-messagE", ":exception-typ" };
+	const char *const	 values[] = { "E", "C", "X", "K", "M",
+	    "n1", "n2", "n3", "n4", "n5", "n6", "n7" };
+	const char *const	 last[] = { ":event-typf", ":error-codes",
+	    ":message-typ" };
+	const char *const	 last_values[] = { "late", "late", "error" };
+	struct buf		 b = BUF_INIT;
+	struct seen		 s;
+	struct es_decoder	*d;
+
+	es_encode(&b, names, values, 12, "x", 1);
+	/* Only near misses: every slot empty, :message-type too. */
+	es_encode(&b, last, last_values, 3, "y", 1);
+	seen_init(&s);
+	d = es_decoder_new(record, &s);
+	ck_assert_int_eq(es_decoder_feed(d, b.ptr, b.len), ES_OK);
+	ck_assert_uint_eq(s.n_frames, 2);
+	ck_assert_str_eq(s.log.ptr,
+	    "type=0 event=\"E\" exception=\"X\" code=\"K\" message=\"M\" "
+	    "content=\"C\" payload=\"x\"\n"
+	    "type=0 event=\"\" exception=\"\" code=\"\" message=\"\" "
+	    "content=\"\" payload=\"y\"\n");
+	es_decoder_free(d);
+	buf_free(&s.log);
+	buf_free(&b);
+}
+END_TEST
+
 START_TEST(many_frames_in_one_slice)
 {
 	struct buf		 b = BUF_INIT;
@@ -873,6 +911,7 @@ eventstream_suite(void)
 	tcase_add_test(tc, all_header_value_types_skipped);
 	tcase_add_test(tc, each_header_type_has_its_size);
 	tcase_add_test(tc, message_types);
+	tcase_add_test(tc, kept_headers_by_exact_name);
 	tcase_add_test(tc, many_frames_in_one_slice);
 	tcase_add_test(tc, str_eq);
 	suite_add_tcase(s, tc);

@@ -425,6 +425,113 @@ START_TEST(ignored_types)
 }
 END_TEST
 
+/*
+ * The event types are found by length and bytes: each one is recognised,
+ * and names one byte off (changed, cut, longer, another case) are
+ * IGNORED with their own name, also right after a recognised frame
+ * (the kind is copied only when asked for).
+ */
+START_TEST(event_type_names_exact)
+{
+	static const struct {
+		const char		*name;
+		const char		*payload;
+		enum kiro_event_type	 type;
+	} known[] = {
+		{ "assistantResponseEvent", "{\"content\":\"a\"}",
+		    KIRO_EV_TEXT },
+		{ "codeEvent", "{\"content\":\"a\"}", KIRO_EV_TEXT },
+		{ "toolUseEvent", "{\"toolUseId\":\"t\",\"name\":\"n\"}",
+		    KIRO_EV_TOOL_USE },
+		{ "reasoningContentEvent", "{\"text\":\"r\"}",
+		    KIRO_EV_REASONING },
+		{ "meteringEvent", "{\"usage\":1}", KIRO_EV_METERING },
+		{ "contextUsageEvent", "{\"contextUsagePercentage\":2}",
+		    KIRO_EV_CONTEXT_USAGE },
+		{ "metadataEvent", "{\"stopReason\":\"x\"}",
+		    KIRO_EV_STOP_REASON },
+		{ "messageMetadataEvent", "{\"stopReason\":\"x\"}",
+		    KIRO_EV_STOP_REASON },
+		{ "metricsEvent", "{\"inputTokens\":1}", KIRO_EV_METRICS },
+		{ "messageStopEvent", "", KIRO_EV_END },
+	};
+	struct kiro_event_parser	*kp = kiro_event_parser_new();
+	struct kiro_event		 ev;
+	char				 near[64];
+	size_t				 i, len;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		parse_ok(kp, known[i].name, known[i].payload, &ev);
+		ck_assert_msg(ev.type == known[i].type, "%s", known[i].name);
+		len = strlen(known[i].name);
+		ck_assert_uint_lt(len + 2, sizeof(near));
+
+		memcpy(near, known[i].name, len + 1);
+		near[len - 1] = 'X';		/* last byte changed */
+		parse_ok(kp, near, known[i].payload, &ev);
+		ck_assert_int_eq(ev.type, KIRO_EV_IGNORED);
+		ck_assert_str_eq(ev.kind, near);
+
+		near[0] ^= 0x20;		/* the first's case */
+		near[len - 1] = known[i].name[len - 1];
+		parse_ok(kp, near, known[i].payload, &ev);
+		ck_assert_int_eq(ev.type, KIRO_EV_IGNORED);
+		ck_assert_str_eq(ev.kind, near);
+
+		memcpy(near, known[i].name, len + 1);
+		near[len - 1] = '\0';			/* cut */
+		parse_ok(kp, near, known[i].payload, &ev);
+		ck_assert_int_eq(ev.type, KIRO_EV_IGNORED);
+		ck_assert_str_eq(ev.kind, near);
+
+		memcpy(near, known[i].name, len);
+		memcpy(near + len, "s", 2);		/* longer */
+		parse_ok(kp, near, known[i].payload, &ev);
+		ck_assert_int_eq(ev.type, KIRO_EV_IGNORED);
+		ck_assert_str_eq(ev.kind, near);
+	}
+	/* metadata with nothing in it names its own type. */
+	parse_ok(kp, "assistantResponseEvent", "{\"content\":\"a\"}", &ev);
+	parse_ok(kp, "messageMetadataEvent", "{\"other\":1}", &ev);
+	ck_assert_int_eq(ev.type, KIRO_EV_IGNORED);
+	ck_assert_str_eq(ev.kind, "messageMetadataEvent");
+	parse_ok(kp, "metadataEvent", "{\"other\":1}", &ev);
+	ck_assert_str_eq(ev.kind, "metadataEvent");
+	kiro_event_parser_free(kp);
+}
+END_TEST
+
+/*
+ * A parser reset between streams (the relay keeps one per thread) reads
+ * the next stream as a new one would: a tree, a serialised input and a
+ * copied kind are released, and nothing of the old frame shows.
+ */
+START_TEST(reset_parser_reads_like_a_new_one)
+{
+	struct kiro_event_parser	*kp = kiro_event_parser_new();
+	struct kiro_event		 ev;
+	int				 round;
+
+	for (round = 0; round < 3; round++) {
+		parse_ok(kp, "toolUseEvent", "{\"toolUseId\":\"t1\","
+		    "\"name\":\"n\",\"input\":{\"a\":[1,2]},\"x\":{}}", &ev);
+		ck_assert_int_eq(ev.type, KIRO_EV_TOOL_USE);
+		ck_assert_str_eq(ev.tool_input, "{\"a\":[1,2]}");
+		parse_ok(kp, "brandNewEvent", "{}", &ev);
+		ck_assert_str_eq(ev.kind, "brandNewEvent");
+		kiro_event_parser_reset(kp);
+		parse_ok(kp, "assistantResponseEvent", "{\"content\":\"hi\"}",
+		    &ev);
+		ck_assert_int_eq(ev.type, KIRO_EV_TEXT);
+		ck_assert_str_eq(ev.text, "hi");
+		parse_ok(kp, "otherEvent", "{}", &ev);
+		ck_assert_str_eq(ev.kind, "otherEvent");
+		kiro_event_parser_reset(kp);
+	}
+	kiro_event_parser_free(kp);
+}
+END_TEST
+
 START_TEST(exception_frames)
 {
 	struct kiro_event_parser	*kp = kiro_event_parser_new();
@@ -828,6 +935,8 @@ kiro_event_suite(void)
 	tcase_add_test(tc, flat_and_tree_payloads_agree);
 	tcase_add_test(tc, huge_flat_payload_then_small);
 	tcase_add_test(tc, ignored_types);
+	tcase_add_test(tc, event_type_names_exact);
+	tcase_add_test(tc, reset_parser_reads_like_a_new_one);
 	tcase_add_test(tc, exception_frames);
 	tcase_add_test(tc, error_frames);
 	tcase_add_test(tc, bad_json_is_upstream_error);
