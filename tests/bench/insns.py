@@ -151,6 +151,25 @@ def annotate(path: Path, inclusive: bool) -> tuple[int, dict[str, int]]:
     return total, funcs
 
 
+CALLER = re.compile(r"\s*[\d,]+\s+\(\s*[\d.]+%\)\s+<\s+.*\(([\d,]+)x\)")
+
+
+def calls_to(path: Path, function: str) -> int:
+    """How many times function was called in the run (its callers' counts)."""
+    text = subprocess.run(["callgrind_annotate", "--tree=caller", str(path)],
+                          capture_output=True, text=True, check=True).stdout
+    calls = 0
+    for block in text.split("\n\n"):
+        lines = block.splitlines()
+        if not any(f":{function} [" in line and "*  " in line for line in lines):
+            continue
+        for line in lines:
+            m = CALLER.match(line)
+            if m:
+                calls += int(m.group(1).replace(",", ""))
+    return calls
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--stream", action="store_true", help="a streamed request")
@@ -207,6 +226,11 @@ def main() -> int:
         print(f"{who}, one small {'streamed' if args.stream else 'non-stream'} "
               f"/v1/messages request: {total:,.0f} instructions (callgrind, runs of "
               f"{args.n1} and {args.n2} requests)")
+        if not args.relay:
+            # Every transaction begins with store_begin, locked or not
+            # (the strace section of make bench sees only the locked ones).
+            txns = (calls_to(second, "store_begin") - calls_to(first, "store_begin")) / n
+            print(f"store transactions per request: {txns:.2f} (goal <= 2, issue 13)")
         for inclusive in (True, False):
             a, b = annotate(first, inclusive)[1], annotate(second, inclusive)[1]
             rows = sorted(((b[k] - a.get(k, 0)) / n, k) for k in b)
