@@ -355,7 +355,7 @@ parse_result_content(struct parse *p, json_object *blk, struct conv_block *b)
 	json_object	*v, *item;
 	const char	*type;
 	char		 base[160];
-	size_t		 i, n;
+	size_t		 i, n, blen;
 	enum kf_err	 er;
 	struct conv_block *c;
 
@@ -370,10 +370,11 @@ parse_result_content(struct parse *p, json_object *blk, struct conv_block *b)
 		return bad(p, "%s.content: must be a string or an array, not "
 		    "%s", p->path, json_type_label(v));
 	snprintf(base, sizeof(base), "%s", p->path);
+	blen = strlen(base);
 	n = json_object_array_length(v);
 	for (i = 0; i < n; i++) {
 		item = json_object_array_get_idx(v, i);
-		path_set(p, "%s.content[%zu]", base, i);
+		pc_path_index(p->path, sizeof(p->path), blen, ".content", i);
 		if (!json_object_is_type(item, json_type_object))
 			return bad(p, "%s: must be an object", p->path);
 		if ((er = want_str(p, item, "type", 1, &type)) != KF_OK)
@@ -523,7 +524,7 @@ parse_messages(struct parse *p, json_object *root)
 	struct conv_msg	*m;
 	struct pc_mark	 mark;
 	const char	*role;
-	size_t		 i, j, n, nb;
+	size_t		 i, j, n, nb, mlen;
 	enum kf_err	 er;
 
 	if ((er = want(p, root, "", "messages", json_type_array, PC_REQUIRED,
@@ -533,7 +534,8 @@ parse_messages(struct parse *p, json_object *root)
 		return bad(p, "messages: at least one message is required");
 	for (i = 0; i < n; i++) {
 		msg = json_object_array_get_idx(arr, i);
-		path_set(p, "messages[%zu]", i);
+		mlen = pc_path_index(p->path, sizeof(p->path), 0, "messages",
+		    i);
 		pc_src_mark(p->conv, &mark);
 		if (!json_object_is_type(msg, json_type_object))
 			return bad(p, "%s: must be an object, not %s", p->path,
@@ -571,7 +573,9 @@ parse_messages(struct parse *p, json_object *root)
 		nb = json_object_array_length(content);
 		for (j = 0; j < nb; j++) {
 			blk = json_object_array_get_idx(content, j);
-			path_set(p, "messages[%zu].content[%zu]", i, j);
+			/* A block's paths extend its message's: mlen holds. */
+			pc_path_index(p->path, sizeof(p->path), mlen,
+			    ".content", j);
 			pc_src_mark(p->conv, &mark);
 			if ((er = cache_mark(p, blk, &m->cache_point)) !=
 			    KF_OK || (er = parse_block(p, blk, m)) != KF_OK)

@@ -390,7 +390,7 @@ parse_messages(struct parse *p, json_object *root)
 	if ((n = json_object_array_length(arr)) == 0)
 		return bad(p, "messages", "at least one message is required");
 	for (i = 0; i < n; i++) {
-		path_set(p, "messages[%zu]", i);
+		pc_path_index(p->path, sizeof(p->path), 0, "messages", i);
 		pc_src_mark(p->conv, &mark);
 		if ((er = parse_message(p, json_object_array_get_idx(arr, i),
 		    &started)) != KF_OK)
