@@ -95,12 +95,20 @@ pc_want(char **cause, char **param, json_object *obj, const char *base,
     const char *key, enum json_type type, int flags, json_object **out)
 {
 	json_object	*v;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		v = NULL;
+	return pc_want_val(cause, param, v, base, key, type, flags, out);
+}
+
+enum kf_err
+pc_want_val(char **cause, char **param, json_object *v, const char *base,
+    const char *key, enum json_type type, int flags, json_object **out)
+{
 	const char	*what;
 	char		 field[256];
 
 	*out = NULL;
-	if (!json_object_object_get_ex(obj, key, &v))
-		v = NULL;
 	if (v != NULL && json_object_is_type(v, type)) {
 		*out = v;
 		return KF_OK;

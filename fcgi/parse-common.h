@@ -50,6 +50,10 @@ size_t		pc_path_index(char *path, size_t size, size_t at,
 enum kf_err	pc_want(char **cause, char **param, json_object *obj,
 		    const char *base, const char *key, enum json_type type,
 		    int flags, json_object **out);
+/* The same for a member v already found (NULL: absent or null). */
+enum kf_err	pc_want_val(char **cause, char **param, json_object *v,
+		    const char *base, const char *key, enum json_type type,
+		    int flags, json_object **out);
 /* The same for a string, *out its text. */
 enum kf_err	pc_want_str(char **cause, char **param, json_object *obj,
 		    const char *base, const char *key, int flags,

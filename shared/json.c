@@ -795,14 +795,11 @@ json_parser_parse(struct json_parser *p, const char *text, size_t len,
 	return parse_with(&p->tok, p->max_depth, 1, text, len, out, cause);
 }
 
+/* v as type: 1, 0 when absent (NULL), -1 when of another type. */
 static int
-get_typed(json_object *obj, const char *key, enum json_type type,
-    json_object **out)
+as_typed(json_object *v, enum json_type type, json_object **out)
 {
-	json_object	*v;
-
-	if (obj == NULL || !json_object_is_type(obj, json_type_object) ||
-	    !json_object_object_get_ex(obj, key, &v) || v == NULL)
+	if (v == NULL)
 		return 0;
 	if (!json_object_is_type(v, type))
 		return -1;
@@ -810,31 +807,42 @@ get_typed(json_object *obj, const char *key, enum json_type type,
 	return 1;
 }
 
-int
-json_get_str(json_object *obj, const char *key, const char **out)
+/* obj's member key; NULL when absent, null, or obj is not an object. */
+static json_object *
+member(json_object *obj, const char *key)
 {
 	json_object	*v;
-	int		 rc;
 
-	if ((rc = get_typed(obj, key, json_type_string, &v)) == 1)
+	if (obj == NULL || !json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, key, &v))
+		return NULL;
+	return v;
+}
+
+int
+json_as_str(json_object *v, const char **out)
+{
+	int	rc;
+
+	if ((rc = as_typed(v, json_type_string, &v)) == 1)
 		*out = json_object_get_string(v);
 	return rc;
 }
 
 int
-json_get_int(json_object *obj, const char *key, int64_t *out)
+json_as_int(json_object *v, int64_t *out)
 {
-	json_object	*v;
+	json_object	*n;
 	double		 d;
 	int		 rc;
 
-	if ((rc = get_typed(obj, key, json_type_int, &v)) == 1) {
-		*out = json_object_get_int64(v);
+	if ((rc = as_typed(v, json_type_int, &n)) == 1) {
+		*out = json_object_get_int64(n);
 		return 1;
 	}
 	/* 64000.0 is an integer too; 1.5 is not. */
-	if (rc == -1 && get_typed(obj, key, json_type_double, &v) == 1) {
-		d = json_object_get_double(v);
+	if (rc == -1 && as_typed(v, json_type_double, &n) == 1) {
+		d = json_object_get_double(n);
 		if (d >= -9.0e18 && d <= 9.0e18 && d == (double)(int64_t)d) {
 			*out = (int64_t)d;
 			return 1;
@@ -844,14 +852,48 @@ json_get_int(json_object *obj, const char *key, int64_t *out)
 }
 
 int
+json_as_bool(json_object *v, int *out)
+{
+	int	rc;
+
+	if ((rc = as_typed(v, json_type_boolean, &v)) == 1)
+		*out = json_object_get_boolean(v) ? 1 : 0;
+	return rc;
+}
+
+int
+json_as_obj(json_object *v, json_object **out)
+{
+	return as_typed(v, json_type_object, out);
+}
+
+int
+json_as_arr(json_object *v, json_object **out)
+{
+	return as_typed(v, json_type_array, out);
+}
+
+int
+json_get_str(json_object *obj, const char *key, const char **out)
+{
+	return json_as_str(member(obj, key), out);
+}
+
+int
+json_get_int(json_object *obj, const char *key, int64_t *out)
+{
+	return json_as_int(member(obj, key), out);
+}
+
+int
 json_get_num(json_object *obj, const char *key, double *out)
 {
-	json_object	*v;
+	json_object	*v = member(obj, key), *n;
 	int		 rc;
 
-	if ((rc = get_typed(obj, key, json_type_double, &v)) == 1 ||
-	    (rc = get_typed(obj, key, json_type_int, &v)) == 1) {
-		*out = json_object_get_double(v);
+	if ((rc = as_typed(v, json_type_double, &n)) == 1 ||
+	    (rc = as_typed(v, json_type_int, &n)) == 1) {
+		*out = json_object_get_double(n);
 		return 1;
 	}
 	return rc;
@@ -860,24 +902,40 @@ json_get_num(json_object *obj, const char *key, double *out)
 int
 json_get_bool(json_object *obj, const char *key, int *out)
 {
-	json_object	*v;
-	int		 rc;
-
-	if ((rc = get_typed(obj, key, json_type_boolean, &v)) == 1)
-		*out = json_object_get_boolean(v) ? 1 : 0;
-	return rc;
+	return json_as_bool(member(obj, key), out);
 }
 
 int
 json_get_obj(json_object *obj, const char *key, json_object **out)
 {
-	return get_typed(obj, key, json_type_object, out);
+	return json_as_obj(member(obj, key), out);
 }
 
 int
 json_get_arr(json_object *obj, const char *key, json_object **out)
 {
-	return get_typed(obj, key, json_type_array, out);
+	return json_as_arr(member(obj, key), out);
+}
+
+void
+json_pick(json_object *obj, const char *const *names, size_t n,
+    json_object **vals)
+{
+	size_t	k;
+
+	for (k = 0; k < n; k++)
+		vals[k] = NULL;
+	if (obj == NULL || !json_object_is_type(obj, json_type_object))
+		return;
+	/* A first-byte compare rules out most names before strcmp. */
+	json_object_object_foreach(obj, key, val) {
+		for (k = 0; k < n; k++)
+			if (key[0] == names[k][0] &&
+			    strcmp(key, names[k]) == 0) {
+				vals[k] = val;
+				break;
+			}
+	}
 }
 
 const char *

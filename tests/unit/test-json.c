@@ -22,7 +22,8 @@
  * text, a NULL cause pointer; the fast path against json-c's tokener alone
  * on plain and awkward inputs (numbers, escapes, surrogates, duplicate
  * keys, NUL in keys, depth limits): the same tree or the same error; json_get_* return codes 1/0/-1 with null as
- * absent and 64000.0 as an integer but 1.5 not; json_type_label; json_to_buf
+ * absent and 64000.0 as an integer but 1.5 not; json_pick and json_as_*
+ * against json_object_object_get_ex and json_get_*; json_type_label; json_to_buf
  * and json_to_str compact output without "\/", byte for byte json-c's
  * (every byte value, keys, integer and double limits, parsed doubles); json_str and json_strn.
  *
@@ -516,6 +517,87 @@ START_TEST(json_get_obj_and_arr_borrow_the_member)
 }
 END_TEST
 
+/*
+ * json_pick finds what json_object_object_get_ex finds, over both parsers'
+ * trees (duplicate keys, null members, names sharing a first byte, a key
+ * absent, a non-object); json_as_* on the picked value gives what
+ * json_get_* gives for the key.
+ */
+START_TEST(json_pick_and_as_match_get)
+{
+	static const char *const	texts[] = {
+		"{\"a\":1,\"ab\":\"s\",\"b\":null,\"c\":[1],\"d\":{}}",
+		"{\"a\":1,\"a\":true,\"ab\":2.0,\"ab\":2.5,\"e\":false}",
+		"{\"b\":\"x\",\"b\":null,\"a\":64000.0,\"\":1}",
+		"{\"x\":1e400,\"a\":\"1\",\"a\":{\"a\":1},\"c\":null}",
+		"{\"ab\":[],\"n\":12345678901234567890123,\"ab\":7}",
+		"{}",
+		"[{\"a\":1}]",
+		"\"a\"",
+	};
+	static const char *const	names[] = { "a", "ab", "b", "c", "d",
+	    "e", "", "z" };
+	const size_t			n = sizeof(names) / sizeof(names[0]);
+	json_object			*root, *vals[8], *v, *o1, *o2;
+	const char			*s1, *s2;
+	int64_t				 i1, i2;
+	int				 b1, b2, parser;
+	size_t				 t, k;
+
+	for (parser = 0; parser < 2; parser++)
+		for (t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+			ck_assert_int_eq((parser ? json_parse_jsonc :
+			    json_parse)(texts[t], strlen(texts[t]),
+			    JSON_MAX_DEPTH, &root, NULL), KF_OK);
+			json_pick(root, names, n, vals);
+			for (k = 0; k < n; k++) {
+				if (!json_object_is_type(root,
+				    json_type_object) ||
+				    !json_object_object_get_ex(root,
+				    names[k], &v))
+					v = NULL;
+				ck_assert_msg(vals[k] == v, "%s: %s", texts[t],
+				    names[k]);
+				s1 = s2 = NULL;
+				i1 = i2 = 0;
+				b1 = b2 = 0;
+				o1 = o2 = NULL;
+				ck_assert_int_eq(json_as_str(v, &s1),
+				    json_get_str(root, names[k], &s2));
+				ck_assert_ptr_eq(s1, s2);
+				ck_assert_int_eq(json_as_int(v, &i1),
+				    json_get_int(root, names[k], &i2));
+				ck_assert(i1 == i2);
+				ck_assert_int_eq(json_as_bool(v, &b1),
+				    json_get_bool(root, names[k], &b2));
+				ck_assert_int_eq(b1, b2);
+				ck_assert_int_eq(json_as_obj(v, &o1),
+				    json_get_obj(root, names[k], &o2));
+				ck_assert_ptr_eq(o1, o2);
+				ck_assert_int_eq(json_as_arr(v, &o1),
+				    json_get_arr(root, names[k], &o2));
+				ck_assert_ptr_eq(o1, o2);
+			}
+			json_object_put(root);
+		}
+	/* Hand-checked, so that a wrong get cannot agree with a wrong as. */
+	ck_assert_int_eq(json_parse(texts[1], strlen(texts[1]),
+	    JSON_MAX_DEPTH, &root, NULL), KF_OK);
+	json_pick(root, names, n, vals);
+	ck_assert_int_eq(json_as_bool(vals[0], &b1), 1);
+	ck_assert_int_eq(b1, 1);
+	ck_assert_int_eq(json_as_int(vals[1], &i1), -1);
+	ck_assert_int_eq(json_as_bool(vals[5], &b1), 1);
+	ck_assert_int_eq(b1, 0);
+	ck_assert_ptr_null(vals[2]);
+	ck_assert_int_eq(json_as_str(vals[2], &s1), 0);
+	json_object_put(root);
+	json_pick(NULL, names, n, vals);
+	for (k = 0; k < n; k++)
+		ck_assert_ptr_null(vals[k]);
+}
+END_TEST
+
 START_TEST(json_type_label_names_each_type)
 {
 	json_object	*v;
@@ -801,6 +883,7 @@ json_suite(void)
 	tcase_add_test(tc, json_get_bool_only_takes_booleans);
 	tcase_add_test(tc, json_get_obj_and_arr_borrow_the_member);
 	tcase_add_test(tc, json_type_label_names_each_type);
+	tcase_add_test(tc, json_pick_and_as_match_get);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("output");
