@@ -983,18 +983,26 @@ json_put_str(struct buf *out, const char *s, size_t len)
 	static const char	 hex[] = "0123456789abcdef";
 	const unsigned char	*p = (const unsigned char *)s;
 	char			 esc[6] = { '\\', 'u', '0', '0' };
-	size_t			 i = 0, run;
+	size_t			 i, run;
 
 	buf_reserve(out, len + 2);
+	/* jsonc_esc marks the bytes fast_str_stop does. */
+	run = (size_t)(json_str_run(s, s + len) - s);
+	if (run == len) {
+		/*
+		 * Most strings (keys, ids, plain text) need no escape: one
+		 * copy into the room just reserved.
+		 */
+		out->ptr[out->len] = '"';
+		memcpy(out->ptr + out->len + 1, s, len);
+		out->len += len + 2;
+		out->ptr[out->len - 1] = '"';
+		out->ptr[out->len] = '\0';
+		return;
+	}
 	put_char(out, '"');
-	while (i < len) {
-		/* jsonc_esc marks the bytes fast_str_stop does. */
-		run = (size_t)(json_str_run(s + i, s + len) - s);
-		if (run > i) {
-			buf_add(out, s + i, run - i);
-			if ((i = run) == len)
-				break;
-		}
+	buf_add(out, s, run);
+	for (i = run; i < len; i = run) {
 		if (jsonc_esc[p[i]] == 'u') {
 			esc[4] = hex[p[i] >> 4];
 			esc[5] = hex[p[i] & 0xf];
@@ -1005,6 +1013,8 @@ json_put_str(struct buf *out, const char *s, size_t len)
 			esc[1] = 'u';
 		}
 		i++;
+		run = (size_t)(json_str_run(s + i, s + len) - s);
+		buf_add(out, s + i, run - i);
 	}
 	put_char(out, '"');
 }
