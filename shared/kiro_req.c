@@ -238,6 +238,29 @@ tool_result(const struct conv_block *b, json_object **images)
 }
 
 /*
+ * The text of m's TEXT blocks joined by "\n": the one block's own text
+ * when there is one (most messages), else a copy made in *heap to free.
+ */
+static const char *
+msg_text(const struct conv_msg *m, char **heap)
+{
+	const char	*text = NULL;
+	size_t		 i, n = 0;
+
+	*heap = NULL;
+	for (i = 0; i < m->n_blocks; i++)
+		if (m->blocks[i].type == CONV_BLOCK_TEXT &&
+		    m->blocks[i].text != NULL) {
+			text = m->blocks[i].text;
+			n++;
+		}
+	if (n <= 1)
+		return text;
+	*heap = conv_msg_text(m, "\n");
+	return *heap;
+}
+
+/*
  * A userInputMessage from m.  Kiro refuses empty content (§3.3.2, AIC/KP
  * placeholders).  *ctxp gets the userInputMessageContext object (borrowed)
  * when one is emitted: always for the current message, in history only
@@ -249,7 +272,8 @@ user_message(const struct conv_msg *m, const char *model_id, int current,
 {
 	json_object		*msg, *images, *results, *ctx;
 	const struct conv_block	*b;
-	char			*text;
+	const char		*text;
+	char			*heap;
 	size_t			 i;
 
 	msg = json_object_new_object();
@@ -265,13 +289,13 @@ user_message(const struct conv_msg *m, const char *model_id, int current,
 			    tool_result(b, &images));
 		}
 	}
-	text = conv_msg_text(m, "\n");
+	text = msg_text(m, &heap);
 	if (kiro_text_blank(text))
 		add_str(msg, "content",
 		    results != NULL ? "Tool results provided." : "Continue");
 	else
 		add_str(msg, "content", text);
-	free(text);
+	free(heap);
 	add_str(msg, "modelId", model_id);
 	add_str(msg, "origin", "AI_EDITOR");
 	if (images != NULL)
