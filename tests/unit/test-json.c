@@ -23,7 +23,8 @@
  * on plain and awkward inputs (numbers, escapes, surrogates, duplicate
  * keys, NUL in keys, depth limits): the same tree or the same error; json_get_* return codes 1/0/-1 with null as
  * absent and 64000.0 as an integer but 1.5 not; json_pick and json_as_*
- * against json_object_object_get_ex and json_get_*; json_type_label; json_to_buf
+ * against json_object_object_get_ex and json_get_*; json_type_label;
+ * json_to_buf
  * and json_to_str compact output without "\/", byte for byte json-c's
  * (every byte value, keys, integer and double limits, parsed doubles); json_str and json_strn.
  *
