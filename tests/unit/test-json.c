@@ -23,7 +23,8 @@
  * on plain and awkward inputs (numbers, escapes, surrogates, duplicate
  * keys, NUL in keys, depth limits): the same tree or the same error; json_get_* return codes 1/0/-1 with null as
  * absent and 64000.0 as an integer but 1.5 not; json_pick and json_as_*
- * against json_object_object_get_ex and json_get_*; json_type_label;
+ * against json_object_object_get_ex and json_get_*; json_str_run against
+ * a plain scan (every length to 80, alignment and stop place); json_type_label;
  * json_to_buf
  * and json_to_str compact output without "\/", byte for byte json-c's
  * (every byte value, keys, integer and double limits, parsed doubles); json_str and json_strn.
@@ -599,6 +600,52 @@ START_TEST(json_pick_and_as_match_get)
 }
 END_TEST
 
+/* The first quote, backslash or control byte in [p, end), one at a time. */
+static const char *
+naive_str_run(const char *p, const char *end)
+{
+	for (; p < end; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			return p;
+	return end;
+}
+
+/*
+ * json_str_run against the plain scan: every run length to 80 bytes, at
+ * every alignment, with no stop or one stop (each kind) at every place,
+ * among bytes next to the stops' values (space, DEL, 0x80, 0xff).
+ */
+START_TEST(json_str_run_matches_a_plain_scan)
+{
+	static const unsigned char	stops[] = { '"', '\\', 0x00, 0x01,
+	    0x1f };
+	static const unsigned char	plain[] = { 'a', ' ', 0x7f, 0x80, 0xff,
+	    '!', '#', '[', ']' };
+	char				buf[128];
+	const char			*s, *end;
+	size_t				i, off, len, at, k;
+
+	for (off = 0; off < 16; off++)
+		for (len = 0; len <= 80; len++)
+			for (at = 0; at <= len; at++)
+				for (k = 0; k < sizeof(stops); k++) {
+					for (i = 0; i < sizeof(buf); i++)
+						buf[i] = (char)plain[i %
+						    sizeof(plain)];
+					if (at < len)
+						buf[off + at] = (char)stops[k];
+					s = buf + off;
+					end = s + len;
+					ck_assert_msg(json_str_run(s, end) ==
+					    naive_str_run(s, end), "offset, "
+					    "length, stop at, stop: %zu %zu "
+					    "%zu %#x", off, len, at, stops[k]);
+					if (at == len)
+						break;	/* no stop: once */
+				}
+}
+END_TEST
+
 START_TEST(json_type_label_names_each_type)
 {
 	json_object	*v;
@@ -885,6 +932,7 @@ json_suite(void)
 	tcase_add_test(tc, json_get_obj_and_arr_borrow_the_member);
 	tcase_add_test(tc, json_type_label_names_each_type);
 	tcase_add_test(tc, json_pick_and_as_match_get);
+	tcase_add_test(tc, json_str_run_matches_a_plain_scan);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("output");
