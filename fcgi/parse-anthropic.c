@@ -644,7 +644,7 @@ parse_system(struct parse *p)
 	n = json_object_array_length(v);
 	for (i = 0; i < n; i++) {
 		blk = json_object_array_get_idx(v, i);
-		path_set(p, "system[%zu]", i);
+		pc_path_index(p->path, sizeof(p->path), 0, "system", i);
 		if (!json_object_is_type(blk, json_type_object))
 			return bad(p, "%s: must be an object", p->path);
 		if ((er = want_str(p, blk, "type", 1, &type)) != KF_OK)
@@ -733,7 +733,7 @@ parse_tools(struct parse *p)
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		tool = json_object_array_get_idx(arr, i);
-		path_set(p, "tools[%zu]", i);
+		pc_path_index(p->path, sizeof(p->path), 0, "tools", i);
 		if (!json_object_is_type(tool, json_type_object))
 			return bad(p, "%s: must be an object", p->path);
 		if ((er = want_str(p, tool, "type", 0, &type)) != KF_OK ||

@@ -481,7 +481,7 @@ parse_tools(struct parse *p)
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		tool = json_object_array_get_idx(arr, i);
-		path_set(p, "tools[%zu]", i);
+		pc_path_index(p->path, sizeof(p->path), 0, "tools", i);
 		if (!json_object_is_type(tool, json_type_object))
 			return bad(p, p->path, "must be an object, not %s",
 			    json_type_label(tool));

@@ -460,7 +460,8 @@ add_system_pair(const struct conv *c, const char *model_id,
     json_object **history)
 {
 	json_object	*entry;
-	char		*prefix, *content, *rules;
+	struct buf	 content = BUF_INIT;
+	char		*prefix, *rules;
 	int		 has_system;
 
 	has_system = !kiro_text_blank(c->system);
@@ -475,20 +476,26 @@ add_system_pair(const struct conv *c, const char *model_id,
 	if (!has_system && prefix == NULL && rules == NULL)
 		return;
 	/* The answer constraints' instructions go last (constrain.h). */
-	content = xasprintf("%s%s%s%s", prefix != NULL ? prefix : "",
-	    has_system ? c->system : "", has_system && rules != NULL ?
-	    "\n\n" : "", rules != NULL ? rules : "");
+	/* Appended, not formatted: a system text can be tens of KB. */
+	if (prefix != NULL)
+		buf_puts(&content, prefix);
+	if (has_system)
+		buf_puts(&content, c->system);
+	if (has_system && rules != NULL)
+		buf_puts(&content, "\n\n");
+	if (rules != NULL)
+		buf_puts(&content, rules);
 	free(rules);
 	entry = json_object_new_object();
 	add_new(entry, "userInputMessage",
-	    user_text(content, model_id));
+	    user_text(buf_cstr(&content), model_id));
 	history_add(history, entry);
 	entry = json_object_new_object();
 	add_new(entry, "assistantResponseMessage",
 	    assistant_text(KIRO_SYSTEM_ACK));
 	history_add(history, entry);
 	free(prefix);
-	free(content);
+	buf_free(&content);
 }
 
 /*
