@@ -317,6 +317,45 @@ START_TEST(json_parse_rejects_invalid_utf8)
 }
 END_TEST
 
+/*
+ * Long strings: a bad sequence at every place of a run of ASCII up to 70
+ * bytes (the scan steps over ASCII 16 bytes at a time) is refused at its
+ * byte, and a good one anywhere is accepted.
+ */
+START_TEST(json_parse_finds_bad_utf8_at_every_place)
+{
+	static const char *const	seqs[] = { "\xff", "\x80", "\xe2\x82",
+	    "\xed\xa0\x80", "\xc3(" };
+	char				text[96], want[64];
+	json_object			*v;
+	size_t				len, at, k, n;
+
+	for (len = 0; len <= 70; len++)
+		for (at = 0; at <= len; at++)
+			for (k = 0; k < sizeof(seqs) / sizeof(seqs[0]); k++) {
+				memset(text, 'a', sizeof(text));
+				text[0] = '"';
+				n = strlen(seqs[k]);
+				memcpy(text + 1 + at, seqs[k], n);
+				text[1 + len + n] = '"';
+				assert_refused(text, len + n + 2,
+				    JSON_MAX_DEPTH, NULL);
+				snprintf(want, sizeof(want), "at byte %zu: "
+				    "invalid UTF-8", at + 1);
+				assert_refused(text, len + n + 2,
+				    JSON_MAX_DEPTH, want);
+				/* A euro sign instead is fine. */
+				memset(text, 'a', sizeof(text));
+				text[0] = '"';
+				memcpy(text + 1 + at, "\xe2\x82\xac", 3);
+				text[1 + len + 3] = '"';
+				ck_assert_int_eq(json_parse(text, len + 5,
+				    JSON_MAX_DEPTH, &v, NULL), KF_OK);
+				json_object_put(v);
+			}
+}
+END_TEST
+
 START_TEST(json_parse_accepts_valid_utf8)
 {
 	const char	*good[] = {
@@ -917,6 +956,7 @@ json_suite(void)
 	tcase_add_test(tc, json_parse_depth_limit_at_max);
 	tcase_add_test(tc, json_parse_depth_limit_is_the_argument);
 	tcase_add_test(tc, json_parse_rejects_invalid_utf8);
+	tcase_add_test(tc, json_parse_finds_bad_utf8_at_every_place);
 	tcase_add_test(tc, json_parse_accepts_valid_utf8);
 	tcase_add_test(tc, json_parse_handles_embedded_nul);
 	tcase_add_test(tc, json_parse_rejects_non_json_syntax);
