@@ -547,9 +547,40 @@ history_push(json_object **history, const char *key, json_object *msg)
 }
 
 /*
+ * 1 when schema already has the top-level fields tool_schema would set,
+ * each as it would leave it: a copy would write the same bytes.
+ */
+static int
+schema_ready(json_object *schema)
+{
+	json_object	*v;
+	size_t		 i, n;
+
+	if (!json_object_is_type(schema, json_type_object) ||
+	    json_get_obj(schema, "properties", &v) != 1 ||
+	    !json_object_object_get_ex(schema, "type", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) == 0)
+		return 0;
+	if (!json_object_object_get_ex(schema, "additionalProperties", &v) ||
+	    (!json_object_is_type(v, json_type_boolean) &&
+	    !json_object_is_type(v, json_type_object)))
+		return 0;
+	if (json_get_arr(schema, "required", &v) != 1)
+		return 0;
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++)
+		if (!json_object_is_type(json_object_array_get_idx(v, i),
+		    json_type_string))
+			return 0;
+	return 1;
+}
+
+/*
  * A copy of a tool's schema with the top-level fields Kiro insists on
  * (§3.3.11, kiro.rs): "required": null or "properties": null are refused.
- * Values are shared with the conv's schema, which is never changed.
+ * Values are shared with the conv's schema, which is never changed; a
+ * schema that has them all (Claude Code's do) is shared whole.
  */
 static json_object *
 tool_schema(json_object *schema)
@@ -557,6 +588,8 @@ tool_schema(json_object *schema)
 	json_object	*out, *required, *v, *item;
 	size_t		 i, n;
 
+	if (schema_ready(schema))
+		return json_object_get(schema);
 	out = json_object_new_object();
 	if (json_object_is_type(schema, json_type_object)) {
 		json_object_object_foreach(schema, key, val)
