@@ -750,6 +750,46 @@ START_TEST(json_to_buf_output_parses_back)
 }
 END_TEST
 
+/*
+ * json_put_str against json-c on strings dense with bytes to escape:
+ * every length to 100, stops at every place of the 16-byte blocks the
+ * writer steps over (a fixed pseudo-random sequence).
+ */
+START_TEST(json_put_str_matches_jsonc_on_mixed_strings)
+{
+	static const unsigned char	alphabet[] = { 'a', 'b', ' ', '"',
+	    '\\', '/', '\n', '\t', 0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xa9, 'z' };
+	json_object			*v;
+	struct buf			 got = BUF_INIT;
+	const char			*want;
+	char				 text[100];
+	uint32_t			 seed = 12345;
+	size_t				 len, round, i, want_len;
+
+	for (len = 0; len <= sizeof(text); len++)
+		for (round = 0; round < 20; round++) {
+			for (i = 0; i < len; i++) {
+				seed = seed * 1103515245 + 12345;
+				/* Mostly plain, so runs of all lengths occur. */
+				text[i] = (char)((seed >> 16) % 3 != 0 ? 'a' +
+				    (int)(seed >> 20) % 26 : alphabet[(seed >> 20)
+				    % sizeof(alphabet)]);
+			}
+			v = json_strn(text, len);
+			buf_reset(&got);
+			json_put_str(&got, text, len);
+			want = json_object_to_json_string_length(v,
+			    JSON_C_TO_STRING_PLAIN |
+			    JSON_C_TO_STRING_NOSLASHESCAPE, &want_len);
+			ck_assert_uint_eq(got.len, want_len);
+			ck_assert_msg(memcmp(got.ptr, want, want_len) == 0,
+			    "%s\nvs json-c\n%s", got.ptr, want);
+			json_object_put(v);
+		}
+	buf_free(&got);
+}
+END_TEST
+
 START_TEST(json_str_and_strn_copy_their_bytes)
 {
 	json_object	*v;
@@ -980,6 +1020,7 @@ json_suite(void)
 	tcase_add_test(tc, json_to_buf_output_parses_back);
 	tcase_add_test(tc, json_to_buf_matches_jsonc_output);
 	tcase_add_test(tc, json_str_and_strn_copy_their_bytes);
+	tcase_add_test(tc, json_put_str_matches_jsonc_on_mixed_strings);
 	suite_add_tcase(s, tc);
 	return s;
 }
