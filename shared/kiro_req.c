@@ -475,8 +475,10 @@ add_system_pair(const struct conv *c, const char *model_id,
 	}
 	if (!has_system && prefix == NULL && rules == NULL)
 		return;
-	/* The answer constraints' instructions go last (constrain.h). */
-	/* Appended, not formatted: a system text can be tens of KB. */
+	/*
+	 * The answer constraints' instructions go last (constrain.h).
+	 * Appended, not formatted: a system text can be tens of KB.
+	 */
 	if (prefix != NULL)
 		buf_puts(&content, prefix);
 	if (has_system)
