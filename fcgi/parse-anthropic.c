@@ -25,10 +25,37 @@
  * author can find the mistake.
  */
 
+/*
+ * The request's top-level fields, found in one pass over it (json_pick):
+ * a dozen hashed lookups, most of them of absent fields, cost more.
+ */
+enum top {
+	TOP_MODEL,
+	TOP_MAX_TOKENS,
+	TOP_STREAM,
+	TOP_SYSTEM,
+	TOP_MESSAGES,
+	TOP_TOOLS,
+	TOP_TOOL_CHOICE,
+	TOP_STOP_SEQUENCES,
+	TOP_OUTPUT_CONFIG,
+	TOP_OUTPUT_FORMAT,
+	TOP_METADATA,
+	TOP_THINKING,
+	TOP__MAX
+};
+
+static const char *const	top_names[TOP__MAX] = {
+	"model", "max_tokens", "stream", "system", "messages", "tools",
+	"tool_choice", "stop_sequences", "output_config", "output_format",
+	"metadata", "thinking",
+};
+
 struct parse {
 	struct conv	*conv;
 	char		**cause;
 	char		 path[160];	/* the field being read, for messages */
+	json_object	*top[TOP__MAX];	/* NULL: absent or null */
 };
 
 /* An error; its message starts with the path of the field. */
@@ -43,6 +70,15 @@ want_str(struct parse *p, json_object *obj, const char *key, int required,
 {
 	return pc_want_str(p->cause, NULL, obj, p->path, key, PC_TYPE_LABEL |
 	    (required ? PC_REQUIRED : 0), out);
+}
+
+/* A top-level field of a JSON type, refused by name (pc_want). */
+static enum kf_err
+want_top(struct parse *p, enum top k, enum json_type type, int flags,
+    json_object **out)
+{
+	return pc_want_val(p->cause, NULL, p->top[k], "", top_names[k], type,
+	    flags, out);
 }
 
 /* The path of the field being read, for messages. */
@@ -355,7 +391,7 @@ parse_result_content(struct parse *p, json_object *blk, struct conv_block *b)
 	json_object	*v, *item;
 	const char	*type;
 	char		 base[160];
-	size_t		 i, n;
+	size_t		 i, n, blen;
 	enum kf_err	 er;
 	struct conv_block *c;
 
@@ -370,10 +406,11 @@ parse_result_content(struct parse *p, json_object *blk, struct conv_block *b)
 		return bad(p, "%s.content: must be a string or an array, not "
 		    "%s", p->path, json_type_label(v));
 	snprintf(base, sizeof(base), "%s", p->path);
+	blen = strlen(base);
 	n = json_object_array_length(v);
 	for (i = 0; i < n; i++) {
 		item = json_object_array_get_idx(v, i);
-		path_set(p, "%s.content[%zu]", base, i);
+		pc_path_index(p->path, sizeof(p->path), blen, ".content", i);
 		if (!json_object_is_type(item, json_type_object))
 			return bad(p, "%s: must be an object", p->path);
 		if ((er = want_str(p, item, "type", 1, &type)) != KF_OK)
@@ -517,23 +554,24 @@ cache_mark(struct parse *p, json_object *blk, int *marked)
 }
 
 static enum kf_err
-parse_messages(struct parse *p, json_object *root)
+parse_messages(struct parse *p)
 {
 	json_object	*arr, *msg, *content, *blk;
 	struct conv_msg	*m;
 	struct pc_mark	 mark;
 	const char	*role;
-	size_t		 i, j, n, nb;
+	size_t		 i, j, n, nb, mlen;
 	enum kf_err	 er;
 
-	if ((er = want(p, root, "", "messages", json_type_array, PC_REQUIRED,
+	if ((er = want_top(p, TOP_MESSAGES, json_type_array, PC_REQUIRED,
 	    &arr)) != KF_OK)
 		return er;
 	if ((n = json_object_array_length(arr)) == 0)
 		return bad(p, "messages: at least one message is required");
 	for (i = 0; i < n; i++) {
 		msg = json_object_array_get_idx(arr, i);
-		path_set(p, "messages[%zu]", i);
+		mlen = pc_path_index(p->path, sizeof(p->path), 0, "messages",
+		    i);
 		pc_src_mark(p->conv, &mark);
 		if (!json_object_is_type(msg, json_type_object))
 			return bad(p, "%s: must be an object, not %s", p->path,
@@ -571,7 +609,9 @@ parse_messages(struct parse *p, json_object *root)
 		nb = json_object_array_length(content);
 		for (j = 0; j < nb; j++) {
 			blk = json_object_array_get_idx(content, j);
-			path_set(p, "messages[%zu].content[%zu]", i, j);
+			/* A block's paths extend its message's: mlen holds. */
+			pc_path_index(p->path, sizeof(p->path), mlen,
+			    ".content", j);
 			pc_src_mark(p->conv, &mark);
 			if ((er = cache_mark(p, blk, &m->cache_point)) !=
 			    KF_OK || (er = parse_block(p, blk, m)) != KF_OK)
@@ -584,14 +624,14 @@ parse_messages(struct parse *p, json_object *root)
 }
 
 static enum kf_err
-parse_system(struct parse *p, json_object *root)
+parse_system(struct parse *p)
 {
 	json_object	*v, *blk;
 	const char	*type, *text;
 	size_t		 i, n;
 	enum kf_err	 er;
 
-	if (!json_object_object_get_ex(root, "system", &v) || v == NULL)
+	if ((v = p->top[TOP_SYSTEM]) == NULL)
 		return KF_OK;
 	if (json_object_is_type(v, json_type_string)) {
 		if (json_object_get_string_len(v) > 0)
@@ -604,7 +644,7 @@ parse_system(struct parse *p, json_object *root)
 	n = json_object_array_length(v);
 	for (i = 0; i < n; i++) {
 		blk = json_object_array_get_idx(v, i);
-		path_set(p, "system[%zu]", i);
+		pc_path_index(p->path, sizeof(p->path), 0, "system", i);
 		if (!json_object_is_type(blk, json_type_object))
 			return bad(p, "%s: must be an object", p->path);
 		if ((er = want_str(p, blk, "type", 1, &type)) != KF_OK)
@@ -680,20 +720,20 @@ parse_web_search_tool(struct parse *p, json_object *tool, size_t n_tools)
 }
 
 static enum kf_err
-parse_tools(struct parse *p, json_object *root)
+parse_tools(struct parse *p)
 {
 	json_object		*arr, *tool, *schema;
 	const char		*name, *desc, *type;
 	size_t			 i, n;
 	enum kf_err		 er;
 
-	if ((er = want(p, root, "", "tools", json_type_array, 0,
-	    &arr)) != KF_OK || arr == NULL)
+	if ((er = want_top(p, TOP_TOOLS, json_type_array, 0, &arr)) !=
+	    KF_OK || arr == NULL)
 		return er;
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		tool = json_object_array_get_idx(arr, i);
-		path_set(p, "tools[%zu]", i);
+		pc_path_index(p->path, sizeof(p->path), 0, "tools", i);
 		if (!json_object_is_type(tool, json_type_object))
 			return bad(p, "%s: must be an object", p->path);
 		if ((er = want_str(p, tool, "type", 0, &type)) != KF_OK ||
@@ -729,15 +769,15 @@ parse_tools(struct parse *p, json_object *root)
 }
 
 static enum kf_err
-parse_tool_choice(struct parse *p, json_object *root)
+parse_tool_choice(struct parse *p)
 {
 	json_object	*tc;
 	const char	*type, *name;
 	enum kf_err	 er;
 	int		 rc, flag;
 
-	if ((er = want(p, root, "", "tool_choice", json_type_object, 0,
-	    &tc)) != KF_OK || tc == NULL)
+	if ((er = want_top(p, TOP_TOOL_CHOICE, json_type_object, 0, &tc)) !=
+	    KF_OK || tc == NULL)
 		return er;
 	path_set(p, "tool_choice");
 	if ((er = want_str(p, tc, "type", 1, &type)) != KF_OK)
@@ -772,7 +812,7 @@ parse_tool_choice(struct parse *p, json_object *root)
  * be honoured by Kiro at all: it is left to the model, as before.
  */
 static enum kf_err
-check_tool_choice(struct parse *p, json_object *root)
+check_tool_choice(struct parse *p)
 {
 	struct conv	*c = p->conv;
 	json_object	*arr = NULL, *tool;
@@ -782,7 +822,7 @@ check_tool_choice(struct parse *p, json_object *root)
 	if (c->tool_choice != CONV_TOOL_CHOICE_ANY &&
 	    c->tool_choice != CONV_TOOL_CHOICE_TOOL)
 		return KF_OK;
-	if (json_get_arr(root, "tools", &arr) == 1)
+	if (json_as_arr(p->top[TOP_TOOLS], &arr) == 1)
 		n = json_object_array_length(arr);
 	if (c->tool_choice == CONV_TOOL_CHOICE_ANY) {
 		if (c->n_tools > 0)
@@ -838,13 +878,13 @@ parse_format(struct parse *p, json_object *fmt, const char *path)
  * The relay holds the answer back and validates it (constrain.h).
  */
 static enum kf_err
-parse_output_format(struct parse *p, json_object *root)
+parse_output_format(struct parse *p)
 {
 	json_object	*oc, *fmt;
 	enum kf_err	 er;
 	int		 rc;
 
-	if (json_get_obj(root, "output_config", &oc) == 1) {
+	if (json_as_obj(p->top[TOP_OUTPUT_CONFIG], &oc) == 1) {
 		if ((rc = json_get_obj(oc, "format", &fmt)) == -1)
 			return bad(p, "output_config.format: must be an "
 			    "object");
@@ -852,7 +892,7 @@ parse_output_format(struct parse *p, json_object *root)
 		    "output_config.format")) != KF_OK)
 			return er;
 	}
-	if ((rc = json_get_obj(root, "output_format", &fmt)) == -1)
+	if ((rc = json_as_obj(p->top[TOP_OUTPUT_FORMAT], &fmt)) == -1)
 		return bad(p, "output_format: must be an object");
 	if (rc == 1)
 		return parse_format(p, fmt, "output_format");
@@ -861,7 +901,7 @@ parse_output_format(struct parse *p, json_object *root)
 
 /* stop_sequences: the relay ends the answer at the first (constrain.h). */
 static enum kf_err
-parse_stop_sequences(struct parse *p, json_object *root)
+parse_stop_sequences(struct parse *p)
 {
 	json_object	*arr, *v;
 	char		 field[48];
@@ -869,7 +909,7 @@ parse_stop_sequences(struct parse *p, json_object *root)
 	enum kf_err	 er;
 	int		 rc;
 
-	if ((rc = json_get_arr(root, "stop_sequences", &arr)) == -1)
+	if ((rc = json_as_arr(p->top[TOP_STOP_SEQUENCES], &arr)) == -1)
 		return bad(p, "stop_sequences: must be an array of strings");
 	if (rc == 0)
 		return KF_OK;
@@ -888,7 +928,7 @@ parse_stop_sequences(struct parse *p, json_object *root)
 }
 
 static enum kf_err
-parse_thinking(struct parse *p, json_object *root)
+parse_thinking(struct parse *p)
 {
 	json_object	*th, *oc;
 	const char	*type, *effort;
@@ -896,7 +936,7 @@ parse_thinking(struct parse *p, json_object *root)
 	enum kf_err	 er;
 	int		 rc;
 
-	if ((rc = json_get_obj(root, "output_config", &oc)) == -1)
+	if ((rc = json_as_obj(p->top[TOP_OUTPUT_CONFIG], &oc)) == -1)
 		return bad(p, "output_config: must be an object");
 	if (rc == 1) {
 		path_set(p, "output_config");
@@ -914,8 +954,8 @@ parse_thinking(struct parse *p, json_object *root)
 			    strcmp(effort, "max") == 0 ? "high" : effort);
 		}
 	}
-	if ((er = want(p, root, "", "thinking", json_type_object, 0,
-	    &th)) != KF_OK || th == NULL)
+	if ((er = want_top(p, TOP_THINKING, json_type_object, 0, &th)) !=
+	    KF_OK || th == NULL)
 		return er;
 	path_set(p, "thinking");
 	if ((er = want_str(p, th, "type", 1, &type)) != KF_OK)
@@ -966,14 +1006,14 @@ anthropic_session_id(const char *user_id)
 }
 
 static enum kf_err
-parse_metadata(struct parse *p, json_object *root)
+parse_metadata(struct parse *p)
 {
 	json_object	*md;
 	const char	*user_id;
 	enum kf_err	 er;
 
-	if ((er = want(p, root, "", "metadata", json_type_object, 0,
-	    &md)) != KF_OK || md == NULL)
+	if ((er = want_top(p, TOP_METADATA, json_type_object, 0, &md)) !=
+	    KF_OK || md == NULL)
 		return er;
 	path_set(p, "metadata");
 	if ((er = want_str(p, md, "user_id", 0, &user_id)) != KF_OK)
@@ -991,7 +1031,7 @@ anthropic_parse(const char *body, size_t len, int for_count,
     struct conv *conv, char **cause)
 {
 	struct parse		 p;
-	json_object		*root = NULL;
+	json_object		*root = NULL, *v;
 	const struct model_info	*m;
 	const char		*model;
 	int64_t			 max_tokens;
@@ -1003,8 +1043,11 @@ anthropic_parse(const char *body, size_t len, int for_count,
 	p.cause = cause;
 	if ((er = pc_root(body, len, NULL, &root, cause, NULL)) != KF_OK)
 		goto out;
-	if ((er = want_str(&p, root, "model", !for_count, &model)) != KF_OK)
+	json_pick(root, top_names, TOP__MAX, p.top);
+	if ((er = want_top(&p, TOP_MODEL, json_type_string, PC_TYPE_LABEL |
+	    (for_count ? 0 : PC_REQUIRED), &v)) != KF_OK)
 		goto out;
+	model = v != NULL ? json_object_get_string(v) : NULL;
 	if (model != NULL) {
 		if ((er = pc_model(conv, model, for_count, &m, &thinking_name,
 		    cause, NULL)) != KF_OK)
@@ -1012,25 +1055,25 @@ anthropic_parse(const char *body, size_t len, int for_count,
 		if (thinking_name && conv->thinking == CONV_THINKING_OFF)
 			pc_thinking_name(conv, m);
 	}
-	if ((rc = json_get_int(root, "max_tokens", &max_tokens)) == -1 ||
+	if ((rc = json_as_int(p.top[TOP_MAX_TOKENS], &max_tokens)) == -1 ||
 	    (rc == 1 && max_tokens < 1)) {
 		er = bad(&p, "max_tokens: must be a positive integer");
 		goto out;
 	}
 	conv->max_tokens = rc == 1 ? (long)max_tokens : 0;
-	if ((rc = json_get_bool(root, "stream", &flag)) == -1) {
+	if ((rc = json_as_bool(p.top[TOP_STREAM], &flag)) == -1) {
 		er = bad(&p, "stream: must be a boolean");
 		goto out;
 	}
 	conv->stream = rc == 1 && flag;
-	if ((er = parse_system(&p, root)) != KF_OK ||
-	    (er = parse_messages(&p, root)) != KF_OK ||
-	    (er = parse_tools(&p, root)) != KF_OK ||
-	    (er = parse_tool_choice(&p, root)) != KF_OK ||
-	    (er = check_tool_choice(&p, root)) != KF_OK ||
-	    (er = parse_stop_sequences(&p, root)) != KF_OK ||
-	    (er = parse_output_format(&p, root)) != KF_OK ||
-	    (er = parse_metadata(&p, root)) != KF_OK)
+	if ((er = parse_system(&p)) != KF_OK ||
+	    (er = parse_messages(&p)) != KF_OK ||
+	    (er = parse_tools(&p)) != KF_OK ||
+	    (er = parse_tool_choice(&p)) != KF_OK ||
+	    (er = check_tool_choice(&p)) != KF_OK ||
+	    (er = parse_stop_sequences(&p)) != KF_OK ||
+	    (er = parse_output_format(&p)) != KF_OK ||
+	    (er = parse_metadata(&p)) != KF_OK)
 		goto out;
 	/* A -thinking model name decides unless the request does. */
 	{
@@ -1038,9 +1081,9 @@ anthropic_parse(const char *body, size_t len, int for_count,
 		long			budget = conv->thinking_budget;
 		json_object		*th;
 
-		if ((er = parse_thinking(&p, root)) != KF_OK)
+		if ((er = parse_thinking(&p)) != KF_OK)
 			goto out;
-		if (json_get_obj(root, "thinking", &th) != 1) {
+		if (json_as_obj(p.top[TOP_THINKING], &th) != 1) {
 			conv->thinking = named;
 			conv->thinking_budget = budget;
 		}

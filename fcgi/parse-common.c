@@ -59,17 +59,56 @@ pc_path_set(char *path, size_t size, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Appends n bytes of s at path + at within size; the new length. */
+static size_t
+path_put(char *path, size_t size, size_t at, const char *s, size_t n)
+{
+	if (at + 1 >= size)
+		return at;
+	if (n > size - 1 - at)
+		n = size - 1 - at;
+	memcpy(path + at, s, n);
+	path[at + n] = '\0';
+	return at + n;
+}
+
+size_t
+pc_path_index(char *path, size_t size, size_t at, const char *name,
+    size_t i)
+{
+	char		 digits[BUF_DECIMAL_LEN];
+	const char	*d;
+	size_t		 n;
+
+	if (at >= size)
+		return at;
+	path[at] = '\0';
+	d = buf_decimal((long long)i, digits, &n);
+	at = path_put(path, size, at, name, strlen(name));
+	at = path_put(path, size, at, "[", 1);
+	at = path_put(path, size, at, d, n);
+	return path_put(path, size, at, "]", 1);
+}
+
 enum kf_err
 pc_want(char **cause, char **param, json_object *obj, const char *base,
     const char *key, enum json_type type, int flags, json_object **out)
 {
 	json_object	*v;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		v = NULL;
+	return pc_want_val(cause, param, v, base, key, type, flags, out);
+}
+
+enum kf_err
+pc_want_val(char **cause, char **param, json_object *v, const char *base,
+    const char *key, enum json_type type, int flags, json_object **out)
+{
 	const char	*what;
 	char		 field[256];
 
 	*out = NULL;
-	if (!json_object_object_get_ex(obj, key, &v))
-		v = NULL;
 	if (v != NULL && json_object_is_type(v, type)) {
 		*out = v;
 		return KF_OK;

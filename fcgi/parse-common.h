@@ -28,6 +28,14 @@ enum kf_err	pc_vbad(char **cause, char **param, const char *field,
 /* snprintf into path, for the "where" of later messages. */
 void		pc_path_set(char *path, size_t size, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
+/*
+ * Writes name, "[", i and "]" at path + at (at most strlen(path)) and
+ * returns the new length: the path of each item in a parser's loops
+ * ("messages[3]", then ".content[0]" after it) without printf's cost,
+ * paid once per message and block.  Truncated to size as snprintf would.
+ */
+size_t		pc_path_index(char *path, size_t size, size_t at,
+		    const char *name, size_t i);
 
 /* pc_want_str flags. */
 #define PC_REQUIRED	0x1	/* absent (or null) is "field required" */
@@ -40,6 +48,10 @@ void		pc_path_set(char *path, size_t size, const char *fmt, ...)
  * "must be a string" (an object, an array).
  */
 enum kf_err	pc_want(char **cause, char **param, json_object *obj,
+		    const char *base, const char *key, enum json_type type,
+		    int flags, json_object **out);
+/* The same for a member v already found (NULL: absent or null). */
+enum kf_err	pc_want_val(char **cause, char **param, json_object *v,
 		    const char *base, const char *key, enum json_type type,
 		    int flags, json_object **out);
 /* The same for a string, *out its text. */

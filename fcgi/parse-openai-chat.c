@@ -24,12 +24,51 @@
 
 #define MAX_STOP	4
 
+/*
+ * The request's top-level fields, found in one pass over it (json_pick):
+ * twenty hashed lookups, most of them of absent fields, cost more.
+ */
+enum top {
+	TOP_MODEL,
+	TOP_N,
+	TOP_LOGPROBS,
+	TOP_TOP_LOGPROBS,
+	TOP_AUDIO,
+	TOP_MODALITIES,
+	TOP_FUNCTIONS,
+	TOP_FUNCTION_CALL,
+	TOP_MAX_COMPLETION_TOKENS,
+	TOP_MAX_TOKENS,
+	TOP_STREAM,
+	TOP_STREAM_OPTIONS,
+	TOP_REASONING_EFFORT,
+	TOP_TOOLS,
+	TOP_WEB_SEARCH_OPTIONS,
+	TOP_PARALLEL_TOOL_CALLS,
+	TOP_TOOL_CHOICE,
+	TOP_STOP,
+	TOP_RESPONSE_FORMAT,
+	TOP_PROMPT_CACHE_KEY,
+	TOP_USER,
+	TOP_MESSAGES,
+	TOP__MAX
+};
+
+static const char *const	top_names[TOP__MAX] = {
+	"model", "n", "logprobs", "top_logprobs", "audio", "modalities",
+	"functions", "function_call", "max_completion_tokens", "max_tokens",
+	"stream", "stream_options", "reasoning_effort", "tools",
+	"web_search_options", "parallel_tool_calls", "tool_choice", "stop",
+	"response_format", "prompt_cache_key", "user", "messages",
+};
+
 struct parse {
 	struct conv	*conv;
 	struct http	*http;
 	char		**cause;
 	char		**param;
 	char		 path[160];	/* the field being read */
+	json_object	*top[TOP__MAX];	/* NULL: absent or null */
 };
 
 /* An error naming the field, in the message and as OpenAI's "param". */
@@ -60,6 +99,29 @@ want_str(struct parse *p, json_object *obj, const char *key, int required,
 {
 	return pc_want_str(p->cause, p->param, obj, p->path, key,
 	    PC_TYPE_LABEL | (required ? PC_REQUIRED : 0), out);
+}
+
+/* A top-level field of a JSON type, refused by name (pc_want). */
+static enum kf_err
+want_top(struct parse *p, enum top k, enum json_type type, int flags,
+    json_object **out)
+{
+	return pc_want_val(p->cause, p->param, p->top[k], "", top_names[k],
+	    type, flags, out);
+}
+
+/* want_str on a top-level field. */
+static enum kf_err
+want_top_str(struct parse *p, enum top k, int required, const char **out)
+{
+	json_object	*v;
+	enum kf_err	 er;
+
+	er = pc_want_val(p->cause, p->param, p->top[k], p->path, top_names[k],
+	    json_type_string, PC_TYPE_LABEL | (required ? PC_REQUIRED : 0),
+	    &v);
+	*out = v != NULL ? json_object_get_string(v) : NULL;
+	return er;
 }
 
 /* A field present and not null. */
@@ -376,7 +438,7 @@ out:
 }
 
 static enum kf_err
-parse_messages(struct parse *p, json_object *root)
+parse_messages(struct parse *p)
 {
 	json_object	*arr;
 	size_t		 i, n;
@@ -384,13 +446,13 @@ parse_messages(struct parse *p, json_object *root)
 	enum kf_err	 er;
 	int		 started = 0;
 
-	if ((er = want(p, root, "", "messages", json_type_array, PC_REQUIRED,
+	if ((er = want_top(p, TOP_MESSAGES, json_type_array, PC_REQUIRED,
 	    &arr)) != KF_OK)
 		return er;
 	if ((n = json_object_array_length(arr)) == 0)
 		return bad(p, "messages", "at least one message is required");
 	for (i = 0; i < n; i++) {
-		path_set(p, "messages[%zu]", i);
+		pc_path_index(p->path, sizeof(p->path), 0, "messages", i);
 		pc_src_mark(p->conv, &mark);
 		if ((er = parse_message(p, json_object_array_get_idx(arr, i),
 		    &started)) != KF_OK)
@@ -405,7 +467,7 @@ parse_messages(struct parse *p, json_object *root)
 }
 
 static enum kf_err
-parse_tools(struct parse *p, json_object *root)
+parse_tools(struct parse *p)
 {
 	json_object		*arr, *tool, *fn, *schema;
 	const char		*type, *name, *desc;
@@ -413,13 +475,13 @@ parse_tools(struct parse *p, json_object *root)
 	enum kf_err		 er;
 	int			 rc;
 
-	if ((er = want(p, root, "", "tools", json_type_array, 0,
-	    &arr)) != KF_OK || arr == NULL)
+	if ((er = want_top(p, TOP_TOOLS, json_type_array, 0, &arr)) !=
+	    KF_OK || arr == NULL)
 		return er;
 	n = json_object_array_length(arr);
 	for (i = 0; i < n; i++) {
 		tool = json_object_array_get_idx(arr, i);
-		path_set(p, "tools[%zu]", i);
+		pc_path_index(p->path, sizeof(p->path), 0, "tools", i);
 		if (!json_object_is_type(tool, json_type_object))
 			return bad(p, p->path, "must be an object, not %s",
 			    json_type_label(tool));
@@ -449,17 +511,17 @@ parse_tools(struct parse *p, json_object *root)
 }
 
 static enum kf_err
-parse_tool_choice(struct parse *p, json_object *root)
+parse_tool_choice(struct parse *p)
 {
 	json_object	*tc, *fn;
 	const char	*s, *type, *name;
 	enum kf_err	 er;
 	int		 flag, rc;
 
-	if ((rc = json_get_bool(root, "parallel_tool_calls", &flag)) == -1)
+	if ((rc = json_as_bool(p->top[TOP_PARALLEL_TOOL_CALLS], &flag)) == -1)
 		return bad(p, "parallel_tool_calls", "must be a boolean");
 	p->conv->single_tool_call = rc == 1 && !flag;
-	if (!json_object_object_get_ex(root, "tool_choice", &tc) || tc == NULL)
+	if ((tc = p->top[TOP_TOOL_CHOICE]) == NULL)
 		return KF_OK;
 	if (json_object_is_type(tc, json_type_string)) {
 		s = json_object_get_string(tc);
@@ -520,14 +582,14 @@ check_tool_choice(struct parse *p)
 }
 
 static enum kf_err
-parse_stop(struct parse *p, json_object *root)
+parse_stop(struct parse *p)
 {
 	json_object	*v, *item;
 	char		 field[32];
 	size_t		 i, n;
 	enum kf_err	 er;
 
-	if (!json_object_object_get_ex(root, "stop", &v) || v == NULL)
+	if ((v = p->top[TOP_STOP]) == NULL)
 		return KF_OK;
 	if (json_object_is_type(v, json_type_string))
 		return pc_add_stop(p->conv, json_object_get_string(v), "stop",
@@ -554,14 +616,14 @@ parse_stop(struct parse *p, json_object *root)
 }
 
 static enum kf_err
-parse_response_format(struct parse *p, json_object *root)
+parse_response_format(struct parse *p)
 {
 	json_object	*rf, *js, *schema;
 	const char	*type;
 	enum kf_err	 er;
 	int		 rc;
 
-	if ((er = want(p, root, "", "response_format", json_type_object, 0,
+	if ((er = want_top(p, TOP_RESPONSE_FORMAT, json_type_object, 0,
 	    &rf)) != KF_OK || rf == NULL)
 		return er;
 	path_set(p, "response_format");
@@ -584,14 +646,13 @@ parse_response_format(struct parse *p, json_object *root)
 
 /* reasoning_effort, after the model (whose -thinking name may decide). */
 static enum kf_err
-parse_reasoning(struct parse *p, json_object *root,
-    const struct model_info *m)
+parse_reasoning(struct parse *p, const struct model_info *m)
 {
 	const char	*effort, *level;
 	long		 budget;
 	enum kf_err	 er;
 
-	if ((er = want_str(p, root, "reasoning_effort", 0, &effort)) !=
+	if ((er = want_top_str(p, TOP_REASONING_EFFORT, 0, &effort)) !=
 	    KF_OK || effort == NULL)
 		return er;
 	if (pc_effort(effort, &level, &budget) == -1)
@@ -617,29 +678,29 @@ parse_reasoning(struct parse *p, json_object *root,
 
 /* Options whose silent loss would change what the client gets. */
 static enum kf_err
-refuse_unsupported(struct parse *p, json_object *root)
+refuse_unsupported(struct parse *p)
 {
 	json_object	*v, *item;
 	int64_t		 n;
 	size_t		 i;
 	int		 rc, flag;
 
-	if ((rc = json_get_int(root, "n", &n)) == -1)
+	if ((rc = json_as_int(p->top[TOP_N], &n)) == -1)
 		return bad(p, "n", "must be an integer");
 	if (rc == 1 && n != 1)
 		return bad(p, "n", "only one choice per request is supported "
 		    "(n must be 1, not %lld)", (long long)n);
-	if ((rc = json_get_bool(root, "logprobs", &flag)) == -1)
+	if ((rc = json_as_bool(p->top[TOP_LOGPROBS], &flag)) == -1)
 		return bad(p, "logprobs", "must be a boolean");
 	if (rc == 1 && flag)
 		return bad(p, "logprobs", "log probabilities are not "
 		    "available from this gateway");
-	if (present(root, "top_logprobs"))
+	if (p->top[TOP_TOP_LOGPROBS] != NULL)
 		return bad(p, "top_logprobs", "log probabilities are not "
 		    "available from this gateway");
-	if (present(root, "audio"))
+	if (p->top[TOP_AUDIO] != NULL)
 		return bad(p, "audio", "audio output is not supported");
-	if ((rc = json_get_arr(root, "modalities", &v)) == -1)
+	if ((rc = json_as_arr(p->top[TOP_MODALITIES], &v)) == -1)
 		return bad(p, "modalities", "must be an array");
 	for (i = 0; rc == 1 && i < json_object_array_length(v); i++) {
 		item = json_object_array_get_idx(v, i);
@@ -649,10 +710,10 @@ refuse_unsupported(struct parse *p, json_object *root)
 			return bad(p, "modalities", "only [\"text\"] output "
 			    "is supported");
 	}
-	if (present(root, "functions"))
+	if (p->top[TOP_FUNCTIONS] != NULL)
 		return bad(p, "functions", "legacy functions are not "
 		    "supported; use tools");
-	if (present(root, "function_call"))
+	if (p->top[TOP_FUNCTION_CALL] != NULL)
 		return bad(p, "function_call", "legacy function_call is not "
 		    "supported; use tool_choice");
 	return KF_OK;
@@ -665,15 +726,14 @@ refuse_unsupported(struct parse *p, json_object *root)
  * and user_location are checked, then dropped with a log line.
  */
 static enum kf_err
-parse_web_search_options(struct parse *p, json_object *root)
+parse_web_search_options(struct parse *p)
 {
 	static const char *const sizes[] = { "low", "medium", "high" };
 	json_object	*opts, *v;
 	const char	*size;
 	size_t		 i;
 
-	if (!json_object_object_get_ex(root, "web_search_options", &opts) ||
-	    opts == NULL)
+	if ((opts = p->top[TOP_WEB_SEARCH_OPTIONS]) == NULL)
 		return KF_OK;
 	if (!json_object_is_type(opts, json_type_object))
 		return bad(p, "web_search_options", "must be an object, not %s",
@@ -706,18 +766,19 @@ parse_web_search_options(struct parse *p, json_object *root)
 }
 
 static enum kf_err
-parse_max_tokens(struct parse *p, json_object *root)
+parse_max_tokens(struct parse *p)
 {
-	static const char *const keys[] = { "max_completion_tokens",
-	    "max_tokens" };
-	int64_t		 v;
-	size_t		 i;
-	int		 rc;
+	static const enum top	 keys[] = { TOP_MAX_COMPLETION_TOKENS,
+	    TOP_MAX_TOKENS };
+	int64_t			 v;
+	size_t			 i;
+	int			 rc;
 
 	for (i = 0; i < 2; i++) {
-		if ((rc = json_get_int(root, keys[i], &v)) == -1 ||
+		if ((rc = json_as_int(p->top[keys[i]], &v)) == -1 ||
 		    (rc == 1 && v < 1))
-			return bad(p, keys[i], "must be a positive integer");
+			return bad(p, top_names[keys[i]], "must be a positive "
+			    "integer");
 		if (rc == 1 && p->conv->max_tokens == 0)
 			p->conv->max_tokens = (long)v;
 	}
@@ -725,16 +786,15 @@ parse_max_tokens(struct parse *p, json_object *root)
 }
 
 static enum kf_err
-parse_stream(struct parse *p, json_object *root,
-    struct openai_chat_opts *opts)
+parse_stream(struct parse *p, struct openai_chat_opts *opts)
 {
 	json_object	*so;
 	int		 rc, flag;
 
-	if ((rc = json_get_bool(root, "stream", &flag)) == -1)
+	if ((rc = json_as_bool(p->top[TOP_STREAM], &flag)) == -1)
 		return bad(p, "stream", "must be a boolean");
 	p->conv->stream = rc == 1 && flag;
-	if ((rc = json_get_obj(root, "stream_options", &so)) == -1)
+	if ((rc = json_as_obj(p->top[TOP_STREAM_OPTIONS], &so)) == -1)
 		return bad(p, "stream_options", "must be an object");
 	if (rc == 1) {
 		if ((rc = json_get_bool(so, "include_usage", &flag)) == -1)
@@ -746,13 +806,13 @@ parse_stream(struct parse *p, json_object *root,
 }
 
 static enum kf_err
-parse_session(struct parse *p, json_object *root)
+parse_session(struct parse *p)
 {
 	const char	*key, *user;
 	enum kf_err	 er;
 
-	if ((er = want_str(p, root, "prompt_cache_key", 0, &key)) != KF_OK ||
-	    (er = want_str(p, root, "user", 0, &user)) != KF_OK)
+	if ((er = want_top_str(p, TOP_PROMPT_CACHE_KEY, 0, &key)) != KF_OK ||
+	    (er = want_top_str(p, TOP_USER, 0, &user)) != KF_OK)
 		return er;
 	if (key == NULL || *key == '\0')
 		key = user;
@@ -779,25 +839,27 @@ openai_chat_parse(const char *body, size_t len, struct http *h,
 	p.http = h;
 	p.cause = cause;
 	p.param = param;
-	if ((er = pc_root(body, len, NULL, &root, cause, param)) != KF_OK ||
-	    (er = want_str(&p, root, "model", 1, &model)) != KF_OK ||
+	if ((er = pc_root(body, len, NULL, &root, cause, param)) != KF_OK)
+		goto out;
+	json_pick(root, top_names, TOP__MAX, p.top);
+	if ((er = want_top_str(&p, TOP_MODEL, 1, &model)) != KF_OK ||
 	    (er = pc_model(conv, model, 0, &m, &thinking_name, cause,
 	    param)) != KF_OK)
 		goto out;
 	if (thinking_name)
 		pc_thinking_name(conv, m);
-	if ((er = refuse_unsupported(&p, root)) != KF_OK ||
-	    (er = parse_max_tokens(&p, root)) != KF_OK ||
-	    (er = parse_stream(&p, root, opts)) != KF_OK ||
-	    (er = parse_reasoning(&p, root, m)) != KF_OK ||
-	    (er = parse_tools(&p, root)) != KF_OK ||
-	    (er = parse_web_search_options(&p, root)) != KF_OK ||
-	    (er = parse_tool_choice(&p, root)) != KF_OK ||
+	if ((er = refuse_unsupported(&p)) != KF_OK ||
+	    (er = parse_max_tokens(&p)) != KF_OK ||
+	    (er = parse_stream(&p, opts)) != KF_OK ||
+	    (er = parse_reasoning(&p, m)) != KF_OK ||
+	    (er = parse_tools(&p)) != KF_OK ||
+	    (er = parse_web_search_options(&p)) != KF_OK ||
+	    (er = parse_tool_choice(&p)) != KF_OK ||
 	    (er = check_tool_choice(&p)) != KF_OK ||
-	    (er = parse_stop(&p, root)) != KF_OK ||
-	    (er = parse_response_format(&p, root)) != KF_OK ||
-	    (er = parse_session(&p, root)) != KF_OK ||
-	    (er = parse_messages(&p, root)) != KF_OK)
+	    (er = parse_stop(&p)) != KF_OK ||
+	    (er = parse_response_format(&p)) != KF_OK ||
+	    (er = parse_session(&p)) != KF_OK ||
+	    (er = parse_messages(&p)) != KF_OK)
 		goto out;
 out:
 	json_object_put(root);

@@ -22,16 +22,35 @@ utf8_check(const unsigned char *s, size_t len)
 {
 	size_t		i = 0, n, k;
 	unsigned long	cp, min;
+#ifdef __SSE2__
+	unsigned int	mask;
+#else
 	uint64_t	word;
+#endif
 
 	while (i < len) {
-		/* Requests are mostly ASCII: step over it 8 bytes at a time. */
+		/*
+		 * Requests are mostly ASCII: step over it 16 bytes at a time
+		 * with SSE2, straight to the first byte that is not; else 8.
+		 */
+#ifdef __SSE2__
+		while (len - i >= 16) {
+			if ((mask = (unsigned int)_mm_movemask_epi8(
+			    _mm_loadu_si128((const __m128i *)(const void *)
+			    (s + i)))) != 0) {
+				i += (size_t)__builtin_ctz(mask);
+				break;
+			}
+			i += 16;
+		}
+#else
 		while (len - i >= 8) {
 			memcpy(&word, s + i, 8);
 			if ((word & UINT64_C(0x8080808080808080)) != 0)
 				break;
 			i += 8;
 		}
+#endif
 		if (i == len)
 			break;
 		if (s[i] < 0x80) {
@@ -104,37 +123,72 @@ static const unsigned char	fast_str_stop[256] = {
 	['"'] = 1, ['\\'] = 1,
 };
 
+#ifdef __SSE2__
+/* A bit for each of the 16 bytes at at that is a quote, \ or a control. */
+static inline unsigned int
+stops16(const char *at)
+{
+	const __m128i	v = _mm_loadu_si128((const __m128i *)(const void *)at);
+
+	/* v <= 0x1f unsigned: saturating v - 0x1f is 0. */
+	return (unsigned int)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))), _mm_cmpeq_epi8(
+	    _mm_subs_epu8(v, _mm_set1_epi8(0x1f)), _mm_setzero_si128())));
+}
+
+/* The same for the 8 bytes at at (the load's upper half is zeros). */
+static inline unsigned int
+stops8(const char *at)
+{
+	const __m128i	v = _mm_loadl_epi64((const __m128i *)(const void *)at);
+
+	return (unsigned int)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))), _mm_cmpeq_epi8(
+	    _mm_subs_epu8(v, _mm_set1_epi8(0x1f)), _mm_setzero_si128()))) &
+	    0xff;
+}
+#endif
+
 /*
  * Steps over plain string bytes: 16 at a time with SSE2 (every x86-64
- * has it), then 8 at a time while none is a quote, a backslash or a
+ * has it), else 8 at a time while none is a quote, a backslash or a
  * control byte (the classic "has zero byte" word tricks), then one at a
- * time up to the stop.
+ * time up to the stop.  With SSE2 the last part of a run of 8 bytes or
+ * more is one load that overlaps bytes already found plain (they are
+ * shifted out), not a byte at a time: most strings are short (keys,
+ * ids), and their tail was most of their cost (#13).
  */
 const char *
 json_str_run(const char *p, const char *end)
 {
+#ifdef __SSE2__
+	const char	*start = p;
+	unsigned int	 mask;
+
+	for (; end - p >= 16; p += 16)
+		if ((mask = stops16(p)) != 0)
+			return p + __builtin_ctz(mask);
+	if (p == end)
+		return p;
+	if (end - start >= 16) {
+		mask = stops16(end - 16) >> (16 - (end - p));
+		return mask != 0 ? p + __builtin_ctz(mask) : end;
+	}
+	if (end - p >= 8) {
+		if ((mask = stops8(p)) != 0)
+			return p + __builtin_ctz(mask);
+		if ((p += 8) == end)
+			return p;
+		mask = stops8(end - 8) >> (8 - (end - p));
+		return mask != 0 ? p + __builtin_ctz(mask) : end;
+	}
+#else
 	const uint64_t	ones = UINT64_C(0x0101010101010101);
 	const uint64_t	highs = UINT64_C(0x8080808080808080);
 	uint64_t	w, q, b;
 
-#ifdef __SSE2__
-	const __m128i	quote = _mm_set1_epi8('"');
-	const __m128i	bslash = _mm_set1_epi8('\\');
-	const __m128i	ctl = _mm_set1_epi8(0x1f);
-	__m128i		v, hit;
-	int		mask;
-
-	while (end - p >= 16) {
-		v = _mm_loadu_si128((const __m128i *)(const void *)p);
-		/* v <= 0x1f unsigned: saturating v - 0x1f is 0. */
-		hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote),
-		    _mm_cmpeq_epi8(v, bslash)), _mm_cmpeq_epi8(
-		    _mm_subs_epu8(v, ctl), _mm_setzero_si128()));
-		if ((mask = _mm_movemask_epi8(hit)) != 0)
-			return p + __builtin_ctz((unsigned int)mask);
-		p += 16;
-	}
-#endif
 	while (end - p >= 8) {
 		memcpy(&w, p, 8);
 		q = w ^ (ones * '"');
@@ -144,6 +198,7 @@ json_str_run(const char *p, const char *end)
 			break;
 		p += 8;
 	}
+#endif
 	while (p < end && !fast_str_stop[(unsigned char)*p])
 		p++;
 	return p;
@@ -795,14 +850,11 @@ json_parser_parse(struct json_parser *p, const char *text, size_t len,
 	return parse_with(&p->tok, p->max_depth, 1, text, len, out, cause);
 }
 
+/* v as type: 1, 0 when absent (NULL), -1 when of another type. */
 static int
-get_typed(json_object *obj, const char *key, enum json_type type,
-    json_object **out)
+as_typed(json_object *v, enum json_type type, json_object **out)
 {
-	json_object	*v;
-
-	if (obj == NULL || !json_object_is_type(obj, json_type_object) ||
-	    !json_object_object_get_ex(obj, key, &v) || v == NULL)
+	if (v == NULL)
 		return 0;
 	if (!json_object_is_type(v, type))
 		return -1;
@@ -810,31 +862,42 @@ get_typed(json_object *obj, const char *key, enum json_type type,
 	return 1;
 }
 
-int
-json_get_str(json_object *obj, const char *key, const char **out)
+/* obj's member key; NULL when absent, null, or obj is not an object. */
+static json_object *
+member(json_object *obj, const char *key)
 {
 	json_object	*v;
-	int		 rc;
 
-	if ((rc = get_typed(obj, key, json_type_string, &v)) == 1)
+	if (obj == NULL || !json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, key, &v))
+		return NULL;
+	return v;
+}
+
+int
+json_as_str(json_object *v, const char **out)
+{
+	int	rc;
+
+	if ((rc = as_typed(v, json_type_string, &v)) == 1)
 		*out = json_object_get_string(v);
 	return rc;
 }
 
 int
-json_get_int(json_object *obj, const char *key, int64_t *out)
+json_as_int(json_object *v, int64_t *out)
 {
-	json_object	*v;
+	json_object	*n;
 	double		 d;
 	int		 rc;
 
-	if ((rc = get_typed(obj, key, json_type_int, &v)) == 1) {
-		*out = json_object_get_int64(v);
+	if ((rc = as_typed(v, json_type_int, &n)) == 1) {
+		*out = json_object_get_int64(n);
 		return 1;
 	}
 	/* 64000.0 is an integer too; 1.5 is not. */
-	if (rc == -1 && get_typed(obj, key, json_type_double, &v) == 1) {
-		d = json_object_get_double(v);
+	if (rc == -1 && as_typed(v, json_type_double, &n) == 1) {
+		d = json_object_get_double(n);
 		if (d >= -9.0e18 && d <= 9.0e18 && d == (double)(int64_t)d) {
 			*out = (int64_t)d;
 			return 1;
@@ -844,14 +907,48 @@ json_get_int(json_object *obj, const char *key, int64_t *out)
 }
 
 int
+json_as_bool(json_object *v, int *out)
+{
+	int	rc;
+
+	if ((rc = as_typed(v, json_type_boolean, &v)) == 1)
+		*out = json_object_get_boolean(v) ? 1 : 0;
+	return rc;
+}
+
+int
+json_as_obj(json_object *v, json_object **out)
+{
+	return as_typed(v, json_type_object, out);
+}
+
+int
+json_as_arr(json_object *v, json_object **out)
+{
+	return as_typed(v, json_type_array, out);
+}
+
+int
+json_get_str(json_object *obj, const char *key, const char **out)
+{
+	return json_as_str(member(obj, key), out);
+}
+
+int
+json_get_int(json_object *obj, const char *key, int64_t *out)
+{
+	return json_as_int(member(obj, key), out);
+}
+
+int
 json_get_num(json_object *obj, const char *key, double *out)
 {
-	json_object	*v;
+	json_object	*v = member(obj, key), *n;
 	int		 rc;
 
-	if ((rc = get_typed(obj, key, json_type_double, &v)) == 1 ||
-	    (rc = get_typed(obj, key, json_type_int, &v)) == 1) {
-		*out = json_object_get_double(v);
+	if ((rc = as_typed(v, json_type_double, &n)) == 1 ||
+	    (rc = as_typed(v, json_type_int, &n)) == 1) {
+		*out = json_object_get_double(n);
 		return 1;
 	}
 	return rc;
@@ -860,24 +957,40 @@ json_get_num(json_object *obj, const char *key, double *out)
 int
 json_get_bool(json_object *obj, const char *key, int *out)
 {
-	json_object	*v;
-	int		 rc;
-
-	if ((rc = get_typed(obj, key, json_type_boolean, &v)) == 1)
-		*out = json_object_get_boolean(v) ? 1 : 0;
-	return rc;
+	return json_as_bool(member(obj, key), out);
 }
 
 int
 json_get_obj(json_object *obj, const char *key, json_object **out)
 {
-	return get_typed(obj, key, json_type_object, out);
+	return json_as_obj(member(obj, key), out);
 }
 
 int
 json_get_arr(json_object *obj, const char *key, json_object **out)
 {
-	return get_typed(obj, key, json_type_array, out);
+	return json_as_arr(member(obj, key), out);
+}
+
+void
+json_pick(json_object *obj, const char *const *names, size_t n,
+    json_object **vals)
+{
+	size_t	k;
+
+	for (k = 0; k < n; k++)
+		vals[k] = NULL;
+	if (obj == NULL || !json_object_is_type(obj, json_type_object))
+		return;
+	/* A first-byte compare rules out most names before strcmp. */
+	json_object_object_foreach(obj, key, val) {
+		for (k = 0; k < n; k++)
+			if (key[0] == names[k][0] &&
+			    strcmp(key, names[k]) == 0) {
+				vals[k] = val;
+				break;
+			}
+	}
 }
 
 const char *
@@ -925,18 +1038,26 @@ json_put_str(struct buf *out, const char *s, size_t len)
 	static const char	 hex[] = "0123456789abcdef";
 	const unsigned char	*p = (const unsigned char *)s;
 	char			 esc[6] = { '\\', 'u', '0', '0' };
-	size_t			 i = 0, run;
+	size_t			 i, run;
 
 	buf_reserve(out, len + 2);
+	/* jsonc_esc marks the bytes fast_str_stop does. */
+	run = (size_t)(json_str_run(s, s + len) - s);
+	if (run == len) {
+		/*
+		 * Most strings (keys, ids, plain text) need no escape: one
+		 * copy into the room just reserved.
+		 */
+		out->ptr[out->len] = '"';
+		memcpy(out->ptr + out->len + 1, s, len);
+		out->len += len + 2;
+		out->ptr[out->len - 1] = '"';
+		out->ptr[out->len] = '\0';
+		return;
+	}
 	put_char(out, '"');
-	while (i < len) {
-		/* jsonc_esc marks the bytes fast_str_stop does. */
-		run = (size_t)(json_str_run(s + i, s + len) - s);
-		if (run > i) {
-			buf_add(out, s + i, run - i);
-			if ((i = run) == len)
-				break;
-		}
+	buf_add(out, s, run);
+	for (i = run; i < len; i = run) {
 		if (jsonc_esc[p[i]] == 'u') {
 			esc[4] = hex[p[i] >> 4];
 			esc[5] = hex[p[i] & 0xf];
@@ -947,6 +1068,8 @@ json_put_str(struct buf *out, const char *s, size_t len)
 			esc[1] = 'u';
 		}
 		i++;
+		run = (size_t)(json_str_run(s + i, s + len) - s);
+		buf_add(out, s + i, run - i);
 	}
 	put_char(out, '"');
 }

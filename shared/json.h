@@ -105,6 +105,28 @@ int	 json_get_bool(json_object *obj, const char *key, int *out);
 int	 json_get_obj(json_object *obj, const char *key, json_object **out);
 int	 json_get_arr(json_object *obj, const char *key, json_object **out);
 
+/*
+ * The same typed reads on a value already found (NULL: absent or null),
+ * with the same results: json_get_int(obj, key, out) is
+ * json_as_int(<obj's member key>, out).
+ */
+int	 json_as_str(json_object *v, const char **out);
+int	 json_as_int(json_object *v, int64_t *out);
+int	 json_as_bool(json_object *v, int *out);
+int	 json_as_obj(json_object *v, json_object **out);
+int	 json_as_arr(json_object *v, json_object **out);
+
+/*
+ * The members of obj named names[0..n) in one pass over obj: vals[k] is
+ * the value of names[k], NULL when it is absent or null (or obj is not an
+ * object), borrowed from obj.  json_object_object_get_ex hashes its key
+ * for every call; a parser that reads a dozen top-level fields, most of
+ * them absent, pays less this way (#13).  The cost is the members times
+ * n first-byte compares: for a short list of names.
+ */
+void	 json_pick(json_object *obj, const char *const *names, size_t n,
+	    json_object **vals);
+
 /* The name of a value's JSON type ("string", "object", ...) for messages. */
 const char	*json_type_label(json_object *);
 

@@ -20,6 +20,7 @@
 
 #define KIRO_TOOL_NAME_PREFIX	54	/* kiro.rs: prefix, "_", 8 hex */
 #define KIRO_THINKING_BUDGET_DEFAULT	20000
+#define KIRO_BODY_RESERVE	2048	/* bytes reserved before writing */
 
 /* Shortened names, hashed, and the client's name for each by index. */
 struct kiro_toolmap {
@@ -237,6 +238,29 @@ tool_result(const struct conv_block *b, json_object **images)
 }
 
 /*
+ * The text of m's TEXT blocks joined by "\n": the one block's own text
+ * when there is one (most messages), else a copy made in *heap to free.
+ */
+static const char *
+msg_text(const struct conv_msg *m, char **heap)
+{
+	const char	*text = NULL;
+	size_t		 i, n = 0;
+
+	*heap = NULL;
+	for (i = 0; i < m->n_blocks; i++)
+		if (m->blocks[i].type == CONV_BLOCK_TEXT &&
+		    m->blocks[i].text != NULL) {
+			text = m->blocks[i].text;
+			n++;
+		}
+	if (n <= 1)
+		return text;
+	*heap = conv_msg_text(m, "\n");
+	return *heap;
+}
+
+/*
  * A userInputMessage from m.  Kiro refuses empty content (§3.3.2, AIC/KP
  * placeholders).  *ctxp gets the userInputMessageContext object (borrowed)
  * when one is emitted: always for the current message, in history only
@@ -248,7 +272,8 @@ user_message(const struct conv_msg *m, const char *model_id, int current,
 {
 	json_object		*msg, *images, *results, *ctx;
 	const struct conv_block	*b;
-	char			*text;
+	const char		*text;
+	char			*heap;
 	size_t			 i;
 
 	msg = json_object_new_object();
@@ -264,13 +289,13 @@ user_message(const struct conv_msg *m, const char *model_id, int current,
 			    tool_result(b, &images));
 		}
 	}
-	text = conv_msg_text(m, "\n");
+	text = msg_text(m, &heap);
 	if (kiro_text_blank(text))
 		add_str(msg, "content",
 		    results != NULL ? "Tool results provided." : "Continue");
 	else
 		add_str(msg, "content", text);
-	free(text);
+	free(heap);
 	add_str(msg, "modelId", model_id);
 	add_str(msg, "origin", "AI_EDITOR");
 	if (images != NULL)
@@ -416,13 +441,27 @@ thinking_prefix(const struct conv *c)
 	}
 }
 
+/*
+ * Appends entry to *history, made on the first: a request without
+ * system text and earlier turns has no history, and an empty array is
+ * never sent, so none is made and freed for it (#13).
+ */
+static void
+history_add(json_object **history, json_object *entry)
+{
+	if (*history == NULL)
+		*history = json_object_new_array();
+	json_object_array_add(*history, entry);
+}
+
 /* History pair 0: the system prompt and thinking prefix (§3.3.3, §3.4). */
 static void
 add_system_pair(const struct conv *c, const char *model_id,
-    json_object *history)
+    json_object **history)
 {
 	json_object	*entry;
-	char		*prefix, *content, *rules;
+	struct buf	 content = BUF_INIT;
+	char		*prefix, *rules;
 	int		 has_system;
 
 	has_system = !kiro_text_blank(c->system);
@@ -436,21 +475,29 @@ add_system_pair(const struct conv *c, const char *model_id,
 	}
 	if (!has_system && prefix == NULL && rules == NULL)
 		return;
-	/* The answer constraints' instructions go last (constrain.h). */
-	content = xasprintf("%s%s%s%s", prefix != NULL ? prefix : "",
-	    has_system ? c->system : "", has_system && rules != NULL ?
-	    "\n\n" : "", rules != NULL ? rules : "");
+	/*
+	 * The answer constraints' instructions go last (constrain.h).
+	 * Appended, not formatted: a system text can be tens of KB.
+	 */
+	if (prefix != NULL)
+		buf_puts(&content, prefix);
+	if (has_system)
+		buf_puts(&content, c->system);
+	if (has_system && rules != NULL)
+		buf_puts(&content, "\n\n");
+	if (rules != NULL)
+		buf_puts(&content, rules);
 	free(rules);
 	entry = json_object_new_object();
 	add_new(entry, "userInputMessage",
-	    user_text(content, model_id));
-	json_object_array_add(history, entry);
+	    user_text(buf_cstr(&content), model_id));
+	history_add(history, entry);
 	entry = json_object_new_object();
 	add_new(entry, "assistantResponseMessage",
 	    assistant_text(KIRO_SYSTEM_ACK));
-	json_object_array_add(history, entry);
+	history_add(history, entry);
 	free(prefix);
-	free(content);
+	buf_free(&content);
 }
 
 /*
@@ -473,7 +520,7 @@ cache_points_skipped(const struct conv *c, size_t last)
 
 /* Appends a cachePoint entry when marked and not one of the skipped. */
 static void
-cache_point_push(json_object *history, int marked, size_t *skip)
+cache_point_push(json_object **history, int marked, size_t *skip)
 {
 	json_object	*entry, *point;
 
@@ -487,24 +534,55 @@ cache_point_push(json_object *history, int marked, size_t *skip)
 	add_str(point, "type", "default");
 	entry = json_object_new_object();
 	add_new(entry, "cachePoint", point);
-	json_object_array_add(history, entry);
+	history_add(history, entry);
 }
 
 /* Appends {key: msg} to history. */
 static void
-history_push(json_object *history, const char *key, json_object *msg)
+history_push(json_object **history, const char *key, json_object *msg)
 {
 	json_object	*entry;
 
 	entry = json_object_new_object();
 	add_new(entry, key, msg);
-	json_object_array_add(history, entry);
+	history_add(history, entry);
+}
+
+/*
+ * 1 when schema already has the top-level fields tool_schema would set,
+ * each as it would leave it: a copy would write the same bytes.
+ */
+static int
+schema_ready(json_object *schema)
+{
+	json_object	*v;
+	size_t		 i, n;
+
+	if (!json_object_is_type(schema, json_type_object) ||
+	    json_get_obj(schema, "properties", &v) != 1 ||
+	    !json_object_object_get_ex(schema, "type", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    json_object_get_string_len(v) == 0)
+		return 0;
+	if (!json_object_object_get_ex(schema, "additionalProperties", &v) ||
+	    (!json_object_is_type(v, json_type_boolean) &&
+	    !json_object_is_type(v, json_type_object)))
+		return 0;
+	if (json_get_arr(schema, "required", &v) != 1)
+		return 0;
+	n = json_object_array_length(v);
+	for (i = 0; i < n; i++)
+		if (!json_object_is_type(json_object_array_get_idx(v, i),
+		    json_type_string))
+			return 0;
+	return 1;
 }
 
 /*
  * A copy of a tool's schema with the top-level fields Kiro insists on
  * (§3.3.11, kiro.rs): "required": null or "properties": null are refused.
- * Values are shared with the conv's schema, which is never changed.
+ * Values are shared with the conv's schema, which is never changed; a
+ * schema that has them all (Claude Code's do) is shared whole.
  */
 static json_object *
 tool_schema(json_object *schema)
@@ -512,6 +590,8 @@ tool_schema(json_object *schema)
 	json_object	*out, *required, *v, *item;
 	size_t		 i, n;
 
+	if (schema_ready(schema))
+		return json_object_get(schema);
 	out = json_object_new_object();
 	if (json_object_is_type(schema, json_type_object)) {
 		json_object_object_foreach(schema, key, val)
@@ -581,6 +661,7 @@ placeholder_schema(void)
 /*
  * The tools array (§3.3.8-11): the client's tools unless tool_choice is
  * NONE, then a placeholder for each name history uses but nothing defines.
+ * NULL when there is none: an empty array is never sent.
  */
 static json_object *
 tools_array(const struct conv *c, const struct strset *used,
@@ -593,6 +674,8 @@ tools_array(const struct conv *c, const struct strset *used,
 	char			 name[KIRO_TOOL_NAME_MAX + 1];
 	size_t			 i;
 
+	if (c->n_tools == 0 && used->n == 0)
+		return NULL;
 	tools = json_object_new_array();
 	for (i = 0; c->tool_choice != CONV_TOOL_CHOICE_NONE &&
 	    i < c->n_tools; i++) {
@@ -624,6 +707,10 @@ tools_array(const struct conv *c, const struct strset *used,
 		    placeholder_schema()));
 	}
 	strset_free(&defined);
+	if (json_object_array_length(tools) == 0) {
+		json_object_put(tools);
+		return NULL;
+	}
 	return tools;
 }
 
@@ -672,12 +759,12 @@ kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
 		add_str(state, "conversationId", uuid);
 	}
 
-	history = json_object_new_array();
+	history = NULL;		/* made on the first entry */
 	skip_points = cache_points_skipped(c, last);
-	add_system_pair(c, opts->model_id, history);
+	add_system_pair(c, opts->model_id, &history);
 	/* After the acknowledgement: the pair is the system prompt. */
-	if (json_object_array_length(history) > 0)
-		cache_point_push(history, opts->prompt_caching &&
+	if (history != NULL)
+		cache_point_push(&history, opts->prompt_caching &&
 		    c->system_cache_point && !kiro_text_blank(c->system),
 		    &skip_points);
 	/*
@@ -690,42 +777,42 @@ kiro_req_build(const struct conv *c, const struct kiro_req_opts *opts,
 		m = &c->msgs[i];
 		if (m->role == CONV_ROLE_USER) {
 			if (prev == CONV_ROLE_USER)
-				history_push(history,
+				history_push(&history,
 				    "assistantResponseMessage",
 				    assistant_text("OK"));
-			history_push(history, "userInputMessage",
+			history_push(&history, "userInputMessage",
 			    user_message(m, opts->model_id, 0, NULL));
 		} else {
 			if (prev == CONV_ROLE_ASSISTANT)
-				history_push(history, "userInputMessage",
+				history_push(&history, "userInputMessage",
 				    user_text("Continue", opts->model_id));
-			history_push(history, "assistantResponseMessage",
+			history_push(&history, "assistantResponseMessage",
 			    assistant_message(m, map, &used));
 		}
-		cache_point_push(history, opts->prompt_caching &&
+		cache_point_push(&history, opts->prompt_caching &&
 		    m->cache_point, &skip_points);
 		prev = m->role;
 	}
 	if (prev == CONV_ROLE_USER)
-		history_push(history, "assistantResponseMessage",
+		history_push(&history, "assistantResponseMessage",
 		    assistant_text("OK"));
-	if (json_object_array_length(history) > 0)
+	if (history != NULL)
 		add_new(state, "history", history);
-	else
-		json_object_put(history);
 
 	msg = user_message(&c->msgs[last], opts->model_id, 1, &ctx);
-	tools = tools_array(c, &used, map);
-	if (json_object_array_length(tools) > 0)
+	if ((tools = tools_array(c, &used, map)) != NULL)
 		add_new(ctx, "tools", tools);
-	else
-		json_object_put(tools);
 	current = json_object_new_object();
 	add_new(current, "userInputMessage", msg);
 	add_new(state, "currentMessage", current);
 
 	if (opts->profile_arn != NULL && opts->profile_arn[0] != '\0')
 		add_str(root, "profileArn", opts->profile_arn);
+	/*
+	 * A small request's body is under 1 KB: one allocation for it, not
+	 * doublings from 64 bytes (#13).  Larger ones grow as before.
+	 */
+	buf_reserve(out, KIRO_BODY_RESERVE);
 	json_to_buf(root, out);
 	if (opts->tree != NULL) {
 		json_object_put(*opts->tree);

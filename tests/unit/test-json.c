@@ -22,7 +22,10 @@
  * text, a NULL cause pointer; the fast path against json-c's tokener alone
  * on plain and awkward inputs (numbers, escapes, surrogates, duplicate
  * keys, NUL in keys, depth limits): the same tree or the same error; json_get_* return codes 1/0/-1 with null as
- * absent and 64000.0 as an integer but 1.5 not; json_type_label; json_to_buf
+ * absent and 64000.0 as an integer but 1.5 not; json_pick and json_as_*
+ * against json_object_object_get_ex and json_get_*; json_str_run against
+ * a plain scan (every length to 80, alignment and stop place); json_type_label;
+ * json_to_buf
  * and json_to_str compact output without "\/", byte for byte json-c's
  * (every byte value, keys, integer and double limits, parsed doubles); json_str and json_strn.
  *
@@ -314,6 +317,45 @@ START_TEST(json_parse_rejects_invalid_utf8)
 }
 END_TEST
 
+/*
+ * Long strings: a bad sequence at every place of a run of ASCII up to 70
+ * bytes (the scan steps over ASCII 16 bytes at a time) is refused at its
+ * byte, and a good one anywhere is accepted.
+ */
+START_TEST(json_parse_finds_bad_utf8_at_every_place)
+{
+	static const char *const	seqs[] = { "\xff", "\x80", "\xe2\x82",
+	    "\xed\xa0\x80", "\xc3(" };
+	char				text[96], want[64];
+	json_object			*v;
+	size_t				len, at, k, n;
+
+	for (len = 0; len <= 70; len++)
+		for (at = 0; at <= len; at++)
+			for (k = 0; k < sizeof(seqs) / sizeof(seqs[0]); k++) {
+				memset(text, 'a', sizeof(text));
+				text[0] = '"';
+				n = strlen(seqs[k]);
+				memcpy(text + 1 + at, seqs[k], n);
+				text[1 + len + n] = '"';
+				assert_refused(text, len + n + 2,
+				    JSON_MAX_DEPTH, NULL);
+				snprintf(want, sizeof(want), "at byte %zu: "
+				    "invalid UTF-8", at + 1);
+				assert_refused(text, len + n + 2,
+				    JSON_MAX_DEPTH, want);
+				/* A euro sign instead is fine. */
+				memset(text, 'a', sizeof(text));
+				text[0] = '"';
+				memcpy(text + 1 + at, "\xe2\x82\xac", 3);
+				text[1 + len + 3] = '"';
+				ck_assert_int_eq(json_parse(text, len + 5,
+				    JSON_MAX_DEPTH, &v, NULL), KF_OK);
+				json_object_put(v);
+			}
+}
+END_TEST
+
 START_TEST(json_parse_accepts_valid_utf8)
 {
 	const char	*good[] = {
@@ -516,6 +558,133 @@ START_TEST(json_get_obj_and_arr_borrow_the_member)
 }
 END_TEST
 
+/*
+ * json_pick finds what json_object_object_get_ex finds, over both parsers'
+ * trees (duplicate keys, null members, names sharing a first byte, a key
+ * absent, a non-object); json_as_* on the picked value gives what
+ * json_get_* gives for the key.
+ */
+START_TEST(json_pick_and_as_match_get)
+{
+	static const char *const	texts[] = {
+		"{\"a\":1,\"ab\":\"s\",\"b\":null,\"c\":[1],\"d\":{}}",
+		"{\"a\":1,\"a\":true,\"ab\":2.0,\"ab\":2.5,\"e\":false}",
+		"{\"b\":\"x\",\"b\":null,\"a\":64000.0,\"\":1}",
+		"{\"x\":1e400,\"a\":\"1\",\"a\":{\"a\":1},\"c\":null}",
+		"{\"ab\":[],\"n\":12345678901234567890123,\"ab\":7}",
+		"{}",
+		"[{\"a\":1}]",
+		"\"a\"",
+	};
+	static const char *const	names[] = { "a", "ab", "b", "c", "d",
+	    "e", "", "z" };
+	const size_t			n = sizeof(names) / sizeof(names[0]);
+	json_object			*root, *vals[8], *v, *o1, *o2;
+	const char			*s1, *s2;
+	int64_t				 i1, i2;
+	int				 b1, b2, parser;
+	size_t				 t, k;
+
+	for (parser = 0; parser < 2; parser++)
+		for (t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+			ck_assert_int_eq((parser ? json_parse_jsonc :
+			    json_parse)(texts[t], strlen(texts[t]),
+			    JSON_MAX_DEPTH, &root, NULL), KF_OK);
+			json_pick(root, names, n, vals);
+			for (k = 0; k < n; k++) {
+				if (!json_object_is_type(root,
+				    json_type_object) ||
+				    !json_object_object_get_ex(root,
+				    names[k], &v))
+					v = NULL;
+				ck_assert_msg(vals[k] == v, "%s: %s", texts[t],
+				    names[k]);
+				s1 = s2 = NULL;
+				i1 = i2 = 0;
+				b1 = b2 = 0;
+				o1 = o2 = NULL;
+				ck_assert_int_eq(json_as_str(v, &s1),
+				    json_get_str(root, names[k], &s2));
+				ck_assert_ptr_eq(s1, s2);
+				ck_assert_int_eq(json_as_int(v, &i1),
+				    json_get_int(root, names[k], &i2));
+				ck_assert(i1 == i2);
+				ck_assert_int_eq(json_as_bool(v, &b1),
+				    json_get_bool(root, names[k], &b2));
+				ck_assert_int_eq(b1, b2);
+				ck_assert_int_eq(json_as_obj(v, &o1),
+				    json_get_obj(root, names[k], &o2));
+				ck_assert_ptr_eq(o1, o2);
+				ck_assert_int_eq(json_as_arr(v, &o1),
+				    json_get_arr(root, names[k], &o2));
+				ck_assert_ptr_eq(o1, o2);
+			}
+			json_object_put(root);
+		}
+	/* Hand-checked, so that a wrong get cannot agree with a wrong as. */
+	ck_assert_int_eq(json_parse(texts[1], strlen(texts[1]),
+	    JSON_MAX_DEPTH, &root, NULL), KF_OK);
+	json_pick(root, names, n, vals);
+	ck_assert_int_eq(json_as_bool(vals[0], &b1), 1);
+	ck_assert_int_eq(b1, 1);
+	ck_assert_int_eq(json_as_int(vals[1], &i1), -1);
+	ck_assert_int_eq(json_as_bool(vals[5], &b1), 1);
+	ck_assert_int_eq(b1, 0);
+	ck_assert_ptr_null(vals[2]);
+	ck_assert_int_eq(json_as_str(vals[2], &s1), 0);
+	json_object_put(root);
+	json_pick(NULL, names, n, vals);
+	for (k = 0; k < n; k++)
+		ck_assert_ptr_null(vals[k]);
+}
+END_TEST
+
+/* The first quote, backslash or control byte in [p, end), one at a time. */
+static const char *
+naive_str_run(const char *p, const char *end)
+{
+	for (; p < end; p++)
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+			return p;
+	return end;
+}
+
+/*
+ * json_str_run against the plain scan: every run length to 80 bytes, at
+ * every alignment, with no stop or one stop (each kind) at every place,
+ * among bytes next to the stops' values (space, DEL, 0x80, 0xff).
+ */
+START_TEST(json_str_run_matches_a_plain_scan)
+{
+	static const unsigned char	stops[] = { '"', '\\', 0x00, 0x01,
+	    0x1f };
+	static const unsigned char	plain[] = { 'a', ' ', 0x7f, 0x80, 0xff,
+	    '!', '#', '[', ']' };
+	char				buf[128];
+	const char			*s, *end;
+	size_t				i, off, len, at, k;
+
+	for (off = 0; off < 16; off++)
+		for (len = 0; len <= 80; len++)
+			for (at = 0; at <= len; at++)
+				for (k = 0; k < sizeof(stops); k++) {
+					for (i = 0; i < sizeof(buf); i++)
+						buf[i] = (char)plain[i %
+						    sizeof(plain)];
+					if (at < len)
+						buf[off + at] = (char)stops[k];
+					s = buf + off;
+					end = s + len;
+					ck_assert_msg(json_str_run(s, end) ==
+					    naive_str_run(s, end), "offset, "
+					    "length, stop at, stop: %zu %zu "
+					    "%zu %#x", off, len, at, stops[k]);
+					if (at == len)
+						break;	/* no stop: once */
+				}
+}
+END_TEST
+
 START_TEST(json_type_label_names_each_type)
 {
 	json_object	*v;
@@ -578,6 +747,46 @@ START_TEST(json_to_buf_output_parses_back)
 	json_object_put(v);
 	json_object_put(w);
 	buf_free(&b);
+}
+END_TEST
+
+/*
+ * json_put_str against json-c on strings dense with bytes to escape:
+ * every length to 100, stops at every place of the 16-byte blocks the
+ * writer steps over (a fixed pseudo-random sequence).
+ */
+START_TEST(json_put_str_matches_jsonc_on_mixed_strings)
+{
+	static const unsigned char	alphabet[] = { 'a', 'b', ' ', '"',
+	    '\\', '/', '\n', '\t', 0x01, 0x1f, 0x7f, 0x80, 0xc3, 0xa9, 'z' };
+	json_object			*v;
+	struct buf			 got = BUF_INIT;
+	const char			*want;
+	char				 text[100];
+	uint32_t			 seed = 12345;
+	size_t				 len, round, i, want_len;
+
+	for (len = 0; len <= sizeof(text); len++)
+		for (round = 0; round < 20; round++) {
+			for (i = 0; i < len; i++) {
+				seed = seed * 1103515245 + 12345;
+				/* Mostly plain, so runs of all lengths occur. */
+				text[i] = (char)((seed >> 16) % 3 != 0 ? 'a' +
+				    (int)(seed >> 20) % 26 : alphabet[(seed >> 20)
+				    % sizeof(alphabet)]);
+			}
+			v = json_strn(text, len);
+			buf_reset(&got);
+			json_put_str(&got, text, len);
+			want = json_object_to_json_string_length(v,
+			    JSON_C_TO_STRING_PLAIN |
+			    JSON_C_TO_STRING_NOSLASHESCAPE, &want_len);
+			ck_assert_uint_eq(got.len, want_len);
+			ck_assert_msg(memcmp(got.ptr, want, want_len) == 0,
+			    "%s\nvs json-c\n%s", got.ptr, want);
+			json_object_put(v);
+		}
+	buf_free(&got);
 }
 END_TEST
 
@@ -787,6 +996,7 @@ json_suite(void)
 	tcase_add_test(tc, json_parse_depth_limit_at_max);
 	tcase_add_test(tc, json_parse_depth_limit_is_the_argument);
 	tcase_add_test(tc, json_parse_rejects_invalid_utf8);
+	tcase_add_test(tc, json_parse_finds_bad_utf8_at_every_place);
 	tcase_add_test(tc, json_parse_accepts_valid_utf8);
 	tcase_add_test(tc, json_parse_handles_embedded_nul);
 	tcase_add_test(tc, json_parse_rejects_non_json_syntax);
@@ -801,6 +1011,8 @@ json_suite(void)
 	tcase_add_test(tc, json_get_bool_only_takes_booleans);
 	tcase_add_test(tc, json_get_obj_and_arr_borrow_the_member);
 	tcase_add_test(tc, json_type_label_names_each_type);
+	tcase_add_test(tc, json_pick_and_as_match_get);
+	tcase_add_test(tc, json_str_run_matches_a_plain_scan);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("output");
@@ -808,6 +1020,7 @@ json_suite(void)
 	tcase_add_test(tc, json_to_buf_output_parses_back);
 	tcase_add_test(tc, json_to_buf_matches_jsonc_output);
 	tcase_add_test(tc, json_str_and_strn_copy_their_bytes);
+	tcase_add_test(tc, json_put_str_matches_jsonc_on_mixed_strings);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1421,6 +1421,23 @@ START_TEST(kiro_req_tool_schema_normalised)
 		    "\"additionalProperties\":{\"type\":\"string\"}}" },
 		{ "[1,2]", "{\"type\":\"object\",\"properties\":{},"
 		    "\"required\":[],\"additionalProperties\":true}" },
+		/* Complete but for one field: that one is still fixed. */
+		{ "{\"type\":\"object\",\"properties\":{},\"required\":"
+		    "[\"a\",2],\"additionalProperties\":false}",
+		  "{\"type\":\"object\",\"properties\":{},\"required\":"
+		    "[\"a\"],\"additionalProperties\":false}" },
+		{ "{\"type\":\"object\",\"properties\":{},\"required\":"
+		    "[],\"additionalProperties\":\"x\"}",
+		  "{\"type\":\"object\",\"properties\":{},\"required\":"
+		    "[],\"additionalProperties\":true}" },
+		{ "{\"type\":\"\",\"properties\":{},\"required\":[],"
+		    "\"additionalProperties\":true}",
+		  "{\"type\":\"object\",\"properties\":{},\"required\":"
+		    "[],\"additionalProperties\":true}" },
+		{ "{\"type\":\"object\",\"properties\":null,\"required\":"
+		    "[],\"additionalProperties\":true}",
+		  "{\"type\":\"object\",\"properties\":{},\"required\":"
+		    "[],\"additionalProperties\":true}" },
 	};
 	struct conv	 c;
 	json_object	*root, *expect, *tool;

@@ -58,6 +58,28 @@ START_TEST(path_set_formats_and_truncates)
 }
 END_TEST
 
+/* pc_path_index writes what snprintf would, truncation included. */
+START_TEST(path_index_is_snprintf)
+{
+	static const size_t	 idx[] = { 0, 7, 10, 123456789, SIZE_MAX / 2 };
+	char			 path[24], want[24];
+	size_t			 size, i, k, at;
+
+	for (size = 1; size <= sizeof(path); size++)
+		for (k = 0; k < sizeof(idx) / sizeof(idx[0]); k++) {
+			i = idx[k];
+			at = pc_path_index(path, size, 0, "messages", i);
+			snprintf(want, size, "messages[%zu]", i);
+			ck_assert_str_eq(path, want);
+			ck_assert_uint_eq(at, strlen(want));
+			pc_path_index(path, size, at, ".content", i + 1);
+			snprintf(want, size, "messages[%zu].content[%zu]", i,
+			    i + 1);
+			ck_assert_str_eq(path, want);
+		}
+}
+END_TEST
+
 #define J	"{\"k\":\"v\",\"n\":null,\"i\":3}"
 
 START_TEST(want_str_reads_and_refuses_with_the_path)
@@ -429,6 +451,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, bad_names_the_field_in_cause_and_param);
 	tcase_add_test(tc, path_set_formats_and_truncates);
+	tcase_add_test(tc, path_index_is_snprintf);
 	tcase_add_test(tc, want_str_reads_and_refuses_with_the_path);
 	tcase_add_test(tc, want_checks_objects_and_arrays);
 	tcase_add_test(tc, root_must_be_a_json_object);
