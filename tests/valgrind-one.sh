@@ -16,7 +16,7 @@ case $kind in
 unit)
 	echo "  VALGRIND $t"
 	CK_FORK=no CK_DEFAULT_TIMEOUT=600 KF_TEST_ITERS=20 \
-	    "$VALGRIND" --quiet --leak-check=full \
+	    "$VALGRIND" --quiet --vgdb=no --leak-check=full \
 	    --errors-for-leak-kinds=definite,indirect \
 	    --error-exitcode=99 "./$t" >"$log" 2>&1
 	;;

@@ -94,7 +94,7 @@ def serve(tmp: Path, argv: list[str], env: dict, raw: bytes, n: int,
     listener.bind(sock)
     listener.listen(8)
     if callgrind:
-        argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv]
+        argv = ["valgrind", "--tool=callgrind", "--vgdb=no", f"--callgrind-out-file={out}", *argv]
     proc = subprocess.Popen(argv, stdin=listener.fileno(), env=env, stdout=subprocess.DEVNULL,
                             stderr=open(tmp / f"stderr.{n}", "wb"))
     listener.close()

@@ -161,7 +161,11 @@ def traced_command(argv: list[str], trace_dir: Path) -> list[str]:
     if mode == "valgrind":
         # "possibly lost" at exit is the TLS of accept threads still
         # blocked in accept() when SIGTERM ends the process: not a leak.
-        return [require_program("valgrind", "valgrind"), "--error-exitcode=99",
+        # --vgdb=no: no gdbserver, so no /tmp/vgdb-pipe-*-<pid> file; a
+        # valgrind killed by a test leaves its file behind, and when its
+        # pid comes round again to a responder of another user (Apache's),
+        # valgrind cannot start ("cannot create shared_mem file").
+        return [require_program("valgrind", "valgrind"), "--vgdb=no", "--error-exitcode=99",
                 "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
                 f"--log-file={trace_dir}/vg.%p", *argv]
     if mode == "strace":
