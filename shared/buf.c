@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "buf.h"
 #include "xmalloc.h"
 
@@ -85,33 +89,85 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+#ifdef __SSE2__
 /*
- * How many bytes from p on need no escaping: 8 at a time while none of
- * them is a control byte, '"', '\\' or DEL (a word that may hold one,
- * falsely too, is left to the byte loop).
+ * A bit for each of the n (16 or 8) bytes at at that is a quote, a
+ * backslash, a control byte or d (DEL, or the quote again when DEL is
+ * plain).
  */
-static size_t
-plain_run(const unsigned char *p, size_t len)
+static inline unsigned int
+json_stops(const char *at, int n, char d)
 {
+	const __m128i	v = n == 16 ?
+	    _mm_loadu_si128((const __m128i *)(const void *)at) :
+	    _mm_loadl_epi64((const __m128i *)(const void *)at);
+	unsigned int	m;
+
+	/* v <= 0x1f unsigned: saturating v - 0x1f is 0. */
+	m = (unsigned int)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))), _mm_or_si128(
+	    _mm_cmpeq_epi8(v, _mm_set1_epi8(d)), _mm_cmpeq_epi8(
+	    _mm_subs_epu8(v, _mm_set1_epi8(0x1f)), _mm_setzero_si128()))));
+	return n == 16 ? m : m & 0xff;
+}
+#endif
+
+/*
+ * 16 bytes at a time with SSE2 (every x86-64 has it), else 8 while none
+ * is a stop (the classic "has zero byte" word tricks), then one at a time
+ * up to the stop.  With SSE2 the last part of a run of 8 bytes or more is
+ * one load that overlaps bytes already found plain (they are shifted
+ * out), not a byte at a time: most strings are short (keys, ids), and
+ * their tail was most of their cost (#13).
+ */
+size_t
+buf_json_plain(const char *s, size_t len, int del_stops)
+{
+	const char	*p = s, *end = s + len;
+	const char	 d = del_stops ? 0x7f : '"';
+#ifdef __SSE2__
+	unsigned int	 mask;
+
+	for (; end - p >= 16; p += 16)
+		if ((mask = json_stops(p, 16, d)) != 0)
+			return (size_t)(p - s) + (size_t)__builtin_ctz(mask);
+	if (p == end)
+		return len;
+	if (len >= 16) {
+		mask = json_stops(end - 16, 16, d) >> (16 - (end - p));
+		return mask != 0 ? (size_t)(p - s) +
+		    (size_t)__builtin_ctz(mask) : len;
+	}
+	if (end - p >= 8) {
+		if ((mask = json_stops(p, 8, d)) != 0)
+			return (size_t)(p - s) + (size_t)__builtin_ctz(mask);
+		if ((p += 8) == end)
+			return len;
+		mask = json_stops(end - 8, 8, d) >> (8 - (end - p));
+		return mask != 0 ? (size_t)(p - s) +
+		    (size_t)__builtin_ctz(mask) : len;
+	}
+#else
 	const uint64_t	ones = UINT64_C(0x0101010101010101);
 	const uint64_t	highs = UINT64_C(0x8080808080808080);
 	uint64_t	w, q, bs, del;
-	size_t		i = 0;
 
-	while (len - i >= 8) {
-		memcpy(&w, p + i, 8);
+	while (end - p >= 8) {
+		memcpy(&w, p, 8);
 		q = w ^ (ones * '"');
 		bs = w ^ (ones * '\\');
-		del = w ^ (ones * 0x7f);
+		del = w ^ (ones * (unsigned char)d);
 		if ((((q - ones) & ~q) | ((bs - ones) & ~bs) |
 		    ((del - ones) & ~del) | ((w - ones * 0x20) & ~w)) & highs)
 			break;
-		i += 8;
+		p += 8;
 	}
-	while (i < len && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\' &&
-	    p[i] != 0x7f)
-		i++;
-	return i;
+#endif
+	while (p < end && (unsigned char)*p >= 0x20 && *p != '"' &&
+	    *p != '\\' && *p != d)
+		p++;
+	return (size_t)(p - s);
 }
 
 void
@@ -125,7 +181,7 @@ buf_json_str(struct buf *b, const char *s, size_t len)
 	buf_putc(b, '"');
 	for (i = 0; i < len; i = run) {
 		/* Copy the longest run that needs no escaping in one go. */
-		if ((run = i + plain_run(p + i, len - i)) > i) {
+		if ((run = i + buf_json_plain(s + i, len - i, 1)) > i) {
 			buf_add(b, s + i, run - i);
 			continue;
 		}

@@ -54,6 +54,12 @@ const char *buf_decimal(long long v, char digits[BUF_DECIMAL_LEN],
 /* Appends v in decimal. */
 void	 buf_put_int(struct buf *, long long v);
 /* Appends s as a JSON string literal, quotes included. */
+/*
+ * How many of the len bytes at s a JSON string holds as they are: the run
+ * before the first quote, backslash or control byte, or DEL when
+ * del_stops (buf_json_str escapes it; json-c's writer does not).
+ */
+size_t	 buf_json_plain(const char *s, size_t len, int del_stops);
 void	 buf_json_str(struct buf *, const char *s, size_t len);
 /* Removes the first n bytes (n > len empties the buffer). */
 void	 buf_consume(struct buf *, size_t n);

@@ -116,92 +116,11 @@ struct fast {
 
 static json_object	*fast_value(struct fast *);
 
-/* Bytes that end a plain run inside a string: quote, backslash, controls. */
-static const unsigned char	fast_str_stop[256] = {
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-	['"'] = 1, ['\\'] = 1,
-};
-
-#ifdef __SSE2__
-/* A bit for each of the 16 bytes at at that is a quote, \ or a control. */
-static inline unsigned int
-stops16(const char *at)
-{
-	const __m128i	v = _mm_loadu_si128((const __m128i *)(const void *)at);
-
-	/* v <= 0x1f unsigned: saturating v - 0x1f is 0. */
-	return (unsigned int)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
-	    _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))), _mm_cmpeq_epi8(
-	    _mm_subs_epu8(v, _mm_set1_epi8(0x1f)), _mm_setzero_si128())));
-}
-
-/* The same for the 8 bytes at at (the load's upper half is zeros). */
-static inline unsigned int
-stops8(const char *at)
-{
-	const __m128i	v = _mm_loadl_epi64((const __m128i *)(const void *)at);
-
-	return (unsigned int)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(
-	    _mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-	    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))), _mm_cmpeq_epi8(
-	    _mm_subs_epu8(v, _mm_set1_epi8(0x1f)), _mm_setzero_si128()))) &
-	    0xff;
-}
-#endif
-
-/*
- * Steps over plain string bytes: 16 at a time with SSE2 (every x86-64
- * has it), else 8 at a time while none is a quote, a backslash or a
- * control byte (the classic "has zero byte" word tricks), then one at a
- * time up to the stop.  With SSE2 the last part of a run of 8 bytes or
- * more is one load that overlaps bytes already found plain (they are
- * shifted out), not a byte at a time: most strings are short (keys,
- * ids), and their tail was most of their cost (#13).
- */
+/* The first byte of [p, end) that ends a plain run inside a string. */
 const char *
 json_str_run(const char *p, const char *end)
 {
-#ifdef __SSE2__
-	const char	*start = p;
-	unsigned int	 mask;
-
-	for (; end - p >= 16; p += 16)
-		if ((mask = stops16(p)) != 0)
-			return p + __builtin_ctz(mask);
-	if (p == end)
-		return p;
-	if (end - start >= 16) {
-		mask = stops16(end - 16) >> (16 - (end - p));
-		return mask != 0 ? p + __builtin_ctz(mask) : end;
-	}
-	if (end - p >= 8) {
-		if ((mask = stops8(p)) != 0)
-			return p + __builtin_ctz(mask);
-		if ((p += 8) == end)
-			return p;
-		mask = stops8(end - 8) >> (8 - (end - p));
-		return mask != 0 ? p + __builtin_ctz(mask) : end;
-	}
-#else
-	const uint64_t	ones = UINT64_C(0x0101010101010101);
-	const uint64_t	highs = UINT64_C(0x8080808080808080);
-	uint64_t	w, q, b;
-
-	while (end - p >= 8) {
-		memcpy(&w, p, 8);
-		q = w ^ (ones * '"');
-		b = w ^ (ones * '\\');
-		if ((((q - ones) & ~q) | ((b - ones) & ~b) |
-		    ((w - ones * 0x20) & ~w)) & highs)
-			break;
-		p += 8;
-	}
-#endif
-	while (p < end && !fast_str_stop[(unsigned char)*p])
-		p++;
-	return p;
+	return p + buf_json_plain(p, (size_t)(end - p), 0);
 }
 
 static void
@@ -1041,7 +960,7 @@ json_put_str(struct buf *out, const char *s, size_t len)
 	size_t			 i, run;
 
 	buf_reserve(out, len + 2);
-	/* jsonc_esc marks the bytes fast_str_stop does. */
+	/* jsonc_esc marks the bytes json_str_run stops at. */
 	run = (size_t)(json_str_run(s, s + len) - s);
 	if (run == len) {
 		/*
